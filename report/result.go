@@ -1,0 +1,273 @@
+package report
+
+import "time"
+
+// SchemaVersion is the version of the JSON report. The major part changes
+// only when a field is removed or changes meaning; readers reject an unknown
+// major and accept any minor (added fields).
+const SchemaVersion = "1.0"
+
+// Verdict values.
+const (
+	VerdictPass = "pass"
+	VerdictFail = "fail"
+)
+
+// Result is everything one run (or a merge of shard runs) found. It is a plain
+// value: the harness fills it, Finalize evaluates the targets, and writers
+// render it. Latencies are milliseconds, durations seconds, rates fractions
+// (0..1), memory bytes.
+type Result struct {
+	SchemaVersion string       `json:"schema_version"`
+	Tool          ToolInfo     `json:"tool"`
+	Scenario      ScenarioInfo `json:"scenario"`
+	StartedAt     time.Time    `json:"started_at"`
+	DurationS     float64      `json:"duration_s"`
+	Verdict       string       `json:"verdict"`
+	Interrupted   bool         `json:"interrupted"`
+	ExitCode      int          `json:"exit_code"`
+
+	Targets   []TargetResult          `json:"targets"`
+	Latency   LatencyReport           `json:"latency_ms"`
+	HDR       map[string]string       `json:"hdr"`
+	Cache     CacheReport             `json:"cache"`
+	Pool      PoolReport              `json:"pool"`
+	Server    ServerReport            `json:"server"`
+	Users     UsersReport             `json:"users"`
+	Errors    map[string]uint64       `json:"errors"`
+	Integrity IntegrityReport         `json:"integrity"`
+	Origin    map[string]OriginReport `json:"origin"`
+	Phases    []PhaseReport           `json:"phases"`
+	Timeline  []TimelineRow           `json:"timeline"`
+	Faults    []FaultReport           `json:"faults"`
+	Notes     []string                `json:"notes"`
+
+	// Shard is "i/n" when this result covers the i-th of n slices of the
+	// population; empty for a whole run.
+	Shard string `json:"shard,omitempty"`
+	// MergedFrom counts the shard results a merged report was built from
+	// (0 for a single run).
+	MergedFrom int `json:"merged_from,omitempty"`
+}
+
+// ToolInfo identifies the program that wrote the report.
+type ToolInfo struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+}
+
+// ScenarioInfo names the scenario and keeps its fully resolved form (defaults
+// applied, secrets redacted) so a report can be reproduced.
+type ScenarioInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	File        string `json:"file"`
+	Resolved    any    `json:"resolved"`
+	Seed        int64  `json:"seed"`
+}
+
+// LatencyReport holds latency summaries. Overall is measured from each
+// request's intended start (coordinated-omission corrected); Service from the
+// actual send.
+type LatencyReport struct {
+	Overall Summary            `json:"overall"`
+	Service Summary            `json:"service"`
+	ByOp    map[string]Summary `json:"by_op"`
+	ByTier  map[string]Summary `json:"by_tier"`
+	ByPhase map[string]Summary `json:"by_phase"`
+}
+
+// CacheCounts are hits and misses of one slice of the keyspace. HitRate is
+// hits / (hits + misses): cache-level lookups only, never all commands.
+type CacheCounts struct {
+	Hits          uint64            `json:"hits"`
+	Misses        uint64            `json:"misses"`
+	HitRate       float64           `json:"hit_rate"`
+	MissesByCause map[string]uint64 `json:"misses_by_cause"`
+}
+
+// Miss causes the harness classifies.
+const (
+	CauseCold    = "cold"
+	CauseExpired = "expired"
+	CauseEvicted = "evicted"
+)
+
+// CacheReport is the client-side view of the cache: lookups by the cache
+// layer under test, overall, per tier and per key family.
+type CacheReport struct {
+	Hits          uint64                 `json:"hits"`
+	Misses        uint64                 `json:"misses"`
+	HitRate       float64                `json:"hit_rate"`
+	MissesByCause map[string]uint64      `json:"misses_by_cause"`
+	ByTier        map[string]CacheCounts `json:"by_tier"`
+	ByFamily      map[string]CacheCounts `json:"by_family"`
+}
+
+// PoolReport is the connection pool at the end of the run (counters are
+// totals over the run). Config is the pool configuration, secrets redacted.
+type PoolReport struct {
+	Timeouts   uint64  `json:"timeouts"`
+	Hits       uint64  `json:"hits"`
+	Misses     uint64  `json:"misses"`
+	TotalConns uint64  `json:"total_conns"`
+	IdleConns  uint64  `json:"idle_conns"`
+	StaleConns uint64  `json:"stale_conns"`
+	WaitCount  uint64  `json:"wait_count"`
+	WaitMs     float64 `json:"wait_ms"`
+	Config     any     `json:"config"`
+}
+
+// ServerReport is Redis' own view (INFO), taken at the end of the run;
+// UsedMemoryPeak is the peak over the run.
+type ServerReport struct {
+	EvictedKeys         uint64  `json:"evicted_keys"`
+	ExpiredKeys         uint64  `json:"expired_keys"`
+	UsedMemory          int64   `json:"used_memory"`
+	UsedMemoryPeak      int64   `json:"used_memory_peak"`
+	MaxMemory           int64   `json:"maxmemory"`
+	MaxMemoryPolicy     string  `json:"maxmemory_policy"`
+	RejectedConnections uint64  `json:"rejected_connections"`
+	KeyspaceHits        uint64  `json:"keyspace_hits"`
+	KeyspaceMisses      uint64  `json:"keyspace_misses"`
+	HitRate             float64 `json:"hit_rate"`
+	ConnectedClients    int64   `json:"connected_clients"`
+	RedisVersion        string  `json:"redis_version"`
+	Keys                int64   `json:"keys"`
+}
+
+// UsersReport describes the simulated load. Requests are cache operations;
+// Commands are user bot commands (each fans out into several requests). Late
+// requests started after their intended time; dropped ones never started.
+type UsersReport struct {
+	Population int64   `json:"population"`
+	Active     int     `json:"active"`
+	Requests   uint64  `json:"requests"`
+	Commands   uint64  `json:"commands"`
+	Late       uint64  `json:"late"`
+	Dropped    uint64  `json:"dropped"`
+	OpsPerSec  float64 `json:"ops_per_sec"`
+}
+
+// IntegrityReport counts value checks. LostWrites were acknowledged and
+// later found missing or older; UnknownWrites had no acknowledgement (error
+// or timeout) so their fate is unknown.
+type IntegrityReport struct {
+	Checked       uint64 `json:"checked"`
+	Mismatches    uint64 `json:"mismatches"`
+	LostWrites    uint64 `json:"lost_writes"`
+	UnknownWrites uint64 `json:"unknown_writes"`
+	WritesTracked uint64 `json:"writes_tracked"`
+}
+
+// OriginReport is one simulated upstream (stratz, opendota, steam).
+type OriginReport struct {
+	Calls   uint64  `json:"calls"`
+	Errors  uint64  `json:"errors"`
+	Latency Summary `json:"latency"`
+}
+
+// PhaseReport is one scenario phase. Recorded is false for phases (such as
+// warm-up) whose figures are excluded from the overall results.
+type PhaseReport struct {
+	Name     string  `json:"name"`
+	StartS   float64 `json:"start_s"`
+	EndS     float64 `json:"end_s"`
+	Recorded bool    `json:"recorded"`
+	Requests uint64  `json:"requests"`
+	Hits     uint64  `json:"hits"`
+	Misses   uint64  `json:"misses"`
+	HitRate  float64 `json:"hit_rate"`
+	Latency  Summary `json:"latency"`
+	Errors   uint64  `json:"errors"`
+}
+
+// TimelineRow is one sampling interval (normally one second). T is the end of
+// the interval in seconds since the run started. Counters (Ops, Errors,
+// ErrorsByKind, Hits, Misses, MissesByCause, EvictedKeys, ExpiredKeys,
+// PoolTimeouts, Late, Dropped) and PoolWaitMs are deltas over the interval;
+// latencies are the interval's percentiles in ms; memory, clients, pool
+// connections and Active are gauges at sampling time. Fault lists the fault
+// kinds active during the interval, comma-joined.
+type TimelineRow struct {
+	T                float64            `json:"t"`
+	Phase            string             `json:"phase"`
+	Ops              uint64             `json:"ops"`
+	Errors           uint64             `json:"errors"`
+	ErrorsByKind     map[string]uint64  `json:"errors_by_kind"`
+	P50              float64            `json:"p50"`
+	P99              float64            `json:"p99"`
+	P999             float64            `json:"p999"`
+	Max              float64            `json:"max"`
+	Hits             uint64             `json:"hits"`
+	Misses           uint64             `json:"misses"`
+	HitRate          float64            `json:"hit_rate"`
+	HitRateByTier    map[string]float64 `json:"hit_rate_by_tier"`
+	MissesByCause    map[string]uint64  `json:"misses_by_cause"`
+	EvictedKeys      uint64             `json:"evicted_keys"`
+	ExpiredKeys      uint64             `json:"expired_keys"`
+	UsedMemory       int64              `json:"used_memory"`
+	MaxMemory        int64              `json:"maxmemory"`
+	ConnectedClients int64              `json:"connected_clients"`
+	PoolTotal        uint64             `json:"pool_total"`
+	PoolIdle         uint64             `json:"pool_idle"`
+	PoolTimeouts     uint64             `json:"pool_timeouts"`
+	PoolWaitMs       float64            `json:"pool_wait_ms"`
+	Active           int                `json:"active"`
+	Late             uint64             `json:"late"`
+	Dropped          uint64             `json:"dropped"`
+	Fault            string             `json:"fault"`
+}
+
+// FaultReport is one injected fault and what it did. Times are seconds since
+// the run started (StartS, EndS) or since the fault started (the *_after_s
+// fields). A nil pointer means "never happened during the run": no error
+// seen, never recovered, p99 never back under target, never re-warmed.
+type FaultReport struct {
+	Kind   string         `json:"kind"`
+	Node   string         `json:"node"`
+	Params map[string]any `json:"params"`
+	StartS float64        `json:"start_s"`
+	EndS   float64        `json:"end_s"`
+
+	ErrorsByKind       map[string]uint64 `json:"errors_by_kind"`
+	FirstErrorAfterS   *float64          `json:"first_error_after_s"`
+	RecoveredAfterS    *float64          `json:"recovered_after_s"`
+	P99RecoveredAfterS *float64          `json:"p99_recovered_after_s"`
+	HitRateBefore      float64           `json:"hit_rate_before"`
+	HitRateMin         float64           `json:"hit_rate_min"`
+	RewarmS            *float64          `json:"rewarm_s"`
+	Evictions          uint64            `json:"evictions"`
+	OOMErrors          uint64            `json:"oom_errors"`
+	Reconnects         uint64            `json:"reconnects"`
+	LostWrites         uint64            `json:"lost_writes"`
+	UnknownWrites      uint64            `json:"unknown_writes"`
+	AckedAfterStart    uint64            `json:"acked_after_start"`
+	Notes              []string          `json:"notes"`
+}
+
+// Errors sums errors over all kinds.
+func (f FaultReport) Errors() uint64 { return sumCounts(f.ErrorsByKind) }
+
+// Seconds returns a pointer to v, for the nullable *_after_s fields.
+func Seconds(v float64) *float64 { return &v }
+
+// TotalErrors sums Errors over all kinds.
+func (r *Result) TotalErrors() uint64 { return sumCounts(r.Errors) }
+
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// HitRate returns hits / (hits + misses), or 0 when there were no lookups.
+func HitRate(hits, misses uint64) float64 {
+	if hits+misses == 0 {
+		return 0
+	}
+	return float64(hits) / float64(hits+misses)
+}

@@ -1,0 +1,608 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// TargetSpec is one promise a run must keep, as written in a scenario:
+// a metric name and an expression such as "< 5ms".
+type TargetSpec struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+}
+
+// TargetResult is a TargetSpec checked against a Result. Observed is in the
+// metric's unit (ms, s, fraction, count, ops/s; see Unit); ObservedText is the
+// same value formatted for people. Detail explains a failure that is not a
+// plain comparison (unknown metric, no data, fault never recovered).
+type TargetResult struct {
+	Name         string  `json:"name"`
+	Expr         string  `json:"expr"`
+	Observed     float64 `json:"observed"`
+	ObservedText string  `json:"observed_text"`
+	Unit         string  `json:"unit"`
+	Pass         bool    `json:"pass"`
+	Detail       string  `json:"detail"`
+}
+
+// DefaultTargets are the seed's promises: under 5 ms, at least 95 % hits,
+// zero pool exhaustion.
+func DefaultTargets() []TargetSpec {
+	return []TargetSpec{
+		{Name: "latency_p99", Expr: "< 5ms"},
+		{Name: "hit_rate", Expr: ">= 95%"},
+		{Name: "pool_timeouts", Expr: "== 0"},
+	}
+}
+
+// Units of metrics and of normalised expressions.
+const (
+	UnitMs       = "ms"       // latency, milliseconds
+	UnitSeconds  = "s"        // recovery times, seconds
+	UnitFraction = "fraction" // 0..1; written as a percentage or a plain fraction
+	UnitCount    = "count"    // a number of events
+	UnitRate     = "ops/s"    // throughput
+)
+
+// Expr is a parsed target expression. Value is normalised: durations to
+// milliseconds (Unit "ms"), percentages to fractions (Unit "fraction"); a
+// bare number has Unit "" and takes the unit of the metric it is checked
+// against (so "latency_p99 < 5" means 5 ms, "recovery_time < 10" 10 s).
+type Expr struct {
+	Op    string
+	Value float64
+	Unit  string
+}
+
+var exprOps = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+// ParseExpr parses "< 5ms", "<= 5 ms", ">= 95%", "== 0", "< 10s", ">0.95".
+func ParseExpr(s string) (Expr, error) {
+	in := strings.TrimSpace(s)
+	if in == "" {
+		return Expr{}, fmt.Errorf("target expression is empty: expected an operator and a value, like \"< 5ms\" or \">= 95%%\"")
+	}
+	var e Expr
+	for _, op := range exprOps {
+		if strings.HasPrefix(in, op) {
+			e.Op = op
+			break
+		}
+	}
+	if e.Op == "" {
+		if strings.HasPrefix(in, "=") {
+			return Expr{}, fmt.Errorf("target expression %q: use \"==\" for equality", s)
+		}
+		return Expr{}, fmt.Errorf("target expression %q: expected an operator (<, <=, >, >=, ==, !=) before the value", s)
+	}
+	rest := strings.TrimSpace(in[len(e.Op):])
+	i := 0
+	for i < len(rest) && (rest[i] == '.' || rest[i] == '-' || rest[i] == '+' || rest[i] == 'e' && i > 0 && isDigit(rest[i-1]) || isDigit(rest[i])) {
+		i++
+	}
+	num, unit := rest[:i], strings.TrimSpace(rest[i:])
+	if num == "" {
+		return Expr{}, fmt.Errorf("target expression %q: expected a number after %q", s, e.Op)
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return Expr{}, fmt.Errorf("target expression %q: %q is not a number", s, num)
+	}
+	switch unit {
+	case "":
+		e.Value = v
+	case "%":
+		e.Value, e.Unit = v/100, UnitFraction
+	default:
+		d, ok := durationUnits[strings.ToLower(unit)]
+		if !ok {
+			return Expr{}, fmt.Errorf("target expression %q: unknown unit %q (expected ns, us, ms, s, m, h or %%)", s, unit)
+		}
+		e.Value, e.Unit = v*float64(d)/float64(time.Millisecond), UnitMs
+	}
+	return e, nil
+}
+
+var durationUnits = map[string]time.Duration{
+	"ns": time.Nanosecond, "us": time.Microsecond, "µs": time.Microsecond, "μs": time.Microsecond,
+	"ms": time.Millisecond, "s": time.Second, "sec": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour,
+}
+
+func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// String renders the expression in canonical form ("< 5ms", ">= 95%").
+func (e Expr) String() string {
+	switch e.Unit {
+	case UnitMs:
+		return e.Op + " " + formatNum(e.Value) + "ms"
+	case UnitFraction:
+		return e.Op + " " + formatNum(e.Value*100) + "%"
+	}
+	return e.Op + " " + formatNum(e.Value)
+}
+
+// in returns the expression's value in the metric unit, or an error when the
+// expression's unit cannot apply to that metric.
+func (e Expr) in(unit string) (float64, error) {
+	switch e.Unit {
+	case "":
+		if unit == UnitFraction && e.Value > 1 {
+			return 0, fmt.Errorf("%s is a fraction between 0 and 1: write %s%% or %s", formatNum(e.Value), formatNum(e.Value), formatNum(e.Value/100))
+		}
+		return e.Value, nil
+	case UnitMs:
+		switch unit {
+		case UnitMs:
+			return e.Value, nil
+		case UnitSeconds:
+			return e.Value / 1000, nil
+		}
+		return 0, fmt.Errorf("a duration does not apply to a %s metric", unit)
+	case UnitFraction:
+		if unit == UnitFraction {
+			return e.Value, nil
+		}
+		return 0, fmt.Errorf("a percentage does not apply to a %s metric", unit)
+	}
+	return 0, fmt.Errorf("unknown expression unit %q", e.Unit)
+}
+
+func (e Expr) holds(observed, want float64) bool {
+	const eps = 1e-9
+	switch e.Op {
+	case "<":
+		return observed < want
+	case "<=":
+		return observed <= want+eps*math.Max(1, math.Abs(want))
+	case ">":
+		return observed > want
+	case ">=":
+		return observed >= want-eps*math.Max(1, math.Abs(want))
+	case "==":
+		return math.Abs(observed-want) <= eps*math.Max(1, math.Abs(want))
+	case "!=":
+		return math.Abs(observed-want) > eps*math.Max(1, math.Abs(want))
+	}
+	return false
+}
+
+// metric describes how to read one metric off a Result.
+type metric struct {
+	unit   string
+	better string // "lower" or "higher": which direction is an improvement
+	// get returns the observed value. exact is false when the true value is
+	// only known to be at least v (a fault that never recovered). detail
+	// explains missing data; ok is false when there is no value at all.
+	get func(r *Result) (v float64, exact, ok bool, detail string)
+}
+
+var quantiles = map[string]func(Summary) float64{
+	"p50": func(s Summary) float64 { return s.P50 }, "p90": func(s Summary) float64 { return s.P90 },
+	"p99": func(s Summary) float64 { return s.P99 }, "p999": func(s Summary) float64 { return s.P999 },
+	"max": func(s Summary) float64 { return s.Max }, "mean": func(s Summary) float64 { return s.Mean },
+}
+
+var quantileOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
+
+// Tiers are the cache tiers of the design (tiered TTLs); per-tier metric forms
+// accept these names.
+var Tiers = []string{"api", "session", "persistent", "meta"}
+
+func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summary) float64) metric {
+	return metric{unit: UnitMs, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		s, ok := pick(r)
+		if !ok || s.Count == 0 {
+			return 0, true, false, "no latency recorded for " + what
+		}
+		return q(s), true, true, ""
+	}}
+}
+
+func count(f func(r *Result) uint64) metric {
+	return metric{unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		return float64(f(r)), true, true, ""
+	}}
+}
+
+func hitRateMetric(what string, pick func(*Result) (CacheCounts, bool)) metric {
+	return metric{unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
+		c, ok := pick(r)
+		if !ok || c.Hits+c.Misses == 0 {
+			return 0, true, false, "no cache lookups recorded for " + what
+		}
+		return HitRate(c.Hits, c.Misses), true, true, ""
+	}}
+}
+
+var baseMetrics = map[string]metric{
+	"hit_rate": hitRateMetric("the run", func(r *Result) (CacheCounts, bool) {
+		return CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses}, true
+	}),
+	"server_hit_rate": {unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
+		if r.Server.KeyspaceHits+r.Server.KeyspaceMisses == 0 {
+			return 0, true, false, "no keyspace lookups reported by Redis"
+		}
+		return HitRate(r.Server.KeyspaceHits, r.Server.KeyspaceMisses), true, true, ""
+	}},
+	"pool_timeouts":        count(func(r *Result) uint64 { return r.Pool.Timeouts }),
+	"errors":               count(func(r *Result) uint64 { return r.TotalErrors() }),
+	"late":                 count(func(r *Result) uint64 { return r.Users.Late }),
+	"dropped":              count(func(r *Result) uint64 { return r.Users.Dropped }),
+	"integrity_mismatches": count(func(r *Result) uint64 { return r.Integrity.Mismatches }),
+	"lost_writes":          count(func(r *Result) uint64 { return r.Integrity.LostWrites }),
+	"unknown_writes":       count(func(r *Result) uint64 { return r.Integrity.UnknownWrites }),
+	"evicted_keys":         count(func(r *Result) uint64 { return r.Server.EvictedKeys }),
+	"rejected_connections": count(func(r *Result) uint64 { return r.Server.RejectedConnections }),
+	"error_rate": {unit: UnitFraction, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		if r.Users.Requests == 0 {
+			return 0, true, false, "no requests recorded"
+		}
+		return float64(r.TotalErrors()) / float64(r.Users.Requests), true, true, ""
+	}},
+	"ops_per_sec": {unit: UnitRate, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
+		return r.opsPerSec(), true, true, ""
+	}},
+	"error_budget": {unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		var worst uint64
+		for _, f := range r.Faults {
+			worst = max(worst, f.Errors())
+		}
+		if len(r.Faults) == 0 {
+			return 0, true, true, "no faults injected"
+		}
+		return float64(worst), true, true, ""
+	}},
+	"recovery_time": {unit: UnitSeconds, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		return r.worstRecovery(func(f FaultReport) *float64 { return f.RecoveredAfterS }, "operations never succeeded again")
+	}},
+	"p99_recovery_time": {unit: UnitSeconds, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		return r.worstRecovery(func(f FaultReport) *float64 { return f.P99RecoveredAfterS }, "p99 never came back under target")
+	}},
+}
+
+// worstRecovery is the longest recovery over all faults. A fault that never
+// recovered counts from its start to the end of the run, flagged as a lower
+// bound.
+func (r *Result) worstRecovery(pick func(FaultReport) *float64, never string) (float64, bool, bool, string) {
+	if len(r.Faults) == 0 {
+		return 0, true, true, "no faults injected"
+	}
+	worst, exact, detail := 0.0, true, ""
+	for _, f := range r.Faults {
+		if p := pick(f); p != nil {
+			if *p > worst && exact {
+				worst = *p
+			}
+			continue
+		}
+		lower := math.Max(0, r.DurationS-f.StartS)
+		if exact || lower > worst {
+			worst = lower
+		}
+		exact = false
+		detail = fmt.Sprintf("%s fault at %s: %s before the run ended", f.Kind, formatSeconds(f.StartS), never)
+	}
+	return worst, exact, true, detail
+}
+
+func (r *Result) opsPerSec() float64 {
+	if r.Users.OpsPerSec > 0 {
+		return r.Users.OpsPerSec
+	}
+	if r.DurationS > 0 {
+		return float64(r.Users.Requests) / r.DurationS
+	}
+	return 0
+}
+
+// resolveMetric finds the metric for a name, including the parametrised
+// forms latency_p99.<tier>, latency_p99.op.<op>, latency_p99.phase.<phase>,
+// service_p99, hit_rate.<tier> and hit_rate.family.<family>.
+func resolveMetric(name string) (metric, error) {
+	if m, ok := baseMetrics[name]; ok {
+		return m, nil
+	}
+	head, tail, dotted := strings.Cut(name, ".")
+	switch {
+	case strings.HasPrefix(head, "latency_") || strings.HasPrefix(head, "service_"):
+		kind, qn, _ := strings.Cut(head, "_")
+		q, ok := quantiles[qn]
+		if !ok {
+			return metric{}, unknownMetric(name)
+		}
+		if kind == "service" {
+			if dotted {
+				return metric{}, unknownMetric(name)
+			}
+			return summaryMetric("service time", func(r *Result) (Summary, bool) { return r.Latency.Service, true }, q), nil
+		}
+		if !dotted {
+			return summaryMetric("the run", func(r *Result) (Summary, bool) { return r.Latency.Overall, true }, q), nil
+		}
+		if op, ok := strings.CutPrefix(tail, "op."); ok && isIdent(op) {
+			return summaryMetric("operation "+op, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByOp[op]; return s, ok }, q), nil
+		}
+		if ph, ok := strings.CutPrefix(tail, "phase."); ok && isIdent(ph) {
+			return summaryMetric("phase "+ph, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByPhase[ph]; return s, ok }, q), nil
+		}
+		if isTier(tail) {
+			return summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q), nil
+		}
+	case head == "hit_rate" && dotted:
+		if fam, ok := strings.CutPrefix(tail, "family."); ok && isIdent(fam) {
+			return hitRateMetric("family "+fam, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByFamily[fam]; return c, ok }), nil
+		}
+		if isTier(tail) {
+			return hitRateMetric("tier "+tail, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByTier[tail]; return c, ok }), nil
+		}
+	}
+	return metric{}, unknownMetric(name)
+}
+
+func unknownMetric(name string) error {
+	if s := SuggestMetric(name); s != "" {
+		return fmt.Errorf("unknown metric %q (did you mean %q?)", name, s)
+	}
+	return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(baseMetricNames(), ", "))
+}
+
+func isTier(s string) bool {
+	for _, t := range Tiers {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(unicode.IsLower(c) || unicode.IsDigit(c) || c == '_' || c == '-' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// KnownMetric reports whether name can be used as a target.
+func KnownMetric(name string) bool {
+	_, err := resolveMetric(name)
+	return err == nil
+}
+
+func baseMetricNames() []string {
+	names := make([]string, 0, len(baseMetrics)+12)
+	for n := range baseMetrics {
+		names = append(names, n)
+	}
+	for _, q := range quantileOrder {
+		names = append(names, "latency_"+q, "service_"+q)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// MetricNames lists every concrete metric name (base metrics and their
+// per-tier forms), sorted, for validation messages and did-you-mean hints.
+// The open-ended forms latency_<q>.op.<op>, latency_<q>.phase.<phase> and
+// hit_rate.family.<family> are accepted by KnownMetric but not listed.
+func MetricNames() []string {
+	names := baseMetricNames()
+	for _, t := range Tiers {
+		names = append(names, "hit_rate."+t)
+		for _, q := range quantileOrder {
+			names = append(names, "latency_"+q+"."+t)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SuggestMetric returns the known metric name closest to name, or "" when
+// nothing is close enough to be a plausible typo.
+func SuggestMetric(name string) string {
+	best, bestD := "", 4
+	for _, n := range MetricNames() {
+		if d := editDistance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// CheckTarget validates a target before a run: the metric must be known and
+// the expression must parse and fit the metric's unit. Scenario loading uses
+// it so a typo fails in seconds, not after a ten-minute run.
+func CheckTarget(t TargetSpec) error {
+	m, err := resolveMetric(t.Name)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Name, err)
+	}
+	e, err := ParseExpr(t.Expr)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Name, err)
+	}
+	if _, err := e.in(m.unit); err != nil {
+		return fmt.Errorf("target %s %q: %w", t.Name, t.Expr, err)
+	}
+	return nil
+}
+
+// Evaluate checks every target against r. It changes nothing in r; the
+// caller decides the verdict (Finalize does).
+func Evaluate(r *Result, targets []TargetSpec) []TargetResult {
+	out := make([]TargetResult, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, evaluateOne(r, t))
+	}
+	return out
+}
+
+func evaluateOne(r *Result, t TargetSpec) TargetResult {
+	tr := TargetResult{Name: t.Name, Expr: t.Expr}
+	m, err := resolveMetric(t.Name)
+	if err != nil {
+		tr.Detail, tr.ObservedText = err.Error(), "n/a"
+		return tr
+	}
+	tr.Unit = m.unit
+	e, err := ParseExpr(t.Expr)
+	if err != nil {
+		tr.Detail, tr.ObservedText = err.Error(), "n/a"
+		return tr
+	}
+	want, err := e.in(m.unit)
+	if err != nil {
+		tr.Detail, tr.ObservedText = err.Error(), "n/a"
+		return tr
+	}
+	v, exact, ok, detail := m.get(r)
+	tr.Detail = detail
+	if !ok {
+		tr.ObservedText = "no data"
+		return tr
+	}
+	tr.Observed = v
+	tr.ObservedText = FormatValue(v, m.unit)
+	if !exact {
+		// The true value is at least v: only lower bounds can be judged.
+		tr.ObservedText = "≥ " + tr.ObservedText
+		tr.Pass = (e.Op == ">" || e.Op == ">=" || e.Op == "!=") && e.holds(v, want)
+		return tr
+	}
+	tr.Pass = e.holds(v, want)
+	return tr
+}
+
+// Finalize evaluates the targets, sets the verdict ("fail" when any target
+// missed) and fills derived fields: the schema version, hit rates recomputed
+// from hits and misses (never from all server commands), and latency
+// summaries that are missing but whose histograms are stored in HDR.
+func (r *Result) Finalize(targets []TargetSpec) {
+	if r.SchemaVersion == "" {
+		r.SchemaVersion = SchemaVersion
+	}
+	r.deriveRates()
+	r.Targets = Evaluate(r, targets)
+	r.Verdict = VerdictPass
+	for _, t := range r.Targets {
+		if !t.Pass {
+			r.Verdict = VerdictFail
+		}
+	}
+}
+
+// TargetSpecs returns the specs of the evaluated targets, so a re-rendered,
+// merged or compared report can be re-evaluated against the same promises.
+func (r *Result) TargetSpecs() []TargetSpec {
+	out := make([]TargetSpec, len(r.Targets))
+	for i, t := range r.Targets {
+		out[i] = TargetSpec{Name: t.Name, Expr: t.Expr}
+	}
+	return out
+}
+
+func (r *Result) deriveRates() {
+	r.Cache.HitRate = HitRate(r.Cache.Hits, r.Cache.Misses)
+	for k, c := range r.Cache.ByTier {
+		c.HitRate = HitRate(c.Hits, c.Misses)
+		r.Cache.ByTier[k] = c
+	}
+	for k, c := range r.Cache.ByFamily {
+		c.HitRate = HitRate(c.Hits, c.Misses)
+		r.Cache.ByFamily[k] = c
+	}
+	if r.Server.KeyspaceHits+r.Server.KeyspaceMisses > 0 {
+		r.Server.HitRate = HitRate(r.Server.KeyspaceHits, r.Server.KeyspaceMisses)
+	}
+	for i := range r.Phases {
+		if p := &r.Phases[i]; p.Hits+p.Misses > 0 {
+			p.HitRate = HitRate(p.Hits, p.Misses)
+		}
+	}
+	if r.Users.OpsPerSec == 0 && r.DurationS > 0 {
+		r.Users.OpsPerSec = float64(r.Users.Requests) / r.DurationS
+	}
+	r.summariesFromHDR(false)
+}
+
+// summariesFromHDR fills latency summaries from stored histograms: all of
+// them when force is set (after a merge), otherwise only missing ones.
+// Undecodable histograms are skipped; ReadJSON reports them.
+func (r *Result) summariesFromHDR(force bool) {
+	for key, enc := range r.HDR {
+		kind, name, _ := strings.Cut(key, ":")
+		var dst *Summary
+		var m *map[string]Summary
+		switch kind {
+		case "overall":
+			dst = &r.Latency.Overall
+		case "service":
+			dst = &r.Latency.Service
+		case "op":
+			m = &r.Latency.ByOp
+		case "tier":
+			m = &r.Latency.ByTier
+		case "phase":
+			m = &r.Latency.ByPhase
+		case "origin":
+			if o, ok := r.Origin[name]; ok && (force || o.Latency.Count == 0) {
+				if h, err := DecodeHDR(enc); err == nil {
+					o.Latency = Summarize(h)
+					r.Origin[name] = o
+				}
+			}
+			continue
+		default:
+			continue
+		}
+		if m != nil {
+			if *m == nil {
+				*m = map[string]Summary{}
+			}
+			if s, ok := (*m)[name]; ok && s.Count > 0 && !force {
+				continue
+			}
+		} else if dst.Count > 0 && !force {
+			continue
+		}
+		h, err := DecodeHDR(enc)
+		if err != nil {
+			continue
+		}
+		if m != nil {
+			(*m)[name] = Summarize(h)
+		} else {
+			*dst = Summarize(h)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the console summary: the verdict, one line per target
+// (PASS/FAIL, expression, observed value), then the headline figures. It is
+// what an SRE reads in a terminal or a CI log, so it stays under a screen.
+func WriteText(w io.Writer, r *Result) error {
+	if r == nil {
+		return fmt.Errorf("write text report: nil result")
+	}
+	ew := &errWriter{w: w}
+	verdict := strings.ToUpper(r.Verdict)
+	if verdict == "" {
+		verdict = "NO VERDICT"
+	}
+	ew.printf("cacheproof %s: %s (%s, %s requests", nameOr(r.Scenario.Name), verdict,
+		formatSeconds(r.DurationS), formatCount(r.Users.Requests))
+	if r.Users.Active > 0 {
+		ew.printf(", %s users active of %s", formatCount(uint64(r.Users.Active)), formatCount(uint64(r.Users.Population)))
+	}
+	ew.printf(")\n")
+	if r.Interrupted {
+		ew.printf("  interrupted: partial results\n")
+	}
+	if r.Shard != "" {
+		ew.printf("  shard %s of the population\n", r.Shard)
+	}
+	if r.MergedFrom > 0 {
+		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
+	}
+
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		mark := "PASS"
+		if !t.Pass {
+			mark = "FAIL"
+		}
+		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", mark, t.Name, t.Expr, t.ObservedText)
+		if t.Detail != "" {
+			line += " (" + t.Detail + ")"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	if len(r.Targets) == 0 {
+		fmt.Fprintln(tw, "  no targets")
+	}
+	_ = tw.Flush()
+	ew.printf("\n")
+
+	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{label}, args...)...)
+	}
+	row("latency", "%s", summaryLine(r.Latency.Overall))
+	if r.Latency.Service.Count > 0 {
+		row("service time", "%s", summaryLine(r.Latency.Service))
+	}
+	row("throughput", "%s; late %s, dropped %s", FormatValue(r.opsPerSec(), UnitRate), formatCount(r.Users.Late), formatCount(r.Users.Dropped))
+	row("cache", "hit rate %s (hits %s, misses %s%s)", formatPercent(HitRate(r.Cache.Hits, r.Cache.Misses)),
+		formatCount(r.Cache.Hits), formatCount(r.Cache.Misses), causesSuffix(r.Cache.MissesByCause))
+	if len(r.Cache.ByTier) > 0 {
+		var parts []string
+		for _, t := range sortedKeys(r.Cache.ByTier) {
+			c := r.Cache.ByTier[t]
+			parts = append(parts, fmt.Sprintf("%s %s", t, formatPercent(HitRate(c.Hits, c.Misses))))
+		}
+		row("  by tier", "%s", strings.Join(parts, ", "))
+	}
+	row("errors", "%s%s", formatCount(r.TotalErrors()), kindsSuffix(r.Errors))
+	row("pool", "timeouts %s, conns %s (idle %s), waits %s (%s)", formatCount(r.Pool.Timeouts),
+		formatCount(r.Pool.TotalConns), formatCount(r.Pool.IdleConns), formatCount(r.Pool.WaitCount), formatMs(r.Pool.WaitMs))
+	mem := formatBytes(r.Server.UsedMemory)
+	if r.Server.MaxMemory > 0 {
+		mem += " / " + formatBytes(r.Server.MaxMemory)
+	}
+	row("redis", "evicted %s, expired %s, memory %s (peak %s), clients %d",
+		formatCount(r.Server.EvictedKeys), formatCount(r.Server.ExpiredKeys), mem, formatBytes(r.Server.UsedMemoryPeak), r.Server.ConnectedClients)
+	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
+		formatCount(r.Integrity.Mismatches), formatCount(r.Integrity.LostWrites), formatCount(r.Integrity.UnknownWrites))
+	for _, f := range r.Faults {
+		row(fmt.Sprintf("fault %s @%s", f.Kind, formatSeconds(f.StartS)), "%s", faultLine(f))
+	}
+	_ = tw.Flush()
+	for _, n := range r.Notes {
+		ew.printf("note: %s\n", n)
+	}
+	return ew.err
+}
+
+func summaryLine(s Summary) string {
+	if s.Count == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%s)", formatMs(s.P50), formatMs(s.P90),
+		formatMs(s.P99), formatMs(s.P999), formatMs(s.Max), formatCount(uint64(s.Count)))
+}
+
+// faultLine is the one-line recovery story of a fault.
+func faultLine(f FaultReport) string {
+	parts := []string{fmt.Sprintf("lasted %s", formatSeconds(f.EndS-f.StartS))}
+	parts = append(parts, "first error "+afterText(f.FirstErrorAfterS, "none"))
+	parts = append(parts, "recovered "+afterText(f.RecoveredAfterS, "never"))
+	parts = append(parts, "p99 back "+afterText(f.P99RecoveredAfterS, "never"))
+	parts = append(parts, fmt.Sprintf("hit rate %s → min %s, re-warm %s", formatPercent(f.HitRateBefore),
+		formatPercent(f.HitRateMin), afterText(f.RewarmS, "never")))
+	parts = append(parts, fmt.Sprintf("errors %s%s", formatCount(f.Errors()), kindsSuffix(f.ErrorsByKind)))
+	if f.LostWrites > 0 || f.UnknownWrites > 0 {
+		parts = append(parts, fmt.Sprintf("lost writes %s, unknown %s", formatCount(f.LostWrites), formatCount(f.UnknownWrites)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func afterText(p *float64, never string) string {
+	if p == nil {
+		return never
+	}
+	return "+" + formatSeconds(*p)
+}
+
+func causesSuffix(m map[string]uint64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return "; " + countsList(m)
+}
+
+func kindsSuffix(m map[string]uint64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return " (" + countsList(m) + ")"
+}
+
+// countsList renders "a 3, b 2" largest first, ties by name, so output is
+// stable for golden tests.
+func countsList(m map[string]uint64) string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + formatCount(m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func nameOr(s string) string {
+	if s == "" {
+		return "(unnamed scenario)"
+	}
+	return s
+}
+
+// errWriter keeps the first write error so writers can report it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
