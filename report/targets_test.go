@@ -1,0 +1,197 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestParseExpr(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Expr
+	}{
+		{"< 5ms", Expr{"<", 5, UnitMs}},
+		{"<= 5 ms", Expr{"<=", 5, UnitMs}},
+		{">= 95%", Expr{">=", 0.95, UnitFraction}},
+		{"== 0", Expr{"==", 0, ""}},
+		{"< 10s", Expr{"<", 10000, UnitMs}},
+		{">0.95", Expr{">", 0.95, ""}},
+		{"< 500us", Expr{"<", 0.5, UnitMs}},
+		{"<250µs", Expr{"<", 0.25, UnitMs}},
+		{"!= 3", Expr{"!=", 3, ""}},
+		{"< 1.5e3 ms", Expr{"<", 1500, UnitMs}},
+	}
+	for _, c := range cases {
+		got, err := ParseExpr(c.in)
+		if err != nil {
+			t.Errorf("ParseExpr(%q): %v", c.in, err)
+			continue
+		}
+		if got.Op != c.want.Op || got.Unit != c.want.Unit || math.Abs(got.Value-c.want.Value) > 1e-9 {
+			t.Errorf("ParseExpr(%q) = %+v, want %+v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestParseExprErrorsSayWhatWasExpected(t *testing.T) {
+	cases := map[string]string{
+		"":        "expected an operator and a value",
+		"5ms":     "expected an operator",
+		"= 0":     `use "=="`,
+		"<":       "expected a number",
+		"< 5mb":   `unknown unit "mb"`,
+		"< fast":  "expected a number",
+		"< 1.2.3": "is not a number",
+	}
+	for in, want := range cases {
+		_, err := ParseExpr(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseExpr(%q) error = %v, want it to contain %q", in, err, want)
+		}
+	}
+}
+
+func TestKnownMetricAndSuggestions(t *testing.T) {
+	for _, n := range []string{"latency_p99", "latency_p999", "service_p99", "hit_rate", "hit_rate.api", "latency_p99.session",
+		"latency_p99.op.get", "latency_max.phase.steady", "hit_rate.family.stratz_profile", "recovery_time", "error_budget",
+		"pool_timeouts", "errors", "error_rate", "late", "dropped", "integrity_mismatches", "lost_writes", "ops_per_sec", "evicted_keys"} {
+		if !KnownMetric(n) {
+			t.Errorf("KnownMetric(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"latency_p98", "hit_rate.apii", "service_p99.api", "latency", "", "hit_rate.family."} {
+		if KnownMetric(n) {
+			t.Errorf("KnownMetric(%q) = true", n)
+		}
+	}
+	if got := SuggestMetric("hit_rat"); got != "hit_rate" {
+		t.Errorf("SuggestMetric(hit_rat) = %q", got)
+	}
+	if got := SuggestMetric("latency_p99.sesion"); got != "latency_p99.session" {
+		t.Errorf("SuggestMetric = %q", got)
+	}
+	err := CheckTarget(TargetSpec{Name: "latncy_p99", Expr: "< 5ms"})
+	if err == nil || !strings.Contains(err.Error(), `did you mean "latency_p99"`) {
+		t.Errorf("CheckTarget typo: %v", err)
+	}
+	if err := CheckTarget(TargetSpec{Name: "hit_rate", Expr: ">= 95"}); err == nil || !strings.Contains(err.Error(), "95%") {
+		t.Errorf("hit_rate >= 95 should be rejected with a hint, got %v", err)
+	}
+	if err := CheckTarget(TargetSpec{Name: "pool_timeouts", Expr: "< 5ms"}); err == nil {
+		t.Error("a duration on a count metric should be rejected")
+	}
+	if err := CheckTarget(TargetSpec{Name: "recovery_time", Expr: "< 10s"}); err != nil {
+		t.Error(err)
+	}
+	names := MetricNames()
+	if len(names) < 30 || !contains(names, "hit_rate.meta") || !contains(names, "latency_p99.api") {
+		t.Errorf("MetricNames too short or missing tier forms: %v", names)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func evalResult() *Result {
+	return &Result{
+		DurationS: 100,
+		Latency: LatencyReport{
+			Overall: Summary{Count: 1000, P50: 0.4, P90: 1, P99: 4.2, P999: 9, Max: 40, Mean: 0.6},
+			Service: Summary{Count: 1000, P99: 3},
+			ByTier:  map[string]Summary{"api": {Count: 10, P99: 6}},
+			ByOp:    map[string]Summary{"get": {Count: 10, P99: 1.5}},
+		},
+		Cache:  CacheReport{Hits: 960, Misses: 40, ByTier: map[string]CacheCounts{"api": {Hits: 80, Misses: 20}}},
+		Users:  UsersReport{Requests: 1000},
+		Pool:   PoolReport{Timeouts: 0},
+		Errors: map[string]uint64{"connection": 7, "timeout": 3},
+		Faults: []FaultReport{
+			{Kind: "restart", StartS: 50, EndS: 51, RecoveredAfterS: Seconds(2.5), ErrorsByKind: map[string]uint64{"connection": 7}},
+			{Kind: "pause", StartS: 70, EndS: 75, RecoveredAfterS: Seconds(6), ErrorsByKind: map[string]uint64{"timeout": 3}},
+		},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	r := evalResult()
+	cases := []struct {
+		name, expr string
+		pass       bool
+		observed   float64
+		text       string
+	}{
+		{"latency_p99", "< 5ms", true, 4.2, "4.2ms"},
+		{"latency_p99", "< 4", false, 4.2, "4.2ms"},
+		{"latency_p99", "< 4200us", false, 4.2, "4.2ms"},
+		{"latency_p99.api", "< 5ms", false, 6, "6ms"},
+		{"latency_p99.op.get", "<= 1.5ms", true, 1.5, "1.5ms"},
+		{"service_p99", "< 5ms", true, 3, "3ms"},
+		{"hit_rate", ">= 95%", true, 0.96, "96%"},
+		{"hit_rate", ">= 0.97", false, 0.96, "96%"},
+		{"hit_rate.api", ">= 90%", false, 0.8, "80%"},
+		{"pool_timeouts", "== 0", true, 0, "0"},
+		{"errors", "< 5", false, 10, "10"},
+		{"error_rate", "< 2%", true, 0.01, "1%"},
+		{"recovery_time", "< 10s", true, 6, "6s"},
+		{"recovery_time", "< 5000ms", false, 6, "6s"},
+		{"error_budget", "<= 7", true, 7, "7"},
+		{"ops_per_sec", ">= 10", true, 10, "10/s"},
+	}
+	for _, c := range cases {
+		got := Evaluate(r, []TargetSpec{{Name: c.name, Expr: c.expr}})[0]
+		if got.Pass != c.pass || math.Abs(got.Observed-c.observed) > 1e-9 || got.ObservedText != c.text {
+			t.Errorf("%s %s: got pass=%v observed=%v (%q) detail=%q; want pass=%v observed=%v (%q)",
+				c.name, c.expr, got.Pass, got.Observed, got.ObservedText, got.Detail, c.pass, c.observed, c.text)
+		}
+	}
+}
+
+func TestEvaluateMissingDataAndNeverRecovered(t *testing.T) {
+	r := evalResult()
+	r.Faults[1].RecoveredAfterS = nil // pause at 70 s never recovered in a 100 s run
+	got := Evaluate(r, []TargetSpec{{Name: "recovery_time", Expr: "< 60s"}, {Name: "hit_rate.session", Expr: ">= 90%"},
+		{Name: "bogus", Expr: "< 1"}, {Name: "latency_p99", Expr: "fast"}})
+	if got[0].Pass || got[0].Observed != 30 || !strings.HasPrefix(got[0].ObservedText, "≥ 30s") || !strings.Contains(got[0].Detail, "pause") {
+		t.Errorf("never-recovered fault must fail with a lower bound: %+v", got[0])
+	}
+	if got[1].Pass || got[1].ObservedText != "no data" || !strings.Contains(got[1].Detail, "tier session") {
+		t.Errorf("missing tier must fail with no data: %+v", got[1])
+	}
+	if got[2].Pass || !strings.Contains(got[2].Detail, "unknown metric") {
+		t.Errorf("unknown metric must fail: %+v", got[2])
+	}
+	if got[3].Pass || !strings.Contains(got[3].Detail, "expected an operator") {
+		t.Errorf("bad expression must fail: %+v", got[3])
+	}
+	none := &Result{DurationS: 10}
+	if tr := Evaluate(none, []TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; !tr.Pass || tr.Detail != "no faults injected" {
+		t.Errorf("no faults: %+v", tr)
+	}
+}
+
+func TestFinalizeVerdictAndDerivedRates(t *testing.T) {
+	r := evalResult()
+	r.Cache.HitRate = 0.5 // wrong on purpose: Finalize derives it from hits and misses
+	r.Finalize(DefaultTargets())
+	if r.Verdict != VerdictPass || r.SchemaVersion != SchemaVersion {
+		t.Fatalf("verdict %q schema %q, targets %+v", r.Verdict, r.SchemaVersion, r.Targets)
+	}
+	if r.Cache.HitRate != 0.96 || r.Cache.ByTier["api"].HitRate != 0.8 {
+		t.Errorf("hit rates not derived: %v %v", r.Cache.HitRate, r.Cache.ByTier["api"].HitRate)
+	}
+	if len(r.Targets) != 3 || r.TargetSpecs()[1] != DefaultTargets()[1] {
+		t.Errorf("targets: %+v", r.Targets)
+	}
+	r.Pool.Timeouts = 1
+	r.Finalize(r.TargetSpecs())
+	if r.Verdict != VerdictFail || r.Targets[2].Pass {
+		t.Errorf("one missed target must fail the run: %+v", r.Targets)
+	}
+}
