@@ -1,0 +1,137 @@
+package workload
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Tier names, the same strings as pool.Tier. Kept as plain strings so that
+// workload does not import pool.
+const (
+	TierAPI        = "api"
+	TierSession    = "session"
+	TierPersistent = "persistent"
+	TierMeta       = "meta"
+)
+
+// Origin source names: the upstream a family's misses fall through to.
+const (
+	SourceStratz   = "stratz"
+	SourceOpenDota = "opendota"
+	SourceSteam    = "steam"
+	SourceInternal = "internal"
+)
+
+// Popularity kinds.
+const (
+	PopZipf    = "zipf"
+	PopUniform = "uniform"
+	PopHotspot = "hotspot"
+)
+
+// Popularity says how often each key of a family is asked for relative to the
+// others. Zipf uses Exponent (rank k is drawn with weight k^-Exponent; real
+// cache traces show 1.0-1.5). Hotspot sends HotShare of the draws uniformly to
+// the first HotFraction of the keys and the rest uniformly to the others, as
+// YCSB's hotspot generator does. Uniform ignores the other fields.
+type Popularity struct {
+	Kind        string  // "zipf" | "uniform" | "hotspot"
+	Exponent    float64 // zipf only, > 0
+	HotFraction float64 // hotspot only, in (0,1)
+	HotShare    float64 // hotspot only, in (0,1]
+}
+
+// Validate reports whether p describes a distribution the sampler can draw.
+func (p Popularity) Validate() error {
+	switch p.Kind {
+	case PopZipf:
+		if !(p.Exponent > 0) || math.IsInf(p.Exponent, 0) || p.Exponent > 10 {
+			return fmt.Errorf("zipf exponent %v must be in (0, 10]", p.Exponent)
+		}
+	case PopUniform:
+	case PopHotspot:
+		if !(p.HotFraction > 0 && p.HotFraction < 1) {
+			return fmt.Errorf("hotspot hot_fraction %v must be in (0, 1)", p.HotFraction)
+		}
+		if !(p.HotShare > 0 && p.HotShare <= 1) {
+			return fmt.Errorf("hotspot hot_share %v must be in (0, 1]", p.HotShare)
+		}
+	default:
+		return fmt.Errorf("popularity kind %q is not one of zipf, uniform, hotspot", p.Kind)
+	}
+	return nil
+}
+
+// Family is one key family of the seed's catalogue: the keys of one shape, the
+// tier and TTL the cache layer gives them, their mean value size, the upstream
+// that answers their misses, and the bot command that mainly reads them.
+type Family struct {
+	Name       string        // e.g. "stratz_profile"
+	KeyPattern string        // e.g. "stratz:profile:{steamId}"
+	Tier       string        // "api" | "session" | "persistent" | "meta" (same strings as pool.Tier)
+	TTL        time.Duration // 0 = none
+	MeanSize   int           // bytes; sizes are drawn lognormally around it
+	Source     string        // origin: "stratz" | "opendota" | "steam" | "internal"
+	Popularity Popularity
+
+	// Command is the bot command whose main read is this family ("profile",
+	// "matches", ...), and Weight its share of the command mix (relative to the
+	// other families' weights; 0 = never issued on its own).
+	Command string
+	Weight  float64
+	// Shared is, for families keyed by steamId, the share of lookups that are
+	// for another player's id (drawn by Popularity over the population) rather
+	// than the issuing user's own.
+	Shared float64
+}
+
+// Key family indexes into DefaultFamilies, used to build op sequences without
+// a map lookup.
+const (
+	famStratzProfile = iota
+	famStratzMatches
+	famOpenDotaProfile
+	famSteamAvatar
+	famSession
+	famGuildLocale
+	famUserConnected
+	famMetaHeroes
+	famMetaItems
+	famMetaPatch
+	numFamilies
+)
+
+const kib = 1024
+
+// DefaultFamilies returns the seed's ten key families with the TTLs and mean
+// sizes of its catalogue (DESIGN.md) and a command mix that an SRE would
+// believe for a Dota 2 stats bot: profile and match lookups dominate, meta
+// reads are common, settings writes are rare. Each call returns a new slice.
+func DefaultFamilies() []Family {
+	zipf := Popularity{Kind: PopZipf, Exponent: defaultZipf}
+	uni := Popularity{Kind: PopUniform}
+	return []Family{
+		famStratzProfile:   {Name: "stratz_profile", KeyPattern: "stratz:profile:{steamId}", Tier: TierAPI, TTL: 300 * time.Second, MeanSize: 2 * kib, Source: SourceStratz, Popularity: zipf, Command: "profile", Weight: 30, Shared: 0.3},
+		famStratzMatches:   {Name: "stratz_matches", KeyPattern: "stratz:matches:{steamId}", Tier: TierAPI, TTL: 300 * time.Second, MeanSize: 5 * kib, Source: SourceStratz, Popularity: zipf, Command: "matches", Weight: 25, Shared: 0.3},
+		famOpenDotaProfile: {Name: "opendota_profile", KeyPattern: "opendota:profile:{steamId}", Tier: TierAPI, TTL: 600 * time.Second, MeanSize: 2 * kib, Source: SourceOpenDota, Popularity: zipf, Command: "opendota", Weight: 10, Shared: 0.3},
+		famSteamAvatar:     {Name: "steam_avatar", KeyPattern: "steam:avatar:{steamId}", Tier: TierAPI, TTL: 86400 * time.Second, MeanSize: 1 * kib, Source: SourceSteam, Popularity: zipf, Command: "avatar", Weight: 5, Shared: 0.5},
+		famSession:         {Name: "session", KeyPattern: "session:{discordId}", Tier: TierSession, TTL: 1800 * time.Second, MeanSize: 500, Source: SourceInternal, Popularity: zipf, Command: "help", Weight: 0},
+		famGuildLocale:     {Name: "guild_locale", KeyPattern: "guild:locale:{guildId}", Tier: TierPersistent, TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "settings_update", Weight: 2},
+		famUserConnected:   {Name: "user_connected", KeyPattern: "user:connected:{discordId}", Tier: TierPersistent, TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "link_account", Weight: 3},
+		famMetaHeroes:      {Name: "meta_heroes", KeyPattern: "meta:heroes", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 50 * kib, Source: SourceInternal, Popularity: uni, Command: "heroes", Weight: 10},
+		famMetaItems:       {Name: "meta_items", KeyPattern: "meta:items", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 30 * kib, Source: SourceInternal, Popularity: uni, Command: "items", Weight: 8},
+		famMetaPatch:       {Name: "meta_current_patch", KeyPattern: "meta:current_patch", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 1 * kib, Source: SourceInternal, Popularity: uni, Command: "patch", Weight: 7},
+	}
+}
+
+// keyPrefix is the constant part of a pattern before its placeholder
+// ("stratz:profile:" for "stratz:profile:{steamId}"); for a placeholder-free
+// pattern it is the whole key.
+func keyPrefix(pattern string) string {
+	if i := strings.IndexByte(pattern, '{'); i >= 0 {
+		return pattern[:i]
+	}
+	return pattern
+}

@@ -1,0 +1,199 @@
+package workload
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// MissCause is why a read missed, judged from what the harness wrote.
+type MissCause uint8
+
+const (
+	MissCold    MissCause = iota // never written (or deleted by the harness)
+	MissExpired                  // its TTL had passed
+	MissEvicted                  // written, not expired, gone: Redis removed it
+)
+
+// String returns "cold", "expired" or "evicted".
+func (c MissCause) String() string {
+	switch c {
+	case MissCold:
+		return "cold"
+	case MissExpired:
+		return "expired"
+	case MissEvicted:
+		return "evicted"
+	}
+	return "unknown"
+}
+
+// DefaultExpirySlack is how close to its expiry a key may be and still count
+// as expired when it misses: it absorbs the gap between the time the harness
+// recorded a write and the time Redis started the key's TTL.
+const DefaultExpirySlack = time.Second
+
+const ledgerShards = 64
+
+// Ledger remembers, per key, that the harness wrote it and when its TTL ends,
+// so that a miss can be classified. Keys are kept as 64-bit hashes and expiry
+// as a 32-bit millisecond offset, about 16-30 bytes a key with map overhead,
+// so ten million keys fit in a few hundred MB. It is sharded by key hash: no
+// global lock, safe for concurrent use.
+type Ledger struct {
+	slack time.Duration
+	// base is the Unix millisecond that expiry offsets count from, set on the
+	// first write (to 2^31 ms, ~24.8 days, before it) so that offsets fit a
+	// uint32 for runs up to ~24 days after the first write.
+	base   atomic.Int64
+	baseMu sync.Mutex
+	shards [ledgerShards]ledgerShard
+}
+
+type ledgerShard struct {
+	mu sync.Mutex
+	// m maps a key hash to its expiry offset in ms from base; 0 = no TTL.
+	m map[uint64]uint32
+	_ [48]byte // keep shards on separate cache lines
+}
+
+// LedgerOptions tunes a Ledger.
+type LedgerOptions struct {
+	// ExpirySlack: a miss at or after expiry-ExpirySlack counts as expired.
+	// Zero means DefaultExpirySlack; negative means none.
+	ExpirySlack time.Duration
+}
+
+// NewLedger returns an empty ledger with the default expiry slack.
+func NewLedger() *Ledger { return NewLedgerWithOptions(LedgerOptions{}) }
+
+// NewLedgerWithOptions returns an empty ledger tuned by o.
+func NewLedgerWithOptions(o LedgerOptions) *Ledger {
+	l := &Ledger{slack: o.ExpirySlack}
+	if l.slack == 0 {
+		l.slack = DefaultExpirySlack
+	} else if l.slack < 0 {
+		l.slack = 0
+	}
+	for i := range l.shards {
+		l.shards[i].m = make(map[uint64]uint32)
+	}
+	return l
+}
+
+func (l *Ledger) shard(h uint64) *ledgerShard { return &l.shards[h>>58] }
+
+// baseFor returns the ms base, fixing it on first use.
+func (l *Ledger) baseFor(at time.Time) int64 {
+	if b := l.base.Load(); b != 0 {
+		return b
+	}
+	l.baseMu.Lock()
+	defer l.baseMu.Unlock()
+	if b := l.base.Load(); b != 0 {
+		return b
+	}
+	b := at.UnixMilli() - (1 << 31)
+	if b == 0 {
+		b = -1
+	}
+	l.base.Store(b)
+	return b
+}
+
+// expiryOffset encodes at+ttl as ms after base, clamped to [1, MaxUint32];
+// 0 is reserved for "no TTL".
+func (l *Ledger) expiryOffset(at time.Time, ttl time.Duration) uint32 {
+	if ttl <= 0 {
+		return 0
+	}
+	off := at.Add(ttl).UnixMilli() - l.baseFor(at)
+	switch {
+	case off < 1:
+		return 1
+	case off > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(off)
+}
+
+// Wrote records that key was written at time at with the given TTL (0 = no
+// expiry). A later write replaces the earlier one, as SET does.
+func (l *Ledger) Wrote(key string, at time.Time, ttl time.Duration) {
+	h := xxhash.Sum64String(key)
+	exp := l.expiryOffset(at, ttl)
+	s := l.shard(h)
+	s.mu.Lock()
+	s.m[h] = exp
+	s.mu.Unlock()
+}
+
+// Deleted records that the harness deleted key: a later miss on it is cold.
+func (l *Ledger) Deleted(key string) {
+	h := xxhash.Sum64String(key)
+	s := l.shard(h)
+	s.mu.Lock()
+	delete(s.m, h)
+	s.mu.Unlock()
+}
+
+// Touched records that key's TTL was refreshed to ttl at time at (EXPIRE). A
+// key the ledger never saw written is left alone, as EXPIRE leaves a missing
+// key alone.
+func (l *Ledger) Touched(key string, at time.Time, ttl time.Duration) {
+	h := xxhash.Sum64String(key)
+	exp := l.expiryOffset(at, ttl)
+	s := l.shard(h)
+	s.mu.Lock()
+	if _, ok := s.m[h]; ok {
+		s.m[h] = exp
+	}
+	s.mu.Unlock()
+}
+
+// Classify says why a read of key at time at missed: cold if the harness
+// never wrote it, expired if its TTL had passed (within the slack), evicted
+// otherwise.
+func (l *Ledger) Classify(key string, at time.Time) MissCause {
+	h := xxhash.Sum64String(key)
+	s := l.shard(h)
+	s.mu.Lock()
+	exp, ok := s.m[h]
+	s.mu.Unlock()
+	if !ok {
+		return MissCold
+	}
+	if exp == 0 {
+		return MissEvicted
+	}
+	expAt := l.base.Load() + int64(exp)
+	if at.Add(l.slack).UnixMilli() >= expAt {
+		return MissExpired
+	}
+	return MissEvicted
+}
+
+// Len is the number of keys the ledger holds.
+func (l *Ledger) Len() int {
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Reset forgets every key, as after a fault that empties the cache on purpose
+// (a restart without persistence): misses after it are cold, not evicted.
+func (l *Ledger) Reset() {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,224 @@
+package workload
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// UserID indexes the population: [0, Config.Population).
+type UserID uint32
+
+// User is one member of the population with the ids the bot keys its cache
+// by. All fields are a pure function of the model's seed and the UserID.
+type User struct {
+	ID        UserID
+	DiscordID uint64 // 18-digit snowflake
+	SteamID   uint64 // SteamID64, 7656119800000xxxx
+	GuildID   uint64 // 18-digit snowflake of the user's guild (guild sizes are skewed)
+	Guild     int    // guild index in [0, Config.Guilds)
+}
+
+// sizeSigma is the spread of lognormal value sizes around a family's mean:
+// about two thirds of values fall within x0.6..x1.6 of the mean.
+const sizeSigma = 0.5
+
+// Model is a workload built from a Config: the population, the families with
+// their overrides applied, the samplers, and the origin simulator. It is
+// immutable after New and safe for concurrent use; Schedules drawn from it
+// are not.
+type Model struct {
+	cfg    Config
+	seed   uint64
+	fams   []Family
+	prefix []string  // per family, the key before its placeholder
+	sizeMu []float64 // per family, mu of the lognormal size
+	cum    []float64 // cumulative command weights by family
+	origin *Origin
+
+	users      *Sampler // who becomes active: Config.Zipf over the population
+	userPerm   permutation
+	guilds     *Sampler // guild sizes: guild_locale's popularity over Config.Guilds
+	guildPerm  permutation
+	lookups    []*Sampler // per family keyed by steamId: other players looked up
+	lookupPerm permutation
+}
+
+// New builds a model from cfg (defaults applied, then validated).
+func New(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	m := &Model{cfg: cfg, seed: splitmix64(uint64(cfg.Seed) ^ 0x636163686570726f)}
+	m.fams = DefaultFamilies()
+	for i := range m.fams {
+		if p := &m.fams[i].Popularity; p.Kind == PopZipf {
+			p.Exponent = cfg.Zipf
+		}
+	}
+	for _, o := range cfg.Families {
+		for i := range m.fams {
+			f := &m.fams[i]
+			if f.Name != o.Name {
+				continue
+			}
+			if o.MeanSize > 0 {
+				f.MeanSize = o.MeanSize
+			}
+			if o.Popularity != nil {
+				f.Popularity = *o.Popularity
+			}
+			switch {
+			case o.Weight > 0:
+				f.Weight = o.Weight
+			case o.Weight < 0:
+				f.Weight = 0
+			}
+		}
+	}
+	total := 0.0
+	m.prefix = make([]string, len(m.fams))
+	m.sizeMu = make([]float64, len(m.fams))
+	m.cum = make([]float64, len(m.fams))
+	for i, f := range m.fams {
+		m.prefix[i] = keyPrefix(f.KeyPattern)
+		m.sizeMu[i] = math.Log(float64(max(f.MeanSize, 1))) - sizeSigma*sizeSigma/2
+		total += f.Weight
+		m.cum[i] = total
+	}
+	if total <= 0 {
+		return nil, fieldErr("Families", "every command weight is zero: nothing to issue")
+	}
+	var err error
+	if m.users, err = NewSampler(Popularity{Kind: PopZipf, Exponent: cfg.Zipf}, cfg.Population); err != nil {
+		return nil, fmt.Errorf("workload: users: %w", err)
+	}
+	if m.guilds, err = NewSampler(m.fams[famGuildLocale].Popularity, cfg.Guilds); err != nil {
+		return nil, fmt.Errorf("workload: guilds: %w", err)
+	}
+	m.lookups = make([]*Sampler, len(m.fams))
+	for i := famStratzProfile; i <= famSteamAvatar; i++ {
+		if m.lookups[i], err = NewSampler(m.fams[i].Popularity, cfg.Population); err != nil {
+			return nil, fmt.Errorf("workload: family %s: %w", m.fams[i].Name, err)
+		}
+	}
+	m.userPerm = newPermutation(cfg.Population, m.seed^1)
+	m.guildPerm = newPermutation(cfg.Guilds, m.seed^2)
+	m.lookupPerm = newPermutation(cfg.Population, m.seed^3)
+	m.origin = NewOrigin(cfg.Origins, int64(m.seed^4))
+	return m, nil
+}
+
+// Families returns a copy of the model's families (overrides applied).
+func (m *Model) Families() []Family { return append([]Family(nil), m.fams...) }
+
+// Family returns the model's family by name, or nil. The pointer is the one
+// Ops carry, so it may be compared by identity.
+func (m *Model) Family(name string) *Family {
+	for i := range m.fams {
+		if m.fams[i].Name == name {
+			return &m.fams[i]
+		}
+	}
+	return nil
+}
+
+// Config returns the configuration with defaults applied.
+func (m *Model) Config() Config { return m.cfg }
+
+// Origin returns the model's upstream simulator.
+func (m *Model) Origin() *Origin { return m.origin }
+
+// Snowflake layout: (ms since the Discord epoch) << 22 | 22 low bits. Ids
+// whose timestamp lies in [snowMin, snowMin+snowSpan) ms have exactly 18
+// digits (>= 1e17 and < 1e18).
+const (
+	snowMin  = 30_000_000_000
+	snowSpan = 200_000_000_000
+	steamMin = 76561198000000000
+)
+
+func snowflake(i, n int, salt uint64) uint64 {
+	spacing := uint64(snowSpan / max(n, 1))
+	h := splitmix64(uint64(i) ^ salt)
+	ts := snowMin + uint64(i)*spacing + h%spacing
+	return ts<<22 | (h>>32)&(1<<22-1)
+}
+
+// User returns the ids of user id.
+func (m *Model) User(id UserID) User {
+	g := m.guildOf(id)
+	return User{
+		ID:        id,
+		DiscordID: snowflake(int(id), m.cfg.Population, m.seed^0xd15c0bd),
+		SteamID:   steamMin + uint64(id),
+		GuildID:   snowflake(g, m.cfg.Guilds, m.seed^0x6e11d),
+		Guild:     g,
+	}
+}
+
+// guildOf draws user id's guild from the guild-size distribution with a
+// random stream that is a pure function of the id.
+func (m *Model) guildOf(id UserID) int {
+	r := mixRand{state: m.seed ^ splitmix64(uint64(id)^0x9111d)}
+	return m.guildPerm.at(m.guilds.Draw(&r))
+}
+
+// Size returns the value size of key in family fam: lognormal around the
+// family's mean (sigma 0.5, bounded to [mean/8, mean*8]), a pure function of
+// the key so that a key keeps its size across fetches. A family with a
+// single key (meta:*) always has its mean size.
+func (m *Model) Size(fam *Family, key string) int {
+	mean := max(fam.MeanSize, 1)
+	if len(key) == len(fam.KeyPattern) && key == fam.KeyPattern {
+		return max(mean, MinValueSize)
+	}
+	x := splitmix64(xxhash.Sum64String(key) ^ m.seed)
+	u1 := unit(x) + 1.0/(1<<54)
+	u2 := unit(splitmix64(x))
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	mu := math.Log(float64(mean)) - sizeSigma*sizeSigma/2
+	size := int(math.Exp(mu + sizeSigma*z))
+	size = min(max(size, mean/8, 1), mean*8)
+	return max(size, MinValueSize)
+}
+
+// Key formats family fam's key for a user or guild id number (the steamId,
+// discordId or guildId its pattern names). Single-key families ignore id.
+func (m *Model) Key(fam *Family, id uint64) string {
+	p := keyPrefix(fam.KeyPattern)
+	if len(p) == len(fam.KeyPattern) {
+		return p
+	}
+	var buf [64]byte
+	b := append(buf[:0], p...)
+	b = strconv.AppendUint(b, id, 10)
+	return string(b)
+}
+
+func (m *Model) keyFor(fi int, id uint64) string {
+	p := m.prefix[fi]
+	if len(p) == len(m.fams[fi].KeyPattern) {
+		return p
+	}
+	var buf [64]byte
+	b := append(buf[:0], p...)
+	b = strconv.AppendUint(b, id, 10)
+	return string(b)
+}
+
+// inShard reports whether user id belongs to this model's shard.
+func (m *Model) inShard(id int) bool {
+	return m.cfg.Shards <= 1 || id%m.cfg.Shards == m.cfg.Shard
+}
+
+// shardSize is the number of users in this model's shard.
+func (m *Model) shardSize() int {
+	if m.cfg.Shards <= 1 {
+		return m.cfg.Population
+	}
+	return (m.cfg.Population - m.cfg.Shard + m.cfg.Shards - 1) / m.cfg.Shards
+}

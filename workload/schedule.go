@@ -1,0 +1,422 @@
+package workload
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// PhasePlan is one phase of the run as the driver will execute it: the users
+// active rise or fall linearly from UsersStart to UsersEnd over Duration
+// (equal = steady). Record false marks a warm-up whose operations are not
+// counted in the results.
+type PhasePlan struct {
+	Name                 string
+	Duration             time.Duration
+	UsersStart, UsersEnd int
+	Record               bool
+}
+
+// OpKind is what one cache operation does.
+type OpKind uint8
+
+const (
+	OpGetOrFetch OpKind = iota // read; on miss fetch from the origin and fill
+	OpGet                      // plain read (a session miss is filled by the driver with a Set)
+	OpSet                      // write
+	OpTouch                    // refresh the TTL (session)
+	OpDel                      // delete (invalidation)
+)
+
+// String names the kind as reports show it.
+func (k OpKind) String() string {
+	switch k {
+	case OpGetOrFetch:
+		return "get_or_fetch"
+	case OpGet:
+		return "get"
+	case OpSet:
+		return "set"
+	case OpTouch:
+		return "touch"
+	case OpDel:
+		return "del"
+	}
+	return "unknown"
+}
+
+// Op is one cache operation of a command.
+type Op struct {
+	Kind   OpKind
+	Family *Family // the model's own family; compare by pointer or Name
+	Key    string
+	Size   int // value size for writes and fills (also on reads, for the fill after a miss)
+}
+
+// Command is one bot command a user issues, as the cache operations it makes.
+type Command struct {
+	At    time.Duration // intended start, offset from the run start
+	Phase int           // index into the phases
+	User  UserID
+	Name  string // "profile", "matches", "settings_update", "heroes", "link_account", ...
+	Ops   []Op   // executed in order
+}
+
+// Schedule yields commands in intended-start order: an open-loop plan that
+// does not wait for the system under test. Aggregate arrivals are Poisson (or
+// evenly spaced) at active*CommandsPerUserPerMinute/60 per second, following
+// each phase's linear ramp exactly (the rate is integrated, not stepped). The
+// active users churn: each session lasts an exponential time and is replaced
+// by a newly drawn user, so the active set moves through the population.
+//
+// Not safe for concurrent use: one driver goroutine calls Next.
+type Schedule struct {
+	m        *Model
+	phases   []PhasePlan
+	arr      *rand.Rand // arrivals
+	ses      *rand.Rand // session lengths and who becomes active
+	cmd      *rand.Rand // command mix and looked-up players
+	constant bool
+	perSec   float64 // commands per active user per second
+	capacity int     // users in the shard
+
+	pi         int           // current phase
+	phaseStart time.Duration // offset of the current phase
+	tau        float64       // seconds into the current phase of the last arrival
+	need       float64       // remaining unit-rate "work" until the next arrival; <0 = draw one
+
+	slots  []slot
+	active int
+	bits   []uint64 // active users, one bit per UserID
+	ends   sessHeap
+	lastAt time.Duration
+}
+
+// slot is one concurrently active user and its precomputed own keys.
+type slot struct {
+	user  UserID
+	gen   uint32
+	keys  [famUserConnected + 1]string
+	sizes [famUserConnected + 1]int32
+}
+
+type sessEnd struct {
+	at   time.Duration
+	slot int32
+	gen  uint32
+}
+
+// Schedule returns a schedule over phases. The same model and phases always
+// give the same commands.
+func (m *Model) Schedule(phases []PhasePlan) *Schedule {
+	peak := 0
+	for _, p := range phases {
+		peak = max(peak, p.UsersStart, p.UsersEnd)
+	}
+	s := &Schedule{
+		m:        m,
+		phases:   append([]PhasePlan(nil), phases...),
+		arr:      rand.New(rand.NewPCG(m.seed, 0xa11)),
+		ses:      rand.New(rand.NewPCG(m.seed, 0x5e5)),
+		cmd:      rand.New(rand.NewPCG(m.seed, 0xc3d)),
+		constant: m.cfg.Arrival == ArrivalConstant,
+		perSec:   m.cfg.CommandsPerUserPerMinute / 60,
+		capacity: m.shardSize(),
+		need:     -1,
+		bits:     make([]uint64, (m.cfg.Population+63)/64),
+	}
+	s.slots = make([]slot, 0, min(peak, s.capacity))
+	return s
+}
+
+// Next returns the next command, or false once the last phase has ended.
+func (s *Schedule) Next() (Command, bool) {
+	for s.pi < len(s.phases) {
+		p := &s.phases[s.pi]
+		d := p.Duration.Seconds()
+		if d <= 0 {
+			s.nextPhase()
+			continue
+		}
+		if s.need < 0 {
+			if s.constant {
+				s.need = 1
+			} else {
+				s.need = s.arr.ExpFloat64()
+			}
+		}
+		u0, u1 := float64(max(p.UsersStart, 0)), float64(max(p.UsersEnd, 0))
+		users := u0 + (u1-u0)*s.tau/d
+		b := s.perSec * users               // rate now
+		a := s.perSec * (u1 - u0) / (2 * d) // half the rate's slope
+		rem := d - s.tau
+		if dt, ok := solveArrival(a, b, s.need, rem); ok {
+			s.tau += dt
+			s.need = -1
+			at := s.phaseStart + time.Duration(s.tau*float64(time.Second))
+			users = u0 + (u1-u0)*s.tau/d
+			return s.command(at, users), true
+		}
+		s.need = max(s.need-(b*rem+a*rem*rem), 0)
+		s.nextPhase()
+	}
+	return Command{}, false
+}
+
+func (s *Schedule) nextPhase() {
+	s.phaseStart += s.phases[s.pi].Duration
+	s.pi++
+	s.tau = 0
+}
+
+// solveArrival finds dt in [0, rem] with a*dt^2 + b*dt = e, the time until
+// the integrated rate reaches e; false if it does not within rem.
+func solveArrival(a, b, e, rem float64) (float64, bool) {
+	if e <= 0 {
+		return 0, true
+	}
+	disc := b*b + 4*a*e
+	if disc < 0 {
+		return 0, false
+	}
+	den := b + math.Sqrt(disc)
+	if den <= 0 {
+		return 0, false
+	}
+	dt := 2 * e / den
+	if dt > rem {
+		return 0, false
+	}
+	return dt, true
+}
+
+// Active is the number of users active at the last returned command's time.
+func (s *Schedule) Active() int { return s.active }
+
+// Phase is the index of the phase the schedule is in (len(phases) when done).
+func (s *Schedule) Phase() int { return s.pi }
+
+// ActiveUsers appends the currently active users to dst.
+func (s *Schedule) ActiveUsers(dst []UserID) []UserID {
+	for i := 0; i < s.active; i++ {
+		dst = append(dst, s.slots[i].user)
+	}
+	return dst
+}
+
+// command advances the active set to time at and builds one command.
+func (s *Schedule) command(at time.Duration, users float64) Command {
+	s.lastAt = at
+	target := min(max(int(math.Round(users)), 1), s.capacity)
+	s.resize(target, at)
+	s.churn(at)
+	sl := &s.slots[s.cmd.IntN(s.active)]
+	return s.build(at, sl)
+}
+
+// resize activates or deactivates slots so that n users are active.
+func (s *Schedule) resize(n int, at time.Duration) {
+	for s.active < n {
+		if s.active == len(s.slots) {
+			s.slots = append(s.slots, slot{})
+		}
+		s.startSession(s.active, at)
+		s.active++
+	}
+	for s.active > n {
+		s.active--
+		sl := &s.slots[s.active]
+		s.clearBit(sl.user)
+		sl.gen++
+	}
+}
+
+// churn ends the sessions due by at and starts their replacements.
+func (s *Schedule) churn(at time.Duration) {
+	for len(s.ends) > 0 && s.ends[0].at <= at {
+		e := s.ends.pop()
+		if int(e.slot) >= s.active || s.slots[e.slot].gen != e.gen {
+			continue // slot was deactivated by a ramp-down since
+		}
+		s.clearBit(s.slots[e.slot].user)
+		s.startSession(int(e.slot), e.at)
+	}
+}
+
+// startSession puts a newly drawn, not yet active user in slot i, starting at
+// start, and schedules the session's end.
+func (s *Schedule) startSession(i int, start time.Duration) {
+	id := s.drawUser()
+	s.setBit(id)
+	sl := &s.slots[i]
+	sl.gen++
+	sl.user = id
+	u := s.m.User(id)
+	m := s.m
+	for fi := famStratzProfile; fi <= famUserConnected; fi++ {
+		var n uint64
+		switch fi {
+		case famSession, famUserConnected:
+			n = u.DiscordID
+		case famGuildLocale:
+			n = u.GuildID
+		default:
+			n = u.SteamID
+		}
+		sl.keys[fi] = m.keyFor(fi, n)
+		sl.sizes[fi] = int32(m.Size(&m.fams[fi], sl.keys[fi]))
+	}
+	length := time.Duration(s.ses.ExpFloat64() * float64(m.cfg.SessionMean))
+	s.ends.push(sessEnd{at: start + max(length, time.Millisecond), slot: int32(i), gen: sl.gen})
+}
+
+// drawUser draws a user by Config.Zipf popularity who is in the shard and
+// not already active. After many collisions (the head of a steep zipf is all
+// active) it falls back to a uniform pick and a linear probe.
+func (s *Schedule) drawUser() UserID {
+	m := s.m
+	for range 64 {
+		id := m.userPerm.at(m.users.Draw(s.ses))
+		if m.inShard(id) && !s.hasBit(UserID(id)) {
+			return UserID(id)
+		}
+	}
+	n := m.cfg.Population
+	id := s.ses.IntN(n)
+	for range n {
+		if m.inShard(id) && !s.hasBit(UserID(id)) {
+			return UserID(id)
+		}
+		id++
+		if id == n {
+			id = 0
+		}
+	}
+	panic("workload: no inactive user left in the shard") // resize never asks for more than capacity
+}
+
+func (s *Schedule) hasBit(id UserID) bool { return s.bits[id>>6]&(1<<(id&63)) != 0 }
+func (s *Schedule) setBit(id UserID)      { s.bits[id>>6] |= 1 << (id & 63) }
+func (s *Schedule) clearBit(id UserID)    { s.bits[id>>6] &^= 1 << (id & 63) }
+
+// pickFamily draws the command's main family by the command weights.
+func (s *Schedule) pickFamily() int {
+	cum := s.m.cum
+	x := s.cmd.Float64() * cum[len(cum)-1]
+	for i, c := range cum {
+		if x < c {
+			return i
+		}
+	}
+	return len(cum) - 1
+}
+
+// build turns one command of the user in sl into its cache operations, the
+// sequence the bot really makes: read and refresh the session, read whether
+// the user linked an account and the guild's locale, then the command's own
+// get-or-fetches and writes.
+func (s *Schedule) build(at time.Duration, sl *slot) Command {
+	m := s.m
+	fi := s.pickFamily()
+	f := &m.fams[fi]
+	ops := make([]Op, 0, 8)
+	own := func(kind OpKind, fam int) Op {
+		return Op{Kind: kind, Family: &m.fams[fam], Key: sl.keys[fam], Size: int(sl.sizes[fam])}
+	}
+	meta := func(fam int) Op {
+		ff := &m.fams[fam]
+		return Op{Kind: OpGetOrFetch, Family: ff, Key: m.prefix[fam], Size: max(ff.MeanSize, MinValueSize)}
+	}
+	ops = append(ops,
+		own(OpGet, famSession),
+		own(OpTouch, famSession),
+		own(OpGetOrFetch, famUserConnected),
+		own(OpGetOrFetch, famGuildLocale),
+	)
+	switch fi {
+	case famStratzProfile:
+		target := s.target(fi, sl)
+		ops = append(ops, s.steamOp(famStratzProfile, target, sl), s.steamOp(famSteamAvatar, target, sl), meta(famMetaPatch))
+	case famStratzMatches:
+		target := s.target(fi, sl)
+		ops = append(ops, s.steamOp(famStratzMatches, target, sl), meta(famMetaHeroes), meta(famMetaItems))
+	case famOpenDotaProfile:
+		target := s.target(fi, sl)
+		ops = append(ops, s.steamOp(famOpenDotaProfile, target, sl), s.steamOp(famSteamAvatar, target, sl), meta(famMetaHeroes))
+	case famSteamAvatar:
+		ops = append(ops, s.steamOp(famSteamAvatar, s.target(fi, sl), sl))
+	case famSession:
+		// "help": the session and settings reads are all it does.
+	case famGuildLocale:
+		ops = append(ops, own(OpSet, famGuildLocale))
+	case famUserConnected:
+		ops = append(ops, own(OpSet, famUserConnected), own(OpDel, famStratzProfile), own(OpDel, famOpenDotaProfile))
+	default:
+		ops = append(ops, meta(fi))
+	}
+	return Command{At: at, Phase: s.pi, User: sl.user, Name: f.Command, Ops: ops}
+}
+
+// target returns the steamId a lookup command is about: usually the user's
+// own (steamId 0 stands for it), sometimes another player's drawn by the
+// family's popularity.
+func (s *Schedule) target(fi int, sl *slot) uint64 {
+	f := &s.m.fams[fi]
+	if f.Shared <= 0 || s.cmd.Float64() >= f.Shared {
+		return 0
+	}
+	return steamMin + uint64(s.m.lookupPerm.at(s.m.lookups[fi].Draw(s.cmd)))
+}
+
+func (s *Schedule) steamOp(fi int, target uint64, sl *slot) Op {
+	m := s.m
+	f := &m.fams[fi]
+	if target == 0 || target == steamMin+uint64(sl.user) {
+		return Op{Kind: OpGetOrFetch, Family: f, Key: sl.keys[fi], Size: int(sl.sizes[fi])}
+	}
+	key := m.keyFor(fi, target)
+	return Op{Kind: OpGetOrFetch, Family: f, Key: key, Size: m.Size(f, key)}
+}
+
+// sessHeap is a binary min-heap of session ends by time (typed, so pushes do
+// not box into interfaces).
+type sessHeap []sessEnd
+
+func (h *sessHeap) push(e sessEnd) {
+	*h = append(*h, e)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].at <= a[i].at {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *sessHeap) pop() sessEnd {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	i := 0
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && a[l].at < a[m].at {
+			m = l
+		}
+		if r < n && a[r].at < a[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
