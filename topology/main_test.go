@@ -1,0 +1,17 @@
+package topology
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaks a goroutine (a forgotten
+// launcher thread or client pool would show up here). When the package is run
+// as the orphan-test helper, it does the helper's job instead.
+func TestMain(m *testing.M) {
+	if runOrphanHelper() {
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
