@@ -74,6 +74,11 @@ type Family struct {
 	TTL        time.Duration // 0 = none
 	MeanSize   int           // bytes; sizes are drawn lognormally around it
 	Source     string        // origin: "stratz" | "opendota" | "steam" | "internal"
+	// Popularity means, per family: for the steamId families, which other
+	// players are looked up (see Shared); for guild_locale, how users spread
+	// over guilds (guild sizes). Session and user_connected keys follow the
+	// active users, who are drawn by Config.Zipf; meta families have a single
+	// key. Zipf families take Config.Zipf as their exponent unless overridden.
 	Popularity Popularity
 
 	// Command is the bot command whose main read is this family ("profile",

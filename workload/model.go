@@ -189,23 +189,20 @@ func (m *Model) Size(fam *Family, key string) int {
 // Key formats family fam's key for a user or guild id number (the steamId,
 // discordId or guildId its pattern names). Single-key families ignore id.
 func (m *Model) Key(fam *Family, id uint64) string {
-	p := keyPrefix(fam.KeyPattern)
-	if len(p) == len(fam.KeyPattern) {
-		return p
-	}
-	var buf [64]byte
-	b := append(buf[:0], p...)
-	b = strconv.AppendUint(b, id, 10)
-	return string(b)
+	return formatKey(keyPrefix(fam.KeyPattern), len(fam.KeyPattern), id)
 }
 
 func (m *Model) keyFor(fi int, id uint64) string {
-	p := m.prefix[fi]
-	if len(p) == len(m.fams[fi].KeyPattern) {
-		return p
+	return formatKey(m.prefix[fi], len(m.fams[fi].KeyPattern), id)
+}
+
+// formatKey appends id to prefix with one allocation (the string itself).
+func formatKey(prefix string, patternLen int, id uint64) string {
+	if len(prefix) == patternLen {
+		return prefix
 	}
 	var buf [64]byte
-	b := append(buf[:0], p...)
+	b := append(buf[:0], prefix...)
 	b = strconv.AppendUint(b, id, 10)
 	return string(b)
 }

@@ -1,0 +1,256 @@
+package workload
+
+import (
+	"errors"
+	"math"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultFamiliesMatchTheSeedCatalogue(t *testing.T) {
+	want := []struct {
+		name, pattern, tier, source string
+		ttl                         time.Duration
+		size                        int
+	}{
+		{"stratz_profile", "stratz:profile:{steamId}", "api", "stratz", 300 * time.Second, 2048},
+		{"stratz_matches", "stratz:matches:{steamId}", "api", "stratz", 300 * time.Second, 5120},
+		{"opendota_profile", "opendota:profile:{steamId}", "api", "opendota", 600 * time.Second, 2048},
+		{"steam_avatar", "steam:avatar:{steamId}", "api", "steam", 86400 * time.Second, 1024},
+		{"session", "session:{discordId}", "session", "internal", 1800 * time.Second, 500},
+		{"guild_locale", "guild:locale:{guildId}", "persistent", "internal", 0, 100},
+		{"user_connected", "user:connected:{discordId}", "persistent", "internal", 0, 100},
+		{"meta_heroes", "meta:heroes", "meta", "internal", 3600 * time.Second, 50 * 1024},
+		{"meta_items", "meta:items", "meta", "internal", 3600 * time.Second, 30 * 1024},
+		{"meta_current_patch", "meta:current_patch", "meta", "internal", 3600 * time.Second, 1024},
+	}
+	got := DefaultFamilies()
+	if len(got) != len(want) {
+		t.Fatalf("DefaultFamilies has %d families, want %d", len(got), len(want))
+	}
+	commands := map[string]bool{}
+	for i, w := range want {
+		g := got[i]
+		if g.Name != w.name || g.KeyPattern != w.pattern || g.Tier != w.tier || g.Source != w.source || g.TTL != w.ttl || g.MeanSize != w.size {
+			t.Errorf("family %d = %+v, want %+v", i, g, w)
+		}
+		if err := g.Popularity.Validate(); err != nil {
+			t.Errorf("family %s popularity: %v", g.Name, err)
+		}
+		if g.Command == "" || commands[g.Command] {
+			t.Errorf("family %s command %q empty or duplicated", g.Name, g.Command)
+		}
+		commands[g.Command] = true
+	}
+	got[0].Name = "changed"
+	if DefaultFamilies()[0].Name != "stratz_profile" {
+		t.Error("DefaultFamilies returned a shared slice")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{}.WithDefaults()
+	if c.Population != 1_000_000 || c.ActiveUsers != 10_000 || c.CommandsPerUserPerMinute != 6 ||
+		c.SessionMean != 10*time.Minute || c.Arrival != "poisson" || c.Zipf != 1.1 || c.Guilds != 20_000 || c.Shards != 1 {
+		t.Errorf("defaults = %+v", c)
+	}
+	if o := c.Origins["stratz"]; o.Latency != 80*time.Millisecond || o.P99 != 400*time.Millisecond || o.ErrorRate != 0.005 {
+		t.Errorf("stratz default = %+v", o)
+	}
+	for _, src := range []string{"stratz", "opendota", "steam", "internal"} {
+		if _, ok := c.Origins[src]; !ok {
+			t.Errorf("no default origin %s", src)
+		}
+	}
+	in := map[string]OriginConfig{"steam": {Latency: time.Millisecond}}
+	c = Config{Origins: in}.WithDefaults()
+	c.Origins["stratz"] = OriginConfig{}
+	if len(in) != 1 {
+		t.Error("WithDefaults aliased the caller's Origins map")
+	}
+	if c.Origins["steam"].Latency != time.Millisecond {
+		t.Error("origin override lost")
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero config invalid: %v", err)
+	}
+}
+
+func TestConfigValidateNamesTheField(t *testing.T) {
+	bad := []struct {
+		field string
+		cfg   Config
+	}{
+		{"Population", Config{Population: -1}},
+		{"ActiveUsers", Config{Population: 100, ActiveUsers: 101}},
+		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: -2}},
+		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: math.Inf(1)}},
+		{"SessionMean", Config{SessionMean: -time.Second}},
+		{"Arrival", Config{Arrival: "bursty"}},
+		{"Zipf", Config{Zipf: -1}},
+		{"Guilds", Config{Population: 100, ActiveUsers: 10, Guilds: 1000}},
+		{"Families[0].Name", Config{Families: []FamilyOverride{{Name: "nope"}}}},
+		{"Families[1].Name", Config{Families: []FamilyOverride{{Name: "session"}, {Name: "session"}}}},
+		{"Families[0].MeanSize", Config{Families: []FamilyOverride{{Name: "session", MeanSize: -5}}}},
+		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "session", Popularity: &Popularity{Kind: "hotspot", HotFraction: 2, HotShare: 0.5}}}}},
+		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "session", Popularity: &Popularity{Kind: "pareto"}}}}},
+		{"Families[0].Weight", Config{Families: []FamilyOverride{{Name: "session", Weight: math.NaN()}}}},
+		{"Origins[mars]", Config{Origins: map[string]OriginConfig{"mars": {}}}},
+		{"Origins[stratz].P99", Config{Origins: map[string]OriginConfig{"stratz": {Latency: time.Second, P99: time.Millisecond}}}},
+		{"Origins[steam].ErrorRate", Config{Origins: map[string]OriginConfig{"steam": {ErrorRate: 1.5}}}},
+		{"Origins[steam].Latency", Config{Origins: map[string]OriginConfig{"steam": {Latency: -1}}}},
+		{"Shards", Config{Shards: -2}},
+		{"Shard", Config{Shard: 3, Shards: 3}},
+		{"ActiveUsers", Config{Population: 1000, ActiveUsers: 600, Shards: 2}},
+	}
+	for _, b := range bad {
+		err := b.cfg.Validate()
+		if err == nil {
+			t.Errorf("%s: Validate accepted %+v", b.field, b.cfg)
+			continue
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != b.field {
+			t.Errorf("%s: error %v does not name the field", b.field, err)
+		}
+		if !strings.Contains(err.Error(), b.field) {
+			t.Errorf("%s: message %q lacks the field", b.field, err)
+		}
+		if _, err := New(b.cfg); err == nil {
+			t.Errorf("%s: New accepted an invalid config", b.field)
+		}
+	}
+}
+
+func TestFamilyOverridesApply(t *testing.T) {
+	hot := &Popularity{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.9}
+	m, err := New(Config{Population: 10_000, ActiveUsers: 100, Zipf: 1.3, Seed: 3, Families: []FamilyOverride{
+		{Name: "stratz_matches", MeanSize: 9000, Popularity: hot, Weight: 50},
+		{Name: "meta_items", Weight: -1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := m.Family("stratz_matches")
+	if f.MeanSize != 9000 || f.Popularity != *hot || f.Weight != 50 {
+		t.Errorf("override not applied: %+v", f)
+	}
+	if w := m.Family("meta_items").Weight; w != 0 {
+		t.Errorf("negative weight should disable: got %v", w)
+	}
+	if e := m.Family("stratz_profile").Popularity.Exponent; e != 1.3 {
+		t.Errorf("zipf family exponent %v, want Config.Zipf 1.3", e)
+	}
+	if m.Family("nope") != nil {
+		t.Error("unknown family found")
+	}
+	s := m.Schedule(steady(time.Minute, 100))
+	for c, ok := s.Next(); ok; c, ok = s.Next() {
+		if c.Name == "items" {
+			t.Fatal("disabled command issued")
+		}
+	}
+	allOff := Config{}
+	for _, f := range DefaultFamilies() {
+		allOff.Families = append(allOff.Families, FamilyOverride{Name: f.Name, Weight: -1})
+	}
+	if _, err := New(allOff); err == nil {
+		t.Error("New accepted a mix with no command")
+	}
+}
+
+func TestUserIDsAreRealisticAndUnique(t *testing.T) {
+	m, err := New(Config{Population: 200_000, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snow := regexp.MustCompile(`^[1-9][0-9]{17}$`)
+	discord := make(map[uint64]bool, 200_000)
+	steam := make(map[uint64]bool, 200_000)
+	for id := range UserID(200_000) {
+		u := m.User(id)
+		if discord[u.DiscordID] || steam[u.SteamID] {
+			t.Fatalf("user %d reuses an id: %+v", id, u)
+		}
+		discord[u.DiscordID], steam[u.SteamID] = true, true
+		if id%997 == 0 {
+			for _, k := range []string{m.Key(m.Family("session"), u.DiscordID), m.Key(m.Family("guild_locale"), u.GuildID)} {
+				i := strings.LastIndexByte(k, ':')
+				if !snow.MatchString(k[i+1:]) {
+					t.Fatalf("key %q is not an 18-digit snowflake key", k)
+				}
+			}
+			if k := m.Key(m.Family("stratz_profile"), u.SteamID); !regexp.MustCompile(`^stratz:profile:765611980[0-9]{8}$`).MatchString(k) {
+				t.Fatalf("steam key %q", k)
+			}
+		}
+		if u.Guild < 0 || u.Guild >= m.Config().Guilds {
+			t.Fatalf("guild %d out of range", u.Guild)
+		}
+	}
+	if m.User(42) != m.User(42) {
+		t.Error("User is not a pure function")
+	}
+	if k := m.Key(m.Family("meta_heroes"), 7); k != "meta:heroes" {
+		t.Errorf("meta key %q", k)
+	}
+}
+
+func TestGuildSizesAreSkewed(t *testing.T) {
+	const pop, guilds = 100_000, 2_000
+	m, err := New(Config{Population: pop, ActiveUsers: 100, Guilds: guilds, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := make([]int, guilds)
+	for id := range UserID(pop) {
+		size[m.User(id).Guild]++
+	}
+	largest, empty := 0, 0
+	for _, n := range size {
+		largest = max(largest, n)
+		if n == 0 {
+			empty++
+		}
+	}
+	// Mean guild size is 50; zipf 1.1 over 2,000 guilds gives the largest
+	// about 1/H(2000,1.1) = 14 % of users.
+	if largest < 20*pop/guilds {
+		t.Errorf("largest guild has %d users, want a skewed size far above the mean %d", largest, pop/guilds)
+	}
+	if empty == 0 {
+		t.Error("every guild has members: no tail")
+	}
+}
+
+func TestValueSizesAroundTheMean(t *testing.T) {
+	m, err := New(Config{Population: 100_000, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"stratz_matches", "session", "guild_locale"} {
+		f := m.Family(name)
+		sum, lo, hi := 0.0, math.MaxInt, 0
+		const n = 50_000
+		for id := range uint64(n) {
+			sz := m.Size(f, m.Key(f, steamMin+id))
+			sum += float64(sz)
+			lo, hi = min(lo, sz), max(hi, sz)
+			if sz != m.Size(f, m.Key(f, steamMin+id)) {
+				t.Fatal("size is not a function of the key")
+			}
+		}
+		mean := sum / n
+		if math.Abs(mean-float64(f.MeanSize))/float64(f.MeanSize) > 0.05 {
+			t.Errorf("%s: mean size %.0f, want %d within 5%%", name, mean, f.MeanSize)
+		}
+		if lo < max(f.MeanSize/8, MinValueSize) || hi > f.MeanSize*8 || hi-lo < f.MeanSize {
+			t.Errorf("%s: sizes in [%d, %d]: not bounded around mean %d or not spread", name, lo, hi, f.MeanSize)
+		}
+	}
+	if sz := m.Size(m.Family("meta_heroes"), "meta:heroes"); sz != 50*1024 {
+		t.Errorf("single-key family size %d", sz)
+	}
+}
