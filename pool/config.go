@@ -1,0 +1,573 @@
+package pool
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the seed's RedisOptimizationConfig done right, plus what go-redis
+// needs. Build one with ProfileConfig, override fields from the scenario's
+// pool: section, then apply WithEnv; New validates it.
+//
+// The deployment shape follows from the fields: EnableSentinel selects a
+// sentinel-backed failover client, Cluster a cluster client, otherwise a
+// single-primary client on Addrs[0] that follows a promoted replica among
+// Addrs after a demotion.
+type Config struct {
+	// Profile names the seed profile the values started from
+	// ("development" or "production"); "" means hand-built.
+	Profile string
+
+	// Addrs: standalone one address; replica shape the primary first, then
+	// replicas (the manager fails over to whichever of them becomes primary);
+	// cluster the seed nodes; sentinel the data nodes (informational only).
+	Addrs []string
+	// SentinelAddrs and MasterName select the sentinel shape (with EnableSentinel).
+	SentinelAddrs []string
+	MasterName    string
+	// Cluster selects the cluster client (Addrs are seed nodes).
+	Cluster bool
+
+	Username, Password string
+	TLS                *tls.Config
+
+	MinConnections    int           // go-redis MinIdleConns
+	MaxConnections    int           // go-redis PoolSize and MaxActiveConns
+	ConnectionTimeout time.Duration // go-redis DialTimeout
+	CommandTimeout    time.Duration // go-redis ReadTimeout and WriteTimeout
+	// PoolTimeout is how long a command waits for a free connection before it
+	// fails with ErrPoolTimeout (kind "pool_timeout"); 0 keeps go-redis's
+	// default of CommandTimeout+1s.
+	PoolTimeout     time.Duration
+	MaxRetries      int // -1 disables retries, 0 keeps go-redis's default of 3
+	MinRetryBackoff time.Duration
+	MaxRetryBackoff time.Duration
+
+	// MaxMemory in bytes and MaxMemoryPolicy are applied to the server by
+	// ApplyServerConfig, never by New (an external Redis is not ours to
+	// reconfigure unless the caller allows it). 0 and "" leave the server's.
+	MaxMemory       int64
+	MaxMemoryPolicy string
+
+	// TTL per tier. Every tier must be present; persistent must be 0 (no
+	// expiry), the others positive.
+	TTL map[Tier]time.Duration
+
+	// HealthCheckInterval is how often the background INFO health check runs;
+	// 0 disables the loop (Health can still be called directly).
+	HealthCheckInterval time.Duration
+	EnableSentinel      bool
+
+	// AutoPipeline routes data commands through go-redis's blocking
+	// autopipeliner (batching concurrent callers into pipelines), so its
+	// effect can be measured against plain pooled commands.
+	AutoPipeline bool
+
+	// KeyPrefix is prepended to every key the manager touches ("" = none).
+	KeyPrefix string
+
+	// InvalidationChannel is the pub/sub channel Invalidate publishes on and
+	// every manager subscribes to; "" disables the broadcast.
+	InvalidationChannel string
+
+	// ProtectServer makes ApplyServerConfig refuse to CONFIG SET anything:
+	// set it for external deployments the user did not allow us to change
+	// (no --allow-destructive).
+	ProtectServer bool
+
+	// ClientName is sent with CLIENT SETNAME so the manager's connections can
+	// be told apart in CLIENT LIST; "" uses "cacheproof".
+	ClientName string
+}
+
+// Profile names.
+const (
+	ProfileDevelopment = "development"
+	ProfileProduction  = "production"
+)
+
+// DefaultInvalidationChannel is the channel the profiles use.
+const DefaultInvalidationChannel = "cacheproof:invalidate"
+
+// memoryPolicies are the maxmemory-policy values Redis 7 accepts.
+var memoryPolicies = []string{
+	"noeviction",
+	"allkeys-lru", "allkeys-lfu", "allkeys-random",
+	"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+}
+
+// ProfileConfig returns the seed's development or production values. The
+// seed leaves pool timeout, retries and addresses open; those are ours:
+// a 1 s pool timeout (exhaustion must show as errors, not as 6 s stalls),
+// and the seed's ioredis retry settings (3 retries, 100 ms to 3 s backoff).
+// Addrs defaults to 127.0.0.1:6379; production keeps the seed's
+// enableSentinel=true, so a caller targeting another shape must clear it.
+func ProfileConfig(name string) (Config, error) {
+	c := Config{
+		Profile:           name,
+		Addrs:             []string{"127.0.0.1:6379"},
+		ConnectionTimeout: 5 * time.Second,
+		CommandTimeout:    5 * time.Second,
+		PoolTimeout:       time.Second,
+		MaxRetries:        3,
+		MinRetryBackoff:   100 * time.Millisecond,
+		MaxRetryBackoff:   3 * time.Second,
+		MaxMemoryPolicy:   "allkeys-lru",
+		TTL: map[Tier]time.Duration{
+			TierAPI:        300 * time.Second,
+			TierSession:    1800 * time.Second,
+			TierMeta:       3600 * time.Second,
+			TierPersistent: 0,
+		},
+		InvalidationChannel: DefaultInvalidationChannel,
+	}
+	switch name {
+	case ProfileDevelopment:
+		c.MinConnections, c.MaxConnections = 5, 20
+		c.MaxMemory = 128 << 20
+		c.HealthCheckInterval = 60 * time.Second
+		c.EnableSentinel = false
+	case ProfileProduction:
+		c.MinConnections, c.MaxConnections = 10, 50
+		c.MaxMemory = 256 << 20
+		c.HealthCheckInterval = 30 * time.Second
+		c.EnableSentinel = true
+	default:
+		return Config{}, fmt.Errorf("unknown pool profile %q: valid profiles are development, production", name)
+	}
+	return c, nil
+}
+
+// clone deep-copies the slices and the TTL map so a derived Config never
+// aliases its parent.
+func (c Config) clone() Config {
+	c.Addrs = slices.Clone(c.Addrs)
+	c.SentinelAddrs = slices.Clone(c.SentinelAddrs)
+	c.TTL = maps.Clone(c.TTL)
+	return c
+}
+
+// Redacted returns a copy safe to put in a report: the password becomes "***".
+func (c Config) Redacted() Config {
+	c = c.clone()
+	if c.Password != "" {
+		c.Password = "***"
+	}
+	return c
+}
+
+// Shape names the deployment shape the config selects: "sentinel",
+// "cluster", "replica" (several Addrs, one primary) or "standalone".
+func (c Config) Shape() string {
+	switch {
+	case c.EnableSentinel:
+		return "sentinel"
+	case c.Cluster:
+		return "cluster"
+	case len(c.Addrs) > 1:
+		return "replica"
+	default:
+		return "standalone"
+	}
+}
+
+// ttl returns the configured TTL of a known tier.
+func (c Config) ttl(t Tier) time.Duration { return c.TTL[t] }
+
+// Validate checks every field and names the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("pool config %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	switch c.Profile {
+	case "", ProfileDevelopment, ProfileProduction:
+	default:
+		bad("Profile", "unknown profile %q (valid: development, production)", c.Profile)
+	}
+	if c.EnableSentinel {
+		if len(c.SentinelAddrs) == 0 {
+			bad("SentinelAddrs", "required when EnableSentinel is set")
+		}
+		if c.MasterName == "" {
+			bad("MasterName", "required when EnableSentinel is set")
+		}
+		if c.Cluster {
+			bad("Cluster", "cannot be combined with EnableSentinel")
+		}
+		for i, a := range c.SentinelAddrs {
+			if err := checkAddr(a); err != nil {
+				bad(fmt.Sprintf("SentinelAddrs[%d]", i), "%v", err)
+			}
+		}
+	} else if len(c.Addrs) == 0 {
+		bad("Addrs", "at least one address is required")
+	}
+	for i, a := range c.Addrs {
+		if err := checkAddr(a); err != nil {
+			bad(fmt.Sprintf("Addrs[%d]", i), "%v", err)
+		}
+	}
+	if c.MinConnections < 0 {
+		bad("MinConnections", "must be >= 0, got %d", c.MinConnections)
+	}
+	if c.MaxConnections < 1 {
+		bad("MaxConnections", "must be >= 1, got %d", c.MaxConnections)
+	}
+	if c.MinConnections > c.MaxConnections && c.MaxConnections >= 1 {
+		bad("MinConnections", "%d exceeds MaxConnections %d", c.MinConnections, c.MaxConnections)
+	}
+	if c.ConnectionTimeout <= 0 {
+		bad("ConnectionTimeout", "must be > 0, got %v", c.ConnectionTimeout)
+	}
+	if c.CommandTimeout <= 0 {
+		bad("CommandTimeout", "must be > 0, got %v", c.CommandTimeout)
+	}
+	if c.PoolTimeout < 0 {
+		bad("PoolTimeout", "must be >= 0, got %v", c.PoolTimeout)
+	}
+	if c.MaxRetries < -1 {
+		bad("MaxRetries", "must be >= -1 (-1 disables retries), got %d", c.MaxRetries)
+	}
+	if c.MinRetryBackoff < 0 {
+		bad("MinRetryBackoff", "must be >= 0, got %v", c.MinRetryBackoff)
+	}
+	if c.MaxRetryBackoff < 0 {
+		bad("MaxRetryBackoff", "must be >= 0, got %v", c.MaxRetryBackoff)
+	}
+	if c.MaxRetryBackoff > 0 && c.MinRetryBackoff > c.MaxRetryBackoff {
+		bad("MinRetryBackoff", "%v exceeds MaxRetryBackoff %v", c.MinRetryBackoff, c.MaxRetryBackoff)
+	}
+	if c.MaxMemory < 0 {
+		bad("MaxMemory", "must be >= 0 bytes, got %d", c.MaxMemory)
+	}
+	if c.MaxMemoryPolicy != "" && !slices.Contains(memoryPolicies, c.MaxMemoryPolicy) {
+		bad("MaxMemoryPolicy", "unknown policy %q (valid: %s)", c.MaxMemoryPolicy, strings.Join(memoryPolicies, ", "))
+	}
+	for _, t := range Tiers {
+		d, ok := c.TTL[t]
+		switch {
+		case !ok:
+			bad("TTL."+string(t), "missing")
+		case t == TierPersistent && d != 0:
+			bad("TTL.persistent", "must be 0 (no expiry), got %v", d)
+		case t != TierPersistent && d < time.Millisecond:
+			bad("TTL."+string(t), "must be >= 1ms, got %v", d)
+		}
+	}
+	for t := range c.TTL {
+		if t.index() < 0 {
+			bad("TTL", "unknown tier %q (valid: api, session, meta, persistent)", t)
+		}
+	}
+	if c.HealthCheckInterval < 0 {
+		bad("HealthCheckInterval", "must be >= 0 (0 disables), got %v", c.HealthCheckInterval)
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr accepts host:port with a numeric port in 1..65535.
+func checkAddr(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", a, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", a)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%q has port %q, want 1..65535", a, port)
+	}
+	return nil
+}
+
+// envVar describes one environment variable WithEnv understands.
+type envVar struct {
+	name  string
+	field string // Config field it sets, for mapping Validate errors back
+	apply func(c *Config, v string) error
+}
+
+// envVars are the seed's variables plus the ones the seed hard-coded.
+// Durations are whole numbers in the seed's unit (ms for timeouts and the
+// health interval, s for TTLs) or Go durations with a unit ("30s").
+var envVars = []envVar{
+	{"REDIS_HOST", "Addrs", func(c *Config, v string) error { return setHostPort(c, v, "") }},
+	{"REDIS_PORT", "Addrs", func(c *Config, v string) error {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("want a port 1..65535, got %q", v)
+		}
+		return setHostPort(c, "", v)
+	}},
+	{"REDIS_USERNAME", "Username", func(c *Config, v string) error { c.Username = v; return nil }},
+	{"REDIS_PASSWORD", "Password", func(c *Config, v string) error { c.Password = v; return nil }},
+	{"REDIS_MAX_MEMORY", "MaxMemory", func(c *Config, v string) error {
+		n, err := ParseBytes(v)
+		c.MaxMemory = n
+		return err
+	}},
+	{"REDIS_MAX_MEMORY_POLICY", "MaxMemoryPolicy", func(c *Config, v string) error {
+		if !slices.Contains(memoryPolicies, v) {
+			return fmt.Errorf("unknown policy %q (valid: %s)", v, strings.Join(memoryPolicies, ", "))
+		}
+		c.MaxMemoryPolicy = v
+		return nil
+	}},
+	{"REDIS_MIN_CONNECTIONS", "MinConnections", intVar(func(c *Config) *int { return &c.MinConnections })},
+	{"REDIS_MAX_CONNECTIONS", "MaxConnections", intVar(func(c *Config) *int { return &c.MaxConnections })},
+	{"REDIS_CONNECTION_TIMEOUT", "ConnectionTimeout", durVar(time.Millisecond, func(c *Config) *time.Duration { return &c.ConnectionTimeout })},
+	{"REDIS_COMMAND_TIMEOUT", "CommandTimeout", durVar(time.Millisecond, func(c *Config) *time.Duration { return &c.CommandTimeout })},
+	{"REDIS_POOL_TIMEOUT", "PoolTimeout", durVar(time.Millisecond, func(c *Config) *time.Duration { return &c.PoolTimeout })},
+	{"REDIS_HEALTH_CHECK_INTERVAL", "HealthCheckInterval", durVar(time.Millisecond, func(c *Config) *time.Duration { return &c.HealthCheckInterval })},
+	{"REDIS_TTL_API", "TTL.api", ttlVar(TierAPI)},
+	{"REDIS_TTL_SESSION", "TTL.session", ttlVar(TierSession)},
+	{"REDIS_TTL_META", "TTL.meta", ttlVar(TierMeta)},
+	{"REDIS_ENABLE_SENTINEL", "EnableSentinel", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.EnableSentinel = b
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		return nil
+	}},
+	{"REDIS_SENTINEL_ADDRS", "SentinelAddrs", func(c *Config, v string) error {
+		c.SentinelAddrs = splitList(v)
+		return nil
+	}},
+	{"REDIS_MASTER_NAME", "MasterName", func(c *Config, v string) error { c.MasterName = v; return nil }},
+	{"REDIS_KEY_PREFIX", "KeyPrefix", func(c *Config, v string) error { c.KeyPrefix = v; return nil }},
+}
+
+// EnvVars lists the environment variables WithEnv reads, for help texts.
+func EnvVars() []string {
+	out := make([]string, len(envVars))
+	for i, e := range envVars {
+		out[i] = e.name
+	}
+	return out
+}
+
+func intVar(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		if n < 0 {
+			return fmt.Errorf("must be >= 0, got %d", n)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func durVar(unit time.Duration, field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDuration(v, unit)
+		if err != nil {
+			return err
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func ttlVar(t Tier) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDuration(v, time.Second)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("must be > 0, got %q", v)
+		}
+		if c.TTL == nil {
+			c.TTL = map[Tier]time.Duration{}
+		}
+		c.TTL[t] = d
+		return nil
+	}
+}
+
+// parseDuration reads a bare number in unit, or a Go duration string.
+func parseDuration(v string, unit time.Duration) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("must be >= 0, got %q", v)
+		}
+		return time.Duration(n) * unit, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("want a number (unit %v) or a duration like 30s, got %q", unit, v)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must be >= 0, got %q", v)
+	}
+	return d, nil
+}
+
+// ParseBytes reads a byte count: a bare number of bytes (the seed's
+// REDIS_MAX_MEMORY=268435456) or Redis's units kb, mb, gb (powers of 1024)
+// as in "256mb".
+func ParseBytes(v string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a byte count like 268435456 or 256mb, got %q", v)
+	}
+	return n * mult, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// setHostPort replaces the host or the port of Addrs[0], keeping the other
+// half, so REDIS_HOST and REDIS_PORT can be given independently.
+func setHostPort(c *Config, host, port string) error {
+	curHost, curPort := "127.0.0.1", "6379"
+	if len(c.Addrs) > 0 {
+		if h, p, err := net.SplitHostPort(c.Addrs[0]); err == nil {
+			curHost, curPort = h, p
+		}
+	}
+	if host != "" {
+		curHost = host
+	}
+	if port != "" {
+		curPort = port
+	}
+	addr := net.JoinHostPort(curHost, curPort)
+	if len(c.Addrs) == 0 {
+		c.Addrs = []string{addr}
+	} else {
+		c.Addrs[0] = addr
+	}
+	return nil
+}
+
+// WithEnv applies the seed's environment variables (see EnvVars) on top of
+// c, the last layer after profile and scenario. Unset or empty variables
+// change nothing. A bad value, or a combination that fails Validate because
+// of a variable (min > max connections), is an error naming the variable.
+func (c Config) WithEnv(getenv func(string) string) (Config, error) {
+	c = c.clone()
+	setFields := map[string]string{}
+	var errs []error
+	for _, e := range envVars {
+		v := strings.TrimSpace(getenv(e.name))
+		if v == "" {
+			continue
+		}
+		if err := e.apply(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("environment variable %s: %w", e.name, err))
+			continue
+		}
+		setFields[e.field] = e.name
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	if err := c.Validate(); err != nil {
+		// Point at the variables that produced the bad fields.
+		var named []error
+		for _, e := range unwrapJoined(err) {
+			msg := e.Error()
+			for field, name := range setFields {
+				if strings.Contains(msg, "pool config "+field+":") || strings.Contains(msg, "exceeds "+field+" ") {
+					msg = fmt.Sprintf("environment variable %s: %s", name, msg)
+					break
+				}
+			}
+			named = append(named, errors.New(msg))
+		}
+		return Config{}, errors.Join(named...)
+	}
+	return c, nil
+}
+
+func unwrapJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// configJSON is the report form of Config: snake_case, durations in
+// seconds, the password always redacted, TLS reduced to on/off.
+type configJSON struct {
+	Profile             string             `json:"profile,omitempty"`
+	Shape               string             `json:"shape"`
+	Addrs               []string           `json:"addrs,omitempty"`
+	SentinelAddrs       []string           `json:"sentinel_addrs,omitempty"`
+	MasterName          string             `json:"master_name,omitempty"`
+	Username            string             `json:"username,omitempty"`
+	Password            string             `json:"password,omitempty"`
+	TLS                 bool               `json:"tls"`
+	MinConnections      int                `json:"min_connections"`
+	MaxConnections      int                `json:"max_connections"`
+	ConnectionTimeoutS  float64            `json:"connection_timeout_s"`
+	CommandTimeoutS     float64            `json:"command_timeout_s"`
+	PoolTimeoutS        float64            `json:"pool_timeout_s"`
+	MaxRetries          int                `json:"max_retries"`
+	MinRetryBackoffS    float64            `json:"min_retry_backoff_s"`
+	MaxRetryBackoffS    float64            `json:"max_retry_backoff_s"`
+	MaxMemory           int64              `json:"max_memory"`
+	MaxMemoryPolicy     string             `json:"max_memory_policy,omitempty"`
+	TTLS                map[string]float64 `json:"ttl_s"`
+	HealthCheckInterval float64            `json:"health_check_interval_s"`
+	EnableSentinel      bool               `json:"enable_sentinel"`
+	AutoPipeline        bool               `json:"auto_pipeline"`
+	KeyPrefix           string             `json:"key_prefix,omitempty"`
+	InvalidationChannel string             `json:"invalidation_channel,omitempty"`
+	ProtectServer       bool               `json:"protect_server"`
+}
+
+// MarshalJSON writes the report form (see configJSON). It always redacts
+// the password, so a Config can never leak one into a report by accident.
+func (c Config) MarshalJSON() ([]byte, error) {
+	r := c.Redacted()
+	ttl := make(map[string]float64, len(r.TTL))
+	for t, d := range r.TTL {
+		ttl[string(t)] = d.Seconds()
+	}
+	return json.Marshal(configJSON{
+		Profile: r.Profile, Shape: r.Shape(), Addrs: r.Addrs, SentinelAddrs: r.SentinelAddrs,
+		MasterName: r.MasterName, Username: r.Username, Password: r.Password, TLS: r.TLS != nil,
+		MinConnections: r.MinConnections, MaxConnections: r.MaxConnections,
+		ConnectionTimeoutS: r.ConnectionTimeout.Seconds(), CommandTimeoutS: r.CommandTimeout.Seconds(),
+		PoolTimeoutS: r.PoolTimeout.Seconds(), MaxRetries: r.MaxRetries,
+		MinRetryBackoffS: r.MinRetryBackoff.Seconds(), MaxRetryBackoffS: r.MaxRetryBackoff.Seconds(),
+		MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy, TTLS: ttl,
+		HealthCheckInterval: r.HealthCheckInterval.Seconds(), EnableSentinel: r.EnableSentinel,
+		AutoPipeline: r.AutoPipeline, KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
+		ProtectServer: r.ProtectServer,
+	})
+}
