@@ -1,0 +1,312 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+//go:embed *.yaml
+var builtin embed.FS
+
+// Error is one problem in a scenario file, with where it is and what was
+// expected. Error() is the one-line "file:line:col: message" form that
+// editors and CI annotators understand.
+type Error struct {
+	File    string
+	Line    int
+	Col     int
+	Msg     string
+	Snippet string // the offending source lines with a caret, when known
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+}
+
+// ErrorList is every problem found in one file, in source order.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	parts := make([]string, len(l))
+	for i, e := range l {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// IsInvalid reports whether err is a scenario problem (exit code 2) rather
+// than, say, an unreadable file system.
+func IsInvalid(err error) bool {
+	var e *Error
+	var l ErrorList
+	return errors.As(err, &e) || errors.As(err, &l)
+}
+
+// Builtins lists the embedded scenario names.
+func Builtins() []string {
+	entries, _ := builtin.ReadDir(".")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Resolve loads a scenario from a path, or from the built-in set when no file
+// of that name exists ("baseline" and "baseline.yaml" both name the embedded
+// baseline scenario).
+func Resolve(nameOrPath string) (*Scenario, error) {
+	if _, err := os.Stat(nameOrPath); err == nil {
+		return Load(nameOrPath)
+	}
+	dir := filepath.Dir(nameOrPath)
+	if dir == "." || dir == "scenarios" {
+		base := strings.TrimSuffix(filepath.Base(nameOrPath), ".yaml")
+		if data, err := builtin.ReadFile(base + ".yaml"); err == nil {
+			return LoadBytes("builtin:"+base, data)
+		}
+	}
+	return nil, &Error{File: nameOrPath, Msg: fmt.Sprintf("no such file, and no built-in scenario of that name (built-in: %s)", strings.Join(Builtins(), ", "))}
+}
+
+// Load reads, strictly decodes, defaults and validates one scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read scenario: %v", err)}
+	}
+	return LoadBytes(path, data)
+}
+
+// LoadBytes is Load for data already in memory; file names it in errors.
+func LoadBytes(file string, data []byte) (*Scenario, error) {
+	s, f, err := decode(file, data)
+	if err != nil {
+		return nil, err
+	}
+	s.File = file
+	s.Defaults()
+	if errs := s.validate(); len(errs) > 0 {
+		for _, e := range errs {
+			e.File = file
+			if e.Line == 0 && e.path != "" {
+				e.Line, e.Col = position(f, e.path)
+			}
+		}
+		out := make(ErrorList, len(errs))
+		for i, e := range errs {
+			out[i] = &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg}
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+		return nil, out
+	}
+	return s, nil
+}
+
+func decode(file string, data []byte) (*Scenario, *ast.File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
+	}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, nil, yamlErr(file, err)
+	}
+	var s Scenario
+	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
+		return nil, nil, yamlErr(file, err)
+	}
+	return &s, f, nil
+}
+
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+
+// yamlErr turns a goccy error into an *Error with position, a friendlier
+// message and, for unknown fields, a did-you-mean suggestion.
+func yamlErr(file string, err error) error {
+	var ye yaml.Error
+	if !errors.As(err, &ye) {
+		return &Error{File: file, Msg: err.Error()}
+	}
+	out := &Error{File: file, Msg: ye.GetMessage(), Snippet: snippet(ye)}
+	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+		out.Line, out.Col = tk.Position.Line, tk.Position.Column
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		out.Msg = fmt.Sprintf("expected %s, got %s", kindName(te.DstType), kindName(te.SrcType))
+		if te.Token != nil {
+			out.Msg += fmt.Sprintf(" (%q)", te.Token.Value)
+		}
+	}
+	if m := unknownField.FindStringSubmatch(out.Msg); m != nil {
+		if s := suggest(m[1], fieldNames()); s != "" {
+			out.Msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+	}
+	return out
+}
+
+func snippet(ye yaml.Error) string {
+	full := ye.FormatError(false, true)
+	if i := strings.IndexByte(full, '\n'); i >= 0 {
+		return full[i+1:]
+	}
+	return ""
+}
+
+func kindName(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Ptr:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// fieldNames collects every YAML key the Scenario type accepts, for
+// did-you-mean suggestions.
+func fieldNames() []string {
+	seen := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Ptr || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if name == "" || name == "-" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeOf(Scenario{}))
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// suggest returns the closest candidate within a small edit distance.
+func suggest(word string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		d := levenshtein(strings.ToLower(word), strings.ToLower(c))
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 2
+	if len(word) > 8 {
+		limit = 3
+	}
+	if bestD <= limit || (best != "" && (strings.Contains(best, word) || strings.Contains(word, best)) && len(word) > 3) {
+		return best
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// position finds the line and column of a YAML path such as
+// "$.phases[1].duration"; when the exact node is absent (a missing field), it
+// walks up to the closest parent that exists.
+func position(f *ast.File, path string) (int, int) {
+	if f == nil {
+		return 0, 0
+	}
+	for p := path; p != "" && p != "$"; p = parentPath(p) {
+		yp, err := yaml.PathString(p)
+		if err != nil {
+			continue
+		}
+		n, err := yp.FilterFile(f)
+		if err != nil || n == nil {
+			continue
+		}
+		tk := n.GetToken()
+		if tk == nil || tk.Position == nil {
+			continue
+		}
+		// For a mapping value, point at its key so the caret lands on the field name.
+		if mv, ok := n.(*ast.MappingValueNode); ok {
+			tk = mv.Key.GetToken()
+		}
+		return tk.Position.Line, tk.Position.Column
+	}
+	if len(f.Docs) > 0 && f.Docs[0].Body != nil {
+		if tk := f.Docs[0].Body.GetToken(); tk != nil && tk.Position != nil {
+			return tk.Position.Line, 1
+		}
+	}
+	return 1, 1
+}
+
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndex(p, "["); i > 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndex(p, "."); i > 0 {
+		return p[:i]
+	}
+	return ""
+}

@@ -1,0 +1,186 @@
+package scenarios
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every file under testdata/bad starts with "# want: LINE:COL: TEXT"; loading
+// it must fail with an error at that position containing that text.
+func TestBadScenarios(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := bytes.Cut(data, []byte("\n"))
+			want, ok := strings.CutPrefix(string(first), "# want: ")
+			if !ok {
+				t.Fatalf("%s: first line must be '# want: LINE:COL: TEXT'", f)
+			}
+			_, err = Load(f)
+			if err == nil {
+				t.Fatalf("loaded without error; want %q", want)
+			}
+			if !IsInvalid(err) {
+				t.Errorf("error %T is not a scenario error", err)
+			}
+			pos, text, _ := strings.Cut(want, ": ")
+			found := false
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(line, f+":"+pos+": ") && strings.Contains(line, strings.TrimSpace(text)) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("error\n  %s\nwant a line at %s:%s containing %q", err, f, pos, text)
+			}
+		})
+	}
+}
+
+func TestGoodScenarios(t *testing.T) {
+	files, _ := filepath.Glob("testdata/good/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no good fixtures")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatalf("%v", err)
+			}
+			if s.Name == "" || len(s.Phases) == 0 || len(s.Targets) == 0 {
+				t.Errorf("incomplete after defaults: %+v", s)
+			}
+		})
+	}
+}
+
+func TestFullScenarioValues(t *testing.T) {
+	s, err := Load("testdata/good/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Target.Redis.MaxMemory != 128<<20 || s.Target.Redis.MaxMemoryPolicy != "allkeys-lfu" {
+		t.Errorf("redis conf: %+v", s.Target.Redis)
+	}
+	if *s.Pool.MaxConns != 20 || s.Pool.PoolTimeout.D() != time.Second || s.Pool.TTL["api"].D() != 2*time.Minute {
+		t.Errorf("pool: %+v", s.Pool)
+	}
+	if s.Workload.Families[0].MeanSize != 4096 || s.Workload.Families[0].Popularity.Kind != "hotspot" {
+		t.Errorf("families: %+v", s.Workload.Families)
+	}
+	if s.Phases[0].Recorded() || !s.Phases[2].Recorded() || *s.Phases[1].UsersTo != 2000 {
+		t.Errorf("phases: %+v", s.Phases)
+	}
+	if s.Phases[2].Users != 2000 {
+		t.Errorf("steady phase users default to active_users, got %d", s.Phases[2].Users)
+	}
+	if s.TotalDuration() != 170*time.Second {
+		t.Errorf("total %s", s.TotalDuration())
+	}
+	if s.Faults[0].Mode != "kill" || s.Faults[0].Node != "primary" || s.Faults[1].Fraction != 0.5 {
+		t.Errorf("faults: %+v", s.Faults)
+	}
+	// Scenario targets override the seed defaults of the same name and keep
+	// the rest: latency_p99 and hit_rate overridden, pool_timeouts default.
+	got := map[string]string{}
+	for _, tg := range s.Targets {
+		got[tg.Name] = tg.Expr
+	}
+	if got["latency_p99"] != "< 10ms" || got["hit_rate"] != ">= 90%" || got["pool_timeouts"] != "== 0" || got["recovery_time"] != "< 10s" {
+		t.Errorf("targets: %v", got)
+	}
+}
+
+func TestDefaultsFromSeed(t *testing.T) {
+	s, err := LoadBytes("mem.yaml", []byte("name: tiny\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Workload.Population != 1_000_000 || s.Workload.ActiveUsers != 10_000 {
+		t.Errorf("population/active: %d/%d", s.Workload.Population, s.Workload.ActiveUsers)
+	}
+	if s.Target.Redis.MaxMemory != 256<<20 || s.Target.Redis.MaxMemoryPolicy != "allkeys-lru" || s.Pool.Profile != "production" {
+		t.Errorf("seed production defaults not applied: %+v %+v", s.Target.Redis, s.Pool)
+	}
+	var names []string
+	for _, tg := range s.Targets {
+		names = append(names, tg.Name+" "+tg.Expr)
+	}
+	if strings.Join(names, ",") != "latency_p99 < 5ms,hit_rate >= 95%,pool_timeouts == 0" {
+		t.Errorf("default targets: %v", names)
+	}
+}
+
+func TestTargetOff(t *testing.T) {
+	s, err := LoadBytes("mem.yaml", []byte("name: t\ntargets:\n  hit_rate: \"off\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range s.Targets {
+		if tg.Name == "hit_rate" {
+			t.Errorf("hit_rate: off should drop the default target")
+		}
+	}
+}
+
+func TestMultipleErrorsAllReported(t *testing.T) {
+	_, err := LoadBytes("m.yaml", []byte("name: x\nworkload:\n  active_users: -1\n  zipf: 9\n"))
+	l, ok := err.(ErrorList)
+	if !ok || len(l) != 2 {
+		t.Fatalf("want 2 errors, got %v", err)
+	}
+	if l[0].Line != 3 || l[1].Line != 4 {
+		t.Errorf("positions: %v", err)
+	}
+}
+
+func TestBuiltinResolve(t *testing.T) {
+	for _, name := range []string{"baseline", "baseline.yaml"} {
+		s, err := Resolve(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.Name != "baseline" || s.Workload.ActiveUsers != 10_000 {
+			t.Errorf("%s: %+v", name, s)
+		}
+	}
+	if _, err := Resolve("no-such-scenario"); err == nil || !strings.Contains(err.Error(), "built-in: ") {
+		t.Errorf("missing scenario error should list built-ins: %v", err)
+	}
+}
+
+// Every built-in scenario must load: they ship inside the binary.
+func TestBuiltinsValid(t *testing.T) {
+	for _, n := range Builtins() {
+		if _, err := Resolve(n); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+}
+
+func TestSizeRoundTrip(t *testing.T) {
+	for in, want := range map[string]Size{"256mb": 256 << 20, "1gb": 1 << 30, "512kb": 512 << 10, "2048": 2048, "1.5mb": 3 << 19} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	if (Size(256 << 20)).String() != "256mb" {
+		t.Errorf("String")
+	}
+	sc := bufio.NewScanner(strings.NewReader(""))
+	_ = sc
+}

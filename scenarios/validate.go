@@ -1,0 +1,649 @@
+package scenarios
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// The seed's production profile and DESIGN.md's defaults.
+const (
+	DefaultPopulation  = 1_000_000
+	DefaultActiveUsers = 10_000
+	DefaultCPM         = 6.0
+	DefaultZipf        = 1.1
+	DefaultMaxMemory   = Size(256 << 20)
+	DefaultPolicy      = "allkeys-lru"
+	DefaultDropAfter   = Duration(time.Second)
+	DefaultOpTimeout   = Duration(10 * time.Second)
+	maxPhase           = 7 * 24 * time.Hour
+)
+
+// Enumerations accepted in scenario files.
+var (
+	Backends   = []string{"process", "container", "external"}
+	Topologies = []string{"standalone", "replica", "sentinel", "cluster"}
+	Policies   = []string{"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
+	Profiles   = []string{"development", "production"}
+	Arrivals   = []string{"poisson", "constant"}
+	TTLTiers   = []string{"api", "session", "meta"}
+	Sources    = []string{"stratz", "opendota", "steam", "internal"}
+	FaultKinds = []string{"restart", "pause", "memory-pressure", "readonly", "failover", "client-kill", "network"}
+	Toxics     = []string{"latency", "bandwidth", "reset_peer", "timeout", "down"}
+	popKinds   = []string{"zipf", "uniform", "hotspot"}
+)
+
+// faultModes lists the modes each fault kind accepts; the first is the default.
+var faultModes = map[string][]string{
+	"restart":         {"graceful", "kill"},
+	"pause":           {"sigstop", "client-pause-write", "client-pause-all"},
+	"memory-pressure": {""},
+	"readonly":        {""},
+	"failover":        {""},
+	"client-kill":     {""},
+	"network":         {""},
+}
+
+// Defaults fills every unset value, so a report's resolved scenario shows
+// what the run really used.
+func (s *Scenario) Defaults() {
+	t := &s.Target
+	if t.Backend == "" {
+		t.Backend = "process"
+	}
+	if t.Topology == "" {
+		t.Topology = "standalone"
+	}
+	if t.Backend != "external" {
+		if t.Redis.MaxMemory == 0 {
+			t.Redis.MaxMemory = DefaultMaxMemory
+		}
+		if t.Redis.MaxMemoryPolicy == "" {
+			t.Redis.MaxMemoryPolicy = DefaultPolicy
+		}
+	}
+	if t.Backend == "container" && t.Image == "" {
+		t.Image = "redis:7-alpine"
+	}
+	if (t.Topology == "replica" || t.Topology == "sentinel") && t.Replicas == 0 {
+		t.Replicas = 1
+	}
+	if t.Topology == "sentinel" && t.MasterName == "" {
+		t.MasterName = "mymaster"
+	}
+	if s.Pool.Profile == "" {
+		s.Pool.Profile = "production"
+	}
+	w := &s.Workload
+	if w.Population == 0 {
+		w.Population = DefaultPopulation
+	}
+	if w.ActiveUsers == 0 {
+		w.ActiveUsers = min(DefaultActiveUsers, w.Population)
+	}
+	if w.CommandsPerUserPerMinute == 0 {
+		w.CommandsPerUserPerMinute = DefaultCPM
+	}
+	if w.SessionMean == 0 {
+		w.SessionMean = Duration(10 * time.Minute)
+	}
+	if w.Arrival == "" {
+		w.Arrival = "poisson"
+	}
+	if w.Zipf == 0 {
+		w.Zipf = DefaultZipf
+	}
+	if s.Driver.DropAfter == 0 {
+		s.Driver.DropAfter = DefaultDropAfter
+	}
+	if s.Driver.OpTimeout == 0 {
+		s.Driver.OpTimeout = DefaultOpTimeout
+	}
+	if len(s.Phases) == 0 {
+		f := false
+		s.Phases = []Phase{
+			{Name: "warmup", Duration: Duration(30 * time.Second), Record: &f},
+			{Name: "steady", Duration: Duration(2 * time.Minute)},
+		}
+	}
+	for i := range s.Phases {
+		if s.Phases[i].Users == 0 && s.Phases[i].UsersFrom == nil {
+			s.Phases[i].Users = w.ActiveUsers
+			s.Phases[i].usersDefaulted = true
+		}
+	}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		if f.Node == "" && f.Kind != "failover" && f.Kind != "network" {
+			f.Node = "primary"
+		}
+		if modes := faultModes[f.Kind]; f.Mode == "" && len(modes) > 0 {
+			f.Mode = modes[0]
+		}
+	}
+	s.Targets = mergeTargets(s.Targets)
+}
+
+// mergeTargets puts the seed's default targets first unless the scenario
+// overrides them by name, then the scenario's own. A scenario that wants to
+// drop a default can set it to "off".
+func mergeTargets(own Targets) Targets {
+	byName := map[string]Target{}
+	for _, t := range own {
+		byName[t.Name] = t
+	}
+	var out Targets
+	for _, d := range report.DefaultTargets() {
+		if t, ok := byName[d.Name]; ok {
+			if !strings.EqualFold(strings.TrimSpace(t.Expr), "off") {
+				out = append(out, t)
+			}
+			delete(byName, d.Name)
+			continue
+		}
+		out = append(out, Target{Name: d.Name, Expr: d.Expr})
+	}
+	for _, t := range own {
+		if _, ok := byName[t.Name]; ok && !strings.EqualFold(strings.TrimSpace(t.Expr), "off") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TargetSpecs converts the targets for report.Evaluate.
+func (s *Scenario) TargetSpecs() []report.TargetSpec {
+	out := make([]report.TargetSpec, len(s.Targets))
+	for i, t := range s.Targets {
+		out[i] = report.TargetSpec{Name: t.Name, Expr: t.Expr}
+	}
+	return out
+}
+
+// problem is a validation finding with the YAML path it concerns; LoadBytes
+// turns the path into a line and column.
+type problem struct {
+	Error
+	path string
+}
+
+type checker struct{ out []*problem }
+
+func (c *checker) add(path, format string, args ...any) {
+	c.out = append(c.out, &problem{path: path, Error: Error{Msg: fmt.Sprintf(format, args...)}})
+}
+
+func (c *checker) at(line, col int, format string, args ...any) {
+	c.out = append(c.out, &problem{Error: Error{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}})
+}
+
+func (c *checker) oneOf(path, field, v string, allowed []string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	msg := fmt.Sprintf("%s: unknown value %q, expected one of %s", field, v, strings.Join(allowed, ", "))
+	if s := suggest(v, allowed); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	c.add(path, "%s", msg)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Validate checks a defaulted scenario and returns every problem found.
+func (s *Scenario) Validate() error {
+	probs := s.validate()
+	if len(probs) == 0 {
+		return nil
+	}
+	out := make(ErrorList, len(probs))
+	for i, p := range probs {
+		out[i] = &Error{File: s.File, Line: p.Line, Col: p.Col, Msg: p.Msg}
+		if p.Line == 0 {
+			out[i].Msg = strings.TrimPrefix(p.path, "$.") + ": " + p.Msg
+		}
+	}
+	return out
+}
+
+func (s *Scenario) validate() []*problem {
+	c := &checker{}
+	if s.Name == "" {
+		c.add("$", "name: required (it names the results folder), e.g. name: baseline")
+	} else if !nameRE.MatchString(s.Name) || len(s.Name) > 100 {
+		c.add("$.name", "name: %q must be letters, digits, '.', '_' or '-' (it names the results folder)", s.Name)
+	}
+	s.validateTarget(c)
+	s.validatePool(c)
+	s.validateWorkload(c)
+	s.validatePhases(c)
+	s.validateFaults(c)
+	s.validateTargets(c)
+	if s.Driver.DropAfter < 0 {
+		c.add("$.driver.drop_after", "drop_after: must not be negative")
+	}
+	if s.Driver.MaxInflight < 0 {
+		c.add("$.driver.max_inflight", "max_inflight: must not be negative")
+	}
+	if s.Driver.OpTimeout < 0 {
+		c.add("$.driver.op_timeout", "op_timeout: must not be negative")
+	}
+	return c.out
+}
+
+func (s *Scenario) validateTarget(c *checker) {
+	t := s.Target
+	c.oneOf("$.target.backend", "target.backend", t.Backend, Backends)
+	c.oneOf("$.target.topology", "target.topology", t.Topology, Topologies)
+	if t.Redis.MaxMemoryPolicy != "" {
+		c.oneOf("$.target.redis.maxmemory_policy", "target.redis.maxmemory_policy", t.Redis.MaxMemoryPolicy, Policies)
+	}
+	if t.Redis.MaxMemory < 0 {
+		c.add("$.target.redis.maxmemory", "maxmemory: must not be negative")
+	} else if t.Redis.MaxMemory > 0 && t.Redis.MaxMemory < 1<<20 {
+		c.add("$.target.redis.maxmemory", "maxmemory: %s is below 1mb; Redis cannot hold even its own overhead", t.Redis.MaxMemory)
+	}
+	if t.Replicas < 0 || t.Replicas > 5 {
+		c.add("$.target.replicas", "replicas: %d out of range, expected 0 to 5", t.Replicas)
+	}
+	if t.Topology == "replica" && t.Replicas < 1 {
+		c.add("$.target.replicas", "replicas: the replica topology needs at least 1")
+	}
+	if t.Backend != "external" {
+		for _, f := range []struct {
+			set  bool
+			path string
+		}{{len(t.Addrs) > 0, "addrs"}, {len(t.SentinelAddrs) > 0, "sentinel_addrs"}, {t.TLS != nil, "tls"}} {
+			if f.set {
+				c.add("$.target."+f.path, "target.%s: only for backend: external (the %s backend starts its own Redis)", f.path, t.Backend)
+			}
+		}
+	}
+	if t.Backend == "external" && t.Topology == "sentinel" && len(t.SentinelAddrs) == 0 {
+		c.add("$.target", "target.sentinel_addrs: required for an external sentinel deployment")
+	}
+	if t.Image != "" && t.Backend != "container" {
+		c.add("$.target.image", "target.image: only for backend: container")
+	}
+}
+
+func (s *Scenario) validatePool(c *checker) {
+	p := s.Pool
+	c.oneOf("$.pool.profile", "pool.profile", p.Profile, Profiles)
+	if p.MinIdle != nil && *p.MinIdle < 0 {
+		c.add("$.pool.min_idle", "min_idle: must not be negative")
+	}
+	if p.MaxConns != nil && *p.MaxConns < 1 {
+		c.add("$.pool.max_conns", "max_conns: must be at least 1")
+	}
+	if p.MinIdle != nil && p.MaxConns != nil && *p.MinIdle > *p.MaxConns {
+		c.add("$.pool.min_idle", "min_idle (%d) is larger than max_conns (%d)", *p.MinIdle, *p.MaxConns)
+	}
+	if p.MaxRetries != nil && (*p.MaxRetries < -1 || *p.MaxRetries > 100) {
+		c.add("$.pool.max_retries", "max_retries: %d out of range, expected -1 (none) to 100", *p.MaxRetries)
+	}
+	for name, d := range map[string]*Duration{"pool_timeout": p.PoolTimeout, "connect_timeout": p.ConnectTimeout, "command_timeout": p.CommandTimeout, "health_check_interval": p.HealthCheckInterval} {
+		if d != nil && *d <= 0 {
+			c.add("$.pool."+name, "%s: must be positive", name)
+		}
+	}
+	tiers := make([]string, 0, len(p.TTL))
+	for k := range p.TTL {
+		tiers = append(tiers, k)
+	}
+	sort.Strings(tiers)
+	for _, k := range tiers {
+		if k == "persistent" {
+			c.add("$.pool.ttl.persistent", "pool.ttl.persistent: the persistent tier never expires; it has no TTL to set")
+			continue
+		}
+		c.oneOf("$.pool.ttl."+k, "pool.ttl", k, TTLTiers)
+		if p.TTL[k] <= 0 {
+			c.add("$.pool.ttl."+k, "pool.ttl.%s: must be positive", k)
+		}
+	}
+}
+
+func (s *Scenario) validateWorkload(c *checker) {
+	w := s.Workload
+	if w.Population < 1 {
+		c.add("$.workload.population", "population: must be at least 1")
+	} else if w.Population > 1_000_000_000 {
+		c.add("$.workload.population", "population: %d is beyond what one run can address (max 1,000,000,000)", w.Population)
+	}
+	if w.ActiveUsers < 1 {
+		c.add("$.workload.active_users", "active_users: must be at least 1")
+	} else if w.ActiveUsers > w.Population {
+		c.add("$.workload.active_users", "active_users (%d) exceeds population (%d)", w.ActiveUsers, w.Population)
+	}
+	if w.CommandsPerUserPerMinute <= 0 || w.CommandsPerUserPerMinute > 6000 {
+		c.add("$.workload.commands_per_user_per_minute", "commands_per_user_per_minute: %g out of range, expected more than 0 and at most 6000", w.CommandsPerUserPerMinute)
+	}
+	if w.SessionMean <= 0 {
+		c.add("$.workload.session_mean", "session_mean: must be positive")
+	}
+	c.oneOf("$.workload.arrival", "workload.arrival", w.Arrival, Arrivals)
+	if w.Zipf <= 0 || w.Zipf > 5 {
+		c.add("$.workload.zipf", "zipf: %g out of range, expected an exponent above 0 and at most 5 (real cache traces: 1.0 to 1.5)", w.Zipf)
+	}
+	if w.Guilds < 0 {
+		c.add("$.workload.guilds", "guilds: must not be negative")
+	}
+	known := []string{}
+	for _, f := range workload.DefaultFamilies() {
+		known = append(known, f.Name)
+	}
+	seen := map[string]bool{}
+	for i, f := range w.Families {
+		p := fmt.Sprintf("$.workload.families[%d]", i)
+		c.oneOf(p+".name", "families.name", f.Name, known)
+		if seen[f.Name] {
+			c.add(p+".name", "families: %q listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.MeanSize < 0 || f.MeanSize > 512<<20 {
+			c.add(p+".mean_size", "mean_size: out of range, expected 0 to 512mb (Redis's value limit)")
+		}
+		if f.Weight != nil && *f.Weight < 0 {
+			c.add(p+".weight", "weight: must not be negative")
+		}
+		if pp := f.Popularity; pp != nil {
+			c.oneOf(p+".popularity.kind", "popularity.kind", pp.Kind, popKinds)
+			if pp.Kind == "zipf" && (pp.Exponent < 0 || pp.Exponent > 5) {
+				c.add(p+".popularity.exponent", "popularity.exponent: %g out of range, expected 0 to 5", pp.Exponent)
+			}
+			if pp.Kind == "hotspot" && (pp.HotFraction <= 0 || pp.HotFraction >= 1 || pp.HotShare <= 0 || pp.HotShare > 1) {
+				c.add(p+".popularity", "popularity: hotspot needs hot_fraction in (0,1) and hot_share in (0,1]")
+			}
+		}
+	}
+	names := make([]string, 0, len(w.Origins))
+	for k := range w.Origins {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		o := w.Origins[k]
+		p := "$.workload.origins." + k
+		c.oneOf(p, "workload.origins", k, Sources)
+		if o.ErrorRate < 0 || o.ErrorRate > 1 {
+			c.add(p+".error_rate", "error_rate: %g out of range, expected 0 to 1", o.ErrorRate)
+		}
+		if o.Latency < 0 || o.P99 < 0 {
+			c.add(p, "origin latency must not be negative")
+		}
+		if o.P99 != 0 && o.P99 < o.Latency {
+			c.add(p+".p99", "p99 (%s) is below the median latency (%s)", o.P99.D(), o.Latency.D())
+		}
+	}
+}
+
+func (s *Scenario) validatePhases(c *checker) {
+	if len(s.Phases) == 0 {
+		c.add("$", "phases: at least one phase is needed")
+	}
+	names := map[string]bool{}
+	recorded := false
+	for i, ph := range s.Phases {
+		p := fmt.Sprintf("$.phases[%d]", i)
+		if ph.Name == "" {
+			c.add(p, "phases[%d].name: required", i)
+		} else if names[ph.Name] {
+			c.add(p+".name", "phase name %q used twice", ph.Name)
+		}
+		names[ph.Name] = true
+		switch {
+		case ph.Duration <= 0:
+			c.add(p+".duration", "phase %q: duration must be positive, e.g. duration: 60s", ph.Name)
+		case ph.Duration.D() > maxPhase:
+			c.add(p+".duration", "phase %q: duration %s is longer than the 7-day limit", ph.Name, ph.Duration.D())
+		}
+		if (ph.UsersFrom == nil) != (ph.UsersTo == nil) {
+			c.add(p, "phase %q: a ramp needs both users_from and users_to", ph.Name)
+		}
+		if ph.UsersFrom != nil && ph.Users != 0 {
+			c.add(p+".users", "phase %q: set either users or users_from/users_to, not both", ph.Name)
+		}
+		users := []*int{ph.UsersFrom, ph.UsersTo}
+		if !ph.usersDefaulted {
+			users = append(users, &ph.Users)
+		}
+		for _, u := range users {
+			if u != nil && (*u < 0 || *u > s.Workload.Population) {
+				c.add(p, "phase %q: users %d out of range, expected 0 to the population (%d)", ph.Name, *u, s.Workload.Population)
+				break
+			}
+		}
+		if ph.Recorded() {
+			recorded = true
+		}
+	}
+	if len(s.Phases) > 0 && !recorded {
+		c.add("$.phases", "phases: every phase has record: false, so no target could be evaluated")
+	}
+}
+
+func (s *Scenario) validateFaults(c *checker) {
+	total := s.TotalDuration()
+	topo := s.Target.Topology
+	for i, f := range s.Faults {
+		p := fmt.Sprintf("$.faults[%d]", i)
+		if f.Kind == "" {
+			c.add(p, "faults[%d].kind: required, one of %s", i, strings.Join(FaultKinds, ", "))
+			continue
+		}
+		c.oneOf(p+".kind", "fault kind", f.Kind, FaultKinds)
+		modes, known := faultModes[f.Kind]
+		if !known {
+			continue
+		}
+		if f.At < 0 {
+			c.add(p+".at", "fault %s: at must not be negative", f.Kind)
+		} else if total > 0 && f.At.D() >= total {
+			c.add(p+".at", "fault %s at %s starts after the run ends (%s of phases)", f.Kind, f.At.D(), total)
+		}
+		if f.For < 0 {
+			c.add(p+".for", "fault %s: for must not be negative", f.Kind)
+		} else if total > 0 && f.At.D() < total && f.At.D()+f.For.D() > total {
+			c.add(p+".for", "fault %s runs until %s, after the run ends (%s)", f.Kind, f.At.D()+f.For.D(), total)
+		}
+		if len(modes) > 1 || modes[0] != "" {
+			c.oneOf(p+".mode", "fault "+f.Kind+" mode", f.Mode, modes)
+		} else if f.Mode != "" {
+			c.add(p+".mode", "fault %s takes no mode", f.Kind)
+		}
+		needsFor := f.Kind == "pause" || f.Kind == "memory-pressure" || f.Kind == "readonly" || f.Kind == "network"
+		if needsFor && f.For <= 0 {
+			c.add(p, "fault %s needs for: (how long it lasts), e.g. for: 10s", f.Kind)
+		}
+		if !needsFor && f.For > 0 && f.Kind != "restart" {
+			c.add(p+".for", "fault %s is instantaneous; for: does not apply", f.Kind)
+		}
+		if f.Kind != "memory-pressure" && (f.MaxMemory != 0 || f.Fraction != 0 || f.Ballast != 0) {
+			c.add(p, "fault %s: maxmemory, fraction and ballast apply only to memory-pressure", f.Kind)
+		}
+		if f.Kind != "network" && (f.Toxic != "" || f.Latency != 0 || f.Jitter != 0 || f.RateKBps != 0 || f.Timeout != 0 || f.Direction != "") {
+			c.add(p, "fault %s: toxic, latency, jitter, rate_kbps, timeout and direction apply only to network", f.Kind)
+		}
+		switch f.Kind {
+		case "memory-pressure":
+			if (f.MaxMemory == 0) == (f.Fraction == 0) {
+				c.add(p, "memory-pressure needs exactly one of maxmemory (e.g. 64mb) or fraction (of current use, e.g. 0.5)")
+			}
+			if f.Fraction < 0 || f.Fraction >= 1 && f.Fraction != 0 {
+				c.add(p+".fraction", "fraction: %g out of range, expected more than 0 and less than 1", f.Fraction)
+			}
+		case "failover":
+			if topo != "sentinel" && topo != "cluster" {
+				c.add(p+".kind", "fault failover needs topology sentinel or cluster (this scenario's is %s); use readonly to demote a standalone primary", topo)
+			}
+		case "readonly":
+			if topo == "cluster" {
+				c.add(p+".kind", "fault readonly (REPLICAOF) is not possible on a cluster node; use failover")
+			}
+		case "network":
+			c.oneOf(p+".toxic", "network toxic", f.Toxic, Toxics)
+			if f.Toxic == "latency" && f.Latency <= 0 {
+				c.add(p+".latency", "network latency toxic needs latency: e.g. 20ms")
+			}
+			if f.Toxic == "bandwidth" && f.RateKBps <= 0 {
+				c.add(p+".rate_kbps", "network bandwidth toxic needs rate_kbps: a positive number")
+			}
+			if f.Direction != "" && f.Direction != "upstream" && f.Direction != "downstream" && f.Direction != "both" {
+				c.add(p+".direction", "direction: expected upstream, downstream or both")
+			}
+			if topo != "standalone" && topo != "replica" {
+				c.add(p+".kind", "fault network proxies one address; it supports standalone and replica topologies, not %s", topo)
+			}
+		}
+		if f.Node != "" && f.Node != "primary" {
+			if !validNode(topo, f.Node, s.Target.Replicas) {
+				c.add(p+".node", "node %q does not exist in a %s deployment (expected primary%s)", f.Node, topo, nodeHint(topo, s.Target.Replicas))
+			}
+		}
+		if f.Every < 0 || f.Count < 0 {
+			c.add(p, "fault %s: every and count must not be negative", f.Kind)
+		}
+		if f.Count > 0 && f.Every == 0 {
+			c.add(p+".count", "fault %s: count needs every: (the repeat interval)", f.Kind)
+		}
+		if f.Every > 0 && f.Every < f.For {
+			c.add(p+".every", "fault %s repeats every %s but lasts %s; repetitions would overlap", f.Kind, f.Every.D(), f.For.D())
+		}
+		if s.Target.Backend == "external" && f.Kind != "network" {
+			// Allowed only with --allow-destructive; checked when the run starts, where the flag is known.
+			continue
+		}
+	}
+}
+
+func validNode(topo, node string, replicas int) bool {
+	var n int
+	switch {
+	case strings.HasPrefix(node, "replica-"):
+		if _, err := fmt.Sscanf(node, "replica-%d", &n); err != nil {
+			return false
+		}
+		return (topo == "replica" || topo == "sentinel") && n >= 0 && n < max(replicas, 1)
+	case strings.HasPrefix(node, "sentinel-"):
+		if _, err := fmt.Sscanf(node, "sentinel-%d", &n); err != nil {
+			return false
+		}
+		return topo == "sentinel" && n >= 0 && n < 3
+	case strings.HasPrefix(node, "node-"):
+		if _, err := fmt.Sscanf(node, "node-%d", &n); err != nil {
+			return false
+		}
+		return topo == "cluster" && n >= 0 && n < 6
+	}
+	return false
+}
+
+func nodeHint(topo string, replicas int) string {
+	switch topo {
+	case "replica":
+		return fmt.Sprintf(" or replica-0..replica-%d", max(replicas, 1)-1)
+	case "sentinel":
+		return fmt.Sprintf(", replica-0..replica-%d or sentinel-0..sentinel-2", max(replicas, 1)-1)
+	case "cluster":
+		return " or node-0..node-5"
+	}
+	return ""
+}
+
+func (s *Scenario) validateTargets(c *checker) {
+	seen := map[string]bool{}
+	for _, t := range s.Targets {
+		errAt := func(format string, args ...any) {
+			if t.Line > 0 {
+				c.at(t.Line, t.Col, format, args...)
+			} else {
+				c.add("$.targets."+t.Name, format, args...)
+			}
+		}
+		if seen[t.Name] {
+			errAt("target %q listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		if !report.KnownMetric(t.Name) {
+			msg := fmt.Sprintf("unknown target metric %q", t.Name)
+			if sug := suggest(t.Name, report.MetricNames()); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			errAt("%s; known: %s", msg, strings.Join(report.MetricNames(), ", "))
+			continue
+		}
+		if _, err := report.ParseExpr(t.Expr); err != nil {
+			errAt("target %s: %v", t.Name, err)
+		}
+	}
+}
+
+// Overrides are the command line's changes to a loaded scenario.
+type Overrides struct {
+	// Duration, when set, is the new total of the recorded phases; each is
+	// scaled in proportion, warm-up phases keep their length, and faults
+	// keep their offsets (a fault past the new end is then an error).
+	Duration time.Duration
+	// Users, when set, replaces workload.active_users; phase user counts
+	// scale in proportion.
+	Users int
+	// Seed, when non-nil, replaces the scenario's seed.
+	Seed *int64
+}
+
+// Apply changes the scenario and validates it again.
+func (s *Scenario) Apply(o Overrides) error {
+	if o.Users < 0 {
+		return &Error{File: s.File, Msg: "--users must be at least 1"}
+	}
+	if o.Duration < 0 {
+		return &Error{File: s.File, Msg: "--duration must be positive"}
+	}
+	if o.Users > 0 {
+		old := s.Workload.ActiveUsers
+		scale := func(n int) int {
+			if old == 0 {
+				return o.Users
+			}
+			return int(float64(n) * float64(o.Users) / float64(old))
+		}
+		for i := range s.Phases {
+			p := &s.Phases[i]
+			p.Users = scale(p.Users)
+			if p.UsersFrom != nil {
+				f, t := scale(*p.UsersFrom), scale(*p.UsersTo)
+				p.UsersFrom, p.UsersTo = &f, &t
+			}
+		}
+		s.Workload.ActiveUsers = o.Users
+		if s.Workload.Population < o.Users {
+			return &Error{File: s.File, Msg: fmt.Sprintf("--users %d exceeds the scenario's population (%d)", o.Users, s.Workload.Population)}
+		}
+	}
+	if o.Duration > 0 {
+		var recorded time.Duration
+		for _, p := range s.Phases {
+			if p.Recorded() {
+				recorded += p.Duration.D()
+			}
+		}
+		for i := range s.Phases {
+			p := &s.Phases[i]
+			if p.Recorded() && recorded > 0 {
+				p.Duration = Duration(time.Duration(float64(p.Duration) * float64(o.Duration) / float64(recorded)).Round(time.Millisecond))
+			}
+		}
+	}
+	if o.Seed != nil {
+		s.Seed = *o.Seed
+	}
+	return s.Validate()
+}
