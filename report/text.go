@@ -121,6 +121,9 @@ func afterText(p *float64, never string) string {
 	if p == nil {
 		return never
 	}
+	if *p < 1 {
+		return "+" + formatMs(*p*1000)
+	}
 	return "+" + formatSeconds(*p)
 }
 

@@ -128,6 +128,8 @@ func Sample(o Options) *report.Result {
 			row.PoolIdle = uint64(8 + rng.IntN(10))
 		}
 		if !o.NoFaults && inSqueeze {
+			row.MaxMemory = 64 << 20
+			mem = min(mem, 63<<20)
 			row.ErrorsByKind["oom"] = uint64(rng.IntN(4))
 			row.EvictedKeys = uint64(800 + rng.IntN(400))
 		}
@@ -152,7 +154,7 @@ func Sample(o Options) *report.Result {
 		if !o.NoFaults && inRestart {
 			mem = 2 << 20
 		} else {
-			mem = min(mem+int64(n)*700, int64(256<<20)*93/100)
+			mem = min(mem+int64(n)*700, row.MaxMemory*98/100)
 		}
 		row.UsedMemory = mem - int64(rng.IntN(1<<20))
 		row.ConnectedClients = int64(row.PoolTotal) + 2
