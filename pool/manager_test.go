@@ -1,0 +1,127 @@
+package pool
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+func TestSetGetTTLPerTier(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	m := newManager(t, testConfig(t, d.Endpoints()))
+	ctx := ctxT(t)
+	want := map[Tier]time.Duration{TierAPI: 300 * time.Second, TierSession: 1800 * time.Second, TierMeta: 3600 * time.Second}
+	for _, tier := range Tiers {
+		key := "ttl:" + string(tier)
+		if err := m.Set(ctx, key, "v-"+string(tier), tier); err != nil {
+			t.Fatalf("Set %s: %v", tier, err)
+		}
+		// Ask the server directly, with the prefix, what TTL it holds.
+		reply, err := d.Do(ctx, "primary-0", "TTL", "cacheproof:"+key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ttl := time.Duration(reply.(int64)) * time.Second
+		if tier == TierPersistent {
+			if reply.(int64) != -1 {
+				t.Errorf("persistent key has TTL %v, want none (-1)", reply)
+			}
+			continue
+		}
+		if ttl > want[tier] || ttl < want[tier]-2*time.Second {
+			t.Errorf("tier %s: TTL %v, want about %v", tier, ttl, want[tier])
+		}
+		v, found, err := m.Get(ctx, key)
+		if err != nil || !found || v != "v-"+string(tier) {
+			t.Errorf("Get %s = %q, %v, %v", key, v, found, err)
+		}
+	}
+	// A persistent write clears a TTL the key had before.
+	if err := m.Set(ctx, "flip", "x", TierAPI); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(ctx, "flip", "y", TierPersistent); err != nil {
+		t.Fatal(err)
+	}
+	if reply, _ := d.Do(ctx, "primary-0", "TTL", "cacheproof:flip"); reply.(int64) != -1 {
+		t.Errorf("TTL after persistent overwrite = %v, want -1", reply)
+	}
+	if err := m.Set(ctx, "bad", "x", Tier("hot")); err == nil {
+		t.Error("Set with an unknown tier succeeded")
+	}
+	s := m.Stats()
+	if s.Sets != 6 || s.Hits != 3 {
+		t.Errorf("stats sets=%d hits=%d, want 6 and 3", s.Sets, s.Hits)
+	}
+}
+
+func TestGetMissEmptyValueMGetDelExpire(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	m := newManager(t, testConfig(t, d.Endpoints()))
+	ctx := ctxT(t)
+	if _, found, err := m.Get(ctx, "absent"); err != nil || found {
+		t.Fatalf("Get absent: found=%v err=%v", found, err)
+	}
+	// An empty string is a value, not a miss (the seed's `if (value)` bug).
+	if err := m.Set(ctx, "empty", "", TierAPI); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := m.Get(ctx, "empty"); err != nil || !found || v != "" {
+		t.Fatalf("Get empty = %q %v %v, want a hit", v, found, err)
+	}
+	_ = m.Set(ctx, "a", "1", TierAPI)
+	_ = m.Set(ctx, "b", "2", TierMeta)
+	vals, found, err := m.MGet(ctx, "a", "nope", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !found[0] || found[1] || !found[2] || vals[0] != "1" || vals[2] != "2" {
+		t.Fatalf("MGet = %q %v", vals, found)
+	}
+	s := m.Stats()
+	if s.Hits != 3 || s.Misses != 2 {
+		t.Errorf("hits=%d misses=%d, want 3 and 2", s.Hits, s.Misses)
+	}
+	if got := s.HitRate(); got != 0.6 {
+		t.Errorf("HitRate = %v, want 0.6 (hits/(hits+misses))", got)
+	}
+	// Expire refreshes to the tier's TTL; persistent removes it.
+	if ok, err := m.Expire(ctx, "a", TierSession); err != nil || !ok {
+		t.Fatalf("Expire: %v %v", ok, err)
+	}
+	if reply, _ := d.Do(ctx, "primary-0", "TTL", "cacheproof:a"); reply.(int64) < 1790 {
+		t.Errorf("TTL after Expire(session) = %v, want ~1800", reply)
+	}
+	if ok, err := m.Expire(ctx, "a", TierPersistent); err != nil || !ok {
+		t.Fatalf("Expire persistent: %v %v", ok, err)
+	}
+	if ok, err := m.Expire(ctx, "a", TierPersistent); err != nil || !ok {
+		t.Fatalf("Expire persistent on a key without TTL must still report it exists: %v %v", ok, err)
+	}
+	if ok, _ := m.Expire(ctx, "nope", TierAPI); ok {
+		t.Error("Expire on a missing key reported true")
+	}
+	n, err := m.Del(ctx, "a", "b", "nope")
+	if err != nil || n != 2 {
+		t.Fatalf("Del = %d, %v; want 2", n, err)
+	}
+	if _, found, _ := m.Get(ctx, "a"); found {
+		t.Error("a still there after Del")
+	}
+}
+
+func TestNewFailsWithoutRedis(t *testing.T) {
+	c, _ := ProfileConfig(ProfileDevelopment)
+	c.Addrs = []string{"127.0.0.1:1"}
+	c.ConnectionTimeout = 500 * time.Millisecond
+	c.MaxRetries = -1
+	c.MinConnections = 0
+	_, err := New(ctxT(t), c)
+	if err == nil {
+		t.Fatal("New against a closed port succeeded")
+	}
+	if k := ErrorKind(err); k != KindConnectionRefused {
+		t.Errorf("ErrorKind(%v) = %q, want connection_refused", err, k)
+	}
+}
