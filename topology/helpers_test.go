@@ -15,7 +15,10 @@ func startT(t *testing.T, spec Spec) Deployment {
 	if spec.Dir == "" {
 		spec.Dir = t.TempDir()
 	}
-	spec.Logf = t.Logf
+	spec.Logf = func(format string, args ...any) {
+		t.Helper()
+		t.Logf(time.Now().Format("15:04:05.000 ")+format, args...)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	d, err := Start(ctx, spec)

@@ -181,6 +181,10 @@ func (d *procDeployment) baseConf(n *procNode, port int) string {
 	line("daemonize", "no")
 	line("dir", quoteConf(n.dir))
 	line("logfile", quoteConf(n.logPath))
+	// Redis waits 5 s by default before a diskless full sync, hoping more
+	// replicas join; here that only delays every replica's first sync and
+	// every resync after a fault.
+	line("repl-diskless-sync-delay", "0")
 	if d.spec.Persistence {
 		line("appendonly", "yes")
 	} else {

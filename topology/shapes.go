@@ -130,6 +130,10 @@ func (d *procDeployment) buildCluster(ctx context.Context) error {
 		n.genConf = func(port int) string {
 			return d.baseConf(n, port) +
 				"cluster-enabled yes\ncluster-config-file nodes.conf\n" +
+				// CLUSTER SLOTS hides a replica whose replication offset is
+				// still 0, and an idle primary only moves the offset when it
+				// pings its replicas (every 10 s by default).
+				"repl-ping-replica-period 1\n" +
 				"cluster-node-timeout " + strconv.Itoa(clusterNodeTimeoutMS) + "\n" + d.extraConf()
 		}
 		if err := d.launch(ctx, n); err != nil {
@@ -143,7 +147,8 @@ func (d *procDeployment) buildCluster(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
-	if err := createCluster(sctx, clients, addrs, clusterPrimaries); err != nil {
+	d.spec.Logf("topology: cluster nodes up, creating cluster")
+	if err := createCluster(sctx, clients, addrs, clusterPrimaries, d.spec.Logf); err != nil {
 		return envErr("create cluster", err)
 	}
 	return nil
@@ -151,7 +156,7 @@ func (d *procDeployment) buildCluster(ctx context.Context) error {
 
 // createCluster assigns slots, meets and replicates; nodes [0, primaries) are
 // primaries and the rest replicate them round robin.
-func createCluster(ctx context.Context, clients []*redis.Client, addrs []string, primaries int) error {
+func createCluster(ctx context.Context, clients []*redis.Client, addrs []string, primaries int, logf func(string, ...any)) error {
 	ids := make([]string, len(clients))
 	for i, c := range clients {
 		id, err := c.Do(ctx, "CLUSTER", "MYID").Text()
@@ -195,6 +200,7 @@ func createCluster(ctx context.Context, clients []*redis.Client, addrs []string,
 	}); err != nil {
 		return fmt.Errorf("cluster nodes never met: %w", err)
 	}
+	logf("topology: cluster nodes met")
 	for i := primaries; i < len(clients); i++ {
 		p := (i - primaries) % primaries
 		if err := poll(ctx, func() error {
@@ -203,6 +209,7 @@ func createCluster(ctx context.Context, clients []*redis.Client, addrs []string,
 			return fmt.Errorf("CLUSTER REPLICATE %s on %s: %w", addrs[p], addrs[i], err)
 		}
 	}
+	logf("topology: replicas assigned, waiting for cluster_state:ok")
 	return waitClusterOK(ctx, clients, addrs, len(clients)-primaries)
 }
 
