@@ -1,0 +1,76 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown writes a short summary for a CI step summary
+// ($GITHUB_STEP_SUMMARY, a merge-request comment): verdict, targets table,
+// headline figures and one line per fault. Details stay in report.html.
+func WriteMarkdown(w io.Writer, r *Result) error {
+	if r == nil {
+		return fmt.Errorf("write markdown report: nil result")
+	}
+	ew := &errWriter{w: w}
+	icon := "✅"
+	if r.Verdict != VerdictPass {
+		icon = "❌"
+	}
+	ew.printf("## %s cacheproof `%s`: %s\n\n", icon, mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict))
+	if r.Scenario.Description != "" {
+		ew.printf("%s\n\n", mdEscape(r.Scenario.Description))
+	}
+	ew.printf("%s run, %s requests", formatSeconds(r.DurationS), formatCount(r.Users.Requests))
+	if r.Users.Active > 0 {
+		ew.printf(", %s active users of %s", formatCount(uint64(r.Users.Active)), formatCount(uint64(r.Users.Population)))
+	}
+	if r.Shard != "" {
+		ew.printf(", shard %s", r.Shard)
+	}
+	if r.MergedFrom > 0 {
+		ew.printf(", merged from %d shards", r.MergedFrom)
+	}
+	ew.printf(".\n\n")
+	if r.Interrupted {
+		ew.printf("> **Interrupted**: partial results.\n\n")
+	}
+	if len(r.Targets) > 0 {
+		ew.printf("| | target | observed |\n|---|---|---:|\n")
+		for _, t := range r.Targets {
+			mark := "✅"
+			if !t.Pass {
+				mark = "❌"
+			}
+			obs := mdEscape(t.ObservedText)
+			if t.Detail != "" {
+				obs += " <br><sub>" + mdEscape(t.Detail) + "</sub>"
+			}
+			ew.printf("| %s | `%s %s` | %s |\n", mark, t.Name, t.Expr, obs)
+		}
+		ew.printf("\n")
+	}
+	s := r.Latency.Overall
+	ew.printf("| latency p50 | p99 | p99.9 | max | hit rate | throughput | errors | pool timeouts | evicted |\n")
+	ew.printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n\n", formatMs(s.P50), formatMs(s.P99), formatMs(s.P999), formatMs(s.Max),
+		formatPercent(HitRate(r.Cache.Hits, r.Cache.Misses)), FormatValue(r.opsPerSec(), UnitRate), formatCount(r.TotalErrors()),
+		formatCount(r.Pool.Timeouts), formatCount(r.Server.EvictedKeys))
+	if len(r.Faults) > 0 {
+		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | re-warm | lost writes |\n")
+		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, f := range r.Faults {
+			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), formatCount(f.Errors()),
+				afterText(f.RecoveredAfterS, "never"), afterText(f.P99RecoveredAfterS, "never"), formatPercent(f.HitRateMin),
+				afterText(f.RewarmS, "never"), formatCount(f.LostWrites))
+		}
+		ew.printf("\n")
+	}
+	return ew.err
+}
+
+// mdEscape keeps table cells intact.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}

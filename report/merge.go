@@ -1,0 +1,426 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Merge combines the reports of shards of one load (cacheproof run --shard
+// i/n on n machines against one Redis) into the report one machine would have
+// written:
+//
+//   - latency histograms are merged exactly from their HDR encodings and
+//     every summary is recomputed from them;
+//   - client-side counters (requests, hits, misses, errors, pool, integrity,
+//     origin calls, users) are summed; the population and active users too,
+//     since shards own disjoint slices;
+//   - server figures come from the one shared Redis, so they take the largest
+//     value seen by any shard instead of being summed;
+//   - timelines are aligned on wall-clock time (each shard's started_at plus
+//     t, to the second) and rows falling in the same second are combined;
+//     per-second percentiles take the worst shard, an upper bound, because
+//     per-second histograms are not stored;
+//   - faults are matched by kind and start time (within 2 s) and combined.
+//
+// Targets are re-evaluated against the merged figures with the first
+// report's target list.
+func Merge(rs ...*Result) (*Result, error) {
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("merge: no reports")
+	}
+	for i, r := range rs {
+		if r == nil {
+			return nil, fmt.Errorf("merge: report %d is nil", i+1)
+		}
+		if err := CheckSchemaVersion(orDefault(r.SchemaVersion, SchemaVersion)); err != nil {
+			return nil, fmt.Errorf("merge: report %d: %w", i+1, err)
+		}
+		if r.Scenario.Name != rs[0].Scenario.Name {
+			return nil, fmt.Errorf("merge: report %d is scenario %q, report 1 is %q: only shards of one load can be merged",
+				i+1, r.Scenario.Name, rs[0].Scenario.Name)
+		}
+	}
+	if shard := duplicateShard(rs); shard != "" {
+		return nil, fmt.Errorf("merge: shard %s appears twice", shard)
+	}
+
+	first := rs[0]
+	m := &Result{
+		SchemaVersion: SchemaVersion,
+		Tool:          first.Tool,
+		Scenario:      first.Scenario,
+		StartedAt:     first.StartedAt,
+		HDR:           map[string]string{},
+		Errors:        map[string]uint64{},
+		Origin:        map[string]OriginReport{},
+		Cache: CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]CacheCounts{},
+			ByFamily: map[string]CacheCounts{}},
+		Pool:       PoolReport{Config: first.Pool.Config},
+		MergedFrom: 0,
+	}
+	for _, r := range rs {
+		if !r.StartedAt.IsZero() && (m.StartedAt.IsZero() || r.StartedAt.Before(m.StartedAt)) {
+			m.StartedAt = r.StartedAt
+		}
+		m.MergedFrom += max(1, r.MergedFrom)
+	}
+	var end time.Time
+	for _, r := range rs {
+		e := r.StartedAt.Add(time.Duration(r.DurationS * float64(time.Second)))
+		if e.After(end) {
+			end = e
+		}
+		m.Interrupted = m.Interrupted || r.Interrupted
+	}
+	m.DurationS = math.Round(end.Sub(m.StartedAt).Seconds()*1000) / 1000
+	m.ExitCode = 0
+
+	if err := m.mergeHDR(rs); err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		m.addCounters(r)
+	}
+	m.Timeline = mergeTimelines(m.StartedAt, rs)
+	m.Phases = mergePhases(m.StartedAt, rs)
+	m.Faults = mergeFaults(m.StartedAt, rs)
+	m.Notes = append(m.Notes, fmt.Sprintf("merged from %d shard reports; per-second percentiles in the timeline are the worst shard's (an upper bound)", len(rs)))
+	m.summariesFromHDR(true)
+	for i := range m.Phases {
+		if s, ok := m.Latency.ByPhase[m.Phases[i].Name]; ok {
+			m.Phases[i].Latency = s
+		}
+	}
+	m.Users.OpsPerSec = 0 // recomputed over the merged duration by Finalize
+	m.Finalize(first.TargetSpecs())
+	if m.Verdict == VerdictFail {
+		m.ExitCode = 1
+	}
+	if m.Interrupted {
+		m.ExitCode = 130
+	}
+	return m, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func duplicateShard(rs []*Result) string {
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r.Shard == "" {
+			continue
+		}
+		if seen[r.Shard] {
+			return r.Shard
+		}
+		seen[r.Shard] = true
+	}
+	return ""
+}
+
+// mergeHDR merges every stored histogram key exactly.
+func (m *Result) mergeHDR(rs []*Result) error {
+	merged := map[string]*hdrhistogram.Histogram{}
+	for i, r := range rs {
+		for _, key := range sortedKeys(r.HDR) {
+			h, err := DecodeHDR(r.HDR[key])
+			if err != nil {
+				return fmt.Errorf("merge: report %d: hdr %q: %w", i+1, key, err)
+			}
+			dst, ok := merged[key]
+			if !ok {
+				dst = NewHistogram()
+				merged[key] = dst
+			}
+			if dropped := dst.Merge(h); dropped > 0 {
+				return fmt.Errorf("merge: report %d: hdr %q: %d values outside 1 µs..60 s", i+1, key, dropped)
+			}
+		}
+	}
+	for key, h := range merged {
+		if err := m.SetHDR(key, h); err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+	}
+	return nil
+}
+
+func (m *Result) addCounters(r *Result) {
+	m.Cache.Hits += r.Cache.Hits
+	m.Cache.Misses += r.Cache.Misses
+	addCounts(m.Cache.MissesByCause, r.Cache.MissesByCause)
+	mergeCounts(m.Cache.ByTier, r.Cache.ByTier)
+	mergeCounts(m.Cache.ByFamily, r.Cache.ByFamily)
+	addCounts(m.Errors, r.Errors)
+
+	p := &m.Pool
+	p.Timeouts += r.Pool.Timeouts
+	p.Hits += r.Pool.Hits
+	p.Misses += r.Pool.Misses
+	p.TotalConns += r.Pool.TotalConns
+	p.IdleConns += r.Pool.IdleConns
+	p.StaleConns += r.Pool.StaleConns
+	p.WaitCount += r.Pool.WaitCount
+	p.WaitMs += r.Pool.WaitMs
+
+	// One Redis behind all shards: its counters are shared, not additive.
+	s := &m.Server
+	s.EvictedKeys = max(s.EvictedKeys, r.Server.EvictedKeys)
+	s.ExpiredKeys = max(s.ExpiredKeys, r.Server.ExpiredKeys)
+	s.UsedMemory = max(s.UsedMemory, r.Server.UsedMemory)
+	s.UsedMemoryPeak = max(s.UsedMemoryPeak, r.Server.UsedMemoryPeak)
+	s.MaxMemory = max(s.MaxMemory, r.Server.MaxMemory)
+	if s.MaxMemoryPolicy == "" {
+		s.MaxMemoryPolicy = r.Server.MaxMemoryPolicy
+	}
+	s.RejectedConnections = max(s.RejectedConnections, r.Server.RejectedConnections)
+	s.KeyspaceHits = max(s.KeyspaceHits, r.Server.KeyspaceHits)
+	s.KeyspaceMisses = max(s.KeyspaceMisses, r.Server.KeyspaceMisses)
+	s.ConnectedClients = max(s.ConnectedClients, r.Server.ConnectedClients)
+	if s.RedisVersion == "" {
+		s.RedisVersion = r.Server.RedisVersion
+	}
+	s.Keys = max(s.Keys, r.Server.Keys)
+
+	u := &m.Users
+	u.Population += r.Users.Population
+	u.Active += r.Users.Active
+	u.Requests += r.Users.Requests
+	u.Commands += r.Users.Commands
+	u.Late += r.Users.Late
+	u.Dropped += r.Users.Dropped
+
+	in := &m.Integrity
+	in.Checked += r.Integrity.Checked
+	in.Mismatches += r.Integrity.Mismatches
+	in.LostWrites += r.Integrity.LostWrites
+	in.UnknownWrites += r.Integrity.UnknownWrites
+	in.WritesTracked += r.Integrity.WritesTracked
+
+	for k, o := range r.Origin {
+		mo := m.Origin[k]
+		mo.Calls += o.Calls
+		mo.Errors += o.Errors
+		if _, ok := r.HDR["origin:"+k]; !ok && o.Latency.P99 > mo.Latency.P99 {
+			mo.Latency = o.Latency // no histogram: keep the worst shard's
+		}
+		m.Origin[k] = mo
+	}
+}
+
+func mergeCounts(dst, src map[string]CacheCounts) {
+	for k, c := range src {
+		d := dst[k]
+		d.Hits += c.Hits
+		d.Misses += c.Misses
+		if len(c.MissesByCause) > 0 {
+			if d.MissesByCause == nil {
+				d.MissesByCause = map[string]uint64{}
+			}
+			addCounts(d.MissesByCause, c.MissesByCause)
+		}
+		dst[k] = d
+	}
+}
+
+// offset is the time between the merged start and r's start, in seconds.
+func offset(start time.Time, r *Result) float64 {
+	if r.StartedAt.IsZero() || start.IsZero() {
+		return 0
+	}
+	return r.StartedAt.Sub(start).Seconds()
+}
+
+func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
+	bySecond := map[int64]*TimelineRow{}
+	tiers := map[int64]map[string]int{}
+	for _, r := range rs {
+		off := offset(start, r)
+		for _, row := range r.Timeline {
+			sec := int64(math.Round(row.T + off))
+			d, ok := bySecond[sec]
+			if !ok {
+				d = &TimelineRow{T: float64(sec), Phase: row.Phase, ErrorsByKind: map[string]uint64{},
+					HitRateByTier: map[string]float64{}, MissesByCause: map[string]uint64{}}
+				bySecond[sec] = d
+				tiers[sec] = map[string]int{}
+			}
+			d.Ops += row.Ops
+			d.Errors += row.Errors
+			addCounts(d.ErrorsByKind, row.ErrorsByKind)
+			d.P50 = math.Max(d.P50, row.P50)
+			d.P99 = math.Max(d.P99, row.P99)
+			d.P999 = math.Max(d.P999, row.P999)
+			d.Max = math.Max(d.Max, row.Max)
+			d.Hits += row.Hits
+			d.Misses += row.Misses
+			for k, v := range row.HitRateByTier {
+				d.HitRateByTier[k] += v
+				tiers[sec][k]++
+			}
+			addCounts(d.MissesByCause, row.MissesByCause)
+			d.EvictedKeys = max(d.EvictedKeys, row.EvictedKeys)
+			d.ExpiredKeys = max(d.ExpiredKeys, row.ExpiredKeys)
+			d.UsedMemory = max(d.UsedMemory, row.UsedMemory)
+			d.MaxMemory = max(d.MaxMemory, row.MaxMemory)
+			d.ConnectedClients = max(d.ConnectedClients, row.ConnectedClients)
+			d.PoolTotal += row.PoolTotal
+			d.PoolIdle += row.PoolIdle
+			d.PoolTimeouts += row.PoolTimeouts
+			d.PoolWaitMs += row.PoolWaitMs
+			d.Active += row.Active
+			d.Late += row.Late
+			d.Dropped += row.Dropped
+			d.Fault = strings.Join(unionFaults(d.Fault, row.Fault), ",")
+		}
+	}
+	secs := make([]int64, 0, len(bySecond))
+	for s := range bySecond {
+		secs = append(secs, s)
+	}
+	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
+	out := make([]TimelineRow, 0, len(secs))
+	for _, s := range secs {
+		d := bySecond[s]
+		d.HitRate = HitRate(d.Hits, d.Misses)
+		// Per-tier rates are averaged over shards: each shard's tier mix is
+		// the same slice of one workload.
+		for k, n := range tiers[s] {
+			d.HitRateByTier[k] /= float64(n)
+		}
+		out = append(out, *d)
+	}
+	return out
+}
+
+func unionFaults(a, b string) []string {
+	set := map[string]bool{}
+	for _, f := range append(splitFaults(a), splitFaults(b)...) {
+		set[f] = true
+	}
+	return sortedKeys(set)
+}
+
+func mergePhases(start time.Time, rs []*Result) []PhaseReport {
+	var out []PhaseReport
+	idx := map[string]int{}
+	for _, r := range rs {
+		off := offset(start, r)
+		for _, p := range r.Phases {
+			i, ok := idx[p.Name]
+			if !ok {
+				idx[p.Name] = len(out)
+				p.StartS += off
+				p.EndS += off
+				out = append(out, p)
+				continue
+			}
+			d := &out[i]
+			d.StartS = math.Min(d.StartS, p.StartS+off)
+			d.EndS = math.Max(d.EndS, p.EndS+off)
+			d.Requests += p.Requests
+			d.Hits += p.Hits
+			d.Misses += p.Misses
+			d.Errors += p.Errors
+			d.Recorded = d.Recorded || p.Recorded
+			if p.Latency.P99 > d.Latency.P99 {
+				d.Latency = p.Latency // replaced from phase:<name> histograms below when stored
+			}
+		}
+	}
+	return out
+}
+
+// mergeFaults matches the same fault seen by several shards (same kind,
+// start within 2 s on the merged clock) and combines what each saw: errors
+// and writes are summed, recovery takes the slowest shard, hit rate the
+// lowest.
+func mergeFaults(start time.Time, rs []*Result) []FaultReport {
+	var out []FaultReport
+	for _, r := range rs {
+		off := offset(start, r)
+		for _, f := range r.Faults {
+			f.StartS += off
+			f.EndS += off
+			match := -1
+			for i := range out {
+				if out[i].Kind == f.Kind && out[i].Node == f.Node && math.Abs(out[i].StartS-f.StartS) <= 2 {
+					match = i
+					break
+				}
+			}
+			if match < 0 {
+				f.ErrorsByKind = copyCounts(f.ErrorsByKind)
+				f.Notes = append([]string(nil), f.Notes...)
+				out = append(out, f)
+				continue
+			}
+			d := &out[match]
+			d.StartS = math.Min(d.StartS, f.StartS)
+			d.EndS = math.Max(d.EndS, f.EndS)
+			addCounts(d.ErrorsByKind, f.ErrorsByKind)
+			d.FirstErrorAfterS = minPtr(d.FirstErrorAfterS, f.FirstErrorAfterS)
+			d.RecoveredAfterS = slowest(d.RecoveredAfterS, f.RecoveredAfterS)
+			d.P99RecoveredAfterS = slowest(d.P99RecoveredAfterS, f.P99RecoveredAfterS)
+			d.RewarmS = slowest(d.RewarmS, f.RewarmS)
+			d.HitRateBefore = math.Min(d.HitRateBefore, f.HitRateBefore)
+			d.HitRateMin = math.Min(d.HitRateMin, f.HitRateMin)
+			d.Evictions = max(d.Evictions, f.Evictions) // server-side: shared
+			d.OOMErrors += f.OOMErrors
+			d.Reconnects += f.Reconnects
+			d.LostWrites += f.LostWrites
+			d.UnknownWrites += f.UnknownWrites
+			d.AckedAfterStart += f.AckedAfterStart
+			for _, n := range f.Notes {
+				if !containsString(d.Notes, n) {
+					d.Notes = append(d.Notes, n)
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartS < out[j].StartS })
+	return out
+}
+
+func copyCounts(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	addCounts(out, m)
+	return out
+}
+
+// slowest keeps the later recovery; nil (never recovered) wins.
+func slowest(a, b *float64) *float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	return Seconds(math.Max(*a, *b))
+}
+
+func minPtr(a, b *float64) *float64 {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return Seconds(math.Min(*a, *b))
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
