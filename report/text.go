@@ -121,7 +121,7 @@ func afterText(p *float64, never string) string {
 	if p == nil {
 		return never
 	}
-	if *p < 1 {
+	if *p > 0 && *p < 1 {
 		return "+" + formatMs(*p*1000)
 	}
 	return "+" + formatSeconds(*p)

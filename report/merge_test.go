@@ -1,0 +1,105 @@
+package report_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/report/reporttest"
+)
+
+func TestMergeShards(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Shard: "1/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 2, Shard: "2/2", StartedAt: t0.Add(3 * time.Second)})
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MergedFrom != 2 || !m.StartedAt.Equal(t0) || m.DurationS != 63 {
+		t.Errorf("merged_from %d started %v duration %v", m.MergedFrom, m.StartedAt, m.DurationS)
+	}
+	// Histograms merge exactly: the merged overall equals a histogram fed
+	// with both shards' values.
+	ha, _, _ := a.Histogram("overall")
+	hb, _, _ := b.Histogram("overall")
+	both := report.NewHistogram()
+	both.Merge(ha)
+	both.Merge(hb)
+	if m.Latency.Overall != report.Summarize(both) || m.Latency.Overall.Count != a.Latency.Overall.Count+b.Latency.Overall.Count {
+		t.Errorf("merged latency %+v, want %+v", m.Latency.Overall, report.Summarize(both))
+	}
+	hm, _, _ := m.Histogram("overall")
+	if !hm.Equals(both) {
+		t.Error("stored merged histogram differs from the exact merge")
+	}
+	if m.Users.Requests != a.Users.Requests+b.Users.Requests || m.Cache.Hits != a.Cache.Hits+b.Cache.Hits ||
+		m.Pool.Timeouts != a.Pool.Timeouts+b.Pool.Timeouts || m.TotalErrors() != a.TotalErrors()+b.TotalErrors() ||
+		m.Users.Population != 2_000_000 {
+		t.Error("counters not summed")
+	}
+	if m.Server.EvictedKeys != max(a.Server.EvictedKeys, b.Server.EvictedKeys) {
+		t.Error("server counters come from one shared Redis and must not be summed")
+	}
+	if want := report.HitRate(m.Cache.Hits, m.Cache.Misses); m.Cache.HitRate != want {
+		t.Errorf("hit rate %v, want %v", m.Cache.HitRate, want)
+	}
+	// Timelines: b started 3 s later, so the merged timeline spans 63 s and
+	// second 10 holds a's row 10 and b's row 7.
+	if len(m.Timeline) != 63 {
+		t.Fatalf("timeline rows %d, want 63", len(m.Timeline))
+	}
+	row := m.Timeline[9]
+	if row.T != 10 || row.Ops != a.Timeline[9].Ops+b.Timeline[6].Ops {
+		t.Errorf("row t=%v ops=%d, want 10 and %d", row.T, row.Ops, a.Timeline[9].Ops+b.Timeline[6].Ops)
+	}
+	// Faults seen by both shards 3 s apart on the merged clock are separate
+	// entries only when more than 2 s apart: here they are 3 s apart.
+	if len(m.Faults) != 4 {
+		t.Errorf("faults %d, want 4 (same kinds 3 s apart are distinct)", len(m.Faults))
+	}
+	if len(m.Targets) != len(a.Targets) || m.Verdict == "" {
+		t.Errorf("targets not re-evaluated: %+v", m.Targets)
+	}
+}
+
+func TestMergeCombinesSameFault(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Shard: "1/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 2, Shard: "2/2", StartedAt: t0.Add(time.Second)})
+	b.Faults[0].RecoveredAfterS = report.Seconds(7)
+	b.Faults[0].LostWrites = 2
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Faults) != 2 {
+		t.Fatalf("faults %d, want 2", len(m.Faults))
+	}
+	f := m.Faults[0]
+	if *f.RecoveredAfterS != 7 || f.LostWrites != 2 || f.Errors() != a.Faults[0].Errors()+b.Faults[0].Errors() {
+		t.Errorf("fault not combined: recovered %v lost %d", *f.RecoveredAfterS, f.LostWrites)
+	}
+}
+
+func TestMergeRejects(t *testing.T) {
+	a := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "1/2"})
+	b := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "1/2"})
+	if _, err := report.Merge(a, b); err == nil || !strings.Contains(err.Error(), "shard 1/2 appears twice") {
+		t.Errorf("duplicate shard: %v", err)
+	}
+	c := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "2/2"})
+	c.Scenario.Name = "other"
+	if _, err := report.Merge(a, c); err == nil || !strings.Contains(err.Error(), "only shards of one load") {
+		t.Errorf("different scenarios: %v", err)
+	}
+	c.Scenario.Name = a.Scenario.Name
+	c.HDR["overall"] = "garbage"
+	if _, err := report.Merge(a, c); err == nil || !strings.Contains(err.Error(), `hdr "overall"`) {
+		t.Errorf("bad histogram: %v", err)
+	}
+	if _, err := report.Merge(); err == nil {
+		t.Error("no reports must fail")
+	}
+}

@@ -1,0 +1,166 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/report/reporttest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file (go test ./report -run %s -update to accept):\n--- got ---\n%s\n--- want ---\n%s",
+			name, t.Name(), got, want)
+	}
+}
+
+// fixture is the checked-in realistic report (testdata/restart.json), so
+// golden files do not change when the sample generator is tuned.
+func fixture(t *testing.T) *report.Result {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "restart.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := report.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestGoldenWriters(t *testing.T) {
+	r := fixture(t)
+	for _, w := range []struct {
+		name  string
+		write func(*bytes.Buffer, *report.Result) error
+	}{
+		{"restart.txt", func(b *bytes.Buffer, r *report.Result) error { return report.WriteText(b, r) }},
+		{"restart.md", func(b *bytes.Buffer, r *report.Result) error { return report.WriteMarkdown(b, r) }},
+		{"restart.junit.xml", func(b *bytes.Buffer, r *report.Result) error { return report.WriteJUnit(b, r) }},
+	} {
+		t.Run(w.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := w.write(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, w.name, buf.Bytes())
+		})
+	}
+}
+
+func TestTextHasOneLinePerTarget(t *testing.T) {
+	r := fixture(t)
+	var buf bytes.Buffer
+	if err := report.WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range r.Targets {
+		re := regexp.MustCompile(`(?m)^  (PASS|FAIL)\s+` + regexp.QuoteMeta(tr.Name) + `\s+` + regexp.QuoteMeta(tr.Expr) + `\s+observed ` + regexp.QuoteMeta(tr.ObservedText))
+		if !re.Match(buf.Bytes()) {
+			t.Errorf("no line for target %s in:\n%s", tr.Name, buf.String())
+		}
+	}
+}
+
+func TestJUnitOneCasePerTarget(t *testing.T) {
+	r := fixture(t)
+	r.Interrupted = true
+	var buf bytes.Buffer
+	if err := report.WriteJUnit(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("invalid XML: %v\n%s", err, buf.String())
+	}
+	s := doc.Suites[0]
+	if len(s.Cases) != len(r.Targets)+1 || s.Tests != len(r.Targets)+1 {
+		t.Fatalf("want one case per target plus the interruption, got %d", len(s.Cases))
+	}
+	for i, tr := range r.Targets {
+		c := s.Cases[i]
+		if tr.Pass != (c.Failure == nil) {
+			t.Errorf("case %s: pass=%v but failure=%v", c.Name, tr.Pass, c.Failure)
+		}
+		if !tr.Pass && c.Failure.Message != tr.Name+" "+tr.Expr+": observed "+tr.ObservedText {
+			t.Errorf("failure message %q", c.Failure.Message)
+		}
+	}
+	if last := s.Cases[len(s.Cases)-1]; last.Failure == nil || !strings.Contains(last.Failure.Message, "interrupted") {
+		t.Errorf("an interrupted run must show as a failing case: %+v", last)
+	}
+}
+
+func TestWriteAll(t *testing.T) {
+	dir := t.TempDir()
+	r := reporttest.Sample(reporttest.Options{Seconds: 40})
+	junit, md := filepath.Join(dir, "ci", "junit.xml"), filepath.Join(dir, "summary.md")
+	paths, err := report.WriteAll(r, report.Outputs{Dir: filepath.Join(dir, "out"), JUnit: junit, Markdown: md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "out", "report.json"), filepath.Join(dir, "out", "report.html"), junit, md}
+	if strings.Join(paths, ",") != strings.Join(want, ",") {
+		t.Fatalf("paths %v, want %v", paths, want)
+	}
+	for _, p := range want {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "out", ".*tmp*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+	f, _ := os.Open(want[0])
+	defer f.Close()
+	back, err := report.ReadJSON(f)
+	if err != nil || back.Verdict != r.Verdict {
+		t.Errorf("report.json does not read back: %v", err)
+	}
+	// A directory that cannot be created reports an error naming the path.
+	blocker := filepath.Join(dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	if _, err := report.WriteAll(r, report.Outputs{Dir: filepath.Join(blocker, "sub")}); err == nil || !strings.Contains(err.Error(), "file") {
+		t.Errorf("want an error naming the path, got %v", err)
+	}
+}
