@@ -1,0 +1,35 @@
+# cacheproof: `make loadtest` runs the baseline scenario against a Redis the
+# tool starts itself; `make test` runs vet and the race-enabled test suite.
+GO       ?= go
+BIN      := bin/cacheproof
+SCENARIO ?= scenarios/baseline.yaml
+ARGS     ?=
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build loadtest test vet fmt bench fuzz clean ensure-redis
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cacheproof
+
+ensure-redis:
+	@scripts/ensure-redis-server.sh
+
+# The main job: exit code 0 when every target holds, 1 when one is missed.
+loadtest: ensure-redis build
+	./$(BIN) run --scenario $(SCENARIO) $(ARGS)
+
+test: ensure-redis
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -timeout 20m ./...
+
+bench: ensure-redis build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin results/*/

@@ -1,0 +1,218 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// topologySpec turns the scenario's target into what topology.Start needs.
+func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
+	t := s.Target
+	spec := topology.Spec{
+		Backend:          topology.Backend(t.Backend),
+		Shape:            topology.Shape(t.Topology),
+		RedisServer:      o.RedisServer,
+		Image:            t.Image,
+		MaxMemoryPolicy:  t.Redis.MaxMemoryPolicy,
+		Persistence:      t.Redis.Persistence,
+		Replicas:         t.Replicas,
+		MasterName:       t.MasterName,
+		ExtraConfig:      t.Redis.Config,
+		AllowDestructive: o.AllowDestructive,
+		Logf:             o.Logf,
+	}
+	if o.Image != "" {
+		spec.Image = o.Image
+	}
+	if t.Redis.MaxMemory > 0 {
+		spec.MaxMemory = t.Redis.MaxMemory.String()
+	}
+	if t.Backend == "external" {
+		ext := topology.ExternalSpec{
+			Addrs:         t.Addrs,
+			SentinelAddrs: t.SentinelAddrs,
+			MasterName:    t.MasterName,
+			Username:      t.Username,
+			Password:      t.Password,
+		}
+		getenv := o.getenv()
+		if len(ext.Addrs) == 0 && len(ext.SentinelAddrs) == 0 {
+			if host := getenv("REDIS_HOST"); host != "" {
+				port := getenv("REDIS_PORT")
+				if port == "" {
+					port = "6379"
+				}
+				ext.Addrs = []string{host + ":" + port}
+			}
+		}
+		if ext.Password == "" {
+			ext.Password = getenv("REDIS_PASSWORD")
+		}
+		if t.TLS != nil {
+			ext.TLS = &topology.TLSSpec{CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile, ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify}
+		}
+		spec.External = ext
+	}
+	return spec
+}
+
+// poolConfig builds the manager's configuration: the profile, then the
+// scenario's pool: section, then the seed's environment variables, then the
+// addresses of the deployment actually running.
+func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.Config, error) {
+	p := s.Pool
+	cfg, err := pool.ProfileConfig(p.Profile)
+	if err != nil {
+		return cfg, fmt.Errorf("pool.profile: %w", err)
+	}
+	if p.MinIdle != nil {
+		cfg.MinConnections = *p.MinIdle
+	}
+	if p.MaxConns != nil {
+		cfg.MaxConnections = *p.MaxConns
+	}
+	if p.PoolTimeout != nil {
+		cfg.PoolTimeout = p.PoolTimeout.D()
+	}
+	if p.ConnectTimeout != nil {
+		cfg.ConnectionTimeout = p.ConnectTimeout.D()
+	}
+	if p.CommandTimeout != nil {
+		cfg.CommandTimeout = p.CommandTimeout.D()
+	}
+	if p.MaxRetries != nil {
+		cfg.MaxRetries = *p.MaxRetries
+	}
+	if p.HealthCheckInterval != nil {
+		cfg.HealthCheckInterval = p.HealthCheckInterval.D()
+	}
+	if p.AutoPipeline != nil {
+		cfg.AutoPipeline = *p.AutoPipeline
+	}
+	if p.KeyPrefix != nil {
+		cfg.KeyPrefix = *p.KeyPrefix
+	}
+	for tier, d := range p.TTL {
+		cfg.TTL[pool.Tier(tier)] = d.D()
+	}
+	cfg.MaxMemory = int64(s.Target.Redis.MaxMemory)
+	cfg.MaxMemoryPolicy = s.Target.Redis.MaxMemoryPolicy
+	// The deployment decides where the manager connects and in which shape:
+	// for the process and container backends that is the Redis this run
+	// started, whatever REDIS_HOST says. It is applied before the seed's
+	// environment variables (whose validation needs a coherent shape) and
+	// again after them.
+	useEndpoints := func() {
+		cfg.Addrs = append([]string(nil), ep.Addrs...)
+		cfg.EnableSentinel = ep.Shape == topology.ShapeSentinel
+		cfg.SentinelAddrs = ep.SentinelAddrs
+		cfg.MasterName = ep.MasterName
+		cfg.Cluster = ep.Shape == topology.ShapeCluster
+		if ep.Username != "" {
+			cfg.Username = ep.Username
+		}
+		if ep.Password != "" {
+			cfg.Password = ep.Password
+		}
+		if ep.TLS != nil {
+			cfg.TLS = ep.TLS
+		}
+	}
+	useEndpoints()
+	if cfg, err = cfg.WithEnv(o.getenv()); err != nil {
+		return cfg, err
+	}
+	useEndpoints()
+	if s.Target.Backend == "external" {
+		cfg.ProtectServer = !o.AllowDestructive
+		if cfg.KeyPrefix == "" && p.KeyPrefix == nil {
+			cfg.KeyPrefix = "cacheproof:"
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// workloadConfig maps the scenario's workload: section.
+func workloadConfig(s *scenarios.Scenario, o Options) workload.Config {
+	w := s.Workload
+	cfg := workload.Config{
+		Population:               w.Population,
+		ActiveUsers:              w.ActiveUsers,
+		CommandsPerUserPerMinute: w.CommandsPerUserPerMinute,
+		SessionMean:              w.SessionMean.D(),
+		Arrival:                  w.Arrival,
+		Zipf:                     w.Zipf,
+		Guilds:                   w.Guilds,
+		Seed:                     s.Seed,
+		Shard:                    o.Shard,
+		Shards:                   o.Shards,
+		Origins:                  map[string]workload.OriginConfig{},
+	}
+	for _, f := range w.Families {
+		fo := workload.FamilyOverride{Name: f.Name, MeanSize: int(f.MeanSize)}
+		if f.Popularity != nil {
+			fo.Popularity = &workload.Popularity{Kind: f.Popularity.Kind, Exponent: f.Popularity.Exponent, HotFraction: f.Popularity.HotFraction, HotShare: f.Popularity.HotShare}
+		}
+		if f.Weight != nil {
+			fo.Weight = *f.Weight
+			if fo.Weight == 0 {
+				fo.Weight = -1 // workload: negative turns the command off
+			}
+		}
+		cfg.Families = append(cfg.Families, fo)
+	}
+	for name, oc := range w.Origins {
+		cfg.Origins[name] = workload.OriginConfig{Latency: oc.Latency.D(), P99: oc.P99.D(), ErrorRate: oc.ErrorRate}
+	}
+	return cfg
+}
+
+// phasePlans maps scenario phases onto the workload schedule. With --shard,
+// each shard runs its share of the users.
+func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []phaseInfo) {
+	if shards < 1 {
+		shards = 1
+	}
+	share := func(n int) int { return (n + shards - 1) / shards }
+	plans := make([]workload.PhasePlan, len(s.Phases))
+	infos := make([]phaseInfo, len(s.Phases))
+	var at time.Duration
+	for i, p := range s.Phases {
+		from, to := p.Users, p.Users
+		if p.UsersFrom != nil {
+			from, to = *p.UsersFrom, *p.UsersTo
+		}
+		plans[i] = workload.PhasePlan{Name: p.Name, Duration: p.Duration.D(), UsersStart: share(from), UsersEnd: share(to), Record: p.Recorded()}
+		infos[i] = phaseInfo{name: p.Name, recorded: p.Recorded(), start: at, end: at + p.Duration.D()}
+		at += p.Duration.D()
+	}
+	return plans, infos
+}
+
+// redactedScenario is the resolved scenario for the report, with secrets out.
+func redactedScenario(s *scenarios.Scenario) scenarios.Scenario {
+	c := *s
+	if c.Target.Password != "" {
+		c.Target.Password = "***"
+	}
+	if c.Target.TLS != nil {
+		t := *c.Target.TLS
+		if t.KeyFile != "" {
+			t.KeyFile = "***"
+		}
+		c.Target.TLS = &t
+	}
+	c.Target.Addrs = append([]string(nil), c.Target.Addrs...)
+	for i, a := range c.Target.Addrs {
+		if at := strings.LastIndex(a, "@"); at >= 0 {
+			c.Target.Addrs[i] = "***@" + a[at+1:]
+		}
+	}
+	return c
+}

@@ -1,0 +1,191 @@
+package harness
+
+import (
+	"sync"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cacheproof/cacheproof/report"
+)
+
+// Operation names as they appear in the report's latency_ms.by_op.
+const (
+	opGet    = "get"
+	opSet    = "set"
+	opExpire = "expire"
+	opDel    = "del"
+)
+
+var opNames = []string{opGet, opSet, opExpire, opDel}
+
+// tierNames index the per-tier arrays; the order is fixed so the hot path
+// indexes arrays instead of hashing strings.
+var tierNames = []string{"api", "session", "persistent", "meta"}
+
+func tierIndex(t string) int {
+	for i, n := range tierNames {
+		if n == t {
+			return i
+		}
+	}
+	return 0
+}
+
+// counts are the additive figures of one recorder shard. Interval copies are
+// swapped out by the sampler every second; totals only grow.
+type counts struct {
+	ops, commands, late, dropped uint64
+	hits, misses                 [4]uint64    // by tier
+	causes                       [4][3]uint64 // by tier, by workload.MissCause
+	famHits, famMisses           map[string]uint64
+	famCauses                    map[string]*[3]uint64
+	errors                       map[string]uint64
+	checked, mismatches          uint64
+}
+
+func newCounts() counts {
+	return counts{famHits: map[string]uint64{}, famMisses: map[string]uint64{}, famCauses: map[string]*[3]uint64{}, errors: map[string]uint64{}}
+}
+
+func (c *counts) add(o *counts) {
+	c.ops += o.ops
+	c.commands += o.commands
+	c.late += o.late
+	c.dropped += o.dropped
+	for t := range c.hits {
+		c.hits[t] += o.hits[t]
+		c.misses[t] += o.misses[t]
+		for k := range c.causes[t] {
+			c.causes[t][k] += o.causes[t][k]
+		}
+	}
+	for k, v := range o.famHits {
+		c.famHits[k] += v
+	}
+	for k, v := range o.famMisses {
+		c.famMisses[k] += v
+	}
+	for k, v := range o.famCauses {
+		dst := c.famCauses[k]
+		if dst == nil {
+			dst = new([3]uint64)
+			c.famCauses[k] = dst
+		}
+		for i := range v {
+			dst[i] += v[i]
+		}
+	}
+	for k, v := range o.errors {
+		c.errors[k] += v
+	}
+	c.checked += o.checked
+	c.mismatches += o.mismatches
+}
+
+// hists are the latency histograms of one shard (microseconds).
+type hists struct {
+	overall, service, command *hdrhistogram.Histogram
+	byOp                      [4]*hdrhistogram.Histogram
+	byTier                    [4]*hdrhistogram.Histogram
+}
+
+func newHists() *hists {
+	h := &hists{overall: report.NewHistogram(), service: report.NewHistogram(), command: report.NewHistogram()}
+	for i := range h.byOp {
+		h.byOp[i] = report.NewHistogram()
+	}
+	for i := range h.byTier {
+		h.byTier[i] = report.NewHistogram()
+	}
+	return h
+}
+
+func (h *hists) merge(o *hists) {
+	h.overall.Merge(o.overall)
+	h.service.Merge(o.service)
+	h.command.Merge(o.command)
+	for i := range h.byOp {
+		h.byOp[i].Merge(o.byOp[i])
+		h.byTier[i].Merge(o.byTier[i])
+	}
+}
+
+// shard is one lock's worth of recording state. Commands pick shards round
+// robin, so with a few shards per core contention stays negligible and no
+// histogram is ever per user (10,000 of them would cost over a gigabyte).
+type shard struct {
+	mu sync.Mutex
+	// total: recorded phases only (what targets judge). phase: per phase.
+	total    counts
+	totalH   *hists
+	phase    []counts
+	phaseH   []*hdrhistogram.Histogram
+	interval counts
+	// intervalH is the overall latency of the current sampling interval,
+	// every phase included, for the timeline.
+	intervalH *hdrhistogram.Histogram
+	_         [64]byte // keep shards on separate cache lines
+}
+
+// recorder is the set of shards plus the merge logic.
+type recorder struct {
+	shards []*shard
+}
+
+func newRecorder(n, phases int) *recorder {
+	r := &recorder{shards: make([]*shard, n)}
+	for i := range r.shards {
+		s := &shard{total: newCounts(), totalH: newHists(), interval: newCounts(), intervalH: report.NewHistogram()}
+		s.phase = make([]counts, phases)
+		s.phaseH = make([]*hdrhistogram.Histogram, phases)
+		for p := range s.phase {
+			s.phase[p] = newCounts()
+			s.phaseH[p] = report.NewHistogram()
+		}
+		r.shards[i] = s
+	}
+	return r
+}
+
+// takeInterval swaps out every shard's interval state and returns the merge.
+func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
+	sum := newCounts()
+	h := report.NewHistogram()
+	for _, s := range r.shards {
+		fresh := newCounts()
+		freshH := report.NewHistogram()
+		s.mu.Lock()
+		old, oldH := s.interval, s.intervalH
+		s.interval, s.intervalH = fresh, freshH
+		s.mu.Unlock()
+		sum.add(&old)
+		h.Merge(oldH)
+	}
+	return sum, h
+}
+
+// totals merges the recorded-phase totals of every shard.
+func (r *recorder) totals() (counts, *hists) {
+	sum := newCounts()
+	h := newHists()
+	for _, s := range r.shards {
+		s.mu.Lock()
+		sum.add(&s.total)
+		h.merge(s.totalH)
+		s.mu.Unlock()
+	}
+	return sum, h
+}
+
+// phaseTotals merges one phase's counts and latency over every shard.
+func (r *recorder) phaseTotals(p int) (counts, *hdrhistogram.Histogram) {
+	sum := newCounts()
+	h := report.NewHistogram()
+	for _, s := range r.shards {
+		s.mu.Lock()
+		sum.add(&s.phase[p])
+		h.Merge(s.phaseH[p])
+		s.mu.Unlock()
+	}
+	return sum, h
+}

@@ -1,0 +1,405 @@
+// Package harness wires one cacheproof run: it starts (or reaches) the Redis
+// deployment, builds the pooled cache manager under test, drives the
+// workload open-loop through it, runs the fault timeline, samples a timeline
+// every second and returns a report.Result. It does not parse flags or write
+// files; cmd/cacheproof does both.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// Options configure one run. Only Scenario is required.
+type Options struct {
+	Scenario *scenarios.Scenario
+	// RedisServer is the redis-server binary for the process backend ("" =
+	// $CACHEPROOF_REDIS_SERVER, then PATH).
+	RedisServer string
+	// Image overrides the container backend's image.
+	Image string
+	// AllowDestructive permits faults and server configuration on an
+	// external deployment.
+	AllowDestructive bool
+	// Shard and Shards select the Shard-th of Shards disjoint slices of the
+	// population (0 and 0 or 1: everything).
+	Shard, Shards int
+	// SampleInterval is the timeline resolution (default 1s).
+	SampleInterval time.Duration
+	// OnSample is called from the sampler goroutine after every interval.
+	OnSample func(Sample)
+	// LogDir receives every node's log when the run fails.
+	LogDir string
+	// Logf reports progress ("starting redis-server ..."); nil is silent.
+	Logf func(format string, args ...any)
+	// Getenv reads the seed's REDIS_* variables (default os.Getenv).
+	Getenv func(string) string
+	// Version is written into the report's tool section.
+	Version string
+	// DrainTimeout bounds how long in-flight commands may finish after the
+	// schedule ends or the run is interrupted (default 2s).
+	DrainTimeout time.Duration
+}
+
+func (o Options) getenv() func(string) string {
+	if o.Getenv != nil {
+		return o.Getenv
+	}
+	return os.Getenv
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+// EnvError marks a failure of the environment rather than of the cache under
+// test or the scenario: Redis could not start, Docker is absent, the manager
+// could not connect. The command maps it to exit code 3.
+type EnvError struct {
+	Op  string
+	Err error
+}
+
+func (e *EnvError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *EnvError) Unwrap() error { return e.Err }
+
+// ConfigError marks a configuration problem found only when the run is
+// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit 2.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Run executes the scenario and returns its result. Cancelling ctx stops the
+// run early: the result is then marked Interrupted and still complete up to
+// that point. An error is returned only when no meaningful result exists
+// (Redis never started, bad configuration).
+func Run(ctx context.Context, o Options) (res *report.Result, err error) {
+	s := o.Scenario
+	if s == nil {
+		return nil, errors.New("harness: no scenario")
+	}
+	if o.SampleInterval <= 0 {
+		o.SampleInterval = time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 2 * time.Second
+	}
+
+	// Redis.
+	spec := topologySpec(s, o)
+	o.logf("starting %s %s redis (%s backend)", s.Target.Topology, describeMemory(s), s.Target.Backend)
+	dep, err := topology.Start(ctx, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted while starting redis: %w", ctx.Err())
+		}
+		return nil, &EnvError{Op: "start redis", Err: err}
+	}
+	defer func() {
+		if err != nil && o.LogDir != "" {
+			_ = dep.KeepLogs(o.LogDir)
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if cerr := dep.Close(cctx); cerr != nil {
+			o.logf("stopping redis: %v", cerr)
+		}
+	}()
+
+	// The cache manager under test.
+	ep := dep.Endpoints()
+	pcfg, err := poolConfig(s, ep, o)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	mgr, err := pool.New(ctx, pcfg)
+	if err != nil {
+		return nil, &EnvError{Op: "connect the cache manager", Err: err}
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = mgr.Shutdown(sctx)
+	}()
+
+	// The workload.
+	wcfg := workloadConfig(s, o)
+	model, err := workload.New(wcfg)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	plans, phases := phasePlans(s, o.Shards)
+	sched := model.Schedule(plans)
+
+	maxInflight := s.Driver.MaxInflight
+	if maxInflight == 0 {
+		maxInflight = peakUsers(plans)
+	}
+	runCtx, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	ttl := map[string]time.Duration{}
+	for t, d := range pcfg.TTL {
+		ttl[string(t)] = d
+	}
+	d := &driver{
+		cache:    mgr,
+		origin:   model.Origin(),
+		ledger:   workload.NewLedger(),
+		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(phases)),
+		phases:   phases,
+		ttl:      ttl,
+		dropAft:  s.Driver.DropAfter.D(),
+		opTmo:    s.Driver.OpTimeout.D(),
+		inflight: make(chan struct{}, max(maxInflight, 1)),
+		runCtx:   runCtx,
+	}
+	smp := &sampler{d: d, mgr: mgr, info: dep}
+
+	res = &report.Result{
+		SchemaVersion: report.SchemaVersion,
+		Tool:          report.ToolInfo{Name: "cacheproof", Version: o.Version, GoVersion: runtime.Version()},
+		Scenario: report.ScenarioInfo{
+			Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed,
+			Resolved: redactedScenario(s),
+		},
+	}
+	if o.Shards > 1 {
+		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
+	}
+
+	// Go.
+	total := s.TotalDuration()
+	o.logf("driving %d users (population %d) for %s", peakUsers(plans), s.Workload.Population, total)
+	d.start = time.Now()
+	res.StartedAt = d.start.UTC()
+	stop := make(chan struct{})
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		d.run(stop, sched)
+	}()
+
+	ticker := time.NewTicker(o.SampleInterval)
+	interrupted := false
+	emit := func(now time.Time) {
+		// INFO must be read even after an interrupt, so not under ctx.
+		row, h := smp.sample(context.Background(), now)
+		if o.OnSample != nil {
+			o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(d.start), Total: total, Phase: row.Phase,
+				Requests: smp.reqs, HitRate: report.HitRate(smp.hits, smp.misses), Errors: smp.errs})
+		}
+	}
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+			close(stop)
+			break loop
+		case <-dispatched:
+			break loop
+		case now := <-ticker.C:
+			emit(now)
+		}
+	}
+	ticker.Stop()
+	<-dispatched
+	// Let in-flight commands finish, within a bound; then abandon them.
+	drained := make(chan struct{})
+	go func() { d.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(o.DrainTimeout):
+		abandon()
+		<-drained
+	}
+	end := time.Now()
+	emit(end)
+
+	res.DurationS = roundS(end.Sub(d.start).Seconds())
+	res.Interrupted = interrupted
+	res.Timeline = smp.rows
+	fill(res, s, d, smp, mgr, model, pcfg, phases)
+	if interrupted {
+		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, total))
+	}
+	res.Finalize(s.TargetSpecs())
+	return res, nil
+}
+
+func describeMemory(s *scenarios.Scenario) string {
+	if s.Target.Redis.MaxMemory == 0 {
+		return "unbounded"
+	}
+	return s.Target.Redis.MaxMemory.String() + " " + s.Target.Redis.MaxMemoryPolicy
+}
+
+func peakUsers(plans []workload.PhasePlan) int {
+	n := 0
+	for _, p := range plans {
+		n = max(n, p.UsersStart, p.UsersEnd)
+	}
+	return n
+}
+
+// fill copies the recorder's totals and the other sources into the result.
+func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mgr *pool.Manager, model *workload.Model, pcfg pool.Config, phases []phaseInfo) {
+	c, h := d.rec.totals()
+	res.HDR = map[string]string{}
+	res.Latency = report.LatencyReport{
+		Overall: report.Summarize(h.overall),
+		Service: report.Summarize(h.service),
+		ByOp:    map[string]report.Summary{},
+		ByTier:  map[string]report.Summary{},
+		ByPhase: map[string]report.Summary{},
+	}
+	_ = res.SetHDR("overall", h.overall)
+	_ = res.SetHDR("service", h.service)
+	_ = res.SetHDR("command", h.command)
+	for i, name := range opNames {
+		if h.byOp[i].TotalCount() > 0 {
+			res.Latency.ByOp[name] = report.Summarize(h.byOp[i])
+			_ = res.SetHDR("op:"+name, h.byOp[i])
+		}
+	}
+	for i, name := range tierNames {
+		if h.byTier[i].TotalCount() > 0 {
+			res.Latency.ByTier[name] = report.Summarize(h.byTier[i])
+			_ = res.SetHDR("tier:"+name, h.byTier[i])
+		}
+	}
+	if h.command.TotalCount() > 0 {
+		res.Latency.ByOp["command"] = report.Summarize(h.command)
+	}
+
+	// Cache.
+	cache := report.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]report.CacheCounts{}, ByFamily: map[string]report.CacheCounts{}}
+	for t, name := range tierNames {
+		cc := report.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], MissesByCause: map[string]uint64{}}
+		for k, n := range c.causes[t] {
+			cause := workload.MissCause(k).String()
+			cc.MissesByCause[cause] = n
+			cache.MissesByCause[cause] += n
+		}
+		cc.HitRate = report.HitRate(cc.Hits, cc.Misses)
+		cache.Hits += cc.Hits
+		cache.Misses += cc.Misses
+		if cc.Hits+cc.Misses > 0 {
+			cache.ByTier[name] = cc
+		}
+	}
+	cache.HitRate = report.HitRate(cache.Hits, cache.Misses)
+	fams := map[string]bool{}
+	for k := range c.famHits {
+		fams[k] = true
+	}
+	for k := range c.famMisses {
+		fams[k] = true
+	}
+	for f := range fams {
+		cc := report.CacheCounts{Hits: c.famHits[f], Misses: c.famMisses[f], MissesByCause: map[string]uint64{}}
+		if fc := c.famCauses[f]; fc != nil {
+			for k, n := range fc {
+				cc.MissesByCause[workload.MissCause(k).String()] = n
+			}
+		}
+		cc.HitRate = report.HitRate(cc.Hits, cc.Misses)
+		cache.ByFamily[f] = cc
+	}
+	res.Cache = cache
+
+	// Pool.
+	st := mgr.Stats()
+	res.Pool = report.PoolReport{
+		Timeouts:   uint64(st.Pool.Timeouts),
+		Hits:       uint64(st.Pool.Hits),
+		Misses:     uint64(st.Pool.Misses),
+		TotalConns: uint64(st.Pool.TotalConns),
+		IdleConns:  uint64(st.Pool.IdleConns),
+		StaleConns: uint64(st.Pool.StaleConns),
+		WaitCount:  uint64(st.Pool.WaitCount),
+		WaitMs:     float64(st.Pool.WaitDurationNs) / 1e6,
+		Config:     pcfg.Redacted(),
+	}
+
+	// Server.
+	sv := &smp.server
+	res.Server = report.ServerReport{
+		EvictedKeys: sv.evicted, ExpiredKeys: sv.expired, UsedMemory: sv.usedMemory, UsedMemoryPeak: sv.peak,
+		MaxMemory: sv.maxm, MaxMemoryPolicy: sv.policy, RejectedConnections: sv.rejected,
+		KeyspaceHits: sv.keyspaceHits, KeyspaceMisses: sv.kMisses, HitRate: report.HitRate(sv.keyspaceHits, sv.kMisses),
+		ConnectedClients: sv.clients, RedisVersion: sv.version, Keys: sv.keys,
+	}
+	if !sv.ok {
+		res.Notes = append(res.Notes, "redis INFO could not be read: server figures are missing")
+	}
+
+	// Users.
+	var recordedS float64
+	for _, p := range phases {
+		if p.recorded {
+			recordedS += p.end.Seconds() - p.start.Seconds()
+		}
+	}
+	res.Users = report.UsersReport{
+		Population: int64(s.Workload.Population),
+		Active:     int(d.active.Load()),
+		Requests:   c.ops,
+		Commands:   c.commands,
+		Late:       c.late,
+		Dropped:    c.dropped,
+	}
+	if recordedS > 0 {
+		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
+	}
+	res.Errors = c.errors
+	res.Integrity = report.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
+
+	// Origin.
+	res.Origin = map[string]report.OriginReport{}
+	for src, os := range model.Origin().Stats() {
+		or := report.OriginReport{Calls: os.Calls, Errors: os.Errors}
+		if os.Latency != nil {
+			or.Latency = report.Summarize(os.Latency)
+		}
+		res.Origin[src] = or
+	}
+
+	// Phases.
+	for i, p := range phases {
+		pc, ph := d.rec.phaseTotals(i)
+		var hits, misses, errs uint64
+		for t := range tierNames {
+			hits += pc.hits[t]
+			misses += pc.misses[t]
+		}
+		for _, n := range pc.errors {
+			errs += n
+		}
+		pr := report.PhaseReport{
+			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
+			Requests: pc.ops, Hits: hits, Misses: misses, HitRate: report.HitRate(hits, misses),
+			Latency: report.Summarize(ph), Errors: errs,
+		}
+		res.Phases = append(res.Phases, pr)
+		if ph.TotalCount() > 0 {
+			res.Latency.ByPhase[p.name] = pr.Latency
+			_ = res.SetHDR("phase:"+p.name, ph)
+		}
+	}
+	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
+}

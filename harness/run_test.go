@@ -1,0 +1,138 @@
+package harness
+
+import (
+	"context"
+	"math"
+	"os/exec"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/HdrHistogram/hdrhistogram-go.init"))
+}
+
+func needRedis(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not on PATH (apt-get install redis-server): %v", err)
+	}
+}
+
+const smallScenario = `
+name: harness-smoke
+seed: 3
+workload: {population: 20000, active_users: 300, commands_per_user_per_minute: 120}
+phases:
+  - {name: warmup, duration: 2s, record: false}
+  - {name: steady, duration: 3s}
+`
+
+// A short run against a real redis-server: operations happen, the hit rate
+// is hits/(hits+misses), values verify, the timeline has a row per second
+// and the verdict is decided by the targets.
+func TestShortRun(t *testing.T) {
+	needRedis(t)
+	sc, err := scenarios.LoadBytes("smoke.yaml", []byte(smallScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples int
+	res, err := Run(context.Background(), Options{Scenario: sc, OnSample: func(Sample) { samples++ }})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Users.Requests == 0 || res.Users.Commands == 0 {
+		t.Fatalf("no operations recorded: %+v", res.Users)
+	}
+	c := res.Cache
+	if c.Hits+c.Misses == 0 {
+		t.Fatal("no lookups")
+	}
+	if want := float64(c.Hits) / float64(c.Hits+c.Misses); math.Abs(c.HitRate-want) > 1e-12 {
+		t.Errorf("hit_rate %v != hits/(hits+misses) %v", c.HitRate, want)
+	}
+	if c.Misses > 0 && c.MissesByCause["cold"]+c.MissesByCause["expired"]+c.MissesByCause["evicted"] != c.Misses {
+		t.Errorf("misses by cause %v do not add up to %d", c.MissesByCause, c.Misses)
+	}
+	if res.Integrity.Checked == 0 || res.Integrity.Mismatches != 0 {
+		t.Errorf("integrity: %+v", res.Integrity)
+	}
+	if res.Latency.Overall.Count == 0 || res.Latency.Overall.P99 <= 0 || res.Latency.Overall.Max < res.Latency.Overall.P99 {
+		t.Errorf("latency: %+v", res.Latency.Overall)
+	}
+	if _, ok := res.Latency.ByOp["get"]; !ok {
+		t.Errorf("no per-op latency for get: %v", res.Latency.ByOp)
+	}
+	if res.Verdict != report.VerdictPass && res.Verdict != report.VerdictFail {
+		t.Errorf("verdict %q", res.Verdict)
+	}
+	if len(res.Targets) != 3 {
+		t.Errorf("want the 3 seed targets, got %+v", res.Targets)
+	}
+	if len(res.Timeline) < 4 || samples != len(res.Timeline) {
+		t.Errorf("timeline rows %d, samples %d", len(res.Timeline), samples)
+	}
+	if res.Server.RedisVersion == "" || res.Server.MaxMemory != 256<<20 {
+		t.Errorf("server: %+v", res.Server)
+	}
+	if len(res.Phases) != 2 || res.Phases[0].Recorded || !res.Phases[1].Recorded || res.Phases[0].Requests == 0 {
+		t.Errorf("phases: %+v", res.Phases)
+	}
+	// Warm-up is excluded from the totals.
+	if res.Phases[1].Requests != res.Users.Requests {
+		t.Errorf("recorded requests %d != steady phase %d", res.Users.Requests, res.Phases[1].Requests)
+	}
+	if _, ok := res.HDR["overall"]; !ok {
+		t.Error("no encoded overall histogram")
+	}
+	t.Logf("requests=%d hit=%.3f p50=%.3fms p99=%.3fms late=%d", res.Users.Requests, c.HitRate, res.Latency.Overall.P50, res.Latency.Overall.P99, res.Users.Late)
+}
+
+// Cancelling the context stops the run early with a partial, marked result.
+func TestInterruptedRun(t *testing.T) {
+	needRedis(t)
+	sc, err := scenarios.LoadBytes("smoke.yaml", []byte(smallScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.DurationS >= 5 {
+		t.Errorf("interrupted=%v duration=%v", res.Interrupted, res.DurationS)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("interrupt took %s", time.Since(start))
+	}
+}
+
+// A missing redis-server binary is an environment error (exit 3).
+func TestMissingRedisIsEnvError(t *testing.T) {
+	sc, err := scenarios.LoadBytes("smoke.yaml", []byte(smallScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Options{Scenario: sc, RedisServer: "/nonexistent/redis-server"})
+	var env *EnvError
+	if err == nil || !asEnv(err, &env) {
+		t.Fatalf("want EnvError, got %v", err)
+	}
+}
+
+func asEnv(err error, target **EnvError) bool {
+	e, ok := err.(*EnvError)
+	if ok {
+		*target = e
+	}
+	return ok
+}

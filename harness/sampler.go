@@ -1,0 +1,228 @@
+package harness
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// infoSource reads INFO from every node of a deployment.
+type infoSource interface {
+	InfoAll(ctx context.Context, section string) (map[string]map[string]string, error)
+}
+
+// serverCounters accumulates Redis' cumulative counters across restarts: a
+// restarted node starts again from zero, so a counter that went down is
+// counted from zero rather than as a negative delta.
+type serverCounters struct {
+	last                   map[string]map[string]uint64 // node -> field -> last value
+	evicted, expired       uint64
+	keyspaceHits, kMisses  uint64
+	rejected               uint64
+	usedMemory, peak, maxm int64
+	clients, keys          int64
+	policy, version        string
+	ok                     bool
+}
+
+var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections"}
+
+// observe folds one INFO snapshot in and returns the interval deltas of
+// evicted and expired keys.
+func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dExpired uint64) {
+	if c.last == nil {
+		c.last = map[string]map[string]uint64{}
+	}
+	var used, maxm, clients, keys int64
+	nodes := make([]string, 0, len(all))
+	for n := range all {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, node := range nodes {
+		info := all[node]
+		if info["redis_mode"] == "sentinel" || info["used_memory"] == "" {
+			continue
+		}
+		if info["role"] != "" && info["role"] != "master" {
+			// Replicas count expiries and hits of their own; the primaries
+			// are the cache's view. They still matter for clients and memory
+			// on failover, when the role changes and this picks them up.
+			continue
+		}
+		c.ok = true
+		last := c.last[node]
+		if last == nil {
+			last = map[string]uint64{}
+			c.last[node] = last
+		}
+		for _, f := range counterFields {
+			v, _ := strconv.ParseUint(info[f], 10, 64)
+			d := v
+			if prev, seen := last[f]; seen && v >= prev {
+				d = v - prev
+			} else if !seen {
+				d = v // the first sight counts from the node's start
+			}
+			last[f] = v
+			switch f {
+			case "evicted_keys":
+				c.evicted += d
+				dEvicted += d
+			case "expired_keys":
+				c.expired += d
+				dExpired += d
+			case "keyspace_hits":
+				c.keyspaceHits += d
+			case "keyspace_misses":
+				c.kMisses += d
+			case "rejected_connections":
+				c.rejected += d
+			}
+		}
+		u, _ := strconv.ParseInt(info["used_memory"], 10, 64)
+		used += u
+		if p, _ := strconv.ParseInt(info["used_memory_peak"], 10, 64); p > c.peak {
+			c.peak = p
+		}
+		m, _ := strconv.ParseInt(info["maxmemory"], 10, 64)
+		maxm += m
+		cl, _ := strconv.ParseInt(info["connected_clients"], 10, 64)
+		clients += cl
+		keys += keyCount(info)
+		if v := info["maxmemory_policy"]; v != "" {
+			c.policy = v
+		}
+		if v := info["redis_version"]; v != "" {
+			c.version = v
+		}
+	}
+	c.usedMemory, c.maxm, c.clients, c.keys = used, maxm, clients, keys
+	return dEvicted, dExpired
+}
+
+// keyCount sums keys=N over the keyspace lines (db0:keys=1,expires=0,...).
+func keyCount(info map[string]string) int64 {
+	var n int64
+	for k, v := range info {
+		if !strings.HasPrefix(k, "db") {
+			continue
+		}
+		for _, part := range strings.Split(v, ",") {
+			if strings.HasPrefix(part, "keys=") {
+				x, _ := strconv.ParseInt(strings.TrimPrefix(part, "keys="), 10, 64)
+				n += x
+			}
+		}
+	}
+	return n
+}
+
+// Sample is what the harness reports once per sampling interval to
+// progress displays and live metrics.
+type Sample struct {
+	Row      report.TimelineRow
+	Interval *hdrhistogram.Histogram // latency of the interval (µs)
+	Elapsed  time.Duration
+	Total    time.Duration
+	Phase    string
+	// Totals so far over recorded phases.
+	Requests uint64
+	HitRate  float64
+	Errors   uint64
+}
+
+// sampler builds one timeline row per interval.
+type sampler struct {
+	d        *driver
+	mgr      interface{ Stats() pool.Stats }
+	info     infoSource
+	server   serverCounters
+	lastPool pool.PoolStats
+	faults   func(t time.Duration) string
+	rows     []report.TimelineRow
+	// recorded totals, updated each interval for progress displays
+	reqs, hits, misses, errs uint64
+}
+
+func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow, *hdrhistogram.Histogram) {
+	c, h := s.d.rec.takeInterval()
+	elapsed := now.Sub(s.d.start)
+	ph := s.d.phases[s.d.phase.Load()]
+	row := report.TimelineRow{
+		T:             roundS(elapsed.Seconds()),
+		Phase:         ph.name,
+		Ops:           c.ops,
+		ErrorsByKind:  c.errors,
+		Late:          c.late,
+		Dropped:       c.dropped,
+		Active:        int(s.d.active.Load()),
+		HitRateByTier: map[string]float64{},
+		MissesByCause: map[string]uint64{},
+	}
+	sum := report.Summarize(h)
+	row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
+	for _, n := range c.errors {
+		row.Errors += n
+	}
+	for t, name := range tierNames {
+		row.Hits += c.hits[t]
+		row.Misses += c.misses[t]
+		if c.hits[t]+c.misses[t] > 0 {
+			row.HitRateByTier[name] = report.HitRate(c.hits[t], c.misses[t])
+		}
+		for k := range c.causes[t] {
+			if n := c.causes[t][k]; n > 0 {
+				row.MissesByCause[workload.MissCause(k).String()] += n
+			}
+		}
+	}
+	row.HitRate = report.HitRate(row.Hits, row.Misses)
+
+	ps := s.mgr.Stats().Pool
+	row.PoolTotal, row.PoolIdle = uint64(ps.TotalConns), uint64(ps.IdleConns)
+	row.PoolTimeouts = uint64(delta32(ps.Timeouts, s.lastPool.Timeouts))
+	row.PoolWaitMs = float64(ps.WaitDurationNs-s.lastPool.WaitDurationNs) / 1e6
+	if row.PoolWaitMs < 0 {
+		row.PoolWaitMs = 0
+	}
+	s.lastPool = ps
+
+	if s.info != nil {
+		ictx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		all, err := s.info.InfoAll(ictx, "")
+		cancel()
+		if err == nil || len(all) > 0 {
+			row.EvictedKeys, row.ExpiredKeys = s.server.observe(all)
+		}
+		row.UsedMemory, row.MaxMemory, row.ConnectedClients = s.server.usedMemory, s.server.maxm, s.server.clients
+	}
+	if s.faults != nil {
+		row.Fault = s.faults(elapsed)
+	}
+	if ph.recorded {
+		s.reqs += c.ops
+		s.hits += row.Hits
+		s.misses += row.Misses
+		s.errs += row.Errors
+	}
+	s.rows = append(s.rows, row)
+	return row, h
+}
+
+func delta32(cur, prev uint32) uint32 {
+	if cur >= prev {
+		return cur - prev
+	}
+	return cur
+}
+
+func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
