@@ -110,8 +110,10 @@ func ErrorKind(err error) string {
 	// Last resort: text, for errors that lost their type on the way (proto
 	// errors wrapped as strings by a hook or a script).
 	msg := err.Error()
-	if k := redisReplyKind(msg); k != "" {
-		return k
+	for _, seg := range strings.Split(msg, ": ") {
+		if k := redisReplyKind(seg); k != "" {
+			return k
+		}
 	}
 	switch {
 	case strings.Contains(msg, "connection refused"):
