@@ -1,0 +1,97 @@
+package report_test
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/report/reporttest"
+)
+
+// htmlSections are the sections report.html must always contain.
+var htmlSections = []string{"verdict", "targets", "latency", "throughput", "cache", "distribution", "redis", "pool", "faults", "load", "scenario"}
+
+func TestHTMLIsSelfContainedAndComplete(t *testing.T) {
+	r := fixture(t)
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, s := range htmlSections {
+		if !strings.Contains(page, `data-section="`+s+`"`) {
+			t.Errorf("section %s missing", s)
+		}
+	}
+	// Nothing may be fetched: no external src/href, no @import, no url(),
+	// and a CSP that forbids network access anyway.
+	for _, re := range []string{`(?i)\ssrc=`, `(?i)<link\s`, `(?i)@import`, `(?i)url\(`, `(?i)href="(https?:)?//`, `(?i)<script`} {
+		if m := regexp.MustCompile(re).FindString(page); m != "" {
+			t.Errorf("external reference or script %q in report.html", m)
+		}
+	}
+	if !strings.Contains(page, `default-src 'none'`) {
+		t.Error("content security policy missing")
+	}
+	for _, want := range []string{"latency_p99", "observed", "p99 target &lt; 5ms", ">restart<", "memory_pressure", "[redacted]",
+		"hunter2" /* must NOT appear; checked below */} {
+		if want == "hunter2" {
+			if strings.Contains(page, want) {
+				t.Error("secret from the resolved scenario leaked into report.html")
+			}
+			continue
+		}
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, `data-section="fault"`); n != len(r.Faults) {
+		t.Errorf("%d fault sections, want %d", n, len(r.Faults))
+	}
+	if n := strings.Count(page, "<svg"); n < 12 {
+		t.Errorf("only %d charts", n)
+	}
+	if strings.Count(page, `class="band"`) < 2*8 {
+		t.Error("fault windows not drawn as bands on the timeline charts")
+	}
+}
+
+func TestHTMLDownsamplesLongRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a one-hour sample")
+	}
+	r := reporttest.Sample(reporttest.Options{Seconds: 3600, OpsPerSec: 500})
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	// A one-hour run must stay a small page: every timeline chart has at
+	// most 720 points per series.
+	if buf.Len() > 600_000 {
+		t.Errorf("report.html for a one-hour run is %d bytes", buf.Len())
+	}
+	path := regexp.MustCompile(`<path d="([^"]*)"[^>]*><title>p99</title>`).FindStringSubmatch(buf.String())
+	if path == nil {
+		t.Fatal("p99 series not found")
+	}
+	if n := strings.Count(path[1], "L") + 1; n > 720 || n < 500 {
+		t.Errorf("p99 series has %d points, want between 500 and 720", n)
+	}
+	if !strings.Contains(buf.String(), "3600 seconds drawn as 720 points") {
+		t.Error("downsampling not stated on the page")
+	}
+}
+
+func TestHTMLEmptyResult(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, &report.Result{Interrupted: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"interrupted", "no targets were set", "No faults were injected", "no data"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("empty report lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package report_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/report/reporttest"
+)
+
+// TestEveryWrittenReportValidates writes the kinds of report the tool
+// produces (a full run, a run without faults, an interrupted near-empty run,
+// a merge of shards, a re-read fixture) through WriteJSON and WriteAll and
+// validates each against docs/report.schema.json.
+func TestEveryWrittenReportValidates(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 30, Shard: "1/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 30, Shard: "2/2", Seed: 3, StartedAt: t0.Add(time.Second)})
+	merged, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := &report.Result{Scenario: report.ScenarioInfo{Name: "smoke"}, StartedAt: t0, Interrupted: true, ExitCode: 130}
+	empty.Finalize(report.DefaultTargets())
+	never := reporttest.Sample(reporttest.Options{Seconds: 30})
+	never.Faults[0].RecoveredAfterS, never.Faults[0].FirstErrorAfterS = nil, nil
+	cases := map[string]*report.Result{
+		"sample":    reporttest.Sample(reporttest.Options{Seconds: 30}),
+		"no-faults": reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true}),
+		"merged":    merged,
+		"empty":     empty,
+		"never":     never,
+		"fixture":   fixture(t),
+	}
+	for name, r := range cases {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := report.WriteJSON(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			if err := reporttest.ValidateJSON(buf.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if _, err := report.WriteAll(r, report.Outputs{Dir: dir}); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := reporttest.ValidateJSON(data); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestSchemaRejectsBrokenReports(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.WriteJSON(&buf, reporttest.Sample(reporttest.Options{Seconds: 10})); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	for name, bad := range map[string]string{
+		"verdict":  strings.Replace(good, `"verdict": "fail"`, `"verdict": "maybe"`, 1),
+		"hit_rate": strings.Replace(good, `"hit_rate": 0.`, `"hit_rate": 1.`, 1),
+		"missing":  strings.Replace(good, `"schema_version": "1.0",`, ``, 1),
+	} {
+		if bad == good {
+			t.Fatalf("%s: replacement did not apply", name)
+		}
+		if err := reporttest.ValidateJSON([]byte(bad)); err == nil {
+			t.Errorf("%s: broken report validated", name)
+		}
+	}
+}
