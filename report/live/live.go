@@ -1,0 +1,335 @@
+// Package live serves a run's figures as Prometheus metrics while it runs
+// (cacheproof run --metrics-addr). The harness publishes one timeline row and
+// one interval histogram per second; nothing is called per operation, so the
+// endpoint costs the load generator nothing measurable. Metrics live in a
+// private registry (no Go runtime or process noise, no global state) and use
+// only low-cardinality labels: error kind, miss cause, tier, fault kind and
+// pool state, each capped.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cacheproof/cacheproof/report"
+)
+
+// DefaultLinger is how long Close keeps serving after the run so that the
+// last scrape (Prometheus scrapes every 5-15 s) still sees the final figures.
+const DefaultLinger = 5 * time.Second
+
+// maxLabelValues caps distinct values per label; further values are folded
+// into "other" so a misbehaving error classifier cannot explode a TSDB.
+const maxLabelValues = 20
+
+// LatencyBuckets are the Prometheus histogram bounds in seconds, spanning a
+// sub-millisecond cache hit to a 60 s stall with extra resolution around the
+// 5 ms target.
+var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+
+// Options configure a Server.
+type Options struct {
+	// Addr to listen on, such as "127.0.0.1:9090"; port 0 picks a free port.
+	Addr string
+	// Linger is how long Close keeps serving; 0 means DefaultLinger, a
+	// negative value closes at once.
+	Linger time.Duration
+}
+
+// Server is the metrics endpoint of one run.
+type Server struct {
+	ln     net.Listener
+	srv    *http.Server
+	linger time.Duration
+	col    *collector
+	done   chan error
+	once   sync.Once
+}
+
+// New listens on addr and serves /metrics with DefaultLinger.
+func New(addr string) (*Server, error) {
+	return NewWithOptions(Options{Addr: addr})
+}
+
+// NewWithOptions listens on o.Addr and starts serving /metrics.
+func NewWithOptions(o Options) (*Server, error) {
+	if o.Addr == "" {
+		return nil, fmt.Errorf("live metrics: empty listen address")
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("live metrics: listen on %s: %w", o.Addr, err)
+	}
+	linger := o.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	col := newCollector()
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(col); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("live metrics: register: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "cacheproof live metrics: /metrics")
+	})
+	s := &Server{ln: ln, linger: linger, col: col, done: make(chan error, 1),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go func() {
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+	return s, nil
+}
+
+// Addr is the address actually listened on (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Publish records one sampling interval: row holds the interval's counters
+// and the gauges at sampling time, interval its latency histogram
+// (microseconds; may be nil). Call it once per interval from the sampler; it
+// is safe to call concurrently with scrapes.
+func (s *Server) Publish(row report.TimelineRow, interval *hdrhistogram.Histogram) {
+	s.col.publish(row, interval)
+}
+
+// Close keeps serving for the linger period (or until ctx is done), then
+// shuts the server down gracefully. It is safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		if s.linger > 0 {
+			t := time.NewTimer(s.linger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if e := s.srv.Shutdown(sctx); e != nil {
+			err = fmt.Errorf("live metrics: shutdown: %w", e)
+			s.srv.Close()
+		}
+		if e := <-s.done; e != nil && err == nil {
+			err = fmt.Errorf("live metrics: serve: %w", e)
+		}
+	})
+	return err
+}
+
+// collector turns published intervals into metrics at scrape time.
+type collector struct {
+	mu sync.Mutex
+
+	ops, errs, hits, misses, late, dropped uint64
+	evicted, expired, poolTimeouts         uint64
+	poolWaitMs                             float64
+	errsByKind, missesByCause              map[string]uint64
+	hitRateByTier                          map[string]float64
+	faultsSeen                             map[string]bool
+	last                                   report.TimelineRow
+	published                              bool
+
+	// Cumulative latency histogram, as Prometheus bucket counts (seconds).
+	bucketCounts []uint64
+	latCount     uint64
+	latSumS      float64
+	interval     report.Summary
+}
+
+func newCollector() *collector {
+	return &collector{errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
+		hitRateByTier: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets))}
+}
+
+func (c *collector) publish(row report.TimelineRow, h *hdrhistogram.Histogram) {
+	// Bucket the interval histogram outside the lock: it is the costly part.
+	var counts []uint64
+	var n uint64
+	var sum float64
+	var sum2 report.Summary
+	if h != nil && h.TotalCount() > 0 {
+		counts = make([]uint64, len(LatencyBuckets))
+		for _, bar := range h.Distribution() {
+			if bar.Count == 0 {
+				continue
+			}
+			v := float64(bar.To) / 1e6
+			i := sort.SearchFloat64s(LatencyBuckets, v) // first bound >= v
+			if i < len(counts) {
+				counts[i] += uint64(bar.Count)
+			}
+		}
+		n = uint64(h.TotalCount())
+		sum = h.Mean() * float64(n) / 1e6
+		sum2 = report.Summarize(h)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.published = true
+	c.ops += row.Ops
+	c.errs += row.Errors
+	c.hits += row.Hits
+	c.misses += row.Misses
+	c.late += row.Late
+	c.dropped += row.Dropped
+	c.evicted += row.EvictedKeys
+	c.expired += row.ExpiredKeys
+	c.poolTimeouts += row.PoolTimeouts
+	c.poolWaitMs += row.PoolWaitMs
+	addCapped(c.errsByKind, row.ErrorsByKind)
+	addCapped(c.missesByCause, row.MissesByCause)
+	for k, v := range row.HitRateByTier {
+		if _, ok := c.hitRateByTier[k]; ok || len(c.hitRateByTier) < maxLabelValues {
+			c.hitRateByTier[k] = v
+		}
+	}
+	for _, f := range strings.Split(row.Fault, ",") {
+		if f = strings.TrimSpace(f); f != "" && (c.faultsSeen[f] || len(c.faultsSeen) < maxLabelValues) {
+			c.faultsSeen[f] = true
+		}
+	}
+	c.last = row
+	for i, v := range counts {
+		c.bucketCounts[i] += v
+	}
+	c.latCount += n
+	c.latSumS += sum
+	if n > 0 {
+		c.interval = sum2
+	}
+}
+
+func addCapped(dst, src map[string]uint64) {
+	for k, v := range src {
+		if _, ok := dst[k]; !ok && len(dst) >= maxLabelValues-1 {
+			k = "other"
+		}
+		dst[k] += v
+	}
+}
+
+const ns = "cacheproof"
+
+var (
+	descRequests   = prometheus.NewDesc(ns+"_requests_total", "Cache operations issued by the load generator.", nil, nil)
+	descErrors     = prometheus.NewDesc(ns+"_errors_total", "Failed cache operations by error kind.", []string{"kind"}, nil)
+	descLatency    = prometheus.NewDesc(ns+"_request_duration_seconds", "Cache operation latency from intended start (coordinated-omission corrected).", nil, nil)
+	descIntervalQ  = prometheus.NewDesc(ns+"_interval_latency_seconds", "Latency percentiles of the last sampling interval.", []string{"quantile"}, nil)
+	descHits       = prometheus.NewDesc(ns+"_cache_hits_total", "Cache lookups that hit.", nil, nil)
+	descMisses     = prometheus.NewDesc(ns+"_cache_misses_total", "Cache lookups that missed, by cause (cold, expired, evicted).", []string{"cause"}, nil)
+	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses).", nil, nil)
+	descHitTier    = prometheus.NewDesc(ns+"_hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", []string{"tier"}, nil)
+	descPoolConns  = prometheus.NewDesc(ns+"_pool_connections", "Connections in the pool under test.", []string{"state"}, nil)
+	descPoolTO     = prometheus.NewDesc(ns+"_pool_timeouts_total", "Times a caller gave up waiting for a pooled connection.", nil, nil)
+	descPoolWait   = prometheus.NewDesc(ns+"_pool_wait_seconds_total", "Time spent waiting for pooled connections.", nil, nil)
+	descActive     = prometheus.NewDesc(ns+"_active_users", "Simulated users active now.", nil, nil)
+	descLate       = prometheus.NewDesc(ns+"_late_requests_total", "Requests started after their intended time.", nil, nil)
+	descDropped    = prometheus.NewDesc(ns+"_dropped_requests_total", "Requests the driver could not start at all.", nil, nil)
+	descMem        = prometheus.NewDesc(ns+"_redis_used_memory_bytes", "Redis used_memory.", nil, nil)
+	descMaxMem     = prometheus.NewDesc(ns+"_redis_maxmemory_bytes", "Redis maxmemory (0 = unlimited).", nil, nil)
+	descEvicted    = prometheus.NewDesc(ns+"_redis_evicted_keys_total", "Keys Redis evicted during the run.", nil, nil)
+	descExpired    = prometheus.NewDesc(ns+"_redis_expired_keys_total", "Keys Redis expired during the run.", nil, nil)
+	descClients    = prometheus.NewDesc(ns+"_redis_connected_clients", "Redis connected_clients.", nil, nil)
+	descFault      = prometheus.NewDesc(ns+"_fault_active", "1 while a fault of this kind is active.", []string{"kind"}, nil)
+	descElapsed    = prometheus.NewDesc(ns+"_elapsed_seconds", "Seconds since the run started, at the last sample.", nil, nil)
+	allDescs       = []*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descHitRate, descHitTier, descPoolConns, descPoolTO, descPoolWait, descActive, descLate, descDropped, descMem, descMaxMem, descEvicted, descExpired, descClients, descFault, descElapsed}
+	intervalQuants = []struct {
+		label string
+		get   func(report.Summary) float64
+	}{
+		{"0.5", func(s report.Summary) float64 { return s.P50 }}, {"0.99", func(s report.Summary) float64 { return s.P99 }},
+		{"0.999", func(s report.Summary) float64 { return s.P999 }}, {"1", func(s report.Summary) float64 { return s.Max }},
+	}
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(descRequests, float64(c.ops))
+	for k, v := range c.errsByKind {
+		counter(descErrors, float64(v), k)
+	}
+	buckets := make(map[float64]uint64, len(LatencyBuckets))
+	var cum uint64
+	for i, b := range LatencyBuckets {
+		cum += c.bucketCounts[i]
+		buckets[b] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(descLatency, c.latCount, c.latSumS, buckets)
+	counter(descHits, float64(c.hits))
+	for k, v := range c.missesByCause {
+		counter(descMisses, float64(v), k)
+	}
+	counter(descPoolTO, float64(c.poolTimeouts))
+	counter(descPoolWait, c.poolWaitMs/1000)
+	counter(descLate, float64(c.late))
+	counter(descDropped, float64(c.dropped))
+	counter(descEvicted, float64(c.evicted))
+	counter(descExpired, float64(c.expired))
+	if !c.published {
+		return // gauges would claim values nobody measured
+	}
+	for _, q := range intervalQuants {
+		gauge(descIntervalQ, q.get(c.interval)/1000, q.label)
+	}
+	if c.last.Hits+c.last.Misses > 0 {
+		gauge(descHitRate, report.HitRate(c.last.Hits, c.last.Misses))
+	}
+	for k, v := range c.hitRateByTier {
+		gauge(descHitTier, v, k)
+	}
+	idle := min(c.last.PoolIdle, c.last.PoolTotal)
+	gauge(descPoolConns, float64(idle), "idle")
+	gauge(descPoolConns, float64(c.last.PoolTotal-idle), "in_use")
+	gauge(descActive, float64(c.last.Active))
+	gauge(descMem, float64(c.last.UsedMemory))
+	gauge(descMaxMem, float64(c.last.MaxMemory))
+	gauge(descClients, float64(c.last.ConnectedClients))
+	active := map[string]bool{}
+	for _, f := range strings.Split(c.last.Fault, ",") {
+		active[strings.TrimSpace(f)] = true
+	}
+	for k := range c.faultsSeen {
+		v := 0.0
+		if active[k] {
+			v = 1
+		}
+		gauge(descFault, v, k)
+	}
+	gauge(descElapsed, c.last.T)
+}
