@@ -102,3 +102,12 @@ func joinErrs(errs []error) error {
 	}
 	return errors.Join(errs...)
 }
+
+// WriteFile writes one report file with the given writer (WriteJSON,
+// WriteHTML, ...) atomically: a temporary file renamed into place.
+func WriteFile(path string, r *Result, write func(io.Writer, *Result) error) error {
+	if r == nil {
+		return fmt.Errorf("%s: nil result", path)
+	}
+	return writeFileAtomic(path, r, write)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/report"
+)
+
+const mergeExamples = `
+Examples:
+  # four shards of one load, run on four machines with --shard i/4
+  cacheproof merge shard-*/report.json -o all/report.json --html all/report.html
+`
+
+// mergeMain combines the JSON reports of the shards of one load into one
+// report (histograms merged exactly, counters summed, timelines aligned).
+func mergeMain(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.StringP("out", "o", "", "write the merged JSON report to this file (required)")
+	html := fs.String("html", "", "also write the merged HTML report to this file")
+	junit := fs.String("junit", "", "also write JUnit XML for the merged report to this file")
+	markdown := fs.String("markdown", "", "also write a Markdown summary of the merged report to this file")
+	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cacheproof merge A.json B.json ... -o ALL.json [flags]\n\nMerges the JSON reports of the shards of one load.\n\nFlags:\n%s%s", fs.FlagUsages(), mergeExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+		return exitUsage
+	}
+	if *out == "" {
+		fmt.Fprintln(stderr, "cacheproof merge: -o ALL.json is required")
+		return exitUsage
+	}
+	if fs.NArg() < 1 {
+		fmt.Fprintln(stderr, "cacheproof merge: at least one JSON report expected")
+		return exitUsage
+	}
+	var rs []*report.Result
+	for _, p := range fs.Args() {
+		r, err := readReport(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+			return exitUsage
+		}
+		rs = append(rs, r)
+	}
+	m, err := report.Merge(rs...)
+	if err != nil {
+		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+		return exitUsage
+	}
+	if err := report.WriteFile(*out, m, report.WriteJSON); err != nil {
+		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "wrote %s\n", *out)
+	for _, o := range []struct {
+		path  string
+		write func(io.Writer, *report.Result) error
+	}{{*html, report.WriteHTML}, {*junit, report.WriteJUnit}, {*markdown, report.WriteMarkdown}} {
+		if o.path == "" {
+			continue
+		}
+		if err := report.WriteFile(o.path, m, o.write); err != nil {
+			fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", o.path)
+	}
+	if !*quiet {
+		if err := report.WriteText(stdout, m); err != nil {
+			fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
+			return exitUsage
+		}
+	}
+	return exitOK
+}
