@@ -25,8 +25,11 @@ test: ensure-redis
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m ./...
 
+# Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
+# on one redis-server (figures in docs/performance.md).
 bench: ensure-redis build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/
+	BIN=$(BIN) scripts/bench-compare.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,139 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/report"
+)
+
+// RawOptions configure raw mode: a closed-loop GET/SET load with no think
+// time and no workload model, shaped like redis-benchmark's "-t set,get -c
+// Clients -n Requests -d ValueSize -r Keyspace" so the two can be measured
+// side by side on the same Redis. It exists to prove the client side of
+// cacheproof is not the bottleneck of what it measures.
+type RawOptions struct {
+	Tests     []string // "set", "get", in order (redis-benchmark runs them one after the other)
+	Clients   int      // concurrent callers
+	Requests  int      // per test
+	ValueSize int      // bytes
+	Keyspace  int      // keys "key:000000000000" .. Keyspace-1, as redis-benchmark -r
+	Seed      uint64
+}
+
+// RawResult is one test of raw mode.
+type RawResult struct {
+	Test      string         `json:"test"`
+	Requests  uint64         `json:"requests"`
+	Errors    uint64         `json:"errors"`
+	ElapsedS  float64        `json:"elapsed_s"`
+	OpsPerSec float64        `json:"ops_per_sec"`
+	Latency   report.Summary `json:"latency_ms"`
+	// CPUS is the process's user+system CPU seconds during the test;
+	// CPUPerOpUs divides it by the requests: the client's cost per
+	// operation, comparable across tools whatever the machine's speed.
+	CPUS       float64 `json:"cpu_s"`
+	CPUPerOpUs float64 `json:"cpu_per_op_us"`
+}
+
+// RunRaw runs each test in turn through the manager (so the pool, its
+// hooks and auto-pipelining setting are what is measured).
+func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, error) {
+	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 {
+		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size not negative")
+	}
+	val := string(make([]byte, o.ValueSize))
+	var out []RawResult
+	for _, test := range o.Tests {
+		if test != "get" && test != "set" {
+			return out, fmt.Errorf("raw: unknown test %q (expected get or set)", test)
+		}
+		r, err := runRawTest(ctx, mgr, o, test, val)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val string) (RawResult, error) {
+	var issued atomic.Int64
+	var errs atomic.Uint64
+	hists := make([]*hdrhistogram.Histogram, o.Clients)
+	var wg sync.WaitGroup
+	cpu0 := cpuTime()
+	start := time.Now()
+	for c := 0; c < o.Clients; c++ {
+		h := report.NewHistogram()
+		hists[c] = h
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(o.Seed, seed))
+			key := make([]byte, 0, 16)
+			for issued.Add(1) <= int64(o.Requests) {
+				if ctx.Err() != nil {
+					return
+				}
+				key = append(key[:0], "key:"...)
+				key = appendPadded(key, rng.IntN(o.Keyspace))
+				k := string(key)
+				t0 := time.Now()
+				var err error
+				if test == "set" {
+					err = mgr.Set(ctx, k, val, pool.TierPersistent)
+				} else {
+					_, _, err = mgr.Get(ctx, k)
+				}
+				_ = h.RecordValue(max(time.Since(t0).Microseconds(), 1))
+				if err != nil {
+					errs.Add(1)
+				}
+			}
+		}(uint64(c) + 1)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	all := report.NewHistogram()
+	for _, h := range hists {
+		all.Merge(h)
+	}
+	n := uint64(all.TotalCount())
+	r := RawResult{
+		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
+		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: report.Summarize(all), CPUS: cpu.Seconds(),
+	}
+	if n > 0 {
+		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)
+	}
+	return r, ctx.Err()
+}
+
+// appendPadded writes n as 12 digits, as redis-benchmark's __rand_int__.
+func appendPadded(b []byte, n int) []byte {
+	s := strconv.Itoa(n)
+	for i := len(s); i < 12; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Side-by-side speed check, in one run against one local redis-server:
+# redis-benchmark (Debian's redis-tools) and cacheproof's raw mode with the
+# same clients, requests, value size and keyspace; then cacheproof with
+# auto-pipelining. Prints ops/s, p50/p99 and client CPU per operation for
+# each, and the ratios. Client CPU is user+system time of the client process
+# (bash's `time` for redis-benchmark, getrusage inside cacheproof).
+#
+# Usage: scripts/bench-compare.sh [CLIENTS] [REQUESTS] [VALUE_SIZE] [KEYSPACE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+C=${1:-50}; N=${2:-200000}; D=${3:-100}; R=${4:-100000}
+BIN=${BIN:-bin/cacheproof}
+command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing: apt-get install -y redis-tools" >&2; exit 3; }
+[ -x "$BIN" ] || go build -o "$BIN" ./cmd/cacheproof
+
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 16379)
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --daemonize no >"$dir/redis.log" 2>&1 &
+rpid=$!
+trap 'kill $rpid 2>/dev/null; wait $rpid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "redis-server 127.0.0.1:$port  clients=$C requests=$N value=${D}B keyspace=$R  ($(nproc) cores; client and server share them)"
+
+# redis-benchmark: --csv gives rps and latency percentiles per test.
+TIMEFORMAT='%U %S'
+{ time redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -c "$C" -n "$N" -d "$D" -r "$R" --csv >"$dir/rb.csv" 2>/dev/null ; } 2>"$dir/rb.time"
+read -r u s <"$dir/rb.time"
+rb_cpu_us=$(python3 -c "print(($u+$s)*1e6/(2*$N))")
+
+"$BIN" raw --addr "127.0.0.1:$port" -c "$C" -n "$N" -d "$D" -r "$R" -t set,get --json >"$dir/cp.json"
+"$BIN" raw --addr "127.0.0.1:$port" -c "$((C*4))" --conns "$C" -n "$N" -d "$D" -r "$R" -t set,get --auto-pipeline --json >"$dir/cpa.json"
+
+python3 - "$dir" "$rb_cpu_us" <<'PY'
+import csv, json, sys
+d, rb_cpu = sys.argv[1], float(sys.argv[2])
+rb = {}
+for row in csv.DictReader(open(f"{d}/rb.csv")):
+    rb[row["test"].lower()] = row
+def load(p):
+    return {r["test"]: r for r in map(json.loads, open(p))}
+cp, cpa = load(f"{d}/cp.json"), load(f"{d}/cpa.json")
+print(f"{'test':4} {'tool':34} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu us/op':>10}")
+for t in ("set", "get"):
+    r = rb[t]
+    print(f"{t:4} {'redis-benchmark':34} {float(r['rps']):9.0f} {float(r['p50_latency_ms']):8.3f} {float(r['p99_latency_ms']):8.3f} {rb_cpu:10.2f}")
+    for name, x in (("cacheproof raw", cp[t]), ("cacheproof raw --auto-pipeline (4x callers)", cpa[t])):
+        print(f"{t:4} {name:34} {x['ops_per_sec']:9.0f} {x['latency_ms']['p50']:8.3f} {x['latency_ms']['p99']:8.3f} {x['cpu_per_op_us']:10.2f}")
+    print(f"     ratio ops/s  raw/redis-benchmark {cp[t]['ops_per_sec']/float(r['rps']):.2f}   auto-pipeline/redis-benchmark {cpa[t]['ops_per_sec']/float(r['rps']):.2f}")
+    print(f"     ratio cpu/op raw/redis-benchmark {cp[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5)")
+PY
