@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+// rawMain is raw mode: a closed-loop GET/SET load through the cache
+// manager, flag-compatible in spirit with redis-benchmark (-c -n -d -r -t),
+// so `make bench` can run both against one Redis and compare them.
+func rawMain(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("raw", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "Redis address host:port (default: start a redis-server here)")
+	clients := fs.IntP("clients", "c", 50, "concurrent clients")
+	requests := fs.IntP("requests", "n", 100000, "requests per test")
+	size := fs.IntP("data-size", "d", 3, "value size in bytes")
+	keyspace := fs.IntP("keyspace", "r", 100000, "random keys key:000000000000 .. keyspace-1")
+	tests := fs.StringP("tests", "t", "set,get", "tests to run, in order: set, get")
+	conns := fs.Int("conns", 0, "pool size (max connections; default = clients)")
+	autoPipe := fs.Bool("auto-pipeline", false, "batch concurrent commands through go-redis auto-pipelining")
+	asJSON := fs.Bool("json", false, "print one JSON object per test")
+	redisServer := fs.String("redis-server", "", "redis-server binary when no --addr is given")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cacheproof raw [flags]\n\nRaw mode: a closed-loop GET/SET load through the pooled cache manager, no think\ntime, no workload model; the client-side speed check behind `make bench`.\n\nFlags:\n%s\nExample:\n  cacheproof raw --addr 127.0.0.1:6379 -c 50 -n 200000 -d 100 -r 100000 -t set,get\n", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+		return exitUsage
+	}
+	if *conns == 0 {
+		*conns = *clients
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	target := *addr
+	if target == "" {
+		dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, RedisServer: *redisServer})
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof raw: start redis: %v\n", err)
+			return exitEnvironment
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = dep.Close(cctx)
+		}()
+		target = dep.Endpoints().Addrs[0]
+	}
+	cfg, err := pool.ProfileConfig(pool.ProfileProduction)
+	if err != nil {
+		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+		return exitUsage
+	}
+	cfg.Addrs = []string{target}
+	cfg.EnableSentinel = false
+	cfg.MinConnections = min(cfg.MinConnections, *conns)
+	cfg.MaxConnections = *conns
+	cfg.AutoPipeline = *autoPipe
+	cfg.HealthCheckInterval = 0
+	cfg.InvalidationChannel = ""
+	mgr, err := pool.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "cacheproof raw: connect %s: %v\n", target, err)
+		return exitEnvironment
+	}
+	defer func() { _ = mgr.Shutdown(context.Background()) }()
+
+	res, err := harness.RunRaw(ctx, mgr, harness.RawOptions{
+		Tests: strings.Split(*tests, ","), Clients: *clients, Requests: *requests, ValueSize: *size, Keyspace: *keyspace, Seed: 1,
+	})
+	for _, r := range res {
+		if *asJSON {
+			b, _ := json.Marshal(r)
+			fmt.Fprintln(stdout, string(b))
+			continue
+		}
+		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v)\n",
+			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitInterrupted
+		}
+		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
