@@ -125,3 +125,42 @@ func TestNewFailsWithoutRedis(t *testing.T) {
 		t.Errorf("ErrorKind(%v) = %q, want connection_refused", err, k)
 	}
 }
+
+func TestAutoPipelineModeServesTheSameAPI(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	cfg := testConfig(t, d.Endpoints())
+	cfg.AutoPipeline = true
+	m := newManager(t, cfg)
+	ctx := ctxT(t)
+	if err := m.Set(ctx, "k", "v", TierSession); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := m.Get(ctx, "k"); err != nil || !found || v != "v" {
+		t.Fatalf("Get = %q %v %v", v, found, err)
+	}
+	if ttl, _ := d.Do(ctx, "primary-0", "TTL", "cacheproof:k"); ttl.(int64) < 1790 {
+		t.Errorf("TTL through the autopipeliner = %v", ttl)
+	}
+	if _, found, err := m.Get(ctx, "missing"); err != nil || found {
+		t.Fatalf("miss through the autopipeliner: %v %v", found, err)
+	}
+	// The metrics hook still sees the commands.
+	var gets uint64
+	for _, l := range m.CommandLatencies() {
+		if l.Command == "get" {
+			gets = l.Count
+		}
+	}
+	if gets != 2 {
+		t.Errorf("hook counted %d GETs, want 2", gets)
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Shutdown(ctx); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if _, _, err := m.Get(ctx, "k"); ErrorKind(err) != KindClosed {
+		t.Errorf("Get after Shutdown: %v (kind %q), want closed", err, ErrorKind(err))
+	}
+}
