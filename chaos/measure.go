@@ -1,0 +1,297 @@
+package chaos
+
+import (
+	"math"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+)
+
+// Measurement holds what the run observed, for turning fault events into
+// report.FaultReports. Rows are the per-second timeline; Activity (optional)
+// gives sub-second error and success instants; Dials (optional) are the
+// cache manager's cumulative connection attempts at each row.
+type Measurement struct {
+	Rows     []report.TimelineRow
+	Activity *Activity
+	Dials    []uint64
+	// LatencyP99Ms is the latency_p99 target (0: none, p99 recovery is not
+	// measured). HitRateTarget is the hit_rate target as a fraction (0:
+	// re-warm means back to the hit rate before the fault).
+	LatencyP99Ms  float64
+	HitRateTarget float64
+	// RunEnd is the run's length; a fault that never recovered is measured
+	// up to it.
+	RunEnd time.Duration
+	// Quiet is how long operations must succeed without an error to count
+	// as recovered (default 1s).
+	Quiet time.Duration
+}
+
+// Targets derive LatencyP99Ms and HitRateTarget from a scenario's targets.
+func (m *Measurement) Targets(specs []report.TargetSpec) {
+	for _, t := range specs {
+		e, err := report.ParseExpr(t.Expr)
+		if err != nil {
+			continue
+		}
+		switch t.Name {
+		case "latency_p99":
+			if e.Unit == report.UnitMs || e.Unit == "" {
+				m.LatencyP99Ms = e.Value
+			}
+		case "hit_rate":
+			if e.Unit == report.UnitFraction || (e.Unit == "" && e.Value <= 1) {
+				m.HitRateTarget = e.Value
+			}
+		}
+	}
+}
+
+// beforeWindow is how far before a fault the hit rate baseline reaches.
+const beforeWindow = 10 * time.Second
+
+// minLookups is the fewest lookups a row needs for its hit rate to count.
+const minLookups = 10
+
+type span struct{ from, to time.Duration }
+
+func (m *Measurement) rowSpan(i int) span {
+	to := secs(m.Rows[i].T)
+	from := time.Duration(0)
+	if i > 0 {
+		from = secs(m.Rows[i-1].T)
+	}
+	return span{from, to}
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func roundS(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
+
+// Report measures one event.
+func (m *Measurement) Report(ev Event) report.FaultReport {
+	quiet := m.Quiet
+	if quiet <= 0 {
+		quiet = time.Second
+	}
+	start, end := ev.Start, ev.End
+	if !ev.Ended || end < start {
+		end = m.RunEnd
+	}
+	fr := report.FaultReport{
+		Kind:         string(ev.Fault.Kind),
+		Node:         ev.Node,
+		Params:       ev.Fault.Params(),
+		StartS:       roundS(start),
+		EndS:         roundS(end),
+		ErrorsByKind: map[string]uint64{},
+		Notes:        append([]string(nil), ev.Notes...),
+	}
+	if ev.N > 0 {
+		fr.Params["occurrence"] = ev.N
+	}
+	if !ev.Injected {
+		fr.Notes = append(fr.Notes, "the fault did not take effect; figures show the run around its slot")
+	}
+
+	// Recovery: from the fault's end until operations succeed again.
+	recAt, recovered := m.recoveredAt(end, quiet)
+	if recovered {
+		fr.RecoveredAfterS = report.Seconds(roundS(recAt - end))
+	}
+	errEnd := m.RunEnd
+	if recovered {
+		errEnd = max(recAt, end)
+	}
+
+	// Errors during the fault and until recovery, and the first of them.
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		if sp.to < start || sp.from > errEnd {
+			continue
+		}
+		for k, n := range m.Rows[i].ErrorsByKind {
+			fr.ErrorsByKind[k] += n
+		}
+	}
+	fr.OOMErrors = fr.ErrorsByKind["oom"]
+	if first, ok := m.firstError(start, errEnd); ok {
+		fr.FirstErrorAfterS = report.Seconds(roundS(first - start))
+	}
+
+	// p99 back under target: the first interval ending after the fault's
+	// end whose p99 is under the target.
+	if m.LatencyP99Ms > 0 {
+		for i := range m.Rows {
+			sp := m.rowSpan(i)
+			r := m.Rows[i]
+			if sp.to <= end || r.Ops == 0 {
+				continue
+			}
+			if r.P99 < m.LatencyP99Ms {
+				fr.P99RecoveredAfterS = report.Seconds(roundS(max(0, sp.from-end)))
+				break
+			}
+		}
+	} else {
+		fr.Notes = append(fr.Notes, "no latency_p99 target: p99 recovery not measured")
+	}
+
+	// Hit rate: before, lowest, and the time to re-warm.
+	var bh, bm uint64
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		if sp.to <= start && sp.from >= start-beforeWindow {
+			bh += m.Rows[i].Hits
+			bm += m.Rows[i].Misses
+		}
+	}
+	fr.HitRateBefore = report.HitRate(bh, bm)
+	threshold := fr.HitRateBefore
+	if m.HitRateTarget > 0 && (bh+bm == 0 || m.HitRateTarget < threshold) {
+		threshold = m.HitRateTarget
+	}
+	rewarmAt := m.RunEnd
+	if threshold > 0 {
+		for i := range m.Rows {
+			sp := m.rowSpan(i)
+			r := m.Rows[i]
+			if sp.to <= end || r.Hits+r.Misses < minLookups {
+				continue
+			}
+			if r.HitRate >= threshold-1e-9 {
+				fr.RewarmS = report.Seconds(roundS(max(0, sp.from-end)))
+				rewarmAt = max(sp.to, end)
+				break
+			}
+		}
+	}
+	fr.HitRateMin = math.NaN()
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		r := m.Rows[i]
+		if sp.to < start || sp.from > max(rewarmAt, errEnd) || r.Hits+r.Misses < minLookups {
+			continue
+		}
+		if math.IsNaN(fr.HitRateMin) || r.HitRate < fr.HitRateMin {
+			fr.HitRateMin = r.HitRate
+		}
+	}
+	if math.IsNaN(fr.HitRateMin) {
+		fr.HitRateMin = 0
+	}
+
+	// Evictions and reconnects from the fault's start to its recovery (one
+	// more interval, since INFO is read at the end of an interval).
+	effectEnd := max(end, errEnd) + time.Second
+	first, last := -1, -1
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		if sp.to < start || sp.from > effectEnd {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		last = i
+		fr.Evictions += m.Rows[i].EvictedKeys
+	}
+	if first >= 0 && last < len(m.Dials) {
+		before := uint64(0)
+		if first > 0 {
+			before = m.Dials[first-1]
+		}
+		if m.Dials[last] >= before {
+			fr.Reconnects = m.Dials[last] - before
+		}
+	}
+
+	if ev.Lost != nil {
+		fr.LostWrites = ev.Lost.Lost
+		fr.UnknownWrites = ev.Lost.Unknown
+		fr.AckedAfterStart = ev.Lost.AckedAfterStart
+		fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
+	}
+	return fr
+}
+
+func lostSummary(l *LostWrites) string {
+	s := "writes tracked " + itoa(l.Tracked) + ": acknowledged " + itoa(l.Acked) + ", refused " + itoa(l.Failed) +
+		", unknown " + itoa(l.Unknown) + ", lost " + itoa(l.Lost) + " over " + itoa(uint64(l.Keys)) + " keys"
+	if l.ReadErrors > 0 {
+		s += ", " + itoa(l.ReadErrors) + " keys unreadable"
+	}
+	if l.Untracked > 0 {
+		s += ", " + itoa(l.Untracked) + " writes beyond the tracking bound"
+	}
+	return s
+}
+
+func itoa(n uint64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+func (m *Measurement) recoveredAt(end, quiet time.Duration) (time.Duration, bool) {
+	if m.Activity != nil {
+		return m.Activity.RecoveredAt(end, m.RunEnd, quiet)
+	}
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		if sp.to <= end {
+			continue
+		}
+		if m.Rows[i].Ops > 0 && m.Rows[i].Errors == 0 {
+			return max(sp.from, end), true
+		}
+	}
+	return 0, false
+}
+
+func (m *Measurement) firstError(from, to time.Duration) (time.Duration, bool) {
+	if m.Activity != nil {
+		return m.Activity.FirstError(from, to+m.Activity.Resolution())
+	}
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		if sp.to < from || sp.from > to {
+			continue
+		}
+		if m.Rows[i].Errors > 0 {
+			return max(sp.from, from), true
+		}
+	}
+	return 0, false
+}
+
+// Reports measures every event.
+func (m *Measurement) Reports(evs []Event) []report.FaultReport {
+	out := make([]report.FaultReport, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, m.Report(ev))
+	}
+	return out
+}
+
+// Integrity sums the lost-write checks of every event, for the report's
+// integrity section.
+func Integrity(evs []Event) (lost, unknown, tracked uint64) {
+	for _, ev := range evs {
+		if ev.Lost != nil {
+			lost += ev.Lost.Lost
+			unknown += ev.Lost.Unknown
+			tracked += ev.Lost.Tracked
+		}
+	}
+	return lost, unknown, tracked
+}

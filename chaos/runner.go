@@ -1,0 +1,245 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+// Options configure a Runner. Deployment is required.
+type Options struct {
+	Deployment topology.Deployment
+	// Network is the proxy the cache manager goes through; required when a
+	// fault is a network fault.
+	Network *Network
+	// Tracker and Reader enable the lost-write check of readonly and
+	// failover faults: Tracker collects the writes, Reader reads them back.
+	Tracker *WriteTracker
+	Reader  Reader
+	// Settle is how long after a fault ends the read-back waits, so a
+	// recovering deployment can finish resyncing (default 1s).
+	Settle time.Duration
+	// Total is the run's length; repetitions (every:) stop before it.
+	Total time.Duration
+	// ActionTimeout bounds one inject or revert (default 30s).
+	ActionTimeout time.Duration
+	// Logf reports faults as they happen; nil is silent.
+	Logf func(format string, args ...any)
+}
+
+// Event is one occurrence of a fault as it happened. Start and End are
+// offsets from the run start: Start when the action began, End when the
+// deployment was back (the node answered again, the limit was restored, the
+// new primary serves). An instantaneous fault has End close to Start.
+type Event struct {
+	Fault    Fault
+	N        int    // occurrence: 0 first, then repetitions
+	Node     string // the node acted on, resolved ("primary-0", "node-2")
+	Start    time.Duration
+	End      time.Duration
+	Injected bool // the action took effect
+	Ended    bool // the fault is over (reverted, or ended early)
+	Notes    []string
+	// Lost is the read-back of acknowledged writes (readonly, failover).
+	Lost *LostWrites
+}
+
+// Runner plays a fault timeline against a deployment. Every occurrence runs
+// in its own goroutine, so faults overlap freely; Stop ends them all.
+type Runner struct {
+	o     Options
+	plan  []Occurrence
+	start time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	events []*Event
+}
+
+// NewRunner prepares the timeline; nothing happens before Start.
+func NewRunner(faults []Fault, o Options) *Runner {
+	if o.Settle <= 0 {
+		o.Settle = time.Second
+	}
+	if o.ActionTimeout <= 0 {
+		o.ActionTimeout = 30 * time.Second
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	return &Runner{o: o, plan: Plan(faults, o.Total)}
+}
+
+// Plan returns the occurrences the runner will play.
+func (r *Runner) Plan() []Occurrence { return append([]Occurrence(nil), r.plan...) }
+
+// Start begins the timeline; offsets count from runStart.
+func (r *Runner) Start(runStart time.Time) {
+	r.start = runStart
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for _, occ := range r.plan {
+		r.wg.Add(1)
+		go r.play(occ)
+	}
+}
+
+// Stop cancels occurrences that have not started, ends the ones in progress
+// now (reverting them) and waits until every revert and read-back is done.
+// Call it before the deployment or the cache manager is closed.
+func (r *Runner) Stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.wg.Wait()
+}
+
+func (r *Runner) since() time.Duration { return time.Since(r.start) }
+
+func (r *Runner) play(occ Occurrence) {
+	defer r.wg.Done()
+	f := occ.Fault
+	t := time.NewTimer(time.Until(r.start.Add(occ.At)))
+	select {
+	case <-r.ctx.Done():
+		t.Stop()
+		return
+	case <-t.C:
+	}
+
+	ev := &Event{Fault: f, N: occ.N, Start: r.since()}
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+
+	var win *window
+	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
+		win = r.o.Tracker.openWindow(time.Now())
+	}
+	faultStart := time.Now()
+	ns := &notes{}
+	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns}
+
+	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+	var act action
+	node, err := topology.Node{}, error(nil)
+	if f.Kind != KindFailover {
+		node, err = e.resolveNode(actx, f.Node)
+	}
+	if err == nil {
+		act, err = newAction(f, e, node)
+	}
+	if err == nil {
+		r.o.Logf("chaos: %s: injecting", f)
+		err = act.inject(actx)
+	}
+	cancel()
+	r.mu.Lock()
+	ev.Node = node.Name
+	ev.Injected = err == nil
+	r.mu.Unlock()
+	if err != nil {
+		ns.notef("injecting failed: %v", err)
+		r.o.Logf("chaos: %s: injecting failed: %v", f, err)
+	}
+
+	// Hold the fault for its duration, unless the run ends first.
+	if f.For > 0 && act != nil {
+		hold := time.NewTimer(f.For)
+		select {
+		case <-hold.C:
+		case <-r.ctx.Done():
+			hold.Stop()
+			ns.notef("ended early after %.1fs of %s: the run ended", r.since().Seconds()-ev.Start.Seconds(), f.For)
+		}
+	}
+	if act != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+		if err := act.revert(rctx); err != nil {
+			ns.notef("ending the fault failed: %v", err)
+			r.o.Logf("chaos: %s: ending failed: %v", f, err)
+		}
+		cancel()
+	}
+	end := r.since()
+	r.mu.Lock()
+	ev.End, ev.Ended = end, true
+	r.mu.Unlock()
+	r.o.Logf("chaos: %s: over after %.2fs", f, (end - ev.Start).Seconds())
+
+	if win != nil {
+		// Let replication and the manager's primary-following settle, but
+		// do not keep a finishing run waiting.
+		settle := time.NewTimer(r.o.Settle)
+		select {
+		case <-settle.C:
+		case <-r.ctx.Done():
+			settle.Stop()
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+		writes := r.o.Tracker.closeWindow(win)
+		lost, err := Check(cctx, r.o.Reader, writes, faultStart, win.opened)
+		cancel()
+		lost.Untracked = win.dropped
+		if err != nil {
+			ns.notef("lost-write check: %v", err)
+		}
+		if lost.Lost > 0 {
+			ns.notef("%d acknowledged writes lost (e.g. %s)", lost.Lost, strings.Join(lost.LostKeys[:min(3, len(lost.LostKeys))], ", "))
+		}
+		r.mu.Lock()
+		ev.Lost = &lost
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	ev.Notes = append(ev.Notes, ns.take()...)
+	r.mu.Unlock()
+}
+
+// Active lists the kinds of faults in effect at any moment of (from, to],
+// comma-joined in start order ("" when none), for the timeline.
+func (r *Runner) Active(from, to time.Duration) string {
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var kinds []string
+	seen := map[Kind]bool{}
+	for _, ev := range r.events {
+		if ev.Start > to || (ev.Ended && ev.End < from) {
+			continue
+		}
+		if !seen[ev.Fault.Kind] {
+			seen[ev.Fault.Kind] = true
+			kinds = append(kinds, string(ev.Fault.Kind))
+		}
+	}
+	return strings.Join(kinds, ",")
+}
+
+// Events returns a copy of every occurrence that started, by start time.
+func (r *Runner) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Event, len(r.events))
+	for i, ev := range r.events {
+		out[i] = *ev
+		out[i].Notes = append([]string(nil), ev.Notes...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out
+}
+
+// String describes an event for logs.
+func (e Event) String() string {
+	return fmt.Sprintf("%s #%d on %s: %.2fs..%.2fs", e.Fault, e.N, e.Node, e.Start.Seconds(), e.End.Seconds())
+}
