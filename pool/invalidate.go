@@ -118,9 +118,10 @@ func scanUnlink(ctx context.Context, c redis.UniversalClient, pattern string) (i
 
 // subscriber owns the invalidation subscription and its reader goroutine.
 type subscriber struct {
-	mu   sync.Mutex
-	ps   *redis.PubSub
-	done chan struct{} // closed when the reader goroutine exits
+	mu     sync.Mutex
+	ps     *redis.PubSub
+	done   chan struct{} // closed when the reader goroutine exits
+	closed bool          // set by close: a late rebind must not resubscribe
 }
 
 // start subscribes on client and waits for Redis to confirm, so a
@@ -140,6 +141,12 @@ func (s *subscriber) start(ctx context.Context, m *Manager, client redis.Univers
 		}
 	}()
 	s.mu.Lock()
+	if s.closed { // Shutdown won the race with a primary switch
+		s.mu.Unlock()
+		err := ps.Close()
+		<-done
+		return err
+	}
 	s.ps, s.done = ps, done
 	s.mu.Unlock()
 	return nil
@@ -154,6 +161,14 @@ func (s *subscriber) rebind(m *Manager, client redis.UniversalClient) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.ConnectionTimeout)
 	defer cancel()
 	_ = s.start(ctx, m, client) // on failure the old node's broadcasts are lost; counted nowhere else
+}
+
+// close stops the subscription for good (Shutdown).
+func (s *subscriber) close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.stop()
 }
 
 // stop closes the subscription and waits for the reader to exit.

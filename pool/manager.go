@@ -416,7 +416,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		m.closed = true
 		m.mu.Unlock()
 		var errs []error
-		if err := m.sub.stop(); err != nil {
+		if err := m.sub.close(); err != nil {
 			errs = append(errs, fmt.Errorf("pool: close subscription: %w", err))
 		}
 		done := make(chan struct{})
