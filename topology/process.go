@@ -46,6 +46,16 @@ type procNode struct {
 	paused   bool
 	lastRole Role
 	client   *redis.Client
+	// resume ends a PauseFor; stopped by Resume, Kill, Stop and Close.
+	resume *time.Timer
+}
+
+// stopResumeLocked cancels a pending PauseFor timer.
+func (n *procNode) stopResumeLocked() {
+	if n.resume != nil {
+		n.resume.Stop()
+		n.resume = nil
+	}
 }
 
 func (n *procNode) addr() string {
@@ -191,6 +201,9 @@ func (d *procDeployment) baseConf(n *procNode, port int) string {
 		line("save", `""`)
 		line("appendonly", "no")
 	}
+	if pw := d.password(); pw != "" {
+		line("masterauth", quoteConf(pw))
+	}
 	if d.spec.MaxMemory != "" {
 		line("maxmemory", d.spec.MaxMemory)
 	}
@@ -199,6 +212,11 @@ func (d *procDeployment) baseConf(n *procNode, port int) string {
 	}
 	return b.String()
 }
+
+// password is the requirepass of Spec.ExtraConfig, if any: control clients,
+// replicas (masterauth) and sentinels (auth-pass) need it, and Endpoints
+// hands it to the pool under test.
+func (d *procDeployment) password() string { return d.spec.ExtraConfig["requirepass"] }
 
 // extraConf renders Spec.ExtraConfig; it comes last so it overrides.
 func (d *procDeployment) extraConf() string {
@@ -281,7 +299,11 @@ func (d *procDeployment) run(ctx context.Context, n *procNode) error {
 	n.mu.Lock()
 	n.cmd, n.exited, n.paused = cmd, exited, false
 	if n.client == nil {
-		n.client = newNodeClient(addrOf(n.port))
+		pw := d.password()
+		if n.sentinel {
+			pw = ""
+		}
+		n.client = newNodeClient(addrOf(n.port), pw)
 	}
 	client := n.client
 	n.mu.Unlock()
@@ -302,9 +324,10 @@ func (d *procDeployment) run(ctx context.Context, n *procNode) error {
 // newNodeClient is a small client for control traffic to one node. Retries
 // are off so a control command (FAILOVER, SHUTDOWN) runs at most once; RESP2
 // keeps replies in the plain shapes Do documents.
-func newNodeClient(addr string) *redis.Client {
+func newNodeClient(addr, password string) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:                  addr,
+		Password:              password,
 		Protocol:              2,
 		DialTimeout:           time.Second,
 		ReadTimeout:           5 * time.Second,
@@ -359,7 +382,7 @@ func (d *procDeployment) Spec() Spec { return d.spec }
 
 // Endpoints lists the node addresses; process ports never change.
 func (d *procDeployment) Endpoints() Endpoints {
-	e := Endpoints{Shape: d.spec.Shape}
+	e := Endpoints{Shape: d.spec.Shape, Password: d.password()}
 	for _, n := range d.nodes {
 		if n.sentinel {
 			e.SentinelAddrs = append(e.SentinelAddrs, n.addr())
@@ -468,6 +491,7 @@ func (d *procDeployment) Stop(ctx context.Context, name string) error {
 		return nil
 	}
 	cmd, exited, paused, client := n.cmd, n.exited, n.paused, n.client
+	n.stopResumeLocked()
 	n.mu.Unlock()
 	if paused {
 		// A stopped process cannot read SHUTDOWN; wake it first.
@@ -513,6 +537,7 @@ func (d *procDeployment) Kill(ctx context.Context, name string) error {
 	}
 	cmd, exited := n.cmd, n.exited
 	n.paused = false
+	n.stopResumeLocked()
 	n.mu.Unlock()
 	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("topology: kill %s: %w", name, err)
@@ -554,6 +579,18 @@ func (d *procDeployment) Resume(ctx context.Context, name string) error {
 	return d.signal(name, syscall.SIGCONT, false)
 }
 
+// PauseFor freezes a node with SIGSTOP and thaws it after dur.
+func (d *procDeployment) PauseFor(ctx context.Context, name string, dur time.Duration) error {
+	if err := d.signal(name, syscall.SIGSTOP, true); err != nil {
+		return err
+	}
+	n := d.byName[name]
+	n.mu.Lock()
+	n.resume = time.AfterFunc(dur, func() { _ = d.signal(name, syscall.SIGCONT, false) })
+	n.mu.Unlock()
+	return nil
+}
+
 func (d *procDeployment) signal(name string, sig syscall.Signal, paused bool) error {
 	n, err := d.node(name)
 	if err != nil {
@@ -561,6 +598,7 @@ func (d *procDeployment) signal(name string, sig syscall.Signal, paused bool) er
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.stopResumeLocked()
 	if !n.runningLocked() {
 		return fmt.Errorf("topology: %s %s: node is not running", sig, name)
 	}
@@ -709,6 +747,7 @@ func (d *procDeployment) close(ctx context.Context) error {
 	for _, n := range d.nodes {
 		n.mu.Lock()
 		cmd, exited, up := n.cmd, n.exited, n.runningLocked()
+		n.stopResumeLocked()
 		n.mu.Unlock()
 		if !up {
 			continue

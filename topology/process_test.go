@@ -140,6 +140,15 @@ func checkPauseResume(t *testing.T, d Deployment, node string) {
 		t.Fatal(err)
 	}
 	eventually(t, node+" answers after resume", func() error { return pingWithin(d, node, time.Second) })
+
+	// A timed pause ends by itself.
+	if err := d.(TimedPauser).PauseFor(ctx, node, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := pingWithin(d, node, 100*time.Millisecond); err == nil {
+		t.Fatalf("%s answered PING during PauseFor", node)
+	}
+	eventually(t, node+" answers after PauseFor ends", func() error { return pingWithin(d, node, time.Second) })
 }
 
 // checkClientKill proves CLIENT KILL TYPE normal cuts other clients' links.

@@ -108,6 +108,9 @@ func (d *procDeployment) sentinelConf(n *procNode, port, primaryPort int) string
 	line("sentinel down-after-milliseconds", m, sentinelDownAfterMS)
 	line("sentinel failover-timeout", m, sentinelFailoverMS)
 	line("sentinel parallel-syncs", m, 1)
+	if pw := d.password(); pw != "" {
+		line("sentinel auth-pass", m, quoteConf(pw))
+	}
 	return b.String()
 }
 

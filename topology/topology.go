@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Backend says who runs the Redis nodes.
@@ -179,6 +180,14 @@ type Deployment interface {
 	KeepLogs(dir string) error
 	// Close stops everything and removes temporary folders; it is idempotent.
 	Close(ctx context.Context) error
+}
+
+// TimedPauser is implemented by every backend's Deployment: a pause that ends
+// by itself after dur. On the external backend it is the only way to choose
+// a pause's length (see ExternalPauseWindow); elsewhere it saves the caller a
+// timer, and Resume may still end the pause early.
+type TimedPauser interface {
+	PauseFor(ctx context.Context, node string, dur time.Duration) error
 }
 
 // ErrRedisServerNotFound is wrapped by FindRedisServer when no redis-server
