@@ -20,7 +20,7 @@ func zipfShare(k, n int, s float64) float64 {
 }
 
 func TestZipfTopOnePercentShare(t *testing.T) {
-	const n, draws = 100_000, 400_000
+	const n, draws = 100_000, 200_000
 	for _, s := range []float64{0.99, 1.1, 1.5} {
 		z, err := NewSampler(Popularity{Kind: PopZipf, Exponent: s}, n)
 		if err != nil {

@@ -1,0 +1,169 @@
+package workload
+
+import (
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLedgerClassifiesMisses(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if c := l.Classify("never", t0); c != MissCold {
+		t.Errorf("never written: %v", c)
+	}
+	l.Wrote("api", t0, 300*time.Second)
+	l.Wrote("persist", t0, 0)
+	cases := []struct {
+		key  string
+		at   time.Duration
+		want MissCause
+	}{
+		{"api", 10 * time.Second, MissEvicted},
+		{"api", 298 * time.Second, MissEvicted},
+		{"api", 299*time.Second + 100*time.Millisecond, MissExpired}, // within the 1 s slack
+		{"api", 300 * time.Second, MissExpired},
+		{"api", time.Hour, MissExpired},
+		{"persist", 1000 * time.Hour, MissEvicted},
+	}
+	for _, c := range cases {
+		if got := l.Classify(c.key, t0.Add(c.at)); got != c.want {
+			t.Errorf("%s at +%v: %v, want %v", c.key, c.at, got, c.want)
+		}
+	}
+	// A refresh pushes the expiry out; a rewrite replaces it.
+	l.Touched("api", t0.Add(200*time.Second), 300*time.Second)
+	if got := l.Classify("api", t0.Add(400*time.Second)); got != MissEvicted {
+		t.Errorf("after touch: %v, want evicted", got)
+	}
+	l.Wrote("api", t0.Add(450*time.Second), time.Second)
+	if got := l.Classify("api", t0.Add(452*time.Second)); got != MissExpired {
+		t.Errorf("after short rewrite: %v, want expired", got)
+	}
+	// Touching a key never written does not invent it.
+	l.Touched("ghost", t0, time.Minute)
+	if got := l.Classify("ghost", t0.Add(time.Second)); got != MissCold {
+		t.Errorf("touched ghost: %v, want cold", got)
+	}
+	l.Deleted("persist")
+	if got := l.Classify("persist", t0); got != MissCold {
+		t.Errorf("deleted: %v, want cold", got)
+	}
+	if l.Len() != 1 {
+		t.Errorf("Len = %d, want 1", l.Len())
+	}
+	l.Reset()
+	if l.Len() != 0 || l.Classify("api", t0) != MissCold {
+		t.Error("Reset kept keys")
+	}
+	for c, s := range map[MissCause]string{MissCold: "cold", MissExpired: "expired", MissEvicted: "evicted", 9: "unknown"} {
+		if c.String() != s {
+			t.Errorf("%d.String() = %q", c, c.String())
+		}
+	}
+}
+
+func TestLedgerSlackIsConfigurable(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	exact := NewLedgerWithOptions(LedgerOptions{ExpirySlack: -1})
+	exact.Wrote("k", t0, 2*time.Second)
+	if got := exact.Classify("k", t0.Add(1900*time.Millisecond)); got != MissEvicted {
+		t.Errorf("no slack, before expiry: %v", got)
+	}
+	if got := exact.Classify("k", t0.Add(2*time.Second)); got != MissExpired {
+		t.Errorf("no slack, at expiry: %v", got)
+	}
+	wide := NewLedgerWithOptions(LedgerOptions{ExpirySlack: 5 * time.Second})
+	wide.Wrote("k", t0, 10*time.Second)
+	if got := wide.Classify("k", t0.Add(5*time.Second)); got != MissExpired {
+		t.Errorf("5 s slack: %v", got)
+	}
+}
+
+func TestLedgerConcurrentUse(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				k := "k:" + strconv.Itoa(w) + ":" + strconv.Itoa(i)
+				l.Wrote(k, t0, time.Minute)
+				l.Touched(k, t0, time.Hour)
+				if l.Classify(k, t0.Add(30*time.Minute)) != MissEvicted {
+					t.Error("lost a write")
+					return
+				}
+				if i%2 == 0 {
+					l.Deleted(k)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if l.Len() != 8*2500 {
+		t.Errorf("Len = %d, want %d", l.Len(), 8*2500)
+	}
+}
+
+func TestLedgerMemoryPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates ~100 MB")
+	}
+	const n = 400_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := NewLedger()
+	t0 := time.Now()
+	buf := []byte("stratz:profile:")
+	for i := range n {
+		l.Wrote(string(strconv.AppendInt(buf, int64(76561198000000000+i), 10)), t0, 5*time.Minute)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perKey := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("ledger: %.1f bytes per key (%d keys)", perKey, l.Len())
+	// 10 million keys must fit well under 1 GB: under 64 bytes a key.
+	if perKey > 64 {
+		t.Errorf("%.1f bytes per key", perKey)
+	}
+	runtime.KeepAlive(l)
+}
+
+func BenchmarkLedger(b *testing.B) {
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = "stratz:profile:" + strconv.Itoa(76561198000000000+i)
+	}
+	t0 := time.Now()
+	b.Run("Wrote", func(b *testing.B) {
+		l := NewLedger()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				l.Wrote(keys[i&(len(keys)-1)], t0, time.Minute)
+				i++
+			}
+		})
+	})
+	b.Run("Classify", func(b *testing.B) {
+		l := NewLedger()
+		for _, k := range keys {
+			l.Wrote(k, t0, time.Minute)
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				_ = l.Classify(keys[i&(len(keys)-1)], t0)
+				i++
+			}
+		})
+	})
+}
