@@ -71,7 +71,13 @@ type Config struct {
 	Families                 []FamilyOverride
 	Origins                  map[string]OriginConfig // by source; missing sources get DefaultOrigins
 	Seed                     int64
-	Shard, Shards            int // only users with id % Shards == Shard become active (Shards 0 or 1 = all)
+	// Shard and Shards split the population between processes: only users
+	// with id % Shards == Shard become active (Shards 0 or 1 = all).
+	// Config.ActiveUsers is the total over all shards; the phases given to
+	// each shard's Schedule carry that shard's share. Users' ids and keys are
+	// the same in every shard; arrival times differ, so shards are not in
+	// lock-step.
+	Shard, Shards int
 }
 
 // WithDefaults returns c with every zero field replaced by its default. The
@@ -196,8 +202,11 @@ func (c Config) Validate() error {
 	} else if c.Shard < 0 || c.Shard >= c.Shards {
 		errs = append(errs, fieldErr("Shard", "%d must be in [0, Shards=%d)", c.Shard, c.Shards))
 	}
-	if c.Shards > 1 && c.Population/c.Shards < c.ActiveUsers {
-		errs = append(errs, fieldErr("ActiveUsers", "%d exceeds the %d users of one shard", c.ActiveUsers, c.Population/c.Shards))
+	if c.Shards > 1 {
+		// ActiveUsers is the total over all shards; each runs its share.
+		if per, room := (c.ActiveUsers+c.Shards-1)/c.Shards, c.Population/c.Shards; per > room {
+			errs = append(errs, fieldErr("ActiveUsers", "%d over %d shards is %d a shard, more than the %d users of a shard", c.ActiveUsers, c.Shards, per, room))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -103,7 +103,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"Origins[steam].Latency", Config{Origins: map[string]OriginConfig{"steam": {Latency: -1}}}},
 		{"Shards", Config{Shards: -2}},
 		{"Shard", Config{Shard: 3, Shards: 3}},
-		{"ActiveUsers", Config{Population: 1000, ActiveUsers: 600, Shards: 2}},
+		{"ActiveUsers", Config{Population: 1000, ActiveUsers: 1000, Shards: 3}},
 	}
 	for _, b := range bad {
 		err := b.cfg.Validate()

@@ -113,12 +113,15 @@ func (m *Model) Schedule(phases []PhasePlan) *Schedule {
 	for _, p := range phases {
 		peak = max(peak, p.UsersStart, p.UsersEnd)
 	}
+	// Each shard gets its own random streams, so parallel shards do not
+	// issue their commands in lock-step.
+	seed := m.seed ^ splitmix64(uint64(m.cfg.Shard)<<32|uint64(m.cfg.Shards))
 	s := &Schedule{
 		m:        m,
 		phases:   append([]PhasePlan(nil), phases...),
-		arr:      rand.New(rand.NewPCG(m.seed, 0xa11)),
-		ses:      rand.New(rand.NewPCG(m.seed, 0x5e5)),
-		cmd:      rand.New(rand.NewPCG(m.seed, 0xc3d)),
+		arr:      rand.New(rand.NewPCG(seed, 0xa11)),
+		ses:      rand.New(rand.NewPCG(seed, 0x5e5)),
+		cmd:      rand.New(rand.NewPCG(seed, 0xc3d)),
 		constant: m.cfg.Arrival == ArrivalConstant,
 		perSec:   m.cfg.CommandsPerUserPerMinute / 60,
 		capacity: m.shardSize(),

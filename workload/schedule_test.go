@@ -274,6 +274,14 @@ func TestShardingIsDisjointAndCovering(t *testing.T) {
 	if total != pop {
 		t.Errorf("shard sizes add up to %d, want the population %d", total, pop)
 	}
+	a, _ := models[0].Schedule(steady(time.Minute, 10)).Next()
+	b, _ := models[1].Schedule(steady(time.Minute, 10)).Next()
+	if a.At == b.At {
+		t.Error("shards issue commands in lock-step")
+	}
+	if models[0].User(123) != models[1].User(123) {
+		t.Error("a user's ids differ between shards")
+	}
 	for id := range pop {
 		n := 0
 		for _, m := range models {
