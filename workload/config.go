@@ -173,7 +173,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fieldErr(field+".MeanSize", "%d must be in [0, 64 MiB]", o.MeanSize))
 		}
 		if o.Popularity != nil {
-			if err := o.Popularity.Validate(); err != nil {
+			if why := popularityIgnored(o.Name); why != "" {
+				errs = append(errs, fieldErr(field+".Popularity", "has no effect on %s: %s", o.Name, why))
+			} else if err := o.Popularity.Validate(); err != nil {
 				errs = append(errs, fieldErr(field+".Popularity", "%v", err))
 			}
 		}
@@ -209,4 +211,16 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// popularityIgnored says why a family's popularity cannot be overridden, or
+// "" if it can: an override that would silently do nothing is an error.
+func popularityIgnored(name string) string {
+	switch name {
+	case "session", "user_connected":
+		return "its keys follow the active users, who are drawn by zipf"
+	case "meta_heroes", "meta_items", "meta_current_patch":
+		return "it has a single key"
+	}
+	return ""
 }
