@@ -15,9 +15,9 @@ const (
 	DefaultCPM         = 6.0
 	DefaultSessionMean = 10 * time.Minute
 	defaultZipf        = 1.1
-	// maxPopulation keeps user and guild ids inside uint32 and discord
-	// snowflakes inside 18 digits.
-	maxPopulation = 1 << 31
+	// maxPopulation keeps user ids inside uint32, discord snowflakes inside
+	// 18 digits, and a Schedule's active-user bitset at most 12.5 MB.
+	maxPopulation = 100_000_000
 )
 
 // Arrival processes.

@@ -84,6 +84,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		cfg   Config
 	}{
 		{"Population", Config{Population: -1}},
+		{"Population", Config{Population: 200_000_000}},
 		{"ActiveUsers", Config{Population: 100, ActiveUsers: 101}},
 		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: -2}},
 		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: math.Inf(1)}},
