@@ -59,10 +59,18 @@ func TestHTMLIsSelfContainedAndComplete(t *testing.T) {
 }
 
 func TestHTMLDownsamplesLongRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a one-hour sample")
+	// A one-hour timeline: the 120 s sample repeated 30 times (cheap to
+	// build, even under -race).
+	r := reporttest.Sample(reporttest.Options{Seconds: 120})
+	base := r.Timeline
+	r.Timeline = nil
+	for k := 0; k < 30; k++ {
+		for _, row := range base {
+			row.T += float64(120 * k)
+			r.Timeline = append(r.Timeline, row)
+		}
 	}
-	r := reporttest.Sample(reporttest.Options{Seconds: 3600, OpsPerSec: 500})
+	r.DurationS = 3600
 	var buf bytes.Buffer
 	if err := report.WriteHTML(&buf, r); err != nil {
 		t.Fatal(err)
