@@ -112,11 +112,15 @@ type Reader interface {
 type LostWrites struct {
 	Tracked         uint64 // writes observed in the window
 	Acked           uint64 // acknowledged
-	Failed          uint64 // refused by Redis (READONLY, OOM): not applied
+	Failed          uint64 // refused (READONLY, OOM, connection refused): normally not applied
+	FailedApplied   uint64 // reported as failed yet found (an earlier attempt of a retried command was applied)
 	Unknown         uint64 // timed out or connection broke: outcome unknown
 	AckedAfterStart uint64 // acknowledged after the fault began
 	Lost            uint64 // acknowledged, then missing or replaced by an older write
 	LostKeys        []string
+	// Examples explain up to a few lost writes: what was acknowledged and
+	// what was found instead.
+	Examples []string
 	Keys            int    // distinct keys read back
 	ReadErrors      uint64 // keys that could not be read back (not counted as lost)
 	Untracked       uint64 // writes beyond the tracking bound, not checked
@@ -176,23 +180,24 @@ func Check(ctx context.Context, r Reader, writes []Write, faultStart, windowOpen
 			continue
 		}
 		var from *Write // the tracked write whose value was found
-		var foundVersion uint32
+		foundWhat := "nothing"
 		if found {
 			v, verr := workload.Verify(key, val)
 			if verr != nil {
 				// A corrupted value destroyed whatever was acknowledged.
 				found = false
+				foundWhat = "a corrupted value"
 			} else {
-				foundVersion = v
+				foundWhat = fmt.Sprintf("version %d (untracked: older than the window)", v)
 				for _, i := range idx {
-					if writes[i].Version == v && writes[i].Outcome != Failed {
+					if writes[i].Version == v {
 						from = &writes[i]
+						foundWhat = fmt.Sprintf("version %d (written %s..%s)", v, clock(from.Sent), clock(from.Done))
 						break
 					}
 				}
 			}
 		}
-		_ = foundVersion
 		lostHere := false
 		for _, i := range idx {
 			w := &writes[i]
@@ -205,7 +210,10 @@ func Check(ctx context.Context, r Reader, writes []Write, faultStart, windowOpen
 				lost = true
 			case from == w:
 			case from != nil:
-				// Only a write that completed before w began can be older.
+				// Only a write acknowledged before w began can be older. A
+				// write reported as failed that is found anyway was applied
+				// by an attempt whose reply was lost (a retry then failed):
+				// its time is as uncertain as an unknown one's.
 				lost = from.Outcome == Acked && from.Done.Before(w.Sent)
 			default:
 				// The value predates the window: older than w unless w was
@@ -215,7 +223,14 @@ func Check(ctx context.Context, r Reader, writes []Write, faultStart, windowOpen
 			if lost {
 				res.Lost++
 				lostHere = true
+				if len(res.Examples) < 5 {
+					res.Examples = append(res.Examples, fmt.Sprintf("%s: version %d acknowledged (sent %s, acked %s), found %s",
+						key, w.Version, clock(w.Sent), clock(w.Done), foundWhat))
+				}
 			}
+		}
+		if from != nil && from.Outcome == Failed {
+			res.FailedApplied++
 		}
 		if lostHere && len(res.LostKeys) < 20 {
 			res.LostKeys = append(res.LostKeys, key)
@@ -226,3 +241,5 @@ func Check(ctx context.Context, r Reader, writes []Write, faultStart, windowOpen
 	}
 	return res, nil
 }
+
+func clock(t time.Time) string { return t.Format("15:04:05.000") }

@@ -219,6 +219,9 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 func lostSummary(l *LostWrites) string {
 	s := "writes tracked " + itoa(l.Tracked) + ": acknowledged " + itoa(l.Acked) + ", refused " + itoa(l.Failed) +
 		", unknown " + itoa(l.Unknown) + ", lost " + itoa(l.Lost) + " over " + itoa(uint64(l.Keys)) + " keys"
+	if l.FailedApplied > 0 {
+		s += ", " + itoa(l.FailedApplied) + " reported failed but found applied"
+	}
 	if l.ReadErrors > 0 {
 		s += ", " + itoa(l.ReadErrors) + " keys unreadable"
 	}

@@ -193,7 +193,7 @@ func (r *Runner) play(occ Occurrence) {
 			ns.notef("lost-write check: %v", err)
 		}
 		if lost.Lost > 0 {
-			ns.notef("%d acknowledged writes lost (e.g. %s)", lost.Lost, strings.Join(lost.LostKeys[:min(3, len(lost.LostKeys))], ", "))
+			ns.notef("%d acknowledged writes lost; e.g. %s", lost.Lost, strings.Join(lost.Examples, "; "))
 		}
 		r.mu.Lock()
 		ev.Lost = &lost

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -39,6 +40,11 @@ type driver struct {
 	dropAft  time.Duration
 	opTmo    time.Duration
 	inflight chan struct{}
+	// activity counts operations and errors at sub-second resolution for
+	// fault recovery; writes follows persistent-tier writes through
+	// readonly and failover faults. Both may be nil.
+	activity *chaos.Activity
+	writes   *chaos.WriteTracker
 
 	start   time.Time
 	next    atomic.Uint64 // round-robin shard picker
@@ -156,6 +162,7 @@ type cmdRecord struct {
 	nl         int
 	errs       [8]string
 	ne         int
+	nerr       int // errors, uncapped (errs keeps the first 8 kinds)
 	checked    uint64
 	mismatches uint64
 	late       bool
@@ -170,6 +177,7 @@ func (r *cmdRecord) sample(op int8, tier int8, lat, svc time.Duration) {
 }
 
 func (r *cmdRecord) err(kind string) {
+	r.nerr++
 	if r.ne < len(r.errs) {
 		r.errs[r.ne] = kind
 		r.ne++
@@ -203,98 +211,112 @@ func (d *driver) exec(cmd workload.Command, intended time.Time) {
 	// for the first one, then the end of the one before.
 	due := intended
 	for i := range cmd.Ops {
-		op := &cmd.Ops[i]
-		fam := op.Family
-		tier := pool.Tier(fam.Tier)
-		ti := int8(tierIndex(fam.Tier))
-		switch op.Kind {
-		case workload.OpGetOrFetch:
-			sent := time.Now()
-			size := op.Size
-			val, out, err := d.cache.GetOrFetchRaw(ctx, op.Key, tier, func(fctx context.Context) (string, error) {
-				return d.origin.Fetch(fctx, fam, op.Key, size)
-			})
-			now := time.Now()
-			// GetDur includes a failed GET's time (a pool wait, a timeout), so
-			// an outage shows as latency, never as fast errors.
-			if out.GetDur > 0 {
-				rec.sample(opiGet, ti, sent.Sub(due)+out.GetDur, out.GetDur)
-			}
-			if out.Fetched && out.FillDur > 0 {
-				rec.sample(opiSet, ti, out.FillDur, out.FillDur)
-			}
-			switch {
-			case out.Hit:
-				rec.lookup(ti, fam.Name, true, 0)
-				d.verify(&rec, op.Key, val)
-			case out.GetErr != nil:
-				// Neither hit nor miss: the cache failed and the manager
-				// fell back to the origin. Counted as an error of its kind.
-				rec.err(pool.ErrorKind(out.GetErr))
-			case out.GetDur > 0:
-				rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
-			}
-			if out.Fetched && out.FillErr == nil && err == nil {
-				d.ledger.Wrote(op.Key, now, fam.TTL)
-			}
-			if out.FillErr != nil {
-				rec.err(pool.ErrorKind(out.FillErr))
-			}
-			if err != nil && (out.GetErr == nil || !errors.Is(err, out.GetErr)) {
-				rec.err(pool.ErrorKind(err))
-			}
-			due = now
-		case workload.OpGet:
-			sent := time.Now()
-			val, found, err := d.cache.Get(ctx, op.Key)
-			now := time.Now()
-			rec.sample(opiGet, ti, now.Sub(due), now.Sub(sent))
-			due = now
-			if err != nil {
-				rec.err(pool.ErrorKind(err))
-				continue
-			}
-			if found {
-				rec.lookup(ti, fam.Name, true, 0)
-				d.verify(&rec, op.Key, val)
-				continue
-			}
-			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
-			// A plain read that misses creates the value, as the bot does for
-			// a new session or a guild with no locale yet.
-			due = d.set(ctx, &rec, op, tier, ti, now)
-		case workload.OpSet:
-			due = d.set(ctx, &rec, op, tier, ti, due)
-		case workload.OpTouch:
-			sent := time.Now()
-			ok, err := d.cache.Expire(ctx, op.Key, tier)
-			now := time.Now()
-			rec.sample(opiExpire, ti, now.Sub(due), now.Sub(sent))
-			due = now
-			if err != nil {
-				rec.err(pool.ErrorKind(err))
-			} else if ok {
-				d.ledger.Touched(op.Key, now, fam.TTL)
-			}
-		case workload.OpDel:
-			sent := time.Now()
-			_, err := d.cache.Del(ctx, op.Key)
-			now := time.Now()
-			rec.sample(opiDel, ti, now.Sub(due), now.Sub(sent))
-			due = now
-			if err != nil {
-				rec.err(pool.ErrorKind(err))
-			} else {
-				d.ledger.Deleted(op.Key)
-			}
-		}
+		errsBefore := rec.nerr
+		d.execOp(ctx, &rec, &cmd.Ops[i], &due)
+		d.activity.Record(time.Since(d.start), rec.nerr > errsBefore)
 	}
 	rec.commandUs = time.Since(intended).Microseconds()
 	d.apply(cmd, &rec)
 }
 
+// execOp runs one operation of a command; due is the intended start of the
+// next operation (the command's start for the first, then the end of the
+// one before) and is advanced here.
+func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, duep *time.Time) {
+	due := *duep
+	defer func() { *duep = due }()
+	fam := op.Family
+	tier := pool.Tier(fam.Tier)
+	ti := int8(tierIndex(fam.Tier))
+	switch op.Kind {
+	case workload.OpGetOrFetch:
+		sent := time.Now()
+		size := op.Size
+		val, out, err := d.cache.GetOrFetchRaw(ctx, op.Key, tier, func(fctx context.Context) (string, error) {
+			return d.origin.Fetch(fctx, fam, op.Key, size)
+		})
+		now := time.Now()
+		// GetDur includes a failed GET's time (a pool wait, a timeout), so
+		// an outage shows as latency, never as fast errors.
+		if out.GetDur > 0 {
+			rec.sample(opiGet, ti, sent.Sub(due)+out.GetDur, out.GetDur)
+		}
+		if out.Fetched && out.FillDur > 0 {
+			rec.sample(opiSet, ti, out.FillDur, out.FillDur)
+		}
+		switch {
+		case out.Hit:
+			rec.lookup(ti, fam.Name, true, 0)
+			d.verify(rec, op.Key, val)
+		case out.GetErr != nil:
+			// Neither hit nor miss: the cache failed and the manager
+			// fell back to the origin. Counted as an error of its kind.
+			rec.err(pool.ErrorKind(out.GetErr))
+		case out.GetDur > 0:
+			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+		}
+		if out.Fetched && out.FillErr == nil && err == nil {
+			d.ledger.Wrote(op.Key, now, fam.TTL)
+		}
+		if out.Fetched && fam.Tier == workload.TierPersistent && d.writes.Active() {
+			d.observeFill(op.Key, val, now.Add(-out.FillDur), now, out.FillErr)
+		}
+		if out.FillErr != nil {
+			rec.err(pool.ErrorKind(out.FillErr))
+		}
+		if err != nil && (out.GetErr == nil || !errors.Is(err, out.GetErr)) {
+			rec.err(pool.ErrorKind(err))
+		}
+		due = now
+	case workload.OpGet:
+		sent := time.Now()
+		val, found, err := d.cache.Get(ctx, op.Key)
+		now := time.Now()
+		rec.sample(opiGet, ti, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			rec.err(pool.ErrorKind(err))
+			return
+		}
+		if found {
+			rec.lookup(ti, fam.Name, true, 0)
+			d.verify(rec, op.Key, val)
+			return
+		}
+		rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+		// A plain read that misses creates the value, as the bot does for
+		// a new session or a guild with no locale yet.
+		due = d.set(ctx, rec, op, tier, ti, now)
+	case workload.OpSet:
+		due = d.set(ctx, rec, op, tier, ti, due)
+	case workload.OpTouch:
+		sent := time.Now()
+		ok, err := d.cache.Expire(ctx, op.Key, tier)
+		now := time.Now()
+		rec.sample(opiExpire, ti, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			rec.err(pool.ErrorKind(err))
+		} else if ok {
+			d.ledger.Touched(op.Key, now, fam.TTL)
+		}
+	case workload.OpDel:
+		sent := time.Now()
+		_, err := d.cache.Del(ctx, op.Key)
+		now := time.Now()
+		rec.sample(opiDel, ti, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			rec.err(pool.ErrorKind(err))
+		} else {
+			d.ledger.Deleted(op.Key)
+		}
+	}
+}
+
 func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
-	val := workload.Value(op.Key, d.version.Add(1), op.Size)
+	ver := d.version.Add(1)
+	val := workload.Value(op.Key, ver, op.Size)
 	sent := time.Now()
 	err := d.cache.Set(ctx, op.Key, val, tier)
 	now := time.Now()
@@ -304,7 +326,33 @@ func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier 
 	} else {
 		d.ledger.Wrote(op.Key, now, op.Family.TTL)
 	}
+	if op.Family.Tier == workload.TierPersistent && d.writes.Active() {
+		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: now, Outcome: outcomeOf(err)})
+	}
 	return now
+}
+
+// observeFill tracks a get-or-fetch fill of the persistent tier.
+func (d *driver) observeFill(key, val string, sent, done time.Time, err error) {
+	v, verr := workload.Verify(key, val)
+	if verr != nil {
+		return
+	}
+	d.writes.Observe(chaos.Write{Key: key, Version: v, Sent: sent, Done: done, Outcome: outcomeOf(err)})
+}
+
+// outcomeOf tells a write Redis refused (it did not happen) from one whose
+// fate is unknown (the reply never came). A refused connection or a pool
+// timeout never sent the command, so it is refused too.
+func outcomeOf(err error) chaos.Outcome {
+	if err == nil {
+		return chaos.Acked
+	}
+	switch pool.ErrorKind(err) {
+	case pool.KindTimeout, pool.KindConnectionReset, pool.KindCanceled, pool.KindClosed, pool.KindOther:
+		return chaos.Unknown
+	}
+	return chaos.Failed
 }
 
 func (d *driver) verify(rec *cmdRecord, key, val string) {

@@ -12,8 +12,10 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/scenarios"
@@ -50,6 +52,9 @@ type Options struct {
 	// DrainTimeout bounds how long in-flight commands may finish after the
 	// schedule ends or the run is interrupted (default 2s).
 	DrainTimeout time.Duration
+	// FaultSettle is how long after a readonly or failover fault the
+	// acknowledged writes are read back (default 1s).
+	FaultSettle time.Duration
 }
 
 func (o Options) getenv() func(string) string {
@@ -99,6 +104,15 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		o.DrainTimeout = 2 * time.Second
 	}
 
+	faults := chaos.FromScenario(s.Faults)
+	if s.Target.Backend == "external" && !o.AllowDestructive {
+		for _, f := range faults {
+			if f.Kind != chaos.KindNetwork {
+				return nil, &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
+			}
+		}
+	}
+
 	// Redis.
 	spec := topologySpec(s, o)
 	o.logf("starting %s %s redis (%s backend)", s.Target.Topology, describeMemory(s), s.Target.Backend)
@@ -120,8 +134,18 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		}
 	}()
 
-	// The cache manager under test.
+	// The cache manager under test, through an in-process proxy for the
+	// whole run when a fault will degrade the network.
 	ep := dep.Endpoints()
+	var network *chaos.Network
+	if chaos.NeedsProxy(faults) {
+		if network, err = chaos.NewNetwork(ep.Addrs); err != nil {
+			return nil, &EnvError{Op: "start the network proxy", Err: err}
+		}
+		defer network.Close()
+		ep.Addrs = network.Addrs(ep.Addrs)
+		o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
+	}
 	pcfg, err := poolConfig(s, ep, o)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
@@ -167,7 +191,24 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		inflight: make(chan struct{}, max(maxInflight, 1)),
 		runCtx:   runCtx,
 	}
+	// Driver versions live in the upper half of the uint32 space so they
+	// never equal an origin fill's version of the same key: the lost-write
+	// check tells writes apart by version.
+	d.version.Store(1 << 31)
+	total := s.TotalDuration()
+	var runner *chaos.Runner
+	if len(faults) > 0 {
+		d.activity = chaos.NewActivity(total+o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
+		d.writes = chaos.NewWriteTracker()
+		runner = chaos.NewRunner(faults, chaos.Options{
+			Deployment: dep, Network: network, Tracker: d.writes, Reader: mgr,
+			Settle: o.FaultSettle, Total: total, Logf: o.Logf,
+		})
+	}
 	smp := &sampler{d: d, mgr: mgr, info: dep}
+	if runner != nil {
+		smp.faults = runner.Active
+	}
 
 	res = &report.Result{
 		SchemaVersion: report.SchemaVersion,
@@ -182,10 +223,14 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	}
 
 	// Go.
-	total := s.TotalDuration()
 	o.logf("driving %d users (population %d) for %s", peakUsers(plans), s.Workload.Population, total)
 	d.start = time.Now()
 	res.StartedAt = d.start.UTC()
+	if runner != nil {
+		runner.Start(d.start)
+		// Stopped after draining below; this covers an early return.
+		defer runner.Stop()
+	}
 	stop := make(chan struct{})
 	dispatched := make(chan struct{})
 	go func() {
@@ -227,6 +272,11 @@ loop:
 		abandon()
 		<-drained
 	}
+	if runner != nil {
+		// End faults still in effect and finish their read-backs while the
+		// deployment and the manager are still up.
+		runner.Stop()
+	}
 	end := time.Now()
 	emit(end)
 
@@ -234,6 +284,9 @@ loop:
 	res.Interrupted = interrupted
 	res.Timeline = smp.rows
 	fill(res, s, d, smp, mgr, model, pcfg, phases)
+	if runner != nil {
+		fillFaults(res, s, d, smp, runner.Events(), end.Sub(d.start))
+	}
 	if interrupted {
 		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, total))
 	}
@@ -402,4 +455,19 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		}
 	}
 	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
+}
+
+// fillFaults measures every fault occurrence against the timeline and adds
+// the lost-write checks to the integrity section.
+func fillFaults(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, evs []chaos.Event, runEnd time.Duration) {
+	m := chaos.Measurement{Rows: smp.rows, Activity: d.activity, Dials: smp.dials, RunEnd: runEnd}
+	m.Targets(s.TargetSpecs())
+	res.Faults = m.Reports(evs)
+	lost, unknown, tracked := chaos.Integrity(evs)
+	res.Integrity.LostWrites += lost
+	res.Integrity.UnknownWrites += unknown
+	res.Integrity.WritesTracked += tracked
+	if planned := len(chaos.Plan(chaos.FromScenario(s.Faults), s.TotalDuration())); len(evs) < planned {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences ran before the run ended", len(evs), planned))
+	}
 }

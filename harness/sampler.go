@@ -147,8 +147,13 @@ type sampler struct {
 	info     infoSource
 	server   serverCounters
 	lastPool pool.PoolStats
-	faults   func(t time.Duration) string
-	rows     []report.TimelineRow
+	// faults names the faults active during an interval (from, to].
+	faults func(from, to time.Duration) string
+	rows   []report.TimelineRow
+	// dials[i] is the manager's cumulative connection attempts when rows[i]
+	// was taken, for counting reconnects per fault.
+	dials []uint64
+	lastT time.Duration
 	// recorded totals, updated each interval for progress displays
 	reqs, hits, misses, errs uint64
 }
@@ -187,7 +192,8 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 	}
 	row.HitRate = report.HitRate(row.Hits, row.Misses)
 
-	ps := s.mgr.Stats().Pool
+	st := s.mgr.Stats()
+	ps := st.Pool
 	row.PoolTotal, row.PoolIdle = uint64(ps.TotalConns), uint64(ps.IdleConns)
 	row.PoolTimeouts = uint64(delta32(ps.Timeouts, s.lastPool.Timeouts))
 	row.PoolWaitMs = float64(ps.WaitDurationNs-s.lastPool.WaitDurationNs) / 1e6
@@ -206,8 +212,9 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		row.UsedMemory, row.MaxMemory, row.ConnectedClients = s.server.usedMemory, s.server.maxm, s.server.clients
 	}
 	if s.faults != nil {
-		row.Fault = s.faults(elapsed)
+		row.Fault = s.faults(s.lastT, elapsed)
 	}
+	s.lastT = elapsed
 	if ph.recorded {
 		s.reqs += c.ops
 		s.hits += row.Hits
@@ -215,6 +222,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		s.errs += row.Errors
 	}
 	s.rows = append(s.rows, row)
+	s.dials = append(s.dials, st.Dials)
 	return row, h
 }
 

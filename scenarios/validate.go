@@ -480,10 +480,21 @@ func (s *Scenario) validateFaults(c *checker) {
 			if f.Fraction < 0 || f.Fraction >= 1 && f.Fraction != 0 {
 				c.add(p+".fraction", "fraction: %g out of range, expected more than 0 and less than 1", f.Fraction)
 			}
+			if f.Ballast != 0 && topo == "cluster" {
+				c.add(p+".ballast", "memory-pressure ballast is written to one node, which a cluster would redirect (MOVED); lower maxmemory alone on a cluster")
+			}
 		case "failover":
 			if topo != "sentinel" && topo != "cluster" {
 				c.add(p+".kind", "fault failover needs topology sentinel or cluster (this scenario's is %s); use readonly to demote a standalone primary", topo)
 			}
+			if f.Node != "" && topo == "sentinel" {
+				c.add(p+".node", "fault failover on sentinel: the sentinels choose the new primary; node does not apply")
+			}
+		}
+		if strings.HasPrefix(f.Node, "sentinel-") && f.Kind != "restart" && f.Kind != "pause" {
+			c.add(p+".node", "fault %s acts on a data node, not on %s", f.Kind, f.Node)
+		}
+		switch f.Kind {
 		case "readonly":
 			if topo == "cluster" {
 				c.add(p+".kind", "fault readonly (REPLICAOF) is not possible on a cluster node; use failover")
@@ -501,6 +512,12 @@ func (s *Scenario) validateFaults(c *checker) {
 			}
 			if topo != "standalone" && topo != "replica" {
 				c.add(p+".kind", "fault network proxies one address; it supports standalone and replica topologies, not %s", topo)
+			}
+			if (f.Toxic == "reset_peer" || f.Toxic == "timeout") && f.Timeout < 0 {
+				c.add(p+".timeout", "timeout must not be negative")
+			}
+			if f.Toxic == "latency" && f.Jitter > f.Latency {
+				c.add(p+".jitter", "jitter %s is larger than latency %s: delays would go negative", f.Jitter.D(), f.Latency.D())
 			}
 		}
 		if f.Node != "" && f.Node != "primary" {
@@ -524,6 +541,9 @@ func (s *Scenario) validateFaults(c *checker) {
 	}
 }
 
+// validNode says whether node names a node of the deployment, spelled as
+// topology names them: replica-1..replica-N (replica and sentinel shapes),
+// sentinel-0..2, node-0..5 (cluster).
 func validNode(topo, node string, replicas int) bool {
 	var n int
 	switch {
@@ -531,7 +551,7 @@ func validNode(topo, node string, replicas int) bool {
 		if _, err := fmt.Sscanf(node, "replica-%d", &n); err != nil {
 			return false
 		}
-		return (topo == "replica" || topo == "sentinel") && n >= 0 && n < max(replicas, 1)
+		return (topo == "replica" || topo == "sentinel") && n >= 1 && n <= max(replicas, 1)
 	case strings.HasPrefix(node, "sentinel-"):
 		if _, err := fmt.Sscanf(node, "sentinel-%d", &n); err != nil {
 			return false
@@ -542,6 +562,8 @@ func validNode(topo, node string, replicas int) bool {
 			return false
 		}
 		return topo == "cluster" && n >= 0 && n < 6
+	case node == "primary-0":
+		return topo != "cluster"
 	}
 	return false
 }
@@ -549,9 +571,9 @@ func validNode(topo, node string, replicas int) bool {
 func nodeHint(topo string, replicas int) string {
 	switch topo {
 	case "replica":
-		return fmt.Sprintf(" or replica-0..replica-%d", max(replicas, 1)-1)
+		return fmt.Sprintf(", primary-0 or replica-1..replica-%d", max(replicas, 1))
 	case "sentinel":
-		return fmt.Sprintf(", replica-0..replica-%d or sentinel-0..sentinel-2", max(replicas, 1)-1)
+		return fmt.Sprintf(", primary-0, replica-1..replica-%d or sentinel-0..sentinel-2", max(replicas, 1))
 	case "cluster":
 		return " or node-0..node-5"
 	}
