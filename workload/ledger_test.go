@@ -111,8 +111,8 @@ func TestLedgerConcurrentUse(t *testing.T) {
 }
 
 func TestLedgerMemoryPerKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates ~100 MB")
+	if testing.Short() || raceEnabled {
+		t.Skip("a memory measurement: not under -short or -race")
 	}
 	const n = 400_000
 	var before, after runtime.MemStats
