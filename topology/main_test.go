@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,6 +13,11 @@ import (
 func TestMain(m *testing.M) {
 	if runOrphanHelper() {
 		return
+	}
+	// The reaper image cannot be pulled on an offline machine; every test
+	// removes its own containers in Close.
+	if os.Getenv(ReaperEnv) == "" {
+		_ = os.Setenv(ReaperEnv, "true")
 	}
 	goleak.VerifyTestMain(m)
 }
