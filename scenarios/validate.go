@@ -84,7 +84,7 @@ func (s *Scenario) Defaults() {
 		w.Population = DefaultPopulation
 	}
 	if w.ActiveUsers == 0 {
-		w.ActiveUsers = min(DefaultActiveUsers, w.Population)
+		w.ActiveUsers = min(DefaultActiveUsers, max(w.Population, 1))
 	}
 	if w.CommandsPerUserPerMinute == 0 {
 		w.CommandsPerUserPerMinute = DefaultCPM
