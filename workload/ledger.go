@@ -52,10 +52,13 @@ type Ledger struct {
 	shards [ledgerShards]ledgerShard
 }
 
+type ledgerEntry struct{ written, expiry uint32 }
+
 type ledgerShard struct {
 	mu sync.Mutex
-	// m maps a key hash to its expiry offset in ms from base; 0 = no TTL.
-	m map[uint64]uint32
+	// m maps a key hash to when the harness last wrote it and when that
+	// write expires, both in ms from base (expiry 0 = no TTL).
+	m map[uint64]ledgerEntry
 	_ [48]byte // keep shards on separate cache lines
 }
 
@@ -78,7 +81,7 @@ func NewLedgerWithOptions(o LedgerOptions) *Ledger {
 		l.slack = 0
 	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[uint64]uint32)
+		l.shards[i].m = make(map[uint64]ledgerEntry)
 	}
 	return l
 }
@@ -123,11 +126,23 @@ func (l *Ledger) expiryOffset(at time.Time, ttl time.Duration) uint32 {
 // expiry). A later write replaces the earlier one, as SET does.
 func (l *Ledger) Wrote(key string, at time.Time, ttl time.Duration) {
 	h := xxhash.Sum64String(key)
-	exp := l.expiryOffset(at, ttl)
+	e := ledgerEntry{written: l.offset(at), expiry: l.expiryOffset(at, ttl)}
 	s := l.shard(h)
 	s.mu.Lock()
-	s.m[h] = exp
+	s.m[h] = e
 	s.mu.Unlock()
+}
+
+// offset is at in ms from base, clamped to uint32.
+func (l *Ledger) offset(at time.Time) uint32 {
+	off := at.UnixMilli() - l.baseFor(at)
+	switch {
+	case off < 0:
+		return 0
+	case off > 1<<32-1:
+		return 1<<32 - 1
+	}
+	return uint32(off)
 }
 
 // Deleted records that the harness deleted key: a later miss on it is cold.
@@ -147,24 +162,27 @@ func (l *Ledger) Touched(key string, at time.Time, ttl time.Duration) {
 	exp := l.expiryOffset(at, ttl)
 	s := l.shard(h)
 	s.mu.Lock()
-	if _, ok := s.m[h]; ok {
-		s.m[h] = exp
+	if e, ok := s.m[h]; ok {
+		e.expiry = exp
+		s.m[h] = e
 	}
 	s.mu.Unlock()
 }
 
-// Classify says why a read of key at time at missed: cold if the harness
-// never wrote it, expired if its TTL had passed (within the slack), evicted
-// otherwise.
+// Classify says why a read of key sent at time at missed: cold if the
+// harness never wrote it, or wrote it only after the read was sent (a
+// concurrent fill: the key did not exist yet when the read ran); expired if
+// its TTL had passed (within the slack); evicted otherwise.
 func (l *Ledger) Classify(key string, at time.Time) MissCause {
 	h := xxhash.Sum64String(key)
 	s := l.shard(h)
 	s.mu.Lock()
-	exp, ok := s.m[h]
+	e, ok := s.m[h]
 	s.mu.Unlock()
-	if !ok {
+	if !ok || int64(e.written) >= at.UnixMilli()-l.base.Load() {
 		return MissCold
 	}
+	exp := e.expiry
 	if exp == 0 {
 		return MissEvicted
 	}

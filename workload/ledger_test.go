@@ -167,3 +167,17 @@ func BenchmarkLedger(b *testing.B) {
 		})
 	})
 }
+
+// A read sent before a concurrent fill was acknowledged missed a key that did
+// not exist yet: cold, not evicted.
+func TestLedgerConcurrentFillIsCold(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Now()
+	l.Wrote("k", t0.Add(5*time.Millisecond), time.Minute)
+	if got := l.Classify("k", t0); got != MissCold {
+		t.Errorf("read sent before the write: %v, want cold", got)
+	}
+	if got := l.Classify("k", t0.Add(time.Second)); got != MissEvicted {
+		t.Errorf("read sent after the write: %v, want evicted", got)
+	}
+}
