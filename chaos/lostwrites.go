@@ -120,10 +120,10 @@ type LostWrites struct {
 	LostKeys        []string
 	// Examples explain up to a few lost writes: what was acknowledged and
 	// what was found instead.
-	Examples []string
-	Keys            int    // distinct keys read back
-	ReadErrors      uint64 // keys that could not be read back (not counted as lost)
-	Untracked       uint64 // writes beyond the tracking bound, not checked
+	Examples   []string
+	Keys       int    // distinct keys read back
+	ReadErrors uint64 // keys that could not be read back (not counted as lost)
+	Untracked  uint64 // writes beyond the tracking bound, not checked
 }
 
 // Check reads back every key written in writes and decides, per

@@ -10,11 +10,14 @@ import (
 // Measurement holds what the run observed, for turning fault events into
 // report.FaultReports. Rows are the per-second timeline; Activity (optional)
 // gives sub-second error and success instants; Dials (optional) are the
-// cache manager's cumulative connection attempts at each row.
+// cache manager's cumulative connection attempts at each row, ServerConns
+// (optional) the servers' cumulative connections received (INFO
+// total_connections_received, summed over restarts).
 type Measurement struct {
-	Rows     []report.TimelineRow
-	Activity *Activity
-	Dials    []uint64
+	Rows        []report.TimelineRow
+	Activity    *Activity
+	Dials       []uint64
+	ServerConns []uint64
 	// LatencyP99Ms is the latency_p99 target (0: none, p99 recovery is not
 	// measured). HitRateTarget is the hit_rate target as a fraction (0:
 	// re-warm means back to the hit rate before the fault).
@@ -197,15 +200,9 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 		last = i
 		fr.Evictions += m.Rows[i].EvictedKeys
 	}
-	if first >= 0 && last < len(m.Dials) {
-		before := uint64(0)
-		if first > 0 {
-			before = m.Dials[first-1]
-		}
-		if m.Dials[last] >= before {
-			fr.Reconnects = m.Dials[last] - before
-		}
-	}
+	// Reconnects: the client's dials, or the servers' accepted
+	// connections when those saw more (a dial the client's hooks miss).
+	fr.Reconnects = max(growth(m.Dials, first, last), growth(m.ServerConns, first, last))
 
 	if ev.Lost != nil {
 		fr.LostWrites = ev.Lost.Lost
@@ -214,6 +211,21 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 		fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
 	}
 	return fr
+}
+
+// growth is how much a cumulative series grew over rows first..last.
+func growth(series []uint64, first, last int) uint64 {
+	if first < 0 || last >= len(series) {
+		return 0
+	}
+	before := uint64(0)
+	if first > 0 {
+		before = series[first-1]
+	}
+	if series[last] < before {
+		return 0
+	}
+	return series[last] - before
 }
 
 func lostSummary(l *LostWrites) string {

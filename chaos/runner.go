@@ -133,6 +133,10 @@ func (r *Runner) play(occ Occurrence) {
 	node, err := topology.Node{}, error(nil)
 	if f.Kind != KindFailover {
 		node, err = e.resolveNode(actx, f.Node)
+	} else {
+		// A failover acts on the deployment; the report names the primary
+		// it replaced.
+		node, _ = e.resolveNode(actx, NodePrimary)
 	}
 	if err == nil {
 		act, err = newAction(f, e, node)

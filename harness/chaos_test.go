@@ -146,3 +146,133 @@ targets:
 		t.Errorf("requests %d, integrity %+v", res.Users.Requests, res.Integrity)
 	}
 }
+
+// Memory pressure under noeviction: ballast plus a lower maxmemory make
+// writes fail with OOM until the limit is restored.
+func TestMemoryPressureNoeviction(t *testing.T) {
+	res := runChaos(t, `
+name: memory-noeviction
+seed: 6
+target: {redis: {maxmemory: 64mb, maxmemory_policy: noeviction}}
+`+chaosPool+`
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 5s}
+faults:
+  - {at: 2s, for: 2s, kind: memory-pressure, fraction: 0.5, ballast: 4mb}
+`)
+	f := faultOf(t, res, "memory-pressure")
+	if f.OOMErrors == 0 || f.ErrorsByKind["oom"] != f.OOMErrors {
+		t.Errorf("no OOM errors counted: %v", f.ErrorsByKind)
+	}
+	if f.RecoveredAfterS == nil {
+		t.Error("writes never succeeded again after maxmemory was restored")
+	}
+	if res.Server.MaxMemory != 64<<20 {
+		t.Errorf("maxmemory not restored: %d", res.Server.MaxMemory)
+	}
+}
+
+// Memory pressure under allkeys-lru evicts keys instead, and the hit rate
+// dips.
+func TestMemoryPressureEvicts(t *testing.T) {
+	res := runChaos(t, `
+name: memory-lru
+seed: 7
+target: {redis: {maxmemory: 64mb, maxmemory_policy: allkeys-lru}}
+`+chaosPool+`
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 5s}
+faults:
+  - {at: 2s, for: 2s, kind: memory-pressure, maxmemory: 2mb}
+`)
+	f := faultOf(t, res, "memory-pressure")
+	if f.Evictions == 0 {
+		t.Errorf("no evictions during memory pressure")
+	}
+	if f.OOMErrors != 0 {
+		t.Errorf("allkeys-lru should evict, not refuse: %d OOM errors", f.OOMErrors)
+	}
+	if res.Cache.MissesByCause["evicted"] == 0 {
+		t.Errorf("no miss classified as evicted: %v", res.Cache.MissesByCause)
+	}
+}
+
+// A latency toxic on the in-process proxy raises every operation's latency
+// by about the toxic's delay while it is in place, and only then.
+func TestNetworkLatencyRaisesP99(t *testing.T) {
+	res := runChaos(t, `
+name: network-latency
+seed: 8
+`+chaosPool+`
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 6s}
+faults:
+  - {at: 2s, for: 2s, kind: network, toxic: latency, latency: 150ms, jitter: 5ms}
+targets:
+  latency_p99: "< 100ms"
+`)
+	f := faultOf(t, res, "network")
+	var during, before []float64
+	for _, r := range res.Timeline {
+		switch {
+		case r.T > f.StartS+1 && r.T <= f.EndS:
+			during = append(during, r.P50)
+		case r.T <= f.StartS && r.T > 1:
+			before = append(before, r.P50)
+		}
+	}
+	if len(during) == 0 || len(before) == 0 {
+		t.Fatalf("rows during %v, before %v", during, before)
+	}
+	for _, p := range during {
+		if p < 140 {
+			t.Errorf("p50 %.1fms while a 150ms latency toxic was in place", p)
+		}
+	}
+	for _, p := range before {
+		if p >= 100 {
+			t.Errorf("p50 %.1fms before the toxic: the proxy itself is slow", p)
+		}
+	}
+	if f.P99RecoveredAfterS == nil {
+		t.Errorf("p99 never came back under 100ms after the toxic was removed")
+	}
+}
+
+// SENTINEL FAILOVER promotes the replica; the manager follows it, and the
+// acknowledged writes are read back from the new primary.
+func TestSentinelFailover(t *testing.T) {
+	res := runChaos(t, `
+name: sentinel-failover
+seed: 9
+target: {topology: sentinel}
+`+chaosPool+`
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 8s}
+faults:
+  - {at: 3s, kind: failover}
+`)
+	f := faultOf(t, res, "failover")
+	promoted := false
+	for _, n := range f.Notes {
+		if strings.HasPrefix(n, "new primary ") && !strings.HasSuffix(n, "primary-0") {
+			promoted = true
+		}
+	}
+	if !promoted {
+		t.Errorf("no new primary noted: %q", f.Notes)
+	}
+	if f.RecoveredAfterS == nil {
+		t.Error("operations never succeeded again after the failover")
+	}
+	if res.Integrity.WritesTracked == 0 {
+		t.Error("no writes tracked through the failover")
+	}
+	if res.Integrity.LostWrites != f.LostWrites {
+		t.Errorf("integrity.lost_writes %d != the fault's %d", res.Integrity.LostWrites, f.LostWrites)
+	}
+}

@@ -460,7 +460,7 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 // fillFaults measures every fault occurrence against the timeline and adds
 // the lost-write checks to the integrity section.
 func fillFaults(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, evs []chaos.Event, runEnd time.Duration) {
-	m := chaos.Measurement{Rows: smp.rows, Activity: d.activity, Dials: smp.dials, RunEnd: runEnd}
+	m := chaos.Measurement{Rows: smp.rows, Activity: d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: runEnd}
 	m.Targets(s.TargetSpecs())
 	res.Faults = m.Reports(evs)
 	lost, unknown, tracked := chaos.Integrity(evs)

@@ -27,13 +27,14 @@ type serverCounters struct {
 	evicted, expired       uint64
 	keyspaceHits, kMisses  uint64
 	rejected               uint64
+	connsReceived          uint64 // total_connections_received, across restarts
 	usedMemory, peak, maxm int64
 	clients, keys          int64
 	policy, version        string
 	ok                     bool
 }
 
-var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections"}
+var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received"}
 
 // observe folds one INFO snapshot in and returns the interval deltas of
 // evicted and expired keys.
@@ -86,6 +87,8 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 				c.kMisses += d
 			case "rejected_connections":
 				c.rejected += d
+			case "total_connections_received":
+				c.connsReceived += d
 			}
 		}
 		u, _ := strconv.ParseInt(info["used_memory"], 10, 64)
@@ -153,6 +156,8 @@ type sampler struct {
 	// dials[i] is the manager's cumulative connection attempts when rows[i]
 	// was taken, for counting reconnects per fault.
 	dials []uint64
+	// conns[i] is the servers' cumulative connections received at rows[i].
+	conns []uint64
 	lastT time.Duration
 	// recorded totals, updated each interval for progress displays
 	reqs, hits, misses, errs uint64
@@ -223,6 +228,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 	}
 	s.rows = append(s.rows, row)
 	s.dials = append(s.dials, st.Dials)
+	s.conns = append(s.conns, s.server.connsReceived)
 	return row, h
 }
 
