@@ -24,6 +24,13 @@ test: ensure-redis
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Bounded fuzzing of the two parsers that read user input (run by `make test`).
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./scenarios/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME) ./report/
 
 # Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
 # on one redis-server (figures in docs/performance.md).
