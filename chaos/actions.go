@@ -47,16 +47,47 @@ type env struct {
 	dep topology.Deployment
 	net *Network
 	*notes
+	// lastPrimary remembers the primary last found, for faults that overlap
+	// one that leaves no primary (a demoted or stopped standalone node).
+	lastPrimary *primaryMemo
 }
 
-// resolveNode turns "primary" into the current primary's node name.
+type primaryMemo struct {
+	mu   sync.Mutex
+	node topology.Node
+}
+
+func (m *primaryMemo) set(n topology.Node) {
+	m.mu.Lock()
+	m.node = n
+	m.mu.Unlock()
+}
+
+func (m *primaryMemo) get() (topology.Node, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node, m.node.Name != ""
+}
+
+// resolveNode turns "primary" into the current primary's node name. When no
+// node is primary right now because another fault demoted or stopped it, the
+// primary last seen is the one meant.
 func (e env) resolveNode(ctx context.Context, name string) (topology.Node, error) {
 	if name == "" || name == NodePrimary {
 		p, err := e.dep.Primary(ctx)
-		if err != nil {
-			return topology.Node{}, fmt.Errorf("find the primary: %w", err)
+		if err == nil {
+			if e.lastPrimary != nil {
+				e.lastPrimary.set(p)
+			}
+			return p, nil
 		}
-		return p, nil
+		if e.lastPrimary != nil {
+			if last, ok := e.lastPrimary.get(); ok {
+				e.notef("no node is primary now (%v); acting on %s, the primary last seen", err, last.Name)
+				return last, nil
+			}
+		}
+		return topology.Node{}, fmt.Errorf("find the primary: %w", err)
 	}
 	for _, n := range e.dep.Nodes() {
 		if n.Name == name {

@@ -62,6 +62,7 @@ type Runner struct {
 
 	mu     sync.Mutex
 	events []*Event
+	last   primaryMemo
 }
 
 // NewRunner prepares the timeline; nothing happens before Start.
@@ -85,6 +86,13 @@ func (r *Runner) Plan() []Occurrence { return append([]Occurrence(nil), r.plan..
 func (r *Runner) Start(runStart time.Time) {
 	r.start = runStart
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if len(r.plan) > 0 {
+		pctx, cancel := context.WithTimeout(r.ctx, 2*time.Second)
+		if p, err := r.o.Deployment.Primary(pctx); err == nil {
+			r.last.set(p)
+		}
+		cancel()
+	}
 	for _, occ := range r.plan {
 		r.wg.Add(1)
 		go r.play(occ)
@@ -126,7 +134,7 @@ func (r *Runner) play(occ Occurrence) {
 	}
 	faultStart := time.Now()
 	ns := &notes{}
-	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns}
+	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns, lastPrimary: &r.last}
 
 	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
 	var act action

@@ -1,0 +1,161 @@
+package chaos
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+func TestPlanRepeatsAndSorts(t *testing.T) {
+	fs := []Fault{
+		{Index: 0, Kind: KindClientKill, At: 5 * time.Second, Every: 10 * time.Second, Count: 3},
+		{Index: 1, Kind: KindPause, At: 2 * time.Second, For: time.Second},
+		{Index: 2, Kind: KindRestart, At: 20 * time.Second, Every: 15 * time.Second}, // until the run ends
+	}
+	got := Plan(fs, 60*time.Second)
+	var want = []struct {
+		idx, n int
+		at     time.Duration
+	}{{1, 0, 2 * time.Second}, {0, 0, 5 * time.Second}, {0, 1, 15 * time.Second}, {2, 0, 20 * time.Second}, {0, 2, 25 * time.Second}, {2, 1, 35 * time.Second}, {2, 2, 50 * time.Second}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d occurrences, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Fault.Index != w.idx || got[i].N != w.n || got[i].At != w.at {
+			t.Errorf("occurrence %d = fault %d #%d at %s, want fault %d #%d at %s", i, got[i].Fault.Index, got[i].N, got[i].At, w.idx, w.n, w.at)
+		}
+	}
+}
+
+func TestFromScenarioTypesEveryField(t *testing.T) {
+	sc, err := scenarios.LoadBytes("f.yaml", []byte(`
+name: f
+target: {topology: replica}
+phases: [{name: steady, duration: 1m}]
+faults:
+  - {at: 10s, for: 5s, kind: memory-pressure, fraction: 0.5, ballast: 8mb}
+  - {at: 20s, for: 3s, kind: network, toxic: latency, latency: 20ms, jitter: 5ms, direction: both}
+  - {at: 30s, kind: restart, mode: kill, node: replica-1, every: 10s, count: 2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := FromScenario(sc.Faults)
+	if fs[0].Kind != KindMemoryPressure || fs[0].Fraction != 0.5 || fs[0].Ballast != 8<<20 || fs[0].For != 5*time.Second || fs[0].Node != NodePrimary {
+		t.Errorf("memory-pressure: %+v", fs[0])
+	}
+	if fs[1].Toxic != ToxicLatency || fs[1].Latency != 20*time.Millisecond || fs[1].Jitter != 5*time.Millisecond || fs[1].Direction != "both" {
+		t.Errorf("network: %+v", fs[1])
+	}
+	if fs[2].Mode != ModeKill || fs[2].Node != "replica-1" || fs[2].Every != 10*time.Second || fs[2].Count != 2 {
+		t.Errorf("restart: %+v", fs[2])
+	}
+	if !NeedsProxy(fs) || NeedsProxy(fs[:1]) {
+		t.Error("NeedsProxy")
+	}
+	if p := fs[1].Params(); p["toxic"] != "latency" || p["latency_ms"] != 20.0 {
+		t.Errorf("params %v", p)
+	}
+}
+
+func TestActivityRecoveryAndFirstError(t *testing.T) {
+	a := NewActivity(10*time.Second, 100*time.Millisecond)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for i := 0; i < 100; i++ { // steady success every 10ms until 2s
+		a.Record(ms(i*10), false)
+	}
+	// Fault at 2s..3s: errors from 2.05s to 3.42s, a lucky success at 3.2s.
+	for at := 2050; at <= 3420; at += 10 {
+		a.Record(ms(at), true)
+	}
+	a.Record(ms(3200), false)
+	for at := 3430; at < 6000; at += 10 {
+		a.Record(ms(at), false)
+	}
+	first, ok := a.FirstError(ms(2000), ms(6000))
+	if !ok || first != ms(2050) {
+		t.Errorf("first error %s %v, want 2.05s", first, ok)
+	}
+	rec, ok := a.RecoveredAt(ms(3000), ms(6000), time.Second)
+	if !ok || rec != ms(3420) {
+		t.Errorf("recovered at %s %v, want 3.42s (the last error)", rec, ok)
+	}
+	// No errors after the end: recovered at once.
+	if rec, ok := a.RecoveredAt(ms(4000), ms(6000), time.Second); !ok || rec != ms(4000) {
+		t.Errorf("recovered at %s %v, want 4s", rec, ok)
+	}
+	// Silence is not recovery.
+	b := NewActivity(10*time.Second, 100*time.Millisecond)
+	b.Record(ms(500), true)
+	if _, ok := b.RecoveredAt(ms(600), ms(9000), time.Second); ok {
+		t.Error("recovered with no operations at all")
+	}
+}
+
+// A synthetic timeline with known answers for every figure.
+func TestMeasurementKnownAnswers(t *testing.T) {
+	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) report.TimelineRow {
+		r := report.TimelineRow{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: report.HitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
+		for _, n := range errs {
+			r.Errors += n
+		}
+		return r
+	}
+	rows := []report.TimelineRow{
+		row(1, 100, 90, 10, 2, nil, 0),
+		row(2, 100, 95, 5, 2, nil, 0),
+		row(3, 100, 95, 5, 2, nil, 0), // fault starts at 3.0
+		row(4, 50, 0, 0, 800, map[string]uint64{"connection_refused": 40, "timeout": 2}, 0),
+		row(5, 80, 10, 60, 40, map[string]uint64{"timeout": 1}, 0), // fault ended at 4.2
+		row(6, 100, 60, 40, 3, nil, 7),
+		row(7, 100, 96, 4, 2, nil, 0),
+		row(8, 100, 97, 3, 2, nil, 0),
+	}
+	a := NewActivity(10*time.Second, 100*time.Millisecond)
+	for at := 0 * time.Millisecond; at < 8*time.Second; at += 10 * time.Millisecond {
+		failed := at >= 3100*time.Millisecond && at < 4500*time.Millisecond
+		a.Record(at, failed)
+	}
+	m := Measurement{Rows: rows, Activity: a, Dials: []uint64{10, 10, 10, 30, 60, 60, 60, 60}, RunEnd: 8 * time.Second}
+	m.Targets([]report.TargetSpec{{Name: "latency_p99", Expr: "< 5ms"}, {Name: "hit_rate", Expr: ">= 95%"}})
+	if m.LatencyP99Ms != 5 || m.HitRateTarget != 0.95 {
+		t.Fatalf("targets: %v %v", m.LatencyP99Ms, m.HitRateTarget)
+	}
+	ev := Event{Fault: Fault{Kind: KindRestart, Mode: ModeKill, At: 3 * time.Second, For: time.Second}, Node: "primary-0",
+		Start: 3 * time.Second, End: 4200 * time.Millisecond, Injected: true, Ended: true}
+	fr := m.Report(ev)
+	check := func(name string, got *float64, want float64) {
+		t.Helper()
+		if got == nil || *got < want-0.011 || *got > want+0.011 {
+			t.Errorf("%s = %s, want %.2f", name, fmtPtr(got), want)
+		}
+	}
+	check("first_error_after_s", fr.FirstErrorAfterS, 0.1)
+	check("recovered_after_s", fr.RecoveredAfterS, 0.29) // last error at 4.49s
+	check("p99_recovered_after_s", fr.P99RecoveredAfterS, 0.8)
+	check("rewarm_s", fr.RewarmS, 1.8) // row 7 (6..7s) is the first >= 95%
+	if fr.ErrorsByKind["connection_refused"] != 40 || fr.ErrorsByKind["timeout"] != 3 {
+		t.Errorf("errors by kind %v", fr.ErrorsByKind)
+	}
+	if fr.HitRateBefore < 0.933 || fr.HitRateBefore > 0.934 { // 280/300
+		t.Errorf("hit_rate_before %v", fr.HitRateBefore)
+	}
+	if fr.HitRateMin < 0.142 || fr.HitRateMin > 0.143 { // 10/70
+		t.Errorf("hit_rate_min %v", fr.HitRateMin)
+	}
+	if fr.Evictions != 7 || fr.Reconnects != 50 {
+		t.Errorf("evictions %d reconnects %d", fr.Evictions, fr.Reconnects)
+	}
+	if fr.StartS != 3 || fr.EndS != 4.2 || fr.Node != "primary-0" || fr.Params["mode"] != ModeKill {
+		t.Errorf("identity: %+v", fr)
+	}
+}
+
+func fmtPtr(p *float64) string {
+	if p == nil {
+		return "nil"
+	}
+	return time.Duration(*p * float64(time.Second)).String()
+}

@@ -1,0 +1,221 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+// runFaults plays faults against d from now and waits until all are over.
+func runFaults(t *testing.T, d topology.Deployment, net *Network, faults []Fault, total time.Duration) []Event {
+	t.Helper()
+	r := NewRunner(faults, Options{Deployment: d, Network: net, Total: total, Logf: t.Logf})
+	start := time.Now()
+	r.Start(start)
+	time.Sleep(time.Until(start.Add(total)))
+	r.Stop()
+	return r.Events()
+}
+
+// Readonly demotes the primary (writes get READONLY, reads still work and
+// the dataset survives) and promotes it back; memory pressure lowers
+// maxmemory, writes ballast, and restores both; Active names the faults in
+// effect.
+func TestReadonlyAndMemoryPressureActions(t *testing.T) {
+	d := startT(t, topology.ShapeStandalone)
+	ctx := ctxT(t)
+	c := client(t, nodeAddr(t, d, "primary-0"))
+	if err := c.Set(ctx, "keep", "me", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner([]Fault{
+		{Kind: KindReadOnly, At: 0, For: 600 * time.Millisecond, Node: NodePrimary},
+		{Index: 1, Kind: KindMemoryPressure, At: 100 * time.Millisecond, For: 600 * time.Millisecond, Node: NodePrimary, Fraction: 0.5, Ballast: 3 << 20},
+	}, Options{Deployment: d, Total: 2 * time.Second, Logf: t.Logf})
+	start := time.Now()
+	r.Start(start)
+	time.Sleep(400 * time.Millisecond)
+	err := c.Set(ctx, "k", "v", 0).Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+		t.Errorf("write during readonly: %v, want READONLY", err)
+	}
+	if v, err := c.Get(ctx, "keep").Result(); err != nil || v != "me" {
+		t.Errorf("read during readonly: %q %v", v, err)
+	}
+	if a := r.Active(300*time.Millisecond, 400*time.Millisecond); a != "readonly,memory-pressure" {
+		t.Errorf("Active = %q", a)
+	}
+	mm, _ := c.ConfigGet(ctx, "maxmemory").Result()
+	if mm["maxmemory"] == "67108864" {
+		t.Errorf("maxmemory not lowered: %v", mm)
+	}
+	time.Sleep(time.Until(start.Add(time.Second)))
+	r.Stop()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Errorf("write after readonly: %v", err)
+	}
+	if v, _ := c.Get(ctx, "keep").Result(); v != "me" {
+		t.Errorf("dataset lost by the demotion: keep=%q", v)
+	}
+	mm, _ = c.ConfigGet(ctx, "maxmemory").Result()
+	if mm["maxmemory"] != "67108864" {
+		t.Errorf("maxmemory not restored: %v", mm)
+	}
+	if n, _ := c.Keys(ctx, BallastPrefix+"*").Result(); len(n) != 0 {
+		t.Errorf("ballast left behind: %d keys", len(n))
+	}
+	evs := r.Events()
+	if len(evs) != 2 || !evs[0].Injected || !evs[1].Injected || !evs[0].Ended {
+		t.Fatalf("events %+v", evs)
+	}
+	if evs[0].End-evs[0].Start < 600*time.Millisecond {
+		t.Errorf("readonly lasted %s", evs[0].End-evs[0].Start)
+	}
+	if r.Active(1500*time.Millisecond, 2*time.Second) != "" {
+		t.Error("faults still active after they ended")
+	}
+	joined := strings.Join(evs[1].Notes, "; ")
+	if !strings.Contains(joined, "maxmemory") {
+		t.Errorf("memory-pressure notes: %q", joined)
+	}
+}
+
+// A graceful restart stops the node (clients see refused connections) and
+// starts it on the same address; client-kill breaks connections; a fault
+// on a node that does not exist is a note, not a crash; and CLIENT PAUSE
+// WRITE holds writes but not reads.
+func TestRestartClientKillPauseAndFailingAction(t *testing.T) {
+	d := startT(t, topology.ShapeStandalone)
+	ctx := ctxT(t)
+	c := client(t, nodeAddr(t, d, "primary-0"))
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	evs := runFaults(t, d, nil, []Fault{
+		{Kind: KindClientKill, At: 0, Node: NodePrimary},
+		{Index: 1, Kind: KindRestart, Mode: ModeGraceful, At: 100 * time.Millisecond, For: 300 * time.Millisecond, Node: NodePrimary},
+		{Index: 2, Kind: KindRestart, Mode: ModeKill, At: 100 * time.Millisecond, Node: "replica-7"},
+	}, time.Second)
+	if len(evs) != 3 {
+		t.Fatalf("events %+v", evs)
+	}
+	for _, ev := range evs {
+		switch ev.Fault.Index {
+		case 0:
+			if !ev.Injected || !strings.Contains(strings.Join(ev.Notes, ""), "closed") {
+				t.Errorf("client-kill: %+v", ev)
+			}
+		case 1:
+			if !ev.Injected || ev.End-ev.Start < 300*time.Millisecond {
+				t.Errorf("restart: %+v", ev)
+			}
+		case 2:
+			if ev.Injected || !strings.Contains(strings.Join(ev.Notes, ""), "unknown node") {
+				t.Errorf("restart of a missing node: %+v", ev)
+			}
+		}
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Errorf("node not back after the restart: %v", err)
+	}
+
+	// CLIENT PAUSE WRITE: reads go on, writes wait.
+	r := NewRunner([]Fault{{Kind: KindPause, Mode: ModeClientPauseWrite, At: 0, For: 700 * time.Millisecond, Node: NodePrimary}}, Options{Deployment: d, Total: time.Second})
+	start := time.Now()
+	r.Start(start)
+	time.Sleep(150 * time.Millisecond)
+	if err := c.Get(ctx, "x").Err(); err != nil && !errors.Is(err, redis.Nil) {
+		t.Errorf("read during CLIENT PAUSE WRITE: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	c2 := redis.NewClient(&redis.Options{Addr: nodeAddr(t, d, "primary-0"), MaxRetries: -1, ContextTimeoutEnabled: true})
+	err := c2.Set(wctx, "x", "1", 0).Err()
+	cancel()
+	_ = c2.Close()
+	if err == nil {
+		t.Error("write went through during CLIENT PAUSE WRITE")
+	}
+	r.Stop()
+	if err := c.Set(ctx, "x", "1", 0).Err(); err != nil {
+		t.Errorf("write after the pause: %v", err)
+	}
+}
+
+// The in-process proxy: a latency toxic delays every reply by about its
+// latency, down refuses connections, and undoing either restores the link
+// on the same address.
+func TestNetworkToxics(t *testing.T) {
+	d := startT(t, topology.ShapeStandalone)
+	ctx := ctxT(t)
+	up := nodeAddr(t, d, "primary-0")
+	n, err := NewNetwork([]string{up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	addr := n.Addr(up)
+	if addr == up || !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("proxy address %q", addr)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, ReadTimeout: 2 * time.Second})
+	defer c.Close()
+	ping := func() time.Duration {
+		s := time.Now()
+		if err := c.Ping(ctx).Err(); err != nil {
+			t.Fatalf("ping through proxy: %v", err)
+		}
+		return time.Since(s)
+	}
+	ping()
+	undo, err := n.Apply(up, Toxic{Type: ToxicLatency, Latency: 80 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ping(); d < 75*time.Millisecond {
+		t.Errorf("ping with an 80ms latency toxic took %s", d)
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if d := ping(); d > 60*time.Millisecond {
+		t.Errorf("ping after removing the toxic took %s", d)
+	}
+
+	undo, err = n.Apply(up, Toxic{Type: ToxicDown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dialable(addr) {
+		t.Error("proxy still accepts connections while down")
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	if !dialable(addr) {
+		t.Error("proxy not back on its address")
+	}
+	ping()
+
+	if _, err := n.Apply(up, Toxic{Type: ToxicBandwidth}); err == nil {
+		t.Error("bandwidth toxic without a rate accepted")
+	}
+	if _, err := n.Apply("127.0.0.1:1", Toxic{Type: ToxicLatency}); err == nil {
+		t.Error("toxic on an address that is not proxied accepted")
+	}
+	undo, err = n.Apply(up, Toxic{Type: ToxicResetPeer, Direction: "both"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Error("ping went through a reset_peer toxic")
+	}
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+}
