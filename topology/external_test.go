@@ -142,6 +142,7 @@ func TestExternalStandaloneRefusesDestructiveControls(t *testing.T) {
 }
 
 func TestExternalSentinelDiscovers(t *testing.T) {
+	t.Parallel()
 	requireRedis(t)
 	own := startT(t, Spec{Shape: ShapeSentinel})
 	ctx := ctxT(t)
@@ -175,6 +176,7 @@ func TestExternalSentinelDiscovers(t *testing.T) {
 }
 
 func TestExternalClusterDiscovers(t *testing.T) {
+	t.Parallel()
 	requireRedis(t)
 	own := startT(t, Spec{Shape: ShapeCluster})
 	ctx := ctxT(t)

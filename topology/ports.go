@@ -28,6 +28,9 @@ var reserved = struct {
 	ports map[int]bool
 }{ports: map[int]bool{}}
 
+// pickPortFunc is pickPort; tests replace it to force a lost bind race.
+var pickPortFunc = pickPort
+
 // pickPort reserves a port whose cluster bus port is free as well.
 func pickPort() (int, error) {
 	reserved.Lock()

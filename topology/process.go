@@ -236,7 +236,7 @@ func quoteConf(s string) string { return strconv.Quote(s) }
 func (d *procDeployment) launch(ctx context.Context, n *procNode) error {
 	var last error
 	for attempt := 0; attempt < startAttempts; attempt++ {
-		port, err := pickPort()
+		port, err := pickPortFunc()
 		if err != nil {
 			return err
 		}
@@ -256,6 +256,14 @@ func (d *procDeployment) launch(ctx context.Context, n *procNode) error {
 		}
 		d.spec.Logf("topology: %s lost port %d to someone else, trying another", n.name, port)
 		releasePort(port)
+		// The control client is bound to the lost address; the next run
+		// makes one for the new port.
+		n.mu.Lock()
+		if n.client != nil {
+			_ = n.client.Close()
+			n.client = nil
+		}
+		n.mu.Unlock()
 	}
 	return last
 }

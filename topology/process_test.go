@@ -275,6 +275,7 @@ func TestPersistence(t *testing.T) {
 }
 
 func TestReplica(t *testing.T) {
+	t.Parallel() // mostly waiting on Redis timers; overlaps with the others
 	requireRedis(t)
 	d := startT(t, Spec{Shape: ShapeReplica, Replicas: 2})
 	ctx := ctxT(t)
@@ -337,6 +338,7 @@ func TestReplica(t *testing.T) {
 }
 
 func TestSentinel(t *testing.T) {
+	t.Parallel() // mostly waiting on Redis timers; overlaps with the others
 	requireRedis(t)
 	d := startT(t, Spec{Shape: ShapeSentinel, MasterName: "cacheproof-test"})
 	ctx := ctxT(t)
@@ -384,6 +386,7 @@ func TestSentinel(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
+	t.Parallel() // mostly waiting on Redis timers; overlaps with the others
 	requireRedis(t)
 	d := startT(t, Spec{Shape: ShapeCluster, MaxMemory: "32mb"})
 	ctx := ctxT(t)
