@@ -71,7 +71,7 @@ func (pr *progress) figures() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	r := pr.last.Row
-	return fmt.Sprintf("%6.0f ops/s  p99 %6.2fms  hit %5.1f%%  errors %d  active %d", float64(r.Ops), r.P99, 100*pr.last.HitRate, pr.last.Errors, r.Active)
+	return fmt.Sprintf("%6.0f ops/s  p99 %6.2fms  hit %5.1f%%  errors %d  active %d", float64(r.Ops), r.P99, 100*r.HitRate, r.Errors, r.Active)
 }
 
 func (pr *progress) sample(s harness.Sample) {
@@ -88,8 +88,12 @@ func (pr *progress) sample(s harness.Sample) {
 		pr.bar.SetCurrent(int64(s.Elapsed / time.Second))
 	case printLine:
 		r := s.Row
-		fmt.Fprintf(pr.w, "[%4.0fs/%4.0fs] %-8s %6d ops/s  p99 %7.2fms  hit %5.1f%% (interval %5.1f%%)  errors %d  pool_timeouts %d  late %d  dropped %d  active %d\n",
-			s.Elapsed.Seconds(), s.Total.Seconds(), s.Phase, r.Ops, r.P99, 100*s.HitRate, 100*r.HitRate, s.Errors, r.PoolTimeouts, r.Late, r.Dropped, r.Active)
+		recorded := "n/a"
+		if s.Requests > 0 {
+			recorded = fmt.Sprintf("%.1f%%", 100*s.HitRate)
+		}
+		fmt.Fprintf(pr.w, "[%4.0fs/%4.0fs] %-8s %6d ops/s  p99 %7.2fms  hit %5.1f%% (recorded %s)  errors %d  pool_timeouts %d  late %d  dropped %d  active %d\n",
+			s.Elapsed.Seconds(), s.Total.Seconds(), s.Phase, r.Ops, r.P99, 100*r.HitRate, recorded, r.Errors, r.PoolTimeouts, r.Late, r.Dropped, r.Active)
 	}
 }
 
