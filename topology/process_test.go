@@ -361,6 +361,7 @@ func TestSentinel(t *testing.T) {
 
 	checkPauseResume(t, d, "sentinel-1")
 	checkStopStart(t, d, "sentinel-2", true)
+	checkStopStart(t, d, "sentinel-0", false)
 	checkConfigSet(t, d, "replica-1")
 	checkClientKill(t, d, "primary-0")
 
