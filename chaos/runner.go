@@ -124,6 +124,10 @@ func (r *Runner) play(occ Occurrence) {
 	}
 
 	ev := &Event{Fault: f, N: occ.N, Start: r.since()}
+	name := f.String()
+	if occ.N > 0 {
+		name += fmt.Sprintf(" (repetition %d)", occ.N)
+	}
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
@@ -150,7 +154,7 @@ func (r *Runner) play(occ Occurrence) {
 		act, err = newAction(f, e, node)
 	}
 	if err == nil {
-		r.o.Logf("chaos: %s: injecting", f)
+		r.o.Logf("chaos: %s: injecting", name)
 		err = act.inject(actx)
 	}
 	cancel()
@@ -160,7 +164,7 @@ func (r *Runner) play(occ Occurrence) {
 	r.mu.Unlock()
 	if err != nil {
 		ns.notef("injecting failed: %v", err)
-		r.o.Logf("chaos: %s: injecting failed: %v", f, err)
+		r.o.Logf("chaos: %s: injecting failed: %v", name, err)
 	}
 
 	// Hold the fault for its duration, unless the run ends first.
@@ -177,7 +181,7 @@ func (r *Runner) play(occ Occurrence) {
 		rctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
 		if err := act.revert(rctx); err != nil {
 			ns.notef("ending the fault failed: %v", err)
-			r.o.Logf("chaos: %s: ending failed: %v", f, err)
+			r.o.Logf("chaos: %s: ending failed: %v", name, err)
 		}
 		cancel()
 	}
@@ -185,7 +189,7 @@ func (r *Runner) play(occ Occurrence) {
 	r.mu.Lock()
 	ev.End, ev.Ended = end, true
 	r.mu.Unlock()
-	r.o.Logf("chaos: %s: over after %.2fs", f, (end - ev.Start).Seconds())
+	r.o.Logf("chaos: %s: over after %.2fs", name, (end - ev.Start).Seconds())
 
 	if win != nil {
 		// Let replication and the manager's primary-following settle, but

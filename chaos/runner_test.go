@@ -219,3 +219,42 @@ func TestNetworkToxics(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Repetitions: every/count play the fault count times, each its own event.
+func TestRepeatedFault(t *testing.T) {
+	d := startT(t, topology.ShapeStandalone)
+	evs := runFaults(t, d, nil, []Fault{{Kind: KindClientKill, At: 0, Every: 200 * time.Millisecond, Count: 3, Node: NodePrimary}}, 800*time.Millisecond)
+	if len(evs) != 3 {
+		t.Fatalf("want 3 occurrences, got %d", len(evs))
+	}
+	for i, ev := range evs {
+		if ev.N != i || !ev.Injected {
+			t.Errorf("occurrence %d: %+v", i, ev)
+		}
+		if want := time.Duration(i) * 200 * time.Millisecond; ev.Start < want || ev.Start > want+150*time.Millisecond {
+			t.Errorf("occurrence %d started at %s, want about %s", i, ev.Start, want)
+		}
+	}
+}
+
+// CLUSTER FAILOVER on a replica of the slot-0 primary: the runner returns
+// once the replica serves slot 0.
+func TestClusterFailover(t *testing.T) {
+	d := startT(t, topology.ShapeCluster)
+	ctx := ctxT(t)
+	old, err := d.Primary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := runFaults(t, d, nil, []Fault{{Kind: KindFailover, At: 0}}, 100*time.Millisecond)
+	if len(evs) != 1 || !evs[0].Injected || evs[0].Node != old.Name {
+		t.Fatalf("events %+v", evs)
+	}
+	now, err := d.Primary(ctx)
+	if err != nil || now.Name == old.Name {
+		t.Errorf("slot 0 still served by %s (was %s): %v", now.Name, old.Name, err)
+	}
+	if !strings.Contains(strings.Join(evs[0].Notes, ";"), "CLUSTER FAILOVER on") {
+		t.Errorf("notes %q", evs[0].Notes)
+	}
+}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 // runChaos loads a scenario, runs it against real redis-server processes and
@@ -274,5 +276,26 @@ faults:
 	}
 	if res.Integrity.LostWrites != f.LostWrites {
 		t.Errorf("integrity.lost_writes %d != the fault's %d", res.Integrity.LostWrites, f.LostWrites)
+	}
+}
+
+// On an external deployment, a fault that would change the server is
+// refused before anything starts, as a configuration error that names
+// --allow-destructive, never a crash mid-run.
+func TestExternalFaultNeedsAllowDestructive(t *testing.T) {
+	sc, err := scenarios.LoadBytes("ext.yaml", []byte(`
+name: ext
+target: {backend: external, addrs: ["127.0.0.1:1"]}
+phases: [{name: steady, duration: 5s}]
+faults:
+  - {at: 1s, kind: restart}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Options{Scenario: sc})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !errors.Is(err, topology.ErrDestructive) || !strings.Contains(err.Error(), "allow-destructive") {
+		t.Fatalf("want a ConfigError wrapping topology.ErrDestructive, got %v", err)
 	}
 }
