@@ -112,15 +112,39 @@ func (r *Runner) Stop() {
 
 func (r *Runner) since() time.Duration { return time.Since(r.start) }
 
+// trackLead is how long before a readonly or failover fault its writes
+// start being tracked.
+const trackLead = 5 * time.Second
+
+// sleepUntil waits until offset at of the run; false when the run ended.
+func (r *Runner) sleepUntil(at time.Duration) bool {
+	t := time.NewTimer(time.Until(r.start.Add(at)))
+	defer t.Stop()
+	select {
+	case <-r.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 func (r *Runner) play(occ Occurrence) {
 	defer r.wg.Done()
 	f := occ.Fault
-	t := time.NewTimer(time.Until(r.start.Add(occ.At)))
-	select {
-	case <-r.ctx.Done():
-		t.Stop()
+	// Writes are tracked from a little before the fault, so the report can
+	// tell writes acknowledged before it from those acknowledged during it.
+	var win *window
+	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
+		if !r.sleepUntil(occ.At - min(trackLead, occ.At)) {
+			return
+		}
+		win = r.o.Tracker.openWindow(time.Now())
+	}
+	if !r.sleepUntil(occ.At) {
+		if win != nil {
+			r.o.Tracker.closeWindow(win)
+		}
 		return
-	case <-t.C:
 	}
 
 	ev := &Event{Fault: f, N: occ.N, Start: r.since()}
@@ -132,10 +156,6 @@ func (r *Runner) play(occ Occurrence) {
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
 
-	var win *window
-	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
-		win = r.o.Tracker.openWindow(time.Now())
-	}
 	faultStart := time.Now()
 	ns := &notes{}
 	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns, lastPrimary: &r.last}
