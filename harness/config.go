@@ -101,6 +101,17 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 	for tier, d := range p.TTL {
 		cfg.TTL[pool.Tier(tier)] = d.D()
 	}
+	// The seed's catalogue gives some families their own TTL inside a tier
+	// (opendota 600 s and steam avatars a day, in the 300 s api tier): the
+	// manager applies those by key prefix.
+	for _, f := range workload.DefaultFamilies() {
+		if f.TTL != cfg.TTL[pool.Tier(f.Tier)] {
+			if cfg.KeyTTL == nil {
+				cfg.KeyTTL = map[string]time.Duration{}
+			}
+			cfg.KeyTTL[familyPrefix(f.KeyPattern)] = f.TTL
+		}
+	}
 	cfg.MaxMemory = int64(s.Target.Redis.MaxMemory)
 	cfg.MaxMemoryPolicy = s.Target.Redis.MaxMemoryPolicy
 	// The deployment decides where the manager connects and in which shape:
@@ -215,4 +226,28 @@ func redactedScenario(s *scenarios.Scenario) scenarios.Scenario {
 		}
 	}
 	return c
+}
+
+// familyPrefix is the constant part of a key pattern: "steam:avatar:" of
+// "steam:avatar:{steamId}".
+func familyPrefix(pattern string) string {
+	if i := strings.IndexByte(pattern, '{'); i >= 0 {
+		return pattern[:i]
+	}
+	return pattern
+}
+
+// familyTTLs is the TTL the manager really applies to each family's keys,
+// for the miss ledger: the family's own where the catalogue gives one, else
+// its tier's (which a scenario's pool.ttl may have changed).
+func familyTTLs(cfg pool.Config, fams []workload.Family) map[string]time.Duration {
+	out := make(map[string]time.Duration, len(fams))
+	for _, f := range fams {
+		ttl := cfg.TTL[pool.Tier(f.Tier)]
+		if d, ok := cfg.KeyTTL[familyPrefix(f.KeyPattern)]; ok {
+			ttl = d
+		}
+		out[f.Name] = ttl
+	}
+	return out
 }

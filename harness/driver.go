@@ -36,7 +36,7 @@ type driver struct {
 	ledger   *workload.Ledger
 	rec      *recorder
 	phases   []phaseInfo
-	ttl      map[string]time.Duration // by tier
+	ttl      map[string]time.Duration // by family: what the manager applies
 	dropAft  time.Duration
 	opTmo    time.Duration
 	inflight chan struct{}
@@ -256,7 +256,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
 		}
 		if out.Fetched && out.FillErr == nil && err == nil {
-			d.ledger.Wrote(op.Key, now, fam.TTL)
+			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
 		}
 		if out.Fetched && fam.Tier == workload.TierPersistent && d.writes.Active() {
 			d.observeFill(op.Key, val, now.Add(-out.FillDur), now, out.FillErr)
@@ -298,7 +298,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		if err != nil {
 			rec.err(pool.ErrorKind(err))
 		} else if ok {
-			d.ledger.Touched(op.Key, now, fam.TTL)
+			d.ledger.Touched(op.Key, now, d.ttl[fam.Name])
 		}
 	case workload.OpDel:
 		sent := time.Now()
@@ -324,7 +324,7 @@ func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier 
 	if err != nil {
 		rec.err(pool.ErrorKind(err))
 	} else {
-		d.ledger.Wrote(op.Key, now, op.Family.TTL)
+		d.ledger.Wrote(op.Key, now, d.ttl[op.Family.Name])
 	}
 	if op.Family.Tier == workload.TierPersistent && d.writes.Active() {
 		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: now, Outcome: outcomeOf(err)})

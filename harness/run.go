@@ -175,17 +175,13 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	}
 	runCtx, abandon := context.WithCancel(context.Background())
 	defer abandon()
-	ttl := map[string]time.Duration{}
-	for t, d := range pcfg.TTL {
-		ttl[string(t)] = d
-	}
 	d := &driver{
 		cache:    mgr,
 		origin:   model.Origin(),
 		ledger:   workload.NewLedger(),
 		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(phases)),
 		phases:   phases,
-		ttl:      ttl,
+		ttl:      familyTTLs(pcfg, model.Families()),
 		dropAft:  s.Driver.DropAfter.D(),
 		opTmo:    s.Driver.OpTimeout.D(),
 		inflight: make(chan struct{}, max(maxInflight, 1)),

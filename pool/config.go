@@ -60,6 +60,10 @@ type Config struct {
 	// TTL per tier. Every tier must be present; persistent must be 0 (no
 	// expiry), the others positive.
 	TTL map[Tier]time.Duration
+	// KeyTTL overrides the tier TTL for keys starting with a prefix
+	// ("steam:avatar:" -> 24h): the seed's catalogue gives some families of
+	// one tier their own TTL. 0 means no expiry. The longest prefix wins.
+	KeyTTL map[string]time.Duration
 
 	// HealthCheckInterval is how often the background INFO health check runs;
 	// 0 disables the loop (Health can still be called directly).
@@ -152,6 +156,7 @@ func (c Config) clone() Config {
 	c.Addrs = slices.Clone(c.Addrs)
 	c.SentinelAddrs = slices.Clone(c.SentinelAddrs)
 	c.TTL = maps.Clone(c.TTL)
+	c.KeyTTL = maps.Clone(c.KeyTTL)
 	return c
 }
 
@@ -266,6 +271,11 @@ func (c Config) Validate() error {
 	for t := range c.TTL {
 		if t.index() < 0 {
 			bad("TTL", "unknown tier %q (valid: api, session, meta, persistent)", t)
+		}
+	}
+	for p, d := range c.KeyTTL {
+		if p == "" || d < 0 {
+			bad("KeyTTL", "prefix %q: needs a non-empty prefix and a TTL >= 0 (0 = no expiry), got %v", p, d)
 		}
 	}
 	if c.HealthCheckInterval < 0 {
@@ -542,6 +552,7 @@ type configJSON struct {
 	MaxMemory           int64              `json:"max_memory"`
 	MaxMemoryPolicy     string             `json:"max_memory_policy,omitempty"`
 	TTLS                map[string]float64 `json:"ttl_s"`
+	KeyTTLS             map[string]float64 `json:"key_ttl_s,omitempty"`
 	HealthCheckInterval float64            `json:"health_check_interval_s"`
 	EnableSentinel      bool               `json:"enable_sentinel"`
 	AutoPipeline        bool               `json:"auto_pipeline"`
@@ -558,6 +569,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	for t, d := range r.TTL {
 		ttl[string(t)] = d.Seconds()
 	}
+	var keyTTL map[string]float64
+	for p, d := range r.KeyTTL {
+		if keyTTL == nil {
+			keyTTL = map[string]float64{}
+		}
+		keyTTL[p] = d.Seconds()
+	}
 	return json.Marshal(configJSON{
 		Profile: r.Profile, Shape: r.Shape(), Addrs: r.Addrs, SentinelAddrs: r.SentinelAddrs,
 		MasterName: r.MasterName, Username: r.Username, Password: r.Password, TLS: r.TLS != nil,
@@ -565,7 +583,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		ConnectionTimeoutS: r.ConnectionTimeout.Seconds(), CommandTimeoutS: r.CommandTimeout.Seconds(),
 		PoolTimeoutS: r.PoolTimeout.Seconds(), MaxRetries: r.MaxRetries,
 		MinRetryBackoffS: r.MinRetryBackoff.Seconds(), MaxRetryBackoffS: r.MaxRetryBackoff.Seconds(),
-		MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy, TTLS: ttl,
+		MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy, TTLS: ttl, KeyTTLS: keyTTL,
 		HealthCheckInterval: r.HealthCheckInterval.Seconds(), EnableSentinel: r.EnableSentinel,
 		AutoPipeline: r.AutoPipeline, KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
 		ProtectServer: r.ProtectServer,

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,10 @@ type Manager struct {
 	cfg    Config
 	prefix string
 	ttl    [numTiers]time.Duration
+	// keyTTL are the per-key-family TTLs (prefixed keys, longest prefix
+	// first) that override the tier's, as the seed's catalogue gives
+	// steam:avatar:* a day while its tier (api) says five minutes.
+	keyTTL []keyTTLRule
 	id     string // tells our own invalidation broadcasts from others'
 
 	cur  atomic.Pointer[binding] // the client commands go to; swapped on a primary switch
@@ -71,6 +77,10 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	for _, t := range Tiers {
 		m.ttl[t.index()] = cfg.ttl(t)
 	}
+	for p, d := range cfg.KeyTTL {
+		m.keyTTL = append(m.keyTTL, keyTTLRule{prefix: cfg.KeyPrefix + p, ttl: d})
+	}
+	sort.Slice(m.keyTTL, func(i, j int) bool { return len(m.keyTTL[i].prefix) > len(m.keyTTL[j].prefix) })
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hook = &metricsHook{met: &m.met}
 	if !cfg.EnableSentinel && !cfg.Cluster {
@@ -238,13 +248,31 @@ func (m *Manager) Set(ctx context.Context, key, val string, tier Tier) error {
 // retries once there: the write was refused, so repeating it is safe.
 func (m *Manager) set(ctx context.Context, k, val string, ti int) error {
 	b := m.cur.Load()
-	err := b.cmd.Set(ctx, k, val, m.ttl[ti]).Err()
+	ttl := m.ttlFor(k, ti)
+	err := b.cmd.Set(ctx, k, val, ttl).Err()
 	if err != nil && m.follow != nil && redis.IsReadOnlyError(err) {
 		if nb := m.follow.refresh(ctx, b); nb != nil {
-			err = nb.cmd.Set(ctx, k, val, m.ttl[ti]).Err()
+			err = nb.cmd.Set(ctx, k, val, ttl).Err()
 		}
 	}
 	return err
+}
+
+type keyTTLRule struct {
+	prefix string
+	ttl    time.Duration
+}
+
+// ttlFor is the TTL of prefixed key k: its family's when Config.KeyTTL names
+// one, else its tier's. A handful of rules at most: a linear scan is cheaper
+// than any map here.
+func (m *Manager) ttlFor(k string, ti int) time.Duration {
+	for _, r := range m.keyTTL {
+		if strings.HasPrefix(k, r.prefix) {
+			return r.ttl
+		}
+	}
+	return m.ttl[ti]
 }
 
 // MGet reads several keys; vals[i] is meaningful only when found[i]. On a
@@ -361,8 +389,8 @@ func (m *Manager) Expire(ctx context.Context, key string, tier Tier) (bool, erro
 	}
 	k := m.key(key)
 	do := func(b *binding) (bool, error) {
-		if tier != TierPersistent {
-			return b.cmd.Expire(ctx, k, m.ttl[ti]).Result()
+		if ttl := m.ttlFor(k, ti); ttl > 0 {
+			return b.cmd.Expire(ctx, k, ttl).Result()
 		}
 		ok, err := b.cmd.Persist(ctx, k).Result()
 		if err != nil || ok {

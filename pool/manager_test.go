@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -162,5 +163,51 @@ func TestAutoPipelineModeServesTheSameAPI(t *testing.T) {
 	}
 	if _, _, err := m.Get(ctx, "k"); ErrorKind(err) != KindClosed {
 		t.Errorf("Get after Shutdown: %v (kind %q), want closed", err, ErrorKind(err))
+	}
+}
+
+// A family's own TTL (the seed's steam:avatar:* = 24h in the 5-minute api
+// tier) overrides its tier's, on Set, on a get-or-fetch fill and on Expire.
+func TestKeyTTLOverridesTier(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	cfg := testConfig(t, d.Endpoints())
+	cfg.KeyTTL = map[string]time.Duration{"steam:avatar:": 24 * time.Hour, "opendota:": 600 * time.Second}
+	m := newManager(t, cfg)
+	ctx := ctxT(t)
+	ttlOf := func(key string) time.Duration {
+		t.Helper()
+		reply, err := d.Do(ctx, "primary-0", "TTL", "cacheproof:"+key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(reply.(int64)) * time.Second
+	}
+	near := func(got, want time.Duration) bool { return got <= want && got >= want-2*time.Second }
+	if err := m.Set(ctx, "steam:avatar:1", "a", TierAPI); err != nil {
+		t.Fatal(err)
+	}
+	if got := ttlOf("steam:avatar:1"); !near(got, 24*time.Hour) {
+		t.Errorf("steam:avatar TTL %v, want 24h", got)
+	}
+	if _, _, err := m.GetOrFetchRaw(ctx, "opendota:profile:1", TierAPI, func(context.Context) (string, error) { return "p", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := ttlOf("opendota:profile:1"); !near(got, 600*time.Second) {
+		t.Errorf("opendota fill TTL %v, want 600s", got)
+	}
+	if err := m.Set(ctx, "stratz:profile:1", "s", TierAPI); err != nil {
+		t.Fatal(err)
+	}
+	if got := ttlOf("stratz:profile:1"); !near(got, 300*time.Second) {
+		t.Errorf("stratz keeps the tier TTL: %v, want 300s", got)
+	}
+	if _, err := d.Do(ctx, "primary-0", "EXPIRE", "cacheproof:steam:avatar:1", "5"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.Expire(ctx, "steam:avatar:1", TierAPI); err != nil || !ok {
+		t.Fatalf("Expire: %v %v", ok, err)
+	}
+	if got := ttlOf("steam:avatar:1"); !near(got, 24*time.Hour) {
+		t.Errorf("Expire refreshed steam:avatar to %v, want 24h", got)
 	}
 }
