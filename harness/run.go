@@ -155,8 +155,15 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		return nil, &EnvError{Op: "connect the cache manager", Err: err}
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if s.Target.Backend == "external" {
+			note := cleanupExternal(sctx, mgr, pcfg.KeyPrefix)
+			if res != nil {
+				res.Notes = append(res.Notes, note)
+			}
+			o.logf("%s", note)
+		}
 		_ = mgr.Shutdown(sctx)
 	}()
 
@@ -466,4 +473,19 @@ func fillFaults(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampl
 	if planned := len(chaos.Plan(chaos.FromScenario(s.Faults), s.TotalDuration())); len(evs) < planned {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences ran before the run ended", len(evs), planned))
 	}
+}
+
+// cleanupExternal deletes what the run wrote to a Redis it does not own:
+// every key under the run's prefix, found with SCAN (never KEYS) on every
+// primary. Without a prefix it deletes nothing: on a shared server "every
+// key" is not ours to remove.
+func cleanupExternal(ctx context.Context, mgr *pool.Manager, prefix string) string {
+	if prefix == "" {
+		return "external target without a key prefix: the run's keys were left in place"
+	}
+	n, err := mgr.Invalidate(ctx, "*")
+	if err != nil {
+		return fmt.Sprintf("cleanup: deleted %d keys under %q, then failed: %v", n, prefix, err)
+	}
+	return fmt.Sprintf("cleanup: deleted the run's %d keys under %q (SCAN)", n, prefix)
 }
