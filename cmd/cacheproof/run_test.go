@@ -245,3 +245,45 @@ func TestSignalWritesPartialReport(t *testing.T) {
 		})
 	}
 }
+
+// A second Ctrl-C quits at once, and the redis-server still dies with the
+// tool (parent-death signal), even though no cleanup code ran.
+func TestSecondInterruptQuitsAtOnce(t *testing.T) {
+	out := t.TempDir()
+	sc := writeScenario(t, strings.Replace(fmt.Sprintf(tiny, ""), "duration: 2s", "duration: 60s", 1))
+	cmd := exec.Command(binary, "run", "-s", sc, "-o", out, "--progress", "none")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var redis []int
+	for deadline := time.Now().Add(20 * time.Second); len(redis) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		redis = childRedis(cmd.Process.Pid)
+	}
+	if len(redis) == 0 {
+		_ = cmd.Process.Kill()
+		t.Fatal("no redis-server child appeared")
+	}
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(20 * time.Millisecond)
+	sent := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want 130", err)
+	}
+	if took := time.Since(sent); took > 2*time.Second {
+		t.Errorf("second interrupt took %s", took)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, p := range redis {
+		for alive(p) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if alive(p) {
+			t.Errorf("redis-server %d outlived the tool", p)
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+}
