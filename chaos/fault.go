@@ -68,7 +68,8 @@ type Fault struct {
 	Timeout   time.Duration
 	Direction string // upstream | downstream | both ("" = downstream)
 
-	// Every > 0 repeats the fault Count times (Count 0: until the run ends).
+	// Every > 0 repeats the fault every Every, Count occurrences in all
+	// (Count 0: until the run ends).
 	Every time.Duration
 	Count int
 }

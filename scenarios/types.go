@@ -168,7 +168,8 @@ type Fault struct {
 	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	Direction string   `yaml:"direction,omitempty" json:"direction,omitempty"`
 
-	// Repeat: Every > 0 repeats the fault Count times (0 = until the run ends).
+	// Repeat: with Every > 0 the fault starts at At, At+Every, At+2*Every,
+	// ..., Count times in all (0 = until the run ends).
 	Every Duration `yaml:"every,omitempty" json:"every,omitempty"`
 	Count int      `yaml:"count,omitempty" json:"count,omitempty"`
 }
