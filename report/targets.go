@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/cacheproof/cacheproof/internal/textdist"
 )
 
 // TargetSpec is one promise a run must keep, as written in a scenario:
@@ -410,33 +412,7 @@ func MetricNames() []string {
 // SuggestMetric returns the known metric name closest to name, or "" when
 // nothing is close enough to be a plausible typo.
 func SuggestMetric(name string) string {
-	best, bestD := "", 4
-	for _, n := range MetricNames() {
-		if d := editDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return textdist.Closest(name, MetricNames(), 3)
 }
 
 // CheckTarget validates a target before a run: the metric must be known and

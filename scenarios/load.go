@@ -15,6 +15,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/cacheproof/cacheproof/internal/textdist"
 )
 
 //go:embed *.yaml
@@ -226,43 +228,24 @@ func fieldNames() []string {
 	return out
 }
 
-// suggest returns the closest candidate within a small edit distance.
+// suggest returns the closest candidate: within two edits, three for long
+// words, or one containing the other (a missing suffix such as "_ms").
 func suggest(word string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		d := levenshtein(strings.ToLower(word), strings.ToLower(c))
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
 	limit := 2
 	if len(word) > 8 {
 		limit = 3
 	}
-	if bestD <= limit || (best != "" && (strings.Contains(best, word) || strings.Contains(word, best)) && len(word) > 3) {
+	if best := textdist.Closest(word, candidates, limit); best != "" {
 		return best
 	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
+	if len(word) > 3 {
+		for _, c := range candidates {
+			if strings.Contains(c, word) || strings.Contains(word, c) {
+				return c
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return ""
 }
 
 // position finds the line and column of a YAML path such as
