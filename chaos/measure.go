@@ -202,7 +202,10 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	}
 	// Reconnects: the client's dials, or the servers' accepted
 	// connections when those saw more (a dial the client's hooks miss).
-	fr.Reconnects = max(growth(m.Dials, first, last), growth(m.ServerConns, first, last))
+	// The baseline is one row earlier: the sample at the fault's start may
+	// be read just after the fault already broke and replaced connections.
+	base := max(first-1, 0)
+	fr.Reconnects = max(growth(m.Dials, base, last), growth(m.ServerConns, base, last))
 
 	if ev.Lost != nil {
 		fr.LostWrites = ev.Lost.Lost
