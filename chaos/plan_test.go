@@ -159,3 +159,37 @@ func fmtPtr(p *float64) string {
 	}
 	return time.Duration(*p * float64(time.Second)).String()
 }
+
+// The driver calls Record once per cache operation and Observe once per
+// persistent-tier write; both must stay cheap on the hot path.
+func BenchmarkActivityRecord(b *testing.B) {
+	a := NewActivity(time.Minute, DefaultResolution)
+	b.RunParallel(func(pb *testing.PB) {
+		var at time.Duration
+		i := 0
+		for pb.Next() {
+			at = (at + 37*time.Microsecond) % time.Minute
+			i++
+			a.Record(at, i%100 == 0)
+		}
+	})
+}
+
+func BenchmarkWriteTrackerObserveIdle(b *testing.B) {
+	tr := NewWriteTracker()
+	for i := 0; i < b.N; i++ {
+		if tr.Active() {
+			tr.Observe(Write{Key: "k"})
+		}
+	}
+}
+
+func BenchmarkWriteTrackerObserveOpen(b *testing.B) {
+	tr := NewWriteTracker()
+	tr.openWindow(time.Now())
+	now := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr.Observe(Write{Key: "guild:locale:1", Version: uint32(i), Sent: now, Done: now})
+	}
+}

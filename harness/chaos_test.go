@@ -301,3 +301,41 @@ faults:
 		t.Fatalf("want a ConfigError wrapping topology.ErrDestructive, got %v", err)
 	}
 }
+
+// Interrupting a run in the middle of a fault ends the fault (the node is
+// promoted again), still measures it, and returns a partial result.
+func TestInterruptDuringFault(t *testing.T) {
+	needRedis(t)
+	sc, err := scenarios.LoadBytes("int.yaml", []byte(`
+name: interrupt
+seed: 10
+`+chaosPool+`
+phases:
+  - {name: steady, duration: 20s}
+faults:
+  - {at: 1s, for: 15s, kind: readonly}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, Options{Scenario: sc, Logf: func(f string, a ...any) {
+		t.Logf("%6.2fs "+f, append([]any{time.Since(start).Seconds()}, a...)...)
+	}})
+	t.Logf("Run returned after %s", time.Since(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || len(res.Faults) != 1 {
+		t.Fatalf("interrupted %v, faults %+v", res.Interrupted, res.Faults)
+	}
+	f := res.Faults[0]
+	if f.EndS > 5 || !strings.Contains(strings.Join(f.Notes, ";"), "ended early") {
+		t.Errorf("fault not ended early: %.2f..%.2f %q", f.StartS, f.EndS, f.Notes)
+	}
+	if f.ErrorsByKind["readonly"] == 0 {
+		t.Errorf("no READONLY errors before the interrupt: %v", f.ErrorsByKind)
+	}
+}
