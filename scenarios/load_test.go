@@ -184,3 +184,27 @@ func TestSizeRoundTrip(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(""))
 	_ = sc
 }
+
+func TestOverridesWarmupDurationUsers(t *testing.T) {
+	s, err := Resolve("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := 10 * time.Second
+	if err := s.Apply(Overrides{Warmup: &w, Duration: 20 * time.Second, Users: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Phases[0].Duration.D() != 10*time.Second || s.Phases[1].Duration.D() != 20*time.Second {
+		t.Errorf("phases: %+v", s.Phases)
+	}
+	if s.Workload.ActiveUsers != 500 || s.Phases[1].Users != 500 {
+		t.Errorf("users: %d / %d", s.Workload.ActiveUsers, s.Phases[1].Users)
+	}
+	zero := time.Duration(0)
+	if err := s.Apply(Overrides{Warmup: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Phases) != 1 || !s.Phases[0].Recorded() {
+		t.Errorf("--warmup 0s should remove warm-up phases: %+v", s.Phases)
+	}
+}

@@ -614,6 +614,9 @@ type Overrides struct {
 	// scaled in proportion, warm-up phases keep their length, and faults
 	// keep their offsets (a fault past the new end is then an error).
 	Duration time.Duration
+	// Warmup, when non-nil, is the new total of the unrecorded (warm-up)
+	// phases, scaled in proportion; zero removes them.
+	Warmup *time.Duration
 	// Users, when set, replaces workload.active_users; phase user counts
 	// scale in proportion.
 	Users int
@@ -663,6 +666,28 @@ func (s *Scenario) Apply(o Overrides) error {
 				p.Duration = Duration(time.Duration(float64(p.Duration) * float64(o.Duration) / float64(recorded)).Round(time.Millisecond))
 			}
 		}
+	}
+	if o.Warmup != nil {
+		if *o.Warmup < 0 {
+			return &Error{File: s.File, Msg: "--warmup must not be negative"}
+		}
+		var warm time.Duration
+		for _, p := range s.Phases {
+			if !p.Recorded() {
+				warm += p.Duration.D()
+			}
+		}
+		kept := s.Phases[:0]
+		for _, p := range s.Phases {
+			if !p.Recorded() {
+				if *o.Warmup == 0 || warm == 0 {
+					continue
+				}
+				p.Duration = Duration(time.Duration(float64(p.Duration) * float64(*o.Warmup) / float64(warm)).Round(time.Millisecond))
+			}
+			kept = append(kept, p)
+		}
+		s.Phases = kept
 	}
 	if o.Seed != nil {
 		s.Seed = *o.Seed

@@ -75,7 +75,7 @@ Commands:
 const usageTail = `
 Examples:
   cacheproof run --scenario scenarios/baseline.yaml
-  cacheproof run -s baseline --users 2000 --duration 30s --out /tmp/r
+  cacheproof run -s baseline --users 2000 --warmup 30s --duration 30s --out /tmp/r
   cacheproof validate scenarios/*.yaml
   cacheproof compare results/base/report.json results/new/report.json --max-regression 10%
 

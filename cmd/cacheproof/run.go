@@ -26,8 +26,8 @@ Examples:
   # the baseline: 10,000 users of 1,000,000 against a redis-server started here
   cacheproof run --scenario scenarios/baseline.yaml
 
-  # a quick smoke run: fewer users, shorter, reports in /tmp/smoke
-  cacheproof run -s baseline --users 500 --duration 20s --out /tmp/smoke
+  # a quick smoke run: fewer users, short warm-up and recording, reports in /tmp/smoke
+  cacheproof run -s baseline --users 500 --warmup 10s --duration 20s --out /tmp/smoke
 
   # CI: JUnit and a Markdown summary beside the JSON and HTML reports
   cacheproof run -s restart-under-load --junit junit.xml --markdown summary.md
@@ -39,6 +39,7 @@ Examples:
 type runFlags struct {
 	scenario         string
 	duration         time.Duration
+	warmup           time.Duration
 	users            int
 	out              string
 	seed             int64
@@ -59,6 +60,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario (see 'cacheproof scenarios')")
 	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
+	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
 	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
 	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-<UTC timestamp>)")
 	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
@@ -111,6 +113,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	ov := scenarios.Overrides{Duration: f.duration, Users: f.users}
 	if fs.Changed("seed") {
 		ov.Seed = &f.seed
+	}
+	if fs.Changed("warmup") {
+		ov.Warmup = &f.warmup
 	}
 	if err := sc.Apply(ov); err != nil {
 		printScenarioErr(stderr, err)
