@@ -66,7 +66,7 @@ type phaseInfo struct {
 
 // run dispatches commands until the schedule ends or stop is closed, then
 // waits for in-flight commands (up to the op timeout).
-func (d *driver) run(stop <-chan struct{}, sched *workload.Schedule) {
+func (d *driver) run(stop <-chan struct{}, sched source) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {

@@ -209,6 +209,26 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		})
 	}
 	smp := &sampler{d: d, mgr: mgr, info: dep}
+
+	// Prefill: replay history so the run starts from a steady-state cache.
+	var src source = sched
+	var prefillNote string
+	if h := s.Workload.Prefill.D(); h > 0 && len(plans) > 0 {
+		o.logf("prefill: replaying %s of history to reach a steady-state cache", h)
+		history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
+		var pr prefillResult
+		src, pr, err = prefill(ctx, model.Schedule(append([]workload.PhasePlan{history}, plans...)), h, mgr, d.ledger, d.ttl,
+			func() uint32 { return d.version.Add(1) })
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("interrupted during prefill: %w", ctx.Err())
+			}
+			return nil, &EnvError{Op: "prefill the cache", Err: err}
+		}
+		prefillNote = fmt.Sprintf("prefill: replayed %s of history (%d commands) and wrote the %d keys alive at its end in %.1fs; server counters start after it", h, pr.commands, pr.keys, pr.took.Seconds())
+		o.logf("%s", prefillNote)
+		smp.prime(ctx)
+	}
 	if runner != nil {
 		smp.faults = runner.Active
 	}
@@ -224,6 +244,9 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	if o.Shards > 1 {
 		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
 	}
+	if prefillNote != "" {
+		res.Notes = append(res.Notes, prefillNote)
+	}
 
 	// Go.
 	o.logf("driving %d users (population %d) for %s", peakUsers(plans), s.Workload.Population, total)
@@ -238,7 +261,7 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	dispatched := make(chan struct{})
 	go func() {
 		defer close(dispatched)
-		d.run(stop, sched)
+		d.run(stop, src)
 	}()
 
 	ticker := time.NewTicker(o.SampleInterval)

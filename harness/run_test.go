@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +136,48 @@ func asEnv(err error, target **EnvError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// Prefill replays history so the run starts warm: the first recorded second
+// already hits about as often as a long-running cache would, and the keys
+// written carry staggered remaining TTLs.
+func TestPrefillStartsWarm(t *testing.T) {
+	needRedis(t)
+	const body = `
+name: prefill
+seed: 4
+workload: {population: 20000, active_users: 300, commands_per_user_per_minute: 60, prefill: 3m}
+phases:
+  - {name: steady, duration: 3s}
+`
+	cold, err := scenarios.LoadBytes("cold.yaml", []byte(strings.Replace(body, ", prefill: 3m", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := scenarios.LoadBytes("warm.yaml", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Run(context.Background(), Options{Scenario: cold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw, err := Run(context.Background(), Options{Scenario: warm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hit rate cold %.3f, prefilled %.3f; notes %v", rc.Cache.HitRate, rw.Cache.HitRate, rw.Notes)
+	if rw.Cache.HitRate < rc.Cache.HitRate+0.15 || rw.Cache.HitRate < 0.85 {
+		t.Errorf("prefilled hit rate %.3f vs cold %.3f: prefill did not warm the cache", rw.Cache.HitRate, rc.Cache.HitRate)
+	}
+	var noted bool
+	for _, n := range rw.Notes {
+		noted = noted || strings.HasPrefix(n, "prefill: replayed 3m0s of history")
+	}
+	if !noted {
+		t.Errorf("no prefill note: %v", rw.Notes)
+	}
+	if rw.Cache.MissesByCause["evicted"] != 0 {
+		t.Errorf("misses classified as evicted with nothing evicted: %v", rw.Cache.MissesByCause)
+	}
 }

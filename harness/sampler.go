@@ -240,3 +240,18 @@ func delta32(cur, prev uint32) uint32 {
 }
 
 func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
+
+// prime reads INFO once and forgets the counters it saw, so what happened
+// before the run (a prefill's evictions) is not counted in it.
+func (s *sampler) prime(ctx context.Context) {
+	if s.info == nil {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if all, _ := s.info.InfoAll(ictx, ""); len(all) > 0 {
+		s.server.observe(all)
+		last := s.server.last
+		s.server = serverCounters{last: last, peak: s.server.peak}
+	}
+}

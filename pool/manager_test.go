@@ -211,3 +211,27 @@ func TestKeyTTLOverridesTier(t *testing.T) {
 		t.Errorf("Expire refreshed steam:avatar to %v, want 24h", got)
 	}
 }
+
+func TestSetBatchKeepsEachTTL(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	m := newManager(t, testConfig(t, d.Endpoints()))
+	ctx := ctxT(t)
+	items := []Item{{Key: "b:1", Val: "one", TTL: 90 * time.Second}, {Key: "b:2", Val: "two"}, {Key: "b:3", Val: "three", TTL: 5 * time.Second}}
+	if err := m.SetBatch(ctx, items, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		v, found, err := m.Get(ctx, it.Key)
+		if err != nil || !found || v != it.Val {
+			t.Errorf("%s = %q %v %v", it.Key, v, found, err)
+		}
+		reply, _ := d.Do(ctx, "primary-0", "PTTL", "cacheproof:"+it.Key)
+		pttl := time.Duration(reply.(int64)) * time.Millisecond
+		switch {
+		case it.TTL == 0 && reply.(int64) != -1:
+			t.Errorf("%s: PTTL %v, want none", it.Key, reply)
+		case it.TTL > 0 && (pttl > it.TTL || pttl < it.TTL-2*time.Second):
+			t.Errorf("%s: PTTL %v, want about %v", it.Key, pttl, it.TTL)
+		}
+	}
+}

@@ -83,15 +83,19 @@ type Pool struct {
 
 // Workload describes the simulated users and what they do.
 type Workload struct {
-	Population               int                     `yaml:"population,omitempty" json:"population"`
-	ActiveUsers              int                     `yaml:"active_users,omitempty" json:"active_users"`
-	CommandsPerUserPerMinute float64                 `yaml:"commands_per_user_per_minute,omitempty" json:"commands_per_user_per_minute"`
-	SessionMean              Duration                `yaml:"session_mean,omitempty" json:"session_mean"`
-	Arrival                  string                  `yaml:"arrival,omitempty" json:"arrival"`
-	Zipf                     float64                 `yaml:"zipf,omitempty" json:"zipf"`
-	Guilds                   int                     `yaml:"guilds,omitempty" json:"guilds,omitempty"`
-	Families                 []FamilyOverride        `yaml:"families,omitempty" json:"families,omitempty"`
-	Origins                  map[string]OriginConfig `yaml:"origins,omitempty" json:"origins,omitempty"`
+	Population               int      `yaml:"population,omitempty" json:"population"`
+	ActiveUsers              int      `yaml:"active_users,omitempty" json:"active_users"`
+	CommandsPerUserPerMinute float64  `yaml:"commands_per_user_per_minute,omitempty" json:"commands_per_user_per_minute"`
+	SessionMean              Duration `yaml:"session_mean,omitempty" json:"session_mean"`
+	Arrival                  string   `yaml:"arrival,omitempty" json:"arrival"`
+	Zipf                     float64  `yaml:"zipf,omitempty" json:"zipf"`
+	Guilds                   int      `yaml:"guilds,omitempty" json:"guilds,omitempty"`
+	// Prefill replays this much of the workload's history in simulation
+	// before the run and writes the cache state it leaves (each key with its
+	// remaining TTL), so a run starts from steady state instead of cold.
+	Prefill  Duration                `yaml:"prefill,omitempty" json:"prefill,omitempty"`
+	Families []FamilyOverride        `yaml:"families,omitempty" json:"families,omitempty"`
+	Origins  map[string]OriginConfig `yaml:"origins,omitempty" json:"origins,omitempty"`
 }
 
 // FamilyOverride changes one key family of the seed's catalogue.

@@ -333,6 +333,9 @@ func (s *Scenario) validateWorkload(c *checker) {
 	if w.Zipf <= 0 || w.Zipf > 5 {
 		c.add("$.workload.zipf", "zipf: %g out of range, expected an exponent above 0 and at most 5 (real cache traces: 1.0 to 1.5)", w.Zipf)
 	}
+	if w.Prefill < 0 || w.Prefill.D() > 24*time.Hour {
+		c.add("$.workload.prefill", "prefill: %s out of range, expected 0 to 24h of history to replay", w.Prefill.D())
+	}
 	if w.Guilds < 0 {
 		c.add("$.workload.guilds", "guilds: must not be negative")
 	}

@@ -30,7 +30,7 @@ Examples:
   cacheproof run -s baseline --users 500 --warmup 10s --duration 20s --out /tmp/smoke
 
   # CI: JUnit and a Markdown summary beside the JSON and HTML reports
-  cacheproof run -s restart-under-load --junit junit.xml --markdown summary.md
+  cacheproof run -s restart --junit junit.xml --markdown summary.md
 
   # one of four shards of a load too big for one machine
   cacheproof run -s baseline --shard 2/4 --out results/shard-2

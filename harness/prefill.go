@@ -1,0 +1,158 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// source is where the driver takes commands from: a schedule, or a schedule
+// whose first stretch was replayed by prefill.
+type source interface {
+	Next() (workload.Command, bool)
+	Active() int
+}
+
+// shifted hides the replayed history from the driver: commands after it
+// come with their offsets and phase numbers as if the run began there.
+type shifted struct {
+	s    *workload.Schedule
+	by   time.Duration
+	peek *workload.Command
+}
+
+func (x *shifted) Next() (workload.Command, bool) {
+	if x.peek != nil {
+		c := *x.peek
+		x.peek = nil
+		return c, true
+	}
+	c, ok := x.s.Next()
+	if ok {
+		c.At -= x.by
+		c.Phase--
+	}
+	return c, ok
+}
+
+func (x *shifted) Active() int { return x.s.Active() }
+
+type prefillEntry struct {
+	fam  *workload.Family
+	at   time.Duration // virtual time of the last write (or TTL refresh)
+	size int
+}
+
+// prefillResult says what the replay left in the cache.
+type prefillResult struct {
+	commands int
+	keys     int
+	took     time.Duration
+}
+
+// prefill puts the cache in the state it would be in after `history` of
+// the same workload, without spending that long: it replays the schedule's
+// first `history` of commands in simulation (a read that would miss writes
+// the key, touches refresh TTLs, deletes delete), then bulk-writes every key
+// still alive at the end with its remaining TTL, oldest first so an LRU
+// cache keeps what it would have kept. Expiries are then staggered as in
+// production, instead of all falling due one TTL after a cold start, and
+// the ledger knows when each key was "written", so misses classify as they
+// would have.
+//
+// sched must have been built with a first phase of length history; the
+// returned source continues with the phases after it.
+func prefill(ctx context.Context, sched *workload.Schedule, history time.Duration, mgr *pool.Manager, ledger *workload.Ledger, ttl map[string]time.Duration, version func() uint32) (source, prefillResult, error) {
+	began := time.Now()
+	src := &shifted{s: sched, by: history}
+	state := make(map[string]prefillEntry, 1<<16)
+	var res prefillResult
+	for {
+		c, ok := sched.Next()
+		if !ok {
+			break
+		}
+		if c.Phase > 0 {
+			c.At -= history
+			c.Phase--
+			src.peek = &c
+			break
+		}
+		res.commands++
+		if res.commands%65536 == 0 && ctx.Err() != nil {
+			return nil, res, ctx.Err()
+		}
+		for i := range c.Ops {
+			op := &c.Ops[i]
+			life := ttl[op.Family.Name]
+			e, present := state[op.Key]
+			live := present && (life == 0 || c.At < e.at+life)
+			switch op.Kind {
+			case workload.OpGetOrFetch, workload.OpGet:
+				if !live {
+					state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
+				}
+			case workload.OpSet:
+				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
+			case workload.OpTouch:
+				if live {
+					e.at = c.At
+					state[op.Key] = e
+				}
+			case workload.OpDel:
+				delete(state, op.Key)
+			}
+		}
+	}
+
+	type kv struct {
+		key string
+		e   prefillEntry
+		rem time.Duration
+	}
+	alive := make([]kv, 0, len(state))
+	for k, e := range state {
+		life := ttl[e.fam.Name]
+		var rem time.Duration
+		if life > 0 {
+			rem = e.at + life - history
+			if rem < time.Millisecond {
+				continue
+			}
+		}
+		alive = append(alive, kv{k, e, rem})
+	}
+	clear(state)
+	sort.Slice(alive, func(i, j int) bool { return alive[i].e.at < alive[j].e.at })
+
+	now := time.Now()
+	const batch = 512
+	items := make([]pool.Item, 0, batch)
+	flush := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		err := mgr.SetBatch(ctx, items, batch)
+		items = items[:0]
+		return err
+	}
+	for _, a := range alive {
+		items = append(items, pool.Item{Key: a.key, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem})
+		ledger.Wrote(a.key, now.Add(a.e.at-history), ttl[a.e.fam.Name])
+		if len(items) == batch {
+			if err := flush(); err != nil {
+				return nil, res, fmt.Errorf("prefill: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, res, fmt.Errorf("prefill: %w", err)
+	}
+	res.keys = len(alive)
+	res.took = time.Since(began)
+	return src, res, nil
+}
