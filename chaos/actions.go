@@ -50,6 +50,9 @@ type env struct {
 	// lastPrimary remembers the primary last found, for faults that overlap
 	// one that leaves no primary (a demoted or stopped standalone node).
 	lastPrimary *primaryMemo
+	// onRestart is told when a restarted node serves again (empty, unless
+	// the deployment persists), so the caller can forget what it wrote.
+	onRestart func(node string)
 }
 
 type primaryMemo struct {
@@ -138,7 +141,15 @@ func (a *restartAction) inject(ctx context.Context) error {
 	return a.dep.Stop(ctx, a.node)
 }
 
-func (a *restartAction) revert(ctx context.Context) error { return a.dep.Start(ctx, a.node) }
+func (a *restartAction) revert(ctx context.Context) error {
+	if err := a.dep.Start(ctx, a.node); err != nil {
+		return err
+	}
+	if a.onRestart != nil && !a.dep.Spec().Persistence {
+		a.onRestart(a.node)
+	}
+	return nil
+}
 
 // pauseAction: SIGSTOP/SIGCONT, or CLIENT PAUSE WRITE|ALL for the fault's
 // duration (Redis lifts the pause by itself when the timeout passes, so a

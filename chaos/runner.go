@@ -30,6 +30,9 @@ type Options struct {
 	ActionTimeout time.Duration
 	// Logf reports faults as they happen; nil is silent.
 	Logf func(format string, args ...any)
+	// OnRestart is called when a node restarted by a fault serves again
+	// without its data (no persistence).
+	OnRestart func(node string)
 }
 
 // Event is one occurrence of a fault as it happened. Start and End are
@@ -158,7 +161,7 @@ func (r *Runner) play(occ Occurrence) {
 
 	faultStart := time.Now()
 	ns := &notes{}
-	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns, lastPrimary: &r.last}
+	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns, lastPrimary: &r.last, onRestart: r.o.OnRestart}
 
 	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
 	var act action

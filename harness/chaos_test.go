@@ -147,6 +147,11 @@ targets:
 	if res.Users.Requests == 0 || res.Integrity.Mismatches != 0 {
 		t.Errorf("requests %d, integrity %+v", res.Users.Requests, res.Integrity)
 	}
+	// The restart emptied the cache; Redis evicted nothing. Misses after it
+	// are cold (not written since), never evictions.
+	if res.Server.EvictedKeys == 0 && res.Cache.MissesByCause["evicted"] != 0 {
+		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", res.Cache.MissesByCause["evicted"], res.Cache.MissesByCause)
+	}
 }
 
 // Memory pressure under noeviction: ballast plus a lower maxmemory make

@@ -206,6 +206,10 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		runner = chaos.NewRunner(faults, chaos.Options{
 			Deployment: dep, Network: network, Tracker: d.writes, Reader: mgr,
 			Settle: o.FaultSettle, Total: total, Logf: o.Logf,
+			// A node restarted without persistence comes back empty: what
+			// the ledger remembers writing is gone, and misses after it are
+			// cold (never written since), not evictions.
+			OnRestart: func(string) { d.ledger.Reset() },
 		})
 	}
 	smp := &sampler{d: d, mgr: mgr, info: dep}
