@@ -14,7 +14,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/cacheproof/cacheproof/internal/textdist"
 )
@@ -132,10 +134,31 @@ func decode(file string, data []byte) (*Scenario, *ast.File, error) {
 		return nil, nil, yamlErr(file, err)
 	}
 	var s Scenario
-	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
+	if err := strictDecode(data, &s); err != nil {
 		return nil, nil, yamlErr(file, err)
 	}
 	return &s, f, nil
+}
+
+// strictDecode is goccy's strict decoding, with its panics turned into
+// errors: fuzzing found inputs (a tag with no value, "key:\n !0") on which
+// the library dereferences nil, and bad input must get exit code 2, not a
+// crash.
+func strictDecode(data []byte, s *Scenario) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("the YAML could not be decoded (a tag or value the decoder cannot handle; %v)", r)
+			err = errors.New(msg)
+			// Point at the first tag, the construct that trips the decoder.
+			for _, tk := range lexer.Tokenize(string(data)) {
+				if tk.Type == token.TagType {
+					err = &yaml.SyntaxError{Message: msg, Token: tk}
+					break
+				}
+			}
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, s, yaml.Strict())
 }
 
 var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
