@@ -429,6 +429,8 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 	}
 	if !sv.ok {
 		res.Notes = append(res.Notes, "redis INFO could not be read: server figures are missing")
+	} else {
+		res.Notes = append(res.Notes, crossCheck(res.Cache.MissesByCause, sv.evicted+smp.evictedBefore, sv.expired)...)
 	}
 
 	// Users.
@@ -515,4 +517,20 @@ func cleanupExternal(ctx context.Context, mgr *pool.Manager, prefix string) stri
 		return fmt.Sprintf("cleanup: deleted %d keys under %q, then failed: %v", n, prefix, err)
 	}
 	return fmt.Sprintf("cleanup: deleted the run's %d keys under %q (SCAN)", n, prefix)
+}
+
+// crossCheck compares the ledger's miss causes with Redis's own counters.
+// A miss the ledger calls evicted when Redis evicted nothing means the
+// ledger and the server disagree (a flush or restart the harness did not
+// cause, another client deleting keys); that is worth a line in the report.
+// The reverse is normal: not every evicted or expired key is read again.
+func crossCheck(causes map[string]uint64, evicted, expired uint64) []string {
+	var out []string
+	if n := causes["evicted"]; n > 0 && evicted == 0 {
+		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush or restart)", n))
+	}
+	if n := causes["expired"]; n > 0 && expired == 0 {
+		out = append(out, fmt.Sprintf("cross-check: %d misses look expired but Redis expired no key", n))
+	}
+	return out
 }

@@ -181,3 +181,12 @@ phases:
 		t.Errorf("misses classified as evicted with nothing evicted: %v", rw.Cache.MissesByCause)
 	}
 }
+
+func TestCrossCheckNotes(t *testing.T) {
+	if n := crossCheck(map[string]uint64{"evicted": 5}, 0, 10); len(n) != 1 || !strings.Contains(n[0], "Redis evicted no key") {
+		t.Errorf("evicted misses without evictions: %v", n)
+	}
+	if n := crossCheck(map[string]uint64{"evicted": 5, "expired": 3}, 100, 10); len(n) != 0 {
+		t.Errorf("consistent counts gave notes: %v", n)
+	}
+}

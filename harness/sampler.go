@@ -159,6 +159,9 @@ type sampler struct {
 	// conns[i] is the servers' cumulative connections received at rows[i].
 	conns []uint64
 	lastT time.Duration
+	// evictedBefore counts what Redis evicted before the run (during a
+	// prefill), for the miss-cause cross-check only.
+	evictedBefore uint64
 	// recorded totals, updated each interval for progress displays
 	reqs, hits, misses, errs uint64
 }
@@ -251,7 +254,8 @@ func (s *sampler) prime(ctx context.Context) {
 	defer cancel()
 	if all, _ := s.info.InfoAll(ictx, ""); len(all) > 0 {
 		s.server.observe(all)
-		last := s.server.last
+		last, before := s.server.last, s.server.evicted
 		s.server = serverCounters{last: last, peak: s.server.peak}
+		s.evictedBefore = before
 	}
 }
