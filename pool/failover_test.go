@@ -38,6 +38,13 @@ func TestFailoverReplicaShapeFollowsPromotedReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "connections on primary-0", func() bool { return clientsNamed(t, d, "primary-0") > 0 })
+	// Replication is asynchronous: wait until the replica has "before", or
+	// promoting it loses the write (a real lost write, but not this test's
+	// subject; CI caught it as a flake).
+	eventually(t, 5*time.Second, "replica has the key", func() bool {
+		v, err := d.Do(ctx, "replica-1", "GET", "cacheproof:before")
+		return err == nil && v == "1"
+	})
 
 	// Promote the replica, then demote the old primary under it.
 	newAddr := ep.Addrs[1]
