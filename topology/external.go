@@ -507,47 +507,26 @@ func (d *extDeployment) Info(ctx context.Context, name, section string) (map[str
 }
 
 func (d *extDeployment) InfoAll(ctx context.Context, section string) (map[string]map[string]string, error) {
-	var (
-		mu   sync.Mutex
-		out  = map[string]map[string]string{}
-		errs []error
-		wg   sync.WaitGroup
-	)
+	var names []string
 	for _, n := range d.nodes {
 		n.mu.Lock()
 		paused := n.paused
 		n.mu.Unlock()
-		if paused {
-			continue
+		if !paused {
+			names = append(names, n.name)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m, err := infoOn(ctx, n.client, n.name, section)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[n.name] = m
-		}()
 	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return infoAll(ctx, names, func(ctx context.Context, name string) (map[string]string, error) {
+		return d.Info(ctx, name, section)
+	})
 }
 
 // KeepLogs cannot copy an external server's log; it saves each node's INFO
 // instead, which is what a failed run's reader needs most.
 func (d *extDeployment) KeepLogs(dir string) error {
-	if dir == "" {
-		dir = d.spec.LogDir
-	}
-	if dir == "" {
-		return errors.New("topology: keep logs: no folder given and Spec.LogDir is empty")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("topology: keep logs: %w", err)
+	dir, err := keepLogsDir(dir, d.spec)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -684,47 +684,26 @@ func infoOn(ctx context.Context, c *redis.Client, name, section string) (map[str
 
 // InfoAll reads INFO from every node that is up.
 func (d *procDeployment) InfoAll(ctx context.Context, section string) (map[string]map[string]string, error) {
-	var (
-		mu   sync.Mutex
-		out  = map[string]map[string]string{}
-		errs []error
-		wg   sync.WaitGroup
-	)
+	var names []string
 	for _, n := range d.nodes {
 		n.mu.Lock()
 		up := n.runningLocked() && !n.paused
 		n.mu.Unlock()
-		if !up {
-			continue
+		if up {
+			names = append(names, n.name)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m, err := d.Info(ctx, n.name, section)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[n.name] = m
-		}()
 	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return infoAll(ctx, names, func(ctx context.Context, name string) (map[string]string, error) {
+		return d.Info(ctx, name, section)
+	})
 }
 
 // KeepLogs copies every node's log (and its stdout/stderr, if any) into dir;
 // dir "" means Spec.LogDir.
 func (d *procDeployment) KeepLogs(dir string) error {
-	if dir == "" {
-		dir = d.spec.LogDir
-	}
-	if dir == "" {
-		return errors.New("topology: keep logs: no folder given and Spec.LogDir is empty")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("topology: keep logs: %w", err)
+	dir, err := keepLogsDir(dir, d.spec)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, n := range d.nodes {
