@@ -115,6 +115,12 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 			continue
 		}
 		for k, n := range m.Rows[i].ErrorsByKind {
+			// Origin (fetch) failures come from the simulated upstream at
+			// its own rate, not from the fault; they stay in the run's
+			// errors but are not charged to the fault or its error budget.
+			if k == originErrorKind {
+				continue
+			}
 			fr.ErrorsByKind[k] += n
 		}
 	}
@@ -313,3 +319,6 @@ func Integrity(evs []Event) (lost, unknown, tracked uint64) {
 	}
 	return lost, unknown, tracked
 }
+
+// originErrorKind is the error kind of a failed origin fetch (pool.KindFetch).
+const originErrorKind = "fetch"
