@@ -156,17 +156,17 @@ type lookup struct {
 // cmdRecord accumulates one command's figures so the shard lock is taken
 // once per command rather than once per operation.
 type cmdRecord struct {
-	samples    [24]opSample
-	ns         int
-	lookups    [16]lookup
-	nl         int
-	errs       [8]string
-	ne         int
-	nerr       int // errors, uncapped (errs keeps the first 8 kinds)
+	samples [24]opSample
+	ns      int
+	lookups [16]lookup
+	nl      int
+	errs    [8]string
+	ne      int
+	nerr    int // errors, uncapped (errs keeps the first 8 kinds)
 	// ncache counts the cache layer's own failures: every error but an
 	// origin fetch error. The simulated upstream fails at its configured
 	// rate whatever Redis does, so it must not delay a fault's recovery.
-	ncache int
+	ncache     int
 	checked    uint64
 	mismatches uint64
 	late       bool
