@@ -510,11 +510,26 @@ func (c Config) WithEnv(getenv func(string) string) (Config, error) {
 		var named []error
 		for _, e := range unwrapJoined(err) {
 			msg := e.Error()
+			// The field the error is about first, then the one it is
+			// compared with ("MinConnections ... exceeds MaxConnections"):
+			// deterministic, whatever the map order.
+			var blame []string
 			for field, name := range setFields {
-				if strings.Contains(msg, "pool config "+field+":") || strings.Contains(msg, "exceeds "+field+" ") {
-					msg = fmt.Sprintf("environment variable %s: %s", name, msg)
-					break
+				if strings.Contains(msg, "pool config "+field+":") {
+					blame = append(blame, name)
 				}
+			}
+			for field, name := range setFields {
+				if strings.Contains(msg, "exceeds "+field+" ") {
+					blame = append(blame, name)
+				}
+			}
+			switch len(blame) {
+			case 0:
+			case 1:
+				msg = fmt.Sprintf("environment variable %s: %s", blame[0], msg)
+			default:
+				msg = fmt.Sprintf("environment variable %s (with %s): %s", blame[0], strings.Join(blame[1:], ", "), msg)
 			}
 			named = append(named, errors.New(msg))
 		}
