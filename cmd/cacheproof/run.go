@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,6 +198,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if !f.quiet {
 		opts.Logf = prog.logf
 	}
+	started := time.Now()
 	res, err := harness.Run(ctx, opts)
 	prog.done()
 	if err != nil {
@@ -207,7 +209,24 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "cacheproof run: %v\n", err)
 			return exitUsage
 		case ctx.Err() != nil:
+			// Interrupted before the load started (while Redis started or
+			// the cache was prefilled): still leave a report saying so, as
+			// every interrupted run does.
 			fmt.Fprintf(stderr, "cacheproof run: interrupted before the load started: %v\n", err)
+			partial := &report.Result{
+				SchemaVersion: report.SchemaVersion,
+				Tool:          report.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
+				Scenario:      report.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
+				StartedAt:     started.UTC(),
+				DurationS:     time.Since(started).Seconds(),
+				Interrupted:   true,
+				Notes:         []string{"interrupted before the load started: " + err.Error()},
+			}
+			partial.Finalize(sc.TargetSpecs())
+			partial.ExitCode = exitInterrupted
+			if files, werr := report.WriteAll(partial, report.Outputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown}); werr == nil && !f.quiet {
+				fmt.Fprintf(stdout, "reports: %s\n", strings.Join(files, ", "))
+			}
 			return exitInterrupted
 		case errors.As(err, &envErr):
 			fmt.Fprintf(stderr, "cacheproof run: %v\n", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -205,8 +206,8 @@ func TestSignalWritesPartialReport(t *testing.T) {
 			out := t.TempDir()
 			sc := writeScenario(t, strings.Replace(fmt.Sprintf(tiny, ""), "duration: 2s", "duration: 60s", 1))
 			cmd := exec.Command(binary, "run", "-s", sc, "-o", out, "--progress", "none")
-			var se bytes.Buffer
-			cmd.Stderr = &se
+			se := &lockedBuffer{}
+			cmd.Stderr = se
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -286,4 +287,53 @@ func TestSecondInterruptQuitsAtOnce(t *testing.T) {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	}
+}
+
+// Interrupted before the load starts (during prefill): still exit 130 with a
+// report that says so.
+func TestSignalDuringPrefill(t *testing.T) {
+	out := t.TempDir()
+	sc := writeScenario(t, `
+name: long-prefill
+workload: {population: 1000000, active_users: 10000, prefill: 2h}
+phases:
+  - {name: steady, duration: 10s}
+`)
+	cmd := exec.Command(binary, "run", "-s", sc, "-o", out, "--progress", "none")
+	se := &lockedBuffer{}
+	cmd.Stderr = se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(se.String(), "prefill: replaying") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want 130\n%s", err, se.String())
+	}
+	rep := loadReportJSON(t, out)
+	if rep["interrupted"] != true || !strings.Contains(fmt.Sprint(rep["notes"]), "before the load started") {
+		t.Errorf("report: interrupted=%v notes=%v", rep["interrupted"], rep["notes"])
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while os/exec writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
