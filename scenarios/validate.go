@@ -266,6 +266,9 @@ func (s *Scenario) validateTarget(c *checker) {
 			}
 		}
 	}
+	if t.Backend == "container" && (t.Topology == "sentinel" || t.Topology == "cluster") {
+		c.add("$.target.topology", "target.topology: %s is not supported on the container backend (its nodes announce container-internal addresses the host cannot reach); use backend: process, or external", t.Topology)
+	}
 	if t.Backend == "external" && t.Topology == "sentinel" && len(t.SentinelAddrs) == 0 {
 		c.add("$.target", "target.sentinel_addrs: required for an external sentinel deployment")
 	}
