@@ -22,12 +22,15 @@ import (
 // side by side on the same Redis. It exists to prove the client side of
 // cacheproof is not the bottleneck of what it measures.
 type RawOptions struct {
-	Tests     []string // "set", "get", in order (redis-benchmark runs them one after the other)
+	Tests     []string // "set", "get", "mix", in order (redis-benchmark runs them one after the other)
 	Clients   int      // concurrent callers
 	Requests  int      // per test
 	ValueSize int      // bytes
 	Keyspace  int      // keys "key:000000000000" .. Keyspace-1, as redis-benchmark -r
-	Seed      uint64
+	// SetRatio, GetRatio weigh the "mix" test as memtier_benchmark's
+	// --ratio SET:GET does (default 1:10).
+	SetRatio, GetRatio int
+	Seed               uint64
 }
 
 // RawResult is one test of raw mode.
@@ -54,8 +57,8 @@ func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, 
 	val := string(make([]byte, o.ValueSize))
 	var out []RawResult
 	for _, test := range o.Tests {
-		if test != "get" && test != "set" {
-			return out, fmt.Errorf("raw: unknown test %q (expected get or set)", test)
+		if test != "get" && test != "set" && test != "mix" {
+			return out, fmt.Errorf("raw: unknown test %q (expected set, get or mix)", test)
 		}
 		r, err := runRawTest(ctx, mgr, o, test, val)
 		if err != nil {
@@ -70,6 +73,10 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	var issued atomic.Int64
 	var errs atomic.Uint64
 	hists := make([]*hdrhistogram.Histogram, o.Clients)
+	setW, getW := o.SetRatio, o.GetRatio
+	if setW <= 0 && getW <= 0 {
+		setW, getW = 1, 10
+	}
 	var wg sync.WaitGroup
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -90,7 +97,11 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 				k := string(key)
 				t0 := time.Now()
 				var err error
-				if test == "set" {
+				isSet := test == "set"
+				if test == "mix" {
+					isSet = rng.IntN(setW+getW) < setW
+				}
+				if isSet {
 					err = mgr.Set(ctx, k, val, pool.TierPersistent)
 				} else {
 					_, _, err = mgr.Get(ctx, k)

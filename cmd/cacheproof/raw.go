@@ -30,7 +30,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	requests := fs.IntP("requests", "n", 100000, "requests per test")
 	size := fs.IntP("data-size", "d", 3, "value size in bytes")
 	keyspace := fs.IntP("keyspace", "r", 100000, "random keys key:000000000000 .. keyspace-1")
-	tests := fs.StringP("tests", "t", "set,get", "tests to run, in order: set, get")
+	tests := fs.StringP("tests", "t", "set,get", "tests to run, in order: set, get, mix (SET:GET by --ratio)")
+	ratio := fs.String("ratio", "1:10", "SET:GET ratio of the mix test, as memtier_benchmark's --ratio")
 	conns := fs.Int("conns", 0, "pool size (max connections; default = clients)")
 	autoPipe := fs.Bool("auto-pipeline", false, "batch concurrent commands through go-redis auto-pipelining")
 	asJSON := fs.Bool("json", false, "print one JSON object per test")
@@ -47,6 +48,10 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if *conns == 0 {
 		*conns = *clients
+	}
+	if *clients < 1 || *requests < 1 || *keyspace < 1 || *size < 0 || *conns < 1 {
+		fmt.Fprintln(stderr, "cacheproof raw: --clients, --requests, --keyspace and --conns must be at least 1, --data-size at least 0")
+		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,8 +89,14 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = mgr.Shutdown(context.Background()) }()
 
+	var setW, getW int
+	if _, err := fmt.Sscanf(*ratio, "%d:%d", &setW, &getW); err != nil || setW < 0 || getW < 0 || setW+getW == 0 {
+		fmt.Fprintf(stderr, "cacheproof raw: --ratio: expected SET:GET such as 1:10, got %q\n", *ratio)
+		return exitUsage
+	}
 	res, err := harness.RunRaw(ctx, mgr, harness.RawOptions{
-		Tests: strings.Split(*tests, ","), Clients: *clients, Requests: *requests, ValueSize: *size, Keyspace: *keyspace, Seed: 1,
+		Tests: strings.Split(*tests, ","), Clients: *clients, Requests: *requests, ValueSize: *size, Keyspace: *keyspace,
+		SetRatio: setW, GetRatio: getW, Seed: 1,
 	})
 	for _, r := range res {
 		if *asJSON {
