@@ -18,7 +18,11 @@ func clientsNamed(t *testing.T, d topology.Deployment, node string) int {
 	defer cancel()
 	reply, err := d.Do(ctx, node, "CLIENT", "LIST")
 	if err != nil {
-		t.Fatalf("CLIENT LIST on %s: %v", node, err)
+		// A node changing role resets its connections, the control
+		// client's too: report "unknown" and let eventually() ask again
+		// (a CI run failed here on a reset mid-failover).
+		t.Logf("CLIENT LIST on %s: %v (will retry)", node, err)
+		return -1
 	}
 	return strings.Count(fmt.Sprint(reply), "name=cacheproof ")
 }
