@@ -132,43 +132,31 @@ func (m *Manager) endpoints() []string {
 // standalone and replica shapes addrs[0] is the node to bind to.
 func (m *Manager) newBinding(addrs []string) (*binding, error) {
 	c := m.cfg
-	maxRetries := c.MaxRetries
+	// One set of options for every shape; go-redis's own converters
+	// (Failover, Cluster, Simple) carry them to each client type.
+	o := &redis.UniversalOptions{
+		Addrs:      addrs,
+		MasterName: c.MasterName,
+		ClientName: c.ClientName, Username: c.Username, Password: c.Password, TLSConfig: c.TLS,
+		MaxRetries: c.MaxRetries, MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
+		DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
+		ContextTimeoutEnabled: true,
+		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
+		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
 	var client redis.UniversalClient
 	addr := ""
 	switch {
 	case c.EnableSentinel:
-		client = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: c.MasterName, SentinelAddrs: c.SentinelAddrs,
-			ClientName: c.ClientName, Username: c.Username, Password: c.Password, TLSConfig: c.TLS,
-			MaxRetries: maxRetries, MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
-			ContextTimeoutEnabled: true,
-			PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
-			PoolTimeout: c.PoolTimeout, DisableIdentity: true,
-		})
+		o.Addrs = c.SentinelAddrs
+		client = redis.NewFailoverClient(o.Failover())
 	case c.Cluster:
-		client = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:      addrs,
-			ClientName: c.ClientName, Username: c.Username, Password: c.Password, TLSConfig: c.TLS,
-			MaxRetries: maxRetries, MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
-			ContextTimeoutEnabled: true,
-			PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
-			PoolTimeout: c.PoolTimeout, DisableIdentity: true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
+		client = redis.NewClusterClient(o.Cluster())
 	default:
 		addr = addrs[0]
-		client = redis.NewClient(&redis.Options{
-			Addr:       addr,
-			ClientName: c.ClientName, Username: c.Username, Password: c.Password, TLSConfig: c.TLS,
-			MaxRetries: maxRetries, MinRetryBackoff: c.MinRetryBackoff, MaxRetryBackoff: c.MaxRetryBackoff,
-			DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
-			ContextTimeoutEnabled: true,
-			PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
-			PoolTimeout: c.PoolTimeout, DisableIdentity: true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
+		o.Addrs = addrs[:1]
+		client = redis.NewClient(o.Simple())
 	}
 	client.AddHook(m.hook)
 	b := &binding{client: client, cmd: client, addr: addr}
