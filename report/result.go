@@ -41,6 +41,9 @@ type Result struct {
 	Timeline  []TimelineRow           `json:"timeline"`
 	Faults    []FaultReport           `json:"faults"`
 	Notes     []string                `json:"notes"`
+	// Client is the load generator's own state: what it ran under and what
+	// it cost, so a reader can tell Redis's latency from the tool's.
+	Client ClientReport `json:"client"`
 
 	// Shard is "i/n" when this result covers the i-th of n slices of the
 	// population; empty for a whole run.
@@ -78,13 +81,19 @@ type LatencyReport struct {
 	ByPhase map[string]Summary `json:"by_phase"`
 }
 
-// CacheCounts are hits and misses of one slice of the keyspace. HitRate is
-// hits / (hits + misses): cache-level lookups only, never all commands.
+// CacheCounts are lookups of one slice of the keyspace. A lookup is a hit, a
+// miss, or a lookup error (the GET failed: the cache gave no answer, and the
+// caller went to the origin as on a miss). HitRate is
+// hits / (hits + misses + lookup_errors), what the hit_rate target judges;
+// AnsweredHitRate is hits / (hits + misses), the rate among lookups Redis
+// answered. Both count cache-level lookups only, never all commands.
 type CacheCounts struct {
-	Hits          uint64            `json:"hits"`
-	Misses        uint64            `json:"misses"`
-	HitRate       float64           `json:"hit_rate"`
-	MissesByCause map[string]uint64 `json:"misses_by_cause"`
+	Hits            uint64            `json:"hits"`
+	Misses          uint64            `json:"misses"`
+	LookupErrors    uint64            `json:"lookup_errors"`
+	HitRate         float64           `json:"hit_rate"`
+	AnsweredHitRate float64           `json:"answered_hit_rate"`
+	MissesByCause   map[string]uint64 `json:"misses_by_cause"`
 }
 
 // Miss causes the harness classifies.
@@ -97,12 +106,14 @@ const (
 // CacheReport is the client-side view of the cache: lookups by the cache
 // layer under test, overall, per tier and per key family.
 type CacheReport struct {
-	Hits          uint64                 `json:"hits"`
-	Misses        uint64                 `json:"misses"`
-	HitRate       float64                `json:"hit_rate"`
-	MissesByCause map[string]uint64      `json:"misses_by_cause"`
-	ByTier        map[string]CacheCounts `json:"by_tier"`
-	ByFamily      map[string]CacheCounts `json:"by_family"`
+	Hits            uint64                 `json:"hits"`
+	Misses          uint64                 `json:"misses"`
+	LookupErrors    uint64                 `json:"lookup_errors"`
+	HitRate         float64                `json:"hit_rate"`
+	AnsweredHitRate float64                `json:"answered_hit_rate"`
+	MissesByCause   map[string]uint64      `json:"misses_by_cause"`
+	ByTier          map[string]CacheCounts `json:"by_tier"`
+	ByFamily        map[string]CacheCounts `json:"by_family"`
 }
 
 // PoolReport is the connection pool at the end of the run (counters are
@@ -135,6 +146,10 @@ type ServerReport struct {
 	ConnectedClients    int64   `json:"connected_clients"`
 	RedisVersion        string  `json:"redis_version"`
 	Keys                int64   `json:"keys"`
+	// LatencyStats is Redis's per-command latency by command name ("get",
+	// "set"), from INFO latencystats; empty when the server does not have it
+	// (Redis before 7).
+	LatencyStats map[string]ServerLatency `json:"latency_stats,omitempty"`
 }
 
 // UsersReport describes the simulated load. Requests are cache operations;
@@ -147,6 +162,7 @@ type UsersReport struct {
 	Commands   uint64  `json:"commands"`
 	Late       uint64  `json:"late"`
 	Dropped    uint64  `json:"dropped"`
+	Abandoned  uint64  `json:"abandoned"`
 	OpsPerSec  float64 `json:"ops_per_sec"`
 }
 
@@ -217,6 +233,8 @@ type TimelineRow struct {
 	Active           int                `json:"active"`
 	Late             uint64             `json:"late"`
 	Dropped          uint64             `json:"dropped"`
+	Abandoned        uint64             `json:"abandoned"`
+	LookupErrors     uint64             `json:"lookup_errors"`
 	Fault            string             `json:"fault"`
 }
 
@@ -230,6 +248,15 @@ type FaultReport struct {
 	Params map[string]any `json:"params"`
 	StartS float64        `json:"start_s"`
 	EndS   float64        `json:"end_s"`
+	// Injected is true only when the fault's action took effect on Redis. A
+	// planned occurrence that never ran (the run ended or was interrupted
+	// first) or whose action failed is still reported, with Injected false,
+	// so targets about recovery fail with "no data" instead of passing.
+	Injected bool `json:"injected"`
+	// Occurrence is this report's 1-based repetition of its scenario fault
+	// entry; Planned is how many occurrences that entry planned for the run.
+	Occurrence int `json:"occurrence"`
+	Planned    int `json:"planned"`
 
 	ErrorsByKind       map[string]uint64 `json:"errors_by_kind"`
 	FirstErrorAfterS   *float64          `json:"first_error_after_s"`
@@ -262,6 +289,12 @@ func sumCounts(m map[string]uint64) uint64 {
 		n += v
 	}
 	return n
+}
+
+// LookupHitRate returns hits / (hits + misses + lookupErrors): a lookup that
+// failed is a lookup that did not hit. 0 when there were no lookups.
+func LookupHitRate(hits, misses, lookupErrors uint64) float64 {
+	return HitRate(hits, misses+lookupErrors)
 }
 
 // HitRate returns hits / (hits + misses), or 0 when there were no lookups.
