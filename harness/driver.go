@@ -113,13 +113,13 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 				}
 			}
 			if !acquired {
-				d.drop(cmd)
+				d.drop(cmd, intended)
 				continue
 			}
 		}
 		if time.Since(intended) > d.dropAft {
 			<-d.inflight
-			d.drop(cmd)
+			d.drop(cmd, intended)
 			continue
 		}
 		d.wg.Add(1)
@@ -127,16 +127,51 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 	}
 }
 
-func (d *driver) drop(cmd workload.Command) {
+// drop counts a command that could not start within drop_after of its
+// intended time. Its operations still enter the intended-start latency view
+// with the delay they had already suffered (at least drop_after): a user
+// whose command was dropped waited at least that long, and leaving them out
+// would let saturation hide from p99 (coordinated omission by another name).
+// They never enter service time: nothing was sent.
+func (d *driver) drop(cmd workload.Command, intended time.Time) {
+	delay := max(time.Since(intended), d.dropAft).Microseconds()
+	delay = max(delay, 1)
 	s := d.rec.shards[d.next.Add(1)%uint64(len(d.rec.shards))]
 	ph := d.phases[cmd.Phase]
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.interval.dropped++
 	s.phase[cmd.Phase].dropped++
 	if ph.recorded {
 		s.total.dropped++
 	}
-	s.mu.Unlock()
+	for i := range cmd.Ops {
+		_ = s.intervalH.RecordValue(delay)
+		_ = s.phaseH[cmd.Phase].RecordValue(delay)
+		if ph.recorded {
+			h := s.totalH
+			_ = h.overall.RecordValue(delay)
+			_ = h.byOp[opIndex(cmd.Ops[i].Kind)].RecordValue(delay)
+			_ = h.byTier[tierIndex(cmd.Ops[i].Family.Tier)].RecordValue(delay)
+		}
+	}
+	if ph.recorded {
+		_ = s.totalH.command.RecordValue(delay)
+	}
+}
+
+// opIndex maps an operation kind to the report's by_op index: reads
+// (get-or-fetch included) are gets, touches are expires.
+func opIndex(k workload.OpKind) int8 {
+	switch k {
+	case workload.OpSet:
+		return opiSet
+	case workload.OpTouch:
+		return opiExpire
+	case workload.OpDel:
+		return opiDel
+	}
+	return opiGet
 }
 
 // opSample is one cache operation's timing: lat from its intended start,
@@ -146,56 +181,78 @@ type opSample struct {
 	lat, svc int64 // µs
 }
 
+// lookup is one cache lookup's outcome: a hit, a miss (with its cause) or a
+// lookup error (the GET failed or returned a value that failed verification:
+// the cache gave no usable answer).
 type lookup struct {
 	tier  int8
 	fam   string
 	hit   bool
+	err   bool
 	cause workload.MissCause
 }
 
+// errCount is one error kind and how often a command met it.
+type errCount struct {
+	kind string
+	n    uint32
+}
+
 // cmdRecord accumulates one command's figures so the shard lock is taken
-// once per command rather than once per operation.
+// once per command rather than once per operation. The slices start on the
+// fixed buffers, so a typical command allocates nothing here; a longer one
+// grows them and loses nothing.
 type cmdRecord struct {
-	samples [24]opSample
-	ns      int
-	lookups [16]lookup
-	nl      int
-	errs    [8]string
-	ne      int
-	nerr    int // errors, uncapped (errs keeps the first 8 kinds)
+	samples   []opSample
+	lookups   []lookup
+	errs      []errCount // by kind, every occurrence counted
+	sampleBuf [16]opSample
+	lookupBuf [8]lookup
+	errBuf    [2]errCount
 	// ncache counts the cache layer's own failures: every error but an
 	// origin fetch error. The simulated upstream fails at its configured
 	// rate whatever Redis does, so it must not delay a fault's recovery.
 	ncache     int
 	checked    uint64
 	mismatches uint64
-	late       bool
-	commandUs  int64
+	// abandoned counts operations never attempted because the command's
+	// deadline had passed: they record no latency sample.
+	abandoned uint64
+	late      bool
+	commandUs int64
+}
+
+func (r *cmdRecord) init() {
+	r.samples = r.sampleBuf[:0]
+	r.lookups = r.lookupBuf[:0]
+	r.errs = r.errBuf[:0]
 }
 
 func (r *cmdRecord) sample(op int8, tier int8, lat, svc time.Duration) {
-	if r.ns < len(r.samples) {
-		r.samples[r.ns] = opSample{op: op, tier: tier, lat: max(lat.Microseconds(), 1), svc: max(svc.Microseconds(), 1)}
-		r.ns++
-	}
+	r.samples = append(r.samples, opSample{op: op, tier: tier, lat: max(lat.Microseconds(), 1), svc: max(svc.Microseconds(), 1)})
 }
 
 func (r *cmdRecord) err(kind string) {
-	r.nerr++
 	if kind != pool.KindFetch {
 		r.ncache++
 	}
-	if r.ne < len(r.errs) {
-		r.errs[r.ne] = kind
-		r.ne++
+	for i := range r.errs {
+		if r.errs[i].kind == kind {
+			r.errs[i].n++
+			return
+		}
 	}
+	r.errs = append(r.errs, errCount{kind: kind, n: 1})
 }
 
 func (r *cmdRecord) lookup(tier int8, fam string, hit bool, cause workload.MissCause) {
-	if r.nl < len(r.lookups) {
-		r.lookups[r.nl] = lookup{tier: tier, fam: fam, hit: hit, cause: cause}
-		r.nl++
-	}
+	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, hit: hit, cause: cause})
+}
+
+// lookupErr records a lookup that got no usable answer: it counts against
+// the hit rate (hits / (hits + misses + lookup errors)), never as a hit.
+func (r *cmdRecord) lookupErr(tier int8, fam string) {
+	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, err: true})
 }
 
 const (
@@ -212,12 +269,20 @@ func (d *driver) exec(cmd workload.Command, intended time.Time) {
 	defer cancel()
 
 	var rec cmdRecord
+	rec.init()
 	startedAt := time.Now()
 	rec.late = startedAt.Sub(intended) > lateThreshold
 	// due is the intended start of the next operation: the command's start
 	// for the first one, then the end of the one before.
 	due := intended
 	for i := range cmd.Ops {
+		if ctx.Err() != nil {
+			// The command's deadline passed (or the run abandoned it): the
+			// rest was never attempted. Counted, and no ~1 µs sample of a
+			// call that failed before it was sent.
+			rec.abandoned += uint64(len(cmd.Ops) - i)
+			break
+		}
 		errsBefore := rec.ncache
 		d.execOp(ctx, &rec, &cmd.Ops[i], &due)
 		d.activity.Record(time.Since(d.start), rec.ncache > errsBefore)
@@ -253,11 +318,12 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		}
 		switch {
 		case out.Hit:
-			rec.lookup(ti, fam.Name, true, 0)
-			d.verify(rec, op.Key, val)
+			d.hit(rec, ti, fam.Name, op.Key, val)
 		case out.GetErr != nil:
 			// Neither hit nor miss: the cache failed and the manager
-			// fell back to the origin. Counted as an error of its kind.
+			// fell back to the origin. A lookup error, and an error of
+			// its kind.
+			rec.lookupErr(ti, fam.Name)
 			rec.err(pool.ErrorKind(out.GetErr))
 		case out.GetDur > 0:
 			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
@@ -282,12 +348,12 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		rec.sample(opiGet, ti, now.Sub(due), now.Sub(sent))
 		due = now
 		if err != nil {
+			rec.lookupErr(ti, fam.Name)
 			rec.err(pool.ErrorKind(err))
 			return
 		}
 		if found {
-			rec.lookup(ti, fam.Name, true, 0)
-			d.verify(rec, op.Key, val)
+			d.hit(rec, ti, fam.Name, op.Key, val)
 			return
 		}
 		rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
@@ -362,15 +428,23 @@ func outcomeOf(err error) chaos.Outcome {
 	return chaos.Failed
 }
 
-func (d *driver) verify(rec *cmdRecord, key, val string) {
+// hit verifies a value the cache returned. Only a value that verifies is a
+// hit; one that fails its checksum is a lookup error of kind "integrity":
+// serving it would hand the user corrupt data, so it must not lift the hit
+// rate.
+func (d *driver) hit(rec *cmdRecord, ti int8, fam, key, val string) {
 	rec.checked++
 	if _, err := workload.Verify(key, val); err != nil {
 		rec.mismatches++
-		if errors.Is(err, workload.ErrIntegrity) {
-			rec.err("integrity")
-		}
+		rec.lookupErr(ti, fam)
+		rec.err(kindIntegrity)
+		return
 	}
+	rec.lookup(ti, fam, true, 0)
 }
+
+// kindIntegrity is the error kind of a value that failed verification.
+const kindIntegrity = "integrity"
 
 // apply adds one command's record to a shard: to the interval (timeline), to
 // its phase, and to the totals when the phase is recorded.
@@ -388,16 +462,21 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 			continue
 		}
 		c.commands++
-		c.ops += uint64(r.ns)
+		c.ops += uint64(len(r.samples))
+		c.abandoned += r.abandoned
 		if r.late {
 			c.late++
 		}
-		for i := 0; i < r.nl; i++ {
+		for i := range r.lookups {
 			l := &r.lookups[i]
-			if l.hit {
+			switch {
+			case l.err:
+				c.lookupErrs[l.tier]++
+				c.famLookupErrs[l.fam]++
+			case l.hit:
 				c.hits[l.tier]++
 				c.famHits[l.fam]++
-			} else {
+			default:
 				c.misses[l.tier]++
 				c.causes[l.tier][l.cause]++
 				c.famMisses[l.fam]++
@@ -409,13 +488,13 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 				fc[l.cause]++
 			}
 		}
-		for i := 0; i < r.ne; i++ {
-			c.errors[r.errs[i]]++
+		for _, e := range r.errs {
+			c.errors[e.kind] += uint64(e.n)
 		}
 		c.checked += r.checked
 		c.mismatches += r.mismatches
 	}
-	for i := 0; i < r.ns; i++ {
+	for i := range r.samples {
 		smp := &r.samples[i]
 		_ = s.intervalH.RecordValue(smp.lat)
 		_ = s.phaseH[cmd.Phase].RecordValue(smp.lat)

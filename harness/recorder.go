@@ -35,16 +35,18 @@ func tierIndex(t string) int {
 // swapped out by the sampler every second; totals only grow.
 type counts struct {
 	ops, commands, late, dropped uint64
-	hits, misses                 [4]uint64    // by tier
+	abandoned                    uint64       // operations never attempted
+	hits, misses, lookupErrs     [4]uint64    // by tier
 	causes                       [4][3]uint64 // by tier, by workload.MissCause
 	famHits, famMisses           map[string]uint64
+	famLookupErrs                map[string]uint64
 	famCauses                    map[string]*[3]uint64
 	errors                       map[string]uint64
 	checked, mismatches          uint64
 }
 
 func newCounts() counts {
-	return counts{famHits: map[string]uint64{}, famMisses: map[string]uint64{}, famCauses: map[string]*[3]uint64{}, errors: map[string]uint64{}}
+	return counts{famHits: map[string]uint64{}, famMisses: map[string]uint64{}, famLookupErrs: map[string]uint64{}, famCauses: map[string]*[3]uint64{}, errors: map[string]uint64{}}
 }
 
 func (c *counts) add(o *counts) {
@@ -52,9 +54,11 @@ func (c *counts) add(o *counts) {
 	c.commands += o.commands
 	c.late += o.late
 	c.dropped += o.dropped
+	c.abandoned += o.abandoned
 	for t := range c.hits {
 		c.hits[t] += o.hits[t]
 		c.misses[t] += o.misses[t]
+		c.lookupErrs[t] += o.lookupErrs[t]
 		for k := range c.causes[t] {
 			c.causes[t][k] += o.causes[t][k]
 		}
@@ -64,6 +68,9 @@ func (c *counts) add(o *counts) {
 	}
 	for k, v := range o.famMisses {
 		c.famMisses[k] += v
+	}
+	for k, v := range o.famLookupErrs {
+		c.famLookupErrs[k] += v
 	}
 	for k, v := range o.famCauses {
 		dst := c.famCauses[k]

@@ -163,7 +163,7 @@ type sampler struct {
 	// prefill), for the miss-cause cross-check only.
 	evictedBefore uint64
 	// recorded totals, updated each interval for progress displays
-	reqs, hits, misses, errs uint64
+	reqs, hits, misses, lookupErrs, errs uint64
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow, *hdrhistogram.Histogram) {
@@ -177,6 +177,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		ErrorsByKind:  c.errors,
 		Late:          c.late,
 		Dropped:       c.dropped,
+		Abandoned:     c.abandoned,
 		Active:        int(s.d.active.Load()),
 		HitRateByTier: map[string]float64{},
 		MissesByCause: map[string]uint64{},
@@ -189,8 +190,9 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 	for t, name := range tierNames {
 		row.Hits += c.hits[t]
 		row.Misses += c.misses[t]
-		if c.hits[t]+c.misses[t] > 0 {
-			row.HitRateByTier[name] = report.HitRate(c.hits[t], c.misses[t])
+		row.LookupErrors += c.lookupErrs[t]
+		if c.hits[t]+c.misses[t]+c.lookupErrs[t] > 0 {
+			row.HitRateByTier[name] = report.LookupHitRate(c.hits[t], c.misses[t], c.lookupErrs[t])
 		}
 		for k := range c.causes[t] {
 			if n := c.causes[t][k]; n > 0 {
@@ -198,7 +200,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 			}
 		}
 	}
-	row.HitRate = report.HitRate(row.Hits, row.Misses)
+	row.HitRate = report.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
 
 	st := s.mgr.Stats()
 	ps := st.Pool
@@ -227,6 +229,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		s.reqs += c.ops
 		s.hits += row.Hits
 		s.misses += row.Misses
+		s.lookupErrs += row.LookupErrors
 		s.errs += row.Errors
 	}
 	s.rows = append(s.rows, row)
