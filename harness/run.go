@@ -275,7 +275,7 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		row, h := smp.sample(context.Background(), now)
 		if o.OnSample != nil {
 			o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(d.start), Total: total, Phase: row.Phase,
-				Requests: smp.reqs, HitRate: report.HitRate(smp.hits, smp.misses), Errors: smp.errs})
+				Requests: smp.reqs, HitRate: report.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
 		}
 	}
 loop:
@@ -372,35 +372,36 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 	// Cache.
 	cache := report.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]report.CacheCounts{}, ByFamily: map[string]report.CacheCounts{}}
 	for t, name := range tierNames {
-		cc := report.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], MissesByCause: map[string]uint64{}}
+		cc := report.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
 		for k, n := range c.causes[t] {
 			cause := workload.MissCause(k).String()
 			cc.MissesByCause[cause] = n
 			cache.MissesByCause[cause] += n
 		}
-		cc.HitRate = report.HitRate(cc.Hits, cc.Misses)
+		setHitRates(&cc)
 		cache.Hits += cc.Hits
 		cache.Misses += cc.Misses
-		if cc.Hits+cc.Misses > 0 {
+		cache.LookupErrors += cc.LookupErrors
+		if cc.Hits+cc.Misses+cc.LookupErrors > 0 {
 			cache.ByTier[name] = cc
 		}
 	}
-	cache.HitRate = report.HitRate(cache.Hits, cache.Misses)
+	cache.HitRate = report.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
+	cache.AnsweredHitRate = report.HitRate(cache.Hits, cache.Misses)
 	fams := map[string]bool{}
-	for k := range c.famHits {
-		fams[k] = true
-	}
-	for k := range c.famMisses {
-		fams[k] = true
+	for _, m := range []map[string]uint64{c.famHits, c.famMisses, c.famLookupErrs} {
+		for k := range m {
+			fams[k] = true
+		}
 	}
 	for f := range fams {
-		cc := report.CacheCounts{Hits: c.famHits[f], Misses: c.famMisses[f], MissesByCause: map[string]uint64{}}
+		cc := report.CacheCounts{Hits: c.famHits[f], Misses: c.famMisses[f], LookupErrors: c.famLookupErrs[f], MissesByCause: map[string]uint64{}}
 		if fc := c.famCauses[f]; fc != nil {
 			for k, n := range fc {
 				cc.MissesByCause[workload.MissCause(k).String()] = n
 			}
 		}
-		cc.HitRate = report.HitRate(cc.Hits, cc.Misses)
+		setHitRates(&cc)
 		cache.ByFamily[f] = cc
 	}
 	res.Cache = cache
@@ -447,6 +448,7 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		Commands:   c.commands,
 		Late:       c.late,
 		Dropped:    c.dropped,
+		Abandoned:  c.abandoned,
 	}
 	if recordedS > 0 {
 		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
@@ -467,17 +469,18 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 	// Phases.
 	for i, p := range phases {
 		pc, ph := d.rec.phaseTotals(i)
-		var hits, misses, errs uint64
+		var hits, misses, lookupErrs, errs uint64
 		for t := range tierNames {
 			hits += pc.hits[t]
 			misses += pc.misses[t]
+			lookupErrs += pc.lookupErrs[t]
 		}
 		for _, n := range pc.errors {
 			errs += n
 		}
 		pr := report.PhaseReport{
 			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
-			Requests: pc.ops, Hits: hits, Misses: misses, HitRate: report.HitRate(hits, misses),
+			Requests: pc.ops, Hits: hits, Misses: misses, HitRate: report.LookupHitRate(hits, misses, lookupErrs),
 			Latency: report.Summarize(ph), Errors: errs,
 		}
 		res.Phases = append(res.Phases, pr)
@@ -487,6 +490,13 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		}
 	}
 	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
+}
+
+// setHitRates sets a slice's judged hit rate (failed lookups count as not
+// hit) and the rate among lookups Redis answered.
+func setHitRates(cc *report.CacheCounts) {
+	cc.HitRate = report.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
+	cc.AnsweredHitRate = report.HitRate(cc.Hits, cc.Misses)
 }
 
 // fillFaults measures every fault occurrence against the timeline and adds
