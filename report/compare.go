@@ -65,7 +65,7 @@ func compareSpecs() []compareSpec {
 	specs = append(specs,
 		compareSpec{name: "service_p99", unit: UnitMs, better: "lower", floor: 0.01, get: summaryGetter(service, quantiles["p99"])},
 		compareSpec{name: "hit_rate", unit: UnitFraction, better: "higher", floor: 0.0005, get: func(r *Result) (float64, bool) {
-			return HitRate(r.Cache.Hits, r.Cache.Misses), r.Cache.Hits+r.Cache.Misses > 0
+			return LookupHitRate(r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors), r.Cache.Hits+r.Cache.Misses+r.Cache.LookupErrors > 0
 		}},
 		compareSpec{name: "error_rate", unit: UnitFraction, better: "lower", floor: 0.0001, get: func(r *Result) (float64, bool) {
 			if r.Users.Requests == 0 {

@@ -111,3 +111,21 @@ func TestCompareVerdictFlip(t *testing.T) {
 		t.Errorf("pass turning into fail must regress: %+v", r)
 	}
 }
+
+// compare reads the judged hit rate: the same hits and misses with failed
+// lookups on top is a worse cache, not the same one.
+func TestCompareHitRateCountsLookupErrors(t *testing.T) {
+	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur.Cache.LookupErrors = (cur.Cache.Hits + cur.Cache.Misses) / 10
+	cur.Finalize(cur.TargetSpecs())
+	c, err := report.Compare(base, cur, 0.10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := rowOf(c, "hit_rate")
+	want := report.LookupHitRate(cur.Cache.Hits, cur.Cache.Misses, cur.Cache.LookupErrors)
+	if row.Cur != want || row.Base != base.Cache.HitRate || row.Cur >= row.Base {
+		t.Errorf("hit_rate row %+v, want cur %v (judged)", row, want)
+	}
+}

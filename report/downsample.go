@@ -69,6 +69,7 @@ func combineRows(rows []TimelineRow) TimelineRow {
 		c.P99, c.P999, c.Max = math.Max(c.P99, r.P99), math.Max(c.P999, r.P999), math.Max(c.Max, r.Max)
 		c.Hits += r.Hits
 		c.Misses += r.Misses
+		c.LookupErrors += r.LookupErrors
 		for k, v := range r.HitRateByTier {
 			c.HitRateByTier[k] += v
 			tierN[k]++
@@ -85,6 +86,7 @@ func combineRows(rows []TimelineRow) TimelineRow {
 		c.PoolWaitMs += r.PoolWaitMs
 		c.Late += r.Late
 		c.Dropped += r.Dropped
+		c.Abandoned += r.Abandoned
 		for _, f := range splitFaults(r.Fault) {
 			faults[f] = true
 		}
@@ -93,7 +95,7 @@ func combineRows(rows []TimelineRow) TimelineRow {
 	if c.Ops > 0 {
 		c.P50 = p50w / float64(c.Ops)
 	}
-	c.HitRate = HitRate(c.Hits, c.Misses)
+	c.HitRate = LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
 	for k := range c.HitRateByTier {
 		c.HitRateByTier[k] /= float64(tierN[k])
 	}

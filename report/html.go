@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,10 +30,14 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"sub1":    func(a, b float64) float64 { return a - b },
 	"rate":    func(v float64) string { return FormatValue(v, UnitRate) },
 	"hitrate": HitRate,
-	"i64":     func(v int64) string { return formatThousands(float64(v), 0) },
-	"num":     func(v float64) string { return formatNum(round(v, 3)) },
-	"param":   func(v any) string { return fmt.Sprint(v) },
-	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	// judged is the hit rate targets judge (failed lookups did not hit);
+	// answered leaves failed lookups out.
+	"judged":   func(c CacheCounts) float64 { return LookupHitRate(c.Hits, c.Misses, c.LookupErrors) },
+	"answered": func(c CacheCounts) float64 { return HitRate(c.Hits, c.Misses) },
+	"i64":      func(v int64) string { return formatThousands(float64(v), 0) },
+	"num":      func(v float64) string { return formatNum(round(v, 3)) },
+	"param":    func(v any) string { return fmt.Sprint(v) },
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 }).Parse(htmlTemplate))
 
 // WriteHTML writes report.html: one self-contained page (inline CSS and SVG
@@ -79,6 +84,7 @@ type htmlView struct {
 	Failed    int
 	Headline  []headline
 	Latency   []namedSummary
+	All       CacheCounts // the whole run's lookups, for the "all" row
 	Tiers     []namedCounts
 	Families  []namedCounts
 	Causes    map[string]uint64
@@ -98,7 +104,8 @@ type headline struct {
 }
 
 func newHTMLView(r *Result) (*htmlView, error) {
-	v := &htmlView{R: r, Charts: map[string]template.HTML{}, Causes: r.Cache.MissesByCause, Rows: len(r.Timeline)}
+	v := &htmlView{R: r, Charts: map[string]template.HTML{}, Causes: r.Cache.MissesByCause, Rows: len(r.Timeline),
+		All: CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}}
 	for _, t := range r.Targets {
 		if !t.Pass {
 			v.Failed++
@@ -111,13 +118,20 @@ func newHTMLView(r *Result) (*htmlView, error) {
 	bad := func(name string) bool { t, ok := targetOf[name]; return ok && !t.Pass }
 	v.Headline = []headline{
 		{"p99 latency", formatMs(r.Latency.Overall.P99), bad("latency_p99")},
-		{"hit rate", formatPercent(HitRate(r.Cache.Hits, r.Cache.Misses)), bad("hit_rate")},
+		{"hit rate", formatPercent(LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), bad("hit_rate")},
 		{"throughput", FormatValue(r.opsPerSec(), UnitRate), bad("ops_per_sec")},
 		{"errors", formatCount(r.TotalErrors()), bad("errors") || bad("error_rate")},
 		{"pool timeouts", formatCount(r.Pool.Timeouts), bad("pool_timeouts")},
 		{"evicted keys", formatCount(r.Server.EvictedKeys), bad("evicted_keys")},
 		{"lost writes", formatCount(r.Integrity.LostWrites), bad("lost_writes")},
-		{"late / dropped", formatCount(r.Users.Late) + " / " + formatCount(r.Users.Dropped), bad("late") || bad("dropped")},
+		{"late / dropped / abandoned", formatCount(r.Users.Late) + " / " + formatCount(r.Users.Dropped) + " / " + formatCount(r.Users.Abandoned),
+			bad("late") || bad("dropped") || bad("abandoned")},
+	}
+	if v.All.LookupErrors > 0 {
+		// Beside the judged rate: how many lookups failed, and the rate among
+		// those Redis answered.
+		v.Headline = slices.Insert(v.Headline, 2, headline{"lookup errors",
+			formatCount(v.All.LookupErrors) + " (answered " + formatPercent(HitRate(v.All.Hits, v.All.Misses)) + ")", bad("hit_rate")})
 	}
 	v.Latency = append(v.Latency, namedSummary{"overall", "intended start", r.Latency.Overall})
 	if r.Latency.Service.Count > 0 {
@@ -250,10 +264,10 @@ func latencySeries(pts []bucket) []series {
 func hitRateSeries(pts []bucket, tiers []string) []series {
 	x := xs(pts)
 	overall := series{name: "overall", color: colorAt(0), width: 2.4, x: x, y: ys(pts, func(b bucket) float64 {
-		if b.row.Hits+b.row.Misses == 0 {
+		if b.row.Hits+b.row.Misses+b.row.LookupErrors == 0 {
 			return math.NaN()
 		}
-		return 100 * HitRate(b.row.Hits, b.row.Misses)
+		return 100 * LookupHitRate(b.row.Hits, b.row.Misses, b.row.LookupErrors)
 	})}
 	// Tiers first so the overall line is drawn on top of them.
 	var out []series
@@ -285,6 +299,7 @@ func timelineCharts(r *Result, pts []bucket, bands []band, xlo, xhi float64) map
 			{name: "requests/s", color: colorAt(0), x: x, y: ys(pts, func(b bucket) float64 { return b.perSec(b.row.Ops) }), width: 2},
 			{name: "late/s", color: colorAt(4), x: x, y: ys(pts, func(b bucket) float64 { return b.perSec(b.row.Late) })},
 			{name: "dropped/s", color: colorAt(1), x: x, y: ys(pts, func(b bucket) float64 { return b.perSec(b.row.Dropped) })},
+			{name: "abandoned/s", color: colorAt(3), x: x, y: ys(pts, func(b bucket) float64 { return b.perSec(b.row.Abandoned) })},
 		}}.render()
 
 	errTotals := map[string]uint64{}

@@ -55,7 +55,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	ew.printf("| latency p50 | p99 | p99.9 | max | hit rate | throughput | errors | pool timeouts | evicted |\n")
 	ew.printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n\n", formatMs(s.P50), formatMs(s.P99), formatMs(s.P999), formatMs(s.Max),
-		formatPercent(HitRate(r.Cache.Hits, r.Cache.Misses)), FormatValue(r.opsPerSec(), UnitRate), formatCount(r.TotalErrors()),
+		mdEscape(hitRateText(CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors})), FormatValue(r.opsPerSec(), UnitRate), formatCount(r.TotalErrors()),
 		formatCount(r.Pool.Timeouts), formatCount(r.Server.EvictedKeys))
 	if len(r.Faults) > 0 {
 		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | re-warm | lost writes |\n")

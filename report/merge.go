@@ -158,6 +158,7 @@ func (m *Result) mergeHDR(rs []*Result) error {
 func (m *Result) addCounters(r *Result) {
 	m.Cache.Hits += r.Cache.Hits
 	m.Cache.Misses += r.Cache.Misses
+	m.Cache.LookupErrors += r.Cache.LookupErrors
 	addCounts(m.Cache.MissesByCause, r.Cache.MissesByCause)
 	mergeCounts(m.Cache.ByTier, r.Cache.ByTier)
 	mergeCounts(m.Cache.ByFamily, r.Cache.ByFamily)
@@ -199,6 +200,7 @@ func (m *Result) addCounters(r *Result) {
 	u.Commands += r.Users.Commands
 	u.Late += r.Users.Late
 	u.Dropped += r.Users.Dropped
+	u.Abandoned += r.Users.Abandoned
 
 	in := &m.Integrity
 	in.Checked += r.Integrity.Checked
@@ -223,6 +225,7 @@ func mergeCounts(dst, src map[string]CacheCounts) {
 		d := dst[k]
 		d.Hits += c.Hits
 		d.Misses += c.Misses
+		d.LookupErrors += c.LookupErrors
 		if len(c.MissesByCause) > 0 {
 			if d.MissesByCause == nil {
 				d.MissesByCause = map[string]uint64{}
@@ -264,6 +267,7 @@ func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
 			d.Max = math.Max(d.Max, row.Max)
 			d.Hits += row.Hits
 			d.Misses += row.Misses
+			d.LookupErrors += row.LookupErrors
 			for k, v := range row.HitRateByTier {
 				d.HitRateByTier[k] += v
 				tiers[sec][k]++
@@ -281,6 +285,7 @@ func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
 			d.Active += row.Active
 			d.Late += row.Late
 			d.Dropped += row.Dropped
+			d.Abandoned += row.Abandoned
 			d.Fault = strings.Join(unionFaults(d.Fault, row.Fault), ",")
 		}
 	}
@@ -292,7 +297,7 @@ func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
 	out := make([]TimelineRow, 0, len(secs))
 	for _, s := range secs {
 		d := bySecond[s]
-		d.HitRate = HitRate(d.Hits, d.Misses)
+		d.HitRate = LookupHitRate(d.Hits, d.Misses, d.LookupErrors)
 		// Per-tier rates are averaged over shards: each shard's tier mix is
 		// the same slice of one workload.
 		for k, n := range tiers[s] {
@@ -331,6 +336,7 @@ func mergePhases(start time.Time, rs []*Result) []PhaseReport {
 			d.Requests += p.Requests
 			d.Hits += p.Hits
 			d.Misses += p.Misses
+			d.LookupErrors += p.LookupErrors
 			d.Errors += p.Errors
 			d.Recorded = d.Recorded || p.Recorded
 			if p.Latency.P99 > d.Latency.P99 {

@@ -103,3 +103,42 @@ func TestMergeRejects(t *testing.T) {
 		t.Error("no reports must fail")
 	}
 }
+
+// Failed lookups and abandoned commands are client-side counts of disjoint
+// shards: they add up, and the merged hit rate counts the failed lookups.
+func TestMergeSumsLookupErrorsAndAbandoned(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	for i, r := range []*report.Result{a, b} {
+		n := uint64(100 * (i + 1))
+		r.Cache.LookupErrors = n
+		c := r.Cache.ByTier["api"]
+		c.LookupErrors = n / 2
+		r.Cache.ByTier["api"] = c
+		f := r.Cache.ByFamily["session"]
+		f.LookupErrors = n / 4
+		r.Cache.ByFamily["session"] = f
+		r.Users.Abandoned = n + 1
+		r.Timeline[5].LookupErrors, r.Timeline[5].Abandoned = n, n+2
+		r.Phases[1].LookupErrors = n
+		r.Finalize(r.TargetSpecs())
+	}
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Cache.LookupErrors != 300 || m.Cache.ByTier["api"].LookupErrors != 150 || m.Cache.ByFamily["session"].LookupErrors != 75 {
+		t.Errorf("lookup errors not summed: %d, tier %+v, family %+v", m.Cache.LookupErrors, m.Cache.ByTier["api"], m.Cache.ByFamily["session"])
+	}
+	if m.Users.Abandoned != 302 || m.Timeline[5].Abandoned != 304 || m.Timeline[5].LookupErrors != 300 || m.Phases[1].LookupErrors != 300 {
+		t.Errorf("abandoned %d, timeline row %+v, phase %+v", m.Users.Abandoned, m.Timeline[5], m.Phases[1])
+	}
+	if want := report.LookupHitRate(m.Cache.Hits, m.Cache.Misses, 300); m.Cache.HitRate != want || m.Cache.AnsweredHitRate <= want {
+		t.Errorf("merged hit rate %v (answered %v), want %v", m.Cache.HitRate, m.Cache.AnsweredHitRate, want)
+	}
+	row := m.Timeline[5]
+	if want := report.LookupHitRate(row.Hits, row.Misses, 300); row.HitRate != want {
+		t.Errorf("timeline hit rate %v, want %v", row.HitRate, want)
+	}
+}

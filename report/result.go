@@ -194,9 +194,12 @@ type PhaseReport struct {
 	Requests uint64  `json:"requests"`
 	Hits     uint64  `json:"hits"`
 	Misses   uint64  `json:"misses"`
-	HitRate  float64 `json:"hit_rate"`
-	Latency  Summary `json:"latency"`
-	Errors   uint64  `json:"errors"`
+	// LookupErrors are the phase's failed lookups; HitRate counts them as
+	// lookups that did not hit, as the cache report does.
+	LookupErrors uint64  `json:"lookup_errors"`
+	HitRate      float64 `json:"hit_rate"`
+	Latency      Summary `json:"latency"`
+	Errors       uint64  `json:"errors"`
 }
 
 // TimelineRow is one sampling interval (normally one second). T is the end of

@@ -212,19 +212,22 @@ func count(f func(r *Result) uint64) metric {
 	}}
 }
 
+// hitRateMetric judges hits / (hits + misses + lookup errors): a GET that
+// failed sent the caller to the origin exactly as a miss did, so a run whose
+// Redis answered few lookups must not pass on the few it answered.
 func hitRateMetric(what string, pick func(*Result) (CacheCounts, bool)) metric {
 	return metric{unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
 		c, ok := pick(r)
-		if !ok || c.Hits+c.Misses == 0 {
-			return 0, true, false, "no cache lookups recorded for " + what
+		if !ok || c.Hits+c.Misses+c.LookupErrors == 0 {
+			return 0, true, false, "no data: no cache lookups recorded for " + what
 		}
-		return HitRate(c.Hits, c.Misses), true, true, ""
+		return LookupHitRate(c.Hits, c.Misses, c.LookupErrors), true, true, ""
 	}}
 }
 
 var baseMetrics = map[string]metric{
 	"hit_rate": hitRateMetric("the run", func(r *Result) (CacheCounts, bool) {
-		return CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses}, true
+		return CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}, true
 	}),
 	"server_hit_rate": {unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
 		if r.Server.KeyspaceHits+r.Server.KeyspaceMisses == 0 {
@@ -481,7 +484,7 @@ func evaluateOne(r *Result, t TargetSpec) TargetResult {
 
 // Finalize evaluates the targets, sets the verdict ("fail" when any target
 // missed) and fills derived fields: the schema version, hit rates recomputed
-// from hits and misses (never from all server commands), and latency
+// from hits, misses and lookup errors (never from all server commands), and latency
 // summaries that are missing but whose histograms are stored in HDR.
 func (r *Result) Finalize(targets []TargetSpec) {
 	if r.SchemaVersion == "" {
@@ -507,22 +510,31 @@ func (r *Result) TargetSpecs() []TargetSpec {
 	return out
 }
 
+// deriveRates recomputes every hit rate from its counts. HitRate counts a
+// failed lookup as a lookup that did not hit (what targets judge);
+// AnsweredHitRate leaves failed lookups out, so a reader can tell "Redis
+// answered but the keys were gone" from "Redis did not answer".
 func (r *Result) deriveRates() {
-	r.Cache.HitRate = HitRate(r.Cache.Hits, r.Cache.Misses)
-	for k, c := range r.Cache.ByTier {
-		c.HitRate = HitRate(c.Hits, c.Misses)
-		r.Cache.ByTier[k] = c
-	}
-	for k, c := range r.Cache.ByFamily {
-		c.HitRate = HitRate(c.Hits, c.Misses)
-		r.Cache.ByFamily[k] = c
+	r.Cache.HitRate = LookupHitRate(r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors)
+	r.Cache.AnsweredHitRate = HitRate(r.Cache.Hits, r.Cache.Misses)
+	for _, m := range []map[string]CacheCounts{r.Cache.ByTier, r.Cache.ByFamily} {
+		for k, c := range m {
+			c.HitRate = LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
+			c.AnsweredHitRate = HitRate(c.Hits, c.Misses)
+			m[k] = c
+		}
 	}
 	if r.Server.KeyspaceHits+r.Server.KeyspaceMisses > 0 {
 		r.Server.HitRate = HitRate(r.Server.KeyspaceHits, r.Server.KeyspaceMisses)
 	}
 	for i := range r.Phases {
-		if p := &r.Phases[i]; p.Hits+p.Misses > 0 {
-			p.HitRate = HitRate(p.Hits, p.Misses)
+		if p := &r.Phases[i]; p.Hits+p.Misses+p.LookupErrors > 0 {
+			p.HitRate = LookupHitRate(p.Hits, p.Misses, p.LookupErrors)
+		}
+	}
+	for i := range r.Timeline {
+		if row := &r.Timeline[i]; row.Hits+row.Misses+row.LookupErrors > 0 {
+			row.HitRate = LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
 		}
 	}
 	if r.Users.OpsPerSec == 0 && r.DurationS > 0 {

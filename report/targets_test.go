@@ -195,3 +195,43 @@ func TestFinalizeVerdictAndDerivedRates(t *testing.T) {
 		t.Errorf("one missed target must fail the run: %+v", r.Targets)
 	}
 }
+
+// A GET that failed sent its caller to the origin exactly as a miss did: the
+// hit_rate target (overall, per tier and per family) must count it, or a run
+// whose Redis answered few lookups passes on the few it answered.
+func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
+	r := &Result{
+		DurationS: 60,
+		Users:     UsersReport{Requests: 2000},
+		Cache: CacheReport{Hits: 940, Misses: 20, LookupErrors: 40,
+			ByTier:   map[string]CacheCounts{"api": {Hits: 470, Misses: 10, LookupErrors: 20}},
+			ByFamily: map[string]CacheCounts{"stratz_profile": {Hits: 94, Misses: 2, LookupErrors: 4}}},
+		Phases:   []PhaseReport{{Name: "steady", Recorded: true, EndS: 60, Hits: 940, Misses: 20, LookupErrors: 40}},
+		Timeline: []TimelineRow{{T: 1, Hits: 90, Misses: 0, LookupErrors: 10, HitRate: 1}},
+	}
+	r.Finalize([]TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}, {Name: "hit_rate.api", Expr: ">= 95%"},
+		{Name: "hit_rate.family.stratz_profile", Expr: ">= 95%"}})
+	for _, tr := range r.Targets {
+		if tr.Pass || math.Abs(tr.Observed-0.94) > 1e-9 || tr.ObservedText != "94%" {
+			t.Errorf("%s: 94 %% of lookups hit (2 %% answered misses, 4 %% failed), must fail >= 95%%: %+v", tr.Name, tr)
+		}
+	}
+	answered := 940.0 / 960
+	if r.Cache.HitRate != 0.94 || math.Abs(r.Cache.AnsweredHitRate-answered) > 1e-12 {
+		t.Errorf("cache hit_rate %v answered %v, want 0.94 and %v", r.Cache.HitRate, r.Cache.AnsweredHitRate, answered)
+	}
+	if c := r.Cache.ByTier["api"]; c.HitRate != 0.94 || math.Abs(c.AnsweredHitRate-answered) > 1e-12 {
+		t.Errorf("tier: %+v", c)
+	}
+	if c := r.Cache.ByFamily["stratz_profile"]; c.HitRate != 0.94 || math.Abs(c.AnsweredHitRate-answered) > 1e-12 {
+		t.Errorf("family: %+v", c)
+	}
+	if r.Phases[0].HitRate != 0.94 || r.Timeline[0].HitRate != 0.9 {
+		t.Errorf("phase %v timeline %v, want 0.94 and 0.9", r.Phases[0].HitRate, r.Timeline[0].HitRate)
+	}
+	// Lookups that all failed are 0 % hits, not "no data".
+	down := &Result{Users: UsersReport{Requests: 10}, Cache: CacheReport{LookupErrors: 10}}
+	if tr := Evaluate(down, []TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}})[0]; tr.Pass || tr.ObservedText != "0%" {
+		t.Errorf("every lookup failed: %+v", tr)
+	}
+}

@@ -62,14 +62,19 @@ func WriteText(w io.Writer, r *Result) error {
 	if r.Latency.Service.Count > 0 {
 		row("service time", "%s", summaryLine(r.Latency.Service))
 	}
-	row("throughput", "%s; late %s, dropped %s", FormatValue(r.opsPerSec(), UnitRate), formatCount(r.Users.Late), formatCount(r.Users.Dropped))
-	row("cache", "hit rate %s (hits %s, misses %s%s)", formatPercent(HitRate(r.Cache.Hits, r.Cache.Misses)),
-		formatCount(r.Cache.Hits), formatCount(r.Cache.Misses), causesSuffix(r.Cache.MissesByCause))
+	row("throughput", "%s; late %s, dropped %s, abandoned %s", FormatValue(r.opsPerSec(), UnitRate), formatCount(r.Users.Late),
+		formatCount(r.Users.Dropped), formatCount(r.Users.Abandoned))
+	all := CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}
+	lookupErrs := ""
+	if all.LookupErrors > 0 {
+		lookupErrs = fmt.Sprintf(", lookup errors %s; answered %s", formatCount(all.LookupErrors), formatPercent(HitRate(all.Hits, all.Misses)))
+	}
+	row("cache", "hit rate %s (hits %s, misses %s%s%s)", formatPercent(LookupHitRate(all.Hits, all.Misses, all.LookupErrors)), formatCount(r.Cache.Hits),
+		formatCount(r.Cache.Misses), lookupErrs, causesSuffix(r.Cache.MissesByCause))
 	if len(r.Cache.ByTier) > 0 {
 		var parts []string
 		for _, t := range sortedKeys(r.Cache.ByTier) {
-			c := r.Cache.ByTier[t]
-			parts = append(parts, fmt.Sprintf("%s %s", t, formatPercent(HitRate(c.Hits, c.Misses))))
+			parts = append(parts, fmt.Sprintf("%s %s", t, hitRateText(r.Cache.ByTier[t])))
 		}
 		row("  by tier", "%s", strings.Join(parts, ", "))
 	}
@@ -92,6 +97,19 @@ func WriteText(w io.Writer, r *Result) error {
 		ew.printf("note: %s\n", n)
 	}
 	return ew.err
+}
+
+// hitRateText is the judged hit rate (failed lookups count as lookups that
+// did not hit) and, when lookups failed, the rate among the lookups Redis
+// answered and how many failed beside it: "91.2% (answered 97.0%, 1,204
+// lookup errors)". Showing both keeps a reader from mistaking an outage for
+// a cold cache, or the reverse.
+func hitRateText(c CacheCounts) string {
+	judged := formatPercent(LookupHitRate(c.Hits, c.Misses, c.LookupErrors))
+	if c.LookupErrors == 0 {
+		return judged
+	}
+	return fmt.Sprintf("%s (answered %s, %s lookup errors)", judged, formatPercent(HitRate(c.Hits, c.Misses)), formatCount(c.LookupErrors))
 }
 
 func summaryLine(s Summary) string {

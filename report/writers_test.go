@@ -164,3 +164,49 @@ func TestWriteAll(t *testing.T) {
 		t.Errorf("want an error naming the path, got %v", err)
 	}
 }
+
+// The writers show the judged hit rate and, beside it, the rate among the
+// lookups Redis answered and how many lookups failed; abandoned commands sit
+// beside late and dropped ones.
+func TestWritersShowLookupErrorsAndAbandoned(t *testing.T) {
+	r := reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true})
+	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = 9400, 200, 400
+	r.Cache.ByTier = map[string]report.CacheCounts{"api": {Hits: 4700, Misses: 100, LookupErrors: 200}}
+	r.Users.Abandoned = 1234
+	r.Finalize(r.TargetSpecs())
+
+	var txt, md, html bytes.Buffer
+	if err := report.WriteText(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hit rate 94% (hits 9,400, misses 200, lookup errors 400; answered 97.92%",
+		"api 94% (answered 97.92%, 200 lookup errors)", "abandoned 1,234"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+	if !strings.Contains(md.String(), "94% (answered 97.92%, 400 lookup errors)") {
+		t.Errorf("markdown lacks the judged and answered rates:\n%s", md.String())
+	}
+	for _, want := range []string{"<b>94%</b><br><span class=\"detail\">answered 97.92%</span>", "400 (answered 97.92%)", "lookup errors",
+		"late / dropped / abandoned", "/ 1,234</td>"} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	// Without failed lookups the answered rate is not repeated.
+	clean := reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true})
+	txt.Reset()
+	if err := report.WriteText(&txt, clean); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(txt.String(), "answered") {
+		t.Errorf("no lookup errors, yet the answered rate is shown:\n%s", txt.String())
+	}
+}
