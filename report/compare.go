@@ -77,6 +77,7 @@ func compareSpecs() []compareSpec {
 		compareSpec{name: "pool_timeouts", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Pool.Timeouts), true }},
 		compareSpec{name: "late", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Late), true }},
 		compareSpec{name: "dropped", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Dropped), true }},
+		compareSpec{name: "abandoned", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Abandoned), true }},
 		compareSpec{name: "integrity_mismatches", unit: UnitCount, better: "lower", strict: true, get: func(r *Result) (float64, bool) { return float64(r.Integrity.Mismatches), true }},
 		compareSpec{name: "lost_writes", unit: UnitCount, better: "lower", strict: true, get: func(r *Result) (float64, bool) { return float64(r.Integrity.LostWrites), true }},
 		compareSpec{name: "ops_per_sec", unit: UnitRate, better: "higher", floor: 1, get: func(r *Result) (float64, bool) { return r.opsPerSec(), r.DurationS > 0 }},

@@ -34,12 +34,16 @@ type TargetResult struct {
 }
 
 // DefaultTargets are the seed's promises: under 5 ms, at least 95 % hits,
-// zero pool exhaustion.
+// zero pool exhaustion; and no dropped commands. A dropped command is load
+// the run was asked to apply and did not: its latency is in the histogram
+// from its intended start, but a run that shed part of its load has not
+// shown the cache holds the load, whatever its percentiles say.
 func DefaultTargets() []TargetSpec {
 	return []TargetSpec{
 		{Name: "latency_p99", Expr: "< 5ms"},
 		{Name: "hit_rate", Expr: ">= 95%"},
 		{Name: "pool_timeouts", Expr: "== 0"},
+		{Name: "dropped", Expr: "== 0"},
 	}
 }
 
@@ -239,6 +243,7 @@ var baseMetrics = map[string]metric{
 	"errors":               count(func(r *Result) uint64 { return r.TotalErrors() }),
 	"late":                 count(func(r *Result) uint64 { return r.Users.Late }),
 	"dropped":              count(func(r *Result) uint64 { return r.Users.Dropped }),
+	"abandoned":            count(func(r *Result) uint64 { return r.Users.Abandoned }),
 	"integrity_mismatches": count(func(r *Result) uint64 { return r.Integrity.Mismatches }),
 	"lost_writes":          count(func(r *Result) uint64 { return r.Integrity.LostWrites }),
 	"unknown_writes":       count(func(r *Result) uint64 { return r.Integrity.UnknownWrites }),

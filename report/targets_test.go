@@ -55,7 +55,7 @@ func TestParseExprErrorsSayWhatWasExpected(t *testing.T) {
 func TestKnownMetricAndSuggestions(t *testing.T) {
 	for _, n := range []string{"latency_p99", "latency_p999", "service_p99", "hit_rate", "hit_rate.api", "latency_p99.session",
 		"latency_p99.op.get", "latency_max.phase.steady", "hit_rate.family.stratz_profile", "recovery_time", "error_budget",
-		"pool_timeouts", "errors", "error_rate", "late", "dropped", "integrity_mismatches", "lost_writes", "ops_per_sec", "evicted_keys"} {
+		"pool_timeouts", "errors", "error_rate", "late", "dropped", "abandoned", "integrity_mismatches", "lost_writes", "ops_per_sec", "evicted_keys"} {
 		if !KnownMetric(n) {
 			t.Errorf("KnownMetric(%q) = false", n)
 		}
@@ -186,7 +186,7 @@ func TestFinalizeVerdictAndDerivedRates(t *testing.T) {
 	if r.Cache.HitRate != 0.96 || r.Cache.ByTier["api"].HitRate != 0.8 {
 		t.Errorf("hit rates not derived: %v %v", r.Cache.HitRate, r.Cache.ByTier["api"].HitRate)
 	}
-	if len(r.Targets) != 3 || r.TargetSpecs()[1] != DefaultTargets()[1] {
+	if len(r.Targets) != 4 || r.TargetSpecs()[1] != DefaultTargets()[1] {
 		t.Errorf("targets: %+v", r.Targets)
 	}
 	r.Pool.Timeouts = 1
@@ -233,5 +233,33 @@ func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
 	down := &Result{Users: UsersReport{Requests: 10}, Cache: CacheReport{LookupErrors: 10}}
 	if tr := Evaluate(down, []TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}})[0]; tr.Pass || tr.ObservedText != "0%" {
 		t.Errorf("every lookup failed: %+v", tr)
+	}
+}
+
+// Dropped commands are load the run was asked to apply and did not: the
+// default targets must fail a run that shed any, as they fail one whose pool
+// timed out. Abandoned operations are a metric of their own.
+func TestDefaultTargetsFailDroppedCommands(t *testing.T) {
+	found := false
+	for _, d := range DefaultTargets() {
+		found = found || d == TargetSpec{Name: "dropped", Expr: "== 0"}
+	}
+	if !found {
+		t.Fatalf("dropped == 0 is not a default target: %+v", DefaultTargets())
+	}
+	r := evalResult()
+	r.Users.Dropped = 1
+	r.Finalize(DefaultTargets())
+	if r.Verdict != VerdictFail {
+		t.Errorf("one dropped command must fail the default targets: %+v", r.Targets)
+	}
+	r.Users.Dropped, r.Users.Abandoned = 0, 3
+	r.Finalize(DefaultTargets())
+	if r.Verdict != VerdictPass {
+		t.Errorf("nothing dropped: %+v", r.Targets)
+	}
+	got := Evaluate(r, []TargetSpec{{Name: "abandoned", Expr: "== 0"}, {Name: "abandoned", Expr: "<= 3"}})
+	if got[0].Pass || got[0].Observed != 3 || !got[1].Pass || got[0].Unit != UnitCount {
+		t.Errorf("abandoned metric: %+v", got)
 	}
 }
