@@ -251,11 +251,16 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	if prefillNote != "" {
 		res.Notes = append(res.Notes, prefillNote)
 	}
+	if note := smp.resetServerStats(context.Background(), dep, s.Target.Backend != "external"); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 
 	// Go.
 	o.logf("driving %d users (population %d) for %s", peakUsers(plans), s.Workload.Population, total)
 	d.start = time.Now()
 	res.StartedAt = d.start.UTC()
+	client := startClientCollector(d.start, phases)
+	defer client.stop()
 	if runner != nil {
 		runner.Start(d.start)
 		// Stopped after draining below; this covers an early return.
@@ -307,6 +312,7 @@ loop:
 		// deployment and the manager are still up.
 		runner.Stop()
 	}
+	client.finish()
 	end := time.Now()
 	emit(end)
 
@@ -314,6 +320,7 @@ loop:
 	res.Interrupted = interrupted
 	res.Timeline = smp.rows
 	fill(res, s, d, smp, mgr, model, pcfg, phases)
+	fillRunEnvironment(res, dep, client)
 	if runner != nil {
 		fillFaults(res, s, d, smp, runner.Events(), end.Sub(d.start))
 	}

@@ -5,24 +5,57 @@ package report
 // and memory. A p99 target missed while the tool's GC paused for 4 ms or its
 // CPU was saturated says more about the tool than about Redis; this section
 // lets a reader tell the two apart.
+//
+// CPU and GC figures cover the recorded load (WindowS seconds: from the start
+// of the first recorded phase to the end of the last, in-flight commands
+// drained), the same window as the latencies the targets judge. Settings and
+// PeakRSSBytes are as of the end of the run.
 type ClientReport struct {
-	// GOGC and GOMEMLIMIT as in effect ("off", "400", "4GiB"), with where
-	// each came from ("env" or "default" or "tool").
-	GOGC          string  `json:"gogc"`
-	GOMEMLIMIT    string  `json:"gomemlimit"`
-	GOMAXPROCS    int     `json:"gomaxprocs"`
-	GCPauseP99Ms  float64 `json:"gc_pause_p99_ms"`
+	// GOGC and GOMEMLIMIT as in effect ("off", "400"; "4GiB", "off"), with
+	// where each came from: "env" (the variable was set), "tool" (the
+	// program set it: cacheproof runs at GOGC=400 with a 4 GiB soft limit
+	// unless the variables are set) or "default" (Go's 100 and no limit).
+	GOGC             string `json:"gogc"`
+	GOGCSource       string `json:"gogc_source"`
+	GOMEMLIMIT       string `json:"gomemlimit"`
+	GOMEMLIMITSource string `json:"gomemlimit_source"`
+	// GOMAXPROCS is how many threads ran Go code at once; NumCPU the CPUs
+	// the process could use. CPUSeconds / WindowS near GOMAXPROCS means the
+	// tool itself was saturated.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	NumCPU     int `json:"num_cpu"`
+	// WindowS is the length of the measured window in seconds.
+	WindowS float64 `json:"window_s"`
+	// GCPauseP99Ms is the 99th percentile of the collector's stop-the-world
+	// pauses in the window (runtime/metrics /sched/pauses/total/gc:seconds,
+	// the upper edge of its bucket); 0 when no pause happened. GCCycles is
+	// how many collections completed in the window.
+	GCPauseP99Ms float64 `json:"gc_pause_p99_ms"`
+	GCCycles     uint64  `json:"gc_cycles"`
+	// GCCPUFraction is the collector's share of the CPU available to Go
+	// (GOMAXPROCS x wall time), as the runtime estimates it: assists, mark
+	// workers and pauses. The runtime updates these estimates once per GC
+	// cycle, so the window is from the last cycle before it opened to the
+	// last before it closed.
 	GCCPUFraction float64 `json:"gc_cpu_fraction"`
-	// CPUSeconds is the tool's own user+system CPU over the run (children,
-	// such as a redis-server it started, excluded); PeakRSSBytes its peak
-	// resident set.
-	CPUSeconds   float64 `json:"cpu_seconds"`
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`
+	// CPUSeconds is the tool's own user+system CPU over the window
+	// (getrusage RUSAGE_SELF: children, such as a redis-server it started,
+	// excluded); CPUPerRequestUs the same per recorded cache operation.
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUPerRequestUs float64 `json:"cpu_us_per_request"`
+	// PeakRSSBytes is the process's peak resident set since it started
+	// (prefill included): what the tool needed at its worst.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
 // ServerLatency is Redis's own per-command latency (INFO latencystats), in
-// milliseconds, measured inside the server: the part of client latency that
-// Redis itself spent.
+// milliseconds, measured inside the server from the command's start to its
+// reply being queued: the part of client latency that Redis itself spent.
+// Network, the client's pool wait, retries and GC are not in it.
+//
+// Calls is INFO commandstats' count. With several primaries (cluster) Calls
+// is their sum and each percentile the highest node's: an upper bound on the
+// percentile of all calls together, which INFO's percentiles cannot give.
 type ServerLatency struct {
 	Calls uint64  `json:"calls"`
 	P50   float64 `json:"p50"`

@@ -1,0 +1,283 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+)
+
+// The runtime/metrics the client collector reads. Pauses are every
+// stop-the-world pause of the garbage collector (a histogram in seconds);
+// the CPU classes are the runtime's estimates of CPU time, GOMAXPROCS
+// integrated over wall time for the total.
+const (
+	metricGCPauses  = "/sched/pauses/total/gc:seconds"
+	metricGCCPU     = "/cpu/classes/gc/total:cpu-seconds"
+	metricTotalCPU  = "/cpu/classes/total:cpu-seconds"
+	metricGCCycles  = "/gc/cycles/total:gc-cycles"
+	metricGOGC      = "/gc/gogc:percent"
+	metricMemLimit  = "/gc/gomemlimit:bytes"
+	defaultGOGC     = 100
+	defaultMemLimit = math.MaxInt64
+)
+
+// clientSnapshot is the tool's own cumulative counters at one moment.
+type clientSnapshot struct {
+	at       time.Time
+	cpu      time.Duration // getrusage(RUSAGE_SELF): user+system, children excluded
+	pauses   *metrics.Float64Histogram
+	gcCPU    float64
+	totalCPU float64
+	cycles   uint64
+}
+
+func takeClientSnapshot() clientSnapshot {
+	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}}
+	metrics.Read(s)
+	snap := clientSnapshot{at: time.Now(), cpu: cpuTime()}
+	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
+		snap.pauses = s[0].Value.Float64Histogram()
+	}
+	if s[1].Value.Kind() == metrics.KindFloat64 {
+		snap.gcCPU = s[1].Value.Float64()
+	}
+	if s[2].Value.Kind() == metrics.KindFloat64 {
+		snap.totalCPU = s[2].Value.Float64()
+	}
+	if s[3].Value.Kind() == metrics.KindUint64 {
+		snap.cycles = s[3].Value.Uint64()
+	}
+	return snap
+}
+
+// clientCollector measures the load generator itself over the recorded
+// load, so the report can say what the tool ran under and what it cost
+// while the latencies that targets judge were being recorded. The window
+// opens when the first recorded phase starts (warm-up excluded) and closes
+// when the last recorded phase ends, or at the end of the run (in-flight
+// commands drained) when it is the last phase. A run interrupted before
+// recording began has an empty window: its CPU and GC figures are zero.
+type clientCollector struct {
+	mu         sync.Mutex
+	start, end *clientSnapshot
+	timers     []*time.Timer
+}
+
+// startClientCollector schedules the window's edges relative to the load's
+// start. A phase boundary passes on a timer rather than on the sampler's
+// tick, so the window does not lag the phase by up to a sampling interval.
+func startClientCollector(loadStart time.Time, phases []phaseInfo) *clientCollector {
+	c := &clientCollector{}
+	first, last := -1, -1
+	for i, p := range phases {
+		if p.recorded {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return c // nothing recorded: the window stays empty
+	}
+	at := func(d time.Duration, f func()) {
+		if wait := time.Until(loadStart.Add(d)); wait > 0 {
+			c.timers = append(c.timers, time.AfterFunc(wait, f))
+		} else {
+			f()
+		}
+	}
+	at(phases[first].start, c.begin)
+	if last < len(phases)-1 {
+		at(phases[last].end, c.finish)
+	}
+	return c
+}
+
+func (c *clientCollector) begin() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start == nil {
+		s := takeClientSnapshot()
+		c.start = &s
+	}
+}
+
+// finish closes the window if it is open and not yet closed.
+func (c *clientCollector) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start != nil && c.end == nil {
+		s := takeClientSnapshot()
+		c.end = &s
+	}
+}
+
+// stop cancels the edges that have not passed (an interrupted run).
+func (c *clientCollector) stop() {
+	for _, t := range c.timers {
+		t.Stop()
+	}
+}
+
+// report closes the window (if still open) and returns the client section;
+// requests are the recorded cache operations, for CPU per request.
+func (c *clientCollector) report(requests uint64) report.ClientReport {
+	c.stop()
+	c.finish()
+	cr := clientSettings(os.Getenv)
+	cr.PeakRSSBytes = peakRSS()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.start == nil || c.end == nil {
+		return cr
+	}
+	a, b := c.start, c.end
+	cr.WindowS = roundS(b.at.Sub(a.at).Seconds())
+	cr.CPUSeconds = roundS((b.cpu - a.cpu).Seconds())
+	if requests > 0 {
+		cr.CPUPerRequestUs = math.Round(float64((b.cpu-a.cpu).Nanoseconds())/1e3/float64(requests)*100) / 100
+	}
+	cr.GCCycles = b.cycles - a.cycles
+	if a.pauses != nil && b.pauses != nil {
+		counts := histDelta(a.pauses, b.pauses)
+		if p, ok := histQuantile(counts, b.pauses.Buckets, 0.99); ok {
+			cr.GCPauseP99Ms = math.Round(p*1e3*1e4) / 1e4
+		}
+	}
+	if total := b.totalCPU - a.totalCPU; total > 0 {
+		cr.GCCPUFraction = math.Round((b.gcCPU-a.gcCPU)/total*1e5) / 1e5
+	}
+	return cr
+}
+
+// clientSettings reads the Go runtime settings in effect: GOGC and
+// GOMEMLIMIT as the runtime applies them now (read through runtime/metrics,
+// which has no side effect, unlike SetGCPercent's read-and-restore), each
+// with where it came from: "env" when the variable is set (the runtime
+// parsed it at start), "tool" when the program changed it at run time
+// (cmd/cacheproof sets GOGC=400 and a 4 GiB soft limit unless the variables
+// are set), "default" when neither did (Go's 100 and no limit).
+func clientSettings(getenv func(string) string) report.ClientReport {
+	s := []metrics.Sample{{Name: metricGOGC}, {Name: metricMemLimit}}
+	metrics.Read(s)
+	gogc, limit := int64(defaultGOGC), int64(defaultMemLimit)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		gogc = int64(s[0].Value.Uint64()) // off (-1) comes back as the uint64 of -1
+	}
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		limit = int64(min(s[1].Value.Uint64(), math.MaxInt64))
+	}
+	cr := report.ClientReport{GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
+	cr.GOGC = "off"
+	if gogc >= 0 {
+		cr.GOGC = strconv.FormatInt(gogc, 10)
+	}
+	cr.GOMEMLIMIT = formatMemLimit(limit)
+	cr.GOGCSource = settingSource(getenv("GOGC"), gogc == defaultGOGC)
+	cr.GOMEMLIMITSource = settingSource(getenv("GOMEMLIMIT"), limit == defaultMemLimit)
+	return cr
+}
+
+func settingSource(env string, isDefault bool) string {
+	switch {
+	case env != "":
+		return "env"
+	case isDefault:
+		return "default"
+	default:
+		return "tool"
+	}
+}
+
+// formatMemLimit writes a memory limit as GOMEMLIMIT accepts it ("4GiB"),
+// in the largest unit that divides it exactly; "off" for no limit.
+func formatMemLimit(n int64) string {
+	if n == math.MaxInt64 {
+		return "off"
+	}
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// histDelta returns the counts b minus a bucket by bucket: what the
+// histogram gained between two reads. The runtime's buckets are fixed for
+// the process's life; if they ever differ, b's counts stand alone.
+func histDelta(a, b *metrics.Float64Histogram) []uint64 {
+	out := make([]uint64, len(b.Counts))
+	same := len(a.Counts) == len(b.Counts)
+	for i, n := range b.Counts {
+		if same && n >= a.Counts[i] {
+			n -= a.Counts[i]
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// histQuantile returns the q-quantile of a runtime/metrics histogram
+// (counts[i] in [buckets[i], buckets[i+1])) as the upper edge of the bucket
+// that holds it: an upper bound, off by at most the bucket's width (the
+// runtime's time buckets are a few percent wide). An unbounded last bucket
+// gives its lower edge. ok is false when the histogram is empty.
+func histQuantile(counts []uint64, buckets []float64, q float64) (v float64, ok bool) {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 || len(buckets) != len(counts)+1 {
+		return 0, false
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	rank = max(rank, 1)
+	var seen uint64
+	for i, n := range counts {
+		seen += n
+		if seen >= rank {
+			if hi := buckets[i+1]; !math.IsInf(hi, 1) {
+				return hi, true
+			}
+			return math.Max(buckets[i], 0), true
+		}
+	}
+	return 0, false
+}
+
+// peakRSS is the process's peak resident set since it started (getrusage
+// ru_maxrss, KiB on Linux): the memory the tool needed at its worst,
+// prefill included; children (a redis-server it started) are excluded.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}
+
+// fillRunEnvironment puts what the run ran under into the result: the
+// tool's own section (client) and Redis's own per-command latency
+// (server.latency_stats), so a reader can tell Redis's time from the tool's.
+func fillRunEnvironment(res *report.Result, dep statsControl, client *clientCollector) {
+	res.Client = client.report(res.Users.Requests)
+	lat, note := serverLatency(context.Background(), dep)
+	res.Server.LatencyStats = lat
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+}
