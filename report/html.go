@@ -96,6 +96,10 @@ type htmlView struct {
 	Points    int
 	Rows      int
 	Generated string
+	// ServerLatency puts Redis's own per-command latency beside the
+	// client's; Client is the load generator's own section.
+	ServerLatency []serverLatencyRow
+	Client        [][2]string
 }
 
 type headline struct {
@@ -135,7 +139,11 @@ func newHTMLView(r *Result) (*htmlView, error) {
 	}
 	v.Latency = append(v.Latency, namedSummary{"overall", "intended start", r.Latency.Overall})
 	if r.Latency.Service.Count > 0 {
-		v.Latency = append(v.Latency, namedSummary{"overall", "service time", r.Latency.Service})
+		v.Latency = append(v.Latency, namedSummary{"overall", "service (client call)", r.Latency.Service})
+	}
+	v.ServerLatency = serverLatencyRows(r)
+	if r.Client.hasClient() {
+		v.Client = clientFacts(r.Client)
 	}
 	for _, group := range []struct {
 		name string
@@ -424,7 +432,7 @@ func anyRow(pts []bucket, f func(TimelineRow) bool) bool {
 // gets as much room as the body.
 func distributionChart(r *Result) (template.HTML, error) {
 	type entry struct{ key, name string }
-	entries := []entry{{"overall", "intended start"}, {"service", "service time"}}
+	entries := []entry{{"overall", "intended start"}, {"service", "service (client call)"}}
 	var opKeys []string
 	for k := range r.HDR {
 		if strings.HasPrefix(k, "tier:") {

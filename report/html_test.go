@@ -11,7 +11,7 @@ import (
 )
 
 // htmlSections are the sections report.html must always contain.
-var htmlSections = []string{"verdict", "targets", "latency", "throughput", "cache", "distribution", "redis", "pool", "faults", "load", "scenario"}
+var htmlSections = []string{"verdict", "targets", "latency", "throughput", "cache", "distribution", "redis", "client", "pool", "faults", "load", "scenario"}
 
 func TestHTMLIsSelfContainedAndComplete(t *testing.T) {
 	r := fixture(t)

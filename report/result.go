@@ -71,8 +71,11 @@ type ScenarioInfo struct {
 }
 
 // LatencyReport holds latency summaries. Overall is measured from each
-// request's intended start (coordinated-omission corrected); Service from the
-// actual send.
+// request's intended start (coordinated-omission corrected). Service is the
+// client's call, from the actual send to the reply: the pool's wait for a
+// connection, retries and the tool's own GC pauses are in it as well as the
+// network and Redis. Where service p99 stands far above Redis's own
+// (ServerReport.LatencyStats), the time went to the client, not the server.
 type LatencyReport struct {
 	Overall Summary            `json:"overall"`
 	Service Summary            `json:"service"`

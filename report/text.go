@@ -60,7 +60,14 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	row("latency", "%s", summaryLine(r.Latency.Overall))
 	if r.Latency.Service.Count > 0 {
-		row("service time", "%s", summaryLine(r.Latency.Service))
+		// Service time is the client's call: pool wait, retries and the
+		// tool's GC are in it, not only Redis.
+		row("service (client call)", "%s", summaryLine(r.Latency.Service))
+	}
+	for _, c := range textServerCommands {
+		if l, ok := r.Server.LatencyStats[c]; ok {
+			row("redis "+c+" (in server)", "%s", serverLatencyLine(l))
+		}
 	}
 	row("throughput", "%s; late %s, dropped %s, abandoned %s", FormatValue(r.opsPerSec(), UnitRate), formatCount(r.Users.Late),
 		formatCount(r.Users.Dropped), formatCount(r.Users.Abandoned))
@@ -87,6 +94,9 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	row("redis", "evicted %s, expired %s, memory %s (peak %s), clients %d",
 		formatCount(r.Server.EvictedKeys), formatCount(r.Server.ExpiredKeys), mem, formatBytes(r.Server.UsedMemoryPeak), r.Server.ConnectedClients)
+	if r.Client.hasClient() {
+		row("client (this tool)", "%s", clientLine(r.Client))
+	}
 	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
 		formatCount(r.Integrity.Mismatches), formatCount(r.Integrity.LostWrites), formatCount(r.Integrity.UnknownWrites))
 	for _, f := range r.Faults {

@@ -1,0 +1,108 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The writers' rendering of the client section and of Redis's own latency,
+// kept apart from each writer so text and HTML say the same thing.
+
+// hasClient reports whether the result carries a client section (reports
+// written before it existed, and merged reports, have none).
+func (c ClientReport) hasClient() bool { return c.GOMAXPROCS > 0 }
+
+// settingText is "400 (tool)": a GC setting with where it came from.
+func settingText(v, source string) string {
+	if source == "" {
+		return v
+	}
+	return v + " (" + source + ")"
+}
+
+// clientLine is the client section in one line for the console.
+func clientLine(c ClientReport) string {
+	parts := []string{fmt.Sprintf("GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d of %d CPUs",
+		settingText(c.GOGC, c.GOGCSource), settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource), c.GOMAXPROCS, c.NumCPU)}
+	parts = append(parts, "CPU "+cpuText(c))
+	parts = append(parts, "GC "+gcText(c))
+	parts = append(parts, "peak RSS "+formatBytes(c.PeakRSSBytes))
+	return strings.Join(parts, "; ")
+}
+
+// cpuText is "2.6s in 3.3s (0.77 cores, 208µs/request)".
+func cpuText(c ClientReport) string {
+	s := fmt.Sprintf("%s in %s", formatSeconds(c.CPUSeconds), formatSeconds(c.WindowS))
+	var extra []string
+	if c.WindowS > 0 {
+		extra = append(extra, formatNum(round(c.CPUSeconds/c.WindowS, 2))+" cores")
+	}
+	if c.CPUPerRequestUs > 0 {
+		extra = append(extra, formatNum(round(c.CPUPerRequestUs, 1))+"µs/request")
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+// gcText is "4 cycles, pause p99 0.524ms, 0.18% of CPU".
+func gcText(c ClientReport) string {
+	return fmt.Sprintf("%s cycles, pause p99 %s, %s of CPU", formatCount(c.GCCycles), formatMs(c.GCPauseP99Ms), formatPercent(c.GCCPUFraction))
+}
+
+// serverLatencyLine is Redis's own latency of one command for the console.
+func serverLatencyLine(l ServerLatency) string {
+	return fmt.Sprintf("p50 %s  p99 %s  p99.9 %s  (calls %s)", formatMs(l.P50), formatMs(l.P99), formatMs(l.P999), formatCount(l.Calls))
+}
+
+// textServerCommands are the commands the console shows Redis's latency
+// for: the cache's reads and writes (the HTML report shows every command).
+var textServerCommands = []string{"get", "set"}
+
+// serverLatencyRow puts Redis's latency of a command beside the client's
+// latency of the operation of the same name.
+type serverLatencyRow struct {
+	Command   string
+	Server    ServerLatency
+	Client    Summary
+	HasClient bool
+}
+
+// serverLatencyRows lists every command Redis reported, GET and SET first,
+// each with the client's figures for that operation when it has them.
+func serverLatencyRows(r *Result) []serverLatencyRow {
+	names := sortedKeys(r.Server.LatencyStats)
+	rank := func(s string) int {
+		switch s {
+		case "get":
+			return 0
+		case "set":
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(names, func(i, j int) bool { return rank(names[i]) < rank(names[j]) })
+	out := make([]serverLatencyRow, 0, len(names))
+	for _, n := range names {
+		row := serverLatencyRow{Command: n, Server: r.Server.LatencyStats[n]}
+		row.Client, row.HasClient = r.Latency.ByOp[n]
+		out = append(out, row)
+	}
+	return out
+}
+
+// clientFacts are the client section's rows for the HTML report.
+func clientFacts(c ClientReport) [][2]string {
+	return [][2]string{
+		{"GOGC", settingText(c.GOGC, c.GOGCSource)},
+		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},
+		{"GOMAXPROCS", fmt.Sprintf("%d of %d CPUs", c.GOMAXPROCS, c.NumCPU)},
+		{"CPU (this process, Redis excluded)", cpuText(c)},
+		{"GC pause p99", formatMs(c.GCPauseP99Ms) + " (" + formatCount(c.GCCycles) + " cycles)"},
+		{"GC share of CPU", formatPercent(c.GCCPUFraction)},
+		{"peak RSS", formatBytes(c.PeakRSSBytes)},
+		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
+	}
+}
