@@ -134,9 +134,15 @@ func TestExternalStandaloneRefusesDestructiveControls(t *testing.T) {
 	if err := pingWithin(own, "primary-0", time.Second); err == nil {
 		t.Fatal("server answers after external SHUTDOWN NOSAVE")
 	}
-	// The tool cannot start it; our own deployment plays the supervisor.
-	go func() { _ = own.Start(context.Background(), "primary-0") }()
-	if err := dd.Start(ctx, "primary-0"); err != nil {
+	// The tool cannot start it; our own deployment plays the supervisor. Its
+	// restart must succeed on the old port, or the wait below is for nothing.
+	supervisor := make(chan error, 1)
+	go func() { supervisor <- own.Start(context.Background(), "primary-0") }()
+	err = dd.Start(ctx, "primary-0")
+	if serr := <-supervisor; serr != nil {
+		t.Fatalf("the supervisor's restart of primary-0 failed: %v (external Start: %v)", serr, err)
+	}
+	if err != nil {
 		t.Fatalf("Start waits for the supervisor's restart: %v", err)
 	}
 }

@@ -270,6 +270,11 @@ func (d *procDeployment) launch(ctx context.Context, n *procNode) error {
 
 var errPortInUse = errors.New("address already in use")
 
+// reapHook runs after a node's process was reaped and before the node is
+// marked as exited. Tests widen that gap (a process that is gone but not yet
+// reaped, as under load) to check Start does not take it for a live node.
+var reapHook = func() {}
+
 // run starts n's process with its current config and waits until it answers.
 func (d *procDeployment) run(ctx context.Context, n *procNode) error {
 	out, err := os.OpenFile(n.outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -302,6 +307,7 @@ func (d *procDeployment) run(ctx context.Context, n *procNode) error {
 	go func() {
 		_ = cmd.Wait()
 		_ = out.Close()
+		reapHook()
 		close(exited)
 	}()
 	n.mu.Lock()
@@ -559,18 +565,45 @@ func (d *procDeployment) Kill(ctx context.Context, name string) error {
 }
 
 // Start starts a stopped or killed node again on its address and waits until
-// it answers PING. A node that is running is left as is.
+// it answers PING. A node that is running and answers (or is paused) is left
+// as is.
+//
+// A node stopped from outside (SHUTDOWN sent by another client, a crash) is
+// gone before this process has reaped it, so "not reaped yet" does not mean
+// "running": a node that does not answer is waited for until it exits and
+// then started, instead of being reported as up when nothing listens on its
+// port. A restart that cannot bind its old port fails with an error naming
+// the port and what holds it; it never moves the node to another address
+// behind the clients' back.
 func (d *procDeployment) Start(ctx context.Context, name string) error {
 	n, err := d.node(name)
 	if err != nil {
 		return err
 	}
-	if n.running() {
+	n.mu.Lock()
+	up, paused, client, exited := n.runningLocked(), n.paused, n.client, n.exited
+	n.mu.Unlock()
+	if up && paused {
 		return nil
+	}
+	if up {
+		err := waitPing(ctx, client, exited, nodeStopTimeout)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+		default:
+			return envErr("start "+name, fmt.Errorf("the process on port %d is alive but does not answer PING (%w); not starting a second one", n.port, err))
+		}
 	}
 	if err := d.run(ctx, n); err != nil {
 		if errors.Is(err, errPortInUse) {
-			return envErr("start "+name, fmt.Errorf("port %d was taken while the node was down: %w", n.port, err))
+			who := portHolders(n.port)
+			if bus := n.port + busOffset; strings.Contains(n.genConf(n.port), "cluster-enabled yes") {
+				who += fmt.Sprintf("; its cluster bus port %d: %s", bus, portHolders(bus))
+			}
+			return envErr("start "+name, fmt.Errorf("cannot listen on its port %d again, taken while the node was down: %s: %w", n.port, who, err))
 		}
 		return err
 	}
