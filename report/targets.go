@@ -204,16 +204,45 @@ func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summa
 	return metric{unit: UnitMs, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
 		s, ok := pick(r)
 		if !ok || s.Count == 0 {
-			return 0, true, false, "no latency recorded for " + what
+			return 0, true, false, "no data: no latency recorded for " + what
 		}
 		return q(s), true, true, ""
 	}}
 }
 
+// noOperations is the detail of every count target on a run in which no
+// cache operation ran (Redis never came up, the run was interrupted before
+// the load, every command was dropped): "pool_timeouts == 0" holds there
+// only because nothing was tried, and a verdict must not pass on that.
+const noOperations = "no data: no operations ran"
+
 func count(f func(r *Result) uint64) metric {
 	return metric{unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		if r.Users.Requests == 0 {
+			return 0, true, false, noOperationsDetail(f(r))
+		}
 		return float64(f(r)), true, true, ""
 	}}
+}
+
+// countOf is a count metric that also needs some of what it counts to have
+// been looked at: lost writes need writes tracked, integrity mismatches
+// values checked. Zero of zero is no data, not a pass.
+func countOf(f func(r *Result) uint64, looked func(r *Result) uint64, nothing string) metric {
+	c := count(f)
+	return metric{unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		if r.Users.Requests > 0 && looked(r) == 0 {
+			return 0, true, false, "no data: " + nothing
+		}
+		return c.get(r)
+	}}
+}
+
+func noOperationsDetail(counted uint64) string {
+	if counted == 0 {
+		return noOperations
+	}
+	return fmt.Sprintf("%s (%s counted)", noOperations, formatCount(counted))
 }
 
 // hitRateMetric judges hits / (hits + misses + lookup errors): a GET that
@@ -235,23 +264,25 @@ var baseMetrics = map[string]metric{
 	}),
 	"server_hit_rate": {unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
 		if r.Server.KeyspaceHits+r.Server.KeyspaceMisses == 0 {
-			return 0, true, false, "no keyspace lookups reported by Redis"
+			return 0, true, false, "no data: no keyspace lookups reported by Redis"
 		}
 		return HitRate(r.Server.KeyspaceHits, r.Server.KeyspaceMisses), true, true, ""
 	}},
-	"pool_timeouts":        count(func(r *Result) uint64 { return r.Pool.Timeouts }),
-	"errors":               count(func(r *Result) uint64 { return r.TotalErrors() }),
-	"late":                 count(func(r *Result) uint64 { return r.Users.Late }),
-	"dropped":              count(func(r *Result) uint64 { return r.Users.Dropped }),
-	"abandoned":            count(func(r *Result) uint64 { return r.Users.Abandoned }),
-	"integrity_mismatches": count(func(r *Result) uint64 { return r.Integrity.Mismatches }),
-	"lost_writes":          count(func(r *Result) uint64 { return r.Integrity.LostWrites }),
+	"pool_timeouts": count(func(r *Result) uint64 { return r.Pool.Timeouts }),
+	"errors":        count(func(r *Result) uint64 { return r.TotalErrors() }),
+	"late":          count(func(r *Result) uint64 { return r.Users.Late }),
+	"dropped":       count(func(r *Result) uint64 { return r.Users.Dropped }),
+	"abandoned":     count(func(r *Result) uint64 { return r.Users.Abandoned }),
+	"integrity_mismatches": countOf(func(r *Result) uint64 { return r.Integrity.Mismatches },
+		func(r *Result) uint64 { return r.Integrity.Checked }, "no values were checked"),
+	"lost_writes": countOf(func(r *Result) uint64 { return r.Integrity.LostWrites },
+		func(r *Result) uint64 { return r.Integrity.WritesTracked }, "no writes were tracked"),
 	"unknown_writes":       count(func(r *Result) uint64 { return r.Integrity.UnknownWrites }),
 	"evicted_keys":         count(func(r *Result) uint64 { return r.Server.EvictedKeys }),
 	"rejected_connections": count(func(r *Result) uint64 { return r.Server.RejectedConnections }),
 	"error_rate": {unit: UnitFraction, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
 		if r.Users.Requests == 0 {
-			return 0, true, false, "no requests recorded"
+			return 0, true, false, noOperations
 		}
 		return float64(r.TotalErrors()) / float64(r.Users.Requests), true, true, ""
 	}},
@@ -259,12 +290,12 @@ var baseMetrics = map[string]metric{
 		return r.opsPerSec(), true, true, ""
 	}},
 	"error_budget": {unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+		if missing := r.faultsNotMeasured(); missing != "" {
+			return 0, true, false, missing
+		}
 		var worst uint64
 		for _, f := range r.Faults {
 			worst = max(worst, f.Errors())
-		}
-		if len(r.Faults) == 0 {
-			return 0, true, true, "no faults injected"
 		}
 		return float64(worst), true, true, ""
 	}},
@@ -280,8 +311,8 @@ var baseMetrics = map[string]metric{
 // recovered counts from its start to the end of the run, flagged as a lower
 // bound.
 func (r *Result) worstRecovery(pick func(FaultReport) *float64, never string) (float64, bool, bool, string) {
-	if len(r.Faults) == 0 {
-		return 0, true, true, "no faults injected"
+	if missing := r.faultsNotMeasured(); missing != "" {
+		return 0, true, false, missing
 	}
 	worst, exact, detail := 0.0, true, ""
 	for _, f := range r.Faults {
@@ -299,6 +330,75 @@ func (r *Result) worstRecovery(pick func(FaultReport) *float64, never string) (f
 		detail = fmt.Sprintf("%s fault at %s: %s before the run ended", f.Kind, formatSeconds(f.StartS), never)
 	}
 	return worst, exact, true, detail
+}
+
+// faultsNotMeasured says why r's faults cannot back a recovery or
+// error-budget verdict, or returns "" when they can. "recovery_time < 10s"
+// over no fault, over a fault whose action failed or never ran (the run
+// ended or was interrupted first), or over two of three planned repetitions
+// holds only because the fault did not happen; such a target fails with
+// "no data" instead.
+func (r *Result) faultsNotMeasured() string {
+	if len(r.Faults) == 0 {
+		return "no data: no faults injected"
+	}
+	for _, f := range r.Faults {
+		if !f.Injected {
+			return fmt.Sprintf("no data: %s fault at %s did not take effect", f.Kind, formatSeconds(f.StartS))
+		}
+	}
+	// Occurrences of one scenario fault entry (a repeated fault) must all
+	// have been injected: a planned one missing from the report never ran.
+	type entry struct {
+		first      FaultReport
+		planned    int
+		injected   map[int]bool
+		unnumbered int
+	}
+	var order []string
+	entries := map[string]*entry{}
+	for _, f := range r.Faults {
+		k := faultEntryKey(f)
+		e, ok := entries[k]
+		if !ok {
+			e = &entry{first: f, injected: map[int]bool{}}
+			entries[k] = e
+			order = append(order, k)
+		}
+		e.planned = max(e.planned, f.Planned)
+		if f.Occurrence > 0 {
+			e.injected[f.Occurrence] = true
+		} else {
+			e.unnumbered++
+		}
+	}
+	for _, k := range order {
+		e := entries[k]
+		if n := len(e.injected) + e.unnumbered; n < e.planned {
+			return fmt.Sprintf("no data: %s fault first at %s: %d of %d planned occurrences injected",
+				e.first.Kind, formatSeconds(e.first.StartS), n, e.planned)
+		}
+	}
+	return ""
+}
+
+// faultEntryKey identifies the scenario fault entry a FaultReport is an
+// occurrence of: its kind and its index in the scenario's faults list
+// (Params "index"), or, for a report without an index, its kind and
+// parameters apart from the occurrence number.
+func faultEntryKey(f FaultReport) string {
+	if i, ok := f.Params["index"]; ok {
+		return fmt.Sprintf("%s#%v", f.Kind, i)
+	}
+	keys := sortedKeys(f.Params)
+	var b strings.Builder
+	b.WriteString(f.Kind)
+	for _, k := range keys {
+		if k != "occurrence" {
+			fmt.Fprintf(&b, " %s=%v", k, f.Params[k])
+		}
+	}
+	return b.String()
 }
 
 func (r *Result) opsPerSec() float64 {

@@ -112,9 +112,12 @@ func evalResult() *Result {
 		Users:  UsersReport{Requests: 1000},
 		Pool:   PoolReport{Timeouts: 0},
 		Errors: map[string]uint64{"connection": 7, "timeout": 3},
+		Integrity: IntegrityReport{Checked: 900, WritesTracked: 300},
 		Faults: []FaultReport{
-			{Kind: "restart", StartS: 50, EndS: 51, RecoveredAfterS: Seconds(2.5), ErrorsByKind: map[string]uint64{"connection": 7}},
-			{Kind: "pause", StartS: 70, EndS: 75, RecoveredAfterS: Seconds(6), ErrorsByKind: map[string]uint64{"timeout": 3}},
+			{Kind: "restart", StartS: 50, EndS: 51, Injected: true, Occurrence: 1, Planned: 1, Params: map[string]any{"index": 0},
+				RecoveredAfterS: Seconds(2.5), ErrorsByKind: map[string]uint64{"connection": 7}},
+			{Kind: "pause", StartS: 70, EndS: 75, Injected: true, Occurrence: 1, Planned: 1, Params: map[string]any{"index": 1},
+				RecoveredAfterS: Seconds(6), ErrorsByKind: map[string]uint64{"timeout": 3}},
 		},
 	}
 }
@@ -170,9 +173,63 @@ func TestEvaluateMissingDataAndNeverRecovered(t *testing.T) {
 	if got[3].Pass || !strings.Contains(got[3].Detail, "expected an operator") {
 		t.Errorf("bad expression must fail: %+v", got[3])
 	}
-	none := &Result{DurationS: 10}
-	if tr := Evaluate(none, []TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; !tr.Pass || tr.Detail != "no faults injected" {
-		t.Errorf("no faults: %+v", tr)
+}
+
+// A target over something that did not happen fails with "no data": a
+// recovery time over no fault, over a fault that did not take effect or over
+// part of a repeated fault; lost writes when no write was tracked; any count
+// on a run where no operation ran.
+func TestNoDataIsNotAPass(t *testing.T) {
+	faultTargets := []TargetSpec{{Name: "recovery_time", Expr: "< 10s"}, {Name: "p99_recovery_time", Expr: "< 30s"}, {Name: "error_budget", Expr: "<= 1000"}}
+	check := func(what string, r *Result, targets []TargetSpec, detail string) {
+		t.Helper()
+		for _, tr := range Evaluate(r, targets) {
+			if tr.Pass || tr.ObservedText != "no data" || tr.Detail != detail {
+				t.Errorf("%s: %s %s = %+v, want a failure with detail %q", what, tr.Name, tr.Expr, tr, detail)
+			}
+		}
+	}
+	none := evalResult()
+	none.Faults = nil
+	check("no faults", none, faultTargets, "no data: no faults injected")
+
+	failed := evalResult()
+	failed.Faults[1].Injected = false
+	check("fault not injected", failed, faultTargets, "no data: pause fault at 70s did not take effect")
+
+	// A restart every 20 s from 20 s, three planned; the run ended before
+	// the third.
+	partial := evalResult()
+	partial.Faults = nil
+	for i := 1; i <= 2; i++ {
+		partial.Faults = append(partial.Faults, FaultReport{Kind: "restart", StartS: float64(20 * i), EndS: float64(20*i + 1), Injected: true,
+			Occurrence: i, Planned: 3, Params: map[string]any{"index": 0, "occurrence": i - 1}, RecoveredAfterS: Seconds(1), P99RecoveredAfterS: Seconds(2)})
+	}
+	check("2 of 3 occurrences", partial, faultTargets, "no data: restart fault first at 20s: 2 of 3 planned occurrences injected")
+	partial.Faults = append(partial.Faults, FaultReport{Kind: "restart", StartS: 60, EndS: 61, Injected: true,
+		Occurrence: 3, Planned: 3, Params: map[string]any{"index": 0, "occurrence": 2}, RecoveredAfterS: Seconds(1), P99RecoveredAfterS: Seconds(2)})
+	for _, tr := range Evaluate(partial, faultTargets) {
+		if !tr.Pass || tr.Detail != "" {
+			t.Errorf("all 3 occurrences injected: %+v", tr)
+		}
+	}
+
+	untracked := evalResult()
+	untracked.Integrity = IntegrityReport{}
+	check("no writes tracked", untracked, []TargetSpec{{Name: "lost_writes", Expr: "== 0"}}, "no data: no writes were tracked")
+	check("no values checked", untracked, []TargetSpec{{Name: "integrity_mismatches", Expr: "== 0"}}, "no data: no values were checked")
+
+	idle := &Result{DurationS: 10, Faults: evalResult().Faults}
+	counts := []TargetSpec{{Name: "pool_timeouts", Expr: "== 0"}, {Name: "errors", Expr: "== 0"}, {Name: "dropped", Expr: "== 0"},
+		{Name: "abandoned", Expr: "== 0"}, {Name: "late", Expr: "< 10"}, {Name: "lost_writes", Expr: "== 0"}, {Name: "error_rate", Expr: "< 1%"}}
+	check("zero operations", idle, counts, "no data: no operations ran")
+	idle.Users.Dropped = 5000 // every command dropped
+	if tr := Evaluate(idle, []TargetSpec{{Name: "dropped", Expr: "< 10000"}})[0]; tr.Pass || tr.Detail != "no data: no operations ran (5,000 counted)" {
+		t.Errorf("all dropped: %+v", tr)
+	}
+	idle.Finalize(DefaultTargets())
+	if idle.Verdict != VerdictFail {
+		t.Errorf("a run with no operations passed the default targets: %+v", idle.Targets)
 	}
 }
 

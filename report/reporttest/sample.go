@@ -261,11 +261,13 @@ func Sample(o Options) *report.Result {
 	}
 	if !o.NoFaults {
 		r.Faults = []report.FaultReport{
-			{Kind: "restart", Node: "redis-0", Params: map[string]any{"mode": "kill"}, StartS: restartAt, EndS: restartEnd,
+			{Kind: "restart", Node: "redis-0", Params: map[string]any{"index": 0, "at_s": restartAt, "mode": "kill"}, StartS: restartAt, EndS: restartEnd,
+				Injected: true, Occurrence: 1, Planned: 1,
 				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: report.Seconds(0.004), RecoveredAfterS: report.Seconds(2.1),
 				P99RecoveredAfterS: report.Seconds(4.6 * o.Slowdown), HitRateBefore: 0.962, HitRateMin: 0.02, RewarmS: report.Seconds(28),
 				Reconnects: 50, UnknownWrites: 3, AckedAfterStart: 1200, Notes: []string{"cache emptied: restart without persistence"}},
-			{Kind: "memory_pressure", Node: "redis-0", Params: map[string]any{"maxmemory": "64mb", "ballast": "32mb"}, StartS: squeezeAt, EndS: squeezeEnd,
+			{Kind: "memory_pressure", Node: "redis-0", Params: map[string]any{"index": 1, "at_s": squeezeAt, "maxmemory": "64mb", "ballast": "32mb"},
+				StartS: squeezeAt, EndS: squeezeEnd, Injected: true, Occurrence: 1, Planned: 1,
 				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: report.Seconds(1.5), RecoveredAfterS: report.Seconds(0),
 				P99RecoveredAfterS: report.Seconds(0), HitRateBefore: 0.965, HitRateMin: 0.87, RewarmS: nil, Evictions: evictedTotal},
 		}
