@@ -31,9 +31,14 @@ func clientLine(c ClientReport) string {
 	return strings.Join(parts, "; ")
 }
 
-// cpuText is "2.6s in 3.3s (0.77 cores, 208µs/request)".
+// cpuText is "2.55s in 3.3s (0.77 cores, 208µs/request)". CPU keeps two
+// decimals below 10 s: a short or light run uses well under a second.
 func cpuText(c ClientReport) string {
-	s := fmt.Sprintf("%s in %s", formatSeconds(c.CPUSeconds), formatSeconds(c.WindowS))
+	cpu := formatSeconds(c.CPUSeconds)
+	if c.CPUSeconds < 10 {
+		cpu = formatNum(round(c.CPUSeconds, 2)) + "s"
+	}
+	s := fmt.Sprintf("%s in %s", cpu, formatSeconds(c.WindowS))
 	var extra []string
 	if c.WindowS > 0 {
 		extra = append(extra, formatNum(round(c.CPUSeconds/c.WindowS, 2))+" cores")
@@ -47,8 +52,12 @@ func cpuText(c ClientReport) string {
 	return s
 }
 
-// gcText is "4 cycles, pause p99 0.524ms, 0.18% of CPU".
+// gcText is "4 cycles, pause p99 0.524ms, 0.18% of CPU", or says that no
+// collection ran (a pause p99 of 0ms would read as a measurement).
 func gcText(c ClientReport) string {
+	if c.GCCycles == 0 && c.GCPauseP99Ms == 0 {
+		return "no collection in the window"
+	}
 	return fmt.Sprintf("%s cycles, pause p99 %s, %s of CPU", formatCount(c.GCCycles), formatMs(c.GCPauseP99Ms), formatPercent(c.GCCPUFraction))
 }
 
@@ -100,8 +109,7 @@ func clientFacts(c ClientReport) [][2]string {
 		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},
 		{"GOMAXPROCS", fmt.Sprintf("%d of %d CPUs", c.GOMAXPROCS, c.NumCPU)},
 		{"CPU (this process, Redis excluded)", cpuText(c)},
-		{"GC pause p99", formatMs(c.GCPauseP99Ms) + " (" + formatCount(c.GCCycles) + " cycles)"},
-		{"GC share of CPU", formatPercent(c.GCCPUFraction)},
+		{"GC", gcText(c)},
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},
 		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
 	}

@@ -51,6 +51,21 @@ func TestTextShowsClientAndServerLatency(t *testing.T) {
 	}
 }
 
+// A light run: CPU under a second keeps its decimals, and a window without
+// a collection says so rather than showing a 0ms pause.
+func TestTextClientLightRun(t *testing.T) {
+	r := withEdges(t)
+	r.Client.CPUSeconds, r.Client.WindowS, r.Client.CPUPerRequestUs = 0.04, 1.9, 190.8
+	r.Client.GCCycles, r.Client.GCPauseP99Ms, r.Client.GCCPUFraction = 0, 0, 0
+	var buf bytes.Buffer
+	if err := report.WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "CPU 0.04s in 1.9s (0.02 cores, 190.8µs/request); GC no collection in the window;") {
+		t.Errorf("light run:\n%s", out)
+	}
+}
+
 // A report without the sections (older, or merged) prints neither line.
 func TestTextWithoutClientSection(t *testing.T) {
 	var buf bytes.Buffer
@@ -70,7 +85,7 @@ func TestHTMLShowsClientAndServerLatency(t *testing.T) {
 	page := buf.String()
 	client := section(t, page, "client")
 	for _, want := range []string{"<th>GOGC</th><td>400 (tool)</td>", "<th>GOMEMLIMIT</th><td>4GiB (env)</td>", "8 of 8 CPUs",
-		"41.4s in 90s (0.46 cores, 275.7µs/request)", "0.524ms (61 cycles)", "2.13%", "412 MiB"} {
+		"41.4s in 90s (0.46 cores, 275.7µs/request)", "61 cycles, pause p99 0.524ms, 2.13% of CPU", "412 MiB"} {
 		if !strings.Contains(client, want) {
 			t.Errorf("client section lacks %q:\n%s", want, client)
 		}
