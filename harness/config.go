@@ -30,7 +30,10 @@ func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
 	if o.Image != "" {
 		spec.Image = o.Image
 	}
-	if t.Redis.MaxMemory > 0 {
+	// On the backends that start Redis, a resolved maxmemory of 0 was written
+	// (Defaults fills an unwritten one): Redis's "no limit", passed on as
+	// such. On external, 0 means the file left it out.
+	if t.Redis.MaxMemory > 0 || t.Backend != "external" {
 		spec.MaxMemory = t.Redis.MaxMemory.String()
 	}
 	if t.Backend == "external" {
@@ -88,6 +91,9 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 	}
 	if p.MaxRetries != nil {
 		cfg.MaxRetries = *p.MaxRetries
+		if cfg.MaxRetries == 0 {
+			cfg.MaxRetries = -1 // pool (as go-redis): 0 is "the default of 3", -1 none
+		}
 	}
 	if p.HealthCheckInterval != nil {
 		cfg.HealthCheckInterval = p.HealthCheckInterval.D()
@@ -195,9 +201,12 @@ func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []phas
 	infos := make([]phaseInfo, len(s.Phases))
 	var at time.Duration
 	for i, p := range s.Phases {
-		from, to := p.Users, p.Users
-		if p.UsersFrom != nil {
+		var from, to int // users: 0 is an idle phase, not "unset"
+		switch {
+		case p.UsersFrom != nil:
 			from, to = *p.UsersFrom, *p.UsersTo
+		case p.Users != nil:
+			from, to = *p.Users, *p.Users
 		}
 		plans[i] = workload.PhasePlan{Name: p.Name, Duration: p.Duration.D(), UsersStart: share(from), UsersEnd: share(to), Record: p.Recorded()}
 		infos[i] = phaseInfo{name: p.Name, recorded: p.Recorded(), start: at, end: at + p.Duration.D()}

@@ -137,14 +137,83 @@ func decode(file string, data []byte) (*Scenario, *ast.File, error) {
 	if err := strictDecode(data, &s); err != nil {
 		return nil, nil, yamlErr(file, err)
 	}
+	var doc map[string]any
+	if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
+		return nil, nil, yamlErr(file, err)
+	}
+	s.noteWritten(doc)
 	return &s, f, nil
+}
+
+// noteWritten records, for each struct decoded from a mapping of the file,
+// which keys that mapping wrote; doc is the same file decoded generically
+// (anchors and merge keys resolved, as in the strict decode). Lists line up
+// index for index with the strict decode's.
+func (s *Scenario) noteWritten(doc map[string]any) {
+	s.wrote = keysOf(doc)
+	t := mapping(doc["target"])
+	s.Target.wrote = keysOf(t)
+	s.Target.Redis.wrote = keysOf(mapping(t["redis"]))
+	s.Pool.wrote = keysOf(mapping(doc["pool"]))
+	w := mapping(doc["workload"])
+	s.Workload.wrote = keysOf(w)
+	for i, m := range mappings(w["families"], len(s.Workload.Families)) {
+		f := &s.Workload.Families[i]
+		f.wrote = keysOf(m)
+		if f.Popularity != nil {
+			f.Popularity.wrote = keysOf(mapping(m["popularity"]))
+		}
+	}
+	origins := mapping(w["origins"])
+	for name, o := range s.Workload.Origins {
+		o.wrote = keysOf(mapping(origins[name]))
+		s.Workload.Origins[name] = o
+	}
+	s.Driver.wrote = keysOf(mapping(doc["driver"]))
+	for i, m := range mappings(doc["phases"], len(s.Phases)) {
+		s.Phases[i].wrote = keysOf(m)
+	}
+	for i, m := range mappings(doc["faults"], len(s.Faults)) {
+		s.Faults[i].wrote = keysOf(m)
+	}
+}
+
+func mapping(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// mappings is the list v as mappings, cut to n entries.
+func mappings(v any, n int) []map[string]any {
+	l, _ := v.([]any)
+	out := make([]map[string]any, 0, n)
+	for i := 0; i < len(l) && i < n; i++ {
+		out = append(out, mapping(l[i]))
+	}
+	return out
+}
+
+func keysOf(m map[string]any) keySet {
+	ks := keySet{}
+	for k, v := range m {
+		if v != nil {
+			ks[k] = true
+		}
+	}
+	return ks
 }
 
 // strictDecode is goccy's strict decoding, with its panics turned into
 // errors: fuzzing found inputs (a tag with no value, "key:\n !0") on which
 // the library dereferences nil, and bad input must get exit code 2, not a
 // crash.
-func strictDecode(data []byte, s *Scenario) (err error) {
+func strictDecode(data []byte, s *Scenario) error {
+	return guarded(data, func() error { return yaml.UnmarshalWithOptions(data, s, yaml.Strict()) })
+}
+
+// guarded runs decode, turning a decoder panic into an error that points at
+// the first tag of data when there is one.
+func guarded(data []byte, decode func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			msg := fmt.Sprintf("the YAML could not be decoded (a tag or value the decoder cannot handle; %v)", r)
@@ -158,7 +227,7 @@ func strictDecode(data []byte, s *Scenario) (err error) {
 			}
 		}
 	}()
-	return yaml.UnmarshalWithOptions(data, s, yaml.Strict())
+	return decode()
 }
 
 var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)

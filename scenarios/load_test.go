@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/report"
 )
 
 // Every file under testdata/bad starts with "# want: LINE:COL: TEXT"; loading
@@ -84,8 +86,8 @@ func TestFullScenarioValues(t *testing.T) {
 	if s.Phases[0].Recorded() || !s.Phases[2].Recorded() || *s.Phases[1].UsersTo != 2000 {
 		t.Errorf("phases: %+v", s.Phases)
 	}
-	if s.Phases[2].Users != 2000 {
-		t.Errorf("steady phase users default to active_users, got %d", s.Phases[2].Users)
+	if s.Phases[2].Users == nil || *s.Phases[2].Users != 2000 {
+		t.Errorf("steady phase users default to active_users, got %v", s.Phases[2].Users)
 	}
 	if s.TotalDuration() != 170*time.Second {
 		t.Errorf("total %s", s.TotalDuration())
@@ -115,12 +117,16 @@ func TestDefaultsFromSeed(t *testing.T) {
 	if s.Target.Redis.MaxMemory != 256<<20 || s.Target.Redis.MaxMemoryPolicy != "allkeys-lru" || s.Pool.Profile != "production" {
 		t.Errorf("seed production defaults not applied: %+v %+v", s.Target.Redis, s.Pool)
 	}
-	var names []string
+	// The scenario adds no targets, so it gets the report's defaults, in order.
+	var names, want []string
 	for _, tg := range s.Targets {
 		names = append(names, tg.Name+" "+tg.Expr)
 	}
-	if strings.Join(names, ",") != "latency_p99 < 5ms,hit_rate >= 95%,pool_timeouts == 0" {
-		t.Errorf("default targets: %v", names)
+	for _, tg := range report.DefaultTargets() {
+		want = append(want, tg.Name+" "+tg.Expr)
+	}
+	if strings.Join(names, ",") != strings.Join(want, ",") || len(want) == 0 {
+		t.Errorf("default targets: %v, want %v", names, want)
 	}
 }
 
@@ -197,8 +203,8 @@ func TestOverridesWarmupDurationUsers(t *testing.T) {
 	if s.Phases[0].Duration.D() != 10*time.Second || s.Phases[1].Duration.D() != 20*time.Second {
 		t.Errorf("phases: %+v", s.Phases)
 	}
-	if s.Workload.ActiveUsers != 500 || s.Phases[1].Users != 500 {
-		t.Errorf("users: %d / %d", s.Workload.ActiveUsers, s.Phases[1].Users)
+	if s.Workload.ActiveUsers != 500 || *s.Phases[1].Users != 500 {
+		t.Errorf("users: %d / %d", s.Workload.ActiveUsers, *s.Phases[1].Users)
 	}
 	zero := time.Duration(0)
 	if err := s.Apply(Overrides{Warmup: &zero}); err != nil {

@@ -49,62 +49,71 @@ var faultModes = map[string][]string{
 	"network":         {""},
 }
 
-// Defaults fills every unset value, so a report's resolved scenario shows
-// what the run really used.
+// Defaults fills every value the file left out, so a report's resolved
+// scenario shows what the run really used. It is the one place defaults
+// live, and it never replaces a value the file wrote: a written 0, 0s or ""
+// stays, for validation to accept where it means something (prefill: 0s, no
+// prefill; maxmemory: 0, no limit) and reject where it cannot (active_users:
+// 0). For a scenario built in Go, which has no record of what was written,
+// a zero value counts as unset.
 func (s *Scenario) Defaults() {
 	t := &s.Target
-	if t.Backend == "" {
-		t.Backend = "process"
-	}
-	if t.Topology == "" {
-		t.Topology = "standalone"
-	}
+	fill(&t.Backend, t.wrote, "backend", "process")
+	fill(&t.Topology, t.wrote, "topology", "standalone")
 	if t.Backend != "external" {
-		if t.Redis.MaxMemory == 0 {
-			t.Redis.MaxMemory = DefaultMaxMemory
-		}
-		if t.Redis.MaxMemoryPolicy == "" {
-			t.Redis.MaxMemoryPolicy = DefaultPolicy
-		}
+		fill(&t.Redis.MaxMemory, t.Redis.wrote, "maxmemory", DefaultMaxMemory)
+		fill(&t.Redis.MaxMemoryPolicy, t.Redis.wrote, "maxmemory_policy", DefaultPolicy)
 	}
-	if t.Backend == "container" && t.Image == "" {
-		t.Image = "redis:7-alpine"
+	if t.Backend == "container" {
+		fill(&t.Image, t.wrote, "image", "redis:7-alpine")
 	}
-	if (t.Topology == "replica" || t.Topology == "sentinel") && t.Replicas == 0 {
-		t.Replicas = 1
+	if t.Topology == "replica" || t.Topology == "sentinel" {
+		fill(&t.Replicas, t.wrote, "replicas", 1)
 	}
-	if t.Topology == "sentinel" && t.MasterName == "" {
-		t.MasterName = "mymaster"
+	if t.Topology == "sentinel" {
+		fill(&t.MasterName, t.wrote, "master_name", "mymaster")
 	}
-	if s.Pool.Profile == "" {
-		s.Pool.Profile = "production"
-	}
+	fill(&s.Pool.Profile, s.Pool.wrote, "profile", "production")
 	w := &s.Workload
-	if w.Population == 0 {
-		w.Population = DefaultPopulation
+	fill(&w.Population, w.wrote, "population", DefaultPopulation)
+	fill(&w.ActiveUsers, w.wrote, "active_users", min(DefaultActiveUsers, max(w.Population, 1)))
+	fill(&w.CommandsPerUserPerMinute, w.wrote, "commands_per_user_per_minute", DefaultCPM)
+	fill(&w.SessionMean, w.wrote, "session_mean", Duration(workload.DefaultSessionMean))
+	fill(&w.Arrival, w.wrote, "arrival", "poisson")
+	fill(&w.Zipf, w.wrote, "zipf", DefaultZipf)
+	// As the workload model does: a guild per 50 users.
+	fill(&w.Guilds, w.wrote, "guilds", max(1, w.Population/50))
+	catalogue := map[string]workload.Family{}
+	for _, f := range workload.DefaultFamilies() {
+		catalogue[f.Name] = f
 	}
-	if w.ActiveUsers == 0 {
-		w.ActiveUsers = min(DefaultActiveUsers, max(w.Population, 1))
+	for i := range w.Families {
+		f := &w.Families[i]
+		if c, ok := catalogue[f.Name]; ok {
+			fill(&f.MeanSize, f.wrote, "mean_size", Size(c.MeanSize))
+			if f.Weight == nil {
+				f.Weight = &c.Weight
+			}
+		}
+		if p := f.Popularity; p != nil && p.Kind == "zipf" {
+			fill(&p.Exponent, p.wrote, "exponent", w.Zipf)
+		}
 	}
-	if w.CommandsPerUserPerMinute == 0 {
-		w.CommandsPerUserPerMinute = DefaultCPM
+	for name, o := range w.Origins {
+		if d, ok := workload.DefaultOrigins()[name]; ok {
+			if o.wrote["latency"] && !o.wrote["p99"] && d.Latency > 0 {
+				// Keep the default tail's shape around the written median.
+				d.P99 = time.Duration(float64(o.Latency) * float64(d.P99) / float64(d.Latency)).Round(time.Millisecond)
+			}
+			fill(&o.Latency, o.wrote, "latency", Duration(d.Latency))
+			fill(&o.P99, o.wrote, "p99", Duration(d.P99))
+			fill(&o.ErrorRate, o.wrote, "error_rate", d.ErrorRate)
+			w.Origins[name] = o
+		}
 	}
-	if w.SessionMean == 0 {
-		w.SessionMean = Duration(10 * time.Minute)
-	}
-	if w.Arrival == "" {
-		w.Arrival = "poisson"
-	}
-	if w.Zipf == 0 {
-		w.Zipf = DefaultZipf
-	}
-	if s.Driver.DropAfter == 0 {
-		s.Driver.DropAfter = DefaultDropAfter
-	}
-	if s.Driver.OpTimeout == 0 {
-		s.Driver.OpTimeout = DefaultOpTimeout
-	}
-	if len(s.Phases) == 0 {
+	fill(&s.Driver.DropAfter, s.Driver.wrote, "drop_after", DefaultDropAfter)
+	fill(&s.Driver.OpTimeout, s.Driver.wrote, "op_timeout", DefaultOpTimeout)
+	if len(s.Phases) == 0 && !s.wrote["phases"] {
 		f := false
 		s.Phases = []Phase{
 			{Name: "warmup", Duration: Duration(30 * time.Second), Record: &f},
@@ -112,21 +121,31 @@ func (s *Scenario) Defaults() {
 		}
 	}
 	for i := range s.Phases {
-		if s.Phases[i].Users == 0 && s.Phases[i].UsersFrom == nil {
-			s.Phases[i].Users = w.ActiveUsers
-			s.Phases[i].usersDefaulted = true
+		p := &s.Phases[i]
+		if p.Users == nil && p.UsersFrom == nil && p.UsersTo == nil {
+			n := w.ActiveUsers
+			p.Users = &n
 		}
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
-		if f.Node == "" && f.Kind != "failover" && f.Kind != "network" {
-			f.Node = "primary"
+		if f.Kind != "failover" && f.Kind != "network" {
+			fill(&f.Node, f.wrote, "node", "primary")
 		}
-		if modes := faultModes[f.Kind]; f.Mode == "" && len(modes) > 0 {
-			f.Mode = modes[0]
+		if modes := faultModes[f.Kind]; len(modes) > 0 {
+			fill(&f.Mode, f.wrote, "mode", modes[0])
 		}
 	}
 	s.Targets = mergeTargets(s.Targets)
+}
+
+// fill gives *v its default def unless the file wrote key or *v already
+// holds a non-zero value.
+func fill[T comparable](v *T, wrote keySet, key string, def T) {
+	var zero T
+	if *v == zero && !wrote[key] {
+		*v = def
+	}
 }
 
 // mergeTargets puts the seed's default targets first unless the scenario
@@ -226,14 +245,15 @@ func (s *Scenario) validate() []*problem {
 	s.validatePhases(c)
 	s.validateFaults(c)
 	s.validateTargets(c)
-	if s.Driver.DropAfter < 0 {
-		c.add("$.driver.drop_after", "drop_after: must not be negative")
+	d := s.Driver
+	if d.DropAfter <= 0 {
+		c.add("$.driver.drop_after", "drop_after: must be positive (0s would drop every command not started on the instant it was due)")
 	}
-	if s.Driver.MaxInflight < 0 {
-		c.add("$.driver.max_inflight", "max_inflight: must not be negative")
+	if d.MaxInflight < 0 || d.MaxInflight == 0 && d.wrote["max_inflight"] {
+		c.add("$.driver.max_inflight", "max_inflight: must be at least 1 (0 would run no command; leave it out to bound by the peak number of users)")
 	}
-	if s.Driver.OpTimeout < 0 {
-		c.add("$.driver.op_timeout", "op_timeout: must not be negative")
+	if d.OpTimeout <= 0 {
+		c.add("$.driver.op_timeout", "op_timeout: must be positive (0s would time out every command)")
 	}
 	return c.out
 }
@@ -242,9 +262,10 @@ func (s *Scenario) validateTarget(c *checker) {
 	t := s.Target
 	c.oneOf("$.target.backend", "target.backend", t.Backend, Backends)
 	c.oneOf("$.target.topology", "target.topology", t.Topology, Topologies)
-	if t.Redis.MaxMemoryPolicy != "" {
+	if t.Redis.MaxMemoryPolicy != "" || t.Redis.wrote["maxmemory_policy"] {
 		c.oneOf("$.target.redis.maxmemory_policy", "target.redis.maxmemory_policy", t.Redis.MaxMemoryPolicy, Policies)
 	}
+	// maxmemory: 0 is Redis's "no limit", a legitimate deployment.
 	if t.Redis.MaxMemory < 0 {
 		c.add("$.target.redis.maxmemory", "maxmemory: must not be negative")
 	} else if t.Redis.MaxMemory > 0 && t.Redis.MaxMemory < 1<<20 {
@@ -253,8 +274,18 @@ func (s *Scenario) validateTarget(c *checker) {
 	if t.Replicas < 0 || t.Replicas > 5 {
 		c.add("$.target.replicas", "replicas: %d out of range, expected 0 to 5", t.Replicas)
 	}
-	if t.Topology == "replica" && t.Replicas < 1 {
-		c.add("$.target.replicas", "replicas: the replica topology needs at least 1")
+	// topology.Start would quietly run 1 replica for a written 0, and the
+	// cluster shape always runs 1 per primary: say so instead.
+	switch {
+	case (t.Topology == "replica" || t.Topology == "sentinel") && t.Replicas < 1:
+		c.add("$.target.replicas", "replicas: the %s topology needs at least 1", t.Topology)
+	case t.Topology == "cluster" && t.wrote["replicas"] && t.Replicas != 1:
+		c.add("$.target.replicas", "replicas: a cluster runs 3 primaries with exactly 1 replica each; leave replicas out")
+	case t.Topology == "standalone" && t.Replicas != 0:
+		c.add("$.target.replicas", "replicas: a standalone deployment has none; use topology: replica")
+	}
+	if t.MasterName == "" && t.wrote["master_name"] {
+		c.add("$.target.master_name", "target.master_name: empty; name the sentinel master, or leave master_name out for mymaster")
 	}
 	if t.Backend != "external" {
 		for _, f := range []struct {
@@ -272,8 +303,11 @@ func (s *Scenario) validateTarget(c *checker) {
 	if t.Backend == "external" && t.Topology == "sentinel" && len(t.SentinelAddrs) == 0 {
 		c.add("$.target", "target.sentinel_addrs: required for an external sentinel deployment")
 	}
-	if t.Image != "" && t.Backend != "container" {
+	switch {
+	case (t.Image != "" || t.wrote["image"]) && t.Backend != "container":
 		c.add("$.target.image", "target.image: only for backend: container")
+	case t.Image == "" && t.Backend == "container":
+		c.add("$.target.image", "target.image: empty; name an image such as redis:7-alpine, or leave image out for that one")
 	}
 }
 
@@ -292,10 +326,14 @@ func (s *Scenario) validatePool(c *checker) {
 	if p.MaxRetries != nil && (*p.MaxRetries < -1 || *p.MaxRetries > 100) {
 		c.add("$.pool.max_retries", "max_retries: %d out of range, expected -1 (none) to 100", *p.MaxRetries)
 	}
-	for name, d := range map[string]*Duration{"pool_timeout": p.PoolTimeout, "connect_timeout": p.ConnectTimeout, "command_timeout": p.CommandTimeout, "health_check_interval": p.HealthCheckInterval} {
+	for name, d := range map[string]*Duration{"pool_timeout": p.PoolTimeout, "connect_timeout": p.ConnectTimeout, "command_timeout": p.CommandTimeout} {
 		if d != nil && *d <= 0 {
 			c.add("$.pool."+name, "%s: must be positive", name)
 		}
+	}
+	// 0s turns the manager's background health check off.
+	if d := p.HealthCheckInterval; d != nil && *d < 0 {
+		c.add("$.pool.health_check_interval", "health_check_interval: must not be negative (0s turns the health check off)")
 	}
 	tiers := make([]string, 0, len(p.TTL))
 	for k := range p.TTL {
@@ -323,7 +361,7 @@ func (s *Scenario) validateWorkload(c *checker) {
 	}
 	if w.ActiveUsers < 1 {
 		c.add("$.workload.active_users", "active_users: must be at least 1")
-	} else if w.ActiveUsers > w.Population {
+	} else if w.ActiveUsers > w.Population && w.Population >= 1 {
 		c.add("$.workload.active_users", "active_users (%d) exceeds population (%d)", w.ActiveUsers, w.Population)
 	}
 	if w.CommandsPerUserPerMinute <= 0 || w.CommandsPerUserPerMinute > 6000 {
@@ -339,8 +377,10 @@ func (s *Scenario) validateWorkload(c *checker) {
 	if w.Prefill < 0 || w.Prefill.D() > 24*time.Hour {
 		c.add("$.workload.prefill", "prefill: %s out of range, expected 0 to 24h of history to replay", w.Prefill.D())
 	}
-	if w.Guilds < 0 {
-		c.add("$.workload.guilds", "guilds: must not be negative")
+	if w.Guilds < 1 {
+		c.add("$.workload.guilds", "guilds: must be at least 1")
+	} else if w.Guilds > max(w.Population, 1) {
+		c.add("$.workload.guilds", "guilds (%d) exceeds population (%d)", w.Guilds, w.Population)
 	}
 	known := []string{}
 	for _, f := range workload.DefaultFamilies() {
@@ -354,16 +394,22 @@ func (s *Scenario) validateWorkload(c *checker) {
 			c.add(p+".name", "families: %q listed twice", f.Name)
 		}
 		seen[f.Name] = true
-		if f.MeanSize < 0 || f.MeanSize > 512<<20 {
-			c.add(p+".mean_size", "mean_size: out of range, expected 0 to 512mb (Redis's value limit)")
+		if (f.MeanSize != 0 || f.wrote["mean_size"]) && (f.MeanSize < 1 || f.MeanSize > 512<<20) {
+			c.add(p+".mean_size", "mean_size: %s out of range, expected 1b to 512mb (Redis's value limit)", f.MeanSize)
 		}
 		if f.Weight != nil && *f.Weight < 0 {
 			c.add(p+".weight", "weight: must not be negative")
 		}
 		if pp := f.Popularity; pp != nil {
 			c.oneOf(p+".popularity.kind", "popularity.kind", pp.Kind, popKinds)
-			if pp.Kind == "zipf" && (pp.Exponent < 0 || pp.Exponent > 5) {
-				c.add(p+".popularity.exponent", "popularity.exponent: %g out of range, expected 0 to 5", pp.Exponent)
+			switch {
+			case pp.Kind == "zipf" && (pp.Exponent <= 0 || pp.Exponent > 5):
+				c.add(p+".popularity.exponent", "popularity.exponent: %g out of range, expected above 0 and at most 5 (leave it out for the workload's zipf)", pp.Exponent)
+			case pp.Kind != "zipf" && (pp.Exponent != 0 || pp.wrote["exponent"]):
+				c.add(p+".popularity.exponent", "popularity.exponent: applies only to kind zipf")
+			}
+			if pp.Kind != "hotspot" && (pp.HotFraction != 0 || pp.HotShare != 0 || pp.wrote["hot_fraction"] || pp.wrote["hot_share"]) {
+				c.add(p+".popularity", "popularity: hot_fraction and hot_share apply only to kind hotspot")
 			}
 			if pp.Kind == "hotspot" && (pp.HotFraction <= 0 || pp.HotFraction >= 1 || pp.HotShare <= 0 || pp.HotShare > 1) {
 				c.add(p+".popularity", "popularity: hotspot needs hot_fraction in (0,1) and hot_share in (0,1]")
@@ -386,14 +432,18 @@ func (s *Scenario) validateWorkload(c *checker) {
 			c.add(p, "origin latency must not be negative")
 		}
 		if o.P99 != 0 && o.P99 < o.Latency {
-			c.add(p+".p99", "p99 (%s) is below the median latency (%s)", o.P99.D(), o.Latency.D())
+			lat := o.Latency.D().String()
+			if !o.wrote["latency"] {
+				lat += ", " + k + "'s default"
+			}
+			c.add(p+".p99", "p99 (%s) is below the median latency (%s)", o.P99.D(), lat)
 		}
 	}
 }
 
 func (s *Scenario) validatePhases(c *checker) {
 	if len(s.Phases) == 0 {
-		c.add("$", "phases: at least one phase is needed")
+		c.add("$.phases", "phases: at least one phase is needed")
 	}
 	names := map[string]bool{}
 	recorded := false
@@ -414,12 +464,13 @@ func (s *Scenario) validatePhases(c *checker) {
 		if (ph.UsersFrom == nil) != (ph.UsersTo == nil) {
 			c.add(p, "phase %q: a ramp needs both users_from and users_to", ph.Name)
 		}
-		if ph.UsersFrom != nil && ph.Users != 0 {
+		if (ph.UsersFrom != nil || ph.UsersTo != nil) && ph.Users != nil {
 			c.add(p+".users", "phase %q: set either users or users_from/users_to, not both", ph.Name)
 		}
 		users := []*int{ph.UsersFrom, ph.UsersTo}
-		if !ph.usersDefaulted {
-			users = append(users, &ph.Users)
+		// Users taken from active_users are checked there, once.
+		if ph.Users != nil && (ph.wrote["users"] || *ph.Users != s.Workload.ActiveUsers) {
+			users = append(users, ph.Users)
 		}
 		for _, u := range users {
 			if u != nil && (*u < 0 || *u > s.Workload.Population) {
@@ -460,32 +511,44 @@ func (s *Scenario) validateFaults(c *checker) {
 		} else if total > 0 && f.At.D() < total && f.At.D()+f.For.D() > total {
 			c.add(p+".for", "fault %s runs until %s, after the run ends (%s)", f.Kind, f.At.D()+f.For.D(), total)
 		}
+		// A parameter counts as given when the file wrote it, whatever its
+		// value, or (for a scenario built in Go) when it is not zero.
+		has := func(key string, nonzero bool) bool { return nonzero || f.wrote[key] }
 		if len(modes) > 1 || modes[0] != "" {
 			c.oneOf(p+".mode", "fault "+f.Kind+" mode", f.Mode, modes)
-		} else if f.Mode != "" {
+		} else if has("mode", f.Mode != "") {
 			c.add(p+".mode", "fault %s takes no mode", f.Kind)
+		}
+		if f.Node == "" && f.wrote["node"] {
+			c.add(p+".node", "fault %s: node is empty; name a node, or leave node out", f.Kind)
 		}
 		needsFor := f.Kind == "pause" || f.Kind == "memory-pressure" || f.Kind == "readonly" || f.Kind == "network"
 		if needsFor && f.For <= 0 {
-			c.add(p, "fault %s needs for: (how long it lasts), e.g. for: 10s", f.Kind)
+			c.add(p+".for", "fault %s needs for: (how long it lasts), e.g. for: 10s", f.Kind)
 		}
-		if !needsFor && f.For > 0 && f.Kind != "restart" {
+		if !needsFor && f.Kind != "restart" && has("for", f.For > 0) {
 			c.add(p+".for", "fault %s is instantaneous; for: does not apply", f.Kind)
 		}
-		if f.Kind != "memory-pressure" && (f.MaxMemory != 0 || f.Fraction != 0 || f.Ballast != 0) {
+		hasMax, hasFrac, hasBallast := has("maxmemory", f.MaxMemory != 0), has("fraction", f.Fraction != 0), has("ballast", f.Ballast != 0)
+		if f.Kind != "memory-pressure" && (hasMax || hasFrac || hasBallast) {
 			c.add(p, "fault %s: maxmemory, fraction and ballast apply only to memory-pressure", f.Kind)
 		}
-		if f.Kind != "network" && (f.Toxic != "" || f.Latency != 0 || f.Jitter != 0 || f.RateKBps != 0 || f.Timeout != 0 || f.Direction != "") {
+		hasLatency, hasJitter, hasRate, hasTimeout := has("latency", f.Latency != 0), has("jitter", f.Jitter != 0), has("rate_kbps", f.RateKBps != 0), has("timeout", f.Timeout != 0)
+		if f.Kind != "network" && (has("toxic", f.Toxic != "") || hasLatency || hasJitter || hasRate || hasTimeout || has("direction", f.Direction != "")) {
 			c.add(p, "fault %s: toxic, latency, jitter, rate_kbps, timeout and direction apply only to network", f.Kind)
 		}
 		switch f.Kind {
 		case "memory-pressure":
-			if (f.MaxMemory == 0) == (f.Fraction == 0) {
+			if hasMax == hasFrac {
 				c.add(p, "memory-pressure needs exactly one of maxmemory (e.g. 64mb) or fraction (of current use, e.g. 0.5)")
 			}
-			if f.Fraction < 0 || f.Fraction >= 1 && f.Fraction != 0 {
+			if hasMax && f.MaxMemory <= 0 {
+				c.add(p+".maxmemory", "maxmemory: 0 would lift the limit, the opposite of pressure; expected a size such as 64mb")
+			}
+			if hasFrac && (f.Fraction <= 0 || f.Fraction >= 1) {
 				c.add(p+".fraction", "fraction: %g out of range, expected more than 0 and less than 1", f.Fraction)
 			}
+			// ballast: 0 is no ballast.
 			if f.Ballast != 0 && topo == "cluster" {
 				c.add(p+".ballast", "memory-pressure ballast is written to one node, which a cluster would redirect (MOVED); lower maxmemory alone on a cluster")
 			}
@@ -493,7 +556,7 @@ func (s *Scenario) validateFaults(c *checker) {
 			if topo != "sentinel" && topo != "cluster" {
 				c.add(p+".kind", "fault failover needs topology sentinel or cluster (this scenario's is %s); use readonly to demote a standalone primary", topo)
 			}
-			if f.Node != "" && topo == "sentinel" {
+			if has("node", f.Node != "") && topo == "sentinel" {
 				c.add(p+".node", "fault failover on sentinel: the sentinels choose the new primary; node does not apply")
 			}
 		}
@@ -508,19 +571,30 @@ func (s *Scenario) validateFaults(c *checker) {
 		case "network":
 			c.oneOf(p+".toxic", "network toxic", f.Toxic, Toxics)
 			if f.Toxic == "latency" && f.Latency <= 0 {
-				c.add(p+".latency", "network latency toxic needs latency: e.g. 20ms")
+				c.add(p+".latency", "network latency toxic needs latency: a positive delay, e.g. 20ms")
+			}
+			if f.Toxic != "latency" && (hasLatency || hasJitter) {
+				c.add(p, "fault network: latency and jitter apply only to toxic: latency")
 			}
 			if f.Toxic == "bandwidth" && f.RateKBps <= 0 {
-				c.add(p+".rate_kbps", "network bandwidth toxic needs rate_kbps: a positive number")
+				c.add(p+".rate_kbps", "network bandwidth toxic needs rate_kbps: a positive number (to cut traffic, use toxic: down)")
 			}
-			if f.Direction != "" && f.Direction != "upstream" && f.Direction != "downstream" && f.Direction != "both" {
+			if f.Toxic != "bandwidth" && hasRate {
+				c.add(p+".rate_kbps", "fault network: rate_kbps applies only to toxic: bandwidth")
+			}
+			// timeout: 0s is meaningful: reset_peer resets at once, timeout
+			// holds the data until the fault ends.
+			if (f.Toxic == "reset_peer" || f.Toxic == "timeout") && f.Timeout < 0 {
+				c.add(p+".timeout", "timeout must not be negative")
+			}
+			if f.Toxic != "reset_peer" && f.Toxic != "timeout" && hasTimeout {
+				c.add(p+".timeout", "fault network: timeout applies only to toxics reset_peer and timeout")
+			}
+			if has("direction", f.Direction != "") && f.Direction != "upstream" && f.Direction != "downstream" && f.Direction != "both" {
 				c.add(p+".direction", "direction: expected upstream, downstream or both")
 			}
 			if topo != "standalone" && topo != "replica" {
 				c.add(p+".kind", "fault network proxies one address; it supports standalone and replica topologies, not %s", topo)
-			}
-			if (f.Toxic == "reset_peer" || f.Toxic == "timeout") && f.Timeout < 0 {
-				c.add(p+".timeout", "timeout must not be negative")
 			}
 			if f.Toxic == "latency" && f.Jitter > f.Latency {
 				c.add(p+".jitter", "jitter %s is larger than latency %s: delays would go negative", f.Jitter.D(), f.Latency.D())
@@ -531,10 +605,14 @@ func (s *Scenario) validateFaults(c *checker) {
 				c.add(p+".node", "node %q does not exist in a %s deployment (expected primary%s)", f.Node, topo, nodeHint(topo, s.Target.Replicas))
 			}
 		}
-		if f.Every < 0 || f.Count < 0 {
+		switch {
+		case f.Every < 0 || f.Count < 0:
 			c.add(p, "fault %s: every and count must not be negative", f.Kind)
-		}
-		if f.Count > 0 && f.Every == 0 {
+		case f.Every == 0 && f.wrote["every"]:
+			c.add(p+".every", "fault %s: every: 0s cannot repeat anything; expected a positive interval (leave every out for a single occurrence)", f.Kind)
+		case f.Count == 0 && f.wrote["count"]:
+			c.add(p+".count", "fault %s: count: 0 would never start it; expected at least 1 (leave count out to repeat until the run ends)", f.Kind)
+		case f.Count > 0 && f.Every == 0:
 			c.add(p+".count", "fault %s: count needs every: (the repeat interval)", f.Kind)
 		}
 		if f.Every > 0 && f.Every < f.For {
@@ -648,7 +726,10 @@ func (s *Scenario) Apply(o Overrides) error {
 		}
 		for i := range s.Phases {
 			p := &s.Phases[i]
-			p.Users = scale(p.Users)
+			if p.Users != nil {
+				n := scale(*p.Users)
+				p.Users = &n
+			}
 			if p.UsersFrom != nil {
 				f, t := scale(*p.UsersFrom), scale(*p.UsersTo)
 				p.UsersFrom, p.UsersTo = &f, &t
