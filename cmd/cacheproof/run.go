@@ -53,6 +53,7 @@ type runFlags struct {
 	markdown         string
 	metricsAddr      string
 	progress         string
+	cpuProfile       string
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
@@ -74,6 +75,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
 	}
@@ -106,9 +108,27 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof run: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer stopProfile()
+	}
+
 	sc, err := scenarios.Resolve(f.scenario)
 	if err != nil {
 		printScenarioErr(stderr, err)
+		return exitUsage
+	}
+	// A flag given as 0 is validated as written, never read as "not given".
+	if fs.Changed("users") && f.users <= 0 {
+		fmt.Fprintf(stderr, "cacheproof run: --users %d: must be at least 1\n", f.users)
+		return exitUsage
+	}
+	if fs.Changed("duration") && f.duration <= 0 {
+		fmt.Fprintf(stderr, "cacheproof run: --duration %s: must be positive\n", f.duration)
 		return exitUsage
 	}
 	ov := scenarios.Overrides{Duration: f.duration, Users: f.users}

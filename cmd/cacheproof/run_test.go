@@ -139,6 +139,9 @@ func TestExitCodeUsage(t *testing.T) {
 		{[]string{"run", "-s", "baseline", "--shard", "5/4"}, "--shard"},
 		{[]string{"run", "-s", "baseline", "--users", "2000000"}, "exceeds the scenario's population"},
 		{[]string{"run", "-s", "no-such-scenario"}, "built-in: baseline"},
+		{[]string{"run", "-s", "baseline", "--users", "0"}, "--users 0: must be at least 1"},
+		{[]string{"run", "-s", "baseline", "--duration", "0s"}, "--duration 0s: must be positive"},
+		{[]string{"run", "-s", "baseline", "--cpuprofile", "/no/such/dir/cpu.pprof"}, "--cpuprofile"},
 	} {
 		r := run(t, tc.args...)
 		if r.code != exitUsage {
