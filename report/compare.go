@@ -8,6 +8,66 @@ import (
 	"text/tabwriter"
 )
 
+// CompareOptions set how Compare gates.
+type CompareOptions struct {
+	// MaxRegression is the tolerated relative worsening per metric
+	// (0.10 = 10 %). The hit rate is gated through the miss rate, 1 - hit
+	// rate: 95 % to 94 % is a 20 % rise in misses (and in origin load),
+	// where the hit rate itself moved barely 1 %.
+	MaxRegression float64
+	// MaxHitRateDrop, when set, gates the hit rate on its absolute drop
+	// instead (0.01 = one percentage point); the miss rate is then shown
+	// but not gated.
+	MaxHitRateDrop *float64
+	// Force compares reports of different loads (scenario, seed, active
+	// users, recorded seconds) instead of refusing; what differed is in
+	// Comparison.Warnings.
+	Force bool
+}
+
+// IncomparableError is returned by Compare when the two reports are not
+// runs of the same load, so their differences would say nothing about the
+// cache: a shorter run has fewer chances at a bad tail, fewer users a lighter
+// load, another seed other keys.
+type IncomparableError struct {
+	Differences []string
+}
+
+func (e *IncomparableError) Error() string {
+	return "the reports are not runs of the same load: " + strings.Join(e.Differences, "; ")
+}
+
+// Tolerances of LoadDifferences: recorded seconds may differ by 2 % or 1 s
+// (whichever is larger: phase boundaries fall on sampling seconds, and an
+// interrupt stops a run between them), active users by 1 % or one user (a
+// ramp's last step).
+const (
+	recordedTolerance = 0.02
+	activeTolerance   = 0.01
+)
+
+// LoadDifferences lists what makes base and cur runs of different loads:
+// scenario name, workload seed, active users, recorded seconds. Empty when
+// they are comparable.
+func LoadDifferences(base, cur *Result) []string {
+	var d []string
+	if base.Scenario.Name != cur.Scenario.Name {
+		d = append(d, fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name))
+	}
+	if base.Scenario.Seed != cur.Scenario.Seed {
+		d = append(d, fmt.Sprintf("seed %d vs %d", base.Scenario.Seed, cur.Scenario.Seed))
+	}
+	ba, ca := float64(base.Users.Active), float64(cur.Users.Active)
+	if math.Abs(ba-ca) > math.Max(1, activeTolerance*math.Max(ba, ca)) {
+		d = append(d, fmt.Sprintf("active users %s vs %s", formatCount(uint64(base.Users.Active)), formatCount(uint64(cur.Users.Active))))
+	}
+	bs, cs := base.RecordedSeconds(), cur.RecordedSeconds()
+	if math.Abs(bs-cs) > math.Max(1, recordedTolerance*math.Max(bs, cs)) {
+		d = append(d, fmt.Sprintf("recorded %s vs %s", formatSeconds(bs), formatSeconds(cs)))
+	}
+	return d
+}
+
 // CompareRow is one metric of two reports side by side. Change is relative
 // ((cur-base)/base); Regressed is set when the metric got worse by more than
 // the tolerance and by more than the metric's noise floor.
@@ -26,10 +86,13 @@ type CompareRow struct {
 
 // Comparison is the result of Compare.
 type Comparison struct {
-	Base, Cur     string // scenario names (and start times) of the two reports
-	MaxRegression float64
-	Rows          []CompareRow
-	Regressed     bool
+	Base, Cur      string // scenario names (and start times) of the two reports
+	MaxRegression  float64
+	MaxHitRateDrop *float64
+	Rows           []CompareRow
+	Regressed      bool
+	// Warnings are the load differences a forced comparison went past.
+	Warnings []string
 }
 
 // compareSpec says how a metric is compared. floor is the smallest absolute
@@ -55,6 +118,23 @@ func summaryGetter(pick func(*Result) Summary, q func(Summary) float64) func(*Re
 	}
 }
 
+// countGetter reads a count only from a run in which operations ran (and,
+// when looked is set, in which some of what it counts was looked at): zero
+// errors of zero operations is no data, and no data where the base had some
+// is a regression.
+func countGetter(f func(*Result) uint64, looked func(*Result) uint64) func(*Result) (float64, bool) {
+	return func(r *Result) (float64, bool) {
+		ok := r.Users.Requests > 0 && (looked == nil || looked(r) > 0)
+		return float64(f(r)), ok
+	}
+}
+
+// judgedHitRate is the hit rate targets judge: failed lookups did not hit.
+func judgedHitRate(r *Result) (float64, bool) {
+	c := r.Cache
+	return LookupHitRate(c.Hits, c.Misses, c.LookupErrors), c.Hits+c.Misses+c.LookupErrors > 0
+}
+
 func compareSpecs() []compareSpec {
 	overall := func(r *Result) Summary { return r.Latency.Overall }
 	service := func(r *Result) Summary { return r.Latency.Service }
@@ -64,42 +144,70 @@ func compareSpecs() []compareSpec {
 	}
 	specs = append(specs,
 		compareSpec{name: "service_p99", unit: UnitMs, better: "lower", floor: 0.01, get: summaryGetter(service, quantiles["p99"])},
-		compareSpec{name: "hit_rate", unit: UnitFraction, better: "higher", floor: 0.0005, get: func(r *Result) (float64, bool) {
-			return LookupHitRate(r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors), r.Cache.Hits+r.Cache.Misses+r.Cache.LookupErrors > 0
-		}},
 		compareSpec{name: "error_rate", unit: UnitFraction, better: "lower", floor: 0.0001, get: func(r *Result) (float64, bool) {
 			if r.Users.Requests == 0 {
 				return 0, false
 			}
 			return float64(r.TotalErrors()) / float64(r.Users.Requests), true
 		}},
-		compareSpec{name: "errors", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.TotalErrors()), true }},
-		compareSpec{name: "pool_timeouts", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Pool.Timeouts), true }},
-		compareSpec{name: "late", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Late), true }},
-		compareSpec{name: "dropped", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Dropped), true }},
-		compareSpec{name: "abandoned", unit: UnitCount, better: "lower", floor: 1, get: func(r *Result) (float64, bool) { return float64(r.Users.Abandoned), true }},
-		compareSpec{name: "integrity_mismatches", unit: UnitCount, better: "lower", strict: true, get: func(r *Result) (float64, bool) { return float64(r.Integrity.Mismatches), true }},
-		compareSpec{name: "lost_writes", unit: UnitCount, better: "lower", strict: true, get: func(r *Result) (float64, bool) { return float64(r.Integrity.LostWrites), true }},
-		compareSpec{name: "ops_per_sec", unit: UnitRate, better: "higher", floor: 1, get: func(r *Result) (float64, bool) { return r.opsPerSec(), r.DurationS > 0 }},
+		compareSpec{name: "errors", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.TotalErrors() }, nil)},
+		compareSpec{name: "pool_timeouts", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Pool.Timeouts }, nil)},
+		compareSpec{name: "late", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Late }, nil)},
+		compareSpec{name: "dropped", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Dropped }, nil)},
+		compareSpec{name: "abandoned", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Abandoned }, nil)},
+		compareSpec{name: "integrity_mismatches", unit: UnitCount, better: "lower", strict: true, get: countGetter(func(r *Result) uint64 { return r.Integrity.Mismatches },
+			func(r *Result) uint64 { return r.Integrity.Checked })},
+		compareSpec{name: "lost_writes", unit: UnitCount, better: "lower", strict: true, get: countGetter(func(r *Result) uint64 { return r.Integrity.LostWrites },
+			func(r *Result) uint64 { return r.Integrity.WritesTracked })},
+		compareSpec{name: "ops_per_sec", unit: UnitRate, better: "higher", floor: 1, get: func(r *Result) (float64, bool) {
+			return r.opsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
+		}},
 	)
 	return specs
 }
 
-// Compare puts base and cur side by side: latency percentiles, hit rate,
-// errors, pool timeouts, integrity, throughput, and recovery per fault
-// (faults are matched by position and kind). cur regresses when a metric is
-// worse than base by more than maxRegression (0.10 = 10 %) relative, and by
-// more than the metric's noise floor; lost writes and integrity mismatches
-// regress on any increase, and a pass turning into a fail always regresses.
+// hitRateNoiseFloor is the smallest change of the hit or miss rate (in
+// fractions: 0.05 percentage points) that counts: below it, two runs of one
+// load differ by chance.
+const hitRateNoiseFloor = 0.0005
+
+// Compare is CompareWith with a relative tolerance and nothing else set.
 func Compare(base, cur *Result, maxRegression float64) (Comparison, error) {
+	return CompareWith(base, cur, CompareOptions{MaxRegression: maxRegression})
+}
+
+// CompareWith puts base and cur side by side: latency percentiles, hit and
+// miss rate, errors, pool timeouts, integrity, throughput, and recovery per
+// fault (faults are matched by position and kind). cur regresses when a
+// metric is worse than base by more than o.MaxRegression relative, and by
+// more than the metric's noise floor; the hit rate through its miss rate (or
+// by points, with o.MaxHitRateDrop); lost writes and integrity mismatches on
+// any increase; a metric or fault the base measured and cur did not, and a
+// pass turning into a fail, always. Reports of different loads are refused
+// with an *IncomparableError unless o.Force is set.
+func CompareWith(base, cur *Result, o CompareOptions) (Comparison, error) {
 	if base == nil || cur == nil {
 		return Comparison{}, fmt.Errorf("compare: nil report")
 	}
+	maxRegression := o.MaxRegression
 	if maxRegression < 0 || math.IsNaN(maxRegression) {
 		return Comparison{}, fmt.Errorf("compare: max regression must be >= 0, got %v", maxRegression)
 	}
-	c := Comparison{Base: describe(base), Cur: describe(cur), MaxRegression: maxRegression}
+	if d := o.MaxHitRateDrop; d != nil && (*d < 0 || *d > 1 || math.IsNaN(*d)) {
+		return Comparison{}, fmt.Errorf("compare: max hit rate drop must be between 0 and 1 (100 points), got %v", *d)
+	}
+	c := Comparison{Base: describe(base), Cur: describe(cur), MaxRegression: maxRegression, MaxHitRateDrop: o.MaxHitRateDrop}
+	if d := LoadDifferences(base, cur); len(d) > 0 {
+		if !o.Force {
+			return Comparison{}, &IncomparableError{Differences: d}
+		}
+		c.Warnings = d
+	}
 	for _, s := range compareSpecs() {
+		if s.name == "error_rate" {
+			// The hit rate sits after the latencies, before the errors.
+			c.compareHitRate(base, cur, o)
+		}
 		bv, bok := s.get(base)
 		cv, cok := s.get(cur)
 		if !bok && !cok {
@@ -108,13 +216,7 @@ func Compare(base, cur *Result, maxRegression float64) (Comparison, error) {
 		row := CompareRow{Metric: s.name, Unit: s.unit, Base: bv, Cur: cv, Better: s.better,
 			BaseText: FormatValue(bv, s.unit), CurText: FormatValue(cv, s.unit)}
 		if !bok || !cok {
-			row.Note = "missing in one report"
-			if !bok {
-				row.BaseText = "n/a"
-			} else {
-				row.CurText = "n/a"
-			}
-			c.add(row)
+			c.add(missingRow(row, bok))
 			continue
 		}
 		row.Change = relChange(bv, cv)
@@ -132,6 +234,61 @@ func Compare(base, cur *Result, maxRegression float64) (Comparison, error) {
 	}
 	c.add(verdict)
 	return c, nil
+}
+
+// missingRow marks a metric one report has and the other has not. Missing
+// in the new report is a regression: what the base measured, the new run did
+// not (no operations ran, no lookups, no latency), and no data must never
+// pass a gate.
+func missingRow(row CompareRow, inBase bool) CompareRow {
+	if inBase {
+		row.CurText, row.Cur = "n/a", 0
+		row.Regressed = true
+		row.Note = "no data in the new report"
+		return row
+	}
+	row.BaseText, row.Base = "n/a", 0
+	row.Note = "not in the base report"
+	return row
+}
+
+// compareHitRate adds the hit_rate and miss_rate rows. By default the miss
+// rate gates, relative like every other metric: at a 95 % hit rate, falling
+// to 94 % sends 20 % more lookups to the origin, which a 10 % tolerance on
+// the hit rate itself (a 1 % change) would never catch. With MaxHitRateDrop
+// the hit rate gates on its drop in points instead.
+func (c *Comparison) compareHitRate(base, cur *Result, o CompareOptions) {
+	bh, bok := judgedHitRate(base)
+	ch, cok := judgedHitRate(cur)
+	if !bok && !cok {
+		return
+	}
+	hit := CompareRow{Metric: "hit_rate", Unit: UnitFraction, Better: "higher", Base: bh, Cur: ch,
+		BaseText: FormatValue(bh, UnitFraction), CurText: FormatValue(ch, UnitFraction)}
+	miss := CompareRow{Metric: "miss_rate", Unit: UnitFraction, Better: "lower", Base: 1 - bh, Cur: 1 - ch,
+		BaseText: FormatValue(1-bh, UnitFraction), CurText: FormatValue(1-ch, UnitFraction)}
+	if !bok || !cok {
+		c.add(missingRow(hit, bok))
+		return
+	}
+	hit.Change = relChange(bh, ch)
+	miss.Change = relChange(1-bh, 1-ch)
+	if d := o.MaxHitRateDrop; d != nil {
+		hit.Regressed = bh-ch > *d+1e-12
+		if hit.Regressed {
+			hit.Note = fmt.Sprintf("dropped %s points, more than %s", formatNum(round((bh-ch)*100, 2)), formatNum(round(*d*100, 2)))
+		}
+		if worse(compareSpec{better: "lower", floor: hitRateNoiseFloor}, 1-bh, 1-ch, o.MaxRegression) {
+			miss.Note = "not gated: the hit rate is gated by points"
+		}
+	} else {
+		miss.Regressed = worse(compareSpec{better: "lower", floor: hitRateNoiseFloor}, 1-bh, 1-ch, o.MaxRegression)
+		if hit.Cur < hit.Base {
+			hit.Note = "gated through miss_rate"
+		}
+	}
+	c.add(hit)
+	c.add(miss)
 }
 
 func (c *Comparison) add(row CompareRow) {
@@ -168,7 +325,9 @@ func relChange(base, cur float64) float64 {
 }
 
 // compareFaults adds recovery rows per fault. A fault that recovered in base
-// but never in cur is a regression whatever the tolerance.
+// but never in cur is a regression whatever the tolerance, and so is a fault
+// the base injected that the new run did not (absent, or its action did not
+// take effect): its recovery was not measured, so it cannot have held.
 func (c *Comparison) compareFaults(base, cur *Result, tol float64) {
 	n := max(len(base.Faults), len(cur.Faults))
 	for i := 0; i < n; i++ {
@@ -190,13 +349,20 @@ func (c *Comparison) compareFaults(base, cur *Result, tol float64) {
 			kind = cf.Kind
 		}
 		if bf == nil || cf == nil {
-			row := CompareRow{Metric: fmt.Sprintf("fault %d %s", i+1, kind), BaseText: "absent", CurText: "absent", Note: "fault only in one report"}
+			row := CompareRow{Metric: fmt.Sprintf("fault %d %s", i+1, kind), BaseText: "absent", CurText: "absent", Note: "fault only in the new report"}
 			if bf != nil {
 				row.BaseText = "present"
+				row.Regressed = true
+				row.Note = "fault not in the new report: its recovery was not measured"
 			} else {
 				row.CurText = "present"
 			}
 			c.add(row)
+			continue
+		}
+		if bf.Injected && !cf.Injected {
+			c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s", i+1, kind), BaseText: "injected", CurText: "not injected", Regressed: true,
+				Note: "the fault did not take effect in the new run: its recovery was not measured"})
 			continue
 		}
 		for _, m := range []struct {
@@ -247,7 +413,11 @@ func describe(r *Result) string {
 // WriteTable prints the comparison as an aligned table, regressions marked.
 func (c Comparison) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
-	ew.printf("base: %s\nnew:  %s\n\n", c.Base, c.Cur)
+	ew.printf("base: %s\nnew:  %s\n", c.Base, c.Cur)
+	for _, w := range c.Warnings {
+		ew.printf("warning: compared despite a different load: %s\n", w)
+	}
+	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "metric\tbase\tnew\tchange\t")
 	for _, r := range c.Rows {
@@ -269,10 +439,14 @@ func (c Comparison) WriteTable(w io.Writer) error {
 			n++
 		}
 	}
+	tol := formatPercent(c.MaxRegression)
+	if c.MaxHitRateDrop != nil {
+		tol += fmt.Sprintf(" (hit rate: %s points)", formatNum(round(*c.MaxHitRateDrop*100, 2)))
+	}
 	if c.Regressed {
-		ew.printf("\nREGRESSION: %d metric(s) worse than base beyond %s\n", n, formatPercent(c.MaxRegression))
+		ew.printf("\nREGRESSION: %d metric(s) worse than base beyond %s\n", n, tol)
 	} else {
-		ew.printf("\nno regression beyond %s\n", formatPercent(c.MaxRegression))
+		ew.printf("\nno regression beyond %s\n", tol)
 	}
 	return ew.err
 }

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
@@ -27,9 +28,13 @@ func TestCompareSameRunDoesNotRegress(t *testing.T) {
 	if c.Regressed {
 		t.Errorf("a report compared with itself regressed: %+v", c.Rows)
 	}
-	// Another seed of the same load is noise, well within 10 %.
+	// Another seed of the same load is noise, well within 10 %. Compare
+	// refuses another seed unless forced.
 	other := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 2})
-	c, _ = report.Compare(base, other, 0.25)
+	c, err = report.CompareWith(base, other, report.CompareOptions{MaxRegression: 0.25, Force: true})
+	if err != nil || len(c.Rows) == 0 {
+		t.Fatalf("forced comparison: %v, %d rows", err, len(c.Rows))
+	}
 	for _, r := range c.Rows {
 		if r.Regressed && strings.HasPrefix(r.Metric, "latency_p50") {
 			t.Errorf("p50 noise between seeds flagged: %+v", r)
@@ -127,5 +132,143 @@ func TestCompareHitRateCountsLookupErrors(t *testing.T) {
 	want := report.LookupHitRate(cur.Cache.Hits, cur.Cache.Misses, cur.Cache.LookupErrors)
 	if row.Cur != want || row.Base != base.Cache.HitRate || row.Cur >= row.Base {
 		t.Errorf("hit_rate row %+v, want cur %v (judged)", row, want)
+	}
+}
+
+// withHitRate sets a sample's lookups to hits of 10,000 with no failures.
+func withHitRate(r *report.Result, hits uint64) *report.Result {
+	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = hits, 10_000-hits, 0
+	return r
+}
+
+// The hit rate is gated through the miss rate: 95 % to 94 % is 20 % more
+// lookups sent to the origin, a regression at 10 % although the hit rate
+// moved only 1 %. With a points budget the hit rate gates on its drop.
+func TestCompareGatesHitRateOnMissRate(t *testing.T) {
+	base := withHitRate(reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1}), 9_500)
+	cur := withHitRate(reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1}), 9_400)
+	c, err := report.Compare(base, cur, 0.10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	miss := rowOf(c, "miss_rate")
+	if !miss.Regressed || !c.Regressed || miss.BaseText != "5%" || miss.CurText != "6%" || miss.Change < 0.199 || miss.Change > 0.201 {
+		t.Errorf("95%% -> 94%% must regress as a 20%% rise of the miss rate: %+v", miss)
+	}
+	if hit := rowOf(c, "hit_rate"); hit.Regressed || hit.Note != "gated through miss_rate" {
+		t.Errorf("hit_rate row: %+v", hit)
+	}
+	// A rise of the miss rate within the tolerance passes: 5 % to 5.4 %.
+	if c, _ := report.Compare(base, withHitRate(reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1}), 9_460), 0.10); rowOf(c, "miss_rate").Regressed {
+		t.Errorf("an 8%% rise of misses regressed at 10%%: %+v", rowOf(c, "miss_rate"))
+	}
+	// By points: a one-point drop passes 1.5 points and fails 0.5 points.
+	for _, tc := range []struct {
+		points float64
+		want   bool
+	}{{0.015, false}, {0.01, false}, {0.005, true}} {
+		pts := tc.points
+		c, err := report.CompareWith(base, cur, report.CompareOptions{MaxRegression: 0.10, MaxHitRateDrop: &pts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hit := rowOf(c, "hit_rate"); hit.Regressed != tc.want || rowOf(c, "miss_rate").Regressed || c.Regressed != tc.want {
+			t.Errorf("max drop %v points: hit_rate %+v, miss_rate %+v", pts*100, hit, rowOf(c, "miss_rate"))
+		}
+		var buf bytes.Buffer
+		if err := c.WriteTable(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "points)") {
+			t.Errorf("table does not state the points budget:\n%s", buf.String())
+		}
+	}
+}
+
+// What the base measured and the new run did not is a regression: no data
+// never passes a gate.
+func TestCompareMissingInNewReportRegresses(t *testing.T) {
+	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur.Latency.Service = report.Summary{}
+	cur.Integrity.WritesTracked = 0
+	c, err := report.Compare(base, cur, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"service_p99", "lost_writes"} {
+		if r := rowOf(c, m); !r.Regressed || r.CurText != "n/a" || r.Note != "no data in the new report" {
+			t.Errorf("%s missing in the new report must regress: %+v", m, r)
+		}
+	}
+	// The other way round (new in this report) is not a regression.
+	c, _ = report.Compare(cur, base, 0.5)
+	if r := rowOf(c, "service_p99"); r.Regressed || r.BaseText != "n/a" {
+		t.Errorf("service_p99 only in the new report: %+v", r)
+	}
+	// A run in which no operation ran has no data for any count, hit rate
+	// or latency.
+	idle := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	idle.Users.Requests, idle.Users.OpsPerSec = 0, 0
+	idle.Cache = report.CacheReport{}
+	idle.Latency = report.LatencyReport{}
+	c, _ = report.Compare(base, idle, 10)
+	for _, m := range []string{"latency_p99", "hit_rate", "errors", "pool_timeouts", "dropped", "ops_per_sec"} {
+		if r := rowOf(c, m); !r.Regressed {
+			t.Errorf("%s of a run with no operations must regress: %+v", m, r)
+		}
+	}
+	// A fault the base injected and the new run did not.
+	cur = reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur.Faults = cur.Faults[:1]
+	cur.Faults[0].Injected = false
+	c, _ = report.Compare(base, cur, 10)
+	if r := rowOf(c, "fault 1 restart"); !r.Regressed || r.CurText != "not injected" {
+		t.Errorf("fault not injected in the new run: %+v", r)
+	}
+	if r := rowOf(c, "fault 2 memory_pressure"); !r.Regressed || r.CurText != "absent" {
+		t.Errorf("fault absent from the new run: %+v", r)
+	}
+}
+
+// Reports of different loads are refused: another scenario, seed, number of
+// active users or recorded length says nothing about the cache. Force
+// compares them anyway and keeps what differed as warnings.
+func TestCompareRefusesDifferentLoads(t *testing.T) {
+	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cases := map[string]struct {
+		change func(r *report.Result)
+		want   string
+	}{
+		"scenario": {func(r *report.Result) { r.Scenario.Name = "soak" }, `scenario "restart-under-load" vs "soak"`},
+		"seed":     {func(r *report.Result) { r.Scenario.Seed = 7 }, "seed 1 vs 7"},
+		"users":    {func(r *report.Result) { r.Users.Active = 5_000 }, "active users 10,000 vs 5,000"},
+		"length":   {func(r *report.Result) { r.Phases[1].EndS -= 10 }, "recorded 50s vs 40s"},
+	}
+	for name, tc := range cases {
+		cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+		tc.change(cur)
+		_, err := report.Compare(base, cur, 0.1)
+		var inc *report.IncomparableError
+		if !errors.As(err, &inc) || len(inc.Differences) != 1 || inc.Differences[0] != tc.want {
+			t.Errorf("%s: err %v, want an IncomparableError with %q", name, err, tc.want)
+			continue
+		}
+		c, err := report.CompareWith(base, cur, report.CompareOptions{MaxRegression: 0.1, Force: true})
+		if err != nil || len(c.Warnings) != 1 || c.Warnings[0] != tc.want || len(c.Rows) == 0 {
+			t.Errorf("%s forced: err %v, warnings %q", name, err, c.Warnings)
+		}
+		var buf bytes.Buffer
+		_ = c.WriteTable(&buf)
+		if !strings.Contains(buf.String(), "warning: compared despite a different load: "+tc.want) {
+			t.Errorf("%s: table lacks the warning:\n%s", name, buf.String())
+		}
+	}
+	// Within tolerance: recorded seconds within 2 % or 1 s, users within 1 %.
+	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur.Phases[1].EndS -= 0.9
+	cur.Users.Active -= 50
+	if _, err := report.Compare(base, cur, 0.1); err != nil {
+		t.Errorf("0.9 s shorter and 0.5 %% fewer users must compare: %v", err)
 	}
 }

@@ -401,12 +401,32 @@ func faultEntryKey(f FaultReport) string {
 	return b.String()
 }
 
+// RecordedSeconds is the length of the recorded phases, the window the
+// totals (requests, hits, latencies) were counted over: the sum of EndS -
+// StartS of every phase with Recorded set. A report without recorded phases
+// falls back to DurationS.
+func (r *Result) RecordedSeconds() float64 {
+	var s float64
+	for _, p := range r.Phases {
+		if p.Recorded && p.EndS > p.StartS {
+			s += p.EndS - p.StartS
+		}
+	}
+	if s == 0 {
+		return r.DurationS
+	}
+	return s
+}
+
+// opsPerSec is the stored throughput, or requests over the recorded seconds
+// (never over duration_s: requests of the warm-up are not counted, so
+// dividing by a duration that includes it understates the rate).
 func (r *Result) opsPerSec() float64 {
 	if r.Users.OpsPerSec > 0 {
 		return r.Users.OpsPerSec
 	}
-	if r.DurationS > 0 {
-		return float64(r.Users.Requests) / r.DurationS
+	if s := r.RecordedSeconds(); s > 0 {
+		return float64(r.Users.Requests) / s
 	}
 	return 0
 }
@@ -642,8 +662,8 @@ func (r *Result) deriveRates() {
 			row.HitRate = LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
 		}
 	}
-	if r.Users.OpsPerSec == 0 && r.DurationS > 0 {
-		r.Users.OpsPerSec = float64(r.Users.Requests) / r.DurationS
+	if r.Users.OpsPerSec == 0 {
+		r.Users.OpsPerSec = r.opsPerSec()
 	}
 	r.summariesFromHDR(false)
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"math"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
 )
 
@@ -59,6 +63,75 @@ func TestParseFraction(t *testing.T) {
 		got, err := parseFraction(in)
 		if err != nil || got != want {
 			t.Errorf("parseFraction(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+func writeResult(t *testing.T, dir, name string, r *report.Result) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := report.WriteFile(path, r, report.WriteJSON); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Reports of different loads exit 2 naming what differed; --force compares
+// them and says on stderr what differed.
+func TestCompareRefusesDifferentLoads(t *testing.T) {
+	dir := t.TempDir()
+	base := writeSample(t, dir, "base.json", reporttest.Options{Seconds: 60, Seed: 1})
+	short := writeSample(t, dir, "short.json", reporttest.Options{Seconds: 30, Seed: 1})
+	seed := writeSample(t, dir, "seed.json", reporttest.Options{Seconds: 60, Seed: 2})
+	few := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	few.Users.Active = 1_000
+	fewPath := writeResult(t, dir, "few.json", few)
+	for path, want := range map[string]string{short: "recorded 50s vs 25s", seed: "seed 1 vs 2", fewPath: "active users 10,000 vs 1,000"} {
+		code, out, errOut := runCmd(compareCmd, base, path)
+		if code != exitUsage || !strings.Contains(errOut, "not runs of the same load: "+want) || !strings.Contains(errOut, "--force") || out != "" {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q; want 2 naming %q", path, code, errOut, out, want)
+		}
+		code, out, errOut = runCmd(compareCmd, base, path, "--force")
+		if code == exitUsage || !strings.Contains(errOut, "warning: --force: comparing runs of different loads: "+want) || !strings.Contains(out, "latency_p99") {
+			t.Errorf("%s --force: exit %d, stderr %q\n%s", path, code, errOut, out)
+		}
+	}
+}
+
+// The hit rate gates through the miss rate by default; --max-hit-rate-drop
+// gates it on points.
+func TestCompareHitRateGate(t *testing.T) {
+	dir := t.TempDir()
+	at := func(name string, hits uint64) string {
+		r := reporttest.Sample(reporttest.Options{Seconds: 30, Seed: 1})
+		r.Cache.Hits, r.Cache.Misses = hits, 10_000-hits
+		return writeResult(t, dir, name, r)
+	}
+	base, cur := at("base.json", 9_500), at("cur.json", 9_400)
+	code, out, _ := runCmd(compareCmd, base, cur)
+	if code != exitTargetMiss || !regexp.MustCompile(`miss_rate\s+5%\s+6%\s+\+20%\s+REGRESSED`).MatchString(out) {
+		t.Errorf("95%% -> 94%% at 10%%: exit %d\n%s", code, out)
+	}
+	if code, out, _ := runCmd(compareCmd, base, cur, "--max-hit-rate-drop", "1.5pt"); code != exitOK || !strings.Contains(out, "(hit rate: 1.5 points)") {
+		t.Errorf("one point within 1.5pt: exit %d\n%s", code, out)
+	}
+	if code, _, _ := runCmd(compareCmd, base, cur, "--max-hit-rate-drop=0.005"); code != exitTargetMiss {
+		t.Errorf("one point beyond 0.005: exit %d", code)
+	}
+	for _, c := range []struct{ arg, want string }{
+		{"1%", `ambiguous: write 1pt`}, {"lots", "not percentage points"}, {"2", "write 2pt"}, {"-1pt", "between 0 and 100 points"},
+	} {
+		if code, _, errOut := runCmd(compareCmd, base, cur, "--max-hit-rate-drop", c.arg); code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("--max-hit-rate-drop %s: exit %d %q, want 2 and %q", c.arg, code, errOut, c.want)
+		}
+	}
+}
+
+func TestParsePoints(t *testing.T) {
+	for in, want := range map[string]float64{"1pt": 0.01, " 0.5 pt ": 0.005, "0.01": 0.01, "0": 0, "0pt": 0} {
+		got, err := parsePoints(in)
+		if err != nil || math.Abs(got-want) > 1e-15 {
+			t.Errorf("parsePoints(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 }
