@@ -240,6 +240,12 @@ func growth(series []uint64, first, last int) uint64 {
 func lostSummary(l *LostWrites) string {
 	s := "writes tracked " + itoa(l.Tracked) + ": acknowledged " + itoa(l.Acked) + ", refused " + itoa(l.Failed) +
 		", unknown " + itoa(l.Unknown) + ", lost " + itoa(l.Lost) + " over " + itoa(uint64(l.Keys)) + " keys"
+	if l.Reads > 0 || l.LostSeenByRead > 0 {
+		s += "; reads observed " + itoa(l.Reads)
+		if l.LostSeenByRead > 0 {
+			s += ", " + itoa(l.LostSeenByRead) + " of the lost writes seen only by those reads (refilled by the read-back)"
+		}
+	}
 	if l.FailedApplied > 0 {
 		s += ", " + itoa(l.FailedApplied) + " reported failed but found applied"
 	}
@@ -248,6 +254,9 @@ func lostSummary(l *LostWrites) string {
 	}
 	if l.Untracked > 0 {
 		s += ", " + itoa(l.Untracked) + " writes beyond the tracking bound"
+	}
+	if l.UntrackedReads > 0 {
+		s += ", " + itoa(l.UntrackedReads) + " reads beyond the tracking bound"
 	}
 	return s
 }

@@ -193,3 +193,50 @@ func BenchmarkWriteTrackerObserveOpen(b *testing.B) {
 		tr.Observe(Write{Key: "guild:locale:1", Version: uint32(i), Sent: now, Done: now})
 	}
 }
+
+// Reads are observed on every persistent-tier lookup: with no window open
+// they must cost one atomic load and record nothing.
+func BenchmarkWriteTrackerObserveReadIdle(b *testing.B) {
+	tr := NewWriteTracker()
+	now := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tr.ObserveRead("guild:locale:1", 7, true, now)
+		}
+	})
+}
+
+// Windows open and close while the driver observes from many goroutines;
+// each window keeps exactly what arrived while it was open.
+func TestWriteTrackerConcurrentWindows(t *testing.T) {
+	tr := NewWriteTracker()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now := time.Now()
+			tr.Observe(Write{Key: "k", Sent: now, Done: now})
+			tr.ObserveRead("k", 1, true, now)
+			tr.ObserveDelete("k", now, now)
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		w := tr.openWindow(time.Now())
+		time.Sleep(100 * time.Microsecond)
+		obs := tr.closeWindow(w)
+		if len(obs.Writes) != len(obs.Reads) && len(obs.Writes) != len(obs.Reads)+1 && len(obs.Writes)+1 != len(obs.Reads) {
+			t.Errorf("window %d: %d writes, %d reads", i, len(obs.Writes), len(obs.Reads))
+		}
+	}
+	close(stop)
+	<-done
+	if tr.Active() {
+		t.Error("active with every window closed")
+	}
+}

@@ -224,10 +224,8 @@ func (r *Runner) play(occ Occurrence) {
 			settle.Stop()
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-		writes := r.o.Tracker.closeWindow(win)
-		lost, err := Check(cctx, r.o.Reader, writes, faultStart, win.opened)
+		lost, err := Check(cctx, r.o.Reader, r.o.Tracker.closeWindow(win), faultStart)
 		cancel()
-		lost.Untracked = win.dropped
 		if err != nil {
 			ns.notef("lost-write check: %v", err)
 		}
