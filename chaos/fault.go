@@ -165,30 +165,50 @@ type Occurrence struct {
 	Fault Fault
 	N     int           // 0 for the first, 1 for the first repetition, ...
 	At    time.Duration // offset from the run start
+	// Planned is how many occurrences the fault's scenario entry plans for
+	// the run: count: when given, else as many as start before the run ends.
+	Planned int
 }
 
 // Plan expands repetitions into occurrences that start before total, sorted
 // by start time (ties keep scenario order).
 func Plan(faults []Fault, total time.Duration) []Occurrence {
-	var out []Occurrence
+	play, _ := schedule(faults, total)
+	return play
+}
+
+// schedule expands every fault entry into its occurrences: play are those
+// that start before total (sorted by start, ties in scenario order), beyond
+// those an explicit count: asks for that would start after the run ends.
+// These can never run, and are reported as planned but not started, so a
+// scenario that asks for five restarts and measures three does not pass as
+// if it had measured five. With count: 0 (until the run ends) the plan is
+// whatever fits in the run; without a run length it is the first only.
+func schedule(faults []Fault, total time.Duration) (play, beyond []Occurrence) {
 	for _, f := range faults {
+		var occs []Occurrence
 		at := f.At
 		for n := 0; ; n++ {
-			if total > 0 && at >= total {
-				break
-			}
-			out = append(out, Occurrence{Fault: f, N: n, At: at})
+			occs = append(occs, Occurrence{Fault: f, N: n, At: at})
 			if f.Every <= 0 || (f.Count > 0 && n+1 >= f.Count) {
 				break
 			}
-			if total <= 0 && f.Count == 0 {
-				break // unbounded repetition needs a run length
+			if f.Count == 0 && (total <= 0 || at+f.Every >= total) {
+				break // unbounded repetition stops at the run's end
 			}
 			at += f.Every
 		}
+		for i := range occs {
+			occs[i].Planned = len(occs)
+			if total > 0 && occs[i].At >= total {
+				beyond = append(beyond, occs[i])
+			} else {
+				play = append(play, occs[i])
+			}
+		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
-	return out
+	sort.SliceStable(play, func(i, j int) bool { return play[i].At < play[j].At })
+	return play, beyond
 }
 
 // NeedsProxy reports whether any fault is a network fault, in which case the

@@ -72,14 +72,19 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 func roundS(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
-// Report measures one event.
+// Report measures one event. Injected, Occurrence and Planned say what the
+// figures stand for: targets about recovery may only pass on occurrences
+// that took effect, and only when every planned one did. An occurrence that
+// never started is reported at its planned slot with no figures at all:
+// there is nothing to measure, and the run around an empty slot is not a
+// fault's effect.
 func (m *Measurement) Report(ev Event) report.FaultReport {
 	quiet := m.Quiet
 	if quiet <= 0 {
 		quiet = time.Second
 	}
 	start, end := ev.Start, ev.End
-	if !ev.Ended || end < start {
+	if !ev.NotStarted && (!ev.Ended || end < start) {
 		end = m.RunEnd
 	}
 	fr := report.FaultReport{
@@ -88,11 +93,14 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 		Params:       ev.Fault.Params(),
 		StartS:       roundS(start),
 		EndS:         roundS(end),
+		Injected:     ev.Injected && !ev.NotStarted,
+		Occurrence:   ev.N + 1,
+		Planned:      max(ev.Planned, ev.N+1),
 		ErrorsByKind: map[string]uint64{},
 		Notes:        append([]string(nil), ev.Notes...),
 	}
-	if ev.N > 0 {
-		fr.Params["occurrence"] = ev.N
+	if ev.NotStarted {
+		return fr
 	}
 	if !ev.Injected {
 		fr.Notes = append(fr.Notes, "the fault did not take effect; figures show the run around its slot")
@@ -222,9 +230,11 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	return fr
 }
 
-// growth is how much a cumulative series grew over rows first..last.
+// growth is how much a cumulative series grew over rows first..last; 0
+// when no row falls in the fault's span (last < first), as for a fault
+// slot after the last sample.
 func growth(series []uint64, first, last int) uint64 {
-	if first < 0 || last >= len(series) {
+	if first < 0 || last < first || last >= len(series) {
 		return 0
 	}
 	before := uint64(0)

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -238,5 +239,61 @@ func TestWriteTrackerConcurrentWindows(t *testing.T) {
 	<-done
 	if tr.Active() {
 		t.Error("active with every window closed")
+	}
+}
+
+// Planned is count: when given, also for slots past the run's end (which can
+// never run), and what fits in the run for count 0.
+func TestScheduleCountsPlanned(t *testing.T) {
+	fs := []Fault{
+		{Index: 0, Kind: KindClientKill, At: time.Minute, Every: time.Minute, Count: 5},
+		{Index: 1, Kind: KindRestart, At: 20 * time.Second, Every: 15 * time.Second},
+		{Index: 2, Kind: KindPause, At: 2 * time.Second, For: time.Second},
+	}
+	play, beyond := schedule(fs, 3*time.Minute+30*time.Second)
+	planned := map[int]int{}
+	count := map[int]int{}
+	for _, o := range play {
+		planned[o.Fault.Index] = o.Planned
+		count[o.Fault.Index]++
+	}
+	if count[0] != 3 || planned[0] != 5 || count[1] != 13 || planned[1] != 13 || count[2] != 1 || planned[2] != 1 {
+		t.Errorf("played %v with planned %v; want 3 of 5, 13 of 13, 1 of 1", count, planned)
+	}
+	if len(beyond) != 2 || beyond[0].N != 3 || beyond[1].N != 4 || beyond[1].At != 5*time.Minute || beyond[0].Planned != 5 {
+		t.Errorf("beyond the run: %+v", beyond)
+	}
+}
+
+// Injected, Occurrence and Planned reach the report; an occurrence that
+// never started has no figures.
+func TestReportInjectionFields(t *testing.T) {
+	rows := []report.TimelineRow{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
+	m := Measurement{Rows: rows, RunEnd: 2 * time.Second}
+	f := Fault{Kind: KindClientKill, Node: NodePrimary, Every: time.Second, Count: 3}
+	ok := m.Report(Event{Fault: f, N: 1, Planned: 3, Node: "primary-0", Start: time.Second, End: time.Second, Injected: true, Ended: true})
+	if !ok.Injected || ok.Occurrence != 2 || ok.Planned != 3 || ok.RecoveredAfterS == nil {
+		t.Errorf("injected occurrence: %+v", ok)
+	}
+	failed := m.Report(Event{Fault: f, Planned: 3, Start: time.Second, End: time.Second, Ended: true, Notes: []string{"injecting failed: boom"}})
+	if failed.Injected || failed.Occurrence != 1 || !strings.Contains(strings.Join(failed.Notes, ";"), "did not take effect") {
+		t.Errorf("failed occurrence: %+v", failed)
+	}
+	never := m.Report(Event{Fault: f, N: 2, Planned: 3, Start: 3 * time.Second, End: 3 * time.Second, NotStarted: true, Notes: []string{"never started"}})
+	if never.Injected || never.Occurrence != 3 || never.Planned != 3 || never.StartS != 3 || never.RecoveredAfterS != nil || never.HitRateBefore != 0 {
+		t.Errorf("unstarted occurrence: %+v", never)
+	}
+	if _, has := ok.Params["occurrence"]; has {
+		t.Error("params repeat the occurrence the report now carries")
+	}
+}
+
+// A fault no timeline row covers (it began after the last sample) is
+// measured as having no reconnects instead of indexing row -1.
+func TestReportFaultAfterTheLastRow(t *testing.T) {
+	m := Measurement{Rows: []report.TimelineRow{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
+	fr := m.Report(Event{Fault: Fault{Kind: KindClientKill}, Start: 5 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
+	if fr.Reconnects != 0 {
+		t.Errorf("reconnects %d", fr.Reconnects)
 	}
 }

@@ -39,15 +39,23 @@ type Options struct {
 // offsets from the run start: Start when the action began, End when the
 // deployment was back (the node answered again, the limit was restored, the
 // new primary serves). An instantaneous fault has End close to Start.
+//
+// An occurrence that never started (the run ended or was interrupted before
+// its slot, or its slot lies past the run's end) is an Event too, with
+// NotStarted set and Start at its planned slot: a report must show what was
+// planned and not measured, not leave it out.
 type Event struct {
 	Fault    Fault
 	N        int    // occurrence: 0 first, then repetitions
+	Planned  int    // occurrences the fault's scenario entry plans (see Occurrence)
 	Node     string // the node acted on, resolved ("primary-0", "node-2")
 	Start    time.Duration
 	End      time.Duration
 	Injected bool // the action took effect
 	Ended    bool // the fault is over (reverted, or ended early)
-	Notes    []string
+	// NotStarted: the occurrence never began; Notes say why.
+	NotStarted bool
+	Notes      []string
 	// Lost is the read-back of acknowledged writes (readonly, failover).
 	Lost *LostWrites
 }
@@ -55,9 +63,10 @@ type Event struct {
 // Runner plays a fault timeline against a deployment. Every occurrence runs
 // in its own goroutine, so faults overlap freely; Stop ends them all.
 type Runner struct {
-	o     Options
-	plan  []Occurrence
-	start time.Time
+	o      Options
+	plan   []Occurrence
+	beyond []Occurrence // planned past the run's end: never played
+	start  time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,6 +74,7 @@ type Runner struct {
 
 	mu     sync.Mutex
 	events []*Event
+	missed []Event // played occurrences stopped before their slot
 	last   primaryMemo
 }
 
@@ -79,10 +89,13 @@ func NewRunner(faults []Fault, o Options) *Runner {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	return &Runner{o: o, plan: Plan(faults, o.Total)}
+	r := &Runner{o: o}
+	r.plan, r.beyond = schedule(faults, o.Total)
+	return r
 }
 
-// Plan returns the occurrences the runner will play.
+// Plan returns the occurrences the runner will play (those planned past the
+// run's end are left out; Events reports them as not started).
 func (r *Runner) Plan() []Occurrence { return append([]Occurrence(nil), r.plan...) }
 
 // Start begins the timeline; offsets count from runStart.
@@ -139,6 +152,7 @@ func (r *Runner) play(occ Occurrence) {
 	var win *window
 	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
 		if !r.sleepUntil(occ.At - min(trackLead, occ.At)) {
+			r.miss(occ)
 			return
 		}
 		win = r.o.Tracker.openWindow(time.Now())
@@ -147,10 +161,11 @@ func (r *Runner) play(occ Occurrence) {
 		if win != nil {
 			r.o.Tracker.closeWindow(win)
 		}
+		r.miss(occ)
 		return
 	}
 
-	ev := &Event{Fault: f, N: occ.N, Start: r.since()}
+	ev := &Event{Fault: f, N: occ.N, Planned: occ.Planned, Start: r.since()}
 	name := f.String()
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
@@ -241,6 +256,19 @@ func (r *Runner) play(occ Occurrence) {
 	r.mu.Unlock()
 }
 
+// miss records a played occurrence that was stopped before its slot.
+func (r *Runner) miss(occ Occurrence) {
+	stopped := r.since()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.missed = append(r.missed, notStarted(occ, fmt.Sprintf("never started: the run stopped at %.1fs, before this occurrence's slot at %s", stopped.Seconds(), occ.At)))
+}
+
+// notStarted is the Event of an occurrence that never began.
+func notStarted(occ Occurrence, why string) Event {
+	return Event{Fault: occ.Fault, N: occ.N, Planned: occ.Planned, Node: occ.Fault.Node, Start: occ.At, End: occ.At, NotStarted: true, Notes: []string{why}}
+}
+
 // Active lists the kinds of faults in effect at any moment of (from, to],
 // comma-joined in start order ("" when none), for the timeline.
 func (r *Runner) Active(from, to time.Duration) string {
@@ -263,14 +291,26 @@ func (r *Runner) Active(from, to time.Duration) string {
 	return strings.Join(kinds, ",")
 }
 
-// Events returns a copy of every occurrence that started, by start time.
+// Events returns a copy of every occurrence that started, every played one
+// that the run's end stopped before its slot, and every one planned past the
+// run's end (both NotStarted), by start time (planned slot for those that
+// never started). After Stop it covers the whole plan.
 func (r *Runner) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Event, len(r.events))
-	for i, ev := range r.events {
-		out[i] = *ev
-		out[i].Notes = append([]string(nil), ev.Notes...)
+	out := make([]Event, 0, len(r.events)+len(r.missed)+len(r.beyond))
+	for _, ev := range r.events {
+		e := *ev
+		e.Notes = append([]string(nil), ev.Notes...)
+		out = append(out, e)
+	}
+	for _, ev := range r.missed {
+		ev.Notes = append([]string(nil), ev.Notes...)
+		out = append(out, ev)
+	}
+	for _, occ := range r.beyond {
+		f := occ.Fault
+		out = append(out, notStarted(occ, fmt.Sprintf("never started: planned at %s (count %d, every %s), after the run's end at %s", occ.At, f.Count, f.Every, r.o.Total)))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out

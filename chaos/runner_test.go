@@ -258,3 +258,81 @@ func TestClusterFailover(t *testing.T) {
 		t.Errorf("notes %q", evs[0].Notes)
 	}
 }
+
+// A run that stops early still reports every planned occurrence: those that
+// ran (injected, or not when the action failed), those the stop came before,
+// and those a count: places after the run's end, each with its 1-based
+// occurrence and its entry's planned count, so "planned 5, ran 3" shows.
+func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
+	d := startT(t, topology.ShapeStandalone)
+	c := client(t, nodeAddr(t, d, "primary-0"))
+	faults := []Fault{
+		// 0: five client kills 300ms apart; the run stops after three.
+		{Index: 0, Kind: KindClientKill, At: 0, Every: 300 * time.Millisecond, Count: 5, Node: NodePrimary},
+		// 1: an action that fails: it ran, but was not injected.
+		{Index: 1, Kind: KindRestart, Mode: ModeKill, At: 100 * time.Millisecond, Node: "replica-7"},
+		// 2: three readonly slots 10s apart in a 12s run: one fits, and
+		// the stop comes before it while its write window is already open.
+		{Index: 2, Kind: KindReadOnly, At: 4 * time.Second, For: time.Second, Every: 10 * time.Second, Count: 3, Node: NodePrimary},
+	}
+	r := NewRunner(faults, Options{Deployment: d, Total: 12 * time.Second, Tracker: NewWriteTracker(), Reader: clientReader{c}, Logf: t.Logf})
+	if n := len(r.Plan()); n != 7 {
+		t.Fatalf("plan has %d occurrences, want 7 (5 + 1 + 1 that fits)", n)
+	}
+	start := time.Now()
+	r.Start(start)
+	time.Sleep(time.Until(start.Add(750 * time.Millisecond)))
+	r.Stop()
+	evs := r.Events()
+
+	type key struct{ idx, n int }
+	got := map[key]Event{}
+	for _, ev := range evs {
+		got[key{ev.Fault.Index, ev.N}] = ev
+	}
+	if len(evs) != 9 || len(got) != 9 {
+		t.Fatalf("%d events (%d distinct), want 9: every planned occurrence", len(evs), len(got))
+	}
+	for n := 0; n < 5; n++ {
+		ev := got[key{0, n}]
+		ran := n < 3
+		if ev.Planned != 5 || ev.NotStarted == ran || ev.Injected != ran {
+			t.Errorf("client-kill #%d: planned %d, not started %v, injected %v; want 5, %v, %v", n, ev.Planned, ev.NotStarted, ev.Injected, !ran, ran)
+		}
+		if !ran && !strings.Contains(strings.Join(ev.Notes, ";"), "never started: the run stopped") {
+			t.Errorf("client-kill #%d notes %q", n, ev.Notes)
+		}
+	}
+	if ev := got[key{1, 0}]; ev.NotStarted || ev.Injected || ev.Planned != 1 {
+		t.Errorf("failing restart: %+v", ev)
+	}
+	for n := 0; n < 3; n++ {
+		ev := got[key{2, n}]
+		if ev.Planned != 3 || !ev.NotStarted || ev.Injected || ev.Start != 4*time.Second+time.Duration(n)*10*time.Second {
+			t.Errorf("readonly #%d: %+v", n, ev)
+		}
+	}
+	if notes := strings.Join(got[key{2, 1}].Notes, ";"); !strings.Contains(notes, "after the run's end at 12s") {
+		t.Errorf("readonly #1 notes %q", notes)
+	}
+	if r.o.Tracker.Active() {
+		t.Error("the stopped readonly left its write window open")
+	}
+
+	m := Measurement{RunEnd: 750 * time.Millisecond}
+	injected, planned := 0, 0
+	for _, fr := range m.Reports(evs) {
+		if fr.Kind == string(KindClientKill) {
+			planned = fr.Planned
+			if fr.Injected {
+				injected++
+			}
+		}
+		if fr.Kind == string(KindReadOnly) && (fr.Injected || fr.Occurrence < 1 || fr.Occurrence > 3 || fr.RecoveredAfterS != nil) {
+			t.Errorf("unstarted readonly report: %+v", fr)
+		}
+	}
+	if injected != 3 || planned != 5 {
+		t.Errorf("client-kill reports: %d injected of %d planned, want 3 of 5", injected, planned)
+	}
+}

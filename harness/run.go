@@ -516,8 +516,16 @@ func fillFaults(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampl
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown
 	res.Integrity.WritesTracked += tracked
-	if planned := len(chaos.Plan(chaos.FromScenario(s.Faults), s.TotalDuration())); len(evs) < planned {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences ran before the run ended", len(evs), planned))
+	// Every planned occurrence is an event, started or not; the ones that
+	// never started are in res.Faults with injected: false.
+	started := 0
+	for _, ev := range evs {
+		if !ev.NotStarted {
+			started++
+		}
+	}
+	if started < len(evs) {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences started before the run ended; the others are listed with injected: false", started, len(evs)))
 	}
 }
 
