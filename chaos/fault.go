@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/scenarios"
@@ -220,4 +221,38 @@ func NeedsProxy(faults []Fault) bool {
 		}
 	}
 	return false
+}
+
+// ForShard splits a scenario's faults for shard of shards (0-based, as
+// --shard i/n; shards 0 or 1: one unsharded run). n shards are n processes
+// driving one Redis together: a fault that acts on Redis (restart, pause,
+// readonly, failover, memory pressure, client kill) must happen once, not n
+// times, so shard 0 alone runs it and lists it in its report, and the merged
+// report takes it from there. A network fault acts on the in-process proxy
+// between one process and Redis, so it degrades only that process's link:
+// every shard runs its own, as one unsharded run's whole load would feel it.
+// byShard0 are the faults this shard leaves to shard 0.
+func ForShard(faults []Fault, shard, shards int) (run, byShard0 []Fault) {
+	if shards <= 1 || shard == 0 {
+		return faults, nil
+	}
+	for _, f := range faults {
+		if f.Kind == KindNetwork {
+			run = append(run, f)
+		} else {
+			byShard0 = append(byShard0, f)
+		}
+	}
+	return run, byShard0
+}
+
+// ShardNote is the report note of a shard other than 0 about the faults it
+// left to shard 0.
+func ShardNote(byShard0 []Fault, shard, shards int) string {
+	names := make([]string, len(byShard0))
+	for i, f := range byShard0 {
+		names[i] = f.String()
+	}
+	return fmt.Sprintf("fault plan: shard %d/%d runs no fault that acts on Redis; shard 0 runs and reports %s. This shard's figures include their effect on its traffic; the merged report takes the faults from shard 0",
+		shard, shards, strings.Join(names, ", "))
 }

@@ -297,3 +297,27 @@ func TestReportFaultAfterTheLastRow(t *testing.T) {
 		t.Errorf("reconnects %d", fr.Reconnects)
 	}
 }
+
+// Sharded runs: shard 0 (or an unsharded run) runs every fault; another
+// shard runs only the network faults of its own proxy and leaves the rest,
+// which act on the one Redis all shards share, to shard 0.
+func TestForShard(t *testing.T) {
+	fs := []Fault{
+		{Index: 0, Kind: KindRestart, At: time.Minute, Node: NodePrimary},
+		{Index: 1, Kind: KindNetwork, Toxic: ToxicLatency, At: 2 * time.Minute},
+		{Index: 2, Kind: KindReadOnly, At: 3 * time.Minute, For: time.Second, Node: NodePrimary},
+	}
+	for _, c := range []struct{ shard, shards int }{{0, 0}, {0, 1}, {0, 4}} {
+		if run, left := ForShard(fs, c.shard, c.shards); len(run) != 3 || left != nil {
+			t.Errorf("shard %d/%d runs %d and leaves %d, want all 3 and none", c.shard, c.shards, len(run), len(left))
+		}
+	}
+	run, left := ForShard(fs, 3, 4)
+	if len(run) != 1 || run[0].Index != 1 || len(left) != 2 || left[0].Index != 0 || left[1].Index != 2 {
+		t.Fatalf("shard 3/4 runs %+v and leaves %+v", run, left)
+	}
+	note := ShardNote(left, 3, 4)
+	if !strings.Contains(note, "shard 3/4") || !strings.Contains(note, "shard 0 runs and reports restart of primary at 1m0s, readonly of primary at 3m0s") {
+		t.Errorf("note %q", note)
+	}
+}

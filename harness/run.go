@@ -104,7 +104,9 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		o.DrainTimeout = 2 * time.Second
 	}
 
-	faults := chaos.FromScenario(s.Faults)
+	// Sharded, a fault that acts on Redis is run by shard 0 alone (n shards
+	// share one Redis); the others note it. See chaos.ForShard.
+	faults, byShard0 := chaos.ForShard(chaos.FromScenario(s.Faults), o.Shard, o.Shards)
 	if s.Target.Backend == "external" && !o.AllowDestructive {
 		for _, f := range faults {
 			if f.Kind != chaos.KindNetwork {
@@ -247,6 +249,9 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 	}
 	if o.Shards > 1 {
 		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
+	}
+	if len(byShard0) > 0 {
+		res.Notes = append(res.Notes, chaos.ShardNote(byShard0, o.Shard, o.Shards))
 	}
 	if prefillNote != "" {
 		res.Notes = append(res.Notes, prefillNote)
