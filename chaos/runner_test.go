@@ -267,8 +267,8 @@ func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
 	d := startT(t, topology.ShapeStandalone)
 	c := client(t, nodeAddr(t, d, "primary-0"))
 	faults := []Fault{
-		// 0: five client kills 300ms apart; the run stops after three.
-		{Index: 0, Kind: KindClientKill, At: 0, Every: 300 * time.Millisecond, Count: 5, Node: NodePrimary},
+		// 0: five client kills 500ms apart; the run stops after three.
+		{Index: 0, Kind: KindClientKill, At: 0, Every: 500 * time.Millisecond, Count: 5, Node: NodePrimary},
 		// 1: an action that fails: it ran, but was not injected.
 		{Index: 1, Kind: KindRestart, Mode: ModeKill, At: 100 * time.Millisecond, Node: "replica-7"},
 		// 2: three readonly slots 10s apart in a 12s run: one fits, and
@@ -281,7 +281,7 @@ func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
 	}
 	start := time.Now()
 	r.Start(start)
-	time.Sleep(time.Until(start.Add(750 * time.Millisecond)))
+	time.Sleep(time.Until(start.Add(1250 * time.Millisecond)))
 	r.Stop()
 	evs := r.Events()
 
@@ -319,7 +319,7 @@ func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
 		t.Error("the stopped readonly left its write window open")
 	}
 
-	m := Measurement{RunEnd: 750 * time.Millisecond}
+	m := Measurement{RunEnd: 1250 * time.Millisecond}
 	injected, planned := 0, 0
 	for _, fr := range m.Reports(evs) {
 		if fr.Kind == string(KindClientKill) {

@@ -29,7 +29,9 @@ faults:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// The interrupt comes well after the first slot (startup included) and
+	// long before the second.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	res, err := Run(ctx, Options{Scenario: sc, Logf: t.Logf})
 	if err != nil {
