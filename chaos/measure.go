@@ -155,13 +155,16 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 		fr.Notes = append(fr.Notes, "no latency_p99 target: p99 recovery not measured")
 	}
 
-	// Hit rate: before, lowest, and the time to re-warm.
+	// Hit rate: before, lowest, and the time to re-warm. A failed lookup
+	// (the cache gave no answer) counts as not hit, as the hit_rate target
+	// judges it: an outage whose lookups all fail is a hit rate of 0, not a
+	// second with too few lookups to count.
 	var bh, bm uint64
 	for i := range m.Rows {
 		sp := m.rowSpan(i)
 		if sp.to <= start && sp.from >= start-beforeWindow {
 			bh += m.Rows[i].Hits
-			bm += m.Rows[i].Misses
+			bm += m.Rows[i].Misses + m.Rows[i].LookupErrors
 		}
 	}
 	fr.HitRateBefore = report.HitRate(bh, bm)
@@ -174,7 +177,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 		for i := range m.Rows {
 			sp := m.rowSpan(i)
 			r := m.Rows[i]
-			if sp.to <= end || r.Hits+r.Misses < minLookups {
+			if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
 				continue
 			}
 			if r.HitRate >= threshold-1e-9 {
@@ -188,7 +191,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	for i := range m.Rows {
 		sp := m.rowSpan(i)
 		r := m.Rows[i]
-		if sp.to < start || sp.from > max(rewarmAt, errEnd) || r.Hits+r.Misses < minLookups {
+		if sp.to < start || sp.from > max(rewarmAt, errEnd) || r.Hits+r.Misses+r.LookupErrors < minLookups {
 			continue
 		}
 		if math.IsNaN(fr.HitRateMin) || r.HitRate < fr.HitRateMin {

@@ -321,3 +321,30 @@ func TestForShard(t *testing.T) {
 		t.Errorf("note %q", note)
 	}
 }
+
+// An outage whose lookups all failed is a hit rate of 0 in the fault's dip,
+// not a second skipped for having too few lookups (failed lookups count as
+// not hit, as the hit_rate target judges them).
+func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
+	row := func(tt float64, hits, misses, lookupErrs uint64) report.TimelineRow {
+		return report.TimelineRow{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
+			HitRate: report.LookupHitRate(hits, misses, lookupErrs), P99: 1}
+	}
+	rows := []report.TimelineRow{
+		row(1, 96, 4, 0),
+		row(2, 96, 4, 0), // fault at 2.0
+		row(3, 0, 0, 100),
+		row(4, 90, 10, 0),
+		row(5, 97, 3, 0),
+	}
+	m := Measurement{Rows: rows, RunEnd: 5 * time.Second}
+	m.Targets([]report.TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}})
+	fr := m.Report(Event{Fault: Fault{Kind: KindRestart, Mode: ModeKill, At: 2 * time.Second}, Node: "primary-0",
+		Start: 2 * time.Second, End: 2500 * time.Millisecond, Injected: true, Ended: true})
+	if fr.HitRateMin != 0 {
+		t.Errorf("hit_rate_min = %v, want 0: every lookup in the outage failed", fr.HitRateMin)
+	}
+	if fr.HitRateBefore < 0.959 || fr.HitRateBefore > 0.961 {
+		t.Errorf("hit_rate_before = %v, want 0.96", fr.HitRateBefore)
+	}
+}

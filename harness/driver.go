@@ -318,7 +318,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		}
 		switch {
 		case out.Hit:
-			d.hit(rec, ti, fam.Name, op.Key, val)
+			d.hit(rec, fam, ti, op.Key, val, sent)
 		case out.GetErr != nil:
 			// Neither hit nor miss: the cache failed and the manager
 			// fell back to the origin. A lookup error, and an error of
@@ -327,6 +327,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			rec.err(pool.ErrorKind(out.GetErr))
 		case out.GetDur > 0:
 			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+			d.observeRead(fam, op.Key, 0, false, sent)
 		}
 		if out.Fetched && out.FillErr == nil && err == nil {
 			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
@@ -353,10 +354,11 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			return
 		}
 		if found {
-			d.hit(rec, ti, fam.Name, op.Key, val)
+			d.hit(rec, fam, ti, op.Key, val, sent)
 			return
 		}
 		rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+		d.observeRead(fam, op.Key, 0, false, sent)
 		// A plain read that misses creates the value, as the bot does for
 		// a new session or a guild with no locale yet.
 		due = d.set(ctx, rec, op, tier, ti, now)
@@ -383,6 +385,11 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			rec.err(pool.ErrorKind(err))
 		} else {
 			d.ledger.Deleted(op.Key)
+		}
+		if fam.Tier == workload.TierPersistent && d.writes.Active() {
+			// Whatever its outcome, the delete may have landed: it excuses
+			// a later miss of a write before it.
+			d.writes.ObserveDelete(op.Key, sent, now)
 		}
 	}
 }
@@ -432,15 +439,30 @@ func outcomeOf(err error) chaos.Outcome {
 // hit; one that fails its checksum is a lookup error of kind "integrity":
 // serving it would hand the user corrupt data, so it must not lift the hit
 // rate.
-func (d *driver) hit(rec *cmdRecord, ti int8, fam, key, val string) {
+func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val string, sent time.Time) {
 	rec.checked++
-	if _, err := workload.Verify(key, val); err != nil {
+	ver, err := workload.Verify(key, val)
+	if err != nil {
 		rec.mismatches++
-		rec.lookupErr(ti, fam)
+		rec.lookupErr(ti, fam.Name)
 		rec.err(kindIntegrity)
+		// A corrupt value destroyed whatever write was acknowledged.
+		d.observeRead(fam, key, 0, false, sent)
 		return
 	}
-	rec.lookup(ti, fam, true, 0)
+	rec.lookup(ti, fam.Name, true, 0)
+	d.observeRead(fam, key, ver, true, sent)
+}
+
+// observeRead feeds a persistent-tier read that got an answer to the
+// lost-write tracker while a fault window is open, so a write lost during a
+// fault and later refilled is still seen lost (the read-back alone would
+// find the refill). A read that errored says nothing about the key and is
+// never observed.
+func (d *driver) observeRead(fam *workload.Family, key string, ver uint32, found bool, sent time.Time) {
+	if fam.Tier == workload.TierPersistent && d.writes.Active() {
+		d.writes.ObserveRead(key, ver, found, sent)
+	}
 }
 
 // kindIntegrity is the error kind of a value that failed verification.
