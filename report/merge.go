@@ -16,19 +16,28 @@ import (
 //
 //   - latency histograms are merged exactly from their HDR encodings and
 //     every summary is recomputed from them;
-//   - client-side counters (requests, hits, misses, errors, pool, integrity,
-//     origin calls, users) are summed; the population and active users too,
-//     since shards own disjoint slices;
+//   - client-side counters (requests, hits, misses, lookup errors, errors,
+//     pool, integrity, origin calls, users) are summed, and so are active
+//     users, since each shard drives its share of them; the population is
+//     not: every shard's report carries the whole population it draws its
+//     slice from, so it is taken once (and must agree);
+//   - ops/s is the merged requests over the merged recorded seconds (the
+//     recorded phases' span on the merged clock), never over duration_s,
+//     whose warm-up the requests do not include;
 //   - server figures come from the one shared Redis, so they take the largest
 //     value seen by any shard instead of being summed;
 //   - timelines are aligned on wall-clock time (each shard's started_at plus
 //     t, to the second) and rows falling in the same second are combined;
 //     per-second percentiles take the worst shard, an upper bound, because
 //     per-second histograms are not stored;
-//   - faults are matched by kind and start time (within 2 s) and combined.
+//   - faults are matched by kind and start time (within 2 s) and combined; a
+//     fault counts as injected when any shard injected it. Sharded, a fault
+//     that acts on Redis runs in shard 0 alone and only its report lists it.
 //
-// Targets are re-evaluated against the merged figures with the first
-// report's target list.
+// The same report given twice (one shard twice, or two reports of one run:
+// the same started_at and shard) is an error, not double the load. Targets
+// are re-evaluated against the merged figures with the first report's
+// target list.
 func Merge(rs ...*Result) (*Result, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("merge: no reports")
@@ -44,9 +53,13 @@ func Merge(rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("merge: report %d is scenario %q, report 1 is %q: only shards of one load can be merged",
 				i+1, r.Scenario.Name, rs[0].Scenario.Name)
 		}
+		if r.Users.Population != rs[0].Users.Population {
+			return nil, fmt.Errorf("merge: report %d draws from a population of %s, report 1 from %s: only shards of one load can be merged",
+				i+1, formatCount(uint64(r.Users.Population)), formatCount(uint64(rs[0].Users.Population)))
+		}
 	}
-	if shard := duplicateShard(rs); shard != "" {
-		return nil, fmt.Errorf("merge: shard %s appears twice", shard)
+	if err := duplicateReport(rs); err != nil {
+		return nil, err
 	}
 
 	first := rs[0]
@@ -96,7 +109,7 @@ func Merge(rs ...*Result) (*Result, error) {
 			m.Phases[i].Latency = s
 		}
 	}
-	m.Users.OpsPerSec = 0 // recomputed over the merged duration by Finalize
+	m.Users.OpsPerSec = 0 // recomputed by Finalize over the merged recorded seconds
 	m.Finalize(first.TargetSpecs())
 	if m.Verdict == VerdictFail {
 		m.ExitCode = 1
@@ -114,18 +127,30 @@ func orDefault(s, d string) string {
 	return s
 }
 
-func duplicateShard(rs []*Result) string {
-	seen := map[string]bool{}
-	for _, r := range rs {
-		if r.Shard == "" {
+// duplicateReport finds a report given twice: the same shard twice, or two
+// reports of one run (same started_at and shard, as an unsharded report
+// named twice). Merged, it would count one load twice.
+func duplicateReport(rs []*Result) error {
+	shards := map[string]int{}
+	runs := map[string]int{}
+	for i, r := range rs {
+		if r.Shard != "" {
+			if j, ok := shards[r.Shard]; ok {
+				return fmt.Errorf("merge: shard %s appears twice (reports %d and %d)", r.Shard, j+1, i+1)
+			}
+			shards[r.Shard] = i
+		}
+		if r.StartedAt.IsZero() {
 			continue
 		}
-		if seen[r.Shard] {
-			return r.Shard
+		key := r.StartedAt.UTC().Format(time.RFC3339Nano) + " " + r.Shard
+		if j, ok := runs[key]; ok {
+			return fmt.Errorf("merge: reports %d and %d are the same run (started %s): a report given twice would count its load twice",
+				j+1, i+1, r.StartedAt.UTC().Format(time.RFC3339))
 		}
-		seen[r.Shard] = true
+		runs[key] = i
 	}
-	return ""
+	return nil
 }
 
 // mergeHDR merges every stored histogram key exactly.
@@ -192,9 +217,19 @@ func (m *Result) addCounters(r *Result) {
 		s.RedisVersion = r.Server.RedisVersion
 	}
 	s.Keys = max(s.Keys, r.Server.Keys)
+	for cmd, l := range r.Server.LatencyStats {
+		// Every shard read the same server's statistics; the one with the
+		// most calls saw the longest stretch of the load.
+		if s.LatencyStats == nil {
+			s.LatencyStats = map[string]ServerLatency{}
+		}
+		if have, ok := s.LatencyStats[cmd]; !ok || l.Calls > have.Calls {
+			s.LatencyStats[cmd] = l
+		}
+	}
 
 	u := &m.Users
-	u.Population += r.Users.Population
+	u.Population = r.Users.Population // the same in every shard (checked)
 	u.Active += r.Users.Active
 	u.Requests += r.Users.Requests
 	u.Commands += r.Users.Commands
@@ -372,6 +407,8 @@ func mergeFaults(start time.Time, rs []*Result) []FaultReport {
 				continue
 			}
 			d := &out[match]
+			d.Injected = d.Injected || f.Injected
+			d.Planned = max(d.Planned, f.Planned)
 			d.StartS = math.Min(d.StartS, f.StartS)
 			d.EndS = math.Max(d.EndS, f.EndS)
 			addCounts(d.ErrorsByKind, f.ErrorsByKind)

@@ -36,8 +36,17 @@ func TestMergeShards(t *testing.T) {
 	}
 	if m.Users.Requests != a.Users.Requests+b.Users.Requests || m.Cache.Hits != a.Cache.Hits+b.Cache.Hits ||
 		m.Pool.Timeouts != a.Pool.Timeouts+b.Pool.Timeouts || m.TotalErrors() != a.TotalErrors()+b.TotalErrors() ||
-		m.Users.Population != 2_000_000 {
+		m.Users.Active != a.Users.Active+b.Users.Active {
 		t.Error("counters not summed")
+	}
+	// Each shard drew its slice from the same population of 1,000,000.
+	if m.Users.Population != 1_000_000 {
+		t.Errorf("population %d, want 1,000,000 (not summed)", m.Users.Population)
+	}
+	// ops/s is over the recorded seconds: the steady phases' span on the
+	// merged clock (a's warm-up ends at 10 s, b's steady phase at 63 s).
+	if rec := m.RecordedSeconds(); rec != 53 || m.Users.OpsPerSec != float64(m.Users.Requests)/53 {
+		t.Errorf("recorded %v s, ops/s %v; want 53 s and %v", rec, m.Users.OpsPerSec, float64(m.Users.Requests)/53)
 	}
 	if m.Server.EvictedKeys != max(a.Server.EvictedKeys, b.Server.EvictedKeys) {
 		t.Error("server counters come from one shared Redis and must not be summed")
@@ -88,6 +97,18 @@ func TestMergeRejects(t *testing.T) {
 	b := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "1/2"})
 	if _, err := report.Merge(a, b); err == nil || !strings.Contains(err.Error(), "shard 1/2 appears twice") {
 		t.Errorf("duplicate shard: %v", err)
+	}
+	// One unsharded run given twice would double its load.
+	whole := reporttest.Sample(reporttest.Options{Seconds: 10})
+	if _, err := report.Merge(whole, reporttest.Sample(reporttest.Options{Seconds: 10})); err == nil ||
+		!strings.Contains(err.Error(), "reports 1 and 2 are the same run (started 2026-03-14T09:30:00Z)") {
+		t.Errorf("the same run twice: %v", err)
+	}
+	// Shards of one load draw from one population.
+	p := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "2/2"})
+	p.Users.Population = 500_000
+	if _, err := report.Merge(a, p); err == nil || !strings.Contains(err.Error(), "population of 500,000, report 1 from 1,000,000") {
+		t.Errorf("different populations: %v", err)
 	}
 	c := reporttest.Sample(reporttest.Options{Seconds: 10, Shard: "2/2"})
 	c.Scenario.Name = "other"
@@ -140,5 +161,81 @@ func TestMergeSumsLookupErrorsAndAbandoned(t *testing.T) {
 	row := m.Timeline[5]
 	if want := report.LookupHitRate(row.Hits, row.Misses, 300); row.HitRate != want {
 		t.Errorf("timeline hit rate %v, want %v", row.HitRate, want)
+	}
+}
+
+// A whole bot command's latency (by_op.command, stored as the "command"
+// histogram) survives a merge, merged exactly like the operations'.
+func TestMergeKeepsCommandLatency(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	both := report.NewHistogram()
+	for _, r := range []*report.Result{a, b} {
+		h, ok, err := r.Histogram("command")
+		if err != nil || !ok || h.TotalCount() == 0 {
+			t.Fatalf("sample has no command histogram: %v %v", ok, err)
+		}
+		r.Latency.ByOp["command"] = report.Summarize(h) // as the harness writes it
+		both.Merge(h)
+	}
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Latency.ByOp["command"], report.Summarize(both); got != want || got.Count == 0 {
+		t.Errorf("merged by_op.command %+v, want %+v", got, want)
+	}
+	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "latency_p99.op.command", Expr: "< 1m"}})[0]; !tr.Pass {
+		t.Errorf("latency_p99.op.command on the merged report: %+v", tr)
+	}
+}
+
+// Sharded, shard 0 runs a fault that acts on Redis; a fault every shard runs
+// (a network fault on its own proxy) is injected in the merge when any shard
+// injected it, and the merged recovery targets judge it.
+func TestMergeFaultInjection(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	b.Faults = b.Faults[1:] // shard 1 leaves the restart to shard 0
+	b.Faults[0].Injected = false
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Faults) != 2 || !m.Faults[0].Injected || !m.Faults[1].Injected || m.Faults[1].Planned != 1 {
+		t.Fatalf("merged faults: %+v", m.Faults)
+	}
+	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; !tr.Pass {
+		t.Errorf("recovery_time on the merged report: %+v", tr)
+	}
+	// Without shard 0 the restart is in no report: no data, not a pass.
+	c := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 3, Shard: "1/2", StartedAt: t0})
+	c.Faults = c.Faults[1:]
+	c.Faults[0].Injected = false
+	m, err = report.Merge(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; tr.Pass || !strings.Contains(tr.Detail, "did not take effect") {
+		t.Errorf("recovery_time without shard 0: %+v", tr)
+	}
+}
+
+// Redis's own latency comes from the one shared server: the merged report
+// keeps the view with the most calls.
+func TestMergeKeepsServerLatency(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
+	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	a.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 900, P99: 0.05}}
+	b.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 1000, P99: 0.04}, "set": {Calls: 10, P99: 0.02}}
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Server.LatencyStats["get"].Calls != 1000 || m.Server.LatencyStats["set"].Calls != 10 {
+		t.Errorf("latency stats %+v", m.Server.LatencyStats)
 	}
 }

@@ -687,6 +687,10 @@ func (r *Result) summariesFromHDR(force bool) {
 			m = &r.Latency.ByTier
 		case "phase":
 			m = &r.Latency.ByPhase
+		case "command":
+			// A whole bot command (all its cache operations) is stored under
+			// its own key and reported as by_op.command.
+			m, name = &r.Latency.ByOp, "command"
 		case "origin":
 			if o, ok := r.Origin[name]; ok && (force || o.Latency.Count == 0) {
 				if h, err := DecodeHDR(enc); err == nil {
@@ -713,6 +717,9 @@ func (r *Result) summariesFromHDR(force bool) {
 			continue
 		}
 		if m != nil {
+			if h.TotalCount() == 0 {
+				continue // nothing recorded: no entry, as the harness writes none
+			}
 			(*m)[name] = Summarize(h)
 		} else {
 			*dst = Summarize(h)

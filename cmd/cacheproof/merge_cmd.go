@@ -11,6 +11,12 @@ import (
 )
 
 const mergeExamples = `
+The reports must be shards of one load: the same scenario and population,
+no shard (and no run) twice. Histograms merge exactly; client-side counters
+and active users are summed; the population is taken once; ops/s is over the
+recorded seconds. Faults that act on Redis come from shard 0's report (the
+only shard that runs them).
+
 Examples:
   # four shards of one load, run on four machines with --shard i/4
   cacheproof merge shard-*/report.json -o all/report.json --html all/report.html
@@ -18,6 +24,8 @@ Examples:
 
 // mergeMain combines the JSON reports of the shards of one load into one
 // report (histograms merged exactly, counters summed, timelines aligned).
+// Reports that are not shards of one load, or one report given twice, are a
+// usage error (exit 2): merged, they would describe a load nobody ran.
 func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
 	fs.SetOutput(stderr)

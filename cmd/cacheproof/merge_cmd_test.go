@@ -38,8 +38,9 @@ func TestMergeShards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MergedFrom != 2 || len(m.Timeline) != 21 || m.Users.Population != 2_000_000 {
-		t.Errorf("merged_from %d, timeline %d rows, population %d", m.MergedFrom, len(m.Timeline), m.Users.Population)
+	if m.MergedFrom != 2 || len(m.Timeline) != 21 || m.Users.Population != 1_000_000 || m.Users.Active != 20_000 {
+		t.Errorf("merged_from %d, timeline %d rows, population %d (each shard carries the whole), active %d (summed)",
+			m.MergedFrom, len(m.Timeline), m.Users.Population, m.Users.Active)
 	}
 	if st, err := os.Stat(html); err != nil || st.Size() == 0 {
 		t.Errorf("html: %v", err)
@@ -49,6 +50,7 @@ func TestMergeShards(t *testing.T) {
 func TestMergeUsage(t *testing.T) {
 	dir := t.TempDir()
 	a := writeSample(t, dir, "a.json", reporttest.Options{Seconds: 10, Shard: "0/2"})
+	whole := writeSample(t, dir, "whole.json", reporttest.Options{Seconds: 10})
 	for _, c := range []struct {
 		args []string
 		want string
@@ -56,6 +58,7 @@ func TestMergeUsage(t *testing.T) {
 		{[]string{a}, "-o ALL.json is required"},
 		{[]string{"-o", filepath.Join(dir, "x.json")}, "at least one JSON report"},
 		{[]string{a, a, "-o", filepath.Join(dir, "x.json")}, "shard 0/2 appears twice"},
+		{[]string{whole, whole, "-o", filepath.Join(dir, "x.json")}, "reports 1 and 2 are the same run"},
 		{[]string{a, filepath.Join(dir, "missing.json"), "-o", filepath.Join(dir, "x.json")}, "missing.json"},
 	} {
 		code, _, errOut := runCmd(mergeCmd, c.args...)

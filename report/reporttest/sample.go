@@ -87,6 +87,7 @@ func Sample(o Options) *report.Result {
 	}
 
 	overall, service := report.NewHistogram(), report.NewHistogram()
+	command := report.NewHistogram() // whole bot commands (about five operations each), as by_op.command
 	byOp, byTier, byPhase, byOrigin := hists(ops), hists(tiers), hists([]string{"warmup", "steady"}), hists([]string{"stratz", "opendota", "steam"})
 	phases := map[string]*report.PhaseReport{
 		"warmup": {Name: "warmup", StartS: 0, EndS: warm, Recorded: false},
@@ -182,6 +183,9 @@ func Sample(o Options) *report.Result {
 			if phase == "steady" {
 				_ = overall.RecordValues(us, weight)
 				_ = service.RecordValues(max(1, us*7/10), weight)
+				if i%5 == 0 {
+					_ = command.RecordValues(min(us*4, report.HistogramMaxUS), weight)
+				}
 			}
 			if i%40 == 0 {
 				origin := []string{"stratz", "opendota", "steam"}[i/40%3]
@@ -242,6 +246,7 @@ func Sample(o Options) *report.Result {
 
 	must(r.SetHDR("overall", overall))
 	must(r.SetHDR("service", service))
+	must(r.SetHDR("command", command))
 	for k, h := range byOp {
 		must(r.SetHDR("op:"+k, h))
 	}
