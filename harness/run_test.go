@@ -55,8 +55,11 @@ func TestShortRun(t *testing.T) {
 	if c.Hits+c.Misses == 0 {
 		t.Fatal("no lookups")
 	}
-	if want := float64(c.Hits) / float64(c.Hits+c.Misses); math.Abs(c.HitRate-want) > 1e-12 {
-		t.Errorf("hit_rate %v != hits/(hits+misses) %v", c.HitRate, want)
+	if want := float64(c.Hits) / float64(c.Hits+c.Misses+c.LookupErrors); math.Abs(c.HitRate-want) > 1e-12 {
+		t.Errorf("hit_rate %v != hits/(hits+misses+lookup_errors) %v", c.HitRate, want)
+	}
+	if want := float64(c.Hits) / float64(c.Hits+c.Misses); math.Abs(c.AnsweredHitRate-want) > 1e-12 {
+		t.Errorf("answered_hit_rate %v != hits/(hits+misses) %v", c.AnsweredHitRate, want)
 	}
 	if c.Misses > 0 && c.MissesByCause["cold"]+c.MissesByCause["expired"]+c.MissesByCause["evicted"] != c.Misses {
 		t.Errorf("misses by cause %v do not add up to %d", c.MissesByCause, c.Misses)
@@ -73,8 +76,8 @@ func TestShortRun(t *testing.T) {
 	if res.Verdict != report.VerdictPass && res.Verdict != report.VerdictFail {
 		t.Errorf("verdict %q", res.Verdict)
 	}
-	if len(res.Targets) != 3 {
-		t.Errorf("want the 3 seed targets, got %+v", res.Targets)
+	if len(res.Targets) != len(report.DefaultTargets()) {
+		t.Errorf("want the %d default targets, got %+v", len(report.DefaultTargets()), res.Targets)
 	}
 	if len(res.Timeline) < 4 || samples != len(res.Timeline) {
 		t.Errorf("timeline rows %d, samples %d", len(res.Timeline), samples)
