@@ -2,8 +2,10 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +78,74 @@ func TestSchemaRejectsBrokenReports(t *testing.T) {
 		}
 		if err := reporttest.ValidateJSON([]byte(bad)); err == nil {
 			t.Errorf("%s: broken report validated", name)
+		}
+	}
+}
+
+// TestSchemaDocumentsEveryField walks written reports beside
+// docs/report.schema.json: every field of an object whose schema lists its
+// properties must be listed there, so a field added to the Result is
+// documented in the schema that consumers read, not only in Go.
+func TestSchemaDocumentsEveryField(t *testing.T) {
+	data, err := os.ReadFile(reporttest.SchemaPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	full := reporttest.Sample(reporttest.Options{Seconds: 30})
+	full.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 10, P50: 0.01, P99: 0.02, P999: 0.03}}
+	full.Shard, full.MergedFrom = "0/2", 2
+	for name, r := range map[string]*report.Result{"sample": full, "fixture": fixture(t)} {
+		var buf bytes.Buffer
+		if err := report.WriteJSON(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		var inst any
+		if err := json.Unmarshal(buf.Bytes(), &inst); err != nil {
+			t.Fatal(err)
+		}
+		undocumented := map[string]bool{}
+		walkSchema(schema, schema, inst, "$", undocumented)
+		if len(undocumented) > 0 {
+			paths := make([]string, 0, len(undocumented))
+			for p := range undocumented {
+				paths = append(paths, p)
+			}
+			sort.Strings(paths)
+			t.Errorf("%s: fields not in docs/report.schema.json: %s", name, strings.Join(paths, ", "))
+		}
+	}
+}
+
+// walkSchema follows $ref, properties, additionalProperties and items, and
+// collects instance fields missing from an object schema's properties.
+func walkSchema(root, node map[string]any, inst any, path string, missing map[string]bool) {
+	if ref, ok := node["$ref"].(string); ok {
+		def := strings.TrimPrefix(ref, "#/$defs/")
+		node = root["$defs"].(map[string]any)[def].(map[string]any)
+	}
+	switch v := inst.(type) {
+	case map[string]any:
+		props, hasProps := node["properties"].(map[string]any)
+		extra, hasExtra := node["additionalProperties"].(map[string]any)
+		for k, child := range v {
+			switch {
+			case hasProps && props[k] != nil:
+				walkSchema(root, props[k].(map[string]any), child, path+"."+k, missing)
+			case hasExtra:
+				walkSchema(root, extra, child, path+"."+k, missing)
+			case hasProps:
+				missing[path+"."+k] = true
+			}
+		}
+	case []any:
+		if items, ok := node["items"].(map[string]any); ok {
+			for _, child := range v {
+				walkSchema(root, items, child, path+"[]", missing)
+			}
 		}
 	}
 }
