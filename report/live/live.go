@@ -144,6 +144,7 @@ type collector struct {
 	mu sync.Mutex
 
 	ops, errs, hits, misses, late, dropped uint64
+	lookupErrs, abandoned                  uint64
 	evicted, expired, poolTimeouts         uint64
 	poolWaitMs                             float64
 	errsByKind, missesByCause              map[string]uint64
@@ -193,8 +194,10 @@ func (c *collector) publish(row report.TimelineRow, h *hdrhistogram.Histogram) {
 	c.errs += row.Errors
 	c.hits += row.Hits
 	c.misses += row.Misses
+	c.lookupErrs += row.LookupErrors
 	c.late += row.Late
 	c.dropped += row.Dropped
+	c.abandoned += row.Abandoned
 	c.evicted += row.EvictedKeys
 	c.expired += row.ExpiredKeys
 	c.poolTimeouts += row.PoolTimeouts
@@ -240,7 +243,8 @@ var (
 	descIntervalQ  = prometheus.NewDesc(ns+"_interval_latency_seconds", "Latency percentiles of the last sampling interval.", []string{"quantile"}, nil)
 	descHits       = prometheus.NewDesc(ns+"_cache_hits_total", "Cache lookups that hit.", nil, nil)
 	descMisses     = prometheus.NewDesc(ns+"_cache_misses_total", "Cache lookups that missed, by cause (cold, expired, evicted).", []string{"cause"}, nil)
-	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses).", nil, nil)
+	descLookupErrs = prometheus.NewDesc(ns+"_cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).", nil, nil)
+	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.", nil, nil)
 	descHitTier    = prometheus.NewDesc(ns+"_hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", []string{"tier"}, nil)
 	descPoolConns  = prometheus.NewDesc(ns+"_pool_connections", "Connections in the pool under test.", []string{"state"}, nil)
 	descPoolTO     = prometheus.NewDesc(ns+"_pool_timeouts_total", "Times a caller gave up waiting for a pooled connection.", nil, nil)
@@ -248,6 +252,7 @@ var (
 	descActive     = prometheus.NewDesc(ns+"_active_users", "Simulated users active now.", nil, nil)
 	descLate       = prometheus.NewDesc(ns+"_late_requests_total", "Requests started after their intended time.", nil, nil)
 	descDropped    = prometheus.NewDesc(ns+"_dropped_requests_total", "Requests the driver could not start at all.", nil, nil)
+	descAbandoned  = prometheus.NewDesc(ns+"_abandoned_operations_total", "Cache operations never attempted because their command's deadline had passed.", nil, nil)
 	descMem        = prometheus.NewDesc(ns+"_redis_used_memory_bytes", "Redis used_memory.", nil, nil)
 	descMaxMem     = prometheus.NewDesc(ns+"_redis_maxmemory_bytes", "Redis maxmemory (0 = unlimited).", nil, nil)
 	descEvicted    = prometheus.NewDesc(ns+"_redis_evicted_keys_total", "Keys Redis evicted during the run.", nil, nil)
@@ -255,7 +260,7 @@ var (
 	descClients    = prometheus.NewDesc(ns+"_redis_connected_clients", "Redis connected_clients.", nil, nil)
 	descFault      = prometheus.NewDesc(ns+"_fault_active", "1 while a fault of this kind is active.", []string{"kind"}, nil)
 	descElapsed    = prometheus.NewDesc(ns+"_elapsed_seconds", "Seconds since the run started, at the last sample.", nil, nil)
-	allDescs       = []*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descHitRate, descHitTier, descPoolConns, descPoolTO, descPoolWait, descActive, descLate, descDropped, descMem, descMaxMem, descEvicted, descExpired, descClients, descFault, descElapsed}
+	allDescs       = []*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descPoolConns, descPoolTO, descPoolWait, descActive, descLate, descDropped, descAbandoned, descMem, descMaxMem, descEvicted, descExpired, descClients, descFault, descElapsed}
 	intervalQuants = []struct {
 		label string
 		get   func(report.Summary) float64
@@ -299,6 +304,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPoolWait, c.poolWaitMs/1000)
 	counter(descLate, float64(c.late))
 	counter(descDropped, float64(c.dropped))
+	counter(descAbandoned, float64(c.abandoned))
+	counter(descLookupErrs, float64(c.lookupErrs))
 	counter(descEvicted, float64(c.evicted))
 	counter(descExpired, float64(c.expired))
 	if !c.published {
@@ -307,8 +314,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, q := range intervalQuants {
 		gauge(descIntervalQ, q.get(c.interval)/1000, q.label)
 	}
-	if c.last.Hits+c.last.Misses > 0 {
-		gauge(descHitRate, report.HitRate(c.last.Hits, c.last.Misses))
+	if c.last.Hits+c.last.Misses+c.last.LookupErrors > 0 {
+		gauge(descHitRate, report.LookupHitRate(c.last.Hits, c.last.Misses, c.last.LookupErrors))
 	}
 	for k, v := range c.hitRateByTier {
 		gauge(descHitTier, v, k)

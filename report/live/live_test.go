@@ -136,3 +136,26 @@ func TestCloseHonoursContextAndLabelCap(t *testing.T) {
 		t.Error("a bad address must fail")
 	}
 }
+
+// The live hit rate is the one the target judges: failed lookups did not
+// hit. Failed lookups and abandoned operations are exported as counters.
+func TestLiveHitRateCountsLookupErrors(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s, err := NewWithOptions(Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Publish(report.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil)
+	body := scrape(t, s.Addr())
+	for _, want := range []string{"cacheproof_hit_rate 0.9\n", "cacheproof_cache_lookup_errors_total 50", "cacheproof_abandoned_operations_total 7"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
