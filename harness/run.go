@@ -492,7 +492,7 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		}
 		pr := report.PhaseReport{
 			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
-			Requests: pc.ops, Hits: hits, Misses: misses, HitRate: report.LookupHitRate(hits, misses, lookupErrs),
+			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: report.LookupHitRate(hits, misses, lookupErrs),
 			Latency: report.Summarize(ph), Errors: errs,
 		}
 		res.Phases = append(res.Phases, pr)

@@ -71,7 +71,7 @@ func TestSchemaRejectsBrokenReports(t *testing.T) {
 	for name, bad := range map[string]string{
 		"verdict":  strings.Replace(good, `"verdict": "fail"`, `"verdict": "maybe"`, 1),
 		"hit_rate": strings.Replace(good, `"hit_rate": 0.`, `"hit_rate": 1.`, 1),
-		"missing":  strings.Replace(good, `"schema_version": "1.0",`, ``, 1),
+		"missing":  strings.Replace(good, `"schema_version": "`+report.SchemaVersion+`",`, ``, 1),
 	} {
 		if bad == good {
 			t.Fatalf("%s: replacement did not apply", name)
