@@ -186,7 +186,7 @@ type opSample struct {
 // the cache gave no usable answer).
 type lookup struct {
 	tier  int8
-	fam   string
+	fam   int16 // workload.Family.Index
 	hit   bool
 	err   bool
 	cause workload.MissCause
@@ -245,13 +245,13 @@ func (r *cmdRecord) err(kind string) {
 	r.errs = append(r.errs, errCount{kind: kind, n: 1})
 }
 
-func (r *cmdRecord) lookup(tier int8, fam string, hit bool, cause workload.MissCause) {
+func (r *cmdRecord) lookup(tier int8, fam int16, hit bool, cause workload.MissCause) {
 	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, hit: hit, cause: cause})
 }
 
 // lookupErr records a lookup that got no usable answer: it counts against
 // the hit rate (hits / (hits + misses + lookup errors)), never as a hit.
-func (r *cmdRecord) lookupErr(tier int8, fam string) {
+func (r *cmdRecord) lookupErr(tier int8, fam int16) {
 	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, err: true})
 }
 
@@ -323,10 +323,10 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			// Neither hit nor miss: the cache failed and the manager
 			// fell back to the origin. A lookup error, and an error of
 			// its kind.
-			rec.lookupErr(ti, fam.Name)
+			rec.lookupErr(ti, int16(fam.Index))
 			rec.err(pool.ErrorKind(out.GetErr))
 		case out.GetDur > 0:
-			rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+			rec.lookup(ti, int16(fam.Index), false, d.ledger.Classify(op.Key, sent))
 			d.observeRead(fam, op.Key, 0, false, sent)
 		}
 		if out.Fetched && out.FillErr == nil && err == nil {
@@ -349,7 +349,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		rec.sample(opiGet, ti, now.Sub(due), now.Sub(sent))
 		due = now
 		if err != nil {
-			rec.lookupErr(ti, fam.Name)
+			rec.lookupErr(ti, int16(fam.Index))
 			rec.err(pool.ErrorKind(err))
 			return
 		}
@@ -357,7 +357,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			d.hit(rec, fam, ti, op.Key, val, sent)
 			return
 		}
-		rec.lookup(ti, fam.Name, false, d.ledger.Classify(op.Key, sent))
+		rec.lookup(ti, int16(fam.Index), false, d.ledger.Classify(op.Key, sent))
 		d.observeRead(fam, op.Key, 0, false, sent)
 		// A plain read that misses creates the value, as the bot does for
 		// a new session or a guild with no locale yet.
@@ -444,13 +444,13 @@ func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val str
 	ver, err := workload.Verify(key, val)
 	if err != nil {
 		rec.mismatches++
-		rec.lookupErr(ti, fam.Name)
+		rec.lookupErr(ti, int16(fam.Index))
 		rec.err(kindIntegrity)
 		// A corrupt value destroyed whatever write was acknowledged.
 		d.observeRead(fam, key, 0, false, sent)
 		return
 	}
-	rec.lookup(ti, fam.Name, true, 0)
+	rec.lookup(ti, int16(fam.Index), true, 0)
 	d.observeRead(fam, key, ver, true, sent)
 }
 
@@ -491,23 +491,19 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 		}
 		for i := range r.lookups {
 			l := &r.lookups[i]
+			f := &c.fams[l.fam]
 			switch {
 			case l.err:
 				c.lookupErrs[l.tier]++
-				c.famLookupErrs[l.fam]++
+				f.lookupErrs++
 			case l.hit:
 				c.hits[l.tier]++
-				c.famHits[l.fam]++
+				f.hits++
 			default:
 				c.misses[l.tier]++
 				c.causes[l.tier][l.cause]++
-				c.famMisses[l.fam]++
-				fc := c.famCauses[l.fam]
-				if fc == nil {
-					fc = new([3]uint64)
-					c.famCauses[l.fam] = fc
-				}
-				fc[l.cause]++
+				f.misses++
+				f.causes[l.cause]++
 			}
 		}
 		for _, e := range r.errs {

@@ -89,7 +89,7 @@ func newTestDriver(t *testing.T, c cache, inflight int, dropAfter, opTimeout tim
 		cache:    c,
 		origin:   nil,
 		ledger:   workload.NewLedger(),
-		rec:      newRecorder(4, 1),
+		rec:      newRecorder(4, 1, 1),
 		phases:   []phaseInfo{{name: "steady", recorded: true, end: time.Hour}},
 		ttl:      map[string]time.Duration{},
 		dropAft:  dropAfter,
@@ -196,7 +196,7 @@ func TestDriverCountsEveryError(t *testing.T) {
 	if got := c.lookupErrs[tierIndex(workload.TierPersistent)]; got != 120 {
 		t.Errorf("lookup errors = %d, want 120: a failed GET is a lookup that did not hit", got)
 	}
-	if got := c.famLookupErrs[testFamily.Name]; got != 120 {
+	if got := c.fams[testFamily.Index].lookupErrs; got != 120 {
 		t.Errorf("family lookup errors = %d, want 120", got)
 	}
 	if c.hits[tierIndex(workload.TierPersistent)] != 0 || c.misses[tierIndex(workload.TierPersistent)] != 0 {

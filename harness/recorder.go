@@ -38,15 +38,19 @@ type counts struct {
 	abandoned                    uint64       // operations never attempted
 	hits, misses, lookupErrs     [4]uint64    // by tier
 	causes                       [4][3]uint64 // by tier, by workload.MissCause
-	famHits, famMisses           map[string]uint64
-	famLookupErrs                map[string]uint64
-	famCauses                    map[string]*[3]uint64
+	fams                         []famCounts  // by workload.Family.Index
 	errors                       map[string]uint64
 	checked, mismatches          uint64
 }
 
-func newCounts() counts {
-	return counts{famHits: map[string]uint64{}, famMisses: map[string]uint64{}, famLookupErrs: map[string]uint64{}, famCauses: map[string]*[3]uint64{}, errors: map[string]uint64{}}
+// famCounts are one key family's lookups.
+type famCounts struct {
+	hits, misses, lookupErrs uint64
+	causes                   [3]uint64 // by workload.MissCause
+}
+
+func newCounts(families int) counts {
+	return counts{fams: make([]famCounts, families), errors: map[string]uint64{}}
 }
 
 func (c *counts) add(o *counts) {
@@ -63,23 +67,13 @@ func (c *counts) add(o *counts) {
 			c.causes[t][k] += o.causes[t][k]
 		}
 	}
-	for k, v := range o.famHits {
-		c.famHits[k] += v
-	}
-	for k, v := range o.famMisses {
-		c.famMisses[k] += v
-	}
-	for k, v := range o.famLookupErrs {
-		c.famLookupErrs[k] += v
-	}
-	for k, v := range o.famCauses {
-		dst := c.famCauses[k]
-		if dst == nil {
-			dst = new([3]uint64)
-			c.famCauses[k] = dst
-		}
-		for i := range v {
-			dst[i] += v[i]
+	for i := range o.fams {
+		f, of := &c.fams[i], &o.fams[i]
+		f.hits += of.hits
+		f.misses += of.misses
+		f.lookupErrs += of.lookupErrs
+		for k := range f.causes {
+			f.causes[k] += of.causes[k]
 		}
 	}
 	for k, v := range o.errors {
@@ -136,17 +130,19 @@ type shard struct {
 
 // recorder is the set of shards plus the merge logic.
 type recorder struct {
-	shards []*shard
+	shards   []*shard
+	families int
 }
 
-func newRecorder(n, phases int) *recorder {
-	r := &recorder{shards: make([]*shard, n)}
+// newRecorder makes n shards for the given number of phases and key families.
+func newRecorder(n, phases, families int) *recorder {
+	r := &recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
-		s := &shard{total: newCounts(), totalH: newHists(), interval: newCounts(), intervalH: report.NewHistogram()}
+		s := &shard{total: newCounts(families), totalH: newHists(), interval: newCounts(families), intervalH: report.NewHistogram()}
 		s.phase = make([]counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
-			s.phase[p] = newCounts()
+			s.phase[p] = newCounts(families)
 			s.phaseH[p] = report.NewHistogram()
 		}
 		r.shards[i] = s
@@ -156,10 +152,10 @@ func newRecorder(n, phases int) *recorder {
 
 // takeInterval swaps out every shard's interval state and returns the merge.
 func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
-	sum := newCounts()
+	sum := newCounts(r.families)
 	h := report.NewHistogram()
 	for _, s := range r.shards {
-		fresh := newCounts()
+		fresh := newCounts(r.families)
 		freshH := report.NewHistogram()
 		s.mu.Lock()
 		old, oldH := s.interval, s.intervalH
@@ -173,7 +169,7 @@ func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
 
 // totals merges the recorded-phase totals of every shard.
 func (r *recorder) totals() (counts, *hists) {
-	sum := newCounts()
+	sum := newCounts(r.families)
 	h := newHists()
 	for _, s := range r.shards {
 		s.mu.Lock()
@@ -186,7 +182,7 @@ func (r *recorder) totals() (counts, *hists) {
 
 // phaseTotals merges one phase's counts and latency over every shard.
 func (r *recorder) phaseTotals(p int) (counts, *hdrhistogram.Histogram) {
-	sum := newCounts()
+	sum := newCounts(r.families)
 	h := report.NewHistogram()
 	for _, s := range r.shards {
 		s.mu.Lock()

@@ -188,7 +188,7 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		cache:    mgr,
 		origin:   model.Origin(),
 		ledger:   workload.NewLedger(),
-		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(phases)),
+		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(phases), len(model.Families())),
 		phases:   phases,
 		ttl:      familyTTLs(pcfg, model.Families()),
 		dropAft:  s.Driver.DropAfter.D(),
@@ -400,21 +400,17 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 	}
 	cache.HitRate = report.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
 	cache.AnsweredHitRate = report.HitRate(cache.Hits, cache.Misses)
-	fams := map[string]bool{}
-	for _, m := range []map[string]uint64{c.famHits, c.famMisses, c.famLookupErrs} {
-		for k := range m {
-			fams[k] = true
+	for i, f := range model.Families() {
+		fc := &c.fams[i]
+		if fc.hits+fc.misses+fc.lookupErrs == 0 {
+			continue
 		}
-	}
-	for f := range fams {
-		cc := report.CacheCounts{Hits: c.famHits[f], Misses: c.famMisses[f], LookupErrors: c.famLookupErrs[f], MissesByCause: map[string]uint64{}}
-		if fc := c.famCauses[f]; fc != nil {
-			for k, n := range fc {
-				cc.MissesByCause[workload.MissCause(k).String()] = n
-			}
+		cc := report.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
+		for k, n := range fc.causes {
+			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
 		setHitRates(&cc)
-		cache.ByFamily[f] = cc
+		cache.ByFamily[f.Name] = cc
 	}
 	res.Cache = cache
 

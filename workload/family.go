@@ -90,6 +90,9 @@ type Family struct {
 	// for another player's id (drawn by Popularity over the population) rather
 	// than the issuing user's own.
 	Shared float64
+	// Index is the family's position in its model's Families(), so per-family
+	// counters on the hot path are array slots, not map entries keyed by name.
+	Index int
 }
 
 // Key family indexes into DefaultFamilies, used to build op sequences without

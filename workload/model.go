@@ -55,6 +55,7 @@ func New(cfg Config) (*Model, error) {
 	m := &Model{cfg: cfg, seed: splitmix64(uint64(cfg.Seed) ^ 0x636163686570726f)}
 	m.fams = DefaultFamilies()
 	for i := range m.fams {
+		m.fams[i].Index = i
 		if p := &m.fams[i].Popularity; p.Kind == PopZipf {
 			p.Exponent = cfg.Zipf
 		}
