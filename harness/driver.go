@@ -47,11 +47,15 @@ type driver struct {
 	writes   *chaos.WriteTracker
 
 	start   time.Time
-	next    atomic.Uint64 // round-robin shard picker
-	version atomic.Uint32 // value versions for writes
-	active  atomic.Int64  // users active at the dispatcher's position
-	phase   atomic.Int32  // phase index at the dispatcher's position
-	wg      sync.WaitGroup
+	next    atomic.Uint64  // round-robin shard picker
+	version atomic.Uint32  // value versions for writes
+	active  atomic.Int64   // users active at the dispatcher's position
+	phase   atomic.Int32   // phase index at the dispatcher's position
+	wg      sync.WaitGroup // commands in flight
+	// jobs hands a command to an idle worker. Workers live for the run, so
+	// a command costs neither a goroutine start nor the stack growth a new
+	// goroutine pays on its first trip through go-redis.
+	jobs chan job
 	// runCtx is cancelled only when in-flight commands must be abandoned
 	// (the drain bound passed), not when dispatching stops.
 	runCtx context.Context
@@ -69,6 +73,9 @@ type phaseInfo struct {
 func (d *driver) run(stop <-chan struct{}, sched source) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	d.jobs = make(chan job)
+	// Idle workers end when dispatching ends; busy ones after their command.
+	defer close(d.jobs)
 	for {
 		cmd, ok := sched.Next()
 		if !ok {
@@ -123,7 +130,31 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 			continue
 		}
 		d.wg.Add(1)
-		go d.exec(cmd, intended)
+		select {
+		case d.jobs <- job{cmd: cmd, intended: intended}:
+		default:
+			// No worker is idle: one more joins the pool. The in-flight
+			// bound above bounds their number.
+			go d.worker(job{cmd: cmd, intended: intended})
+		}
+	}
+}
+
+// job is one command handed to a worker.
+type job struct {
+	cmd      workload.Command
+	intended time.Time
+}
+
+// worker runs its first command, then whatever the dispatcher hands it,
+// until dispatching ends.
+func (d *driver) worker(j job) {
+	for {
+		d.exec(j.cmd, j.intended)
+		var ok bool
+		if j, ok = <-d.jobs; !ok {
+			return
+		}
 	}
 }
 
