@@ -30,7 +30,7 @@ test: ensure-redis
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./scenarios/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME) ./report/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME) ./result/
 
 # Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
 # on one redis-server (figures in docs/performance.md).

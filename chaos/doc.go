@@ -5,7 +5,7 @@
 // plays the scenario's fault timeline against the run's clock, a
 // WriteTracker follows acknowledged writes to the persistent tier through
 // read-only demotions and failovers (Jepsen's set test, in spirit), and
-// Measure turns the run's timeline into one report.FaultReport per fault:
+// Measure turns the run's timeline into one result.FaultReport per fault:
 // time to the first error, time until operations and p99 recover, the
 // hit-rate dip and re-warm, evictions, OOM errors, reconnects and lost writes.
 //

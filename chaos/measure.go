@@ -4,17 +4,17 @@ import (
 	"math"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Measurement holds what the run observed, for turning fault events into
-// report.FaultReports. Rows are the per-second timeline; Activity (optional)
+// result.FaultReports. Rows are the per-second timeline; Activity (optional)
 // gives sub-second error and success instants; Dials (optional) are the
 // cache manager's cumulative connection attempts at each row, ServerConns
 // (optional) the servers' cumulative connections received (INFO
 // total_connections_received, summed over restarts).
 type Measurement struct {
-	Rows        []report.TimelineRow
+	Rows        []result.TimelineRow
 	Activity    *Activity
 	Dials       []uint64
 	ServerConns []uint64
@@ -31,22 +31,23 @@ type Measurement struct {
 	Quiet time.Duration
 }
 
-// Targets derive LatencyP99Ms and HitRateTarget from a scenario's targets.
-func (m *Measurement) Targets(specs []report.TargetSpec) {
-	for _, t := range specs {
-		e, err := report.ParseExpr(t.Expr)
-		if err != nil {
+// Targets derive LatencyP99Ms and HitRateTarget from a scenario's targets,
+// as parsed when it was loaded. A target whose expression does not apply to
+// its metric is ignored (it fails on its own in the report).
+func (m *Measurement) Targets(targets []result.Target) {
+	for _, t := range targets {
+		if t.Name != "latency_p99" && t.Name != "hit_rate" {
+			continue
+		}
+		v, ok := t.Bound()
+		if !ok {
 			continue
 		}
 		switch t.Name {
 		case "latency_p99":
-			if e.Unit == report.UnitMs || e.Unit == "" {
-				m.LatencyP99Ms = e.Value
-			}
+			m.LatencyP99Ms = v
 		case "hit_rate":
-			if e.Unit == report.UnitFraction || (e.Unit == "" && e.Value <= 1) {
-				m.HitRateTarget = e.Value
-			}
+			m.HitRateTarget = v
 		}
 	}
 }
@@ -78,7 +79,7 @@ func roundS(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 100
 // never started is reported at its planned slot with no figures at all:
 // there is nothing to measure, and the run around an empty slot is not a
 // fault's effect.
-func (m *Measurement) Report(ev Event) report.FaultReport {
+func (m *Measurement) Report(ev Event) result.FaultReport {
 	quiet := m.Quiet
 	if quiet <= 0 {
 		quiet = time.Second
@@ -87,7 +88,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	if !ev.NotStarted && (!ev.Ended || end < start) {
 		end = m.RunEnd
 	}
-	fr := report.FaultReport{
+	fr := result.FaultReport{
 		Kind:         string(ev.Fault.Kind),
 		Node:         ev.Node,
 		Params:       ev.Fault.Params(),
@@ -109,7 +110,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	// Recovery: from the fault's end until operations succeed again.
 	recAt, recovered := m.recoveredAt(end, quiet)
 	if recovered {
-		fr.RecoveredAfterS = report.Seconds(roundS(recAt - end))
+		fr.RecoveredAfterS = result.Seconds(roundS(recAt - end))
 	}
 	errEnd := m.RunEnd
 	if recovered {
@@ -134,7 +135,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 	}
 	fr.OOMErrors = fr.ErrorsByKind["oom"]
 	if first, ok := m.firstError(start, errEnd); ok {
-		fr.FirstErrorAfterS = report.Seconds(roundS(first - start))
+		fr.FirstErrorAfterS = result.Seconds(roundS(first - start))
 	}
 
 	// p99 back under target: the first interval ending after the fault's
@@ -147,7 +148,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 				continue
 			}
 			if r.P99 < m.LatencyP99Ms {
-				fr.P99RecoveredAfterS = report.Seconds(roundS(max(0, sp.from-end)))
+				fr.P99RecoveredAfterS = result.Seconds(roundS(max(0, sp.from-end)))
 				break
 			}
 		}
@@ -167,7 +168,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 			bm += m.Rows[i].Misses + m.Rows[i].LookupErrors
 		}
 	}
-	fr.HitRateBefore = report.HitRate(bh, bm)
+	fr.HitRateBefore = result.HitRate(bh, bm)
 	threshold := fr.HitRateBefore
 	if m.HitRateTarget > 0 && (bh+bm == 0 || m.HitRateTarget < threshold) {
 		threshold = m.HitRateTarget
@@ -181,7 +182,7 @@ func (m *Measurement) Report(ev Event) report.FaultReport {
 				continue
 			}
 			if r.HitRate >= threshold-1e-9 {
-				fr.RewarmS = report.Seconds(roundS(max(0, sp.from-end)))
+				fr.RewarmS = result.Seconds(roundS(max(0, sp.from-end)))
 				rewarmAt = max(sp.to, end)
 				break
 			}
@@ -321,8 +322,8 @@ func (m *Measurement) firstError(from, to time.Duration) (time.Duration, bool) {
 }
 
 // Reports measures every event.
-func (m *Measurement) Reports(evs []Event) []report.FaultReport {
-	out := make([]report.FaultReport, 0, len(evs))
+func (m *Measurement) Reports(evs []Event) []result.FaultReport {
+	out := make([]result.FaultReport, 0, len(evs))
 	for _, ev := range evs {
 		out = append(out, m.Report(ev))
 	}

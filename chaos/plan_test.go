@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -97,14 +97,14 @@ func TestActivityRecoveryAndFirstError(t *testing.T) {
 
 // A synthetic timeline with known answers for every figure.
 func TestMeasurementKnownAnswers(t *testing.T) {
-	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) report.TimelineRow {
-		r := report.TimelineRow{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: report.HitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
+	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) result.TimelineRow {
+		r := result.TimelineRow{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: result.HitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
 		for _, n := range errs {
 			r.Errors += n
 		}
 		return r
 	}
-	rows := []report.TimelineRow{
+	rows := []result.TimelineRow{
 		row(1, 100, 90, 10, 2, nil, 0),
 		row(2, 100, 95, 5, 2, nil, 0),
 		row(3, 100, 95, 5, 2, nil, 0), // fault starts at 3.0
@@ -120,7 +120,7 @@ func TestMeasurementKnownAnswers(t *testing.T) {
 		a.Record(at, failed)
 	}
 	m := Measurement{Rows: rows, Activity: a, Dials: []uint64{10, 10, 10, 30, 60, 60, 60, 60}, RunEnd: 8 * time.Second}
-	m.Targets([]report.TargetSpec{{Name: "latency_p99", Expr: "< 5ms"}, {Name: "hit_rate", Expr: ">= 95%"}})
+	m.Targets(result.LoadTargets([]result.TargetSpec{{Name: "latency_p99", Expr: "< 5ms"}, {Name: "hit_rate", Expr: ">= 95%"}}))
 	if m.LatencyP99Ms != 5 || m.HitRateTarget != 0.95 {
 		t.Fatalf("targets: %v %v", m.LatencyP99Ms, m.HitRateTarget)
 	}
@@ -268,7 +268,7 @@ func TestScheduleCountsPlanned(t *testing.T) {
 // Injected, Occurrence and Planned reach the report; an occurrence that
 // never started has no figures.
 func TestReportInjectionFields(t *testing.T) {
-	rows := []report.TimelineRow{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
+	rows := []result.TimelineRow{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
 	m := Measurement{Rows: rows, RunEnd: 2 * time.Second}
 	f := Fault{Kind: KindClientKill, Node: NodePrimary, Every: time.Second, Count: 3}
 	ok := m.Report(Event{Fault: f, N: 1, Planned: 3, Node: "primary-0", Start: time.Second, End: time.Second, Injected: true, Ended: true})
@@ -291,7 +291,7 @@ func TestReportInjectionFields(t *testing.T) {
 // A fault no timeline row covers (it began after the last sample) is
 // measured as having no reconnects instead of indexing row -1.
 func TestReportFaultAfterTheLastRow(t *testing.T) {
-	m := Measurement{Rows: []report.TimelineRow{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
+	m := Measurement{Rows: []result.TimelineRow{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
 	fr := m.Report(Event{Fault: Fault{Kind: KindClientKill}, Start: 5 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
 	if fr.Reconnects != 0 {
 		t.Errorf("reconnects %d", fr.Reconnects)
@@ -326,11 +326,11 @@ func TestForShard(t *testing.T) {
 // not a second skipped for having too few lookups (failed lookups count as
 // not hit, as the hit_rate target judges them).
 func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
-	row := func(tt float64, hits, misses, lookupErrs uint64) report.TimelineRow {
-		return report.TimelineRow{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
-			HitRate: report.LookupHitRate(hits, misses, lookupErrs), P99: 1}
+	row := func(tt float64, hits, misses, lookupErrs uint64) result.TimelineRow {
+		return result.TimelineRow{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
+			HitRate: result.LookupHitRate(hits, misses, lookupErrs), P99: 1}
 	}
-	rows := []report.TimelineRow{
+	rows := []result.TimelineRow{
 		row(1, 96, 4, 0),
 		row(2, 96, 4, 0), // fault at 2.0
 		row(3, 0, 0, 100),
@@ -338,7 +338,7 @@ func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
 		row(5, 97, 3, 0),
 	}
 	m := Measurement{Rows: rows, RunEnd: 5 * time.Second}
-	m.Targets([]report.TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}})
+	m.Targets(result.LoadTargets([]result.TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}}))
 	fr := m.Report(Event{Fault: Fault{Kind: KindRestart, Mode: ModeKill, At: 2 * time.Second}, Node: "primary-0",
 		Start: 2 * time.Second, End: 2500 * time.Millisecond, Injected: true, Ended: true})
 	if fr.HitRateMin != 0 {

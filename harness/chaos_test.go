@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
 // runChaos loads a scenario, runs it against real redis-server processes and
 // checks that no redis-server of the run is left behind.
-func runChaos(t *testing.T, yaml string) *report.Result {
+func runChaos(t *testing.T, yaml string) *result.Result {
 	t.Helper()
 	needRedis(t)
 	sc, err := scenarios.LoadBytes(t.Name()+".yaml", []byte(yaml))
@@ -55,7 +55,7 @@ func ptr(p *float64) string {
 	return time.Duration(*p * float64(time.Second)).Round(time.Millisecond).String()
 }
 
-func faultOf(t *testing.T, res *report.Result, kind string) report.FaultReport {
+func faultOf(t *testing.T, res *result.Result, kind string) result.FaultReport {
 	t.Helper()
 	for _, f := range res.Faults {
 		if f.Kind == kind {
@@ -63,10 +63,10 @@ func faultOf(t *testing.T, res *report.Result, kind string) report.FaultReport {
 		}
 	}
 	t.Fatalf("no %s fault in the report: %+v", kind, res.Faults)
-	return report.FaultReport{}
+	return result.FaultReport{}
 }
 
-func rowsWithFault(res *report.Result, kind string) int {
+func rowsWithFault(res *result.Result, kind string) int {
 	n := 0
 	for _, r := range res.Timeline {
 		if strings.Contains(r.Fault, kind) {

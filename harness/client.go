@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // The runtime/metrics the client collector reads. Pauses are every
@@ -131,7 +131,7 @@ func (c *clientCollector) stop() {
 
 // report closes the window (if still open) and returns the client section;
 // requests are the recorded cache operations, for CPU per request.
-func (c *clientCollector) report(requests uint64) report.ClientReport {
+func (c *clientCollector) report(requests uint64) result.ClientReport {
 	c.stop()
 	c.finish()
 	cr := clientSettings(os.Getenv)
@@ -167,7 +167,7 @@ func (c *clientCollector) report(requests uint64) report.ClientReport {
 // parsed it at start), "tool" when the program changed it at run time
 // (cmd/cacheproof sets GOGC=400 and a 4 GiB soft limit unless the variables
 // are set), "default" when neither did (Go's 100 and no limit).
-func clientSettings(getenv func(string) string) report.ClientReport {
+func clientSettings(getenv func(string) string) result.ClientReport {
 	s := []metrics.Sample{{Name: metricGOGC}, {Name: metricMemLimit}}
 	metrics.Read(s)
 	gogc, limit := int64(defaultGOGC), int64(defaultMemLimit)
@@ -177,7 +177,7 @@ func clientSettings(getenv func(string) string) report.ClientReport {
 	if s[1].Value.Kind() == metrics.KindUint64 {
 		limit = int64(min(s[1].Value.Uint64(), math.MaxInt64))
 	}
-	cr := report.ClientReport{GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
+	cr := result.ClientReport{GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()}
 	cr.GOGC = "off"
 	if gogc >= 0 {
 		cr.GOGC = strconv.FormatInt(gogc, 10)
@@ -273,7 +273,7 @@ func peakRSS() int64 {
 // fillRunEnvironment puts what the run ran under into the result: the
 // tool's own section (client) and Redis's own per-command latency
 // (server.latency_stats), so a reader can tell Redis's time from the tool's.
-func fillRunEnvironment(res *report.Result, dep statsControl, client *clientCollector) {
+func fillRunEnvironment(res *result.Result, dep statsControl, client *clientCollector) {
 	res.Client = client.report(res.Users.Requests)
 	lat, note := serverLatency(context.Background(), dep)
 	res.Server.LatencyStats = lat

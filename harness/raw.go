@@ -13,7 +13,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // RawOptions configure raw mode: a closed-loop GET/SET load with no think
@@ -40,7 +40,7 @@ type RawResult struct {
 	Errors    uint64         `json:"errors"`
 	ElapsedS  float64        `json:"elapsed_s"`
 	OpsPerSec float64        `json:"ops_per_sec"`
-	Latency   report.Summary `json:"latency_ms"`
+	Latency   result.Summary `json:"latency_ms"`
 	// CPUS is the process's user+system CPU seconds during the test;
 	// CPUPerOpUs divides it by the requests: the client's cost per
 	// operation, comparable across tools whatever the machine's speed.
@@ -81,7 +81,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	cpu0 := cpuTime()
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
-		h := report.NewHistogram()
+		h := result.NewHistogram()
 		hists[c] = h
 		wg.Add(1)
 		go func(seed uint64) {
@@ -116,14 +116,14 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
-	all := report.NewHistogram()
+	all := result.NewHistogram()
 	for _, h := range hists {
 		all.Merge(h)
 	}
 	n := uint64(all.TotalCount())
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
-		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: report.Summarize(all), CPUS: cpu.Seconds(),
+		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)

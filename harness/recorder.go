@@ -5,7 +5,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Operation names as they appear in the report's latency_ms.by_op.
@@ -91,12 +91,12 @@ type hists struct {
 }
 
 func newHists() *hists {
-	h := &hists{overall: report.NewHistogram(), service: report.NewHistogram(), command: report.NewHistogram()}
+	h := &hists{overall: result.NewHistogram(), service: result.NewHistogram(), command: result.NewHistogram()}
 	for i := range h.byOp {
-		h.byOp[i] = report.NewHistogram()
+		h.byOp[i] = result.NewHistogram()
 	}
 	for i := range h.byTier {
-		h.byTier[i] = report.NewHistogram()
+		h.byTier[i] = result.NewHistogram()
 	}
 	return h
 }
@@ -138,12 +138,12 @@ type recorder struct {
 func newRecorder(n, phases, families int) *recorder {
 	r := &recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
-		s := &shard{total: newCounts(families), totalH: newHists(), interval: newCounts(families), intervalH: report.NewHistogram()}
+		s := &shard{total: newCounts(families), totalH: newHists(), interval: newCounts(families), intervalH: result.NewHistogram()}
 		s.phase = make([]counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
 			s.phase[p] = newCounts(families)
-			s.phaseH[p] = report.NewHistogram()
+			s.phaseH[p] = result.NewHistogram()
 		}
 		r.shards[i] = s
 	}
@@ -153,10 +153,10 @@ func newRecorder(n, phases, families int) *recorder {
 // takeInterval swaps out every shard's interval state and returns the merge.
 func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
-	h := report.NewHistogram()
+	h := result.NewHistogram()
 	for _, s := range r.shards {
 		fresh := newCounts(r.families)
-		freshH := report.NewHistogram()
+		freshH := result.NewHistogram()
 		s.mu.Lock()
 		old, oldH := s.interval, s.intervalH
 		s.interval, s.intervalH = fresh, freshH
@@ -183,7 +183,7 @@ func (r *recorder) totals() (counts, *hists) {
 // phaseTotals merges one phase's counts and latency over every shard.
 func (r *recorder) phaseTotals(p int) (counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
-	h := report.NewHistogram()
+	h := result.NewHistogram()
 	for _, s := range r.shards {
 		s.mu.Lock()
 		sum.add(&s.phase[p])

@@ -1,7 +1,7 @@
 // Package harness wires one cacheproof run: it starts (or reaches) the Redis
 // deployment, builds the pooled cache manager under test, drives the
 // workload open-loop through it, runs the fault timeline, samples a timeline
-// every second and returns a report.Result. It does not parse flags or write
+// every second and returns a result.Result. It does not parse flags or write
 // files; cmd/cacheproof does both.
 package harness
 
@@ -17,7 +17,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
@@ -92,7 +92,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // run early: the result is then marked Interrupted and still complete up to
 // that point. An error is returned only when no meaningful result exists
 // (Redis never started, bad configuration).
-func Run(ctx context.Context, o Options) (res *report.Result, err error) {
+func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	s := o.Scenario
 	if s == nil {
 		return nil, errors.New("harness: no scenario")
@@ -239,10 +239,10 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		smp.faults = runner.Active
 	}
 
-	res = &report.Result{
-		SchemaVersion: report.SchemaVersion,
-		Tool:          report.ToolInfo{Name: "cacheproof", Version: o.Version, GoVersion: runtime.Version()},
-		Scenario: report.ScenarioInfo{
+	res = &result.Result{
+		SchemaVersion: result.SchemaVersion,
+		Tool:          result.ToolInfo{Name: "cacheproof", Version: o.Version, GoVersion: runtime.Version()},
+		Scenario: result.ScenarioInfo{
 			Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed,
 			Resolved: redactedScenario(s),
 		},
@@ -285,7 +285,7 @@ func Run(ctx context.Context, o Options) (res *report.Result, err error) {
 		row, h := smp.sample(context.Background(), now)
 		if o.OnSample != nil {
 			o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(d.start), Total: total, Phase: row.Phase,
-				Requests: smp.reqs, HitRate: report.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
+				Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
 		}
 	}
 loop:
@@ -352,39 +352,39 @@ func peakUsers(plans []workload.PhasePlan) int {
 }
 
 // fill copies the recorder's totals and the other sources into the result.
-func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mgr *pool.Manager, model *workload.Model, pcfg pool.Config, phases []phaseInfo) {
+func fill(res *result.Result, s *scenarios.Scenario, d *driver, smp *sampler, mgr *pool.Manager, model *workload.Model, pcfg pool.Config, phases []phaseInfo) {
 	c, h := d.rec.totals()
 	res.HDR = map[string]string{}
-	res.Latency = report.LatencyReport{
-		Overall: report.Summarize(h.overall),
-		Service: report.Summarize(h.service),
-		ByOp:    map[string]report.Summary{},
-		ByTier:  map[string]report.Summary{},
-		ByPhase: map[string]report.Summary{},
+	res.Latency = result.LatencyReport{
+		Overall: result.Summarize(h.overall),
+		Service: result.Summarize(h.service),
+		ByOp:    map[string]result.Summary{},
+		ByTier:  map[string]result.Summary{},
+		ByPhase: map[string]result.Summary{},
 	}
 	_ = res.SetHDR("overall", h.overall)
 	_ = res.SetHDR("service", h.service)
 	_ = res.SetHDR("command", h.command)
 	for i, name := range opNames {
 		if h.byOp[i].TotalCount() > 0 {
-			res.Latency.ByOp[name] = report.Summarize(h.byOp[i])
+			res.Latency.ByOp[name] = result.Summarize(h.byOp[i])
 			_ = res.SetHDR("op:"+name, h.byOp[i])
 		}
 	}
 	for i, name := range tierNames {
 		if h.byTier[i].TotalCount() > 0 {
-			res.Latency.ByTier[name] = report.Summarize(h.byTier[i])
+			res.Latency.ByTier[name] = result.Summarize(h.byTier[i])
 			_ = res.SetHDR("tier:"+name, h.byTier[i])
 		}
 	}
 	if h.command.TotalCount() > 0 {
-		res.Latency.ByOp["command"] = report.Summarize(h.command)
+		res.Latency.ByOp["command"] = result.Summarize(h.command)
 	}
 
 	// Cache.
-	cache := report.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]report.CacheCounts{}, ByFamily: map[string]report.CacheCounts{}}
+	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
 	for t, name := range tierNames {
-		cc := report.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
+		cc := result.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
 		for k, n := range c.causes[t] {
 			cause := workload.MissCause(k).String()
 			cc.MissesByCause[cause] = n
@@ -398,14 +398,14 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 			cache.ByTier[name] = cc
 		}
 	}
-	cache.HitRate = report.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
-	cache.AnsweredHitRate = report.HitRate(cache.Hits, cache.Misses)
+	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
+	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
 	for i, f := range model.Families() {
 		fc := &c.fams[i]
 		if fc.hits+fc.misses+fc.lookupErrs == 0 {
 			continue
 		}
-		cc := report.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
+		cc := result.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
 		for k, n := range fc.causes {
 			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
@@ -416,7 +416,7 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 
 	// Pool.
 	st := mgr.Stats()
-	res.Pool = report.PoolReport{
+	res.Pool = result.PoolReport{
 		Timeouts:   uint64(st.Pool.Timeouts),
 		Hits:       uint64(st.Pool.Hits),
 		Misses:     uint64(st.Pool.Misses),
@@ -430,10 +430,10 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 
 	// Server.
 	sv := &smp.server
-	res.Server = report.ServerReport{
+	res.Server = result.ServerReport{
 		EvictedKeys: sv.evicted, ExpiredKeys: sv.expired, UsedMemory: sv.usedMemory, UsedMemoryPeak: sv.peak,
 		MaxMemory: sv.maxm, MaxMemoryPolicy: sv.policy, RejectedConnections: sv.rejected,
-		KeyspaceHits: sv.keyspaceHits, KeyspaceMisses: sv.kMisses, HitRate: report.HitRate(sv.keyspaceHits, sv.kMisses),
+		KeyspaceHits: sv.keyspaceHits, KeyspaceMisses: sv.kMisses, HitRate: result.HitRate(sv.keyspaceHits, sv.kMisses),
 		ConnectedClients: sv.clients, RedisVersion: sv.version, Keys: sv.keys,
 	}
 	if !sv.ok {
@@ -449,7 +449,7 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 			recordedS += p.end.Seconds() - p.start.Seconds()
 		}
 	}
-	res.Users = report.UsersReport{
+	res.Users = result.UsersReport{
 		Population: int64(s.Workload.Population),
 		Active:     int(d.active.Load()),
 		Requests:   c.ops,
@@ -462,14 +462,14 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
 	}
 	res.Errors = c.errors
-	res.Integrity = report.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
+	res.Integrity = result.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
 
 	// Origin.
-	res.Origin = map[string]report.OriginReport{}
+	res.Origin = map[string]result.OriginReport{}
 	for src, os := range model.Origin().Stats() {
-		or := report.OriginReport{Calls: os.Calls, Errors: os.Errors}
+		or := result.OriginReport{Calls: os.Calls, Errors: os.Errors}
 		if os.Latency != nil {
-			or.Latency = report.Summarize(os.Latency)
+			or.Latency = result.Summarize(os.Latency)
 		}
 		res.Origin[src] = or
 	}
@@ -486,10 +486,10 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 		for _, n := range pc.errors {
 			errs += n
 		}
-		pr := report.PhaseReport{
+		pr := result.PhaseReport{
 			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
-			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: report.LookupHitRate(hits, misses, lookupErrs),
-			Latency: report.Summarize(ph), Errors: errs,
+			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: result.LookupHitRate(hits, misses, lookupErrs),
+			Latency: result.Summarize(ph), Errors: errs,
 		}
 		res.Phases = append(res.Phases, pr)
 		if ph.TotalCount() > 0 {
@@ -502,14 +502,14 @@ func fill(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, mg
 
 // setHitRates sets a slice's judged hit rate (failed lookups count as not
 // hit) and the rate among lookups Redis answered.
-func setHitRates(cc *report.CacheCounts) {
-	cc.HitRate = report.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
-	cc.AnsweredHitRate = report.HitRate(cc.Hits, cc.Misses)
+func setHitRates(cc *result.CacheCounts) {
+	cc.HitRate = result.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
+	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
 }
 
 // fillFaults measures every fault occurrence against the timeline and adds
 // the lost-write checks to the integrity section.
-func fillFaults(res *report.Result, s *scenarios.Scenario, d *driver, smp *sampler, evs []chaos.Event, runEnd time.Duration) {
+func fillFaults(res *result.Result, s *scenarios.Scenario, d *driver, smp *sampler, evs []chaos.Event, runEnd time.Duration) {
 	m := chaos.Measurement{Rows: smp.rows, Activity: d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: runEnd}
 	m.Targets(s.TargetSpecs())
 	res.Faults = m.Reports(evs)

@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -73,11 +73,11 @@ func TestShortRun(t *testing.T) {
 	if _, ok := res.Latency.ByOp["get"]; !ok {
 		t.Errorf("no per-op latency for get: %v", res.Latency.ByOp)
 	}
-	if res.Verdict != report.VerdictPass && res.Verdict != report.VerdictFail {
+	if res.Verdict != result.VerdictPass && res.Verdict != result.VerdictFail {
 		t.Errorf("verdict %q", res.Verdict)
 	}
-	if len(res.Targets) != len(report.DefaultTargets()) {
-		t.Errorf("want the %d default targets, got %+v", len(report.DefaultTargets()), res.Targets)
+	if len(res.Targets) != len(result.DefaultTargets()) {
+		t.Errorf("want the %d default targets, got %+v", len(result.DefaultTargets()), res.Targets)
 	}
 	if len(res.Timeline) < 4 || samples != len(res.Timeline) {
 		t.Errorf("timeline rows %d, samples %d", len(res.Timeline), samples)

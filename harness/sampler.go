@@ -10,7 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -132,7 +132,7 @@ func keyCount(info map[string]string) int64 {
 // Sample is what the harness reports once per sampling interval to
 // progress displays and live metrics.
 type Sample struct {
-	Row      report.TimelineRow
+	Row      result.TimelineRow
 	Interval *hdrhistogram.Histogram // latency of the interval (µs)
 	Elapsed  time.Duration
 	Total    time.Duration
@@ -152,7 +152,7 @@ type sampler struct {
 	lastPool pool.PoolStats
 	// faults names the faults active during an interval (from, to].
 	faults func(from, to time.Duration) string
-	rows   []report.TimelineRow
+	rows   []result.TimelineRow
 	// dials[i] is the manager's cumulative connection attempts when rows[i]
 	// was taken, for counting reconnects per fault.
 	dials []uint64
@@ -166,11 +166,11 @@ type sampler struct {
 	reqs, hits, misses, lookupErrs, errs uint64
 }
 
-func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow, *hdrhistogram.Histogram) {
+func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, *hdrhistogram.Histogram) {
 	c, h := s.d.rec.takeInterval()
 	elapsed := now.Sub(s.d.start)
 	ph := s.d.phases[s.d.phase.Load()]
-	row := report.TimelineRow{
+	row := result.TimelineRow{
 		T:             roundS(elapsed.Seconds()),
 		Phase:         ph.name,
 		Ops:           c.ops,
@@ -182,7 +182,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		HitRateByTier: map[string]float64{},
 		MissesByCause: map[string]uint64{},
 	}
-	sum := report.Summarize(h)
+	sum := result.Summarize(h)
 	row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
 	for _, n := range c.errors {
 		row.Errors += n
@@ -192,7 +192,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 		row.Misses += c.misses[t]
 		row.LookupErrors += c.lookupErrs[t]
 		if c.hits[t]+c.misses[t]+c.lookupErrs[t] > 0 {
-			row.HitRateByTier[name] = report.LookupHitRate(c.hits[t], c.misses[t], c.lookupErrs[t])
+			row.HitRateByTier[name] = result.LookupHitRate(c.hits[t], c.misses[t], c.lookupErrs[t])
 		}
 		for k := range c.causes[t] {
 			if n := c.causes[t][k]; n > 0 {
@@ -200,7 +200,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (report.TimelineRow
 			}
 		}
 	}
-	row.HitRate = report.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
+	row.HitRate = result.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
 
 	st := s.mgr.Stats()
 	ps := st.Pool

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -75,11 +75,11 @@ var controlCommands = map[string]bool{
 
 // serverLatency reads INFO latencystats and commandstats from every primary
 // and returns Redis's per-command latency in milliseconds (see
-// report.ServerLatency for how several primaries combine). Replicas are left
+// result.ServerLatency for how several primaries combine). Replicas are left
 // out, as in the server counters: what they run is the replication stream,
 // not the cache's requests. The note is non-empty when no primary had
 // latency figures (Redis before 7, or latency-tracking off).
-func serverLatency(ctx context.Context, dep statsControl) (map[string]report.ServerLatency, string) {
+func serverLatency(ctx context.Context, dep statsControl) (map[string]result.ServerLatency, string) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	primary := map[string]bool{}
@@ -90,7 +90,7 @@ func serverLatency(ctx context.Context, dep statsControl) (map[string]report.Ser
 	}
 	lat, _ := dep.InfoAll(ctx, "latencystats")
 	cmd, _ := dep.InfoAll(ctx, "commandstats")
-	out := map[string]report.ServerLatency{}
+	out := map[string]result.ServerLatency{}
 	read := 0
 	for node, l := range lat {
 		if !primary[node] {
@@ -117,14 +117,14 @@ func serverLatency(ctx context.Context, dep statsControl) (map[string]report.Ser
 //
 // Percentiles Redis does not report (latency-tracking-info-percentiles
 // changed) stay 0. An empty latencystats (Redis before 7) gives an empty map.
-func parseLatencyStats(lat, cmd map[string]string) map[string]report.ServerLatency {
-	out := map[string]report.ServerLatency{}
+func parseLatencyStats(lat, cmd map[string]string) map[string]result.ServerLatency {
+	out := map[string]result.ServerLatency{}
 	for k, v := range lat {
 		name, ok := strings.CutPrefix(k, "latency_percentiles_usec_")
 		if !ok || controlCommands[baseCommand(name)] {
 			continue
 		}
-		var sl report.ServerLatency
+		var sl result.ServerLatency
 		for _, part := range strings.Split(v, ",") {
 			p, x, ok := strings.Cut(part, "=")
 			if !ok {
@@ -162,7 +162,7 @@ func baseCommand(name string) string {
 
 // mergeServerLatency folds one node's figures in: calls add up, each
 // percentile is the highest of the nodes'.
-func mergeServerLatency(into, node map[string]report.ServerLatency) {
+func mergeServerLatency(into, node map[string]result.ServerLatency) {
 	for name, n := range node {
 		cur := into[name]
 		cur.Calls += n.Calls

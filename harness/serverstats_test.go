@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -25,7 +25,7 @@ func TestParseLatencyStats(t *testing.T) {
 		"cmdstat_info": "calls=2,usec=97,usec_per_call=48.50,rejected_calls=0,failed_calls=0",
 	}
 	got := parseLatencyStats(lat, cmd)
-	want := map[string]report.ServerLatency{
+	want := map[string]result.ServerLatency{
 		"get":    {Calls: 1234, P50: 0.001003, P99: 0.003007, P999: 0.010015},
 		"set":    {Calls: 99, P50: 0.002003, P99: 0.012031, P999: 0.040191},
 		"expire": {P50: 0.001001, P99: 0.002003},
@@ -52,10 +52,10 @@ func TestParseLatencyStatsAbsent(t *testing.T) {
 }
 
 func TestMergeServerLatencyAcrossPrimaries(t *testing.T) {
-	out := map[string]report.ServerLatency{}
-	mergeServerLatency(out, map[string]report.ServerLatency{"get": {Calls: 10, P50: 0.002, P99: 0.009, P999: 0.02}})
-	mergeServerLatency(out, map[string]report.ServerLatency{"get": {Calls: 5, P50: 0.003, P99: 0.004, P999: 0.05}, "set": {Calls: 1, P50: 0.01}})
-	if g := out["get"]; g != (report.ServerLatency{Calls: 15, P50: 0.003, P99: 0.009, P999: 0.05}) {
+	out := map[string]result.ServerLatency{}
+	mergeServerLatency(out, map[string]result.ServerLatency{"get": {Calls: 10, P50: 0.002, P99: 0.009, P999: 0.02}})
+	mergeServerLatency(out, map[string]result.ServerLatency{"get": {Calls: 5, P50: 0.003, P99: 0.004, P999: 0.05}, "set": {Calls: 1, P50: 0.01}})
+	if g := out["get"]; g != (result.ServerLatency{Calls: 15, P50: 0.003, P99: 0.009, P999: 0.05}) {
 		t.Errorf("get over two primaries: %+v", g)
 	}
 	if s := out["set"]; s.Calls != 1 || s.P50 != 0.01 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // BenchmarkWriteHTMLOneHour renders a one-hour (3,600-row) report.
@@ -23,7 +24,7 @@ func BenchmarkWriteHTMLOneHour(b *testing.B) {
 // BenchmarkMergeFourShards merges four ten-minute shard reports.
 func BenchmarkMergeFourShards(b *testing.B) {
 	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	var rs []*report.Result
+	var rs []*result.Result
 	for i := range 4 {
 		rs = append(rs, reporttest.Sample(reporttest.Options{Seconds: 600, Seed: uint64(i), Shard: string(rune('0'+i)) + "/4", StartedAt: t0}))
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // The writers' rendering of the client section and of Redis's own latency,
@@ -11,7 +13,7 @@ import (
 
 // hasClient reports whether the result carries a client section (reports
 // written before it existed, and merged reports, have none).
-func (c ClientReport) hasClient() bool { return c.GOMAXPROCS > 0 }
+func hasClient(c result.ClientReport) bool { return c.GOMAXPROCS > 0 }
 
 // settingText is "400 (tool)": a GC setting with where it came from.
 func settingText(v, source string) string {
@@ -22,7 +24,7 @@ func settingText(v, source string) string {
 }
 
 // clientLine is the client section in one line for the console.
-func clientLine(c ClientReport) string {
+func clientLine(c result.ClientReport) string {
 	parts := []string{fmt.Sprintf("GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d of %d CPUs",
 		settingText(c.GOGC, c.GOGCSource), settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource), c.GOMAXPROCS, c.NumCPU)}
 	parts = append(parts, "CPU "+cpuText(c))
@@ -33,7 +35,7 @@ func clientLine(c ClientReport) string {
 
 // cpuText is "2.55s in 3.3s (0.77 cores, 208µs/request)". CPU keeps two
 // decimals below 10 s: a short or light run uses well under a second.
-func cpuText(c ClientReport) string {
+func cpuText(c result.ClientReport) string {
 	cpu := formatSeconds(c.CPUSeconds)
 	if c.CPUSeconds < 10 {
 		cpu = formatNum(round(c.CPUSeconds, 2)) + "s"
@@ -54,7 +56,7 @@ func cpuText(c ClientReport) string {
 
 // gcText is "4 cycles, pause p99 0.524ms, 0.18% of CPU", or says that no
 // collection ran (a pause p99 of 0ms would read as a measurement).
-func gcText(c ClientReport) string {
+func gcText(c result.ClientReport) string {
 	if c.GCCycles == 0 && c.GCPauseP99Ms == 0 {
 		return "no collection in the window"
 	}
@@ -62,7 +64,7 @@ func gcText(c ClientReport) string {
 }
 
 // serverLatencyLine is Redis's own latency of one command for the console.
-func serverLatencyLine(l ServerLatency) string {
+func serverLatencyLine(l result.ServerLatency) string {
 	return fmt.Sprintf("p50 %s  p99 %s  p99.9 %s  (calls %s)", formatMs(l.P50), formatMs(l.P99), formatMs(l.P999), formatCount(l.Calls))
 }
 
@@ -74,14 +76,14 @@ var textServerCommands = []string{"get", "set"}
 // latency of the operation of the same name.
 type serverLatencyRow struct {
 	Command   string
-	Server    ServerLatency
-	Client    Summary
+	Server    result.ServerLatency
+	Client    result.Summary
 	HasClient bool
 }
 
 // serverLatencyRows lists every command Redis reported, GET and SET first,
 // each with the client's figures for that operation when it has them.
-func serverLatencyRows(r *Result) []serverLatencyRow {
+func serverLatencyRows(r *result.Result) []serverLatencyRow {
 	names := sortedKeys(r.Server.LatencyStats)
 	rank := func(s string) int {
 		switch s {
@@ -103,7 +105,7 @@ func serverLatencyRows(r *Result) []serverLatencyRow {
 }
 
 // clientFacts are the client section's rows for the HTML report.
-func clientFacts(c ClientReport) [][2]string {
+func clientFacts(c result.ClientReport) [][2]string {
 	return [][2]string{
 		{"GOGC", settingText(c.GOGC, c.GOGCSource)},
 		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},

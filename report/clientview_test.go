@@ -8,19 +8,20 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // withEdges is the fixture with a client section and Redis's own latency,
 // as a run now writes them.
-func withEdges(t *testing.T) *report.Result {
+func withEdges(t *testing.T) *result.Result {
 	t.Helper()
 	r := fixture(t)
-	r.Client = report.ClientReport{
+	r.Client = result.ClientReport{
 		GOGC: "400", GOGCSource: "tool", GOMEMLIMIT: "4GiB", GOMEMLIMITSource: "env",
 		GOMAXPROCS: 8, NumCPU: 8, WindowS: 90, GCPauseP99Ms: 0.5243, GCCycles: 61, GCCPUFraction: 0.0213,
 		CPUSeconds: 41.4, CPUPerRequestUs: 275.7, PeakRSSBytes: 412 << 20,
 	}
-	r.Server.LatencyStats = map[string]report.ServerLatency{
+	r.Server.LatencyStats = map[string]result.ServerLatency{
 		"get":    {Calls: 160123, P50: 0.003007, P99: 0.038143, P999: 0.101375},
 		"set":    {Calls: 20456, P50: 0.004015, P99: 0.031103, P999: 0.086015},
 		"expire": {Calls: 3103, P50: 0.003007, P99: 0.010047, P999: 0.065023},
@@ -100,7 +101,7 @@ func TestHTMLShowsClientAndServerLatency(t *testing.T) {
 	if get == nil {
 		t.Fatalf("no get row with Redis's and the client's latency in:\n%s", latency)
 	}
-	if want := report.FormatValue(r.Latency.ByOp["get"].P99, report.UnitMs); get[2] != want {
+	if want := result.FormatValue(r.Latency.ByOp["get"].P99, result.UnitMs); get[2] != want {
 		t.Errorf("client get p99 %q beside Redis's, want %q", get[2], want)
 	}
 	if !strings.Contains(latency, "<tr><td>set</td>") || !strings.Contains(latency, "<tr><td>scan</td>") || !strings.Contains(latency, "not a client operation") {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // CompareOptions set how Compare gates.
@@ -49,7 +51,7 @@ const (
 // LoadDifferences lists what makes base and cur runs of different loads:
 // scenario name, workload seed, active users, recorded seconds. Empty when
 // they are comparable.
-func LoadDifferences(base, cur *Result) []string {
+func LoadDifferences(base, cur *result.Result) []string {
 	var d []string
 	if base.Scenario.Name != cur.Scenario.Name {
 		d = append(d, fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name))
@@ -108,11 +110,11 @@ type compareSpec struct {
 	// info rows are shown but never gate: the maximum is one sample, and a
 	// pipeline that fails on it fails on noise.
 	info bool
-	get  func(*Result) (float64, bool)
+	get  func(*result.Result) (float64, bool)
 }
 
-func summaryGetter(pick func(*Result) Summary, q func(Summary) float64) func(*Result) (float64, bool) {
-	return func(r *Result) (float64, bool) {
+func summaryGetter(pick func(*result.Result) result.Summary, q func(result.Summary) float64) func(*result.Result) (float64, bool) {
+	return func(r *result.Result) (float64, bool) {
 		s := pick(r)
 		return q(s), s.Count > 0
 	}
@@ -122,45 +124,45 @@ func summaryGetter(pick func(*Result) Summary, q func(Summary) float64) func(*Re
 // when looked is set, in which some of what it counts was looked at): zero
 // errors of zero operations is no data, and no data where the base had some
 // is a regression.
-func countGetter(f func(*Result) uint64, looked func(*Result) uint64) func(*Result) (float64, bool) {
-	return func(r *Result) (float64, bool) {
+func countGetter(f func(*result.Result) uint64, looked func(*result.Result) uint64) func(*result.Result) (float64, bool) {
+	return func(r *result.Result) (float64, bool) {
 		ok := r.Users.Requests > 0 && (looked == nil || looked(r) > 0)
 		return float64(f(r)), ok
 	}
 }
 
 // judgedHitRate is the hit rate targets judge: failed lookups did not hit.
-func judgedHitRate(r *Result) (float64, bool) {
+func judgedHitRate(r *result.Result) (float64, bool) {
 	c := r.Cache
-	return LookupHitRate(c.Hits, c.Misses, c.LookupErrors), c.Hits+c.Misses+c.LookupErrors > 0
+	return result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors), c.Hits+c.Misses+c.LookupErrors > 0
 }
 
 func compareSpecs() []compareSpec {
-	overall := func(r *Result) Summary { return r.Latency.Overall }
-	service := func(r *Result) Summary { return r.Latency.Service }
+	overall := func(r *result.Result) result.Summary { return r.Latency.Overall }
+	service := func(r *result.Result) result.Summary { return r.Latency.Service }
 	specs := []compareSpec{}
 	for _, q := range []string{"p50", "p90", "p99", "p999", "max"} {
-		specs = append(specs, compareSpec{name: "latency_" + q, unit: UnitMs, better: "lower", floor: 0.01, info: q == "max", get: summaryGetter(overall, quantiles[q])})
+		specs = append(specs, compareSpec{name: "latency_" + q, unit: result.UnitMs, better: "lower", floor: 0.01, info: q == "max", get: summaryGetter(overall, func(s result.Summary) float64 { return s.Quantile(q) })})
 	}
 	specs = append(specs,
-		compareSpec{name: "service_p99", unit: UnitMs, better: "lower", floor: 0.01, get: summaryGetter(service, quantiles["p99"])},
-		compareSpec{name: "error_rate", unit: UnitFraction, better: "lower", floor: 0.0001, get: func(r *Result) (float64, bool) {
+		compareSpec{name: "service_p99", unit: result.UnitMs, better: "lower", floor: 0.01, get: summaryGetter(service, func(s result.Summary) float64 { return s.P99 })},
+		compareSpec{name: "error_rate", unit: result.UnitFraction, better: "lower", floor: 0.0001, get: func(r *result.Result) (float64, bool) {
 			if r.Users.Requests == 0 {
 				return 0, false
 			}
 			return float64(r.TotalErrors()) / float64(r.Users.Requests), true
 		}},
-		compareSpec{name: "errors", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.TotalErrors() }, nil)},
-		compareSpec{name: "pool_timeouts", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Pool.Timeouts }, nil)},
-		compareSpec{name: "late", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Late }, nil)},
-		compareSpec{name: "dropped", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Dropped }, nil)},
-		compareSpec{name: "abandoned", unit: UnitCount, better: "lower", floor: 1, get: countGetter(func(r *Result) uint64 { return r.Users.Abandoned }, nil)},
-		compareSpec{name: "integrity_mismatches", unit: UnitCount, better: "lower", strict: true, get: countGetter(func(r *Result) uint64 { return r.Integrity.Mismatches },
-			func(r *Result) uint64 { return r.Integrity.Checked })},
-		compareSpec{name: "lost_writes", unit: UnitCount, better: "lower", strict: true, get: countGetter(func(r *Result) uint64 { return r.Integrity.LostWrites },
-			func(r *Result) uint64 { return r.Integrity.WritesTracked })},
-		compareSpec{name: "ops_per_sec", unit: UnitRate, better: "higher", floor: 1, get: func(r *Result) (float64, bool) {
-			return r.opsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
+		compareSpec{name: "errors", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.TotalErrors() }, nil)},
+		compareSpec{name: "pool_timeouts", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Pool.Timeouts }, nil)},
+		compareSpec{name: "late", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Late }, nil)},
+		compareSpec{name: "dropped", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Dropped }, nil)},
+		compareSpec{name: "abandoned", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Abandoned }, nil)},
+		compareSpec{name: "integrity_mismatches", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.Mismatches },
+			func(r *result.Result) uint64 { return r.Integrity.Checked })},
+		compareSpec{name: "lost_writes", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.LostWrites },
+			func(r *result.Result) uint64 { return r.Integrity.WritesTracked })},
+		compareSpec{name: "ops_per_sec", unit: result.UnitRate, better: "higher", floor: 1, get: func(r *result.Result) (float64, bool) {
+			return r.OpsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
 		}},
 	)
 	return specs
@@ -172,7 +174,7 @@ func compareSpecs() []compareSpec {
 const hitRateNoiseFloor = 0.0005
 
 // Compare is CompareWith with a relative tolerance and nothing else set.
-func Compare(base, cur *Result, maxRegression float64) (Comparison, error) {
+func Compare(base, cur *result.Result, maxRegression float64) (Comparison, error) {
 	return CompareWith(base, cur, CompareOptions{MaxRegression: maxRegression})
 }
 
@@ -185,7 +187,7 @@ func Compare(base, cur *Result, maxRegression float64) (Comparison, error) {
 // any increase; a metric or fault the base measured and cur did not, and a
 // pass turning into a fail, always. Reports of different loads are refused
 // with an *IncomparableError unless o.Force is set.
-func CompareWith(base, cur *Result, o CompareOptions) (Comparison, error) {
+func CompareWith(base, cur *result.Result, o CompareOptions) (Comparison, error) {
 	if base == nil || cur == nil {
 		return Comparison{}, fmt.Errorf("compare: nil report")
 	}
@@ -214,7 +216,7 @@ func CompareWith(base, cur *Result, o CompareOptions) (Comparison, error) {
 			continue
 		}
 		row := CompareRow{Metric: s.name, Unit: s.unit, Base: bv, Cur: cv, Better: s.better,
-			BaseText: FormatValue(bv, s.unit), CurText: FormatValue(cv, s.unit)}
+			BaseText: result.FormatValue(bv, s.unit), CurText: result.FormatValue(cv, s.unit)}
 		if !bok || !cok {
 			c.add(missingRow(row, bok))
 			continue
@@ -228,7 +230,7 @@ func CompareWith(base, cur *Result, o CompareOptions) (Comparison, error) {
 	}
 	c.compareFaults(base, cur, maxRegression)
 	verdict := CompareRow{Metric: "verdict", BaseText: base.Verdict, CurText: cur.Verdict, Better: "pass"}
-	if base.Verdict == VerdictPass && cur.Verdict != VerdictPass {
+	if base.Verdict == result.VerdictPass && cur.Verdict != result.VerdictPass {
 		verdict.Regressed = true
 		verdict.Note = "a target that was met is now missed"
 	}
@@ -257,16 +259,16 @@ func missingRow(row CompareRow, inBase bool) CompareRow {
 // to 94 % sends 20 % more lookups to the origin, which a 10 % tolerance on
 // the hit rate itself (a 1 % change) would never catch. With MaxHitRateDrop
 // the hit rate gates on its drop in points instead.
-func (c *Comparison) compareHitRate(base, cur *Result, o CompareOptions) {
+func (c *Comparison) compareHitRate(base, cur *result.Result, o CompareOptions) {
 	bh, bok := judgedHitRate(base)
 	ch, cok := judgedHitRate(cur)
 	if !bok && !cok {
 		return
 	}
-	hit := CompareRow{Metric: "hit_rate", Unit: UnitFraction, Better: "higher", Base: bh, Cur: ch,
-		BaseText: FormatValue(bh, UnitFraction), CurText: FormatValue(ch, UnitFraction)}
-	miss := CompareRow{Metric: "miss_rate", Unit: UnitFraction, Better: "lower", Base: 1 - bh, Cur: 1 - ch,
-		BaseText: FormatValue(1-bh, UnitFraction), CurText: FormatValue(1-ch, UnitFraction)}
+	hit := CompareRow{Metric: "hit_rate", Unit: result.UnitFraction, Better: "higher", Base: bh, Cur: ch,
+		BaseText: result.FormatValue(bh, result.UnitFraction), CurText: result.FormatValue(ch, result.UnitFraction)}
+	miss := CompareRow{Metric: "miss_rate", Unit: result.UnitFraction, Better: "lower", Base: 1 - bh, Cur: 1 - ch,
+		BaseText: result.FormatValue(1-bh, result.UnitFraction), CurText: result.FormatValue(1-ch, result.UnitFraction)}
 	if !bok || !cok {
 		c.add(missingRow(hit, bok))
 		return
@@ -328,10 +330,10 @@ func relChange(base, cur float64) float64 {
 // but never in cur is a regression whatever the tolerance, and so is a fault
 // the base injected that the new run did not (absent, or its action did not
 // take effect): its recovery was not measured, so it cannot have held.
-func (c *Comparison) compareFaults(base, cur *Result, tol float64) {
+func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 	n := max(len(base.Faults), len(cur.Faults))
 	for i := 0; i < n; i++ {
-		var bf, cf *FaultReport
+		var bf, cf *result.FaultReport
 		if i < len(base.Faults) {
 			bf = &base.Faults[i]
 		}
@@ -367,14 +369,14 @@ func (c *Comparison) compareFaults(base, cur *Result, tol float64) {
 		}
 		for _, m := range []struct {
 			name string
-			get  func(FaultReport) *float64
+			get  func(result.FaultReport) *float64
 		}{
-			{"recovered_after_s", func(f FaultReport) *float64 { return f.RecoveredAfterS }},
-			{"p99_recovered_after_s", func(f FaultReport) *float64 { return f.P99RecoveredAfterS }},
-			{"rewarm_s", func(f FaultReport) *float64 { return f.RewarmS }},
+			{"recovered_after_s", func(f result.FaultReport) *float64 { return f.RecoveredAfterS }},
+			{"p99_recovered_after_s", func(f result.FaultReport) *float64 { return f.P99RecoveredAfterS }},
+			{"rewarm_s", func(f result.FaultReport) *float64 { return f.RewarmS }},
 		} {
 			bp, cp := m.get(*bf), m.get(*cf)
-			row := CompareRow{Metric: fmt.Sprintf("fault %d %s %s", i+1, kind, m.name), Unit: UnitSeconds, Better: "lower",
+			row := CompareRow{Metric: fmt.Sprintf("fault %d %s %s", i+1, kind, m.name), Unit: result.UnitSeconds, Better: "lower",
 				BaseText: afterText(bp, "never"), CurText: afterText(cp, "never")}
 			switch {
 			case bp == nil && cp == nil:
@@ -393,16 +395,16 @@ func (c *Comparison) compareFaults(base, cur *Result, tol float64) {
 			c.add(row)
 		}
 		be, ce := float64(bf.Errors()), float64(cf.Errors())
-		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s errors", i+1, kind), Unit: UnitCount, Better: "lower", Base: be, Cur: ce,
+		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s errors", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
 			BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce),
 			Regressed: worse(compareSpec{better: "lower", floor: 1}, be, ce, tol)})
 		bl, cl := float64(bf.LostWrites), float64(cf.LostWrites)
-		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s lost_writes", i+1, kind), Unit: UnitCount, Better: "lower", Base: bl, Cur: cl,
+		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s lost_writes", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: bl, Cur: cl,
 			BaseText: formatCount(bf.LostWrites), CurText: formatCount(cf.LostWrites), Change: relChange(bl, cl), Regressed: cl > bl})
 	}
 }
 
-func describe(r *Result) string {
+func describe(r *result.Result) string {
 	s := nameOr(r.Scenario.Name)
 	if !r.StartedAt.IsZero() {
 		s += " @ " + r.StartedAt.UTC().Format("2006-01-02 15:04")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func rowOf(c report.Comparison, metric string) report.CompareRow {
@@ -96,7 +97,7 @@ func TestCompareRecoveryAndIntegrity(t *testing.T) {
 	}
 	// Recovery one second slower is within sampling resolution.
 	cur = reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
-	cur.Faults[0].RecoveredAfterS = report.Seconds(*base.Faults[0].RecoveredAfterS + 0.9)
+	cur.Faults[0].RecoveredAfterS = result.Seconds(*base.Faults[0].RecoveredAfterS + 0.9)
 	c, _ = report.Compare(base, cur, 0.1)
 	if r := rowOf(c, "fault 1 restart recovered_after_s"); r.Regressed {
 		t.Errorf("0.9 s slower recovery is below the 1 s sampling floor: %+v", r)
@@ -108,9 +109,9 @@ func TestCompareRecoveryAndIntegrity(t *testing.T) {
 
 func TestCompareVerdictFlip(t *testing.T) {
 	base := reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true})
-	base.Finalize([]report.TargetSpec{{Name: "latency_p99", Expr: "< 1s"}})
+	base.Finalize(result.LoadTargets([]result.TargetSpec{{Name: "latency_p99", Expr: "< 1s"}}))
 	cur := reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true})
-	cur.Finalize([]report.TargetSpec{{Name: "latency_p99", Expr: "< 0.1ms"}})
+	cur.Finalize(result.LoadTargets([]result.TargetSpec{{Name: "latency_p99", Expr: "< 0.1ms"}}))
 	c, _ := report.Compare(base, cur, 10)
 	if r := rowOf(c, "verdict"); !r.Regressed || !c.Regressed {
 		t.Errorf("pass turning into fail must regress: %+v", r)
@@ -129,14 +130,14 @@ func TestCompareHitRateCountsLookupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := rowOf(c, "hit_rate")
-	want := report.LookupHitRate(cur.Cache.Hits, cur.Cache.Misses, cur.Cache.LookupErrors)
+	want := result.LookupHitRate(cur.Cache.Hits, cur.Cache.Misses, cur.Cache.LookupErrors)
 	if row.Cur != want || row.Base != base.Cache.HitRate || row.Cur >= row.Base {
 		t.Errorf("hit_rate row %+v, want cur %v (judged)", row, want)
 	}
 }
 
 // withHitRate sets a sample's lookups to hits of 10,000 with no failures.
-func withHitRate(r *report.Result, hits uint64) *report.Result {
+func withHitRate(r *result.Result, hits uint64) *result.Result {
 	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = hits, 10_000-hits, 0
 	return r
 }
@@ -190,7 +191,7 @@ func TestCompareGatesHitRateOnMissRate(t *testing.T) {
 func TestCompareMissingInNewReportRegresses(t *testing.T) {
 	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
 	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
-	cur.Latency.Service = report.Summary{}
+	cur.Latency.Service = result.Summary{}
 	cur.Integrity.WritesTracked = 0
 	c, err := report.Compare(base, cur, 0.5)
 	if err != nil {
@@ -210,8 +211,8 @@ func TestCompareMissingInNewReportRegresses(t *testing.T) {
 	// or latency.
 	idle := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
 	idle.Users.Requests, idle.Users.OpsPerSec = 0, 0
-	idle.Cache = report.CacheReport{}
-	idle.Latency = report.LatencyReport{}
+	idle.Cache = result.CacheReport{}
+	idle.Latency = result.LatencyReport{}
 	c, _ = report.Compare(base, idle, 10)
 	for _, m := range []string{"latency_p99", "hit_rate", "errors", "pool_timeouts", "dropped", "ops_per_sec"} {
 		if r := rowOf(c, m); !r.Regressed {
@@ -237,13 +238,13 @@ func TestCompareMissingInNewReportRegresses(t *testing.T) {
 func TestCompareRefusesDifferentLoads(t *testing.T) {
 	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
 	cases := map[string]struct {
-		change func(r *report.Result)
+		change func(r *result.Result)
 		want   string
 	}{
-		"scenario": {func(r *report.Result) { r.Scenario.Name = "soak" }, `scenario "restart-under-load" vs "soak"`},
-		"seed":     {func(r *report.Result) { r.Scenario.Seed = 7 }, "seed 1 vs 7"},
-		"users":    {func(r *report.Result) { r.Users.Active = 5_000 }, "active users 10,000 vs 5,000"},
-		"length":   {func(r *report.Result) { r.Phases[1].EndS -= 10 }, "recorded 50s vs 40s"},
+		"scenario": {func(r *result.Result) { r.Scenario.Name = "soak" }, `scenario "restart-under-load" vs "soak"`},
+		"seed":     {func(r *result.Result) { r.Scenario.Seed = 7 }, "seed 1 vs 7"},
+		"users":    {func(r *result.Result) { r.Users.Active = 5_000 }, "active users 10,000 vs 5,000"},
+		"length":   {func(r *result.Result) { r.Phases[1].EndS -= 10 }, "recorded 50s vs 40s"},
 	}
 	for name, tc := range cases {
 		cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})

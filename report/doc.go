@@ -1,11 +1,12 @@
-// Package report owns the result of one cacheproof run: the Result model and
-// its versioned JSON form, HDR latency summaries, target expressions and their
-// evaluation, and every writer that turns a Result into something a person or
-// a pipeline reads (console text, self-contained HTML, JUnit XML, Markdown).
-// It also compares two results (regression gate) and merges the results of
-// shards of one load.
+// Package report writes, compares and merges the results of cacheproof runs
+// (the Result model, HDR summaries and targets are in package result): the
+// versioned JSON report (WriteJSON, ReadJSON), console text, self-contained
+// HTML with SVG charts, JUnit XML and Markdown; Compare, the regression gate
+// between two results; and Merge, which combines the results of shards of
+// one load exactly.
 //
-// The package knows nothing of how a result was produced: it imports no Redis
-// client and no other cacheproof package, so a Result can be re-rendered,
-// compared and merged long after the run, on a machine without Redis.
+// The package knows nothing of how a result was produced: it imports no
+// Redis client and no cacheproof package but result, so a Result can be
+// re-rendered, compared and merged long after the run, on a machine without
+// Redis.
 package report

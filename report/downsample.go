@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // maxChartPoints bounds the points per chart series: a one-hour run (3,600
@@ -17,7 +19,7 @@ const maxChartPoints = 720
 // and clients which take the peak.
 type bucket struct {
 	t0, t1 float64
-	row    TimelineRow
+	row    result.TimelineRow
 	rows   int
 }
 
@@ -26,7 +28,7 @@ func (b bucket) span() float64 { return math.Max(b.t1-b.t0, 1e-9) }
 // perSec turns an interval counter into a rate.
 func (b bucket) perSec(v uint64) float64 { return float64(v) / b.span() }
 
-func downsample(rows []TimelineRow, maxPoints int) []bucket {
+func downsample(rows []result.TimelineRow, maxPoints int) []bucket {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -46,11 +48,11 @@ func downsample(rows []TimelineRow, maxPoints int) []bucket {
 	return out
 }
 
-func combineRows(rows []TimelineRow) TimelineRow {
+func combineRows(rows []result.TimelineRow) result.TimelineRow {
 	if len(rows) == 1 {
 		return rows[0]
 	}
-	var c TimelineRow
+	var c result.TimelineRow
 	c.T = rows[len(rows)-1].T
 	c.Phase = rows[len(rows)-1].Phase
 	c.ErrorsByKind = map[string]uint64{}
@@ -95,7 +97,7 @@ func combineRows(rows []TimelineRow) TimelineRow {
 	if c.Ops > 0 {
 		c.P50 = p50w / float64(c.Ops)
 	}
-	c.HitRate = LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
+	c.HitRate = result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
 	for k := range c.HitRateByTier {
 		c.HitRateByTier[k] /= float64(tierN[k])
 	}

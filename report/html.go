@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 //go:embed report.html.tmpl
@@ -28,12 +30,12 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"upper":   strings.ToUpper,
 	"clock":   formatClock,
 	"sub1":    func(a, b float64) float64 { return a - b },
-	"rate":    func(v float64) string { return FormatValue(v, UnitRate) },
-	"hitrate": HitRate,
+	"rate":    func(v float64) string { return result.FormatValue(v, result.UnitRate) },
+	"hitrate": result.HitRate,
 	// judged is the hit rate targets judge (failed lookups did not hit);
 	// answered leaves failed lookups out.
-	"judged":   func(c CacheCounts) float64 { return LookupHitRate(c.Hits, c.Misses, c.LookupErrors) },
-	"answered": func(c CacheCounts) float64 { return HitRate(c.Hits, c.Misses) },
+	"judged":   func(c result.CacheCounts) float64 { return result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors) },
+	"answered": func(c result.CacheCounts) float64 { return result.HitRate(c.Hits, c.Misses) },
 	"i64":      func(v int64) string { return formatThousands(float64(v), 0) },
 	"num":      func(v float64) string { return formatNum(round(v, 3)) },
 	"param":    func(v any) string { return fmt.Sprint(v) },
@@ -43,11 +45,11 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // WriteHTML writes report.html: one self-contained page (inline CSS and SVG
 // charts, no script, no external resource) that reads on a laptop and prints
 // cleanly. Long timelines are downsampled to at most 720 points per series.
-func WriteHTML(w io.Writer, r *Result) error {
+func WriteHTML(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write html report: nil result")
 	}
-	v, err := newHTMLView(r.normalized())
+	v, err := newHTMLView(normalized(r))
 	if err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
@@ -63,16 +65,16 @@ func WriteHTML(w io.Writer, r *Result) error {
 
 type namedSummary struct {
 	Group, Name string
-	S           Summary
+	S           result.Summary
 }
 
 type namedCounts struct {
 	Name string
-	C    CacheCounts
+	C    result.CacheCounts
 }
 
 type faultView struct {
-	FaultReport
+	result.FaultReport
 	Index  int
 	Errors uint64
 	Chart  template.HTML
@@ -80,11 +82,11 @@ type faultView struct {
 }
 
 type htmlView struct {
-	R         *Result
+	R         *result.Result
 	Failed    int
 	Headline  []headline
 	Latency   []namedSummary
-	All       CacheCounts // the whole run's lookups, for the "all" row
+	All       result.CacheCounts // the whole run's lookups, for the "all" row
 	Tiers     []namedCounts
 	Families  []namedCounts
 	Causes    map[string]uint64
@@ -107,23 +109,23 @@ type headline struct {
 	Bad          bool
 }
 
-func newHTMLView(r *Result) (*htmlView, error) {
+func newHTMLView(r *result.Result) (*htmlView, error) {
 	v := &htmlView{R: r, Charts: map[string]template.HTML{}, Causes: r.Cache.MissesByCause, Rows: len(r.Timeline),
-		All: CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}}
+		All: result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}}
 	for _, t := range r.Targets {
 		if !t.Pass {
 			v.Failed++
 		}
 	}
-	targetOf := map[string]TargetResult{}
+	targetOf := map[string]result.TargetResult{}
 	for _, t := range r.Targets {
 		targetOf[t.Name] = t
 	}
 	bad := func(name string) bool { t, ok := targetOf[name]; return ok && !t.Pass }
 	v.Headline = []headline{
 		{"p99 latency", formatMs(r.Latency.Overall.P99), bad("latency_p99")},
-		{"hit rate", formatPercent(LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), bad("hit_rate")},
-		{"throughput", FormatValue(r.opsPerSec(), UnitRate), bad("ops_per_sec")},
+		{"hit rate", formatPercent(result.LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), bad("hit_rate")},
+		{"throughput", result.FormatValue(r.OpsPerSec(), result.UnitRate), bad("ops_per_sec")},
 		{"errors", formatCount(r.TotalErrors()), bad("errors") || bad("error_rate")},
 		{"pool timeouts", formatCount(r.Pool.Timeouts), bad("pool_timeouts")},
 		{"evicted keys", formatCount(r.Server.EvictedKeys), bad("evicted_keys")},
@@ -135,19 +137,19 @@ func newHTMLView(r *Result) (*htmlView, error) {
 		// Beside the judged rate: how many lookups failed, and the rate among
 		// those Redis answered.
 		v.Headline = slices.Insert(v.Headline, 2, headline{"lookup errors",
-			formatCount(v.All.LookupErrors) + " (answered " + formatPercent(HitRate(v.All.Hits, v.All.Misses)) + ")", bad("hit_rate")})
+			formatCount(v.All.LookupErrors) + " (answered " + formatPercent(result.HitRate(v.All.Hits, v.All.Misses)) + ")", bad("hit_rate")})
 	}
 	v.Latency = append(v.Latency, namedSummary{"overall", "intended start", r.Latency.Overall})
 	if r.Latency.Service.Count > 0 {
 		v.Latency = append(v.Latency, namedSummary{"overall", "service (client call)", r.Latency.Service})
 	}
 	v.ServerLatency = serverLatencyRows(r)
-	if r.Client.hasClient() {
+	if hasClient(r.Client) {
 		v.Client = clientFacts(r.Client)
 	}
 	for _, group := range []struct {
 		name string
-		m    map[string]Summary
+		m    map[string]result.Summary
 	}{{"operation", r.Latency.ByOp}, {"tier", r.Latency.ByTier}, {"phase", r.Latency.ByPhase}} {
 		for _, k := range sortedKeys(group.m) {
 			v.Latency = append(v.Latency, namedSummary{group.name, k, group.m[k]})
@@ -186,20 +188,20 @@ func newHTMLView(r *Result) (*htmlView, error) {
 		if f.RewarmS != nil {
 			hi = math.Max(hi, f.StartS+*f.RewarmS+10)
 		}
-		var win []TimelineRow
+		var win []result.TimelineRow
 		for _, row := range r.Timeline {
 			if row.T >= lo && row.T <= hi {
 				win = append(win, row)
 			}
 		}
 		zoom := downsample(win, 240)
-		fv.Chart = faultChart(r, zoom, faultBands([]FaultReport{f}), lo, hi)
+		fv.Chart = faultChart(r, zoom, faultBands([]result.FaultReport{f}), lo, hi)
 		v.Faults = append(v.Faults, fv)
 	}
 	return v, nil
 }
 
-func faultBands(fs []FaultReport) []band {
+func faultBands(fs []result.FaultReport) []band {
 	out := make([]band, 0, len(fs))
 	for _, f := range fs {
 		end := f.EndS
@@ -213,24 +215,16 @@ func faultBands(fs []FaultReport) []band {
 
 // targetLine draws a latency or hit-rate target as a horizontal line when the
 // scenario set one with a plain upper/lower bound.
-func targetLine(r *Result, name string, scale float64, label string) []hline {
-	for _, t := range r.Targets {
+func targetLine(r *result.Result, name string, scale float64, label string) []hline {
+	for _, t := range r.TargetSpecs() {
 		if t.Name != name {
 			continue
 		}
-		e, err := ParseExpr(t.Expr)
-		if err != nil {
+		want, ok := t.Bound()
+		if !ok {
 			return nil
 		}
-		m, err := resolveMetric(name)
-		if err != nil {
-			return nil
-		}
-		want, err := e.in(m.unit)
-		if err != nil {
-			return nil
-		}
-		return []hline{{y: want * scale, label: label + " " + t.Expr, color: "#b00020"}}
+		return []hline{{y: want * scale, label: label + " " + t.Text, color: "#b00020"}}
 	}
 	return nil
 }
@@ -252,7 +246,7 @@ func ys(pts []bucket, f func(b bucket) float64) []float64 {
 }
 
 func latencySeries(pts []bucket) []series {
-	lat := func(f func(TimelineRow) float64) []float64 {
+	lat := func(f func(result.TimelineRow) float64) []float64 {
 		return ys(pts, func(b bucket) float64 {
 			if b.row.Ops == 0 || f(b.row) <= 0 {
 				return math.NaN()
@@ -262,10 +256,10 @@ func latencySeries(pts []bucket) []series {
 	}
 	x := xs(pts)
 	return []series{
-		{name: "p50", color: colorAt(0), x: x, y: lat(func(r TimelineRow) float64 { return r.P50 })},
-		{name: "p99", color: colorAt(1), x: x, y: lat(func(r TimelineRow) float64 { return r.P99 }), width: 2},
-		{name: "p99.9", color: colorAt(3), x: x, y: lat(func(r TimelineRow) float64 { return r.P999 })},
-		{name: "max", color: "#444", x: x, y: lat(func(r TimelineRow) float64 { return r.Max }), dash: true, width: 1.1},
+		{name: "p50", color: colorAt(0), x: x, y: lat(func(r result.TimelineRow) float64 { return r.P50 })},
+		{name: "p99", color: colorAt(1), x: x, y: lat(func(r result.TimelineRow) float64 { return r.P99 }), width: 2},
+		{name: "p99.9", color: colorAt(3), x: x, y: lat(func(r result.TimelineRow) float64 { return r.P999 })},
+		{name: "max", color: "#444", x: x, y: lat(func(r result.TimelineRow) float64 { return r.Max }), dash: true, width: 1.1},
 	}
 }
 
@@ -275,7 +269,7 @@ func hitRateSeries(pts []bucket, tiers []string) []series {
 		if b.row.Hits+b.row.Misses+b.row.LookupErrors == 0 {
 			return math.NaN()
 		}
-		return 100 * LookupHitRate(b.row.Hits, b.row.Misses, b.row.LookupErrors)
+		return 100 * result.LookupHitRate(b.row.Hits, b.row.Misses, b.row.LookupErrors)
 	})}
 	// Tiers first so the overall line is drawn on top of them.
 	var out []series
@@ -291,7 +285,7 @@ func hitRateSeries(pts []bucket, tiers []string) []series {
 	return append(out, overall)
 }
 
-func timelineCharts(r *Result, pts []bucket, bands []band, xlo, xhi float64) map[string]template.HTML {
+func timelineCharts(r *result.Result, pts []bucket, bands []band, xlo, xhi float64) map[string]template.HTML {
 	charts := map[string]template.HTML{}
 	x := xs(pts)
 	pctFmt := func(v float64) string { return formatNum(v) + "%" }
@@ -346,7 +340,7 @@ func timelineCharts(r *Result, pts []bucket, bands []band, xlo, xhi float64) map
 		addCounts(causeTotals, p.row.MissesByCause)
 	}
 	var causeSeries []series
-	causeColor := map[string]string{CauseCold: colorAt(0), CauseExpired: colorAt(4), CauseEvicted: colorAt(1)}
+	causeColor := map[string]string{result.CauseCold: colorAt(0), result.CauseExpired: colorAt(4), result.CauseEvicted: colorAt(1)}
 	for i, k := range sortedKeys(causeTotals) {
 		c, ok := causeColor[k]
 		if !ok {
@@ -365,7 +359,7 @@ func timelineCharts(r *Result, pts []bucket, bands []band, xlo, xhi float64) map
 
 	mib := func(v int64) float64 { return float64(v) / (1 << 20) }
 	memSeries := []series{{name: "used memory", color: colorAt(0), width: 2, x: x, y: ys(pts, func(b bucket) float64 { return mib(b.row.UsedMemory) })}}
-	if r.Server.MaxMemory > 0 || anyRow(pts, func(r TimelineRow) bool { return r.MaxMemory > 0 }) {
+	if r.Server.MaxMemory > 0 || anyRow(pts, func(r result.TimelineRow) bool { return r.MaxMemory > 0 }) {
 		memSeries = append(memSeries, series{name: "maxmemory", color: "#b00020", dash: true, x: x, y: ys(pts, func(b bucket) float64 {
 			if b.row.MaxMemory <= 0 {
 				return math.NaN()
@@ -399,7 +393,7 @@ func timelineCharts(r *Result, pts []bucket, bands []band, xlo, xhi float64) map
 	return charts
 }
 
-func faultChart(r *Result, pts []bucket, bands []band, lo, hi float64) template.HTML {
+func faultChart(r *result.Result, pts []bucket, bands []band, lo, hi float64) template.HTML {
 	x := xs(pts)
 	ser := latencySeries(pts)[:3]
 	lat := chart{title: "Latency around the fault (ms, log scale)", logY: true, height: 200, bands: bands, xMin: lo, xMax: hi,
@@ -418,7 +412,7 @@ func faultChart(r *Result, pts []bucket, bands []band, lo, hi float64) template.
 	return lat + hr
 }
 
-func anyRow(pts []bucket, f func(TimelineRow) bool) bool {
+func anyRow(pts []bucket, f func(result.TimelineRow) bool) bool {
 	for _, p := range pts {
 		if f(p.row) {
 			return true
@@ -430,7 +424,7 @@ func anyRow(pts []bucket, f func(TimelineRow) bool) bool {
 // distributionChart is the HDR percentile plot: latency (log scale) against
 // percentile on the classic 1/(1-p) axis, so the tail from 99 % to 99.999 %
 // gets as much room as the body.
-func distributionChart(r *Result) (template.HTML, error) {
+func distributionChart(r *result.Result) (template.HTML, error) {
 	type entry struct{ key, name string }
 	entries := []entry{{"overall", "intended start"}, {"service", "service (client call)"}}
 	var opKeys []string
@@ -462,10 +456,10 @@ func distributionChart(r *Result) (template.HTML, error) {
 		for xv := 0.0; xv <= limit+1e-9; xv += 0.025 {
 			p := 100 * (1 - math.Pow(10, -xv))
 			s.x = append(s.x, xv)
-			s.y = append(s.y, usToMs(h.ValueAtPercentile(p)))
+			s.y = append(s.y, result.UsToMs(h.ValueAtPercentile(p)))
 		}
 		s.x = append(s.x, limit)
-		s.y = append(s.y, usToMs(h.Max()))
+		s.y = append(s.y, result.UsToMs(h.Max()))
 		ss = append(ss, s)
 	}
 	maxX = math.Max(1, maxX)

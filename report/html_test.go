@@ -8,6 +8,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // htmlSections are the sections report.html must always contain.
@@ -94,7 +95,7 @@ func TestHTMLDownsamplesLongRuns(t *testing.T) {
 
 func TestHTMLEmptyResult(t *testing.T) {
 	var buf bytes.Buffer
-	if err := report.WriteHTML(&buf, &report.Result{Interrupted: true}); err != nil {
+	if err := report.WriteHTML(&buf, &result.Result{Interrupted: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"interrupted", "no targets were set", "No faults were injected", "no data"} {

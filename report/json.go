@@ -8,20 +8,22 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // WriteJSON writes r as indented JSON. Nil maps and slices are written as {}
 // and [] so consumers need no null checks, and the resolved scenario and pool
 // configuration are redacted again here as a last line of defence: a report
 // is shared far more widely than a scenario file.
-func WriteJSON(w io.Writer, r *Result) error {
+func WriteJSON(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write json report: nil result")
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r.normalized()); err != nil {
+	if err := enc.Encode(normalized(r)); err != nil {
 		return fmt.Errorf("write json report: %w", err)
 	}
 	return nil
@@ -30,7 +32,7 @@ func WriteJSON(w io.Writer, r *Result) error {
 // ReadJSON reads a report written by WriteJSON. It rejects reports whose
 // schema major version it does not know and reports whose stored histograms
 // do not decode, since compare and merge would silently be wrong.
-func ReadJSON(rd io.Reader) (*Result, error) {
+func ReadJSON(rd io.Reader) (*result.Result, error) {
 	data, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("read json report: %w", err)
@@ -47,12 +49,12 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 	if err := CheckSchemaVersion(*probe.SchemaVersion); err != nil {
 		return nil, fmt.Errorf("read json report: %w", err)
 	}
-	var r Result
+	var r result.Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("read json report: %w", describeJSONError(data, err))
 	}
 	for k, v := range r.HDR {
-		if _, err := DecodeHDR(v); err != nil {
+		if _, err := result.DecodeHDR(v); err != nil {
 			return nil, fmt.Errorf("read json report: hdr %q: %w", k, err)
 		}
 	}
@@ -63,7 +65,7 @@ func ReadJSON(rd io.Reader) (*Result, error) {
 // SchemaVersion.
 func CheckSchemaVersion(v string) error {
 	major, _, _ := strings.Cut(v, ".")
-	want, _, _ := strings.Cut(SchemaVersion, ".")
+	want, _, _ := strings.Cut(result.SchemaVersion, ".")
 	if major == "" || major != want {
 		return fmt.Errorf("unsupported schema_version %q (this cacheproof reads %s.x)", v, want)
 	}
@@ -89,13 +91,13 @@ func describeJSONError(data []byte, err error) error {
 
 // normalized returns a copy of r ready to serialise: empty collections
 // instead of nil, secrets redacted. r itself is not changed.
-func (r *Result) normalized() *Result {
+func normalized(r *result.Result) *result.Result {
 	c := *r
 	if c.SchemaVersion == "" {
-		c.SchemaVersion = SchemaVersion
+		c.SchemaVersion = result.SchemaVersion
 	}
 	if c.Verdict == "" {
-		c.Verdict = VerdictFail
+		c.Verdict = result.VerdictFail
 	}
 	c.Scenario.Resolved = Redact(c.Scenario.Resolved)
 	c.Pool.Config = Redact(c.Pool.Config)
@@ -111,14 +113,14 @@ func (r *Result) normalized() *Result {
 	c.Origin = nonNilMap(c.Origin)
 	c.Phases = nonNil(c.Phases)
 	c.Notes = nonNil(c.Notes)
-	c.Timeline = make([]TimelineRow, len(r.Timeline))
+	c.Timeline = make([]result.TimelineRow, len(r.Timeline))
 	for i, row := range r.Timeline {
 		row.ErrorsByKind = nonNilMap(row.ErrorsByKind)
 		row.HitRateByTier = nonNilMap(row.HitRateByTier)
 		row.MissesByCause = nonNilMap(row.MissesByCause)
 		c.Timeline[i] = row
 	}
-	c.Faults = make([]FaultReport, len(r.Faults))
+	c.Faults = make([]result.FaultReport, len(r.Faults))
 	for i, f := range r.Faults {
 		f.Params = nonNilMap(f.Params)
 		f.ErrorsByKind = nonNilMap(f.ErrorsByKind)
@@ -128,8 +130,8 @@ func (r *Result) normalized() *Result {
 	return &c
 }
 
-func normCounts(m map[string]CacheCounts) map[string]CacheCounts {
-	out := make(map[string]CacheCounts, len(m))
+func normCounts(m map[string]result.CacheCounts) map[string]result.CacheCounts {
+	out := make(map[string]result.CacheCounts, len(m))
 	for k, v := range m {
 		v.MissesByCause = nonNilMap(v.MissesByCause)
 		out[k] = v

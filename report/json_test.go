@@ -8,37 +8,38 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func TestHistogramSummaryAndEncoding(t *testing.T) {
-	h := report.NewHistogram()
+	h := result.NewHistogram()
 	for v := int64(1); v <= 10000; v++ { // 1 µs .. 10 ms, uniform
 		if err := h.RecordValue(v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s := report.Summarize(h)
+	s := result.Summarize(h)
 	if s.Count != 10000 || s.P50 < 4.99 || s.P50 > 5.01 || s.P99 < 9.89 || s.P99 > 9.91 || s.Max < 9.99 || s.Max > 10.01 {
 		t.Errorf("summary off: %+v", s)
 	}
 	if err := h.RecordValue(60_000_000); err != nil {
 		t.Errorf("60 s must fit the geometry: %v", err)
 	}
-	enc, err := report.EncodeHDR(h)
+	enc, err := result.EncodeHDR(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := report.DecodeHDR(enc)
+	back, err := result.DecodeHDR(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !back.Equals(h) {
 		t.Error("decoded histogram differs from the original")
 	}
-	if _, err := report.DecodeHDR("not base64!"); err == nil {
+	if _, err := result.DecodeHDR("not base64!"); err == nil {
 		t.Error("garbage must not decode")
 	}
-	if got := report.Summarize(nil); got != (report.Summary{}) {
+	if got := result.Summarize(nil); got != (result.Summary{}) {
 		t.Errorf("nil histogram: %+v", got)
 	}
 }
@@ -62,8 +63,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("overall histogram: ok=%v err=%v", ok, err)
 	}
-	if report.Summarize(h) != r.Latency.Overall {
-		t.Errorf("stored histogram does not reproduce the summary: %+v vs %+v", report.Summarize(h), r.Latency.Overall)
+	if result.Summarize(h) != r.Latency.Overall {
+		t.Errorf("stored histogram does not reproduce the summary: %+v vs %+v", result.Summarize(h), r.Latency.Overall)
 	}
 	if !back.StartedAt.Equal(r.StartedAt) {
 		t.Errorf("started_at %v vs %v", back.StartedAt, r.StartedAt)
@@ -113,7 +114,7 @@ func TestJSONFieldNamesOtherToolsRelyOn(t *testing.T) {
 }
 
 func TestWriteJSONRedactsAndNormalises(t *testing.T) {
-	r := &report.Result{Scenario: report.ScenarioInfo{Resolved: map[string]any{
+	r := &result.Result{Scenario: result.ScenarioInfo{Resolved: map[string]any{
 		"target": map[string]any{"url": "redis://app:topsecret@10.0.0.1:6379", "password": "pw", "auth_token": "abc", "tls": true},
 		"pool":   map[string]any{"max_conns": 50}}}}
 	var buf bytes.Buffer

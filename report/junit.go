@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // JUnit XML, the dialect Jenkins, GitLab and GitHub test reporters read: one
@@ -52,7 +54,7 @@ type junitFailure struct {
 // WriteJUnit writes JUnit XML with one test case per target. A failed case's
 // message is the expression and the observed value ("latency_p99 < 5ms:
 // observed 7.2ms"), which is what CI shows in its test summary.
-func WriteJUnit(w io.Writer, r *Result) error {
+func WriteJUnit(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write junit report: nil result")
 	}

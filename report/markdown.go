@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // WriteMarkdown writes a short summary for a CI step summary
 // ($GITHUB_STEP_SUMMARY, a merge-request comment): verdict, targets table,
 // headline figures and one line per fault. Details stay in report.html.
-func WriteMarkdown(w io.Writer, r *Result) error {
+func WriteMarkdown(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write markdown report: nil result")
 	}
 	ew := &errWriter{w: w}
 	icon := "✅"
-	if r.Verdict != VerdictPass {
+	if r.Verdict != result.VerdictPass {
 		icon = "❌"
 	}
 	ew.printf("## %s cacheproof `%s`: %s\n\n", icon, mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict))
@@ -55,7 +57,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	ew.printf("| latency p50 | p99 | p99.9 | max | hit rate | throughput | errors | pool timeouts | evicted |\n")
 	ew.printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n\n", formatMs(s.P50), formatMs(s.P99), formatMs(s.P999), formatMs(s.Max),
-		mdEscape(hitRateText(CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors})), FormatValue(r.opsPerSec(), UnitRate), formatCount(r.TotalErrors()),
+		mdEscape(hitRateText(result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors})), result.FormatValue(r.OpsPerSec(), result.UnitRate), formatCount(r.TotalErrors()),
 		formatCount(r.Pool.Timeouts), formatCount(r.Server.EvictedKeys))
 	if len(r.Faults) > 0 {
 		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | re-warm | lost writes |\n")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Merge combines the reports of shards of one load (cacheproof run --shard
@@ -38,7 +39,7 @@ import (
 // the same started_at and shard) is an error, not double the load. Targets
 // are re-evaluated against the merged figures with the first report's
 // target list.
-func Merge(rs ...*Result) (*Result, error) {
+func Merge(rs ...*result.Result) (*result.Result, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("merge: no reports")
 	}
@@ -46,7 +47,7 @@ func Merge(rs ...*Result) (*Result, error) {
 		if r == nil {
 			return nil, fmt.Errorf("merge: report %d is nil", i+1)
 		}
-		if err := CheckSchemaVersion(orDefault(r.SchemaVersion, SchemaVersion)); err != nil {
+		if err := CheckSchemaVersion(orDefault(r.SchemaVersion, result.SchemaVersion)); err != nil {
 			return nil, fmt.Errorf("merge: report %d: %w", i+1, err)
 		}
 		if r.Scenario.Name != rs[0].Scenario.Name {
@@ -63,17 +64,17 @@ func Merge(rs ...*Result) (*Result, error) {
 	}
 
 	first := rs[0]
-	m := &Result{
-		SchemaVersion: SchemaVersion,
+	m := &result.Result{
+		SchemaVersion: result.SchemaVersion,
 		Tool:          first.Tool,
 		Scenario:      first.Scenario,
 		StartedAt:     first.StartedAt,
 		HDR:           map[string]string{},
 		Errors:        map[string]uint64{},
-		Origin:        map[string]OriginReport{},
-		Cache: CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]CacheCounts{},
-			ByFamily: map[string]CacheCounts{}},
-		Pool:       PoolReport{Config: first.Pool.Config},
+		Origin:        map[string]result.OriginReport{},
+		Cache: result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{},
+			ByFamily: map[string]result.CacheCounts{}},
+		Pool:       result.PoolReport{Config: first.Pool.Config},
 		MergedFrom: 0,
 	}
 	for _, r := range rs {
@@ -93,17 +94,17 @@ func Merge(rs ...*Result) (*Result, error) {
 	m.DurationS = math.Round(end.Sub(m.StartedAt).Seconds()*1000) / 1000
 	m.ExitCode = 0
 
-	if err := m.mergeHDR(rs); err != nil {
+	if err := mergeHDR(m, rs); err != nil {
 		return nil, err
 	}
 	for _, r := range rs {
-		m.addCounters(r)
+		addCounters(m, r)
 	}
 	m.Timeline = mergeTimelines(m.StartedAt, rs)
 	m.Phases = mergePhases(m.StartedAt, rs)
 	m.Faults = mergeFaults(m.StartedAt, rs)
 	m.Notes = append(m.Notes, fmt.Sprintf("merged from %d shard reports; per-second percentiles in the timeline are the worst shard's (an upper bound)", len(rs)))
-	m.summariesFromHDR(true)
+	m.SummariesFromHDR(true)
 	for i := range m.Phases {
 		if s, ok := m.Latency.ByPhase[m.Phases[i].Name]; ok {
 			m.Phases[i].Latency = s
@@ -111,7 +112,7 @@ func Merge(rs ...*Result) (*Result, error) {
 	}
 	m.Users.OpsPerSec = 0 // recomputed by Finalize over the merged recorded seconds
 	m.Finalize(first.TargetSpecs())
-	if m.Verdict == VerdictFail {
+	if m.Verdict == result.VerdictFail {
 		m.ExitCode = 1
 	}
 	if m.Interrupted {
@@ -130,7 +131,7 @@ func orDefault(s, d string) string {
 // duplicateReport finds a report given twice: the same shard twice, or two
 // reports of one run (same started_at and shard, as an unsharded report
 // named twice). Merged, it would count one load twice.
-func duplicateReport(rs []*Result) error {
+func duplicateReport(rs []*result.Result) error {
 	shards := map[string]int{}
 	runs := map[string]int{}
 	for i, r := range rs {
@@ -154,17 +155,17 @@ func duplicateReport(rs []*Result) error {
 }
 
 // mergeHDR merges every stored histogram key exactly.
-func (m *Result) mergeHDR(rs []*Result) error {
+func mergeHDR(m *result.Result, rs []*result.Result) error {
 	merged := map[string]*hdrhistogram.Histogram{}
 	for i, r := range rs {
 		for _, key := range sortedKeys(r.HDR) {
-			h, err := DecodeHDR(r.HDR[key])
+			h, err := result.DecodeHDR(r.HDR[key])
 			if err != nil {
 				return fmt.Errorf("merge: report %d: hdr %q: %w", i+1, key, err)
 			}
 			dst, ok := merged[key]
 			if !ok {
-				dst = NewHistogram()
+				dst = result.NewHistogram()
 				merged[key] = dst
 			}
 			if dropped := dst.Merge(h); dropped > 0 {
@@ -180,7 +181,7 @@ func (m *Result) mergeHDR(rs []*Result) error {
 	return nil
 }
 
-func (m *Result) addCounters(r *Result) {
+func addCounters(m *result.Result, r *result.Result) {
 	m.Cache.Hits += r.Cache.Hits
 	m.Cache.Misses += r.Cache.Misses
 	m.Cache.LookupErrors += r.Cache.LookupErrors
@@ -221,7 +222,7 @@ func (m *Result) addCounters(r *Result) {
 		// Every shard read the same server's statistics; the one with the
 		// most calls saw the longest stretch of the load.
 		if s.LatencyStats == nil {
-			s.LatencyStats = map[string]ServerLatency{}
+			s.LatencyStats = map[string]result.ServerLatency{}
 		}
 		if have, ok := s.LatencyStats[cmd]; !ok || l.Calls > have.Calls {
 			s.LatencyStats[cmd] = l
@@ -255,7 +256,7 @@ func (m *Result) addCounters(r *Result) {
 	}
 }
 
-func mergeCounts(dst, src map[string]CacheCounts) {
+func mergeCounts(dst, src map[string]result.CacheCounts) {
 	for k, c := range src {
 		d := dst[k]
 		d.Hits += c.Hits
@@ -272,15 +273,15 @@ func mergeCounts(dst, src map[string]CacheCounts) {
 }
 
 // offset is the time between the merged start and r's start, in seconds.
-func offset(start time.Time, r *Result) float64 {
+func offset(start time.Time, r *result.Result) float64 {
 	if r.StartedAt.IsZero() || start.IsZero() {
 		return 0
 	}
 	return r.StartedAt.Sub(start).Seconds()
 }
 
-func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
-	bySecond := map[int64]*TimelineRow{}
+func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
+	bySecond := map[int64]*result.TimelineRow{}
 	tiers := map[int64]map[string]int{}
 	for _, r := range rs {
 		off := offset(start, r)
@@ -288,7 +289,7 @@ func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
 			sec := int64(math.Round(row.T + off))
 			d, ok := bySecond[sec]
 			if !ok {
-				d = &TimelineRow{T: float64(sec), Phase: row.Phase, ErrorsByKind: map[string]uint64{},
+				d = &result.TimelineRow{T: float64(sec), Phase: row.Phase, ErrorsByKind: map[string]uint64{},
 					HitRateByTier: map[string]float64{}, MissesByCause: map[string]uint64{}}
 				bySecond[sec] = d
 				tiers[sec] = map[string]int{}
@@ -329,10 +330,10 @@ func mergeTimelines(start time.Time, rs []*Result) []TimelineRow {
 		secs = append(secs, s)
 	}
 	sort.Slice(secs, func(i, j int) bool { return secs[i] < secs[j] })
-	out := make([]TimelineRow, 0, len(secs))
+	out := make([]result.TimelineRow, 0, len(secs))
 	for _, s := range secs {
 		d := bySecond[s]
-		d.HitRate = LookupHitRate(d.Hits, d.Misses, d.LookupErrors)
+		d.HitRate = result.LookupHitRate(d.Hits, d.Misses, d.LookupErrors)
 		// Per-tier rates are averaged over shards: each shard's tier mix is
 		// the same slice of one workload.
 		for k, n := range tiers[s] {
@@ -351,8 +352,8 @@ func unionFaults(a, b string) []string {
 	return sortedKeys(set)
 }
 
-func mergePhases(start time.Time, rs []*Result) []PhaseReport {
-	var out []PhaseReport
+func mergePhases(start time.Time, rs []*result.Result) []result.PhaseReport {
+	var out []result.PhaseReport
 	idx := map[string]int{}
 	for _, r := range rs {
 		off := offset(start, r)
@@ -386,8 +387,8 @@ func mergePhases(start time.Time, rs []*Result) []PhaseReport {
 // start within 2 s on the merged clock) and combines what each saw: errors
 // and writes are summed, recovery takes the slowest shard, hit rate the
 // lowest.
-func mergeFaults(start time.Time, rs []*Result) []FaultReport {
-	var out []FaultReport
+func mergeFaults(start time.Time, rs []*result.Result) []result.FaultReport {
+	var out []result.FaultReport
 	for _, r := range rs {
 		off := offset(start, r)
 		for _, f := range r.Faults {
@@ -446,7 +447,7 @@ func slowest(a, b *float64) *float64 {
 	if a == nil || b == nil {
 		return nil
 	}
-	return Seconds(math.Max(*a, *b))
+	return result.Seconds(math.Max(*a, *b))
 }
 
 func minPtr(a, b *float64) *float64 {
@@ -456,7 +457,7 @@ func minPtr(a, b *float64) *float64 {
 	case b == nil:
 		return a
 	}
-	return Seconds(math.Min(*a, *b))
+	return result.Seconds(math.Min(*a, *b))
 }
 
 func containsString(ss []string, s string) bool {

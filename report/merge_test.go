@@ -7,6 +7,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func TestMergeShards(t *testing.T) {
@@ -24,11 +25,11 @@ func TestMergeShards(t *testing.T) {
 	// with both shards' values.
 	ha, _, _ := a.Histogram("overall")
 	hb, _, _ := b.Histogram("overall")
-	both := report.NewHistogram()
+	both := result.NewHistogram()
 	both.Merge(ha)
 	both.Merge(hb)
-	if m.Latency.Overall != report.Summarize(both) || m.Latency.Overall.Count != a.Latency.Overall.Count+b.Latency.Overall.Count {
-		t.Errorf("merged latency %+v, want %+v", m.Latency.Overall, report.Summarize(both))
+	if m.Latency.Overall != result.Summarize(both) || m.Latency.Overall.Count != a.Latency.Overall.Count+b.Latency.Overall.Count {
+		t.Errorf("merged latency %+v, want %+v", m.Latency.Overall, result.Summarize(both))
 	}
 	hm, _, _ := m.Histogram("overall")
 	if !hm.Equals(both) {
@@ -51,7 +52,7 @@ func TestMergeShards(t *testing.T) {
 	if m.Server.EvictedKeys != max(a.Server.EvictedKeys, b.Server.EvictedKeys) {
 		t.Error("server counters come from one shared Redis and must not be summed")
 	}
-	if want := report.HitRate(m.Cache.Hits, m.Cache.Misses); m.Cache.HitRate != want {
+	if want := result.HitRate(m.Cache.Hits, m.Cache.Misses); m.Cache.HitRate != want {
 		t.Errorf("hit rate %v, want %v", m.Cache.HitRate, want)
 	}
 	// Timelines: b started 3 s later, so the merged timeline spans 63 s and
@@ -77,7 +78,7 @@ func TestMergeCombinesSameFault(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 	a := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Shard: "1/2", StartedAt: t0})
 	b := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 2, Shard: "2/2", StartedAt: t0.Add(time.Second)})
-	b.Faults[0].RecoveredAfterS = report.Seconds(7)
+	b.Faults[0].RecoveredAfterS = result.Seconds(7)
 	b.Faults[0].LostWrites = 2
 	m, err := report.Merge(a, b)
 	if err != nil {
@@ -131,7 +132,7 @@ func TestMergeSumsLookupErrorsAndAbandoned(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
 	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
-	for i, r := range []*report.Result{a, b} {
+	for i, r := range []*result.Result{a, b} {
 		n := uint64(100 * (i + 1))
 		r.Cache.LookupErrors = n
 		c := r.Cache.ByTier["api"]
@@ -155,11 +156,11 @@ func TestMergeSumsLookupErrorsAndAbandoned(t *testing.T) {
 	if m.Users.Abandoned != 302 || m.Timeline[5].Abandoned != 304 || m.Timeline[5].LookupErrors != 300 || m.Phases[1].LookupErrors != 300 {
 		t.Errorf("abandoned %d, timeline row %+v, phase %+v", m.Users.Abandoned, m.Timeline[5], m.Phases[1])
 	}
-	if want := report.LookupHitRate(m.Cache.Hits, m.Cache.Misses, 300); m.Cache.HitRate != want || m.Cache.AnsweredHitRate <= want {
+	if want := result.LookupHitRate(m.Cache.Hits, m.Cache.Misses, 300); m.Cache.HitRate != want || m.Cache.AnsweredHitRate <= want {
 		t.Errorf("merged hit rate %v (answered %v), want %v", m.Cache.HitRate, m.Cache.AnsweredHitRate, want)
 	}
 	row := m.Timeline[5]
-	if want := report.LookupHitRate(row.Hits, row.Misses, 300); row.HitRate != want {
+	if want := result.LookupHitRate(row.Hits, row.Misses, 300); row.HitRate != want {
 		t.Errorf("timeline hit rate %v, want %v", row.HitRate, want)
 	}
 }
@@ -170,23 +171,23 @@ func TestMergeKeepsCommandLatency(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
 	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
-	both := report.NewHistogram()
-	for _, r := range []*report.Result{a, b} {
+	both := result.NewHistogram()
+	for _, r := range []*result.Result{a, b} {
 		h, ok, err := r.Histogram("command")
 		if err != nil || !ok || h.TotalCount() == 0 {
 			t.Fatalf("sample has no command histogram: %v %v", ok, err)
 		}
-		r.Latency.ByOp["command"] = report.Summarize(h) // as the harness writes it
+		r.Latency.ByOp["command"] = result.Summarize(h) // as the harness writes it
 		both.Merge(h)
 	}
 	m, err := report.Merge(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := m.Latency.ByOp["command"], report.Summarize(both); got != want || got.Count == 0 {
+	if got, want := m.Latency.ByOp["command"], result.Summarize(both); got != want || got.Count == 0 {
 		t.Errorf("merged by_op.command %+v, want %+v", got, want)
 	}
-	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "latency_p99.op.command", Expr: "< 1m"}})[0]; !tr.Pass {
+	if tr := result.Evaluate(m, result.LoadTargets([]result.TargetSpec{{Name: "latency_p99.op.command", Expr: "< 1m"}}))[0]; !tr.Pass {
 		t.Errorf("latency_p99.op.command on the merged report: %+v", tr)
 	}
 }
@@ -207,7 +208,7 @@ func TestMergeFaultInjection(t *testing.T) {
 	if len(m.Faults) != 2 || !m.Faults[0].Injected || !m.Faults[1].Injected || m.Faults[1].Planned != 1 {
 		t.Fatalf("merged faults: %+v", m.Faults)
 	}
-	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; !tr.Pass {
+	if tr := result.Evaluate(m, result.LoadTargets([]result.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}}))[0]; !tr.Pass {
 		t.Errorf("recovery_time on the merged report: %+v", tr)
 	}
 	// Without shard 0 the restart is in no report: no data, not a pass.
@@ -218,7 +219,7 @@ func TestMergeFaultInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr := report.Evaluate(m, []report.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}})[0]; tr.Pass || !strings.Contains(tr.Detail, "did not take effect") {
+	if tr := result.Evaluate(m, result.LoadTargets([]result.TargetSpec{{Name: "recovery_time", Expr: "< 10s"}}))[0]; tr.Pass || !strings.Contains(tr.Detail, "did not take effect") {
 		t.Errorf("recovery_time without shard 0: %+v", tr)
 	}
 }
@@ -229,8 +230,8 @@ func TestMergeKeepsServerLatency(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
 	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
-	a.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 900, P99: 0.05}}
-	b.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 1000, P99: 0.04}, "set": {Calls: 10, P99: 0.02}}
+	a.Server.LatencyStats = map[string]result.ServerLatency{"get": {Calls: 900, P99: 0.05}}
+	b.Server.LatencyStats = map[string]result.ServerLatency{"get": {Calls: 1000, P99: 0.04}, "set": {Calls: 10, P99: 0.02}}
 	m, err := report.Merge(a, b)
 	if err != nil {
 		t.Fatal(err)

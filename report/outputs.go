@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Outputs says where WriteAll puts files. Dir receives report.json and
@@ -25,7 +27,7 @@ type Outputs struct {
 // file is written to a temporary name and renamed, so an interrupted write
 // never leaves a truncated report behind. It writes what it can: a failed
 // writer does not stop the others, and the errors are joined.
-func WriteAll(r *Result, o Outputs) ([]string, error) {
+func WriteAll(r *result.Result, o Outputs) ([]string, error) {
 	if r == nil {
 		return nil, fmt.Errorf("write reports: nil result")
 	}
@@ -37,7 +39,7 @@ func WriteAll(r *Result, o Outputs) ([]string, error) {
 	}
 	type job struct {
 		path  string
-		write func(io.Writer, *Result) error
+		write func(io.Writer, *result.Result) error
 	}
 	var jobs []job
 	if !o.SkipJSON {
@@ -69,7 +71,7 @@ func WriteAll(r *Result, o Outputs) ([]string, error) {
 	return written, nil
 }
 
-func writeFileAtomic(path string, r *Result, write func(io.Writer, *Result) error) error {
+func writeFileAtomic(path string, r *result.Result, write func(io.Writer, *result.Result) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -105,7 +107,7 @@ func joinErrs(errs []error) error {
 
 // WriteFile writes one report file with the given writer (WriteJSON,
 // WriteHTML, ...) atomically: a temporary file renamed into place.
-func WriteFile(path string, r *Result, write func(io.Writer, *Result) error) error {
+func WriteFile(path string, r *result.Result, write func(io.Writer, *result.Result) error) error {
 	if r == nil {
 		return fmt.Errorf("%s: nil result", path)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // TestEveryWrittenReportValidates writes the kinds of report the tool
@@ -26,11 +27,11 @@ func TestEveryWrittenReportValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty := &report.Result{Scenario: report.ScenarioInfo{Name: "smoke"}, StartedAt: t0, Interrupted: true, ExitCode: 130}
-	empty.Finalize(report.DefaultTargets())
+	empty := &result.Result{Scenario: result.ScenarioInfo{Name: "smoke"}, StartedAt: t0, Interrupted: true, ExitCode: 130}
+	empty.Finalize(result.LoadTargets(result.DefaultTargets()))
 	never := reporttest.Sample(reporttest.Options{Seconds: 30})
 	never.Faults[0].RecoveredAfterS, never.Faults[0].FirstErrorAfterS = nil, nil
-	cases := map[string]*report.Result{
+	cases := map[string]*result.Result{
 		"sample":    reporttest.Sample(reporttest.Options{Seconds: 30}),
 		"no-faults": reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true}),
 		"merged":    merged,
@@ -71,7 +72,7 @@ func TestSchemaRejectsBrokenReports(t *testing.T) {
 	for name, bad := range map[string]string{
 		"verdict":  strings.Replace(good, `"verdict": "fail"`, `"verdict": "maybe"`, 1),
 		"hit_rate": strings.Replace(good, `"hit_rate": 0.`, `"hit_rate": 1.`, 1),
-		"missing":  strings.Replace(good, `"schema_version": "`+report.SchemaVersion+`",`, ``, 1),
+		"missing":  strings.Replace(good, `"schema_version": "`+result.SchemaVersion+`",`, ``, 1),
 	} {
 		if bad == good {
 			t.Fatalf("%s: replacement did not apply", name)
@@ -96,9 +97,9 @@ func TestSchemaDocumentsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := reporttest.Sample(reporttest.Options{Seconds: 30})
-	full.Server.LatencyStats = map[string]report.ServerLatency{"get": {Calls: 10, P50: 0.01, P99: 0.02, P999: 0.03}}
+	full.Server.LatencyStats = map[string]result.ServerLatency{"get": {Calls: 10, P50: 0.01, P99: 0.02, P999: 0.03}}
 	full.Shard, full.MergedFrom = "0/2", 2
-	for name, r := range map[string]*report.Result{"sample": full, "fixture": fixture(t)} {
+	for name, r := range map[string]*result.Result{"sample": full, "fixture": fixture(t)} {
 		var buf bytes.Buffer
 		if err := report.WriteJSON(&buf, r); err != nil {
 			t.Fatal(err)

@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // WriteText writes the console summary: the verdict, one line per target
 // (PASS/FAIL, expression, observed value), then the headline figures. It is
 // what an SRE reads in a terminal or a CI log, so it stays under a screen.
-func WriteText(w io.Writer, r *Result) error {
+func WriteText(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write text report: nil result")
 	}
@@ -69,14 +71,14 @@ func WriteText(w io.Writer, r *Result) error {
 			row("redis "+c+" (in server)", "%s", serverLatencyLine(l))
 		}
 	}
-	row("throughput", "%s; late %s, dropped %s, abandoned %s", FormatValue(r.opsPerSec(), UnitRate), formatCount(r.Users.Late),
+	row("throughput", "%s; late %s, dropped %s, abandoned %s", result.FormatValue(r.OpsPerSec(), result.UnitRate), formatCount(r.Users.Late),
 		formatCount(r.Users.Dropped), formatCount(r.Users.Abandoned))
-	all := CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}
+	all := result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}
 	lookupErrs := ""
 	if all.LookupErrors > 0 {
-		lookupErrs = fmt.Sprintf(", lookup errors %s; answered %s", formatCount(all.LookupErrors), formatPercent(HitRate(all.Hits, all.Misses)))
+		lookupErrs = fmt.Sprintf(", lookup errors %s; answered %s", formatCount(all.LookupErrors), formatPercent(result.HitRate(all.Hits, all.Misses)))
 	}
-	row("cache", "hit rate %s (hits %s, misses %s%s%s)", formatPercent(LookupHitRate(all.Hits, all.Misses, all.LookupErrors)), formatCount(r.Cache.Hits),
+	row("cache", "hit rate %s (hits %s, misses %s%s%s)", formatPercent(result.LookupHitRate(all.Hits, all.Misses, all.LookupErrors)), formatCount(r.Cache.Hits),
 		formatCount(r.Cache.Misses), lookupErrs, causesSuffix(r.Cache.MissesByCause))
 	if len(r.Cache.ByTier) > 0 {
 		var parts []string
@@ -94,7 +96,7 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	row("redis", "evicted %s, expired %s, memory %s (peak %s), clients %d",
 		formatCount(r.Server.EvictedKeys), formatCount(r.Server.ExpiredKeys), mem, formatBytes(r.Server.UsedMemoryPeak), r.Server.ConnectedClients)
-	if r.Client.hasClient() {
+	if hasClient(r.Client) {
 		row("client (this tool)", "%s", clientLine(r.Client))
 	}
 	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
@@ -114,15 +116,15 @@ func WriteText(w io.Writer, r *Result) error {
 // answered and how many failed beside it: "91.2% (answered 97.0%, 1,204
 // lookup errors)". Showing both keeps a reader from mistaking an outage for
 // a cold cache, or the reverse.
-func hitRateText(c CacheCounts) string {
-	judged := formatPercent(LookupHitRate(c.Hits, c.Misses, c.LookupErrors))
+func hitRateText(c result.CacheCounts) string {
+	judged := formatPercent(result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors))
 	if c.LookupErrors == 0 {
 		return judged
 	}
-	return fmt.Sprintf("%s (answered %s, %s lookup errors)", judged, formatPercent(HitRate(c.Hits, c.Misses)), formatCount(c.LookupErrors))
+	return fmt.Sprintf("%s (answered %s, %s lookup errors)", judged, formatPercent(result.HitRate(c.Hits, c.Misses)), formatCount(c.LookupErrors))
 }
 
-func summaryLine(s Summary) string {
+func summaryLine(s result.Summary) string {
 	if s.Count == 0 {
 		return "no samples"
 	}
@@ -131,7 +133,7 @@ func summaryLine(s Summary) string {
 }
 
 // faultLine is the one-line recovery story of a fault.
-func faultLine(f FaultReport) string {
+func faultLine(f result.FaultReport) string {
 	parts := []string{fmt.Sprintf("lasted %s", formatSeconds(f.EndS-f.StartS))}
 	parts = append(parts, "first error "+afterText(f.FirstErrorAfterS, "none"))
 	parts = append(parts, "recovered "+afterText(f.RecoveredAfterS, "never"))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
@@ -41,7 +42,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 // fixture is the checked-in realistic report (testdata/restart.json), so
 // golden files do not change when the sample generator is tuned.
-func fixture(t *testing.T) *report.Result {
+func fixture(t *testing.T) *result.Result {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "restart.json"))
 	if err != nil {
@@ -59,11 +60,11 @@ func TestGoldenWriters(t *testing.T) {
 	r := fixture(t)
 	for _, w := range []struct {
 		name  string
-		write func(*bytes.Buffer, *report.Result) error
+		write func(*bytes.Buffer, *result.Result) error
 	}{
-		{"restart.txt", func(b *bytes.Buffer, r *report.Result) error { return report.WriteText(b, r) }},
-		{"restart.md", func(b *bytes.Buffer, r *report.Result) error { return report.WriteMarkdown(b, r) }},
-		{"restart.junit.xml", func(b *bytes.Buffer, r *report.Result) error { return report.WriteJUnit(b, r) }},
+		{"restart.txt", func(b *bytes.Buffer, r *result.Result) error { return report.WriteText(b, r) }},
+		{"restart.md", func(b *bytes.Buffer, r *result.Result) error { return report.WriteMarkdown(b, r) }},
+		{"restart.junit.xml", func(b *bytes.Buffer, r *result.Result) error { return report.WriteJUnit(b, r) }},
 	} {
 		t.Run(w.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -171,7 +172,7 @@ func TestWriteAll(t *testing.T) {
 func TestWritersShowLookupErrorsAndAbandoned(t *testing.T) {
 	r := reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true})
 	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = 9400, 200, 400
-	r.Cache.ByTier = map[string]report.CacheCounts{"api": {Hits: 4700, Misses: 100, LookupErrors: 200}}
+	r.Cache.ByTier = map[string]result.CacheCounts{"api": {Hits: 4700, Misses: 100, LookupErrors: 200}}
 	r.Users.Abandoned = 1234
 	r.Finalize(r.TargetSpecs())
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Every file under testdata/bad starts with "# want: LINE:COL: TEXT"; loading
@@ -122,7 +122,7 @@ func TestDefaultsFromSeed(t *testing.T) {
 	for _, tg := range s.Targets {
 		names = append(names, tg.Name+" "+tg.Expr)
 	}
-	for _, tg := range report.DefaultTargets() {
+	for _, tg := range result.DefaultTargets() {
 		want = append(want, tg.Name+" "+tg.Expr)
 	}
 	if strings.Join(names, ",") != strings.Join(want, ",") || len(want) == 0 {

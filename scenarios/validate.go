@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -157,7 +157,7 @@ func mergeTargets(own Targets) Targets {
 		byName[t.Name] = t
 	}
 	var out Targets
-	for _, d := range report.DefaultTargets() {
+	for _, d := range result.DefaultTargets() {
 		if t, ok := byName[d.Name]; ok {
 			if !strings.EqualFold(strings.TrimSpace(t.Expr), "off") {
 				out = append(out, t)
@@ -175,11 +175,18 @@ func mergeTargets(own Targets) Targets {
 	return out
 }
 
-// TargetSpecs converts the targets for report.Evaluate.
-func (s *Scenario) TargetSpecs() []report.TargetSpec {
-	out := make([]report.TargetSpec, len(s.Targets))
+// TargetSpecs returns the targets as parsed when the scenario was validated,
+// for result.Finalize and chaos measurement; nothing downstream parses them
+// again. A target changed after validation (or never validated) is parsed
+// here instead, and fails evaluation if it does not parse.
+func (s *Scenario) TargetSpecs() []result.Target {
+	out := make([]result.Target, len(s.Targets))
 	for i, t := range s.Targets {
-		out[i] = report.TargetSpec{Name: t.Name, Expr: t.Expr}
+		if t.parsed.Name == t.Name && t.parsed.Text == t.Expr && t.Name != "" {
+			out[i] = t.parsed
+			continue
+		}
+		out[i], _ = result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
 	}
 	return out
 }
@@ -666,7 +673,8 @@ func nodeHint(topo string, replicas int) string {
 
 func (s *Scenario) validateTargets(c *checker) {
 	seen := map[string]bool{}
-	for _, t := range s.Targets {
+	for i := range s.Targets {
+		t := &s.Targets[i]
 		errAt := func(format string, args ...any) {
 			if t.Line > 0 {
 				c.at(t.Line, t.Col, format, args...)
@@ -678,17 +686,20 @@ func (s *Scenario) validateTargets(c *checker) {
 			errAt("target %q listed twice", t.Name)
 		}
 		seen[t.Name] = true
-		if !report.KnownMetric(t.Name) {
+		if !result.KnownMetric(t.Name) {
 			msg := fmt.Sprintf("unknown target metric %q", t.Name)
-			if sug := suggest(t.Name, report.MetricNames()); sug != "" {
+			if sug := suggest(t.Name, result.MetricNames()); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
-			errAt("%s; known: %s", msg, strings.Join(report.MetricNames(), ", "))
+			errAt("%s; known: %s", msg, strings.Join(result.MetricNames(), ", "))
 			continue
 		}
-		if _, err := report.ParseExpr(t.Expr); err != nil {
+		parsed, err := result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
+		if err != nil {
 			errAt("target %s: %v", t.Name, err)
+			continue
 		}
+		t.parsed = parsed
 	}
 }
 

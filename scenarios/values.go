@@ -9,6 +9,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Duration is a time.Duration written as "60s", "2m", "1h30m" or "250ms".
@@ -119,12 +121,15 @@ func (z Size) String() string {
 func (z Size) MarshalYAML() (any, error) { return z.String(), nil }
 
 // Target is one "metric: expression" line of the targets: section, with the
-// position it was written at so validation can point at it.
+// position it was written at so validation can point at it. Validation
+// parses the expression once and keeps it (TargetSpecs returns it).
 type Target struct {
 	Name string `json:"name"`
 	Expr string `json:"expr"`
 	Line int    `json:"-"`
 	Col  int    `json:"-"`
+
+	parsed result.Target // set by validation
 }
 
 // Targets keeps the order the scenario wrote them in, which is the order the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func TestCompareExitCodes(t *testing.T) {
@@ -67,7 +68,7 @@ func TestParseFraction(t *testing.T) {
 	}
 }
 
-func writeResult(t *testing.T, dir, name string, r *report.Result) string {
+func writeResult(t *testing.T, dir, name string, r *result.Result) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := report.WriteFile(path, r, report.WriteJSON); err != nil {

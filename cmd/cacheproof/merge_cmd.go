@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 const mergeExamples = `
@@ -52,7 +53,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cacheproof merge: at least one JSON report expected")
 		return exitUsage
 	}
-	var rs []*report.Result
+	var rs []*result.Result
 	for _, p := range fs.Args() {
 		r, err := readReport(p)
 		if err != nil {
@@ -73,7 +74,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "wrote %s\n", *out)
 	for _, o := range []struct {
 		path  string
-		write func(io.Writer, *report.Result) error
+		write func(io.Writer, *result.Result) error
 	}{{*html, report.WriteHTML}, {*junit, report.WriteJUnit}, {*markdown, report.WriteMarkdown}} {
 		if o.path == "" {
 			continue

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 const reportExamples = `
@@ -22,7 +23,7 @@ Examples:
 `
 
 // readReport opens and parses one JSON report, naming the file in errors.
-func readReport(path string) (*report.Result, error) {
+func readReport(path string) (*result.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/live"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -233,10 +234,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			// the cache was prefilled): still leave a report saying so, as
 			// every interrupted run does.
 			fmt.Fprintf(stderr, "cacheproof run: interrupted before the load started: %v\n", err)
-			partial := &report.Result{
-				SchemaVersion: report.SchemaVersion,
-				Tool:          report.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
-				Scenario:      report.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
+			partial := &result.Result{
+				SchemaVersion: result.SchemaVersion,
+				Tool:          result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
+				Scenario:      result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
 				StartedAt:     started.UTC(),
 				DurationS:     time.Since(started).Seconds(),
 				Interrupted:   true,
@@ -261,7 +262,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case res.Interrupted:
 		code = exitInterrupted
-	case res.Verdict != report.VerdictPass:
+	case res.Verdict != result.VerdictPass:
 		code = exitTargetMiss
 	}
 	res.ExitCode = code

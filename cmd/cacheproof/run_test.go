@@ -46,12 +46,12 @@ func writeScenario(t *testing.T, body string) string {
 	return p
 }
 
-type result struct {
+type cmdResult struct {
 	code           int
 	stdout, stderr string
 }
 
-func run(t *testing.T, args ...string) result {
+func run(t *testing.T, args ...string) cmdResult {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var so, se bytes.Buffer
@@ -63,7 +63,7 @@ func run(t *testing.T, args ...string) result {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return result{code, so.String(), se.String()}
+	return cmdResult{code, so.String(), se.String()}
 }
 
 const tiny = `

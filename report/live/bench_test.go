@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // BenchmarkPublish is the once-per-second cost the sampler pays.
@@ -14,11 +14,11 @@ func BenchmarkPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	h := report.NewHistogram()
+	h := result.NewHistogram()
 	for v := int64(100); v < 100_000; v += 7 {
 		h.RecordValue(v)
 	}
-	row := report.TimelineRow{T: 1, Ops: 10000, ErrorsByKind: map[string]uint64{"timeout": 1}}
+	row := result.TimelineRow{T: 1, Ops: 10000, ErrorsByKind: map[string]uint64{"timeout": 1}}
 	b.ResetTimer()
 	for b.Loop() {
 		s.Publish(row, h)

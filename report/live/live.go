@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // DefaultLinger is how long Close keeps serving after the run so that the
@@ -109,7 +109,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // and the gauges at sampling time, interval its latency histogram
 // (microseconds; may be nil). Call it once per interval from the sampler; it
 // is safe to call concurrently with scrapes.
-func (s *Server) Publish(row report.TimelineRow, interval *hdrhistogram.Histogram) {
+func (s *Server) Publish(row result.TimelineRow, interval *hdrhistogram.Histogram) {
 	s.col.publish(row, interval)
 }
 
@@ -150,14 +150,14 @@ type collector struct {
 	errsByKind, missesByCause              map[string]uint64
 	hitRateByTier                          map[string]float64
 	faultsSeen                             map[string]bool
-	last                                   report.TimelineRow
+	last                                   result.TimelineRow
 	published                              bool
 
 	// Cumulative latency histogram, as Prometheus bucket counts (seconds).
 	bucketCounts []uint64
 	latCount     uint64
 	latSumS      float64
-	interval     report.Summary
+	interval     result.Summary
 }
 
 func newCollector() *collector {
@@ -165,12 +165,12 @@ func newCollector() *collector {
 		hitRateByTier: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets))}
 }
 
-func (c *collector) publish(row report.TimelineRow, h *hdrhistogram.Histogram) {
+func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
 	// Bucket the interval histogram outside the lock: it is the costly part.
 	var counts []uint64
 	var n uint64
 	var sum float64
-	var sum2 report.Summary
+	var sum2 result.Summary
 	if h != nil && h.TotalCount() > 0 {
 		counts = make([]uint64, len(LatencyBuckets))
 		for _, bar := range h.Distribution() {
@@ -185,7 +185,7 @@ func (c *collector) publish(row report.TimelineRow, h *hdrhistogram.Histogram) {
 		}
 		n = uint64(h.TotalCount())
 		sum = h.Mean() * float64(n) / 1e6
-		sum2 = report.Summarize(h)
+		sum2 = result.Summarize(h)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -263,10 +263,10 @@ var (
 	allDescs       = []*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descPoolConns, descPoolTO, descPoolWait, descActive, descLate, descDropped, descAbandoned, descMem, descMaxMem, descEvicted, descExpired, descClients, descFault, descElapsed}
 	intervalQuants = []struct {
 		label string
-		get   func(report.Summary) float64
+		get   func(result.Summary) float64
 	}{
-		{"0.5", func(s report.Summary) float64 { return s.P50 }}, {"0.99", func(s report.Summary) float64 { return s.P99 }},
-		{"0.999", func(s report.Summary) float64 { return s.P999 }}, {"1", func(s report.Summary) float64 { return s.Max }},
+		{"0.5", func(s result.Summary) float64 { return s.P50 }}, {"0.99", func(s result.Summary) float64 { return s.P99 }},
+		{"0.999", func(s result.Summary) float64 { return s.P999 }}, {"1", func(s result.Summary) float64 { return s.Max }},
 	}
 )
 
@@ -315,7 +315,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descIntervalQ, q.get(c.interval)/1000, q.label)
 	}
 	if c.last.Hits+c.last.Misses+c.last.LookupErrors > 0 {
-		gauge(descHitRate, report.LookupHitRate(c.last.Hits, c.last.Misses, c.last.LookupErrors))
+		gauge(descHitRate, result.LookupHitRate(c.last.Hits, c.last.Misses, c.last.LookupErrors))
 	}
 	for k, v := range c.hitRateByTier {
 		gauge(descHitTier, v, k)

@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func scrape(t *testing.T, addr string) string {
@@ -42,11 +42,11 @@ func TestPublishAndScrape(t *testing.T) {
 		t.Errorf("before publishing:\n%s", first)
 	}
 	for i := 1; i <= 2; i++ {
-		h := report.NewHistogram()
+		h := result.NewHistogram()
 		h.RecordValues(400, 900)    // 0.4 ms
 		h.RecordValues(4000, 90)    // 4 ms
 		h.RecordValues(200_000, 10) // 200 ms
-		s.Publish(report.TimelineRow{T: float64(i), Ops: 1000, Errors: 3, ErrorsByKind: map[string]uint64{"timeout": 2, "connection": 1},
+		s.Publish(result.TimelineRow{T: float64(i), Ops: 1000, Errors: 3, ErrorsByKind: map[string]uint64{"timeout": 2, "connection": 1},
 			Hits: 950, Misses: 50, MissesByCause: map[string]uint64{"expired": 30, "cold": 20}, HitRateByTier: map[string]float64{"api": 0.9},
 			EvictedKeys: 5, UsedMemory: 100 << 20, MaxMemory: 256 << 20, ConnectedClients: 12, PoolTotal: 20, PoolIdle: 5,
 			PoolTimeouts: 1, PoolWaitMs: 250, Active: 10000, Late: 4, Fault: "restart"}, h)
@@ -118,7 +118,7 @@ func TestCloseHonoursContextAndLabelCap(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		kinds[strings.Repeat("k", i+1)] = 1
 	}
-	s.Publish(report.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, nil)
 	body := scrape(t, s.Addr())
 	if n := strings.Count(body, "cacheproof_errors_total{"); n > maxLabelValues {
 		t.Errorf("%d error kinds exported, cap is %d", n, maxLabelValues)
@@ -145,7 +145,7 @@ func TestLiveHitRateCountsLookupErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Publish(report.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil)
 	body := scrape(t, s.Addr())
 	for _, want := range []string{"cacheproof_hit_rate 0.9\n", "cacheproof_cache_lookup_errors_total 50", "cacheproof_abandoned_operations_total 7"} {
 		if !strings.Contains(body, want) {

@@ -1,4 +1,4 @@
-// Package reporttest builds realistic report.Results in code, so writers,
+// Package reporttest builds realistic result.Results in code, so writers,
 // compare, merge and the subcommands can be tested without running a load
 // against Redis. The shapes follow a real run: a warm-up phase, a steady
 // phase, a Redis restart that empties the cache and a memory squeeze that
@@ -12,7 +12,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // Options shape a sample result. Zero values give a 120 s run of about
@@ -39,7 +39,7 @@ var (
 
 // Sample returns a finalized Result evaluated against the seed's default
 // targets plus recovery_time < 10s.
-func Sample(o Options) *report.Result {
+func Sample(o Options) *result.Result {
 	if o.Seconds <= 0 {
 		o.Seconds = 120
 	}
@@ -57,10 +57,10 @@ func Sample(o Options) *report.Result {
 	restartAt, restartEnd := float64(o.Seconds)/2, float64(o.Seconds)/2+1
 	squeezeAt, squeezeEnd := float64(o.Seconds)*0.75, float64(o.Seconds)*0.85
 
-	r := &report.Result{
-		SchemaVersion: report.SchemaVersion,
-		Tool:          report.ToolInfo{Name: "cacheproof", Version: "0.1.0-test", GoVersion: "go1.26"},
-		Scenario: report.ScenarioInfo{
+	r := &result.Result{
+		SchemaVersion: result.SchemaVersion,
+		Tool:          result.ToolInfo{Name: "cacheproof", Version: "0.1.0-test", GoVersion: "go1.26"},
+		Scenario: result.ScenarioInfo{
 			Name: "restart-under-load", Description: "10k users; Redis killed mid-run; must recover within 10 s",
 			File: "scenarios/restart-under-load.yaml", Seed: int64(o.Seed),
 			Resolved: map[string]any{
@@ -77,24 +77,24 @@ func Sample(o Options) *report.Result {
 		Shard:     o.Shard,
 		HDR:       map[string]string{},
 		Errors:    map[string]uint64{},
-		Cache: report.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]report.CacheCounts{},
-			ByFamily: map[string]report.CacheCounts{}},
-		Origin: map[string]report.OriginReport{},
-		Users:  report.UsersReport{Population: 1_000_000, Active: 10_000},
-		Pool: report.PoolReport{Config: map[string]any{"min_idle": 10, "max_conns": 50, "pool_timeout": "4s",
+		Cache: result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{},
+			ByFamily: map[string]result.CacheCounts{}},
+		Origin: map[string]result.OriginReport{},
+		Users:  result.UsersReport{Population: 1_000_000, Active: 10_000},
+		Pool: result.PoolReport{Config: map[string]any{"min_idle": 10, "max_conns": 50, "pool_timeout": "4s",
 			"url": "redis://default:s3cret@127.0.0.1:6379/0"}},
-		Server: report.ServerReport{MaxMemory: 256 << 20, MaxMemoryPolicy: "allkeys-lru", RedisVersion: "7.0.15"},
+		Server: result.ServerReport{MaxMemory: 256 << 20, MaxMemoryPolicy: "allkeys-lru", RedisVersion: "7.0.15"},
 	}
 
-	overall, service := report.NewHistogram(), report.NewHistogram()
-	command := report.NewHistogram() // whole bot commands (about five operations each), as by_op.command
+	overall, service := result.NewHistogram(), result.NewHistogram()
+	command := result.NewHistogram() // whole bot commands (about five operations each), as by_op.command
 	byOp, byTier, byPhase, byOrigin := hists(ops), hists(tiers), hists([]string{"warmup", "steady"}), hists([]string{"stratz", "opendota", "steam"})
-	phases := map[string]*report.PhaseReport{
+	phases := map[string]*result.PhaseReport{
 		"warmup": {Name: "warmup", StartS: 0, EndS: warm, Recorded: false},
 		"steady": {Name: "steady", StartS: warm, EndS: float64(o.Seconds), Recorded: true},
 	}
 	hitRate, mem := 0.3, int64(20<<20)
-	interval := report.NewHistogram() // reused: one allocation, not one per second
+	interval := result.NewHistogram() // reused: one allocation, not one per second
 	var evictedTotal, expiredTotal uint64
 	for s := 1; s <= o.Seconds; s++ {
 		t := float64(s)
@@ -102,7 +102,7 @@ func Sample(o Options) *report.Result {
 		if t <= warm {
 			phase = "warmup"
 		}
-		row := report.TimelineRow{T: t, Phase: phase, ErrorsByKind: map[string]uint64{}, HitRateByTier: map[string]float64{},
+		row := result.TimelineRow{T: t, Phase: phase, ErrorsByKind: map[string]uint64{}, HitRateByTier: map[string]float64{},
 			MissesByCause: map[string]uint64{}, MaxMemory: 256 << 20, Active: 10_000, PoolTotal: 50}
 		n := uint64(float64(o.OpsPerSec) * (0.95 + 0.1*rng.Float64()))
 		// Hit rate warms towards 97 %, collapses on restart, evictions dent it.
@@ -142,13 +142,13 @@ func Sample(o Options) *report.Result {
 		row.Hits = uint64(float64(n-row.Errors) * hitRate * 0.8) // 80 % of operations are lookups
 		row.Misses = uint64(float64(n-row.Errors)*0.8) - row.Hits
 		if s < o.Seconds/6 {
-			row.MissesByCause[report.CauseCold] = row.Misses
+			row.MissesByCause[result.CauseCold] = row.Misses
 		} else {
-			row.MissesByCause[report.CauseExpired] = row.Misses / 3
-			row.MissesByCause[report.CauseEvicted] = min(row.EvictedKeys/4, row.Misses-row.Misses/3)
-			row.MissesByCause[report.CauseCold] = row.Misses - row.MissesByCause[report.CauseExpired] - row.MissesByCause[report.CauseEvicted]
+			row.MissesByCause[result.CauseExpired] = row.Misses / 3
+			row.MissesByCause[result.CauseEvicted] = min(row.EvictedKeys/4, row.Misses-row.Misses/3)
+			row.MissesByCause[result.CauseCold] = row.Misses - row.MissesByCause[result.CauseExpired] - row.MissesByCause[result.CauseEvicted]
 		}
-		row.HitRate = report.HitRate(row.Hits, row.Misses)
+		row.HitRate = result.HitRate(row.Hits, row.Misses)
 		for i, tier := range tiers {
 			row.HitRateByTier[tier] = math.Min(1, row.HitRate*(0.9+0.04*float64(i)))
 		}
@@ -174,7 +174,7 @@ func Sample(o Options) *report.Result {
 			if rng.Float64() < 0.01 {
 				us *= int64(3 + rng.IntN(8))
 			}
-			us = max(1, min(us, report.HistogramMaxUS))
+			us = max(1, min(us, result.HistogramMaxUS))
 			_ = interval.RecordValues(us, weight)
 			op, tier := pick(rng, ops, opMix), pick(rng, tiers, tierMix)
 			_ = byOp[op].RecordValues(us, weight)
@@ -184,7 +184,7 @@ func Sample(o Options) *report.Result {
 				_ = overall.RecordValues(us, weight)
 				_ = service.RecordValues(max(1, us*7/10), weight)
 				if i%5 == 0 {
-					_ = command.RecordValues(min(us*4, report.HistogramMaxUS), weight)
+					_ = command.RecordValues(min(us*4, result.HistogramMaxUS), weight)
 				}
 			}
 			if i%40 == 0 {
@@ -192,7 +192,7 @@ func Sample(o Options) *report.Result {
 				_ = byOrigin[origin].RecordValues(us*60+int64(rng.IntN(20000)), 1)
 			}
 		}
-		sum := report.Summarize(interval)
+		sum := result.Summarize(interval)
 		row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
 		row.Fault = join(faults)
 		r.Timeline = append(r.Timeline, row)
@@ -233,8 +233,8 @@ func Sample(o Options) *report.Result {
 	}
 	for fam, tier := range families {
 		tc := r.Cache.ByTier[tier]
-		r.Cache.ByFamily[fam] = report.CacheCounts{Hits: tc.Hits / 3, Misses: tc.Misses / 3,
-			MissesByCause: map[string]uint64{report.CauseExpired: tc.Misses / 9, report.CauseCold: tc.Misses / 9, report.CauseEvicted: tc.Misses / 9}}
+		r.Cache.ByFamily[fam] = result.CacheCounts{Hits: tc.Hits / 3, Misses: tc.Misses / 3,
+			MissesByCause: map[string]uint64{result.CauseExpired: tc.Misses / 9, result.CauseCold: tc.Misses / 9, result.CauseEvicted: tc.Misses / 9}}
 	}
 	last := r.Timeline[len(r.Timeline)-1]
 	r.Pool.TotalConns, r.Pool.IdleConns, r.Pool.Hits, r.Pool.Misses = last.PoolTotal, last.PoolIdle, r.Users.Requests-200, 200
@@ -242,7 +242,7 @@ func Sample(o Options) *report.Result {
 	r.Server.UsedMemory, r.Server.ConnectedClients = last.UsedMemory, last.ConnectedClients
 	r.Server.KeyspaceHits, r.Server.KeyspaceMisses = r.Cache.Hits+r.Cache.Hits/10, r.Cache.Misses
 	r.Server.Keys = 180_000
-	r.Integrity = report.IntegrityReport{Checked: r.Cache.Hits, WritesTracked: r.Cache.Misses + r.Users.Requests/7}
+	r.Integrity = result.IntegrityReport{Checked: r.Cache.Hits, WritesTracked: r.Cache.Misses + r.Users.Requests/7}
 
 	must(r.SetHDR("overall", overall))
 	must(r.SetHDR("service", service))
@@ -258,23 +258,23 @@ func Sample(o Options) *report.Result {
 	}
 	for k, h := range byOrigin {
 		must(r.SetHDR("origin:"+k, h))
-		r.Origin[k] = report.OriginReport{Calls: uint64(h.TotalCount()), Errors: uint64(h.TotalCount() / 50)}
+		r.Origin[k] = result.OriginReport{Calls: uint64(h.TotalCount()), Errors: uint64(h.TotalCount() / 50)}
 	}
 	for _, name := range []string{"warmup", "steady"} {
 		p := phases[name]
 		r.Phases = append(r.Phases, *p)
 	}
 	if !o.NoFaults {
-		r.Faults = []report.FaultReport{
+		r.Faults = []result.FaultReport{
 			{Kind: "restart", Node: "redis-0", Params: map[string]any{"index": 0, "at_s": restartAt, "mode": "kill"}, StartS: restartAt, EndS: restartEnd,
 				Injected: true, Occurrence: 1, Planned: 1,
-				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: report.Seconds(0.004), RecoveredAfterS: report.Seconds(2.1),
-				P99RecoveredAfterS: report.Seconds(4.6 * o.Slowdown), HitRateBefore: 0.962, HitRateMin: 0.02, RewarmS: report.Seconds(28),
+				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: result.Seconds(0.004), RecoveredAfterS: result.Seconds(2.1),
+				P99RecoveredAfterS: result.Seconds(4.6 * o.Slowdown), HitRateBefore: 0.962, HitRateMin: 0.02, RewarmS: result.Seconds(28),
 				Reconnects: 50, UnknownWrites: 3, AckedAfterStart: 1200, Notes: []string{"cache emptied: restart without persistence"}},
 			{Kind: "memory_pressure", Node: "redis-0", Params: map[string]any{"index": 1, "at_s": squeezeAt, "maxmemory": "64mb", "ballast": "32mb"},
 				StartS: squeezeAt, EndS: squeezeEnd, Injected: true, Occurrence: 1, Planned: 1,
-				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: report.Seconds(1.5), RecoveredAfterS: report.Seconds(0),
-				P99RecoveredAfterS: report.Seconds(0), HitRateBefore: 0.965, HitRateMin: 0.87, RewarmS: nil, Evictions: evictedTotal},
+				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: result.Seconds(1.5), RecoveredAfterS: result.Seconds(0),
+				P99RecoveredAfterS: result.Seconds(0), HitRateBefore: 0.965, HitRateMin: 0.87, RewarmS: nil, Evictions: evictedTotal},
 		}
 		for _, row := range r.Timeline {
 			for i := range r.Faults {
@@ -289,8 +289,8 @@ func Sample(o Options) *report.Result {
 		r.Faults[1].OOMErrors = r.Faults[1].ErrorsByKind["oom"]
 	}
 	r.Notes = []string{"latency measured from intended start (coordinated-omission corrected)"}
-	r.Finalize(append(report.DefaultTargets(), report.TargetSpec{Name: "recovery_time", Expr: "< 10s"}))
-	if r.Verdict == report.VerdictFail {
+	r.Finalize(result.LoadTargets(append(result.DefaultTargets(), result.TargetSpec{Name: "recovery_time", Expr: "< 10s"})))
+	if r.Verdict == result.VerdictFail {
 		r.ExitCode = 1
 	}
 	return r
@@ -299,7 +299,7 @@ func Sample(o Options) *report.Result {
 func hists(names []string) map[string]*hdrhistogram.Histogram {
 	m := make(map[string]*hdrhistogram.Histogram, len(names))
 	for _, n := range names {
-		m[n] = report.NewHistogram()
+		m[n] = result.NewHistogram()
 	}
 	return m
 }

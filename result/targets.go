@@ -1,4 +1,4 @@
-package report
+package result
 
 import (
 	"fmt"
@@ -13,10 +13,67 @@ import (
 )
 
 // TargetSpec is one promise a run must keep, as written in a scenario:
-// a metric name and an expression such as "< 5ms".
+// a metric name and an expression such as "< 5ms". It is text; ParseTarget
+// turns it into the Target that Evaluate and Finalize take.
 type TargetSpec struct {
 	Name string `json:"name"`
 	Expr string `json:"expr"`
+}
+
+// Target is a TargetSpec parsed once, when it is loaded (a scenario when it
+// is validated, a stored report when its promises are re-evaluated), as k6
+// parses its thresholds: evaluation, chaos measurement and the writers use
+// Expr and never parse Text again.
+type Target struct {
+	Name string // metric name, e.g. "latency_p99" or "hit_rate.session"
+	Expr Expr   // the parsed expression
+	Text string // the expression as written, shown in reports ("< 5ms")
+	// err is why Text did not parse; a target loaded with it fails
+	// evaluation with this detail instead of stopping a report from being
+	// written.
+	err error
+}
+
+// ParseTarget parses a spec's expression. On error the returned Target
+// still names the spec and carries the error, so a caller that must evaluate
+// anyway (a stored report) gets a target that fails with it as detail. The
+// metric name is not checked here; KnownMetric and CheckTarget do that.
+func ParseTarget(spec TargetSpec) (Target, error) {
+	t := Target{Name: spec.Name, Text: spec.Expr}
+	t.Expr, t.err = ParseExpr(spec.Expr)
+	return t, t.err
+}
+
+// LoadTargets parses every spec; one that does not parse is kept and fails
+// evaluation with its parse error (see ParseTarget).
+func LoadTargets(specs []TargetSpec) []Target {
+	out := make([]Target, len(specs))
+	for i, s := range specs {
+		out[i], _ = ParseTarget(s)
+	}
+	return out
+}
+
+// Err is why the target's text did not parse (nil when it did).
+func (t Target) Err() error { return t.err }
+
+// Spec returns the target as written.
+func (t Target) Spec() TargetSpec { return TargetSpec{Name: t.Name, Expr: t.Text} }
+
+// Bound is the expression's value in the unit of the target's metric (a
+// latency bound in ms, a hit rate as a fraction, a recovery time in s). ok is
+// false when the metric is unknown, the text did not parse or its unit does
+// not apply to the metric.
+func (t Target) Bound() (v float64, ok bool) {
+	if t.err != nil {
+		return 0, false
+	}
+	m, err := resolveMetric(t.Name)
+	if err != nil {
+		return 0, false
+	}
+	v, err = t.Expr.in(m.unit)
+	return v, err == nil
 }
 
 // TargetResult is a TargetSpec checked against a Result. Observed is in the
@@ -194,6 +251,15 @@ var quantiles = map[string]func(Summary) float64{
 	"max": func(s Summary) float64 { return s.Max }, "mean": func(s Summary) float64 { return s.Mean },
 }
 
+// Quantile returns the figure of s named p50, p90, p99, p999, max or mean
+// (the quantile part of a latency metric name), or 0 for another name.
+func (s Summary) Quantile(name string) float64 {
+	if q, ok := quantiles[name]; ok {
+		return q(s)
+	}
+	return 0
+}
+
 var quantileOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
 
 // Tiers are the cache tiers of the design (tiered TTLs); per-tier metric forms
@@ -287,7 +353,7 @@ var baseMetrics = map[string]metric{
 		return float64(r.TotalErrors()) / float64(r.Users.Requests), true, true, ""
 	}},
 	"ops_per_sec": {unit: UnitRate, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
-		return r.opsPerSec(), true, true, ""
+		return r.OpsPerSec(), true, true, ""
 	}},
 	"error_budget": {unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
 		if missing := r.faultsNotMeasured(); missing != "" {
@@ -401,6 +467,15 @@ func faultEntryKey(f FaultReport) string {
 	return b.String()
 }
 
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // RecordedSeconds is the length of the recorded phases, the window the
 // totals (requests, hits, latencies) were counted over: the sum of EndS -
 // StartS of every phase with Recorded set. A report without recorded phases
@@ -418,10 +493,10 @@ func (r *Result) RecordedSeconds() float64 {
 	return s
 }
 
-// opsPerSec is the stored throughput, or requests over the recorded seconds
+// OpsPerSec is the stored throughput, or requests over the recorded seconds
 // (never over duration_s: requests of the warm-up are not counted, so
 // dividing by a duration that includes it understates the rate).
-func (r *Result) opsPerSec() float64 {
+func (r *Result) OpsPerSec() float64 {
 	if r.Users.OpsPerSec > 0 {
 		return r.Users.OpsPerSec
 	}
@@ -544,18 +619,17 @@ func SuggestMetric(name string) string {
 }
 
 // CheckTarget validates a target before a run: the metric must be known and
-// the expression must parse and fit the metric's unit. Scenario loading uses
-// it so a typo fails in seconds, not after a ten-minute run.
+// the expression must parse and fit the metric's unit.
 func CheckTarget(t TargetSpec) error {
 	m, err := resolveMetric(t.Name)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", t.Name, err)
 	}
-	e, err := ParseExpr(t.Expr)
+	pt, err := ParseTarget(t)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", t.Name, err)
 	}
-	if _, err := e.in(m.unit); err != nil {
+	if _, err := pt.Expr.in(m.unit); err != nil {
 		return fmt.Errorf("target %s %q: %w", t.Name, t.Expr, err)
 	}
 	return nil
@@ -563,7 +637,7 @@ func CheckTarget(t TargetSpec) error {
 
 // Evaluate checks every target against r. It changes nothing in r; the
 // caller decides the verdict (Finalize does).
-func Evaluate(r *Result, targets []TargetSpec) []TargetResult {
+func Evaluate(r *Result, targets []Target) []TargetResult {
 	out := make([]TargetResult, 0, len(targets))
 	for _, t := range targets {
 		out = append(out, evaluateOne(r, t))
@@ -571,19 +645,19 @@ func Evaluate(r *Result, targets []TargetSpec) []TargetResult {
 	return out
 }
 
-func evaluateOne(r *Result, t TargetSpec) TargetResult {
-	tr := TargetResult{Name: t.Name, Expr: t.Expr}
+func evaluateOne(r *Result, t Target) TargetResult {
+	tr := TargetResult{Name: t.Name, Expr: t.Text}
 	m, err := resolveMetric(t.Name)
 	if err != nil {
 		tr.Detail, tr.ObservedText = err.Error(), "n/a"
 		return tr
 	}
 	tr.Unit = m.unit
-	e, err := ParseExpr(t.Expr)
-	if err != nil {
-		tr.Detail, tr.ObservedText = err.Error(), "n/a"
+	if t.err != nil {
+		tr.Detail, tr.ObservedText = t.err.Error(), "n/a"
 		return tr
 	}
+	e := t.Expr
 	want, err := e.in(m.unit)
 	if err != nil {
 		tr.Detail, tr.ObservedText = err.Error(), "n/a"
@@ -607,11 +681,12 @@ func evaluateOne(r *Result, t TargetSpec) TargetResult {
 	return tr
 }
 
-// Finalize evaluates the targets, sets the verdict ("fail" when any target
-// missed) and fills derived fields: the schema version, hit rates recomputed
-// from hits, misses and lookup errors (never from all server commands), and latency
-// summaries that are missing but whose histograms are stored in HDR.
-func (r *Result) Finalize(targets []TargetSpec) {
+// Finalize evaluates the targets (parsed at load; Finalize parses nothing),
+// sets the verdict ("fail" when any target missed) and fills derived fields:
+// the schema version, hit rates recomputed from hits, misses and lookup
+// errors (never from all server commands), and latency summaries that are
+// missing but whose histograms are stored in HDR.
+func (r *Result) Finalize(targets []Target) {
 	if r.SchemaVersion == "" {
 		r.SchemaVersion = SchemaVersion
 	}
@@ -625,14 +700,17 @@ func (r *Result) Finalize(targets []TargetSpec) {
 	}
 }
 
-// TargetSpecs returns the specs of the evaluated targets, so a re-rendered,
-// merged or compared report can be re-evaluated against the same promises.
-func (r *Result) TargetSpecs() []TargetSpec {
-	out := make([]TargetSpec, len(r.Targets))
+// TargetSpecs loads the promises a result was evaluated against from its
+// stored target results, so a re-rendered, merged or compared report can be
+// re-evaluated against the same promises. Reading them back from a report
+// is loading them: each stored expression is parsed here, and one that no
+// longer parses fails evaluation with its error.
+func (r *Result) TargetSpecs() []Target {
+	specs := make([]TargetSpec, len(r.Targets))
 	for i, t := range r.Targets {
-		out[i] = TargetSpec{Name: t.Name, Expr: t.Expr}
+		specs[i] = TargetSpec{Name: t.Name, Expr: t.Expr}
 	}
-	return out
+	return LoadTargets(specs)
 }
 
 // deriveRates recomputes every hit rate from its counts. HitRate counts a
@@ -663,15 +741,15 @@ func (r *Result) deriveRates() {
 		}
 	}
 	if r.Users.OpsPerSec == 0 {
-		r.Users.OpsPerSec = r.opsPerSec()
+		r.Users.OpsPerSec = r.OpsPerSec()
 	}
-	r.summariesFromHDR(false)
+	r.SummariesFromHDR(false)
 }
 
-// summariesFromHDR fills latency summaries from stored histograms: all of
+// SummariesFromHDR fills latency summaries from stored histograms: all of
 // them when force is set (after a merge), otherwise only missing ones.
 // Undecodable histograms are skipped; ReadJSON reports them.
-func (r *Result) summariesFromHDR(force bool) {
+func (r *Result) SummariesFromHDR(force bool) {
 	for key, enc := range r.HDR {
 		kind, name, _ := strings.Cut(key, ":")
 		var dst *Summary

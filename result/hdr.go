@@ -1,4 +1,4 @@
-package report
+package result
 
 import (
 	"fmt"
@@ -44,17 +44,18 @@ func Summarize(h *hdrhistogram.Histogram) Summary {
 	ps := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
 	return Summary{
 		Count: h.TotalCount(),
-		P50:   usToMs(ps[50]),
-		P90:   usToMs(ps[90]),
-		P99:   usToMs(ps[99]),
-		P999:  usToMs(ps[99.9]),
-		Max:   usToMs(h.Max()),
+		P50:   UsToMs(ps[50]),
+		P90:   UsToMs(ps[90]),
+		P99:   UsToMs(ps[99]),
+		P999:  UsToMs(ps[99.9]),
+		Max:   UsToMs(h.Max()),
 		Mean:  roundMs(h.Mean() / 1000),
 	}
 }
 
-// usToMs converts an integer microsecond value to milliseconds.
-func usToMs(v int64) float64 { return roundMs(float64(v) / 1000) }
+// UsToMs converts an integer microsecond value (a histogram value) to
+// milliseconds, rounded to the microsecond as summaries are.
+func UsToMs(v int64) float64 { return roundMs(float64(v) / 1000) }
 
 // roundMs keeps three decimals (one microsecond), which is all the precision a
 // microsecond histogram holds and keeps JSON output stable.

@@ -1,4 +1,4 @@
-package report
+package result
 
 import (
 	"math"
@@ -148,7 +148,7 @@ func TestEvaluate(t *testing.T) {
 		{"ops_per_sec", ">= 10", true, 10, "10/s"},
 	}
 	for _, c := range cases {
-		got := Evaluate(r, []TargetSpec{{Name: c.name, Expr: c.expr}})[0]
+		got := Evaluate(r, LoadTargets([]TargetSpec{{Name: c.name, Expr: c.expr}}))[0]
 		if got.Pass != c.pass || math.Abs(got.Observed-c.observed) > 1e-9 || got.ObservedText != c.text {
 			t.Errorf("%s %s: got pass=%v observed=%v (%q) detail=%q; want pass=%v observed=%v (%q)",
 				c.name, c.expr, got.Pass, got.Observed, got.ObservedText, got.Detail, c.pass, c.observed, c.text)
@@ -159,8 +159,8 @@ func TestEvaluate(t *testing.T) {
 func TestEvaluateMissingDataAndNeverRecovered(t *testing.T) {
 	r := evalResult()
 	r.Faults[1].RecoveredAfterS = nil // pause at 70 s never recovered in a 100 s run
-	got := Evaluate(r, []TargetSpec{{Name: "recovery_time", Expr: "< 60s"}, {Name: "hit_rate.session", Expr: ">= 90%"},
-		{Name: "bogus", Expr: "< 1"}, {Name: "latency_p99", Expr: "fast"}})
+	got := Evaluate(r, LoadTargets([]TargetSpec{{Name: "recovery_time", Expr: "< 60s"}, {Name: "hit_rate.session", Expr: ">= 90%"},
+		{Name: "bogus", Expr: "< 1"}, {Name: "latency_p99", Expr: "fast"}}))
 	if got[0].Pass || got[0].Observed != 30 || !strings.HasPrefix(got[0].ObservedText, "≥ 30s") || !strings.Contains(got[0].Detail, "pause") {
 		t.Errorf("never-recovered fault must fail with a lower bound: %+v", got[0])
 	}
@@ -183,7 +183,7 @@ func TestNoDataIsNotAPass(t *testing.T) {
 	faultTargets := []TargetSpec{{Name: "recovery_time", Expr: "< 10s"}, {Name: "p99_recovery_time", Expr: "< 30s"}, {Name: "error_budget", Expr: "<= 1000"}}
 	check := func(what string, r *Result, targets []TargetSpec, detail string) {
 		t.Helper()
-		for _, tr := range Evaluate(r, targets) {
+		for _, tr := range Evaluate(r, LoadTargets(targets)) {
 			if tr.Pass || tr.ObservedText != "no data" || tr.Detail != detail {
 				t.Errorf("%s: %s %s = %+v, want a failure with detail %q", what, tr.Name, tr.Expr, tr, detail)
 			}
@@ -208,7 +208,7 @@ func TestNoDataIsNotAPass(t *testing.T) {
 	check("2 of 3 occurrences", partial, faultTargets, "no data: restart fault first at 20s: 2 of 3 planned occurrences injected")
 	partial.Faults = append(partial.Faults, FaultReport{Kind: "restart", StartS: 60, EndS: 61, Injected: true,
 		Occurrence: 3, Planned: 3, Params: map[string]any{"index": 0, "occurrence": 2}, RecoveredAfterS: Seconds(1), P99RecoveredAfterS: Seconds(2)})
-	for _, tr := range Evaluate(partial, faultTargets) {
+	for _, tr := range Evaluate(partial, LoadTargets(faultTargets)) {
 		if !tr.Pass || tr.Detail != "" {
 			t.Errorf("all 3 occurrences injected: %+v", tr)
 		}
@@ -224,10 +224,10 @@ func TestNoDataIsNotAPass(t *testing.T) {
 		{Name: "abandoned", Expr: "== 0"}, {Name: "late", Expr: "< 10"}, {Name: "lost_writes", Expr: "== 0"}, {Name: "error_rate", Expr: "< 1%"}}
 	check("zero operations", idle, counts, "no data: no operations ran")
 	idle.Users.Dropped = 5000 // every command dropped
-	if tr := Evaluate(idle, []TargetSpec{{Name: "dropped", Expr: "< 10000"}})[0]; tr.Pass || tr.Detail != "no data: no operations ran (5,000 counted)" {
+	if tr := Evaluate(idle, LoadTargets([]TargetSpec{{Name: "dropped", Expr: "< 10000"}}))[0]; tr.Pass || tr.Detail != "no data: no operations ran (5,000 counted)" {
 		t.Errorf("all dropped: %+v", tr)
 	}
-	idle.Finalize(DefaultTargets())
+	idle.Finalize(LoadTargets(DefaultTargets()))
 	if idle.Verdict != VerdictFail {
 		t.Errorf("a run with no operations passed the default targets: %+v", idle.Targets)
 	}
@@ -236,14 +236,14 @@ func TestNoDataIsNotAPass(t *testing.T) {
 func TestFinalizeVerdictAndDerivedRates(t *testing.T) {
 	r := evalResult()
 	r.Cache.HitRate = 0.5 // wrong on purpose: Finalize derives it from hits and misses
-	r.Finalize(DefaultTargets())
+	r.Finalize(LoadTargets(DefaultTargets()))
 	if r.Verdict != VerdictPass || r.SchemaVersion != SchemaVersion {
 		t.Fatalf("verdict %q schema %q, targets %+v", r.Verdict, r.SchemaVersion, r.Targets)
 	}
 	if r.Cache.HitRate != 0.96 || r.Cache.ByTier["api"].HitRate != 0.8 {
 		t.Errorf("hit rates not derived: %v %v", r.Cache.HitRate, r.Cache.ByTier["api"].HitRate)
 	}
-	if len(r.Targets) != 4 || r.TargetSpecs()[1] != DefaultTargets()[1] {
+	if len(r.Targets) != 4 || r.TargetSpecs()[1].Spec() != DefaultTargets()[1] {
 		t.Errorf("targets: %+v", r.Targets)
 	}
 	r.Pool.Timeouts = 1
@@ -266,8 +266,8 @@ func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
 		Phases:   []PhaseReport{{Name: "steady", Recorded: true, EndS: 60, Hits: 940, Misses: 20, LookupErrors: 40}},
 		Timeline: []TimelineRow{{T: 1, Hits: 90, Misses: 0, LookupErrors: 10, HitRate: 1}},
 	}
-	r.Finalize([]TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}, {Name: "hit_rate.api", Expr: ">= 95%"},
-		{Name: "hit_rate.family.stratz_profile", Expr: ">= 95%"}})
+	r.Finalize(LoadTargets([]TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}, {Name: "hit_rate.api", Expr: ">= 95%"},
+		{Name: "hit_rate.family.stratz_profile", Expr: ">= 95%"}}))
 	for _, tr := range r.Targets {
 		if tr.Pass || math.Abs(tr.Observed-0.94) > 1e-9 || tr.ObservedText != "94%" {
 			t.Errorf("%s: 94 %% of lookups hit (2 %% answered misses, 4 %% failed), must fail >= 95%%: %+v", tr.Name, tr)
@@ -288,7 +288,7 @@ func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
 	}
 	// Lookups that all failed are 0 % hits, not "no data".
 	down := &Result{Users: UsersReport{Requests: 10}, Cache: CacheReport{LookupErrors: 10}}
-	if tr := Evaluate(down, []TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}})[0]; tr.Pass || tr.ObservedText != "0%" {
+	if tr := Evaluate(down, LoadTargets([]TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}}))[0]; tr.Pass || tr.ObservedText != "0%" {
 		t.Errorf("every lookup failed: %+v", tr)
 	}
 }
@@ -306,16 +306,16 @@ func TestDefaultTargetsFailDroppedCommands(t *testing.T) {
 	}
 	r := evalResult()
 	r.Users.Dropped = 1
-	r.Finalize(DefaultTargets())
+	r.Finalize(LoadTargets(DefaultTargets()))
 	if r.Verdict != VerdictFail {
 		t.Errorf("one dropped command must fail the default targets: %+v", r.Targets)
 	}
 	r.Users.Dropped, r.Users.Abandoned = 0, 3
-	r.Finalize(DefaultTargets())
+	r.Finalize(LoadTargets(DefaultTargets()))
 	if r.Verdict != VerdictPass {
 		t.Errorf("nothing dropped: %+v", r.Targets)
 	}
-	got := Evaluate(r, []TargetSpec{{Name: "abandoned", Expr: "== 0"}, {Name: "abandoned", Expr: "<= 3"}})
+	got := Evaluate(r, LoadTargets([]TargetSpec{{Name: "abandoned", Expr: "== 0"}, {Name: "abandoned", Expr: "<= 3"}}))
 	if got[0].Pass || got[0].Observed != 3 || !got[1].Pass || got[0].Unit != UnitCount {
 		t.Errorf("abandoned metric: %+v", got)
 	}

@@ -1,4 +1,4 @@
-package report
+package result
 
 // ClientReport is the load generator's own state during the run: the Go
 // runtime settings it ran under, what its garbage collector cost, and its CPU
