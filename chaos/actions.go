@@ -44,7 +44,7 @@ func (n *notes) take() []string {
 
 // env is what actions act on.
 type env struct {
-	dep topology.Deployment
+	dep topology.Controller
 	net *Network
 	*notes
 	// lastPrimary remembers the primary last found, for faults that overlap

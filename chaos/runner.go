@@ -13,7 +13,7 @@ import (
 
 // Options configure a Runner. Deployment is required.
 type Options struct {
-	Deployment topology.Deployment
+	Deployment topology.Controller
 	// Network is the proxy the cache manager goes through; required when a
 	// fault is a network fault.
 	Network *Network

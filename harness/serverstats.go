@@ -13,10 +13,10 @@ import (
 )
 
 // statsControl is the part of a deployment that resets and reads Redis's
-// per-command statistics (topology.Deployment has it).
+// per-command statistics (topology.Deployment has it; see seams.go).
 type statsControl interface {
-	infoSource
-	Nodes() []topology.Node
+	topology.InfoSource
+	topology.NodeLister
 	Do(ctx context.Context, node string, args ...any) (any, error)
 }
 

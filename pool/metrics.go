@@ -77,6 +77,8 @@ type metricsHook struct {
 	onSwitch func(err error) // suspects a primary change; nil unless following
 }
 
+var _ redis.Hook = (*metricsHook)(nil)
+
 func (h *metricsHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := next(ctx, network, addr)

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -152,6 +153,8 @@ func (d *contDeployment) redisArgs(extra []string) []string {
 // logfLogger sends testcontainers' progress lines to Spec.Logf instead of
 // the process-wide log, which would interleave with the tool's own output.
 type logfLogger func(format string, args ...any)
+
+var _ tclog.Logger = logfLogger(nil)
 
 func (l logfLogger) Printf(format string, args ...any) { l(format, args...) }
 

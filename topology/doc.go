@@ -12,6 +12,9 @@
 //   - external: a deployment someone else runs; controls that would change or
 //     stop it are refused unless Spec.AllowDestructive is set.
 //
-// The controls (Stop, Kill, Start, Pause, Resume, Do, Info) are what the chaos
-// package turns into faults; Endpoints is what the pool manager connects to.
+// A Deployment is split by what its callers need, each taking the smallest
+// part: the pool manager connects to what an EndpointSource gives, the
+// sampler reads an InfoSource, the chaos package turns a Controller's controls
+// (Stop, Kill, Start, Pause, PauseFor, Resume, Do, Info) into faults, and
+// only the one who started the deployment holds its Closer.
 package topology

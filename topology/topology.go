@@ -151,16 +151,48 @@ type Endpoints struct {
 	TLS                *tls.Config
 }
 
-// Deployment is a running Redis deployment and the controls that faults use.
-// Node arguments are node names as listed by Nodes.
-type Deployment interface {
-	Spec() Spec
+// A running deployment is split by what its callers need, so each takes the
+// smallest part (as vegeta's Pacer or go-redis's hooks are small): the cache
+// manager needs an EndpointSource, the sampler an InfoSource, faults a
+// Controller, and only the one who started the deployment a Closer.
+// Deployment is all of them.
+
+// EndpointSource is how a client finds the deployment.
+type EndpointSource interface {
 	// Endpoints is resolved again on every call, because a container's mapped
 	// port changes when it restarts.
 	Endpoints() Endpoints
+}
+
+// NodeLister lists the deployment's nodes.
+type NodeLister interface {
 	// Nodes lists every node with its role as of now (a node that does not
 	// answer keeps its last known role).
 	Nodes() []Node
+}
+
+// InfoSource reads Redis INFO from every node: what a sampler needs.
+type InfoSource interface {
+	// InfoAll reads INFO from every node that is up, by node name. Nodes that
+	// are stopped or paused on purpose are left out; nodes that should answer
+	// but do not are named in the returned error, next to the partial map.
+	InfoAll(ctx context.Context, section string) (map[string]map[string]string, error)
+}
+
+// TimedPauser is a pause that ends by itself after dur. Every backend has it
+// (the checks below): on the external backend it is the only way to choose
+// a pause's length (see ExternalPauseWindow); elsewhere it saves the caller a
+// timer, and Resume may still end the pause early.
+type TimedPauser interface {
+	PauseFor(ctx context.Context, node string, dur time.Duration) error
+}
+
+// Controller is what faults act through. Node arguments are node names as
+// listed by Nodes.
+type Controller interface {
+	NodeLister
+	TimedPauser
+	Spec() Spec
 	// Primary is the current primary (cluster: the primary serving slot 0).
 	Primary(ctx context.Context) (Node, error)
 	Stop(ctx context.Context, node string) error   // SHUTDOWN NOSAVE, wait for exit
@@ -172,23 +204,30 @@ type Deployment interface {
 	Do(ctx context.Context, node string, args ...any) (any, error)
 	// Info reads one INFO section ("" = default sections) as key/value pairs.
 	Info(ctx context.Context, node, section string) (map[string]string, error)
-	// InfoAll reads INFO from every node that is up, by node name. Nodes that
-	// are stopped or paused on purpose are left out; nodes that should answer
-	// but do not are named in the returned error, next to the partial map.
-	InfoAll(ctx context.Context, section string) (map[string]map[string]string, error)
+}
+
+// Closer ends a deployment: what only its starter calls.
+type Closer interface {
 	// KeepLogs copies every node's log into dir (called when a run fails).
 	KeepLogs(dir string) error
 	// Close stops everything and removes temporary folders; it is idempotent.
 	Close(ctx context.Context) error
 }
 
-// TimedPauser is implemented by every backend's Deployment: a pause that ends
-// by itself after dur. On the external backend it is the only way to choose
-// a pause's length (see ExternalPauseWindow); elsewhere it saves the caller a
-// timer, and Resume may still end the pause early.
-type TimedPauser interface {
-	PauseFor(ctx context.Context, node string, dur time.Duration) error
+// Deployment is a running Redis deployment: every part above.
+type Deployment interface {
+	EndpointSource
+	InfoSource
+	Controller
+	Closer
 }
+
+// Every backend is a whole Deployment, pauses included.
+var (
+	_ Deployment = (*procDeployment)(nil)
+	_ Deployment = (*contDeployment)(nil)
+	_ Deployment = (*extDeployment)(nil)
+)
 
 // ErrRedisServerNotFound is wrapped by FindRedisServer when no redis-server
 // binary can be found.

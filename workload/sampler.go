@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 )
 
 // Uniform is the one thing a Sampler needs from a random source: a float in
@@ -10,6 +11,8 @@ import (
 type Uniform interface {
 	Float64() float64
 }
+
+var _ Uniform = (*rand.Rand)(nil)
 
 // Sampler draws indexes in [0, N) by a Popularity; index 0 is the most
 // popular. It holds no random state, so one Sampler may be shared by many
