@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -22,4 +24,21 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeHeapProfile writes the heap profile (every allocation since the start,
+// sampled, and what is live now) to path; a failure is reported, not fatal:
+// the run's report matters more than its profile.
+func writeHeapProfile(path string, stderr io.Writer) {
+	runtime.GC() // the live heap as of now, not of the last cycle
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cacheproof run: --memprofile: %v\n", err)
+	}
 }

@@ -55,6 +55,7 @@ type runFlags struct {
 	metricsAddr      string
 	progress         string
 	cpuProfile       string
+	memProfile       string
 }
 
 func runMain(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +78,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations over the run, live heap at its end) of the tool itself to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
 	}
@@ -116,6 +118,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		defer stopProfile()
+	}
+	if f.memProfile != "" {
+		defer writeHeapProfile(f.memProfile, stderr)
 	}
 
 	sc, err := scenarios.Resolve(f.scenario)
