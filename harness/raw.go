@@ -14,6 +14,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 // RawOptions configure raw mode: a closed-loop GET/SET load with no think
@@ -46,6 +47,73 @@ type RawResult struct {
 	// operation, comparable across tools whatever the machine's speed.
 	CPUS       float64 `json:"cpu_s"`
 	CPUPerOpUs float64 `json:"cpu_per_op_us"`
+}
+
+// RawTarget says where raw mode's load goes and through what pool.
+type RawTarget struct {
+	// Addr is a Redis host:port; "" starts a standalone redis-server here
+	// (process backend) for the tests and stops it after them.
+	Addr string
+	// RedisServer is the binary when Addr is empty ("" =
+	// $CACHEPROOF_REDIS_SERVER, then PATH).
+	RedisServer string
+	// Conns is the pool's maximum connections (0 = RawOptions.Clients).
+	Conns int
+	// AutoPipeline batches concurrent commands through go-redis
+	// auto-pipelining.
+	AutoPipeline bool
+}
+
+// Raw is raw mode wired end to end: it reaches (or starts) Redis, builds
+// the production-profile cache manager on it (sized to Conns; sentinel,
+// health checks and invalidation off) and runs RunRaw through it. A Redis
+// that cannot start or be reached is an *EnvError. The results of the tests
+// that ran are returned beside an error.
+func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
+	addr := t.Addr
+	if addr == "" {
+		dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, RedisServer: t.RedisServer})
+		if err != nil {
+			return nil, &EnvError{Op: "start redis", Err: err}
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = dep.Close(cctx)
+		}()
+		addr = dep.Endpoints().Addrs[0]
+	}
+	mgr, err := rawManager(ctx, addr, t, o)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = mgr.Shutdown(context.Background()) }()
+	return RunRaw(ctx, mgr, o)
+}
+
+// rawManager is the production profile pointed at one address, with only
+// what raw mode measures: the pool and the hooks.
+func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions) (*pool.Manager, error) {
+	cfg, err := pool.ProfileConfig(pool.ProfileProduction)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	conns := t.Conns
+	if conns == 0 {
+		conns = o.Clients
+	}
+	cfg.Addrs = []string{addr}
+	cfg.EnableSentinel = false
+	cfg.MinConnections = min(cfg.MinConnections, conns)
+	cfg.MaxConnections = conns
+	cfg.AutoPipeline = t.AutoPipeline
+	cfg.HealthCheckInterval = 0
+	cfg.InvalidationChannel = ""
+	mgr, err := pool.New(ctx, cfg)
+	if err != nil {
+		return nil, &EnvError{Op: "connect " + addr, Err: err}
+	}
+	return mgr, nil
 }
 
 // RunRaw runs each test in turn through the manager (so the pool, its

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,9 +91,106 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // run early: the result is then marked Interrupted and still complete up to
 // that point. An error is returned only when no meaningful result exists
 // (Redis never started, bad configuration).
+//
+// A run passes through named stages, each a method of run below, in the
+// order the data flows:
+//
+//	planFaults     the scenario's faults, this shard's share of them
+//	startRedis     topology: start (or reach) the deployment
+//	connect        the cache manager under test, through a proxy if a fault needs one
+//	buildWorkload  the workload model, its phase plans and schedule, the driver and sampler
+//	armFaults      the chaos runner on the deployment, the proxy and the manager
+//	prefill        replay history so the load starts from a steady-state cache
+//	begin          the result's header; Redis's statistics reset
+//	drive          the open-loop load and the fault timeline, sampled every interval
+//	drain          in-flight commands finish (bounded), faults end, the last sample
+//	collect        the recorder's totals and every other source into the result
+//	finalize       targets judged, verdict
+//
+// What a stage sets up is torn down by the deferred call beside it, last
+// first.
 func Run(ctx context.Context, o Options) (res *result.Result, err error) {
-	s := o.Scenario
-	if s == nil {
+	r, err := newRun(o)
+	if err != nil {
+		return nil, err
+	}
+	if err = r.planFaults(); err != nil {
+		return nil, err
+	}
+	if err = r.startRedis(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { r.stopRedis(err) }()
+	if err = r.connect(ctx); err != nil {
+		return nil, err
+	}
+	defer r.disconnect()
+	if err = r.buildWorkload(); err != nil {
+		return nil, err
+	}
+	defer r.abandon()
+	r.armFaults()
+	if err = r.prefill(ctx); err != nil {
+		return nil, err
+	}
+	r.begin()
+	r.startLoad()
+	defer r.stopLoad() // drain stops them in order; this covers a panic
+	r.drive(ctx)
+	r.drain()
+	r.collect()
+	r.finalize()
+	return r.res, nil
+}
+
+// run is one run's state as it passes through Run's stages: each stage sets
+// the fields under its name, and later stages read them.
+type run struct {
+	o Options
+	s *scenarios.Scenario
+
+	// planFaults
+	faults   []chaos.Fault // what this shard runs
+	byShard0 []chaos.Fault // what shard 0 runs for every shard
+
+	// startRedis
+	dep topology.Deployment
+
+	// connect
+	network *chaos.Network // nil unless a fault degrades the network
+	pcfg    pool.Config
+	mgr     *pool.Manager
+
+	// buildWorkload
+	model   *workload.Model
+	plans   []workload.PhasePlan
+	phases  []phaseInfo
+	total   time.Duration // of all phases
+	src     source        // the schedule; after prefill, what is left of it
+	d       *driver
+	smp     *sampler
+	abandon context.CancelFunc // cancels commands still in flight after the drain bound
+
+	// armFaults
+	runner *chaos.Runner // nil without faults
+
+	// prefill
+	prefillNote string
+
+	// begin (the result grows through the stages after it)
+	res *result.Result
+
+	// startLoad, drive, drain
+	client      *clientCollector
+	stop        chan struct{} // closed to stop dispatching early
+	dispatched  chan struct{} // closed when the dispatcher returns
+	interrupted bool
+	end         time.Time
+}
+
+// newRun checks the options and fills their defaults.
+func newRun(o Options) (*run, error) {
+	if o.Scenario == nil {
 		return nil, errors.New("harness: no scenario")
 	}
 	if o.SampleInterval <= 0 {
@@ -103,94 +199,123 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 2 * time.Second
 	}
+	return &run{o: o, s: o.Scenario}, nil
+}
 
-	// Sharded, a fault that acts on Redis is run by shard 0 alone (n shards
-	// share one Redis); the others note it. See chaos.ForShard.
-	faults, byShard0 := chaos.ForShard(chaos.FromScenario(s.Faults), o.Shard, o.Shards)
-	if s.Target.Backend == "external" && !o.AllowDestructive {
-		for _, f := range faults {
+// planFaults turns the scenario's faults into this shard's. Sharded, a fault
+// that acts on Redis is run by shard 0 alone (n shards share one Redis); the
+// others note it (see chaos.ForShard). On a Redis the tool does not own, a
+// fault other than network needs AllowDestructive.
+func (r *run) planFaults() error {
+	r.faults, r.byShard0 = chaos.ForShard(chaos.FromScenario(r.s.Faults), r.o.Shard, r.o.Shards)
+	if r.s.Target.Backend == "external" && !r.o.AllowDestructive {
+		for _, f := range r.faults {
 			if f.Kind != chaos.KindNetwork {
-				return nil, &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
+				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
 			}
 		}
 	}
+	return nil
+}
 
-	// Redis.
-	spec := topologySpec(s, o)
-	o.logf("starting %s %s redis (%s backend)", s.Target.Topology, describeMemory(s), s.Target.Backend)
-	dep, err := topology.Start(ctx, spec)
+// startRedis starts (or reaches) the deployment the scenario's target names.
+func (r *run) startRedis(ctx context.Context) error {
+	s := r.s
+	r.o.logf("starting %s %s redis (%s backend)", s.Target.Topology, describeMemory(s), s.Target.Backend)
+	dep, err := topology.Start(ctx, topologySpec(s, r.o))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("interrupted while starting redis: %w", ctx.Err())
+			return fmt.Errorf("interrupted while starting redis: %w", ctx.Err())
 		}
-		return nil, &EnvError{Op: "start redis", Err: err}
+		return &EnvError{Op: "start redis", Err: err}
 	}
-	defer func() {
-		if err != nil && o.LogDir != "" {
-			_ = dep.KeepLogs(o.LogDir)
-		}
-		cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if cerr := dep.Close(cctx); cerr != nil {
-			o.logf("stopping redis: %v", cerr)
-		}
-	}()
+	r.dep = dep
+	return nil
+}
 
-	// The cache manager under test, through an in-process proxy for the
-	// whole run when a fault will degrade the network.
-	ep := dep.Endpoints()
-	var network *chaos.Network
-	if chaos.NeedsProxy(faults) {
-		if network, err = chaos.NewNetwork(ep.Addrs); err != nil {
-			return nil, &EnvError{Op: "start the network proxy", Err: err}
+// stopRedis closes the deployment, keeping its logs first when the run
+// failed.
+func (r *run) stopRedis(runErr error) {
+	if runErr != nil && r.o.LogDir != "" {
+		_ = r.dep.KeepLogs(r.o.LogDir)
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if cerr := r.dep.Close(cctx); cerr != nil {
+		r.o.logf("stopping redis: %v", cerr)
+	}
+}
+
+// connect builds the cache manager under test on the deployment's
+// endpoints, through an in-process proxy for the whole run when a fault
+// will degrade the network.
+func (r *run) connect(ctx context.Context) (err error) {
+	ep := r.dep.Endpoints()
+	if chaos.NeedsProxy(r.faults) {
+		if r.network, err = chaos.NewNetwork(ep.Addrs); err != nil {
+			return &EnvError{Op: "start the network proxy", Err: err}
 		}
-		defer network.Close()
-		ep.Addrs = network.Addrs(ep.Addrs)
-		o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
-	}
-	pcfg, err := poolConfig(s, ep, o)
-	if err != nil {
-		return nil, &ConfigError{Err: err}
-	}
-	mgr, err := pool.New(ctx, pcfg)
-	if err != nil {
-		return nil, &EnvError{Op: "connect the cache manager", Err: err}
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if s.Target.Backend == "external" {
-			note := cleanupExternal(sctx, mgr, pcfg.KeyPrefix)
-			if res != nil {
-				res.Notes = append(res.Notes, note)
+		defer func() {
+			if err != nil {
+				r.network.Close()
 			}
-			o.logf("%s", note)
-		}
-		_ = mgr.Shutdown(sctx)
-	}()
-
-	// The workload.
-	wcfg := workloadConfig(s, o)
-	model, err := workload.New(wcfg)
-	if err != nil {
-		return nil, &ConfigError{Err: err}
+		}()
+		ep.Addrs = r.network.Addrs(ep.Addrs)
+		r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
 	}
-	plans, phases := phasePlans(s, o.Shards)
-	sched := model.Schedule(plans)
+	if r.pcfg, err = poolConfig(r.s, ep, r.o); err != nil {
+		return &ConfigError{Err: err}
+	}
+	if r.mgr, err = pool.New(ctx, r.pcfg); err != nil {
+		return &EnvError{Op: "connect the cache manager", Err: err}
+	}
+	return nil
+}
+
+// disconnect shuts the manager down (on an external Redis, after deleting
+// what the run wrote) and closes the proxy.
+func (r *run) disconnect() {
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if r.s.Target.Backend == "external" {
+		note := cleanupExternal(sctx, r.mgr, r.pcfg.KeyPrefix)
+		if r.res != nil {
+			r.res.Notes = append(r.res.Notes, note)
+		}
+		r.o.logf("%s", note)
+	}
+	_ = r.mgr.Shutdown(sctx)
+	if r.network != nil {
+		r.network.Close()
+	}
+}
+
+// buildWorkload builds the workload model and its schedule, the driver that
+// will run it through the manager and the sampler that will watch both.
+func (r *run) buildWorkload() error {
+	s := r.s
+	model, err := workload.New(workloadConfig(s, r.o))
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	r.model = model
+	r.plans, r.phases = phasePlans(s, r.o.Shards)
+	r.src = model.Schedule(r.plans)
+	r.total = s.TotalDuration()
 
 	maxInflight := s.Driver.MaxInflight
 	if maxInflight == 0 {
-		maxInflight = peakUsers(plans)
+		maxInflight = peakUsers(r.plans)
 	}
 	runCtx, abandon := context.WithCancel(context.Background())
-	defer abandon()
-	d := &driver{
-		cache:    mgr,
+	r.abandon = abandon
+	r.d = &driver{
+		cache:    r.mgr,
 		origin:   model.Origin(),
 		ledger:   workload.NewLedger(),
-		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(phases), len(model.Families())),
-		phases:   phases,
-		ttl:      familyTTLs(pcfg, model.Families()),
+		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(r.phases), len(model.Families())),
+		phases:   r.phases,
+		ttl:      familyTTLs(r.pcfg, model.Families()),
 		dropAft:  s.Driver.DropAfter.D(),
 		opTmo:    s.Driver.OpTimeout.D(),
 		inflight: make(chan struct{}, max(maxInflight, 1)),
@@ -199,47 +324,62 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	// Driver versions live in the upper half of the uint32 space so they
 	// never equal an origin fill's version of the same key: the lost-write
 	// check tells writes apart by version.
-	d.version.Store(1 << 31)
-	total := s.TotalDuration()
-	var runner *chaos.Runner
-	if len(faults) > 0 {
-		d.activity = chaos.NewActivity(total+o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
-		d.writes = chaos.NewWriteTracker()
-		runner = chaos.NewRunner(faults, chaos.Options{
-			Deployment: dep, Network: network, Tracker: d.writes, Reader: mgr,
-			Settle: o.FaultSettle, Total: total, Logf: o.Logf,
-			// A node restarted without persistence comes back empty: what
-			// the ledger remembers writing is gone, and misses after it are
-			// cold (never written since), not evictions.
-			OnRestart: func(string) { d.ledger.Reset() },
-		})
-	}
-	smp := &sampler{d: d, mgr: mgr, info: dep}
+	r.d.version.Store(1 << 31)
+	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep}
+	return nil
+}
 
-	// Prefill: replay history so the run starts from a steady-state cache.
-	var src source = sched
-	var prefillNote string
-	if h := s.Workload.Prefill.D(); h > 0 && len(plans) > 0 {
-		o.logf("prefill: replaying %s of history to reach a steady-state cache", h)
-		history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
-		var pr prefillResult
-		src, pr, err = prefill(ctx, model.Schedule(append([]workload.PhasePlan{history}, plans...)), h, mgr, d.ledger, d.ttl,
-			func() uint32 { return d.version.Add(1) })
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("interrupted during prefill: %w", ctx.Err())
-			}
-			return nil, &EnvError{Op: "prefill the cache", Err: err}
+// armFaults builds the chaos runner: the fault timeline on the deployment's
+// controls and the proxy, with the driver's activity and write tracking for
+// measuring recovery and lost writes. Without faults it does nothing.
+func (r *run) armFaults() {
+	if len(r.faults) == 0 {
+		return
+	}
+	d := r.d
+	d.activity = chaos.NewActivity(r.total+r.o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
+	d.writes = chaos.NewWriteTracker()
+	r.runner = chaos.NewRunner(r.faults, chaos.Options{
+		Deployment: r.dep, Network: r.network, Tracker: d.writes, Reader: r.mgr,
+		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
+		// A node restarted without persistence comes back empty: what
+		// the ledger remembers writing is gone, and misses after it are
+		// cold (never written since), not evictions.
+		OnRestart: func(string) { d.ledger.Reset() },
+	})
+	r.smp.faults = r.runner.Active
+}
+
+// prefill replays the workload's history in simulation and writes what the
+// cache would hold at its end, so the run starts from a steady-state cache.
+func (r *run) prefill(ctx context.Context) error {
+	h := r.s.Workload.Prefill.D()
+	if h <= 0 || len(r.plans) == 0 {
+		return nil
+	}
+	r.o.logf("prefill: replaying %s of history to reach a steady-state cache", h)
+	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: r.plans[0].UsersStart, UsersEnd: r.plans[0].UsersStart}
+	src, pr, err := prefill(ctx, r.model.Schedule(append([]workload.PhasePlan{history}, r.plans...)), h, r.mgr, r.d.ledger, r.d.ttl,
+		func() uint32 { return r.d.version.Add(1) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted during prefill: %w", ctx.Err())
 		}
-		prefillNote = fmt.Sprintf("prefill: replayed %s of history (%d commands) and wrote the %d keys alive at its end in %.1fs; server counters start after it", h, pr.commands, pr.keys, pr.took.Seconds())
-		o.logf("%s", prefillNote)
-		smp.prime(ctx)
+		return &EnvError{Op: "prefill the cache", Err: err}
 	}
-	if runner != nil {
-		smp.faults = runner.Active
-	}
+	r.src = src
+	r.prefillNote = fmt.Sprintf("prefill: replayed %s of history (%d commands) and wrote the %d keys alive at its end in %.1fs; server counters start after it", h, pr.commands, pr.keys, pr.took.Seconds())
+	r.o.logf("%s", r.prefillNote)
+	r.smp.prime(ctx)
+	return nil
+}
 
-	res = &result.Result{
+// begin starts the result: the tool, the scenario, the shard and the notes
+// known before the load; and resets Redis's per-command statistics so they
+// cover the load.
+func (r *run) begin() {
+	s, o := r.s, r.o
+	res := &result.Result{
 		SchemaVersion: result.SchemaVersion,
 		Tool:          result.ToolInfo{Name: "cacheproof", Version: o.Version, GoVersion: runtime.Version()},
 		Scenario: result.ScenarioInfo{
@@ -250,90 +390,100 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	if o.Shards > 1 {
 		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
 	}
-	if len(byShard0) > 0 {
-		res.Notes = append(res.Notes, chaos.ShardNote(byShard0, o.Shard, o.Shards))
+	if len(r.byShard0) > 0 {
+		res.Notes = append(res.Notes, chaos.ShardNote(r.byShard0, o.Shard, o.Shards))
 	}
-	if prefillNote != "" {
-		res.Notes = append(res.Notes, prefillNote)
+	if r.prefillNote != "" {
+		res.Notes = append(res.Notes, r.prefillNote)
 	}
-	if note := smp.resetServerStats(context.Background(), dep, s.Target.Backend != "external"); note != "" {
+	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.Backend != "external"); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
+	r.res = res
+}
 
-	// Go.
-	o.logf("driving %d users (population %d) for %s", peakUsers(plans), s.Workload.Population, total)
+// startLoad starts the clock, the tool's self-measurement, the fault
+// timeline and the dispatcher.
+func (r *run) startLoad() {
+	d := r.d
+	r.o.logf("driving %d users (population %d) for %s", peakUsers(r.plans), r.s.Workload.Population, r.total)
 	d.start = time.Now()
-	res.StartedAt = d.start.UTC()
-	client := startClientCollector(d.start, phases)
-	defer client.stop()
-	if runner != nil {
-		runner.Start(d.start)
-		// Stopped after draining below; this covers an early return.
-		defer runner.Stop()
+	r.res.StartedAt = d.start.UTC()
+	r.client = startClientCollector(d.start, r.phases)
+	if r.runner != nil {
+		r.runner.Start(d.start)
 	}
-	stop := make(chan struct{})
-	dispatched := make(chan struct{})
+	r.stop = make(chan struct{})
+	r.dispatched = make(chan struct{})
 	go func() {
-		defer close(dispatched)
-		d.run(stop, src)
+		defer close(r.dispatched)
+		d.run(r.stop, r.src)
 	}()
+}
 
-	ticker := time.NewTicker(o.SampleInterval)
-	interrupted := false
-	emit := func(now time.Time) {
-		// INFO must be read even after an interrupt, so not under ctx.
-		row, h := smp.sample(context.Background(), now)
-		if o.OnSample != nil {
-			o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(d.start), Total: total, Phase: row.Phase,
-				Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
-		}
+// stopLoad ends the fault timeline and the self-measurement (both may have
+// been stopped already).
+func (r *run) stopLoad() {
+	if r.runner != nil {
+		r.runner.Stop()
 	}
-loop:
+	r.client.stop()
+}
+
+// drive samples every interval until the schedule is dispatched or ctx is
+// cancelled (then dispatching stops and the run is marked interrupted).
+func (r *run) drive(ctx context.Context) {
+	ticker := time.NewTicker(r.o.SampleInterval)
+	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			interrupted = true
-			close(stop)
-			break loop
-		case <-dispatched:
-			break loop
+			r.interrupted = true
+			close(r.stop)
+			return
+		case <-r.dispatched:
+			return
 		case now := <-ticker.C:
-			emit(now)
+			r.emit(now)
 		}
 	}
-	ticker.Stop()
-	<-dispatched
-	// Let in-flight commands finish, within a bound; then abandon them.
+}
+
+// emit takes one timeline row and reports it.
+func (r *run) emit(now time.Time) {
+	smp := r.smp
+	// INFO must be read even after an interrupt, so not under ctx.
+	row, h := smp.sample(context.Background(), now)
+	if r.o.OnSample != nil {
+		r.o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(r.d.start), Total: r.total, Phase: row.Phase,
+			Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
+	}
+}
+
+// drain lets in-flight commands finish within DrainTimeout, then abandons
+// them; ends the faults still in effect and finishes their read-backs while
+// the deployment and the manager are still up; and takes the last sample.
+func (r *run) drain() {
+	<-r.dispatched
 	drained := make(chan struct{})
-	go func() { d.wg.Wait(); close(drained) }()
+	go func() { r.d.wg.Wait(); close(drained) }()
 	select {
 	case <-drained:
-	case <-time.After(o.DrainTimeout):
-		abandon()
+	case <-time.After(r.o.DrainTimeout):
+		r.abandon()
 		<-drained
 	}
-	if runner != nil {
-		// End faults still in effect and finish their read-backs while the
-		// deployment and the manager are still up.
-		runner.Stop()
+	if r.runner != nil {
+		r.runner.Stop()
 	}
-	client.finish()
-	end := time.Now()
-	emit(end)
+	r.client.finish()
+	r.end = time.Now()
+	r.emit(r.end)
+}
 
-	res.DurationS = roundS(end.Sub(d.start).Seconds())
-	res.Interrupted = interrupted
-	res.Timeline = smp.rows
-	fill(res, s, d, smp, mgr, model, pcfg, phases)
-	fillRunEnvironment(res, dep, client)
-	if runner != nil {
-		fillFaults(res, s, d, smp, runner.Events(), end.Sub(d.start))
-	}
-	if interrupted {
-		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, total))
-	}
-	res.Finalize(s.TargetSpecs())
-	return res, nil
+// finalize judges the targets and sets the verdict.
+func (r *run) finalize() {
+	r.res.Finalize(r.s.TargetSpecs())
 }
 
 func describeMemory(s *scenarios.Scenario) string {
@@ -351,185 +501,6 @@ func peakUsers(plans []workload.PhasePlan) int {
 	return n
 }
 
-// fill copies the recorder's totals and the other sources into the result.
-func fill(res *result.Result, s *scenarios.Scenario, d *driver, smp *sampler, mgr *pool.Manager, model *workload.Model, pcfg pool.Config, phases []phaseInfo) {
-	c, h := d.rec.totals()
-	res.HDR = map[string]string{}
-	res.Latency = result.LatencyReport{
-		Overall: result.Summarize(h.overall),
-		Service: result.Summarize(h.service),
-		ByOp:    map[string]result.Summary{},
-		ByTier:  map[string]result.Summary{},
-		ByPhase: map[string]result.Summary{},
-	}
-	_ = res.SetHDR("overall", h.overall)
-	_ = res.SetHDR("service", h.service)
-	_ = res.SetHDR("command", h.command)
-	for i, name := range opNames {
-		if h.byOp[i].TotalCount() > 0 {
-			res.Latency.ByOp[name] = result.Summarize(h.byOp[i])
-			_ = res.SetHDR("op:"+name, h.byOp[i])
-		}
-	}
-	for i, name := range tierNames {
-		if h.byTier[i].TotalCount() > 0 {
-			res.Latency.ByTier[name] = result.Summarize(h.byTier[i])
-			_ = res.SetHDR("tier:"+name, h.byTier[i])
-		}
-	}
-	if h.command.TotalCount() > 0 {
-		res.Latency.ByOp["command"] = result.Summarize(h.command)
-	}
-
-	// Cache.
-	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
-	for t, name := range tierNames {
-		cc := result.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
-		for k, n := range c.causes[t] {
-			cause := workload.MissCause(k).String()
-			cc.MissesByCause[cause] = n
-			cache.MissesByCause[cause] += n
-		}
-		setHitRates(&cc)
-		cache.Hits += cc.Hits
-		cache.Misses += cc.Misses
-		cache.LookupErrors += cc.LookupErrors
-		if cc.Hits+cc.Misses+cc.LookupErrors > 0 {
-			cache.ByTier[name] = cc
-		}
-	}
-	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
-	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
-	for i, f := range model.Families() {
-		fc := &c.fams[i]
-		if fc.hits+fc.misses+fc.lookupErrs == 0 {
-			continue
-		}
-		cc := result.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
-		for k, n := range fc.causes {
-			cc.MissesByCause[workload.MissCause(k).String()] = n
-		}
-		setHitRates(&cc)
-		cache.ByFamily[f.Name] = cc
-	}
-	res.Cache = cache
-
-	// Pool.
-	st := mgr.Stats()
-	res.Pool = result.PoolReport{
-		Timeouts:   uint64(st.Pool.Timeouts),
-		Hits:       uint64(st.Pool.Hits),
-		Misses:     uint64(st.Pool.Misses),
-		TotalConns: uint64(st.Pool.TotalConns),
-		IdleConns:  uint64(st.Pool.IdleConns),
-		StaleConns: uint64(st.Pool.StaleConns),
-		WaitCount:  uint64(st.Pool.WaitCount),
-		WaitMs:     float64(st.Pool.WaitDurationNs) / 1e6,
-		Config:     pcfg.Redacted(),
-	}
-
-	// Server.
-	sv := &smp.server
-	res.Server = result.ServerReport{
-		EvictedKeys: sv.evicted, ExpiredKeys: sv.expired, UsedMemory: sv.usedMemory, UsedMemoryPeak: sv.peak,
-		MaxMemory: sv.maxm, MaxMemoryPolicy: sv.policy, RejectedConnections: sv.rejected,
-		KeyspaceHits: sv.keyspaceHits, KeyspaceMisses: sv.kMisses, HitRate: result.HitRate(sv.keyspaceHits, sv.kMisses),
-		ConnectedClients: sv.clients, RedisVersion: sv.version, Keys: sv.keys,
-	}
-	if !sv.ok {
-		res.Notes = append(res.Notes, "redis INFO could not be read: server figures are missing")
-	} else {
-		res.Notes = append(res.Notes, crossCheck(res.Cache.MissesByCause, sv.evicted+smp.evictedBefore, sv.expired)...)
-	}
-
-	// Users.
-	var recordedS float64
-	for _, p := range phases {
-		if p.recorded {
-			recordedS += p.end.Seconds() - p.start.Seconds()
-		}
-	}
-	res.Users = result.UsersReport{
-		Population: int64(s.Workload.Population),
-		Active:     int(d.active.Load()),
-		Requests:   c.ops,
-		Commands:   c.commands,
-		Late:       c.late,
-		Dropped:    c.dropped,
-		Abandoned:  c.abandoned,
-	}
-	if recordedS > 0 {
-		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
-	}
-	res.Errors = c.errors
-	res.Integrity = result.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
-
-	// Origin.
-	res.Origin = map[string]result.OriginReport{}
-	for src, os := range model.Origin().Stats() {
-		or := result.OriginReport{Calls: os.Calls, Errors: os.Errors}
-		if os.Latency != nil {
-			or.Latency = result.Summarize(os.Latency)
-		}
-		res.Origin[src] = or
-	}
-
-	// Phases.
-	for i, p := range phases {
-		pc, ph := d.rec.phaseTotals(i)
-		var hits, misses, lookupErrs, errs uint64
-		for t := range tierNames {
-			hits += pc.hits[t]
-			misses += pc.misses[t]
-			lookupErrs += pc.lookupErrs[t]
-		}
-		for _, n := range pc.errors {
-			errs += n
-		}
-		pr := result.PhaseReport{
-			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
-			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: result.LookupHitRate(hits, misses, lookupErrs),
-			Latency: result.Summarize(ph), Errors: errs,
-		}
-		res.Phases = append(res.Phases, pr)
-		if ph.TotalCount() > 0 {
-			res.Latency.ByPhase[p.name] = pr.Latency
-			_ = res.SetHDR("phase:"+p.name, ph)
-		}
-	}
-	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
-}
-
-// setHitRates sets a slice's judged hit rate (failed lookups count as not
-// hit) and the rate among lookups Redis answered.
-func setHitRates(cc *result.CacheCounts) {
-	cc.HitRate = result.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
-	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
-}
-
-// fillFaults measures every fault occurrence against the timeline and adds
-// the lost-write checks to the integrity section.
-func fillFaults(res *result.Result, s *scenarios.Scenario, d *driver, smp *sampler, evs []chaos.Event, runEnd time.Duration) {
-	m := chaos.Measurement{Rows: smp.rows, Activity: d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: runEnd}
-	m.Targets(s.TargetSpecs())
-	res.Faults = m.Reports(evs)
-	lost, unknown, tracked := chaos.Integrity(evs)
-	res.Integrity.LostWrites += lost
-	res.Integrity.UnknownWrites += unknown
-	res.Integrity.WritesTracked += tracked
-	// Every planned occurrence is an event, started or not; the ones that
-	// never started are in res.Faults with injected: false.
-	started := 0
-	for _, ev := range evs {
-		if !ev.NotStarted {
-			started++
-		}
-	}
-	if started < len(evs) {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences started before the run ended; the others are listed with injected: false", started, len(evs)))
-	}
-}
-
 // cleanupExternal deletes what the run wrote to a Redis it does not own:
 // every key under the run's prefix, found with SCAN (never KEYS) on every
 // primary. Without a prefix it deletes nothing: on a shared server "every
@@ -543,20 +514,4 @@ func cleanupExternal(ctx context.Context, mgr *pool.Manager, prefix string) stri
 		return fmt.Sprintf("cleanup: deleted %d keys under %q, then failed: %v", n, prefix, err)
 	}
 	return fmt.Sprintf("cleanup: deleted the run's %d keys under %q (SCAN)", n, prefix)
-}
-
-// crossCheck compares the ledger's miss causes with Redis's own counters.
-// A miss the ledger calls evicted when Redis evicted nothing means the
-// ledger and the server disagree (a flush or restart the harness did not
-// cause, another client deleting keys); that is worth a line in the report.
-// The reverse is normal: not every evicted or expired key is read again.
-func crossCheck(causes map[string]uint64, evicted, expired uint64) []string {
-	var out []string
-	if n := causes["evicted"]; n > 0 && evicted == 0 {
-		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush or restart)", n))
-	}
-	if n := causes["expired"]; n > 0 && expired == 0 {
-		out = append(out, fmt.Sprintf("cross-check: %d misses look expired but Redis expired no key", n))
-	}
-	return out
 }

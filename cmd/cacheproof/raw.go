@@ -10,13 +10,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/harness"
-	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/topology"
 )
 
 // rawMain is raw mode: a closed-loop GET/SET load through the cache
@@ -53,51 +50,20 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cacheproof raw: --clients, --requests, --keyspace and --conns must be at least 1, --data-size at least 0")
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	target := *addr
-	if target == "" {
-		dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, RedisServer: *redisServer})
-		if err != nil {
-			fmt.Fprintf(stderr, "cacheproof raw: start redis: %v\n", err)
-			return exitEnvironment
-		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = dep.Close(cctx)
-		}()
-		target = dep.Endpoints().Addrs[0]
-	}
-	cfg, err := pool.ProfileConfig(pool.ProfileProduction)
-	if err != nil {
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
-		return exitUsage
-	}
-	cfg.Addrs = []string{target}
-	cfg.EnableSentinel = false
-	cfg.MinConnections = min(cfg.MinConnections, *conns)
-	cfg.MaxConnections = *conns
-	cfg.AutoPipeline = *autoPipe
-	cfg.HealthCheckInterval = 0
-	cfg.InvalidationChannel = ""
-	mgr, err := pool.New(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "cacheproof raw: connect %s: %v\n", target, err)
-		return exitEnvironment
-	}
-	defer func() { _ = mgr.Shutdown(context.Background()) }()
-
 	var setW, getW int
 	if _, err := fmt.Sscanf(*ratio, "%d:%d", &setW, &getW); err != nil || setW < 0 || getW < 0 || setW+getW == 0 {
 		fmt.Fprintf(stderr, "cacheproof raw: --ratio: expected SET:GET such as 1:10, got %q\n", *ratio)
 		return exitUsage
 	}
-	res, err := harness.RunRaw(ctx, mgr, harness.RawOptions{
-		Tests: strings.Split(*tests, ","), Clients: *clients, Requests: *requests, ValueSize: *size, Keyspace: *keyspace,
-		SetRatio: setW, GetRatio: getW, Seed: 1,
-	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	res, err := harness.Raw(ctx,
+		harness.RawTarget{Addr: *addr, RedisServer: *redisServer, Conns: *conns, AutoPipeline: *autoPipe},
+		harness.RawOptions{
+			Tests: strings.Split(*tests, ","), Clients: *clients, Requests: *requests, ValueSize: *size, Keyspace: *keyspace,
+			SetRatio: setW, GetRatio: getW, Seed: 1,
+		})
 	for _, r := range res {
 		if *asJSON {
 			b, _ := json.Marshal(r)
@@ -107,12 +73,21 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v)\n",
 			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
+	var envErr *harness.EnvError
+	var cfgErr *harness.ConfigError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &envErr):
+		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+		return exitEnvironment
+	case errors.As(err, &cfgErr):
+		fmt.Fprintf(stderr, "cacheproof raw: %v\n", cfgErr.Err)
+		return exitUsage
+	case ctx.Err() != nil:
+		return exitInterrupted
+	default:
 		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
 		return exitUsage
 	}
-	return exitOK
 }

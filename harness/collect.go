@@ -1,0 +1,257 @@
+package harness
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/cacheproof/cacheproof/chaos"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// collect puts the run into its result, one section at a time: the
+// recorder's totals (latency, cache, users, phases), the manager's pool, the
+// sampler's server counters, the origin simulator, the run's environment
+// (the tool itself, Redis's own latency) and the faults' measures.
+func (r *run) collect() {
+	res := r.res
+	res.DurationS = roundS(r.end.Sub(r.d.start).Seconds())
+	res.Interrupted = r.interrupted
+	res.Timeline = r.smp.rows
+	c, h := r.d.rec.totals()
+	r.collectLatency(h)
+	r.collectCache(c)
+	r.collectPool()
+	r.collectServer()
+	r.collectUsers(c)
+	r.collectOrigin()
+	r.collectPhases()
+	fillRunEnvironment(res, r.dep, r.client)
+	r.collectFaults()
+	if r.interrupted {
+		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, r.total))
+	}
+}
+
+// collectLatency summarises the recorded latency histograms (overall,
+// service, per operation and tier, whole bot commands) and stores them
+// encoded, so reports can be merged.
+func (r *run) collectLatency(h *hists) {
+	res := r.res
+	res.HDR = map[string]string{}
+	res.Latency = result.LatencyReport{
+		Overall: result.Summarize(h.overall),
+		Service: result.Summarize(h.service),
+		ByOp:    map[string]result.Summary{},
+		ByTier:  map[string]result.Summary{},
+		ByPhase: map[string]result.Summary{},
+	}
+	_ = res.SetHDR("overall", h.overall)
+	_ = res.SetHDR("service", h.service)
+	_ = res.SetHDR("command", h.command)
+	for i, name := range opNames {
+		if h.byOp[i].TotalCount() > 0 {
+			res.Latency.ByOp[name] = result.Summarize(h.byOp[i])
+			_ = res.SetHDR("op:"+name, h.byOp[i])
+		}
+	}
+	for i, name := range tierNames {
+		if h.byTier[i].TotalCount() > 0 {
+			res.Latency.ByTier[name] = result.Summarize(h.byTier[i])
+			_ = res.SetHDR("tier:"+name, h.byTier[i])
+		}
+	}
+	if h.command.TotalCount() > 0 {
+		res.Latency.ByOp["command"] = result.Summarize(h.command)
+	}
+}
+
+// collectCache counts hits, misses and failed lookups, misses by cause, per
+// tier and per key family.
+func (r *run) collectCache(c counts) {
+	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
+	for t, name := range tierNames {
+		cc := result.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
+		for k, n := range c.causes[t] {
+			cause := workload.MissCause(k).String()
+			cc.MissesByCause[cause] = n
+			cache.MissesByCause[cause] += n
+		}
+		setHitRates(&cc)
+		cache.Hits += cc.Hits
+		cache.Misses += cc.Misses
+		cache.LookupErrors += cc.LookupErrors
+		if cc.Hits+cc.Misses+cc.LookupErrors > 0 {
+			cache.ByTier[name] = cc
+		}
+	}
+	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
+	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
+	for i, f := range r.model.Families() {
+		fc := &c.fams[i]
+		if fc.hits+fc.misses+fc.lookupErrs == 0 {
+			continue
+		}
+		cc := result.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
+		for k, n := range fc.causes {
+			cc.MissesByCause[workload.MissCause(k).String()] = n
+		}
+		setHitRates(&cc)
+		cache.ByFamily[f.Name] = cc
+	}
+	r.res.Cache = cache
+}
+
+// setHitRates sets a slice's judged hit rate (failed lookups count as not
+// hit) and the rate among lookups Redis answered.
+func setHitRates(cc *result.CacheCounts) {
+	cc.HitRate = result.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
+	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
+}
+
+// collectPool reads the manager's go-redis pool statistics and its
+// resolved (redacted) configuration.
+func (r *run) collectPool() {
+	st := r.mgr.Stats()
+	r.res.Pool = result.PoolReport{
+		Timeouts:   uint64(st.Pool.Timeouts),
+		Hits:       uint64(st.Pool.Hits),
+		Misses:     uint64(st.Pool.Misses),
+		TotalConns: uint64(st.Pool.TotalConns),
+		IdleConns:  uint64(st.Pool.IdleConns),
+		StaleConns: uint64(st.Pool.StaleConns),
+		WaitCount:  uint64(st.Pool.WaitCount),
+		WaitMs:     float64(st.Pool.WaitDurationNs) / 1e6,
+		Config:     r.pcfg.Redacted(),
+	}
+}
+
+// collectServer copies the sampler's INFO counters (summed across
+// restarts) and cross-checks the ledger's miss causes against them.
+func (r *run) collectServer() {
+	res := r.res
+	sv := &r.smp.server
+	res.Server = result.ServerReport{
+		EvictedKeys: sv.evicted, ExpiredKeys: sv.expired, UsedMemory: sv.usedMemory, UsedMemoryPeak: sv.peak,
+		MaxMemory: sv.maxm, MaxMemoryPolicy: sv.policy, RejectedConnections: sv.rejected,
+		KeyspaceHits: sv.keyspaceHits, KeyspaceMisses: sv.kMisses, HitRate: result.HitRate(sv.keyspaceHits, sv.kMisses),
+		ConnectedClients: sv.clients, RedisVersion: sv.version, Keys: sv.keys,
+	}
+	if !sv.ok {
+		res.Notes = append(res.Notes, "redis INFO could not be read: server figures are missing")
+	} else {
+		res.Notes = append(res.Notes, crossCheck(res.Cache.MissesByCause, sv.evicted+r.smp.evictedBefore, sv.expired)...)
+	}
+}
+
+// collectUsers counts the load: users, requests and commands, late,
+// dropped and abandoned ones, errors and value checks.
+func (r *run) collectUsers(c counts) {
+	res := r.res
+	var recordedS float64
+	for _, p := range r.phases {
+		if p.recorded {
+			recordedS += p.end.Seconds() - p.start.Seconds()
+		}
+	}
+	res.Users = result.UsersReport{
+		Population: int64(r.s.Workload.Population),
+		Active:     int(r.d.active.Load()),
+		Requests:   c.ops,
+		Commands:   c.commands,
+		Late:       c.late,
+		Dropped:    c.dropped,
+		Abandoned:  c.abandoned,
+	}
+	if recordedS > 0 {
+		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
+	}
+	res.Errors = c.errors
+	res.Integrity = result.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
+}
+
+// collectOrigin reports the simulated upstreams: calls, errors, latency.
+func (r *run) collectOrigin() {
+	r.res.Origin = map[string]result.OriginReport{}
+	for src, os := range r.model.Origin().Stats() {
+		or := result.OriginReport{Calls: os.Calls, Errors: os.Errors}
+		if os.Latency != nil {
+			or.Latency = result.Summarize(os.Latency)
+		}
+		r.res.Origin[src] = or
+	}
+}
+
+// collectPhases reports each phase's requests, hit rate, errors and
+// latency, in the order they ran.
+func (r *run) collectPhases() {
+	res := r.res
+	for i, p := range r.phases {
+		pc, ph := r.d.rec.phaseTotals(i)
+		var hits, misses, lookupErrs, errs uint64
+		for t := range tierNames {
+			hits += pc.hits[t]
+			misses += pc.misses[t]
+			lookupErrs += pc.lookupErrs[t]
+		}
+		for _, n := range pc.errors {
+			errs += n
+		}
+		pr := result.PhaseReport{
+			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
+			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: result.LookupHitRate(hits, misses, lookupErrs),
+			Latency: result.Summarize(ph), Errors: errs,
+		}
+		res.Phases = append(res.Phases, pr)
+		if ph.TotalCount() > 0 {
+			res.Latency.ByPhase[p.name] = pr.Latency
+			_ = res.SetHDR("phase:"+p.name, ph)
+		}
+	}
+	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
+}
+
+// collectFaults measures every fault occurrence against the timeline and
+// adds the lost-write checks to the integrity section. Without faults it
+// does nothing.
+func (r *run) collectFaults() {
+	if r.runner == nil {
+		return
+	}
+	res, smp := r.res, r.smp
+	evs := r.runner.Events()
+	m := chaos.Measurement{Rows: smp.rows, Activity: r.d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.start)}
+	m.Targets(r.s.TargetSpecs())
+	res.Faults = m.Reports(evs)
+	lost, unknown, tracked := chaos.Integrity(evs)
+	res.Integrity.LostWrites += lost
+	res.Integrity.UnknownWrites += unknown
+	res.Integrity.WritesTracked += tracked
+	// Every planned occurrence is an event, started or not; the ones that
+	// never started are in res.Faults with injected: false.
+	started := 0
+	for _, ev := range evs {
+		if !ev.NotStarted {
+			started++
+		}
+	}
+	if started < len(evs) {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d of %d planned fault occurrences started before the run ended; the others are listed with injected: false", started, len(evs)))
+	}
+}
+
+// crossCheck compares the ledger's miss causes with Redis's own counters.
+// A miss the ledger calls evicted when Redis evicted nothing means the
+// ledger and the server disagree (a flush or restart the harness did not
+// cause, another client deleting keys); that is worth a line in the report.
+// The reverse is normal: not every evicted or expired key is read again.
+func crossCheck(causes map[string]uint64, evicted, expired uint64) []string {
+	var out []string
+	if n := causes["evicted"]; n > 0 && evicted == 0 {
+		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush or restart)", n))
+	}
+	if n := causes["expired"]; n > 0 && expired == 0 {
+		out = append(out, fmt.Sprintf("cross-check: %d misses look expired but Redis expired no key", n))
+	}
+	return out
+}
