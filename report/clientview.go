@@ -48,6 +48,9 @@ func cpuText(c result.ClientReport) string {
 	if c.CPUPerRequestUs > 0 {
 		extra = append(extra, formatNum(round(c.CPUPerRequestUs, 1))+"µs/request")
 	}
+	if c.CPUVsRedis > 0 {
+		extra = append(extra, formatNum(round(c.CPUPerRedisCommandUs, 1))+"µs/Redis command, "+formatNum(round(c.CPUVsRedis, 2))+"× Redis's CPU")
+	}
 	if len(extra) > 0 {
 		s += " (" + strings.Join(extra, ", ") + ")"
 	}
@@ -115,4 +118,12 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},
 		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
 	}
+}
+
+// serverCPUText is Redis's own CPU over the recorded load, per command.
+func serverCPUText(s result.ServerReport) string {
+	if s.Commands == 0 {
+		return ""
+	}
+	return fmt.Sprintf("CPU %ss for %s commands (%sµs/command)", formatNum(round(s.CPUSeconds, 2)), formatCount(s.Commands), formatNum(round(s.CPUPerCommandUs, 1)))
 }

@@ -167,3 +167,46 @@ func section(t *testing.T, page, name string) string {
 	}
 	return page[i : i+end]
 }
+
+// Redis's own CPU per command stands beside the tool's, and a run the load
+// generator limited says so at the top of the HTML and in the console.
+func TestWritersShowCostAndBottleneck(t *testing.T) {
+	r := withEdges(t)
+	r.Server.CPUSeconds, r.Server.Commands, r.Server.CPUPerCommandUs = 6.21, 180_579, 34.39
+	r.Client.CPUPerRedisCommandUs, r.Client.CPUVsRedis = 229.26, 6.67
+	r.Client.Bottleneck = "3.2% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)"
+	var buf bytes.Buffer
+	if err := report.WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, re := range []string{
+		`(?m)^redis cpu\s+CPU 6\.21s for 180,579 commands \(34\.4µs/command\)$`,
+		`(?m)^client \(this tool\)\s+.*229\.3µs/Redis command, 6\.67× Redis's CPU\)`,
+		`(?m)^WARNING\s+3\.2% of commands started over 1 ms late`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("text lacks %s:\n%s", re, out)
+		}
+	}
+	buf.Reset()
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if !strings.Contains(page, `data-banner="bottleneck">The load generator was the bottleneck: 3.2% of commands`) {
+		t.Error("HTML has no bottleneck banner")
+	}
+	if !strings.Contains(section(t, page, "redis"), "34.39µs over 180,579 commands") {
+		t.Error("HTML redis section lacks Redis's CPU per command")
+	}
+	// Without a bottleneck there is no banner.
+	r.Client.Bottleneck = ""
+	buf.Reset()
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `data-banner="bottleneck"`) {
+		t.Error("bottleneck banner on a run the tool did not limit")
+	}
+}

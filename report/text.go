@@ -96,8 +96,14 @@ func WriteText(w io.Writer, r *result.Result) error {
 	}
 	row("redis", "evicted %s, expired %s, memory %s (peak %s), clients %d",
 		formatCount(r.Server.EvictedKeys), formatCount(r.Server.ExpiredKeys), mem, formatBytes(r.Server.UsedMemoryPeak), r.Server.ConnectedClients)
+	if t := serverCPUText(r.Server); t != "" {
+		row("redis cpu", "%s", t)
+	}
 	if hasClient(r.Client) {
 		row("client (this tool)", "%s", clientLine(r.Client))
+		if r.Client.Bottleneck != "" {
+			row("WARNING", "%s", r.Client.Bottleneck)
+		}
 	}
 	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
 		formatCount(r.Integrity.Mismatches), formatCount(r.Integrity.LostWrites), formatCount(r.Integrity.UnknownWrites))

@@ -43,6 +43,18 @@ type ClientReport struct {
 	// excluded); CPUPerRequestUs the same per recorded cache operation.
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUPerRequestUs float64 `json:"cpu_us_per_request"`
+	// CPUPerRedisCommandUs is the tool's CPU per command Redis processed in
+	// the same window, and CPUVsRedis the tool's CPU over Redis's
+	// (server.cpu_seconds): above 1 the load generator cost more than the
+	// system it measured. 0 when Redis's CPU could not be read.
+	CPUPerRedisCommandUs float64 `json:"cpu_us_per_redis_command"`
+	CPUVsRedis           float64 `json:"cpu_vs_redis"`
+	// Bottleneck is set when the load generator, not Redis, limited the
+	// run: commands started late or were dropped while the tool's CPU (or
+	// the machine's, shared with a redis-server it started) was saturated.
+	// Latency figures then describe the tool as much as Redis, and a missed
+	// target must not be blamed on the cache.
+	Bottleneck string `json:"bottleneck,omitempty"`
 	// PeakRSSBytes is the process's peak resident set since it started
 	// (prefill included): what the tool needed at its worst.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`

@@ -153,20 +153,32 @@ type ServerReport struct {
 	// "set"), from INFO latencystats; empty when the server does not have it
 	// (Redis before 7).
 	LatencyStats map[string]ServerLatency `json:"latency_stats,omitempty"`
+	// CPUSeconds is the CPU the primaries spent over the recorded phases
+	// (INFO used_cpu_sys + used_cpu_user, summed over the timeline's
+	// recorded rows), Commands the commands they processed then, and
+	// CPUPerCommandUs the one over the other: what Redis itself paid per
+	// command, to set beside the tool's client.cpu_us_per_redis_command.
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	Commands        uint64  `json:"commands"`
+	CPUPerCommandUs float64 `json:"cpu_us_per_command"`
 }
 
 // UsersReport describes the simulated load. Requests are cache operations;
 // Commands are user bot commands (each fans out into several requests). Late
 // requests started after their intended time; dropped ones never started.
 type UsersReport struct {
-	Population int64   `json:"population"`
-	Active     int     `json:"active"`
-	Requests   uint64  `json:"requests"`
-	Commands   uint64  `json:"commands"`
-	Late       uint64  `json:"late"`
-	Dropped    uint64  `json:"dropped"`
-	Abandoned  uint64  `json:"abandoned"`
-	OpsPerSec  float64 `json:"ops_per_sec"`
+	Population int64  `json:"population"`
+	Active     int    `json:"active"`
+	Requests   uint64 `json:"requests"`
+	Commands   uint64 `json:"commands"`
+	Late       uint64 `json:"late"`
+	// LateWaitingForSlot are the late commands that had waited for an
+	// in-flight slot: every simulated user's previous command was still
+	// running, so the system under test, not the tool, made them late.
+	LateWaitingForSlot uint64  `json:"late_waiting_for_slot"`
+	Dropped            uint64  `json:"dropped"`
+	Abandoned          uint64  `json:"abandoned"`
+	OpsPerSec          float64 `json:"ops_per_sec"`
 }
 
 // IntegrityReport counts value checks. LostWrites were acknowledged and
@@ -241,7 +253,12 @@ type TimelineRow struct {
 	Dropped          uint64             `json:"dropped"`
 	Abandoned        uint64             `json:"abandoned"`
 	LookupErrors     uint64             `json:"lookup_errors"`
-	Fault            string             `json:"fault"`
+	// ServerCPUS is the CPU seconds Redis's primaries spent in the interval
+	// (INFO used_cpu_sys + used_cpu_user) and ServerCommands the commands
+	// they processed: Redis's own cost, to set beside the tool's.
+	ServerCPUS     float64 `json:"server_cpu_s"`
+	ServerCommands uint64  `json:"server_commands"`
+	Fault          string  `json:"fault"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since
