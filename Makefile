@@ -33,10 +33,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME) ./result/
 
 # Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
-# on one redis-server (figures in docs/performance.md).
+# on one redis-server, then the scenario driver's own CPU per Redis command
+# beside redis-server's in one baseline run (figures in docs/performance.md).
 bench: ensure-redis build
 	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/
 	BIN=$(BIN) scripts/bench-compare.sh
+	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
