@@ -3,11 +3,14 @@ package harness
 import (
 	"context"
 	"fmt"
+	"github.com/cacheproof/cacheproof/topology"
 	"math"
+	"net"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -280,4 +283,91 @@ func fillRunEnvironment(res *result.Result, dep statsControl, client *clientColl
 	if note != "" {
 		res.Notes = append(res.Notes, note)
 	}
+	fillCost(res, loopbackOnly(dep.Nodes()))
+	if res.Client.Bottleneck != "" {
+		res.Notes = append(res.Notes, "the load generator was the bottleneck: "+res.Client.Bottleneck)
+	}
+}
+
+// Thresholds of the bottleneck verdict: a tool that starts more than
+// lateShare of its commands late with in-flight slots free, or whose CPU
+// (or the machine's, shared with a local Redis) is above busyShare of what
+// it may use, measured itself as much as Redis.
+const (
+	lateShare = 0.01
+	busyShare = 0.9
+)
+
+// fillCost sets Redis's own CPU over the recorded phases (from the
+// timeline's per-second INFO deltas, so a restart does not break it), the
+// tool's CPU per Redis command and against Redis's, and the bottleneck
+// verdict. local is true when every Redis node is on this machine, so the
+// two compete for its CPUs.
+func fillCost(res *result.Result, local bool) {
+	recorded := map[string]bool{}
+	for _, p := range res.Phases {
+		if p.Recorded {
+			recorded[p.Name] = true
+		}
+	}
+	var cpu float64
+	var cmds uint64
+	for _, row := range res.Timeline {
+		if recorded[row.Phase] {
+			cpu += row.ServerCPUS
+			cmds += row.ServerCommands
+		}
+	}
+	sv := &res.Server
+	sv.CPUSeconds, sv.Commands = roundUs(cpu), cmds
+	c := &res.Client
+	if cmds > 0 {
+		sv.CPUPerCommandUs = math.Round(cpu/float64(cmds)*1e6*100) / 100
+		c.CPUPerRedisCommandUs = math.Round(c.CPUSeconds/float64(cmds)*1e6*100) / 100
+	}
+	if cpu > 0 {
+		c.CPUVsRedis = math.Round(c.CPUSeconds/cpu*100) / 100
+	}
+	c.Bottleneck = bottleneck(res.Users, *c, cpu, local)
+}
+
+// bottleneck says why the load generator limited the run, or "" when it
+// did not. Lateness while every in-flight slot was taken is the system
+// under test's doing (its users were all waiting on it), not the tool's.
+func bottleneck(u result.UsersReport, c result.ClientReport, redisCPU float64, local bool) string {
+	var why []string
+	started := u.Commands
+	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); started > 0 && float64(tool) > lateShare*float64(started) {
+		why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)",
+			100*float64(tool)/float64(started)))
+	}
+	if c.WindowS > 0 {
+		cores := c.CPUSeconds / c.WindowS
+		limit := float64(min(c.GOMAXPROCS, c.NumCPU))
+		if limit > 0 && cores >= busyShare*limit {
+			why = append(why, fmt.Sprintf("the tool used %.2f of the %.0f CPUs it may use", cores, limit))
+		} else if both := cores + redisCPU/c.WindowS; local && c.NumCPU > 0 && both >= busyShare*float64(c.NumCPU) {
+			why = append(why, fmt.Sprintf("the tool (%.2f) and Redis (%.2f) together used %.2f of this machine's %d CPUs",
+				cores, redisCPU/c.WindowS, both, c.NumCPU))
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// loopbackOnly reports whether every node listens on a loopback address:
+// Redis then shares this machine's CPUs with the tool.
+func loopbackOnly(nodes []topology.Node) bool {
+	if len(nodes) == 0 {
+		return false
+	}
+	for _, n := range nodes {
+		host, _, err := net.SplitHostPort(n.Addr)
+		if err != nil {
+			return false
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return true
 }

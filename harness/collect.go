@@ -109,8 +109,8 @@ func setHitRates(cc *result.CacheCounts) {
 	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
 }
 
-// collectPool reads the manager's go-redis pool statistics and its
-// resolved (redacted) configuration.
+// collectPool reads the manager's go-redis pool statistics, its resolved
+// (redacted) configuration and its hook's latency per Redis command.
 func (r *run) collectPool() {
 	st := r.mgr.Stats()
 	r.res.Pool = result.PoolReport{
@@ -123,6 +123,18 @@ func (r *run) collectPool() {
 		WaitCount:  uint64(st.Pool.WaitCount),
 		WaitMs:     float64(st.Pool.WaitDurationNs) / 1e6,
 		Config:     r.pcfg.Redacted(),
+	}
+	for _, cl := range r.mgr.CommandLatencies() {
+		h := result.NewHistogram() // the reports' range, so shards merge
+		h.Merge(cl.Hist)
+		if h.TotalCount() == 0 {
+			continue
+		}
+		if r.res.Pool.CommandLatency == nil {
+			r.res.Pool.CommandLatency = map[string]result.Summary{}
+		}
+		r.res.Pool.CommandLatency[cl.Command] = result.Summarize(h)
+		_ = r.res.SetHDR("pool_command:"+cl.Command, h)
 	}
 }
 
@@ -155,19 +167,33 @@ func (r *run) collectUsers(c counts) {
 		}
 	}
 	res.Users = result.UsersReport{
-		Population: int64(r.s.Workload.Population),
-		Active:     int(r.d.active.Load()),
-		Requests:   c.ops,
-		Commands:   c.commands,
-		Late:       c.late,
-		Dropped:    c.dropped,
-		Abandoned:  c.abandoned,
+		Population:         int64(r.s.Workload.Population),
+		Active:             peakRecordedUsers(r.plans),
+		Requests:           c.ops,
+		Commands:           c.commands,
+		Late:               c.late,
+		LateWaitingForSlot: c.lateSlot,
+		Dropped:            c.dropped,
+		Abandoned:          c.abandoned,
 	}
 	if recordedS > 0 {
 		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
 	}
 	res.Errors = c.errors
 	res.Integrity = result.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
+}
+
+// peakRecordedUsers is the most users planned to be active at once in the
+// recorded phases (this shard's share): the load a report is judged at. The
+// timeline's active is the per-second figure.
+func peakRecordedUsers(plans []workload.PhasePlan) int {
+	n := 0
+	for _, p := range plans {
+		if p.Record {
+			n = max(n, p.UsersStart, p.UsersEnd)
+		}
+	}
+	return n
 }
 
 // collectOrigin reports the simulated upstreams: calls, errors, latency.
@@ -220,9 +246,9 @@ func (r *run) collectFaults() {
 	}
 	res, smp := r.res, r.smp
 	evs := r.runner.Events()
-	m := chaos.Measurement{Rows: smp.rows, Activity: r.d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.start)}
-	m.Targets(r.s.TargetSpecs())
-	res.Faults = m.Reports(evs)
+	m := chaos.Measurement{Rows: faultSamples(smp.rows), Activity: r.d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.start)}
+	m.LatencyP99Ms, m.HitRateTarget = faultTargets(r.s.TargetSpecs())
+	res.Faults = faultReports(m.Reports(evs))
 	lost, unknown, tracked := chaos.Integrity(evs)
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown

@@ -100,9 +100,11 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 		}
 		// Acquire an in-flight slot. If none frees up before the command's
 		// drop bound, the command is dropped and counted, never hidden.
+		waited := false
 		select {
 		case d.inflight <- struct{}{}:
 		default:
+			waited = true
 			deadline := intended.Add(d.dropAft)
 			wait := time.Until(deadline)
 			acquired := false
@@ -130,12 +132,13 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 			continue
 		}
 		d.wg.Add(1)
+		j := job{cmd: cmd, intended: intended, waited: waited}
 		select {
-		case d.jobs <- job{cmd: cmd, intended: intended}:
+		case d.jobs <- j:
 		default:
 			// No worker is idle: one more joins the pool. The in-flight
 			// bound above bounds their number.
-			go d.worker(job{cmd: cmd, intended: intended})
+			go d.worker(j)
 		}
 	}
 }
@@ -144,13 +147,16 @@ func (d *driver) run(stop <-chan struct{}, sched source) {
 type job struct {
 	cmd      workload.Command
 	intended time.Time
+	// waited is true when every in-flight slot was taken at its intended
+	// start: the system under test, not the tool, held it back.
+	waited bool
 }
 
 // worker runs its first command, then whatever the dispatcher hands it,
 // until dispatching ends.
 func (d *driver) worker(j job) {
 	for {
-		d.exec(j.cmd, j.intended)
+		d.exec(j)
 		var ok bool
 		if j, ok = <-d.jobs; !ok {
 			return
@@ -250,6 +256,7 @@ type cmdRecord struct {
 	// deadline had passed: they record no latency sample.
 	abandoned uint64
 	late      bool
+	waited    bool // waited for an in-flight slot
 	commandUs int64
 }
 
@@ -293,7 +300,8 @@ const (
 	opiDel
 )
 
-func (d *driver) exec(cmd workload.Command, intended time.Time) {
+func (d *driver) exec(j job) {
+	cmd, intended := j.cmd, j.intended
 	defer d.wg.Done()
 	defer func() { <-d.inflight }()
 	ctx, cancel := context.WithTimeout(d.runCtx, d.opTmo)
@@ -303,6 +311,7 @@ func (d *driver) exec(cmd workload.Command, intended time.Time) {
 	rec.init()
 	startedAt := time.Now()
 	rec.late = startedAt.Sub(intended) > lateThreshold
+	rec.waited = j.waited
 	// due is the intended start of the next operation: the command's start
 	// for the first one, then the end of the one before.
 	due := intended
@@ -363,7 +372,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		if out.Fetched && out.FillErr == nil && err == nil {
 			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
 		}
-		if out.Fetched && fam.Tier == workload.TierPersistent && d.writes.Active() {
+		if out.Fetched && fam.Tier == tierPersistent && d.writes.Active() {
 			d.observeFill(op.Key, val, now.Add(-out.FillDur), now, out.FillErr)
 		}
 		if out.FillErr != nil {
@@ -417,7 +426,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		} else {
 			d.ledger.Deleted(op.Key)
 		}
-		if fam.Tier == workload.TierPersistent && d.writes.Active() {
+		if fam.Tier == tierPersistent && d.writes.Active() {
 			// Whatever its outcome, the delete may have landed: it excuses
 			// a later miss of a write before it.
 			d.writes.ObserveDelete(op.Key, sent, now)
@@ -437,7 +446,7 @@ func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier 
 	} else {
 		d.ledger.Wrote(op.Key, now, d.ttl[op.Family.Name])
 	}
-	if op.Family.Tier == workload.TierPersistent && d.writes.Active() {
+	if op.Family.Tier == tierPersistent && d.writes.Active() {
 		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: now, Outcome: outcomeOf(err)})
 	}
 	return now
@@ -491,7 +500,7 @@ func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val str
 // find the refill). A read that errored says nothing about the key and is
 // never observed.
 func (d *driver) observeRead(fam *workload.Family, key string, ver uint32, found bool, sent time.Time) {
-	if fam.Tier == workload.TierPersistent && d.writes.Active() {
+	if fam.Tier == tierPersistent && d.writes.Active() {
 		d.writes.ObserveRead(key, ver, found, sent)
 	}
 }
@@ -519,6 +528,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 		c.abandoned += r.abandoned
 		if r.late {
 			c.late++
+			if r.waited {
+				c.lateSlot++
+			}
 		}
 		for i := range r.lookups {
 			l := &r.lookups[i]

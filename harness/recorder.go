@@ -5,6 +5,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 )
 
@@ -18,9 +19,13 @@ const (
 
 var opNames = []string{opGet, opSet, opExpire, opDel}
 
-// tierNames index the per-tier arrays; the order is fixed so the hot path
-// indexes arrays instead of hashing strings.
-var tierNames = []string{"api", "session", "persistent", "meta"}
+// tierNames index the per-tier arrays: pool's tiers (their one source), in
+// pool's order, so the hot path indexes arrays instead of hashing strings.
+var tierNames = pool.TierNames()
+
+// tierPersistent is the tier whose keys never expire: a write to it must
+// survive faults (the lost-write tracker follows it).
+const tierPersistent = string(pool.TierPersistent)
 
 func tierIndex(t string) int {
 	for i, n := range tierNames {
@@ -35,10 +40,11 @@ func tierIndex(t string) int {
 // swapped out by the sampler every second; totals only grow.
 type counts struct {
 	ops, commands, late, dropped uint64
-	abandoned                    uint64       // operations never attempted
-	hits, misses, lookupErrs     [4]uint64    // by tier
-	causes                       [4][3]uint64 // by tier, by workload.MissCause
-	fams                         []famCounts  // by workload.Family.Index
+	abandoned                    uint64                   // operations never attempted
+	lateSlot                     uint64                   // late commands that waited for an in-flight slot
+	hits, misses, lookupErrs     [pool.NumTiers]uint64    // by tier
+	causes                       [pool.NumTiers][3]uint64 // by tier, by workload.MissCause
+	fams                         []famCounts              // by workload.Family.Index
 	errors                       map[string]uint64
 	checked, mismatches          uint64
 }
@@ -59,6 +65,7 @@ func (c *counts) add(o *counts) {
 	c.late += o.late
 	c.dropped += o.dropped
 	c.abandoned += o.abandoned
+	c.lateSlot += o.lateSlot
 	for t := range c.hits {
 		c.hits[t] += o.hits[t]
 		c.misses[t] += o.misses[t]
@@ -87,7 +94,7 @@ func (c *counts) add(o *counts) {
 type hists struct {
 	overall, service, command *hdrhistogram.Histogram
 	byOp                      [4]*hdrhistogram.Histogram
-	byTier                    [4]*hdrhistogram.Histogram
+	byTier                    [pool.NumTiers]*hdrhistogram.Histogram
 }
 
 func newHists() *hists {
@@ -125,7 +132,10 @@ type shard struct {
 	// intervalH is the overall latency of the current sampling interval,
 	// every phase included, for the timeline.
 	intervalH *hdrhistogram.Histogram
-	_         [64]byte // keep shards on separate cache lines
+	// spareH is the histogram the next interval swaps in; only the
+	// sampler's goroutine touches it.
+	spareH *hdrhistogram.Histogram
+	_      [64]byte // keep shards on separate cache lines
 }
 
 // recorder is the set of shards plus the merge logic.
@@ -156,13 +166,21 @@ func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
 	h := result.NewHistogram()
 	for _, s := range r.shards {
 		fresh := newCounts(r.families)
-		freshH := result.NewHistogram()
+		freshH := s.spareH
+		if freshH == nil {
+			freshH = result.NewHistogram()
+		}
 		s.mu.Lock()
 		old, oldH := s.interval, s.intervalH
 		s.interval, s.intervalH = fresh, freshH
 		s.mu.Unlock()
 		sum.add(&old)
 		h.Merge(oldH)
+		// The shard's old histogram is the next interval's: a histogram
+		// is 128 KiB, and eight fresh ones a second were most of the
+		// sampler's garbage.
+		oldH.Reset()
+		s.spareH = oldH
 	}
 	return sum, h
 }

@@ -92,6 +92,13 @@ func TestShortRun(t *testing.T) {
 	if res.Phases[1].Requests != res.Users.Requests {
 		t.Errorf("recorded requests %d != steady phase %d", res.Users.Requests, res.Phases[1].Requests)
 	}
+	// Redis's own cost over the recorded phases, beside the tool's.
+	if res.Server.Commands == 0 || res.Server.CPUSeconds <= 0 || res.Server.CPUPerCommandUs <= 0 {
+		t.Errorf("server cost: %v s CPU, %d commands, %vµs each", res.Server.CPUSeconds, res.Server.Commands, res.Server.CPUPerCommandUs)
+	}
+	if res.Client.CPUPerRedisCommandUs <= 0 || res.Client.CPUVsRedis <= 0 {
+		t.Errorf("client cost: %vµs per Redis command, %v× Redis", res.Client.CPUPerRedisCommandUs, res.Client.CPUVsRedis)
+	}
 	if _, ok := res.HDR["overall"]; !ok {
 		t.Error("no encoded overall histogram")
 	}

@@ -2,13 +2,14 @@ package harness
 
 import (
 	"context"
+	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
@@ -32,9 +33,16 @@ type serverCounters struct {
 	clients, keys          int64
 	policy, version        string
 	ok                     bool
+	// lastCPU is each primary's used_cpu_sys+used_cpu_user at the last
+	// sample; dCPU and dCommands are the last observe's deltas (CPU seconds,
+	// total_commands_processed) over the primaries, restarts handled as for
+	// the counters: Redis's own cost, beside the tool's.
+	lastCPU   map[string]float64
+	dCPU      float64
+	dCommands uint64
 }
 
-var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received"}
+var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received", "total_commands_processed"}
 
 // observe folds one INFO snapshot in and returns the interval deltas of
 // evicted and expired keys.
@@ -42,6 +50,10 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 	if c.last == nil {
 		c.last = map[string]map[string]uint64{}
 	}
+	if c.lastCPU == nil {
+		c.lastCPU = map[string]float64{}
+	}
+	c.dCPU, c.dCommands = 0, 0
 	var used, maxm, clients, keys int64
 	nodes := make([]string, 0, len(all))
 	for n := range all {
@@ -89,7 +101,19 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 				c.rejected += d
 			case "total_connections_received":
 				c.connsReceived += d
+			case "total_commands_processed":
+				c.dCommands += d
 			}
+		}
+		if cpu, ok := redisCPU(info); ok {
+			prev, seen := c.lastCPU[node]
+			switch {
+			case seen && cpu >= prev:
+				c.dCPU += cpu - prev
+			case seen:
+				c.dCPU += cpu // restarted: its CPU counts from zero
+			}
+			c.lastCPU[node] = cpu
 		}
 		u, _ := strconv.ParseInt(info["used_memory"], 10, 64)
 		used += u
@@ -100,7 +124,8 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 		maxm += m
 		cl, _ := strconv.ParseInt(info["connected_clients"], 10, 64)
 		clients += cl
-		keys += keyCount(info)
+		k, _ := redistext.Keyspace(info)
+		keys += k
 		if v := info["maxmemory_policy"]; v != "" {
 			c.policy = v
 		}
@@ -112,21 +137,12 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 	return dEvicted, dExpired
 }
 
-// keyCount sums keys=N over the keyspace lines (db0:keys=1,expires=0,...).
-func keyCount(info map[string]string) int64 {
-	var n int64
-	for k, v := range info {
-		if !strings.HasPrefix(k, "db") {
-			continue
-		}
-		for _, part := range strings.Split(v, ",") {
-			if strings.HasPrefix(part, "keys=") {
-				x, _ := strconv.ParseInt(strings.TrimPrefix(part, "keys="), 10, 64)
-				n += x
-			}
-		}
-	}
-	return n
+// redisCPU is a node's own CPU time in seconds (main thread and its
+// background threads, user and system), from INFO cpu.
+func redisCPU(info map[string]string) (float64, bool) {
+	sys, err1 := strconv.ParseFloat(info["used_cpu_sys"], 64)
+	user, err2 := strconv.ParseFloat(info["used_cpu_user"], 64)
+	return sys + user, err1 == nil && err2 == nil
 }
 
 // Sample is what the harness reports once per sampling interval to
@@ -218,6 +234,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 		cancel()
 		if err == nil || len(all) > 0 {
 			row.EvictedKeys, row.ExpiredKeys = s.server.observe(all)
+			row.ServerCPUS, row.ServerCommands = roundUs(s.server.dCPU), s.server.dCommands
 		}
 		row.UsedMemory, row.MaxMemory, row.ConnectedClients = s.server.usedMemory, s.server.maxm, s.server.clients
 	}
@@ -244,6 +261,9 @@ func delta32(cur, prev uint32) uint32 {
 	}
 	return cur
 }
+
+// roundUs rounds seconds to the microsecond.
+func roundUs(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 
