@@ -4,12 +4,18 @@
 // path as the scenario file spells it ("pool.max_conns",
 // "faults[2].fraction", "workload.families[1].mean_size"), so the scenarios
 // package can map it to file:line:column without knowing the rule.
+//
+// Keys, Default and Given are what the same packages need to own their
+// defaults: a settings struct records which keys the file wrote, and a
+// default fills only a key left out, never a 0 written on purpose.
 package field
 
 import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/internal/textdist"
 )
 
 // Error is one invalid setting.
@@ -63,6 +69,21 @@ func (l *List) Merge(prefix string, err error) {
 	}
 }
 
+// OneOf adds an error for path unless v is one of allowed, naming the
+// allowed values and, where one is a plausible typo's target, suggesting it.
+func (l *List) OneOf(path, v string, allowed []string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	msg := fmt.Sprintf("unknown value %q, expected one of %s", v, strings.Join(allowed, ", "))
+	if s := textdist.Suggest(v, allowed); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	l.Add(path, "%s", msg)
+}
+
 // Err returns the list as an error, or nil when it is empty.
 func (l List) Err() error {
 	if len(l) == 0 {
@@ -94,3 +115,29 @@ func Join(prefix, path string) string {
 
 // Index is the path of element i of the list at path.
 func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// Keys is the set of keys one YAML mapping of a settings file gave a value
+// (a null value, "key: ~", counts as not given). A settings struct carries
+// it so that its owner can tell a key left out, which takes the default,
+// from a key written as 0, 0s or "", which is validated as written and never
+// replaced. The scenario loader fills it; a struct built in Go has none, and
+// there a zero value counts as left out.
+type Keys map[string]bool
+
+// Unset reports whether the key was left out and v, its value, is zero: the
+// case in which a default applies.
+func Unset[T comparable](wrote Keys, key string, v T) bool {
+	var zero T
+	return v == zero && !wrote[key]
+}
+
+// Default gives *v its default def when the key was left out (see Unset).
+func Default[T comparable](v *T, wrote Keys, key string, def T) {
+	if Unset(wrote, key, *v) {
+		*v = def
+	}
+}
+
+// Given reports whether a setting was given: written in the file, whatever
+// its value, or (for a struct built in Go) not zero.
+func Given[T comparable](wrote Keys, key string, v T) bool { return !Unset(wrote, key, v) }

@@ -38,3 +38,22 @@ func TestMergeReRootsPaths(t *testing.T) {
 		t.Error("Join")
 	}
 }
+
+func TestOneOfAndDefaults(t *testing.T) {
+	var l List
+	l.OneOf("backend", "process", []string{"process", "external"})
+	l.OneOf("backend", "proces", []string{"process", "external"})
+	if len(l) != 1 || l[0].Msg != `unknown value "proces", expected one of process, external (did you mean "process"?)` {
+		t.Errorf("OneOf: %v", l)
+	}
+	wrote := Keys{"min_idle": true}
+	n, m := 0, 0
+	Default(&n, wrote, "min_idle", 10) // written 0: kept
+	Default(&m, wrote, "max_conns", 50)
+	if n != 0 || m != 50 {
+		t.Errorf("Default: written 0 became %d, unwritten became %d", n, m)
+	}
+	if !Given(wrote, "min_idle", 0) || Given(nil, "x", "") || !Given(nil, "x", "y") {
+		t.Error("Given")
+	}
+}

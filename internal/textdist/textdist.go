@@ -37,3 +37,24 @@ func Closest(word string, candidates []string, maxDist int) string {
 	}
 	return best
 }
+
+// Suggest returns the candidate a typo most plausibly meant: the closest
+// within two edits (three for words over 8 bytes), else, for words over 3
+// bytes, one containing the other (a missing suffix such as "_ms"), else "".
+func Suggest(word string, candidates []string) string {
+	limit := 2
+	if len(word) > 8 {
+		limit = 3
+	}
+	if best := Closest(word, candidates, limit); best != "" {
+		return best
+	}
+	if len(word) > 3 {
+		for _, c := range candidates {
+			if strings.Contains(c, word) || strings.Contains(word, c) {
+				return c
+			}
+		}
+	}
+	return ""
+}
