@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
 // Grade is a value graded with the seed's monitoring table.
@@ -96,42 +98,6 @@ type Health struct {
 	HitRateGrade  Grade
 }
 
-// ParseInfo parses INFO output into field -> value. Section headers and
-// blank lines are skipped; values keep everything after the first colon.
-func ParseInfo(info string) map[string]string {
-	out := make(map[string]string, 128)
-	for _, line := range strings.Split(info, "\n") {
-		line = strings.TrimRight(line, "\r")
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// parseKeyspace reads "db0:keys=10,expires=3,avg_ttl=0" lines.
-func parseKeyspace(fields map[string]string) (keys, expires int64) {
-	for k, v := range fields {
-		if !strings.HasPrefix(k, "db") {
-			continue
-		}
-		for _, part := range strings.Split(v, ",") {
-			name, num, _ := strings.Cut(part, "=")
-			n, _ := strconv.ParseInt(num, 10, 64)
-			switch name {
-			case "keys":
-				keys += n
-			case "expires":
-				expires += n
-			}
-		}
-	}
-	return keys, expires
-}
-
 func infoInt(f map[string]string, k string) int64 {
 	n, _ := strconv.ParseInt(f[k], 10, 64)
 	return n
@@ -152,7 +118,7 @@ func (h *Health) add(f map[string]string) {
 	h.UsedMemoryPeak += infoInt(f, "used_memory_peak")
 	h.MaxMemory += infoInt(f, "maxmemory")
 	h.MaxMemoryPolicy = f["maxmemory_policy"]
-	k, e := parseKeyspace(f)
+	k, e := redistext.Keyspace(f)
 	h.Keys += k
 	h.KeysWithExpiry += e
 	h.EvictedKeys += infoInt(f, "evicted_keys")
@@ -194,7 +160,7 @@ func (m *Manager) Health(ctx context.Context) (Health, error) {
 			if err != nil {
 				return fmt.Errorf("INFO on %s: %w", node.Options().Addr, err)
 			}
-			f := ParseInfo(info)
+			f := redistext.ParseInfo(info)
 			mu.Lock()
 			h.add(f)
 			mu.Unlock()
@@ -209,7 +175,7 @@ func (m *Manager) Health(ctx context.Context) (Health, error) {
 		if err != nil {
 			return Health{}, fmt.Errorf("pool: health check: %w", err)
 		}
-		h.add(ParseInfo(info))
+		h.add(redistext.ParseInfo(info))
 	}
 	h.Took = time.Since(start)
 	h.finish()

@@ -122,8 +122,4 @@ func TestGrades(t *testing.T) {
 	if GradeHitRate(0.9, 10) != GradeGood || GradeHitRate(0.75, 10) != GradeWarning || GradeHitRate(0.5, 10) != GradeCritical || GradeHitRate(0, 0) != GradeUnknown {
 		t.Error("hit-rate grades do not follow the seed's table")
 	}
-	f := ParseInfo("# Keyspace\r\ndb0:keys=10,expires=3,avg_ttl=0\r\ndb1:keys=2,expires=0,avg_ttl=0\r\nrole:master\r\n")
-	if k, e := parseKeyspace(f); k != 12 || e != 3 || f["role"] != "master" {
-		t.Errorf("keyspace %d/%d role %q", k, e, f["role"])
-	}
 }

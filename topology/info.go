@@ -1,34 +1,12 @@
 package topology
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 )
-
-// parseInfo turns an INFO reply into key/value pairs. Section headers and
-// blank lines are dropped; keys are unique across INFO sections.
-func parseInfo(s string) map[string]string {
-	m := make(map[string]string)
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		m[k] = v
-	}
-	return m
-}
 
 // infoAll reads INFO from the named nodes concurrently. A node that fails is
 // named in the joined error; the others are still returned, so a sampler

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
 // Timeouts of the process backend. They bound waits on our own children, so
@@ -712,7 +714,7 @@ func infoOn(ctx context.Context, c *redis.Client, name, section string) (map[str
 	if !ok {
 		return nil, fmt.Errorf("topology: INFO on %s: unexpected reply %T", name, v)
 	}
-	return parseInfo(s), nil
+	return redistext.ParseInfo(s), nil
 }
 
 // InfoAll reads INFO from every node that is up.

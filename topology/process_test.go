@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
 func requireRedis(t *testing.T) {
@@ -456,7 +458,7 @@ func waitClusterState(t *testing.T, d Deployment) {
 			if err != nil {
 				return err
 			}
-			if s := parseInfo(v.(string))["cluster_state"]; s != "ok" {
+			if s := redistext.ParseInfo(v.(string))["cluster_state"]; s != "ok" {
 				return fmt.Errorf("%s: cluster_state %s", n.Name, s)
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
 // How long a shape may take to settle after its nodes answer PING.
@@ -226,7 +228,7 @@ func waitClusterOK(ctx context.Context, clients []*redis.Client, addrs []string,
 			if err != nil {
 				return err
 			}
-			if parseInfo(info)["cluster_state"] != "ok" {
+			if redistext.ParseInfo(info)["cluster_state"] != "ok" {
 				return fmt.Errorf("%s: cluster_state is not ok", addrs[i])
 			}
 			m, nrep, err := slotMap(ctx, c)
@@ -245,7 +247,7 @@ func waitClusterOK(ctx context.Context, clients []*redis.Client, addrs []string,
 			if err != nil {
 				return err
 			}
-			if inf := parseInfo(r); inf["role"] == "slave" && inf["master_link_status"] != "up" {
+			if inf := redistext.ParseInfo(r); inf["role"] == "slave" && inf["master_link_status"] != "up" {
 				return fmt.Errorf("%s: replication link is %s", addrs[i], inf["master_link_status"])
 			}
 		}
@@ -285,7 +287,7 @@ func waitReplicaUp(ctx context.Context, c *redis.Client) error {
 		if err != nil {
 			return err
 		}
-		inf := parseInfo(s)
+		inf := redistext.ParseInfo(s)
 		if inf["role"] != "slave" || inf["master_link_status"] != "up" {
 			return fmt.Errorf("role %s, master_link_status %s", inf["role"], inf["master_link_status"])
 		}
@@ -366,7 +368,7 @@ func roleOf(ctx context.Context, c *redis.Client) (Role, error) {
 	if err != nil {
 		return "", err
 	}
-	switch parseInfo(s)["role"] {
+	switch redistext.ParseInfo(s)["role"] {
 	case "master":
 		return RolePrimary, nil
 	case "slave":
@@ -388,7 +390,7 @@ func primaryByRole(ctx context.Context, clients []*redis.Client) (string, error)
 			errs = append(errs, fmt.Errorf("%s: %w", c.Options().Addr, err))
 			continue
 		}
-		inf := parseInfo(s)
+		inf := redistext.ParseInfo(s)
 		if inf["role"] != "master" {
 			continue
 		}
