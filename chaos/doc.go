@@ -1,13 +1,22 @@
-// Package chaos owns the faults cacheproof injects while a load runs: each
-// fault is a typed action on a topology.Deployment (restart, pause, memory
-// pressure, read-only demotion, failover, client kill) or on an in-process
-// Toxiproxy placed between the cache manager and Redis (network). A Runner
-// plays the scenario's fault timeline against the run's clock, a
-// WriteTracker follows acknowledged writes to the persistent tier through
-// read-only demotions and failovers (Jepsen's set test, in spirit), and
-// Measure turns the run's timeline into one result.FaultReport per fault:
-// time to the first error, time until operations and p99 recover, the
-// hit-rate dip and re-warm, evictions, OOM errors, reconnects and lost writes.
+// Package chaos owns the faults cacheproof injects while a load runs. Each
+// kind of fault is one file: a Kind that declares its parameters, validates
+// them, gives their defaults and acts on a topology.Controller (restart,
+// pause, memory-pressure, readonly, failover, client-kill) or on an
+// in-process Toxiproxy placed between the cache manager and Redis
+// (network), registered by name (Register, Kinds; see docs/faults.md for
+// how to add one).
 //
-// It does not know how results are written; it fills the report model only.
+// A scenario's fault entry is a Spec; Validate checks one against the run
+// it belongs to (scenarios calls it when loading a file), and New turns a
+// run's specs into Faults. A Runner plays the fault timeline against the
+// run's clock, a WriteTracker follows acknowledged writes to the persistent
+// tier through demotions and failovers (Jepsen's set test, in spirit), and
+// a Measurement turns the run's timeline (Samples) into one FaultMeasure
+// per occurrence: time to the first error, time until operations and p99
+// recover, the hit-rate dip and re-warm, evictions, OOM errors, reconnects
+// and lost writes.
+//
+// It knows neither the scenario file format nor the report's: harness
+// translates a scenario's entries into Specs, and FaultMeasures into the
+// report.
 package chaos

@@ -2,139 +2,78 @@ package chaos
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/internal/field"
 )
 
-// Kind is what a fault does.
-type Kind string
-
-// The fault kinds, as spelled in scenario files.
-const (
-	KindRestart        Kind = "restart"
-	KindPause          Kind = "pause"
-	KindMemoryPressure Kind = "memory-pressure"
-	KindReadOnly       Kind = "readonly"
-	KindFailover       Kind = "failover"
-	KindClientKill     Kind = "client-kill"
-	KindNetwork        Kind = "network"
-)
-
-// Modes of restart and pause.
-const (
-	ModeGraceful         = "graceful"
-	ModeKill             = "kill"
-	ModeSigstop          = "sigstop"
-	ModeClientPauseWrite = "client-pause-write"
-	ModeClientPauseAll   = "client-pause-all"
-)
-
-// Network toxics.
-const (
-	ToxicLatency   = "latency"
-	ToxicBandwidth = "bandwidth"
-	ToxicResetPeer = "reset_peer"
-	ToxicTimeout   = "timeout"
-	ToxicDown      = "down"
-)
-
-// NodePrimary names whichever node is primary when the fault starts.
-const NodePrimary = "primary"
-
-// Fault is one entry of the fault timeline, typed. Index is its position in
-// the scenario's faults: list, so reports can point back to it.
+// Fault is one checked entry of the fault timeline, ready to play: the
+// entry as written (defaults filled), its position in the scenario's
+// faults: list (so reports can point back to it), and its kind holding its
+// parameters.
 type Fault struct {
+	Spec
 	Index int
-	Kind  Kind
-	At    time.Duration
-	For   time.Duration
-	Mode  string
-	Node  string // "primary", or a topology node name (replica-1, node-3, ...)
 
-	// memory-pressure: exactly one of MaxMemory (bytes) or Fraction (of the
-	// node's used_memory when the fault starts); Ballast bytes of keys under
-	// BallastPrefix are written first.
-	MaxMemory int64
-	Fraction  float64
-	Ballast   int64
-
-	// network
-	Toxic     string
-	Latency   time.Duration
-	Jitter    time.Duration
-	RateKBps  int
-	Timeout   time.Duration
-	Direction string // upstream | downstream | both ("" = downstream)
-
-	// Every > 0 repeats the fault every Every, Count occurrences in all
-	// (Count 0: until the run ends).
-	Every time.Duration
-	Count int
+	kind   Kind
+	traits Traits
 }
 
-// FromScenario types the scenario's (already validated) faults.
-func FromScenario(in []scenarios.Fault) []Fault {
-	out := make([]Fault, len(in))
-	for i, f := range in {
-		out[i] = Fault{
-			Index: i, Kind: Kind(f.Kind), At: f.At.D(), For: f.For.D(), Mode: f.Mode, Node: f.Node,
-			MaxMemory: int64(f.MaxMemory), Fraction: f.Fraction, Ballast: int64(f.Ballast),
-			Toxic: f.Toxic, Latency: f.Latency.D(), Jitter: f.Jitter.D(), RateKBps: f.RateKBps,
-			Timeout: f.Timeout.D(), Direction: f.Direction,
-			Every: f.Every.D(), Count: f.Count,
+// New makes a run's faults from its entries (spec i is entry i of the
+// scenario's faults:), with the kinds' defaults filled in. Each entry is
+// checked as Validate checks it against site; the entries that fail are
+// one error, a field.List with paths under faults[i].
+func New(specs []Spec, site Site) ([]Fault, error) {
+	var errs field.List
+	out := make([]Fault, 0, len(specs))
+	for i, s := range specs {
+		s.Params = maps.Clone(s.Params)
+		Defaults(&s)
+		k, fe := check(s, site)
+		if len(fe) > 0 {
+			errs.Merge(field.Index("faults", i), fe)
+			continue
 		}
-		if out[i].Node == "" && out[i].Kind != KindFailover {
-			out[i].Node = NodePrimary
-		}
+		out = append(out, Fault{Spec: s, Index: i, kind: k, traits: registry[s.Kind].traits})
 	}
-	return out
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
+
+// Traits are the fault's kind's.
+func (f Fault) Traits() Traits { return f.traits }
 
 // TracksWrites reports whether acknowledged writes are followed through this
-// fault: demotions and failovers are where a cache layer loses them.
-func (f Fault) TracksWrites() bool { return f.Kind == KindReadOnly || f.Kind == KindFailover }
+// fault (see Traits.TrackWrites).
+func (f Fault) TracksWrites() bool { return f.traits.TrackWrites }
 
-// Params are the fault's parameters for the report, only those that apply.
-func (f Fault) Params() map[string]any {
+// ActsOnRedis reports whether the fault changes Redis itself (every kind but
+// those that act on the proxy): what an external Redis refuses without
+// --allow-destructive, and what only shard 0 of a sharded run plays.
+func (f Fault) ActsOnRedis() bool { return !f.traits.Proxy }
+
+// ReportParams are the fault's parameters for the report, only those that
+// apply: index, at_s, for_s, every_s and count, and the kind's parameters
+// that are not zero (durations as <name>_ms).
+func (f Fault) ReportParams() map[string]any {
 	p := map[string]any{"index": f.Index, "at_s": f.At.Seconds()}
 	if f.For > 0 {
 		p["for_s"] = f.For.Seconds()
 	}
-	if f.Mode != "" {
-		p["mode"] = f.Mode
-	}
-	switch f.Kind {
-	case KindMemoryPressure:
-		if f.MaxMemory > 0 {
-			p["maxmemory"] = f.MaxMemory
+	f.eachParam(func(pr param, v reflect.Value) {
+		switch pr.typ {
+		case TypeDuration:
+			p[pr.name+"_ms"] = float64(v.Int()) / float64(time.Millisecond)
+		default:
+			p[pr.name] = canonical(pr.typ, v)
 		}
-		if f.Fraction > 0 {
-			p["fraction"] = f.Fraction
-		}
-		if f.Ballast > 0 {
-			p["ballast"] = f.Ballast
-		}
-	case KindNetwork:
-		p["toxic"] = f.Toxic
-		if f.Latency > 0 {
-			p["latency_ms"] = float64(f.Latency) / float64(time.Millisecond)
-		}
-		if f.Jitter > 0 {
-			p["jitter_ms"] = float64(f.Jitter) / float64(time.Millisecond)
-		}
-		if f.RateKBps > 0 {
-			p["rate_kbps"] = f.RateKBps
-		}
-		if f.Timeout > 0 {
-			p["timeout_ms"] = float64(f.Timeout) / float64(time.Millisecond)
-		}
-		if f.Direction != "" {
-			p["direction"] = f.Direction
-		}
-	}
+	})
 	if f.Every > 0 {
 		p["every_s"] = f.Every.Seconds()
 		p["count"] = f.Count
@@ -142,15 +81,33 @@ func (f Fault) Params() map[string]any {
 	return p
 }
 
-// String is a short description for logs: "restart(kill) of primary at 2m0s".
+// eachParam calls fn with every parameter of the fault's kind that is not
+// zero, in the kind's order.
+func (f Fault) eachParam(fn func(param, reflect.Value)) {
+	r := registry[f.Kind]
+	if f.kind == nil || r == nil {
+		return
+	}
+	kv := reflect.ValueOf(f.kind).Elem()
+	for _, pr := range r.params {
+		if v := kv.Field(pr.field); !v.IsZero() {
+			fn(pr, v)
+		}
+	}
+}
+
+// String is a short description for logs: "restart(kill) of primary at
+// 2m0s"; the parenthesis holds the kind's first enumerated parameter (mode,
+// toxic).
 func (f Fault) String() string {
-	s := string(f.Kind)
-	if f.Mode != "" {
-		s += "(" + f.Mode + ")"
-	}
-	if f.Kind == KindNetwork {
-		s += "(" + f.Toxic + ")"
-	}
+	s := f.Kind
+	named := false
+	f.eachParam(func(pr param, v reflect.Value) {
+		if pr.values != nil && !named {
+			s += "(" + v.String() + ")"
+			named = true
+		}
+	})
 	if f.Node != "" {
 		s += " of " + f.Node
 	}
@@ -212,11 +169,12 @@ func schedule(faults []Fault, total time.Duration) (play, beyond []Occurrence) {
 	return play, beyond
 }
 
-// NeedsProxy reports whether any fault is a network fault, in which case the
-// cache manager must reach Redis through a Network for the whole run.
+// NeedsProxy reports whether any fault acts on the proxy (Traits.Proxy), in
+// which case the cache manager must reach Redis through a Network for the
+// whole run.
 func NeedsProxy(faults []Fault) bool {
 	for _, f := range faults {
-		if f.Kind == KindNetwork {
+		if f.traits.Proxy {
 			return true
 		}
 	}
@@ -228,19 +186,19 @@ func NeedsProxy(faults []Fault) bool {
 // driving one Redis together: a fault that acts on Redis (restart, pause,
 // readonly, failover, memory pressure, client kill) must happen once, not n
 // times, so shard 0 alone runs it and lists it in its report, and the merged
-// report takes it from there. A network fault acts on the in-process proxy
-// between one process and Redis, so it degrades only that process's link:
-// every shard runs its own, as one unsharded run's whole load would feel it.
-// byShard0 are the faults this shard leaves to shard 0.
+// report takes it from there. A fault that acts on the in-process proxy
+// between one process and Redis (network) degrades only that process's
+// link: every shard runs its own, as one unsharded run's whole load would
+// feel it. byShard0 are the faults this shard leaves to shard 0.
 func ForShard(faults []Fault, shard, shards int) (run, byShard0 []Fault) {
 	if shards <= 1 || shard == 0 {
 		return faults, nil
 	}
 	for _, f := range faults {
-		if f.Kind == KindNetwork {
-			run = append(run, f)
-		} else {
+		if f.ActsOnRedis() {
 			byShard0 = append(byShard0, f)
+		} else {
+			run = append(run, f)
 		}
 	}
 	return run, byShard0

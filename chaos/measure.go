@@ -3,18 +3,69 @@ package chaos
 import (
 	"math"
 	"time"
-
-	"github.com/cacheproof/cacheproof/result"
 )
 
-// Measurement holds what the run observed, for turning fault events into
-// result.FaultReports. Rows are the per-second timeline; Activity (optional)
-// gives sub-second error and success instants; Dials (optional) are the
-// cache manager's cumulative connection attempts at each row, ServerConns
-// (optional) the servers' cumulative connections received (INFO
+// Sample is one interval of the run's timeline, as far as measuring a fault
+// reads it (harness fills it from the sampler's rows).
+type Sample struct {
+	// T is the interval's end, in seconds since the run started.
+	T            float64
+	Ops, Errors  uint64
+	ErrorsByKind map[string]uint64
+	// P99 is the interval's p99 latency in milliseconds.
+	P99                        float64
+	Hits, Misses, LookupErrors uint64
+	// HitRate is hits / (hits + misses + lookup errors): a failed lookup is
+	// not a hit, as the hit_rate target judges it.
+	HitRate     float64
+	EvictedKeys uint64
+}
+
+// FaultMeasure is what one occurrence of a fault did, measured against the
+// run's timeline; harness puts it into the report. Times are seconds since
+// the run started (StartS, EndS) or since the fault started (the *AfterS
+// fields). A nil pointer means "never happened during the run": no error
+// seen, never recovered, p99 never back under target, never re-warmed.
+type FaultMeasure struct {
+	Kind   string
+	Node   string
+	Params map[string]any
+	StartS float64
+	EndS   float64
+	// Injected is true only when the fault's action took effect. An
+	// occurrence that never ran, or whose action failed, is still measured,
+	// with Injected false, so targets about recovery fail with "no data"
+	// instead of passing.
+	Injected bool
+	// Occurrence is this occurrence's 1-based repetition of its entry;
+	// Planned is how many occurrences that entry planned for the run.
+	Occurrence int
+	Planned    int
+
+	ErrorsByKind       map[string]uint64
+	FirstErrorAfterS   *float64
+	RecoveredAfterS    *float64
+	P99RecoveredAfterS *float64
+	HitRateBefore      float64
+	HitRateMin         float64
+	RewarmS            *float64
+	Evictions          uint64
+	OOMErrors          uint64
+	Reconnects         uint64
+	LostWrites         uint64
+	UnknownWrites      uint64
+	AckedAfterStart    uint64
+	Notes              []string
+}
+
+// Measurement holds what the run observed, for measuring fault events.
+// Rows are the per-second timeline; Activity (optional) gives sub-second
+// error and success instants; Dials (optional) are the cache manager's
+// cumulative connection attempts at each row, ServerConns (optional) the
+// servers' cumulative connections received (INFO
 // total_connections_received, summed over restarts).
 type Measurement struct {
-	Rows        []result.TimelineRow
+	Rows        []Sample
 	Activity    *Activity
 	Dials       []uint64
 	ServerConns []uint64
@@ -29,27 +80,6 @@ type Measurement struct {
 	// Quiet is how long operations must succeed without an error to count
 	// as recovered (default 1s).
 	Quiet time.Duration
-}
-
-// Targets derive LatencyP99Ms and HitRateTarget from a scenario's targets,
-// as parsed when it was loaded. A target whose expression does not apply to
-// its metric is ignored (it fails on its own in the report).
-func (m *Measurement) Targets(targets []result.Target) {
-	for _, t := range targets {
-		if t.Name != "latency_p99" && t.Name != "hit_rate" {
-			continue
-		}
-		v, ok := t.Bound()
-		if !ok {
-			continue
-		}
-		switch t.Name {
-		case "latency_p99":
-			m.LatencyP99Ms = v
-		case "hit_rate":
-			m.HitRateTarget = v
-		}
-	}
 }
 
 // beforeWindow is how far before a fault the hit rate baseline reaches.
@@ -73,13 +103,24 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 func roundS(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
+// seconds returns a pointer to v, for the nullable *AfterS fields.
+func seconds(v float64) *float64 { return &v }
+
+// hitRate is hits / (hits + notHit), 0 without lookups.
+func hitRate(hits, notHit uint64) float64 {
+	if hits+notHit == 0 {
+		return 0
+	}
+	return float64(hits) / float64(hits+notHit)
+}
+
 // Report measures one event. Injected, Occurrence and Planned say what the
 // figures stand for: targets about recovery may only pass on occurrences
 // that took effect, and only when every planned one did. An occurrence that
 // never started is reported at its planned slot with no figures at all:
 // there is nothing to measure, and the run around an empty slot is not a
 // fault's effect.
-func (m *Measurement) Report(ev Event) result.FaultReport {
+func (m *Measurement) Report(ev Event) FaultMeasure {
 	quiet := m.Quiet
 	if quiet <= 0 {
 		quiet = time.Second
@@ -88,10 +129,10 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 	if !ev.NotStarted && (!ev.Ended || end < start) {
 		end = m.RunEnd
 	}
-	fr := result.FaultReport{
-		Kind:         string(ev.Fault.Kind),
+	fr := FaultMeasure{
+		Kind:         ev.Fault.Kind,
 		Node:         ev.Node,
-		Params:       ev.Fault.Params(),
+		Params:       ev.Fault.ReportParams(),
 		StartS:       roundS(start),
 		EndS:         roundS(end),
 		Injected:     ev.Injected && !ev.NotStarted,
@@ -110,7 +151,7 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 	// Recovery: from the fault's end until operations succeed again.
 	recAt, recovered := m.recoveredAt(end, quiet)
 	if recovered {
-		fr.RecoveredAfterS = result.Seconds(roundS(recAt - end))
+		fr.RecoveredAfterS = seconds(roundS(recAt - end))
 	}
 	errEnd := m.RunEnd
 	if recovered {
@@ -135,7 +176,7 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 	}
 	fr.OOMErrors = fr.ErrorsByKind["oom"]
 	if first, ok := m.firstError(start, errEnd); ok {
-		fr.FirstErrorAfterS = result.Seconds(roundS(first - start))
+		fr.FirstErrorAfterS = seconds(roundS(first - start))
 	}
 
 	// p99 back under target: the first interval ending after the fault's
@@ -148,7 +189,7 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 				continue
 			}
 			if r.P99 < m.LatencyP99Ms {
-				fr.P99RecoveredAfterS = result.Seconds(roundS(max(0, sp.from-end)))
+				fr.P99RecoveredAfterS = seconds(roundS(max(0, sp.from-end)))
 				break
 			}
 		}
@@ -168,7 +209,7 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 			bm += m.Rows[i].Misses + m.Rows[i].LookupErrors
 		}
 	}
-	fr.HitRateBefore = result.HitRate(bh, bm)
+	fr.HitRateBefore = hitRate(bh, bm)
 	threshold := fr.HitRateBefore
 	if m.HitRateTarget > 0 && (bh+bm == 0 || m.HitRateTarget < threshold) {
 		threshold = m.HitRateTarget
@@ -182,7 +223,7 @@ func (m *Measurement) Report(ev Event) result.FaultReport {
 				continue
 			}
 			if r.HitRate >= threshold-1e-9 {
-				fr.RewarmS = result.Seconds(roundS(max(0, sp.from-end)))
+				fr.RewarmS = seconds(roundS(max(0, sp.from-end)))
 				rewarmAt = max(sp.to, end)
 				break
 			}
@@ -322,8 +363,8 @@ func (m *Measurement) firstError(from, to time.Duration) (time.Duration, bool) {
 }
 
 // Reports measures every event.
-func (m *Measurement) Reports(evs []Event) []result.FaultReport {
-	out := make([]result.FaultReport, 0, len(evs))
+func (m *Measurement) Reports(evs []Event) []FaultMeasure {
+	out := make([]FaultMeasure, 0, len(evs))
 	for _, ev := range evs {
 		out = append(out, m.Report(ev))
 	}

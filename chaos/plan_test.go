@@ -5,16 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/result"
-	"github.com/cacheproof/cacheproof/scenarios"
 )
 
 func TestPlanRepeatsAndSorts(t *testing.T) {
-	fs := []Fault{
-		{Index: 0, Kind: KindClientKill, At: 5 * time.Second, Every: 10 * time.Second, Count: 3},
-		{Index: 1, Kind: KindPause, At: 2 * time.Second, For: time.Second},
-		{Index: 2, Kind: KindRestart, At: 20 * time.Second, Every: 15 * time.Second}, // until the run ends
-	}
+	fs := mustFaults(t,
+		Spec{Kind: "client-kill", At: 5 * time.Second, Every: 10 * time.Second, Count: 3},
+		Spec{Kind: "pause", At: 2 * time.Second, For: time.Second},
+		Spec{Kind: "restart", At: 20 * time.Second, Every: 15 * time.Second}, // until the run ends
+	)
 	got := Plan(fs, 60*time.Second)
 	var want = []struct {
 		idx, n int
@@ -30,34 +28,56 @@ func TestPlanRepeatsAndSorts(t *testing.T) {
 	}
 }
 
-func TestFromScenarioTypesEveryField(t *testing.T) {
-	sc, err := scenarios.LoadBytes("f.yaml", []byte(`
-name: f
-target: {topology: replica}
-phases: [{name: steady, duration: 1m}]
-faults:
-  - {at: 10s, for: 5s, kind: memory-pressure, fraction: 0.5, ballast: 8mb}
-  - {at: 20s, for: 3s, kind: network, toxic: latency, latency: 20ms, jitter: 5ms, direction: both}
-  - {at: 30s, kind: restart, mode: kill, node: replica-1, every: 10s, count: 2}
-`))
-	if err != nil {
-		t.Fatal(err)
+// New fills the kinds' defaults and types every parameter; Params and
+// String read them back for the report and the logs.
+func TestNewTypesParamsAndDefaults(t *testing.T) {
+	fs := mustFaults(t,
+		Spec{Kind: "memory-pressure", At: 10 * time.Second, For: 5 * time.Second, Params: map[string]any{"fraction": 0.5, "ballast": int64(8 << 20)}},
+		Spec{Kind: "network", At: 20 * time.Second, For: 3 * time.Second, Params: map[string]any{"toxic": "latency", "latency": 20 * time.Millisecond, "jitter": 5 * time.Millisecond, "direction": "both"}},
+		Spec{Kind: "restart", At: 30 * time.Second, Node: "replica-1", Every: 10 * time.Second, Count: 2, Params: map[string]any{"mode": "kill"}},
+		Spec{Kind: "restart", At: 40 * time.Second},
+		Spec{Kind: "failover", At: 50 * time.Second},
+	)
+	mp := fs[0].kind.(*memoryPressure)
+	if mp.Fraction != 0.5 || mp.Ballast != 8<<20 || mp.MaxMemory != 0 || fs[0].Node != NodePrimary {
+		t.Errorf("memory-pressure: %+v on %q", mp, fs[0].Node)
 	}
-	fs := FromScenario(sc.Faults)
-	if fs[0].Kind != KindMemoryPressure || fs[0].Fraction != 0.5 || fs[0].Ballast != 8<<20 || fs[0].For != 5*time.Second || fs[0].Node != NodePrimary {
-		t.Errorf("memory-pressure: %+v", fs[0])
+	if n := fs[1].kind.(*network); n.Toxic != ToxicLatency || n.Latency != 20*time.Millisecond || n.Jitter != 5*time.Millisecond || n.Direction != "both" {
+		t.Errorf("network: %+v", n)
 	}
-	if fs[1].Toxic != ToxicLatency || fs[1].Latency != 20*time.Millisecond || fs[1].Jitter != 5*time.Millisecond || fs[1].Direction != "both" {
-		t.Errorf("network: %+v", fs[1])
+	if r := fs[2].kind.(*restart); r.Mode != "kill" || fs[2].Node != "replica-1" || fs[2].Every != 10*time.Second || fs[2].Count != 2 {
+		t.Errorf("restart: %+v %+v", r, fs[2].Spec)
 	}
-	if fs[2].Mode != ModeKill || fs[2].Node != "replica-1" || fs[2].Every != 10*time.Second || fs[2].Count != 2 {
-		t.Errorf("restart: %+v", fs[2])
+	if r := fs[3].kind.(*restart); r.Mode != "graceful" || fs[3].Params["mode"] != "graceful" || fs[3].Node != NodePrimary {
+		t.Errorf("restart defaults: mode %q, params %v, node %q", r.Mode, fs[3].Params, fs[3].Node)
 	}
-	if !NeedsProxy(fs) || NeedsProxy(fs[:1]) {
-		t.Error("NeedsProxy")
+	if fs[4].Node != "" {
+		t.Errorf("failover picks its own node; got node %q", fs[4].Node)
 	}
-	if p := fs[1].Params(); p["toxic"] != "latency" || p["latency_ms"] != 20.0 {
-		t.Errorf("params %v", p)
+	if !NeedsProxy(fs) || NeedsProxy(fs[:1]) || fs[1].ActsOnRedis() || !fs[0].ActsOnRedis() {
+		t.Error("NeedsProxy / ActsOnRedis")
+	}
+	if !fs[4].TracksWrites() || fs[0].TracksWrites() {
+		t.Error("TracksWrites")
+	}
+	if p := fs[1].ReportParams(); p["toxic"] != "latency" || p["latency_ms"] != 20.0 || p["jitter_ms"] != 5.0 || p["direction"] != "both" || p["for_s"] != 3.0 || p["index"] != 1 {
+		t.Errorf("network params %v", p)
+	}
+	if p := fs[0].ReportParams(); p["fraction"] != 0.5 || p["ballast"] != int64(8<<20) || p["maxmemory"] != nil {
+		t.Errorf("memory-pressure params %v", p)
+	}
+	if p := fs[2].ReportParams(); p["mode"] != "kill" || p["every_s"] != 10.0 || p["count"] != 2 {
+		t.Errorf("restart params %v", p)
+	}
+	for i, want := range []string{"memory-pressure of primary at 10s for 5s", "network(latency) of primary at 20s for 3s", "restart(kill) of replica-1 at 30s", "restart(graceful) of primary at 40s", "failover at 50s"} {
+		if got := fs[i].String(); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
+	// The specs handed in are not changed by the defaults.
+	spec := Spec{Kind: "restart", Params: map[string]any{}}
+	if _, err := New([]Spec{spec}, Site{}); err != nil || len(spec.Params) != 0 {
+		t.Errorf("New changed its input: %v %v", spec.Params, err)
 	}
 }
 
@@ -97,14 +117,14 @@ func TestActivityRecoveryAndFirstError(t *testing.T) {
 
 // A synthetic timeline with known answers for every figure.
 func TestMeasurementKnownAnswers(t *testing.T) {
-	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) result.TimelineRow {
-		r := result.TimelineRow{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: result.HitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
+	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) Sample {
+		r := Sample{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
 		for _, n := range errs {
 			r.Errors += n
 		}
 		return r
 	}
-	rows := []result.TimelineRow{
+	rows := []Sample{
 		row(1, 100, 90, 10, 2, nil, 0),
 		row(2, 100, 95, 5, 2, nil, 0),
 		row(3, 100, 95, 5, 2, nil, 0), // fault starts at 3.0
@@ -119,12 +139,9 @@ func TestMeasurementKnownAnswers(t *testing.T) {
 		failed := at >= 3100*time.Millisecond && at < 4500*time.Millisecond
 		a.Record(at, failed)
 	}
-	m := Measurement{Rows: rows, Activity: a, Dials: []uint64{10, 10, 10, 30, 60, 60, 60, 60}, RunEnd: 8 * time.Second}
-	m.Targets(result.LoadTargets([]result.TargetSpec{{Name: "latency_p99", Expr: "< 5ms"}, {Name: "hit_rate", Expr: ">= 95%"}}))
-	if m.LatencyP99Ms != 5 || m.HitRateTarget != 0.95 {
-		t.Fatalf("targets: %v %v", m.LatencyP99Ms, m.HitRateTarget)
-	}
-	ev := Event{Fault: Fault{Kind: KindRestart, Mode: ModeKill, At: 3 * time.Second, For: time.Second}, Node: "primary-0",
+	m := Measurement{Rows: rows, Activity: a, Dials: []uint64{10, 10, 10, 30, 60, 60, 60, 60}, RunEnd: 8 * time.Second,
+		LatencyP99Ms: 5, HitRateTarget: 0.95}
+	ev := Event{Fault: mustFault(t, Spec{Kind: "restart", At: 3 * time.Second, For: time.Second, Params: map[string]any{"mode": "kill"}}), Node: "primary-0",
 		Start: 3 * time.Second, End: 4200 * time.Millisecond, Injected: true, Ended: true}
 	fr := m.Report(ev)
 	check := func(name string, got *float64, want float64) {
@@ -149,7 +166,7 @@ func TestMeasurementKnownAnswers(t *testing.T) {
 	if fr.Evictions != 7 || fr.Reconnects != 50 {
 		t.Errorf("evictions %d reconnects %d", fr.Evictions, fr.Reconnects)
 	}
-	if fr.StartS != 3 || fr.EndS != 4.2 || fr.Node != "primary-0" || fr.Params["mode"] != ModeKill {
+	if fr.StartS != 3 || fr.EndS != 4.2 || fr.Node != "primary-0" || fr.Params["mode"] != "kill" {
 		t.Errorf("identity: %+v", fr)
 	}
 }
@@ -245,11 +262,11 @@ func TestWriteTrackerConcurrentWindows(t *testing.T) {
 // Planned is count: when given, also for slots past the run's end (which can
 // never run), and what fits in the run for count 0.
 func TestScheduleCountsPlanned(t *testing.T) {
-	fs := []Fault{
-		{Index: 0, Kind: KindClientKill, At: time.Minute, Every: time.Minute, Count: 5},
-		{Index: 1, Kind: KindRestart, At: 20 * time.Second, Every: 15 * time.Second},
-		{Index: 2, Kind: KindPause, At: 2 * time.Second, For: time.Second},
-	}
+	fs := mustFaults(t,
+		Spec{Kind: "client-kill", At: time.Minute, Every: time.Minute, Count: 5},
+		Spec{Kind: "restart", At: 20 * time.Second, Every: 15 * time.Second},
+		Spec{Kind: "pause", At: 2 * time.Second, For: time.Second},
+	)
 	play, beyond := schedule(fs, 3*time.Minute+30*time.Second)
 	planned := map[int]int{}
 	count := map[int]int{}
@@ -268,9 +285,9 @@ func TestScheduleCountsPlanned(t *testing.T) {
 // Injected, Occurrence and Planned reach the report; an occurrence that
 // never started has no figures.
 func TestReportInjectionFields(t *testing.T) {
-	rows := []result.TimelineRow{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
+	rows := []Sample{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
 	m := Measurement{Rows: rows, RunEnd: 2 * time.Second}
-	f := Fault{Kind: KindClientKill, Node: NodePrimary, Every: time.Second, Count: 3}
+	f := mustFault(t, Spec{Kind: "client-kill", Node: NodePrimary, Every: time.Second, Count: 3})
 	ok := m.Report(Event{Fault: f, N: 1, Planned: 3, Node: "primary-0", Start: time.Second, End: time.Second, Injected: true, Ended: true})
 	if !ok.Injected || ok.Occurrence != 2 || ok.Planned != 3 || ok.RecoveredAfterS == nil {
 		t.Errorf("injected occurrence: %+v", ok)
@@ -291,8 +308,8 @@ func TestReportInjectionFields(t *testing.T) {
 // A fault no timeline row covers (it began after the last sample) is
 // measured as having no reconnects instead of indexing row -1.
 func TestReportFaultAfterTheLastRow(t *testing.T) {
-	m := Measurement{Rows: []result.TimelineRow{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
-	fr := m.Report(Event{Fault: Fault{Kind: KindClientKill}, Start: 5 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
+	m := Measurement{Rows: []Sample{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
+	fr := m.Report(Event{Fault: mustFault(t, Spec{Kind: "client-kill"}), Start: 5 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
 	if fr.Reconnects != 0 {
 		t.Errorf("reconnects %d", fr.Reconnects)
 	}
@@ -302,11 +319,11 @@ func TestReportFaultAfterTheLastRow(t *testing.T) {
 // shard runs only the network faults of its own proxy and leaves the rest,
 // which act on the one Redis all shards share, to shard 0.
 func TestForShard(t *testing.T) {
-	fs := []Fault{
-		{Index: 0, Kind: KindRestart, At: time.Minute, Node: NodePrimary},
-		{Index: 1, Kind: KindNetwork, Toxic: ToxicLatency, At: 2 * time.Minute},
-		{Index: 2, Kind: KindReadOnly, At: 3 * time.Minute, For: time.Second, Node: NodePrimary},
-	}
+	fs := mustFaults(t,
+		Spec{Kind: "restart", At: time.Minute, Node: NodePrimary},
+		Spec{Kind: "network", At: 2 * time.Minute, For: time.Second, Params: map[string]any{"toxic": "latency", "latency": time.Millisecond}},
+		Spec{Kind: "readonly", At: 3 * time.Minute, For: time.Second, Node: NodePrimary},
+	)
 	for _, c := range []struct{ shard, shards int }{{0, 0}, {0, 1}, {0, 4}} {
 		if run, left := ForShard(fs, c.shard, c.shards); len(run) != 3 || left != nil {
 			t.Errorf("shard %d/%d runs %d and leaves %d, want all 3 and none", c.shard, c.shards, len(run), len(left))
@@ -317,7 +334,7 @@ func TestForShard(t *testing.T) {
 		t.Fatalf("shard 3/4 runs %+v and leaves %+v", run, left)
 	}
 	note := ShardNote(left, 3, 4)
-	if !strings.Contains(note, "shard 3/4") || !strings.Contains(note, "shard 0 runs and reports restart of primary at 1m0s, readonly of primary at 3m0s") {
+	if !strings.Contains(note, "shard 3/4") || !strings.Contains(note, "shard 0 runs and reports restart(graceful) of primary at 1m0s, readonly of primary at 3m0s for 1s") {
 		t.Errorf("note %q", note)
 	}
 }
@@ -326,20 +343,19 @@ func TestForShard(t *testing.T) {
 // not a second skipped for having too few lookups (failed lookups count as
 // not hit, as the hit_rate target judges them).
 func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
-	row := func(tt float64, hits, misses, lookupErrs uint64) result.TimelineRow {
-		return result.TimelineRow{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
-			HitRate: result.LookupHitRate(hits, misses, lookupErrs), P99: 1}
+	row := func(tt float64, hits, misses, lookupErrs uint64) Sample {
+		return Sample{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
+			HitRate: hitRate(hits, misses+lookupErrs), P99: 1}
 	}
-	rows := []result.TimelineRow{
+	rows := []Sample{
 		row(1, 96, 4, 0),
 		row(2, 96, 4, 0), // fault at 2.0
 		row(3, 0, 0, 100),
 		row(4, 90, 10, 0),
 		row(5, 97, 3, 0),
 	}
-	m := Measurement{Rows: rows, RunEnd: 5 * time.Second}
-	m.Targets(result.LoadTargets([]result.TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}}))
-	fr := m.Report(Event{Fault: Fault{Kind: KindRestart, Mode: ModeKill, At: 2 * time.Second}, Node: "primary-0",
+	m := Measurement{Rows: rows, RunEnd: 5 * time.Second, HitRateTarget: 0.95}
+	fr := m.Report(Event{Fault: mustFault(t, Spec{Kind: "restart", At: 2 * time.Second, Params: map[string]any{"mode": "kill"}}), Node: "primary-0",
 		Start: 2 * time.Second, End: 2500 * time.Millisecond, Injected: true, Ended: true})
 	if fr.HitRateMin != 0 {
 		t.Errorf("hit_rate_min = %v, want 0: every lookup in the outage failed", fr.HitRateMin)

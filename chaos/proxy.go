@@ -16,9 +16,10 @@ import (
 
 // Network is an in-process Toxiproxy with one proxy per Redis data node.
 // It is placed between the cache manager and Redis for the whole run when a
-// scenario has a network fault, so that a toxic can be added and removed
-// without the manager reconnecting to another address. It runs inside the
-// tool (no toxiproxy-server binary, no HTTP API) and listens on loopback.
+// scenario has a fault that acts on it (the network kind), so that a toxic
+// can be added and removed without the manager reconnecting to another
+// address. It runs inside the tool (no toxiproxy-server binary, no HTTP
+// API) and listens on loopback.
 type Network struct {
 	server *toxiproxy.ApiServer
 
@@ -87,6 +88,15 @@ func (n *Network) proxy(upstream string) (*toxiproxy.Proxy, error) {
 	}
 	return p, nil
 }
+
+// The toxics Apply knows (toxiproxy's, and down).
+const (
+	ToxicLatency   = "latency"
+	ToxicBandwidth = "bandwidth"
+	ToxicResetPeer = "reset_peer"
+	ToxicTimeout   = "timeout"
+	ToxicDown      = "down"
+)
 
 // Toxic is a network condition to apply to one proxy.
 type Toxic struct {

@@ -15,7 +15,7 @@ import (
 type Options struct {
 	Deployment topology.Controller
 	// Network is the proxy the cache manager goes through; required when a
-	// fault is a network fault.
+	// fault acts on it (Traits.Proxy).
 	Network *Network
 	// Tracker and Reader enable the lost-write check of readonly and
 	// failover faults: Tracker collects the writes, Reader reads them back.
@@ -128,8 +128,8 @@ func (r *Runner) Stop() {
 
 func (r *Runner) since() time.Duration { return time.Since(r.start) }
 
-// trackLead is how long before a readonly or failover fault its writes
-// start being tracked.
+// trackLead is how long before a fault that tracks writes (readonly,
+// failover) its writes start being tracked.
 const trackLead = 5 * time.Second
 
 // sleepUntil waits until offset at of the run; false when the run ended.
@@ -176,28 +176,26 @@ func (r *Runner) play(occ Occurrence) {
 
 	faultStart := time.Now()
 	ns := &notes{}
-	e := env{dep: r.o.Deployment, net: r.o.Network, notes: ns, lastPrimary: &r.last, onRestart: r.o.OnRestart}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, OnRestart: r.o.OnRestart, notes: ns}
 
 	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-	var act action
-	node, err := topology.Node{}, error(nil)
-	if f.Kind != KindFailover {
-		node, err = e.resolveNode(actx, f.Node)
+	var err error
+	if f.traits.OwnNode {
+		// The kind picks its node; the report names the primary it acted
+		// against.
+		t.Node, _ = resolveNode(actx, r.o.Deployment, &r.last, ns, NodePrimary)
 	} else {
-		// A failover acts on the deployment; the report names the primary
-		// it replaced.
-		node, _ = e.resolveNode(actx, NodePrimary)
+		t.Node, err = resolveNode(actx, r.o.Deployment, &r.last, ns, f.Node)
 	}
-	if err == nil {
-		act, err = newAction(f, e, node)
-	}
-	if err == nil {
+	called := err == nil
+	var end func(context.Context) error
+	if called {
 		r.o.Logf("chaos: %s: injecting", name)
-		err = act.inject(actx)
+		end, err = f.kind.Inject(actx, t)
 	}
 	cancel()
 	r.mu.Lock()
-	ev.Node = node.Name
+	ev.Node = t.Node.Name
 	ev.Injected = err == nil
 	r.mu.Unlock()
 	if err != nil {
@@ -206,7 +204,7 @@ func (r *Runner) play(occ Occurrence) {
 	}
 
 	// Hold the fault for its duration, unless the run ends first.
-	if f.For > 0 && act != nil {
+	if f.For > 0 && called {
 		hold := time.NewTimer(f.For)
 		select {
 		case <-hold.C:
@@ -215,19 +213,19 @@ func (r *Runner) play(occ Occurrence) {
 			ns.notef("ended early after %.1fs of %s: the run ended", r.since().Seconds()-ev.Start.Seconds(), f.For)
 		}
 	}
-	if act != nil {
+	if end != nil {
 		rctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-		if err := act.revert(rctx); err != nil {
+		if err := end(rctx); err != nil {
 			ns.notef("ending the fault failed: %v", err)
 			r.o.Logf("chaos: %s: ending failed: %v", name, err)
 		}
 		cancel()
 	}
-	end := r.since()
+	over := r.since()
 	r.mu.Lock()
-	ev.End, ev.Ended = end, true
+	ev.End, ev.Ended = over, true
 	r.mu.Unlock()
-	r.o.Logf("chaos: %s: over after %.2fs", name, (end - ev.Start).Seconds())
+	r.o.Logf("chaos: %s: over after %.2fs", name, (over - ev.Start).Seconds())
 
 	if win != nil {
 		// Let replication and the manager's primary-following settle, but
@@ -278,14 +276,14 @@ func (r *Runner) Active(from, to time.Duration) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var kinds []string
-	seen := map[Kind]bool{}
+	seen := map[string]bool{}
 	for _, ev := range r.events {
 		if ev.Start > to || (ev.Ended && ev.End < from) {
 			continue
 		}
 		if !seen[ev.Fault.Kind] {
 			seen[ev.Fault.Kind] = true
-			kinds = append(kinds, string(ev.Fault.Kind))
+			kinds = append(kinds, ev.Fault.Kind)
 		}
 	}
 	return strings.Join(kinds, ",")

@@ -34,10 +34,10 @@ func TestReadonlyAndMemoryPressureActions(t *testing.T) {
 	if err := c.Set(ctx, "keep", "me", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner([]Fault{
-		{Kind: KindReadOnly, At: 0, For: 600 * time.Millisecond, Node: NodePrimary},
-		{Index: 1, Kind: KindMemoryPressure, At: 100 * time.Millisecond, For: 600 * time.Millisecond, Node: NodePrimary, Fraction: 0.5, Ballast: 3 << 20},
-	}, Options{Deployment: d, Total: 2 * time.Second, Logf: t.Logf})
+	r := NewRunner(mustFaults(t,
+		Spec{Kind: "readonly", At: 0, For: 600 * time.Millisecond, Node: NodePrimary},
+		Spec{Kind: "memory-pressure", At: 100 * time.Millisecond, For: 600 * time.Millisecond, Node: NodePrimary, Params: map[string]any{"fraction": 0.5, "ballast": int64(3 << 20)}},
+	), Options{Deployment: d, Total: 2 * time.Second, Logf: t.Logf})
 	start := time.Now()
 	r.Start(start)
 	time.Sleep(400 * time.Millisecond)
@@ -97,11 +97,11 @@ func TestRestartClientKillPauseAndFailingAction(t *testing.T) {
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	evs := runFaults(t, d, nil, []Fault{
-		{Kind: KindClientKill, At: 0, Node: NodePrimary},
-		{Index: 1, Kind: KindRestart, Mode: ModeGraceful, At: 100 * time.Millisecond, For: 300 * time.Millisecond, Node: NodePrimary},
-		{Index: 2, Kind: KindRestart, Mode: ModeKill, At: 100 * time.Millisecond, Node: "replica-7"},
-	}, time.Second)
+	evs := runFaults(t, d, nil, mustFaults(t,
+		Spec{Kind: "client-kill", At: 0, Node: NodePrimary},
+		Spec{Kind: "restart", At: 100 * time.Millisecond, For: 300 * time.Millisecond, Node: NodePrimary, Params: map[string]any{"mode": "graceful"}},
+		Spec{Kind: "restart", At: 100 * time.Millisecond, Node: "replica-7", Params: map[string]any{"mode": "kill"}},
+	), time.Second)
 	if len(evs) != 3 {
 		t.Fatalf("events %+v", evs)
 	}
@@ -126,7 +126,7 @@ func TestRestartClientKillPauseAndFailingAction(t *testing.T) {
 	}
 
 	// CLIENT PAUSE WRITE: reads go on, writes wait.
-	r := NewRunner([]Fault{{Kind: KindPause, Mode: ModeClientPauseWrite, At: 0, For: 700 * time.Millisecond, Node: NodePrimary}}, Options{Deployment: d, Total: time.Second})
+	r := NewRunner(mustFaults(t, Spec{Kind: "pause", At: 0, For: 700 * time.Millisecond, Node: NodePrimary, Params: map[string]any{"mode": "client-pause-write"}}), Options{Deployment: d, Total: time.Second})
 	start := time.Now()
 	r.Start(start)
 	time.Sleep(150 * time.Millisecond)
@@ -223,7 +223,7 @@ func TestNetworkToxics(t *testing.T) {
 // Repetitions: every/count play the fault count times, each its own event.
 func TestRepeatedFault(t *testing.T) {
 	d := startT(t, topology.ShapeStandalone)
-	evs := runFaults(t, d, nil, []Fault{{Kind: KindClientKill, At: 0, Every: 200 * time.Millisecond, Count: 3, Node: NodePrimary}}, 800*time.Millisecond)
+	evs := runFaults(t, d, nil, mustFaults(t, Spec{Kind: "client-kill", At: 0, Every: 200 * time.Millisecond, Count: 3, Node: NodePrimary}), 800*time.Millisecond)
 	if len(evs) != 3 {
 		t.Fatalf("want 3 occurrences, got %d", len(evs))
 	}
@@ -246,7 +246,7 @@ func TestClusterFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := runFaults(t, d, nil, []Fault{{Kind: KindFailover, At: 0}}, 100*time.Millisecond)
+	evs := runFaults(t, d, nil, mustFaults(t, Spec{Kind: "failover", At: 0}), 100*time.Millisecond)
 	if len(evs) != 1 || !evs[0].Injected || evs[0].Node != old.Name {
 		t.Fatalf("events %+v", evs)
 	}
@@ -266,15 +266,15 @@ func TestClusterFailover(t *testing.T) {
 func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
 	d := startT(t, topology.ShapeStandalone)
 	c := client(t, nodeAddr(t, d, "primary-0"))
-	faults := []Fault{
+	faults := mustFaults(t,
 		// 0: five client kills 500ms apart; the run stops after three.
-		{Index: 0, Kind: KindClientKill, At: 0, Every: 500 * time.Millisecond, Count: 5, Node: NodePrimary},
+		Spec{Kind: "client-kill", At: 0, Every: 500 * time.Millisecond, Count: 5, Node: NodePrimary},
 		// 1: an action that fails: it ran, but was not injected.
-		{Index: 1, Kind: KindRestart, Mode: ModeKill, At: 100 * time.Millisecond, Node: "replica-7"},
+		Spec{Kind: "restart", At: 100 * time.Millisecond, Node: "replica-7", Params: map[string]any{"mode": "kill"}},
 		// 2: three readonly slots 10s apart in a 12s run: one fits, and
 		// the stop comes before it while its write window is already open.
-		{Index: 2, Kind: KindReadOnly, At: 4 * time.Second, For: time.Second, Every: 10 * time.Second, Count: 3, Node: NodePrimary},
-	}
+		Spec{Kind: "readonly", At: 4 * time.Second, For: time.Second, Every: 10 * time.Second, Count: 3, Node: NodePrimary},
+	)
 	r := NewRunner(faults, Options{Deployment: d, Total: 12 * time.Second, Tracker: NewWriteTracker(), Reader: clientReader{c}, Logf: t.Logf})
 	if n := len(r.Plan()); n != 7 {
 		t.Fatalf("plan has %d occurrences, want 7 (5 + 1 + 1 that fits)", n)
@@ -322,13 +322,13 @@ func TestRunnerReportsEveryPlannedOccurrence(t *testing.T) {
 	m := Measurement{RunEnd: 1250 * time.Millisecond}
 	injected, planned := 0, 0
 	for _, fr := range m.Reports(evs) {
-		if fr.Kind == string(KindClientKill) {
+		if fr.Kind == "client-kill" {
 			planned = fr.Planned
 			if fr.Injected {
 				injected++
 			}
 		}
-		if fr.Kind == string(KindReadOnly) && (fr.Injected || fr.Occurrence < 1 || fr.Occurrence > 3 || fr.RecoveredAfterS != nil) {
+		if fr.Kind == "readonly" && (fr.Injected || fr.Occurrence < 1 || fr.Occurrence > 3 || fr.RecoveredAfterS != nil) {
 			t.Errorf("unstarted readonly report: %+v", fr)
 		}
 	}

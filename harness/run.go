@@ -205,12 +205,16 @@ func newRun(o Options) (*run, error) {
 // planFaults turns the scenario's faults into this shard's. Sharded, a fault
 // that acts on Redis is run by shard 0 alone (n shards share one Redis); the
 // others note it (see chaos.ForShard). On a Redis the tool does not own, a
-// fault other than network needs AllowDestructive.
+// fault that acts on Redis (every kind but network) needs AllowDestructive.
 func (r *run) planFaults() error {
-	r.faults, r.byShard0 = chaos.ForShard(chaos.FromScenario(r.s.Faults), r.o.Shard, r.o.Shards)
+	faults, err := newFaults(r.s)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	r.faults, r.byShard0 = chaos.ForShard(faults, r.o.Shard, r.o.Shards)
 	if r.s.Target.Backend == "external" && !r.o.AllowDestructive {
 		for _, f := range r.faults {
-			if f.Kind != chaos.KindNetwork {
+			if f.ActsOnRedis() {
 				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
 			}
 		}

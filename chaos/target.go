@@ -1,0 +1,137 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+// Target is what one occurrence of a fault acts on, handed to Kind.Inject.
+type Target struct {
+	// Deployment is the deployment's controls.
+	Deployment topology.Controller
+	// Node is the node the entry names, resolved when the occurrence
+	// starts ("primary": the primary then). For a kind that reads node:
+	// itself (Traits.OwnNode) it is the primary then, named in the report.
+	Node topology.Node
+	// Fault is the entry being played (For, Node as written, ...).
+	Fault Fault
+	// Network is the proxy the cache manager goes through; nil unless the
+	// run has a fault that acts on it (Traits.Proxy).
+	Network *Network
+	// OnRestart, when set, is told when a node a fault restarted serves
+	// again without its data (no persistence), so the caller can forget
+	// what it wrote there.
+	OnRestart func(node string)
+
+	notes *notes
+}
+
+// Notef adds a note to the occurrence's report: what was changed, what went
+// wrong.
+func (t *Target) Notef(format string, args ...any) { t.notes.notef(format, args...) }
+
+// notes collects an occurrence's report notes; the runner and the kind's
+// end may add to them from different goroutines.
+type notes struct {
+	mu sync.Mutex
+	ns []string
+}
+
+func (n *notes) notef(format string, args ...any) {
+	n.mu.Lock()
+	n.ns = append(n.ns, fmt.Sprintf(format, args...))
+	n.mu.Unlock()
+}
+
+func (n *notes) take() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.ns
+	n.ns = nil
+	return out
+}
+
+// primaryMemo remembers the primary last found, for faults that overlap one
+// that leaves no primary (a demoted or stopped standalone node).
+type primaryMemo struct {
+	mu   sync.Mutex
+	node topology.Node
+}
+
+func (m *primaryMemo) set(n topology.Node) {
+	m.mu.Lock()
+	m.node = n
+	m.mu.Unlock()
+}
+
+func (m *primaryMemo) get() (topology.Node, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node, m.node.Name != ""
+}
+
+// resolveNode turns "primary" into the current primary's node. When no node
+// is primary right now because another fault demoted or stopped it, the
+// primary last seen is the one meant.
+func resolveNode(ctx context.Context, dep topology.Controller, last *primaryMemo, ns *notes, name string) (topology.Node, error) {
+	if name == "" || name == NodePrimary {
+		p, err := dep.Primary(ctx)
+		if err == nil {
+			last.set(p)
+			return p, nil
+		}
+		if n, ok := last.get(); ok {
+			ns.notef("no node is primary now (%v); acting on %s, the primary last seen", err, n.Name)
+			return n, nil
+		}
+		return topology.Node{}, fmt.Errorf("find the primary: %w", err)
+	}
+	for _, n := range dep.Nodes() {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	return topology.Node{}, fmt.Errorf("node %q: %w", name, topology.ErrUnknownNode)
+}
+
+// configValue picks one value out of a CONFIG GET reply (RESP2: a flat
+// list of name, value).
+func configValue(v any, name string) (string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return "", fmt.Errorf("CONFIG GET %s: unexpected reply %T", name, v)
+	}
+	for i := 0; i+1 < len(list); i += 2 {
+		if fmt.Sprint(list[i]) == name {
+			return fmt.Sprint(list[i+1]), nil
+		}
+	}
+	return "", fmt.Errorf("CONFIG GET %s: not in reply", name)
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fgb", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fmb", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fkb", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%db", n)
+}
+
+func fmtBytesStr(s string) string {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return s
+	}
+	if n == 0 {
+		return "0 (no limit)"
+	}
+	return fmtBytes(n)
+}
