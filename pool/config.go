@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
 // Config is the seed's RedisOptimizationConfig done right, plus what go-redis
@@ -101,13 +103,6 @@ const (
 // DefaultInvalidationChannel is the channel the profiles use.
 const DefaultInvalidationChannel = "cacheproof:invalidate"
 
-// memoryPolicies are the maxmemory-policy values Redis 7 accepts.
-var memoryPolicies = []string{
-	"noeviction",
-	"allkeys-lru", "allkeys-lfu", "allkeys-random",
-	"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-}
-
 // ProfileConfig returns the seed's development or production values. The
 // seed leaves pool timeout, retries and addresses open; those are ours:
 // a 1 s pool timeout (exhaustion must show as errors, not as 6 s stalls),
@@ -145,7 +140,7 @@ func ProfileConfig(name string) (Config, error) {
 		c.HealthCheckInterval = 30 * time.Second
 		c.EnableSentinel = true
 	default:
-		return Config{}, fmt.Errorf("unknown pool profile %q: valid profiles are development, production", name)
+		return Config{}, fmt.Errorf("unknown pool profile %q: valid profiles are %s", name, profileList())
 	}
 	return c, nil
 }
@@ -193,10 +188,8 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("pool config %s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	switch c.Profile {
-	case "", ProfileDevelopment, ProfileProduction:
-	default:
-		bad("Profile", "unknown profile %q (valid: development, production)", c.Profile)
+	if c.Profile != "" && !slices.Contains(Profiles, c.Profile) {
+		bad("Profile", "unknown profile %q (valid: %s)", c.Profile, profileList())
 	}
 	if c.EnableSentinel {
 		if len(c.SentinelAddrs) == 0 {
@@ -254,8 +247,8 @@ func (c Config) Validate() error {
 	if c.MaxMemory < 0 {
 		bad("MaxMemory", "must be >= 0 bytes, got %d", c.MaxMemory)
 	}
-	if c.MaxMemoryPolicy != "" && !slices.Contains(memoryPolicies, c.MaxMemoryPolicy) {
-		bad("MaxMemoryPolicy", "unknown policy %q (valid: %s)", c.MaxMemoryPolicy, strings.Join(memoryPolicies, ", "))
+	if c.MaxMemoryPolicy != "" && !redistext.IsPolicy(c.MaxMemoryPolicy) {
+		bad("MaxMemoryPolicy", "unknown policy %q (valid: %s)", c.MaxMemoryPolicy, strings.Join(redistext.Policies, ", "))
 	}
 	for _, t := range Tiers {
 		d, ok := c.TTL[t]
@@ -270,7 +263,7 @@ func (c Config) Validate() error {
 	}
 	for t := range c.TTL {
 		if t.index() < 0 {
-			bad("TTL", "unknown tier %q (valid: api, session, meta, persistent)", t)
+			bad("TTL", "unknown tier %q (valid: %s)", t, tierList())
 		}
 	}
 	for p, d := range c.KeyTTL {
@@ -321,14 +314,16 @@ var envVars = []envVar{
 	}},
 	{"REDIS_USERNAME", "Username", func(c *Config, v string) error { c.Username = v; return nil }},
 	{"REDIS_PASSWORD", "Password", func(c *Config, v string) error { c.Password = v; return nil }},
+	// The same parser as a scenario's sizes, with Redis's units (256m is
+	// 256,000,000 bytes, 256mb 268,435,456): the value is passed to Redis.
 	{"REDIS_MAX_MEMORY", "MaxMemory", func(c *Config, v string) error {
-		n, err := ParseBytes(v)
+		n, err := redistext.ParseMemory(v)
 		c.MaxMemory = n
 		return err
 	}},
 	{"REDIS_MAX_MEMORY_POLICY", "MaxMemoryPolicy", func(c *Config, v string) error {
-		if !slices.Contains(memoryPolicies, v) {
-			return fmt.Errorf("unknown policy %q (valid: %s)", v, strings.Join(memoryPolicies, ", "))
+		if !redistext.IsPolicy(v) {
+			return fmt.Errorf("unknown policy %q (valid: %s)", v, strings.Join(redistext.Policies, ", "))
 		}
 		c.MaxMemoryPolicy = v
 		return nil
@@ -425,28 +420,6 @@ func parseDuration(v string, unit time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("must be >= 0, got %q", v)
 	}
 	return d, nil
-}
-
-// ParseBytes reads a byte count: a bare number of bytes (the seed's
-// REDIS_MAX_MEMORY=268435456) or Redis's units kb, mb, gb (powers of 1024)
-// as in "256mb".
-func ParseBytes(v string) (int64, error) {
-	s := strings.ToLower(strings.TrimSpace(v))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("want a byte count like 268435456 or 256mb, got %q", v)
-	}
-	return n * mult, nil
 }
 
 func splitList(v string) []string {

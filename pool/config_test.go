@@ -172,7 +172,7 @@ func TestWithEnvLayering(t *testing.T) {
 	}
 }
 
-func TestParseTierAndBytes(t *testing.T) {
+func TestParseTier(t *testing.T) {
 	for _, s := range []string{"api", "Session", " meta ", "persistent"} {
 		if _, err := ParseTier(s); err != nil {
 			t.Errorf("ParseTier(%q): %v", s, err)
@@ -181,14 +181,30 @@ func TestParseTierAndBytes(t *testing.T) {
 	if _, err := ParseTier("hot"); err == nil || !strings.Contains(err.Error(), "api, session, meta, persistent") {
 		t.Errorf("ParseTier(hot) = %v", err)
 	}
-	for in, want := range map[string]int64{"268435456": 268435456, "256mb": 256 << 20, "1gb": 1 << 30, "100kb": 100 << 10} {
-		if got, err := ParseBytes(in); err != nil || got != want {
-			t.Errorf("ParseBytes(%q) = %d, %v", in, got, err)
+	// A tier's array slot is its position in Tiers, the one list of them.
+	if len(Tiers) != NumTiers || len(TierNames()) != NumTiers {
+		t.Fatalf("%d tiers, %d names, NumTiers %d", len(Tiers), len(TierNames()), NumTiers)
+	}
+	for i, tier := range Tiers {
+		if tier.index() != i || TierNames()[i] != string(tier) {
+			t.Errorf("tier %s: slot %d, position %d", tier, tier.index(), i)
 		}
 	}
-	for _, in := range []string{"", "-1", "12 parsecs", "mb"} {
-		if _, err := ParseBytes(in); err == nil {
-			t.Errorf("ParseBytes(%q) accepted", in)
+}
+
+// REDIS_MAX_MEMORY is read as Redis reads maxmemory (redistext.ParseMemory,
+// the parser a scenario's sizes use too): mb is 1024*1024, m is 1000*1000.
+func TestMaxMemoryEnvHasRedisUnits(t *testing.T) {
+	base, _ := ProfileConfig(ProfileDevelopment)
+	for in, want := range map[string]int64{"268435456": 268435456, "256mb": 256 << 20, "256m": 256_000_000, "1gb": 1 << 30, "1G": 1_000_000_000, "100kb": 100 << 10} {
+		got, err := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] })
+		if err != nil || got.MaxMemory != want {
+			t.Errorf("REDIS_MAX_MEMORY=%s: MaxMemory %d, %v; want %d", in, got.MaxMemory, err, want)
+		}
+	}
+	for _, in := range []string{"-1", "12 parsecs", "mb", "1.5mb", "256 mb"} {
+		if _, err := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] }); err == nil || !strings.Contains(err.Error(), "REDIS_MAX_MEMORY") {
+			t.Errorf("REDIS_MAX_MEMORY=%s: %v, want an error naming the variable", in, err)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 type Manager struct {
 	cfg    Config
 	prefix string
-	ttl    [numTiers]time.Duration
+	ttl    [NumTiers]time.Duration
 	// keyTTL are the per-key-family TTLs (prefixed keys, longest prefix
 	// first) that override the tier's, as the seed's catalogue gives
 	// steam:avatar:* a day while its tier (api) says five minutes.

@@ -63,7 +63,7 @@ type metrics struct {
 	fetches, fetchErrors, sharedFetches  atomic.Uint64
 	fillErrors, invalSent, invalReceived atomic.Uint64
 	dials, dialErrors, primarySwitches   atomic.Uint64
-	tierHits, tierMisses, tierFetches    [numTiers]atomic.Uint64
+	tierHits, tierMisses, tierFetches    [NumTiers]atomic.Uint64
 	cmdErrors                            [len(kindList)]atomic.Uint64
 	latency                              [len(cmdNames)]latencyHist
 	cmdCount                             [len(cmdNames)]atomic.Uint64
@@ -191,7 +191,7 @@ func (mt *metrics) snapshot() Stats {
 		InvalidationsSent: mt.invalSent.Load(), Dials: mt.dials.Load(), DialErrors: mt.dialErrors.Load(),
 		PrimarySwitches: mt.primarySwitches.Load(),
 		CommandErrors:   make(map[string]uint64),
-		Tiers:           make(map[Tier]TierStats, numTiers),
+		Tiers:           make(map[Tier]TierStats, NumTiers),
 	}
 	for i, k := range Kinds {
 		if n := mt.cmdErrors[i].Load(); n > 0 {
