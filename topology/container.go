@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,11 +89,11 @@ func startContainer(ctx context.Context, spec Spec) (_ Deployment, err error) {
 			return nil, envErr("create docker network", err)
 		}
 	}
-	if err := d.addNode(ctx, "primary-0", RolePrimary, nil); err != nil {
+	if err := d.addNode(ctx, PrimaryName, RolePrimary, nil); err != nil {
 		return nil, err
 	}
 	for i := 1; i <= spec.Replicas; i++ {
-		if err := d.addNode(ctx, "replica-"+strconv.Itoa(i), RoleReplica, []string{"--replicaof", "primary-0", "6379"}); err != nil {
+		if err := d.addNode(ctx, ReplicaName(i), RoleReplica, []string{"--replicaof", PrimaryName, "6379"}); err != nil {
 			return nil, err
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -123,9 +122,9 @@ func startExternal(ctx context.Context, spec Spec) (_ Deployment, err error) {
 		}
 		for i, a := range e.Addrs {
 			if i == 0 {
-				d.add("primary-0", a, RolePrimary)
+				d.add(PrimaryName, a, RolePrimary)
 			} else {
-				d.add("replica-"+strconv.Itoa(i), a, RoleReplica)
+				d.add(ReplicaName(i), a, RoleReplica)
 			}
 		}
 	case ShapeSentinel:
@@ -186,13 +185,13 @@ func (d *extDeployment) newClient(addr string) *redis.Client {
 func (d *extDeployment) discoverSentinel(ctx context.Context) error {
 	var clients []*redis.Client
 	for i, a := range d.spec.External.SentinelAddrs {
-		clients = append(clients, d.add("sentinel-"+strconv.Itoa(i), a, RoleSentinel).client)
+		clients = append(clients, d.add(SentinelName(i), a, RoleSentinel).client)
 	}
 	primary, err := primaryBySentinel(ctx, clients, d.spec.MasterName)
 	if err != nil {
 		return envErr("ask sentinels for "+d.spec.MasterName, err)
 	}
-	d.add("primary-0", primary, RolePrimary)
+	d.add(PrimaryName, primary, RolePrimary)
 	var reps []string
 	for _, c := range clients {
 		v, err := c.Do(ctx, "SENTINEL", "REPLICAS", d.spec.MasterName).Slice()
@@ -213,7 +212,7 @@ func (d *extDeployment) discoverSentinel(ctx context.Context) error {
 	}
 	sort.Strings(reps)
 	for i, r := range reps {
-		d.add("replica-"+strconv.Itoa(i+1), r, RoleReplica)
+		d.add(ReplicaName(i+1), r, RoleReplica)
 	}
 	return nil
 }
@@ -257,7 +256,7 @@ func (d *extDeployment) discoverCluster(ctx context.Context) error {
 			if n.primary {
 				role = RolePrimary
 			}
-			d.add("node-"+strconv.Itoa(i), n.addr, role)
+			d.add(ClusterNodeName(i), n.addr, role)
 		}
 		return nil
 	}

@@ -23,17 +23,15 @@ const (
 	sentinelDownAfterMS  = 1000
 	sentinelFailoverMS   = 10000
 	clusterNodeTimeoutMS = 2000
-	clusterPrimaries     = 3
 	clusterSlots         = 16384
-	sentinelCount        = 3
 	sentinelQuorum       = 2
 )
 
 // buildReplicated starts primary-0, its replicas (replica-1..N) and, when
 // withSentinels, sentinel-0..2; standalone is the case with no replicas.
 func (d *procDeployment) buildReplicated(ctx context.Context, withSentinels bool) error {
-	primary, err := d.newNode("primary-0", RolePrimary, func(port int) string {
-		return d.baseConf(d.byName["primary-0"], port) + d.extraConf()
+	primary, err := d.newNode(PrimaryName, RolePrimary, func(port int) string {
+		return d.baseConf(d.byName[PrimaryName], port) + d.extraConf()
 	})
 	if err != nil {
 		return err
@@ -42,7 +40,7 @@ func (d *procDeployment) buildReplicated(ctx context.Context, withSentinels bool
 		return err
 	}
 	for i := 1; i <= d.spec.Replicas; i++ {
-		name := "replica-" + strconv.Itoa(i)
+		name := ReplicaName(i)
 		n, err := d.newNode(name, RoleReplica, nil)
 		if err != nil {
 			return err
@@ -66,8 +64,8 @@ func (d *procDeployment) buildReplicated(ctx context.Context, withSentinels bool
 	if !withSentinels {
 		return nil
 	}
-	for i := range sentinelCount {
-		name := "sentinel-" + strconv.Itoa(i)
+	for i := range SentinelCount {
+		name := SentinelName(i)
 		n, err := d.newNode(name, RoleSentinel, nil)
 		if err != nil {
 			return err
@@ -121,11 +119,11 @@ func (d *procDeployment) sentinelConf(n *procNode, port, primaryPort int) string
 // node reports cluster_state:ok with the same slot map. It does this with
 // plain cluster commands so it needs no redis-cli.
 func (d *procDeployment) buildCluster(ctx context.Context) error {
-	total := clusterPrimaries * (1 + d.spec.Replicas)
+	total := ClusterPrimaries * (1 + d.spec.Replicas)
 	for i := range total {
-		name := "node-" + strconv.Itoa(i)
+		name := ClusterNodeName(i)
 		role := RolePrimary
-		if i >= clusterPrimaries {
+		if i >= ClusterPrimaries {
 			role = RoleReplica
 		}
 		n, err := d.newNode(name, role, nil)
@@ -153,7 +151,7 @@ func (d *procDeployment) buildCluster(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	d.spec.Logf("topology: cluster nodes up, creating cluster")
-	if err := createCluster(sctx, clients, addrs, clusterPrimaries, d.spec.Logf); err != nil {
+	if err := createCluster(sctx, clients, addrs, ClusterPrimaries, d.spec.Logf); err != nil {
 		return envErr("create cluster", err)
 	}
 	return nil

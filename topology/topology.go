@@ -93,20 +93,14 @@ func (s Spec) withDefaults() (Spec, error) {
 		return s, fmt.Errorf("topology: unknown backend %q (want process, container or external)", s.Backend)
 	}
 	switch s.Shape {
-	case ShapeStandalone:
-		s.Replicas = 0
-	case ShapeReplica, ShapeSentinel:
-		if s.Replicas < 0 {
-			return s, fmt.Errorf("topology: replicas must not be negative, got %d", s.Replicas)
-		}
-		if s.Replicas == 0 {
-			s.Replicas = 1
-		}
-	case ShapeCluster:
-		s.Replicas = 1
+	case ShapeStandalone, ShapeReplica, ShapeSentinel, ShapeCluster:
 	default:
 		return s, fmt.Errorf("topology: unknown shape %q (want standalone, replica, sentinel or cluster)", s.Shape)
 	}
+	if (s.Shape == ShapeReplica || s.Shape == ShapeSentinel) && s.Replicas < 0 {
+		return s, fmt.Errorf("topology: replicas must not be negative, got %d", s.Replicas)
+	}
+	s.Replicas = defaultReplicas(s.Shape, s.Replicas)
 	if s.MasterName == "" {
 		s.MasterName = s.External.MasterName
 	}
