@@ -101,7 +101,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 //	buildWorkload  the workload model, its phase plans and schedule, the driver and sampler
 //	armFaults      the chaos runner on the deployment, the proxy and the manager
 //	prefill        replay history so the load starts from a steady-state cache
-//	begin          the result's header; Redis's statistics reset
+//	begin          the result's header; per-command statistics reset
 //	drive          the open-loop load and the fault timeline, sampled every interval
 //	drain          in-flight commands finish (bounded), faults end, the last sample
 //	collect        the recorder's totals and every other source into the result
@@ -379,8 +379,8 @@ func (r *run) prefill(ctx context.Context) error {
 }
 
 // begin starts the result: the tool, the scenario, the shard and the notes
-// known before the load; and resets Redis's per-command statistics so they
-// cover the load.
+// known before the load; and resets Redis's and the manager's per-command
+// statistics so they cover the load.
 func (r *run) begin() {
 	s, o := r.s, r.o
 	res := &result.Result{
@@ -403,6 +403,8 @@ func (r *run) begin() {
 	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.Backend != "external"); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
+	// The client's per-command figures cover the load too, as Redis's do.
+	r.mgr.ResetCommandLatencies()
 	r.res = res
 }
 

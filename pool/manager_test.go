@@ -155,6 +155,17 @@ func TestAutoPipelineModeServesTheSameAPI(t *testing.T) {
 	if gets != 2 {
 		t.Errorf("hook counted %d GETs, want 2", gets)
 	}
+	// A reset forgets them; what follows is counted afresh.
+	m.ResetCommandLatencies()
+	if l := m.CommandLatencies(); len(l) != 0 {
+		t.Errorf("after a reset: %d commands, want none", len(l))
+	}
+	if _, _, err := m.Get(ctx, "missing"); err != nil {
+		t.Fatal(err)
+	}
+	if l := m.CommandLatencies(); len(l) != 1 || l[0].Command != "get" || l[0].Count != 1 || l[0].Hist.TotalCount() != 1 {
+		t.Errorf("after a reset and one GET: %+v", l)
+	}
 	if err := m.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

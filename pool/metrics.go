@@ -231,6 +231,19 @@ func (m *Manager) CommandLatencies() []CommandLatency {
 	return out
 }
 
+// ResetCommandLatencies forgets the per-command latencies recorded so far,
+// so that CommandLatencies covers what follows (a run's load, not the bulk
+// writes that prefilled the cache), as CONFIG RESETSTAT does for Redis's own
+// figures. A command recorded while it runs may land on either side.
+func (m *Manager) ResetCommandLatencies() {
+	for i := range m.met.latency {
+		m.met.cmdCount[i].Store(0)
+		for j := range m.met.latency[i].counts {
+			m.met.latency[i].counts[j].Store(0)
+		}
+	}
+}
+
 // addPool folds one go-redis pool's stats into p.
 func (p *PoolStats) addPool(s *redis.PoolStats) {
 	if s == nil {

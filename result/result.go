@@ -131,6 +131,12 @@ type PoolReport struct {
 	WaitCount  uint64  `json:"wait_count"`
 	WaitMs     float64 `json:"wait_ms"`
 	Config     any     `json:"config"`
+	// CommandLatency is the client's time per Redis command (get, set,
+	// expire, ...) as the manager's go-redis hook measured it: from the
+	// call into go-redis to its reply, pool wait and retries included. It
+	// covers the load (warm-up included, prefill excluded), as
+	// server.latency_stats does; histograms under "pool_command:<cmd>".
+	CommandLatency map[string]Summary `json:"command_latency,omitempty"`
 }
 
 // ServerReport is Redis' own view (INFO), taken at the end of the run;

@@ -769,6 +769,8 @@ func (r *Result) SummariesFromHDR(force bool) {
 			// A whole bot command (all its cache operations) is stored under
 			// its own key and reported as by_op.command.
 			m, name = &r.Latency.ByOp, "command"
+		case "pool_command":
+			m = &r.Pool.CommandLatency
 		case "origin":
 			if o, ok := r.Origin[name]; ok && (force || o.Latency.Count == 0) {
 				if h, err := DecodeHDR(enc); err == nil {
