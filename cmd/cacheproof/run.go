@@ -58,9 +58,74 @@ type runFlags struct {
 	memProfile       string
 }
 
+// runMain is `cacheproof run`. It passes through named stages, each a
+// method of runState below; a stage that fails has printed why and returns the
+// exit code (go on: next):
+//
+//	parseFlags    flags and the positional scenario, --shard, --progress
+//	startProfiles --cpuprofile, --memprofile of the tool itself
+//	loadScenario  resolve the file or built-in, apply the flags over it
+//	makeOutDir    the report folder
+//	interruptible first Ctrl-C or SIGTERM stops the run, a second quits
+//	serveMetrics  --metrics-addr
+//	execute       harness.Run, with progress display and live metrics
+//	failed        no result: the exit code, a partial report if interrupted
+//	writeReports  the reports, the console summary, the exit code
 func runMain(args []string, stdout, stderr io.Writer) int {
-	var f runFlags
+	c := &runState{stdout: stdout, stderr: stderr}
+	if code := c.parseFlags(args); code != next {
+		return code
+	}
+	stopProfiles, code := c.startProfiles()
+	if code != next {
+		return code
+	}
+	defer stopProfiles()
+	if code := c.loadScenario(); code != next {
+		return code
+	}
+	if code := c.makeOutDir(); code != next {
+		return code
+	}
+	ctx, stopSignals := c.interruptible()
+	defer stopSignals()
+	closeMetrics, code := c.serveMetrics()
+	if code != next {
+		return code
+	}
+	defer closeMetrics()
+	res, err := c.execute(ctx)
+	if err != nil {
+		return c.failed(ctx, err)
+	}
+	return c.writeReports(res)
+}
+
+// next is what a stage of runMain returns when the run goes on; anything
+// else is the exit code.
+const next = -1
+
+// runState is one `cacheproof run` as it passes through runMain's stages.
+type runState struct {
+	stdout, stderr io.Writer
+	f              runFlags
+	fs             *pflag.FlagSet
+	shard, shards  int
+	sc             *scenarios.Scenario // loadScenario
+	outDir         string              // makeOutDir
+	live           *live.Server        // serveMetrics; nil without --metrics-addr
+	started        time.Time           // execute
+}
+
+func (c *runState) errf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "cacheproof run: "+format+"\n", args...)
+}
+
+// parseFlags reads the flags and the positional scenario.
+func (c *runState) parseFlags(args []string) int {
+	f, stderr := &c.f, c.stderr
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	c.fs = fs
 	fs.SetOutput(stderr)
 	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario (see 'cacheproof scenarios')")
 	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
@@ -86,55 +151,69 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "cacheproof run: %v\n", err)
+		c.errf("%v", err)
 		return exitUsage
 	}
 	if f.scenario == "" && fs.NArg() == 1 {
 		f.scenario = fs.Arg(0)
 	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cacheproof run: unexpected arguments %v (one scenario per run)\n", fs.Args())
+		c.errf("unexpected arguments %v (one scenario per run)", fs.Args())
 		return exitUsage
 	}
 	if f.scenario == "" {
 		fmt.Fprintln(stderr, "cacheproof run: --scenario is required, e.g. cacheproof run --scenario scenarios/baseline.yaml")
 		return exitUsage
 	}
-	shard, shards, err := parseShard(f.shard)
-	if err != nil {
-		fmt.Fprintf(stderr, "cacheproof run: --shard: %v\n", err)
+	var err error
+	if c.shard, c.shards, err = parseShard(f.shard); err != nil {
+		c.errf("--shard: %v", err)
 		return exitUsage
 	}
 	switch f.progress {
 	case "auto", "bars", "lines", "none":
 	default:
-		fmt.Fprintf(stderr, "cacheproof run: --progress: expected auto, bars, lines or none, got %q\n", f.progress)
+		c.errf("--progress: expected auto, bars, lines or none, got %q", f.progress)
 		return exitUsage
 	}
+	return next
+}
 
-	if f.cpuProfile != "" {
-		stopProfile, err := startCPUProfile(f.cpuProfile)
+// startProfiles starts the tool's own CPU profile and arranges its heap
+// profile; the returned func ends both.
+func (c *runState) startProfiles() (stop func(), code int) {
+	stopCPU := func() {}
+	if c.f.cpuProfile != "" {
+		s, err := startCPUProfile(c.f.cpuProfile)
 		if err != nil {
-			fmt.Fprintf(stderr, "cacheproof run: --cpuprofile: %v\n", err)
-			return exitUsage
+			c.errf("--cpuprofile: %v", err)
+			return nil, exitUsage
 		}
-		defer stopProfile()
+		stopCPU = s
 	}
-	if f.memProfile != "" {
-		defer writeHeapProfile(f.memProfile, stderr)
-	}
+	return func() {
+		if c.f.memProfile != "" {
+			writeHeapProfile(c.f.memProfile, c.stderr)
+		}
+		stopCPU()
+	}, next
+}
 
+// loadScenario resolves the scenario (a file or a built-in's name) and
+// applies the flags that override it. A flag given as 0 is validated as
+// written, never read as "not given".
+func (c *runState) loadScenario() int {
+	f, fs := &c.f, c.fs
 	sc, err := scenarios.Resolve(f.scenario)
 	if err != nil {
-		printScenarioErr(stderr, err)
+		printScenarioErr(c.stderr, err)
 		return exitUsage
 	}
-	// A flag given as 0 is validated as written, never read as "not given".
 	if fs.Changed("users") && f.users <= 0 {
-		fmt.Fprintf(stderr, "cacheproof run: --users %d: must be at least 1\n", f.users)
+		c.errf("--users %d: must be at least 1", f.users)
 		return exitUsage
 	}
 	if fs.Changed("duration") && f.duration <= 0 {
-		fmt.Fprintf(stderr, "cacheproof run: --duration %s: must be positive\n", f.duration)
+		c.errf("--duration %s: must be positive", f.duration)
 		return exitUsage
 	}
 	ov := scenarios.Overrides{Duration: f.duration, Users: f.users}
@@ -145,124 +224,166 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		ov.Warmup = &f.warmup
 	}
 	if err := sc.Apply(ov); err != nil {
-		printScenarioErr(stderr, err)
+		printScenarioErr(c.stderr, err)
 		return exitUsage
 	}
 	if sc.Target.Backend == "external" && !f.allowDestructive {
 		for _, ft := range sc.Faults {
 			if ft.Kind != "network" {
-				fmt.Fprintf(stderr, "cacheproof run: fault %q would change or stop the external Redis; refusing without --allow-destructive\n", ft.Kind)
+				c.errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)
 				return exitUsage
 			}
 		}
 	}
+	c.sc = sc
+	return next
+}
 
-	outDir := f.out
-	if outDir == "" {
-		outDir = filepath.Join("results", fmt.Sprintf("%s-%s", sc.Name, time.Now().UTC().Format("20060102T150405Z")))
+// makeOutDir creates the report folder (default
+// results/<scenario>-<UTC timestamp>).
+func (c *runState) makeOutDir() int {
+	c.outDir = c.f.out
+	if c.outDir == "" {
+		c.outDir = filepath.Join("results", fmt.Sprintf("%s-%s", c.sc.Name, time.Now().UTC().Format("20060102T150405Z")))
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "cacheproof run: cannot create the report folder: %v\n", err)
+	if err := os.MkdirAll(c.outDir, 0o755); err != nil {
+		c.errf("cannot create the report folder: %v", err)
 		return exitEnvironment
 	}
+	return next
+}
 
-	// First Ctrl-C or SIGTERM: stop, write the partial report, exit 130.
-	// Second: exit at once (child processes die with us: topology starts
-	// them with a parent-death signal).
+// interruptible returns the run's context. First Ctrl-C or SIGTERM: stop,
+// write the partial report, exit 130. Second: exit at once (child processes
+// die with us: topology starts them with a parent-death signal).
+func (c *runState) interruptible() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	go func() {
 		sig, ok := <-sigs
 		if !ok {
 			return
 		}
-		fmt.Fprintf(stderr, "\ncacheproof: %s: stopping and writing a partial report (again to quit at once)\n", sig)
+		fmt.Fprintf(c.stderr, "\ncacheproof: %s: stopping and writing a partial report (again to quit at once)\n", sig)
 		cancel()
 		if _, ok := <-sigs; ok {
-			fmt.Fprintln(stderr, "cacheproof: quitting now")
+			fmt.Fprintln(c.stderr, "cacheproof: quitting now")
 			os.Exit(exitInterrupted)
 		}
 	}()
-
-	var liveSrv *live.Server
-	if f.metricsAddr != "" {
-		liveSrv, err = live.New(f.metricsAddr)
-		if err != nil {
-			fmt.Fprintf(stderr, "cacheproof run: --metrics-addr: %v\n", err)
-			return exitUsage
-		}
-		defer func() {
-			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer ccancel()
-			_ = liveSrv.Close(cctx)
-		}()
-		if !f.quiet {
-			fmt.Fprintf(stderr, "serving Prometheus metrics on http://%s/metrics\n", liveSrv.Addr())
-		}
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
 	}
+}
 
-	prog := newProgress(stderr, f.progress, f.quiet, sc)
+// serveMetrics starts the Prometheus endpoint of --metrics-addr; the
+// returned func closes it.
+func (c *runState) serveMetrics() (closeFn func(), code int) {
+	if c.f.metricsAddr == "" {
+		return func() {}, next
+	}
+	srv, err := live.New(c.f.metricsAddr)
+	if err != nil {
+		c.errf("--metrics-addr: %v", err)
+		return nil, exitUsage
+	}
+	c.live = srv
+	if !c.f.quiet {
+		fmt.Fprintf(c.stderr, "serving Prometheus metrics on http://%s/metrics\n", srv.Addr())
+	}
+	return func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		_ = srv.Close(cctx)
+	}, next
+}
+
+// execute runs the scenario, showing progress and publishing live metrics
+// every sample.
+func (c *runState) execute(ctx context.Context) (*result.Result, error) {
+	f := &c.f
+	prog := newProgress(c.stderr, f.progress, f.quiet, c.sc)
 	opts := harness.Options{
-		Scenario:         sc,
+		Scenario:         c.sc,
 		RedisServer:      f.redisServer,
 		Image:            f.image,
 		AllowDestructive: f.allowDestructive,
-		Shard:            shard,
-		Shards:           shards,
-		LogDir:           filepath.Join(outDir, "redis-logs"),
+		Shard:            c.shard,
+		Shards:           c.shards,
+		LogDir:           filepath.Join(c.outDir, "redis-logs"),
 		Version:          toolVersion(),
 		OnSample: func(s harness.Sample) {
 			prog.sample(s)
-			if liveSrv != nil {
-				liveSrv.Publish(s.Row, s.Interval)
+			if c.live != nil {
+				c.live.Publish(s.Row, s.Interval)
 			}
 		},
 	}
 	if !f.quiet {
 		opts.Logf = prog.logf
 	}
-	started := time.Now()
+	c.started = time.Now()
 	res, err := harness.Run(ctx, opts)
 	prog.done()
-	if err != nil {
-		var envErr *harness.EnvError
-		var cfgErr *harness.ConfigError
-		switch {
-		case errors.As(err, &cfgErr):
-			fmt.Fprintf(stderr, "cacheproof run: %v\n", err)
-			return exitUsage
-		case ctx.Err() != nil:
-			// Interrupted before the load started (while Redis started or
-			// the cache was prefilled): still leave a report saying so, as
-			// every interrupted run does.
-			fmt.Fprintf(stderr, "cacheproof run: interrupted before the load started: %v\n", err)
-			partial := &result.Result{
-				SchemaVersion: result.SchemaVersion,
-				Tool:          result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
-				Scenario:      result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
-				StartedAt:     started.UTC(),
-				DurationS:     time.Since(started).Seconds(),
-				Interrupted:   true,
-				Notes:         []string{"interrupted before the load started: " + err.Error()},
-			}
-			partial.Finalize(sc.TargetSpecs())
-			partial.ExitCode = exitInterrupted
-			if files, werr := report.WriteAll(partial, report.Outputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown}); werr == nil && !f.quiet {
-				fmt.Fprintf(stdout, "reports: %s\n", strings.Join(files, ", "))
-			}
-			return exitInterrupted
-		case errors.As(err, &envErr):
-			fmt.Fprintf(stderr, "cacheproof run: %v\n", err)
-			return exitEnvironment
-		default:
-			fmt.Fprintf(stderr, "cacheproof run: %v\n", err)
-			return exitEnvironment
-		}
-	}
+	return res, err
+}
 
+// failed maps a run that produced no result to its exit code: a
+// configuration error is a usage error (2); an interrupt before the load
+// started still leaves a partial report (130); anything else is the
+// environment (3).
+func (c *runState) failed(ctx context.Context, err error) int {
+	var cfgErr *harness.ConfigError
+	switch {
+	case errors.As(err, &cfgErr):
+		c.errf("%v", err)
+		return exitUsage
+	case ctx.Err() != nil:
+		// Interrupted before the load started (while Redis started or
+		// the cache was prefilled): still leave a report saying so, as
+		// every interrupted run does.
+		c.errf("interrupted before the load started: %v", err)
+		c.writePartial(err)
+		return exitInterrupted
+	default:
+		// *harness.EnvError and anything unforeseen: the environment.
+		c.errf("%v", err)
+		return exitEnvironment
+	}
+}
+
+// writePartial writes the report of a run interrupted before its load
+// started.
+func (c *runState) writePartial(err error) {
+	sc := c.sc
+	partial := &result.Result{
+		SchemaVersion: result.SchemaVersion,
+		Tool:          result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
+		Scenario:      result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
+		StartedAt:     c.started.UTC(),
+		DurationS:     time.Since(c.started).Seconds(),
+		Interrupted:   true,
+		Notes:         []string{"interrupted before the load started: " + err.Error()},
+	}
+	partial.Finalize(sc.TargetSpecs())
+	partial.ExitCode = exitInterrupted
+	if files, werr := report.WriteAll(partial, c.outputs()); werr == nil && !c.f.quiet {
+		fmt.Fprintf(c.stdout, "reports: %s\n", strings.Join(files, ", "))
+	}
+}
+
+func (c *runState) outputs() report.Outputs {
+	return report.Outputs{Dir: c.outDir, JUnit: c.f.junit, Markdown: c.f.markdown}
+}
+
+// writeReports sets the exit code into the result, writes the reports and
+// the console summary (the verdict lines alone with --quiet), and returns
+// the exit code: 0, 1 for a missed target, 130 interrupted; 3 when a report
+// could not be written.
+func (c *runState) writeReports(res *result.Result) int {
+	stdout := c.stdout
 	code := exitOK
 	switch {
 	case res.Interrupted:
@@ -271,8 +392,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		code = exitTargetMiss
 	}
 	res.ExitCode = code
-	files, werr := report.WriteAll(res, report.Outputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
-	if f.quiet {
+	files, werr := report.WriteAll(res, c.outputs())
+	if c.f.quiet {
 		for _, t := range res.Targets {
 			status := "PASS"
 			if !t.Pass {
@@ -281,15 +402,15 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s %s %s (observed %s)\n", status, t.Name, t.Expr, t.ObservedText)
 		}
 	} else if err := report.WriteText(stdout, res); err != nil {
-		fmt.Fprintf(stderr, "cacheproof run: console summary: %v\n", err)
+		c.errf("console summary: %v", err)
 	}
 	if werr != nil {
-		fmt.Fprintf(stderr, "cacheproof run: writing reports: %v\n", werr)
+		c.errf("writing reports: %v", werr)
 		if code == exitOK {
 			code = exitEnvironment
 		}
 	}
-	if !f.quiet {
+	if !c.f.quiet {
 		fmt.Fprintf(stdout, "\nreports: %s\n", strings.Join(files, ", "))
 	}
 	return code
