@@ -1,8 +1,9 @@
-// Package compose owns the docker compose files an SRE uses to run, outside
-// cacheproof, the same Redis shapes the tool starts itself: standalone (the
-// cache layer's own compose block), primary+replica+3 sentinels, and a
-// six-node cluster. The files are embedded so the command can hand them out;
-// README.md says how to use them and how CI builds its local Redis image.
+// Package compose owns the files an SRE uses to run, outside cacheproof, the
+// same Redis shapes the tool starts itself: docker compose files for
+// standalone (the cache layer's own compose block), primary+replica+3
+// sentinels and a six-node cluster, and the Kubernetes manifests of a
+// sharded load. The files are embedded so `cacheproof compose` can hand them
+// out; README.md says how to use them and how CI builds its local Redis image.
 package compose
 
 import (
@@ -11,30 +12,57 @@ import (
 	"sort"
 )
 
-// Files holds the compose files, the sentinel config template and README.md.
+// Files holds the compose files, the sentinel config template, the k8s/
+// folder and README.md, under their names in this folder.
 //
-//go:embed *.yml sentinel.conf README.md
+//go:embed *.yml sentinel.conf README.md k8s
 var Files embed.FS
 
 // ImageEnv is the variable every compose file reads its image from
 // (${REDIS_IMAGE:-redis:7-alpine}).
 const ImageEnv = "REDIS_IMAGE"
 
-// byShape maps topology shape names to compose files. The replica shape is
-// served by sentinel.yml, which holds a primary and a replica.
-var byShape = map[string]string{
-	"standalone": "standalone.yml",
-	"replica":    "sentinel.yml",
-	"sentinel":   "sentinel.yml",
-	"cluster":    "cluster.yml",
+// K8s names the Kubernetes bundle among the targets.
+const K8s = "k8s"
+
+// bundles maps every target (a topology shape, or k8s) to the files it
+// needs, the one to apply first. The replica shape is served by
+// sentinel.yml, which holds a primary and a replica.
+var bundles = map[string][]string{
+	"standalone": {"standalone.yml"},
+	"replica":    {"sentinel.yml", "sentinel.conf"},
+	"sentinel":   {"sentinel.yml", "sentinel.conf"},
+	"cluster":    {"cluster.yml"},
+	K8s:          {"k8s/shards.yaml", "k8s/Dockerfile", "k8s/SHARDING.md"},
+}
+
+// Bundle lists the files a target needs, by their names in Files: the main
+// one first, then the ones it reads or documents.
+func Bundle(target string) ([]string, error) {
+	files, ok := bundles[target]
+	if !ok {
+		return nil, fmt.Errorf("compose: no files for %q (have %v)", target, Targets())
+	}
+	return append([]string(nil), files...), nil
+}
+
+// Targets lists every target with files: the shapes and k8s.
+func Targets() []string {
+	out := make([]string, 0, len(bundles))
+	for t := range bundles {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // FileFor returns the compose file for a topology shape.
 func FileFor(shape string) (name string, content []byte, err error) {
-	name, ok := byShape[shape]
-	if !ok {
+	files, ok := bundles[shape]
+	if !ok || shape == K8s {
 		return "", nil, fmt.Errorf("compose: no compose file for shape %q (have %v)", shape, Shapes())
 	}
+	name = files[0]
 	content, err = Files.ReadFile(name)
 	if err != nil {
 		return "", nil, fmt.Errorf("compose: read %s: %w", name, err)
@@ -44,10 +72,11 @@ func FileFor(shape string) (name string, content []byte, err error) {
 
 // Shapes lists the shapes that have a compose file.
 func Shapes() []string {
-	out := make([]string, 0, len(byShape))
-	for s := range byShape {
-		out = append(out, s)
+	var out []string
+	for _, t := range Targets() {
+		if t != K8s {
+			out = append(out, t)
+		}
 	}
-	sort.Strings(out)
 	return out
 }

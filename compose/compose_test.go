@@ -149,3 +149,26 @@ func TestComposeConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestBundles(t *testing.T) {
+	for _, target := range Targets() {
+		files, err := Bundle(target)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("Bundle(%s) = %v, %v", target, files, err)
+		}
+		for _, f := range files {
+			if b, err := Files.ReadFile(f); err != nil || len(b) == 0 {
+				t.Errorf("Bundle(%s): %s is not embedded: %v", target, f, err)
+			}
+		}
+	}
+	if files, _ := Bundle("sentinel"); len(files) != 2 || files[1] != "sentinel.conf" {
+		t.Errorf("sentinel bundle = %v, want sentinel.yml and sentinel.conf", files)
+	}
+	if _, err := Bundle("mesh"); err == nil {
+		t.Error("Bundle(mesh) must fail")
+	}
+	if _, _, err := FileFor(K8s); err == nil {
+		t.Error("k8s is not a compose shape")
+	}
+}

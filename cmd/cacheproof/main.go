@@ -58,6 +58,7 @@ func subcommands() []subcommand {
 		{"merge", "merge the JSON reports of the shards of one load", mergeMain},
 		{"scenarios", "list the built-in scenarios", scenariosMain},
 		{"raw", "closed-loop GET/SET speed check through the cache manager (make bench)", rawMain},
+		{"compose", "hand out docker compose files and k8s manifests to run Redis or the load elsewhere", composeMain},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) int { fmt.Println("cacheproof", toolVersion()); return 0 }},
 	}
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/compose"
+)
+
+// composeMain hands out the files for running, outside cacheproof, the
+// Redis shapes it starts itself (docker compose) and a sharded load
+// (Kubernetes): listed with no argument, printed to stdout with one, written
+// into a folder with --out.
+func composeMain(args []string, stdout, stderr io.Writer) int {
+	fset := pflag.NewFlagSet("compose", pflag.ContinueOnError)
+	fset.SetOutput(stderr)
+	out := fset.StringP("out", "o", "", "write the target's files (compose file and what it reads) into this folder instead of printing the main one")
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cacheproof compose [TARGET] [--out DIR]\n\n"+
+			"Hands out the docker compose files of the Redis shapes cacheproof starts itself\n"+
+			"(%s) and the Kubernetes manifests of a sharded load (k8s).\n"+
+			"Without TARGET, lists them; with it, prints the main file to stdout, or with\n"+
+			"--out writes every file it needs into DIR.\n\nFlags:\n%s\nExamples:\n"+
+			"  cacheproof compose standalone > standalone.yml && docker compose -f standalone.yml up -d\n"+
+			"  cacheproof compose sentinel --out redis-sentinel/   # sentinel.yml and sentinel.conf\n"+
+			"  cacheproof compose k8s --out k8s/                   # shards.yaml, Dockerfile, SHARDING.md\n",
+			strings.Join(compose.Shapes(), ", "), fset.FlagUsages())
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
+		return exitUsage
+	}
+	switch fset.NArg() {
+	case 0:
+		if *out != "" {
+			fmt.Fprintln(stderr, "cacheproof compose: --out needs a target, e.g. cacheproof compose sentinel --out DIR")
+			return exitUsage
+		}
+		for _, t := range compose.Targets() {
+			files, _ := compose.Bundle(t)
+			fmt.Fprintf(stdout, "%-11s %s\n", t, strings.Join(files, " "))
+		}
+		return exitOK
+	case 1:
+	default:
+		fmt.Fprintf(stderr, "cacheproof compose: one target at a time, got %v\n", fset.Args())
+		return exitUsage
+	}
+	target := fset.Arg(0)
+	files, err := compose.Bundle(target)
+	if err != nil {
+		fmt.Fprintf(stderr, "cacheproof compose: unknown target %q", target)
+		if s := closest(target, compose.Targets()); s != "" {
+			fmt.Fprintf(stderr, " (did you mean %q?)", s)
+		}
+		fmt.Fprintf(stderr, "\ntargets: %s\n", strings.Join(compose.Targets(), ", "))
+		return exitUsage
+	}
+	if *out == "" {
+		b, err := compose.Files.ReadFile(files[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
+			return exitEnvironment
+		}
+		_, _ = stdout.Write(b)
+		if len(files) > 1 {
+			fmt.Fprintf(stderr, "cacheproof compose: %s goes with %s: write them together with --out DIR\n",
+				filepath.Base(files[0]), strings.Join(files[1:], ", "))
+		}
+		return exitOK
+	}
+	return writeComposeFiles(*out, files, stdout, stderr)
+}
+
+// writeComposeFiles writes each file into dir by its base name. A file
+// already there is not overwritten: nothing is written then.
+func writeComposeFiles(dir string, files []string, stdout, stderr io.Writer) int {
+	for _, f := range files {
+		dst := filepath.Join(dir, filepath.Base(f))
+		if _, err := os.Stat(dst); err == nil {
+			fmt.Fprintf(stderr, "cacheproof compose: %s exists; remove it or choose another --out\n", dst)
+			return exitUsage
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
+			return exitEnvironment
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
+		return exitEnvironment
+	}
+	for _, f := range files {
+		b, err := compose.Files.ReadFile(f)
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err == nil {
+			err = os.WriteFile(dst, b, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
+			return exitEnvironment
+		}
+		fmt.Fprintln(stdout, dst)
+	}
+	return exitOK
+}
