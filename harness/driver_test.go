@@ -66,7 +66,7 @@ func (s *sliceSource) Next() (workload.Command, bool) {
 
 func (s *sliceSource) Active() int { return 1 }
 
-var testFamily = &workload.Family{Name: "user_connected", Tier: workload.TierPersistent, Source: "internal", MeanSize: 100}
+var testFamily = &workload.Family{Name: "user_connected", Tier: tierPersistent, Source: "internal", MeanSize: 100}
 
 // constantRate returns n one-operation commands (ops made by mk) evenly
 // spaced at rate per second.
@@ -193,13 +193,13 @@ func TestDriverCountsEveryError(t *testing.T) {
 	if got := c.errors[pool.KindConnectionRefused]; got != 120 {
 		t.Errorf("errors[%s] = %d, want 120 (errors: %v)", pool.KindConnectionRefused, got, c.errors)
 	}
-	if got := c.lookupErrs[tierIndex(workload.TierPersistent)]; got != 120 {
+	if got := c.lookupErrs[tierIndex(tierPersistent)]; got != 120 {
 		t.Errorf("lookup errors = %d, want 120: a failed GET is a lookup that did not hit", got)
 	}
 	if got := c.fams[testFamily.Index].lookupErrs; got != 120 {
 		t.Errorf("family lookup errors = %d, want 120", got)
 	}
-	if c.hits[tierIndex(workload.TierPersistent)] != 0 || c.misses[tierIndex(workload.TierPersistent)] != 0 {
+	if c.hits[tierIndex(tierPersistent)] != 0 || c.misses[tierIndex(tierPersistent)] != 0 {
 		t.Errorf("hits/misses = %v/%v, want 0/0", c.hits, c.misses)
 	}
 }
@@ -226,7 +226,7 @@ func TestDriverCorruptValueIsNotAHit(t *testing.T) {
 	}}
 	d := newTestDriver(t, f, 1, time.Second, 5*time.Second)
 	c, _ := drive(d, constantRate(2, 1000, getOp))
-	ti := tierIndex(workload.TierPersistent)
+	ti := tierIndex(tierPersistent)
 	if c.hits[ti] != 1 || c.lookupErrs[ti] != 1 {
 		t.Errorf("hits = %d, lookup errors = %d; want 1 and 1", c.hits[ti], c.lookupErrs[ti])
 	}
@@ -252,7 +252,7 @@ func TestDriverExcludesOriginTime(t *testing.T) {
 		}
 	}
 	c, h := drive(d, constantRate(5, 5, ops))
-	if c.misses[tierIndex(workload.TierPersistent)] != 5 {
+	if c.misses[tierIndex(tierPersistent)] != 5 {
 		t.Fatalf("misses = %v, want 5 in the persistent tier", c.misses)
 	}
 	if got := h.overall.TotalCount(); got != 15 { // get, fill, expire

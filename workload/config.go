@@ -1,10 +1,9 @@
 package workload
 
 import (
-	"errors"
-	"fmt"
-	"math"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/field"
 )
 
 // Defaults, from the seed's targets: 10,000 users active at once out of a
@@ -14,10 +13,7 @@ const (
 	DefaultActiveUsers = 10_000
 	DefaultCPM         = 6.0
 	DefaultSessionMean = 10 * time.Minute
-	defaultZipf        = 1.1
-	// maxPopulation keeps user ids inside uint32, discord snowflakes inside
-	// 18 digits, and a Schedule's active-user bitset at most 12.5 MB.
-	maxPopulation = 100_000_000
+	DefaultZipf        = 1.1
 )
 
 // Arrival processes.
@@ -87,7 +83,7 @@ func (c Config) WithDefaults() Config {
 		c.Population = DefaultPopulation
 	}
 	if c.ActiveUsers == 0 {
-		c.ActiveUsers = min(DefaultActiveUsers, max(c.Population, 1))
+		c.ActiveUsers = defaultActiveUsers(c.Population)
 	}
 	if c.CommandsPerUserPerMinute == 0 {
 		c.CommandsPerUserPerMinute = DefaultCPM
@@ -99,10 +95,10 @@ func (c Config) WithDefaults() Config {
 		c.Arrival = ArrivalPoisson
 	}
 	if c.Zipf == 0 {
-		c.Zipf = defaultZipf
+		c.Zipf = DefaultZipf
 	}
 	if c.Guilds == 0 {
-		c.Guilds = max(1, c.Population/50)
+		c.Guilds = defaultGuilds(c.Population)
 	}
 	origins := DefaultOrigins()
 	for k, v := range c.Origins {
@@ -115,102 +111,27 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// FieldError is a Config error that names the offending field, so that the
-// scenario loader can point at the YAML line it came from.
-type FieldError struct {
-	Field string // e.g. "ActiveUsers", "Families[2].Popularity", "Origins[stratz].P99"
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return "workload: config " + e.Field + ": " + e.Msg }
-
-func fieldErr(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
 // Validate checks c after applying WithDefaults, so zero fields are fine and
-// only explicit bad values are reported. All problems are joined; each is a
-// *FieldError naming its field.
+// only explicit bad values are reported. The rules are the settings' (c is
+// checked as the Settings it stands for, see Settings.Validate), plus the
+// shard split; every problem is returned, as a field.List with paths as a
+// scenario spells them ("active_users", "families[2].popularity").
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	var errs []error
-	if c.Population < 1 || c.Population > maxPopulation {
-		errs = append(errs, fieldErr("Population", "%d must be in [1, %d]", c.Population, maxPopulation))
-	}
-	if c.ActiveUsers < 1 || c.ActiveUsers > c.Population {
-		errs = append(errs, fieldErr("ActiveUsers", "%d must be in [1, Population=%d]", c.ActiveUsers, c.Population))
-	}
-	if !(c.CommandsPerUserPerMinute > 0) || math.IsInf(c.CommandsPerUserPerMinute, 0) {
-		errs = append(errs, fieldErr("CommandsPerUserPerMinute", "%v must be a positive number", c.CommandsPerUserPerMinute))
-	}
-	if c.SessionMean <= 0 {
-		errs = append(errs, fieldErr("SessionMean", "%v must be positive", c.SessionMean))
-	}
-	if c.Arrival != ArrivalPoisson && c.Arrival != ArrivalConstant {
-		errs = append(errs, fieldErr("Arrival", "%q is not one of poisson, constant", c.Arrival))
-	}
-	if err := (Popularity{Kind: PopZipf, Exponent: c.Zipf}).Validate(); err != nil {
-		errs = append(errs, fieldErr("Zipf", "%v", err))
-	}
-	if c.Guilds < 1 || c.Guilds > max(c.Population, 1) {
-		errs = append(errs, fieldErr("Guilds", "%d must be in [1, Population=%d]", c.Guilds, c.Population))
-	}
-	known := map[string]bool{}
-	for _, f := range DefaultFamilies() {
-		known[f.Name] = true
-	}
-	seen := map[string]bool{}
-	for i, o := range c.Families {
-		field := fmt.Sprintf("Families[%d]", i)
-		switch {
-		case !known[o.Name]:
-			errs = append(errs, fieldErr(field+".Name", "%q is not a known family", o.Name))
-		case seen[o.Name]:
-			errs = append(errs, fieldErr(field+".Name", "%q is overridden twice", o.Name))
-		}
-		seen[o.Name] = true
-		if o.MeanSize < 0 || o.MeanSize > 64<<20 {
-			errs = append(errs, fieldErr(field+".MeanSize", "%d must be in [0, 64 MiB]", o.MeanSize))
-		}
-		if o.Popularity != nil {
-			if why := popularityIgnored(o.Name); why != "" {
-				errs = append(errs, fieldErr(field+".Popularity", "has no effect on %s: %s", o.Name, why))
-			} else if err := o.Popularity.Validate(); err != nil {
-				errs = append(errs, fieldErr(field+".Popularity", "%v", err))
-			}
-		}
-		if math.IsNaN(o.Weight) || math.IsInf(o.Weight, 0) {
-			errs = append(errs, fieldErr(field+".Weight", "%v must be a finite number", o.Weight))
-		}
-	}
-	for src, oc := range c.Origins {
-		field := "Origins[" + src + "]"
-		if _, ok := DefaultOrigins()[src]; !ok {
-			errs = append(errs, fieldErr(field, "%q is not a known source (stratz, opendota, steam, internal)", src))
-			continue
-		}
-		if oc.Latency < 0 {
-			errs = append(errs, fieldErr(field+".Latency", "%v must not be negative", oc.Latency))
-		}
-		if oc.P99 != 0 && oc.P99 < oc.Latency {
-			errs = append(errs, fieldErr(field+".P99", "%v must be 0 or at least Latency %v", oc.P99, oc.Latency))
-		}
-		if !(oc.ErrorRate >= 0 && oc.ErrorRate <= 1) {
-			errs = append(errs, fieldErr(field+".ErrorRate", "%v must be in [0, 1]", oc.ErrorRate))
-		}
-	}
+	var l field.List
+	l.Merge("", c.settings().Validate())
 	if c.Shards < 1 {
-		errs = append(errs, fieldErr("Shards", "%d must not be negative", c.Shards))
+		l.Add("shards", "%d must not be negative", c.Shards)
 	} else if c.Shard < 0 || c.Shard >= c.Shards {
-		errs = append(errs, fieldErr("Shard", "%d must be in [0, Shards=%d)", c.Shard, c.Shards))
+		l.Add("shard", "%d must be in [0, shards=%d)", c.Shard, c.Shards)
 	}
 	if c.Shards > 1 {
 		// ActiveUsers is the total over all shards; each runs its share.
 		if per, room := (c.ActiveUsers+c.Shards-1)/c.Shards, c.Population/c.Shards; per > room {
-			errs = append(errs, fieldErr("ActiveUsers", "%d over %d shards is %d a shard, more than the %d users of a shard", c.ActiveUsers, c.Shards, per, room))
+			l.Add("active_users", "%d over %d shards is %d a shard, more than the %d users of a shard", c.ActiveUsers, c.Shards, per, room)
 		}
 	}
-	return errors.Join(errs...)
+	return l.Err()
 }
 
 // popularityIgnored says why a family's popularity cannot be overridden, or

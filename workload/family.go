@@ -7,15 +7,6 @@ import (
 	"time"
 )
 
-// Tier names, the same strings as pool.Tier. Kept as plain strings so that
-// workload does not import pool.
-const (
-	TierAPI        = "api"
-	TierSession    = "session"
-	TierPersistent = "persistent"
-	TierMeta       = "meta"
-)
-
 // Origin source names: the upstream a family's misses fall through to.
 const (
 	SourceStratz   = "stratz"
@@ -68,12 +59,16 @@ func (p Popularity) Validate() error {
 // tier and TTL the cache layer gives them, their mean value size, the upstream
 // that answers their misses, and the bot command that mainly reads them.
 type Family struct {
-	Name       string        // e.g. "stratz_profile"
-	KeyPattern string        // e.g. "stratz:profile:{steamId}"
-	Tier       string        // "api" | "session" | "persistent" | "meta" (same strings as pool.Tier)
-	TTL        time.Duration // 0 = none
-	MeanSize   int           // bytes; sizes are drawn lognormally around it
-	Source     string        // origin: "stratz" | "opendota" | "steam" | "internal"
+	Name       string // e.g. "stratz_profile"
+	KeyPattern string // e.g. "stratz:profile:{steamId}"
+	// Tier names the cache tier the family's keys are filed under, as the
+	// seed's catalogue does: one of pool's tiers (pool.TierNames, their one
+	// source, which workload does not import; harness checks every family's
+	// tier against them).
+	Tier     string
+	TTL      time.Duration // 0 = none
+	MeanSize int           // bytes; sizes are drawn lognormally around it
+	Source   string        // origin: "stratz" | "opendota" | "steam" | "internal"
 	// Popularity means, per family: for the steamId families, which other
 	// players are looked up (see Shared); for guild_locale, how users spread
 	// over guilds (guild sizes). Session and user_connected keys follow the
@@ -118,19 +113,19 @@ const kib = 1024
 // believe for a Dota 2 stats bot: profile and match lookups dominate, meta
 // reads are common, settings writes are rare. Each call returns a new slice.
 func DefaultFamilies() []Family {
-	zipf := Popularity{Kind: PopZipf, Exponent: defaultZipf}
+	zipf := Popularity{Kind: PopZipf, Exponent: DefaultZipf}
 	uni := Popularity{Kind: PopUniform}
 	return []Family{
-		famStratzProfile:   {Name: "stratz_profile", KeyPattern: "stratz:profile:{steamId}", Tier: TierAPI, TTL: 300 * time.Second, MeanSize: 2 * kib, Source: SourceStratz, Popularity: zipf, Command: "profile", Weight: 30, Shared: 0.3},
-		famStratzMatches:   {Name: "stratz_matches", KeyPattern: "stratz:matches:{steamId}", Tier: TierAPI, TTL: 300 * time.Second, MeanSize: 5 * kib, Source: SourceStratz, Popularity: zipf, Command: "matches", Weight: 25, Shared: 0.3},
-		famOpenDotaProfile: {Name: "opendota_profile", KeyPattern: "opendota:profile:{steamId}", Tier: TierAPI, TTL: 600 * time.Second, MeanSize: 2 * kib, Source: SourceOpenDota, Popularity: zipf, Command: "opendota", Weight: 10, Shared: 0.3},
-		famSteamAvatar:     {Name: "steam_avatar", KeyPattern: "steam:avatar:{steamId}", Tier: TierAPI, TTL: 86400 * time.Second, MeanSize: 1 * kib, Source: SourceSteam, Popularity: zipf, Command: "avatar", Weight: 5, Shared: 0.5},
-		famSession:         {Name: "session", KeyPattern: "session:{discordId}", Tier: TierSession, TTL: 1800 * time.Second, MeanSize: 500, Source: SourceInternal, Popularity: zipf, Command: "help", Weight: 0},
-		famGuildLocale:     {Name: "guild_locale", KeyPattern: "guild:locale:{guildId}", Tier: TierPersistent, TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "settings_update", Weight: 2},
-		famUserConnected:   {Name: "user_connected", KeyPattern: "user:connected:{discordId}", Tier: TierPersistent, TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "link_account", Weight: 3},
-		famMetaHeroes:      {Name: "meta_heroes", KeyPattern: "meta:heroes", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 50 * kib, Source: SourceInternal, Popularity: uni, Command: "heroes", Weight: 10},
-		famMetaItems:       {Name: "meta_items", KeyPattern: "meta:items", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 30 * kib, Source: SourceInternal, Popularity: uni, Command: "items", Weight: 8},
-		famMetaPatch:       {Name: "meta_current_patch", KeyPattern: "meta:current_patch", Tier: TierMeta, TTL: 3600 * time.Second, MeanSize: 1 * kib, Source: SourceInternal, Popularity: uni, Command: "patch", Weight: 7},
+		famStratzProfile:   {Name: "stratz_profile", KeyPattern: "stratz:profile:{steamId}", Tier: "api", TTL: 300 * time.Second, MeanSize: 2 * kib, Source: SourceStratz, Popularity: zipf, Command: "profile", Weight: 30, Shared: 0.3},
+		famStratzMatches:   {Name: "stratz_matches", KeyPattern: "stratz:matches:{steamId}", Tier: "api", TTL: 300 * time.Second, MeanSize: 5 * kib, Source: SourceStratz, Popularity: zipf, Command: "matches", Weight: 25, Shared: 0.3},
+		famOpenDotaProfile: {Name: "opendota_profile", KeyPattern: "opendota:profile:{steamId}", Tier: "api", TTL: 600 * time.Second, MeanSize: 2 * kib, Source: SourceOpenDota, Popularity: zipf, Command: "opendota", Weight: 10, Shared: 0.3},
+		famSteamAvatar:     {Name: "steam_avatar", KeyPattern: "steam:avatar:{steamId}", Tier: "api", TTL: 86400 * time.Second, MeanSize: 1 * kib, Source: SourceSteam, Popularity: zipf, Command: "avatar", Weight: 5, Shared: 0.5},
+		famSession:         {Name: "session", KeyPattern: "session:{discordId}", Tier: "session", TTL: 1800 * time.Second, MeanSize: 500, Source: SourceInternal, Popularity: zipf, Command: "help", Weight: 0},
+		famGuildLocale:     {Name: "guild_locale", KeyPattern: "guild:locale:{guildId}", Tier: "persistent", TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "settings_update", Weight: 2},
+		famUserConnected:   {Name: "user_connected", KeyPattern: "user:connected:{discordId}", Tier: "persistent", TTL: 0, MeanSize: 100, Source: SourceInternal, Popularity: zipf, Command: "link_account", Weight: 3},
+		famMetaHeroes:      {Name: "meta_heroes", KeyPattern: "meta:heroes", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 50 * kib, Source: SourceInternal, Popularity: uni, Command: "heroes", Weight: 10},
+		famMetaItems:       {Name: "meta_items", KeyPattern: "meta:items", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 30 * kib, Source: SourceInternal, Popularity: uni, Command: "items", Weight: 8},
+		famMetaPatch:       {Name: "meta_current_patch", KeyPattern: "meta:current_patch", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 1 * kib, Source: SourceInternal, Popularity: uni, Command: "patch", Weight: 7},
 	}
 }
 

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/field"
 )
 
 func TestDefaultFamiliesMatchTheSeedCatalogue(t *testing.T) {
@@ -83,30 +86,30 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		field string
 		cfg   Config
 	}{
-		{"Population", Config{Population: -1}},
-		{"Population", Config{Population: 200_000_000}},
-		{"ActiveUsers", Config{Population: 100, ActiveUsers: 101}},
-		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: -2}},
-		{"CommandsPerUserPerMinute", Config{CommandsPerUserPerMinute: math.Inf(1)}},
-		{"SessionMean", Config{SessionMean: -time.Second}},
-		{"Arrival", Config{Arrival: "bursty"}},
-		{"Zipf", Config{Zipf: -1}},
-		{"Guilds", Config{Population: 100, ActiveUsers: 10, Guilds: 1000}},
-		{"Families[0].Name", Config{Families: []FamilyOverride{{Name: "nope"}}}},
-		{"Families[1].Name", Config{Families: []FamilyOverride{{Name: "session"}, {Name: "session"}}}},
-		{"Families[0].MeanSize", Config{Families: []FamilyOverride{{Name: "session", MeanSize: -5}}}},
-		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "steam_avatar", Popularity: &Popularity{Kind: "hotspot", HotFraction: 2, HotShare: 0.5}}}}},
-		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "guild_locale", Popularity: &Popularity{Kind: "pareto"}}}}},
-		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "session", Popularity: &Popularity{Kind: "uniform"}}}}},
-		{"Families[0].Popularity", Config{Families: []FamilyOverride{{Name: "meta_items", Popularity: &Popularity{Kind: "uniform"}}}}},
-		{"Families[0].Weight", Config{Families: []FamilyOverride{{Name: "session", Weight: math.NaN()}}}},
-		{"Origins[mars]", Config{Origins: map[string]OriginConfig{"mars": {}}}},
-		{"Origins[stratz].P99", Config{Origins: map[string]OriginConfig{"stratz": {Latency: time.Second, P99: time.Millisecond}}}},
-		{"Origins[steam].ErrorRate", Config{Origins: map[string]OriginConfig{"steam": {ErrorRate: 1.5}}}},
-		{"Origins[steam].Latency", Config{Origins: map[string]OriginConfig{"steam": {Latency: -1}}}},
-		{"Shards", Config{Shards: -2}},
-		{"Shard", Config{Shard: 3, Shards: 3}},
-		{"ActiveUsers", Config{Population: 1000, ActiveUsers: 1000, Shards: 3}},
+		{"population", Config{Population: -1}},
+		{"population", Config{Population: 200_000_000}},
+		{"active_users", Config{Population: 100, ActiveUsers: 101}},
+		{"commands_per_user_per_minute", Config{CommandsPerUserPerMinute: -2}},
+		{"commands_per_user_per_minute", Config{CommandsPerUserPerMinute: math.Inf(1)}},
+		{"session_mean", Config{SessionMean: -time.Second}},
+		{"arrival", Config{Arrival: "bursty"}},
+		{"zipf", Config{Zipf: -1}},
+		{"guilds", Config{Population: 100, ActiveUsers: 10, Guilds: 1000}},
+		{"families[0].name", Config{Families: []FamilyOverride{{Name: "nope"}}}},
+		{"families[1].name", Config{Families: []FamilyOverride{{Name: "session"}, {Name: "session"}}}},
+		{"families[0].mean_size", Config{Families: []FamilyOverride{{Name: "session", MeanSize: -5}}}},
+		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "steam_avatar", Popularity: &Popularity{Kind: "hotspot", HotFraction: 2, HotShare: 0.5}}}}},
+		{"families[0].popularity.kind", Config{Families: []FamilyOverride{{Name: "guild_locale", Popularity: &Popularity{Kind: "pareto"}}}}},
+		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "session", Popularity: &Popularity{Kind: "uniform"}}}}},
+		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "meta_items", Popularity: &Popularity{Kind: "uniform"}}}}},
+		{"families[0].weight", Config{Families: []FamilyOverride{{Name: "session", Weight: math.NaN()}}}},
+		{"origins.mars", Config{Origins: map[string]OriginConfig{"mars": {}}}},
+		{"origins.stratz.p99", Config{Origins: map[string]OriginConfig{"stratz": {Latency: time.Second, P99: time.Millisecond}}}},
+		{"origins.steam.error_rate", Config{Origins: map[string]OriginConfig{"steam": {ErrorRate: 1.5}}}},
+		{"origins.steam.latency", Config{Origins: map[string]OriginConfig{"steam": {Latency: -1}}}},
+		{"shards", Config{Shards: -2}},
+		{"shard", Config{Shard: 3, Shards: 3}},
+		{"active_users", Config{Population: 1000, ActiveUsers: 1000, Shards: 3}},
 	}
 	for _, b := range bad {
 		err := b.cfg.Validate()
@@ -114,8 +117,8 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 			t.Errorf("%s: Validate accepted %+v", b.field, b.cfg)
 			continue
 		}
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != b.field {
+		var l field.List
+		if !errors.As(err, &l) || !slices.ContainsFunc(l, func(e *field.Error) bool { return e.Path == b.field }) {
 			t.Errorf("%s: error %v does not name the field", b.field, err)
 		}
 		if !strings.Contains(err.Error(), b.field) {

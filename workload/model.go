@@ -90,9 +90,6 @@ func New(cfg Config) (*Model, error) {
 		total += f.Weight
 		m.cum[i] = total
 	}
-	if total <= 0 {
-		return nil, fieldErr("Families", "every command weight is zero: nothing to issue")
-	}
 	var err error
 	if m.users, err = NewSampler(Popularity{Kind: PopZipf, Exponent: cfg.Zipf}, cfg.Population); err != nil {
 		return nil, fmt.Errorf("workload: users: %w", err)
