@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/cacheproof/cacheproof/internal/field"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -31,7 +32,7 @@ func (*failover) Validate(v *Validation) {
 	if shape != "" && shape != topology.ShapeSentinel && shape != topology.ShapeCluster {
 		v.Add("kind", "fault failover needs topology sentinel or cluster (this scenario's is %s); use readonly to demote a standalone primary", shape)
 	}
-	if v.Spec.wrote("node", v.Spec.Node != "") && shape == topology.ShapeSentinel {
+	if field.Given(v.Spec.Wrote, "node", v.Spec.Node) && shape == topology.ShapeSentinel {
 		v.Add("node", "fault failover on sentinel: the sentinels choose the new primary; node does not apply")
 	}
 }

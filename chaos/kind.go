@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/field"
 )
 
 // Kind is one kind of fault: its parameters, their validation and defaults,
@@ -102,10 +104,8 @@ type Spec struct {
 	// scenario file wrote, so a written zero can be told from one left out.
 	// nil: a setting counts as written when it is not zero (a spec built in
 	// Go).
-	Wrote map[string]bool
+	Wrote field.Keys
 }
-
-func (s *Spec) wrote(key string, nonzero bool) bool { return nonzero || s.Wrote[key] }
 
 // ParamType is how a kind's parameter is written in a scenario, and which Go
 // type carries it in Spec.Params.
@@ -249,6 +249,20 @@ func ParamNames() []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// ParamsOf lists the parameters kind declares, in its order (nil for an
+// unknown kind).
+func ParamsOf(kind string) []string {
+	r := registry[kind]
+	if r == nil {
+		return nil
+	}
+	out := make([]string, len(r.params))
+	for i, p := range r.params {
+		out[i] = p.name
+	}
 	return out
 }
 

@@ -39,10 +39,10 @@ func (k *memoryPressure) Validate(v *Validation) {
 		v.Add("", "memory-pressure needs exactly one of maxmemory (e.g. 64mb) or fraction (of current use, e.g. 0.5)")
 	}
 	if hasMax && k.MaxMemory <= 0 {
-		v.Add("maxmemory", "maxmemory: 0 would lift the limit, the opposite of pressure; expected a size such as 64mb")
+		v.Add("maxmemory", "0 would lift the limit, the opposite of pressure; expected a size such as 64mb")
 	}
 	if hasFrac && (k.Fraction <= 0 || k.Fraction >= 1) {
-		v.Add("fraction", "fraction: %g out of range, expected more than 0 and less than 1", k.Fraction)
+		v.Add("fraction", "%g out of range, expected more than 0 and less than 1", k.Fraction)
 	}
 	// ballast: 0 is no ballast.
 	if k.Ballast != 0 && v.Site.Shape == topology.ShapeCluster {

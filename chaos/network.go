@@ -31,7 +31,7 @@ func (*network) Traits() Traits { return Traits{For: ForRequired, Proxy: true} }
 
 func (k *network) Validate(v *Validation) {
 	if !v.Has("toxic") {
-		v.Add("toxic", "network toxic: required, one of %s", orList([]string{ToxicLatency, ToxicBandwidth, ToxicResetPeer, ToxicTimeout, ToxicDown}, "or"))
+		v.Add("toxic", "required, one of %s", orList([]string{ToxicLatency, ToxicBandwidth, ToxicResetPeer, ToxicTimeout, ToxicDown}, "or"))
 	}
 	if k.Toxic == ToxicLatency && k.Latency <= 0 {
 		v.Add("latency", "network latency toxic needs latency: a positive delay, e.g. 20ms")
@@ -49,7 +49,7 @@ func (k *network) Validate(v *Validation) {
 	// the data until the fault ends.
 	resetOrTimeout := k.Toxic == ToxicResetPeer || k.Toxic == ToxicTimeout
 	if resetOrTimeout && k.Timeout < 0 {
-		v.Add("timeout", "timeout must not be negative")
+		v.Add("timeout", "must not be negative")
 	}
 	if !resetOrTimeout && v.Has("timeout") {
 		v.Add("timeout", "fault network: timeout applies only to toxics reset_peer and timeout")

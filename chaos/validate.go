@@ -41,8 +41,8 @@ func (c *Validation) Has(name string) bool {
 
 // Add reports a problem with the setting at path, as the YAML spells it
 // below the entry ("fraction", "for"; "" for the entry as a whole). The
-// message is read on its own after file:line:column, so it names the fault
-// and the setting.
+// message follows the setting's full path ("faults[2].fraction: ..."), so
+// it need not repeat the setting's name.
 func (c *Validation) Add(path, format string, args ...any) { c.errs.Add(path, format, args...) }
 
 // Validate checks one fault entry against the run it belongs to: its kind,
@@ -60,12 +60,12 @@ func Validate(s Spec, site Site) error {
 func check(s Spec, site Site) (Kind, field.List) {
 	c := &Validation{Spec: &s, Site: site}
 	if s.Kind == "" {
-		c.Add("kind", "kind: required, one of %s", strings.Join(Kinds(), ", "))
+		c.Add("kind", "required, one of %s", strings.Join(Kinds(), ", "))
 		return nil, c.errs
 	}
 	r := registry[s.Kind]
 	if r == nil {
-		c.Add("kind", "%s", unknownValue("fault kind", s.Kind, Kinds()))
+		c.Add("kind", "%s", unknownValue(s.Kind, Kinds()))
 		return nil, c.errs
 	}
 	k := r.new()
@@ -94,7 +94,7 @@ func setParams(c *Validation, r *registered, k Kind) bool {
 		p, ok := r.param(name)
 		if !ok {
 			if owners := kindsWith(name); len(owners) > 0 {
-				c.Add(name, "fault %s: %s applies only to %s", s.Kind, name, orList(owners, "and"))
+				c.Add(name, "fault %s takes no %s; it applies only to %s", s.Kind, name, orList(owners, "and"))
 			} else {
 				c.Add(name, "fault %s takes no %s", s.Kind, name)
 			}
@@ -102,12 +102,12 @@ func setParams(c *Validation, r *registered, k Kind) bool {
 		}
 		v := s.Params[name]
 		if !set(kv.Field(p.field), p.typ, v) {
-			c.Add(name, "fault %s %s: expected %s, got %v (%T)", s.Kind, name, p.typ, v, v)
+			c.Add(name, "expected %s, got %v (%T)", p.typ, v, v)
 			typed = false
 			continue
 		}
 		if p.values != nil && !contains(p.values, kv.Field(p.field).String()) {
-			c.Add(name, "%s", unknownValue("fault "+s.Kind+" "+name, kv.Field(p.field).String(), p.values))
+			c.Add(name, "%s", unknownValue(kv.Field(p.field).String(), p.values))
 		}
 	}
 	return typed
@@ -118,12 +118,12 @@ func setParams(c *Validation, r *registered, k Kind) bool {
 func (c *Validation) shared(t Traits) {
 	s, total := c.Spec, c.Site.Total
 	if s.At < 0 {
-		c.Add("at", "fault %s: at must not be negative", s.Kind)
+		c.Add("at", "must not be negative")
 	} else if total > 0 && s.At >= total {
 		c.Add("at", "fault %s at %s starts after the run ends (%s of phases)", s.Kind, s.At, total)
 	}
 	if s.For < 0 {
-		c.Add("for", "fault %s: for must not be negative", s.Kind)
+		c.Add("for", "must not be negative")
 	} else if total > 0 && s.At < total && s.At+s.For > total {
 		c.Add("for", "fault %s runs until %s, after the run ends (%s)", s.Kind, s.At+s.For, total)
 	}
@@ -133,7 +133,7 @@ func (c *Validation) shared(t Traits) {
 			c.Add("for", "fault %s needs for: (how long it lasts), e.g. for: 10s", s.Kind)
 		}
 	case ForNone:
-		if s.wrote("for", s.For > 0) {
+		if field.Given(s.Wrote, "for", s.For) {
 			c.Add("for", "fault %s is instantaneous; for: does not apply", s.Kind)
 		}
 	}
@@ -226,8 +226,8 @@ func contains(list []string, v string) bool {
 
 // unknownValue is the message for a value not in allowed, with a
 // did-you-mean where one fits.
-func unknownValue(what, v string, allowed []string) string {
-	msg := fmt.Sprintf("%s: unknown value %q, expected one of %s", what, v, strings.Join(allowed, ", "))
+func unknownValue(v string, allowed []string) string {
+	msg := fmt.Sprintf("unknown value %q, expected one of %s", v, strings.Join(allowed, ", "))
 	limit := 2
 	if len(v) > 8 {
 		limit = 3
