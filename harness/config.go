@@ -11,39 +11,21 @@ import (
 	"github.com/cacheproof/cacheproof/workload"
 )
 
-// topologySpec turns the scenario's target into what topology.Start needs.
+// topologySpec turns the scenario's target into what topology.Start needs:
+// topology's own mapping of its settings, plus the command line's choices
+// and, for an external Redis named nowhere else, the seed's REDIS_HOST,
+// REDIS_PORT and REDIS_PASSWORD.
 func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
 	t := s.Target
-	spec := topology.Spec{
-		Backend:          topology.Backend(t.Backend),
-		Shape:            topology.Shape(t.Topology),
-		RedisServer:      o.RedisServer,
-		Image:            t.Image,
-		MaxMemoryPolicy:  t.Redis.MaxMemoryPolicy,
-		Persistence:      t.Redis.Persistence,
-		Replicas:         t.Replicas,
-		MasterName:       t.MasterName,
-		ExtraConfig:      t.Redis.Config,
-		AllowDestructive: o.AllowDestructive,
-		Logf:             o.Logf,
-	}
+	spec := t.Spec()
+	spec.RedisServer = o.RedisServer
+	spec.AllowDestructive = o.AllowDestructive
+	spec.Logf = o.Logf
 	if o.Image != "" {
 		spec.Image = o.Image
 	}
-	// On the backends that start Redis, a resolved maxmemory of 0 was written
-	// (Defaults fills an unwritten one): Redis's "no limit", passed on as
-	// such. On external, 0 means the file left it out.
-	if t.Redis.MaxMemory > 0 || t.Backend != "external" {
-		spec.MaxMemory = t.Redis.MaxMemory.String()
-	}
-	if t.Backend == "external" {
-		ext := topology.ExternalSpec{
-			Addrs:         t.Addrs,
-			SentinelAddrs: t.SentinelAddrs,
-			MasterName:    t.MasterName,
-			Username:      t.Username,
-			Password:      t.Password,
-		}
+	if t.Backend == string(topology.BackendExternal) {
+		ext := &spec.External
 		getenv := o.getenv()
 		if len(ext.Addrs) == 0 && len(ext.SentinelAddrs) == 0 {
 			if host := getenv("REDIS_HOST"); host != "" {
@@ -57,10 +39,6 @@ func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
 		if ext.Password == "" {
 			ext.Password = getenv("REDIS_PASSWORD")
 		}
-		if t.TLS != nil {
-			ext.TLS = &topology.TLSSpec{CAFile: t.TLS.CAFile, CertFile: t.TLS.CertFile, KeyFile: t.TLS.KeyFile, ServerName: t.TLS.ServerName, InsecureSkipVerify: t.TLS.InsecureSkipVerify}
-		}
-		spec.External = ext
 	}
 	return spec
 }
@@ -70,42 +48,9 @@ func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
 // addresses of the deployment actually running.
 func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.Config, error) {
 	p := s.Pool
-	cfg, err := pool.ProfileConfig(p.Profile)
+	cfg, err := p.Config()
 	if err != nil {
 		return cfg, fmt.Errorf("pool.profile: %w", err)
-	}
-	if p.MinIdle != nil {
-		cfg.MinConnections = *p.MinIdle
-	}
-	if p.MaxConns != nil {
-		cfg.MaxConnections = *p.MaxConns
-	}
-	if p.PoolTimeout != nil {
-		cfg.PoolTimeout = p.PoolTimeout.D()
-	}
-	if p.ConnectTimeout != nil {
-		cfg.ConnectionTimeout = p.ConnectTimeout.D()
-	}
-	if p.CommandTimeout != nil {
-		cfg.CommandTimeout = p.CommandTimeout.D()
-	}
-	if p.MaxRetries != nil {
-		cfg.MaxRetries = *p.MaxRetries
-		if cfg.MaxRetries == 0 {
-			cfg.MaxRetries = -1 // pool (as go-redis): 0 is "the default of 3", -1 none
-		}
-	}
-	if p.HealthCheckInterval != nil {
-		cfg.HealthCheckInterval = p.HealthCheckInterval.D()
-	}
-	if p.AutoPipeline != nil {
-		cfg.AutoPipeline = *p.AutoPipeline
-	}
-	if p.KeyPrefix != nil {
-		cfg.KeyPrefix = *p.KeyPrefix
-	}
-	for tier, d := range p.TTL {
-		cfg.TTL[pool.Tier(tier)] = d.D()
 	}
 	// The seed's catalogue gives some families their own TTL inside a tier
 	// (opendota 600 s and steam avatars a day, in the 300 s api tier): the
@@ -155,38 +100,11 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 	return cfg, cfg.Validate()
 }
 
-// workloadConfig maps the scenario's workload: section.
+// workloadConfig is the workload's configuration for the scenario's
+// workload: section, with the run's seed and shard.
 func workloadConfig(s *scenarios.Scenario, o Options) workload.Config {
-	w := s.Workload
-	cfg := workload.Config{
-		Population:               w.Population,
-		ActiveUsers:              w.ActiveUsers,
-		CommandsPerUserPerMinute: w.CommandsPerUserPerMinute,
-		SessionMean:              w.SessionMean.D(),
-		Arrival:                  w.Arrival,
-		Zipf:                     w.Zipf,
-		Guilds:                   w.Guilds,
-		Seed:                     s.Seed,
-		Shard:                    o.Shard,
-		Shards:                   o.Shards,
-		Origins:                  map[string]workload.OriginConfig{},
-	}
-	for _, f := range w.Families {
-		fo := workload.FamilyOverride{Name: f.Name, MeanSize: int(f.MeanSize)}
-		if f.Popularity != nil {
-			fo.Popularity = &workload.Popularity{Kind: f.Popularity.Kind, Exponent: f.Popularity.Exponent, HotFraction: f.Popularity.HotFraction, HotShare: f.Popularity.HotShare}
-		}
-		if f.Weight != nil {
-			fo.Weight = *f.Weight
-			if fo.Weight == 0 {
-				fo.Weight = -1 // workload: negative turns the command off
-			}
-		}
-		cfg.Families = append(cfg.Families, fo)
-	}
-	for name, oc := range w.Origins {
-		cfg.Origins[name] = workload.OriginConfig{Latency: oc.Latency.D(), P99: oc.P99.D(), ErrorRate: oc.ErrorRate}
-	}
+	cfg := s.Workload.Config()
+	cfg.Seed, cfg.Shard, cfg.Shards = s.Seed, o.Shard, o.Shards
 	return cfg
 }
 

@@ -243,6 +243,8 @@ type metric struct {
 	// only known to be at least v (a fault that never recovered). detail
 	// explains missing data; ok is false when there is no value at all.
 	get func(r *Result) (v float64, exact, ok bool, detail string)
+	// tier is the cache tier a per-tier form names ("" for the others).
+	tier string
 }
 
 var quantiles = map[string]func(Summary) float64{
@@ -261,10 +263,6 @@ func (s Summary) Quantile(name string) float64 {
 }
 
 var quantileOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
-
-// Tiers are the cache tiers of the design (tiered TTLs); per-tier metric forms
-// accept these names.
-var Tiers = []string{"api", "session", "persistent", "meta"}
 
 func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summary) float64) metric {
 	return metric{unit: UnitMs, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
@@ -536,15 +534,19 @@ func resolveMetric(name string) (metric, error) {
 		if ph, ok := strings.CutPrefix(tail, "phase."); ok && isIdent(ph) {
 			return summaryMetric("phase "+ph, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByPhase[ph]; return s, ok }, q), nil
 		}
-		if isTier(tail) {
-			return summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q), nil
+		if isIdent(tail) {
+			m := summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q)
+			m.tier = tail
+			return m, nil
 		}
 	case head == "hit_rate" && dotted:
 		if fam, ok := strings.CutPrefix(tail, "family."); ok && isIdent(fam) {
 			return hitRateMetric("family "+fam, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByFamily[fam]; return c, ok }), nil
 		}
-		if isTier(tail) {
-			return hitRateMetric("tier "+tail, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByTier[tail]; return c, ok }), nil
+		if isIdent(tail) {
+			m := hitRateMetric("tier "+tail, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByTier[tail]; return c, ok })
+			m.tier = tail
+			return m, nil
 		}
 	}
 	return metric{}, unknownMetric(name)
@@ -557,13 +559,15 @@ func unknownMetric(name string) error {
 	return fmt.Errorf("unknown metric %q (known: %s)", name, strings.Join(baseMetricNames(), ", "))
 }
 
-func isTier(s string) bool {
-	for _, t := range Tiers {
-		if s == t {
-			return true
-		}
-	}
-	return false
+// TierOf returns the cache tier a per-tier metric name names
+// ("hit_rate.session", "latency_p99.api": session, api), and whether name is
+// such a form. The tiers are the cache layer's (pool's), which result does
+// not import: the grammar accepts any tier-shaped name, a tier a run did not
+// have fails evaluation with no data, and whoever loads targets knowing the
+// tiers checks the name with TierOf (scenario validation does).
+func TierOf(name string) (string, bool) {
+	m, err := resolveMetric(name)
+	return m.tier, err == nil && m.tier != ""
 }
 
 func isIdent(s string) bool {
@@ -597,12 +601,13 @@ func baseMetricNames() []string {
 }
 
 // MetricNames lists every concrete metric name (base metrics and their
-// per-tier forms), sorted, for validation messages and did-you-mean hints.
-// The open-ended forms latency_<q>.op.<op>, latency_<q>.phase.<phase> and
-// hit_rate.family.<family> are accepted by KnownMetric but not listed.
-func MetricNames() []string {
+// per-tier forms for the given tiers), sorted, for validation messages and
+// did-you-mean hints. The open-ended forms latency_<q>.op.<op>,
+// latency_<q>.phase.<phase> and hit_rate.family.<family> are accepted by
+// KnownMetric but not listed.
+func MetricNames(tiers ...string) []string {
 	names := baseMetricNames()
-	for _, t := range Tiers {
+	for _, t := range tiers {
 		names = append(names, "hit_rate."+t)
 		for _, q := range quantileOrder {
 			names = append(names, "latency_"+q+"."+t)
@@ -612,10 +617,11 @@ func MetricNames() []string {
 	return names
 }
 
-// SuggestMetric returns the known metric name closest to name, or "" when
-// nothing is close enough to be a plausible typo.
-func SuggestMetric(name string) string {
-	return textdist.Closest(name, MetricNames(), 3)
+// SuggestMetric returns the known metric name closest to name (per-tier
+// forms for the given tiers included), or "" when nothing is close enough to
+// be a plausible typo.
+func SuggestMetric(name string, tiers ...string) string {
+	return textdist.Closest(name, MetricNames(tiers...), 3)
 }
 
 // CheckTarget validates a target before a run: the metric must be known and

@@ -60,7 +60,7 @@ func TestKnownMetricAndSuggestions(t *testing.T) {
 			t.Errorf("KnownMetric(%q) = false", n)
 		}
 	}
-	for _, n := range []string{"latency_p98", "hit_rate.apii", "service_p99.api", "latency", "", "hit_rate.family."} {
+	for _, n := range []string{"latency_p98", "hit_rate.api.x", "service_p99.api", "latency", "", "hit_rate.family."} {
 		if KnownMetric(n) {
 			t.Errorf("KnownMetric(%q) = true", n)
 		}
@@ -68,8 +68,15 @@ func TestKnownMetricAndSuggestions(t *testing.T) {
 	if got := SuggestMetric("hit_rat"); got != "hit_rate" {
 		t.Errorf("SuggestMetric(hit_rat) = %q", got)
 	}
-	if got := SuggestMetric("latency_p99.sesion"); got != "latency_p99.session" {
+	if got := SuggestMetric("latency_p99.sesion", "api", "session"); got != "latency_p99.session" {
 		t.Errorf("SuggestMetric = %q", got)
+	}
+	// Tier names are the cache layer's: the grammar takes any, and TierOf
+	// gives the one a per-tier form names so the loader can check it.
+	for name, want := range map[string]string{"hit_rate.apii": "apii", "latency_p99.session": "session", "hit_rate": "", "latency_p99.op.get": "", "hit_rate.family.session": "", "bogus.api": ""} {
+		if got, ok := TierOf(name); got != want || ok != (want != "") {
+			t.Errorf("TierOf(%q) = %q, %v; want %q", name, got, ok, want)
+		}
 	}
 	err := CheckTarget(TargetSpec{Name: "latncy_p99", Expr: "< 5ms"})
 	if err == nil || !strings.Contains(err.Error(), `did you mean "latency_p99"`) {
@@ -84,7 +91,7 @@ func TestKnownMetricAndSuggestions(t *testing.T) {
 	if err := CheckTarget(TargetSpec{Name: "recovery_time", Expr: "< 10s"}); err != nil {
 		t.Error(err)
 	}
-	names := MetricNames()
+	names := MetricNames("api", "meta")
 	if len(names) < 30 || !contains(names, "hit_rate.meta") || !contains(names, "latency_p99.api") {
 		t.Errorf("MetricNames too short or missing tier forms: %v", names)
 	}

@@ -152,21 +152,21 @@ func decode(file string, data []byte) (*Scenario, *ast.File, error) {
 func (s *Scenario) noteWritten(doc map[string]any) {
 	s.wrote = keysOf(doc)
 	t := mapping(doc["target"])
-	s.Target.wrote = keysOf(t)
-	s.Target.Redis.wrote = keysOf(mapping(t["redis"]))
-	s.Pool.wrote = keysOf(mapping(doc["pool"]))
+	s.Target.Wrote = keysOf(t)
+	s.Target.Redis.Wrote = keysOf(mapping(t["redis"]))
+	s.Pool.Wrote = keysOf(mapping(doc["pool"]))
 	w := mapping(doc["workload"])
-	s.Workload.wrote = keysOf(w)
+	s.Workload.Wrote = keysOf(w)
 	for i, m := range mappings(w["families"], len(s.Workload.Families)) {
 		f := &s.Workload.Families[i]
-		f.wrote = keysOf(m)
+		f.Wrote = keysOf(m)
 		if f.Popularity != nil {
-			f.Popularity.wrote = keysOf(mapping(m["popularity"]))
+			f.Popularity.Wrote = keysOf(mapping(m["popularity"]))
 		}
 	}
 	origins := mapping(w["origins"])
 	for name, o := range s.Workload.Origins {
-		o.wrote = keysOf(mapping(origins[name]))
+		o.Wrote = keysOf(mapping(origins[name]))
 		s.Workload.Origins[name] = o
 	}
 	s.Driver.wrote = keysOf(mapping(doc["driver"]))
@@ -320,25 +320,8 @@ func fieldNames() []string {
 	return out
 }
 
-// suggest returns the closest candidate: within two edits, three for long
-// words, or one containing the other (a missing suffix such as "_ms").
-func suggest(word string, candidates []string) string {
-	limit := 2
-	if len(word) > 8 {
-		limit = 3
-	}
-	if best := textdist.Closest(word, candidates, limit); best != "" {
-		return best
-	}
-	if len(word) > 3 {
-		for _, c := range candidates {
-			if strings.Contains(c, word) || strings.Contains(word, c) {
-				return c
-			}
-		}
-	}
-	return ""
-}
+// suggest returns the candidate a typo most plausibly meant, or "".
+func suggest(word string, candidates []string) string { return textdist.Suggest(word, candidates) }
 
 // position finds the line and column of a YAML path such as
 // "$.phases[1].duration"; when the exact node is absent (a missing field), it

@@ -1,24 +1,33 @@
 // Package scenarios owns the Scenario type: what SREs write in YAML, how it is
 // loaded strictly (unknown fields, wrong types and duplicate keys are errors
-// with file:line:column), how it is validated, and the built-in scenario files.
-// It knows nothing about how a run executes; harness turns a Scenario into
-// topology, pool, workload and chaos settings.
+// with file:line:column), and the built-in scenario files. The target:,
+// pool: and workload: sections are the settings types of topology, pool and
+// workload, which default and validate them; scenarios records which keys
+// the file wrote, calls them, and maps the field paths of their errors to
+// file:line:column. It knows nothing about how a run executes; harness
+// turns a Scenario into topology, pool, workload and chaos settings.
 package scenarios
 
 import (
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // Scenario is one load-and-chaos experiment.
 //
-// A key the file leaves out gets its default from Defaults, the one place
-// defaults live, so the resolved scenario in a report shows every value the
-// run used. A key the file writes keeps the value written — 0, 0s and ""
-// included — and validation judges it as written: "active_users: 0" is an
-// error at its line, never a quiet 10,000. To tell the two apart without
-// changing the plain field types the rest of the tool reads, each struct
-// below that has defaults or kind-specific parameters carries wrote, the set
-// of keys its YAML mapping gave a value (see keySet).
+// A key the file leaves out gets its default (see Defaults: each section's
+// from the package that owns it), so the resolved scenario in a report shows
+// every value the run used. A key the file writes keeps the value written —
+// 0, 0s and "" included — and validation judges it as written:
+// "active_users: 0" is an error at its line, never a quiet 10,000. To tell
+// the two apart without changing the plain field types the rest of the tool
+// reads, each struct that has defaults or kind-specific parameters carries
+// the set of keys its YAML mapping gave a value (field.Keys: Wrote in the
+// domain packages' settings, wrote here).
 type Scenario struct {
 	Name        string     `yaml:"name" json:"name"`
 	Description string     `yaml:"description,omitempty" json:"description,omitempty"`
@@ -38,129 +47,32 @@ type Scenario struct {
 	wrote keySet
 }
 
-// keySet is the set of keys one YAML mapping of the file gave a value; a
-// null value ("key: ~") counts as not written, as it does for the pointer
-// fields. The loader fills it from the file; a scenario built in Go has none,
-// and there only a zero value counts as unset.
-type keySet map[string]bool
+// keySet is the set of keys one YAML mapping of the file gave a value (see
+// field.Keys); the loader fills it.
+type keySet = field.Keys
 
-// Deployment is the scenario's target: section, which Redis deployment the
-// run uses and how it is reached.
-type Deployment struct {
-	Backend    string    `yaml:"backend,omitempty" json:"backend"`   // process | container | external
-	Topology   string    `yaml:"topology,omitempty" json:"topology"` // standalone | replica | sentinel | cluster
-	Image      string    `yaml:"image,omitempty" json:"image,omitempty"`
-	Redis      RedisConf `yaml:"redis,omitempty" json:"redis"`
-	Replicas   int       `yaml:"replicas,omitempty" json:"replicas,omitempty"`
-	MasterName string    `yaml:"master_name,omitempty" json:"master_name,omitempty"`
-
-	// External backend only.
-	Addrs         []string `yaml:"addrs,omitempty" json:"addrs,omitempty"`
-	SentinelAddrs []string `yaml:"sentinel_addrs,omitempty" json:"sentinel_addrs,omitempty"`
-	Username      string   `yaml:"username,omitempty" json:"username,omitempty"`
-	Password      string   `yaml:"password,omitempty" json:"password,omitempty"`
-	TLS           *TLS     `yaml:"tls,omitempty" json:"tls,omitempty"`
-
-	wrote keySet
-}
-
-// RedisConf is the server configuration the tool applies to Redis nodes it
-// starts (and, with --allow-destructive, to external ones).
-type RedisConf struct {
-	MaxMemory       Size              `yaml:"maxmemory,omitempty" json:"maxmemory"`
-	MaxMemoryPolicy string            `yaml:"maxmemory_policy,omitempty" json:"maxmemory_policy"`
-	Persistence     bool              `yaml:"persistence,omitempty" json:"persistence"`
-	Config          map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
-
-	wrote keySet
-}
-
-// TLS configures a TLS connection to an external Redis.
-type TLS struct {
-	CAFile             string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
-	CertFile           string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
-	KeyFile            string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
-	ServerName         string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
-}
-
-// Pool overrides the cache manager's profile (the seed's development and
-// production RedisOptimizationConfig). Nil means "as the profile says"; a
-// written value, 0 included, replaces the profile's: min_idle: 0 keeps no
-// idle connections, max_retries: 0 retries nothing, health_check_interval:
-// 0s turns the background health check off.
-type Pool struct {
-	Profile             string              `yaml:"profile,omitempty" json:"profile"`
-	MinIdle             *int                `yaml:"min_idle,omitempty" json:"min_idle,omitempty"`
-	MaxConns            *int                `yaml:"max_conns,omitempty" json:"max_conns,omitempty"`
-	PoolTimeout         *Duration           `yaml:"pool_timeout,omitempty" json:"pool_timeout,omitempty"`
-	ConnectTimeout      *Duration           `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
-	CommandTimeout      *Duration           `yaml:"command_timeout,omitempty" json:"command_timeout,omitempty"`
-	MaxRetries          *int                `yaml:"max_retries,omitempty" json:"max_retries,omitempty"`
-	HealthCheckInterval *Duration           `yaml:"health_check_interval,omitempty" json:"health_check_interval,omitempty"`
-	AutoPipeline        *bool               `yaml:"auto_pipeline,omitempty" json:"auto_pipeline,omitempty"`
-	KeyPrefix           *string             `yaml:"key_prefix,omitempty" json:"key_prefix,omitempty"`
-	TTL                 map[string]Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
-
-	wrote keySet
-}
-
-// Workload describes the simulated users and what they do.
-type Workload struct {
-	Population               int      `yaml:"population,omitempty" json:"population"`
-	ActiveUsers              int      `yaml:"active_users,omitempty" json:"active_users"`
-	CommandsPerUserPerMinute float64  `yaml:"commands_per_user_per_minute,omitempty" json:"commands_per_user_per_minute"`
-	SessionMean              Duration `yaml:"session_mean,omitempty" json:"session_mean"`
-	Arrival                  string   `yaml:"arrival,omitempty" json:"arrival"`
-	Zipf                     float64  `yaml:"zipf,omitempty" json:"zipf"`
-	Guilds                   int      `yaml:"guilds,omitempty" json:"guilds"`
-	// Prefill replays this much of the workload's history in simulation
-	// before the run and writes the cache state it leaves (each key with its
-	// remaining TTL), so a run starts from steady state instead of cold.
-	// 0s (the default) starts cold.
-	Prefill  Duration                `yaml:"prefill,omitempty" json:"prefill"`
-	Families []FamilyOverride        `yaml:"families,omitempty" json:"families,omitempty"`
-	Origins  map[string]OriginConfig `yaml:"origins,omitempty" json:"origins,omitempty"`
-
-	wrote keySet
-}
-
-// FamilyOverride changes one key family of the seed's catalogue. Unwritten
-// mean_size and weight are the catalogue's; weight: 0 turns the family's
-// command off.
-type FamilyOverride struct {
-	Name       string      `yaml:"name" json:"name"`
-	MeanSize   Size        `yaml:"mean_size,omitempty" json:"mean_size"`
-	Popularity *Popularity `yaml:"popularity,omitempty" json:"popularity,omitempty"`
-	Weight     *float64    `yaml:"weight,omitempty" json:"weight,omitempty"`
-
-	wrote keySet
-}
-
-// Popularity is how keys of a family are chosen. A zipf popularity without
-// an exponent takes the workload's zipf.
-type Popularity struct {
-	Kind        string  `yaml:"kind" json:"kind"` // zipf | uniform | hotspot
-	Exponent    float64 `yaml:"exponent,omitempty" json:"exponent,omitempty"`
-	HotFraction float64 `yaml:"hot_fraction,omitempty" json:"hot_fraction,omitempty"`
-	HotShare    float64 `yaml:"hot_share,omitempty" json:"hot_share,omitempty"`
-
-	wrote keySet
-}
-
-// OriginConfig is one simulated upstream (stratz, opendota, steam, internal).
-// Unwritten fields are the upstream's defaults (workload.DefaultOrigins),
-// except that a written latency without a p99 keeps the default tail's
-// shape (p99 scaled with the latency). Every 0 is meaningful: latency: 0s
-// is an instant upstream, p99: 0s one without spread, error_rate: 0 one that
-// never fails.
-type OriginConfig struct {
-	Latency   Duration `yaml:"latency,omitempty" json:"latency"`
-	P99       Duration `yaml:"p99,omitempty" json:"p99"`
-	ErrorRate float64  `yaml:"error_rate,omitempty" json:"error_rate"`
-
-	wrote keySet
-}
+// The sections whose settings a domain package owns are that package's
+// types: it fills their defaults and validates them (see Defaults and
+// validate); scenarios decodes the file into them and records which keys it
+// wrote.
+type (
+	// Deployment is the target: section (topology.Settings).
+	Deployment = topology.Settings
+	// RedisConf is target.redis (topology.RedisSettings).
+	RedisConf = topology.RedisSettings
+	// TLS is target.tls (topology.TLSSettings).
+	TLS = topology.TLSSettings
+	// Pool is the pool: section (pool.Settings).
+	Pool = pool.Settings
+	// Workload is the workload: section (workload.Settings).
+	Workload = workload.Settings
+	// FamilyOverride is one entry of workload.families (workload.FamilySettings).
+	FamilyOverride = workload.FamilySettings
+	// Popularity is a family's popularity (workload.PopularitySettings).
+	Popularity = workload.PopularitySettings
+	// OriginConfig is one entry of workload.origins (workload.OriginSettings).
+	OriginConfig = workload.OriginSettings
+)
 
 // Driver tunes the open-loop driver.
 type Driver struct {

@@ -3,39 +3,27 @@ package scenarios
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
-	"github.com/cacheproof/cacheproof/workload"
 )
 
-// The seed's production profile and DESIGN.md's defaults.
+// The driver's defaults. The target:, pool: and workload: sections' live
+// in the packages that own them (topology, pool, workload).
 const (
-	DefaultPopulation  = 1_000_000
-	DefaultActiveUsers = 10_000
-	DefaultCPM         = 6.0
-	DefaultZipf        = 1.1
-	DefaultMaxMemory   = Size(256 << 20)
-	DefaultPolicy      = "allkeys-lru"
-	DefaultDropAfter   = Duration(time.Second)
-	DefaultOpTimeout   = Duration(10 * time.Second)
-	maxPhase           = 7 * 24 * time.Hour
+	DefaultDropAfter = Duration(time.Second)
+	DefaultOpTimeout = Duration(10 * time.Second)
+	maxPhase         = 7 * 24 * time.Hour
 )
 
-// Enumerations accepted in scenario files.
+// Enumerations accepted in scenario files' fault entries.
 var (
-	Backends   = []string{"process", "container", "external"}
-	Topologies = []string{"standalone", "replica", "sentinel", "cluster"}
-	Policies   = []string{"noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
-	Profiles   = []string{"development", "production"}
-	Arrivals   = []string{"poisson", "constant"}
-	TTLTiers   = []string{"api", "session", "meta"}
-	Sources    = []string{"stratz", "opendota", "steam", "internal"}
 	FaultKinds = []string{"restart", "pause", "memory-pressure", "readonly", "failover", "client-kill", "network"}
 	Toxics     = []string{"latency", "bandwidth", "reset_peer", "timeout", "down"}
-	popKinds   = []string{"zipf", "uniform", "hotspot"}
 )
 
 // faultModes lists the modes each fault kind accepts; the first is the default.
@@ -50,67 +38,20 @@ var faultModes = map[string][]string{
 }
 
 // Defaults fills every value the file left out, so a report's resolved
-// scenario shows what the run really used. It is the one place defaults
-// live, and it never replaces a value the file wrote: a written 0, 0s or ""
-// stays, for validation to accept where it means something (prefill: 0s, no
-// prefill; maxmemory: 0, no limit) and reject where it cannot (active_users:
-// 0). For a scenario built in Go, which has no record of what was written,
-// a zero value counts as unset.
+// scenario shows what the run really used, and never replaces a value the
+// file wrote: a written 0, 0s or "" stays, for validation to accept where it
+// means something (prefill: 0s, no prefill; maxmemory: 0, no limit) and
+// reject where it cannot (active_users: 0). For a scenario built in Go,
+// which has no record of what was written, a zero value counts as unset.
+//
+// Each section's defaults are its owner's: the target's topology's, the
+// pool's pool's, the workload's workload's. Those of the driver, the phases
+// and the targets, which are the scenario's own, are here.
 func (s *Scenario) Defaults() {
-	t := &s.Target
-	fill(&t.Backend, t.wrote, "backend", "process")
-	fill(&t.Topology, t.wrote, "topology", "standalone")
-	if t.Backend != "external" {
-		fill(&t.Redis.MaxMemory, t.Redis.wrote, "maxmemory", DefaultMaxMemory)
-		fill(&t.Redis.MaxMemoryPolicy, t.Redis.wrote, "maxmemory_policy", DefaultPolicy)
-	}
-	if t.Backend == "container" {
-		fill(&t.Image, t.wrote, "image", "redis:7-alpine")
-	}
-	if t.Topology == "replica" || t.Topology == "sentinel" {
-		fill(&t.Replicas, t.wrote, "replicas", 1)
-	}
-	if t.Topology == "sentinel" {
-		fill(&t.MasterName, t.wrote, "master_name", "mymaster")
-	}
-	fill(&s.Pool.Profile, s.Pool.wrote, "profile", "production")
+	s.Target.Defaults()
+	s.Pool.Defaults()
+	s.Workload.Defaults()
 	w := &s.Workload
-	fill(&w.Population, w.wrote, "population", DefaultPopulation)
-	fill(&w.ActiveUsers, w.wrote, "active_users", min(DefaultActiveUsers, max(w.Population, 1)))
-	fill(&w.CommandsPerUserPerMinute, w.wrote, "commands_per_user_per_minute", DefaultCPM)
-	fill(&w.SessionMean, w.wrote, "session_mean", Duration(workload.DefaultSessionMean))
-	fill(&w.Arrival, w.wrote, "arrival", "poisson")
-	fill(&w.Zipf, w.wrote, "zipf", DefaultZipf)
-	// As the workload model does: a guild per 50 users.
-	fill(&w.Guilds, w.wrote, "guilds", max(1, w.Population/50))
-	catalogue := map[string]workload.Family{}
-	for _, f := range workload.DefaultFamilies() {
-		catalogue[f.Name] = f
-	}
-	for i := range w.Families {
-		f := &w.Families[i]
-		if c, ok := catalogue[f.Name]; ok {
-			fill(&f.MeanSize, f.wrote, "mean_size", Size(c.MeanSize))
-			if f.Weight == nil {
-				f.Weight = &c.Weight
-			}
-		}
-		if p := f.Popularity; p != nil && p.Kind == "zipf" {
-			fill(&p.Exponent, p.wrote, "exponent", w.Zipf)
-		}
-	}
-	for name, o := range w.Origins {
-		if d, ok := workload.DefaultOrigins()[name]; ok {
-			if o.wrote["latency"] && !o.wrote["p99"] && d.Latency > 0 {
-				// Keep the default tail's shape around the written median.
-				d.P99 = time.Duration(float64(o.Latency) * float64(d.P99) / float64(d.Latency)).Round(time.Millisecond)
-			}
-			fill(&o.Latency, o.wrote, "latency", Duration(d.Latency))
-			fill(&o.P99, o.wrote, "p99", Duration(d.P99))
-			fill(&o.ErrorRate, o.wrote, "error_rate", d.ErrorRate)
-			w.Origins[name] = o
-		}
-	}
 	fill(&s.Driver.DropAfter, s.Driver.wrote, "drop_after", DefaultDropAfter)
 	fill(&s.Driver.OpTimeout, s.Driver.wrote, "op_timeout", DefaultOpTimeout)
 	if len(s.Phases) == 0 && !s.wrote["phases"] {
@@ -140,13 +81,8 @@ func (s *Scenario) Defaults() {
 }
 
 // fill gives *v its default def unless the file wrote key or *v already
-// holds a non-zero value.
-func fill[T comparable](v *T, wrote keySet, key string, def T) {
-	var zero T
-	if *v == zero && !wrote[key] {
-		*v = def
-	}
-}
+// holds a non-zero value (field.Default).
+func fill[T comparable](v *T, wrote keySet, key string, def T) { field.Default(v, wrote, key, def) }
 
 // mergeTargets puts the seed's default targets first unless the scenario
 // overrides them by name, then the scenario's own. A scenario that wants to
@@ -196,6 +132,9 @@ func (s *Scenario) TargetSpecs() []result.Target {
 type problem struct {
 	Error
 	path string
+	// named: Msg already starts with the setting's path (a domain package's
+	// finding), so Validate does not prefix it again.
+	named bool
 }
 
 type checker struct{ out []*problem }
@@ -204,17 +143,28 @@ func (c *checker) add(path, format string, args ...any) {
 	c.out = append(c.out, &problem{path: path, Error: Error{Msg: fmt.Sprintf(format, args...)}})
 }
 
+// merge adds a domain package's findings about section (its settings'
+// Validate error, a field.List with paths below the section), each named by
+// its full path: "workload.active_users: must be at least 1".
+func (c *checker) merge(section string, err error) {
+	var l field.List
+	l.Merge(section, err)
+	for _, e := range l {
+		c.out = append(c.out, &problem{path: "$." + e.Path, named: true, Error: Error{Msg: e.Error()}})
+	}
+}
+
 func (c *checker) at(line, col int, format string, args ...any) {
 	c.out = append(c.out, &problem{Error: Error{Line: line, Col: col, Msg: fmt.Sprintf(format, args...)}})
 }
 
-func (c *checker) oneOf(path, field, v string, allowed []string) {
+func (c *checker) oneOf(path, name, v string, allowed []string) {
 	for _, a := range allowed {
 		if v == a {
 			return
 		}
 	}
-	msg := fmt.Sprintf("%s: unknown value %q, expected one of %s", field, v, strings.Join(allowed, ", "))
+	msg := fmt.Sprintf("%s: unknown value %q, expected one of %s", name, v, strings.Join(allowed, ", "))
 	if s := suggest(v, allowed); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
@@ -232,7 +182,7 @@ func (s *Scenario) Validate() error {
 	out := make(ErrorList, len(probs))
 	for i, p := range probs {
 		out[i] = &Error{File: s.File, Line: p.Line, Col: p.Col, Msg: p.Msg}
-		if p.Line == 0 {
+		if p.Line == 0 && !p.named {
 			out[i].Msg = strings.TrimPrefix(p.path, "$.") + ": " + p.Msg
 		}
 	}
@@ -246,9 +196,9 @@ func (s *Scenario) validate() []*problem {
 	} else if !nameRE.MatchString(s.Name) || len(s.Name) > 100 {
 		c.add("$.name", "name: %q must be letters, digits, '.', '_' or '-' (it names the results folder)", s.Name)
 	}
-	s.validateTarget(c)
-	s.validatePool(c)
-	s.validateWorkload(c)
+	c.merge("target", s.Target.Validate())
+	c.merge("pool", s.Pool.Validate())
+	c.merge("workload", s.Workload.Validate())
 	s.validatePhases(c)
 	s.validateFaults(c)
 	s.validateTargets(c)
@@ -263,189 +213,6 @@ func (s *Scenario) validate() []*problem {
 		c.add("$.driver.op_timeout", "op_timeout: must be positive (0s would time out every command)")
 	}
 	return c.out
-}
-
-func (s *Scenario) validateTarget(c *checker) {
-	t := s.Target
-	c.oneOf("$.target.backend", "target.backend", t.Backend, Backends)
-	c.oneOf("$.target.topology", "target.topology", t.Topology, Topologies)
-	if t.Redis.MaxMemoryPolicy != "" || t.Redis.wrote["maxmemory_policy"] {
-		c.oneOf("$.target.redis.maxmemory_policy", "target.redis.maxmemory_policy", t.Redis.MaxMemoryPolicy, Policies)
-	}
-	// maxmemory: 0 is Redis's "no limit", a legitimate deployment.
-	if t.Redis.MaxMemory < 0 {
-		c.add("$.target.redis.maxmemory", "maxmemory: must not be negative")
-	} else if t.Redis.MaxMemory > 0 && t.Redis.MaxMemory < 1<<20 {
-		c.add("$.target.redis.maxmemory", "maxmemory: %s is below 1mb; Redis cannot hold even its own overhead", t.Redis.MaxMemory)
-	}
-	if t.Replicas < 0 || t.Replicas > 5 {
-		c.add("$.target.replicas", "replicas: %d out of range, expected 0 to 5", t.Replicas)
-	}
-	// topology.Start would quietly run 1 replica for a written 0, and the
-	// cluster shape always runs 1 per primary: say so instead.
-	switch {
-	case (t.Topology == "replica" || t.Topology == "sentinel") && t.Replicas < 1:
-		c.add("$.target.replicas", "replicas: the %s topology needs at least 1", t.Topology)
-	case t.Topology == "cluster" && t.wrote["replicas"] && t.Replicas != 1:
-		c.add("$.target.replicas", "replicas: a cluster runs 3 primaries with exactly 1 replica each; leave replicas out")
-	case t.Topology == "standalone" && t.Replicas != 0:
-		c.add("$.target.replicas", "replicas: a standalone deployment has none; use topology: replica")
-	}
-	if t.MasterName == "" && t.wrote["master_name"] {
-		c.add("$.target.master_name", "target.master_name: empty; name the sentinel master, or leave master_name out for mymaster")
-	}
-	if t.Backend != "external" {
-		for _, f := range []struct {
-			set  bool
-			path string
-		}{{len(t.Addrs) > 0, "addrs"}, {len(t.SentinelAddrs) > 0, "sentinel_addrs"}, {t.TLS != nil, "tls"}} {
-			if f.set {
-				c.add("$.target."+f.path, "target.%s: only for backend: external (the %s backend starts its own Redis)", f.path, t.Backend)
-			}
-		}
-	}
-	if t.Backend == "container" && (t.Topology == "sentinel" || t.Topology == "cluster") {
-		c.add("$.target.topology", "target.topology: %s is not supported on the container backend (its nodes announce container-internal addresses the host cannot reach); use backend: process, or external", t.Topology)
-	}
-	if t.Backend == "external" && t.Topology == "sentinel" && len(t.SentinelAddrs) == 0 {
-		c.add("$.target", "target.sentinel_addrs: required for an external sentinel deployment")
-	}
-	switch {
-	case (t.Image != "" || t.wrote["image"]) && t.Backend != "container":
-		c.add("$.target.image", "target.image: only for backend: container")
-	case t.Image == "" && t.Backend == "container":
-		c.add("$.target.image", "target.image: empty; name an image such as redis:7-alpine, or leave image out for that one")
-	}
-}
-
-func (s *Scenario) validatePool(c *checker) {
-	p := s.Pool
-	c.oneOf("$.pool.profile", "pool.profile", p.Profile, Profiles)
-	if p.MinIdle != nil && *p.MinIdle < 0 {
-		c.add("$.pool.min_idle", "min_idle: must not be negative")
-	}
-	if p.MaxConns != nil && *p.MaxConns < 1 {
-		c.add("$.pool.max_conns", "max_conns: must be at least 1")
-	}
-	if p.MinIdle != nil && p.MaxConns != nil && *p.MinIdle > *p.MaxConns {
-		c.add("$.pool.min_idle", "min_idle (%d) is larger than max_conns (%d)", *p.MinIdle, *p.MaxConns)
-	}
-	if p.MaxRetries != nil && (*p.MaxRetries < -1 || *p.MaxRetries > 100) {
-		c.add("$.pool.max_retries", "max_retries: %d out of range, expected -1 (none) to 100", *p.MaxRetries)
-	}
-	for name, d := range map[string]*Duration{"pool_timeout": p.PoolTimeout, "connect_timeout": p.ConnectTimeout, "command_timeout": p.CommandTimeout} {
-		if d != nil && *d <= 0 {
-			c.add("$.pool."+name, "%s: must be positive", name)
-		}
-	}
-	// 0s turns the manager's background health check off.
-	if d := p.HealthCheckInterval; d != nil && *d < 0 {
-		c.add("$.pool.health_check_interval", "health_check_interval: must not be negative (0s turns the health check off)")
-	}
-	tiers := make([]string, 0, len(p.TTL))
-	for k := range p.TTL {
-		tiers = append(tiers, k)
-	}
-	sort.Strings(tiers)
-	for _, k := range tiers {
-		if k == "persistent" {
-			c.add("$.pool.ttl.persistent", "pool.ttl.persistent: the persistent tier never expires; it has no TTL to set")
-			continue
-		}
-		c.oneOf("$.pool.ttl."+k, "pool.ttl", k, TTLTiers)
-		if p.TTL[k] <= 0 {
-			c.add("$.pool.ttl."+k, "pool.ttl.%s: must be positive", k)
-		}
-	}
-}
-
-func (s *Scenario) validateWorkload(c *checker) {
-	w := s.Workload
-	if w.Population < 1 {
-		c.add("$.workload.population", "population: must be at least 1")
-	} else if w.Population > 1_000_000_000 {
-		c.add("$.workload.population", "population: %d is beyond what one run can address (max 1,000,000,000)", w.Population)
-	}
-	if w.ActiveUsers < 1 {
-		c.add("$.workload.active_users", "active_users: must be at least 1")
-	} else if w.ActiveUsers > w.Population && w.Population >= 1 {
-		c.add("$.workload.active_users", "active_users (%d) exceeds population (%d)", w.ActiveUsers, w.Population)
-	}
-	if w.CommandsPerUserPerMinute <= 0 || w.CommandsPerUserPerMinute > 6000 {
-		c.add("$.workload.commands_per_user_per_minute", "commands_per_user_per_minute: %g out of range, expected more than 0 and at most 6000", w.CommandsPerUserPerMinute)
-	}
-	if w.SessionMean <= 0 {
-		c.add("$.workload.session_mean", "session_mean: must be positive")
-	}
-	c.oneOf("$.workload.arrival", "workload.arrival", w.Arrival, Arrivals)
-	if w.Zipf <= 0 || w.Zipf > 5 {
-		c.add("$.workload.zipf", "zipf: %g out of range, expected an exponent above 0 and at most 5 (real cache traces: 1.0 to 1.5)", w.Zipf)
-	}
-	if w.Prefill < 0 || w.Prefill.D() > 24*time.Hour {
-		c.add("$.workload.prefill", "prefill: %s out of range, expected 0 to 24h of history to replay", w.Prefill.D())
-	}
-	if w.Guilds < 1 {
-		c.add("$.workload.guilds", "guilds: must be at least 1")
-	} else if w.Guilds > max(w.Population, 1) {
-		c.add("$.workload.guilds", "guilds (%d) exceeds population (%d)", w.Guilds, w.Population)
-	}
-	known := []string{}
-	for _, f := range workload.DefaultFamilies() {
-		known = append(known, f.Name)
-	}
-	seen := map[string]bool{}
-	for i, f := range w.Families {
-		p := fmt.Sprintf("$.workload.families[%d]", i)
-		c.oneOf(p+".name", "families.name", f.Name, known)
-		if seen[f.Name] {
-			c.add(p+".name", "families: %q listed twice", f.Name)
-		}
-		seen[f.Name] = true
-		if (f.MeanSize != 0 || f.wrote["mean_size"]) && (f.MeanSize < 1 || f.MeanSize > 512<<20) {
-			c.add(p+".mean_size", "mean_size: %s out of range, expected 1b to 512mb (Redis's value limit)", f.MeanSize)
-		}
-		if f.Weight != nil && *f.Weight < 0 {
-			c.add(p+".weight", "weight: must not be negative")
-		}
-		if pp := f.Popularity; pp != nil {
-			c.oneOf(p+".popularity.kind", "popularity.kind", pp.Kind, popKinds)
-			switch {
-			case pp.Kind == "zipf" && (pp.Exponent <= 0 || pp.Exponent > 5):
-				c.add(p+".popularity.exponent", "popularity.exponent: %g out of range, expected above 0 and at most 5 (leave it out for the workload's zipf)", pp.Exponent)
-			case pp.Kind != "zipf" && (pp.Exponent != 0 || pp.wrote["exponent"]):
-				c.add(p+".popularity.exponent", "popularity.exponent: applies only to kind zipf")
-			}
-			if pp.Kind != "hotspot" && (pp.HotFraction != 0 || pp.HotShare != 0 || pp.wrote["hot_fraction"] || pp.wrote["hot_share"]) {
-				c.add(p+".popularity", "popularity: hot_fraction and hot_share apply only to kind hotspot")
-			}
-			if pp.Kind == "hotspot" && (pp.HotFraction <= 0 || pp.HotFraction >= 1 || pp.HotShare <= 0 || pp.HotShare > 1) {
-				c.add(p+".popularity", "popularity: hotspot needs hot_fraction in (0,1) and hot_share in (0,1]")
-			}
-		}
-	}
-	names := make([]string, 0, len(w.Origins))
-	for k := range w.Origins {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		o := w.Origins[k]
-		p := "$.workload.origins." + k
-		c.oneOf(p, "workload.origins", k, Sources)
-		if o.ErrorRate < 0 || o.ErrorRate > 1 {
-			c.add(p+".error_rate", "error_rate: %g out of range, expected 0 to 1", o.ErrorRate)
-		}
-		if o.Latency < 0 || o.P99 < 0 {
-			c.add(p, "origin latency must not be negative")
-		}
-		if o.P99 != 0 && o.P99 < o.Latency {
-			lat := o.Latency.D().String()
-			if !o.wrote["latency"] {
-				lat += ", " + k + "'s default"
-			}
-			c.add(p+".p99", "p99 (%s) is below the median latency (%s)", o.P99.D(), lat)
-		}
-	}
 }
 
 func (s *Scenario) validatePhases(c *checker) {
@@ -686,12 +453,22 @@ func (s *Scenario) validateTargets(c *checker) {
 			errAt("target %q listed twice", t.Name)
 		}
 		seen[t.Name] = true
+		// The per-tier forms (hit_rate.session) name pool's tiers.
+		tiers := pool.TierNames()
 		if !result.KnownMetric(t.Name) {
 			msg := fmt.Sprintf("unknown target metric %q", t.Name)
-			if sug := suggest(t.Name, result.MetricNames()); sug != "" {
+			if sug := suggest(t.Name, result.MetricNames(tiers...)); sug != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sug)
 			}
-			errAt("%s; known: %s", msg, strings.Join(result.MetricNames(), ", "))
+			errAt("%s; known: %s", msg, strings.Join(result.MetricNames(tiers...), ", "))
+			continue
+		}
+		if tier, ok := result.TierOf(t.Name); ok && !slices.Contains(tiers, tier) {
+			msg := fmt.Sprintf("target %q: unknown tier %q, expected one of %s", t.Name, tier, strings.Join(tiers, ", "))
+			if sug := suggest(tier, tiers); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", strings.TrimSuffix(t.Name, tier)+sug)
+			}
+			errAt("%s", msg)
 			continue
 		}
 		parsed, err := result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})

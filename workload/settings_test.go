@@ -44,10 +44,12 @@ func TestSettingsValidateNamesTheKey(t *testing.T) {
 		return s
 	}
 	for path, mut := range map[string]func(*Settings){
-		"active_users":              func(s *Settings) { s.ActiveUsers = 0 },
-		"population":                func(s *Settings) { s.Population = MaxPopulation + 1 },
-		"prefill":                   func(s *Settings) { s.Prefill = units.Duration(25 * time.Hour) },
-		"families[0].popularity":    func(s *Settings) { s.Families = []FamilySettings{{Name: "session", Popularity: &PopularitySettings{Kind: PopUniform}}} },
+		"active_users": func(s *Settings) { s.ActiveUsers = 0 },
+		"population":   func(s *Settings) { s.Population = MaxPopulation + 1 },
+		"prefill":      func(s *Settings) { s.Prefill = units.Duration(25 * time.Hour) },
+		"families[0].popularity": func(s *Settings) {
+			s.Families = []FamilySettings{{Name: "session", Popularity: &PopularitySettings{Kind: PopUniform}}}
+		},
 		"families[0].mean_size":     func(s *Settings) { s.Families = []FamilySettings{{Name: "session", MeanSize: MaxMeanSize + 1}} },
 		"origins.stratz.error_rate": func(s *Settings) { s.Origins = map[string]OriginSettings{"stratz": {ErrorRate: 2}} },
 		"families": func(s *Settings) {
