@@ -235,6 +235,15 @@ func Kinds() []string {
 	return out
 }
 
+// TraitsOf returns the traits of kind, when it is registered.
+func TraitsOf(kind string) (Traits, bool) {
+	r := registry[kind]
+	if r == nil {
+		return Traits{}, false
+	}
+	return r.traits, true
+}
+
 // ParamOf says how the parameter name is written and typed, when some kind
 // declares it.
 func ParamOf(name string) (ParamType, bool) {

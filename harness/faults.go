@@ -1,39 +1,22 @@
 package harness
 
 import (
-	"reflect"
-
 	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
-// newFaults makes the run's faults from the scenario's entries, checked
-// against the run as loading checked them (a fault the overrides pushed
-// past the run's end is an error here too).
+// newFaults makes the run's faults from the scenario's entries (each
+// translated by scenarios.Fault.Spec), checked against the run as loading
+// checked them: a fault the overrides pushed past the run's end is an error
+// here too.
 func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 	specs := make([]chaos.Spec, len(s.Faults))
 	for i, f := range s.Faults {
-		specs[i] = faultSpec(f)
+		specs[i] = f.Spec()
 	}
 	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Total: s.TotalDuration()})
-}
-
-// faultSpec is a scenario's fault entry as chaos takes it: the settings
-// every kind shares, and the kind's parameters by name (those given).
-func faultSpec(f scenarios.Fault) chaos.Spec {
-	p := map[string]any{}
-	for name, v := range map[string]any{
-		"mode": f.Mode, "maxmemory": int64(f.MaxMemory), "fraction": f.Fraction, "ballast": int64(f.Ballast),
-		"toxic": f.Toxic, "latency": f.Latency.D(), "jitter": f.Jitter.D(), "rate_kbps": f.RateKBps,
-		"timeout": f.Timeout.D(), "direction": f.Direction,
-	} {
-		if !reflect.ValueOf(v).IsZero() {
-			p[name] = v
-		}
-	}
-	return chaos.Spec{Kind: f.Kind, At: f.At.D(), For: f.For.D(), Node: f.Node, Every: f.Every.D(), Count: f.Count, Params: p}
 }
 
 // faultSamples is the timeline as chaos measures faults against it.

@@ -312,6 +312,9 @@ func fieldNames() []string {
 		}
 	}
 	walk(reflect.TypeOf(Scenario{}))
+	for _, n := range faultParamNames() {
+		seen[n] = true
+	}
 	out := make([]string, 0, len(seen))
 	for n := range seen {
 		out = append(out, n)

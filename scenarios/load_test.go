@@ -93,7 +93,7 @@ func TestFullScenarioValues(t *testing.T) {
 	if s.TotalDuration() != 170*time.Second {
 		t.Errorf("total %s", s.TotalDuration())
 	}
-	if s.Faults[0].Mode != "kill" || s.Faults[0].Node != "primary" || s.Faults[1].Fraction != 0.5 {
+	if s.Faults[0].Params["mode"] != "kill" || s.Faults[0].Node != "primary" || s.Faults[1].Params["fraction"] != 0.5 {
 		t.Errorf("faults: %+v", s.Faults)
 	}
 	// Scenario targets override the seed defaults of the same name and keep

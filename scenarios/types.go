@@ -108,44 +108,6 @@ type Phase struct {
 // Recorded reports whether the phase counts toward targets (warm-up does not).
 func (p Phase) Recorded() bool { return p.Record == nil || *p.Record }
 
-// Fault is one entry of the fault timeline. Which parameters apply depends on
-// Kind; Validate rejects parameters that do not, whatever their value. Of the
-// numeric ones, 0 is accepted where it means something — at: 0s (the run's
-// start), for: 0s on restart (back at once), ballast: 0 (none), jitter: 0s,
-// timeout: 0s (timeout toxic: hold data until the fault ends; reset_peer:
-// reset at once) — and rejected where it cannot: for: 0s on a fault that
-// lasts, maxmemory: 0 (would lift the limit), fraction: 0, latency: 0s on
-// the latency toxic, rate_kbps: 0 (use toxic: down), every: 0s and count: 0.
-type Fault struct {
-	At   Duration `yaml:"at" json:"at"`
-	For  Duration `yaml:"for,omitempty" json:"for,omitempty"`
-	Kind string   `yaml:"kind" json:"kind"`
-	Mode string   `yaml:"mode,omitempty" json:"mode,omitempty"`
-	Node string   `yaml:"node,omitempty" json:"node,omitempty"`
-
-	// memory-pressure
-	MaxMemory Size    `yaml:"maxmemory,omitempty" json:"maxmemory,omitempty"`
-	Fraction  float64 `yaml:"fraction,omitempty" json:"fraction,omitempty"`
-	Ballast   Size    `yaml:"ballast,omitempty" json:"ballast,omitempty"`
-
-	// network
-	Toxic     string   `yaml:"toxic,omitempty" json:"toxic,omitempty"`
-	Latency   Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
-	Jitter    Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
-	RateKBps  int      `yaml:"rate_kbps,omitempty" json:"rate_kbps,omitempty"`
-	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Direction string   `yaml:"direction,omitempty" json:"direction,omitempty"`
-
-	// Repeat: with Every > 0 the fault starts at At, At+Every, At+2*Every,
-	// ..., Count times in all. An unwritten count repeats until the run ends
-	// (Count 0 in the resolved scenario); a written one must be at least 1,
-	// since "count: 0" reads as "never".
-	Every Duration `yaml:"every,omitempty" json:"every,omitempty"`
-	Count int      `yaml:"count,omitempty" json:"count,omitempty"`
-
-	wrote keySet
-}
-
 // TotalDuration is the sum of all phases.
 func (s *Scenario) TotalDuration() time.Duration {
 	var d time.Duration

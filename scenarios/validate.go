@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/internal/field"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 // The driver's defaults. The target:, pool: and workload: sections' live
@@ -19,23 +21,6 @@ const (
 	DefaultOpTimeout = Duration(10 * time.Second)
 	maxPhase         = 7 * 24 * time.Hour
 )
-
-// Enumerations accepted in scenario files' fault entries.
-var (
-	FaultKinds = []string{"restart", "pause", "memory-pressure", "readonly", "failover", "client-kill", "network"}
-	Toxics     = []string{"latency", "bandwidth", "reset_peer", "timeout", "down"}
-)
-
-// faultModes lists the modes each fault kind accepts; the first is the default.
-var faultModes = map[string][]string{
-	"restart":         {"graceful", "kill"},
-	"pause":           {"sigstop", "client-pause-write", "client-pause-all"},
-	"memory-pressure": {""},
-	"readonly":        {""},
-	"failover":        {""},
-	"client-kill":     {""},
-	"network":         {""},
-}
 
 // Defaults fills every value the file left out, so a report's resolved
 // scenario shows what the run really used, and never replaces a value the
@@ -69,13 +54,7 @@ func (s *Scenario) Defaults() {
 		}
 	}
 	for i := range s.Faults {
-		f := &s.Faults[i]
-		if f.Kind != "failover" && f.Kind != "network" {
-			fill(&f.Node, f.wrote, "node", "primary")
-		}
-		if modes := faultModes[f.Kind]; len(modes) > 0 {
-			fill(&f.Mode, f.wrote, "mode", modes[0])
-		}
+		s.Faults[i].defaults()
 	}
 	s.Targets = mergeTargets(s.Targets)
 }
@@ -262,180 +241,11 @@ func (s *Scenario) validatePhases(c *checker) {
 }
 
 func (s *Scenario) validateFaults(c *checker) {
-	total := s.TotalDuration()
-	topo := s.Target.Topology
+	shape := topology.Shape(s.Target.Topology)
+	site := chaos.Site{Shape: shape, Nodes: topology.PlannedNodes(shape, s.Target.Replicas), Total: s.TotalDuration()}
 	for i, f := range s.Faults {
-		p := fmt.Sprintf("$.faults[%d]", i)
-		if f.Kind == "" {
-			c.add(p, "faults[%d].kind: required, one of %s", i, strings.Join(FaultKinds, ", "))
-			continue
-		}
-		c.oneOf(p+".kind", "fault kind", f.Kind, FaultKinds)
-		modes, known := faultModes[f.Kind]
-		if !known {
-			continue
-		}
-		if f.At < 0 {
-			c.add(p+".at", "fault %s: at must not be negative", f.Kind)
-		} else if total > 0 && f.At.D() >= total {
-			c.add(p+".at", "fault %s at %s starts after the run ends (%s of phases)", f.Kind, f.At.D(), total)
-		}
-		if f.For < 0 {
-			c.add(p+".for", "fault %s: for must not be negative", f.Kind)
-		} else if total > 0 && f.At.D() < total && f.At.D()+f.For.D() > total {
-			c.add(p+".for", "fault %s runs until %s, after the run ends (%s)", f.Kind, f.At.D()+f.For.D(), total)
-		}
-		// A parameter counts as given when the file wrote it, whatever its
-		// value, or (for a scenario built in Go) when it is not zero.
-		has := func(key string, nonzero bool) bool { return nonzero || f.wrote[key] }
-		if len(modes) > 1 || modes[0] != "" {
-			c.oneOf(p+".mode", "fault "+f.Kind+" mode", f.Mode, modes)
-		} else if has("mode", f.Mode != "") {
-			c.add(p+".mode", "fault %s takes no mode", f.Kind)
-		}
-		if f.Node == "" && f.wrote["node"] {
-			c.add(p+".node", "fault %s: node is empty; name a node, or leave node out", f.Kind)
-		}
-		needsFor := f.Kind == "pause" || f.Kind == "memory-pressure" || f.Kind == "readonly" || f.Kind == "network"
-		if needsFor && f.For <= 0 {
-			c.add(p+".for", "fault %s needs for: (how long it lasts), e.g. for: 10s", f.Kind)
-		}
-		if !needsFor && f.Kind != "restart" && has("for", f.For > 0) {
-			c.add(p+".for", "fault %s is instantaneous; for: does not apply", f.Kind)
-		}
-		hasMax, hasFrac, hasBallast := has("maxmemory", f.MaxMemory != 0), has("fraction", f.Fraction != 0), has("ballast", f.Ballast != 0)
-		if f.Kind != "memory-pressure" && (hasMax || hasFrac || hasBallast) {
-			c.add(p, "fault %s: maxmemory, fraction and ballast apply only to memory-pressure", f.Kind)
-		}
-		hasLatency, hasJitter, hasRate, hasTimeout := has("latency", f.Latency != 0), has("jitter", f.Jitter != 0), has("rate_kbps", f.RateKBps != 0), has("timeout", f.Timeout != 0)
-		if f.Kind != "network" && (has("toxic", f.Toxic != "") || hasLatency || hasJitter || hasRate || hasTimeout || has("direction", f.Direction != "")) {
-			c.add(p, "fault %s: toxic, latency, jitter, rate_kbps, timeout and direction apply only to network", f.Kind)
-		}
-		switch f.Kind {
-		case "memory-pressure":
-			if hasMax == hasFrac {
-				c.add(p, "memory-pressure needs exactly one of maxmemory (e.g. 64mb) or fraction (of current use, e.g. 0.5)")
-			}
-			if hasMax && f.MaxMemory <= 0 {
-				c.add(p+".maxmemory", "maxmemory: 0 would lift the limit, the opposite of pressure; expected a size such as 64mb")
-			}
-			if hasFrac && (f.Fraction <= 0 || f.Fraction >= 1) {
-				c.add(p+".fraction", "fraction: %g out of range, expected more than 0 and less than 1", f.Fraction)
-			}
-			// ballast: 0 is no ballast.
-			if f.Ballast != 0 && topo == "cluster" {
-				c.add(p+".ballast", "memory-pressure ballast is written to one node, which a cluster would redirect (MOVED); lower maxmemory alone on a cluster")
-			}
-		case "failover":
-			if topo != "sentinel" && topo != "cluster" {
-				c.add(p+".kind", "fault failover needs topology sentinel or cluster (this scenario's is %s); use readonly to demote a standalone primary", topo)
-			}
-			if has("node", f.Node != "") && topo == "sentinel" {
-				c.add(p+".node", "fault failover on sentinel: the sentinels choose the new primary; node does not apply")
-			}
-		}
-		if strings.HasPrefix(f.Node, "sentinel-") && f.Kind != "restart" && f.Kind != "pause" {
-			c.add(p+".node", "fault %s acts on a data node, not on %s", f.Kind, f.Node)
-		}
-		switch f.Kind {
-		case "readonly":
-			if topo == "cluster" {
-				c.add(p+".kind", "fault readonly (REPLICAOF) is not possible on a cluster node; use failover")
-			}
-		case "network":
-			c.oneOf(p+".toxic", "network toxic", f.Toxic, Toxics)
-			if f.Toxic == "latency" && f.Latency <= 0 {
-				c.add(p+".latency", "network latency toxic needs latency: a positive delay, e.g. 20ms")
-			}
-			if f.Toxic != "latency" && (hasLatency || hasJitter) {
-				c.add(p, "fault network: latency and jitter apply only to toxic: latency")
-			}
-			if f.Toxic == "bandwidth" && f.RateKBps <= 0 {
-				c.add(p+".rate_kbps", "network bandwidth toxic needs rate_kbps: a positive number (to cut traffic, use toxic: down)")
-			}
-			if f.Toxic != "bandwidth" && hasRate {
-				c.add(p+".rate_kbps", "fault network: rate_kbps applies only to toxic: bandwidth")
-			}
-			// timeout: 0s is meaningful: reset_peer resets at once, timeout
-			// holds the data until the fault ends.
-			if (f.Toxic == "reset_peer" || f.Toxic == "timeout") && f.Timeout < 0 {
-				c.add(p+".timeout", "timeout must not be negative")
-			}
-			if f.Toxic != "reset_peer" && f.Toxic != "timeout" && hasTimeout {
-				c.add(p+".timeout", "fault network: timeout applies only to toxics reset_peer and timeout")
-			}
-			if has("direction", f.Direction != "") && f.Direction != "upstream" && f.Direction != "downstream" && f.Direction != "both" {
-				c.add(p+".direction", "direction: expected upstream, downstream or both")
-			}
-			if topo != "standalone" && topo != "replica" {
-				c.add(p+".kind", "fault network proxies one address; it supports standalone and replica topologies, not %s", topo)
-			}
-			if f.Toxic == "latency" && f.Jitter > f.Latency {
-				c.add(p+".jitter", "jitter %s is larger than latency %s: delays would go negative", f.Jitter.D(), f.Latency.D())
-			}
-		}
-		if f.Node != "" && f.Node != "primary" {
-			if !validNode(topo, f.Node, s.Target.Replicas) {
-				c.add(p+".node", "node %q does not exist in a %s deployment (expected primary%s)", f.Node, topo, nodeHint(topo, s.Target.Replicas))
-			}
-		}
-		switch {
-		case f.Every < 0 || f.Count < 0:
-			c.add(p, "fault %s: every and count must not be negative", f.Kind)
-		case f.Every == 0 && f.wrote["every"]:
-			c.add(p+".every", "fault %s: every: 0s cannot repeat anything; expected a positive interval (leave every out for a single occurrence)", f.Kind)
-		case f.Count == 0 && f.wrote["count"]:
-			c.add(p+".count", "fault %s: count: 0 would never start it; expected at least 1 (leave count out to repeat until the run ends)", f.Kind)
-		case f.Count > 0 && f.Every == 0:
-			c.add(p+".count", "fault %s: count needs every: (the repeat interval)", f.Kind)
-		}
-		if f.Every > 0 && f.Every < f.For {
-			c.add(p+".every", "fault %s repeats every %s but lasts %s; repetitions would overlap", f.Kind, f.Every.D(), f.For.D())
-		}
-		if s.Target.Backend == "external" && f.Kind != "network" {
-			// Allowed only with --allow-destructive; checked when the run starts, where the flag is known.
-			continue
-		}
+		c.merge(field.Index("faults", i), chaos.Validate(f.Spec(), site))
 	}
-}
-
-// validNode says whether node names a node of the deployment, spelled as
-// topology names them: replica-1..replica-N (replica and sentinel shapes),
-// sentinel-0..2, node-0..5 (cluster).
-func validNode(topo, node string, replicas int) bool {
-	var n int
-	switch {
-	case strings.HasPrefix(node, "replica-"):
-		if _, err := fmt.Sscanf(node, "replica-%d", &n); err != nil {
-			return false
-		}
-		return (topo == "replica" || topo == "sentinel") && n >= 1 && n <= max(replicas, 1)
-	case strings.HasPrefix(node, "sentinel-"):
-		if _, err := fmt.Sscanf(node, "sentinel-%d", &n); err != nil {
-			return false
-		}
-		return topo == "sentinel" && n >= 0 && n < 3
-	case strings.HasPrefix(node, "node-"):
-		if _, err := fmt.Sscanf(node, "node-%d", &n); err != nil {
-			return false
-		}
-		return topo == "cluster" && n >= 0 && n < 6
-	case node == "primary-0":
-		return topo != "cluster"
-	}
-	return false
-}
-
-func nodeHint(topo string, replicas int) string {
-	switch topo {
-	case "replica":
-		return fmt.Sprintf(", primary-0 or replica-1..replica-%d", max(replicas, 1))
-	case "sentinel":
-		return fmt.Sprintf(", primary-0, replica-1..replica-%d or sentinel-0..sentinel-2", max(replicas, 1))
-	case "cluster":
-		return " or node-0..node-5"
-	}
-	return ""
 }
 
 func (s *Scenario) validateTargets(c *checker) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/chaos"
 )
 
 // Every scalar key of the scenario type, written as its zero (0, 0s, "" or
@@ -59,6 +61,27 @@ func TestWrittenZeroNeverDefaulted(t *testing.T) {
 				}
 				if !v.IsZero() {
 					t.Errorf("%q was accepted but became %v: a written zero was replaced by a default\n%s", line, v.Interface(), data)
+				}
+			})
+		}
+	}
+	// A fault kind's parameters are declared in chaos, not in the Fault
+	// type: each, written as its zero in an entry of its kind, is rejected
+	// or kept.
+	for _, kind := range chaos.Kinds() {
+		for _, name := range chaos.ParamsOf(kind) {
+			typ, _ := chaos.ParamOf(name)
+			zero := map[chaos.ParamType]string{chaos.TypeString: `""`, chaos.TypeDuration: "0s", chaos.TypeSize: "0", chaos.TypeNumber: "0", chaos.TypeInt: "0"}[typ]
+			data := fmt.Sprintf("name: z\nphases:\n  - {name: p, duration: 60s}\nfaults:\n  - at: 1s\n    kind: %s\n    %s: %s\n", kind, name, zero)
+			t.Run("fault."+kind+"."+name, func(t *testing.T) {
+				tested++
+				s, err := LoadBytes("z.yaml", []byte(data))
+				if err != nil {
+					return // rejected as written: fine
+				}
+				v, ok := s.Faults[0].Params[name]
+				if !ok || !reflect.ValueOf(v).IsZero() {
+					t.Errorf("%s: %s was accepted but became %v (given %v)\n%s", name, zero, v, ok, data)
 				}
 			})
 		}
@@ -124,14 +147,14 @@ func TestMeaningfulZerosKept(t *testing.T) {
 	if f := s.Faults[0]; f.At != 0 || f.For != 0 {
 		t.Errorf("restart at: 0s for: 0s became %+v", f)
 	}
-	if f := s.Faults[1]; f.Ballast != 0 || f.Fraction != 0.5 {
-		t.Errorf("ballast: 0 became %+v", f)
+	if f := s.Faults[1]; f.Params["ballast"] != int64(0) || f.Params["fraction"] != 0.5 {
+		t.Errorf("ballast: 0 became %+v", f.Params)
 	}
-	if f := s.Faults[2]; f.Jitter != 0 {
-		t.Errorf("jitter: 0s became %s", f.Jitter.D())
+	if f := s.Faults[2]; f.Params["jitter"] != time.Duration(0) {
+		t.Errorf("jitter: 0s became %v", f.Params["jitter"])
 	}
-	if f := s.Faults[3]; f.Timeout != 0 {
-		t.Errorf("timeout: 0s became %s", f.Timeout.D())
+	if f := s.Faults[3]; f.Params["timeout"] != time.Duration(0) {
+		t.Errorf("timeout: 0s became %v", f.Params["timeout"])
 	}
 }
 

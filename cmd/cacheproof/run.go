@@ -229,7 +229,7 @@ func (c *runState) loadScenario() int {
 	}
 	if sc.Target.Backend == "external" && !f.allowDestructive {
 		for _, ft := range sc.Faults {
-			if ft.Kind != "network" {
+			if ft.ActsOnRedis() {
 				c.errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)
 				return exitUsage
 			}
