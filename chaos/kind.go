@@ -203,11 +203,16 @@ func Register(name string, new func() Kind) {
 		if pname == "" || isShared(pname) {
 			panic(fmt.Sprintf("chaos: fault kind %q: parameter name %q is empty or a shared setting", name, pname))
 		}
+		if _, dup := r.param(pname); dup {
+			panic(fmt.Sprintf("chaos: fault kind %q: parameter %s declared twice", name, pname))
+		}
 		if t, seen := paramTypes[pname]; seen && t != p.typ {
 			panic(fmt.Sprintf("chaos: fault kind %q: parameter %s is %s in another kind", name, pname, t))
 		}
-		paramTypes[pname] = p.typ
 		r.params = append(r.params, p)
+	}
+	for _, p := range r.params {
+		paramTypes[p.name] = p.typ
 	}
 	registry[name] = r
 }

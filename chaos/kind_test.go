@@ -240,6 +240,8 @@ func TestRegisterRefusesMistakes(t *testing.T) {
 
 type valueKind struct{}
 
+var _ Kind = valueKind{} // a Kind, but Register needs a pointer to a struct
+
 func (valueKind) Traits() Traits        { return Traits{} }
 func (valueKind) Validate(*Validation) {}
 func (valueKind) Inject(context.Context, *Target) (func(context.Context) error, error) {

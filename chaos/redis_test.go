@@ -18,6 +18,8 @@ import (
 // harness's business; here the checker's logic is under test).
 type clientReader struct{ c *redis.Client }
 
+var _ Reader = clientReader{}
+
 func (r clientReader) Get(ctx context.Context, key string) (string, bool, error) {
 	v, err := r.c.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
