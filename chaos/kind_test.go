@@ -242,7 +242,7 @@ type valueKind struct{}
 
 var _ Kind = valueKind{} // a Kind, but Register needs a pointer to a struct
 
-func (valueKind) Traits() Traits        { return Traits{} }
+func (valueKind) Traits() Traits       { return Traits{} }
 func (valueKind) Validate(*Validation) {}
 func (valueKind) Inject(context.Context, *Target) (func(context.Context) error, error) {
 	return nil, nil

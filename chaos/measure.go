@@ -19,6 +19,9 @@ type Sample struct {
 	// not a hit, as the hit_rate target judges it.
 	HitRate     float64
 	EvictedKeys uint64
+	// InfoT is when the server counters (EvictedKeys) were read, a little
+	// after T; 0 when unknown (T is used).
+	InfoT float64
 }
 
 // FaultMeasure is what one occurrence of a fault did, measured against the
@@ -97,6 +100,23 @@ func (m *Measurement) rowSpan(i int) span {
 		from = secs(m.Rows[i-1].T)
 	}
 	return span{from, to}
+}
+
+// infoSpan is the stretch a row's server counters cover: from the previous
+// INFO reading to this one. A fault injected at a sampling tick lands in the
+// row read just after it, whose T may precede the fault's start.
+func (m *Measurement) infoSpan(i int) span {
+	at := func(j int) float64 {
+		if m.Rows[j].InfoT > 0 {
+			return m.Rows[j].InfoT
+		}
+		return m.Rows[j].T
+	}
+	from := time.Duration(0)
+	if i > 0 {
+		from = secs(at(i - 1))
+	}
+	return span{from, secs(at(i))}
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -249,7 +269,7 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 	effectEnd := max(end, errEnd) + time.Second
 	first, last := -1, -1
 	for i := range m.Rows {
-		sp := m.rowSpan(i)
+		sp := m.infoSpan(i)
 		if sp.to < start || sp.from > effectEnd {
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func TestPlanRepeatsAndSorts(t *testing.T) {
@@ -362,5 +361,25 @@ func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
 	}
 	if fr.HitRateBefore < 0.959 || fr.HitRateBefore > 0.961 {
 		t.Errorf("hit_rate_before = %v, want 0.96", fr.HitRateBefore)
+	}
+}
+
+// A fault injected at a sampling tick moves the server counters INFO reads a
+// few milliseconds after that tick: its evictions land in the row labelled
+// with the tick, whose T precedes the fault's recorded start. They are the
+// fault's all the same (the row's server counters cover up to its InfoT).
+func TestMeasurementEvictionsReadJustAfterTheTick(t *testing.T) {
+	rows := []Sample{
+		{T: 1, InfoT: 1.003, Ops: 100, Hits: 100, HitRate: 1, P99: 1},
+		{T: 2, InfoT: 2.004, Ops: 100, Hits: 100, HitRate: 1, P99: 1, EvictedKeys: 4000}, // fault injected at 2.001
+		{T: 3, InfoT: 3.002, Ops: 100, Hits: 90, Misses: 10, HitRate: 0.9, P99: 1, EvictedKeys: 10},
+		{T: 4, InfoT: 4.003, Ops: 100, Hits: 100, HitRate: 1, P99: 1},
+		{T: 5, InfoT: 5.002, Ops: 100, Hits: 100, HitRate: 1, P99: 1},
+	}
+	m := Measurement{Rows: rows, RunEnd: 5 * time.Second}
+	fr := m.Report(Event{Fault: mustFault(t, Spec{Kind: "restart", At: 2 * time.Second, Params: map[string]any{"mode": "kill"}}), Node: "primary-0",
+		Start: 2001 * time.Millisecond, End: 2500 * time.Millisecond, Injected: true, Ended: true})
+	if fr.Evictions != 4010 {
+		t.Errorf("evictions = %d, want 4010 (the row read 3 ms after the fault's start, and the next)", fr.Evictions)
 	}
 }

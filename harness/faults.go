@@ -25,7 +25,7 @@ func faultSamples(rows []result.TimelineRow) []chaos.Sample {
 	for i, r := range rows {
 		out[i] = chaos.Sample{
 			T: r.T, Ops: r.Ops, Errors: r.Errors, ErrorsByKind: r.ErrorsByKind, P99: r.P99,
-			Hits: r.Hits, Misses: r.Misses, LookupErrors: r.LookupErrors, HitRate: r.HitRate, EvictedKeys: r.EvictedKeys,
+			Hits: r.Hits, Misses: r.Misses, LookupErrors: r.LookupErrors, HitRate: r.HitRate, EvictedKeys: r.EvictedKeys, InfoT: r.InfoT,
 		}
 	}
 	return out

@@ -233,6 +233,10 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 		all, err := s.info.InfoAll(ictx, "")
 		cancel()
 		if err == nil || len(all) > 0 {
+			// INFO answers a little after the tick: its counters are as
+			// of the reply, which a fault injected at the tick may already
+			// have moved.
+			row.InfoT = roundS(time.Since(s.d.start).Seconds())
 			row.EvictedKeys, row.ExpiredKeys = s.server.observe(all)
 			row.ServerCPUS, row.ServerCommands = roundUs(s.server.dCPU), s.server.dCommands
 		}

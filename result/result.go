@@ -264,7 +264,11 @@ type TimelineRow struct {
 	// they processed: Redis's own cost, to set beside the tool's.
 	ServerCPUS     float64 `json:"server_cpu_s"`
 	ServerCommands uint64  `json:"server_commands"`
-	Fault          string  `json:"fault"`
+	// InfoT is when Redis's INFO was read for this row, in seconds since
+	// the run started: the server counters (evictions, expiries, CPU) are
+	// as of then, a little after T. 0 when INFO was not read.
+	InfoT float64 `json:"info_t,omitempty"`
+	Fault string  `json:"fault"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since
