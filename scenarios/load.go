@@ -170,6 +170,9 @@ func (s *Scenario) noteWritten(doc map[string]any) {
 		s.Workload.Origins[name] = o
 	}
 	s.Driver.wrote = keysOf(mapping(doc["driver"]))
+	if s.Capacity != nil {
+		s.Capacity.wrote = keysOf(mapping(doc["capacity"]))
+	}
 	for i, m := range mappings(doc["phases"], len(s.Phases)) {
 		s.Phases[i].wrote = keysOf(m)
 	}

@@ -39,6 +39,9 @@ type Scenario struct {
 	Phases      []Phase    `yaml:"phases,omitempty" json:"phases"`
 	Faults      []Fault    `yaml:"faults,omitempty" json:"faults"`
 	Targets     Targets    `yaml:"targets,omitempty" json:"targets"`
+	// Capacity configures `cacheproof capacity` (see capacity.go); a run
+	// ignores it.
+	Capacity *Capacity `yaml:"capacity,omitempty" json:"capacity,omitempty"`
 
 	// File is where the scenario was loaded from ("builtin:NAME" for an
 	// embedded one); it is not part of the YAML.

@@ -181,6 +181,7 @@ func (s *Scenario) validate() []*problem {
 	s.validatePhases(c)
 	s.validateFaults(c)
 	s.validateTargets(c)
+	s.validateCapacity(c)
 	d := s.Driver
 	if d.DropAfter <= 0 {
 		c.add("$.driver.drop_after", "drop_after: must be positive (0s would drop every command not started on the instant it was due)")

@@ -1,0 +1,168 @@
+package capacity
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+// Settings are the command line's choices; a zero field takes the
+// scenario's capacity: section, then the default.
+type Settings struct {
+	Vary         string
+	From, To     float64
+	Growth       float64
+	StepDuration time.Duration
+	StepWarmup   *time.Duration
+	Precision    string
+	MaxLoad      float64
+	MaxSteps     int
+}
+
+// Units of the loads, by what is varied.
+var units = map[string]string{scenarios.VaryUsers: "users", scenarios.VaryRate: "commands/user/min"}
+
+// Resolve merges the flags over the scenario's capacity: section and the
+// defaults, and returns the plan and the step settings. The design point is
+// the scenario's own load; From defaults to half of it, To to four times.
+// An external Redis needs a maximum load: the tool never goes beyond it.
+func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
+	var k scenarios.Capacity
+	if sc.Capacity != nil {
+		k = *sc.Capacity
+	}
+	s := Settings{Vary: k.Vary, From: k.From, To: k.To, Growth: k.Growth, StepDuration: k.StepDuration.D(),
+		Precision: k.Precision, MaxLoad: k.MaxLoad, MaxSteps: k.MaxSteps}
+	if k.StepWarmup != nil {
+		d := k.StepWarmup.D()
+		s.StepWarmup = &d
+	}
+	over := func(dst *float64, v float64) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	if f.Vary != "" {
+		s.Vary = f.Vary
+	}
+	over(&s.From, f.From)
+	over(&s.To, f.To)
+	over(&s.Growth, f.Growth)
+	over(&s.MaxLoad, f.MaxLoad)
+	if f.StepDuration != 0 {
+		s.StepDuration = f.StepDuration
+	}
+	if f.StepWarmup != nil {
+		s.StepWarmup = f.StepWarmup
+	}
+	if f.Precision != "" {
+		s.Precision = f.Precision
+	}
+	if f.MaxSteps != 0 {
+		s.MaxSteps = f.MaxSteps
+	}
+	if s.Vary == "" {
+		s.Vary = scenarios.VaryUsers
+	}
+	if s.Growth == 0 {
+		s.Growth = DefaultGrowth
+	}
+	if s.Precision == "" {
+		s.Precision = DefaultPrecision
+	}
+	if s.MaxSteps == 0 {
+		s.MaxSteps = DefaultMaxSteps
+	}
+	p := Plan{Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision}
+	switch s.Vary {
+	case scenarios.VaryUsers:
+		p.Design, p.Whole, p.Min = float64(sc.Workload.ActiveUsers), true, 1
+	case scenarios.VaryRate:
+		p.Design, p.Min = sc.Workload.CommandsPerUserPerMinute, 0.01
+	default:
+		return p, s, fmt.Errorf("--vary: unknown %q, expected one of users, rate", s.Vary)
+	}
+	var err error
+	if p.Precision, p.Relative, err = scenarios.ParsePrecision(s.Precision); err != nil {
+		return p, s, fmt.Errorf("--precision: %v", err)
+	}
+	p.From, p.To = s.From, s.To
+	if p.From == 0 {
+		p.From = p.round(p.Design / 2)
+	}
+	if p.To == 0 {
+		p.To = p.round(p.Design * 4)
+	}
+	if p.Whole && p.To > float64(sc.Workload.Population) {
+		p.To = float64(sc.Workload.Population)
+	}
+	if sc.Target.Backend == "external" && p.MaxLoad <= 0 {
+		return p, s, fmt.Errorf("an external Redis needs --max-load (or capacity.max_load): the most load the tool may send it")
+	}
+	if p.MaxLoad > 0 && p.To > p.MaxLoad {
+		p.To = p.MaxLoad
+	}
+	if p.From >= p.To && p.MaxLoad > 0 && p.From <= p.MaxLoad {
+		p.From = p.round(p.To / p.Growth)
+	}
+	if p.Whole && (p.From != math.Trunc(p.From) || p.To != math.Trunc(p.To)) {
+		return p, s, fmt.Errorf("a number of users must be whole (from %v, to %v)", p.From, p.To)
+	}
+	return p, s, p.Check()
+}
+
+// StepScenario is the scenario of one step: a copy of base at load, its
+// recorded phases and warm-up set to the step's, validated again.
+func StepScenario(base *scenarios.Scenario, s Settings, load float64) (*scenarios.Scenario, error) {
+	sc := *base
+	sc.Phases = slices.Clone(base.Phases)
+	sc.Faults = slices.Clone(base.Faults)
+	sc.Targets = slices.Clone(base.Targets)
+	ov := scenarios.Overrides{Duration: s.StepDuration, Warmup: s.StepWarmup}
+	switch s.Vary {
+	case scenarios.VaryUsers:
+		ov.Users = int(math.Round(load))
+	case scenarios.VaryRate:
+		sc.Workload.CommandsPerUserPerMinute = load
+	}
+	if err := sc.Apply(ov); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+// HarnessRunner runs each step as a whole harness.Run of the step's
+// scenario (its own Redis, prefill, warm-up and recorded phases), with opts
+// as every run's options; logDir names each step's Redis log folder.
+func HarnessRunner(base *scenarios.Scenario, s Settings, opts harness.Options, logDir func(load float64) string) StepRunner {
+	return func(ctx context.Context, load float64) (*result.Result, error) {
+		sc, err := StepScenario(base, s, load)
+		if err != nil {
+			return nil, &harness.ConfigError{Err: err}
+		}
+		o := opts
+		o.Scenario = sc
+		if logDir != nil {
+			o.LogDir = logDir(load)
+		}
+		return harness.Run(ctx, o)
+	}
+}
+
+// Warmup and recorded seconds of a step scenario, for the report.
+func StepTimes(sc *scenarios.Scenario) (warmup, recorded float64) {
+	for _, ph := range sc.Phases {
+		if ph.Recorded() {
+			recorded += ph.Duration.D().Seconds()
+		} else {
+			warmup += ph.Duration.D().Seconds()
+		}
+	}
+	return warmup, recorded
+}

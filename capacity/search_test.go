@@ -1,0 +1,231 @@
+package capacity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/result"
+)
+
+// fakeStep is a step result as the harness would give it: p99 climbs with
+// the load and crosses 5 ms at knee, where the pool starts timing out;
+// beyond toolAt (when set) the load generator is the bottleneck instead.
+func fakeStep(knee, toolAt float64) StepRunner {
+	return func(_ context.Context, load float64) (*result.Result, error) {
+		p99 := 5 * load / knee
+		pass := load <= knee
+		r := &result.Result{
+			Users:   result.UsersReport{Active: int(load), Requests: uint64(load * 50), Commands: uint64(load * 10), OpsPerSec: load * 5},
+			Phases:  []result.PhaseReport{{Name: "steady", Recorded: true, StartS: 0, EndS: 10}},
+			Latency: result.LatencyReport{Overall: result.Summary{P50: p99 / 4, P99: p99, P999: p99 * 2}},
+			Cache:   result.CacheReport{HitRate: 0.97},
+			Client:  result.ClientReport{WindowS: 10, CPUSeconds: 5},
+		}
+		r.Targets = []result.TargetResult{
+			{Name: "latency_p99", Expr: "< 5ms", Observed: p99, ObservedText: fmt.Sprintf("%.2f ms", p99), Unit: "ms", Pass: p99 < 5},
+			{Name: "hit_rate", Expr: ">= 95%", Observed: 0.97, ObservedText: "97.0%", Unit: "fraction", Pass: true},
+			{Name: "pool_timeouts", Expr: "== 0", Unit: "count", ObservedText: "0", Pass: true},
+		}
+		if !pass {
+			r.Pool.Timeouts = 12
+			r.Pool.WaitCount = uint64(load * 10)
+			r.Targets[2] = result.TargetResult{Name: "pool_timeouts", Expr: "== 0", Observed: 12, ObservedText: "12", Unit: "count"}
+		}
+		if toolAt > 0 && load > toolAt {
+			pass = false
+			r.Client.Bottleneck = "the tool used 1.95 of the 2 CPUs it may use"
+			r.Users.Late = uint64(load)
+			r.Targets[0].Pass = false
+		}
+		r.Verdict = result.VerdictFail
+		if pass && r.Targets[0].Pass {
+			r.Verdict = result.VerdictPass
+		}
+		return r, nil
+	}
+}
+
+func usersPlan(design, from, to float64) Plan {
+	return Plan{Vary: "users", Unit: "users", Design: design, From: from, To: to, Growth: 2,
+		Precision: 0.1, Relative: true, PrecisionText: "10%", MaxSteps: 20, Whole: true, Min: 1}
+}
+
+func loads(c *result.Capacity) []float64 {
+	var out []float64
+	for _, s := range c.Steps {
+		out = append(out, s.Load)
+	}
+	return out
+}
+
+// The knee at 3,700 users: the ramp 1,000 -> 2,000 -> 4,000 fails at 4,000,
+// bisection brings the gap within 10 % of the passing load, and the answer
+// names latency_p99, by how much, the pool and the headroom.
+func TestSearchFindsKnee(t *testing.T) {
+	const knee = 3700
+	c, err := Search(context.Background(), usersPlan(2000, 1000, 16000), fakeStep(knee, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	t.Logf("steps %v; %s", loads(c), a.Headline)
+	if a.MaxLoad > knee || a.FailLoad <= knee {
+		t.Fatalf("knee %d not bracketed: pass %v, fail %v", knee, a.MaxLoad, a.FailLoad)
+	}
+	if gap := a.FailLoad - a.MaxLoad; gap > 0.1*a.MaxLoad {
+		t.Errorf("gap %v above 10%% of %v", gap, a.MaxLoad)
+	}
+	if a.AtLeast || a.Limit != result.LimitPool || !a.DesignHolds || c.Verdict != result.VerdictPass {
+		t.Errorf("answer %+v verdict %s", a, c.Verdict)
+	}
+	if a.Broke == nil || a.Broke.Name != "latency_p99" || !strings.Contains(a.Broke.By, "x the bound") {
+		t.Errorf("broke %+v", a.Broke)
+	}
+	if len(a.AlsoBroke) != 1 || a.AlsoBroke[0].Name != "pool_timeouts" || a.AlsoBroke[0].By != "12 against 0" {
+		t.Errorf("also broke %+v", a.AlsoBroke)
+	}
+	if want := a.MaxLoad / 2000; a.Headroom < want-0.01 || a.Headroom > want+0.01 {
+		t.Errorf("headroom %v, want %v", a.Headroom, want)
+	}
+	if a.MaxOpsPerSec != a.MaxLoad*5 || a.MaxUsers != int(a.MaxLoad) {
+		t.Errorf("max figures %+v", a)
+	}
+	if !strings.Contains(a.Headline, "holds to") || !strings.Contains(a.Headline, "latency_p99 broke first") {
+		t.Errorf("headline %q", a.Headline)
+	}
+	if c.Steps[0].Stage != "ramp" || c.Steps[len(c.Steps)-1].Stage != "bisect" {
+		t.Errorf("stages %+v", c.Steps)
+	}
+}
+
+// A step the tool could not push ends the search with "at least": no knee
+// is claimed and nothing is bisected past it.
+func TestSearchToolBottleneckIsNotAKnee(t *testing.T) {
+	c, err := Search(context.Background(), usersPlan(2000, 1000, 16000), fakeStep(1e9, 3000), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	t.Logf("steps %v; %s", loads(c), a.Headline)
+	if !a.AtLeast || a.Limit != result.LimitTool || a.MaxLoad != 2000 || a.FailLoad != 4000 {
+		t.Fatalf("answer %+v", a)
+	}
+	if !slices.Equal(loads(c), []float64{1000, 2000, 4000}) {
+		t.Errorf("steps %v: nothing should run past the tool-limited step", loads(c))
+	}
+	if !strings.Contains(a.Headline, "at least 2,000 users") || !strings.Contains(a.Headline, "not a knee") {
+		t.Errorf("headline %q", a.Headline)
+	}
+	if !strings.Contains(a.Evidence, "CPUs") {
+		t.Errorf("evidence %q", a.Evidence)
+	}
+}
+
+// When the first step already fails the search goes down until one passes,
+// then bisects; the design point then does not hold.
+func TestSearchDownFromFailingStart(t *testing.T) {
+	c, err := Search(context.Background(), usersPlan(2000, 1000, 16000), fakeStep(300, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	t.Logf("steps %v; %s", loads(c), a.Headline)
+	if a.MaxLoad > 300 || a.FailLoad <= 300 || a.FailLoad-a.MaxLoad > 0.1*a.MaxLoad {
+		t.Fatalf("answer %+v", a)
+	}
+	if a.DesignHolds || c.Verdict != result.VerdictFail || !strings.Contains(a.Headline, "does not hold") {
+		t.Errorf("design holds %v verdict %s headline %q", a.DesignHolds, c.Verdict, a.Headline)
+	}
+	if c.Steps[1].Stage != "down" {
+		t.Errorf("second step %+v", c.Steps[1])
+	}
+}
+
+// Nothing breaks up to the end of the range (or max_load): "at least".
+func TestSearchNothingBreaks(t *testing.T) {
+	p := usersPlan(2000, 1000, 16000)
+	p.MaxLoad = 5000
+	c, err := Search(context.Background(), p, fakeStep(1e9, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loads(c); !slices.Equal(got, []float64{1000, 2000, 4000, 5000}) {
+		t.Errorf("steps %v (never beyond max load 5000)", got)
+	}
+	a := c.Answer
+	if !a.AtLeast || a.Limit != result.LimitNone || a.MaxLoad != 5000 || !a.DesignHolds || a.Headroom != 2.5 {
+		t.Errorf("answer %+v", a)
+	}
+}
+
+// The design point is one of the ramp's steps when it lies inside it.
+func TestRampIncludesDesignPoint(t *testing.T) {
+	p := usersPlan(10000, 5000, 40000)
+	p.Growth = 3
+	if got := p.ramp(); !slices.Equal(got, []float64{5000, 10000, 15000, 40000}) {
+		t.Errorf("ramp %v", got)
+	}
+	p = Plan{Design: 6, From: 3, To: 24, Growth: 2, Precision: 1}
+	if got := p.ramp(); !slices.Equal(got, []float64{3, 6, 12, 24}) {
+		t.Errorf("rate ramp %v", got)
+	}
+}
+
+// An absolute precision stops at that gap.
+func TestSearchAbsolutePrecision(t *testing.T) {
+	p := usersPlan(2000, 1000, 16000)
+	p.Precision, p.Relative = 50, false
+	c, err := Search(context.Background(), p, fakeStep(3700, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Answer; a.FailLoad-a.MaxLoad > 50 || a.MaxLoad > 3700 || a.FailLoad <= 3700 {
+		t.Errorf("steps %v answer %+v", loads(c), a)
+	}
+}
+
+// A step that cannot run stops the search with the steps so far.
+func TestSearchStepError(t *testing.T) {
+	boom := errors.New("redis-server could not start")
+	ok := fakeStep(1e9, 0)
+	run := func(ctx context.Context, load float64) (*result.Result, error) {
+		if load > 1000 {
+			return nil, boom
+		}
+		return ok(ctx, load)
+	}
+	c, err := Search(context.Background(), usersPlan(2000, 1000, 16000), run, nil)
+	if !errors.Is(err, boom) || len(c.Steps) != 1 {
+		t.Fatalf("err %v, steps %d", err, len(c.Steps))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Search(ctx, usersPlan(2000, 1000, 16000), ok, nil); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("canceled: %v", err)
+	}
+}
+
+// Diagnose reads Redis's CPU and memory from the failing step's figures.
+func TestDiagnose(t *testing.T) {
+	rec := []result.PhaseReport{{Recorded: true, StartS: 0, EndS: 10}}
+	cpu := &result.Result{Phases: rec, Server: result.ServerReport{CPUSeconds: 9.5}}
+	if l, ev := Diagnose(cpu, nil); l != result.LimitRedisCPU {
+		t.Errorf("cpu: %s %s", l, ev)
+	}
+	pass := &result.Result{Phases: rec, Cache: result.CacheReport{HitRate: 0.97}}
+	mem := &result.Result{Phases: rec, Cache: result.CacheReport{HitRate: 0.90}, Server: result.ServerReport{EvictedKeys: 5000}}
+	if l, ev := Diagnose(mem, pass); l != result.LimitMemory {
+		t.Errorf("memory: %s %s", l, ev)
+	}
+	drop := &result.Result{Phases: rec, Users: result.UsersReport{Late: 100, LateWaitingForSlot: 5, Dropped: 3}}
+	if l, _ := Diagnose(drop, nil); l != result.LimitTool {
+		t.Errorf("dropped with slots free: %s", l)
+	}
+	if l, _ := Diagnose(&result.Result{Phases: rec}, nil); l != result.LimitUndecided {
+		t.Errorf("nothing: %s", l)
+	}
+}
