@@ -1,0 +1,429 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
+)
+
+// This file writes the report of a capacity search (result.Capacity):
+// capacity.json, capacity.html with the same SVG charts as a run's report
+// (latency, hit rate, pool waits and errors against the offered load, the
+// targets and the knee drawn), a text summary, and the headline as JUnit
+// and Markdown. Each step's own report.json and report.html are written by
+// WriteAll into the step's folder.
+
+// CapacityOutputs names the files of a capacity report; Dir gets
+// capacity.json and capacity.html.
+type CapacityOutputs struct {
+	Dir      string
+	JUnit    string
+	Markdown string
+}
+
+// WriteCapacityAll writes every requested file, atomically, and returns the
+// paths written.
+func WriteCapacityAll(c *result.Capacity, o CapacityOutputs) ([]string, error) {
+	if c == nil {
+		return nil, fmt.Errorf("write capacity report: nil result")
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	type job struct {
+		path  string
+		write func(io.Writer, *result.Capacity) error
+	}
+	jobs := []job{{filepath.Join(o.Dir, "capacity.json"), WriteCapacityJSON}, {filepath.Join(o.Dir, "capacity.html"), WriteCapacityHTML}}
+	if o.JUnit != "" {
+		jobs = append(jobs, job{o.JUnit, WriteCapacityJUnit})
+	}
+	if o.Markdown != "" {
+		jobs = append(jobs, job{o.Markdown, WriteCapacityMarkdown})
+	}
+	var written []string
+	var errs []error
+	for _, j := range jobs {
+		var buf bytes.Buffer
+		if err := j.write(&buf, c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := writeBytesAtomic(j.path, buf.Bytes()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		written = append(written, j.path)
+	}
+	if len(errs) > 0 {
+		return written, fmt.Errorf("write capacity reports: %w", joinErrs(errs))
+	}
+	return written, nil
+}
+
+func writeBytesAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteCapacityJSON writes c as indented JSON; nil lists are written as [].
+func WriteCapacityJSON(w io.Writer, c *result.Capacity) error {
+	if c == nil {
+		return fmt.Errorf("write capacity json: nil result")
+	}
+	cc := *c
+	if cc.Steps == nil {
+		cc.Steps = []result.CapacityStep{}
+	}
+	if cc.Targets == nil {
+		cc.Targets = []result.TargetSpec{}
+	}
+	if cc.Notes == nil {
+		cc.Notes = []string{}
+	}
+	for i := range cc.Steps {
+		if cc.Steps[i].Targets == nil {
+			cc.Steps[i].Targets = []result.TargetResult{}
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cc); err != nil {
+		return fmt.Errorf("write capacity json: %w", err)
+	}
+	return nil
+}
+
+// ReadCapacityJSON reads a capacity.json.
+func ReadCapacityJSON(rd io.Reader) (*result.Capacity, error) {
+	var c result.Capacity
+	if err := json.NewDecoder(rd).Decode(&c); err != nil {
+		return nil, fmt.Errorf("read capacity json: %w", err)
+	}
+	if c.Kind != result.KindCapacity {
+		return nil, fmt.Errorf("read capacity json: kind %q is not %q", c.Kind, result.KindCapacity)
+	}
+	return &c, nil
+}
+
+// capacityLoad formats a load in the report's unit.
+func capacityLoad(c *result.Capacity, v float64) string {
+	if c.Vary == "users" {
+		return formatThousands(v, 0) + " users"
+	}
+	return formatNum(round(v, 3)) + " " + c.Unit
+}
+
+func stepsByLoad(c *result.Capacity) []result.CapacityStep {
+	s := slices.Clone(c.Steps)
+	slices.SortStableFunc(s, func(a, b result.CapacityStep) int {
+		switch {
+		case a.Load < b.Load:
+			return -1
+		case a.Load > b.Load:
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+// WriteCapacityText writes the console summary: the headline, then a line
+// per step in the order run.
+func WriteCapacityText(w io.Writer, c *result.Capacity) error {
+	var b strings.Builder
+	a := c.Answer
+	fmt.Fprintf(&b, "capacity of %s: varying %s (design point %s)\n\n", c.Scenario.Name, c.Vary, capacityLoad(c, c.DesignPoint))
+	fmt.Fprintf(&b, "%-3s %-6s %14s %10s %9s %9s %9s %7s %9s %8s %7s  %s\n",
+		"#", "stage", "load", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "hit", "pool wait", "timeouts", "errors", "verdict")
+	for _, s := range c.Steps {
+		verdict := strings.ToUpper(s.Verdict)
+		if s.Bottleneck != "" {
+			verdict += " (tool-limited)"
+		}
+		fmt.Fprintf(&b, "%-3d %-6s %14s %10s %9.3f %9.3f %9.3f %7s %9s %8d %7d  %s\n",
+			s.N, s.Stage, strings.TrimSuffix(strings.TrimSuffix(capacityLoad(c, s.Load), " users"), " "+c.Unit), formatThousands(s.OpsPerSec, 0),
+			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, formatPercent(s.HitRate), formatThousands(float64(s.PoolWaitCount), 0),
+			s.PoolTimeouts, s.Errors, verdict)
+	}
+	fmt.Fprintf(&b, "\n%s\n", a.Headline)
+	if a.Evidence != "" {
+		fmt.Fprintf(&b, "evidence (%s): %s\n", a.Limit, a.Evidence)
+	}
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	status := "HOLDS"
+	if !a.DesignHolds {
+		status = "DOES NOT HOLD"
+	}
+	fmt.Fprintf(&b, "design point %s: %s\n", capacityLoad(c, c.DesignPoint), status)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteCapacityMarkdown writes the headline and the steps as a table.
+func WriteCapacityMarkdown(w io.Writer, c *result.Capacity) error {
+	var b strings.Builder
+	status := "holds"
+	if !c.Answer.DesignHolds {
+		status = "does not hold"
+	}
+	fmt.Fprintf(&b, "## cacheproof capacity: %s — design point %s\n\n", c.Scenario.Name, status)
+	fmt.Fprintf(&b, "**%s**\n\n", c.Answer.Headline)
+	if c.Answer.Evidence != "" {
+		fmt.Fprintf(&b, "Limiting resource: `%s` — %s\n\n", c.Answer.Limit, c.Answer.Evidence)
+	}
+	fmt.Fprintf(&b, "| # | stage | load (%s) | ops/s | p50 ms | p99 ms | p99.9 ms | hit rate | pool waits | pool timeouts | errors | verdict |\n", c.Unit)
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range c.Steps {
+		v := s.Verdict
+		if s.Bottleneck != "" {
+			v += " (tool-limited)"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.3f | %.3f | %.3f | %s | %d | %d | %d | %s |\n", s.N, s.Stage, formatNum(round(s.Load, 3)),
+			formatThousands(s.OpsPerSec, 0), s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, formatPercent(s.HitRate),
+			s.PoolWaitCount, s.PoolTimeouts, s.Errors, v)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteCapacityJUnit writes one test case, "design point holds", failed
+// with the headline when it does not.
+func WriteCapacityJUnit(w io.Writer, c *result.Capacity) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      float64  `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		SystemOut string   `xml:"system-out,omitempty"`
+	}
+	type suite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Time     float64    `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	tc := testcase{Name: "design point " + capacityLoad(c, c.DesignPoint) + " holds", Classname: "cacheproof.capacity." + c.Scenario.Name,
+		Time: round(c.DurationS, 3), SystemOut: c.Answer.Headline}
+	s := suite{Name: "cacheproof capacity " + c.Scenario.Name, Tests: 1, Time: round(c.DurationS, 3)}
+	if !c.Answer.DesignHolds {
+		tc.Failure = &failure{Message: c.Answer.Headline, Text: c.Answer.Evidence}
+		s.Failures = 1
+	}
+	s.Cases = []testcase{tc}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("write capacity junit: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// capacityCharts draws the charts against the offered load.
+func capacityCharts(c *result.Capacity) []template.HTML {
+	steps := stepsByLoad(c)
+	if len(steps) == 0 {
+		return nil
+	}
+	x := make([]float64, len(steps))
+	for i, s := range steps {
+		x[i] = s.Load
+	}
+	ys := func(f func(result.CapacityStep) float64) []float64 {
+		out := make([]float64, len(steps))
+		for i, s := range steps {
+			out[i] = f(s)
+		}
+		return out
+	}
+	xlo, xhi := x[0], x[len(x)-1]
+	if xhi <= xlo {
+		xlo, xhi = xlo*0.9, xhi*1.1+1
+	}
+	xFmt := func(v float64) string { return formatThousands(v, 2) }
+	xTicks := niceTicks(xlo, xhi, 6)
+	a := c.Answer
+	knee := func(lo, hi float64) []series {
+		var out []series
+		if a.MaxLoad > 0 {
+			out = append(out, series{name: "max holding load", color: "#2ca02c", dash: true, x: []float64{a.MaxLoad, a.MaxLoad}, y: []float64{lo, hi}})
+		}
+		if a.FailLoad > 0 {
+			out = append(out, series{name: "first failing load", color: "#b00020", dash: true, x: []float64{a.FailLoad, a.FailLoad}, y: []float64{lo, hi}})
+		}
+		if c.DesignPoint > 0 && c.DesignPoint >= xlo && c.DesignPoint <= xhi {
+			out = append(out, series{name: "design point", color: "#7f7f7f", dash: true, x: []float64{c.DesignPoint, c.DesignPoint}, y: []float64{lo, hi}})
+		}
+		return out
+	}
+	bound := func(name string, scale float64, label string) []hline {
+		for _, t := range c.Targets {
+			if t.Name != name {
+				continue
+			}
+			pt, err := result.ParseTarget(t)
+			if v, ok := pt.Bound(); err == nil && ok {
+				return []hline{{y: v * scale, label: label + " " + t.Expr, color: "#b00020"}}
+			}
+		}
+		return nil
+	}
+	lat := []series{
+		{name: "p50", color: colorAt(0), x: x, y: ys(func(s result.CapacityStep) float64 { return s.LatencyMs.P50 }), width: 2},
+		{name: "p99", color: colorAt(1), x: x, y: ys(func(s result.CapacityStep) float64 { return s.LatencyMs.P99 }), width: 2},
+		{name: "p99.9", color: colorAt(3), x: x, y: ys(func(s result.CapacityStep) float64 { return s.LatencyMs.P999 })},
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range lat {
+		for _, v := range s.y {
+			if v > 0 {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	latH := bound("latency_p99", 1, "p99 target")
+	for _, h := range latH {
+		hi = math.Max(hi, h.y)
+	}
+	if math.IsInf(lo, 1) {
+		lo, hi = 0.01, 1
+	}
+	lat = append(lat, knee(lo, hi)...)
+	pctFmt := func(v float64) string { return formatNum(v) + "%" }
+	hit := append([]series{{name: "hit rate", color: colorAt(0), x: x, y: ys(func(s result.CapacityStep) float64 { return 100 * s.HitRate }), width: 2}}, knee(0, 100)...)
+	poolErr := []series{
+		{name: "requests that waited for a connection", color: colorAt(4), x: x, y: ys(func(s result.CapacityStep) float64 { return float64(s.PoolWaitCount) }), width: 2},
+		{name: "pool timeouts", color: colorAt(1), x: x, y: ys(func(s result.CapacityStep) float64 { return float64(s.PoolTimeouts) })},
+		{name: "errors", color: colorAt(3), x: x, y: ys(func(s result.CapacityStep) float64 { return float64(s.Errors) })},
+	}
+	phi := 1.0
+	for _, s := range poolErr {
+		for _, v := range s.y {
+			phi = math.Max(phi, v)
+		}
+	}
+	poolErr = append(poolErr, knee(0, phi)...)
+	tput := []series{
+		{name: "ops/s measured", color: colorAt(0), x: x, y: ys(func(s result.CapacityStep) float64 { return s.OpsPerSec }), width: 2},
+	}
+	thi := 1.0
+	for _, v := range tput[0].y {
+		thi = math.Max(thi, v)
+	}
+	tput = append(tput, knee(0, thi)...)
+	count := func(v float64) string { return formatThousands(v, 2) }
+	unit := "offered load (" + c.Unit + ")"
+	return []template.HTML{
+		chart{title: "Latency against " + unit + " (ms, log scale; from intended start)", yLabel: "ms", logY: true, xMin: xlo, xMax: xhi,
+			xFmt: xFmt, xTicks: xTicks, yFmt: formatMs, series: lat, hlines: latH}.render(),
+		chart{title: "Hit rate against " + unit, yLabel: "%", fixY: true, yMin: 0, yMax: 100, xMin: xlo, xMax: xhi,
+			xFmt: xFmt, xTicks: xTicks, yFmt: pctFmt, series: hit, hlines: bound("hit_rate", 100, "target")}.render(),
+		chart{title: "Pool waits, pool timeouts and errors against " + unit + " (per step)", yLabel: "count", xMin: xlo, xMax: xhi,
+			xFmt: xFmt, xTicks: xTicks, yFmt: count, series: poolErr}.render(),
+		chart{title: "Throughput against " + unit, yLabel: "ops/s", xMin: xlo, xMax: xhi,
+			xFmt: xFmt, xTicks: xTicks, yFmt: count, series: tput}.render(),
+	}
+}
+
+var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap{
+	"ms":    formatMs,
+	"pct":   formatPercent,
+	"thou":  func(v float64) string { return formatThousands(v, 0) },
+	"num":   func(v float64) string { return formatNum(round(v, 3)) },
+	"upper": strings.ToUpper,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>cacheproof capacity: {{.C.Scenario.Name}}</title>
+<style>{{.CSS}}
+table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #e5e7eb;text-align:right}th{background:#f6f8fa}
+td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b00020;font-weight:600}.headline{font-size:16px;margin:10px 0}
+</style></head><body>
+<h1>Capacity: {{.C.Scenario.Name}}</h1>
+<p>{{.C.Scenario.Description}}</p>
+<p class="headline {{if .C.Answer.DesignHolds}}pass{{else}}fail{{end}}">{{.C.Answer.Headline}}</p>
+<table>
+<tr><th class="l">varied</th><td class="l">{{.C.Vary}} ({{.C.Unit}})</td></tr>
+<tr><th class="l">design point</th><td class="l">{{num .C.DesignPoint}} {{.C.Unit}}: {{if .C.Answer.DesignHolds}}holds{{else}}does not hold{{end}}</td></tr>
+<tr><th class="l">max sustainable load</th><td class="l">{{if .C.Answer.AtLeast}}at least {{end}}{{num .C.Answer.MaxLoad}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s, {{num .C.Answer.Headroom}}× the design point)</td></tr>
+{{with .C.Answer.Broke}}<tr><th class="l">first target to break</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}}) at {{num $.C.Answer.FailLoad}} {{$.C.Unit}}</td></tr>{{end}}
+{{range .C.Answer.AlsoBroke}}<tr><th class="l">also broke</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}})</td></tr>{{end}}
+<tr><th class="l">likely limiting resource</th><td class="l">{{.C.Answer.Limit}}{{if .C.Answer.Evidence}}: {{.C.Answer.Evidence}}{{end}}</td></tr>
+<tr><th class="l">each step</th><td class="l">{{num .C.Search.StepWarmupS}} s warm-up, {{num .C.Search.StepDurationS}} s recorded; {{.C.Search.Prefill}}</td></tr>
+<tr><th class="l">search</th><td class="l">from {{num .C.Search.From}} to {{num .C.Search.To}} ×{{num .C.Search.Growth}}, precision {{.C.Search.Precision}}{{if .C.Search.MaxLoad}}, never beyond {{num .C.Search.MaxLoad}}{{end}}; {{len .C.Steps}} steps in {{num .C.DurationS}} s</td></tr>
+</table>
+{{range .Notes}}<p>note: {{.}}</p>{{end}}
+{{range .Charts}}{{.}}{{end}}
+<h2>Steps</h2>
+<table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
+{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .Bottleneck}} (tool-limited: {{.Bottleneck}}){{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
+{{end}}</table>
+</body></html>
+`))
+
+// WriteCapacityHTML writes capacity.html: one self-contained page, the
+// run report's styles and SVG charts.
+func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
+	if c == nil {
+		return fmt.Errorf("write capacity html: nil result")
+	}
+	css := ""
+	if _, rest, ok := strings.Cut(htmlTemplate, "<style>"); ok {
+		css, _, _ = strings.Cut(rest, "</style>")
+	}
+	v := struct {
+		C      *result.Capacity
+		CSS    template.CSS
+		Charts []template.HTML
+		Notes  []string
+	}{c, template.CSS(css), capacityCharts(c), c.Notes}
+	var buf bytes.Buffer
+	if err := capacityTmpl.Execute(&buf, v); err != nil {
+		return fmt.Errorf("write capacity html: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
