@@ -79,7 +79,7 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	if s.MaxSteps == 0 {
 		s.MaxSteps = DefaultMaxSteps
 	}
-	p := Plan{Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision}
+	p := Plan{Users: sc.Workload.ActiveUsers, PerUserPerMinute: sc.Workload.CommandsPerUserPerMinute, Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision}
 	switch s.Vary {
 	case scenarios.VaryUsers:
 		p.Design, p.Whole, p.Min = float64(sc.Workload.ActiveUsers), true, 1

@@ -229,3 +229,34 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("nothing: %s", l)
 	}
 }
+
+// Late starts alone (client.bottleneck without a CPU reason) make a step
+// tool-limited only when service time held the missed latency target: a
+// late start adds to latency from intended start, not to service time.
+func TestToolLimitedLateStarts(t *testing.T) {
+	late := func(svcP99 float64) *result.Result {
+		return &result.Result{
+			Verdict: result.VerdictFail,
+			Users:   result.UsersReport{Commands: 100, Late: 20},
+			Client:  result.ClientReport{Bottleneck: "20.0% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)"},
+			Latency: result.LatencyReport{Overall: result.Summary{Count: 500, P99: 7}, Service: result.Summary{Count: 500, P99: svcP99}},
+			Targets: []result.TargetResult{{Name: "latency_p99", Expr: "< 5ms", Observed: 7, Unit: "ms"}},
+		}
+	}
+	if tool, why := ToolLimited(late(1.2)); !tool || !strings.Contains(why, "service time") {
+		t.Errorf("service p99 1.2 ms under the 5 ms bound: want tool-limited, got %v %q", tool, why)
+	}
+	if tool, _ := ToolLimited(late(6.5)); tool {
+		t.Error("service p99 6.5 ms over the bound: the system under test was slow, not the tool")
+	}
+	r := late(1.2)
+	r.Targets = append(r.Targets, result.TargetResult{Name: "pool_timeouts", Expr: "== 0", Observed: 3, Unit: "count"})
+	if tool, _ := ToolLimited(r); tool {
+		t.Error("pool timeouts are not explained by late starts")
+	}
+	r = late(6.5)
+	r.Client.Bottleneck = "the tool used 1.95 of the 2 CPUs it may use"
+	if tool, _ := ToolLimited(r); !tool {
+		t.Error("a saturated tool CPU is the tool's whatever the targets")
+	}
+}

@@ -171,7 +171,7 @@ func WriteCapacityText(w io.Writer, c *result.Capacity) error {
 		"#", "stage", "load", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "hit", "pool wait", "timeouts", "errors", "verdict")
 	for _, s := range c.Steps {
 		verdict := strings.ToUpper(s.Verdict)
-		if s.Bottleneck != "" {
+		if s.ToolLimited {
 			verdict += " (tool-limited)"
 		}
 		fmt.Fprintf(&b, "%-3d %-6s %14s %10s %9.3f %9.3f %9.3f %7s %9s %8d %7d  %s\n",
@@ -211,7 +211,7 @@ func WriteCapacityMarkdown(w io.Writer, c *result.Capacity) error {
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range c.Steps {
 		v := s.Verdict
-		if s.Bottleneck != "" {
+		if s.ToolLimited {
 			v += " (tool-limited)"
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.3f | %.3f | %.3f | %s | %d | %d | %d | %s |\n", s.N, s.Stage, formatNum(round(s.Load, 3)),
@@ -399,7 +399,7 @@ td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b0002
 {{range .Charts}}{{.}}{{end}}
 <h2>Steps</h2>
 <table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
-{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .Bottleneck}} (tool-limited: {{.Bottleneck}}){{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
+{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

@@ -26,7 +26,7 @@ func sampleCapacity(holds bool) *result.Capacity {
 		c.Steps = append(c.Steps, result.CapacityStep{N: i + 1, Stage: "ramp", Load: l, Users: int(l), OpsPerSec: l * 4,
 			LatencyMs: result.Summary{P50: l / 2000, P99: l / 700, P999: l / 300}, HitRate: 0.96, Verdict: v, Pass: pass,
 			Targets: []result.TargetResult{{Name: "latency_p99", Expr: "< 5ms", Observed: l / 700, ObservedText: "x ms", Pass: l/700 < 5}},
-			Report: "steps/01"})
+			Report:  "steps/01"})
 	}
 	c.Answer = result.CapacityAnswer{MaxLoad: 3000, MaxUsers: 3000, MaxOpsPerSec: 12000, FailLoad: 4000, Limit: result.LimitPool,
 		Evidence: "12 pool timeouts", Headroom: 1.5, DesignHolds: holds, Headline: "holds to 1.50x the 2,000 users design point",

@@ -92,8 +92,12 @@ type CapacityStep struct {
 	Pass               bool    `json:"pass"`
 	// Bottleneck is the run's client.bottleneck: set when the load generator
 	// limited the step, whose failure then says nothing about Redis.
-	Bottleneck string         `json:"bottleneck,omitempty"`
-	Targets    []TargetResult `json:"targets"`
+	Bottleneck string `json:"bottleneck,omitempty"`
+	// ToolLimited: the step failed because of the load generator (its CPU,
+	// or late starts that alone explain a latency miss); such a step ends
+	// the search with "at least", never a knee.
+	ToolLimited bool           `json:"tool_limited"`
+	Targets     []TargetResult `json:"targets"`
 	// Report is the folder of the step's own report.json and report.html,
 	// relative to the capacity report's.
 	Report string `json:"report,omitempty"`

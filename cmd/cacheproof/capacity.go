@@ -1,0 +1,257 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/capacity"
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+const capacityExamples = `
+Each step is a whole run of the scenario at one load (its own redis-server,
+its own prefill to steady state, warm-up and recorded time); the ramp
+multiplies the load by --growth until a target breaks, then bisects between
+the highest passing and the lowest failing load to --precision.
+
+Examples:
+  # the built-in capacity scenario (the baseline's workload, 30 s steps)
+  cacheproof capacity -s capacity
+
+  # how many users does the baseline hold? 15 s steps, 5 % precision
+  cacheproof capacity -s baseline --from 5000 --to 40000 --step-duration 15s --step-warmup 5s --precision 5%
+
+  # vary the commands per user per minute at the scenario's users
+  cacheproof capacity -s baseline --vary rate --from 3 --to 48
+
+  # an external Redis: never beyond 20,000 users
+  cacheproof capacity -s my-external.yaml --max-load 20000
+`
+
+type capacityFlags struct {
+	scenario         string
+	settings         capacity.Settings
+	stepWarmup       time.Duration
+	out              string
+	seed             int64
+	quiet            bool
+	redisServer      string
+	image            string
+	allowDestructive bool
+	junit            string
+	markdown         string
+}
+
+// capacityMain is `cacheproof capacity`: flags and files here, the search
+// in package capacity, every step a harness run. Exit 0 when the design
+// point holds, 1 when it does not, 2 usage, 3 environment, 130 interrupted.
+func capacityMain(args []string, stdout, stderr io.Writer) int {
+	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof capacity: "+format+"\n", a...) }
+	var f capacityFlags
+	s := &f.settings
+	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario")
+	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users) or rate (commands per user per minute) (default users)")
+	fs.Float64Var(&s.From, "from", 0, "first step's load (default: half the design point)")
+	fs.Float64Var(&s.To, "to", 0, "highest load of the ramp (default: four times the design point)")
+	fs.Float64Var(&s.Growth, "growth", 0, "ramp factor from one step to the next (default 2)")
+	fs.DurationVar(&s.StepDuration, "step-duration", 0, "recorded time of each step (default: the scenario's recorded phases)")
+	fs.DurationVar(&f.stepWarmup, "step-warmup", 0, "warm-up of each step; 0s removes it (default: the scenario's)")
+	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
+	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
+	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many steps (default 12)")
+	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-capacity-<UTC timestamp>)")
+	fs.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the headline and errors")
+	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary (default $CACHEPROOF_REDIS_SERVER, then PATH)")
+	fs.StringVar(&f.image, "image", "", "Redis image for the container backend")
+	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
+	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case: the design point holds)")
+	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		errf("%v", err)
+		return exitUsage
+	}
+	if f.scenario == "" && fs.NArg() == 1 {
+		f.scenario = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		errf("unexpected arguments %v (one scenario)", fs.Args())
+		return exitUsage
+	}
+	if f.scenario == "" {
+		errf("--scenario is required, e.g. cacheproof capacity -s capacity")
+		return exitUsage
+	}
+	for name, v := range map[string]float64{"from": s.From, "to": s.To, "max-load": s.MaxLoad, "growth": s.Growth,
+		"step-duration": s.StepDuration.Seconds(), "max-steps": float64(s.MaxSteps)} {
+		if fs.Changed(name) && !(v > 0) {
+			errf("--%s %s: must be positive", name, fs.Lookup(name).Value)
+			return exitUsage
+		}
+	}
+	if fs.Changed("growth") && s.Growth <= 1 {
+		errf("--growth %v: must be above 1", s.Growth)
+		return exitUsage
+	}
+	if fs.Changed("step-warmup") {
+		if f.stepWarmup < 0 {
+			errf("--step-warmup must not be negative")
+			return exitUsage
+		}
+		s.StepWarmup = &f.stepWarmup
+	}
+
+	sc, err := scenarios.Resolve(f.scenario)
+	if err != nil {
+		printScenarioErr(stderr, err)
+		return exitUsage
+	}
+	if fs.Changed("seed") {
+		if err := sc.Apply(scenarios.Overrides{Seed: &f.seed}); err != nil {
+			printScenarioErr(stderr, err)
+			return exitUsage
+		}
+	}
+	if sc.Target.Backend == "external" && !f.allowDestructive {
+		for _, ft := range sc.Faults {
+			if ft.ActsOnRedis() {
+				errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)
+				return exitUsage
+			}
+		}
+	}
+	plan, settings, err := capacity.Resolve(sc, f.settings)
+	if err != nil {
+		errf("%v", err)
+		return exitUsage
+	}
+	// Every step's scenario must be valid: check the ends before starting.
+	var first *scenarios.Scenario
+	for _, load := range []float64{plan.From, plan.To} {
+		step, err := capacity.StepScenario(sc, settings, load)
+		if err != nil {
+			errf("at %v %s:", load, plan.Unit)
+			printScenarioErr(stderr, err)
+			return exitUsage
+		}
+		if first == nil {
+			first = step
+		}
+	}
+
+	outDir := f.out
+	if outDir == "" {
+		outDir = filepath.Join("results", fmt.Sprintf("%s-capacity-%s", sc.Name, time.Now().UTC().Format("20060102T150405Z")))
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		errf("cannot create the report folder: %v", err)
+		return exitEnvironment
+	}
+	rs := &runState{stdout: stdout, stderr: stderr}
+	ctx, stopSignals := rs.interruptible()
+	defer stopSignals()
+
+	stepDir := func(n int, load float64) string {
+		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
+	}
+	n := 0
+	runner := capacity.HarnessRunner(sc, settings, harness.Options{
+		RedisServer:      f.redisServer,
+		Image:            f.image,
+		AllowDestructive: f.allowDestructive,
+		Version:          toolVersion(),
+	}, func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
+	if !f.quiet {
+		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v; each step prefilled on its own\n",
+			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design)
+	}
+	started := time.Now()
+	c, serr := capacity.Search(ctx, plan, runner, func(st *result.CapacityStep, res *result.Result) {
+		n = st.N
+		dir := stepDir(st.N, st.Load)
+		if _, err := report.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
+			errf("step %d reports: %v", st.N, err)
+		} else {
+			st.Report = dir
+		}
+		if !f.quiet {
+			v := strings.ToUpper(st.Verdict)
+			if st.ToolLimited {
+				v += " (the tool was the bottleneck)"
+			}
+			var broke []string
+			for _, t := range st.Targets {
+				if !t.Pass {
+					broke = append(broke, t.Name+" "+t.ObservedText)
+				}
+			}
+			fmt.Fprintf(stderr, "step %d (%s) %v %s: %s  %.0f ops/s, p99 %.3f ms, hit %.1f%%  %s\n",
+				st.N, st.Stage, st.Load, plan.Unit, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
+		}
+	})
+	warm, rec := capacity.StepTimes(first)
+	c.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
+	c.Scenario = result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed}
+	c.StartedAt = started.UTC()
+	c.DurationS = time.Since(started).Seconds()
+	c.Search.StepWarmupS, c.Search.StepDurationS = warm, rec
+	c.Search.Prefill = "each step from its own prefill (workload.prefill " + sc.Workload.Prefill.D().String() + "): the cache's steady state depends on the load"
+	for _, t := range sc.Targets {
+		c.Targets = append(c.Targets, result.TargetSpec{Name: t.Name, Expr: t.Expr})
+	}
+	code := exitOK
+	if !c.Answer.DesignHolds {
+		code = exitTargetMiss
+	}
+	var cfgErr *harness.ConfigError
+	switch {
+	case serr == nil:
+	case errors.Is(serr, capacity.ErrInterrupted) || ctx.Err() != nil:
+		c.Interrupted = true
+		c.Notes = append(c.Notes, "interrupted: the answer covers the steps run")
+		code = exitInterrupted
+	case errors.As(serr, &cfgErr):
+		errf("%v", serr)
+		code = exitUsage
+	default:
+		errf("%v", serr)
+		c.Notes = append(c.Notes, "stopped: "+serr.Error())
+		code = exitEnvironment
+	}
+	c.ExitCode = code
+	files, werr := report.WriteCapacityAll(c, report.CapacityOutputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
+	if f.quiet {
+		fmt.Fprintln(stdout, c.Answer.Headline)
+	} else {
+		fmt.Fprintln(stdout)
+		if err := report.WriteCapacityText(stdout, c); err != nil {
+			errf("console summary: %v", err)
+		}
+		fmt.Fprintf(stdout, "\nreports: %s (each step's in %s)\n", strings.Join(files, ", "), filepath.Join(outDir, "steps"))
+	}
+	if werr != nil {
+		errf("writing reports: %v", werr)
+		if code == exitOK {
+			code = exitEnvironment
+		}
+	}
+	return code
+}

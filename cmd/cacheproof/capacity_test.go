@@ -1,0 +1,140 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
+)
+
+// knownCapacity is a Redis slowed on purpose: one pooled connection
+// (max_conns: 1) through the in-process proxy with a 5 ms latency toxic on
+// every reply for the whole run. Operations on one connection follow one
+// another, so the link carries at most 1 / 5 ms = 200 operations per second
+// (Redis's own time is microseconds); as the offered load nears that, the
+// pool queue (pool wait is in the latency from intended start) grows
+// without bound and p99 crosses 100 ms. At 60 commands per user per minute
+// and about 7 operations per command, that is near 27 users.
+const knownCapacity = `
+name: capacity-known
+seed: 5
+workload: {population: 20000, active_users: 12, commands_per_user_per_minute: 60, prefill: 0s}
+pool: {max_conns: 1, min_idle: 0}
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 3s}
+faults:
+  - {at: 0s, for: 4s, kind: network, toxic: latency, latency: 5ms}
+targets:
+  latency_p99: "< 100ms"
+  hit_rate: "off"
+capacity: {vary: users, from: 6, to: 96, precision: 20%}
+`
+
+const linkOpsPerSec = 200.0 // 1 connection / 5 ms
+
+// The search against the slowed Redis finds the knee where the link's
+// 200 ops/s says it is, within the precision, names the pool and p99, and
+// writes capacity.json, capacity.html and every step's own reports; the
+// design point (12 users) holds, so the exit code is 0.
+func TestCapacityFindsKnownKnee(t *testing.T) {
+	path := writeScenario(t, knownCapacity)
+	out := filepath.Join(t.TempDir(), "out")
+	r := run(t, "capacity", "-s", path, "-o", out, "--junit", filepath.Join(out, "junit.xml"))
+	t.Logf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
+	f, err := os.Open(filepath.Join(out, "capacity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := report.ReadCapacityJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	if a.AtLeast && a.Limit == result.LimitTool {
+		// The machine was too busy for the tool to keep its schedule: the
+		// answer must then say so and claim no knee.
+		if !strings.Contains(a.Headline, "not a knee") || r.stdout == "" {
+			t.Fatalf("tool-limited answer without saying so: %q", a.Headline)
+		}
+		t.Skipf("the load generator limited the run on this machine (%s); no knee to check", a.Evidence)
+	}
+	if r.code != exitOK || !a.DesignHolds || c.Verdict != result.VerdictPass {
+		t.Fatalf("exit %d, design holds %v: %s", r.code, a.DesignHolds, a.Headline)
+	}
+	if a.AtLeast || a.MaxLoad == 0 || a.FailLoad <= a.MaxLoad {
+		t.Fatalf("no knee found: %+v", a)
+	}
+	if gap := a.FailLoad - a.MaxLoad; gap > 0.2*a.MaxLoad && gap > 1 {
+		t.Errorf("gap %v between %v and %v is above the 20%% precision", gap, a.MaxLoad, a.FailLoad)
+	}
+	// The known answer: the link carries at most 200 ops/s, so the highest
+	// holding step measured no more than that, and a queue that breaks p99
+	// needs the link well loaded (over half its capacity).
+	var failOps float64
+	for _, s := range c.Steps {
+		if s.Load == a.FailLoad {
+			failOps = s.OpsPerSec
+		}
+	}
+	if a.MaxOpsPerSec > linkOpsPerSec || failOps < 0.5*linkOpsPerSec || failOps > 1.05*linkOpsPerSec {
+		t.Errorf("knee between %.0f ops/s (holds) and %.0f ops/s (breaks); the link's capacity is %.0f ops/s", a.MaxOpsPerSec, failOps, linkOpsPerSec)
+	}
+	if a.Broke == nil || a.Broke.Name != "latency_p99" {
+		t.Errorf("first to break %+v, want latency_p99", a.Broke)
+	}
+	if a.Limit != result.LimitPool {
+		t.Errorf("limit %s (%s), want pool", a.Limit, a.Evidence)
+	}
+	if a.Headroom <= 1 || !strings.Contains(r.stdout, a.Headline) {
+		t.Errorf("headroom %v; stdout lacks the headline", a.Headroom)
+	}
+	for _, s := range c.Steps {
+		if _, err := os.Stat(filepath.Join(out, s.Report, "report.json")); err != nil || s.Users != int(s.Load) {
+			t.Errorf("step %d: report %q: %v (users %d)", s.N, s.Report, err, s.Users)
+		}
+	}
+	for _, name := range []string{"capacity.html", "junit.xml"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Usage errors exit 2 before anything runs; an external Redis needs
+// --max-load.
+func TestCapacityUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"capacity"},
+		{"capacity", "-s", "baseline", "--vary", "colour"},
+		{"capacity", "-s", "baseline", "--from", "0"},
+		{"capacity", "-s", "baseline", "--from", "100", "--to", "50"},
+		{"capacity", "-s", "baseline", "--precision", "150%"},
+		{"capacity", "-s", writeScenario(t, "name: ext\ntarget: {backend: external, addrs: [\"127.0.0.1:1\"]}\n")},
+	} {
+		if r := run(t, args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
+		}
+	}
+	r := run(t, "capacity", "-s", writeScenario(t, "name: ext\ntarget: {backend: external, addrs: [\"127.0.0.1:1\"]}\n"))
+	if !strings.Contains(r.stderr, "--max-load") {
+		t.Errorf("external without --max-load: %s", r.stderr)
+	}
+}
+
+// A step whose Redis cannot start ends the search with exit 3, and the
+// capacity report is still written.
+func TestCapacityEnvironment(t *testing.T) {
+	out := t.TempDir()
+	r := run(t, "capacity", "-s", writeScenario(t, knownCapacity), "-o", out, "--redis-server", "/nonexistent/redis-server")
+	if r.code != exitEnvironment || !strings.Contains(r.stderr, "redis-server") {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "capacity.json")); err != nil {
+		t.Error(err)
+	}
+}
