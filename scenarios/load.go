@@ -78,7 +78,9 @@ func Builtins() []string {
 // of that name exists ("baseline" and "baseline.yaml" both name the embedded
 // baseline scenario).
 func Resolve(nameOrPath string) (*Scenario, error) {
-	if _, err := os.Stat(nameOrPath); err == nil {
+	// A folder of that name (the capacity/ package beside the built-in
+	// capacity scenario) is not a scenario file.
+	if fi, err := os.Stat(nameOrPath); err == nil && !fi.IsDir() {
 		return Load(nameOrPath)
 	}
 	dir := filepath.Dir(nameOrPath)
