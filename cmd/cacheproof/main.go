@@ -6,7 +6,8 @@
 // exit-code table, which the README documents:
 //
 //	0    every target met (or: the command succeeded)
-//	1    a target was missed (compare: NEW regressed beyond the tolerance)
+//	1    a target was missed (compare: NEW regressed beyond the tolerance;
+//	     capacity: the design point does not hold)
 //	2    usage error or invalid scenario
 //	3    the environment failed: Redis could not start, Docker absent when asked for
 //	130  interrupted (a partial report is still written)
