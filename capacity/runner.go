@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/harness"
@@ -26,7 +27,7 @@ type Settings struct {
 }
 
 // Units of the loads, by what is varied.
-var units = map[string]string{scenarios.VaryUsers: "users", scenarios.VaryRate: "commands/user/min"}
+var units = map[string]string{scenarios.VaryUsers: "users", scenarios.VaryRate: "commands/user/min", scenarios.VaryMaxConns: "connections"}
 
 // Resolve merges the flags over the scenario's capacity: section and the
 // defaults, and returns the plan and the step settings. The design point is
@@ -85,8 +86,14 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 		p.Design, p.Whole, p.Min = float64(sc.Workload.ActiveUsers), true, 1
 	case scenarios.VaryRate:
 		p.Design, p.Min = sc.Workload.CommandsPerUserPerMinute, 0.01
+	case scenarios.VaryMaxConns:
+		cfg, err := sc.Pool.Config()
+		if err != nil {
+			return p, s, fmt.Errorf("pool: %v", err)
+		}
+		p.Design, p.Whole, p.Min, p.Knob = float64(cfg.MaxConnections), true, 1, true
 	default:
-		return p, s, fmt.Errorf("--vary: unknown %q, expected one of users, rate", s.Vary)
+		return p, s, fmt.Errorf("--vary: unknown %q, expected one of %s", s.Vary, strings.Join(scenarios.CapacityVaries(), ", "))
 	}
 	var err error
 	if p.Precision, p.Relative, err = scenarios.ParsePrecision(s.Precision); err != nil {
@@ -95,9 +102,15 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	p.From, p.To = s.From, s.To
 	if p.From == 0 {
 		p.From = p.round(p.Design / 2)
+		if p.Knob {
+			p.From = max(1, p.round(p.Design/8))
+		}
 	}
 	if p.To == 0 {
 		p.To = p.round(p.Design * 4)
+		if p.Knob {
+			p.To = p.round(p.Design * 2)
+		}
 	}
 	if p.Whole && p.To > float64(sc.Workload.Population) {
 		p.To = float64(sc.Workload.Population)
@@ -130,6 +143,13 @@ func StepScenario(base *scenarios.Scenario, s Settings, load float64) (*scenario
 		ov.Users = int(math.Round(load))
 	case scenarios.VaryRate:
 		sc.Workload.CommandsPerUserPerMinute = load
+	case scenarios.VaryMaxConns:
+		n := int(math.Round(load))
+		sc.Pool.MaxConns = &n
+		// min_idle (written or the profile's) may not exceed max_conns.
+		if cfg, err := base.Pool.Config(); err == nil && cfg.MinConnections > n {
+			sc.Pool.MinIdle = &n
+		}
 	}
 	if err := sc.Apply(ov); err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type Plan struct {
 	Whole bool
 	// Min is the lowest load worth trying when even From fails.
 	Min float64
+	// Knob: the steps vary a setting (max_conns) at the scenario's load,
+	// and more of it holds more: the search finds the least that holds.
+	Knob bool
 	// Users and PerUserPerMinute are the scenario's workload; the varied
 	// one is replaced by each step's load.
 	Users            int
@@ -131,7 +134,7 @@ func (p Plan) ramp() []float64 {
 
 // closeEnough reports whether the bisection is done.
 func (p Plan) closeEnough(pass, fail float64) bool {
-	gap := fail - pass
+	gap := math.Abs(fail - pass)
 	if p.Whole && gap <= 1 {
 		return true
 	}
@@ -161,6 +164,7 @@ func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result
 		SchemaVersion: result.SchemaVersion,
 		Kind:          result.KindCapacity,
 		Vary:          p.Vary,
+		Knob:          p.Knob,
 		Unit:          p.Unit,
 		DesignPoint:   p.Design,
 		Search: result.CapacitySearch{From: p.From, To: p.To, Growth: p.Growth, Precision: p.PrecisionText,
@@ -202,6 +206,9 @@ func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result
 
 	var pass, fail *result.CapacityStep
 	toolLimited := false
+	if p.Knob {
+		return searchKnob(c, p, step, budget, results)
+	}
 	// Ramp up.
 	for _, load := range p.ramp() {
 		if !budget() {

@@ -260,3 +260,39 @@ func TestToolLimitedLateStarts(t *testing.T) {
 		t.Error("a saturated tool CPU is the tool's whatever the targets")
 	}
 }
+
+// A max_conns sweep at fixed load finds the fewest connections that hold
+// it: the ramp grows the pool until a step passes, then bisects down.
+func TestSearchKnobFindsFewestConnections(t *testing.T) {
+	const need = 12
+	run := func(_ context.Context, conns float64) (*result.Result, error) {
+		r := &result.Result{Users: result.UsersReport{Active: 10000, Requests: 1000, OpsPerSec: 7000},
+			Phases: []result.PhaseReport{{Recorded: true, StartS: 0, EndS: 10}}, Verdict: result.VerdictPass}
+		r.Targets = []result.TargetResult{{Name: "pool_timeouts", Expr: "== 0", Unit: "count", ObservedText: "0", Pass: true}}
+		if conns < need {
+			r.Verdict = result.VerdictFail
+			r.Pool.Timeouts = uint64(100 * (need - conns))
+			r.Targets[0] = result.TargetResult{Name: "pool_timeouts", Expr: "== 0", Unit: "count", Observed: float64(r.Pool.Timeouts), ObservedText: "n"}
+		}
+		return r, nil
+	}
+	p := Plan{Vary: "max_conns", Unit: "connections", Knob: true, Design: 50, From: 6, To: 100, Growth: 2,
+		Precision: 0.1, Relative: true, PrecisionText: "10%", MaxSteps: 20, Whole: true, Min: 1, Users: 10000, PerUserPerMinute: 6}
+	c, err := Search(context.Background(), p, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	t.Logf("steps %v; %s", loads(c), a.Headline)
+	if a.MinHolding != need || a.FailLoad != need-1 || !a.DesignHolds || a.Limit != result.LimitPool || !c.Knob {
+		t.Errorf("answer %+v", a)
+	}
+	if a.Headroom != 4.17 || !strings.Contains(a.Headline, "needs max_conns 12 connections") {
+		t.Errorf("headroom %v headline %q", a.Headroom, a.Headline)
+	}
+	// A pool that never holds (or holds at the smallest) says so.
+	p.From, p.To, p.Design = 2, 8, 8
+	if c, _ := Search(context.Background(), p, run, nil); c.Answer.MinHolding != 0 || c.Answer.DesignHolds || !strings.Contains(c.Answer.Headline, "no max_conns up to 8") {
+		t.Errorf("never holds: %+v", c.Answer)
+	}
+}

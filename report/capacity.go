@@ -290,11 +290,15 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 	a := c.Answer
 	knee := func(lo, hi float64) []series {
 		var out []series
-		if a.MaxLoad > 0 {
-			out = append(out, series{name: "max holding load", color: "#2ca02c", dash: true, x: []float64{a.MaxLoad, a.MaxLoad}, y: []float64{lo, hi}})
+		hold, holdName, failName := a.MaxLoad, "max holding load", "first failing load"
+		if c.Knob {
+			hold, holdName, failName = a.MinHolding, "least holding value", "highest failing value"
+		}
+		if hold > 0 {
+			out = append(out, series{name: holdName, color: "#2ca02c", dash: true, x: []float64{hold, hold}, y: []float64{lo, hi}})
 		}
 		if a.FailLoad > 0 {
-			out = append(out, series{name: "first failing load", color: "#b00020", dash: true, x: []float64{a.FailLoad, a.FailLoad}, y: []float64{lo, hi}})
+			out = append(out, series{name: failName, color: "#b00020", dash: true, x: []float64{a.FailLoad, a.FailLoad}, y: []float64{lo, hi}})
 		}
 		if c.DesignPoint > 0 && c.DesignPoint >= xlo && c.DesignPoint <= xhi {
 			out = append(out, series{name: "design point", color: "#7f7f7f", dash: true, x: []float64{c.DesignPoint, c.DesignPoint}, y: []float64{lo, hi}})
@@ -358,6 +362,9 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 	tput = append(tput, knee(0, thi)...)
 	count := func(v float64) string { return formatThousands(v, 2) }
 	unit := "offered load (" + c.Unit + ")"
+	if c.Knob {
+		unit = c.Vary + " (" + c.Unit + ", at the scenario's load)"
+	}
 	return []template.HTML{
 		chart{title: "Latency against " + unit + " (ms, log scale; from intended start)", yLabel: "ms", logY: true, xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: formatMs, series: lat, hlines: latH}.render(),
@@ -388,7 +395,8 @@ td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b0002
 <table>
 <tr><th class="l">varied</th><td class="l">{{.C.Vary}} ({{.C.Unit}})</td></tr>
 <tr><th class="l">design point</th><td class="l">{{num .C.DesignPoint}} {{.C.Unit}}: {{if .C.Answer.DesignHolds}}holds{{else}}does not hold{{end}}</td></tr>
-<tr><th class="l">max sustainable load</th><td class="l">{{if .C.Answer.AtLeast}}at least {{end}}{{num .C.Answer.MaxLoad}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s, {{num .C.Answer.Headroom}}× the design point)</td></tr>
+{{if .C.Knob}}<tr><th class="l">least {{.C.Vary}} that holds</th><td class="l">{{if .C.Answer.MinHolding}}{{num .C.Answer.MinHolding}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s; the scenario's is {{num .C.Answer.Headroom}}× that){{else}}none in the searched range{{end}}</td></tr>
+{{else}}<tr><th class="l">max sustainable load</th><td class="l">{{if .C.Answer.AtLeast}}at least {{end}}{{num .C.Answer.MaxLoad}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s, {{num .C.Answer.Headroom}}× the design point)</td></tr>{{end}}
 {{with .C.Answer.Broke}}<tr><th class="l">first target to break</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}}) at {{num $.C.Answer.FailLoad}} {{$.C.Unit}}</td></tr>{{end}}
 {{range .C.Answer.AlsoBroke}}<tr><th class="l">also broke</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}})</td></tr>{{end}}
 <tr><th class="l">likely limiting resource</th><td class="l">{{.C.Answer.Limit}}{{if .C.Answer.Evidence}}: {{.C.Answer.Evidence}}{{end}}</td></tr>

@@ -34,6 +34,10 @@ type Capacity struct {
 	// Vary is what the steps varied ("users" or "rate") and Unit the unit
 	// of every load figure ("users", "commands/user/min").
 	Vary string `json:"vary"`
+	// Knob is true when the steps varied a setting (max_conns) at the
+	// scenario's load: the answer is then the least of it that holds
+	// (answer.min_holding_value), and headroom the design value over that.
+	Knob bool   `json:"knob"`
 	Unit string `json:"unit"`
 	// DesignPoint is the scenario's own load (its active_users, or its
 	// commands_per_user_per_minute).
@@ -127,7 +131,11 @@ type CapacityAnswer struct {
 	// AtLeast: the true capacity is MaxLoad or more, not found: the tool
 	// could not push further, or nothing broke up to the search's end.
 	AtLeast bool `json:"at_least"`
-	// FailLoad is the lowest load at which a target broke (0: none).
+	// MinHolding is, for a knob sweep, the least value at which every
+	// target held (0: none up to the search's end).
+	MinHolding float64 `json:"min_holding_value,omitempty"`
+	// FailLoad is the lowest load at which a target broke (0: none); for a
+	// knob sweep, the highest value at which one broke.
 	FailLoad float64 `json:"first_failing_load"`
 	// Broke is the first of the scenario's targets that failed at FailLoad;
 	// AlsoBroke the others that failed there.

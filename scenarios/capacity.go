@@ -14,7 +14,9 @@ import (
 //
 //	capacity: {vary: users, from: 5000, to: 40000, step_duration: 30s, precision: 10%}
 type Capacity struct {
-	// Vary is what grows from step to step: users (default) or rate.
+	// Vary is what grows from step to step: users (default), rate, or
+	// max_conns (the pool's size, at the scenario's load: the search then
+	// finds the fewest connections that hold it).
 	Vary string `yaml:"vary,omitempty" json:"vary"`
 	// From is the first step's load (default: half the design point);
 	// To the highest the ramp goes (default: four times the design point).
@@ -41,12 +43,13 @@ type Capacity struct {
 
 // Capacity varies.
 const (
-	VaryUsers = "users"
-	VaryRate  = "rate"
+	VaryUsers    = "users"
+	VaryRate     = "rate"
+	VaryMaxConns = "max_conns" // the pool's size at the scenario's load
 )
 
 // CapacityVaries lists what `capacity` can vary.
-func CapacityVaries() []string { return []string{VaryUsers, VaryRate} }
+func CapacityVaries() []string { return []string{VaryUsers, VaryRate, VaryMaxConns} }
 
 // ParsePrecision reads a capacity precision: "10%" (relative to the
 // passing load) or a plain positive number in the load's unit.
@@ -115,13 +118,13 @@ func (s *Scenario) validateCapacity(c *checker) {
 	if (k.MaxSteps != 0 || k.wrote["max_steps"]) && (k.MaxSteps < 2 || k.MaxSteps > 100) {
 		c.add(p+".max_steps", "capacity.max_steps: must be 2 to 100, got %d", k.MaxSteps)
 	}
-	if k.Vary == VaryUsers {
+	if k.Vary == VaryUsers || k.Vary == VaryMaxConns {
 		for _, key := range []string{"from", "to", "max_load"} {
 			v := map[string]float64{"from": k.From, "to": k.To, "max_load": k.MaxLoad}[key]
 			if v > 0 && v != float64(int(v)) {
-				c.add(p+"."+key, "capacity.%s: a number of users must be whole, got %v", key, v)
+				c.add(p+"."+key, "capacity.%s: a number of %s must be whole, got %v", key, k.Vary, v)
 			}
-			if v > float64(s.Workload.Population) && key != "max_load" {
+			if k.Vary == VaryUsers && v > float64(s.Workload.Population) && key != "max_load" {
 				c.add(p+"."+key, "capacity.%s: %v users exceed the population (%d)", key, v, s.Workload.Population)
 			}
 		}

@@ -35,6 +35,9 @@ Examples:
   # vary the commands per user per minute at the scenario's users
   cacheproof capacity -s baseline --vary rate --from 3 --to 48
 
+  # pool sizing: the fewest connections that hold the scenario's load
+  cacheproof capacity -s baseline --vary max_conns --from 4 --to 64
+
   # an external Redis: never beyond 20,000 users
   cacheproof capacity -s my-external.yaml --max-load 20000
 `
@@ -63,7 +66,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario")
-	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users) or rate (commands per user per minute) (default users)")
+	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), or max_conns (the pool's size, at the scenario's load: the fewest that hold it) (default users)")
 	fs.Float64Var(&s.From, "from", 0, "first step's load (default: half the design point)")
 	fs.Float64Var(&s.To, "to", 0, "highest load of the ramp (default: four times the design point)")
 	fs.Float64Var(&s.Growth, "growth", 0, "ramp factor from one step to the next (default 2)")

@@ -138,3 +138,33 @@ func TestCapacityEnvironment(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// --vary max_conns at a fixed load sizes the pool: 40 users offer about
+// 290 ops/s to connections that carry 200 ops/s each behind the 5 ms
+// toxic, so one connection cannot hold it and a few can.
+func TestCapacitySizesPool(t *testing.T) {
+	path := writeScenario(t, strings.Replace(knownCapacity, "active_users: 12", "active_users: 40", 1))
+	out := filepath.Join(t.TempDir(), "out")
+	r := run(t, "capacity", "-s", path, "-o", out, "--vary", "max_conns", "--from", "1", "--to", "8")
+	t.Logf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
+	f, err := os.Open(filepath.Join(out, "capacity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := report.ReadCapacityJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	if a.Limit == result.LimitTool {
+		t.Skipf("the load generator limited the run on this machine: %s", a.Evidence)
+	}
+	if !c.Knob || a.MinHolding < 2 || a.MinHolding > 4 || a.FailLoad >= a.MinHolding {
+		t.Fatalf("want 2 to 4 connections to hold and fewer to fail: %+v", a)
+	}
+	// The scenario's own pool (max_conns: 1) does not hold: exit 1.
+	if r.code != exitTargetMiss || a.DesignHolds || a.Limit != result.LimitPool {
+		t.Errorf("exit %d, design holds %v, limit %s", r.code, a.DesignHolds, a.Limit)
+	}
+}

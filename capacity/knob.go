@@ -1,0 +1,129 @@
+package capacity
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cacheproof/cacheproof/result"
+)
+
+// searchKnob sweeps a setting (max_conns) at the scenario's load: more of
+// it holds more, so the ramp grows it until a step passes (shrinks it from
+// a passing first step until one fails), then bisects between the highest
+// failing and the lowest passing value. A tool-limited step ends the sweep:
+// no setting of the cache layer helps a load the tool cannot apply.
+func searchKnob(c *result.Capacity, p Plan, step func(string, float64) (*result.CapacityStep, error), budget func() bool, results map[float64]*result.Result) (*result.Capacity, error) {
+	var pass, fail *result.CapacityStep
+	toolLimited := false
+	done := func(err error) (*result.Capacity, error) { return finishKnob(c, p, pass, fail, toolLimited, results), err }
+	for _, v := range p.ramp() {
+		if !budget() {
+			break
+		}
+		st, err := step("ramp", v)
+		if err != nil {
+			return done(err)
+		}
+		if st.Pass {
+			pass = st
+			break
+		}
+		fail, toolLimited = st, st.ToolLimited
+		if toolLimited {
+			return done(nil)
+		}
+	}
+	for fail == nil && pass != nil && budget() {
+		v := p.round(pass.Load / p.Growth)
+		if v < p.Min || v >= pass.Load {
+			break
+		}
+		st, err := step("down", v)
+		if err != nil {
+			return done(err)
+		}
+		if st.Pass {
+			pass = st
+		} else {
+			fail, toolLimited = st, st.ToolLimited
+		}
+	}
+	for pass != nil && fail != nil && !toolLimited && budget() && !p.closeEnough(pass.Load, fail.Load) {
+		mid := p.round((pass.Load + fail.Load) / 2)
+		if mid <= fail.Load || mid >= pass.Load {
+			break
+		}
+		st, err := step("bisect", mid)
+		if err != nil {
+			return done(err)
+		}
+		if st.Pass {
+			pass = st
+		} else {
+			fail, toolLimited = st, st.ToolLimited
+		}
+	}
+	return done(nil)
+}
+
+func finishKnob(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, toolLimited bool, results map[float64]*result.Result) *result.Capacity {
+	a := &c.Answer
+	design := loadText(p, p.Design)
+	load := fmt.Sprintf("%s users at %s commands/user/min", groupThousands(int64(p.Users)), trimFloat(p.PerUserPerMinute))
+	if pass != nil {
+		a.MinHolding, a.MaxUsers, a.MaxOpsPerSec = pass.Load, pass.Users, pass.OpsPerSec
+		a.Headroom = math.Round(p.Design/pass.Load*100) / 100
+	}
+	a.DesignHolds = pass != nil && p.round(p.Design) >= pass.Load
+	if fail != nil {
+		a.FailLoad = fail.Load
+		for _, t := range fail.Targets {
+			if t.Pass {
+				continue
+			}
+			b := broken(t)
+			if a.Broke == nil {
+				a.Broke = &b
+			} else {
+				a.AlsoBroke = append(a.AlsoBroke, b)
+			}
+		}
+	}
+	var b strings.Builder
+	switch {
+	case toolLimited:
+		_, why := ToolLimited(results[fail.Load])
+		a.AtLeast, a.Limit = true, result.LimitTool
+		a.Evidence = "the load generator was the bottleneck at " + loadText(p, fail.Load) + ": " + why
+		fmt.Fprintf(&b, "cannot size %s: the tool could not apply %s", p.Vary, load)
+		if pass != nil {
+			fmt.Fprintf(&b, " (it held with %s)", loadText(p, pass.Load))
+		}
+	case pass == nil:
+		a.Limit, a.Evidence = Diagnose(results[fail.Load], nil)
+		fmt.Fprintf(&b, "no %s up to %s holds %s", p.Vary, loadText(p, fail.Load), load)
+	case fail == nil:
+		a.AtLeast, a.Limit = true, result.LimitNone
+		a.Evidence = "every target held at every step, down to " + loadText(p, pass.Load)
+		fmt.Fprintf(&b, "%s holds with as few as %s (the scenario's %s is %.2fx that)", load, loadText(p, pass.Load), design, a.Headroom)
+	default:
+		a.Limit, a.Evidence = Diagnose(results[fail.Load], results[pass.Load])
+		fmt.Fprintf(&b, "%s needs %s %s (the scenario's %s is %.2fx that)", load, p.Vary, loadText(p, pass.Load), design, a.Headroom)
+	}
+	if a.Broke != nil && !toolLimited {
+		fmt.Fprintf(&b, "; with %s, %s broke (%s against %s, %s)", loadText(p, a.FailLoad), a.Broke.Name, a.Broke.ObservedText, a.Broke.Expr, a.Broke.By)
+	}
+	if a.Limit != "" && a.Limit != result.LimitNone && a.Limit != result.LimitTool {
+		fmt.Fprintf(&b, "; likely limit: %s", a.Limit)
+	}
+	if !a.DesignHolds && pass != nil {
+		b.WriteString("; the scenario's setting does not hold")
+	}
+	a.Headline = b.String()
+	c.Verdict = result.VerdictFail
+	if a.DesignHolds {
+		c.Verdict = result.VerdictPass
+	}
+	return c
+}
