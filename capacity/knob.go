@@ -16,7 +16,9 @@ import (
 func searchKnob(c *result.Capacity, p Plan, step func(string, float64) (*result.CapacityStep, error), budget func() bool, results map[float64]*result.Result) (*result.Capacity, error) {
 	var pass, fail *result.CapacityStep
 	toolLimited := false
-	done := func(err error) (*result.Capacity, error) { return finishKnob(c, p, pass, fail, toolLimited, results), err }
+	done := func(err error) (*result.Capacity, error) {
+		return finishKnob(c, p, pass, fail, toolLimited, results), err
+	}
 	for _, v := range p.ramp() {
 		if !budget() {
 			break
