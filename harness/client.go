@@ -328,16 +328,19 @@ func fillCost(res *result.Result, local bool) {
 	if cpu > 0 {
 		c.CPUVsRedis = math.Round(c.CPUSeconds/cpu*100) / 100
 	}
-	c.Bottleneck = bottleneck(res.Users, *c, cpu, local)
+	c.Bottleneck = bottleneck(res.Users, res.Pool, *c, cpu, local)
 }
 
 // bottleneck says why the load generator limited the run, or "" when it
-// did not. Lateness while every in-flight slot was taken is the system
-// under test's doing (its users were all waiting on it), not the tool's.
-func bottleneck(u result.UsersReport, c result.ClientReport, redisCPU float64, local bool) string {
+// did not. Lateness is the system under test's doing, not the tool's, when
+// every in-flight slot was taken (its users were all waiting on it) or when
+// its connection pool timed out: then tens of thousands of commands queue
+// for connections, and a new command waits behind them for the scheduler.
+// A saturated CPU is the tool's whatever else happened.
+func bottleneck(u result.UsersReport, p result.PoolReport, c result.ClientReport, redisCPU float64, local bool) string {
 	var why []string
 	started := u.Commands
-	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); started > 0 && float64(tool) > lateShare*float64(started) {
+	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); p.Timeouts == 0 && started > 0 && float64(tool) > lateShare*float64(started) {
 		why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)",
 			100*float64(tool)/float64(started)))
 	}

@@ -38,19 +38,21 @@ func TestBottleneckVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		users    result.UsersReport
+		pool     result.PoolReport
 		client   result.ClientReport
 		redisCPU float64
 		local    bool
 		want     string // "" for no bottleneck
 	}{
-		{"on schedule", result.UsersReport{Commands: 10_000, Late: 50}, idle, 10, true, ""},
-		{"late with slots free", result.UsersReport{Commands: 10_000, Late: 300}, idle, 10, true, "3.0% of commands started over 1 ms late"},
-		{"late waiting on Redis", result.UsersReport{Commands: 10_000, Late: 300, LateWaitingForSlot: 290}, idle, 10, true, ""},
-		{"tool CPU saturated", result.UsersReport{Commands: 10_000}, result.ClientReport{CPUSeconds: 190, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 0, false, "the tool used 1.90 of the 2 CPUs"},
-		{"machine shared and full", result.UsersReport{Commands: 10_000}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, true, "together used 1.85 of this machine's 2 CPUs"},
-		{"remote Redis busy", result.UsersReport{Commands: 10_000}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, false, ""},
+		{"on schedule", result.UsersReport{Commands: 10_000, Late: 50}, result.PoolReport{}, idle, 10, true, ""},
+		{"late with slots free", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, idle, 10, true, "3.0% of commands started over 1 ms late"},
+		{"late waiting on Redis", result.UsersReport{Commands: 10_000, Late: 300, LateWaitingForSlot: 290}, result.PoolReport{}, idle, 10, true, ""},
+		{"late behind a saturated pool", result.UsersReport{Commands: 10_000, Late: 8000}, result.PoolReport{Timeouts: 900}, idle, 10, true, ""},
+		{"tool CPU saturated", result.UsersReport{Commands: 10_000}, result.PoolReport{Timeouts: 900}, result.ClientReport{CPUSeconds: 190, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 0, false, "the tool used 1.90 of the 2 CPUs"},
+		{"machine shared and full", result.UsersReport{Commands: 10_000}, result.PoolReport{}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, true, "together used 1.85 of this machine's 2 CPUs"},
+		{"remote Redis busy", result.UsersReport{Commands: 10_000}, result.PoolReport{}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, false, ""},
 	} {
-		got := bottleneck(tc.users, tc.client, tc.redisCPU, tc.local)
+		got := bottleneck(tc.users, tc.pool, tc.client, tc.redisCPU, tc.local)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: bottleneck %q, want %q", tc.name, got, tc.want)
 		}
