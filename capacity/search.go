@@ -419,6 +419,7 @@ func Summarize(r *result.Result) result.CapacityStep {
 		Verdict:            r.Verdict,
 		Pass:               r.Verdict == result.VerdictPass,
 		Bottleneck:         r.Client.Bottleneck,
+		NumCPU:             r.Client.NumCPU,
 		Targets:            r.Targets,
 	}
 	if rec > 0 {
@@ -522,8 +523,9 @@ func Diagnose(fail, pass *result.Result) (limit, evidence string) {
 		}
 	}
 	if get, ok := fail.Server.LatencyStats["get"]; ok && get.P99 > 0 && fail.Latency.Service.P99 > 5*get.P99 {
-		return result.LimitNetwork, fmt.Sprintf("Redis's own GET p99 was %.3f ms while the client's service p99 was %.3f ms: the time went between them",
-			get.P99, fail.Latency.Service.P99)
+		return result.LimitClient, fmt.Sprintf("Redis's own GET p99 was %.3f ms while the client's service p99 was %.3f ms: the time went between them "+
+			"(the network, or the client host's CPU: the tool used %.2f cores, its GC pause p99 %.1f ms)",
+			get.P99, fail.Latency.Service.P99, fail.Client.CPUSeconds/math.Max(fail.Client.WindowS, 1), fail.Client.GCPauseP99Ms)
 	}
 	return result.LimitUndecided, fmt.Sprintf("no resource stood out: pool waits %d, Redis CPU %.2f cores, evictions %d",
 		fail.Pool.WaitCount, fail.Server.CPUSeconds/math.Max(rec, 1), fail.Server.EvictedKeys)

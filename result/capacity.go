@@ -12,7 +12,8 @@ const (
 	LimitPool      = "pool"           // pool waits or timeouts
 	LimitRedisCPU  = "redis_cpu"      // Redis's single command thread near one core
 	LimitMemory    = "memory"         // evictions rising, hit rate falling
-	LimitNetwork   = "network"        // the link (a network fault, or Redis fast while the client waits)
+	LimitNetwork   = "network"        // a network fault on the link
+	LimitClient    = "client_side"    // Redis answered fast; the time went between it and the caller (network, client host CPU)
 	LimitTool      = "load_generator" // cacheproof itself could not push the load
 	LimitNone      = "none"           // no target broke within the searched range
 	LimitUndecided = "unknown"        // a target broke, the evidence names no resource
@@ -97,6 +98,11 @@ type CapacityStep struct {
 	// Bottleneck is the run's client.bottleneck: set when the load generator
 	// limited the step, whose failure then says nothing about Redis.
 	Bottleneck string `json:"bottleneck,omitempty"`
+	// HostLoad1 is this host's 1-minute load average when the step ended
+	// (/proc/loadavg; 0 when unknown), beside NumCPU: above the CPUs, other
+	// processes competed with the tool and a local Redis.
+	HostLoad1 float64 `json:"host_load_1m,omitempty"`
+	NumCPU    int     `json:"num_cpu,omitempty"`
 	// ToolLimited: the step failed because of the load generator (its CPU,
 	// or late starts that alone explain a latency miss); such a step ends
 	// the search with "at least", never a knee.

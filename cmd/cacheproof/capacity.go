@@ -189,6 +189,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	started := time.Now()
 	c, serr := capacity.Search(ctx, plan, runner, func(st *result.CapacityStep, res *result.Result) {
 		n = st.N
+		st.HostLoad1 = hostLoad1()
 		dir := stepDir(st.N, st.Load)
 		if _, err := report.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
 			errf("step %d reports: %v", st.N, err)
@@ -219,6 +220,12 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	c.Search.Prefill = "each step from its own prefill (workload.prefill " + sc.Workload.Prefill.D().String() + "): the cache's steady state depends on the load"
 	for _, t := range sc.Targets {
 		c.Targets = append(c.Targets, result.TargetSpec{Name: t.Name, Expr: t.Expr})
+	}
+	for _, st := range c.Steps {
+		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) {
+			c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was %.1f on %d CPUs when the failing step ended: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
+				st.HostLoad1, st.NumCPU))
+		}
 	}
 	code := exitOK
 	if !c.Answer.DesignHolds {
@@ -257,4 +264,17 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// hostLoad1 is this host's 1-minute load average, 0 when unknown.
+func hostLoad1() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(data), &l); err != nil {
+		return 0
+	}
+	return l
 }
