@@ -411,7 +411,7 @@ func Summarize(r *result.Result) result.CapacityStep {
 		PoolWaitMs:         r.Pool.WaitMs,
 		PoolWaitCount:      r.Pool.WaitCount,
 		PoolTimeouts:       r.Pool.Timeouts,
-		Errors:             r.TotalErrors(),
+		Errors:             cacheErrors(r),
 		EvictedKeys:        r.Server.EvictedKeys,
 		Late:               r.Users.Late,
 		LateWaitingForSlot: r.Users.LateWaitingForSlot,
@@ -529,4 +529,14 @@ func Diagnose(fail, pass *result.Result) (limit, evidence string) {
 	}
 	return result.LimitUndecided, fmt.Sprintf("no resource stood out: pool waits %d, Redis CPU %.2f cores, evictions %d",
 		fail.Pool.WaitCount, fail.Server.CPUSeconds/math.Max(rec, 1), fail.Server.EvictedKeys)
+}
+
+// originErrors is the error kind of a failed origin fetch (pool's
+// KindFetch): the simulated upstream's configured error rate, not the
+// cache's doing, so a step's errors leave it out.
+const originErrors = "fetch"
+
+// cacheErrors is a step's errors but the origin's.
+func cacheErrors(r *result.Result) uint64 {
+	return r.TotalErrors() - r.Errors[originErrors]
 }

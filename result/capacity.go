@@ -84,7 +84,7 @@ type CapacityStep struct {
 	PoolWaitMs               float64 `json:"pool_wait_ms"`
 	PoolWaitCount            uint64  `json:"pool_wait_count"`
 	PoolTimeouts             uint64  `json:"pool_timeouts"`
-	Errors                   uint64  `json:"errors"`
+	Errors                   uint64  `json:"errors"` // every kind but the origin's (fetch); the step's report has them all
 	EvictedKeys              uint64  `json:"evicted_keys"`
 	// ServerCPUCores is Redis's CPU over the recorded seconds (1.0: its
 	// command thread saturated); ClientCPUCores the tool's.
