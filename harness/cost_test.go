@@ -11,6 +11,8 @@ import (
 // Redis's CPU is summed over the recorded rows only, and set beside the
 // tool's per Redis command.
 func TestFillCostOverRecordedRows(t *testing.T) {
+	defer func(f func() float64) { hostLoadNow = f }(hostLoadNow)
+	hostLoadNow = func() float64 { return 0.4 }
 	res := &result.Result{
 		Phases: []result.PhaseReport{{Name: "warmup"}, {Name: "steady", Recorded: true}},
 		Timeline: []result.TimelineRow{
@@ -31,28 +33,45 @@ func TestFillCostOverRecordedRows(t *testing.T) {
 	if res.Client.Bottleneck != "" {
 		t.Errorf("bottleneck %q on a run with 0.75 of 2 CPUs busy and nothing late", res.Client.Bottleneck)
 	}
+	if res.Client.HostLoad1m != 0.4 {
+		t.Errorf("host load %v, want the machine's 0.4", res.Client.HostLoad1m)
+	}
+	if hostLoad() <= 0 {
+		t.Error("/proc/loadavg not read")
+	}
 }
 
 func TestBottleneckVerdict(t *testing.T) {
 	idle := result.ClientReport{CPUSeconds: 10, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}
+	// lagged: the p99 from intended start is well above the p99 from the
+	// send, so late starts moved the tail; level: they did not.
+	lagged := result.LatencyReport{Overall: result.Summary{P99: 4}, Service: result.Summary{P99: 2}}
+	level := result.LatencyReport{Overall: result.Summary{P99: 2.1}, Service: result.Summary{P99: 2}}
 	for _, tc := range []struct {
 		name     string
 		users    result.UsersReport
 		pool     result.PoolReport
+		lat      result.LatencyReport // zero: lagged
 		client   result.ClientReport
 		redisCPU float64
 		local    bool
 		want     string // "" for no bottleneck
 	}{
-		{"on schedule", result.UsersReport{Commands: 10_000, Late: 50}, result.PoolReport{}, idle, 10, true, ""},
-		{"late with slots free", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, idle, 10, true, "3.0% of commands started over 1 ms late"},
-		{"late waiting on Redis", result.UsersReport{Commands: 10_000, Late: 300, LateWaitingForSlot: 290}, result.PoolReport{}, idle, 10, true, ""},
-		{"late behind a saturated pool", result.UsersReport{Commands: 10_000, Late: 8000}, result.PoolReport{Timeouts: 900}, idle, 10, true, ""},
-		{"tool CPU saturated", result.UsersReport{Commands: 10_000}, result.PoolReport{Timeouts: 900}, result.ClientReport{CPUSeconds: 190, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 0, false, "the tool used 1.90 of the 2 CPUs"},
-		{"machine shared and full", result.UsersReport{Commands: 10_000}, result.PoolReport{}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, true, "together used 1.85 of this machine's 2 CPUs"},
-		{"remote Redis busy", result.UsersReport{Commands: 10_000}, result.PoolReport{}, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, false, ""},
+		{"on schedule", result.UsersReport{Commands: 10_000, Late: 50}, result.PoolReport{}, lagged, idle, 10, true, ""},
+		{"late with slots free", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, idle, 10, true, "3.0% of commands started over 1 ms late"},
+		{"late but the tail did not move", result.UsersReport{Commands: 10_000, Late: 1700}, result.PoolReport{}, level, idle, 10, true, ""},
+		{"late waiting on Redis", result.UsersReport{Commands: 10_000, Late: 300, LateWaitingForSlot: 290}, result.PoolReport{}, lagged, idle, 10, true, ""},
+		{"late behind a saturated pool", result.UsersReport{Commands: 10_000, Late: 8000}, result.PoolReport{Timeouts: 900}, lagged, idle, 10, true, ""},
+		{"tool CPU saturated", result.UsersReport{Commands: 10_000}, result.PoolReport{Timeouts: 900}, lagged, result.ClientReport{CPUSeconds: 190, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 0, false, "the tool used 1.90 of the 2 CPUs"},
+		{"machine shared and full", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, true, "together used 1.85 of this machine's 2 CPUs"},
+		{"remote Redis busy", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, false, ""},
+		{"host oversubscribed", result.UsersReport{Commands: 10_000}, result.PoolReport{}, level, result.ClientReport{CPUSeconds: 10, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2, HostLoad1m: 3.4}, 10, true, "load average 3.40 on 2 CPUs"},
 	} {
-		got := bottleneck(tc.users, tc.pool, tc.client, tc.redisCPU, tc.local)
+		lat := tc.lat
+		if lat.Overall.P99 == 0 {
+			lat = lagged
+		}
+		got := bottleneck(tc.users, tc.pool, lat, tc.client, tc.redisCPU, tc.local)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: bottleneck %q, want %q", tc.name, got, tc.want)
 		}

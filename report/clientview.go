@@ -117,6 +117,7 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"GC", gcText(c)},
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},
 		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
+		{"host load (1 min)", fmt.Sprintf("%.2f on %d CPUs", c.HostLoad1m, c.NumCPU)},
 	}
 }
 

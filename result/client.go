@@ -55,6 +55,11 @@ type ClientReport struct {
 	// Latency figures then describe the tool as much as Redis, and a missed
 	// target must not be blamed on the cache.
 	Bottleneck string `json:"bottleneck,omitempty"`
+	// HostLoad1m is the machine's 1-minute load average at the end of the
+	// run (/proc/loadavg; 0 when unknown). Above NumCPU, more threads
+	// wanted the CPUs than there were: other processes competed with the
+	// tool and Redis, and the latencies describe the host too.
+	HostLoad1m float64 `json:"host_load_1m,omitempty"`
 	// PeakRSSBytes is the process's peak resident set since it started
 	// (prefill included): what the tool needed at its worst.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
