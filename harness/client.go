@@ -167,9 +167,10 @@ func (c *clientCollector) report(requests uint64) result.ClientReport {
 // GOMEMLIMIT as the runtime applies them now (read through runtime/metrics,
 // which has no side effect, unlike SetGCPercent's read-and-restore), each
 // with where it came from: "env" when the variable is set (the runtime
-// parsed it at start), "tool" when the program changed it at run time
-// (cmd/cacheproof sets GOGC=400 and a 4 GiB soft limit unless the variables
-// are set), "default" when neither did (Go's 100 and no limit).
+// parsed it at start), "tool" when the program changed it at run time (a
+// program embedding the harness may; cacheproof itself runs at Go's
+// defaults since the load generator's garbage shrank: docs/performance.md),
+// "default" when neither did (Go's 100 and no limit).
 func clientSettings(getenv func(string) string) result.ClientReport {
 	s := []metrics.Sample{{Name: metricGOGC}, {Name: metricMemLimit}}
 	metrics.Read(s)

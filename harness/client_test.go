@@ -138,7 +138,7 @@ func TestClientSettingsSources(t *testing.T) {
 		t.Errorf("gomaxprocs %d num_cpu %d", r.GOMAXPROCS, r.NumCPU)
 	}
 
-	// What cmd/cacheproof does when neither variable is set.
+	// What a program that tunes its collector at run time looks like.
 	debug.SetGCPercent(400)
 	debug.SetMemoryLimit(4 << 30)
 	r = clientSettings(none)

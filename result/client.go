@@ -13,8 +13,8 @@ package result
 type ClientReport struct {
 	// GOGC and GOMEMLIMIT as in effect ("off", "400"; "4GiB", "off"), with
 	// where each came from: "env" (the variable was set), "tool" (the
-	// program set it: cacheproof runs at GOGC=400 with a 4 GiB soft limit
-	// unless the variables are set) or "default" (Go's 100 and no limit).
+	// program set it at run time; cacheproof itself does not) or "default"
+	// (Go's 100 and no limit).
 	GOGC             string `json:"gogc"`
 	GOGCSource       string `json:"gogc_source"`
 	GOMEMLIMIT       string `json:"gomemlimit"`

@@ -98,24 +98,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	tuneGC()
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// tuneGC makes the collector run less often than Go's default, unless the
-// user set GOGC or GOMEMLIMIT. The load generator allocates (values up to
-// 50 KB, a command record per user command) and its collector's pauses and
-// assists landed in the latencies it measures: on the baseline, p99 went
-// from 5.08 ms at GOGC=100 to 1.26 ms at 400 (service time 4.57 -> 0.55 ms),
-// i.e. most of the tail was our own garbage collection, not Redis. The soft
-// memory limit keeps the larger heap bounded.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(4 << 30)
-	}
 }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
