@@ -385,7 +385,7 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 		}
 	}
 	if c.NumCPU > 0 && c.HostLoad1m > float64(c.NumCPU) {
-		why = append(why, fmt.Sprintf("this machine was oversubscribed (load average %.2f on %d CPUs): other processes competed with the tool and Redis", c.HostLoad1m, c.NumCPU))
+		why = append(why, fmt.Sprintf("this machine was oversubscribed (load average %.2f on %d CPUs): more threads wanted the CPUs than there were, the tool's and Redis's own included", c.HostLoad1m, c.NumCPU))
 	}
 	return strings.Join(why, "; ")
 }

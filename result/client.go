@@ -57,8 +57,9 @@ type ClientReport struct {
 	Bottleneck string `json:"bottleneck,omitempty"`
 	// HostLoad1m is the machine's 1-minute load average at the end of the
 	// run (/proc/loadavg; 0 when unknown). Above NumCPU, more threads
-	// wanted the CPUs than there were: other processes competed with the
-	// tool and Redis, and the latencies describe the host too.
+	// wanted the CPUs than there were (the tool's and a local Redis's
+	// included, and any other process's), and the latencies describe the
+	// host too.
 	HostLoad1m float64 `json:"host_load_1m,omitempty"`
 	// PeakRSSBytes is the process's peak resident set since it started
 	// (prefill included): what the tool needed at its worst.
