@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,62 +39,14 @@ func WriteCapacityAll(c *result.Capacity, o CapacityOutputs) ([]string, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
-	type job struct {
-		path  string
-		write func(io.Writer, *result.Capacity) error
-	}
-	jobs := []job{{filepath.Join(o.Dir, "capacity.json"), WriteCapacityJSON}, {filepath.Join(o.Dir, "capacity.html"), WriteCapacityHTML}}
+	jobs := []writeJob[*result.Capacity]{{filepath.Join(o.Dir, "capacity.json"), WriteCapacityJSON}, {filepath.Join(o.Dir, "capacity.html"), WriteCapacityHTML}}
 	if o.JUnit != "" {
-		jobs = append(jobs, job{o.JUnit, WriteCapacityJUnit})
+		jobs = append(jobs, writeJob[*result.Capacity]{o.JUnit, WriteCapacityJUnit})
 	}
 	if o.Markdown != "" {
-		jobs = append(jobs, job{o.Markdown, WriteCapacityMarkdown})
+		jobs = append(jobs, writeJob[*result.Capacity]{o.Markdown, WriteCapacityMarkdown})
 	}
-	var written []string
-	var errs []error
-	for _, j := range jobs {
-		var buf bytes.Buffer
-		if err := j.write(&buf, c); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := writeBytesAtomic(j.path, buf.Bytes()); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		written = append(written, j.path)
-	}
-	if len(errs) > 0 {
-		return written, fmt.Errorf("write capacity reports: %w", joinErrs(errs))
-	}
-	return written, nil
-}
-
-func writeBytesAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return writeAll("write capacity reports", c, jobs)
 }
 
 // WriteCapacityJSON writes c as indented JSON; nil lists are written as [].

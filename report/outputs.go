@@ -37,41 +37,51 @@ func WriteAll(r *result.Result, o Outputs) ([]string, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write reports: %w", err)
 	}
-	type job struct {
-		path  string
-		write func(io.Writer, *result.Result) error
-	}
-	var jobs []job
+	var jobs []writeJob[*result.Result]
 	if !o.SkipJSON {
-		jobs = append(jobs, job{filepath.Join(o.Dir, "report.json"), WriteJSON})
+		jobs = append(jobs, writeJob[*result.Result]{filepath.Join(o.Dir, "report.json"), WriteJSON})
 	}
 	html := o.HTML
 	if html == "" {
 		html = filepath.Join(o.Dir, "report.html")
 	}
-	jobs = append(jobs, job{html, WriteHTML})
+	jobs = append(jobs, writeJob[*result.Result]{html, WriteHTML})
 	if o.JUnit != "" {
-		jobs = append(jobs, job{o.JUnit, WriteJUnit})
+		jobs = append(jobs, writeJob[*result.Result]{o.JUnit, WriteJUnit})
 	}
 	if o.Markdown != "" {
-		jobs = append(jobs, job{o.Markdown, WriteMarkdown})
+		jobs = append(jobs, writeJob[*result.Result]{o.Markdown, WriteMarkdown})
 	}
+	return writeAll("write reports", r, jobs)
+}
+
+// writeJob is one file of a report and the writer that renders it.
+type writeJob[T any] struct {
+	path  string
+	write func(io.Writer, T) error
+}
+
+// writeAll writes every job atomically. It writes what it can: a failed
+// writer does not stop the others, and the errors are joined.
+func writeAll[T any](what string, v T, jobs []writeJob[T]) ([]string, error) {
 	var written []string
 	var errs []error
 	for _, j := range jobs {
-		if err := writeFileAtomic(j.path, r, j.write); err != nil {
+		if err := writeFileAtomic(j.path, v, j.write); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		written = append(written, j.path)
 	}
 	if len(errs) > 0 {
-		return written, fmt.Errorf("write reports: %w", joinErrs(errs))
+		return written, fmt.Errorf("%s: %w", what, joinErrs(errs))
 	}
 	return written, nil
 }
 
-func writeFileAtomic(path string, r *result.Result, write func(io.Writer, *result.Result) error) error {
+// writeFileAtomic renders v into a temporary file beside path and renames
+// it into place, so an interrupted write never leaves a truncated report.
+func writeFileAtomic[T any](path string, v T, write func(io.Writer, T) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -82,7 +92,7 @@ func writeFileAtomic(path string, r *result.Result, write func(io.Writer, *resul
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after a successful rename
-	if err := write(f, r); err != nil {
+	if err := write(f, v); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: %w", path, err)
 	}
