@@ -80,17 +80,7 @@ func finishKnob(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, too
 	a.DesignHolds = pass != nil && p.round(p.Design) >= pass.Load
 	if fail != nil {
 		a.FailLoad = fail.Load
-		for _, t := range fail.Targets {
-			if t.Pass {
-				continue
-			}
-			b := broken(t)
-			if a.Broke == nil {
-				a.Broke = &b
-			} else {
-				a.AlsoBroke = append(a.AlsoBroke, b)
-			}
-		}
+		a.Broke, a.AlsoBroke = brokenTargets(fail.Targets)
 	}
 	var b strings.Builder
 	switch {

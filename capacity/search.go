@@ -298,17 +298,7 @@ func finish(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, toolLim
 		}
 	}
 	if fail != nil {
-		for _, t := range fail.Targets {
-			if t.Pass {
-				continue
-			}
-			b := broken(t)
-			if a.Broke == nil {
-				a.Broke = &b
-			} else {
-				a.AlsoBroke = append(a.AlsoBroke, b)
-			}
-		}
+		a.Broke, a.AlsoBroke = brokenTargets(fail.Targets)
 	}
 	a.Headline = headline(p, c)
 	c.Verdict = result.VerdictFail
@@ -376,6 +366,22 @@ func headline(p Plan, c *result.Capacity) string {
 }
 
 // broken describes how far a failed target went past its bound.
+// brokenTargets are the failed targets of a step: the first, and the others.
+func brokenTargets(targets []result.TargetResult) (first *result.BrokenTarget, others []result.BrokenTarget) {
+	for _, t := range targets {
+		if t.Pass {
+			continue
+		}
+		b := broken(t)
+		if first == nil {
+			first = &b
+		} else {
+			others = append(others, b)
+		}
+	}
+	return first, others
+}
+
 func broken(t result.TargetResult) result.BrokenTarget {
 	b := result.BrokenTarget{Name: t.Name, Expr: t.Expr, Observed: t.Observed, ObservedText: t.ObservedText, Unit: t.Unit}
 	pt, err := result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
