@@ -15,6 +15,13 @@ const (
 	SourceInternal = "internal"
 )
 
+// Data types a family's keys may hold.
+const (
+	TypeString = "string"
+	TypeHash   = "hash"
+	TypeZSet   = "zset"
+)
+
 // Popularity kinds.
 const (
 	PopZipf    = "zipf"
@@ -65,7 +72,11 @@ type Family struct {
 	// seed's catalogue does: one of pool's tiers (pool.TierNames, their one
 	// source, which workload does not import; harness checks every family's
 	// tier against them).
-	Tier     string
+	Tier string
+	// Type is the Redis data type the family's keys hold: TypeString (the
+	// default, ""), TypeHash or TypeZSet; it decides which operations the
+	// schedule issues on them.
+	Type     string
 	TTL      time.Duration // 0 = none
 	MeanSize int           // bytes; sizes are drawn lognormally around it
 	Source   string        // origin: "stratz" | "opendota" | "steam" | "internal"

@@ -17,7 +17,13 @@ type PhasePlan struct {
 	Record               bool
 }
 
-// OpKind is what one cache operation does.
+// OpKind is what one cache operation does. The kinds after OpDel exercise
+// the rest of the seed's cache layer (its Lua scripts, MGET, pub/sub
+// invalidation) and the data types a family may ask for; the driver maps
+// each to the pool.Manager call the bot would make. Consumers that only
+// need to know whether an operation reads, writes or deletes (prefill,
+// sizing) use Reads, Writes and Deletes rather than listing kinds, so a new
+// kind does not silently fall out of them.
 type OpKind uint8
 
 const (
@@ -26,6 +32,39 @@ const (
 	OpSet                      // write
 	OpTouch                    // refresh the TTL (session)
 	OpDel                      // delete (invalidation)
+	// OpSessionGet reads a session and extends its TTL in one atomic step
+	// (the seed's get-and-extend: pool.SessionGet); a miss is filled with a
+	// Set like OpGet's.
+	OpSessionGet
+	// OpMGet reads Keys (with Sizes) in one round trip (pool.MGet); each key
+	// is a lookup of Family, and each miss is fetched from the origin and
+	// filled.
+	OpMGet
+	// OpCAS updates Key through compare-and-set by version (pool's
+	// GetVersioned then CompareAndSet), retrying on a conflict as the bot
+	// would.
+	OpCAS
+	// OpRateLimit counts one hit against the user's per-command rate-limit
+	// counter at Key (the seed's Lua fixed window: pool.RateLimit).
+	OpRateLimit
+	// OpUpdate writes a new value of Key and invalidates it on every bot
+	// instance through pub/sub (pool.Set then pool.Invalidate), so other
+	// instances drop what they hold of it.
+	OpUpdate
+	// OpHGet reads field Field of the hash at Key (a family of type hash);
+	// a miss is fetched and filled with OpHSet's write.
+	OpHGet
+	// OpHSet writes field Field of the hash at Key with the tier's TTL.
+	OpHSet
+	// OpZRange reads the top of the sorted set at Key (a family of type
+	// zset); a miss is fetched and the set filled.
+	OpZRange
+	// OpZAdd adds or rescores member Field of the sorted set at Key.
+	OpZAdd
+
+	// NumOpKinds is the number of kinds: per-kind counters are arrays of
+	// this length.
+	NumOpKinds int = iota
 )
 
 // String names the kind as reports show it.
@@ -41,9 +80,53 @@ func (k OpKind) String() string {
 		return "touch"
 	case OpDel:
 		return "del"
+	case OpSessionGet:
+		return "session_get"
+	case OpMGet:
+		return "mget"
+	case OpCAS:
+		return "cas"
+	case OpRateLimit:
+		return "rate_limit"
+	case OpUpdate:
+		return "update"
+	case OpHGet:
+		return "hget"
+	case OpHSet:
+		return "hset"
+	case OpZRange:
+		return "zrange"
+	case OpZAdd:
+		return "zadd"
 	}
 	return "unknown"
 }
+
+// Reads reports whether the operation looks its key(s) up, so a miss is
+// possible (and, for every reading kind, filled afterwards: cache-aside).
+func (k OpKind) Reads() bool {
+	switch k {
+	case OpGetOrFetch, OpGet, OpSessionGet, OpMGet, OpCAS, OpHGet, OpZRange:
+		return true
+	}
+	return false
+}
+
+// Writes reports whether the operation writes its key whether or not it
+// was present (a fill after a miss is implied by Reads, not this).
+func (k OpKind) Writes() bool {
+	switch k {
+	case OpSet, OpCAS, OpRateLimit, OpUpdate, OpHSet, OpZAdd:
+		return true
+	}
+	return false
+}
+
+// Refreshes reports whether the operation extends a present key's TTL.
+func (k OpKind) Refreshes() bool { return k == OpTouch || k == OpSessionGet }
+
+// Deletes reports whether the operation removes its key.
+func (k OpKind) Deletes() bool { return k == OpDel }
 
 // Op is one cache operation of a command.
 type Op struct {
@@ -51,6 +134,13 @@ type Op struct {
 	Family *Family // the model's own family; compare by pointer or Name
 	Key    string
 	Size   int // value size for writes and fills (also on reads, for the fill after a miss)
+	// Keys and Sizes are OpMGet's keys and their value sizes (Key is then
+	// the first of them).
+	Keys  []string
+	Sizes []int
+	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
+	// (OpZAdd) the operation addresses.
+	Field string
 }
 
 // Command is one bot command a user issues, as the cache operations it makes.
@@ -59,7 +149,12 @@ type Command struct {
 	Phase int           // index into the phases
 	User  UserID
 	Name  string // "profile", "matches", "settings_update", "heroes", "link_account", ...
-	Ops   []Op   // executed in order
+	// Instance is the simulated bot instance (0-based) that handles the
+	// command: each instance has its own cache manager and pool, as a
+	// sharded Discord bot does, so pub/sub invalidation between them is
+	// observable.
+	Instance int
+	Ops      []Op // executed in order
 }
 
 // Schedule yields commands in intended-start order: an open-loop plan that
