@@ -76,10 +76,13 @@ type Family struct {
 	// Type is the Redis data type the family's keys hold: TypeString (the
 	// default, ""), TypeHash or TypeZSet; it decides which operations the
 	// schedule issues on them.
-	Type     string
-	TTL      time.Duration // 0 = none
-	MeanSize int           // bytes; sizes are drawn lognormally around it
-	Source   string        // origin: "stratz" | "opendota" | "steam" | "internal"
+	Type string
+	TTL  time.Duration // 0 = none; for a rate-limit family, the window
+	// RateLimit is, for a family of rate-limit counters (OpRateLimit), the
+	// hits a key allows per window (TTL); 0 for every other family.
+	RateLimit int64
+	MeanSize  int    // bytes; sizes are drawn lognormally around it
+	Source    string // origin: "stratz" | "opendota" | "steam" | "internal"
 	// Popularity means, per family: for the steamId families, which other
 	// players are looked up (see Shared); for guild_locale, how users spread
 	// over guilds (guild sizes). Session and user_connected keys follow the
