@@ -159,9 +159,31 @@ func (c *Validation) shared(t Traits) {
 	case s.Count > 0 && s.Every == 0:
 		c.Add("count", "fault %s: count needs every: (the repeat interval)", s.Kind)
 	}
+	// A written count whose last occurrence falls past the run's end can
+	// never be injected in full, so its recovery targets could never pass
+	// ("fewer occurrences than planned"): refuse it at load time instead.
+	if s.Count > 0 && s.Every > 0 && total > 0 && s.At < total {
+		last := s.At + time.Duration(s.Count-1)*s.Every
+		switch {
+		case last >= total:
+			c.Add("count", "fault %s: count %d puts its last occurrence at %s, after the run ends (%s of phases); at most %d fit", s.Kind, s.Count, last, total, fitting(s.At, s.Every, s.For, total))
+		case last+s.For > total:
+			c.Add("count", "fault %s: count %d puts its last occurrence at %s, lasting until %s, after the run ends (%s); at most %d fit", s.Kind, s.Count, last, last+s.For, total, fitting(s.At, s.Every, s.For, total))
+		}
+	}
 	if s.Every > 0 && s.Every < s.For {
 		c.Add("every", "fault %s repeats every %s but lasts %s; repetitions would overlap", s.Kind, s.Every, s.For)
 	}
+}
+
+// fitting is how many occurrences of a fault starting at at, repeating every
+// every and lasting for, start and end within a run of total.
+func fitting(at, every, dur, total time.Duration) int {
+	n := 0
+	for t := at; t+dur <= total && t < total; t += every {
+		n++
+	}
+	return n
 }
 
 func findNode(nodes []topology.Node, name string) (topology.Node, bool) {
