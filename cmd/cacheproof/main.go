@@ -98,6 +98,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	quietRedisLogs(os.Stderr)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
