@@ -84,6 +84,15 @@ type Config struct {
 	// every manager subscribes to; "" disables the broadcast.
 	InvalidationChannel string
 
+	// WarmOnStart asks the bot to pre-warm the cache at start and after
+	// every restart or failover of Redis (the seed: "pre-warm cache on
+	// startup"); WarmKeys is how many recently read keys each bot instance
+	// re-warms beside the meta keys. The manager only carries them: the
+	// caller knows the origin and the hot set, and warms through Warm or
+	// SetBatch.
+	WarmOnStart bool
+	WarmKeys    int
+
 	// ProtectServer makes ApplyServerConfig refuse to CONFIG SET anything:
 	// set it for external deployments the user did not allow us to change
 	// (no --allow-destructive).
@@ -99,6 +108,10 @@ const (
 	ProfileDevelopment = "development"
 	ProfileProduction  = "production"
 )
+
+// DefaultWarmKeys is how many recently read keys each bot instance re-warms
+// in both profiles.
+const DefaultWarmKeys = 2000
 
 // DefaultInvalidationChannel is the channel the profiles use.
 const DefaultInvalidationChannel = "cacheproof:invalidate"
@@ -127,6 +140,10 @@ func ProfileConfig(name string) (Config, error) {
 			TierPersistent: 0,
 		},
 		InvalidationChannel: DefaultInvalidationChannel,
+		// Both profiles warm, as the seed prescribes; the hot set is a few
+		// thousand keys, what a shard process could remember serving.
+		WarmOnStart: true,
+		WarmKeys:    DefaultWarmKeys,
 	}
 	switch name {
 	case ProfileDevelopment:
@@ -190,6 +207,9 @@ func (c Config) Validate() error {
 	}
 	if c.Profile != "" && !slices.Contains(Profiles, c.Profile) {
 		bad("Profile", "unknown profile %q (valid: %s)", c.Profile, profileList())
+	}
+	if c.WarmKeys < 0 {
+		bad("WarmKeys", "must not be negative, got %d", c.WarmKeys)
 	}
 	if c.EnableSentinel {
 		if len(c.SentinelAddrs) == 0 {
@@ -547,6 +567,8 @@ type configJSON struct {
 	KeyPrefix           string             `json:"key_prefix,omitempty"`
 	InvalidationChannel string             `json:"invalidation_channel,omitempty"`
 	ProtectServer       bool               `json:"protect_server"`
+	WarmOnStart         bool               `json:"warm_on_start"`
+	WarmKeys            int                `json:"warm_keys"`
 }
 
 // MarshalJSON writes the report form (see configJSON). It always redacts
@@ -574,6 +596,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy, TTLS: ttl, KeyTTLS: keyTTL,
 		HealthCheckInterval: r.HealthCheckInterval.Seconds(), EnableSentinel: r.EnableSentinel,
 		AutoPipeline: r.AutoPipeline, KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
-		ProtectServer: r.ProtectServer,
+		ProtectServer: r.ProtectServer, WarmOnStart: r.WarmOnStart, WarmKeys: r.WarmKeys,
 	})
 }

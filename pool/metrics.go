@@ -13,7 +13,8 @@ import (
 // Command names with their own latency histogram; everything else is "other".
 var cmdNames = [...]string{
 	"get", "set", "mget", "del", "unlink", "expire", "pexpire", "persist", "exists",
-	"evalsha", "eval", "scan", "publish", "info", "ping", "role", "other",
+	"evalsha", "eval", "scan", "publish", "info", "ping", "role",
+	"hget", "hset", "hmget", "zadd", "zrange", "pexpireat", "other",
 }
 
 // cmdIndex maps a lower-case command name to its histogram slot with a
@@ -52,6 +53,18 @@ func cmdIndex(name string) int {
 		return 14
 	case "role":
 		return 15
+	case "hget":
+		return 16
+	case "hset":
+		return 17
+	case "hmget":
+		return 18
+	case "zadd":
+		return 19
+	case "zrange":
+		return 20
+	case "pexpireat":
+		return 21
 	}
 	return len(cmdNames) - 1
 }

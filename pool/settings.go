@@ -31,6 +31,13 @@ type Settings struct {
 	AutoPipeline        *bool                     `yaml:"auto_pipeline,omitempty" json:"auto_pipeline,omitempty"`
 	KeyPrefix           *string                   `yaml:"key_prefix,omitempty" json:"key_prefix,omitempty"`
 	TTL                 map[string]units.Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	// WarmOnStart pre-warms the cache when the bot starts and again after
+	// every restart or failover of Redis (the seed's "pre-warm cache on
+	// startup"); WarmKeys is how many of its most recently read keys each
+	// bot instance remembers and re-warms, beside the meta keys (0: the
+	// meta keys only).
+	WarmOnStart *bool `yaml:"warm_on_start,omitempty" json:"warm_on_start,omitempty"`
+	WarmKeys    *int  `yaml:"warm_keys,omitempty" json:"warm_keys,omitempty"`
 
 	// Wrote is the set of keys the file wrote (see field.Keys).
 	Wrote field.Keys `yaml:"-" json:"-"`
@@ -53,6 +60,11 @@ func (s *Settings) Defaults() {
 // retry policy.
 const maxRetriesLimit = 100
 
+// maxWarmKeys bounds warm_keys: each instance keeps that many recently read
+// keys in memory and loads each from the origin when it warms; a million is
+// a bulk load, not a warm-up.
+const maxWarmKeys = 1_000_000
+
 // Validate checks the section as resolved by Defaults and returns every
 // problem as a field.List, paths as the YAML spells them ("max_conns",
 // "ttl.warm").
@@ -67,6 +79,9 @@ func (s Settings) Validate() error {
 	}
 	if s.MinIdle != nil && s.MaxConns != nil && *s.MinIdle > *s.MaxConns {
 		l.Add("min_idle", "%d is larger than max_conns (%d)", *s.MinIdle, *s.MaxConns)
+	}
+	if s.WarmKeys != nil && (*s.WarmKeys < 0 || *s.WarmKeys > maxWarmKeys) {
+		l.Add("warm_keys", "%d out of range, expected 0 (meta keys only) to %d", *s.WarmKeys, maxWarmKeys)
 	}
 	if s.MaxRetries != nil && (*s.MaxRetries < -1 || *s.MaxRetries > maxRetriesLimit) {
 		l.Add("max_retries", "%d out of range, expected -1 (none) to %d", *s.MaxRetries, maxRetriesLimit)
@@ -153,6 +168,12 @@ func (s Settings) Config() (Config, error) {
 	}
 	if s.KeyPrefix != nil {
 		cfg.KeyPrefix = *s.KeyPrefix
+	}
+	if s.WarmOnStart != nil {
+		cfg.WarmOnStart = *s.WarmOnStart
+	}
+	if s.WarmKeys != nil {
+		cfg.WarmKeys = *s.WarmKeys
 	}
 	for tier, d := range s.TTL {
 		cfg.TTL[Tier(tier)] = d.D() // an unknown tier fails Config.Validate
