@@ -14,7 +14,55 @@ const (
 	DefaultCPM         = 6.0
 	DefaultSessionMean = 10 * time.Minute
 	DefaultZipf        = 1.1
+	// DefaultInstances is how many bot instances share the cache. Discord
+	// makes a bot shard at 2,500 guilds; the default 20,000 guilds need at
+	// least eight shards, which a bot of this size runs as a few processes
+	// of several shards each. Four processes, each with its own cache
+	// manager, pool and invalidation subscription, make cross-instance
+	// invalidation observable without multiplying connections by the shard
+	// count.
+	DefaultInstances = 4
+	// MaxInstances bounds instances: each has its own pool of connections.
+	MaxInstances = 64
 )
+
+// Catalogues: the key families a workload starts from.
+const (
+	// CatalogueSeed is the seed's ten families and the bot's commands over
+	// them (the default).
+	CatalogueSeed = "seed"
+	// CatalogueNone starts from no family: the scenario defines its own.
+	CatalogueNone = "none"
+)
+
+// Features switches the parts of the seed's cache layer the schedule
+// exercises beyond GET, SET, EXPIRE and DEL. Each changes the operations of
+// the seed's commands as the bot would make them (see Schedule):
+type Features struct {
+	// RateLimit: every command first counts a hit against the user's
+	// per-command counter through the seed's Lua script (OpRateLimit on
+	// the built-in rate_limit family).
+	RateLimit bool
+	// SessionGetAndExtend: the session read and its TTL refresh are one
+	// atomic get-and-extend (OpSessionGet) instead of GET then EXPIRE.
+	SessionGetAndExtend bool
+	// CAS: a guild's settings change is a compare-and-set by version
+	// (OpCAS) instead of a blind SET.
+	CAS bool
+	// MGet: the settings every command reads (user_connected and
+	// guild_locale) are one MGET, and so are the hero and item meta of a
+	// matches command (OpMGet).
+	MGet bool
+	// Invalidation: linking an account is an update that drops the user's
+	// cached profiles on every instance through pub/sub (OpUpdate); a
+	// scenario family's string writes are updates too.
+	Invalidation bool
+}
+
+// AllFeatures is every feature on: the seed's bot uses each of them.
+func AllFeatures() Features {
+	return Features{RateLimit: true, SessionGetAndExtend: true, CAS: true, MGet: true, Invalidation: true}
+}
 
 // Arrival processes.
 const (
@@ -52,6 +100,10 @@ type FamilyOverride struct {
 	MeanSize   int
 	Popularity *Popularity
 	Weight     float64
+	// SizeDist, when set, replaces the lognormal spread of sizes (see
+	// Family.SizeDist); MinSize and MaxSize bound SizeUniform's.
+	SizeDist         string
+	MinSize, MaxSize int
 }
 
 // Config sets the shape of the workload. The zero value of every field means
@@ -65,6 +117,23 @@ type Config struct {
 	Zipf                     float64       // default 1.1: skew of users (who is active) and guild sizes, and the default exponent of zipf families
 	Guilds                   int           // default Population/50; sizes are zipf-skewed
 	Families                 []FamilyOverride
+	// Catalogue is CatalogueSeed ("", the default) or CatalogueNone.
+	Catalogue string
+	// Defined are the scenario's own families (Family.Defined), after the
+	// catalogue's: name, pattern, tier or TTL, sizes, popularity, weight,
+	// mix and type. Index is assigned by New.
+	Defined []Family
+	// Features is nil for the default: every feature on with the seed's
+	// catalogue (its bot uses them all), off without it.
+	Features *Features
+	// Instances is the number of simulated bot instances (0 = 4); a
+	// command goes to instance (guildId >> 22) % Instances, as Discord
+	// assigns a guild to a shard, so a user's commands stay on one.
+	Instances int
+	// RateLimitHits and RateLimitWindow are the rate-limit counters' limit
+	// (0 = 5 hits) and window, which is also their TTL (0 = 1m).
+	RateLimitHits   int64
+	RateLimitWindow time.Duration
 	Origins                  map[string]OriginConfig // by source; missing sources get DefaultOrigins
 	Seed                     int64
 	// Shard and Shards split the population between processes: only users
@@ -108,6 +177,29 @@ func (c Config) WithDefaults() Config {
 	if c.Shards == 0 {
 		c.Shards = 1
 	}
+	if c.Catalogue == "" {
+		c.Catalogue = CatalogueSeed
+	}
+	if c.Features == nil {
+		var f Features
+		if c.Catalogue == CatalogueSeed {
+			f = AllFeatures()
+		}
+		c.Features = &f
+	} else {
+		f := *c.Features // never alias the caller's
+		c.Features = &f
+	}
+	if c.Instances == 0 {
+		c.Instances = DefaultInstances
+	}
+	if c.RateLimitHits == 0 {
+		c.RateLimitHits = DefaultRateLimitHits
+	}
+	if c.RateLimitWindow == 0 {
+		c.RateLimitWindow = DefaultRateLimitWindow
+	}
+	c.Defined = append([]Family(nil), c.Defined...)
 	return c
 }
 

@@ -22,6 +22,31 @@ const (
 	TypeZSet   = "zset"
 )
 
+// Value-size distributions of a family (Family.SizeDist).
+const (
+	// SizeLognormal (the default, "") draws sizes lognormally around the
+	// mean (sigma 0.5, bounded to [mean/8, mean*8]): real cached API
+	// responses are right-skewed.
+	SizeLognormal = "lognormal"
+	// SizeFixed gives every value the mean size (rows of a fixed layout).
+	SizeFixed = "fixed"
+	// SizeUniform draws sizes uniformly in [MinSize, MaxSize].
+	SizeUniform = "uniform"
+)
+
+// Placeholders a key pattern may hold (one at most). {id} ranges over a key
+// space of Family.Keys keys drawn by the family's popularity; the others
+// are the issuing user's own ids, as the seed's patterns are.
+const (
+	PlaceholderID        = "{id}"
+	PlaceholderDiscordID = "{discordId}"
+	PlaceholderSteamID   = "{steamId}"
+	PlaceholderGuildID   = "{guildId}"
+)
+
+// Placeholders lists the placeholders a scenario's key pattern may use.
+var Placeholders = []string{PlaceholderID, PlaceholderDiscordID, PlaceholderSteamID, PlaceholderGuildID}
+
 // Popularity kinds.
 const (
 	PopZipf    = "zipf"
@@ -72,6 +97,12 @@ type Family struct {
 	// seed's catalogue does: one of pool's tiers (pool.TierNames, their one
 	// source, which workload does not import; harness checks every family's
 	// tier against them).
+	//
+	// Tier is "" for a family with its own TTL outside the tiers: the
+	// rate-limit counters, and a scenario's family written with ttl:
+	// instead of tier:. The driver writes such keys with TTL (as harness
+	// gives the seed's own TTLs, by key prefix: pool.Config.KeyTTL) and
+	// counts them under a tier of its choosing.
 	Tier string
 	// Type is the Redis data type the family's keys hold: TypeString (the
 	// default, ""), TypeHash or TypeZSet; it decides which operations the
@@ -102,6 +133,55 @@ type Family struct {
 	// Index is the family's position in its model's Families(), so per-family
 	// counters on the hot path are array slots, not map entries keyed by name.
 	Index int
+
+	// The fields below describe a family a scenario defines (Defined); the
+	// seed's families leave them zero, their command structure being the
+	// bot's (Schedule.build).
+
+	// Defined marks a family the scenario defined itself (not the seed's
+	// catalogue, not the built-in rate-limit counters). Its commands are
+	// its own: one read or write of one of its keys (see Writes).
+	Defined bool
+	// Keys is the key space of a pattern with {id}: keys "...{id}..." for
+	// id in [0, Keys), drawn by Popularity. 0 for the other patterns.
+	Keys int
+	// Writes is the share of the family's commands that write (set, hset,
+	// zadd; update with features.invalidation) rather than read
+	// (get_or_fetch, hget, zrange).
+	Writes float64
+	// Fields is, for a hash family, the fields a key holds (HGet and HSet
+	// address one, drawn uniformly; a miss fills the hash); Members is,
+	// for a sorted-set family, the members a key holds (ZAdd rescores one,
+	// ZRange reads the top; a miss fills the set).
+	Fields, Members int
+	// SizeDist is how value sizes spread: SizeLognormal ("", around
+	// MeanSize), SizeFixed (MeanSize) or SizeUniform (in [MinSize,
+	// MaxSize], MeanSize their midpoint). For a hash or sorted set it is
+	// the size of one field's value or one member's payload.
+	SizeDist         string
+	MinSize, MaxSize int
+}
+
+// RateLimitFamily is the name of the built-in family of per-user,
+// per-command rate-limit counters (features.rate_limit).
+const RateLimitFamily = "rate_limit"
+
+// Defaults of the rate-limit counters: a common Discord bot cooldown, five
+// uses of a command per user per minute. At the default six commands a
+// minute spread over ten commands a user rarely reaches it; a scenario that
+// raises commands_per_user_per_minute sees the script refuse.
+const (
+	DefaultRateLimitHits   = 5
+	DefaultRateLimitWindow = time.Minute
+)
+
+// rateLimitFamily is the built-in family of rate-limit counters: one key
+// per user and command ("ratelimit:{discordId}:{command}"), outside the
+// tiers (Tier ""), expiring with its window (TTL), counted by the seed's
+// Lua fixed window (OpRateLimit). It issues no command of its own.
+func rateLimitFamily(hits int64, window time.Duration) Family {
+	return Family{Name: RateLimitFamily, KeyPattern: "ratelimit:{discordId}:{command}", TTL: window, RateLimit: hits,
+		MeanSize: 8, SizeDist: SizeFixed, Source: SourceInternal, Popularity: Popularity{Kind: PopUniform}, Command: ""}
 }
 
 // Key family indexes into DefaultFamilies, used to build op sequences without

@@ -97,6 +97,10 @@ func TestScheduleWithFeaturesOffIsUnchanged(t *testing.T) {
 	}
 }
 
-// seedOnly is c as the schedule was before issue 16 (the features did not
-// exist yet).
-func seedOnly(c Config) Config { return c }
+// seedOnly is c as the schedule was before issue 16: every feature off, one
+// bot instance, the seed's catalogue alone.
+func seedOnly(c Config) Config {
+	c.Features = &Features{}
+	c.Instances = 1
+	return c
+}

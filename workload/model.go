@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -34,6 +35,7 @@ type Model struct {
 	seed   uint64
 	fams   []Family
 	prefix []string  // per family, the key before its placeholder
+	suffix []string  // per family, the key after its placeholder
 	sizeMu []float64 // per family, mu of the lognormal size
 	cum    []float64 // cumulative command weights by family
 	origin *Origin
@@ -44,6 +46,61 @@ type Model struct {
 	guildPerm  permutation
 	lookups    []*Sampler // per family keyed by steamId: other players looked up
 	lookupPerm permutation
+
+	feat      Features
+	instances uint64
+	hasSeed   bool // the seed's catalogue is fams[:numFamilies]
+	rl        int  // index of the rate-limit family, -1 when off
+	own       int  // index of the first defined family (len(fams) when none)
+	// Per family: the placeholder its pattern holds, the rate-limit key's
+	// tail (":"+command), and for a defined family its key sampler and
+	// permutation ({id}) and its hash fields or sorted-set members.
+	ph      []uint8
+	rlTail  []string
+	keyPerm []permutation
+	keySamp []*Sampler
+	members [][]string
+	// Shared, read-only Keys/Sizes/Families of multi-key operations.
+	metaKeys     []string // meta:heroes, meta:items
+	metaSizes    []int
+	metaFams     []*Family
+	settingsFams []*Family // user_connected, guild_locale
+	profileFams  []*Family // stratz_profile, opendota_profile
+}
+
+// Placeholder kinds of a pattern (Model.ph).
+const (
+	phNone uint8 = iota
+	phID
+	phDiscord
+	phSteam
+	phGuild
+	phCommand // the rate-limit counters' {discordId}:{command}
+)
+
+// splitPattern returns the constant parts of a pattern around its one
+// placeholder and the placeholder's kind (phNone, prefix = pattern, when it
+// has none). The seed's patterns end in theirs.
+func splitPattern(pattern string) (prefix, suffix string, ph uint8) {
+	i := strings.IndexByte(pattern, '{')
+	if i < 0 {
+		return pattern, "", phNone
+	}
+	j := strings.IndexByte(pattern[i:], '}')
+	if j < 0 {
+		return pattern, "", phNone
+	}
+	switch pattern[i : i+j+1] {
+	case PlaceholderID:
+		ph = phID
+	case PlaceholderDiscordID:
+		ph = phDiscord
+	case PlaceholderSteamID:
+		ph = phSteam
+	case PlaceholderGuildID:
+		ph = phGuild
+	}
+	return pattern[:i], pattern[i+j+1:], ph
 }
 
 // New builds a model from cfg (defaults applied, then validated).
@@ -52,10 +109,12 @@ func New(cfg Config) (*Model, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	m := &Model{cfg: cfg, seed: splitmix64(uint64(cfg.Seed) ^ 0x636163686570726f)}
-	m.fams = DefaultFamilies()
+	m := &Model{cfg: cfg, seed: splitmix64(uint64(cfg.Seed) ^ 0x636163686570726f), feat: *cfg.Features, instances: uint64(cfg.Instances), rl: -1}
+	m.hasSeed = cfg.Catalogue == CatalogueSeed
+	if m.hasSeed {
+		m.fams = DefaultFamilies()
+	}
 	for i := range m.fams {
-		m.fams[i].Index = i
 		if p := &m.fams[i].Popularity; p.Kind == PopZipf {
 			p.Exponent = cfg.Zipf
 		}
@@ -78,30 +137,102 @@ func New(cfg Config) (*Model, error) {
 			case o.Weight < 0:
 				f.Weight = 0
 			}
+			if o.SizeDist != "" {
+				f.SizeDist, f.MinSize, f.MaxSize = o.SizeDist, o.MinSize, o.MaxSize
+				if o.SizeDist == SizeUniform {
+					f.MeanSize = (o.MinSize + o.MaxSize) / 2
+				}
+			}
 		}
 	}
+	if m.feat.RateLimit {
+		m.rl = len(m.fams)
+		m.fams = append(m.fams, rateLimitFamily(cfg.RateLimitHits, cfg.RateLimitWindow))
+	}
+	m.own = len(m.fams)
+	for _, f := range cfg.Defined {
+		f.Defined = true
+		if f.Popularity.Kind == PopZipf && f.Popularity.Exponent == 0 {
+			f.Popularity.Exponent = cfg.Zipf
+		}
+		if f.Popularity.Kind == "" {
+			f.Popularity = Popularity{Kind: PopZipf, Exponent: cfg.Zipf}
+		}
+		if f.SizeDist == SizeUniform {
+			f.MeanSize = (f.MinSize + f.MaxSize) / 2
+		}
+		if f.Command == "" {
+			f.Command = f.Name
+		}
+		if f.Source == "" {
+			f.Source = SourceInternal
+		}
+		m.fams = append(m.fams, f)
+	}
+	n := len(m.fams)
 	total := 0.0
-	m.prefix = make([]string, len(m.fams))
-	m.sizeMu = make([]float64, len(m.fams))
-	m.cum = make([]float64, len(m.fams))
-	for i, f := range m.fams {
-		m.prefix[i] = keyPrefix(f.KeyPattern)
+	m.prefix = make([]string, n)
+	m.suffix = make([]string, n)
+	m.ph = make([]uint8, n)
+	m.rlTail = make([]string, n)
+	m.sizeMu = make([]float64, n)
+	m.cum = make([]float64, n)
+	m.keyPerm = make([]permutation, n)
+	m.keySamp = make([]*Sampler, n)
+	m.members = make([][]string, n)
+	var err error
+	for i := range m.fams {
+		f := &m.fams[i]
+		f.Index = i
+		m.prefix[i], m.suffix[i], m.ph[i] = splitPattern(f.KeyPattern)
+		if i == m.rl {
+			m.prefix[i], m.suffix[i], m.ph[i] = "ratelimit:", "", phCommand
+		}
+		if f.Command != "" {
+			m.rlTail[i] = ":" + f.Command
+		}
 		m.sizeMu[i] = math.Log(float64(max(f.MeanSize, 1))) - sizeSigma*sizeSigma/2
 		total += f.Weight
 		m.cum[i] = total
+		if !f.Defined {
+			continue
+		}
+		if m.ph[i] == phID {
+			if m.keySamp[i], err = NewSampler(f.Popularity, f.Keys); err != nil {
+				return nil, fmt.Errorf("workload: family %s: %w", f.Name, err)
+			}
+			m.keyPerm[i] = newPermutation(f.Keys, m.seed^splitmix64(uint64(i)+0x6b657973))
+		}
+		switch f.Type {
+		case TypeHash:
+			m.members[i] = names("f", f.Fields)
+		case TypeZSet:
+			m.members[i] = names("m", f.Members)
+		}
 	}
-	var err error
 	if m.users, err = NewSampler(Popularity{Kind: PopZipf, Exponent: cfg.Zipf}, cfg.Population); err != nil {
 		return nil, fmt.Errorf("workload: users: %w", err)
 	}
-	if m.guilds, err = NewSampler(m.fams[famGuildLocale].Popularity, cfg.Guilds); err != nil {
+	guildPop := Popularity{Kind: PopZipf, Exponent: cfg.Zipf}
+	if m.hasSeed {
+		guildPop = m.fams[famGuildLocale].Popularity
+	}
+	if m.guilds, err = NewSampler(guildPop, cfg.Guilds); err != nil {
 		return nil, fmt.Errorf("workload: guilds: %w", err)
 	}
-	m.lookups = make([]*Sampler, len(m.fams))
-	for i := famStratzProfile; i <= famSteamAvatar; i++ {
-		if m.lookups[i], err = NewSampler(m.fams[i].Popularity, cfg.Population); err != nil {
-			return nil, fmt.Errorf("workload: family %s: %w", m.fams[i].Name, err)
+	m.lookups = make([]*Sampler, n)
+	if m.hasSeed {
+		for i := famStratzProfile; i <= famSteamAvatar; i++ {
+			if m.lookups[i], err = NewSampler(m.fams[i].Popularity, cfg.Population); err != nil {
+				return nil, fmt.Errorf("workload: family %s: %w", m.fams[i].Name, err)
+			}
 		}
+		fam := func(i int) *Family { return &m.fams[i] }
+		m.metaKeys = []string{m.prefix[famMetaHeroes], m.prefix[famMetaItems]}
+		m.metaSizes = []int{max(fam(famMetaHeroes).MeanSize, MinValueSize), max(fam(famMetaItems).MeanSize, MinValueSize)}
+		m.metaFams = []*Family{fam(famMetaHeroes), fam(famMetaItems)}
+		m.settingsFams = []*Family{fam(famUserConnected), fam(famGuildLocale)}
+		m.profileFams = []*Family{fam(famStratzProfile), fam(famOpenDotaProfile)}
 	}
 	m.userPerm = newPermutation(cfg.Population, m.seed^1)
 	m.guildPerm = newPermutation(cfg.Guilds, m.seed^2)
@@ -109,6 +240,27 @@ func New(cfg Config) (*Model, error) {
 	m.origin = NewOrigin(cfg.Origins, int64(m.seed^4))
 	return m, nil
 }
+
+// names returns prefix+"0" .. prefix+(n-1), a hash's fields or a sorted
+// set's members, formatted once so the schedule picks one without
+// formatting.
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
+}
+
+// Features returns the features the model's schedules exercise.
+func (m *Model) Features() Features { return m.feat }
+
+// Instances returns the number of simulated bot instances.
+func (m *Model) Instances() int { return int(m.instances) }
+
+// Instance returns the bot instance that handles guild guildID's commands:
+// (guildID >> 22) % instances, the shard Discord assigns the guild to.
+func (m *Model) Instance(guildID uint64) int { return int((guildID >> 22) % m.instances) }
 
 // Families returns a copy of the model's families (overrides applied).
 func (m *Model) Families() []Family { return append([]Family(nil), m.fams...) }
@@ -174,6 +326,13 @@ func (m *Model) Size(fam *Family, key string) int {
 	if len(key) == len(fam.KeyPattern) && key == fam.KeyPattern {
 		return max(mean, MinValueSize)
 	}
+	switch fam.SizeDist {
+	case SizeFixed:
+		return max(mean, MinValueSize)
+	case SizeUniform:
+		span := uint64(max(fam.MaxSize-fam.MinSize, 0)) + 1
+		return max(fam.MinSize+int(splitmix64(xxhash.Sum64String(key)^m.seed)%span), MinValueSize)
+	}
 	x := splitmix64(xxhash.Sum64String(key) ^ m.seed)
 	u1 := unit(x) + 1.0/(1<<54)
 	u2 := unit(splitmix64(x))
@@ -185,9 +344,23 @@ func (m *Model) Size(fam *Family, key string) int {
 }
 
 // Key formats family fam's key for a user or guild id number (the steamId,
-// discordId or guildId its pattern names). Single-key families ignore id.
+// discordId or guildId its pattern names, or the key's number in an {id}
+// family's key space). Single-key families ignore id.
 func (m *Model) Key(fam *Family, id uint64) string {
-	return formatKey(keyPrefix(fam.KeyPattern), len(fam.KeyPattern), id)
+	prefix, suffix, ph := splitPattern(fam.KeyPattern)
+	if ph == phNone {
+		return fam.KeyPattern
+	}
+	return joinKey(prefix, id, suffix)
+}
+
+// joinKey is prefix, id and suffix with one allocation (the string).
+func joinKey(prefix string, id uint64, suffix string) string {
+	var buf [96]byte
+	b := append(buf[:0], prefix...)
+	b = strconv.AppendUint(b, id, 10)
+	b = append(b, suffix...)
+	return string(b)
 }
 
 func (m *Model) keyFor(fi int, id uint64) string {

@@ -133,13 +133,26 @@ type Op struct {
 	Kind   OpKind
 	Family *Family // the model's own family; compare by pointer or Name
 	Key    string
-	Size   int // value size for writes and fills (also on reads, for the fill after a miss)
-	// Keys and Sizes are OpMGet's keys and their value sizes (Key is then
-	// the first of them).
+	// Size is the value size for writes and fills (also on reads, for the
+	// fill after a miss); for a hash or sorted set, one field's value or
+	// one member's payload. 0 for OpRateLimit, whose counter is an integer
+	// the script increments (never write a value there).
+	Size int
+	// Keys and Sizes are OpMGet's keys and their value sizes (Key and Size
+	// are then the first of them). For OpUpdate, Keys are the other keys
+	// the update makes stale (link_account: the user's cached profiles),
+	// which the driver invalidates with Key in one pool.Invalidate (one
+	// pub/sub message to every instance); Sizes is then nil. Keys, Sizes
+	// and Families may be shared between commands: read them, never write.
 	Keys  []string
 	Sizes []int
+	// Families are the families of Keys, index for index, when they are
+	// not all Family (the settings MGET reads user_connected and
+	// guild_locale); nil when every key is one of Family's.
+	Families []*Family
 	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
-	// (OpZAdd) the operation addresses.
+	// (OpZAdd) the operation addresses; "" for OpZRange, which reads the
+	// set's top.
 	Field string
 }
 
@@ -191,6 +204,10 @@ type Schedule struct {
 type slot struct {
 	user  UserID
 	gen   uint32
+	inst  int32 // the bot instance of the user's guild
+	// The user's ids, for the keys built per command (rate-limit counters,
+	// defined families keyed by the user).
+	discord, steam, guild uint64
 	keys  [famUserConnected + 1]string
 	sizes [famUserConnected + 1]int32
 }
@@ -351,7 +368,9 @@ func (s *Schedule) startSession(i int, start time.Duration) {
 	sl.user = id
 	u := s.m.User(id)
 	m := s.m
-	for fi := famStratzProfile; fi <= famUserConnected; fi++ {
+	sl.inst = int32(m.Instance(u.GuildID))
+	sl.discord, sl.steam, sl.guild = u.DiscordID, u.SteamID, u.GuildID
+	for fi := famStratzProfile; fi <= famUserConnected && m.hasSeed; fi++ {
 		var n uint64
 		switch fi {
 		case famSession, famUserConnected:
@@ -409,15 +428,34 @@ func (s *Schedule) pickFamily() int {
 	return len(cum) - 1
 }
 
+// cmdBuf is one command's operations and the per-command keys of its
+// multi-key operations, allocated together: one allocation a command.
+type cmdBuf struct {
+	ops   [8]Op
+	keys  [4]string // [0:2] the settings MGET's, [2:4] an update's invalidations
+	sizes [2]int
+}
+
 // build turns one command of the user in sl into its cache operations, the
-// sequence the bot really makes: read and refresh the session, read whether
-// the user linked an account and the guild's locale, then the command's own
-// get-or-fetches and writes.
+// sequence the bot really makes: count the command against the user's
+// rate limit, read and refresh the session, read whether the user linked
+// an account and the guild's locale, then the command's own get-or-fetches
+// and writes. Each feature changes the sequence as the bot would (see
+// Features); with all off it is the sequence before them, operation for
+// operation and draw for draw.
 func (s *Schedule) build(at time.Duration, sl *slot) Command {
 	m := s.m
 	fi := s.pickFamily()
 	f := &m.fams[fi]
-	ops := make([]Op, 0, 8)
+	buf := &cmdBuf{}
+	ops := buf.ops[:0]
+	if m.rl >= 0 {
+		ops = append(ops, s.rateLimitOp(fi, sl))
+	}
+	if fi >= m.own {
+		ops = append(ops, s.ownOp(fi, sl))
+		return Command{At: at, Phase: s.pi, User: sl.user, Name: f.Command, Instance: int(sl.inst), Ops: ops}
+	}
 	own := func(kind OpKind, fam int) Op {
 		return Op{Kind: kind, Family: &m.fams[fam], Key: sl.keys[fam], Size: int(sl.sizes[fam])}
 	}
@@ -425,19 +463,35 @@ func (s *Schedule) build(at time.Duration, sl *slot) Command {
 		ff := &m.fams[fam]
 		return Op{Kind: OpGetOrFetch, Family: ff, Key: m.prefix[fam], Size: max(ff.MeanSize, MinValueSize)}
 	}
-	ops = append(ops,
-		own(OpGet, famSession),
-		own(OpTouch, famSession),
-		own(OpGetOrFetch, famUserConnected),
-		own(OpGetOrFetch, famGuildLocale),
-	)
+	feat := &m.feat
+	if feat.SessionGetAndExtend {
+		ops = append(ops, own(OpSessionGet, famSession))
+	} else {
+		ops = append(ops, own(OpGet, famSession), own(OpTouch, famSession))
+	}
+	if feat.MGet {
+		buf.keys[0], buf.keys[1] = sl.keys[famUserConnected], sl.keys[famGuildLocale]
+		buf.sizes[0], buf.sizes[1] = int(sl.sizes[famUserConnected]), int(sl.sizes[famGuildLocale])
+		op := own(OpMGet, famUserConnected)
+		op.Keys, op.Sizes, op.Families = buf.keys[0:2:2], buf.sizes[:], m.settingsFams
+		ops = append(ops, op)
+	} else {
+		ops = append(ops, own(OpGetOrFetch, famUserConnected), own(OpGetOrFetch, famGuildLocale))
+	}
 	switch fi {
 	case famStratzProfile:
 		target := s.target(fi, sl)
 		ops = append(ops, s.steamOp(famStratzProfile, target, sl), s.steamOp(famSteamAvatar, target, sl), meta(famMetaPatch))
 	case famStratzMatches:
 		target := s.target(fi, sl)
-		ops = append(ops, s.steamOp(famStratzMatches, target, sl), meta(famMetaHeroes), meta(famMetaItems))
+		ops = append(ops, s.steamOp(famStratzMatches, target, sl))
+		if feat.MGet {
+			op := meta(famMetaHeroes)
+			op.Kind, op.Keys, op.Sizes, op.Families = OpMGet, m.metaKeys, m.metaSizes, m.metaFams
+			ops = append(ops, op)
+		} else {
+			ops = append(ops, meta(famMetaHeroes), meta(famMetaItems))
+		}
 	case famOpenDotaProfile:
 		target := s.target(fi, sl)
 		ops = append(ops, s.steamOp(famOpenDotaProfile, target, sl), s.steamOp(famSteamAvatar, target, sl), meta(famMetaHeroes))
@@ -446,13 +500,76 @@ func (s *Schedule) build(at time.Duration, sl *slot) Command {
 	case famSession:
 		// "help": the session and settings reads are all it does.
 	case famGuildLocale:
-		ops = append(ops, own(OpSet, famGuildLocale))
+		if feat.CAS {
+			ops = append(ops, own(OpCAS, famGuildLocale))
+		} else {
+			ops = append(ops, own(OpSet, famGuildLocale))
+		}
 	case famUserConnected:
-		ops = append(ops, own(OpSet, famUserConnected), own(OpDel, famStratzProfile), own(OpDel, famOpenDotaProfile))
+		if feat.Invalidation {
+			buf.keys[2], buf.keys[3] = sl.keys[famStratzProfile], sl.keys[famOpenDotaProfile]
+			op := own(OpUpdate, famUserConnected)
+			op.Keys, op.Families = buf.keys[2:4:4], m.profileFams
+			ops = append(ops, op)
+		} else {
+			ops = append(ops, own(OpSet, famUserConnected), own(OpDel, famStratzProfile), own(OpDel, famOpenDotaProfile))
+		}
 	default:
 		ops = append(ops, meta(fi))
 	}
-	return Command{At: at, Phase: s.pi, User: sl.user, Name: f.Command, Ops: ops}
+	return Command{At: at, Phase: s.pi, User: sl.user, Name: f.Command, Instance: int(sl.inst), Ops: ops}
+}
+
+// rateLimitOp counts command fi against the user's rate-limit counter,
+// "ratelimit:{discordId}:{command}".
+func (s *Schedule) rateLimitOp(fi int, sl *slot) Op {
+	m := s.m
+	return Op{Kind: OpRateLimit, Family: &m.fams[m.rl], Key: joinKey("ratelimit:", sl.discord, m.rlTail[fi])}
+}
+
+// ownOp is the one operation of a command of a family the scenario
+// defined: a write with the family's Writes share, else a read, of the
+// type's command, on a key of its pattern.
+func (s *Schedule) ownOp(fi int, sl *slot) Op {
+	m := s.m
+	f := &m.fams[fi]
+	write := f.Writes > 0 && s.cmd.Float64() < f.Writes
+	var key string
+	switch m.ph[fi] {
+	case phNone:
+		key = f.KeyPattern
+	case phID:
+		key = joinKey(m.prefix[fi], uint64(m.keyPerm[fi].at(m.keySamp[fi].Draw(s.cmd))), m.suffix[fi])
+	case phDiscord:
+		key = joinKey(m.prefix[fi], sl.discord, m.suffix[fi])
+	case phSteam:
+		key = joinKey(m.prefix[fi], sl.steam, m.suffix[fi])
+	case phGuild:
+		key = joinKey(m.prefix[fi], sl.guild, m.suffix[fi])
+	}
+	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
+	switch f.Type {
+	case TypeHash:
+		op.Kind, op.Field = OpHGet, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
+		if write {
+			op.Kind = OpHSet
+		}
+	case TypeZSet:
+		op.Kind = OpZRange
+		if write {
+			op.Kind, op.Field = OpZAdd, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
+		}
+	default:
+		switch {
+		case !write:
+			op.Kind = OpGetOrFetch
+		case m.feat.Invalidation:
+			op.Kind = OpUpdate
+		default:
+			op.Kind = OpSet
+		}
+	}
+	return op
 }
 
 // target returns the steamId a lookup command is about: usually the user's

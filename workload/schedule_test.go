@@ -295,8 +295,10 @@ func TestShardingIsDisjointAndCovering(t *testing.T) {
 	}
 }
 
+// The sequences of the seed's commands with every feature off (the
+// features' forms are checked against these in features_test.go).
 func TestCommandsAreRealisticOpSequences(t *testing.T) {
-	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 2})
+	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 2, Features: &Features{}})
 	cmds := collect(m.Schedule(steady(30*time.Second, 1000)), math.MaxInt)
 	names := map[string]int{}
 	other := 0
