@@ -134,8 +134,8 @@ type Config struct {
 	// (0 = 5 hits) and window, which is also their TTL (0 = 1m).
 	RateLimitHits   int64
 	RateLimitWindow time.Duration
-	Origins                  map[string]OriginConfig // by source; missing sources get DefaultOrigins
-	Seed                     int64
+	Origins         map[string]OriginConfig // by source; missing sources get DefaultOrigins
+	Seed            int64
 	// Shard and Shards split the population between processes: only users
 	// with id % Shards == Shard become active (Shards 0 or 1 = all).
 	// Config.ActiveUsers is the total over all shards; the phases given to

@@ -202,14 +202,14 @@ type Schedule struct {
 
 // slot is one concurrently active user and its precomputed own keys.
 type slot struct {
-	user  UserID
-	gen   uint32
-	inst  int32 // the bot instance of the user's guild
+	user UserID
+	gen  uint32
+	inst int32 // the bot instance of the user's guild
 	// The user's ids, for the keys built per command (rate-limit counters,
 	// defined families keyed by the user).
 	discord, steam, guild uint64
-	keys  [famUserConnected + 1]string
-	sizes [famUserConnected + 1]int32
+	keys                  [famUserConnected + 1]string
+	sizes                 [famUserConnected + 1]int32
 }
 
 type sessEnd struct {
