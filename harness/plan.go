@@ -1,0 +1,70 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// Plan is what a run would replay and drive, without running it: the
+// workload's configuration, the phase plans, the prefill's history and the
+// TTL the cache manager applies to each family. `cacheproof size` simulates
+// exactly this timeline, so its predicted hit rate is comparable with a
+// run's measured one; it is built by the same functions the run uses (one
+// owner per rule), not copied.
+type Plan struct {
+	Workload workload.Config
+	// Phases are the scenario's phases as the driver runs them (Record
+	// false for a warm-up).
+	Phases []workload.PhasePlan
+	// History is workload.prefill: the stretch replayed before Phases with
+	// an unbounded cache, whose surviving keys are written oldest first.
+	History time.Duration
+	// TTL is, by family name, what the manager applies to its keys (0 =
+	// no expiry); TierTTL the tiers' own.
+	TTL     map[string]time.Duration
+	TierTTL map[string]time.Duration
+	// Pool is the manager's resolved configuration (its connections count
+	// in Redis's memory).
+	Pool pool.Config
+}
+
+// PlanOf resolves a scenario into the plan a run of it would follow. getenv
+// reads the seed's REDIS_* variables as the run does (nil: os.Getenv).
+func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
+	o := Options{Scenario: s, Getenv: getenv}
+	// The endpoints only decide where the manager would connect; the
+	// TTLs and pool size do not depend on them.
+	ep := topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
+	if s.Target.Backend == "external" {
+		ep.Addrs = append([]string(nil), s.Target.Addrs...)
+		if len(ep.Addrs) == 0 {
+			ep.Addrs = []string{"127.0.0.1:6379"}
+		}
+	}
+	pcfg, err := poolConfig(s, ep, o)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	wcfg := workloadConfig(s, o)
+	model, err := workload.New(wcfg)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	plans, _ := phasePlans(s, 1)
+	tier := make(map[string]time.Duration, len(pcfg.TTL))
+	for t, d := range pcfg.TTL {
+		tier[string(t)] = d
+	}
+	return &Plan{
+		Workload: wcfg,
+		Phases:   plans,
+		History:  s.Workload.Prefill.D(),
+		TTL:      familyTTLs(pcfg, model.Families()),
+		TierTTL:  tier,
+		Pool:     pcfg,
+	}, nil
+}
