@@ -159,6 +159,7 @@ func (s *Scenario) noteWritten(doc map[string]any) {
 	s.Pool.Wrote = keysOf(mapping(doc["pool"]))
 	w := mapping(doc["workload"])
 	s.Workload.Wrote = keysOf(w)
+	s.Workload.RateLimit.Wrote = keysOf(mapping(w["rate_limit"]))
 	for i, m := range mappings(w["families"], len(s.Workload.Families)) {
 		f := &s.Workload.Families[i]
 		f.Wrote = keysOf(m)

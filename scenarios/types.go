@@ -73,6 +73,10 @@ type (
 	FamilyOverride = workload.FamilySettings
 	// Popularity is a family's popularity (workload.PopularitySettings).
 	Popularity = workload.PopularitySettings
+	// Features is workload.features (workload.FeatureSettings).
+	Features = workload.FeatureSettings
+	// RateLimit is workload.rate_limit (workload.RateLimitSettings).
+	RateLimit = workload.RateLimitSettings
 	// OriginConfig is one entry of workload.origins (workload.OriginSettings).
 	OriginConfig = workload.OriginSettings
 )

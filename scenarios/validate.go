@@ -178,6 +178,8 @@ func (s *Scenario) validate() []*problem {
 	c.merge("target", s.Target.Validate())
 	c.merge("pool", s.Pool.Validate())
 	c.merge("workload", s.Workload.Validate())
+	// A family's tier names one of pool's, which workload does not import.
+	c.merge("workload", s.Workload.CheckTiers(pool.TierNames()))
 	s.validatePhases(c)
 	s.validateFaults(c)
 	s.validateTargets(c)

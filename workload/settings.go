@@ -1,11 +1,16 @@
 package workload
 
 import (
+	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/internal/textdist"
 	"github.com/cacheproof/cacheproof/internal/units"
 )
 
@@ -26,7 +31,20 @@ type Settings struct {
 	// before the run and writes the cache state it leaves (each key with its
 	// remaining TTL), so a run starts from steady state instead of cold.
 	// 0s (the default) starts cold.
-	Prefill  units.Duration            `yaml:"prefill,omitempty" json:"prefill"`
+	Prefill units.Duration `yaml:"prefill,omitempty" json:"prefill"`
+	// Instances is the number of simulated bot instances, each with its
+	// own cache manager (DefaultInstances says why 4).
+	Instances int `yaml:"instances,omitempty" json:"instances"`
+	// Catalogue is the families the workload starts from: "seed" (the
+	// default: the seed's ten and its bot's commands) or "none" (only the
+	// families listed below).
+	Catalogue string `yaml:"catalogue,omitempty" json:"catalogue"`
+	// Features switches the parts of the seed's layer the commands use.
+	Features FeatureSettings `yaml:"features,omitempty" json:"features"`
+	// RateLimit is the per-command limit features.rate_limit applies.
+	RateLimit RateLimitSettings `yaml:"rate_limit,omitempty" json:"rate_limit"`
+	// Families changes the catalogue's families (an entry named after one)
+	// and defines the scenario's own (any other name).
 	Families []FamilySettings          `yaml:"families,omitempty" json:"families,omitempty"`
 	Origins  map[string]OriginSettings `yaml:"origins,omitempty" json:"origins,omitempty"`
 
@@ -34,14 +52,67 @@ type Settings struct {
 	Wrote field.Keys `yaml:"-" json:"-"`
 }
 
-// FamilySettings changes one key family of the seed's catalogue. Unwritten
-// mean_size and weight are the catalogue's; weight: 0 turns the family's
-// command off.
+// FamilySettings changes one key family of the seed's catalogue (an entry
+// named after one, with catalogue: seed) or defines one of the scenario's
+// own (any other name). A change may set mean_size, the size spread,
+// popularity and weight; unwritten mean_size and weight are the
+// catalogue's, and weight: 0 turns the family's command off. A definition
+// gives everything else too: its key pattern, tier or ttl, type, mix and
+// source (see Family).
 type FamilySettings struct {
-	Name       string              `yaml:"name" json:"name"`
-	MeanSize   units.Size          `yaml:"mean_size,omitempty" json:"mean_size"`
+	Name string `yaml:"name" json:"name"`
+	// Key is a defined family's key pattern, with at most one placeholder
+	// (Placeholders): "product:{id}" over keys: N, "cart:{discordId}",
+	// or none for a single key.
+	Key string `yaml:"key,omitempty" json:"key,omitempty"`
+	// Keys is the key space of a pattern with {id}.
+	Keys int `yaml:"keys,omitempty" json:"keys,omitempty"`
+	// Tier (one of pool's tiers) or TTL (the family's own expiry), not
+	// both.
+	Tier string         `yaml:"tier,omitempty" json:"tier,omitempty"`
+	TTL  units.Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	// Type is string (the default), hash (with fields: N) or zset (with
+	// members: N).
+	Type    string `yaml:"type,omitempty" json:"type,omitempty"`
+	Fields  int    `yaml:"fields,omitempty" json:"fields,omitempty"`
+	Members int    `yaml:"members,omitempty" json:"members,omitempty"`
+	// MeanSize and SizeDist: lognormal (the default) or fixed around
+	// mean_size, or uniform between min_size and max_size.
+	MeanSize units.Size `yaml:"mean_size,omitempty" json:"mean_size"`
+	SizeDist string     `yaml:"size_dist,omitempty" json:"size_dist,omitempty"`
+	MinSize  units.Size `yaml:"min_size,omitempty" json:"min_size,omitempty"`
+	MaxSize  units.Size `yaml:"max_size,omitempty" json:"max_size,omitempty"`
+	// Popularity is how an {id} family's keys are drawn (the default:
+	// zipf at the workload's exponent).
 	Popularity *PopularitySettings `yaml:"popularity,omitempty" json:"popularity,omitempty"`
 	Weight     *float64            `yaml:"weight,omitempty" json:"weight,omitempty"`
+	// Writes is a defined family's share of commands that write (0 to 1).
+	Writes float64 `yaml:"writes,omitempty" json:"writes,omitempty"`
+	// Source is the upstream a defined family's misses fall through to
+	// (default internal); Command names its commands (default its name).
+	Source  string `yaml:"source,omitempty" json:"source,omitempty"`
+	Command string `yaml:"command,omitempty" json:"command,omitempty"`
+
+	// Wrote is the set of keys the file wrote (see field.Keys).
+	Wrote field.Keys `yaml:"-" json:"-"`
+}
+
+// FeatureSettings switches each part of the seed's layer (see Features).
+// Unwritten, a switch is on with catalogue: seed (the seed's bot uses every
+// one) and off with catalogue: none.
+type FeatureSettings struct {
+	RateLimit           *bool `yaml:"rate_limit,omitempty" json:"rate_limit"`
+	SessionGetAndExtend *bool `yaml:"session_get_and_extend,omitempty" json:"session_get_and_extend"`
+	CAS                 *bool `yaml:"cas,omitempty" json:"cas"`
+	MGet                *bool `yaml:"mget,omitempty" json:"mget"`
+	Invalidation        *bool `yaml:"invalidation,omitempty" json:"invalidation"`
+}
+
+// RateLimitSettings is the rate limit each user's commands count against:
+// hits allowed per window, each command its own counter.
+type RateLimitSettings struct {
+	Hits   int            `yaml:"hits,omitempty" json:"hits"`
+	Window units.Duration `yaml:"window,omitempty" json:"window"`
 
 	// Wrote is the set of keys the file wrote (see field.Keys).
 	Wrote field.Keys `yaml:"-" json:"-"`
@@ -87,6 +158,13 @@ const (
 	MaxMeanSize = units.Size(64 << 20)
 	// MaxPrefill bounds the history prefill replays.
 	MaxPrefill = 24 * time.Hour
+	// MaxFields bounds a hash's fields and a sorted set's members: the
+	// model formats their names once, per family.
+	MaxFields = 100_000
+	// MaxTTL bounds a defined family's own TTL.
+	MaxTTL = 365 * 24 * time.Hour
+	// MaxRateLimitHits bounds the rate limit's hits per window.
+	MaxRateLimitHits = 1_000_000
 )
 
 // Arrivals, PopularityKinds and Sources list the values the settings accept.
@@ -94,6 +172,9 @@ var (
 	Arrivals        = []string{ArrivalPoisson, ArrivalConstant}
 	PopularityKinds = []string{PopZipf, PopUniform, PopHotspot}
 	Sources         = []string{SourceStratz, SourceOpenDota, SourceSteam, SourceInternal}
+	Catalogues      = []string{CatalogueSeed, CatalogueNone}
+	Types           = []string{TypeString, TypeHash, TypeZSet}
+	SizeDists       = []string{SizeLognormal, SizeFixed, SizeUniform}
 )
 
 // defaultActiveUsers and defaultGuilds are the defaults that depend on the
@@ -114,15 +195,30 @@ func (s *Settings) Defaults() {
 	field.Default(&s.Arrival, s.Wrote, "arrival", ArrivalPoisson)
 	field.Default(&s.Zipf, s.Wrote, "zipf", DefaultZipf)
 	field.Default(&s.Guilds, s.Wrote, "guilds", defaultGuilds(s.Population))
+	field.Default(&s.Instances, s.Wrote, "instances", DefaultInstances)
+	field.Default(&s.Catalogue, s.Wrote, "catalogue", CatalogueSeed)
+	on := s.Catalogue == CatalogueSeed
+	for _, b := range []**bool{&s.Features.RateLimit, &s.Features.SessionGetAndExtend, &s.Features.CAS, &s.Features.MGet, &s.Features.Invalidation} {
+		if *b == nil {
+			v := on
+			*b = &v
+		}
+	}
+	field.Default(&s.RateLimit.Hits, s.RateLimit.Wrote, "hits", DefaultRateLimitHits)
+	field.Default(&s.RateLimit.Window, s.RateLimit.Wrote, "window", units.Duration(DefaultRateLimitWindow))
 	catalogue := catalogueByName()
 	for i := range s.Families {
 		f := &s.Families[i]
-		if c, ok := catalogue[f.Name]; ok {
-			field.Default(&f.MeanSize, f.Wrote, "mean_size", units.Size(c.MeanSize))
+		if c, ok := catalogue[f.Name]; ok && s.Catalogue == CatalogueSeed {
+			if f.SizeDist != SizeUniform {
+				field.Default(&f.MeanSize, f.Wrote, "mean_size", units.Size(c.MeanSize))
+			}
 			if f.Weight == nil {
 				w := c.Weight
 				f.Weight = &w
 			}
+		} else {
+			s.defaultDefined(f)
 		}
 		if p := f.Popularity; p != nil && p.Kind == PopZipf {
 			field.Default(&p.Exponent, p.Wrote, "exponent", s.Zipf)
@@ -178,30 +274,55 @@ func (s Settings) Validate() error {
 	} else if s.Guilds > max(s.Population, 1) {
 		l.Add("guilds", "%d exceeds population (%d)", s.Guilds, s.Population)
 	}
+	if s.Instances < 1 || s.Instances > MaxInstances {
+		l.Add("instances", "%d out of range, expected 1 to %d bot instances (each has its own cache manager and pool)", s.Instances, MaxInstances)
+	}
+	l.OneOf("catalogue", s.Catalogue, Catalogues)
+	s.validateFeatures(&l)
 	s.validateFamilies(&l)
 	s.validateOrigins(&l)
 	return l.Err()
 }
 
+// override reports whether f changes a family of the seed's catalogue
+// (rather than defining one).
+func (s Settings) override(f FamilySettings) bool {
+	_, ok := catalogueByName()[f.Name]
+	return ok && s.Catalogue == CatalogueSeed
+}
+
 func (s Settings) validateFamilies(l *field.List) {
 	catalogue := catalogueByName()
 	weights := map[string]float64{}
-	var known []string
-	for _, f := range DefaultFamilies() {
-		known = append(known, f.Name)
-		weights[f.Name] = f.Weight
+	if s.Catalogue == CatalogueSeed {
+		for _, f := range DefaultFamilies() {
+			weights[f.Name] = f.Weight
+		}
+	}
+	// Each family's key prefix, to find overlaps (TTLs and per-family
+	// figures go by prefix).
+	type owner struct{ name, prefix, path string }
+	var prefixes []owner
+	if s.Catalogue == CatalogueSeed {
+		for _, f := range DefaultFamilies() {
+			prefixes = append(prefixes, owner{f.Name, keyPrefix(f.KeyPattern), ""})
+		}
+	}
+	if s.Features.RateLimit != nil && *s.Features.RateLimit {
+		prefixes = append(prefixes, owner{RateLimitFamily, "ratelimit:", ""})
 	}
 	seen := map[string]bool{}
 	for i, f := range s.Families {
 		p := field.Index("families", i)
-		l.OneOf(p+".name", f.Name, known)
-		if seen[f.Name] {
+		switch {
+		case f.Name == "":
+			l.Add(p+".name", "required: a family is named (it names its report rows)")
+		case seen[f.Name]:
 			l.Add(p+".name", "%q listed twice", f.Name)
+		case f.Name == RateLimitFamily:
+			l.Add(p+".name", "%q is the built-in rate-limit counters' family; set workload.rate_limit to change them", f.Name)
 		}
 		seen[f.Name] = true
-		if field.Given(f.Wrote, "mean_size", f.MeanSize) && (f.MeanSize < 1 || f.MeanSize > MaxMeanSize) {
-			l.Add(p+".mean_size", "%s out of range, expected 1b to %s", f.MeanSize, MaxMeanSize)
-		}
 		if w := f.Weight; w != nil {
 			switch {
 			case math.IsNaN(*w) || math.IsInf(*w, 0):
@@ -209,15 +330,55 @@ func (s Settings) validateFamilies(l *field.List) {
 			case *w < 0:
 				l.Add(p+".weight", "must not be negative")
 			}
-			if _, ok := catalogue[f.Name]; ok {
-				weights[f.Name] = *w
+			weights[f.Name] = *w
+		}
+		if !s.override(f) && s.Catalogue == CatalogueSeed && !field.Given(f.Wrote, "key", f.Key) {
+			// Neither one of the seed's families nor a definition (which
+			// gives a key pattern): most likely a misspelt seed family.
+			msg := fmt.Sprintf("unknown value %q, expected one of the seed's families %s, or a family of your own with its key:", f.Name, strings.Join(seedNames(), ", "))
+			if sug := textdist.Suggest(f.Name, seedNames()); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			l.Add(p+".name", "%s", msg)
+			continue
+		}
+		s.validateSizes(l, p, f)
+		if s.override(f) {
+			validateOverride(l, p, f)
+		} else {
+			if f.Name != "" && !nameRE.MatchString(f.Name) {
+				l.Add(p+".name", "%q must be lower-case letters, digits and '_', starting with a letter", f.Name)
+			}
+			if f.Weight == nil {
+				if _, seed := catalogue[f.Name]; seed {
+					l.Add(p+".weight", "required: with catalogue: none, %s is a family you define, and its weight is its share of the command mix", f.Name)
+				} else {
+					l.Add(p+".weight", "required: a family you define needs its share of the command mix (relative to the other families' weights)")
+				}
+			}
+			s.validateDefined(l, p, f)
+			if pre := keyPrefix(f.Key); f.Key != "" {
+				prefixes = append(prefixes, owner{f.Name, pre, p + ".key"})
 			}
 		}
 		if pp := f.Popularity; pp != nil {
-			if why := popularityIgnored(f.Name); why != "" {
+			if why := s.popularityIgnored(f); why != "" {
 				l.Add(p+".popularity", "has no effect on %s: %s", f.Name, why)
 			}
 			validatePopularity(l, p+".popularity", *pp)
+		}
+	}
+	for i, a := range prefixes {
+		if a.path == "" {
+			continue
+		}
+		for j, b := range prefixes {
+			if i == j || a.name == b.name || (j > i && b.path != "") {
+				continue // each defined pair once, from the later one
+			}
+			if strings.HasPrefix(a.prefix, b.prefix) || strings.HasPrefix(b.prefix, a.prefix) {
+				l.Add(a.path, "key prefix %q overlaps family %s's %q: TTLs and per-family figures go by a key's prefix, so no family's may start another's", a.prefix, b.name, b.prefix)
+			}
 		}
 	}
 	total := 0.0
@@ -226,8 +387,244 @@ func (s Settings) validateFamilies(l *field.List) {
 			total += w
 		}
 	}
-	if total == 0 {
+	switch {
+	case s.Catalogue == CatalogueNone && len(s.Families) == 0:
+		l.Add("families", "catalogue: none needs at least one family of your own")
+	case total == 0:
 		l.Add("families", "every command weight is zero: nothing to issue")
+	}
+}
+
+// nameRE is the form of a defined family's name.
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// validateOverride holds a change of a seed family to the keys a change may
+// set: its pattern, tier, type and command structure are the bot's.
+func validateOverride(l *field.List, p string, f FamilySettings) {
+	for _, k := range []struct {
+		key   string
+		given bool
+	}{
+		{"key", field.Given(f.Wrote, "key", f.Key)},
+		{"keys", field.Given(f.Wrote, "keys", f.Keys)},
+		{"tier", field.Given(f.Wrote, "tier", f.Tier)},
+		{"ttl", field.Given(f.Wrote, "ttl", f.TTL)},
+		{"type", field.Given(f.Wrote, "type", f.Type)},
+		{"fields", field.Given(f.Wrote, "fields", f.Fields)},
+		{"members", field.Given(f.Wrote, "members", f.Members)},
+		{"writes", field.Given(f.Wrote, "writes", f.Writes)},
+		{"source", field.Given(f.Wrote, "source", f.Source)},
+		{"command", field.Given(f.Wrote, "command", f.Command)},
+	} {
+		if k.given {
+			l.Add(p+"."+k.key, "applies only to a family you define: %s is the seed's, whose key, tier, type and commands are its bot's (pool.ttl changes a tier's TTL; name a new family to define one)", f.Name)
+		}
+	}
+}
+
+// validateSizes checks a family's size distribution: lognormal and fixed
+// go by mean_size, uniform by min_size and max_size.
+func (s Settings) validateSizes(l *field.List, p string, f FamilySettings) {
+	dist := f.SizeDist
+	if field.Given(f.Wrote, "size_dist", dist) {
+		l.OneOf(p+".size_dist", dist, SizeDists)
+	}
+	inRange := func(key string, v units.Size) {
+		if v < 1 || v > MaxMeanSize {
+			l.Add(p+"."+key, "%s out of range, expected 1b to %s", v, MaxMeanSize)
+		}
+	}
+	minGiven, maxGiven := field.Given(f.Wrote, "min_size", f.MinSize), field.Given(f.Wrote, "max_size", f.MaxSize)
+	if dist == SizeUniform {
+		if field.Given(f.Wrote, "mean_size", f.MeanSize) {
+			l.Add(p+".mean_size", "does not apply to size_dist uniform, whose mean is the midpoint of min_size and max_size")
+		}
+		if !minGiven || !maxGiven {
+			l.Add(p+".size_dist", "uniform needs min_size and max_size")
+			return
+		}
+		inRange("min_size", f.MinSize)
+		inRange("max_size", f.MaxSize)
+		if f.MinSize > f.MaxSize {
+			l.Add(p+".max_size", "%s is below min_size (%s)", f.MaxSize, f.MinSize)
+		}
+		return
+	}
+	if minGiven || maxGiven {
+		key := "min_size"
+		if !minGiven {
+			key = "max_size"
+		}
+		l.Add(p+"."+key, "applies only to size_dist uniform")
+	}
+	if field.Given(f.Wrote, "mean_size", f.MeanSize) {
+		inRange("mean_size", f.MeanSize)
+	} else if !s.override(f) {
+		l.Add(p+".mean_size", "required: a family you define needs its mean value size (or size_dist: uniform with min_size and max_size)")
+	}
+}
+
+// validateDefined checks a family the scenario defines.
+func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
+	if f.Key == "" {
+		l.Add(p+".key", "required: a family you define needs its key pattern, e.g. key: \"product:{id}\" (placeholders: %s)", strings.Join(Placeholders, ", "))
+	} else if why := checkPattern(f.Key); why != "" {
+		l.Add(p+".key", "%s", why)
+	}
+	_, _, ph := splitPattern(f.Key)
+	switch {
+	case ph == phID && !field.Given(f.Wrote, "keys", f.Keys):
+		l.Add(p+".keys", "required: a pattern with {id} ranges over keys: N keys")
+	case ph == phID && (f.Keys < 1 || f.Keys > MaxPopulation):
+		l.Add(p+".keys", "%d out of range, expected 1 to 100,000,000", f.Keys)
+	case ph != phID && field.Given(f.Wrote, "keys", f.Keys):
+		l.Add(p+".keys", "applies only to a pattern with {id} (this one's keys are %s)", patternKeys(ph))
+	}
+	tier, ttl := field.Given(f.Wrote, "tier", f.Tier), field.Given(f.Wrote, "ttl", f.TTL)
+	switch {
+	case tier && ttl:
+		l.Add(p+".ttl", "set tier or ttl, not both (a tier gives its keys the tier's TTL)")
+	case !tier && !ttl:
+		l.Add(p, "family %s needs tier (one of the pool's tiers) or ttl (its own)", f.Name)
+	case ttl && (f.TTL <= 0 || f.TTL.D() > MaxTTL):
+		l.Add(p+".ttl", "%s out of range, expected more than 0s and at most 8760h (tier: persistent for keys that never expire)", f.TTL.D())
+	}
+	l.OneOf(p+".type", f.Type, Types)
+	for _, c := range []struct {
+		key, typ string
+		v        int
+	}{{"fields", TypeHash, f.Fields}, {"members", TypeZSet, f.Members}} {
+		given := field.Given(f.Wrote, c.key, c.v)
+		switch {
+		case given && f.Type != c.typ:
+			l.Add(p+"."+c.key, "applies only to type %s (this family's type is %s)", c.typ, f.Type)
+		case f.Type == c.typ && !given:
+			l.Add(p+"."+c.key, "required: a %s family says how many %s a key holds", c.typ, c.key)
+		case f.Type == c.typ && (c.v < 1 || c.v > MaxFields):
+			l.Add(p+"."+c.key, "%d out of range, expected 1 to 100,000", c.v)
+		}
+	}
+	if !(f.Writes >= 0 && f.Writes <= 1) {
+		l.Add(p+".writes", "%g out of range, expected the share of commands that write, 0 to 1", f.Writes)
+	}
+	l.OneOf(p+".source", f.Source, Sources)
+	if f.Command == "" || strings.ContainsAny(f.Command, " \t\n{}") {
+		l.Add(p+".command", "%q must be a non-empty name without spaces or braces (it names the command in reports and its rate-limit key)", f.Command)
+	}
+}
+
+// checkPattern says what is wrong with a key pattern, or "".
+func checkPattern(pattern string) string {
+	if strings.ContainsAny(pattern, " \t\r\n") {
+		return fmt.Sprintf("key pattern %q holds whitespace", pattern)
+	}
+	n := 0
+	for rest := pattern; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			if strings.IndexByte(rest, '}') >= 0 {
+				return fmt.Sprintf("key pattern %q has a '}' without its '{'", pattern)
+			}
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return fmt.Sprintf("key pattern %q has a '{' without its '}'", pattern)
+		}
+		ph := rest[i : i+j+1]
+		if !slices.Contains(Placeholders, ph) {
+			msg := fmt.Sprintf("unknown placeholder %s, expected one of %s", ph, strings.Join(Placeholders, ", "))
+			if sug := textdist.Suggest(ph, Placeholders); sug != "" {
+				msg += fmt.Sprintf(" (did you mean %s?)", sug)
+			}
+			return msg
+		}
+		n++
+		rest = rest[i+j+1:]
+	}
+	if n > 1 {
+		return fmt.Sprintf("key pattern %q has %d placeholders; a family's keys vary by one", pattern, n)
+	}
+	if keyPrefix(pattern) == "" && n == 1 {
+		return fmt.Sprintf("key pattern %q starts with its placeholder: give it a constant prefix (\"name:\") so its keys are told from other families'", pattern)
+	}
+	return ""
+}
+
+// patternKeys says which keys a pattern without {id} has.
+func patternKeys(ph uint8) string {
+	switch ph {
+	case phDiscord, phSteam, phGuild:
+		return "the issuing user's own"
+	}
+	return "a single key"
+}
+
+// defaultDefined fills a defined family's unwritten type, size
+// distribution, source, command and popularity.
+func (s Settings) defaultDefined(f *FamilySettings) {
+	field.Default(&f.Type, f.Wrote, "type", TypeString)
+	field.Default(&f.SizeDist, f.Wrote, "size_dist", SizeLognormal)
+	field.Default(&f.Source, f.Wrote, "source", SourceInternal)
+	field.Default(&f.Command, f.Wrote, "command", f.Name)
+	if _, _, ph := splitPattern(f.Key); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
+		f.Popularity = &PopularitySettings{Kind: PopZipf, Exponent: s.Zipf}
+	}
+}
+
+// popularityIgnored says why a family's popularity cannot be set, or "" if
+// it can: a popularity that would silently do nothing is an error.
+func (s Settings) popularityIgnored(f FamilySettings) string {
+	if s.override(f) {
+		return popularityIgnored(f.Name)
+	}
+	switch _, _, ph := splitPattern(f.Key); ph {
+	case phID:
+		return ""
+	case phNone:
+		return "it has a single key"
+	}
+	return "its keys are the issuing user's own, and users are drawn by zipf"
+}
+
+// CheckTiers reports a defined family whose tier is not one of tiers (the
+// pool's, which workload does not import: the scenario loader passes
+// pool.TierNames()).
+func (s Settings) CheckTiers(tiers []string) error {
+	var l field.List
+	for i, f := range s.Families {
+		if !s.override(f) && field.Given(f.Wrote, "tier", f.Tier) {
+			l.OneOf(field.Index("families", i)+".tier", f.Tier, tiers)
+		}
+	}
+	return l.Err()
+}
+
+func (s Settings) validateFeatures(l *field.List) {
+	if s.Catalogue == CatalogueNone {
+		for _, f := range []struct {
+			key string
+			on  *bool
+			on_ string
+		}{
+			{"session_get_and_extend", s.Features.SessionGetAndExtend, "the seed's sessions"},
+			{"cas", s.Features.CAS, "the seed's guild settings"},
+			{"mget", s.Features.MGet, "the seed's settings and meta reads"},
+		} {
+			if f.on != nil && *f.on {
+				l.Add("features."+f.key, "acts on %s, and catalogue: none has none", f.on_)
+			}
+		}
+	}
+	rl := s.RateLimit
+	if s.Features.RateLimit != nil && !*s.Features.RateLimit && len(rl.Wrote) > 0 {
+		l.Add("rate_limit", "has no effect: features.rate_limit is off")
+	}
+	if rl.Hits < 1 || rl.Hits > MaxRateLimitHits {
+		l.Add("rate_limit.hits", "%d out of range, expected 1 to 1,000,000 hits a window", rl.Hits)
+	}
+	if rl.Window.D() < time.Second || rl.Window.D() > 24*time.Hour {
+		l.Add("rate_limit.window", "%s out of range, expected 1s to 24h", rl.Window.D())
 	}
 }
 
@@ -290,7 +687,16 @@ func (s Settings) Config() Config {
 		Guilds:                   s.Guilds,
 		Origins:                  map[string]OriginConfig{},
 	}
+	cfg.Instances, cfg.Catalogue = s.Instances, s.Catalogue
+	cfg.RateLimitHits, cfg.RateLimitWindow = int64(s.RateLimit.Hits), s.RateLimit.Window.D()
+	b := func(p *bool) bool { return p != nil && *p }
+	ft := s.Features
+	cfg.Features = &Features{RateLimit: b(ft.RateLimit), SessionGetAndExtend: b(ft.SessionGetAndExtend), CAS: b(ft.CAS), MGet: b(ft.MGet), Invalidation: b(ft.Invalidation)}
 	for _, f := range s.Families {
+		if !s.override(f) {
+			cfg.Defined = append(cfg.Defined, f.family())
+			continue
+		}
 		fo := FamilyOverride{Name: f.Name, MeanSize: int(f.MeanSize)}
 		if p := f.Popularity; p != nil {
 			fo.Popularity = &Popularity{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
@@ -300,6 +706,9 @@ func (s Settings) Config() Config {
 			if fo.Weight == 0 {
 				fo.Weight = -1 // FamilyOverride: negative turns the command off
 			}
+		}
+		if f.SizeDist != "" && f.SizeDist != SizeLognormal {
+			fo.SizeDist, fo.MinSize, fo.MaxSize = f.SizeDist, int(f.MinSize), int(f.MaxSize)
 		}
 		cfg.Families = append(cfg.Families, fo)
 	}
@@ -324,8 +733,13 @@ func (c Config) settings() Settings {
 		Guilds:                   c.Guilds,
 		Origins:                  map[string]OriginSettings{},
 	}
+	s.Instances, s.Catalogue = c.Instances, c.Catalogue
+	s.RateLimit = RateLimitSettings{Hits: int(c.RateLimitHits), Window: units.Duration(c.RateLimitWindow)}
+	if ft := c.Features; ft != nil {
+		s.Features = FeatureSettings{RateLimit: &ft.RateLimit, SessionGetAndExtend: &ft.SessionGetAndExtend, CAS: &ft.CAS, MGet: &ft.MGet, Invalidation: &ft.Invalidation}
+	}
 	for _, o := range c.Families {
-		f := FamilySettings{Name: o.Name, MeanSize: units.Size(o.MeanSize)}
+		f := FamilySettings{Name: o.Name, MeanSize: units.Size(o.MeanSize), SizeDist: o.SizeDist, MinSize: units.Size(o.MinSize), MaxSize: units.Size(o.MaxSize)}
 		if p := o.Popularity; p != nil {
 			f.Popularity = &PopularitySettings{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
 		}
@@ -337,10 +751,22 @@ func (c Config) settings() Settings {
 		}
 		s.Families = append(s.Families, f)
 	}
+	for _, d := range c.Defined {
+		s.Families = append(s.Families, definedSettings(d))
+	}
 	for name, o := range c.Origins {
 		s.Origins[name] = OriginSettings{Latency: units.Duration(o.Latency), P99: units.Duration(o.P99), ErrorRate: o.ErrorRate}
 	}
 	return s
+}
+
+// seedNames lists the seed's families' names, in the catalogue's order.
+func seedNames() []string {
+	var out []string
+	for _, f := range DefaultFamilies() {
+		out = append(out, f.Name)
+	}
+	return out
 }
 
 func catalogueByName() map[string]Family {
@@ -349,4 +775,47 @@ func catalogueByName() map[string]Family {
 		out[f.Name] = f
 	}
 	return out
+}
+
+// family is a defined family's settings as the model's Family (resolved by
+// Defaults).
+func (f FamilySettings) family() Family {
+	fam := Family{Name: f.Name, KeyPattern: f.Key, Tier: f.Tier, Type: f.Type, TTL: f.TTL.D(), MeanSize: int(f.MeanSize),
+		Source: f.Source, Command: f.Command, Keys: f.Keys, Writes: f.Writes, Fields: f.Fields, Members: f.Members,
+		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true}
+	if p := f.Popularity; p != nil {
+		fam.Popularity = Popularity{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
+	}
+	if f.Weight != nil {
+		fam.Weight = *f.Weight
+	}
+	return fam
+}
+
+// definedSettings is a defined family of a Config as the settings it stands
+// for, so that Config.Validate holds it to a scenario's rules.
+func definedSettings(d Family) FamilySettings {
+	w := d.Weight
+	f := FamilySettings{Name: d.Name, Key: d.KeyPattern, Keys: d.Keys, Tier: d.Tier, TTL: units.Duration(d.TTL), Type: d.Type,
+		Fields: d.Fields, Members: d.Members, SizeDist: d.SizeDist, MinSize: units.Size(d.MinSize), MaxSize: units.Size(d.MaxSize),
+		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command}
+	if d.SizeDist != SizeUniform {
+		f.MeanSize = units.Size(d.MeanSize)
+	}
+	if p := d.Popularity; p.Kind != "" {
+		f.Popularity = &PopularitySettings{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
+	}
+	if f.Type == "" {
+		f.Type = TypeString
+	}
+	if f.Source == "" {
+		f.Source = SourceInternal
+	}
+	if f.Command == "" {
+		f.Command = f.Name
+	}
+	if f.SizeDist == "" {
+		f.SizeDist = SizeLognormal
+	}
+	return f
 }
