@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,17 @@ type cache interface {
 	Expire(ctx context.Context, key string, tier pool.Tier) (bool, error)
 	Del(ctx context.Context, keys ...string) (int64, error)
 	GetOrFetchRaw(ctx context.Context, key string, tier pool.Tier, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
+	SessionGet(ctx context.Context, key string) (string, bool, error)
+	MGet(ctx context.Context, keys ...string) ([]string, []bool, error)
+	GetVersioned(ctx context.Context, key string) (pool.Versioned, error)
+	CompareAndSet(ctx context.Context, key string, expected int64, val string, tier pool.Tier) (int64, bool, error)
+	RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (pool.RateResult, error)
+	Broadcast(ctx context.Context, keys ...string) error
+	HGet(ctx context.Context, key, field string) (string, bool, error)
+	HSet(ctx context.Context, key, field, val string, tier pool.Tier) error
+	ZRange(ctx context.Context, key string, n int) ([]string, bool, error)
+	ZAdd(ctx context.Context, key string, tier pool.Tier, members ...pool.ZMember) error
+	SetBatch(ctx context.Context, items []pool.Item, batch int) error
 }
 
 // driver executes a workload schedule open-loop: every command starts at its
@@ -45,6 +57,15 @@ type driver struct {
 	// readonly and failover faults. Both may be nil.
 	activity *chaos.Activity
 	writes   *chaos.WriteTracker
+	// insts are the simulated bot instances (Command.Instance picks one);
+	// nearFam marks, by family index, the families they keep locally;
+	// wlog the acknowledged writes of those families; layer the
+	// cross-instance counters. All may be empty (then d.cache is the one
+	// instance, without a near cache).
+	insts   []instance
+	nearFam []bool
+	wlog    *writeLog
+	layer   *layerStats
 
 	start   time.Time
 	next    atomic.Uint64  // round-robin shard picker
@@ -104,27 +125,15 @@ func (d *driver) drop(cmd workload.Command, intended time.Time) {
 		if ph.recorded {
 			h := s.totalH
 			_ = h.overall.RecordValue(delay)
-			_ = h.byOp[opIndex(cmd.Ops[i].Kind)].RecordValue(delay)
-			_ = h.byTier[tierIndex(cmd.Ops[i].Family.Tier)].RecordValue(delay)
+			_ = h.byOp[opSlot[cmd.Ops[i].Kind]].RecordValue(delay)
+			if cmd.Ops[i].Family.Tier != "" {
+				_ = h.byTier[tierIndex(cmd.Ops[i].Family.Tier)].RecordValue(delay)
+			}
 		}
 	}
 	if ph.recorded {
 		_ = s.totalH.command.RecordValue(delay)
 	}
-}
-
-// opIndex maps an operation kind to the report's by_op index: reads
-// (get-or-fetch included) are gets, touches are expires.
-func opIndex(k workload.OpKind) int8 {
-	switch k {
-	case workload.OpSet:
-		return opiSet
-	case workload.OpTouch:
-		return opiExpire
-	case workload.OpDel:
-		return opiDel
-	}
-	return opiGet
 }
 
 // opSample is one cache operation's timing: lat from its intended start,
@@ -143,6 +152,11 @@ type lookup struct {
 	hit   bool
 	err   bool
 	cause workload.MissCause
+	// near marks a read of a near family's local copy (nearHit: served
+	// from it; else not held, so Redis was asked) with its staleness; it is
+	// not a Redis lookup and does not enter the hit rate.
+	near, nearHit bool
+	stale         uint8
 }
 
 // errCount is one error kind and how often a command met it.
@@ -174,6 +188,11 @@ type cmdRecord struct {
 	late      bool
 	waited    bool // waited for an in-flight slot
 	commandUs int64
+	// The seed's layer beyond GET and SET: rate-limit decisions and the
+	// operations a refusal skipped, compare-and-set conflicts and
+	// give-ups, invalidations published.
+	rateAllowed, rateDenied, rateSkipped uint64
+	casConflicts, casGaveUp, published   uint64
 }
 
 func (r *cmdRecord) init() {
@@ -203,18 +222,26 @@ func (r *cmdRecord) lookup(tier int8, fam int16, hit bool, cause workload.MissCa
 	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, hit: hit, cause: cause})
 }
 
+// near records a read of a near family's local copy.
+func (r *cmdRecord) near(fam int16, served bool, stale uint8) {
+	r.lookups = append(r.lookups, lookup{fam: fam, near: true, nearHit: served, stale: stale})
+}
+
 // lookupErr records a lookup that got no usable answer: it counts against
 // the hit rate (hits / (hits + misses + lookup errors)), never as a hit.
 func (r *cmdRecord) lookupErr(tier int8, fam int16) {
 	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, err: true})
 }
 
-const (
-	opiGet int8 = iota
-	opiSet
-	opiExpire
-	opiDel
-)
+
+// instance is the bot instance that handles a command. A driver built
+// without instances (the accounting tests) has one, over d.cache.
+func (d *driver) instance(i int) *instance {
+	if n := len(d.insts); n > 0 {
+		return &d.insts[i%n]
+	}
+	return &instance{c: d.cache}
+}
 
 func (d *driver) exec(j job) {
 	cmd, intended := j.cmd, j.intended
@@ -231,6 +258,7 @@ func (d *driver) exec(j job) {
 	// due is the intended start of the next operation: the command's start
 	// for the first one, then the end of the one before.
 	due := intended
+	in := d.instance(cmd.Instance)
 	for i := range cmd.Ops {
 		if ctx.Err() != nil {
 			// The command's deadline passed (or the run abandoned it): the
@@ -240,27 +268,41 @@ func (d *driver) exec(j job) {
 			break
 		}
 		errsBefore := rec.ncache
-		d.execOp(ctx, &rec, &cmd.Ops[i], &due)
+		denied := d.execOp(ctx, in, &rec, &cmd.Ops[i], &due)
 		d.activity.Record(time.Since(d.start), rec.ncache > errsBefore)
+		if denied {
+			// The bot answers "slow down" and does nothing else: the
+			// command's other operations never reach the cache.
+			rec.rateSkipped += uint64(len(cmd.Ops) - i - 1)
+			break
+		}
 	}
 	rec.commandUs = time.Since(intended).Microseconds()
 	d.apply(cmd, &rec)
 }
 
-// execOp runs one operation of a command; due is the intended start of the
-// next operation (the command's start for the first, then the end of the
-// one before) and is advanced here.
-func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, duep *time.Time) {
+// execOp runs one operation of a command on instance in; due is the
+// intended start of the next operation (the command's start for the first,
+// then the end of the one before) and is advanced here. It reports whether
+// the command's rate limit refused it (the rest of the command is then not
+// run).
+func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, duep *time.Time) (denied bool) {
 	due := *duep
 	defer func() { *duep = due }()
 	fam := op.Family
 	tier := pool.Tier(fam.Tier)
 	ti := int8(tierIndex(fam.Tier))
+	fi := int16(fam.Index)
+	c := in.c
 	switch op.Kind {
 	case workload.OpGetOrFetch:
+		if d.nearRead(in, rec, fam, op.Key) {
+			return false
+		}
+		in.hot.note(op)
 		sent := time.Now()
 		size := op.Size
-		val, out, err := d.cache.GetOrFetchRaw(ctx, op.Key, tier, func(fctx context.Context) (string, error) {
+		val, out, err := c.GetOrFetchRaw(ctx, op.Key, tier, func(fctx context.Context) (string, error) {
 			return d.origin.Fetch(fctx, fam, op.Key, size)
 		})
 		now := time.Now()
@@ -274,19 +316,24 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		}
 		switch {
 		case out.Hit:
-			d.hit(rec, fam, ti, op.Key, val, sent)
+			if ver, ok := d.hit(rec, fam, ti, op.Key, val, sent); ok {
+				d.nearKeep(in, fam, op.Key, ver, sent)
+			}
 		case out.GetErr != nil:
 			// Neither hit nor miss: the cache failed and the manager
 			// fell back to the origin. A lookup error, and an error of
 			// its kind.
-			rec.lookupErr(ti, int16(fam.Index))
+			rec.lookupErr(ti, fi)
 			rec.err(pool.ErrorKind(out.GetErr))
 		case out.GetDur > 0:
-			rec.lookup(ti, int16(fam.Index), false, d.ledger.Classify(op.Key, sent))
+			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
 			d.observeRead(fam, op.Key, 0, false, sent)
 		}
 		if out.Fetched && out.FillErr == nil && err == nil {
 			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
+			if ver, verr := workload.Verify(op.Key, val); verr == nil {
+				d.nearKeep(in, fam, op.Key, ver, sent)
+			}
 		}
 		if out.Fetched && fam.Tier == tierPersistent && d.writes.Active() {
 			d.observeFill(op.Key, val, now.Add(-out.FillDur), now, out.FillErr)
@@ -298,31 +345,74 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			rec.err(pool.ErrorKind(err))
 		}
 		due = now
-	case workload.OpGet:
+	case workload.OpGet, workload.OpSessionGet:
+		slot := opiGet
+		if op.Kind == workload.OpSessionGet {
+			slot = opSlot[workload.OpSessionGet]
+		} else if d.nearRead(in, rec, fam, op.Key) {
+			return false
+		}
+		in.hot.note(op)
 		sent := time.Now()
-		val, found, err := d.cache.Get(ctx, op.Key)
+		var val string
+		var found bool
+		var err error
+		if op.Kind == workload.OpSessionGet {
+			val, found, err = c.SessionGet(ctx, op.Key)
+		} else {
+			val, found, err = c.Get(ctx, op.Key)
+		}
 		now := time.Now()
-		rec.sample(opiGet, ti, now.Sub(due), now.Sub(sent))
+		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
 		due = now
 		if err != nil {
-			rec.lookupErr(ti, int16(fam.Index))
+			rec.lookupErr(ti, fi)
 			rec.err(pool.ErrorKind(err))
-			return
+			return false
 		}
 		if found {
-			d.hit(rec, fam, ti, op.Key, val, sent)
-			return
+			if ver, ok := d.hit(rec, fam, ti, op.Key, val, sent); ok {
+				d.nearKeep(in, fam, op.Key, ver, sent)
+			}
+			return false
 		}
-		rec.lookup(ti, int16(fam.Index), false, d.ledger.Classify(op.Key, sent))
+		rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
 		d.observeRead(fam, op.Key, 0, false, sent)
 		// A plain read that misses creates the value, as the bot does for
 		// a new session or a guild with no locale yet.
-		due = d.set(ctx, rec, op, tier, ti, now)
+		due = d.set(ctx, in, rec, op, tier, ti, now, opiSet)
 	case workload.OpSet:
-		due = d.set(ctx, rec, op, tier, ti, due)
+		due = d.set(ctx, in, rec, op, tier, ti, due, opiSet)
+	case workload.OpUpdate:
+		// Write the new value, then tell the other instances to drop their
+		// local copies (pub/sub); the shared copy is the new one, so it is
+		// not deleted. One sample covers both round trips: the update is
+		// one call of the bot's.
+		due = d.set(ctx, in, rec, op, tier, ti, due, opSlot[workload.OpUpdate])
+	case workload.OpMGet:
+		due = d.mget(ctx, in, rec, op, tier, ti, due)
+	case workload.OpCAS:
+		due = d.cas(ctx, in, rec, op, tier, ti, due)
+	case workload.OpRateLimit:
+		sent := time.Now()
+		r, err := c.RateLimit(ctx, op.Key, fam.RateLimit, fam.TTL)
+		now := time.Now()
+		rec.sample(opSlot[workload.OpRateLimit], noTier, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			// The limiter failing lets the command through: a bot that
+			// refused every command while Redis was down would be down too.
+			rec.err(pool.ErrorKind(err))
+			return false
+		}
+		if !r.Allowed {
+			rec.rateDenied++
+			return true
+		}
+		rec.rateAllowed++
 	case workload.OpTouch:
 		sent := time.Now()
-		ok, err := d.cache.Expire(ctx, op.Key, tier)
+		ok, err := c.Expire(ctx, op.Key, tier)
 		now := time.Now()
 		rec.sample(opiExpire, ti, now.Sub(due), now.Sub(sent))
 		due = now
@@ -333,7 +423,7 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 		}
 	case workload.OpDel:
 		sent := time.Now()
-		_, err := d.cache.Del(ctx, op.Key)
+		_, err := c.Del(ctx, op.Key)
 		now := time.Now()
 		rec.sample(opiDel, ti, now.Sub(due), now.Sub(sent))
 		due = now
@@ -341,20 +431,231 @@ func (d *driver) execOp(ctx context.Context, rec *cmdRecord, op *workload.Op, du
 			rec.err(pool.ErrorKind(err))
 		} else {
 			d.ledger.Deleted(op.Key)
+			if in.near != nil {
+				in.near.drop(op.Key)
+			}
 		}
 		if fam.Tier == tierPersistent && d.writes.Active() {
 			// Whatever its outcome, the delete may have landed: it excuses
 			// a later miss of a write before it.
 			d.writes.ObserveDelete(op.Key, sent, now)
 		}
+	case workload.OpHGet:
+		in.hot.note(op)
+		sent := time.Now()
+		val, found, err := c.HGet(ctx, op.Key, op.Field)
+		now := time.Now()
+		rec.sample(opSlot[workload.OpHGet], ti, now.Sub(due), now.Sub(sent))
+		due = now
+		switch {
+		case err != nil:
+			rec.lookupErr(ti, fi)
+			rec.err(pool.ErrorKind(err))
+		case found:
+			d.hit(rec, fam, ti, op.Key, val, sent)
+		default:
+			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
+		}
+	case workload.OpHSet, workload.OpZAdd:
+		due = d.writeTyped(ctx, in, rec, op, tier, ti, due, op.Kind)
+	case workload.OpZRange:
+		in.hot.note(op)
+		sent := time.Now()
+		_, found, err := c.ZRange(ctx, op.Key, zrangeTop)
+		now := time.Now()
+		rec.sample(opSlot[workload.OpZRange], ti, now.Sub(due), now.Sub(sent))
+		due = now
+		switch {
+		case err != nil:
+			rec.lookupErr(ti, fi)
+			rec.err(pool.ErrorKind(err))
+		case found:
+			// Members are names, not versioned values: nothing to verify.
+			rec.lookup(ti, fi, true, 0)
+		default:
+			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
+		}
 	}
+	return false
 }
 
-func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+// zrangeTop is how many members a sorted-set read asks for: a leaderboard
+// page.
+const zrangeTop = 10
+
+// noTier marks a sample of a key outside the tiers (rate-limit counters):
+// it counts in the overall and per-op latency, not in a tier's.
+const noTier int8 = -1
+
+// set writes a new version of op's key (OpSet, the fill after a plain
+// read's miss, OpUpdate) and records it under slot; an update then
+// broadcasts the change to the other instances. It returns when the call
+// ended, the next operation's intended start.
+func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time, slot int8) time.Time {
 	ver := d.version.Add(1)
 	val := workload.Value(op.Key, ver, op.Size)
 	sent := time.Now()
-	err := d.cache.Set(ctx, op.Key, val, tier)
+	err := in.c.Set(ctx, op.Key, val, tier)
+	acked := time.Now()
+	now := acked
+	if err == nil && op.Kind == workload.OpUpdate {
+		perr := in.c.Broadcast(ctx, op.Key)
+		now = time.Now()
+		if perr != nil {
+			rec.err(pool.ErrorKind(perr))
+		} else {
+			rec.published++
+		}
+	}
+	rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
+	if err != nil {
+		rec.err(pool.ErrorKind(err))
+	} else {
+		d.ledger.Wrote(op.Key, acked, d.ttl[op.Family.Name])
+		d.acked(in, op.Family, op.Key, ver, acked)
+	}
+	if op.Family.Tier == tierPersistent && d.writes.Active() {
+		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err)})
+	}
+	return now
+}
+
+// mget reads op's keys in one round trip; each key is a lookup of the
+// family, and each miss is fetched from the origin and filled, as the bot's
+// get-or-fetch would. Keys the instance holds locally are served from its
+// near cache and not asked of Redis.
+func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+	fam := op.Family
+	fi := int16(fam.Index)
+	keys, sizes := op.Keys, op.Sizes
+	if in.near != nil && d.isNear(fam) {
+		keys, sizes = nil, nil
+		for j, k := range op.Keys {
+			if !d.nearRead(in, rec, fam, k) {
+				keys = append(keys, k)
+				sizes = append(sizes, op.Sizes[j])
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return due
+	}
+	in.hot.note(op)
+	sent := time.Now()
+	vals, found, err := in.c.MGet(ctx, keys...)
+	now := time.Now()
+	rec.sample(opSlot[workload.OpMGet], ti, now.Sub(due), now.Sub(sent))
+	due = now
+	if err != nil {
+		for range keys {
+			rec.lookupErr(ti, fi)
+		}
+		rec.err(pool.ErrorKind(err))
+		return due
+	}
+	for j, k := range keys {
+		if found[j] {
+			if ver, ok := d.hit(rec, fam, ti, k, vals[j], sent); ok {
+				d.nearKeep(in, fam, k, ver, sent)
+			}
+			continue
+		}
+		rec.lookup(ti, fi, false, d.ledger.Classify(k, sent))
+		d.observeRead(fam, k, 0, false, sent)
+		fetchStart := time.Now()
+		v, ferr := d.origin.Fetch(ctx, fam, k, sizes[j])
+		if ferr != nil {
+			rec.err(pool.KindFetch)
+			due = time.Now()
+			continue
+		}
+		fillSent := time.Now()
+		serr := in.c.Set(ctx, k, v, tier)
+		now := time.Now()
+		rec.sample(opiSet, ti, now.Sub(fetchStart), now.Sub(fillSent))
+		due = now
+		if serr != nil {
+			rec.err(pool.ErrorKind(serr))
+			continue
+		}
+		d.ledger.Wrote(k, now, d.ttl[fam.Name])
+		if ver, verr := workload.Verify(k, v); verr == nil {
+			d.nearKeep(in, fam, k, ver, fillSent)
+		}
+	}
+	return due
+}
+
+// casAttempts bounds a compare-and-set's tries: after that many conflicts
+// in a row the bot gives up and tells the user to try again.
+const casAttempts = 3
+
+// cas updates op's key by version: read the version (a lookup), write the
+// new value if it is unchanged, and on a conflict read again and retry, up
+// to casAttempts. Both round trips of every attempt are samples of "cas".
+func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+	fam := op.Family
+	fi := int16(fam.Index)
+	slot := opSlot[workload.OpCAS]
+	for attempt := 1; ; attempt++ {
+		sent := time.Now()
+		cur, err := in.c.GetVersioned(ctx, op.Key)
+		now := time.Now()
+		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			if attempt == 1 {
+				rec.lookupErr(ti, fi)
+			}
+			rec.err(pool.ErrorKind(err))
+			return due
+		}
+		if attempt == 1 {
+			if cur.Version > 0 {
+				d.hit(rec, fam, ti, op.Key, cur.Value, sent)
+			} else {
+				rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			}
+		}
+		ver := d.version.Add(1)
+		val := workload.Value(op.Key, ver, op.Size)
+		sent = time.Now()
+		_, ok, err := in.c.CompareAndSet(ctx, op.Key, cur.Version, val, tier)
+		now = time.Now()
+		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
+		due = now
+		if err != nil {
+			rec.err(pool.ErrorKind(err))
+			return due
+		}
+		if ok {
+			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
+			return due
+		}
+		rec.casConflicts++
+		if attempt >= casAttempts {
+			rec.casGaveUp++
+			return due
+		}
+	}
+}
+
+// fetchFill loads a hash field or a sorted set the cache did not have from
+// the origin and writes it back (the typed form of get-or-fetch's fill).
+func (d *driver) fetchFill(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+	v, err := d.origin.Fetch(ctx, op.Family, op.Key, op.Size)
+	if err != nil {
+		rec.err(pool.KindFetch)
+		return time.Now()
+	}
+	sent := time.Now()
+	if op.Kind == workload.OpHGet {
+		err = in.c.HSet(ctx, op.Key, op.Field, v, tier)
+	} else {
+		err = in.c.ZAdd(ctx, op.Key, tier, zsetFill(op.Family)...)
+	}
 	now := time.Now()
 	rec.sample(opiSet, ti, now.Sub(due), now.Sub(sent))
 	if err != nil {
@@ -362,10 +663,84 @@ func (d *driver) set(ctx context.Context, rec *cmdRecord, op *workload.Op, tier 
 	} else {
 		d.ledger.Wrote(op.Key, now, d.ttl[op.Family.Name])
 	}
-	if op.Family.Tier == tierPersistent && d.writes.Active() {
-		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: now, Outcome: outcomeOf(err)})
+	return now
+}
+
+// zsetFill is the set a sorted-set family's miss rebuilds: its members
+// (at most 100), scored by rank.
+func zsetFill(f *workload.Family) []pool.ZMember {
+	n := min(max(f.Members, 1), 100)
+	out := make([]pool.ZMember, n)
+	for i := range out {
+		out[i] = pool.ZMember{Member: "m" + strconv.Itoa(i), Score: float64(n - i)}
+	}
+	return out
+}
+
+// writeTyped runs OpHSet (a versioned value in the field) or OpZAdd (the
+// member rescored with a fresh version, so later writes rank higher).
+func (d *driver) writeTyped(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time, kind workload.OpKind) time.Time {
+	ver := d.version.Add(1)
+	sent := time.Now()
+	var err error
+	if kind == workload.OpHSet {
+		err = in.c.HSet(ctx, op.Key, op.Field, workload.Value(op.Key, ver, op.Size), tier)
+	} else {
+		err = in.c.ZAdd(ctx, op.Key, tier, pool.ZMember{Member: op.Field, Score: float64(ver)})
+	}
+	now := time.Now()
+	rec.sample(opSlot[kind], ti, now.Sub(due), now.Sub(sent))
+	if err != nil {
+		rec.err(pool.ErrorKind(err))
+	} else {
+		d.ledger.Wrote(op.Key, now, d.ttl[op.Family.Name])
 	}
 	return now
+}
+
+// isNear reports whether instances keep fam's keys locally.
+func (d *driver) isNear(fam *workload.Family) bool {
+	return fam.Index < len(d.nearFam) && d.nearFam[fam.Index]
+}
+
+// nearRead serves a read of a near family from instance in's local copy
+// when it has one, judging it against the writes acknowledged so far; it
+// reports whether it did. A read it cannot serve is a near-cache miss and
+// goes to Redis.
+func (d *driver) nearRead(in *instance, rec *cmdRecord, fam *workload.Family, key string) bool {
+	if in.near == nil || !d.isNear(fam) {
+		return false
+	}
+	now := int64(time.Since(d.start))
+	e, ok := in.near.get(key, now)
+	if !ok {
+		rec.near(int16(fam.Index), false, fresh)
+		return false
+	}
+	rec.near(int16(fam.Index), true, d.wlog.staleness(key, e, now))
+	return true
+}
+
+// nearKeep keeps a copy of a value read (or written) at load in instance
+// in's near cache.
+func (d *driver) nearKeep(in *instance, fam *workload.Family, key string, ver uint32, load time.Time) {
+	if in.near == nil || !d.isNear(fam) {
+		return
+	}
+	in.near.put(key, ver, int64(load.Sub(d.start)), int64(time.Since(d.start)))
+}
+
+// acked records an acknowledged write of a near family's key: the
+// reference other instances' copies are judged stale against, and the
+// writer's own copy.
+func (d *driver) acked(in *instance, fam *workload.Family, key string, ver uint32, at time.Time) {
+	if !d.isNear(fam) {
+		return
+	}
+	if d.wlog != nil {
+		d.wlog.acked(key, ver, int64(at.Sub(d.start)))
+	}
+	d.nearKeep(in, fam, key, ver, at)
 }
 
 // observeFill tracks a get-or-fetch fill of the persistent tier.
@@ -395,7 +770,7 @@ func outcomeOf(err error) chaos.Outcome {
 // hit; one that fails its checksum is a lookup error of kind "integrity":
 // serving it would hand the user corrupt data, so it must not lift the hit
 // rate.
-func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val string, sent time.Time) {
+func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val string, sent time.Time) (uint32, bool) {
 	rec.checked++
 	ver, err := workload.Verify(key, val)
 	if err != nil {
@@ -404,10 +779,11 @@ func (d *driver) hit(rec *cmdRecord, fam *workload.Family, ti int8, key, val str
 		rec.err(kindIntegrity)
 		// A corrupt value destroyed whatever write was acknowledged.
 		d.observeRead(fam, key, 0, false, sent)
-		return
+		return 0, false
 	}
 	rec.lookup(ti, int16(fam.Index), true, 0)
 	d.observeRead(fam, key, ver, true, sent)
+	return ver, true
 }
 
 // observeRead feeds a persistent-tier read that got an answer to the
@@ -448,10 +824,28 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 				c.lateSlot++
 			}
 		}
+		c.rateAllowed += r.rateAllowed
+		c.rateDenied += r.rateDenied
+		c.rateSkipped += r.rateSkipped
+		c.casConflicts += r.casConflicts
+		c.casGaveUp += r.casGaveUp
+		c.published += r.published
 		for i := range r.lookups {
 			l := &r.lookups[i]
 			f := &c.fams[l.fam]
 			switch {
+			case l.near:
+				if !l.nearHit {
+					f.nearMisses++
+					continue
+				}
+				f.nearHits++
+				switch l.stale {
+				case stale:
+					f.stale++
+				case staleInFlight:
+					f.staleInFlight++
+				}
 			case l.err:
 				c.lookupErrs[l.tier]++
 				f.lookupErrs++
@@ -480,7 +874,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 			_ = h.overall.RecordValue(smp.lat)
 			_ = h.service.RecordValue(smp.svc)
 			_ = h.byOp[smp.op].RecordValue(smp.lat)
-			_ = h.byTier[smp.tier].RecordValue(smp.lat)
+			if smp.tier >= 0 {
+				_ = h.byTier[smp.tier].RecordValue(smp.lat)
+			}
 		}
 	}
 	if ph.recorded {

@@ -20,8 +20,14 @@ import (
 type fakeCache struct {
 	get  func(ctx context.Context, key string) (string, bool, error)
 	gof  func(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
-	mu   sync.Mutex
-	sets int
+	// getVersioned, cas and rateLimit script the compare-and-set and the
+	// rate limiter; nil ones answer "absent", "ok" and "allowed".
+	getVersioned func(ctx context.Context, key string) (pool.Versioned, error)
+	cas          func(ctx context.Context, key string, expected int64) (int64, bool, error)
+	rateLimit    func(ctx context.Context, key string) (pool.RateResult, error)
+	mu           sync.Mutex
+	sets         int
+	broadcasts   int
 }
 
 var _ cache = (*fakeCache)(nil)
@@ -48,6 +54,74 @@ func (f *fakeCache) Del(ctx context.Context, keys ...string) (int64, error) { re
 
 func (f *fakeCache) GetOrFetchRaw(ctx context.Context, key string, tier pool.Tier, fetch func(context.Context) (string, error)) (string, pool.Outcome, error) {
 	return f.gof(ctx, key, fetch)
+}
+
+func (f *fakeCache) SessionGet(ctx context.Context, key string) (string, bool, error) {
+	return f.Get(ctx, key)
+}
+
+func (f *fakeCache) MGet(ctx context.Context, keys ...string) ([]string, []bool, error) {
+	vals, found := make([]string, len(keys)), make([]bool, len(keys))
+	for i, k := range keys {
+		v, ok, err := f.Get(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals[i], found[i] = v, ok
+	}
+	return vals, found, nil
+}
+
+func (f *fakeCache) GetVersioned(ctx context.Context, key string) (pool.Versioned, error) {
+	if f.getVersioned != nil {
+		return f.getVersioned(ctx, key)
+	}
+	return pool.Versioned{}, ctx.Err()
+}
+
+func (f *fakeCache) CompareAndSet(ctx context.Context, key string, expected int64, val string, tier pool.Tier) (int64, bool, error) {
+	if f.cas != nil {
+		return f.cas(ctx, key, expected)
+	}
+	return expected + 1, true, ctx.Err()
+}
+
+func (f *fakeCache) RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (pool.RateResult, error) {
+	if f.rateLimit != nil {
+		return f.rateLimit(ctx, key)
+	}
+	return pool.RateResult{Allowed: true}, ctx.Err()
+}
+
+func (f *fakeCache) Broadcast(ctx context.Context, keys ...string) error {
+	f.mu.Lock()
+	f.broadcasts++
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+func (f *fakeCache) HGet(ctx context.Context, key, field string) (string, bool, error) {
+	return f.Get(ctx, key)
+}
+
+func (f *fakeCache) HSet(ctx context.Context, key, field, val string, tier pool.Tier) error {
+	return f.Set(ctx, key, val, tier)
+}
+
+func (f *fakeCache) ZRange(ctx context.Context, key string, n int) ([]string, bool, error) {
+	_, ok, err := f.Get(ctx, key)
+	return nil, ok, err
+}
+
+func (f *fakeCache) ZAdd(ctx context.Context, key string, tier pool.Tier, members ...pool.ZMember) error {
+	return f.Set(ctx, key, "", tier)
+}
+
+func (f *fakeCache) SetBatch(ctx context.Context, items []pool.Item, batch int) error {
+	f.mu.Lock()
+	f.sets += len(items)
+	f.mu.Unlock()
+	return ctx.Err()
 }
 
 // sliceSource yields a fixed list of commands.

@@ -51,18 +51,44 @@ func (m *Manager) Invalidate(ctx context.Context, keysOrPattern ...string) (int6
 			errs = append(errs, fmt.Errorf("pool: invalidate: %w", err))
 		}
 	}
-	if m.cfg.InvalidationChannel != "" && len(keysOrPattern) > 0 {
-		msg, _ := json.Marshal(invalidationMsg{From: m.id, Keys: keysOrPattern})
-		if err := m.cur.Load().client.Publish(ctx, m.cfg.InvalidationChannel, msg).Err(); err != nil {
-			errs = append(errs, fmt.Errorf("pool: publish invalidation on %q: %w", m.cfg.InvalidationChannel, err))
-		} else {
-			m.met.invalSent.Add(1)
+	if len(keysOrPattern) > 0 {
+		if err := m.publish(ctx, keysOrPattern); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		m.met.errors.Add(1)
 	}
 	return total, errors.Join(errs...)
+}
+
+// Broadcast tells the other managers that keys changed, without deleting
+// them: the update-in-place pattern, where this instance has just written
+// the new value and the others must drop what they hold locally (their
+// near caches) rather than the shared copy. Without an InvalidationChannel
+// it does nothing.
+func (m *Manager) Broadcast(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := m.publish(ctx, keys); err != nil {
+		m.met.errors.Add(1)
+		return err
+	}
+	return nil
+}
+
+// publish sends one invalidation message on the InvalidationChannel.
+func (m *Manager) publish(ctx context.Context, keys []string) error {
+	if m.cfg.InvalidationChannel == "" {
+		return nil
+	}
+	msg, _ := json.Marshal(invalidationMsg{From: m.id, Keys: keys})
+	if err := m.cur.Load().client.Publish(ctx, m.cfg.InvalidationChannel, msg).Err(); err != nil {
+		return fmt.Errorf("pool: publish invalidation on %q: %w", m.cfg.InvalidationChannel, err)
+	}
+	m.met.invalSent.Add(1)
+	return nil
 }
 
 // invalidatePattern scans every primary for the (prefixed) pattern.
