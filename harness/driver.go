@@ -233,7 +233,6 @@ func (r *cmdRecord) lookupErr(tier int8, fam int16) {
 	r.lookups = append(r.lookups, lookup{tier: tier, fam: fam, err: true})
 }
 
-
 // instance is the bot instance that handles a command. A driver built
 // without instances (the accounting tests) has one, over d.cache.
 func (d *driver) instance(i int) *instance {

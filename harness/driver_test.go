@@ -18,8 +18,8 @@ import (
 
 // fakeCache answers from scripted functions; nil ones answer at once.
 type fakeCache struct {
-	get  func(ctx context.Context, key string) (string, bool, error)
-	gof  func(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
+	get func(ctx context.Context, key string) (string, bool, error)
+	gof func(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
 	// getVersioned, cas and rateLimit script the compare-and-set and the
 	// rate limiter; nil ones answer "absent", "ok" and "allowed".
 	getVersioned func(ctx context.Context, key string) (pool.Versioned, error)
