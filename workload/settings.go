@@ -288,13 +288,18 @@ func (s Settings) Validate() error {
 // (rather than defining one).
 func (s Settings) override(f FamilySettings) bool {
 	_, ok := catalogueByName()[f.Name]
-	return ok && s.Catalogue == CatalogueSeed
+	return ok && s.seedCatalogue()
 }
+
+// seedCatalogue reports whether the seed's families are in the workload
+// (an unknown catalogue, an error of its own, counts as the seed's so that
+// it is the one error reported).
+func (s Settings) seedCatalogue() bool { return s.Catalogue != CatalogueNone }
 
 func (s Settings) validateFamilies(l *field.List) {
 	catalogue := catalogueByName()
 	weights := map[string]float64{}
-	if s.Catalogue == CatalogueSeed {
+	if s.seedCatalogue() {
 		for _, f := range DefaultFamilies() {
 			weights[f.Name] = f.Weight
 		}
@@ -303,7 +308,7 @@ func (s Settings) validateFamilies(l *field.List) {
 	// figures go by prefix).
 	type owner struct{ name, prefix, path string }
 	var prefixes []owner
-	if s.Catalogue == CatalogueSeed {
+	if s.seedCatalogue() {
 		for _, f := range DefaultFamilies() {
 			prefixes = append(prefixes, owner{f.Name, keyPrefix(f.KeyPattern), ""})
 		}
@@ -332,7 +337,7 @@ func (s Settings) validateFamilies(l *field.List) {
 			}
 			weights[f.Name] = *w
 		}
-		if !s.override(f) && s.Catalogue == CatalogueSeed && !field.Given(f.Wrote, "key", f.Key) {
+		if !s.override(f) && s.seedCatalogue() && !field.Given(f.Wrote, "key", f.Key) {
 			// Neither one of the seed's families nor a definition (which
 			// gives a key pattern): most likely a misspelt seed family.
 			msg := fmt.Sprintf("unknown value %q, expected one of the seed's families %s, or a family of your own with its key:", f.Name, strings.Join(seedNames(), ", "))
@@ -378,6 +383,7 @@ func (s Settings) validateFamilies(l *field.List) {
 			}
 			if strings.HasPrefix(a.prefix, b.prefix) || strings.HasPrefix(b.prefix, a.prefix) {
 				l.Add(a.path, "key prefix %q overlaps family %s's %q: TTLs and per-family figures go by a key's prefix, so no family's may start another's", a.prefix, b.name, b.prefix)
+				break
 			}
 		}
 	}
