@@ -92,6 +92,12 @@ type Config struct {
 	// SetBatch.
 	WarmOnStart bool
 	WarmKeys    int
+	// NearCache names the key families each bot instance keeps in its own
+	// memory, NearCacheTTL how long it serves a copy: the seed's bot reads
+	// the user's and guild's settings on every command and profiles on
+	// most. Like warming, carried for the caller, which keeps the copies.
+	NearCache    []string
+	NearCacheTTL time.Duration
 
 	// ProtectServer makes ApplyServerConfig refuse to CONFIG SET anything:
 	// set it for external deployments the user did not allow us to change
@@ -108,6 +114,10 @@ const (
 	ProfileDevelopment = "development"
 	ProfileProduction  = "production"
 )
+
+// DefaultNearCache are the families the seed's bot keeps in process: the
+// user's and the guild's settings and the player profiles.
+var DefaultNearCache = []string{"user_connected", "guild_locale", "stratz_profile", "opendota_profile"}
 
 // DefaultWarmKeys is how many recently read keys each bot instance re-warms
 // in both profiles.
@@ -142,8 +152,10 @@ func ProfileConfig(name string) (Config, error) {
 		InvalidationChannel: DefaultInvalidationChannel,
 		// Both profiles warm, as the seed prescribes; the hot set is a few
 		// thousand keys, what a shard process could remember serving.
-		WarmOnStart: true,
-		WarmKeys:    DefaultWarmKeys,
+		WarmOnStart:  true,
+		WarmKeys:     DefaultWarmKeys,
+		NearCache:    slices.Clone(DefaultNearCache),
+		NearCacheTTL: 60 * time.Second,
 	}
 	switch name {
 	case ProfileDevelopment:
@@ -169,6 +181,7 @@ func (c Config) clone() Config {
 	c.SentinelAddrs = slices.Clone(c.SentinelAddrs)
 	c.TTL = maps.Clone(c.TTL)
 	c.KeyTTL = maps.Clone(c.KeyTTL)
+	c.NearCache = slices.Clone(c.NearCache)
 	return c
 }
 
@@ -569,6 +582,8 @@ type configJSON struct {
 	ProtectServer       bool               `json:"protect_server"`
 	WarmOnStart         bool               `json:"warm_on_start"`
 	WarmKeys            int                `json:"warm_keys"`
+	NearCache           []string           `json:"near_cache"`
+	NearCacheTTLS       float64            `json:"near_cache_ttl_s"`
 }
 
 // MarshalJSON writes the report form (see configJSON). It always redacts
@@ -597,5 +612,6 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		HealthCheckInterval: r.HealthCheckInterval.Seconds(), EnableSentinel: r.EnableSentinel,
 		AutoPipeline: r.AutoPipeline, KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
 		ProtectServer: r.ProtectServer, WarmOnStart: r.WarmOnStart, WarmKeys: r.WarmKeys,
+		NearCache: r.NearCache, NearCacheTTLS: r.NearCacheTTL.Seconds(),
 	})
 }

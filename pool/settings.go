@@ -38,6 +38,11 @@ type Settings struct {
 	// meta keys only).
 	WarmOnStart *bool `yaml:"warm_on_start,omitempty" json:"warm_on_start,omitempty"`
 	WarmKeys    *int  `yaml:"warm_keys,omitempty" json:"warm_keys,omitempty"`
+	// NearCache names the key families each bot instance keeps in process
+	// memory (pub/sub invalidation clears them); [] keeps none.
+	// NearCacheTTL is how long a local copy is served.
+	NearCache    *[]string       `yaml:"near_cache,omitempty" json:"near_cache,omitempty"`
+	NearCacheTTL *units.Duration `yaml:"near_cache_ttl,omitempty" json:"near_cache_ttl,omitempty"`
 
 	// Wrote is the set of keys the file wrote (see field.Keys).
 	Wrote field.Keys `yaml:"-" json:"-"`
@@ -82,6 +87,9 @@ func (s Settings) Validate() error {
 	}
 	if s.WarmKeys != nil && (*s.WarmKeys < 0 || *s.WarmKeys > maxWarmKeys) {
 		l.Add("warm_keys", "%d out of range, expected 0 (meta keys only) to %d", *s.WarmKeys, maxWarmKeys)
+	}
+	if d := s.NearCacheTTL; d != nil && *d <= 0 {
+		l.Add("near_cache_ttl", "must be positive (near_cache: [] turns the near cache off)")
 	}
 	if s.MaxRetries != nil && (*s.MaxRetries < -1 || *s.MaxRetries > maxRetriesLimit) {
 		l.Add("max_retries", "%d out of range, expected -1 (none) to %d", *s.MaxRetries, maxRetriesLimit)
@@ -174,6 +182,12 @@ func (s Settings) Config() (Config, error) {
 	}
 	if s.WarmKeys != nil {
 		cfg.WarmKeys = *s.WarmKeys
+	}
+	if s.NearCache != nil {
+		cfg.NearCache = slices.Clone(*s.NearCache)
+	}
+	if s.NearCacheTTL != nil {
+		cfg.NearCacheTTL = s.NearCacheTTL.D()
 	}
 	for tier, d := range s.TTL {
 		cfg.TTL[Tier(tier)] = d.D() // an unknown tier fails Config.Validate

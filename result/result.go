@@ -41,6 +41,9 @@ type Result struct {
 	Timeline  []TimelineRow           `json:"timeline"`
 	Faults    []FaultReport           `json:"faults"`
 	Notes     []string                `json:"notes"`
+	// Layer is the seed's cache layer beyond GET and SET (rate limit, CAS,
+	// invalidation between instances, near cache, warming).
+	Layer *LayerReport `json:"layer,omitempty"`
 	// Client is the load generator's own state: what it ran under and what
 	// it cost, so a reader can tell Redis's latency from the tool's.
 	Client ClientReport `json:"client"`
@@ -304,7 +307,10 @@ type FaultReport struct {
 	LostWrites         uint64            `json:"lost_writes"`
 	UnknownWrites      uint64            `json:"unknown_writes"`
 	AckedAfterStart    uint64            `json:"acked_after_start"`
-	Notes              []string          `json:"notes"`
+	// Warming is how the bot re-warmed after a restart or failover; nil
+	// for the other kinds.
+	Warming *FaultWarming `json:"warming,omitempty"`
+	Notes   []string      `json:"notes"`
 }
 
 // Errors sums errors over all kinds.
