@@ -11,6 +11,7 @@ import (
 	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // Every file under testdata/bad starts with "# want: LINE:COL: TEXT"; loading
@@ -239,5 +240,48 @@ func TestOverridesWarmupDurationUsers(t *testing.T) {
 	}
 	if len(s.Phases) != 1 || !s.Phases[0].Recorded() {
 		t.Errorf("--warmup 0s should remove warm-up phases: %+v", s.Phases)
+	}
+}
+
+// The built-in custom-families scenario describes a cache of its own
+// families only, and its workload issues each of their types' commands
+// (hash, sorted set, plain strings with fixed and uniform sizes), its
+// string writes as updates, and the rate-limit hit first.
+func TestCustomFamiliesScenario(t *testing.T) {
+	s, err := Resolve("custom-families")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Workload
+	if w.Catalogue != workload.CatalogueNone || w.Instances != 4 || len(w.Families) != 4 || *w.Features.SessionGetAndExtend || !*w.Features.RateLimit {
+		t.Fatalf("workload: %+v", w)
+	}
+	cfg := w.Config()
+	cfg.Seed = s.Seed
+	m, err := workload.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds [workload.NumOpKinds]int
+	n := 0
+	sched := m.Schedule([]workload.PhasePlan{{Name: "steady", Duration: 10 * time.Second, UsersStart: 2000, UsersEnd: 2000, Record: true}})
+	for c, ok := sched.Next(); ok; c, ok = sched.Next() {
+		n++
+		if c.Ops[0].Kind != workload.OpRateLimit {
+			t.Fatalf("%s starts with %s", c.Name, c.Ops[0].Kind)
+		}
+		for _, o := range c.Ops {
+			kinds[o.Kind]++
+		}
+	}
+	for _, k := range []workload.OpKind{workload.OpHGet, workload.OpHSet, workload.OpZRange, workload.OpZAdd, workload.OpGetOrFetch, workload.OpUpdate} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s in %d commands", k, n)
+		}
+	}
+	for _, k := range []workload.OpKind{workload.OpSessionGet, workload.OpMGet, workload.OpCAS, workload.OpSet, workload.OpTouch} {
+		if kinds[k] != 0 {
+			t.Errorf("%d %s operations from a scenario without the seed's families (invalidation on)", kinds[k], k)
+		}
 	}
 }
