@@ -1,0 +1,296 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/internal/redistext"
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/sizing"
+)
+
+const sizeExamples = `
+The scenario's access stream (the run's own: same workload, seed, prefill
+and phases) is simulated against Redis's eviction at many maxmemory sizes;
+a key's memory is measured on a scratch redis-server (or --redis-url).
+
+Examples:
+  # how much memory does the baseline need for its 95 % target?
+  cacheproof size -s baseline
+
+  # the same scenario as 'cacheproof run -s baseline --duration 60s', with
+  # 64, 128 and 256 MB always on the curve
+  cacheproof size -s baseline --duration 60s --at 64mb,128mb,256mb
+
+  # what if the api tier kept keys 10 minutes, and sessions an hour?
+  cacheproof size -s baseline --ttl api=600s --ttl session=1h
+
+Exit codes: 0 the scenario's maxmemory meets the target with its policy,
+1 it does not, 2 usage or invalid scenario, 3 environment (no redis-server).
+`
+
+type sizeFlags struct {
+	scenario    string
+	target      string
+	at          []string
+	policies    []string
+	ttl         []string
+	noWhatIfs   bool
+	points      int
+	sampleRate  float64
+	out         string
+	seed        int64
+	duration    time.Duration
+	warmup      time.Duration
+	users       int
+	redisURL    string
+	redisServer string
+	noCache     bool
+	jsonOut     bool
+	quiet       bool
+}
+
+// sizeMain is `cacheproof size`: flags and files here, the simulation in
+// package sizing.
+func sizeMain(args []string, stdout, stderr io.Writer) int {
+	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof size: "+format+"\n", a...) }
+	var f sizeFlags
+	fs := pflag.NewFlagSet("size", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario")
+	fs.StringVar(&f.target, "target", "", "hit rate to size for, e.g. 95% or 0.95 (default: the scenario's hit_rate target, else 95%)")
+	fs.StringSliceVar(&f.at, "at", nil, "maxmemory sizes always simulated, e.g. 64mb,128mb,256mb")
+	fs.StringSliceVar(&f.policies, "policy", nil, "policies to compute (default allkeys-lru,allkeys-lfu,volatile-ttl,exact-lru)")
+	fs.StringArrayVar(&f.ttl, "ttl", nil, "TTL what-if, tier=duration, e.g. api=600s (repeatable; default: each expiring tier's TTL doubled)")
+	fs.BoolVar(&f.noWhatIfs, "no-what-ifs", false, "compute no TTL what-ifs")
+	fs.IntVar(&f.points, "points", 0, "maxmemory sizes per curve (default 24)")
+	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
+	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-size-<UTC timestamp>)")
+	fs.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
+	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases, as run's --duration")
+	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up phases, as run's --warmup")
+	fs.IntVar(&f.users, "users", 0, "concurrent active users, as run's --users")
+	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server; its sample keys are deleted afterwards")
+	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary for the scratch server (default $CACHEPROOF_REDIS_SERVER, then PATH)")
+	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
+	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the answer and errors")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: cacheproof size [--scenario] FILE|NAME [flags]\n\nHow much memory, with which eviction policy and TTLs, gives the target hit rate.\n\nFlags:\n%s%s", fs.FlagUsages(), sizeExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		errf("%v", err)
+		return exitUsage
+	}
+	if f.scenario == "" && fs.NArg() == 1 {
+		f.scenario = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		errf("unexpected arguments %v (one scenario)", fs.Args())
+		return exitUsage
+	}
+	if f.scenario == "" {
+		errf("--scenario is required, e.g. cacheproof size -s baseline")
+		return exitUsage
+	}
+	o := sizing.Options{Points: f.points, Trace: sizing.TraceOptions{Rate: f.sampleRate},
+		Cal: sizing.CalibrateOptions{RedisURL: f.redisURL, RedisServer: f.redisServer}}
+	if fs.Changed("target") {
+		t, err := parseHitRate(f.target)
+		if err != nil {
+			errf("--target %q: %v", f.target, err)
+			return exitUsage
+		}
+		o.Target = t
+	}
+	if fs.Changed("points") && (f.points < 2 || f.points > 200) {
+		errf("--points %d: must be between 2 and 200", f.points)
+		return exitUsage
+	}
+	if fs.Changed("sample-rate") && !(f.sampleRate > 0 && f.sampleRate <= 1) {
+		errf("--sample-rate %v: must be in (0, 1]", f.sampleRate)
+		return exitUsage
+	}
+	for _, a := range f.at {
+		n, err := redistext.ParseMemory(a)
+		if err != nil || n < 1<<20 {
+			errf("--at %q: not a size of at least 1mb (e.g. 64mb)", a)
+			return exitUsage
+		}
+		o.At = append(o.At, n)
+	}
+	for _, p := range f.policies {
+		ok := false
+		for _, q := range sizing.Policies {
+			ok = ok || p == q
+		}
+		if !ok {
+			errf("--policy %q: not one of %s", p, strings.Join(sizing.Policies, ", "))
+			return exitUsage
+		}
+		o.Policies = append(o.Policies, p)
+	}
+	if f.noWhatIfs && len(f.ttl) > 0 {
+		errf("--no-what-ifs and --ttl contradict each other")
+		return exitUsage
+	}
+	if f.noWhatIfs {
+		o.WhatIfs = map[string]time.Duration{}
+	}
+	for _, t := range f.ttl {
+		tier, d, ok := strings.Cut(t, "=")
+		dur, err := time.ParseDuration(d)
+		if !ok || tier == "" || err != nil || dur <= 0 {
+			errf("--ttl %q: want tier=duration with a positive duration, e.g. api=600s", t)
+			return exitUsage
+		}
+		if o.WhatIfs == nil {
+			o.WhatIfs = map[string]time.Duration{}
+		}
+		o.WhatIfs[tier] = dur
+	}
+	if !f.noCache {
+		if dir, err := os.UserCacheDir(); err == nil {
+			o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
+		}
+	}
+
+	sc, err := scenarios.Resolve(f.scenario)
+	if err != nil {
+		printScenarioErr(stderr, err)
+		return exitUsage
+	}
+	if code := applyRunOverrides(fs, sc, f.duration, f.warmup, f.users, f.seed, stderr); code != exitOK {
+		return code
+	}
+	if sc.Target.Backend == "external" && sc.Target.Redis.MaxMemory == 0 && f.quiet {
+		errf("note: the scenario's external Redis has no maxmemory; the curve is still computed")
+	}
+	if !f.quiet && !f.jsonOut {
+		o.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	}
+	rs := &runState{stdout: stdout, stderr: stderr}
+	ctx, stopSignals := rs.interruptible()
+	defer stopSignals()
+	z, _, err := sizing.Compute(ctx, sc, o)
+	if err != nil {
+		var env *sizing.EnvError
+		var cfg *harness.ConfigError
+		switch {
+		case ctx.Err() != nil:
+			errf("interrupted")
+			return exitInterrupted
+		case errors.As(err, &env):
+			errf("%v", err)
+			return exitEnvironment
+		case errors.As(err, &cfg):
+			errf("%v", err)
+			return exitUsage
+		}
+		errf("%v", err)
+		return exitUsage
+	}
+	z.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
+
+	outDir := f.out
+	if outDir == "" {
+		outDir = filepath.Join("results", fmt.Sprintf("%s-size-%s", sc.Name, time.Now().UTC().Format("20060102T150405Z")))
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		errf("cannot create the report folder: %v", err)
+		return exitEnvironment
+	}
+	files, werr := report.WriteSizingAll(z, report.SizingOutputs{Dir: outDir})
+	switch {
+	case f.jsonOut:
+		if err := report.WriteSizingJSON(stdout, z); err != nil {
+			errf("%v", err)
+		}
+	case f.quiet:
+		for _, p := range z.Policies {
+			fmt.Fprintf(stdout, "maxmemory needed for %.1f%% with %s: %s\n", 100*z.TargetHitRate, p.Policy, sizeNeeded(p.NeededBytes))
+		}
+	default:
+		if err := report.WriteSizingText(stdout, z); err != nil {
+			errf("console summary: %v", err)
+		}
+		fmt.Fprintf(stdout, "\nreports: %s\n", strings.Join(files, ", "))
+	}
+	if werr != nil {
+		errf("writing reports: %v", werr)
+		return exitEnvironment
+	}
+	for _, p := range z.Policies {
+		if p.Policy == z.Policy && z.MaxMemoryBytes > 0 && p.AtMaxMemory < z.TargetHitRate {
+			return exitTargetMiss
+		}
+	}
+	return exitOK
+}
+
+func sizeNeeded(n *int64) string {
+	if n == nil {
+		return "not reachable"
+	}
+	return report.MB(float64(*n))
+}
+
+// parseHitRate reads "95%", "95.5 %" or "0.95".
+func parseHitRate(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	pct := strings.HasSuffix(t, "%")
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	if err != nil {
+		return 0, errors.New("not a number or percentage")
+	}
+	if pct || v > 1 {
+		v /= 100
+	}
+	if !(v > 0 && v < 1) {
+		return 0, errors.New("must be between 0% and 100% (exclusive)")
+	}
+	return v, nil
+}
+
+// applyRunOverrides applies run's --duration, --warmup, --users and --seed,
+// so `size` simulates exactly the scenario `run` would with the same flags.
+func applyRunOverrides(fs *pflag.FlagSet, sc *scenarios.Scenario, duration, warmup time.Duration, users int, seed int64, stderr io.Writer) int {
+	if fs.Changed("users") && users <= 0 {
+		fmt.Fprintf(stderr, "cacheproof size: --users must be at least 1\n")
+		return exitUsage
+	}
+	if fs.Changed("duration") && duration <= 0 {
+		fmt.Fprintf(stderr, "cacheproof size: --duration must be positive\n")
+		return exitUsage
+	}
+	ov := scenarios.Overrides{Duration: duration, Users: users}
+	if fs.Changed("seed") {
+		ov.Seed = &seed
+	}
+	if fs.Changed("warmup") {
+		if warmup < 0 {
+			fmt.Fprintf(stderr, "cacheproof size: --warmup must not be negative\n")
+			return exitUsage
+		}
+		ov.Warmup = &warmup
+	}
+	if err := sc.Apply(ov); err != nil {
+		printScenarioErr(stderr, err)
+		return exitUsage
+	}
+	return exitOK
+}

@@ -1,0 +1,443 @@
+package sizing
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+// Options configure a sizing.
+type Options struct {
+	// Target is the hit rate to size for (a fraction); 0 takes the
+	// scenario's hit_rate target, else 0.95.
+	Target float64
+	// Policies to compute (default Policies).
+	Policies []string
+	// Points is the number of maxmemory sizes of each curve (default 24);
+	// At adds sizes (bytes) that are always simulated.
+	Points int
+	At     []int64
+	// WhatIfs are TTL changes per tier to evaluate ("api" → 600s). nil
+	// doubles every expiring tier's TTL; an empty non-nil map asks for none.
+	WhatIfs map[string]time.Duration
+	Trace   TraceOptions
+	Cal     CalibrateOptions
+	// Calibration skips the measurement when set (tests, run --predict
+	// reusing one).
+	Calibration *Calibration
+	// Workers bounds parallel simulations (default GOMAXPROCS).
+	Workers int
+	Getenv  func(string) string
+	Logf    func(format string, args ...any)
+}
+
+func (o *Options) logf(format string, a ...any) {
+	if o.Logf != nil {
+		o.Logf(format, a...)
+	}
+}
+
+// Setup is a scenario made ready to simulate: its plan, stream, prices and
+// the scenario's Redis settings.
+type Setup struct {
+	Scenario *scenarios.Scenario
+	Plan     *harness.Plan
+	Trace    *Trace
+	Cal      *Calibration
+	Costs    *Costs
+	Base     float64
+	TTL      []time.Duration
+	Samples  int
+}
+
+// Prepare builds the stream and measures (or takes) the calibration.
+func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, error) {
+	plan, err := harness.PlanOf(s, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, o.Trace)
+	if err != nil {
+		return nil, err
+	}
+	o.logf("stream: %d commands, %d ops; sampled at %.3g: %d accesses of %d keys (%.1fs)", tr.Commands, tr.Ops, tr.Rate, tr.Events(), len(tr.Keys), time.Since(began).Seconds())
+	cal := o.Calibration
+	if cal == nil {
+		if cal, err = Calibrate(ctx, tr, o.Cal); err != nil {
+			return nil, err
+		}
+		o.logf("calibration: %s, redis %s (%.1fs)", cal.Source, cal.RedisVersion, cal.TookS)
+	}
+	costs, err := cal.Costs(tr.Families)
+	if err != nil {
+		return nil, err
+	}
+	st := &Setup{Scenario: s, Plan: plan, Trace: tr, Cal: cal, Costs: costs,
+		Base: cal.Base(plan.Pool.MaxConnections), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
+	for i, f := range tr.Families {
+		st.TTL[i] = plan.TTL[f.Name]
+	}
+	if v, ok := s.Target.Redis.Config["maxmemory-samples"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("sizing: target.redis.config maxmemory-samples %q: not a positive integer", v)
+		}
+		st.Samples = n
+	}
+	return st, nil
+}
+
+// job is one simulation of the grid.
+type job struct {
+	policy string
+	mem    int64 // maxmemory bytes; 0 = unbounded
+	ttl    []time.Duration
+	res    *SimResult
+}
+
+// run simulates jobs in parallel.
+func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ch := make(chan *job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				capacity := math.Inf(1)
+				if j.mem > 0 {
+					capacity = float64(j.mem) - st.Base
+					if capacity <= 0 {
+						capacity = 1 // below the base: nothing fits
+					}
+				}
+				ttl := j.ttl
+				if ttl == nil {
+					ttl = st.TTL
+				}
+				r, err := Simulate(st.Trace, SimConfig{Policy: j.policy, Capacity: capacity, Samples: st.Samples,
+					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed})
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				j.res = r
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// point turns a simulation into a curve point.
+func (st *Setup) point(j *job) result.SizingPoint {
+	r := j.res
+	p := result.SizingPoint{MaxMemoryBytes: j.mem, HitRate: r.HitRate(), Tiers: map[string]float64{}, Families: map[string]float64{},
+		Evicted: r.Evicted, Expired: r.Expired, OOM: r.OOM}
+	th, tl := map[string]float64{}, map[string]float64{}
+	for i, f := range st.Trace.Families {
+		if r.Lookups[i] == 0 {
+			continue
+		}
+		p.Families[f.Name] = r.Hits[i] / r.Lookups[i]
+		th[f.Tier] += r.Hits[i]
+		tl[f.Tier] += r.Lookups[i]
+	}
+	for t, l := range tl {
+		p.Tiers[t] = th[t] / l
+	}
+	return p
+}
+
+// grid is n sizes from lo to hi, geometric, plus the extra ones, rounded
+// to 64 KiB.
+func grid(lo, hi float64, n int, extra []int64) []int64 {
+	var out []int64
+	for i := range n {
+		x := lo * math.Pow(hi/lo, float64(i)/float64(max(n-1, 1)))
+		out = append(out, int64(math.Round(x/65536))*65536)
+	}
+	out = append(out, extra...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// needed finds the smallest maxmemory (to 1 % or 256 KiB) whose hit rate
+// meets target, bisecting between the grid points around the crossing.
+func (st *Setup) needed(ctx context.Context, policy string, ttl []time.Duration, curve []result.SizingPoint, target float64, workers int) (*int64, int, error) {
+	idx := -1
+	for i, p := range curve {
+		if p.MaxMemoryBytes > 0 && p.HitRate >= target {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, 0, nil
+	}
+	hi := curve[idx].MaxMemoryBytes
+	lo := int64(st.Base)
+	if idx > 0 {
+		lo = curve[idx-1].MaxMemoryBytes
+	}
+	sims := 0
+	// Bisect with `workers` probes per round (a parallel k-section).
+	for hi-lo > max(hi/100, 256<<10) {
+		k := max(workers, 1)
+		jobs := make([]*job, k)
+		for i := range jobs {
+			jobs[i] = &job{policy: policy, ttl: ttl, mem: lo + (hi-lo)*int64(i+1)/int64(k+1)}
+		}
+		if err := st.run(ctx, jobs, workers); err != nil {
+			return nil, sims, err
+		}
+		sims += k
+		newLo, newHi := lo, hi
+		for _, j := range jobs {
+			if j.res.HitRate() >= target {
+				newHi = j.mem
+				break
+			}
+			newLo = j.mem
+		}
+		lo, hi = newLo, newHi
+	}
+	h := (hi + 65535) / 65536 * 65536
+	return &h, sims, nil
+}
+
+// Compute sizes the scenario: the curve per policy, the answer for the
+// target, the sampled-vs-exact LRU gap and the TTL what-ifs.
+func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Sizing, *Setup, error) {
+	began := time.Now()
+	st, err := Prepare(ctx, s, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &result.Sizing{
+		SchemaVersion: result.SchemaVersion, Kind: result.KindSizing,
+		Scenario:       result.ScenarioInfo{Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed},
+		StartedAt:      began.UTC(),
+		MaxMemoryBytes: int64(s.Target.Redis.MaxMemory),
+		Policy:         s.Target.Redis.MaxMemoryPolicy,
+		TargetHitRate:  o.Target,
+	}
+	if out.TargetHitRate == 0 {
+		out.TargetHitRate = ScenarioTarget(s)
+	}
+	tr := st.Trace
+	out.Method = result.SizingMethod{SampleRate: tr.Rate, Commands: tr.Commands, Ops: tr.Ops, Events: tr.Events(), Keys: len(tr.Keys),
+		HistoryS: tr.History.Seconds(), MaxMemorySamples: st.Samples,
+		Expiry: "lazy on access, and Redis 7's active expire cycle: 10 times a second, 20 volatile keys at a time from a sweeping cursor, repeated while more than 10% of them were expired"}
+	for i, p := range st.Plan.Phases {
+		if tr.Recorded[i] {
+			out.Method.RecordedS += p.Duration.Seconds()
+		}
+	}
+	cal := st.Cal
+	out.Calibration = result.SizingCalibration{RedisVersion: cal.RedisVersion, Source: cal.Source, Types: map[string]result.SizingFit{},
+		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Plan.Pool.MaxConnections}
+	for t, f := range cal.Types {
+		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
+	}
+	policies := o.Policies
+	if len(policies) == 0 {
+		policies = Policies
+	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	simBegan := time.Now()
+	// The unbounded cache: the working set and the ceiling.
+	unb := &job{policy: ExactLRU}
+	if err := st.run(ctx, []*job{unb}, 1); err != nil {
+		return nil, st, err
+	}
+	sims := 1
+	ws := unb.res.Peak + st.Base
+	out.WorkingSetBytes = int64(ws)
+	out.CeilingHitRate = unb.res.HitRate()
+	o.logf("unbounded: working set %.1f MB, hit rate %.2f%%", ws/(1<<20), 100*out.CeilingHitRate)
+	points := o.Points
+	if points <= 0 {
+		points = 24
+	}
+	extra := append([]int64(nil), o.At...)
+	if out.MaxMemoryBytes > 0 {
+		extra = append(extra, out.MaxMemoryBytes)
+	}
+	sizes := grid(math.Max(st.Base+ws/100, ws/40), ws*1.05, points, extra)
+	var jobs []*job
+	for _, pol := range policies {
+		for _, m := range sizes {
+			jobs = append(jobs, &job{policy: pol, mem: m})
+		}
+	}
+	if err := st.run(ctx, jobs, workers); err != nil {
+		return nil, st, err
+	}
+	sims += len(jobs)
+	curves := map[string][]result.SizingPoint{}
+	for _, j := range jobs {
+		curves[j.policy] = append(curves[j.policy], st.point(j))
+	}
+	for _, pol := range policies {
+		c := curves[pol]
+		sp := result.SizingPolicy{Policy: pol, Curve: c}
+		for _, p := range c {
+			if p.MaxMemoryBytes == out.MaxMemoryBytes {
+				sp.AtMaxMemory = p.HitRate
+			}
+		}
+		n, k, err := st.needed(ctx, pol, nil, c, out.TargetHitRate, workers)
+		if err != nil {
+			return nil, st, err
+		}
+		sims += k
+		sp.NeededBytes = n
+		out.Policies = append(out.Policies, sp)
+	}
+	if lru, ex := curves[AllKeysLRU], curves[ExactLRU]; len(lru) == len(ex) {
+		for i := range lru {
+			out.SampledLRUGapPoints = math.Max(out.SampledLRUGapPoints, 100*math.Abs(lru[i].HitRate-ex[i].HitRate))
+		}
+	}
+	if out.CeilingHitRate < out.TargetHitRate {
+		out.Notes = append(out.Notes, fmt.Sprintf("no maxmemory reaches %.1f%%: even an unbounded cache gives %.2f%% (first reads and TTL expiry miss whatever the memory; see the TTL what-ifs)",
+			100*out.TargetHitRate, 100*out.CeilingHitRate))
+	}
+
+	// What-ifs, for the scenario's policy (allkeys-lru when it has none
+	// the model knows).
+	pol := out.Policy
+	if !slices.Contains(Policies, pol) {
+		pol = AllKeysLRU
+	}
+	whatifs := o.WhatIfs
+	if whatifs == nil {
+		whatifs = map[string]time.Duration{}
+		for i, f := range tr.Families {
+			if d := st.Plan.TierTTL[f.Tier]; d > 0 && st.TTL[i] == d && tr.Lookups[i] > 0 {
+				whatifs[f.Tier] = 2 * d
+			}
+		}
+	}
+	tiers := make([]string, 0, len(whatifs))
+	for t := range whatifs {
+		tiers = append(tiers, t)
+	}
+	sort.Strings(tiers)
+	for _, tier := range tiers {
+		to := whatifs[tier]
+		from := st.Plan.TierTTL[tier]
+		ttl := append([]time.Duration(nil), st.TTL...)
+		changed := false
+		for i, f := range tr.Families {
+			// A family with its own TTL inside the tier keeps it, as the
+			// manager's per-prefix TTLs do.
+			if f.Tier == tier && st.TTL[i] == from {
+				ttl[i] = to
+				changed = true
+			}
+		}
+		if !changed {
+			return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", tier, to, tier)
+		}
+		w := result.SizingWhatIf{Tier: tier, FromS: from.Seconds(), ToS: to.Seconds()}
+		ub := &job{policy: ExactLRU, ttl: ttl}
+		if err := st.run(ctx, []*job{ub}, 1); err != nil {
+			return nil, st, err
+		}
+		w.WorkingSetBytes = int64(ub.res.Peak + st.Base)
+		w.CeilingHitRate = ub.res.HitRate()
+		wsizes := grid(math.Max(st.Base+float64(w.WorkingSetBytes)/100, float64(w.WorkingSetBytes)/40), float64(w.WorkingSetBytes)*1.05, 12, extra)
+		var wj []*job
+		for _, m := range wsizes {
+			wj = append(wj, &job{policy: pol, mem: m, ttl: ttl})
+		}
+		if err := st.run(ctx, wj, workers); err != nil {
+			return nil, st, err
+		}
+		sims += 1 + len(wj)
+		var c []result.SizingPoint
+		for _, j := range wj {
+			c = append(c, st.point(j))
+			if j.mem == out.MaxMemoryBytes {
+				w.AtMaxMemory = j.res.HitRate()
+			}
+		}
+		n, k, err := st.needed(ctx, pol, ttl, c, out.TargetHitRate, workers)
+		if err != nil {
+			return nil, st, err
+		}
+		sims += k
+		w.NeededBytes = n
+		out.WhatIfs = append(out.WhatIfs, w)
+	}
+	out.Method.Simulations = sims
+	out.Method.SimulateS = time.Since(simBegan).Seconds()
+	if tr.Rate < 1 {
+		out.Notes = append(out.Notes, fmt.Sprintf("keys sampled at %.3g (SHARDS): each kept key stands for %.0f, its memory scaled alike; single-key families are kept whole", tr.Rate, 1/tr.Rate))
+	}
+	out.Notes = append(out.Notes, modelNotes(st)...)
+	out.DurationS = time.Since(began).Seconds()
+	return out, st, nil
+}
+
+// modelNotes state what the model approximates.
+func modelNotes(st *Setup) []string {
+	notes := []string{
+		"the stream is the run's own (harness.PlanOf: the same workload model, seed, prefill history and phases); the prefill's survivors are written oldest first at the history's end, as the run's prefill does",
+		"origin fetch failures (0.2-1% of api misses) are not modelled: the run leaves those keys unfilled, so it may read slightly lower",
+	}
+	for _, f := range st.Trace.Families {
+		if t := dataType(f.Type); t != "string" {
+			notes = append(notes, fmt.Sprintf("family %s holds %ss: priced as one field or member of its mean size (the calibration's %s line); a key holding many fields costs more", f.Name, t, t))
+		}
+	}
+	return notes
+}
+
+// ScenarioTarget is the scenario's hit_rate target as a fraction (its
+// bound, for ">= 95%" or "> 95%"), else 0.95.
+func ScenarioTarget(s *scenarios.Scenario) float64 {
+	for _, t := range s.Targets {
+		if t.Name != "hit_rate" {
+			continue
+		}
+		var op string
+		var v float64
+		if n, _ := fmt.Sscanf(t.Expr, "%s %f%%", &op, &v); n == 2 && (op == ">=" || op == ">") && v > 0 && v <= 100 {
+			return v / 100
+		}
+	}
+	return 0.95
+}
