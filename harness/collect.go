@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
@@ -28,6 +30,7 @@ func (r *run) collect() {
 	r.collectPhases()
 	fillRunEnvironment(res, r.dep, r.client)
 	r.collectFaults()
+	r.collectLayer(c)
 	if r.interrupted {
 		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, r.total))
 	}
@@ -112,7 +115,7 @@ func setHitRates(cc *result.CacheCounts) {
 // collectPool reads the manager's go-redis pool statistics, its resolved
 // (redacted) configuration and its hook's latency per Redis command.
 func (r *run) collectPool() {
-	st := r.mgr.Stats()
+	st := r.managers().Stats()
 	r.res.Pool = result.PoolReport{
 		Timeouts:   uint64(st.Pool.Timeouts),
 		Hits:       uint64(st.Pool.Hits),
@@ -124,17 +127,31 @@ func (r *run) collectPool() {
 		WaitMs:     float64(st.Pool.WaitDurationNs) / 1e6,
 		Config:     r.pcfg.Redacted(),
 	}
-	for _, cl := range r.mgr.CommandLatencies() {
-		h := result.NewHistogram() // the reports' range, so shards merge
-		h.Merge(cl.Hist)
+	// Every instance's commands, merged by command (the reports' range,
+	// so shards merge).
+	byCmd := map[string]*hdrhistogram.Histogram{}
+	var cmds []string
+	for _, m := range r.managers() {
+		for _, cl := range m.CommandLatencies() {
+			h := byCmd[cl.Command]
+			if h == nil {
+				h = result.NewHistogram()
+				byCmd[cl.Command] = h
+				cmds = append(cmds, cl.Command)
+			}
+			h.Merge(cl.Hist)
+		}
+	}
+	for _, cmd := range cmds {
+		h := byCmd[cmd]
 		if h.TotalCount() == 0 {
 			continue
 		}
 		if r.res.Pool.CommandLatency == nil {
 			r.res.Pool.CommandLatency = map[string]result.Summary{}
 		}
-		r.res.Pool.CommandLatency[cl.Command] = result.Summarize(h)
-		_ = r.res.SetHDR("pool_command:"+cl.Command, h)
+		r.res.Pool.CommandLatency[cmd] = result.Summarize(h)
+		_ = r.res.SetHDR("pool_command:"+cmd, h)
 	}
 }
 

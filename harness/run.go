@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cacheproof/cacheproof/chaos"
@@ -129,10 +130,15 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 		return nil, err
 	}
 	defer r.abandon()
+	defer r.disconnectInstances()
+	if err = r.connectInstances(ctx); err != nil {
+		return nil, err
+	}
 	r.armFaults()
 	if err = r.prefill(ctx); err != nil {
 		return nil, err
 	}
+	r.warmStart(ctx)
 	r.begin()
 	r.startLoad()
 	defer r.stopLoad() // drain stops them in order; this covers a panic
@@ -159,7 +165,10 @@ type run struct {
 	// connect
 	network *chaos.Network // nil unless a fault degrades the network
 	pcfg    pool.Config
-	mgr     *pool.Manager
+	mgr     *pool.Manager // bot instance 0
+
+	// connectInstances: every bot instance's manager, mgr first
+	mgrs fleet
 
 	// buildWorkload
 	model   *workload.Model
@@ -183,6 +192,10 @@ type run struct {
 	// startLoad, drive, drain
 	client      *clientCollector
 	stop        chan struct{} // closed to stop dispatching early
+	warmStop    chan struct{} // closed at drain: no more re-warming after faults
+	warmCtx     context.Context
+	warmCancel  context.CancelFunc
+	warmers     sync.WaitGroup
 	dispatched  chan struct{} // closed when the dispatcher returns
 	interrupted bool
 	end         time.Time
@@ -404,7 +417,9 @@ func (r *run) begin() {
 		res.Notes = append(res.Notes, note)
 	}
 	// The client's per-command figures cover the load too, as Redis's do.
-	r.mgr.ResetCommandLatencies()
+	for _, m := range r.managers() {
+		m.ResetCommandLatencies()
+	}
 	r.res = res
 }
 
@@ -420,6 +435,9 @@ func (r *run) startLoad() {
 		r.runner.Start(d.start)
 	}
 	r.stop = make(chan struct{})
+	r.warmStop = make(chan struct{})
+	r.warmCtx, r.warmCancel = context.WithCancel(context.Background())
+	r.watchFaults(r.warmStop)
 	r.dispatched = make(chan struct{})
 	go func() {
 		defer close(r.dispatched)
@@ -482,6 +500,7 @@ func (r *run) drain() {
 	if r.runner != nil {
 		r.runner.Stop()
 	}
+	r.stopWarming()
 	r.client.finish()
 	r.end = time.Now()
 	r.emit(r.end)
