@@ -2,7 +2,6 @@ package workload
 
 import (
 	"runtime"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -12,10 +11,19 @@ import (
 // active users. ops/cmd is the cache operations per command, and
 // B/active-user the heap the filled active set holds per user (slot,
 // precomputed keys, session heap, active bitset).
+//
+// The default workload uses every feature of the seed's layer (rate-limit
+// key built per command, MGETs); features_off is the schedule before them,
+// for comparison.
 func BenchmarkScheduleNext(b *testing.B) {
-	for _, active := range []int{10_000, 100_000} {
-		b.Run(strconv.Itoa(active/1000)+"k_users", func(b *testing.B) {
-			m := mustModel(b, Config{ActiveUsers: active, Seed: 1})
+	for _, c := range []struct {
+		name   string
+		active int
+		feat   *Features
+	}{{"10k_users", 10_000, nil}, {"100k_users", 100_000, nil}, {"10k_users_features_off", 10_000, &Features{}}} {
+		active := c.active
+		b.Run(c.name, func(b *testing.B) {
+			m := mustModel(b, Config{ActiveUsers: active, Seed: 1, Features: c.feat})
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
