@@ -31,6 +31,7 @@ type cache interface {
 	CompareAndSet(ctx context.Context, key string, expected int64, val string, tier pool.Tier) (int64, bool, error)
 	RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (pool.RateResult, error)
 	Broadcast(ctx context.Context, keys ...string) error
+	Invalidate(ctx context.Context, keysOrPattern ...string) (int64, error)
 	HGet(ctx context.Context, key, field string) (string, bool, error)
 	HSet(ctx context.Context, key, field, val string, tier pool.Tier) error
 	ZRange(ctx context.Context, key string, n int) ([]string, bool, error)
@@ -500,12 +501,43 @@ func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *work
 	acked := time.Now()
 	now := acked
 	if err == nil && op.Kind == workload.OpUpdate {
-		perr := in.c.Broadcast(ctx, op.Key)
+		// The keys the update makes obsolete (linking an account drops
+		// the user's cached profiles) are deleted and announced; an update
+		// without them announces its own key, whose new value is in place.
+		var perr error
+		if d.wlog != nil {
+			pub := int64(time.Since(d.start))
+			if len(op.Keys) == 0 && d.isNear(op.Family) {
+				d.wlog.publishing(op.Key, pub)
+			}
+			for j, k := range op.Keys {
+				if d.isNear(keyFamily(op, j)) {
+					d.wlog.publishing(k, pub)
+				}
+			}
+		}
+		if len(op.Keys) > 0 {
+			_, perr = in.c.Invalidate(ctx, op.Keys...)
+		} else {
+			perr = in.c.Broadcast(ctx, op.Key)
+		}
 		now = time.Now()
 		if perr != nil {
 			rec.err(pool.ErrorKind(perr))
 		} else {
 			rec.published++
+			for j, k := range op.Keys {
+				d.ledger.Deleted(k)
+				f := keyFamily(op, j)
+				if in.near != nil {
+					in.near.drop(k)
+				}
+				// A deletion is a write no copy holds (version 0): every
+				// copy loaded before it is stale once it is acknowledged.
+				if d.isNear(f) && d.wlog != nil {
+					d.wlog.acked(k, 0, int64(now.Sub(d.start)))
+				}
+			}
 		}
 	}
 	rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
@@ -526,15 +558,14 @@ func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *work
 // get-or-fetch would. Keys the instance holds locally are served from its
 // near cache and not asked of Redis.
 func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
-	fam := op.Family
-	fi := int16(fam.Index)
-	keys, sizes := op.Keys, op.Sizes
-	if in.near != nil && d.isNear(fam) {
-		keys, sizes = nil, nil
+	keys, sizes, fams := op.Keys, op.Sizes, op.Families
+	if in.near != nil {
+		keys, sizes, fams = nil, nil, nil
 		for j, k := range op.Keys {
-			if !d.nearRead(in, rec, fam, k) {
+			if f := keyFamily(op, j); !d.nearRead(in, rec, f, k) {
 				keys = append(keys, k)
 				sizes = append(sizes, op.Sizes[j])
+				fams = append(fams, f)
 			}
 		}
 	}
@@ -548,13 +579,16 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 	rec.sample(opSlot[workload.OpMGet], ti, now.Sub(due), now.Sub(sent))
 	due = now
 	if err != nil {
-		for range keys {
-			rec.lookupErr(ti, fi)
+		for j := range keys {
+			f := famAt(fams, j, op.Family)
+			rec.lookupErr(int8(tierIndex(f.Tier)), int16(f.Index))
 		}
 		rec.err(pool.ErrorKind(err))
 		return due
 	}
 	for j, k := range keys {
+		fam := famAt(fams, j, op.Family)
+		fi, ti, tier := int16(fam.Index), int8(tierIndex(fam.Tier)), pool.Tier(fam.Tier)
 		if found[j] {
 			if ver, ok := d.hit(rec, fam, ti, k, vals[j], sent); ok {
 				d.nearKeep(in, fam, k, ver, sent)
@@ -585,6 +619,19 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 		}
 	}
 	return due
+}
+
+// keyFamily is the family of op's j-th key (Op.Families when the keys are
+// of several families).
+func keyFamily(op *workload.Op, j int) *workload.Family {
+	return famAt(op.Families, j, op.Family)
+}
+
+func famAt(fams []*workload.Family, j int, def *workload.Family) *workload.Family {
+	if j < len(fams) && fams[j] != nil {
+		return fams[j]
+	}
+	return def
 }
 
 // casAttempts bounds a compare-and-set's tries: after that many conflicts

@@ -100,6 +100,13 @@ func (f *fakeCache) Broadcast(ctx context.Context, keys ...string) error {
 	return ctx.Err()
 }
 
+func (f *fakeCache) Invalidate(ctx context.Context, keys ...string) (int64, error) {
+	f.mu.Lock()
+	f.broadcasts++
+	f.mu.Unlock()
+	return int64(len(keys)), ctx.Err()
+}
+
 func (f *fakeCache) HGet(ctx context.Context, key, field string) (string, bool, error) {
 	return f.Get(ctx, key)
 }

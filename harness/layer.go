@@ -144,6 +144,7 @@ func (n *nearCache) dropPattern(p string) {
 type ackedWrite struct {
 	ver uint32
 	ack int64 // nanoseconds since the run started
+	pub int64 // when its invalidation was sent (0: none yet)
 }
 
 // writeLog remembers, for every near family's key written during the run,
@@ -169,8 +170,19 @@ func (w *writeLog) acked(key string, ver uint32, ack int64) {
 	s := &w.shards[keyShard(key)]
 	s.mu.Lock()
 	if cur, ok := s.m[key]; !ok || ack >= cur.ack {
-		s.m[key] = ackedWrite{ver: ver, ack: ack}
+		s.m[key] = ackedWrite{ver: ver, ack: ack, pub: cur.pub}
 	}
+	s.mu.Unlock()
+}
+
+// publishing notes that key's invalidation is being sent at t: the start
+// of the delivery lag the receivers measure.
+func (w *writeLog) publishing(key string, t int64) {
+	s := &w.shards[keyShard(key)]
+	s.mu.Lock()
+	a := s.m[key]
+	a.pub = t
+	s.m[key] = a
 	s.mu.Unlock()
 }
 
@@ -268,9 +280,9 @@ func (d *driver) onInvalidate(in *instance) func([]string) {
 			if d.wlog == nil {
 				continue
 			}
-			if a, ok := d.wlog.latest(k); ok && now >= a.ack {
+			if a, ok := d.wlog.latest(k); ok && a.pub > 0 && now >= a.pub {
 				d.layer.mu.Lock()
-				_ = d.layer.lag.RecordValue(max((now-a.ack)/1e3, 1))
+				_ = d.layer.lag.RecordValue(max((now-a.pub)/1e3, 1))
 				d.layer.mu.Unlock()
 			}
 		}
@@ -304,8 +316,9 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 			}
 			if op.Kind == workload.OpMGet {
 				for j, k := range op.Keys {
-					if _, ok := want[k]; !ok {
-						want[k] = warmItem{fam: op.Family, size: op.Sizes[j]}
+					f := keyFamily(op, j)
+					if _, ok := want[k]; !ok && isString(f) {
+						want[k] = warmItem{fam: f, size: op.Sizes[j]}
 						run.hot++
 					}
 				}
