@@ -85,6 +85,18 @@ func TestFullScenarioValues(t *testing.T) {
 	if s.Workload.Families[0].MeanSize != 4096 || s.Workload.Families[0].Popularity.Kind != "hotspot" {
 		t.Errorf("families: %+v", s.Workload.Families)
 	}
+	w := s.Workload
+	if w.Instances != 2 || !*w.Features.RateLimit || *w.Features.SessionGetAndExtend || w.RateLimit.Hits != 20 || w.RateLimit.Window.D() != 30*time.Second {
+		t.Errorf("workload features: %+v %+v %+v", w.Instances, w.Features, w.RateLimit)
+	}
+	if c := w.Families[3]; c.Type != "zset" || c.Members != 25 || c.TTL.D() != 2*time.Minute || c.Tier != "" || c.MinSize != 100 || c.Writes != 0.2 || c.Popularity != nil {
+		t.Errorf("defined family: %+v", c)
+	}
+	if cfg := w.Config(); len(cfg.Defined) != 1 || len(cfg.Families) != 3 || cfg.Families[2].SizeDist != "fixed" || cfg.Features.Invalidation || !cfg.Features.CAS || cfg.RateLimitHits != 20 {
+		t.Errorf("config: %+v", cfg)
+	} else if _, err := workload.New(cfg); err != nil {
+		t.Errorf("model: %v", err)
+	}
 	if s.Phases[0].Recorded() || !s.Phases[2].Recorded() || *s.Phases[1].UsersTo != 2000 {
 		t.Errorf("phases: %+v", s.Phases)
 	}

@@ -135,6 +135,12 @@ func TestMeaningfulZerosKept(t *testing.T) {
 	if w := s.Workload.Families[0].Weight; w == nil || *w != 0 {
 		t.Errorf("weight: 0 became %v", w)
 	}
+	if f := s.Workload.Families[1]; f.Weight == nil || *f.Weight != 0 || f.Writes != 0 {
+		t.Errorf("defined family weight: 0, writes: 0 became %v, %v", f.Weight, f.Writes)
+	}
+	if ft := s.Workload.Features; *ft.RateLimit || *ft.SessionGetAndExtend || *ft.CAS || *ft.MGet || *ft.Invalidation {
+		t.Errorf("features written false became %+v", ft)
+	}
 	if o := s.Workload.Origins["stratz"]; o.Latency != 0 || o.P99 != 0 || o.ErrorRate != 0 {
 		t.Errorf("stratz origin zeros: %+v", o)
 	}
