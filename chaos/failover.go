@@ -18,7 +18,11 @@ func init() { Register("failover", func() Kind { return &failover{} }) }
 // named) on the cluster shape. It is instantaneous: the fault ends the
 // moment a different node serves as primary. Clients see READONLY or MOVED
 // and reconnect; acknowledged writes are tracked through it.
-type failover struct{}
+type failover struct {
+	// Warm overrides the pool's warm_on_start for this fault, as
+	// restart's does.
+	Warm string `param:"warm" values:"on,off"`
+}
 
 var _ Kind = (*failover)(nil)
 

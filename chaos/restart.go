@@ -10,6 +10,10 @@ func init() { Register("restart", func() Kind { return &restart{Mode: "graceful"
 // an empty cache unless the deployment persists.
 type restart struct {
 	Mode string `param:"mode" values:"graceful,kill"`
+	// Warm overrides the pool's warm_on_start for this fault: whether the
+	// bot re-warms once the node is back (the harness acts on it; left
+	// out, the pool setting decides).
+	Warm string `param:"warm" values:"on,off"`
 }
 
 var _ Kind = (*restart)(nil)

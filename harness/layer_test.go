@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -89,4 +90,72 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// warmingPair restarts Redis empty twice: the first time the bot does not
+// re-warm (warm: off), the second time it does (warm: on). Everything else
+// is the same run, so the two fault reports side by side are the warming's
+// effect.
+const warmingPair = `
+name: warming-pair
+seed: 9
+pool: {profile: production, command_timeout: 400ms, connect_timeout: 250ms, pool_timeout: 500ms, max_retries: 1, warm_keys: 3000}
+workload:
+  population: 3000
+  active_users: 300
+  commands_per_user_per_minute: 120
+  instances: 2
+  zipf: 1.2
+  prefill: 2m
+  origins:
+    stratz: {latency: 2ms, p99: 5ms}
+    opendota: {latency: 2ms, p99: 5ms}
+    steam: {latency: 2ms, p99: 5ms}
+    internal: {latency: 1ms, p99: 2ms}
+driver: {op_timeout: 2s}
+phases:
+  - {name: steady, duration: 16s}
+faults:
+  - {at: 3s, kind: restart, mode: kill, warm: "off"}
+  - {at: 10s, kind: restart, mode: kill, warm: "on"}
+`
+
+// A restart with warming dips less (or re-warms sooner) than one without,
+// and the warming's cost (keys, origin loads) is reported for the one that
+// warmed. The direction is asserted, never a timing.
+func TestWarmingComparison(t *testing.T) {
+	needRedis(t)
+	sc, err := scenarios.LoadBytes("warming.yaml", []byte(warmingPair))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Faults) != 2 {
+		t.Fatalf("want 2 fault reports, got %d", len(res.Faults))
+	}
+	off, on := res.Faults[0], res.Faults[1]
+	for _, f := range []struct {
+		name string
+		f    result.FaultReport
+	}{{"off", off}, {"on", on}} {
+		rw := -1.0
+		if f.f.RewarmS != nil {
+			rw = *f.f.RewarmS
+		}
+		t.Logf("warm %s: hit rate before %.3f min %.3f rewarm_s %.2f warming %+v", f.name, f.f.HitRateBefore, f.f.HitRateMin, rw, f.f.Warming)
+	}
+	if off.Warming == nil || off.Warming.Warmed {
+		t.Errorf("the warm: off restart warmed: %+v", off.Warming)
+	}
+	if on.Warming == nil || !on.Warming.Warmed || on.Warming.Keys == 0 || on.Warming.OriginLoads == 0 {
+		t.Fatalf("the warm: on restart did not warm: %+v", on.Warming)
+	}
+	better := on.HitRateMin > off.HitRateMin ||
+		(on.RewarmS != nil && (off.RewarmS == nil || *on.RewarmS < *off.RewarmS))
+	if !better {
+		t.Errorf("warming helped neither the dip (min %.3f vs %.3f without) nor the re-warm", on.HitRateMin, off.HitRateMin)
+	}
 }
