@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -248,6 +249,21 @@ func names(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
+}
+
+// OwnTTLs returns, by key prefix, the TTL of each family that has its own
+// outside the tiers (Tier ""): the scenario's families written with ttl:,
+// whose keys the manager must expire by prefix (pool.Config.KeyTTL), as
+// harness does for the seed's own TTLs. The rate-limit counters are left
+// out: their script sets their window. Validation keeps prefixes disjoint.
+func (m *Model) OwnTTLs() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for i, f := range m.fams {
+		if f.Tier == "" && f.RateLimit == 0 && f.TTL > 0 {
+			out[m.prefix[i]] = f.TTL
+		}
 	}
 	return out
 }
