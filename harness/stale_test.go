@@ -1,0 +1,110 @@
+package harness
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// twoInstances starts a real redis-server and two bot instances on it
+// (their own managers and subscriptions), wired into a driver whose one
+// family (user_connected) is near-cached.
+func twoInstances(t *testing.T) (*driver, []*pool.Manager) {
+	t.Helper()
+	needRedis(t)
+	ctx := context.Background()
+	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dep.Close(context.Background()) })
+	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
+	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval = dep.Endpoints().Addrs, false, 0
+	var mgrs []*pool.Manager
+	for range 2 {
+		m, err := pool.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+		mgrs = append(mgrs, m)
+	}
+	d := newTestDriver(t, mgrs[0], 4, time.Second, 2*time.Second)
+	d.nearFam = []bool{true}
+	d.wlog = newWriteLog()
+	d.layer = newLayerStats()
+	d.insts = make([]instance, 2)
+	for i, m := range mgrs {
+		d.insts[i] = instance{c: m, near: newNearCache(time.Minute)}
+		m.OnInvalidate(d.onInvalidate(&d.insts[i]))
+	}
+	d.start = time.Now()
+	return d, mgrs
+}
+
+// do runs one command of one operation on instance inst, as a worker would.
+func do(d *driver, inst int, kind workload.OpKind, key string) {
+	d.wg.Add(1)
+	d.inflight <- struct{}{}
+	d.exec(job{cmd: workload.Command{Instance: inst, Ops: []workload.Op{{Kind: kind, Family: testFamily, Key: key, Size: 100}}}, intended: time.Now()})
+}
+
+// An update on one instance while another holds a local copy: with pub/sub
+// delivering, the copy is dropped and the next read (after delivery) is not
+// stale; with the invalidation lost, the copy is served after the write was
+// acknowledged, and that read is counted stale, for its family.
+func TestStaleReadsCounted(t *testing.T) {
+	d, mgrs := twoInstances(t)
+	fam := testFamily.Index
+
+	// Instance 1 creates the value (a plain read's miss fills it) and so
+	// holds a copy; a second read is served from it, fresh.
+	do(d, 1, workload.OpGet, "user:connected:7")
+	do(d, 1, workload.OpGet, "user:connected:7")
+	c, _ := d.rec.totals()
+	if f := c.fams[fam]; f.nearHits != 1 || f.stale != 0 {
+		t.Fatalf("before the update: near hits %d stale %d, want 1 and 0", f.nearHits, f.stale)
+	}
+
+	// Pub/sub working: instance 0 updates, instance 1 receives the
+	// invalidation before it reads again: no stale read, and the read goes
+	// to Redis for the new value.
+	do(d, 0, workload.OpUpdate, "user:connected:7")
+	eventually(t, 2*time.Second, "invalidation delivered", func() bool { return d.layer.received.Load() >= 1 })
+	do(d, 1, workload.OpGet, "user:connected:7")
+	c, _ = d.rec.totals()
+	if f := c.fams[fam]; f.stale != 0 || f.staleInFlight != 0 || d.layer.dropped.Load() != 1 {
+		t.Fatalf("pub/sub delivered, yet stale %d in flight %d (copies dropped %d)", f.stale, f.staleInFlight, d.layer.dropped.Load())
+	}
+	if c.published != 1 {
+		t.Errorf("published %d, want 1", c.published)
+	}
+
+	// Invalidation lost (instance 1's subscription gone, as during a
+	// restart): its copy outlives the update and is served stale once the
+	// grace has passed.
+	do(d, 1, workload.OpGet, "user:connected:7") // copy of the current version
+	mgrs[1].OnInvalidate(nil)
+	do(d, 0, workload.OpUpdate, "user:connected:7")
+	time.Sleep(staleGrace + 20*time.Millisecond)
+	do(d, 1, workload.OpGet, "user:connected:7")
+	c, _ = d.rec.totals()
+	if f := c.fams[fam]; f.stale != 1 {
+		t.Fatalf("lost invalidation: stale %d, want 1 (near hits %d)", f.stale, f.nearHits)
+	}
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
