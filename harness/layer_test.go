@@ -21,6 +21,7 @@ workload:
   active_users: 200
   commands_per_user_per_minute: 240
   instances: 3
+  prefill: 1m
   rate_limit: {hits: 5, window: 1m}
   families:
     - {name: profile_hash, key: "ph:{id}", keys: 300, type: hash, fields: 8, tier: api, mean_size: 128b, weight: 10, writes: 0.3}
@@ -78,6 +79,15 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 	}
 	if res.Integrity.Mismatches != 0 {
 		t.Errorf("integrity: %+v", res.Integrity)
+	}
+	// Prefill wrote the typed families as their types: a hash or sorted-set
+	// read never met a string (WRONGTYPE would be an error of kind other
+	// on hget/zrange).
+	if hf := res.Cache.ByFamily["profile_hash"]; hf.Hits == 0 {
+		t.Errorf("the hash family never hit after prefill: %+v", hf)
+	}
+	if bf := res.Cache.ByFamily["board"]; bf.Hits == 0 || bf.LookupErrors != 0 {
+		t.Errorf("the sorted-set family after prefill: %+v", bf)
 	}
 	t.Logf("errors %v", res.Errors)
 	t.Logf("layer: rate %+v cas %+v inval %+v near hits %d misses %d stale %d in-flight %d warming %d runs",

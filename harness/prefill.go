@@ -42,9 +42,16 @@ func (x *shifted) Next() (workload.Command, bool) {
 func (x *shifted) Active() int { return x.s.Active() }
 
 type prefillEntry struct {
-	fam  *workload.Family
-	at   time.Duration // virtual time of the last write (or TTL refresh)
-	size int
+	fam   *workload.Family
+	at    time.Duration // virtual time of the last write (or TTL refresh)
+	size  int
+	field string // a hash's field last written
+}
+
+// alive reports whether key is in the replayed cache at virtual time at.
+func alive(state map[string]prefillEntry, key string, life, at time.Duration) bool {
+	e, ok := state[key]
+	return ok && (life == 0 || at < e.at+life)
 }
 
 // prefillResult says what the replay left in the cache.
@@ -88,23 +95,41 @@ func prefill(ctx context.Context, sched *workload.Schedule, history time.Duratio
 		}
 		for i := range c.Ops {
 			op := &c.Ops[i]
+			k := op.Kind
+			if k == workload.OpRateLimit {
+				// Counters live one window and hold integers: nothing a
+				// replay should leave behind.
+				continue
+			}
+			if k == workload.OpMGet {
+				for j, key := range op.Keys {
+					f := keyFamily(op, j)
+					if !alive(state, key, ttl[f.Name], c.At) {
+						state[key] = prefillEntry{fam: f, at: c.At, size: op.Sizes[j]}
+					}
+				}
+				continue
+			}
 			life := ttl[op.Family.Name]
-			e, present := state[op.Key]
-			live := present && (life == 0 || c.At < e.at+life)
-			switch op.Kind {
-			case workload.OpGetOrFetch, workload.OpGet:
-				if !live {
-					state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
-				}
-			case workload.OpSet:
-				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
-			case workload.OpTouch:
-				if live {
-					e.at = c.At
-					state[op.Key] = e
-				}
-			case workload.OpDel:
+			live := alive(state, op.Key, life, c.At)
+			switch {
+			case k.Deletes():
 				delete(state, op.Key)
+			case k.Writes():
+				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+			case k.Refreshes() && live:
+				e := state[op.Key]
+				e.at = c.At
+				state[op.Key] = e
+			case k.Reads() && !live:
+				// A read that would miss fills the key (cache-aside).
+				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+			}
+			if k == workload.OpUpdate {
+				// The keys an update makes obsolete are deleted.
+				for _, key := range op.Keys {
+					delete(state, key)
+				}
 			}
 		}
 	}
@@ -141,7 +166,18 @@ func prefill(ctx context.Context, sched *workload.Schedule, history time.Duratio
 		return err
 	}
 	for _, a := range alive {
-		items = append(items, pool.Item{Key: a.key, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem})
+		it := pool.Item{Key: a.key, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem}
+		switch a.e.fam.Type {
+		case workload.TypeHash:
+			// The hash as its reads left it: the field last addressed.
+			it.Field = a.e.field
+			if it.Field == "" {
+				it.Field = "f0"
+			}
+		case workload.TypeZSet:
+			it.Members = zsetFill(a.e.fam)
+		}
+		items = append(items, it)
 		ledger.Wrote(a.key, now.Add(a.e.at-history), ttl[a.e.fam.Name])
 		if len(items) == batch {
 			if err := flush(); err != nil {

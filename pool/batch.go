@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Item is one key of a bulk write.
@@ -11,6 +13,10 @@ type Item struct {
 	Key, Val string
 	// TTL is the key's remaining life; 0 means no expiry.
 	TTL time.Duration
+	// Field makes the item a hash field (HSET Key Field Val); Members a
+	// sorted set (ZADD Key, Val unused). Neither: a string.
+	Field   string
+	Members []ZMember
 }
 
 // SetBatch writes items in pipelines of batch commands (cluster: go-redis
@@ -26,7 +32,21 @@ func (m *Manager) SetBatch(ctx context.Context, items []Item, batch int) error {
 		end := min(start+batch, len(items))
 		pipe := client.Pipeline()
 		for _, it := range items[start:end] {
-			pipe.Set(ctx, m.key(it.Key), it.Val, it.TTL)
+			k := m.key(it.Key)
+			switch {
+			case it.Field != "":
+				pipe.HSet(ctx, k, it.Field, it.Val)
+				expireOrPersist(ctx, pipe, k, it.TTL)
+			case len(it.Members) > 0:
+				zs := make([]redis.Z, len(it.Members))
+				for i, mb := range it.Members {
+					zs[i] = redis.Z{Score: mb.Score, Member: mb.Member}
+				}
+				pipe.ZAdd(ctx, k, zs...)
+				expireOrPersist(ctx, pipe, k, it.TTL)
+			default:
+				pipe.Set(ctx, k, it.Val, it.TTL)
+			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			m.met.errors.Add(1)
