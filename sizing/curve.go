@@ -67,7 +67,9 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		return nil, err
 	}
 	began := time.Now()
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, o.Trace)
+	to := o.Trace
+	to.NearFamilies, to.NearTTL = plan.Pool.NearCache, plan.Pool.NearCacheTTL
+	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, to)
 	if err != nil {
 		return nil, err
 	}

@@ -194,11 +194,14 @@ func (s *sim) run() {
 		k := e.key
 		// Redis evicts before it runs a command, whatever the command.
 		fits := s.evict(e.at, rec)
-		switch e.kind {
+		switch e.kind & evKind {
 		case evRead:
 			present := s.present(k, e.at, rec)
 			if rec {
 				w := float64(t.Keys[k].Weight)
+				if e.kind&evThinned != 0 {
+					w = 1 / t.Rate
+				}
 				fam := t.Keys[k].Fam
 				s.res.Lookups[fam] += w
 				if present {
@@ -206,6 +209,11 @@ func (s *sim) run() {
 				}
 			}
 			if present {
+				if e.kind&evAlsoRefresh != 0 {
+					if ttl := s.cfg.TTL[t.Keys[k].Fam]; ttl > 0 {
+						s.setExpire(k, e.at+ttl)
+					}
+				}
 				s.access(k, e.at)
 				continue
 			}
@@ -245,10 +253,13 @@ func (s *sim) prefill() int {
 		k := e.key
 		life := s.cfg.TTL[t.Keys[k].Fam]
 		live := alive[k] && (life == 0 || e.at < at[k]+life)
-		switch e.kind {
+		switch e.kind & evKind {
 		case evRead:
-			if !live {
+			switch {
+			case !live:
 				alive[k], at[k], size[k] = true, e.at, e.size
+			case e.kind&evAlsoRefresh != 0:
+				at[k] = e.at
 			}
 		case evWrite:
 			alive[k], at[k], size[k] = true, e.at, e.size

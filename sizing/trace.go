@@ -30,7 +30,22 @@ const (
 	evWrite                // written whether present or not
 	evRefresh              // TTL extended when present
 	evDelete               // removed
+
+	// evThinned marks a read of a whole-kept key that stands for 1/rate
+	// reads (see BuildTrace).
+	evThinned uint8 = 0x80
+	// evAlsoRefresh marks a read that also extends a present key's TTL
+	// (the session get-and-extend).
+	evAlsoRefresh uint8 = 0x40
+	evKind        uint8 = 0x3f
 )
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
 
 // event is one key-level access of the stream.
 type event struct {
@@ -81,6 +96,11 @@ type TraceOptions struct {
 	// MaxEvents bounds the automatic rate's sampled accesses (default
 	// 600,000).
 	MaxEvents int
+	// NearFamilies and NearTTL are the bot instances' near cache (the
+	// pool's near_cache families, each copy served for NearTTL): reads it
+	// answers never reach Redis.
+	NearFamilies []string
+	NearTTL      time.Duration
 }
 
 // BuildTrace generates the stream of model over plan's phases, preceded
@@ -148,9 +168,23 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 
 	ids := make(map[string]int32, 1<<16)
 	t.events = make([]event, 0, 1<<16)
+	rthresh := uint64(rate * float64(math.MaxUint64))
+	var nth uint64
 	add := func(c *workload.Command, fam *workload.Family, key string, size int, kind uint8) {
-		if threshold[fam.Index] != math.MaxUint64 && xxhash.Sum64String(key) >= threshold[fam.Index] {
-			return
+		if threshold[fam.Index] != math.MaxUint64 {
+			if xxhash.Sum64String(key) >= threshold[fam.Index] {
+				return
+			}
+		} else if kind == evRead && rate < 1 {
+			// A key kept whole is read far more often than any sampled
+			// one: its reads are thinned at the rate instead (each kept
+			// one weighs 1/rate), which leaves it as recent and as hot.
+			// Writes, refreshes and deletes are all kept.
+			nth++
+			if splitmix(nth) >= rthresh {
+				return
+			}
+			kind |= evThinned
 		}
 		id, ok := ids[key]
 		if !ok {
@@ -160,6 +194,10 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 		}
 		t.events = append(t.events, event{at: c.At, key: id, size: int32(min(size, math.MaxInt32)), kind: kind, phase: int16(c.Phase - shift)})
 	}
+	var near *nearModel
+	if o.NearTTL > 0 && len(o.NearFamilies) > 0 {
+		near = newNearModel(fams, o.NearFamilies, o.NearTTL)
+	}
 	sched := model.Schedule(plans)
 	for {
 		c, ok := sched.Next()
@@ -167,12 +205,18 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 			break
 		}
 		t.Commands++
+		inPhase := c.Phase-shift >= 0
+		rec := inPhase && t.Recorded[c.Phase-shift]
 		for i := range c.Ops {
 			op := &c.Ops[i]
+			k := op.Kind
 			var kind uint8
-			switch k := op.Kind; {
+			switch {
 			case k.Reads():
 				kind = evRead
+				if k.Refreshes() {
+					kind |= evAlsoRefresh
+				}
 			case k.Writes():
 				kind = evWrite
 			case k.Refreshes():
@@ -182,27 +226,144 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 			default:
 				continue // touches no key's presence (none today)
 			}
-			rec := c.Phase-shift >= 0 && t.Recorded[c.Phase-shift]
+			famOf := func(j int) *workload.Family {
+				if j < len(op.Families) && op.Families[j] != nil {
+					return op.Families[j]
+				}
+				return op.Family
+			}
+			// one is a key-level access: a near-cache hit never reaches
+			// Redis and is no lookup; a read that does reach it leaves a
+			// copy in the instance (a hit, or the fill after a miss).
+			one := func(fam *workload.Family, key string, size int, kind uint8) {
+				t.Ops++
+				if near != nil && inPhase && near.isNear[fam.Index] {
+					switch {
+					case kind&evKind == evRead && k.ServedNear():
+						if near.fresh(c.Instance, key, c.At) {
+							return
+						}
+						near.put(c.Instance, key, c.At)
+					case kind&evKind == evRead || kind == evWrite:
+						near.put(c.Instance, key, c.At)
+					case kind == evDelete:
+						near.drop(c.Instance, key)
+					}
+				}
+				if rec && kind&evKind == evRead {
+					t.Lookups[fam.Index]++
+				}
+				add(&c, fam, key, size, kind)
+			}
+			if k.Invalidates() {
+				one(op.Family, op.Key, op.Size, kind)
+				for j, key := range op.Keys {
+					if near != nil && inPhase {
+						near.dropAll(key)
+					}
+					one(famOf(j), key, 0, evDelete)
+				}
+				if len(op.Keys) == 0 && near != nil && inPhase {
+					near.dropOthers(c.Instance, op.Key)
+				}
+				continue
+			}
 			if len(op.Keys) > 0 {
-				for j, k := range op.Keys {
-					t.Ops++
+				for j, key := range op.Keys {
 					size := op.Size
 					if j < len(op.Sizes) {
 						size = op.Sizes[j]
 					}
-					if rec && kind == evRead {
-						t.Lookups[op.Family.Index]++
-					}
-					add(&c, op.Family, k, size, kind)
+					one(famOf(j), key, size, kind)
 				}
 				continue
 			}
-			t.Ops++
-			if rec && kind == evRead {
-				t.Lookups[op.Family.Index]++
-			}
-			add(&c, op.Family, op.Key, op.Size, kind)
+			one(op.Family, op.Key, op.Size, kind)
 		}
 	}
 	return t, nil
+}
+
+// nearModel is the bot instances' near caches as harness keeps them
+// (harness/layer.go): per instance a copy per key, served until its
+// expiry; a shard of the map that reaches its limit is emptied on the next
+// put. It depends only on the stream (every read that reaches Redis leaves
+// a copy), so it is applied while the trace is built.
+type nearModel struct {
+	ttl    time.Duration
+	isNear []bool
+	inst   map[int]*[nearShards]map[string]time.Duration
+}
+
+// The near cache's shape, as harness/layer.go sizes it.
+const (
+	nearShards     = 16
+	nearShardLimit = 1 << 14
+)
+
+func newNearModel(fams []workload.Family, names []string, ttl time.Duration) *nearModel {
+	n := &nearModel{ttl: ttl, isNear: make([]bool, len(fams)), inst: map[int]*[nearShards]map[string]time.Duration{}}
+	for i, f := range fams {
+		for _, name := range names {
+			if f.Name == name {
+				n.isNear[i] = true
+			}
+		}
+	}
+	return n
+}
+
+func nearShard(key string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return h % nearShards
+}
+
+func (n *nearModel) shards(inst int) *[nearShards]map[string]time.Duration {
+	s := n.inst[inst]
+	if s == nil {
+		s = new([nearShards]map[string]time.Duration)
+		for i := range s {
+			s[i] = map[string]time.Duration{}
+		}
+		n.inst[inst] = s
+	}
+	return s
+}
+
+func (n *nearModel) fresh(inst int, key string, now time.Duration) bool {
+	m := n.shards(inst)[nearShard(key)]
+	exp, ok := m[key]
+	if ok && now >= exp {
+		delete(m, key)
+		return false
+	}
+	return ok
+}
+
+func (n *nearModel) put(inst int, key string, now time.Duration) {
+	m := n.shards(inst)[nearShard(key)]
+	if len(m) >= nearShardLimit {
+		clear(m)
+	}
+	m[key] = now + n.ttl
+}
+
+func (n *nearModel) drop(inst int, key string) { delete(n.shards(inst)[nearShard(key)], key) }
+
+func (n *nearModel) dropAll(key string) {
+	for i := range n.inst {
+		n.drop(i, key)
+	}
+}
+
+func (n *nearModel) dropOthers(inst int, key string) {
+	for i := range n.inst {
+		if i != inst {
+			n.drop(i, key)
+		}
+	}
 }

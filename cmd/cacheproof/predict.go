@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/sizing"
+)
+
+// predict is run --predict: after the run, the scenario's access stream is
+// simulated as `cacheproof size` does, for the run's policy, and the
+// result records where the measured hit rate lies on the predicted curve.
+// A prediction that cannot be made is a note, never a failed run.
+func (c *runState) predict(ctx context.Context, res *result.Result) {
+	note := func(format string, a ...any) {
+		res.Notes = append(res.Notes, "prediction: "+fmt.Sprintf(format, a...))
+	}
+	sc := c.sc
+	policy := sc.Target.Redis.MaxMemoryPolicy
+	mem := int64(sc.Target.Redis.MaxMemory)
+	switch {
+	case res.Interrupted:
+		note("skipped: the run was interrupted")
+		return
+	case c.shards > 1:
+		note("skipped: a shard covers part of the users; predict the merged run with 'cacheproof size'")
+		return
+	case mem <= 0:
+		note("skipped: the scenario sets no maxmemory")
+		return
+	case !slices.Contains(sizing.Policies, policy):
+		note("skipped: policy %q is not modelled (allkeys-lru, allkeys-lfu, volatile-ttl)", policy)
+		return
+	case len(sc.Faults) > 0:
+		note("made without the scenario's faults: the simulation knows no restarts or outages")
+	}
+	o := sizing.Options{Policies: []string{policy}, At: []int64{mem}, Points: 16, WhatIfs: map[string]time.Duration{},
+		Cal: sizing.CalibrateOptions{RedisServer: c.f.redisServer}}
+	if dir, err := os.UserCacheDir(); err == nil {
+		o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
+	}
+	if !c.f.quiet {
+		fmt.Fprintf(c.stderr, "predicting the hit rate of %s at %s %s (cacheproof size)\n", sc.Name, report.MB(float64(mem)), policy)
+	}
+	z, _, err := sizing.Compute(ctx, sc, o)
+	if err != nil {
+		note("failed: %v", err)
+		return
+	}
+	p := &result.Prediction{Policy: policy, MaxMemoryBytes: mem, Measured: res.Cache.HitRate, TargetHitRate: z.TargetHitRate,
+		WorkingSetBytes: z.WorkingSetBytes, Notes: z.Notes}
+	for _, pc := range z.Policies {
+		if pc.Policy != policy {
+			continue
+		}
+		p.Curve, p.NeededBytes, p.Predicted = pc.Curve, pc.NeededBytes, pc.AtMaxMemory
+	}
+	p.DiffPoints = 100 * (p.Measured - p.Predicted)
+	if res.Cache.LookupErrors > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("the measured hit rate counts %d lookup errors as misses (answered hit rate %.2f%%); the simulation has none",
+			res.Cache.LookupErrors, 100*res.Cache.AnsweredHitRate))
+	}
+	res.Prediction = p
+	if !c.f.quiet {
+		fmt.Fprintln(c.stderr, report.PredictionText(p))
+	}
+}
