@@ -68,8 +68,42 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 				afterText(f.RewarmS, "never"), formatCount(f.LostWrites))
 		}
 		ew.printf("\n")
+		writeWarmingTable(ew, r.Faults)
+	}
+	if l := r.Layer; l != nil {
+		nc, iv := l.NearCache, l.Invalidate
+		ew.printf("| instances | rate limit denied | cas conflicts | invalidations delivered | near-cache hits | stale reads |\n")
+		ew.printf("|---:|---:|---:|---:|---:|---:|\n")
+		ew.printf("| %d | %s of %s | %s | %s of %s | %s | %s |\n\n", l.Instances, formatCount(l.RateLimit.Denied), formatCount(l.RateLimit.Denied+l.RateLimit.Allowed),
+			formatCount(l.CAS.Conflicts), formatCount(iv.Received), formatCount(iv.Expected), formatCount(nc.Hits), formatCount(nc.StaleReads))
 	}
 	return ew.err
+}
+
+// writeWarmingTable puts the restarts and failovers side by side, with and
+// without re-warming: the dip, the re-warm and what warming cost.
+func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
+	has := false
+	for _, f := range faults {
+		has = has || f.Warming != nil
+	}
+	if !has {
+		return
+	}
+	ew.printf("| fault | at | re-warmed | hit rate before → min | re-warm | keys warmed | origin loads |\n")
+	ew.printf("|---|---:|---|---:|---:|---:|---:|\n")
+	for _, f := range faults {
+		if f.Warming == nil {
+			continue
+		}
+		w := "no"
+		if f.Warming.Warmed {
+			w = "yes, in " + formatSeconds(f.Warming.TookS)
+		}
+		ew.printf("| %s | %s | %s | %s → %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), w, formatPercent(f.HitRateBefore), formatPercent(f.HitRateMin),
+			afterText(f.RewarmS, "never"), formatCount(uint64(f.Warming.Keys)), formatCount(uint64(f.Warming.OriginLoads)))
+	}
+	ew.printf("\n")
 }
 
 // mdEscape keeps table cells intact.

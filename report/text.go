@@ -107,6 +107,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	}
 	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
 		formatCount(r.Integrity.Mismatches), formatCount(r.Integrity.LostWrites), formatCount(r.Integrity.UnknownWrites))
+	if r.Layer != nil {
+		layerRows(r.Layer, row)
+	}
 	for _, f := range r.Faults {
 		row(fmt.Sprintf("fault %s @%s", f.Kind, formatSeconds(f.StartS)), "%s", faultLine(f))
 	}
@@ -150,7 +153,35 @@ func faultLine(f result.FaultReport) string {
 	if f.LostWrites > 0 || f.UnknownWrites > 0 {
 		parts = append(parts, fmt.Sprintf("lost writes %s, unknown %s", formatCount(f.LostWrites), formatCount(f.UnknownWrites)))
 	}
+	if f.Warming != nil {
+		parts = append(parts, warmingText(f.Warming))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// warmingText says whether and how the bot re-warmed after a fault.
+func warmingText(w *result.FaultWarming) string {
+	if !w.Warmed {
+		return "no re-warm"
+	}
+	return fmt.Sprintf("re-warmed %s keys (%s origin loads) in %s", formatCount(uint64(w.Keys)), formatCount(uint64(w.OriginLoads)), formatSeconds(w.TookS))
+}
+
+// layerRows are the text report's lines for the seed's layer beyond GET
+// and SET: instances, rate limit, CAS, invalidation, near cache, warming.
+func layerRows(l *result.LayerReport, row func(name, format string, args ...any)) {
+	row("bot instances", "%d, each its own pool and subscription", l.Instances)
+	row("rate limit", "allowed %s, denied %s (%s operations skipped)", formatCount(l.RateLimit.Allowed), formatCount(l.RateLimit.Denied), formatCount(l.RateLimit.SkippedOps))
+	row("cas", "conflicts %s, gave up %s", formatCount(l.CAS.Conflicts), formatCount(l.CAS.GaveUp))
+	iv := l.Invalidate
+	row("invalidation", "published %s, delivered %s of %s expected; lag %s", formatCount(iv.Published), formatCount(iv.Received), formatCount(iv.Expected), summaryLine(iv.LagMs))
+	nc := l.NearCache
+	row("near cache", "hits %s, misses %s, stale reads %s (+%s within %s grace)", formatCount(nc.Hits), formatCount(nc.Misses),
+		formatCount(nc.StaleReads), formatCount(nc.StaleInFlight), formatMs(nc.GraceMs))
+	for _, w := range l.Warming {
+		row(fmt.Sprintf("warming %s", w.Trigger), "instance %d: %s keys (%d meta, %d hot) from %s origin loads in %s", w.Instance,
+			formatCount(uint64(w.Keys)), w.MetaKeys, w.HotKeys, formatCount(uint64(w.OriginLoads)), formatSeconds(w.TookS))
+	}
 }
 
 func afterText(p *float64, never string) string {
