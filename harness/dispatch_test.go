@@ -1,0 +1,108 @@
+package harness
+
+import (
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// overSleeper wakes a fixed time after every deadline: a scripted
+// oversleeping clock.
+type overSleeper struct {
+	over time.Duration
+	stop <-chan struct{}
+}
+
+func (s *overSleeper) sleepUntil(t time.Time) bool {
+	select {
+	case <-s.stop:
+		return false
+	case <-time.After(time.Until(t) + s.over):
+		return true
+	}
+}
+
+func (s *overSleeper) close() {}
+
+// A dispatcher whose sleeps overshoot by 3 ms starts every command late, and
+// the report must say so: each one counts as late and its latency, from the
+// intended start, includes the 3 ms. Waking late is the tool's fault and
+// is never hidden, however the dispatcher sleeps.
+func TestDispatchOversleepCountsLate(t *testing.T) {
+	defer func(f func(<-chan struct{}) sleeper) { newDispatchSleeper = f }(newDispatchSleeper)
+	newDispatchSleeper = func(stop <-chan struct{}) sleeper { return &overSleeper{over: 3 * time.Millisecond, stop: stop} }
+	d := newTestDriver(t, &fakeCache{}, 4, time.Minute, 5*time.Second)
+	// 20 ms apart, the first at 10 ms: every command is slept for.
+	cmds := constantRate(20, 50, getOp)
+	for i := range cmds {
+		cmds[i].At += 10 * time.Millisecond
+	}
+	c, h := drive(d, cmds)
+	if c.late != 20 {
+		t.Errorf("late = %d, want 20: every command started 3 ms after its intended time", c.late)
+	}
+	if m := h.byOp[opiGet].Min(); m < 3000 {
+		t.Errorf("min GET latency = %d µs, want >= 3 ms: latency runs from the intended start", m)
+	}
+	if m := h.service.Max(); m >= 3000 {
+		t.Errorf("max service time = %d µs, want < 3 ms: the dispatcher's delay is not Redis's", m)
+	}
+}
+
+// Closing stop ends a dispatcher asleep until a command an hour away.
+func TestDispatchStopsWhileAsleep(t *testing.T) {
+	d := newTestDriver(t, &fakeCache{}, 4, time.Minute, 5*time.Second)
+	d.start = time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		d.run(stop, &sliceSource{cmds: constantRate(2, 1.0/3600, getOp)})
+		close(done)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the dispatcher did not stop within 2 s of stop")
+	}
+	d.wg.Wait()
+	if c, _ := d.rec.totals(); c.commands != 1 {
+		t.Errorf("commands = %d, want 1 (the one due at start)", c.commands)
+	}
+}
+
+// The dispatcher's sleeper wakes within a fraction of a millisecond of a
+// short deadline. A time.Timer in an otherwise idle Go process does not: the
+// runtime's epoll_wait timeout is whole milliseconds, so a 200 µs timer
+// fires after about 1.05 ms, and the commands it waited for were counted
+// late. Lenient bound (median under 0.9 ms) for a shared machine.
+func TestDispatchSleeperWakesOnTime(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the precise sleeper is Linux's timerfd")
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	sl := newSleeper(stop)
+	defer sl.close()
+	if _, ok := sl.(*timerfdSleeper); !ok {
+		t.Fatalf("newSleeper = %T, want the timerfd sleeper on Linux", sl)
+	}
+	over := make([]time.Duration, 0, 200)
+	for range 200 {
+		want := time.Now().Add(200 * time.Microsecond)
+		if !sl.sleepUntil(want) {
+			t.Fatal("sleepUntil returned false with stop open")
+		}
+		o := time.Since(want)
+		if o < 0 {
+			t.Fatalf("woke %v before the deadline", -o)
+		}
+		over = append(over, o)
+	}
+	slices.Sort(over)
+	if p50 := over[len(over)/2]; p50 > 900*time.Microsecond {
+		t.Errorf("median oversleep %v, want under 0.9 ms (p90 %v)", p50, over[len(over)*9/10])
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package harness
+
+func newSleeper(stop <-chan struct{}) sleeper { return newTimerSleeper(stop) }
