@@ -20,18 +20,19 @@ import (
 var htmlTemplate string
 
 var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ms":      formatMs,
-	"pct":     formatPercent,
-	"secs":    formatSeconds,
-	"count":   formatCount,
-	"bytes":   formatBytes,
-	"after":   afterText,
-	"counts":  countsList,
-	"upper":   strings.ToUpper,
-	"clock":   formatClock,
-	"sub1":    func(a, b float64) float64 { return a - b },
-	"rate":    func(v float64) string { return result.FormatValue(v, result.UnitRate) },
-	"hitrate": result.HitRate,
+	"predictionText": PredictionText,
+	"ms":             formatMs,
+	"pct":            formatPercent,
+	"secs":           formatSeconds,
+	"count":          formatCount,
+	"bytes":          formatBytes,
+	"after":          afterText,
+	"counts":         countsList,
+	"upper":          strings.ToUpper,
+	"clock":          formatClock,
+	"sub1":           func(a, b float64) float64 { return a - b },
+	"rate":           func(v float64) string { return result.FormatValue(v, result.UnitRate) },
+	"hitrate":        result.HitRate,
 	// judged is the hit rate targets judge (failed lookups did not hit);
 	// answered leaves failed lookups out.
 	"judged":   func(c result.CacheCounts) float64 { return result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors) },
@@ -175,6 +176,9 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		return nil, err
 	}
 	v.Charts["distribution"] = dist
+	if r.Prediction != nil {
+		v.Charts["prediction"] = predictionChart(r.Prediction)
+	}
 
 	for i, f := range r.Faults {
 		fv := faultView{FaultReport: f, Index: i + 1, Errors: f.Errors()}

@@ -70,6 +70,9 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		ew.printf("\n")
 		writeWarmingTable(ew, r.Faults)
 	}
+	if r.Prediction != nil {
+		ew.printf("**Prediction** (`cacheproof size`): %s\n\n", PredictionText(r.Prediction))
+	}
 	if l := r.Layer; l != nil {
 		nc, iv := l.NearCache, l.Invalidate
 		ew.printf("| instances | rate limit denied | cas conflicts | invalidations delivered | near-cache hits | stale reads |\n")

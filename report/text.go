@@ -110,6 +110,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if r.Layer != nil {
 		layerRows(r.Layer, row)
 	}
+	if r.Prediction != nil {
+		row("prediction", "%s", PredictionText(r.Prediction))
+	}
 	for _, f := range r.Faults {
 		row(fmt.Sprintf("fault %s @%s", f.Kind, formatSeconds(f.StartS)), "%s", faultLine(f))
 	}

@@ -47,6 +47,9 @@ type Result struct {
 	// Client is the load generator's own state: what it ran under and what
 	// it cost, so a reader can tell Redis's latency from the tool's.
 	Client ClientReport `json:"client"`
+	// Prediction places the measured hit rate on the curve `cacheproof
+	// size` predicts for the scenario (run --predict); nil otherwise.
+	Prediction *Prediction `json:"prediction,omitempty"`
 
 	// Shard is "i/n" when this result covers the i-th of n slices of the
 	// population; empty for a whole run.

@@ -56,6 +56,7 @@ type runFlags struct {
 	progress         string
 	cpuProfile       string
 	memProfile       string
+	predict          bool
 }
 
 // runMain is `cacheproof run`. It passes through named stages, each a
@@ -97,6 +98,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	res, err := c.execute(ctx)
 	if err != nil {
 		return c.failed(ctx, err)
+	}
+	if c.f.predict {
+		c.predict(ctx, res)
 	}
 	return c.writeReports(res)
 }
@@ -143,6 +147,7 @@ func (c *runState) parseFlags(args []string) int {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
+	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations over the run, live heap at its end) of the tool itself to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
