@@ -245,6 +245,10 @@ func addCounters(m *result.Result, r *result.Result) {
 	in.UnknownWrites += r.Integrity.UnknownWrites
 	in.WritesTracked += r.Integrity.WritesTracked
 
+	if r.Layer != nil {
+		mergeLayer(m, r.Layer)
+	}
+
 	for k, o := range r.Origin {
 		mo := m.Origin[k]
 		mo.Calls += o.Calls
@@ -253,6 +257,59 @@ func addCounters(m *result.Result, r *result.Result) {
 			mo.Latency = o.Latency // no histogram: keep the worst shard's
 		}
 		m.Origin[k] = mo
+	}
+}
+
+// mergeLayer adds one shard's layer section: each shard ran its own bot
+// instances (listed after the others'), so counts add up; the invalidation
+// lag keeps the slowest shard's distribution (no histogram is stored for
+// it), and warming runs are all kept.
+func mergeLayer(m *result.Result, l *result.LayerReport) {
+	if m.Layer == nil {
+		m.Layer = &result.LayerReport{NearCache: result.NearCacheReport{ByFamily: map[string]result.NearCounts{}}}
+	}
+	ml := m.Layer
+	base := ml.Instances
+	ml.Instances += l.Instances
+	for _, in := range l.ByInstance {
+		in.Instance += base
+		ml.ByInstance = append(ml.ByInstance, in)
+	}
+	ml.RateLimit.Allowed += l.RateLimit.Allowed
+	ml.RateLimit.Denied += l.RateLimit.Denied
+	ml.RateLimit.SkippedOps += l.RateLimit.SkippedOps
+	ml.CAS.Conflicts += l.CAS.Conflicts
+	ml.CAS.GaveUp += l.CAS.GaveUp
+	iv := &ml.Invalidate
+	iv.Published += l.Invalidate.Published
+	iv.Expected += l.Invalidate.Expected
+	iv.Received += l.Invalidate.Received
+	iv.CopiesDropped += l.Invalidate.CopiesDropped
+	if l.Invalidate.LagMs.P99 > iv.LagMs.P99 {
+		iv.LagMs = l.Invalidate.LagMs
+	}
+	nc := &ml.NearCache
+	nc.TTLS, nc.GraceMs = l.NearCache.TTLS, l.NearCache.GraceMs
+	for _, f := range l.NearCache.Families {
+		if !containsString(nc.Families, f) {
+			nc.Families = append(nc.Families, f)
+		}
+	}
+	nc.Hits += l.NearCache.Hits
+	nc.Misses += l.NearCache.Misses
+	nc.StaleReads += l.NearCache.StaleReads
+	nc.StaleInFlight += l.NearCache.StaleInFlight
+	for k, c := range l.NearCache.ByFamily {
+		mc := nc.ByFamily[k]
+		mc.Hits += c.Hits
+		mc.Misses += c.Misses
+		mc.StaleReads += c.StaleReads
+		mc.StaleInFlight += c.StaleInFlight
+		nc.ByFamily[k] = mc
+	}
+	for _, w := range l.Warming {
+		w.Instance += base
+		ml.Warming = append(ml.Warming, w)
 	}
 }
 
