@@ -39,6 +39,7 @@ bench: ensure-redis build
 	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
+	BIN=$(BIN) scripts/size-validate.sh baseline 64 128 256
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

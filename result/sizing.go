@@ -73,7 +73,8 @@ type SizingCalibration struct {
 	Types         map[string]SizingFit `json:"types"`
 	VolatileBytes float64              `json:"volatile_bytes"`
 	// BaseBytes is what maxmemory must hold besides the keys: Redis's
-	// startup memory plus the pool's connections (PoolConns of them).
+	// startup memory plus the run's connections (PoolConns of them: every
+	// instance's pool at max_conns, its pub/sub connection, the sampler).
 	BaseBytes float64 `json:"base_bytes"`
 	PoolConns int     `json:"pool_conns"`
 }

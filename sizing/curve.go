@@ -56,6 +56,7 @@ type Setup struct {
 	Cal      *Calibration
 	Costs    *Costs
 	Base     float64
+	Clients  int
 	TTL      []time.Duration
 	Samples  int
 }
@@ -86,7 +87,8 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		return nil, err
 	}
 	st := &Setup{Scenario: s, Plan: plan, Trace: tr, Cal: cal, Costs: costs,
-		Base: cal.Base(plan.Pool.MaxConnections), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
+		Clients: Clients(plan), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
+	st.Base = cal.Base(st.Clients)
 	for i, f := range tr.Families {
 		st.TTL[i] = plan.TTL[f.Name]
 	}
@@ -98,6 +100,15 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		st.Samples = n
 	}
 	return st, nil
+}
+
+// Clients is the connections a run keeps open to Redis, each of which
+// holds a client struct and reply buffer in used_memory: every bot
+// instance's pool at its max_conns (a run at load opens them all) and its
+// pub/sub connection, and the sampler's.
+func Clients(plan *harness.Plan) int {
+	inst := max(plan.Workload.WithDefaults().Instances, 1)
+	return inst*(plan.Pool.MaxConnections+1) + 1
 }
 
 // job is one simulation of the grid.
@@ -265,7 +276,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	}
 	cal := st.Cal
 	out.Calibration = result.SizingCalibration{RedisVersion: cal.RedisVersion, Source: cal.Source, Types: map[string]result.SizingFit{},
-		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Plan.Pool.MaxConnections}
+		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients}
 	for t, f := range cal.Types {
 		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
 	}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# size-validate.sh: is `cacheproof size` right on this machine? It predicts
+# the hit rate of a scenario at three maxmemory sizes, runs the scenario
+# for real at each, and prints predicted and measured side by side with the
+# difference in percentage points (issue 15: within 1 point).
+#
+#   scripts/size-validate.sh [SCENARIO] [SIZE_MB...]
+#   BIN=./bin/cacheproof ARGS="--duration 60s --warmup 10s" scripts/size-validate.sh baseline 64 128 256
+#
+# SCENARIO is a built-in name (scenarios/NAME.yaml) or a file; each run
+# uses a copy of it with only maxmemory changed. ARGS go to both `size` and
+# `run` (the same --duration/--warmup/--users give the same stream).
+set -euo pipefail
+BIN=${BIN:-./bin/cacheproof}
+SCENARIO=${1:-baseline}
+shift || true
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(64 128 256)
+ARGS=${ARGS:---duration 60s --warmup 10s}
+OUT=${OUT:-results/size-validate-$(date -u +%Y%m%dT%H%M%SZ)}
+src=$SCENARIO
+[ -f "$src" ] || src=scenarios/$SCENARIO.yaml
+[ -f "$src" ] || { echo "size-validate: no scenario file $SCENARIO or scenarios/$SCENARIO.yaml" >&2; exit 2; }
+mkdir -p "$OUT"
+at=""
+for m in "${SIZES[@]}"; do
+  sed -E "s/maxmemory: *[0-9]+[a-zA-Z]*/maxmemory: ${m}mb/" "$src" > "$OUT/scenario-${m}mb.yaml"
+  at="${at:+$at,}${m}mb"
+done
+policy=$(sed -nE 's/.*maxmemory_policy: *([a-z-]+).*/\1/p' "$src" | head -1)
+policy=${policy:-allkeys-lru}
+
+echo "== cacheproof size -s $src $ARGS --at $at --policy $policy" >&2
+start=$(date +%s)
+# shellcheck disable=SC2086
+"$BIN" size -s "$src" $ARGS --at "$at" --policy "$policy" --no-what-ifs -o "$OUT/size" -q >&2
+echo "   ($(( $(date +%s) - start )) s)" >&2
+for m in "${SIZES[@]}"; do
+  echo "== cacheproof run -s $OUT/scenario-${m}mb.yaml $ARGS" >&2
+  # shellcheck disable=SC2086
+  "$BIN" run -s "$OUT/scenario-${m}mb.yaml" $ARGS -o "$OUT/run-${m}mb" --progress none -q >&2 || true
+done
+
+python3 - "$OUT" "$policy" "${SIZES[@]}" <<'PY'
+import json, sys
+out, policy, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
+z = json.load(open(f"{out}/size/sizing.json"))
+curve = {p["maxmemory_bytes"]: p for pol in z["policies"] if pol["policy"] == policy for p in pol["curve"]}
+print(f"{'maxmemory':>10} {'predicted':>10} {'measured':>10} {'answered':>10} {'diff (pt)':>10} {'lookup errors':>14}")
+worst = 0.0
+for m in sizes:
+    r = json.load(open(f"{out}/run-{m}mb/report.json"))
+    c = r["cache"]
+    pred = curve[m << 20]["hit_rate"]
+    diff = 100 * (c["hit_rate"] - pred)
+    worst = max(worst, abs(diff))
+    print(f"{m:>7} MB {100*pred:>9.2f}% {100*c['hit_rate']:>9.2f}% {100*c['answered_hit_rate']:>9.2f}% {diff:>+10.2f} {c['lookup_errors']:>14}")
+print(f"largest difference {worst:.2f} points ({'within' if worst <= 1 else 'OUTSIDE'} the 1-point bound); reports in {out}")
+PY
