@@ -200,8 +200,12 @@ func (r *run) collectLayer(c counts) {
 	}
 	n := len(r.mgrs)
 	lr := &result.LayerReport{Instances: n}
+	// Published counts the messages Redis accepted, from the managers: an
+	// update whose DEL failed may still have published.
+	var published uint64
 	for i, m := range r.mgrs {
 		st := m.Stats()
+		published += st.InvalidationsSent
 		lr.ByInstance = append(lr.ByInstance, result.InstanceReport{
 			Instance: i, TotalConns: uint64(st.Pool.TotalConns), Timeouts: uint64(st.Pool.Timeouts),
 			WaitMs: float64(st.Pool.WaitDurationNs) / 1e6, Dials: st.Dials,
@@ -212,7 +216,7 @@ func (r *run) collectLayer(c counts) {
 	lr.CAS = result.CASReport{Conflicts: c.casConflicts, GaveUp: c.casGaveUp}
 	d.layer.mu.Lock()
 	lr.Invalidate = result.InvalidationReport{
-		Published: c.published, Expected: c.published * uint64(n-1),
+		Published: published, Expected: published * uint64(n-1),
 		Received: d.layer.received.Load(), CopiesDropped: d.layer.dropped.Load(),
 		LagMs: result.Summarize(d.layer.lag),
 	}

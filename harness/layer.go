@@ -302,7 +302,10 @@ type warmItem struct {
 func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, meta []*workload.Family) warmRun {
 	in := &d.insts[i]
 	began := time.Now()
-	run := warmRun{instance: i, trigger: trigger, fault: fault, at: began.Sub(d.start)}
+	run := warmRun{instance: i, trigger: trigger, fault: fault}
+	if !d.start.IsZero() {
+		run.at = began.Sub(d.start) // at start, before the clock: 0
+	}
 	want := map[string]warmItem{}
 	for _, f := range meta {
 		want[f.KeyPattern] = warmItem{fam: f, size: f.MeanSize}
