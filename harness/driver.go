@@ -522,12 +522,16 @@ func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *work
 			perr = in.c.Broadcast(ctx, op.Key)
 		}
 		now = time.Now()
+		// Whatever its outcome, the delete may have landed: a later miss
+		// of these keys is not an eviction.
+		for _, k := range op.Keys {
+			d.ledger.Deleted(k)
+		}
 		if perr != nil {
 			rec.err(pool.ErrorKind(perr))
 		} else {
 			rec.published++
 			for j, k := range op.Keys {
-				d.ledger.Deleted(k)
 				f := keyFamily(op, j)
 				if in.near != nil {
 					in.near.drop(k)
