@@ -81,7 +81,7 @@ func (s *timerfdSleeper) sleepUntil(t time.Time) bool {
 	// Relative time on CLOCK_MONOTONIC, the clock of Go's monotonic
 	// readings: the timer expires no earlier than t as time.Now sees it.
 	its := itimerspec{value: syscall.NsecToTimespec(int64(wait))}
-	if _, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, s.fd, 0, uintptr(unsafe.Pointer(&its)), 0, 0, 0); errno != 0 {
+	if _, _, errno := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, s.fd, 0, uintptr(unsafe.Pointer(&its)), 0, 0, 0); errno != 0 {
 		return s.fallBack(t)
 	}
 	err := s.rc.Read(func(uintptr) bool {

@@ -145,6 +145,10 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
+	if c.TLS == nil {
+		// Raw-syscall connections (conn.go); TLS keeps go-redis's dialer.
+		o.Dialer = rawDialer(c.ConnectionTimeout)
+	}
 	var client redis.UniversalClient
 	addr := ""
 	switch {
