@@ -1,0 +1,133 @@
+package sizing
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/scenarios"
+)
+
+// fixedCal is a calibration as Redis 7.0.15 measured it, so the
+// simulator's own tests need no server.
+var fixedCal = &Calibration{RedisVersion: "test", Types: map[string]Fit{"string": {A: 131, B: 1.091}, "hash": {A: 200, B: 1.1}, "zset": {A: 250, B: 1.2}},
+	Volatile: 59, Startup: 876_000, PerClient: 38_000}
+
+func smallSetup(t testing.TB, rate float64) (*Trace, *Costs, []time.Duration, float64) {
+	t.Helper()
+	s, err := scenarios.Load("testdata/small.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := harness.PlanOf(s, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, TraceOptions{Rate: rate, NearFamilies: plan.Pool.NearCache, NearTTL: plan.Pool.NearCacheTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	costs, err := fixedCal.Costs(tr.Families)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := make([]time.Duration, len(tr.Families))
+	for i, f := range tr.Families {
+		ttl[i] = plan.TTL[f.Name]
+	}
+	return tr, costs, ttl, fixedCal.Base(Clients(plan))
+}
+
+func hitRate(t testing.TB, tr *Trace, costs *Costs, ttl []time.Duration, policy string, capacity float64) float64 {
+	t.Helper()
+	r, err := Simulate(tr, SimConfig{Policy: policy, Capacity: capacity, Costs: costs, TTL: ttl, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.HitRate()
+}
+
+// TestShardsAgreesWithFullStream validates the sampling against the
+// simulator itself: a quarter of the keys (costs scaled by 4) predicts the
+// full stream's hit rate within a point, for every policy.
+func TestShardsAgreesWithFullStream(t *testing.T) {
+	full, costs, ttl, _ := smallSetup(t, 1)
+	part, pcosts, _, _ := smallSetup(t, 0.25)
+	if part.Events() >= full.Events()/2 {
+		t.Fatalf("sampling kept %d of %d accesses", part.Events(), full.Events())
+	}
+	for _, pol := range Policies {
+		for _, mb := range []float64{3, 6, 12} {
+			a := hitRate(t, full, costs, ttl, pol, mb*(1<<20))
+			b := hitRate(t, part, pcosts, ttl, pol, mb*(1<<20))
+			t.Logf("%-13s %4.0f MB: full %.2f%%, sampled %.2f%%", pol, mb, 100*a, 100*b)
+			if math.Abs(a-b) > 0.01 {
+				t.Errorf("%s at %.0f MB: full stream %.2f%%, 1/4 sample %.2f%%", pol, mb, 100*a, 100*b)
+			}
+		}
+	}
+}
+
+// TestMoreMemoryNeverHurtsExactLRU checks the stack property of true LRU
+// on the simulator: the hit rate does not fall as memory grows, and an
+// unbounded cache is the ceiling.
+func TestMoreMemoryNeverHurtsExactLRU(t *testing.T) {
+	tr, costs, ttl, _ := smallSetup(t, 1)
+	prev := 0.0
+	for _, mb := range []float64{1, 2, 4, 8, 16, 32} {
+		h := hitRate(t, tr, costs, ttl, ExactLRU, mb*(1<<20))
+		if h+1e-9 < prev {
+			t.Errorf("exact LRU at %.0f MB: %.4f, below %.4f at half the memory", mb, h, prev)
+		}
+		prev = h
+	}
+	if ceil := hitRate(t, tr, costs, ttl, ExactLRU, math.Inf(1)); ceil+1e-9 < prev {
+		t.Errorf("unbounded %.4f below bounded %.4f", ceil, prev)
+	}
+}
+
+// TestVolatileTTLNeverEvictsPersistentKeys: with room for little more than
+// the persistent keys, volatile-ttl refuses writes (OOM) rather than evict
+// them, as Redis does.
+func TestVolatileTTLNeverEvictsPersistentKeys(t *testing.T) {
+	tr, costs, ttl, _ := smallSetup(t, 1)
+	r, err := Simulate(tr, SimConfig{Policy: VolatileTTL, Capacity: 64 << 10, Costs: costs, TTL: ttl, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OOM == 0 {
+		t.Errorf("volatile-ttl at 64 KB: no write refused (evicted %.0f)", r.Evicted)
+	}
+}
+
+func TestPoolKeepsTheBestCandidates(t *testing.T) {
+	s := &sim{}
+	for i := range s.pool {
+		s.pool[i].key = noKey
+	}
+	for k, idle := range []uint64{5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 11, 12, 13, 14, 15, 16, 17, 0} {
+		s.poolInsert(int32(k), idle)
+	}
+	for i := 1; i < evpoolSize; i++ {
+		if s.pool[i-1].idle > s.pool[i].idle {
+			t.Fatalf("pool not sorted: %+v", s.pool)
+		}
+	}
+	if s.pool[evpoolSize-1].idle != 17 || s.pool[0].idle != 2 {
+		t.Errorf("pool holds %+v, want the 16 idlest (2..17)", s.pool)
+	}
+}
+
+// BenchmarkCurve is one simulation of the small scenario's full stream
+// (about 0.5M accesses) at one size: a curve is ~100 of these.
+func BenchmarkCurve(b *testing.B) {
+	tr, costs, ttl, _ := smallSetup(b, 1)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Simulate(tr, SimConfig{Policy: AllKeysLRU, Capacity: 6 << 20, Costs: costs, TTL: ttl, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(tr.Events()), "accesses/op")
+}
