@@ -152,6 +152,7 @@ targets:
 	// before the kill but entered in the ledger just after the reset can
 	// still look evicted: allow that race a handful, not the thousands of
 	// misses a restart causes.
+	t.Logf("misses by cause %v, evicted_keys %d", res.Cache.MissesByCause, res.Server.EvictedKeys)
 	if res.Server.EvictedKeys == 0 && res.Cache.MissesByCause["evicted"] > 5 {
 		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", res.Cache.MissesByCause["evicted"], res.Cache.MissesByCause)
 	}

@@ -58,6 +58,10 @@ type driver struct {
 	// readonly and failover faults. Both may be nil.
 	activity *chaos.Activity
 	writes   *chaos.WriteTracker
+	// emptied reports whether a fault that empties the cache (a restart
+	// without persistence) overlapped [from, to], offsets from start; nil
+	// when the run has none.
+	emptied func(from, to time.Duration) bool
 	// insts are the simulated bot instances (Command.Instance picks one);
 	// nearFam marks, by family index, the families they keep locally;
 	// wlog the acknowledged writes of those families; layer the
@@ -326,7 +330,7 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			rec.lookupErr(ti, fi)
 			rec.err(pool.ErrorKind(out.GetErr))
 		case out.GetDur > 0:
-			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
 			d.observeRead(fam, op.Key, 0, false, sent)
 		}
 		if out.Fetched && out.FillErr == nil && err == nil {
@@ -376,7 +380,7 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			}
 			return false
 		}
-		rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+		rec.lookup(ti, fi, false, d.classify(op.Key, sent))
 		d.observeRead(fam, op.Key, 0, false, sent)
 		// A plain read that misses creates the value, as the bot does for
 		// a new session or a guild with no locale yet.
@@ -454,7 +458,7 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 		case found:
 			d.hit(rec, fam, ti, op.Key, val, sent)
 		default:
-			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
 			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
 		}
 	case workload.OpHSet, workload.OpZAdd:
@@ -474,11 +478,26 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			// Members are names, not versioned values: nothing to verify.
 			rec.lookup(ti, fi, true, 0)
 		default:
-			rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
 			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
 		}
 	}
 	return false
+}
+
+// classify says why a read of key sent at sent missed. The ledger forgets
+// what it wrote when a restarted node serves again (chaos's OnRestart), but
+// the node serves before that call: a bot instance whose pool dials on
+// every command reaches it first, and commands sent before or during the
+// restart are answered by the empty node too. A miss the ledger calls
+// evicted while a restart overlapped the read is a key the restart wiped:
+// cold, not evicted.
+func (d *driver) classify(key string, sent time.Time) workload.MissCause {
+	c := d.ledger.Classify(key, sent)
+	if c == workload.MissEvicted && d.emptied != nil && d.emptied(sent.Sub(d.start), time.Since(d.start)) {
+		return workload.MissCold
+	}
+	return c
 }
 
 // zrangeTop is how many members a sorted-set read asks for: a leaderboard
@@ -599,7 +618,7 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 			}
 			continue
 		}
-		rec.lookup(ti, fi, false, d.ledger.Classify(k, sent))
+		rec.lookup(ti, fi, false, d.classify(k, sent))
 		d.observeRead(fam, k, 0, false, sent)
 		fetchStart := time.Now()
 		v, ferr := d.origin.Fetch(ctx, fam, k, sizes[j])
@@ -666,7 +685,7 @@ func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *work
 			if cur.Version > 0 {
 				d.hit(rec, fam, ti, op.Key, cur.Value, sent)
 			} else {
-				rec.lookup(ti, fi, false, d.ledger.Classify(op.Key, sent))
+				rec.lookup(ti, fi, false, d.classify(op.Key, sent))
 			}
 		}
 		ver := d.version.Add(1)

@@ -389,3 +389,27 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 		t.Errorf("errors = %v, want one timeout", c.errors)
 	}
 }
+
+// A miss of a key the ledger still remembers is an eviction, unless a
+// restart that emptied the cache overlapped the read: the restarted node
+// serves before the ledger is reset, and what it lacks the restart wiped.
+func TestClassifyMissDuringRestartIsCold(t *testing.T) {
+	d := &driver{ledger: workload.NewLedger(), start: time.Now().Add(-10 * time.Second)}
+	d.ledger.Wrote("k", d.start.Add(time.Second), 0)
+	sent := d.start.Add(5 * time.Second)
+	if c := d.classify("k", sent); c != workload.MissEvicted {
+		t.Fatalf("no restart: %v, want evicted", c)
+	}
+	var asked [2]time.Duration
+	d.emptied = func(from, to time.Duration) bool { asked = [2]time.Duration{from, to}; return true }
+	if c := d.classify("k", sent); c != workload.MissCold {
+		t.Errorf("restart overlapping the read: %v, want cold", c)
+	}
+	if asked[0] != 5*time.Second || asked[1] < asked[0] {
+		t.Errorf("asked about %v, want from the read's send to now", asked)
+	}
+	d.emptied = func(from, to time.Duration) bool { return false }
+	if c := d.classify("k", sent); c != workload.MissEvicted {
+		t.Errorf("restart elsewhere in the run: %v, want evicted", c)
+	}
+}

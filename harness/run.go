@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -365,6 +366,24 @@ func (r *run) armFaults() {
 		OnRestart: func(string) { d.ledger.Reset() },
 	})
 	r.smp.faults = r.runner.Active
+	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Kind == "restart" }) {
+		d.emptied = restartOverlaps(r.runner)
+	}
+}
+
+// restartOverlaps reports whether a restart started at or before to and
+// had not ended before from (offsets from the run's start). The runner
+// enters an occurrence before it acts, so a restart is seen from before the
+// node goes down until after the ledger was reset.
+func restartOverlaps(rn *chaos.Runner) func(from, to time.Duration) bool {
+	return func(from, to time.Duration) bool {
+		for _, ev := range rn.Events() {
+			if ev.Fault.Kind == "restart" && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // prefill replays the workload's history in simulation and writes what the
