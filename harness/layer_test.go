@@ -15,7 +15,7 @@ import (
 const everyFeature = `
 name: every-feature
 seed: 5
-pool: {profile: development, min_idle: 1, max_conns: 8}
+pool: {profile: development, min_idle: 1, max_conns: 8, near_cache: [user_connected, guild_locale, stratz_profile, opendota_profile]}
 workload:
   population: 5000
   active_users: 200

@@ -115,8 +115,13 @@ const (
 	ProfileProduction  = "production"
 )
 
-// DefaultNearCache are the families the seed's bot keeps in process: the
-// user's and the guild's settings and the player profiles.
+// DefaultNearCache are the families a bot would keep in process if it kept
+// any: the user's and the guild's settings (read on every command) and the
+// player profiles. The seed's manager has no in-process cache, so neither
+// profile turns it on: its hit-rate target and its memory are Redis's, and
+// a near cache in front would lower the hit rate Redis sees and hide load
+// from it. A scenario turns it on (pool.near_cache) to measure what pub/sub
+// invalidation across instances is for: stale local copies.
 var DefaultNearCache = []string{"user_connected", "guild_locale", "stratz_profile", "opendota_profile"}
 
 // DefaultWarmKeys is how many recently read keys each bot instance re-warms
@@ -154,7 +159,6 @@ func ProfileConfig(name string) (Config, error) {
 		// thousand keys, what a shard process could remember serving.
 		WarmOnStart:  true,
 		WarmKeys:     DefaultWarmKeys,
-		NearCache:    slices.Clone(DefaultNearCache),
 		NearCacheTTL: 60 * time.Second,
 	}
 	switch name {
