@@ -27,8 +27,7 @@ type cache interface {
 	GetOrFetchRaw(ctx context.Context, key string, tier pool.Tier, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
 	SessionGet(ctx context.Context, key string) (string, bool, error)
 	MGet(ctx context.Context, keys ...string) ([]string, []bool, error)
-	GetVersioned(ctx context.Context, key string) (pool.Versioned, error)
-	CompareAndSet(ctx context.Context, key string, expected int64, val string, tier pool.Tier) (int64, bool, error)
+	CompareAndSwap(ctx context.Context, key, old string, found bool, val string, tier pool.Tier) (bool, error)
 	RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (pool.RateResult, error)
 	Broadcast(ctx context.Context, keys ...string) error
 	Invalidate(ctx context.Context, keysOrPattern ...string) (int64, error)
@@ -657,20 +656,25 @@ func famAt(fams []*workload.Family, j int, def *workload.Family) *workload.Famil
 	return def
 }
 
-// casAttempts bounds a compare-and-set's tries: after that many conflicts
+// casAttempts bounds a compare-and-swap's tries: after that many conflicts
 // in a row the bot gives up and tells the user to try again.
 const casAttempts = 3
 
-// cas updates op's key by version: read the version (a lookup), write the
-// new value if it is unchanged, and on a conflict read again and retry, up
-// to casAttempts. Both round trips of every attempt are samples of "cas".
+// cas updates op's key by compare-and-swap on its value: read it (GET, a
+// lookup, verified like any read), write a new version only if the key
+// still holds what was read (or is still absent), and on a conflict read
+// again and retry, up to casAttempts. Values carry their version and
+// checksum, so comparing them is exact. Both round trips of every attempt
+// are samples of "cas". A swap is an acknowledged write: the ledger, the
+// write log other instances' local copies are judged against, and, for a
+// family the instances keep locally, a broadcast so they drop theirs.
 func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
 	fam := op.Family
 	fi := int16(fam.Index)
 	slot := opSlot[workload.OpCAS]
 	for attempt := 1; ; attempt++ {
 		sent := time.Now()
-		cur, err := in.c.GetVersioned(ctx, op.Key)
+		cur, found, err := in.c.Get(ctx, op.Key)
 		now := time.Now()
 		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
 		due = now
@@ -682,25 +686,43 @@ func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *work
 			return due
 		}
 		if attempt == 1 {
-			if cur.Version > 0 {
-				d.hit(rec, fam, ti, op.Key, cur.Value, sent)
+			if found {
+				d.hit(rec, fam, ti, op.Key, cur, sent)
 			} else {
 				rec.lookup(ti, fi, false, d.classify(op.Key, sent))
+				d.observeRead(fam, op.Key, 0, false, sent)
 			}
 		}
 		ver := d.version.Add(1)
 		val := workload.Value(op.Key, ver, op.Size)
 		sent = time.Now()
-		_, ok, err := in.c.CompareAndSet(ctx, op.Key, cur.Version, val, tier)
+		ok, err := in.c.CompareAndSwap(ctx, op.Key, cur, found, val, tier)
+		acked := time.Now()
+		if ok && d.isNear(fam) && d.wlog != nil {
+			d.wlog.publishing(op.Key, int64(acked.Sub(d.start)))
+		}
+		if err == nil && ok {
+			d.ledger.Wrote(op.Key, acked, d.ttl[fam.Name])
+			d.acked(in, fam, op.Key, ver, acked)
+			if d.isNear(fam) {
+				if perr := in.c.Broadcast(ctx, op.Key); perr != nil {
+					rec.err(pool.ErrorKind(perr))
+				} else {
+					rec.published++
+				}
+			}
+		}
 		now = time.Now()
 		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
 		due = now
+		if fam.Tier == tierPersistent && d.writes.Active() && (ok || err != nil) {
+			d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err)})
+		}
 		if err != nil {
 			rec.err(pool.ErrorKind(err))
 			return due
 		}
 		if ok {
-			d.ledger.Wrote(op.Key, now, d.ttl[fam.Name])
 			return due
 		}
 		rec.casConflicts++

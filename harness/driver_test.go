@@ -20,14 +20,13 @@ import (
 type fakeCache struct {
 	get func(ctx context.Context, key string) (string, bool, error)
 	gof func(ctx context.Context, key string, fetch func(context.Context) (string, error)) (string, pool.Outcome, error)
-	// getVersioned, cas and rateLimit script the compare-and-set and the
-	// rate limiter; nil ones answer "absent", "ok" and "allowed".
-	getVersioned func(ctx context.Context, key string) (pool.Versioned, error)
-	cas          func(ctx context.Context, key string, expected int64) (int64, bool, error)
-	rateLimit    func(ctx context.Context, key string) (pool.RateResult, error)
-	mu           sync.Mutex
-	sets         int
-	broadcasts   int
+	// cas and rateLimit script the compare-and-swap and the rate limiter;
+	// nil ones answer "swapped" and "allowed".
+	cas        func(ctx context.Context, key, old string, found bool) (bool, error)
+	rateLimit  func(ctx context.Context, key string) (pool.RateResult, error)
+	mu         sync.Mutex
+	sets       int
+	broadcasts int
 }
 
 var _ cache = (*fakeCache)(nil)
@@ -72,18 +71,11 @@ func (f *fakeCache) MGet(ctx context.Context, keys ...string) ([]string, []bool,
 	return vals, found, nil
 }
 
-func (f *fakeCache) GetVersioned(ctx context.Context, key string) (pool.Versioned, error) {
-	if f.getVersioned != nil {
-		return f.getVersioned(ctx, key)
-	}
-	return pool.Versioned{}, ctx.Err()
-}
-
-func (f *fakeCache) CompareAndSet(ctx context.Context, key string, expected int64, val string, tier pool.Tier) (int64, bool, error) {
+func (f *fakeCache) CompareAndSwap(ctx context.Context, key, old string, found bool, val string, tier pool.Tier) (bool, error) {
 	if f.cas != nil {
-		return f.cas(ctx, key, expected)
+		return f.cas(ctx, key, old, found)
 	}
-	return expected + 1, true, ctx.Err()
+	return true, ctx.Err()
 }
 
 func (f *fakeCache) RateLimit(ctx context.Context, key string, limit int64, window time.Duration) (pool.RateResult, error) {

@@ -44,7 +44,7 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cmd := range []string{"evalsha", "mget", "publish", "hget", "hset", "zadd", "zrange", "hmget", "get", "set", "del"} {
+	for _, cmd := range []string{"evalsha", "mget", "publish", "hget", "hset", "zadd", "zrange", "get", "set", "del"} {
 		if st := res.Server.LatencyStats[cmd]; st.Calls == 0 {
 			t.Errorf("INFO commandstats: no %s calls (have %v)", cmd, keys(res.Server.LatencyStats))
 		} else {
@@ -89,9 +89,60 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 	if bf := res.Cache.ByFamily["board"]; bf.Hits == 0 || bf.LookupErrors != 0 {
 		t.Errorf("the sorted-set family after prefill: %+v", bf)
 	}
+	// Every script and typed command met the type it expects: no WRONGTYPE
+	// (kind other), CAS included, which swaps the family's plain string.
+	if n := res.Errors["other"]; n != 0 {
+		t.Errorf("%d errors of kind other (WRONGTYPE?): %v", n, res.Errors)
+	}
 	t.Logf("errors %v", res.Errors)
 	t.Logf("layer: rate %+v cas %+v inval %+v near hits %d misses %d stale %d in-flight %d warming %d runs",
 		l.RateLimit, l.CAS, l.Invalidate, l.NearCache.Hits, l.NearCache.Misses, l.NearCache.StaleReads, l.NearCache.StaleInFlight, len(l.Warming))
+}
+
+// Settings updates of two guilds' locale from three instances at once: CAS
+// conflicts happen, are retried and counted in the layer section, and none
+// is an error; the locale stays the string every other read expects.
+func TestCASConflictsCounted(t *testing.T) {
+	needRedis(t)
+	sc, err := scenarios.LoadBytes("cas.yaml", []byte(`
+name: cas-contention
+seed: 11
+pool: {profile: development, max_conns: 8}
+workload:
+  population: 2000
+  active_users: 200
+  commands_per_user_per_minute: 240
+  instances: 3
+  guilds: 2
+  features: {rate_limit: false}
+  families:
+    - {name: guild_locale, weight: 400}
+phases:
+  - {name: steady, duration: 3s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("errors %v, cas %+v, by_op cas %d", res.Errors, res.Layer.CAS, res.Latency.ByOp["cas"].Count)
+	if res.Latency.ByOp["cas"].Count == 0 {
+		t.Fatalf("no CAS issued: by_op %v", keys(res.Latency.ByOp))
+	}
+	if n := res.Errors["other"]; n != 0 {
+		t.Errorf("%d errors of kind other (CAS's WRONGTYPE?): %v", n, res.Errors)
+	}
+	if res.Layer == nil || res.Layer.CAS.Conflicts == 0 {
+		t.Errorf("two guilds updated by 200 users: no CAS conflict counted: %+v", res.Layer)
+	}
+	if res.Integrity.Mismatches != 0 {
+		t.Errorf("integrity: %+v", res.Integrity)
+	}
+	if gl := res.Cache.ByFamily["guild_locale"]; gl.Hits == 0 || gl.LookupErrors != 0 {
+		t.Errorf("guild_locale read back by GET/MGET after CAS: %+v", gl)
+	}
 }
 
 func keys[V any](m map[string]V) []string {

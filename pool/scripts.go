@@ -22,18 +22,24 @@ local v = redis.call('GET', KEYS[1])
 if v then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v`
 
-// casLua is compare-and-set by version on a hash {v = version, d = data}.
-// KEYS[1] key; ARGV[1] expected version (0 = key must not exist); ARGV[2]
-// new data; ARGV[3] TTL in ms (0 = persist). Returns {1, newVersion} on
-// success, {0, currentVersion} on a conflict.
+// casLua is compare-and-swap by value on the family's ordinary string: the
+// key the bot reads with GET and MGET, so the swap and every other read
+// agree on its type. Values carry their own version and checksum, so
+// comparing whole values is exact.
+// KEYS[1] key; ARGV[1] "1" when a value was read (it must still be there),
+// "0" when the key was absent (it must still be); ARGV[2] the value read;
+// ARGV[3] the new value; ARGV[4] TTL in ms (0: none, clearing any).
+// Returns 1 when swapped, 0 on a conflict.
 const casLua = `
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if cur ~= tonumber(ARGV[1]) then return {0, cur} end
-local nv = cur + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'd', ARGV[2])
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-return {1, nv}`
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+elseif cur then
+  return 0
+end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[3]) end
+return 1`
 
 // rateLimitLua is a fixed-window counter: the first hit of a window sets
 // its expiry, so the window resets exactly window ms after it opened. A
@@ -102,52 +108,30 @@ func (m *Manager) SessionGet(ctx context.Context, key string) (string, bool, err
 	return "", false, fmt.Errorf("pool: session get %q: %w", key, err)
 }
 
-// Versioned is a value written by CompareAndSet.
-type Versioned struct {
-	Value   string
-	Version int64 // 0 when the key does not exist
-}
-
-// GetVersioned reads a key written by CompareAndSet.
-func (m *Manager) GetVersioned(ctx context.Context, key string) (Versioned, error) {
-	res, err := m.cur.Load().cmd.HMGet(ctx, m.key(key), "v", "d").Result()
-	if err != nil {
-		m.met.errors.Add(1)
-		return Versioned{}, fmt.Errorf("pool: get versioned %q: %w", key, err)
-	}
-	var out Versioned
-	if s, ok := res[0].(string); ok {
-		if _, err := fmt.Sscan(s, &out.Version); err != nil {
-			return Versioned{}, fmt.Errorf("pool: get versioned %q: bad version %q", key, s)
-		}
-	}
-	if s, ok := res[1].(string); ok {
-		out.Value = s
-	}
-	return out, nil
-}
-
-// CompareAndSet writes val to key only if its current version is expected
-// (0: the key must not exist yet), atomically, with the tier's TTL. It
-// returns the version after the call: the new one when ok, the current one
-// on a conflict.
-func (m *Manager) CompareAndSet(ctx context.Context, key string, expected int64, val string, tier Tier) (version int64, ok bool, err error) {
+// CompareAndSwap writes val to key only if the key still holds old (found:
+// the value a GET returned) or is still absent (!found), atomically, with
+// the TTL Set would give it (its family's, else its tier's; none for the
+// persistent tier). It reports whether it swapped; false is a conflict
+// (another writer got there first: read again and retry).
+func (m *Manager) CompareAndSwap(ctx context.Context, key, old string, found bool, val string, tier Tier) (bool, error) {
 	ti, err := tierIndex(tier)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
-	res, err := m.run(ctx, m.scripts.cas, []string{m.key(key)}, expected, val, m.ttl[ti].Milliseconds()).Int64Slice()
+	k := m.key(key)
+	had := "0"
+	if found {
+		had = "1"
+	}
+	n, err := m.run(ctx, m.scripts.cas, []string{k}, had, old, val, m.ttlFor(k, ti).Milliseconds()).Int64()
 	if err != nil {
 		m.met.errors.Add(1)
-		return 0, false, fmt.Errorf("pool: compare-and-set %q: %w", key, err)
+		return false, fmt.Errorf("pool: compare-and-swap %q: %w", key, err)
 	}
-	if len(res) != 2 {
-		return 0, false, fmt.Errorf("pool: compare-and-set %q: unexpected reply %v", key, res)
-	}
-	if res[0] == 1 {
+	if n == 1 {
 		m.met.sets.Add(1)
 	}
-	return res[1], res[0] == 1, nil
+	return n == 1, nil
 }
 
 // RateResult is the outcome of one RateLimit call.

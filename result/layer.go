@@ -39,8 +39,8 @@ type RateLimitReport struct {
 	SkippedOps uint64 `json:"skipped_ops"`
 }
 
-// CASReport counts compare-and-set conflicts (a version changed between
-// the read and the write: retried) and give-ups (conflicts on every try).
+// CASReport counts compare-and-swap conflicts (the value changed between
+// the read and the swap: retried) and give-ups (conflicts on every try).
 type CASReport struct {
 	Conflicts uint64 `json:"conflicts"`
 	GaveUp    uint64 `json:"gave_up"`

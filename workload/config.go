@@ -46,7 +46,7 @@ type Features struct {
 	// SessionGetAndExtend: the session read and its TTL refresh are one
 	// atomic get-and-extend (OpSessionGet) instead of GET then EXPIRE.
 	SessionGetAndExtend bool
-	// CAS: a guild's settings change is a compare-and-set by version
+	// CAS: a guild's settings change is a compare-and-swap of the value read
 	// (OpCAS) instead of a blind SET.
 	CAS bool
 	// MGet: the settings every command reads (user_connected and

@@ -40,9 +40,9 @@ const (
 	// is a lookup of Family, and each miss is fetched from the origin and
 	// filled.
 	OpMGet
-	// OpCAS updates Key through compare-and-set by version (pool's
-	// GetVersioned then CompareAndSet), retrying on a conflict as the bot
-	// would.
+	// OpCAS updates Key through compare-and-swap by value (pool's Get,
+	// then CompareAndSwap of the value read), retrying on a conflict as the
+	// bot would.
 	OpCAS
 	// OpRateLimit counts one hit against the user's per-command rate-limit
 	// counter at Key (the seed's Lua fixed window: pool.RateLimit).
