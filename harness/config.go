@@ -63,6 +63,18 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 			cfg.KeyTTL[familyPrefix(f.KeyPattern)] = f.TTL
 		}
 	}
+	// A scenario's family written with ttl: (no tier) has its own TTL
+	// outside the tiers, applied the same way (the model says which, by
+	// prefix; its validation keeps them constant and disjoint). A workload
+	// the model refuses is reported by the workload stage.
+	if m, werr := workload.New(workloadConfig(s, o)); werr == nil {
+		for p, d := range m.OwnTTLs() {
+			if cfg.KeyTTL == nil {
+				cfg.KeyTTL = map[string]time.Duration{}
+			}
+			cfg.KeyTTL[p] = d
+		}
+	}
 	cfg.MaxMemory = int64(s.Target.Redis.MaxMemory)
 	cfg.MaxMemoryPolicy = s.Target.Redis.MaxMemoryPolicy
 	// The deployment decides where the manager connects and in which shape:

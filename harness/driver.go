@@ -293,7 +293,7 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 	due := *duep
 	defer func() { *duep = due }()
 	fam := op.Family
-	tier := pool.Tier(fam.Tier)
+	tier := writeTier(fam)
 	ti := int8(tierIndex(fam.Tier))
 	fi := int16(fam.Index)
 	c := in.c
@@ -499,6 +499,19 @@ func (d *driver) classify(key string, sent time.Time) workload.MissCause {
 	return c
 }
 
+// writeTier is the tier the manager is told a write of fam belongs to. A
+// family with its own TTL outside the tiers (Tier "": a scenario's ttl:)
+// is written under the tier its figures are counted under (tierIndex: the
+// first, api); the manager gives it its own TTL by key prefix
+// (pool.Config.KeyTTL, from workload.Model.OwnTTLs), which takes
+// precedence over the tier's.
+func writeTier(fam *workload.Family) pool.Tier {
+	if fam.Tier == "" {
+		return pool.Tier(tierNames[tierIndex(fam.Tier)])
+	}
+	return pool.Tier(fam.Tier)
+}
+
 // zrangeTop is how many members a sorted-set read asks for: a leaderboard
 // page.
 const zrangeTop = 10
@@ -610,7 +623,7 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 	}
 	for j, k := range keys {
 		fam := famAt(fams, j, op.Family)
-		fi, ti, tier := int16(fam.Index), int8(tierIndex(fam.Tier)), pool.Tier(fam.Tier)
+		fi, ti, tier := int16(fam.Index), int8(tierIndex(fam.Tier)), writeTier(fam)
 		if found[j] {
 			if ver, ok := d.hit(rec, fam, ti, k, vals[j], sent); ok {
 				d.nearKeep(in, fam, k, ver, sent)
