@@ -108,9 +108,23 @@ type compareSpec struct {
 	floor  float64
 	strict bool
 	// info rows are shown but never gate: the maximum is one sample, and a
-	// pipeline that fails on it fails on noise.
+	// pipeline that fails on it fails on noise. why says so on a row that
+	// got worse (default: one sample).
 	info bool
+	why  string
 	get  func(*result.Result) (float64, bool)
+}
+
+// layerGetter reads a figure of the layer section from a run that has one
+// (and, when looked is set, in which some of what it counts happened).
+func layerGetter(f func(*result.LayerReport) uint64, looked func(*result.LayerReport) uint64) func(*result.Result) (float64, bool) {
+	return func(r *result.Result) (float64, bool) {
+		l := r.Layer
+		if l == nil || r.Users.Requests == 0 || (looked != nil && looked(l) == 0) {
+			return 0, false
+		}
+		return float64(f(l)), true
+	}
 }
 
 func summaryGetter(pick func(*result.Result) result.Summary, q func(result.Summary) float64) func(*result.Result) (float64, bool) {
@@ -164,6 +178,20 @@ func compareSpecs() []compareSpec {
 		compareSpec{name: "ops_per_sec", unit: result.UnitRate, better: "higher", floor: 1, get: func(r *result.Result) (float64, bool) {
 			return r.OpsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
 		}},
+		// The layer (reports with one): a stale read served a user data an
+		// update had replaced, so any increase gates, as lost writes do;
+		// it is measured only where instances kept local copies. Rate-limit
+		// denials and CAS conflicts follow the load's shape (how often a
+		// user repeats a command, how many update one guild at once): a
+		// change worth seeing, not a regression of the cache.
+		compareSpec{name: "stale_reads", unit: result.UnitCount, better: "lower", strict: true, get: layerGetter(func(l *result.LayerReport) uint64 { return l.NearCache.StaleReads },
+			func(l *result.LayerReport) uint64 { return l.NearCache.Hits })},
+		compareSpec{name: "rate_limit_denied", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's repeat rate",
+			get: layerGetter(func(l *result.LayerReport) uint64 { return l.RateLimit.Denied }, nil)},
+		compareSpec{name: "cas_conflicts", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's contention",
+			get: layerGetter(func(l *result.LayerReport) uint64 { return l.CAS.Conflicts }, nil)},
+		compareSpec{name: "cas_gave_up", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's contention",
+			get: layerGetter(func(l *result.LayerReport) uint64 { return l.CAS.GaveUp }, nil)},
 	)
 	return specs
 }
@@ -218,13 +246,23 @@ func CompareWith(base, cur *result.Result, o CompareOptions) (Comparison, error)
 		row := CompareRow{Metric: s.name, Unit: s.unit, Base: bv, Cur: cv, Better: s.better,
 			BaseText: result.FormatValue(bv, s.unit), CurText: result.FormatValue(cv, s.unit)}
 		if !bok || !cok {
+			if s.info {
+				// Not gated, not even by its absence.
+				row = missingRow(row, bok)
+				row.Regressed, row.Note = false, "in one report only; not gated"
+				c.add(row)
+				continue
+			}
 			c.add(missingRow(row, bok))
 			continue
 		}
 		row.Change = relChange(bv, cv)
 		row.Regressed = !s.info && worse(s, bv, cv, maxRegression)
-		if s.info && worse(s, bv, cv, maxRegression) {
+		if s.info && (worse(s, bv, cv, maxRegression) || (s.why != "" && bv != cv)) {
 			row.Note = "not gated: one sample"
+			if s.why != "" {
+				row.Note = s.why
+			}
 		}
 		c.add(row)
 	}
@@ -398,10 +436,32 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s errors", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
 			BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce),
 			Regressed: worse(compareSpec{better: "lower", floor: 1}, be, ce, tol)})
+		if bf.Warming != nil || cf.Warming != nil {
+			// Whether the bot re-warmed decides the dip and the re-warm
+			// time: shown, so a change of warming is not read as one of
+			// the cache.
+			row := CompareRow{Metric: fmt.Sprintf("fault %d %s warmed", i+1, kind), BaseText: warmedText(bf.Warming), CurText: warmedText(cf.Warming)}
+			if row.BaseText != row.CurText {
+				row.Note = "warming differs: the recovery rows compare unlike runs"
+			}
+			c.add(row)
+		}
 		bl, cl := float64(bf.LostWrites), float64(cf.LostWrites)
 		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s lost_writes", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: bl, Cur: cl,
 			BaseText: formatCount(bf.LostWrites), CurText: formatCount(cf.LostWrites), Change: relChange(bl, cl), Regressed: cl > bl})
 	}
+}
+
+// warmedText is whether the bot re-warmed after a fault ("n/a": the report
+// does not say).
+func warmedText(w *result.FaultWarming) string {
+	switch {
+	case w == nil:
+		return "n/a"
+	case w.Warmed:
+		return "yes"
+	}
+	return "no"
 }
 
 func describe(r *result.Result) string {

@@ -273,3 +273,64 @@ func TestCompareRefusesDifferentLoads(t *testing.T) {
 		t.Errorf("0.9 s shorter and 0.5 %% fewer users must compare: %v", err)
 	}
 }
+
+// The layer: a stale read more than the base regresses at any tolerance;
+// rate-limit denials and CAS conflicts are shown with their change and
+// never gate; whether the bot re-warmed after a fault is shown beside its
+// recovery.
+func TestCompareLayer(t *testing.T) {
+	layer := func(stale, denied, conflicts uint64) *result.LayerReport {
+		return &result.LayerReport{Instances: 4, RateLimit: result.RateLimitReport{Allowed: 5000, Denied: denied}, CAS: result.CASReport{Conflicts: conflicts},
+			NearCache: result.NearCacheReport{Families: []string{"guild_locale"}, Hits: 9000, StaleReads: stale}}
+	}
+	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	base.Layer = layer(2, 100, 50)
+	base.Faults[0].Warming = &result.FaultWarming{Warmed: false}
+
+	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur.Layer = layer(2, 400, 900)
+	cur.Faults[0].Warming = &result.FaultWarming{Warmed: true, Keys: 2000}
+	c, err := report.Compare(base, cur, 0.10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"rate_limit_denied", "cas_conflicts"} {
+		r := rowOf(c, m)
+		if r.Regressed || r.Change < 2 || !strings.Contains(r.Note, "not gated") {
+			t.Errorf("%s: want shown as a change, not gated: %+v", m, r)
+		}
+	}
+	if r := rowOf(c, "stale_reads"); r.Regressed || r.BaseText != "2" || r.CurText != "2" {
+		t.Errorf("stale reads unchanged: %+v", r)
+	}
+	if r := rowOf(c, "fault 1 restart warmed"); r.BaseText != "no" || r.CurText != "yes" || !strings.Contains(r.Note, "warming differs") || r.Regressed {
+		t.Errorf("warming row: %+v", r)
+	}
+	if c.Regressed {
+		var bad []string
+		for _, r := range c.Rows {
+			if r.Regressed {
+				bad = append(bad, r.Metric)
+			}
+		}
+		t.Errorf("more denials and conflicts regressed the comparison: %v", bad)
+	}
+
+	cur.Layer = layer(3, 100, 50)
+	c, _ = report.Compare(base, cur, 10)
+	if r := rowOf(c, "stale_reads"); !r.Regressed || !c.Regressed {
+		t.Errorf("one more stale read must regress at any tolerance: %+v", r)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "stale_reads") {
+		t.Errorf("table: %v\n%s", err, buf.String())
+	}
+
+	// A report without the layer (written before it, or the base lacked
+	// it) shows no layer rows and gates nothing on them.
+	base.Layer = nil
+	c, _ = report.Compare(base, cur, 0.10)
+	if r := rowOf(c, "stale_reads"); r.Regressed || r.BaseText != "n/a" {
+		t.Errorf("stale reads new in this report: %+v", r)
+	}
+}

@@ -25,6 +25,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":            formatPercent,
 	"secs":           formatSeconds,
 	"count":          formatCount,
+	"count64":        func(n int) string { return formatCount(uint64(max(n, 0))) },
 	"bytes":          formatBytes,
 	"after":          afterText,
 	"counts":         countsList,
@@ -92,6 +93,7 @@ type htmlView struct {
 	Families  []namedCounts
 	Causes    map[string]uint64
 	Faults    []faultView
+	Warmings  []faultView // those with a warming report: the with/without re-warm table
 	Origins   []string
 	Scenario  string
 	PoolConf  string
@@ -201,6 +203,9 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		zoom := downsample(win, 240)
 		fv.Chart = faultChart(r, zoom, faultBands([]result.FaultReport{f}), lo, hi)
 		v.Faults = append(v.Faults, fv)
+		if f.Warming != nil {
+			v.Warmings = append(v.Warmings, fv)
+		}
 	}
 	return v, nil
 }

@@ -104,3 +104,53 @@ func TestHTMLEmptyResult(t *testing.T) {
 		}
 	}
 }
+
+// A run with the seed's layer shows it (instances, rate limit, CAS,
+// invalidation, near cache and stale reads, each warming), and each
+// restart's warming is in its fault and in the with/without table; a
+// report without a layer has no such section.
+func TestHTMLLayerAndWarming(t *testing.T) {
+	r := fixture(t)
+	var plain bytes.Buffer
+	if err := report.WriteHTML(&plain, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), `data-section="layer"`) || strings.Contains(plain.String(), "warming-compare") {
+		t.Error("layer section or warming table in a report without them")
+	}
+	r.Layer = &result.LayerReport{
+		Instances:  3,
+		ByInstance: []result.InstanceReport{{Instance: 0, TotalConns: 7, Dials: 9}, {Instance: 1}, {Instance: 2}},
+		RateLimit:  result.RateLimitReport{Allowed: 3178, Denied: 146, SkippedOps: 673},
+		CAS:        result.CASReport{Conflicts: 382, GaveUp: 23},
+		Invalidate: result.InvalidationReport{Published: 104, Expected: 208, Received: 201, LagMs: result.Summary{Count: 201, P50: 0.8, P99: 11, Max: 14.6}},
+		NearCache: result.NearCacheReport{Families: []string{"guild_locale"}, TTLS: 60, GraceMs: 50, Hits: 5479, Misses: 809, StaleReads: 17, StaleInFlight: 4,
+			ByFamily: map[string]result.NearCounts{"guild_locale": {Hits: 5479, Misses: 809, StaleReads: 17, StaleInFlight: 4}}},
+		Warming: []result.WarmingReport{{Instance: 1, Trigger: "restart #1", AtS: 61, TookS: 0.4, Keys: 2345, MetaKeys: 3, HotKeys: 2342, OriginLoads: 2350}},
+	}
+	restart := -1
+	for i := range r.Faults {
+		if r.Faults[i].Kind == "restart" {
+			restart = i
+		}
+	}
+	if restart < 0 {
+		t.Fatal("fixture has no restart")
+	}
+	r.Faults[restart].Warming = &result.FaultWarming{Warmed: true, Keys: 2345, OriginLoads: 2350, TookS: 0.4}
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{`data-section="layer"`, "conflicts 382, gave up 23", "denied 146", "673 operations skipped",
+		"delivered 201 of 208 expected", `<td data-field="stale">17`, "restart #1", "2,345", "guild_locale",
+		`id="warming-compare"`, `<td data-field="warming">yes, in`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, `href="#fault-`); n != 1 {
+		t.Errorf("warming table has %d faults, want the one restart", n)
+	}
+}
