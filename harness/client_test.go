@@ -134,9 +134,17 @@ func TestClientSettingsSources(t *testing.T) {
 	if r.GOGC != "100" || r.GOGCSource != "default" || r.GOMEMLIMIT != "off" || r.GOMEMLIMITSource != "default" {
 		t.Errorf("Go defaults: %+v", r)
 	}
-	if r.GOMAXPROCS != runtime.GOMAXPROCS(0) || r.NumCPU != runtime.NumCPU() {
-		t.Errorf("gomaxprocs %d num_cpu %d", r.GOMAXPROCS, r.NumCPU)
+	if r.GOMAXPROCS != runtime.GOMAXPROCS(0) || r.NumCPU != runtime.NumCPU() || r.GOMAXPROCSSource != "default" {
+		t.Errorf("gomaxprocs %d (%s) num_cpu %d", r.GOMAXPROCS, r.GOMAXPROCSSource, r.NumCPU)
 	}
+	if r := clientSettings(func(k string) string { return map[string]string{"GOMAXPROCS": "1"}[k] }); r.GOMAXPROCSSource != "env" {
+		t.Errorf("GOMAXPROCS in the environment: source %q, want env", r.GOMAXPROCSSource)
+	}
+	prevProcs := runtime.GOMAXPROCS(startGOMAXPROCS + 1)
+	if r := clientSettings(none); r.GOMAXPROCSSource != "tool" {
+		t.Errorf("GOMAXPROCS set at run time: source %q, want tool", r.GOMAXPROCSSource)
+	}
+	runtime.GOMAXPROCS(prevProcs)
 
 	// What a program that tunes its collector at run time looks like.
 	debug.SetGCPercent(400)

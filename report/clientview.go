@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -25,8 +26,8 @@ func settingText(v, source string) string {
 
 // clientLine is the client section in one line for the console.
 func clientLine(c result.ClientReport) string {
-	parts := []string{fmt.Sprintf("GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %d of %d CPUs",
-		settingText(c.GOGC, c.GOGCSource), settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource), c.GOMAXPROCS, c.NumCPU)}
+	parts := []string{fmt.Sprintf("GOGC %s, GOMEMLIMIT %s, GOMAXPROCS %s of %d CPUs",
+		settingText(c.GOGC, c.GOGCSource), settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource), settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)}
 	parts = append(parts, "CPU "+cpuText(c))
 	parts = append(parts, "GC "+gcText(c))
 	parts = append(parts, "peak RSS "+formatBytes(c.PeakRSSBytes))
@@ -112,7 +113,7 @@ func clientFacts(c result.ClientReport) [][2]string {
 	return [][2]string{
 		{"GOGC", settingText(c.GOGC, c.GOGCSource)},
 		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},
-		{"GOMAXPROCS", fmt.Sprintf("%d of %d CPUs", c.GOMAXPROCS, c.NumCPU)},
+		{"GOMAXPROCS", fmt.Sprintf("%s of %d CPUs", settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)},
 		{"CPU (this process, Redis excluded)", cpuText(c)},
 		{"GC", gcText(c)},
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},

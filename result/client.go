@@ -21,8 +21,11 @@ type ClientReport struct {
 	GOMEMLIMITSource string `json:"gomemlimit_source"`
 	// GOMAXPROCS is how many threads ran Go code at once; NumCPU the CPUs
 	// the process could use. CPUSeconds / WindowS near GOMAXPROCS means the
-	// tool itself was saturated.
-	GOMAXPROCS int `json:"gomaxprocs"`
+	// tool itself was saturated. GOMAXPROCSSource is where it came from, as
+	// for GOGC: "env", "tool" or "default" (Go's: the CPUs, or the
+	// container's CPU limit); cacheproof does not set it.
+	GOMAXPROCS       int    `json:"gomaxprocs"`
+	GOMAXPROCSSource string `json:"gomaxprocs_source,omitempty"`
 	NumCPU     int `json:"num_cpu"`
 	// WindowS is the length of the measured window in seconds.
 	WindowS float64 `json:"window_s"`
