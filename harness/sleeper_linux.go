@@ -39,7 +39,14 @@ const (
 	tfdCloexec     = syscall.O_CLOEXEC
 )
 
+// CACHEPROOF_DISPATCH_TIMER=1 in the environment makes the dispatcher sleep
+// on a time.Timer instead (for A/B measurements).
+var timerDispatch = os.Getenv("CACHEPROOF_DISPATCH_TIMER") == "1"
+
 func newSleeper(stop <-chan struct{}) sleeper {
+	if timerDispatch {
+		return newTimerSleeper(stop)
+	}
 	fd, _, errno := syscall.Syscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, tfdNonblock|tfdCloexec, 0)
 	if errno != 0 {
 		return newTimerSleeper(stop)
