@@ -536,15 +536,16 @@ func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *work
 		// the user's cached profiles) are deleted and announced; an update
 		// without them announces its own key, whose new value is in place.
 		var perr error
+		// Every published key is logged, near-cached or not, so the
+		// delivery lag is measured whether or not any instance keeps a
+		// local copy to drop.
 		if d.wlog != nil {
 			pub := int64(time.Since(d.start))
-			if len(op.Keys) == 0 && d.isNear(op.Family) {
+			if len(op.Keys) == 0 {
 				d.wlog.publishing(op.Key, pub)
 			}
-			for j, k := range op.Keys {
-				if d.isNear(keyFamily(op, j)) {
-					d.wlog.publishing(k, pub)
-				}
+			for _, k := range op.Keys {
+				d.wlog.publishing(k, pub)
 			}
 		}
 		if len(op.Keys) > 0 {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -218,5 +219,31 @@ func TestWarmingComparison(t *testing.T) {
 		(on.RewarmS != nil && (off.RewarmS == nil || *on.RewarmS < *off.RewarmS))
 	if !better {
 		t.Errorf("warming helped neither the dip (min %.3f vs %.3f without) nor the re-warm", on.HitRateMin, off.HitRateMin)
+	}
+}
+
+// Without a near cache (the default: the seed's manager has none) the
+// invalidations are still published and delivered, and their delivery lag
+// is still measured: it is what an instance with local state would wait.
+func TestInvalidationLagWithoutNearCache(t *testing.T) {
+	needRedis(t)
+	y := strings.Replace(everyFeature, ", near_cache: [user_connected, guild_locale, stratz_profile, opendota_profile]", "", 1)
+	if y == everyFeature {
+		t.Fatal("the every-feature scenario no longer names its near cache; update this test")
+	}
+	sc, err := scenarios.LoadBytes("no-near.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := res.Layer.Invalidate
+	if iv.Received == 0 || iv.LagMs.Count == 0 {
+		t.Fatalf("invalidation without a near cache: received %d, lag samples %d; want both (%+v)", iv.Received, iv.LagMs.Count, iv)
+	}
+	if nc := res.Layer.NearCache; nc.Hits != 0 || nc.StaleReads != 0 {
+		t.Errorf("no near cache configured, yet %+v", nc)
 	}
 }
