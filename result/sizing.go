@@ -74,9 +74,13 @@ type SizingCalibration struct {
 	VolatileBytes float64              `json:"volatile_bytes"`
 	// BaseBytes is what maxmemory must hold besides the keys: Redis's
 	// startup memory plus the run's connections (PoolConns of them: every
-	// instance's pool at max_conns, its pub/sub connection, the sampler).
-	BaseBytes float64 `json:"base_bytes"`
-	PoolConns int     `json:"pool_conns"`
+	// instance's pool at max_conns and the sampler, each at
+	// PerClientBytes, and each instance's pub/sub connection at
+	// PerIdleClientBytes; both measured).
+	BaseBytes          float64 `json:"base_bytes"`
+	PoolConns          int     `json:"pool_conns"`
+	PerClientBytes     float64 `json:"per_client_bytes,omitempty"`
+	PerIdleClientBytes float64 `json:"per_idle_client_bytes,omitempty"`
 }
 
 // SizingFit is one data type's cost line.

@@ -4,6 +4,13 @@
 # for real at each, and prints predicted and measured side by side with the
 # difference in percentage points (issue 15: within 1 point).
 #
+# The bound is judged on the answered hit rate, hits / (hits + misses): a
+# lookup that failed (a pool timeout when the machine is starved of CPU)
+# never reached Redis, and no model of Redis's memory predicts it. The
+# measured hit rate (failed lookups as misses) and its difference are
+# printed beside it, with the share of lookups that failed and the load
+# average before each run.
+#
 #   scripts/size-validate.sh [SCENARIO] [SIZE_MB...]
 #   BIN=./bin/cacheproof ARGS="--duration 60s --warmup 10s" scripts/size-validate.sh baseline 64 128 256
 #
@@ -36,7 +43,8 @@ start=$(date +%s)
 "$BIN" size -s "$src" $ARGS --at "$at" --policy "$policy" --no-what-ifs -o "$OUT/size" -q >&2 || [ $? -eq 1 ] # 1: the target is missed
 echo "   ($(( $(date +%s) - start )) s)" >&2
 for m in "${SIZES[@]}"; do
-  echo "== cacheproof run -s $OUT/scenario-${m}mb.yaml $ARGS" >&2
+  echo "== cacheproof run -s $OUT/scenario-${m}mb.yaml $ARGS (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  cut -d' ' -f1-3 /proc/loadavg > "$OUT/loadavg-${m}mb"
   # shellcheck disable=SC2086
   "$BIN" run -s "$OUT/scenario-${m}mb.yaml" $ARGS -o "$OUT/run-${m}mb" --progress none -q >&2 || true
 done
@@ -46,14 +54,22 @@ import json, sys
 out, policy, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
 z = json.load(open(f"{out}/size/sizing.json"))
 curve = {p["maxmemory_bytes"]: p for pol in z["policies"] if pol["policy"] == policy for p in pol["curve"]}
-print(f"{'maxmemory':>10} {'predicted':>10} {'measured':>10} {'answered':>10} {'diff (pt)':>10} {'lookup errors':>14}")
-worst = 0.0
+print(f"{'maxmemory':>10} {'predicted':>10} {'measured':>10} {'answered':>10} {'diff':>7} {'ans.diff':>8} {'lookup errors':>18} {'load avg':>15}")
+worst = worst_m = 0.0
+starved = []
 for m in sizes:
     r = json.load(open(f"{out}/run-{m}mb/report.json"))
     c = r["cache"]
     pred = curve[m << 20]["hit_rate"]
-    diff = 100 * (c["hit_rate"] - pred)
-    worst = max(worst, abs(diff))
-    print(f"{m:>7} MB {100*pred:>9.2f}% {100*c['hit_rate']:>9.2f}% {100*c['answered_hit_rate']:>9.2f}% {diff:>+10.2f} {c['lookup_errors']:>14}")
-print(f"largest difference {worst:.2f} points ({'within' if worst <= 1 else 'OUTSIDE'} the 1-point bound); reports in {out}")
+    diff, ans = 100 * (c["hit_rate"] - pred), 100 * (c["answered_hit_rate"] - pred)
+    worst, worst_m = max(worst, abs(ans)), max(worst_m, abs(diff))
+    lookups = c["hits"] + c["misses"] + c["lookup_errors"]
+    errs = f"{c['lookup_errors']} ({100 * c['lookup_errors'] / max(lookups, 1):.2f}%)"
+    load = open(f"{out}/loadavg-{m}mb").read().strip()
+    print(f"{m:>7} MB {100*pred:>9.2f}% {100*c['hit_rate']:>9.2f}% {100*c['answered_hit_rate']:>9.2f}% {diff:>+7.2f} {ans:>+8.2f} {errs:>18} {load:>15}")
+    if c["lookup_errors"] > 0.02 * lookups:
+        starved.append(f"{m} MB")
+if starved:
+    print(f"the runs at {', '.join(starved)} failed over 2% of their lookups (CPU-starved): their comparison is not the model's; run again on a quieter machine")
+print(f"largest difference {worst:.2f} points on the answered hit rate ({'within' if worst <= 1 else 'OUTSIDE'} the 1-point bound), {worst_m:.2f} on the measured one; reports in {out}")
 PY

@@ -41,18 +41,33 @@ type Calibration struct {
 	// Volatile is the bytes a TTL adds to a key (its expires-dict entry),
 	// measured as the used_memory delta of EXPIRE over the sample.
 	Volatile float64 `json:"volatile_bytes"`
-	// Startup is used_memory_startup; PerClient the used_memory of one more
-	// idle connection. The base a maxmemory must also hold is Startup plus
-	// the pool's connections.
-	Startup   int64   `json:"startup_bytes"`
-	PerClient float64 `json:"per_client_bytes"`
-	Source    string  `json:"source"`
-	TookS     float64 `json:"took_s"`
+	// Startup is used_memory_startup. PerClient is the used_memory of one
+	// more connection in use (it sent a command within the last 2 s, so
+	// Redis keeps its 16 KB query buffer, and its reply buffer is sized to
+	// the workload's replies); PerIdleClient that of a connection Redis's
+	// client cron has shrunk (idle over 2 s: query buffer freed, reply
+	// buffer at its 1 KB floor). Both are measured, not assumed: on Redis
+	// 7.0.15, about 25 KB and 4 KB (a connection that has just sent its
+	// first command holds about 39 KB until the cron reaches it). The base
+	// a maxmemory must also hold is Startup plus the run's connections.
+	Startup       int64   `json:"startup_bytes"`
+	PerClient     float64 `json:"per_client_bytes"`
+	PerIdleClient float64 `json:"per_idle_client_bytes"`
+	Source        string  `json:"source"`
+	TookS         float64 `json:"took_s"`
 }
 
-// Base is the used_memory of the server with no keys and conns clients.
-func (c *Calibration) Base(conns int) float64 {
-	return float64(c.Startup) + float64(max(conns, 1))*c.PerClient
+// Conns is the connections a run keeps open to Redis: Active ones send
+// commands all the time (the pools' and the sampler's), Idle ones almost
+// never (each instance's pub/sub subscriber).
+type Conns struct{ Active, Idle int }
+
+// Total is every connection.
+func (n Conns) Total() int { return n.Active + n.Idle }
+
+// Base is the used_memory of the server with no keys and n's clients.
+func (c *Calibration) Base(n Conns) float64 {
+	return float64(c.Startup) + float64(max(n.Active, 1))*c.PerClient + float64(n.Idle)*c.PerIdleClient
 }
 
 // Costs prices the trace's families by their data types.
@@ -89,6 +104,8 @@ type CalibrateOptions struct {
 	CacheDir string
 	// Keys is the sample's size per data type (default 3000).
 	Keys int
+	// Sleep waits for Redis's client cron (tests replace it).
+	Sleep func(time.Duration)
 }
 
 // calSample is the sample's key and value lengths: the workload's own
@@ -168,7 +185,9 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		cachePath = filepath.Join(o.CacheDir, "calibration-"+version+"-"+digest+".json")
 		if data, err := os.ReadFile(cachePath); err == nil {
 			var c Calibration
-			if json.Unmarshal(data, &c) == nil && c.Types != nil {
+			// A calibration from before the idle-client measurement is
+			// measured again.
+			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 {
 				c.Source = "cached (" + cachePath + ") from a " + c.Source
 				return &c, nil
 			}
@@ -176,7 +195,11 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	}
 	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source}
 	c.Startup, _ = strconv.ParseInt(kv["used_memory_startup"], 10, 64)
-	if c.PerClient, err = perClient(ctx, client); err != nil {
+	sleep := o.Sleep
+	if sleep == nil {
+		sleep = time.Sleep
+	}
+	if c.PerClient, c.PerIdleClient, err = perClient(ctx, client, meanLen(vlen[:len(vlen)*2/3]), sleep); err != nil {
 		return nil, err
 	}
 	prefix := fmt.Sprintf("cacheproof:size:%d:", time.Now().UnixNano())
@@ -243,34 +266,104 @@ func usedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 	return v, nil
 }
 
-// perClient is the used_memory one more idle connection costs (its client
-// struct and static reply buffer), from eight extra connections.
-func perClient(ctx context.Context, c *redis.Client) (float64, error) {
-	before, err := usedMemory(ctx, c)
-	if err != nil {
-		return 0, err
+func meanLen(v []int) int {
+	if len(v) == 0 {
+		return 1
 	}
+	sum := 0
+	for _, x := range v {
+		sum += x
+	}
+	return max(sum/len(v), 1)
+}
+
+// perClient measures what one more connection adds to used_memory, on
+// eight extra connections that each write and read a value of the
+// workload's mean size: idle, once Redis's client cron has shrunk their
+// buffers (a connection idle over 2 s loses its query buffer; waited for
+// until used_memory stops falling, at most 6 s), then in use, after each
+// has sent a read every 200 ms for a second (the query buffer is back, the
+// reply buffer holds the largest recent reply).
+func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.Duration)) (active, idle float64, err error) {
 	const n = 8
+	key := fmt.Sprintf("cacheproof:size:client:%d", time.Now().UnixNano())
+	if err := c.Set(ctx, key, strings.Repeat("v", vlen), time.Minute).Err(); err != nil {
+		return 0, 0, &EnvError{Op: "SET", Err: err}
+	}
+	defer c.Del(context.Background(), key)
+	// used_memory less the observer's own buffers: the connection that
+	// asks INFO has its reply buffer shrunk by the same cron meanwhile.
+	observed := func() (float64, error) {
+		u, err := usedMemory(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		own := 0.0
+		if info, err := c.ClientInfo(ctx).Result(); err == nil && info != nil {
+			own = float64(info.TotalMemory)
+		}
+		return float64(u) - own, nil
+	}
+	before, err := observed()
+	if err != nil {
+		return 0, 0, err
+	}
 	opt := *c.Options()
 	opt.PoolSize, opt.MinIdleConns = n, 0
 	extra := redis.NewClient(&opt)
 	defer extra.Close()
 	conns := make([]*redis.Conn, 0, n)
-	for range n {
-		cn := extra.Conn()
-		if err := cn.Ping(ctx).Err(); err != nil {
-			return 0, &EnvError{Op: "open a connection", Err: err}
+	defer func() {
+		for _, cn := range conns {
+			_ = cn.Close()
 		}
-		conns = append(conns, cn)
+	}()
+	round := func() error {
+		for _, cn := range conns {
+			if err := cn.Get(ctx, key).Err(); err != nil {
+				return &EnvError{Op: "GET on an extra connection", Err: err}
+			}
+		}
+		return nil
 	}
-	after, err := usedMemory(ctx, c)
-	for _, cn := range conns {
-		_ = cn.Close()
+	for range n {
+		conns = append(conns, extra.Conn())
 	}
-	if err != nil {
-		return 0, err
+	if err := round(); err != nil {
+		return 0, 0, err
 	}
-	return math.Max(float64(after-before)/n, 0), nil
+	per := func() (float64, error) {
+		u, err := observed()
+		return math.Max((u-before)/n, 0), err
+	}
+	// Idle: the cron frees an idle connection's query buffer once it has
+	// been idle over 2 s (whole seconds), then shrinks its reply buffer.
+	prev := math.Inf(1)
+	for waited := time.Duration(0); waited < 6*time.Second; waited += 250 * time.Millisecond {
+		sleep(250 * time.Millisecond)
+		v, err := per()
+		if err != nil {
+			return 0, 0, err
+		}
+		idle = v
+		if waited >= 3*time.Second && v >= prev {
+			break
+		}
+		prev = v
+	}
+	for range 5 {
+		if err := round(); err != nil {
+			return 0, 0, err
+		}
+		sleep(200 * time.Millisecond)
+	}
+	if err := round(); err != nil {
+		return 0, 0, err
+	}
+	if active, err = per(); err != nil {
+		return 0, 0, err
+	}
+	return active, idle, nil
 }
 
 // calibrateType writes the sample as keys of data type typ, fits MEMORY

@@ -56,7 +56,7 @@ type Setup struct {
 	Cal      *Calibration
 	Costs    *Costs
 	Base     float64
-	Clients  int
+	Clients  Conns
 	TTL      []time.Duration
 	Samples  int
 }
@@ -103,12 +103,17 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 }
 
 // Clients is the connections a run keeps open to Redis, each of which
-// holds a client struct and reply buffer in used_memory: every bot
-// instance's pool at its max_conns (a run at load opens them all) and its
-// pub/sub connection, and the sampler's.
-func Clients(plan *harness.Plan) int {
+// holds a client struct and buffers in used_memory, as INFO
+// connected_clients counts them during runs on this 2-core machine: every
+// bot instance's pool at its max_conns (the runs open all of them: a stall
+// of a few milliseconds puts them all to work) and the sampler's, in use;
+// and per instance two that are mostly idle (its pub/sub subscriber, which
+// only receives, and the manager's background connection). That is 41 in
+// the small validation scenario (4 instances, max_conns 8) and 209 in the
+// baseline (4 x 50), as observed.
+func Clients(plan *harness.Plan) Conns {
 	inst := max(plan.Workload.WithDefaults().Instances, 1)
-	return inst*(plan.Pool.MaxConnections+1) + 1
+	return Conns{Active: inst*plan.Pool.MaxConnections + 1, Idle: 2 * inst}
 }
 
 // job is one simulation of the grid.
@@ -276,7 +281,8 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	}
 	cal := st.Cal
 	out.Calibration = result.SizingCalibration{RedisVersion: cal.RedisVersion, Source: cal.Source, Types: map[string]result.SizingFit{},
-		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients}
+		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(),
+		PerClientBytes: cal.PerClient, PerIdleClientBytes: cal.PerIdleClient}
 	for t, f := range cal.Types {
 		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
 	}

@@ -219,7 +219,11 @@ func (s *sim) run() {
 			}
 			s.write(k, e.size, e.at, fits, rec)
 		case evWrite:
-			s.present(k, e.at, rec)
+			if s.present(k, e.at, rec) && e.kind&evKeepTTL != 0 {
+				// A counter's INCR: same size, same expiry.
+				s.access(k, e.at)
+				continue
+			}
 			s.write(k, e.size, e.at, fits, rec)
 		case evRefresh:
 			if s.present(k, e.at, rec) {
@@ -262,7 +266,9 @@ func (s *sim) prefill() int {
 				at[k] = e.at
 			}
 		case evWrite:
-			alive[k], at[k], size[k] = true, e.at, e.size
+			if !(live && e.kind&evKeepTTL != 0) {
+				alive[k], at[k], size[k] = true, e.at, e.size
+			}
 		case evRefresh:
 			if live {
 				at[k] = e.at

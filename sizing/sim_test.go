@@ -12,7 +12,7 @@ import (
 // fixedCal is a calibration as Redis 7.0.15 measured it, so the
 // simulator's own tests need no server.
 var fixedCal = &Calibration{RedisVersion: "test", Types: map[string]Fit{"string": {A: 131, B: 1.091}, "hash": {A: 200, B: 1.1}, "zset": {A: 250, B: 1.2}},
-	Volatile: 59, Startup: 876_000, PerClient: 38_000}
+	Volatile: 59, Startup: 876_000, PerClient: 25_000, PerIdleClient: 4_000}
 
 func smallSetup(t testing.TB, rate float64) (*Trace, *Costs, []time.Duration, float64) {
 	t.Helper()

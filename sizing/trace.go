@@ -37,7 +37,10 @@ const (
 	// evAlsoRefresh marks a read that also extends a present key's TTL
 	// (the session get-and-extend).
 	evAlsoRefresh uint8 = 0x40
-	evKind        uint8 = 0x3f
+	// evKeepTTL marks a write that creates a missing key with its TTL but
+	// leaves a present one's expiry alone (a fixed-window counter's INCR).
+	evKeepTTL uint8 = 0x20
+	evKind    uint8 = 0x1f
 )
 
 func splitmix(x uint64) uint64 {
@@ -83,6 +86,10 @@ type Trace struct {
 	Lookups       []int64
 	// End is the time of the last phase's end.
 	End time.Duration
+	// Denied counts the recorded commands a rate-limit counter refused
+	// (their later operations are not replayed: the bot does not issue
+	// them).
+	Denied int64
 }
 
 // Events is the number of sampled key accesses.
@@ -198,6 +205,7 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 	if o.NearTTL > 0 && len(o.NearFamilies) > 0 {
 		near = newNearModel(fams, o.NearFamilies, o.NearTTL)
 	}
+	limits := rateLimits{}
 	sched := model.Schedule(plans)
 	for {
 		c, ok := sched.Next()
@@ -210,6 +218,24 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 		for i := range c.Ops {
 			op := &c.Ops[i]
 			k := op.Kind
+			if k.Limits() {
+				if !inPhase {
+					// harness's prefill leaves counters out: they live one
+					// window.
+					continue
+				}
+				t.Ops++
+				add(&c, op.Family, op.Key, op.Size, evWrite|evKeepTTL)
+				if limits.hit(op.Family, op.Key, c.At) {
+					// Refused: the bot issues none of the command's later
+					// operations.
+					if rec {
+						t.Denied++
+					}
+					break
+				}
+				continue
+			}
 			var kind uint8
 			switch {
 			case k.Reads():
@@ -279,9 +305,36 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 				continue
 			}
 			one(op.Family, op.Key, op.Size, kind)
+			if kind&evKind == evRead && k.Writes() {
+				// A read-modify-write (compare-and-swap): the read is the
+				// lookup, then the new value is written whatever it found.
+				one(op.Family, op.Key, op.Size, evWrite)
+			}
 		}
 	}
 	return t, nil
+}
+
+// rateLimits is the fixed-window counters of the phases as the seed's Lua
+// script keeps them (pool.RateLimit): the first hit opens a window of the
+// family's TTL, every hit counts, and a hit over the family's RateLimit is
+// refused. Counters start empty after the history, as the run's do.
+type rateLimits map[string]rateWindow
+
+type rateWindow struct {
+	opened time.Duration
+	n      int64
+}
+
+// hit counts one hit at now and reports whether it is refused.
+func (r rateLimits) hit(fam *workload.Family, key string, now time.Duration) bool {
+	w, ok := r[key]
+	if !ok || now >= w.opened+fam.TTL {
+		w = rateWindow{opened: now}
+	}
+	w.n++
+	r[key] = w
+	return fam.RateLimit > 0 && w.n > fam.RateLimit
 }
 
 // nearModel is the bot instances' near caches as harness keeps them

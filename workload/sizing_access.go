@@ -14,3 +14,11 @@ func (k OpKind) Invalidates() bool { return k == OpUpdate }
 // family's), without asking Redis: such a read is neither a lookup of the
 // hit rate nor an access Redis sees.
 func (k OpKind) ServedNear() bool { return k == OpGetOrFetch || k == OpGet || k == OpMGet }
+
+// Limits reports whether the operation counts a hit against a fixed-window
+// rate-limit counter (its family's RateLimit hits per TTL window, the
+// window opened by the first hit): once over the limit the bot refuses the
+// command, and the command's later operations are never issued. The
+// counter keeps the expiry its window opened with, and harness's prefill
+// leaves counters out (they live one window).
+func (k OpKind) Limits() bool { return k == OpRateLimit }
