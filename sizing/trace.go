@@ -108,6 +108,9 @@ type TraceOptions struct {
 	// answers never reach Redis.
 	NearFamilies []string
 	NearTTL      time.Duration
+	// Salt changes which keys the sampling keeps (a different sample of
+	// the same stream; "" is the default one).
+	Salt string
 }
 
 // BuildTrace generates the stream of model over plan's phases, preceded
@@ -179,7 +182,11 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 	var nth uint64
 	add := func(c *workload.Command, fam *workload.Family, key string, size int, kind uint8) {
 		if threshold[fam.Index] != math.MaxUint64 {
-			if xxhash.Sum64String(key) >= threshold[fam.Index] {
+			h := xxhash.Sum64String(key)
+			if o.Salt != "" {
+				h = xxhash.Sum64String(key + o.Salt)
+			}
+			if h >= threshold[fam.Index] {
 				return
 			}
 		} else if kind == evRead && rate < 1 {
