@@ -11,6 +11,11 @@
 # printed beside it, with the share of lookups that failed and the load
 # average before each run.
 #
+# A second prediction per size takes the one input a run measures that
+# size cannot know: how many connections Redis held (INFO
+# connected_clients over the recorded phases; a starved machine opens every
+# pool's max_conns, a quiet one fewer), as `run --predict` does.
+#
 #   scripts/size-validate.sh [SCENARIO] [SIZE_MB...]
 #   BIN=./bin/cacheproof ARGS="--duration 60s --warmup 10s" scripts/size-validate.sh baseline 64 128 256
 #
@@ -49,12 +54,25 @@ for m in "${SIZES[@]}"; do
   "$BIN" run -s "$OUT/scenario-${m}mb.yaml" $ARGS -o "$OUT/run-${m}mb" --progress none -q >&2 || true
 done
 
+for m in "${SIZES[@]}"; do
+  conns=$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+rec = {p["name"] for p in r["phases"] if p["recorded"]}
+v = [x["connected_clients"] for x in r["timeline"] if x["phase"] in rec and x["connected_clients"] > 0]
+print(round(sum(v) / len(v)) if v else 0)' "$OUT/run-${m}mb/report.json")
+  echo "$conns" > "$OUT/conns-${m}mb"
+  [ "$conns" -gt 0 ] || continue
+  # shellcheck disable=SC2086
+  "$BIN" size -s "$src" $ARGS --at "${m}mb" --policy "$policy" --no-what-ifs --conns "$conns" --points 2 -o "$OUT/size-conns-${m}mb" -q >/dev/null 2>&1 || [ $? -eq 1 ]
+done
+
 python3 - "$OUT" "$policy" "${SIZES[@]}" <<'PY'
 import json, sys
 out, policy, sizes = sys.argv[1], sys.argv[2], [int(s) for s in sys.argv[3:]]
 z = json.load(open(f"{out}/size/sizing.json"))
 curve = {p["maxmemory_bytes"]: p for pol in z["policies"] if pol["policy"] == policy for p in pol["curve"]}
-print(f"{'maxmemory':>10} {'predicted':>10} {'measured':>10} {'answered':>10} {'diff':>7} {'ans.diff':>8} {'lookup errors':>18} {'load avg':>15}")
+print(f"{'maxmemory':>10} {'predicted':>10} {'measured':>10} {'answered':>10} {'diff':>7} {'ans.diff':>8} {'lookup errors':>18} {'load avg':>15} {'conns':>6} {'pred@conns':>10} {'ans.diff':>8}")
 worst = worst_m = 0.0
 starved = []
 for m in sizes:
@@ -66,7 +84,15 @@ for m in sizes:
     lookups = c["hits"] + c["misses"] + c["lookup_errors"]
     errs = f"{c['lookup_errors']} ({100 * c['lookup_errors'] / max(lookups, 1):.2f}%)"
     load = open(f"{out}/loadavg-{m}mb").read().strip()
-    print(f"{m:>7} MB {100*pred:>9.2f}% {100*c['hit_rate']:>9.2f}% {100*c['answered_hit_rate']:>9.2f}% {diff:>+7.2f} {ans:>+8.2f} {errs:>18} {load:>15}")
+    conns = int(open(f"{out}/conns-{m}mb").read())
+    pc, pcd = "", ""
+    try:
+        zc = json.load(open(f"{out}/size-conns-{m}mb/sizing.json"))
+        p2 = [p["hit_rate"] for pol in zc["policies"] if pol["policy"] == policy for p in pol["curve"] if p["maxmemory_bytes"] == m << 20][0]
+        pc, pcd = f"{100*p2:.2f}%", f"{100*(c['answered_hit_rate']-p2):+.2f}"
+    except (OSError, IndexError):
+        pass
+    print(f"{m:>7} MB {100*pred:>9.2f}% {100*c['hit_rate']:>9.2f}% {100*c['answered_hit_rate']:>9.2f}% {diff:>+7.2f} {ans:>+8.2f} {errs:>18} {load:>15} {conns:>6} {pc:>10} {pcd:>8}")
     if c["lookup_errors"] > 0.02 * lookups:
         starved.append(f"{m} MB")
 if starved:

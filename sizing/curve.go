@@ -35,6 +35,11 @@ type Options struct {
 	// Calibration skips the measurement when set (tests, run --predict
 	// reusing one).
 	Calibration *Calibration
+	// Connections, when positive, is the number of connections Redis
+	// holds during the run as measured (INFO connected_clients, e.g. from
+	// a run's report) instead of Clients' every pool at max_conns: the
+	// idle ones stay Clients' per instance, the rest are in use.
+	Connections int
 	// Workers bounds parallel simulations (default GOMAXPROCS).
 	Workers int
 	Getenv  func(string) string
@@ -88,6 +93,10 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	}
 	st := &Setup{Scenario: s, Plan: plan, Trace: tr, Cal: cal, Costs: costs,
 		Clients: Clients(plan), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
+	if o.Connections > 0 {
+		idle := min(st.Clients.Idle, o.Connections)
+		st.Clients = Conns{Active: o.Connections - idle, Idle: idle}
+	}
 	st.Base = cal.Base(st.Clients)
 	for i, f := range tr.Families {
 		st.TTL[i] = plan.TTL[f.Name]

@@ -45,6 +45,9 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 	if dir, err := os.UserCacheDir(); err == nil {
 		o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
 	}
+	// Redis's base holds the connections the run really had open (a run
+	// that was not starved opens fewer than every pool's max_conns).
+	o.Connections = recordedClients(res)
 	if !c.f.quiet {
 		fmt.Fprintf(c.stderr, "predicting the hit rate of %s at %s %s (cacheproof size)\n", sc.Name, report.MB(float64(mem)), policy)
 	}
@@ -70,4 +73,24 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 	if !c.f.quiet {
 		fmt.Fprintln(c.stderr, report.PredictionText(p))
 	}
+}
+
+// recordedClients is the mean of INFO connected_clients over the recorded
+// phases' timeline rows, rounded (0 when the timeline has none).
+func recordedClients(res *result.Result) int {
+	rec := map[string]bool{}
+	for _, p := range res.Phases {
+		rec[p.Name] = p.Recorded
+	}
+	var sum, n int64
+	for _, r := range res.Timeline {
+		if rec[r.Phase] && r.ConnectedClients > 0 {
+			sum += r.ConnectedClients
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return int((sum + n/2) / n)
 }

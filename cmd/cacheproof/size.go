@@ -58,6 +58,7 @@ type sizeFlags struct {
 	redisURL    string
 	redisServer string
 	noCache     bool
+	conns       int
 	jsonOut     bool
 	quiet       bool
 }
@@ -85,6 +86,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server; its sample keys are deleted afterwards")
 	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary for the scratch server (default $CACHEPROOF_REDIS_SERVER, then PATH)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
+	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the answer and errors")
 	fs.Usage = func() {
@@ -121,6 +123,11 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		errf("--points %d: must be between 2 and 200", f.points)
 		return exitUsage
 	}
+	if fs.Changed("conns") && f.conns < 1 {
+		errf("--conns %d: must be at least 1", f.conns)
+		return exitUsage
+	}
+	o.Connections = f.conns
 	if fs.Changed("sample-rate") && !(f.sampleRate > 0 && f.sampleRate <= 1) {
 		errf("--sample-rate %v: must be in (0, 1]", f.sampleRate)
 		return exitUsage
