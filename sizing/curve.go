@@ -100,6 +100,11 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	st.Base = cal.Base(st.Clients)
 	for i, f := range tr.Families {
 		st.TTL[i] = plan.TTL[f.Name]
+		if st.TTL[i] == 0 && f.RateLimit > 0 {
+			// A rate-limit counter expires with its window (the Lua
+			// script's PEXPIRE), not by the manager's TTLs.
+			st.TTL[i] = f.TTL
+		}
 	}
 	if v, ok := s.Target.Redis.Config["maxmemory-samples"]; ok {
 		n, err := strconv.Atoi(v)

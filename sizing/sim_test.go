@@ -40,6 +40,9 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 	ttl := make([]time.Duration, len(tr.Families))
 	for i, f := range tr.Families {
 		ttl[i] = plan.TTL[f.Name]
+		if ttl[i] == 0 && f.RateLimit > 0 {
+			ttl[i] = f.TTL
+		}
 	}
 	return tr, costs, ttl, fixedCal.Base(Clients(plan))
 }
