@@ -1,9 +1,12 @@
 package harness
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +149,48 @@ func BenchmarkDispatchLate(b *testing.B) {
 			b.ReportMetric(100*late/n, "late%")
 			b.ReportMetric(p50/float64(b.N), "p50-µs")
 		})
+	}
+}
+
+// Every command is started exactly once or dropped, never both and never
+// twice: 5,000 commands at 20,000 a second, each GET of its own
+// key, with few in-flight slots so the dispatcher also waits and drops.
+func TestDispatchEachCommandOnce(t *testing.T) {
+	for _, slots := range []int{1000, 3} {
+		var mu sync.Mutex
+		seen := map[string]int{}
+		f := &fakeCache{get: func(ctx context.Context, key string) (string, bool, error) {
+			mu.Lock()
+			seen[key]++
+			mu.Unlock()
+			for range 50 {
+				runtime.Gosched()
+			}
+			return "x", true, nil // not a miss: no SET after it
+		}}
+		dropAfter := time.Minute
+		if slots < 10 {
+			dropAfter = 2 * time.Millisecond
+		}
+		d := newTestDriver(t, f, slots, dropAfter, 5*time.Second)
+		cmds := constantRate(5000, 20000, func(i int) []workload.Op {
+			return []workload.Op{{Kind: workload.OpGet, Family: testFamily, Key: fmt.Sprintf("user:connected:%d", i), Size: 100}}
+		})
+		c, _ := drive(d, cmds)
+		if c.commands+c.dropped != 5000 {
+			t.Errorf("slots %d: commands %d + dropped %d != 5000 scheduled", slots, c.commands, c.dropped)
+		}
+		if uint64(len(seen)) != c.commands {
+			t.Errorf("slots %d: %d distinct keys read, %d commands counted", slots, len(seen), c.commands)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("slots %d: %s read %d times", slots, k, n)
+				break
+			}
+		}
+		if slots == 1000 && c.dropped != 0 {
+			t.Errorf("slots %d: dropped %d, want 0", slots, c.dropped)
+		}
 	}
 }
