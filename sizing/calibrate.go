@@ -74,7 +74,7 @@ func (c *Calibration) Base(n Conns) float64 {
 func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
 	out := &Costs{A: make([]float64, len(fams)), B: make([]float64, len(fams)), Volatile: c.Volatile}
 	for i, f := range fams {
-		typ := dataType(f.Type)
+		typ := priceType(f)
 		fit, ok := c.Types[typ]
 		if !ok {
 			return nil, fmt.Errorf("sizing: calibration has no fit for data type %q (family %s)", typ, f.Name)
@@ -90,6 +90,25 @@ func dataType(t string) string {
 	}
 	return t
 }
+
+// typeCounter prices a rate-limit family's keys: integers INCR creates
+// (no value string: Redis keeps a small integer in the object itself, and
+// shares none when maxmemory has an LRU or LFU policy), priced by key
+// length alone.
+const typeCounter = "counter"
+
+// priceType is the calibration line a family's keys are priced by.
+func priceType(f workload.Family) string {
+	if f.RateLimit > 0 {
+		return typeCounter
+	}
+	return dataType(f.Type)
+}
+
+// calibrationMethod names the measurement in the cache's file names: a
+// change to what is measured, or how, changes it, so an old calibration is
+// not reused.
+const calibrationMethod = "m3"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -140,7 +159,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	}
 	types := map[string]bool{}
 	for _, f := range t.Families {
-		types[dataType(f.Type)] = true
+		types[priceType(f)] = true
 	}
 	klen, vlen := calSample(t, o.Keys)
 
@@ -182,7 +201,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types))
 	cachePath := ""
 	if o.CacheDir != "" && version != "" {
-		cachePath = filepath.Join(o.CacheDir, "calibration-"+version+"-"+digest+".json")
+		cachePath = filepath.Join(o.CacheDir, "calibration-"+calibrationMethod+"-"+version+"-"+digest+".json")
 		if data, err := os.ReadFile(cachePath); err == nil {
 			var c Calibration
 			// A calibration from before the idle-client measurement is
@@ -202,13 +221,16 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	if c.PerClient, c.PerIdleClient, err = perClient(ctx, client, meanLen(vlen[:len(vlen)*2/3]), sleep); err != nil {
 		return nil, err
 	}
-	prefix := fmt.Sprintf("cacheproof:size:%d:", time.Now().UnixNano())
+	// A short unique prefix, so the sample's keys can be as short as the
+	// workload's (each is padded to its length; the fit takes the length
+	// it really has).
+	prefix := fmt.Sprintf("cps%x:", time.Now().UnixNano()%(1<<32))
 	var vols []float64
-	for _, typ := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet} {
+	for _, typ := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet, typeCounter} {
 		if !types[typ] {
 			continue
 		}
-		fit, vol, err := calibrateType(ctx, client, prefix+typ+":", typ, klen, vlen)
+		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen)
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +258,7 @@ func sampleDigest(klen, vlen []int, types map[string]bool) uint64 {
 		mix(uint64(klen[i]))
 		mix(uint64(vlen[i]))
 	}
-	for _, t := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet} {
+	for _, t := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet, typeCounter} {
 		if types[t] {
 			mix(uint64(len(t)))
 		}
@@ -406,6 +428,8 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 			p.HSet(ctx, keys[i], "f", val(vlen[i]))
 		case workload.TypeZSet:
 			p.ZAdd(ctx, keys[i], redis.Z{Score: 1, Member: val(vlen[i])})
+		case typeCounter:
+			p.Incr(ctx, keys[i])
 		default:
 			p.Set(ctx, keys[i], val(vlen[i]), 0)
 		}
@@ -438,11 +462,17 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err != nil {
 		return Fit{}, 0, err
 	}
-	// Least squares of usage on length.
+	// Least squares of usage on length (a counter's: its key's).
+	xlen := func(i int) float64 {
+		if typ == typeCounter {
+			return float64(len(keys[i]))
+		}
+		return float64(len(keys[i]) + vlen[i])
+	}
 	n := float64(len(keys))
 	var sx, sy, sxx, sxy float64
 	for i := range keys {
-		x := float64(klen[i] + vlen[i])
+		x := xlen(i)
 		sx += x
 		sy += usage[i]
 		sxx += x * x
@@ -456,7 +486,7 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	a := (sy - b*sx) / n
 	var mae float64
 	for i := range keys {
-		mae += math.Abs(a + b*float64(klen[i]+vlen[i]) - usage[i])
+		mae += math.Abs(a + b*xlen(i) - usage[i])
 	}
 	// Whatever used_memory grew by beyond MEMORY USAGE's sum (the dict's
 	// buckets, allocator rounding MEMORY USAGE does not see) is spread
