@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -52,13 +53,22 @@ type FaultMeasure struct {
 	HitRateBefore      float64
 	HitRateMin         float64
 	RewarmS            *float64
-	Evictions          uint64
-	OOMErrors          uint64
-	Reconnects         uint64
-	LostWrites         uint64
-	UnknownWrites      uint64
-	AckedAfterStart    uint64
-	Notes              []string
+	// Rewarm90S is the time until 90 % of the dip is won back (hit rate at
+	// least min + 0.9 x (before - min)): a cache that refills over its TTLs
+	// may take minutes to reach its old rate exactly, and this says how fast
+	// most of the loss is recovered, the figure warming changes.
+	Rewarm90S *float64
+	// HitsLost is how many lookups missed that would have hit at the rate
+	// before the fault, from its start until re-warm (or the measuring
+	// horizon): the dip's area, comparable between faults of one run.
+	HitsLost        uint64
+	Evictions       uint64
+	OOMErrors       uint64
+	Reconnects      uint64
+	LostWrites      uint64
+	UnknownWrites   uint64
+	AckedAfterStart uint64
+	Notes           []string
 }
 
 // Measurement holds what the run observed, for measuring fault events.
@@ -140,7 +150,13 @@ func hitRate(hits, notHit uint64) float64 {
 // never started is reported at its planned slot with no figures at all:
 // there is nothing to measure, and the run around an empty slot is not a
 // fault's effect.
-func (m *Measurement) Report(ev Event) FaultMeasure {
+func (m *Measurement) Report(ev Event) FaultMeasure { return m.report(ev, m.RunEnd) }
+
+// report measures one event up to horizon: the start of the next fault
+// (Reports) or the run's end. What happens after the next fault began is
+// that fault's effect, not this one's: without the bound, a restart's
+// lowest hit rate was the next restart's dip.
+func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 	quiet := m.Quiet
 	if quiet <= 0 {
 		quiet = time.Second
@@ -173,9 +189,9 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 	if recovered {
 		fr.RecoveredAfterS = seconds(roundS(recAt - end))
 	}
-	errEnd := m.RunEnd
+	errEnd := horizon
 	if recovered {
-		errEnd = max(recAt, end)
+		errEnd = min(max(recAt, end), max(horizon, end))
 	}
 
 	// Errors during the fault and until recovery, and the first of them.
@@ -208,6 +224,9 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 			if sp.to <= end || r.Ops == 0 {
 				continue
 			}
+			if sp.to > horizon && sp.from >= horizon {
+				break
+			}
 			if r.P99 < m.LatencyP99Ms {
 				fr.P99RecoveredAfterS = seconds(roundS(max(0, sp.from-end)))
 				break
@@ -234,13 +253,16 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 	if m.HitRateTarget > 0 && (bh+bm == 0 || m.HitRateTarget < threshold) {
 		threshold = m.HitRateTarget
 	}
-	rewarmAt := m.RunEnd
+	rewarmAt := horizon
 	if threshold > 0 {
 		for i := range m.Rows {
 			sp := m.rowSpan(i)
 			r := m.Rows[i]
 			if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
 				continue
+			}
+			if sp.from >= horizon {
+				break
 			}
 			if r.HitRate >= threshold-1e-9 {
 				fr.RewarmS = seconds(roundS(max(0, sp.from-end)))
@@ -250,10 +272,11 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 		}
 	}
 	fr.HitRateMin = math.NaN()
+	dipEnd := min(max(rewarmAt, errEnd), max(horizon, end))
 	for i := range m.Rows {
 		sp := m.rowSpan(i)
 		r := m.Rows[i]
-		if sp.to < start || sp.from > max(rewarmAt, errEnd) || r.Hits+r.Misses+r.LookupErrors < minLookups {
+		if sp.to < start || sp.from >= dipEnd || r.Hits+r.Misses+r.LookupErrors < minLookups {
 			continue
 		}
 		if math.IsNaN(fr.HitRateMin) || r.HitRate < fr.HitRateMin {
@@ -262,6 +285,43 @@ func (m *Measurement) Report(ev Event) FaultMeasure {
 	}
 	if math.IsNaN(fr.HitRateMin) {
 		fr.HitRateMin = 0
+	}
+	// Most of the dip won back, and the hits the dip cost.
+	if before := fr.HitRateBefore; before > 0 && bh+bm > 0 {
+		if fr.HitRateMin < before {
+			t90 := fr.HitRateMin + 0.9*(before-fr.HitRateMin)
+			for i := range m.Rows {
+				sp := m.rowSpan(i)
+				r := m.Rows[i]
+				if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
+					continue
+				}
+				if sp.from >= horizon {
+					break
+				}
+				if r.HitRate >= t90-1e-9 {
+					fr.Rewarm90S = seconds(roundS(max(0, sp.from-end)))
+					break
+				}
+			}
+		} else {
+			fr.Rewarm90S = seconds(0)
+		}
+		var lost float64
+		for i := range m.Rows {
+			sp := m.rowSpan(i)
+			r := m.Rows[i]
+			if sp.to <= start || sp.from >= dipEnd {
+				continue
+			}
+			if exp := before * float64(r.Hits+r.Misses+r.LookupErrors); exp > float64(r.Hits) {
+				lost += exp - float64(r.Hits)
+			}
+		}
+		fr.HitsLost = uint64(math.Round(lost))
+	}
+	if fr.RewarmS == nil && horizon < m.RunEnd {
+		fr.Notes = append(fr.Notes, fmt.Sprintf("the next fault began %s after this one ended: re-warm and the dip are measured until then", (horizon-end).Round(time.Second)))
 	}
 
 	// Evictions and reconnects from the fault's start to its recovery (one
@@ -382,11 +442,21 @@ func (m *Measurement) firstError(from, to time.Duration) (time.Duration, bool) {
 	return 0, false
 }
 
-// Reports measures every event.
+// Reports measures every event, each up to the start of the next fault
+// that took effect after it (or the run's end).
 func (m *Measurement) Reports(evs []Event) []FaultMeasure {
 	out := make([]FaultMeasure, 0, len(evs))
 	for _, ev := range evs {
-		out = append(out, m.Report(ev))
+		horizon := m.RunEnd
+		for _, o := range evs {
+			if o.NotStarted || !o.Injected || o.Start <= ev.Start {
+				continue
+			}
+			// A fault still running (or its repetition) when the next
+			// begins keeps its own window until it ended.
+			horizon = min(horizon, max(o.Start, ev.End))
+		}
+		out = append(out, m.report(ev, horizon))
 	}
 	return out
 }

@@ -383,3 +383,51 @@ func TestMeasurementEvictionsReadJustAfterTheTick(t *testing.T) {
 		t.Errorf("evictions = %d, want 4010 (the row read 3 ms after the fault's start, and the next)", fr.Evictions)
 	}
 }
+
+// Two restarts in one run: each is measured up to the next one's start, so
+// the first one's lowest hit rate is its own dip, not the second's deeper
+// one (before, both reported the second's minimum); the time to win back
+// 90 % of the dip and the hits the dip cost are each fault's own.
+func TestMeasurementStopsAtTheNextFault(t *testing.T) {
+	row := func(tt float64, hits, misses uint64) Sample {
+		return Sample{T: tt, Ops: hits + misses, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: 1}
+	}
+	// 90 % before each fault; fault 1 at 3 s dips to 50 % and climbs to
+	// 86 % by 8 s (never back to 90 %); fault 2 at 8 s dips to 30 %.
+	rates := []uint64{90, 90, 90, 50, 60, 75, 82, 86, 30, 60, 88, 90, 90}
+	var rows []Sample
+	for i, h := range rates {
+		rows = append(rows, row(float64(i+1), h, 100-h))
+	}
+	m := Measurement{Rows: rows, RunEnd: 13 * time.Second}
+	mk := func(at time.Duration) Event {
+		return Event{Fault: mustFault(t, Spec{Kind: "restart", At: at, Params: map[string]any{"mode": "kill"}}), Node: "primary-0",
+			Start: at, End: at + 100*time.Millisecond, Injected: true, Ended: true}
+	}
+	frs := m.Reports([]Event{mk(3 * time.Second), mk(8 * time.Second)})
+	first, second := frs[0], frs[1]
+	if first.HitRateMin != 0.5 {
+		t.Errorf("first restart's hit_rate_min = %v, want 0.5 (its own dip; 0.3 is the second's)", first.HitRateMin)
+	}
+	if second.HitRateMin != 0.3 {
+		t.Errorf("second restart's hit_rate_min = %v, want 0.3", second.HitRateMin)
+	}
+	if first.RewarmS != nil {
+		t.Errorf("first restart re-warmed at %v; it never got back to 90 %% before the second", *first.RewarmS)
+	}
+	// 90 % of the dip: 0.5 + 0.9 x 0.4 = 0.86, reached in the row 7..8 s.
+	if first.Rewarm90S == nil || *first.Rewarm90S < 3.8 || *first.Rewarm90S > 3.95 {
+		t.Errorf("first rewarm_90_s = %s, want 3.9 (the row from 7 s, fault ended at 3.1 s)", fmtPtr(first.Rewarm90S))
+	}
+	// Hits lost: (90-50)+(90-60)+(90-75)+(90-82)+(90-86) = 97 in rows 3..8.
+	if first.HitsLost != 97 {
+		t.Errorf("first hits_lost = %d, want 97", first.HitsLost)
+	}
+	// Second: 0.3 + 0.9 x (before - 0.3), before = the 10 s before it.
+	if second.Rewarm90S == nil || second.HitsLost == 0 {
+		t.Errorf("second: rewarm_90_s %s hits_lost %d", fmtPtr(second.Rewarm90S), second.HitsLost)
+	}
+	if len(first.Notes) == 0 {
+		t.Error("first restart carries no note that its window ended at the next fault")
+	}
+}

@@ -68,6 +68,8 @@ func faultReports(ms []chaos.FaultMeasure) []result.FaultReport {
 			HitRateBefore:      m.HitRateBefore,
 			HitRateMin:         m.HitRateMin,
 			RewarmS:            m.RewarmS,
+			Rewarm90S:          m.Rewarm90S,
+			HitsLost:           m.HitsLost,
 			Evictions:          m.Evictions,
 			OOMErrors:          m.OOMErrors,
 			Reconnects:         m.Reconnects,

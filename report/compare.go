@@ -412,6 +412,7 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 			{"recovered_after_s", func(f result.FaultReport) *float64 { return f.RecoveredAfterS }},
 			{"p99_recovered_after_s", func(f result.FaultReport) *float64 { return f.P99RecoveredAfterS }},
 			{"rewarm_s", func(f result.FaultReport) *float64 { return f.RewarmS }},
+			{"rewarm_90_s", func(f result.FaultReport) *float64 { return f.Rewarm90S }},
 		} {
 			bp, cp := m.get(*bf), m.get(*cf)
 			row := CompareRow{Metric: fmt.Sprintf("fault %d %s %s", i+1, kind, m.name), Unit: result.UnitSeconds, Better: "lower",

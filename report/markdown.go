@@ -60,12 +60,12 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		mdEscape(hitRateText(result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors})), result.FormatValue(r.OpsPerSec(), result.UnitRate), formatCount(r.TotalErrors()),
 		formatCount(r.Pool.Timeouts), formatCount(r.Server.EvictedKeys))
 	if len(r.Faults) > 0 {
-		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | re-warm | lost writes |\n")
-		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | 90 %% back | re-warm | hits lost | lost writes |\n")
+		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, f := range r.Faults {
-			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), formatCount(f.Errors()),
+			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), formatCount(f.Errors()),
 				afterText(f.RecoveredAfterS, "never"), afterText(f.P99RecoveredAfterS, "never"), formatPercent(f.HitRateMin),
-				afterText(f.RewarmS, "never"), formatCount(f.LostWrites))
+				afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost), formatCount(f.LostWrites))
 		}
 		ew.printf("\n")
 		writeWarmingTable(ew, r.Faults)
@@ -93,8 +93,8 @@ func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
 	if !has {
 		return
 	}
-	ew.printf("| fault | at | re-warmed | hit rate before → min | re-warm | keys warmed | origin loads |\n")
-	ew.printf("|---|---:|---|---:|---:|---:|---:|\n")
+	ew.printf("| fault | at | re-warmed | hit rate before → min | 90 %% back | re-warm | hits lost | keys warmed | origin loads |\n")
+	ew.printf("|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, f := range faults {
 		if f.Warming == nil {
 			continue
@@ -103,8 +103,8 @@ func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
 		if f.Warming.Warmed {
 			w = "yes, in " + formatSeconds(f.Warming.TookS)
 		}
-		ew.printf("| %s | %s | %s | %s → %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), w, formatPercent(f.HitRateBefore), formatPercent(f.HitRateMin),
-			afterText(f.RewarmS, "never"), formatCount(uint64(f.Warming.Keys)), formatCount(uint64(f.Warming.OriginLoads)))
+		ew.printf("| %s | %s | %s | %s → %s | %s | %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), w, formatPercent(f.HitRateBefore), formatPercent(f.HitRateMin),
+			afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost), formatCount(uint64(f.Warming.Keys)), formatCount(uint64(f.Warming.OriginLoads)))
 	}
 	ew.printf("\n")
 }

@@ -474,6 +474,8 @@ func mergeFaults(start time.Time, rs []*result.Result) []result.FaultReport {
 			d.RecoveredAfterS = slowest(d.RecoveredAfterS, f.RecoveredAfterS)
 			d.P99RecoveredAfterS = slowest(d.P99RecoveredAfterS, f.P99RecoveredAfterS)
 			d.RewarmS = slowest(d.RewarmS, f.RewarmS)
+			d.Rewarm90S = slowest(d.Rewarm90S, f.Rewarm90S)
+			d.HitsLost += f.HitsLost // each shard's own lookups
 			d.HitRateBefore = math.Min(d.HitRateBefore, f.HitRateBefore)
 			d.HitRateMin = math.Min(d.HitRateMin, f.HitRateMin)
 			d.Evictions = max(d.Evictions, f.Evictions) // server-side: shared

@@ -150,8 +150,8 @@ func faultLine(f result.FaultReport) string {
 	parts = append(parts, "first error "+afterText(f.FirstErrorAfterS, "none"))
 	parts = append(parts, "recovered "+afterText(f.RecoveredAfterS, "never"))
 	parts = append(parts, "p99 back "+afterText(f.P99RecoveredAfterS, "never"))
-	parts = append(parts, fmt.Sprintf("hit rate %s → min %s, re-warm %s", formatPercent(f.HitRateBefore),
-		formatPercent(f.HitRateMin), afterText(f.RewarmS, "never")))
+	parts = append(parts, fmt.Sprintf("hit rate %s → min %s, 90%% back %s, re-warm %s, hits lost %s", formatPercent(f.HitRateBefore),
+		formatPercent(f.HitRateMin), afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost)))
 	parts = append(parts, fmt.Sprintf("errors %s%s", formatCount(f.Errors()), kindsSuffix(f.ErrorsByKind)))
 	if f.LostWrites > 0 || f.UnknownWrites > 0 {
 		parts = append(parts, fmt.Sprintf("lost writes %s, unknown %s", formatCount(f.LostWrites), formatCount(f.UnknownWrites)))

@@ -26,7 +26,7 @@ type ClientReport struct {
 	// container's CPU limit); cacheproof does not set it.
 	GOMAXPROCS       int    `json:"gomaxprocs"`
 	GOMAXPROCSSource string `json:"gomaxprocs_source,omitempty"`
-	NumCPU     int `json:"num_cpu"`
+	NumCPU           int    `json:"num_cpu"`
 	// WindowS is the length of the measured window in seconds.
 	WindowS float64 `json:"window_s"`
 	// GCPauseP99Ms is the 99th percentile of the collector's stop-the-world

@@ -304,12 +304,17 @@ type FaultReport struct {
 	HitRateBefore      float64           `json:"hit_rate_before"`
 	HitRateMin         float64           `json:"hit_rate_min"`
 	RewarmS            *float64          `json:"rewarm_s"`
-	Evictions          uint64            `json:"evictions"`
-	OOMErrors          uint64            `json:"oom_errors"`
-	Reconnects         uint64            `json:"reconnects"`
-	LostWrites         uint64            `json:"lost_writes"`
-	UnknownWrites      uint64            `json:"unknown_writes"`
-	AckedAfterStart    uint64            `json:"acked_after_start"`
+	// Rewarm90S is until 90 % of the dip is won back; HitsLost the lookups
+	// that missed but would have hit at the rate before the fault, until
+	// re-warm or the next fault: what warming is for.
+	Rewarm90S       *float64 `json:"rewarm_90_s"`
+	HitsLost        uint64   `json:"hits_lost"`
+	Evictions       uint64   `json:"evictions"`
+	OOMErrors       uint64   `json:"oom_errors"`
+	Reconnects      uint64   `json:"reconnects"`
+	LostWrites      uint64   `json:"lost_writes"`
+	UnknownWrites   uint64   `json:"unknown_writes"`
+	AckedAfterStart uint64   `json:"acked_after_start"`
 	// Warming is how the bot re-warmed after a restart or failover; nil
 	// for the other kinds.
 	Warming *FaultWarming `json:"warming,omitempty"`

@@ -269,12 +269,12 @@ func Sample(o Options) *result.Result {
 			{Kind: "restart", Node: "redis-0", Params: map[string]any{"index": 0, "at_s": restartAt, "mode": "kill"}, StartS: restartAt, EndS: restartEnd,
 				Injected: true, Occurrence: 1, Planned: 1,
 				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: result.Seconds(0.004), RecoveredAfterS: result.Seconds(2.1),
-				P99RecoveredAfterS: result.Seconds(4.6 * o.Slowdown), HitRateBefore: 0.962, HitRateMin: 0.02, RewarmS: result.Seconds(28),
+				P99RecoveredAfterS: result.Seconds(4.6 * o.Slowdown), HitRateBefore: 0.962, HitRateMin: 0.02, RewarmS: result.Seconds(28), Rewarm90S: result.Seconds(17), HitsLost: 41250,
 				Reconnects: 50, UnknownWrites: 3, AckedAfterStart: 1200, Notes: []string{"cache emptied: restart without persistence"}},
 			{Kind: "memory_pressure", Node: "redis-0", Params: map[string]any{"index": 1, "at_s": squeezeAt, "maxmemory": "64mb", "ballast": "32mb"},
 				StartS: squeezeAt, EndS: squeezeEnd, Injected: true, Occurrence: 1, Planned: 1,
 				ErrorsByKind: map[string]uint64{}, FirstErrorAfterS: result.Seconds(1.5), RecoveredAfterS: result.Seconds(0),
-				P99RecoveredAfterS: result.Seconds(0), HitRateBefore: 0.965, HitRateMin: 0.87, RewarmS: nil, Evictions: evictedTotal},
+				P99RecoveredAfterS: result.Seconds(0), HitRateBefore: 0.965, HitRateMin: 0.87, RewarmS: nil, Rewarm90S: result.Seconds(6), HitsLost: 1930, Evictions: evictedTotal},
 		}
 		for _, row := range r.Timeline {
 			for i := range r.Faults {
