@@ -255,20 +255,10 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 	}
 	rewarmAt := horizon
 	if threshold > 0 {
-		for i := range m.Rows {
+		if i, ok := m.firstRowAtLeast(threshold, end, horizon); ok {
 			sp := m.rowSpan(i)
-			r := m.Rows[i]
-			if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
-				continue
-			}
-			if sp.from >= horizon {
-				break
-			}
-			if r.HitRate >= threshold-1e-9 {
-				fr.RewarmS = seconds(roundS(max(0, sp.from-end)))
-				rewarmAt = max(sp.to, end)
-				break
-			}
+			fr.RewarmS = seconds(roundS(max(0, sp.from-end)))
+			rewarmAt = max(sp.to, end)
 		}
 	}
 	fr.HitRateMin = math.NaN()
@@ -290,19 +280,8 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 	if before := fr.HitRateBefore; before > 0 && bh+bm > 0 {
 		if fr.HitRateMin < before {
 			t90 := fr.HitRateMin + 0.9*(before-fr.HitRateMin)
-			for i := range m.Rows {
-				sp := m.rowSpan(i)
-				r := m.Rows[i]
-				if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
-					continue
-				}
-				if sp.from >= horizon {
-					break
-				}
-				if r.HitRate >= t90-1e-9 {
-					fr.Rewarm90S = seconds(roundS(max(0, sp.from-end)))
-					break
-				}
+			if i, ok := m.firstRowAtLeast(t90, end, horizon); ok {
+				fr.Rewarm90S = seconds(roundS(max(0, m.rowSpan(i).from-end)))
 			}
 		} else {
 			fr.Rewarm90S = seconds(0)
@@ -437,6 +416,25 @@ func (m *Measurement) firstError(from, to time.Duration) (time.Duration, bool) {
 		}
 		if m.Rows[i].Errors > 0 {
 			return max(sp.from, from), true
+		}
+	}
+	return 0, false
+}
+
+// firstRowAtLeast is the first row after end and before horizon, with
+// enough lookups to count, whose hit rate reaches threshold.
+func (m *Measurement) firstRowAtLeast(threshold float64, end, horizon time.Duration) (int, bool) {
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		r := m.Rows[i]
+		if sp.to <= end || r.Hits+r.Misses+r.LookupErrors < minLookups {
+			continue
+		}
+		if sp.from >= horizon {
+			break
+		}
+		if r.HitRate >= threshold-1e-9 {
+			return i, true
 		}
 	}
 	return 0, false
