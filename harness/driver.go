@@ -71,7 +71,11 @@ type driver struct {
 	wlog    *writeLog
 	layer   *layerStats
 
-	start   time.Time
+	start time.Time
+	// startNs is start as Unix nanoseconds, set with it: pub/sub handlers
+	// run on the managers' goroutines from the moment they subscribe,
+	// before the clock starts, and read it instead of start.
+	startNs atomic.Int64
 	next    atomic.Uint64  // round-robin shard picker
 	version atomic.Uint32  // value versions for writes
 	active  atomic.Int64   // users active at the dispatcher's position

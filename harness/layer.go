@@ -267,8 +267,11 @@ type warmRun struct {
 // recorded.
 func (d *driver) onInvalidate(in *instance) func([]string) {
 	return func(keys []string) {
-		now := int64(time.Since(d.start))
 		d.layer.received.Add(1)
+		// A message before the clock started (a manager subscribes as it
+		// connects) drops local copies but has no lag to measure.
+		st := d.startNs.Load()
+		now := time.Now().UnixNano() - st
 		for _, k := range keys {
 			if in.near != nil {
 				if strings.ContainsAny(k, "*?[") {
@@ -280,7 +283,7 @@ func (d *driver) onInvalidate(in *instance) func([]string) {
 			if d.wlog == nil {
 				continue
 			}
-			if a, ok := d.wlog.latest(k); ok && a.pub > 0 && now >= a.pub {
+			if a, ok := d.wlog.latest(k); ok && st != 0 && a.pub > 0 && now >= a.pub {
 				d.layer.mu.Lock()
 				_ = d.layer.lag.RecordValue(max((now-a.pub)/1e3, 1))
 				d.layer.mu.Unlock()

@@ -448,6 +448,7 @@ func (r *run) startLoad() {
 	d := r.d
 	r.o.logf("driving %d users (population %d) for %s", peakUsers(r.plans), r.s.Workload.Population, r.total)
 	d.start = time.Now()
+	d.startNs.Store(d.start.UnixNano())
 	r.res.StartedAt = d.start.UTC()
 	r.client = startClientCollector(d.start, r.phases)
 	if r.runner != nil {

@@ -43,6 +43,7 @@ func twoInstances(t *testing.T) (*driver, []*pool.Manager) {
 		m.OnInvalidate(d.onInvalidate(&d.insts[i]))
 	}
 	d.start = time.Now()
+	d.startNs.Store(d.start.UnixNano())
 	return d, mgrs
 }
 

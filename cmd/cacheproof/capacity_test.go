@@ -11,7 +11,7 @@ import (
 )
 
 // knownCapacity is a Redis slowed on purpose: one pooled connection
-// (max_conns: 1) through the in-process proxy with a 5 ms latency toxic on
+// (max_conns: 1, one bot instance) through the in-process proxy with a 5 ms latency toxic on
 // every reply for the whole run. Operations on one connection follow one
 // another, so the link carries at most 1 / 5 ms = 200 operations per second
 // (Redis's own time is microseconds); as the offered load nears that, the
@@ -21,7 +21,7 @@ import (
 const knownCapacity = `
 name: capacity-known
 seed: 5
-workload: {population: 20000, active_users: 12, commands_per_user_per_minute: 60, prefill: 0s}
+workload: {population: 20000, active_users: 12, commands_per_user_per_minute: 60, prefill: 0s, instances: 1}
 pool: {max_conns: 1, min_idle: 0}
 phases:
   - {name: warmup, duration: 1s, record: false}
