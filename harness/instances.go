@@ -176,7 +176,10 @@ func (r *run) watchFaults(stop <-chan struct{}) {
 					defer r.warmers.Done()
 					ctx, cancel := context.WithTimeout(r.warmCtx, time.Minute)
 					defer cancel()
-					r.warmAll(ctx, fmt.Sprintf("%s #%d", ev.Fault.Kind, ev.N+1), ev.Fault.Index<<16|ev.N)
+					// Named as the text report names faults ("restart
+					// @150s"): "#N" counted repetitions of one entry, so
+					// two entries' first restarts were both "#1".
+					r.warmAll(ctx, fmt.Sprintf("%s @%gs", ev.Fault.Kind, ev.Start.Round(100*time.Millisecond).Seconds()), ev.Fault.Index<<16|ev.N)
 				}()
 			}
 		}

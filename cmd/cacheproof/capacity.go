@@ -86,22 +86,8 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		errf("%v", err)
-		return exitUsage
-	}
-	if f.scenario == "" && fs.NArg() == 1 {
-		f.scenario = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		errf("unexpected arguments %v (one scenario)", fs.Args())
-		return exitUsage
-	}
-	if f.scenario == "" {
-		errf("--scenario is required, e.g. cacheproof capacity -s capacity")
-		return exitUsage
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof capacity -s capacity", errf); code != next {
+		return code
 	}
 	for name, v := range map[string]float64{"from": s.From, "to": s.To, "max-load": s.MaxLoad, "growth": s.Growth,
 		"step-duration": s.StepDuration.Seconds(), "max-steps": float64(s.MaxSteps)} {

@@ -14,11 +14,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
 // Exit codes.
@@ -147,4 +150,28 @@ func closest(word string, candidates []string) string {
 		}
 	}
 	return best
+}
+
+// parseWithScenario parses a scenario-running subcommand's flags and takes
+// its scenario from --scenario or the one positional argument. It returns
+// next to go on, or the exit code: 0 for --help, 2 for bad usage.
+func parseWithScenario(fs *pflag.FlagSet, args []string, scenario *string, example string, errf func(string, ...any)) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		errf("%v", err)
+		return exitUsage
+	}
+	if *scenario == "" && fs.NArg() == 1 {
+		*scenario = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		errf("unexpected arguments %v (one scenario)", fs.Args())
+		return exitUsage
+	}
+	if *scenario == "" {
+		errf("--scenario is required, e.g. %s", example)
+		return exitUsage
+	}
+	return next
 }

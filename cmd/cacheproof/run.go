@@ -152,22 +152,8 @@ func (c *runState) parseFlags(args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		c.errf("%v", err)
-		return exitUsage
-	}
-	if f.scenario == "" && fs.NArg() == 1 {
-		f.scenario = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		c.errf("unexpected arguments %v (one scenario per run)", fs.Args())
-		return exitUsage
-	}
-	if f.scenario == "" {
-		fmt.Fprintln(stderr, "cacheproof run: --scenario is required, e.g. cacheproof run --scenario scenarios/baseline.yaml")
-		return exitUsage
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof run --scenario scenarios/baseline.yaml", c.errf); code != next {
+		return code
 	}
 	var err error
 	if c.shard, c.shards, err = parseShard(f.shard); err != nil {

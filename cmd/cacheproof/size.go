@@ -92,22 +92,8 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof size [--scenario] FILE|NAME [flags]\n\nHow much memory, with which eviction policy and TTLs, gives the target hit rate.\n\nFlags:\n%s%s", fs.FlagUsages(), sizeExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		errf("%v", err)
-		return exitUsage
-	}
-	if f.scenario == "" && fs.NArg() == 1 {
-		f.scenario = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		errf("unexpected arguments %v (one scenario)", fs.Args())
-		return exitUsage
-	}
-	if f.scenario == "" {
-		errf("--scenario is required, e.g. cacheproof size -s baseline")
-		return exitUsage
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof size -s baseline", errf); code != next {
+		return code
 	}
 	o := sizing.Options{Points: f.points, Trace: sizing.TraceOptions{Rate: f.sampleRate},
 		Cal: sizing.CalibrateOptions{RedisURL: f.redisURL, RedisServer: f.redisServer}}
