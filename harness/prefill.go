@@ -96,7 +96,7 @@ func prefill(ctx context.Context, sched *workload.Schedule, history time.Duratio
 		for i := range c.Ops {
 			op := &c.Ops[i]
 			k := op.Kind
-			if k == workload.OpRateLimit {
+			if k.Limits() {
 				// Counters live one window and hold integers: nothing a
 				// replay should leave behind.
 				continue
