@@ -41,6 +41,10 @@ type clientSnapshot struct {
 	gcCPU    float64
 	totalCPU float64
 	cycles   uint64
+	// host is the host timer probe's count (hostOK false before its first
+	// report or without a probe).
+	host   hostTimerCounts
+	hostOK bool
 }
 
 func takeClientSnapshot() clientSnapshot {
@@ -73,6 +77,9 @@ type clientCollector struct {
 	mu         sync.Mutex
 	start, end *clientSnapshot
 	timers     []*time.Timer
+	// probe measures the machine's own timer wake-ups over the window
+	// (hostprobe.go); nil when nothing is recorded.
+	probe *hostProbe
 }
 
 // startClientCollector schedules the window's edges relative to the load's
@@ -92,6 +99,7 @@ func startClientCollector(loadStart time.Time, phases []phaseInfo) *clientCollec
 	if first < 0 {
 		return c // nothing recorded: the window stays empty
 	}
+	c.probe = startHostProbe()
 	at := func(d time.Duration, f func()) {
 		if wait := time.Until(loadStart.Add(d)); wait > 0 {
 			c.timers = append(c.timers, time.AfterFunc(wait, f))
@@ -111,6 +119,7 @@ func (c *clientCollector) begin() {
 	defer c.mu.Unlock()
 	if c.start == nil {
 		s := takeClientSnapshot()
+		s.host, s.hostOK = c.probe.snapshot(true)
 		c.start = &s
 	}
 }
@@ -121,6 +130,7 @@ func (c *clientCollector) finish() {
 	defer c.mu.Unlock()
 	if c.start != nil && c.end == nil {
 		s := takeClientSnapshot()
+		s.host, s.hostOK = c.probe.snapshot(false)
 		c.end = &s
 	}
 }
@@ -129,6 +139,13 @@ func (c *clientCollector) finish() {
 func (c *clientCollector) stop() {
 	for _, t := range c.timers {
 		t.Stop()
+	}
+}
+
+// close ends the host timer probe; after report, or when the run fails.
+func (c *clientCollector) close() {
+	if c != nil {
+		c.probe.close()
 	}
 }
 
@@ -159,6 +176,15 @@ func (c *clientCollector) report(requests uint64) result.ClientReport {
 	}
 	if total := b.totalCPU - a.totalCPU; total > 0 {
 		cr.GCCPUFraction = math.Round((b.gcCPU-a.gcCPU)/total*1e5) / 1e5
+	}
+	switch {
+	case c.probe != nil && c.probe.why != "":
+		cr.HostTimerNote = c.probe.why
+	case a.hostOK && b.hostOK:
+		cr.HostTimer = hostTimerReport(a.host, b.host)
+	}
+	if cr.HostTimer == nil && cr.HostTimerNote == "" {
+		cr.HostTimerNote = "the host timer probe reported nothing over the window"
 	}
 	return cr
 }
@@ -380,8 +406,13 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	started := u.Commands
 	tailMoved := lat.Overall.P99 > 0 && lat.Overall.P99-lat.Service.P99 > lagShare*lat.Overall.P99
 	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); tailMoved && p.Timeouts == 0 && started > 0 && float64(tool) > lateShare*float64(started) {
-		why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)",
-			100*float64(tool)/float64(started)))
+		share := float64(tool) / float64(started)
+		if h := c.HostTimer; hostExplainsLate(h, share) {
+			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late, and this machine itself woke %.2f%% of a separate probe's timed sleeps over 1 ms late (worst %.1f ms): the host, not the tool, could not keep the schedule",
+				100*share, 100*h.LateFraction, h.MaxMs))
+		} else {
+			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)", 100*share))
+		}
 	}
 	if c.WindowS > 0 {
 		cores := c.CPUSeconds / c.WindowS
@@ -397,6 +428,18 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 		why = append(why, fmt.Sprintf("this machine was oversubscribed (load average %.2f on %d CPUs): more threads wanted the CPUs than there were, the tool's and Redis's own included", c.HostLoad1m, c.NumCPU))
 	}
 	return strings.Join(why, "; ")
+}
+
+// hostWakesPerStart is how many timed wake-ups a command's start rests on:
+// the dispatcher's sleep, then its worker's hand-off. Each can come late on
+// a host that is slow to wake a thread, so a tool as good as the host is
+// late up to about this many times the host probe's share.
+const hostWakesPerStart = 2
+
+// hostExplainsLate reports whether the host timer probe saw enough late
+// wake-ups to account for a late share of command starts.
+func hostExplainsLate(h *result.HostTimer, share float64) bool {
+	return h != nil && h.Wakes > 0 && h.Late > 0 && share <= hostWakesPerStart*h.LateFraction
 }
 
 // loopbackOnly reports whether every node listens on a loopback address:

@@ -65,6 +65,9 @@ func TestBottleneckVerdict(t *testing.T) {
 		{"tool CPU saturated", result.UsersReport{Commands: 10_000}, result.PoolReport{Timeouts: 900}, lagged, result.ClientReport{CPUSeconds: 190, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 0, false, "the tool used 1.90 of the 2 CPUs"},
 		{"machine shared and full", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, true, "together used 1.85 of this machine's 2 CPUs"},
 		{"remote Redis busy", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, result.ClientReport{CPUSeconds: 100, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2}, 85, false, ""},
+		{"late as the host's own timer", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 200), 10, true, "the host, not the tool, could not keep the schedule"},
+		{"later than the host's timer", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 20), 10, true, "(the tool could not keep its schedule)"},
+		{"host timer never late", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 0), 10, true, "(the tool could not keep its schedule)"},
 		{"host oversubscribed", result.UsersReport{Commands: 10_000}, result.PoolReport{}, level, result.ClientReport{CPUSeconds: 10, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2, HostLoad1m: 3.4}, 10, true, "load average 3.40 on 2 CPUs"},
 	} {
 		lat := tc.lat
@@ -76,6 +79,12 @@ func TestBottleneckVerdict(t *testing.T) {
 			t.Errorf("%s: bottleneck %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// withHost is c with a host timer probe that saw late of wakes over 1 ms.
+func withHost(c result.ClientReport, wakes, late uint64) result.ClientReport {
+	c.HostTimer = &result.HostTimer{Wakes: wakes, Late: late, LateFraction: float64(late) / float64(wakes), MaxMs: 4}
+	return c
 }
 
 func TestLoopbackOnly(t *testing.T) {

@@ -472,6 +472,7 @@ func (r *run) stopLoad() {
 		r.runner.Stop()
 	}
 	r.client.stop()
+	r.client.close()
 }
 
 // drive samples every interval until the schedule is dispatched or ctx is

@@ -15,6 +15,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	HostProbeMain() // runs with the host timer probe, as cacheproof does
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/HdrHistogram/hdrhistogram-go.init"))
 }
 
@@ -51,6 +52,15 @@ func TestShortRun(t *testing.T) {
 	if res.Users.Requests == 0 || res.Users.Commands == 0 {
 		t.Fatalf("no operations recorded: %+v", res.Users)
 	}
+	// The host timer probe (this test binary serves as one: TestMain calls
+	// HostProbeMain) ran over the 3 s window at about 200 wake-ups a second
+	// and is gone.
+	if h := res.Client.HostTimer; h == nil {
+		t.Errorf("no host timer figure (note %q)", res.Client.HostTimerNote)
+	} else if h.Wakes < 200 || h.Wakes > 1500 || h.Late > h.Wakes || len(h.Over) != len(hostProbeBounds) {
+		t.Errorf("host timer over a 3 s window: %+v", h)
+	}
+	assertNoProbeLeft(t)
 	c := res.Cache
 	if c.Hits+c.Misses == 0 {
 		t.Fatal("no lookups")

@@ -119,7 +119,21 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},
 		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
 		{"host load (1 min)", fmt.Sprintf("%.2f on %d CPUs", c.HostLoad1m, c.NumCPU)},
+		{"host timer (probe)", hostTimerText(c)},
 	}
+}
+
+// hostTimerText is the host timer probe's line: how often this machine woke
+// a sleeping thread over 1 ms late, the floor under the tool's late starts.
+func hostTimerText(c result.ClientReport) string {
+	h := c.HostTimer
+	if h == nil {
+		if c.HostTimerNote != "" {
+			return "not measured: " + c.HostTimerNote
+		}
+		return "not measured"
+	}
+	return fmt.Sprintf("%s of %s wake-ups over 1 ms late (%s%%), worst %s ms", formatCount(h.Late), formatCount(h.Wakes), formatNum(round(100*h.LateFraction, 2)), formatNum(round(h.MaxMs, 2)))
 }
 
 // serverCPUText is Redis's own CPU over the recorded load, per command.

@@ -101,6 +101,7 @@ func WriteText(w io.Writer, r *result.Result) error {
 	}
 	if hasClient(r.Client) {
 		row("client (this tool)", "%s", clientLine(r.Client))
+		row("host timer", "%s", hostTimerText(r.Client))
 		if r.Client.Bottleneck != "" {
 			row("WARNING", "%s", r.Client.Bottleneck)
 		}

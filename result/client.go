@@ -64,6 +64,12 @@ type ClientReport struct {
 	// included, and any other process's), and the latencies describe the
 	// host too.
 	HostLoad1m float64 `json:"host_load_1m,omitempty"`
+	// HostTimer is what a separate probe process saw of this machine's
+	// timer wake-ups over the same window (harness/hostprobe.go): the
+	// floor under users.late that no load generator on this machine can go
+	// below. Absent when the probe could not run (HostTimerNote says why).
+	HostTimer     *HostTimer `json:"host_timer,omitempty"`
+	HostTimerNote string     `json:"host_timer_note,omitempty"`
 	// PeakRSSBytes is the process's peak resident set since it started
 	// (prefill included): what the tool needed at its worst.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
@@ -82,4 +88,23 @@ type ServerLatency struct {
 	P50   float64 `json:"p50"`
 	P99   float64 `json:"p99"`
 	P999  float64 `json:"p999"`
+}
+
+// HostTimer is the host timer probe's count over the measured window: a
+// process with one thread that sleeps until random moments (about 200 a
+// second) and counts the wake-ups that came late. LateFraction is the
+// share over 1 ms, the threshold of users.late.
+type HostTimer struct {
+	Wakes        uint64           `json:"wakes"`
+	Late         uint64           `json:"late"`
+	LateFraction float64          `json:"late_fraction"`
+	MaxMs        float64          `json:"max_ms"`
+	Over         []HostTimerBound `json:"over"`
+}
+
+// HostTimerBound is how many of the probe's wake-ups came more than OverUs
+// microseconds after the time asked for.
+type HostTimerBound struct {
+	OverUs int64  `json:"over_us"`
+	Wakes  uint64 `json:"wakes"`
 }

@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/cacheproof/cacheproof/harness"
 )
 
 // Exit codes.
@@ -102,6 +104,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
+	harness.HostProbeMain() // first: the process may be the host timer probe
 	quietRedisLogs(os.Stderr)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -56,6 +56,7 @@ type runFlags struct {
 	progress         string
 	cpuProfile       string
 	memProfile       string
+	traceFile        string
 	predict          bool
 }
 
@@ -148,6 +149,7 @@ func (c *runState) parseFlags(args []string) int {
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
 	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
+	fs.StringVar(&f.traceFile, "trace", "", "write a Go execution trace of the tool itself to this file (go tool trace), to see why a command started late: what held the dispatcher or its worker back")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations over the run, live heap at its end) of the tool itself to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
@@ -181,10 +183,21 @@ func (c *runState) startProfiles() (stop func(), code int) {
 		}
 		stopCPU = s
 	}
+	stopTrace := func() {}
+	if c.f.traceFile != "" {
+		s, err := startTrace(c.f.traceFile)
+		if err != nil {
+			stopCPU()
+			c.errf("--trace: %v", err)
+			return nil, exitUsage
+		}
+		stopTrace = s
+	}
 	return func() {
 		if c.f.memProfile != "" {
 			writeHeapProfile(c.f.memProfile, c.stderr)
 		}
+		stopTrace()
 		stopCPU()
 	}, next
 }

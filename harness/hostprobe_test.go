@@ -1,0 +1,110 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The probe's body, run in this process for 300 ms: it sleeps about 200
+// times a second and reports cumulative counts every 100 ms, each line
+// parseable, counts never going down and the bounds nested (a wake-up over
+// 1 ms is also over 500 µs).
+func TestHostProbeReports(t *testing.T) {
+	pr, pw := io.Pipe()
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { done <- runHostProbe(pw, stop) }()
+	var lines []hostTimerCounts
+	sc := bufio.NewScanner(pr)
+	deadline := time.After(300 * time.Millisecond)
+read:
+	for sc.Scan() {
+		c, err := parseHostTimerCounts(sc.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, c)
+		select {
+		case <-deadline:
+			break read
+		default:
+		}
+	}
+	close(stop)
+	go func() { _, _ = io.Copy(io.Discard, pr) }() // let a last write finish
+	<-done
+	_ = pw.Close()
+	if len(lines) < 2 {
+		t.Fatalf("%d reports in 300 ms, want at least 2", len(lines))
+	}
+	last := lines[len(lines)-1]
+	if last.wakes < 20 || last.wakes > 200 {
+		t.Errorf("%d wake-ups in about 300 ms, want about 60", last.wakes)
+	}
+	for i := 1; i < len(lines); i++ {
+		if lines[i].wakes < lines[i-1].wakes {
+			t.Errorf("wake-ups went down: %d then %d", lines[i-1].wakes, lines[i].wakes)
+		}
+	}
+	for i := 1; i < len(last.over); i++ {
+		if last.over[i] > last.over[i-1] {
+			t.Errorf("over %v: %d > over %v: %d", hostProbeBounds[i], last.over[i], hostProbeBounds[i-1], last.over[i-1])
+		}
+	}
+	if last.over[0] > last.wakes {
+		t.Errorf("%d late of %d wake-ups", last.over[0], last.wakes)
+	}
+}
+
+// The window's figures are differences of the cumulative counts, with the
+// share over 1 ms as users.late counts it.
+func TestHostTimerReport(t *testing.T) {
+	a, _ := parseHostTimerCounts("1000 500 100 20 5 2 1 0 3000000")
+	b, _ := parseHostTimerCounts("3000 1500 300 60 25 10 1 0 2500000")
+	h := hostTimerReport(a, b)
+	if h == nil || h.Wakes != 2000 || h.Late != 20 || h.LateFraction != 0.01 || h.MaxMs != 2.5 {
+		t.Fatalf("report %+v", h)
+	}
+	if len(h.Over) != len(hostProbeBounds) || h.Over[3].OverUs != 1000 || h.Over[3].Wakes != 20 {
+		t.Errorf("bounds %+v", h.Over)
+	}
+	if hostTimerReport(b, b) != nil {
+		t.Error("a window without wake-ups has a report")
+	}
+	if _, err := parseHostTimerCounts("1 2 3"); err == nil || !strings.Contains(err.Error(), "fields") {
+		t.Errorf("short line: %v", err)
+	}
+}
+
+// assertNoProbeLeft fails if a host timer probe started by this process is
+// still running: every run ends its probe.
+func assertNoProbeLeft(t *testing.T) {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if bytes.Contains(env, []byte(hostProbeEnv+"=1")) {
+			t.Errorf("host timer probe %d still running after the run", pid)
+		}
+	}
+}
