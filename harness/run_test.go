@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cacheproof/cacheproof/report"
+	"github.com/cacheproof/cacheproof/report/reporttest"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
@@ -61,6 +64,14 @@ func TestShortRun(t *testing.T) {
 		t.Errorf("host timer over a 3 s window: %+v", h)
 	}
 	assertNoProbeLeft(t)
+	// The real report, client section and all, is what the schema says.
+	var js bytes.Buffer
+	if err := report.WriteJSON(&js, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := reporttest.ValidateJSON(js.Bytes()); err != nil {
+		t.Errorf("the run's report does not validate: %v", err)
+	}
 	c := res.Cache
 	if c.Hits+c.Misses == 0 {
 		t.Fatal("no lookups")

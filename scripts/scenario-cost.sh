@@ -42,6 +42,11 @@ print(f"  ratio tool / redis           {c['cpu_vs_redis']:8.2f}")
 print(f"  tool peak RSS                {c['peak_rss_bytes'] / 2**20:8.1f} MiB")
 print(f"  GC                           {c['gc_cycles']} cycles, pause p99 {c['gc_pause_p99_ms']} ms, {100 * c['gc_cpu_fraction']:.2f}% of CPU")
 print(f"  late                         {100 * u['late'] / started:8.2f} %   ({u['late']:,} of {started:,}; {u.get('late_waiting_for_slot', 0):,} waited for a slot; host load {c.get('host_load_1m', 0):.2f})")
+h = c.get("host_timer")
+if h:
+    print(f"  host timer (probe)           {100 * h['late_fraction']:8.2f} %   ({h['late']:,} of {h['wakes']:,} wake-ups over 1 ms late, worst {h['max_ms']} ms: this machine's floor under 'late')")
+else:
+    print(f"  host timer (probe)           not measured ({c.get('host_timer_note', '')})")
 print(f"  dropped                      {u['dropped']:8,}")
 print(f"  latency p99                  {r['latency_ms']['overall']['p99']:8.3f} ms   verdict {r['verdict']}")
 if c.get("bottleneck"):
