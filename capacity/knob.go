@@ -87,7 +87,7 @@ func finishKnob(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, too
 	case toolLimited:
 		_, why := ToolLimited(results[fail.Load])
 		a.AtLeast, a.Limit = true, result.LimitTool
-		a.Evidence = "the load generator was the bottleneck at " + loadText(p, fail.Load) + ": " + why
+		a.Evidence = "the load generator or its machine was the bottleneck at " + loadText(p, fail.Load) + ": " + why
 		fmt.Fprintf(&b, "cannot size %s: the tool could not apply %s", p.Vary, load)
 		if pass != nil {
 			fmt.Fprintf(&b, " (it held with %s)", loadText(p, pass.Load))

@@ -285,7 +285,7 @@ func finish(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, toolLim
 		a.FailLoad = fail.Load
 		a.Limit = result.LimitTool
 		_, why := ToolLimited(results[fail.Load])
-		a.Evidence = "the load generator was the bottleneck at " + loadText(p, fail.Load) + ": " + why
+		a.Evidence = "the load generator or its machine was the bottleneck at " + loadText(p, fail.Load) + ": " + why
 	default:
 		a.FailLoad = fail.Load
 		var prev *result.Result

@@ -321,7 +321,7 @@ func fillRunEnvironment(res *result.Result, dep statsControl, client *clientColl
 	}
 	fillCost(res, loopbackOnly(dep.Nodes()))
 	if res.Client.Bottleneck != "" {
-		res.Notes = append(res.Notes, "the load generator was the bottleneck: "+res.Client.Bottleneck)
+		res.Notes = append(res.Notes, "not Redis: the load generator or its machine was the bottleneck: "+res.Client.Bottleneck)
 	}
 }
 

@@ -185,7 +185,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		if !f.quiet {
 			v := strings.ToUpper(st.Verdict)
 			if st.ToolLimited {
-				v += " (the tool was the bottleneck)"
+				v += " (the tool or its machine was the bottleneck)"
 			}
 			var broke []string
 			for _, t := range st.Targets {
