@@ -408,8 +408,21 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); tailMoved && p.Timeouts == 0 && started > 0 && float64(tool) > lateShare*float64(started) {
 		share := float64(tool) / float64(started)
 		if h := c.HostTimer; hostExplainsLate(h, share) {
-			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late, and this machine itself woke %.2f%% of a separate probe's timed sleeps over 1 ms late (worst %.1f ms): the host, not the tool, could not keep the schedule",
-				100*share, 100*h.LateFraction, h.MaxMs))
+			// The probe's thread competes for the same CPUs as the tool's
+			// (and a local Redis's): say how busy they kept them, so a
+			// reader can tell a noisy host from a machine this load filled.
+			busy := ""
+			if c.WindowS > 0 && c.NumCPU > 0 {
+				used := c.CPUSeconds / c.WindowS
+				if local {
+					used += redisCPU / c.WindowS
+					busy = fmt.Sprintf(", while the tool and Redis used %.2f of its %d CPUs", used, c.NumCPU)
+				} else {
+					busy = fmt.Sprintf(", while the tool used %.2f of its %d CPUs", used, c.NumCPU)
+				}
+			}
+			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late, and this machine woke a separate probe process's timed sleeps as late (%.2f%% over 1 ms, worst %.1f ms%s): threads here waited for a CPU whatever their code, so the late starts are the machine's, not the tool's schedule",
+				100*share, 100*h.LateFraction, h.MaxMs, busy))
 		} else {
 			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)", 100*share))
 		}
