@@ -8,67 +8,9 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 )
 
-// searchKnob sweeps a setting (max_conns) at the scenario's load: more of
-// it holds more, so the ramp grows it until a step passes (shrinks it from
-// a passing first step until one fails), then bisects between the highest
-// failing and the lowest passing value. A tool-limited step ends the sweep:
-// no setting of the cache layer helps a load the tool cannot apply.
-func searchKnob(c *result.Capacity, p Plan, step func(string, float64) (*result.CapacityStep, error), budget func() bool, results map[float64]*result.Result) (*result.Capacity, error) {
-	var pass, fail *result.CapacityStep
-	toolLimited := false
-	done := func(err error) (*result.Capacity, error) {
-		return finishKnob(c, p, pass, fail, toolLimited, results), err
-	}
-	for _, v := range p.ramp() {
-		if !budget() {
-			break
-		}
-		st, err := step("ramp", v)
-		if err != nil {
-			return done(err)
-		}
-		if st.Pass {
-			pass = st
-			break
-		}
-		fail, toolLimited = st, st.ToolLimited
-		if toolLimited {
-			return done(nil)
-		}
-	}
-	for fail == nil && pass != nil && budget() {
-		v := p.round(pass.Load / p.Growth)
-		if v < p.Min || v >= pass.Load {
-			break
-		}
-		st, err := step("down", v)
-		if err != nil {
-			return done(err)
-		}
-		if st.Pass {
-			pass = st
-		} else {
-			fail, toolLimited = st, st.ToolLimited
-		}
-	}
-	for pass != nil && fail != nil && !toolLimited && budget() && !p.closeEnough(pass.Load, fail.Load) {
-		mid := p.round((pass.Load + fail.Load) / 2)
-		if mid <= fail.Load || mid >= pass.Load {
-			break
-		}
-		st, err := step("bisect", mid)
-		if err != nil {
-			return done(err)
-		}
-		if st.Pass {
-			pass = st
-		} else {
-			fail, toolLimited = st, st.ToolLimited
-		}
-	}
-	return done(nil)
-}
-
+// finishKnob writes the answer of a knob sweep (max_conns at the scenario's
+// load): the least value that held and the highest that failed.
+// Its walk is the load search's (sweep), climbing while steps fail.
 func finishKnob(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, toolLimited bool, results map[float64]*result.Result) *result.Capacity {
 	a := &c.Answer
 	design := loadText(p, p.Design)

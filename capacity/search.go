@@ -203,64 +203,71 @@ func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result
 		return &c.Steps[len(c.Steps)-1], nil
 	}
 	budget := func() bool { return len(c.Steps) < p.MaxSteps }
-
-	var pass, fail *result.CapacityStep
-	toolLimited := false
+	pass, fail, toolLimited, err := sweep(p, step, budget)
 	if p.Knob {
-		return searchKnob(c, p, step, budget, results)
+		return finishKnob(c, p, pass, fail, toolLimited, results), err
+	}
+	return finish(c, p, pass, fail, toolLimited, results), err
+}
+
+// sweep is the one walk of a load search and a knob sweep alike: a ramp up
+// from From until a step ends it, a walk down by Growth from a first step
+// that already ends it, then bisection between the passing and the failing
+// step to the precision. A load search climbs while steps pass and stops at
+// a failure; a knob sweep (more of the setting holds more) climbs while
+// steps fail and stops at a pass. A tool-limited step ends the walk. On a
+// step's error, pass and fail are those of the steps run so far.
+func sweep(p Plan, step func(string, float64) (*result.CapacityStep, error), budget func() bool) (pass, fail *result.CapacityStep, toolLimited bool, err error) {
+	// low is the side the ramp climbs through, high the side that ends it.
+	low, high := &pass, &fail
+	if p.Knob {
+		low, high = &fail, &pass
+	}
+	try := func(stage string, load float64) error {
+		st, err := step(stage, load)
+		if err != nil {
+			return err
+		}
+		if st.Pass {
+			pass = st
+		} else {
+			fail, toolLimited = st, st.ToolLimited
+		}
+		return nil
 	}
 	// Ramp up.
 	for _, load := range p.ramp() {
 		if !budget() {
 			break
 		}
-		st, err := step("ramp", load)
-		if err != nil {
-			return finish(c, p, pass, fail, toolLimited, results), err
+		if err := try("ramp", load); err != nil {
+			return pass, fail, toolLimited, err
 		}
-		if st.Pass {
-			pass = st
-			continue
+		if *high != nil || toolLimited {
+			break
 		}
-		fail = st
-		toolLimited = st.ToolLimited
-		break
 	}
-	// Down from a failing first step, until one passes.
-	for pass == nil && fail != nil && !toolLimited && budget() {
-		load := p.round(fail.Load / p.Growth)
-		if load < p.Min || load >= fail.Load {
+	// Down from a first step that already ends the ramp.
+	for *low == nil && *high != nil && !toolLimited && budget() {
+		load := p.round((*high).Load / p.Growth)
+		if load < p.Min || load >= (*high).Load {
 			break
 		}
-		st, err := step("down", load)
-		if err != nil {
-			return finish(c, p, pass, fail, toolLimited, results), err
+		if err := try("down", load); err != nil {
+			return pass, fail, toolLimited, err
 		}
-		if st.Pass {
-			pass = st
-			break
-		}
-		fail = st
-		toolLimited = st.ToolLimited
 	}
 	// Bisect.
 	for pass != nil && fail != nil && !toolLimited && budget() && !p.closeEnough(pass.Load, fail.Load) {
 		mid := p.round((pass.Load + fail.Load) / 2)
-		if mid <= pass.Load || mid >= fail.Load {
+		if mid <= (*low).Load || mid >= (*high).Load {
 			break
 		}
-		st, err := step("bisect", mid)
-		if err != nil {
-			return finish(c, p, pass, fail, toolLimited, results), err
-		}
-		if st.Pass {
-			pass = st
-		} else {
-			fail = st
-			toolLimited = st.ToolLimited
+		if err := try("bisect", mid); err != nil {
+			return pass, fail, toolLimited, err
 		}
 	}
-	return finish(c, p, pass, fail, toolLimited, results), nil
+	return pass, fail, toolLimited, nil
 }
 
 // finish writes the answer from the highest passing and lowest failing steps.
