@@ -43,17 +43,9 @@ Examples:
 `
 
 type capacityFlags struct {
-	scenario         string
-	settings         capacity.Settings
-	stepWarmup       time.Duration
-	out              string
-	seed             int64
-	quiet            bool
-	redisServer      string
-	image            string
-	allowDestructive bool
-	junit            string
-	markdown         string
+	commonFlags
+	settings   capacity.Settings
+	stepWarmup time.Duration
 }
 
 // capacityMain is `cacheproof capacity`: flags and files here, the search
@@ -65,7 +57,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	s := &f.settings
 	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario")
+	f.register(fs, commonHelp{outInfix: "capacity-", quietKeeps: "headline", junitCases: "one test case: the design point holds"})
 	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), or max_conns (the pool's size, at the scenario's load: the fewest that hold it) (default users)")
 	fs.Float64Var(&s.From, "from", 0, "first step's load (default: half the design point)")
 	fs.Float64Var(&s.To, "to", 0, "highest load of the ramp (default: four times the design point)")
@@ -75,14 +67,6 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
 	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
 	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many steps (default 12)")
-	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-capacity-<UTC timestamp>)")
-	fs.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the headline and errors")
-	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary (default $CACHEPROOF_REDIS_SERVER, then PATH)")
-	fs.StringVar(&f.image, "image", "", "Redis image for the container backend")
-	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
-	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case: the design point holds)")
-	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
 	}
@@ -108,24 +92,18 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		s.StepWarmup = &f.stepWarmup
 	}
 
-	sc, err := scenarios.Resolve(f.scenario)
-	if err != nil {
-		printScenarioErr(stderr, err)
-		return exitUsage
+	sc, code := f.resolveScenario(stderr)
+	if code != next {
+		return code
 	}
-	if fs.Changed("seed") {
-		if err := sc.Apply(scenarios.Overrides{Seed: &f.seed}); err != nil {
+	if seed := f.seedOverride(fs); seed != nil {
+		if err := sc.Apply(scenarios.Overrides{Seed: seed}); err != nil {
 			printScenarioErr(stderr, err)
 			return exitUsage
 		}
 	}
-	if sc.Target.Backend == "external" && !f.allowDestructive {
-		for _, ft := range sc.Faults {
-			if ft.ActsOnRedis() {
-				errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)
-				return exitUsage
-			}
-		}
+	if code := f.refuseDestructive(sc, errf); code != next {
+		return code
 	}
 	plan, settings, err := capacity.Resolve(sc, f.settings)
 	if err != nil {
@@ -146,13 +124,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	outDir := f.out
-	if outDir == "" {
-		outDir = filepath.Join("results", fmt.Sprintf("%s-capacity-%s", sc.Name, time.Now().UTC().Format("20060102T150405Z")))
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		errf("cannot create the report folder: %v", err)
-		return exitEnvironment
+	outDir, code := f.makeOutDir(sc.Name, errf)
+	if code != next {
+		return code
 	}
 	rs := &runState{stdout: stdout, stderr: stderr}
 	ctx, stopSignals := rs.interruptible()
@@ -162,12 +136,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
 	}
 	n := 0
-	runner := capacity.HarnessRunner(sc, settings, harness.Options{
-		RedisServer:      f.redisServer,
-		Image:            f.image,
-		AllowDestructive: f.allowDestructive,
-		Version:          toolVersion(),
-	}, func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
+	runner := capacity.HarnessRunner(sc, settings, f.harnessOptions(), func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
 	if !f.quiet {
 		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v; each step prefilled on its own\n",
 			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design)
@@ -213,7 +182,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 				st.HostLoad1, st.NumCPU))
 		}
 	}
-	code := exitOK
+	code = exitOK
 	if !c.Answer.DesignHolds {
 		code = exitTargetMiss
 	}

@@ -39,25 +39,17 @@ Examples:
 `
 
 type runFlags struct {
-	scenario         string
-	duration         time.Duration
-	warmup           time.Duration
-	users            int
-	out              string
-	seed             int64
-	quiet            bool
-	redisServer      string
-	image            string
-	allowDestructive bool
-	shard            string
-	junit            string
-	markdown         string
-	metricsAddr      string
-	progress         string
-	cpuProfile       string
-	memProfile       string
-	traceFile        string
-	predict          bool
+	commonFlags
+	duration    time.Duration
+	warmup      time.Duration
+	users       int
+	shard       string
+	metricsAddr string
+	progress    string
+	cpuProfile  string
+	memProfile  string
+	traceFile   string
+	predict     bool
 }
 
 // runMain is `cacheproof run`. It passes through named stages, each a
@@ -132,19 +124,11 @@ func (c *runState) parseFlags(args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	c.fs = fs
 	fs.SetOutput(stderr)
-	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario (see 'cacheproof scenarios')")
+	f.register(fs, commonHelp{outInfix: "", quietKeeps: "verdict lines", junitCases: "one test case per target"})
 	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
 	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
-	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-<UTC timestamp>)")
-	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict lines and errors")
-	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary (default $CACHEPROOF_REDIS_SERVER, then PATH)")
-	fs.StringVar(&f.image, "image", "", "Redis image for the container backend (default the scenario's, then redis:7-alpine)")
-	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
-	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML (one test case per target) to this file")
-	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
@@ -207,10 +191,9 @@ func (c *runState) startProfiles() (stop func(), code int) {
 // written, never read as "not given".
 func (c *runState) loadScenario() int {
 	f, fs := &c.f, c.fs
-	sc, err := scenarios.Resolve(f.scenario)
-	if err != nil {
-		printScenarioErr(c.stderr, err)
-		return exitUsage
+	sc, code := f.resolveScenario(c.stderr)
+	if code != next {
+		return code
 	}
 	if fs.Changed("users") && f.users <= 0 {
 		c.errf("--users %d: must be at least 1", f.users)
@@ -220,10 +203,7 @@ func (c *runState) loadScenario() int {
 		c.errf("--duration %s: must be positive", f.duration)
 		return exitUsage
 	}
-	ov := scenarios.Overrides{Duration: f.duration, Users: f.users}
-	if fs.Changed("seed") {
-		ov.Seed = &f.seed
-	}
+	ov := scenarios.Overrides{Duration: f.duration, Users: f.users, Seed: f.seedOverride(fs)}
 	if fs.Changed("warmup") {
 		ov.Warmup = &f.warmup
 	}
@@ -231,13 +211,8 @@ func (c *runState) loadScenario() int {
 		printScenarioErr(c.stderr, err)
 		return exitUsage
 	}
-	if sc.Target.Backend == "external" && !f.allowDestructive {
-		for _, ft := range sc.Faults {
-			if ft.ActsOnRedis() {
-				c.errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)
-				return exitUsage
-			}
-		}
+	if code := f.refuseDestructive(sc, c.errf); code != next {
+		return code
 	}
 	c.sc = sc
 	return next
@@ -246,15 +221,9 @@ func (c *runState) loadScenario() int {
 // makeOutDir creates the report folder (default
 // results/<scenario>-<UTC timestamp>).
 func (c *runState) makeOutDir() int {
-	c.outDir = c.f.out
-	if c.outDir == "" {
-		c.outDir = filepath.Join("results", fmt.Sprintf("%s-%s", c.sc.Name, time.Now().UTC().Format("20060102T150405Z")))
-	}
-	if err := os.MkdirAll(c.outDir, 0o755); err != nil {
-		c.errf("cannot create the report folder: %v", err)
-		return exitEnvironment
-	}
-	return next
+	var code int
+	c.outDir, code = c.f.makeOutDir(c.sc.Name, c.errf)
+	return code
 }
 
 // interruptible returns the run's context. First Ctrl-C or SIGTERM: stop,
@@ -309,21 +278,15 @@ func (c *runState) serveMetrics() (closeFn func(), code int) {
 func (c *runState) execute(ctx context.Context) (*result.Result, error) {
 	f := &c.f
 	prog := newProgress(c.stderr, f.progress, f.quiet, c.sc)
-	opts := harness.Options{
-		Scenario:         c.sc,
-		RedisServer:      f.redisServer,
-		Image:            f.image,
-		AllowDestructive: f.allowDestructive,
-		Shard:            c.shard,
-		Shards:           c.shards,
-		LogDir:           filepath.Join(c.outDir, "redis-logs"),
-		Version:          toolVersion(),
-		OnSample: func(s harness.Sample) {
-			prog.sample(s)
-			if c.live != nil {
-				c.live.Publish(s.Row, s.Interval)
-			}
-		},
+	opts := f.harnessOptions()
+	opts.Scenario = c.sc
+	opts.Shard, opts.Shards = c.shard, c.shards
+	opts.LogDir = filepath.Join(c.outDir, "redis-logs")
+	opts.OnSample = func(s harness.Sample) {
+		prog.sample(s)
+		if c.live != nil {
+			c.live.Publish(s.Row, s.Interval)
+		}
 	}
 	if !f.quiet {
 		opts.Logf = prog.logf
