@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,28 +82,28 @@ func TestHostTimerReport(t *testing.T) {
 	}
 }
 
-// assertNoProbeLeft fails if a host timer probe started by this process is
-// still running: every run ends its probe.
-func assertNoProbeLeft(t *testing.T) {
-	t.Helper()
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+// The probe process starts (this test binary serves as one: TestMain calls
+// HostProbeMain), reports within a second, and is gone after close.
+func TestHostProbeProcess(t *testing.T) {
+	p := startHostProbe()
+	if p.why != "" || p.cmd == nil {
+		t.Fatalf("probe did not start: %s", p.why)
+	}
+	pid := p.cmd.Process.Pid
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if c, ok := p.snapshot(false); ok && c.wakes > 0 {
+			break
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
+		if time.Now().After(deadline) {
+			p.close()
+			t.Fatal("no report from the probe within 3 s")
 		}
-		// pid (comm) state ppid ...
-		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if bytes.Contains(env, []byte(hostProbeEnv+"=1")) {
-			t.Errorf("host timer probe %d still running after the run", pid)
-		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.close()
+	p.close() // twice is harmless
+	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
+		t.Errorf("probe %d still exists after close", pid)
 	}
 }
