@@ -14,7 +14,7 @@ import (
 var cmdNames = [...]string{
 	"get", "set", "mget", "del", "unlink", "expire", "pexpire", "persist", "exists",
 	"evalsha", "eval", "scan", "publish", "info", "ping", "role",
-	"hget", "hset", "hmget", "zadd", "zrange", "pexpireat", "other",
+	"hget", "hset", "zadd", "zrange", "pexpireat", "other",
 }
 
 // cmdIndex maps a lower-case command name to its histogram slot with a
@@ -57,14 +57,12 @@ func cmdIndex(name string) int {
 		return 16
 	case "hset":
 		return 17
-	case "hmget":
-		return 18
 	case "zadd":
-		return 19
+		return 18
 	case "zrange":
-		return 20
+		return 19
 	case "pexpireat":
-		return 21
+		return 20
 	}
 	return len(cmdNames) - 1
 }
