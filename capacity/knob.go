@@ -26,6 +26,12 @@ func finishKnob(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, too
 	}
 	var b strings.Builder
 	switch {
+	case pass == nil && fail == nil:
+		// No step completed: the first one errored (Redis could not start)
+		// or the search was interrupted. The caller reports the error; the
+		// answer says only that nothing was measured.
+		a.AtLeast = false
+		fmt.Fprintf(&b, "no step completed: nothing is known about %s for %s", p.Vary, load)
 	case toolLimited:
 		_, why := ToolLimited(results[fail.Load])
 		a.AtLeast, a.Limit = true, result.LimitTool

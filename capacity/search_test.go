@@ -296,3 +296,25 @@ func TestSearchKnobFindsFewestConnections(t *testing.T) {
 		t.Errorf("never holds: %+v", c.Answer)
 	}
 }
+
+// A knob sweep whose first step errors (Redis could not start) or is
+// interrupted returns the error and an answer that says nothing was
+// measured; it never panics (it did: the answer read the failing step).
+func TestSearchKnobFirstStepError(t *testing.T) {
+	boom := errors.New("redis-server could not start")
+	run := func(context.Context, float64) (*result.Result, error) { return nil, boom }
+	p := Plan{Vary: "max_conns", Unit: "connections", Knob: true, Design: 50, From: 6, To: 100, Growth: 2,
+		Precision: 0.1, Relative: true, PrecisionText: "10%", MaxSteps: 20, Whole: true, Min: 1, Users: 10000, PerUserPerMinute: 6}
+	c, err := Search(context.Background(), p, run, nil)
+	if !errors.Is(err, boom) || len(c.Steps) != 0 {
+		t.Fatalf("err %v, steps %d", err, len(c.Steps))
+	}
+	if c.Answer.DesignHolds || c.Verdict == result.VerdictPass || !strings.Contains(c.Answer.Headline, "no step completed") {
+		t.Errorf("answer %+v verdict %s", c.Answer, c.Verdict)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Search(ctx, p, run, nil); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("canceled: %v", err)
+	}
+}
