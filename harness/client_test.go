@@ -82,6 +82,7 @@ func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 	}
 	start := time.Now()
 	c := startClientCollector(start, phases)
+	defer c.close()
 	defer c.stop()
 	// Keep a CPU busy through all three phases.
 	for time.Since(start) < 450*ms {
@@ -106,6 +107,7 @@ func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 func TestClientCollectorInterruptedBeforeRecording(t *testing.T) {
 	phases := []phaseInfo{{name: "warmup", end: time.Hour}, {name: "steady", recorded: true, start: time.Hour, end: 2 * time.Hour}}
 	c := startClientCollector(time.Now(), phases)
+	defer c.close()
 	r := c.report(0)
 	if r.WindowS != 0 || r.CPUSeconds != 0 || r.GCCycles != 0 {
 		t.Errorf("figures without a recorded window: %+v", r)
