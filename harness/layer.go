@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,16 +293,28 @@ func (d *driver) onInvalidate(in *instance) func([]string) {
 	}
 }
 
-// warmItem is one key to warm and what it takes to load it.
+// warmItem is one key to warm and what it takes to load it: for a hash,
+// the fields the instance read (each its own origin load, as the driver's
+// fill after a missed HGET loads one field).
 type warmItem struct {
-	fam  *workload.Family
-	size int
+	fam    *workload.Family
+	size   int
+	fields []string
 }
+
+// warmUnit is one origin load of a warming: a string or sorted-set key, or
+// one field of a hash.
+type warmUnit struct{ key, field string }
 
 // warm loads instance i's meta keys and hot set from the origin and writes
 // them in pipelined batches, each with its family's TTL: what a bot process
-// does at start and after it saw Redis come back empty. Only string
-// families are warmed (a hash or sorted set is rebuilt by its next miss).
+// does at start and after it saw Redis come back empty. Every type is
+// written as the driver writes it, so later reads find what they expect: a
+// string the origin's value, a hash the origin's value in each field the
+// instance read, a sorted set its fill (zsetFill, after one origin load, as
+// a miss rebuilds it). keys and hot count Redis keys (a hash once, however
+// many of its fields); loads, loadErrs and writeErrs count origin loads
+// and their writes.
 func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, meta []*workload.Family) warmRun {
 	in := &d.insts[i]
 	began := time.Now()
@@ -310,65 +323,102 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 		run.at = began.Sub(d.start) // at start, before the clock: 0
 	}
 	want := map[string]warmItem{}
+	units := 0
 	for _, f := range meta {
 		want[f.KeyPattern] = warmItem{fam: f, size: f.MeanSize}
 		run.metaKeys++
+		units++
+	}
+	// add takes key of fam (and, for a hash, the field read) into the
+	// warming.
+	add := func(fam *workload.Family, key, field string, size int) {
+		it, ok := want[key]
+		if !ok {
+			it = warmItem{fam: fam, size: size}
+			run.hot++
+			if !isHash(fam) {
+				units++
+			}
+		}
+		if isHash(it.fam) && field != "" && !slices.Contains(it.fields, field) {
+			it.fields = append(it.fields, field)
+			units++
+		}
+		want[key] = it
 	}
 	if h := in.hot; h != nil {
 		for s := range h.ring {
 			op := h.ring[s].Load()
-			if op == nil || !isString(op.Family) {
+			if op == nil {
 				continue
 			}
-			if op.Kind == workload.OpMGet {
+			switch {
+			case op.Kind == workload.OpMGet:
 				for j, k := range op.Keys {
-					f := keyFamily(op, j)
-					if _, ok := want[k]; !ok && isString(f) {
-						want[k] = warmItem{fam: f, size: op.Sizes[j]}
-						run.hot++
+					if f := keyFamily(op, j); isString(f) {
+						add(f, k, "", op.Sizes[j])
 					}
 				}
-				continue
-			}
-			if _, ok := want[op.Key]; !ok {
-				want[op.Key] = warmItem{fam: op.Family, size: op.Size}
-				run.hot++
+			case isString(op.Family), isZSet(op.Family):
+				add(op.Family, op.Key, "", op.Size)
+			case isHash(op.Family) && op.Field != "":
+				add(op.Family, op.Key, op.Field, op.Size)
 			}
 		}
 	}
 	type loaded struct {
-		key string
-		fam *workload.Family
-		val string
+		it  pool.Item
 		err error
 	}
-	keys := make(chan string)
+	work := make(chan warmUnit)
 	out := make(chan loaded, warmConcurrency)
 	var wg sync.WaitGroup
-	for range min(warmConcurrency, max(len(want), 1)) {
+	for range min(warmConcurrency, max(units, 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for k := range keys {
-				it := want[k]
-				v, err := d.origin.Fetch(ctx, it.fam, k, it.size)
-				out <- loaded{key: k, fam: it.fam, val: v, err: err}
+			for u := range work {
+				w := want[u.key]
+				v, err := d.origin.Fetch(ctx, w.fam, u.key, w.size)
+				it := pool.Item{Key: u.key, Val: v, TTL: d.ttl[w.fam.Name]}
+				switch {
+				case err != nil:
+				case isHash(w.fam):
+					it.Field = u.field
+				case isZSet(w.fam):
+					it.Val, it.Members = "", zsetFill(w.fam)
+				}
+				out <- loaded{it: it, err: err}
 			}
 		}()
 	}
 	go func() {
-		defer close(keys)
-		for k := range want {
+		defer close(work)
+		send := func(u warmUnit) bool {
 			select {
-			case keys <- k:
+			case work <- u:
+				return true
 			case <-ctx.Done():
-				return
+				return false
+			}
+		}
+		for k, it := range want {
+			if !isHash(it.fam) {
+				if !send(warmUnit{key: k}) {
+					return
+				}
+				continue
+			}
+			for _, f := range it.fields {
+				if !send(warmUnit{key: k, field: f}) {
+					return
+				}
 			}
 		}
 	}()
 	go func() { wg.Wait(); close(out) }()
 	items := make([]pool.Item, 0, warmBatch)
-	fams := make([]*workload.Family, 0, warmBatch)
+	written := make(map[string]bool, len(want))
 	flush := func() {
 		if len(items) == 0 {
 			return
@@ -378,12 +428,15 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 		if err != nil {
 			run.writeErrs += len(items)
 		} else {
-			run.keys += len(items)
-			for j, it := range items {
-				d.ledger.Wrote(it.Key, now, d.ttl[fams[j].Name])
+			for _, it := range items {
+				d.ledger.Wrote(it.Key, now, it.TTL)
+				if !written[it.Key] {
+					written[it.Key] = true
+					run.keys++
+				}
 			}
 		}
-		items, fams = items[:0], fams[:0]
+		items = items[:0]
 	}
 	for l := range out {
 		run.loads++
@@ -391,8 +444,7 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 			run.loadErrs++
 			continue
 		}
-		items = append(items, pool.Item{Key: l.key, Val: l.val, TTL: d.ttl[l.fam.Name]})
-		fams = append(fams, l.fam)
+		items = append(items, l.it)
 		if len(items) == warmBatch {
 			flush()
 		}
@@ -409,6 +461,11 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 func isString(f *workload.Family) bool {
 	return f != nil && (f.Type == "" || f.Type == workload.TypeString)
 }
+
+// isHash and isZSet report whether a family's keys are hashes or sorted
+// sets.
+func isHash(f *workload.Family) bool { return f != nil && f.Type == workload.TypeHash }
+func isZSet(f *workload.Family) bool { return f != nil && f.Type == workload.TypeZSet }
 
 // metaFamilies are the families the bot warms whatever it served: the
 // meta tier's single keys (hero and item data, the current patch), as the

@@ -1,0 +1,170 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// After a restart empties a real redis-server, an instance re-warms the
+// hash and sorted-set keys it had read, not only its strings: each hash
+// with the fields it read, each sorted set with its fill, under the
+// manager's key prefix and the family's TTL. Read again through the
+// driver, every one is a hit, the hashes' values verify, and nothing is
+// refilled.
+func TestWarmingRewarmsHashAndZSet(t *testing.T) {
+	needRedis(t)
+	ctx := context.Background()
+	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dep.Close(ctx)
+	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
+	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""
+	cfg.KeyPrefix = "wt:"
+	mgr, err := pool.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Shutdown(ctx)
+
+	fams := []workload.Family{
+		{Name: "profile_hash", KeyPattern: "ph:{id}", Keys: 50, Tier: "api", Type: workload.TypeHash, Fields: 8, MeanSize: 128, Source: workload.SourceInternal, Defined: true},
+		{Name: "board", KeyPattern: "board:{id}", Keys: 20, Tier: "api", Type: workload.TypeZSet, Members: 20, MeanSize: 128, Source: workload.SourceInternal, Defined: true, Index: 1},
+		{Name: "plain", KeyPattern: "plain:{id}", Keys: 20, Tier: "api", MeanSize: 128, Source: workload.SourceInternal, Defined: true, Index: 2},
+	}
+	fh, fz, fs := &fams[0], &fams[1], &fams[2]
+	d := &driver{
+		origin: workload.NewOrigin(map[string]workload.OriginConfig{workload.SourceInternal: {Latency: 200 * time.Microsecond}}, 1),
+		ledger: workload.NewLedger(),
+		ttl:    familyTTLs(cfg, fams),
+		layer:  newLayerStats(),
+		runCtx: ctx,
+		insts:  []instance{{c: mgr, hot: newHotSet(64)}},
+	}
+	d.start = time.Now()
+	d.startNs.Store(d.start.UnixNano())
+	in := &d.insts[0]
+
+	// Ten hashes read at one field each, the first at a second field too;
+	// five sorted sets; three strings.
+	var ops []workload.Op
+	for i := range 10 {
+		ops = append(ops, workload.Op{Kind: workload.OpHGet, Family: fh, Key: fmt.Sprintf("ph:%d", i), Field: fmt.Sprintf("f%d", i%8), Size: 128})
+	}
+	ops = append(ops, workload.Op{Kind: workload.OpHGet, Family: fh, Key: "ph:0", Field: "f5", Size: 128})
+	for i := range 5 {
+		ops = append(ops, workload.Op{Kind: workload.OpZRange, Family: fz, Key: fmt.Sprintf("board:%d", i), Size: 128})
+	}
+	for i := range 3 {
+		ops = append(ops, workload.Op{Kind: workload.OpGetOrFetch, Family: fs, Key: fmt.Sprintf("plain:%d", i), Size: 128})
+	}
+	const wantKeys, wantLoads = 18, 19 // 10 hashes (11 fields), 5 sets, 3 strings
+	// readAll reads every op through the driver, as the bot's commands do.
+	readAll := func() cmdRecord {
+		var rec cmdRecord
+		rec.init()
+		due := time.Now()
+		for i := range ops {
+			d.execOp(ctx, in, &rec, &ops[i], &due)
+		}
+		return rec
+	}
+	hits := func(rec cmdRecord) (hit, other int) {
+		for _, l := range rec.lookups {
+			if l.hit && !l.err {
+				hit++
+			} else {
+				other++
+			}
+		}
+		return
+	}
+
+	// The first reads miss and the driver fills them; the second hit.
+	if h, o := hits(readAll()); h != 0 || o != len(ops) {
+		t.Fatalf("first reads of an empty Redis: %d hits, %d others; want 0, %d", h, o, len(ops))
+	}
+	if rec := readAll(); len(rec.errs) != 0 || rec.mismatches != 0 {
+		t.Fatalf("second reads: errors %v, mismatches %d", rec.errs, rec.mismatches)
+	} else if h, _ := hits(rec); h != len(ops) {
+		t.Fatalf("second reads: %d hits of %d", h, len(ops))
+	}
+
+	if err := dep.Stop(ctx, "primary-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dep.Start(ctx, "primary-0"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := dep.Do(ctx, "primary-0", "DBSIZE"); err != nil || n.(int64) != 0 {
+		t.Fatalf("after the restart: DBSIZE %v %v, want 0", n, err)
+	}
+	// The bot's next commands reconnect its pool (the restart broke every
+	// pooled connection); warming starts after that.
+	for i := 0; mgr.Client().Ping(ctx).Err() != nil; i++ {
+		if i == 50 {
+			t.Fatal("the manager never reconnected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	w := d.warm(ctx, 0, "restart @0s", 0, nil)
+	t.Logf("warming: %+v", w)
+	if w.hot != wantKeys || w.keys != wantKeys || w.loads != wantLoads || w.loadErrs != 0 || w.writeErrs != 0 || w.metaKeys != 0 {
+		t.Errorf("warming: hot %d keys %d loads %d (load errors %d, write errors %d); want hot and keys %d, loads %d, no errors",
+			w.hot, w.keys, w.loads, w.loadErrs, w.writeErrs, wantKeys, wantLoads)
+	}
+	if len(d.layer.warms) != 1 {
+		t.Errorf("warmings recorded: %d, want 1", len(d.layer.warms))
+	}
+	if n, err := dep.Do(ctx, "primary-0", "DBSIZE"); err != nil || n.(int64) != wantKeys {
+		t.Errorf("after warming: DBSIZE %v %v, want %d", n, err, wantKeys)
+	}
+	apiTTL := cfg.TTL[pool.TierAPI]
+	for _, c := range []struct{ key, typ string }{{"wt:ph:0", "hash"}, {"wt:ph:9", "hash"}, {"wt:board:4", "zset"}, {"wt:plain:2", "string"}} {
+		if typ, err := dep.Do(ctx, "primary-0", "TYPE", c.key); err != nil || typ != c.typ {
+			t.Errorf("%s: TYPE %v %v, want %s", c.key, typ, err, c.typ)
+		}
+		ms, err := dep.Do(ctx, "primary-0", "PTTL", c.key)
+		if p, _ := ms.(int64); err != nil || p <= 0 || time.Duration(p)*time.Millisecond > apiTTL || time.Duration(p)*time.Millisecond < apiTTL-time.Minute {
+			t.Errorf("%s: PTTL %v %v, want close to the api tier's %s", c.key, ms, err, apiTTL)
+		}
+	}
+	if n, err := dep.Do(ctx, "primary-0", "HLEN", "wt:ph:0"); err != nil || n.(int64) != 2 {
+		t.Errorf("wt:ph:0: HLEN %v %v, want its 2 fields read", n, err)
+	}
+	if n, err := dep.Do(ctx, "primary-0", "ZCARD", "wt:board:0"); err != nil || n.(int64) != int64(len(zsetFill(fz))) {
+		t.Errorf("wt:board:0: ZCARD %v %v, want the fill's %d", n, err, len(zsetFill(fz)))
+	}
+
+	setsBefore := mgr.Stats().Sets
+	rec := readAll()
+	h, o := hits(rec)
+	t.Logf("read back: %d hits, %d others, %d checked, %d mismatches, errors %v", h, o, rec.checked, rec.mismatches, rec.errs)
+	if h != len(ops) || o != 0 {
+		t.Errorf("read back after warming: %d hits, %d others of %d reads; want every read a hit", h, o, len(ops))
+	}
+	// Hash fields and strings carry versioned values: all 14 verified.
+	if rec.checked != 14 || rec.mismatches != 0 || len(rec.errs) != 0 {
+		t.Errorf("read back: %d verified (want 14), %d mismatches, errors %v", rec.checked, rec.mismatches, rec.errs)
+	}
+	if s := mgr.Stats().Sets; s != setsBefore {
+		t.Errorf("read back refilled %d keys: warming left them out", s-setsBefore)
+	}
+	top, found, err := mgr.ZRange(ctx, "board:3", zrangeTop)
+	want := make([]string, 0, zrangeTop)
+	for _, m := range zsetFill(fz)[:zrangeTop] {
+		want = append(want, m.Member)
+	}
+	if err != nil || !found || !slices.Equal(top, want) {
+		t.Errorf("board:3 top %d: %v %v %v, want the fill's %v", zrangeTop, top, found, err, want)
+	}
+}
