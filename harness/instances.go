@@ -146,6 +146,11 @@ func warmsAfter(kind string) bool { return kind == "restart" || kind == "failove
 // warming applies to it (the fault's warm: on|off, else warm_on_start),
 // until stop is closed. It polls the runner's events: a bot learns of a
 // restart by reconnecting, a few tens of milliseconds are within that.
+// Neither part offers an event to start from instead: chaos's OnRestart
+// fires for a restart only, without persistence, before its event is
+// ended, naming the node but not the occurrence (whose index, repetition
+// and warm: parameter the warming needs), and never for a failover; the
+// pool manager exports no reconnect or primary-switch notification.
 func (r *run) watchFaults(stop <-chan struct{}) {
 	if r.runner == nil || len(r.d.insts) == 0 {
 		return
