@@ -13,47 +13,40 @@ import (
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
-// commonFlags are the flags `cacheproof run` and `cacheproof capacity`
-// share: each is defined, described and applied here, once for both.
-type commonFlags struct {
-	scenario         string
-	out              string
-	seed             int64
-	quiet            bool
-	redisServer      string
-	image            string
-	allowDestructive bool
-	junit            string
-	markdown         string
+// scenarioFlags are the flags of every command that loads a scenario and
+// writes a report folder (run, capacity, size): each is defined, described
+// and applied here, once for all of them.
+type scenarioFlags struct {
+	scenario    string
+	out         string
+	seed        int64
+	quiet       bool
+	redisServer string
 
-	outInfix string // commonHelp.outInfix, for makeOutDir
+	outInfix string // scenarioHelp.outInfix, for makeOutDir
 }
 
-// commonHelp is what the shared flags' help says differently for each
+// scenarioHelp is what scenarioFlags' help says differently for each
 // command.
-type commonHelp struct {
-	outInfix   string // the default report folder is results/<scenario>-<outInfix><UTC timestamp>
-	quietKeeps string // what --quiet still prints besides the errors
-	junitCases string // the JUnit file's test cases
+type scenarioHelp struct {
+	outInfix       string // the default report folder is results/<scenario>-<outInfix><UTC timestamp>
+	quietKeeps     string // what --quiet still prints besides the errors
+	redisServerFor string // what the redis-server binary is for, e.g. " for the scratch server"; "" says nothing
 }
 
-// register defines the shared flags on fs.
-func (f *commonFlags) register(fs *pflag.FlagSet, h commonHelp) {
+// register defines the scenario flags on fs.
+func (f *scenarioFlags) register(fs *pflag.FlagSet, h scenarioHelp) {
 	f.outInfix = h.outInfix
 	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario (see 'cacheproof scenarios')")
 	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-"+h.outInfix+"<UTC timestamp>)")
 	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the "+h.quietKeeps+" and errors")
-	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary (default $CACHEPROOF_REDIS_SERVER, then PATH)")
-	fs.StringVar(&f.image, "image", "", "Redis image for the container backend (default the scenario's, then redis:7-alpine)")
-	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
-	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML ("+h.junitCases+") to this file")
-	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
+	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary"+h.redisServerFor+" (default $CACHEPROOF_REDIS_SERVER, then PATH)")
 }
 
 // resolveScenario resolves --scenario, a file or a built-in's name; a
 // problem is printed and is a usage error.
-func (f *commonFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, int) {
+func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, int) {
 	sc, err := scenarios.Resolve(f.scenario)
 	if err != nil {
 		printScenarioErr(stderr, err)
@@ -64,11 +57,52 @@ func (f *commonFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, in
 
 // seedOverride is --seed for scenarios.Overrides: nil when not given, so
 // that --seed 0 is applied as written.
-func (f *commonFlags) seedOverride(fs *pflag.FlagSet) *int64 {
+func (f *scenarioFlags) seedOverride(fs *pflag.FlagSet) *int64 {
 	if fs.Changed("seed") {
 		return &f.seed
 	}
 	return nil
+}
+
+// makeOutDir creates the report folder: --out, or by default
+// results/<scenario>-<outInfix><UTC timestamp>.
+func (f *scenarioFlags) makeOutDir(scenario string, errf func(string, ...any)) (string, int) {
+	dir := f.out
+	if dir == "" {
+		dir = filepath.Join("results", fmt.Sprintf("%s-%s%s", scenario, f.outInfix, time.Now().UTC().Format("20060102T150405Z")))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		errf("cannot create the report folder: %v", err)
+		return "", exitEnvironment
+	}
+	return dir, next
+}
+
+// commonFlags are the flags `cacheproof run` and `cacheproof capacity`
+// share, the scenario flags and those of a harness run: each is defined,
+// described and applied here, once for both.
+type commonFlags struct {
+	scenarioFlags
+	image            string
+	allowDestructive bool
+	junit            string
+	markdown         string
+}
+
+// commonHelp is what the shared flags' help says differently for each
+// command.
+type commonHelp struct {
+	scenarioHelp
+	junitCases string // the JUnit file's test cases
+}
+
+// register defines the shared flags on fs.
+func (f *commonFlags) register(fs *pflag.FlagSet, h commonHelp) {
+	f.scenarioFlags.register(fs, h.scenarioHelp)
+	fs.StringVar(&f.image, "image", "", "Redis image for the container backend (default the scenario's, then redis:7-alpine)")
+	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
+	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML ("+h.junitCases+") to this file")
+	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
 }
 
 // refuseDestructive is a usage error when a fault would change or stop an
@@ -85,20 +119,6 @@ func (f *commonFlags) refuseDestructive(sc *scenarios.Scenario, errf func(string
 	return next
 }
 
-// makeOutDir creates the report folder: --out, or by default
-// results/<scenario>-<outInfix><UTC timestamp>.
-func (f *commonFlags) makeOutDir(scenario string, errf func(string, ...any)) (string, int) {
-	dir := f.out
-	if dir == "" {
-		dir = filepath.Join("results", fmt.Sprintf("%s-%s%s", scenario, f.outInfix, time.Now().UTC().Format("20060102T150405Z")))
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		errf("cannot create the report folder: %v", err)
-		return "", exitEnvironment
-	}
-	return dir, next
-}
-
 // harnessOptions are the harness options the shared flags set.
 func (f *commonFlags) harnessOptions() harness.Options {
 	return harness.Options{
@@ -107,4 +127,74 @@ func (f *commonFlags) harnessOptions() harness.Options {
 		AllowDestructive: f.allowDestructive,
 		Version:          toolVersion(),
 	}
+}
+
+// loadShapeFlags are run's --users, --duration and --warmup, which reshape
+// the scenario's load; size takes them too, so that it simulates the very
+// scenario run would with the same flags.
+type loadShapeFlags struct {
+	users    int
+	duration time.Duration
+	warmup   time.Duration
+
+	errs loadShapeErrors // for apply
+}
+
+// loadShapeErrors is how a command words a rejected --users, --duration or
+// --warmup; each command's wording is kept as it was before they shared
+// these flags.
+type loadShapeErrors int
+
+const (
+	// runErrors name the value as written ("--users 0: must be at least
+	// 1") and leave a negative --warmup to scenarios.Apply, whose message
+	// names the scenario.
+	runErrors loadShapeErrors = iota
+	// sizeErrors name no value ("--users must be at least 1") and reject a
+	// negative --warmup before anything is applied.
+	sizeErrors
+)
+
+// register defines the load-shape flags on fs.
+func (f *loadShapeFlags) register(fs *pflag.FlagSet, errs loadShapeErrors) {
+	f.errs = errs
+	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
+	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
+	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
+}
+
+// apply validates the load-shape flags the user wrote, as written (a flag
+// given as 0 is never read as "not given"), and applies them with seed
+// (scenarioFlags.seedOverride) over sc; a problem is printed and is a
+// usage error.
+func (f *loadShapeFlags) apply(fs *pflag.FlagSet, sc *scenarios.Scenario, seed *int64, errf func(string, ...any), stderr io.Writer) int {
+	if fs.Changed("users") && f.users <= 0 {
+		if f.errs == sizeErrors {
+			errf("--users must be at least 1")
+		} else {
+			errf("--users %d: must be at least 1", f.users)
+		}
+		return exitUsage
+	}
+	if fs.Changed("duration") && f.duration <= 0 {
+		if f.errs == sizeErrors {
+			errf("--duration must be positive")
+		} else {
+			errf("--duration %s: must be positive", f.duration)
+		}
+		return exitUsage
+	}
+	ov := scenarios.Overrides{Duration: f.duration, Users: f.users, Seed: seed}
+	if fs.Changed("warmup") {
+		if f.errs == sizeErrors && f.warmup < 0 {
+			errf("--warmup must not be negative")
+			return exitUsage
+		}
+		ov.Warmup = &f.warmup
+	}
+	if err := sc.Apply(ov); err != nil {
+		printScenarioErr(stderr, err)
+		return exitUsage
+	}
+	return next
 }

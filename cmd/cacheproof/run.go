@@ -40,9 +40,7 @@ Examples:
 
 type runFlags struct {
 	commonFlags
-	duration    time.Duration
-	warmup      time.Duration
-	users       int
+	loadShapeFlags
 	shard       string
 	metricsAddr string
 	progress    string
@@ -124,10 +122,8 @@ func (c *runState) parseFlags(args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	c.fs = fs
 	fs.SetOutput(stderr)
-	f.register(fs, commonHelp{outInfix: "", quietKeeps: "verdict lines", junitCases: "one test case per target"})
-	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
-	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
-	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
+	f.commonFlags.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "", quietKeeps: "verdict lines"}, junitCases: "one test case per target"})
+	f.loadShapeFlags.register(fs, runErrors)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
@@ -195,21 +191,8 @@ func (c *runState) loadScenario() int {
 	if code != next {
 		return code
 	}
-	if fs.Changed("users") && f.users <= 0 {
-		c.errf("--users %d: must be at least 1", f.users)
-		return exitUsage
-	}
-	if fs.Changed("duration") && f.duration <= 0 {
-		c.errf("--duration %s: must be positive", f.duration)
-		return exitUsage
-	}
-	ov := scenarios.Overrides{Duration: f.duration, Users: f.users, Seed: f.seedOverride(fs)}
-	if fs.Changed("warmup") {
-		ov.Warmup = &f.warmup
-	}
-	if err := sc.Apply(ov); err != nil {
-		printScenarioErr(c.stderr, err)
-		return exitUsage
+	if code := f.loadShapeFlags.apply(fs, sc, f.seedOverride(fs), c.errf, c.stderr); code != next {
+		return code
 	}
 	if code := f.refuseDestructive(sc, c.errf); code != next {
 		return code

@@ -17,7 +17,6 @@ import (
 	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
-	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/sizing"
 )
 
@@ -42,25 +41,19 @@ Exit codes: 0 the scenario's maxmemory meets the target with its policy,
 `
 
 type sizeFlags struct {
-	scenario    string
-	target      string
-	at          []string
-	policies    []string
-	ttl         []string
-	noWhatIfs   bool
-	points      int
-	sampleRate  float64
-	out         string
-	seed        int64
-	duration    time.Duration
-	warmup      time.Duration
-	users       int
-	redisURL    string
-	redisServer string
-	noCache     bool
-	conns       int
-	jsonOut     bool
-	quiet       bool
+	scenarioFlags
+	loadShapeFlags
+	target     string
+	at         []string
+	policies   []string
+	ttl        []string
+	noWhatIfs  bool
+	points     int
+	sampleRate float64
+	redisURL   string
+	noCache    bool
+	conns      int
+	jsonOut    bool
 }
 
 // sizeMain is `cacheproof size`: flags and files here, the simulation in
@@ -70,7 +63,8 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	var f sizeFlags
 	fs := pflag.NewFlagSet("size", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVarP(&f.scenario, "scenario", "s", "", "scenario file, or the name of a built-in scenario")
+	f.scenarioFlags.register(fs, scenarioHelp{outInfix: "size-", quietKeeps: "answer", redisServerFor: " for the scratch server"})
+	f.loadShapeFlags.register(fs, sizeErrors)
 	fs.StringVar(&f.target, "target", "", "hit rate to size for, e.g. 95% or 0.95 (default: the scenario's hit_rate target, else 95%)")
 	fs.StringSliceVar(&f.at, "at", nil, "maxmemory sizes always simulated, e.g. 64mb,128mb,256mb")
 	fs.StringSliceVar(&f.policies, "policy", nil, "policies to compute (default allkeys-lru,allkeys-lfu,volatile-ttl,exact-lru)")
@@ -78,17 +72,10 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.noWhatIfs, "no-what-ifs", false, "compute no TTL what-ifs")
 	fs.IntVar(&f.points, "points", 0, "maxmemory sizes per curve (default 24)")
 	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
-	fs.StringVarP(&f.out, "out", "o", "", "report folder (default results/<scenario>-size-<UTC timestamp>)")
-	fs.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases, as run's --duration")
-	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up phases, as run's --warmup")
-	fs.IntVar(&f.users, "users", 0, "concurrent active users, as run's --users")
 	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server; its sample keys are deleted afterwards")
-	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary for the scratch server (default $CACHEPROOF_REDIS_SERVER, then PATH)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
 	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the answer and errors")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof size [--scenario] FILE|NAME [flags]\n\nHow much memory, with which eviction policy and TTLs, gives the target hit rate.\n\nFlags:\n%s%s", fs.FlagUsages(), sizeExamples)
 	}
@@ -162,12 +149,11 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	sc, err := scenarios.Resolve(f.scenario)
-	if err != nil {
-		printScenarioErr(stderr, err)
-		return exitUsage
+	sc, code := f.resolveScenario(stderr)
+	if code != next {
+		return code
 	}
-	if code := applyRunOverrides(fs, sc, f.duration, f.warmup, f.users, f.seed, stderr); code != exitOK {
+	if code := f.loadShapeFlags.apply(fs, sc, f.seedOverride(fs), errf, stderr); code != next {
 		return code
 	}
 	if sc.Target.Backend == "external" && sc.Target.Redis.MaxMemory == 0 && f.quiet {
@@ -199,13 +185,9 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	z.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
 
-	outDir := f.out
-	if outDir == "" {
-		outDir = filepath.Join("results", fmt.Sprintf("%s-size-%s", sc.Name, time.Now().UTC().Format("20060102T150405Z")))
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		errf("cannot create the report folder: %v", err)
-		return exitEnvironment
+	outDir, code := f.makeOutDir(sc.Name, errf)
+	if code != next {
+		return code
 	}
 	files, werr := report.WriteSizingAll(z, report.SizingOutputs{Dir: outDir})
 	switch {
@@ -257,33 +239,4 @@ func parseHitRate(s string) (float64, error) {
 		return 0, errors.New("must be between 0% and 100% (exclusive)")
 	}
 	return v, nil
-}
-
-// applyRunOverrides applies run's --duration, --warmup, --users and --seed,
-// so `size` simulates exactly the scenario `run` would with the same flags.
-func applyRunOverrides(fs *pflag.FlagSet, sc *scenarios.Scenario, duration, warmup time.Duration, users int, seed int64, stderr io.Writer) int {
-	if fs.Changed("users") && users <= 0 {
-		fmt.Fprintf(stderr, "cacheproof size: --users must be at least 1\n")
-		return exitUsage
-	}
-	if fs.Changed("duration") && duration <= 0 {
-		fmt.Fprintf(stderr, "cacheproof size: --duration must be positive\n")
-		return exitUsage
-	}
-	ov := scenarios.Overrides{Duration: duration, Users: users}
-	if fs.Changed("seed") {
-		ov.Seed = &seed
-	}
-	if fs.Changed("warmup") {
-		if warmup < 0 {
-			fmt.Fprintf(stderr, "cacheproof size: --warmup must not be negative\n")
-			return exitUsage
-		}
-		ov.Warmup = &warmup
-	}
-	if err := sc.Apply(ov); err != nil {
-		printScenarioErr(stderr, err)
-		return exitUsage
-	}
-	return exitOK
 }
