@@ -136,28 +136,10 @@ type loadShapeFlags struct {
 	users    int
 	duration time.Duration
 	warmup   time.Duration
-
-	errs loadShapeErrors // for apply
 }
 
-// loadShapeErrors is how a command words a rejected --users, --duration or
-// --warmup; each command's wording is kept as it was before they shared
-// these flags.
-type loadShapeErrors int
-
-const (
-	// runErrors name the value as written ("--users 0: must be at least
-	// 1") and leave a negative --warmup to scenarios.Apply, whose message
-	// names the scenario.
-	runErrors loadShapeErrors = iota
-	// sizeErrors name no value ("--users must be at least 1") and reject a
-	// negative --warmup before anything is applied.
-	sizeErrors
-)
-
 // register defines the load-shape flags on fs.
-func (f *loadShapeFlags) register(fs *pflag.FlagSet, errs loadShapeErrors) {
-	f.errs = errs
+func (f *loadShapeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
 	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
@@ -169,27 +151,17 @@ func (f *loadShapeFlags) register(fs *pflag.FlagSet, errs loadShapeErrors) {
 // usage error.
 func (f *loadShapeFlags) apply(fs *pflag.FlagSet, sc *scenarios.Scenario, seed *int64, errf func(string, ...any), stderr io.Writer) int {
 	if fs.Changed("users") && f.users <= 0 {
-		if f.errs == sizeErrors {
-			errf("--users must be at least 1")
-		} else {
-			errf("--users %d: must be at least 1", f.users)
-		}
+		errf("--users %d: must be at least 1", f.users)
 		return exitUsage
 	}
 	if fs.Changed("duration") && f.duration <= 0 {
-		if f.errs == sizeErrors {
-			errf("--duration must be positive")
-		} else {
-			errf("--duration %s: must be positive", f.duration)
-		}
+		errf("--duration %s: must be positive", f.duration)
 		return exitUsage
 	}
 	ov := scenarios.Overrides{Duration: f.duration, Users: f.users, Seed: seed}
 	if fs.Changed("warmup") {
-		if f.errs == sizeErrors && f.warmup < 0 {
-			errf("--warmup must not be negative")
-			return exitUsage
-		}
+		// A negative value is refused by scenarios.Apply, whose message
+		// names the scenario.
 		ov.Warmup = &f.warmup
 	}
 	if err := sc.Apply(ov); err != nil {

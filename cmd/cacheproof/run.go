@@ -123,7 +123,7 @@ func (c *runState) parseFlags(args []string) int {
 	c.fs = fs
 	fs.SetOutput(stderr)
 	f.commonFlags.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "", quietKeeps: "verdict lines"}, junitCases: "one test case per target"})
-	f.loadShapeFlags.register(fs, runErrors)
+	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")

@@ -64,7 +64,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("size", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.scenarioFlags.register(fs, scenarioHelp{outInfix: "size-", quietKeeps: "answer", redisServerFor: " for the scratch server"})
-	f.loadShapeFlags.register(fs, sizeErrors)
+	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.target, "target", "", "hit rate to size for, e.g. 95% or 0.95 (default: the scenario's hit_rate target, else 95%)")
 	fs.StringSliceVar(&f.at, "at", nil, "maxmemory sizes always simulated, e.g. 64mb,128mb,256mb")
 	fs.StringSliceVar(&f.policies, "policy", nil, "policies to compute (default allkeys-lru,allkeys-lfu,volatile-ttl,exact-lru)")
