@@ -5,21 +5,13 @@ import (
 	"testing"
 
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/topology"
 )
 
 // Raw mode sends exactly the requested number of operations per test, of
 // the requested size, across the keyspace, through the manager.
 func TestRawMode(t *testing.T) {
-	needRedis(t)
 	ctx := context.Background()
-	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dep.Close(ctx)
-	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
-	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""
+	dep, cfg := standaloneRedis(t)
 	mgr, err := pool.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,10 +11,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 func TestMain(m *testing.M) {
@@ -27,6 +29,23 @@ func needRedis(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not on PATH (apt-get install redis-server): %v", err)
 	}
+}
+
+// standaloneRedis starts a redis-server on loopback for the test (stopped
+// at its end) and returns it with a development-profile manager config
+// pointed at it: no sentinel, no background health check, no invalidation
+// channel (a test that wants one sets it).
+func standaloneRedis(t *testing.T) (topology.Deployment, pool.Config) {
+	t.Helper()
+	needRedis(t)
+	dep, err := topology.Start(context.Background(), topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dep.Close(context.Background()) })
+	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
+	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""
+	return dep, cfg
 }
 
 const smallScenario = `

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -15,15 +14,10 @@ import (
 // family (user_connected) is near-cached.
 func twoInstances(t *testing.T) (*driver, []*pool.Manager) {
 	t.Helper()
-	needRedis(t)
 	ctx := context.Background()
-	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dep.Close(context.Background()) })
-	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
-	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval = dep.Endpoints().Addrs, false, 0
+	_, cfg := standaloneRedis(t)
+	dev, _ := pool.ProfileConfig(pool.ProfileDevelopment)
+	cfg.InvalidationChannel = dev.InvalidationChannel // these instances invalidate each other
 	var mgrs []*pool.Manager
 	for range 2 {
 		m, err := pool.New(ctx, cfg)

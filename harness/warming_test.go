@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
-	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -19,15 +18,8 @@ import (
 // driver, every one is a hit, the hashes' values verify, and nothing is
 // refilled.
 func TestWarmingRewarmsHashAndZSet(t *testing.T) {
-	needRedis(t)
 	ctx := context.Background()
-	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dep.Close(ctx)
-	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
-	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""
+	dep, cfg := standaloneRedis(t)
 	cfg.KeyPrefix = "wt:"
 	mgr, err := pool.New(ctx, cfg)
 	if err != nil {

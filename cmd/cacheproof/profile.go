@@ -13,18 +13,7 @@ import (
 // returned function is called. The load generator's own cost is part of
 // every measurement, so a user who suspects the tool can see where it goes.
 func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("create profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start profile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return startRecording(path, "profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // startTrace writes a Go execution trace of this process to path until the
@@ -32,16 +21,22 @@ func startCPUProfile(path string) (func(), error) {
 // spends, the trace says when each goroutine waited to run, which is what
 // makes a command start late (go tool trace -pprof=sched).
 func startTrace(path string) (func(), error) {
+	return startRecording(path, "trace", trace.Start, trace.Stop)
+}
+
+// startRecording creates path and runs start on it; the returned function
+// stops the recording and closes the file.
+func startRecording(path, what string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("create trace: %w", err)
+		return nil, fmt.Errorf("create %s: %w", what, err)
 	}
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("start trace: %w", err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
 	return func() {
-		trace.Stop()
+		stop()
 		f.Close()
 	}, nil
 }
