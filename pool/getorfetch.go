@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Outcome says what a get-or-fetch did: Hit (served from Redis), Fetched
@@ -48,17 +46,12 @@ func (m *Manager) GetOrFetchRaw(ctx context.Context, key string, tier Tier, fetc
 	start := time.Now()
 	val, err := m.cur.Load().cmd.Get(ctx, k).Result()
 	out.GetDur = time.Since(start)
+	found, err := m.countLookup(err, ti)
 	switch {
-	case err == nil:
-		m.met.hits.Add(1)
-		m.met.tierHits[ti].Add(1)
+	case found:
 		out.Hit = true
 		return val, out, nil
-	case err == redis.Nil:
-		m.met.misses.Add(1)
-		m.met.tierMisses[ti].Add(1)
-	default:
-		m.met.errors.Add(1)
+	case err != nil:
 		out.GetErr = fmt.Errorf("pool: get %q: %w", key, err)
 		if ctx.Err() != nil {
 			return "", out, out.GetErr

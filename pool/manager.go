@@ -208,16 +208,36 @@ func tierIndex(t Tier) (int, error) {
 // failed (an empty value is a hit, unlike the seed's `if (value)`).
 func (m *Manager) Get(ctx context.Context, key string) (val string, found bool, err error) {
 	val, err = m.cur.Load().cmd.Get(ctx, m.key(key)).Result()
-	switch err {
-	case nil:
+	if found, err = m.countLookup(err, noTier); err != nil {
+		return "", false, fmt.Errorf("pool: get %q: %w", key, err)
+	}
+	return val, found, nil
+}
+
+// noTier is countLookup's tier for a read that counts in no tier.
+const noTier = -1
+
+// countLookup counts a read's outcome in the manager's hit, miss and error
+// counters (and tier ti's, unless noTier): found on a reply, a miss on
+// redis.Nil, and err returned as it came otherwise. The one rule of what a
+// read counts as, for every read the manager offers.
+func (m *Manager) countLookup(err error, ti int) (found bool, failed error) {
+	switch {
+	case err == nil:
 		m.met.hits.Add(1)
-		return val, true, nil
-	case redis.Nil:
+		if ti != noTier {
+			m.met.tierHits[ti].Add(1)
+		}
+		return true, nil
+	case errors.Is(err, redis.Nil):
 		m.met.misses.Add(1)
-		return "", false, nil
+		if ti != noTier {
+			m.met.tierMisses[ti].Add(1)
+		}
+		return false, nil
 	}
 	m.met.errors.Add(1)
-	return "", false, fmt.Errorf("pool: get %q: %w", key, err)
+	return false, err
 }
 
 // Set writes key with its tier's TTL (persistent: no expiry, clearing any

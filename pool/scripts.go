@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -94,18 +93,11 @@ func (m *Manager) run(ctx context.Context, s *redis.Script, keys []string, args 
 func (m *Manager) SessionGet(ctx context.Context, key string) (string, bool, error) {
 	ttl := m.ttl[TierSession.index()]
 	v, err := m.run(ctx, m.scripts.sessionTouch, []string{m.key(key)}, ttl.Milliseconds()).Text()
-	switch {
-	case err == nil:
-		m.met.hits.Add(1)
-		m.met.tierHits[TierSession.index()].Add(1)
-		return v, true, nil
-	case errors.Is(err, redis.Nil):
-		m.met.misses.Add(1)
-		m.met.tierMisses[TierSession.index()].Add(1)
-		return "", false, nil
+	found, err := m.countLookup(err, TierSession.index())
+	if err != nil {
+		return "", false, fmt.Errorf("pool: session get %q: %w", key, err)
 	}
-	m.met.errors.Add(1)
-	return "", false, fmt.Errorf("pool: session get %q: %w", key, err)
+	return v, found, nil
 }
 
 // CompareAndSwap writes val to key only if the key still holds old (found:

@@ -26,16 +26,10 @@ type ZMember struct {
 // field is absent.
 func (m *Manager) HGet(ctx context.Context, key, field string) (val string, found bool, err error) {
 	val, err = m.cur.Load().cmd.HGet(ctx, m.key(key), field).Result()
-	switch err {
-	case nil:
-		m.met.hits.Add(1)
-		return val, true, nil
-	case redis.Nil:
-		m.met.misses.Add(1)
-		return "", false, nil
+	if found, err = m.countLookup(err, noTier); err != nil {
+		return "", false, fmt.Errorf("pool: hget %q %q: %w", key, field, err)
 	}
-	m.met.errors.Add(1)
-	return "", false, fmt.Errorf("pool: hget %q %q: %w", key, field, err)
+	return val, found, nil
 }
 
 // HSet writes field of the hash at key and sets the key's TTL to its
