@@ -447,38 +447,31 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			// a later miss of a write before it.
 			d.writes.ObserveDelete(op.Key, sent, now)
 		}
-	case workload.OpHGet:
-		in.hot.note(op)
-		sent := time.Now()
-		val, found, err := c.HGet(ctx, op.Key, op.Field)
-		now := time.Now()
-		rec.sample(opSlot[workload.OpHGet], ti, now.Sub(due), now.Sub(sent))
-		due = now
-		switch {
-		case err != nil:
-			rec.lookupErr(ti, fi)
-			rec.err(pool.ErrorKind(err))
-		case found:
-			d.hit(rec, fam, ti, op.Key, val, sent)
-		default:
-			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
-			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
-		}
 	case workload.OpHSet, workload.OpZAdd:
 		due = d.writeTyped(ctx, in, rec, op, tier, ti, due, op.Kind)
-	case workload.OpZRange:
+	case workload.OpHGet, workload.OpZRange:
 		in.hot.note(op)
 		sent := time.Now()
-		_, found, err := c.ZRange(ctx, op.Key, zrangeTop)
+		var val string
+		var found bool
+		var err error
+		if op.Kind == workload.OpHGet {
+			val, found, err = c.HGet(ctx, op.Key, op.Field)
+		} else {
+			_, found, err = c.ZRange(ctx, op.Key, zrangeTop)
+		}
 		now := time.Now()
-		rec.sample(opSlot[workload.OpZRange], ti, now.Sub(due), now.Sub(sent))
+		rec.sample(opSlot[op.Kind], ti, now.Sub(due), now.Sub(sent))
 		due = now
 		switch {
 		case err != nil:
 			rec.lookupErr(ti, fi)
 			rec.err(pool.ErrorKind(err))
+		case found && op.Kind == workload.OpHGet:
+			d.hit(rec, fam, ti, op.Key, val, sent)
 		case found:
-			// Members are names, not versioned values: nothing to verify.
+			// A sorted set's members are names, not versioned values:
+			// nothing to verify.
 			rec.lookup(ti, fi, true, 0)
 		default:
 			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
