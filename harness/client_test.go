@@ -1,15 +1,12 @@
 package harness
 
 import (
-	"context"
 	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
-
-	"github.com/cacheproof/cacheproof/scenarios"
 )
 
 func TestHistQuantile(t *testing.T) {
@@ -182,14 +179,7 @@ func TestFormatMemLimit(t *testing.T) {
 // memory and GC settings, and Redis's own GET and SET latency.
 func TestRunReportsClientAndServerLatency(t *testing.T) {
 	needRedis(t)
-	sc, err := scenarios.LoadBytes("smoke.yaml", []byte(smallScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runYAML(t, "smoke.yaml", smallScenario)
 	c := res.Client
 	t.Logf("client %+v", c)
 	if c.CPUSeconds <= 0 || c.PeakRSSBytes <= 0 || c.GOMAXPROCS <= 0 || c.NumCPU <= 0 {

@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/cacheproof/cacheproof/result"
-	"github.com/cacheproof/cacheproof/scenarios"
 )
 
 // everyFeature is the seed's catalogue with every feature on (the default)
@@ -37,14 +35,7 @@ phases:
 // layer and near-cache figures are filled.
 func TestEveryFeatureReachesRedis(t *testing.T) {
 	needRedis(t)
-	sc, err := scenarios.LoadBytes("every.yaml", []byte(everyFeature))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runYAML(t, "every.yaml", everyFeature)
 	for _, cmd := range []string{"evalsha", "mget", "publish", "hget", "hset", "zadd", "zrange", "get", "set", "del"} {
 		if st := res.Server.LatencyStats[cmd]; st.Calls == 0 {
 			t.Errorf("INFO commandstats: no %s calls (have %v)", cmd, keys(res.Server.LatencyStats))
@@ -105,7 +96,7 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 // is an error; the locale stays the string every other read expects.
 func TestCASConflictsCounted(t *testing.T) {
 	needRedis(t)
-	sc, err := scenarios.LoadBytes("cas.yaml", []byte(`
+	res := runYAML(t, "cas.yaml", `
 name: cas-contention
 seed: 11
 pool: {profile: development, max_conns: 8}
@@ -120,14 +111,7 @@ workload:
     - {name: guild_locale, weight: 400}
 phases:
   - {name: steady, duration: 3s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	t.Logf("errors %v, cas %+v, by_op cas %d", res.Errors, res.Layer.CAS, res.Latency.ByOp["cas"].Count)
 	if res.Latency.ByOp["cas"].Count == 0 {
 		t.Fatalf("no CAS issued: by_op %v", keys(res.Latency.ByOp))
@@ -187,14 +171,7 @@ faults:
 // warmed. The direction is asserted, never a timing.
 func TestWarmingComparison(t *testing.T) {
 	needRedis(t)
-	sc, err := scenarios.LoadBytes("warming.yaml", []byte(warmingPair))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runYAML(t, "warming.yaml", warmingPair)
 	if len(res.Faults) != 2 {
 		t.Fatalf("want 2 fault reports, got %d", len(res.Faults))
 	}
@@ -231,14 +208,7 @@ func TestInvalidationLagWithoutNearCache(t *testing.T) {
 	if y == everyFeature {
 		t.Fatal("the every-feature scenario no longer names its near cache; update this test")
 	}
-	sc, err := scenarios.LoadBytes("no-near.yaml", []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runYAML(t, "no-near.yaml", y)
 	iv := res.Layer.Invalidate
 	if iv.Received == 0 || iv.LagMs.Count == 0 {
 		t.Fatalf("invalidation without a near cache: received %d, lag samples %d; want both (%+v)", iv.Received, iv.LagMs.Count, iv)

@@ -48,6 +48,21 @@ func standaloneRedis(t *testing.T) (topology.Deployment, pool.Config) {
 	return dep, cfg
 }
 
+// runYAML loads a scenario from text and runs it; a load or run error ends
+// the test.
+func runYAML(t *testing.T, name, yaml string) *result.Result {
+	t.Helper()
+	sc, err := scenarios.LoadBytes(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
 const smallScenario = `
 name: harness-smoke
 seed: 3
