@@ -45,10 +45,8 @@ var defaultNearFamilies = []string{"user_connected", "guild_locale", "stratz_pro
 
 const (
 	defaultNearTTL  = 60 * time.Second
-	nearShards      = 16
-	nearShardLimit  = 1 << 14 // entries per shard before the shard is emptied
-	warmConcurrency = 32      // origin loads a warming instance runs at once
-	warmBatch       = 256     // keys per pipelined bulk write while warming
+	warmConcurrency = 32  // origin loads a warming instance runs at once
+	warmBatch       = 256 // keys per pipelined bulk write while warming
 )
 
 // nearEntry is one locally held copy: the version of the value read from
@@ -64,7 +62,7 @@ type nearEntry struct {
 // value is Redis's to verify).
 type nearCache struct {
 	ttl    int64
-	shards [nearShards]nearShard
+	shards [NearShards]nearShard
 }
 
 type nearShard struct {
@@ -81,18 +79,29 @@ func newNearCache(ttl time.Duration) *nearCache {
 	return n
 }
 
-// keyShard is FNV-1a of key, folded onto the shards (no allocation).
-func keyShard(key string) uint32 {
+// The near cache's shape: keys spread over NearShards shards by
+// NearShardOf, and a shard emptied when it reaches NearShardLimit entries
+// (a bounded cache; emptying a full shard is the cheapest policy).
+// Exported so that sizing's replay of the near cache (sizing/trace.go) is
+// this cache, not a copy of its rules.
+const (
+	NearShards     = 16
+	NearShardLimit = 1 << 14
+)
+
+// NearShardOf is FNV-1a of key, folded onto the near cache's shards (no
+// allocation).
+func NearShardOf(key string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(key); i++ {
 		h ^= uint32(key[i])
 		h *= 16777619
 	}
-	return h % nearShards
+	return h % NearShards
 }
 
 func (n *nearCache) get(key string, now int64) (nearEntry, bool) {
-	s := &n.shards[keyShard(key)]
+	s := &n.shards[NearShardOf(key)]
 	s.mu.Lock()
 	e, ok := s.m[key]
 	if ok && now >= e.exp {
@@ -104,9 +113,9 @@ func (n *nearCache) get(key string, now int64) (nearEntry, bool) {
 }
 
 func (n *nearCache) put(key string, ver uint32, load, now int64) {
-	s := &n.shards[keyShard(key)]
+	s := &n.shards[NearShardOf(key)]
 	s.mu.Lock()
-	if len(s.m) >= nearShardLimit {
+	if len(s.m) >= NearShardLimit {
 		clear(s.m) // a bounded cache; emptying a full shard is the cheapest policy
 	}
 	s.m[key] = nearEntry{ver: ver, load: load, exp: now + n.ttl}
@@ -115,7 +124,7 @@ func (n *nearCache) put(key string, ver uint32, load, now int64) {
 
 // drop removes key's copy; it reports whether there was one.
 func (n *nearCache) drop(key string) bool {
-	s := &n.shards[keyShard(key)]
+	s := &n.shards[NearShardOf(key)]
 	s.mu.Lock()
 	_, ok := s.m[key]
 	delete(s.m, key)
@@ -152,7 +161,7 @@ type ackedWrite struct {
 // its latest acknowledged write: the reference a local copy is judged
 // stale against.
 type writeLog struct {
-	shards [nearShards]struct {
+	shards [NearShards]struct {
 		mu sync.Mutex
 		m  map[string]ackedWrite
 		_  [40]byte
@@ -168,7 +177,7 @@ func newWriteLog() *writeLog {
 }
 
 func (w *writeLog) acked(key string, ver uint32, ack int64) {
-	s := &w.shards[keyShard(key)]
+	s := &w.shards[NearShardOf(key)]
 	s.mu.Lock()
 	if cur, ok := s.m[key]; !ok || ack >= cur.ack {
 		s.m[key] = ackedWrite{ver: ver, ack: ack, pub: cur.pub}
@@ -179,7 +188,7 @@ func (w *writeLog) acked(key string, ver uint32, ack int64) {
 // publishing notes that key's invalidation is being sent at t: the start
 // of the delivery lag the receivers measure.
 func (w *writeLog) publishing(key string, t int64) {
-	s := &w.shards[keyShard(key)]
+	s := &w.shards[NearShardOf(key)]
 	s.mu.Lock()
 	a := s.m[key]
 	a.pub = t
@@ -188,7 +197,7 @@ func (w *writeLog) publishing(key string, t int64) {
 }
 
 func (w *writeLog) latest(key string) (ackedWrite, bool) {
-	s := &w.shards[keyShard(key)]
+	s := &w.shards[NearShardOf(key)]
 	s.mu.Lock()
 	a, ok := s.m[key]
 	s.mu.Unlock()

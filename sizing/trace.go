@@ -20,6 +20,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -352,17 +353,11 @@ func (r rateLimits) hit(fam *workload.Family, key string, now time.Duration) boo
 type nearModel struct {
 	ttl    time.Duration
 	isNear []bool
-	inst   map[int]*[nearShards]map[string]time.Duration
+	inst   map[int]*[harness.NearShards]map[string]time.Duration
 }
 
-// The near cache's shape, as harness/layer.go sizes it.
-const (
-	nearShards     = 16
-	nearShardLimit = 1 << 14
-)
-
 func newNearModel(fams []workload.Family, names []string, ttl time.Duration) *nearModel {
-	n := &nearModel{ttl: ttl, isNear: make([]bool, len(fams)), inst: map[int]*[nearShards]map[string]time.Duration{}}
+	n := &nearModel{ttl: ttl, isNear: make([]bool, len(fams)), inst: map[int]*[harness.NearShards]map[string]time.Duration{}}
 	for i, f := range fams {
 		for _, name := range names {
 			if f.Name == name {
@@ -373,19 +368,10 @@ func newNearModel(fams []workload.Family, names []string, ttl time.Duration) *ne
 	return n
 }
 
-func nearShard(key string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return h % nearShards
-}
-
-func (n *nearModel) shards(inst int) *[nearShards]map[string]time.Duration {
+func (n *nearModel) shards(inst int) *[harness.NearShards]map[string]time.Duration {
 	s := n.inst[inst]
 	if s == nil {
-		s = new([nearShards]map[string]time.Duration)
+		s = new([harness.NearShards]map[string]time.Duration)
 		for i := range s {
 			s[i] = map[string]time.Duration{}
 		}
@@ -395,7 +381,7 @@ func (n *nearModel) shards(inst int) *[nearShards]map[string]time.Duration {
 }
 
 func (n *nearModel) fresh(inst int, key string, now time.Duration) bool {
-	m := n.shards(inst)[nearShard(key)]
+	m := n.shards(inst)[harness.NearShardOf(key)]
 	exp, ok := m[key]
 	if ok && now >= exp {
 		delete(m, key)
@@ -405,14 +391,14 @@ func (n *nearModel) fresh(inst int, key string, now time.Duration) bool {
 }
 
 func (n *nearModel) put(inst int, key string, now time.Duration) {
-	m := n.shards(inst)[nearShard(key)]
-	if len(m) >= nearShardLimit {
+	m := n.shards(inst)[harness.NearShardOf(key)]
+	if len(m) >= harness.NearShardLimit {
 		clear(m)
 	}
 	m[key] = now + n.ttl
 }
 
-func (n *nearModel) drop(inst int, key string) { delete(n.shards(inst)[nearShard(key)], key) }
+func (n *nearModel) drop(inst int, key string) { delete(n.shards(inst)[harness.NearShardOf(key)], key) }
 
 func (n *nearModel) dropAll(key string) {
 	for i := range n.inst {
