@@ -11,6 +11,12 @@ const SchemaVersion = "1.1"
 const (
 	VerdictPass = "pass"
 	VerdictFail = "fail"
+	// VerdictInconclusive: neither held nor broken with confidence. A
+	// target is inconclusive when its bound holds at the favourable end of
+	// its confidence interval but not at the unfavourable end, or when a
+	// miss is explained by the machine's own measured noise. A run is
+	// inconclusive when no target failed and at least one is inconclusive.
+	VerdictInconclusive = "inconclusive"
 )
 
 // Result is everything one run (or a merge of shard runs) found. It is a plain

@@ -88,6 +88,31 @@ type TargetResult struct {
 	Unit         string  `json:"unit"`
 	Pass         bool    `json:"pass"`
 	Detail       string  `json:"detail"`
+	// Verdict is pass, fail or inconclusive (see VerdictInconclusive);
+	// Pass is true only for pass. Empty in reports written before
+	// schema 1.2, where Pass alone decided.
+	Verdict string `json:"verdict,omitempty"`
+	// Interval is the confidence interval of Observed, in its unit; nil
+	// when the metric has no source of variance (a count of events, a
+	// fault's recovery time) and Observed is taken as exact.
+	Interval *Interval `json:"interval,omitempty"`
+	// Runs are the per-run values of a repeated run (run --repeat), in run
+	// order; Observed is then their median. Empty for a single run.
+	Runs []float64 `json:"runs,omitempty"`
+	// Evidence says why an inconclusive target is not decided (for
+	// example the host timer's late share that explains a latency miss).
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Interval is a two-sided confidence interval of a target's observed value.
+type Interval struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+	// Confidence is the nominal coverage, e.g. 0.95.
+	Confidence float64 `json:"confidence"`
+	// Method says how it was computed, e.g. "block bootstrap over 120
+	// one-second windows" or "order statistics over 5 runs".
+	Method string `json:"method"`
 }
 
 // DefaultTargets are the seed's promises: under 5 ms, at least 95 % hits,
