@@ -57,6 +57,10 @@ type Result struct {
 	// size` predicts for the scenario (run --predict); nil otherwise.
 	Prediction *Prediction `json:"prediction,omitempty"`
 
+	// Repeat is set when the report judges several runs of one load (run
+	// --repeat); nil for a single run.
+	Repeat *RepeatReport `json:"repeat,omitempty"`
+
 	// Shard is "i/n" when this result covers the i-th of n slices of the
 	// population; empty for a whole run.
 	Shard string `json:"shard,omitempty"`
