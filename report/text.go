@@ -11,7 +11,9 @@ import (
 )
 
 // WriteText writes the console summary: the verdict, one line per target
-// (PASS/FAIL, expression, observed value), then the headline figures. It is
+// (PASS, FAIL or INCONCLUSIVE, expression, observed value with its
+// confidence interval; beneath it each run's value of a repeated run and
+// why an inconclusive target is undecided), then the headline figures. It is
 // what an SRE reads in a terminal or a CI log, so it stays under a screen.
 func WriteText(w io.Writer, r *result.Result) error {
 	if r == nil {
@@ -38,17 +40,28 @@ func WriteText(w io.Writer, r *result.Result) error {
 		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
 	}
 
+	if r.Repeat != nil {
+		ew.printf("  repeated: %s\n", repeatLine(r.Repeat))
+	}
+
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
-		mark := "PASS"
-		if !t.Pass {
-			mark = "FAIL"
+		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", strings.ToUpper(targetVerdict(t)), t.Name, t.Expr, t.ObservedText)
+		if iv := intervalText(t); iv != "" {
+			line += " " + iv
 		}
-		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", mark, t.Name, t.Expr, t.ObservedText)
 		if t.Detail != "" {
 			line += " (" + t.Detail + ")"
 		}
 		fmt.Fprintln(tw, line)
+		// Continuation lines sit under the observed value: each run's
+		// value, and why an undecided target is not decided.
+		if v := runsValues(t); v != "" {
+			fmt.Fprintf(tw, "\t\t\truns: %s\n", v)
+		}
+		if t.Evidence != "" {
+			fmt.Fprintf(tw, "\t\t\twhy: %s\n", t.Evidence)
+		}
 	}
 	if len(r.Targets) == 0 {
 		fmt.Fprintln(tw, "  no targets")
