@@ -27,8 +27,9 @@ func (c *runState) executeRepeated(ctx context.Context) int {
 	targets := c.sc.TargetSpecs()
 	plan := c.plan
 	rep := result.RepeatReport{Mode: "fixed", MaxRuns: plan.Runs}
+	rep.BudgetS = c.f.repeatBudget.Seconds()
 	if plan.Auto {
-		rep.Mode, rep.BudgetS = "auto", c.f.repeatBudget.Seconds()
+		rep.Mode = "auto"
 	}
 	var runs []*result.Result
 	var dirs []string
@@ -70,11 +71,8 @@ func (c *runState) executeRepeated(ctx context.Context) int {
 			rep.StopReason = "runs"
 			break
 		}
-		if !plan.Auto {
-			continue
-		}
 		so := result.Aggregate(runs, targets, rep, dirs)
-		if so.Verdict != result.VerdictInconclusive {
+		if plan.Auto && so.Verdict != result.VerdictInconclusive {
 			rep.StopReason = "decided"
 			break
 		}
@@ -83,7 +81,7 @@ func (c *runState) executeRepeated(ctx context.Context) int {
 			rep.StopReason = "budget"
 			break
 		}
-		if !c.f.quiet {
+		if plan.Auto && !c.f.quiet {
 			fmt.Fprintf(c.stderr, "not decided after %d run(s): %s; one more\n", i, undecided(so))
 		}
 	}

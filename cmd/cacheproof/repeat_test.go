@@ -68,7 +68,7 @@ func TestRepeatUsage(t *testing.T) {
 	sc := writeScenario(t, fmt.Sprintf(tiny, "  hit_rate: \">= 0%\""))
 	for _, args := range [][]string{
 		{"--repeat", "0"}, {"--repeat", "21"}, {"--repeat", "auto:1"}, {"--repeat", "sometimes"},
-		{"--repeat", "3", "--repeat-budget", "5m"}, // a budget is auto's
+		{"--repeat", "3", "--repeat-budget", "-5m"},
 		{"--repeat", "2", "--shard", "0/2"},
 	} {
 		r := run(t, append([]string{"run", "-s", sc, "-o", t.TempDir(), "-q"}, args...)...)

@@ -141,7 +141,7 @@ func (c *runState) parseFlags(args []string) int {
 	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
 	fs.StringVar(&f.traceFile, "trace", "", "write a Go execution trace of the tool itself to this file (go tool trace), to see why a command started late: what held the dispatcher or its worker back")
 	fs.StringVar(&f.repeat, "repeat", "", "runs one verdict is judged from, each with its own Redis and prefill: N (1-20), auto (add runs while a target is inconclusive, up to 5), or auto:N (default: the scenario's repeat:, else 1)")
-	fs.DurationVar(&f.repeatBudget, "repeat-budget", 0, "with --repeat auto: start no run that would, at the pace of the runs so far, end after this much time (0: no budget)")
+	fs.DurationVar(&f.repeatBudget, "repeat-budget", 0, "with --repeat: start no further run that would, at the pace of the runs so far, end after this much time (0: no budget)")
 	fs.BoolVar(&f.acceptInconclusive, "accept-inconclusive", false, "exit 0 instead of 4 when no target failed but one is inconclusive")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations over the run, live heap at its end) of the tool itself to this file")
 	fs.Usage = func() {
@@ -219,8 +219,8 @@ func (c *runState) loadScenario() int {
 		c.errf("--repeat: %v", err)
 		return exitUsage
 	}
-	if f.repeatBudget < 0 || f.repeatBudget > 0 && !plan.Auto {
-		c.errf("--repeat-budget %s: applies to --repeat auto only, and must not be negative", f.repeatBudget)
+	if f.repeatBudget < 0 {
+		c.errf("--repeat-budget %s: must not be negative", f.repeatBudget)
 		return exitUsage
 	}
 	if (plan.Runs > 1 || plan.Auto) && c.shards > 0 {
