@@ -438,13 +438,17 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 		if len(items) == 0 {
 			return
 		}
+		// Observed before they are sent: a warm can outlast a fault's
+		// read-back (which closes the window), and a value the check finds
+		// must be known by then. Done is the send: the value lands after
+		// it, so a write sent before it is overwritten.
 		sent := time.Now()
-		err := in.c.SetBatch(ctx, items, warmBatch)
-		now := time.Now()
 		for _, f := range fills {
-			d.observeFill(f.fam, f.key, f.val, f.fetched, sent, now, err, true)
+			d.observeFill(f.fam, f.key, f.val, f.fetched, sent, sent, nil, true)
 		}
 		fills = fills[:0]
+		err := in.c.SetBatch(ctx, items, warmBatch)
+		now := time.Now()
 		if err != nil {
 			run.writeErrs += len(items)
 		} else {
