@@ -129,6 +129,14 @@ func WriteText(w io.Writer, r *result.Result) error {
 	}
 	for _, f := range r.Faults {
 		row(fmt.Sprintf("fault %s @%s", f.Kind, formatSeconds(f.StartS)), "%s", faultLine(f))
+		if f.WriteCheck != nil {
+			row("  writes not found", "%s", writeCheckLine(f.WriteCheck, f.Control))
+			for _, c := range f.WriteCheck.Causes {
+				if len(c.Examples) > 0 {
+					row("    e.g. "+strings.ReplaceAll(c.Cause, "_", " "), "%s", c.Examples[0])
+				}
+			}
+		}
 	}
 	_ = tw.Flush()
 	for _, n := range r.Notes {
@@ -174,6 +182,31 @@ func faultLine(f result.FaultReport) string {
 		parts = append(parts, warmingText(f.Warming))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeCheckLine is a fault's lost-write check by cause beside its control
+// window's: "replication 0 (control 0), evicted 3 (control 2), … of 1,234
+// acknowledged in 7.2s (control 1,100 in 6s); only replication counts".
+func writeCheckLine(w, ctl *result.WriteCheck) string {
+	parts := make([]string, 0, len(w.Causes))
+	for _, c := range w.Causes {
+		p := strings.ReplaceAll(c.Cause, "_", " ") + " " + formatCount(c.Count)
+		if ctl != nil {
+			p += " (control " + formatCount(ctl.Cause(c.Cause).Count) + ")"
+		}
+		parts = append(parts, p)
+	}
+	s := strings.Join(parts, ", ") + " of " + formatCount(w.Acked) + " acknowledged in " + formatSeconds(w.WindowS)
+	if ctl != nil {
+		s += " (control, no fault: " + formatCount(ctl.Acked) + " in " + formatSeconds(ctl.WindowS) + ")"
+	} else {
+		s += " (no control window)"
+	}
+	s += "; only replication counts as lost"
+	if !w.EvictionsWatched {
+		s += "; evictions not watched"
+	}
+	return s
 }
 
 // warmingText says whether and how the bot re-warmed after a fault.

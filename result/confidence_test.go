@@ -191,3 +191,21 @@ func TestJudgeIsDeterministic(t *testing.T) {
 		t.Errorf("re-judging the same run gave %+v then %+v", a.Interval, b.Interval)
 	}
 }
+
+func TestWindowHistAdd(t *testing.T) {
+	a := WindowHist{{1, 2}, {5, 1}, {9, 4}}
+	b := WindowHist{{0, 1}, {5, 2}, {12, 3}}
+	got := a.Add(b)
+	want := WindowHist{{0, 1}, {1, 2}, {5, 3}, {9, 4}, {12, 3}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if a[1] != [2]int64{5, 1} {
+		t.Error("Add modified its receiver")
+	}
+}

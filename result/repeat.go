@@ -16,8 +16,9 @@ type RepeatReport struct {
 	Mode string `json:"mode"`
 	// MaxRuns is N for fixed, the cap for auto.
 	MaxRuns int `json:"max_runs"`
-	// BudgetS is auto's wall-clock budget in seconds: no run is started
-	// that would, at the pace of the runs so far, end after it. 0: none.
+	// BudgetS is the wall-clock budget in seconds (--repeat-budget): no
+	// further run is started that would, at the pace of the runs so far,
+	// end after it. 0: none.
 	BudgetS float64 `json:"budget_s,omitempty"`
 	// StopReason says why no further run was made: "decided", "runs"
 	// (N or the cap reached), "budget", "interrupted".

@@ -23,6 +23,33 @@ import (
 // HDR of the whole run.
 type WindowHist [][2]int64
 
+// Add returns the sum of two window histograms (a merge of shards' rows:
+// the same second's latency over every shard), neither modified.
+func (w WindowHist) Add(o WindowHist) WindowHist {
+	if len(o) == 0 {
+		return w
+	}
+	if len(w) == 0 {
+		return append(WindowHist(nil), o...)
+	}
+	out := make(WindowHist, 0, len(w)+len(o))
+	i, j := 0, 0
+	for i < len(w) || j < len(o) {
+		switch {
+		case j == len(o) || i < len(w) && w[i][0] < o[j][0]:
+			out = append(out, w[i])
+			i++
+		case i == len(w) || o[j][0] < w[i][0]:
+			out = append(out, o[j])
+			j++
+		default:
+			out = append(out, [2]int64{w[i][0], w[i][1] + o[j][1]})
+			i, j = i+1, j+1
+		}
+	}
+	return out
+}
+
 // WindowBucketsPerOctave is the number of WindowHist buckets per doubling.
 const WindowBucketsPerOctave = 16
 
