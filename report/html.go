@@ -147,7 +147,7 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	v.targets(r)
 	verdictOf := map[string]string{}
 	for _, t := range r.Targets {
-		verdictOf[t.Name] = targetVerdict(t)
+		verdictOf[t.Name] = t.Outcome()
 	}
 	card := func(label, value string, names ...string) headline {
 		h := headline{Label: label, Value: value}
@@ -262,7 +262,7 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 func (v *htmlView) targets(r *result.Result) {
 	specs := r.TargetSpecs()
 	for i, t := range r.Targets {
-		tv := targetView{TargetResult: t, Verdict: targetVerdict(t), Interval: intervalRange(t), Runs: runsValues(t)}
+		tv := targetView{TargetResult: t, Verdict: t.Outcome(), Interval: intervalRange(t), Runs: runsValues(t)}
 		if t.Interval != nil {
 			v.HasInterval = true
 			tv.Level = confidenceText(t.Interval.Confidence)

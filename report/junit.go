@@ -94,7 +94,7 @@ func WriteJUnit(w io.Writer, r *result.Result) error {
 	for _, t := range r.Targets {
 		c := junitCase{Name: t.Name + " " + t.Expr, Classname: name, Time: secs,
 			SystemOut: strings.Join(targetFacts(t), "\n")}
-		switch targetVerdict(t) {
+		switch t.Outcome() {
 		case result.VerdictFail:
 			s.Failures++
 			msg := fmt.Sprintf("%s %s: observed %s", t.Name, t.Expr, t.ObservedText)

@@ -126,7 +126,7 @@ func writeTargetsTable(ew *errWriter, ts []result.TargetResult) {
 		if t.Evidence != "" {
 			obs += " <br><sub>why: " + mdEscape(t.Evidence) + "</sub>"
 		}
-		ew.printf("| %s | `%s %s` | %s |", verdictIcon(targetVerdict(t)), t.Name, t.Expr, obs)
+		ew.printf("| %s | `%s %s` | %s |", verdictIcon(t.Outcome()), t.Name, t.Expr, obs)
 		if hasIv {
 			ew.printf(" %s |", orDash(mdEscape(intervalRange(t))))
 		}

@@ -46,7 +46,7 @@ func WriteText(w io.Writer, r *result.Result) error {
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
-		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", strings.ToUpper(targetVerdict(t)), t.Name, t.Expr, t.ObservedText)
+		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", strings.ToUpper(t.Outcome()), t.Name, t.Expr, t.ObservedText)
 		if iv := intervalText(t); iv != "" {
 			line += " " + iv
 		}

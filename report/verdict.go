@@ -11,23 +11,10 @@ import (
 // confidence interval and, for a repeated run, each run's value, the same
 // way in every format.
 
-// targetVerdict is a target's verdict: pass, fail or inconclusive. Reports
-// written before schema 1.2 have no verdict per target; Pass decides there.
-func targetVerdict(t result.TargetResult) string {
-	switch t.Verdict {
-	case result.VerdictPass, result.VerdictFail, result.VerdictInconclusive:
-		return t.Verdict
-	}
-	if t.Pass {
-		return result.VerdictPass
-	}
-	return result.VerdictFail
-}
-
 // verdictCounts counts the targets by verdict.
 func verdictCounts(ts []result.TargetResult) (failed, inconclusive int) {
 	for _, t := range ts {
-		switch targetVerdict(t) {
+		switch t.Outcome() {
 		case result.VerdictFail:
 			failed++
 		case result.VerdictInconclusive:

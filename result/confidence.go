@@ -310,8 +310,7 @@ func Judge(runs []*Result, t Target) TargetResult {
 		tr.Interval = iv
 		tr.Verdict = decide(t.Expr, want, iv)
 		if tr.Verdict == VerdictInconclusive {
-			tr.Evidence = fmt.Sprintf("the bound %s lies inside the %.0f%% interval %s – %s (%s)",
-				t.Text, 100*iv.Confidence, FormatValue(iv.Low, m.unit), FormatValue(iv.High, m.unit), iv.Method)
+			tr.Evidence = fmt.Sprintf("the bound %s lies inside the %.0f%% interval", t.Text, 100*iv.Confidence)
 		}
 	} else {
 		tr.Verdict = verdictOfPass(t.Expr.holds(tr.Observed, want))
@@ -357,7 +356,7 @@ func JudgeAll(runs []*Result, targets []Target) []TargetResult {
 func VerdictOf(targets []TargetResult) string {
 	v := VerdictPass
 	for _, t := range targets {
-		switch verdictOfTarget(t) {
+		switch t.Outcome() {
 		case VerdictFail:
 			return VerdictFail
 		case VerdictInconclusive:
@@ -367,10 +366,12 @@ func VerdictOf(targets []TargetResult) string {
 	return v
 }
 
-// verdictOfTarget reads a target's verdict, falling back to Pass for
-// reports written before targets had one.
-func verdictOfTarget(t TargetResult) string {
-	if t.Verdict != "" {
+// Outcome is the target's verdict (pass, fail or inconclusive), falling
+// back to Pass for reports written before targets had one: the one rule
+// every reader of a stored report uses.
+func (t TargetResult) Outcome() string {
+	switch t.Verdict {
+	case VerdictPass, VerdictFail, VerdictInconclusive:
 		return t.Verdict
 	}
 	return verdictOfPass(t.Pass)
