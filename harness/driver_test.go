@@ -405,3 +405,49 @@ func TestClassifyMissDuringRestartIsCold(t *testing.T) {
 		t.Errorf("restart elsewhere in the run: %v, want evicted", c)
 	}
 }
+
+// The fills after an MGET, hash or sorted-set miss are cache writes timed
+// from their send, as get-or-fetch's fill is: the origin's 80 ms is the
+// upstream's, never the cache's. A hash fill is recorded as hset and a
+// sorted set's as zadd (the commands Redis saw), not as set.
+func TestDriverFillsExcludeOriginTime(t *testing.T) {
+	slow := workload.OriginConfig{Latency: 80 * time.Millisecond, P99: 80 * time.Millisecond}
+	hash := &workload.Family{Name: "product", Tier: "api", Source: "internal", MeanSize: 100, Type: "hash", Fields: 4}
+	zset := &workload.Family{Name: "board", Tier: "api", Source: "internal", MeanSize: 100, Type: "zset", Members: 10}
+	for _, tc := range []struct {
+		name string
+		op   workload.Op
+		slot int8
+	}{
+		{"mget", workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}, opiSet},
+		{"hget", workload.Op{Kind: workload.OpHGet, Family: hash, Key: "product:1", Field: "f1", Size: 100}, opSlot[workload.OpHSet]},
+		{"zrange", workload.Op{Kind: workload.OpZRange, Family: zset, Key: "board:1", Size: 100}, opSlot[workload.OpZAdd]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newTestDriver(t, &fakeCache{}, 1, time.Second, 5*time.Second)
+			d.origin = workload.NewOrigin(map[string]workload.OriginConfig{"internal": slow}, 1)
+			c, h := drive(d, constantRate(3, 20, func(int) []workload.Op { return []workload.Op{tc.op} }))
+			fills := int64(3)
+			if tc.op.Kind == workload.OpMGet {
+				fills = 6
+			}
+			if got := h.byOp[tc.slot].TotalCount(); got != fills {
+				t.Fatalf("%s samples = %d, want %d (one per miss filled)", opNames[tc.slot], got, fills)
+			}
+			if tc.slot != opiSet {
+				if got := h.byOp[opiSet].TotalCount(); got != 0 {
+					t.Errorf("set samples = %d, want 0: the fill is %s", got, opNames[tc.slot])
+				}
+			}
+			if m := h.byOp[tc.slot].Max(); m >= 40_000 {
+				t.Errorf("max %s latency = %d µs, want well under the origin's 80 ms: the fill is timed from its send", opNames[tc.slot], m)
+			}
+			if m := h.command.Min(); m < 80_000 {
+				t.Errorf("min command time = %d µs, want >= 80 ms: the command includes the origin", m)
+			}
+			if c.errors[pool.KindFetch] != 0 {
+				t.Errorf("fetch errors = %d, want 0", c.errors[pool.KindFetch])
+			}
+		})
+	}
+}
