@@ -441,6 +441,13 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			if in.near != nil {
 				in.near.drop(op.Key)
 			}
+			// A deletion is a write no copy holds (version 0), as an
+			// update's deleted keys are: another instance's copy loaded
+			// before it is stale once it is acknowledged, and a plain
+			// DEL tells no one.
+			if d.isNear(fam) && d.wlog != nil {
+				d.wlog.acked(op.Key, 0, int64(now.Sub(d.start)))
+			}
 		}
 		if fam.Tier == tierPersistent && d.writes.Active() {
 			// Whatever its outcome, the delete may have landed: it excuses
