@@ -148,13 +148,53 @@ targets:
 		t.Errorf("requests %d, integrity %+v", res.Users.Requests, res.Integrity)
 	}
 	// The restart emptied the cache; Redis evicted nothing. Misses after it
-	// are cold (not written since), not evictions. A write acknowledged just
-	// before the kill but entered in the ledger just after the reset can
-	// still look evicted: allow that race a handful, not the thousands of
-	// misses a restart causes.
+	// of keys written before it are wiped, not evictions. A write
+	// acknowledged just before the kill but entered in the ledger after the
+	// restart began can still look evicted: allow that race a handful, not
+	// the thousands of misses a restart causes.
 	t.Logf("misses by cause %v, evicted_keys %d", res.Cache.MissesByCause, res.Server.EvictedKeys)
 	if res.Server.EvictedKeys == 0 && res.Cache.MissesByCause["evicted"] > 5 {
 		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", res.Cache.MissesByCause["evicted"], res.Cache.MissesByCause)
+	}
+	if res.Cache.MissesByCause["wiped"] == 0 {
+		t.Errorf("no miss classified as wiped after a restart without persistence: %v", res.Cache.MissesByCause)
+	}
+}
+
+// A restart without persistence empties the cache: a miss of a key written
+// before it (prefilled or written during the load) is "wiped", not "cold"
+// (never written) and not "evicted" (Redis evicted nothing).
+func TestRestartMissesAreWiped(t *testing.T) {
+	res := runChaos(t, `
+name: wiped
+seed: 7
+`+chaosPool+`
+phases:
+  - {name: steady, duration: 5s}
+faults:
+  - {at: 2s, for: 300ms, kind: restart}
+`)
+	c := res.Cache
+	t.Logf("misses %d by cause %v, evicted_keys %d", c.Misses, c.MissesByCause, res.Server.EvictedKeys)
+	var sum uint64
+	for _, n := range c.MissesByCause {
+		sum += n
+	}
+	if sum != c.Misses {
+		t.Errorf("misses by cause %v add to %d, want %d", c.MissesByCause, sum, c.Misses)
+	}
+	if c.MissesByCause["wiped"] == 0 {
+		t.Fatalf("no miss classified as wiped: %v", c.MissesByCause)
+	}
+	if res.Server.EvictedKeys == 0 && c.MissesByCause["evicted"] > 5 {
+		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", c.MissesByCause["evicted"], c.MissesByCause)
+	}
+	// Every wiped miss came after the restart began: none in a timeline
+	// row before it.
+	for _, r := range res.Timeline {
+		if r.T < 2 && r.MissesByCause["wiped"] > 0 {
+			t.Errorf("t=%.0fs, before the restart: %d wiped misses", r.T, r.MissesByCause["wiped"])
+		}
 	}
 }
 

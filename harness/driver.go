@@ -488,17 +488,16 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 	return false
 }
 
-// classify says why a read of key sent at sent missed. The ledger forgets
-// what it wrote when a restarted node serves again (chaos's OnRestart), but
+// classify says why a read of key sent at sent missed. The ledger learns
+// of a wipe when a restarted node serves again (chaos's OnRestart), but
 // the node serves before that call: a bot instance whose pool dials on
 // every command reaches it first, and commands sent before or during the
 // restart are answered by the empty node too. A miss the ledger calls
-// evicted while a restart overlapped the read is a key the restart wiped:
-// cold, not evicted.
+// evicted while a restart overlapped the read is a key the restart wiped.
 func (d *driver) classify(key string, sent time.Time) workload.MissCause {
 	c := d.ledger.Classify(key, sent)
 	if c == workload.MissEvicted && d.emptied != nil && d.emptied(sent.Sub(d.start), time.Since(d.start)) {
-		return workload.MissCold
+		return workload.MissWiped
 	}
 	return c
 }

@@ -384,8 +384,9 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 
 // A miss of a key the ledger still remembers is an eviction, unless a
 // restart that emptied the cache overlapped the read: the restarted node
-// serves before the ledger is reset, and what it lacks the restart wiped.
-func TestClassifyMissDuringRestartIsCold(t *testing.T) {
+// serves before the ledger learns of the wipe, and what it lacks the
+// restart wiped.
+func TestClassifyMissDuringRestartIsWiped(t *testing.T) {
 	d := &driver{ledger: workload.NewLedger(), start: time.Now().Add(-10 * time.Second)}
 	d.ledger.Wrote("k", d.start.Add(time.Second), 0)
 	sent := d.start.Add(5 * time.Second)
@@ -394,8 +395,8 @@ func TestClassifyMissDuringRestartIsCold(t *testing.T) {
 	}
 	var asked [2]time.Duration
 	d.emptied = func(from, to time.Duration) bool { asked = [2]time.Duration{from, to}; return true }
-	if c := d.classify("k", sent); c != workload.MissCold {
-		t.Errorf("restart overlapping the read: %v, want cold", c)
+	if c := d.classify("k", sent); c != workload.MissWiped {
+		t.Errorf("restart overlapping the read: %v, want wiped", c)
 	}
 	if asked[0] != 5*time.Second || asked[1] < asked[0] {
 		t.Errorf("asked about %v, want from the read's send to now", asked)

@@ -349,7 +349,7 @@ func timelineCharts(r *result.Result, pts []bucket, bands []band, xlo, xhi float
 		addCounts(causeTotals, p.row.MissesByCause)
 	}
 	var causeSeries []series
-	causeColor := map[string]string{result.CauseCold: colorAt(0), result.CauseExpired: colorAt(4), result.CauseEvicted: colorAt(1)}
+	causeColor := map[string]string{result.CauseCold: colorAt(0), result.CauseExpired: colorAt(4), result.CauseEvicted: colorAt(1), result.CauseWiped: colorAt(3)}
 	for i, k := range sortedKeys(causeTotals) {
 		c, ok := causeColor[k]
 		if !ok {

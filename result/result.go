@@ -116,6 +116,9 @@ const (
 	CauseCold    = "cold"
 	CauseExpired = "expired"
 	CauseEvicted = "evicted"
+	// CauseWiped: written, then emptied by a fault (a restart without
+	// persistence), neither never written nor removed by maxmemory.
+	CauseWiped = "wiped"
 )
 
 // CacheReport is the client-side view of the cache: lookups by the cache
