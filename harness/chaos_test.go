@@ -293,6 +293,14 @@ targets:
 	if f.P99RecoveredAfterS == nil {
 		t.Errorf("p99 never came back under 100ms after the toxic was removed")
 	}
+	// What the fault did, errors or not: its worst interval p99 is at
+	// least the toxic's delay, and the slowest operation at least that.
+	if f.WorstP99Ms < 140 || f.WorstMaxMs < f.WorstP99Ms {
+		t.Errorf("worst p99 %.1fms, max %.1fms; want >= 140ms under a 150ms toxic", f.WorstP99Ms, f.WorstMaxMs)
+	}
+	if f.Errors() == 0 && !f.NoneFailed() {
+		t.Errorf("no errors, yet not reported as a fault during which no command failed: %+v", f)
+	}
 }
 
 // SENTINEL FAILOVER promotes the replica; the manager follows it, and the

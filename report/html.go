@@ -28,6 +28,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"count64":        func(n int) string { return formatCount(uint64(max(n, 0))) },
 	"bytes":          formatBytes,
 	"after":          afterText,
+	"recovery":       recoveryText,
 	"counts":         countsList,
 	"upper":          strings.ToUpper,
 	"clock":          formatClock,
