@@ -5,7 +5,7 @@ import "time"
 // SchemaVersion is the version of the JSON report. The major part changes
 // only when a field is removed or changes meaning; readers reject an unknown
 // major and accept any minor (added fields).
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Verdict values.
 const (
@@ -56,6 +56,10 @@ type Result struct {
 	// Prediction places the measured hit rate on the curve `cacheproof
 	// size` predicts for the scenario (run --predict); nil otherwise.
 	Prediction *Prediction `json:"prediction,omitempty"`
+
+	// Repeat is set when the report judges several runs of one load (run
+	// --repeat); nil for a single run.
+	Repeat *RepeatReport `json:"repeat,omitempty"`
 
 	// Shard is "i/n" when this result covers the i-th of n slices of the
 	// population; empty for a whole run.
@@ -284,6 +288,11 @@ type TimelineRow struct {
 	// as of then, a little after T. 0 when INFO was not read.
 	InfoT float64 `json:"info_t,omitempty"`
 	Fault string  `json:"fault"`
+	// LatencyHist is the interval's latency (from intended start) as a
+	// coarse histogram (WindowHist): what lets a target's confidence
+	// interval resample the run's seconds. Absent in reports written before
+	// schema 1.2.
+	LatencyHist WindowHist `json:"latency_hist,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since
