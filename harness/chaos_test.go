@@ -396,3 +396,42 @@ faults:
 		t.Errorf("no READONLY errors before the interrupt: %v", f.ErrorsByKind)
 	}
 }
+
+// A SIGSTOP pause longer than the driver's op_timeout: commands whose first
+// operation waits out the deadline abandon the rest, and those operations
+// count against the verdict: every one is a latency sample (never a
+// service-time one, never a request), and the lookups among them are
+// lookup errors.
+func TestAbandonedOperationsCount(t *testing.T) {
+	res := runChaos(t, `
+name: abandoned
+seed: 4
+pool: {profile: production, command_timeout: 2s, connect_timeout: 2s, pool_timeout: 2s, max_retries: 0}
+workload: {population: 20000, active_users: 150, commands_per_user_per_minute: 60}
+driver: {op_timeout: 200ms, drop_after: 10s}
+phases:
+  - {name: steady, duration: 4s}
+faults:
+  - {at: 1500ms, for: 800ms, kind: pause}
+`)
+	u, l := res.Users, res.Latency
+	t.Logf("requests %d abandoned %d dropped %d; overall n=%d service n=%d; lookup errors %d", u.Requests, u.Abandoned, u.Dropped, l.Overall.Count, l.Service.Count, res.Cache.LookupErrors)
+	if u.Abandoned == 0 {
+		t.Fatal("no operation abandoned: the pause did not outlast op_timeout")
+	}
+	if u.Dropped != 0 {
+		t.Fatalf("dropped %d: the accounting below assumes none", u.Dropped)
+	}
+	if got, want := uint64(l.Overall.Count), u.Requests+u.Abandoned; got != want {
+		t.Errorf("latency samples %d, want requests %d + abandoned %d", got, u.Requests, u.Abandoned)
+	}
+	if got := uint64(l.Service.Count); got != u.Requests {
+		t.Errorf("service samples %d, want the %d requests sent", got, u.Requests)
+	}
+	if l.Overall.Max < 200 {
+		t.Errorf("max latency %.1fms, want >= op_timeout 200ms", l.Overall.Max)
+	}
+	if res.Cache.LookupErrors == 0 {
+		t.Errorf("no lookup errors although reads were abandoned or timed out")
+	}
+}

@@ -145,7 +145,8 @@ func (d *driver) drop(cmd workload.Command, intended time.Time) {
 }
 
 // opSample is one cache operation's timing: lat from its intended start,
-// svc from the moment it was sent.
+// svc from the moment it was sent (0: never sent, an abandoned operation;
+// it enters no service time).
 type opSample struct {
 	op, tier int8
 	lat, svc int64 // µs
@@ -191,7 +192,8 @@ type cmdRecord struct {
 	checked    uint64
 	mismatches uint64
 	// abandoned counts operations never attempted because the command's
-	// deadline had passed: they record no latency sample.
+	// deadline had passed (see abandon): each is a latency sample without
+	// a service time, and a lookup error when it was a read.
 	abandoned uint64
 	late      bool
 	waited    bool // waited for an in-flight slot
@@ -269,9 +271,8 @@ func (d *driver) exec(j job) {
 	for i := range cmd.Ops {
 		if ctx.Err() != nil {
 			// The command's deadline passed (or the run abandoned it): the
-			// rest was never attempted. Counted, and no ~1 µs sample of a
-			// call that failed before it was sent.
-			rec.abandoned += uint64(len(cmd.Ops) - i)
+			// rest was never attempted.
+			d.abandon(&rec, cmd.Ops[i:], intended)
 			break
 		}
 		errsBefore := rec.ncache
@@ -286,6 +287,38 @@ func (d *driver) exec(j job) {
 	}
 	rec.commandUs = time.Since(intended).Microseconds()
 	d.apply(cmd, &rec)
+}
+
+// abandon records the operations of a command that were never attempted
+// because its deadline passed. They count against the verdict as the user
+// met them: each is a latency sample from the command's intended start
+// until it was given up (at least op_timeout: the user waited that long for
+// an answer that never came), in the overall, per-op and per-tier views but
+// not in service time (nothing was sent); and an abandoned read is a lookup
+// error (no usable answer: hit_rate counts it as not hit). Left out, as
+// they once were, a stall long enough to abandon commands made the latency
+// and the hit rate look better than with a shorter one, as drop does for
+// commands never started. A read's keys each count (an MGET's every key).
+func (d *driver) abandon(rec *cmdRecord, ops []workload.Op, intended time.Time) {
+	lat := max(time.Since(intended).Microseconds(), 1)
+	rec.abandoned += uint64(len(ops))
+	for i := range ops {
+		op := &ops[i]
+		ti := int8(tierIndex(op.Family.Tier))
+		if op.Kind == workload.OpRateLimit {
+			ti = noTier
+		}
+		rec.samples = append(rec.samples, opSample{op: opSlot[op.Kind], tier: ti, lat: lat})
+		switch op.Kind {
+		case workload.OpGetOrFetch, workload.OpGet, workload.OpSessionGet, workload.OpHGet, workload.OpZRange, workload.OpCAS:
+			rec.lookupErr(ti, int16(op.Family.Index))
+		case workload.OpMGet:
+			for j := range op.Keys {
+				f := keyFamily(op, j)
+				rec.lookupErr(int8(tierIndex(f.Tier)), int16(f.Index))
+			}
+		}
+	}
 }
 
 // execOp runs one operation of a command on instance in; due is the
@@ -932,7 +965,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 			continue
 		}
 		c.commands++
-		c.ops += uint64(len(r.samples))
+		// Requests are the operations sent; an abandoned one is a sample
+		// but was never a request.
+		c.ops += uint64(len(r.samples)) - r.abandoned
 		c.abandoned += r.abandoned
 		if r.late {
 			c.late++
@@ -988,7 +1023,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 		if ph.recorded {
 			h := s.totalH
 			_ = h.overall.RecordValue(smp.lat)
-			_ = h.service.RecordValue(smp.svc)
+			if smp.svc > 0 {
+				_ = h.service.RecordValue(smp.svc)
+			}
 			_ = h.byOp[smp.op].RecordValue(smp.lat)
 			if smp.tier >= 0 {
 				_ = h.byTier[smp.tier].RecordValue(smp.lat)

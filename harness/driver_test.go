@@ -356,7 +356,10 @@ func TestDriverCountsLateStarts(t *testing.T) {
 }
 
 // Operations after the command's deadline are never attempted: counted as
-// abandoned, with no latency sample of a call that failed before it was sent.
+// abandoned, and against the verdict as the user met them: a latency sample
+// each from the command's intended start (at least the 50 ms deadline), no
+// service time (nothing was sent), not a request, and a read among them a
+// lookup error (no answer: not a hit).
 func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 	f := &fakeCache{get: func(ctx context.Context, key string) (string, bool, error) {
 		<-ctx.Done()
@@ -367,15 +370,31 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 	for i := range ops {
 		ops[i] = workload.Op{Kind: workload.OpGet, Family: testFamily, Key: "user:connected:1", Size: 100}
 	}
+	ops[3] = workload.Op{Kind: workload.OpSet, Family: testFamily, Key: "user:connected:1", Size: 100}
+	ops[4] = workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}
 	c, h := drive(d, []workload.Command{{Ops: ops}})
 	if c.abandoned != 4 {
 		t.Errorf("abandoned = %d, want 4", c.abandoned)
 	}
-	if got := h.overall.TotalCount(); got != 1 {
-		t.Errorf("samples = %d, want 1 (the GET that timed out)", got)
+	if got := h.overall.TotalCount(); got != 5 {
+		t.Errorf("samples = %d, want 5 (the GET that timed out and the 4 abandoned)", got)
+	}
+	if got := h.service.TotalCount(); got != 1 {
+		t.Errorf("service samples = %d, want 1: an abandoned operation was never sent", got)
 	}
 	if m := h.overall.Min(); m < 50_000 {
-		t.Errorf("timed-out GET latency = %d µs, want >= 50 ms", m)
+		t.Errorf("min latency = %d µs, want >= 50 ms: an abandoned operation waited for the deadline", m)
+	}
+	if got := h.byOp[opiSet].TotalCount(); got != 1 {
+		t.Errorf("set samples = %d, want the abandoned SET", got)
+	}
+	if c.ops != 1 {
+		t.Errorf("requests = %d, want 1: abandoned operations were never requests", c.ops)
+	}
+	// The timed-out GET, two abandoned GETs and the MGET's two keys.
+	ti := tierIndex(tierPersistent)
+	if c.lookupErrs[ti] != 5 || c.hits[ti]+c.misses[ti] != 0 {
+		t.Errorf("lookup errors %d, hits+misses %d; want 5 and 0", c.lookupErrs[ti], c.hits[ti]+c.misses[ti])
 	}
 	if got := c.errors[pool.KindTimeout]; got != 1 || len(c.errors) != 1 {
 		t.Errorf("errors = %v, want one timeout", c.errors)
