@@ -14,8 +14,9 @@ type Sample struct {
 	T            float64
 	Ops, Errors  uint64
 	ErrorsByKind map[string]uint64
-	// P99 is the interval's p99 latency in milliseconds.
-	P99                        float64
+	// P99 and Max are the interval's p99 and highest latency in
+	// milliseconds.
+	P99, Max                   float64
 	Hits, Misses, LookupErrors uint64
 	// HitRate is hits / (hits + misses + lookup errors): a failed lookup is
 	// not a hit, as the hit_rate target judges it.
@@ -47,7 +48,14 @@ type FaultMeasure struct {
 	Occurrence int
 	Planned    int
 
-	ErrorsByKind       map[string]uint64
+	ErrorsByKind map[string]uint64
+	// WorstP99Ms and WorstMaxMs are the highest interval p99 and the
+	// slowest operation (ms, from intended start) from the fault's start
+	// until one interval after its effect ended: what users felt. A fault
+	// during which no command failed "recovers" at once, and these are
+	// then the figure that says what it did.
+	WorstP99Ms         float64
+	WorstMaxMs         float64
 	FirstErrorAfterS   *float64
 	RecoveredAfterS    *float64
 	P99RecoveredAfterS *float64
@@ -220,6 +228,19 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 	fr.OOMErrors = fr.ErrorsByKind["oom"]
 	if first, ok := m.firstError(start, errEnd); ok {
 		fr.FirstErrorAfterS = seconds(roundS(first - start))
+	}
+
+	// The worst the users saw, from the fault's start until one interval
+	// after its effect (the fault, and its errors) ended.
+	worstEnd := min(max(end, errEnd)+time.Second, max(horizon, end))
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		r := m.Rows[i]
+		if sp.to <= start || sp.from >= worstEnd || r.Ops == 0 {
+			continue
+		}
+		fr.WorstP99Ms = max(fr.WorstP99Ms, r.P99)
+		fr.WorstMaxMs = max(fr.WorstMaxMs, r.Max)
 	}
 
 	// p99 back under target: the first interval ending after the fault's

@@ -431,3 +431,25 @@ func TestMeasurementStopsAtTheNextFault(t *testing.T) {
 		t.Error("first restart carries no note that its window ended at the next fault")
 	}
 }
+
+// A fault during which no command failed recovers "at once"; what it did
+// is its worst latency: the highest interval p99 and max from its start
+// until one interval after it ended, not the rows before or long after.
+func TestMeasurementWorstLatency(t *testing.T) {
+	p99s := []float64{1, 1, 2, 150, 160, 40, 1, 1, 90}
+	var rows []Sample
+	for i, p := range p99s {
+		rows = append(rows, Sample{T: float64(i + 1), Ops: 100, Hits: 90, Misses: 10, HitRate: 0.9, P99: p, Max: 2 * p})
+	}
+	m := Measurement{Rows: rows, RunEnd: 9 * time.Second, LatencyP99Ms: 100}
+	f := mustFault(t, Spec{Kind: "client-kill"})
+	fr := m.Report(Event{Fault: f, Node: "primary-0", Start: 3 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
+	if fr.FirstErrorAfterS != nil || fr.RecoveredAfterS == nil || *fr.RecoveredAfterS != 0 {
+		t.Fatalf("no errors: first error %s, recovered %s; want none and +0s", fmtPtr(fr.FirstErrorAfterS), fmtPtr(fr.RecoveredAfterS))
+	}
+	// Rows 3..4, 4..5 (the fault) and 5..6 (one interval after): 160 and
+	// 320; row 8..9's 90 is long after, row 2..3's 2 before.
+	if fr.WorstP99Ms != 160 || fr.WorstMaxMs != 320 {
+		t.Errorf("worst p99 %v max %v, want 160 and 320", fr.WorstP99Ms, fr.WorstMaxMs)
+	}
+}

@@ -148,13 +148,53 @@ targets:
 		t.Errorf("requests %d, integrity %+v", res.Users.Requests, res.Integrity)
 	}
 	// The restart emptied the cache; Redis evicted nothing. Misses after it
-	// are cold (not written since), not evictions. A write acknowledged just
-	// before the kill but entered in the ledger just after the reset can
-	// still look evicted: allow that race a handful, not the thousands of
-	// misses a restart causes.
+	// of keys written before it are wiped, not evictions. A write
+	// acknowledged just before the kill but entered in the ledger after the
+	// restart began can still look evicted: allow that race a handful, not
+	// the thousands of misses a restart causes.
 	t.Logf("misses by cause %v, evicted_keys %d", res.Cache.MissesByCause, res.Server.EvictedKeys)
 	if res.Server.EvictedKeys == 0 && res.Cache.MissesByCause["evicted"] > 5 {
 		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", res.Cache.MissesByCause["evicted"], res.Cache.MissesByCause)
+	}
+	if res.Cache.MissesByCause["wiped"] == 0 {
+		t.Errorf("no miss classified as wiped after a restart without persistence: %v", res.Cache.MissesByCause)
+	}
+}
+
+// A restart without persistence empties the cache: a miss of a key written
+// before it (prefilled or written during the load) is "wiped", not "cold"
+// (never written) and not "evicted" (Redis evicted nothing).
+func TestRestartMissesAreWiped(t *testing.T) {
+	res := runChaos(t, `
+name: wiped
+seed: 7
+`+chaosPool+`
+phases:
+  - {name: steady, duration: 5s}
+faults:
+  - {at: 2s, for: 300ms, kind: restart}
+`)
+	c := res.Cache
+	t.Logf("misses %d by cause %v, evicted_keys %d", c.Misses, c.MissesByCause, res.Server.EvictedKeys)
+	var sum uint64
+	for _, n := range c.MissesByCause {
+		sum += n
+	}
+	if sum != c.Misses {
+		t.Errorf("misses by cause %v add to %d, want %d", c.MissesByCause, sum, c.Misses)
+	}
+	if c.MissesByCause["wiped"] == 0 {
+		t.Fatalf("no miss classified as wiped: %v", c.MissesByCause)
+	}
+	if res.Server.EvictedKeys == 0 && c.MissesByCause["evicted"] > 5 {
+		t.Errorf("%d misses classified as evicted with evicted_keys 0: %v", c.MissesByCause["evicted"], c.MissesByCause)
+	}
+	// Every wiped miss came after the restart began: none in a timeline
+	// row before it.
+	for _, r := range res.Timeline {
+		if r.T < 2 && r.MissesByCause["wiped"] > 0 {
+			t.Errorf("t=%.0fs, before the restart: %d wiped misses", r.T, r.MissesByCause["wiped"])
+		}
 	}
 }
 
@@ -253,6 +293,14 @@ targets:
 	if f.P99RecoveredAfterS == nil {
 		t.Errorf("p99 never came back under 100ms after the toxic was removed")
 	}
+	// What the fault did, errors or not: its worst interval p99 is at
+	// least the toxic's delay, and the slowest operation at least that.
+	if f.WorstP99Ms < 140 || f.WorstMaxMs < f.WorstP99Ms {
+		t.Errorf("worst p99 %.1fms, max %.1fms; want >= 140ms under a 150ms toxic", f.WorstP99Ms, f.WorstMaxMs)
+	}
+	if f.Errors() == 0 && !f.NoneFailed() {
+		t.Errorf("no errors, yet not reported as a fault during which no command failed: %+v", f)
+	}
 }
 
 // SENTINEL FAILOVER promotes the replica; the manager follows it, and the
@@ -346,5 +394,44 @@ faults:
 	}
 	if f.ErrorsByKind["readonly"] == 0 {
 		t.Errorf("no READONLY errors before the interrupt: %v", f.ErrorsByKind)
+	}
+}
+
+// A SIGSTOP pause longer than the driver's op_timeout: commands whose first
+// operation waits out the deadline abandon the rest, and those operations
+// count against the verdict: every one is a latency sample (never a
+// service-time one, never a request), and the lookups among them are
+// lookup errors.
+func TestAbandonedOperationsCount(t *testing.T) {
+	res := runChaos(t, `
+name: abandoned
+seed: 4
+pool: {profile: production, command_timeout: 2s, connect_timeout: 2s, pool_timeout: 2s, max_retries: 0}
+workload: {population: 20000, active_users: 150, commands_per_user_per_minute: 60}
+driver: {op_timeout: 200ms, drop_after: 10s}
+phases:
+  - {name: steady, duration: 4s}
+faults:
+  - {at: 1500ms, for: 800ms, kind: pause}
+`)
+	u, l := res.Users, res.Latency
+	t.Logf("requests %d abandoned %d dropped %d; overall n=%d service n=%d; lookup errors %d", u.Requests, u.Abandoned, u.Dropped, l.Overall.Count, l.Service.Count, res.Cache.LookupErrors)
+	if u.Abandoned == 0 {
+		t.Fatal("no operation abandoned: the pause did not outlast op_timeout")
+	}
+	if u.Dropped != 0 {
+		t.Fatalf("dropped %d: the accounting below assumes none", u.Dropped)
+	}
+	if got, want := uint64(l.Overall.Count), u.Requests+u.Abandoned; got != want {
+		t.Errorf("latency samples %d, want requests %d + abandoned %d", got, u.Requests, u.Abandoned)
+	}
+	if got := uint64(l.Service.Count); got != u.Requests {
+		t.Errorf("service samples %d, want the %d requests sent", got, u.Requests)
+	}
+	if l.Overall.Max < 200 {
+		t.Errorf("max latency %.1fms, want >= op_timeout 200ms", l.Overall.Max)
+	}
+	if res.Cache.LookupErrors == 0 {
+		t.Errorf("no lookup errors although reads were abandoned or timed out")
 	}
 }

@@ -145,7 +145,8 @@ func (d *driver) drop(cmd workload.Command, intended time.Time) {
 }
 
 // opSample is one cache operation's timing: lat from its intended start,
-// svc from the moment it was sent.
+// svc from the moment it was sent (0: never sent, an abandoned operation;
+// it enters no service time).
 type opSample struct {
 	op, tier int8
 	lat, svc int64 // µs
@@ -191,7 +192,8 @@ type cmdRecord struct {
 	checked    uint64
 	mismatches uint64
 	// abandoned counts operations never attempted because the command's
-	// deadline had passed: they record no latency sample.
+	// deadline had passed (see abandon): each is a latency sample without
+	// a service time, and a lookup error when it was a read.
 	abandoned uint64
 	late      bool
 	waited    bool // waited for an in-flight slot
@@ -269,9 +271,8 @@ func (d *driver) exec(j job) {
 	for i := range cmd.Ops {
 		if ctx.Err() != nil {
 			// The command's deadline passed (or the run abandoned it): the
-			// rest was never attempted. Counted, and no ~1 µs sample of a
-			// call that failed before it was sent.
-			rec.abandoned += uint64(len(cmd.Ops) - i)
+			// rest was never attempted.
+			d.abandon(&rec, cmd.Ops[i:], intended)
 			break
 		}
 		errsBefore := rec.ncache
@@ -286,6 +287,38 @@ func (d *driver) exec(j job) {
 	}
 	rec.commandUs = time.Since(intended).Microseconds()
 	d.apply(cmd, &rec)
+}
+
+// abandon records the operations of a command that were never attempted
+// because its deadline passed. They count against the verdict as the user
+// met them: each is a latency sample from the command's intended start
+// until it was given up (at least op_timeout: the user waited that long for
+// an answer that never came), in the overall, per-op and per-tier views but
+// not in service time (nothing was sent); and an abandoned read is a lookup
+// error (no usable answer: hit_rate counts it as not hit). Left out, as
+// they once were, a stall long enough to abandon commands made the latency
+// and the hit rate look better than with a shorter one, as drop does for
+// commands never started. A read's keys each count (an MGET's every key).
+func (d *driver) abandon(rec *cmdRecord, ops []workload.Op, intended time.Time) {
+	lat := max(time.Since(intended).Microseconds(), 1)
+	rec.abandoned += uint64(len(ops))
+	for i := range ops {
+		op := &ops[i]
+		ti := int8(tierIndex(op.Family.Tier))
+		if op.Kind == workload.OpRateLimit {
+			ti = noTier
+		}
+		rec.samples = append(rec.samples, opSample{op: opSlot[op.Kind], tier: ti, lat: lat})
+		switch op.Kind {
+		case workload.OpGetOrFetch, workload.OpGet, workload.OpSessionGet, workload.OpHGet, workload.OpZRange, workload.OpCAS:
+			rec.lookupErr(ti, int16(op.Family.Index))
+		case workload.OpMGet:
+			for j := range op.Keys {
+				f := keyFamily(op, j)
+				rec.lookupErr(int8(tierIndex(f.Tier)), int16(f.Index))
+			}
+		}
+	}
 }
 
 // execOp runs one operation of a command on instance in; due is the
@@ -442,6 +475,13 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			if in.near != nil {
 				in.near.drop(op.Key)
 			}
+			// A deletion is a write no copy holds (version 0), as an
+			// update's deleted keys are: another instance's copy loaded
+			// before it is stale once it is acknowledged, and a plain
+			// DEL tells no one.
+			if d.isNear(fam) && d.wlog != nil {
+				d.wlog.acked(op.Key, 0, int64(now.Sub(d.start)))
+			}
 		}
 		if fam.Tier == tierPersistent && d.writes.Active() {
 			// Whatever its outcome, the delete may have landed: it excuses
@@ -476,23 +516,22 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			rec.lookup(ti, fi, true, 0)
 		default:
 			rec.lookup(ti, fi, false, d.classify(op.Key, sent))
-			due = d.fetchFill(ctx, in, rec, op, tier, ti, now)
+			due = d.fetchFill(ctx, in, rec, op, tier, ti)
 		}
 	}
 	return false
 }
 
-// classify says why a read of key sent at sent missed. The ledger forgets
-// what it wrote when a restarted node serves again (chaos's OnRestart), but
+// classify says why a read of key sent at sent missed. The ledger learns
+// of a wipe when a restarted node serves again (chaos's OnRestart), but
 // the node serves before that call: a bot instance whose pool dials on
 // every command reaches it first, and commands sent before or during the
 // restart are answered by the empty node too. A miss the ledger calls
-// evicted while a restart overlapped the read is a key the restart wiped:
-// cold, not evicted.
+// evicted while a restart overlapped the read is a key the restart wiped.
 func (d *driver) classify(key string, sent time.Time) workload.MissCause {
 	c := d.ledger.Classify(key, sent)
 	if c == workload.MissEvicted && d.emptied != nil && d.emptied(sent.Sub(d.start), time.Since(d.start)) {
-		return workload.MissCold
+		return workload.MissWiped
 	}
 	return c
 }
@@ -638,10 +677,13 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 			due = time.Now()
 			continue
 		}
+		// The fill is timed from its send, as get-or-fetch's is
+		// (Outcome.FillDur): the origin's time is the upstream's, reported
+		// under origin, never the cache's latency.
 		fillSent := time.Now()
 		serr := in.c.Set(ctx, k, v, tier)
 		now := time.Now()
-		rec.sample(opiSet, ti, now.Sub(fetchStart), now.Sub(fillSent))
+		rec.sample(opiSet, ti, now.Sub(fillSent), now.Sub(fillSent))
 		due = now
 		if fam.Tier == tierPersistent && d.writes.Active() {
 			d.observeFill(fam, k, v, fetchStart, fillSent, now, serr, false)
@@ -750,20 +792,26 @@ func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *work
 
 // fetchFill loads a hash field or a sorted set the cache did not have from
 // the origin and writes it back (the typed form of get-or-fetch's fill).
-func (d *driver) fetchFill(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+// The fill is recorded under the command Redis saw (hset, zadd) and timed
+// from its send, as get-or-fetch's fill is: the origin's time is the
+// upstream's (reported under origin), and counting it here put the
+// simulated upstream's latency into the cache's p99.
+func (d *driver) fetchFill(ctx context.Context, in *instance, rec *cmdRecord, op *workload.Op, tier pool.Tier, ti int8) time.Time {
 	v, err := d.origin.Fetch(ctx, op.Family, op.Key, op.Size)
 	if err != nil {
 		rec.err(pool.KindFetch)
 		return time.Now()
 	}
 	sent := time.Now()
+	slot := opSlot[workload.OpHSet]
 	if op.Kind == workload.OpHGet {
 		err = in.c.HSet(ctx, op.Key, op.Field, v, tier)
 	} else {
+		slot = opSlot[workload.OpZAdd]
 		err = in.c.ZAdd(ctx, op.Key, tier, zsetFill(op.Family)...)
 	}
 	now := time.Now()
-	rec.sample(opiSet, ti, now.Sub(due), now.Sub(sent))
+	rec.sample(slot, ti, now.Sub(sent), now.Sub(sent))
 	if err != nil {
 		rec.err(pool.ErrorKind(err))
 	} else {
@@ -926,7 +974,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 			continue
 		}
 		c.commands++
-		c.ops += uint64(len(r.samples))
+		// Requests are the operations sent; an abandoned one is a sample
+		// but was never a request.
+		c.ops += uint64(len(r.samples)) - r.abandoned
 		c.abandoned += r.abandoned
 		if r.late {
 			c.late++
@@ -982,7 +1032,9 @@ func (d *driver) apply(cmd workload.Command, r *cmdRecord) {
 		if ph.recorded {
 			h := s.totalH
 			_ = h.overall.RecordValue(smp.lat)
-			_ = h.service.RecordValue(smp.svc)
+			if smp.svc > 0 {
+				_ = h.service.RecordValue(smp.svc)
+			}
 			_ = h.byOp[smp.op].RecordValue(smp.lat)
 			if smp.tier >= 0 {
 				_ = h.byTier[smp.tier].RecordValue(smp.lat)

@@ -356,7 +356,10 @@ func TestDriverCountsLateStarts(t *testing.T) {
 }
 
 // Operations after the command's deadline are never attempted: counted as
-// abandoned, with no latency sample of a call that failed before it was sent.
+// abandoned, and against the verdict as the user met them: a latency sample
+// each from the command's intended start (at least the 50 ms deadline), no
+// service time (nothing was sent), not a request, and a read among them a
+// lookup error (no answer: not a hit).
 func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 	f := &fakeCache{get: func(ctx context.Context, key string) (string, bool, error) {
 		<-ctx.Done()
@@ -367,15 +370,31 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 	for i := range ops {
 		ops[i] = workload.Op{Kind: workload.OpGet, Family: testFamily, Key: "user:connected:1", Size: 100}
 	}
+	ops[3] = workload.Op{Kind: workload.OpSet, Family: testFamily, Key: "user:connected:1", Size: 100}
+	ops[4] = workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}
 	c, h := drive(d, []workload.Command{{Ops: ops}})
 	if c.abandoned != 4 {
 		t.Errorf("abandoned = %d, want 4", c.abandoned)
 	}
-	if got := h.overall.TotalCount(); got != 1 {
-		t.Errorf("samples = %d, want 1 (the GET that timed out)", got)
+	if got := h.overall.TotalCount(); got != 5 {
+		t.Errorf("samples = %d, want 5 (the GET that timed out and the 4 abandoned)", got)
+	}
+	if got := h.service.TotalCount(); got != 1 {
+		t.Errorf("service samples = %d, want 1: an abandoned operation was never sent", got)
 	}
 	if m := h.overall.Min(); m < 50_000 {
-		t.Errorf("timed-out GET latency = %d µs, want >= 50 ms", m)
+		t.Errorf("min latency = %d µs, want >= 50 ms: an abandoned operation waited for the deadline", m)
+	}
+	if got := h.byOp[opiSet].TotalCount(); got != 1 {
+		t.Errorf("set samples = %d, want the abandoned SET", got)
+	}
+	if c.ops != 1 {
+		t.Errorf("requests = %d, want 1: abandoned operations were never requests", c.ops)
+	}
+	// The timed-out GET, two abandoned GETs and the MGET's two keys.
+	ti := tierIndex(tierPersistent)
+	if c.lookupErrs[ti] != 5 || c.hits[ti]+c.misses[ti] != 0 {
+		t.Errorf("lookup errors %d, hits+misses %d; want 5 and 0", c.lookupErrs[ti], c.hits[ti]+c.misses[ti])
 	}
 	if got := c.errors[pool.KindTimeout]; got != 1 || len(c.errors) != 1 {
 		t.Errorf("errors = %v, want one timeout", c.errors)
@@ -384,8 +403,9 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 
 // A miss of a key the ledger still remembers is an eviction, unless a
 // restart that emptied the cache overlapped the read: the restarted node
-// serves before the ledger is reset, and what it lacks the restart wiped.
-func TestClassifyMissDuringRestartIsCold(t *testing.T) {
+// serves before the ledger learns of the wipe, and what it lacks the
+// restart wiped.
+func TestClassifyMissDuringRestartIsWiped(t *testing.T) {
 	d := &driver{ledger: workload.NewLedger(), start: time.Now().Add(-10 * time.Second)}
 	d.ledger.Wrote("k", d.start.Add(time.Second), 0)
 	sent := d.start.Add(5 * time.Second)
@@ -394,8 +414,8 @@ func TestClassifyMissDuringRestartIsCold(t *testing.T) {
 	}
 	var asked [2]time.Duration
 	d.emptied = func(from, to time.Duration) bool { asked = [2]time.Duration{from, to}; return true }
-	if c := d.classify("k", sent); c != workload.MissCold {
-		t.Errorf("restart overlapping the read: %v, want cold", c)
+	if c := d.classify("k", sent); c != workload.MissWiped {
+		t.Errorf("restart overlapping the read: %v, want wiped", c)
 	}
 	if asked[0] != 5*time.Second || asked[1] < asked[0] {
 		t.Errorf("asked about %v, want from the read's send to now", asked)
@@ -403,5 +423,51 @@ func TestClassifyMissDuringRestartIsCold(t *testing.T) {
 	d.emptied = func(from, to time.Duration) bool { return false }
 	if c := d.classify("k", sent); c != workload.MissEvicted {
 		t.Errorf("restart elsewhere in the run: %v, want evicted", c)
+	}
+}
+
+// The fills after an MGET, hash or sorted-set miss are cache writes timed
+// from their send, as get-or-fetch's fill is: the origin's 80 ms is the
+// upstream's, never the cache's. A hash fill is recorded as hset and a
+// sorted set's as zadd (the commands Redis saw), not as set.
+func TestDriverFillsExcludeOriginTime(t *testing.T) {
+	slow := workload.OriginConfig{Latency: 80 * time.Millisecond, P99: 80 * time.Millisecond}
+	hash := &workload.Family{Name: "product", Tier: "api", Source: "internal", MeanSize: 100, Type: "hash", Fields: 4}
+	zset := &workload.Family{Name: "board", Tier: "api", Source: "internal", MeanSize: 100, Type: "zset", Members: 10}
+	for _, tc := range []struct {
+		name string
+		op   workload.Op
+		slot int8
+	}{
+		{"mget", workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}, opiSet},
+		{"hget", workload.Op{Kind: workload.OpHGet, Family: hash, Key: "product:1", Field: "f1", Size: 100}, opSlot[workload.OpHSet]},
+		{"zrange", workload.Op{Kind: workload.OpZRange, Family: zset, Key: "board:1", Size: 100}, opSlot[workload.OpZAdd]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newTestDriver(t, &fakeCache{}, 1, time.Second, 5*time.Second)
+			d.origin = workload.NewOrigin(map[string]workload.OriginConfig{"internal": slow}, 1)
+			c, h := drive(d, constantRate(3, 20, func(int) []workload.Op { return []workload.Op{tc.op} }))
+			fills := int64(3)
+			if tc.op.Kind == workload.OpMGet {
+				fills = 6
+			}
+			if got := h.byOp[tc.slot].TotalCount(); got != fills {
+				t.Fatalf("%s samples = %d, want %d (one per miss filled)", opNames[tc.slot], got, fills)
+			}
+			if tc.slot != opiSet {
+				if got := h.byOp[opiSet].TotalCount(); got != 0 {
+					t.Errorf("set samples = %d, want 0: the fill is %s", got, opNames[tc.slot])
+				}
+			}
+			if m := h.byOp[tc.slot].Max(); m >= 40_000 {
+				t.Errorf("max %s latency = %d µs, want well under the origin's 80 ms: the fill is timed from its send", opNames[tc.slot], m)
+			}
+			if m := h.command.Min(); m < 80_000 {
+				t.Errorf("min command time = %d µs, want >= 80 ms: the command includes the origin", m)
+			}
+			if c.errors[pool.KindFetch] != 0 {
+				t.Errorf("fetch errors = %d, want 0", c.errors[pool.KindFetch])
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
@@ -49,6 +50,13 @@ faults:
 	}
 	if !strings.Contains(strings.Join(res.Notes, ";"), "1 of 2 planned fault occurrences started") {
 		t.Errorf("notes %q", res.Notes)
+	}
+	// The scenario's targets say nothing about faults; the occurrence that
+	// never started fails the run anyway, named, with why.
+	last := res.Targets[len(res.Targets)-1]
+	if res.Verdict != result.VerdictFail || last.Name != result.FaultsNotInjected || last.Pass || last.Observed != 1 ||
+		!strings.Contains(last.Detail, "client-kill fault on primary at 10.5s: never started") {
+		t.Errorf("verdict %s, implicit target %+v", res.Verdict, last)
 	}
 }
 

@@ -24,7 +24,7 @@ func faultSamples(rows []result.TimelineRow) []chaos.Sample {
 	out := make([]chaos.Sample, len(rows))
 	for i, r := range rows {
 		out[i] = chaos.Sample{
-			T: r.T, Ops: r.Ops, Errors: r.Errors, ErrorsByKind: r.ErrorsByKind, P99: r.P99,
+			T: r.T, Ops: r.Ops, Errors: r.Errors, ErrorsByKind: r.ErrorsByKind, P99: r.P99, Max: r.Max,
 			Hits: r.Hits, Misses: r.Misses, LookupErrors: r.LookupErrors, HitRate: r.HitRate, EvictedKeys: r.EvictedKeys, InfoT: r.InfoT,
 		}
 	}
@@ -62,6 +62,8 @@ func faultReports(ms []chaos.FaultMeasure) []result.FaultReport {
 			Kind: m.Kind, Node: m.Node, Params: m.Params, StartS: m.StartS, EndS: m.EndS,
 			Injected: m.Injected, Occurrence: m.Occurrence, Planned: m.Planned,
 			ErrorsByKind:       m.ErrorsByKind,
+			WorstP99Ms:         m.WorstP99Ms,
+			WorstMaxMs:         m.WorstMaxMs,
 			FirstErrorAfterS:   m.FirstErrorAfterS,
 			RecoveredAfterS:    m.RecoveredAfterS,
 			P99RecoveredAfterS: m.P99RecoveredAfterS,

@@ -217,3 +217,41 @@ func TestInvalidationLagWithoutNearCache(t *testing.T) {
 		t.Errorf("no near cache configured, yet %+v", nc)
 	}
 }
+
+// typedFills has only a hash family and a sorted-set family, read-only, so
+// every HSET and ZADD Redis sees is the fill after a miss.
+const typedFills = `
+name: typed-fills
+seed: 9
+pool: {profile: development, min_idle: 1, max_conns: 8}
+workload:
+  population: 5000
+  active_users: 100
+  commands_per_user_per_minute: 300
+  catalogue: none
+  families:
+    - {name: product, key: "product:{id}", keys: 2000, type: hash, fields: 8, tier: api, mean_size: 128b, weight: 10}
+    - {name: board, key: "board:{id}", keys: 500, type: zset, members: 20, tier: api, mean_size: 64b, weight: 10}
+phases:
+  - {name: steady, duration: 3s}
+`
+
+// A hash miss's fill is recorded as hset and a sorted set's as zadd, one
+// sample per command Redis saw (INFO commandstats, reset as the load
+// starts), and none as set: no string was written.
+func TestTypedFillsRecordedAsTheirCommand(t *testing.T) {
+	needRedis(t)
+	res := runYAML(t, "typed-fills.yaml", typedFills)
+	if s, ok := res.Latency.ByOp["set"]; ok && s.Count > 0 {
+		t.Errorf("latency_ms.by_op.set has %d samples, want none: the fills were HSET and ZADD", s.Count)
+	}
+	for _, cmd := range []string{"hset", "zadd"} {
+		calls := res.Server.LatencyStats[cmd].Calls
+		if calls == 0 {
+			t.Fatalf("Redis saw no %s (have %v)", cmd, keys(res.Server.LatencyStats))
+		}
+		if got := res.Latency.ByOp[cmd].Count; uint64(got) != uint64(calls) {
+			t.Errorf("latency_ms.by_op.%s count %d, want Redis's %d %s calls", cmd, got, calls, cmd)
+		}
+	}
+}

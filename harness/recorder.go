@@ -59,11 +59,11 @@ func tierIndex(t string) int {
 // swapped out by the sampler every second; totals only grow.
 type counts struct {
 	ops, commands, late, dropped uint64
-	abandoned                    uint64                   // operations never attempted
-	lateSlot                     uint64                   // late commands that waited for an in-flight slot
-	hits, misses, lookupErrs     [pool.NumTiers]uint64    // by tier
-	causes                       [pool.NumTiers][3]uint64 // by tier, by workload.MissCause
-	fams                         []famCounts              // by workload.Family.Index
+	abandoned                    uint64                                        // operations never attempted
+	lateSlot                     uint64                                        // late commands that waited for an in-flight slot
+	hits, misses, lookupErrs     [pool.NumTiers]uint64                         // by tier
+	causes                       [pool.NumTiers][workload.NumMissCauses]uint64 // by tier, by workload.MissCause
+	fams                         []famCounts                                   // by workload.Family.Index
 	errors                       map[string]uint64
 	checked, mismatches          uint64
 	// The rest of the seed's layer: rate-limit decisions and the
@@ -77,7 +77,7 @@ type counts struct {
 // copies (served, not held, stale beyond the grace, stale within it).
 type famCounts struct {
 	hits, misses, lookupErrs uint64
-	causes                   [3]uint64 // by workload.MissCause
+	causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
 	nearHits, nearMisses     uint64
 	stale, staleInFlight     uint64
 }

@@ -367,9 +367,12 @@ func (r *run) armFaults() {
 		Deployment: r.dep, Network: r.network, Tracker: d.writes, Reader: r.mgr,
 		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
 		// A node restarted without persistence comes back empty: what
-		// the ledger remembers writing is gone, and misses after it are
-		// cold (never written since), not evictions.
-		OnRestart: func(string) { d.ledger.Reset() },
+		// the ledger remembers writing before it went down is gone, and
+		// a miss of it is wiped (written, then emptied by the fault),
+		// neither cold (never written) nor an eviction.
+		OnRestart: func(node string) {
+			d.ledger.Wiped(d.start.Add(restartBegan(r.runner, node, time.Since(d.start))))
+		},
 	})
 	r.smp.faults = r.runner.Active
 	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Kind == "restart" }) {
@@ -403,6 +406,24 @@ func (r *run) stopWatchingEvictions() {
 	if err := r.evictions.Close(); err != nil {
 		r.o.logf("lost writes: stopping the eviction watch: %v", err)
 	}
+}
+
+// restartBegan is when the latest restart of node that began by now
+// (offsets from the run's start) was entered, just before the node went
+// down: everything written before it was lost with the node, and nothing
+// could be written to the node until it served again. now when the runner
+// has no such event.
+func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duration {
+	at, found := now, false
+	if rn == nil {
+		return at
+	}
+	for _, ev := range rn.Events() {
+		if ev.Fault.Kind == "restart" && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
+			at, found = ev.Start, true
+		}
+	}
+	return at
 }
 
 // restartOverlaps reports whether a restart started at or before to and

@@ -114,7 +114,7 @@ func TestShortRun(t *testing.T) {
 	if want := float64(c.Hits) / float64(c.Hits+c.Misses); math.Abs(c.AnsweredHitRate-want) > 1e-12 {
 		t.Errorf("answered_hit_rate %v != hits/(hits+misses) %v", c.AnsweredHitRate, want)
 	}
-	if c.Misses > 0 && c.MissesByCause["cold"]+c.MissesByCause["expired"]+c.MissesByCause["evicted"] != c.Misses {
+	if c.Misses > 0 && c.MissesByCause["cold"]+c.MissesByCause["expired"]+c.MissesByCause["evicted"]+c.MissesByCause["wiped"] != c.Misses {
 		t.Errorf("misses by cause %v do not add up to %d", c.MissesByCause, c.Misses)
 	}
 	if res.Integrity.Checked == 0 || res.Integrity.Mismatches != 0 {

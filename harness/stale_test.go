@@ -103,3 +103,26 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A plain delete of a near family's key is a write no copy holds: it
+// publishes nothing, so another instance's copy outlives it, and a read
+// served from that copy after the delete was acknowledged is stale.
+func TestStaleReadAfterPlainDelete(t *testing.T) {
+	d, _ := twoInstances(t)
+	fam := testFamily.Index
+	do(d, 1, workload.OpGet, "user:connected:9") // a miss: filled, and a copy kept
+	do(d, 0, workload.OpDel, "user:connected:9")
+	time.Sleep(staleGrace + 20*time.Millisecond)
+	do(d, 1, workload.OpGet, "user:connected:9")
+	c, _ := d.rec.totals()
+	if f := c.fams[fam]; f.nearHits != 1 || f.stale != 1 {
+		t.Fatalf("after a delete: near hits %d, stale %d; want 1 and 1 (the copy outlived the delete)", f.nearHits, f.stale)
+	}
+	// The deleting instance dropped its own copy: its next read asks
+	// Redis, misses and is not a near hit.
+	do(d, 0, workload.OpGet, "user:connected:9")
+	c, _ = d.rec.totals()
+	if f := c.fams[fam]; f.nearHits != 1 {
+		t.Errorf("the deleter's read: near hits %d, want still 1", f.nearHits)
+	}
+}

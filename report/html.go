@@ -30,6 +30,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"count64":        func(n int) string { return formatCount(uint64(max(n, 0))) },
 	"bytes":          formatBytes,
 	"after":          afterText,
+	"recovery":       recoveryText,
 	"counts":         countsList,
 	"upper":          strings.ToUpper,
 	"clock":          formatClock,
@@ -421,7 +422,7 @@ func timelineCharts(r *result.Result, pts []bucket, bands []band, xlo, xhi float
 		addCounts(causeTotals, p.row.MissesByCause)
 	}
 	var causeSeries []series
-	causeColor := map[string]string{result.CauseCold: colorAt(0), result.CauseExpired: colorAt(4), result.CauseEvicted: colorAt(1)}
+	causeColor := map[string]string{result.CauseCold: colorAt(0), result.CauseExpired: colorAt(4), result.CauseEvicted: colorAt(1), result.CauseWiped: colorAt(3)}
 	for i, k := range sortedKeys(causeTotals) {
 		c, ok := causeColor[k]
 		if !ok {

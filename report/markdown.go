@@ -62,7 +62,7 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, f := range r.Faults {
 			ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(f.Kind), formatSeconds(f.StartS), formatCount(f.Errors()),
-				afterText(f.RecoveredAfterS, "never"), afterText(f.P99RecoveredAfterS, "never"), formatPercent(f.HitRateMin),
+				recoveryText(f), afterText(f.P99RecoveredAfterS, "never"), formatPercent(f.HitRateMin),
 				afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost), formatCount(f.LostWrites))
 		}
 		ew.printf("\n")

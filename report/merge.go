@@ -472,6 +472,8 @@ func mergeFaults(start time.Time, rs []*result.Result) []result.FaultReport {
 			d.EndS = math.Max(d.EndS, f.EndS)
 			addCounts(d.ErrorsByKind, f.ErrorsByKind)
 			d.FirstErrorAfterS = minPtr(d.FirstErrorAfterS, f.FirstErrorAfterS)
+			d.WorstP99Ms = math.Max(d.WorstP99Ms, f.WorstP99Ms)
+			d.WorstMaxMs = math.Max(d.WorstMaxMs, f.WorstMaxMs)
 			d.RecoveredAfterS = slowest(d.RecoveredAfterS, f.RecoveredAfterS)
 			d.P99RecoveredAfterS = slowest(d.P99RecoveredAfterS, f.P99RecoveredAfterS)
 			d.RewarmS = slowest(d.RewarmS, f.RewarmS)

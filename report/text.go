@@ -169,8 +169,12 @@ func summaryLine(s result.Summary) string {
 // faultLine is the one-line recovery story of a fault.
 func faultLine(f result.FaultReport) string {
 	parts := []string{fmt.Sprintf("lasted %s", formatSeconds(f.EndS-f.StartS))}
-	parts = append(parts, "first error "+afterText(f.FirstErrorAfterS, "none"))
-	parts = append(parts, "recovered "+afterText(f.RecoveredAfterS, "never"))
+	if f.NoneFailed() {
+		parts = append(parts, "no command failed: "+worstText(f))
+	} else {
+		parts = append(parts, "first error "+afterText(f.FirstErrorAfterS, "none"))
+		parts = append(parts, "recovered "+afterText(f.RecoveredAfterS, "never"))
+	}
 	parts = append(parts, "p99 back "+afterText(f.P99RecoveredAfterS, "never"))
 	parts = append(parts, fmt.Sprintf("hit rate %s → min %s, 90%% back %s, re-warm %s, hits lost %s", formatPercent(f.HitRateBefore),
 		formatPercent(f.HitRateMin), afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost)))
@@ -232,6 +236,21 @@ func layerRows(l *result.LayerReport, row func(name, format string, args ...any)
 		row(fmt.Sprintf("warming %s", w.Trigger), "instance %d: %s keys (%d meta, %d hot) from %s origin loads in %s", w.Instance,
 			formatCount(uint64(w.Keys)), w.MetaKeys, w.HotKeys, formatCount(uint64(w.OriginLoads)), formatSeconds(w.TookS))
 	}
+}
+
+// recoveryText is when operations succeeded again after a fault or, when
+// no command failed during it, the worst latency it caused: "recovered
+// +0s" would say nothing about a fault that slowed every command.
+func recoveryText(f result.FaultReport) string {
+	if f.NoneFailed() {
+		return "no errors; " + worstText(f)
+	}
+	return afterText(f.RecoveredAfterS, "never")
+}
+
+// worstText is a fault's worst interval p99 and slowest operation.
+func worstText(f result.FaultReport) string {
+	return fmt.Sprintf("worst p99 %s (max %s)", formatMs(f.WorstP99Ms), formatMs(f.WorstMaxMs))
 }
 
 func afterText(p *float64, never string) string {

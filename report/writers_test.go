@@ -266,3 +266,40 @@ func TestWritersShowLookupErrorsAndAbandoned(t *testing.T) {
 		t.Errorf("no lookup errors, yet the answered rate is shown:\n%s", txt.String())
 	}
 }
+
+// A fault during which no command failed says its worst latency, not
+// "recovered +0s"; one with errors keeps its recovery time.
+func TestWritersFaultWithoutErrorsShowsWorstLatency(t *testing.T) {
+	r := fixture(t)
+	quiet := r.Faults[0]
+	quiet.Kind, quiet.ErrorsByKind, quiet.FirstErrorAfterS, quiet.RecoveredAfterS = "network", map[string]uint64{}, nil, result.Seconds(0)
+	quiet.WorstP99Ms, quiet.WorstMaxMs, quiet.Injected = 151, 163, true
+	r.Faults = append(r.Faults, quiet)
+	var txt, md, html bytes.Buffer
+	if err := report.WriteText(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"text":     {"no command failed: worst p99 151ms (max 163ms)", "recovered +2.1s"},
+		"markdown": {"| no errors; worst p99 151ms (max 163ms) |", "| +2.1s |"},
+		"html":     {"no errors; worst p99 151ms (max 163ms)", "<td>151ms</td><th>slowest operation</th><td>163ms</td>"},
+	} {
+		out := map[string]string{"text": txt.String(), "markdown": md.String(), "html": html.String()}[name]
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, out)
+			}
+		}
+	}
+	for _, l := range strings.Split(txt.String(), "\n") {
+		if strings.Contains(l, "fault network") && strings.Contains(l, "recovered") {
+			t.Errorf("text still gives a recovery for a fault with no errors: %s", l)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -270,6 +271,31 @@ func Judge(runs []*Result, t Target) TargetResult {
 		tr.Verdict, tr.Pass = VerdictFail, false
 		return tr
 	}
+	if m.everyRun {
+		// The worst run decides: every run must keep it.
+		worst := 0
+		for i, p := range per {
+			if !p.Pass {
+				if len(runs) > 1 {
+					p.Detail = fmt.Sprintf("run %d: %s", i+1, p.Detail)
+				}
+				p.Verdict = VerdictFail
+				return p
+			}
+			if p.Observed > per[worst].Observed {
+				worst = i
+			}
+		}
+		tr = per[worst]
+		if len(runs) > 1 {
+			tr.Runs = make([]float64, len(per))
+			for i, p := range per {
+				tr.Runs[i] = p.Observed
+			}
+		}
+		tr.Verdict, tr.Pass = VerdictPass, true
+		return tr
+	}
 	for i, p := range per {
 		if p.ObservedText == "no data" {
 			if len(runs) > 1 {
@@ -342,10 +368,19 @@ func roundFor(v float64, unit string) float64 {
 	return math.Round(v*1000) / 1000
 }
 
-// JudgeAll decides every target over the runs.
+// JudgeAll decides every target over the runs. A run that planned faults
+// is also judged on "faults_not_injected == 0" (FaultsNotInjected), added
+// after the given targets unless they name it: whatever the scenario
+// promises, a fault that did not happen fails the run.
 func JudgeAll(runs []*Result, targets []Target) []TargetResult {
-	out := make([]TargetResult, 0, len(targets))
+	out := make([]TargetResult, 0, len(targets)+1)
+	named := false
 	for _, t := range targets {
+		out = append(out, Judge(runs, t))
+		named = named || t.Name == FaultsNotInjected
+	}
+	if !named && slices.ContainsFunc(runs, func(r *Result) bool { return len(r.Faults) > 0 }) {
+		t, _ := ParseTarget(TargetSpec{Name: FaultsNotInjected, Expr: "== 0"})
 		out = append(out, Judge(runs, t))
 	}
 	return out

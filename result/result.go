@@ -120,6 +120,9 @@ const (
 	CauseCold    = "cold"
 	CauseExpired = "expired"
 	CauseEvicted = "evicted"
+	// CauseWiped: written, then emptied by a fault (a restart without
+	// persistence), neither never written nor removed by maxmemory.
+	CauseWiped = "wiped"
 )
 
 // CacheReport is the client-side view of the cache: lookups by the cache
@@ -374,13 +377,19 @@ type FaultReport struct {
 	Occurrence int `json:"occurrence"`
 	Planned    int `json:"planned"`
 
-	ErrorsByKind       map[string]uint64 `json:"errors_by_kind"`
-	FirstErrorAfterS   *float64          `json:"first_error_after_s"`
-	RecoveredAfterS    *float64          `json:"recovered_after_s"`
-	P99RecoveredAfterS *float64          `json:"p99_recovered_after_s"`
-	HitRateBefore      float64           `json:"hit_rate_before"`
-	HitRateMin         float64           `json:"hit_rate_min"`
-	RewarmS            *float64          `json:"rewarm_s"`
+	ErrorsByKind map[string]uint64 `json:"errors_by_kind"`
+	// WorstP99Ms and WorstMaxMs are the highest interval p99 and the
+	// slowest operation, in ms, from the fault's start until one interval
+	// after its effect ended: what a fault during which no command failed
+	// did (its recovery is "at once" and says nothing).
+	WorstP99Ms         float64  `json:"worst_p99_ms"`
+	WorstMaxMs         float64  `json:"worst_max_ms"`
+	FirstErrorAfterS   *float64 `json:"first_error_after_s"`
+	RecoveredAfterS    *float64 `json:"recovered_after_s"`
+	P99RecoveredAfterS *float64 `json:"p99_recovered_after_s"`
+	HitRateBefore      float64  `json:"hit_rate_before"`
+	HitRateMin         float64  `json:"hit_rate_min"`
+	RewarmS            *float64 `json:"rewarm_s"`
 	// Rewarm90S is until 90 % of the dip is won back; HitsLost the lookups
 	// that missed but would have hit at the rate before the fault, until
 	// re-warm or the next fault: what warming is for.
@@ -407,6 +416,13 @@ type FaultReport struct {
 
 // Errors sums errors over all kinds.
 func (f FaultReport) Errors() uint64 { return sumCounts(f.ErrorsByKind) }
+
+// NoneFailed reports whether the fault took effect and no command failed
+// during it or after it: its recovery ("at once") then says nothing, and
+// WorstP99Ms/WorstMaxMs are what it did.
+func (f FaultReport) NoneFailed() bool {
+	return f.Injected && f.Errors() == 0 && f.FirstErrorAfterS == nil
+}
 
 // Seconds returns a pointer to v, for the nullable *_after_s fields.
 func Seconds(v float64) *float64 { return &v }

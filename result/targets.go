@@ -280,6 +280,10 @@ type metric struct {
 	// judged from intended start ("" for the others): a miss of one may be
 	// explained by the machine's own noise (noise.go).
 	latency string
+	// everyRun: over several runs the target must hold in each (the worst
+	// run decides, never the median): a fault that did not take effect in
+	// one run of five is not a fault tested four times out of five.
+	everyRun bool
 }
 
 var quantiles = map[string]func(Summary) float64{
@@ -398,6 +402,13 @@ var baseMetrics = map[string]metric{
 		}
 		return float64(worst), true, true, ""
 	}},
+	FaultsNotInjected: {unit: UnitCount, better: "lower", everyRun: true, get: func(r *Result) (float64, bool, bool, string) {
+		if len(r.Faults) == 0 {
+			return 0, true, false, "no data: no faults planned"
+		}
+		n, detail := r.faultsNotInjected()
+		return float64(n), true, true, detail
+	}},
 	"recovery_time": {unit: UnitSeconds, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
 		return r.worstRecovery(func(f FaultReport) *float64 { return f.RecoveredAfterS }, "operations never succeeded again")
 	}},
@@ -431,6 +442,78 @@ func (r *Result) worstRecovery(pick func(FaultReport) *float64, never string) (f
 	return worst, exact, true, detail
 }
 
+// FaultsNotInjected is the metric of planned fault occurrences that did not
+// take effect (the action failed, or it never started: the run ended or was
+// interrupted first). JudgeAll adds the target "faults_not_injected == 0"
+// to every run that planned faults, whatever the scenario's targets: a
+// chaos run whose fault did not happen tested nothing about it, and its
+// latency and hit-rate targets would pass on a quiet run.
+const FaultsNotInjected = "faults_not_injected"
+
+// faultsNotInjected counts the planned occurrences that did not take effect
+// (reported with injected false, or missing from a repeated entry's
+// occurrences) and names them, each with the runner's first note (why).
+func (r *Result) faultsNotInjected() (uint64, string) {
+	var n uint64
+	var why []string
+	for _, f := range r.Faults {
+		if f.Injected {
+			continue
+		}
+		n++
+		s := fmt.Sprintf("%s fault at %s", f.Kind, formatSeconds(f.StartS))
+		if f.Node != "" {
+			s = fmt.Sprintf("%s fault on %s at %s", f.Kind, f.Node, formatSeconds(f.StartS))
+		}
+		if len(f.Notes) > 0 {
+			s += ": " + f.Notes[0]
+		} else {
+			s += ": did not take effect"
+		}
+		why = append(why, s)
+	}
+	for _, e := range r.faultEntries() {
+		if have := len(e.occurrences) + e.unnumbered; have < e.planned {
+			n += uint64(e.planned - have)
+			why = append(why, fmt.Sprintf("%s fault first at %s: %d of %d planned occurrences reported", e.first.Kind, formatSeconds(e.first.StartS), have, e.planned))
+		}
+	}
+	if len(why) > 3 {
+		why = append(why[:3], fmt.Sprintf("and %d more", len(why)-3))
+	}
+	return n, strings.Join(why, "; ")
+}
+
+// faultEntry groups the occurrences of one scenario fault entry.
+type faultEntry struct {
+	first       FaultReport
+	planned     int
+	occurrences map[int]bool
+	unnumbered  int
+}
+
+// faultEntries groups r's fault reports by scenario entry, in order.
+func (r *Result) faultEntries() []*faultEntry {
+	var out []*faultEntry
+	byKey := map[string]*faultEntry{}
+	for _, f := range r.Faults {
+		k := faultEntryKey(f)
+		e, ok := byKey[k]
+		if !ok {
+			e = &faultEntry{first: f, occurrences: map[int]bool{}}
+			byKey[k] = e
+			out = append(out, e)
+		}
+		e.planned = max(e.planned, f.Planned)
+		if f.Occurrence > 0 {
+			e.occurrences[f.Occurrence] = true
+		} else {
+			e.unnumbered++
+		}
+	}
+	return out
+}
+
 // faultsNotMeasured says why r's faults cannot back a recovery or
 // error-budget verdict, or returns "" when they can. "recovery_time < 10s"
 // over no fault, over a fault whose action failed or never ran (the run
@@ -448,32 +531,8 @@ func (r *Result) faultsNotMeasured() string {
 	}
 	// Occurrences of one scenario fault entry (a repeated fault) must all
 	// have been injected: a planned one missing from the report never ran.
-	type entry struct {
-		first      FaultReport
-		planned    int
-		injected   map[int]bool
-		unnumbered int
-	}
-	var order []string
-	entries := map[string]*entry{}
-	for _, f := range r.Faults {
-		k := faultEntryKey(f)
-		e, ok := entries[k]
-		if !ok {
-			e = &entry{first: f, injected: map[int]bool{}}
-			entries[k] = e
-			order = append(order, k)
-		}
-		e.planned = max(e.planned, f.Planned)
-		if f.Occurrence > 0 {
-			e.injected[f.Occurrence] = true
-		} else {
-			e.unnumbered++
-		}
-	}
-	for _, k := range order {
-		e := entries[k]
-		if n := len(e.injected) + e.unnumbered; n < e.planned {
+	for _, e := range r.faultEntries() {
+		if n := len(e.occurrences) + e.unnumbered; n < e.planned {
 			return fmt.Sprintf("no data: %s fault first at %s: %d of %d planned occurrences injected",
 				e.first.Kind, formatSeconds(e.first.StartS), n, e.planned)
 		}

@@ -250,7 +250,10 @@ func TestFinalizeVerdictAndDerivedRates(t *testing.T) {
 	if r.Cache.HitRate != 0.96 || r.Cache.ByTier["api"].HitRate != 0.8 {
 		t.Errorf("hit rates not derived: %v %v", r.Cache.HitRate, r.Cache.ByTier["api"].HitRate)
 	}
-	if len(r.Targets) != 4 || r.TargetSpecs()[1].Spec() != DefaultTargets()[1] {
+	// The run planned faults: the implicit faults_not_injected target
+	// follows the given ones, once, also when re-finalized from the stored
+	// targets.
+	if len(r.Targets) != 5 || r.TargetSpecs()[1].Spec() != DefaultTargets()[1] || r.Targets[4].Name != FaultsNotInjected {
 		t.Errorf("targets: %+v", r.Targets)
 	}
 	r.Pool.Timeouts = 1
@@ -325,5 +328,60 @@ func TestDefaultTargetsFailDroppedCommands(t *testing.T) {
 	got := Evaluate(r, LoadTargets([]TargetSpec{{Name: "abandoned", Expr: "== 0"}, {Name: "abandoned", Expr: "<= 3"}}))
 	if got[0].Pass || got[0].Observed != 3 || !got[1].Pass || got[0].Unit != UnitCount {
 		t.Errorf("abandoned metric: %+v", got)
+	}
+}
+
+// A planned fault that did not take effect fails the run whatever its
+// targets: a run that promises only a latency it keeps, whose restart's
+// action failed, fails on the implicit faults_not_injected target, which
+// names the fault and why. A run without faults gets no such target.
+func TestFaultNotInjectedFailsTheRun(t *testing.T) {
+	latencyOnly := LoadTargets([]TargetSpec{{Name: "latency_p99", Expr: "< 5ms"}})
+	ok := evalResult()
+	ok.Finalize(latencyOnly)
+	if ok.Verdict != VerdictPass || len(ok.Targets) != 2 || ok.Targets[1].Name != FaultsNotInjected || !ok.Targets[1].Pass {
+		t.Fatalf("every fault injected: verdict %s, targets %+v", ok.Verdict, ok.Targets)
+	}
+
+	failed := evalResult()
+	failed.Faults[0].Injected = false
+	failed.Faults[0].Node = "primary-0"
+	failed.Faults[0].Notes = []string{"injecting failed: SHUTDOWN: connection refused", "the fault did not take effect; figures show the run around its slot"}
+	failed.Finalize(latencyOnly)
+	if failed.Verdict != VerdictFail {
+		t.Fatalf("a restart that did not take effect passed: %+v", failed.Targets)
+	}
+	tr := failed.Targets[len(failed.Targets)-1]
+	want := "restart fault on primary-0 at 50s: injecting failed: SHUTDOWN: connection refused"
+	if tr.Name != FaultsNotInjected || tr.Pass || tr.Verdict != VerdictFail || tr.Observed != 1 || tr.Detail != want {
+		t.Errorf("implicit target %+v, want observed 1, fail, detail %q", tr, want)
+	}
+	// Re-judged from the stored targets (a re-rendered report): the same
+	// verdict, and the implicit target once.
+	failed.Finalize(failed.TargetSpecs())
+	if failed.Verdict != VerdictFail || len(failed.Targets) != 2 {
+		t.Errorf("re-finalized: %s %+v", failed.Verdict, failed.Targets)
+	}
+
+	// A planned repetition missing from the report counts too.
+	partial := evalResult()
+	partial.Faults[1].Planned = 3
+	if n, detail := partial.faultsNotInjected(); n != 2 || !strings.Contains(detail, "1 of 3 planned occurrences reported") {
+		t.Errorf("missing repetitions: %d %q", n, detail)
+	}
+
+	none := evalResult()
+	none.Faults = nil
+	none.Finalize(latencyOnly)
+	if len(none.Targets) != 1 || none.Verdict != VerdictPass {
+		t.Errorf("no faults planned: %s %+v", none.Verdict, none.Targets)
+	}
+
+	// Repeated runs: one run of three whose fault did not happen fails
+	// the whole, never hidden by the median.
+	runs := []*Result{evalResult(), failed, evalResult()}
+	got := JudgeAll(runs, latencyOnly)
+	if last := got[len(got)-1]; last.Name != FaultsNotInjected || last.Verdict != VerdictFail || !strings.HasPrefix(last.Detail, "run 2: ") {
+		t.Errorf("repeated: %+v", last)
 	}
 }

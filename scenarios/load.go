@@ -19,6 +19,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/cacheproof/cacheproof/internal/textdist"
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 //go:embed *.yaml
@@ -114,7 +115,11 @@ func LoadBytes(file string, data []byte) (*Scenario, error) {
 		for _, e := range errs {
 			e.File = file
 			if e.Line == 0 && e.path != "" {
-				e.Line, e.Col = position(f, e.path)
+				if e.section {
+					e.Line, e.Col = sectionPosition(f, e.path)
+				} else {
+					e.Line, e.Col = position(f, e.path)
+				}
 			}
 		}
 		out := make(ErrorList, len(errs))
@@ -335,6 +340,26 @@ func suggest(word string, candidates []string) string { return textdist.Suggest(
 // position finds the line and column of a YAML path such as
 // "$.phases[1].duration"; when the exact node is absent (a missing field), it
 // walks up to the closest parent that exists.
+// sectionPosition is where the top-level section key (path "$.targets") is
+// written: a finding about the whole section points at its key, where
+// position would give its first entry. position's answer when the key is
+// not found.
+func sectionPosition(f *ast.File, path string) (int, int) {
+	key, ok := strings.CutPrefix(path, "$.")
+	if ok && f != nil && len(f.Docs) > 0 {
+		if m, ok := f.Docs[0].Body.(*ast.MappingNode); ok {
+			for _, kv := range m.Values {
+				if k, _ := units.Scalar(kv.Key); k == key {
+					if tk := kv.Key.GetToken(); tk != nil && tk.Position != nil {
+						return tk.Position.Line, tk.Position.Column
+					}
+				}
+			}
+		}
+	}
+	return position(f, path)
+}
+
 func position(f *ast.File, path string) (int, int) {
 	if f == nil {
 		return 0, 0

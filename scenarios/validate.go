@@ -90,6 +90,15 @@ func mergeTargets(own Targets) Targets {
 	return out
 }
 
+// defaultTargetsText lists the default targets as a scenario writes them.
+func defaultTargetsText() string {
+	var parts []string
+	for _, d := range result.DefaultTargets() {
+		parts = append(parts, d.Name+" "+d.Expr)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // TargetSpecs returns the targets as parsed when the scenario was validated,
 // for result.Finalize and chaos measurement; nothing downstream parses them
 // again. A target changed after validation (or never validated) is parsed
@@ -114,6 +123,9 @@ type problem struct {
 	// named: Msg already starts with the setting's path (a domain package's
 	// finding), so Validate does not prefix it again.
 	named bool
+	// section: the finding is about a whole top-level section; it points at
+	// the section's key.
+	section bool
 }
 
 type checker struct{ out []*problem }
@@ -131,6 +143,10 @@ func (c *checker) merge(section string, err error) {
 	for _, e := range l {
 		c.out = append(c.out, &problem{path: "$." + e.Path, named: true, Error: Error{Msg: e.Error()}})
 	}
+}
+
+func (c *checker) addSection(path, format string, args ...any) {
+	c.out = append(c.out, &problem{path: path, section: true, Error: Error{Msg: fmt.Sprintf(format, args...)}})
 }
 
 func (c *checker) at(line, col int, format string, args ...any) {
@@ -255,6 +271,12 @@ func (s *Scenario) validateFaults(c *checker) {
 }
 
 func (s *Scenario) validateTargets(c *checker) {
+	// Defaults dropped the targets set to "off": a file that wrote targets
+	// and has none left turned every one off. Such a run cannot fail, so
+	// its PASS would say nothing.
+	if len(s.Targets) == 0 && s.wrote["targets"] {
+		c.addSection("$.targets", "targets: every target is \"off\", so the run could not fail and its PASS would mean nothing; keep at least one (for example latency_p99: \"< 5ms\"), or leave targets: out for the defaults (%s)", defaultTargetsText())
+	}
 	seen := map[string]bool{}
 	for i := range s.Targets {
 		t := &s.Targets[i]

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,15 @@ const (
 	MissCold    MissCause = iota // never written (or deleted by the harness)
 	MissExpired                  // its TTL had passed
 	MissEvicted                  // written, not expired, gone: Redis removed it
+	// MissWiped: written, not expired, gone because a fault emptied its
+	// node (a restart without persistence, a flush). It is neither cold
+	// (it was written) nor evicted (maxmemory did not remove it).
+	MissWiped
+	// NumMissCauses is the number of causes, for arrays indexed by cause.
+	NumMissCauses = iota
 )
 
-// String returns "cold", "expired" or "evicted".
+// String returns "cold", "expired", "evicted" or "wiped".
 func (c MissCause) String() string {
 	switch c {
 	case MissCold:
@@ -26,6 +33,8 @@ func (c MissCause) String() string {
 		return "expired"
 	case MissEvicted:
 		return "evicted"
+	case MissWiped:
+		return "wiped"
 	}
 	return "unknown"
 }
@@ -49,6 +58,11 @@ type Ledger struct {
 	// uint32 for runs up to ~24 days after the first write.
 	base   atomic.Int64
 	baseMu sync.Mutex
+	// wipes are the moments (ms from base, ascending) a fault emptied the
+	// cache; a key written before one and missed after it was wiped.
+	// Copied on write: a run has a handful, read on every miss.
+	wipes  atomic.Pointer[[]uint32]
+	wipeMu sync.Mutex
 	shards [ledgerShards]ledgerShard
 }
 
@@ -172,25 +186,45 @@ func (l *Ledger) Touched(key string, at time.Time, ttl time.Duration) {
 // Classify says why a read of key sent at time at missed: cold if the
 // harness never wrote it, or wrote it only after the read was sent (a
 // concurrent fill: the key did not exist yet when the read ran); expired if
-// its TTL had passed (within the slack); evicted otherwise.
+// its TTL had passed (within the slack); wiped if a fault emptied the cache
+// after the write and before the read (Wiped); evicted otherwise.
 func (l *Ledger) Classify(key string, at time.Time) MissCause {
 	h := xxhash.Sum64String(key)
 	s := l.shard(h)
 	s.mu.Lock()
 	e, ok := s.m[h]
 	s.mu.Unlock()
-	if !ok || int64(e.written) >= at.UnixMilli()-l.base.Load() {
+	atOff := at.UnixMilli() - l.base.Load()
+	if !ok || int64(e.written) >= atOff {
 		return MissCold
 	}
-	exp := e.expiry
-	if exp == 0 {
-		return MissEvicted
-	}
-	expAt := l.base.Load() + int64(exp)
-	if at.Add(l.slack).UnixMilli() >= expAt {
+	if exp := e.expiry; exp != 0 && at.Add(l.slack).UnixMilli() >= l.base.Load()+int64(exp) {
 		return MissExpired
 	}
+	if ws := l.wipes.Load(); ws != nil {
+		for _, w := range *ws {
+			if w > e.written && int64(w) <= atOff {
+				return MissWiped
+			}
+		}
+	}
 	return MissEvicted
+}
+
+// Wiped records that a fault emptied the cache at time at (a node restarted
+// without persistence serves again, empty): a key written before it and
+// missed after it is wiped, not cold (it was written) nor evicted.
+func (l *Ledger) Wiped(at time.Time) {
+	off := l.offset(at)
+	l.wipeMu.Lock()
+	defer l.wipeMu.Unlock()
+	var ws []uint32
+	if cur := l.wipes.Load(); cur != nil {
+		ws = append(ws, *cur...)
+	}
+	ws = append(ws, off)
+	slices.Sort(ws)
+	l.wipes.Store(&ws)
 }
 
 // Len is the number of keys the ledger holds.
@@ -203,15 +237,4 @@ func (l *Ledger) Len() int {
 		s.mu.Unlock()
 	}
 	return n
-}
-
-// Reset forgets every key, as after a fault that empties the cache on purpose
-// (a restart without persistence): misses after it are cold, not evicted.
-func (l *Ledger) Reset() {
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		clear(s.m)
-		s.mu.Unlock()
-	}
 }

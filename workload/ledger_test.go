@@ -54,11 +54,7 @@ func TestLedgerClassifiesMisses(t *testing.T) {
 	if l.Len() != 1 {
 		t.Errorf("Len = %d, want 1", l.Len())
 	}
-	l.Reset()
-	if l.Len() != 0 || l.Classify("api", t0) != MissCold {
-		t.Error("Reset kept keys")
-	}
-	for c, s := range map[MissCause]string{MissCold: "cold", MissExpired: "expired", MissEvicted: "evicted", 9: "unknown"} {
+	for c, s := range map[MissCause]string{MissCold: "cold", MissExpired: "expired", MissEvicted: "evicted", MissWiped: "wiped", 9: "unknown"} {
 		if c.String() != s {
 			t.Errorf("%d.String() = %q", c, c.String())
 		}
@@ -179,5 +175,37 @@ func TestLedgerConcurrentFillIsCold(t *testing.T) {
 	}
 	if got := l.Classify("k", t0.Add(time.Second)); got != MissEvicted {
 		t.Errorf("read sent after the write: %v, want evicted", got)
+	}
+}
+
+// A fault that empties the cache (Wiped) makes a later miss of a key
+// written before it "wiped": not cold (it was written), not evicted. A key
+// written again after the wipe and then missed is judged on that write; a
+// read before the wipe is not wiped; an expired key stays expired.
+func TestLedgerWiped(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	l.Wrote("old", t0, 0)
+	l.Wrote("short", t0, 2*time.Second)
+	l.Wrote("again", t0, 0)
+	l.Wiped(t0.Add(10 * time.Second))
+	l.Wrote("again", t0.Add(20*time.Second), 0)
+	l.Wiped(t0.Add(5 * time.Second)) // out of order: kept sorted, both count
+	cases := []struct {
+		key  string
+		at   time.Duration
+		want MissCause
+	}{
+		{"old", 3 * time.Second, MissEvicted}, // before any wipe
+		{"old", 6 * time.Second, MissWiped},   // after the first
+		{"old", time.Minute, MissWiped},
+		{"short", time.Minute, MissExpired},
+		{"again", time.Minute, MissEvicted}, // rewritten after the wipes
+		{"never", time.Minute, MissCold},
+	}
+	for _, c := range cases {
+		if got := l.Classify(c.key, t0.Add(c.at)); got != c.want {
+			t.Errorf("%s at +%v: %v, want %v", c.key, c.at, got, c.want)
+		}
 	}
 }
