@@ -603,9 +603,6 @@ func (r *Result) OpsPerSec() float64 {
 // service_p99, hit_rate.<tier> and hit_rate.family.<family>.
 func resolveMetric(name string) (metric, error) {
 	if m, ok := baseMetrics[name]; ok {
-		if name == "hit_rate" {
-			m.window = hitRateWindow
-		}
 		return m, nil
 	}
 	head, tail, dotted := strings.Cut(name, ".")
