@@ -79,6 +79,10 @@ func (s *searcher) finishLoad(hp, lf *atLoad, tool bool) {
 		a.FailLoad = lf.load
 		a.Limit = result.LimitTool
 		a.Evidence = "the load generator or its machine was the bottleneck at " + loadText(p, lf.load) + ": " + failSt.ToolWhy
+	case s.verdict(lf) == result.VerdictInconclusive:
+		a.FailLoad = lf.load
+		a.Limit = result.LimitUndecided
+		a.Evidence = fmt.Sprintf("the runs at %s did not decide (%s): no target broke with a majority of its runs", loadText(p, lf.load), strings.Join(s.runs(lf), ", "))
 	case s.anyLoad != nil:
 		a.FailLoad = lf.load
 		a.FailsAtAnyLoad = true
@@ -88,7 +92,7 @@ func (s *searcher) finishLoad(hp, lf *atLoad, tool bool) {
 		a.FailLoad = lf.load
 		a.Limit, a.Evidence = Diagnose(failRes, passRes)
 	}
-	if lf != nil && !tool {
+	if lf != nil && !tool && s.verdict(lf) == result.VerdictFail {
 		a.Broke, a.AlsoBroke = brokenTargets(failSt.Targets)
 		if s.anyLoad != nil {
 			a.Broke, a.AlsoBroke = s.anyLoad.first(failSt.Targets)
@@ -204,6 +208,8 @@ func (s *searcher) headline() string {
 	}
 	if a.Broke != nil && !a.FailsAtAnyLoad {
 		fmt.Fprintf(&b, "; %s broke first at %s (%s against %s, %s)", a.Broke.Name, loadText(p, a.FailLoad), a.Broke.ObservedText, a.Broke.Expr, a.Broke.By)
+	} else if a.Limit == result.LimitUndecided && a.FailLoad > 0 && a.MaxLoad > 0 {
+		fmt.Fprintf(&b, "; %s was inconclusive", loadText(p, a.FailLoad))
 	}
 	if a.Limit != "" && a.Limit != result.LimitNone && a.Limit != result.LimitTool && a.Limit != result.LimitAnyLoad {
 		fmt.Fprintf(&b, "; likely limit: %s", a.Limit)

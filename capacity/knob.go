@@ -24,7 +24,7 @@ func (s *searcher) finishKnob(hp, lf *atLoad, tool bool) {
 	}
 	if lf != nil {
 		a.FailLoad = lf.load
-		if !tool {
+		if !tool && s.verdict(lf) == result.VerdictFail {
 			a.Broke, a.AlsoBroke = brokenTargets(failSt.Targets)
 			if s.anyLoad != nil {
 				a.Broke, a.AlsoBroke = s.anyLoad.first(failSt.Targets)
@@ -45,7 +45,7 @@ func (s *searcher) finishKnob(hp, lf *atLoad, tool bool) {
 		if hp != nil {
 			fmt.Fprintf(&b, " (it held with %s)", loadText(p, hp.load))
 		}
-	case s.anyLoad != nil:
+	case s.anyLoad != nil && a.Broke != nil:
 		a.FailsAtAnyLoad, a.Limit, a.Evidence = true, result.LimitAnyLoad, s.anyLoad.evidence
 		fmt.Fprintf(&b, "fails at any %s: %s %s, not a %s limit (%s)", p.Vary, a.Broke.Name, a.Broke.Expr, p.Vary, a.Evidence)
 	case hp == nil:

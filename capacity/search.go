@@ -550,4 +550,3 @@ func (s *searcher) passedBeyond(lf *atLoad) []float64 {
 	slices.Sort(out)
 	return out
 }
-

@@ -31,9 +31,11 @@ func fakeStep(knee, toolAt float64) StepRunner {
 			{Name: "pool_timeouts", Expr: "== 0", Unit: "count", ObservedText: "0", Pass: true},
 		}
 		if !pass {
-			r.Pool.Timeouts = 12
+			// Timeouts grow with the load past the knee: 12 just past it.
+			r.Pool.Timeouts = uint64(12 * load / knee)
 			r.Pool.WaitCount = uint64(load * 10)
-			r.Targets[2] = result.TargetResult{Name: "pool_timeouts", Expr: "== 0", Observed: 12, ObservedText: "12", Unit: "count"}
+			r.Targets[2] = result.TargetResult{Name: "pool_timeouts", Expr: "== 0", Observed: float64(r.Pool.Timeouts),
+				ObservedText: fmt.Sprint(r.Pool.Timeouts), Unit: "count"}
 		}
 		if toolAt > 0 && load > toolAt {
 			pass = false
