@@ -247,6 +247,7 @@ func TestSearchUnfinished(t *testing.T) {
 // recognised after two steps down: "fails at any load", not a walk to the
 // minimum and not a capacity limit.
 func TestSearchFailsAtAnyLoad(t *testing.T) {
+	hostLoad := 0.0
 	run := func(_ context.Context, load float64) (*result.Result, error) {
 		p99 := 10.7 + float64(int(load)%7)*0.3 // 10.7..12.5 ms whatever the load
 		hit := 0.35 + 0.15*load/2500           // falls as the load falls
@@ -255,6 +256,7 @@ func TestSearchFailsAtAnyLoad(t *testing.T) {
 			Phases:  []result.PhaseReport{{Recorded: true, StartS: 0, EndS: 10}},
 			Latency: result.LatencyReport{Overall: result.Summary{Count: 1000, P99: p99}, Service: result.Summary{Count: 1000, P99: p99}},
 			Cache:   result.CacheReport{HitRate: hit},
+			Client:  result.ClientReport{NumCPU: 2, HostLoad1m: hostLoad},
 			Verdict: result.VerdictFail,
 			Targets: []result.TargetResult{
 				{Name: "latency_p99", Expr: "< 5ms", Observed: p99, ObservedText: fmt.Sprintf("%.2f ms", p99), Unit: "ms"},
@@ -276,8 +278,16 @@ func TestSearchFailsAtAnyLoad(t *testing.T) {
 		c.Verdict != result.VerdictFail || a.DesignVerdict != result.VerdictFail {
 		t.Errorf("answer %+v verdict %s", a, c.Verdict)
 	}
-	if !strings.HasPrefix(a.Headline, "fails at any load: latency_p99 < 5ms, not a capacity limit") || !strings.Contains(a.Evidence, "at 625 users") {
+	if !strings.HasPrefix(a.Headline, "fails at any load: latency_p99 < 5ms, not a capacity limit") || !strings.Contains(a.Evidence, "at 625 users") ||
+		strings.Contains(a.Evidence, "load average") {
 		t.Errorf("headline %q evidence %q", a.Headline, a.Evidence)
+	}
+	// On an oversubscribed host the evidence says the machine may be the
+	// cause.
+	hostLoad = 6.5
+	c, _ = Search(context.Background(), usersPlan(2500, 2500, 10000), run, nil)
+	if !c.Answer.FailsAtAnyLoad || !strings.Contains(c.Answer.Evidence, "load average was 6.5 to 6.5 on 2 CPUs") {
+		t.Errorf("busy host: %q", c.Answer.Evidence)
 	}
 	// A knee below the first step still walks down to it: latency falls
 	// with the load, so it is no load-independent failure.

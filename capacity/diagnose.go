@@ -299,6 +299,7 @@ func (s *searcher) findAnyLoad() *anyLoadFinding {
 		}
 		var seen []string
 		every := true
+		busy, cpus, loadLo, loadHi := true, 0, math.Inf(1), 0.0
 		for i := len(failing) - 1; i >= 0; i-- {
 			_, r := s.rep(failing[i])
 			tr, ok := targetIn(r, t.Name)
@@ -307,6 +308,9 @@ func (s *searcher) findAnyLoad() *anyLoadFinding {
 				break
 			}
 			seen = append(seen, tr.ObservedText+" at "+loadText(s.p, failing[i].load))
+			h := r.Client.HostLoad1m
+			busy = busy && r.Client.NumCPU > 0 && h > float64(r.Client.NumCPU)
+			cpus, loadLo, loadHi = r.Client.NumCPU, math.Min(loadLo, h), math.Max(loadHi, h)
 		}
 		if !every {
 			continue
@@ -316,9 +320,13 @@ func (s *searcher) findAnyLoad() *anyLoadFinding {
 			what = s.p.Vary
 		}
 		eased := math.Max(hardest.load/easiest.load, easiest.load/hardest.load)
-		return &anyLoadFinding{name: t.Name, expr: t.Expr, easiest: easiest.load, evidence: fmt.Sprintf(
-			"%s %s failed at every %s tried (%s) and did not get better as the %s eased %.3gx: the cause is not the %s",
-			t.Name, t.Expr, what, strings.Join(seen, ", "), what, eased, what)}
+		ev := fmt.Sprintf("%s %s failed at every %s tried (%s) and did not get better as the %s eased %.3gx: the cause is not the %s",
+			t.Name, t.Expr, what, strings.Join(seen, ", "), what, eased, what)
+		if busy {
+			// The host's own load is one such cause: say so beside it.
+			ev += fmt.Sprintf("; this host's load average was %.1f to %.1f on %d CPUs at those steps: other processes competed for the CPU, so the machine may be the cause", loadLo, loadHi, cpus)
+		}
+		return &anyLoadFinding{name: t.Name, expr: t.Expr, easiest: easiest.load, evidence: ev}
 	}
 	return nil
 }
