@@ -336,3 +336,33 @@ func TestDiagnoseOrderAndClientSide(t *testing.T) {
 		t.Error("client_side with no passing step to compare with")
 	}
 }
+
+// Confirmation repeats the boundary only: the built-in capacity search
+// (10,000 users design point, from 5,000 doubling, 10 %, knee near 10,625
+// users as measured on a quiet machine) takes 7 steps unconfirmed, and at
+// most 1.6x that confirmed, even when both ends flip and need a third run.
+func TestConfirmationCost(t *testing.T) {
+	plan := func(confirm int) Plan {
+		p := usersPlan(10000, 5000, 80000)
+		p.MaxSteps, p.Confirm = 9, confirm
+		return p
+	}
+	count := func(confirm int, script map[float64][]string) (*result.Capacity, int) {
+		c, err := Search(context.Background(), plan(confirm), (&scripted{knee: 10700, script: script}).run, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, len(c.Steps)
+	}
+	_, base := count(1, nil)
+	quiet, confirmed := count(0, nil)
+	// Both ends flip on their second run: each needs a third.
+	_, flipped := count(0, map[float64][]string{10625: {"pass", "fail", "pass"}, 11250: {"fail", "pass", "fail"}})
+	t.Logf("unconfirmed %d steps, confirmed %d, both ends flipping %d; %s", base, confirmed, flipped, quiet.Answer.Headline)
+	if base != 7 {
+		t.Errorf("unconfirmed built-in search: %d steps, want 7", base)
+	}
+	if float64(confirmed) > 1.6*float64(base) || float64(flipped) > 1.6*float64(base) || flipped != base+4 || confirmed != base+2 {
+		t.Errorf("confirmation cost: %d and %d steps against %d", confirmed, flipped, base)
+	}
+}

@@ -467,15 +467,12 @@ func (s *searcher) walk() error {
 }
 
 // measureDesign runs a step at the design point when the walk did not:
-// its verdict is measured, never inferred from other loads. It is not run
-// when a tool-limited step ended the walk below it (the tool could not
-// apply a lower load), and does not count against MaxSteps.
+// its verdict is measured, never inferred from other loads, whatever ended
+// the walk (a failure below it, a tool-limited step, a failure at any
+// load, max steps). It does not count against MaxSteps.
 func (s *searcher) measureDesign() error {
 	d := s.p.round(s.p.Design)
 	if d <= 0 || s.at[d] != nil {
-		return nil
-	}
-	if s.tool {
 		return nil
 	}
 	_, err := s.decide("design", d)

@@ -208,8 +208,8 @@ type CapacityAnswer struct {
 	DesignHolds bool    `json:"design_holds"`
 	// DesignVerdict is the verdict of the steps run at the design point
 	// (pass, fail, inconclusive: the majority of its runs), or not_measured
-	// when no step ran there (interrupted, an error, a tool-limited step
-	// below it). It is never inferred from other loads.
+	// when no step ran there (the search was interrupted or stopped by an
+	// error first). It is never inferred from other loads.
 	DesignVerdict string `json:"design_verdict"`
 	// Interval is the answer as a bracket: the highest load that held and
 	// the lowest that broke, each re-run to confirm its verdict.

@@ -179,11 +179,17 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	for _, t := range sc.Targets {
 		c.Targets = append(c.Targets, result.TargetSpec{Name: t.Name, Expr: t.Expr})
 	}
-	for _, st := range c.Steps {
-		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) {
-			c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was %.1f on %d CPUs when the failing step ended: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
-				st.HostLoad1, st.NumCPU))
+	// One note for the failing load, however many runs it had: the
+	// highest load average among them.
+	var busiest *result.CapacityStep
+	for i, st := range c.Steps {
+		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) && (busiest == nil || st.HostLoad1 > busiest.HostLoad1) {
+			busiest = &c.Steps[i]
 		}
+	}
+	if busiest != nil {
+		c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was up to %.1f on %d CPUs at the failing load: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
+			busiest.HostLoad1, busiest.NumCPU))
 	}
 	code = capacityExit(c.Answer)
 	var cfgErr *harness.ConfigError
@@ -224,9 +230,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 // capacityExit is the exit code of a finished search (interruption,
 // usage and environment errors are decided by the caller): 0 when the
 // design point's own steps held, 1 when they failed (a failure at any load
-// included). A design point that is inconclusive or was not measured (a
-// tool-limited step below it) is not a pass: 1 as well, until the exit
-// code for an undecided verdict exists.
+// included). A design point that is inconclusive (its runs did not agree,
+// or the tool was the bottleneck there) is not a pass: 1 as well, until
+// the exit code for an undecided verdict exists.
 func capacityExit(a result.CapacityAnswer) int {
 	if a.DesignVerdict == result.VerdictPass {
 		return exitOK
