@@ -39,8 +39,12 @@ func (s *searcher) finish() {
 		for _, v := range b {
 			l = append(l, loadText(p, v))
 		}
-		c.Notes = append(c.Notes, fmt.Sprintf("the verdict was not monotone in the %s: %s passed although %s did not (the machine's noise, or a step near its bound); the answer uses the lowest %s that did not pass",
-			p.Vary, strings.Join(l, ", "), loadText(p, lf.load), p.Vary))
+		which := "lowest"
+		if p.Knob {
+			which = "largest"
+		}
+		c.Notes = append(c.Notes, fmt.Sprintf("the verdict was not monotone in the %s: %s passed although %s did not (the machine's noise, or a step near its bound); the answer uses the %s %s that did not pass",
+			p.Vary, strings.Join(l, ", "), loadText(p, lf.load), which, p.Vary))
 	}
 	if p.Knob {
 		s.finishKnob(hp, lf, tool)
@@ -159,13 +163,16 @@ func (s *searcher) precisionText(pass, fail float64) string {
 }
 
 // designText is the design point's verdict for people.
-func designText(v string) string {
+func (s *searcher) designText(v string) string {
 	switch v {
 	case result.VerdictPass:
 		return "holds"
 	case result.VerdictFail:
 		return "does not hold"
 	case result.VerdictInconclusive:
+		if s.toolLimited(s.at[s.p.round(s.p.Design)]) {
+			return "is inconclusive (the tool was the bottleneck there)"
+		}
 		return "is inconclusive (its runs did not agree)"
 	}
 	return "was not measured"
@@ -225,7 +232,7 @@ func (s *searcher) headline() string {
 		fmt.Fprintf(&b, "; unfinished: the search ran out of its %d steps", p.MaxSteps)
 	}
 	if a.DesignVerdict != result.VerdictPass {
-		fmt.Fprintf(&b, "; the %s design point %s", design, designText(a.DesignVerdict))
+		fmt.Fprintf(&b, "; the %s design point %s", design, s.designText(a.DesignVerdict))
 	}
 	return b.String()
 }

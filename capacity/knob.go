@@ -76,7 +76,7 @@ func (s *searcher) finishKnob(hp, lf *atLoad, tool bool) {
 		fmt.Fprintf(&b, "; unfinished: the search ran out of its %d steps", p.MaxSteps)
 	}
 	if len(c.Steps) > 0 && a.DesignVerdict != result.VerdictPass {
-		fmt.Fprintf(&b, "; the scenario's %s %s", design, designText(a.DesignVerdict))
+		fmt.Fprintf(&b, "; the scenario's %s %s", design, s.designText(a.DesignVerdict))
 	}
 	a.Headline = b.String()
 }
