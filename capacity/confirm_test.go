@@ -68,15 +68,18 @@ func TestSearchConfirmsFlippingBoundary(t *testing.T) {
 	a := c.Answer
 	t.Logf("steps %v %v; %s; %s", loads(c), stages(c), a.Headline, a.Interval.Method)
 	iv := a.Interval
-	if a.MaxLoad != 3000 || a.FailLoad != 3500 || iv == nil || iv.Low != 3000 || iv.High != 3500 {
+	if a.MaxLoad != 3250 || a.FailLoad != 3500 || iv == nil || iv.Low != 3250 || iv.High != 3500 {
 		t.Fatalf("answer %+v interval %+v", a, iv)
 	}
 	if !slices.Equal(iv.LowRuns, []string{"pass", "pass"}) || !slices.Equal(iv.HighRuns, []string{"pass", "fail", "fail"}) ||
 		iv.Confidence != result.ConfidenceConfirmed || iv.Agreement != 0.67 {
 		t.Errorf("interval %+v", iv)
 	}
-	if f.runs[3500] != 3 || f.runs[3000] != 2 {
-		t.Errorf("runs %v: 3500 three times (it flipped), 3000 twice", f.runs)
+	// 3500 flipped and ran three times; the boundary moved to 3000, which
+	// was confirmed; the gap was then above the precision, so the walk
+	// went on and bisected at 3250, which was confirmed in turn.
+	if f.runs[3500] != 3 || f.runs[3000] != 2 || f.runs[3250] != 2 {
+		t.Errorf("runs %v: 3500 three times (it flipped), 3000 and 3250 twice", f.runs)
 	}
 	// At most 2x(3-1) re-runs in all.
 	reruns := 0
@@ -85,13 +88,11 @@ func TestSearchConfirmsFlippingBoundary(t *testing.T) {
 			reruns++
 		}
 	}
-	if reruns > 4 || reruns != c.Search.MaxReruns-1 {
+	if reruns != c.Search.MaxReruns {
 		t.Errorf("%d re-runs (max %d)", reruns, c.Search.MaxReruns)
 	}
-	// The boundary moved below the bisection's end: the gap reached is
-	// said, against the precision asked.
 	if !strings.Contains(iv.Method, "2 of 3 runs failed at 3,500 users") ||
-		!strings.Contains(a.Headline, "between 3,000 users and 3,500 users (confirmed, a gap of 16.7% against the 10% asked)") {
+		!strings.Contains(a.Headline, "between 3,250 users and 3,500 users (confirmed)") {
 		t.Errorf("method %q headline %q", iv.Method, a.Headline)
 	}
 }
@@ -271,8 +272,8 @@ func TestSearchFailsAtAnyLoad(t *testing.T) {
 	}
 	a := c.Answer
 	t.Logf("steps %v %v; %s", loads(c), stages(c), a.Headline)
-	if !slices.Equal(loads(c)[:3], []float64{2500, 1250, 625}) || len(c.Steps) > 4 {
-		t.Errorf("steps %v: want 2500, 1250, 625 and the lowest confirmed", loads(c))
+	if !slices.Equal(loads(c)[:4], []float64{2500, 2500, 1250, 625}) || len(c.Steps) > 5 {
+		t.Errorf("steps %v: want 2500 (confirmed before walking down), 1250, 625 and the lowest confirmed", loads(c))
 	}
 	if !a.FailsAtAnyLoad || a.Limit != result.LimitAnyLoad || a.Broke == nil || a.Broke.Name != "latency_p99" ||
 		c.Verdict != result.VerdictFail || a.DesignVerdict != result.VerdictFail {
@@ -365,4 +366,43 @@ func TestConfirmationCost(t *testing.T) {
 	if float64(confirmed) > 1.6*float64(base) || float64(flipped) > 1.6*float64(base) || flipped != base+4 || confirmed != base+2 {
 		t.Errorf("confirmation cost: %d and %d steps against %d", confirmed, flipped, base)
 	}
+}
+
+// A first step that fails on the machine's noise (as one did on this
+// shared 2-core machine: p99 6.4 ms at 5,000 users, 1.2 and 1.0 ms when
+// re-run) is confirmed before the walk goes down; its runs pass, so the
+// ramp goes on and finds the knee above the design point. And a boundary
+// that flips to pass when confirmed sends the walk on from there, never
+// to "no target broke up to the search's end".
+func TestSearchNoisyFirstStep(t *testing.T) {
+	f := &scripted{knee: 10700, script: map[float64][]string{5000: {"fail", "pass", "pass"}}}
+	c, err := Search(context.Background(), plan10k(), f.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Answer
+	t.Logf("steps %v %v; %s", loads(c), stages(c), a.Headline)
+	if a.AtLeast || a.MaxLoad != 10625 || a.FailLoad != 11250 || a.DesignVerdict != result.VerdictPass || f.runs[2500] != 0 {
+		t.Errorf("answer %+v; runs %v", a, f.runs)
+	}
+	f = &scripted{knee: 10700, script: map[float64][]string{11250: {"fail", "pass", "pass"}}}
+	c, err = Search(context.Background(), plan10k(), f.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = c.Answer
+	t.Logf("steps %v %v; %s", loads(c), stages(c), a.Headline)
+	// 11,250 passed twice more: the walk bisected on to 11,875, whose
+	// failure is unconfirmed because the four re-runs were used.
+	if a.AtLeast || a.MaxLoad != 11250 || a.FailLoad != 11875 || a.Interval == nil || a.Interval.Confidence != result.ConfidenceUnconfirmed ||
+		!strings.Contains(a.Headline, "(unconfirmed)") {
+		t.Errorf("answer %+v", a)
+	}
+}
+
+// plan10k is the built-in capacity scenario's plan.
+func plan10k() Plan {
+	p := usersPlan(10000, 5000, 80000)
+	p.MaxSteps = 9
+	return p
 }

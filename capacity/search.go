@@ -207,12 +207,21 @@ func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result
 		s.finish()
 		return c, err
 	}
-	err := s.walk()
-	if err == nil {
-		err = s.measureDesign()
-	}
-	if err == nil {
-		err = s.confirm()
+	// Walk, measure the design point, confirm the boundary; a
+	// confirmation that flips a load moves the boundary, and the walk goes
+	// on from there while it has steps left.
+	var err error
+	for {
+		var walked, confirmed int
+		if walked, err = s.walk(); err != nil {
+			break
+		}
+		if err = s.measureDesign(); err != nil {
+			break
+		}
+		if confirmed, err = s.confirm(); err != nil || walked+confirmed == 0 {
+			break
+		}
 	}
 	s.finish()
 	return c, err
@@ -234,7 +243,10 @@ type searcher struct {
 	// that did not change with load, when one ended the walk.
 	tool       bool
 	unfinished bool
-	anyLoad    *anyLoadFinding
+	// wentDown: the walk has stepped down (the step that sent it down was
+	// confirmed first, once).
+	wentDown bool
+	anyLoad  *anyLoadFinding
 }
 
 // atLoad is every run at one load: indexes into Capacity.Steps and the
@@ -383,87 +395,113 @@ func (s *searcher) decide(stage string, load float64) (*atLoad, error) {
 	return a, nil
 }
 
-// walk is the one walk of a load search and a knob sweep alike: a ramp up
-// from From until a step ends it, a walk down by Growth from a first step
-// that already ends it, then bisection between the passing and the failing
-// step to the precision. A load search climbs while steps pass and stops at
-// a failure; a knob sweep (more of the setting holds more) climbs while
-// steps fail and stops at a pass. A tool-limited step, or a failure that
-// does not change with load, ends the walk; so does running out of
-// MaxSteps, which leaves the search unfinished.
-func (s *searcher) walk() error {
+// walk is the one walk of a load search and a knob sweep alike, driven by
+// the boundary of every run so far (so a re-run that flips a load moves it
+// on): a ramp up from From until a step ends it, a walk down by Growth from
+// a first step that already ends it, then bisection between the passing
+// and the failing load to the precision. A load search climbs while steps
+// pass and stops at a failure; a knob sweep (more of the setting holds
+// more) climbs while steps fail and stops at a pass. Before walking down,
+// the step that sends it down is confirmed: a first step that failed on
+// the machine's noise would otherwise send the whole search below the
+// knee. A tool-limited step, or a failure that does not change with load,
+// ends the walk; so does running out of MaxSteps, which leaves the search
+// unfinished. It returns how many steps it ran.
+func (s *searcher) walk() (int, error) {
 	p := s.p
-	var pass, fail *atLoad
-	// low is the side the ramp climbs through, high the side that ends it.
-	low, high := &pass, &fail
-	if p.Knob {
-		low, high = &fail, &pass
-	}
-	try := func(stage string, load float64) error {
+	ran := 0
+	for {
+		stage, load, ok := s.next()
+		if !ok {
+			return ran, nil
+		}
+		if stage == "confirm" {
+			s.reruns++
+			if _, err := s.runOnce(stage, load); err != nil {
+				return ran, err
+			}
+			ran++
+			continue
+		}
+		if s.walked >= p.MaxSteps {
+			s.unfinished = true
+			return ran, nil
+		}
 		s.walked++
+		s.wentDown = s.wentDown || stage == "down"
 		a, err := s.decide(stage, load)
 		if err != nil {
-			return err
+			return ran, err
 		}
-		switch {
-		case s.verdict(a) == result.VerdictPass:
-			pass = a
-		default:
-			fail = a
-			s.tool = s.toolLimited(a)
+		ran++
+		if s.toolLimited(a) {
+			s.tool = true
+			return ran, nil
 		}
-		return nil
-	}
-	budget := func() bool {
-		if s.walked < p.MaxSteps {
-			return true
-		}
-		s.unfinished = true
-		return false
-	}
-	// Ramp up.
-	for _, load := range p.ramp() {
-		if !budget() {
-			break
-		}
-		if err := try("ramp", load); err != nil {
-			return err
-		}
-		if s.tool || *high != nil {
-			break
-		}
-		if s.anyLoad = s.findAnyLoad(); s.anyLoad != nil {
-			return nil
+		if stage != "bisect" {
+			if s.anyLoad = s.findAnyLoad(); s.anyLoad != nil {
+				return ran, nil
+			}
 		}
 	}
-	// Down from a first step that already ends the ramp.
-	for !s.tool && *low == nil && *high != nil {
-		load := p.round((*high).load / p.Growth)
-		if load < p.Min || load >= (*high).load || !budget() {
-			break
-		}
-		if err := try("down", load); err != nil {
-			return err
-		}
-		if s.anyLoad = s.findAnyLoad(); s.anyLoad != nil {
-			return nil
-		}
+}
+
+// next is the walk's next step from the boundary of every run so far:
+// the next ramp load, a step down, a bisection's midpoint, or a re-run
+// that confirms the step sending the walk down; ok false when the walk is
+// done.
+func (s *searcher) next() (stage string, load float64, ok bool) {
+	p := s.p
+	if s.tool || s.anyLoad != nil {
+		return "", 0, false
 	}
-	// Bisect; the design point is the midpoint when it lies inside the
-	// bracket and has not run, so it is measured, not inferred.
-	for !s.tool && pass != nil && fail != nil && !p.closeEnough(pass.load, fail.load) {
-		mid := p.round((pass.load + fail.load) / 2)
-		if d := p.round(p.Design); s.at[d] == nil && d > (*low).load && d < (*high).load {
-			mid = d
-		}
-		if mid <= (*low).load || mid >= (*high).load || !budget() {
-			break
-		}
-		if err := try("bisect", mid); err != nil {
-			return err
-		}
+	hp, lf := s.boundary()
+	if s.toolLimited(lf) {
+		return "", 0, false
 	}
-	return nil
+	// climbing: no step has yet ended the ramp (a load search's failure,
+	// a knob sweep's pass); down: the first step already ended it.
+	climbing, down := lf == nil, lf != nil && hp == nil
+	end := lf
+	if p.Knob {
+		climbing, down, end = hp == nil, hp != nil && lf == nil, hp
+	}
+	switch {
+	case climbing:
+		highest := math.Inf(-1)
+		for l := range s.at {
+			highest = math.Max(highest, l)
+		}
+		for _, l := range p.ramp() {
+			if l > highest {
+				return "ramp", l, true
+			}
+		}
+		return "", 0, false
+	case down:
+		if !s.wentDown && !s.confirmed(end) && len(end.steps) < p.Confirm && s.reruns < p.MaxReruns {
+			return "confirm", end.load, true
+		}
+		l := p.round(end.load / p.Growth)
+		if l < p.Min || l >= end.load || s.at[l] != nil {
+			return "", 0, false
+		}
+		return "down", l, true
+	}
+	lo, hi := math.Min(hp.load, lf.load), math.Max(hp.load, lf.load)
+	if p.closeEnough(hp.load, lf.load) {
+		return "", 0, false
+	}
+	mid := p.round((lo + hi) / 2)
+	// The design point is the midpoint when it lies inside the bracket
+	// and has not run, so it is measured, not inferred.
+	if d := p.round(p.Design); s.at[d] == nil && d > lo && d < hi {
+		mid = d
+	}
+	if mid <= lo || mid >= hi || s.at[mid] != nil {
+		return "", 0, false
+	}
+	return "bisect", mid, true
 }
 
 // measureDesign runs a step at the design point when the walk did not:
@@ -481,10 +519,11 @@ func (s *searcher) measureDesign() error {
 
 // confirm re-runs the boundary, the highest passing and the lowest failing
 // load, until each is confirmed (two runs or more, a majority agreeing) or
-// has Confirm runs, while re-runs are left. A re-run that flips a load
+// has Confirm runs, while re-runs are left, and returns how many it ran. A re-run that flips a load
 // moves the boundary, and the new boundary is confirmed in turn. A
 // tool-limited load is not re-run here: it is not a knee.
-func (s *searcher) confirm() error {
+func (s *searcher) confirm() (int, error) {
+	ran := 0
 	for s.reruns < s.p.MaxReruns {
 		hp, lf := s.boundary()
 		var a *atLoad
@@ -495,14 +534,15 @@ func (s *searcher) confirm() error {
 			a = lf
 		}
 		if a == nil {
-			return nil
+			return ran, nil
 		}
 		s.reruns++
 		if _, err := s.runOnce("confirm", a.load); err != nil {
-			return err
+			return ran, err
 		}
+		ran++
 	}
-	return nil
+	return ran, nil
 }
 
 // hardness orders loads from the easiest to hold to the hardest: the load
