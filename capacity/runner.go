@@ -24,6 +24,9 @@ type Settings struct {
 	Precision    string
 	MaxLoad      float64
 	MaxSteps     int
+	// Confirm is the most runs at one load (boundary confirmation and
+	// inconclusive steps); 0: DefaultConfirm, 1: no re-runs.
+	Confirm int
 }
 
 // Units of the loads, by what is varied.
@@ -68,6 +71,10 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	if f.MaxSteps != 0 {
 		s.MaxSteps = f.MaxSteps
 	}
+	s.Confirm = f.Confirm
+	if s.Confirm == 0 {
+		s.Confirm = DefaultConfirm
+	}
 	if s.Vary == "" {
 		s.Vary = scenarios.VaryUsers
 	}
@@ -80,7 +87,7 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	if s.MaxSteps == 0 {
 		s.MaxSteps = DefaultMaxSteps
 	}
-	p := Plan{Users: sc.Workload.ActiveUsers, PerUserPerMinute: sc.Workload.CommandsPerUserPerMinute, Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision}
+	p := Plan{Users: sc.Workload.ActiveUsers, PerUserPerMinute: sc.Workload.CommandsPerUserPerMinute, Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision, Confirm: s.Confirm}
 	switch s.Vary {
 	case scenarios.VaryUsers:
 		p.Design, p.Whole, p.Min = float64(sc.Workload.ActiveUsers), true, 1

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/cacheproof/cacheproof/result"
 )
@@ -54,6 +53,13 @@ type Plan struct {
 	// one is replaced by each step's load.
 	Users            int
 	PerUserPerMinute float64
+	// Confirm is the most runs at one load: a boundary load is re-run
+	// until two runs agree, an inconclusive step until it is decided, up to
+	// this many runs (1: no re-runs; 0: DefaultConfirm). MaxReruns bounds
+	// the re-runs of the whole search (0: 2×(Confirm−1), which keeps the
+	// built-in search within 1.6× its unconfirmed time).
+	Confirm   int
+	MaxReruns int
 }
 
 // offered is a step's users, commands per user per minute and the
@@ -74,6 +80,7 @@ const (
 	DefaultGrowth    = 2.0
 	DefaultPrecision = "10%"
 	DefaultMaxSteps  = 12
+	DefaultConfirm   = 3
 )
 
 // Check reports a plan that cannot be searched.
@@ -91,6 +98,11 @@ func (p Plan) Check() error {
 		return fmt.Errorf("max steps must be at least 2, got %d", p.MaxSteps)
 	case p.MaxLoad > 0 && p.From > p.MaxLoad:
 		return fmt.Errorf("from (%v) is beyond the maximum load (%v)", p.From, p.MaxLoad)
+	case p.Confirm < 0:
+		return fmt.Errorf("confirm must be at least 1, got %d", p.Confirm)
+	case p.Design > 0 && p.top() < p.round(p.Design):
+		return fmt.Errorf("the search's top (%v %s) is below the design point (%v %s), which would then never be measured: raise to (or max_load) to at least %v",
+			p.top(), p.Unit, p.Design, p.Unit, p.round(p.Design))
 	}
 	return nil
 }
@@ -111,8 +123,9 @@ func (p Plan) top() float64 {
 }
 
 // ramp is the upward sequence of loads: From, From×Growth, ..., up to the
-// top, with the design point inserted when it lies between, so the
-// design point's verdict is measured, not inferred.
+// top, with the design point inserted (before From when it lies below),
+// so the design point's verdict is measured, not inferred. Check refuses a
+// top below the design point.
 func (p Plan) ramp() []float64 {
 	var out []float64
 	top := p.top()
@@ -125,7 +138,7 @@ func (p Plan) ramp() []float64 {
 			break
 		}
 	}
-	if d := p.round(p.Design); d > p.From && d < top && !slices.Contains(out, d) {
+	if d := p.round(p.Design); d > 0 && d < top && !slices.Contains(out, d) {
 		out = append(out, d)
 		slices.Sort(out)
 	}
@@ -154,12 +167,31 @@ var ErrInterrupted = errors.New("capacity search interrupted")
 
 // Search runs the plan: a ramp up from From (down from it, by Growth, when
 // From already fails) until a step fails, then bisection between the highest
-// passing and the lowest failing load to the precision. A step whose failure
-// the load generator caused (client.bottleneck) ends the search: the answer
-// is then "at least" the highest passing load, never a knee. The returned
-// Capacity has the steps and the answer; its header (tool, scenario, times,
-// exit code) is the caller's. On an error it still holds the steps run.
+// passing and the lowest failing load to the precision. A step whose
+// verdict is inconclusive is re-run (up to Confirm runs at that load) and
+// decided by the majority of its runs. The design point is always a step
+// (a ramp step, a bisection's midpoint when it falls in the bracket, or a
+// step of its own at the end), never inferred from other loads. Then the
+// boundary, the highest passing and the lowest failing load, is confirmed:
+// each re-run until a majority of at least two runs agree, at most Confirm
+// runs, at most MaxReruns re-runs in all, so the answer is an interval
+// whose ends are each decided by repeated runs.
+//
+// A step whose failure the load generator caused (ToolReasons) ends the
+// search: the answer is then "at least" the highest passing load, never a
+// knee. A target that fails at the first step and two steps down without
+// getting better as the load falls ends it too: "fails at any load", not a
+// capacity limit. The returned Capacity has the steps and the answer; its
+// header (tool, scenario, times, exit code) is the caller's. On an error it
+// still holds the steps run, and the design point is not_measured unless a
+// step ran there.
 func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result.Capacity, error) {
+	if p.Confirm <= 0 {
+		p.Confirm = DefaultConfirm
+	}
+	if p.MaxReruns <= 0 {
+		p.MaxReruns = 2 * (p.Confirm - 1)
+	}
 	c := &result.Capacity{
 		SchemaVersion: result.SchemaVersion,
 		Kind:          result.KindCapacity,
@@ -168,388 +200,390 @@ func Search(ctx context.Context, p Plan, run StepRunner, onStep OnStep) (*result
 		Unit:          p.Unit,
 		DesignPoint:   p.Design,
 		Search: result.CapacitySearch{From: p.From, To: p.To, Growth: p.Growth, Precision: p.PrecisionText,
-			MaxLoad: p.MaxLoad, MaxSteps: p.MaxSteps},
+			MaxLoad: p.MaxLoad, MaxSteps: p.MaxSteps, Confirm: p.Confirm, MaxReruns: p.MaxReruns},
 	}
+	s := &searcher{ctx: ctx, p: p, run: run, onStep: onStep, c: c, at: map[float64]*atLoad{}}
 	if err := p.Check(); err != nil {
+		s.finish()
 		return c, err
 	}
-	results := map[float64]*result.Result{}
-	step := func(stage string, load float64) (*result.CapacityStep, error) {
-		if err := ctx.Err(); err != nil {
+	// Walk, measure the design point, confirm the boundary; a
+	// confirmation that flips a load moves the boundary, and the walk goes
+	// on from there while it has steps left.
+	var err error
+	for {
+		var walked, confirmed int
+		if walked, err = s.walk(); err != nil {
+			break
+		}
+		if err = s.measureDesign(); err != nil {
+			break
+		}
+		if confirmed, err = s.confirm(); err != nil || walked+confirmed == 0 {
+			break
+		}
+	}
+	s.finish()
+	return c, err
+}
+
+// searcher is one search's state: every step run, grouped by load.
+type searcher struct {
+	ctx    context.Context
+	p      Plan
+	run    StepRunner
+	onStep OnStep
+	c      *result.Capacity
+	at     map[float64]*atLoad
+	// walked counts the walk's steps (ramp, down, bisect: what MaxSteps
+	// bounds); reruns the re-runs of inconclusive steps and boundaries.
+	walked, reruns int
+	// tool: a load was tool-limited (the walk ended there); unfinished:
+	// the walk ran out of MaxSteps with more to do; anyLoad: the failure
+	// that did not change with load, when one ended the walk.
+	tool       bool
+	unfinished bool
+	// wentDown: the walk has stepped down (the step that sent it down was
+	// confirmed first, once).
+	wentDown bool
+	anyLoad  *anyLoadFinding
+}
+
+// atLoad is every run at one load: indexes into Capacity.Steps and the
+// runs' results, in run order.
+type atLoad struct {
+	load    float64
+	steps   []int
+	results []*result.Result
+}
+
+// runVerdict is one run's verdict for the search: a tool-limited run says
+// nothing about the cache, so it counts as inconclusive whatever its
+// targets; any verdict but pass and fail is inconclusive.
+func runVerdict(st result.CapacityStep) string {
+	switch {
+	case st.ToolLimited:
+		return result.VerdictInconclusive
+	case st.Verdict == result.VerdictPass || st.Verdict == result.VerdictFail:
+		return st.Verdict
+	}
+	return result.VerdictInconclusive
+}
+
+// runs are the verdicts of every run at a load, in run order.
+func (s *searcher) runs(a *atLoad) []string {
+	out := make([]string, len(a.steps))
+	for i, k := range a.steps {
+		out[i] = runVerdict(s.c.Steps[k])
+	}
+	return out
+}
+
+// verdict is a load's verdict: pass or fail when more than half of its
+// runs say so, else inconclusive (one run decides alone).
+func (s *searcher) verdict(a *atLoad) string {
+	v, _ := majority(s.runs(a))
+	return v
+}
+
+// majority is the verdict more than half of runs agree on (inconclusive
+// when none), and the share of runs that agree with it.
+func majority(runs []string) (string, float64) {
+	n := map[string]int{}
+	for _, v := range runs {
+		n[v]++
+	}
+	for _, v := range []string{result.VerdictPass, result.VerdictFail} {
+		if 2*n[v] > len(runs) {
+			return v, float64(n[v]) / float64(len(runs))
+		}
+	}
+	if len(runs) == 0 {
+		return result.VerdictInconclusive, 0
+	}
+	return result.VerdictInconclusive, float64(n[result.VerdictInconclusive]) / float64(len(runs))
+}
+
+// confirmed: at least two runs, and a majority agree.
+func (s *searcher) confirmed(a *atLoad) bool {
+	return len(a.steps) >= 2 && s.verdict(a) != result.VerdictInconclusive
+}
+
+// toolLimited: the load is undecided and one of its runs was limited by
+// the load generator.
+func (s *searcher) toolLimited(a *atLoad) bool {
+	if a == nil || s.verdict(a) != result.VerdictInconclusive {
+		return false
+	}
+	for _, k := range a.steps {
+		if s.c.Steps[k].ToolLimited {
+			return true
+		}
+	}
+	return false
+}
+
+// rep is a load's representative run: the last whose verdict is the
+// load's (for a tool-limited load, its last tool-limited run), else the
+// last.
+func (s *searcher) rep(a *atLoad) (*result.CapacityStep, *result.Result) {
+	if a == nil {
+		return nil, nil
+	}
+	v, tool := s.verdict(a), s.toolLimited(a)
+	for i := len(a.steps) - 1; i >= 0; i-- {
+		st := &s.c.Steps[a.steps[i]]
+		if (tool && st.ToolLimited) || (!tool && runVerdict(*st) == v) {
+			return st, a.results[i]
+		}
+	}
+	i := len(a.steps) - 1
+	return &s.c.Steps[a.steps[i]], a.results[i]
+}
+
+// runOnce runs one step at load and keeps it.
+func (s *searcher) runOnce(stage string, load float64) (*atLoad, error) {
+	c, p := s.c, s.p
+	if err := s.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
+	}
+	res, err := s.run(s.ctx, load)
+	if err != nil {
+		if s.ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
 		}
-		res, err := run(ctx, load)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%w: %v", ErrInterrupted, err)
-			}
-			return nil, fmt.Errorf("step %d (%s %v): %w", len(c.Steps)+1, p.Unit, load, err)
-		}
-		if res.Interrupted {
-			return nil, fmt.Errorf("%w at step %d", ErrInterrupted, len(c.Steps)+1)
-		}
-		st := Summarize(res)
-		st.ToolLimited, _ = ToolLimited(res)
-		st.N, st.Stage, st.Load = len(c.Steps)+1, stage, load
-		_, st.CommandsPerUserPerMinute, st.OfferedCommandsPerSec = p.offered(load)
-		if st.Users == 0 {
-			st.Users, _, _ = p.offered(load)
-		}
-		if onStep != nil {
-			onStep(&st, res)
-		}
-		c.Steps = append(c.Steps, st)
-		results[load] = res
-		return &c.Steps[len(c.Steps)-1], nil
+		return nil, fmt.Errorf("step %d (%s %v): %w", len(c.Steps)+1, p.Unit, load, err)
 	}
-	budget := func() bool { return len(c.Steps) < p.MaxSteps }
-	pass, fail, toolLimited, err := sweep(p, step, budget)
-	if p.Knob {
-		return finishKnob(c, p, pass, fail, toolLimited, results), err
+	if res.Interrupted {
+		return nil, fmt.Errorf("%w at step %d", ErrInterrupted, len(c.Steps)+1)
 	}
-	return finish(c, p, pass, fail, toolLimited, results), err
+	a := s.at[load]
+	if a == nil {
+		a = &atLoad{load: load}
+		s.at[load] = a
+	}
+	st := Summarize(res)
+	st.ToolReasons, st.ToolWhy = ToolReasons(res)
+	st.ToolLimited = len(st.ToolReasons) > 0
+	st.N, st.Stage, st.Load, st.Run = len(c.Steps)+1, stage, load, len(a.steps)+1
+	_, st.CommandsPerUserPerMinute, st.OfferedCommandsPerSec = p.offered(load)
+	if st.Users == 0 {
+		st.Users, _, _ = p.offered(load)
+	}
+	if s.onStep != nil {
+		s.onStep(&st, res)
+	}
+	c.Steps = append(c.Steps, st)
+	a.steps = append(a.steps, len(c.Steps)-1)
+	a.results = append(a.results, res)
+	return a, nil
 }
 
-// sweep is the one walk of a load search and a knob sweep alike: a ramp up
-// from From until a step ends it, a walk down by Growth from a first step
-// that already ends it, then bisection between the passing and the failing
-// step to the precision. A load search climbs while steps pass and stops at
-// a failure; a knob sweep (more of the setting holds more) climbs while
-// steps fail and stops at a pass. A tool-limited step ends the walk. On a
-// step's error, pass and fail are those of the steps run so far.
-func sweep(p Plan, step func(string, float64) (*result.CapacityStep, error), budget func() bool) (pass, fail *result.CapacityStep, toolLimited bool, err error) {
-	// low is the side the ramp climbs through, high the side that ends it.
-	low, high := &pass, &fail
-	if p.Knob {
-		low, high = &fail, &pass
+// decide runs a step at load and re-runs it while its verdict is
+// inconclusive, up to Confirm runs and while re-runs are left.
+func (s *searcher) decide(stage string, load float64) (*atLoad, error) {
+	a, err := s.runOnce(stage, load)
+	if err != nil {
+		return nil, err
 	}
-	try := func(stage string, load float64) error {
-		st, err := step(stage, load)
+	for s.verdict(a) == result.VerdictInconclusive && len(a.steps) < s.p.Confirm && s.reruns < s.p.MaxReruns {
+		s.reruns++
+		if _, err := s.runOnce("rerun", load); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// walk is the one walk of a load search and a knob sweep alike, driven by
+// the boundary of every run so far (so a re-run that flips a load moves it
+// on): a ramp up from From until a step ends it, a walk down by Growth from
+// a first step that already ends it, then bisection between the passing
+// and the failing load to the precision. A load search climbs while steps
+// pass and stops at a failure; a knob sweep (more of the setting holds
+// more) climbs while steps fail and stops at a pass. Before walking down,
+// the step that sends it down is confirmed: a first step that failed on
+// the machine's noise would otherwise send the whole search below the
+// knee. A tool-limited step, or a failure that does not change with load,
+// ends the walk; so does running out of MaxSteps, which leaves the search
+// unfinished. It returns how many steps it ran.
+func (s *searcher) walk() (int, error) {
+	p := s.p
+	ran := 0
+	for {
+		stage, load, ok := s.next()
+		if !ok {
+			return ran, nil
+		}
+		if stage == "confirm" {
+			s.reruns++
+			if _, err := s.runOnce(stage, load); err != nil {
+				return ran, err
+			}
+			ran++
+			continue
+		}
+		if s.walked >= p.MaxSteps {
+			s.unfinished = true
+			return ran, nil
+		}
+		s.walked++
+		s.wentDown = s.wentDown || stage == "down"
+		a, err := s.decide(stage, load)
 		if err != nil {
-			return err
+			return ran, err
 		}
-		if st.Pass {
-			pass = st
-		} else {
-			fail, toolLimited = st, st.ToolLimited
+		ran++
+		if s.toolLimited(a) {
+			s.tool = true
+			return ran, nil
 		}
+		if stage != "bisect" {
+			if s.anyLoad = s.findAnyLoad(); s.anyLoad != nil {
+				return ran, nil
+			}
+		}
+	}
+}
+
+// next is the walk's next step from the boundary of every run so far:
+// the next ramp load, a step down, a bisection's midpoint, or a re-run
+// that confirms the step sending the walk down; ok false when the walk is
+// done.
+func (s *searcher) next() (stage string, load float64, ok bool) {
+	p := s.p
+	if s.tool || s.anyLoad != nil {
+		return "", 0, false
+	}
+	hp, lf := s.boundary()
+	if s.toolLimited(lf) {
+		return "", 0, false
+	}
+	// climbing: no step has yet ended the ramp (a load search's failure,
+	// a knob sweep's pass); down: the first step already ended it.
+	climbing, down := lf == nil, lf != nil && hp == nil
+	end := lf
+	if p.Knob {
+		climbing, down, end = hp == nil, hp != nil && lf == nil, hp
+	}
+	switch {
+	case climbing:
+		highest := math.Inf(-1)
+		for l := range s.at {
+			highest = math.Max(highest, l)
+		}
+		for _, l := range p.ramp() {
+			if l > highest {
+				return "ramp", l, true
+			}
+		}
+		return "", 0, false
+	case down:
+		if !s.wentDown && !s.confirmed(end) && len(end.steps) < p.Confirm && s.reruns < p.MaxReruns {
+			return "confirm", end.load, true
+		}
+		l := p.round(end.load / p.Growth)
+		if l < p.Min || l >= end.load || s.at[l] != nil {
+			return "", 0, false
+		}
+		return "down", l, true
+	}
+	lo, hi := math.Min(hp.load, lf.load), math.Max(hp.load, lf.load)
+	if p.closeEnough(hp.load, lf.load) {
+		return "", 0, false
+	}
+	mid := p.round((lo + hi) / 2)
+	// The design point is the midpoint when it lies inside the bracket
+	// and has not run, so it is measured, not inferred.
+	if d := p.round(p.Design); s.at[d] == nil && d > lo && d < hi {
+		mid = d
+	}
+	if mid <= lo || mid >= hi || s.at[mid] != nil {
+		return "", 0, false
+	}
+	return "bisect", mid, true
+}
+
+// measureDesign runs a step at the design point when the walk did not:
+// its verdict is measured, never inferred from other loads, whatever ended
+// the walk (a failure below it, a tool-limited step, a failure at any
+// load, max steps). It does not count against MaxSteps.
+func (s *searcher) measureDesign() error {
+	d := s.p.round(s.p.Design)
+	if d <= 0 || s.at[d] != nil {
 		return nil
 	}
-	// Ramp up.
-	for _, load := range p.ramp() {
-		if !budget() {
-			break
-		}
-		if err := try("ramp", load); err != nil {
-			return pass, fail, toolLimited, err
-		}
-		if *high != nil || toolLimited {
-			break
-		}
-	}
-	// Down from a first step that already ends the ramp.
-	for *low == nil && *high != nil && !toolLimited && budget() {
-		load := p.round((*high).Load / p.Growth)
-		if load < p.Min || load >= (*high).Load {
-			break
-		}
-		if err := try("down", load); err != nil {
-			return pass, fail, toolLimited, err
-		}
-	}
-	// Bisect.
-	for pass != nil && fail != nil && !toolLimited && budget() && !p.closeEnough(pass.Load, fail.Load) {
-		mid := p.round((pass.Load + fail.Load) / 2)
-		if mid <= (*low).Load || mid >= (*high).Load {
-			break
-		}
-		if err := try("bisect", mid); err != nil {
-			return pass, fail, toolLimited, err
-		}
-	}
-	return pass, fail, toolLimited, nil
+	_, err := s.decide("design", d)
+	return err
 }
 
-// finish writes the answer from the highest passing and lowest failing steps.
-func finish(c *result.Capacity, p Plan, pass, fail *result.CapacityStep, toolLimited bool, results map[float64]*result.Result) *result.Capacity {
-	a := &c.Answer
-	if pass != nil {
-		a.MaxLoad, a.MaxUsers, a.MaxOpsPerSec = pass.Load, pass.Users, pass.OpsPerSec
-	}
-	if p.Design > 0 {
-		a.Headroom = math.Round(a.MaxLoad/p.Design*100) / 100
-	}
-	a.DesignHolds = pass != nil && a.MaxLoad >= p.round(p.Design)
-	switch {
-	case fail == nil:
-		a.AtLeast = true
-		a.Limit = result.LimitNone
-		if pass != nil {
-			a.Evidence = fmt.Sprintf("every target held at every step, up to %s", loadText(p, pass.Load))
+// confirm re-runs the boundary, the highest passing and the lowest failing
+// load, until each is confirmed (two runs or more, a majority agreeing) or
+// has Confirm runs, while re-runs are left, and returns how many it ran. A re-run that flips a load
+// moves the boundary, and the new boundary is confirmed in turn. A
+// tool-limited load is not re-run here: it is not a knee.
+func (s *searcher) confirm() (int, error) {
+	ran := 0
+	for s.reruns < s.p.MaxReruns {
+		hp, lf := s.boundary()
+		var a *atLoad
+		switch {
+		case hp != nil && !s.confirmed(hp) && len(hp.steps) < s.p.Confirm:
+			a = hp
+		case lf != nil && !s.toolLimited(lf) && !s.confirmed(lf) && len(lf.steps) < s.p.Confirm:
+			a = lf
 		}
-	case toolLimited:
-		a.AtLeast = true
-		a.FailLoad = fail.Load
-		a.Limit = result.LimitTool
-		_, why := ToolLimited(results[fail.Load])
-		a.Evidence = "the load generator or its machine was the bottleneck at " + loadText(p, fail.Load) + ": " + why
-	default:
-		a.FailLoad = fail.Load
-		var prev *result.Result
-		if pass != nil {
-			prev = results[pass.Load]
+		if a == nil {
+			return ran, nil
 		}
-		a.Limit, a.Evidence = Diagnose(results[fail.Load], prev)
-		if a.Limit == result.LimitTool {
-			a.AtLeast = true
+		s.reruns++
+		if _, err := s.runOnce("confirm", a.load); err != nil {
+			return ran, err
 		}
+		ran++
 	}
-	if fail != nil {
-		a.Broke, a.AlsoBroke = brokenTargets(fail.Targets)
-	}
-	a.Headline = headline(p, c)
-	c.Verdict = result.VerdictFail
-	if a.DesignHolds {
-		c.Verdict = result.VerdictPass
-	}
-	return c
+	return ran, nil
 }
 
-func loadText(p Plan, v float64) string {
-	s := trimFloat(v)
-	if p.Whole {
-		s = groupThousands(int64(math.Round(v)))
+// hardness orders loads from the easiest to hold to the hardest: the load
+// itself for a load search, less of the setting for a knob sweep.
+func (s *searcher) hardness(load float64) float64 {
+	if s.p.Knob {
+		return -load
 	}
-	return s + " " + p.Unit
+	return load
 }
 
-func trimFloat(v float64) string {
-	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".")
-}
-
-func groupThousands(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + groupThousands(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-// headline is the answer in one sentence: "holds to 1.42x the 10,000 users
-// design point (14,200 users, 9,870 ops/s); latency_p99 broke first at
-// 15,000 users (7.1 ms against < 5ms, 1.42x the bound); limit: pool".
-func headline(p Plan, c *result.Capacity) string {
-	a := c.Answer
-	design := loadText(p, p.Design)
-	var b strings.Builder
-	switch {
-	case a.MaxLoad == 0 && a.AtLeast:
-		fmt.Fprintf(&b, "no load could be shown to hold: %s", a.Evidence)
-		return b.String()
-	case a.MaxLoad == 0:
-		fmt.Fprintf(&b, "no load held: a target broke already at %s (the %s design point does not hold)", loadText(p, a.FailLoad), design)
-	case a.AtLeast && a.Limit == result.LimitTool:
-		fmt.Fprintf(&b, "holds to at least %s (%.0f ops/s, %.2fx the %s design point); the tool could not push further, so this is not a knee",
-			loadText(p, a.MaxLoad), a.MaxOpsPerSec, a.Headroom, design)
-	case a.AtLeast:
-		fmt.Fprintf(&b, "holds to at least %s (%.0f ops/s, %.2fx the %s design point): no target broke up to the search's end",
-			loadText(p, a.MaxLoad), a.MaxOpsPerSec, a.Headroom, design)
-	default:
-		fmt.Fprintf(&b, "holds to %.2fx the %s design point (%s, %.0f ops/s)", a.Headroom, design, loadText(p, a.MaxLoad), a.MaxOpsPerSec)
-	}
-	if a.Broke != nil {
-		fmt.Fprintf(&b, "; %s broke first at %s (%s against %s, %s)", a.Broke.Name, loadText(p, a.FailLoad), a.Broke.ObservedText, a.Broke.Expr, a.Broke.By)
-	}
-	if a.Limit != "" && a.Limit != result.LimitNone && !(a.AtLeast && a.Limit == result.LimitTool) {
-		fmt.Fprintf(&b, "; likely limit: %s", a.Limit)
-	}
-	if !a.DesignHolds && a.MaxLoad > 0 {
-		b.WriteString("; the design point does not hold")
-	}
-	return b.String()
-}
-
-// broken describes how far a failed target went past its bound.
-// brokenTargets are the failed targets of a step: the first, and the others.
-func brokenTargets(targets []result.TargetResult) (first *result.BrokenTarget, others []result.BrokenTarget) {
-	for _, t := range targets {
-		if t.Pass {
-			continue
-		}
-		b := broken(t)
-		if first == nil {
-			first = &b
-		} else {
-			others = append(others, b)
+// boundary is the search's bracket from every run so far: lf the easiest
+// load that did not pass (fail, inconclusive or tool-limited), hp the
+// hardest load easier than it that passed.
+func (s *searcher) boundary() (hp, lf *atLoad) {
+	for _, a := range s.at {
+		if s.verdict(a) != result.VerdictPass && (lf == nil || s.hardness(a.load) < s.hardness(lf.load)) {
+			lf = a
 		}
 	}
-	return first, others
+	for _, a := range s.at {
+		if s.verdict(a) == result.VerdictPass && (lf == nil || s.hardness(a.load) < s.hardness(lf.load)) &&
+			(hp == nil || s.hardness(a.load) > s.hardness(hp.load)) {
+			hp = a
+		}
+	}
+	return hp, lf
 }
 
-func broken(t result.TargetResult) result.BrokenTarget {
-	b := result.BrokenTarget{Name: t.Name, Expr: t.Expr, Observed: t.Observed, ObservedText: t.ObservedText, Unit: t.Unit}
-	pt, err := result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
-	bound, ok := pt.Bound()
-	switch {
-	case err != nil || !ok:
-		b.By = t.Detail
-	case t.Detail != "" && t.ObservedText == "":
-		b.Bound, b.By = bound, t.Detail
-	case t.Unit == result.UnitFraction:
-		b.Bound = bound
-		b.By = fmt.Sprintf("%.1f points %s", math.Abs(t.Observed-bound)*100, map[bool]string{true: "short", false: "over"}[t.Observed < bound])
-	case bound == 0:
-		b.Bound, b.By = 0, fmt.Sprintf("%s against 0", trimFloat(t.Observed))
-	default:
-		b.Bound = bound
-		b.By = fmt.Sprintf("%.2fx the bound", t.Observed/bound)
+// passedBeyond are the loads harder than lf that passed: the verdict was
+// not monotone in the load there (noise, or a step that flipped).
+func (s *searcher) passedBeyond(lf *atLoad) []float64 {
+	var out []float64
+	if lf == nil {
+		return nil
 	}
-	if b.By == "" {
-		b.By = "failed"
-	}
-	return b
-}
-
-// Summarize is a step's figures from its run's result.
-func Summarize(r *result.Result) result.CapacityStep {
-	rec := r.RecordedSeconds()
-	st := result.CapacityStep{
-		Users:              r.Users.Active,
-		OpsPerSec:          math.Round(r.OpsPerSec()*10) / 10,
-		LatencyMs:          r.Latency.Overall,
-		HitRate:            r.Cache.HitRate,
-		PoolWaitMs:         r.Pool.WaitMs,
-		PoolWaitCount:      r.Pool.WaitCount,
-		PoolTimeouts:       r.Pool.Timeouts,
-		Errors:             cacheErrors(r),
-		EvictedKeys:        r.Server.EvictedKeys,
-		Late:               r.Users.Late,
-		LateWaitingForSlot: r.Users.LateWaitingForSlot,
-		Dropped:            r.Users.Dropped,
-		Verdict:            r.Verdict,
-		Pass:               r.Verdict == result.VerdictPass,
-		Bottleneck:         r.Client.Bottleneck,
-		NumCPU:             r.Client.NumCPU,
-		Targets:            r.Targets,
-	}
-	if rec > 0 {
-		st.ServerCPUCores = math.Round(r.Server.CPUSeconds/rec*1000) / 1000
-	}
-	if r.Client.WindowS > 0 {
-		st.ClientCPUCores = math.Round(r.Client.CPUSeconds/r.Client.WindowS*1000) / 1000
-	}
-	st.LatencyMs.Count = r.Latency.Overall.Count
-	return st
-}
-
-// ToolLimited reports whether the load generator, not the system under
-// test, made a step fail, and why. The harness's client.bottleneck has two
-// kinds of reason. The tool's (or the machine's) CPU saturated, or commands
-// were dropped while in-flight slots were free: the tool could not apply the
-// load, so the step says nothing about the cache. Commands started over
-// 1 ms late with slots free (on this 2-core VM a Go timer oversleeps by
-// over 1 ms about one sleep in six at low rates): a late start adds its
-// slip to the latency from intended start, never to service time (from the
-// actual send, pool wait included) nor to pool timeouts or the hit rate; so
-// such a step is tool-limited only when every target it missed is an
-// intended-start latency whose service-time counterpart held.
-func ToolLimited(r *result.Result) (bool, string) {
-	if r == nil || r.Verdict == result.VerdictPass {
-		return false, ""
-	}
-	b, u := r.Client.Bottleneck, r.Users
-	if strings.Contains(b, "CPU") {
-		return true, b
-	}
-	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); u.Dropped > 0 && tool > u.LateWaitingForSlot {
-		return true, fmt.Sprintf("%d commands dropped while most late starts (%d of %d) had in-flight slots free: the tool could not keep its schedule",
-			u.Dropped, tool, u.Late)
-	}
-	if b == "" {
-		return false, ""
-	}
-	for _, t := range r.Targets {
-		if t.Pass {
-			continue
-		}
-		head, _, _ := strings.Cut(t.Name, ".")
-		q, ok := strings.CutPrefix(head, "latency_")
-		if !ok {
-			return false, ""
-		}
-		svc, err := result.ParseTarget(result.TargetSpec{Name: "service_" + q, Expr: t.Expr})
-		if err != nil {
-			return false, ""
-		}
-		if ev := result.Evaluate(r, []result.Target{svc}); len(ev) != 1 || !ev[0].Pass {
-			return false, ""
+	for _, a := range s.at {
+		if s.verdict(a) == result.VerdictPass && s.hardness(a.load) > s.hardness(lf.load) {
+			out = append(out, a.load)
 		}
 	}
-	return true, b + "; service time (from the actual send) held the latency targets, so the late starts explain the miss"
-}
-
-// Thresholds of Diagnose.
-const (
-	redisCPUBusy  = 0.8  // Redis's command thread: cores over the recorded seconds
-	poolWaitShare = 0.05 // pool waits per request above which the pool queues
-)
-
-// Diagnose names the likely limiting resource of a failing step from its
-// figures (and, when there is one, those of the highest passing step), in
-// order: the load generator itself, the pool, Redis's CPU, memory, the
-// network. It never blames Redis for what the tool did.
-func Diagnose(fail, pass *result.Result) (limit, evidence string) {
-	if fail == nil {
-		return result.LimitUndecided, ""
-	}
-	u := fail.Users
-	if tool, why := ToolLimited(fail); tool {
-		return result.LimitTool, why
-	}
-	var why []string
-	rec := fail.RecordedSeconds()
-	if pt := fail.Pool.Timeouts + fail.Errors["pool_timeout"]; pt > 0 {
-		why = append(why, fmt.Sprintf("%d pool timeouts", max(fail.Pool.Timeouts, fail.Errors["pool_timeout"])))
-	}
-	if req := u.Requests; req > 0 && float64(fail.Pool.WaitCount) > poolWaitShare*float64(req) {
-		why = append(why, fmt.Sprintf("%d waits for a pooled connection for %d requests (%.0f ms waited in all)",
-			fail.Pool.WaitCount, req, fail.Pool.WaitMs))
-	}
-	if len(why) > 0 {
-		return result.LimitPool, strings.Join(why, "; ")
-	}
-	if rec > 0 {
-		if cores := fail.Server.CPUSeconds / rec; cores >= redisCPUBusy {
-			return result.LimitRedisCPU, fmt.Sprintf("Redis used %.2f CPU cores over the recorded %.0f s (its command thread is one core)", cores, rec)
-		}
-	}
-	if fail.Server.EvictedKeys > 0 && pass != nil && fail.Cache.HitRate < pass.Cache.HitRate {
-		return result.LimitMemory, fmt.Sprintf("%d keys evicted; hit rate %.1f%% against %.1f%% at the passing load (maxmemory %d bytes)",
-			fail.Server.EvictedKeys, 100*fail.Cache.HitRate, 100*pass.Cache.HitRate, fail.Server.MaxMemory)
-	}
-	for _, f := range fail.Faults {
-		if f.Kind == "network" && f.Injected {
-			return result.LimitNetwork, "a network fault was active on the link to Redis"
-		}
-	}
-	if get, ok := fail.Server.LatencyStats["get"]; ok && get.P99 > 0 && fail.Latency.Service.P99 > 5*get.P99 {
-		return result.LimitClient, fmt.Sprintf("Redis's own GET p99 was %.3f ms while the client's service p99 was %.3f ms: the time went between them "+
-			"(the network, or the client host's CPU: the tool used %.2f cores, its GC pause p99 %.1f ms)",
-			get.P99, fail.Latency.Service.P99, fail.Client.CPUSeconds/math.Max(fail.Client.WindowS, 1), fail.Client.GCPauseP99Ms)
-	}
-	return result.LimitUndecided, fmt.Sprintf("no resource stood out: pool waits %d, Redis CPU %.2f cores, evictions %d",
-		fail.Pool.WaitCount, fail.Server.CPUSeconds/math.Max(rec, 1), fail.Server.EvictedKeys)
-}
-
-// originErrors is the error kind of a failed origin fetch (pool's
-// KindFetch): the simulated upstream's configured error rate, not the
-// cache's doing, so a step's errors leave it out.
-const originErrors = "fetch"
-
-// cacheErrors is a step's errors but the origin's.
-func cacheErrors(r *result.Result) uint64 {
-	return r.TotalErrors() - r.Errors[originErrors]
+	slices.Sort(out)
+	return out
 }

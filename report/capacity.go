@@ -123,7 +123,10 @@ func WriteCapacityText(w io.Writer, c *result.Capacity) error {
 	for _, s := range c.Steps {
 		verdict := strings.ToUpper(s.Verdict)
 		if s.ToolLimited {
-			verdict += " (tool-limited)"
+			verdict += " (tool-limited: " + strings.Join(s.ToolReasons, ", ") + ")"
+		}
+		if s.Run > 1 {
+			verdict += fmt.Sprintf(" (run %d at this load)", s.Run)
 		}
 		fmt.Fprintf(&b, "%-3d %-6s %14s %10s %9.3f %9.3f %9.3f %7s %9s %8d %7d  %s\n",
 			s.N, s.Stage, strings.TrimSuffix(strings.TrimSuffix(capacityLoad(c, s.Load), " users"), " "+c.Unit), formatThousands(s.OpsPerSec, 0),
@@ -134,36 +137,86 @@ func WriteCapacityText(w io.Writer, c *result.Capacity) error {
 	if a.Evidence != "" {
 		fmt.Fprintf(&b, "evidence (%s): %s\n", a.Limit, a.Evidence)
 	}
+	if a.FailsAtAnyLoad && a.Broke != nil {
+		fmt.Fprintf(&b, "fails at any load: %s %s, not a capacity limit\n", a.Broke.Name, a.Broke.Expr)
+	}
+	if iv := a.Interval; iv != nil {
+		fmt.Fprintf(&b, "interval: %s (%s): %s\n", capacityInterval(c, iv), strings.ToUpper(iv.Confidence), iv.Method)
+	}
+	if a.Unfinished {
+		fmt.Fprintf(&b, "UNFINISHED: the search ran out of its %d steps", c.Search.MaxSteps)
+		if a.PrecisionReached != "" {
+			fmt.Fprintf(&b, " at a gap of %s (asked %s)", a.PrecisionReached, c.Search.Precision)
+		}
+		b.WriteString("\n")
+	}
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
-	status := "HOLDS"
-	if !a.DesignHolds {
-		status = "DOES NOT HOLD"
-	}
-	fmt.Fprintf(&b, "design point %s: %s\n", capacityLoad(c, c.DesignPoint), status)
+	fmt.Fprintf(&b, "design point %s: %s\n", capacityLoad(c, c.DesignPoint), strings.ToUpper(capacityDesignStatus(a)))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// capacityDesignStatus is the design point's verdict for people: measured
+// by its own steps, never inferred.
+func capacityDesignStatus(a result.CapacityAnswer) string {
+	switch a.DesignVerdict {
+	case result.VerdictPass:
+		return "holds"
+	case result.VerdictFail:
+		return "does not hold"
+	case result.VerdictInconclusive:
+		return "inconclusive"
+	case "":
+		// A report written before design_verdict existed.
+		if a.DesignHolds {
+			return "holds"
+		}
+		return "does not hold"
+	}
+	return "not measured"
+}
+
+// capacityInterval is the answer's bracket, "[3,500 users, 3,750 users]",
+// a missing end written as such.
+func capacityInterval(c *result.Capacity, iv *result.CapacityInterval) string {
+	end := func(v float64, none string) string {
+		if v == 0 {
+			return none
+		}
+		return capacityLoad(c, v)
+	}
+	if c.Knob {
+		return fmt.Sprintf("[%s fails, %s holds]", end(iv.High, "none"), end(iv.Low, "none"))
+	}
+	return fmt.Sprintf("[%s holds, %s fails]", end(iv.Low, "none"), end(iv.High, "none"))
 }
 
 // WriteCapacityMarkdown writes the headline and the steps as a table.
 func WriteCapacityMarkdown(w io.Writer, c *result.Capacity) error {
 	var b strings.Builder
-	status := "holds"
-	if !c.Answer.DesignHolds {
-		status = "does not hold"
+	a := c.Answer
+	fmt.Fprintf(&b, "## cacheproof capacity: %s — design point %s\n\n", c.Scenario.Name, capacityDesignStatus(a))
+	fmt.Fprintf(&b, "**%s**\n\n", a.Headline)
+	if a.Evidence != "" {
+		fmt.Fprintf(&b, "Limiting resource: `%s` — %s\n\n", a.Limit, a.Evidence)
 	}
-	fmt.Fprintf(&b, "## cacheproof capacity: %s — design point %s\n\n", c.Scenario.Name, status)
-	fmt.Fprintf(&b, "**%s**\n\n", c.Answer.Headline)
-	if c.Answer.Evidence != "" {
-		fmt.Fprintf(&b, "Limiting resource: `%s` — %s\n\n", c.Answer.Limit, c.Answer.Evidence)
+	if iv := a.Interval; iv != nil {
+		fmt.Fprintf(&b, "Interval: %s, **%s** — %s\n\n", capacityInterval(c, iv), iv.Confidence, iv.Method)
+	}
+	if a.Unfinished {
+		fmt.Fprintf(&b, "**Unfinished**: the search ran out of its %d steps (gap reached: %s, asked: %s).\n\n", c.Search.MaxSteps, a.PrecisionReached, c.Search.Precision)
 	}
 	fmt.Fprintf(&b, "| # | stage | load (%s) | ops/s | p50 ms | p99 ms | p99.9 ms | hit rate | pool waits | pool timeouts | errors | verdict |\n", c.Unit)
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range c.Steps {
 		v := s.Verdict
 		if s.ToolLimited {
-			v += " (tool-limited)"
+			v += " (tool-limited: " + strings.Join(s.ToolReasons, ", ") + ")"
+		}
+		if s.Run > 1 {
+			v += fmt.Sprintf(" (run %d)", s.Run)
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %s | %.3f | %.3f | %.3f | %s | %d | %d | %d | %s |\n", s.N, s.Stage, formatNum(round(s.Load, 3)),
 			formatThousands(s.OpsPerSec, 0), s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, formatPercent(s.HitRate),
@@ -198,8 +251,8 @@ func WriteCapacityJUnit(w io.Writer, c *result.Capacity) error {
 	tc := testcase{Name: "design point " + capacityLoad(c, c.DesignPoint) + " holds", Classname: "cacheproof.capacity." + c.Scenario.Name,
 		Time: round(c.DurationS, 3), SystemOut: c.Answer.Headline}
 	s := suite{Name: "cacheproof capacity " + c.Scenario.Name, Tests: 1, Time: round(c.DurationS, 3)}
-	if !c.Answer.DesignHolds {
-		tc.Failure = &failure{Message: c.Answer.Headline, Text: c.Answer.Evidence}
+	if capacityDesignStatus(c.Answer) != "holds" {
+		tc.Failure = &failure{Message: "design point " + capacityDesignStatus(c.Answer) + ": " + c.Answer.Headline, Text: c.Answer.Evidence}
 		s.Failures = 1
 	}
 	s.Cases = []testcase{tc}
@@ -343,22 +396,25 @@ td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b0002
 <h1>Capacity: {{.C.Scenario.Name}}</h1>
 <p>{{.C.Scenario.Description}}</p>
 <p class="headline {{if .C.Answer.DesignHolds}}pass{{else}}fail{{end}}">{{.C.Answer.Headline}}</p>
+{{if .C.Answer.FailsAtAnyLoad}}{{with .C.Answer.Broke}}<p class="headline fail">fails at any load: {{.Name}} {{.Expr}}, not a capacity limit</p>{{end}}{{end}}
+{{if .C.Answer.Unfinished}}<p class="headline fail">unfinished: the search ran out of its {{.C.Search.MaxSteps}} steps{{if .C.Answer.PrecisionReached}} at a gap of {{.C.Answer.PrecisionReached}} (asked {{.C.Search.Precision}}){{end}}</p>{{end}}
 <table>
 <tr><th class="l">varied</th><td class="l">{{.C.Vary}} ({{.C.Unit}})</td></tr>
-<tr><th class="l">design point</th><td class="l">{{num .C.DesignPoint}} {{.C.Unit}}: {{if .C.Answer.DesignHolds}}holds{{else}}does not hold{{end}}</td></tr>
+<tr><th class="l">design point</th><td class="l">{{num .C.DesignPoint}} {{.C.Unit}}: {{.Design}} (its own steps)</td></tr>
+{{with .C.Answer.Interval}}<tr><th class="l">interval</th><td class="l">{{$.Interval}}: <b>{{.Confidence}}</b> (agreement {{num .Agreement}}); {{.Method}}</td></tr>{{end}}
 {{if .C.Knob}}<tr><th class="l">least {{.C.Vary}} that holds</th><td class="l">{{if .C.Answer.MinHolding}}{{num .C.Answer.MinHolding}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s; the scenario's is {{num .C.Answer.Headroom}}× that){{else}}none in the searched range{{end}}</td></tr>
 {{else}}<tr><th class="l">max sustainable load</th><td class="l">{{if .C.Answer.AtLeast}}at least {{end}}{{num .C.Answer.MaxLoad}} {{.C.Unit}} ({{thou .C.Answer.MaxOpsPerSec}} ops/s, {{num .C.Answer.Headroom}}× the design point)</td></tr>{{end}}
 {{with .C.Answer.Broke}}<tr><th class="l">first target to break</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}}) at {{num $.C.Answer.FailLoad}} {{$.C.Unit}}</td></tr>{{end}}
 {{range .C.Answer.AlsoBroke}}<tr><th class="l">also broke</th><td class="l">{{.Name}} {{.Expr}}: {{.ObservedText}} ({{.By}})</td></tr>{{end}}
 <tr><th class="l">likely limiting resource</th><td class="l">{{.C.Answer.Limit}}{{if .C.Answer.Evidence}}: {{.C.Answer.Evidence}}{{end}}</td></tr>
 <tr><th class="l">each step</th><td class="l">{{num .C.Search.StepWarmupS}} s warm-up, {{num .C.Search.StepDurationS}} s recorded; {{.C.Search.Prefill}}</td></tr>
-<tr><th class="l">search</th><td class="l">from {{num .C.Search.From}} to {{num .C.Search.To}} ×{{num .C.Search.Growth}}, precision {{.C.Search.Precision}}{{if .C.Search.MaxLoad}}, never beyond {{num .C.Search.MaxLoad}}{{end}}; {{len .C.Steps}} steps in {{num .C.DurationS}} s</td></tr>
+<tr><th class="l">search</th><td class="l">from {{num .C.Search.From}} to {{num .C.Search.To}} ×{{num .C.Search.Growth}}, precision {{.C.Search.Precision}}{{if .C.Answer.PrecisionReached}} (reached {{.C.Answer.PrecisionReached}}){{end}}{{if .C.Search.MaxLoad}}, never beyond {{num .C.Search.MaxLoad}}{{end}}, up to {{.C.Search.Confirm}} runs a boundary load; {{len .C.Steps}} steps in {{num .C.DurationS}} s</td></tr>
 </table>
 {{range .Notes}}<p>note: {{.}}</p>{{end}}
 {{range .Charts}}{{.}}{{end}}
 <h2>Steps</h2>
 <table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
-{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
+{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}{{if gt .Run 1}} (run {{.Run}}){{end}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited: {{range .ToolReasons}}{{.}} {{end}}){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `))
@@ -374,11 +430,16 @@ func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
 		css, _, _ = strings.Cut(rest, "</style>")
 	}
 	v := struct {
-		C      *result.Capacity
-		CSS    template.CSS
-		Charts []template.HTML
-		Notes  []string
-	}{c, template.CSS(css), capacityCharts(c), c.Notes}
+		C        *result.Capacity
+		CSS      template.CSS
+		Charts   []template.HTML
+		Notes    []string
+		Design   string
+		Interval string
+	}{c, template.CSS(css), capacityCharts(c), c.Notes, capacityDesignStatus(c.Answer), ""}
+	if c.Answer.Interval != nil {
+		v.Interval = capacityInterval(c, c.Answer.Interval)
+	}
 	var buf bytes.Buffer
 	if err := capacityTmpl.Execute(&buf, v); err != nil {
 		return fmt.Errorf("write capacity html: %w", err)

@@ -75,3 +75,48 @@ func TestCapacityWriters(t *testing.T) {
 		t.Errorf("markdown %s", md)
 	}
 }
+
+// The interval and its confidence, a failure at any load, an unfinished
+// search and a design point never measured are said in the console, the
+// HTML, Markdown and JUnit alike.
+func TestCapacityWritersSayConfidence(t *testing.T) {
+	c := sampleCapacity(false)
+	a := &c.Answer
+	a.DesignVerdict = result.DesignNotMeasured
+	a.Unfinished, a.PrecisionReached = true, "33.3%"
+	a.FailsAtAnyLoad, a.Limit = true, result.LimitAnyLoad
+	a.Interval = &result.CapacityInterval{Low: 3000, High: 4000, LowRuns: []string{"pass", "pass"}, HighRuns: []string{"fail", "pass", "fail"},
+		Confidence: result.ConfidenceConfirmed, Agreement: 0.67, Method: "2 of 2 runs passed at 3,000 users; 2 of 3 runs failed at 4,000 users"}
+	c.Steps[3].Run = 2
+	var txt, md, ju, html bytes.Buffer
+	if err := WriteCapacityText(&txt, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityMarkdown(&md, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityJUnit(&ju, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityHTML(&html, c); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": txt.String(), "markdown": md.String(), "html": html.String()} {
+		for _, want := range []string{"[3,000 users holds, 4,000 users fails]", "2 of 3 runs failed at 4,000 users", "33.3%"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+	}
+	for _, want := range []string{"design point 2,000 users: NOT MEASURED", "fails at any load: latency_p99 < 5ms, not a capacity limit", "UNFINISHED", "(run 2 at this load)", "CONFIRMED"} {
+		if !strings.Contains(txt.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, txt.String())
+		}
+	}
+	if !strings.Contains(html.String(), "fails at any load: latency_p99 &lt; 5ms") || !strings.Contains(html.String(), "not measured (its own steps)") {
+		t.Errorf("html lacks the answer's flags")
+	}
+	if !strings.Contains(ju.String(), `failures="1"`) || !strings.Contains(ju.String(), "design point not measured") {
+		t.Errorf("junit %s", ju.String())
+	}
+}

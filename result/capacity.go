@@ -16,7 +16,46 @@ const (
 	LimitClient    = "client_side"    // Redis answered fast; the time went between it and the caller (network, client host CPU)
 	LimitTool      = "load_generator" // cacheproof itself could not push the load
 	LimitNone      = "none"           // no target broke within the searched range
+	LimitAnyLoad   = "any_load"       // a target failed at every load tried and did not improve as the load fell: not a capacity limit
 	LimitUndecided = "unknown"        // a target broke, the evidence names no resource
+)
+
+// Typed reasons why the load generator, not the system under test, limited
+// a step (CapacityStep.ToolReasons). Only these make a step tool-limited;
+// the words of client.bottleneck never do (its host messages mention the
+// CPU whether or not the tool was short of it).
+const (
+	// ToolCPU: the tool's own CPU was at or above 90 % of the CPUs it may
+	// use (GOMAXPROCS, at most the machine's).
+	ToolCPU = "tool_cpu"
+	// ToolDropped: commands were dropped while most late starts had
+	// in-flight slots free: the tool could not keep its schedule.
+	ToolDropped = "dropped_with_slots_free"
+	// ToolLate: over 1 % of commands started over 1 ms late with slots
+	// free, more than twice the share of late wake-ups the host timer probe
+	// saw (or with no probe), the late starts moved the latency tail, and
+	// every missed target is a latency from intended start whose service
+	// time (from the actual send) held.
+	ToolLate = "late_beyond_host"
+)
+
+// Design point verdicts (CapacityAnswer.DesignVerdict): the verdict of the
+// steps run at the design load, or not_measured when none ran.
+const (
+	DesignNotMeasured = "not_measured"
+)
+
+// Confidence of a capacity interval (CapacityInterval.Confidence).
+const (
+	// ConfidenceConfirmed: each end ran at least twice and a majority of
+	// its runs agreed with its verdict.
+	ConfidenceConfirmed = "confirmed"
+	// ConfidenceUnconfirmed: an end ran once (confirmation off, or its
+	// re-runs were not reached: interrupted, an error, the re-run budget).
+	ConfidenceUnconfirmed = "unconfirmed"
+	// ConfidenceInconclusive: an end's runs reached the cap with no
+	// majority (they flipped, or were inconclusive).
+	ConfidenceInconclusive = "inconclusive"
 )
 
 // Capacity is what `cacheproof capacity` found: each step's figures (every
@@ -60,6 +99,11 @@ type CapacitySearch struct {
 	Precision string  `json:"precision"`
 	MaxLoad   float64 `json:"max_load,omitempty"`
 	MaxSteps  int     `json:"max_steps"`
+	// Confirm is the most runs of each boundary load (the highest passing
+	// and the lowest failing) and of an inconclusive step; 1: no re-runs.
+	// MaxReruns is the most re-runs the whole search may add.
+	Confirm   int `json:"confirm"`
+	MaxReruns int `json:"max_reruns"`
 	// StepDurationS and StepWarmupS are each step's recorded and warm-up
 	// seconds; Prefill says how each step's cache was brought to steady state.
 	StepDurationS float64 `json:"step_duration_s"`
@@ -71,8 +115,12 @@ type CapacitySearch struct {
 // result. Latencies in ms (from intended start), rates as fractions.
 type CapacityStep struct {
 	N     int     `json:"n"`
-	Stage string  `json:"stage"` // ramp, down or bisect
+	Stage string  `json:"stage"` // ramp, down, bisect, design, rerun or confirm
 	Load  float64 `json:"load"`
+	// Run is this step's number among the runs at its load (1 for the
+	// first; re-runs to decide an inconclusive step or confirm a boundary
+	// count up).
+	Run int `json:"run"`
 	// Users and CommandsPerUserPerMinute are the step's workload;
 	// OfferedCommandsPerSec what the schedule asked for.
 	Users                    int     `json:"users"`
@@ -103,11 +151,14 @@ type CapacityStep struct {
 	// processes competed with the tool and a local Redis.
 	HostLoad1 float64 `json:"host_load_1m,omitempty"`
 	NumCPU    int     `json:"num_cpu,omitempty"`
-	// ToolLimited: the step failed because of the load generator (its CPU,
-	// or late starts that alone explain a latency miss); such a step ends
-	// the search with "at least", never a knee.
-	ToolLimited bool           `json:"tool_limited"`
-	Targets     []TargetResult `json:"targets"`
+	// ToolLimited: the step did not pass because of the load generator
+	// (ToolReasons says which of the Tool* reasons); such a step ends the
+	// search with "at least", never a knee.
+	ToolLimited bool     `json:"tool_limited"`
+	ToolReasons []string `json:"tool_reasons,omitempty"`
+	// ToolWhy is the reasons' figures, for people.
+	ToolWhy string         `json:"tool_why,omitempty"`
+	Targets []TargetResult `json:"targets"`
 	// Report is the folder of the step's own report.json and report.html,
 	// relative to the capacity report's.
 	Report string `json:"report,omitempty"`
@@ -155,6 +206,43 @@ type CapacityAnswer struct {
 	// target held at the design point.
 	Headroom    float64 `json:"headroom"`
 	DesignHolds bool    `json:"design_holds"`
+	// DesignVerdict is the verdict of the steps run at the design point
+	// (pass, fail, inconclusive: the majority of its runs), or not_measured
+	// when no step ran there (the search was interrupted or stopped by an
+	// error first). It is never inferred from other loads.
+	DesignVerdict string `json:"design_verdict"`
+	// Interval is the answer as a bracket: the highest load that held and
+	// the lowest that broke, each re-run to confirm its verdict.
+	Interval *CapacityInterval `json:"interval,omitempty"`
+	// FailsAtAnyLoad: a target failed at every load tried, down to two
+	// steps below the first failure, without getting better as the load
+	// fell: the failure is not a capacity limit (Broke names the target).
+	FailsAtAnyLoad bool `json:"fails_at_any_load"`
+	// Unfinished: the search ran out of max_steps before reaching its
+	// precision (or the top of its range); PrecisionReached is the gap it
+	// did reach, relative to the passing load.
+	Unfinished       bool   `json:"unfinished"`
+	PrecisionReached string `json:"precision_reached,omitempty"`
 	// Headline is the answer in one sentence.
 	Headline string `json:"headline"`
+}
+
+// CapacityInterval is the answer as a bracket [Low, High]: Low the highest
+// load at which the targets held (for a knob sweep, the least setting that
+// held), High the lowest that broke (the highest setting that broke), with
+// every run's verdict at each end.
+type CapacityInterval struct {
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+	// LowRuns and HighRuns are the verdicts of the runs at each end, in
+	// run order; an end that is 0 has none.
+	LowRuns  []string `json:"low_runs"`
+	HighRuns []string `json:"high_runs"`
+	// Confidence is confirmed, unconfirmed or inconclusive (Confidence*);
+	// Agreement is the weaker end's share of runs that agreed with its
+	// verdict (1: every run agreed).
+	Confidence string  `json:"confidence"`
+	Agreement  float64 `json:"agreement"`
+	// Method says how the ends were decided, for people.
+	Method string `json:"method"`
 }

@@ -49,8 +49,7 @@ type capacityFlags struct {
 }
 
 // capacityMain is `cacheproof capacity`: flags and files here, the search
-// in package capacity, every step a harness run. Exit 0 when the design
-// point holds, 1 when it does not, 2 usage, 3 environment, 130 interrupted.
+// in package capacity, every step a harness run. Exit codes: capacityExit.
 func capacityMain(args []string, stdout, stderr io.Writer) int {
 	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof capacity: "+format+"\n", a...) }
 	var f capacityFlags
@@ -66,7 +65,8 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.stepWarmup, "step-warmup", 0, "warm-up of each step; 0s removes it (default: the scenario's)")
 	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
 	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
-	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many steps (default 12)")
+	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many search steps (ramp, down, bisect; default 12); the design point's own step and the re-runs come on top")
+	fs.IntVar(&s.Confirm, "confirm", 0, "at most this many runs at one load: the highest passing and the lowest failing load are re-run until two runs agree, an inconclusive step until decided; at most 2x(N-1) re-runs in all; 1 turns re-runs off (default 3)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
 	}
@@ -74,7 +74,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	for name, v := range map[string]float64{"from": s.From, "to": s.To, "max-load": s.MaxLoad, "growth": s.Growth,
-		"step-duration": s.StepDuration.Seconds(), "max-steps": float64(s.MaxSteps)} {
+		"step-duration": s.StepDuration.Seconds(), "max-steps": float64(s.MaxSteps), "confirm": float64(s.Confirm)} {
 		if fs.Changed(name) && !(v > 0) {
 			errf("--%s %s: must be positive", name, fs.Lookup(name).Value)
 			return exitUsage
@@ -138,8 +138,8 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	n := 0
 	runner := capacity.HarnessRunner(sc, settings, f.harnessOptions(), func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
 	if !f.quiet {
-		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v; each step prefilled on its own\n",
-			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design)
+		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
+			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design, plan.Confirm)
 	}
 	started := time.Now()
 	c, serr := capacity.Search(ctx, plan, runner, func(st *result.CapacityStep, res *result.Result) {
@@ -154,7 +154,10 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		if !f.quiet {
 			v := strings.ToUpper(st.Verdict)
 			if st.ToolLimited {
-				v += " (the tool or its machine was the bottleneck)"
+				v += " (the tool was the bottleneck: " + strings.Join(st.ToolReasons, ", ") + ")"
+			}
+			if st.Run > 1 {
+				v = fmt.Sprintf("run %d: %s", st.Run, v)
 			}
 			var broke []string
 			for _, t := range st.Targets {
@@ -176,16 +179,19 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	for _, t := range sc.Targets {
 		c.Targets = append(c.Targets, result.TargetSpec{Name: t.Name, Expr: t.Expr})
 	}
-	for _, st := range c.Steps {
-		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) {
-			c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was %.1f on %d CPUs when the failing step ended: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
-				st.HostLoad1, st.NumCPU))
+	// One note for the failing load, however many runs it had: the
+	// highest load average among them.
+	var busiest *result.CapacityStep
+	for i, st := range c.Steps {
+		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) && (busiest == nil || st.HostLoad1 > busiest.HostLoad1) {
+			busiest = &c.Steps[i]
 		}
 	}
-	code = exitOK
-	if !c.Answer.DesignHolds {
-		code = exitTargetMiss
+	if busiest != nil {
+		c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was up to %.1f on %d CPUs at the failing load: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
+			busiest.HostLoad1, busiest.NumCPU))
 	}
+	code = capacityExit(c.Answer)
 	var cfgErr *harness.ConfigError
 	switch {
 	case serr == nil:
@@ -219,6 +225,19 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// capacityExit is the exit code of a finished search (interruption,
+// usage and environment errors are decided by the caller): 0 when the
+// design point's own steps held, 1 when they failed (a failure at any load
+// included). A design point that is inconclusive (its runs did not agree,
+// or the tool was the bottleneck there) is not a pass: 1 as well, until
+// the exit code for an undecided verdict exists.
+func capacityExit(a result.CapacityAnswer) int {
+	if a.DesignVerdict == result.VerdictPass {
+		return exitOK
+	}
+	return exitTargetMiss
 }
 
 // hostLoad1 is this host's 1-minute load average, 0 when unknown.

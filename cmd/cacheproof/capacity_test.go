@@ -114,6 +114,11 @@ func TestCapacityUsage(t *testing.T) {
 		{"capacity", "-s", "baseline", "--from", "0"},
 		{"capacity", "-s", "baseline", "--from", "100", "--to", "50"},
 		{"capacity", "-s", "baseline", "--precision", "150%"},
+		{"capacity", "-s", "baseline", "--confirm", "0"},
+		// A search whose top is below the design point would never measure it.
+		{"capacity", "-s", "baseline", "--from", "1000", "--to", "5000"},
+		{"capacity", "-s", "baseline", "--max-load", "5000"},
+		{"capacity", "-s", "baseline", "--vary", "max_conns", "--from", "1", "--to", "2"},
 		{"capacity", "-s", writeScenario(t, "name: ext\ntarget: {backend: external, addrs: [\"127.0.0.1:1\"]}\n")},
 	} {
 		if r := run(t, args...); r.code != exitUsage {
@@ -123,6 +128,9 @@ func TestCapacityUsage(t *testing.T) {
 	r := run(t, "capacity", "-s", writeScenario(t, "name: ext\ntarget: {backend: external, addrs: [\"127.0.0.1:1\"]}\n"))
 	if !strings.Contains(r.stderr, "--max-load") {
 		t.Errorf("external without --max-load: %s", r.stderr)
+	}
+	if r := run(t, "capacity", "-s", "baseline", "--from", "1000", "--to", "5000"); !strings.Contains(r.stderr, "below the design point") {
+		t.Errorf("--to below the design point: %s", r.stderr)
 	}
 }
 
