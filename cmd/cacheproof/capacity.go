@@ -230,12 +230,17 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 // capacityExit is the exit code of a finished search (interruption,
 // usage and environment errors are decided by the caller): 0 when the
 // design point's own steps held, 1 when they failed (a failure at any load
-// included). A design point that is inconclusive (its runs did not agree,
-// or the tool was the bottleneck there) is not a pass: 1 as well, until
-// the exit code for an undecided verdict exists.
+// included, or a design point the search could not measure), 4 when it is
+// inconclusive (its runs did not agree, or the tool was the bottleneck
+// there): not a pass, not a miss, as for run.
 func capacityExit(a result.CapacityAnswer) int {
-	if a.DesignVerdict == result.VerdictPass {
+	switch {
+	case a.FailsAtAnyLoad:
+		return exitTargetMiss
+	case a.DesignVerdict == result.VerdictPass:
 		return exitOK
+	case a.DesignVerdict == result.VerdictInconclusive:
+		return exitInconclusive
 	}
 	return exitTargetMiss
 }

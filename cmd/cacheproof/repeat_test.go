@@ -92,3 +92,20 @@ func TestExitCodeOfInconclusive(t *testing.T) {
 		t.Errorf("fail with --accept-inconclusive: exit %d, want 1", got)
 	}
 }
+
+func TestCapacityExit(t *testing.T) {
+	for _, tc := range []struct {
+		a    result.CapacityAnswer
+		want int
+	}{
+		{result.CapacityAnswer{DesignVerdict: result.VerdictPass}, exitOK},
+		{result.CapacityAnswer{DesignVerdict: result.VerdictFail}, exitTargetMiss},
+		{result.CapacityAnswer{DesignVerdict: result.VerdictInconclusive}, exitInconclusive},
+		{result.CapacityAnswer{DesignVerdict: result.DesignNotMeasured}, exitTargetMiss},
+		{result.CapacityAnswer{DesignVerdict: result.VerdictInconclusive, FailsAtAnyLoad: true}, exitTargetMiss},
+	} {
+		if got := capacityExit(tc.a); got != tc.want {
+			t.Errorf("%+v: exit %d, want %d", tc.a, got, tc.want)
+		}
+	}
+}
