@@ -136,9 +136,12 @@ func TestCompareHitRateCountsLookupErrors(t *testing.T) {
 	}
 }
 
-// withHitRate sets a sample's lookups to hits of 10,000 with no failures.
+// withHitRate sets a sample's lookups to hits of 10,000 with no failures,
+// and every recorded second's lookups to the same hit rate (single runs are
+// compared second by second).
 func withHitRate(r *result.Result, hits uint64) *result.Result {
 	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = hits, 10_000-hits, 0
+	reporttest.SetTimelineHitRate(r, float64(hits)/10_000)
 	return r
 }
 
@@ -214,7 +217,7 @@ func TestCompareMissingInNewReportRegresses(t *testing.T) {
 	idle.Cache = result.CacheReport{}
 	idle.Latency = result.LatencyReport{}
 	c, _ = report.Compare(base, idle, 10)
-	for _, m := range []string{"latency_p99", "hit_rate", "errors", "pool_timeouts", "dropped", "ops_per_sec"} {
+	for _, m := range []string{"latency_p99", "hit_rate", "error_rate", "pool_timeout_rate", "dropped_rate", "ops_per_sec"} {
 		if r := rowOf(c, m); !r.Regressed {
 			t.Errorf("%s of a run with no operations must regress: %+v", m, r)
 		}

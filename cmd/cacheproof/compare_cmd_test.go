@@ -106,11 +106,12 @@ func TestCompareHitRateGate(t *testing.T) {
 	at := func(name string, hits uint64) string {
 		r := reporttest.Sample(reporttest.Options{Seconds: 30, Seed: 1})
 		r.Cache.Hits, r.Cache.Misses = hits, 10_000-hits
+		reporttest.SetTimelineHitRate(r, float64(hits)/10_000)
 		return writeResult(t, dir, name, r)
 	}
 	base, cur := at("base.json", 9_500), at("cur.json", 9_400)
 	code, out, _ := runCmd(compareCmd, base, cur)
-	if code != exitTargetMiss || !regexp.MustCompile(`miss_rate\s+5%\s+6%\s+\+20%\s+REGRESSED`).MatchString(out) {
+	if code != exitTargetMiss || !regexp.MustCompile(`miss_rate\s+5%\s+6%\s+\+(19\.9|20(\.\d)?)%\s+\[[^]]+\]\s+\S+\s+REGRESSED`).MatchString(out) {
 		t.Errorf("95%% -> 94%% at 10%%: exit %d\n%s", code, out)
 	}
 	if code, out, _ := runCmd(compareCmd, base, cur, "--max-hit-rate-drop", "1.5pt"); code != exitOK || !strings.Contains(out, "(hit rate: 1.5 points)") {

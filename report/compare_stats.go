@@ -1,0 +1,367 @@
+package report
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/cacheproof/cacheproof/result"
+)
+
+// This file holds compare's statistics: how a metric's difference between
+// the base and the new side gets an interval and a p-value. Two sources of
+// variance, by what the sides hold:
+//
+//   - sets of runs (at least minSetRuns on each side): the runs are the
+//     units. The estimate is the difference of the per-run medians; its
+//     interval a bootstrap over runs (each side resampled on its own); its
+//     p-value an exact permutation test of the difference of medians (every
+//     split of the pooled runs when there are at most permExact of them, a
+//     seeded random sample of splits otherwise).
+//   - single runs (or sides with fewer runs): the recorded seconds are the
+//     units. The estimate is the difference of a per-second statistic (the
+//     median over seconds of a latency percentile; per-second sums for a
+//     rate); interval and p-value from a moving-block bootstrap of the
+//     seconds (blocks of about sqrt(n) seconds, each run resampled on its
+//     own), so a burst of slow seconds stays together instead of looking
+//     like independent luck.
+//
+// Both are seeded: the same reports give the same table.
+
+// minSetRuns is the fewest runs per side compared run against run. Below it
+// a permutation test cannot reach 5 % (3 against 3 has 20 splits: the
+// smallest two-sided p-value is 0.1), so fewer runs are compared by their
+// seconds.
+const minSetRuns = 4
+
+// permExact is the most splits enumerated exactly (16 runs: 12,870 splits
+// of 8 against 8); beyond it permSamples random splits are drawn.
+const (
+	permExact   = 20_000
+	permSamples = 10_000
+)
+
+// window is one recorded second of a run as a metric sees it: a value (a
+// latency percentile) or a numerator over a denominator (a rate).
+type window struct{ num, den float64 }
+
+// statKind is how a metric's per-second values make one figure.
+type statKind int
+
+const (
+	// statMedian: the median of the seconds' values (a latency percentile:
+	// the typical second, not one bad second's tail).
+	statMedian statKind = iota
+	// statRatio: the sum of numerators over the sum of denominators (a
+	// rate: errors per request, operations per second).
+	statRatio
+)
+
+func windowStat(kind statKind, ws []window) (float64, bool) {
+	if len(ws) == 0 {
+		return 0, false
+	}
+	if kind == statMedian {
+		v := make([]float64, len(ws))
+		for i, w := range ws {
+			v[i] = w.num
+		}
+		return median(v), true
+	}
+	var n, d float64
+	for _, w := range ws {
+		n += w.num
+		d += w.den
+	}
+	if d == 0 {
+		return 0, false
+	}
+	return n / d, true
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+// testResult is a difference (new - base) of one statistic with its
+// interval and two-sided p-value. Tested is false when there was nothing to
+// resample (a side without data).
+type testResult struct {
+	base, cur float64
+	low, high float64 // interval of cur - base
+	p         float64
+	minP      float64 // the smallest p-value the design could give
+	tested    bool
+	method    string
+}
+
+// seeded returns the generator every test draws from: the same reports give
+// the same intervals and p-values.
+func seeded() *rand.Rand { return rand.New(rand.NewPCG(0x5eed, 0xc0ffee)) }
+
+// testRuns compares per-run values: medians, a bootstrap interval of their
+// difference, a permutation p-value.
+func testRuns(base, cur []float64, confidence float64, resamples int) testResult {
+	t := testResult{base: median(base), cur: median(cur), tested: len(base) > 0 && len(cur) > 0,
+		method: "runs: difference of medians; bootstrap interval over runs, permutation test"}
+	if !t.tested {
+		return t
+	}
+	rng := seeded()
+	diffs := make([]float64, resamples)
+	bb, cb := make([]float64, len(base)), make([]float64, len(cur))
+	for i := range diffs {
+		for j := range bb {
+			bb[j] = base[rng.IntN(len(base))]
+		}
+		for j := range cb {
+			cb[j] = cur[rng.IntN(len(cur))]
+		}
+		diffs[i] = median(cb) - median(bb)
+	}
+	t.low, t.high = percentileInterval(diffs, confidence)
+	t.p, t.minP = permutationP(base, cur, rng)
+	return t
+}
+
+// permutationP is the two-sided p-value of the difference of medians under
+// the hypothesis that the labels base/new do not matter, and the smallest
+// p-value these sizes allow.
+func permutationP(base, cur []float64, rng *rand.Rand) (p, minP float64) {
+	pooled := append(slices.Clone(base), cur...)
+	n, k := len(pooled), len(base)
+	obs := math.Abs(median(cur) - median(base))
+	tol := 1e-12 * math.Max(1, obs)
+	splits := binomial(n, k)
+	b, c := make([]float64, 0, k), make([]float64, 0, n-k)
+	extreme, total := 0.0, 0.0
+	score := func(inBase func(i int) bool) {
+		b, c = b[:0], c[:0]
+		for i, v := range pooled {
+			if inBase(i) {
+				b = append(b, v)
+			} else {
+				c = append(c, v)
+			}
+		}
+		if math.Abs(median(c)-median(b)) >= obs-tol {
+			extreme++
+		}
+		total++
+	}
+	if splits <= permExact {
+		idx := make([]int, k)
+		for i := range idx {
+			idx[i] = i
+		}
+		member := make([]bool, n)
+		for {
+			clear(member)
+			for _, i := range idx {
+				member[i] = true
+			}
+			score(func(i int) bool { return member[i] })
+			if !nextCombination(idx, n) {
+				break
+			}
+		}
+		return extreme / total, 2 / splits
+	}
+	member := make([]bool, n)
+	perm := make([]int, n)
+	for s := 0; s < permSamples; s++ {
+		for i := range perm {
+			perm[i] = i
+		}
+		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		clear(member)
+		for _, i := range perm[:k] {
+			member[i] = true
+		}
+		score(func(i int) bool { return member[i] })
+	}
+	// The observed split counts as one of the draws.
+	return (extreme + 1) / (total + 1), 2 / splits
+}
+
+func binomial(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
+}
+
+// nextCombination steps idx (increasing indices below n) to the next
+// combination in lexicographic order; false after the last.
+func nextCombination(idx []int, n int) bool {
+	k := len(idx)
+	for i := k - 1; i >= 0; i-- {
+		if idx[i] < n-k+i {
+			idx[i]++
+			for j := i + 1; j < k; j++ {
+				idx[j] = idx[j-1] + 1
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// testWindows compares the per-second windows of two sides (each a list of
+// runs' windows) by a moving-block bootstrap.
+func testWindows(base, cur [][]window, kind statKind, confidence float64, resamples int) testResult {
+	t := testResult{method: "seconds: moving-block bootstrap of the recorded seconds"}
+	var bok, cok bool
+	t.base, bok = windowStat(kind, flatten(base))
+	t.cur, cok = windowStat(kind, flatten(cur))
+	if !bok || !cok {
+		return t
+	}
+	t.tested = true
+	rng := seeded()
+	diffs := make([]float64, 0, resamples)
+	var bbuf, cbuf []window
+	for range resamples {
+		bbuf = blockResample(bbuf[:0], base, rng)
+		cbuf = blockResample(cbuf[:0], cur, rng)
+		bs, ok1 := windowStat(kind, bbuf)
+		cs, ok2 := windowStat(kind, cbuf)
+		if ok1 && ok2 {
+			diffs = append(diffs, cs-bs)
+		}
+	}
+	if len(diffs) == 0 {
+		t.tested = false
+		return t
+	}
+	t.low, t.high = percentileInterval(diffs, confidence)
+	// Two-sided bootstrap p-value: twice the share of resampled
+	// differences on the far side of zero (with the observed one counted).
+	var le, ge float64
+	for _, d := range diffs {
+		if d <= 0 {
+			le++
+		}
+		if d >= 0 {
+			ge++
+		}
+	}
+	n := float64(len(diffs))
+	t.p = math.Min(1, 2*(math.Min(le, ge)+1)/(n+1))
+	t.minP = 2 / (n + 1)
+	return t
+}
+
+func flatten(runs [][]window) []window {
+	var all []window
+	for _, r := range runs {
+		all = append(all, r...)
+	}
+	return all
+}
+
+// blockLen is the moving block's length for n seconds: about sqrt(n), so
+// a 30 s run is resampled in blocks of 6 s, a 2 min one in blocks of 11 s.
+func blockLen(n int) int {
+	return max(1, int(math.Ceil(math.Sqrt(float64(n)))))
+}
+
+// blockResample appends one moving-block resample of every run's windows
+// (each run as long as it was, from blocks of that run only).
+func blockResample(dst []window, runs [][]window, rng *rand.Rand) []window {
+	for _, ws := range runs {
+		n := len(ws)
+		if n == 0 {
+			continue
+		}
+		b := min(blockLen(n), n)
+		for got := 0; got < n; {
+			start := rng.IntN(n - b + 1)
+			take := min(b, n-got)
+			dst = append(dst, ws[start:start+take]...)
+			got += take
+		}
+	}
+	return dst
+}
+
+// percentileInterval is the central confidence interval of draws.
+func percentileInterval(draws []float64, confidence float64) (lo, hi float64) {
+	s := slices.Clone(draws)
+	sort.Float64s(s)
+	a := (1 - confidence) / 2
+	at := func(q float64) float64 {
+		i := int(math.Round(q * float64(len(s)-1)))
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return at(a), at(1 - a)
+}
+
+// recordedWindows are a run's timeline rows in its recorded phases (warm-up
+// and other unrecorded phases are left out, as the run's totals leave them
+// out), each with its length in seconds.
+func recordedWindows(r *result.Result) []timedRow {
+	recorded := map[string]bool{}
+	any := false
+	for _, p := range r.Phases {
+		if p.Recorded {
+			recorded[p.Name] = true
+			any = true
+		}
+	}
+	var out []timedRow
+	prev := 0.0
+	for _, row := range r.Timeline {
+		dt := row.T - prev
+		prev = row.T
+		if any && !recorded[row.Phase] {
+			continue
+		}
+		if dt <= 0 {
+			dt = 1
+		}
+		out = append(out, timedRow{TimelineRow: row, dt: dt})
+	}
+	return out
+}
+
+type timedRow struct {
+	result.TimelineRow
+	dt float64
+}
+
+// hostWakesPerStart is how many timed wake-ups a command rests on (the
+// dispatcher's sleep, then its worker's hand-off): a machine that wakes a
+// sleeping thread late in a share s of cases makes about this many times s
+// of commands late. The harness's bottleneck note uses the same factor
+// (harness/client.go).
+const hostWakesPerStart = 2
+
+// hostReachMs is how far this machine could push a latency percentile q by
+// itself: the largest lateness (ms) the host timer probe saw in at least
+// (1-q)/hostWakesPerStart of its wake-ups, times hostWakesPerStart. 0 when
+// the probe did not run or saw no such lateness.
+func hostReachMs(h *result.HostTimer, q float64) float64 {
+	if h == nil || h.Wakes == 0 {
+		return 0
+	}
+	share := (1 - q) / hostWakesPerStart
+	reach := 0.0
+	for _, b := range h.Over {
+		if float64(b.Wakes)/float64(h.Wakes) >= share {
+			reach = math.Max(reach, float64(b.OverUs)/1000)
+		}
+	}
+	return hostWakesPerStart * reach
+}
