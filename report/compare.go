@@ -361,7 +361,7 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 	}
 	byRuns := len(base) >= minSetRuns && len(cur) >= minSetRuns
 	if byRuns {
-		c.Method = fmt.Sprintf("over runs (%d base, %d new): each row compares the medians of the runs; the interval is a bootstrap over runs, the p-value an exact permutation test of the difference of medians", len(base), len(cur))
+		c.Method = fmt.Sprintf("over runs (%d base, %d new): each row compares the medians of the runs; the interval is a bootstrap over runs, the p-value a Mann-Whitney rank-sum test by exact permutation", len(base), len(cur))
 	} else {
 		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), from a moving-block bootstrap of the seconds; base and new show the runs' overall figures", windowCount(base), windowCount(cur))
 	}

@@ -16,7 +16,7 @@ import (
 //   - sets of runs (at least minSetRuns on each side): the runs are the
 //     units. The estimate is the difference of the per-run medians; its
 //     interval a bootstrap over runs (each side resampled on its own); its
-//     p-value an exact permutation test of the difference of medians (every
+//     p-value the Mann-Whitney rank-sum test by exact permutation (every
 //     split of the pooled runs when there are at most permExact of them, a
 //     seeded random sample of splits otherwise).
 //   - single runs (or sides with fewer runs): the recorded seconds are the
@@ -113,7 +113,7 @@ func seeded() *rand.Rand { return rand.New(rand.NewPCG(0x5eed, 0xc0ffee)) }
 // difference, a permutation p-value.
 func testRuns(base, cur []float64, confidence float64, resamples int) testResult {
 	t := testResult{base: median(base), cur: median(cur), tested: len(base) > 0 && len(cur) > 0,
-		method: "runs: difference of medians; bootstrap interval over runs, permutation test"}
+		method: "runs: difference of medians; bootstrap interval over runs, Mann-Whitney permutation test"}
 	if !t.tested {
 		return t
 	}
@@ -134,27 +134,30 @@ func testRuns(base, cur []float64, confidence float64, resamples int) testResult
 	return t
 }
 
-// permutationP is the two-sided p-value of the difference of medians under
-// the hypothesis that the labels base/new do not matter, and the smallest
-// p-value these sizes allow.
+// permutationP is the two-sided p-value of the Mann-Whitney rank-sum
+// statistic by permutation (exact over every split when there are at most
+// permExact, else permSamples random ones): under the hypothesis that the
+// labels base/new do not matter, how often a split puts a rank sum as far
+// from its mean as the observed one. Ties get mid-ranks. minP is the
+// smallest p-value these sizes allow.
 func permutationP(base, cur []float64, rng *rand.Rand) (p, minP float64) {
 	pooled := append(slices.Clone(base), cur...)
 	n, k := len(pooled), len(base)
-	obs := math.Abs(median(cur) - median(base))
-	tol := 1e-12 * math.Max(1, obs)
+	ranks := midRanks(pooled)
+	mean := float64(k) * float64(n+1) / 2
+	var obsSum float64
+	for i := range k {
+		obsSum += ranks[i]
+	}
+	obs := math.Abs(obsSum - mean)
 	splits := binomial(n, k)
-	b, c := make([]float64, 0, k), make([]float64, 0, n-k)
 	extreme, total := 0.0, 0.0
-	score := func(inBase func(i int) bool) {
-		b, c = b[:0], c[:0]
-		for i, v := range pooled {
-			if inBase(i) {
-				b = append(b, v)
-			} else {
-				c = append(c, v)
-			}
+	score := func(members []int) {
+		var sum float64
+		for _, i := range members {
+			sum += ranks[i]
 		}
-		if math.Abs(median(c)-median(b)) >= obs-tol {
+		if math.Abs(sum-mean) >= obs-1e-9 {
 			extreme++
 		}
 		total++
@@ -164,34 +167,46 @@ func permutationP(base, cur []float64, rng *rand.Rand) (p, minP float64) {
 		for i := range idx {
 			idx[i] = i
 		}
-		member := make([]bool, n)
 		for {
-			clear(member)
-			for _, i := range idx {
-				member[i] = true
-			}
-			score(func(i int) bool { return member[i] })
+			score(idx)
 			if !nextCombination(idx, n) {
 				break
 			}
 		}
 		return extreme / total, 2 / splits
 	}
-	member := make([]bool, n)
 	perm := make([]int, n)
 	for s := 0; s < permSamples; s++ {
 		for i := range perm {
 			perm[i] = i
 		}
 		rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		clear(member)
-		for _, i := range perm[:k] {
-			member[i] = true
-		}
-		score(func(i int) bool { return member[i] })
+		score(perm[:k])
 	}
 	// The observed split counts as one of the draws.
 	return (extreme + 1) / (total + 1), 2 / splits
+}
+
+// midRanks are the 1-based ranks of v, ties sharing their mean rank.
+func midRanks(v []float64) []float64 {
+	order := make([]int, len(v))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return v[order[a]] < v[order[b]] })
+	ranks := make([]float64, len(v))
+	for i := 0; i < len(order); {
+		j := i
+		for j+1 < len(order) && v[order[j+1]] == v[order[i]] {
+			j++
+		}
+		r := float64(i+j)/2 + 1
+		for m := i; m <= j; m++ {
+			ranks[order[m]] = r
+		}
+		i = j + 1
+	}
+	return ranks
 }
 
 func binomial(n, k int) float64 {
