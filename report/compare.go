@@ -116,6 +116,20 @@ type CompareRow struct {
 	Note      string           `json:"note,omitempty"`
 }
 
+// MarshalJSON writes Change as null when it is infinite (from nothing to
+// something): JSON has no infinity.
+func (r CompareRow) MarshalJSON() ([]byte, error) {
+	type plain CompareRow
+	out := struct {
+		plain
+		Change *float64 `json:"change"`
+	}{plain: plain(r)}
+	if !math.IsInf(r.Change, 0) && !math.IsNaN(r.Change) {
+		out.Change = &r.Change
+	}
+	return json.Marshal(out)
+}
+
 // Comparison is the result of Compare.
 type Comparison struct {
 	Base string `json:"base"` // scenario names (and start times) of the two sides

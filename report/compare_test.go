@@ -483,3 +483,22 @@ func TestCompareJSON(t *testing.T) {
 		t.Errorf("JSON round trip: %+v", p99)
 	}
 }
+
+// A change from nothing to something is infinite; JSON says null.
+func TestCompareJSONInfiniteChange(t *testing.T) {
+	base, cur := samples(1, 1, 1, 1), samples(1, 1, 1, 1)
+	for i := range base {
+		base[i].Users.Dropped, cur[i].Users.Dropped = 0, 500
+	}
+	c, err := report.CompareSets(base, cur, report.CompareOptions{MaxRegression: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"metric": "dropped_rate"`) || !strings.Contains(buf.String(), `"change": null`) {
+		t.Errorf("dropped from 0 to 500 in JSON:\n%s", buf.String())
+	}
+}

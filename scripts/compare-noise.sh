@@ -54,7 +54,7 @@ net)
 	} >"$b_scenario"
 	;;
 pool)
-	sed 's/^pool: {profile: production}$/pool: {profile: production, max_conns: 2}/' scenarios/baseline.yaml >"$b_scenario"
+	sed 's/^pool: {profile: production}$/pool: {profile: production, max_conns: 2, min_idle: 2}/' scenarios/baseline.yaml >"$b_scenario"
 	grep -q 'max_conns: 2' "$b_scenario" || { echo "compare-noise: could not set max_conns in $b_scenario" >&2; exit 2; }
 	;;
 *)
