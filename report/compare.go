@@ -475,8 +475,11 @@ func (cmp comparer) row(s compareSpec) (CompareRow, bool) {
 		// but nothing says whether it is more than noise.
 		row.Change = relChange(row.Base, row.Cur)
 		row.Verdict = CompareNoChange
-		if worse(s, row.Base, row.Cur, cmp.o.MaxRegression) {
+		switch {
+		case worse(s, row.Base, row.Cur, cmp.o.MaxRegression):
 			row.Verdict, row.Note = CompareInconclusive, "no per-second figure to test it on; compare sets of runs"
+		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cmp.o.MaxRegression):
+			row.Note = "better beyond the tolerance, not tested: no per-second figure"
 		}
 		return row, true
 	}
@@ -1016,7 +1019,7 @@ func (c Comparison) WriteTable(w io.Writer) error {
 			verdict = "REGRESSED"
 		}
 		if r.Note != "" {
-			verdict = strings.TrimSpace(verdict + " (" + r.Note + ")")
+			verdict = strings.TrimSpace(verdict + " (" + strings.TrimPrefix(r.Note, r.Verdict+": ") + ")")
 		}
 		p := ""
 		if r.P != nil {
