@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,25 @@ type Write struct {
 	Sent    time.Time // when the command was sent
 	Done    time.Time // when the reply (or the error) came back
 	Outcome Outcome
+	// Fill marks a cache-aside fill or a warm: a value fetched from the
+	// origin at Fetched and then written. It is the application's copy of
+	// the origin as of Fetched, so when it lands over a later write that
+	// write is overwritten by the application, not lost by Redis.
+	Fill    bool
+	Fetched time.Time
+	// Warm marks a fill written by the bot's warming (at start, after a
+	// restart or failover) rather than after a miss.
+	Warm bool
+	// TTL is how long the write lives in Redis (0: no expiry), so a miss
+	// after it passed is an expiry, not a loss.
+	TTL time.Duration
+}
+
+// Eviction is a key Redis reported evicting (a keyspace notification), at
+// the moment the notification arrived.
+type Eviction struct {
+	Key string
+	At  time.Time
 }
 
 // maxTracked bounds one window's memory: past it, writes (and, apart, reads)
@@ -72,6 +92,9 @@ type WriteTracker struct {
 	open    atomic.Bool // any window open; read without the lock
 	mu      sync.Mutex
 	windows map[*window]struct{}
+	// evictionsWatched is set while an EvictionWatch feeds the tracker, so
+	// a check knows that no notification for a key means no eviction.
+	evictionsWatched atomic.Bool
 }
 
 type window struct {
@@ -79,8 +102,12 @@ type window struct {
 	writes       []Write
 	reads        []Read
 	deletes      []Delete
+	evictions    []Eviction
 	dropped      uint64 // writes and deletes beyond maxTracked
 	droppedReads uint64
+	// droppedEvictions counts evictions beyond maxTracked: the window's
+	// eviction evidence is then incomplete.
+	droppedEvictions uint64
 }
 
 // NewWriteTracker returns a tracker with no window open.
@@ -144,6 +171,24 @@ func (t *WriteTracker) ObserveDelete(key string, sent, done time.Time) {
 	}
 }
 
+// ObserveEviction records that Redis evicted key (a keyspace
+// notification that arrived at at) in every open window. Safe for
+// concurrent use; nothing is recorded when no window is open.
+func (t *WriteTracker) ObserveEviction(key string, at time.Time) {
+	if !t.Active() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for win := range t.windows {
+		if len(win.evictions) >= maxTracked {
+			win.droppedEvictions++
+			continue
+		}
+		win.evictions = append(win.evictions, Eviction{Key: key, At: at})
+	}
+}
+
 // Active reports whether any window is open, so a caller can skip building
 // an observation nobody will look at. One atomic load.
 func (t *WriteTracker) Active() bool {
@@ -165,10 +210,17 @@ type Observed struct {
 	Writes  []Write
 	Reads   []Read
 	Deletes []Delete
+	// Evictions are the keys Redis reported evicting while the window was
+	// open; EvictionsWatched says whether anything was listening (without
+	// it, a miss cannot be told from an eviction by key).
+	Evictions        []Eviction
+	EvictionsWatched bool
 	// Untracked counts writes and deletes beyond the tracking bound,
 	// UntrackedReads reads beyond it; neither is checked.
-	Untracked      uint64
-	UntrackedReads uint64
+	// UntrackedEvictions counts evictions beyond it.
+	Untracked          uint64
+	UntrackedReads     uint64
+	UntrackedEvictions uint64
 }
 
 func (t *WriteTracker) closeWindow(w *window) Observed {
@@ -176,7 +228,9 @@ func (t *WriteTracker) closeWindow(w *window) Observed {
 	defer t.mu.Unlock()
 	delete(t.windows, w)
 	t.open.Store(len(t.windows) > 0)
-	return Observed{Opened: w.opened, Writes: w.writes, Reads: w.reads, Deletes: w.deletes, Untracked: w.dropped, UntrackedReads: w.droppedReads}
+	return Observed{Opened: w.opened, Writes: w.writes, Reads: w.reads, Deletes: w.deletes, Evictions: w.evictions,
+		EvictionsWatched: t.evictionsWatched.Load(),
+		Untracked:        w.dropped, UntrackedReads: w.droppedReads, UntrackedEvictions: w.droppedEvictions}
 }
 
 // Reader reads a key back through the cache manager under test, which
@@ -185,22 +239,73 @@ type Reader interface {
 	Get(ctx context.Context, key string) (val string, found bool, err error)
 }
 
+// Cause is why an acknowledged write was not found where it should have
+// been. Only CauseReplication is Redis losing an acknowledged write; the
+// others are reported beside it.
+type Cause string
+
+// The causes, in report order.
+const (
+	// CauseReplication: the write was acknowledged and then gone (missing,
+	// or an older value back) with no eviction, expiry or fill to explain
+	// it, and no later read found it again: lost by replication or
+	// failover. The only cause that counts against lost_writes.
+	CauseReplication Cause = "replication"
+	// CauseEvicted: Redis reported evicting the key (maxmemory) between the
+	// write and the read that missed it.
+	CauseEvicted Cause = "evicted"
+	// CauseExpired: the write's TTL had passed when the read missed it.
+	CauseExpired Cause = "expired"
+	// CauseFill: the value found is a cache-aside fill's (or a warm's),
+	// written after the acknowledged write was sent: the application
+	// overwrote its own write with the origin's copy.
+	CauseFill Cause = "fill_overwrite"
+	// CauseStaleRead: a read missed the write (or found an older value)
+	// but a later read found the write itself, so it was never lost: the
+	// read was served by a node that did not have it yet (a replica, or a
+	// demoted primary still answering).
+	CauseStaleRead Cause = "stale_read"
+)
+
+// Causes lists every cause in report order.
+var Causes = []Cause{CauseReplication, CauseEvicted, CauseExpired, CauseFill, CauseStaleRead}
+
+// CauseTally is how many writes one cause accounts for, with a few examples
+// and their evidence.
+type CauseTally struct {
+	Count    uint64
+	Examples []string
+}
+
+// maxExamples bounds the examples kept per cause.
+const maxExamples = 5
+
 // LostWrites is the outcome of one read-back check.
 type LostWrites struct {
-	Tracked         uint64 // writes observed in the window
+	Tracked         uint64 // writes observed in the window (fills apart)
 	Acked           uint64 // acknowledged
 	Failed          uint64 // refused (READONLY, OOM, connection refused): normally not applied
 	FailedApplied   uint64 // reported as failed yet found (an earlier attempt of a retried command was applied)
 	Unknown         uint64 // timed out or connection broke: outcome unknown
 	AckedAfterStart uint64 // acknowledged after the fault began
-	Lost            uint64 // acknowledged, then missing or replaced by an older write
+	// Fills counts the cache-aside fills and warm writes observed: origin
+	// values the application wrote, which a write can be overwritten by but
+	// which are not themselves judged (losing one costs a refetch, not data).
+	Fills uint64
+	// Lost counts the writes lost by replication or failover
+	// (ByCause[CauseReplication]): acknowledged, then missing or replaced by
+	// an older write, with no other cause to explain it.
+	Lost uint64
+	// ByCause is every acknowledged write that a read or the read-back did
+	// not find, by cause; each write is counted under one cause.
+	ByCause map[Cause]*CauseTally
 	// LostSeenByRead counts the lost writes only a read during the window
 	// showed: by the read-back the key held the write again or a newer one
 	// (a cache-aside refill), which alone would have hidden the loss.
 	LostSeenByRead uint64
 	LostKeys       []string
-	// Examples explain up to a few lost writes: what was acknowledged and
-	// what was found instead.
+	// Examples explain up to a few lost writes (replication): what was
+	// acknowledged and what was found instead.
 	Examples   []string
 	Keys       int    // distinct keys read back
 	Reads      uint64 // persistent-tier reads observed in the window
@@ -209,6 +314,48 @@ type LostWrites struct {
 	Untracked  uint64 // writes beyond the tracking bound, not checked
 	// UntrackedReads counts reads beyond the tracking bound, not checked.
 	UntrackedReads uint64
+	// Evictions is how many evictions Redis notified in the window;
+	// EvictionsWatched whether it was listened to at all (when not, a miss
+	// evicted by maxmemory is indistinguishable from a loss by key).
+	Evictions        uint64
+	EvictionsWatched bool
+	// Window is how long the window was open, from Opened to the read-back;
+	// Start is when it opened, as an offset from the run's start (set by the
+	// runner).
+	Window time.Duration
+	Start  time.Duration
+}
+
+// Count returns the writes attributed to c.
+func (l *LostWrites) Count(c Cause) uint64 {
+	if l == nil || l.ByCause[c] == nil {
+		return 0
+	}
+	return l.ByCause[c].Count
+}
+
+// Missing returns every write not found, whatever the cause.
+func (l *LostWrites) Missing() uint64 {
+	var n uint64
+	for _, c := range Causes {
+		n += l.Count(c)
+	}
+	return n
+}
+
+func (l *LostWrites) tally(c Cause, example string) {
+	if l.ByCause == nil {
+		l.ByCause = map[Cause]*CauseTally{}
+	}
+	t := l.ByCause[c]
+	if t == nil {
+		t = &CauseTally{}
+		l.ByCause[c] = t
+	}
+	t.Count++
+	if len(t.Examples) < maxExamples {
+		t.Examples = append(t.Examples, example)
+	}
 }
 
 // Versions come from counters that only rise, so within one counter a
@@ -226,74 +373,166 @@ func versionNewer(a, b uint32) (newer, comparable bool) {
 	return a > b, true
 }
 
-// keyLog is every observation of one key, by index into Observed.
-type keyLog struct {
-	writes, reads, deletes []int
-	byVersion              map[uint32]int // tracked write by version
+// evictionSlack is how long after a read was sent an eviction notification
+// may arrive and still explain the read's miss: the eviction happened
+// before the read was served, the notification travels after it.
+const evictionSlack = time.Second
+
+// sighting is one look at a key: a read observed in the window, or the
+// read-back (readBack true, at when it was sent).
+type sighting struct {
+	at       time.Time
+	found    bool
+	corrupt  bool
+	version  uint32
+	from     *Write // the tracked write of that version, if any
+	readBack bool
 }
 
-// judge decides whether acknowledged write w is lost given that a read
-// (sent after w was acknowledged) found nothing (found false) or version v,
-// from being the tracked write of that version if any. A missing key or a
-// corrupted value loses w. A value from a write acknowledged before w was
-// sent is older: w should have replaced it. A value from a write that
-// overlapped w in time, came after it, or whose outcome is unknown (a
-// failed write found applied was applied at an unknown moment) does not
-// make w lost. An untracked value (no write of the window has its version)
-// is newer when its version is higher from the same counter, written by
-// something the window did not see; otherwise it predates the window and is
-// older, unless w was itself in flight when tracking began.
-func judge(w *Write, found bool, v uint32, from *Write, opened time.Time) bool {
+func (s *sighting) what() string {
 	switch {
-	case !found:
-		return true
-	case from == w:
-		return false
-	case from != nil:
-		return from.Outcome == Acked && from.Done.Before(w.Sent)
+	case s.corrupt:
+		return "a corrupted value"
+	case !s.found:
+		return "nothing"
+	case s.from != nil && s.from.Fill && s.from.Warm:
+		return fmt.Sprintf("version %d (a warm's origin value fetched %s, written %s..%s)", s.version, clock(s.from.Fetched), clock(s.from.Sent), clock(s.from.Done))
+	case s.from != nil && s.from.Fill:
+		return fmt.Sprintf("version %d (an origin fill fetched %s, written %s..%s)", s.version, clock(s.from.Fetched), clock(s.from.Sent), clock(s.from.Done))
+	case s.from != nil:
+		return fmt.Sprintf("version %d (written %s..%s)", s.version, clock(s.from.Sent), clock(s.from.Done))
 	}
-	if newer, ok := versionNewer(v, w.Version); ok && newer {
-		return false
+	return fmt.Sprintf("version %d (untracked)", s.version)
+}
+
+func (s *sighting) where() string {
+	if s.readBack {
+		return "the read-back at " + clock(s.at) + " found " + s.what()
 	}
-	return !w.Sent.Before(opened)
+	return "a read sent " + clock(s.at) + " found " + s.what()
+}
+
+// keyLog is every observation of one key.
+type keyLog struct {
+	writes    []*Write
+	deletes   []*Delete
+	evictions []time.Time
+	sightings []sighting
+	byVersion map[uint32]*Write // tracked write (or fill) by version
 }
 
 // deletedBetween reports whether a tracked delete of the key may have taken
-// effect after w was sent and before a read sent at readSent (zero: the
-// read-back, after everything).
-func deletedBetween(obs *Observed, kl *keyLog, w *Write, readSent time.Time) bool {
-	for _, i := range kl.deletes {
-		d := &obs.Deletes[i]
-		if d.Done.After(w.Sent) && (readSent.IsZero() || d.Sent.Before(readSent)) {
+// effect after w was sent and before a look at at.
+func (kl *keyLog) deletedBetween(w *Write, at time.Time) bool {
+	for _, d := range kl.deletes {
+		if d.Done.After(w.Sent) && d.Sent.Before(at) {
 			return true
 		}
 	}
 	return false
 }
 
-func (kl *keyLog) found(obs *Observed, key string, found bool, v uint32) (*Write, string) {
-	if !found {
-		return nil, "nothing"
+// superseded reports whether another acknowledged write of the key (not a
+// fill) was sent after w was acknowledged and acknowledged before at: what
+// the key holds at at is that write's business, not w's.
+func (kl *keyLog) superseded(w *Write, at time.Time) bool {
+	for _, o := range kl.writes {
+		if o != w && !o.Fill && o.Outcome == Acked && o.Sent.After(w.Done) && o.Done.Before(at) {
+			return true
+		}
 	}
-	if i, ok := kl.byVersion[v]; ok {
-		from := &obs.Writes[i]
-		return from, fmt.Sprintf("version %d (written %s..%s)", v, clock(from.Sent), clock(from.Done))
-	}
-	return nil, fmt.Sprintf("version %d (untracked)", v)
+	return false
 }
 
-// Check decides, per acknowledged write W of the window, whether it
-// survived: first by every read observed in the window that was sent after
-// W was acknowledged, then by reading every written key back through r. W
-// is lost when any of them found the key missing (or corrupted) or at an
-// older version (see judge), unless a tracked delete of the key fell in
-// between. Each lost write is counted once. faultStart counts
-// AckedAfterStart.
+// evictedBetween returns the first eviction notified for the key after w
+// was sent and at most evictionSlack after at.
+func (kl *keyLog) evictedBetween(w *Write, at time.Time) (time.Time, bool) {
+	for _, e := range kl.evictions {
+		if e.After(w.Sent) && !e.After(at.Add(evictionSlack)) {
+			return e, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// relevant reports whether sighting s says anything about w: it was sent
+// after w was acknowledged, no delete fell in between, and no later write
+// replaced w before it.
+func (kl *keyLog) relevant(w *Write, s *sighting) bool {
+	return s.at.After(w.Done) && !kl.deletedBetween(w, s.at) && !kl.superseded(w, s.at)
+}
+
+// missing decides whether sighting s shows acknowledged write w gone, and
+// why. A missing key or a corrupted value loses w: by eviction when Redis
+// said it evicted the key, by expiry when w's TTL had passed, else by
+// replication. A fill written after w was sent overwrote w (the
+// application's doing). A value from a write acknowledged before w was
+// sent is older: w should have replaced it. A value from a write that
+// overlapped w in time, came after it, or whose outcome is unknown does not
+// make w lost. An untracked value is newer when its version is higher from
+// the same counter, written by something the window did not see; otherwise
+// it predates the window and is older, unless w was itself in flight when
+// tracking began.
+func (kl *keyLog) missing(w *Write, s *sighting, opened time.Time) (bool, Cause, string) {
+	switch {
+	case s.corrupt:
+		return true, CauseReplication, ""
+	case !s.found:
+		if e, ok := kl.evictedBetween(w, s.at); ok {
+			return true, CauseEvicted, "Redis notified the key's eviction at " + clock(e)
+		}
+		if w.TTL > 0 && !s.at.Before(w.Sent.Add(w.TTL)) {
+			return true, CauseExpired, fmt.Sprintf("its TTL of %s had passed", w.TTL)
+		}
+		return true, CauseReplication, ""
+	case s.from == w:
+		return false, "", ""
+	case s.from != nil && s.from.Fill && s.from.Done.After(w.Sent):
+		f := s.from
+		if f.Fetched.Before(w.Done) {
+			return true, CauseFill, "the fill fetched the origin at " + clock(f.Fetched) + ", before the write was acknowledged, and landed after it was sent: the application's race"
+		}
+		what := "the fill"
+		if f.Warm {
+			what = "the bot's warming"
+		}
+		return true, CauseFill, what + " fetched the origin at " + clock(f.Fetched) + ", after the write, and wrote the origin's copy over it (the simulated origin does not hold the tool's writes)"
+	case s.from != nil:
+		return s.from.Outcome == Acked && s.from.Done.Before(w.Sent), CauseReplication, ""
+	}
+	if newer, ok := versionNewer(s.version, w.Version); ok && newer {
+		return false, "", ""
+	}
+	return !w.Sent.Before(opened), CauseReplication, ""
+}
+
+// Check decides, per acknowledged write W of the window, whether every
+// look at its key after W was acknowledged found it: the reads observed in
+// the window, then the key read back through r. A look that found the key
+// missing or older (see missing) is explained by the first such look after
+// the last one that still found W: evicted, expired, overwritten by a fill,
+// or, with no other cause, lost by replication. When every look that missed
+// W came before one that found it again, W was never lost: those reads were
+// stale. A delete of the key in between, or a later acknowledged write,
+// excuses a look. Each write is counted once, under one cause; only
+// replication counts as Lost. faultStart counts AckedAfterStart.
 func Check(ctx context.Context, r Reader, obs Observed, faultStart time.Time) (LostWrites, error) {
-	res := LostWrites{Reads: uint64(len(obs.Reads)), Deletes: uint64(len(obs.Deletes)), Untracked: obs.Untracked, UntrackedReads: obs.UntrackedReads}
-	writes := obs.Writes
+	res := LostWrites{Reads: uint64(len(obs.Reads)), Deletes: uint64(len(obs.Deletes)), Untracked: obs.Untracked, UntrackedReads: obs.UntrackedReads,
+		Evictions: uint64(len(obs.Evictions)) + obs.UntrackedEvictions, EvictionsWatched: obs.EvictionsWatched}
 	logs := map[string]*keyLog{}
-	for i, w := range writes {
+	for i := range obs.Writes {
+		w := &obs.Writes[i]
+		kl := logs[w.Key]
+		if kl == nil {
+			kl = &keyLog{byVersion: map[uint32]*Write{}}
+			logs[w.Key] = kl
+		}
+		kl.writes = append(kl.writes, w)
+		kl.byVersion[w.Version] = w
+		if w.Fill {
+			res.Fills++
+			continue
+		}
 		res.Tracked++
 		switch w.Outcome {
 		case Acked:
@@ -306,116 +545,166 @@ func Check(ctx context.Context, r Reader, obs Observed, faultStart time.Time) (L
 		case Unknown:
 			res.Unknown++
 		}
-		kl := logs[w.Key]
-		if kl == nil {
-			kl = &keyLog{byVersion: map[uint32]int{}}
-			logs[w.Key] = kl
-		}
-		kl.writes = append(kl.writes, i)
-		kl.byVersion[w.Version] = i
 	}
 	res.Keys = len(logs)
-	for i := range obs.Reads {
-		if kl := logs[obs.Reads[i].Key]; kl != nil {
-			kl.reads = append(kl.reads, i)
-		}
-	}
 	for i := range obs.Deletes {
 		if kl := logs[obs.Deletes[i].Key]; kl != nil {
-			kl.deletes = append(kl.deletes, i)
+			kl.deletes = append(kl.deletes, &obs.Deletes[i])
 		}
 	}
-	example := func(key string, w *Write, what string) {
-		if len(res.Examples) < 5 {
-			res.Examples = append(res.Examples, fmt.Sprintf("%s: version %d acknowledged (sent %s, acked %s), %s",
-				key, w.Version, clock(w.Sent), clock(w.Done), what))
+	for _, e := range obs.Evictions {
+		if kl := logs[e.Key]; kl != nil {
+			kl.evictions = append(kl.evictions, e.At)
 		}
+	}
+	for i := range obs.Reads {
+		rd := &obs.Reads[i]
+		kl := logs[rd.Key]
+		if kl == nil {
+			continue
+		}
+		s := sighting{at: rd.Sent, found: rd.Found, version: rd.Version}
+		if rd.Found {
+			s.from = kl.byVersion[rd.Version]
+		}
+		kl.sightings = append(kl.sightings, s)
+	}
+	// The read-back comes after every operation the window observed.
+	var last time.Time
+	for i := range obs.Writes {
+		last = maxTime(last, obs.Writes[i].Done)
+	}
+	for i := range obs.Deletes {
+		last = maxTime(last, obs.Deletes[i].Done)
+	}
+	for i := range obs.Reads {
+		last = maxTime(last, obs.Reads[i].Sent)
 	}
 	var readErrs []error
 	for key, kl := range logs {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("chaos: lost-write check interrupted: %w", err)
 		}
-		hasAcked := false
-		for _, i := range kl.writes {
-			if writes[i].Outcome == Acked {
-				hasAcked = true
-				break
+		var acked []*Write
+		for _, w := range kl.writes {
+			if w.Outcome == Acked && !w.Fill {
+				acked = append(acked, w)
 			}
 		}
-		if !hasAcked {
+		if len(acked) == 0 {
 			continue
 		}
-		// What the reads during the window saw.
-		lost := map[int]bool{}
-		for _, i := range kl.writes {
-			w := &writes[i]
-			if w.Outcome != Acked {
-				continue
-			}
-			for _, ri := range kl.reads {
-				rd := &obs.Reads[ri]
-				if !rd.Sent.After(w.Done) || deletedBetween(&obs, kl, w, rd.Sent) {
-					continue
-				}
-				from, what := kl.found(&obs, key, rd.Found, rd.Version)
-				if judge(w, rd.Found, rd.Version, from, obs.Opened) {
-					lost[i] = true
-					example(key, w, "a read sent "+clock(rd.Sent)+" found "+what)
-					break
-				}
-			}
-		}
+		sort.SliceStable(kl.sightings, func(i, j int) bool { return kl.sightings[i].at.Before(kl.sightings[j].at) })
 
-		// What the key holds now.
+		// What the key holds now: the last sighting, after everything
+		// the window observed.
+		at := time.Now()
+		if !at.After(last) {
+			at = last.Add(time.Nanosecond)
+		}
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		val, found, err := r.Get(rctx, key)
 		cancel()
+		readBack := err == nil
 		if err != nil {
 			res.ReadErrors++
 			if len(readErrs) < 3 {
 				readErrs = append(readErrs, err)
 			}
 		} else {
-			var v uint32
-			corrupt := false
+			s := sighting{at: at, found: found, readBack: true}
 			if found {
-				if v, err = workload.Verify(key, val); err != nil {
+				var verr error
+				if s.version, verr = workload.Verify(key, val); verr != nil {
 					// A corrupted value destroyed whatever was acknowledged.
-					found, corrupt = false, true
+					s.found, s.corrupt = false, true
+				} else if s.from = kl.byVersion[s.version]; s.from != nil && s.from.Outcome == Failed {
+					res.FailedApplied++
 				}
 			}
-			from, what := kl.found(&obs, key, found, v)
-			if corrupt {
-				what = "a corrupted value"
+			kl.sightings = append(kl.sightings, s)
+		}
+
+		lostHere := false
+		for _, w := range acked {
+			cause, evidence, ok := kl.judge(w, obs.Opened)
+			if !ok {
+				continue
 			}
-			for _, i := range kl.writes {
-				w := &writes[i]
-				if w.Outcome != Acked || deletedBetween(&obs, kl, w, time.Time{}) {
-					continue
-				}
-				if judge(w, found, v, from, obs.Opened) {
-					if !lost[i] {
-						lost[i] = true
-						example(key, w, "found "+what+" at read-back")
-					}
-				} else if lost[i] {
+			ex := fmt.Sprintf("%s: version %d acknowledged (sent %s, acked %s), %s", key, w.Version, clock(w.Sent), clock(w.Done), evidence)
+			res.tally(cause, ex)
+			if cause != CauseReplication {
+				continue
+			}
+			res.Lost++
+			lostHere = true
+			if len(res.Examples) < maxExamples {
+				res.Examples = append(res.Examples, ex)
+			}
+			if last := &kl.sightings[len(kl.sightings)-1]; readBack && last.readBack {
+				if bad, _, _ := kl.missing(w, last, obs.Opened); !bad || !kl.relevant(w, last) {
 					res.LostSeenByRead++
 				}
 			}
-			if from != nil && from.Outcome == Failed {
-				res.FailedApplied++
-			}
 		}
-		res.Lost += uint64(len(lost))
-		if len(lost) > 0 && len(res.LostKeys) < 20 {
+		if lostHere && len(res.LostKeys) < 20 {
 			res.LostKeys = append(res.LostKeys, key)
 		}
 	}
+	res.Window = time.Since(obs.Opened)
 	if len(readErrs) > 0 {
 		return res, fmt.Errorf("chaos: %d keys could not be read back: %w", res.ReadErrors, errors.Join(readErrs...))
 	}
 	return res, nil
+}
+
+// judge classifies acknowledged write w against the key's sightings (in
+// time order): ok is false when every relevant sighting found it (or none
+// missed it). The first sighting that missed w after the last one that
+// found it gives the cause; misses only before a sighting that found w
+// again are stale reads.
+func (kl *keyLog) judge(w *Write, opened time.Time) (Cause, string, bool) {
+	lastSeen := -1
+	for i := range kl.sightings {
+		s := &kl.sightings[i]
+		if s.from == w && kl.relevant(w, s) {
+			lastSeen = i
+		}
+	}
+	stale := -1
+	for i := range kl.sightings {
+		s := &kl.sightings[i]
+		if !kl.relevant(w, s) {
+			continue
+		}
+		bad, cause, why := kl.missing(w, s, opened)
+		if !bad {
+			continue
+		}
+		if i < lastSeen {
+			if stale < 0 {
+				stale = i
+			}
+			continue
+		}
+		evidence := s.where()
+		if why != "" {
+			evidence += ": " + why
+		}
+		return cause, evidence, true
+	}
+	if stale >= 0 {
+		return CauseStaleRead, kl.sightings[stale].where() + "; " + kl.sightings[lastSeen].where() +
+			": the first read was served by a node without the write (a replica, or the demoted primary)", true
+	}
+	return "", "", false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func clock(t time.Time) string { return t.Format("15:04:05.000") }

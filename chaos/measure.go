@@ -3,6 +3,7 @@ package chaos
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -68,7 +69,13 @@ type FaultMeasure struct {
 	LostWrites      uint64
 	UnknownWrites   uint64
 	AckedAfterStart uint64
-	Notes           []string
+	// Writes is the lost-write check of the fault's window, every write not
+	// found by cause; Control the same over a window just before the fault
+	// with no fault (nil when there was no room for one). Both nil for
+	// faults that do not track writes.
+	Writes  *LostWrites
+	Control *LostWrites
+	Notes   []string
 }
 
 // Measurement holds what the run observed, for measuring fault events.
@@ -330,6 +337,11 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 		fr.UnknownWrites = ev.Lost.Unknown
 		fr.AckedAfterStart = ev.Lost.AckedAfterStart
 		fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
+		fr.Writes, fr.Control = ev.Lost, ev.Control
+		fr.Notes = append(fr.Notes, "writes not found, by cause: "+CauseSummary(ev.Lost))
+		if ev.Control != nil {
+			fr.Notes = append(fr.Notes, fmt.Sprintf("control window (%.1fs with no fault, from %.1fs): %s", ev.Control.Window.Seconds(), ev.Control.Start.Seconds(), CauseSummary(ev.Control)))
+		}
 	}
 	return fr
 }
@@ -457,6 +469,39 @@ func (m *Measurement) Reports(evs []Event) []FaultMeasure {
 		out = append(out, m.report(ev, horizon))
 	}
 	return out
+}
+
+// MissingByCause sums every fault check's writes not found, by cause
+// (nil when no event tracked writes).
+func MissingByCause(evs []Event) map[Cause]uint64 {
+	var out map[Cause]uint64
+	for _, ev := range evs {
+		if ev.Lost == nil {
+			continue
+		}
+		if out == nil {
+			out = map[Cause]uint64{}
+		}
+		for _, c := range Causes {
+			out[c] += ev.Lost.Count(c)
+		}
+	}
+	return out
+}
+
+// CauseSummary is one line of a check's counts by cause, against the
+// writes it acknowledged: "replication 0, evicted 3, expired 0, fill
+// overwrite 12, stale read 1 of 1,234 acknowledged".
+func CauseSummary(l *LostWrites) string {
+	parts := make([]string, 0, len(Causes))
+	for _, c := range Causes {
+		parts = append(parts, strings.ReplaceAll(string(c), "_", " ")+" "+itoa(l.Count(c)))
+	}
+	s := strings.Join(parts, ", ") + " of " + itoa(l.Acked) + " acknowledged"
+	if !l.EvictionsWatched {
+		s += " (evictions not watched: an eviction counts as replication)"
+	}
+	return s
 }
 
 // Integrity sums the lost-write checks of every event, for the report's

@@ -58,6 +58,10 @@ type Event struct {
 	Notes      []string
 	// Lost is the read-back of acknowledged writes (readonly, failover).
 	Lost *LostWrites
+	// Control is the same check over a window just before the fault's
+	// tracking began, with no fault: the no-fault rate of every cause. Nil
+	// when the fault came too early in the run for one.
+	Control *LostWrites
 }
 
 // Runner plays a fault timeline against a deployment. Every occurrence runs
@@ -132,6 +136,9 @@ func (r *Runner) since() time.Duration { return time.Since(r.start) }
 // failover) its writes start being tracked.
 const trackLead = 5 * time.Second
 
+// minControl is the shortest control window worth checking.
+const minControl = time.Second
+
 // sleepUntil waits until offset at of the run; false when the run ended.
 func (r *Runner) sleepUntil(at time.Duration) bool {
 	t := time.NewTimer(time.Until(r.start.Add(at)))
@@ -149,15 +156,51 @@ func (r *Runner) play(occ Occurrence) {
 	f := occ.Fault
 	// Writes are tracked from a little before the fault, so the report can
 	// tell writes acknowledged before it from those acknowledged during it.
+	//
+	// A control window of about the fault window's length just before it
+	// runs the same tracking with no fault, so the fault's figures can be
+	// read against what the same workload shows without one (fill races,
+	// evictions and stale reads happen without any fault).
 	var win *window
+	var control chan *LostWrites
 	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
-		if !r.sleepUntil(occ.At - min(trackLead, occ.At)) {
+		lead := min(trackLead, occ.At)
+		ctlStart := max(occ.At-lead-(trackLead+f.For+r.o.Settle), 0)
+		var ctl *window
+		if occ.At-lead-ctlStart >= minControl {
+			if !r.sleepUntil(ctlStart) {
+				r.miss(occ)
+				return
+			}
+			ctl = r.o.Tracker.openWindow(time.Now())
+		}
+		if !r.sleepUntil(occ.At - lead) {
+			if ctl != nil {
+				r.o.Tracker.closeWindow(ctl)
+			}
 			r.miss(occ)
 			return
 		}
 		win = r.o.Tracker.openWindow(time.Now())
+		if ctl != nil {
+			obs := r.o.Tracker.closeWindow(ctl)
+			control = make(chan *LostWrites, 1)
+			go func() {
+				cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+				defer cancel()
+				lost, err := Check(cctx, r.o.Reader, obs, time.Now())
+				if err != nil {
+					r.o.Logf("chaos: %s: control window's check: %v", f, err)
+				}
+				lost.Start = obs.Opened.Sub(r.start)
+				control <- &lost
+			}()
+		}
 	}
 	if !r.sleepUntil(occ.At) {
+		if control != nil {
+			<-control
+		}
 		if win != nil {
 			r.o.Tracker.closeWindow(win)
 		}
@@ -237,17 +280,28 @@ func (r *Runner) play(occ Occurrence) {
 			settle.Stop()
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-		lost, err := Check(cctx, r.o.Reader, r.o.Tracker.closeWindow(win), faultStart)
+		obs := r.o.Tracker.closeWindow(win)
+		lost, err := Check(cctx, r.o.Reader, obs, faultStart)
 		cancel()
+		lost.Start = obs.Opened.Sub(r.start)
 		if err != nil {
 			ns.notef("lost-write check: %v", err)
 		}
 		if lost.Lost > 0 {
-			ns.notef("%d acknowledged writes lost; e.g. %s", lost.Lost, strings.Join(lost.Examples, "; "))
+			ns.notef("%d acknowledged writes lost by replication or failover; e.g. %s", lost.Lost, strings.Join(lost.Examples, "; "))
+		}
+		var ctl *LostWrites
+		if control != nil {
+			ctl = <-control
+		} else {
+			ns.notef("no control window: the fault's tracking begins %s into the run, too early for one of at least %s before it", occ.At-min(trackLead, occ.At), minControl)
 		}
 		r.mu.Lock()
 		ev.Lost = &lost
+		ev.Control = ctl
 		r.mu.Unlock()
+	} else if control != nil {
+		<-control
 	}
 	r.mu.Lock()
 	ev.Notes = append(ev.Notes, ns.take()...)

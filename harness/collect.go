@@ -270,6 +270,12 @@ func (r *run) collectFaults() {
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown
 	res.Integrity.WritesTracked += tracked
+	if by := chaos.MissingByCause(evs); by != nil {
+		res.Integrity.MissingByCause = map[string]uint64{}
+		for c, n := range by {
+			res.Integrity.MissingByCause[string(c)] = n
+		}
+	}
 	// Every planned occurrence is an event, started or not; the ones that
 	// never started are in res.Faults with injected: false.
 	started := 0

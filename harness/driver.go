@@ -343,7 +343,8 @@ func (d *driver) execOp(ctx context.Context, in *instance, rec *cmdRecord, op *w
 			}
 		}
 		if out.Fetched && fam.Tier == tierPersistent && d.writes.Active() {
-			d.observeFill(op.Key, val, now.Add(-out.FillDur), now, out.FillErr)
+			fillSent := now.Add(-out.FillDur)
+			d.observeFill(fam, op.Key, val, fillSent.Add(-out.FetchDur), fillSent, now, out.FillErr, false)
 		}
 		if out.FillErr != nil {
 			rec.err(pool.ErrorKind(out.FillErr))
@@ -581,7 +582,7 @@ func (d *driver) set(ctx context.Context, in *instance, rec *cmdRecord, op *work
 		d.acked(in, op.Family, op.Key, ver, acked)
 	}
 	if op.Family.Tier == tierPersistent && d.writes.Active() {
-		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err)})
+		d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err), TTL: d.ttl[op.Family.Name]})
 	}
 	return now
 }
@@ -642,6 +643,9 @@ func (d *driver) mget(ctx context.Context, in *instance, rec *cmdRecord, op *wor
 		now := time.Now()
 		rec.sample(opiSet, ti, now.Sub(fetchStart), now.Sub(fillSent))
 		due = now
+		if fam.Tier == tierPersistent && d.writes.Active() {
+			d.observeFill(fam, k, v, fetchStart, fillSent, now, serr, false)
+		}
 		if serr != nil {
 			rec.err(pool.ErrorKind(serr))
 			continue
@@ -727,7 +731,7 @@ func (d *driver) cas(ctx context.Context, in *instance, rec *cmdRecord, op *work
 		rec.sample(slot, ti, now.Sub(due), now.Sub(sent))
 		due = now
 		if fam.Tier == tierPersistent && d.writes.Active() && (ok || err != nil) {
-			d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err)})
+			d.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err), TTL: d.ttl[fam.Name]})
 		}
 		if err != nil {
 			rec.err(pool.ErrorKind(err))
@@ -845,13 +849,17 @@ func (d *driver) acked(in *instance, fam *workload.Family, key string, ver uint3
 	d.nearKeep(in, fam, key, ver, at)
 }
 
-// observeFill tracks a get-or-fetch fill of the persistent tier.
-func (d *driver) observeFill(key, val string, sent, done time.Time, err error) {
+// observeFill tracks a cache-aside fill (get-or-fetch's, an MGET miss's,
+// or a warm's) of the persistent tier: the origin's value fetched at
+// fetched, written from sent to done. The lost-write check tells a write
+// the application overwrote with such a value from one Redis lost.
+func (d *driver) observeFill(fam *workload.Family, key, val string, fetched, sent, done time.Time, err error, warm bool) {
 	v, verr := workload.Verify(key, val)
 	if verr != nil {
 		return
 	}
-	d.writes.Observe(chaos.Write{Key: key, Version: v, Sent: sent, Done: done, Outcome: outcomeOf(err)})
+	d.writes.Observe(chaos.Write{Key: key, Version: v, Sent: sent, Done: done, Outcome: outcomeOf(err),
+		Fill: true, Fetched: fetched, Warm: warm, TTL: d.ttl[fam.Name]})
 }
 
 // outcomeOf tells a write Redis refused (it did not happen) from one whose

@@ -76,8 +76,28 @@ func faultReports(ms []chaos.FaultMeasure) []result.FaultReport {
 			LostWrites:         m.LostWrites,
 			UnknownWrites:      m.UnknownWrites,
 			AckedAfterStart:    m.AckedAfterStart,
+			WriteCheck:         writeCheck(m.Writes),
+			Control:            writeCheck(m.Control),
 			Notes:              m.Notes,
 		}
 	}
 	return out
+}
+
+// writeCheck puts one lost-write check into the report: every cause, in
+// order, even at zero, so a reader sees what was looked for.
+func writeCheck(l *chaos.LostWrites) *result.WriteCheck {
+	if l == nil {
+		return nil
+	}
+	w := &result.WriteCheck{StartS: l.Start.Seconds(), WindowS: l.Window.Seconds(), Acked: l.Acked, Fills: l.Fills, Reads: l.Reads,
+		EvictionsNotified: l.Evictions, EvictionsWatched: l.EvictionsWatched}
+	for _, c := range chaos.Causes {
+		lc := result.LostWriteCause{Cause: string(c), Counts: c == chaos.CauseReplication, Count: l.Count(c), Examples: []string{}}
+		if t := l.ByCause[c]; t != nil {
+			lc.Examples = append(lc.Examples, t.Examples...)
+		}
+		w.Causes = append(w.Causes, lc)
+	}
+	return w
 }

@@ -376,8 +376,10 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 		}
 	}
 	type loaded struct {
-		it  pool.Item
-		err error
+		it      pool.Item
+		fam     *workload.Family
+		fetched time.Time // when the origin fetch began
+		err     error
 	}
 	work := make(chan warmUnit)
 	out := make(chan loaded, warmConcurrency)
@@ -388,6 +390,7 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 			defer wg.Done()
 			for u := range work {
 				w := want[u.key]
+				fetched := time.Now()
 				v, err := d.origin.Fetch(ctx, w.fam, u.key, w.size)
 				it := pool.Item{Key: u.key, Val: v, TTL: d.ttl[w.fam.Name]}
 				switch {
@@ -397,7 +400,7 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 				case isZSet(w.fam):
 					it.Val, it.Members = "", zsetFill(w.fam)
 				}
-				out <- loaded{it: it, err: err}
+				out <- loaded{it: it, fam: w.fam, fetched: fetched, err: err}
 			}
 		}()
 	}
@@ -427,11 +430,23 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 	}()
 	go func() { wg.Wait(); close(out) }()
 	items := make([]pool.Item, 0, warmBatch)
+	// The persistent-tier items' origin fetches, for the lost-write
+	// tracker: a warm writes the origin's copy over whatever the key holds.
+	var fills []warmFill
 	written := make(map[string]bool, len(want))
 	flush := func() {
 		if len(items) == 0 {
 			return
 		}
+		// Observed before they are sent: a warm can outlast a fault's
+		// read-back (which closes the window), and a value the check finds
+		// must be known by then. Done is the send: the value lands after
+		// it, so a write sent before it is overwritten.
+		sent := time.Now()
+		for _, f := range fills {
+			d.observeFill(f.fam, f.key, f.val, f.fetched, sent, sent, nil, true)
+		}
+		fills = fills[:0]
 		err := in.c.SetBatch(ctx, items, warmBatch)
 		now := time.Now()
 		if err != nil {
@@ -454,6 +469,9 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 			continue
 		}
 		items = append(items, l.it)
+		if l.fam.Tier == tierPersistent && l.it.Field == "" && d.writes.Active() {
+			fills = append(fills, warmFill{fam: l.fam, key: l.it.Key, val: l.it.Val, fetched: l.fetched})
+		}
 		if len(items) == warmBatch {
 			flush()
 		}
@@ -464,6 +482,14 @@ func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, met
 	d.layer.warms = append(d.layer.warms, run)
 	d.layer.mu.Unlock()
 	return run
+}
+
+// warmFill is one persistent-tier value a warm writes, for the lost-write
+// tracker.
+type warmFill struct {
+	fam      *workload.Family
+	key, val string
+	fetched  time.Time
 }
 
 // isString reports whether a family's keys hold plain string values.

@@ -136,6 +136,8 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 		return nil, err
 	}
 	r.armFaults()
+	r.watchEvictions(ctx)
+	defer r.stopWatchingEvictions()
 	if err = r.prefill(ctx); err != nil {
 		return nil, err
 	}
@@ -183,6 +185,10 @@ type run struct {
 
 	// armFaults
 	runner *chaos.Runner // nil without faults
+	// watchEvictions: nil when no fault tracks writes or the watch could
+	// not start (evictionsNote says why)
+	evictions     *chaos.EvictionWatch
+	evictionsNote string
 
 	// prefill
 	prefillNote string
@@ -371,6 +377,34 @@ func (r *run) armFaults() {
 	}
 }
 
+// watchEvictions gives the lost-write check key-level eviction evidence
+// when a fault tracks writes: keyspace notifications of evicted keys on
+// every data node (chaos.WatchEvictions). It needs CONFIG SET, so only on a
+// Redis this run started; elsewhere, or when it fails, a note says an
+// eviction cannot be told from a loss by key.
+func (r *run) watchEvictions(ctx context.Context) {
+	if r.runner == nil || !slices.ContainsFunc(r.faults, chaos.Fault.TracksWrites) {
+		return
+	}
+	if r.s.Target.Backend == "external" {
+		r.evictionsNote = "lost writes: evictions are not watched on an external Redis (no CONFIG SET of notify-keyspace-events): a tracked key evicted and then missed counts as lost by replication"
+		return
+	}
+	w, err := chaos.WatchEvictions(ctx, r.dep, r.dep.Endpoints(), r.d.writes)
+	if err != nil {
+		r.evictionsNote = fmt.Sprintf("lost writes: evictions not watched, a tracked key evicted and then missed counts as lost by replication: %v", err)
+		r.o.logf("%s", r.evictionsNote)
+		return
+	}
+	r.evictions = w
+}
+
+func (r *run) stopWatchingEvictions() {
+	if err := r.evictions.Close(); err != nil {
+		r.o.logf("lost writes: stopping the eviction watch: %v", err)
+	}
+}
+
 // restartOverlaps reports whether a restart started at or before to and
 // had not ended before from (offsets from the run's start). The runner
 // enters an occurrence before it acts, so a restart is seen from before the
@@ -428,6 +462,9 @@ func (r *run) begin() {
 	}
 	if len(r.byShard0) > 0 {
 		res.Notes = append(res.Notes, chaos.ShardNote(r.byShard0, o.Shard, o.Shards))
+	}
+	if r.evictionsNote != "" {
+		res.Notes = append(res.Notes, r.evictionsNote)
 	}
 	if r.prefillNote != "" {
 		res.Notes = append(res.Notes, r.prefillNote)

@@ -200,6 +200,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	}
 	sum := result.Summarize(h)
 	row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
+	row.LatencyHist = result.NewWindowHist(h)
 	for _, n := range c.errors {
 		row.Errors += n
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/report/reporttest"
+	"github.com/cacheproof/cacheproof/result"
 )
 
 // TestHTMLInRealBrowser opens report.html in headless Chromium: every
@@ -23,31 +24,44 @@ func TestHTMLInRealBrowser(t *testing.T) {
 	if _, err := reporttest.FindChromium(); err != nil {
 		t.Skipf("SKIP: %v; CI installs chromium so this test runs there", err)
 	}
-	dir := t.TempDir()
-	if _, err := report.WriteAll(fixture(t), report.Outputs{Dir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	// go test -artifacts keeps it (under -outputdir); otherwise a temp dir.
-	shot := filepath.Join(t.ArtifactDir(), "report-screenshot.png")
-	res, err := reporttest.CheckInBrowser(context.Background(), filepath.Join(dir, "report.html"), shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%d bytes)", shot, res.ScreenshotBytes)
-	got := strings.Join(res.Sections, " ")
-	for _, s := range htmlSections {
-		if !strings.Contains(" "+got+" ", " "+s+" ") {
-			t.Errorf("section %s not in the rendered DOM (have %s)", s, got)
-		}
-	}
-	if len(res.ScriptErrors) > 0 {
-		t.Errorf("script errors: %v", res.ScriptErrors)
-	}
-	if len(res.NetworkRequests) > 0 {
-		t.Errorf("report.html made network requests: %v", res.NetworkRequests)
-	}
-	if !strings.Contains(res.Title, "restart-under-load") || res.ScreenshotBytes < 10_000 {
-		t.Errorf("title %q, screenshot %d bytes", res.Title, res.ScreenshotBytes)
+	for _, c := range []struct {
+		name, shot string
+		r          *result.Result
+		sections   []string
+	}{
+		{"single run", "report-screenshot.png", fixture(t), htmlSections},
+		// A repeated run with an inconclusive target: the spread strips
+		// and the Runs section render too.
+		{"repeated run", "report-repeat-screenshot.png", repeatFixture(t), append([]string{"runs"}, htmlSections...)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := report.WriteAll(c.r, report.Outputs{Dir: dir}); err != nil {
+				t.Fatal(err)
+			}
+			// go test -artifacts keeps it (under -outputdir); otherwise a temp dir.
+			shot := filepath.Join(t.ArtifactDir(), c.shot)
+			res, err := reporttest.CheckInBrowser(context.Background(), filepath.Join(dir, "report.html"), shot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s (%d bytes)", shot, res.ScreenshotBytes)
+			got := strings.Join(res.Sections, " ")
+			for _, s := range c.sections {
+				if !strings.Contains(" "+got+" ", " "+s+" ") {
+					t.Errorf("section %s not in the rendered DOM (have %s)", s, got)
+				}
+			}
+			if len(res.ScriptErrors) > 0 {
+				t.Errorf("script errors: %v", res.ScriptErrors)
+			}
+			if len(res.NetworkRequests) > 0 {
+				t.Errorf("report.html made network requests: %v", res.NetworkRequests)
+			}
+			if !strings.Contains(res.Title, "restart-under-load: "+strings.ToUpper(c.r.Verdict)) || res.ScreenshotBytes < 10_000 {
+				t.Errorf("title %q, screenshot %d bytes", res.Title, res.ScreenshotBytes)
+			}
+		})
 	}
 }
 

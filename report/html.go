@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -83,24 +85,49 @@ type faultView struct {
 	Params []string
 }
 
+// targetView is a target's row in the targets table.
+type targetView struct {
+	result.TargetResult
+	Verdict  string // pass, fail or inconclusive (Pass decides for old reports)
+	Interval string // "2.35ms – 5.66ms", "" without one
+	Level    string // the interval's coverage, "95%"
+	Runs     string // each run's value, "" for a single run
+	Strip    template.HTML
+}
+
+// runView is one run of a repeated run in the Runs table.
+type runView struct {
+	result.RepeatRun
+	Link           string // the run's report.html, relative to this one
+	HostLate       string
+	Representative bool
+}
+
 type htmlView struct {
-	R         *result.Result
-	Failed    int
-	Headline  []headline
-	Latency   []namedSummary
-	All       result.CacheCounts // the whole run's lookups, for the "all" row
-	Tiers     []namedCounts
-	Families  []namedCounts
-	Causes    map[string]uint64
-	Faults    []faultView
-	Warmings  []faultView // those with a warming report: the with/without re-warm table
-	Origins   []string
-	Scenario  string
-	PoolConf  string
-	Charts    map[string]template.HTML
-	Points    int
-	Rows      int
-	Generated string
+	R            *result.Result
+	Failed       int
+	Inconclusive int
+	Targets      []targetView
+	HasInterval  bool
+	HasRuns      bool
+	Level        string
+	RepeatLine   string
+	Runs         []runView
+	Headline     []headline
+	Latency      []namedSummary
+	All          result.CacheCounts // the whole run's lookups, for the "all" row
+	Tiers        []namedCounts
+	Families     []namedCounts
+	Causes       map[string]uint64
+	Faults       []faultView
+	Warmings     []faultView // those with a warming report: the with/without re-warm table
+	Origins      []string
+	Scenario     string
+	PoolConf     string
+	Charts       map[string]template.HTML
+	Points       int
+	Rows         int
+	Generated    string
 	// ServerLatency puts Redis's own per-command latency beside the
 	// client's; Client is the load generator's own section.
 	ServerLatency []serverLatencyRow
@@ -110,37 +137,57 @@ type htmlView struct {
 type headline struct {
 	Label, Value string
 	Bad          bool
+	Warn         bool // an inconclusive target judges this figure
 }
 
 func newHTMLView(r *result.Result) (*htmlView, error) {
 	v := &htmlView{R: r, Charts: map[string]template.HTML{}, Causes: r.Cache.MissesByCause, Rows: len(r.Timeline),
 		All: result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}}
+	v.Failed, v.Inconclusive = verdictCounts(r.Targets)
+	v.targets(r)
+	verdictOf := map[string]string{}
 	for _, t := range r.Targets {
-		if !t.Pass {
-			v.Failed++
+		verdictOf[t.Name] = t.Outcome()
+	}
+	card := func(label, value string, names ...string) headline {
+		h := headline{Label: label, Value: value}
+		for _, n := range names {
+			switch verdictOf[n] {
+			case result.VerdictFail:
+				h.Bad = true
+			case result.VerdictInconclusive:
+				h.Warn = true
+			}
 		}
+		h.Warn = h.Warn && !h.Bad
+		return h
 	}
-	targetOf := map[string]result.TargetResult{}
-	for _, t := range r.Targets {
-		targetOf[t.Name] = t
-	}
-	bad := func(name string) bool { t, ok := targetOf[name]; return ok && !t.Pass }
 	v.Headline = []headline{
-		{"p99 latency", formatMs(r.Latency.Overall.P99), bad("latency_p99")},
-		{"hit rate", formatPercent(result.LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), bad("hit_rate")},
-		{"throughput", result.FormatValue(r.OpsPerSec(), result.UnitRate), bad("ops_per_sec")},
-		{"errors", formatCount(r.TotalErrors()), bad("errors") || bad("error_rate")},
-		{"pool timeouts", formatCount(r.Pool.Timeouts), bad("pool_timeouts")},
-		{"evicted keys", formatCount(r.Server.EvictedKeys), bad("evicted_keys")},
-		{"lost writes", formatCount(r.Integrity.LostWrites), bad("lost_writes")},
-		{"late / dropped / abandoned", formatCount(r.Users.Late) + " / " + formatCount(r.Users.Dropped) + " / " + formatCount(r.Users.Abandoned),
-			bad("late") || bad("dropped") || bad("abandoned")},
+		card("p99 latency", formatMs(r.Latency.Overall.P99), "latency_p99"),
+		card("hit rate", formatPercent(result.LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), "hit_rate"),
+		card("throughput", result.FormatValue(r.OpsPerSec(), result.UnitRate), "ops_per_sec"),
+		card("errors", formatCount(r.TotalErrors()), "errors", "error_rate"),
+		card("pool timeouts", formatCount(r.Pool.Timeouts), "pool_timeouts"),
+		card("evicted keys", formatCount(r.Server.EvictedKeys), "evicted_keys"),
+		card("lost writes", formatCount(r.Integrity.LostWrites), "lost_writes"),
+		card("late / dropped / abandoned", formatCount(r.Users.Late)+" / "+formatCount(r.Users.Dropped)+" / "+formatCount(r.Users.Abandoned),
+			"late", "dropped", "abandoned"),
 	}
 	if v.All.LookupErrors > 0 {
 		// Beside the judged rate: how many lookups failed, and the rate among
 		// those Redis answered.
-		v.Headline = slices.Insert(v.Headline, 2, headline{"lookup errors",
-			formatCount(v.All.LookupErrors) + " (answered " + formatPercent(result.HitRate(v.All.Hits, v.All.Misses)) + ")", bad("hit_rate")})
+		v.Headline = slices.Insert(v.Headline, 2, card("lookup errors",
+			formatCount(v.All.LookupErrors)+" (answered "+formatPercent(result.HitRate(v.All.Hits, v.All.Misses))+")", "hit_rate"))
+	}
+	if rep := r.Repeat; rep != nil {
+		v.RepeatLine = repeatLine(rep)
+		for _, run := range rep.Runs {
+			rv := runView{RepeatRun: run, HostLate: hostLateText(run.HostLateFraction), Representative: run.Index == rep.Representative}
+			if run.Dir != "" {
+				rv.Link = path.Join(filepath.ToSlash(run.Dir), "report.html")
+			}
+			v.Runs = append(v.Runs, rv)
+		}
 	}
 	v.Latency = append(v.Latency, namedSummary{"overall", "intended start", r.Latency.Overall})
 	if r.Latency.Service.Count > 0 {
@@ -208,6 +255,31 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		}
 	}
 	return v, nil
+}
+
+// targets fills the targets table: each target's verdict, interval, runs
+// and spread strip, drawn against its bound.
+func (v *htmlView) targets(r *result.Result) {
+	specs := r.TargetSpecs()
+	for i, t := range r.Targets {
+		tv := targetView{TargetResult: t, Verdict: t.Outcome(), Interval: intervalRange(t), Runs: runsValues(t)}
+		if t.Interval != nil {
+			v.HasInterval = true
+			tv.Level = confidenceText(t.Interval.Confidence)
+			v.Level = tv.Level
+		}
+		v.HasRuns = v.HasRuns || len(t.Runs) > 0
+		bound, hasBound, op := 0.0, false, ""
+		if i < len(specs) && specs[i].Name == t.Name {
+			bound, hasBound = specs[i].Bound()
+			op = specs[i].Expr.Op
+		}
+		tv.Strip = spreadStrip(t, bound, op, hasBound)
+		v.Targets = append(v.Targets, tv)
+	}
+	if v.Level == "" {
+		v.Level = confidenceText(result.ConfidenceLevel)
+	}
 }
 
 func faultBands(fs []result.FaultReport) []band {

@@ -53,7 +53,10 @@ type junitFailure struct {
 
 // WriteJUnit writes JUnit XML with one test case per target. A failed case's
 // message is the expression and the observed value ("latency_p99 < 5ms:
-// observed 7.2ms"), which is what CI shows in its test summary.
+// observed 7.2ms"), which is what CI shows in its test summary. An
+// inconclusive target is a failure of type "inconclusive" whose text is
+// the evidence: a gate that cannot tell is not a pass. A repeated run's
+// mode, runs and stop reason are suite properties.
 func WriteJUnit(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write junit report: nil result")
@@ -73,17 +76,38 @@ func WriteJUnit(w io.Writer, r *result.Result) error {
 	if r.Shard != "" {
 		s.Properties = append(s.Properties, junitProperty{"shard", r.Shard})
 	}
+	if _, undecided := verdictCounts(r.Targets); undecided > 0 {
+		s.Properties = append(s.Properties, junitProperty{"targets_inconclusive", fmt.Sprint(undecided)})
+	}
+	if rep := r.Repeat; rep != nil {
+		s.Properties = append(s.Properties,
+			junitProperty{"repeat_mode", rep.Mode},
+			junitProperty{"repeat_runs", fmt.Sprint(len(rep.Runs))},
+			junitProperty{"repeat_max_runs", fmt.Sprint(rep.MaxRuns)},
+			junitProperty{"repeat_stop_reason", rep.StopReason},
+			junitProperty{"repeat_representative", fmt.Sprint(rep.Representative)},
+			junitProperty{"repeat_run_verdicts", runVerdicts(rep)})
+		if rep.BudgetS > 0 {
+			s.Properties = append(s.Properties, junitProperty{"repeat_budget_s", formatNum(round(rep.BudgetS, 3))})
+		}
+	}
 	for _, t := range r.Targets {
 		c := junitCase{Name: t.Name + " " + t.Expr, Classname: name, Time: secs,
-			SystemOut: "observed " + t.ObservedText}
-		if !t.Pass {
+			SystemOut: strings.Join(targetFacts(t), "\n")}
+		switch t.Outcome() {
+		case result.VerdictFail:
 			s.Failures++
 			msg := fmt.Sprintf("%s %s: observed %s", t.Name, t.Expr, t.ObservedText)
-			text := msg
-			if t.Detail != "" {
-				text += "\n" + t.Detail
+			c.Failure = &junitFailure{Message: msg, Type: "TargetMissed", Text: strings.Join(append([]string{msg}, targetFacts(t)[1:]...), "\n")}
+		case result.VerdictInconclusive:
+			// Undecided is not a pass: CI must not go green on it, so it is
+			// a failure, of its own type, with the evidence as its text.
+			s.Failures++
+			msg := fmt.Sprintf("%s %s: inconclusive, observed %s", t.Name, t.Expr, t.ObservedText)
+			if iv := intervalText(t); iv != "" {
+				msg += " " + iv
 			}
-			c.Failure = &junitFailure{Message: msg, Type: "TargetMissed", Text: text}
+			c.Failure = &junitFailure{Message: msg, Type: result.VerdictInconclusive, Text: strings.Join(append([]string{msg}, targetFacts(t)[1:]...), "\n")}
 		}
 		s.Cases = append(s.Cases, c)
 	}
@@ -113,4 +137,27 @@ func WriteJUnit(w io.Writer, r *result.Result) error {
 		return fmt.Errorf("write junit report: %w", err)
 	}
 	return nil
+}
+
+// targetFacts are a target's lines for its test case output: the observed
+// value with its interval, each run's value, the detail and the evidence.
+func targetFacts(t result.TargetResult) []string {
+	obs := "observed " + t.ObservedText
+	if iv := intervalText(t); iv != "" {
+		obs += " " + iv
+	}
+	facts := []string{obs}
+	if t.Interval != nil && t.Interval.Method != "" {
+		facts = append(facts, "interval: "+t.Interval.Method)
+	}
+	if v := runsValues(t); v != "" {
+		facts = append(facts, "runs: "+v)
+	}
+	if t.Detail != "" {
+		facts = append(facts, t.Detail)
+	}
+	if t.Evidence != "" {
+		facts = append(facts, "why: "+t.Evidence)
+	}
+	return facts
 }

@@ -9,18 +9,16 @@ import (
 )
 
 // WriteMarkdown writes a short summary for a CI step summary
-// ($GITHUB_STEP_SUMMARY, a merge-request comment): verdict, targets table,
-// headline figures and one line per fault. Details stay in report.html.
+// ($GITHUB_STEP_SUMMARY, a merge-request comment): verdict, targets table
+// (with each target's confidence interval and, for a repeated run, each
+// run's value), the runs of a repeated run, headline figures and one line
+// per fault. Details stay in report.html.
 func WriteMarkdown(w io.Writer, r *result.Result) error {
 	if r == nil {
 		return fmt.Errorf("write markdown report: nil result")
 	}
 	ew := &errWriter{w: w}
-	icon := "✅"
-	if r.Verdict != result.VerdictPass {
-		icon = "❌"
-	}
-	ew.printf("## %s cacheproof `%s`: %s\n\n", icon, mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict))
+	ew.printf("## %s cacheproof `%s`: %s\n\n", verdictIcon(r.Verdict), mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict))
 	if r.Scenario.Description != "" {
 		ew.printf("%s\n\n", mdEscape(r.Scenario.Description))
 	}
@@ -38,18 +36,18 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	if r.Interrupted {
 		ew.printf("> **Interrupted**: partial results.\n\n")
 	}
-	if len(r.Targets) > 0 {
-		ew.printf("| | target | observed |\n|---|---|---:|\n")
-		for _, t := range r.Targets {
-			mark := "✅"
-			if !t.Pass {
-				mark = "❌"
+	if r.Repeat != nil {
+		ew.printf("**Repeated run**: %s.\n\n", mdEscape(repeatLine(r.Repeat)))
+	}
+	writeTargetsTable(ew, r.Targets)
+	if r.Repeat != nil && len(r.Repeat.Runs) > 0 {
+		ew.printf("| run | folder | verdict | host late share |\n|---:|---|---|---:|\n")
+		for _, run := range r.Repeat.Runs {
+			rep := ""
+			if run.Index == r.Repeat.Representative {
+				rep = " (shown)"
 			}
-			obs := mdEscape(t.ObservedText)
-			if t.Detail != "" {
-				obs += " <br><sub>" + mdEscape(t.Detail) + "</sub>"
-			}
-			ew.printf("| %s | `%s %s` | %s |\n", mark, t.Name, t.Expr, obs)
+			ew.printf("| %d%s | `%s` | %s %s | %s |\n", run.Index, rep, mdEscape(run.Dir), verdictIcon(run.Verdict), mdEscape(run.Verdict), hostLateText(run.HostLateFraction))
 		}
 		ew.printf("\n")
 	}
@@ -83,6 +81,63 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	return ew.err
 }
 
+// verdictIcon marks a verdict: ✅ pass, ❌ fail, ⚠️ inconclusive (neither
+// held nor broken with confidence; CI should not read it as a pass).
+func verdictIcon(v string) string {
+	switch v {
+	case result.VerdictPass:
+		return "✅"
+	case result.VerdictInconclusive:
+		return "⚠️"
+	}
+	return "❌"
+}
+
+// writeTargetsTable is one row per target: its verdict, the expression, the
+// observed value with the detail and, for an inconclusive target, why it
+// is undecided. The interval and per-run columns appear only when some
+// target has them, so a report from before schema 1.2 reads as it did.
+func writeTargetsTable(ew *errWriter, ts []result.TargetResult) {
+	if len(ts) == 0 {
+		return
+	}
+	hasIv, hasRuns, level := false, false, 0.0
+	for _, t := range ts {
+		if t.Interval != nil {
+			hasIv, level = true, t.Interval.Confidence
+		}
+		hasRuns = hasRuns || len(t.Runs) > 0
+	}
+	head, rule := "| | target | observed |", "|---|---|---:|"
+	if hasIv {
+		head += " " + confidenceText(level) + " interval |"
+		rule += "---:|"
+	}
+	if hasRuns {
+		head += " runs |"
+		rule += "---|"
+	}
+	ew.printf("%s\n%s\n", head, rule)
+	for _, t := range ts {
+		obs := mdEscape(t.ObservedText)
+		if t.Detail != "" {
+			obs += " <br><sub>" + mdEscape(t.Detail) + "</sub>"
+		}
+		if t.Evidence != "" {
+			obs += " <br><sub>why: " + mdEscape(t.Evidence) + "</sub>"
+		}
+		ew.printf("| %s | `%s %s` | %s |", verdictIcon(t.Outcome()), t.Name, t.Expr, obs)
+		if hasIv {
+			ew.printf(" %s |", orDash(mdEscape(intervalRange(t))))
+		}
+		if hasRuns {
+			ew.printf(" %s |", orDash(mdEscape(runsValues(t))))
+		}
+		ew.printf("\n")
+	}
+	ew.printf("\n")
+}
+
 // writeWarmingTable puts the restarts and failovers side by side, with and
 // without re-warming: the dip, the re-warm and what warming cost.
 func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
@@ -107,6 +162,14 @@ func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
 			afterText(f.Rewarm90S, "never"), afterText(f.RewarmS, "never"), formatCount(f.HitsLost), formatCount(uint64(f.Warming.Keys)), formatCount(uint64(f.Warming.OriginLoads)))
 	}
 	ew.printf("\n")
+}
+
+// orDash shows an empty cell as a dash.
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 // mdEscape keeps table cells intact.

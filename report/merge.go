@@ -358,6 +358,7 @@ func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
 			d.P99 = math.Max(d.P99, row.P99)
 			d.P999 = math.Max(d.P999, row.P999)
 			d.Max = math.Max(d.Max, row.Max)
+			d.LatencyHist = d.LatencyHist.Add(row.LatencyHist)
 			d.Hits += row.Hits
 			d.Misses += row.Misses
 			d.LookupErrors += row.LookupErrors

@@ -38,6 +38,10 @@ func TestEveryWrittenReportValidates(t *testing.T) {
 		"empty":     empty,
 		"never":     never,
 		"fixture":   fixture(t),
+		// Schema 1.2: verdicts, intervals and per-window latency in a
+		// single run; a repeated run with runs and repeat.
+		"windows": reporttest.Sample(reporttest.Options{Seconds: 30, NoFaults: true, WindowHists: true, HostLateFraction: 0.01}),
+		"repeat":  repeatFixture(t),
 	}
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {

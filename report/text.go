@@ -11,7 +11,9 @@ import (
 )
 
 // WriteText writes the console summary: the verdict, one line per target
-// (PASS/FAIL, expression, observed value), then the headline figures. It is
+// (PASS, FAIL or INCONCLUSIVE, expression, observed value with its
+// confidence interval; beneath it each run's value of a repeated run and
+// why an inconclusive target is undecided), then the headline figures. It is
 // what an SRE reads in a terminal or a CI log, so it stays under a screen.
 func WriteText(w io.Writer, r *result.Result) error {
 	if r == nil {
@@ -38,17 +40,28 @@ func WriteText(w io.Writer, r *result.Result) error {
 		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
 	}
 
+	if r.Repeat != nil {
+		ew.printf("  repeated: %s\n", repeatLine(r.Repeat))
+	}
+
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
-		mark := "PASS"
-		if !t.Pass {
-			mark = "FAIL"
+		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", strings.ToUpper(t.Outcome()), t.Name, t.Expr, t.ObservedText)
+		if iv := intervalText(t); iv != "" {
+			line += " " + iv
 		}
-		line := fmt.Sprintf("  %s\t%s\t%s\tobserved %s", mark, t.Name, t.Expr, t.ObservedText)
 		if t.Detail != "" {
 			line += " (" + t.Detail + ")"
 		}
 		fmt.Fprintln(tw, line)
+		// Continuation lines sit under the observed value: each run's
+		// value, and why an undecided target is not decided.
+		if v := runsValues(t); v != "" {
+			fmt.Fprintf(tw, "\t\t\truns: %s\n", v)
+		}
+		if t.Evidence != "" {
+			fmt.Fprintf(tw, "\t\t\twhy: %s\n", t.Evidence)
+		}
 	}
 	if len(r.Targets) == 0 {
 		fmt.Fprintln(tw, "  no targets")
@@ -116,6 +129,14 @@ func WriteText(w io.Writer, r *result.Result) error {
 	}
 	for _, f := range r.Faults {
 		row(fmt.Sprintf("fault %s @%s", f.Kind, formatSeconds(f.StartS)), "%s", faultLine(f))
+		if f.WriteCheck != nil {
+			row("  writes not found", "%s", writeCheckLine(f.WriteCheck, f.Control))
+			for _, c := range f.WriteCheck.Causes {
+				if len(c.Examples) > 0 {
+					row("    e.g. "+strings.ReplaceAll(c.Cause, "_", " "), "%s", c.Examples[0])
+				}
+			}
+		}
 	}
 	_ = tw.Flush()
 	for _, n := range r.Notes {
@@ -161,6 +182,31 @@ func faultLine(f result.FaultReport) string {
 		parts = append(parts, warmingText(f.Warming))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeCheckLine is a fault's lost-write check by cause beside its control
+// window's: "replication 0 (control 0), evicted 3 (control 2), … of 1,234
+// acknowledged in 7.2s (control 1,100 in 6s); only replication counts".
+func writeCheckLine(w, ctl *result.WriteCheck) string {
+	parts := make([]string, 0, len(w.Causes))
+	for _, c := range w.Causes {
+		p := strings.ReplaceAll(c.Cause, "_", " ") + " " + formatCount(c.Count)
+		if ctl != nil {
+			p += " (control " + formatCount(ctl.Cause(c.Cause).Count) + ")"
+		}
+		parts = append(parts, p)
+	}
+	s := strings.Join(parts, ", ") + " of " + formatCount(w.Acked) + " acknowledged in " + formatSeconds(w.WindowS)
+	if ctl != nil {
+		s += " (control, no fault: " + formatCount(ctl.Acked) + " in " + formatSeconds(ctl.WindowS) + ")"
+	} else {
+		s += " (no control window)"
+	}
+	s += "; only replication counts as lost"
+	if !w.EvictionsWatched {
+		s += "; evictions not watched"
+	}
+	return s
 }
 
 // warmingText says whether and how the bot re-warmed after a fault.

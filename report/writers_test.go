@@ -15,7 +15,10 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
+var (
+	update      = flag.Bool("update", false, "rewrite golden files in testdata/golden")
+	regenRepeat = flag.Bool("regen-repeat", false, "rebuild testdata/repeat.json from reporttest.Repeated (then -update the goldens)")
+)
 
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
@@ -56,6 +59,36 @@ func fixture(t *testing.T) *result.Result {
 	return r
 }
 
+// repeatSpecs are the targets of the repeat fixture: a p99 bound inside
+// the runs' spread (inconclusive), a hit rate clear of it (pass), and
+// counts every run kept at zero.
+var repeatSpecs = []result.TargetSpec{{Name: "latency_p99", Expr: "< 3ms"}, {Name: "hit_rate", Expr: ">= 88%"},
+	{Name: "pool_timeouts", Expr: "== 0"}, {Name: "dropped", Expr: "== 0"}}
+
+// repeatFixture is the checked-in report of a repeated run
+// (testdata/repeat.json: three 40 s runs, the third on a slow, noisy host),
+// built by reporttest.Repeated; -regen-repeat rebuilds it.
+func repeatFixture(t *testing.T) *result.Result {
+	t.Helper()
+	path := filepath.Join("testdata", "repeat.json")
+	if *regenRepeat {
+		r := reporttest.Repeated(reporttest.Options{Seconds: 40, NoFaults: true, Targets: repeatSpecs}, []float64{1, 1.05, 2.5})
+		if err := report.WriteFile(path, r, report.WriteJSON); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := report.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestGoldenWriters(t *testing.T) {
 	r := fixture(t)
 	for _, w := range []struct {
@@ -65,6 +98,28 @@ func TestGoldenWriters(t *testing.T) {
 		{"restart.txt", func(b *bytes.Buffer, r *result.Result) error { return report.WriteText(b, r) }},
 		{"restart.md", func(b *bytes.Buffer, r *result.Result) error { return report.WriteMarkdown(b, r) }},
 		{"restart.junit.xml", func(b *bytes.Buffer, r *result.Result) error { return report.WriteJUnit(b, r) }},
+	} {
+		t.Run(w.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := w.write(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, w.name, buf.Bytes())
+		})
+	}
+}
+
+// The repeated run's goldens: three verdicts, intervals, each run's value,
+// the evidence of the undecided target and the runs' summary.
+func TestGoldenWritersRepeat(t *testing.T) {
+	r := repeatFixture(t)
+	for _, w := range []struct {
+		name  string
+		write func(*bytes.Buffer, *result.Result) error
+	}{
+		{"repeat.txt", func(b *bytes.Buffer, r *result.Result) error { return report.WriteText(b, r) }},
+		{"repeat.md", func(b *bytes.Buffer, r *result.Result) error { return report.WriteMarkdown(b, r) }},
+		{"repeat.junit.xml", func(b *bytes.Buffer, r *result.Result) error { return report.WriteJUnit(b, r) }},
 	} {
 		t.Run(w.name, func(t *testing.T) {
 			var buf bytes.Buffer

@@ -5,7 +5,7 @@ import "time"
 // SchemaVersion is the version of the JSON report. The major part changes
 // only when a field is removed or changes meaning; readers reject an unknown
 // major and accept any minor (added fields).
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Verdict values.
 const (
@@ -56,6 +56,10 @@ type Result struct {
 	// Prediction places the measured hit rate on the curve `cacheproof
 	// size` predicts for the scenario (run --predict); nil otherwise.
 	Prediction *Prediction `json:"prediction,omitempty"`
+
+	// Repeat is set when the report judges several runs of one load (run
+	// --repeat); nil for a single run.
+	Repeat *RepeatReport `json:"repeat,omitempty"`
 
 	// Shard is "i/n" when this result covers the i-th of n slices of the
 	// population; empty for a whole run.
@@ -200,14 +204,76 @@ type UsersReport struct {
 }
 
 // IntegrityReport counts value checks. LostWrites were acknowledged and
-// later found missing or older; UnknownWrites had no acknowledgement (error
-// or timeout) so their fate is unknown.
+// later found missing or older with nothing but replication or a failover
+// to explain it; UnknownWrites had no acknowledgement (error or timeout) so
+// their fate is unknown. MissingByCause sums, over the faults' checks, every
+// acknowledged write not found by cause (LostWriteCauses), the ones that do
+// not count against lost_writes included; nil when no fault tracked writes.
 type IntegrityReport struct {
-	Checked       uint64 `json:"checked"`
-	Mismatches    uint64 `json:"mismatches"`
-	LostWrites    uint64 `json:"lost_writes"`
-	UnknownWrites uint64 `json:"unknown_writes"`
-	WritesTracked uint64 `json:"writes_tracked"`
+	Checked        uint64            `json:"checked"`
+	Mismatches     uint64            `json:"mismatches"`
+	LostWrites     uint64            `json:"lost_writes"`
+	UnknownWrites  uint64            `json:"unknown_writes"`
+	WritesTracked  uint64            `json:"writes_tracked"`
+	MissingByCause map[string]uint64 `json:"missing_by_cause,omitempty"`
+}
+
+// The causes of an acknowledged write not found, in report order. Only
+// LossReplication counts against lost_writes.
+const (
+	LossReplication = "replication"    // lost by replication or failover
+	LossEvicted     = "evicted"        // evicted by maxmemory (Redis notified the key's eviction)
+	LossExpired     = "expired"        // its TTL had passed
+	LossFill        = "fill_overwrite" // a cache-aside fill or warm wrote the origin's copy over it: the application's race
+	LossStaleRead   = "stale_read"     // a read missed it, a later one found it: served by a node without it
+)
+
+// LostWriteCauses lists the causes in report order.
+var LostWriteCauses = []string{LossReplication, LossEvicted, LossExpired, LossFill, LossStaleRead}
+
+// WriteCheck is one lost-write check: a fault's window (from a little
+// before the fault to its read-back), or the control window of about the
+// same length just before it, with no fault. Every acknowledged write a read
+// or the read-back did not find is counted under one cause.
+type WriteCheck struct {
+	// StartS and WindowS place the window: seconds since the run started,
+	// and its length.
+	StartS  float64 `json:"start_s"`
+	WindowS float64 `json:"window_s"`
+	// Acked is how many writes were acknowledged in it, Fills how many
+	// cache-aside fills and warm writes were seen (not judged themselves),
+	// Reads how many reads were observed.
+	Acked uint64 `json:"acked"`
+	Fills uint64 `json:"fills"`
+	Reads uint64 `json:"reads"`
+	// EvictionsNotified is how many evictions Redis notified in the window;
+	// EvictionsWatched is false when no one listened, and then an eviction
+	// cannot be told from a loss by key.
+	EvictionsNotified uint64           `json:"evictions_notified"`
+	EvictionsWatched  bool             `json:"evictions_watched"`
+	Causes            []LostWriteCause `json:"causes"`
+}
+
+// Cause returns the tally of one cause (zero when absent).
+func (w *WriteCheck) Cause(name string) LostWriteCause {
+	if w != nil {
+		for _, c := range w.Causes {
+			if c.Cause == name {
+				return c
+			}
+		}
+	}
+	return LostWriteCause{Cause: name}
+}
+
+// LostWriteCause is one cause's count in a check, with up to five examples
+// and their evidence. Counts is true only for replication, the one that
+// counts against lost_writes.
+type LostWriteCause struct {
+	Cause    string   `json:"cause"`
+	Counts   bool     `json:"counts"`
+	Count    uint64   `json:"count"`
+	Examples []string `json:"examples"`
 }
 
 // OriginReport is one simulated upstream (stratz, opendota, steam).
@@ -281,6 +347,11 @@ type TimelineRow struct {
 	// as of then, a little after T. 0 when INFO was not read.
 	InfoT float64 `json:"info_t,omitempty"`
 	Fault string  `json:"fault"`
+	// LatencyHist is the interval's latency (from intended start) as a
+	// coarse histogram (WindowHist): what lets a target's confidence
+	// interval resample the run's seconds. Absent in reports written before
+	// schema 1.2.
+	LatencyHist WindowHist `json:"latency_hist,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since
@@ -321,6 +392,13 @@ type FaultReport struct {
 	LostWrites      uint64   `json:"lost_writes"`
 	UnknownWrites   uint64   `json:"unknown_writes"`
 	AckedAfterStart uint64   `json:"acked_after_start"`
+	// WriteCheck classifies every acknowledged write the fault's check did
+	// not find, by cause; Control is the same check over a window of about
+	// the same length just before the fault (nil when the fault came too
+	// early for one), so the fault's figures read against the no-fault
+	// rate. Both nil for faults that do not track writes.
+	WriteCheck *WriteCheck `json:"write_check,omitempty"`
+	Control    *WriteCheck `json:"write_control,omitempty"`
 	// Warming is how the bot re-warmed after a restart or failover; nil
 	// for the other kinds.
 	Warming *FaultWarming `json:"warming,omitempty"`

@@ -270,6 +270,16 @@ type metric struct {
 	get func(r *Result) (v float64, exact, ok bool, detail string)
 	// tier is the cache tier a per-tier form names ("" for the others).
 	tier string
+	// window computes the metric over a multiset of sampling windows
+	// (timeline rows), so its variance over time can be resampled
+	// (confidence.go); nil for metrics the timeline cannot rebuild (counts
+	// of events, per-tier figures, recovery times), which are judged as
+	// exact.
+	window windowStat
+	// latency is the quantile name ("p99", "mean") of a latency metric
+	// judged from intended start ("" for the others): a miss of one may be
+	// explained by the machine's own noise (noise.go).
+	latency string
 }
 
 var quantiles = map[string]func(Summary) float64{
@@ -534,6 +544,9 @@ func (r *Result) OpsPerSec() float64 {
 // service_p99, hit_rate.<tier> and hit_rate.family.<family>.
 func resolveMetric(name string) (metric, error) {
 	if m, ok := baseMetrics[name]; ok {
+		if name == "hit_rate" {
+			m.window = hitRateWindow
+		}
 		return m, nil
 	}
 	head, tail, dotted := strings.Cut(name, ".")
@@ -551,7 +564,9 @@ func resolveMetric(name string) (metric, error) {
 			return summaryMetric("service time", func(r *Result) (Summary, bool) { return r.Latency.Service, true }, q), nil
 		}
 		if !dotted {
-			return summaryMetric("the run", func(r *Result) (Summary, bool) { return r.Latency.Overall, true }, q), nil
+			m := summaryMetric("the run", func(r *Result) (Summary, bool) { return r.Latency.Overall, true }, q)
+			m.window, m.latency = latencyWindow(qn), qn
+			return m, nil
 		}
 		if op, ok := strings.CutPrefix(tail, "op."); ok && isIdent(op) {
 			return summaryMetric("operation "+op, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByOp[op]; return s, ok }, q), nil
@@ -561,7 +576,7 @@ func resolveMetric(name string) (metric, error) {
 		}
 		if isIdent(tail) {
 			m := summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q)
-			m.tier = tail
+			m.tier, m.latency = tail, qn
 			return m, nil
 		}
 	case head == "hit_rate" && dotted:
@@ -712,8 +727,10 @@ func evaluateOne(r *Result, t Target) TargetResult {
 	return tr
 }
 
-// Finalize evaluates the targets (parsed at load; Finalize parses nothing),
-// sets the verdict ("fail" when any target missed) and fills derived fields:
+// Finalize evaluates the targets (parsed at load; Finalize parses nothing)
+// and decides each with confidence (Judge: pass, fail or inconclusive, from
+// the run's one-second windows and the machine's measured noise), sets the
+// verdict (VerdictOf) and fills derived fields:
 // the schema version, hit rates recomputed from hits, misses and lookup
 // errors (never from all server commands), and latency summaries that are
 // missing but whose histograms are stored in HDR.
@@ -722,13 +739,8 @@ func (r *Result) Finalize(targets []Target) {
 		r.SchemaVersion = SchemaVersion
 	}
 	r.deriveRates()
-	r.Targets = Evaluate(r, targets)
-	r.Verdict = VerdictPass
-	for _, t := range r.Targets {
-		if !t.Pass {
-			r.Verdict = VerdictFail
-		}
-	}
+	r.Targets = JudgeAll([]*Result{r}, targets)
+	r.Verdict = VerdictOf(r.Targets)
 }
 
 // TargetSpecs loads the promises a result was evaluated against from its

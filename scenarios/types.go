@@ -42,6 +42,9 @@ type Scenario struct {
 	// Capacity configures `cacheproof capacity` (see capacity.go); a run
 	// ignores it.
 	Capacity *Capacity `yaml:"capacity,omitempty" json:"capacity,omitempty"`
+	// Repeat is how many runs one verdict is judged from (repeat.go); run's
+	// --repeat wins over it.
+	Repeat Repeat `yaml:"repeat,omitempty" json:"repeat,omitempty"`
 
 	// File is where the scenario was loaded from ("builtin:NAME" for an
 	// embedded one); it is not part of the YAML.

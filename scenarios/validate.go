@@ -184,6 +184,9 @@ func (s *Scenario) validate() []*problem {
 	s.validateFaults(c)
 	s.validateTargets(c)
 	s.validateCapacity(c)
+	if _, err := s.Repeat.Parse(); err != nil {
+		c.add("$.repeat", "repeat: %v", err)
+	}
 	d := s.Driver
 	if d.DropAfter <= 0 {
 		c.add("$.driver.drop_after", "drop_after: must be positive (0s would drop every command not started on the instant it was due)")

@@ -10,6 +10,10 @@
 //	     capacity: the design point does not hold)
 //	2    usage error or invalid scenario
 //	3    the environment failed: Redis could not start, Docker absent when asked for
+//	4    inconclusive: no target missed, but one is not decided with
+//	     confidence (its bound lies inside its interval, or the machine's
+//	     measured noise explains a latency miss); --accept-inconclusive
+//	     makes it 0
 //	130  interrupted (a partial report is still written)
 package main
 
@@ -32,7 +36,11 @@ const (
 	exitTargetMiss  = 1
 	exitUsage       = 2
 	exitEnvironment = 3
-	exitInterrupted = 130
+	// exitInconclusive: a verdict that is neither pass nor fail is not a
+	// pass, so CI must not read it as one (unless told:
+	// --accept-inconclusive), yet it is not a missed target either.
+	exitInconclusive = 4
+	exitInterrupted  = 130
 )
 
 // version is set by -ldflags "-X main.version=..."; otherwise the module
@@ -90,7 +98,8 @@ Examples:
 
 Exit codes:
   0 every target met   1 a target missed   2 usage error or invalid scenario
-  3 environment failed (Redis could not start)   130 interrupted (partial report written)
+  3 environment failed (Redis could not start)   4 inconclusive (not decided with confidence)
+  130 interrupted (partial report written)
 
 Run 'cacheproof <command> --help' for a command's flags.
 `

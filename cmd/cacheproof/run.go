@@ -48,6 +48,12 @@ type runFlags struct {
 	memProfile  string
 	traceFile   string
 	predict     bool
+	// repeat is --repeat as written ("" when not given: the scenario's
+	// repeat:, else one run); repeatBudget --repeat-budget;
+	// acceptInconclusive --accept-inconclusive.
+	repeat             string
+	repeatBudget       time.Duration
+	acceptInconclusive bool
 }
 
 // runMain is `cacheproof run`. It passes through named stages, each a
@@ -86,6 +92,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer closeMetrics()
+	if c.plan.Runs > 1 || c.plan.Auto {
+		return c.executeRepeated(ctx)
+	}
 	res, err := c.execute(ctx)
 	if err != nil {
 		return c.failed(ctx, err)
@@ -106,10 +115,11 @@ type runState struct {
 	f              runFlags
 	fs             *pflag.FlagSet
 	shard, shards  int
-	sc             *scenarios.Scenario // loadScenario
-	outDir         string              // makeOutDir
-	live           *live.Server        // serveMetrics; nil without --metrics-addr
-	started        time.Time           // execute
+	sc             *scenarios.Scenario  // loadScenario
+	plan           scenarios.RepeatPlan // loadScenario: --repeat, else the scenario's
+	outDir         string               // makeOutDir
+	live           *live.Server         // serveMetrics; nil without --metrics-addr
+	started        time.Time            // execute
 }
 
 func (c *runState) errf(format string, args ...any) {
@@ -130,6 +140,9 @@ func (c *runState) parseFlags(args []string) int {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
 	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
 	fs.StringVar(&f.traceFile, "trace", "", "write a Go execution trace of the tool itself to this file (go tool trace), to see why a command started late: what held the dispatcher or its worker back")
+	fs.StringVar(&f.repeat, "repeat", "", "runs one verdict is judged from, each with its own Redis and prefill: N (1-20), auto (add runs while a target is inconclusive, up to 5), or auto:N (default: the scenario's repeat:, else 1)")
+	fs.DurationVar(&f.repeatBudget, "repeat-budget", 0, "with --repeat: start no further run that would, at the pace of the runs so far, end after this much time (0: no budget)")
+	fs.BoolVar(&f.acceptInconclusive, "accept-inconclusive", false, "exit 0 instead of 4 when no target failed but one is inconclusive")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write a Go heap profile (allocations over the run, live heap at its end) of the tool itself to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
@@ -197,7 +210,24 @@ func (c *runState) loadScenario() int {
 	if code := f.refuseDestructive(sc, c.errf); code != next {
 		return code
 	}
-	c.sc = sc
+	rep := sc.Repeat
+	if c.fs.Changed("repeat") {
+		rep = scenarios.Repeat(f.repeat)
+	}
+	plan, err := rep.Parse()
+	if err != nil {
+		c.errf("--repeat: %v", err)
+		return exitUsage
+	}
+	if f.repeatBudget < 0 {
+		c.errf("--repeat-budget %s: must not be negative", f.repeatBudget)
+		return exitUsage
+	}
+	if (plan.Runs > 1 || plan.Auto) && c.shards > 0 {
+		c.errf("--repeat with --shard: repeat the whole sharded load instead (each shard's runs would be judged alone)")
+		return exitUsage
+	}
+	c.sc, c.plan = sc, plan
 	return next
 }
 
@@ -330,27 +360,15 @@ func (c *runState) outputs() report.Outputs {
 
 // writeReports sets the exit code into the result, writes the reports and
 // the console summary (the verdict lines alone with --quiet), and returns
-// the exit code: 0, 1 for a missed target, 130 interrupted; 3 when a report
-// could not be written.
+// the exit code: 0, 1 for a missed target, 4 inconclusive, 130
+// interrupted; 3 when a report could not be written.
 func (c *runState) writeReports(res *result.Result) int {
 	stdout := c.stdout
-	code := exitOK
-	switch {
-	case res.Interrupted:
-		code = exitInterrupted
-	case res.Verdict != result.VerdictPass:
-		code = exitTargetMiss
-	}
+	code := c.exitCodeOf(res)
 	res.ExitCode = code
 	files, werr := report.WriteAll(res, c.outputs())
 	if c.f.quiet {
-		for _, t := range res.Targets {
-			status := "PASS"
-			if !t.Pass {
-				status = "FAIL"
-			}
-			fmt.Fprintf(stdout, "%s %s %s (observed %s)\n", status, t.Name, t.Expr, t.ObservedText)
-		}
+		writeVerdictLines(stdout, res)
 	} else if err := report.WriteText(stdout, res); err != nil {
 		c.errf("console summary: %v", err)
 	}

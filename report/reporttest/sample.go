@@ -6,6 +6,7 @@
 package reporttest
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -25,6 +26,17 @@ type Options struct {
 	Slowdown  float64 // multiplies every latency; default 1
 	Shard     string  // "i/n" marks a shard result
 	StartedAt time.Time
+	// WindowHists records each second's latency histogram in the timeline
+	// (latency_hist), as a real run does since schema 1.2, so latency
+	// targets get a within-run confidence interval. Off by default: the
+	// samples other tests were written against stay as they were.
+	WindowHists bool
+	// HostLateFraction, when above 0, records a host timer probe that saw
+	// this share of its wake-ups late (client.host_timer).
+	HostLateFraction float64
+	// Targets replace the default targets (the seed's defaults plus
+	// recovery_time < 10s) when not empty.
+	Targets []result.TargetSpec
 }
 
 var (
@@ -192,6 +204,9 @@ func Sample(o Options) *result.Result {
 				_ = byOrigin[origin].RecordValues(us*60+int64(rng.IntN(20000)), 1)
 			}
 		}
+		if o.WindowHists {
+			row.LatencyHist = result.NewWindowHist(interval)
+		}
 		sum := result.Summarize(interval)
 		row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
 		row.Fault = join(faults)
@@ -288,11 +303,71 @@ func Sample(o Options) *result.Result {
 		}
 		r.Faults[1].OOMErrors = r.Faults[1].ErrorsByKind["oom"]
 	}
-	r.Notes = []string{"latency measured from intended start (coordinated-omission corrected)"}
-	r.Finalize(result.LoadTargets(append(result.DefaultTargets(), result.TargetSpec{Name: "recovery_time", Expr: "< 10s"})))
-	if r.Verdict == result.VerdictFail {
-		r.ExitCode = 1
+	if o.HostLateFraction > 0 {
+		const wakes = 60_000
+		late := uint64(o.HostLateFraction * wakes)
+		r.Client.HostTimer = &result.HostTimer{Wakes: wakes, Late: late, LateFraction: float64(late) / wakes, MaxMs: 12,
+			Over: []result.HostTimerBound{{OverUs: 1000, Wakes: late}}}
 	}
+	r.Notes = []string{"latency measured from intended start (coordinated-omission corrected)"}
+	r.Finalize(result.LoadTargets(targetSpecs(o)))
+	r.ExitCode = exitCode(r.Verdict)
+	return r
+}
+
+// targetSpecs are the targets a sample is judged against.
+func targetSpecs(o Options) []result.TargetSpec {
+	if len(o.Targets) > 0 {
+		return o.Targets
+	}
+	return append(result.DefaultTargets(), result.TargetSpec{Name: "recovery_time", Expr: "< 10s"})
+}
+
+// exitCode is the code `cacheproof run` ends with for a verdict: 1 for a
+// failed target, 4 for an undecided one.
+func exitCode(verdict string) int {
+	switch verdict {
+	case result.VerdictFail:
+		return 1
+	case result.VerdictInconclusive:
+		return 4
+	}
+	return 0
+}
+
+// Repeated returns the report of a repeated run (run --repeat N) of one
+// load: one Sample per slowdown (seeds o.Seed, o.Seed+1, ...; per-second
+// latency histograms on), judged together by result.Aggregate, with run i's
+// folder named "run-i". A run with a slowdown above 1.5 is given a noisy
+// host (a high host timer late share), as a slow run on a shared machine
+// has. The first run's slowdown is o.Slowdown's place: o.Slowdown is
+// ignored.
+func Repeated(o Options, slowdowns []float64) *result.Result {
+	if len(slowdowns) == 0 {
+		panic("reporttest.Repeated: no runs")
+	}
+	if o.Seconds <= 0 {
+		o.Seconds = 120
+	}
+	if o.StartedAt.IsZero() {
+		o.StartedAt = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	}
+	runs := make([]*result.Result, len(slowdowns))
+	dirs := make([]string, len(slowdowns))
+	for i, sd := range slowdowns {
+		ro := o
+		ro.Seed, ro.Slowdown, ro.WindowHists = o.Seed+uint64(i), sd, true
+		ro.StartedAt = o.StartedAt.Add(time.Duration(i*(o.Seconds+15)) * time.Second)
+		ro.HostLateFraction = 0.002
+		if sd > 1.5 {
+			ro.HostLateFraction = 0.03
+		}
+		runs[i] = Sample(ro)
+		dirs[i] = fmt.Sprintf("run-%d", i+1)
+	}
+	rep := result.RepeatReport{Mode: "fixed", MaxRuns: len(slowdowns), StopReason: "runs"}
+	r := result.Aggregate(runs, result.LoadTargets(targetSpecs(o)), rep, dirs)
+	r.ExitCode = exitCode(r.Verdict)
 	return r
 }
 
