@@ -1025,7 +1025,7 @@ func (c Comparison) WriteTable(w io.Writer) error {
 		if r.P != nil {
 			p = formatP(*r.P)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.BaseText, r.CurText, changeText(r), intervalText(r), p, verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.BaseText, r.CurText, changeText(r), compareIntervalText(r), p, verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -1054,16 +1054,9 @@ func (c Comparison) WriteTable(w io.Writer) error {
 	return ew.err
 }
 
-func hostLateText(v *float64) string {
-	if v == nil {
-		return "not measured"
-	}
-	return formatNum(round(100*(*v), 2)) + "%"
-}
-
-// intervalText is a row's interval as shown: relative changes as signed
+// compareIntervalText is a row's interval as shown: relative changes as signed
 // percentages, the hit rate's points as points.
-func intervalText(r CompareRow) string {
+func compareIntervalText(r CompareRow) string {
 	iv := r.Interval
 	if iv == nil {
 		return ""

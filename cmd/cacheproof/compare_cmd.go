@@ -20,7 +20,8 @@ import (
 const compareExamples = `
 Each side is one report or a set of runs: --base and --new take any number
 of report files, directories (their *.json and */report.json) or globs; the
-two-argument form BASE NEW takes a file or a directory each. Every metric's
+two-argument form BASE NEW takes a file or a directory each. A repeated
+run's report (run --repeat) stands for its runs. Every metric's
 difference gets a confidence interval and a p-value: over runs when each
 side has at least 4 (medians, bootstrap over runs, permutation test), over
 the recorded seconds of the runs otherwise (moving-block bootstrap). A metric
@@ -196,7 +197,9 @@ func splitSetArgs(args []string) (base, cur, rest []string, sets bool) {
 }
 
 // readReports reads every report the arguments name: a file, a directory
-// (its *.json files and */report.json, sorted) or a glob.
+// (its *.json files and */report.json, sorted) or a glob. A repeated run's
+// report (run --repeat) stands for its runs, read from their folders; a
+// report reached twice (named, and as a repeated run's) counts once.
 func readReports(args []string) ([]*result.Result, error) {
 	var paths []string
 	for _, a := range args {
@@ -224,12 +227,41 @@ func readReports(args []string) ([]*result.Result, error) {
 		}
 	}
 	var out []*result.Result
-	for _, p := range paths {
+	seen := map[string]bool{}
+	var read func(p string) error
+	read = func(p string) error {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			abs = p
+		}
+		if seen[abs] {
+			return nil // a directory's run-N/report.json after its repeat report, or named twice
+		}
+		seen[abs] = true
 		r, err := readReport(p)
 		if err != nil {
+			return err
+		}
+		if r.Repeat == nil || len(r.Repeat.Runs) == 0 {
+			out = append(out, r)
+			return nil
+		}
+		// A repeated run's report (run --repeat) stands for its runs:
+		// each compared as one run of the set, from its own folder.
+		for _, run := range r.Repeat.Runs {
+			if run.Dir == "" {
+				return fmt.Errorf("%s: repeated run %d names no folder", p, run.Index)
+			}
+			if err := read(filepath.Join(filepath.Dir(p), run.Dir, "report.json")); err != nil {
+				return fmt.Errorf("%s: run %d: %w", p, run.Index, err)
+			}
+		}
+		return nil
+	}
+	for _, p := range paths {
+		if err := read(p); err != nil {
 			return nil, err
 		}
-		out = append(out, r)
 	}
 	return out, nil
 }

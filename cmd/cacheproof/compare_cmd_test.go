@@ -190,3 +190,32 @@ func TestCompareSets(t *testing.T) {
 		}
 	}
 }
+
+// A repeated run's report (run --repeat) stands for its runs: compared as a
+// set, whether named as a file or as its folder (which also holds the
+// runs' own reports, counted once).
+func TestCompareRepeatedRunReport(t *testing.T) {
+	dir := t.TempDir()
+	repeated := func(name string, factors ...float64) string {
+		var runs []*result.Result
+		var dirs []string
+		for i, f := range factors {
+			r := reporttest.Sample(reporttest.Options{Seconds: 30, Seed: 1, Slowdown: f, NoFaults: true})
+			d := fmt.Sprintf("run-%d", i+1)
+			writeResult(t, filepath.Join(dir, name), d+"/report.json", r)
+			runs, dirs = append(runs, r), append(dirs, d)
+		}
+		agg := result.Aggregate(runs, runs[0].TargetSpecs(), result.RepeatReport{Mode: "fixed", MaxRuns: len(runs)}, dirs)
+		return writeResult(t, filepath.Join(dir, name), "report.json", agg)
+	}
+	base := repeated("main", 1, 1.02, 0.98, 1.01)
+	slow := repeated("branch", 2, 2.02, 1.98, 2.01)
+	code, out, errOut := runCmd(compareCmd, base, slow)
+	if code != exitTargetMiss || !strings.Contains(out, "over runs (4 base, 4 new)") {
+		t.Errorf("repeated reports as files: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(compareCmd, filepath.Dir(base), filepath.Dir(base))
+	if code != exitOK || !strings.Contains(out, "over runs (4 base, 4 new)") {
+		t.Errorf("a repeated run's folder against itself: exit %d\n%s%s", code, out, errOut)
+	}
+}
