@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -379,15 +380,15 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 	} else {
 		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), from a moving-block bootstrap of the seconds; base and new show the runs' overall figures", windowCount(base), windowCount(cur))
 	}
-	cmp := comparer{o: o, byRuns: byRuns, base: base, cur: cur}
+	cp := comparer{o: o, byRuns: byRuns, base: base, cur: cur}
 	for _, s := range compareSpecs() {
 		if s.name == "error_rate" {
 			// The hit rate sits after the latencies, before the errors.
-			for _, r := range cmp.hitRateRows() {
+			for _, r := range cp.hitRateRows() {
 				c.add(r)
 			}
 		}
-		if row, ok := cmp.row(s); ok {
+		if row, ok := cp.row(s); ok {
 			c.add(row)
 		}
 	}
@@ -429,9 +430,9 @@ func sideText(v []float64, unit string) (float64, string) {
 	return m, t
 }
 
-func (cmp comparer) row(s compareSpec) (CompareRow, bool) {
-	bv, bok := values(cmp.base, s.get)
-	cv, cok := values(cmp.cur, s.get)
+func (cp comparer) row(s compareSpec) (CompareRow, bool) {
+	bv, bok := values(cp.base, s.get)
+	cv, cok := values(cp.cur, s.get)
 	if !bok && !cok {
 		return CompareRow{}, false
 	}
@@ -461,7 +462,7 @@ func (cmp comparer) row(s compareSpec) (CompareRow, bool) {
 	if s.info {
 		row.Change = relChange(row.Base, row.Cur)
 		row.Verdict = CompareNotGated
-		if worse(s, row.Base, row.Cur, cmp.o.MaxRegression) || (s.why != "" && row.Base != row.Cur) {
+		if worse(s, row.Base, row.Cur, cp.o.MaxRegression) || (s.why != "" && row.Base != row.Cur) {
 			row.Note = "not gated: one sample"
 			if s.why != "" {
 				row.Note = s.why
@@ -469,33 +470,33 @@ func (cmp comparer) row(s compareSpec) (CompareRow, bool) {
 		}
 		return row, true
 	}
-	t, ok := cmp.test(s, bv, cv)
+	t, ok := cp.test(s, bv, cv)
 	if !ok {
 		// Single runs without a per-second value: the change is shown,
 		// but nothing says whether it is more than noise.
 		row.Change = relChange(row.Base, row.Cur)
 		row.Verdict = CompareNoChange
 		switch {
-		case worse(s, row.Base, row.Cur, cmp.o.MaxRegression):
+		case worse(s, row.Base, row.Cur, cp.o.MaxRegression):
 			row.Verdict, row.Note = CompareInconclusive, "no per-second figure to test it on; compare sets of runs"
-		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cmp.o.MaxRegression):
+		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cp.o.MaxRegression):
 			row.Note = "better beyond the tolerance, not tested: no per-second figure"
 		}
 		return row, true
 	}
-	cmp.judge(&row, s, t, cmp.o.MaxRegression, false)
+	cp.judge(&row, s, t, cp.o.MaxRegression, false)
 	return row, true
 }
 
 // test runs the metric's test: over runs, or over the seconds.
-func (cmp comparer) test(s compareSpec, bv, cv []float64) (testResult, bool) {
-	if cmp.byRuns {
-		return testRuns(bv, cv, cmp.o.Confidence, cmp.o.Resamples), true
+func (cp comparer) test(s compareSpec, bv, cv []float64) (testResult, bool) {
+	if cp.byRuns {
+		return testRuns(bv, cv, cp.o.Confidence, cp.o.Resamples), true
 	}
 	if s.win == nil {
 		return testResult{}, false
 	}
-	t := testWindows(sideWindows(cmp.base, s.win), sideWindows(cmp.cur, s.win), s.kind, cmp.o.Confidence, cmp.o.Resamples)
+	t := testWindows(sideWindows(cp.base, s.win), sideWindows(cp.cur, s.win), s.kind, cp.o.Confidence, cp.o.Resamples)
 	return t, t.tested
 }
 
@@ -523,10 +524,10 @@ func windowCount(rs []*result.Result) int {
 // judge sets a tested row's change, interval, p-value and verdict. points
 // judges the absolute difference against the tolerance (the hit rate by
 // points) instead of the relative change.
-func (cmp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float64, points bool) {
-	alpha := 1 - cmp.o.Confidence
+func (cp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float64, points bool) {
+	alpha := 1 - cp.o.Confidence
 	b, c := t.base, t.cur
-	if !cmp.byRuns {
+	if !cp.byRuns {
 		row.BaseStat, row.CurStat = &b, &c
 	}
 	if b == 0 && c == 0 && t.low == 0 && t.high == 0 {
@@ -537,7 +538,7 @@ func (cmp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol floa
 	p := t.p
 	row.P = &p
 	row.Change = relChange(b, c)
-	iv := &result.Interval{Confidence: cmp.o.Confidence, Method: t.method}
+	iv := &result.Interval{Confidence: cp.o.Confidence, Method: t.method}
 	switch {
 	case points:
 		iv.Low, iv.High = t.low, t.high
@@ -562,7 +563,7 @@ func (cmp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol floa
 	significant := p < alpha
 	switch {
 	case beyond && significant:
-		if why := cmp.hostExplains(s, b, c); why != "" {
+		if why := cp.hostExplains(s, b, c); why != "" {
 			row.Verdict, row.Note = CompareInconclusive, why
 			return
 		}
@@ -597,9 +598,9 @@ func flip(better string) string {
 // (hostReachMs), or a late-start rate within hostWakesPerStart times the
 // probe's late share. Such a change is not the cache's, nor proven not to
 // be: the row is inconclusive.
-func (cmp comparer) hostExplains(s compareSpec, b, c float64) string {
+func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
 	if s.late {
-		lf := hostLate(cmp.cur)
+		lf := hostLate(cp.cur)
 		if lf != nil && *lf > 0 && c <= hostWakesPerStart*(*lf) {
 			return fmt.Sprintf("within the machine's noise: the host timer probe woke %s%% of its sleeps over 1 ms late on the new side",
 				formatNum(round(100*(*lf), 2)))
@@ -610,7 +611,7 @@ func (cmp comparer) hostExplains(s compareSpec, b, c float64) string {
 		return ""
 	}
 	var reach []float64
-	for _, r := range cmp.cur {
+	for _, r := range cp.cur {
 		reach = append(reach, hostReachMs(r.Client.HostTimer, s.q))
 	}
 	if rm := median(reach); rm > 0 && c-b <= rm {
@@ -665,7 +666,7 @@ func missingRow(row CompareRow, inBase bool) CompareRow {
 // to 94 % sends 20 % more lookups to the origin, which a 10 % tolerance on
 // the hit rate itself (a 1 % change) would never catch. With MaxHitRateDrop
 // the hit rate gates on its drop in points instead.
-func (cmp comparer) hitRateRows() []CompareRow {
+func (cp comparer) hitRateRows() []CompareRow {
 	hitSpec := compareSpec{name: "hit_rate", unit: result.UnitFraction, better: "higher", floor: hitRateNoiseFloor, kind: statRatio, get: judgedHitRate,
 		win: func(w timedRow) (window, bool) {
 			return window{float64(w.Hits), float64(w.Hits + w.Misses + w.LookupErrors)}, true
@@ -675,8 +676,8 @@ func (cmp comparer) hitRateRows() []CompareRow {
 		win: func(w timedRow) (window, bool) {
 			return window{float64(w.Misses + w.LookupErrors), float64(w.Hits + w.Misses + w.LookupErrors)}, true
 		}}
-	bh, bok := values(cmp.base, hitSpec.get)
-	ch, cok := values(cmp.cur, hitSpec.get)
+	bh, bok := values(cp.base, hitSpec.get)
+	ch, cok := values(cp.cur, hitSpec.get)
 	if !bok && !cok {
 		return nil
 	}
@@ -686,33 +687,33 @@ func (cmp comparer) hitRateRows() []CompareRow {
 	if !bok || !cok {
 		return []CompareRow{missingRow(hit, bok)}
 	}
-	bm, _ := values(cmp.base, missSpec.get)
-	cm, _ := values(cmp.cur, missSpec.get)
+	bm, _ := values(cp.base, missSpec.get)
+	cm, _ := values(cp.cur, missSpec.get)
 	miss := CompareRow{Metric: "miss_rate", Unit: result.UnitFraction, Better: "lower"}
 	miss.Base, miss.BaseText = sideText(bm, miss.Unit)
 	miss.Cur, miss.CurText = sideText(cm, miss.Unit)
-	ht, hok := cmp.test(hitSpec, bh, ch)
-	mt, mok := cmp.test(missSpec, bm, cm)
+	ht, hok := cp.test(hitSpec, bh, ch)
+	mt, mok := cp.test(missSpec, bm, cm)
 	if !hok || !mok {
 		hit.Change, miss.Change = relChange(hit.Base, hit.Cur), relChange(miss.Base, miss.Cur)
 		hit.Verdict, miss.Verdict = CompareNotGated, CompareInconclusive
 		miss.Note = "no per-second figure to test it on"
 		return []CompareRow{hit, miss}
 	}
-	if d := cmp.o.MaxHitRateDrop; d != nil {
-		cmp.judge(&hit, hitSpec, ht, *d, true)
+	if d := cp.o.MaxHitRateDrop; d != nil {
+		cp.judge(&hit, hitSpec, ht, *d, true)
 		if hit.Regressed {
 			hit.Note = fmt.Sprintf("dropped %s points, more than %s", formatNum(round((ht.base-ht.cur)*100, 2)), formatNum(round(*d*100, 2)))
 		}
-		cmp.judge(&miss, missSpec, mt, cmp.o.MaxRegression, false)
+		cp.judge(&miss, missSpec, mt, cp.o.MaxRegression, false)
 		if miss.Verdict == CompareRegressed || miss.Verdict == CompareInconclusive {
 			miss.Note = "not gated: the hit rate is gated by points"
 		}
 		miss.Verdict, miss.Regressed = CompareNotGated, false
 		return []CompareRow{hit, miss}
 	}
-	cmp.judge(&miss, missSpec, mt, cmp.o.MaxRegression, false)
-	cmp.judge(&hit, hitSpec, ht, cmp.o.MaxRegression, false)
+	cp.judge(&miss, missSpec, mt, cp.o.MaxRegression, false)
+	cp.judge(&hit, hitSpec, ht, cp.o.MaxRegression, false)
 	hit.Verdict, hit.Regressed = CompareNotGated, false
 	hit.Note = ""
 	if hit.Cur < hit.Base {
@@ -830,21 +831,11 @@ func medianFaults(rs []*result.Result) *result.Result {
 			f.LostWrites = max(f.LostWrites, x.LostWrites)
 		}
 		byErrors := slices.Clone(fs)
-		slices.SortFunc(byErrors, func(a, b result.FaultReport) int { return cmpU64(a.Errors(), b.Errors()) })
+		slices.SortFunc(byErrors, func(a, b result.FaultReport) int { return cmp.Compare(a.Errors(), b.Errors()) })
 		f.ErrorsByKind = byErrors[len(byErrors)/2].ErrorsByKind
 		out.Faults = append(out.Faults, f)
 	}
 	return out
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func medianAfter(fs []result.FaultReport, get func(result.FaultReport) *float64) *float64 {
