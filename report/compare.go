@@ -378,7 +378,7 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 	if byRuns {
 		c.Method = fmt.Sprintf("over runs (%d base, %d new): each row compares the medians of the runs; the interval is a bootstrap over runs, the p-value a Mann-Whitney rank-sum test by exact permutation", len(base), len(cur))
 	} else {
-		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), from a moving-block bootstrap of the seconds; base and new show the runs' overall figures", windowCount(base), windowCount(cur))
+		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), by Welch's t-test whose variance is the spread between blocks of each run's seconds (a run's level taken to vary from run to run as much as between its own blocks); base and new show the runs' overall figures", windowCount(base), windowCount(cur))
 	}
 	cp := comparer{o: o, byRuns: byRuns, base: base, cur: cur}
 	for _, s := range compareSpecs() {
@@ -478,7 +478,7 @@ func (cp comparer) row(s compareSpec) (CompareRow, bool) {
 		row.Verdict = CompareNoChange
 		switch {
 		case worse(s, row.Base, row.Cur, cp.o.MaxRegression):
-			row.Verdict, row.Note = CompareInconclusive, "no per-second figure to test it on; compare sets of runs"
+			row.Verdict, row.Note = CompareInconclusive, "not testable from single runs' seconds (no per-second figure, or too few seconds); compare sets of runs"
 		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cp.o.MaxRegression):
 			row.Note = "better beyond the tolerance, not tested: no per-second figure"
 		}
@@ -496,7 +496,7 @@ func (cp comparer) test(s compareSpec, bv, cv []float64) (testResult, bool) {
 	if s.win == nil {
 		return testResult{}, false
 	}
-	t := testWindows(sideWindows(cp.base, s.win), sideWindows(cp.cur, s.win), s.kind, cp.o.Confidence, cp.o.Resamples)
+	t := testWindows(sideWindows(cp.base, s.win), sideWindows(cp.cur, s.win), s.kind, cp.o.Confidence)
 	return t, t.tested
 }
 
@@ -527,6 +527,7 @@ func windowCount(rs []*result.Result) int {
 func (cp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float64, points bool) {
 	alpha := 1 - cp.o.Confidence
 	b, c := t.base, t.cur
+	d := c - b
 	if !cp.byRuns {
 		row.BaseStat, row.CurStat = &b, &c
 	}
@@ -552,30 +553,48 @@ func (cp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float
 		iv.Method += "; absolute difference (the base's figure is 0)"
 	}
 	row.Interval = iv
-	var beyond, better bool
-	if points {
-		drop := b - c
-		beyond, better = drop > tol+1e-12, -drop > tol+1e-12
-	} else {
-		beyond = worse(s, b, c, tol)
-		better = worse(compareSpec{better: flip(s.better), floor: s.floor}, b, c, tol)
+	// The interval's ends as new values: fav is the end most favourable
+	// to the new side, unfav the least. A regression must be beyond the
+	// tolerance even at fav (decided with confidence, as a target fails
+	// only when broken at its interval's favourable end); a change whose
+	// estimate is beyond it but not its favourable end is inconclusive.
+	fav, unfav := c+t.low-d, c+t.high-d
+	if s.better == "higher" || points {
+		fav, unfav = unfav, fav
+	}
+	worseBy := func(v float64) bool { // v is worse than b beyond the tolerance
+		if points {
+			return b-v > tol+1e-12
+		}
+		return worse(s, b, v, tol)
+	}
+	betterBy := func(v float64) bool { // v is better than b beyond the tolerance
+		if points {
+			return v-b > tol+1e-12
+		}
+		return worse(compareSpec{better: flip(s.better), floor: s.floor}, b, v, tol)
 	}
 	significant := p < alpha
 	switch {
-	case beyond && significant:
+	case worseBy(fav) && significant:
+		// Worse beyond the tolerance even at the interval's favourable
+		// end: decided, unless the machine's noise reaches it.
 		if why := cp.hostExplains(s, b, c); why != "" {
 			row.Verdict, row.Note = CompareInconclusive, why
 			return
 		}
 		row.Verdict, row.Regressed = CompareRegressed, true
-	case beyond:
+	case betterBy(unfav) && significant:
+		row.Verdict = CompareImproved
+	case worseBy(c) && t.minP >= alpha:
+		row.Verdict = CompareInconclusive
+		row.Note = fmt.Sprintf("worse beyond the tolerance; too few runs to be significant (smallest p-value %s)", formatP(t.minP))
+	case worseBy(c) && !significant:
 		row.Verdict = CompareInconclusive
 		row.Note = fmt.Sprintf("worse beyond the tolerance but not significant (p %s)", formatP(p))
-		if t.minP >= alpha {
-			row.Note = fmt.Sprintf("worse beyond the tolerance; too few runs to be significant (smallest p-value %s)", formatP(t.minP))
-		}
-	case better && significant:
-		row.Verdict = CompareImproved
+	case worseBy(c):
+		row.Verdict = CompareInconclusive
+		row.Note = "worse beyond the tolerance, but not at the interval's favourable end"
 	default:
 		row.Verdict = CompareNoChange
 		if significant && b != c {
@@ -763,38 +782,49 @@ func relChange(base, cur float64) float64 {
 	return (cur - base) / math.Abs(base)
 }
 
-// verdictRow compares the runs' verdicts: a side passes when most of its
-// runs passed. A base that passed and a new side that does not regresses.
+// verdictRow compares the sides' verdicts, each side's targets judged
+// again over all of its runs with confidence (result.JudgeAll: pass, fail
+// or inconclusive from the runs' intervals and the machine's measured
+// noise), so a p99 that crossed its bound by chance does not flip the row.
+// A base that passed against a new side that fails regresses; against one
+// that is inconclusive, the row is inconclusive.
 func verdictRow(base, cur []*result.Result) CompareRow {
-	row := CompareRow{Metric: "verdict", BaseText: verdictText(base), CurText: verdictText(cur), Better: "pass"}
-	if mostlyPass(base) && !mostlyPass(cur) {
-		row.Regressed = true
+	bv, cv := sideVerdict(base), sideVerdict(cur)
+	row := CompareRow{Metric: "verdict", BaseText: verdictText(bv, base), CurText: verdictText(cv, cur), Better: "pass", Verdict: CompareNoChange}
+	switch {
+	case bv == result.VerdictPass && cv == result.VerdictFail:
+		row.Regressed, row.Verdict = true, CompareRegressed
 		row.Note = "a target that was met is now missed"
+	case bv == result.VerdictPass && cv == result.VerdictInconclusive:
+		row.Verdict = CompareInconclusive
+		row.Note = "a target that was met is not decided in the new runs"
 	}
 	return row
 }
 
-func mostlyPass(rs []*result.Result) bool {
-	n := 0
-	for _, r := range rs {
-		if r.Verdict == result.VerdictPass {
-			n++
-		}
-	}
-	return 2*n > len(rs)
-}
-
-func verdictText(rs []*result.Result) string {
-	if len(rs) == 1 {
+// sideVerdict is a side's verdict over its runs: its targets (the first
+// run's) judged over every run.
+func sideVerdict(rs []*result.Result) string {
+	targets := rs[0].TargetSpecs()
+	if len(targets) == 0 {
 		return rs[0].Verdict
 	}
+	return result.VerdictOf(result.JudgeAll(rs, targets))
+}
+
+// verdictText is a side's verdict, with how many of its runs passed on
+// their own when it has several.
+func verdictText(v string, rs []*result.Result) string {
+	if len(rs) == 1 {
+		return v
+	}
 	n := 0
 	for _, r := range rs {
 		if r.Verdict == result.VerdictPass {
 			n++
 		}
 	}
-	return fmt.Sprintf("pass %d/%d", n, len(rs))
+	return fmt.Sprintf("%s (%d/%d runs passed)", v, n, len(rs))
 }
 
 // medianFaults is a side's faults as one run: for a single run its own; for

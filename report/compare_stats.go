@@ -19,13 +19,11 @@ import (
 //     p-value the Mann-Whitney rank-sum test by exact permutation (every
 //     split of the pooled runs when there are at most permExact of them, a
 //     seeded random sample of splits otherwise).
-//   - single runs (or sides with fewer runs): the recorded seconds are the
-//     units. The estimate is the difference of a per-second statistic (the
-//     median over seconds of a latency percentile; per-second sums for a
-//     rate); interval and p-value from a moving-block bootstrap of the
-//     seconds (blocks of about sqrt(n) seconds, each run resampled on its
-//     own), so a burst of slow seconds stays together instead of looking
-//     like independent luck.
+//   - single runs (or sides with fewer runs): the recorded seconds. The
+//     estimate is the difference of a per-second statistic (the median
+//     over seconds of a latency percentile; per-second sums for a rate);
+//     its noise the spread between blocks of each run's seconds, taken as
+//     the run-to-run variance (testWindows says why); Welch's t-test.
 //
 // Both are seeded: the same reports give the same table.
 
@@ -233,49 +231,179 @@ func nextCombination(idx []int, n int) bool {
 	return false
 }
 
-// testWindows compares the per-second windows of two sides (each a list of
-// runs' windows) by a moving-block bootstrap.
-func testWindows(base, cur [][]window, kind statKind, confidence float64, resamples int) testResult {
-	t := testResult{method: "seconds: moving-block bootstrap of the recorded seconds"}
+// testWindows compares the recorded seconds of two sides (each a list of
+// runs' windows). The estimate is the difference of the statistic over all
+// of each side's seconds. Its noise is not the standard error of that
+// statistic, which shrinks with every second recorded: two runs of the same
+// binary differ by more than their seconds vary (the machine is not the
+// same from one minute to the next), and a test that ignored it would call
+// that difference significant. A run's seconds are cut into consecutive
+// blocks of blockLen seconds, and the spread of the blocks' statistics
+// stands for how far a run's level lies from another run's: a run's level
+// is taken to vary from run to run as much as it wanders between blocks of
+// its own seconds (on this machine, 8 runs of the baseline: the per-second
+// p50's between-run standard deviation 0.0066 ms, its between-block ones
+// 0.002–0.009 ms; docs/performance.md). The test is Welch's t-test of the
+// difference with that variance (divided by the side's number of runs),
+// its degrees of freedom from the blocks; the interval the matching t
+// interval.
+func testWindows(base, cur [][]window, kind statKind, confidence float64) testResult {
+	t := testResult{method: "seconds: Welch t-test with the spread between blocks of each run's seconds as run-to-run variance"}
 	var bok, cok bool
 	t.base, bok = windowStat(kind, flatten(base))
 	t.cur, cok = windowStat(kind, flatten(cur))
 	if !bok || !cok {
 		return t
 	}
-	t.tested = true
-	rng := seeded()
-	diffs := make([]float64, 0, resamples)
-	var bbuf, cbuf []window
-	for range resamples {
-		bbuf = blockResample(bbuf[:0], base, rng)
-		cbuf = blockResample(cbuf[:0], cur, rng)
-		bs, ok1 := windowStat(kind, bbuf)
-		cs, ok2 := windowStat(kind, cbuf)
-		if ok1 && ok2 {
-			diffs = append(diffs, cs-bs)
-		}
-	}
-	if len(diffs) == 0 {
-		t.tested = false
+	vb, nb, okb := blockVariance(base, kind)
+	vc, nc, okc := blockVariance(cur, kind)
+	if !okb || !okc {
 		return t
 	}
-	t.low, t.high = percentileInterval(diffs, confidence)
-	// Two-sided bootstrap p-value: twice the share of resampled
-	// differences on the far side of zero (with the observed one counted).
-	var le, ge float64
-	for _, d := range diffs {
-		if d <= 0 {
-			le++
+	t.tested = true
+	d := t.cur - t.base
+	se := math.Sqrt(vb + vc)
+	if se == 0 {
+		// No spread at all (a constant, or nothing on either side): any
+		// difference is beyond noise, none is none.
+		t.low, t.high, t.p = d, d, 1
+		if d != 0 {
+			t.p = 0
 		}
-		if d >= 0 {
-			ge++
+		return t
+	}
+	df := welchDF(vb, nb, vc, nc)
+	tq := studentQuantile(1-(1-confidence)/2, df)
+	t.low, t.high = d-tq*se, d+tq*se
+	t.p = 2 * (1 - studentCDF(math.Abs(d)/se, df))
+	return t
+}
+
+// blockVariance is the variance of a side's block statistics (robustly
+// estimated) divided by its number of runs (the variance of the side's
+// level), and the number of blocks it was estimated from; false with fewer
+// than two blocks.
+func blockVariance(runs [][]window, kind statKind) (v float64, blocks int, ok bool) {
+	var stats []float64
+	nruns := 0
+	for _, ws := range runs {
+		if len(ws) == 0 {
+			continue
+		}
+		nruns++
+		l := blockLen(len(ws))
+		for i := 0; i+l <= len(ws); i += l {
+			if x, ok := windowStat(kind, ws[i:i+l]); ok {
+				stats = append(stats, x)
+			}
 		}
 	}
-	n := float64(len(diffs))
-	t.p = math.Min(1, 2*(math.Min(le, ge)+1)/(n+1))
-	t.minP = 2 / (n + 1)
-	return t
+	if len(stats) < 2 {
+		return 0, len(stats), false
+	}
+	// A robust spread (1.4826 times the median absolute deviation, the
+	// standard deviation for normal data): one block holding a fault or a
+	// stall of the machine does not stand for every run's level, as the
+	// median over seconds does not let it move the estimate.
+	m := median(stats)
+	dev := make([]float64, len(stats))
+	for i, x := range stats {
+		dev[i] = math.Abs(x - m)
+	}
+	sd := 1.4826 * median(dev)
+	return sd * sd / float64(nruns), len(stats), true
+}
+
+// welchDF is the Welch–Satterthwaite degrees of freedom of two variances
+// estimated from n1 and n2 blocks.
+func welchDF(v1 float64, n1 int, v2 float64, n2 int) float64 {
+	num := (v1 + v2) * (v1 + v2)
+	den := v1*v1/float64(n1-1) + v2*v2/float64(n2-1)
+	if den == 0 {
+		return float64(n1 + n2 - 2)
+	}
+	return max(1, num/den)
+}
+
+// studentCDF is P(T <= x) for Student's t with df degrees of freedom.
+func studentCDF(x, df float64) float64 {
+	ib := regIncBeta(df/2, 0.5, df/(df+x*x))
+	if x >= 0 {
+		return 1 - ib/2
+	}
+	return ib / 2
+}
+
+// studentQuantile inverts studentCDF by bisection (p in (0.5, 1)).
+func studentQuantile(p, df float64) float64 {
+	lo, hi := 0.0, 1.0
+	for studentCDF(hi, df) < p {
+		hi *= 2
+	}
+	for range 100 {
+		mid := (lo + hi) / 2
+		if studentCDF(mid, df) < p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// regIncBeta is the regularized incomplete beta function I_x(a, b), by its
+// continued fraction (Lentz's method).
+func regIncBeta(a, b, x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	if x >= 1 {
+		return 1
+	}
+	la, _ := math.Lgamma(a + b)
+	lb, _ := math.Lgamma(a)
+	lc, _ := math.Lgamma(b)
+	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
+	if x > (a+1)/(a+b+2) {
+		return 1 - regIncBeta(b, a, 1-x)
+	}
+	const tiny = 1e-300
+	c, d := 1.0, 1-(a+b)*x/(a+1)
+	if math.Abs(d) < tiny {
+		d = tiny
+	}
+	d = 1 / d
+	f := d
+	for m := 1; m <= 300; m++ {
+		fm := float64(m)
+		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
+		d = 1 + num*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + num/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		f *= d * c
+		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
+		d = 1 + num*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + num/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		delta := d * c
+		f *= delta
+		if math.Abs(delta-1) < 1e-12 {
+			break
+		}
+	}
+	return front * f / a
 }
 
 func flatten(runs [][]window) []window {
@@ -286,29 +414,10 @@ func flatten(runs [][]window) []window {
 	return all
 }
 
-// blockLen is the moving block's length for n seconds: about sqrt(n), so
-// a 30 s run is resampled in blocks of 6 s, a 2 min one in blocks of 11 s.
+// blockLen is the block's length for n seconds: about sqrt(n), so a 30 s
+// run is cut into 5 blocks of 6 s, a 2 min one into 10 of 11 s.
 func blockLen(n int) int {
 	return max(1, int(math.Ceil(math.Sqrt(float64(n)))))
-}
-
-// blockResample appends one moving-block resample of every run's windows
-// (each run as long as it was, from blocks of that run only).
-func blockResample(dst []window, runs [][]window, rng *rand.Rand) []window {
-	for _, ws := range runs {
-		n := len(ws)
-		if n == 0 {
-			continue
-		}
-		b := min(blockLen(n), n)
-		for got := 0; got < n; {
-			start := rng.IntN(n - b + 1)
-			take := min(b, n-got)
-			dst = append(dst, ws[start:start+take]...)
-			got += take
-		}
-	}
-	return dst
 }
 
 // percentileInterval is the central confidence interval of draws.

@@ -48,23 +48,76 @@ func TestNextCombinationVisitsEverySplit(t *testing.T) {
 	}
 }
 
-// A block resample keeps each run's length and draws only from that run.
-func TestBlockResample(t *testing.T) {
-	runs := [][]window{make([]window, 30), make([]window, 7)}
-	for i := range runs[1] {
-		runs[1][i] = window{num: 1}
+// Student's t: Cauchy at one degree of freedom, the textbook 97.5 %
+// quantiles at 10 and at many.
+func TestStudentT(t *testing.T) {
+	if got := studentCDF(1, 1); math.Abs(got-0.75) > 1e-9 {
+		t.Errorf("CDF(1; 1) = %v, want 0.75", got)
 	}
-	got := blockResample(nil, runs, seeded())
-	if len(got) != 37 {
-		t.Fatalf("resample of 30 + 7 seconds has %d", len(got))
+	if got := studentCDF(-1, 1); math.Abs(got-0.25) > 1e-9 {
+		t.Errorf("CDF(-1; 1) = %v, want 0.25", got)
 	}
-	for i, w := range got {
-		if (i < 30) != (w.num == 0) {
-			t.Fatalf("second %d drawn from the other run", i)
+	for df, want := range map[float64]float64{10: 2.2281, 4: 2.7764, 1000: 1.9623} {
+		if got := studentQuantile(0.975, df); math.Abs(got-want) > 1e-3 {
+			t.Errorf("97.5%% quantile at %v df = %v, want %v", df, got, want)
 		}
+	}
+}
+
+// The block variance: 31 seconds are 5 blocks of 6; a side of several
+// runs has its variance divided by their number; one block cannot show a
+// spread.
+func TestBlockVariance(t *testing.T) {
+	run := make([]window, 31)
+	for i := range run {
+		run[i] = window{num: float64(i / 6)} // blocks 0,1,2,3,4 (and one second of 5, left out)
+	}
+	// Block medians 0..4: median 2, absolute deviations 2 1 0 1 2, MAD 1.
+	v, n, ok := blockVariance([][]window{run}, statMedian)
+	if want := 1.4826 * 1.4826; !ok || n != 5 || math.Abs(v-want) > 1e-12 {
+		t.Errorf("one run: variance %v of %d blocks (%v), want %v of 5", v, n, ok, want)
+	}
+	if v2, n2, _ := blockVariance([][]window{run, run}, statMedian); n2 != 10 || math.Abs(v2-v/2) > 1e-12 {
+		t.Errorf("two runs: variance %v of %d blocks, want %v of 10", v2, n2, v/2)
+	}
+	// One block holding a fault does not widen the spread.
+	spiked := append([]window(nil), run...)
+	for i := 12; i < 18; i++ {
+		spiked[i].num = 1000
+	}
+	if vs, _, _ := blockVariance([][]window{spiked}, statMedian); vs > 5*v {
+		t.Errorf("one outlying block: variance %v (without it %v)", vs, v)
+	}
+	if _, _, ok := blockVariance([][]window{run[:3]}, statMedian); ok {
+		t.Error("three seconds are one block of 2: no spread")
 	}
 	if blockLen(30) != 6 || blockLen(120) != 11 || blockLen(1) != 1 {
 		t.Errorf("block lengths %d %d %d", blockLen(30), blockLen(120), blockLen(1))
+	}
+}
+
+// Single runs whose seconds are level but whose levels differ by less than
+// their blocks wander are not significantly different; a shift far beyond
+// it is.
+func TestTestWindows(t *testing.T) {
+	wobble := func(level float64) [][]window {
+		ws := make([]window, 30)
+		for i := range ws {
+			ws[i] = window{num: level + 0.01*float64((i/6)%3), den: 1}
+		}
+		return [][]window{ws}
+	}
+	near := testWindows(wobble(0.10), wobble(0.11), statMedian, 0.95)
+	if !near.tested || near.p < 0.05 {
+		t.Errorf("a shift as large as the blocks' wander: p %v", near.p)
+	}
+	far := testWindows(wobble(0.10), wobble(1.10), statMedian, 0.95)
+	if !far.tested || far.p > 0.001 || far.low <= 0.9 || far.high >= 1.1 {
+		t.Errorf("a 1 ms shift: p %v, interval [%v, %v]", far.p, far.low, far.high)
+	}
+	flat := [][]window{{{1, 1}, {1, 1}, {1, 1}, {1, 1}}}
+	if r := testWindows(flat, flat, statMedian, 0.95); !r.tested || r.p != 1 || r.low != 0 {
+		t.Errorf("identical constant sides: %+v", r)
 	}
 }
 
