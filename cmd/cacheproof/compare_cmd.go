@@ -23,12 +23,14 @@ of report files, directories (their *.json and */report.json) or globs; the
 two-argument form BASE NEW takes a file or a directory each. A repeated
 run's report (run --repeat) stands for its runs. Every metric's
 difference gets a confidence interval and a p-value: over runs when each
-side has at least 4 (medians, bootstrap over runs, permutation test), over
-the recorded seconds of the runs otherwise (moving-block bootstrap). A metric
-regresses only when its change is beyond the tolerance AND significant, and
-the machine's own noise measured by the host timer probe does not reach it;
-a change beyond the tolerance that is not significant, or that the noise
-explains, is inconclusive. docs/report.md says how it is computed.
+side has at least 4 (medians, bootstrap over runs, Mann-Whitney permutation
+test), over the recorded seconds of the runs otherwise (Welch's t-test, the
+spread between blocks of a run's seconds standing for the run-to-run
+variance). A metric regresses only when its change is beyond the tolerance
+even at the interval's favourable end AND significant, and the machine's
+own noise measured by the host timer probe does not reach it; a change
+beyond the tolerance that is not decided so is inconclusive.
+docs/report.md says how it is computed.
 
 The hit rate is gated through the miss rate (1 - hit rate), relative like
 every other metric: 95% to 94% is 20% more misses. --max-hit-rate-drop gates
