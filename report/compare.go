@@ -1,9 +1,13 @@
 package report
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -25,7 +29,22 @@ type CompareOptions struct {
 	// users, recorded seconds) instead of refusing; what differed is in
 	// Comparison.Warnings.
 	Force bool
+	// Confidence is the intervals' coverage and one minus the significance
+	// level of the tests (0 means 0.95): a metric regresses only when its
+	// change is beyond the tolerance and its p-value below 1 - Confidence.
+	Confidence float64
+	// Resamples is the bootstrap's number of resamples (0 means 2,000).
+	Resamples int
 }
+
+// Row verdicts of a comparison.
+const (
+	CompareRegressed    = "regressed"
+	CompareImproved     = "improved"
+	CompareNoChange     = "no significant change"
+	CompareInconclusive = "inconclusive"
+	CompareNotGated     = "not gated"
+)
 
 // IncomparableError is returned by Compare when the two reports are not
 // runs of the same load, so their differences would say nothing about the
@@ -70,36 +89,78 @@ func LoadDifferences(base, cur *result.Result) []string {
 	return d
 }
 
-// CompareRow is one metric of two reports side by side. Change is relative
-// ((cur-base)/base); Regressed is set when the metric got worse by more than
-// the tolerance and by more than the metric's noise floor.
+// CompareRow is one metric of the two sides. Base and Cur are what the
+// verdict judged: each side's figure for a single run (Overall) or the
+// median over its runs. Change is relative ((cur-base)/base) of the tested
+// statistic: for runs the median over runs; for single runs compared by
+// their seconds the per-second statistic (see Comparison.Method), whose
+// base and new values are BaseStat and CurStat. Interval is the
+// confidence interval of that relative change (of the absolute difference
+// for the hit rate gated by points), P the two-sided p-value of the test.
+// Verdict is one of the Compare* constants; Regressed is Verdict ==
+// CompareRegressed.
 type CompareRow struct {
-	Metric    string  `json:"metric"`
-	Unit      string  `json:"unit"`
-	Base      float64 `json:"base"`
-	Cur       float64 `json:"cur"`
-	BaseText  string  `json:"base_text"`
-	CurText   string  `json:"cur_text"`
-	Change    float64 `json:"change"`
-	Better    string  `json:"better"` // "lower" or "higher"
-	Regressed bool    `json:"regressed"`
-	Note      string  `json:"note,omitempty"`
+	Metric    string           `json:"metric"`
+	Unit      string           `json:"unit"`
+	Base      float64          `json:"base"`
+	Cur       float64          `json:"cur"`
+	BaseText  string           `json:"base_text"`
+	CurText   string           `json:"cur_text"`
+	BaseStat  *float64         `json:"base_stat,omitempty"`
+	CurStat   *float64         `json:"cur_stat,omitempty"`
+	Change    float64          `json:"change"`
+	Interval  *result.Interval `json:"interval,omitempty"`
+	P         *float64         `json:"p_value,omitempty"`
+	Better    string           `json:"better"` // "lower" or "higher"
+	Verdict   string           `json:"verdict"`
+	Regressed bool             `json:"regressed"`
+	Note      string           `json:"note,omitempty"`
+}
+
+// MarshalJSON writes Change as null when it is infinite (from nothing to
+// something): JSON has no infinity.
+func (r CompareRow) MarshalJSON() ([]byte, error) {
+	type plain CompareRow
+	out := struct {
+		plain
+		Change *float64 `json:"change"`
+	}{plain: plain(r)}
+	if !math.IsInf(r.Change, 0) && !math.IsNaN(r.Change) {
+		out.Change = &r.Change
+	}
+	return json.Marshal(out)
 }
 
 // Comparison is the result of Compare.
 type Comparison struct {
-	Base, Cur      string // scenario names (and start times) of the two reports
-	MaxRegression  float64
-	MaxHitRateDrop *float64
-	Rows           []CompareRow
-	Regressed      bool
+	Base string `json:"base"` // scenario names (and start times) of the two sides
+	Cur  string `json:"new"`
+	// BaseRuns and NewRuns count the reports on each side.
+	BaseRuns int `json:"base_runs"`
+	NewRuns  int `json:"new_runs"`
+	// Method says where the intervals and p-values come from: runs, or
+	// the recorded seconds of single runs.
+	Method         string       `json:"method"`
+	Confidence     float64      `json:"confidence"`
+	MaxRegression  float64      `json:"max_regression"`
+	MaxHitRateDrop *float64     `json:"max_hit_rate_drop,omitempty"`
+	Rows           []CompareRow `json:"rows"`
+	Regressed      bool         `json:"regressed"`
+	// Inconclusive is set when no row regressed and at least one could
+	// not be decided (a change beyond the tolerance that is not
+	// significant, or one the machine's measured noise explains).
+	Inconclusive bool `json:"inconclusive"`
+	// HostLate is each side's host timer probe late share (median over its
+	// runs; nil when not measured): the machine's noise at the time.
+	BaseHostLate *float64 `json:"base_host_late,omitempty"`
+	NewHostLate  *float64 `json:"new_host_late,omitempty"`
 	// Warnings are the load differences a forced comparison went past.
-	Warnings []string
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // compareSpec says how a metric is compared. floor is the smallest absolute
 // change that counts as a regression (below it, differences are noise of the
-// measurement: one histogram bucket, one sampling second, one event);
+// measurement: one histogram bucket, a rate of one in ten thousand);
 // strict metrics regress on any increase (lost data is never noise).
 type compareSpec struct {
 	name   string
@@ -113,6 +174,16 @@ type compareSpec struct {
 	info bool
 	why  string
 	get  func(*result.Result) (float64, bool)
+	// win reads one recorded second (nil: the timeline has no per-second
+	// value, so single runs cannot test it); kind says how seconds
+	// combine.
+	win  func(timedRow) (window, bool)
+	kind statKind
+	// q is the latency percentile the row is (0: not a latency), for the
+	// host noise check; late marks the late-start rate, judged against the
+	// host probe's own late share.
+	q    float64
+	late bool
 }
 
 // layerGetter reads a figure of the layer section from a run that has one
@@ -145,39 +216,75 @@ func countGetter(f func(*result.Result) uint64, looked func(*result.Result) uint
 	}
 }
 
+// rateGetter reads a count per request: counts are judged as rates, so a
+// run with more requests is not worse for having more of them.
+func rateGetter(f func(*result.Result) uint64) func(*result.Result) (float64, bool) {
+	return func(r *result.Result) (float64, bool) {
+		if r.Users.Requests == 0 {
+			return 0, false
+		}
+		return float64(f(r)) / float64(r.Users.Requests), true
+	}
+}
+
+// rateWindow reads a count per operation of one second.
+func rateWindow(f func(timedRow) uint64) func(timedRow) (window, bool) {
+	return func(w timedRow) (window, bool) { return window{float64(f(w)), float64(w.Ops)}, true }
+}
+
+// latencyWindow reads a per-second percentile of a second with operations.
+func latencyWindow(f func(timedRow) float64) func(timedRow) (window, bool) {
+	return func(w timedRow) (window, bool) { return window{f(w), 1}, w.Ops > 0 }
+}
+
 // judgedHitRate is the hit rate targets judge: failed lookups did not hit.
 func judgedHitRate(r *result.Result) (float64, bool) {
 	c := r.Cache
 	return result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors), c.Hits+c.Misses+c.LookupErrors > 0
 }
 
+// rateFloor is the smallest change of a rate per request that counts: one
+// in ten thousand requests.
+const rateFloor = 0.0001
+
 func compareSpecs() []compareSpec {
 	overall := func(r *result.Result) result.Summary { return r.Latency.Overall }
 	service := func(r *result.Result) result.Summary { return r.Latency.Service }
+	perSecond := map[string]func(timedRow) float64{
+		"p50": func(w timedRow) float64 { return w.P50 }, "p99": func(w timedRow) float64 { return w.P99 },
+		"p999": func(w timedRow) float64 { return w.P999 }, "max": func(w timedRow) float64 { return w.Max },
+	}
+	quantile := map[string]float64{"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 0}
 	specs := []compareSpec{}
 	for _, q := range []string{"p50", "p90", "p99", "p999", "max"} {
-		specs = append(specs, compareSpec{name: "latency_" + q, unit: result.UnitMs, better: "lower", floor: 0.01, info: q == "max", get: summaryGetter(overall, func(s result.Summary) float64 { return s.Quantile(q) })})
+		s := compareSpec{name: "latency_" + q, unit: result.UnitMs, better: "lower", floor: 0.01, info: q == "max", q: quantile[q],
+			get: summaryGetter(overall, func(s result.Summary) float64 { return s.Quantile(q) })}
+		if f := perSecond[q]; f != nil {
+			s.win, s.kind = latencyWindow(f), statMedian
+		}
+		specs = append(specs, s)
 	}
 	specs = append(specs,
-		compareSpec{name: "service_p99", unit: result.UnitMs, better: "lower", floor: 0.01, get: summaryGetter(service, func(s result.Summary) float64 { return s.P99 })},
-		compareSpec{name: "error_rate", unit: result.UnitFraction, better: "lower", floor: 0.0001, get: func(r *result.Result) (float64, bool) {
-			if r.Users.Requests == 0 {
-				return 0, false
-			}
-			return float64(r.TotalErrors()) / float64(r.Users.Requests), true
-		}},
-		compareSpec{name: "errors", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.TotalErrors() }, nil)},
-		compareSpec{name: "pool_timeouts", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Pool.Timeouts }, nil)},
-		compareSpec{name: "late", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Late }, nil)},
-		compareSpec{name: "dropped", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Dropped }, nil)},
-		compareSpec{name: "abandoned", unit: result.UnitCount, better: "lower", floor: 1, get: countGetter(func(r *result.Result) uint64 { return r.Users.Abandoned }, nil)},
+		compareSpec{name: "service_p99", unit: result.UnitMs, better: "lower", floor: 0.01, q: 0.99, get: summaryGetter(service, func(s result.Summary) float64 { return s.P99 })},
+		compareSpec{name: "error_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
+			get: rateGetter(func(r *result.Result) uint64 { return r.TotalErrors() }), win: rateWindow(func(w timedRow) uint64 { return w.Errors })},
+		compareSpec{name: "pool_timeout_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
+			get: rateGetter(func(r *result.Result) uint64 { return r.Pool.Timeouts }), win: rateWindow(func(w timedRow) uint64 { return w.PoolTimeouts })},
+		compareSpec{name: "late_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio, late: true,
+			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Late }), win: rateWindow(func(w timedRow) uint64 { return w.Late })},
+		compareSpec{name: "dropped_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
+			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Dropped }), win: rateWindow(func(w timedRow) uint64 { return w.Dropped })},
+		compareSpec{name: "abandoned_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
+			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Abandoned }), win: rateWindow(func(w timedRow) uint64 { return w.Abandoned })},
 		compareSpec{name: "integrity_mismatches", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.Mismatches },
 			func(r *result.Result) uint64 { return r.Integrity.Checked })},
 		compareSpec{name: "lost_writes", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.LostWrites },
 			func(r *result.Result) uint64 { return r.Integrity.WritesTracked })},
-		compareSpec{name: "ops_per_sec", unit: result.UnitRate, better: "higher", floor: 1, get: func(r *result.Result) (float64, bool) {
-			return r.OpsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
-		}},
+		compareSpec{name: "ops_per_sec", unit: result.UnitRate, better: "higher", floor: 1, kind: statRatio,
+			get: func(r *result.Result) (float64, bool) {
+				return r.OpsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
+			},
+			win: func(w timedRow) (window, bool) { return window{float64(w.Ops), w.dt}, true }},
 		// The layer (reports with one): a stale read served a user data an
 		// update had replaced, so any increase gates, as lost writes do;
 		// it is measured only where instances kept local copies. Rate-limit
@@ -206,18 +313,32 @@ func Compare(base, cur *result.Result, maxRegression float64) (Comparison, error
 	return CompareWith(base, cur, CompareOptions{MaxRegression: maxRegression})
 }
 
-// CompareWith puts base and cur side by side: latency percentiles, hit and
-// miss rate, errors, pool timeouts, integrity, throughput, and recovery per
-// fault (faults are matched by position and kind). cur regresses when a
-// metric is worse than base by more than o.MaxRegression relative, and by
-// more than the metric's noise floor; the hit rate through its miss rate (or
-// by points, with o.MaxHitRateDrop); lost writes and integrity mismatches on
-// any increase; a metric or fault the base measured and cur did not, and a
-// pass turning into a fail, always. Reports of different loads are refused
-// with an *IncomparableError unless o.Force is set.
+// CompareWith compares two single runs: CompareSets of one report each.
 func CompareWith(base, cur *result.Result, o CompareOptions) (Comparison, error) {
 	if base == nil || cur == nil {
 		return Comparison{}, fmt.Errorf("compare: nil report")
+	}
+	return CompareSets([]*result.Result{base}, []*result.Result{cur}, o)
+}
+
+// CompareSets puts the base runs and the new runs side by side: latency
+// percentiles, hit and miss rate, error, pool-timeout, late, dropped and
+// abandoned rates per request, integrity, throughput, and recovery per
+// fault (faults are matched by position and kind). Each metric's
+// difference gets an interval and a p-value (compare_stats.go: over runs
+// when each side has at least four, over the recorded seconds otherwise).
+// A metric regresses only when its change is worse than o.MaxRegression
+// relative (and than the metric's noise floor) and significant, and the
+// machine's own measured noise (the host timer probe) does not reach it; the
+// hit rate through its miss rate (or by points, with o.MaxHitRateDrop).
+// Lost writes, integrity mismatches and stale reads regress on any increase
+// (the worst run of each side); a metric or fault the base measured and the
+// new side did not, and a pass turning into a fail, always. Reports of
+// different loads are refused with an *IncomparableError unless o.Force is
+// set.
+func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, error) {
+	if len(base) == 0 || len(cur) == 0 || slices.Contains(base, nil) || slices.Contains(cur, nil) {
+		return Comparison{}, fmt.Errorf("compare: a side without reports")
 	}
 	maxRegression := o.MaxRegression
 	if maxRegression < 0 || math.IsNaN(maxRegression) {
@@ -226,112 +347,409 @@ func CompareWith(base, cur *result.Result, o CompareOptions) (Comparison, error)
 	if d := o.MaxHitRateDrop; d != nil && (*d < 0 || *d > 1 || math.IsNaN(*d)) {
 		return Comparison{}, fmt.Errorf("compare: max hit rate drop must be between 0 and 1 (100 points), got %v", *d)
 	}
-	c := Comparison{Base: describe(base), Cur: describe(cur), MaxRegression: maxRegression, MaxHitRateDrop: o.MaxHitRateDrop}
-	if d := LoadDifferences(base, cur); len(d) > 0 {
-		if !o.Force {
-			return Comparison{}, &IncomparableError{Differences: d}
-		}
-		c.Warnings = d
+	if o.Confidence == 0 {
+		o.Confidence = 0.95
 	}
+	if o.Confidence <= 0.5 || o.Confidence >= 1 || math.IsNaN(o.Confidence) {
+		return Comparison{}, fmt.Errorf("compare: confidence must be between 50%% and 100%%, got %v", o.Confidence)
+	}
+	if o.Resamples <= 0 {
+		o.Resamples = 2000
+	}
+	c := Comparison{Base: describeSet(base), Cur: describeSet(cur), BaseRuns: len(base), NewRuns: len(cur),
+		Confidence: o.Confidence, MaxRegression: maxRegression, MaxHitRateDrop: o.MaxHitRateDrop,
+		BaseHostLate: hostLate(base), NewHostLate: hostLate(cur)}
+	var diffs []string
+	for _, side := range [][]*result.Result{base, cur} {
+		for _, r := range side[1:] {
+			for _, d := range LoadDifferences(side[0], r) {
+				diffs = append(diffs, "within a side: "+d)
+			}
+		}
+	}
+	diffs = append(diffs, LoadDifferences(base[0], cur[0])...)
+	if len(diffs) > 0 {
+		if !o.Force {
+			return Comparison{}, &IncomparableError{Differences: diffs}
+		}
+		c.Warnings = diffs
+	}
+	byRuns := len(base) >= minSetRuns && len(cur) >= minSetRuns
+	if byRuns {
+		c.Method = fmt.Sprintf("over runs (%d base, %d new): each row compares the medians of the runs; the interval is a bootstrap over runs, the p-value a Mann-Whitney rank-sum test by exact permutation", len(base), len(cur))
+	} else {
+		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), by Welch's t-test whose variance is the spread between blocks of each run's seconds (a run's level taken to vary from run to run as much as between its own blocks); base and new show the runs' overall figures", windowCount(base), windowCount(cur))
+	}
+	cp := comparer{o: o, byRuns: byRuns, base: base, cur: cur}
 	for _, s := range compareSpecs() {
 		if s.name == "error_rate" {
 			// The hit rate sits after the latencies, before the errors.
-			c.compareHitRate(base, cur, o)
-		}
-		bv, bok := s.get(base)
-		cv, cok := s.get(cur)
-		if !bok && !cok {
-			continue
-		}
-		row := CompareRow{Metric: s.name, Unit: s.unit, Base: bv, Cur: cv, Better: s.better,
-			BaseText: result.FormatValue(bv, s.unit), CurText: result.FormatValue(cv, s.unit)}
-		if !bok || !cok {
-			if s.info {
-				// Not gated, not even by its absence.
-				row = missingRow(row, bok)
-				row.Regressed, row.Note = false, "in one report only; not gated"
-				c.add(row)
-				continue
+			for _, r := range cp.hitRateRows() {
+				c.add(r)
 			}
-			c.add(missingRow(row, bok))
-			continue
 		}
-		row.Change = relChange(bv, cv)
-		row.Regressed = !s.info && worse(s, bv, cv, maxRegression)
-		if s.info && (worse(s, bv, cv, maxRegression) || (s.why != "" && bv != cv)) {
+		if row, ok := cp.row(s); ok {
+			c.add(row)
+		}
+	}
+	c.compareFaults(medianFaults(base), medianFaults(cur), maxRegression)
+	c.add(verdictRow(base, cur))
+	c.Inconclusive = !c.Regressed && slices.ContainsFunc(c.Rows, func(r CompareRow) bool { return r.Verdict == CompareInconclusive })
+	return c, nil
+}
+
+// comparer holds what every row of one comparison shares.
+type comparer struct {
+	o         CompareOptions
+	byRuns    bool
+	base, cur []*result.Result
+}
+
+// values are a side's per-run figures of a metric, and whether every run
+// has one.
+func values(rs []*result.Result, get func(*result.Result) (float64, bool)) ([]float64, bool) {
+	var v []float64
+	for _, r := range rs {
+		x, ok := get(r)
+		if !ok {
+			return nil, false
+		}
+		v = append(v, x)
+	}
+	return v, true
+}
+
+// sideText is a side's figure as shown: the single run's, or the median of
+// the runs'.
+func sideText(v []float64, unit string) (float64, string) {
+	m := median(v)
+	t := result.FormatValue(m, unit)
+	if len(v) > 1 {
+		t = "median " + t
+	}
+	return m, t
+}
+
+func (cp comparer) row(s compareSpec) (CompareRow, bool) {
+	bv, bok := values(cp.base, s.get)
+	cv, cok := values(cp.cur, s.get)
+	if !bok && !cok {
+		return CompareRow{}, false
+	}
+	row := CompareRow{Metric: s.name, Unit: s.unit, Better: s.better}
+	row.Base, row.BaseText = sideText(bv, s.unit)
+	row.Cur, row.CurText = sideText(cv, s.unit)
+	if !bok || !cok {
+		row = missingRow(row, bok)
+		if s.info {
+			// Not gated, not even by its absence.
+			row.Regressed, row.Verdict, row.Note = false, CompareNotGated, "in one report only; not gated"
+		}
+		return row, true
+	}
+	if s.strict {
+		// Lost data is never noise: the worst run of the new side against
+		// the worst of the base.
+		bm, cm := slices.Max(bv), slices.Max(cv)
+		row.Change = relChange(bm, cm)
+		row.Regressed = cm > bm
+		row.Verdict = CompareNoChange
+		if row.Regressed {
+			row.Verdict, row.Note = CompareRegressed, "any increase regresses (worst run of each side)"
+		}
+		return row, true
+	}
+	if s.info {
+		row.Change = relChange(row.Base, row.Cur)
+		row.Verdict = CompareNotGated
+		if worse(s, row.Base, row.Cur, cp.o.MaxRegression) || (s.why != "" && row.Base != row.Cur) {
 			row.Note = "not gated: one sample"
 			if s.why != "" {
 				row.Note = s.why
 			}
 		}
-		c.add(row)
+		return row, true
 	}
-	c.compareFaults(base, cur, maxRegression)
-	verdict := CompareRow{Metric: "verdict", BaseText: base.Verdict, CurText: cur.Verdict, Better: "pass"}
-	if base.Verdict == result.VerdictPass && cur.Verdict != result.VerdictPass {
-		verdict.Regressed = true
-		verdict.Note = "a target that was met is now missed"
+	t, ok := cp.test(s, bv, cv)
+	if !ok {
+		// Single runs without a per-second value: the change is shown,
+		// but nothing says whether it is more than noise.
+		row.Change = relChange(row.Base, row.Cur)
+		row.Verdict = CompareNoChange
+		switch {
+		case worse(s, row.Base, row.Cur, cp.o.MaxRegression):
+			row.Verdict, row.Note = CompareInconclusive, "not testable from single runs' seconds (no per-second figure, or too few seconds); compare sets of runs"
+		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cp.o.MaxRegression):
+			row.Note = "better beyond the tolerance, not tested: no per-second figure"
+		}
+		return row, true
 	}
-	c.add(verdict)
-	return c, nil
+	cp.judge(&row, s, t, cp.o.MaxRegression, false)
+	return row, true
 }
 
-// missingRow marks a metric one report has and the other has not. Missing
-// in the new report is a regression: what the base measured, the new run did
+// test runs the metric's test: over runs, or over the seconds.
+func (cp comparer) test(s compareSpec, bv, cv []float64) (testResult, bool) {
+	if cp.byRuns {
+		return testRuns(bv, cv, cp.o.Confidence, cp.o.Resamples), true
+	}
+	if s.win == nil {
+		return testResult{}, false
+	}
+	t := testWindows(sideWindows(cp.base, s.win), sideWindows(cp.cur, s.win), s.kind, cp.o.Confidence)
+	return t, t.tested
+}
+
+// sideWindows are every run's recorded seconds as the metric reads them.
+func sideWindows(rs []*result.Result, f func(timedRow) (window, bool)) [][]window {
+	out := make([][]window, len(rs))
+	for i, r := range rs {
+		for _, w := range recordedWindows(r) {
+			if v, ok := f(w); ok {
+				out[i] = append(out[i], v)
+			}
+		}
+	}
+	return out
+}
+
+func windowCount(rs []*result.Result) int {
+	n := 0
+	for _, r := range rs {
+		n += len(recordedWindows(r))
+	}
+	return n
+}
+
+// judge sets a tested row's change, interval, p-value and verdict. points
+// judges the absolute difference against the tolerance (the hit rate by
+// points) instead of the relative change.
+func (cp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float64, points bool) {
+	alpha := 1 - cp.o.Confidence
+	b, c := t.base, t.cur
+	d := c - b
+	if !cp.byRuns {
+		row.BaseStat, row.CurStat = &b, &c
+	}
+	if b == 0 && c == 0 && t.low == 0 && t.high == 0 {
+		// Nothing on either side (no errors, no drops): nothing to test.
+		row.Verdict = CompareNoChange
+		return
+	}
+	p := t.p
+	row.P = &p
+	row.Change = relChange(b, c)
+	iv := &result.Interval{Confidence: cp.o.Confidence, Method: t.method}
+	switch {
+	case points:
+		iv.Low, iv.High = t.low, t.high
+		iv.Method += "; absolute difference"
+	case b != 0:
+		// Every metric is at least 0: it cannot fall by more than 100 %.
+		iv.Low, iv.High = math.Max(-1, t.low/math.Abs(b)), math.Max(-1, t.high/math.Abs(b))
+		iv.Method += "; relative to the base's figure"
+	default:
+		iv.Low, iv.High = t.low, t.high
+		iv.Method += "; absolute difference (the base's figure is 0)"
+	}
+	row.Interval = iv
+	// The interval's ends as new values: fav is the end most favourable
+	// to the new side, unfav the least. A regression must be beyond the
+	// tolerance even at fav (decided with confidence, as a target fails
+	// only when broken at its interval's favourable end); a change whose
+	// estimate is beyond it but not its favourable end is inconclusive.
+	fav, unfav := c+t.low-d, c+t.high-d
+	if s.better == "higher" || points {
+		fav, unfav = unfav, fav
+	}
+	worseBy := func(v float64) bool { // v is worse than b beyond the tolerance
+		if points {
+			return b-v > tol+1e-12
+		}
+		return worse(s, b, v, tol)
+	}
+	betterBy := func(v float64) bool { // v is better than b beyond the tolerance
+		if points {
+			return v-b > tol+1e-12
+		}
+		return worse(compareSpec{better: flip(s.better), floor: s.floor}, b, v, tol)
+	}
+	significant := p < alpha
+	switch {
+	case worseBy(fav) && significant:
+		// Worse beyond the tolerance even at the interval's favourable
+		// end: decided, unless the machine's noise reaches it.
+		if why := cp.hostExplains(s, b, c); why != "" {
+			row.Verdict, row.Note = CompareInconclusive, why
+			return
+		}
+		row.Verdict, row.Regressed = CompareRegressed, true
+	case betterBy(unfav) && significant:
+		row.Verdict = CompareImproved
+	case worseBy(c) && t.minP >= alpha:
+		row.Verdict = CompareInconclusive
+		row.Note = fmt.Sprintf("worse beyond the tolerance; too few runs to be significant (smallest p-value %s)", formatP(t.minP))
+	case worseBy(c) && !significant:
+		row.Verdict = CompareInconclusive
+		row.Note = fmt.Sprintf("worse beyond the tolerance but not significant (p %s)", formatP(p))
+	case worseBy(c):
+		row.Verdict = CompareInconclusive
+		row.Note = "worse beyond the tolerance, but not at the interval's favourable end"
+	default:
+		row.Verdict = CompareNoChange
+		if significant && b != c {
+			row.Note = "changed within the tolerance"
+		}
+	}
+}
+
+func flip(better string) string {
+	if better == "higher" {
+		return "lower"
+	}
+	return "higher"
+}
+
+// hostExplains says why the machine's own noise, as the host timer probe
+// measured it on the new side, could account for a latency or late-start
+// regression ("" when it could not): a latency percentile q that rose by no
+// more than the lateness the probe saw in enough of its wake-ups to reach q
+// (hostReachMs), or a late-start rate within hostWakesPerStart times the
+// probe's late share. Such a change is not the cache's, nor proven not to
+// be: the row is inconclusive.
+func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
+	if s.late {
+		lf := hostLate(cp.cur)
+		if lf != nil && *lf > 0 && c <= hostWakesPerStart*(*lf) {
+			return fmt.Sprintf("within the machine's noise: the host timer probe woke %s%% of its sleeps over 1 ms late on the new side",
+				formatNum(round(100*(*lf), 2)))
+		}
+		return ""
+	}
+	if s.q == 0 || s.unit != result.UnitMs {
+		return ""
+	}
+	var reach []float64
+	for _, r := range cp.cur {
+		reach = append(reach, hostReachMs(r.Client.HostTimer, s.q))
+	}
+	if rm := median(reach); rm > 0 && c-b <= rm {
+		return fmt.Sprintf("within the machine's noise: +%s ms, and the host timer probe on the new side was late by more than %s ms in enough wake-ups to move a p%s by up to %s ms",
+			formatNum(round(c-b, 3)), formatNum(round(rm/hostWakesPerStart, 3)), formatNum(round(s.q*100, 1)), formatNum(round(rm, 3)))
+	}
+	return ""
+}
+
+// hostLate is the median host timer late share of a side's runs; nil when
+// no run measured it.
+func hostLate(rs []*result.Result) *float64 {
+	var v []float64
+	for _, r := range rs {
+		if h := r.Client.HostTimer; h != nil && h.Wakes > 0 {
+			v = append(v, h.LateFraction)
+		}
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	m := median(v)
+	return &m
+}
+
+func formatP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return strconv.FormatFloat(p, 'f', 3, 64)
+}
+
+// missingRow marks a metric one side has and the other has not. Missing
+// in the new side is a regression: what the base measured, the new run did
 // not (no operations ran, no lookups, no latency), and no data must never
 // pass a gate.
 func missingRow(row CompareRow, inBase bool) CompareRow {
 	if inBase {
 		row.CurText, row.Cur = "n/a", 0
-		row.Regressed = true
+		row.Regressed, row.Verdict = true, CompareRegressed
 		row.Note = "no data in the new report"
 		return row
 	}
 	row.BaseText, row.Base = "n/a", 0
+	row.Verdict = CompareNoChange
 	row.Note = "not in the base report"
 	return row
 }
 
-// compareHitRate adds the hit_rate and miss_rate rows. By default the miss
+// hitRateRows are the hit_rate and miss_rate rows. By default the miss
 // rate gates, relative like every other metric: at a 95 % hit rate, falling
 // to 94 % sends 20 % more lookups to the origin, which a 10 % tolerance on
 // the hit rate itself (a 1 % change) would never catch. With MaxHitRateDrop
 // the hit rate gates on its drop in points instead.
-func (c *Comparison) compareHitRate(base, cur *result.Result, o CompareOptions) {
-	bh, bok := judgedHitRate(base)
-	ch, cok := judgedHitRate(cur)
+func (cp comparer) hitRateRows() []CompareRow {
+	hitSpec := compareSpec{name: "hit_rate", unit: result.UnitFraction, better: "higher", floor: hitRateNoiseFloor, kind: statRatio, get: judgedHitRate,
+		win: func(w timedRow) (window, bool) {
+			return window{float64(w.Hits), float64(w.Hits + w.Misses + w.LookupErrors)}, true
+		}}
+	missSpec := compareSpec{name: "miss_rate", unit: result.UnitFraction, better: "lower", floor: hitRateNoiseFloor, kind: statRatio,
+		get: func(r *result.Result) (float64, bool) { h, ok := judgedHitRate(r); return 1 - h, ok },
+		win: func(w timedRow) (window, bool) {
+			return window{float64(w.Misses + w.LookupErrors), float64(w.Hits + w.Misses + w.LookupErrors)}, true
+		}}
+	bh, bok := values(cp.base, hitSpec.get)
+	ch, cok := values(cp.cur, hitSpec.get)
 	if !bok && !cok {
-		return
+		return nil
 	}
-	hit := CompareRow{Metric: "hit_rate", Unit: result.UnitFraction, Better: "higher", Base: bh, Cur: ch,
-		BaseText: result.FormatValue(bh, result.UnitFraction), CurText: result.FormatValue(ch, result.UnitFraction)}
-	miss := CompareRow{Metric: "miss_rate", Unit: result.UnitFraction, Better: "lower", Base: 1 - bh, Cur: 1 - ch,
-		BaseText: result.FormatValue(1-bh, result.UnitFraction), CurText: result.FormatValue(1-ch, result.UnitFraction)}
+	hit := CompareRow{Metric: "hit_rate", Unit: result.UnitFraction, Better: "higher"}
+	hit.Base, hit.BaseText = sideText(bh, hit.Unit)
+	hit.Cur, hit.CurText = sideText(ch, hit.Unit)
 	if !bok || !cok {
-		c.add(missingRow(hit, bok))
-		return
+		return []CompareRow{missingRow(hit, bok)}
 	}
-	hit.Change = relChange(bh, ch)
-	miss.Change = relChange(1-bh, 1-ch)
-	if d := o.MaxHitRateDrop; d != nil {
-		hit.Regressed = bh-ch > *d+1e-12
+	bm, _ := values(cp.base, missSpec.get)
+	cm, _ := values(cp.cur, missSpec.get)
+	miss := CompareRow{Metric: "miss_rate", Unit: result.UnitFraction, Better: "lower"}
+	miss.Base, miss.BaseText = sideText(bm, miss.Unit)
+	miss.Cur, miss.CurText = sideText(cm, miss.Unit)
+	ht, hok := cp.test(hitSpec, bh, ch)
+	mt, mok := cp.test(missSpec, bm, cm)
+	if !hok || !mok {
+		hit.Change, miss.Change = relChange(hit.Base, hit.Cur), relChange(miss.Base, miss.Cur)
+		hit.Verdict, miss.Verdict = CompareNotGated, CompareInconclusive
+		miss.Note = "no per-second figure to test it on"
+		return []CompareRow{hit, miss}
+	}
+	if d := cp.o.MaxHitRateDrop; d != nil {
+		cp.judge(&hit, hitSpec, ht, *d, true)
 		if hit.Regressed {
-			hit.Note = fmt.Sprintf("dropped %s points, more than %s", formatNum(round((bh-ch)*100, 2)), formatNum(round(*d*100, 2)))
+			hit.Note = fmt.Sprintf("dropped %s points, more than %s", formatNum(round((ht.base-ht.cur)*100, 2)), formatNum(round(*d*100, 2)))
 		}
-		if worse(compareSpec{better: "lower", floor: hitRateNoiseFloor}, 1-bh, 1-ch, o.MaxRegression) {
+		cp.judge(&miss, missSpec, mt, cp.o.MaxRegression, false)
+		if miss.Verdict == CompareRegressed || miss.Verdict == CompareInconclusive {
 			miss.Note = "not gated: the hit rate is gated by points"
 		}
-	} else {
-		miss.Regressed = worse(compareSpec{better: "lower", floor: hitRateNoiseFloor}, 1-bh, 1-ch, o.MaxRegression)
-		if hit.Cur < hit.Base {
-			hit.Note = "gated through miss_rate"
-		}
+		miss.Verdict, miss.Regressed = CompareNotGated, false
+		return []CompareRow{hit, miss}
 	}
-	c.add(hit)
-	c.add(miss)
+	cp.judge(&miss, missSpec, mt, cp.o.MaxRegression, false)
+	cp.judge(&hit, hitSpec, ht, cp.o.MaxRegression, false)
+	hit.Verdict, hit.Regressed = CompareNotGated, false
+	hit.Note = ""
+	if hit.Cur < hit.Base {
+		hit.Note = "gated through miss_rate"
+	}
+	return []CompareRow{hit, miss}
 }
 
 func (c *Comparison) add(row CompareRow) {
+	if row.Verdict == "" {
+		switch {
+		case row.Regressed:
+			row.Verdict = CompareRegressed
+		case row.Unit != "":
+			row.Verdict = CompareNoChange
+		}
+	}
 	c.Rows = append(c.Rows, row)
 	c.Regressed = c.Regressed || row.Regressed
 }
@@ -362,6 +780,107 @@ func relChange(base, cur float64) float64 {
 		return math.Inf(1)
 	}
 	return (cur - base) / math.Abs(base)
+}
+
+// verdictRow compares the sides' verdicts, each side's targets judged
+// again over all of its runs with confidence (result.JudgeAll: pass, fail
+// or inconclusive from the runs' intervals and the machine's measured
+// noise), so a p99 that crossed its bound by chance does not flip the row.
+// A base that passed against a new side that fails regresses; against one
+// that is inconclusive, the row is inconclusive.
+func verdictRow(base, cur []*result.Result) CompareRow {
+	bv, cv := sideVerdict(base), sideVerdict(cur)
+	row := CompareRow{Metric: "verdict", BaseText: verdictText(bv, base), CurText: verdictText(cv, cur), Better: "pass", Verdict: CompareNoChange}
+	switch {
+	case bv == result.VerdictPass && cv == result.VerdictFail:
+		row.Regressed, row.Verdict = true, CompareRegressed
+		row.Note = "a target that was met is now missed"
+	case bv == result.VerdictPass && cv == result.VerdictInconclusive:
+		row.Verdict = CompareInconclusive
+		row.Note = "a target that was met is not decided in the new runs"
+	}
+	return row
+}
+
+// sideVerdict is a side's verdict over its runs: its targets (the first
+// run's) judged over every run.
+func sideVerdict(rs []*result.Result) string {
+	targets := rs[0].TargetSpecs()
+	if len(targets) == 0 {
+		return rs[0].Verdict
+	}
+	return result.VerdictOf(result.JudgeAll(rs, targets))
+}
+
+// verdictText is a side's verdict, with how many of its runs passed on
+// their own when it has several.
+func verdictText(v string, rs []*result.Result) string {
+	if len(rs) == 1 {
+		return v
+	}
+	n := 0
+	for _, r := range rs {
+		if r.Verdict == result.VerdictPass {
+			n++
+		}
+	}
+	return fmt.Sprintf("%s (%d/%d runs passed)", v, n, len(rs))
+}
+
+// medianFaults is a side's faults as one run: for a single run its own; for
+// several, per position the median of each recovery time ("never" sorting
+// last), the errors of the run with the median count, the most lost writes, injected only when
+// every run injected it. Runs whose faults differ in kind at a position
+// keep the first run's kind.
+func medianFaults(rs []*result.Result) *result.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	n := 0
+	for _, r := range rs {
+		n = max(n, len(r.Faults))
+	}
+	out := &result.Result{}
+	for i := 0; i < n; i++ {
+		var fs []result.FaultReport
+		for _, r := range rs {
+			if i < len(r.Faults) {
+				fs = append(fs, r.Faults[i])
+			}
+		}
+		if 2*len(fs) <= len(rs) {
+			continue // in at most half the runs: not this side's fault
+		}
+		f := fs[0]
+		f.Injected = !slices.ContainsFunc(fs, func(x result.FaultReport) bool { return !x.Injected })
+		f.RecoveredAfterS = medianAfter(fs, func(x result.FaultReport) *float64 { return x.RecoveredAfterS })
+		f.P99RecoveredAfterS = medianAfter(fs, func(x result.FaultReport) *float64 { return x.P99RecoveredAfterS })
+		f.RewarmS = medianAfter(fs, func(x result.FaultReport) *float64 { return x.RewarmS })
+		f.Rewarm90S = medianAfter(fs, func(x result.FaultReport) *float64 { return x.Rewarm90S })
+		for _, x := range fs {
+			f.LostWrites = max(f.LostWrites, x.LostWrites)
+		}
+		byErrors := slices.Clone(fs)
+		slices.SortFunc(byErrors, func(a, b result.FaultReport) int { return cmp.Compare(a.Errors(), b.Errors()) })
+		f.ErrorsByKind = byErrors[len(byErrors)/2].ErrorsByKind
+		out.Faults = append(out.Faults, f)
+	}
+	return out
+}
+
+func medianAfter(fs []result.FaultReport, get func(result.FaultReport) *float64) *float64 {
+	v := make([]float64, len(fs))
+	for i, f := range fs {
+		v[i] = math.Inf(1)
+		if p := get(f); p != nil {
+			v[i] = *p
+		}
+	}
+	m := median(v)
+	if math.IsInf(m, 1) || math.IsNaN(m) {
+		return nil
+	}
+	return &m
 }
 
 // compareFaults adds recovery rows per fault. A fault that recovered in base
@@ -473,52 +992,117 @@ func describe(r *result.Result) string {
 	return s
 }
 
-// WriteTable prints the comparison as an aligned table, regressions marked.
+// describeSet names a side: its one report, or how many runs of which
+// scenario, first to last start.
+func describeSet(rs []*result.Result) string {
+	if len(rs) == 1 {
+		return describe(rs[0])
+	}
+	first, last := rs[0].StartedAt, rs[0].StartedAt
+	for _, r := range rs {
+		if r.StartedAt.Before(first) {
+			first = r.StartedAt
+		}
+		if r.StartedAt.After(last) {
+			last = r.StartedAt
+		}
+	}
+	s := fmt.Sprintf("%d runs of %s", len(rs), nameOr(rs[0].Scenario.Name))
+	if !first.IsZero() {
+		s += fmt.Sprintf(" @ %s .. %s", first.UTC().Format("2006-01-02 15:04"), last.UTC().Format("2006-01-02 15:04"))
+	}
+	return s
+}
+
+// WriteJSON writes the comparison as indented JSON.
+func (c Comparison) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(c)
+}
+
+// WriteTable prints the comparison as an aligned table: per row the two
+// sides, the change, its interval and p-value, and the verdict.
 func (c Comparison) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("base: %s\nnew:  %s\n", c.Base, c.Cur)
 	for _, w := range c.Warnings {
 		ew.printf("warning: compared despite a different load: %s\n", w)
 	}
+	ew.printf("tested %s; %s intervals\n", c.Method, formatPercent(c.Confidence))
+	ew.printf("host timer late share (the machine's noise): base %s, new %s\n", hostLateText(c.BaseHostLate), hostLateText(c.NewHostLate))
 	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "metric\tbase\tnew\tchange\t")
+	fmt.Fprintf(tw, "metric\tbase\tnew\tchange\t%s interval\tp\tverdict\t\n", formatPercent(c.Confidence))
 	for _, r := range c.Rows {
-		mark := ""
+		verdict := r.Verdict
 		if r.Regressed {
-			mark = "REGRESSED"
+			verdict = "REGRESSED"
 		}
 		if r.Note != "" {
-			mark = strings.TrimSpace(mark + " (" + r.Note + ")")
+			verdict = strings.TrimSpace(verdict + " (" + strings.TrimPrefix(r.Note, r.Verdict+": ") + ")")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Metric, r.BaseText, r.CurText, changeText(r), mark)
+		p := ""
+		if r.P != nil {
+			p = formatP(*r.P)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Metric, r.BaseText, r.CurText, changeText(r), compareIntervalText(r), p, verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	n := 0
+	n, inc := 0, 0
 	for _, r := range c.Rows {
 		if r.Regressed {
 			n++
+		}
+		if r.Verdict == CompareInconclusive {
+			inc++
 		}
 	}
 	tol := formatPercent(c.MaxRegression)
 	if c.MaxHitRateDrop != nil {
 		tol += fmt.Sprintf(" (hit rate: %s points)", formatNum(round(*c.MaxHitRateDrop*100, 2)))
 	}
-	if c.Regressed {
-		ew.printf("\nREGRESSION: %d metric(s) worse than base beyond %s\n", n, tol)
-	} else {
+	switch {
+	case c.Regressed:
+		ew.printf("\nREGRESSION: %d metric(s) worse than base beyond %s and significant\n", n, tol)
+	case c.Inconclusive:
+		ew.printf("\nINCONCLUSIVE: no significant regression beyond %s; %d metric(s) could not be decided (more runs decide them)\n", tol, inc)
+	default:
 		ew.printf("\nno regression beyond %s\n", tol)
 	}
 	return ew.err
+}
+
+// compareIntervalText is a row's interval as shown: relative changes as signed
+// percentages, the hit rate's points as points.
+func compareIntervalText(r CompareRow) string {
+	iv := r.Interval
+	if iv == nil {
+		return ""
+	}
+	f := func(v float64) string {
+		sign := "+"
+		if v < 0 {
+			sign = ""
+		}
+		if strings.Contains(iv.Method, "absolute") {
+			if r.Unit == result.UnitFraction {
+				return sign + formatNum(round(v*100, 2)) + "pt"
+			}
+			return sign + result.FormatValue(v, r.Unit)
+		}
+		return sign + formatNum(round(v*100, 1)) + "%"
+	}
+	return "[" + f(iv.Low) + ", " + f(iv.High) + "]"
 }
 
 func changeText(r CompareRow) string {
 	if r.Unit == "" || r.BaseText == "n/a" || r.CurText == "n/a" {
 		return ""
 	}
-	if r.Base == r.Cur {
+	if r.Change == 0 {
 		return "="
 	}
 	if math.IsInf(r.Change, 0) {

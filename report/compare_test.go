@@ -2,7 +2,9 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -136,9 +138,12 @@ func TestCompareHitRateCountsLookupErrors(t *testing.T) {
 	}
 }
 
-// withHitRate sets a sample's lookups to hits of 10,000 with no failures.
+// withHitRate sets a sample's lookups to hits of 10,000 with no failures,
+// and every recorded second's lookups to the same hit rate (single runs are
+// compared second by second).
 func withHitRate(r *result.Result, hits uint64) *result.Result {
 	r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors = hits, 10_000-hits, 0
+	reporttest.SetTimelineHitRate(r, float64(hits)/10_000)
 	return r
 }
 
@@ -214,7 +219,7 @@ func TestCompareMissingInNewReportRegresses(t *testing.T) {
 	idle.Cache = result.CacheReport{}
 	idle.Latency = result.LatencyReport{}
 	c, _ = report.Compare(base, idle, 10)
-	for _, m := range []string{"latency_p99", "hit_rate", "errors", "pool_timeouts", "dropped", "ops_per_sec"} {
+	for _, m := range []string{"latency_p99", "hit_rate", "error_rate", "pool_timeout_rate", "dropped_rate", "ops_per_sec"} {
 		if r := rowOf(c, m); !r.Regressed {
 			t.Errorf("%s of a run with no operations must regress: %+v", m, r)
 		}
@@ -332,5 +337,168 @@ func TestCompareLayer(t *testing.T) {
 	c, _ = report.Compare(base, cur, 0.10)
 	if r := rowOf(c, "stale_reads"); r.Regressed || r.BaseText != "n/a" {
 		t.Errorf("stale reads new in this report: %+v", r)
+	}
+}
+
+// samples are runs of one load (the same seed) whose latencies differ by
+// the given factors: the spread of a set of runs.
+func samples(factors ...float64) []*result.Result {
+	var rs []*result.Result
+	for _, f := range factors {
+		rs = append(rs, reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Slowdown: f, NoFaults: true}))
+	}
+	return rs
+}
+
+// Sets of at least four runs a side are compared run against run: medians,
+// a bootstrap interval over runs, an exact permutation test.
+func TestCompareSetsOfRuns(t *testing.T) {
+	base := samples(1, 1.02, 0.98, 1.01, 0.99)
+	c, err := report.CompareSets(base, samples(1.01, 0.99, 1, 1.03, 0.97), report.CompareOptions{MaxRegression: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Regressed || c.BaseRuns != 5 || c.NewRuns != 5 || !strings.HasPrefix(c.Method, "over runs (5 base, 5 new)") {
+		t.Errorf("A/A sets: regressed %v, runs %d/%d, method %q", c.Regressed, c.BaseRuns, c.NewRuns, c.Method)
+	}
+	c, err = report.CompareSets(base, samples(1.5, 1.52, 1.48, 1.51, 1.49), report.CompareOptions{MaxRegression: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p99 := rowOf(c, "latency_p99")
+	// Every new run slower than every base run: the smallest two-sided
+	// p-value of 5 against 5, 2 of the 252 splits.
+	if !p99.Regressed || p99.P == nil || math.Abs(*p99.P-2.0/252) > 1e-9 || p99.Interval == nil || p99.Interval.Low <= 0.10 || p99.Change < 0.4 || p99.Change > 0.6 {
+		t.Errorf("1.5x slower sets: p99 %+v (p %v, interval %+v)", p99, p99.P, p99.Interval)
+	}
+	if !strings.HasPrefix(p99.BaseText, "median ") {
+		t.Errorf("a set's figure is its median: %q", p99.BaseText)
+	}
+	// Three runs a side cannot reach 5 % by permutation (20 splits): they
+	// are compared by their seconds.
+	c, _ = report.CompareSets(base[:3], samples(1.5, 1.52, 1.48), report.CompareOptions{MaxRegression: 0.10})
+	if !strings.HasPrefix(c.Method, "over recorded seconds") || !rowOf(c, "latency_p99").Regressed {
+		t.Errorf("3 against 3: method %q, p99 %+v", c.Method, rowOf(c, "latency_p99"))
+	}
+	// A set whose runs are of different loads is refused.
+	odd := samples(1, 1, 1, 1)
+	odd[2].Users.Active = 100
+	var inc *report.IncomparableError
+	if _, err := report.CompareSets(base, odd, report.CompareOptions{MaxRegression: 0.1}); !errors.As(err, &inc) || !strings.Contains(err.Error(), "within a side: active users") {
+		t.Errorf("mixed loads within a side: %v", err)
+	}
+}
+
+// A change beyond the tolerance that is not significant is inconclusive,
+// and so is a significant latency rise the host timer probe's lateness
+// reaches: neither exits 1.
+func TestCompareInconclusive(t *testing.T) {
+	base := samples(1, 1.02, 0.98, 1.01)
+	// Two of four new runs slow: beyond 10 % in the median, not
+	// significant.
+	c, err := report.CompareSets(base, samples(1, 1.6, 1.01, 1.7), report.CompareOptions{MaxRegression: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p99 := rowOf(c, "latency_p99")
+	if p99.Regressed || p99.Verdict != report.CompareInconclusive || !strings.Contains(p99.Note, "not significant") || c.Regressed || !c.Inconclusive {
+		t.Errorf("half the runs slow: %+v, comparison regressed %v inconclusive %v", p99, c.Regressed, c.Inconclusive)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "INCONCLUSIVE:") {
+		t.Errorf("table: %v\n%s", err, buf.String())
+	}
+
+	// Single runs: 1.3x slower is significant second by second; with a
+	// host that woke 5 % of its probe's sleeps over 10 ms late, the p99's
+	// rise is within what the machine alone could do; its p50's is not.
+	one := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	slow := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Slowdown: 1.3})
+	c, _ = report.Compare(one, slow, 0.10)
+	if r := rowOf(c, "latency_p99"); !r.Regressed {
+		t.Fatalf("1.3x slower single run, quiet host: %+v", r)
+	}
+	slow.Client.HostTimer = &result.HostTimer{Wakes: 10_000, Late: 900, LateFraction: 0.09, MaxMs: 80,
+		Over: []result.HostTimerBound{{OverUs: 100, Wakes: 2000}, {OverUs: 1000, Wakes: 900}, {OverUs: 10_000, Wakes: 500}}}
+	c, _ = report.Compare(one, slow, 0.10)
+	if r := rowOf(c, "latency_p99"); r.Regressed || r.Verdict != report.CompareInconclusive || !strings.Contains(r.Note, "host timer") {
+		t.Errorf("p99 within the host's reach: %+v", r)
+	}
+	if r := rowOf(c, "latency_p50"); !r.Regressed {
+		t.Errorf("p50 beyond the host's reach (10%% of wake-ups over 0.1 ms cannot move a median): %+v", r)
+	}
+	if c.NewHostLate == nil || *c.NewHostLate != 0.09 || c.BaseHostLate != nil {
+		t.Errorf("host late shares: base %v new %v", c.BaseHostLate, c.NewHostLate)
+	}
+}
+
+// Single runs are compared over their recorded seconds only: a warm-up
+// that was slow in one run says nothing.
+func TestCompareSingleRunsSkipUnrecordedSeconds(t *testing.T) {
+	base := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	cur := reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1})
+	warm := 0
+	for i := range cur.Timeline {
+		if cur.Timeline[i].Phase == "warmup" {
+			cur.Timeline[i].P50 *= 50
+			cur.Timeline[i].P99 *= 50
+			cur.Timeline[i].Errors += 1000
+			warm++
+		}
+	}
+	if warm == 0 {
+		t.Fatal("the sample has no warm-up seconds")
+	}
+	c, err := report.Compare(base, cur, 0.10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"latency_p50", "latency_p99", "error_rate"} {
+		if r := rowOf(c, m); r.Verdict != report.CompareNoChange || r.Change != 0 {
+			t.Errorf("%s changed by the warm-up: %+v", m, r)
+		}
+	}
+	if !strings.Contains(c.Method, "over recorded seconds (50 base, 50 new)") {
+		t.Errorf("method %q", c.Method)
+	}
+}
+
+// The JSON output carries every row's interval, p-value and verdict.
+func TestCompareJSON(t *testing.T) {
+	c, err := report.Compare(reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1}),
+		reporttest.Sample(reporttest.Options{Seconds: 60, Seed: 1, Slowdown: 2}), 0.10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back report.Comparison
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	p99 := rowOf(back, "latency_p99")
+	if !back.Regressed || p99.Verdict != report.CompareRegressed || p99.Interval == nil || p99.Interval.Confidence != 0.95 || p99.P == nil || back.Method == "" {
+		t.Errorf("JSON round trip: %+v", p99)
+	}
+}
+
+// A change from nothing to something is infinite; JSON says null.
+func TestCompareJSONInfiniteChange(t *testing.T) {
+	base, cur := samples(1, 1, 1, 1), samples(1, 1, 1, 1)
+	for i := range base {
+		base[i].Users.Dropped, cur[i].Users.Dropped = 0, 500
+	}
+	c, err := report.CompareSets(base, cur, report.CompareOptions{MaxRegression: 0.10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := c.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"metric": "dropped_rate"`) || !strings.Contains(buf.String(), `"change": null`) {
+		t.Errorf("dropped from 0 to 500 in JSON:\n%s", buf.String())
 	}
 }

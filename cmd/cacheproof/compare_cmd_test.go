@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -106,11 +109,12 @@ func TestCompareHitRateGate(t *testing.T) {
 	at := func(name string, hits uint64) string {
 		r := reporttest.Sample(reporttest.Options{Seconds: 30, Seed: 1})
 		r.Cache.Hits, r.Cache.Misses = hits, 10_000-hits
+		reporttest.SetTimelineHitRate(r, float64(hits)/10_000)
 		return writeResult(t, dir, name, r)
 	}
 	base, cur := at("base.json", 9_500), at("cur.json", 9_400)
 	code, out, _ := runCmd(compareCmd, base, cur)
-	if code != exitTargetMiss || !regexp.MustCompile(`miss_rate\s+5%\s+6%\s+\+20%\s+REGRESSED`).MatchString(out) {
+	if code != exitTargetMiss || !regexp.MustCompile(`miss_rate\s+5%\s+6%\s+\+(19\.9|20(\.\d)?)%\s+\[[^]]+\]\s+\S+\s+REGRESSED`).MatchString(out) {
 		t.Errorf("95%% -> 94%% at 10%%: exit %d\n%s", code, out)
 	}
 	if code, out, _ := runCmd(compareCmd, base, cur, "--max-hit-rate-drop", "1.5pt"); code != exitOK || !strings.Contains(out, "(hit rate: 1.5 points)") {
@@ -134,5 +138,84 @@ func TestParsePoints(t *testing.T) {
 		if err != nil || math.Abs(got-want) > 1e-15 {
 			t.Errorf("parsePoints(%q) = %v, %v; want %v", in, got, err, want)
 		}
+	}
+}
+
+// Sets of runs: --base and --new take every report up to the next flag (as
+// a shell expands a glob), or a directory each in the two-argument form.
+func TestCompareSets(t *testing.T) {
+	dir := t.TempDir()
+	var base, slow []string
+	for i, f := range []float64{1, 1.02, 0.98, 1.01} {
+		base = append(base, writeSample(t, dir, fmt.Sprintf("a%d.json", i), reporttest.Options{Seconds: 30, Seed: 1, Slowdown: f, NoFaults: true}))
+	}
+	slowDir := filepath.Join(dir, "slow")
+	for i, f := range []float64{2, 2.02, 1.98, 2.01} {
+		if err := os.MkdirAll(filepath.Join(slowDir, fmt.Sprint(i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, writeSample(t, slowDir, fmt.Sprintf("%d/report.json", i), reporttest.Options{Seconds: 30, Seed: 1, Slowdown: f, NoFaults: true}))
+	}
+	args := append(append(append([]string{"--base"}, base...), "--new"), slow...)
+	code, out, errOut := runCmd(compareCmd, append(args, "--max-regression", "10%")...)
+	if code != exitTargetMiss || !strings.Contains(out, "over runs (4 base, 4 new)") || !regexp.MustCompile(`latency_p99\s+median \S+\s+median \S+\s+\+\d`).MatchString(out) {
+		t.Errorf("4 runs against 4 twice as slow: exit %d\n%s%s", code, out, errOut)
+	}
+	// The same runs as a glob's words against a directory.
+	if code, out, _ := runCmd(compareCmd, "--new", slowDir, "--base", filepath.Join(dir, "a*.json")); code != exitTargetMiss || !strings.Contains(out, "4 runs of restart-under-load") {
+		t.Errorf("glob and directory: exit %d\n%s", code, out)
+	}
+	// A/A sets in the two-argument form (directories), as JSON.
+	aDir := filepath.Join(dir, "again")
+	for i, f := range []float64{1.01, 0.99, 1, 1.02} {
+		writeSample(t, dir, fmt.Sprintf("again/%d.json", i), reporttest.Options{Seconds: 30, Seed: 1, Slowdown: f, NoFaults: true})
+	}
+	code, out, errOut = runCmd(compareCmd, aDir, aDir, "--json")
+	var c report.Comparison
+	if code != exitOK || json.Unmarshal([]byte(out), &c) != nil || c.BaseRuns != 4 || c.Regressed || len(c.Rows) == 0 || c.Rows[0].Verdict == "" {
+		t.Errorf("A/A directories as JSON: exit %d %s\n%s", code, errOut, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--base", base[0]}, "--base and --new each need at least one report"},
+		{[]string{"--base", base[0], "--new", base[1], "--force", base[2]}, "every report follows one of them"},
+		{[]string{"--base", filepath.Join(dir, "none*.json"), "--new", base[0]}, "no report matches"},
+		{[]string{t.TempDir(), base[0]}, "a directory without reports"},
+		{[]string{base[0], base[1], "--confidence", "40%"}, "above 50% and below 100%"},
+	} {
+		if code, _, errOut := runCmd(compareCmd, tc.args...); code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d %q, want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// A repeated run's report (run --repeat) stands for its runs: compared as a
+// set, whether named as a file or as its folder (which also holds the
+// runs' own reports, counted once).
+func TestCompareRepeatedRunReport(t *testing.T) {
+	dir := t.TempDir()
+	repeated := func(name string, factors ...float64) string {
+		var runs []*result.Result
+		var dirs []string
+		for i, f := range factors {
+			r := reporttest.Sample(reporttest.Options{Seconds: 30, Seed: 1, Slowdown: f, NoFaults: true})
+			d := fmt.Sprintf("run-%d", i+1)
+			writeResult(t, filepath.Join(dir, name), d+"/report.json", r)
+			runs, dirs = append(runs, r), append(dirs, d)
+		}
+		agg := result.Aggregate(runs, runs[0].TargetSpecs(), result.RepeatReport{Mode: "fixed", MaxRuns: len(runs)}, dirs)
+		return writeResult(t, filepath.Join(dir, name), "report.json", agg)
+	}
+	base := repeated("main", 1, 1.02, 0.98, 1.01)
+	slow := repeated("branch", 2, 2.02, 1.98, 2.01)
+	code, out, errOut := runCmd(compareCmd, base, slow)
+	if code != exitTargetMiss || !strings.Contains(out, "over runs (4 base, 4 new)") {
+		t.Errorf("repeated reports as files: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(compareCmd, filepath.Dir(base), filepath.Dir(base))
+	if code != exitOK || !strings.Contains(out, "over runs (4 base, 4 new)") {
+		t.Errorf("a repeated run's folder against itself: exit %d\n%s%s", code, out, errOut)
 	}
 }
