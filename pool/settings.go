@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -84,6 +85,14 @@ func (s Settings) Validate() error {
 	}
 	if s.MinIdle != nil && s.MaxConns != nil && *s.MinIdle > *s.MaxConns {
 		l.Add("min_idle", "%d is larger than max_conns (%d)", *s.MinIdle, *s.MaxConns)
+	}
+	// A max_conns below the profile's idle connections, with min_idle left
+	// to the profile, would pass here and be refused by the manager's
+	// config at run time, without a line to point at.
+	if s.MinIdle == nil && s.MaxConns != nil && *s.MaxConns >= 1 {
+		if cfg, err := ProfileConfig(cmp.Or(s.Profile, DefaultProfile)); err == nil && cfg.MinConnections > *s.MaxConns {
+			l.Add("max_conns", "%d is below the %s profile's %d idle connections: set min_idle too (at most %d)", *s.MaxConns, cmp.Or(s.Profile, DefaultProfile), cfg.MinConnections, *s.MaxConns)
+		}
 	}
 	if s.WarmKeys != nil && (*s.WarmKeys < 0 || *s.WarmKeys > maxWarmKeys) {
 		l.Add("warm_keys", "%d out of range, expected 0 (meta keys only) to %d", *s.WarmKeys, maxWarmKeys)
