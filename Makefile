@@ -41,13 +41,16 @@ fuzz:
 # on one redis-server, then the scenario driver's own CPU per Redis command
 # beside redis-server's in one baseline run; then compare's false alarms on
 # A/A pairs and detections of a 1 ms network slowdown, from 8 + 4 short
-# baseline runs (about 9 minutes; figures in docs/performance.md).
+# baseline runs (about 9 minutes); then the verdict's spread over 5 baseline
+# runs alone and 5 with --repeat auto (about 20 minutes; figures in
+# docs/performance.md).
 bench: ensure-redis build
 	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
 	BIN=$(BIN) scripts/size-validate.sh baseline 64 128 256
 	BIN=$(BIN) OUT=results/compare-noise-$$(date -u +%Y%m%dT%H%M%SZ) scripts/compare-noise.sh 8 4
+	BIN=$(BIN) scripts/verdict-spread.sh 5 10000 60s
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -76,6 +76,9 @@ func repeatLine(rep *result.RepeatReport) string {
 			mode += " within " + formatSeconds(rep.BudgetS)
 		}
 	}
+	if len(rep.Runs) == 1 {
+		return fmt.Sprintf("1 run (%s); stopped: %s", mode, stopReasonText(rep))
+	}
 	s := fmt.Sprintf("%d runs (%s); stopped: %s", len(rep.Runs), mode, stopReasonText(rep))
 	if rep.Representative > 0 {
 		s += fmt.Sprintf("; targets judged over every run, other figures are run %d's (the median run)", rep.Representative)

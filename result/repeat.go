@@ -72,6 +72,10 @@ func Aggregate(runs []*Result, targets []Target, rep RepeatReport, dirs []string
 	}
 	out.StartedAt = runs[0].StartedAt
 	out.Repeat = &rep
+	if len(runs) == 1 {
+		out.Notes = append([]string{fmt.Sprintf("repeat %s: one run decided every target, so no other was made (its report is also in %s/)", rep.Mode, rep.Runs[0].Dir)}, runs[0].Notes...)
+		return &out
+	}
 	notes := []string{fmt.Sprintf("repeated run: %d runs of this load (%s); targets are judged over every run (observed = the median of the runs' values, with its %.0f%% interval); the other sections are run %d's, the run at the median, and each run's own report is in its folder",
 		len(runs), rep.Mode, 100*ConfidenceLevel, k+1)}
 	out.Notes = append(notes, runs[k].Notes...)
