@@ -9,15 +9,14 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 )
 
-// Thresholds of the tool-limited reasons. They are the harness's
-// bottleneck thresholds (harness/client.go: busyShare, lateShare,
-// hostWakesPerStart, lagShare), read here from the figures of the result,
-// never from the bottleneck's words.
+// Thresholds of the tool-limited reasons: the harness's bottleneck
+// verdict's, owned by result (thresholds.go), read here from the figures of
+// the result, never from the bottleneck's words.
 const (
-	toolBusyShare     = 0.9  // the tool's CPU over what it may use
-	toolLateShare     = 0.01 // commands started over 1 ms late with slots free
-	hostWakesPerStart = 2    // a start rests on two timed wake-ups
-	lateTailShare     = 0.2  // p99 from intended start above p99 of service by this share
+	toolBusyShare     = result.ToolBusyShare
+	toolLateShare     = result.ToolLateShare
+	hostWakesPerStart = result.HostWakesPerStart
+	lateTailShare     = result.LateTailShare
 )
 
 // ToolReasons are the typed reasons (result.Tool*) why the load generator,

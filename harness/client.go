@@ -325,16 +325,16 @@ func fillRunEnvironment(res *result.Result, dep statsControl, client *clientColl
 	}
 }
 
-// Thresholds of the bottleneck verdict: a tool that starts more than
-// lateShare of its commands late with in-flight slots free, or whose CPU
-// (or the machine's, shared with a local Redis) is above busyShare of what
-// it may use, measured itself as much as Redis.
+// Thresholds of the bottleneck verdict (result.ToolLateShare,
+// result.ToolBusyShare, result.LateTailShare, result.HostWakesPerStart):
+// a tool that starts more than ToolLateShare of its commands late with
+// in-flight slots free, or whose CPU (or the machine's, shared with a local
+// Redis) is above ToolBusyShare of what it may use, measured itself as much
+// as Redis.
 const (
-	lateShare = 0.01
-	busyShare = 0.9
-	// lagShare: late starts moved the tail when the p99 from intended start
-	// exceeds the p99 from the send by more than this share of it.
-	lagShare = 0.2
+	lateShare = result.ToolLateShare
+	busyShare = result.ToolBusyShare
+	lagShare  = result.LateTailShare
 )
 
 // fillCost sets Redis's own CPU over the recorded phases (from the
@@ -443,11 +443,9 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	return strings.Join(why, "; ")
 }
 
-// hostWakesPerStart is how many timed wake-ups a command's start rests on:
-// the dispatcher's sleep, then its worker's hand-off. Each can come late on
-// a host that is slow to wake a thread, so a tool as good as the host is
-// late up to about this many times the host probe's share.
-const hostWakesPerStart = 2
+// hostWakesPerStart is result.HostWakesPerStart: a tool as good as the
+// host is late up to about this many times the host probe's share.
+const hostWakesPerStart = result.HostWakesPerStart
 
 // hostExplainsLate reports whether the host timer probe saw enough late
 // wake-ups to account for a late share of command starts.

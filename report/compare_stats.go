@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/cacheproof/cacheproof/result"
 )
 
@@ -325,86 +327,17 @@ func welchDF(v1 float64, n1 int, v2 float64, n2 int) float64 {
 	return max(1, num/den)
 }
 
+// studentT is Student's t distribution with df degrees of freedom
+// (gonum's: its CDF and quantile are the incomplete beta function and its
+// inverse, which a statistics library keeps correct and we should not).
+func studentT(df float64) distuv.StudentsT { return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df} }
+
 // studentCDF is P(T <= x) for Student's t with df degrees of freedom.
-func studentCDF(x, df float64) float64 {
-	ib := regIncBeta(df/2, 0.5, df/(df+x*x))
-	if x >= 0 {
-		return 1 - ib/2
-	}
-	return ib / 2
-}
+func studentCDF(x, df float64) float64 { return studentT(df).CDF(x) }
 
-// studentQuantile inverts studentCDF by bisection (p in (0.5, 1)).
-func studentQuantile(p, df float64) float64 {
-	lo, hi := 0.0, 1.0
-	for studentCDF(hi, df) < p {
-		hi *= 2
-	}
-	for range 100 {
-		mid := (lo + hi) / 2
-		if studentCDF(mid, df) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
-}
-
-// regIncBeta is the regularized incomplete beta function I_x(a, b), by its
-// continued fraction (Lentz's method).
-func regIncBeta(a, b, x float64) float64 {
-	if x <= 0 {
-		return 0
-	}
-	if x >= 1 {
-		return 1
-	}
-	la, _ := math.Lgamma(a + b)
-	lb, _ := math.Lgamma(a)
-	lc, _ := math.Lgamma(b)
-	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
-	if x > (a+1)/(a+b+2) {
-		return 1 - regIncBeta(b, a, 1-x)
-	}
-	const tiny = 1e-300
-	c, d := 1.0, 1-(a+b)*x/(a+1)
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
-	f := d
-	for m := 1; m <= 300; m++ {
-		fm := float64(m)
-		num := fm * (b - fm) * x / ((a + 2*fm - 1) * (a + 2*fm))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		f *= d * c
-		num = -(a + fm) * (a + b + fm) * x / ((a + 2*fm) * (a + 2*fm + 1))
-		d = 1 + num*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + num/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		delta := d * c
-		f *= delta
-		if math.Abs(delta-1) < 1e-12 {
-			break
-		}
-	}
-	return front * f / a
-}
+// studentQuantile is the p-quantile of Student's t with df degrees of
+// freedom.
+func studentQuantile(p, df float64) float64 { return studentT(df).Quantile(p) }
 
 func flatten(runs [][]window) []window {
 	var all []window
@@ -465,12 +398,9 @@ type timedRow struct {
 	dt float64
 }
 
-// hostWakesPerStart is how many timed wake-ups a command rests on (the
-// dispatcher's sleep, then its worker's hand-off): a machine that wakes a
-// sleeping thread late in a share s of cases makes about this many times s
-// of commands late. The harness's bottleneck note uses the same factor
-// (harness/client.go).
-const hostWakesPerStart = 2
+// hostWakesPerStart is result.HostWakesPerStart (a command start rests on
+// two timed wake-ups).
+const hostWakesPerStart = result.HostWakesPerStart
 
 // hostReachMs is how far this machine could push a latency percentile q by
 // itself: the largest lateness (ms) the host timer probe saw in at least

@@ -19,7 +19,7 @@ import (
 // of FAIL, when all of these hold:
 //
 //   - the tool's late starts (with in-flight slots free) are no more than
-//     hostWakesPerStart times the probe's late share: a command's start
+//     HostWakesPerStart times the probe's late share: a command's start
 //     rests on two timed wake-ups, the dispatcher's and its worker's;
 //   - they are numerous enough to reach the judged quantile (at least half
 //     of 1 − q of commands: fewer late starts cannot move a p99);
@@ -29,11 +29,6 @@ import (
 //
 // It never turns a miss into a pass: an SRE re-runs, or runs --repeat, on a
 // quieter machine.
-
-// hostWakesPerStart is how many timed wake-ups a command's start rests on
-// (the dispatcher's sleep, then its worker's hand-off); harness's
-// bottleneck verdict uses the same figure.
-const hostWakesPerStart = 2
 
 // noiseExplainsAll applies noiseExplains to every run whose own value broke
 // the bound; the miss is explained only when each such run's is.
@@ -68,7 +63,7 @@ func noiseExplains(r *Result, e Expr, want float64, q string) (string, bool) {
 	}
 	tool := u.Late - min(u.LateWaitingForSlot, u.Late)
 	share := float64(tool) / float64(u.Commands)
-	if share > hostWakesPerStart*h.LateFraction {
+	if share > HostWakesPerStart*h.LateFraction {
 		return "", false
 	}
 	level, isQuantile := quantileLevels[q]
