@@ -76,6 +76,9 @@ func TestFullScenarioValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rp, err := s.Repeat.Parse(); err != nil || rp != (RepeatPlan{Runs: 3, Auto: true}) {
+		t.Errorf("repeat %q: %+v %v", s.Repeat, rp, err)
+	}
 	if s.Target.Redis.MaxMemory != 128<<20 || s.Target.Redis.MaxMemoryPolicy != "allkeys-lfu" {
 		t.Errorf("redis conf: %+v", s.Target.Redis)
 	}
