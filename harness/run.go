@@ -232,7 +232,7 @@ func (r *run) planFaults() error {
 		return &ConfigError{Err: err}
 	}
 	r.faults, r.byShard0 = chaos.ForShard(faults, r.o.Shard, r.o.Shards)
-	if r.s.Target.Backend == "external" && !r.o.AllowDestructive {
+	if !r.s.Target.OwnsNodes() && !r.o.AllowDestructive {
 		for _, f := range r.faults {
 			if f.ActsOnRedis() {
 				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
@@ -301,7 +301,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 func (r *run) disconnect() {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if r.s.Target.Backend == "external" {
+	if !r.s.Target.OwnsNodes() {
 		note := cleanupExternal(sctx, r.mgr, r.pcfg.KeyPrefix)
 		if r.res != nil {
 			r.res.Notes = append(r.res.Notes, note)
@@ -389,7 +389,7 @@ func (r *run) watchEvictions(ctx context.Context) {
 	if r.runner == nil || !slices.ContainsFunc(r.faults, chaos.Fault.TracksWrites) {
 		return
 	}
-	if r.s.Target.Backend == "external" {
+	if !r.s.Target.OwnsNodes() {
 		r.evictionsNote = "lost writes: evictions are not watched on an external Redis (no CONFIG SET of notify-keyspace-events): a tracked key evicted and then missed counts as lost by replication"
 		return
 	}
@@ -490,7 +490,7 @@ func (r *run) begin() {
 	if r.prefillNote != "" {
 		res.Notes = append(res.Notes, r.prefillNote)
 	}
-	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.Backend != "external"); note != "" {
+	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.OwnsNodes()); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
 	// The client's per-command figures cover the load too, as Redis's do.

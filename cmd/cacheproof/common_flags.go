@@ -108,7 +108,7 @@ func (f *commonFlags) register(fs *pflag.FlagSet, h commonHelp) {
 // refuseDestructive is a usage error when a fault would change or stop an
 // external Redis and --allow-destructive was not given.
 func (f *commonFlags) refuseDestructive(sc *scenarios.Scenario, errf func(string, ...any)) int {
-	if sc.Target.Backend == "external" && !f.allowDestructive {
+	if !sc.Target.OwnsNodes() && !f.allowDestructive {
 		for _, ft := range sc.Faults {
 			if ft.ActsOnRedis() {
 				errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)

@@ -156,7 +156,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	if code := f.loadShapeFlags.apply(fs, sc, f.seedOverride(fs), errf, stderr); code != next {
 		return code
 	}
-	if sc.Target.Backend == "external" && sc.Target.Redis.MaxMemory == 0 && f.quiet {
+	if !sc.Target.OwnsNodes() && sc.Target.Redis.MaxMemory == 0 && f.quiet {
 		errf("note: the scenario's external Redis has no maxmemory; the curve is still computed")
 	}
 	if !f.quiet && !f.jsonOut {
