@@ -375,7 +375,7 @@ func (r *run) armFaults() {
 		},
 	})
 	r.smp.faults = r.runner.Active
-	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Kind == "restart" }) {
+	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
 		d.emptied = restartOverlaps(r.runner)
 	}
 }
@@ -408,7 +408,8 @@ func (r *run) stopWatchingEvictions() {
 	}
 }
 
-// restartBegan is when the latest restart of node that began by now
+// restartBegan is when the latest restart (a fault whose kind empties the
+// node, chaos.Traits.EmptiesNode) of node that began by now
 // (offsets from the run's start) was entered, just before the node went
 // down: everything written before it was lost with the node, and nothing
 // could be written to the node until it served again. now when the runner
@@ -419,7 +420,7 @@ func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duratio
 		return at
 	}
 	for _, ev := range rn.Events() {
-		if ev.Fault.Kind == "restart" && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
+		if ev.Fault.Traits().EmptiesNode && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
 			at, found = ev.Start, true
 		}
 	}
@@ -433,7 +434,7 @@ func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duratio
 func restartOverlaps(rn *chaos.Runner) func(from, to time.Duration) bool {
 	return func(from, to time.Duration) bool {
 		for _, ev := range rn.Events() {
-			if ev.Fault.Kind == "restart" && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
+			if ev.Fault.Traits().EmptiesNode && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
 				return true
 			}
 		}
