@@ -43,8 +43,8 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	html := fs.String("html", "", "write the HTML report to this file (default report.html in --out)")
-	junit := fs.String("junit", "", "also write JUnit XML (one test case per target) to this file")
-	markdown := fs.String("markdown", "", "also write a Markdown summary to this file")
+	var of outputFlags
+	of.register(fs, "one test case per target")
 	out := fs.StringP("out", "o", "", "folder for report.html (default: the JSON file's folder)")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	fs.Usage = func() {
@@ -71,7 +71,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
-	files, err := report.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: *junit, Markdown: *markdown, SkipJSON: true})
+	files, err := report.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: of.junit, Markdown: of.markdown, SkipJSON: true})
 	for _, f := range files {
 		fmt.Fprintf(stderr, "wrote %s\n", f)
 	}
