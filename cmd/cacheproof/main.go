@@ -186,6 +186,20 @@ func closest(word string, candidates []string) string {
 	return best
 }
 
+// parseFlags parses args into fs, a flag set named as its subcommand: next
+// to go on, exitOK after --help, exitUsage (the error printed as
+// "cacheproof NAME: ...") on a bad flag.
+func parseFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "cacheproof %s: %v\n", fs.Name(), err)
+		return exitUsage
+	}
+	return next
+}
+
 // parseWithScenario parses a scenario-running subcommand's flags and takes
 // its scenario from --scenario or the one positional argument. It returns
 // next to go on, or the exit code: 0 for --help, 2 for bad usage.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -38,12 +37,8 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof merge A.json B.json ... -o ALL.json [flags]\n\nMerges the JSON reports of the shards of one load.\n\nFlags:\n%s%s", fs.FlagUsages(), mergeExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "cacheproof merge: -o ALL.json is required")

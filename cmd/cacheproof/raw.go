@@ -36,12 +36,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof raw [flags]\n\nRaw mode: a closed-loop GET/SET load through the pooled cache manager, no think\ntime, no workload model; the client-side speed check behind `make bench`.\n\nFlags:\n%s\nExample:\n  cacheproof raw --addr 127.0.0.1:6379 -c 50 -n 200000 -d 100 -r 100000 -t set,get\n", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if *conns == 0 {
 		*conns = *clients

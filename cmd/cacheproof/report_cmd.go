@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,12 +49,8 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof report FILE.json [flags]\n\nRe-renders report.html (and JUnit, Markdown) from a JSON report.\n\nFlags:\n%s%s", fs.FlagUsages(), reportExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof report: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "cacheproof report: exactly one JSON report expected, e.g. cacheproof report results/run/report.json")
