@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/result"
 )
 
@@ -167,7 +168,7 @@ func Diagnose(fail, pass *result.Result) (limit, evidence string) {
 			fail.Server.EvictedKeys, 100*fail.Cache.HitRate, 100*pass.Cache.HitRate, fail.Server.MaxMemory)
 	}
 	for _, f := range fail.Faults {
-		if f.Kind == "network" && f.Injected {
+		if t, _ := chaos.TraitsOf(f.Kind); t.LimitsNetwork && f.Injected {
 			return result.LimitNetwork, "a network fault was active on the link to Redis"
 		}
 	}

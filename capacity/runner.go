@@ -122,7 +122,7 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	if p.Whole && p.To > float64(sc.Workload.Population) {
 		p.To = float64(sc.Workload.Population)
 	}
-	if sc.Target.Backend == "external" && p.MaxLoad <= 0 {
+	if !sc.Target.OwnsNodes() && p.MaxLoad <= 0 {
 		return p, s, fmt.Errorf("an external Redis needs --max-load (or capacity.max_load): the most load the tool may send it")
 	}
 	if p.MaxLoad > 0 && p.To > p.MaxLoad {

@@ -40,7 +40,9 @@ var _ Kind = (*failover)(nil)
 // failoverTimeout bounds the wait for a new primary after a failover.
 const failoverTimeout = 30 * time.Second
 
-func (*failover) Traits() Traits { return Traits{For: ForNone, OwnNode: true, TrackWrites: true} }
+func (*failover) Traits() Traits {
+	return Traits{For: ForNone, OwnNode: true, TrackWrites: true, Rewarms: true}
+}
 
 func (*failover) Validate(v *Validation) {
 	shape := v.Site.Shape

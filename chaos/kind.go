@@ -78,6 +78,17 @@ type Traits struct {
 	// on its own link, and an external Redis allows it without
 	// --allow-destructive.
 	Proxy bool
+	// EmptiesNode: the node the fault acts on comes back empty unless the
+	// deployment persists (restart). What the ledger remembers writing to
+	// it before it went down is then wiped, not lost or cold.
+	EmptiesNode bool
+	// Rewarms: after the fault the bot finds Redis empty or its primary on
+	// another node, and warms again where warming applies (restart,
+	// failover).
+	Rewarms bool
+	// LimitsNetwork: the fault slows or cuts the link to Redis (network), so
+	// a capacity step it was active in is limited by the network.
+	LimitsNetwork bool
 }
 
 // NodePrimary names whichever node is primary when the fault starts.

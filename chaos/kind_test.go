@@ -37,7 +37,7 @@ var _ Kind = (*echo)(nil)
 
 func init() { Register("test-echo", func() Kind { return &echo{Message: "hello", Loud: "quiet"} }) }
 
-func (*echo) Traits() Traits { return Traits{For: ForNone} }
+func (*echo) Traits() Traits { return Traits{For: ForNone, Rewarms: true} }
 
 func (k *echo) Validate(v *Validation) {
 	if k.Message == "" {
@@ -75,6 +75,10 @@ func TestKindInOneFile(t *testing.T) {
 	}
 	if !contains(Kinds(), "test-echo") {
 		t.Errorf("Kinds() = %v", Kinds())
+	}
+	// A trait the kind's file declares is what the rest of the tool reads.
+	if tr, ok := TraitsOf("test-echo"); !ok || !tr.Rewarms || tr.EmptiesNode || tr.LimitsNetwork || !fs[0].Traits().Rewarms {
+		t.Errorf("TraitsOf(test-echo) = %+v %v, fault's %+v", tr, ok, fs[0].Traits())
 	}
 	if typ, ok := ParamOf("delay"); !ok || typ != TypeDuration {
 		t.Errorf("ParamOf(delay) = %v %v", typ, ok)
@@ -246,4 +250,26 @@ func (valueKind) Traits() Traits       { return Traits{} }
 func (valueKind) Validate(*Validation) {}
 func (valueKind) Inject(context.Context, *Target) (func(context.Context) error, error) {
 	return nil, nil
+}
+
+// TestKindTraits: the kinds whose effects the harness and capacity react to
+// declare them (docs/faults.md): the rest of the tool reads these traits,
+// not kind names, so a kind that forgets one goes unnoticed there.
+func TestKindTraits(t *testing.T) {
+	want := map[string]Traits{
+		"restart":  {EmptiesNode: true, Rewarms: true},
+		"failover": {Rewarms: true},
+		"network":  {LimitsNetwork: true},
+	}
+	for _, k := range Kinds() {
+		tr, _ := TraitsOf(k)
+		w := want[k]
+		if tr.EmptiesNode != w.EmptiesNode || tr.Rewarms != w.Rewarms || tr.LimitsNetwork != w.LimitsNetwork {
+			if k == "test-echo" {
+				continue
+			}
+			t.Errorf("%s: EmptiesNode %v Rewarms %v LimitsNetwork %v, want %v %v %v",
+				k, tr.EmptiesNode, tr.Rewarms, tr.LimitsNetwork, w.EmptiesNode, w.Rewarms, w.LimitsNetwork)
+		}
+	}
 }

@@ -27,7 +27,7 @@ type network struct {
 
 var _ Kind = (*network)(nil)
 
-func (*network) Traits() Traits { return Traits{For: ForRequired, Proxy: true} }
+func (*network) Traits() Traits { return Traits{For: ForRequired, Proxy: true, LimitsNetwork: true} }
 
 func (k *network) Validate(v *Validation) {
 	if !v.Has("toxic") {

@@ -18,7 +18,9 @@ type restart struct {
 
 var _ Kind = (*restart)(nil)
 
-func (*restart) Traits() Traits { return Traits{For: ForOptional, Sentinels: true} }
+func (*restart) Traits() Traits {
+	return Traits{For: ForOptional, Sentinels: true, EmptiesNode: true, Rewarms: true}
+}
 
 func (*restart) Validate(*Validation) {}
 

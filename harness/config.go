@@ -103,7 +103,7 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 		return cfg, err
 	}
 	useEndpoints()
-	if s.Target.Backend == "external" {
+	if !s.Target.OwnsNodes() {
 		cfg.ProtectServer = !o.AllowDestructive
 		if cfg.KeyPrefix == "" && p.KeyPrefix == nil {
 			cfg.KeyPrefix = "cacheproof:"

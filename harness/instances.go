@@ -138,9 +138,12 @@ func (r *run) warmStart(ctx context.Context) {
 	r.warmAll(ctx, "start", -1)
 }
 
-// warmsAfterFaults are the faults after which a bot finds Redis empty or
-// on another node and warms again.
-func warmsAfter(kind string) bool { return kind == "restart" || kind == "failover" }
+// warmsAfter reports whether a bot finds Redis empty or on another node
+// after a fault of kind and warms again: the kind declares it (Rewarms).
+func warmsAfter(kind string) bool {
+	t, _ := chaos.TraitsOf(kind)
+	return t.Rewarms
+}
 
 // watchFaults re-warms after every restart or failover that ended, when
 // warming applies to it (the fault's warm: on|off, else warm_on_start),

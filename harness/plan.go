@@ -39,7 +39,7 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 	// The endpoints only decide where the manager would connect; the
 	// TTLs and pool size do not depend on them.
 	ep := topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
-	if s.Target.Backend == "external" {
+	if !s.Target.OwnsNodes() {
 		ep.Addrs = append([]string(nil), s.Target.Addrs...)
 		if len(ep.Addrs) == 0 {
 			ep.Addrs = []string{"127.0.0.1:6379"}

@@ -232,7 +232,7 @@ func (r *run) planFaults() error {
 		return &ConfigError{Err: err}
 	}
 	r.faults, r.byShard0 = chaos.ForShard(faults, r.o.Shard, r.o.Shards)
-	if r.s.Target.Backend == "external" && !r.o.AllowDestructive {
+	if !r.s.Target.OwnsNodes() && !r.o.AllowDestructive {
 		for _, f := range r.faults {
 			if f.ActsOnRedis() {
 				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
@@ -301,7 +301,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 func (r *run) disconnect() {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if r.s.Target.Backend == "external" {
+	if !r.s.Target.OwnsNodes() {
 		note := cleanupExternal(sctx, r.mgr, r.pcfg.KeyPrefix)
 		if r.res != nil {
 			r.res.Notes = append(r.res.Notes, note)
@@ -375,7 +375,7 @@ func (r *run) armFaults() {
 		},
 	})
 	r.smp.faults = r.runner.Active
-	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Kind == "restart" }) {
+	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
 		d.emptied = restartOverlaps(r.runner)
 	}
 }
@@ -389,7 +389,7 @@ func (r *run) watchEvictions(ctx context.Context) {
 	if r.runner == nil || !slices.ContainsFunc(r.faults, chaos.Fault.TracksWrites) {
 		return
 	}
-	if r.s.Target.Backend == "external" {
+	if !r.s.Target.OwnsNodes() {
 		r.evictionsNote = "lost writes: evictions are not watched on an external Redis (no CONFIG SET of notify-keyspace-events): a tracked key evicted and then missed counts as lost by replication"
 		return
 	}
@@ -408,7 +408,8 @@ func (r *run) stopWatchingEvictions() {
 	}
 }
 
-// restartBegan is when the latest restart of node that began by now
+// restartBegan is when the latest restart (a fault whose kind empties the
+// node, chaos.Traits.EmptiesNode) of node that began by now
 // (offsets from the run's start) was entered, just before the node went
 // down: everything written before it was lost with the node, and nothing
 // could be written to the node until it served again. now when the runner
@@ -419,7 +420,7 @@ func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duratio
 		return at
 	}
 	for _, ev := range rn.Events() {
-		if ev.Fault.Kind == "restart" && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
+		if ev.Fault.Traits().EmptiesNode && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
 			at, found = ev.Start, true
 		}
 	}
@@ -433,7 +434,7 @@ func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duratio
 func restartOverlaps(rn *chaos.Runner) func(from, to time.Duration) bool {
 	return func(from, to time.Duration) bool {
 		for _, ev := range rn.Events() {
-			if ev.Fault.Kind == "restart" && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
+			if ev.Fault.Traits().EmptiesNode && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
 				return true
 			}
 		}
@@ -490,7 +491,7 @@ func (r *run) begin() {
 	if r.prefillNote != "" {
 		res.Notes = append(res.Notes, r.prefillNote)
 	}
-	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.Backend != "external"); note != "" {
+	if note := r.smp.resetServerStats(context.Background(), r.dep, s.Target.OwnsNodes()); note != "" {
 		res.Notes = append(res.Notes, note)
 	}
 	// The client's per-command figures cover the load too, as Redis's do.

@@ -57,6 +57,14 @@ const (
 	DefaultMaxMemoryPolicy = "allkeys-lru"
 )
 
+// OwnsNodes reports whether the tool starts and stops the Redis nodes
+// itself (process and container backends), rather than reaching nodes
+// someone else runs (external). What the tool may do to Redis without
+// --allow-destructive, which server settings it applies and whether it
+// can reset Redis's statistics follow from it; callers ask this instead of
+// comparing backend names.
+func (s Settings) OwnsNodes() bool { return Backend(s.Backend) != BackendExternal }
+
 // maxReplicas bounds replicas per primary: more is a typo on one machine.
 const maxReplicas = 5
 
@@ -70,7 +78,7 @@ const minMaxMemory = units.Size(1 << 20)
 func (s *Settings) Defaults() {
 	field.Default(&s.Backend, s.Wrote, "backend", string(BackendProcess))
 	field.Default(&s.Topology, s.Wrote, "topology", string(ShapeStandalone))
-	if s.Backend != string(BackendExternal) {
+	if s.OwnsNodes() {
 		field.Default(&s.Redis.MaxMemory, s.Redis.Wrote, "maxmemory", DefaultMaxMemory)
 		field.Default(&s.Redis.MaxMemoryPolicy, s.Redis.Wrote, "maxmemory_policy", DefaultMaxMemoryPolicy)
 	}

@@ -136,3 +136,23 @@ func configValue(reply any) string {
 	}
 	return fmt.Sprint(reply)
 }
+
+// TestOwnsNodes: every backend but external starts its own nodes, and a
+// backend left out defaults to one that does.
+func TestOwnsNodes(t *testing.T) {
+	want := map[Backend]bool{BackendProcess: true, BackendContainer: true, BackendExternal: false}
+	for _, b := range Backends {
+		w, ok := want[b]
+		if !ok {
+			t.Fatalf("backend %q: no expectation; say whether the tool owns its nodes", b)
+		}
+		if got := (Settings{Backend: string(b)}).OwnsNodes(); got != w {
+			t.Errorf("backend %q: OwnsNodes = %v, want %v", b, got, w)
+		}
+	}
+	var s Settings
+	s.Defaults()
+	if !s.OwnsNodes() {
+		t.Errorf("default backend %q: OwnsNodes = false, want true", s.Backend)
+	}
+}

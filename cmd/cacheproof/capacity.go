@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/capacity"
-	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
@@ -192,20 +191,17 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 			busiest.HostLoad1, busiest.NumCPU))
 	}
 	code = capacityExit(c.Answer)
-	var cfgErr *harness.ConfigError
 	switch {
 	case serr == nil:
 	case errors.Is(serr, capacity.ErrInterrupted) || ctx.Err() != nil:
 		c.Interrupted = true
 		c.Notes = append(c.Notes, "interrupted: the answer covers the steps run")
 		code = exitInterrupted
-	case errors.As(serr, &cfgErr):
-		errf("%v", serr)
-		code = exitUsage
 	default:
 		errf("%v", serr)
-		c.Notes = append(c.Notes, "stopped: "+serr.Error())
-		code = exitEnvironment
+		if code = exitCode(serr, exitEnvironment); code != exitUsage {
+			c.Notes = append(c.Notes, "stopped: "+serr.Error())
+		}
 	}
 	c.ExitCode = code
 	files, werr := report.WriteCapacityAll(c, report.CapacityOutputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})

@@ -85,8 +85,22 @@ type commonFlags struct {
 	scenarioFlags
 	image            string
 	allowDestructive bool
-	junit            string
-	markdown         string
+	outputFlags
+}
+
+// outputFlags are the report formats a command writes besides its own
+// files when asked: --junit and --markdown, defined here once for run,
+// capacity, report and merge.
+type outputFlags struct {
+	junit    string
+	markdown string
+}
+
+// register defines --junit and --markdown on fs; junitCases says which
+// test cases the JUnit file holds.
+func (f *outputFlags) register(fs *pflag.FlagSet, junitCases string) {
+	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML ("+junitCases+") to this file")
+	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
 }
 
 // commonHelp is what the shared flags' help says differently for each
@@ -101,14 +115,13 @@ func (f *commonFlags) register(fs *pflag.FlagSet, h commonHelp) {
 	f.scenarioFlags.register(fs, h.scenarioHelp)
 	fs.StringVar(&f.image, "image", "", "Redis image for the container backend (default the scenario's, then redis:7-alpine)")
 	fs.BoolVar(&f.allowDestructive, "allow-destructive", false, "allow faults and CONFIG SET on an external Redis")
-	fs.StringVar(&f.junit, "junit", "", "also write JUnit XML ("+h.junitCases+") to this file")
-	fs.StringVar(&f.markdown, "markdown", "", "also write a Markdown summary to this file")
+	f.outputFlags.register(fs, h.junitCases)
 }
 
 // refuseDestructive is a usage error when a fault would change or stop an
 // external Redis and --allow-destructive was not given.
 func (f *commonFlags) refuseDestructive(sc *scenarios.Scenario, errf func(string, ...any)) int {
-	if sc.Target.Backend == "external" && !f.allowDestructive {
+	if !sc.Target.OwnsNodes() && !f.allowDestructive {
 		for _, ft := range sc.Faults {
 			if ft.ActsOnRedis() {
 				errf("fault %q would change or stop the external Redis; refusing without --allow-destructive", ft.Kind)

@@ -80,12 +80,8 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: cacheproof compare BASE NEW [flags]\n       cacheproof compare --base BASE... --new NEW... [flags]\n\nCompares reports or sets of runs; exits 1 when NEW regressed significantly beyond the tolerance.\n\nFlags:\n%s%s", fs.FlagUsages(), compareExamples)
 	}
 	baseArgs, newArgs, rest, sets := splitSetArgs(args)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof compare: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, rest, stderr); code != next {
+		return code
 	}
 	switch {
 	case sets && fs.NArg() > 0:

@@ -33,12 +33,8 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 			"  cacheproof compose k8s --out k8s/                   # shards.yaml, Dockerfile, SHARDING.md\n",
 			strings.Join(compose.Shapes(), ", "), fset.FlagUsages())
 	}
-	if err := fset.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fset, args, stderr); code != next {
+		return code
 	}
 	switch fset.NArg() {
 	case 0:

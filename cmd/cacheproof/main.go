@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/sizing"
 )
 
 // Exit codes.
@@ -42,6 +43,27 @@ const (
 	exitInconclusive = 4
 	exitInterrupted  = 130
 )
+
+// exitCode is the exit code an error's type decides: a configuration
+// problem found when the run is wired (harness.ConfigError) is the user's,
+// exit 2; a failure of the machine or of Redis (harness.EnvError,
+// sizing.EnvError) is the environment's, exit 3. Any other error gets
+// otherwise, which each command chooses (a run that failed for an
+// unforeseen reason blames the environment, raw and size the input).
+// Interruptions are the caller's to tell apart first or after, as its
+// command needs.
+func exitCode(err error, otherwise int) int {
+	var cfgErr *harness.ConfigError
+	var runEnv *harness.EnvError
+	var sizeEnv *sizing.EnvError
+	switch {
+	case errors.As(err, &cfgErr):
+		return exitUsage
+	case errors.As(err, &runEnv), errors.As(err, &sizeEnv):
+		return exitEnvironment
+	}
+	return otherwise
+}
 
 // version is set by -ldflags "-X main.version=..."; otherwise the module
 // version from the build info.
@@ -162,6 +184,20 @@ func closest(word string, candidates []string) string {
 		}
 	}
 	return best
+}
+
+// parseFlags parses args into fs, a flag set named as its subcommand: next
+// to go on, exitOK after --help, exitUsage (the error printed as
+// "cacheproof NAME: ...") on a bad flag.
+func parseFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "cacheproof %s: %v\n", fs.Name(), err)
+		return exitUsage
+	}
+	return next
 }
 
 // parseWithScenario parses a scenario-running subcommand's flags and takes

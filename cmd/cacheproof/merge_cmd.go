@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -32,18 +31,14 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.StringP("out", "o", "", "write the merged JSON report to this file (required)")
 	html := fs.String("html", "", "also write the merged HTML report to this file")
-	junit := fs.String("junit", "", "also write JUnit XML for the merged report to this file")
-	markdown := fs.String("markdown", "", "also write a Markdown summary of the merged report to this file")
+	var of outputFlags
+	of.register(fs, "one test case per target")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof merge A.json B.json ... -o ALL.json [flags]\n\nMerges the JSON reports of the shards of one load.\n\nFlags:\n%s%s", fs.FlagUsages(), mergeExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "cacheproof merge: -o ALL.json is required")
@@ -75,7 +70,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	for _, o := range []struct {
 		path  string
 		write func(io.Writer, *result.Result) error
-	}{{*html, report.WriteHTML}, {*junit, report.WriteJUnit}, {*markdown, report.WriteMarkdown}} {
+	}{{*html, report.WriteHTML}, {of.junit, report.WriteJUnit}, {of.markdown, report.WriteMarkdown}} {
 		if o.path == "" {
 			continue
 		}

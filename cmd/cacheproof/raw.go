@@ -36,12 +36,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof raw [flags]\n\nRaw mode: a closed-loop GET/SET load through the pooled cache manager, no think\ntime, no workload model; the client-side speed check behind `make bench`.\n\nFlags:\n%s\nExample:\n  cacheproof raw --addr 127.0.0.1:6379 -c 50 -n 200000 -d 100 -r 100000 -t set,get\n", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if *conns == 0 {
 		*conns = *clients
@@ -73,21 +69,21 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v)\n",
 			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe)
 	}
-	var envErr *harness.EnvError
-	var cfgErr *harness.ConfigError
-	switch {
-	case err == nil:
+	if err == nil {
 		return exitOK
-	case errors.As(err, &envErr):
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
-		return exitEnvironment
-	case errors.As(err, &cfgErr):
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", cfgErr.Err)
-		return exitUsage
-	case ctx.Err() != nil:
+	}
+	// An error of no known type after an interrupt is the interrupt's.
+	const untyped = -1
+	code := exitCode(err, untyped)
+	if code == untyped && ctx.Err() != nil {
 		return exitInterrupted
-	default:
-		fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+	}
+	if cfgErr := (*harness.ConfigError)(nil); errors.As(err, &cfgErr) {
+		err = cfgErr.Err
+	}
+	fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+	if code == untyped {
 		return exitUsage
 	}
+	return code
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,19 +42,15 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	html := fs.String("html", "", "write the HTML report to this file (default report.html in --out)")
-	junit := fs.String("junit", "", "also write JUnit XML (one test case per target) to this file")
-	markdown := fs.String("markdown", "", "also write a Markdown summary to this file")
+	var of outputFlags
+	of.register(fs, "one test case per target")
 	out := fs.StringP("out", "o", "", "folder for report.html (default: the JSON file's folder)")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof report FILE.json [flags]\n\nRe-renders report.html (and JUnit, Markdown) from a JSON report.\n\nFlags:\n%s%s", fs.FlagUsages(), reportExamples)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof report: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "cacheproof report: exactly one JSON report expected, e.g. cacheproof report results/run/report.json")
@@ -71,7 +66,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
-	files, err := report.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: *junit, Markdown: *markdown, SkipJSON: true})
+	files, err := report.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: of.junit, Markdown: of.markdown, SkipJSON: true})
 	for _, f := range files {
 		fmt.Fprintf(stderr, "wrote %s\n", f)
 	}

@@ -315,11 +315,10 @@ func (c *runState) execute(ctx context.Context) (*result.Result, error) {
 // started still leaves a partial report (130); anything else is the
 // environment (3).
 func (c *runState) failed(ctx context.Context, err error) int {
-	var cfgErr *harness.ConfigError
-	switch {
-	case errors.As(err, &cfgErr):
+	switch code := exitCode(err, exitEnvironment); {
+	case code == exitUsage:
 		c.errf("%v", err)
-		return exitUsage
+		return code
 	case ctx.Err() != nil:
 		// Interrupted before the load started (while Redis started or
 		// the cache was prefilled): still leave a report saying so, as
@@ -330,7 +329,7 @@ func (c *runState) failed(ctx context.Context, err error) int {
 	default:
 		// *harness.EnvError and anything unforeseen: the environment.
 		c.errf("%v", err)
-		return exitEnvironment
+		return code
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
@@ -156,7 +155,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	if code := f.loadShapeFlags.apply(fs, sc, f.seedOverride(fs), errf, stderr); code != next {
 		return code
 	}
-	if sc.Target.Backend == "external" && sc.Target.Redis.MaxMemory == 0 && f.quiet {
+	if !sc.Target.OwnsNodes() && sc.Target.Redis.MaxMemory == 0 && f.quiet {
 		errf("note: the scenario's external Redis has no maxmemory; the curve is still computed")
 	}
 	if !f.quiet && !f.jsonOut {
@@ -167,21 +166,12 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	defer stopSignals()
 	z, _, err := sizing.Compute(ctx, sc, o)
 	if err != nil {
-		var env *sizing.EnvError
-		var cfg *harness.ConfigError
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil {
 			errf("interrupted")
 			return exitInterrupted
-		case errors.As(err, &env):
-			errf("%v", err)
-			return exitEnvironment
-		case errors.As(err, &cfg):
-			errf("%v", err)
-			return exitUsage
 		}
 		errf("%v", err)
-		return exitUsage
+		return exitCode(err, exitUsage)
 	}
 	z.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
 

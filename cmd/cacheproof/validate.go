@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -20,12 +19,8 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof validate FILE|NAME...\n\nChecks scenario files: unknown fields, wrong types, impossible values.\nExit 0 when all are valid, 2 otherwise.\n\nFlags:\n%s\nExamples:\n  cacheproof validate scenarios/*.yaml\n  cacheproof validate baseline\n", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "cacheproof validate: %v\n", err)
-		return exitUsage
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "cacheproof validate: name at least one scenario file")
