@@ -111,7 +111,16 @@ func (s *squeeze) start(ctx context.Context) error {
 		return err
 	}
 	s.changed = true
-	s.t.Notef("maxmemory %s -> %s (used_memory was %s)", fmtBytesStr(orig), fmtBytes(limit), fmtBytes(used))
+	// Say what the new limit is measured against: "128mb -> 10.2mb (used
+	// 20.5mb)" read as if maxmemory had been halved, when it was set to a
+	// share of the memory in use.
+	how := fmt.Sprintf("set to %s", fmtBytes(limit))
+	if s.k.Fraction > 0 {
+		how = fmt.Sprintf("set to %s, %g of the %s in use", fmtBytes(limit), s.k.Fraction, fmtBytes(used))
+	} else {
+		how += fmt.Sprintf(" (%s in use)", fmtBytes(used))
+	}
+	s.t.Notef("maxmemory lowered from %s: %s", fmtBytesStr(orig), how)
 	return nil
 }
 

@@ -55,7 +55,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	s := &f.settings
 	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "capacity-", quietKeeps: "headline"}, junitCases: "one test case: the design point holds"})
+	f.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "capacity-", quietKeeps: "headline, the report folder"}, junitCases: "one test case: the design point holds"})
 	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), or max_conns (the pool's size, at the scenario's load: the fewest that hold it) (default users)")
 	fs.Float64Var(&s.From, "from", 0, "first step's load (default: half the design point)")
 	fs.Float64Var(&s.To, "to", 0, "highest load of the ramp (default: four times the design point)")
@@ -207,6 +207,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	files, werr := report.WriteCapacityAll(c, report.CapacityOutputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
 	if f.quiet {
 		fmt.Fprintln(stdout, c.Answer.Headline)
+		fmt.Fprintf(stdout, "reports: %s\n", outDir)
 	} else {
 		fmt.Fprintln(stdout)
 		if err := report.WriteCapacityText(stdout, c); err != nil {

@@ -132,7 +132,7 @@ func (c *runState) parseFlags(args []string) int {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	c.fs = fs
 	fs.SetOutput(stderr)
-	f.commonFlags.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "", quietKeeps: "verdict lines"}, junitCases: "one test case per target"})
+	f.commonFlags.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "", quietKeeps: "verdict lines, the report folder"}, junitCases: "one test case per target"})
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
@@ -377,7 +377,11 @@ func (c *runState) writeReports(res *result.Result) int {
 			code = exitEnvironment
 		}
 	}
-	if !c.f.quiet {
+	if c.f.quiet {
+		// Quiet still says where the reports went: a CI log that shows a
+		// verdict and not where to read it sends the reader searching.
+		fmt.Fprintf(stdout, "reports: %s\n", c.outDir)
+	} else {
 		fmt.Fprintf(stdout, "\nreports: %s\n", strings.Join(files, ", "))
 	}
 	return code
