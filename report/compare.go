@@ -422,7 +422,7 @@ func values(rs []*result.Result, get func(*result.Result) (float64, bool)) ([]fl
 // sideText is a side's figure as shown: the single run's, or the median of
 // the runs'.
 func sideText(v []float64, unit string) (float64, string) {
-	m := median(v)
+	m := result.Median(v)
 	t := result.FormatValue(m, unit)
 	if len(v) > 1 {
 		t = "median " + t
@@ -633,7 +633,7 @@ func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
 	for _, r := range cp.cur {
 		reach = append(reach, hostReachMs(r.Client.HostTimer, s.q))
 	}
-	if rm := median(reach); rm > 0 && c-b <= rm {
+	if rm := result.Median(reach); rm > 0 && c-b <= rm {
 		return fmt.Sprintf("within the machine's noise: +%s ms, and the host timer probe on the new side was late by more than %s ms in enough wake-ups to move a p%s by up to %s ms",
 			formatNum(round(c-b, 3)), formatNum(round(rm/hostWakesPerStart, 3)), formatNum(round(s.q*100, 1)), formatNum(round(rm, 3)))
 	}
@@ -652,7 +652,7 @@ func hostLate(rs []*result.Result) *float64 {
 	if len(v) == 0 {
 		return nil
 	}
-	m := median(v)
+	m := result.Median(v)
 	return &m
 }
 
@@ -876,7 +876,7 @@ func medianAfter(fs []result.FaultReport, get func(result.FaultReport) *float64)
 			v[i] = *p
 		}
 	}
-	m := median(v)
+	m := result.Median(v)
 	if math.IsInf(m, 1) || math.IsNaN(m) {
 		return nil
 	}

@@ -67,7 +67,7 @@ func windowStat(kind statKind, ws []window) (float64, bool) {
 		for i, w := range ws {
 			v[i] = w.num
 		}
-		return median(v), true
+		return result.Median(v), true
 	}
 	var n, d float64
 	for _, w := range ws {
@@ -78,19 +78,6 @@ func windowStat(kind statKind, ws []window) (float64, bool) {
 		return 0, false
 	}
 	return n / d, true
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
 }
 
 // testResult is a difference (new - base) of one statistic with its
@@ -112,7 +99,7 @@ func seeded() *rand.Rand { return rand.New(rand.NewPCG(0x5eed, 0xc0ffee)) }
 // testRuns compares per-run values: medians, a bootstrap interval of their
 // difference, a permutation p-value.
 func testRuns(base, cur []float64, confidence float64, resamples int) testResult {
-	t := testResult{base: median(base), cur: median(cur), tested: len(base) > 0 && len(cur) > 0,
+	t := testResult{base: result.Median(base), cur: result.Median(cur), tested: len(base) > 0 && len(cur) > 0,
 		method: "runs: difference of medians; bootstrap interval over runs, Mann-Whitney permutation test"}
 	if !t.tested {
 		return t
@@ -127,7 +114,7 @@ func testRuns(base, cur []float64, confidence float64, resamples int) testResult
 		for j := range cb {
 			cb[j] = cur[rng.IntN(len(cur))]
 		}
-		diffs[i] = median(cb) - median(bb)
+		diffs[i] = result.Median(cb) - result.Median(bb)
 	}
 	t.low, t.high = percentileInterval(diffs, confidence)
 	t.p, t.minP = permutationP(base, cur, rng)
@@ -307,12 +294,12 @@ func blockVariance(runs [][]window, kind statKind) (v float64, blocks int, ok bo
 	// standard deviation for normal data): one block holding a fault or a
 	// stall of the machine does not stand for every run's level, as the
 	// median over seconds does not let it move the estimate.
-	m := median(stats)
+	m := result.Median(stats)
 	dev := make([]float64, len(stats))
 	for i, x := range stats {
 		dev[i] = math.Abs(x - m)
 	}
-	sd := 1.4826 * median(dev)
+	sd := 1.4826 * result.Median(dev)
 	return sd * sd / float64(nruns), len(stats), true
 }
 

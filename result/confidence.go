@@ -201,7 +201,7 @@ func interval(name string, m metric, samples []runSample, acc *windowAcc) (*Inte
 			}
 			vals[j], buf = s.resample(m, rng, acc, buf)
 		}
-		reps[i] = median(vals)
+		reps[i] = Median(vals)
 	}
 	sort.Float64s(reps)
 	alpha := (1 - ConfidenceLevel) / 2
@@ -316,7 +316,7 @@ func Judge(runs []*Result, t Target) TargetResult {
 				details = append(details, fmt.Sprintf("run %d: %s", i+1, p.Detail))
 			}
 		}
-		tr.Observed = median(tr.Runs)
+		tr.Observed = Median(tr.Runs)
 		tr.ObservedText = FormatValue(tr.Observed, m.unit)
 		tr.Detail = strings.Join(details, "; ")
 	} else if strings.HasPrefix(tr.ObservedText, "≥") {

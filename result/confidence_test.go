@@ -154,7 +154,7 @@ func TestJudgeRepeatedRuns(t *testing.T) {
 	if len(got.Runs) != 3 || got.Verdict != VerdictPass {
 		t.Fatalf("three agreeing runs: %+v, want pass with three per-run values", got)
 	}
-	if want := median(got.Runs); got.Observed != want {
+	if want := Median(got.Runs); got.Observed != want {
 		t.Errorf("observed %.3f, want the median of the runs %.3f", got.Observed, want)
 	}
 	if !strings.Contains(got.Interval.Method, "over 3 runs") {

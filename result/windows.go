@@ -181,8 +181,9 @@ func percentile(sorted []float64, q float64) float64 {
 	return sorted[i]*(1-f) + sorted[i+1]*f
 }
 
-// median returns the median of values (unsorted; not modified).
-func median(values []float64) float64 {
+// Median returns the median of values (unsorted; not modified), 0 for
+// none: the one median of the run judgement and of compare.
+func Median(values []float64) float64 {
 	s := append([]float64(nil), values...)
 	sort.Float64s(s)
 	return percentile(s, 0.5)
