@@ -218,16 +218,7 @@ func (s *searcher) headline() string {
 	} else if a.Limit == result.LimitUndecided && a.FailLoad > 0 && a.MaxLoad > 0 {
 		fmt.Fprintf(&b, "; %s was inconclusive", loadText(p, a.FailLoad))
 	}
-	if a.Limit != "" && a.Limit != result.LimitNone && a.Limit != result.LimitTool && a.Limit != result.LimitAnyLoad {
-		fmt.Fprintf(&b, "; likely limit: %s", a.Limit)
-	}
-	if iv := a.Interval; iv != nil && iv.Low > 0 && iv.High > 0 {
-		fmt.Fprintf(&b, "; the knee lies between %s and %s (%s", loadText(p, iv.Low), loadText(p, iv.High), iv.Confidence)
-		if !p.closeEnough(iv.Low, iv.High) {
-			fmt.Fprintf(&b, ", a gap of %s against the %s asked", a.PrecisionReached, p.PrecisionText)
-		}
-		b.WriteString(")")
-	}
+	writeLimitAndInterval(&b, p, &a, "the knee", false)
 	if a.Unfinished && !a.AtLeast {
 		fmt.Fprintf(&b, "; unfinished: the search ran out of its %d steps", p.MaxSteps)
 	}
@@ -341,4 +332,26 @@ const originErrors = "fetch"
 // cacheErrors is a step's errors but the origin's.
 func cacheErrors(r *result.Result) uint64 {
 	return r.TotalErrors() - r.Errors[originErrors]
+}
+
+// writeLimitAndInterval appends a headline's likely limit and its
+// confirmed interval ("; the knee lies between LOW and HIGH (confirmed, a
+// gap of …)"), as the load search and the knob sweep both word them; a
+// knob sweep names its ends the other way round (reversed: the least that
+// holds is the interval's high end).
+func writeLimitAndInterval(b *strings.Builder, p Plan, a *result.CapacityAnswer, what string, reversed bool) {
+	if a.Limit != "" && a.Limit != result.LimitNone && a.Limit != result.LimitTool && a.Limit != result.LimitAnyLoad {
+		fmt.Fprintf(b, "; likely limit: %s", a.Limit)
+	}
+	if iv := a.Interval; iv != nil && iv.Low > 0 && iv.High > 0 {
+		from, to := iv.Low, iv.High
+		if reversed {
+			from, to = to, from
+		}
+		fmt.Fprintf(b, "; %s lies between %s and %s (%s", what, loadText(p, from), loadText(p, to), iv.Confidence)
+		if !p.closeEnough(iv.Low, iv.High) {
+			fmt.Fprintf(b, ", a gap of %s against the %s asked", a.PrecisionReached, p.PrecisionText)
+		}
+		b.WriteString(")")
+	}
 }

@@ -62,16 +62,7 @@ func (s *searcher) finishKnob(hp, lf *atLoad, tool bool) {
 	if a.Broke != nil && !tool && !a.FailsAtAnyLoad {
 		fmt.Fprintf(&b, "; with %s, %s broke (%s against %s, %s)", loadText(p, a.FailLoad), a.Broke.Name, a.Broke.ObservedText, a.Broke.Expr, a.Broke.By)
 	}
-	if a.Limit != "" && a.Limit != result.LimitNone && a.Limit != result.LimitTool && a.Limit != result.LimitAnyLoad {
-		fmt.Fprintf(&b, "; likely limit: %s", a.Limit)
-	}
-	if iv := a.Interval; iv != nil && iv.Low > 0 && iv.High > 0 {
-		fmt.Fprintf(&b, "; the least that holds lies between %s and %s (%s", loadText(p, iv.High), loadText(p, iv.Low), iv.Confidence)
-		if !p.closeEnough(iv.Low, iv.High) {
-			fmt.Fprintf(&b, ", a gap of %s against the %s asked", a.PrecisionReached, p.PrecisionText)
-		}
-		b.WriteString(")")
-	}
+	writeLimitAndInterval(&b, p, a, "the least that holds", true)
 	if a.Unfinished {
 		fmt.Fprintf(&b, "; unfinished: the search ran out of its %d steps", p.MaxSteps)
 	}
