@@ -10,16 +10,6 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 )
 
-// Thresholds of the tool-limited reasons: the harness's bottleneck
-// verdict's, owned by result (thresholds.go), read here from the figures of
-// the result, never from the bottleneck's words.
-const (
-	toolBusyShare     = result.ToolBusyShare
-	toolLateShare     = result.ToolLateShare
-	hostWakesPerStart = result.HostWakesPerStart
-	lateTailShare     = result.LateTailShare
-)
-
 // ToolReasons are the typed reasons (result.Tool*) why the load generator,
 // not the system under test, made a step miss, and their figures for
 // people; none for a passing step. Three reasons count:
@@ -50,7 +40,7 @@ func ToolReasons(r *result.Result) (reasons []string, why string) {
 		if c.NumCPU > 0 && (limit == 0 || float64(c.NumCPU) < limit) {
 			limit = float64(c.NumCPU)
 		}
-		if cores := c.CPUSeconds / c.WindowS; limit > 0 && cores >= toolBusyShare*limit {
+		if cores := c.CPUSeconds / c.WindowS; limit > 0 && cores >= result.ToolBusyShare*limit {
 			reasons = append(reasons, result.ToolCPU)
 			whys = append(whys, fmt.Sprintf("the tool used %.2f of the %.0f CPUs it may use", cores, limit))
 		}
@@ -75,13 +65,13 @@ func lateBeyondHost(r *result.Result, toolLate uint64) (string, bool) {
 		return "", false
 	}
 	share := float64(toolLate) / float64(u.Commands)
-	tailMoved := lat.Overall.P99 > 0 && lat.Overall.P99-lat.Service.P99 > lateTailShare*lat.Overall.P99
-	if share <= toolLateShare || !tailMoved {
+	tailMoved := lat.Overall.P99 > 0 && lat.Overall.P99-lat.Service.P99 > result.LateTailShare*lat.Overall.P99
+	if share <= result.ToolLateShare || !tailMoved {
 		return "", false
 	}
 	host := "no host timer probe to compare with"
 	if h != nil && h.Wakes > 0 {
-		if h.Late > 0 && share <= hostWakesPerStart*h.LateFraction {
+		if h.Late > 0 && share <= result.HostWakesPerStart*h.LateFraction {
 			return "", false // the machine's: its own timer wake-ups were as late
 		}
 		host = fmt.Sprintf("the host timer probe saw %.2f%% of its wake-ups over 1 ms late", 100*h.LateFraction)

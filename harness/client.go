@@ -325,18 +325,6 @@ func fillRunEnvironment(res *result.Result, dep statsControl, client *clientColl
 	}
 }
 
-// Thresholds of the bottleneck verdict (result.ToolLateShare,
-// result.ToolBusyShare, result.LateTailShare, result.HostWakesPerStart):
-// a tool that starts more than ToolLateShare of its commands late with
-// in-flight slots free, or whose CPU (or the machine's, shared with a local
-// Redis) is above ToolBusyShare of what it may use, measured itself as much
-// as Redis.
-const (
-	lateShare = result.ToolLateShare
-	busyShare = result.ToolBusyShare
-	lagShare  = result.LateTailShare
-)
-
 // fillCost sets Redis's own CPU over the recorded phases (from the
 // timeline's per-second INFO deltas, so a restart does not break it), the
 // tool's CPU per Redis command and against Redis's, and the bottleneck
@@ -404,8 +392,8 @@ func hostLoad() float64 {
 func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyReport, c result.ClientReport, redisCPU float64, local bool) string {
 	var why []string
 	started := u.Commands
-	tailMoved := lat.Overall.P99 > 0 && lat.Overall.P99-lat.Service.P99 > lagShare*lat.Overall.P99
-	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); tailMoved && p.Timeouts == 0 && started > 0 && float64(tool) > lateShare*float64(started) {
+	tailMoved := lat.Overall.P99 > 0 && lat.Overall.P99-lat.Service.P99 > result.LateTailShare*lat.Overall.P99
+	if tool := u.Late - min(u.LateWaitingForSlot, u.Late); tailMoved && p.Timeouts == 0 && started > 0 && float64(tool) > result.ToolLateShare*float64(started) {
 		share := float64(tool) / float64(started)
 		if h := c.HostTimer; hostExplainsLate(h, share) {
 			// The probe's thread competes for the same CPUs as the tool's
@@ -430,9 +418,9 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	if c.WindowS > 0 {
 		cores := c.CPUSeconds / c.WindowS
 		limit := float64(min(c.GOMAXPROCS, c.NumCPU))
-		if limit > 0 && cores >= busyShare*limit {
+		if limit > 0 && cores >= result.ToolBusyShare*limit {
 			why = append(why, fmt.Sprintf("the tool used %.2f of the %.0f CPUs it may use", cores, limit))
-		} else if both := cores + redisCPU/c.WindowS; local && c.NumCPU > 0 && both >= busyShare*float64(c.NumCPU) {
+		} else if both := cores + redisCPU/c.WindowS; local && c.NumCPU > 0 && both >= result.ToolBusyShare*float64(c.NumCPU) {
 			why = append(why, fmt.Sprintf("the tool (%.2f) and Redis (%.2f) together used %.2f of this machine's %d CPUs",
 				cores, redisCPU/c.WindowS, both, c.NumCPU))
 		}
@@ -443,14 +431,10 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	return strings.Join(why, "; ")
 }
 
-// hostWakesPerStart is result.HostWakesPerStart: a tool as good as the
-// host is late up to about this many times the host probe's share.
-const hostWakesPerStart = result.HostWakesPerStart
-
 // hostExplainsLate reports whether the host timer probe saw enough late
 // wake-ups to account for a late share of command starts.
 func hostExplainsLate(h *result.HostTimer, share float64) bool {
-	return h != nil && h.Wakes > 0 && h.Late > 0 && share <= hostWakesPerStart*h.LateFraction
+	return h != nil && h.Wakes > 0 && h.Late > 0 && share <= result.HostWakesPerStart*h.LateFraction
 }
 
 // loopbackOnly reports whether every node listens on a loopback address:

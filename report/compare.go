@@ -614,13 +614,13 @@ func flip(better string) string {
 // measured it on the new side, could account for a latency or late-start
 // regression ("" when it could not): a latency percentile q that rose by no
 // more than the lateness the probe saw in enough of its wake-ups to reach q
-// (hostReachMs), or a late-start rate within hostWakesPerStart times the
+// (hostReachMs), or a late-start rate within result.HostWakesPerStart times the
 // probe's late share. Such a change is not the cache's, nor proven not to
 // be: the row is inconclusive.
 func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
 	if s.late {
 		lf := hostLate(cp.cur)
-		if lf != nil && *lf > 0 && c <= hostWakesPerStart*(*lf) {
+		if lf != nil && *lf > 0 && c <= result.HostWakesPerStart*(*lf) {
 			return fmt.Sprintf("within the machine's noise: the host timer probe woke %s%% of its sleeps over 1 ms late on the new side",
 				formatNum(round(100*(*lf), 2)))
 		}
@@ -635,7 +635,7 @@ func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
 	}
 	if rm := result.Median(reach); rm > 0 && c-b <= rm {
 		return fmt.Sprintf("within the machine's noise: +%s ms, and the host timer probe on the new side was late by more than %s ms in enough wake-ups to move a p%s by up to %s ms",
-			formatNum(round(c-b, 3)), formatNum(round(rm/hostWakesPerStart, 3)), formatNum(round(s.q*100, 1)), formatNum(round(rm, 3)))
+			formatNum(round(c-b, 3)), formatNum(round(rm/result.HostWakesPerStart, 3)), formatNum(round(s.q*100, 1)), formatNum(round(rm, 3)))
 	}
 	return ""
 }

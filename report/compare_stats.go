@@ -385,24 +385,20 @@ type timedRow struct {
 	dt float64
 }
 
-// hostWakesPerStart is result.HostWakesPerStart (a command start rests on
-// two timed wake-ups).
-const hostWakesPerStart = result.HostWakesPerStart
-
 // hostReachMs is how far this machine could push a latency percentile q by
 // itself: the largest lateness (ms) the host timer probe saw in at least
-// (1-q)/hostWakesPerStart of its wake-ups, times hostWakesPerStart. 0 when
+// (1-q)/result.HostWakesPerStart of its wake-ups, times result.HostWakesPerStart. 0 when
 // the probe did not run or saw no such lateness.
 func hostReachMs(h *result.HostTimer, q float64) float64 {
 	if h == nil || h.Wakes == 0 {
 		return 0
 	}
-	share := (1 - q) / hostWakesPerStart
+	share := (1 - q) / result.HostWakesPerStart
 	reach := 0.0
 	for _, b := range h.Over {
 		if float64(b.Wakes)/float64(h.Wakes) >= share {
 			reach = math.Max(reach, float64(b.OverUs)/1000)
 		}
 	}
-	return hostWakesPerStart * reach
+	return result.HostWakesPerStart * reach
 }
