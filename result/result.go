@@ -84,6 +84,18 @@ type ScenarioInfo struct {
 	File        string `json:"file"`
 	Resolved    any    `json:"resolved"`
 	Seed        int64  `json:"seed"`
+	// Overrides are the scenario values set on the command line (`run --set
+	// PATH=VALUE`), in the order given, already applied to Resolved. compare
+	// shows the ones that differ between two sets of runs as the change
+	// under test instead of refusing them as different loads.
+	Overrides []Override `json:"overrides,omitempty"`
+}
+
+// Override is one scenario value set on the command line: its YAML path
+// (`target.redis.maxmemory`) and the value as the user wrote it.
+type Override struct {
+	Path  string `json:"path"`
+	Value string `json:"value"`
 }
 
 // LatencyReport holds latency summaries. Overall is measured from each
