@@ -110,6 +110,10 @@ type LatencyReport struct {
 	ByOp    map[string]Summary `json:"by_op"`
 	ByTier  map[string]Summary `json:"by_tier"`
 	ByPhase map[string]Summary `json:"by_phase"`
+	// ByFamily is the latency of each key family's cache operations, from
+	// intended start (histograms under "family:<name>"); absent in reports
+	// whose run did not record it (before schema 1.3).
+	ByFamily map[string]Summary `json:"by_family,omitempty"`
 }
 
 // CacheCounts are lookups of one slice of the keyspace. A lookup is a hit, a
