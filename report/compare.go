@@ -71,20 +71,36 @@ const (
 // scenario name, workload seed, active users, recorded seconds. Empty when
 // they are comparable.
 func LoadDifferences(base, cur *result.Result) []string {
-	var d []string
+	var out []string
+	for _, d := range loadDiffs(base, cur) {
+		out = append(out, d.text)
+	}
+	return out
+}
+
+// loadDiff is one load difference; moved is set for what a set scenario
+// value can move by itself (active users, recorded seconds), as against
+// what names another load (the scenario, the seed).
+type loadDiff struct {
+	text  string
+	moved bool
+}
+
+func loadDiffs(base, cur *result.Result) []loadDiff {
+	var d []loadDiff
 	if base.Scenario.Name != cur.Scenario.Name {
-		d = append(d, fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name))
+		d = append(d, loadDiff{text: fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name)})
 	}
 	if base.Scenario.Seed != cur.Scenario.Seed {
-		d = append(d, fmt.Sprintf("seed %d vs %d", base.Scenario.Seed, cur.Scenario.Seed))
+		d = append(d, loadDiff{text: fmt.Sprintf("seed %d vs %d", base.Scenario.Seed, cur.Scenario.Seed)})
 	}
 	ba, ca := float64(base.Users.Active), float64(cur.Users.Active)
 	if math.Abs(ba-ca) > math.Max(1, activeTolerance*math.Max(ba, ca)) {
-		d = append(d, fmt.Sprintf("active users %s vs %s", formatCount(uint64(base.Users.Active)), formatCount(uint64(cur.Users.Active))))
+		d = append(d, loadDiff{text: fmt.Sprintf("active users %s vs %s", formatCount(uint64(base.Users.Active)), formatCount(uint64(cur.Users.Active))), moved: true})
 	}
 	bs, cs := base.RecordedSeconds(), cur.RecordedSeconds()
 	if math.Abs(bs-cs) > math.Max(1, recordedTolerance*math.Max(bs, cs)) {
-		d = append(d, fmt.Sprintf("recorded %s vs %s", formatSeconds(bs), formatSeconds(cs)))
+		d = append(d, loadDiff{text: fmt.Sprintf("recorded %s vs %s", formatSeconds(bs), formatSeconds(cs)), moved: true})
 	}
 	return d
 }
@@ -156,6 +172,12 @@ type Comparison struct {
 	NewHostLate  *float64 `json:"new_host_late,omitempty"`
 	// Warnings are the load differences a forced comparison went past.
 	Warnings []string `json:"warnings,omitempty"`
+	// Changes are the scenario values the sides set differently on the
+	// command line (run --set): the change under test, when the resolved
+	// scenarios agree everywhere else. Moved are the load differences it
+	// made (active users, recorded seconds), compared instead of refused.
+	Changes []SettingChange `json:"change_under_test,omitempty"`
+	Moved   []string        `json:"moved_by_change,omitempty"`
 }
 
 // compareSpec is a metric of the table (result.Metrics) as compare reads
@@ -203,9 +225,23 @@ func (s compareSpec) betterBy(base, cur, tol float64) bool {
 	return result.CompareRule{Floor: s.rule.Floor}.Worse(flip(s.better), base, cur, tol)
 }
 
-// secondResolution is the rule of a fault's recovery times and error
-// counts: one sampling interval (1 s), or one error, is below resolution.
+// secondResolution is the rule of a fault's recovery times: one sampling
+// interval (1 s) is below resolution.
 var secondResolution = result.CompareRule{Floor: 1}
+
+// faultErrorRule judges a fault's errors as a share of its side's
+// requests, as the run's error rate is judged: a count gated raw would
+// regress on a run that merely sent more requests through the same outage.
+var faultErrorRule = result.CompareRule{Floor: 0.0001}
+
+// medianRequests is a side's median requests (0 when none ran).
+func medianRequests(rs []*result.Result) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = float64(r.Users.Requests)
+	}
+	return result.Median(v)
+}
 
 // Compare is CompareWith with a relative tolerance and nothing else set.
 func Compare(base, cur *result.Result, maxRegression float64) (Comparison, error) {
@@ -258,15 +294,7 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 	c := Comparison{Base: describeSet(base), Cur: describeSet(cur), BaseRuns: len(base), NewRuns: len(cur),
 		Confidence: o.Confidence, MaxRegression: maxRegression, MaxHitRateDrop: o.MaxHitRateDrop,
 		BaseHostLate: hostLate(base), NewHostLate: hostLate(cur)}
-	var diffs []string
-	for _, side := range [][]*result.Result{base, cur} {
-		for _, r := range side[1:] {
-			for _, d := range LoadDifferences(side[0], r) {
-				diffs = append(diffs, "within a side: "+d)
-			}
-		}
-	}
-	diffs = append(diffs, LoadDifferences(base[0], cur[0])...)
+	diffs := c.loadChecks(base, cur)
 	if len(diffs) > 0 {
 		if !o.Force {
 			return Comparison{}, &IncomparableError{Differences: diffs}
@@ -293,10 +321,48 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 			}
 		}
 	}
-	c.compareFaults(medianFaults(base), medianFaults(cur), maxRegression)
+	for _, r := range cp.familyRows() {
+		c.add(r)
+	}
+	c.compareFaults(medianFaults(base), medianFaults(cur), [2]float64{medianRequests(base), medianRequests(cur)}, maxRegression)
 	c.add(verdictRow(base, cur))
 	c.Inconclusive = !c.Regressed && slices.ContainsFunc(c.Rows, func(r CompareRow) bool { return r.Verdict == CompareInconclusive })
 	return c, nil
+}
+
+// loadChecks lists what makes the sides runs of different loads, and
+// sets the change under test: the values the sides set differently on the
+// command line. With set values in play the resolved scenarios must agree
+// but at the set paths, and what the change itself moved (active users,
+// recorded seconds) is compared, not refused.
+func (c *Comparison) loadChecks(base, cur []*result.Result) []string {
+	var diffs []string
+	for _, side := range [][]*result.Result{base, cur} {
+		for _, r := range side[1:] {
+			for _, d := range LoadDifferences(side[0], r) {
+				diffs = append(diffs, "within a side: "+d)
+			}
+			if d := overridesDiffer(side[0], r); d != "" {
+				diffs = append(diffs, "within a side: "+d)
+			}
+		}
+	}
+	b, n := base[0], cur[0]
+	var other []string
+	if len(b.Scenario.Overrides)+len(n.Scenario.Overrides) > 0 {
+		c.Changes = settingChanges(b, n)
+		if other = otherSettings(b, n); len(other) > 0 {
+			diffs = append(diffs, "scenario settings other than the set values differ: "+strings.Join(other, ", "))
+		}
+	}
+	for _, d := range loadDiffs(b, n) {
+		if d.moved && len(c.Changes) > 0 && len(other) == 0 {
+			c.Moved = append(c.Moved, d.text)
+			continue
+		}
+		diffs = append(diffs, d.text)
+	}
+	return diffs
 }
 
 // comparer holds what every row of one comparison shares.
@@ -770,7 +836,7 @@ func medianAfter(fs []result.FaultReport, get func(result.FaultReport) *float64)
 // but never in cur is a regression whatever the tolerance, and so is a fault
 // the base injected that the new run did not (absent, or its action did not
 // take effect): its recovery was not measured, so it cannot have held.
-func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
+func (c *Comparison) compareFaults(base, cur *result.Result, requests [2]float64, tol float64) {
 	n := max(len(base.Faults), len(cur.Faults))
 	for i := 0; i < n; i++ {
 		var bf, cf *result.FaultReport
@@ -835,10 +901,7 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 			}
 			c.add(row)
 		}
-		be, ce := float64(bf.Errors()), float64(cf.Errors())
-		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s errors", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
-			BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce),
-			Regressed: secondResolution.Worse("lower", be, ce, tol)})
+		c.add(faultErrorsRow(fmt.Sprintf("fault %d %s errors", i+1, kind), float64(bf.Errors()), float64(cf.Errors()), requests, tol))
 		if bf.Warming != nil || cf.Warming != nil {
 			// Whether the bot re-warmed decides the dip and the re-warm
 			// time: shown, so a change of warming is not read as one of
@@ -853,6 +916,24 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s lost_writes", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: bl, Cur: cl,
 			BaseText: formatCount(bf.LostWrites), CurText: formatCount(cf.LostWrites), Change: relChange(bl, cl), Regressed: cl > bl})
 	}
+}
+
+// faultErrorsRow shows a fault's errors as counts and judges them as a
+// share of each side's requests (as counts when a side ran none).
+func faultErrorsRow(name string, be, ce float64, requests [2]float64, tol float64) CompareRow {
+	row := CompareRow{Metric: name, Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
+		BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce)}
+	if requests[0] == 0 || requests[1] == 0 {
+		row.Regressed = result.CompareRule{Floor: 1}.Worse("lower", be, ce, tol)
+		return row
+	}
+	bs, cs := be/requests[0], ce/requests[1]
+	row.Change = relChange(bs, cs)
+	row.Regressed = faultErrorRule.Worse("lower", bs, cs, tol)
+	if row.Regressed || bs != cs && requests[0] != requests[1] {
+		row.Note = fmt.Sprintf("%s → %s of requests", formatPercent(bs), formatPercent(cs))
+	}
+	return row
 }
 
 // warmedText is whether the bot re-warmed after a fault ("n/a": the report
@@ -909,6 +990,12 @@ func (c Comparison) WriteJSON(w io.Writer) error {
 func (c Comparison) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("base: %s\nnew:  %s\n", c.Base, c.Cur)
+	for _, ch := range c.Changes {
+		ew.printf("change under test: %s\n", settingChangeText(ch))
+	}
+	if len(c.Moved) > 0 {
+		ew.printf("moved by the change (compared, not refused): %s\n", strings.Join(c.Moved, "; "))
+	}
 	for _, w := range c.Warnings {
 		ew.printf("warning: compared despite a different load: %s\n", w)
 	}

@@ -118,17 +118,23 @@ type htmlView struct {
 	Latency      []namedSummary
 	All          result.CacheCounts // the whole run's lookups, for the "all" row
 	Tiers        []namedCounts
-	Families     []namedCounts
-	Causes       map[string]uint64
-	Faults       []faultView
-	Warmings     []faultView // those with a warming report: the with/without re-warm table
-	Origins      []string
-	Scenario     string
-	PoolConf     string
-	Charts       map[string]template.HTML
-	Points       int
-	Rows         int
-	Generated    string
+	Families     []familyFigures
+	// FamilyLatency is set when the run recorded latency per family;
+	// FamilyCards are the headline's busiest families, FamiliesMore how
+	// many it leaves out ("and 2 more").
+	FamilyLatency bool
+	FamilyCards   []headline
+	FamiliesMore  string
+	Causes        map[string]uint64
+	Faults        []faultView
+	Warmings      []faultView // those with a warming report: the with/without re-warm table
+	Origins       []string
+	Scenario      string
+	PoolConf      string
+	Charts        map[string]template.HTML
+	Points        int
+	Rows          int
+	Generated     string
 	// ServerLatency puts Redis's own per-command latency beside the
 	// client's; Client is the load generator's own section.
 	ServerLatency []serverLatencyRow
@@ -217,9 +223,9 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	for _, k := range sortedKeys(r.Cache.ByTier) {
 		v.Tiers = append(v.Tiers, namedCounts{k, r.Cache.ByTier[k]})
 	}
-	for _, k := range sortedKeys(r.Cache.ByFamily) {
-		v.Families = append(v.Families, namedCounts{k, r.Cache.ByFamily[k]})
-	}
+	v.Families = families(r)
+	v.FamilyLatency = len(r.Latency.ByFamily) > 0
+	v.familyCards(r)
 	v.Origins = sortedKeys(r.Origin)
 	v.Scenario = prettyJSON(r.Scenario.Resolved)
 	v.PoolConf = prettyJSON(r.Pool.Config)
@@ -588,4 +594,31 @@ func prettyJSON(v any) string {
 		return fmt.Sprintf("unserialisable: %v", err)
 	}
 	return string(b)
+}
+
+// familyCards are the headline's busiest key families, each its hit rate
+// and p99, marked bad when the family breaks a target (as the verdict
+// line names it).
+func (v *htmlView) familyCards(r *result.Result) {
+	if len(v.Families) < 2 {
+		return // one family is the run itself
+	}
+	breaking := map[string]bool{}
+	for _, f := range breakingFamilies(r) {
+		breaking[f] = true
+	}
+	top, more := topFamilies(r, familyTopN)
+	for _, f := range top {
+		var vals []string
+		if f.lookups() > 0 {
+			vals = append(vals, formatPercent(result.LookupHitRate(f.C.Hits, f.C.Misses, f.C.LookupErrors)))
+		}
+		if f.Latency.Count > 0 {
+			vals = append(vals, "p99 "+formatMs(f.Latency.P99))
+		}
+		v.FamilyCards = append(v.FamilyCards, headline{Label: "family " + f.Name, Value: strings.Join(vals, " · "), Bad: breaking[f.Name]})
+	}
+	if more > 0 {
+		v.FamiliesMore = fmt.Sprintf("and %d more key families (Cache section)", more)
+	}
 }

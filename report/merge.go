@@ -206,6 +206,9 @@ func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
 			for k := range row.HitRateByTier {
 				tiers[sec][k]++
 			}
+			for k := range row.HitRateByFamily {
+				tiers[sec]["family:"+k]++
+			}
 			d.Merge(row)
 			d.Fault = strings.Join(unionFaults(d.Fault, row.Fault), ",")
 		}
@@ -219,9 +222,13 @@ func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
 	for _, s := range secs {
 		d := bySecond[s]
 		d.HitRate = result.LookupHitRate(d.Hits, d.Misses, d.LookupErrors)
-		// Per-tier rates are averaged over shards: each shard's tier mix is
+		// Per-tier and per-family rates are averaged over shards: each shard's tier mix is
 		// the same slice of one workload.
 		for k, n := range tiers[s] {
+			if fam, ok := strings.CutPrefix(k, "family:"); ok {
+				d.HitRateByFamily[fam] /= float64(n)
+				continue
+			}
 			d.HitRateByTier[k] /= float64(n)
 		}
 		out = append(out, *d)

@@ -221,8 +221,9 @@ func (m *OriginReport) Merge(o OriginReport, hist bool) {
 // Merge combines the same second of two shards: counters add up, server
 // figures (one Redis) take the largest, per-second percentiles the worst
 // shard (an upper bound: per-second histograms are not stored, only the
-// coarse WindowHist, which adds up). HitRateByTier is summed; the caller
-// divides by the shards that had each tier, and recomputes HitRate.
+// coarse WindowHist, which adds up). HitRateByTier and HitRateByFamily are
+// summed; the caller divides by the shards that had each tier or family,
+// and recomputes HitRate.
 func (d *TimelineRow) Merge(row TimelineRow) {
 	d.Ops += row.Ops
 	d.Errors += row.Errors
@@ -240,6 +241,12 @@ func (d *TimelineRow) Merge(row TimelineRow) {
 			d.HitRateByTier = map[string]float64{}
 		}
 		d.HitRateByTier[k] += v
+	}
+	for k, v := range row.HitRateByFamily {
+		if d.HitRateByFamily == nil {
+			d.HitRateByFamily = map[string]float64{}
+		}
+		d.HitRateByFamily[k] += v
 	}
 	d.MissesByCause = addCountsNew(d.MissesByCause, row.MissesByCause)
 	d.EvictedKeys = max(d.EvictedKeys, row.EvictedKeys)

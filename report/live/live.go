@@ -3,8 +3,8 @@
 // one interval histogram per second; nothing is called per operation, so the
 // endpoint costs the load generator nothing measurable. Metrics live in a
 // private registry (no Go runtime or process noise, no global state) and use
-// only low-cardinality labels: error kind, miss cause, tier, fault kind and
-// pool state, each capped.
+// only low-cardinality labels: error kind, miss cause, tier, key family,
+// fault kind and pool state, each capped.
 package live
 
 import (
@@ -148,6 +148,7 @@ type collector struct {
 	poolWaitMs                float64
 	errsByKind, missesByCause map[string]uint64
 	hitRateByTier             map[string]float64
+	hitRateByFamily           map[string]float64
 	faultsSeen                map[string]bool
 	last                      result.TimelineRow
 	published                 bool
@@ -163,7 +164,7 @@ type collector struct {
 
 func newCollector() *collector {
 	return &collector{errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
-		hitRateByTier: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets)),
+		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets)),
 		counts: map[string]uint64{}}
 }
 
@@ -209,6 +210,11 @@ func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
 			c.hitRateByTier[k] = v
 		}
 	}
+	for k, v := range row.HitRateByFamily {
+		if _, ok := c.hitRateByFamily[k]; ok || len(c.hitRateByFamily) < maxLabelValues {
+			c.hitRateByFamily[k] = v
+		}
+	}
 	for _, f := range strings.Split(row.Fault, ",") {
 		if f = strings.TrimSpace(f); f != "" && (c.faultsSeen[f] || len(c.faultsSeen) < maxLabelValues) {
 			c.faultsSeen[f] = true
@@ -246,6 +252,7 @@ var (
 	descLookupErrs = prometheus.NewDesc(ns+"_cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).", nil, nil)
 	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.", nil, nil)
 	descHitTier    = prometheus.NewDesc(ns+"_hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", []string{"tier"}, nil)
+	descHitFamily  = prometheus.NewDesc(ns+"_hit_rate_by_family", "Hit rate of the last sampling interval in which the key family had lookups, per key family (at most 20 families).", []string{"family"}, nil)
 	descPoolConns  = prometheus.NewDesc(ns+"_pool_connections", "Connections in the pool under test.", []string{"state"}, nil)
 	descPoolWait   = prometheus.NewDesc(ns+"_pool_wait_seconds_total", "Time spent waiting for pooled connections.", nil, nil)
 	descActive     = prometheus.NewDesc(ns+"_active_users", "Simulated users active now.", nil, nil)
@@ -255,7 +262,7 @@ var (
 	descClients    = prometheus.NewDesc(ns+"_redis_connected_clients", "Redis connected_clients.", nil, nil)
 	descFault      = prometheus.NewDesc(ns+"_fault_active", "1 while a fault of this kind is active.", []string{"kind"}, nil)
 	descElapsed    = prometheus.NewDesc(ns+"_elapsed_seconds", "Seconds since the run started, at the last sample.", nil, nil)
-	allDescs       = append([]*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descPoolConns, descPoolWait, descActive, descMem, descMaxMem, descExpired, descClients, descFault, descElapsed}, tableDescs()...)
+	allDescs       = append([]*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descHitFamily, descPoolConns, descPoolWait, descActive, descMem, descMaxMem, descExpired, descClients, descFault, descElapsed}, tableDescs()...)
 	intervalQuants = []struct {
 		label string
 		get   func(result.Summary) float64
@@ -338,6 +345,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range c.hitRateByTier {
 		gauge(descHitTier, v, k)
+	}
+	for k, v := range c.hitRateByFamily {
+		gauge(descHitFamily, v, k)
 	}
 	idle := min(c.last.PoolIdle, c.last.PoolTotal)
 	gauge(descPoolConns, float64(idle), "idle")
