@@ -328,22 +328,19 @@ type PhaseReport struct {
 // connections and Active are gauges at sampling time. Fault lists the fault
 // kinds active during the interval, comma-joined.
 type TimelineRow struct {
-	T             float64            `json:"t"`
-	Phase         string             `json:"phase"`
-	Ops           uint64             `json:"ops"`
-	Errors        uint64             `json:"errors"`
-	ErrorsByKind  map[string]uint64  `json:"errors_by_kind"`
-	P50           float64            `json:"p50"`
-	P99           float64            `json:"p99"`
-	P999          float64            `json:"p999"`
-	Max           float64            `json:"max"`
-	Hits          uint64             `json:"hits"`
-	Misses        uint64             `json:"misses"`
-	HitRate       float64            `json:"hit_rate"`
-	HitRateByTier map[string]float64 `json:"hit_rate_by_tier"`
-	// HitRateByFamily is the interval's hit rate per key family (families
-	// with lookups in it); absent in reports written before schema 1.3.
-	HitRateByFamily  map[string]float64 `json:"hit_rate_by_family,omitempty"`
+	T                float64            `json:"t"`
+	Phase            string             `json:"phase"`
+	Ops              uint64             `json:"ops"`
+	Errors           uint64             `json:"errors"`
+	ErrorsByKind     map[string]uint64  `json:"errors_by_kind"`
+	P50              float64            `json:"p50"`
+	P99              float64            `json:"p99"`
+	P999             float64            `json:"p999"`
+	Max              float64            `json:"max"`
+	Hits             uint64             `json:"hits"`
+	Misses           uint64             `json:"misses"`
+	HitRate          float64            `json:"hit_rate"`
+	HitRateByTier    map[string]float64 `json:"hit_rate_by_tier"`
 	MissesByCause    map[string]uint64  `json:"misses_by_cause"`
 	EvictedKeys      uint64             `json:"evicted_keys"`
 	ExpiredKeys      uint64             `json:"expired_keys"`
@@ -374,6 +371,9 @@ type TimelineRow struct {
 	// interval resample the run's seconds. Absent in reports written before
 	// schema 1.2.
 	LatencyHist WindowHist `json:"latency_hist,omitempty"`
+	// HitRateByFamily is the interval's hit rate per key family (families
+	// with lookups in it); absent in reports written before schema 1.3.
+	HitRateByFamily map[string]float64 `json:"hit_rate_by_family,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since

@@ -768,29 +768,22 @@ func (r *Result) deriveRates() {
 // them when force is set (after a merge), otherwise only missing ones.
 // Undecodable histograms are skipped; ReadJSON reports them.
 func (r *Result) SummariesFromHDR(force bool) {
+	// The keyed summaries, by the kind part of their histograms' keys.
+	keyed := map[string]*map[string]Summary{"op": &r.Latency.ByOp, "tier": &r.Latency.ByTier, "phase": &r.Latency.ByPhase,
+		"family": &r.Latency.ByFamily, "pool_command": &r.Pool.CommandLatency}
 	for key, enc := range r.HDR {
 		kind, name, _ := strings.Cut(key, ":")
 		var dst *Summary
-		var m *map[string]Summary
+		m := keyed[kind]
 		switch kind {
 		case "overall":
 			dst = &r.Latency.Overall
 		case "service":
 			dst = &r.Latency.Service
-		case "op":
-			m = &r.Latency.ByOp
-		case "tier":
-			m = &r.Latency.ByTier
-		case "phase":
-			m = &r.Latency.ByPhase
-		case "family":
-			m = &r.Latency.ByFamily
 		case "command":
 			// A whole bot command (all its cache operations) is stored under
 			// its own key and reported as by_op.command.
 			m, name = &r.Latency.ByOp, "command"
-		case "pool_command":
-			m = &r.Pool.CommandLatency
 		case "origin":
 			if o, ok := r.Origin[name]; ok && (force || o.Latency.Count == 0) {
 				if h, err := DecodeHDR(enc); err == nil {
@@ -800,7 +793,9 @@ func (r *Result) SummariesFromHDR(force bool) {
 			}
 			continue
 		default:
-			continue
+			if m == nil {
+				continue
+			}
 		}
 		if m != nil {
 			if *m == nil {
