@@ -122,8 +122,8 @@ type Interval struct {
 // shown the cache holds the load, whatever its percentiles say.
 func DefaultTargets() []TargetSpec {
 	return []TargetSpec{
-		{Name: "latency_p99", Expr: "< 5ms"},
-		{Name: "hit_rate", Expr: ">= 95%"},
+		{Name: MetricLatencyP99, Expr: "< 5ms"},
+		{Name: MetricHitRate, Expr: ">= 95%"},
 		{Name: "pool_timeouts", Expr: "== 0"},
 		{Name: "dropped", Expr: "== 0"},
 	}
