@@ -78,8 +78,8 @@ func TestFamiliesInMarkdownAndHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := h.String()
-	for _, want := range []string{`data-field="families"`, `<div class="card bad"><b>55% · p99 3ms</b><span>family quotes</span></div>`,
-		`<b>99.01% · p99 2ms</b><span>family fam00</span>`, "and 4 more key families"} {
+	for _, want := range []string{`data-field="families"`, `<div class="card bad"><b>55%</b><span>family quotes · p99 3ms</span></div>`,
+		`<b>99.01%</b><span>family fam00 · p99 2ms</span>`, "and 4 more key families", "targets missed in families quotes, fam02."} {
 		if !strings.Contains(html, want) {
 			t.Errorf("html lacks %q", want)
 		}

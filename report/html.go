@@ -125,16 +125,19 @@ type htmlView struct {
 	FamilyLatency bool
 	FamilyCards   []headline
 	FamiliesMore  string
-	Causes        map[string]uint64
-	Faults        []faultView
-	Warmings      []faultView // those with a warming report: the with/without re-warm table
-	Origins       []string
-	Scenario      string
-	PoolConf      string
-	Charts        map[string]template.HTML
-	Points        int
-	Rows          int
-	Generated     string
+	// Breaking names the families that break a target for the banner
+	// (" in families quotes, surge"), as the text verdict line does.
+	Breaking  string
+	Causes    map[string]uint64
+	Faults    []faultView
+	Warmings  []faultView // those with a warming report: the with/without re-warm table
+	Origins   []string
+	Scenario  string
+	PoolConf  string
+	Charts    map[string]template.HTML
+	Points    int
+	Rows      int
+	Generated string
 	// ServerLatency puts Redis's own per-command latency beside the
 	// client's; Client is the load generator's own section.
 	ServerLatency []serverLatencyRow
@@ -226,6 +229,7 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	v.Families = families(r)
 	v.FamilyLatency = len(r.Latency.ByFamily) > 0
 	v.familyCards(r)
+	v.Breaking = breakingText(r, func(s string) string { return s })
 	v.Origins = sortedKeys(r.Origin)
 	v.Scenario = prettyJSON(r.Scenario.Resolved)
 	v.PoolConf = prettyJSON(r.Pool.Config)
@@ -597,7 +601,7 @@ func prettyJSON(v any) string {
 }
 
 // familyCards are the headline's busiest key families, each its hit rate
-// and p99, marked bad when the family breaks a target (as the verdict
+// (its p99 beside the name), marked bad when the family breaks a target (as the verdict
 // line names it).
 func (v *htmlView) familyCards(r *result.Result) {
 	if len(v.Families) < 2 {
@@ -609,14 +613,17 @@ func (v *htmlView) familyCards(r *result.Result) {
 	}
 	top, more := topFamilies(r, familyTopN)
 	for _, f := range top {
-		var vals []string
-		if f.lookups() > 0 {
-			vals = append(vals, formatPercent(result.LookupHitRate(f.C.Hits, f.C.Misses, f.C.LookupErrors)))
+		h := headline{Label: "family " + f.Name, Bad: breaking[f.Name]}
+		switch {
+		case f.lookups() > 0:
+			h.Value = formatPercent(result.LookupHitRate(f.C.Hits, f.C.Misses, f.C.LookupErrors))
+			if f.Latency.Count > 0 {
+				h.Label += " · p99 " + formatMs(f.Latency.P99)
+			}
+		case f.Latency.Count > 0:
+			h.Value = "p99 " + formatMs(f.Latency.P99)
 		}
-		if f.Latency.Count > 0 {
-			vals = append(vals, "p99 "+formatMs(f.Latency.P99))
-		}
-		v.FamilyCards = append(v.FamilyCards, headline{Label: "family " + f.Name, Value: strings.Join(vals, " · "), Bad: breaking[f.Name]})
+		v.FamilyCards = append(v.FamilyCards, h)
 	}
 	if more > 0 {
 		v.FamiliesMore = fmt.Sprintf("and %d more key families (Cache section)", more)
