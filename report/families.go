@@ -207,7 +207,7 @@ func (cp comparer) familyRows() []CompareRow {
 			case row.BaseText == "n/a" || row.CurText == "n/a":
 				row.Note = "in one report only; not gated"
 			case s.worse(row.Base, row.Cur, cp.o.MaxRegression):
-				row.Note = "worse beyond the tolerance; not gated (the run's figure gates)"
+				row.Note = "worse beyond the tolerance; the run's own figure gates"
 			}
 			out = append(out, row)
 		}
