@@ -161,9 +161,9 @@ type Sample struct {
 
 // sampler builds one timeline row per interval.
 type sampler struct {
-	d        *driver
-	mgr      interface{ Stats() pool.Stats }
-	info     infoSource
+	d    *driver
+	mgr  interface{ Stats() pool.Stats }
+	info infoSource
 	// families names the key families by workload.Family.Index, for the
 	// rows' hit rate per family.
 	families []string
