@@ -183,6 +183,9 @@ func breakingText(r *result.Result, quote func(string) string) string {
 func (cp comparer) familyRows() []CompareRow {
 	var out []CompareRow
 	top, _ := topFamilies(cp.base[0], familyTopN)
+	if len(top) < 2 {
+		return nil // one family is the run itself
+	}
 	p99, _ := result.LookupMetric(result.MetricLatencyP99)
 	for _, f := range top {
 		for _, form := range []struct {
