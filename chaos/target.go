@@ -22,7 +22,7 @@ type Target struct {
 	// Network is the proxy the cache manager goes through; nil unless the
 	// run has a fault that acts on it (Traits.Proxy).
 	Network *Network
-	notes *notes
+	notes   *notes
 }
 
 // Notef adds a note to the occurrence's report: what was changed, what went
