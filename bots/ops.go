@@ -252,8 +252,8 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 }
 
 // classify says why a read of key sent at sent missed. The ledger learns
-// of a wipe when a restarted node serves again (chaos's OnRestart), but
-// the node serves before that call: a bot instance whose pool dials on
+// of a wipe when a restarted node serves again (chaos's NodeEmptied notice), but
+// the node serves before that notice: a bot instance whose pool dials on
 // every command reaches it first, and commands sent before or during the
 // restart are answered by the empty node too. A miss the ledger calls
 // evicted while a restart overlapped the read is a key the restart wiped.

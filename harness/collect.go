@@ -273,9 +273,9 @@ func (r *run) collectFaults() {
 	}
 	res, smp := r.res, r.smp
 	evs := r.runner.Events()
-	m := chaos.Measurement{Rows: faultSamples(smp.rows), Activity: r.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.Start())}
+	m := chaos.Measurement{Rows: smp.rows, Activity: r.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.Start())}
 	m.LatencyP99Ms, m.HitRateTarget = faultTargets(r.s.TargetSpecs())
-	res.Faults = faultReports(m.Reports(evs))
+	res.Faults = m.Reports(evs)
 	lost, unknown, tracked := chaos.Integrity(evs)
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown
