@@ -39,6 +39,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if r.MergedFrom > 0 {
 		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
 	}
+	for _, o := range r.Scenario.Overrides {
+		ew.printf("  set %s=%s\n", o.Path, o.Value)
+	}
 
 	if r.Repeat != nil {
 		ew.printf("  repeated: %s\n", repeatLine(r.Repeat))

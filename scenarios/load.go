@@ -61,7 +61,8 @@ func (l ErrorList) Error() string {
 func IsInvalid(err error) bool {
 	var e *Error
 	var l ErrorList
-	return errors.As(err, &e) || errors.As(err, &l)
+	var se *SetError
+	return errors.As(err, &e) || errors.As(err, &l) || errors.As(err, &se)
 }
 
 // Builtins lists the embedded scenario names.
@@ -78,42 +79,54 @@ func Builtins() []string {
 // Resolve loads a scenario from a path, or from the built-in set when no file
 // of that name exists ("baseline" and "baseline.yaml" both name the embedded
 // baseline scenario).
-func Resolve(nameOrPath string) (*Scenario, error) {
+//
+// sets are values set on the command line (ParseSet), written into the
+// document before it is decoded and validated like the file's own.
+func Resolve(nameOrPath string, sets ...Set) (*Scenario, error) {
 	// A folder of that name (the capacity/ package beside the built-in
 	// capacity scenario) is not a scenario file.
 	if fi, err := os.Stat(nameOrPath); err == nil && !fi.IsDir() {
-		return Load(nameOrPath)
+		return Load(nameOrPath, sets...)
 	}
 	dir := filepath.Dir(nameOrPath)
 	if dir == "." || dir == "scenarios" {
 		base := strings.TrimSuffix(filepath.Base(nameOrPath), ".yaml")
 		if data, err := builtin.ReadFile(base + ".yaml"); err == nil {
-			return LoadBytes("builtin:"+base, data)
+			return LoadBytes("builtin:"+base, data, sets...)
 		}
 	}
 	return nil, &Error{File: nameOrPath, Msg: fmt.Sprintf("no such file, and no built-in scenario of that name (built-in: %s)", strings.Join(Builtins(), ", "))}
 }
 
 // Load reads, strictly decodes, defaults and validates one scenario file.
-func Load(path string) (*Scenario, error) {
+func Load(path string, sets ...Set) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read scenario: %v", err)}
 	}
-	return LoadBytes(path, data)
+	return LoadBytes(path, data, sets...)
 }
 
 // LoadBytes is Load for data already in memory; file names it in errors.
-func LoadBytes(file string, data []byte) (*Scenario, error) {
-	s, f, err := decode(file, data)
+// A problem in a set value is named by its flag (--set PATH=VALUE: ...)
+// instead of a line and column.
+func LoadBytes(file string, data []byte, sets ...Set) (*Scenario, error) {
+	s, f, err := decode(file, data, sets)
 	if err != nil {
 		return nil, err
 	}
 	s.File = file
+	s.Sets = sets
 	s.Defaults()
 	if errs := s.validate(); len(errs) > 0 {
+		var fromSets ErrorList
 		for _, e := range errs {
 			e.File = file
+			if st, ok := setOf(sets, e.path); ok && e.Line == 0 {
+				fromSets = append(fromSets, &Error{File: "--set " + st.Path + "=" + st.Value, Msg: e.Msg})
+				e.File = ""
+				continue
+			}
 			if e.Line == 0 && e.path != "" {
 				if e.section {
 					e.Line, e.Col = sectionPosition(f, e.path)
@@ -122,18 +135,20 @@ func LoadBytes(file string, data []byte) (*Scenario, error) {
 				}
 			}
 		}
-		out := make(ErrorList, len(errs))
-		for i, e := range errs {
-			out[i] = &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg}
+		out := fromSets
+		for _, e := range errs {
+			if e.File != "" {
+				out = append(out, &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg})
+			}
 		}
-		sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+		sort.SliceStable(out[len(fromSets):], func(i, j int) bool { return out[len(fromSets)+i].Line < out[len(fromSets)+j].Line })
 		return nil, out
 	}
 	return s, nil
 }
 
-func decode(file string, data []byte) (*Scenario, *ast.File, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
+func decode(file string, data []byte, sets []Set) (*Scenario, *ast.File, error) {
+	if len(bytes.TrimSpace(data)) == 0 && len(sets) == 0 {
 		return nil, nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
 	}
 	f, err := parser.ParseBytes(data, 0)
@@ -141,12 +156,32 @@ func decode(file string, data []byte) (*Scenario, *ast.File, error) {
 		return nil, nil, yamlErr(file, err)
 	}
 	var s Scenario
-	if err := strictDecode(data, &s); err != nil {
-		return nil, nil, yamlErr(file, err)
-	}
 	var doc map[string]any
-	if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
-		return nil, nil, yamlErr(file, err)
+	if len(sets) == 0 {
+		if err := strictDecode(data, &s); err != nil {
+			return nil, nil, yamlErr(file, err)
+		}
+		if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
+			return nil, nil, yamlErr(file, err)
+		}
+	} else {
+		// The file's own problems first, at their lines; then the sets,
+		// written into its syntax tree and decoded from it.
+		if err := strictDecode(data, &s); err != nil {
+			return nil, nil, yamlErr(file, err)
+		}
+		owner, err := applySets(f, sets)
+		if err != nil {
+			return nil, nil, err
+		}
+		s = Scenario{}
+		body := f.Docs[0].Body
+		if err := guarded(data, func() error { return yaml.NodeToValue(body, &s, yaml.Strict()) }); err != nil {
+			return nil, nil, setErr(file, err, owner)
+		}
+		if err := guarded(data, func() error { return yaml.NodeToValue(body, &doc) }); err != nil {
+			return nil, nil, setErr(file, err, owner)
+		}
 	}
 	s.noteWritten(doc)
 	return &s, f, nil
@@ -267,6 +302,22 @@ func yamlErr(file string, err error) error {
 		}
 	}
 	return out
+}
+
+// setErr is a decoding error of the document with the sets written in:
+// named by the set whose value it is in, else at its line and column.
+func setErr(file string, err error, owner map[*token.Token]Set) error {
+	e := yamlErr(file, err)
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		if st, ok := owner[ye.GetToken()]; ok {
+			var one *Error
+			if errors.As(e, &one) {
+				return &SetError{Set: st, Msg: one.Msg}
+			}
+		}
+	}
+	return e
 }
 
 func snippet(ye yaml.Error) string {

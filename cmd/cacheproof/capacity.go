@@ -170,7 +170,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	})
 	warm, rec := capacity.StepTimes(first)
 	c.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
-	c.Scenario = result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed}
+	c.Scenario = sc.Info()
 	c.StartedAt = started.UTC()
 	c.DurationS = time.Since(started).Seconds()
 	c.Search.StepWarmupS, c.Search.StepDurationS = warm, rec

@@ -22,6 +22,8 @@ type scenarioFlags struct {
 	seed        int64
 	quiet       bool
 	redisServer string
+	// sets are the --set PATH=VALUE flags, in the order given.
+	sets []string
 
 	outInfix string // scenarioHelp.outInfix, for makeOutDir
 }
@@ -42,12 +44,25 @@ func (f *scenarioFlags) register(fs *pflag.FlagSet, h scenarioHelp) {
 	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the "+h.quietKeeps+" and errors")
 	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary"+h.redisServerFor+" (default $CACHEPROOF_REDIS_SERVER, then PATH)")
+	fs.StringArrayVar(&f.sets, "set", nil, "set a scenario value, PATH=VALUE as the file would nest it (target.redis.maxmemory=32mb, workload.active_users=500, phases[1].duration=30s); repeatable, validated like the file, recorded in the report")
 }
 
 // resolveScenario resolves --scenario, a file or a built-in's name; a
 // problem is printed and is a usage error.
+//
+// The --set values are written into the scenario before it is validated, so
+// a bad one is reported as the file's would be, naming the flag.
 func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, int) {
-	sc, err := scenarios.Resolve(f.scenario)
+	sets := make([]scenarios.Set, 0, len(f.sets))
+	for _, arg := range f.sets {
+		st, err := scenarios.ParseSet(arg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, exitUsage
+		}
+		sets = append(sets, st)
+	}
+	sc, err := scenarios.Resolve(f.scenario, sets...)
 	if err != nil {
 		printScenarioErr(stderr, err)
 		return nil, exitUsage

@@ -340,7 +340,7 @@ func (c *runState) writePartial(err error) {
 	partial := &result.Result{
 		SchemaVersion: result.SchemaVersion,
 		Tool:          result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
-		Scenario:      result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
+		Scenario:      sc.Info(),
 		StartedAt:     c.started.UTC(),
 		DurationS:     time.Since(c.started).Seconds(),
 		Interrupted:   true,
