@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/internal/redistext"
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/sizing"
@@ -216,13 +216,11 @@ func sizeNeeded(n *int64) string {
 
 // parseHitRate reads "95%", "95.5 %" or "0.95".
 func parseHitRate(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	pct := strings.HasSuffix(t, "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	v, pct, err := units.ParsePercent(s)
 	if err != nil {
 		return 0, errors.New("not a number or percentage")
 	}
-	if pct || v > 1 {
+	if !pct && v > 1 {
 		v /= 100
 	}
 	if !(v > 0 && v < 1) {
