@@ -477,6 +477,7 @@ func (r *run) begin() {
 		Scenario:      s.Info(),
 	}
 	res.Scenario.Resolved = redactedScenario(s)
+	res.Notes = append(res.Notes, s.Notes...)
 	if o.Shards > 1 {
 		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
 	}

@@ -54,6 +54,10 @@ type Scenario struct {
 	// order given, already written into the scenario; a report records
 	// them (Info) so that compare can show them as the change under test.
 	Sets []Set `yaml:"-" json:"-"`
+	// Notes say what the command line changed beyond the values it named
+	// (faults moved with rescaled phases); the console and the report's
+	// notes show them.
+	Notes []string `yaml:"-" json:"-"`
 
 	wrote keySet
 }

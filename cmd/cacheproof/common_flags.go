@@ -168,7 +168,7 @@ type loadShapeFlags struct {
 
 // register defines the load-shape flags on fs.
 func (f *loadShapeFlags) register(fs *pflag.FlagSet) {
-	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
+	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged; faults move with their phase)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
 	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
 }
@@ -195,6 +195,9 @@ func (f *loadShapeFlags) apply(fs *pflag.FlagSet, sc *scenarios.Scenario, seed *
 	if err := sc.Apply(ov); err != nil {
 		printScenarioErr(stderr, err)
 		return exitUsage
+	}
+	for _, n := range sc.Notes {
+		errf("%s", n)
 	}
 	return next
 }
