@@ -44,17 +44,22 @@ func (f *scenarioFlags) register(fs *pflag.FlagSet, h scenarioHelp) {
 	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the "+h.quietKeeps+" and errors")
 	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary"+h.redisServerFor+" (default $CACHEPROOF_REDIS_SERVER, then PATH)")
-	fs.StringArrayVar(&f.sets, "set", nil, "set a scenario value, PATH=VALUE as the file would nest it (target.redis.maxmemory=32mb, workload.active_users=500, phases[1].duration=30s); repeatable, validated like the file, recorded in the report")
+	fs.StringArrayVar(&f.sets, "set", nil, setHelp)
 }
 
 // resolveScenario resolves --scenario, a file or a built-in's name; a
 // problem is printed and is a usage error.
-//
-// The --set values are written into the scenario before it is validated, so
-// a bad one is reported as the file's would be, naming the flag.
 func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, int) {
-	sets := make([]scenarios.Set, 0, len(f.sets))
-	for _, arg := range f.sets {
+	return resolveWithSets(f.scenario, f.sets, stderr)
+}
+
+// resolveWithSets resolves a scenario with the --set values (PATH=VALUE)
+// written into it before it is validated, so a bad one is reported as the
+// file's would be, naming the flag; a problem is printed and is a usage
+// error. Every command that loads a scenario goes through it.
+func resolveWithSets(nameOrPath string, setArgs []string, stderr io.Writer) (*scenarios.Scenario, int) {
+	sets := make([]scenarios.Set, 0, len(setArgs))
+	for _, arg := range setArgs {
 		st, err := scenarios.ParseSet(arg)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -62,13 +67,16 @@ func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, 
 		}
 		sets = append(sets, st)
 	}
-	sc, err := scenarios.Resolve(f.scenario, sets...)
+	sc, err := scenarios.Resolve(nameOrPath, sets...)
 	if err != nil {
 		printScenarioErr(stderr, err)
 		return nil, exitUsage
 	}
 	return sc, next
 }
+
+// setHelp is --set's description, the same on every command.
+const setHelp = "set a scenario value, PATH=VALUE as the file would nest it (target.redis.maxmemory=32mb, workload.active_users=500, phases[1].duration=30s); repeatable, validated like the file, recorded in the report"
 
 // seedOverride is --seed for scenarios.Overrides: nil when not given, so
 // that --seed 0 is applied as written.
