@@ -111,80 +111,124 @@ func Load(path string, sets ...Set) (*Scenario, error) {
 // A problem in a set value is named by its flag (--set PATH=VALUE: ...)
 // instead of a line and column.
 func LoadBytes(file string, data []byte, sets ...Set) (*Scenario, error) {
-	s, f, err := decode(file, data, sets)
+	d, err := decode(file, data, sets)
 	if err != nil {
 		return nil, err
 	}
+	s, f := d.s, d.f
 	s.File = file
 	s.Sets = sets
 	s.Defaults()
-	if errs := s.validate(); len(errs) > 0 {
-		var fromSets ErrorList
-		for _, e := range errs {
-			e.File = file
-			if st, ok := setOf(sets, e.path); ok && e.Line == 0 {
-				fromSets = append(fromSets, &Error{File: "--set " + st.Path + "=" + st.Value, Msg: e.Msg})
-				e.File = ""
-				continue
-			}
-			if e.Line == 0 && e.path != "" {
-				if e.section {
-					e.Line, e.Col = sectionPosition(f, e.path)
-				} else {
-					e.Line, e.Col = position(f, e.path)
-				}
-			}
-		}
-		out := fromSets
-		for _, e := range errs {
-			if e.File != "" {
-				out = append(out, &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg})
-			}
-		}
-		sort.SliceStable(out[len(fromSets):], func(i, j int) bool { return out[len(fromSets)+i].Line < out[len(fromSets)+j].Line })
-		return nil, out
+	errs := s.validate()
+	if len(errs) == 0 && len(d.errs) == 0 {
+		return s, nil
 	}
-	return s, nil
+	var fromSets ErrorList
+	out := d.errs
+	for _, e := range errs {
+		e.File = file
+		if st, ok := setOf(sets, e.path); ok && e.Line == 0 {
+			fromSets = append(fromSets, &Error{File: "--set " + st.Path + "=" + st.Value, Msg: e.Msg})
+			continue
+		}
+		if e.Line == 0 && e.path != "" {
+			if e.section {
+				e.Line, e.Col = sectionPosition(f, e.path)
+			} else {
+				e.Line, e.Col = position(f, e.path)
+			}
+		}
+		if d.repeats(e) {
+			continue
+		}
+		out = append(out, &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return nil, append(fromSets, out...)
 }
 
-func decode(file string, data []byte, sets []Set) (*Scenario, *ast.File, error) {
+// decoded is a file decoded as far as it could be: the scenario from its
+// syntax tree with every entry that failed to decode removed, and the
+// problems those entries had, each at its line.
+type decoded struct {
+	s      *Scenario
+	f      *ast.File
+	errs   ErrorList // the decoding problems (unknown fields, wrong types)
+	pruned []string  // the YAML paths of the entries removed for them
+}
+
+// repeats reports whether a validation finding only repeats a decoding
+// problem: it is about an entry removed for one (a required name whose
+// wrong-typed value was removed), or on the same line as one.
+func (d *decoded) repeats(e *problem) bool {
+	if len(d.errs) == 0 {
+		return false
+	}
+	if e.path != "" && underAny(e.path, d.pruned) {
+		return true
+	}
+	for _, p := range d.pruned {
+		leaf := p[strings.LastIndexAny(p, ".[")+1:]
+		if strings.HasPrefix(p, e.path) && strings.HasPrefix(e.Msg, strings.TrimSuffix(leaf, "]")+":") {
+			return true
+		}
+	}
+	for _, de := range d.errs {
+		if e.Line > 0 && e.Line == de.Line {
+			return true
+		}
+	}
+	return false
+}
+
+func decode(file string, data []byte, sets []Set) (*decoded, error) {
 	if len(bytes.TrimSpace(data)) == 0 && len(sets) == 0 {
-		return nil, nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
+		return nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
 	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, nil, yamlErr(file, err)
+		return nil, syntaxErrors(file, data, err)
 	}
+	d := &decoded{f: f}
 	var s Scenario
 	var doc map[string]any
-	if len(sets) == 0 {
-		if err := strictDecode(data, &s); err != nil {
-			return nil, nil, yamlErr(file, err)
-		}
+	if err := strictDecode(data, &s); err != nil {
+		// Every problem in one pass: the entries that fail are removed
+		// from the tree, which is then decoded for validation.
+		d.errs, d.pruned = decodeErrors(file, data, f, err)
+	}
+	if len(sets) == 0 && len(d.errs) == 0 {
 		if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
-			return nil, nil, yamlErr(file, err)
+			return nil, yamlErr(file, err)
 		}
 	} else {
-		// The file's own problems first, at their lines; then the sets,
-		// written into its syntax tree and decoded from it.
-		if err := strictDecode(data, &s); err != nil {
-			return nil, nil, yamlErr(file, err)
-		}
+		// The sets are written into the file's syntax tree and decoded
+		// from it.
 		owner, err := applySets(f, sets)
 		if err != nil {
-			return nil, nil, err
+			if len(d.errs) > 0 {
+				return nil, d.errs
+			}
+			return nil, err
 		}
 		s = Scenario{}
 		body := f.Docs[0].Body
-		if err := guarded(data, func() error { return yaml.NodeToValue(body, &s, yaml.Strict()) }); err != nil {
-			return nil, nil, setErr(file, err, owner)
-		}
-		if err := guarded(data, func() error { return yaml.NodeToValue(body, &doc) }); err != nil {
-			return nil, nil, setErr(file, err, owner)
+		for _, dst := range []any{&s, &doc} {
+			opts := []yaml.DecodeOption{}
+			if dst == any(&s) {
+				opts = append(opts, yaml.Strict())
+			}
+			if err := guarded(data, func() error { return yaml.NodeToValue(body, dst, opts...) }); err != nil {
+				if len(d.errs) > 0 {
+					return nil, d.errs
+				}
+				return nil, setErr(file, err, owner)
+			}
 		}
 	}
 	s.noteWritten(doc)
-	return &s, f, nil
+	d.s = &s
+	return d, nil
 }
 
 // noteWritten records, for each struct decoded from a mapping of the file,

@@ -408,6 +408,9 @@ func printScenarioErr(w io.Writer, err error) {
 	case errors.As(err, &list):
 		for _, e := range list {
 			fmt.Fprintf(w, "%s\n", e)
+			if e.Snippet != "" {
+				fmt.Fprintf(w, "%s\n", strings.TrimRight(e.Snippet, "\n"))
+			}
 		}
 		fmt.Fprintf(w, "%d problem(s) in the scenario\n", len(list))
 	case errors.As(err, &one):
