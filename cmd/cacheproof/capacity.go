@@ -45,6 +45,7 @@ type capacityFlags struct {
 	commonFlags
 	settings   capacity.Settings
 	stepWarmup time.Duration
+	progress   string
 }
 
 // capacityMain is `cacheproof capacity`: flags and files here, the search
@@ -65,6 +66,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
 	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
 	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many search steps (ramp, down, bisect; default 12); the design point's own step and the re-runs come on top")
+	fs.StringVar(&f.progress, "progress", "auto", progressHelp+"; one display per step")
 	fs.IntVar(&s.Confirm, "confirm", 0, "at most this many runs at one load: the highest passing and the lowest failing load are re-run until two runs agree, an inconclusive step until decided; at most 2x(N-1) re-runs in all; 1 turns re-runs off (default 3)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
@@ -78,6 +80,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 			errf("--%s %s: must be positive", name, fs.Lookup(name).Value)
 			return exitUsage
 		}
+	}
+	if code := checkProgress(f.progress, errf); code != next {
+		return code
 	}
 	if fs.Changed("growth") && s.Growth <= 1 {
 		errf("--growth %v: must be above 1", s.Growth)
@@ -135,13 +140,17 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
 	}
 	n := 0
-	runner := capacity.HarnessRunner(sc, settings, f.harnessOptions(), func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
+	prog := &stepProgress{w: stderr, mode: f.progress, quiet: f.quiet, sc: first}
+	opts := f.harnessOptions()
+	opts.OnSample = prog.sample
+	runner := capacity.HarnessRunner(sc, settings, opts, func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
 	if !f.quiet {
 		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
 			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design, plan.Confirm)
 	}
 	started := time.Now()
 	c, serr := capacity.Search(ctx, plan, runner, func(st *result.CapacityStep, res *result.Result) {
+		prog.stepDone()
 		n = st.N
 		st.HostLoad1 = hostLoad1()
 		dir := stepDir(st.N, st.Load)
@@ -168,6 +177,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 				st.N, st.Stage, st.Load, plan.Unit, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
 		}
 	})
+	prog.stepDone() // a step that ended in an error left its display open
 	warm, rec := capacity.StepTimes(first)
 	c.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
 	c.Scenario = sc.Info()

@@ -136,7 +136,7 @@ func (c *runState) parseFlags(args []string) int {
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
-	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
+	fs.StringVar(&f.progress, "progress", "auto", progressHelp)
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
 	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
 	fs.StringVar(&f.traceFile, "trace", "", "write a Go execution trace of the tool itself to this file (go tool trace), to see why a command started late: what held the dispatcher or its worker back")
@@ -155,13 +155,7 @@ func (c *runState) parseFlags(args []string) int {
 		c.errf("--shard: %v", err)
 		return exitUsage
 	}
-	switch f.progress {
-	case "auto", "bars", "lines", "none":
-	default:
-		c.errf("--progress: expected auto, bars, lines or none, got %q", f.progress)
-		return exitUsage
-	}
-	return next
+	return checkProgress(f.progress, c.errf)
 }
 
 // startProfiles starts the tool's own CPU profile and arranges its heap
