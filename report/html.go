@@ -242,6 +242,10 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		if f.RewarmS != nil {
 			hi = math.Max(hi, f.StartS+*f.RewarmS+10)
 		}
+		// The axis ends where the run did: a 70 s run's chart stops at 70 s.
+		if n := len(r.Timeline); n > 0 && r.Timeline[n-1].T > lo {
+			hi = math.Min(hi, r.Timeline[n-1].T)
+		}
 		var win []result.TimelineRow
 		for _, row := range r.Timeline {
 			if row.T >= lo && row.T <= hi {
