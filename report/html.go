@@ -212,7 +212,7 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	for _, k := range sortedKeys(r.Cache.ByFamily) {
 		v.Families = append(v.Families, namedCounts{k, r.Cache.ByFamily[k]})
 	}
-	v.Origins = sortedKeys(r.Origin)
+	v.Origins = r.OriginsUsed()
 	v.Scenario = prettyJSON(r.Scenario.Resolved)
 	v.PoolConf = prettyJSON(r.Pool.Config)
 	v.Generated = time.Now().UTC().Format("2006-01-02 15:04 UTC")
