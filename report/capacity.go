@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,33 +20,6 @@ import (
 // targets and the knee drawn), a text summary, and the headline as JUnit
 // and Markdown. Each step's own report.json and report.html are written by
 // WriteAll into the step's folder.
-
-// CapacityOutputs names the files of a capacity report; Dir gets
-// capacity.json and capacity.html.
-type CapacityOutputs struct {
-	Dir      string
-	JUnit    string
-	Markdown string
-}
-
-// WriteCapacityAll writes every requested file, atomically, and returns the
-// paths written.
-func WriteCapacityAll(c *result.Capacity, o CapacityOutputs) ([]string, error) {
-	if c == nil {
-		return nil, fmt.Errorf("write capacity report: nil result")
-	}
-	if o.Dir == "" {
-		o.Dir = "."
-	}
-	jobs := []writeJob[*result.Capacity]{{filepath.Join(o.Dir, "capacity.json"), WriteCapacityJSON}, {filepath.Join(o.Dir, "capacity.html"), WriteCapacityHTML}}
-	if o.JUnit != "" {
-		jobs = append(jobs, writeJob[*result.Capacity]{o.JUnit, WriteCapacityJUnit})
-	}
-	if o.Markdown != "" {
-		jobs = append(jobs, writeJob[*result.Capacity]{o.Markdown, WriteCapacityMarkdown})
-	}
-	return writeAll("write capacity reports", c, jobs)
-}
 
 // WriteCapacityJSON writes c as indented JSON; nil lists are written as [].
 func WriteCapacityJSON(w io.Writer, c *result.Capacity) error {

@@ -40,7 +40,7 @@ func sampleCapacity(holds bool) *result.Capacity {
 func TestCapacityWriters(t *testing.T) {
 	dir := t.TempDir()
 	c := sampleCapacity(true)
-	files, err := WriteCapacityAll(c, CapacityOutputs{Dir: dir, JUnit: filepath.Join(dir, "junit.xml"), Markdown: filepath.Join(dir, "summary.md")})
+	files, err := CapacityReport.WriteAll(c, Outputs{Dir: dir, JUnit: filepath.Join(dir, "junit.xml"), Markdown: filepath.Join(dir, "summary.md")})
 	if err != nil || len(files) != 4 {
 		t.Fatalf("files %v err %v", files, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -19,25 +18,6 @@ import (
 // the run report's SVG chart, per-tier curves, the answer and the
 // what-ifs) and a text summary; and the prediction section a run shows
 // with --predict.
-
-// SizingOutputs names the files of a sizing report; Dir gets sizing.json
-// and sizing.html.
-type SizingOutputs struct{ Dir string }
-
-// WriteSizingAll writes sizing.json and sizing.html atomically and
-// returns the paths written.
-func WriteSizingAll(z *result.Sizing, o SizingOutputs) ([]string, error) {
-	if z == nil {
-		return nil, fmt.Errorf("write sizing report: nil result")
-	}
-	if o.Dir == "" {
-		o.Dir = "."
-	}
-	return writeAll("write sizing reports", z, []writeJob[*result.Sizing]{
-		{filepath.Join(o.Dir, "sizing.json"), WriteSizingJSON},
-		{filepath.Join(o.Dir, "sizing.html"), WriteSizingHTML},
-	})
-}
 
 // WriteSizingJSON writes z as indented JSON; nil lists are written as [].
 func WriteSizingJSON(w io.Writer, z *result.Sizing) error {

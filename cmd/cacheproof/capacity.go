@@ -154,7 +154,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		n = st.N
 		st.HostLoad1 = hostLoad1()
 		dir := stepDir(st.N, st.Load)
-		if _, err := report.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
+		if _, err := report.RunReport.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
 			errf("step %d reports: %v", st.N, err)
 		} else {
 			st.Report = dir
@@ -214,13 +214,13 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	c.ExitCode = code
-	files, werr := report.WriteCapacityAll(c, report.CapacityOutputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
+	files, werr := report.CapacityReport.WriteAll(c, report.Outputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
 	if f.quiet {
 		fmt.Fprintln(stdout, c.Answer.Headline)
 		fmt.Fprintf(stdout, "reports: %s\n", outDir)
 	} else {
 		fmt.Fprintln(stdout)
-		if err := report.WriteCapacityText(stdout, c); err != nil {
+		if err := report.CapacityReport.Write(stdout, report.Text, c); err != nil {
 			errf("console summary: %v", err)
 		}
 		fmt.Fprintf(stdout, "\nreports: %s (each step's in %s)\n", strings.Join(files, ", "), filepath.Join(outDir, "steps"))

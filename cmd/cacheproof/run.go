@@ -342,7 +342,7 @@ func (c *runState) writePartial(err error) {
 	}
 	partial.Finalize(sc.TargetSpecs())
 	partial.ExitCode = exitInterrupted
-	if files, werr := report.WriteAll(partial, c.outputs()); werr == nil && !c.f.quiet {
+	if files, werr := report.RunReport.WriteAll(partial, c.outputs()); werr == nil && !c.f.quiet {
 		fmt.Fprintf(c.stdout, "reports: %s\n", strings.Join(files, ", "))
 	}
 }
@@ -359,10 +359,10 @@ func (c *runState) writeReports(res *result.Result) int {
 	stdout := c.stdout
 	code := c.exitCodeOf(res)
 	res.ExitCode = code
-	files, werr := report.WriteAll(res, c.outputs())
+	files, werr := report.RunReport.WriteAll(res, c.outputs())
 	if c.f.quiet {
 		writeVerdictLines(stdout, res)
-	} else if err := report.WriteText(stdout, res); err != nil {
+	} else if err := report.RunReport.Write(stdout, report.Text, res); err != nil {
 		c.errf("console summary: %v", err)
 	}
 	if werr != nil {

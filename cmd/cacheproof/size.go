@@ -179,10 +179,10 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	if code != next {
 		return code
 	}
-	files, werr := report.WriteSizingAll(z, report.SizingOutputs{Dir: outDir})
+	files, werr := report.SizingReport.WriteAll(z, report.Outputs{Dir: outDir})
 	switch {
 	case f.jsonOut:
-		if err := report.WriteSizingJSON(stdout, z); err != nil {
+		if err := report.SizingReport.Write(stdout, report.JSON, z); err != nil {
 			errf("%v", err)
 		}
 	case f.quiet:
@@ -190,7 +190,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "maxmemory needed for %.1f%% with %s: %s\n", 100*z.TargetHitRate, p.Policy, sizeNeeded(p.NeededBytes))
 		}
 	default:
-		if err := report.WriteSizingText(stdout, z); err != nil {
+		if err := report.SizingReport.Write(stdout, report.Text, z); err != nil {
 			errf("console summary: %v", err)
 		}
 		fmt.Fprintf(stdout, "\nreports: %s\n", strings.Join(files, ", "))
