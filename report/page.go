@@ -169,14 +169,18 @@ func sizingPage(z *result.Sizing) page {
 		Tool:    z.Tool,
 	}
 	target := fmt.Sprintf("%.2f%%", 100*z.TargetHitRate)
+	enough := z.Enough()
+	switch {
+	case z.MaxMemoryBytes == 0:
+		p.Verdict, p.Badge = result.VerdictPass, "NO MAXMEMORY"
+	case enough:
+		p.Verdict, p.Badge = result.VerdictPass, MB(float64(z.MaxMemoryBytes))+" ENOUGH"
+	default:
+		p.Verdict, p.Badge = result.VerdictFail, MB(float64(z.MaxMemoryBytes))+" TOO SMALL"
+	}
 	for _, pol := range z.Policies {
 		if pol.Policy != z.Policy {
 			continue
-		}
-		enough := pol.AtMaxMemory >= z.TargetHitRate
-		p.Verdict, p.Badge = result.VerdictFail, MB(float64(z.MaxMemoryBytes))+" TOO SMALL"
-		if enough {
-			p.Verdict, p.Badge = result.VerdictPass, MB(float64(z.MaxMemoryBytes))+" ENOUGH"
 		}
 		p.Cards = append(p.Cards,
 			pageCard{Value: neededText(pol.NeededBytes), Label: "maxmemory needed for " + target + " (" + pol.Policy + ")", Bad: pol.NeededBytes == nil},

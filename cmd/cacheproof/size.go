@@ -164,7 +164,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	rs := &runState{stdout: stdout, stderr: stderr}
 	ctx, stopSignals := rs.interruptible()
 	defer stopSignals()
-	z, _, err := sizing.Compute(ctx, sc, o)
+	z, err := sizing.Answer(ctx, sc, o, result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()})
 	if err != nil {
 		if ctx.Err() != nil {
 			errf("interrupted")
@@ -173,7 +173,6 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		errf("%v", err)
 		return exitCode(err, exitUsage)
 	}
-	z.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
 
 	outDir, code := f.makeOutDir(sc.Name, errf)
 	if code != next {
@@ -199,10 +198,8 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		errf("writing reports: %v", werr)
 		return exitEnvironment
 	}
-	for _, p := range z.Policies {
-		if p.Policy == z.Policy && z.MaxMemoryBytes > 0 && p.AtMaxMemory < z.TargetHitRate {
-			return exitTargetMiss
-		}
+	if !z.Enough() {
+		return exitTargetMiss
 	}
 	return exitOK
 }
