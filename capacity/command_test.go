@@ -52,4 +52,3 @@ func TestRunReturnsTheFinishedResult(t *testing.T) {
 		t.Errorf("interrupted search: err %v, result %+v", err, c)
 	}
 }
-
