@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"bytes"
@@ -7,22 +7,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 )
 
-// The table of document × format: every document has its folder's JSON
-// and HTML and the console's text; a run and a capacity search also JUnit
-// and Markdown; a format a document lacks is refused before anything is
+// The table of document × format: every document has its folder's report.JSON
+// and report.HTML and the console's text; a run and a capacity search also report.JUnit
+// and report.Markdown; a format a document lacks is refused before anything is
 // written, by name.
 func TestDocumentFormats(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		has  []Format
-		got  []Format
+		has  []report.Format
+		got  []report.Format
 	}{
-		{"run", []Format{JSON, HTML, Text, JUnit, Markdown}, RunReport.Formats()},
-		{"capacity", []Format{JSON, HTML, Text, JUnit, Markdown}, CapacityReport.Formats()},
-		{"sizing", []Format{JSON, HTML, Text}, SizingReport.Formats()},
+		{"run", []report.Format{report.JSON, report.HTML, report.Text, report.JUnit, report.Markdown}, report.RunReport.Formats()},
+		{"capacity", []report.Format{report.JSON, report.HTML, report.Text, report.JUnit, report.Markdown}, report.CapacityReport.Formats()},
+		{"sizing", []report.Format{report.JSON, report.HTML, report.Text}, report.SizingReport.Formats()},
 	} {
 		if len(tc.got) != len(tc.has) {
 			t.Errorf("%s has %v, want %v", tc.name, tc.got, tc.has)
@@ -30,25 +31,25 @@ func TestDocumentFormats(t *testing.T) {
 	}
 	dir := t.TempDir()
 	z := &result.Sizing{Scenario: result.ScenarioInfo{Name: "s"}}
-	files, err := SizingReport.WriteAll(z, Outputs{Dir: dir})
+	files, err := report.SizingReport.WriteAll(z, report.Outputs{Dir: dir})
 	if err != nil || len(files) != 2 || filepath.Base(files[0]) != "sizing.json" || filepath.Base(files[1]) != "sizing.html" {
 		t.Fatalf("sizing files %v, %v", files, err)
 	}
 	junit := filepath.Join(dir, "junit.xml")
-	if _, err := SizingReport.WriteAll(z, Outputs{Dir: dir, JUnit: junit}); err == nil || !strings.Contains(err.Error(), "no junit rendering") {
+	if _, err := report.SizingReport.WriteAll(z, report.Outputs{Dir: dir, JUnit: junit}); err == nil || !strings.Contains(err.Error(), "no junit rendering") {
 		t.Errorf("sizing --junit: %v", err)
 	}
 	if _, err := os.Stat(junit); err == nil {
 		t.Error("a refused format left a file")
 	}
 	var b bytes.Buffer
-	if err := SizingReport.Write(&b, Markdown, z); err == nil {
+	if err := report.SizingReport.Write(&b, report.Markdown, z); err == nil {
 		t.Error("SizingReport.Write(Markdown) did not fail")
 	}
-	if err := CapacityReport.Write(&b, Text, nil); err == nil {
+	if err := report.CapacityReport.Write(&b, report.Text, nil); err == nil {
 		t.Error("a nil capacity was rendered")
 	}
-	if _, err := RunReport.WriteAll(nil, Outputs{Dir: dir}); err == nil || !strings.Contains(err.Error(), "nil result") {
+	if _, err := report.RunReport.WriteAll(nil, report.Outputs{Dir: dir}); err == nil || !strings.Contains(err.Error(), "nil result") {
 		t.Errorf("nil run: %v", err)
 	}
 }
