@@ -19,12 +19,18 @@ func TestQuietWhenUnused(t *testing.T) {
 	r.Layer = &result.LayerReport{Instances: 2, ByInstance: []result.InstanceReport{{Instance: 0}, {Instance: 1}}, Warming: []result.WarmingReport{{Trigger: "start", Instance: 0}}}
 	r.Origin["steam"] = result.OriginReport{}
 	delete(r.Latency.ByOp, "cas")
-	var txt, page bytes.Buffer
+	var txt, page, md bytes.Buffer
 	if err := report.WriteText(&txt, r); err != nil {
 		t.Fatal(err)
 	}
 	if err := report.WriteHTML(&page, r); err != nil {
 		t.Fatal(err)
+	}
+	if err := report.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| instances |\n|---:|\n| 2 |") {
+		t.Errorf("Markdown's layer table is not instances alone:\n%s", md.String())
 	}
 	for _, unused := range []string{"cas ", "invalidation ", "near cache ", "warming start", "rate limit "} {
 		if strings.Contains(txt.String(), unused) {
@@ -55,6 +61,13 @@ func TestQuietWhenUnused(t *testing.T) {
 	}
 	if err := report.WriteHTML(&page, r); err != nil {
 		t.Fatal(err)
+	}
+	md.Reset()
+	if err := report.WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| instances | rate limit denied | cas conflicts | invalidations delivered | near-cache hits | stale reads |") {
+		t.Errorf("Markdown's layer table lacks a used part:\n%s", md.String())
 	}
 	for _, used := range []string{"cas ", "conflicts 0", "invalidation ", "near cache ", "warming start", "rate limit "} {
 		if !strings.Contains(txt.String(), used) {
