@@ -180,6 +180,12 @@ func setNode(at *ast.Node, segs []string, val ast.Node) error {
 	case *ast.MappingNode:
 		for _, kv := range n.Values {
 			if k, _ := kv.Key.(ast.ScalarNode); k != nil && fmt.Sprint(k.GetValue()) == segs[0] {
+				if len(segs) == 1 {
+					// The entry is the set's now, key included: a
+					// finding about it (a target's, which points at its
+					// key) names the flag, not the file's line.
+					kv.Key = ast.String(token.New(segs[0], segs[0], &token.Position{}))
+				}
 				return setNode(&kv.Value, segs[1:], val)
 			}
 		}

@@ -63,7 +63,7 @@ func TestSetAppliesLikeTheFile(t *testing.T) {
 // A bad set value names the flag and what was expected; a bad path gets a
 // did-you-mean over the known paths. Each is a scenario problem (exit 2).
 func TestSetErrorsNameTheFlag(t *testing.T) {
-	src := "name: s\nphases:\n  - {name: steady, duration: 60s}\n"
+	src := "name: s\nphases:\n  - {name: steady, duration: 60s}\ntargets:\n  latency_p99: \"< 5ms\"\n"
 	for _, tc := range []struct{ arg, want string }{
 		{"target.redis.maxmemory=lots", "--set target.redis.maxmemory=lots"},
 		{"workload.active_users=0", "--set workload.active_users=0: workload.active_users"},
@@ -73,6 +73,7 @@ func TestSetErrorsNameTheFlag(t *testing.T) {
 		{"phases[0].duration=-1s", "--set phases[0].duration=-1s"},
 		{"pool.max_conns=[1, 2]", "--set pool.max_conns=[1, 2]: expected a whole number"},
 		{"targets.hit_rat=>= 9%", `did you mean "hit_rate"?`},
+		{"targets.latency_p99=< 5 parsecs", "--set targets.latency_p99=< 5 parsecs: target latency_p99"},
 		{"faults=[{at: 1s, kind: restart, mod: kill}]", `unknown field "mod" (did you mean "mode"?)`},
 	} {
 		_, err := LoadBytes("s.yaml", []byte(src), mustSet(t, tc.arg))
