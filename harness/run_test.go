@@ -287,3 +287,63 @@ func TestRunReportsClientAndServerLatency(t *testing.T) {
 		}
 	}
 }
+
+// A family the scenario gives its own TTL (ttl:, no tier) has it in Redis:
+// the manager expires its keys by prefix, as it does the seed's own TTLs,
+// and the driver's writes of it succeed. The run is against an external
+// redis-server without a key prefix, so its keys stay for TTL to read.
+func TestDefinedFamilyTTLInRedis(t *testing.T) {
+	needRedis(t)
+	dep := startDeployment(t)
+	sc, err := scenarios.LoadBytes("ttl.yaml", []byte(`
+name: defined-ttl
+seed: 4
+target: {backend: external, addrs: ["`+dep.Endpoints().Addrs[0]+`"]}
+pool: {profile: development, key_prefix: ""}
+workload:
+  population: 2000
+  active_users: 100
+  commands_per_user_per_minute: 240
+  instances: 2
+  catalogue: none
+  families:
+    - {name: cart, key: "cart:{discordId}", ttl: 7m, mean_size: 200b, weight: 10, writes: 0.5}
+    - {name: page, key: "page:{id}", keys: 200, tier: meta, mean_size: 200b, weight: 10}
+phases:
+  - {name: steady, duration: 2s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 0 {
+		t.Errorf("errors writing the families: %v", res.Errors)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		pattern  string
+		min, max int64
+	}{{"cart:*", 6 * 60, 7 * 60}, {"page:*", 55 * 60, 60 * 60}} {
+		keys, err := dep.Do(ctx, "primary-0", "KEYS", c.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks, _ := keys.([]any)
+		if len(ks) == 0 {
+			t.Errorf("no %s key in Redis after the run", c.pattern)
+			continue
+		}
+		for _, k := range ks[:min(len(ks), 20)] {
+			ttl, err := dep.Do(ctx, "primary-0", "TTL", k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := ttl.(int64); n < c.min || n > c.max {
+				t.Errorf("%s: TTL %v, want %d..%d s", k, ttl, c.min, c.max)
+			}
+		}
+	}
+}
