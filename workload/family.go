@@ -3,7 +3,6 @@ package workload
 import (
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -34,9 +33,20 @@ const (
 	SizeUniform = "uniform"
 )
 
-// Placeholders a key pattern may hold (one at most). {id} ranges over a key
-// space of Family.Keys keys drawn by the family's popularity; the others
-// are the issuing user's own ids, as the seed's patterns are.
+// The placeholders a key pattern may hold (one at most in a family the
+// scenario defines). Any {name} is accepted; what it stands for is its
+// binding:
+//
+//   - {discordId}, {steamId}, {guildId}: the issuing user's own ids, as the
+//     seed's patterns use them;
+//   - {id}, or any other name when the family gives keys: N: the n-th key of
+//     a key space of N keys, drawn by the family's popularity ("id range");
+//   - any other name without keys: the issuing user's number in the
+//     population ("profile:{userId}").
+//
+// Keys belong to a family by the whole pattern (internal/keypattern), not
+// by the text before the placeholder, so "driver:{id}:loc" and
+// "driver:{id}:eta" are two families.
 const (
 	PlaceholderID        = "{id}"
 	PlaceholderDiscordID = "{discordId}"
@@ -44,7 +54,8 @@ const (
 	PlaceholderGuildID   = "{guildId}"
 )
 
-// Placeholders lists the placeholders a scenario's key pattern may use.
+// Placeholders lists the placeholders with a fixed meaning; any other
+// {name} is bound by the family's keys (see above).
 var Placeholders = []string{PlaceholderID, PlaceholderDiscordID, PlaceholderSteamID, PlaceholderGuildID}
 
 // Popularity kinds.
@@ -101,7 +112,7 @@ type Family struct {
 	// Tier is "" for a family with its own TTL outside the tiers: the
 	// rate-limit counters, and a scenario's family written with ttl:
 	// instead of tier:. The driver writes such keys with TTL (as harness
-	// gives the seed's own TTLs, by key prefix: pool.Config.KeyTTL) and
+	// gives the seed's own TTLs, by key pattern: pool.Config.KeyTTL) and
 	// counts them under a tier of its choosing.
 	Tier string
 	// Type is the Redis data type the family's keys hold: TypeString (the
@@ -142,8 +153,9 @@ type Family struct {
 	// catalogue, not the built-in rate-limit counters). Its commands are
 	// its own: one read or write of one of its keys (see Writes).
 	Defined bool
-	// Keys is the key space of a pattern with {id}: keys "...{id}..." for
-	// id in [0, Keys), drawn by Popularity. 0 for the other patterns.
+	// Keys is the key space of a pattern bound to an id range ({id}, or any
+	// other name with keys: N): keys "...{id}..." for id in [0, Keys),
+	// drawn by Popularity. 0 for the other patterns.
 	Keys int
 	// Writes is the share of the family's commands that write (set, hset,
 	// zadd; update with features.invalidation) rather than read
@@ -221,14 +233,4 @@ func DefaultFamilies() []Family {
 		famMetaItems:       {Name: "meta_items", KeyPattern: "meta:items", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 30 * kib, Source: SourceInternal, Popularity: uni, Command: "items", Weight: 8},
 		famMetaPatch:       {Name: "meta_current_patch", KeyPattern: "meta:current_patch", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 1 * kib, Source: SourceInternal, Popularity: uni, Command: "patch", Weight: 7},
 	}
-}
-
-// keyPrefix is the constant part of a pattern before its placeholder
-// ("stratz:profile:" for "stratz:profile:{steamId}"); for a placeholder-free
-// pattern it is the whole key.
-func keyPrefix(pattern string) string {
-	if i := strings.IndexByte(pattern, '{'); i >= 0 {
-		return pattern[:i]
-	}
-	return pattern
 }

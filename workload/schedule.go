@@ -546,6 +546,8 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 		key = joinKey(m.prefix[fi], sl.steam, m.suffix[fi])
 	case phGuild:
 		key = joinKey(m.prefix[fi], sl.guild, m.suffix[fi])
+	case phUser:
+		key = joinKey(m.prefix[fi], uint64(sl.user), m.suffix[fi])
 	}
 	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
 	switch f.Type {

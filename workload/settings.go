@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/internal/keypattern"
 	"github.com/cacheproof/cacheproof/internal/textdist"
 	"github.com/cacheproof/cacheproof/internal/units"
 )
@@ -62,10 +62,13 @@ type Settings struct {
 type FamilySettings struct {
 	Name string `yaml:"name" json:"name"`
 	// Key is a defined family's key pattern, with at most one placeholder
-	// (Placeholders): "product:{id}" over keys: N, "cart:{discordId}",
-	// or none for a single key.
+	// of any name, anywhere in it (see Placeholders for the bindings):
+	// "product:{id}" or "driver:{driverId}:loc" over keys: N,
+	// "cart:{discordId}", "profile:{userId}", or none for a single key.
+	// Keys belong to a family by the whole pattern.
 	Key string `yaml:"key,omitempty" json:"key,omitempty"`
-	// Keys is the key space of a pattern with {id}.
+	// Keys is the key space of a pattern bound to an id range: {id}, or
+	// any name but the user's seed ids.
 	Keys int `yaml:"keys,omitempty" json:"keys,omitempty"`
 	// Tier (one of pool's tiers) or TTL (the family's own expiry), not
 	// both.
@@ -304,17 +307,20 @@ func (s Settings) validateFamilies(l *field.List) {
 			weights[f.Name] = f.Weight
 		}
 	}
-	// Each family's key prefix, to find overlaps (TTLs and per-family
-	// figures go by prefix).
-	type owner struct{ name, prefix, path string }
-	var prefixes []owner
+	// Each family's key pattern, to find overlaps: TTLs and per-family
+	// figures go by the pattern a key matches, so no key may match two.
+	type owner struct {
+		name, path string
+		pat        keypattern.Pattern
+	}
+	var pats []owner
 	if s.seedCatalogue() {
 		for _, f := range DefaultFamilies() {
-			prefixes = append(prefixes, owner{f.Name, keyPrefix(f.KeyPattern), ""})
+			pats = append(pats, owner{f.Name, "", keypattern.MustParse(f.KeyPattern)})
 		}
 	}
 	if s.Features.RateLimit != nil && *s.Features.RateLimit {
-		prefixes = append(prefixes, owner{RateLimitFamily, "ratelimit:", ""})
+		pats = append(pats, owner{RateLimitFamily, "", rateLimitPattern})
 	}
 	seen := map[string]bool{}
 	for i, f := range s.Families {
@@ -362,8 +368,8 @@ func (s Settings) validateFamilies(l *field.List) {
 				}
 			}
 			s.validateDefined(l, p, f)
-			if pre := keyPrefix(f.Key); f.Key != "" {
-				prefixes = append(prefixes, owner{f.Name, pre, p + ".key"})
+			if pat, err := keypattern.Parse(f.Key); err == nil {
+				pats = append(pats, owner{f.Name, p + ".key", pat})
 			}
 		}
 		if pp := f.Popularity; pp != nil {
@@ -373,16 +379,16 @@ func (s Settings) validateFamilies(l *field.List) {
 			validatePopularity(l, p+".popularity", *pp)
 		}
 	}
-	for i, a := range prefixes {
+	for i, a := range pats {
 		if a.path == "" {
 			continue
 		}
-		for j, b := range prefixes {
+		for j, b := range pats {
 			if i == j || a.name == b.name || (j > i && b.path != "") {
 				continue // each defined pair once, from the later one
 			}
-			if strings.HasPrefix(a.prefix, b.prefix) || strings.HasPrefix(b.prefix, a.prefix) {
-				l.Add(a.path, "key prefix %q overlaps family %s's %q: TTLs and per-family figures go by a key's prefix, so no family's may start another's", a.prefix, b.name, b.prefix)
+			if ex, ok := keypattern.Overlap(a.pat, b.pat); ok {
+				l.Add(a.path, "key pattern %q overlaps family %s's %q: a key such as %q matches both, and TTLs and per-family figures go by the pattern a key matches", a.pat, b.name, b.pat, ex)
 				break
 			}
 		}
@@ -473,18 +479,19 @@ func (s Settings) validateSizes(l *field.List, p string, f FamilySettings) {
 // validateDefined checks a family the scenario defines.
 func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	if f.Key == "" {
-		l.Add(p+".key", "required: a family you define needs its key pattern, e.g. key: \"product:{id}\" (placeholders: %s)", strings.Join(Placeholders, ", "))
+		l.Add(p+".key", "required: a family you define needs its key pattern, e.g. key: \"product:{id}\" (any {name}: %s are the user's ids, {id} or a name with keys: N an id range, another name the user's number)", strings.Join(Placeholders[1:], ", "))
 	} else if why := checkPattern(f.Key); why != "" {
 		l.Add(p+".key", "%s", why)
 	}
-	_, _, ph := splitPattern(f.Key)
+	keysGiven := field.Given(f.Wrote, "keys", f.Keys)
+	_, _, ph := bindPattern(f.Key, keysGiven)
 	switch {
-	case ph == phID && !field.Given(f.Wrote, "keys", f.Keys):
+	case ph == phID && !keysGiven:
 		l.Add(p+".keys", "required: a pattern with {id} ranges over keys: N keys")
 	case ph == phID && (f.Keys < 1 || f.Keys > MaxPopulation):
 		l.Add(p+".keys", "%d out of range, expected 1 to 100,000,000", f.Keys)
-	case ph != phID && field.Given(f.Wrote, "keys", f.Keys):
-		l.Add(p+".keys", "applies only to a pattern with {id} (this one's keys are %s)", patternKeys(ph))
+	case ph != phID && keysGiven:
+		l.Add(p+".keys", "applies only to a pattern whose placeholder is an id range (this one's keys are %s)", patternKeys(ph))
 	}
 	tier, ttl := field.Given(f.Wrote, "tier", f.Tier), field.Given(f.Wrote, "ttl", f.TTL)
 	switch {
@@ -519,45 +526,30 @@ func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	}
 }
 
-// checkPattern says what is wrong with a key pattern, or "".
+// checkPattern says what is wrong with a defined family's key pattern, or
+// "": one that does not parse, more than one placeholder, or a placeholder
+// spelt like one of the user's ids in another case ({discordID}), which
+// would otherwise quietly bind to the user's number.
 func checkPattern(pattern string) string {
-	if strings.ContainsAny(pattern, " \t\r\n") {
-		return fmt.Sprintf("key pattern %q holds whitespace", pattern)
+	pat, err := keypattern.Parse(pattern)
+	if err != nil {
+		return err.Error()
 	}
-	n := 0
-	for rest := pattern; ; {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			if strings.IndexByte(rest, '}') >= 0 {
-				return fmt.Sprintf("key pattern %q has a '}' without its '{'", pattern)
-			}
-			break
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return fmt.Sprintf("key pattern %q has a '{' without its '}'", pattern)
-		}
-		ph := rest[i : i+j+1]
-		if !slices.Contains(Placeholders, ph) {
-			msg := fmt.Sprintf("unknown placeholder %s, expected one of %s", ph, strings.Join(Placeholders, ", "))
-			if sug := textdist.Suggest(ph, Placeholders); sug != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", sug)
-			}
-			return msg
-		}
-		n++
-		rest = rest[i+j+1:]
-	}
-	if n > 1 {
+	if n := pat.NumPlaceholders(); n > 1 {
 		return fmt.Sprintf("key pattern %q has %d placeholders; a family's keys vary by one", pattern, n)
 	}
-	if keyPrefix(pattern) == "" && n == 1 {
-		return fmt.Sprintf("key pattern %q starts with its placeholder: give it a constant prefix (\"name:\") so its keys are told from other families'", pattern)
+	for _, name := range pat.Names() {
+		ph := "{" + name + "}"
+		for _, known := range Placeholders {
+			if ph != known && strings.EqualFold(ph, known) {
+				return fmt.Sprintf("placeholder %s is spelt like %s (did you mean %s? names are case-sensitive, and any other name is the user's number or, with keys: N, an id range)", ph, known, known)
+			}
+		}
 	}
 	return ""
 }
 
-// patternKeys says which keys a pattern without {id} has.
+// patternKeys says which keys a pattern not bound to an id range has.
 func patternKeys(ph uint8) string {
 	switch ph {
 	case phDiscord, phSteam, phGuild:
@@ -573,7 +565,7 @@ func (s Settings) defaultDefined(f *FamilySettings) {
 	field.Default(&f.SizeDist, f.Wrote, "size_dist", SizeLognormal)
 	field.Default(&f.Source, f.Wrote, "source", SourceInternal)
 	field.Default(&f.Command, f.Wrote, "command", f.Name)
-	if _, _, ph := splitPattern(f.Key); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
+	if _, _, ph := bindPattern(f.Key, field.Given(f.Wrote, "keys", f.Keys)); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
 		f.Popularity = &PopularitySettings{Kind: PopZipf, Exponent: s.Zipf}
 	}
 }
@@ -584,7 +576,7 @@ func (s Settings) popularityIgnored(f FamilySettings) string {
 	if s.override(f) {
 		return popularityIgnored(f.Name)
 	}
-	switch _, _, ph := splitPattern(f.Key); ph {
+	switch _, _, ph := bindPattern(f.Key, field.Given(f.Wrote, "keys", f.Keys)); ph {
 	case phID:
 		return ""
 	case phNone:
