@@ -31,7 +31,7 @@ type Manager struct {
 	// keyTTLPats, their TTLs index for index in keyTTL.
 	keyTTLPats keypattern.Set
 	keyTTL     []time.Duration
-	id     string // tells our own invalidation broadcasts from others'
+	id         string // tells our own invalidation broadcasts from others'
 
 	cur  atomic.Pointer[binding] // the client commands go to; swapped on a primary switch
 	met  metrics
