@@ -172,6 +172,39 @@ type Family struct {
 	// the size of one field's value or one member's payload.
 	SizeDist         string
 	MinSize, MaxSize int
+	// Write is how a hash or sorted-set family writes (WriteField, the
+	// default "", or a whole-value mode: see WriteModes); "" for a string.
+	Write string
+	// Producer, when not nil, writes the family at its own rate, apart
+	// from its users' commands (Schedule merges its writes in).
+	Producer *Producer
+}
+
+// Write modes of a hash or sorted-set family (Family.Write).
+const (
+	// WriteField writes one field (HSET key f v) or member (ZADD).
+	WriteField = "field"
+	// WriteWhole writes every field in one HSET, or every member in one
+	// ZADD, over what the key holds (fields it does not name stay).
+	WriteWhole = "whole"
+	// WriteReplaceMulti deletes the key and writes the whole value in
+	// one MULTI/EXEC: readers see the old value or the new one.
+	WriteReplaceMulti = "replace_multi"
+	// WriteReplacePipeline deletes the key and writes the whole value in
+	// one pipeline without MULTI: a reader between the two misses.
+	WriteReplacePipeline = "replace_pipeline"
+)
+
+// WritesWhole reports whether the family's writes write its whole value.
+func (f *Family) WritesWhole() bool { return f.Write != "" && f.Write != WriteField }
+
+// Producer is a family's writers that are not its users (a fleet of
+// devices, a background job): every key rewritten every Every (each off by
+// a uniform draw within ±Jitter), or Rate writes a second over keys drawn
+// by the family's popularity. Exactly one of Every and Rate is set.
+type Producer struct {
+	Every, Jitter time.Duration
+	Rate          float64
 }
 
 // RateLimitFamily is the name of the built-in family of per-user,

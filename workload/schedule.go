@@ -61,6 +61,13 @@ const (
 	OpZRange
 	// OpZAdd adds or rescores member Field of the sorted set at Key.
 	OpZAdd
+	// OpHSetAll writes every field of the hash at Key in one HSET (each
+	// field Size bytes), as Family.Write says: over what is there, or
+	// replacing it (DEL first, in MULTI/EXEC or a pipeline).
+	OpHSetAll
+	// OpZAddAll writes every member of the sorted set at Key in one ZADD,
+	// as Family.Write says (see OpHSetAll).
+	OpZAddAll
 
 	// NumOpKinds is the number of kinds: per-kind counters are arrays of
 	// this length.
@@ -98,6 +105,10 @@ func (k OpKind) String() string {
 		return "zrange"
 	case OpZAdd:
 		return "zadd"
+	case OpHSetAll:
+		return "hset_all"
+	case OpZAddAll:
+		return "zadd_all"
 	}
 	return "unknown"
 }
@@ -116,7 +127,7 @@ func (k OpKind) Reads() bool {
 // was present (a fill after a miss is implied by Reads, not this).
 func (k OpKind) Writes() bool {
 	switch k {
-	case OpSet, OpCAS, OpRateLimit, OpUpdate, OpHSet, OpZAdd:
+	case OpSet, OpCAS, OpRateLimit, OpUpdate, OpHSet, OpZAdd, OpHSetAll, OpZAddAll:
 		return true
 	}
 	return false
@@ -152,7 +163,8 @@ type Op struct {
 	Families []*Family
 	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
 	// (OpZAdd) the operation addresses; "" for OpZRange, which reads the
-	// set's top.
+	// set's top, and for OpHSetAll and OpZAddAll, which write every one
+	// (Family.Fields or Members, named by Model.Members).
 	Field string
 }
 
@@ -549,27 +561,43 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 	case phUser:
 		key = joinKey(m.prefix[fi], uint64(sl.user), m.suffix[fi])
 	}
+	if write {
+		return s.writeOp(fi, key, s.cmd)
+	}
 	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
 	switch f.Type {
 	case TypeHash:
 		op.Kind, op.Field = OpHGet, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
-		if write {
-			op.Kind = OpHSet
-		}
 	case TypeZSet:
 		op.Kind = OpZRange
-		if write {
-			op.Kind, op.Field = OpZAdd, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
-		}
 	default:
-		switch {
-		case !write:
-			op.Kind = OpGetOrFetch
-		case m.feat.Invalidation:
-			op.Kind = OpUpdate
-		default:
-			op.Kind = OpSet
-		}
+		op.Kind = OpGetOrFetch
+	}
+	return op
+}
+
+// writeOp is one write of key of defined family fi, as its type and write
+// mode say: a field or member drawn from r, the whole value, or for a
+// string a set (an update that invalidates every instance's copy with
+// features.invalidation). Users' writes and producers' are the same
+// operations.
+func (s *Schedule) writeOp(fi int, key string, r *rand.Rand) Op {
+	m := s.m
+	f := &m.fams[fi]
+	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
+	switch {
+	case f.Type == TypeHash && f.WritesWhole():
+		op.Kind = OpHSetAll
+	case f.Type == TypeHash:
+		op.Kind, op.Field = OpHSet, m.members[fi][r.IntN(len(m.members[fi]))]
+	case f.Type == TypeZSet && f.WritesWhole():
+		op.Kind = OpZAddAll
+	case f.Type == TypeZSet:
+		op.Kind, op.Field = OpZAdd, m.members[fi][r.IntN(len(m.members[fi]))]
+	case m.feat.Invalidation:
+		op.Kind = OpUpdate
+	default:
+		op.Kind = OpSet
 	}
 	return op
 }

@@ -91,6 +91,16 @@ type FamilySettings struct {
 	Weight     *float64            `yaml:"weight,omitempty" json:"weight,omitempty"`
 	// Writes is a defined family's share of commands that write (0 to 1).
 	Writes float64 `yaml:"writes,omitempty" json:"writes,omitempty"`
+	// Write is how a hash or sorted-set family's writes (its users' and its
+	// producer's) write: field (the default: one field or member),
+	// whole (every field in one HSET, or every member in one ZADD, over
+	// what is there), replace_multi (DEL then the whole value, in
+	// MULTI/EXEC) or replace_pipeline (the same in one pipeline, not
+	// atomic: a reader between them misses).
+	Write string `yaml:"write,omitempty" json:"write,omitempty"`
+	// Producer writes the family at its own rate, whatever the users do
+	// (a device fleet, a background job); nil: only users write it.
+	Producer *ProducerSettings `yaml:"producer,omitempty" json:"producer,omitempty"`
 	// Source is the upstream a defined family's misses fall through to
 	// (default internal); Command names its commands (default its name).
 	Source  string `yaml:"source,omitempty" json:"source,omitempty"`
@@ -109,6 +119,18 @@ type FeatureSettings struct {
 	CAS                 *bool `yaml:"cas,omitempty" json:"cas"`
 	MGet                *bool `yaml:"mget,omitempty" json:"mget"`
 	Invalidation        *bool `yaml:"invalidation,omitempty" json:"invalidation"`
+}
+
+// ProducerSettings is a family's producer: writers that are not the users,
+// each write one command of its own in the run's load. Either every key is
+// rewritten every Every (each key at its own phase, each interval off by a
+// uniform draw within ±Jitter), as a fleet of devices reports, or Rate
+// writes a second go to keys drawn by the family's popularity, as a job
+// refreshing the hot ones does.
+type ProducerSettings struct {
+	Every  units.Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	Jitter units.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Rate   float64        `yaml:"rate,omitempty" json:"rate,omitempty"`
 }
 
 // RateLimitSettings is the rate limit each user's commands count against:
@@ -168,6 +190,12 @@ const (
 	MaxTTL = 365 * 24 * time.Hour
 	// MaxRateLimitHits bounds the rate limit's hits per window.
 	MaxRateLimitHits = 1_000_000
+	// MinProducerEvery and MaxProducerEvery bound a producer's interval
+	// per key; MaxProducerRate bounds its writes a second (one run's
+	// driver issues a few hundred thousand operations a second at most).
+	MinProducerEvery = 10 * time.Millisecond
+	MaxProducerEvery = 24 * time.Hour
+	MaxProducerRate  = 1_000_000
 )
 
 // Arrivals, PopularityKinds and Sources list the values the settings accept.
@@ -178,6 +206,7 @@ var (
 	Catalogues      = []string{CatalogueSeed, CatalogueNone}
 	Types           = []string{TypeString, TypeHash, TypeZSet}
 	SizeDists       = []string{SizeLognormal, SizeFixed, SizeUniform}
+	WriteModes      = []string{WriteField, WriteWhole, WriteReplaceMulti, WriteReplacePipeline}
 )
 
 // defaultActiveUsers and defaultGuilds are the defaults that depend on the
@@ -425,6 +454,8 @@ func validateOverride(l *field.List, p string, f FamilySettings) {
 		{"fields", field.Given(f.Wrote, "fields", f.Fields)},
 		{"members", field.Given(f.Wrote, "members", f.Members)},
 		{"writes", field.Given(f.Wrote, "writes", f.Writes)},
+		{"write", field.Given(f.Wrote, "write", f.Write)},
+		{"producer", f.Producer != nil},
 		{"source", field.Given(f.Wrote, "source", f.Source)},
 		{"command", field.Given(f.Wrote, "command", f.Command)},
 	} {
@@ -520,9 +551,59 @@ func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	if !(f.Writes >= 0 && f.Writes <= 1) {
 		l.Add(p+".writes", "%g out of range, expected the share of commands that write, 0 to 1", f.Writes)
 	}
+	if field.Given(f.Wrote, "write", f.Write) {
+		if f.Type != TypeHash && f.Type != TypeZSet {
+			l.Add(p+".write", "applies only to type hash or zset (this family's type is %s): a string is always written whole", f.Type)
+		} else {
+			l.OneOf(p+".write", f.Write, WriteModes)
+		}
+	}
+	if f.Producer != nil {
+		validateProducer(l, p+".producer", *f.Producer, ph, f.Keys)
+	}
 	l.OneOf(p+".source", f.Source, Sources)
 	if f.Command == "" || strings.ContainsAny(f.Command, " \t\n{}") {
 		l.Add(p+".command", "%q must be a non-empty name without spaces or braces (it names the command in reports and its rate-limit key)", f.Command)
+	}
+}
+
+// validateProducer checks a family's producer: every (with its jitter) or
+// rate, not both, on keys of the family's own (an id range or a single
+// key: users' own keys are written by their users), at a rate one run can
+// issue.
+func validateProducer(l *field.List, p string, pr ProducerSettings, ph uint8, keys int) {
+	every, rate := pr.Every > 0, pr.Rate != 0
+	switch {
+	case every && rate:
+		l.Add(p, "set every (each key rewritten every D) or rate (writes a second over the family by its popularity), not both")
+		return
+	case !every && !rate:
+		l.Add(p, "needs every (each key rewritten every D, e.g. every: 4s) or rate (writes a second over the family, e.g. rate: 5)")
+		return
+	}
+	if ph != phID && ph != phNone {
+		l.Add(p, "writes keys of the family's own, and this family's keys are %s: give it an id range ({id} or a name with keys: N) or a single key", patternKeys(ph))
+	}
+	n := 1
+	if ph == phID {
+		n = max(keys, 1)
+	}
+	if every {
+		if pr.Every.D() < MinProducerEvery || pr.Every.D() > MaxProducerEvery {
+			l.Add(p+".every", "%s out of range, expected %s to %s", pr.Every.D(), MinProducerEvery, MaxProducerEvery)
+		} else if r := float64(n) / pr.Every.D().Seconds(); r > MaxProducerRate {
+			l.Add(p+".every", "%d keys every %s is %.0f writes a second, beyond %d", n, pr.Every.D(), r, MaxProducerRate)
+		}
+		if pr.Jitter < 0 || pr.Jitter >= pr.Every {
+			l.Add(p+".jitter", "%s out of range, expected 0s up to (not including) every (%s)", pr.Jitter.D(), pr.Every.D())
+		}
+		return
+	}
+	if pr.Jitter != 0 {
+		l.Add(p+".jitter", "applies only with every: rate's writes arrive as a Poisson stream")
+	}
+	if !(pr.Rate > 0 && pr.Rate <= MaxProducerRate) {
+		l.Add(p+".rate", "%g out of range, expected more than 0 and at most %d writes a second", pr.Rate, MaxProducerRate)
 	}
 }
 
@@ -565,6 +646,9 @@ func (s Settings) defaultDefined(f *FamilySettings) {
 	field.Default(&f.SizeDist, f.Wrote, "size_dist", SizeLognormal)
 	field.Default(&f.Source, f.Wrote, "source", SourceInternal)
 	field.Default(&f.Command, f.Wrote, "command", f.Name)
+	if f.Type == TypeHash || f.Type == TypeZSet {
+		field.Default(&f.Write, f.Wrote, "write", WriteField)
+	}
 	if _, _, ph := bindPattern(f.Key, field.Given(f.Wrote, "keys", f.Keys)); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
 		f.Popularity = &PopularitySettings{Kind: PopZipf, Exponent: s.Zipf}
 	}
@@ -780,7 +864,10 @@ func catalogueByName() map[string]Family {
 func (f FamilySettings) family() Family {
 	fam := Family{Name: f.Name, KeyPattern: f.Key, Tier: f.Tier, Type: f.Type, TTL: f.TTL.D(), MeanSize: int(f.MeanSize),
 		Source: f.Source, Command: f.Command, Keys: f.Keys, Writes: f.Writes, Fields: f.Fields, Members: f.Members,
-		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true}
+		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true, Write: f.Write}
+	if pr := f.Producer; pr != nil {
+		fam.Producer = &Producer{Every: pr.Every.D(), Jitter: pr.Jitter.D(), Rate: pr.Rate}
+	}
 	if p := f.Popularity; p != nil {
 		fam.Popularity = Popularity{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
 	}
@@ -796,7 +883,13 @@ func definedSettings(d Family) FamilySettings {
 	w := d.Weight
 	f := FamilySettings{Name: d.Name, Key: d.KeyPattern, Keys: d.Keys, Tier: d.Tier, TTL: units.Duration(d.TTL), Type: d.Type,
 		Fields: d.Fields, Members: d.Members, SizeDist: d.SizeDist, MinSize: units.Size(d.MinSize), MaxSize: units.Size(d.MaxSize),
-		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command}
+		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command, Write: d.Write}
+	if pr := d.Producer; pr != nil {
+		f.Producer = &ProducerSettings{Every: units.Duration(pr.Every), Jitter: units.Duration(pr.Jitter), Rate: pr.Rate}
+	}
+	if (f.Type == TypeHash || f.Type == TypeZSet) && f.Write == "" {
+		f.Write = WriteField
+	}
 	if d.SizeDist != SizeUniform {
 		f.MeanSize = units.Size(d.MeanSize)
 	}
