@@ -180,6 +180,11 @@ type Command struct {
 	// observable.
 	Instance int
 	Ops      []Op // executed in order
+	// Producer is, for a write of a family's producer (its writers that
+	// are not users: a device fleet, a background job), the family's name;
+	// "" for a user's command. A producer's command is one write, User 0,
+	// Instance its key's number modulo the instances.
+	Producer string
 }
 
 // Schedule yields commands in intended-start order: an open-loop plan that
@@ -210,6 +215,18 @@ type Schedule struct {
 	bits   []uint64 // active users, one bit per UserID
 	ends   sessHeap
 	lastAt time.Duration
+
+	// Producers' writes, merged with the users' commands: the next user
+	// command is drawn ahead (pend) and a producer's write due before it
+	// goes first. end is the phases' total; shown is the users active at
+	// the last returned command.
+	prods     []*producerSched
+	pend      Command
+	pendOK    bool
+	pendUsers int
+	usersDone bool
+	end       time.Duration
+	shown     int
 }
 
 // slot is one concurrently active user and its precomputed own keys.
@@ -253,11 +270,40 @@ func (m *Model) Schedule(phases []PhasePlan) *Schedule {
 		bits:     make([]uint64, (m.cfg.Population+63)/64),
 	}
 	s.slots = make([]slot, 0, min(peak, s.capacity))
+	for _, p := range phases {
+		s.end += max(p.Duration, 0)
+	}
+	s.newProducers(seed)
 	return s
 }
 
-// Next returns the next command, or false once the last phase has ended.
+// Next returns the next command, a user's or a producer's, in intended
+// start order, or false once the last phase has ended.
 func (s *Schedule) Next() (Command, bool) {
+	if len(s.prods) == 0 {
+		c, ok := s.nextUser()
+		s.shown = s.active
+		return c, ok
+	}
+	if !s.pendOK && !s.usersDone {
+		s.pend, s.pendOK = s.nextUser()
+		s.pendUsers, s.usersDone = s.active, !s.pendOK
+	}
+	i, at := s.nextProducer()
+	if s.pendOK && (i < 0 || s.pend.At <= at) {
+		s.pendOK = false
+		s.shown = s.pendUsers
+		return s.pend, true
+	}
+	if i < 0 {
+		return Command{}, false
+	}
+	return s.produce(i, at), true
+}
+
+// nextUser returns the next user command, or false once the last phase
+// has ended.
+func (s *Schedule) nextUser() (Command, bool) {
 	for s.pi < len(s.phases) {
 		p := &s.phases[s.pi]
 		d := p.Duration.Seconds()
@@ -318,7 +364,7 @@ func solveArrival(a, b, e, rem float64) (float64, bool) {
 }
 
 // Active is the number of users active at the last returned command's time.
-func (s *Schedule) Active() int { return s.active }
+func (s *Schedule) Active() int { return s.shown }
 
 // Phase is the index of the phase the schedule is in (len(phases) when done).
 func (s *Schedule) Phase() int { return s.pi }

@@ -588,6 +588,9 @@ func validateProducer(l *field.List, p string, pr ProducerSettings, ph uint8, ke
 	if ph == phID {
 		n = max(keys, 1)
 	}
+	if every && n > MaxProducerKeys {
+		l.Add(p+".every", "a per-key producer follows at most 1,000,000 keys (this family has %d): use rate for a larger family", n)
+	}
 	if every {
 		if pr.Every.D() < MinProducerEvery || pr.Every.D() > MaxProducerEvery {
 			l.Add(p+".every", "%s out of range, expected %s to %s", pr.Every.D(), MinProducerEvery, MaxProducerEvery)
