@@ -237,6 +237,20 @@ func addCounters(m *result.Result, r *result.Result) {
 	u.Late += r.Users.Late
 	u.Dropped += r.Users.Dropped
 	u.Abandoned += r.Users.Abandoned
+	u.UserRequests += r.Users.UserRequests
+	for name, p := range r.Users.Producers {
+		if u.Producers == nil {
+			u.Producers = map[string]result.ProducerReport{}
+		}
+		have := u.Producers[name]
+		have.Schedule, have.Write = p.Schedule, p.Write
+		have.Writes += p.Writes
+		have.Errors += p.Errors
+		have.Late += p.Late
+		have.Dropped += p.Dropped
+		have.WritesPerSec += p.WritesPerSec // shards run at once: their rates add
+		u.Producers[name] = have
+	}
 
 	in := &m.Integrity
 	in.Checked += r.Integrity.Checked

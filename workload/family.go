@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -205,6 +206,48 @@ func (f *Family) WritesWhole() bool { return f.Write != "" && f.Write != WriteFi
 type Producer struct {
 	Every, Jitter time.Duration
 	Rate          float64
+}
+
+// String says how the producer writes, as reports show it: "every 4s ± 1s"
+// or "20/s".
+func (p Producer) String() string {
+	switch {
+	case p.Every > 0 && p.Jitter > 0:
+		return fmt.Sprintf("every %s ± %s", p.Every, p.Jitter)
+	case p.Every > 0:
+		return "every " + p.Every.String()
+	}
+	return strconv.FormatFloat(p.Rate, 'g', -1, 64) + "/s"
+}
+
+// WriteOp names the operation a write of the family issues, with a
+// whole-value write's mode: "set", "hset", "hset_all replace_multi". It
+// says, in reports, which the scenario chose.
+func (f *Family) WriteOp(invalidation bool) string {
+	k := f.writeKind(invalidation)
+	if f.WritesWhole() {
+		return k.String() + " " + f.Write
+	}
+	return k.String()
+}
+
+// writeKind is the operation a write of a defined family is, by its type
+// and write mode; a string's is an update that invalidates every
+// instance's copy with features.invalidation.
+func (f *Family) writeKind(invalidation bool) OpKind {
+	switch {
+	case f.Type == TypeHash && f.WritesWhole():
+		return OpHSetAll
+	case f.Type == TypeHash:
+		return OpHSet
+	case f.Type == TypeZSet && f.WritesWhole():
+		return OpZAddAll
+	case f.Type == TypeZSet:
+		return OpZAdd
+	case invalidation:
+		return OpUpdate
+	}
+	return OpSet
 }
 
 // RateLimitFamily is the name of the built-in family of per-user,

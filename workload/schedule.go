@@ -630,20 +630,9 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 func (s *Schedule) writeOp(fi int, key string, r *rand.Rand) Op {
 	m := s.m
 	f := &m.fams[fi]
-	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
-	switch {
-	case f.Type == TypeHash && f.WritesWhole():
-		op.Kind = OpHSetAll
-	case f.Type == TypeHash:
-		op.Kind, op.Field = OpHSet, m.members[fi][r.IntN(len(m.members[fi]))]
-	case f.Type == TypeZSet && f.WritesWhole():
-		op.Kind = OpZAddAll
-	case f.Type == TypeZSet:
-		op.Kind, op.Field = OpZAdd, m.members[fi][r.IntN(len(m.members[fi]))]
-	case m.feat.Invalidation:
-		op.Kind = OpUpdate
-	default:
-		op.Kind = OpSet
+	op := Op{Kind: f.writeKind(m.feat.Invalidation), Family: f, Key: key, Size: m.Size(f, key)}
+	if op.Kind == OpHSet || op.Kind == OpZAdd {
+		op.Field = m.members[fi][r.IntN(len(m.members[fi]))]
 	}
 	return op
 }
