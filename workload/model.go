@@ -278,11 +278,6 @@ func (m *Model) OwnTTLs() map[string]time.Duration {
 	return out
 }
 
-// Members returns the field names of a hash family or the member names of
-// a sorted-set family ("f0".."f{n-1}", "m0"..), shared: read them, never
-// write. nil for other families.
-func (m *Model) Members(fam *Family) []string { return m.members[fam.Index] }
-
 // Features returns the features the model's schedules exercise.
 func (m *Model) Features() Features { return m.feat }
 

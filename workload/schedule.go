@@ -164,8 +164,11 @@ type Op struct {
 	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
 	// (OpZAdd) the operation addresses; "" for OpZRange, which reads the
 	// set's top, and for OpHSetAll and OpZAddAll, which write every one
-	// (Family.Fields or Members, named by Model.Members).
+	// (Family.Fields or Members: Fields).
 	Field string
+	// Fields are, for OpHSetAll and OpZAddAll, the names of every field or
+	// member the write sets (Model.Members, shared: read, never write).
+	Fields []string
 }
 
 // Command is one bot command a user issues, as the cache operations it makes.
@@ -631,8 +634,11 @@ func (s *Schedule) writeOp(fi int, key string, r *rand.Rand) Op {
 	m := s.m
 	f := &m.fams[fi]
 	op := Op{Kind: f.writeKind(m.feat.Invalidation), Family: f, Key: key, Size: m.Size(f, key)}
-	if op.Kind == OpHSet || op.Kind == OpZAdd {
+	switch op.Kind {
+	case OpHSet, OpZAdd:
 		op.Field = m.members[fi][r.IntN(len(m.members[fi]))]
+	case OpHSetAll, OpZAddAll:
+		op.Fields = m.members[fi]
 	}
 	return op
 }
