@@ -6,19 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cacheproof/cacheproof/topology"
 )
 
 // Hash and sorted-set commands on a real Redis: prefixed keys, the tier's
 // TTL on every write (none for persistent), hits and misses counted, and a
 // type clash reported as an error, never as a miss.
 func TestHashAndSortedSet(t *testing.T) {
-	d := startTopo(t, topology.ShapeStandalone)
-	cfg := testConfig(t, d.Endpoints())
-	cfg.TTL[TierAPI] = 10 * time.Second
-	m := newManager(t, cfg)
-	ctx := ctxT(t)
+	d, m, ctx := standaloneWithTTL(t, TierAPI, 10*time.Second)
 
 	if _, found, err := m.HGet(ctx, "profile:1", "name"); err != nil || found {
 		t.Fatalf("HGet on an absent hash: found %v err %v", found, err)
@@ -84,11 +78,7 @@ func TestHashAndSortedSet(t *testing.T) {
 // does not name, both replace modes drop them, and only ReplaceMulti goes
 // through MULTI/EXEC (Redis's own command counts say which ran).
 func TestWholeValueWrites(t *testing.T) {
-	d := startTopo(t, topology.ShapeStandalone)
-	cfg := testConfig(t, d.Endpoints())
-	cfg.TTL[TierAPI] = 10 * time.Second
-	m := newManager(t, cfg)
-	ctx := ctxT(t)
+	d, m, ctx := standaloneWithTTL(t, TierAPI, 10*time.Second)
 	calls := func(cmd string) int64 {
 		t.Helper()
 		reply, err := d.Do(ctx, "primary-0", "INFO", "commandstats")

@@ -18,18 +18,13 @@ type producerSched struct {
 	r   *rand.Rand
 	ids []uint64 // a per-key producer's key numbers (the shard's), by slot
 	// due is a per-key producer's next write of each key, a min-heap of
-	// (time, slot); a rate producer's next write is next.
-	due     prodHeap
+	// (time, slot in ids); a rate producer's next write is next.
+	due     sessHeap
 	every   time.Duration
 	jitter  time.Duration
 	rate    float64 // writes a second (this shard's share)
 	next    time.Duration
 	stopped bool
-}
-
-type prodDue struct {
-	at   time.Duration
-	slot uint32
 }
 
 // newProducers builds the schedule's producers, one per family with one,
@@ -56,9 +51,9 @@ func (s *Schedule) newProducers(seed uint64) {
 			}
 			// Each key writes first at its own phase in [0, every), so
 			// the fleet's writes spread evenly from the start.
-			p.due = make(prodHeap, len(p.ids))
+			p.due = make(sessHeap, len(p.ids))
 			for i := range p.ids {
-				p.due[i] = prodDue{at: time.Duration(p.r.Int64N(int64(p.every))), slot: uint32(i)}
+				p.due[i] = sessEnd{at: time.Duration(p.r.Int64N(int64(p.every))), slot: int32(i)}
 			}
 			p.due.init()
 		} else {
@@ -121,7 +116,7 @@ func (s *Schedule) produce(i int, at time.Duration) Command {
 			step += time.Duration(p.r.Int64N(2*int64(p.jitter)+1)) - p.jitter
 		}
 		d.at += max(step, time.Millisecond)
-		p.due.fix0()
+		p.due.down(0)
 	} else {
 		if m.ph[p.fi] == phID {
 			id = uint64(m.keyPerm[p.fi].at(m.keySamp[p.fi].Draw(p.r)))
@@ -146,34 +141,4 @@ func (s *Schedule) phaseAt(at time.Duration) int {
 		}
 	}
 	return len(s.phases) - 1
-}
-
-// prodHeap is a binary min-heap of per-key producer writes by time.
-type prodHeap []prodDue
-
-func (h prodHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-// fix0 restores the heap after the root's time grew.
-func (h prodHeap) fix0() { h.down(0) }
-
-func (h prodHeap) down(i int) {
-	n := len(h)
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && h[l].at < h[m].at {
-			m = l
-		}
-		if r < n && h[r].at < h[m].at {
-			m = r
-		}
-		if m == i {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
 }

@@ -244,6 +244,8 @@ type slot struct {
 	sizes                 [famUserConnected + 1]int32
 }
 
+// sessEnd is a session's end (slot and its generation), or in a per-key
+// producer's heap a key's next write (slot the key's, gen unused).
 type sessEnd struct {
 	at   time.Duration
 	slot int32
@@ -688,21 +690,34 @@ func (h *sessHeap) pop() sessEnd {
 	n := len(a) - 1
 	a[0] = a[n]
 	a = a[:n]
-	i := 0
+	a.down(0)
+	*h = a
+	return top
+}
+
+// init orders a filled heap.
+func (h sessHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// down moves entry i down to its place (after its time grew, or to fill
+// the root).
+func (h sessHeap) down(i int) {
+	n := len(h)
 	for {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && a[l].at < a[m].at {
+		if l < n && h[l].at < h[m].at {
 			m = l
 		}
-		if r < n && a[r].at < a[m].at {
+		if r < n && h[r].at < h[m].at {
 			m = r
 		}
 		if m == i {
-			break
+			return
 		}
-		a[i], a[m] = a[m], a[i]
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
-	*h = a
-	return top
 }

@@ -205,6 +205,22 @@ func (p Pattern) accepts(a atom, c byte) bool {
 	return p.inClass(a.ph, c)
 }
 
+// step is the positions of as reached by reading c from any of ps: past a
+// literal or a placeholder's first character, or staying on a starred one.
+func (p Pattern) step(as []atom, ps []int, c byte) []int {
+	var out []int
+	for _, i := range ps {
+		switch {
+		case i == len(as) || !p.accepts(as[i], c):
+		case as[i].star:
+			out = append(out, i)
+		default:
+			out = append(out, i+1)
+		}
+	}
+	return out
+}
+
 // closure is the positions reachable from i without reading a byte
 // (skipping starred atoms).
 func closure(as []atom, i int) []int {
@@ -251,22 +267,8 @@ func Overlap(a, b Pattern) (string, bool) {
 			return example(s), true
 		}
 		for c := 0; c < 256; c++ {
-			for _, i := range ci {
-				if i == len(x) || !a.accepts(x[i], byte(c)) {
-					continue
-				}
-				ni := i + 1
-				if x[i].star {
-					ni = i
-				}
-				for _, j := range cj {
-					if j == len(y) || !b.accepts(y[j], byte(c)) {
-						continue
-					}
-					nj := j + 1
-					if y[j].star {
-						nj = j
-					}
+			for _, ni := range a.step(x, ci, byte(c)) {
+				for _, nj := range b.step(y, cj, byte(c)) {
 					ns := state{ni, nj}
 					if _, ok := seen[ns]; !ok {
 						seen[ns] = visit{from: s, c: byte(c)}
