@@ -338,8 +338,8 @@ func TestRideSharingScenario(t *testing.T) {
 		byProducer[c.Producer]++
 		op := c.Ops[0]
 		switch {
-		case c.Producer == "surge" && (op.Kind != workload.OpHSetAll || len(op.Fields) != 200):
-			t.Fatalf("surge write %s of %d fields", op.Kind, len(op.Fields))
+		case c.Producer == "surge" && (op.Kind != workload.OpHSetAll || len(op.Family.Names) != 200):
+			t.Fatalf("surge write %s of %d fields", op.Kind, len(op.Family.Names))
 		case c.Producer == "driver_location" && (op.Kind != workload.OpSet || !strings.HasSuffix(op.Key, ":loc")):
 			t.Fatalf("location write %s %s", op.Kind, op.Key)
 		}

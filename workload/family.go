@@ -167,6 +167,11 @@ type Family struct {
 	// for a sorted-set family, the members a key holds (ZAdd rescores one,
 	// ZRange reads the top; a miss fills the set).
 	Fields, Members int
+	// Names are a hash family's field names or a sorted-set family's
+	// member names ("f0".., "m0"..), formatted once by the model (New):
+	// what a field write picks from and a whole-value write sets. Shared:
+	// read, never write.
+	Names []string
 	// SizeDist is how value sizes spread: SizeLognormal ("", around
 	// MeanSize), SizeFixed (MeanSize) or SizeUniform (in [MinSize,
 	// MaxSize], MeanSize their midpoint). For a hash or sorted set it is

@@ -56,12 +56,12 @@ type Model struct {
 	own       int  // index of the first defined family (len(fams) when none)
 	// Per family: the placeholder its pattern holds, the rate-limit key's
 	// tail (":"+command), and for a defined family its key sampler and
-	// permutation ({id}) and its hash fields or sorted-set members.
+	// permutation ({id}); its hash fields or sorted-set members are
+	// Family.Names.
 	ph      []uint8
 	rlTail  []string
 	keyPerm []permutation
 	keySamp []*Sampler
-	members [][]string
 	// Shared, read-only Keys/Sizes/Families of multi-key operations.
 	metaKeys     []string // meta:heroes, meta:items
 	metaSizes    []int
@@ -189,7 +189,6 @@ func New(cfg Config) (*Model, error) {
 	m.cum = make([]float64, n)
 	m.keyPerm = make([]permutation, n)
 	m.keySamp = make([]*Sampler, n)
-	m.members = make([][]string, n)
 	var err error
 	for i := range m.fams {
 		f := &m.fams[i]
@@ -215,9 +214,9 @@ func New(cfg Config) (*Model, error) {
 		}
 		switch f.Type {
 		case TypeHash:
-			m.members[i] = names("f", f.Fields)
+			f.Names = names("f", f.Fields)
 		case TypeZSet:
-			m.members[i] = names("m", f.Members)
+			f.Names = names("m", f.Members)
 		}
 	}
 	if m.users, err = NewSampler(Popularity{Kind: PopZipf, Exponent: cfg.Zipf}, cfg.Population); err != nil {

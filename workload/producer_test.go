@@ -71,7 +71,7 @@ func TestProducersWriteAtTheirOwnRate(t *testing.T) {
 			last[op.Key] = c.At
 			perKey[op.Key]++
 		case "surge":
-			if op.Kind != OpHSetAll || op.Field != "" || op.Size != max(16, MinValueSize) || len(op.Fields) != 200 || op.Fields[199] != "f199" {
+			if op.Kind != OpHSetAll || op.Field != "" || op.Size != max(16, MinValueSize) || len(op.Family.Names) != 200 || op.Family.Names[199] != "f199" {
 				t.Fatalf("surge write %+v, want hset_all of 200 16-byte fields", op)
 			}
 			surgeWrites++

@@ -164,11 +164,8 @@ type Op struct {
 	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
 	// (OpZAdd) the operation addresses; "" for OpZRange, which reads the
 	// set's top, and for OpHSetAll and OpZAddAll, which write every one
-	// (Family.Fields or Members: Fields).
+	// (Family.Names).
 	Field string
-	// Fields are, for OpHSetAll and OpZAddAll, the names of every field or
-	// member the write sets (Model.Members, shared: read, never write).
-	Fields []string
 }
 
 // Command is one bot command a user issues, as the cache operations it makes.
@@ -618,7 +615,7 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
 	switch f.Type {
 	case TypeHash:
-		op.Kind, op.Field = OpHGet, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
+		op.Kind, op.Field = OpHGet, f.Names[s.cmd.IntN(len(f.Names))]
 	case TypeZSet:
 		op.Kind = OpZRange
 	default:
@@ -636,11 +633,8 @@ func (s *Schedule) writeOp(fi int, key string, r *rand.Rand) Op {
 	m := s.m
 	f := &m.fams[fi]
 	op := Op{Kind: f.writeKind(m.feat.Invalidation), Family: f, Key: key, Size: m.Size(f, key)}
-	switch op.Kind {
-	case OpHSet, OpZAdd:
-		op.Field = m.members[fi][r.IntN(len(m.members[fi]))]
-	case OpHSetAll, OpZAddAll:
-		op.Fields = m.members[fi]
+	if op.Kind == OpHSet || op.Kind == OpZAdd {
+		op.Field = f.Names[r.IntN(len(f.Names))]
 	}
 	return op
 }
