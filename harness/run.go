@@ -350,6 +350,9 @@ func (r *run) buildWorkload() error {
 	// check tells writes apart by version.
 	r.d.version.Store(1 << 31)
 	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep}
+	for _, f := range model.Families() {
+		r.smp.families = append(r.smp.families, f.Name)
+	}
 	return nil
 }
 

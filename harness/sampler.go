@@ -161,9 +161,12 @@ type Sample struct {
 
 // sampler builds one timeline row per interval.
 type sampler struct {
-	d        *driver
-	mgr      interface{ Stats() pool.Stats }
-	info     infoSource
+	d    *driver
+	mgr  interface{ Stats() pool.Stats }
+	info infoSource
+	// families names the key families by workload.Family.Index, for the
+	// rows' hit rate per family.
+	families []string
 	server   serverCounters
 	lastPool pool.PoolStats
 	// faults names the faults active during an interval (from, to].
@@ -218,6 +221,14 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 		}
 	}
 	row.HitRate = result.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
+	for i, f := range c.fams {
+		if f.hits+f.misses+f.lookupErrs > 0 && i < len(s.families) {
+			if row.HitRateByFamily == nil {
+				row.HitRateByFamily = map[string]float64{}
+			}
+			row.HitRateByFamily[s.families[i]] = result.LookupHitRate(f.hits, f.misses, f.lookupErrs)
+		}
+	}
 
 	st := s.mgr.Stats()
 	ps := st.Pool
