@@ -33,15 +33,7 @@ func BenchmarkScheduleNext(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			perUser := float64(after.HeapAlloc-before.HeapAlloc) / float64(active)
 			ops := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				c, ok := s.Next()
-				if !ok {
-					b.Fatal("schedule ended")
-				}
-				ops += len(c.Ops)
-			}
+			timeDraws(b, s, func(c Command) { ops += len(c.Ops) })
 			b.ReportMetric(float64(ops)/float64(b.N), "ops/cmd")
 			b.ReportMetric(perUser, "B/active-user")
 		})
@@ -65,18 +57,25 @@ func BenchmarkProducerNext(b *testing.B) {
 			s := m.Schedule(steady(10_000*time.Hour, 1000))
 			s.Next()
 			produced := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				c, ok := s.Next()
-				if !ok {
-					b.Fatal("schedule ended")
-				}
+			timeDraws(b, s, func(c Command) {
 				if c.Producer != "" {
 					produced++
 				}
-			}
+			})
 			b.ReportMetric(float64(produced)/float64(b.N), "producer-share")
 		})
+	}
+}
+
+// timeDraws times b.N commands drawn from s, handing each to seen.
+func timeDraws(b *testing.B, s *Schedule, seen func(Command)) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c, ok := s.Next()
+		if !ok {
+			b.Fatal("schedule ended")
+		}
+		seen(c)
 	}
 }
