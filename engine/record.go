@@ -139,10 +139,10 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 	ph := d.phases[cmd.Phase]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.interval.Dropped++
-	s.phase[cmd.Phase].Dropped++
+	s.interval.addDropped(&cmd)
+	s.phase[cmd.Phase].addDropped(&cmd)
 	if ph.Recorded {
-		s.total.Dropped++
+		s.total.addDropped(&cmd)
 	}
 	for i := range cmd.Ops {
 		_ = s.intervalH.RecordValue(delay)
@@ -171,10 +171,10 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	recorded := d.phases[cmd.Phase].Recorded
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.interval.addRecord(r)
-	s.phase[cmd.Phase].addRecord(r)
+	s.interval.addRecord(&cmd, r)
+	s.phase[cmd.Phase].addRecord(&cmd, r)
 	if recorded {
-		s.total.addRecord(r)
+		s.total.addRecord(&cmd, r)
 	}
 	for i := range r.samples {
 		smp := &r.samples[i]
@@ -198,8 +198,28 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	}
 }
 
-// addRecord adds one command's record to c.
-func (c *Counts) addRecord(r *Record) {
+// addDropped counts cmd, which never started; a producer's also by its
+// family.
+func (c *Counts) addDropped(cmd *workload.Command) {
+	c.Dropped++
+	if cmd.Producer != "" && len(cmd.Ops) > 0 {
+		c.Fams[cmd.Ops[0].Family.Index].ProducedDropped++
+	}
+}
+
+// addRecord adds command cmd's record r to c; a producer's command (one
+// write of its family) also to the family's producer counts.
+func (c *Counts) addRecord(cmd *workload.Command, r *Record) {
+	if cmd.Producer != "" && len(cmd.Ops) > 0 {
+		f := &c.Fams[cmd.Ops[0].Family.Index]
+		f.Produced += uint64(len(r.samples)) - r.abandoned
+		if len(r.errs) > 0 {
+			f.ProducedErrs++
+		}
+		if r.late {
+			f.ProducedLate++
+		}
+	}
 	c.Commands++
 	// Requests are the operations sent; an abandoned one is a sample
 	// but was never a request.

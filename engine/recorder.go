@@ -99,6 +99,11 @@ type FamCounts struct {
 	Causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
 	NearHits, NearMisses     uint64
 	Stale, StaleInFlight     uint64
+	// Produced are the family's producer's writes sent (commands with
+	// workload.Command.Producer, not the users'), ProducedErrs the ones
+	// that failed, ProducedLate and ProducedDropped the ones that started
+	// late or never: the producer's share of Ops, Late and Dropped.
+	Produced, ProducedErrs, ProducedLate, ProducedDropped uint64
 }
 
 func newCounts(families int) Counts {
@@ -129,6 +134,10 @@ func (c *Counts) add(o *Counts) {
 		f.NearMisses += of.NearMisses
 		f.Stale += of.Stale
 		f.StaleInFlight += of.StaleInFlight
+		f.Produced += of.Produced
+		f.ProducedErrs += of.ProducedErrs
+		f.ProducedLate += of.ProducedLate
+		f.ProducedDropped += of.ProducedDropped
 		for k := range f.Causes {
 			f.Causes[k] += of.Causes[k]
 		}

@@ -9,7 +9,6 @@ package runplan
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
@@ -96,18 +95,18 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 	}
 	// The seed's catalogue gives some families their own TTL inside a tier
 	// (opendota 600 s and steam avatars a day, in the 300 s api tier): the
-	// manager applies those by key prefix.
+	// manager applies those by key pattern (the whole key matched).
 	for _, f := range workload.DefaultFamilies() {
 		if f.TTL != cfg.TTL[pool.Tier(f.Tier)] {
 			if cfg.KeyTTL == nil {
 				cfg.KeyTTL = map[string]time.Duration{}
 			}
-			cfg.KeyTTL[familyPrefix(f.KeyPattern)] = f.TTL
+			cfg.KeyTTL[f.KeyPattern] = f.TTL
 		}
 	}
 	// A scenario's family written with ttl: (no tier) has its own TTL
 	// outside the tiers, applied the same way (the model says which, by
-	// prefix; its validation keeps them constant and disjoint). A workload
+	// pattern; its validation keeps them disjoint). A workload
 	// the model refuses is reported by the workload stage.
 	if m, werr := workload.New(WorkloadConfig(s, o)); werr == nil {
 		for p, d := range m.OwnTTLs() {
@@ -183,15 +182,6 @@ func Phases(s *scenarios.Scenario, shards int) []workload.PhasePlan {
 	return plans
 }
 
-// familyPrefix is the constant part of a key pattern: "steam:avatar:" of
-// "steam:avatar:{steamId}".
-func familyPrefix(pattern string) string {
-	if i := strings.IndexByte(pattern, '{'); i >= 0 {
-		return pattern[:i]
-	}
-	return pattern
-}
-
 // FamilyTTLs is the TTL the manager really applies to each family's keys,
 // for the miss ledger: the family's own where the catalogue gives one, else
 // its tier's (which a scenario's pool.ttl may have changed).
@@ -199,7 +189,7 @@ func FamilyTTLs(cfg pool.Config, fams []workload.Family) map[string]time.Duratio
 	out := make(map[string]time.Duration, len(fams))
 	for _, f := range fams {
 		ttl := cfg.TTL[pool.Tier(f.Tier)]
-		if d, ok := cfg.KeyTTL[familyPrefix(f.KeyPattern)]; ok {
+		if d, ok := cfg.KeyTTL[f.KeyPattern]; ok {
 			ttl = d
 		}
 		out[f.Name] = ttl

@@ -125,8 +125,8 @@ func TestDefinedFamilyTTLWired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := pcfg.KeyTTL["cart:"]; d != 30*time.Minute {
-		t.Errorf("KeyTTL[cart:] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
+	if d := pcfg.KeyTTL["cart:{discordId}"]; d != 30*time.Minute {
+		t.Errorf("KeyTTL[cart:{discordId}] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
 	}
 	p, err := Of(s, noEnv.Getenv)
 	if err != nil {
