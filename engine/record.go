@@ -67,9 +67,7 @@ type Record struct {
 	// ncache counts the cache layer's own failures: every error but an
 	// origin fetch error. The simulated upstream fails at its configured
 	// rate whatever Redis does, so it must not delay a fault's recovery.
-	ncache     int
-	Checked    uint64
-	Mismatches uint64
+	ncache int
 	// abandoned counts operations never attempted because the command's
 	// deadline had passed (see abandon): each is a latency sample without
 	// a service time, and a lookup error when it was a read.
@@ -77,11 +75,9 @@ type Record struct {
 	late      bool
 	waited    bool // waited for an in-flight slot
 	commandUs int64
-	// The seed's layer beyond GET and SET: rate-limit decisions and the
-	// operations a refusal skipped, compare-and-set conflicts and
-	// give-ups, invalidations published.
-	RateAllowed, RateDenied, RateSkipped uint64
-	CASConflicts, CASGaveUp, Published   uint64
+	// Tally: values checked, rate-limit decisions, compare-and-set
+	// conflicts, invalidations published.
+	Tally
 }
 
 // Init points the record's slices at its fixed buffers; a Record is used
@@ -235,20 +231,13 @@ func (c *Counts) addRecord(cmd *workload.Command, r *Record) {
 			c.LateSlot++
 		}
 	}
-	c.RateAllowed += r.RateAllowed
-	c.RateDenied += r.RateDenied
-	c.RateSkipped += r.RateSkipped
-	c.CASConflicts += r.CASConflicts
-	c.CASGaveUp += r.CASGaveUp
-	c.Published += r.Published
+	c.Tally.add(&r.Tally)
 	for i := range r.lookups {
 		c.addLookup(&r.lookups[i])
 	}
 	for _, e := range r.errs {
 		c.Errors[e.kind] += uint64(e.n)
 	}
-	c.Checked += r.Checked
-	c.Mismatches += r.Mismatches
 }
 
 // addLookup counts one lookup, by tier and by family; a read of a local
