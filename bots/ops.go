@@ -270,7 +270,7 @@ func (l *Layer) classify(key string, sent time.Time) workload.MissCause {
 // writeTier is the tier the manager is told a write of fam belongs to. A
 // family with its own TTL outside the tiers (Tier "": a scenario's ttl:)
 // is written under the tier its figures are counted under (tierIndex: the
-// first, api); the manager gives it its own TTL by key prefix
+// first, api); the manager gives it its own TTL by key pattern
 // (pool.Config.KeyTTL, from workload.Model.OwnTTLs), which takes
 // precedence over the tier's.
 func writeTier(fam *workload.Family) pool.Tier {

@@ -395,7 +395,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		changed := false
 		for i, f := range tr.Families {
 			// A family with its own TTL inside the tier keeps it, as the
-			// manager's per-prefix TTLs do.
+			// manager's per-pattern TTLs do.
 			if f.Tier == tier && st.TTL[i] == from {
 				ttl[i] = to
 				changed = true
