@@ -113,10 +113,10 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 	}
 	fmt.Fprintf(&b, "sampled allkeys-lru vs exact LRU: at most %.2f points apart over the curve\n", z.SampledLRUGapPoints)
 	if len(z.WhatIfs) > 0 {
-		fmt.Fprintf(&b, "\nTTL what-ifs (%s):\n", z.Policy)
+		fmt.Fprintf(&b, "\nTTL what-ifs:\n")
 		for _, wi := range z.WhatIfs {
-			fmt.Fprintf(&b, "  %s %gs -> %gs: at %s %.2f%%; needs %s for %.1f%% (working set %s, ceiling %.2f%%)\n",
-				wi.Tier, wi.FromS, wi.ToS, MB(float64(z.MaxMemoryBytes)), 100*wi.AtMaxMemory, neededText(wi.NeededBytes), 100*z.TargetHitRate,
+			fmt.Fprintf(&b, "  %s (%s) %gs -> %gs: at %s %.2f%%; needs %s for %.1f%% (working set %s, ceiling %.2f%%)\n",
+				wi.Tier, wi.Policy, wi.FromS, wi.ToS, MB(float64(z.MaxMemoryBytes)), 100*wi.AtMaxMemory, neededText(wi.NeededBytes), 100*z.TargetHitRate,
 				MB(float64(wi.WorkingSetBytes)), 100*wi.CeilingHitRate)
 		}
 	}
@@ -267,9 +267,9 @@ var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`
 <p>Redis's sampled LRU and true LRU are at most {{printf "%.2f" .Z.SampledLRUGapPoints}} points apart over the curve.</p>
 {{range .Charts}}<div class="chart">{{.}}</div>
 {{end}}
-{{if .Z.WhatIfs}}<h2>TTL what-ifs ({{.Z.Policy}})</h2>
-<table><tr><th class="l">tier</th><th>TTL</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>working set</th><th>ceiling</th></tr>
-{{range .Z.WhatIfs}}<tr><td class="l">{{.Tier}}</td><td>{{.FromS}} s → {{.ToS}} s</td><td>{{pct .AtMaxMemory}}</td><td>{{need .NeededBytes}}</td><td>{{mb .WorkingSetBytes}}</td><td>{{pct .CeilingHitRate}}</td></tr>
+{{if .Z.WhatIfs}}<h2>TTL what-ifs</h2>
+<table><tr><th class="l">tier</th><th class="l">policy simulated</th><th>TTL</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>working set</th><th>ceiling</th></tr>
+{{range .Z.WhatIfs}}<tr><td class="l">{{.Tier}}</td><td class="l">{{.Policy}}</td><td>{{.FromS}} s → {{.ToS}} s</td><td>{{pct .AtMaxMemory}}</td><td>{{need .NeededBytes}}</td><td>{{mb .WorkingSetBytes}}</td><td>{{pct .CeilingHitRate}}</td></tr>
 {{end}}</table>{{end}}
 <h2>Calibration</h2>
 <p>Redis {{.Z.Calibration.RedisVersion}} ({{.Z.Calibration.Source}}). Base {{mbf .Z.Calibration.BaseBytes}} (startup memory and {{.Z.Calibration.PoolConns}} connections); a TTL adds {{printf "%.0f" .Z.Calibration.VolatileBytes}} B.</p>

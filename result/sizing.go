@@ -117,7 +117,9 @@ type SizingPoint struct {
 
 // SizingWhatIf is the scenario's policy with one tier's TTL changed.
 type SizingWhatIf struct {
-	Tier        string  `json:"tier"`
+	Tier string `json:"tier"`
+	// Policy is the eviction policy the what-if was simulated with.
+	Policy      string  `json:"policy"`
 	FromS       float64 `json:"from_s"`
 	ToS         float64 `json:"to_s"`
 	AtMaxMemory float64 `json:"hit_rate_at_maxmemory"`

@@ -64,6 +64,10 @@ type Setup struct {
 	Clients  Conns
 	TTL      []time.Duration
 	Samples  int
+	// LFU and Hz are the scenario's lfu-log-factor, lfu-decay-time and hz
+	// (target.redis.config; Redis's defaults when unset).
+	LFU LFUConfig
+	Hz  int
 }
 
 // Prepare builds the stream and measures (or takes) the calibration.
@@ -106,12 +110,23 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 			st.TTL[i] = f.TTL
 		}
 	}
-	if v, ok := s.Target.Redis.Config["maxmemory-samples"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("sizing: target.redis.config maxmemory-samples %q: not a positive integer", v)
+	st.LFU = LFUConfig{LogFactor: lfuLogFactor, DecayTime: lfuDecayTime}
+	st.Hz = defaultHz
+	for _, c := range []struct {
+		name string
+		min  int
+		to   *int
+	}{{"maxmemory-samples", 1, &st.Samples}, {"lfu-log-factor", 0, &st.LFU.LogFactor},
+		{"lfu-decay-time", 0, &st.LFU.DecayTime}, {"hz", 1, &st.Hz}} {
+		v, ok := s.Target.Redis.Config[c.name]
+		if !ok {
+			continue
 		}
-		st.Samples = n
+		n, err := strconv.Atoi(v)
+		if err != nil || n < c.min {
+			return nil, fmt.Errorf("sizing: target.redis.config %s %q: not an integer of at least %d", c.name, v, c.min)
+		}
+		*c.to = n
 	}
 	return st, nil
 }
@@ -163,8 +178,9 @@ func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
 				if ttl == nil {
 					ttl = st.TTL
 				}
+				lfu := st.LFU
 				r, err := Simulate(st.Trace, SimConfig{Policy: j.policy, Capacity: capacity, Samples: st.Samples,
-					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed})
+					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed, LFU: &lfu, Hz: st.Hz})
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
@@ -300,9 +316,22 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	for t, f := range cal.Types {
 		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
 	}
-	policies := o.Policies
+	// The scenario's own policy is always simulated: its answer (and the
+	// exit code) is never another policy's.
+	scenPolicy := out.Policy
+	if scenPolicy == "" {
+		scenPolicy = AllKeysLRU
+		out.Policy = scenPolicy
+	}
+	if _, _, ok := policyOf(scenPolicy); !ok {
+		return nil, st, fmt.Errorf("sizing: the scenario's maxmemory_policy %q is not one the simulator models (%v)", scenPolicy, Simulated)
+	}
+	policies := slices.Clone(o.Policies)
 	if len(policies) == 0 {
-		policies = Policies
+		policies = slices.Clone(Policies)
+	}
+	if !slices.Contains(policies, scenPolicy) {
+		policies = append([]string{scenPolicy}, policies...)
 	}
 	workers := o.Workers
 	if workers <= 0 {
@@ -368,12 +397,8 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			100*out.TargetHitRate, 100*out.CeilingHitRate))
 	}
 
-	// What-ifs, for the scenario's policy (allkeys-lru when it has none
-	// the model knows).
-	pol := out.Policy
-	if !slices.Contains(Policies, pol) {
-		pol = AllKeysLRU
-	}
+	// What-ifs, with the scenario's policy (each says which it is).
+	pol := scenPolicy
 	whatifs := o.WhatIfs
 	if whatifs == nil {
 		whatifs = map[string]time.Duration{}
@@ -404,7 +429,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		if !changed {
 			return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", tier, to, tier)
 		}
-		w := result.SizingWhatIf{Tier: tier, FromS: from.Seconds(), ToS: to.Seconds()}
+		w := result.SizingWhatIf{Tier: tier, Policy: pol, FromS: from.Seconds(), ToS: to.Seconds()}
 		ub := &job{policy: ExactLRU, ttl: ttl}
 		if err := st.run(ctx, []*job{ub}, 1); err != nil {
 			return nil, st, err

@@ -8,18 +8,67 @@ import (
 	"time"
 )
 
-// Policies the simulator models. ExactLRU is not a Redis policy: it is
-// true least-recently-used order, the reference the sampled LRU is
-// compared with (the error Redis's sampling adds).
+// Policies the simulator models: every maxmemory-policy of Redis 7.
+// ExactLRU is not a Redis policy: it is true least-recently-used order,
+// the reference the sampled LRU is compared with (the error Redis's
+// sampling adds).
 const (
-	AllKeysLRU  = "allkeys-lru"
-	AllKeysLFU  = "allkeys-lfu"
-	VolatileTTL = "volatile-ttl"
-	ExactLRU    = "exact-lru"
+	AllKeysLRU     = "allkeys-lru"
+	AllKeysLFU     = "allkeys-lfu"
+	AllKeysRandom  = "allkeys-random"
+	VolatileLRU    = "volatile-lru"
+	VolatileLFU    = "volatile-lfu"
+	VolatileTTL    = "volatile-ttl"
+	VolatileRandom = "volatile-random"
+	NoEviction     = "noeviction"
+	ExactLRU       = "exact-lru"
 )
 
-// Policies is every policy a curve is computed for, Redis's first.
+// Policies is the policies a curve is computed for by default: the three
+// that differ most for a cache, and the exact-LRU reference.
 var Policies = []string{AllKeysLRU, AllKeysLFU, VolatileTTL, ExactLRU}
+
+// Simulated is every policy Simulate models (Redis's eight and exact LRU).
+var Simulated = []string{AllKeysLRU, AllKeysLFU, AllKeysRandom, VolatileLRU, VolatileLFU, VolatileTTL, VolatileRandom, NoEviction, ExactLRU}
+
+// policyKind is how a policy scores its candidates (evict.c's
+// MAXMEMORY_FLAG_LRU / _LFU, volatile-ttl's expiry, the random policies).
+type policyKind uint8
+
+const (
+	kindLRU policyKind = iota
+	kindLFU
+	kindTTL
+	kindRandom
+	kindNone
+	kindExact
+)
+
+// policyOf splits a policy into its score and whether it evicts only keys
+// with a TTL (MAXMEMORY_FLAG_ALLKEYS unset).
+func policyOf(p string) (kind policyKind, volatile bool, ok bool) {
+	switch p {
+	case AllKeysLRU:
+		return kindLRU, false, true
+	case AllKeysLFU:
+		return kindLFU, false, true
+	case AllKeysRandom:
+		return kindRandom, false, true
+	case VolatileLRU:
+		return kindLRU, true, true
+	case VolatileLFU:
+		return kindLFU, true, true
+	case VolatileTTL:
+		return kindTTL, true, true
+	case VolatileRandom:
+		return kindRandom, true, true
+	case NoEviction:
+		return kindNone, false, true
+	case ExactLRU:
+		return kindExact, false, true
+	}
+	return 0, false, false
+}
 
 // Redis constants the model follows (evict.c, expire.c, server.h of 7.x).
 const (
@@ -30,8 +79,8 @@ const (
 	expireStalePerc   = 10                     // ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE at effort 1
 	expireMaxLoops    = 1000                   // stands in for the cycle's 25 ms time limit
 	defaultHz         = 10                     // serverCron's hz: one slow expire cycle per 100 ms
-	lfuDecayTime      = 1                      // lfu-decay-time, minutes
-	lfuLogFactor      = 10                     // lfu-log-factor
+	lfuDecayTime      = 1                      // lfu-decay-time default, minutes
+	lfuLogFactor      = 10                     // lfu-log-factor default
 	noKey             = int32(-1)              // an empty slot
 	infiniteMemory    = math.MaxFloat64 / 1024 // capacity of an unbounded cache
 )
@@ -64,13 +113,25 @@ type SimConfig struct {
 	// TTL is, per family index, the TTL its writes get (0: none).
 	TTL  []time.Duration
 	Seed uint64
+	// LFU is lfu-log-factor and lfu-decay-time; nil takes Redis's
+	// defaults (10 and 1 minute).
+	LFU *LFUConfig
+	// Hz is the server's hz (the active expire cycle runs hz times a
+	// second); 0 takes Redis's default, 10.
+	Hz int
 }
+
+// LFUConfig is Redis's LFU tuning: lfu-log-factor, and lfu-decay-time in
+// minutes (0: counters never decay).
+type LFUConfig struct{ LogFactor, DecayTime int }
 
 // SimResult is what one simulation counted over the recorded phases, each
 // figure weighted by 1/sampling rate (so it estimates the whole stream).
 type SimResult struct {
 	Hits, Lookups []float64 // per family
-	Evicted       float64
+	// EvictedBy is Evicted per family.
+	EvictedBy []float64
+	Evicted   float64
 	Expired       float64 // reclaimed by active or lazy expiry
 	OOM           float64 // writes refused: nothing left to evict (volatile-ttl)
 	// Peak is the highest used bytes of keys seen during the phases; End
@@ -124,6 +185,11 @@ type sim struct {
 	head   int32
 	tail   int32
 
+	kind    policyKind
+	volOnly bool // the policy evicts only keys with a TTL
+	logF    float64
+	decay   int32
+
 	pool    [evpoolSize]poolEntry
 	cursor  int
 	res     SimResult
@@ -133,18 +199,25 @@ type sim struct {
 
 // Simulate runs the trace through one simulated Redis.
 func Simulate(t *Trace, cfg SimConfig) (*SimResult, error) {
-	switch cfg.Policy {
-	case AllKeysLRU, AllKeysLFU, VolatileTTL, ExactLRU:
-	default:
-		return nil, fmt.Errorf("sizing: policy %q is not one of %v", cfg.Policy, Policies)
+	kind, volOnly, ok := policyOf(cfg.Policy)
+	if !ok {
+		return nil, fmt.Errorf("sizing: policy %q is not one of %v", cfg.Policy, Simulated)
 	}
 	if cfg.Samples <= 0 {
 		cfg.Samples = 5
 	}
+	lfu := LFUConfig{LogFactor: lfuLogFactor, DecayTime: lfuDecayTime}
+	if cfg.LFU != nil {
+		lfu = *cfg.LFU
+	}
+	if cfg.Hz <= 0 {
+		cfg.Hz = defaultHz
+	}
 	n := len(t.Keys)
 	s := &sim{t: t, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x51e)), cap: cfg.Capacity,
 		pos: make([]int32, n), vpos: make([]int32, n), expire: make([]time.Duration, n),
-		cost: make([]float64, n), vlen: make([]int32, n), head: noKey, tail: noKey}
+		cost: make([]float64, n), vlen: make([]int32, n), head: noKey, tail: noKey,
+		kind: kind, volOnly: volOnly, logF: float64(lfu.LogFactor), decay: int32(lfu.DecayTime)}
 	if !(s.cap > 0) || math.IsInf(s.cap, 1) {
 		s.cap = infiniteMemory
 	}
@@ -154,16 +227,16 @@ func Simulate(t *Trace, cfg SimConfig) (*SimResult, error) {
 	for i := range s.pool {
 		s.pool[i].key = noKey
 	}
-	switch cfg.Policy {
-	case AllKeysLFU:
+	switch kind {
+	case kindLFU:
 		s.lfu, s.lfuMin = make([]uint8, n), make([]int32, n)
-	case ExactLRU:
+	case kindExact:
 		s.prev, s.next = make([]int32, n), make([]int32, n)
 	default:
 		s.lru = make([]int32, n)
 	}
 	nf := len(t.Families)
-	s.res.Hits, s.res.Lookups = make([]float64, nf), make([]float64, nf)
+	s.res.Hits, s.res.Lookups, s.res.EvictedBy = make([]float64, nf), make([]float64, nf), make([]float64, nf)
 	s.run()
 	if s.staleN > 0 {
 		s.res.StaleAvg = s.staleSm / float64(s.staleN)
@@ -182,7 +255,7 @@ func (s *sim) run() {
 	if t.History > 0 {
 		i = s.prefill()
 	}
-	cycle := time.Duration(time.Second / defaultHz)
+	cycle := time.Second / time.Duration(s.cfg.Hz)
 	nextCycle := t.History + cycle
 	for ; i < len(ev); i++ {
 		e := &ev[i]
@@ -365,11 +438,11 @@ func (s *sim) insertRaw(k int32, size int32, now, exp time.Duration, fits, rec b
 	s.used += c
 	s.expire[k] = 0
 	s.setExpire(k, exp)
-	switch s.cfg.Policy {
-	case AllKeysLFU:
+	switch s.kind {
+	case kindLFU:
 		s.lfu[k] = lfuInitVal
 		s.lfuMin[k] = minutes(now)
-	case ExactLRU:
+	case kindExact:
 		s.pushFront(k)
 	default:
 		s.lru[k] = clock(now)
@@ -419,7 +492,7 @@ func (s *sim) remove(k int32) {
 	s.expire[k] = 0
 	s.used -= s.cost[k]
 	s.cost[k] = 0
-	if s.cfg.Policy == ExactLRU {
+	if s.kind == kindExact {
 		s.unlink(k)
 	}
 }
@@ -431,21 +504,21 @@ func minutes(now time.Duration) int32 { return int32(now / time.Minute) }
 // and then increments its logarithmic counter, exact LRU moves it to the
 // front.
 func (s *sim) access(k int32, now time.Duration) {
-	switch s.cfg.Policy {
-	case AllKeysLFU:
+	switch s.kind {
+	case kindLFU:
 		c := s.lfuDecr(k, now)
 		if c < 255 {
 			base := float64(c) - lfuInitVal
 			if base < 0 {
 				base = 0
 			}
-			if s.rng.Float64() < 1/(base*lfuLogFactor+1) {
+			if s.rng.Float64() < 1/(base*s.logF+1) {
 				c++
 			}
 		}
 		s.lfu[k] = c
 		s.lfuMin[k] = minutes(now)
-	case ExactLRU:
+	case kindExact:
 		s.unlink(k)
 		s.pushFront(k)
 	default:
@@ -454,10 +527,13 @@ func (s *sim) access(k int32, now time.Duration) {
 }
 
 // lfuDecr is LFUDecrAndReturn: the counter less one per decay period
-// elapsed since its last decrement.
+// elapsed since its last access (a decay time of 0 never decays).
 func (s *sim) lfuDecr(k int32, now time.Duration) uint8 {
 	c := int32(s.lfu[k])
-	periods := (minutes(now) - s.lfuMin[k]) / lfuDecayTime
+	if s.decay <= 0 {
+		return uint8(c)
+	}
+	periods := (minutes(now) - s.lfuMin[k]) / s.decay
 	if periods > 0 {
 		c = max(c-periods, 0)
 	}
@@ -466,10 +542,10 @@ func (s *sim) lfuDecr(k int32, now time.Duration) uint8 {
 
 // idle is the eviction pool's score: higher is evicted first.
 func (s *sim) idle(k int32, now time.Duration) uint64 {
-	switch s.cfg.Policy {
-	case AllKeysLFU:
+	switch s.kind {
+	case kindLFU:
 		return 255 - uint64(s.lfuDecr(k, now))
-	case VolatileTTL:
+	case kindTTL:
 		return math.MaxUint64 - uint64(s.expire[k])
 	}
 	return uint64(max(clock(now)-s.lru[k], 0)) * 1000
@@ -481,20 +557,40 @@ func (s *sim) idle(k int32, now time.Duration) uint64 {
 func (s *sim) evict(now time.Duration, rec bool) bool {
 	for s.used > s.cap {
 		var k int32
-		if s.cfg.Policy == ExactLRU {
+		switch s.kind {
+		case kindExact:
 			k = s.tail
-		} else {
+		case kindNone:
+			k = noKey // noeviction: the write is refused
+		case kindRandom:
+			k = s.randomVictim()
+		default:
 			k = s.evictionCandidate(now)
 		}
 		if k == noKey {
 			return false
 		}
 		if rec {
-			s.res.Evicted += float64(s.t.Keys[k].Weight)
+			w := float64(s.t.Keys[k].Weight)
+			s.res.Evicted += w
+			s.res.EvictedBy[s.t.Keys[k].Fam] += w
 		}
 		s.remove(k)
 	}
 	return true
+}
+
+// randomVictim is allkeys-random's and volatile-random's choice: one key
+// drawn from the keyspace or the expires dict (dictGetRandomKey).
+func (s *sim) randomVictim() int32 {
+	from := s.all
+	if s.volOnly {
+		from = s.vol
+	}
+	if len(from) == 0 {
+		return noKey
+	}
+	return from[s.rng.IntN(len(from))]
 }
 
 // evictionCandidate fills the eviction pool with maxmemory-samples random
@@ -502,7 +598,7 @@ func (s *sim) evict(now time.Duration, rec bool) bool {
 // exists, as evictionPoolPopulate and performEvictions do.
 func (s *sim) evictionCandidate(now time.Duration) int32 {
 	from := &s.all
-	if s.cfg.Policy == VolatileTTL {
+	if s.volOnly {
 		from = &s.vol
 	}
 	for len(*from) > 0 {
@@ -516,7 +612,7 @@ func (s *sim) evictionCandidate(now time.Duration) int32 {
 				continue
 			}
 			s.pool[i].key = noKey
-			if s.pos[k] == noKey || (s.cfg.Policy == VolatileTTL && s.vpos[k] == noKey) {
+			if s.pos[k] == noKey || (s.volOnly && s.vpos[k] == noKey) {
 				continue
 			}
 			return k
