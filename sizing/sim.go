@@ -132,8 +132,8 @@ type SimResult struct {
 	// EvictedBy is Evicted per family.
 	EvictedBy []float64
 	Evicted   float64
-	Expired       float64 // reclaimed by active or lazy expiry
-	OOM           float64 // writes refused: nothing left to evict (volatile-ttl)
+	Expired   float64 // reclaimed by active or lazy expiry
+	OOM       float64 // writes refused: nothing left to evict (volatile-ttl)
 	// Peak is the highest used bytes of keys seen during the phases; End
 	// the bytes at the end.
 	Peak, End float64
