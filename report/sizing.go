@@ -95,7 +95,11 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 	fmt.Fprintf(&b, "key cost from redis %s (%s):", c.RedisVersion, c.Source)
 	for _, t := range sizingKeys(c.Types) {
 		f := c.Types[t]
-		fmt.Fprintf(&b, " %s %.0f + %.3f*len B;", t, f.A, f.B)
+		if f.Alloc {
+			fmt.Fprintf(&b, " %s its allocations %+.0f B;", t, f.A)
+		} else {
+			fmt.Fprintf(&b, " %s %.0f + %.3f*len B;", t, f.A, f.B)
+		}
 	}
 	fmt.Fprintf(&b, " TTL +%.0f B; base %s (startup + %d connections)\n", c.VolatileBytes, MB(c.BaseBytes), c.PoolConns)
 	fmt.Fprintf(&b, "working set (unbounded cache): %s, hit rate %.2f%%\n\n", MB(float64(z.WorkingSetBytes)), 100*z.CeilingHitRate)

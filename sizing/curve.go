@@ -83,10 +83,24 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	if err != nil {
 		return nil, err
 	}
+	// The manager writes every key under its prefix: Redis holds the
+	// longer name.
+	if p := int32(len(plan.Pool.KeyPrefix)); p > 0 {
+		for i := range tr.Keys {
+			tr.Keys[i].KeyLen += p
+		}
+	}
 	o.logf("stream: %d commands, %d ops; sampled at %.3g: %d accesses of %d keys (%.1fs)", tr.Commands, tr.Ops, tr.Rate, tr.Events(), len(tr.Keys), time.Since(began).Seconds())
 	cal := o.Calibration
 	if cal == nil {
-		if cal, err = Calibrate(ctx, tr, o.Cal); err != nil {
+		co := o.Cal
+		if co.Policy == "" {
+			co.Policy = s.Target.Redis.MaxMemoryPolicy
+		}
+		if co.Config == nil {
+			co.Config = s.Target.Redis.Config
+		}
+		if cal, err = Calibrate(ctx, tr, co); err != nil {
 			return nil, err
 		}
 		o.logf("calibration: %s, redis %s (%.1fs)", cal.Source, cal.RedisVersion, cal.TookS)
@@ -118,9 +132,13 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		to   *int
 	}{{"maxmemory-samples", 1, &st.Samples}, {"lfu-log-factor", 0, &st.LFU.LogFactor},
 		{"lfu-decay-time", 0, &st.LFU.DecayTime}, {"hz", 1, &st.Hz}} {
+		// The scenario's setting, else the calibration server's (an
+		// external server's own when calibrated there).
 		v, ok := s.Target.Redis.Config[c.name]
 		if !ok {
-			continue
+			if v, ok = cal.Config[c.name]; !ok {
+				continue
+			}
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < c.min {
@@ -314,8 +332,16 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(),
 		PerClientBytes: cal.PerClient, PerIdleClientBytes: cal.PerIdleClient}
 	for t, f := range cal.Types {
-		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
+		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr, Alloc: f.Alloc}
 	}
+	for t, f := range cal.Typed {
+		if out.Calibration.Typed == nil {
+			out.Calibration.Typed = map[string]result.SizingTypedFit{}
+		}
+		out.Calibration.Typed[t] = result.SizingTypedFit{Listpack: result.SizingLine(f.Small), Large: result.SizingLine(f.Large),
+			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr}
+	}
+	out.Calibration.ServerConfig = cal.Config
 	// The scenario's own policy is always simulated: its answer (and the
 	// exit code) is never another policy's.
 	scenPolicy := out.Policy
@@ -476,9 +502,13 @@ func modelNotes(st *Setup) []string {
 		"the stream is the run's own (harness.PlanOf: the same workload model, seed, prefill history and phases); the prefill's survivors are written oldest first at the history's end, as the run's prefill does",
 		"origin fetch failures (0.2-1% of api misses) are not modelled: the run leaves those keys unfilled, so it may read slightly lower",
 	}
-	for _, f := range st.Trace.Families {
-		if t := dataType(f.Type); t != "string" {
-			notes = append(notes, fmt.Sprintf("family %s holds %ss: priced as one field or member of its mean size (the calibration's %s line); a key holding many fields costs more", f.Name, t, t))
+	for i, f := range st.Trace.Families {
+		if tc := st.Costs.Typed[i]; tc != nil {
+			what := "hashes read and written per field (HGET, HSET): a field never written misses though its key is there"
+			if tc.Zset {
+				what = fmt.Sprintf("sorted sets read whole (ZRANGE), filled with %d members on a miss and rescored per member (ZADD)", tc.Fill)
+			}
+			notes = append(notes, fmt.Sprintf("family %s holds %s; a key is priced by the fields it holds and its encoding (listpack up to %d entries of at most %d bytes, measured on the server)", f.Name, what, tc.MaxEntries, tc.MaxValue))
 		}
 	}
 	return notes
