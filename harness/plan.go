@@ -27,6 +27,10 @@ type Plan struct {
 	// no expiry); TierTTL the tiers' own.
 	TTL     map[string]time.Duration
 	TierTTL map[string]time.Duration
+	// CountedTier is, by family name, the tier the run counts the
+	// family's lookups under (a family with its own ttl: has none of its
+	// own: writeTier's choice).
+	CountedTier map[string]string
 	// Pool is the manager's resolved configuration (its connections count
 	// in Redis's memory).
 	Pool pool.Config
@@ -59,12 +63,17 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 	for t, d := range pcfg.TTL {
 		tier[string(t)] = d
 	}
+	counted := map[string]string{}
+	for _, f := range model.Families() {
+		counted[f.Name] = string(writeTier(&f))
+	}
 	return &Plan{
-		Workload: wcfg,
-		Phases:   plans,
-		History:  s.Workload.Prefill.D(),
-		TTL:      familyTTLs(pcfg, model.Families()),
-		TierTTL:  tier,
-		Pool:     pcfg,
+		CountedTier: counted,
+		Workload:    wcfg,
+		Phases:      plans,
+		History:     s.Workload.Prefill.D(),
+		TTL:         familyTTLs(pcfg, model.Families()),
+		TierTTL:     tier,
+		Pool:        pcfg,
 	}, nil
 }

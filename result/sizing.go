@@ -143,9 +143,11 @@ type SizingPoint struct {
 	OOM     float64 `json:"oom"`
 }
 
-// SizingWhatIf is the scenario's policy with one tier's TTL changed.
+// SizingWhatIf is the scenario's policy with one tier's TTL changed, or
+// (Family set, Tier empty) one family's own TTL.
 type SizingWhatIf struct {
-	Tier string `json:"tier"`
+	Tier   string `json:"tier"`
+	Family string `json:"family,omitempty"`
 	// Policy is the eviction policy the what-if was simulated with.
 	Policy      string  `json:"policy"`
 	FromS       float64 `json:"from_s"`

@@ -91,6 +91,12 @@ def main():
         os.makedirs(d, exist_ok=True)
         ws = size(a.bin, src, pol, os.path.join(d, "size-ws"), extra=extra)["working_set_bytes"]
         sizes = sorted({max(1, round(s * ws / (1 << 20))) for s in SHARES})
+        pinned = os.path.join(d, "sizes.json")
+        if a.reuse and os.path.exists(pinned):
+            # The sizes the kept runs were made at (a changed model moves
+            # the working set a little; the runs stay comparable).
+            sizes = json.load(open(pinned))
+        json.dump(sizes, open(pinned, "w"))
         z = size(a.bin, src, pol, os.path.join(d, "size"), at=sizes, extra=extra)
         curve = {p["maxmemory_bytes"]: p for q in z["policies"] if q["policy"] == pol for p in q["curve"]}
         for mb in sizes:

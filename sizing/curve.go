@@ -3,11 +3,13 @@ package sizing
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +29,10 @@ type Options struct {
 	// At adds sizes (bytes) that are always simulated.
 	Points int
 	At     []int64
-	// WhatIfs are TTL changes per tier to evaluate ("api" → 600s). nil
-	// doubles every expiring tier's TTL; an empty non-nil map asks for none.
+	// WhatIfs are TTL changes to evaluate, by tier ("api" → 600s) or by
+	// the name of a family with its own ttl: ("driver_location" → 60s).
+	// nil doubles every expiring tier's TTL and every family's own; an
+	// empty non-nil map asks for none.
 	WhatIfs map[string]time.Duration
 	Trace   TraceOptions
 	Cal     CalibrateOptions
@@ -233,8 +237,14 @@ func (st *Setup) point(j *job) result.SizingPoint {
 			continue
 		}
 		p.Families[f.Name] = r.Hits[i] / r.Lookups[i]
-		th[f.Tier] += r.Hits[i]
-		tl[f.Tier] += r.Lookups[i]
+		// The tier the run counts the family under (a family with its
+		// own ttl: has none of its own).
+		tier := f.Tier
+		if t := st.Plan.CountedTier[f.Name]; t != "" {
+			tier = t
+		}
+		th[tier] += r.Hits[i]
+		tl[tier] += r.Lookups[i]
 	}
 	for t, l := range tl {
 		p.Tiers[t] = th[t] / l
@@ -427,35 +437,56 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	pol := scenPolicy
 	whatifs := o.WhatIfs
 	if whatifs == nil {
+		// Each expiring tier's TTL doubled, and each family with a TTL of
+		// its own (ttl:) doubled.
 		whatifs = map[string]time.Duration{}
 		for i, f := range tr.Families {
-			if d := st.Plan.TierTTL[f.Tier]; d > 0 && st.TTL[i] == d && tr.Lookups[i] > 0 {
+			if tr.Lookups[i] == 0 || f.RateLimit > 0 {
+				continue
+			}
+			if d := st.Plan.TierTTL[f.Tier]; d > 0 && st.TTL[i] == d {
 				whatifs[f.Tier] = 2 * d
+			} else if f.Tier == "" && st.TTL[i] > 0 {
+				whatifs[f.Name] = 2 * st.TTL[i]
 			}
 		}
 	}
-	tiers := make([]string, 0, len(whatifs))
+	names := make([]string, 0, len(whatifs))
 	for t := range whatifs {
-		tiers = append(tiers, t)
+		names = append(names, t)
 	}
-	sort.Strings(tiers)
-	for _, tier := range tiers {
-		to := whatifs[tier]
-		from := st.Plan.TierTTL[tier]
+	sort.Strings(names)
+	for _, name := range names {
+		to := whatifs[name]
 		ttl := append([]time.Duration(nil), st.TTL...)
 		changed := false
-		for i, f := range tr.Families {
-			// A family with its own TTL inside the tier keeps it, as the
-			// manager's per-prefix TTLs do.
-			if f.Tier == tier && st.TTL[i] == from {
-				ttl[i] = to
-				changed = true
+		var from time.Duration
+		tier, family := name, ""
+		if _, isTier := st.Plan.TierTTL[name]; isTier {
+			from = st.Plan.TierTTL[name]
+			for i, f := range tr.Families {
+				// A family with its own TTL inside the tier keeps it, as the
+				// manager's per-prefix TTLs do.
+				if f.Tier == name && st.TTL[i] == from {
+					ttl[i] = to
+					changed = true
+				}
+			}
+			if !changed {
+				return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", name, to, name)
+			}
+		} else {
+			tier, family = "", name
+			for i, f := range tr.Families {
+				if f.Name == name && f.RateLimit == 0 {
+					from, ttl[i], changed = st.TTL[i], to, true
+				}
+			}
+			if !changed {
+				return nil, st, fmt.Errorf("sizing: what-if %s=%s: no tier or family is named %q (tiers: %s)", name, to, name, strings.Join(slices.Sorted(maps.Keys(st.Plan.TierTTL)), ", "))
 			}
 		}
-		if !changed {
-			return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", tier, to, tier)
-		}
-		w := result.SizingWhatIf{Tier: tier, Policy: pol, FromS: from.Seconds(), ToS: to.Seconds()}
+		w := result.SizingWhatIf{Tier: tier, Family: family, Policy: pol, FromS: from.Seconds(), ToS: to.Seconds()}
 		ub := &job{policy: ExactLRU, ttl: ttl}
 		if err := st.run(ctx, []*job{ub}, 1); err != nil {
 			return nil, st, err
