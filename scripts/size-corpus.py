@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--args", default="", help="flags given to both size and run (e.g. --duration 20s)")
     ap.add_argument("--bin", default=os.environ.get("BIN", "./bin/cacheproof"))
+    ap.add_argument("--no-run", action="store_true", help="with --reuse: tabulate the runs already there, run none")
     ap.add_argument("--reuse", action="store_true", help="keep the runs already in --out (predict again, run only what is missing)")
     a = ap.parse_args()
     if not os.path.isdir(a.corpus) or a.runs < 1:
@@ -108,6 +109,8 @@ def main():
                 rd = os.path.join(d, f"run-{mb}mb-{i + 1}")
                 if a.reuse and os.path.exists(os.path.join(rd, "report.json")):
                     runs.append(json.load(open(os.path.join(rd, "report.json"))))
+                    continue
+                if a.no_run:
                     continue
                 print(f"== {name} {pol} {mb} MiB run {i + 1}/{a.runs} (load average {open('/proc/loadavg').read().split()[0]})", file=sys.stderr, flush=True)
                 sh([a.bin, "run", "-s", scen, "-o", rd, "--progress", "none", "-q"] + extra,
