@@ -45,7 +45,7 @@ fuzz:
 # runs alone and 5 with --repeat auto (about 20 minutes; figures in
 # docs/performance.md).
 bench: ensure-redis build
-	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/
+	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/ ./engine/ ./selfmeasure/
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
 	BIN=$(BIN) scripts/size-validate.sh baseline 64 128 256

@@ -81,6 +81,15 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 	if bf := res.Cache.ByFamily["board"]; bf.Hits == 0 || bf.LookupErrors != 0 {
 		t.Errorf("the sorted-set family after prefill: %+v", bf)
 	}
+	// Every second's hit rate per family, for /metrics.
+	seen := false
+	for _, row := range res.Timeline {
+		_, ok := row.HitRateByFamily["profile_hash"]
+		seen = seen || ok
+	}
+	if !seen {
+		t.Errorf("no timeline row has a hit rate for profile_hash")
+	}
 	// Every script and typed command met the type it expects: no WRONGTYPE
 	// (kind other), CAS included, which swaps the family's plain string.
 	if n := res.Errors["other"]; n != 0 {

@@ -1,4 +1,4 @@
-package harness
+package engine
 
 import (
 	"sync"
@@ -16,21 +16,21 @@ import (
 // so existing reports, golden files and comparisons keep their meaning;
 // every later kind is a slot of its own under workload.OpKind's name.
 const (
-	opiGet int8 = iota
-	opiSet
-	opiExpire
-	opiDel
+	SlotGet int8 = iota
+	SlotSet
+	SlotExpire
+	SlotDel
 	// numOpSlots: get and get_or_fetch share a slot.
-	numOpSlots = workload.NumOpKinds - 1
+	NumOpSlots = workload.NumOpKinds - 1
 )
 
 // opSlot is each kind's by_op slot, opNames each slot's name: arrays, so
 // the hot path indexes instead of hashing a name.
-var opSlot, opNames = func() (slot [workload.NumOpKinds]int8, names [numOpSlots]string) {
-	names[opiGet], names[opiSet], names[opiExpire], names[opiDel] = "get", "set", "expire", "del"
-	slot[workload.OpGetOrFetch], slot[workload.OpGet] = opiGet, opiGet
-	slot[workload.OpSet], slot[workload.OpTouch], slot[workload.OpDel] = opiSet, opiExpire, opiDel
-	next := opiDel + 1
+var OpSlot, OpNames = func() (slot [workload.NumOpKinds]int8, names [NumOpSlots]string) {
+	names[SlotGet], names[SlotSet], names[SlotExpire], names[SlotDel] = "get", "set", "expire", "del"
+	slot[workload.OpGetOrFetch], slot[workload.OpGet] = SlotGet, SlotGet
+	slot[workload.OpSet], slot[workload.OpTouch], slot[workload.OpDel] = SlotSet, SlotExpire, SlotDel
+	next := SlotDel + 1
 	for k := workload.OpSessionGet; int(k) < workload.NumOpKinds; k++ {
 		slot[k], names[next] = next, k.String()
 		next++
@@ -40,14 +40,14 @@ var opSlot, opNames = func() (slot [workload.NumOpKinds]int8, names [numOpSlots]
 
 // tierNames index the per-tier arrays: pool's tiers (their one source), in
 // pool's order, so the hot path indexes arrays instead of hashing strings.
-var tierNames = pool.TierNames()
+var TierNames = pool.TierNames()
 
 // tierPersistent is the tier whose keys never expire: a write to it must
 // survive faults (the lost-write tracker follows it).
-const tierPersistent = string(pool.TierPersistent)
+const TierPersistent = string(pool.TierPersistent)
 
-func tierIndex(t string) int {
-	for i, n := range tierNames {
+func TierIndex(t string) int {
+	for i, n := range TierNames {
 		if n == t {
 			return i
 		}
@@ -57,103 +57,103 @@ func tierIndex(t string) int {
 
 // counts are the additive figures of one recorder shard. Interval copies are
 // swapped out by the sampler every second; totals only grow.
-type counts struct {
-	ops, commands, late, dropped uint64
-	abandoned                    uint64                                        // operations never attempted
-	lateSlot                     uint64                                        // late commands that waited for an in-flight slot
-	hits, misses, lookupErrs     [pool.NumTiers]uint64                         // by tier
-	causes                       [pool.NumTiers][workload.NumMissCauses]uint64 // by tier, by workload.MissCause
-	fams                         []famCounts                                   // by workload.Family.Index
-	errors                       map[string]uint64
-	checked, mismatches          uint64
+type Counts struct {
+	Ops, Commands, Late, Dropped uint64
+	Abandoned                    uint64                                        // operations never attempted
+	LateSlot                     uint64                                        // late commands that waited for an in-flight slot
+	Hits, Misses, LookupErrs     [pool.NumTiers]uint64                         // by tier
+	Causes                       [pool.NumTiers][workload.NumMissCauses]uint64 // by tier, by workload.MissCause
+	Fams                         []FamCounts                                   // by workload.Family.Index
+	Errors                       map[string]uint64
+	Checked, Mismatches          uint64
 	// The rest of the seed's layer: rate-limit decisions and the
 	// operations refused commands skipped, compare-and-set conflicts and
 	// give-ups, invalidations published.
-	rateAllowed, rateDenied, rateSkipped uint64
-	casConflicts, casGaveUp, published   uint64
+	RateAllowed, RateDenied, RateSkipped uint64
+	CASConflicts, CASGaveUp, Published   uint64
 }
 
 // famCounts are one key family's lookups, and the reads of its near-cache
 // copies (served, not held, stale beyond the grace, stale within it).
-type famCounts struct {
-	hits, misses, lookupErrs uint64
-	causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
-	nearHits, nearMisses     uint64
-	stale, staleInFlight     uint64
+type FamCounts struct {
+	Hits, Misses, LookupErrs uint64
+	Causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
+	NearHits, NearMisses     uint64
+	Stale, StaleInFlight     uint64
 }
 
-func newCounts(families int) counts {
-	return counts{fams: make([]famCounts, families), errors: map[string]uint64{}}
+func newCounts(families int) Counts {
+	return Counts{Fams: make([]FamCounts, families), Errors: map[string]uint64{}}
 }
 
-func (c *counts) add(o *counts) {
-	c.ops += o.ops
-	c.commands += o.commands
-	c.late += o.late
-	c.dropped += o.dropped
-	c.abandoned += o.abandoned
-	c.lateSlot += o.lateSlot
-	for t := range c.hits {
-		c.hits[t] += o.hits[t]
-		c.misses[t] += o.misses[t]
-		c.lookupErrs[t] += o.lookupErrs[t]
-		for k := range c.causes[t] {
-			c.causes[t][k] += o.causes[t][k]
+func (c *Counts) add(o *Counts) {
+	c.Ops += o.Ops
+	c.Commands += o.Commands
+	c.Late += o.Late
+	c.Dropped += o.Dropped
+	c.Abandoned += o.Abandoned
+	c.LateSlot += o.LateSlot
+	for t := range c.Hits {
+		c.Hits[t] += o.Hits[t]
+		c.Misses[t] += o.Misses[t]
+		c.LookupErrs[t] += o.LookupErrs[t]
+		for k := range c.Causes[t] {
+			c.Causes[t][k] += o.Causes[t][k]
 		}
 	}
-	for i := range o.fams {
-		f, of := &c.fams[i], &o.fams[i]
-		f.hits += of.hits
-		f.misses += of.misses
-		f.lookupErrs += of.lookupErrs
-		f.nearHits += of.nearHits
-		f.nearMisses += of.nearMisses
-		f.stale += of.stale
-		f.staleInFlight += of.staleInFlight
-		for k := range f.causes {
-			f.causes[k] += of.causes[k]
+	for i := range o.Fams {
+		f, of := &c.Fams[i], &o.Fams[i]
+		f.Hits += of.Hits
+		f.Misses += of.Misses
+		f.LookupErrs += of.LookupErrs
+		f.NearHits += of.NearHits
+		f.NearMisses += of.NearMisses
+		f.Stale += of.Stale
+		f.StaleInFlight += of.StaleInFlight
+		for k := range f.Causes {
+			f.Causes[k] += of.Causes[k]
 		}
 	}
-	for k, v := range o.errors {
-		c.errors[k] += v
+	for k, v := range o.Errors {
+		c.Errors[k] += v
 	}
-	c.checked += o.checked
-	c.mismatches += o.mismatches
-	c.rateAllowed += o.rateAllowed
-	c.rateDenied += o.rateDenied
-	c.rateSkipped += o.rateSkipped
-	c.casConflicts += o.casConflicts
-	c.casGaveUp += o.casGaveUp
-	c.published += o.published
+	c.Checked += o.Checked
+	c.Mismatches += o.Mismatches
+	c.RateAllowed += o.RateAllowed
+	c.RateDenied += o.RateDenied
+	c.RateSkipped += o.RateSkipped
+	c.CASConflicts += o.CASConflicts
+	c.CASGaveUp += o.CASGaveUp
+	c.Published += o.Published
 }
 
 // hists are the latency histograms of one shard (microseconds).
-type hists struct {
-	overall, service, command *hdrhistogram.Histogram
-	byOp                      [numOpSlots]*hdrhistogram.Histogram
-	byTier                    [pool.NumTiers]*hdrhistogram.Histogram
+type Hists struct {
+	Overall, Service, Command *hdrhistogram.Histogram
+	ByOp                      [NumOpSlots]*hdrhistogram.Histogram
+	ByTier                    [pool.NumTiers]*hdrhistogram.Histogram
 }
 
-func newHists() *hists {
-	h := &hists{overall: result.NewHistogram(), service: result.NewHistogram(), command: result.NewHistogram()}
-	for i := range h.byOp {
-		h.byOp[i] = result.NewHistogram()
+func newHists() *Hists {
+	h := &Hists{Overall: result.NewHistogram(), Service: result.NewHistogram(), Command: result.NewHistogram()}
+	for i := range h.ByOp {
+		h.ByOp[i] = result.NewHistogram()
 	}
-	for i := range h.byTier {
-		h.byTier[i] = result.NewHistogram()
+	for i := range h.ByTier {
+		h.ByTier[i] = result.NewHistogram()
 	}
 	return h
 }
 
-func (h *hists) merge(o *hists) {
-	h.overall.Merge(o.overall)
-	h.service.Merge(o.service)
-	h.command.Merge(o.command)
-	for i := range h.byOp {
-		h.byOp[i].Merge(o.byOp[i])
+func (h *Hists) merge(o *Hists) {
+	h.Overall.Merge(o.Overall)
+	h.Service.Merge(o.Service)
+	h.Command.Merge(o.Command)
+	for i := range h.ByOp {
+		h.ByOp[i].Merge(o.ByOp[i])
 	}
-	for i := range h.byTier {
-		h.byTier[i].Merge(o.byTier[i])
+	for i := range h.ByTier {
+		h.ByTier[i].Merge(o.ByTier[i])
 	}
 }
 
@@ -163,11 +163,11 @@ func (h *hists) merge(o *hists) {
 type shard struct {
 	mu sync.Mutex
 	// total: recorded phases only (what targets judge). phase: per phase.
-	total    counts
-	totalH   *hists
-	phase    []counts
+	total    Counts
+	totalH   *Hists
+	phase    []Counts
 	phaseH   []*hdrhistogram.Histogram
-	interval counts
+	interval Counts
 	// intervalH is the overall latency of the current sampling interval,
 	// every phase included, for the timeline.
 	intervalH *hdrhistogram.Histogram
@@ -178,17 +178,17 @@ type shard struct {
 }
 
 // recorder is the set of shards plus the merge logic.
-type recorder struct {
+type Recorder struct {
 	shards   []*shard
 	families int
 }
 
 // newRecorder makes n shards for the given number of phases and key families.
-func newRecorder(n, phases, families int) *recorder {
-	r := &recorder{shards: make([]*shard, n), families: families}
+func NewRecorder(n, phases, families int) *Recorder {
+	r := &Recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
 		s := &shard{total: newCounts(families), totalH: newHists(), interval: newCounts(families), intervalH: result.NewHistogram()}
-		s.phase = make([]counts, phases)
+		s.phase = make([]Counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
 			s.phase[p] = newCounts(families)
@@ -200,7 +200,7 @@ func newRecorder(n, phases, families int) *recorder {
 }
 
 // takeInterval swaps out every shard's interval state and returns the merge.
-func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
+func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
 	h := result.NewHistogram()
 	for _, s := range r.shards {
@@ -225,7 +225,7 @@ func (r *recorder) takeInterval() (counts, *hdrhistogram.Histogram) {
 }
 
 // totals merges the recorded-phase totals of every shard.
-func (r *recorder) totals() (counts, *hists) {
+func (r *Recorder) Totals() (Counts, *Hists) {
 	sum := newCounts(r.families)
 	h := newHists()
 	for _, s := range r.shards {
@@ -238,7 +238,7 @@ func (r *recorder) totals() (counts, *hists) {
 }
 
 // phaseTotals merges one phase's counts and latency over every shard.
-func (r *recorder) phaseTotals(p int) (counts, *hdrhistogram.Histogram) {
+func (r *Recorder) PhaseTotals(p int) (Counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
 	h := result.NewHistogram()
 	for _, s := range r.shards {

@@ -1,0 +1,29 @@
+// Package topologytest starts real Redis deployments for the tests of the
+// packages above topology (harness, bots), so each does not carry its own
+// copy of the start-and-stop code.
+package topologytest
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/topology"
+)
+
+// Standalone starts a redis-server on loopback (process backend, in a
+// temporary directory) for the test and stops it at the test's end. A
+// machine without redis-server fails the test: behaviour tests need the
+// real one.
+func Standalone(t testing.TB) topology.Deployment {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not on PATH (apt-get install redis-server): %v", err)
+	}
+	dep, err := topology.Start(context.Background(), topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dep.Close(context.Background()) })
+	return dep
+}
