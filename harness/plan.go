@@ -3,6 +3,7 @@ package harness
 import (
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -29,7 +30,7 @@ type Plan struct {
 	TierTTL map[string]time.Duration
 	// CountedTier is, by family name, the tier the run counts the
 	// family's lookups under (a family with its own ttl: has none of its
-	// own: writeTier's choice).
+	// own: the recorder's engine.TierIndex).
 	CountedTier map[string]string
 	// Pool is the manager's resolved configuration (its connections count
 	// in Redis's memory).
@@ -65,7 +66,7 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 	}
 	counted := map[string]string{}
 	for _, f := range model.Families() {
-		counted[f.Name] = string(writeTier(&f))
+		counted[f.Name] = engine.TierNames[engine.TierIndex(f.Tier)]
 	}
 	return &Plan{
 		CountedTier: counted,
