@@ -260,9 +260,12 @@ func (l *Layer) fetchFill(ctx context.Context, in *instance, rec *engine.Record,
 	}
 	now := time.Now()
 	rec.Sample(slot, ti, now.Sub(sent), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case op.Kind == workload.OpHGet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now
@@ -292,9 +295,12 @@ func (l *Layer) writeTyped(ctx context.Context, in *instance, rec *engine.Record
 	}
 	now := time.Now()
 	rec.Sample(engine.OpSlot[kind], ti, now.Sub(due), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case kind == workload.OpHSet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,4 +89,92 @@ phases:
 	if len(counters) > 0 {
 		t.Errorf("prefill wrote %d rate-limit counters, e.g. %q", len(counters), counters[:min(3, len(counters))])
 	}
+}
+
+// TestPrefillWritesEveryHashField: a hash holds, at the history's end,
+// every field its reads filled and its writes set (not only the last one
+// addressed), so Redis's HLEN of each hash equals the fields the history
+// addressed; the ledger calls a field the history never addressed cold.
+func TestPrefillWritesEveryHashField(t *testing.T) {
+	needRedis(t)
+	dep := startDeployment(t)
+	sc, err := scenarios.LoadBytes("prefill-hash.yaml", []byte(`
+name: prefill-hash
+seed: 8
+workload:
+  population: 2000
+  active_users: 100
+  commands_per_user_per_minute: 60
+  catalogue: none
+  prefill: 1m
+  families:
+    - {name: profile, key: "profile:{id}", keys: 20, type: hash, fields: 50, tier: meta, mean_size: 100b, weight: 1, writes: 0.1}
+phases:
+  - {name: steady, duration: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := poolConfig(sc, dep.Endpoints(), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mgr, err := pool.New(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mgr.Shutdown(context.Background()) }()
+	model, err := workload.New(workloadConfig(sc, noEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sc.Workload.Prefill.D()
+	plans, _ := phasePlans(sc, 1)
+	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
+	// The fields the history addresses, per hash (the meta tier's hour
+	// outlives the minute of history: every one is alive at its end).
+	want := map[string]map[string]bool{}
+	probe := model.Schedule([]workload.PhasePlan{history})
+	for c, ok := probe.Next(); ok; c, ok = probe.Next() {
+		for _, op := range c.Ops {
+			if op.Field != "" {
+				if want[op.Key] == nil {
+					want[op.Key] = map[string]bool{}
+				}
+				want[op.Key][op.Field] = true
+			}
+		}
+	}
+	ledger := workload.NewLedger()
+	var ver atomic.Uint32
+	if _, _, err := prefill(ctx, model.Schedule(append([]workload.PhasePlan{history}, plans...)), h, mgr, ledger,
+		familyTTLs(pcfg, model.Families()), func() uint32 { return ver.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	many := 0
+	for key, fields := range want {
+		n, err := dep.Do(ctx, "primary-0", "HLEN", pcfg.KeyPrefix+key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := n.(int64); got != int64(len(fields)) {
+			t.Errorf("%s: Redis holds %v fields, the history addressed %d", key, n, len(fields))
+		}
+		if len(fields) > 1 {
+			many++
+		}
+		for i := range 50 {
+			f := "f" + strconv.Itoa(i)
+			c := ledger.ClassifyField(key, f, time.Now().Add(time.Second))
+			if fields[f] != (c != workload.MissCold) {
+				t.Errorf("%s %s: addressed %v, the ledger classifies a miss %v", key, f, fields[f], c)
+			}
+		}
+	}
+	if many == 0 {
+		t.Fatal("no hash had more than one field addressed: the test would prove nothing")
+	}
+	t.Logf("%d hashes, %d of them with several fields, each holding what the history addressed", len(want), many)
 }
