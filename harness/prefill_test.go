@@ -10,6 +10,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -19,39 +20,17 @@ import (
 // would break the next INCR, and a leftover count would deny users who
 // never hit the limit), while the seed's other families are written.
 func TestPrefillWritesNoRateLimitCounter(t *testing.T) {
-	needRedis(t)
-	dep := startDeployment(t)
-	sc, err := scenarios.LoadBytes("prefill-rl.yaml", []byte(`
+	p := newPrefillCase(t, "prefill-rl.yaml", `
 name: prefill-rate-limit
 seed: 6
 workload: {population: 3000, active_users: 300, commands_per_user_per_minute: 120, prefill: 2m, rate_limit: {hits: 2, window: 10m}}
 phases:
   - {name: steady, duration: 1s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := poolConfig(sc, dep.Endpoints(), noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	mgr, err := pool.New(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mgr.Shutdown(context.Background()) }()
-	model, err := workload.New(workloadConfig(sc, noEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
+	ctx, dep, pcfg, mgr, model, h, plans, history := p.ctx, p.dep, p.pcfg, p.mgr, p.model, p.h, p.plans, p.history
 	if !model.Features().RateLimit {
 		t.Fatal("rate limit off: the test would prove nothing")
 	}
-	h := sc.Workload.Prefill.D()
-	plans, _ := phasePlans(sc, 1)
-	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
 	// The history does issue rate-limit hits: what prefill must skip.
 	var hits int
 	probe := model.Schedule([]workload.PhasePlan{history})
@@ -96,9 +75,7 @@ phases:
 // addressed), so Redis's HLEN of each hash equals the fields the history
 // addressed; the ledger calls a field the history never addressed cold.
 func TestPrefillWritesEveryHashField(t *testing.T) {
-	needRedis(t)
-	dep := startDeployment(t)
-	sc, err := scenarios.LoadBytes("prefill-hash.yaml", []byte(`
+	p := newPrefillCase(t, "prefill-hash.yaml", `
 name: prefill-hash
 seed: 8
 workload:
@@ -111,28 +88,8 @@ workload:
     - {name: profile, key: "profile:{id}", keys: 20, type: hash, fields: 50, tier: meta, mean_size: 100b, weight: 1, writes: 0.1}
 phases:
   - {name: steady, duration: 1s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := poolConfig(sc, dep.Endpoints(), noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	mgr, err := pool.New(ctx, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mgr.Shutdown(context.Background()) }()
-	model, err := workload.New(workloadConfig(sc, noEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sc.Workload.Prefill.D()
-	plans, _ := phasePlans(sc, 1)
-	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
+`)
+	ctx, dep, pcfg, mgr, model, h, plans, history := p.ctx, p.dep, p.pcfg, p.mgr, p.model, p.h, p.plans, p.history
 	// The fields the history addresses, per hash (the meta tier's hour
 	// outlives the minute of history: every one is alive at its end).
 	want := map[string]map[string]bool{}
@@ -177,4 +134,44 @@ phases:
 		t.Fatal("no hash had more than one field addressed: the test would prove nothing")
 	}
 	t.Logf("%d hashes, %d of them with several fields, each holding what the history addressed", len(want), many)
+}
+
+// prefillCase is a scenario made ready for prefill against a real
+// redis-server: its manager, model and history plan.
+type prefillCase struct {
+	ctx     context.Context
+	dep     topology.Deployment
+	pcfg    pool.Config
+	mgr     *pool.Manager
+	model   *workload.Model
+	h       time.Duration
+	plans   []workload.PhasePlan
+	history workload.PhasePlan
+}
+
+func newPrefillCase(t *testing.T, name, yaml string) *prefillCase {
+	t.Helper()
+	needRedis(t)
+	p := &prefillCase{dep: startDeployment(t)}
+	sc, err := scenarios.LoadBytes(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.pcfg, err = poolConfig(sc, p.dep.Endpoints(), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	p.ctx = ctx
+	if p.mgr, err = pool.New(ctx, p.pcfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.mgr.Shutdown(context.Background()) })
+	if p.model, err = workload.New(workloadConfig(sc, noEnv)); err != nil {
+		t.Fatal(err)
+	}
+	p.h = sc.Workload.Prefill.D()
+	p.plans, _ = phasePlans(sc, 1)
+	p.history = workload.PhasePlan{Name: "history", Duration: p.h, UsersStart: p.plans[0].UsersStart, UsersEnd: p.plans[0].UsersStart}
+	return p
 }

@@ -167,11 +167,21 @@ func whatIfName(w result.SizingWhatIf) string {
 	return w.Tier
 }
 
+// curveTiers and curveFamilies are the tiers and families a curve has a
+// hit rate for, sorted.
 func curveTiers(c []result.SizingPoint) []string {
+	return curveKeys(c, func(p result.SizingPoint) map[string]float64 { return p.Tiers })
+}
+
+func curveFamilies(c []result.SizingPoint) []string {
+	return curveKeys(c, func(p result.SizingPoint) map[string]float64 { return p.Families })
+}
+
+func curveKeys(c []result.SizingPoint, of func(result.SizingPoint) map[string]float64) []string {
 	set := map[string]bool{}
 	for _, p := range c {
-		for t := range p.Tiers {
-			set[t] = true
+		for k := range of(p) {
+			set[k] = true
 		}
 	}
 	return sizingKeys(set)
@@ -239,17 +249,6 @@ func breakdownChart(title string, curve []result.SizingPoint, names []string, pi
 	ch.xMin, ch.xMax, ch.xTicks = 0, hi*1.02, niceTicks(0, hi*1.02, 8)
 	ch.fixY, ch.yMin, ch.yMax = true, math.Max(0, math.Floor(ylo)), 100
 	return ch.render()
-}
-
-// curveFamilies is the families a curve has a hit rate for, sorted.
-func curveFamilies(c []result.SizingPoint) []string {
-	set := map[string]bool{}
-	for _, p := range c {
-		for f := range p.Families {
-			set[f] = true
-		}
-	}
-	return sizingKeys(set)
 }
 
 func sizingCharts(z *result.Sizing) []template.HTML {

@@ -11,8 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cacheproof/cacheproof/harness"
-	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -28,18 +26,7 @@ func TestTypedPricesMatchRedis(t *testing.T) {
 		t.Skip("starts redis-server")
 	}
 	ctx := context.Background()
-	s, err := scenarios.Load("testdata/corpus/hash-zset.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := harness.PlanOf(s, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, TraceOptions{Rate: 0.2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, _ := loadTrace(t, "testdata/corpus/hash-zset.yaml", TraceOptions{Rate: 0.2})
 	cal, err := Calibrate(ctx, tr, CalibrateOptions{Policy: "allkeys-lru"})
 	if err != nil {
 		t.Fatal(err)

@@ -21,18 +21,7 @@ func smallSetup(t testing.TB, rate float64) (*Trace, *Costs, []time.Duration, fl
 
 func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []time.Duration, float64) {
 	t.Helper()
-	s, err := scenarios.Load("testdata/small.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := harness.PlanOf(s, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, TraceOptions{Rate: rate, NearFamilies: plan.Pool.NearCache, NearTTL: plan.Pool.NearCacheTTL, Salt: salt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, plan := loadTrace(t, "testdata/small.yaml", TraceOptions{Rate: rate, Salt: salt})
 	costs, err := fixedCal.Costs(tr.Families)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +34,26 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 		}
 	}
 	return tr, costs, ttl, fixedCal.Base(Clients(plan))
+}
+
+// loadTrace builds the stream of a scenario file as size does (its near
+// cache included).
+func loadTrace(t testing.TB, file string, o TraceOptions) (*Trace, *harness.Plan) {
+	t.Helper()
+	s, err := scenarios.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := harness.PlanOf(s, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.NearFamilies, o.NearTTL = plan.Pool.NearCache, plan.Pool.NearCacheTTL
+	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, plan
 }
 
 func hitRate(t testing.TB, tr *Trace, costs *Costs, ttl []time.Duration, policy string, capacity float64) float64 {
