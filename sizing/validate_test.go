@@ -160,7 +160,10 @@ func predictionMatches(t *testing.T, file string, shares []float64, runs int) {
 			of    func(result.CacheReport, string) (result.CacheCounts, bool)
 			pred  map[string]float64
 		}{
-			{"family", slices.Sorted(maps.Keys(caches[0].ByFamily)), func(c result.CacheReport, n string) (result.CacheCounts, bool) { cc, ok := c.ByFamily[n]; return cc, ok }, pred.Families},
+			{"family", slices.Sorted(maps.Keys(caches[0].ByFamily)), func(c result.CacheReport, n string) (result.CacheCounts, bool) {
+				cc, ok := c.ByFamily[n]
+				return cc, ok
+			}, pred.Families},
 			{"tier", slices.Sorted(maps.Keys(caches[0].ByTier)), func(c result.CacheReport, n string) (result.CacheCounts, bool) { cc, ok := c.ByTier[n]; return cc, ok }, pred.Tiers},
 		} {
 			for _, name := range part.names {
