@@ -118,7 +118,9 @@ func TestTypedPricesMatchRedis(t *testing.T) {
 		if math.Abs(model/used-1) > bound {
 			t.Errorf("%s: the model prices %d keys at %.0f B, Redis's used_memory grew %.0f B (%+.1f%%; bound %.0f%%)", f.Name, keys, model, used, 100*(model/used-1), 100*bound)
 		}
-		if usage > used*1.02 || usage < used*0.85 {
+		// MEMORY USAGE leaves out the expires entry, the dicts' buckets
+		// and the dict entry's rounding (about 56 B a key here).
+		if usage > used*1.02 || usage < used*0.8 {
 			t.Errorf("%s: MEMORY USAGE sums %.0f B against used_memory's %.0f B: the measure itself is off", f.Name, usage, used)
 		}
 	}
