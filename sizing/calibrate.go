@@ -96,7 +96,7 @@ func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
 	for i, f := range fams {
 		typ := priceType(f)
 		if tc, ok := c.Typed[typ]; ok {
-			out.Typed[i] = &TypedCost{Small: TypedFit(tc.Small), Large: TypedFit(tc.Large), MaxEntries: tc.MaxEntries, MaxValue: tc.MaxValue,
+			out.Typed[i] = &TypedCost{Small: tc.Small, Large: tc.Large, MaxEntries: tc.MaxEntries, MaxValue: tc.MaxValue,
 				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax)}
 			continue
 		}

@@ -110,16 +110,13 @@ type Costs struct {
 // and no value over MaxValue bytes, and in the large one (hashtable,
 // skiplist) once it has had more: Redis never converts back.
 type TypedCost struct {
-	Small, Large         TypedFit
+	Small, Large         TypedLine
 	MaxEntries, MaxValue int
 	// Zset: a member has no value (its score is in C), and a miss fills
 	// Fill members (the run's zsetFill).
 	Zset bool
 	Fill int
 }
-
-// TypedFit is one encoding's line.
-type TypedFit struct{ A, B, C float64 }
 
 // jeClass is the jemalloc size class an allocation of n bytes takes (the
 // usable size zmalloc counts in used_memory): 8 and multiples of 16 up to
