@@ -162,6 +162,14 @@ func TestValidate(t *testing.T) {
 		{"timeout on latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "timeout", time.Second)}, standalone, "timeout", "timeout applies only to toxics reset_peer and timeout"},
 		{"direction", Spec{Kind: "network", For: time.Second, Params: p("toxic", "down", "direction", "sideways")}, standalone, "direction", `unknown value "sideways", expected one of upstream, downstream, both`},
 		{"network on cluster", Spec{Kind: "network", For: time.Second, Params: p("toxic", "down")}, cluster, "kind", "supports standalone and replica topologies, not cluster"},
+		{"valid protocol error", Spec{Kind: "protocol-error", For: time.Second, Params: p("error", "busy", "fraction", 0.1, "commands", []any{"EVALSHA"})}, cluster, "", ""},
+		{"protocol error needs one", Spec{Kind: "protocol-error", For: time.Second}, standalone, "error", "required, one of busy, clusterdown, loading, masterdown, oom, readonly or tryagain"},
+		{"protocol unknown error", Spec{Kind: "protocol-error", For: time.Second, Params: p("error", "ERR")}, standalone, "error", `unknown value "ERR"`},
+		{"protocol fraction", Spec{Kind: "protocol-cut", For: time.Second, Params: p("fraction", 0.0)}, standalone, "fraction", "0 out of range, expected more than 0 and at most 1"},
+		{"protocol commands", Spec{Kind: "protocol-redirect", For: time.Second, Params: p("commands", []any{"GET", "EVAL SHA"})}, cluster, "commands[1]", `"EVAL SHA" is not a command name`},
+		{"protocol commands type", Spec{Kind: "protocol-redirect", For: time.Second, Params: p("commands", "GET")}, cluster, "commands", "expected a list of words"},
+		{"protocol delay", Spec{Kind: "protocol-delay", For: time.Second}, standalone, "delay", "required: a positive delay"},
+		{"protocol needs for", Spec{Kind: "protocol-delay", Params: p("delay", time.Millisecond)}, standalone, "for", "needs for:"},
 		{"jitter over latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "jitter", 2*time.Millisecond)}, standalone, "jitter", "delays would go negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -17,6 +17,9 @@ type Options struct {
 	// Network is the proxy the cache manager goes through; required when a
 	// fault acts on it (Traits.Proxy).
 	Network *Network
+	// Protocol is the RESP-aware proxy; required when a fault acts on it
+	// (Traits.Protocol).
+	Protocol *Protocol
 	// Tracker and Reader enable the lost-write check of readonly and
 	// failover faults: Tracker collects the writes, Reader reads them back.
 	Tracker *WriteTracker
@@ -219,7 +222,7 @@ func (r *Runner) play(occ Occurrence) {
 
 	faultStart := time.Now()
 	ns := &notes{}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, OnRestart: r.o.OnRestart, notes: ns}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, OnRestart: r.o.OnRestart, notes: ns}
 
 	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
 	var err error

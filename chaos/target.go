@@ -22,6 +22,9 @@ type Target struct {
 	// Network is the proxy the cache manager goes through; nil unless the
 	// run has a fault that acts on it (Traits.Proxy).
 	Network *Network
+	// Protocol is the RESP-aware proxy the cache manager goes through; nil
+	// unless the run has a protocol fault (Traits.Protocol).
+	Protocol *Protocol
 	// OnRestart, when set, is told when a node a fault restarted serves
 	// again without its data (no persistence), so the caller can forget
 	// what it wrote there.

@@ -41,7 +41,7 @@ func (r *run) armFaults() {
 	}
 	d := r.d
 	r.runner = chaos.NewRunner(r.faults, chaos.Options{
-		Deployment: r.dep, Network: r.network, Tracker: r.writes, Reader: r.mgr,
+		Deployment: r.dep, Network: r.network, Protocol: r.protocol, Tracker: r.writes, Reader: r.mgr,
 		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
 		// A node restarted without persistence comes back empty: what
 		// the ledger remembers writing before it went down is gone, and

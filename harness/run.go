@@ -167,9 +167,10 @@ type run struct {
 	dep topology.Deployment
 
 	// connect
-	network *chaos.Network // nil unless a fault degrades the network
-	pcfg    pool.Config
-	mgr     *pool.Manager // bot instance 0
+	network  *chaos.Network  // nil unless a fault degrades the network
+	protocol *chaos.Protocol // nil unless a fault acts on the protocol
+	pcfg     pool.Config
+	mgr      *pool.Manager // bot instance 0
 
 	// buildWorkload
 	model   *workload.Model
@@ -254,9 +255,15 @@ func (r *run) stopRedis(runErr error) {
 
 // connect builds the cache manager under test on the deployment's
 // endpoints, through an in-process proxy for the whole run when a fault
-// will degrade the network.
+// will degrade the network, and through the protocol proxy when a fault
+// acts on the protocol (startProtocolProxy).
 func (r *run) connect(ctx context.Context) (err error) {
 	ep := r.dep.Endpoints()
+	defer func() {
+		if err != nil {
+			r.protocol.Close()
+		}
+	}()
 	if chaos.NeedsProxy(r.faults) {
 		if r.network, err = chaos.NewNetwork(ep.Addrs); err != nil {
 			return &EnvError{Op: "start the network proxy", Err: err}
@@ -266,11 +273,16 @@ func (r *run) connect(ctx context.Context) (err error) {
 				r.network.Close()
 			}
 		}()
-		ep.Addrs = r.network.Addrs(ep.Addrs)
-		r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
+		if !chaos.NeedsProtocol(r.faults) {
+			ep.Addrs = r.network.Addrs(ep.Addrs)
+			r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
+		}
 	}
 	if r.pcfg, err = poolConfig(r.s, ep, r.o); err != nil {
 		return &ConfigError{Err: err}
+	}
+	if err = r.startProtocolProxy(ep); err != nil {
+		return err
 	}
 	if r.mgr, err = pool.New(ctx, r.pcfg); err != nil {
 		return &EnvError{Op: "connect the cache manager", Err: err}
@@ -291,6 +303,7 @@ func (r *run) disconnect() {
 		r.o.logf("%s", note)
 	}
 	_ = r.mgr.Shutdown(sctx)
+	r.protocol.Close()
 	if r.network != nil {
 		r.network.Close()
 	}

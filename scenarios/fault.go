@@ -115,6 +115,8 @@ func paramType(t chaos.ParamType) reflect.Type {
 		return reflect.TypeFor[*float64]()
 	case chaos.TypeInt:
 		return reflect.TypeFor[*int]()
+	case chaos.TypeList:
+		return reflect.TypeFor[*[]string]()
 	}
 	return reflect.TypeFor[*string]()
 }
