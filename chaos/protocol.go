@@ -392,6 +392,17 @@ func (c *respConn) commands(queue chan<- pending) {
 			return
 		}
 		name := cmd.name()
+		switch name {
+		case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR":
+			// Replies no longer answer commands one for one (under RESP3
+			// even the confirmation is a push): copy the rest both ways
+			// unread, with no fault.
+			if _, err := uw.Write(cmd.raw); err != nil || uw.Flush() != nil || !send(pending{passthrough: true}) {
+				return
+			}
+			_, _ = br.WriteTo(c.up)
+			return
+		}
 		p := pending{at: time.Now()}
 		if r := c.n.pick(name); r != nil {
 			switch r.Action {
@@ -411,16 +422,6 @@ func (c *respConn) commands(queue chan<- pending) {
 			}
 		}
 		if !send(p) {
-			return
-		}
-		switch name {
-		case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR":
-			// Replies no longer answer commands one for one: copy the
-			// rest unread, with no fault.
-			if uw.Flush() != nil || !send(pending{passthrough: true}) {
-				return
-			}
-			_, _ = br.WriteTo(c.up)
 			return
 		}
 		if br.Buffered() == 0 {

@@ -1,0 +1,49 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cacheproof/cacheproof/pool"
+)
+
+// A run with protocol faults goes through the protocol proxy: each fault's
+// errors reach the cache manager as their kind and are measured like any
+// fault's (errors by kind, time to first error, recovery), the proxy's
+// note counts what it injected, and the run recovers after each.
+func TestProtocolFaultsMeasured(t *testing.T) {
+	res := runChaos(t, `
+name: protocol-faults
+seed: 9
+`+chaosPool+`
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 7s}
+faults:
+  - {at: 2s, for: 1500ms, kind: protocol-error, error: loading, fraction: 0.8}
+  - {at: 5s, for: 1s, kind: protocol-cut, cut: reset, fraction: 0.3}
+`)
+	for kind, errKind := range map[string]string{"protocol-error": pool.KindLoading, "protocol-cut": pool.KindConnectionReset} {
+		f := faultOf(t, res, kind)
+		if !f.Injected {
+			t.Errorf("%s not injected: %v", kind, f.Notes)
+			continue
+		}
+		if f.ErrorsByKind[errKind] == 0 {
+			t.Errorf("%s: errors by kind %v, want %s errors", kind, f.ErrorsByKind, errKind)
+		}
+		if f.FirstErrorAfterS == nil || f.RecoveredAfterS == nil {
+			t.Errorf("%s: first error after %s, recovered after %s", kind, ptr(f.FirstErrorAfterS), ptr(f.RecoveredAfterS))
+		}
+		if !strings.Contains(strings.Join(f.Notes, "\n"), "matching commands") {
+			t.Errorf("%s: no count of what the proxy injected in %q", kind, f.Notes)
+		}
+	}
+	var failed uint64
+	for _, n := range res.Errors {
+		failed += n
+	}
+	if res.Users.Requests == 0 || failed >= res.Users.Requests {
+		t.Errorf("%d of %d requests failed: the proxy does not forward", failed, res.Users.Requests)
+	}
+}
