@@ -144,6 +144,7 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	}
 	r.bots.WarmStart(ctx)
 	r.begin()
+	r.watchAborts()
 	r.startLoad()
 	defer r.stopLoad() // drain stops them in order; this covers a panic
 	r.drive(ctx)
@@ -202,6 +203,12 @@ type run struct {
 
 	// begin (the result grows through the stages after it)
 	res *result.Result
+
+	// watchAborts, drive: the targets' abort rules, the last row they saw,
+	// and why the run stopped early (nil: it did not)
+	aborts  *result.AbortWatch
+	abortT  float64
+	aborted *result.AbortReport
 
 	// startLoad, drive, drain
 	client      *selfmeasure.Collector
@@ -428,6 +435,11 @@ func (r *run) managers() bots.Fleet {
 
 // finalize judges the targets and sets the verdict.
 func (r *run) finalize() {
+	if r.aborted != nil {
+		r.res.Aborted = r.aborted
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("aborted at %.0fs of %s: target %s %s: %s",
+			r.aborted.AtS, r.total, r.aborted.Target, r.aborted.Expr, r.aborted.Reason))
+	}
 	r.res.Finalize(r.s.TargetSpecs())
 }
 

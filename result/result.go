@@ -31,7 +31,10 @@ type Result struct {
 	DurationS     float64      `json:"duration_s"`
 	Verdict       string       `json:"verdict"`
 	Interrupted   bool         `json:"interrupted"`
-	ExitCode      int          `json:"exit_code"`
+	// Aborted is why a target with an abort rule stopped the run early
+	// (nil: it was not). The report is complete up to then.
+	Aborted  *AbortReport `json:"aborted,omitempty"`
+	ExitCode int          `json:"exit_code"`
 
 	Targets   []TargetResult          `json:"targets"`
 	Latency   LatencyReport           `json:"latency_ms"`
