@@ -2,8 +2,10 @@ package chaos
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +254,62 @@ func TestRESPCodec(t *testing.T) {
 		if got := hashSlot([]byte(key)); got != slot {
 			t.Errorf("hashSlot(%q) = %d, want %d", key, got, slot)
 		}
+	}
+}
+
+// On a cluster the client follows the proxy's redirects: the nodes it
+// learns from CLUSTER SLOTS, and the node a MOVED names, are dialled
+// through the proxy (the pool's DialAddrs does this for the manager), so
+// each redirect comes back through it. With every GET redirected and three
+// redirects allowed, one GET is sent four times and fails as moved_ask; a
+// SET, not named, passes.
+func TestProtocolRedirectFollowedOnCluster(t *testing.T) {
+	d := startT(t, topology.ShapeCluster)
+	ctx := ctxT(t)
+	var addrs []string
+	for _, n := range d.Nodes() {
+		addrs = append(addrs, n.Addr)
+	}
+	p, err := NewProtocol(ProtocolOptions{Addrs: addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	via := p.DialAddrs()
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: d.Endpoints().Addrs, MaxRedirects: 3, MaxRetries: -1,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if to, ok := via[addr]; ok {
+				addr = to
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}})
+	defer c.Close()
+	if err := c.Set(ctx, "somekey", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var rules []*Rule
+	for _, a := range addrs {
+		r := &Rule{Action: ActRedirect, Redirect: "MOVED", Fraction: 1, Commands: []string{"GET"}}
+		undo, err := p.Apply(a, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer undo()
+		rules = append(rules, r)
+	}
+	err = c.Get(ctx, "somekey").Err()
+	if pool.ErrorKind(err) != pool.KindMovedAsk || !strings.HasPrefix(err.Error(), "MOVED 11058 ") {
+		t.Errorf("GET under a MOVED storm: %v (kind %q)", err, pool.ErrorKind(err))
+	}
+	var fired uint64
+	for _, r := range rules {
+		_, f := r.Counts()
+		fired += f
+	}
+	if fired != 4 {
+		t.Errorf("the proxy redirected %d GETs, want 4 (the GET and 3 redirects followed through the proxy)", fired)
+	}
+	if err := c.Set(ctx, "somekey", "w", 0).Err(); err != nil {
+		t.Errorf("SET, not named by the fault: %v", err)
 	}
 }
