@@ -155,7 +155,7 @@ func TestValidate(t *testing.T) {
 		{"failover standalone", Spec{Kind: "failover"}, standalone, "kind", "fault failover needs topology sentinel or cluster (this scenario's is standalone)"},
 		{"failover node on sentinel", Spec{Kind: "failover", Node: "replica-1"}, sentinel, "node", "the sentinels choose the new primary"},
 		{"readonly on cluster", Spec{Kind: "readonly", For: time.Second}, cluster, "kind", "not possible on a cluster node"},
-		{"network needs a toxic", Spec{Kind: "network", For: time.Second}, standalone, "toxic", "required, one of latency, bandwidth, reset_peer, timeout or down"},
+		{"network needs a toxic", Spec{Kind: "network", For: time.Second}, standalone, "toxic", "required, one of latency, bandwidth, reset_peer, timeout, loss or down"},
 		{"network latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency")}, standalone, "latency", "network latency toxic needs latency"},
 		{"jitter on reset_peer", Spec{Kind: "network", For: time.Second, Params: p("toxic", "reset_peer", "jitter", time.Millisecond)}, standalone, "", "latency and jitter apply only to toxic: latency"},
 		{"bandwidth rate", Spec{Kind: "network", For: time.Second, Params: p("toxic", "bandwidth", "rate_kbps", 0)}, standalone, "rate_kbps", "needs rate_kbps: a positive number"},
@@ -170,6 +170,9 @@ func TestValidate(t *testing.T) {
 		{"protocol commands type", Spec{Kind: "protocol-redirect", For: time.Second, Params: p("commands", "GET")}, cluster, "commands", "expected a list of words"},
 		{"protocol delay", Spec{Kind: "protocol-delay", For: time.Second}, standalone, "delay", "required: a positive delay"},
 		{"protocol needs for", Spec{Kind: "protocol-delay", Params: p("delay", time.Millisecond)}, standalone, "for", "needs for:"},
+		{"valid network loss", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 0.01, "direction", "both")}, standalone, "", ""},
+		{"network loss range", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 1.0)}, standalone, "loss", "more than 0 and less than 1"},
+		{"loss on latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "loss", 0.1)}, standalone, "loss", "loss applies only to toxic: loss"},
 		{"jitter over latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "jitter", 2*time.Millisecond)}, standalone, "jitter", "delays would go negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

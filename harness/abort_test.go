@@ -11,18 +11,11 @@ import (
 // the report is written whole, marked aborted with the reason, and the
 // verdict fails on that target.
 func TestAbortOnBreachStopsTheRun(t *testing.T) {
-	res := runChaos(t, `
-name: abort-on-breach
-seed: 4
-`+chaosPool+`
-phases:
-  - {name: warmup, duration: 1s, record: false}
-  - {name: steady, duration: 30s}
-faults:
+	res := runChaos(t, steadyRun("abort-on-breach", 4, "30s", `faults:
   - {at: 2s, for: 28s, kind: protocol-error, error: masterdown}
 targets:
   error_rate: {expr: "< 1%", abort: true}
-`)
+`))
 	if res.Aborted == nil {
 		t.Fatalf("not aborted; duration %.1fs, errors %v", res.DurationS, res.Errors)
 	}

@@ -1,28 +1,29 @@
 package harness
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/cacheproof/cacheproof/pool"
 )
 
+// steadyRun is a scenario of chaosPool's load: a second of warm-up, a
+// steady phase of the given length, then rest (faults, targets).
+func steadyRun(name string, seed int, steady, rest string) string {
+	return fmt.Sprintf("name: %s\nseed: %d\n%sphases:\n  - {name: warmup, duration: 1s, record: false}\n  - {name: steady, duration: %s}\n%s",
+		name, seed, chaosPool, steady, rest)
+}
+
 // A run with protocol faults goes through the protocol proxy: each fault's
 // errors reach the cache manager as their kind and are measured like any
 // fault's (errors by kind, time to first error, recovery), the proxy's
 // note counts what it injected, and the run recovers after each.
 func TestProtocolFaultsMeasured(t *testing.T) {
-	res := runChaos(t, `
-name: protocol-faults
-seed: 9
-`+chaosPool+`
-phases:
-  - {name: warmup, duration: 1s, record: false}
-  - {name: steady, duration: 7s}
-faults:
+	res := runChaos(t, steadyRun("protocol-faults", 9, "7s", `faults:
   - {at: 2s, for: 1500ms, kind: protocol-error, error: loading, fraction: 0.8}
   - {at: 5s, for: 1s, kind: protocol-cut, cut: reset, fraction: 0.3}
-`)
+`))
 	for kind, errKind := range map[string]string{"protocol-error": pool.KindLoading, "protocol-cut": pool.KindConnectionReset} {
 		f := faultOf(t, res, kind)
 		if !f.Injected {
