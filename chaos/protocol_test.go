@@ -313,3 +313,28 @@ func TestProtocolRedirectFollowedOnCluster(t *testing.T) {
 		t.Errorf("SET, not named by the fault: %v", err)
 	}
 }
+
+// The protocol kinds act on the RESP proxy: the run starts that proxy and
+// not Toxiproxy for them, every shard plays them, and an external Redis
+// allows them; a network fault still asks for Toxiproxy alone.
+func TestProtocolKindsNeedTheProtocolProxy(t *testing.T) {
+	specs := map[string]Spec{
+		"protocol-error":    {Kind: "protocol-error", For: time.Second, Params: map[string]any{"error": "oom"}},
+		"protocol-redirect": {Kind: "protocol-redirect", For: time.Second},
+		"protocol-delay":    {Kind: "protocol-delay", For: time.Second, Params: map[string]any{"delay": time.Millisecond}},
+		"protocol-cut":      {Kind: "protocol-cut", For: time.Second},
+	}
+	for name, s := range specs {
+		f := mustFaults(t, s)
+		if !NeedsProtocol(f) || NeedsProxy(f) || f[0].ActsOnRedis() {
+			t.Errorf("%s: needs protocol %v, needs Toxiproxy %v, acts on Redis %v", name, NeedsProtocol(f), NeedsProxy(f), f[0].ActsOnRedis())
+		}
+		if run, _ := ForShard(f, 1, 2); len(run) != 1 {
+			t.Errorf("%s: shard 1 of 2 does not play it", name)
+		}
+	}
+	n := mustFaults(t, Spec{Kind: "network", For: time.Second, Params: map[string]any{"toxic": "down"}})
+	if NeedsProtocol(n) || !NeedsProxy(n) {
+		t.Errorf("network: needs protocol %v, needs Toxiproxy %v", NeedsProtocol(n), NeedsProxy(n))
+	}
+}
