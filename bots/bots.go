@@ -42,8 +42,9 @@ type Cache interface {
 }
 
 var (
-	_ Cache           = (*pool.Manager)(nil)
-	_ engine.Executor = (*Layer)(nil)
+	_ Cache            = (*pool.Manager)(nil)
+	_ engine.Executor  = (*Layer)(nil)
+	_ chaos.Subscriber = (*Layer)(nil)
 )
 
 // Options configure a Layer. Cache is instance 0 until Connect makes the
@@ -100,11 +101,12 @@ type Layer struct {
 
 // warming is the state of the instances' re-warming after faults.
 type warming struct {
-	onStart bool            // the pool's warm_on_start
-	stop    chan struct{}   // closed at drain: no more re-warming after faults
+	onStart bool // the pool's warm_on_start
+	mu      sync.Mutex
+	open    bool            // between WatchFaults and StopWarming: notices start warmings
 	ctx     context.Context // cancelled when warmings in progress must end
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // warmings in progress
 }
 
 // New makes the layer with one instance over o.Cache. Versions of the

@@ -151,57 +151,44 @@ func warmsAfter(kind string) bool {
 	return t.Rewarms
 }
 
-// WatchFaults re-warms after every restart or failover of rn that ended,
-// when warming applies to it (the fault's warm: on|off, else
-// warm_on_start), until StopWarming. It polls the runner's events: a bot
-// learns of a restart by reconnecting, a few tens of milliseconds are
-// within that. Neither part offers an event to start from instead: chaos's
-// OnRestart fires for a restart only, without persistence, before its
-// event is ended, naming the node but not the occurrence (whose index,
-// repetition and warm: parameter the warming needs), and never for a
-// failover; the pool manager exports no reconnect or primary-switch
-// notification.
-func (l *Layer) WatchFaults(rn *chaos.Runner) {
+// WatchFaults opens the layer to fault notices (FaultNotice), until
+// StopWarming: from now on a restart or failover that ends is re-warmed
+// after. Call it before the fault timeline starts.
+func (l *Layer) WatchFaults() {
 	w := &l.warming
-	w.stop = make(chan struct{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	if rn == nil || len(l.insts) == 0 {
+	w.open = true
+}
+
+// FaultNotice is the layer's subscription to the fault timeline
+// (chaos.Subscriber): when a restart or failover (a kind that Rewarms)
+// that took effect ends, every instance warms again, as a bot does once it
+// finds Redis back empty or its primary moved, when warming applies to it
+// (the fault's warm: on|off, else warm_on_start). The warming runs on its
+// own goroutine, named after the occurrence it follows; StopWarming waits
+// for it.
+func (l *Layer) FaultNotice(n chaos.Notice) {
+	if n.What != chaos.Ended || !n.Injected || len(l.insts) == 0 || !warmsAfter(n.Fault.Kind) {
 		return
 	}
-	stop := w.stop
+	w := &l.warming
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.open || !faultWarms(n.Fault, w.onStart) {
+		return
+	}
+	ctx := w.ctx
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		done := map[[2]int]bool{}
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			for _, ev := range rn.Events() {
-				id := [2]int{ev.Fault.Index, ev.N}
-				if done[id] || !ev.Ended || !ev.Injected || !warmsAfter(ev.Fault.Kind) {
-					continue
-				}
-				done[id] = true
-				if !faultWarms(ev.Fault, w.onStart) {
-					continue
-				}
-				w.wg.Add(1)
-				go func() {
-					defer w.wg.Done()
-					ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
-					defer cancel()
-					// Named as the text report names faults ("restart
-					// @150s"): "#N" counted repetitions of one entry, so
-					// two entries' first restarts were both "#1".
-					l.warmAll(ctx, fmt.Sprintf("%s @%gs", ev.Fault.Kind, ev.Start.Round(100*time.Millisecond).Seconds()), ev.Fault.Index<<16|ev.N)
-				}()
-			}
-		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		// Named as the text report names faults ("restart @150s"): "#N"
+		// counted repetitions of one entry, so two entries' first
+		// restarts were both "#1".
+		l.warmAll(ctx, fmt.Sprintf("%s @%gs", n.Fault.Kind, n.Start.Round(100*time.Millisecond).Seconds()), n.Fault.Index<<16|n.N)
 	}()
 }
 
@@ -214,15 +201,17 @@ func faultWarms(f chaos.Fault, poolWarms bool) bool {
 	return poolWarms
 }
 
-// StopWarming ends the fault watcher and waits for warmings in progress,
-// at most timeout, then cancels them.
+// StopWarming closes the layer to fault notices and waits for warmings in
+// progress, at most timeout, then cancels them.
 func (l *Layer) StopWarming(timeout time.Duration) {
 	w := &l.warming
-	if w.stop == nil {
+	w.mu.Lock()
+	if !w.open {
+		w.mu.Unlock()
 		return
 	}
-	close(w.stop)
-	w.stop = nil
+	w.open = false
+	w.mu.Unlock()
 	done := make(chan struct{})
 	go func() { w.wg.Wait(); close(done) }()
 	select {

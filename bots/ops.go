@@ -74,10 +74,10 @@ func (l *Layer) getOrFetch(ctx context.Context, in *instance, rec *engine.Record
 	// GetDur includes a failed GET's time (a pool wait, a timeout), so
 	// an outage shows as latency, never as fast errors.
 	if out.GetDur > 0 {
-		rec.Sample(engine.SlotGet, ti, sent.Sub(due)+out.GetDur, out.GetDur)
+		rec.Sample(engine.SlotGet, ti, famIndex(op), sent.Sub(due)+out.GetDur, out.GetDur)
 	}
 	if out.Fetched && out.FillDur > 0 {
-		rec.Sample(engine.SlotSet, ti, out.FillDur, out.FillDur)
+		rec.Sample(engine.SlotSet, ti, famIndex(op), out.FillDur, out.FillDur)
 	}
 	switch {
 	case out.Hit:
@@ -134,7 +134,7 @@ func (l *Layer) get(ctx context.Context, in *instance, rec *engine.Record, op *w
 		val, found, err = in.c.Get(ctx, op.Key)
 	}
 	now := time.Now()
-	rec.Sample(slot, ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		rec.LookupErr(ti, int16(fam.Index))
 		rec.Err(pool.ErrorKind(err))
@@ -159,7 +159,7 @@ func (l *Layer) rateLimit(ctx context.Context, in *instance, rec *engine.Record,
 	sent := time.Now()
 	r, err := in.c.RateLimit(ctx, op.Key, op.Family.RateLimit, op.Family.TTL)
 	now := time.Now()
-	rec.Sample(engine.OpSlot[workload.OpRateLimit], engine.NoTier, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.OpSlot[workload.OpRateLimit], engine.NoTier, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		// The limiter failing lets the command through: a bot that
 		// refused every command while Redis was down would be down too.
@@ -179,7 +179,7 @@ func (l *Layer) touch(ctx context.Context, in *instance, rec *engine.Record, op 
 	sent := time.Now()
 	ok, err := in.c.Expire(ctx, op.Key, tier)
 	now := time.Now()
-	rec.Sample(engine.SlotExpire, ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.SlotExpire, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		rec.Err(pool.ErrorKind(err))
 	} else if ok {
@@ -194,7 +194,7 @@ func (l *Layer) del(ctx context.Context, in *instance, rec *engine.Record, op *w
 	sent := time.Now()
 	_, err := in.c.Del(ctx, op.Key)
 	now := time.Now()
-	rec.Sample(engine.SlotDel, ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.SlotDel, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		rec.Err(pool.ErrorKind(err))
 	} else {
@@ -233,7 +233,7 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 		_, found, err = in.c.ZRange(ctx, op.Key, zrangeTop)
 	}
 	now := time.Now()
-	rec.Sample(engine.OpSlot[op.Kind], ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.OpSlot[op.Kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	switch {
 	case err != nil:
 		rec.LookupErr(ti, fi)
@@ -252,8 +252,8 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 }
 
 // classify says why a read of key sent at sent missed. The ledger learns
-// of a wipe when a restarted node serves again (chaos's OnRestart), but
-// the node serves before that call: a bot instance whose pool dials on
+// of a wipe when a restarted node serves again (chaos's NodeEmptied notice), but
+// the node serves before that notice: a bot instance whose pool dials on
 // every command reaches it first, and commands sent before or during the
 // restart are answered by the empty node too. A miss the ledger calls
 // evicted while a restart overlapped the read is a key the restart wiped.
@@ -315,3 +315,13 @@ func (l *Layer) observeRead(fam *workload.Family, key string, ver uint32, found 
 
 // kindIntegrity is the error kind of a value that failed verification.
 const kindIntegrity = "integrity"
+
+// famIndex is the family an operation's latency is filed under
+// (engine.NoFamily for an operation of none). An MGET spanning families is
+// filed under its op's own family, as its tier is.
+func famIndex(op *workload.Op) int16 {
+	if op.Family == nil {
+		return engine.NoFamily
+	}
+	return int16(op.Family.Index)
+}

@@ -67,7 +67,7 @@ func (l *Layer) set(ctx context.Context, in *instance, rec *engine.Record, op *w
 			}
 		}
 	}
-	rec.Sample(slot, ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		rec.Err(pool.ErrorKind(err))
 	} else {
@@ -103,7 +103,7 @@ func (l *Layer) mget(ctx context.Context, in *instance, rec *engine.Record, op *
 	sent := time.Now()
 	vals, found, err := in.c.MGet(ctx, keys...)
 	now := time.Now()
-	rec.Sample(engine.OpSlot[workload.OpMGet], ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.OpSlot[workload.OpMGet], ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	due = now
 	if err != nil {
 		for j := range keys {
@@ -137,7 +137,7 @@ func (l *Layer) mget(ctx context.Context, in *instance, rec *engine.Record, op *
 		fillSent := time.Now()
 		serr := in.c.Set(ctx, k, v, tier)
 		now := time.Now()
-		rec.Sample(engine.SlotSet, ti, now.Sub(fillSent), now.Sub(fillSent))
+		rec.Sample(engine.SlotSet, ti, fi, now.Sub(fillSent), now.Sub(fillSent))
 		due = now
 		if fam.Tier == engine.TierPersistent && l.writes.Active() {
 			l.observeFill(fam, k, v, fetchStart, fillSent, now, serr, false)
@@ -181,7 +181,7 @@ func (l *Layer) cas(ctx context.Context, in *instance, rec *engine.Record, op *w
 		sent := time.Now()
 		cur, found, err := in.c.Get(ctx, op.Key)
 		now := time.Now()
-		rec.Sample(slot, ti, now.Sub(due), now.Sub(sent))
+		rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 		due = now
 		if err != nil {
 			if attempt == 1 {
@@ -218,7 +218,7 @@ func (l *Layer) cas(ctx context.Context, in *instance, rec *engine.Record, op *w
 			}
 		}
 		now = time.Now()
-		rec.Sample(slot, ti, now.Sub(due), now.Sub(sent))
+		rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 		due = now
 		if fam.Tier == engine.TierPersistent && l.writes.Active() && (ok || err != nil) {
 			l.writes.Observe(chaos.Write{Key: op.Key, Version: ver, Sent: sent, Done: acked, Outcome: outcomeOf(err), TTL: l.ttl[fam.Name]})
@@ -259,7 +259,7 @@ func (l *Layer) fetchFill(ctx context.Context, in *instance, rec *engine.Record,
 		err = in.c.ZAdd(ctx, op.Key, tier, ZSetFill(op.Family)...)
 	}
 	now := time.Now()
-	rec.Sample(slot, ti, now.Sub(sent), now.Sub(sent))
+	rec.Sample(slot, ti, famIndex(op), now.Sub(sent), now.Sub(sent))
 	if err != nil {
 		rec.Err(pool.ErrorKind(err))
 	} else {
@@ -291,7 +291,7 @@ func (l *Layer) writeTyped(ctx context.Context, in *instance, rec *engine.Record
 		err = in.c.ZAdd(ctx, op.Key, tier, pool.ZMember{Member: op.Field, Score: float64(ver)})
 	}
 	now := time.Now()
-	rec.Sample(engine.OpSlot[kind], ti, now.Sub(due), now.Sub(sent))
+	rec.Sample(engine.OpSlot[kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
 		rec.Err(pool.ErrorKind(err))
 	} else {

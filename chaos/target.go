@@ -25,10 +25,6 @@ type Target struct {
 	// Protocol is the RESP-aware proxy the cache manager goes through; nil
 	// unless the run has a protocol fault (Traits.Protocol).
 	Protocol *Protocol
-	// OnRestart, when set, is told when a node a fault restarted serves
-	// again without its data (no persistence), so the caller can forget
-	// what it wrote there.
-	OnRestart func(node string)
 
 	notes *notes
 }

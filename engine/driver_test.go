@@ -26,7 +26,7 @@ func (e *getExec) Exec(ctx context.Context, inst int, rec *Record, op *workload.
 		err = e.get(ctx, op.Key)
 	}
 	now := time.Now()
-	rec.Sample(SlotGet, ti, now.Sub(*due), now.Sub(sent))
+	rec.Sample(SlotGet, ti, fi, now.Sub(*due), now.Sub(sent))
 	*due = now
 	if err != nil {
 		rec.LookupErr(ti, fi)

@@ -11,6 +11,10 @@ import (
 // it counts in the overall and per-op latency, not in a tier's.
 const NoTier int8 = -1
 
+// NoFamily marks a sample of an operation that belongs to no key family:
+// it counts in the overall, per-op and per-tier latency only.
+const NoFamily int16 = -1
+
 // Staleness of a read served from a bot instance's local copy (Record.Near).
 const (
 	Fresh         uint8 = iota
@@ -23,6 +27,7 @@ const (
 // it enters no service time).
 type opSample struct {
 	op, tier int8
+	fam      int16 // workload.Family.Index, or NoFamily
 	lat, svc int64 // µs
 }
 
@@ -87,11 +92,11 @@ func (r *Record) Init() {
 	r.errs = r.errBuf[:0]
 }
 
-// Sample records one operation's timing under by_op slot op (OpSlot) and
-// tier (TierIndex, or NoTier): lat from its intended start, svc from its
-// send.
-func (r *Record) Sample(op int8, tier int8, lat, svc time.Duration) {
-	r.samples = append(r.samples, opSample{op: op, tier: tier, lat: max(lat.Microseconds(), 1), svc: max(svc.Microseconds(), 1)})
+// Sample records one operation's timing under by_op slot op (OpSlot), tier
+// (TierIndex, or NoTier) and key family (workload.Family.Index, or
+// NoFamily): lat from its intended start, svc from its send.
+func (r *Record) Sample(op int8, tier int8, fam int16, lat, svc time.Duration) {
+	r.samples = append(r.samples, opSample{op: op, tier: tier, fam: fam, lat: max(lat.Microseconds(), 1), svc: max(svc.Microseconds(), 1)})
 }
 
 // Err counts an error of kind (pool.ErrorKind); every kind but an origin
@@ -150,8 +155,11 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 			h := s.totalH
 			_ = h.Overall.RecordValue(delay)
 			_ = h.ByOp[OpSlot[cmd.Ops[i].Kind]].RecordValue(delay)
-			if cmd.Ops[i].Family.Tier != "" {
-				_ = h.ByTier[TierIndex(cmd.Ops[i].Family.Tier)].RecordValue(delay)
+			if f := cmd.Ops[i].Family; f != nil {
+				if f.Tier != "" {
+					_ = h.ByTier[TierIndex(f.Tier)].RecordValue(delay)
+				}
+				h.recordFamily(int16(f.Index), delay)
 			}
 		}
 	}
@@ -186,6 +194,7 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 			if smp.tier >= 0 {
 				_ = h.ByTier[smp.tier].RecordValue(smp.lat)
 			}
+			h.recordFamily(smp.fam, smp.lat)
 		}
 	}
 	if recorded {

@@ -132,10 +132,26 @@ type Hists struct {
 	Overall, Service, Command *hdrhistogram.Histogram
 	ByOp                      [NumOpSlots]*hdrhistogram.Histogram
 	ByTier                    [pool.NumTiers]*hdrhistogram.Histogram
+	// ByFamily is each key family's latency (by workload.Family.Index),
+	// made when the family's first sample arrives and at two significant
+	// digits (result.NewFamilyHistogram): a full-precision histogram per
+	// family per shard would cost megabytes for a figure read at 1 %.
+	ByFamily []*hdrhistogram.Histogram
 }
 
-func newHists() *Hists {
-	h := &Hists{Overall: result.NewHistogram(), Service: result.NewHistogram(), Command: result.NewHistogram()}
+// recordFamily adds one sample of family fam (NoFamily: none) in µs.
+func (h *Hists) recordFamily(fam int16, us int64) {
+	if fam < 0 || int(fam) >= len(h.ByFamily) {
+		return
+	}
+	if h.ByFamily[fam] == nil {
+		h.ByFamily[fam] = result.NewFamilyHistogram()
+	}
+	_ = h.ByFamily[fam].RecordValue(us)
+}
+
+func newHists(families int) *Hists {
+	h := &Hists{Overall: result.NewHistogram(), Service: result.NewHistogram(), Command: result.NewHistogram(), ByFamily: make([]*hdrhistogram.Histogram, families)}
 	for i := range h.ByOp {
 		h.ByOp[i] = result.NewHistogram()
 	}
@@ -154,6 +170,15 @@ func (h *Hists) merge(o *Hists) {
 	}
 	for i := range h.ByTier {
 		h.ByTier[i].Merge(o.ByTier[i])
+	}
+	for i, f := range o.ByFamily {
+		if f == nil {
+			continue
+		}
+		if h.ByFamily[i] == nil {
+			h.ByFamily[i] = result.NewFamilyHistogram()
+		}
+		h.ByFamily[i].Merge(f)
 	}
 }
 
@@ -187,7 +212,7 @@ type Recorder struct {
 func NewRecorder(n, phases, families int) *Recorder {
 	r := &Recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
-		s := &shard{total: newCounts(families), totalH: newHists(), interval: newCounts(families), intervalH: result.NewHistogram()}
+		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram()}
 		s.phase = make([]Counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
@@ -227,7 +252,7 @@ func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
 // totals merges the recorded-phase totals of every shard.
 func (r *Recorder) Totals() (Counts, *Hists) {
 	sum := newCounts(r.families)
-	h := newHists()
+	h := newHists(r.families)
 	for _, s := range r.shards {
 		s.mu.Lock()
 		sum.add(&s.total)

@@ -38,7 +38,7 @@ func (r *run) collect() {
 }
 
 // collectLatency summarises the recorded latency histograms (overall,
-// service, per operation and tier, whole bot commands) and stores them
+// service, per operation, tier and key family, whole bot commands) and stores them
 // encoded, so reports can be merged.
 func (r *run) collectLatency(h *engine.Hists) {
 	res := r.res
@@ -67,6 +67,15 @@ func (r *run) collectLatency(h *engine.Hists) {
 	}
 	if h.Command.TotalCount() > 0 {
 		res.Latency.ByOp["command"] = result.Summarize(h.Command)
+	}
+	for i, f := range r.model.Families() {
+		if i < len(h.ByFamily) && h.ByFamily[i] != nil && h.ByFamily[i].TotalCount() > 0 {
+			if res.Latency.ByFamily == nil {
+				res.Latency.ByFamily = map[string]result.Summary{}
+			}
+			res.Latency.ByFamily[f.Name] = result.Summarize(h.ByFamily[i])
+			_ = res.SetHDR("family:"+f.Name, h.ByFamily[i])
+		}
 	}
 }
 
@@ -264,9 +273,9 @@ func (r *run) collectFaults() {
 	}
 	res, smp := r.res, r.smp
 	evs := r.runner.Events()
-	m := chaos.Measurement{Rows: faultSamples(smp.rows), Activity: r.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.Start())}
+	m := chaos.Measurement{Rows: smp.rows, Activity: r.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.Start())}
 	m.LatencyP99Ms, m.HitRateTarget = faultTargets(r.s.TargetSpecs())
-	res.Faults = faultReports(m.Reports(evs))
+	res.Faults = m.Reports(evs)
 	lost, unknown, tracked := chaos.Integrity(evs)
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown

@@ -17,11 +17,11 @@ func (r *run) startLoad() {
 	r.bots.SetStart(start)
 	r.res.StartedAt = start.UTC()
 	r.client = selfmeasure.StartCollector(start, r.phases)
+	r.bots.WatchFaults() // before the timeline, which tells it of faults
 	if r.runner != nil {
 		r.runner.Start(start)
 	}
 	r.stop = make(chan struct{})
-	r.bots.WatchFaults(r.runner)
 	r.dispatched = make(chan struct{})
 	go func() {
 		defer close(r.dispatched)

@@ -39,23 +39,29 @@ func (r *run) armFaults() {
 	if len(r.faults) == 0 {
 		return
 	}
-	d := r.d
 	r.runner = chaos.NewRunner(r.faults, chaos.Options{
 		Deployment: r.dep, Network: r.network, Protocol: r.protocol, Tracker: r.writes, Reader: r.mgr,
 		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
-		// A node restarted without persistence comes back empty: what
-		// the ledger remembers writing before it went down is gone, and
-		// a miss of it is wiped (written, then emptied by the fault),
-		// neither cold (never written) nor an eviction.
-		OnRestart: func(node string) {
-			start := d.Start()
-			r.ledger.Wiped(start.Add(restartBegan(r.runner, node, time.Since(start))))
-		},
+		// The bot layer re-warms after a restart or failover ends.
+		Subscribers: []chaos.Subscriber{r.bots, chaos.SubscriberFunc(r.nodeEmptied)},
 	})
 	r.smp.faults = r.runner.Active
 	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
 		r.bots.SetEmptied(restartOverlaps(r.runner))
 	}
+}
+
+// nodeEmptied is the miss ledger's subscription to the faults: a node
+// restarted without persistence comes back empty (chaos.NodeEmptied), so
+// what the ledger remembers writing before it went down is gone, and a miss
+// of it is wiped (written, then emptied by the fault), neither cold (never
+// written) nor an eviction.
+func (r *run) nodeEmptied(n chaos.Notice) {
+	if n.What != chaos.NodeEmptied {
+		return
+	}
+	start := r.d.Start()
+	r.ledger.Wiped(start.Add(restartBegan(r.runner, n.Node, time.Since(start))))
 }
 
 // watchEvictions gives the lost-write check key-level eviction evidence
@@ -132,18 +138,6 @@ func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Total: s.TotalDuration()})
 }
 
-// faultSamples is the timeline as chaos measures faults against it.
-func faultSamples(rows []result.TimelineRow) []chaos.Sample {
-	out := make([]chaos.Sample, len(rows))
-	for i, r := range rows {
-		out[i] = chaos.Sample{
-			T: r.T, Ops: r.Ops, Errors: r.Errors, ErrorsByKind: r.ErrorsByKind, P99: r.P99, Max: r.Max,
-			Hits: r.Hits, Misses: r.Misses, LookupErrors: r.LookupErrors, HitRate: r.HitRate, EvictedKeys: r.EvictedKeys, InfoT: r.InfoT,
-		}
-	}
-	return out
-}
-
 // faultTargets are the bounds fault measurement needs, from the targets as
 // parsed at load: the latency_p99 bound in milliseconds (0: none, p99
 // recovery is not measured) and the hit_rate target as a fraction (0:
@@ -165,54 +159,4 @@ func faultTargets(targets []result.Target) (p99Ms, hitRate float64) {
 		}
 	}
 	return p99Ms, hitRate
-}
-
-// faultReports puts chaos's measures into the report.
-func faultReports(ms []chaos.FaultMeasure) []result.FaultReport {
-	out := make([]result.FaultReport, len(ms))
-	for i, m := range ms {
-		out[i] = result.FaultReport{
-			Kind: m.Kind, Node: m.Node, Params: m.Params, StartS: m.StartS, EndS: m.EndS,
-			Injected: m.Injected, Occurrence: m.Occurrence, Planned: m.Planned,
-			ErrorsByKind:       m.ErrorsByKind,
-			WorstP99Ms:         m.WorstP99Ms,
-			WorstMaxMs:         m.WorstMaxMs,
-			FirstErrorAfterS:   m.FirstErrorAfterS,
-			RecoveredAfterS:    m.RecoveredAfterS,
-			P99RecoveredAfterS: m.P99RecoveredAfterS,
-			HitRateBefore:      m.HitRateBefore,
-			HitRateMin:         m.HitRateMin,
-			RewarmS:            m.RewarmS,
-			Rewarm90S:          m.Rewarm90S,
-			HitsLost:           m.HitsLost,
-			Evictions:          m.Evictions,
-			OOMErrors:          m.OOMErrors,
-			Reconnects:         m.Reconnects,
-			LostWrites:         m.LostWrites,
-			UnknownWrites:      m.UnknownWrites,
-			AckedAfterStart:    m.AckedAfterStart,
-			WriteCheck:         writeCheck(m.Writes),
-			Control:            writeCheck(m.Control),
-			Notes:              m.Notes,
-		}
-	}
-	return out
-}
-
-// writeCheck puts one lost-write check into the report: every cause, in
-// order, even at zero, so a reader sees what was looked for.
-func writeCheck(l *chaos.LostWrites) *result.WriteCheck {
-	if l == nil {
-		return nil
-	}
-	w := &result.WriteCheck{StartS: l.Start.Seconds(), WindowS: l.Window.Seconds(), Acked: l.Acked, Fills: l.Fills, Reads: l.Reads,
-		EvictionsNotified: l.Evictions, EvictionsWatched: l.EvictionsWatched}
-	for _, c := range chaos.Causes {
-		lc := result.LostWriteCause{Cause: string(c), Counts: c == chaos.CauseReplication, Count: l.Count(c), Examples: []string{}}
-		if t := l.ByCause[c]; t != nil {
-			lc.Examples = append(lc.Examples, t.Examples...)
-		}
-		w.Causes = append(w.Causes, lc)
-	}
-	return w
 }
