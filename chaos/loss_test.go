@@ -9,21 +9,30 @@ import (
 	"github.com/cacheproof/cacheproof/topology"
 )
 
-// Packet loss holds a lost chunk for TCP's retransmission timeout (200 ms,
-// doubling per further loss) and then delivers it: with half the replies
-// lost, some PINGs take at least 200 ms and every one is answered; after
-// the toxic is removed none is held.
-func TestNetworkLossHoldsForTheRTO(t *testing.T) {
+// networkT starts a standalone redis-server and the network proxy in front
+// of it, and returns the proxy, the node's address and a one-connection
+// client through the proxy that does not retry.
+func networkT(t *testing.T, readTimeout time.Duration) (*Network, string, *redis.Client) {
+	t.Helper()
 	d := startT(t, topology.ShapeStandalone)
-	ctx := ctxT(t)
 	up := nodeAddr(t, d, "primary-0")
 	n, err := NewNetwork([]string{up})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
-	c := redis.NewClient(&redis.Options{Addr: n.Addr(up), MaxRetries: -1, PoolSize: 1, ReadTimeout: 30 * time.Second})
-	defer c.Close()
+	t.Cleanup(n.Close)
+	c := redis.NewClient(&redis.Options{Addr: n.Addr(up), MaxRetries: -1, PoolSize: 1, ReadTimeout: readTimeout})
+	t.Cleanup(func() { _ = c.Close() })
+	return n, up, c
+}
+
+// Packet loss holds a lost chunk for TCP's retransmission timeout (200 ms,
+// doubling per further loss) and then delivers it: with half the replies
+// lost, some PINGs take at least 200 ms and every one is answered; after
+// the toxic is removed none is held.
+func TestNetworkLossHoldsForTheRTO(t *testing.T) {
+	n, up, c := networkT(t, 30*time.Second)
+	ctx := ctxT(t)
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
