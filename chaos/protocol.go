@@ -291,14 +291,15 @@ func (n *respNode) close() {
 	n.wg.Wait()
 }
 
-// pick is the rule that fires on a command named name, if any.
-func (n *respNode) pick(name string) *Rule {
+// pick is the rule that fires on cmd (named name), if any. A redirect
+// rule matches only commands with a key: a redirect names the key's slot.
+func (n *respNode) pick(cmd *command, name string) *Rule {
 	rs := n.published.Load()
 	if rs == nil {
 		return nil
 	}
 	for _, r := range *rs {
-		if !r.matches(name) {
+		if !r.matches(name) || (r.Action == ActRedirect && cmd.firstKey() == nil) {
 			continue
 		}
 		r.matched.Add(1)
@@ -404,14 +405,12 @@ func (c *respConn) commands(queue chan<- pending) {
 			return
 		}
 		p := pending{at: time.Now()}
-		if r := c.n.pick(name); r != nil {
+		if r := c.n.pick(cmd, name); r != nil {
 			switch r.Action {
 			case ActError:
 				p.reply = []byte("-" + r.Reply + "\r\n")
 			case ActRedirect:
-				if key := cmd.firstKey(); key != nil {
-					p.reply = fmt.Appendf(nil, "-%s %d %s\r\n", r.Redirect, hashSlot(key), c.n.addr)
-				}
+				p.reply = fmt.Appendf(nil, "-%s %d %s\r\n", r.Redirect, hashSlot(cmd.firstKey()), c.n.addr)
 			default:
 				p.rule = r
 			}
