@@ -1,11 +1,15 @@
 package harness
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 // steadyRun is a scenario of chaosPool's load: a second of warm-up, a
@@ -46,5 +50,42 @@ func TestProtocolFaultsMeasured(t *testing.T) {
 	}
 	if res.Users.Requests == 0 || failed >= res.Users.Requests {
 		t.Errorf("%d of %d requests failed: the proxy does not forward", failed, res.Users.Requests)
+	}
+}
+
+// On a Redis the tool does not own, a protocol fault needs no
+// --allow-destructive: it acts on the tool's own proxy in front of the
+// node, and Redis is left as it was.
+func TestProtocolFaultOnExternalRedis(t *testing.T) {
+	needRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	own, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close(context.Background())
+	addr := own.Nodes()[0].Addr
+	sc, err := scenarios.LoadBytes("ext.yaml", []byte(fmt.Sprintf(`
+name: external-protocol
+seed: 3
+target: {backend: external, addrs: [%q]}
+pool: {key_prefix: "cp-test:"}
+workload: {population: 20000, active_users: 150, commands_per_user_per_minute: 60}
+phases:
+  - {name: steady, duration: 4s}
+faults:
+  - {at: 1s, for: 1s, kind: protocol-error, error: tryagain, fraction: 50%%}
+`, addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(ctx, Options{Scenario: sc, Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	f := faultOf(t, res, "protocol-error")
+	if !f.Injected || f.ErrorsByKind[pool.KindTryAgain] == 0 {
+		t.Errorf("fault on the external Redis: injected %v, errors %v, notes %q", f.Injected, f.ErrorsByKind, f.Notes)
 	}
 }
