@@ -5,7 +5,7 @@ import "time"
 // SchemaVersion is the version of the JSON report. The major part changes
 // only when a field is removed or changes meaning; readers reject an unknown
 // major and accept any minor (added fields).
-const SchemaVersion = "1.3"
+const SchemaVersion = "1.4"
 
 // Verdict values.
 const (
