@@ -355,7 +355,7 @@ func (c *respConn) serve() {
 		_ = c.client.Close()
 		return
 	}
-	queue := make(chan pending, 256)
+	queue := newPendingQueue()
 	c.repliesEnded = make(chan struct{})
 	go c.replies(queue)
 	c.commands(queue)
@@ -364,28 +364,10 @@ func (c *respConn) serve() {
 
 // commands reads the client's commands, decides each one's fate and
 // forwards those Redis must see.
-func (c *respConn) commands(queue chan<- pending) {
-	defer close(queue)
+func (c *respConn) commands(queue *pendingQueue) {
+	defer queue.close()
 	br := bufio.NewReaderSize(c.client, 32<<10)
 	uw := bufio.NewWriterSize(c.up, 32<<10)
-	send := func(p pending) bool {
-		select {
-		case queue <- p:
-			return true
-		default:
-		}
-		// The queue is full: what was forwarded must reach Redis before
-		// waiting for its replies to drain it.
-		if uw.Flush() != nil {
-			return false
-		}
-		select {
-		case queue <- p:
-			return true
-		case <-c.repliesEnded:
-			return false
-		}
-	}
 	for {
 		cmd, err := readCommand(br)
 		if err != nil {
@@ -398,9 +380,10 @@ func (c *respConn) commands(queue chan<- pending) {
 			// Replies no longer answer commands one for one (under RESP3
 			// even the confirmation is a push): copy the rest both ways
 			// unread, with no fault.
-			if _, err := uw.Write(cmd.raw); err != nil || uw.Flush() != nil || !send(pending{passthrough: true}) {
+			if _, err := uw.Write(cmd.raw); err != nil || uw.Flush() != nil {
 				return
 			}
+			queue.push(pending{passthrough: true})
 			_, _ = br.WriteTo(c.up)
 			return
 		}
@@ -420,9 +403,7 @@ func (c *respConn) commands(queue chan<- pending) {
 				return
 			}
 		}
-		if !send(p) {
-			return
-		}
+		queue.push(p)
 		if br.Buffered() == 0 {
 			if uw.Flush() != nil {
 				return
@@ -433,13 +414,17 @@ func (c *respConn) commands(queue chan<- pending) {
 
 // replies sends the client, in order, each command's reply: the node's,
 // or the proxy's own.
-func (c *respConn) replies(queue <-chan pending) {
+func (c *respConn) replies(queue *pendingQueue) {
 	defer close(c.repliesEnded)
 	defer c.closeBoth(false)
 	ur := bufio.NewReaderSize(c.up, 32<<10)
 	cw := bufio.NewWriterSize(c.client, 32<<10)
 	var buf []byte
-	for p := range queue {
+	for {
+		p, ok := queue.pop()
+		if !ok {
+			break
+		}
 		switch {
 		case p.passthrough:
 			if cw.Flush() != nil {
@@ -482,7 +467,8 @@ func (c *respConn) replies(queue <-chan pending) {
 					// then the connection breaks.
 					_, _ = c.client.Write(buf[:max(1, len(buf)/2)])
 					c.closeBoth(p.rule.Action == ActReset)
-					drain(queue)
+					for _, more := queue.pop(); more; _, more = queue.pop() {
+					}
 					return
 				}
 			}
@@ -490,7 +476,7 @@ func (c *respConn) replies(queue <-chan pending) {
 				return
 			}
 		}
-		if len(queue) == 0 || ur.Buffered() == 0 {
+		if queue.empty() || ur.Buffered() == 0 {
 			if cw.Flush() != nil {
 				return
 			}
@@ -499,10 +485,63 @@ func (c *respConn) replies(queue <-chan pending) {
 	_ = cw.Flush()
 }
 
-// drain empties the queue until commands closes it.
-func drain(queue <-chan pending) {
-	for range queue {
+// pendingQueue is a connection's replies to come, in order. Pushing never
+// waits: a client may pipeline any number of commands before it reads a
+// reply, and a proxy that stopped reading commands while the client's
+// socket is full of replies it has not read yet would deadlock with it
+// (Redis buffers its replies for the same reason).
+type pendingQueue struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	items  []pending
+	head   int
+	closed bool
+}
+
+func newPendingQueue() *pendingQueue {
+	q := &pendingQueue{}
+	q.cond.L = &q.mu
+	return q
+}
+
+func (q *pendingQueue) push(p pending) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// close says no more will be pushed; pop returns what is left, then false.
+func (q *pendingQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// pop waits for the next entry; false once the queue is closed and empty.
+func (q *pendingQueue) pop() (pending, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.head == len(q.items) && !q.closed {
+		q.cond.Wait()
 	}
+	if q.head == len(q.items) {
+		return pending{}, false
+	}
+	p := q.items[q.head]
+	q.items[q.head] = pending{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return p, true
+}
+
+func (q *pendingQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.head == len(q.items)
 }
 
 // closeBoth closes the client's connection (with a TCP reset when reset is

@@ -338,3 +338,47 @@ func TestProtocolKindsNeedTheProtocolProxy(t *testing.T) {
 		t.Errorf("network: needs protocol %v, needs Toxiproxy %v", NeedsProtocol(n), NeedsProxy(n))
 	}
 }
+
+// A client may write a long pipeline before it reads any reply: the proxy
+// must keep reading commands while the client's socket is full of replies
+// it has not read. With a bounded queue of pending replies the proxy
+// stopped reading once the queue was full and waited for the client to
+// read, while the client was still writing: this test timed out. 5,000
+// GETs of a 4 kB key holding 4 kB, 20 MB each way, all written first.
+func TestProtocolLongPipelineDoesNotDeadlock(t *testing.T) {
+	p, _, node, c := protoT(t)
+	ctx := ctxT(t)
+	key := strings.Repeat("k", 4096)
+	val := strings.Repeat("v", 4096)
+	if err := c.Set(ctx, key, val, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", p.Addr(node.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	const n = 5000
+	cmd := fmt.Sprintf("*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+	w := bufio.NewWriterSize(conn, 1<<20)
+	for range n {
+		if _, err := w.WriteString(cmd); err != nil {
+			t.Fatalf("writing the pipeline: %v", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("writing the pipeline: %v (the proxy stopped reading commands)", err)
+	}
+	r := bufio.NewReaderSize(conn, 1<<16)
+	want := fmt.Sprintf("$%d\r\n%s\r\n", len(val), val)
+	var buf []byte
+	for i := range n {
+		if buf, err = readFrame(r, buf[:0]); err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if string(buf) != want {
+			t.Fatalf("reply %d: %q...", i, buf[:min(len(buf), 20)])
+		}
+	}
+}
