@@ -260,9 +260,12 @@ func (l *Layer) fetchFill(ctx context.Context, in *instance, rec *engine.Record,
 	}
 	now := time.Now()
 	rec.Sample(slot, ti, famIndex(op), now.Sub(sent), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case op.Kind == workload.OpHGet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now
@@ -292,9 +295,60 @@ func (l *Layer) writeTyped(ctx context.Context, in *instance, rec *engine.Record
 	}
 	now := time.Now()
 	rec.Sample(engine.OpSlot[kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
+	case kind == workload.OpHSet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
+		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
+	}
+	return now
+}
+
+// replaceModes maps a family's whole-value write mode to the manager's.
+var replaceModes = map[string]pool.Replace{
+	workload.WriteWhole:           pool.Overwrite,
+	workload.WriteReplaceMulti:    pool.ReplaceMulti,
+	workload.WriteReplacePipeline: pool.ReplacePipeline,
+}
+
+// writeWhole runs OpHSetAll (every field of the hash, each a versioned
+// value of op.Size bytes) or OpZAddAll (every member, scored by a fresh
+// version so the set's order moves), replacing the old value as the
+// family's write mode says: one sample of one round trip, the DEL and
+// MULTI/EXEC of a replace included.
+func (l *Layer) writeWhole(ctx context.Context, in *instance, rec *engine.Record, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+	ver := l.version.Add(1)
+	how := replaceModes[op.Family.Write]
+	names := op.Family.Names
+	sent := time.Now()
+	var err error
+	if op.Kind == workload.OpHSetAll {
+		val := workload.Value(op.Key, ver, op.Size)
+		vals := make([]string, len(names))
+		for i := range vals {
+			vals[i] = val
+		}
+		err = in.c.HSetAll(ctx, op.Key, names, vals, tier, how)
 	} else {
+		ms := make([]pool.ZMember, len(names))
+		for i, n := range names {
+			ms[i] = pool.ZMember{Member: n, Score: float64(ver) + float64(len(names)-i)/float64(len(names)+1)}
+		}
+		err = in.c.ZAddAll(ctx, op.Key, tier, how, ms...)
+	}
+	now := time.Now()
+	rec.Sample(engine.OpSlot[op.Kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
+	switch {
+	case err != nil:
+		rec.Err(pool.ErrorKind(err))
+	case op.Kind == workload.OpHSetAll:
+		// Every field is written: a later miss of any of them is not cold.
+		for _, n := range names {
+			l.ledger.WroteField(op.Key, n, now, l.ttl[op.Family.Name])
+		}
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now

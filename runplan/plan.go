@@ -1,8 +1,9 @@
-package harness
+package runplan
 
 import (
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -27,15 +28,19 @@ type Plan struct {
 	// no expiry); TierTTL the tiers' own.
 	TTL     map[string]time.Duration
 	TierTTL map[string]time.Duration
+	// CountedTier is, by family name, the tier the run counts the
+	// family's lookups under (a family with its own ttl: has none of its
+	// own: the recorder's engine.TierIndex).
+	CountedTier map[string]string
 	// Pool is the manager's resolved configuration (its connections count
 	// in Redis's memory).
 	Pool pool.Config
 }
 
-// PlanOf resolves a scenario into the plan a run of it would follow. getenv
+// Of resolves a scenario into the plan a run of it would follow. getenv
 // reads the seed's REDIS_* variables as the run does (nil: os.Getenv).
-func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
-	o := Options{Scenario: s, Getenv: getenv}
+func Of(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
+	o := Env{Getenv: getenv}
 	// The endpoints only decide where the manager would connect; the
 	// TTLs and pool size do not depend on them.
 	ep := topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
@@ -45,26 +50,31 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 			ep.Addrs = []string{"127.0.0.1:6379"}
 		}
 	}
-	pcfg, err := poolConfig(s, ep, o)
+	pcfg, err := PoolConfig(s, ep, o)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	wcfg := workloadConfig(s, o)
+	wcfg := WorkloadConfig(s, o)
 	model, err := workload.New(wcfg)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	plans, _ := phasePlans(s, 1)
+	plans := Phases(s, 1)
 	tier := make(map[string]time.Duration, len(pcfg.TTL))
 	for t, d := range pcfg.TTL {
 		tier[string(t)] = d
 	}
+	counted := map[string]string{}
+	for _, f := range model.Families() {
+		counted[f.Name] = engine.TierNames[engine.TierIndex(f.Tier)]
+	}
 	return &Plan{
-		Workload: wcfg,
-		Phases:   plans,
-		History:  s.Workload.Prefill.D(),
-		TTL:      familyTTLs(pcfg, model.Families()),
-		TierTTL:  tier,
-		Pool:     pcfg,
+		CountedTier: counted,
+		Workload:    wcfg,
+		Phases:      plans,
+		History:     s.Workload.Prefill.D(),
+		TTL:         FamilyTTLs(pcfg, model.Families()),
+		TierTTL:     tier,
+		Pool:        pcfg,
 	}, nil
 }
