@@ -20,6 +20,9 @@ type ShardsOptions struct {
 	// --duration 10s; the scenario, shard, output folder and metrics
 	// address are set by the project.
 	RunArgs []string
+	// Builtin names a built-in scenario the shards run (embedded in the
+	// binary); "" runs the project's scenario.yaml (ShardsScenario).
+	Builtin string
 	// MetricsPort is where each shard serves /metrics inside its
 	// container; 0 means 9090.
 	MetricsPort int
@@ -68,7 +71,11 @@ const MergedReport = "results/merged/report.json"
 // metrics endpoint. --allow-destructive lets shard 0 run the scenario's
 // faults on a Redis the project owns.
 func ShardArgs(o ShardsOptions, i int) []string {
-	args := []string{"run", "--scenario", "/project/" + ShardsScenario, "--set", "target.backend=external",
+	scenario := "/project/" + ShardsScenario
+	if o.Builtin != "" {
+		scenario = o.Builtin
+	}
+	args := []string{"run", "--scenario", scenario, "--set", "target.backend=external",
 		"--shard", fmt.Sprintf("%d/%d", i, o.N), "--out", "/project/results/shard-" + fmt.Sprint(i),
 		"--metrics-addr", fmt.Sprintf("0.0.0.0:%d", o.metricsPort()), "--progress", "lines", "--allow-destructive"}
 	return append(args, o.RunArgs...)
@@ -95,8 +102,8 @@ func (o ShardsOptions) metricsPort() int {
 // "dashboards" profile), the generator's Dockerfile, prometheus.yml
 // scraping every shard, Grafana's provisioning with the dashboard, and
 // run.sh, which builds, runs the shards, merges and tears down. The
-// scenario file and the static binary are the caller's to put beside them
-// (ShardsScenario, ShardsBinary).
+// scenario file (unless Builtin) and the static binary are the caller's to
+// put beside them (ShardsScenario, ShardsBinary).
 func Shards(o ShardsOptions) ([]ShardsFile, error) {
 	if o.N < 1 {
 		return nil, fmt.Errorf("compose shards: need at least 1 shard, got %d", o.N)
@@ -193,11 +200,15 @@ services:
 		} else {
 			b.WriteString("    pull_policy: never\n")
 		}
+		volumes := []string{"./results:/project/results"}
+		if o.Builtin == "" {
+			volumes = append(volumes, "./"+ShardsScenario+":/project/"+ShardsScenario+":ro")
+		}
 		fmt.Fprintf(&b, `    command: %s
     environment: {REDIS_HOST: redis, REDIS_PORT: "6379"}
-    volumes: ["./%s:/project/%s:ro", "./results:/project/results"]
+    volumes: %s
     depends_on: {redis: {condition: service_healthy}}
-`, jsonList(ShardArgs(o, i)), ShardsScenario, ShardsScenario)
+`, jsonList(ShardArgs(o, i)), jsonList(volumes))
 	}
 	fmt.Fprintf(&b, `  merge:
     image: %s
