@@ -315,3 +315,57 @@ func TestShardedComposeProjectAddsUp(t *testing.T) {
 }
 
 func composeCmd(args []string, o, e *bytes.Buffer) int { return composeMain(args, o, e) }
+
+// compose shards: usage errors exit 2 with a reason; a dynamically linked
+// binary is refused (the image is FROM scratch); with a static one the
+// project is written, binary and scenario beside it, and never over an
+// existing one.
+func TestComposeShardsWritesTheProject(t *testing.T) {
+	dir := t.TempDir()
+	scenario := filepath.Join(dir, "s.yaml")
+	if err := os.WriteFile(scenario, []byte(shardedScenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"shards", "-s", scenario, "--out", dir}, "want the number of shards"},
+		{[]string{"shards", "zero", "-s", scenario, "--out", dir}, "N must be a number of shards"},
+		{[]string{"shards", "3", "--out", dir}, "--scenario and --out are required"},
+		{[]string{"shards", "3", "-s", scenario, "--out", dir, "--binary", binary}, "dynamically linked"},
+	} {
+		code, _, stderr := runCmd(composeCmd, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("compose %v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	hello := filepath.Join(dir, "hello")
+	src := filepath.Join(dir, "hello.go")
+	if err := os.WriteFile(src, []byte("package main\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", hello, src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("static build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "project")
+	args := []string{"shards", "3", "-s", scenario, "--out", out, "--binary", hello, "--set", "workload.active_users=60", "--run-arg=--duration=2s"}
+	if code, stdout, stderr := runCmd(composeCmd, args...); code != exitOK || !strings.Contains(stdout, "3 shards of sharded-equivalence") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"compose.yml", "Dockerfile", "prometheus.yml", "run.sh", compose.ShardsBinary, compose.ShardsScenario,
+		"grafana/dashboards/cacheproof.json", "grafana/provisioning/datasources/prometheus.yml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("project lacks %s: %v", f, err)
+		}
+	}
+	yml, _ := os.ReadFile(filepath.Join(out, "compose.yml"))
+	if !strings.Contains(string(yml), `"--set","workload.active_users=60","--duration=2s"`) {
+		t.Errorf("the shards do not get --set and --run-arg:\n%s", yml)
+	}
+	if code, _, stderr := runCmd(composeCmd, args...); code != exitUsage || !strings.Contains(stderr, "already holds a compose.yml") {
+		t.Errorf("second write: exit %d, %q", code, stderr)
+	}
+}
