@@ -158,11 +158,27 @@ func fitTTL(ttls []int64, tiers map[string]time.Duration) TTLFit {
 			return f
 		}
 	}
-	f.TTL = maxTTL.Truncate(time.Second) + time.Second
-	if maxTTL%time.Second == 0 {
-		f.TTL = maxTTL
-	}
+	f.TTL = roundTTL(maxTTL)
 	return f
+}
+
+// roundTTL reads the TTL a key was written with from the largest
+// remaining PTTL seen: TTLs are configured as round numbers, and the
+// freshest sampled key has lost a little of its TTL, so the largest PTTL
+// is rounded up to the coarsest round unit (1 s up to 1 h) that adds at
+// most 1 % of it.
+func roundTTL(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	best := (d + time.Second - 1).Truncate(time.Second)
+	for _, u := range []time.Duration{5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour} {
+		up := (d + u - 1).Truncate(u)
+		if float64(up-d) <= 0.01*float64(d) {
+			best = up
+		}
+	}
+	return best
 }
 
 // ZipfFit is a popularity fitted to observed accesses.

@@ -113,7 +113,7 @@ func observe(ctx context.Context, n *node, d time.Duration, maxLines int, fn fun
 		cmd := strings.ToLower(args[0])
 		kind := commandKind(cmd)
 		script := isScript(cmd)
-		if kind == kindOther && !script {
+		if kind == kindOther && !script || ttlCmds[cmd] {
 			continue
 		}
 		for _, k := range commandKeys(cmd, args[1:]) {

@@ -2,6 +2,8 @@ package profile
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"regexp"
 	"sort"
 	"strings"
@@ -208,6 +210,58 @@ type GroupedPattern struct {
 	segs    []segment
 }
 
+// tailStart is the index of a pattern's constant tail of more than one
+// segment after its last id ("link", "_", "account" in
+// "ratelimit:{id}:link_account"), or 0 when it has none.
+func tailStart(segs []segment) int {
+	last := -1
+	for i, s := range segs {
+		if s.Var {
+			last = i
+		}
+	}
+	if last < 0 || last+3 > len(segs) || !strings.ContainsAny(segs[last+1].Text, delimiters) {
+		return 0
+	}
+	return last + 2
+}
+
+// alike reports whether the groups' keys look like one family split by a
+// word: one type, TTLs within 5 % of each other's largest, mean sizes
+// within 25 % ("ratelimit:{id}:profile", "ratelimit:{id}:matches", ...
+// are one family of counters; "meta:heroes" and "meta:items", 50 and 30
+// KiB, are two keys).
+func alike(keys []Key, groups map[string]*group, shapes []string) bool {
+	var typ string
+	var ttlLo, ttlHi, sizeLo, sizeHi float64 = math.Inf(1), -1, math.Inf(1), -1
+	for i, sh := range shapes {
+		g := groups[sh]
+		var maxTTL int64 = -1
+		var size float64
+		for _, ki := range g.keys {
+			k := keys[ki]
+			if i == 0 && typ == "" {
+				typ = k.Type
+			}
+			if k.Type != typ {
+				return false
+			}
+			maxTTL = max(maxTTL, k.TTLms)
+			size += max(k.Elem, 0)
+		}
+		size /= float64(len(g.keys))
+		ttlLo, ttlHi = math.Min(ttlLo, float64(maxTTL)), math.Max(ttlHi, float64(maxTTL))
+		sizeLo, sizeHi = math.Min(sizeLo, size), math.Max(sizeHi, size)
+	}
+	switch {
+	case (ttlLo < 0) != (ttlHi < 0):
+		return false // some expire, some do not
+	case ttlLo >= 0 && ttlLo < 0.85*ttlHi:
+		return false
+	}
+	return sizeLo >= 0.75*sizeHi
+}
+
 // MergeOptions say when a pattern is a family of its own: at least
 // MinKeys sampled keys or MinMemShare of the sampled memory; patterns of
 // one shape that differ in one constant word, at least MinVariants of
@@ -241,13 +295,12 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 		g.keys = append(g.keys, i)
 	}
 	// Merge constant words that vary among rare groups of one shape.
-	rare := func(g *group) bool { return len(g.keys) < o.MinKeys }
 	for changed := true; changed; {
 		changed = false
 		buckets := map[string][]string{} // shape with one constant blanked -> shapes
 		for _, sh := range order {
 			g := groups[sh]
-			if g == nil || !rare(g) {
+			if g == nil {
 				continue
 			}
 			for i, s := range g.segs {
@@ -258,6 +311,15 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 				segs[i] = segment{Var: true, Kind: "value", Text: s.Text}
 				key := fmt.Sprintf("%d|%s", i, shape(segs))
 				buckets[key] = append(buckets[key], sh)
+			}
+			// The constant tail after the last id, whatever its words
+			// ("ratelimit:{id}:link_account" beside "ratelimit:{id}:profile").
+			if t := tailStart(g.segs); t > 0 {
+				segs := append(append([]segment(nil), g.segs[:t]...), segment{Var: true, Kind: "value"})
+				key := fmt.Sprintf("%d|%s", t, shape(segs))
+				if !slices.Contains(buckets[key], sh) {
+					buckets[key] = append(buckets[key], sh)
+				}
 			}
 		}
 		bk := make([]string, 0, len(buckets))
@@ -273,14 +335,27 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 					live = append(live, m)
 				}
 			}
-			if len(live) < o.MinVariants {
+			// A variant left out of an earlier merge joins the merged
+			// group when alike, whatever its count.
+			need := o.MinVariants
+			_, blanked, _ := strings.Cut(b, "|")
+			if groups[blanked] != nil && !slices.Contains(live, blanked) {
+				live = append(live, blanked)
+				need = 2
+			}
+			if len(live) < need || !alike(keys, groups, live) {
 				continue
 			}
 			var pos int
 			fmt.Sscanf(b, "%d|", &pos)
 			first := groups[live[0]]
 			segs := append([]segment(nil), first.segs...)
-			segs[pos] = segment{Var: true, Kind: "value", Text: segs[pos].Text}
+			if pos < len(segs) {
+				segs[pos] = segment{Var: true, Kind: "value", Text: segs[pos].Text}
+			}
+			if t := tailStart(first.segs); t == pos && t > 0 && len(segs) > t+1 {
+				segs = append(segs[:t], segment{Var: true, Kind: "value"})
+			}
 			merged := &group{segs: segs}
 			for _, m := range live {
 				merged.keys = append(merged.keys, groups[m].keys...)
@@ -291,7 +366,9 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 				g.keys = append(g.keys, merged.keys...)
 			} else {
 				groups[sh] = merged
-				order = append(order, sh)
+				if !slices.Contains(order, sh) {
+					order = append(order, sh)
+				}
 			}
 			changed = true
 		}
@@ -361,7 +438,9 @@ func (g *Grouping) Match(key string) int {
 		return i
 	}
 	for i, p := range g.Patterns {
-		if len(p.segs) != len(segs) {
+		n := len(p.segs)
+		tail := n > 0 && p.segs[n-1].Var && p.segs[n-1].Kind == "value"
+		if len(segs) != n && !(tail && len(segs) > n) {
 			continue
 		}
 		ok := true

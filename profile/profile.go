@@ -89,7 +89,9 @@ type Family struct {
 	Pattern         string `json:"pattern"`
 	ScenarioPattern string `json:"scenario_pattern"`
 	Placeholders    int    `json:"placeholders"`
-	Type            string `json:"type"`
+	// Example is one sampled key of the family.
+	Example string `json:"example"`
+	Type    string `json:"type"`
 	// Types counts the sampled keys by type, when they are mixed.
 	Types   map[string]int `json:"types,omitempty"`
 	Sampled int            `json:"sampled"`
@@ -110,7 +112,10 @@ type Family struct {
 	Size SizeFit `json:"size"`
 	// Len is the mean fields (hash) or members (zset, set, list) a key
 	// holds.
-	Len        float64 `json:"len"`
+	Len float64 `json:"len"`
+	// Fields is a hash's fields when its keys share field names and hold
+	// fewer than all of them (0: Len says it).
+	Fields     int     `json:"fields,omitempty"`
 	TTL        TTLFit  `json:"ttl"`
 	Popularity ZipfFit `json:"popularity"`
 	// Reads, Writes, Fills and Scripts are the observed accesses (Fills:
@@ -353,14 +358,18 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 	}
 	var explained, explainedMem float64
 	for _, gp := range g.Patterns {
-		f := Family{Name: gp.Name, Pattern: gp.Pattern, ScenarioPattern: gp.scenarioPattern(), Placeholders: gp.Vars, Sampled: len(gp.Keys), Types: map[string]int{}, counts: map[string]int{}, HitRate: -1}
+		f := Family{Name: gp.Name, Pattern: gp.Pattern, ScenarioPattern: gp.scenarioPattern(), Placeholders: gp.Vars, Example: keys[gp.Keys[0]].Key, Sampled: len(gp.Keys), Types: map[string]int{}, counts: map[string]int{}, HitRate: -1}
 		var sizes []float64
 		var ttls, idle, freq []int64
 		var mem float64
 		memN := 0
 		var lenSum float64
+		names := map[string]bool{}
 		for _, i := range gp.Keys {
 			k := keys[i]
+			for _, n := range k.Names {
+				names[n] = true
+			}
 			f.Types[k.Type]++
 			if k.Mem >= 0 {
 				mem += float64(k.Mem)
@@ -385,6 +394,13 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 			f.Notes = append(f.Notes, fmt.Sprintf("keys of mixed types %v: written as %s", f.Types, f.Type))
 		}
 		f.Len = lenSum / float64(len(gp.Keys))
+		// A cache that fills a hash a field at a time holds fewer fields
+		// than the hash has: when the keys share their field names, the
+		// names seen over the family count the fields.
+		if f.Type == "hash" && len(names) > int(math.Ceil(f.Len)) && len(names) <= len(gp.Keys)/2 {
+			f.Notes = append(f.Notes, fmt.Sprintf("fields: %d distinct field names over the sampled keys, which hold %.1f on average (filled a field at a time)", len(names), f.Len))
+			f.Fields = len(names)
+		}
 		f.MeanMem = -1
 		if memN > 0 {
 			f.MeanMem = mem / float64(memN)
@@ -473,7 +489,9 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		case a.Script:
 			f.Scripts++
 		case a.Write:
-			if l, ok := lastRead[a.Key]; ok && l.client == a.Client && a.At-l.at < 1 {
+			// A write of a key read just before (by any of the client's
+			// pooled connections) is the read's miss being refilled.
+			if l, ok := lastRead[a.Key]; ok && a.At-l.at < 1 {
 				f.Fills++
 				delete(lastRead, a.Key)
 			} else {

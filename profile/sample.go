@@ -27,6 +27,8 @@ type Key struct {
 	// Elem is the mean size of the sampled field values (hash) or members
 	// (zset, set), -1 when not read; for a string its length.
 	Elem float64 `json:"elem"`
+	// Names are the sampled field names of a hash (HRANDFIELD).
+	Names []string `json:"-"`
 }
 
 // Unread counts, per command, the replies that could not be read and why
@@ -202,7 +204,8 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 			continue
 		}
 		if k.Type == "hash" {
-			vals = everyOther(vals) // field, value, field, value: the values
+			k.Names = everyOther(append([]string{""}, vals...)) // field, value, ...: the fields
+			vals = everyOther(vals)                             // and the values
 		}
 		if len(vals) > 0 {
 			sum := 0

@@ -118,6 +118,9 @@ func (p *Profile) writeFamily(b *strings.Builder, f Family) {
 		w("      type: %s\n", typ)
 	}
 	n := max(1, int(math.Round(f.Len)))
+	if f.Fields > 0 {
+		n = f.Fields
+	}
 	switch typ {
 	case workload.TypeHash:
 		w("      fields: %d\n", min(n, workload.MaxFields))

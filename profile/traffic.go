@@ -129,7 +129,11 @@ const (
 
 var (
 	readCmds  = words("get mget getex getdel hget hmget hgetall hexists hstrlen hkeys hvals hlen zrange zrangebyscore zrevrange zrevrangebyscore zrangebylex zscore zmscore zrank zrevrank zcard zcount smembers sismember smismember scard srandmember lrange lindex llen exists strlen getrange ttl pttl type")
-	writeCmds = words("set setex psetex setnx getset mset msetnx append incr incrby incrbyfloat decr decrby hset hsetnx hmset hdel hincrby hincrbyfloat zadd zrem zincrby zremrangebyrank zremrangebyscore sadd srem spop lpush rpush lpop rpop lrem ltrim lset del unlink expire pexpire expireat pexpireat persist rename")
+	writeCmds = words("set setex psetex setnx getset mset msetnx append incr incrby incrbyfloat decr decrby hset hsetnx hmset hdel hincrby hincrbyfloat zadd zrem zincrby zremrangebyrank zremrangebyscore sadd srem spop lpush rpush lpop rpop lrem ltrim lset del unlink persist rename")
+	// ttlCmds set a key's expiry: a cache sends them beside the write they
+	// belong to (HSET then EXPIRE in one pipeline), so they are not
+	// commands of their own in the observed mix.
+	ttlCmds = words("expire pexpire expireat pexpireat")
 )
 
 func words(s string) map[string]bool {

@@ -90,6 +90,7 @@ func subcommands() []subcommand {
 		{"run", "run a scenario against Redis and report whether the targets hold", runMain},
 		{"capacity", "find the highest load at which every target holds, what breaks first and why", capacityMain},
 		{"size", "how much memory, with which eviction policy and TTLs, gives the target hit rate (simulated, calibrated on a real redis-server)", sizeMain},
+		{"profile", "measure a scenario from a live Redis (a replica), without writing to it", profileMain},
 		{"validate", "check scenario files without running anything", validateMain},
 		{"report", "re-render HTML, Markdown or JUnit from a JSON report", reportMain},
 		{"compare", "compare two JSON reports; exit 1 when the new one regressed", compareMain},
