@@ -3,8 +3,8 @@ package profile
 import (
 	"fmt"
 	"math"
-	"slices"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
