@@ -354,7 +354,11 @@ func regressionSlope(xs, ys []float64) float64 {
 // key space is the n whose alive count is the measured one (bisection).
 // With no TTL, or when that many keys cannot be alive at this read rate
 // in any key space, it returns live itself.
-func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit) (float64, bool) {
+//
+// When most accesses write the key (refresh: a hash filled a field at a
+// time rewrites it and its TTL on every field miss), a key is alive when
+// it was accessed within the TTL: a share 1-exp(-rT).
+func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, refresh bool) (float64, bool) {
 	if ttl <= 0 || lambda <= 0 || live < 2 {
 		return live, false
 	}
@@ -370,7 +374,11 @@ func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit) (flo
 		var a float64
 		for k := 1; k <= n; k++ {
 			rt := lambda * math.Pow(float64(k), -s) / h * ttl.Seconds()
-			a += rt / (1 + rt)
+			if refresh {
+				a += -math.Expm1(-rt)
+			} else {
+				a += rt / (1 + rt)
+			}
 		}
 		return a
 	}

@@ -448,9 +448,25 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 		if f.Placeholders == 0 {
 			continue
 		}
+		// The key space and the popularity depend on each other (a zipf
+		// fitted over the cached keys alone is flattened when more ids
+		// exist): fit one, then the other, until they settle.
 		lambda := p.OpsPerSec * f.Weight
-		if ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity); ok {
+		refresh := f.Reads > 0 && f.Fills+f.Writes >= f.Reads/2
+		for range 3 {
+			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, refresh)
+			if !ok {
+				break
+			}
 			f.Keyspace, f.KeyspaceBy = ks, fmt.Sprintf("TTL turnover: %.0f cached keys at %.1f reads/s with a %s TTL mean about %.0f ids in use", f.Keys, lambda, f.TTL.TTL, ks)
+			if len(f.counts) == 0 {
+				break
+			}
+			prev := f.Popularity.Exponent
+			f.Popularity = fitZipf(countsOf(f.counts), int(ks))
+			if math.Abs(f.Popularity.Exponent-prev) < 0.01 {
+				break
+			}
 		}
 	}
 	p.notes(c)
@@ -508,12 +524,16 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		if f.Placeholders == 0 || f.Reads == 0 {
 			continue
 		}
-		counts := make([]int, 0, len(f.counts))
-		for _, c := range f.counts {
-			counts = append(counts, c)
-		}
-		f.Popularity = fitZipf(counts, int(math.Max(f.Keys, float64(len(counts)))))
+		f.Popularity = fitZipf(countsOf(f.counts), int(math.Max(f.Keys, float64(len(f.counts)))))
 	}
+}
+
+func countsOf(m map[string]int) []int {
+	out := make([]int, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	return out
 }
 
 // weigh gives each family its share of the commands and its write share,
