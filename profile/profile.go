@@ -43,12 +43,16 @@ type Profile struct {
 	Started    time.Time     `json:"started"`
 	Took       time.Duration `json:"took"`
 	Deployment Deployment    `json:"deployment"`
-	// DBSize is the keys over every node read (DBSIZE) at the sample.
-	DBSize      int64  `json:"dbsize"`
-	UsedMemory  int64  `json:"used_memory"`
-	LFULogFact  int64  `json:"lfu_log_factor,omitempty"`
-	Requested   int    `json:"sample_requested"`
-	Sampled     int    `json:"sampled"`
+	// DBSize is the keys over every node read (DBSIZE) when the sample
+	// starts.
+	DBSize     int64 `json:"dbsize"`
+	UsedMemory int64 `json:"used_memory"`
+	LFULogFact int64 `json:"lfu_log_factor,omitempty"`
+	Requested  int   `json:"sample_requested"`
+	Sampled    int   `json:"sampled"`
+	// Census says the sample read every key (SCAN went round on every
+	// node): counts are exact, not scaled.
+	Census      bool   `json:"census"`
 	Unread      Unread `json:"unread"`
 	Probe       ProbeReport
 	Traffic     Traffic     `json:"traffic"`
@@ -312,22 +316,31 @@ func (p *Profile) sample(ctx context.Context, nodes []*node, c Config) ([]Key, e
 		}
 		sizes[i] = s
 	}
+	// The keys counted now, at the sample, are what its shares scale to
+	// (the count before the traffic window is older by its length).
+	p.DBSize = 0
+	for _, s := range sizes {
+		p.DBSize += s
+	}
 	shares := sampleShares(sizes, c.Sample)
 	o := SampleOptions{Keys: c.Sample, Elems: c.Elems, LFU: isLFU(p.Deployment.Policy)}
 	var all []Key
+	census := true
 	for i, n := range nodes {
 		if shares[i] == 0 {
 			continue
 		}
 		c.Logf("profile: sampling %d of %d keys on %s (at most %.0f commands/s)", shares[i], sizes[i], n.addr, c.MaxOpsPerSec)
-		ks, err := sampleNode(ctx, n, shares[i], o, p.Unread)
+		ks, complete, err := sampleNode(ctx, n, shares[i], o, p.Unread)
 		all = append(all, ks...)
+		census = census && complete
 		if err != nil {
 			return all, &EnvError{err}
 		}
 	}
 	sortKeys(all)
 	p.Sampled = len(all)
+	p.Census = census
 	return all, nil
 }
 
@@ -353,7 +366,7 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 	}
 	tiers := tierTTLs()
 	scale := 1.0
-	if len(keys) > 0 {
+	if len(keys) > 0 && !p.Census {
 		scale = float64(p.DBSize) / float64(len(keys))
 	}
 	var explained, explainedMem float64
@@ -413,9 +426,12 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 		if gp.Vars == 0 {
 			f.Keys, f.KeysLo, f.KeysHi = 1, 1, 1
 		} else {
-			lo, hi := ShareCI(len(gp.Keys), len(keys))
 			f.Keys = float64(len(gp.Keys)) * scale
-			f.KeysLo, f.KeysHi = lo*float64(p.DBSize), hi*float64(p.DBSize)
+			f.KeysLo, f.KeysHi = f.Keys, f.Keys
+			if !p.Census {
+				lo, hi := ShareCI(len(gp.Keys), len(keys))
+				f.KeysLo, f.KeysHi = lo*float64(p.DBSize), hi*float64(p.DBSize)
+			}
 		}
 		switch {
 		case gp.Vars == 0:
@@ -568,6 +584,9 @@ func (p *Profile) weigh(keys []Key, g *Grouping) {
 	t := p.Traffic
 	p.OpsPerSec = float64(t.Reads+max(0, t.Writes-t.Misses)) / math.Max(t.Window.Seconds(), 1e-9)
 	scale := float64(p.DBSize) / math.Max(float64(len(keys)), 1)
+	if p.Census {
+		scale = 1
+	}
 	for i, gp := range g.Patterns {
 		f := &p.Families[i]
 		var rate float64

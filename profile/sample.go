@@ -67,19 +67,19 @@ type SampleOptions struct {
 // sampleNode reads up to want keys of one node by SCAN, pipelined in
 // batches. SCAN walks the hash table's buckets, whose order is unrelated
 // to the keys' names, so its first keys are close to a uniform sample.
-func sampleNode(ctx context.Context, n *node, want int, o SampleOptions, unread Unread) ([]Key, error) {
-	var out []Key
+// complete says SCAN came back to cursor 0: every key was read, the
+// sample is a census.
+func sampleNode(ctx context.Context, n *node, want int, o SampleOptions, unread Unread) (out []Key, complete bool, err error) {
 	seen := map[string]bool{}
 	var cursor uint64
 	for len(out) < want {
 		var keys []string
-		var err error
 		keys, cursor, err = n.c.Scan(ctx, cursor, "", 200).Result()
 		if err != nil {
 			if ctx.Err() != nil {
-				return out, nil
+				return out, false, nil
 			}
-			return out, fmt.Errorf("SCAN on %s: %w", n.addr, err)
+			return out, false, fmt.Errorf("SCAN on %s: %w", n.addr, err)
 		}
 		var batch []string
 		for _, k := range keys {
@@ -95,16 +95,16 @@ func sampleNode(ctx context.Context, n *node, want int, o SampleOptions, unread 
 			out = append(out, ks...)
 			if err != nil {
 				if ctx.Err() != nil {
-					return out, nil
+					return out, false, nil
 				}
-				return out, err
+				return out, false, err
 			}
 		}
 		if cursor == 0 {
-			break
+			return out, true, nil
 		}
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // readKeys reads one batch of keys in two pipelines: what every key has
