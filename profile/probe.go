@@ -94,6 +94,7 @@ func (p *probe) run(ctx context.Context, stop func(error)) {
 			if scale > 1.0/16 {
 				scale /= 2
 				p.rep.Backoffs++
+				slowRun = 0 // counted again at the lowest rate
 			} else if slowRun >= p.o.StopAfter {
 				p.rep.Stopped = fmt.Sprintf("the server's PING latency stayed above %.2f ms (baseline %.2f ms) for %d probes at 1/16 of --max-ops-per-sec", limitMs, p.rep.BaselineMs, slowRun)
 				p.mu.Unlock()

@@ -229,3 +229,45 @@ func patterns(p *Profile) []string {
 	}
 	return out
 }
+
+// The probe backs off when the server's PING latency rises and stops the
+// profile when it stays up: a client of the test blocks the server with
+// DEBUG SLEEP over and over, as a saturated server would answer.
+func TestProbeBacksOffAndStops(t *testing.T) {
+	addr, c := startRedis(t, "--enable-debug-command", "yes")
+	n := dial(mustParse(t, "redis://"+addr), addr, 1000)
+	defer n.close()
+	o := ProbeOptions{Every: 20 * time.Millisecond, Rise: 4, Slack: 2 * time.Millisecond, StopAfter: 3}
+	pr := &probe{n: n, limit: []*limiter{n.limit}, o: o}
+	if err := pr.baseline(context.Background()); err != nil { // before the server is busy
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		for ctx.Err() == nil {
+			c.Do(ctx, "debug", "sleep", "0.05")
+		}
+	}()
+	stopped := make(chan error, 1)
+	pr.run(ctx, func(err error) { stopped <- err })
+	cancel()
+	<-busy
+	select {
+	case err := <-stopped:
+		if !contains(err.Error(), "PING latency stayed above") {
+			t.Errorf("stopped with %v", err)
+		}
+	default:
+		t.Fatal("the probe returned without stopping")
+	}
+	rep := pr.report()
+	if rep.Backoffs != 4 || rep.Slow < 4+o.StopAfter-1 || rep.Stopped == "" {
+		t.Errorf("probe report %+v: want 4 halvings to 1/16, then a stop", rep)
+	}
+	if rate, _ := n.limit.current(); rate != 1000.0/16 {
+		t.Errorf("rate at the stop %g, want 1/16 of 1000", rate)
+	}
+}
