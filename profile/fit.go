@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -146,12 +147,7 @@ func fitTTL(ttls []int64, tiers map[string]time.Duration) TTLFit {
 		return f
 	}
 	maxTTL := time.Duration(f.MaxMs) * time.Millisecond
-	names := make([]string, 0, len(tiers))
-	for n := range tiers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(tiers)) {
 		d := tiers[n]
 		if d > 0 && maxTTL <= d && maxTTL >= d*95/100 {
 			f.Tier, f.TTL = n, d

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -322,12 +323,7 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 				}
 			}
 		}
-		bk := make([]string, 0, len(buckets))
-		for k := range buckets {
-			bk = append(bk, k)
-		}
-		sort.Strings(bk)
-		for _, b := range bk {
+		for _, b := range slices.Sorted(maps.Keys(buckets)) {
 			members := buckets[b]
 			live := members[:0:0]
 			for _, m := range members {

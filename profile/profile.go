@@ -52,9 +52,9 @@ type Profile struct {
 	Sampled    int   `json:"sampled"`
 	// Census says the sample read every key (SCAN went round on every
 	// node): counts are exact, not scaled.
-	Census      bool   `json:"census"`
-	Unread      Unread `json:"unread"`
-	Probe       ProbeReport
+	Census      bool        `json:"census"`
+	Unread      Unread      `json:"unread"`
+	Probe       ProbeReport `json:"probe"`
 	Traffic     Traffic     `json:"traffic"`
 	Observation Observation `json:"observation"`
 	Families    []Family    `json:"families"`

@@ -3,56 +3,30 @@ package profile
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheproof/cacheproof/topology"
 )
 
-// startRedis runs a private redis-server on a free loopback port in a temp
-// dir, stopped when the test ends, and returns its address and an
-// unguarded client the test fills it with.
-func startRedis(t *testing.T, args ...string) (string, *redis.Client) {
+// startRedis runs a private redis-server (topology's process backend, on
+// a loopback port, stopped when the test ends) with extra configuration,
+// and returns its address and an unguarded client the test fills it with.
+func startRedis(t *testing.T, config map[string]string) (string, *redis.Client) {
 	t.Helper()
-	bin := os.Getenv("CACHEPROOF_REDIS_SERVER")
-	if bin == "" {
-		bin = "redis-server"
-	}
-	path, err := exec.LookPath(bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir(), ExtraConfig: config})
 	if err != nil {
-		t.Skipf("redis-server not available (%v); install Debian's redis-server", err)
+		t.Fatalf("start redis-server: %v", err)
 	}
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		dir := t.TempDir()
-		full := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no"}, args...)
-		cmd := exec.Command(path, full...)
-		cmd.Dir = dir
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		t.Cleanup(func() { c.Close() })
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if err := c.Ping(context.Background()).Err(); err == nil || contains(err.Error(), "NOAUTH") {
-				return addr, c
-			}
-		}
-	}
-	t.Fatal("redis-server did not answer PING")
-	return "", nil
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	addr := d.Endpoints().Addrs[0]
+	c := redis.NewClient(&redis.Options{Addr: addr, Password: config["requirepass"]})
+	t.Cleanup(func() { c.Close() })
+	return addr, c
 }
 
 // fill writes a small keyspace of known families: 400 products (hash, 5
@@ -90,7 +64,7 @@ func quickConfig(url string) Config {
 }
 
 func TestWriteIsRefused(t *testing.T) {
-	addr, raw := startRedis(t)
+	addr, raw := startRedis(t, nil)
 	base, err := redis.ParseURL("redis://" + addr)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +93,7 @@ func TestWriteIsRefused(t *testing.T) {
 }
 
 func TestProfileFindsFamilies(t *testing.T) {
-	addr, c := startRedis(t, "--maxmemory-policy", "allkeys-lru", "--maxmemory", "64mb")
+	addr, c := startRedis(t, map[string]string{"maxmemory-policy": "allkeys-lru", "maxmemory": "64mb"})
 	fill(t, c)
 	p, err := Run(context.Background(), quickConfig("redis://"+addr))
 	if err != nil {
@@ -164,7 +138,7 @@ func TestProfileFindsFamilies(t *testing.T) {
 }
 
 func TestUnreadUnderACLAndPolicy(t *testing.T) {
-	addr, c := startRedis(t, "--maxmemory-policy", "allkeys-lru")
+	addr, c := startRedis(t, map[string]string{"maxmemory-policy": "allkeys-lru"})
 	fill(t, c)
 	ctx := context.Background()
 	// A read-only user denied MEMORY: its usage is reported as unread.
@@ -199,7 +173,7 @@ func TestUnreadUnderACLAndPolicy(t *testing.T) {
 }
 
 func TestAuthFailureIsEnvError(t *testing.T) {
-	addr, _ := startRedis(t, "--requirepass", "right")
+	addr, _ := startRedis(t, map[string]string{"requirepass": "right"})
 	_, err := Run(context.Background(), quickConfig("redis://:wrong@"+addr))
 	var env *EnvError
 	if err == nil || !errorsAs(err, &env) {
@@ -234,7 +208,7 @@ func patterns(p *Profile) []string {
 // profile when it stays up: a client of the test blocks the server with
 // DEBUG SLEEP over and over, as a saturated server would answer.
 func TestProbeBacksOffAndStops(t *testing.T) {
-	addr, c := startRedis(t, "--enable-debug-command", "yes")
+	addr, c := startRedis(t, map[string]string{"enable-debug-command": "yes"})
 	n := dial(mustParse(t, "redis://"+addr), addr, 1000)
 	defer n.close()
 	o := ProbeOptions{Every: 20 * time.Millisecond, Rise: 4, Slack: 2 * time.Millisecond, StopAfter: 3}

@@ -73,7 +73,7 @@ func roundTrip(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, raw := startRedis(t, "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+	addr, raw := startRedis(t, map[string]string{"maxmemory": "64mb", "maxmemory-policy": "allkeys-lru"})
 	src, err := os.ReadFile(filepath.Join("testdata", "roundtrip-"+name+".yaml"))
 	if err != nil {
 		t.Fatal(err)

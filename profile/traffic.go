@@ -3,6 +3,8 @@ package profile
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,10 +160,7 @@ func commandKind(name string) int {
 
 // topCommands lists a mix's commands from the largest share.
 func topCommands(mix map[string]float64) []string {
-	names := make([]string, 0, len(mix))
-	for k := range mix {
-		names = append(names, k)
-	}
+	names := slices.Collect(maps.Keys(mix))
 	sort.Slice(names, func(i, j int) bool {
 		if mix[names[i]] != mix[names[j]] {
 			return mix[names[i]] > mix[names[j]]
