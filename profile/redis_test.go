@@ -2,7 +2,14 @@ package profile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +142,17 @@ func TestProfileFindsFamilies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
+	dir := t.TempDir()
+	if err := p.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	var back Profile
+	if data, err := os.ReadFile(filepath.Join(dir, "profile.json")); err != nil || json.Unmarshal(data, &back) != nil || len(back.Families) != len(p.Families) {
+		t.Errorf("profile.json does not read back: %v", err)
+	}
+	if page, err := os.ReadFile(filepath.Join(dir, "profile.html")); err != nil || !strings.Contains(string(page), "product:{product_id}:info") {
+		t.Errorf("profile.html lacks the families: %v", err)
+	}
 }
 
 func TestUnreadUnderACLAndPolicy(t *testing.T) {
@@ -243,5 +261,46 @@ func TestProbeBacksOffAndStops(t *testing.T) {
 	}
 	if rate, _ := n.limit.current(); rate != 1000.0/16 {
 		t.Errorf("rate at the stop %g, want 1/16 of 1000", rate)
+	}
+}
+
+// Over TLS (rediss://, a self-signed server certificate made by openssl,
+// skip_verify in the URL), the sample and MONITOR both work.
+func TestProfileOverTLS(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	crt, key := filepath.Join(dir, "redis.crt"), filepath.Join(dir, "redis.key")
+	if out, err := exec.Command(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=localhost").CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	_, c := startRedis(t, map[string]string{"tls-port": strconv.Itoa(port), "tls-cert-file": crt, "tls-key-file": key,
+		"tls-ca-cert-file": crt, "tls-auth-clients": "no"})
+	fill(t, c)
+	cfg := quickConfig(fmt.Sprintf("rediss://127.0.0.1:%d?skip_verify=true", port))
+	cfg.Duration, cfg.Observe = time.Second, time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // something for MONITOR to see
+		for ctx.Err() == nil {
+			c.Get(ctx, "cart:00000001-1111-2222-3333-444455556666")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	p, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Families) < 3 || p.Observation.Accesses == 0 || len(p.Unread) != 0 {
+		t.Errorf("over TLS: families %v, %d accesses observed, unread %v", patterns(p), p.Observation.Accesses, p.Unread)
 	}
 }
