@@ -188,6 +188,32 @@ type ZipfFit struct {
 	// Err is the fit's root-mean-square distance between observed and
 	// simulated log counts by rank.
 	Err float64 `json:"err"`
+	// Keyspace is the key space the fit drew over (fitZipfJoint: the one
+	// that fits best).
+	Keyspace int `json:"keyspace,omitempty"`
+}
+
+// fitZipfJoint fits the exponent and the key space together: the reads
+// of a family come from more ids than are cached when some expired, and a
+// zipf fitted over too few ids is flattened (the spread of rarely read
+// keys is what tells the two apart). Key spaces from the cached count to
+// three times it are tried; above 500,000 cached keys only the cached
+// count is (the simulation's cost grows with the key space).
+func fitZipfJoint(counts []int, cached int) ZipfFit {
+	factors := []float64{1, 1.1, 1.25, 1.5, 2, 3}
+	if cached > 500_000 {
+		factors = factors[:1]
+	}
+	var best ZipfFit
+	for i, f := range factors {
+		n := max(int(float64(cached)*f), len(counts))
+		z := fitZipf(counts, n)
+		z.Keyspace = n
+		if i == 0 || z.Err < best.Err {
+			best = z
+		}
+	}
+	return best
 }
 
 // fitZipf fits a zipf exponent to the read counts of a family's keys,

@@ -272,6 +272,9 @@ type MergeOptions struct {
 	MinKeys     int
 	MinMemShare float64
 	MinVariants int
+	// Hot are single keys the observed traffic reads often: each is a
+	// family however small.
+	Hot map[string]bool
 }
 
 // DefaultMerge keeps a pattern seen in 0.1 % of the sample (at least 3
@@ -396,7 +399,8 @@ func Infer(keys []Key, o MergeOptions) Grouping {
 		}
 		// A constant key (no placeholder) is one key: a family when it is
 		// big enough; a varying pattern needs keys.
-		if len(g.keys) < o.MinKeys && memShare < o.MinMemShare && !(vars == 0 && memShare >= o.MinMemShare/5) {
+		hot := vars == 0 && len(g.keys) == 1 && o.Hot[keys[g.keys[0]].Key]
+		if len(g.keys) < o.MinKeys && memShare < o.MinMemShare && !(vars == 0 && memShare >= o.MinMemShare/5) && !hot {
 			out.Other = append(out.Other, g.keys...)
 			continue
 		}

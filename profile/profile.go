@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -195,7 +198,8 @@ func Run(ctx context.Context, c Config) (*Profile, error) {
 	if p.Stopped == "" && p.Probe.Stopped != "" {
 		p.Stopped = p.Probe.Stopped
 	}
-	p.build(keys, accesses, c)
+	keys, hot := p.addHot(context.WithoutCancel(ctx), nodes, keys, accesses, c)
+	p.build(keys, hot, accesses, c)
 	p.Took = time.Since(start).Round(time.Millisecond)
 	return p, nil
 }
@@ -358,8 +362,10 @@ func tierTTLs() map[string]time.Duration {
 }
 
 // build turns the sample and the observed accesses into families.
-func (p *Profile) build(keys []Key, accesses []Access, c Config) {
-	g := Infer(keys, DefaultMerge(len(keys)))
+func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Config) {
+	mo := DefaultMerge(len(keys))
+	mo.Hot = hot
+	g := Infer(keys, mo)
 	var totalMem float64
 	for _, k := range keys {
 		totalMem += float64(max(k.Mem, 0))
@@ -367,7 +373,7 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 	tiers := tierTTLs()
 	scale := 1.0
 	if len(keys) > 0 && !p.Census {
-		scale = float64(p.DBSize) / float64(len(keys))
+		scale = float64(p.DBSize) / float64(max(p.Sampled, 1))
 	}
 	var explained, explainedMem float64
 	for _, gp := range g.Patterns {
@@ -429,7 +435,7 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 			f.Keys = float64(len(gp.Keys)) * scale
 			f.KeysLo, f.KeysHi = f.Keys, f.Keys
 			if !p.Census {
-				lo, hi := ShareCI(len(gp.Keys), len(keys))
+				lo, hi := ShareCI(len(gp.Keys), max(p.Sampled, len(gp.Keys)))
 				f.KeysLo, f.KeysHi = lo*float64(p.DBSize), hi*float64(p.DBSize)
 			}
 		}
@@ -464,28 +470,94 @@ func (p *Profile) build(keys []Key, accesses []Access, c Config) {
 		if f.Placeholders == 0 {
 			continue
 		}
-		// The key space and the popularity depend on each other (a zipf
-		// fitted over the cached keys alone is flattened when more ids
-		// exist): fit one, then the other, until they settle.
+		// Cached keys turn over with the TTL: more ids are read than are
+		// cached at once, and a zipf fitted over the cached ids alone is
+		// flattened. The turnover model says how many ids (and the
+		// exponent is fitted again over them, until both settle); where
+		// it cannot (nearly every id cached), the joint fit's key space
+		// stands.
 		lambda := p.OpsPerSec * f.Weight
 		refresh := f.Reads > 0 && f.Fills+f.Writes >= f.Reads/2
+		joint := f.Popularity.Keyspace
+		resolved := false
 		for range 3 {
 			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, refresh)
 			if !ok {
 				break
 			}
+			resolved = true
 			f.Keyspace, f.KeyspaceBy = ks, fmt.Sprintf("TTL turnover: %.0f cached keys at %.1f reads/s with a %s TTL mean about %.0f ids in use", f.Keys, lambda, f.TTL.TTL, ks)
 			if len(f.counts) == 0 {
 				break
 			}
 			prev := f.Popularity.Exponent
 			f.Popularity = fitZipf(countsOf(f.counts), int(ks))
+			f.Popularity.Keyspace = int(ks)
 			if math.Abs(f.Popularity.Exponent-prev) < 0.01 {
 				break
 			}
 		}
+		if !resolved && float64(joint) > f.Keys*1.02 {
+			f.Keyspace, f.KeyspaceBy = float64(joint), fmt.Sprintf("the observed reads' spread: %.0f cached keys, about %d ids read (the TTL turnover cannot tell: nearly every id is cached)", f.Keys, joint)
+		}
 	}
 	p.notes(c)
+}
+
+// hotShare is the share of the observed accesses a single key of no
+// family needs to be read and made a family of its own.
+const hotShare = 0.01
+
+// addHot reads the keys of no pattern in the sample that the observed
+// traffic reads often (a constant key such as "meta:current_patch": one
+// key of thousands is rarely sampled, yet may take a share of the
+// commands) and adds them to the sample, marked hot.
+func (p *Profile) addHot(ctx context.Context, nodes []*node, keys []Key, accesses []Access, c Config) ([]Key, map[string]bool) {
+	if len(accesses) == 0 {
+		return keys, nil
+	}
+	g := Infer(keys, DefaultMerge(len(keys)))
+	counts := map[string]int{}
+	for _, a := range accesses {
+		if g.Match(a.Key) < 0 {
+			counts[a.Key]++
+		}
+	}
+	sampled := map[string]bool{}
+	for _, k := range keys {
+		sampled[k.Key] = true
+	}
+	var want []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if float64(counts[k]) >= hotShare*float64(len(accesses)) && !sampled[k] && len(want) < 100 {
+			if segs := split(k); shape(segs) == k { // a constant key
+				want = append(want, k)
+			}
+		}
+	}
+	hot := map[string]bool{}
+	for _, k := range keys {
+		hot[k.Key] = counts[k.Key] >= 1 && float64(counts[k.Key]) >= hotShare*float64(len(accesses))
+	}
+	if len(want) == 0 {
+		return keys, hot
+	}
+	o := SampleOptions{Elems: c.Elems, LFU: isLFU(p.Deployment.Policy)}
+	for _, n := range nodes {
+		found, err := readKeys(ctx, n, want, o, Unread{}) // a cluster's other nodes answer MOVED: not counted as unread
+		if err != nil {
+			continue
+		}
+		for _, k := range found {
+			if !sampled[k.Key] {
+				sampled[k.Key], hot[k.Key] = true, true
+				keys = append(keys, k)
+			}
+		}
+	}
+	sortKeys(keys)
+	p.Notes = append(p.Notes, fmt.Sprintf("%d single key(s) read often by the observed traffic but not in the sample were read and made families: %s", len(want), strings.Join(want, ", ")))
+	return keys, hot
 }
 
 // majority is the most common type.
@@ -540,7 +612,7 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		if f.Placeholders == 0 || f.Reads == 0 {
 			continue
 		}
-		f.Popularity = fitZipf(countsOf(f.counts), int(math.Max(f.Keys, float64(len(f.counts)))))
+		f.Popularity = fitZipfJoint(countsOf(f.counts), int(math.Round(f.Keys)))
 	}
 }
 
@@ -583,7 +655,7 @@ func (p *Profile) weigh(keys []Key, g *Grouping) {
 	}
 	t := p.Traffic
 	p.OpsPerSec = float64(t.Reads+max(0, t.Writes-t.Misses)) / math.Max(t.Window.Seconds(), 1e-9)
-	scale := float64(p.DBSize) / math.Max(float64(len(keys)), 1)
+	scale := float64(p.DBSize) / math.Max(float64(p.Sampled), 1)
 	if p.Census {
 		scale = 1
 	}
@@ -621,7 +693,10 @@ func (p *Profile) notes(c Config) {
 	if p.Observation.Accesses == 0 {
 		p.Notes = append(p.Notes, "popularity and each family's share of the commands are estimated from the sampled keys' OBJECT IDLETIME (or FREQ under LFU) and INFO's command mix, not observed: rough; --observe D measures them with MONITOR")
 	}
-	if p.Sampled < p.Requested && int64(p.Sampled) < p.DBSize {
+	switch {
+	case p.Census:
+		p.Notes = append(p.Notes, fmt.Sprintf("the sample read every key (%d): counts are exact as of the sample", p.Sampled))
+	case p.Sampled < p.Requested:
 		p.Notes = append(p.Notes, fmt.Sprintf("sampled %d keys of the %d asked for", p.Sampled, p.Requested))
 	}
 	for name, u := range p.Unread {
