@@ -20,9 +20,8 @@ const MonitorWarning = "--observe uses MONITOR: the server copies every command 
 	"It stops after the duration or the line cap, whichever comes first."
 
 // Access is one key access seen by MONITOR: the key, whether the command
-// wrote it (a script counts as a write: a cache's scripts are conditional
-// writes, rate limits, compare-and-swaps), the client that sent it and
-// when.
+// wrote it, whether it was a script's call (a script that only reads
+// counts as a read, see scriptCall), the client that sent it and when.
 type Access struct {
 	Key    string
 	Write  bool
@@ -94,6 +93,8 @@ func observe(ctx context.Context, n *node, d time.Duration, maxLines int, fn fun
 	if err != nil {
 		return 0, fmt.Errorf("MONITOR on %s: %w", n.addr, err)
 	}
+	var sc scriptCall
+	defer func() { sc.flush(fn) }()
 	for lines < maxLines {
 		line, err := rd.ReadString('\n')
 		if err != nil {
@@ -107,20 +108,52 @@ func observe(ctx context.Context, n *node, d time.Duration, maxLines int, fn fun
 			continue
 		}
 		at, client, args := monitorLine(line)
-		if len(args) == 0 || strings.HasSuffix(client, "lua") {
-			continue // a script's own commands: the script call counts once
+		if len(args) == 0 {
+			continue
 		}
 		cmd := strings.ToLower(args[0])
 		kind := commandKind(cmd)
+		if strings.HasSuffix(client, "lua") {
+			// A script's own commands follow its call (a script runs
+			// alone): they say whether it read or wrote.
+			if !ttlCmds[cmd] {
+				sc.reads = sc.reads || kind == kindRead
+				sc.writes = sc.writes || kind == kindWrite
+			}
+			continue
+		}
+		sc.flush(fn)
 		script := isScript(cmd)
 		if kind == kindOther && !script || ttlCmds[cmd] {
 			continue
 		}
 		for _, k := range commandKeys(cmd, args[1:]) {
-			fn(Access{Key: k, Write: kind == kindWrite || script, Script: script, Client: client, At: at})
+			a := Access{Key: k, Write: kind == kindWrite, Script: script, Client: client, At: at}
+			if script {
+				sc.calls = append(sc.calls, a)
+			} else {
+				fn(a)
+			}
 		}
 	}
 	return lines, nil
+}
+
+// scriptCall is a script's call waiting for its own commands: a script
+// that only reads (a get-and-extend: GET, then PEXPIRE) counts as a read
+// of its keys, one that writes (a rate limit's INCR, a compare-and-swap's
+// SET) or whose commands were not seen as a write.
+type scriptCall struct {
+	calls         []Access
+	reads, writes bool
+}
+
+func (s *scriptCall) flush(fn func(Access)) {
+	for _, a := range s.calls {
+		a.Write = s.writes || !s.reads
+		fn(a)
+	}
+	*s = scriptCall{}
 }
 
 func isScript(cmd string) bool {

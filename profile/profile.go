@@ -126,7 +126,8 @@ type Family struct {
 	TTL        TTLFit  `json:"ttl"`
 	Popularity ZipfFit `json:"popularity"`
 	// Reads, Writes, Fills and Scripts are the observed accesses (Fills:
-	// writes of a key its client read just before, a miss's refill).
+	// writes of a key read just before, a miss's refill; Scripts: calls of
+	// scripts that write, such as rate limits and compare-and-swaps).
 	Reads   int `json:"reads"`
 	Writes  int `json:"writes"`
 	Fills   int `json:"fills"`
@@ -590,7 +591,7 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		}
 		f := &p.Families[i]
 		switch {
-		case a.Script:
+		case a.Script && a.Write:
 			f.Scripts++
 		case a.Write:
 			// A write of a key read just before (by any of the client's

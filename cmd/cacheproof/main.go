@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/profile"
 	"github.com/cacheproof/cacheproof/sizing"
 )
 
@@ -47,7 +48,7 @@ const (
 // exitCode is the exit code an error's type decides: a configuration
 // problem found when the run is wired (harness.ConfigError) is the user's,
 // exit 2; a failure of the machine or of Redis (harness.EnvError,
-// sizing.EnvError) is the environment's, exit 3. Any other error gets
+// sizing.EnvError, profile.EnvError) is the environment's, exit 3. Any other error gets
 // otherwise, which each command chooses (a run that failed for an
 // unforeseen reason blames the environment, raw and size the input).
 // Interruptions are the caller's to tell apart first or after, as its
@@ -56,10 +57,11 @@ func exitCode(err error, otherwise int) int {
 	var cfgErr *harness.ConfigError
 	var runEnv *harness.EnvError
 	var sizeEnv *sizing.EnvError
+	var profEnv *profile.EnvError
 	switch {
 	case errors.As(err, &cfgErr):
 		return exitUsage
-	case errors.As(err, &runEnv), errors.As(err, &sizeEnv):
+	case errors.As(err, &runEnv), errors.As(err, &sizeEnv), errors.As(err, &profEnv):
 		return exitEnvironment
 	}
 	return otherwise

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,13 +113,8 @@ func profileMain(args []string, stdout, stderr io.Writer) int {
 	})
 	interrupted := ctx.Err() != nil
 	if err != nil {
-		var env *profile.EnvError
-		if errors.As(err, &env) {
-			errf("%v", err)
-			return exitEnvironment
-		}
 		errf("%v", err)
-		return exitUsage
+		return exitCode(err, exitUsage) // a URL that does not parse is the user's
 	}
 	if err := p.WriteFiles(f.out); err != nil {
 		errf("%v", err)
