@@ -483,7 +483,9 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 		resolved := false
 		for range 3 {
 			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, refresh)
-			if !ok {
+			if !ok || ks < 1.05*f.Keys {
+				// Near saturation every key space a little above the
+				// cached count fits the turnover: it cannot tell.
 				break
 			}
 			resolved = true
