@@ -123,3 +123,24 @@ func TestMonitorLine(t *testing.T) {
 		t.Errorf("mset keys %v", got)
 	}
 }
+
+func TestTrafficDeltas(t *testing.T) {
+	at := time.Unix(1000, 0)
+	start := []snapshot{{at: at, calls: map[string]int64{"get": 100, "set": 10, "info": 5, "ping": 2},
+		stats: map[string]string{"keyspace_hits": "80", "keyspace_misses": "20", "evicted_keys": "0"}}}
+	end := []snapshot{{at: at.Add(10 * time.Second), calls: map[string]int64{"get": 1100, "set": 110, "info": 6, "ping": 42, "del": 5},
+		stats: map[string]string{"keyspace_hits": "880", "keyspace_misses": "220", "evicted_keys": "3"}}}
+	tr := trafficOf(start, end, map[string]int64{"info": 1, "ping": 40})
+	want := map[string]int64{"get": 1000, "set": 100, "del": 5}
+	if len(tr.Commands) != len(want) {
+		t.Errorf("commands %v, want %v (the profiler's INFO and PINGs taken out)", tr.Commands, want)
+	}
+	for k, v := range want {
+		if tr.Commands[k] != v {
+			t.Errorf("%s: %d calls, want %d", k, tr.Commands[k], v)
+		}
+	}
+	if tr.HitRate != 0.8 || tr.Reads != 1000 || tr.Writes != 105 || tr.Evicted != 3 || tr.OpsPerS != 110.5 {
+		t.Errorf("traffic %+v", tr)
+	}
+}

@@ -179,7 +179,7 @@ func Run(ctx context.Context, c Config) (*Profile, error) {
 	}
 
 	// 1. Traffic: INFO deltas over the window, MONITOR inside it.
-	accesses, err := p.watchTraffic(ctx, nodes, c)
+	accesses, err := p.watchTraffic(ctx, nodes, pr, c)
 	if err != nil && context.Cause(ctx) == nil {
 		return nil, err
 	}
@@ -248,7 +248,8 @@ func isLFU(policy string) bool { return policy == "allkeys-lfu" || policy == "vo
 
 // watchTraffic takes INFO at both ends of the window and, with --observe,
 // runs MONITOR on every node inside it.
-func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, c Config) ([]Access, error) {
+func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, probe *probe, c Config) ([]Access, error) {
+	probesBefore := probe.report().Probes
 	start := make([]snapshot, len(nodes))
 	for i, n := range nodes {
 		s, err := takeSnapshot(ctx, n)
@@ -299,7 +300,11 @@ func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, c Config) ([]
 		}
 		end[i] = s
 	}
-	p.Traffic = trafficOf(start, end)
+	own := map[string]int64{"info": int64(len(nodes)), "ping": int64(probe.report().Probes - probesBefore)}
+	if c.Observe > 0 {
+		own["monitor"] = int64(len(nodes))
+	}
+	p.Traffic = trafficOf(start, end, own)
 	if obsErr != nil {
 		p.Unread.add("MONITOR", obsErr)
 		p.Notes = append(p.Notes, "MONITOR failed ("+obsErr.Error()+"): popularity from OBJECT FREQ/IDLETIME instead")

@@ -71,21 +71,21 @@ func statInt(kv map[string]string, k string) int64 {
 	return v
 }
 
-// ownCommands are the profiler's own commands during the window (INFO at
-// its ends); they are taken out of the mix.
-var ownCommands = map[string]int64{"info": 1}
-
 // trafficOf turns the snapshots at the window's start and end into the
-// traffic of the window.
-func trafficOf(start, end []snapshot) Traffic {
+// traffic of the window, less own: the profiler's own commands in it
+// (INFO at its ends, on every node; the probe's PINGs; MONITOR).
+func trafficOf(start, end []snapshot, own map[string]int64) Traffic {
 	t := Traffic{Commands: map[string]int64{}, Mix: map[string]float64{}, HitRate: -1}
 	var window time.Duration
+	own = maps.Clone(own)
 	for i := range start {
 		a, b := start[i], end[i]
 		window = max(window, b.at.Sub(a.at))
 		for name, c := range b.calls {
-			d := c - a.calls[name] - ownCommands[name]
-			if d > 0 {
+			d := c - a.calls[name]
+			take := min(d, own[name])
+			own[name] -= take
+			if d -= take; d > 0 {
 				t.Commands[name] += d
 			}
 		}
