@@ -11,12 +11,15 @@
 // run's specs into Faults. A Runner plays the fault timeline against the
 // run's clock, a WriteTracker follows acknowledged writes to the persistent
 // tier through demotions and failovers (Jepsen's set test, in spirit), and
-// a Measurement turns the run's timeline (Samples) into one FaultMeasure
-// per occurrence: time to the first error, time until operations and p99
-// recover, the hit-rate dip and re-warm, evictions, OOM errors, reconnects
-// and lost writes.
+// a Measurement turns the run's timeline (the result's rows) into the
+// result's report of each occurrence (result.FaultReport): time to the
+// first error, time until operations and p99 recover, the hit-rate dip and
+// re-warm, evictions, OOM errors, reconnects and lost writes. As it plays,
+// the Runner tells its subscribers (Options.Subscribers) of each
+// occurrence's start, effect, emptied node and end (Notice), so the bot
+// layer and the miss ledger react to a fault when it happens.
 //
-// It knows neither the scenario file format nor the report's: harness
-// translates a scenario's entries into Specs, and FaultMeasures into the
-// report.
+// It does not know the scenario file format: harness translates a
+// scenario's entries into Specs. The result package is its report's model,
+// filled here directly.
 package chaos

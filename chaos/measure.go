@@ -5,95 +5,18 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
-// Sample is one interval of the run's timeline, as far as measuring a fault
-// reads it (harness fills it from the sampler's rows).
-type Sample struct {
-	// T is the interval's end, in seconds since the run started.
-	T            float64
-	Ops, Errors  uint64
-	ErrorsByKind map[string]uint64
-	// P99 and Max are the interval's p99 and highest latency in
-	// milliseconds.
-	P99, Max                   float64
-	Hits, Misses, LookupErrors uint64
-	// HitRate is hits / (hits + misses + lookup errors): a failed lookup is
-	// not a hit, as the hit_rate target judges it.
-	HitRate     float64
-	EvictedKeys uint64
-	// InfoT is when the server counters (EvictedKeys) were read, a little
-	// after T; 0 when unknown (T is used).
-	InfoT float64
-}
-
-// FaultMeasure is what one occurrence of a fault did, measured against the
-// run's timeline; harness puts it into the report. Times are seconds since
-// the run started (StartS, EndS) or since the fault started (the *AfterS
-// fields). A nil pointer means "never happened during the run": no error
-// seen, never recovered, p99 never back under target, never re-warmed.
-type FaultMeasure struct {
-	Kind   string
-	Node   string
-	Params map[string]any
-	StartS float64
-	EndS   float64
-	// Injected is true only when the fault's action took effect. An
-	// occurrence that never ran, or whose action failed, is still measured,
-	// with Injected false, so targets about recovery fail with "no data"
-	// instead of passing.
-	Injected bool
-	// Occurrence is this occurrence's 1-based repetition of its entry;
-	// Planned is how many occurrences that entry planned for the run.
-	Occurrence int
-	Planned    int
-
-	ErrorsByKind map[string]uint64
-	// WorstP99Ms and WorstMaxMs are the highest interval p99 and the
-	// slowest operation (ms, from intended start) from the fault's start
-	// until one interval after its effect ended: what users felt. A fault
-	// during which no command failed "recovers" at once, and these are
-	// then the figure that says what it did.
-	WorstP99Ms         float64
-	WorstMaxMs         float64
-	FirstErrorAfterS   *float64
-	RecoveredAfterS    *float64
-	P99RecoveredAfterS *float64
-	HitRateBefore      float64
-	HitRateMin         float64
-	RewarmS            *float64
-	// Rewarm90S is the time until 90 % of the dip is won back (hit rate at
-	// least min + 0.9 x (before - min)): a cache that refills over its TTLs
-	// may take minutes to reach its old rate exactly, and this says how fast
-	// most of the loss is recovered, the figure warming changes.
-	Rewarm90S *float64
-	// HitsLost is how many lookups missed that would have hit at the rate
-	// before the fault, from its start until re-warm (or the measuring
-	// horizon): the dip's area, comparable between faults of one run.
-	HitsLost        uint64
-	Evictions       uint64
-	OOMErrors       uint64
-	Reconnects      uint64
-	LostWrites      uint64
-	UnknownWrites   uint64
-	AckedAfterStart uint64
-	// Writes is the lost-write check of the fault's window, every write not
-	// found by cause; Control the same over a window just before the fault
-	// with no fault (nil when there was no room for one). Both nil for
-	// faults that do not track writes.
-	Writes  *LostWrites
-	Control *LostWrites
-	Notes   []string
-}
-
 // Measurement holds what the run observed, for measuring fault events.
-// Rows are the per-second timeline; Activity (optional) gives sub-second
+// Rows are the per-second timeline, as the report has it; Activity (optional) gives sub-second
 // error and success instants; Dials (optional) are the cache manager's
 // cumulative connection attempts at each row, ServerConns (optional) the
 // servers' cumulative connections received (INFO
 // total_connections_received, summed over restarts).
 type Measurement struct {
-	Rows        []Sample
+	Rows        []result.TimelineRow
 	Activity    *Activity
 	Dials       []uint64
 	ServerConns []uint64
@@ -159,19 +82,23 @@ func hitRate(hits, notHit uint64) float64 {
 	return float64(hits) / float64(hits+notHit)
 }
 
-// Report measures one event. Injected, Occurrence and Planned say what the
-// figures stand for: targets about recovery may only pass on occurrences
+// Report measures one event into the report's fault section (Warming,
+// the bot layer's, is left for it). Times are seconds since the run
+// started (StartS, EndS) or since the fault started (the *AfterS fields);
+// a nil pointer means "never happened during the run": no error seen,
+// never recovered, p99 never back under target, never re-warmed.
+// Injected, Occurrence and Planned say what the figures stand for: targets about recovery may only pass on occurrences
 // that took effect, and only when every planned one did. An occurrence that
 // never started is reported at its planned slot with no figures at all:
 // there is nothing to measure, and the run around an empty slot is not a
 // fault's effect.
-func (m *Measurement) Report(ev Event) FaultMeasure { return m.report(ev, m.RunEnd) }
+func (m *Measurement) Report(ev Event) result.FaultReport { return m.report(ev, m.RunEnd) }
 
 // report measures one event up to horizon: the start of the next fault
 // (Reports) or the run's end. What happens after the next fault began is
 // that fault's effect, not this one's: without the bound, a restart's
 // lowest hit rate was the next restart's dip.
-func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
+func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport {
 	quiet := m.Quiet
 	if quiet <= 0 {
 		quiet = time.Second
@@ -180,7 +107,7 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 	if !ev.NotStarted && (!ev.Ended || end < start) {
 		end = m.RunEnd
 	}
-	fr := FaultMeasure{
+	fr := result.FaultReport{
 		Kind:         ev.Fault.Kind,
 		Node:         ev.Node,
 		Params:       ev.Fault.ReportParams(),
@@ -358,7 +285,7 @@ func (m *Measurement) report(ev Event, horizon time.Duration) FaultMeasure {
 		fr.UnknownWrites = ev.Lost.Unknown
 		fr.AckedAfterStart = ev.Lost.AckedAfterStart
 		fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
-		fr.Writes, fr.Control = ev.Lost, ev.Control
+		fr.WriteCheck, fr.Control = writeCheck(ev.Lost), writeCheck(ev.Control)
 		fr.Notes = append(fr.Notes, "writes not found, by cause: "+CauseSummary(ev.Lost))
 		if ev.Control != nil {
 			fr.Notes = append(fr.Notes, fmt.Sprintf("control window (%.1fs with no fault, from %.1fs): %s", ev.Control.Window.Seconds(), ev.Control.Start.Seconds(), CauseSummary(ev.Control)))
@@ -475,8 +402,8 @@ func (m *Measurement) firstRowAtLeast(threshold float64, end, horizon time.Durat
 
 // Reports measures every event, each up to the start of the next fault
 // that took effect after it (or the run's end).
-func (m *Measurement) Reports(evs []Event) []FaultMeasure {
-	out := make([]FaultMeasure, 0, len(evs))
+func (m *Measurement) Reports(evs []Event) []result.FaultReport {
+	out := make([]result.FaultReport, 0, len(evs))
 	for _, ev := range evs {
 		horizon := m.RunEnd
 		for _, o := range evs {
@@ -540,3 +467,21 @@ func Integrity(evs []Event) (lost, unknown, tracked uint64) {
 
 // originErrorKind is the error kind of a failed origin fetch (pool.KindFetch).
 const originErrorKind = "fetch"
+
+// writeCheck puts one lost-write check into the report: every cause, in
+// order, even at zero, so a reader sees what was looked for.
+func writeCheck(l *LostWrites) *result.WriteCheck {
+	if l == nil {
+		return nil
+	}
+	w := &result.WriteCheck{StartS: l.Start.Seconds(), WindowS: l.Window.Seconds(), Acked: l.Acked, Fills: l.Fills, Reads: l.Reads,
+		EvictionsNotified: l.Evictions, EvictionsWatched: l.EvictionsWatched}
+	for _, c := range Causes {
+		lc := result.LostWriteCause{Cause: string(c), Counts: c == CauseReplication, Count: l.Count(c), Examples: []string{}}
+		if t := l.ByCause[c]; t != nil {
+			lc.Examples = append(lc.Examples, t.Examples...)
+		}
+		w.Causes = append(w.Causes, lc)
+	}
+	return w
+}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/result"
 )
 
 func TestPlanRepeatsAndSorts(t *testing.T) {
@@ -116,14 +118,14 @@ func TestActivityRecoveryAndFirstError(t *testing.T) {
 
 // A synthetic timeline with known answers for every figure.
 func TestMeasurementKnownAnswers(t *testing.T) {
-	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) Sample {
-		r := Sample{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
+	row := func(tt float64, ops, hits, misses uint64, p99 float64, errs map[string]uint64, evicted uint64) result.TimelineRow {
+		r := result.TimelineRow{T: tt, Ops: ops, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: p99, ErrorsByKind: errs, EvictedKeys: evicted}
 		for _, n := range errs {
 			r.Errors += n
 		}
 		return r
 	}
-	rows := []Sample{
+	rows := []result.TimelineRow{
 		row(1, 100, 90, 10, 2, nil, 0),
 		row(2, 100, 95, 5, 2, nil, 0),
 		row(3, 100, 95, 5, 2, nil, 0), // fault starts at 3.0
@@ -284,7 +286,7 @@ func TestScheduleCountsPlanned(t *testing.T) {
 // Injected, Occurrence and Planned reach the report; an occurrence that
 // never started has no figures.
 func TestReportInjectionFields(t *testing.T) {
-	rows := []Sample{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
+	rows := []result.TimelineRow{{T: 1, Ops: 100, Hits: 90, Misses: 10}, {T: 2, Ops: 100, Hits: 90, Misses: 10}}
 	m := Measurement{Rows: rows, RunEnd: 2 * time.Second}
 	f := mustFault(t, Spec{Kind: "client-kill", Node: NodePrimary, Every: time.Second, Count: 3})
 	ok := m.Report(Event{Fault: f, N: 1, Planned: 3, Node: "primary-0", Start: time.Second, End: time.Second, Injected: true, Ended: true})
@@ -307,7 +309,7 @@ func TestReportInjectionFields(t *testing.T) {
 // A fault no timeline row covers (it began after the last sample) is
 // measured as having no reconnects instead of indexing row -1.
 func TestReportFaultAfterTheLastRow(t *testing.T) {
-	m := Measurement{Rows: []Sample{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
+	m := Measurement{Rows: []result.TimelineRow{{T: 1, Ops: 10}}, Dials: []uint64{4}, RunEnd: time.Second}
 	fr := m.Report(Event{Fault: mustFault(t, Spec{Kind: "client-kill"}), Start: 5 * time.Second, End: 5 * time.Second, Injected: true, Ended: true})
 	if fr.Reconnects != 0 {
 		t.Errorf("reconnects %d", fr.Reconnects)
@@ -342,11 +344,11 @@ func TestForShard(t *testing.T) {
 // not a second skipped for having too few lookups (failed lookups count as
 // not hit, as the hit_rate target judges them).
 func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
-	row := func(tt float64, hits, misses, lookupErrs uint64) Sample {
-		return Sample{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
+	row := func(tt float64, hits, misses, lookupErrs uint64) result.TimelineRow {
+		return result.TimelineRow{T: tt, Ops: hits + misses + lookupErrs, Hits: hits, Misses: misses, LookupErrors: lookupErrs,
 			HitRate: hitRate(hits, misses+lookupErrs), P99: 1}
 	}
-	rows := []Sample{
+	rows := []result.TimelineRow{
 		row(1, 96, 4, 0),
 		row(2, 96, 4, 0), // fault at 2.0
 		row(3, 0, 0, 100),
@@ -369,7 +371,7 @@ func TestMeasurementOutageLookupErrorsAreTheDip(t *testing.T) {
 // with the tick, whose T precedes the fault's recorded start. They are the
 // fault's all the same (the row's server counters cover up to its InfoT).
 func TestMeasurementEvictionsReadJustAfterTheTick(t *testing.T) {
-	rows := []Sample{
+	rows := []result.TimelineRow{
 		{T: 1, InfoT: 1.003, Ops: 100, Hits: 100, HitRate: 1, P99: 1},
 		{T: 2, InfoT: 2.004, Ops: 100, Hits: 100, HitRate: 1, P99: 1, EvictedKeys: 4000}, // fault injected at 2.001
 		{T: 3, InfoT: 3.002, Ops: 100, Hits: 90, Misses: 10, HitRate: 0.9, P99: 1, EvictedKeys: 10},
@@ -389,13 +391,13 @@ func TestMeasurementEvictionsReadJustAfterTheTick(t *testing.T) {
 // one (before, both reported the second's minimum); the time to win back
 // 90 % of the dip and the hits the dip cost are each fault's own.
 func TestMeasurementStopsAtTheNextFault(t *testing.T) {
-	row := func(tt float64, hits, misses uint64) Sample {
-		return Sample{T: tt, Ops: hits + misses, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: 1}
+	row := func(tt float64, hits, misses uint64) result.TimelineRow {
+		return result.TimelineRow{T: tt, Ops: hits + misses, Hits: hits, Misses: misses, HitRate: hitRate(hits, misses), P99: 1}
 	}
 	// 90 % before each fault; fault 1 at 3 s dips to 50 % and climbs to
 	// 86 % by 8 s (never back to 90 %); fault 2 at 8 s dips to 30 %.
 	rates := []uint64{90, 90, 90, 50, 60, 75, 82, 86, 30, 60, 88, 90, 90}
-	var rows []Sample
+	var rows []result.TimelineRow
 	for i, h := range rates {
 		rows = append(rows, row(float64(i+1), h, 100-h))
 	}
@@ -437,9 +439,9 @@ func TestMeasurementStopsAtTheNextFault(t *testing.T) {
 // until one interval after it ended, not the rows before or long after.
 func TestMeasurementWorstLatency(t *testing.T) {
 	p99s := []float64{1, 1, 2, 150, 160, 40, 1, 1, 90}
-	var rows []Sample
+	var rows []result.TimelineRow
 	for i, p := range p99s {
-		rows = append(rows, Sample{T: float64(i + 1), Ops: 100, Hits: 90, Misses: 10, HitRate: 0.9, P99: p, Max: 2 * p})
+		rows = append(rows, result.TimelineRow{T: float64(i + 1), Ops: 100, Hits: 90, Misses: 10, HitRate: 0.9, P99: p, Max: 2 * p})
 	}
 	m := Measurement{Rows: rows, RunEnd: 9 * time.Second, LatencyP99Ms: 100}
 	f := mustFault(t, Spec{Kind: "client-kill"})

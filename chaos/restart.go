@@ -34,12 +34,8 @@ func (k *restart) Inject(ctx context.Context, t *Target) (func(context.Context) 
 	// Started again even when stopping failed part-way: a node half shut
 	// down must not stay down.
 	return func(ctx context.Context) error {
-		if err := dep.Start(ctx, node); err != nil {
-			return err
-		}
-		if t.OnRestart != nil && !dep.Spec().Persistence {
-			t.OnRestart(node)
-		}
-		return nil
+		// Back without its data unless the deployment persists: the
+		// runner tells its subscribers (NodeEmptied, Traits.EmptiesNode).
+		return dep.Start(ctx, node)
 	}, err
 }

@@ -30,9 +30,9 @@ type Options struct {
 	ActionTimeout time.Duration
 	// Logf reports faults as they happen; nil is silent.
 	Logf func(format string, args ...any)
-	// OnRestart is called when a node restarted by a fault serves again
-	// without its data (no persistence).
-	OnRestart func(node string)
+	// Subscribers are told of every occurrence's start, effect, emptied
+	// node and end as they happen (Notice).
+	Subscribers []Subscriber
 }
 
 // Event is one occurrence of a fault as it happened. Start and End are
@@ -219,7 +219,9 @@ func (r *Runner) play(occ Occurrence) {
 
 	faultStart := time.Now()
 	ns := &notes{}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, OnRestart: r.o.OnRestart, notes: ns}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, notes: ns}
+	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
+	r.publish(notice.at(Started, ev.Start))
 
 	actx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
 	var err error
@@ -241,6 +243,10 @@ func (r *Runner) play(occ Occurrence) {
 	ev.Node = t.Node.Name
 	ev.Injected = err == nil
 	r.mu.Unlock()
+	notice.Node, notice.Injected = t.Node.Name, err == nil
+	if err == nil {
+		r.publish(notice.at(TookEffect, r.since()))
+	}
 	if err != nil {
 		ns.notef("injecting failed: %v", err)
 		r.o.Logf("chaos: %s: injecting failed: %v", name, err)
@@ -261,6 +267,9 @@ func (r *Runner) play(occ Occurrence) {
 		if err := end(rctx); err != nil {
 			ns.notef("ending the fault failed: %v", err)
 			r.o.Logf("chaos: %s: ending failed: %v", name, err)
+		} else if f.traits.EmptiesNode && !r.o.Deployment.Spec().Persistence {
+			// The node serves again, without what it held.
+			r.publish(notice.at(NodeEmptied, r.since()))
 		}
 		cancel()
 	}
@@ -268,6 +277,7 @@ func (r *Runner) play(occ Occurrence) {
 	r.mu.Lock()
 	ev.End, ev.Ended = over, true
 	r.mu.Unlock()
+	r.publish(notice.at(Ended, over))
 	r.o.Logf("chaos: %s: over after %.2fs", name, (over - ev.Start).Seconds())
 
 	if win != nil {

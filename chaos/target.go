@@ -22,12 +22,7 @@ type Target struct {
 	// Network is the proxy the cache manager goes through; nil unless the
 	// run has a fault that acts on it (Traits.Proxy).
 	Network *Network
-	// OnRestart, when set, is told when a node a fault restarted serves
-	// again without its data (no persistence), so the caller can forget
-	// what it wrote there.
-	OnRestart func(node string)
-
-	notes *notes
+	notes   *notes
 }
 
 // Notef adds a note to the occurrence's report: what was changed, what went

@@ -7,6 +7,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cacheproof/cacheproof/chaos"
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -17,10 +18,10 @@ import (
 // (the tool itself, Redis's own latency) and the faults' measures.
 func (r *run) collect() {
 	res := r.res
-	res.DurationS = roundS(r.end.Sub(r.d.start).Seconds())
+	res.DurationS = roundS(r.end.Sub(r.d.Start()).Seconds())
 	res.Interrupted = r.interrupted
 	res.Timeline = r.smp.rows
-	c, h := r.d.rec.totals()
+	c, h := r.d.Recorder().Totals()
 	r.collectLatency(h)
 	r.collectCache(c)
 	r.collectPool()
@@ -30,52 +31,61 @@ func (r *run) collect() {
 	r.collectPhases()
 	fillRunEnvironment(res, r.dep, r.client)
 	r.collectFaults()
-	r.collectLayer(c)
+	r.bots.Report(res, c)
 	if r.interrupted {
 		res.Notes = append(res.Notes, fmt.Sprintf("interrupted after %.1fs of %s: figures cover only what ran", res.DurationS, r.total))
 	}
 }
 
 // collectLatency summarises the recorded latency histograms (overall,
-// service, per operation and tier, whole bot commands) and stores them
+// service, per operation, tier and key family, whole bot commands) and stores them
 // encoded, so reports can be merged.
-func (r *run) collectLatency(h *hists) {
+func (r *run) collectLatency(h *engine.Hists) {
 	res := r.res
 	res.HDR = map[string]string{}
 	res.Latency = result.LatencyReport{
-		Overall: result.Summarize(h.overall),
-		Service: result.Summarize(h.service),
+		Overall: result.Summarize(h.Overall),
+		Service: result.Summarize(h.Service),
 		ByOp:    map[string]result.Summary{},
 		ByTier:  map[string]result.Summary{},
 		ByPhase: map[string]result.Summary{},
 	}
-	_ = res.SetHDR("overall", h.overall)
-	_ = res.SetHDR("service", h.service)
-	_ = res.SetHDR("command", h.command)
-	for i, name := range opNames {
-		if h.byOp[i].TotalCount() > 0 {
-			res.Latency.ByOp[name] = result.Summarize(h.byOp[i])
-			_ = res.SetHDR("op:"+name, h.byOp[i])
+	_ = res.SetHDR("overall", h.Overall)
+	_ = res.SetHDR("service", h.Service)
+	_ = res.SetHDR("command", h.Command)
+	for i, name := range engine.OpNames {
+		if h.ByOp[i].TotalCount() > 0 {
+			res.Latency.ByOp[name] = result.Summarize(h.ByOp[i])
+			_ = res.SetHDR("op:"+name, h.ByOp[i])
 		}
 	}
-	for i, name := range tierNames {
-		if h.byTier[i].TotalCount() > 0 {
-			res.Latency.ByTier[name] = result.Summarize(h.byTier[i])
-			_ = res.SetHDR("tier:"+name, h.byTier[i])
+	for i, name := range engine.TierNames {
+		if h.ByTier[i].TotalCount() > 0 {
+			res.Latency.ByTier[name] = result.Summarize(h.ByTier[i])
+			_ = res.SetHDR("tier:"+name, h.ByTier[i])
 		}
 	}
-	if h.command.TotalCount() > 0 {
-		res.Latency.ByOp["command"] = result.Summarize(h.command)
+	if h.Command.TotalCount() > 0 {
+		res.Latency.ByOp["command"] = result.Summarize(h.Command)
+	}
+	for i, f := range r.model.Families() {
+		if i < len(h.ByFamily) && h.ByFamily[i] != nil && h.ByFamily[i].TotalCount() > 0 {
+			if res.Latency.ByFamily == nil {
+				res.Latency.ByFamily = map[string]result.Summary{}
+			}
+			res.Latency.ByFamily[f.Name] = result.Summarize(h.ByFamily[i])
+			_ = res.SetHDR("family:"+f.Name, h.ByFamily[i])
+		}
 	}
 }
 
 // collectCache counts hits, misses and failed lookups, misses by cause, per
 // tier and per key family.
-func (r *run) collectCache(c counts) {
+func (r *run) collectCache(c engine.Counts) {
 	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
-	for t, name := range tierNames {
-		cc := result.CacheCounts{Hits: c.hits[t], Misses: c.misses[t], LookupErrors: c.lookupErrs[t], MissesByCause: map[string]uint64{}}
-		for k, n := range c.causes[t] {
+	for t, name := range engine.TierNames {
+		cc := result.CacheCounts{Hits: c.Hits[t], Misses: c.Misses[t], LookupErrors: c.LookupErrs[t], MissesByCause: map[string]uint64{}}
+		for k, n := range c.Causes[t] {
 			cause := workload.MissCause(k).String()
 			cc.MissesByCause[cause] = n
 			cache.MissesByCause[cause] += n
@@ -91,12 +101,12 @@ func (r *run) collectCache(c counts) {
 	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
 	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
 	for i, f := range r.model.Families() {
-		fc := &c.fams[i]
-		if fc.hits+fc.misses+fc.lookupErrs == 0 {
+		fc := &c.Fams[i]
+		if fc.Hits+fc.Misses+fc.LookupErrs == 0 {
 			continue
 		}
-		cc := result.CacheCounts{Hits: fc.hits, Misses: fc.misses, LookupErrors: fc.lookupErrs, MissesByCause: map[string]uint64{}}
-		for k, n := range fc.causes {
+		cc := result.CacheCounts{Hits: fc.Hits, Misses: fc.Misses, LookupErrors: fc.LookupErrs, MissesByCause: map[string]uint64{}}
+		for k, n := range fc.Causes {
 			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
 		setHitRates(&cc)
@@ -175,29 +185,29 @@ func (r *run) collectServer() {
 
 // collectUsers counts the load: users, requests and commands, late,
 // dropped and abandoned ones, errors and value checks.
-func (r *run) collectUsers(c counts) {
+func (r *run) collectUsers(c engine.Counts) {
 	res := r.res
 	var recordedS float64
 	for _, p := range r.phases {
-		if p.recorded {
-			recordedS += p.end.Seconds() - p.start.Seconds()
+		if p.Recorded {
+			recordedS += p.End.Seconds() - p.Start.Seconds()
 		}
 	}
 	res.Users = result.UsersReport{
 		Population:         int64(r.s.Workload.Population),
 		Active:             peakRecordedUsers(r.plans),
-		Requests:           c.ops,
-		Commands:           c.commands,
-		Late:               c.late,
-		LateWaitingForSlot: c.lateSlot,
-		Dropped:            c.dropped,
-		Abandoned:          c.abandoned,
+		Requests:           c.Ops,
+		Commands:           c.Commands,
+		Late:               c.Late,
+		LateWaitingForSlot: c.LateSlot,
+		Dropped:            c.Dropped,
+		Abandoned:          c.Abandoned,
 	}
 	if recordedS > 0 {
-		res.Users.OpsPerSec = float64(int64(float64(c.ops)/recordedS*10)) / 10
+		res.Users.OpsPerSec = float64(int64(float64(c.Ops)/recordedS*10)) / 10
 	}
-	res.Errors = c.errors
-	res.Integrity = result.IntegrityReport{Checked: c.checked, Mismatches: c.mismatches}
+	res.Errors = c.Errors
+	res.Integrity = result.IntegrityReport{Checked: c.Checked, Mismatches: c.Mismatches}
 }
 
 // peakRecordedUsers is the most users planned to be active at once in the
@@ -230,25 +240,25 @@ func (r *run) collectOrigin() {
 func (r *run) collectPhases() {
 	res := r.res
 	for i, p := range r.phases {
-		pc, ph := r.d.rec.phaseTotals(i)
+		pc, ph := r.d.Recorder().PhaseTotals(i)
 		var hits, misses, lookupErrs, errs uint64
-		for t := range tierNames {
-			hits += pc.hits[t]
-			misses += pc.misses[t]
-			lookupErrs += pc.lookupErrs[t]
+		for t := range engine.TierNames {
+			hits += pc.Hits[t]
+			misses += pc.Misses[t]
+			lookupErrs += pc.LookupErrs[t]
 		}
-		for _, n := range pc.errors {
+		for _, n := range pc.Errors {
 			errs += n
 		}
 		pr := result.PhaseReport{
-			Name: p.name, StartS: p.start.Seconds(), EndS: p.end.Seconds(), Recorded: p.recorded,
-			Requests: pc.ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: result.LookupHitRate(hits, misses, lookupErrs),
+			Name: p.Name, StartS: p.Start.Seconds(), EndS: p.End.Seconds(), Recorded: p.Recorded,
+			Requests: pc.Ops, Hits: hits, Misses: misses, LookupErrors: lookupErrs, HitRate: result.LookupHitRate(hits, misses, lookupErrs),
 			Latency: result.Summarize(ph), Errors: errs,
 		}
 		res.Phases = append(res.Phases, pr)
 		if ph.TotalCount() > 0 {
-			res.Latency.ByPhase[p.name] = pr.Latency
-			_ = res.SetHDR("phase:"+p.name, ph)
+			res.Latency.ByPhase[p.Name] = pr.Latency
+			_ = res.SetHDR("phase:"+p.Name, ph)
 		}
 	}
 	sort.SliceStable(res.Phases, func(i, j int) bool { return res.Phases[i].StartS < res.Phases[j].StartS })
@@ -263,9 +273,9 @@ func (r *run) collectFaults() {
 	}
 	res, smp := r.res, r.smp
 	evs := r.runner.Events()
-	m := chaos.Measurement{Rows: faultSamples(smp.rows), Activity: r.d.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.start)}
+	m := chaos.Measurement{Rows: smp.rows, Activity: r.activity, Dials: smp.dials, ServerConns: smp.conns, RunEnd: r.end.Sub(r.d.Start())}
 	m.LatencyP99Ms, m.HitRateTarget = faultTargets(r.s.TargetSpecs())
-	res.Faults = faultReports(m.Reports(evs))
+	res.Faults = m.Reports(evs)
 	lost, unknown, tracked := chaos.Integrity(evs)
 	res.Integrity.LostWrites += lost
 	res.Integrity.UnknownWrites += unknown

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -122,13 +123,13 @@ func workloadConfig(s *scenarios.Scenario, o Options) workload.Config {
 
 // phasePlans maps scenario phases onto the workload schedule. With --shard,
 // each shard runs its share of the users.
-func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []phaseInfo) {
+func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []engine.Phase) {
 	if shards < 1 {
 		shards = 1
 	}
 	share := func(n int) int { return (n + shards - 1) / shards }
 	plans := make([]workload.PhasePlan, len(s.Phases))
-	infos := make([]phaseInfo, len(s.Phases))
+	infos := make([]engine.Phase, len(s.Phases))
 	var at time.Duration
 	for i, p := range s.Phases {
 		var from, to int // users: 0 is an idle phase, not "unset"
@@ -139,7 +140,7 @@ func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []phas
 			from, to = *p.Users, *p.Users
 		}
 		plans[i] = workload.PhasePlan{Name: p.Name, Duration: p.Duration.D(), UsersStart: share(from), UsersEnd: share(to), Record: p.Recorded()}
-		infos[i] = phaseInfo{name: p.Name, recorded: p.Recorded(), start: at, end: at + p.Duration.D()}
+		infos[i] = engine.Phase{Name: p.Name, Recorded: p.Recorded(), Start: at, End: at + p.Duration.D()}
 		at += p.Duration.D()
 	}
 	return plans, infos

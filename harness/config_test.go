@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -128,9 +129,9 @@ func TestConfigCatalogueTiersArePoolTiers(t *testing.T) {
 			t.Errorf("family %s: tier %q is not one of pool's %v", f.Name, f.Tier, pool.TierNames())
 		}
 	}
-	for i, name := range tierNames {
-		if tierIndex(name) != i || i >= pool.NumTiers {
-			t.Errorf("tier %s: slot %d of %d", name, tierIndex(name), pool.NumTiers)
+	for i, name := range engine.TierNames {
+		if engine.TierIndex(name) != i || i >= pool.NumTiers {
+			t.Errorf("tier %s: slot %d of %d", name, engine.TierIndex(name), pool.NumTiers)
 		}
 	}
 }

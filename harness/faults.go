@@ -1,11 +1,130 @@
 package harness
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
 	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
+
+// planFaults turns the scenario's faults into this shard's. Sharded, a fault
+// that acts on Redis is run by shard 0 alone (n shards share one Redis); the
+// others note it (see chaos.ForShard). On a Redis the tool does not own, a
+// fault that acts on Redis (every kind but network) needs AllowDestructive.
+func (r *run) planFaults() error {
+	faults, err := newFaults(r.s)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	r.faults, r.byShard0 = chaos.ForShard(faults, r.o.Shard, r.o.Shards)
+	if !r.s.Target.OwnsNodes() && !r.o.AllowDestructive {
+		for _, f := range r.faults {
+			if f.ActsOnRedis() {
+				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
+			}
+		}
+	}
+	return nil
+}
+
+// armFaults builds the chaos runner: the fault timeline on the deployment's
+// controls and the proxy, with the driver's activity and write tracking for
+// measuring recovery and lost writes. Without faults it does nothing.
+func (r *run) armFaults() {
+	if len(r.faults) == 0 {
+		return
+	}
+	r.runner = chaos.NewRunner(r.faults, chaos.Options{
+		Deployment: r.dep, Network: r.network, Tracker: r.writes, Reader: r.mgr,
+		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
+		// The bot layer re-warms after a restart or failover ends.
+		Subscribers: []chaos.Subscriber{r.bots, chaos.SubscriberFunc(r.nodeEmptied)},
+	})
+	r.smp.faults = r.runner.Active
+	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
+		r.bots.SetEmptied(restartOverlaps(r.runner))
+	}
+}
+
+// nodeEmptied is the miss ledger's subscription to the faults: a node
+// restarted without persistence comes back empty (chaos.NodeEmptied), so
+// what the ledger remembers writing before it went down is gone, and a miss
+// of it is wiped (written, then emptied by the fault), neither cold (never
+// written) nor an eviction.
+func (r *run) nodeEmptied(n chaos.Notice) {
+	if n.What != chaos.NodeEmptied {
+		return
+	}
+	start := r.d.Start()
+	r.ledger.Wiped(start.Add(restartBegan(r.runner, n.Node, time.Since(start))))
+}
+
+// watchEvictions gives the lost-write check key-level eviction evidence
+// when a fault tracks writes: keyspace notifications of evicted keys on
+// every data node (chaos.WatchEvictions). It needs CONFIG SET, so only on a
+// Redis this run started; elsewhere, or when it fails, a note says an
+// eviction cannot be told from a loss by key.
+func (r *run) watchEvictions(ctx context.Context) {
+	if r.runner == nil || !slices.ContainsFunc(r.faults, chaos.Fault.TracksWrites) {
+		return
+	}
+	if !r.s.Target.OwnsNodes() {
+		r.evictionsNote = "lost writes: evictions are not watched on an external Redis (no CONFIG SET of notify-keyspace-events): a tracked key evicted and then missed counts as lost by replication"
+		return
+	}
+	w, err := chaos.WatchEvictions(ctx, r.dep, r.dep.Endpoints(), r.writes)
+	if err != nil {
+		r.evictionsNote = fmt.Sprintf("lost writes: evictions not watched, a tracked key evicted and then missed counts as lost by replication: %v", err)
+		r.o.logf("%s", r.evictionsNote)
+		return
+	}
+	r.evictions = w
+}
+
+func (r *run) stopWatchingEvictions() {
+	if err := r.evictions.Close(); err != nil {
+		r.o.logf("lost writes: stopping the eviction watch: %v", err)
+	}
+}
+
+// restartBegan is when the latest restart (a fault whose kind empties the
+// node, chaos.Traits.EmptiesNode) of node that began by now
+// (offsets from the run's start) was entered, just before the node went
+// down: everything written before it was lost with the node, and nothing
+// could be written to the node until it served again. now when the runner
+// has no such event.
+func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duration {
+	at, found := now, false
+	if rn == nil {
+		return at
+	}
+	for _, ev := range rn.Events() {
+		if ev.Fault.Traits().EmptiesNode && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
+			at, found = ev.Start, true
+		}
+	}
+	return at
+}
+
+// restartOverlaps reports whether a restart started at or before to and
+// had not ended before from (offsets from the run's start). The runner
+// enters an occurrence before it acts, so a restart is seen from before the
+// node goes down until after the ledger was reset.
+func restartOverlaps(rn *chaos.Runner) func(from, to time.Duration) bool {
+	return func(from, to time.Duration) bool {
+		for _, ev := range rn.Events() {
+			if ev.Fault.Traits().EmptiesNode && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
+				return true
+			}
+		}
+		return false
+	}
+}
 
 // newFaults makes the run's faults from the scenario's entries (each
 // translated by scenarios.Fault.Spec), checked against the run as loading
@@ -17,18 +136,6 @@ func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 		specs[i] = f.Spec()
 	}
 	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Total: s.TotalDuration()})
-}
-
-// faultSamples is the timeline as chaos measures faults against it.
-func faultSamples(rows []result.TimelineRow) []chaos.Sample {
-	out := make([]chaos.Sample, len(rows))
-	for i, r := range rows {
-		out[i] = chaos.Sample{
-			T: r.T, Ops: r.Ops, Errors: r.Errors, ErrorsByKind: r.ErrorsByKind, P99: r.P99, Max: r.Max,
-			Hits: r.Hits, Misses: r.Misses, LookupErrors: r.LookupErrors, HitRate: r.HitRate, EvictedKeys: r.EvictedKeys, InfoT: r.InfoT,
-		}
-	}
-	return out
 }
 
 // faultTargets are the bounds fault measurement needs, from the targets as
@@ -52,54 +159,4 @@ func faultTargets(targets []result.Target) (p99Ms, hitRate float64) {
 		}
 	}
 	return p99Ms, hitRate
-}
-
-// faultReports puts chaos's measures into the report.
-func faultReports(ms []chaos.FaultMeasure) []result.FaultReport {
-	out := make([]result.FaultReport, len(ms))
-	for i, m := range ms {
-		out[i] = result.FaultReport{
-			Kind: m.Kind, Node: m.Node, Params: m.Params, StartS: m.StartS, EndS: m.EndS,
-			Injected: m.Injected, Occurrence: m.Occurrence, Planned: m.Planned,
-			ErrorsByKind:       m.ErrorsByKind,
-			WorstP99Ms:         m.WorstP99Ms,
-			WorstMaxMs:         m.WorstMaxMs,
-			FirstErrorAfterS:   m.FirstErrorAfterS,
-			RecoveredAfterS:    m.RecoveredAfterS,
-			P99RecoveredAfterS: m.P99RecoveredAfterS,
-			HitRateBefore:      m.HitRateBefore,
-			HitRateMin:         m.HitRateMin,
-			RewarmS:            m.RewarmS,
-			Rewarm90S:          m.Rewarm90S,
-			HitsLost:           m.HitsLost,
-			Evictions:          m.Evictions,
-			OOMErrors:          m.OOMErrors,
-			Reconnects:         m.Reconnects,
-			LostWrites:         m.LostWrites,
-			UnknownWrites:      m.UnknownWrites,
-			AckedAfterStart:    m.AckedAfterStart,
-			WriteCheck:         writeCheck(m.Writes),
-			Control:            writeCheck(m.Control),
-			Notes:              m.Notes,
-		}
-	}
-	return out
-}
-
-// writeCheck puts one lost-write check into the report: every cause, in
-// order, even at zero, so a reader sees what was looked for.
-func writeCheck(l *chaos.LostWrites) *result.WriteCheck {
-	if l == nil {
-		return nil
-	}
-	w := &result.WriteCheck{StartS: l.Start.Seconds(), WindowS: l.Window.Seconds(), Acked: l.Acked, Fills: l.Fills, Reads: l.Reads,
-		EvictionsNotified: l.Evictions, EvictionsWatched: l.EvictionsWatched}
-	for _, c := range chaos.Causes {
-		lc := result.LostWriteCause{Cause: string(c), Counts: c == chaos.CauseReplication, Count: l.Count(c), Examples: []string{}}
-		if t := l.ByCause[c]; t != nil {
-			lc.Examples = append(lc.Examples, t.Examples...)
-		}
-		w.Causes = append(w.Causes, lc)
-	}
-	return w
 }

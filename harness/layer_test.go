@@ -81,6 +81,37 @@ func TestEveryFeatureReachesRedis(t *testing.T) {
 	if bf := res.Cache.ByFamily["board"]; bf.Hits == 0 || bf.LookupErrors != 0 {
 		t.Errorf("the sorted-set family after prefill: %+v", bf)
 	}
+	// Every second's hit rate per family, for /metrics.
+	seen := false
+	for _, row := range res.Timeline {
+		_, ok := row.HitRateByFamily["profile_hash"]
+		seen = seen || ok
+	}
+	if !seen {
+		t.Errorf("no timeline row has a hit rate for profile_hash")
+	}
+	// Each family's latency is recorded beside its counts, and its
+	// histogram is kept for merge: every family with lookups has samples
+	// (fewer than lookups where an MGET reads several keys in one
+	// operation, filed under its own family).
+	var samples int64
+	for _, s := range res.Latency.ByFamily {
+		samples += s.Count
+	}
+	if want := res.Latency.Overall.Count; samples == 0 || samples > want {
+		t.Errorf("%d family latency samples for %d operations", samples, want)
+	}
+	for name, c := range res.Cache.ByFamily {
+		if c.Hits+c.Misses+c.LookupErrors == 0 {
+			continue
+		}
+		if s := res.Latency.ByFamily[name]; s.Count == 0 {
+			t.Errorf("family %s: no latency samples for %d lookups", name, c.Hits+c.Misses)
+		}
+		if res.HDR["family:"+name] == "" {
+			t.Errorf("family %s: no family:%s histogram", name, name)
+		}
+	}
 	// Every script and typed command met the type it expects: no WRONGTYPE
 	// (kind other), CAS included, which swaps the family's plain string.
 	if n := res.Errors["other"]; n != 0 {

@@ -6,16 +6,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cacheproof/cacheproof/bots"
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/workload"
 )
-
-// source is where the driver takes commands from: a schedule, or a schedule
-// whose first stretch was replayed by prefill.
-type source interface {
-	Next() (workload.Command, bool)
-	Active() int
-}
 
 // shifted hides the replayed history from the driver: commands after it
 // come with their offsets and phase numbers as if the run began there.
@@ -73,7 +68,7 @@ type prefillResult struct {
 //
 // sched must have been built with a first phase of length history; the
 // returned source continues with the phases after it.
-func prefill(ctx context.Context, sched *workload.Schedule, history time.Duration, mgr *pool.Manager, ledger *workload.Ledger, ttl map[string]time.Duration, version func() uint32) (source, prefillResult, error) {
+func prefill(ctx context.Context, sched *workload.Schedule, history time.Duration, mgr *pool.Manager, ledger *workload.Ledger, ttl map[string]time.Duration, version func() uint32) (engine.Source, prefillResult, error) {
 	began := time.Now()
 	src := &shifted{s: sched, by: history}
 	state := make(map[string]prefillEntry, 1<<16)
@@ -93,47 +88,64 @@ func prefill(ctx context.Context, sched *workload.Schedule, history time.Duratio
 		if res.commands%65536 == 0 && ctx.Err() != nil {
 			return nil, res, ctx.Err()
 		}
-		for i := range c.Ops {
-			op := &c.Ops[i]
-			k := op.Kind
-			if k.Limits() {
-				// Counters live one window and hold integers: nothing a
-				// replay should leave behind.
-				continue
-			}
-			if k == workload.OpMGet {
-				for j, key := range op.Keys {
-					f := keyFamily(op, j)
-					if !alive(state, key, ttl[f.Name], c.At) {
-						state[key] = prefillEntry{fam: f, at: c.At, size: op.Sizes[j]}
-					}
+		replay(state, &c, ttl)
+	}
+	n, err := writeAlive(ctx, state, history, mgr, ledger, ttl, version)
+	if err != nil {
+		return nil, res, err
+	}
+	res.keys = n
+	res.took = time.Since(began)
+	return src, res, nil
+}
+
+// replay applies one command of the history to the replayed cache.
+func replay(state map[string]prefillEntry, c *workload.Command, ttl map[string]time.Duration) {
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		k := op.Kind
+		if k.Limits() {
+			// Counters live one window and hold integers: nothing a
+			// replay should leave behind.
+			continue
+		}
+		if k == workload.OpMGet {
+			for j, key := range op.Keys {
+				f := engine.KeyFamily(op, j)
+				if !alive(state, key, ttl[f.Name], c.At) {
+					state[key] = prefillEntry{fam: f, at: c.At, size: op.Sizes[j]}
 				}
-				continue
 			}
-			life := ttl[op.Family.Name]
-			live := alive(state, op.Key, life, c.At)
-			switch {
-			case k.Deletes():
-				delete(state, op.Key)
-			case k.Writes():
-				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
-			case k.Refreshes() && live:
-				e := state[op.Key]
-				e.at = c.At
-				state[op.Key] = e
-			case k.Reads() && !live:
-				// A read that would miss fills the key (cache-aside).
-				state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
-			}
-			if k == workload.OpUpdate {
-				// The keys an update makes obsolete are deleted.
-				for _, key := range op.Keys {
-					delete(state, key)
-				}
+			continue
+		}
+		life := ttl[op.Family.Name]
+		live := alive(state, op.Key, life, c.At)
+		switch {
+		case k.Deletes():
+			delete(state, op.Key)
+		case k.Writes():
+			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+		case k.Refreshes() && live:
+			e := state[op.Key]
+			e.at = c.At
+			state[op.Key] = e
+		case k.Reads() && !live:
+			// A read that would miss fills the key (cache-aside).
+			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+		}
+		if k == workload.OpUpdate {
+			// The keys an update makes obsolete are deleted.
+			for _, key := range op.Keys {
+				delete(state, key)
 			}
 		}
 	}
+}
 
+// writeAlive bulk-writes every key of state still alive at history's end,
+// with its remaining TTL, oldest first, and tells the ledger when each was
+// written; it returns how many it wrote.
+func writeAlive(ctx context.Context, state map[string]prefillEntry, history time.Duration, mgr *pool.Manager, ledger *workload.Ledger, ttl map[string]time.Duration, version func() uint32) (int, error) {
 	type kv struct {
 		key string
 		e   prefillEntry
@@ -175,20 +187,18 @@ func prefill(ctx context.Context, sched *workload.Schedule, history time.Duratio
 				it.Field = "f0"
 			}
 		case workload.TypeZSet:
-			it.Members = zsetFill(a.e.fam)
+			it.Members = bots.ZSetFill(a.e.fam)
 		}
 		items = append(items, it)
 		ledger.Wrote(a.key, now.Add(a.e.at-history), ttl[a.e.fam.Name])
 		if len(items) == batch {
 			if err := flush(); err != nil {
-				return nil, res, fmt.Errorf("prefill: %w", err)
+				return 0, fmt.Errorf("prefill: %w", err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return nil, res, fmt.Errorf("prefill: %w", err)
+		return 0, fmt.Errorf("prefill: %w", err)
 	}
-	res.keys = len(alive)
-	res.took = time.Since(began)
-	return src, res, nil
+	return len(alive), nil
 }

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -146,7 +146,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 		setW, getW = 1, 10
 	}
 	var wg sync.WaitGroup
-	cpu0 := cpuTime()
+	cpu0 := selfmeasure.CPUTime()
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
@@ -183,7 +183,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := selfmeasure.CPUTime() - cpu0
 	all := result.NewHistogram()
 	for _, h := range hists {
 		all.Merge(h)
@@ -206,13 +206,4 @@ func appendPadded(b []byte, n int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, s...)
-}
-
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,15 +11,16 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/cacheproof/cacheproof/bots"
 	"github.com/cacheproof/cacheproof/chaos"
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -131,7 +132,7 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 		return nil, err
 	}
 	defer r.abandon()
-	defer r.disconnectInstances()
+	defer r.bots.Close()
 	if err = r.connectInstances(ctx); err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	if err = r.prefill(ctx); err != nil {
 		return nil, err
 	}
-	r.warmStart(ctx)
+	r.bots.WarmStart(ctx)
 	r.begin()
 	r.startLoad()
 	defer r.stopLoad() // drain stops them in order; this covers a panic
@@ -170,18 +171,23 @@ type run struct {
 	pcfg    pool.Config
 	mgr     *pool.Manager // bot instance 0
 
-	// connectInstances: every bot instance's manager, mgr first
-	mgrs fleet
-
 	// buildWorkload
 	model   *workload.Model
 	plans   []workload.PhasePlan
-	phases  []phaseInfo
+	phases  []engine.Phase
 	total   time.Duration // of all phases
-	src     source        // the schedule; after prefill, what is left of it
-	d       *driver
+	src     engine.Source // the schedule; after prefill, what is left of it
+	ledger  *workload.Ledger
+	ttl     map[string]time.Duration // by family: what the manager applies
+	bots    *bots.Layer
+	d       *engine.Driver
 	smp     *sampler
 	abandon context.CancelFunc // cancels commands still in flight after the drain bound
+	// activity counts operations and errors at sub-second resolution for
+	// fault recovery; writes follows persistent-tier writes through
+	// readonly and failover faults. Both nil without faults.
+	activity *chaos.Activity
+	writes   *chaos.WriteTracker
 
 	// armFaults
 	runner *chaos.Runner // nil without faults
@@ -197,12 +203,8 @@ type run struct {
 	res *result.Result
 
 	// startLoad, drive, drain
-	client      *clientCollector
+	client      *selfmeasure.Collector
 	stop        chan struct{} // closed to stop dispatching early
-	warmStop    chan struct{} // closed at drain: no more re-warming after faults
-	warmCtx     context.Context
-	warmCancel  context.CancelFunc
-	warmers     sync.WaitGroup
 	dispatched  chan struct{} // closed when the dispatcher returns
 	interrupted bool
 	end         time.Time
@@ -220,26 +222,6 @@ func newRun(o Options) (*run, error) {
 		o.DrainTimeout = 2 * time.Second
 	}
 	return &run{o: o, s: o.Scenario}, nil
-}
-
-// planFaults turns the scenario's faults into this shard's. Sharded, a fault
-// that acts on Redis is run by shard 0 alone (n shards share one Redis); the
-// others note it (see chaos.ForShard). On a Redis the tool does not own, a
-// fault that acts on Redis (every kind but network) needs AllowDestructive.
-func (r *run) planFaults() error {
-	faults, err := newFaults(r.s)
-	if err != nil {
-		return &ConfigError{Err: err}
-	}
-	r.faults, r.byShard0 = chaos.ForShard(faults, r.o.Shard, r.o.Shards)
-	if !r.s.Target.OwnsNodes() && !r.o.AllowDestructive {
-		for _, f := range r.faults {
-			if f.ActsOnRedis() {
-				return &ConfigError{Err: fmt.Errorf("fault %s would change a Redis this tool does not own: %w", f, topology.ErrDestructive)}
-			}
-		}
-	}
-	return nil
 }
 
 // startRedis starts (or reaches) the deployment the scenario's target names.
@@ -314,8 +296,10 @@ func (r *run) disconnect() {
 	}
 }
 
-// buildWorkload builds the workload model and its schedule, the driver that
-// will run it through the manager and the sampler that will watch both.
+// buildWorkload builds the workload model and its schedule, the bot layer
+// over the manager, the driver that will run the schedule through it and
+// the sampler that will watch both; with faults, the activity and write
+// tracking their measures need.
 func (r *run) buildWorkload() error {
 	s := r.s
 	model, err := workload.New(workloadConfig(s, r.o))
@@ -331,115 +315,25 @@ func (r *run) buildWorkload() error {
 	if maxInflight == 0 {
 		maxInflight = peakUsers(r.plans)
 	}
+	if len(r.faults) > 0 {
+		r.activity = chaos.NewActivity(r.total+r.o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
+		r.writes = chaos.NewWriteTracker()
+	}
+	r.ledger = workload.NewLedger()
+	r.ttl = familyTTLs(r.pcfg, model.Families())
+	r.bots = bots.New(bots.Options{Cache: r.mgr, Origin: model.Origin(), Ledger: r.ledger, TTL: r.ttl, Writes: r.writes})
 	runCtx, abandon := context.WithCancel(context.Background())
 	r.abandon = abandon
-	r.d = &driver{
-		cache:    r.mgr,
-		origin:   model.Origin(),
-		ledger:   workload.NewLedger(),
-		rec:      newRecorder(4*runtime.GOMAXPROCS(0), len(r.phases), len(model.Families())),
-		phases:   r.phases,
-		ttl:      familyTTLs(r.pcfg, model.Families()),
-		dropAft:  s.Driver.DropAfter.D(),
-		opTmo:    s.Driver.OpTimeout.D(),
-		inflight: make(chan struct{}, max(maxInflight, 1)),
-		runCtx:   runCtx,
-	}
-	// Driver versions live in the upper half of the uint32 space so they
-	// never equal an origin fill's version of the same key: the lost-write
-	// check tells writes apart by version.
-	r.d.version.Store(1 << 31)
-	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep}
-	return nil
-}
-
-// armFaults builds the chaos runner: the fault timeline on the deployment's
-// controls and the proxy, with the driver's activity and write tracking for
-// measuring recovery and lost writes. Without faults it does nothing.
-func (r *run) armFaults() {
-	if len(r.faults) == 0 {
-		return
-	}
-	d := r.d
-	d.activity = chaos.NewActivity(r.total+r.o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
-	d.writes = chaos.NewWriteTracker()
-	r.runner = chaos.NewRunner(r.faults, chaos.Options{
-		Deployment: r.dep, Network: r.network, Tracker: d.writes, Reader: r.mgr,
-		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
-		// A node restarted without persistence comes back empty: what
-		// the ledger remembers writing before it went down is gone, and
-		// a miss of it is wiped (written, then emptied by the fault),
-		// neither cold (never written) nor an eviction.
-		OnRestart: func(node string) {
-			d.ledger.Wiped(d.start.Add(restartBegan(r.runner, node, time.Since(d.start))))
-		},
+	r.d = engine.New(engine.Options{
+		Exec: r.bots, Phases: r.phases, Families: len(model.Families()),
+		DropAfter: s.Driver.DropAfter.D(), OpTimeout: s.Driver.OpTimeout.D(), MaxInflight: maxInflight,
+		Activity: r.activity, RunCtx: runCtx,
 	})
-	r.smp.faults = r.runner.Active
-	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
-		d.emptied = restartOverlaps(r.runner)
+	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep}
+	for _, f := range model.Families() {
+		r.smp.families = append(r.smp.families, f.Name)
 	}
-}
-
-// watchEvictions gives the lost-write check key-level eviction evidence
-// when a fault tracks writes: keyspace notifications of evicted keys on
-// every data node (chaos.WatchEvictions). It needs CONFIG SET, so only on a
-// Redis this run started; elsewhere, or when it fails, a note says an
-// eviction cannot be told from a loss by key.
-func (r *run) watchEvictions(ctx context.Context) {
-	if r.runner == nil || !slices.ContainsFunc(r.faults, chaos.Fault.TracksWrites) {
-		return
-	}
-	if !r.s.Target.OwnsNodes() {
-		r.evictionsNote = "lost writes: evictions are not watched on an external Redis (no CONFIG SET of notify-keyspace-events): a tracked key evicted and then missed counts as lost by replication"
-		return
-	}
-	w, err := chaos.WatchEvictions(ctx, r.dep, r.dep.Endpoints(), r.d.writes)
-	if err != nil {
-		r.evictionsNote = fmt.Sprintf("lost writes: evictions not watched, a tracked key evicted and then missed counts as lost by replication: %v", err)
-		r.o.logf("%s", r.evictionsNote)
-		return
-	}
-	r.evictions = w
-}
-
-func (r *run) stopWatchingEvictions() {
-	if err := r.evictions.Close(); err != nil {
-		r.o.logf("lost writes: stopping the eviction watch: %v", err)
-	}
-}
-
-// restartBegan is when the latest restart (a fault whose kind empties the
-// node, chaos.Traits.EmptiesNode) of node that began by now
-// (offsets from the run's start) was entered, just before the node went
-// down: everything written before it was lost with the node, and nothing
-// could be written to the node until it served again. now when the runner
-// has no such event.
-func restartBegan(rn *chaos.Runner, node string, now time.Duration) time.Duration {
-	at, found := now, false
-	if rn == nil {
-		return at
-	}
-	for _, ev := range rn.Events() {
-		if ev.Fault.Traits().EmptiesNode && ev.Node == node && !ev.NotStarted && ev.Start <= now && (!found || ev.Start > at) {
-			at, found = ev.Start, true
-		}
-	}
-	return at
-}
-
-// restartOverlaps reports whether a restart started at or before to and
-// had not ended before from (offsets from the run's start). The runner
-// enters an occurrence before it acts, so a restart is seen from before the
-// node goes down until after the ledger was reset.
-func restartOverlaps(rn *chaos.Runner) func(from, to time.Duration) bool {
-	return func(from, to time.Duration) bool {
-		for _, ev := range rn.Events() {
-			if ev.Fault.Traits().EmptiesNode && !ev.NotStarted && ev.Start <= to && (!ev.Ended || ev.End >= from) {
-				return true
-			}
-		}
-		return false
-	}
+	return nil
 }
 
 // prefill replays the workload's history in simulation and writes what the
@@ -451,8 +345,7 @@ func (r *run) prefill(ctx context.Context) error {
 	}
 	r.o.logf("prefill: replaying %s of history to reach a steady-state cache", h)
 	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: r.plans[0].UsersStart, UsersEnd: r.plans[0].UsersStart}
-	src, pr, err := prefill(ctx, r.model.Schedule(append([]workload.PhasePlan{history}, r.plans...)), h, r.mgr, r.d.ledger, r.d.ttl,
-		func() uint32 { return r.d.version.Add(1) })
+	src, pr, err := prefill(ctx, r.model.Schedule(append([]workload.PhasePlan{history}, r.plans...)), h, r.mgr, r.ledger, r.ttl, r.bots.NextVersion)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during prefill: %w", ctx.Err())
@@ -501,89 +394,23 @@ func (r *run) begin() {
 	r.res = res
 }
 
-// startLoad starts the clock, the tool's self-measurement, the fault
-// timeline and the dispatcher.
-func (r *run) startLoad() {
-	d := r.d
-	r.o.logf("driving %d users (population %d) for %s", peakUsers(r.plans), r.s.Workload.Population, r.total)
-	d.start = time.Now()
-	d.startNs.Store(d.start.UnixNano())
-	r.res.StartedAt = d.start.UTC()
-	r.client = startClientCollector(d.start, r.phases)
-	if r.runner != nil {
-		r.runner.Start(d.start)
+// connectInstances starts the bot instances after the first (connect made
+// instance 0, which also serves the fault read-backs and the cleanup).
+func (r *run) connectInstances(ctx context.Context) error {
+	if i, err := r.bots.Connect(ctx, r.mgr, r.pcfg, r.model.Config().Instances, r.model.Families()); err != nil {
+		return &EnvError{Op: fmt.Sprintf("connect bot instance %d", i), Err: err}
 	}
-	r.stop = make(chan struct{})
-	r.warmStop = make(chan struct{})
-	r.warmCtx, r.warmCancel = context.WithCancel(context.Background())
-	r.watchFaults(r.warmStop)
-	r.dispatched = make(chan struct{})
-	go func() {
-		defer close(r.dispatched)
-		d.run(r.stop, r.src)
-	}()
+	r.smp.mgr = r.bots.Managers()
+	return nil
 }
 
-// stopLoad ends the fault timeline and the self-measurement (both may have
-// been stopped already).
-func (r *run) stopLoad() {
-	if r.runner != nil {
-		r.runner.Stop()
+// managers are the run's bot instances' managers (instance 0 alone before
+// connectInstances).
+func (r *run) managers() bots.Fleet {
+	if m := r.bots.Managers(); len(m) > 0 {
+		return m
 	}
-	r.client.stop()
-	r.client.close()
-}
-
-// drive samples every interval until the schedule is dispatched or ctx is
-// cancelled (then dispatching stops and the run is marked interrupted).
-func (r *run) drive(ctx context.Context) {
-	ticker := time.NewTicker(r.o.SampleInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			r.interrupted = true
-			close(r.stop)
-			return
-		case <-r.dispatched:
-			return
-		case now := <-ticker.C:
-			r.emit(now)
-		}
-	}
-}
-
-// emit takes one timeline row and reports it.
-func (r *run) emit(now time.Time) {
-	smp := r.smp
-	// INFO must be read even after an interrupt, so not under ctx.
-	row, h := smp.sample(context.Background(), now)
-	if r.o.OnSample != nil {
-		r.o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(r.d.start), Total: r.total, Phase: row.Phase,
-			Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
-	}
-}
-
-// drain lets in-flight commands finish within DrainTimeout, then abandons
-// them; ends the faults still in effect and finishes their read-backs while
-// the deployment and the manager are still up; and takes the last sample.
-func (r *run) drain() {
-	<-r.dispatched
-	drained := make(chan struct{})
-	go func() { r.d.wg.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(r.o.DrainTimeout):
-		r.abandon()
-		<-drained
-	}
-	if r.runner != nil {
-		r.runner.Stop()
-	}
-	r.stopWarming()
-	r.client.finish()
-	r.end = time.Now()
-	r.emit(r.end)
+	return bots.Fleet{r.mgr}
 }
 
 // finalize judges the targets and sets the verdict.

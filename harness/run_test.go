@@ -16,11 +16,13 @@ import (
 	"github.com/cacheproof/cacheproof/report/reporttest"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/topology/topologytest"
 )
 
 func TestMain(m *testing.M) {
-	HostProbeMain() // runs with the host timer probe, as cacheproof does
+	selfmeasure.HostProbeMain() // runs with the host timer probe, as cacheproof does
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/HdrHistogram/hdrhistogram-go.init"))
 }
 
@@ -36,13 +38,7 @@ func needRedis(t *testing.T) {
 // pointed at it: no sentinel, no background health check, no invalidation
 // channel (a test that wants one sets it).
 func standaloneRedis(t *testing.T) (topology.Deployment, pool.Config) {
-	t.Helper()
-	needRedis(t)
-	dep, err := topology.Start(context.Background(), topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = dep.Close(context.Background()) })
+	dep := topologytest.Standalone(t)
 	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
 	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""
 	return dep, cfg
@@ -93,7 +89,7 @@ func TestShortRun(t *testing.T) {
 	// HostProbeMain) ran over the 3 s window at about 200 wake-ups a second.
 	if h := res.Client.HostTimer; h == nil {
 		t.Errorf("no host timer figure (note %q)", res.Client.HostTimerNote)
-	} else if h.Wakes < 200 || h.Wakes > 1500 || h.Late > h.Wakes || len(h.Over) != len(hostProbeBounds) {
+	} else if h.Wakes < 200 || h.Wakes > 1500 || h.Late > h.Wakes || len(h.Over) != len(selfmeasure.HostProbeBounds) {
 		t.Errorf("host timer over a 3 s window: %+v", h)
 	}
 	// The real report, client section and all, is what the schema says.
@@ -251,5 +247,43 @@ func TestCrossCheckNotes(t *testing.T) {
 	}
 	if n := crossCheck(map[string]uint64{"evicted": 5, "expired": 3}, 100, 10); len(n) != 0 {
 		t.Errorf("consistent counts gave notes: %v", n)
+	}
+}
+
+// A run against a real redis-server says what it ran under: the tool's CPU,
+// memory and GC settings, and Redis's own GET and SET latency.
+func TestRunReportsClientAndServerLatency(t *testing.T) {
+	needRedis(t)
+	res := runYAML(t, "smoke.yaml", smallScenario)
+	c := res.Client
+	t.Logf("client %+v", c)
+	if c.CPUSeconds <= 0 || c.PeakRSSBytes <= 0 || c.GOMAXPROCS <= 0 || c.NumCPU <= 0 {
+		t.Errorf("client figures missing: %+v", c)
+	}
+	if c.GOGC == "" || c.GOGCSource == "" || c.GOMEMLIMIT == "" || c.GOMEMLIMITSource == "" {
+		t.Errorf("GC settings missing: %+v", c)
+	}
+	// The window is the recorded phase (3 s of 5), not the whole load.
+	if c.WindowS < 2.5 || c.WindowS > 4.5 {
+		t.Errorf("window_s %v, want about the 3 s steady phase", c.WindowS)
+	}
+	if c.CPUPerRequestUs <= 0 {
+		t.Errorf("cpu_us_per_request %v", c.CPUPerRequestUs)
+	}
+	t.Logf("server latency %+v", res.Server.LatencyStats)
+	for _, cmd := range []string{"get", "set"} {
+		l, ok := res.Server.LatencyStats[cmd]
+		if !ok {
+			t.Errorf("no server latency for %s: %v", cmd, res.Server.LatencyStats)
+			continue
+		}
+		if l.Calls == 0 || l.P50 <= 0 || l.P99 < l.P50 || l.P999 < l.P99 {
+			t.Errorf("server latency %s: %+v", cmd, l)
+		}
+	}
+	for _, cmd := range []string{"info", "config|resetstat", "ping"} {
+		if _, ok := res.Server.LatencyStats[cmd]; ok {
+			t.Errorf("the tool's own %s is reported as cache traffic", cmd)
+		}
 	}
 }

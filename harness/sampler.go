@@ -9,6 +9,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
@@ -72,49 +73,10 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 			continue
 		}
 		c.ok = true
-		last := c.last[node]
-		if last == nil {
-			last = map[string]uint64{}
-			c.last[node] = last
-		}
-		for _, f := range counterFields {
-			v, _ := strconv.ParseUint(info[f], 10, 64)
-			d := v
-			if prev, seen := last[f]; seen && v >= prev {
-				d = v - prev
-			} else if !seen {
-				d = v // the first sight counts from the node's start
-			}
-			last[f] = v
-			switch f {
-			case "evicted_keys":
-				c.evicted += d
-				dEvicted += d
-			case "expired_keys":
-				c.expired += d
-				dExpired += d
-			case "keyspace_hits":
-				c.keyspaceHits += d
-			case "keyspace_misses":
-				c.kMisses += d
-			case "rejected_connections":
-				c.rejected += d
-			case "total_connections_received":
-				c.connsReceived += d
-			case "total_commands_processed":
-				c.dCommands += d
-			}
-		}
-		if cpu, ok := redisCPU(info); ok {
-			prev, seen := c.lastCPU[node]
-			switch {
-			case seen && cpu >= prev:
-				c.dCPU += cpu - prev
-			case seen:
-				c.dCPU += cpu // restarted: its CPU counts from zero
-			}
-			c.lastCPU[node] = cpu
-		}
+		de, dx := c.observeCounters(node, info)
+		dEvicted += de
+		dExpired += dx
+		c.observeCPU(node, info)
 		u, _ := strconv.ParseInt(info["used_memory"], 10, 64)
 		used += u
 		if p, _ := strconv.ParseInt(info["used_memory_peak"], 10, 64); p > c.peak {
@@ -135,6 +97,61 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 	}
 	c.usedMemory, c.maxm, c.clients, c.keys = used, maxm, clients, keys
 	return dEvicted, dExpired
+}
+
+// observeCounters adds one primary's cumulative counters since its last
+// INFO and returns its deltas of evicted and expired keys.
+func (c *serverCounters) observeCounters(node string, info map[string]string) (dEvicted, dExpired uint64) {
+	last := c.last[node]
+	if last == nil {
+		last = map[string]uint64{}
+		c.last[node] = last
+	}
+	for _, f := range counterFields {
+		v, _ := strconv.ParseUint(info[f], 10, 64)
+		d := v
+		if prev, seen := last[f]; seen && v >= prev {
+			d = v - prev
+		} else if !seen {
+			d = v // the first sight counts from the node's start
+		}
+		last[f] = v
+		switch f {
+		case "evicted_keys":
+			c.evicted += d
+			dEvicted += d
+		case "expired_keys":
+			c.expired += d
+			dExpired += d
+		case "keyspace_hits":
+			c.keyspaceHits += d
+		case "keyspace_misses":
+			c.kMisses += d
+		case "rejected_connections":
+			c.rejected += d
+		case "total_connections_received":
+			c.connsReceived += d
+		case "total_commands_processed":
+			c.dCommands += d
+		}
+	}
+	return dEvicted, dExpired
+}
+
+// observeCPU adds one primary's CPU time since its last INFO.
+func (c *serverCounters) observeCPU(node string, info map[string]string) {
+	cpu, ok := redisCPU(info)
+	if !ok {
+		return
+	}
+	prev, seen := c.lastCPU[node]
+	switch {
+	case seen && cpu >= prev:
+		c.dCPU += cpu - prev
+	case seen:
+		c.dCPU += cpu // restarted: its CPU counts from zero
+	}
+	c.lastCPU[node] = cpu
 }
 
 // redisCPU is a node's own CPU time in seconds (main thread and its
@@ -161,9 +178,12 @@ type Sample struct {
 
 // sampler builds one timeline row per interval.
 type sampler struct {
-	d        *driver
-	mgr      interface{ Stats() pool.Stats }
-	info     infoSource
+	d    *engine.Driver
+	mgr  interface{ Stats() pool.Stats }
+	info infoSource
+	// families names the key families by workload.Family.Index, for the
+	// rows' hit rate per family.
+	families []string
 	server   serverCounters
 	lastPool pool.PoolStats
 	// faults names the faults active during an interval (from, to].
@@ -183,41 +203,49 @@ type sampler struct {
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, *hdrhistogram.Histogram) {
-	c, h := s.d.rec.takeInterval()
-	elapsed := now.Sub(s.d.start)
-	ph := s.d.phases[s.d.phase.Load()]
+	c, h := s.d.Recorder().TakeInterval()
+	elapsed := now.Sub(s.d.Start())
+	ph := s.d.Phase()
 	row := result.TimelineRow{
 		T:             roundS(elapsed.Seconds()),
-		Phase:         ph.name,
-		Ops:           c.ops,
-		ErrorsByKind:  c.errors,
-		Late:          c.late,
-		Dropped:       c.dropped,
-		Abandoned:     c.abandoned,
-		Active:        int(s.d.active.Load()),
+		Phase:         ph.Name,
+		Ops:           c.Ops,
+		ErrorsByKind:  c.Errors,
+		Late:          c.Late,
+		Dropped:       c.Dropped,
+		Abandoned:     c.Abandoned,
+		Active:        s.d.Active(),
 		HitRateByTier: map[string]float64{},
 		MissesByCause: map[string]uint64{},
 	}
 	sum := result.Summarize(h)
 	row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
 	row.LatencyHist = result.NewWindowHist(h)
-	for _, n := range c.errors {
+	for _, n := range c.Errors {
 		row.Errors += n
 	}
-	for t, name := range tierNames {
-		row.Hits += c.hits[t]
-		row.Misses += c.misses[t]
-		row.LookupErrors += c.lookupErrs[t]
-		if c.hits[t]+c.misses[t]+c.lookupErrs[t] > 0 {
-			row.HitRateByTier[name] = result.LookupHitRate(c.hits[t], c.misses[t], c.lookupErrs[t])
+	for t, name := range engine.TierNames {
+		row.Hits += c.Hits[t]
+		row.Misses += c.Misses[t]
+		row.LookupErrors += c.LookupErrs[t]
+		if c.Hits[t]+c.Misses[t]+c.LookupErrs[t] > 0 {
+			row.HitRateByTier[name] = result.LookupHitRate(c.Hits[t], c.Misses[t], c.LookupErrs[t])
 		}
-		for k := range c.causes[t] {
-			if n := c.causes[t][k]; n > 0 {
+		for k := range c.Causes[t] {
+			if n := c.Causes[t][k]; n > 0 {
 				row.MissesByCause[workload.MissCause(k).String()] += n
 			}
 		}
 	}
 	row.HitRate = result.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
+	for i, f := range c.Fams {
+		if f.Hits+f.Misses+f.LookupErrs > 0 && i < len(s.families) {
+			if row.HitRateByFamily == nil {
+				row.HitRateByFamily = map[string]float64{}
+			}
+			row.HitRateByFamily[s.families[i]] = result.LookupHitRate(f.Hits, f.Misses, f.LookupErrs)
+		}
+	}
 
 	st := s.mgr.Stats()
 	ps := st.Pool
@@ -237,7 +265,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 			// INFO answers a little after the tick: its counters are as
 			// of the reply, which a fault injected at the tick may already
 			// have moved.
-			row.InfoT = roundS(time.Since(s.d.start).Seconds())
+			row.InfoT = roundS(time.Since(s.d.Start()).Seconds())
 			row.EvictedKeys, row.ExpiredKeys = s.server.observe(all)
 			row.ServerCPUS, row.ServerCommands = roundUs(s.server.dCPU), s.server.dCommands
 		}
@@ -247,8 +275,8 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 		row.Fault = s.faults(s.lastT, elapsed)
 	}
 	s.lastT = elapsed
-	if ph.recorded {
-		s.reqs += c.ops
+	if ph.Recorded {
+		s.reqs += c.Ops
 		s.hits += row.Hits
 		s.misses += row.Misses
 		s.lookupErrs += row.LookupErrors

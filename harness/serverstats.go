@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -170,5 +171,21 @@ func mergeServerLatency(into, node map[string]result.ServerLatency) {
 		cur.P99 = math.Max(cur.P99, n.P99)
 		cur.P999 = math.Max(cur.P999, n.P999)
 		into[name] = cur
+	}
+}
+
+// fillRunEnvironment puts what the run ran under into the result: the
+// tool's own section (client) and Redis's own per-command latency
+// (server.latency_stats), so a reader can tell Redis's time from the tool's.
+func fillRunEnvironment(res *result.Result, dep statsControl, client *selfmeasure.Collector) {
+	res.Client = client.Report(res.Users.Requests)
+	lat, note := serverLatency(context.Background(), dep)
+	res.Server.LatencyStats = lat
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	selfmeasure.FillCost(res, selfmeasure.LoopbackOnly(dep.Nodes()))
+	if res.Client.Bottleneck != "" {
+		res.Notes = append(res.Notes, "not Redis: the load generator or its machine was the bottleneck: "+res.Client.Bottleneck)
 	}
 }

@@ -334,7 +334,7 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 			}
 		}
 	}
-	latH := bound("latency_p99", 1, "p99 target")
+	latH := bound(result.MetricLatencyP99, 1, "p99 target")
 	for _, h := range latH {
 		hi = math.Max(hi, h.y)
 	}
@@ -373,7 +373,7 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 		chart{title: "Latency against " + unit + " (ms, log scale; from intended start)", yLabel: "ms", logY: true, xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: formatMs, series: lat, hlines: latH}.render(),
 		chart{title: "Hit rate against " + unit, yLabel: "%", fixY: true, yMin: 0, yMax: 100, xMin: xlo, xMax: xhi,
-			xFmt: xFmt, xTicks: xTicks, yFmt: pctFmt, series: hit, hlines: bound("hit_rate", 100, "target")}.render(),
+			xFmt: xFmt, xTicks: xTicks, yFmt: pctFmt, series: hit, hlines: bound(result.MetricHitRate, 100, "target")}.render(),
 		chart{title: "Pool waits, pool timeouts and errors against " + unit + " (per step)", yLabel: "count", xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: count, series: poolErr}.render(),
 		chart{title: "Throughput against " + unit, yLabel: "ops/s", xMin: xlo, xMax: xhi,

@@ -71,20 +71,36 @@ const (
 // scenario name, workload seed, active users, recorded seconds. Empty when
 // they are comparable.
 func LoadDifferences(base, cur *result.Result) []string {
-	var d []string
+	var out []string
+	for _, d := range loadDiffs(base, cur) {
+		out = append(out, d.text)
+	}
+	return out
+}
+
+// loadDiff is one load difference; moved is set for what a set scenario
+// value can move by itself (active users, recorded seconds), as against
+// what names another load (the scenario, the seed).
+type loadDiff struct {
+	text  string
+	moved bool
+}
+
+func loadDiffs(base, cur *result.Result) []loadDiff {
+	var d []loadDiff
 	if base.Scenario.Name != cur.Scenario.Name {
-		d = append(d, fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name))
+		d = append(d, loadDiff{text: fmt.Sprintf("scenario %q vs %q", base.Scenario.Name, cur.Scenario.Name)})
 	}
 	if base.Scenario.Seed != cur.Scenario.Seed {
-		d = append(d, fmt.Sprintf("seed %d vs %d", base.Scenario.Seed, cur.Scenario.Seed))
+		d = append(d, loadDiff{text: fmt.Sprintf("seed %d vs %d", base.Scenario.Seed, cur.Scenario.Seed)})
 	}
 	ba, ca := float64(base.Users.Active), float64(cur.Users.Active)
 	if math.Abs(ba-ca) > math.Max(1, activeTolerance*math.Max(ba, ca)) {
-		d = append(d, fmt.Sprintf("active users %s vs %s", formatCount(uint64(base.Users.Active)), formatCount(uint64(cur.Users.Active))))
+		d = append(d, loadDiff{text: fmt.Sprintf("active users %s vs %s", formatCount(uint64(base.Users.Active)), formatCount(uint64(cur.Users.Active))), moved: true})
 	}
 	bs, cs := base.RecordedSeconds(), cur.RecordedSeconds()
 	if math.Abs(bs-cs) > math.Max(1, recordedTolerance*math.Max(bs, cs)) {
-		d = append(d, fmt.Sprintf("recorded %s vs %s", formatSeconds(bs), formatSeconds(cs)))
+		d = append(d, loadDiff{text: fmt.Sprintf("recorded %s vs %s", formatSeconds(bs), formatSeconds(cs)), moved: true})
 	}
 	return d
 }
@@ -156,157 +172,76 @@ type Comparison struct {
 	NewHostLate  *float64 `json:"new_host_late,omitempty"`
 	// Warnings are the load differences a forced comparison went past.
 	Warnings []string `json:"warnings,omitempty"`
+	// Changes are the scenario values the sides set differently on the
+	// command line (run --set): the change under test, when the resolved
+	// scenarios agree everywhere else. Moved are the load differences it
+	// made (active users, recorded seconds), compared instead of refused.
+	Changes []SettingChange `json:"change_under_test,omitempty"`
+	Moved   []string        `json:"moved_by_change,omitempty"`
 }
 
-// compareSpec says how a metric is compared. floor is the smallest absolute
-// change that counts as a regression (below it, differences are noise of the
-// measurement: one histogram bucket, a rate of one in ten thousand);
-// strict metrics regress on any increase (lost data is never noise).
+// compareSpec is a metric of the table (result.Metrics) as compare reads
+// it: its row's name, unit and direction, its rule (floor, strict, info,
+// host noise), its figure per run and per recorded second.
 type compareSpec struct {
 	name   string
 	unit   string
 	better string
-	floor  float64
-	strict bool
-	// info rows are shown but never gate: the maximum is one sample, and a
-	// pipeline that fails on it fails on noise. why says so on a row that
-	// got worse (default: one sample).
-	info bool
-	why  string
-	get  func(*result.Result) (float64, bool)
+	rule   result.CompareRule
+	get    func(*result.Result) (float64, bool)
 	// win reads one recorded second (nil: the timeline has no per-second
 	// value, so single runs cannot test it); kind says how seconds
 	// combine.
 	win  func(timedRow) (window, bool)
 	kind statKind
-	// q is the latency percentile the row is (0: not a latency), for the
-	// host noise check; late marks the late-start rate, judged against the
-	// host probe's own late share.
-	q    float64
-	late bool
 }
 
-// layerGetter reads a figure of the layer section from a run that has one
-// (and, when looked is set, in which some of what it counts happened).
-func layerGetter(f func(*result.LayerReport) uint64, looked func(*result.LayerReport) uint64) func(*result.Result) (float64, bool) {
-	return func(r *result.Result) (float64, bool) {
-		l := r.Layer
-		if l == nil || r.Users.Requests == 0 || (looked != nil && looked(l) == 0) {
-			return 0, false
+// specOf is a metric's compare spec.
+func specOf(m result.Metric) compareSpec {
+	s := compareSpec{name: m.CompareRow(), unit: m.Unit, better: m.Better, rule: *m.Compare, get: m.CompareValue}
+	if m.Compare.PerRequest {
+		s.unit = result.UnitFraction
+	}
+	if m.HasPerSecond() {
+		s.win = func(w timedRow) (window, bool) {
+			v, weight, ok := m.CompareSecond(w.TimelineRow, w.dt)
+			return window{v, weight}, ok
 		}
-		return float64(f(l)), true
 	}
-}
-
-func summaryGetter(pick func(*result.Result) result.Summary, q func(result.Summary) float64) func(*result.Result) (float64, bool) {
-	return func(r *result.Result) (float64, bool) {
-		s := pick(r)
-		return q(s), s.Count > 0
+	if m.Compare.Ratio {
+		s.kind = statRatio
 	}
+	return s
 }
 
-// countGetter reads a count only from a run in which operations ran (and,
-// when looked is set, in which some of what it counts was looked at): zero
-// errors of zero operations is no data, and no data where the base had some
-// is a regression.
-func countGetter(f func(*result.Result) uint64, looked func(*result.Result) uint64) func(*result.Result) (float64, bool) {
-	return func(r *result.Result) (float64, bool) {
-		ok := r.Users.Requests > 0 && (looked == nil || looked(r) > 0)
-		return float64(f(r)), ok
+// worse decides whether cur is a regression from base under s's rule.
+func (s compareSpec) worse(base, cur, tol float64) bool {
+	return s.rule.Worse(s.better, base, cur, tol)
+}
+
+// betterBy decides whether cur is better than base beyond tol and the
+// rule's floor.
+func (s compareSpec) betterBy(base, cur, tol float64) bool {
+	return result.CompareRule{Floor: s.rule.Floor}.Worse(flip(s.better), base, cur, tol)
+}
+
+// secondResolution is the rule of a fault's recovery times: one sampling
+// interval (1 s) is below resolution.
+var secondResolution = result.CompareRule{Floor: 1}
+
+// faultErrorRule judges a fault's errors as a share of its side's
+// requests, as the run's error rate is judged: a count gated raw would
+// regress on a run that merely sent more requests through the same outage.
+var faultErrorRule = result.CompareRule{Floor: 0.0001}
+
+// medianRequests is a side's median requests (0 when none ran).
+func medianRequests(rs []*result.Result) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = float64(r.Users.Requests)
 	}
+	return result.Median(v)
 }
-
-// rateGetter reads a count per request: counts are judged as rates, so a
-// run with more requests is not worse for having more of them.
-func rateGetter(f func(*result.Result) uint64) func(*result.Result) (float64, bool) {
-	return func(r *result.Result) (float64, bool) {
-		if r.Users.Requests == 0 {
-			return 0, false
-		}
-		return float64(f(r)) / float64(r.Users.Requests), true
-	}
-}
-
-// rateWindow reads a count per operation of one second.
-func rateWindow(f func(timedRow) uint64) func(timedRow) (window, bool) {
-	return func(w timedRow) (window, bool) { return window{float64(f(w)), float64(w.Ops)}, true }
-}
-
-// latencyWindow reads a per-second percentile of a second with operations.
-func latencyWindow(f func(timedRow) float64) func(timedRow) (window, bool) {
-	return func(w timedRow) (window, bool) { return window{f(w), 1}, w.Ops > 0 }
-}
-
-// judgedHitRate is the hit rate targets judge: failed lookups did not hit.
-func judgedHitRate(r *result.Result) (float64, bool) {
-	c := r.Cache
-	return result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors), c.Hits+c.Misses+c.LookupErrors > 0
-}
-
-// rateFloor is the smallest change of a rate per request that counts: one
-// in ten thousand requests.
-const rateFloor = 0.0001
-
-func compareSpecs() []compareSpec {
-	overall := func(r *result.Result) result.Summary { return r.Latency.Overall }
-	service := func(r *result.Result) result.Summary { return r.Latency.Service }
-	perSecond := map[string]func(timedRow) float64{
-		"p50": func(w timedRow) float64 { return w.P50 }, "p99": func(w timedRow) float64 { return w.P99 },
-		"p999": func(w timedRow) float64 { return w.P999 }, "max": func(w timedRow) float64 { return w.Max },
-	}
-	quantile := map[string]float64{"p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 0}
-	specs := []compareSpec{}
-	for _, q := range []string{"p50", "p90", "p99", "p999", "max"} {
-		s := compareSpec{name: "latency_" + q, unit: result.UnitMs, better: "lower", floor: 0.01, info: q == "max", q: quantile[q],
-			get: summaryGetter(overall, func(s result.Summary) float64 { return s.Quantile(q) })}
-		if f := perSecond[q]; f != nil {
-			s.win, s.kind = latencyWindow(f), statMedian
-		}
-		specs = append(specs, s)
-	}
-	specs = append(specs,
-		compareSpec{name: "service_p99", unit: result.UnitMs, better: "lower", floor: 0.01, q: 0.99, get: summaryGetter(service, func(s result.Summary) float64 { return s.P99 })},
-		compareSpec{name: "error_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
-			get: rateGetter(func(r *result.Result) uint64 { return r.TotalErrors() }), win: rateWindow(func(w timedRow) uint64 { return w.Errors })},
-		compareSpec{name: "pool_timeout_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
-			get: rateGetter(func(r *result.Result) uint64 { return r.Pool.Timeouts }), win: rateWindow(func(w timedRow) uint64 { return w.PoolTimeouts })},
-		compareSpec{name: "late_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio, late: true,
-			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Late }), win: rateWindow(func(w timedRow) uint64 { return w.Late })},
-		compareSpec{name: "dropped_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
-			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Dropped }), win: rateWindow(func(w timedRow) uint64 { return w.Dropped })},
-		compareSpec{name: "abandoned_rate", unit: result.UnitFraction, better: "lower", floor: rateFloor, kind: statRatio,
-			get: rateGetter(func(r *result.Result) uint64 { return r.Users.Abandoned }), win: rateWindow(func(w timedRow) uint64 { return w.Abandoned })},
-		compareSpec{name: "integrity_mismatches", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.Mismatches },
-			func(r *result.Result) uint64 { return r.Integrity.Checked })},
-		compareSpec{name: "lost_writes", unit: result.UnitCount, better: "lower", strict: true, get: countGetter(func(r *result.Result) uint64 { return r.Integrity.LostWrites },
-			func(r *result.Result) uint64 { return r.Integrity.WritesTracked })},
-		compareSpec{name: "ops_per_sec", unit: result.UnitRate, better: "higher", floor: 1, kind: statRatio,
-			get: func(r *result.Result) (float64, bool) {
-				return r.OpsPerSec(), r.Users.Requests > 0 && r.RecordedSeconds() > 0
-			},
-			win: func(w timedRow) (window, bool) { return window{float64(w.Ops), w.dt}, true }},
-		// The layer (reports with one): a stale read served a user data an
-		// update had replaced, so any increase gates, as lost writes do;
-		// it is measured only where instances kept local copies. Rate-limit
-		// denials and CAS conflicts follow the load's shape (how often a
-		// user repeats a command, how many update one guild at once): a
-		// change worth seeing, not a regression of the cache.
-		compareSpec{name: "stale_reads", unit: result.UnitCount, better: "lower", strict: true, get: layerGetter(func(l *result.LayerReport) uint64 { return l.NearCache.StaleReads },
-			func(l *result.LayerReport) uint64 { return l.NearCache.Hits })},
-		compareSpec{name: "rate_limit_denied", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's repeat rate",
-			get: layerGetter(func(l *result.LayerReport) uint64 { return l.RateLimit.Denied }, nil)},
-		compareSpec{name: "cas_conflicts", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's contention",
-			get: layerGetter(func(l *result.LayerReport) uint64 { return l.CAS.Conflicts }, nil)},
-		compareSpec{name: "cas_gave_up", unit: result.UnitCount, better: "lower", info: true, why: "not gated: follows the load's contention",
-			get: layerGetter(func(l *result.LayerReport) uint64 { return l.CAS.GaveUp }, nil)},
-	)
-	return specs
-}
-
-// hitRateNoiseFloor is the smallest change of the hit or miss rate (in
-// fractions: 0.05 percentage points) that counts: below it, two runs of one
-// load differ by chance.
-const hitRateNoiseFloor = 0.0005
 
 // Compare is CompareWith with a relative tolerance and nothing else set.
 func Compare(base, cur *result.Result, maxRegression float64) (Comparison, error) {
@@ -359,15 +294,7 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 	c := Comparison{Base: describeSet(base), Cur: describeSet(cur), BaseRuns: len(base), NewRuns: len(cur),
 		Confidence: o.Confidence, MaxRegression: maxRegression, MaxHitRateDrop: o.MaxHitRateDrop,
 		BaseHostLate: hostLate(base), NewHostLate: hostLate(cur)}
-	var diffs []string
-	for _, side := range [][]*result.Result{base, cur} {
-		for _, r := range side[1:] {
-			for _, d := range LoadDifferences(side[0], r) {
-				diffs = append(diffs, "within a side: "+d)
-			}
-		}
-	}
-	diffs = append(diffs, LoadDifferences(base[0], cur[0])...)
+	diffs := c.loadChecks(base, cur)
 	if len(diffs) > 0 {
 		if !o.Force {
 			return Comparison{}, &IncomparableError{Differences: diffs}
@@ -381,21 +308,61 @@ func CompareSets(base, cur []*result.Result, o CompareOptions) (Comparison, erro
 		c.Method = fmt.Sprintf("over recorded seconds (%d base, %d new): change, interval and p-value are of the per-second figure (the median over seconds of a latency percentile, per-second sums for a rate), by Welch's t-test whose variance is the spread between blocks of each run's seconds (a run's level taken to vary from run to run as much as between its own blocks); base and new show the runs' overall figures", windowCount(base), windowCount(cur))
 	}
 	cp := comparer{o: o, byRuns: byRuns, base: base, cur: cur}
-	for _, s := range compareSpecs() {
-		if s.name == "error_rate" {
-			// The hit rate sits after the latencies, before the errors.
-			for _, r := range cp.hitRateRows() {
+	for _, m := range result.Metrics() {
+		switch {
+		case m.Compare == nil:
+		case m.Name == result.MetricHitRate:
+			for _, r := range cp.hitRateRows(m) {
 				c.add(r)
 			}
-		}
-		if row, ok := cp.row(s); ok {
-			c.add(row)
+		default:
+			if row, ok := cp.row(specOf(m)); ok {
+				c.add(row)
+			}
 		}
 	}
-	c.compareFaults(medianFaults(base), medianFaults(cur), maxRegression)
+	for _, r := range cp.familyRows() {
+		c.add(r)
+	}
+	c.compareFaults(medianFaults(base), medianFaults(cur), [2]float64{medianRequests(base), medianRequests(cur)}, maxRegression)
 	c.add(verdictRow(base, cur))
 	c.Inconclusive = !c.Regressed && slices.ContainsFunc(c.Rows, func(r CompareRow) bool { return r.Verdict == CompareInconclusive })
 	return c, nil
+}
+
+// loadChecks lists what makes the sides runs of different loads, and
+// sets the change under test: the values the sides set differently on the
+// command line. With set values in play the resolved scenarios must agree
+// but at the set paths, and what the change itself moved (active users,
+// recorded seconds) is compared, not refused.
+func (c *Comparison) loadChecks(base, cur []*result.Result) []string {
+	var diffs []string
+	for _, side := range [][]*result.Result{base, cur} {
+		for _, r := range side[1:] {
+			for _, d := range LoadDifferences(side[0], r) {
+				diffs = append(diffs, "within a side: "+d)
+			}
+			if d := overridesDiffer(side[0], r); d != "" {
+				diffs = append(diffs, "within a side: "+d)
+			}
+		}
+	}
+	b, n := base[0], cur[0]
+	var other []string
+	if len(b.Scenario.Overrides)+len(n.Scenario.Overrides) > 0 {
+		c.Changes = settingChanges(b, n)
+		if other = otherSettings(b, n); len(other) > 0 {
+			diffs = append(diffs, "scenario settings other than the set values differ: "+strings.Join(other, ", "))
+		}
+	}
+	for _, d := range loadDiffs(b, n) {
+		if d.moved && len(c.Changes) > 0 && len(other) == 0 {
+			c.Moved = append(c.Moved, d.text)
+			continue
+		}
+		diffs = append(diffs, d.text)
+	}
+	return diffs
 }
 
 // comparer holds what every row of one comparison shares.
@@ -441,13 +408,13 @@ func (cp comparer) row(s compareSpec) (CompareRow, bool) {
 	row.Cur, row.CurText = sideText(cv, s.unit)
 	if !bok || !cok {
 		row = missingRow(row, bok)
-		if s.info {
+		if s.rule.Info {
 			// Not gated, not even by its absence.
 			row.Regressed, row.Verdict, row.Note = false, CompareNotGated, "in one report only; not gated"
 		}
 		return row, true
 	}
-	if s.strict {
+	if s.rule.Strict {
 		// Lost data is never noise: the worst run of the new side against
 		// the worst of the base.
 		bm, cm := slices.Max(bv), slices.Max(cv)
@@ -459,13 +426,13 @@ func (cp comparer) row(s compareSpec) (CompareRow, bool) {
 		}
 		return row, true
 	}
-	if s.info {
+	if s.rule.Info {
 		row.Change = relChange(row.Base, row.Cur)
 		row.Verdict = CompareNotGated
-		if worse(s, row.Base, row.Cur, cp.o.MaxRegression) || (s.why != "" && row.Base != row.Cur) {
+		if s.worse(row.Base, row.Cur, cp.o.MaxRegression) || (s.rule.Why != "" && row.Base != row.Cur) {
 			row.Note = "not gated: one sample"
-			if s.why != "" {
-				row.Note = s.why
+			if s.rule.Why != "" {
+				row.Note = s.rule.Why
 			}
 		}
 		return row, true
@@ -477,9 +444,9 @@ func (cp comparer) row(s compareSpec) (CompareRow, bool) {
 		row.Change = relChange(row.Base, row.Cur)
 		row.Verdict = CompareNoChange
 		switch {
-		case worse(s, row.Base, row.Cur, cp.o.MaxRegression):
+		case s.worse(row.Base, row.Cur, cp.o.MaxRegression):
 			row.Verdict, row.Note = CompareInconclusive, "not testable from single runs' seconds (no per-second figure, or too few seconds); compare sets of runs"
-		case worse(compareSpec{better: flip(s.better), floor: s.floor}, row.Base, row.Cur, cp.o.MaxRegression):
+		case s.betterBy(row.Base, row.Cur, cp.o.MaxRegression):
 			row.Note = "better beyond the tolerance, not tested: no per-second figure"
 		}
 		return row, true
@@ -566,13 +533,13 @@ func (cp comparer) judge(row *CompareRow, s compareSpec, t testResult, tol float
 		if points {
 			return b-v > tol+1e-12
 		}
-		return worse(s, b, v, tol)
+		return s.worse(b, v, tol)
 	}
 	betterBy := func(v float64) bool { // v is better than b beyond the tolerance
 		if points {
 			return v-b > tol+1e-12
 		}
-		return worse(compareSpec{better: flip(s.better), floor: s.floor}, b, v, tol)
+		return s.betterBy(b, v, tol)
 	}
 	significant := p < alpha
 	switch {
@@ -618,7 +585,7 @@ func flip(better string) string {
 // probe's late share. Such a change is not the cache's, nor proven not to
 // be: the row is inconclusive.
 func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
-	if s.late {
+	if s.rule.LateStart {
 		lf := hostLate(cp.cur)
 		if lf != nil && *lf > 0 && c <= result.HostWakesPerStart*(*lf) {
 			return fmt.Sprintf("within the machine's noise: the host timer probe woke %s%% of its sleeps over 1 ms late on the new side",
@@ -626,16 +593,17 @@ func (cp comparer) hostExplains(s compareSpec, b, c float64) string {
 		}
 		return ""
 	}
-	if s.q == 0 || s.unit != result.UnitMs {
+	q := s.rule.Quantile
+	if q == 0 || s.unit != result.UnitMs {
 		return ""
 	}
 	var reach []float64
 	for _, r := range cp.cur {
-		reach = append(reach, hostReachMs(r.Client.HostTimer, s.q))
+		reach = append(reach, hostReachMs(r.Client.HostTimer, q))
 	}
 	if rm := result.Median(reach); rm > 0 && c-b <= rm {
 		return fmt.Sprintf("within the machine's noise: +%s ms, and the host timer probe on the new side was late by more than %s ms in enough wake-ups to move a p%s by up to %s ms",
-			formatNum(round(c-b, 3)), formatNum(round(rm/result.HostWakesPerStart, 3)), formatNum(round(s.q*100, 1)), formatNum(round(rm, 3)))
+			formatNum(round(c-b, 3)), formatNum(round(rm/result.HostWakesPerStart, 3)), formatNum(round(q*100, 1)), formatNum(round(rm, 3)))
 	}
 	return ""
 }
@@ -685,22 +653,21 @@ func missingRow(row CompareRow, inBase bool) CompareRow {
 // to 94 % sends 20 % more lookups to the origin, which a 10 % tolerance on
 // the hit rate itself (a 1 % change) would never catch. With MaxHitRateDrop
 // the hit rate gates on its drop in points instead.
-func (cp comparer) hitRateRows() []CompareRow {
-	hitSpec := compareSpec{name: "hit_rate", unit: result.UnitFraction, better: "higher", floor: hitRateNoiseFloor, kind: statRatio, get: judgedHitRate,
-		win: func(w timedRow) (window, bool) {
-			return window{float64(w.Hits), float64(w.Hits + w.Misses + w.LookupErrors)}, true
-		}}
-	missSpec := compareSpec{name: "miss_rate", unit: result.UnitFraction, better: "lower", floor: hitRateNoiseFloor, kind: statRatio,
-		get: func(r *result.Result) (float64, bool) { h, ok := judgedHitRate(r); return 1 - h, ok },
-		win: func(w timedRow) (window, bool) {
-			return window{float64(w.Misses + w.LookupErrors), float64(w.Hits + w.Misses + w.LookupErrors)}, true
-		}}
+func (cp comparer) hitRateRows(m result.Metric) []CompareRow {
+	hitSpec := specOf(m)
+	missSpec := hitSpec
+	missSpec.name, missSpec.better, missSpec.rule = "miss_rate", flip(m.Better), result.MissRateCompare
+	missSpec.get = func(r *result.Result) (float64, bool) { h, ok := hitSpec.get(r); return 1 - h, ok }
+	missSpec.win = func(w timedRow) (window, bool) {
+		v, weight, ok := result.MissRateCompare.PerSecond(w.TimelineRow, w.dt)
+		return window{v, weight}, ok
+	}
 	bh, bok := values(cp.base, hitSpec.get)
 	ch, cok := values(cp.cur, hitSpec.get)
 	if !bok && !cok {
 		return nil
 	}
-	hit := CompareRow{Metric: "hit_rate", Unit: result.UnitFraction, Better: "higher"}
+	hit := CompareRow{Metric: hitSpec.name, Unit: hitSpec.unit, Better: hitSpec.better}
 	hit.Base, hit.BaseText = sideText(bh, hit.Unit)
 	hit.Cur, hit.CurText = sideText(ch, hit.Unit)
 	if !bok || !cok {
@@ -708,7 +675,7 @@ func (cp comparer) hitRateRows() []CompareRow {
 	}
 	bm, _ := values(cp.base, missSpec.get)
 	cm, _ := values(cp.cur, missSpec.get)
-	miss := CompareRow{Metric: "miss_rate", Unit: result.UnitFraction, Better: "lower"}
+	miss := CompareRow{Metric: missSpec.name, Unit: missSpec.unit, Better: missSpec.better}
 	miss.Base, miss.BaseText = sideText(bm, miss.Unit)
 	miss.Cur, miss.CurText = sideText(cm, miss.Unit)
 	ht, hok := cp.test(hitSpec, bh, ch)
@@ -752,24 +719,6 @@ func (c *Comparison) add(row CompareRow) {
 	}
 	c.Rows = append(c.Rows, row)
 	c.Regressed = c.Regressed || row.Regressed
-}
-
-// worse decides whether cur is a regression from base under spec s.
-func worse(s compareSpec, base, cur, tol float64) bool {
-	delta := cur - base
-	if s.better == "higher" {
-		delta = base - cur
-	}
-	if s.strict {
-		return delta > 0
-	}
-	if delta <= s.floor {
-		return false
-	}
-	if base == 0 {
-		return true // from nothing to something beyond the noise floor
-	}
-	return delta/math.Abs(base) > tol
 }
 
 func relChange(base, cur float64) float64 {
@@ -887,7 +836,7 @@ func medianAfter(fs []result.FaultReport, get func(result.FaultReport) *float64)
 // but never in cur is a regression whatever the tolerance, and so is a fault
 // the base injected that the new run did not (absent, or its action did not
 // take effect): its recovery was not measured, so it cannot have held.
-func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
+func (c *Comparison) compareFaults(base, cur *result.Result, requests [2]float64, tol float64) {
 	n := max(len(base.Faults), len(cur.Faults))
 	for i := 0; i < n; i++ {
 		var bf, cf *result.FaultReport
@@ -948,14 +897,11 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 				row.Base, row.Cur = *bp, *cp
 				row.Change = relChange(*bp, *cp)
 				// One sampling interval (1 s) is the resolution of recovery times.
-				row.Regressed = worse(compareSpec{better: "lower", floor: 1}, *bp, *cp, tol)
+				row.Regressed = secondResolution.Worse("lower", *bp, *cp, tol)
 			}
 			c.add(row)
 		}
-		be, ce := float64(bf.Errors()), float64(cf.Errors())
-		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s errors", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
-			BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce),
-			Regressed: worse(compareSpec{better: "lower", floor: 1}, be, ce, tol)})
+		c.add(faultErrorsRow(fmt.Sprintf("fault %d %s errors", i+1, kind), float64(bf.Errors()), float64(cf.Errors()), requests, tol))
 		if bf.Warming != nil || cf.Warming != nil {
 			// Whether the bot re-warmed decides the dip and the re-warm
 			// time: shown, so a change of warming is not read as one of
@@ -970,6 +916,24 @@ func (c *Comparison) compareFaults(base, cur *result.Result, tol float64) {
 		c.add(CompareRow{Metric: fmt.Sprintf("fault %d %s lost_writes", i+1, kind), Unit: result.UnitCount, Better: "lower", Base: bl, Cur: cl,
 			BaseText: formatCount(bf.LostWrites), CurText: formatCount(cf.LostWrites), Change: relChange(bl, cl), Regressed: cl > bl})
 	}
+}
+
+// faultErrorsRow shows a fault's errors as counts and judges them as a
+// share of each side's requests (as counts when a side ran none).
+func faultErrorsRow(name string, be, ce float64, requests [2]float64, tol float64) CompareRow {
+	row := CompareRow{Metric: name, Unit: result.UnitCount, Better: "lower", Base: be, Cur: ce,
+		BaseText: formatCount(uint64(be)), CurText: formatCount(uint64(ce)), Change: relChange(be, ce)}
+	if requests[0] == 0 || requests[1] == 0 {
+		row.Regressed = result.CompareRule{Floor: 1}.Worse("lower", be, ce, tol)
+		return row
+	}
+	bs, cs := be/requests[0], ce/requests[1]
+	row.Change = relChange(bs, cs)
+	row.Regressed = faultErrorRule.Worse("lower", bs, cs, tol)
+	if row.Regressed || bs != cs && requests[0] != requests[1] {
+		row.Note = fmt.Sprintf("%s → %s of requests", formatPercent(bs), formatPercent(cs))
+	}
+	return row
 }
 
 // warmedText is whether the bot re-warmed after a fault ("n/a": the report
@@ -1026,6 +990,12 @@ func (c Comparison) WriteJSON(w io.Writer) error {
 func (c Comparison) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("base: %s\nnew:  %s\n", c.Base, c.Cur)
+	for _, ch := range c.Changes {
+		ew.printf("change under test: %s\n", settingChangeText(ch))
+	}
+	if len(c.Moved) > 0 {
+		ew.printf("moved by the change (compared, not refused): %s\n", strings.Join(c.Moved, "; "))
+	}
 	for _, w := range c.Warnings {
 		ew.printf("warning: compared despite a different load: %s\n", w)
 	}

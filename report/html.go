@@ -118,17 +118,26 @@ type htmlView struct {
 	Latency      []namedSummary
 	All          result.CacheCounts // the whole run's lookups, for the "all" row
 	Tiers        []namedCounts
-	Families     []namedCounts
-	Causes       map[string]uint64
-	Faults       []faultView
-	Warmings     []faultView // those with a warming report: the with/without re-warm table
-	Origins      []string
-	Scenario     string
-	PoolConf     string
-	Charts       map[string]template.HTML
-	Points       int
-	Rows         int
-	Generated    string
+	Families     []familyFigures
+	// FamilyLatency is set when the run recorded latency per family;
+	// FamilyCards are the headline's busiest families, FamiliesMore how
+	// many it leaves out ("and 2 more").
+	FamilyLatency bool
+	FamilyCards   []headline
+	FamiliesMore  string
+	// Breaking names the families that break a target for the banner
+	// (" in families quotes, surge"), as the text verdict line does.
+	Breaking  string
+	Causes    map[string]uint64
+	Faults    []faultView
+	Warmings  []faultView // those with a warming report: the with/without re-warm table
+	Origins   []string
+	Scenario  string
+	PoolConf  string
+	Charts    map[string]template.HTML
+	Points    int
+	Rows      int
+	Generated string
 	// ServerLatency puts Redis's own per-command latency beside the
 	// client's; Client is the load generator's own section.
 	ServerLatency []serverLatencyRow
@@ -163,22 +172,30 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		h.Warn = h.Warn && !h.Bad
 		return h
 	}
+	// Each card shows metrics of the table (its first names, joined by
+	// " / "), marked by the verdicts of targets on any of its names.
+	metricCard := func(label string, shown int, names ...string) headline {
+		vals := make([]string, shown)
+		for i, n := range names[:shown] {
+			vals[i] = metricText(r, n)
+		}
+		return card(label, strings.Join(vals, " / "), names...)
+	}
 	v.Headline = []headline{
-		card("p99 latency", formatMs(r.Latency.Overall.P99), "latency_p99"),
-		card("hit rate", formatPercent(result.LookupHitRate(v.All.Hits, v.All.Misses, v.All.LookupErrors)), "hit_rate"),
-		card("throughput", result.FormatValue(r.OpsPerSec(), result.UnitRate), "ops_per_sec"),
-		card("errors", formatCount(r.TotalErrors()), "errors", "error_rate"),
-		card("pool timeouts", formatCount(r.Pool.Timeouts), "pool_timeouts"),
-		card("evicted keys", formatCount(r.Server.EvictedKeys), "evicted_keys"),
-		card("lost writes", formatCount(r.Integrity.LostWrites), "lost_writes"),
-		card("late / dropped / abandoned", formatCount(r.Users.Late)+" / "+formatCount(r.Users.Dropped)+" / "+formatCount(r.Users.Abandoned),
-			"late", "dropped", "abandoned"),
+		metricCard("p99 latency", 1, result.MetricLatencyP99),
+		metricCard("hit rate", 1, result.MetricHitRate),
+		metricCard("throughput", 1, "ops_per_sec"),
+		metricCard("errors", 1, "errors", "error_rate"),
+		metricCard("pool timeouts", 1, "pool_timeouts"),
+		metricCard("evicted keys", 1, "evicted_keys"),
+		metricCard("lost writes", 1, "lost_writes"),
+		metricCard("late / dropped / abandoned", 3, "late", "dropped", "abandoned"),
 	}
 	if v.All.LookupErrors > 0 {
 		// Beside the judged rate: how many lookups failed, and the rate among
 		// those Redis answered.
 		v.Headline = slices.Insert(v.Headline, 2, card("lookup errors",
-			formatCount(v.All.LookupErrors)+" (answered "+formatPercent(result.HitRate(v.All.Hits, v.All.Misses))+")", "hit_rate"))
+			formatCount(v.All.LookupErrors)+" (answered "+formatPercent(result.HitRate(v.All.Hits, v.All.Misses))+")", result.MetricHitRate))
 	}
 	if rep := r.Repeat; rep != nil {
 		v.RepeatLine = repeatLine(rep)
@@ -209,9 +226,10 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	for _, k := range sortedKeys(r.Cache.ByTier) {
 		v.Tiers = append(v.Tiers, namedCounts{k, r.Cache.ByTier[k]})
 	}
-	for _, k := range sortedKeys(r.Cache.ByFamily) {
-		v.Families = append(v.Families, namedCounts{k, r.Cache.ByFamily[k]})
-	}
+	v.Families = families(r)
+	v.FamilyLatency = len(r.Latency.ByFamily) > 0
+	v.familyCards(r)
+	v.Breaking = breakingText(r, func(s string) string { return s })
 	v.Origins = sortedKeys(r.Origin)
 	v.Scenario = prettyJSON(r.Scenario.Resolved)
 	v.PoolConf = prettyJSON(r.Pool.Config)
@@ -297,6 +315,16 @@ func faultBands(fs []result.FaultReport) []band {
 
 // targetLine draws a latency or hit-rate target as a horizontal line when the
 // scenario set one with a plain upper/lower bound.
+// metricText is a metric of the table as r holds it, formatted in its
+// unit ("" for a name the table does not have).
+func metricText(r *result.Result, name string) string {
+	m, ok := result.LookupMetric(name)
+	if !ok {
+		return ""
+	}
+	return result.FormatValue(m.Value(r), m.Unit)
+}
+
 func targetLine(r *result.Result, name string, scale float64, label string) []hline {
 	for _, t := range r.TargetSpecs() {
 		if t.Name != name {
@@ -376,7 +404,7 @@ func timelineCharts(r *result.Result, pts []bucket, bands []band, xlo, xhi float
 
 	charts["latency"] = chart{title: "Latency per second (ms, log scale; from intended start)", yLabel: "ms", logY: true,
 		bands: bands, xMin: xlo, xMax: xhi, yFmt: msFmt, series: latencySeries(pts),
-		hlines: targetLine(r, "latency_p99", 1, "p99 target")}.render()
+		hlines: targetLine(r, result.MetricLatencyP99, 1, "p99 target")}.render()
 
 	charts["throughput"] = chart{title: "Throughput (requests per second)", yLabel: "ops/s", bands: bands, xMin: xlo, xMax: xhi, yFmt: count,
 		series: []series{
@@ -415,7 +443,7 @@ func timelineCharts(r *result.Result, pts []bucket, bands []band, xlo, xhi float
 	}
 	charts["hitrate"] = chart{title: "Hit rate (overall and per tier)", yLabel: "%", fixY: true, yMin: 0, yMax: 100, bands: bands,
 		xMin: xlo, xMax: xhi, yFmt: pctFmt, series: hitRateSeries(pts, sortedKeys(tierSet)),
-		hlines: targetLine(r, "hit_rate", 100, "target")}.render()
+		hlines: targetLine(r, result.MetricHitRate, 100, "target")}.render()
 
 	causeTotals := map[string]uint64{}
 	for _, p := range pts {
@@ -479,7 +507,7 @@ func faultChart(r *result.Result, pts []bucket, bands []band, lo, hi float64) te
 	x := xs(pts)
 	ser := latencySeries(pts)[:3]
 	lat := chart{title: "Latency around the fault (ms, log scale)", logY: true, height: 200, bands: bands, xMin: lo, xMax: hi,
-		yFmt: formatMs, series: ser, hlines: targetLine(r, "latency_p99", 1, "p99 target")}.render()
+		yFmt: formatMs, series: ser, hlines: targetLine(r, result.MetricLatencyP99, 1, "p99 target")}.render()
 	hr := chart{title: "Hit rate and errors around the fault", height: 200, bands: bands, xMin: lo, xMax: hi, fixY: true, yMin: 0, yMax: 100,
 		yFmt: func(v float64) string { return formatNum(v) + "%" },
 		series: []series{
@@ -551,7 +579,7 @@ func distributionChart(r *result.Result) (template.HTML, error) {
 	}
 	return chart{title: "Latency by percentile (HDR, log scales)", yLabel: "ms", logY: true, xMin: 0, xMax: maxX,
 		xTicks: ticks, xFmt: percentileLabel, yFmt: formatMs, series: ss, height: 300,
-		hlines: targetLine(r, "latency_p99", 1, "p99 target"), empty: "no histogram stored"}.render(), nil
+		hlines: targetLine(r, result.MetricLatencyP99, 1, "p99 target"), empty: "no histogram stored"}.render(), nil
 }
 
 func percentileLabel(x float64) string {
@@ -570,4 +598,34 @@ func prettyJSON(v any) string {
 		return fmt.Sprintf("unserialisable: %v", err)
 	}
 	return string(b)
+}
+
+// familyCards are the headline's busiest key families, each its hit rate
+// (its p99 beside the name), marked bad when the family breaks a target (as the verdict
+// line names it).
+func (v *htmlView) familyCards(r *result.Result) {
+	if len(v.Families) < 2 {
+		return // one family is the run itself
+	}
+	breaking := map[string]bool{}
+	for _, f := range breakingFamilies(r) {
+		breaking[f] = true
+	}
+	top, more := topFamilies(r, familyTopN)
+	for _, f := range top {
+		h := headline{Label: "family " + f.Name, Bad: breaking[f.Name]}
+		switch {
+		case f.lookups() > 0:
+			h.Value = formatPercent(result.LookupHitRate(f.C.Hits, f.C.Misses, f.C.LookupErrors))
+			if f.Latency.Count > 0 {
+				h.Label += " · p99 " + formatMs(f.Latency.P99)
+			}
+		case f.Latency.Count > 0:
+			h.Value = "p99 " + formatMs(f.Latency.P99)
+		}
+		v.FamilyCards = append(v.FamilyCards, h)
+	}
+	if more > 0 {
+		v.FamiliesMore = fmt.Sprintf("and %d more key families (Cache section)", more)
+	}
 }

@@ -18,7 +18,8 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		return fmt.Errorf("write markdown report: nil result")
 	}
 	ew := &errWriter{w: w}
-	ew.printf("## %s cacheproof `%s`: %s\n\n", verdictIcon(r.Verdict), mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict))
+	ew.printf("## %s cacheproof `%s`: %s%s\n\n", verdictIcon(r.Verdict), mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict),
+		breakingText(r, func(s string) string { return "`" + mdEscape(s) + "`" }))
 	if r.Scenario.Description != "" {
 		ew.printf("%s\n\n", mdEscape(r.Scenario.Description))
 	}
@@ -57,6 +58,7 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	ew.printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n\n", formatMs(s.P50), formatMs(s.P99), formatMs(s.P999), formatMs(s.Max),
 		mdEscape(hitRateText(result.CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors})), result.FormatValue(r.OpsPerSec(), result.UnitRate), formatCount(r.TotalErrors()),
 		formatCount(r.Pool.Timeouts), formatCount(r.Server.EvictedKeys))
+	writeFamiliesTable(ew, r)
 	if len(r.Faults) > 0 {
 		ew.printf("| fault | at | errors | recovered | p99 back | hit rate min | 90 %% back | re-warm | hits lost | lost writes |\n")
 		ew.printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -175,4 +177,34 @@ func orDash(s string) string {
 // mdEscape keeps table cells intact.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// writeFamiliesTable is the busiest key families' hit rate and latency
+// (the latency columns only when the run recorded it per family).
+func writeFamiliesTable(ew *errWriter, r *result.Result) {
+	fams, more := topFamilies(r, familyTopN)
+	if len(fams) == 0 {
+		return
+	}
+	lat := len(r.Latency.ByFamily) > 0
+	if lat {
+		ew.printf("| key family | lookups | hit rate | p50 | p99 | operations |\n|---|---:|---:|---:|---:|---:|\n")
+	} else {
+		ew.printf("| key family | lookups | hit rate |\n|---|---:|---:|\n")
+	}
+	for _, f := range fams {
+		ew.printf("| %s | %s | %s |", mdEscape(f.Name), formatCount(f.lookups()), mdEscape(hitRateText(f.C)))
+		if lat {
+			if f.Latency.Count > 0 {
+				ew.printf(" %s | %s | %s |", formatMs(f.Latency.P50), formatMs(f.Latency.P99), formatCount(uint64(f.Latency.Count)))
+			} else {
+				ew.printf(" | | |")
+			}
+		}
+		ew.printf("\n")
+	}
+	if more > 0 {
+		ew.printf("\nAnd %d more key families in report.json.\n", more)
+	}
+	ew.printf("\n")
 }

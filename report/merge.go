@@ -98,7 +98,7 @@ func Merge(rs ...*result.Result) (*result.Result, error) {
 		return nil, err
 	}
 	for _, r := range rs {
-		addCounters(m, r)
+		m.MergeCounters(r)
 	}
 	m.Timeline = mergeTimelines(m.StartedAt, rs)
 	m.Phases = mergePhases(m.StartedAt, rs)
@@ -181,154 +181,6 @@ func mergeHDR(m *result.Result, rs []*result.Result) error {
 	return nil
 }
 
-func addCounters(m *result.Result, r *result.Result) {
-	m.Cache.Hits += r.Cache.Hits
-	m.Cache.Misses += r.Cache.Misses
-	m.Cache.LookupErrors += r.Cache.LookupErrors
-	addCounts(m.Cache.MissesByCause, r.Cache.MissesByCause)
-	mergeCounts(m.Cache.ByTier, r.Cache.ByTier)
-	mergeCounts(m.Cache.ByFamily, r.Cache.ByFamily)
-	addCounts(m.Errors, r.Errors)
-
-	p := &m.Pool
-	p.Timeouts += r.Pool.Timeouts
-	p.Hits += r.Pool.Hits
-	p.Misses += r.Pool.Misses
-	p.TotalConns += r.Pool.TotalConns
-	p.IdleConns += r.Pool.IdleConns
-	p.StaleConns += r.Pool.StaleConns
-	p.WaitCount += r.Pool.WaitCount
-	p.WaitMs += r.Pool.WaitMs
-
-	// One Redis behind all shards: its counters are shared, not additive.
-	s := &m.Server
-	s.EvictedKeys = max(s.EvictedKeys, r.Server.EvictedKeys)
-	s.ExpiredKeys = max(s.ExpiredKeys, r.Server.ExpiredKeys)
-	s.UsedMemory = max(s.UsedMemory, r.Server.UsedMemory)
-	s.UsedMemoryPeak = max(s.UsedMemoryPeak, r.Server.UsedMemoryPeak)
-	s.MaxMemory = max(s.MaxMemory, r.Server.MaxMemory)
-	if s.MaxMemoryPolicy == "" {
-		s.MaxMemoryPolicy = r.Server.MaxMemoryPolicy
-	}
-	s.RejectedConnections = max(s.RejectedConnections, r.Server.RejectedConnections)
-	s.KeyspaceHits = max(s.KeyspaceHits, r.Server.KeyspaceHits)
-	s.KeyspaceMisses = max(s.KeyspaceMisses, r.Server.KeyspaceMisses)
-	s.ConnectedClients = max(s.ConnectedClients, r.Server.ConnectedClients)
-	if s.RedisVersion == "" {
-		s.RedisVersion = r.Server.RedisVersion
-	}
-	s.Keys = max(s.Keys, r.Server.Keys)
-	for cmd, l := range r.Server.LatencyStats {
-		// Every shard read the same server's statistics; the one with the
-		// most calls saw the longest stretch of the load.
-		if s.LatencyStats == nil {
-			s.LatencyStats = map[string]result.ServerLatency{}
-		}
-		if have, ok := s.LatencyStats[cmd]; !ok || l.Calls > have.Calls {
-			s.LatencyStats[cmd] = l
-		}
-	}
-
-	u := &m.Users
-	u.Population = r.Users.Population // the same in every shard (checked)
-	u.Active += r.Users.Active
-	u.Requests += r.Users.Requests
-	u.Commands += r.Users.Commands
-	u.Late += r.Users.Late
-	u.Dropped += r.Users.Dropped
-	u.Abandoned += r.Users.Abandoned
-
-	in := &m.Integrity
-	in.Checked += r.Integrity.Checked
-	in.Mismatches += r.Integrity.Mismatches
-	in.LostWrites += r.Integrity.LostWrites
-	in.UnknownWrites += r.Integrity.UnknownWrites
-	in.WritesTracked += r.Integrity.WritesTracked
-
-	if r.Layer != nil {
-		mergeLayer(m, r.Layer)
-	}
-
-	for k, o := range r.Origin {
-		mo := m.Origin[k]
-		mo.Calls += o.Calls
-		mo.Errors += o.Errors
-		if _, ok := r.HDR["origin:"+k]; !ok && o.Latency.P99 > mo.Latency.P99 {
-			mo.Latency = o.Latency // no histogram: keep the worst shard's
-		}
-		m.Origin[k] = mo
-	}
-}
-
-// mergeLayer adds one shard's layer section: each shard ran its own bot
-// instances (listed after the others'), so counts add up; the invalidation
-// lag keeps the slowest shard's distribution (no histogram is stored for
-// it), and warming runs are all kept.
-func mergeLayer(m *result.Result, l *result.LayerReport) {
-	if m.Layer == nil {
-		m.Layer = &result.LayerReport{NearCache: result.NearCacheReport{ByFamily: map[string]result.NearCounts{}}}
-	}
-	ml := m.Layer
-	base := ml.Instances
-	ml.Instances += l.Instances
-	for _, in := range l.ByInstance {
-		in.Instance += base
-		ml.ByInstance = append(ml.ByInstance, in)
-	}
-	ml.RateLimit.Allowed += l.RateLimit.Allowed
-	ml.RateLimit.Denied += l.RateLimit.Denied
-	ml.RateLimit.SkippedOps += l.RateLimit.SkippedOps
-	ml.CAS.Conflicts += l.CAS.Conflicts
-	ml.CAS.GaveUp += l.CAS.GaveUp
-	iv := &ml.Invalidate
-	iv.Published += l.Invalidate.Published
-	iv.Expected += l.Invalidate.Expected
-	iv.Received += l.Invalidate.Received
-	iv.CopiesDropped += l.Invalidate.CopiesDropped
-	if l.Invalidate.LagMs.P99 > iv.LagMs.P99 {
-		iv.LagMs = l.Invalidate.LagMs
-	}
-	nc := &ml.NearCache
-	nc.TTLS, nc.GraceMs = l.NearCache.TTLS, l.NearCache.GraceMs
-	for _, f := range l.NearCache.Families {
-		if !containsString(nc.Families, f) {
-			nc.Families = append(nc.Families, f)
-		}
-	}
-	nc.Hits += l.NearCache.Hits
-	nc.Misses += l.NearCache.Misses
-	nc.StaleReads += l.NearCache.StaleReads
-	nc.StaleInFlight += l.NearCache.StaleInFlight
-	for k, c := range l.NearCache.ByFamily {
-		mc := nc.ByFamily[k]
-		mc.Hits += c.Hits
-		mc.Misses += c.Misses
-		mc.StaleReads += c.StaleReads
-		mc.StaleInFlight += c.StaleInFlight
-		nc.ByFamily[k] = mc
-	}
-	for _, w := range l.Warming {
-		w.Instance += base
-		ml.Warming = append(ml.Warming, w)
-	}
-}
-
-func mergeCounts(dst, src map[string]result.CacheCounts) {
-	for k, c := range src {
-		d := dst[k]
-		d.Hits += c.Hits
-		d.Misses += c.Misses
-		d.LookupErrors += c.LookupErrors
-		if len(c.MissesByCause) > 0 {
-			if d.MissesByCause == nil {
-				d.MissesByCause = map[string]uint64{}
-			}
-			addCounts(d.MissesByCause, c.MissesByCause)
-		}
-		dst[k] = d
-	}
-}
-
 // offset is the time between the merged start and r's start, in seconds.
 func offset(start time.Time, r *result.Result) float64 {
 	if r.StartedAt.IsZero() || start.IsZero() {
@@ -351,35 +203,13 @@ func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
 				bySecond[sec] = d
 				tiers[sec] = map[string]int{}
 			}
-			d.Ops += row.Ops
-			d.Errors += row.Errors
-			addCounts(d.ErrorsByKind, row.ErrorsByKind)
-			d.P50 = math.Max(d.P50, row.P50)
-			d.P99 = math.Max(d.P99, row.P99)
-			d.P999 = math.Max(d.P999, row.P999)
-			d.Max = math.Max(d.Max, row.Max)
-			d.LatencyHist = d.LatencyHist.Add(row.LatencyHist)
-			d.Hits += row.Hits
-			d.Misses += row.Misses
-			d.LookupErrors += row.LookupErrors
-			for k, v := range row.HitRateByTier {
-				d.HitRateByTier[k] += v
+			for k := range row.HitRateByTier {
 				tiers[sec][k]++
 			}
-			addCounts(d.MissesByCause, row.MissesByCause)
-			d.EvictedKeys = max(d.EvictedKeys, row.EvictedKeys)
-			d.ExpiredKeys = max(d.ExpiredKeys, row.ExpiredKeys)
-			d.UsedMemory = max(d.UsedMemory, row.UsedMemory)
-			d.MaxMemory = max(d.MaxMemory, row.MaxMemory)
-			d.ConnectedClients = max(d.ConnectedClients, row.ConnectedClients)
-			d.PoolTotal += row.PoolTotal
-			d.PoolIdle += row.PoolIdle
-			d.PoolTimeouts += row.PoolTimeouts
-			d.PoolWaitMs += row.PoolWaitMs
-			d.Active += row.Active
-			d.Late += row.Late
-			d.Dropped += row.Dropped
-			d.Abandoned += row.Abandoned
+			for k := range row.HitRateByFamily {
+				tiers[sec]["family:"+k]++
+			}
+			d.Merge(row)
 			d.Fault = strings.Join(unionFaults(d.Fault, row.Fault), ",")
 		}
 	}
@@ -392,9 +222,13 @@ func mergeTimelines(start time.Time, rs []*result.Result) []result.TimelineRow {
 	for _, s := range secs {
 		d := bySecond[s]
 		d.HitRate = result.LookupHitRate(d.Hits, d.Misses, d.LookupErrors)
-		// Per-tier rates are averaged over shards: each shard's tier mix is
+		// Per-tier and per-family rates are averaged over shards: each shard's tier mix is
 		// the same slice of one workload.
 		for k, n := range tiers[s] {
+			if fam, ok := strings.CutPrefix(k, "family:"); ok {
+				d.HitRateByFamily[fam] /= float64(n)
+				continue
+			}
 			d.HitRateByTier[k] /= float64(n)
 		}
 		out = append(out, *d)
@@ -424,18 +258,9 @@ func mergePhases(start time.Time, rs []*result.Result) []result.PhaseReport {
 				out = append(out, p)
 				continue
 			}
-			d := &out[i]
-			d.StartS = math.Min(d.StartS, p.StartS+off)
-			d.EndS = math.Max(d.EndS, p.EndS+off)
-			d.Requests += p.Requests
-			d.Hits += p.Hits
-			d.Misses += p.Misses
-			d.LookupErrors += p.LookupErrors
-			d.Errors += p.Errors
-			d.Recorded = d.Recorded || p.Recorded
-			if p.Latency.P99 > d.Latency.P99 {
-				d.Latency = p.Latency // replaced from phase:<name> histograms below when stored
-			}
+			p.StartS += off
+			p.EndS += off
+			out[i].Merge(p) // the latency is replaced from phase:<name> histograms when stored
 		}
 	}
 	return out
@@ -465,33 +290,7 @@ func mergeFaults(start time.Time, rs []*result.Result) []result.FaultReport {
 				out = append(out, f)
 				continue
 			}
-			d := &out[match]
-			d.Injected = d.Injected || f.Injected
-			d.Planned = max(d.Planned, f.Planned)
-			d.StartS = math.Min(d.StartS, f.StartS)
-			d.EndS = math.Max(d.EndS, f.EndS)
-			addCounts(d.ErrorsByKind, f.ErrorsByKind)
-			d.FirstErrorAfterS = minPtr(d.FirstErrorAfterS, f.FirstErrorAfterS)
-			d.WorstP99Ms = math.Max(d.WorstP99Ms, f.WorstP99Ms)
-			d.WorstMaxMs = math.Max(d.WorstMaxMs, f.WorstMaxMs)
-			d.RecoveredAfterS = slowest(d.RecoveredAfterS, f.RecoveredAfterS)
-			d.P99RecoveredAfterS = slowest(d.P99RecoveredAfterS, f.P99RecoveredAfterS)
-			d.RewarmS = slowest(d.RewarmS, f.RewarmS)
-			d.Rewarm90S = slowest(d.Rewarm90S, f.Rewarm90S)
-			d.HitsLost += f.HitsLost // each shard's own lookups
-			d.HitRateBefore = math.Min(d.HitRateBefore, f.HitRateBefore)
-			d.HitRateMin = math.Min(d.HitRateMin, f.HitRateMin)
-			d.Evictions = max(d.Evictions, f.Evictions) // server-side: shared
-			d.OOMErrors += f.OOMErrors
-			d.Reconnects += f.Reconnects
-			d.LostWrites += f.LostWrites
-			d.UnknownWrites += f.UnknownWrites
-			d.AckedAfterStart += f.AckedAfterStart
-			for _, n := range f.Notes {
-				if !containsString(d.Notes, n) {
-					d.Notes = append(d.Notes, n)
-				}
-			}
+			out[match].Merge(f)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].StartS < out[j].StartS })
@@ -502,31 +301,4 @@ func copyCounts(m map[string]uint64) map[string]uint64 {
 	out := make(map[string]uint64, len(m))
 	addCounts(out, m)
 	return out
-}
-
-// slowest keeps the later recovery; nil (never recovered) wins.
-func slowest(a, b *float64) *float64 {
-	if a == nil || b == nil {
-		return nil
-	}
-	return result.Seconds(math.Max(*a, *b))
-}
-
-func minPtr(a, b *float64) *float64 {
-	switch {
-	case a == nil:
-		return b
-	case b == nil:
-		return a
-	}
-	return result.Seconds(math.Min(*a, *b))
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

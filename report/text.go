@@ -24,7 +24,7 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if verdict == "" {
 		verdict = "NO VERDICT"
 	}
-	ew.printf("cacheproof %s: %s (%s, %s requests", nameOr(r.Scenario.Name), verdict,
+	ew.printf("cacheproof %s: %s%s (%s, %s requests", nameOr(r.Scenario.Name), verdict, breakingText(r, func(s string) string { return s }),
 		formatSeconds(r.DurationS), formatCount(r.Users.Requests))
 	if r.Users.Active > 0 {
 		ew.printf(", %s users active of %s", formatCount(uint64(r.Users.Active)), formatCount(uint64(r.Users.Population)))
@@ -99,6 +99,13 @@ func WriteText(w io.Writer, r *result.Result) error {
 			parts = append(parts, fmt.Sprintf("%s %s", t, hitRateText(r.Cache.ByTier[t])))
 		}
 		row("  by tier", "%s", strings.Join(parts, ", "))
+	}
+	fams, more := topFamilies(r, familyTopN)
+	for _, f := range fams {
+		row("  family "+f.Name, "%s", familyText(f))
+	}
+	if more > 0 {
+		row("  families", "%s", moreText(more))
 	}
 	row("errors", "%s%s", formatCount(r.TotalErrors()), kindsSuffix(r.Errors))
 	row("pool", "timeouts %s, conns %s (idle %s), waits %s (%s)", formatCount(r.Pool.Timeouts),

@@ -122,7 +122,7 @@ type runSample struct {
 
 // newRunSample prepares a run for resampling; rows is nil when the metric
 // has no window form or the run too few windows with data.
-func newRunSample(r *Result, m metric, value float64, acc *windowAcc) runSample {
+func newRunSample(r *Result, m Metric, value float64, acc *windowAcc) runSample {
 	s := runSample{value: value}
 	if m.window == nil {
 		return s
@@ -137,7 +137,7 @@ func newRunSample(r *Result, m metric, value float64, acc *windowAcc) runSample 
 		return s
 	}
 	full, ok := m.window(rows, acc)
-	if !ok || (m.unit == UnitMs && full <= 0) {
+	if !ok || (m.Unit == UnitMs && full <= 0) {
 		return s
 	}
 	s.rows, s.full = rows, full
@@ -150,7 +150,7 @@ func blockLen(n int) int {
 }
 
 // resample returns one bootstrap replicate of the run's value.
-func (s runSample) resample(m metric, rng *rand.Rand, acc *windowAcc, buf []*TimelineRow) (float64, []*TimelineRow) {
+func (s runSample) resample(m Metric, rng *rand.Rand, acc *windowAcc, buf []*TimelineRow) (float64, []*TimelineRow) {
 	if s.rows == nil {
 		return s.value, buf
 	}
@@ -169,7 +169,7 @@ func (s runSample) resample(m metric, rng *rand.Rand, acc *windowAcc, buf []*Tim
 	// Centre the replicate on the exact figure: a latency scales (the
 	// window histograms' 4 % buckets shift the whole distribution alike), a
 	// fraction shifts.
-	if m.unit == UnitMs {
+	if m.Unit == UnitMs {
 		return v * s.value / s.full, buf
 	}
 	return math.Min(1, math.Max(0, v+s.value-s.full)), buf
@@ -177,7 +177,7 @@ func (s runSample) resample(m metric, rng *rand.Rand, acc *windowAcc, buf []*Tim
 
 // interval bootstraps the median of the runs' values. ok is false when no
 // source of variance exists (one run without windows).
-func interval(name string, m metric, samples []runSample, acc *windowAcc) (*Interval, bool) {
+func interval(name string, m Metric, samples []runSample, acc *windowAcc) (*Interval, bool) {
 	withRows := 0
 	for _, s := range samples {
 		if s.rows != nil {
@@ -266,7 +266,7 @@ func Judge(runs []*Result, t Target) TargetResult {
 	m, err := resolveMetric(t.Name)
 	want, werr := 0.0, error(nil)
 	if err == nil && t.err == nil {
-		want, werr = t.Expr.in(m.unit)
+		want, werr = t.Expr.in(m.Unit)
 	}
 	if err != nil || t.err != nil || werr != nil {
 		tr.Verdict, tr.Pass = VerdictFail, false
@@ -317,7 +317,7 @@ func Judge(runs []*Result, t Target) TargetResult {
 			}
 		}
 		tr.Observed = Median(tr.Runs)
-		tr.ObservedText = FormatValue(tr.Observed, m.unit)
+		tr.ObservedText = FormatValue(tr.Observed, m.Unit)
 		tr.Detail = strings.Join(details, "; ")
 	} else if strings.HasPrefix(tr.ObservedText, "≥") {
 		// A lower bound (a fault that never recovered) is decided as
@@ -333,7 +333,7 @@ func Judge(runs []*Result, t Target) TargetResult {
 	}
 	if iv, ok := interval(t.Name, m, samples, &acc); ok {
 		iv.Low, iv.High = math.Min(iv.Low, tr.Observed), math.Max(iv.High, tr.Observed)
-		iv.Low, iv.High = roundFor(iv.Low, m.unit), roundFor(iv.High, m.unit)
+		iv.Low, iv.High = roundFor(iv.Low, m.Unit), roundFor(iv.High, m.Unit)
 		tr.Interval = iv
 		tr.Verdict = decide(t.Expr, want, iv)
 		if tr.Verdict == VerdictInconclusive {

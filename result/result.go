@@ -5,7 +5,7 @@ import "time"
 // SchemaVersion is the version of the JSON report. The major part changes
 // only when a field is removed or changes meaning; readers reject an unknown
 // major and accept any minor (added fields).
-const SchemaVersion = "1.2"
+const SchemaVersion = "1.3"
 
 // Verdict values.
 const (
@@ -110,6 +110,10 @@ type LatencyReport struct {
 	ByOp    map[string]Summary `json:"by_op"`
 	ByTier  map[string]Summary `json:"by_tier"`
 	ByPhase map[string]Summary `json:"by_phase"`
+	// ByFamily is the latency of each key family's cache operations, from
+	// intended start (histograms under "family:<name>"); absent in reports
+	// whose run did not record it (before schema 1.3).
+	ByFamily map[string]Summary `json:"by_family,omitempty"`
 }
 
 // CacheCounts are lookups of one slice of the keyspace. A lookup is a hit, a
@@ -367,6 +371,9 @@ type TimelineRow struct {
 	// interval resample the run's seconds. Absent in reports written before
 	// schema 1.2.
 	LatencyHist WindowHist `json:"latency_hist,omitempty"`
+	// HitRateByFamily is the interval's hit rate per key family (families
+	// with lookups in it); absent in reports written before schema 1.3.
+	HitRateByFamily map[string]float64 `json:"hit_rate_by_family,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since

@@ -72,7 +72,7 @@ func (t Target) Bound() (v float64, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	v, err = t.Expr.in(m.unit)
+	v, err = t.Expr.in(m.Unit)
 	return v, err == nil
 }
 
@@ -122,8 +122,8 @@ type Interval struct {
 // shown the cache holds the load, whatever its percentiles say.
 func DefaultTargets() []TargetSpec {
 	return []TargetSpec{
-		{Name: "latency_p99", Expr: "< 5ms"},
-		{Name: "hit_rate", Expr: ">= 95%"},
+		{Name: MetricLatencyP99, Expr: "< 5ms"},
+		{Name: MetricHitRate, Expr: ">= 95%"},
 		{Name: "pool_timeouts", Expr: "== 0"},
 		{Name: "dropped", Expr: "== 0"},
 	}
@@ -260,32 +260,6 @@ func (e Expr) holds(observed, want float64) bool {
 	return false
 }
 
-// metric describes how to read one metric off a Result.
-type metric struct {
-	unit   string
-	better string // "lower" or "higher": which direction is an improvement
-	// get returns the observed value. exact is false when the true value is
-	// only known to be at least v (a fault that never recovered). detail
-	// explains missing data; ok is false when there is no value at all.
-	get func(r *Result) (v float64, exact, ok bool, detail string)
-	// tier is the cache tier a per-tier form names ("" for the others).
-	tier string
-	// window computes the metric over a multiset of sampling windows
-	// (timeline rows), so its variance over time can be resampled
-	// (confidence.go); nil for metrics the timeline cannot rebuild (counts
-	// of events, per-tier figures, recovery times), which are judged as
-	// exact.
-	window windowStat
-	// latency is the quantile name ("p99", "mean") of a latency metric
-	// judged from intended start ("" for the others): a miss of one may be
-	// explained by the machine's own noise (noise.go).
-	latency string
-	// everyRun: over several runs the target must hold in each (the worst
-	// run decides, never the median): a fault that did not take effect in
-	// one run of five is not a fault tested four times out of five.
-	everyRun bool
-}
-
 var quantiles = map[string]func(Summary) float64{
 	"p50": func(s Summary) float64 { return s.P50 }, "p90": func(s Summary) float64 { return s.P90 },
 	"p99": func(s Summary) float64 { return s.P99 }, "p999": func(s Summary) float64 { return s.P999 },
@@ -303,14 +277,13 @@ func (s Summary) Quantile(name string) float64 {
 
 var quantileOrder = []string{"p50", "p90", "p99", "p999", "max", "mean"}
 
-func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summary) float64) metric {
-	return metric{unit: UnitMs, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		s, ok := pick(r)
-		if !ok || s.Count == 0 {
-			return 0, true, false, "no data: no latency recorded for " + what
-		}
-		return q(s), true, true, ""
-	}}
+func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summary) float64) Metric {
+	return Metric{Unit: UnitMs, Better: "lower", Combine: CombineHDR,
+		read: func(r *Result) float64 { s, _ := pick(r); return q(s) },
+		noData: func(r *Result) string {
+			s, ok := pick(r)
+			return when(!ok || s.Count == 0, "no data: no latency recorded for "+what)
+		}}
 }
 
 // noOperations is the detail of every count target on a run in which no
@@ -319,26 +292,34 @@ func summaryMetric(what string, pick func(*Result) (Summary, bool), q func(Summa
 // only because nothing was tried, and a verdict must not pass on that.
 const noOperations = "no data: no operations ran"
 
-func count(f func(r *Result) uint64) metric {
-	return metric{unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		if r.Users.Requests == 0 {
-			return 0, true, false, noOperationsDetail(f(r))
-		}
-		return float64(f(r)), true, true, ""
-	}}
+// count is a count metric (Combine sum): no data when no operation ran.
+// interval reads its count in one timeline row; live and help name its
+// live counter.
+func count(name string, f func(r *Result) uint64, interval func(TimelineRow) uint64, rule *CompareRule, live, help string) Metric {
+	return Metric{Name: name, Unit: UnitCount, Better: "lower", Combine: CombineSum, Compare: rule, Interval: interval, Live: live, Help: help,
+		read: func(r *Result) float64 { return float64(f(r)) },
+		noData: func(r *Result) string {
+			if r.Users.Requests == 0 {
+				return noOperationsDetail(f(r))
+			}
+			return ""
+		}}
 }
 
 // countOf is a count metric that also needs some of what it counts to have
 // been looked at: lost writes need writes tracked, integrity mismatches
-// values checked. Zero of zero is no data, not a pass.
-func countOf(f func(r *Result) uint64, looked func(r *Result) uint64, nothing string) metric {
-	c := count(f)
-	return metric{unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
+// values checked. Zero of zero is no data, not a pass; any increase
+// regresses in compare (lost data is never noise).
+func countOf(name string, f func(r *Result) uint64, looked func(r *Result) uint64, nothing string) Metric {
+	c := count(name, f, nil, &CompareRule{Strict: true}, "", "")
+	counted := c.noData
+	c.noData = func(r *Result) string {
 		if r.Users.Requests > 0 && looked(r) == 0 {
-			return 0, true, false, "no data: " + nothing
+			return "no data: " + nothing
 		}
-		return c.get(r)
-	}}
+		return counted(r)
+	}
+	return c
 }
 
 func noOperationsDetail(counted uint64) string {
@@ -351,70 +332,13 @@ func noOperationsDetail(counted uint64) string {
 // hitRateMetric judges hits / (hits + misses + lookup errors): a GET that
 // failed sent the caller to the origin exactly as a miss did, so a run whose
 // Redis answered few lookups must not pass on the few it answered.
-func hitRateMetric(what string, pick func(*Result) (CacheCounts, bool)) metric {
-	return metric{unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
-		c, ok := pick(r)
-		if !ok || c.Hits+c.Misses+c.LookupErrors == 0 {
-			return 0, true, false, "no data: no cache lookups recorded for " + what
-		}
-		return LookupHitRate(c.Hits, c.Misses, c.LookupErrors), true, true, ""
-	}}
-}
-
-var baseMetrics = map[string]metric{
-	"hit_rate": hitRateMetric("the run", func(r *Result) (CacheCounts, bool) {
-		return CacheCounts{Hits: r.Cache.Hits, Misses: r.Cache.Misses, LookupErrors: r.Cache.LookupErrors}, true
-	}),
-	"server_hit_rate": {unit: UnitFraction, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
-		if r.Server.KeyspaceHits+r.Server.KeyspaceMisses == 0 {
-			return 0, true, false, "no data: no keyspace lookups reported by Redis"
-		}
-		return HitRate(r.Server.KeyspaceHits, r.Server.KeyspaceMisses), true, true, ""
-	}},
-	"pool_timeouts": count(func(r *Result) uint64 { return r.Pool.Timeouts }),
-	"errors":        count(func(r *Result) uint64 { return r.TotalErrors() }),
-	"late":          count(func(r *Result) uint64 { return r.Users.Late }),
-	"dropped":       count(func(r *Result) uint64 { return r.Users.Dropped }),
-	"abandoned":     count(func(r *Result) uint64 { return r.Users.Abandoned }),
-	"integrity_mismatches": countOf(func(r *Result) uint64 { return r.Integrity.Mismatches },
-		func(r *Result) uint64 { return r.Integrity.Checked }, "no values were checked"),
-	"lost_writes": countOf(func(r *Result) uint64 { return r.Integrity.LostWrites },
-		func(r *Result) uint64 { return r.Integrity.WritesTracked }, "no writes were tracked"),
-	"unknown_writes":       count(func(r *Result) uint64 { return r.Integrity.UnknownWrites }),
-	"evicted_keys":         count(func(r *Result) uint64 { return r.Server.EvictedKeys }),
-	"rejected_connections": count(func(r *Result) uint64 { return r.Server.RejectedConnections }),
-	"error_rate": {unit: UnitFraction, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		if r.Users.Requests == 0 {
-			return 0, true, false, noOperations
-		}
-		return float64(r.TotalErrors()) / float64(r.Users.Requests), true, true, ""
-	}},
-	"ops_per_sec": {unit: UnitRate, better: "higher", get: func(r *Result) (float64, bool, bool, string) {
-		return r.OpsPerSec(), true, true, ""
-	}},
-	"error_budget": {unit: UnitCount, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		if missing := r.faultsNotMeasured(); missing != "" {
-			return 0, true, false, missing
-		}
-		var worst uint64
-		for _, f := range r.Faults {
-			worst = max(worst, f.Errors())
-		}
-		return float64(worst), true, true, ""
-	}},
-	FaultsNotInjected: {unit: UnitCount, better: "lower", everyRun: true, get: func(r *Result) (float64, bool, bool, string) {
-		if len(r.Faults) == 0 {
-			return 0, true, false, "no data: no faults planned"
-		}
-		n, detail := r.faultsNotInjected()
-		return float64(n), true, true, detail
-	}},
-	"recovery_time": {unit: UnitSeconds, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		return r.worstRecovery(func(f FaultReport) *float64 { return f.RecoveredAfterS }, "operations never succeeded again")
-	}},
-	"p99_recovery_time": {unit: UnitSeconds, better: "lower", get: func(r *Result) (float64, bool, bool, string) {
-		return r.worstRecovery(func(f FaultReport) *float64 { return f.P99RecoveredAfterS }, "p99 never came back under target")
-	}},
+func hitRateMetric(name, what string, pick func(*Result) (CacheCounts, bool)) Metric {
+	return Metric{Name: name, Unit: UnitFraction, Better: "higher", Combine: CombineRecompute, Compare: &HitRateCompare,
+		read: func(r *Result) float64 { c, _ := pick(r); return LookupHitRate(c.Hits, c.Misses, c.LookupErrors) },
+		noData: func(r *Result) string {
+			c, ok := pick(r)
+			return when(!ok || c.Hits+c.Misses+c.LookupErrors == 0, "no data: no cache lookups recorded for "+what)
+		}}
 }
 
 // worstRecovery is the longest recovery over all faults. A fault that never
@@ -601,51 +525,47 @@ func (r *Result) OpsPerSec() float64 {
 // resolveMetric finds the metric for a name, including the parametrised
 // forms latency_p99.<tier>, latency_p99.op.<op>, latency_p99.phase.<phase>,
 // service_p99, hit_rate.<tier> and hit_rate.family.<family>.
-func resolveMetric(name string) (metric, error) {
-	if m, ok := baseMetrics[name]; ok {
-		return m, nil
+func resolveMetric(name string) (Metric, error) {
+	if i, ok := metricIndex[name]; ok && !metricTable[i].compareOnly {
+		return metricTable[i], nil
 	}
 	head, tail, dotted := strings.Cut(name, ".")
 	switch {
-	case strings.HasPrefix(head, "latency_") || strings.HasPrefix(head, "service_"):
-		kind, qn, _ := strings.Cut(head, "_")
+	case (strings.HasPrefix(head, "latency_")) && dotted:
+		_, qn, _ := strings.Cut(head, "_")
 		q, ok := quantiles[qn]
 		if !ok {
-			return metric{}, unknownMetric(name)
+			return Metric{}, unknownMetric(name)
 		}
-		if kind == "service" {
-			if dotted {
-				return metric{}, unknownMetric(name)
-			}
-			return summaryMetric("service time", func(r *Result) (Summary, bool) { return r.Latency.Service, true }, q), nil
-		}
-		if !dotted {
-			m := summaryMetric("the run", func(r *Result) (Summary, bool) { return r.Latency.Overall, true }, q)
-			m.window, m.latency = latencyWindow(qn), qn
-			return m, nil
-		}
-		if op, ok := strings.CutPrefix(tail, "op."); ok && isIdent(op) {
-			return summaryMetric("operation "+op, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByOp[op]; return s, ok }, q), nil
-		}
-		if ph, ok := strings.CutPrefix(tail, "phase."); ok && isIdent(ph) {
-			return summaryMetric("phase "+ph, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByPhase[ph]; return s, ok }, q), nil
-		}
-		if isIdent(tail) {
-			m := summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q)
+		var m Metric
+		switch op, isOp := strings.CutPrefix(tail, "op."); {
+		case isOp && isIdent(op):
+			m = summaryMetric("operation "+op, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByOp[op]; return s, ok }, q)
+		case strings.HasPrefix(tail, "phase.") && isIdent(tail[len("phase."):]):
+			ph := tail[len("phase."):]
+			m = summaryMetric("phase "+ph, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByPhase[ph]; return s, ok }, q)
+		case strings.HasPrefix(tail, "family.") && isIdent(tail[len("family."):]):
+			fam := tail[len("family."):]
+			m = summaryMetric("family "+fam, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByFamily[fam]; return s, ok }, q)
+		case isIdent(tail):
+			m = summaryMetric("tier "+tail, func(r *Result) (Summary, bool) { s, ok := r.Latency.ByTier[tail]; return s, ok }, q)
 			m.tier, m.latency = tail, qn
-			return m, nil
+		default:
+			return Metric{}, unknownMetric(name)
 		}
-	case head == "hit_rate" && dotted:
+		m.Name = name
+		return m, nil
+	case head == MetricHitRate && dotted:
 		if fam, ok := strings.CutPrefix(tail, "family."); ok && isIdent(fam) {
-			return hitRateMetric("family "+fam, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByFamily[fam]; return c, ok }), nil
+			return hitRateMetric(name, "family "+fam, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByFamily[fam]; return c, ok }), nil
 		}
 		if isIdent(tail) {
-			m := hitRateMetric("tier "+tail, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByTier[tail]; return c, ok })
+			m := hitRateMetric(name, "tier "+tail, func(r *Result) (CacheCounts, bool) { c, ok := r.Cache.ByTier[tail]; return c, ok })
 			m.tier = tail
 			return m, nil
 		}
 	}
-	return metric{}, unknownMetric(name)
+	return Metric{}, unknownMetric(name)
 }
 
 func unknownMetric(name string) error {
@@ -685,12 +605,11 @@ func KnownMetric(name string) bool {
 }
 
 func baseMetricNames() []string {
-	names := make([]string, 0, len(baseMetrics)+12)
-	for n := range baseMetrics {
-		names = append(names, n)
-	}
-	for _, q := range quantileOrder {
-		names = append(names, "latency_"+q, "service_"+q)
+	names := make([]string, 0, len(metricTable))
+	for _, m := range metricTable {
+		if !m.compareOnly {
+			names = append(names, m.Name)
+		}
 	}
 	sort.Strings(names)
 	return names
@@ -731,7 +650,7 @@ func CheckTarget(t TargetSpec) error {
 	if err != nil {
 		return fmt.Errorf("target %s: %w", t.Name, err)
 	}
-	if _, err := pt.Expr.in(m.unit); err != nil {
+	if _, err := pt.Expr.in(m.Unit); err != nil {
 		return fmt.Errorf("target %s %q: %w", t.Name, t.Expr, err)
 	}
 	return nil
@@ -754,25 +673,25 @@ func evaluateOne(r *Result, t Target) TargetResult {
 		tr.Detail, tr.ObservedText = err.Error(), "n/a"
 		return tr
 	}
-	tr.Unit = m.unit
+	tr.Unit = m.Unit
 	if t.err != nil {
 		tr.Detail, tr.ObservedText = t.err.Error(), "n/a"
 		return tr
 	}
 	e := t.Expr
-	want, err := e.in(m.unit)
+	want, err := e.in(m.Unit)
 	if err != nil {
 		tr.Detail, tr.ObservedText = err.Error(), "n/a"
 		return tr
 	}
-	v, exact, ok, detail := m.get(r)
+	v, exact, ok, detail := m.Observe(r)
 	tr.Detail = detail
 	if !ok {
 		tr.ObservedText = "no data"
 		return tr
 	}
 	tr.Observed = v
-	tr.ObservedText = FormatValue(v, m.unit)
+	tr.ObservedText = FormatValue(v, m.Unit)
 	if !exact {
 		// The true value is at least v: only lower bounds can be judged.
 		tr.ObservedText = "≥ " + tr.ObservedText
@@ -849,27 +768,22 @@ func (r *Result) deriveRates() {
 // them when force is set (after a merge), otherwise only missing ones.
 // Undecodable histograms are skipped; ReadJSON reports them.
 func (r *Result) SummariesFromHDR(force bool) {
+	// The keyed summaries, by the kind part of their histograms' keys.
+	keyed := map[string]*map[string]Summary{"op": &r.Latency.ByOp, "tier": &r.Latency.ByTier, "phase": &r.Latency.ByPhase,
+		"family": &r.Latency.ByFamily, "pool_command": &r.Pool.CommandLatency}
 	for key, enc := range r.HDR {
 		kind, name, _ := strings.Cut(key, ":")
 		var dst *Summary
-		var m *map[string]Summary
+		m := keyed[kind]
 		switch kind {
 		case "overall":
 			dst = &r.Latency.Overall
 		case "service":
 			dst = &r.Latency.Service
-		case "op":
-			m = &r.Latency.ByOp
-		case "tier":
-			m = &r.Latency.ByTier
-		case "phase":
-			m = &r.Latency.ByPhase
 		case "command":
 			// A whole bot command (all its cache operations) is stored under
 			// its own key and reported as by_op.command.
 			m, name = &r.Latency.ByOp, "command"
-		case "pool_command":
-			m = &r.Pool.CommandLatency
 		case "origin":
 			if o, ok := r.Origin[name]; ok && (force || o.Latency.Count == 0) {
 				if h, err := DecodeHDR(enc); err == nil {
@@ -879,7 +793,9 @@ func (r *Result) SummariesFromHDR(force bool) {
 			}
 			continue
 		default:
-			continue
+			if m == nil {
+				continue
+			}
 		}
 		if m != nil {
 			if *m == nil {

@@ -12,7 +12,7 @@
 # Environment: BIN (default bin/cacheproof), GOGC/GOMEMLIMIT/GOMAXPROCS as
 # for any Go program (the report's client section says what was in effect);
 # CACHEPROOF_STDCONN=1 (plain net.Conns, pool/conn.go) and
-# CACHEPROOF_DISPATCH_TIMER=1 (a time.Timer dispatcher, harness/sleeper_linux.go)
+# CACHEPROOF_DISPATCH_TIMER=1 (a time.Timer dispatcher, engine/sleeper_linux.go)
 # run one binary as it was before issue 13's I/O and dispatcher changes, for A/B.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -20,7 +20,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/bots"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -346,18 +346,18 @@ func (r rateLimits) hit(fam *workload.Family, key string, now time.Duration) boo
 }
 
 // nearModel is the bot instances' near caches as harness keeps them
-// (harness/layer.go): per instance a copy per key, served until its
+// (bots/layer.go): per instance a copy per key, served until its
 // expiry; a shard of the map that reaches its limit is emptied on the next
 // put. It depends only on the stream (every read that reaches Redis leaves
 // a copy), so it is applied while the trace is built.
 type nearModel struct {
 	ttl    time.Duration
 	isNear []bool
-	inst   map[int]*[harness.NearShards]map[string]time.Duration
+	inst   map[int]*[bots.NearShards]map[string]time.Duration
 }
 
 func newNearModel(fams []workload.Family, names []string, ttl time.Duration) *nearModel {
-	n := &nearModel{ttl: ttl, isNear: make([]bool, len(fams)), inst: map[int]*[harness.NearShards]map[string]time.Duration{}}
+	n := &nearModel{ttl: ttl, isNear: make([]bool, len(fams)), inst: map[int]*[bots.NearShards]map[string]time.Duration{}}
 	for i, f := range fams {
 		for _, name := range names {
 			if f.Name == name {
@@ -368,10 +368,10 @@ func newNearModel(fams []workload.Family, names []string, ttl time.Duration) *ne
 	return n
 }
 
-func (n *nearModel) shards(inst int) *[harness.NearShards]map[string]time.Duration {
+func (n *nearModel) shards(inst int) *[bots.NearShards]map[string]time.Duration {
 	s := n.inst[inst]
 	if s == nil {
-		s = new([harness.NearShards]map[string]time.Duration)
+		s = new([bots.NearShards]map[string]time.Duration)
 		for i := range s {
 			s[i] = map[string]time.Duration{}
 		}
@@ -381,7 +381,7 @@ func (n *nearModel) shards(inst int) *[harness.NearShards]map[string]time.Durati
 }
 
 func (n *nearModel) fresh(inst int, key string, now time.Duration) bool {
-	m := n.shards(inst)[harness.NearShardOf(key)]
+	m := n.shards(inst)[bots.NearShardOf(key)]
 	exp, ok := m[key]
 	if ok && now >= exp {
 		delete(m, key)
@@ -391,14 +391,14 @@ func (n *nearModel) fresh(inst int, key string, now time.Duration) bool {
 }
 
 func (n *nearModel) put(inst int, key string, now time.Duration) {
-	m := n.shards(inst)[harness.NearShardOf(key)]
-	if len(m) >= harness.NearShardLimit {
+	m := n.shards(inst)[bots.NearShardOf(key)]
+	if len(m) >= bots.NearShardLimit {
 		clear(m)
 	}
 	m[key] = now + n.ttl
 }
 
-func (n *nearModel) drop(inst int, key string) { delete(n.shards(inst)[harness.NearShardOf(key)], key) }
+func (n *nearModel) drop(inst int, key string) { delete(n.shards(inst)[bots.NearShardOf(key)], key) }
 
 func (n *nearModel) dropAll(key string) {
 	for i := range n.inst {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/profile"
+	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/sizing"
 )
 
@@ -138,7 +139,7 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	harness.HostProbeMain() // first: the process may be the host timer probe
+	selfmeasure.HostProbeMain() // first: the process may be the host timer probe
 	quietRedisLogs(os.Stderr)
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }

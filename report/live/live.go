@@ -3,8 +3,8 @@
 // one interval histogram per second; nothing is called per operation, so the
 // endpoint costs the load generator nothing measurable. Metrics live in a
 // private registry (no Go runtime or process noise, no global state) and use
-// only low-cardinality labels: error kind, miss cause, tier, fault kind and
-// pool state, each capped.
+// only low-cardinality labels: error kind, miss cause, tier, key family,
+// fault kind and pool state, each capped.
 package live
 
 import (
@@ -143,15 +143,17 @@ func (s *Server) Close(ctx context.Context) error {
 type collector struct {
 	mu sync.Mutex
 
-	ops, errs, hits, misses, late, dropped uint64
-	lookupErrs, abandoned                  uint64
-	evicted, expired, poolTimeouts         uint64
-	poolWaitMs                             float64
-	errsByKind, missesByCause              map[string]uint64
-	hitRateByTier                          map[string]float64
-	faultsSeen                             map[string]bool
-	last                                   result.TimelineRow
-	published                              bool
+	ops, errs, hits, misses   uint64
+	lookupErrs, expired       uint64
+	poolWaitMs                float64
+	errsByKind, missesByCause map[string]uint64
+	hitRateByTier             map[string]float64
+	hitRateByFamily           map[string]float64
+	faultsSeen                map[string]bool
+	last                      result.TimelineRow
+	published                 bool
+	// counts are the metric table's live counters, by metric name.
+	counts map[string]uint64
 
 	// Cumulative latency histogram, as Prometheus bucket counts (seconds).
 	bucketCounts []uint64
@@ -162,7 +164,8 @@ type collector struct {
 
 func newCollector() *collector {
 	return &collector{errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
-		hitRateByTier: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets))}
+		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets)),
+		counts: map[string]uint64{}}
 }
 
 func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
@@ -195,18 +198,21 @@ func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
 	c.hits += row.Hits
 	c.misses += row.Misses
 	c.lookupErrs += row.LookupErrors
-	c.late += row.Late
-	c.dropped += row.Dropped
-	c.abandoned += row.Abandoned
-	c.evicted += row.EvictedKeys
+	for _, l := range tableCounters {
+		c.counts[l.metric.Name] += l.metric.Interval(row)
+	}
 	c.expired += row.ExpiredKeys
-	c.poolTimeouts += row.PoolTimeouts
 	c.poolWaitMs += row.PoolWaitMs
 	addCapped(c.errsByKind, row.ErrorsByKind)
 	addCapped(c.missesByCause, row.MissesByCause)
 	for k, v := range row.HitRateByTier {
 		if _, ok := c.hitRateByTier[k]; ok || len(c.hitRateByTier) < maxLabelValues {
 			c.hitRateByTier[k] = v
+		}
+	}
+	for k, v := range row.HitRateByFamily {
+		if _, ok := c.hitRateByFamily[k]; ok || len(c.hitRateByFamily) < maxLabelValues {
+			c.hitRateByFamily[k] = v
 		}
 	}
 	for _, f := range strings.Split(row.Fault, ",") {
@@ -246,21 +252,17 @@ var (
 	descLookupErrs = prometheus.NewDesc(ns+"_cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).", nil, nil)
 	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.", nil, nil)
 	descHitTier    = prometheus.NewDesc(ns+"_hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", []string{"tier"}, nil)
+	descHitFamily  = prometheus.NewDesc(ns+"_hit_rate_by_family", "Hit rate of the last sampling interval in which the key family had lookups, per key family (at most 20 families).", []string{"family"}, nil)
 	descPoolConns  = prometheus.NewDesc(ns+"_pool_connections", "Connections in the pool under test.", []string{"state"}, nil)
-	descPoolTO     = prometheus.NewDesc(ns+"_pool_timeouts_total", "Times a caller gave up waiting for a pooled connection.", nil, nil)
 	descPoolWait   = prometheus.NewDesc(ns+"_pool_wait_seconds_total", "Time spent waiting for pooled connections.", nil, nil)
 	descActive     = prometheus.NewDesc(ns+"_active_users", "Simulated users active now.", nil, nil)
-	descLate       = prometheus.NewDesc(ns+"_late_requests_total", "Requests started after their intended time.", nil, nil)
-	descDropped    = prometheus.NewDesc(ns+"_dropped_requests_total", "Requests the driver could not start at all.", nil, nil)
-	descAbandoned  = prometheus.NewDesc(ns+"_abandoned_operations_total", "Cache operations never attempted because their command's deadline had passed.", nil, nil)
 	descMem        = prometheus.NewDesc(ns+"_redis_used_memory_bytes", "Redis used_memory.", nil, nil)
 	descMaxMem     = prometheus.NewDesc(ns+"_redis_maxmemory_bytes", "Redis maxmemory (0 = unlimited).", nil, nil)
-	descEvicted    = prometheus.NewDesc(ns+"_redis_evicted_keys_total", "Keys Redis evicted during the run.", nil, nil)
 	descExpired    = prometheus.NewDesc(ns+"_redis_expired_keys_total", "Keys Redis expired during the run.", nil, nil)
 	descClients    = prometheus.NewDesc(ns+"_redis_connected_clients", "Redis connected_clients.", nil, nil)
 	descFault      = prometheus.NewDesc(ns+"_fault_active", "1 while a fault of this kind is active.", []string{"kind"}, nil)
 	descElapsed    = prometheus.NewDesc(ns+"_elapsed_seconds", "Seconds since the run started, at the last sample.", nil, nil)
-	allDescs       = []*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descPoolConns, descPoolTO, descPoolWait, descActive, descLate, descDropped, descAbandoned, descMem, descMaxMem, descEvicted, descExpired, descClients, descFault, descElapsed}
+	allDescs       = append([]*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descHitFamily, descPoolConns, descPoolWait, descActive, descMem, descMaxMem, descExpired, descClients, descFault, descElapsed}, tableDescs()...)
 	intervalQuants = []struct {
 		label string
 		get   func(result.Summary) float64
@@ -269,6 +271,32 @@ var (
 		{"0.999", func(s result.Summary) float64 { return s.P999 }}, {"1", func(s result.Summary) float64 { return s.Max }},
 	}
 )
+
+// tableCounters are the metric table's counts that have a live counter
+// (result.Metric.Live): each sums the metric's Interval over the published
+// rows.
+var tableCounters = func() []tableCounter {
+	var out []tableCounter
+	for _, m := range result.Metrics() {
+		if m.Live != "" && m.Interval != nil {
+			out = append(out, tableCounter{metric: m, desc: prometheus.NewDesc(ns+"_"+m.Live, m.Help, nil, nil)})
+		}
+	}
+	return out
+}()
+
+type tableCounter struct {
+	metric result.Metric
+	desc   *prometheus.Desc
+}
+
+func tableDescs() []*prometheus.Desc {
+	out := make([]*prometheus.Desc, len(tableCounters))
+	for i, l := range tableCounters {
+		out[i] = l.desc
+	}
+	return out
+}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
@@ -300,13 +328,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.missesByCause {
 		counter(descMisses, float64(v), k)
 	}
-	counter(descPoolTO, float64(c.poolTimeouts))
 	counter(descPoolWait, c.poolWaitMs/1000)
-	counter(descLate, float64(c.late))
-	counter(descDropped, float64(c.dropped))
-	counter(descAbandoned, float64(c.abandoned))
+	for _, l := range tableCounters {
+		counter(l.desc, float64(c.counts[l.metric.Name]))
+	}
 	counter(descLookupErrs, float64(c.lookupErrs))
-	counter(descEvicted, float64(c.evicted))
 	counter(descExpired, float64(c.expired))
 	if !c.published {
 		return // gauges would claim values nobody measured
@@ -319,6 +345,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range c.hitRateByTier {
 		gauge(descHitTier, v, k)
+	}
+	for k, v := range c.hitRateByFamily {
+		gauge(descHitFamily, v, k)
 	}
 	idle := min(c.last.PoolIdle, c.last.PoolTotal)
 	gauge(descPoolConns, float64(idle), "idle")

@@ -159,3 +159,25 @@ func TestLiveHitRateCountsLookupErrors(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// A family's hit rate is the last interval's in which it had lookups: a
+// family quiet in the latest second keeps its figure instead of vanishing.
+func TestLiveHitRateByFamily(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s, err := NewWithOptions(Options{Addr: "127.0.0.1:0", Linger: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.5, "profile": 0.95}}, nil)
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.75}}, nil)
+	body := scrape(t, s.Addr())
+	for _, want := range []string{`cacheproof_hit_rate_by_family{family="quotes"} 0.75`, `cacheproof_hit_rate_by_family{family="profile"} 0.95`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %q:\n%s", want, body)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

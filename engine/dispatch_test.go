@@ -1,10 +1,8 @@
-package harness
+package engine
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -40,32 +38,28 @@ func (s *overSleeper) close() {}
 func TestDispatchOversleepCountsLate(t *testing.T) {
 	defer func(f func(<-chan struct{}) sleeper) { newDispatchSleeper = f }(newDispatchSleeper)
 	newDispatchSleeper = func(stop <-chan struct{}) sleeper { return &overSleeper{over: 3 * time.Millisecond, stop: stop} }
-	d := newTestDriver(t, &fakeCache{}, 4, time.Minute, 5*time.Second)
+	d := newTestDriver(&getExec{}, 4, time.Minute, 5*time.Second)
 	// 20 ms apart, the first at 10 ms: every command is slept for.
-	cmds := constantRate(20, 50, getOp)
-	for i := range cmds {
-		cmds[i].At += 10 * time.Millisecond
+	c, h := drive(d, gets(20, 10*time.Millisecond, 20*time.Millisecond, sameKey))
+	if c.Late != 20 {
+		t.Errorf("late = %d, want 20: every command started 3 ms after its intended time", c.Late)
 	}
-	c, h := drive(d, cmds)
-	if c.late != 20 {
-		t.Errorf("late = %d, want 20: every command started 3 ms after its intended time", c.late)
-	}
-	if m := h.byOp[opiGet].Min(); m < 3000 {
+	if m := h.ByOp[SlotGet].Min(); m < 3000 {
 		t.Errorf("min GET latency = %d µs, want >= 3 ms: latency runs from the intended start", m)
 	}
-	if m := h.service.Max(); m >= 3000 {
+	if m := h.Service.Max(); m >= 3000 {
 		t.Errorf("max service time = %d µs, want < 3 ms: the dispatcher's delay is not Redis's", m)
 	}
 }
 
 // Closing stop ends a dispatcher asleep until a command an hour away.
 func TestDispatchStopsWhileAsleep(t *testing.T) {
-	d := newTestDriver(t, &fakeCache{}, 4, time.Minute, 5*time.Second)
-	d.start = time.Now()
+	d := newTestDriver(&getExec{}, 4, time.Minute, 5*time.Second)
+	d.SetStart(time.Now())
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
-		d.run(stop, &sliceSource{cmds: constantRate(2, 1.0/3600, getOp)})
+		d.Run(stop, &Commands{List: gets(2, 0, time.Hour, sameKey)})
 		close(done)
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -75,9 +69,9 @@ func TestDispatchStopsWhileAsleep(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the dispatcher did not stop within 2 s of stop")
 	}
-	d.wg.Wait()
-	if c, _ := d.rec.totals(); c.commands != 1 {
-		t.Errorf("commands = %d, want 1 (the one due at start)", c.commands)
+	d.Wait()
+	if c, _ := d.Recorder().Totals(); c.Commands != 1 {
+		t.Errorf("commands = %d, want 1 (the one due at start)", c.Commands)
 	}
 }
 
@@ -121,14 +115,14 @@ func TestDispatchSleeperWakesOnTime(t *testing.T) {
 // started over 1 ms late and the median latency from the intended start:
 // what the dispatcher's own wake-ups cost the measurement.
 //
-//	go test -run '^$' -bench DispatchLate ./harness/
+//	go test -run '^$' -bench DispatchLate ./engine/
 func BenchmarkDispatchLate(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var cmds []workload.Command
 	at := 5 * time.Millisecond
 	for at < 2*time.Second {
 		at += time.Duration(r.ExpFloat64() * float64(time.Second/2000))
-		cmds = append(cmds, workload.Command{At: at, Ops: getOp(0)})
+		cmds = append(cmds, workload.Command{At: at, Ops: []workload.Op{{Kind: workload.OpGet, Family: getFamily, Key: "user:connected:1", Size: 100}}})
 	}
 	for _, s := range []struct {
 		name string
@@ -142,47 +136,18 @@ func BenchmarkDispatchLate(b *testing.B) {
 			newDispatchSleeper = s.new
 			var late, n, p50 float64
 			for range b.N {
-				d := newTestDriver(new(testing.T), &fakeCache{}, 1000, time.Minute, 5*time.Second)
+				d := newTestDriver(&getExec{}, 1000, time.Minute, 5*time.Second)
 				c, h := drive(d, cmds)
-				late += float64(c.late)
-				n += float64(c.commands)
-				p50 += float64(h.byOp[opiGet].ValueAtQuantile(50))
+				late += float64(c.Late)
+				n += float64(c.Commands)
+				p50 += float64(h.ByOp[SlotGet].ValueAtQuantile(50))
 			}
 			b.ReportMetric(100*late/n, "late%")
 			b.ReportMetric(p50/float64(b.N), "p50-µs")
 		})
 	}
-	// The machine's own floor beside them: the host timer probe's body
-	// (hostprobe.go) for as long as one drive, its share of wake-ups over
-	// 1 ms late. A dispatcher cannot start commands on time more often than
-	// the host wakes a sleeping thread on time.
-	b.Run("host-probe", func(b *testing.B) {
-		var late, n float64
-		for range b.N {
-			pr, pw := io.Pipe()
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			go func() { runHostProbe(pw, stop); _ = pw.Close(); close(done) }()
-			var last hostTimerCounts
-			readDone := make(chan struct{})
-			go func() {
-				defer close(readDone)
-				sc := bufio.NewScanner(pr)
-				for sc.Scan() {
-					if c, err := parseHostTimerCounts(sc.Text()); err == nil {
-						last = c
-					}
-				}
-			}()
-			time.Sleep(2 * time.Second)
-			close(stop)
-			<-done
-			<-readDone
-			late += float64(last.over[hostProbeLateBound])
-			n += float64(last.wakes)
-		}
-		b.ReportMetric(100*late/max(n, 1), "late%")
-	})
+	// The machine's own floor beside them: selfmeasure's
+	// BenchmarkHostProbeFloor.
 }
 
 // Every command is started exactly once or dropped, never both and never
@@ -192,29 +157,26 @@ func TestDispatchEachCommandOnce(t *testing.T) {
 	for _, slots := range []int{1000, 3} {
 		var mu sync.Mutex
 		seen := map[string]int{}
-		f := &fakeCache{get: func(ctx context.Context, key string) (string, bool, error) {
+		e := &getExec{get: func(ctx context.Context, key string) error {
 			mu.Lock()
 			seen[key]++
 			mu.Unlock()
 			for range 50 {
 				runtime.Gosched()
 			}
-			return "x", true, nil // not a miss: no SET after it
+			return nil
 		}}
 		dropAfter := time.Minute
 		if slots < 10 {
 			dropAfter = 2 * time.Millisecond
 		}
-		d := newTestDriver(t, f, slots, dropAfter, 5*time.Second)
-		cmds := constantRate(5000, 20000, func(i int) []workload.Op {
-			return []workload.Op{{Kind: workload.OpGet, Family: testFamily, Key: fmt.Sprintf("user:connected:%d", i), Size: 100}}
-		})
-		c, _ := drive(d, cmds)
-		if c.commands+c.dropped != 5000 {
-			t.Errorf("slots %d: commands %d + dropped %d != 5000 scheduled", slots, c.commands, c.dropped)
+		d := newTestDriver(e, slots, dropAfter, 5*time.Second)
+		c, _ := drive(d, gets(5000, 0, time.Second/20000, func(i int) string { return fmt.Sprintf("user:connected:%d", i) }))
+		if c.Commands+c.Dropped != 5000 {
+			t.Errorf("slots %d: commands %d + dropped %d != 5000 scheduled", slots, c.Commands, c.Dropped)
 		}
-		if uint64(len(seen)) != c.commands {
-			t.Errorf("slots %d: %d distinct keys read, %d commands counted", slots, len(seen), c.commands)
+		if uint64(len(seen)) != c.Commands {
+			t.Errorf("slots %d: %d distinct keys read, %d commands counted", slots, len(seen), c.Commands)
 		}
 		for k, n := range seen {
 			if n != 1 {
@@ -222,8 +184,8 @@ func TestDispatchEachCommandOnce(t *testing.T) {
 				break
 			}
 		}
-		if slots == 1000 && c.dropped != 0 {
-			t.Errorf("slots %d: dropped %d, want 0", slots, c.dropped)
+		if slots == 1000 && c.Dropped != 0 {
+			t.Errorf("slots %d: dropped %d, want 0", slots, c.Dropped)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package harness
+package selfmeasure
 
 import (
 	"strings"
@@ -23,7 +23,7 @@ func TestFillCostOverRecordedRows(t *testing.T) {
 		Users:  result.UsersReport{Commands: 3000},
 		Client: result.ClientReport{CPUSeconds: 1, WindowS: 2, GOMAXPROCS: 2, NumCPU: 2},
 	}
-	fillCost(res, true)
+	FillCost(res, true)
 	if res.Server.CPUSeconds != 0.5 || res.Server.Commands != 20_000 || res.Server.CPUPerCommandUs != 25 {
 		t.Errorf("server cost %+v, want 0.5s for 20,000 commands, 25µs each", res.Server)
 	}
@@ -89,10 +89,10 @@ func withHost(c result.ClientReport, wakes, late uint64) result.ClientReport {
 
 func TestLoopbackOnly(t *testing.T) {
 	node := func(addr string) topology.Node { return topology.Node{Name: addr, Addr: addr} }
-	if !loopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("[::1]:7000"), node("localhost:1")}) {
+	if !LoopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("[::1]:7000"), node("localhost:1")}) {
 		t.Error("loopback nodes not seen as local")
 	}
-	if loopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("10.1.2.3:6379")}) || loopbackOnly(nil) {
+	if LoopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("10.1.2.3:6379")}) || LoopbackOnly(nil) {
 		t.Error("a remote or empty node list seen as local")
 	}
 }

@@ -1,4 +1,4 @@
-package harness
+package bots
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -33,17 +34,19 @@ func TestWarmingRewarmsHashAndZSet(t *testing.T) {
 		{Name: "plain", KeyPattern: "plain:{id}", Keys: 20, Tier: "api", MeanSize: 128, Source: workload.SourceInternal, Defined: true, Index: 2},
 	}
 	fh, fz, fs := &fams[0], &fams[1], &fams[2]
-	d := &driver{
-		origin: workload.NewOrigin(map[string]workload.OriginConfig{workload.SourceInternal: {Latency: 200 * time.Microsecond}}, 1),
-		ledger: workload.NewLedger(),
-		ttl:    familyTTLs(cfg, fams),
-		layer:  newLayerStats(),
-		runCtx: ctx,
-		insts:  []instance{{c: mgr, hot: newHotSet(64)}},
+	ttl := map[string]time.Duration{}
+	for _, f := range fams {
+		ttl[f.Name] = cfg.TTL[pool.Tier(f.Tier)]
 	}
-	d.start = time.Now()
-	d.startNs.Store(d.start.UnixNano())
-	in := &d.insts[0]
+	d := New(Options{
+		Cache:  mgr,
+		Origin: workload.NewOrigin(map[string]workload.OriginConfig{workload.SourceInternal: {Latency: 200 * time.Microsecond}}, 1),
+		Ledger: workload.NewLedger(),
+		TTL:    ttl,
+	})
+	d.stats = newLayerStats()
+	d.insts = []instance{{c: mgr, hot: newHotSet(64)}}
+	d.SetStart(time.Now())
 
 	// Ten hashes read at one field each, the first at a second field too;
 	// five sorted sets; three strings.
@@ -59,23 +62,23 @@ func TestWarmingRewarmsHashAndZSet(t *testing.T) {
 		ops = append(ops, workload.Op{Kind: workload.OpGetOrFetch, Family: fs, Key: fmt.Sprintf("plain:%d", i), Size: 128})
 	}
 	const wantKeys, wantLoads = 18, 19 // 10 hashes (11 fields), 5 sets, 3 strings
-	// readAll reads every op through the driver, as the bot's commands do.
-	readAll := func() cmdRecord {
-		var rec cmdRecord
-		rec.init()
-		due := time.Now()
-		for i := range ops {
-			d.execOp(ctx, in, &rec, &ops[i], &due)
-		}
-		return rec
+	// readAll reads every op through an engine driving the layer, as the
+	// bot's commands do, and returns what it recorded.
+	readAll := func() engine.Counts {
+		e := engine.New(engine.Options{
+			Exec: d, Phases: []engine.Phase{{Name: "reads", Recorded: true, End: time.Hour}}, Families: len(fams), Shards: 1,
+			DropAfter: time.Minute, OpTimeout: time.Minute, MaxInflight: 1,
+		})
+		e.SetStart(time.Now())
+		e.Run(make(chan struct{}), &engine.Commands{List: []workload.Command{{Ops: ops}}})
+		e.Wait()
+		c, _ := e.Recorder().Totals()
+		return c
 	}
-	hits := func(rec cmdRecord) (hit, other int) {
-		for _, l := range rec.lookups {
-			if l.hit && !l.err {
-				hit++
-			} else {
-				other++
-			}
+	hits := func(c engine.Counts) (hit, other int) {
+		for t := range c.Hits {
+			hit += int(c.Hits[t])
+			other += int(c.Misses[t] + c.LookupErrs[t])
 		}
 		return
 	}
@@ -84,8 +87,8 @@ func TestWarmingRewarmsHashAndZSet(t *testing.T) {
 	if h, o := hits(readAll()); h != 0 || o != len(ops) {
 		t.Fatalf("first reads of an empty Redis: %d hits, %d others; want 0, %d", h, o, len(ops))
 	}
-	if rec := readAll(); len(rec.errs) != 0 || rec.mismatches != 0 {
-		t.Fatalf("second reads: errors %v, mismatches %d", rec.errs, rec.mismatches)
+	if rec := readAll(); len(rec.Errors) != 0 || rec.Mismatches != 0 {
+		t.Fatalf("second reads: errors %v, mismatches %d", rec.Errors, rec.Mismatches)
 	} else if h, _ := hits(rec); h != len(ops) {
 		t.Fatalf("second reads: %d hits of %d", h, len(ops))
 	}
@@ -114,8 +117,8 @@ func TestWarmingRewarmsHashAndZSet(t *testing.T) {
 		t.Errorf("warming: hot %d keys %d loads %d (load errors %d, write errors %d); want hot and keys %d, loads %d, no errors",
 			w.hot, w.keys, w.loads, w.loadErrs, w.writeErrs, wantKeys, wantLoads)
 	}
-	if len(d.layer.warms) != 1 {
-		t.Errorf("warmings recorded: %d, want 1", len(d.layer.warms))
+	if len(d.stats.warms) != 1 {
+		t.Errorf("warmings recorded: %d, want 1", len(d.stats.warms))
 	}
 	if n, err := dep.Do(ctx, "primary-0", "DBSIZE"); err != nil || n.(int64) != wantKeys {
 		t.Errorf("after warming: DBSIZE %v %v, want %d", n, err, wantKeys)
@@ -133,27 +136,27 @@ func TestWarmingRewarmsHashAndZSet(t *testing.T) {
 	if n, err := dep.Do(ctx, "primary-0", "HLEN", "wt:ph:0"); err != nil || n.(int64) != 2 {
 		t.Errorf("wt:ph:0: HLEN %v %v, want its 2 fields read", n, err)
 	}
-	if n, err := dep.Do(ctx, "primary-0", "ZCARD", "wt:board:0"); err != nil || n.(int64) != int64(len(zsetFill(fz))) {
-		t.Errorf("wt:board:0: ZCARD %v %v, want the fill's %d", n, err, len(zsetFill(fz)))
+	if n, err := dep.Do(ctx, "primary-0", "ZCARD", "wt:board:0"); err != nil || n.(int64) != int64(len(ZSetFill(fz))) {
+		t.Errorf("wt:board:0: ZCARD %v %v, want the fill's %d", n, err, len(ZSetFill(fz)))
 	}
 
 	setsBefore := mgr.Stats().Sets
 	rec := readAll()
 	h, o := hits(rec)
-	t.Logf("read back: %d hits, %d others, %d checked, %d mismatches, errors %v", h, o, rec.checked, rec.mismatches, rec.errs)
+	t.Logf("read back: %d hits, %d others, %d checked, %d mismatches, errors %v", h, o, rec.Checked, rec.Mismatches, rec.Errors)
 	if h != len(ops) || o != 0 {
 		t.Errorf("read back after warming: %d hits, %d others of %d reads; want every read a hit", h, o, len(ops))
 	}
 	// Hash fields and strings carry versioned values: all 14 verified.
-	if rec.checked != 14 || rec.mismatches != 0 || len(rec.errs) != 0 {
-		t.Errorf("read back: %d verified (want 14), %d mismatches, errors %v", rec.checked, rec.mismatches, rec.errs)
+	if rec.Checked != 14 || rec.Mismatches != 0 || len(rec.Errors) != 0 {
+		t.Errorf("read back: %d verified (want 14), %d mismatches, errors %v", rec.Checked, rec.Mismatches, rec.Errors)
 	}
 	if s := mgr.Stats().Sets; s != setsBefore {
 		t.Errorf("read back refilled %d keys: warming left them out", s-setsBefore)
 	}
 	top, found, err := mgr.ZRange(ctx, "board:3", zrangeTop)
 	want := make([]string, 0, zrangeTop)
-	for _, m := range zsetFill(fz)[:zrangeTop] {
+	for _, m := range ZSetFill(fz)[:zrangeTop] {
 		want = append(want, m.Member)
 	}
 	if err != nil || !found || !slices.Equal(top, want) {

@@ -1,4 +1,4 @@
-package harness
+package bots
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -29,7 +30,7 @@ type fakeCache struct {
 	broadcasts int
 }
 
-var _ cache = (*fakeCache)(nil)
+var _ Cache = (*fakeCache)(nil)
 
 func (f *fakeCache) Get(ctx context.Context, key string) (string, bool, error) {
 	if f.get != nil {
@@ -123,23 +124,7 @@ func (f *fakeCache) SetBatch(ctx context.Context, items []pool.Item, batch int) 
 	return ctx.Err()
 }
 
-// sliceSource yields a fixed list of commands.
-type sliceSource struct {
-	cmds []workload.Command
-	i    int
-}
-
-func (s *sliceSource) Next() (workload.Command, bool) {
-	if s.i >= len(s.cmds) {
-		return workload.Command{}, false
-	}
-	s.i++
-	return s.cmds[s.i-1], true
-}
-
-func (s *sliceSource) Active() int { return 1 }
-
-var testFamily = &workload.Family{Name: "user_connected", Tier: tierPersistent, Source: "internal", MeanSize: 100}
+var testFamily = &workload.Family{Name: "user_connected", Tier: engine.TierPersistent, Source: "internal", MeanSize: 100}
 
 // constantRate returns n one-operation commands (ops made by mk) evenly
 // spaced at rate per second.
@@ -155,29 +140,33 @@ func getOp(int) []workload.Op {
 	return []workload.Op{{Kind: workload.OpGet, Family: testFamily, Key: "user:connected:1", Size: 100}}
 }
 
-// newTestDriver builds a driver over c with one recorded phase.
-func newTestDriver(t *testing.T, c cache, inflight int, dropAfter, opTimeout time.Duration) *driver {
+// rig is an engine driver over a bot layer of one instance.
+type rig struct {
+	d     *engine.Driver
+	l     *Layer
+	start time.Time
+}
+
+// newTestDriver builds a driver over a layer whose one instance is c,
+// with one recorded phase.
+func newTestDriver(t *testing.T, c Cache, inflight int, dropAfter, opTimeout time.Duration) *rig {
 	t.Helper()
-	return &driver{
-		cache:    c,
-		origin:   nil,
-		ledger:   workload.NewLedger(),
-		rec:      newRecorder(4, 1, 1),
-		phases:   []phaseInfo{{name: "steady", recorded: true, end: time.Hour}},
-		ttl:      map[string]time.Duration{},
-		dropAft:  dropAfter,
-		opTmo:    opTimeout,
-		inflight: make(chan struct{}, inflight),
-		runCtx:   context.Background(),
-	}
+	l := New(Options{Cache: c, Ledger: workload.NewLedger(), TTL: map[string]time.Duration{}})
+	d := engine.New(engine.Options{
+		Exec: l, Phases: []engine.Phase{{Name: "steady", Recorded: true, End: time.Hour}}, Families: 1, Shards: 4,
+		DropAfter: dropAfter, OpTimeout: opTimeout, MaxInflight: inflight,
+	})
+	return &rig{d: d, l: l}
 }
 
 // drive runs the commands to the end and returns the recorded totals.
-func drive(d *driver, cmds []workload.Command) (counts, *hists) {
-	d.start = time.Now()
-	d.run(make(chan struct{}), &sliceSource{cmds: cmds})
-	d.wg.Wait()
-	return d.rec.totals()
+func drive(r *rig, cmds []workload.Command) (engine.Counts, *engine.Hists) {
+	r.start = time.Now()
+	r.d.SetStart(r.start)
+	r.l.SetStart(r.start)
+	r.d.Run(make(chan struct{}), &engine.Commands{List: cmds})
+	r.d.Wait()
+	return r.d.Recorder().Totals()
 }
 
 // stallingGet answers at once, except that the first call made after
@@ -202,21 +191,21 @@ func TestDriverStallShowsInIntendedStartNotServiceTime(t *testing.T) {
 	f.get = stallingGet(&d.start, 500*time.Millisecond, time.Second)
 	c, h := drive(d, constantRate(3000, 1000, getOp))
 
-	if c.dropped != 0 {
-		t.Fatalf("dropped = %d, want 0 (drop_after is 10s)", c.dropped)
+	if c.Dropped != 0 {
+		t.Fatalf("dropped = %d, want 0 (drop_after is 10s)", c.Dropped)
 	}
 	// Every command is a GET (miss) followed by a SET: two samples each.
-	if got := h.overall.TotalCount(); got != 6000 {
+	if got := h.Overall.TotalCount(); got != 6000 {
 		t.Fatalf("overall samples = %d, want 6000", got)
 	}
-	if p := h.overall.ValueAtQuantile(99.9); p < 900_000 {
+	if p := h.Overall.ValueAtQuantile(99.9); p < 900_000 {
 		t.Errorf("intended-start p99.9 = %d µs, want >= 900 ms: the stall is hidden (coordinated omission)", p)
 	}
-	if p := h.service.ValueAtQuantile(99.9); p >= 100_000 {
+	if p := h.Service.ValueAtQuantile(99.9); p >= 100_000 {
 		t.Errorf("service p99.9 = %d µs, want < 100 ms: only one call was slow once sent", p)
 	}
-	if c.late < 500 {
-		t.Errorf("late = %d, want the ~1000 commands queued behind the stall", c.late)
+	if c.Late < 500 {
+		t.Errorf("late = %d, want the ~1000 commands queued behind the stall", c.Late)
 	}
 }
 
@@ -229,25 +218,25 @@ func TestDriverDropsEnterLatencyView(t *testing.T) {
 	f.get = stallingGet(&d.start, 300*time.Millisecond, time.Second)
 	c, h := drive(d, constantRate(2000, 1000, getOp))
 
-	if c.dropped < 700 || c.dropped > 1000 {
-		t.Fatalf("dropped = %d, want about 900 (a 1 s stall, 100 ms drop bound, 1000/s)", c.dropped)
+	if c.Dropped < 700 || c.Dropped > 1000 {
+		t.Fatalf("dropped = %d, want about 900 (a 1 s stall, 100 ms drop bound, 1000/s)", c.Dropped)
 	}
-	if c.commands+c.dropped != 2000 {
-		t.Errorf("commands %d + dropped %d != 2000 scheduled", c.commands, c.dropped)
+	if c.Commands+c.Dropped != 2000 {
+		t.Errorf("commands %d + dropped %d != 2000 scheduled", c.Commands, c.Dropped)
 	}
 	// Executed commands: GET+SET = 2 samples each; dropped: 1 per op.
-	wantOverall := int64(2*c.commands + c.dropped)
-	if got := h.overall.TotalCount(); got != wantOverall {
+	wantOverall := int64(2*c.Commands + c.Dropped)
+	if got := h.Overall.TotalCount(); got != wantOverall {
 		t.Errorf("overall samples = %d, want %d (executed ops plus one per dropped op)", got, wantOverall)
 	}
-	if got := h.service.TotalCount(); got != int64(2*c.commands) {
-		t.Errorf("service samples = %d, want %d: a dropped command was never sent", got, 2*c.commands)
+	if got := h.Service.TotalCount(); got != int64(2*c.Commands) {
+		t.Errorf("service samples = %d, want %d: a dropped command was never sent", got, 2*c.Commands)
 	}
-	if p := h.overall.ValueAtQuantile(99); p < 100_000 {
+	if p := h.Overall.ValueAtQuantile(99); p < 100_000 {
 		t.Errorf("intended-start p99 = %d µs, want >= drop_after (100 ms): drops are hidden from latency", p)
 	}
-	if got := h.command.TotalCount(); got != int64(c.commands+c.dropped) {
-		t.Errorf("command samples = %d, want %d", got, c.commands+c.dropped)
+	if got := h.Command.TotalCount(); got != int64(c.Commands+c.Dropped) {
+		t.Errorf("command samples = %d, want %d", got, c.Commands+c.Dropped)
 	}
 }
 
@@ -263,17 +252,17 @@ func TestDriverCountsEveryError(t *testing.T) {
 		ops[i] = workload.Op{Kind: workload.OpGet, Family: testFamily, Key: "user:connected:1", Size: 100}
 	}
 	c, _ := drive(d, []workload.Command{{Ops: ops}})
-	if got := c.errors[pool.KindConnectionRefused]; got != 120 {
-		t.Errorf("errors[%s] = %d, want 120 (errors: %v)", pool.KindConnectionRefused, got, c.errors)
+	if got := c.Errors[pool.KindConnectionRefused]; got != 120 {
+		t.Errorf("errors[%s] = %d, want 120 (errors: %v)", pool.KindConnectionRefused, got, c.Errors)
 	}
-	if got := c.lookupErrs[tierIndex(tierPersistent)]; got != 120 {
+	if got := c.LookupErrs[engine.TierIndex(engine.TierPersistent)]; got != 120 {
 		t.Errorf("lookup errors = %d, want 120: a failed GET is a lookup that did not hit", got)
 	}
-	if got := c.fams[testFamily.Index].lookupErrs; got != 120 {
+	if got := c.Fams[testFamily.Index].LookupErrs; got != 120 {
 		t.Errorf("family lookup errors = %d, want 120", got)
 	}
-	if c.hits[tierIndex(tierPersistent)] != 0 || c.misses[tierIndex(tierPersistent)] != 0 {
-		t.Errorf("hits/misses = %v/%v, want 0/0", c.hits, c.misses)
+	if c.Hits[engine.TierIndex(engine.TierPersistent)] != 0 || c.Misses[engine.TierIndex(engine.TierPersistent)] != 0 {
+		t.Errorf("hits/misses = %v/%v, want 0/0", c.Hits, c.Misses)
 	}
 }
 
@@ -299,12 +288,12 @@ func TestDriverCorruptValueIsNotAHit(t *testing.T) {
 	}}
 	d := newTestDriver(t, f, 1, time.Second, 5*time.Second)
 	c, _ := drive(d, constantRate(2, 1000, getOp))
-	ti := tierIndex(tierPersistent)
-	if c.hits[ti] != 1 || c.lookupErrs[ti] != 1 {
-		t.Errorf("hits = %d, lookup errors = %d; want 1 and 1", c.hits[ti], c.lookupErrs[ti])
+	ti := engine.TierIndex(engine.TierPersistent)
+	if c.Hits[ti] != 1 || c.LookupErrs[ti] != 1 {
+		t.Errorf("hits = %d, lookup errors = %d; want 1 and 1", c.Hits[ti], c.LookupErrs[ti])
 	}
-	if c.checked != 2 || c.mismatches != 1 || c.errors[kindIntegrity] != 1 {
-		t.Errorf("checked %d, mismatches %d, integrity errors %d; want 2, 1, 1", c.checked, c.mismatches, c.errors[kindIntegrity])
+	if c.Checked != 2 || c.Mismatches != 1 || c.Errors[kindIntegrity] != 1 {
+		t.Errorf("checked %d, mismatches %d, integrity errors %d; want 2, 1, 1", c.Checked, c.Mismatches, c.Errors[kindIntegrity])
 	}
 }
 
@@ -325,79 +314,17 @@ func TestDriverExcludesOriginTime(t *testing.T) {
 		}
 	}
 	c, h := drive(d, constantRate(5, 5, ops))
-	if c.misses[tierIndex(tierPersistent)] != 5 {
-		t.Fatalf("misses = %v, want 5 in the persistent tier", c.misses)
+	if c.Misses[engine.TierIndex(engine.TierPersistent)] != 5 {
+		t.Fatalf("misses = %v, want 5 in the persistent tier", c.Misses)
 	}
-	if got := h.overall.TotalCount(); got != 15 { // get, fill, expire
+	if got := h.Overall.TotalCount(); got != 15 { // get, fill, expire
 		t.Fatalf("samples = %d, want 15", got)
 	}
-	if m := h.overall.Max(); m >= 40_000 {
+	if m := h.Overall.Max(); m >= 40_000 {
 		t.Errorf("max cache latency = %d µs, want well under the origin's 80 ms", m)
 	}
-	if m := h.command.Min(); m < 80_000 {
+	if m := h.Command.Min(); m < 80_000 {
 		t.Errorf("min command time = %d µs, want >= 80 ms: the command includes the origin", m)
-	}
-}
-
-// A command started late by more than 1 ms counts as late.
-func TestDriverCountsLateStarts(t *testing.T) {
-	d := newTestDriver(t, &fakeCache{}, 4, time.Minute, 5*time.Second)
-	cmds := constantRate(10, 1e6, getOp)
-	d.start = time.Now().Add(-20 * time.Millisecond) // every intended start is 20 ms past
-	d.run(make(chan struct{}), &sliceSource{cmds: cmds})
-	d.wg.Wait()
-	c, h := d.rec.totals()
-	if c.late != 10 {
-		t.Errorf("late = %d, want 10", c.late)
-	}
-	if m := h.byOp[opiGet].Min(); m < 20_000 {
-		t.Errorf("min GET latency = %d µs, want >= 20 ms: latency runs from the intended start", m)
-	}
-}
-
-// Operations after the command's deadline are never attempted: counted as
-// abandoned, and against the verdict as the user met them: a latency sample
-// each from the command's intended start (at least the 50 ms deadline), no
-// service time (nothing was sent), not a request, and a read among them a
-// lookup error (no answer: not a hit).
-func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
-	f := &fakeCache{get: func(ctx context.Context, key string) (string, bool, error) {
-		<-ctx.Done()
-		return "", false, ctx.Err()
-	}}
-	d := newTestDriver(t, f, 1, time.Second, 50*time.Millisecond)
-	ops := make([]workload.Op, 5)
-	for i := range ops {
-		ops[i] = workload.Op{Kind: workload.OpGet, Family: testFamily, Key: "user:connected:1", Size: 100}
-	}
-	ops[3] = workload.Op{Kind: workload.OpSet, Family: testFamily, Key: "user:connected:1", Size: 100}
-	ops[4] = workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}
-	c, h := drive(d, []workload.Command{{Ops: ops}})
-	if c.abandoned != 4 {
-		t.Errorf("abandoned = %d, want 4", c.abandoned)
-	}
-	if got := h.overall.TotalCount(); got != 5 {
-		t.Errorf("samples = %d, want 5 (the GET that timed out and the 4 abandoned)", got)
-	}
-	if got := h.service.TotalCount(); got != 1 {
-		t.Errorf("service samples = %d, want 1: an abandoned operation was never sent", got)
-	}
-	if m := h.overall.Min(); m < 50_000 {
-		t.Errorf("min latency = %d µs, want >= 50 ms: an abandoned operation waited for the deadline", m)
-	}
-	if got := h.byOp[opiSet].TotalCount(); got != 1 {
-		t.Errorf("set samples = %d, want the abandoned SET", got)
-	}
-	if c.ops != 1 {
-		t.Errorf("requests = %d, want 1: abandoned operations were never requests", c.ops)
-	}
-	// The timed-out GET, two abandoned GETs and the MGET's two keys.
-	ti := tierIndex(tierPersistent)
-	if c.lookupErrs[ti] != 5 || c.hits[ti]+c.misses[ti] != 0 {
-		t.Errorf("lookup errors %d, hits+misses %d; want 5 and 0", c.lookupErrs[ti], c.hits[ti]+c.misses[ti])
-	}
-	if got := c.errors[pool.KindTimeout]; got != 1 || len(c.errors) != 1 {
-		t.Errorf("errors = %v, want one timeout", c.errors)
 	}
 }
 
@@ -406,7 +333,8 @@ func TestDriverAbandonsOperationsPastTheDeadline(t *testing.T) {
 // serves before the ledger learns of the wipe, and what it lacks the
 // restart wiped.
 func TestClassifyMissDuringRestartIsWiped(t *testing.T) {
-	d := &driver{ledger: workload.NewLedger(), start: time.Now().Add(-10 * time.Second)}
+	d := New(Options{Ledger: workload.NewLedger()})
+	d.SetStart(time.Now().Add(-10 * time.Second))
 	d.ledger.Wrote("k", d.start.Add(time.Second), 0)
 	sent := d.start.Add(5 * time.Second)
 	if c := d.classify("k", sent); c != workload.MissEvicted {
@@ -439,34 +367,34 @@ func TestDriverFillsExcludeOriginTime(t *testing.T) {
 		op   workload.Op
 		slot int8
 	}{
-		{"mget", workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}, opiSet},
-		{"hget", workload.Op{Kind: workload.OpHGet, Family: hash, Key: "product:1", Field: "f1", Size: 100}, opSlot[workload.OpHSet]},
-		{"zrange", workload.Op{Kind: workload.OpZRange, Family: zset, Key: "board:1", Size: 100}, opSlot[workload.OpZAdd]},
+		{"mget", workload.Op{Kind: workload.OpMGet, Family: testFamily, Keys: []string{"a", "b"}, Sizes: []int{100, 100}}, engine.SlotSet},
+		{"hget", workload.Op{Kind: workload.OpHGet, Family: hash, Key: "product:1", Field: "f1", Size: 100}, engine.OpSlot[workload.OpHSet]},
+		{"zrange", workload.Op{Kind: workload.OpZRange, Family: zset, Key: "board:1", Size: 100}, engine.OpSlot[workload.OpZAdd]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newTestDriver(t, &fakeCache{}, 1, time.Second, 5*time.Second)
-			d.origin = workload.NewOrigin(map[string]workload.OriginConfig{"internal": slow}, 1)
+			d.l.origin = workload.NewOrigin(map[string]workload.OriginConfig{"internal": slow}, 1)
 			c, h := drive(d, constantRate(3, 20, func(int) []workload.Op { return []workload.Op{tc.op} }))
 			fills := int64(3)
 			if tc.op.Kind == workload.OpMGet {
 				fills = 6
 			}
-			if got := h.byOp[tc.slot].TotalCount(); got != fills {
-				t.Fatalf("%s samples = %d, want %d (one per miss filled)", opNames[tc.slot], got, fills)
+			if got := h.ByOp[tc.slot].TotalCount(); got != fills {
+				t.Fatalf("%s samples = %d, want %d (one per miss filled)", engine.OpNames[tc.slot], got, fills)
 			}
-			if tc.slot != opiSet {
-				if got := h.byOp[opiSet].TotalCount(); got != 0 {
-					t.Errorf("set samples = %d, want 0: the fill is %s", got, opNames[tc.slot])
+			if tc.slot != engine.SlotSet {
+				if got := h.ByOp[engine.SlotSet].TotalCount(); got != 0 {
+					t.Errorf("set samples = %d, want 0: the fill is %s", got, engine.OpNames[tc.slot])
 				}
 			}
-			if m := h.byOp[tc.slot].Max(); m >= 40_000 {
-				t.Errorf("max %s latency = %d µs, want well under the origin's 80 ms: the fill is timed from its send", opNames[tc.slot], m)
+			if m := h.ByOp[tc.slot].Max(); m >= 40_000 {
+				t.Errorf("max %s latency = %d µs, want well under the origin's 80 ms: the fill is timed from its send", engine.OpNames[tc.slot], m)
 			}
-			if m := h.command.Min(); m < 80_000 {
+			if m := h.Command.Min(); m < 80_000 {
 				t.Errorf("min command time = %d µs, want >= 80 ms: the command includes the origin", m)
 			}
-			if c.errors[pool.KindFetch] != 0 {
-				t.Errorf("fetch errors = %d, want 0", c.errors[pool.KindFetch])
+			if c.Errors[pool.KindFetch] != 0 {
+				t.Errorf("fetch errors = %d, want 0", c.Errors[pool.KindFetch])
 			}
 		})
 	}

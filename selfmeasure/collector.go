@@ -1,9 +1,7 @@
-package harness
+package selfmeasure
 
 import (
-	"context"
 	"fmt"
-	"github.com/cacheproof/cacheproof/topology"
 	"math"
 	"net"
 	"os"
@@ -14,6 +12,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cacheproof/cacheproof/engine"
+	"github.com/cacheproof/cacheproof/topology"
 
 	"github.com/cacheproof/cacheproof/result"
 )
@@ -50,7 +51,7 @@ type clientSnapshot struct {
 func takeClientSnapshot() clientSnapshot {
 	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}}
 	metrics.Read(s)
-	snap := clientSnapshot{at: time.Now(), cpu: cpuTime()}
+	snap := clientSnapshot{at: time.Now(), cpu: CPUTime()}
 	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
 		snap.pauses = s[0].Value.Float64Histogram()
 	}
@@ -66,14 +67,14 @@ func takeClientSnapshot() clientSnapshot {
 	return snap
 }
 
-// clientCollector measures the load generator itself over the recorded
+// Collector measures the load generator itself over the recorded
 // load, so the report can say what the tool ran under and what it cost
 // while the latencies that targets judge were being recorded. The window
 // opens when the first recorded phase starts (warm-up excluded) and closes
 // when the last recorded phase ends, or at the end of the run (in-flight
 // commands drained) when it is the last phase. A run interrupted before
 // recording began has an empty window: its CPU and GC figures are zero.
-type clientCollector struct {
+type Collector struct {
 	mu         sync.Mutex
 	start, end *clientSnapshot
 	timers     []*time.Timer
@@ -82,14 +83,14 @@ type clientCollector struct {
 	probe *hostProbe
 }
 
-// startClientCollector schedules the window's edges relative to the load's
+// StartCollector schedules the window's edges relative to the load's
 // start. A phase boundary passes on a timer rather than on the sampler's
 // tick, so the window does not lag the phase by up to a sampling interval.
-func startClientCollector(loadStart time.Time, phases []phaseInfo) *clientCollector {
-	c := &clientCollector{}
+func StartCollector(loadStart time.Time, phases []engine.Phase) *Collector {
+	c := &Collector{}
 	first, last := -1, -1
 	for i, p := range phases {
-		if p.recorded {
+		if p.Recorded {
 			if first < 0 {
 				first = i
 			}
@@ -107,14 +108,14 @@ func startClientCollector(loadStart time.Time, phases []phaseInfo) *clientCollec
 			f()
 		}
 	}
-	at(phases[first].start, c.begin)
+	at(phases[first].Start, c.begin)
 	if last < len(phases)-1 {
-		at(phases[last].end, c.finish)
+		at(phases[last].End, c.Finish)
 	}
 	return c
 }
 
-func (c *clientCollector) begin() {
+func (c *Collector) begin() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.start == nil {
@@ -125,7 +126,7 @@ func (c *clientCollector) begin() {
 }
 
 // finish closes the window if it is open and not yet closed.
-func (c *clientCollector) finish() {
+func (c *Collector) Finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.start != nil && c.end == nil {
@@ -136,14 +137,14 @@ func (c *clientCollector) finish() {
 }
 
 // stop cancels the edges that have not passed (an interrupted run).
-func (c *clientCollector) stop() {
+func (c *Collector) Stop() {
 	for _, t := range c.timers {
 		t.Stop()
 	}
 }
 
 // close ends the host timer probe; after report, or when the run fails.
-func (c *clientCollector) close() {
+func (c *Collector) Close() {
 	if c != nil {
 		c.probe.close()
 	}
@@ -151,9 +152,9 @@ func (c *clientCollector) close() {
 
 // report closes the window (if still open) and returns the client section;
 // requests are the recorded cache operations, for CPU per request.
-func (c *clientCollector) report(requests uint64) result.ClientReport {
-	c.stop()
-	c.finish()
+func (c *Collector) Report(requests uint64) result.ClientReport {
+	c.Stop()
+	c.Finish()
 	cr := clientSettings(os.Getenv)
 	cr.PeakRSSBytes = peakRSS()
 	c.mu.Lock()
@@ -309,28 +310,12 @@ func peakRSS() int64 {
 	return ru.Maxrss * 1024
 }
 
-// fillRunEnvironment puts what the run ran under into the result: the
-// tool's own section (client) and Redis's own per-command latency
-// (server.latency_stats), so a reader can tell Redis's time from the tool's.
-func fillRunEnvironment(res *result.Result, dep statsControl, client *clientCollector) {
-	res.Client = client.report(res.Users.Requests)
-	lat, note := serverLatency(context.Background(), dep)
-	res.Server.LatencyStats = lat
-	if note != "" {
-		res.Notes = append(res.Notes, note)
-	}
-	fillCost(res, loopbackOnly(dep.Nodes()))
-	if res.Client.Bottleneck != "" {
-		res.Notes = append(res.Notes, "not Redis: the load generator or its machine was the bottleneck: "+res.Client.Bottleneck)
-	}
-}
-
-// fillCost sets Redis's own CPU over the recorded phases (from the
+// FillCost sets Redis's own CPU over the recorded phases (from the
 // timeline's per-second INFO deltas, so a restart does not break it), the
 // tool's CPU per Redis command and against Redis's, and the bottleneck
 // verdict. local is true when every Redis node is on this machine, so the
 // two compete for its CPUs.
-func fillCost(res *result.Result, local bool) {
+func FillCost(res *result.Result, local bool) {
 	recorded := map[string]bool{}
 	for _, p := range res.Phases {
 		if p.Recorded {
@@ -437,9 +422,9 @@ func hostExplainsLate(h *result.HostTimer, share float64) bool {
 	return h != nil && h.Wakes > 0 && h.Late > 0 && share <= result.HostWakesPerStart*h.LateFraction
 }
 
-// loopbackOnly reports whether every node listens on a loopback address:
+// LoopbackOnly reports whether every node listens on a loopback address:
 // Redis then shares this machine's CPUs with the tool.
-func loopbackOnly(nodes []topology.Node) bool {
+func LoopbackOnly(nodes []topology.Node) bool {
 	if len(nodes) == 0 {
 		return false
 	}
@@ -454,3 +439,19 @@ func loopbackOnly(nodes []topology.Node) bool {
 	}
 	return true
 }
+
+// CPUTime is this process's user+system CPU time so far.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// roundS rounds seconds to the millisecond, as the report's other
+// durations are.
+func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
+
+// roundUs rounds seconds to the microsecond.
+func roundUs(v float64) float64 { return math.Round(v*1e6) / 1e6 }

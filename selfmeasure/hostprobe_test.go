@@ -1,4 +1,4 @@
-package harness
+package selfmeasure
 
 import (
 	"bufio"
@@ -54,7 +54,7 @@ read:
 	}
 	for i := 1; i < len(last.over); i++ {
 		if last.over[i] > last.over[i-1] {
-			t.Errorf("over %v: %d > over %v: %d", hostProbeBounds[i], last.over[i], hostProbeBounds[i-1], last.over[i-1])
+			t.Errorf("over %v: %d > over %v: %d", HostProbeBounds[i], last.over[i], HostProbeBounds[i-1], last.over[i-1])
 		}
 	}
 	if last.over[0] > last.wakes {
@@ -71,7 +71,7 @@ func TestHostTimerReport(t *testing.T) {
 	if h == nil || h.Wakes != 2000 || h.Late != 20 || h.LateFraction != 0.01 || h.MaxMs != 2.5 {
 		t.Fatalf("report %+v", h)
 	}
-	if len(h.Over) != len(hostProbeBounds) || h.Over[3].OverUs != 1000 || h.Over[3].Wakes != 20 {
+	if len(h.Over) != len(HostProbeBounds) || h.Over[3].OverUs != 1000 || h.Over[3].Wakes != 20 {
 		t.Errorf("bounds %+v", h.Over)
 	}
 	if hostTimerReport(b, b) != nil {
@@ -106,4 +106,41 @@ func TestHostProbeProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid))); err == nil {
 		t.Errorf("probe %d still exists after close", pid)
 	}
+}
+
+// BenchmarkHostProbeFloor is the machine's own floor beside the engine's
+// BenchmarkDispatchLate: the host timer probe's body for as long as one of
+// its drives (2 s), its share of wake-ups over 1 ms late. A dispatcher
+// cannot start commands on time more often than the host wakes a sleeping
+// thread on time.
+//
+//	go test -run '^$' -bench 'DispatchLate|HostProbeFloor' ./engine/ ./selfmeasure/
+func BenchmarkHostProbeFloor(b *testing.B) {
+	b.Run("host-probe", func(b *testing.B) {
+		var late, n float64
+		for range b.N {
+			pr, pw := io.Pipe()
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { runHostProbe(pw, stop); _ = pw.Close(); close(done) }()
+			var last hostTimerCounts
+			readDone := make(chan struct{})
+			go func() {
+				defer close(readDone)
+				sc := bufio.NewScanner(pr)
+				for sc.Scan() {
+					if c, err := parseHostTimerCounts(sc.Text()); err == nil {
+						last = c
+					}
+				}
+			}()
+			time.Sleep(2 * time.Second)
+			close(stop)
+			<-done
+			<-readDone
+			late += float64(last.over[hostProbeLateBound])
+			n += float64(last.wakes)
+		}
+		b.ReportMetric(100*late/max(n, 1), "late%")
+	})
 }

@@ -1,4 +1,4 @@
-package harness
+package selfmeasure
 
 import (
 	"math"
@@ -7,6 +7,8 @@ import (
 	"runtime/metrics"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/engine"
 )
 
 func TestHistQuantile(t *testing.T) {
@@ -47,13 +49,13 @@ func TestHistDelta(t *testing.T) {
 // The runtime's own pause histogram: collections between two snapshots show
 // up in the delta and give a pause p99 above zero.
 func TestClientCollectorSeesGCPauses(t *testing.T) {
-	c := &clientCollector{}
+	c := &Collector{}
 	c.begin()
 	for range 5 {
 		runtime.GC()
 	}
-	c.finish()
-	r := c.report(1000)
+	c.Finish()
+	r := c.Report(1000)
 	if r.GCCycles < 5 {
 		t.Errorf("gc_cycles %d after 5 forced collections", r.GCCycles)
 	}
@@ -72,22 +74,22 @@ func TestClientCollectorSeesGCPauses(t *testing.T) {
 // last recorded one ends, not at the load's start and end.
 func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 	ms := time.Millisecond
-	phases := []phaseInfo{
-		{name: "warmup", start: 0, end: 150 * ms},
-		{name: "steady", recorded: true, start: 150 * ms, end: 300 * ms},
-		{name: "cooldown", start: 300 * ms, end: 450 * ms},
+	phases := []engine.Phase{
+		{Name: "warmup", Start: 0, End: 150 * ms},
+		{Name: "steady", Recorded: true, Start: 150 * ms, End: 300 * ms},
+		{Name: "cooldown", Start: 300 * ms, End: 450 * ms},
 	}
 	start := time.Now()
-	c := startClientCollector(start, phases)
-	defer c.close()
-	defer c.stop()
+	c := StartCollector(start, phases)
+	defer c.Close()
+	defer c.Stop()
 	// Keep a CPU busy through all three phases.
 	for time.Since(start) < 450*ms {
 		for i := 0; i < 1e5; i++ {
 			_ = math.Sqrt(float64(i))
 		}
 	}
-	r := c.report(100)
+	r := c.Report(100)
 	c.mu.Lock()
 	opened, closed := c.start.at.Sub(start), c.end.at.Sub(start)
 	c.mu.Unlock()
@@ -102,10 +104,10 @@ func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 // Interrupted before any recorded phase: settings are reported, CPU and GC
 // figures are zero, and the pending edges are cancelled.
 func TestClientCollectorInterruptedBeforeRecording(t *testing.T) {
-	phases := []phaseInfo{{name: "warmup", end: time.Hour}, {name: "steady", recorded: true, start: time.Hour, end: 2 * time.Hour}}
-	c := startClientCollector(time.Now(), phases)
-	defer c.close()
-	r := c.report(0)
+	phases := []engine.Phase{{Name: "warmup", End: time.Hour}, {Name: "steady", Recorded: true, Start: time.Hour, End: 2 * time.Hour}}
+	c := StartCollector(time.Now(), phases)
+	defer c.Close()
+	r := c.Report(0)
 	if r.WindowS != 0 || r.CPUSeconds != 0 || r.GCCycles != 0 {
 		t.Errorf("figures without a recorded window: %+v", r)
 	}
@@ -171,44 +173,6 @@ func TestFormatMemLimit(t *testing.T) {
 	} {
 		if got := formatMemLimit(n); got != want {
 			t.Errorf("formatMemLimit(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-// A run against a real redis-server says what it ran under: the tool's CPU,
-// memory and GC settings, and Redis's own GET and SET latency.
-func TestRunReportsClientAndServerLatency(t *testing.T) {
-	needRedis(t)
-	res := runYAML(t, "smoke.yaml", smallScenario)
-	c := res.Client
-	t.Logf("client %+v", c)
-	if c.CPUSeconds <= 0 || c.PeakRSSBytes <= 0 || c.GOMAXPROCS <= 0 || c.NumCPU <= 0 {
-		t.Errorf("client figures missing: %+v", c)
-	}
-	if c.GOGC == "" || c.GOGCSource == "" || c.GOMEMLIMIT == "" || c.GOMEMLIMITSource == "" {
-		t.Errorf("GC settings missing: %+v", c)
-	}
-	// The window is the recorded phase (3 s of 5), not the whole load.
-	if c.WindowS < 2.5 || c.WindowS > 4.5 {
-		t.Errorf("window_s %v, want about the 3 s steady phase", c.WindowS)
-	}
-	if c.CPUPerRequestUs <= 0 {
-		t.Errorf("cpu_us_per_request %v", c.CPUPerRequestUs)
-	}
-	t.Logf("server latency %+v", res.Server.LatencyStats)
-	for _, cmd := range []string{"get", "set"} {
-		l, ok := res.Server.LatencyStats[cmd]
-		if !ok {
-			t.Errorf("no server latency for %s: %v", cmd, res.Server.LatencyStats)
-			continue
-		}
-		if l.Calls == 0 || l.P50 <= 0 || l.P99 < l.P50 || l.P999 < l.P99 {
-			t.Errorf("server latency %s: %+v", cmd, l)
-		}
-	}
-	for _, cmd := range []string{"info", "config|resetstat", "ping"} {
-		if _, ok := res.Server.LatencyStats[cmd]; ok {
-			t.Errorf("the tool's own %s is reported as cache traffic", cmd)
 		}
 	}
 }

@@ -1,8 +1,6 @@
-package harness
+package bots
 
 import (
-	"context"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,7 +8,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -23,7 +21,7 @@ import (
 
 // instance is one simulated bot instance.
 type instance struct {
-	c    cache
+	c    Cache
 	near *nearCache // nil: this instance keeps nothing locally
 	hot  *hotSet    // nil: warming is off, nothing is tracked
 }
@@ -204,13 +202,6 @@ func (w *writeLog) latest(key string) (ackedWrite, bool) {
 	return a, ok
 }
 
-// Staleness of a read served from a local copy.
-const (
-	fresh         uint8 = iota
-	staleInFlight       // older than a write acknowledged less than staleGrace before the read
-	stale               // older than a write acknowledged at least staleGrace before the read
-)
-
 // staleness judges a local copy read at now: stale when a write of a
 // different version was acknowledged after the copy's load began and
 // before the read began. A copy loaded after the write is never stale,
@@ -218,12 +209,12 @@ const (
 func (w *writeLog) staleness(key string, e nearEntry, now int64) uint8 {
 	a, ok := w.latest(key)
 	if !ok || a.ver == e.ver || a.ack <= e.load || a.ack > now {
-		return fresh
+		return engine.Fresh
 	}
 	if now-a.ack >= int64(staleGrace) {
-		return stale
+		return engine.Stale
 	}
-	return staleInFlight
+	return engine.StaleInFlight
 }
 
 // hotSet is the ring of an instance's most recent reads, what it re-warms:
@@ -272,248 +263,79 @@ type warmRun struct {
 	metaKeys, hot int
 }
 
+// isNear reports whether instances keep fam's keys locally.
+func (l *Layer) isNear(fam *workload.Family) bool {
+	return fam.Index < len(l.nearFam) && l.nearFam[fam.Index]
+}
+
+// nearRead serves a read of a near family from instance in's local copy
+// when it has one, judging it against the writes acknowledged so far; it
+// reports whether it did. A read it cannot serve is a near-cache miss and
+// goes to Redis.
+func (l *Layer) nearRead(in *instance, rec *engine.Record, fam *workload.Family, key string) bool {
+	if in.near == nil || !l.isNear(fam) {
+		return false
+	}
+	now := int64(time.Since(l.start))
+	e, ok := in.near.get(key, now)
+	if !ok {
+		rec.Near(int16(fam.Index), false, engine.Fresh)
+		return false
+	}
+	rec.Near(int16(fam.Index), true, l.wlog.staleness(key, e, now))
+	return true
+}
+
+// nearKeep keeps a copy of a value read (or written) at load in instance
+// in's near cache.
+func (l *Layer) nearKeep(in *instance, fam *workload.Family, key string, ver uint32, load time.Time) {
+	if in.near == nil || !l.isNear(fam) {
+		return
+	}
+	in.near.put(key, ver, int64(load.Sub(l.start)), int64(time.Since(l.start)))
+}
+
+// acked records an acknowledged write of a near family's key: the
+// reference other instances' copies are judged stale against, and the
+// writer's own copy.
+func (l *Layer) acked(in *instance, fam *workload.Family, key string, ver uint32, at time.Time) {
+	if !l.isNear(fam) {
+		return
+	}
+	if l.wlog != nil {
+		l.wlog.acked(key, ver, int64(at.Sub(l.start)))
+	}
+	l.nearKeep(in, fam, key, ver, at)
+}
+
 // onInvalidate is instance i's pub/sub handler: its local copies of the
 // keys are dropped and the delivery lag from the write's acknowledgement is
 // recorded.
-func (d *driver) onInvalidate(in *instance) func([]string) {
+func (l *Layer) onInvalidate(in *instance) func([]string) {
 	return func(keys []string) {
-		d.layer.received.Add(1)
+		l.stats.received.Add(1)
 		// A message before the clock started (a manager subscribes as it
 		// connects) drops local copies but has no lag to measure.
-		st := d.startNs.Load()
+		st := l.startNs.Load()
 		now := time.Now().UnixNano() - st
 		for _, k := range keys {
 			if in.near != nil {
 				if strings.ContainsAny(k, "*?[") {
 					in.near.dropPattern(k)
 				} else if in.near.drop(k) {
-					d.layer.dropped.Add(1)
+					l.stats.dropped.Add(1)
 				}
 			}
-			if d.wlog == nil {
+			if l.wlog == nil {
 				continue
 			}
-			if a, ok := d.wlog.latest(k); ok && st != 0 && a.pub > 0 && now >= a.pub {
-				d.layer.mu.Lock()
-				_ = d.layer.lag.RecordValue(max((now-a.pub)/1e3, 1))
-				d.layer.mu.Unlock()
+			if a, ok := l.wlog.latest(k); ok && st != 0 && a.pub > 0 && now >= a.pub {
+				l.stats.mu.Lock()
+				_ = l.stats.lag.RecordValue(max((now-a.pub)/1e3, 1))
+				l.stats.mu.Unlock()
 			}
 		}
 	}
-}
-
-// warmItem is one key to warm and what it takes to load it: for a hash,
-// the fields the instance read (each its own origin load, as the driver's
-// fill after a missed HGET loads one field).
-type warmItem struct {
-	fam    *workload.Family
-	size   int
-	fields []string
-}
-
-// warmUnit is one origin load of a warming: a string or sorted-set key, or
-// one field of a hash.
-type warmUnit struct{ key, field string }
-
-// warm loads instance i's meta keys and hot set from the origin and writes
-// them in pipelined batches, each with its family's TTL: what a bot process
-// does at start and after it saw Redis come back empty. Every type is
-// written as the driver writes it, so later reads find what they expect: a
-// string the origin's value, a hash the origin's value in each field the
-// instance read, a sorted set its fill (zsetFill, after one origin load, as
-// a miss rebuilds it). keys and hot count Redis keys (a hash once, however
-// many of its fields); loads, loadErrs and writeErrs count origin loads
-// and their writes.
-func (d *driver) warm(ctx context.Context, i int, trigger string, fault int, meta []*workload.Family) warmRun {
-	in := &d.insts[i]
-	began := time.Now()
-	run := warmRun{instance: i, trigger: trigger, fault: fault}
-	if !d.start.IsZero() {
-		run.at = began.Sub(d.start) // at start, before the clock: 0
-	}
-	want := map[string]warmItem{}
-	units := 0
-	for _, f := range meta {
-		want[f.KeyPattern] = warmItem{fam: f, size: f.MeanSize}
-		run.metaKeys++
-		units++
-	}
-	// add takes key of fam (and, for a hash, the field read) into the
-	// warming.
-	add := func(fam *workload.Family, key, field string, size int) {
-		it, ok := want[key]
-		if !ok {
-			it = warmItem{fam: fam, size: size}
-			run.hot++
-			if !isHash(fam) {
-				units++
-			}
-		}
-		if isHash(it.fam) && field != "" && !slices.Contains(it.fields, field) {
-			it.fields = append(it.fields, field)
-			units++
-		}
-		want[key] = it
-	}
-	if h := in.hot; h != nil {
-		for s := range h.ring {
-			op := h.ring[s].Load()
-			if op == nil {
-				continue
-			}
-			switch {
-			case op.Kind == workload.OpMGet:
-				for j, k := range op.Keys {
-					if f := keyFamily(op, j); isString(f) {
-						add(f, k, "", op.Sizes[j])
-					}
-				}
-			case isString(op.Family), isZSet(op.Family):
-				add(op.Family, op.Key, "", op.Size)
-			case isHash(op.Family) && op.Field != "":
-				add(op.Family, op.Key, op.Field, op.Size)
-			}
-		}
-	}
-	type loaded struct {
-		it      pool.Item
-		fam     *workload.Family
-		fetched time.Time // when the origin fetch began
-		err     error
-	}
-	work := make(chan warmUnit)
-	out := make(chan loaded, warmConcurrency)
-	var wg sync.WaitGroup
-	for range min(warmConcurrency, max(units, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for u := range work {
-				w := want[u.key]
-				fetched := time.Now()
-				v, err := d.origin.Fetch(ctx, w.fam, u.key, w.size)
-				it := pool.Item{Key: u.key, Val: v, TTL: d.ttl[w.fam.Name]}
-				switch {
-				case err != nil:
-				case isHash(w.fam):
-					it.Field = u.field
-				case isZSet(w.fam):
-					it.Val, it.Members = "", zsetFill(w.fam)
-				}
-				out <- loaded{it: it, fam: w.fam, fetched: fetched, err: err}
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		send := func(u warmUnit) bool {
-			select {
-			case work <- u:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for k, it := range want {
-			if !isHash(it.fam) {
-				if !send(warmUnit{key: k}) {
-					return
-				}
-				continue
-			}
-			for _, f := range it.fields {
-				if !send(warmUnit{key: k, field: f}) {
-					return
-				}
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(out) }()
-	items := make([]pool.Item, 0, warmBatch)
-	// The persistent-tier items' origin fetches, for the lost-write
-	// tracker: a warm writes the origin's copy over whatever the key holds.
-	var fills []warmFill
-	written := make(map[string]bool, len(want))
-	flush := func() {
-		if len(items) == 0 {
-			return
-		}
-		// Observed before they are sent: a warm can outlast a fault's
-		// read-back (which closes the window), and a value the check finds
-		// must be known by then. Done is the send: the value lands after
-		// it, so a write sent before it is overwritten.
-		sent := time.Now()
-		for _, f := range fills {
-			d.observeFill(f.fam, f.key, f.val, f.fetched, sent, sent, nil, true)
-		}
-		fills = fills[:0]
-		err := in.c.SetBatch(ctx, items, warmBatch)
-		now := time.Now()
-		if err != nil {
-			run.writeErrs += len(items)
-		} else {
-			for _, it := range items {
-				d.ledger.Wrote(it.Key, now, it.TTL)
-				if !written[it.Key] {
-					written[it.Key] = true
-					run.keys++
-				}
-			}
-		}
-		items = items[:0]
-	}
-	for l := range out {
-		run.loads++
-		if l.err != nil {
-			run.loadErrs++
-			continue
-		}
-		items = append(items, l.it)
-		if l.fam.Tier == tierPersistent && l.it.Field == "" && d.writes.Active() {
-			fills = append(fills, warmFill{fam: l.fam, key: l.it.Key, val: l.it.Val, fetched: l.fetched})
-		}
-		if len(items) == warmBatch {
-			flush()
-		}
-	}
-	flush()
-	run.took = time.Since(began)
-	d.layer.mu.Lock()
-	d.layer.warms = append(d.layer.warms, run)
-	d.layer.mu.Unlock()
-	return run
-}
-
-// warmFill is one persistent-tier value a warm writes, for the lost-write
-// tracker.
-type warmFill struct {
-	fam      *workload.Family
-	key, val string
-	fetched  time.Time
-}
-
-// isString reports whether a family's keys hold plain string values.
-func isString(f *workload.Family) bool {
-	return f != nil && (f.Type == "" || f.Type == workload.TypeString)
-}
-
-// isHash and isZSet report whether a family's keys are hashes or sorted
-// sets.
-func isHash(f *workload.Family) bool { return f != nil && f.Type == workload.TypeHash }
-func isZSet(f *workload.Family) bool { return f != nil && f.Type == workload.TypeZSet }
-
-// metaFamilies are the families the bot warms whatever it served: the
-// meta tier's single keys (hero and item data, the current patch), as the
-// seed's warming loads meta:* at start.
-func metaFamilies(fams []workload.Family) []*workload.Family {
-	var out []*workload.Family
-	for i := range fams {
-		f := &fams[i]
-		if f.Tier == string(pool.TierMeta) && !strings.Contains(f.KeyPattern, "{") && isString(f) {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // newLayerStats makes the cross-instance counters.

@@ -1,5 +1,5 @@
 //go:build !linux
 
-package harness
+package engine
 
 func newSleeper(stop <-chan struct{}) sleeper { return newTimerSleeper(stop) }

@@ -1,10 +1,11 @@
-package harness
+package bots
 
 import (
 	"context"
 	"testing"
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -12,7 +13,7 @@ import (
 // twoInstances starts a real redis-server and two bot instances on it
 // (their own managers and subscriptions), wired into a driver whose one
 // family (user_connected) is near-cached.
-func twoInstances(t *testing.T) (*driver, []*pool.Manager) {
+func twoInstances(t *testing.T) (*rig, []*pool.Manager) {
 	t.Helper()
 	ctx := context.Background()
 	_, cfg := standaloneRedis(t)
@@ -27,25 +28,28 @@ func twoInstances(t *testing.T) (*driver, []*pool.Manager) {
 		t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
 		mgrs = append(mgrs, m)
 	}
-	d := newTestDriver(t, mgrs[0], 4, time.Second, 2*time.Second)
-	d.nearFam = []bool{true}
-	d.wlog = newWriteLog()
-	d.layer = newLayerStats()
-	d.insts = make([]instance, 2)
+	r := newTestDriver(t, mgrs[0], 4, time.Second, 2*time.Second)
+	l := r.l
+	l.nearFam = []bool{true}
+	l.wlog = newWriteLog()
+	l.stats = newLayerStats()
+	l.insts = make([]instance, 2)
 	for i, m := range mgrs {
-		d.insts[i] = instance{c: m, near: newNearCache(time.Minute)}
-		m.OnInvalidate(d.onInvalidate(&d.insts[i]))
+		l.insts[i] = instance{c: m, near: newNearCache(time.Minute)}
+		m.OnInvalidate(l.onInvalidate(&l.insts[i]))
 	}
-	d.start = time.Now()
-	d.startNs.Store(d.start.UnixNano())
-	return d, mgrs
+	r.start = time.Now()
+	r.d.SetStart(r.start)
+	l.SetStart(r.start)
+	return r, mgrs
 }
 
-// do runs one command of one operation on instance inst, as a worker would.
-func do(d *driver, inst int, kind workload.OpKind, key string) {
-	d.wg.Add(1)
-	d.inflight <- struct{}{}
-	d.exec(job{cmd: workload.Command{Instance: inst, Ops: []workload.Op{{Kind: kind, Family: testFamily, Key: key, Size: 100}}}, intended: time.Now()})
+// do runs one command of one operation on instance inst, due now, and
+// waits for it.
+func do(r *rig, inst int, kind workload.OpKind, key string) {
+	cmd := workload.Command{At: time.Since(r.start), Instance: inst, Ops: []workload.Op{{Kind: kind, Family: testFamily, Key: key, Size: 100}}}
+	r.d.Run(make(chan struct{}), &engine.Commands{List: []workload.Command{cmd}})
+	r.d.Wait()
 }
 
 // An update on one instance while another holds a local copy: with pub/sub
@@ -60,23 +64,23 @@ func TestStaleReadsCounted(t *testing.T) {
 	// holds a copy; a second read is served from it, fresh.
 	do(d, 1, workload.OpGet, "user:connected:7")
 	do(d, 1, workload.OpGet, "user:connected:7")
-	c, _ := d.rec.totals()
-	if f := c.fams[fam]; f.nearHits != 1 || f.stale != 0 {
-		t.Fatalf("before the update: near hits %d stale %d, want 1 and 0", f.nearHits, f.stale)
+	c, _ := d.d.Recorder().Totals()
+	if f := c.Fams[fam]; f.NearHits != 1 || f.Stale != 0 {
+		t.Fatalf("before the update: near hits %d stale %d, want 1 and 0", f.NearHits, f.Stale)
 	}
 
 	// Pub/sub working: instance 0 updates, instance 1 receives the
 	// invalidation before it reads again: no stale read, and the read goes
 	// to Redis for the new value.
 	do(d, 0, workload.OpUpdate, "user:connected:7")
-	eventually(t, 2*time.Second, "invalidation delivered", func() bool { return d.layer.received.Load() >= 1 })
+	eventually(t, 2*time.Second, "invalidation delivered", func() bool { return d.l.stats.received.Load() >= 1 })
 	do(d, 1, workload.OpGet, "user:connected:7")
-	c, _ = d.rec.totals()
-	if f := c.fams[fam]; f.stale != 0 || f.staleInFlight != 0 || d.layer.dropped.Load() != 1 {
-		t.Fatalf("pub/sub delivered, yet stale %d in flight %d (copies dropped %d)", f.stale, f.staleInFlight, d.layer.dropped.Load())
+	c, _ = d.d.Recorder().Totals()
+	if f := c.Fams[fam]; f.Stale != 0 || f.StaleInFlight != 0 || d.l.stats.dropped.Load() != 1 {
+		t.Fatalf("pub/sub delivered, yet stale %d in flight %d (copies dropped %d)", f.Stale, f.StaleInFlight, d.l.stats.dropped.Load())
 	}
-	if c.published != 1 {
-		t.Errorf("published %d, want 1", c.published)
+	if c.Published != 1 {
+		t.Errorf("published %d, want 1", c.Published)
 	}
 
 	// Invalidation lost (instance 1's subscription gone, as during a
@@ -87,9 +91,9 @@ func TestStaleReadsCounted(t *testing.T) {
 	do(d, 0, workload.OpUpdate, "user:connected:7")
 	time.Sleep(staleGrace + 20*time.Millisecond)
 	do(d, 1, workload.OpGet, "user:connected:7")
-	c, _ = d.rec.totals()
-	if f := c.fams[fam]; f.stale != 1 {
-		t.Fatalf("lost invalidation: stale %d, want 1 (near hits %d)", f.stale, f.nearHits)
+	c, _ = d.d.Recorder().Totals()
+	if f := c.Fams[fam]; f.Stale != 1 {
+		t.Fatalf("lost invalidation: stale %d, want 1 (near hits %d)", f.Stale, f.NearHits)
 	}
 }
 
@@ -114,15 +118,15 @@ func TestStaleReadAfterPlainDelete(t *testing.T) {
 	do(d, 0, workload.OpDel, "user:connected:9")
 	time.Sleep(staleGrace + 20*time.Millisecond)
 	do(d, 1, workload.OpGet, "user:connected:9")
-	c, _ := d.rec.totals()
-	if f := c.fams[fam]; f.nearHits != 1 || f.stale != 1 {
-		t.Fatalf("after a delete: near hits %d, stale %d; want 1 and 1 (the copy outlived the delete)", f.nearHits, f.stale)
+	c, _ := d.d.Recorder().Totals()
+	if f := c.Fams[fam]; f.NearHits != 1 || f.Stale != 1 {
+		t.Fatalf("after a delete: near hits %d, stale %d; want 1 and 1 (the copy outlived the delete)", f.NearHits, f.Stale)
 	}
 	// The deleting instance dropped its own copy: its next read asks
 	// Redis, misses and is not a near hit.
 	do(d, 0, workload.OpGet, "user:connected:9")
-	c, _ = d.rec.totals()
-	if f := c.fams[fam]; f.nearHits != 1 {
-		t.Errorf("the deleter's read: near hits %d, want still 1", f.nearHits)
+	c, _ = d.d.Recorder().Totals()
+	if f := c.Fams[fam]; f.NearHits != 1 {
+		t.Errorf("the deleter's read: near hits %d, want still 1", f.NearHits)
 	}
 }

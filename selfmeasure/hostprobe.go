@@ -1,4 +1,4 @@
-package harness
+package selfmeasure
 
 import (
 	"bufio"
@@ -44,11 +44,11 @@ const (
 	hostProbeEvery = 100 * time.Millisecond
 )
 
-// hostProbeBounds are the delays the probe counts wake-ups over; the
-// fourth (1 ms) is the tool's lateThreshold.
-var hostProbeBounds = [...]time.Duration{100 * time.Microsecond, 200 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}
+// HostProbeBounds are the delays the probe counts wake-ups over; the
+// fourth (1 ms) is the engine's lateThreshold (users.late).
+var HostProbeBounds = [...]time.Duration{100 * time.Microsecond, 200 * time.Microsecond, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond}
 
-const hostProbeLateBound = 3 // index of time.Millisecond in hostProbeBounds
+const hostProbeLateBound = 3 // index of time.Millisecond in HostProbeBounds
 
 // probeSupported is set by HostProbeMain: only a binary that calls it can
 // be re-executed as the probe (any other would run itself again).
@@ -72,7 +72,7 @@ func HostProbeMain() {
 // hostTimerCounts are the probe's cumulative counts.
 type hostTimerCounts struct {
 	wakes uint64
-	over  [len(hostProbeBounds)]uint64
+	over  [len(HostProbeBounds)]uint64
 	// maxNs is the latest wake-up since the previous report (per report,
 	// so the tool can take the worst within its window).
 	maxNs int64
@@ -141,7 +141,7 @@ func runHostProbe(out io.Writer, stop <-chan struct{}) int {
 		}
 		late := time.Since(want)
 		c.wakes++
-		for i, b := range hostProbeBounds {
+		for i, b := range HostProbeBounds {
 			if late > b {
 				c.over[i]++
 			}
@@ -182,7 +182,7 @@ func startHostProbe() *hostProbe {
 		return p
 	}
 	if !probeSupported.Load() {
-		p.why = "the program running the harness does not serve as the host timer probe (harness.HostProbeMain)"
+		p.why = "the program running the harness does not serve as the host timer probe (selfmeasure.HostProbeMain)"
 		return p
 	}
 	exe, err := os.Executable()
@@ -269,7 +269,7 @@ func hostTimerReport(a, b hostTimerCounts) *result.HostTimer {
 	n := b.wakes - a.wakes
 	h := &result.HostTimer{Wakes: n, Late: b.over[hostProbeLateBound] - a.over[hostProbeLateBound]}
 	h.LateFraction = roundFrac(float64(h.Late) / float64(n))
-	for i, bound := range hostProbeBounds {
+	for i, bound := range HostProbeBounds {
 		h.Over = append(h.Over, result.HostTimerBound{OverUs: bound.Microseconds(), Wakes: b.over[i] - a.over[i]})
 	}
 	// b's maximum is the latest wake-up reported since a's snapshot: the

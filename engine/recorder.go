@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/workload"
+)
+
+// Operation names as they appear in the report's latency_ms.by_op: the
+// first four are the names reports had before the seed's other operations
+// were driven (reads, get-or-fetch included, are "get"; touches "expire"),
+// so existing reports, golden files and comparisons keep their meaning;
+// every later kind is a slot of its own under workload.OpKind's name.
+const (
+	SlotGet int8 = iota
+	SlotSet
+	SlotExpire
+	SlotDel
+	// numOpSlots: get and get_or_fetch share a slot.
+	NumOpSlots = workload.NumOpKinds - 1
+)
+
+// opSlot is each kind's by_op slot, opNames each slot's name: arrays, so
+// the hot path indexes instead of hashing a name.
+var OpSlot, OpNames = func() (slot [workload.NumOpKinds]int8, names [NumOpSlots]string) {
+	names[SlotGet], names[SlotSet], names[SlotExpire], names[SlotDel] = "get", "set", "expire", "del"
+	slot[workload.OpGetOrFetch], slot[workload.OpGet] = SlotGet, SlotGet
+	slot[workload.OpSet], slot[workload.OpTouch], slot[workload.OpDel] = SlotSet, SlotExpire, SlotDel
+	next := SlotDel + 1
+	for k := workload.OpSessionGet; int(k) < workload.NumOpKinds; k++ {
+		slot[k], names[next] = next, k.String()
+		next++
+	}
+	return slot, names
+}()
+
+// tierNames index the per-tier arrays: pool's tiers (their one source), in
+// pool's order, so the hot path indexes arrays instead of hashing strings.
+var TierNames = pool.TierNames()
+
+// tierPersistent is the tier whose keys never expire: a write to it must
+// survive faults (the lost-write tracker follows it).
+const TierPersistent = string(pool.TierPersistent)
+
+func TierIndex(t string) int {
+	for i, n := range TierNames {
+		if n == t {
+			return i
+		}
+	}
+	return 0
+}
+
+// counts are the additive figures of one recorder shard. Interval copies are
+// swapped out by the sampler every second; totals only grow.
+type Counts struct {
+	Ops, Commands, Late, Dropped uint64
+	Abandoned                    uint64                                        // operations never attempted
+	LateSlot                     uint64                                        // late commands that waited for an in-flight slot
+	Hits, Misses, LookupErrs     [pool.NumTiers]uint64                         // by tier
+	Causes                       [pool.NumTiers][workload.NumMissCauses]uint64 // by tier, by workload.MissCause
+	Fams                         []FamCounts                                   // by workload.Family.Index
+	Errors                       map[string]uint64
+	Checked, Mismatches          uint64
+	// The rest of the seed's layer: rate-limit decisions and the
+	// operations refused commands skipped, compare-and-set conflicts and
+	// give-ups, invalidations published.
+	RateAllowed, RateDenied, RateSkipped uint64
+	CASConflicts, CASGaveUp, Published   uint64
+}
+
+// famCounts are one key family's lookups, and the reads of its near-cache
+// copies (served, not held, stale beyond the grace, stale within it).
+type FamCounts struct {
+	Hits, Misses, LookupErrs uint64
+	Causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
+	NearHits, NearMisses     uint64
+	Stale, StaleInFlight     uint64
+}
+
+func newCounts(families int) Counts {
+	return Counts{Fams: make([]FamCounts, families), Errors: map[string]uint64{}}
+}
+
+func (c *Counts) add(o *Counts) {
+	c.Ops += o.Ops
+	c.Commands += o.Commands
+	c.Late += o.Late
+	c.Dropped += o.Dropped
+	c.Abandoned += o.Abandoned
+	c.LateSlot += o.LateSlot
+	for t := range c.Hits {
+		c.Hits[t] += o.Hits[t]
+		c.Misses[t] += o.Misses[t]
+		c.LookupErrs[t] += o.LookupErrs[t]
+		for k := range c.Causes[t] {
+			c.Causes[t][k] += o.Causes[t][k]
+		}
+	}
+	for i := range o.Fams {
+		f, of := &c.Fams[i], &o.Fams[i]
+		f.Hits += of.Hits
+		f.Misses += of.Misses
+		f.LookupErrs += of.LookupErrs
+		f.NearHits += of.NearHits
+		f.NearMisses += of.NearMisses
+		f.Stale += of.Stale
+		f.StaleInFlight += of.StaleInFlight
+		for k := range f.Causes {
+			f.Causes[k] += of.Causes[k]
+		}
+	}
+	for k, v := range o.Errors {
+		c.Errors[k] += v
+	}
+	c.Checked += o.Checked
+	c.Mismatches += o.Mismatches
+	c.RateAllowed += o.RateAllowed
+	c.RateDenied += o.RateDenied
+	c.RateSkipped += o.RateSkipped
+	c.CASConflicts += o.CASConflicts
+	c.CASGaveUp += o.CASGaveUp
+	c.Published += o.Published
+}
+
+// hists are the latency histograms of one shard (microseconds).
+type Hists struct {
+	Overall, Service, Command *hdrhistogram.Histogram
+	ByOp                      [NumOpSlots]*hdrhistogram.Histogram
+	ByTier                    [pool.NumTiers]*hdrhistogram.Histogram
+	// ByFamily is each key family's latency (by workload.Family.Index),
+	// made when the family's first sample arrives and at two significant
+	// digits (result.NewFamilyHistogram): a full-precision histogram per
+	// family per shard would cost megabytes for a figure read at 1 %.
+	ByFamily []*hdrhistogram.Histogram
+}
+
+// recordFamily adds one sample of family fam (NoFamily: none) in µs.
+func (h *Hists) recordFamily(fam int16, us int64) {
+	if fam < 0 || int(fam) >= len(h.ByFamily) {
+		return
+	}
+	if h.ByFamily[fam] == nil {
+		h.ByFamily[fam] = result.NewFamilyHistogram()
+	}
+	_ = h.ByFamily[fam].RecordValue(us)
+}
+
+func newHists(families int) *Hists {
+	h := &Hists{Overall: result.NewHistogram(), Service: result.NewHistogram(), Command: result.NewHistogram(), ByFamily: make([]*hdrhistogram.Histogram, families)}
+	for i := range h.ByOp {
+		h.ByOp[i] = result.NewHistogram()
+	}
+	for i := range h.ByTier {
+		h.ByTier[i] = result.NewHistogram()
+	}
+	return h
+}
+
+func (h *Hists) merge(o *Hists) {
+	h.Overall.Merge(o.Overall)
+	h.Service.Merge(o.Service)
+	h.Command.Merge(o.Command)
+	for i := range h.ByOp {
+		h.ByOp[i].Merge(o.ByOp[i])
+	}
+	for i := range h.ByTier {
+		h.ByTier[i].Merge(o.ByTier[i])
+	}
+	for i, f := range o.ByFamily {
+		if f == nil {
+			continue
+		}
+		if h.ByFamily[i] == nil {
+			h.ByFamily[i] = result.NewFamilyHistogram()
+		}
+		h.ByFamily[i].Merge(f)
+	}
+}
+
+// shard is one lock's worth of recording state. Commands pick shards round
+// robin, so with a few shards per core contention stays negligible and no
+// histogram is ever per user (10,000 of them would cost over a gigabyte).
+type shard struct {
+	mu sync.Mutex
+	// total: recorded phases only (what targets judge). phase: per phase.
+	total    Counts
+	totalH   *Hists
+	phase    []Counts
+	phaseH   []*hdrhistogram.Histogram
+	interval Counts
+	// intervalH is the overall latency of the current sampling interval,
+	// every phase included, for the timeline.
+	intervalH *hdrhistogram.Histogram
+	// spareH is the histogram the next interval swaps in; only the
+	// sampler's goroutine touches it.
+	spareH *hdrhistogram.Histogram
+	_      [64]byte // keep shards on separate cache lines
+}
+
+// recorder is the set of shards plus the merge logic.
+type Recorder struct {
+	shards   []*shard
+	families int
+}
+
+// newRecorder makes n shards for the given number of phases and key families.
+func NewRecorder(n, phases, families int) *Recorder {
+	r := &Recorder{shards: make([]*shard, n), families: families}
+	for i := range r.shards {
+		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram()}
+		s.phase = make([]Counts, phases)
+		s.phaseH = make([]*hdrhistogram.Histogram, phases)
+		for p := range s.phase {
+			s.phase[p] = newCounts(families)
+			s.phaseH[p] = result.NewHistogram()
+		}
+		r.shards[i] = s
+	}
+	return r
+}
+
+// takeInterval swaps out every shard's interval state and returns the merge.
+func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
+	sum := newCounts(r.families)
+	h := result.NewHistogram()
+	for _, s := range r.shards {
+		fresh := newCounts(r.families)
+		freshH := s.spareH
+		if freshH == nil {
+			freshH = result.NewHistogram()
+		}
+		s.mu.Lock()
+		old, oldH := s.interval, s.intervalH
+		s.interval, s.intervalH = fresh, freshH
+		s.mu.Unlock()
+		sum.add(&old)
+		h.Merge(oldH)
+		// The shard's old histogram is the next interval's: a histogram
+		// is 128 KiB, and eight fresh ones a second were most of the
+		// sampler's garbage.
+		oldH.Reset()
+		s.spareH = oldH
+	}
+	return sum, h
+}
+
+// totals merges the recorded-phase totals of every shard.
+func (r *Recorder) Totals() (Counts, *Hists) {
+	sum := newCounts(r.families)
+	h := newHists(r.families)
+	for _, s := range r.shards {
+		s.mu.Lock()
+		sum.add(&s.total)
+		h.merge(s.totalH)
+		s.mu.Unlock()
+	}
+	return sum, h
+}
+
+// phaseTotals merges one phase's counts and latency over every shard.
+func (r *Recorder) PhaseTotals(p int) (Counts, *hdrhistogram.Histogram) {
+	sum := newCounts(r.families)
+	h := result.NewHistogram()
+	for _, s := range r.shards {
+		s.mu.Lock()
+		sum.add(&s.phase[p])
+		h.Merge(s.phaseH[p])
+		s.mu.Unlock()
+	}
+	return sum, h
+}

@@ -1,0 +1,361 @@
+package result
+
+import "math"
+
+// How shard reports combine, beside the types they combine: report.Merge
+// aligns the shards (clock, phases, faults) and calls these, then
+// recomputes what is derived (rates, summaries from the merged histograms)
+// through Finalize. Each counter is summed (each shard counted its own
+// share), taken at its largest (one Redis behind every shard: each read the
+// same counter) or recomputed; the metric table's Combine says which for
+// every metric, and TestMergeReachesEveryCounter fails when a counter field
+// is reached by no rule here.
+
+// MergeCounters adds shard o's counters to r: cache, errors, pool, server,
+// users, integrity, layer and origin. Histograms, timelines, phases and
+// faults are merged by the caller, which aligns them on the shards' clocks.
+func (r *Result) MergeCounters(o *Result) {
+	r.Cache.Merge(o.Cache)
+	if len(o.Errors) > 0 && r.Errors == nil {
+		r.Errors = map[string]uint64{}
+	}
+	addCounts(r.Errors, o.Errors)
+	r.Pool.Merge(o.Pool)
+	r.Server.Merge(o.Server)
+	r.Users.Merge(o.Users)
+	r.Integrity.Merge(o.Integrity)
+	if o.Layer != nil {
+		if r.Layer == nil {
+			r.Layer = &LayerReport{NearCache: NearCacheReport{ByFamily: map[string]NearCounts{}}}
+		}
+		r.Layer.Merge(o.Layer)
+	}
+	for k, x := range o.Origin {
+		if r.Origin == nil {
+			r.Origin = map[string]OriginReport{}
+		}
+		m := r.Origin[k]
+		_, hist := o.HDR["origin:"+k]
+		m.Merge(x, hist)
+		r.Origin[k] = m
+	}
+}
+
+// Merge adds o's lookups (sum); the rates are recomputed by Finalize.
+func (c *CacheCounts) Merge(o CacheCounts) {
+	c.Hits += o.Hits
+	c.Misses += o.Misses
+	c.LookupErrors += o.LookupErrors
+	if len(o.MissesByCause) > 0 {
+		if c.MissesByCause == nil {
+			c.MissesByCause = map[string]uint64{}
+		}
+		addCounts(c.MissesByCause, o.MissesByCause)
+	}
+}
+
+// Merge adds o's lookups, overall, per tier and per family.
+func (c *CacheReport) Merge(o CacheReport) {
+	c.Hits += o.Hits
+	c.Misses += o.Misses
+	c.LookupErrors += o.LookupErrors
+	if len(o.MissesByCause) > 0 && c.MissesByCause == nil {
+		c.MissesByCause = map[string]uint64{}
+	}
+	addCounts(c.MissesByCause, o.MissesByCause)
+	c.ByTier = mergeCounts(c.ByTier, o.ByTier)
+	c.ByFamily = mergeCounts(c.ByFamily, o.ByFamily)
+}
+
+func mergeCounts(dst, src map[string]CacheCounts) map[string]CacheCounts {
+	if len(src) > 0 && dst == nil {
+		dst = map[string]CacheCounts{}
+	}
+	for k, c := range src {
+		d := dst[k]
+		d.Merge(c)
+		dst[k] = d
+	}
+	return dst
+}
+
+// Merge adds o's pool counters: each shard ran its own pools. Config is
+// the caller's (the first shard's); command latency comes from the merged histograms.
+func (p *PoolReport) Merge(o PoolReport) {
+	p.Timeouts += o.Timeouts
+	p.Hits += o.Hits
+	p.Misses += o.Misses
+	p.TotalConns += o.TotalConns
+	p.IdleConns += o.IdleConns
+	p.StaleConns += o.StaleConns
+	p.WaitCount += o.WaitCount
+	p.WaitMs += o.WaitMs
+}
+
+// Merge takes the largest of each figure: one Redis behind all shards, so
+// its counters are shared, not additive.
+func (s *ServerReport) Merge(o ServerReport) {
+	s.EvictedKeys = max(s.EvictedKeys, o.EvictedKeys)
+	s.ExpiredKeys = max(s.ExpiredKeys, o.ExpiredKeys)
+	s.UsedMemory = max(s.UsedMemory, o.UsedMemory)
+	s.UsedMemoryPeak = max(s.UsedMemoryPeak, o.UsedMemoryPeak)
+	s.MaxMemory = max(s.MaxMemory, o.MaxMemory)
+	if s.MaxMemoryPolicy == "" {
+		s.MaxMemoryPolicy = o.MaxMemoryPolicy
+	}
+	s.RejectedConnections = max(s.RejectedConnections, o.RejectedConnections)
+	s.KeyspaceHits = max(s.KeyspaceHits, o.KeyspaceHits)
+	s.KeyspaceMisses = max(s.KeyspaceMisses, o.KeyspaceMisses)
+	s.ConnectedClients = max(s.ConnectedClients, o.ConnectedClients)
+	if s.RedisVersion == "" {
+		s.RedisVersion = o.RedisVersion
+	}
+	s.Keys = max(s.Keys, o.Keys)
+	for cmd, l := range o.LatencyStats {
+		// Every shard read the same server's statistics; the one with the
+		// most calls saw the longest stretch of the load.
+		if s.LatencyStats == nil {
+			s.LatencyStats = map[string]ServerLatency{}
+		}
+		if have, ok := s.LatencyStats[cmd]; !ok || l.Calls > have.Calls {
+			s.LatencyStats[cmd] = l
+		}
+	}
+	if o.Commands > s.Commands {
+		// Redis's CPU per command: the shard that saw the most of it.
+		s.CPUSeconds, s.Commands, s.CPUPerCommandUs = o.CPUSeconds, o.Commands, o.CPUPerCommandUs
+	}
+}
+
+// Merge adds o's share of the load; the population is every shard's whole
+// one (checked equal by the caller), ops/s is recomputed by Finalize.
+func (u *UsersReport) Merge(o UsersReport) {
+	u.Population = o.Population
+	u.Active += o.Active
+	u.Requests += o.Requests
+	u.Commands += o.Commands
+	u.Late += o.Late
+	u.LateWaitingForSlot += o.LateWaitingForSlot
+	u.Dropped += o.Dropped
+	u.Abandoned += o.Abandoned
+}
+
+// Merge adds o's checks: each shard checked its own writes and values.
+func (in *IntegrityReport) Merge(o IntegrityReport) {
+	in.Checked += o.Checked
+	in.Mismatches += o.Mismatches
+	in.LostWrites += o.LostWrites
+	in.UnknownWrites += o.UnknownWrites
+	in.WritesTracked += o.WritesTracked
+	if len(o.MissingByCause) > 0 {
+		if in.MissingByCause == nil {
+			in.MissingByCause = map[string]uint64{}
+		}
+		addCounts(in.MissingByCause, o.MissingByCause)
+	}
+}
+
+// Merge adds one shard's layer section: each shard ran its own bot
+// instances (listed after the others'), so counts add up; the invalidation
+// lag keeps the slowest shard's distribution (no histogram is stored for
+// it), and warming runs are all kept.
+func (ml *LayerReport) Merge(l *LayerReport) {
+	base := ml.Instances
+	ml.Instances += l.Instances
+	for _, in := range l.ByInstance {
+		in.Instance += base
+		ml.ByInstance = append(ml.ByInstance, in)
+	}
+	ml.RateLimit.Allowed += l.RateLimit.Allowed
+	ml.RateLimit.Denied += l.RateLimit.Denied
+	ml.RateLimit.SkippedOps += l.RateLimit.SkippedOps
+	ml.CAS.Conflicts += l.CAS.Conflicts
+	ml.CAS.GaveUp += l.CAS.GaveUp
+	iv := &ml.Invalidate
+	iv.Published += l.Invalidate.Published
+	iv.Expected += l.Invalidate.Expected
+	iv.Received += l.Invalidate.Received
+	iv.CopiesDropped += l.Invalidate.CopiesDropped
+	if l.Invalidate.LagMs.P99 > iv.LagMs.P99 {
+		iv.LagMs = l.Invalidate.LagMs
+	}
+	nc := &ml.NearCache
+	nc.TTLS, nc.GraceMs = l.NearCache.TTLS, l.NearCache.GraceMs
+	for _, f := range l.NearCache.Families {
+		if !containsStr(nc.Families, f) {
+			nc.Families = append(nc.Families, f)
+		}
+	}
+	nc.Hits += l.NearCache.Hits
+	nc.Misses += l.NearCache.Misses
+	nc.StaleReads += l.NearCache.StaleReads
+	nc.StaleInFlight += l.NearCache.StaleInFlight
+	if len(l.NearCache.ByFamily) > 0 && nc.ByFamily == nil {
+		nc.ByFamily = map[string]NearCounts{}
+	}
+	for k, c := range l.NearCache.ByFamily {
+		mc := nc.ByFamily[k]
+		mc.Hits += c.Hits
+		mc.Misses += c.Misses
+		mc.StaleReads += c.StaleReads
+		mc.StaleInFlight += c.StaleInFlight
+		nc.ByFamily[k] = mc
+	}
+	for _, w := range l.Warming {
+		w.Instance += base
+		ml.Warming = append(ml.Warming, w)
+	}
+}
+
+// Merge adds o's calls of one upstream; without a stored histogram
+// (hist false) the latency is the worst shard's, else it is read from the
+// merged histogram afterwards.
+func (m *OriginReport) Merge(o OriginReport, hist bool) {
+	m.Calls += o.Calls
+	m.Errors += o.Errors
+	if !hist && o.Latency.P99 > m.Latency.P99 {
+		m.Latency = o.Latency
+	}
+}
+
+// Merge combines the same second of two shards: counters add up, server
+// figures (one Redis) take the largest, per-second percentiles the worst
+// shard (an upper bound: per-second histograms are not stored, only the
+// coarse WindowHist, which adds up). HitRateByTier and HitRateByFamily are
+// summed; the caller divides by the shards that had each tier or family,
+// and recomputes HitRate.
+func (d *TimelineRow) Merge(row TimelineRow) {
+	d.Ops += row.Ops
+	d.Errors += row.Errors
+	d.ErrorsByKind = addCountsNew(d.ErrorsByKind, row.ErrorsByKind)
+	d.P50 = math.Max(d.P50, row.P50)
+	d.P99 = math.Max(d.P99, row.P99)
+	d.P999 = math.Max(d.P999, row.P999)
+	d.Max = math.Max(d.Max, row.Max)
+	d.LatencyHist = d.LatencyHist.Add(row.LatencyHist)
+	d.Hits += row.Hits
+	d.Misses += row.Misses
+	d.LookupErrors += row.LookupErrors
+	for k, v := range row.HitRateByTier {
+		if d.HitRateByTier == nil {
+			d.HitRateByTier = map[string]float64{}
+		}
+		d.HitRateByTier[k] += v
+	}
+	for k, v := range row.HitRateByFamily {
+		if d.HitRateByFamily == nil {
+			d.HitRateByFamily = map[string]float64{}
+		}
+		d.HitRateByFamily[k] += v
+	}
+	d.MissesByCause = addCountsNew(d.MissesByCause, row.MissesByCause)
+	d.EvictedKeys = max(d.EvictedKeys, row.EvictedKeys)
+	d.ExpiredKeys = max(d.ExpiredKeys, row.ExpiredKeys)
+	d.UsedMemory = max(d.UsedMemory, row.UsedMemory)
+	d.MaxMemory = max(d.MaxMemory, row.MaxMemory)
+	d.ConnectedClients = max(d.ConnectedClients, row.ConnectedClients)
+	d.ServerCPUS = math.Max(d.ServerCPUS, row.ServerCPUS)
+	d.ServerCommands = max(d.ServerCommands, row.ServerCommands)
+	d.InfoT = math.Max(d.InfoT, row.InfoT)
+	d.PoolTotal += row.PoolTotal
+	d.PoolIdle += row.PoolIdle
+	d.PoolTimeouts += row.PoolTimeouts
+	d.PoolWaitMs += row.PoolWaitMs
+	d.Active += row.Active
+	d.Late += row.Late
+	d.Dropped += row.Dropped
+	d.Abandoned += row.Abandoned
+}
+
+// Merge combines one phase of two shards (already on one clock): its span
+// covers both, counts add up, the latency is the worst shard's until the
+// caller reads it from the merged phase histogram.
+func (d *PhaseReport) Merge(p PhaseReport) {
+	d.StartS = math.Min(d.StartS, p.StartS)
+	d.EndS = math.Max(d.EndS, p.EndS)
+	d.Requests += p.Requests
+	d.Hits += p.Hits
+	d.Misses += p.Misses
+	d.LookupErrors += p.LookupErrors
+	d.Errors += p.Errors
+	d.Recorded = d.Recorded || p.Recorded
+	if p.Latency.P99 > d.Latency.P99 {
+		d.Latency = p.Latency
+	}
+}
+
+// Merge combines what two shards saw of one fault (same kind and node,
+// start within 2 s on one clock): errors and writes add up, recovery
+// takes the slowest shard, the hit rate the lowest, server-side evictions
+// the largest; it counts as injected when any shard injected it.
+func (d *FaultReport) Merge(f FaultReport) {
+	d.Injected = d.Injected || f.Injected
+	d.Planned = max(d.Planned, f.Planned)
+	d.StartS = math.Min(d.StartS, f.StartS)
+	d.EndS = math.Max(d.EndS, f.EndS)
+	d.ErrorsByKind = addCountsNew(d.ErrorsByKind, f.ErrorsByKind)
+	d.FirstErrorAfterS = earliest(d.FirstErrorAfterS, f.FirstErrorAfterS)
+	d.WorstP99Ms = math.Max(d.WorstP99Ms, f.WorstP99Ms)
+	d.WorstMaxMs = math.Max(d.WorstMaxMs, f.WorstMaxMs)
+	d.RecoveredAfterS = slowest(d.RecoveredAfterS, f.RecoveredAfterS)
+	d.P99RecoveredAfterS = slowest(d.P99RecoveredAfterS, f.P99RecoveredAfterS)
+	d.RewarmS = slowest(d.RewarmS, f.RewarmS)
+	d.Rewarm90S = slowest(d.Rewarm90S, f.Rewarm90S)
+	d.HitsLost += f.HitsLost // each shard's own lookups
+	d.HitRateBefore = math.Min(d.HitRateBefore, f.HitRateBefore)
+	d.HitRateMin = math.Min(d.HitRateMin, f.HitRateMin)
+	d.Evictions = max(d.Evictions, f.Evictions) // server-side: shared
+	d.OOMErrors += f.OOMErrors
+	d.Reconnects += f.Reconnects
+	d.LostWrites += f.LostWrites
+	d.UnknownWrites += f.UnknownWrites
+	d.AckedAfterStart += f.AckedAfterStart
+	for _, n := range f.Notes {
+		if !containsStr(d.Notes, n) {
+			d.Notes = append(d.Notes, n)
+		}
+	}
+}
+
+// slowest keeps the later recovery; nil (never recovered) wins.
+func slowest(a, b *float64) *float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	return Seconds(math.Max(*a, *b))
+}
+
+// earliest keeps the earlier time; nil (never happened) loses.
+func earliest(a, b *float64) *float64 {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return Seconds(math.Min(*a, *b))
+}
+
+func addCounts(dst, src map[string]uint64) {
+	for k, v := range src {
+		dst[k] += v
+	}
+}
+
+// addCountsNew adds src to dst, making dst when src has counts.
+func addCountsNew(dst, src map[string]uint64) map[string]uint64 {
+	if len(src) > 0 && dst == nil {
+		dst = map[string]uint64{}
+	}
+	addCounts(dst, src)
+	return dst
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
