@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,6 +135,9 @@ func TestProfileFindsFamilies(t *testing.T) {
 	}
 	if p.ExplainedKeys < 0.99 {
 		t.Errorf("families explain %.3f of the keys, want all but config:global", p.ExplainedKeys)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "not observed") }) {
+		t.Errorf("without --observe the notes do not say popularity is estimated: %v", p.Notes)
 	}
 	if _, ok := p.Unread["OBJECT IDLETIME"]; ok {
 		t.Errorf("OBJECT IDLETIME unread under LRU: %+v", p.Unread["OBJECT IDLETIME"])
@@ -302,5 +306,34 @@ func TestProfileOverTLS(t *testing.T) {
 	}
 	if len(p.Families) < 3 || p.Observation.Accesses == 0 || len(p.Unread) != 0 {
 		t.Errorf("over TLS: families %v, %d accesses observed, unread %v", patterns(p), p.Observation.Accesses, p.Unread)
+	}
+}
+
+// A server that turns slow while it is profiled stops the profile: Run
+// still returns what it read, and says why it stopped.
+func TestRunStopsWhenTheServerSlows(t *testing.T) {
+	addr, c := startRedis(t, map[string]string{"enable-debug-command": "yes"})
+	fill(t, c)
+	cfg := quickConfig("redis://" + addr)
+	cfg.Duration = 20 * time.Second
+	cfg.Probe = ProbeOptions{Every: 20 * time.Millisecond, Rise: 4, Slack: 2 * time.Millisecond, StopAfter: 3}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		time.Sleep(300 * time.Millisecond) // after the baseline
+		for ctx.Err() == nil {
+			c.Do(ctx, "debug", "sleep", "0.05")
+		}
+	}()
+	p, err := Run(context.Background(), cfg)
+	cancel()
+	<-busy
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Stopped == "" || p.Probe.Stopped == "" || p.Traffic.Window >= cfg.Duration {
+		t.Errorf("stopped %q, probe %+v, window %s: want a stop before the window's end", p.Stopped, p.Probe, p.Traffic.Window)
 	}
 }

@@ -35,7 +35,8 @@ Examples:
   cacheproof profile --redis-url rediss://replica:6380 --observe 20s -o prod.yaml
 
 Exit codes: 0 profiled, 2 bad flags, 3 Redis unreachable or unreadable,
-130 interrupted (what was read is written).
+or the profile stopped because the server's latency rose (what was read
+is written), 130 interrupted (what was read is written).
 `
 
 type profileFlags struct {
@@ -136,9 +137,15 @@ func profileMain(args []string, stdout, stderr io.Writer) int {
 	} else {
 		printProfile(stdout, p, f.scenario, f.out)
 	}
-	if interrupted {
+	switch {
+	case interrupted:
 		errf("interrupted: wrote what was read")
 		return exitInterrupted
+	case p.Stopped != "":
+		// The server could not be read safely: what was read is written,
+		// but a partial profile must not pass for a whole one.
+		errf("stopped early (%s): wrote what was read", p.Stopped)
+		return exitEnvironment
 	}
 	return exitOK
 }
