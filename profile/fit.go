@@ -138,7 +138,9 @@ func fitTTL(ttls []int64, tiers map[string]time.Duration) TTLFit {
 	if len(ttls) > 0 {
 		f.NoTTLShare = float64(none) / float64(len(ttls))
 	}
-	if none == len(ttls) {
+	if 2*none > len(ttls) {
+		// Most keys never expire: the family is written without a TTL
+		// (the tier without one); the share that expires is reported.
 		for name, d := range tiers {
 			if d == 0 {
 				f.Tier = name

@@ -434,7 +434,13 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 			f.MemShare = mem / totalMem
 		}
 		f.Size = fitSizes(sizes)
+		if f.Size.Kind == "lognormal" && math.Abs(f.Size.Sigma-0.5) > 0.15 {
+			f.Notes = append(f.Notes, fmt.Sprintf("sizes are lognormal with sigma %.2f; the workload draws them with sigma 0.5 around the same mean", f.Size.Sigma))
+		}
 		f.TTL = fitTTL(ttls, tiers)
+		if s := f.TTL.NoTTLShare; s > 0.05 && s < 0.95 {
+			f.Notes = append(f.Notes, fmt.Sprintf("%.0f %% of its keys have no TTL: written as the majority's", 100*s))
+		}
 		if gp.Vars == 0 {
 			f.Keys, f.KeysLo, f.KeysHi = 1, 1, 1
 		} else {

@@ -74,6 +74,7 @@ th:first-child,td:first-child,td.l{text-align:left}code{font-size:12px}.warn{col
 <td>{{.Size.Kind}} (KS {{f2 .Size.KS}})</td><td>{{bytes .Size.Mean}} ± {{f2 .Size.MeanCI95}}</td><td>{{num .Len}}</td><td>{{ttl .TTL}}</td><td>{{pct .TTL.NoTTLShare}}</td>
 <td title="{{.Popularity.Method}}">{{.Popularity.Kind}} {{if .Popularity.Exponent}}{{f2 .Popularity.Exponent}}{{end}}</td><td>{{pct .Weight}}</td><td>{{pct .WriteShare}}</td></tr>
 {{end}}</table>
+<ul>{{range .Families}}{{$n := .Name}}{{range .Notes}}<li><b>{{$n}}</b>: {{.}}</li>{{end}}{{end}}</ul>
 {{if .OtherExamples}}<p>Keys of no family (patterns too rare), e.g. {{range .OtherExamples}}<code>{{.}}</code> {{end}}</p>{{end}}
 <h2>Traffic</h2>
 <p>{{.Traffic.Reads}} reads, {{.Traffic.Writes}} writes, {{.Traffic.Other}} other commands over {{dur .Traffic.Window}}; {{.Traffic.Evicted}} evictions, {{.Traffic.Expired}} expirations.
