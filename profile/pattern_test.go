@@ -106,8 +106,17 @@ func TestFits(t *testing.T) {
 	// A zipf exponent recovered from a simulated stream of the same shape
 	// as an observation: 3,000 reads over 5,000 keys.
 	counts := simulateCounts(5000, 1.1, 3000, 99)
-	if f := fitZipf(counts, 5000); f.Exponent < 1.0 || f.Exponent > 1.2 {
-		t.Errorf("zipf 1.1 fitted as %+v", f)
+	z := fitZipf(counts, 5000)
+	if z.Exponent < 1.0 || z.Exponent > 1.2 {
+		t.Errorf("zipf 1.1 fitted as %+v", z)
+	}
+	if h := fitHotspot(z, counts, 5000); h.Kind != "zipf" {
+		t.Errorf("a zipf stream taken for a hotspot: %+v", h)
+	}
+	// A hotspot (80 % of reads on 5 % of 2,000 keys) is told from a zipf.
+	hot := simulateHotspot(2000, 0.05, 0.8, 3000, 7)
+	if h := fitHotspot(fitZipf(hot, 2000), hot, 2000); h.Kind != "hotspot" || h.HotFraction != 0.05 || h.HotShare < 0.7 || h.HotShare > 0.9 {
+		t.Errorf("hotspot 5 %%/80 %% fitted as %+v", h)
 	}
 }
 

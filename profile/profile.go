@@ -501,7 +501,7 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 			}
 			resolved = true
 			f.Keyspace, f.KeyspaceBy = ks, fmt.Sprintf("TTL turnover: %.0f cached keys at %.1f reads/s with a %s TTL mean about %.0f ids in use", f.Keys, lambda, f.TTL.TTL, ks)
-			if len(f.counts) == 0 {
+			if len(f.counts) == 0 || f.Popularity.Kind != "zipf" {
 				break
 			}
 			prev := f.Popularity.Exponent
@@ -626,7 +626,8 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		if f.Placeholders == 0 || f.Reads == 0 {
 			continue
 		}
-		f.Popularity = fitZipfJoint(countsOf(f.counts), int(math.Round(f.Keys)))
+		z := fitZipfJoint(countsOf(f.counts), int(math.Round(f.Keys)))
+		f.Popularity = fitHotspot(z, countsOf(f.counts), z.Keyspace)
 	}
 }
 

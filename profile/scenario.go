@@ -155,6 +155,8 @@ func (p *Profile) writeFamily(b *strings.Builder, f Family) {
 		switch pop := f.Popularity; pop.Kind {
 		case "zipf":
 			w("      popularity: {kind: zipf, exponent: %s}\n", trimFloat(math.Max(pop.Exponent, 0.01), 2))
+		case "hotspot":
+			w("      popularity: {kind: hotspot, hot_fraction: %s, hot_share: %s}\n", trimFloat(pop.HotFraction, 3), trimFloat(pop.HotShare, 3))
 		default:
 			w("      popularity: {kind: uniform}\n")
 		}
