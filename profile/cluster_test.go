@@ -44,3 +44,36 @@ func TestClusterEveryPrimary(t *testing.T) {
 		t.Errorf("dbsize %d census %v families %+v: want item:{item_id} with 600 keys", p.DBSize, p.Census, p.Families)
 	}
 }
+
+// A replica is profiled as itself: the shape says so, its keys are the
+// primary's.
+func TestReplica(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeReplica, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start replica: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	addrs := d.Endpoints().Addrs
+	primary := redis.NewClient(&redis.Options{Addr: addrs[0]})
+	defer primary.Close()
+	fill(t, primary)
+	replica := redis.NewClient(&redis.Options{Addr: addrs[1]})
+	defer replica.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if n, _ := replica.DBSize(ctx).Result(); n == 901 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not catch up")
+		}
+	}
+	p, err := Run(ctx, quickConfig("redis://"+addrs[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Deployment.Shape != "replica" || p.DBSize != 901 || len(p.Families) < 3 {
+		t.Errorf("replica: shape %s, %d keys, families %v", p.Deployment.Shape, p.DBSize, patterns(p))
+	}
+}
