@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Files holds the compose files, the sentinel config template, the k8s/
@@ -79,4 +80,58 @@ func Shapes() []string {
 		}
 	}
 	return out
+}
+
+// seedServer is the Redis settings every compose file is written with: the
+// cache layer's own design (256 MB, allkeys-lru).
+const seedServer = "--maxmemory 256mb --maxmemory-policy allkeys-lru"
+
+// seedImage is the image every compose file defaults to.
+const seedImage = "${" + ImageEnv + ":-redis:7-alpine}"
+
+// Server is the Redis a compose file starts, as a scenario's target
+// describes it; the zero value keeps the files' own (the seed's design).
+type Server struct {
+	MaxMemory string            // redis.conf notation, "32mb"; "" keeps 256mb
+	Policy    string            // maxmemory-policy; "" keeps allkeys-lru
+	Config    map[string]string // further redis.conf directives, each passed as --key value
+	Image     string            // the default image; "" keeps redis:7-alpine ($REDIS_IMAGE still wins)
+}
+
+// Render is a file of a bundle with its Redis settings replaced by s's, so
+// that `cacheproof compose -s SCENARIO` hands out the Redis the scenario
+// describes instead of the seed's 256 MB. Files without Redis settings
+// (sentinel.conf, the k8s bundle) are returned as they are.
+func Render(content []byte, s Server) []byte {
+	text := string(content)
+	mm, pol := s.MaxMemory, s.Policy
+	if mm == "" {
+		mm = "256mb"
+	}
+	if pol == "" {
+		pol = "allkeys-lru"
+	}
+	args := "--maxmemory " + mm + " --maxmemory-policy " + pol
+	keys := make([]string, 0, len(s.Config))
+	for k := range s.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args += " --" + k + " " + quoteArg(s.Config[k])
+	}
+	text = strings.ReplaceAll(text, seedServer, args)
+	if s.Image != "" {
+		text = strings.ReplaceAll(text, seedImage, "${"+ImageEnv+":-"+s.Image+"}")
+	}
+	return []byte(text)
+}
+
+// quoteArg quotes a directive's value for a compose command line when it
+// holds a space.
+func quoteArg(v string) string {
+	if v == "" || strings.ContainsAny(v, " \t\"'") {
+		return "'" + strings.ReplaceAll(v, "'", `'"'"'`) + "'"
+	}
+	return v
 }

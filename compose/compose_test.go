@@ -172,3 +172,22 @@ func TestBundles(t *testing.T) {
 		t.Error("k8s is not a compose shape")
 	}
 }
+
+// Render replaces the seed's Redis settings in every file that has them and
+// leaves the rest of the file as it is; the zero Server keeps the file.
+func TestRenderReplacesTheSeedSettings(t *testing.T) {
+	for _, name := range []string{"standalone.yml", "sentinel.yml", "cluster.yml"} {
+		b, _ := Files.ReadFile(name)
+		if got := Render(b, Server{}); !bytes.Equal(got, b) {
+			t.Errorf("%s: the zero Server changed the file", name)
+		}
+		got := Render(b, Server{MaxMemory: "32mb", Policy: "volatile-ttl", Image: "redis:7.2"})
+		if bytes.Contains(got, []byte("256mb")) || !bytes.Contains(got, []byte("--maxmemory 32mb --maxmemory-policy volatile-ttl")) || !bytes.Contains(got, []byte("${REDIS_IMAGE:-redis:7.2}")) {
+			t.Errorf("%s not rendered:\n%s", name, got)
+		}
+		var f composeFile
+		if err := yaml.Unmarshal(got, &f); err != nil || len(f.Services) == 0 {
+			t.Errorf("%s rendered is not a compose file: %v", name, err)
+		}
+	}
+}

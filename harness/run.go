@@ -367,11 +367,10 @@ func (r *run) begin() {
 	res := &result.Result{
 		SchemaVersion: result.SchemaVersion,
 		Tool:          result.ToolInfo{Name: "cacheproof", Version: o.Version, GoVersion: runtime.Version()},
-		Scenario: result.ScenarioInfo{
-			Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed,
-			Resolved: redactedScenario(s),
-		},
+		Scenario:      s.Info(),
 	}
+	res.Scenario.Resolved = redactedScenario(s)
+	res.Notes = append(res.Notes, s.Notes...)
 	if o.Shards > 1 {
 		res.Shard = fmt.Sprintf("%d/%d", o.Shard, o.Shards)
 	}

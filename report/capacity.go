@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,33 +20,6 @@ import (
 // targets and the knee drawn), a text summary, and the headline as JUnit
 // and Markdown. Each step's own report.json and report.html are written by
 // WriteAll into the step's folder.
-
-// CapacityOutputs names the files of a capacity report; Dir gets
-// capacity.json and capacity.html.
-type CapacityOutputs struct {
-	Dir      string
-	JUnit    string
-	Markdown string
-}
-
-// WriteCapacityAll writes every requested file, atomically, and returns the
-// paths written.
-func WriteCapacityAll(c *result.Capacity, o CapacityOutputs) ([]string, error) {
-	if c == nil {
-		return nil, fmt.Errorf("write capacity report: nil result")
-	}
-	if o.Dir == "" {
-		o.Dir = "."
-	}
-	jobs := []writeJob[*result.Capacity]{{filepath.Join(o.Dir, "capacity.json"), WriteCapacityJSON}, {filepath.Join(o.Dir, "capacity.html"), WriteCapacityHTML}}
-	if o.JUnit != "" {
-		jobs = append(jobs, writeJob[*result.Capacity]{o.JUnit, WriteCapacityJUnit})
-	}
-	if o.Markdown != "" {
-		jobs = append(jobs, writeJob[*result.Capacity]{o.Markdown, WriteCapacityMarkdown})
-	}
-	return writeAll("write capacity reports", c, jobs)
-}
 
 // WriteCapacityJSON writes c as indented JSON; nil lists are written as [].
 func WriteCapacityJSON(w io.Writer, c *result.Capacity) error {
@@ -387,14 +359,9 @@ var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap
 	"thou":  func(v float64) string { return formatThousands(v, 0) },
 	"num":   func(v float64) string { return formatNum(round(v, 3)) },
 	"upper": strings.ToUpper,
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cacheproof capacity: {{.C.Scenario.Name}}</title>
-<style>{{.CSS}}
-table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #e5e7eb;text-align:right}th{background:#f6f8fa}
-td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b00020;font-weight:600}.headline{font-size:16px;margin:10px 0}
-</style></head><body>
-<h1>Capacity: {{.C.Scenario.Name}}</h1>
-<p>{{.C.Scenario.Description}}</p>
+}).Parse(`{{.Head}}
+<section id="answer" data-section="answer">
+<h2>Answer</h2>
 <p class="headline {{if .C.Answer.DesignHolds}}pass{{else}}fail{{end}}">{{.C.Answer.Headline}}</p>
 {{if .C.Answer.FailsAtAnyLoad}}{{with .C.Answer.Broke}}<p class="headline fail">fails at any load: {{.Name}} {{.Expr}}, not a capacity limit</p>{{end}}{{end}}
 {{if .C.Answer.Unfinished}}<p class="headline fail">unfinished: the search ran out of its {{.C.Search.MaxSteps}} steps{{if .C.Answer.PrecisionReached}} at a gap of {{.C.Answer.PrecisionReached}} (asked {{.C.Search.Precision}}){{end}}</p>{{end}}
@@ -410,14 +377,19 @@ td.l,th.l{text-align:left}.pass{color:#1a7f37;font-weight:600}.fail{color:#b0002
 <tr><th class="l">each step</th><td class="l">{{num .C.Search.StepWarmupS}} s warm-up, {{num .C.Search.StepDurationS}} s recorded; {{.C.Search.Prefill}}</td></tr>
 <tr><th class="l">search</th><td class="l">from {{num .C.Search.From}} to {{num .C.Search.To}} ×{{num .C.Search.Growth}}, precision {{.C.Search.Precision}}{{if .C.Answer.PrecisionReached}} (reached {{.C.Answer.PrecisionReached}}){{end}}{{if .C.Search.MaxLoad}}, never beyond {{num .C.Search.MaxLoad}}{{end}}, up to {{.C.Search.Confirm}} runs a boundary load; {{len .C.Steps}} steps in {{num .C.DurationS}} s</td></tr>
 </table>
-{{range .Notes}}<p>note: {{.}}</p>{{end}}
+{{range .Notes}}<p class="detail">note: {{.}}</p>{{end}}
+</section>
+<section id="charts" data-section="charts">
+<h2>Load against latency, hit rate, pool and throughput</h2>
 {{range .Charts}}{{.}}{{end}}
+</section>
+<section id="steps" data-section="steps">
 <h2>Steps</h2>
-<table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
+<div class="wide"><table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
 {{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}{{if gt .Run 1}} (run {{.Run}}){{end}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited: {{range .ToolReasons}}{{.}} {{end}}){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
-{{end}}</table>
-</body></html>
-`))
+{{end}}</table></div>
+</section>
+{{.Foot}}`))
 
 // WriteCapacityHTML writes capacity.html: one self-contained page, the
 // run report's styles and SVG charts.
@@ -425,18 +397,18 @@ func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
 	if c == nil {
 		return fmt.Errorf("write capacity html: nil result")
 	}
-	css := ""
-	if _, rest, ok := strings.Cut(htmlTemplate, "<style>"); ok {
-		css, _, _ = strings.Cut(rest, "</style>")
+	head, foot, err := capacityPage(c).frame()
+	if err != nil {
+		return fmt.Errorf("write capacity html: %w", err)
 	}
 	v := struct {
-		C        *result.Capacity
-		CSS      template.CSS
-		Charts   []template.HTML
-		Notes    []string
-		Design   string
-		Interval string
-	}{c, template.CSS(css), capacityCharts(c), c.Notes, capacityDesignStatus(c.Answer), ""}
+		C          *result.Capacity
+		Head, Foot template.HTML
+		Charts     []template.HTML
+		Notes      []string
+		Design     string
+		Interval   string
+	}{c, head, foot, capacityCharts(c), c.Notes, capacityDesignStatus(c.Answer), ""}
 	if c.Answer.Interval != nil {
 		v.Interval = capacityInterval(c, c.Answer.Interval)
 	}
@@ -444,6 +416,6 @@ func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
 	if err := capacityTmpl.Execute(&buf, v); err != nil {
 		return fmt.Errorf("write capacity html: %w", err)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }

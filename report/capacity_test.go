@@ -40,7 +40,7 @@ func sampleCapacity(holds bool) *result.Capacity {
 func TestCapacityWriters(t *testing.T) {
 	dir := t.TempDir()
 	c := sampleCapacity(true)
-	files, err := WriteCapacityAll(c, CapacityOutputs{Dir: dir, JUnit: filepath.Join(dir, "junit.xml"), Markdown: filepath.Join(dir, "summary.md")})
+	files, err := CapacityReport.WriteAll(c, Outputs{Dir: dir, JUnit: filepath.Join(dir, "junit.xml"), Markdown: filepath.Join(dir, "summary.md")})
 	if err != nil || len(files) != 4 {
 		t.Fatalf("files %v err %v", files, err)
 	}
@@ -118,5 +118,46 @@ func TestCapacityWritersSayConfidence(t *testing.T) {
 	}
 	if !strings.Contains(ju.String(), `failures="1"`) || !strings.Contains(ju.String(), "design point not measured") {
 		t.Errorf("junit %s", ju.String())
+	}
+}
+
+// capacity.html has the run report's frame: the verdict badge, the
+// navigation to its sections and the headline cards.
+func TestCapacityHTMLHasTheReportFrame(t *testing.T) {
+	c := sampleCapacity(false)
+	c.Answer.DesignVerdict = result.VerdictFail
+	c.Scenario.Overrides = []result.Override{{Path: "target.redis.maxmemory", Value: "32mb"}}
+	var b bytes.Buffer
+	if err := WriteCapacityHTML(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{`<span class="verdict fail">design point DOES NOT HOLD</span>`, `<nav><a href="#answer">`,
+		`<section id="answer"`, `<section id="charts"`, `<section id="steps"`, `<div class="cards">`,
+		`<b>3000 users</b><span>max sustainable load</span>`, `<b>pool</b><span>likely limiting resource</span>`,
+		"set target.redis.maxmemory=32mb", `default-src 'none'`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("capacity.html lacks %q", want)
+		}
+	}
+}
+
+// sizing.html has the same frame: whether the scenario's maxmemory is
+// enough on the badge, what the target needs on the cards.
+func TestSizingHTMLHasTheReportFrame(t *testing.T) {
+	need := int64(200 << 20)
+	z := &result.Sizing{Scenario: result.ScenarioInfo{Name: "s"}, TargetHitRate: 0.95, MaxMemoryBytes: 128 << 20, Policy: "allkeys-lru",
+		WorkingSetBytes: 300 << 20, CeilingHitRate: 0.97,
+		Policies: []result.SizingPolicy{{Policy: "allkeys-lru", NeededBytes: &need, AtMaxMemory: 0.91}}}
+	var b bytes.Buffer
+	if err := WriteSizingHTML(&b, z); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{`<span class="verdict fail">128.0 MB TOO SMALL</span>`, `<a href="#needed">`, `<section id="calibration"`,
+		`<b>200.0 MB</b><span>maxmemory needed for 95.00% (allkeys-lru)</span>`, `<b>300.0 MB</b><span>working set`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("sizing.html lacks %q", want)
+		}
 	}
 }

@@ -230,7 +230,7 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 	v.FamilyLatency = len(r.Latency.ByFamily) > 0
 	v.familyCards(r)
 	v.Breaking = breakingText(r, func(s string) string { return s })
-	v.Origins = sortedKeys(r.Origin)
+	v.Origins = r.OriginsUsed()
 	v.Scenario = prettyJSON(r.Scenario.Resolved)
 	v.PoolConf = prettyJSON(r.Pool.Config)
 	v.Generated = time.Now().UTC().Format("2006-01-02 15:04 UTC")
@@ -259,6 +259,10 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		hi := f.EndS + 40
 		if f.RewarmS != nil {
 			hi = math.Max(hi, f.StartS+*f.RewarmS+10)
+		}
+		// The axis ends where the run did: a 70 s run's chart stops at 70 s.
+		if n := len(r.Timeline); n > 0 && r.Timeline[n-1].T > lo {
+			hi = math.Min(hi, r.Timeline[n-1].T)
 		}
 		var win []result.TimelineRow
 		for _, row := range r.Timeline {

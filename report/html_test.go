@@ -154,3 +154,47 @@ func TestHTMLLayerAndWarming(t *testing.T) {
 		t.Errorf("warming table has %d faults, want the one restart", n)
 	}
 }
+
+// A fault chart's time axis ends where the run did: a squeeze 10 s before
+// the end of a 70 s run is drawn to 70 s, not to the 40 s after the fault
+// the zoom would otherwise show.
+func TestFaultChartEndsWithTheRun(t *testing.T) {
+	r := reporttest.Sample(reporttest.Options{Seconds: 70})
+	last := r.Timeline[len(r.Timeline)-1].T
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, f := range r.Faults {
+		if f.EndS+40 <= last {
+			t.Fatalf("fault %s ends at %gs: too early in the %gs run to test the axis", f.Kind, f.EndS, last)
+		}
+	}
+	// The x axis' tick labels are seconds ("45s") or minutes ("1:10").
+	ticks := regexp.MustCompile(`<text[^>]*class="xt"[^>]*>([0-9:]+s?)</text>`)
+	sections := strings.Split(page, `data-section="fault"`)[1:]
+	if len(sections) == 0 {
+		t.Fatal("no fault sections")
+	}
+	for i, sec := range sections {
+		for _, m := range ticks.FindAllStringSubmatch(sec, -1) {
+			if s := clockSeconds(m[1]); s > last {
+				t.Errorf("fault %d's chart has a tick at %s, past the run's %gs", i+1, m[1], last)
+			}
+		}
+	}
+}
+
+func clockSeconds(s string) float64 {
+	s = strings.TrimSuffix(s, "s")
+	var total float64
+	for _, part := range strings.Split(s, ":") {
+		var v float64
+		for _, c := range part {
+			v = v*10 + float64(c-'0')
+		}
+		total = total*60 + v
+	}
+	return total
+}

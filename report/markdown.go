@@ -74,11 +74,20 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		ew.printf("**Prediction** (`cacheproof size`): %s\n\n", PredictionText(r.Prediction))
 	}
 	if l := r.Layer; l != nil {
-		nc, iv := l.NearCache, l.Invalidate
-		ew.printf("| instances | rate limit denied | cas conflicts | invalidations delivered | near-cache hits | stale reads |\n")
-		ew.printf("|---:|---:|---:|---:|---:|---:|\n")
-		ew.printf("| %d | %s of %s | %s | %s of %s | %s | %s |\n\n", l.Instances, formatCount(l.RateLimit.Denied), formatCount(l.RateLimit.Denied+l.RateLimit.Allowed),
-			formatCount(l.CAS.Conflicts), formatCount(iv.Received), formatCount(iv.Expected), formatCount(nc.Hits), formatCount(nc.StaleReads))
+		// The parts the run used (result.LayerParts), a column each.
+		nc, iv, u := l.NearCache, l.Invalidate, l.Parts(r.Latency.ByOp)
+		head, cells := []string{"instances"}, []string{fmt.Sprint(l.Instances)}
+		col := func(used bool, name, cell string) {
+			if used {
+				head, cells = append(head, name), append(cells, cell)
+			}
+		}
+		col(u.RateLimit, "rate limit denied", formatCount(l.RateLimit.Denied)+" of "+formatCount(l.RateLimit.Denied+l.RateLimit.Allowed))
+		col(u.CAS, "cas conflicts", formatCount(l.CAS.Conflicts))
+		col(u.Invalidation, "invalidations delivered", formatCount(iv.Received)+" of "+formatCount(iv.Expected))
+		col(u.NearCache, "near-cache hits", formatCount(nc.Hits))
+		col(u.NearCache, "stale reads", formatCount(nc.StaleReads))
+		ew.printf("| %s |\n|%s\n| %s |\n\n", strings.Join(head, " | "), strings.Repeat("---:|", len(head)), strings.Join(cells, " | "))
 	}
 	return ew.err
 }

@@ -10,50 +10,9 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 )
 
-// Outputs says where WriteAll puts files. Dir receives report.json and
-// report.html; JUnit and Markdown are written only when set (paths are used
-// as given, not relative to Dir).
-type Outputs struct {
-	Dir      string
-	JUnit    string
-	Markdown string
-	// HTML overrides the report.html path when set.
-	HTML string
-	// SkipJSON leaves report.json out (re-rendering an existing report).
-	SkipJSON bool
-}
-
-// WriteAll writes every requested file and returns the paths written. Each
-// file is written to a temporary name and renamed, so an interrupted write
-// never leaves a truncated report behind. It writes what it can: a failed
-// writer does not stop the others, and the errors are joined.
-func WriteAll(r *result.Result, o Outputs) ([]string, error) {
-	if r == nil {
-		return nil, fmt.Errorf("write reports: nil result")
-	}
-	if o.Dir == "" {
-		o.Dir = "."
-	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("write reports: %w", err)
-	}
-	var jobs []writeJob[*result.Result]
-	if !o.SkipJSON {
-		jobs = append(jobs, writeJob[*result.Result]{filepath.Join(o.Dir, "report.json"), WriteJSON})
-	}
-	html := o.HTML
-	if html == "" {
-		html = filepath.Join(o.Dir, "report.html")
-	}
-	jobs = append(jobs, writeJob[*result.Result]{html, WriteHTML})
-	if o.JUnit != "" {
-		jobs = append(jobs, writeJob[*result.Result]{o.JUnit, WriteJUnit})
-	}
-	if o.Markdown != "" {
-		jobs = append(jobs, writeJob[*result.Result]{o.Markdown, WriteMarkdown})
-	}
-	return writeAll("write reports", r, jobs)
-}
+// WriteAll writes a run's report folder (RunReport.WriteAll): report.json,
+// report.html, and JUnit and Markdown where o says.
+func WriteAll(r *result.Result, o Outputs) ([]string, error) { return RunReport.WriteAll(r, o) }
 
 // writeJob is one file of a report and the writer that renders it.
 type writeJob[T any] struct {

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -19,25 +18,6 @@ import (
 // the run report's SVG chart, per-tier curves, the answer and the
 // what-ifs) and a text summary; and the prediction section a run shows
 // with --predict.
-
-// SizingOutputs names the files of a sizing report; Dir gets sizing.json
-// and sizing.html.
-type SizingOutputs struct{ Dir string }
-
-// WriteSizingAll writes sizing.json and sizing.html atomically and
-// returns the paths written.
-func WriteSizingAll(z *result.Sizing, o SizingOutputs) ([]string, error) {
-	if z == nil {
-		return nil, fmt.Errorf("write sizing report: nil result")
-	}
-	if o.Dir == "" {
-		o.Dir = "."
-	}
-	return writeAll("write sizing reports", z, []writeJob[*result.Sizing]{
-		{filepath.Join(o.Dir, "sizing.json"), WriteSizingJSON},
-		{filepath.Join(o.Dir, "sizing.html"), WriteSizingHTML},
-	})
-}
 
 // WriteSizingJSON writes z as indented JSON; nil lists are written as [].
 func WriteSizingJSON(w io.Writer, z *result.Sizing) error {
@@ -256,33 +236,41 @@ var sizingFuncs = template.FuncMap{
 	"tierOf": func(p result.SizingPoint, t string) string { return fmt.Sprintf("%.2f%%", 100*p.Tiers[t]) },
 }
 
-var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cacheproof size: {{.Z.Scenario.Name}}</title><style>{{.CSS}}</style></head><body>
-<h1>How much memory for {{pct .Z.TargetHitRate}}? {{.Z.Scenario.Name}}</h1>
+var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`{{.Head}}
+<section id="needed" data-section="needed">
+<h2>How much memory for {{pct .Z.TargetHitRate}}?</h2>
 <p>Simulated the scenario's access stream ({{.Z.Method.Commands}} commands, {{.Z.Method.Ops}} operations; keys sampled at {{num .Z.Method.SampleRate}}: {{.Z.Method.Events}} accesses of {{.Z.Method.Keys}} keys) against Redis's eviction at many maxmemory sizes: {{.Z.Method.Simulations}} simulations in {{printf "%.1f" .Z.Method.SimulateS}} s. Scenario: {{mb .Z.MaxMemoryBytes}} {{.Z.Policy}}. Working set of an unbounded cache: {{mb .Z.WorkingSetBytes}} (hit rate {{pct .Z.CeilingHitRate}}).</p>
-<h2>maxmemory needed for the hit-rate target</h2>
 <table><tr><th class="l">policy</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th></tr>
 {{range .Z.Policies}}<tr><td class="l">{{.Policy}}{{if eq .Policy "exact-lru"}} (true LRU, reference){{end}}</td><td>{{need .NeededBytes}}</td><td>{{pct .AtMaxMemory}}</td></tr>
 {{end}}</table>
 <p>Redis's sampled LRU and true LRU are at most {{printf "%.2f" .Z.SampledLRUGapPoints}} points apart over the curve.</p>
+</section>
+<section id="curves" data-section="curves">
+<h2>Hit rate against maxmemory</h2>
 {{range .Charts}}<div class="chart">{{.}}</div>
 {{end}}
 {{if .Z.WhatIfs}}<h2>TTL what-ifs ({{.Z.Policy}})</h2>
 <table><tr><th class="l">tier</th><th>TTL</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>working set</th><th>ceiling</th></tr>
 {{range .Z.WhatIfs}}<tr><td class="l">{{.Tier}}</td><td>{{.FromS}} s → {{.ToS}} s</td><td>{{pct .AtMaxMemory}}</td><td>{{need .NeededBytes}}</td><td>{{mb .WorkingSetBytes}}</td><td>{{pct .CeilingHitRate}}</td></tr>
 {{end}}</table>{{end}}
+</section>
+<section id="calibration" data-section="calibration">
 <h2>Calibration</h2>
 <p>Redis {{.Z.Calibration.RedisVersion}} ({{.Z.Calibration.Source}}). Base {{mbf .Z.Calibration.BaseBytes}} (startup memory and {{.Z.Calibration.PoolConns}} connections); a TTL adds {{printf "%.0f" .Z.Calibration.VolatileBytes}} B.</p>
 <table><tr><th class="l">type</th><th>a (B)</th><th>b (B per byte)</th><th>keys</th><th>mean abs error (B)</th></tr>
 {{range $t, $f := .Z.Calibration.Types}}<tr><td class="l">{{$t}}</td><td>{{printf "%.1f" $f.A}}</td><td>{{printf "%.4f" $f.B}}</td><td>{{$f.Keys}}</td><td>{{printf "%.1f" $f.MeanAbsErr}}</td></tr>
 {{end}}</table>
+</section>
+<section id="curve" data-section="curve">
 {{range .Z.Policies}}{{if eq .Policy $.Z.Policy}}<h2>Curve ({{.Policy}})</h2>{{$tiers := tiers .Curve}}
 <table><tr><th>maxmemory</th><th>hit rate</th>{{range $tiers}}<th>{{.}}</th>{{end}}<th>evicted</th><th>expired</th><th>OOM</th></tr>
 {{range $p := .Curve}}<tr><td>{{mb $p.MaxMemoryBytes}}</td><td>{{pct $p.HitRate}}</td>{{range $tiers}}<td>{{tierOf $p .}}</td>{{end}}<td>{{printf "%.0f" $p.Evicted}}</td><td>{{printf "%.0f" $p.Expired}}</td><td>{{printf "%.0f" $p.OOM}}</td></tr>
 {{end}}</table>{{end}}{{end}}
+</section>
+<section id="method" data-section="method">
 <h2>Method and notes</h2><ul><li>expiry: {{.Z.Method.Expiry}}</li><li>maxmemory-samples {{.Z.Method.MaxMemorySamples}}, eviction pool of 16</li>{{range .Z.Notes}}<li>{{.}}</li>{{end}}</ul>
-</body></html>
-`))
+</section>
+{{.Foot}}`))
 
 // WriteSizingHTML writes sizing.html: one self-contained page with the
 // run report's styles and SVG charts.
@@ -290,20 +278,20 @@ func WriteSizingHTML(w io.Writer, z *result.Sizing) error {
 	if z == nil {
 		return fmt.Errorf("write sizing html: nil result")
 	}
-	css := ""
-	if _, rest, ok := strings.Cut(htmlTemplate, "<style>"); ok {
-		css, _, _ = strings.Cut(rest, "</style>")
+	head, foot, err := sizingPage(z).frame()
+	if err != nil {
+		return fmt.Errorf("write sizing html: %w", err)
 	}
 	v := struct {
-		Z      *result.Sizing
-		CSS    template.CSS
-		Charts []template.HTML
-	}{z, template.CSS(css), sizingCharts(z)}
+		Z          *result.Sizing
+		Head, Foot template.HTML
+		Charts     []template.HTML
+	}{z, head, foot, sizingCharts(z)}
 	var buf bytes.Buffer
 	if err := sizingTmpl.Execute(&buf, v); err != nil {
 		return fmt.Errorf("write sizing html: %w", err)
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 

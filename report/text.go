@@ -39,6 +39,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if r.MergedFrom > 0 {
 		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
 	}
+	for _, o := range r.Scenario.Overrides {
+		ew.printf("  set %s=%s\n", o.Path, o.Value)
+	}
 
 	if r.Repeat != nil {
 		ew.printf("  repeated: %s\n", repeatLine(r.Repeat))
@@ -129,7 +132,7 @@ func WriteText(w io.Writer, r *result.Result) error {
 	row("integrity", "checked %s, mismatches %s, lost writes %s, unknown %s", formatCount(r.Integrity.Checked),
 		formatCount(r.Integrity.Mismatches), formatCount(r.Integrity.LostWrites), formatCount(r.Integrity.UnknownWrites))
 	if r.Layer != nil {
-		layerRows(r.Layer, row)
+		layerRows(r.Layer, r.Layer.Parts(r.Latency.ByOp), row)
 	}
 	if r.Prediction != nil {
 		row("prediction", "%s", PredictionText(r.Prediction))
@@ -229,17 +232,24 @@ func warmingText(w *result.FaultWarming) string {
 }
 
 // layerRows are the text report's lines for the seed's layer beyond GET
-// and SET: instances, rate limit, CAS, invalidation, near cache, warming.
-func layerRows(l *result.LayerReport, row func(name, format string, args ...any)) {
+// and SET: instances, then the parts the run used of rate limit, CAS,
+// invalidation, near cache and warming (result.LayerParts).
+func layerRows(l *result.LayerReport, u result.LayerParts, row func(name, format string, args ...any)) {
 	row("bot instances", "%d, each its own pool and subscription", l.Instances)
-	row("rate limit", "allowed %s, denied %s (%s operations skipped)", formatCount(l.RateLimit.Allowed), formatCount(l.RateLimit.Denied), formatCount(l.RateLimit.SkippedOps))
-	row("cas", "conflicts %s, gave up %s", formatCount(l.CAS.Conflicts), formatCount(l.CAS.GaveUp))
-	iv := l.Invalidate
-	row("invalidation", "published %s, delivered %s of %s expected; lag %s", formatCount(iv.Published), formatCount(iv.Received), formatCount(iv.Expected), summaryLine(iv.LagMs))
-	nc := l.NearCache
-	row("near cache", "hits %s, misses %s, stale reads %s (+%s within %s grace)", formatCount(nc.Hits), formatCount(nc.Misses),
-		formatCount(nc.StaleReads), formatCount(nc.StaleInFlight), formatMs(nc.GraceMs))
-	for _, w := range l.Warming {
+	if u.RateLimit {
+		row("rate limit", "allowed %s, denied %s (%s operations skipped)", formatCount(l.RateLimit.Allowed), formatCount(l.RateLimit.Denied), formatCount(l.RateLimit.SkippedOps))
+	}
+	if u.CAS {
+		row("cas", "conflicts %s, gave up %s", formatCount(l.CAS.Conflicts), formatCount(l.CAS.GaveUp))
+	}
+	if iv := l.Invalidate; u.Invalidation {
+		row("invalidation", "published %s, delivered %s of %s expected; lag %s", formatCount(iv.Published), formatCount(iv.Received), formatCount(iv.Expected), summaryLine(iv.LagMs))
+	}
+	if nc := l.NearCache; u.NearCache {
+		row("near cache", "hits %s, misses %s, stale reads %s (+%s within %s grace)", formatCount(nc.Hits), formatCount(nc.Misses),
+			formatCount(nc.StaleReads), formatCount(nc.StaleInFlight), formatMs(nc.GraceMs))
+	}
+	for _, w := range u.Warming {
 		row(fmt.Sprintf("warming %s", w.Trigger), "instance %d: %s keys (%d meta, %d hot) from %s origin loads in %s", w.Instance,
 			formatCount(uint64(w.Keys)), w.MetaKeys, w.HotKeys, formatCount(uint64(w.OriginLoads)), formatSeconds(w.TookS))
 	}

@@ -2,8 +2,9 @@ package scenarios
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // Capacity is the capacity: section: how `cacheproof capacity` searches for
@@ -54,23 +55,15 @@ func CapacityVaries() []string { return []string{VaryUsers, VaryRate, VaryMaxCon
 // ParsePrecision reads a capacity precision: "10%" (relative to the
 // passing load) or a plain positive number in the load's unit.
 func ParsePrecision(s string) (v float64, relative bool, err error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
+	if strings.TrimSpace(s) == "" {
 		return 0, false, fmt.Errorf("empty; expected a share such as 10%% or a load such as 500")
 	}
-	if strings.HasSuffix(t, "%") {
-		relative = true
-		t = strings.TrimSpace(strings.TrimSuffix(t, "%"))
-	}
-	v, err = strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v != v || v > 1e12 {
+	v, relative, err = units.ParsePercent(s)
+	if err != nil || v <= 0 || v > 1e12 {
 		return 0, false, fmt.Errorf("%q: expected a positive share such as 10%% or a positive load such as 500", s)
 	}
-	if relative {
-		if v >= 100 {
-			return 0, false, fmt.Errorf("%q: a share must be below 100%%", s)
-		}
-		v /= 100
+	if relative && v >= 1 {
+		return 0, false, fmt.Errorf("%q: a share must be below 100%%", s)
 	}
 	return v, relative, nil
 }

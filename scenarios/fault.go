@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/cacheproof/cacheproof/chaos"
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // Fault is one entry of the fault timeline. The settings every kind shares
@@ -112,7 +113,8 @@ func paramType(t chaos.ParamType) reflect.Type {
 	case chaos.TypeSize:
 		return reflect.TypeFor[*Size]()
 	case chaos.TypeNumber:
-		return reflect.TypeFor[*float64]()
+		// 0.5 or 50%, as a target's percentage is written.
+		return reflect.TypeFor[*units.Number]()
 	case chaos.TypeInt:
 		return reflect.TypeFor[*int]()
 	}
@@ -144,6 +146,8 @@ func (f *Fault) UnmarshalYAML(_ context.Context, unmarshal func(any) error) erro
 			out.Params[name] = x.D()
 		case Size:
 			out.Params[name] = int64(x)
+		case units.Number:
+			out.Params[name] = float64(x)
 		default:
 			out.Params[name] = x
 		}

@@ -66,3 +66,14 @@ faults:
 		t.Errorf("YAML size: %s", y)
 	}
 }
+
+// fraction: 50% is read as 0.5, as targets read ">= 95%".
+func TestFractionPercent(t *testing.T) {
+	s, err := Load("testdata/good/fraction_percent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Faults[0].Params["fraction"]; got != 0.5 {
+		t.Errorf("fraction = %v, want 0.5", got)
+	}
+}

@@ -61,7 +61,8 @@ func (l ErrorList) Error() string {
 func IsInvalid(err error) bool {
 	var e *Error
 	var l ErrorList
-	return errors.As(err, &e) || errors.As(err, &l)
+	var se *SetError
+	return errors.As(err, &e) || errors.As(err, &l) || errors.As(err, &se)
 }
 
 // Builtins lists the embedded scenario names.
@@ -78,78 +79,156 @@ func Builtins() []string {
 // Resolve loads a scenario from a path, or from the built-in set when no file
 // of that name exists ("baseline" and "baseline.yaml" both name the embedded
 // baseline scenario).
-func Resolve(nameOrPath string) (*Scenario, error) {
+//
+// sets are values set on the command line (ParseSet), written into the
+// document before it is decoded and validated like the file's own.
+func Resolve(nameOrPath string, sets ...Set) (*Scenario, error) {
 	// A folder of that name (the capacity/ package beside the built-in
 	// capacity scenario) is not a scenario file.
 	if fi, err := os.Stat(nameOrPath); err == nil && !fi.IsDir() {
-		return Load(nameOrPath)
+		return Load(nameOrPath, sets...)
 	}
 	dir := filepath.Dir(nameOrPath)
 	if dir == "." || dir == "scenarios" {
 		base := strings.TrimSuffix(filepath.Base(nameOrPath), ".yaml")
 		if data, err := builtin.ReadFile(base + ".yaml"); err == nil {
-			return LoadBytes("builtin:"+base, data)
+			return LoadBytes("builtin:"+base, data, sets...)
 		}
 	}
 	return nil, &Error{File: nameOrPath, Msg: fmt.Sprintf("no such file, and no built-in scenario of that name (built-in: %s)", strings.Join(Builtins(), ", "))}
 }
 
 // Load reads, strictly decodes, defaults and validates one scenario file.
-func Load(path string) (*Scenario, error) {
+func Load(path string, sets ...Set) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read scenario: %v", err)}
 	}
-	return LoadBytes(path, data)
+	return LoadBytes(path, data, sets...)
 }
 
 // LoadBytes is Load for data already in memory; file names it in errors.
-func LoadBytes(file string, data []byte) (*Scenario, error) {
-	s, f, err := decode(file, data)
+// A problem in a set value is named by its flag (--set PATH=VALUE: ...)
+// instead of a line and column.
+func LoadBytes(file string, data []byte, sets ...Set) (*Scenario, error) {
+	d, err := decode(file, data, sets)
 	if err != nil {
 		return nil, err
 	}
+	s, f := d.s, d.f
 	s.File = file
+	s.Sets = sets
 	s.Defaults()
-	if errs := s.validate(); len(errs) > 0 {
-		for _, e := range errs {
-			e.File = file
-			if e.Line == 0 && e.path != "" {
-				if e.section {
-					e.Line, e.Col = sectionPosition(f, e.path)
-				} else {
-					e.Line, e.Col = position(f, e.path)
-				}
+	errs := s.validate()
+	if len(errs) == 0 && len(d.errs) == 0 {
+		return s, nil
+	}
+	var fromSets ErrorList
+	out := d.errs
+	for _, e := range errs {
+		e.File = file
+		if st, ok := setOf(sets, e.path); ok && e.Line == 0 {
+			fromSets = append(fromSets, &Error{File: "--set " + st.Path + "=" + st.Value, Msg: e.Msg})
+			continue
+		}
+		if e.Line == 0 && e.path != "" {
+			if e.section {
+				e.Line, e.Col = sectionPosition(f, e.path)
+			} else {
+				e.Line, e.Col = position(f, e.path)
 			}
 		}
-		out := make(ErrorList, len(errs))
-		for i, e := range errs {
-			out[i] = &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg}
+		if d.repeats(e) {
+			continue
 		}
-		sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
-		return nil, out
+		out = append(out, &Error{File: e.File, Line: e.Line, Col: e.Col, Msg: e.Msg})
 	}
-	return s, nil
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return nil, append(fromSets, out...)
 }
 
-func decode(file string, data []byte) (*Scenario, *ast.File, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
+// decoded is a file decoded as far as it could be: the scenario from its
+// syntax tree with every entry that failed to decode removed, and the
+// problems those entries had, each at its line.
+type decoded struct {
+	s      *Scenario
+	f      *ast.File
+	errs   ErrorList // the decoding problems (unknown fields, wrong types)
+	pruned []string  // the YAML paths of the entries removed for them
+}
+
+// repeats reports whether a validation finding only repeats a decoding
+// problem: it is about an entry removed for one (a required name whose
+// wrong-typed value was removed), or on the same line as one.
+func (d *decoded) repeats(e *problem) bool {
+	if len(d.errs) == 0 {
+		return false
+	}
+	if e.path != "" && underAny(e.path, d.pruned) {
+		return true
+	}
+	for _, p := range d.pruned {
+		leaf := p[strings.LastIndexAny(p, ".[")+1:]
+		if strings.HasPrefix(p, e.path) && strings.HasPrefix(e.Msg, strings.TrimSuffix(leaf, "]")+":") {
+			return true
+		}
+	}
+	for _, de := range d.errs {
+		if e.Line > 0 && e.Line == de.Line {
+			return true
+		}
+	}
+	return false
+}
+
+func decode(file string, data []byte, sets []Set) (*decoded, error) {
+	if len(bytes.TrimSpace(data)) == 0 && len(sets) == 0 {
+		return nil, &Error{File: file, Msg: "empty scenario: expected at least a name"}
 	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, nil, yamlErr(file, err)
+		return nil, syntaxErrors(file, data, err)
 	}
+	d := &decoded{f: f}
 	var s Scenario
-	if err := strictDecode(data, &s); err != nil {
-		return nil, nil, yamlErr(file, err)
-	}
 	var doc map[string]any
-	if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
-		return nil, nil, yamlErr(file, err)
+	if err := strictDecode(data, &s); err != nil {
+		// Every problem in one pass: the entries that fail are removed
+		// from the tree, which is then decoded for validation.
+		d.errs, d.pruned = decodeErrors(file, data, f, err)
+	}
+	if len(sets) == 0 && len(d.errs) == 0 {
+		if err := guarded(data, func() error { return yaml.Unmarshal(data, &doc) }); err != nil {
+			return nil, yamlErr(file, err)
+		}
+	} else {
+		// The sets are written into the file's syntax tree and decoded
+		// from it.
+		owner, err := applySets(f, sets)
+		if err != nil {
+			if len(d.errs) > 0 {
+				return nil, d.errs
+			}
+			return nil, err
+		}
+		s = Scenario{}
+		body := f.Docs[0].Body
+		for _, dst := range []any{&s, &doc} {
+			opts := []yaml.DecodeOption{}
+			if dst == any(&s) {
+				opts = append(opts, yaml.Strict())
+			}
+			if err := guarded(data, func() error { return yaml.NodeToValue(body, dst, opts...) }); err != nil {
+				if len(d.errs) > 0 {
+					return nil, d.errs
+				}
+				return nil, setErr(file, err, owner)
+			}
+		}
 	}
 	s.noteWritten(doc)
-	return &s, f, nil
+	d.s = &s
+	return d, nil
 }
 
 // noteWritten records, for each struct decoded from a mapping of the file,
@@ -267,6 +346,22 @@ func yamlErr(file string, err error) error {
 		}
 	}
 	return out
+}
+
+// setErr is a decoding error of the document with the sets written in:
+// named by the set whose value it is in, else at its line and column.
+func setErr(file string, err error, owner map[*token.Token]Set) error {
+	e := yamlErr(file, err)
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		if st, ok := owner[ye.GetToken()]; ok {
+			var one *Error
+			if errors.As(e, &one) {
+				return &SetError{Set: st, Msg: one.Msg}
+			}
+		}
+	}
+	return e
 }
 
 func snippet(ye yaml.Error) string {

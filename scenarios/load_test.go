@@ -300,3 +300,31 @@ func TestCustomFamiliesScenario(t *testing.T) {
 		}
 	}
 }
+
+// --duration moves faults with the phases: soak's client-kill every 10
+// minutes of an hour becomes one every 80 s of an 8-minute run, and the
+// notes say so.
+func TestDurationScalesFaults(t *testing.T) {
+	s, err := Resolve("soak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(Overrides{Duration: 8 * time.Minute}); err != nil {
+		t.Fatalf("soak --duration 8m refused: %v", err)
+	}
+	f := s.Faults[0]
+	// warm-up 1m unchanged; 9m into the hour's soak is 9/60 of 8m = 72s in.
+	if f.At.D() != time.Minute+72*time.Second || f.Every.D() != 80*time.Second {
+		t.Errorf("fault at %s every %s, want 2m12s every 1m20s", f.At.D(), f.Every.D())
+	}
+	if len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "client-kill 10m0s → 2m12s") {
+		t.Errorf("notes %q", s.Notes)
+	}
+	w := time.Duration(0)
+	if err := s.Apply(Overrides{Warmup: &w}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Faults[0].At.D(); got != 72*time.Second {
+		t.Errorf("with the warm-up removed the fault is at %s, want 1m12s", got)
+	}
+}

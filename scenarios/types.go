@@ -13,6 +13,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/internal/field"
 	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -49,8 +50,22 @@ type Scenario struct {
 	// File is where the scenario was loaded from ("builtin:NAME" for an
 	// embedded one); it is not part of the YAML.
 	File string `yaml:"-" json:"file,omitempty"`
+	// Sets are the values set on the command line (run --set), in the
+	// order given, already written into the scenario; a report records
+	// them (Info) so that compare can show them as the change under test.
+	Sets []Set `yaml:"-" json:"-"`
+	// Notes say what the command line changed beyond the values it named
+	// (faults moved with rescaled phases); the console and the report's
+	// notes show them.
+	Notes []string `yaml:"-" json:"-"`
 
 	wrote keySet
+}
+
+// Info is the scenario as a report's header names it (without the
+// resolved scenario, which the writer of the report adds).
+func (s *Scenario) Info() result.ScenarioInfo {
+	return result.ScenarioInfo{Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed, Overrides: s.Sets}
 }
 
 // keySet is the set of keys one YAML mapping of the file gave a value (see

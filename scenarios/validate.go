@@ -321,8 +321,9 @@ func (s *Scenario) validateTargets(c *checker) {
 // Overrides are the command line's changes to a loaded scenario.
 type Overrides struct {
 	// Duration, when set, is the new total of the recorded phases; each is
-	// scaled in proportion, warm-up phases keep their length, and faults
-	// keep their offsets (a fault past the new end is then an error).
+	// scaled in proportion and warm-up phases keep their length. Faults
+	// move with the phases (see scaleFaults), so a built-in fault scenario
+	// can be shortened; Notes says so.
 	Duration time.Duration
 	// Warmup, when non-nil, is the new total of the unrecorded (warm-up)
 	// phases, scaled in proportion; zero removes them.
@@ -336,6 +337,7 @@ type Overrides struct {
 
 // Apply changes the scenario and validates it again.
 func (s *Scenario) Apply(o Overrides) error {
+	before := slices.Clone(s.Phases)
 	if o.Users < 0 {
 		return &Error{File: s.File, Msg: "--users must be at least 1"}
 	}
@@ -405,5 +407,70 @@ func (s *Scenario) Apply(o Overrides) error {
 	if o.Seed != nil {
 		s.Seed = *o.Seed
 	}
+	if o.Duration > 0 || o.Warmup != nil {
+		s.scaleFaults(before)
+	}
 	return s.Validate()
+}
+
+// scaleFaults moves each fault with the phase it falls in when --duration
+// or --warmup changed the phases' lengths (before is the phases as they
+// were): a fault a third into a phase stays a third into it, and its
+// length and repeat interval stretch as the phases around them did. A
+// fault kept at its written offset would land past a shortened run's end
+// (soak's client-kill at 10m in an 8m run) or bunch up at the start of a
+// lengthened one. The change is in Notes, which the console and the
+// report show.
+func (s *Scenario) scaleFaults(before []Phase) {
+	if len(s.Faults) == 0 {
+		return
+	}
+	// The phases that --warmup removed take no time after it.
+	var starts, lens, newLens []time.Duration
+	var t time.Duration
+	j := 0
+	for _, p := range before {
+		starts = append(starts, t)
+		lens = append(lens, p.Duration.D())
+		t += p.Duration.D()
+		if j < len(s.Phases) && s.Phases[j].Name == p.Name {
+			newLens = append(newLens, s.Phases[j].Duration.D())
+			j++
+		} else {
+			newLens = append(newLens, 0)
+		}
+	}
+	remap := func(at time.Duration) time.Duration {
+		var out time.Duration
+		for i := range starts {
+			end := starts[i] + lens[i]
+			if at < end || i == len(starts)-1 {
+				into := at - starts[i]
+				if lens[i] > 0 {
+					into = time.Duration(float64(into) * float64(newLens[i]) / float64(lens[i]))
+				}
+				return (out + into).Round(time.Millisecond)
+			}
+			out += newLens[i]
+		}
+		return at
+	}
+	var moved []string
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		at := remap(f.At.D())
+		if f.For > 0 {
+			f.For = Duration(remap(f.At.D()+f.For.D()) - at)
+		}
+		if f.Every > 0 {
+			f.Every = Duration(remap(f.At.D()+f.Every.D()) - at)
+		}
+		if at != f.At.D() {
+			moved = append(moved, fmt.Sprintf("%s %s → %s", f.Kind, f.At.D(), at))
+		}
+		f.At = Duration(at)
+	}
+	if len(moved) > 0 {
+		s.Notes = append(s.Notes, "faults moved with the phases the command line rescaled (their lengths and repeat intervals in proportion): "+strings.Join(moved, ", "))
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -45,6 +44,7 @@ type capacityFlags struct {
 	commonFlags
 	settings   capacity.Settings
 	stepWarmup time.Duration
+	progress   string
 }
 
 // capacityMain is `cacheproof capacity`: flags and files here, the search
@@ -65,6 +65,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
 	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
 	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many search steps (ramp, down, bisect; default 12); the design point's own step and the re-runs come on top")
+	fs.StringVar(&f.progress, "progress", "auto", progressHelp+"; one display per step")
 	fs.IntVar(&s.Confirm, "confirm", 0, "at most this many runs at one load: the highest passing and the lowest failing load are re-run until two runs agree, an inconclusive step until decided; at most 2x(N-1) re-runs in all; 1 turns re-runs off (default 3)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
@@ -78,6 +79,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 			errf("--%s %s: must be positive", name, fs.Lookup(name).Value)
 			return exitUsage
 		}
+	}
+	if code := checkProgress(f.progress, errf); code != next {
+		return code
 	}
 	if fs.Changed("growth") && s.Growth <= 1 {
 		errf("--growth %v: must be above 1", s.Growth)
@@ -104,24 +108,18 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	if code := f.refuseDestructive(sc, errf); code != next {
 		return code
 	}
-	plan, settings, err := capacity.Resolve(sc, f.settings)
+	prep, err := capacity.Prepare(sc, f.settings)
 	if err != nil {
-		errf("%v", err)
+		var se *capacity.StepError
+		if errors.As(err, &se) {
+			errf("at %v %s:", se.Load, se.Unit)
+			printScenarioErr(stderr, se.Err)
+		} else {
+			errf("%v", err)
+		}
 		return exitUsage
 	}
-	// Every step's scenario must be valid: check the ends before starting.
-	var first *scenarios.Scenario
-	for _, load := range []float64{plan.From, plan.To} {
-		step, err := capacity.StepScenario(sc, settings, load)
-		if err != nil {
-			errf("at %v %s:", load, plan.Unit)
-			printScenarioErr(stderr, err)
-			return exitUsage
-		}
-		if first == nil {
-			first = step
-		}
-	}
+	plan := prep.Plan
 
 	outDir, code := f.makeOutDir(sc.Name, errf)
 	if code != next {
@@ -132,85 +130,52 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	defer stopSignals()
 
 	stepDir := func(n int, load float64) string {
-		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
+		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, prep.Settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
 	}
 	n := 0
-	runner := capacity.HarnessRunner(sc, settings, f.harnessOptions(), func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") })
+	prog := &stepProgress{w: stderr, mode: f.progress, quiet: f.quiet, sc: prep.First}
+	opts := f.harnessOptions()
+	opts.OnSample = prog.sample
 	if !f.quiet {
 		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
 			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design, plan.Confirm)
 	}
-	started := time.Now()
-	c, serr := capacity.Search(ctx, plan, runner, func(st *result.CapacityStep, res *result.Result) {
-		n = st.N
-		st.HostLoad1 = hostLoad1()
-		dir := stepDir(st.N, st.Load)
-		if _, err := report.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
-			errf("step %d reports: %v", st.N, err)
-		} else {
-			st.Report = dir
-		}
-		if !f.quiet {
-			v := strings.ToUpper(st.Verdict)
-			if st.ToolLimited {
-				v += " (the tool was the bottleneck: " + strings.Join(st.ToolReasons, ", ") + ")"
+	c, serr := prep.Run(ctx, capacity.RunOptions{
+		Harness: opts,
+		LogDir:  func(load float64) string { return filepath.Join(outDir, stepDir(n+1, load), "redis-logs") },
+		Tool:    result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
+		OnStep: func(st *result.CapacityStep, res *result.Result) {
+			prog.stepDone()
+			n = st.N
+			dir := stepDir(st.N, st.Load)
+			if _, err := report.RunReport.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
+				errf("step %d reports: %v", st.N, err)
+			} else {
+				st.Report = dir
 			}
-			if st.Run > 1 {
-				v = fmt.Sprintf("run %d: %s", st.Run, v)
+			if !f.quiet {
+				printCapacityStep(stderr, st, plan.Unit)
 			}
-			var broke []string
-			for _, t := range st.Targets {
-				if !t.Pass {
-					broke = append(broke, t.Name+" "+t.ObservedText)
-				}
-			}
-			fmt.Fprintf(stderr, "step %d (%s) %v %s: %s  %.0f ops/s, p99 %.3f ms, hit %.1f%%  %s\n",
-				st.N, st.Stage, st.Load, plan.Unit, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
-		}
+		},
 	})
-	warm, rec := capacity.StepTimes(first)
-	c.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
-	c.Scenario = result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed}
-	c.StartedAt = started.UTC()
-	c.DurationS = time.Since(started).Seconds()
-	c.Search.StepWarmupS, c.Search.StepDurationS = warm, rec
-	c.Search.Prefill = "each step from its own prefill (workload.prefill " + sc.Workload.Prefill.D().String() + "): the cache's steady state depends on the load"
-	for _, t := range sc.Targets {
-		c.Targets = append(c.Targets, result.TargetSpec{Name: t.Name, Expr: t.Expr})
-	}
-	// One note for the failing load, however many runs it had: the
-	// highest load average among them.
-	var busiest *result.CapacityStep
-	for i, st := range c.Steps {
-		if st.Load == c.Answer.FailLoad && st.NumCPU > 0 && st.HostLoad1 > float64(st.NumCPU) && (busiest == nil || st.HostLoad1 > busiest.HostLoad1) {
-			busiest = &c.Steps[i]
-		}
-	}
-	if busiest != nil {
-		c.Notes = append(c.Notes, fmt.Sprintf("this host's 1-minute load average was up to %.1f on %d CPUs at the failing load: other processes competed with the tool and Redis for the CPU, so the knee may be this host's rather than the cache layer's",
-			busiest.HostLoad1, busiest.NumCPU))
-	}
+	prog.stepDone() // a step that ended in an error left its display open
 	code = capacityExit(c.Answer)
 	switch {
 	case serr == nil:
-	case errors.Is(serr, capacity.ErrInterrupted) || ctx.Err() != nil:
-		c.Interrupted = true
-		c.Notes = append(c.Notes, "interrupted: the answer covers the steps run")
+	case c.Interrupted:
 		code = exitInterrupted
 	default:
 		errf("%v", serr)
-		if code = exitCode(serr, exitEnvironment); code != exitUsage {
-			c.Notes = append(c.Notes, "stopped: "+serr.Error())
-		}
+		code = exitCode(serr, exitEnvironment)
 	}
 	c.ExitCode = code
-	files, werr := report.WriteCapacityAll(c, report.CapacityOutputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
+	files, werr := report.CapacityReport.WriteAll(c, report.Outputs{Dir: outDir, JUnit: f.junit, Markdown: f.markdown})
 	if f.quiet {
 		fmt.Fprintln(stdout, c.Answer.Headline)
 		fmt.Fprintf(stdout, "reports: %s\n", outDir)
 	} else {
 		fmt.Fprintln(stdout)
-		if err := report.WriteCapacityText(stdout, c); err != nil {
+		if err := report.CapacityReport.Write(stdout, report.Text, c); err != nil {
 			errf("console summary: %v", err)
 		}
 		fmt.Fprintf(stdout, "\nreports: %s (each step's in %s)\n", strings.Join(files, ", "), filepath.Join(outDir, "steps"))
@@ -242,15 +207,22 @@ func capacityExit(a result.CapacityAnswer) int {
 	return exitTargetMiss
 }
 
-// hostLoad1 is this host's 1-minute load average, 0 when unknown.
-func hostLoad1() float64 {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
+// printCapacityStep is a step's console line: its verdict, figures and the
+// targets it broke.
+func printCapacityStep(w io.Writer, st *result.CapacityStep, unit string) {
+	v := strings.ToUpper(st.Verdict)
+	if st.ToolLimited {
+		v += " (the tool was the bottleneck: " + strings.Join(st.ToolReasons, ", ") + ")"
 	}
-	var l float64
-	if _, err := fmt.Sscan(string(data), &l); err != nil {
-		return 0
+	if st.Run > 1 {
+		v = fmt.Sprintf("run %d: %s", st.Run, v)
 	}
-	return l
+	var broke []string
+	for _, t := range st.Targets {
+		if !t.Pass {
+			broke = append(broke, t.Name+" "+t.ObservedText)
+		}
+	}
+	fmt.Fprintf(w, "step %d (%s) %v %s: %s  %.0f ops/s, p99 %.3f ms, hit %.1f%%  %s\n",
+		st.N, st.Stage, st.Load, unit, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,7 +44,11 @@ const linkOpsPerSec = 200.0 // 1 connection / 5 ms
 func TestCapacityFindsKnownKnee(t *testing.T) {
 	path := writeScenario(t, knownCapacity)
 	out := filepath.Join(t.TempDir(), "out")
-	r := run(t, "capacity", "-s", path, "-o", out, "--junit", filepath.Join(out, "junit.xml"))
+	r := run(t, "capacity", "-s", path, "-o", out, "--junit", filepath.Join(out, "junit.xml"), "--progress", "lines")
+	// --progress lines: each step's own status lines, from its start.
+	if !regexp.MustCompile(`(?m)^\[\s*\d+s/\s*4s\] steady .* ops/s`).MatchString(r.stderr) {
+		t.Errorf("no step progress lines in stderr:\n%s", r.stderr)
+	}
 	t.Logf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
 	f, err := os.Open(filepath.Join(out, "capacity.json"))
 	if err != nil {
@@ -115,6 +120,7 @@ func TestCapacityUsage(t *testing.T) {
 		{"capacity", "-s", "baseline", "--from", "100", "--to", "50"},
 		{"capacity", "-s", "baseline", "--precision", "150%"},
 		{"capacity", "-s", "baseline", "--confirm", "0"},
+		{"capacity", "-s", "baseline", "--progress", "colour"},
 		// A search whose top is below the design point would never measure it.
 		{"capacity", "-s", "baseline", "--from", "1000", "--to", "5000"},
 		{"capacity", "-s", "baseline", "--max-load", "5000"},

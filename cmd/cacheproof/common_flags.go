@@ -22,6 +22,8 @@ type scenarioFlags struct {
 	seed        int64
 	quiet       bool
 	redisServer string
+	// sets are the --set PATH=VALUE flags, in the order given.
+	sets []string
 
 	outInfix string // scenarioHelp.outInfix, for makeOutDir
 }
@@ -42,18 +44,39 @@ func (f *scenarioFlags) register(fs *pflag.FlagSet, h scenarioHelp) {
 	fs.Int64Var(&f.seed, "seed", 0, "workload seed: the same seed gives the same workload (default: the scenario's)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only the "+h.quietKeeps+" and errors")
 	fs.StringVar(&f.redisServer, "redis-server", "", "redis-server binary"+h.redisServerFor+" (default $CACHEPROOF_REDIS_SERVER, then PATH)")
+	fs.StringArrayVar(&f.sets, "set", nil, setHelp)
 }
 
 // resolveScenario resolves --scenario, a file or a built-in's name; a
 // problem is printed and is a usage error.
 func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, int) {
-	sc, err := scenarios.Resolve(f.scenario)
+	return resolveWithSets(f.scenario, f.sets, stderr)
+}
+
+// resolveWithSets resolves a scenario with the --set values (PATH=VALUE)
+// written into it before it is validated, so a bad one is reported as the
+// file's would be, naming the flag; a problem is printed and is a usage
+// error. Every command that loads a scenario goes through it.
+func resolveWithSets(nameOrPath string, setArgs []string, stderr io.Writer) (*scenarios.Scenario, int) {
+	sets := make([]scenarios.Set, 0, len(setArgs))
+	for _, arg := range setArgs {
+		st, err := scenarios.ParseSet(arg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return nil, exitUsage
+		}
+		sets = append(sets, st)
+	}
+	sc, err := scenarios.Resolve(nameOrPath, sets...)
 	if err != nil {
 		printScenarioErr(stderr, err)
 		return nil, exitUsage
 	}
 	return sc, next
 }
+
+// setHelp is --set's description, the same on every command.
+const setHelp = "set a scenario value, PATH=VALUE as the file would nest it (target.redis.maxmemory=32mb, workload.active_users=500, phases[1].duration=30s); repeatable, validated like the file, recorded in the report"
 
 // seedOverride is --seed for scenarios.Overrides: nil when not given, so
 // that --seed 0 is applied as written.
@@ -153,7 +176,7 @@ type loadShapeFlags struct {
 
 // register defines the load-shape flags on fs.
 func (f *loadShapeFlags) register(fs *pflag.FlagSet) {
-	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged)")
+	fs.DurationVar(&f.duration, "duration", 0, "total length of the recorded phases (scaled in proportion; warm-up unchanged; faults move with their phase)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "total length of the warm-up (unrecorded) phases, scaled in proportion; 0s removes them")
 	fs.IntVar(&f.users, "users", 0, "concurrent active users (replaces workload.active_users; phases scale in proportion)")
 }
@@ -180,6 +203,9 @@ func (f *loadShapeFlags) apply(fs *pflag.FlagSet, sc *scenarios.Scenario, seed *
 	if err := sc.Apply(ov); err != nil {
 		printScenarioErr(stderr, err)
 		return exitUsage
+	}
+	for _, n := range sc.Notes {
+		errf("%s", n)
 	}
 	return next
 }

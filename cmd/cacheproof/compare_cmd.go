@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 )
@@ -264,19 +265,14 @@ func readReports(args []string) ([]*result.Result, error) {
 	return out, nil
 }
 
-// parseFraction reads "10%", "10 %" or "0.1" as 0.1.
+// parseFraction reads "10%", "10 %" or "0.1" as 0.1 (units.ParsePercent).
 func parseFraction(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	pct := strings.HasSuffix(t, "%")
-	t = strings.TrimSpace(strings.TrimSuffix(t, "%"))
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+	v, pct, err := units.ParsePercent(s)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a percentage (like 10%%) or a fraction (like 0.1)", s)
 	}
-	if pct {
-		v /= 100
-	} else if v > 1 {
-		return 0, fmt.Errorf("%q: a fraction must be at most 1; write %s%% for a percentage", s, t)
+	if !pct && v > 1 {
+		return 0, fmt.Errorf("%q: a fraction must be at most 1; write %s%% for a percentage", s, strings.TrimSpace(s))
 	}
 	if v < 0 {
 		return 0, fmt.Errorf("%q must not be negative", s)

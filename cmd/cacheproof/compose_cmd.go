@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/compose"
+	"github.com/cacheproof/cacheproof/scenarios"
 )
 
 // composeMain hands out the files for running, outside cacheproof, the
@@ -22,12 +23,17 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 	fset := pflag.NewFlagSet("compose", pflag.ContinueOnError)
 	fset.SetOutput(stderr)
 	out := fset.StringP("out", "o", "", "write the target's files (compose file and what it reads) into this folder instead of printing the main one")
+	scenario := fset.StringP("scenario", "s", "", "the Redis of this scenario (its topology, maxmemory, policy, config and image) instead of the cache layer's design (256mb, allkeys-lru)")
+	var sets []string
+	fset.StringArrayVar(&sets, "set", nil, setHelp)
 	fset.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cacheproof compose [TARGET] [--out DIR]\n\n"+
+		fmt.Fprintf(stderr, "Usage: cacheproof compose [TARGET] [-s SCENARIO] [--out DIR]\n\n"+
 			"Hands out the docker compose files of the Redis shapes cacheproof starts itself\n"+
 			"(%s) and the Kubernetes manifests of a sharded load (k8s).\n"+
 			"Without TARGET, lists them; with it, prints the main file to stdout, or with\n"+
-			"--out writes every file it needs into DIR.\n\nFlags:\n%s\nExamples:\n"+
+			"--out writes every file it needs into DIR. With --scenario, the files start the\n"+
+			"scenario's Redis (TARGET defaults to its topology).\n\nFlags:\n%s\nExamples:\n"+
+			"  cacheproof compose -s my-cache.yaml --set target.redis.maxmemory=64mb > redis.yml\n"+
 			"  cacheproof compose standalone > standalone.yml && docker compose -f standalone.yml up -d\n"+
 			"  cacheproof compose sentinel --out redis-sentinel/   # sentinel.yml and sentinel.conf\n"+
 			"  cacheproof compose k8s --out k8s/                   # shards.yaml, Dockerfile, SHARDING.md\n",
@@ -35,6 +41,20 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if code := parseFlags(fset, args, stderr); code != next {
 		return code
+	}
+	var server compose.Server
+	if *scenario != "" {
+		sc, code := resolveWithSets(*scenario, sets, stderr)
+		if code != next {
+			return code
+		}
+		server = composeServer(sc)
+		if fset.NArg() == 0 {
+			return writeCompose(sc.Target.Topology, server, *out, stdout, stderr)
+		}
+	} else if len(sets) > 0 {
+		fmt.Fprintln(stderr, "cacheproof compose: --set needs --scenario, whose values it changes")
+		return exitUsage
 	}
 	switch fset.NArg() {
 	case 0:
@@ -52,7 +72,22 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cacheproof compose: one target at a time, got %v\n", fset.Args())
 		return exitUsage
 	}
-	target := fset.Arg(0)
+	return writeCompose(fset.Arg(0), server, *out, stdout, stderr)
+}
+
+// composeServer is the Redis a scenario's target describes, for the
+// compose files.
+func composeServer(sc *scenarios.Scenario) compose.Server {
+	r := sc.Target.Redis
+	s := compose.Server{Policy: r.MaxMemoryPolicy, Config: r.Config, Image: sc.Target.Image}
+	// maxmemory 0 is Redis's "no limit", written as such.
+	s.MaxMemory = r.MaxMemory.String()
+	return s
+}
+
+// writeCompose prints the target's main file, or writes its bundle into
+// out, with server's Redis settings.
+func writeCompose(target string, server compose.Server, out string, stdout, stderr io.Writer) int {
 	files, err := compose.Bundle(target)
 	if err != nil {
 		fmt.Fprintf(stderr, "cacheproof compose: unknown target %q", target)
@@ -62,25 +97,25 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "\ntargets: %s\n", strings.Join(compose.Targets(), ", "))
 		return exitUsage
 	}
-	if *out == "" {
+	if out == "" {
 		b, err := compose.Files.ReadFile(files[0])
 		if err != nil {
 			fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)
 			return exitEnvironment
 		}
-		_, _ = stdout.Write(b)
+		_, _ = stdout.Write(compose.Render(b, server))
 		if len(files) > 1 {
 			fmt.Fprintf(stderr, "cacheproof compose: %s goes with %s: write them together with --out DIR\n",
 				filepath.Base(files[0]), strings.Join(files[1:], ", "))
 		}
 		return exitOK
 	}
-	return writeComposeFiles(*out, files, stdout, stderr)
+	return writeComposeFiles(out, files, server, stdout, stderr)
 }
 
 // writeComposeFiles writes each file into dir by its base name. A file
 // already there is not overwritten: nothing is written then.
-func writeComposeFiles(dir string, files []string, stdout, stderr io.Writer) int {
+func writeComposeFiles(dir string, files []string, server compose.Server, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		dst := filepath.Join(dir, filepath.Base(f))
 		if _, err := os.Stat(dst); err == nil {
@@ -99,7 +134,7 @@ func writeComposeFiles(dir string, files []string, stdout, stderr io.Writer) int
 		b, err := compose.Files.ReadFile(f)
 		dst := filepath.Join(dir, filepath.Base(f))
 		if err == nil {
-			err = os.WriteFile(dst, b, 0o644)
+			err = os.WriteFile(dst, compose.Render(b, server), 0o644)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "cacheproof compose: %v\n", err)

@@ -59,3 +59,37 @@ func TestComposeListsPrintsAndWrites(t *testing.T) {
 		t.Errorf("unknown target: exit %d, stderr %q", code, errb.String())
 	}
 }
+
+// compose -s starts the scenario's Redis, not the seed's 256 MB: its
+// maxmemory, policy and config, in its topology's file by default.
+func TestComposeUsesTheScenario(t *testing.T) {
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "s.yaml")
+	body := "name: s\ntarget: {topology: cluster, redis: {maxmemory: 128mb, maxmemory_policy: allkeys-lfu, config: {hz: \"50\"}}}\n"
+	if err := os.WriteFile(sc, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"compose", "-s", sc, "--set", "target.redis.maxmemory=32mb"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := strings.Count(out.String(), "--maxmemory 32mb --maxmemory-policy allkeys-lfu --hz 50"); got != 6 {
+		t.Errorf("the cluster file starts %d nodes with the scenario's settings, want 6:\n%s", got, out.String())
+	}
+	if strings.Contains(out.String(), "256mb") {
+		t.Errorf("the seed's 256mb is still there:\n%s", out.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := dispatch([]string{"compose", "standalone", "-s", "baseline", "--set", "target.redis.maxmemory=64mb"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "redis-server --maxmemory 64mb --maxmemory-policy allkeys-lru") {
+		t.Errorf("compose standalone -s baseline --set ...: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	if code := dispatch([]string{"compose", "standalone", "--set", "target.redis.maxmemory=64mb"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "--set needs --scenario") {
+		t.Errorf("--set without -s: exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := dispatch([]string{"compose", "-s", "baseline", "--set", "target.redis.maxmemory=lots"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "--set target.redis.maxmemory=lots") {
+		t.Errorf("bad --set: exit %d: %s", code, errb.String())
+	}
+}

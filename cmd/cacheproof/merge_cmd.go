@@ -62,26 +62,21 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
 		return exitUsage
 	}
-	if err := report.WriteFile(*out, m, report.WriteJSON); err != nil {
-		fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
-		return exitUsage
-	}
-	fmt.Fprintf(stderr, "wrote %s\n", *out)
 	for _, o := range []struct {
-		path  string
-		write func(io.Writer, *result.Result) error
-	}{{*html, report.WriteHTML}, {of.junit, report.WriteJUnit}, {of.markdown, report.WriteMarkdown}} {
+		path string
+		f    report.Format
+	}{{*out, report.JSON}, {*html, report.HTML}, {of.junit, report.JUnit}, {of.markdown, report.Markdown}} {
 		if o.path == "" {
 			continue
 		}
-		if err := report.WriteFile(o.path, m, o.write); err != nil {
+		if err := report.RunReport.WriteFile(o.path, o.f, m); err != nil {
 			fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
 			return exitUsage
 		}
 		fmt.Fprintf(stderr, "wrote %s\n", o.path)
 	}
 	if !*quiet {
-		if err := report.WriteText(stdout, m); err != nil {
+		if err := report.RunReport.Write(stdout, report.Text, m); err != nil {
 			fmt.Fprintf(stderr, "cacheproof merge: %v\n", err)
 			return exitUsage
 		}

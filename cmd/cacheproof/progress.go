@@ -113,3 +113,50 @@ func (pr *progress) done() {
 		pr.bar, pr.p = nil, nil
 	}
 }
+
+// progressHelp is --progress's description, the same for run and capacity.
+const progressHelp = "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none"
+
+// checkProgress refuses a --progress value that is none of progressHelp's.
+func checkProgress(mode string, errf func(string, ...any)) int {
+	switch mode {
+	case "auto", "bars", "lines", "none":
+		return next
+	}
+	errf("--progress: expected auto, bars, lines or none, got %q", mode)
+	return exitUsage
+}
+
+// stepProgress shows the progress of a sequence of runs (capacity's
+// steps), one display per run: a run's first sample opens it, the end of
+// the run (stepDone) closes it, so each step's bar counts its own time.
+type stepProgress struct {
+	w     io.Writer
+	mode  string
+	quiet bool
+	sc    *scenarios.Scenario // a step's scenario: every step has its phases
+
+	mu  sync.Mutex
+	cur *progress
+}
+
+func (sp *stepProgress) sample(s harness.Sample) {
+	sp.mu.Lock()
+	if sp.cur == nil {
+		sp.cur = newProgress(sp.w, sp.mode, sp.quiet, sp.sc)
+	}
+	cur := sp.cur
+	sp.mu.Unlock()
+	cur.sample(s)
+}
+
+// stepDone closes the finished step's display, before its line is printed.
+func (sp *stepProgress) stepDone() {
+	sp.mu.Lock()
+	cur := sp.cur
+	sp.cur = nil
+	sp.mu.Unlock()
+	if cur != nil {
+		cur.done()
+	}
+}

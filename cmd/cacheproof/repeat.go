@@ -55,7 +55,7 @@ func (c *runState) executeRepeated(ctx context.Context) int {
 			break
 		}
 		res.ExitCode = c.exitCodeOf(res)
-		if _, werr := report.WriteAll(res, report.Outputs{Dir: c.outDir}); werr != nil {
+		if _, werr := report.RunReport.WriteAll(res, report.Outputs{Dir: c.outDir}); werr != nil {
 			c.errf("run %d's report: %v", i, werr)
 		}
 		runs, dirs = append(runs, res), append(dirs, dir)

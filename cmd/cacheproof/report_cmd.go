@@ -66,7 +66,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 	if dir == "" {
 		dir = filepath.Dir(path)
 	}
-	files, err := report.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: of.junit, Markdown: of.markdown, SkipJSON: true})
+	files, err := report.RunReport.WriteAll(r, report.Outputs{Dir: dir, HTML: *html, JUnit: of.junit, Markdown: of.markdown, SkipJSON: true})
 	for _, f := range files {
 		fmt.Fprintf(stderr, "wrote %s\n", f)
 	}
@@ -75,7 +75,7 @@ func reportMain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if !*quiet {
-		if err := report.WriteText(stdout, r); err != nil {
+		if err := report.RunReport.Write(stdout, report.Text, r); err != nil {
 			fmt.Fprintf(stderr, "cacheproof report: %v\n", err)
 			return exitUsage
 		}

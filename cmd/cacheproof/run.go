@@ -136,7 +136,7 @@ func (c *runState) parseFlags(args []string) int {
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run, e.g. 127.0.0.1:9090")
-	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bars on a terminal, lines otherwise), bars, lines, none")
+	fs.StringVar(&f.progress, "progress", "auto", progressHelp)
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof), to see what the load generator spends")
 	fs.BoolVar(&f.predict, "predict", false, "after the run, simulate the scenario as 'cacheproof size' does and report where the measured hit rate lies on the predicted curve")
 	fs.StringVar(&f.traceFile, "trace", "", "write a Go execution trace of the tool itself to this file (go tool trace), to see why a command started late: what held the dispatcher or its worker back")
@@ -155,13 +155,7 @@ func (c *runState) parseFlags(args []string) int {
 		c.errf("--shard: %v", err)
 		return exitUsage
 	}
-	switch f.progress {
-	case "auto", "bars", "lines", "none":
-	default:
-		c.errf("--progress: expected auto, bars, lines or none, got %q", f.progress)
-		return exitUsage
-	}
-	return next
+	return checkProgress(f.progress, c.errf)
 }
 
 // startProfiles starts the tool's own CPU profile and arranges its heap
@@ -340,7 +334,7 @@ func (c *runState) writePartial(err error) {
 	partial := &result.Result{
 		SchemaVersion: result.SchemaVersion,
 		Tool:          result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()},
-		Scenario:      result.ScenarioInfo{Name: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed},
+		Scenario:      sc.Info(),
 		StartedAt:     c.started.UTC(),
 		DurationS:     time.Since(c.started).Seconds(),
 		Interrupted:   true,
@@ -348,7 +342,7 @@ func (c *runState) writePartial(err error) {
 	}
 	partial.Finalize(sc.TargetSpecs())
 	partial.ExitCode = exitInterrupted
-	if files, werr := report.WriteAll(partial, c.outputs()); werr == nil && !c.f.quiet {
+	if files, werr := report.RunReport.WriteAll(partial, c.outputs()); werr == nil && !c.f.quiet {
 		fmt.Fprintf(c.stdout, "reports: %s\n", strings.Join(files, ", "))
 	}
 }
@@ -365,10 +359,10 @@ func (c *runState) writeReports(res *result.Result) int {
 	stdout := c.stdout
 	code := c.exitCodeOf(res)
 	res.ExitCode = code
-	files, werr := report.WriteAll(res, c.outputs())
+	files, werr := report.RunReport.WriteAll(res, c.outputs())
 	if c.f.quiet {
 		writeVerdictLines(stdout, res)
-	} else if err := report.WriteText(stdout, res); err != nil {
+	} else if err := report.RunReport.Write(stdout, report.Text, res); err != nil {
 		c.errf("console summary: %v", err)
 	}
 	if werr != nil {
@@ -408,6 +402,9 @@ func printScenarioErr(w io.Writer, err error) {
 	case errors.As(err, &list):
 		for _, e := range list {
 			fmt.Fprintf(w, "%s\n", e)
+			if e.Snippet != "" {
+				fmt.Fprintf(w, "%s\n", strings.TrimRight(e.Snippet, "\n"))
+			}
 		}
 		fmt.Fprintf(w, "%d problem(s) in the scenario\n", len(list))
 	case errors.As(err, &one):

@@ -109,6 +109,30 @@ func TestExitCodePass(t *testing.T) {
 	}
 }
 
+// run --set changes the scenario as the file would, and the report records
+// the values set, for compare.
+func TestRunSetRecordsOverrides(t *testing.T) {
+	out := t.TempDir()
+	sc := writeScenario(t, fmt.Sprintf(tiny, "  latency_p99: \"< 60s\"\n  hit_rate: \">= 0%\""))
+	r := run(t, "run", "-s", sc, "-o", out, "--progress", "none", "--set", "target.redis.maxmemory=16mb", "--set", "workload.active_users=50")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "set target.redis.maxmemory=16mb") {
+		t.Errorf("console summary does not show the set value:\n%s", r.stdout)
+	}
+	rep := loadReportJSON(t, out)
+	sci := rep["scenario"].(map[string]any)
+	ov, _ := sci["overrides"].([]any)
+	if len(ov) != 2 || ov[0].(map[string]any)["path"] != "target.redis.maxmemory" || ov[1].(map[string]any)["value"] != "50" {
+		t.Errorf("scenario.overrides = %v", sci["overrides"])
+	}
+	res := sci["resolved"].(map[string]any)
+	if w := res["workload"].(map[string]any); w["active_users"].(float64) != 50 {
+		t.Errorf("resolved active_users %v, want 50", w["active_users"])
+	}
+}
+
 func TestExitCodeTargetMissed(t *testing.T) {
 	out := t.TempDir()
 	// A cold cache cannot serve every lookup: a 100% hit-rate target fails.
@@ -142,6 +166,11 @@ func TestExitCodeUsage(t *testing.T) {
 		{[]string{"run", "-s", "baseline", "--users", "0"}, "--users 0: must be at least 1"},
 		{[]string{"run", "-s", "baseline", "--duration", "0s"}, "--duration 0s: must be positive"},
 		{[]string{"run", "-s", "baseline", "--cpuprofile", "/no/such/dir/cpu.pprof"}, "--cpuprofile"},
+		{[]string{"run", "-s", "baseline", "--set", "target.redis.maxmemory=lots"}, "--set target.redis.maxmemory=lots: expected a size"},
+		{[]string{"run", "-s", "baseline", "--set", "target.redis.maxmemroy=32mb"}, `did you mean "target.redis.maxmemory"?`},
+		{[]string{"run", "-s", "baseline", "--set", "maxmemory"}, "--set maxmemory: expected PATH=VALUE"},
+		{[]string{"capacity", "-s", "baseline", "--set", "workload.active_users=0"}, "--set workload.active_users=0: workload.active_users: must be at least 1"},
+		{[]string{"size", "-s", "baseline", "--set", "pool.max_conns=x"}, "--set pool.max_conns=x: expected a whole number"},
 	} {
 		r := run(t, tc.args...)
 		if r.code != exitUsage {

@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/internal/redistext"
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/sizing"
@@ -164,7 +164,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	rs := &runState{stdout: stdout, stderr: stderr}
 	ctx, stopSignals := rs.interruptible()
 	defer stopSignals()
-	z, _, err := sizing.Compute(ctx, sc, o)
+	z, err := sizing.Answer(ctx, sc, o, result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()})
 	if err != nil {
 		if ctx.Err() != nil {
 			errf("interrupted")
@@ -173,16 +173,15 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		errf("%v", err)
 		return exitCode(err, exitUsage)
 	}
-	z.Tool = result.ToolInfo{Name: "cacheproof", Version: toolVersion(), GoVersion: runtime.Version()}
 
 	outDir, code := f.makeOutDir(sc.Name, errf)
 	if code != next {
 		return code
 	}
-	files, werr := report.WriteSizingAll(z, report.SizingOutputs{Dir: outDir})
+	files, werr := report.SizingReport.WriteAll(z, report.Outputs{Dir: outDir})
 	switch {
 	case f.jsonOut:
-		if err := report.WriteSizingJSON(stdout, z); err != nil {
+		if err := report.SizingReport.Write(stdout, report.JSON, z); err != nil {
 			errf("%v", err)
 		}
 	case f.quiet:
@@ -190,7 +189,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "maxmemory needed for %.1f%% with %s: %s\n", 100*z.TargetHitRate, p.Policy, sizeNeeded(p.NeededBytes))
 		}
 	default:
-		if err := report.WriteSizingText(stdout, z); err != nil {
+		if err := report.SizingReport.Write(stdout, report.Text, z); err != nil {
 			errf("console summary: %v", err)
 		}
 		fmt.Fprintf(stdout, "\nreports: %s\n", strings.Join(files, ", "))
@@ -199,10 +198,8 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		errf("writing reports: %v", werr)
 		return exitEnvironment
 	}
-	for _, p := range z.Policies {
-		if p.Policy == z.Policy && z.MaxMemoryBytes > 0 && p.AtMaxMemory < z.TargetHitRate {
-			return exitTargetMiss
-		}
+	if !z.Enough() {
+		return exitTargetMiss
 	}
 	return exitOK
 }
@@ -216,13 +213,11 @@ func sizeNeeded(n *int64) string {
 
 // parseHitRate reads "95%", "95.5 %" or "0.95".
 func parseHitRate(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	pct := strings.HasSuffix(t, "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+	v, pct, err := units.ParsePercent(s)
 	if err != nil {
 		return 0, errors.New("not a number or percentage")
 	}
-	if pct || v > 1 {
+	if !pct && v > 1 {
 		v /= 100
 	}
 	if !(v > 0 && v < 1) {

@@ -9,6 +9,9 @@ package units
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -97,6 +100,47 @@ func (z Size) String() string { return redistext.FormatMemory(int64(z)) }
 
 // MarshalYAML writes the Redis notation.
 func (z Size) MarshalYAML() (any, error) { return z.String(), nil }
+
+// ParsePercent reads a share written as a percentage ("50%", "50 %") or
+// as a plain number ("0.5", "500"); percent says which, and v is the
+// percentage's fraction (50% is 0.5) or the number as written. It is the
+// one reader of the "%" notation: a fault's fraction, capacity's
+// precision, compare's gates and size's hit-rate target go through it, as
+// the targets' ">= 95%" does, so every place that takes a share takes it
+// the same way. Whether a plain number may exceed 1 is each caller's rule.
+func ParsePercent(s string) (v float64, percent bool, err error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, false, fmt.Errorf("empty: expected a percentage such as 50%% or a number such as 0.5")
+	}
+	t, percent = strings.CutSuffix(t, "%")
+	v, err = strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false, fmt.Errorf("%q: expected a percentage such as 50%% or a number such as 0.5", s)
+	}
+	if percent {
+		v /= 100
+	}
+	return v, percent, nil
+}
+
+// Number is a number a setting may also write as a percentage: 0.5 or
+// 50% (ParsePercent), so a fraction reads as the targets' ">= 95%" does.
+type Number float64
+
+// UnmarshalYAML decodes 0.5 or "50%" from the node, at its line and column.
+func (n *Number) UnmarshalYAML(node ast.Node) error {
+	s, ok := Scalar(node)
+	if !ok {
+		return NodeError(node, "expected a number such as 0.5 or a percentage such as 50%")
+	}
+	v, _, err := ParsePercent(s)
+	if err != nil {
+		return NodeError(node, fmt.Sprintf("expected a number such as 0.5 or a percentage such as 50%%, got %q", s))
+	}
+	*n = Number(v)
+	return nil
+}
 
 // Scalar returns the text of a scalar node (string, number, boolean or
 // literal block), for decoders that read values as written.

@@ -31,3 +31,20 @@ func TestDecode(t *testing.T) {
 		t.Errorf("JSON %s -> %v", b, back)
 	}
 }
+
+func TestParsePercent(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		v    float64
+		pct  bool
+		fail bool
+	}{
+		{"50%", 0.5, true, false}, {" 12.5 % ", 0.125, true, false}, {"0.5", 0.5, false, false},
+		{"500", 500, false, false}, {"half", 0, false, true}, {"", 0, false, true}, {"NaN%", 0, false, true},
+	} {
+		v, pct, err := ParsePercent(tc.in)
+		if (err != nil) != tc.fail || v != tc.v || pct != tc.pct {
+			t.Errorf("ParsePercent(%q) = %v, %v, %v", tc.in, v, pct, err)
+		}
+	}
+}
