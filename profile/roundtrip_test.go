@@ -30,6 +30,8 @@ import (
 //	CACHEPROOF_RT_SCENARIOS  families,baseline (testdata/roundtrip-*.yaml)
 //	CACHEPROOF_RT_USERS      active users of the load (default 100)
 //	CACHEPROOF_RT_WINDOW     the profile's traffic window and --observe (default 8s)
+//	CACHEPROOF_RT_OBSERVE    0: profile without --observe (weights and
+//	                         exponents then estimated from idle times)
 //	CACHEPROOF_RT_OUT        a folder for each scenario's table, profiled
 //	                         scenario and original report.json
 //
@@ -100,6 +102,9 @@ func roundTrip(t *testing.T, name string) {
 
 	cfg := Config{Options: Options{URL: "redis://" + addr, MaxOpsPerSec: 20000}, Sample: SampleSize(0.02),
 		Duration: window, Observe: window, MaxLines: 2_000_000, Probe: DefaultProbe, Elems: 3}
+	if os.Getenv("CACHEPROOF_RT_OBSERVE") == "0" {
+		cfg.Observe = 0 // popularity and weights from idle times: printed, held only where observed
+	}
 	p, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +125,7 @@ func roundTrip(t *testing.T, name string) {
 	if serr != nil {
 		t.Fatalf("profiled scenario: %v\n%s", serr, scenario)
 	}
-	checkRoundTrip(t, truths, os.Getenv("CACHEPROOF_RT_STRICT") == "1")
+	checkRoundTrip(t, truths, os.Getenv("CACHEPROOF_RT_STRICT") == "1" && cfg.Observe > 0)
 }
 
 // truthOf lists the scenario's families as the load writes them.
@@ -241,8 +246,12 @@ func match(p *Profile, truths []*truth) {
 // the profile found, and the differences.
 func roundTripTable(name string, users int, window time.Duration, p *Profile, truths []*truth, res *result.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "round trip %s: %d users, profile window and --observe %s, %d keys sampled of %d; families explain %.1f %% of keys, %.1f %% of memory\n",
-		name, users, window, p.Sampled, p.DBSize, 100*p.ExplainedKeys, 100*p.ExplainedMem)
+	obs := "and --observe "
+	if p.Observation.Accesses == 0 {
+		obs = "(no --observe) "
+	}
+	fmt.Fprintf(&b, "round trip %s: %d users, profile window %s%s, %d keys sampled of %d; families explain %.1f %% of keys, %.1f %% of memory\n",
+		name, users, obs, window, p.Sampled, p.DBSize, 100*p.ExplainedKeys, 100*p.ExplainedMem)
 	fmt.Fprintf(&b, "%-18s %-26s %-18s %-13s %-15s %-15s %-17s %-13s %-12s\n", "family", "pattern found", "type", "keys live→est", "mean B", "fields/members", "ttl", "weight %", "zipf")
 	sort.Slice(truths, func(i, j int) bool { return truths[i].name < truths[j].name })
 	for _, tr := range truths {
