@@ -74,6 +74,9 @@ type Profile struct {
 	// Stopped says why the profile ended early (the probe), "" if it did
 	// not.
 	Stopped string `json:"stopped,omitempty"`
+	// OwnCommands is how many commands the profiler sent (MONITOR's
+	// connection aside), the load it put on the server.
+	OwnCommands int64 `json:"own_commands"`
 }
 
 // Observation is what --observe saw.
@@ -201,6 +204,10 @@ func Run(ctx context.Context, c Config) (*Profile, error) {
 	}
 	keys, hot := p.addHot(context.WithoutCancel(ctx), nodes, keys, accesses, c)
 	p.build(keys, hot, accesses, c)
+	for _, n := range nodes {
+		_, sent := n.limit.current()
+		p.OwnCommands += sent
+	}
 	p.Took = time.Since(start).Round(time.Millisecond)
 	return p, nil
 }
@@ -248,8 +255,8 @@ func isLFU(policy string) bool { return policy == "allkeys-lfu" || policy == "vo
 
 // watchTraffic takes INFO at both ends of the window and, with --observe,
 // runs MONITOR on every node inside it.
-func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, probe *probe, c Config) ([]Access, error) {
-	probesBefore := probe.report().Probes
+func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, pr *probe, c Config) ([]Access, error) {
+	probesBefore := pr.report().Probes
 	start := make([]snapshot, len(nodes))
 	for i, n := range nodes {
 		s, err := takeSnapshot(ctx, n)
@@ -300,7 +307,7 @@ func (p *Profile) watchTraffic(ctx context.Context, nodes []*node, probe *probe,
 		}
 		end[i] = s
 	}
-	own := map[string]int64{"info": int64(len(nodes)), "ping": int64(probe.report().Probes - probesBefore)}
+	own := map[string]int64{"info": int64(len(nodes)), "ping": int64(pr.report().Probes - probesBefore)}
 	if c.Observe > 0 {
 		own["monitor"] = int64(len(nodes))
 	}

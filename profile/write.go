@@ -83,7 +83,7 @@ th:first-child,td:first-child,td.l{text-align:left}code{font-size:12px}.warn{col
 {{range $name, $n := .Traffic.Commands}}<tr><td>{{$name}}</td><td>{{$n}}</td><td>{{pct (index $.Traffic.Mix $name)}}</td></tr>
 {{end}}</table>
 <h2>How sure, and what could not be read</h2>
-<p>PING probe: baseline {{f2 .Probe.BaselineMs}} ms, max {{f2 .Probe.MaxMs}} ms over {{.Probe.Probes}} probes, {{.Probe.Slow}} slow, {{.Probe.Backoffs}} back-offs.</p>
+<p>The profiler sent {{.OwnCommands}} commands. PING probe: baseline {{f2 .Probe.BaselineMs}} ms, max {{f2 .Probe.MaxMs}} ms over {{.Probe.Probes}} probes, {{.Probe.Slow}} slow, {{.Probe.Backoffs}} back-offs.</p>
 <ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
 </body></html>
 `))

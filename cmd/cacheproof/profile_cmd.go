@@ -217,6 +217,8 @@ func printProfile(w io.Writer, p *profile.Profile, scenario, dir string) {
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	fmt.Fprintf(w, "the profiler sent %d commands in %s; its PING probe: baseline %.2f ms, max %.2f ms, %d back-offs\n",
+		p.OwnCommands, p.Took, p.Probe.BaselineMs, p.Probe.MaxMs, p.Probe.Backoffs)
 	if p.Stopped != "" {
 		fmt.Fprintf(w, "stopped early: %s\n", p.Stopped)
 	}
