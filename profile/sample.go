@@ -161,10 +161,12 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 		out = append(out, kk)
 	}
 	p = n.c.Pipeline()
-	type second struct{ n, elems *redis.Cmd }
+	type second struct{ n, elems, gone *redis.Cmd }
 	sc := make([]second, len(out))
 	elems := max(o.Elems, 1)
 	for i, k := range out {
+		// A key that expires between the two pipelines reads as empty
+		// (STRLEN 0): its PTTL, read again after, says it is gone.
 		switch k.Type {
 		case "string":
 			sc[i].n = p.Do(ctx, "strlen", k.Key)
@@ -179,12 +181,17 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 		case "list":
 			sc[i].n = p.Do(ctx, "llen", k.Key)
 		}
+		sc[i].gone = p.Do(ctx, "pttl", k.Key)
 	}
 	if _, err := p.Exec(ctx); err != nil && !isReplyErr(err) {
 		return out, fmt.Errorf("read key sizes on %s: %w", n.addr, err)
 	}
+	kept := make([]Key, 0, len(out))
 	for i := range out {
 		k := &out[i]
+		if v, err := sc[i].gone.Int64(); err == nil && v == -2 {
+			continue
+		}
 		if sc[i].n != nil {
 			if v, err := sc[i].n.Int64(); err == nil {
 				k.Len = v
@@ -195,6 +202,7 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 		if k.Type == "string" {
 			k.Elem = float64(k.Len)
 		}
+		kept = append(kept, *k)
 		if sc[i].elems == nil {
 			continue
 		}
@@ -203,6 +211,7 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 			unread.add(strings.ToUpper(fmt.Sprint(sc[i].elems.Args()[0])), err)
 			continue
 		}
+		k = &kept[len(kept)-1]
 		if k.Type == "hash" {
 			k.Names = everyOther(append([]string{""}, vals...)) // field, value, ...: the fields
 			vals = everyOther(vals)                             // and the values
@@ -215,7 +224,7 @@ func readKeys(ctx context.Context, n *node, keys []string, o SampleOptions, unre
 			k.Elem = float64(sum) / float64(len(vals))
 		}
 	}
-	return out, nil
+	return kept, nil
 }
 
 // everyOther returns the odd elements (a WITHVALUES reply's values).
