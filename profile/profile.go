@@ -347,7 +347,7 @@ func (p *Profile) sample(ctx context.Context, nodes []*node, c Config) ([]Key, e
 		if shares[i] == 0 {
 			continue
 		}
-		c.Logf("profile: sampling %d of %d keys on %s (at most %.0f commands/s)", shares[i], sizes[i], n.addr, c.MaxOpsPerSec)
+		c.Logf("profile: sampling up to %d of the %d keys on %s (at most %.0f commands/s)", shares[i], sizes[i], n.addr, c.MaxOpsPerSec)
 		ks, complete, err := sampleNode(ctx, n, shares[i], o, p.Unread)
 		all = append(all, ks...)
 		census = census && complete
