@@ -38,6 +38,8 @@ type Cache interface {
 	HSet(ctx context.Context, key, field, val string, tier pool.Tier) error
 	ZRange(ctx context.Context, key string, n int) ([]string, bool, error)
 	ZAdd(ctx context.Context, key string, tier pool.Tier, members ...pool.ZMember) error
+	HSetAll(ctx context.Context, key string, fields, vals []string, tier pool.Tier, how pool.Replace) error
+	ZAddAll(ctx context.Context, key string, tier pool.Tier, how pool.Replace, members ...pool.ZMember) error
 	SetBatch(ctx context.Context, items []pool.Item, batch int) error
 }
 

@@ -50,6 +50,8 @@ func (l *Layer) execOp(ctx context.Context, in *instance, rec *engine.Record, op
 		due = l.del(ctx, in, rec, op, ti, due)
 	case workload.OpHSet, workload.OpZAdd:
 		due = l.writeTyped(ctx, in, rec, op, tier, ti, due, op.Kind)
+	case workload.OpHSetAll, workload.OpZAddAll:
+		due = l.writeWhole(ctx, in, rec, op, tier, ti, due)
 	case workload.OpHGet, workload.OpZRange:
 		due = l.readTyped(ctx, in, rec, op, tier, ti, due)
 	}

@@ -117,6 +117,14 @@ func (f *fakeCache) ZAdd(ctx context.Context, key string, tier pool.Tier, member
 	return f.Set(ctx, key, "", tier)
 }
 
+func (f *fakeCache) HSetAll(ctx context.Context, key string, fields, vals []string, tier pool.Tier, how pool.Replace) error {
+	return f.Set(ctx, key, "", tier)
+}
+
+func (f *fakeCache) ZAddAll(ctx context.Context, key string, tier pool.Tier, how pool.Replace, members ...pool.ZMember) error {
+	return f.Set(ctx, key, "", tier)
+}
+
 func (f *fakeCache) SetBatch(ctx context.Context, items []pool.Item, batch int) error {
 	f.mu.Lock()
 	f.sets += len(items)

@@ -300,6 +300,48 @@ func (l *Layer) writeTyped(ctx context.Context, in *instance, rec *engine.Record
 	return now
 }
 
+// replaceModes maps a family's whole-value write mode to the manager's.
+var replaceModes = map[string]pool.Replace{
+	workload.WriteWhole:           pool.Overwrite,
+	workload.WriteReplaceMulti:    pool.ReplaceMulti,
+	workload.WriteReplacePipeline: pool.ReplacePipeline,
+}
+
+// writeWhole runs OpHSetAll (every field of the hash, each a versioned
+// value of op.Size bytes) or OpZAddAll (every member, scored by a fresh
+// version so the set's order moves), replacing the old value as the
+// family's write mode says: one sample of one round trip, the DEL and
+// MULTI/EXEC of a replace included.
+func (l *Layer) writeWhole(ctx context.Context, in *instance, rec *engine.Record, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
+	ver := l.version.Add(1)
+	how := replaceModes[op.Family.Write]
+	names := op.Family.Names
+	sent := time.Now()
+	var err error
+	if op.Kind == workload.OpHSetAll {
+		val := workload.Value(op.Key, ver, op.Size)
+		vals := make([]string, len(names))
+		for i := range vals {
+			vals[i] = val
+		}
+		err = in.c.HSetAll(ctx, op.Key, names, vals, tier, how)
+	} else {
+		ms := make([]pool.ZMember, len(names))
+		for i, n := range names {
+			ms[i] = pool.ZMember{Member: n, Score: float64(ver) + float64(len(names)-i)/float64(len(names)+1)}
+		}
+		err = in.c.ZAddAll(ctx, op.Key, tier, how, ms...)
+	}
+	now := time.Now()
+	rec.Sample(engine.OpSlot[op.Kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
+	if err != nil {
+		rec.Err(pool.ErrorKind(err))
+	} else {
+		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
+	}
+	return now
+}
+
 // observeFill tracks a cache-aside fill (get-or-fetch's, an MGET miss's,
 // or a warm's) of the persistent tier: the origin's value fetched at
 // fetched, written from sent to done. The lost-write check tells a write

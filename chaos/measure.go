@@ -126,12 +126,31 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 		fr.Notes = append(fr.Notes, "the fault did not take effect; figures show the run around its slot")
 	}
 
+	errEnd := m.measureErrors(&fr, start, end, horizon)
+	m.measureWorst(&fr, start, end, errEnd, horizon)
+	m.measureP99(&fr, end, horizon)
+	m.measureHitRate(&fr, start, end, errEnd, horizon)
+	m.measureEffects(&fr, start, end, errEnd)
+	if ev.Lost != nil {
+		lostWrites(&fr, ev)
+	}
+	return fr
+}
+
+// measureErrors measures the recovery (from the fault's end until
+// operations succeed again) and the errors from the fault's start until
+// then, and returns when the errors' stretch ends.
+func (m *Measurement) measureErrors(fr *result.FaultReport, start, end, horizon time.Duration) (errEnd time.Duration) {
+	quiet := m.Quiet
+	if quiet <= 0 {
+		quiet = time.Second
+	}
 	// Recovery: from the fault's end until operations succeed again.
 	recAt, recovered := m.recoveredAt(end, quiet)
 	if recovered {
 		fr.RecoveredAfterS = seconds(roundS(recAt - end))
 	}
-	errEnd := horizon
+	errEnd = horizon
 	if recovered {
 		errEnd = min(max(recAt, end), max(horizon, end))
 	}
@@ -156,7 +175,11 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	if first, ok := m.firstError(start, errEnd); ok {
 		fr.FirstErrorAfterS = seconds(roundS(first - start))
 	}
+	return errEnd
+}
 
+// measureWorst finds the worst interval p99 and operation users saw.
+func (m *Measurement) measureWorst(fr *result.FaultReport, start, end, errEnd, horizon time.Duration) {
 	// The worst the users saw, from the fault's start until one interval
 	// after its effect (the fault, and its errors) ended.
 	worstEnd := min(max(end, errEnd)+time.Second, max(horizon, end))
@@ -169,7 +192,10 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 		fr.WorstP99Ms = max(fr.WorstP99Ms, r.P99)
 		fr.WorstMaxMs = max(fr.WorstMaxMs, r.Max)
 	}
+}
 
+// measureP99 finds when p99 was back under the latency_p99 target.
+func (m *Measurement) measureP99(fr *result.FaultReport, end, horizon time.Duration) {
 	// p99 back under target: the first interval ending after the fault's
 	// end whose p99 is under the target.
 	if m.LatencyP99Ms > 0 {
@@ -190,7 +216,11 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	} else {
 		fr.Notes = append(fr.Notes, "no latency_p99 target: p99 recovery not measured")
 	}
+}
 
+// measureHitRate measures the hit rate before the fault, its re-warm, its
+// lowest and the hits the dip cost.
+func (m *Measurement) measureHitRate(fr *result.FaultReport, start, end, errEnd, horizon time.Duration) {
 	// Hit rate: before, lowest, and the time to re-warm. A failed lookup
 	// (the cache gave no answer) counts as not hit, as the hit_rate target
 	// judges it: an outage whose lookups all fail is a hit rate of 0, not a
@@ -231,8 +261,14 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	if math.IsNaN(fr.HitRateMin) {
 		fr.HitRateMin = 0
 	}
+	m.measureDip(fr, bh+bm, start, end, dipEnd, horizon)
+}
+
+// measureDip measures how fast most of the dip was won back and the hits
+// it cost; lookups is how many the baseline before the fault had.
+func (m *Measurement) measureDip(fr *result.FaultReport, lookups uint64, start, end, dipEnd, horizon time.Duration) {
 	// Most of the dip won back, and the hits the dip cost.
-	if before := fr.HitRateBefore; before > 0 && bh+bm > 0 {
+	if before := fr.HitRateBefore; before > 0 && lookups > 0 {
 		if fr.HitRateMin < before {
 			t90 := fr.HitRateMin + 0.9*(before-fr.HitRateMin)
 			if i, ok := m.firstRowAtLeast(t90, end, horizon); ok {
@@ -257,7 +293,11 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	if fr.RewarmS == nil && horizon < m.RunEnd {
 		fr.Notes = append(fr.Notes, fmt.Sprintf("the next fault began %s after this one ended: re-warm and the dip are measured until then", (horizon-end).Round(time.Second)))
 	}
+}
 
+// measureEffects counts evictions and reconnects from the fault's start to
+// its recovery.
+func (m *Measurement) measureEffects(fr *result.FaultReport, start, end, errEnd time.Duration) {
 	// Evictions and reconnects from the fault's start to its recovery (one
 	// more interval, since INFO is read at the end of an interval).
 	effectEnd := max(end, errEnd) + time.Second
@@ -279,19 +319,20 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	// be read just after the fault already broke and replaced connections.
 	base := max(first-1, 0)
 	fr.Reconnects = max(growth(m.Dials, base, last), growth(m.ServerConns, base, last))
+}
 
-	if ev.Lost != nil {
-		fr.LostWrites = ev.Lost.Lost
-		fr.UnknownWrites = ev.Lost.Unknown
-		fr.AckedAfterStart = ev.Lost.AckedAfterStart
-		fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
-		fr.WriteCheck, fr.Control = writeCheck(ev.Lost), writeCheck(ev.Control)
-		fr.Notes = append(fr.Notes, "writes not found, by cause: "+CauseSummary(ev.Lost))
-		if ev.Control != nil {
-			fr.Notes = append(fr.Notes, fmt.Sprintf("control window (%.1fs with no fault, from %.1fs): %s", ev.Control.Window.Seconds(), ev.Control.Start.Seconds(), CauseSummary(ev.Control)))
-		}
+// lostWrites puts the event's lost-write check, and its control's, into
+// the report.
+func lostWrites(fr *result.FaultReport, ev Event) {
+	fr.LostWrites = ev.Lost.Lost
+	fr.UnknownWrites = ev.Lost.Unknown
+	fr.AckedAfterStart = ev.Lost.AckedAfterStart
+	fr.Notes = append(fr.Notes, lostSummary(ev.Lost))
+	fr.WriteCheck, fr.Control = writeCheck(ev.Lost), writeCheck(ev.Control)
+	fr.Notes = append(fr.Notes, "writes not found, by cause: "+CauseSummary(ev.Lost))
+	if ev.Control != nil {
+		fr.Notes = append(fr.Notes, fmt.Sprintf("control window (%.1fs with no fault, from %.1fs): %s", ev.Control.Window.Seconds(), ev.Control.Start.Seconds(), CauseSummary(ev.Control)))
 	}
-	return fr
 }
 
 // growth is how much a cumulative series grew over rows first..last; 0

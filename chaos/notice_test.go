@@ -42,16 +42,16 @@ func (l *noticeLog) of(index, n int) []NoticeKind {
 func TestRunnerPublishesNotices(t *testing.T) {
 	d := startT(t, topology.ShapeStandalone)
 	ctx := ctxT(t)
-	c := client(t, nodeAddr(t, d, "primary-0"))
-	if err := c.Set(ctx, "before", "x", 0).Err(); err != nil {
+	if _, err := d.Do(ctx, "primary-0", "SET", "before", "x"); err != nil {
 		t.Fatal(err)
 	}
 	log := &noticeLog{}
-	emptied := make(chan int64, 1)
+	emptied := make(chan any, 1)
 	onEmptied := SubscriberFunc(func(n Notice) {
 		if n.What == NodeEmptied {
 			// The node serves again: what it held is gone.
-			emptied <- c.Exists(ctx, "before").Val()
+			v, _ := d.Do(ctx, n.Node, "EXISTS", "before")
+			emptied <- v
 		}
 	})
 	faults := mustFaults(t,
@@ -72,7 +72,7 @@ func TestRunnerPublishesNotices(t *testing.T) {
 	}
 	select {
 	case n := <-emptied:
-		if n != 0 {
+		if n != int64(0) {
 			t.Errorf("the node was not empty when NodeEmptied said so: EXISTS before = %d", n)
 		}
 	default:

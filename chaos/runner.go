@@ -151,53 +151,12 @@ func (r *Runner) sleepUntil(at time.Duration) bool {
 	}
 }
 
+// play runs one occurrence: its write tracking from a little before its
+// slot, the fault itself, then the read-back of the writes it tracked.
 func (r *Runner) play(occ Occurrence) {
 	defer r.wg.Done()
-	f := occ.Fault
-	// Writes are tracked from a little before the fault, so the report can
-	// tell writes acknowledged before it from those acknowledged during it.
-	//
-	// A control window of about the fault window's length just before it
-	// runs the same tracking with no fault, so the fault's figures can be
-	// read against what the same workload shows without one (fill races,
-	// evictions and stale reads happen without any fault).
-	var win *window
-	var control chan *LostWrites
-	if f.TracksWrites() && r.o.Tracker != nil && r.o.Reader != nil {
-		lead := min(trackLead, occ.At)
-		ctlStart := max(occ.At-lead-(trackLead+f.For+r.o.Settle), 0)
-		var ctl *window
-		if occ.At-lead-ctlStart >= minControl {
-			if !r.sleepUntil(ctlStart) {
-				r.miss(occ)
-				return
-			}
-			ctl = r.o.Tracker.openWindow(time.Now())
-		}
-		if !r.sleepUntil(occ.At - lead) {
-			if ctl != nil {
-				r.o.Tracker.closeWindow(ctl)
-			}
-			r.miss(occ)
-			return
-		}
-		win = r.o.Tracker.openWindow(time.Now())
-		if ctl != nil {
-			obs := r.o.Tracker.closeWindow(ctl)
-			control = make(chan *LostWrites, 1)
-			go func() {
-				cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-				defer cancel()
-				lost, err := Check(cctx, r.o.Reader, obs, time.Now())
-				if err != nil {
-					r.o.Logf("chaos: %s: control window's check: %v", f, err)
-				}
-				lost.Start = obs.Opened.Sub(r.start)
-				control <- &lost
-			}()
-		}
-	}
-	if !r.sleepUntil(occ.At) {
+	win, control, ok := r.track(occ)
+	if !ok || !r.sleepUntil(occ.At) {
 		if control != nil {
 			<-control
 		}
@@ -207,18 +166,78 @@ func (r *Runner) play(occ Occurrence) {
 		r.miss(occ)
 		return
 	}
+	ev := &Event{Fault: occ.Fault, N: occ.N, Planned: occ.Planned, Start: r.since()}
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	faultStart := time.Now()
+	ns := &notes{}
+	r.act(occ, ev, ns)
+	if win != nil {
+		r.readBack(occ, ev, ns, win, control, faultStart)
+	} else if control != nil {
+		<-control
+	}
+	r.mu.Lock()
+	ev.Notes = append(ev.Notes, ns.take()...)
+	r.mu.Unlock()
+}
 
-	ev := &Event{Fault: f, N: occ.N, Planned: occ.Planned, Start: r.since()}
+// track opens the occurrence's write tracking when its fault tracks
+// writes: from a little before the fault, so the report can tell writes
+// acknowledged before it from those acknowledged during it, and a control
+// window of about the fault window's length just before that, with the
+// same tracking and no fault, so the fault's figures can be read against
+// what the same workload shows without one (fill races, evictions and stale
+// reads happen without any fault). control delivers the control window's
+// check. ok is false when the run ended first (nothing is left open).
+func (r *Runner) track(occ Occurrence) (win *window, control chan *LostWrites, ok bool) {
+	f := occ.Fault
+	if !f.TracksWrites() || r.o.Tracker == nil || r.o.Reader == nil {
+		return nil, nil, true
+	}
+	lead := min(trackLead, occ.At)
+	ctlStart := max(occ.At-lead-(trackLead+f.For+r.o.Settle), 0)
+	var ctl *window
+	if occ.At-lead-ctlStart >= minControl {
+		if !r.sleepUntil(ctlStart) {
+			return nil, nil, false
+		}
+		ctl = r.o.Tracker.openWindow(time.Now())
+	}
+	if !r.sleepUntil(occ.At - lead) {
+		if ctl != nil {
+			r.o.Tracker.closeWindow(ctl)
+		}
+		return nil, nil, false
+	}
+	win = r.o.Tracker.openWindow(time.Now())
+	if ctl != nil {
+		obs := r.o.Tracker.closeWindow(ctl)
+		control = make(chan *LostWrites, 1)
+		go func() {
+			cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+			defer cancel()
+			lost, err := Check(cctx, r.o.Reader, obs, time.Now())
+			if err != nil {
+				r.o.Logf("chaos: %s: control window's check: %v", f, err)
+			}
+			lost.Start = obs.Opened.Sub(r.start)
+			control <- &lost
+		}()
+	}
+	return win, control, true
+}
+
+// act injects the occurrence's fault on its node, holds it for its
+// duration (unless the run ends first) and ends it, telling the
+// subscribers as each happens.
+func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
+	f := occ.Fault
 	name := f.String()
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
 	}
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-
-	faultStart := time.Now()
-	ns := &notes{}
 	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, notes: ns}
 	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
 	r.publish(notice.at(Started, ev.Start))
@@ -246,8 +265,7 @@ func (r *Runner) play(occ Occurrence) {
 	notice.Node, notice.Injected = t.Node.Name, err == nil
 	if err == nil {
 		r.publish(notice.at(TookEffect, r.since()))
-	}
-	if err != nil {
+	} else {
 		ns.notef("injecting failed: %v", err)
 		r.o.Logf("chaos: %s: injecting failed: %v", name, err)
 	}
@@ -279,42 +297,40 @@ func (r *Runner) play(occ Occurrence) {
 	r.mu.Unlock()
 	r.publish(notice.at(Ended, over))
 	r.o.Logf("chaos: %s: over after %.2fs", name, (over - ev.Start).Seconds())
+}
 
-	if win != nil {
-		// Let replication and the manager's primary-following settle, but
-		// do not keep a finishing run waiting.
-		settle := time.NewTimer(r.o.Settle)
-		select {
-		case <-settle.C:
-		case <-r.ctx.Done():
-			settle.Stop()
-		}
-		cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
-		obs := r.o.Tracker.closeWindow(win)
-		lost, err := Check(cctx, r.o.Reader, obs, faultStart)
-		cancel()
-		lost.Start = obs.Opened.Sub(r.start)
-		if err != nil {
-			ns.notef("lost-write check: %v", err)
-		}
-		if lost.Lost > 0 {
-			ns.notef("%d acknowledged writes lost by replication or failover; e.g. %s", lost.Lost, strings.Join(lost.Examples, "; "))
-		}
-		var ctl *LostWrites
-		if control != nil {
-			ctl = <-control
-		} else {
-			ns.notef("no control window: the fault's tracking begins %s into the run, too early for one of at least %s before it", occ.At-min(trackLead, occ.At), minControl)
-		}
-		r.mu.Lock()
-		ev.Lost = &lost
-		ev.Control = ctl
-		r.mu.Unlock()
-	} else if control != nil {
-		<-control
+// readBack lets replication settle after the fault, reads back the writes
+// its window tracked (Check) and puts the result, with the control
+// window's, into the event.
+func (r *Runner) readBack(occ Occurrence, ev *Event, ns *notes, win *window, control chan *LostWrites, faultStart time.Time) {
+	// Let replication and the manager's primary-following settle, but
+	// do not keep a finishing run waiting.
+	settle := time.NewTimer(r.o.Settle)
+	select {
+	case <-settle.C:
+	case <-r.ctx.Done():
+		settle.Stop()
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), r.o.ActionTimeout)
+	obs := r.o.Tracker.closeWindow(win)
+	lost, err := Check(cctx, r.o.Reader, obs, faultStart)
+	cancel()
+	lost.Start = obs.Opened.Sub(r.start)
+	if err != nil {
+		ns.notef("lost-write check: %v", err)
+	}
+	if lost.Lost > 0 {
+		ns.notef("%d acknowledged writes lost by replication or failover; e.g. %s", lost.Lost, strings.Join(lost.Examples, "; "))
+	}
+	var ctl *LostWrites
+	if control != nil {
+		ctl = <-control
+	} else {
+		ns.notef("no control window: the fault's tracking begins %s into the run, too early for one of at least %s before it", occ.At-min(trackLead, occ.At), minControl)
 	}
 	r.mu.Lock()
-	ev.Notes = append(ev.Notes, ns.take()...)
+	ev.Lost = &lost
+	ev.Control = ctl
 	r.mu.Unlock()
 }
 

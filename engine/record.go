@@ -67,9 +67,7 @@ type Record struct {
 	// ncache counts the cache layer's own failures: every error but an
 	// origin fetch error. The simulated upstream fails at its configured
 	// rate whatever Redis does, so it must not delay a fault's recovery.
-	ncache     int
-	Checked    uint64
-	Mismatches uint64
+	ncache int
 	// abandoned counts operations never attempted because the command's
 	// deadline had passed (see abandon): each is a latency sample without
 	// a service time, and a lookup error when it was a read.
@@ -77,11 +75,9 @@ type Record struct {
 	late      bool
 	waited    bool // waited for an in-flight slot
 	commandUs int64
-	// The seed's layer beyond GET and SET: rate-limit decisions and the
-	// operations a refusal skipped, compare-and-set conflicts and
-	// give-ups, invalidations published.
-	RateAllowed, RateDenied, RateSkipped uint64
-	CASConflicts, CASGaveUp, Published   uint64
+	// Tally: values checked, rate-limit decisions, compare-and-set
+	// conflicts, invalidations published.
+	Tally
 }
 
 // Init points the record's slices at its fixed buffers; a Record is used
@@ -143,10 +139,10 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 	ph := d.phases[cmd.Phase]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.interval.Dropped++
-	s.phase[cmd.Phase].Dropped++
+	s.interval.addDropped(&cmd)
+	s.phase[cmd.Phase].addDropped(&cmd)
 	if ph.Recorded {
-		s.total.Dropped++
+		s.total.addDropped(&cmd)
 	}
 	for i := range cmd.Ops {
 		_ = s.intervalH.RecordValue(delay)
@@ -175,10 +171,10 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	recorded := d.phases[cmd.Phase].Recorded
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.interval.addRecord(r)
-	s.phase[cmd.Phase].addRecord(r)
+	s.interval.addRecord(&cmd, r)
+	s.phase[cmd.Phase].addRecord(&cmd, r)
 	if recorded {
-		s.total.addRecord(r)
+		s.total.addRecord(&cmd, r)
 	}
 	for i := range r.samples {
 		smp := &r.samples[i]
@@ -202,8 +198,28 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	}
 }
 
-// addRecord adds one command's record to c.
-func (c *Counts) addRecord(r *Record) {
+// addDropped counts cmd, which never started; a producer's also by its
+// family.
+func (c *Counts) addDropped(cmd *workload.Command) {
+	c.Dropped++
+	if cmd.Producer != "" && len(cmd.Ops) > 0 {
+		c.Fams[cmd.Ops[0].Family.Index].ProducedDropped++
+	}
+}
+
+// addRecord adds command cmd's record r to c; a producer's command (one
+// write of its family) also to the family's producer counts.
+func (c *Counts) addRecord(cmd *workload.Command, r *Record) {
+	if cmd.Producer != "" && len(cmd.Ops) > 0 {
+		f := &c.Fams[cmd.Ops[0].Family.Index]
+		f.Produced += uint64(len(r.samples)) - r.abandoned
+		if len(r.errs) > 0 {
+			f.ProducedErrs++
+		}
+		if r.late {
+			f.ProducedLate++
+		}
+	}
 	c.Commands++
 	// Requests are the operations sent; an abandoned one is a sample
 	// but was never a request.
@@ -215,20 +231,13 @@ func (c *Counts) addRecord(r *Record) {
 			c.LateSlot++
 		}
 	}
-	c.RateAllowed += r.RateAllowed
-	c.RateDenied += r.RateDenied
-	c.RateSkipped += r.RateSkipped
-	c.CASConflicts += r.CASConflicts
-	c.CASGaveUp += r.CASGaveUp
-	c.Published += r.Published
+	c.Tally.add(&r.Tally)
 	for i := range r.lookups {
 		c.addLookup(&r.lookups[i])
 	}
 	for _, e := range r.errs {
 		c.Errors[e.kind] += uint64(e.n)
 	}
-	c.Checked += r.Checked
-	c.Mismatches += r.Mismatches
 }
 
 // addLookup counts one lookup, by tier and by family; a read of a local

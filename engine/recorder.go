@@ -24,7 +24,7 @@ const (
 	NumOpSlots = workload.NumOpKinds - 1
 )
 
-// opSlot is each kind's by_op slot, opNames each slot's name: arrays, so
+// OpSlot is each kind's by_op slot, OpNames each slot's name: arrays, so
 // the hot path indexes instead of hashing a name.
 var OpSlot, OpNames = func() (slot [workload.NumOpKinds]int8, names [NumOpSlots]string) {
 	names[SlotGet], names[SlotSet], names[SlotExpire], names[SlotDel] = "get", "set", "expire", "del"
@@ -38,14 +38,16 @@ var OpSlot, OpNames = func() (slot [workload.NumOpKinds]int8, names [NumOpSlots]
 	return slot, names
 }()
 
-// tierNames index the per-tier arrays: pool's tiers (their one source), in
+// TierNames index the per-tier arrays: pool's tiers (their one source), in
 // pool's order, so the hot path indexes arrays instead of hashing strings.
 var TierNames = pool.TierNames()
 
-// tierPersistent is the tier whose keys never expire: a write to it must
+// TierPersistent is the tier whose keys never expire: a write to it must
 // survive faults (the lost-write tracker follows it).
 const TierPersistent = string(pool.TierPersistent)
 
+// TierIndex is tier t's index into TierNames (0, the first, for a name
+// outside the tiers).
 func TierIndex(t string) int {
 	for i, n := range TierNames {
 		if n == t {
@@ -55,7 +57,7 @@ func TierIndex(t string) int {
 	return 0
 }
 
-// counts are the additive figures of one recorder shard. Interval copies are
+// Counts are the additive figures of one recorder shard. Interval copies are
 // swapped out by the sampler every second; totals only grow.
 type Counts struct {
 	Ops, Commands, Late, Dropped uint64
@@ -65,21 +67,43 @@ type Counts struct {
 	Causes                       [pool.NumTiers][workload.NumMissCauses]uint64 // by tier, by workload.MissCause
 	Fams                         []FamCounts                                   // by workload.Family.Index
 	Errors                       map[string]uint64
-	Checked, Mismatches          uint64
-	// The rest of the seed's layer: rate-limit decisions and the
-	// operations refused commands skipped, compare-and-set conflicts and
-	// give-ups, invalidations published.
+	Tally
+}
+
+// Tally is what a command counts beside its samples, lookups and errors,
+// kept alike in a Record and in Counts: values checked and the mismatches
+// among them, and the seed's layer beyond GET and SET (rate-limit
+// decisions and the operations refused commands skipped, compare-and-set
+// conflicts and give-ups, invalidations published).
+type Tally struct {
+	Checked, Mismatches                  uint64
 	RateAllowed, RateDenied, RateSkipped uint64
 	CASConflicts, CASGaveUp, Published   uint64
 }
 
-// famCounts are one key family's lookups, and the reads of its near-cache
+func (t *Tally) add(o *Tally) {
+	t.Checked += o.Checked
+	t.Mismatches += o.Mismatches
+	t.RateAllowed += o.RateAllowed
+	t.RateDenied += o.RateDenied
+	t.RateSkipped += o.RateSkipped
+	t.CASConflicts += o.CASConflicts
+	t.CASGaveUp += o.CASGaveUp
+	t.Published += o.Published
+}
+
+// FamCounts are one key family's lookups, and the reads of its near-cache
 // copies (served, not held, stale beyond the grace, stale within it).
 type FamCounts struct {
 	Hits, Misses, LookupErrs uint64
 	Causes                   [workload.NumMissCauses]uint64 // by workload.MissCause
 	NearHits, NearMisses     uint64
 	Stale, StaleInFlight     uint64
+	// Produced are the family's producer's writes sent (commands with
+	// workload.Command.Producer, not the users'), ProducedErrs the ones
+	// that failed, ProducedLate and ProducedDropped the ones that started
+	// late or never: the producer's share of Ops, Late and Dropped.
+	Produced, ProducedErrs, ProducedLate, ProducedDropped uint64
 }
 
 func newCounts(families int) Counts {
@@ -110,6 +134,10 @@ func (c *Counts) add(o *Counts) {
 		f.NearMisses += of.NearMisses
 		f.Stale += of.Stale
 		f.StaleInFlight += of.StaleInFlight
+		f.Produced += of.Produced
+		f.ProducedErrs += of.ProducedErrs
+		f.ProducedLate += of.ProducedLate
+		f.ProducedDropped += of.ProducedDropped
 		for k := range f.Causes {
 			f.Causes[k] += of.Causes[k]
 		}
@@ -117,17 +145,10 @@ func (c *Counts) add(o *Counts) {
 	for k, v := range o.Errors {
 		c.Errors[k] += v
 	}
-	c.Checked += o.Checked
-	c.Mismatches += o.Mismatches
-	c.RateAllowed += o.RateAllowed
-	c.RateDenied += o.RateDenied
-	c.RateSkipped += o.RateSkipped
-	c.CASConflicts += o.CASConflicts
-	c.CASGaveUp += o.CASGaveUp
-	c.Published += o.Published
+	c.Tally.add(&o.Tally)
 }
 
-// hists are the latency histograms of one shard (microseconds).
+// Hists are the latency histograms of one shard (microseconds).
 type Hists struct {
 	Overall, Service, Command *hdrhistogram.Histogram
 	ByOp                      [NumOpSlots]*hdrhistogram.Histogram
@@ -202,13 +223,13 @@ type shard struct {
 	_      [64]byte // keep shards on separate cache lines
 }
 
-// recorder is the set of shards plus the merge logic.
+// Recorder is the set of shards plus the merge logic.
 type Recorder struct {
 	shards   []*shard
 	families int
 }
 
-// newRecorder makes n shards for the given number of phases and key families.
+// NewRecorder makes n shards for the given number of phases and key families.
 func NewRecorder(n, phases, families int) *Recorder {
 	r := &Recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
@@ -224,7 +245,7 @@ func NewRecorder(n, phases, families int) *Recorder {
 	return r
 }
 
-// takeInterval swaps out every shard's interval state and returns the merge.
+// TakeInterval swaps out every shard's interval state and returns the merge.
 func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
 	h := result.NewHistogram()
@@ -249,7 +270,7 @@ func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
 	return sum, h
 }
 
-// totals merges the recorded-phase totals of every shard.
+// Totals merges the recorded-phase totals of every shard.
 func (r *Recorder) Totals() (Counts, *Hists) {
 	sum := newCounts(r.families)
 	h := newHists(r.families)
@@ -262,7 +283,7 @@ func (r *Recorder) Totals() (Counts, *Hists) {
 	return sum, h
 }
 
-// phaseTotals merges one phase's counts and latency over every shard.
+// PhaseTotals merges one phase's counts and latency over every shard.
 func (r *Recorder) PhaseTotals(p int) (Counts, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
 	h := result.NewHistogram()

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -206,8 +207,43 @@ func (r *run) collectUsers(c engine.Counts) {
 	if recordedS > 0 {
 		res.Users.OpsPerSec = float64(int64(float64(c.Ops)/recordedS*10)) / 10
 	}
+	r.collectProducers(c, recordedS)
 	res.Errors = c.Errors
 	res.Integrity = result.IntegrityReport{Checked: c.Checked, Mismatches: c.Mismatches}
+}
+
+// collectProducers says which of the load was the families' producers'
+// (writers that are not users) and which the users': each producer's
+// schedule, operation and writes, and the users' share of the requests;
+// a note carries the same in words for the console and the other formats.
+func (r *run) collectProducers(c engine.Counts, recordedS float64) {
+	u := &r.res.Users
+	inval := r.model.Features().Invalidation
+	produced := uint64(0)
+	var words []string
+	for _, f := range r.model.Families() {
+		if f.Producer == nil {
+			continue
+		}
+		fc := c.Fams[f.Index]
+		p := result.ProducerReport{Schedule: f.Producer.String(), Write: f.WriteOp(inval), Writes: fc.Produced,
+			Errors: fc.ProducedErrs, Late: fc.ProducedLate, Dropped: fc.ProducedDropped}
+		if recordedS > 0 {
+			p.WritesPerSec = float64(int64(float64(fc.Produced)/recordedS*10)) / 10
+		}
+		if u.Producers == nil {
+			u.Producers = map[string]result.ProducerReport{}
+		}
+		u.Producers[f.Name] = p
+		produced += fc.Produced
+		words = append(words, fmt.Sprintf("%s %s (%s): %d writes, %.1f/s", f.Name, p.Schedule, p.Write, p.Writes, p.WritesPerSec))
+	}
+	if u.Producers == nil {
+		return
+	}
+	u.UserRequests = u.Requests - min(produced, u.Requests)
+	r.res.Notes = append(r.res.Notes, fmt.Sprintf("producers (writers that are not users) sent %d of the %d requests, the users %d: %s",
+		produced, u.Requests, u.UserRequests, strings.Join(words, "; ")))
 }
 
 // peakRecordedUsers is the most users planned to be active at once in the

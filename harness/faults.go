@@ -145,14 +145,14 @@ func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 // expression does not apply to its metric is ignored (it fails on its own).
 func faultTargets(targets []result.Target) (p99Ms, hitRate float64) {
 	for _, t := range targets {
-		if t.Name != "latency_p99" && t.Name != "hit_rate" {
+		if t.Name != result.MetricLatencyP99 && t.Name != result.MetricHitRate {
 			continue
 		}
 		v, ok := t.Bound()
 		if !ok {
 			continue
 		}
-		if t.Name == "latency_p99" {
+		if t.Name == result.MetricLatencyP99 {
 			p99Ms = v
 		} else {
 			hitRate = v

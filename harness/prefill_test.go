@@ -8,9 +8,13 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/workload"
 )
+
+// noEnv keeps the machine's REDIS_* variables out of the configs under test.
+var noEnv = runplan.Env{Getenv: func(string) string { return "" }}
 
 // Prefill replays history with every feature on, rate limit included, and
 // writes the keys alive at its end to a real redis-server: never a
@@ -30,7 +34,7 @@ phases:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := poolConfig(sc, dep.Endpoints(), noEnv)
+	pcfg, err := runplan.PoolConfig(sc, dep.Endpoints(), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +45,7 @@ phases:
 		t.Fatal(err)
 	}
 	defer func() { _ = mgr.Shutdown(context.Background()) }()
-	model, err := workload.New(workloadConfig(sc, noEnv))
+	model, err := workload.New(runplan.WorkloadConfig(sc, noEnv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ phases:
 		t.Fatal("rate limit off: the test would prove nothing")
 	}
 	h := sc.Workload.Prefill.D()
-	plans, _ := phasePlans(sc, 1)
+	plans := runplan.Phases(sc, 1)
 	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: plans[0].UsersStart, UsersEnd: plans[0].UsersStart}
 	// The history does issue rate-limit hits: what prefill must skip.
 	var hits int
@@ -66,7 +70,7 @@ phases:
 	}
 	var ver atomic.Uint32
 	_, pr, err := prefill(ctx, model.Schedule(append([]workload.PhasePlan{history}, plans...)), h, mgr, workload.NewLedger(),
-		familyTTLs(pcfg, model.Families()), func() uint32 { return ver.Add(1) })
+		runplan.FamilyTTLs(pcfg, model.Families()), func() uint32 { return ver.Add(1) })
 	if err != nil {
 		t.Fatal(err)
 	}

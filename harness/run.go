@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
@@ -59,11 +59,10 @@ type Options struct {
 	FaultSettle time.Duration
 }
 
-func (o Options) getenv() func(string) string {
-	if o.Getenv != nil {
-		return o.Getenv
-	}
-	return os.Getenv
+// env is what the run's plan takes from the options (runplan).
+func (o Options) env() runplan.Env {
+	return runplan.Env{RedisServer: o.RedisServer, Image: o.Image, AllowDestructive: o.AllowDestructive,
+		Shard: o.Shard, Shards: o.Shards, Getenv: o.Getenv, Logf: o.Logf}
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -84,11 +83,10 @@ func (e *EnvError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *EnvError) Unwrap() error { return e.Err }
 
 // ConfigError marks a configuration problem found only when the run is
-// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit 2.
-type ConfigError struct{ Err error }
-
-func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
-func (e *ConfigError) Unwrap() error { return e.Err }
+// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit
+// 2. It is runplan's, where the configuration is resolved (also for
+// `cacheproof size`), under the name the command has always matched.
+type ConfigError = runplan.ConfigError
 
 // Run executes the scenario and returns its result. Cancelling ctx stops the
 // run early: the result is then marked Interrupted and still complete up to
@@ -228,7 +226,7 @@ func newRun(o Options) (*run, error) {
 func (r *run) startRedis(ctx context.Context) error {
 	s := r.s
 	r.o.logf("starting %s %s redis (%s backend)", s.Target.Topology, describeMemory(s), s.Target.Backend)
-	dep, err := topology.Start(ctx, topologySpec(s, r.o))
+	dep, err := topology.Start(ctx, runplan.TopologySpec(s, r.o.env()))
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted while starting redis: %w", ctx.Err())
@@ -269,7 +267,7 @@ func (r *run) connect(ctx context.Context) (err error) {
 		ep.Addrs = r.network.Addrs(ep.Addrs)
 		r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
 	}
-	if r.pcfg, err = poolConfig(r.s, ep, r.o); err != nil {
+	if r.pcfg, err = runplan.PoolConfig(r.s, ep, r.o.env()); err != nil {
 		return &ConfigError{Err: err}
 	}
 	if r.mgr, err = pool.New(ctx, r.pcfg); err != nil {
@@ -302,12 +300,13 @@ func (r *run) disconnect() {
 // tracking their measures need.
 func (r *run) buildWorkload() error {
 	s := r.s
-	model, err := workload.New(workloadConfig(s, r.o))
+	model, err := workload.New(runplan.WorkloadConfig(s, r.o.env()))
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
 	r.model = model
-	r.plans, r.phases = phasePlans(s, r.o.Shards)
+	r.plans = runplan.Phases(s, r.o.Shards)
+	r.phases = enginePhases(r.plans)
 	r.src = model.Schedule(r.plans)
 	r.total = s.TotalDuration()
 
@@ -320,7 +319,7 @@ func (r *run) buildWorkload() error {
 		r.writes = chaos.NewWriteTracker()
 	}
 	r.ledger = workload.NewLedger()
-	r.ttl = familyTTLs(r.pcfg, model.Families())
+	r.ttl = runplan.FamilyTTLs(r.pcfg, model.Families())
 	r.bots = bots.New(bots.Options{Cache: r.mgr, Origin: model.Origin(), Ledger: r.ledger, TTL: r.ttl, Writes: r.writes})
 	runCtx, abandon := context.WithCancel(context.Background())
 	r.abandon = abandon
@@ -445,4 +444,38 @@ func cleanupExternal(ctx context.Context, mgr *pool.Manager, prefix string) stri
 		return fmt.Sprintf("cleanup: deleted %d keys under %q, then failed: %v", n, prefix, err)
 	}
 	return fmt.Sprintf("cleanup: deleted the run's %d keys under %q (SCAN)", n, prefix)
+}
+
+// redactedScenario is the resolved scenario for the report, with secrets out.
+func redactedScenario(s *scenarios.Scenario) scenarios.Scenario {
+	c := *s
+	if c.Target.Password != "" {
+		c.Target.Password = "***"
+	}
+	if c.Target.TLS != nil {
+		t := *c.Target.TLS
+		if t.KeyFile != "" {
+			t.KeyFile = "***"
+		}
+		c.Target.TLS = &t
+	}
+	c.Target.Addrs = append([]string(nil), c.Target.Addrs...)
+	for i, a := range c.Target.Addrs {
+		if at := strings.LastIndex(a, "@"); at >= 0 {
+			c.Target.Addrs[i] = "***@" + a[at+1:]
+		}
+	}
+	return c
+}
+
+// enginePhases are the phase plans as the engine records them: each one's
+// name, whether it is recorded, and when it starts and ends.
+func enginePhases(plans []workload.PhasePlan) []engine.Phase {
+	out := make([]engine.Phase, len(plans))
+	var at time.Duration
+	for i, p := range plans {
+		out[i] = engine.Phase{Name: p.Name, Recorded: p.Record, Start: at, End: at + p.Duration}
+		at += p.Duration
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os/exec"
 	"strings"
@@ -284,6 +285,81 @@ func TestRunReportsClientAndServerLatency(t *testing.T) {
 	for _, cmd := range []string{"info", "config|resetstat", "ping"} {
 		if _, ok := res.Server.LatencyStats[cmd]; ok {
 			t.Errorf("the tool's own %s is reported as cache traffic", cmd)
+		}
+	}
+}
+
+// A family the scenario gives its own TTL (ttl:, no tier) has it in Redis:
+// the manager expires its keys by their whole pattern (driver:{id}:loc and
+// driver:{id}:eta each their own), as it does the seed's own TTLs,
+// and the driver's writes of it succeed. The run is against an external
+// redis-server without a key prefix, so its keys stay for TTL to read.
+func TestDefinedFamilyTTLInRedis(t *testing.T) {
+	needRedis(t)
+	dep := startDeployment(t)
+	sc, err := scenarios.LoadBytes("ttl.yaml", []byte(`
+name: defined-ttl
+seed: 4
+target: {backend: external, addrs: ["`+dep.Endpoints().Addrs[0]+`"]}
+pool: {profile: development, key_prefix: ""}
+workload:
+  population: 2000
+  active_users: 100
+  commands_per_user_per_minute: 240
+  instances: 2
+  catalogue: none
+  families:
+    - {name: cart, key: "cart:{discordId}", ttl: 7m, mean_size: 200b, weight: 10, writes: 0.5}
+    - {name: page, key: "page:{id}", keys: 200, tier: meta, mean_size: 200b, weight: 10}
+    - {name: loc, key: "driver:{id}:loc", keys: 50, ttl: 3m, mean_size: 64b, weight: 5, producer: {every: 1s}}
+    - {name: eta, key: "driver:{id}:eta", keys: 50, ttl: 9m, mean_size: 64b, weight: 5, writes: 0.5}
+    - {name: surge, key: "surge:{city}", keys: 3, type: hash, fields: 40, write: replace_pipeline, tier: meta, mean_size: 16b, weight: 5, producer: {rate: 20}}
+phases:
+  - {name: steady, duration: 2s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Scenario: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 0 {
+		t.Errorf("errors writing the families: %v", res.Errors)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		pattern  string
+		min, max int64
+	}{{"cart:*", 6 * 60, 7 * 60}, {"page:*", 55 * 60, 60 * 60}, {"driver:*:loc", 2 * 60, 3 * 60}, {"driver:*:eta", 8 * 60, 9 * 60}} {
+		keys, err := dep.Do(ctx, "primary-0", "KEYS", c.pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks, _ := keys.([]any)
+		if len(ks) == 0 {
+			t.Errorf("no %s key in Redis after the run", c.pattern)
+			continue
+		}
+		for _, k := range ks[:min(len(ks), 20)] {
+			ttl, err := dep.Do(ctx, "primary-0", "TTL", k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := ttl.(int64); n < c.min || n > c.max {
+				t.Errorf("%s: TTL %v, want %d..%d s", k, ttl, c.min, c.max)
+			}
+		}
+	}
+	// The surge producer's writes replace each city's hash whole: every
+	// one of its 40 fields is there.
+	for city := range 3 {
+		n, err := dep.Do(ctx, "primary-0", "HLEN", fmt.Sprintf("surge:%d", city))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(40) {
+			t.Errorf("surge:%d holds %v fields, want all 40", city, n)
 		}
 	}
 }

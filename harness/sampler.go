@@ -221,31 +221,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	sum := result.Summarize(h)
 	row.P50, row.P99, row.P999, row.Max = sum.P50, sum.P99, sum.P999, sum.Max
 	row.LatencyHist = result.NewWindowHist(h)
-	for _, n := range c.Errors {
-		row.Errors += n
-	}
-	for t, name := range engine.TierNames {
-		row.Hits += c.Hits[t]
-		row.Misses += c.Misses[t]
-		row.LookupErrors += c.LookupErrs[t]
-		if c.Hits[t]+c.Misses[t]+c.LookupErrs[t] > 0 {
-			row.HitRateByTier[name] = result.LookupHitRate(c.Hits[t], c.Misses[t], c.LookupErrs[t])
-		}
-		for k := range c.Causes[t] {
-			if n := c.Causes[t][k]; n > 0 {
-				row.MissesByCause[workload.MissCause(k).String()] += n
-			}
-		}
-	}
-	row.HitRate = result.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
-	for i, f := range c.Fams {
-		if f.Hits+f.Misses+f.LookupErrs > 0 && i < len(s.families) {
-			if row.HitRateByFamily == nil {
-				row.HitRateByFamily = map[string]float64{}
-			}
-			row.HitRateByFamily[s.families[i]] = result.LookupHitRate(f.Hits, f.Misses, f.LookupErrs)
-		}
-	}
+	s.lookups(&row, &c)
 
 	st := s.mgr.Stats()
 	ps := st.Pool
@@ -286,6 +262,36 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.dials = append(s.dials, st.Dials)
 	s.conns = append(s.conns, s.server.connsReceived)
 	return row, h
+}
+
+// lookups puts an interval's errors and lookups into its row: by tier,
+// misses by cause, by family, and the hit rates.
+func (s *sampler) lookups(row *result.TimelineRow, c *engine.Counts) {
+	for _, n := range c.Errors {
+		row.Errors += n
+	}
+	for t, name := range engine.TierNames {
+		row.Hits += c.Hits[t]
+		row.Misses += c.Misses[t]
+		row.LookupErrors += c.LookupErrs[t]
+		if c.Hits[t]+c.Misses[t]+c.LookupErrs[t] > 0 {
+			row.HitRateByTier[name] = result.LookupHitRate(c.Hits[t], c.Misses[t], c.LookupErrs[t])
+		}
+		for k := range c.Causes[t] {
+			if n := c.Causes[t][k]; n > 0 {
+				row.MissesByCause[workload.MissCause(k).String()] += n
+			}
+		}
+	}
+	row.HitRate = result.LookupHitRate(row.Hits, row.Misses, row.LookupErrors)
+	for i, f := range c.Fams {
+		if f.Hits+f.Misses+f.LookupErrs > 0 && i < len(s.families) {
+			if row.HitRateByFamily == nil {
+				row.HitRateByFamily = map[string]float64{}
+			}
+			row.HitRateByFamily[s.families[i]] = result.LookupHitRate(f.Hits, f.Misses, f.LookupErrs)
+		}
+	}
 }
 
 func delta32(cur, prev uint32) uint32 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/internal/keypattern"
 	"github.com/cacheproof/cacheproof/internal/redistext"
 )
 
@@ -62,9 +63,11 @@ type Config struct {
 	// TTL per tier. Every tier must be present; persistent must be 0 (no
 	// expiry), the others positive.
 	TTL map[Tier]time.Duration
-	// KeyTTL overrides the tier TTL for keys starting with a prefix
-	// ("steam:avatar:" -> 24h): the seed's catalogue gives some families of
-	// one tier their own TTL. 0 means no expiry. The longest prefix wins.
+	// KeyTTL overrides the tier TTL for the keys a key pattern matches
+	// whole ("steam:avatar:{steamId}" -> 24h, "driver:{id}:loc" -> 30s;
+	// internal/keypattern, a placeholder standing for digits): the seed's
+	// catalogue gives some families of one tier their own TTL. 0 means no
+	// expiry. No key may match two patterns (Validate).
 	KeyTTL map[string]time.Duration
 
 	// HealthCheckInterval is how often the background INFO health check runs;
@@ -303,9 +306,17 @@ func (c Config) Validate() error {
 			bad("TTL", "unknown tier %q (valid: %s)", t, tierList())
 		}
 	}
-	for p, d := range c.KeyTTL {
-		if p == "" || d < 0 {
-			bad("KeyTTL", "prefix %q: needs a non-empty prefix and a TTL >= 0 (0 = no expiry), got %v", p, d)
+	var pats keypattern.Set
+	for _, p := range slices.Sorted(maps.Keys(c.KeyTTL)) {
+		if d := c.KeyTTL[p]; d < 0 {
+			bad("KeyTTL", "pattern %q: needs a TTL >= 0 (0 = no expiry), got %v", p, d)
+		}
+		pat, err := keypattern.Parse(p)
+		if err == nil {
+			_, err = pats.Add(pat)
+		}
+		if err != nil {
+			bad("KeyTTL", "%v", err)
 		}
 	}
 	if c.HealthCheckInterval < 0 {

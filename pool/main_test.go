@@ -77,6 +77,16 @@ func testConfig(t *testing.T, ep topology.Endpoints) Config {
 	return c
 }
 
+// standaloneWithTTL starts a standalone Redis and a manager on it whose
+// tier has ttl (short, so a test sees the TTL a write left).
+func standaloneWithTTL(t *testing.T, tier Tier, ttl time.Duration) (topology.Deployment, *Manager, context.Context) {
+	t.Helper()
+	d := startTopo(t, topology.ShapeStandalone)
+	cfg := testConfig(t, d.Endpoints())
+	cfg.TTL[tier] = ttl
+	return d, newManager(t, cfg), ctxT(t)
+}
+
 // newManager starts a Manager and shuts it down in t.Cleanup.
 func newManager(t *testing.T, cfg Config) *Manager {
 	t.Helper()

@@ -6,7 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/cacheproof/cacheproof/internal/keypattern"
 )
 
 // Manager is the pooled cache manager under test. It is safe for concurrent
@@ -22,11 +25,13 @@ type Manager struct {
 	cfg    Config
 	prefix string
 	ttl    [NumTiers]time.Duration
-	// keyTTL are the per-key-family TTLs (prefixed keys, longest prefix
-	// first) that override the tier's, as the seed's catalogue gives
-	// steam:avatar:* a day while its tier (api) says five minutes.
-	keyTTL []keyTTLRule
-	id     string // tells our own invalidation broadcasts from others'
+	// keyTTL are the per-key-family TTLs that override the tier's, as the
+	// seed's catalogue gives steam:avatar:{steamId} a day while its tier
+	// (api) says five minutes: the patterns (unprefixed keys) in
+	// keyTTLPats, their TTLs index for index in keyTTL.
+	keyTTLPats keypattern.Set
+	keyTTL     []time.Duration
+	id         string // tells our own invalidation broadcasts from others'
 
 	cur  atomic.Pointer[binding] // the client commands go to; swapped on a primary switch
 	met  metrics
@@ -77,10 +82,16 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 	for _, t := range Tiers {
 		m.ttl[t.index()] = cfg.ttl(t)
 	}
-	for p, d := range cfg.KeyTTL {
-		m.keyTTL = append(m.keyTTL, keyTTLRule{prefix: cfg.KeyPrefix + p, ttl: d})
+	for _, p := range slices.Sorted(maps.Keys(cfg.KeyTTL)) {
+		pat, err := keypattern.Parse(p)
+		if err == nil {
+			_, err = m.keyTTLPats.Add(pat)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pool: KeyTTL: %w", err) // Validate refused it already
+		}
+		m.keyTTL = append(m.keyTTL, cfg.KeyTTL[p])
 	}
-	sort.Slice(m.keyTTL, func(i, j int) bool { return len(m.keyTTL[i].prefix) > len(m.keyTTL[j].prefix) })
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hook = &metricsHook{met: &m.met}
 	if !cfg.EnableSentinel && !cfg.Cluster {
@@ -270,18 +281,14 @@ func (m *Manager) set(ctx context.Context, k, val string, ti int) error {
 	return err
 }
 
-type keyTTLRule struct {
-	prefix string
-	ttl    time.Duration
-}
-
-// ttlFor is the TTL of prefixed key k: its family's when Config.KeyTTL names
-// one, else its tier's. A handful of rules at most: a linear scan is cheaper
-// than any map here.
+// ttlFor is the TTL of prefixed key k: its family's when a pattern of
+// Config.KeyTTL matches the whole key, else its tier's. A handful of
+// patterns at most, each rejected at its first literal byte that differs:
+// a linear scan is cheaper than any map here.
 func (m *Manager) ttlFor(k string, ti int) time.Duration {
-	for _, r := range m.keyTTL {
-		if strings.HasPrefix(k, r.prefix) {
-			return r.ttl
+	if len(m.keyTTL) > 0 {
+		if i := m.keyTTLPats.Lookup(strings.TrimPrefix(k, m.prefix)); i >= 0 {
+			return m.keyTTL[i]
 		}
 	}
 	return m.ttl[ti]

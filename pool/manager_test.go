@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,7 +183,7 @@ func TestAutoPipelineModeServesTheSameAPI(t *testing.T) {
 func TestKeyTTLOverridesTier(t *testing.T) {
 	d := startTopo(t, topology.ShapeStandalone)
 	cfg := testConfig(t, d.Endpoints())
-	cfg.KeyTTL = map[string]time.Duration{"steam:avatar:": 24 * time.Hour, "opendota:": 600 * time.Second}
+	cfg.KeyTTL = map[string]time.Duration{"steam:avatar:{steamId}": 24 * time.Hour, "opendota:profile:{steamId}": 600 * time.Second, "driver:{id}:loc": 30 * time.Second}
 	m := newManager(t, cfg)
 	ctx := ctxT(t)
 	ttlOf := func(key string) time.Duration {
@@ -220,6 +221,34 @@ func TestKeyTTLOverridesTier(t *testing.T) {
 	}
 	if got := ttlOf("steam:avatar:1"); !near(got, 24*time.Hour) {
 		t.Errorf("Expire refreshed steam:avatar to %v, want 24h", got)
+	}
+	// The whole key is matched, not its start: driver:{id}:loc's TTL is not
+	// driver:{id}:eta's, nor a longer key's that begins the same.
+	for key, want := range map[string]time.Duration{"driver:7:loc": 30 * time.Second, "driver:7:eta": 300 * time.Second, "driver:7:loc:x": 300 * time.Second} {
+		if err := m.Set(ctx, key, "v", TierAPI); err != nil {
+			t.Fatal(err)
+		}
+		if got := ttlOf(key); !near(got, want) {
+			t.Errorf("%s TTL %v, want %v", key, got, want)
+		}
+	}
+}
+
+// Two KeyTTL patterns that a key could match both are refused with an
+// example key, as is a pattern that does not parse.
+func TestKeyTTLPatternsMustNotOverlap(t *testing.T) {
+	cfg, err := ProfileConfig(ProfileDevelopment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addrs = []string{"127.0.0.1:6379"}
+	cfg.KeyTTL = map[string]time.Duration{"driver:{id}:loc": time.Minute, "driver:{n}:loc": time.Hour}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `"driver:0:loc"`) {
+		t.Errorf("overlapping patterns: %v, want an error naming driver:0:loc", err)
+	}
+	cfg.KeyTTL = map[string]time.Duration{"driver:{id:loc": time.Minute}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "without its '}'") {
+		t.Errorf("malformed pattern: %v", err)
 	}
 }
 

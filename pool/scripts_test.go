@@ -13,11 +13,7 @@ import (
 )
 
 func TestLuaScriptsSurviveScriptFlush(t *testing.T) {
-	d := startTopo(t, topology.ShapeStandalone)
-	cfg := testConfig(t, d.Endpoints())
-	cfg.TTL[TierSession] = 10 * time.Second
-	m := newManager(t, cfg)
-	ctx := ctxT(t)
+	d, m, ctx := standaloneWithTTL(t, TierSession, 10*time.Second)
 
 	// Loaded once at New.
 	for _, sc := range m.scripts.all() {

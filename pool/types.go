@@ -110,6 +110,103 @@ func (m *Manager) ZAdd(ctx context.Context, key string, tier Tier, members ...ZM
 	return nil
 }
 
+// Replace is how a whole-value write (HSetAll, ZAddAll) treats what the key
+// held: the scenario's family chooses (workload.Family.Write).
+type Replace uint8
+
+const (
+	// Overwrite writes the new fields or members over the old (HSET or
+	// ZADD of all of them): names the new value lacks stay.
+	Overwrite Replace = iota
+	// ReplaceMulti deletes the key and writes the new value in one
+	// MULTI/EXEC transaction: a reader sees the old value or the new one.
+	ReplaceMulti
+	// ReplacePipeline deletes the key and writes the new value in one
+	// pipeline without MULTI: one round trip too, but a reader served
+	// between the DEL and the write misses.
+	ReplacePipeline
+)
+
+// String names the mode as scenarios spell it.
+func (r Replace) String() string {
+	switch r {
+	case ReplaceMulti:
+		return "replace_multi"
+	case ReplacePipeline:
+		return "replace_pipeline"
+	}
+	return "whole"
+}
+
+// HSetAll writes the hash at key whole: fields[i] = vals[i] in one HSET,
+// with the key's TTL, replacing the old hash as how says; one round trip.
+func (m *Manager) HSetAll(ctx context.Context, key string, fields, vals []string, tier Tier, how Replace) error {
+	if len(fields) == 0 || len(fields) != len(vals) {
+		return fmt.Errorf("pool: hset %q: %d fields, %d values", key, len(fields), len(vals))
+	}
+	args := make([]any, 0, 2*len(fields))
+	for i, f := range fields {
+		args = append(args, f, vals[i])
+	}
+	err := m.writeWhole(ctx, key, tier, how, func(p redis.Pipeliner, k string) { p.HSet(ctx, k, args...) })
+	if err != nil {
+		return fmt.Errorf("pool: hset %q %d fields (%s, %s): %w", key, len(fields), tier, how, err)
+	}
+	return nil
+}
+
+// ZAddAll writes the sorted set at key whole: members in one ZADD, with the
+// key's TTL, replacing the old set as how says; one round trip.
+func (m *Manager) ZAddAll(ctx context.Context, key string, tier Tier, how Replace, members ...ZMember) error {
+	if len(members) == 0 {
+		return fmt.Errorf("pool: zadd %q: no members", key)
+	}
+	zs := make([]redis.Z, len(members))
+	for i, mb := range members {
+		zs[i] = redis.Z{Score: mb.Score, Member: mb.Member}
+	}
+	err := m.writeWhole(ctx, key, tier, how, func(p redis.Pipeliner, k string) { p.ZAdd(ctx, k, zs...) })
+	if err != nil {
+		return fmt.Errorf("pool: zadd %q %d members (%s, %s): %w", key, len(members), tier, how, err)
+	}
+	return nil
+}
+
+// writeWhole runs one whole-value write: DEL first unless how is Overwrite,
+// then write, then the TTL, in a MULTI/EXEC (ReplaceMulti) or a plain
+// pipeline, counted as one set.
+func (m *Manager) writeWhole(ctx context.Context, key string, tier Tier, how Replace, write func(redis.Pipeliner, string)) error {
+	ti, err := tierIndex(tier)
+	if err != nil {
+		return err
+	}
+	k := m.key(key)
+	ttl := m.ttlFor(k, ti)
+	queue := func(p redis.Pipeliner) error {
+		if how != Overwrite {
+			p.Del(ctx, k)
+		}
+		write(p, k)
+		expireOrPersist(ctx, p, k, ttl)
+		return nil
+	}
+	err = m.writeFollowing(ctx, func(b *binding) error {
+		var err error
+		if how == ReplaceMulti {
+			_, err = b.client.TxPipelined(ctx, queue)
+		} else {
+			_, err = b.client.Pipelined(ctx, queue)
+		}
+		return err
+	})
+	if err != nil {
+		m.met.errors.Add(1)
+		return err
+	}
+	m.met.sets.Add(1)
+	return nil
+}
+
 // expireOrPersist queues the TTL a write leaves on k: ttl, or none.
 func expireOrPersist(ctx context.Context, p redis.Pipeliner, k string, ttl time.Duration) {
 	if ttl > 0 {

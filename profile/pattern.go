@@ -123,10 +123,27 @@ func shape(segs []segment) string {
 // a name used twice gets a number.
 func render(segs []segment) string {
 	var b strings.Builder
+	names := varNames(segs)
+	v := 0
+	for _, s := range segs {
+		if !s.Var {
+			b.WriteString(s.Text)
+			continue
+		}
+		b.WriteString("{" + names[v] + "}")
+		v++
+	}
+	return b.String()
+}
+
+// varNames names a pattern's placeholders, in order: after the constant
+// word before each ("user" -> user_id; a merged word keeps the word:
+// lang), else id; a name used twice gets a number.
+func varNames(segs []segment) []string {
+	var out []string
 	used := map[string]int{}
 	for i, s := range segs {
 		if !s.Var {
-			b.WriteString(s.Text)
 			continue
 		}
 		name := "id"
@@ -148,9 +165,9 @@ func render(segs []segment) string {
 		if used[name] > 1 {
 			name = fmt.Sprintf("%s%d", name, used[name])
 		}
-		b.WriteString("{" + name + "}")
+		out = append(out, name)
 	}
-	return b.String()
+	return out
 }
 
 // ident is w as an identifier: lower-case letters, digits and '_'.
@@ -465,9 +482,11 @@ func (g *Grouping) Match(key string) int {
 	return -1
 }
 
-// scenarioPattern is the pattern as today's workload takes it: {id} for
-// the first varying part and the rest of the key after it dropped into
-// that one placeholder when it varies more than once.
+// scenarioPattern is the pattern as the workload takes it: one
+// placeholder (a family's keys vary by one), named as found
+// ("user:{user_id}:cart"); a pattern that varies more than once has the
+// span from its first id to its last as that one placeholder
+// ("ratelimit:{ratelimit_id}:{id}" -> "ratelimit:{ratelimit_id}").
 func (p GroupedPattern) scenarioPattern() string {
 	var b strings.Builder
 	placed := false
@@ -477,12 +496,13 @@ func (p GroupedPattern) scenarioPattern() string {
 			lastVar = i
 		}
 	}
+	names := varNames(p.segs)
 	for i, s := range p.segs {
 		switch {
 		case !s.Var && (!placed || i > lastVar):
 			b.WriteString(s.Text)
 		case s.Var && !placed:
-			b.WriteString("{id}")
+			b.WriteString("{" + names[0] + "}")
 			placed = true
 		}
 	}

@@ -3,20 +3,21 @@ package profile
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestPlaceholdersByKind(t *testing.T) {
 	for _, c := range []struct{ key, pattern, scenario string }{
-		{"user:123:cart", "user:{user_id}:cart", "user:{id}:cart"},
-		{"session:1234567890123456789", "session:{session_id}", "session:{id}"},
-		{"img/ab12cd34ef/thumb.png", "img/{img_id}/thumb.png", "img/{id}/thumb.png"},
-		{"order#550e8400-e29b-41d4-a716-446655440000|lines", "order#{order_id}|lines", "order#{id}|lines"},
-		{"tok.QmFzZTY0SWRUb2tlbg9", "tok.{tok_id}", "tok.{id}"},
+		{"user:123:cart", "user:{user_id}:cart", "user:{user_id}:cart"},
+		{"session:1234567890123456789", "session:{session_id}", "session:{session_id}"},
+		{"img/ab12cd34ef/thumb.png", "img/{img_id}/thumb.png", "img/{img_id}/thumb.png"},
+		{"order#550e8400-e29b-41d4-a716-446655440000|lines", "order#{order_id}|lines", "order#{order_id}|lines"},
+		{"tok.QmFzZTY0SWRUb2tlbg9", "tok.{tok_id}", "tok.{tok_id}"},
 		{"meta:heroes", "meta:heroes", "meta:heroes"},
 		{"42:x", "{id}:x", "{id}:x"},
-		{"a:1:b:2", "a:{a_id}:b:{b_id}", "a:{id}"},
+		{"a:1:b:2", "a:{a_id}:b:{b_id}", "a:{a_id}"},
 	} {
 		segs := split(c.key)
 		gp := GroupedPattern{segs: segs}
@@ -151,5 +152,30 @@ func TestTrafficDeltas(t *testing.T) {
 	}
 	if tr.HitRate != 0.8 || tr.Reads != 1000 || tr.Writes != 105 || tr.Evicted != 3 || tr.OpsPerS != 110.5 {
 		t.Errorf("traffic %+v", tr)
+	}
+}
+
+// Families under one prefix with the id in the middle are written as they
+// are found, and the scenario loads (the workload matches whole
+// patterns).
+func TestScenarioWithMidKeyPatterns(t *testing.T) {
+	var keys []Key
+	for i := range 200 {
+		keys = append(keys,
+			Key{Key: fmt.Sprintf("user:%d:cart", 1000+i), Type: "string", Mem: 600, TTLms: 1_700_000, Elem: 512, Idle: int64(i % 7), Freq: -1},
+			Key{Key: fmt.Sprintf("user:%d:prefs", 1000+i), Type: "hash", Mem: 400, TTLms: -1, Elem: 40, Len: 6, Idle: int64(i % 5), Freq: -1},
+			Key{Key: fmt.Sprintf("ratelimit:%d:cmd%d", 1000+i, i%4), Type: "string", Mem: 60, TTLms: 59_000, Elem: 1, Idle: 0, Freq: -1})
+	}
+	p := &Profile{DBSize: int64(len(keys)), Sampled: len(keys), Census: true, Deployment: Deployment{MaxMemory: 64 << 20, Policy: "allkeys-lru"},
+		Traffic: Traffic{HitRate: 0.9, Reads: 900, Writes: 100, Window: 10 * time.Second}, Unread: Unread{}}
+	p.build(keys, nil, nil, Config{})
+	text, err := p.Scenario(DefaultScenario)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	for _, want := range []string{`key: "user:{user_id}:cart"`, `key: "user:{user_id}:prefs"`, `key: "ratelimit:{ratelimit_id}"`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("scenario lacks %s:\n%s", want, text)
+		}
 	}
 }

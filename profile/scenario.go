@@ -39,9 +39,9 @@ func (p *Profile) Scenario(o ScenarioOptions) ([]byte, error) {
 	} else {
 		w("# Popularity and command shares estimated from OBJECT IDLETIME/FREQ (rough: profile with --observe to measure them).\n")
 	}
-	w("# profile.json and profile.html say how sure each figure is. Each family's comment names its\n")
-	w("# pattern as found (user:{user_id}:cart); the key below writes it with the workload's {id}, a\n")
-	w("# pattern with several ids as one.\n")
+	w("# profile.json and profile.html say how sure each figure is. Each key pattern's placeholder\n")
+	w("# is an id range (keys: N); a pattern found with several ids (ratelimit:{ratelimit_id}:{id})\n")
+	w("# is written with one, from its first id to its last.\n")
 	w("name: %s\n", o.Name)
 	w("description: %q\n", fmt.Sprintf("measured from %s: %d families, %.0f commands/s", p.URL, len(p.families()), p.OpsPerSec))
 	w("seed: 1\n")

@@ -138,6 +138,20 @@ func (u *UsersReport) Merge(o UsersReport) {
 	u.LateWaitingForSlot += o.LateWaitingForSlot
 	u.Dropped += o.Dropped
 	u.Abandoned += o.Abandoned
+	u.UserRequests += o.UserRequests
+	for name, p := range o.Producers {
+		if u.Producers == nil {
+			u.Producers = map[string]ProducerReport{}
+		}
+		have := u.Producers[name]
+		have.Schedule, have.Write = p.Schedule, p.Write
+		have.Writes += p.Writes
+		have.Errors += p.Errors
+		have.Late += p.Late
+		have.Dropped += p.Dropped
+		have.WritesPerSec += p.WritesPerSec // shards run at once: their rates add
+		u.Producers[name] = have
+	}
 }
 
 // Merge adds o's checks: each shard checked its own writes and values.

@@ -220,6 +220,30 @@ type UsersReport struct {
 	Dropped            uint64  `json:"dropped"`
 	Abandoned          uint64  `json:"abandoned"`
 	OpsPerSec          float64 `json:"ops_per_sec"`
+	// UserRequests is the users' share of Requests when some family has a
+	// producer (writers that are not users: a device fleet, a background
+	// job); Producers are those writes by family. Both are in Requests,
+	// Commands, Late, Dropped, OpsPerSec and every latency figure: they are
+	// load like the users'. Zero and nil without producers.
+	UserRequests uint64                    `json:"user_requests,omitempty"`
+	Producers    map[string]ProducerReport `json:"producers,omitempty"`
+}
+
+// ProducerReport is one family's producer over the recorded phases: how it
+// was scheduled, the operation it issued, and what became of its writes.
+type ProducerReport struct {
+	// Schedule is "every 4s ± 1s" (each key) or "20/s" (over the family
+	// by its popularity); Write the operation and, for a whole-value
+	// write, its mode ("hset_all replace_multi").
+	Schedule string `json:"schedule"`
+	Write    string `json:"write"`
+	// Writes were issued (attempted), Errors failed; Late started over a
+	// millisecond after their intended time, Dropped never started.
+	Writes       uint64  `json:"writes"`
+	Errors       uint64  `json:"errors"`
+	Late         uint64  `json:"late"`
+	Dropped      uint64  `json:"dropped"`
+	WritesPerSec float64 `json:"writes_per_sec"`
 }
 
 // IntegrityReport counts value checks. LostWrites were acknowledged and

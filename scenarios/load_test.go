@@ -301,6 +301,62 @@ func TestCustomFamiliesScenario(t *testing.T) {
 	}
 }
 
+// The built-in ride-sharing scenario: its YAML's producers, whole-hash
+// rewrite and mid-key placeholders reach the model. Its producers' writes
+// come without a rate-limit hit (they are not users), the surge tables as
+// one replacing HSET of all 200 zones, and the location and ETA keys,
+// which differ only after their id, each under its own TTL.
+func TestRideSharingScenario(t *testing.T) {
+	s, err := Resolve("ride-sharing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.Workload.Config()
+	cfg.Seed = s.Seed
+	m, err := workload.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttls := m.OwnTTLs()
+	if ttls["driver:{driverId}:loc"] != 30*time.Second || ttls["driver:{driverId}:eta"] != 2*time.Minute {
+		t.Errorf("own TTLs %v", ttls)
+	}
+	if f := m.Family("surge"); f.Write != workload.WriteReplaceMulti || f.Producer == nil || f.Producer.String() != "every 10s ± 1s" || f.WriteOp(false) != "hset_all replace_multi" {
+		t.Fatalf("surge: %+v", f)
+	}
+	byProducer := map[string]int{}
+	users := 0
+	sched := m.Schedule([]workload.PhasePlan{{Name: "steady", Duration: 10 * time.Second, UsersStart: 500, UsersEnd: 500, Record: true}})
+	for c, ok := sched.Next(); ok; c, ok = sched.Next() {
+		if c.Producer == "" {
+			users++
+			if c.Ops[0].Kind != workload.OpRateLimit {
+				t.Fatalf("a rider's %s starts with %s", c.Name, c.Ops[0].Kind)
+			}
+			continue
+		}
+		byProducer[c.Producer]++
+		op := c.Ops[0]
+		switch {
+		case c.Producer == "surge" && (op.Kind != workload.OpHSetAll || len(op.Family.Names) != 200):
+			t.Fatalf("surge write %s of %d fields", op.Kind, len(op.Family.Names))
+		case c.Producer == "driver_location" && (op.Kind != workload.OpSet || !strings.HasSuffix(op.Key, ":loc")):
+			t.Fatalf("location write %s %s", op.Kind, op.Key)
+		}
+	}
+	// 8,000 drivers every 4 s for 10 s: about 20,000; 50 cities every 10 s:
+	// about 50.
+	if n := byProducer["driver_location"]; n < 17_000 || n > 23_000 {
+		t.Errorf("%d location writes in 10 s, want about 20,000", n)
+	}
+	if n := byProducer["surge"]; n < 40 || n > 60 {
+		t.Errorf("%d surge rewrites in 10 s, want about 50", n)
+	}
+	if users == 0 {
+		t.Error("no rider commands")
+	}
+}
+
 // --duration moves faults with the phases: soak's client-kill every 10
 // minutes of an hour becomes one every 80 s of an 8-minute run, and the
 // notes say so.

@@ -94,10 +94,11 @@ func applySets(f *ast.File, sets []Set) (map[*token.Token]Set, error) {
 		if err != nil {
 			return nil, &SetError{Set: s, Msg: "the value is not YAML: " + err.Error()}
 		}
-		if err := setNode(&doc.Body, segs, val); err != nil {
+		placed, err := setNode(&doc.Body, segs, val)
+		if err != nil {
 			return nil, &SetError{Set: s, Msg: err.Error()}
 		}
-		ast.Walk(tokenOwner{owner: owner, set: s}, val)
+		ast.Walk(tokenOwner{owner: owner, set: s}, placed)
 	}
 	return owner, nil
 }
@@ -170,11 +171,13 @@ func (unposition) Visit(n ast.Node) ast.Visitor {
 }
 
 // setNode puts val at segs below *at, replacing what is there or adding the
-// missing mapping keys.
-func setNode(at *ast.Node, segs []string, val ast.Node) error {
+// missing mapping keys. It returns the node that now holds the set's value
+// with its key (the mapping entry, or val itself), whose tokens are the
+// set's.
+func setNode(at *ast.Node, segs []string, val ast.Node) (ast.Node, error) {
 	if len(segs) == 0 {
 		*at = val
-		return nil
+		return val, nil
 	}
 	switch n := (*at).(type) {
 	case *ast.MappingNode:
@@ -185,35 +188,39 @@ func setNode(at *ast.Node, segs []string, val ast.Node) error {
 					// finding about it (a target's, which points at its
 					// key) names the flag, not the file's line.
 					kv.Key = ast.String(token.New(segs[0], segs[0], &token.Position{}))
+					kv.Value = val
+					return kv, nil
 				}
 				return setNode(&kv.Value, segs[1:], val)
 			}
 		}
-		var v ast.Node = val
-		for i := len(segs) - 1; i >= 1; i-- {
-			v = ast.Mapping(token.New("{", "{", &token.Position{}), true, mappingValue(segs[i], v))
-		}
-		n.Values = append(n.Values, mappingValue(segs[0], v))
-		return nil
+		entry := mappingValue(segs[0], nested(segs[1:], val))
+		n.Values = append(n.Values, entry)
+		return entry, nil
 	case *ast.SequenceNode:
 		i, err := strconv.Atoi(segs[0])
 		if err != nil || i < 0 || i >= len(n.Values) {
-			return fmt.Errorf("%q: expected an index of the list's %d entries (0 to %d)", segs[0], len(n.Values), len(n.Values)-1)
+			return nil, fmt.Errorf("%q: expected an index of the list's %d entries (0 to %d)", segs[0], len(n.Values), len(n.Values)-1)
 		}
 		return setNode(&n.Values[i], segs[1:], val)
 	case *ast.AliasNode, *ast.AnchorNode:
-		return errors.New("the path goes through a YAML anchor or alias; set a value the file writes out")
+		return nil, errors.New("the path goes through a YAML anchor or alias; set a value the file writes out")
 	case *ast.NullNode, nil:
-		var v ast.Node = val
-		for i := len(segs) - 1; i >= 0; i-- {
-			v = ast.Mapping(token.New("{", "{", &token.Position{}), true, mappingValue(segs[i], v))
-		}
-		*at = v
-		return nil
+		*at = nested(segs, val)
+		return *at, nil
 	case *ast.TagNode:
 		return setNode(&n.Value, segs, val)
 	}
-	return fmt.Errorf("%q is below a value that is neither a mapping nor a list", segs[0])
+	return nil, fmt.Errorf("%q is below a value that is neither a mapping nor a list", segs[0])
+}
+
+// nested is val below the mapping keys segs, as the file would nest it.
+func nested(segs []string, val ast.Node) ast.Node {
+	v := val
+	for i := len(segs) - 1; i >= 0; i-- {
+		v = ast.Mapping(token.New("{", "{", &token.Position{}), true, mappingValue(segs[i], v))
+	}
+	return v
 }
 
 func mappingValue(key string, v ast.Node) *ast.MappingValueNode {

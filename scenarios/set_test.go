@@ -104,3 +104,17 @@ func TestSetKeepsFilePositions(t *testing.T) {
 		t.Fatalf("got %v, want the file's error at s.yaml:3", err)
 	}
 }
+
+// A key a set adds inside a fault entry (whose parameters the kind
+// declares) is judged by the decoder, and its error names the flag.
+func TestSetNewKeyInAFault(t *testing.T) {
+	src := "name: s\nphases:\n  - {name: steady, duration: 60s}\nfaults:\n  - {at: 10s, kind: restart}\n"
+	_, err := LoadBytes("s.yaml", []byte(src), mustSet(t, "faults[0].mod=kill"))
+	if err == nil || !strings.Contains(err.Error(), `--set faults[0].mod=kill: unknown field "mod"`) {
+		t.Fatalf("got %v", err)
+	}
+	s, err := LoadBytes("s.yaml", []byte(src), mustSet(t, "faults[0].mode=graceful"))
+	if err != nil || s.Faults[0].Params["mode"] != "graceful" {
+		t.Fatalf("faults[0].mode=graceful: %v, %v", err, s)
+	}
+}

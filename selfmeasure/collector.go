@@ -125,7 +125,7 @@ func (c *Collector) begin() {
 	}
 }
 
-// finish closes the window if it is open and not yet closed.
+// Finish closes the window if it is open and not yet closed.
 func (c *Collector) Finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,21 +136,21 @@ func (c *Collector) Finish() {
 	}
 }
 
-// stop cancels the edges that have not passed (an interrupted run).
+// Stop cancels the edges that have not passed (an interrupted run).
 func (c *Collector) Stop() {
 	for _, t := range c.timers {
 		t.Stop()
 	}
 }
 
-// close ends the host timer probe; after report, or when the run fails.
+// Close ends the host timer probe; after report, or when the run fails.
 func (c *Collector) Close() {
 	if c != nil {
 		c.probe.close()
 	}
 }
 
-// report closes the window (if still open) and returns the client section;
+// Report closes the window (if still open) and returns the client section;
 // requests are the recorded cache operations, for CPU per request.
 func (c *Collector) Report(requests uint64) result.ClientReport {
 	c.Stop()

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cacheproof/cacheproof/harness"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -56,7 +56,7 @@ func (o *Options) logf(format string, a ...any) {
 // the scenario's Redis settings.
 type Setup struct {
 	Scenario *scenarios.Scenario
-	Plan     *harness.Plan
+	Plan     *runplan.Plan
 	Trace    *Trace
 	Cal      *Calibration
 	Costs    *Costs
@@ -68,7 +68,7 @@ type Setup struct {
 
 // Prepare builds the stream and measures (or takes) the calibration.
 func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, error) {
-	plan, err := harness.PlanOf(s, o.Getenv)
+	plan, err := runplan.Of(s, o.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 // only receives, and the manager's background connection). That is 41 in
 // the small validation scenario (4 instances, max_conns 8) and 209 in the
 // baseline (4 x 50), as observed.
-func Clients(plan *harness.Plan) Conns {
+func Clients(plan *runplan.Plan) Conns {
 	inst := max(plan.Workload.WithDefaults().Instances, 1)
 	return Conns{Active: inst*plan.Pool.MaxConnections + 1, Idle: 2 * inst}
 }
@@ -448,7 +448,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 // modelNotes state what the model approximates.
 func modelNotes(st *Setup) []string {
 	notes := []string{
-		"the stream is the run's own (harness.PlanOf: the same workload model, seed, prefill history and phases); the prefill's survivors are written oldest first at the history's end, as the run's prefill does",
+		"the stream is the run's own (runplan.Of: the same workload model, seed, prefill history and phases); the prefill's survivors are written oldest first at the history's end, as the run's prefill does",
 		"origin fetch failures (0.2-1% of api misses) are not modelled: the run leaves those keys unfilled, so it may read slightly lower",
 	}
 	for _, f := range st.Trace.Families {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -25,7 +25,7 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := harness.PlanOf(s, func(string) string { return "" })
+	plan, err := runplan.Of(s, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

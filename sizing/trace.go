@@ -1,6 +1,6 @@
 // Package sizing answers "how much memory, and which TTLs, give the
 // target hit rate?" by simulating the access stream a run would send
-// (harness.Plan: the same workload model, prefill history and phases)
+// (runplan.Plan: the same workload model, prefill history and phases)
 // against a model of Redis's eviction (sampled LRU and LFU with an
 // eviction pool of 16, volatile-ttl, and exact LRU for reference), with
 // Redis's lazy and active expiry, at many maxmemory sizes. Key costs come

@@ -33,8 +33,8 @@ func TestDefinedFamiliesIssueTheirOwnCommands(t *testing.T) {
 	if len(m.Families()) != 4 || m.Family("session") != nil {
 		t.Fatalf("catalogue none has %d families: %v", len(m.Families()), m.Families())
 	}
-	if ttls := m.OwnTTLs(); len(ttls) != 1 || ttls["cart:"] != 30*time.Minute {
-		t.Errorf("own TTLs %v, want cart: 30m only", ttls)
+	if ttls := m.OwnTTLs(); len(ttls) != 1 || ttls["cart:{discordId}:items"] != 30*time.Minute {
+		t.Errorf("own TTLs %v, want cart:{discordId}:items 30m only", ttls)
 	}
 	cmds := collect(m.Schedule(steady(60*time.Second, 500)), math.MaxInt)
 	byName := map[string]int{}

@@ -3,7 +3,7 @@ package workload
 import (
 	"fmt"
 	"math"
-	"strings"
+	"strconv"
 	"time"
 )
 
@@ -34,9 +34,20 @@ const (
 	SizeUniform = "uniform"
 )
 
-// Placeholders a key pattern may hold (one at most). {id} ranges over a key
-// space of Family.Keys keys drawn by the family's popularity; the others
-// are the issuing user's own ids, as the seed's patterns are.
+// The placeholders a key pattern may hold (one at most in a family the
+// scenario defines). Any {name} is accepted; what it stands for is its
+// binding:
+//
+//   - {discordId}, {steamId}, {guildId}: the issuing user's own ids, as the
+//     seed's patterns use them;
+//   - {id}, or any other name when the family gives keys: N: the n-th key of
+//     a key space of N keys, drawn by the family's popularity ("id range");
+//   - any other name without keys: the issuing user's number in the
+//     population ("profile:{userId}").
+//
+// Keys belong to a family by the whole pattern (internal/keypattern), not
+// by the text before the placeholder, so "driver:{id}:loc" and
+// "driver:{id}:eta" are two families.
 const (
 	PlaceholderID        = "{id}"
 	PlaceholderDiscordID = "{discordId}"
@@ -44,7 +55,8 @@ const (
 	PlaceholderGuildID   = "{guildId}"
 )
 
-// Placeholders lists the placeholders a scenario's key pattern may use.
+// Placeholders lists the placeholders with a fixed meaning; any other
+// {name} is bound by the family's keys (see above).
 var Placeholders = []string{PlaceholderID, PlaceholderDiscordID, PlaceholderSteamID, PlaceholderGuildID}
 
 // Popularity kinds.
@@ -101,7 +113,7 @@ type Family struct {
 	// Tier is "" for a family with its own TTL outside the tiers: the
 	// rate-limit counters, and a scenario's family written with ttl:
 	// instead of tier:. The driver writes such keys with TTL (as harness
-	// gives the seed's own TTLs, by key prefix: pool.Config.KeyTTL) and
+	// gives the seed's own TTLs, by key pattern: pool.Config.KeyTTL) and
 	// counts them under a tier of its choosing.
 	Tier string
 	// Type is the Redis data type the family's keys hold: TypeString (the
@@ -142,8 +154,9 @@ type Family struct {
 	// catalogue, not the built-in rate-limit counters). Its commands are
 	// its own: one read or write of one of its keys (see Writes).
 	Defined bool
-	// Keys is the key space of a pattern with {id}: keys "...{id}..." for
-	// id in [0, Keys), drawn by Popularity. 0 for the other patterns.
+	// Keys is the key space of a pattern bound to an id range ({id}, or any
+	// other name with keys: N): keys "...{id}..." for id in [0, Keys),
+	// drawn by Popularity. 0 for the other patterns.
 	Keys int
 	// Writes is the share of the family's commands that write (set, hset,
 	// zadd; update with features.invalidation) rather than read
@@ -154,12 +167,92 @@ type Family struct {
 	// for a sorted-set family, the members a key holds (ZAdd rescores one,
 	// ZRange reads the top; a miss fills the set).
 	Fields, Members int
+	// Names are a hash family's field names or a sorted-set family's
+	// member names ("f0".., "m0"..), formatted once by the model (New):
+	// what a field write picks from and a whole-value write sets. Shared:
+	// read, never write.
+	Names []string
 	// SizeDist is how value sizes spread: SizeLognormal ("", around
 	// MeanSize), SizeFixed (MeanSize) or SizeUniform (in [MinSize,
 	// MaxSize], MeanSize their midpoint). For a hash or sorted set it is
 	// the size of one field's value or one member's payload.
 	SizeDist         string
 	MinSize, MaxSize int
+	// Write is how a hash or sorted-set family writes (WriteField, the
+	// default "", or a whole-value mode: see WriteModes); "" for a string.
+	Write string
+	// Producer, when not nil, writes the family at its own rate, apart
+	// from its users' commands (Schedule merges its writes in).
+	Producer *Producer
+}
+
+// Write modes of a hash or sorted-set family (Family.Write).
+const (
+	// WriteField writes one field (HSET key f v) or member (ZADD).
+	WriteField = "field"
+	// WriteWhole writes every field in one HSET, or every member in one
+	// ZADD, over what the key holds (fields it does not name stay).
+	WriteWhole = "whole"
+	// WriteReplaceMulti deletes the key and writes the whole value in
+	// one MULTI/EXEC: readers see the old value or the new one.
+	WriteReplaceMulti = "replace_multi"
+	// WriteReplacePipeline deletes the key and writes the whole value in
+	// one pipeline without MULTI: a reader between the two misses.
+	WriteReplacePipeline = "replace_pipeline"
+)
+
+// WritesWhole reports whether the family's writes write its whole value.
+func (f *Family) WritesWhole() bool { return f.Write != "" && f.Write != WriteField }
+
+// Producer is a family's writers that are not its users (a fleet of
+// devices, a background job): every key rewritten every Every (each off by
+// a uniform draw within ±Jitter), or Rate writes a second over keys drawn
+// by the family's popularity. Exactly one of Every and Rate is set.
+type Producer struct {
+	Every, Jitter time.Duration
+	Rate          float64
+}
+
+// String says how the producer writes, as reports show it: "every 4s ± 1s"
+// or "20/s".
+func (p Producer) String() string {
+	switch {
+	case p.Every > 0 && p.Jitter > 0:
+		return fmt.Sprintf("every %s ± %s", p.Every, p.Jitter)
+	case p.Every > 0:
+		return "every " + p.Every.String()
+	}
+	return strconv.FormatFloat(p.Rate, 'g', -1, 64) + "/s"
+}
+
+// WriteOp names the operation a write of the family issues, with a
+// whole-value write's mode: "set", "hset", "hset_all replace_multi". It
+// says, in reports, which the scenario chose.
+func (f *Family) WriteOp(invalidation bool) string {
+	k := f.writeKind(invalidation)
+	if f.WritesWhole() {
+		return k.String() + " " + f.Write
+	}
+	return k.String()
+}
+
+// writeKind is the operation a write of a defined family is, by its type
+// and write mode; a string's is an update that invalidates every
+// instance's copy with features.invalidation.
+func (f *Family) writeKind(invalidation bool) OpKind {
+	switch {
+	case f.Type == TypeHash && f.WritesWhole():
+		return OpHSetAll
+	case f.Type == TypeHash:
+		return OpHSet
+	case f.Type == TypeZSet && f.WritesWhole():
+		return OpZAddAll
+	case f.Type == TypeZSet:
+		return OpZAdd
+	case invalidation:
+		return OpUpdate
+	}
+	return OpSet
 }
 
 // RateLimitFamily is the name of the built-in family of per-user,
@@ -221,14 +314,4 @@ func DefaultFamilies() []Family {
 		famMetaItems:       {Name: "meta_items", KeyPattern: "meta:items", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 30 * kib, Source: SourceInternal, Popularity: uni, Command: "items", Weight: 8},
 		famMetaPatch:       {Name: "meta_current_patch", KeyPattern: "meta:current_patch", Tier: "meta", TTL: 3600 * time.Second, MeanSize: 1 * kib, Source: SourceInternal, Popularity: uni, Command: "patch", Weight: 7},
 	}
-}
-
-// keyPrefix is the constant part of a pattern before its placeholder
-// ("stratz:profile:" for "stratz:profile:{steamId}"); for a placeholder-free
-// pattern it is the whole key.
-func keyPrefix(pattern string) string {
-	if i := strings.IndexByte(pattern, '{'); i >= 0 {
-		return pattern[:i]
-	}
-	return pattern
 }

@@ -113,7 +113,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"families", Config{Catalogue: CatalogueNone}},
 		{"families[0].type", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1, Type: "list"}}}},
 		{"families[0].fields", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1, Type: TypeHash}}}},
-		{"families[0].key", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{user}", Tier: "api", MeanSize: 10, Weight: 1}}}},
+		{"families[0].key", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{discordID}", Tier: "api", MeanSize: 10, Weight: 1}}}},
 		{"families[0].ttl", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", TTL: time.Minute, MeanSize: 10, Weight: 1}}}},
 		{"families[1].key", Config{Families: []FamilyOverride{{Name: "session"}}, Defined: []Family{{Name: "a", KeyPattern: "session:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1}}}},
 		{"rate_limit.hits", Config{RateLimitHits: -1}},

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/cacheproof/cacheproof/internal/keypattern"
 )
 
 // UserID indexes the population: [0, Config.Population).
@@ -55,12 +56,12 @@ type Model struct {
 	own       int  // index of the first defined family (len(fams) when none)
 	// Per family: the placeholder its pattern holds, the rate-limit key's
 	// tail (":"+command), and for a defined family its key sampler and
-	// permutation ({id}) and its hash fields or sorted-set members.
+	// permutation ({id}); its hash fields or sorted-set members are
+	// Family.Names.
 	ph      []uint8
 	rlTail  []string
 	keyPerm []permutation
 	keySamp []*Sampler
-	members [][]string
 	// Shared, read-only Keys/Sizes/Families of multi-key operations.
 	metaKeys     []string // meta:heroes, meta:items
 	metaSizes    []int
@@ -69,39 +70,47 @@ type Model struct {
 	profileFams  []*Family // stratz_profile, opendota_profile
 }
 
-// Placeholder kinds of a pattern (Model.ph).
+// Placeholder bindings of a pattern (Model.ph): what its one placeholder
+// stands for (see Placeholders).
 const (
-	phNone uint8 = iota
-	phID
-	phDiscord
-	phSteam
-	phGuild
-	phCommand // the rate-limit counters' {discordId}:{command}
+	phNone    uint8 = iota
+	phID            // an id range: Family.Keys keys drawn by popularity
+	phDiscord       // the user's discordId
+	phSteam         // the user's steamId
+	phGuild         // the user's guildId
+	phUser          // the user's number in the population (any other name)
+	phCommand       // the rate-limit counters' {discordId}:{command}
 )
 
-// splitPattern returns the constant parts of a pattern around its one
-// placeholder and the placeholder's kind (phNone, prefix = pattern, when it
-// has none). The seed's patterns end in theirs.
-func splitPattern(pattern string) (prefix, suffix string, ph uint8) {
-	i := strings.IndexByte(pattern, '{')
-	if i < 0 {
+// rateLimitPattern is the rate-limit counters' key pattern, whose
+// {command} is a word (the command's name).
+var rateLimitPattern = keypattern.MustParse("ratelimit:{discordId}:{command}", "command")
+
+// bindPattern returns the literal parts of a pattern around its one
+// placeholder and the placeholder's binding (phNone, prefix = pattern, when
+// it has none or does not parse: validation reports that). ranged says the
+// family gives keys: N, which binds any name but the user's seed ids to an
+// id range.
+func bindPattern(pattern string, ranged bool) (prefix, suffix string, ph uint8) {
+	p, err := keypattern.Parse(pattern)
+	if err != nil || p.NumPlaceholders() == 0 {
 		return pattern, "", phNone
 	}
-	j := strings.IndexByte(pattern[i:], '}')
-	if j < 0 {
-		return pattern, "", phNone
-	}
-	switch pattern[i : i+j+1] {
-	case PlaceholderID:
-		ph = phID
+	prefix, suffix = p.Literal(0), p.Literal(p.NumPlaceholders())
+	switch "{" + p.Names()[0] + "}" {
 	case PlaceholderDiscordID:
-		ph = phDiscord
+		return prefix, suffix, phDiscord
 	case PlaceholderSteamID:
-		ph = phSteam
+		return prefix, suffix, phSteam
 	case PlaceholderGuildID:
-		ph = phGuild
+		return prefix, suffix, phGuild
+	case PlaceholderID:
+		return prefix, suffix, phID
 	}
-	return pattern[:i], pattern[i+j+1:], ph
+	if ranged {
+		return prefix, suffix, phID
+	}
+	return prefix, suffix, phUser
 }
 
 // New builds a model from cfg (defaults applied, then validated).
@@ -180,12 +189,11 @@ func New(cfg Config) (*Model, error) {
 	m.cum = make([]float64, n)
 	m.keyPerm = make([]permutation, n)
 	m.keySamp = make([]*Sampler, n)
-	m.members = make([][]string, n)
 	var err error
 	for i := range m.fams {
 		f := &m.fams[i]
 		f.Index = i
-		m.prefix[i], m.suffix[i], m.ph[i] = splitPattern(f.KeyPattern)
+		m.prefix[i], m.suffix[i], m.ph[i] = bindPattern(f.KeyPattern, f.Keys > 0)
 		if i == m.rl {
 			m.prefix[i], m.suffix[i], m.ph[i] = "ratelimit:", "", phCommand
 		}
@@ -206,9 +214,9 @@ func New(cfg Config) (*Model, error) {
 		}
 		switch f.Type {
 		case TypeHash:
-			m.members[i] = names("f", f.Fields)
+			f.Names = names("f", f.Fields)
 		case TypeZSet:
-			m.members[i] = names("m", f.Members)
+			f.Names = names("m", f.Members)
 		}
 	}
 	if m.users, err = NewSampler(Popularity{Kind: PopZipf, Exponent: cfg.Zipf}, cfg.Population); err != nil {
@@ -253,16 +261,17 @@ func names(prefix string, n int) []string {
 	return out
 }
 
-// OwnTTLs returns, by key prefix, the TTL of each family that has its own
+// OwnTTLs returns, by key pattern, the TTL of each family that has its own
 // outside the tiers (Tier ""): the scenario's families written with ttl:,
-// whose keys the manager must expire by prefix (pool.Config.KeyTTL), as
+// whose keys the manager must expire by pattern (pool.Config.KeyTTL), as
 // harness does for the seed's own TTLs. The rate-limit counters are left
-// out: their script sets their window. Validation keeps prefixes disjoint.
+// out: their script sets their window. Validation keeps the patterns
+// disjoint (no key matches two).
 func (m *Model) OwnTTLs() map[string]time.Duration {
 	out := map[string]time.Duration{}
-	for i, f := range m.fams {
+	for _, f := range m.fams {
 		if f.Tier == "" && f.RateLimit == 0 && f.TTL > 0 {
-			out[m.prefix[i]] = f.TTL
+			out[f.KeyPattern] = f.TTL
 		}
 	}
 	return out
@@ -360,10 +369,11 @@ func (m *Model) Size(fam *Family, key string) int {
 }
 
 // Key formats family fam's key for a user or guild id number (the steamId,
-// discordId or guildId its pattern names, or the key's number in an {id}
-// family's key space). Single-key families ignore id.
+// discordId or guildId its pattern names, the user's number for another
+// user-bound name, or the key's number in an id range's key space).
+// Single-key families ignore id.
 func (m *Model) Key(fam *Family, id uint64) string {
-	prefix, suffix, ph := splitPattern(fam.KeyPattern)
+	prefix, suffix, ph := bindPattern(fam.KeyPattern, fam.Keys > 0)
 	if ph == phNone {
 		return fam.KeyPattern
 	}

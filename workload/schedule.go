@@ -61,6 +61,13 @@ const (
 	OpZRange
 	// OpZAdd adds or rescores member Field of the sorted set at Key.
 	OpZAdd
+	// OpHSetAll writes every field of the hash at Key in one HSET (each
+	// field Size bytes), as Family.Write says: over what is there, or
+	// replacing it (DEL first, in MULTI/EXEC or a pipeline).
+	OpHSetAll
+	// OpZAddAll writes every member of the sorted set at Key in one ZADD,
+	// as Family.Write says (see OpHSetAll).
+	OpZAddAll
 
 	// NumOpKinds is the number of kinds: per-kind counters are arrays of
 	// this length.
@@ -98,6 +105,10 @@ func (k OpKind) String() string {
 		return "zrange"
 	case OpZAdd:
 		return "zadd"
+	case OpHSetAll:
+		return "hset_all"
+	case OpZAddAll:
+		return "zadd_all"
 	}
 	return "unknown"
 }
@@ -116,7 +127,7 @@ func (k OpKind) Reads() bool {
 // was present (a fill after a miss is implied by Reads, not this).
 func (k OpKind) Writes() bool {
 	switch k {
-	case OpSet, OpCAS, OpRateLimit, OpUpdate, OpHSet, OpZAdd:
+	case OpSet, OpCAS, OpRateLimit, OpUpdate, OpHSet, OpZAdd, OpHSetAll, OpZAddAll:
 		return true
 	}
 	return false
@@ -152,7 +163,8 @@ type Op struct {
 	Families []*Family
 	// Field is the hash field (OpHGet, OpHSet) or sorted-set member
 	// (OpZAdd) the operation addresses; "" for OpZRange, which reads the
-	// set's top.
+	// set's top, and for OpHSetAll and OpZAddAll, which write every one
+	// (Family.Names).
 	Field string
 }
 
@@ -168,6 +180,11 @@ type Command struct {
 	// observable.
 	Instance int
 	Ops      []Op // executed in order
+	// Producer is, for a write of a family's producer (its writers that
+	// are not users: a device fleet, a background job), the family's name;
+	// "" for a user's command. A producer's command is one write, User 0,
+	// Instance its key's number modulo the instances.
+	Producer string
 }
 
 // Schedule yields commands in intended-start order: an open-loop plan that
@@ -198,6 +215,18 @@ type Schedule struct {
 	bits   []uint64 // active users, one bit per UserID
 	ends   sessHeap
 	lastAt time.Duration
+
+	// Producers' writes, merged with the users' commands: the next user
+	// command is drawn ahead (pend) and a producer's write due before it
+	// goes first. end is the phases' total; shown is the users active at
+	// the last returned command.
+	prods     []*producerSched
+	pend      Command
+	pendOK    bool
+	pendUsers int
+	usersDone bool
+	end       time.Duration
+	shown     int
 }
 
 // slot is one concurrently active user and its precomputed own keys.
@@ -212,6 +241,8 @@ type slot struct {
 	sizes                 [famUserConnected + 1]int32
 }
 
+// sessEnd is a session's end (slot and its generation), or in a per-key
+// producer's heap a key's next write (slot the key's, gen unused).
 type sessEnd struct {
 	at   time.Duration
 	slot int32
@@ -241,11 +272,40 @@ func (m *Model) Schedule(phases []PhasePlan) *Schedule {
 		bits:     make([]uint64, (m.cfg.Population+63)/64),
 	}
 	s.slots = make([]slot, 0, min(peak, s.capacity))
+	for _, p := range phases {
+		s.end += max(p.Duration, 0)
+	}
+	s.newProducers(seed)
 	return s
 }
 
-// Next returns the next command, or false once the last phase has ended.
+// Next returns the next command, a user's or a producer's, in intended
+// start order, or false once the last phase has ended.
 func (s *Schedule) Next() (Command, bool) {
+	if len(s.prods) == 0 {
+		c, ok := s.nextUser()
+		s.shown = s.active
+		return c, ok
+	}
+	if !s.pendOK && !s.usersDone {
+		s.pend, s.pendOK = s.nextUser()
+		s.pendUsers, s.usersDone = s.active, !s.pendOK
+	}
+	i, at := s.nextProducer()
+	if s.pendOK && (i < 0 || s.pend.At <= at) {
+		s.pendOK = false
+		s.shown = s.pendUsers
+		return s.pend, true
+	}
+	if i < 0 {
+		return Command{}, false
+	}
+	return s.produce(i, at), true
+}
+
+// nextUser returns the next user command, or false once the last phase
+// has ended.
+func (s *Schedule) nextUser() (Command, bool) {
 	for s.pi < len(s.phases) {
 		p := &s.phases[s.pi]
 		d := p.Duration.Seconds()
@@ -306,7 +366,7 @@ func solveArrival(a, b, e, rem float64) (float64, bool) {
 }
 
 // Active is the number of users active at the last returned command's time.
-func (s *Schedule) Active() int { return s.active }
+func (s *Schedule) Active() int { return s.shown }
 
 // Phase is the index of the phase the schedule is in (len(phases) when done).
 func (s *Schedule) Phase() int { return s.pi }
@@ -546,28 +606,35 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 		key = joinKey(m.prefix[fi], sl.steam, m.suffix[fi])
 	case phGuild:
 		key = joinKey(m.prefix[fi], sl.guild, m.suffix[fi])
+	case phUser:
+		key = joinKey(m.prefix[fi], uint64(sl.user), m.suffix[fi])
+	}
+	if write {
+		return s.writeOp(fi, key, s.cmd)
 	}
 	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
 	switch f.Type {
 	case TypeHash:
-		op.Kind, op.Field = OpHGet, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
-		if write {
-			op.Kind = OpHSet
-		}
+		op.Kind, op.Field = OpHGet, f.Names[s.cmd.IntN(len(f.Names))]
 	case TypeZSet:
 		op.Kind = OpZRange
-		if write {
-			op.Kind, op.Field = OpZAdd, m.members[fi][s.cmd.IntN(len(m.members[fi]))]
-		}
 	default:
-		switch {
-		case !write:
-			op.Kind = OpGetOrFetch
-		case m.feat.Invalidation:
-			op.Kind = OpUpdate
-		default:
-			op.Kind = OpSet
-		}
+		op.Kind = OpGetOrFetch
+	}
+	return op
+}
+
+// writeOp is one write of key of defined family fi, as its type and write
+// mode say: a field or member drawn from r, the whole value, or for a
+// string a set (an update that invalidates every instance's copy with
+// features.invalidation). Users' writes and producers' are the same
+// operations.
+func (s *Schedule) writeOp(fi int, key string, r *rand.Rand) Op {
+	m := s.m
+	f := &m.fams[fi]
+	op := Op{Kind: f.writeKind(m.feat.Invalidation), Family: f, Key: key, Size: m.Size(f, key)}
+	if op.Kind == OpHSet || op.Kind == OpZAdd {
+		op.Field = f.Names[r.IntN(len(f.Names))]
 	}
 	return op
 }
@@ -617,21 +684,34 @@ func (h *sessHeap) pop() sessEnd {
 	n := len(a) - 1
 	a[0] = a[n]
 	a = a[:n]
-	i := 0
+	a.down(0)
+	*h = a
+	return top
+}
+
+// init orders a filled heap.
+func (h sessHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// down moves entry i down to its place (after its time grew, or to fill
+// the root).
+func (h sessHeap) down(i int) {
+	n := len(h)
 	for {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && a[l].at < a[m].at {
+		if l < n && h[l].at < h[m].at {
 			m = l
 		}
-		if r < n && a[r].at < a[m].at {
+		if r < n && h[r].at < h[m].at {
 			m = r
 		}
 		if m == i {
-			break
+			return
 		}
-		a[i], a[m] = a[m], a[i]
+		h[i], h[m] = h[m], h[i]
 		i = m
 	}
-	*h = a
-	return top
 }

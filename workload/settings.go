@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/internal/keypattern"
 	"github.com/cacheproof/cacheproof/internal/textdist"
 	"github.com/cacheproof/cacheproof/internal/units"
 )
@@ -62,10 +62,13 @@ type Settings struct {
 type FamilySettings struct {
 	Name string `yaml:"name" json:"name"`
 	// Key is a defined family's key pattern, with at most one placeholder
-	// (Placeholders): "product:{id}" over keys: N, "cart:{discordId}",
-	// or none for a single key.
+	// of any name, anywhere in it (see Placeholders for the bindings):
+	// "product:{id}" or "driver:{driverId}:loc" over keys: N,
+	// "cart:{discordId}", "profile:{userId}", or none for a single key.
+	// Keys belong to a family by the whole pattern.
 	Key string `yaml:"key,omitempty" json:"key,omitempty"`
-	// Keys is the key space of a pattern with {id}.
+	// Keys is the key space of a pattern bound to an id range: {id}, or
+	// any name but the user's seed ids.
 	Keys int `yaml:"keys,omitempty" json:"keys,omitempty"`
 	// Tier (one of pool's tiers) or TTL (the family's own expiry), not
 	// both.
@@ -88,6 +91,16 @@ type FamilySettings struct {
 	Weight     *float64            `yaml:"weight,omitempty" json:"weight,omitempty"`
 	// Writes is a defined family's share of commands that write (0 to 1).
 	Writes float64 `yaml:"writes,omitempty" json:"writes,omitempty"`
+	// Write is how a hash or sorted-set family's writes (its users' and its
+	// producer's) write: field (the default: one field or member),
+	// whole (every field in one HSET, or every member in one ZADD, over
+	// what is there), replace_multi (DEL then the whole value, in
+	// MULTI/EXEC) or replace_pipeline (the same in one pipeline, not
+	// atomic: a reader between them misses).
+	Write string `yaml:"write,omitempty" json:"write,omitempty"`
+	// Producer writes the family at its own rate, whatever the users do
+	// (a device fleet, a background job); nil: only users write it.
+	Producer *ProducerSettings `yaml:"producer,omitempty" json:"producer,omitempty"`
 	// Source is the upstream a defined family's misses fall through to
 	// (default internal); Command names its commands (default its name).
 	Source  string `yaml:"source,omitempty" json:"source,omitempty"`
@@ -106,6 +119,18 @@ type FeatureSettings struct {
 	CAS                 *bool `yaml:"cas,omitempty" json:"cas"`
 	MGet                *bool `yaml:"mget,omitempty" json:"mget"`
 	Invalidation        *bool `yaml:"invalidation,omitempty" json:"invalidation"`
+}
+
+// ProducerSettings is a family's producer: writers that are not the users,
+// each write one command of its own in the run's load. Either every key is
+// rewritten every Every (each key at its own phase, each interval off by a
+// uniform draw within ±Jitter), as a fleet of devices reports, or Rate
+// writes a second go to keys drawn by the family's popularity, as a job
+// refreshing the hot ones does.
+type ProducerSettings struct {
+	Every  units.Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	Jitter units.Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Rate   float64        `yaml:"rate,omitempty" json:"rate,omitempty"`
 }
 
 // RateLimitSettings is the rate limit each user's commands count against:
@@ -165,6 +190,12 @@ const (
 	MaxTTL = 365 * 24 * time.Hour
 	// MaxRateLimitHits bounds the rate limit's hits per window.
 	MaxRateLimitHits = 1_000_000
+	// MinProducerEvery and MaxProducerEvery bound a producer's interval
+	// per key; MaxProducerRate bounds its writes a second (one run's
+	// driver issues a few hundred thousand operations a second at most).
+	MinProducerEvery = 10 * time.Millisecond
+	MaxProducerEvery = 24 * time.Hour
+	MaxProducerRate  = 1_000_000
 )
 
 // Arrivals, PopularityKinds and Sources list the values the settings accept.
@@ -175,6 +206,7 @@ var (
 	Catalogues      = []string{CatalogueSeed, CatalogueNone}
 	Types           = []string{TypeString, TypeHash, TypeZSet}
 	SizeDists       = []string{SizeLognormal, SizeFixed, SizeUniform}
+	WriteModes      = []string{WriteField, WriteWhole, WriteReplaceMulti, WriteReplacePipeline}
 )
 
 // defaultActiveUsers and defaultGuilds are the defaults that depend on the
@@ -304,17 +336,20 @@ func (s Settings) validateFamilies(l *field.List) {
 			weights[f.Name] = f.Weight
 		}
 	}
-	// Each family's key prefix, to find overlaps (TTLs and per-family
-	// figures go by prefix).
-	type owner struct{ name, prefix, path string }
-	var prefixes []owner
+	// Each family's key pattern, to find overlaps: TTLs and per-family
+	// figures go by the pattern a key matches, so no key may match two.
+	type owner struct {
+		name, path string
+		pat        keypattern.Pattern
+	}
+	var pats []owner
 	if s.seedCatalogue() {
 		for _, f := range DefaultFamilies() {
-			prefixes = append(prefixes, owner{f.Name, keyPrefix(f.KeyPattern), ""})
+			pats = append(pats, owner{f.Name, "", keypattern.MustParse(f.KeyPattern)})
 		}
 	}
 	if s.Features.RateLimit != nil && *s.Features.RateLimit {
-		prefixes = append(prefixes, owner{RateLimitFamily, "ratelimit:", ""})
+		pats = append(pats, owner{RateLimitFamily, "", rateLimitPattern})
 	}
 	seen := map[string]bool{}
 	for i, f := range s.Families {
@@ -362,8 +397,8 @@ func (s Settings) validateFamilies(l *field.List) {
 				}
 			}
 			s.validateDefined(l, p, f)
-			if pre := keyPrefix(f.Key); f.Key != "" {
-				prefixes = append(prefixes, owner{f.Name, pre, p + ".key"})
+			if pat, err := keypattern.Parse(f.Key); err == nil {
+				pats = append(pats, owner{f.Name, p + ".key", pat})
 			}
 		}
 		if pp := f.Popularity; pp != nil {
@@ -373,16 +408,16 @@ func (s Settings) validateFamilies(l *field.List) {
 			validatePopularity(l, p+".popularity", *pp)
 		}
 	}
-	for i, a := range prefixes {
+	for i, a := range pats {
 		if a.path == "" {
 			continue
 		}
-		for j, b := range prefixes {
+		for j, b := range pats {
 			if i == j || a.name == b.name || (j > i && b.path != "") {
 				continue // each defined pair once, from the later one
 			}
-			if strings.HasPrefix(a.prefix, b.prefix) || strings.HasPrefix(b.prefix, a.prefix) {
-				l.Add(a.path, "key prefix %q overlaps family %s's %q: TTLs and per-family figures go by a key's prefix, so no family's may start another's", a.prefix, b.name, b.prefix)
+			if ex, ok := keypattern.Overlap(a.pat, b.pat); ok {
+				l.Add(a.path, "key pattern %q overlaps family %s's %q: a key such as %q matches both, and TTLs and per-family figures go by the pattern a key matches", a.pat, b.name, b.pat, ex)
 				break
 			}
 		}
@@ -419,6 +454,8 @@ func validateOverride(l *field.List, p string, f FamilySettings) {
 		{"fields", field.Given(f.Wrote, "fields", f.Fields)},
 		{"members", field.Given(f.Wrote, "members", f.Members)},
 		{"writes", field.Given(f.Wrote, "writes", f.Writes)},
+		{"write", field.Given(f.Wrote, "write", f.Write)},
+		{"producer", f.Producer != nil},
 		{"source", field.Given(f.Wrote, "source", f.Source)},
 		{"command", field.Given(f.Wrote, "command", f.Command)},
 	} {
@@ -473,18 +510,19 @@ func (s Settings) validateSizes(l *field.List, p string, f FamilySettings) {
 // validateDefined checks a family the scenario defines.
 func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	if f.Key == "" {
-		l.Add(p+".key", "required: a family you define needs its key pattern, e.g. key: \"product:{id}\" (placeholders: %s)", strings.Join(Placeholders, ", "))
+		l.Add(p+".key", "required: a family you define needs its key pattern, e.g. key: \"product:{id}\" (any {name}: %s are the user's ids, {id} or a name with keys: N an id range, another name the user's number)", strings.Join(Placeholders[1:], ", "))
 	} else if why := checkPattern(f.Key); why != "" {
 		l.Add(p+".key", "%s", why)
 	}
-	_, _, ph := splitPattern(f.Key)
+	keysGiven := field.Given(f.Wrote, "keys", f.Keys)
+	_, _, ph := bindPattern(f.Key, keysGiven)
 	switch {
-	case ph == phID && !field.Given(f.Wrote, "keys", f.Keys):
+	case ph == phID && !keysGiven:
 		l.Add(p+".keys", "required: a pattern with {id} ranges over keys: N keys")
 	case ph == phID && (f.Keys < 1 || f.Keys > MaxPopulation):
 		l.Add(p+".keys", "%d out of range, expected 1 to 100,000,000", f.Keys)
-	case ph != phID && field.Given(f.Wrote, "keys", f.Keys):
-		l.Add(p+".keys", "applies only to a pattern with {id} (this one's keys are %s)", patternKeys(ph))
+	case ph != phID && keysGiven:
+		l.Add(p+".keys", "applies only to a pattern whose placeholder is an id range (this one's keys are %s)", patternKeys(ph))
 	}
 	tier, ttl := field.Given(f.Wrote, "tier", f.Tier), field.Given(f.Wrote, "ttl", f.TTL)
 	switch {
@@ -513,51 +551,89 @@ func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	if !(f.Writes >= 0 && f.Writes <= 1) {
 		l.Add(p+".writes", "%g out of range, expected the share of commands that write, 0 to 1", f.Writes)
 	}
+	if field.Given(f.Wrote, "write", f.Write) {
+		if f.Type != TypeHash && f.Type != TypeZSet {
+			l.Add(p+".write", "applies only to type hash or zset (this family's type is %s): a string is always written whole", f.Type)
+		} else {
+			l.OneOf(p+".write", f.Write, WriteModes)
+		}
+	}
+	if f.Producer != nil {
+		validateProducer(l, p+".producer", *f.Producer, ph, f.Keys)
+	}
 	l.OneOf(p+".source", f.Source, Sources)
 	if f.Command == "" || strings.ContainsAny(f.Command, " \t\n{}") {
 		l.Add(p+".command", "%q must be a non-empty name without spaces or braces (it names the command in reports and its rate-limit key)", f.Command)
 	}
 }
 
-// checkPattern says what is wrong with a key pattern, or "".
+// validateProducer checks a family's producer: every (with its jitter) or
+// rate, not both, on keys of the family's own (an id range or a single
+// key: users' own keys are written by their users), at a rate one run can
+// issue.
+func validateProducer(l *field.List, p string, pr ProducerSettings, ph uint8, keys int) {
+	every, rate := pr.Every > 0, pr.Rate != 0
+	switch {
+	case every && rate:
+		l.Add(p, "set every (each key rewritten every D) or rate (writes a second over the family by its popularity), not both")
+		return
+	case !every && !rate:
+		l.Add(p, "needs every (each key rewritten every D, e.g. every: 4s) or rate (writes a second over the family, e.g. rate: 5)")
+		return
+	}
+	if ph != phID && ph != phNone {
+		l.Add(p, "writes keys of the family's own, and this family's keys are %s: give it an id range ({id} or a name with keys: N) or a single key", patternKeys(ph))
+	}
+	n := 1
+	if ph == phID {
+		n = max(keys, 1)
+	}
+	if every && n > MaxProducerKeys {
+		l.Add(p+".every", "a per-key producer follows at most 1,000,000 keys (this family has %d): use rate for a larger family", n)
+	}
+	if every {
+		if pr.Every.D() < MinProducerEvery || pr.Every.D() > MaxProducerEvery {
+			l.Add(p+".every", "%s out of range, expected %s to %s", pr.Every.D(), MinProducerEvery, MaxProducerEvery)
+		} else if r := float64(n) / pr.Every.D().Seconds(); r > MaxProducerRate {
+			l.Add(p+".every", "%d keys every %s is %.0f writes a second, beyond %d", n, pr.Every.D(), r, MaxProducerRate)
+		}
+		if pr.Jitter < 0 || pr.Jitter >= pr.Every {
+			l.Add(p+".jitter", "%s out of range, expected 0s up to (not including) every (%s)", pr.Jitter.D(), pr.Every.D())
+		}
+		return
+	}
+	if pr.Jitter != 0 {
+		l.Add(p+".jitter", "applies only with every: rate's writes arrive as a Poisson stream")
+	}
+	if !(pr.Rate > 0 && pr.Rate <= MaxProducerRate) {
+		l.Add(p+".rate", "%g out of range, expected more than 0 and at most %d writes a second", pr.Rate, MaxProducerRate)
+	}
+}
+
+// checkPattern says what is wrong with a defined family's key pattern, or
+// "": one that does not parse, more than one placeholder, or a placeholder
+// spelt like one of the user's ids in another case ({discordID}), which
+// would otherwise quietly bind to the user's number.
 func checkPattern(pattern string) string {
-	if strings.ContainsAny(pattern, " \t\r\n") {
-		return fmt.Sprintf("key pattern %q holds whitespace", pattern)
+	pat, err := keypattern.Parse(pattern)
+	if err != nil {
+		return err.Error()
 	}
-	n := 0
-	for rest := pattern; ; {
-		i := strings.IndexByte(rest, '{')
-		if i < 0 {
-			if strings.IndexByte(rest, '}') >= 0 {
-				return fmt.Sprintf("key pattern %q has a '}' without its '{'", pattern)
-			}
-			break
-		}
-		j := strings.IndexByte(rest[i:], '}')
-		if j < 0 {
-			return fmt.Sprintf("key pattern %q has a '{' without its '}'", pattern)
-		}
-		ph := rest[i : i+j+1]
-		if !slices.Contains(Placeholders, ph) {
-			msg := fmt.Sprintf("unknown placeholder %s, expected one of %s", ph, strings.Join(Placeholders, ", "))
-			if sug := textdist.Suggest(ph, Placeholders); sug != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", sug)
-			}
-			return msg
-		}
-		n++
-		rest = rest[i+j+1:]
-	}
-	if n > 1 {
+	if n := pat.NumPlaceholders(); n > 1 {
 		return fmt.Sprintf("key pattern %q has %d placeholders; a family's keys vary by one", pattern, n)
 	}
-	if keyPrefix(pattern) == "" && n == 1 {
-		return fmt.Sprintf("key pattern %q starts with its placeholder: give it a constant prefix (\"name:\") so its keys are told from other families'", pattern)
+	for _, name := range pat.Names() {
+		ph := "{" + name + "}"
+		for _, known := range Placeholders {
+			if ph != known && strings.EqualFold(ph, known) {
+				return fmt.Sprintf("placeholder %s is spelt like %s (did you mean %s? names are case-sensitive, and any other name is the user's number or, with keys: N, an id range)", ph, known, known)
+			}
+		}
 	}
 	return ""
 }
 
-// patternKeys says which keys a pattern without {id} has.
+// patternKeys says which keys a pattern not bound to an id range has.
 func patternKeys(ph uint8) string {
 	switch ph {
 	case phDiscord, phSteam, phGuild:
@@ -573,7 +649,10 @@ func (s Settings) defaultDefined(f *FamilySettings) {
 	field.Default(&f.SizeDist, f.Wrote, "size_dist", SizeLognormal)
 	field.Default(&f.Source, f.Wrote, "source", SourceInternal)
 	field.Default(&f.Command, f.Wrote, "command", f.Name)
-	if _, _, ph := splitPattern(f.Key); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
+	if f.Type == TypeHash || f.Type == TypeZSet {
+		field.Default(&f.Write, f.Wrote, "write", WriteField)
+	}
+	if _, _, ph := bindPattern(f.Key, field.Given(f.Wrote, "keys", f.Keys)); ph == phID && f.Popularity == nil && !f.Wrote["popularity"] {
 		f.Popularity = &PopularitySettings{Kind: PopZipf, Exponent: s.Zipf}
 	}
 }
@@ -584,7 +663,7 @@ func (s Settings) popularityIgnored(f FamilySettings) string {
 	if s.override(f) {
 		return popularityIgnored(f.Name)
 	}
-	switch _, _, ph := splitPattern(f.Key); ph {
+	switch _, _, ph := bindPattern(f.Key, field.Given(f.Wrote, "keys", f.Keys)); ph {
 	case phID:
 		return ""
 	case phNone:
@@ -788,7 +867,10 @@ func catalogueByName() map[string]Family {
 func (f FamilySettings) family() Family {
 	fam := Family{Name: f.Name, KeyPattern: f.Key, Tier: f.Tier, Type: f.Type, TTL: f.TTL.D(), MeanSize: int(f.MeanSize),
 		Source: f.Source, Command: f.Command, Keys: f.Keys, Writes: f.Writes, Fields: f.Fields, Members: f.Members,
-		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true}
+		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true, Write: f.Write}
+	if pr := f.Producer; pr != nil {
+		fam.Producer = &Producer{Every: pr.Every.D(), Jitter: pr.Jitter.D(), Rate: pr.Rate}
+	}
 	if p := f.Popularity; p != nil {
 		fam.Popularity = Popularity{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
 	}
@@ -804,7 +886,13 @@ func definedSettings(d Family) FamilySettings {
 	w := d.Weight
 	f := FamilySettings{Name: d.Name, Key: d.KeyPattern, Keys: d.Keys, Tier: d.Tier, TTL: units.Duration(d.TTL), Type: d.Type,
 		Fields: d.Fields, Members: d.Members, SizeDist: d.SizeDist, MinSize: units.Size(d.MinSize), MaxSize: units.Size(d.MaxSize),
-		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command}
+		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command, Write: d.Write}
+	if pr := d.Producer; pr != nil {
+		f.Producer = &ProducerSettings{Every: units.Duration(pr.Every), Jitter: units.Duration(pr.Jitter), Rate: pr.Rate}
+	}
+	if (f.Type == TypeHash || f.Type == TypeZSet) && f.Write == "" {
+		f.Write = WriteField
+	}
 	if d.SizeDist != SizeUniform {
 		f.MeanSize = units.Size(d.MeanSize)
 	}

@@ -171,6 +171,7 @@ func TestExitCodeUsage(t *testing.T) {
 		{[]string{"run", "-s", "baseline", "--set", "maxmemory"}, "--set maxmemory: expected PATH=VALUE"},
 		{[]string{"capacity", "-s", "baseline", "--set", "workload.active_users=0"}, "--set workload.active_users=0: workload.active_users: must be at least 1"},
 		{[]string{"size", "-s", "baseline", "--set", "pool.max_conns=x"}, "--set pool.max_conns=x: expected a whole number"},
+		{[]string{"validate", "baseline", "--set", "phases[9].duration=1s"}, "--set phases[9].duration=1s: \"9\": expected an index"},
 	} {
 		r := run(t, tc.args...)
 		if r.code != exitUsage {

@@ -16,8 +16,10 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("validate", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quiet := fs.BoolP("quiet", "q", false, "print only problems")
+	var sets []string
+	fs.StringArrayVar(&sets, "set", nil, setHelp+"; checked against every file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: cacheproof validate FILE|NAME...\n\nChecks scenario files: unknown fields, wrong types, impossible values.\nExit 0 when all are valid, 2 otherwise.\n\nFlags:\n%s\nExamples:\n  cacheproof validate scenarios/*.yaml\n  cacheproof validate baseline\n", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: cacheproof validate FILE|NAME...\n\nChecks scenario files: unknown fields, wrong types, impossible values.\nExit 0 when all are valid, 2 otherwise.\n\nFlags:\n%s\nExamples:\n  cacheproof validate scenarios/*.yaml\n  cacheproof validate baseline\n  cacheproof validate baseline --set target.redis.maxmemory=32mb\n", fs.FlagUsages())
 	}
 	if code := parseFlags(fs, args, stderr); code != next {
 		return code
@@ -28,9 +30,8 @@ func validateMain(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, f := range fs.Args() {
-		s, err := scenarios.Resolve(f)
-		if err != nil {
-			printScenarioErr(stderr, err)
+		s, c := resolveWithSets(f, sets, stderr)
+		if c != next {
 			code = exitUsage
 			continue
 		}

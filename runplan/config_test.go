@@ -1,20 +1,15 @@
-package harness
+package runplan
 
 import (
-	"context"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/cacheproof/cacheproof/engine"
-	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
-	"github.com/cacheproof/cacheproof/workload"
 )
 
 // noEnv keeps the machine's REDIS_* variables out of the configs under test.
-var noEnv = Options{Getenv: func(string) string { return "" }}
+var noEnv = Env{Getenv: func(string) string { return "" }}
 
 var localEndpoints = topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
 
@@ -33,11 +28,11 @@ func loadScenario(t *testing.T, path string) *scenarios.Scenario {
 func TestConfigKeepsWrittenZeros(t *testing.T) {
 	s := loadScenario(t, "../scenarios/testdata/good/zeros.yaml")
 
-	if spec := topologySpec(s, noEnv); spec.MaxMemory != "0" {
+	if spec := TopologySpec(s, noEnv); spec.MaxMemory != "0" {
 		t.Errorf("maxmemory: 0 reached topology as %q, want \"0\" (no limit, said to Redis)", spec.MaxMemory)
 	}
 
-	pcfg, err := poolConfig(s, localEndpoints, noEnv)
+	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +49,7 @@ func TestConfigKeepsWrittenZeros(t *testing.T) {
 		t.Errorf("maxmemory: 0 became pool MaxMemory %d", pcfg.MaxMemory)
 	}
 
-	wcfg := workloadConfig(s, noEnv)
+	wcfg := WorkloadConfig(s, noEnv)
 	if o := wcfg.Origins["stratz"]; o.ErrorRate != 0 || o.Latency != 0 || o.P99 != 0 {
 		t.Errorf("stratz origin written as zeros reached the workload as %+v", o)
 	}
@@ -69,7 +64,7 @@ func TestConfigKeepsWrittenZeros(t *testing.T) {
 		t.Errorf("workload config: %v", err)
 	}
 
-	plans, _ := phasePlans(s, 1)
+	plans := Phases(s, 1)
 	if p := plans[0]; p.UsersStart != 0 || p.UsersEnd != 100 {
 		t.Errorf("ramp from 0: %+v", p)
 	}
@@ -91,17 +86,17 @@ func TestConfigUnwrittenTakesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec := topologySpec(s, noEnv); spec.MaxMemory != "256mb" {
+	if spec := TopologySpec(s, noEnv); spec.MaxMemory != "256mb" {
 		t.Errorf("default maxmemory reached topology as %q", spec.MaxMemory)
 	}
-	pcfg, err := poolConfig(s, localEndpoints, noEnv)
+	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pcfg.MinConnections != 10 || pcfg.MaxRetries != 3 || pcfg.HealthCheckInterval != 30*time.Second {
 		t.Errorf("production profile: MinConnections %d, MaxRetries %d, HealthCheckInterval %s", pcfg.MinConnections, pcfg.MaxRetries, pcfg.HealthCheckInterval)
 	}
-	wcfg := workloadConfig(s, noEnv)
+	wcfg := WorkloadConfig(s, noEnv)
 	if wcfg.Guilds != wcfg.Population/50 {
 		t.Errorf("guilds %d, want the model's population/50", wcfg.Guilds)
 	}
@@ -114,85 +109,8 @@ func TestConfigPopularityExponentResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workloadConfig(s, noEnv).Validate(); err != nil {
+	if err := WorkloadConfig(s, noEnv).Validate(); err != nil {
 		t.Errorf("workload refuses the resolved scenario: %v", err)
-	}
-}
-
-// pool is the one source of tier names; workload, which may not import it,
-// files each family of its catalogue under a tier by name. This is where the
-// two meet: every family's tier must be one of pool's, or its keys would get
-// no TTL and its counters would land in the wrong slot.
-func TestConfigCatalogueTiersArePoolTiers(t *testing.T) {
-	for _, f := range workload.DefaultFamilies() {
-		if !slices.Contains(pool.TierNames(), f.Tier) {
-			t.Errorf("family %s: tier %q is not one of pool's %v", f.Name, f.Tier, pool.TierNames())
-		}
-	}
-	for i, name := range engine.TierNames {
-		if engine.TierIndex(name) != i || i >= pool.NumTiers {
-			t.Errorf("tier %s: slot %d of %d", name, engine.TierIndex(name), pool.NumTiers)
-		}
-	}
-}
-
-// A family the scenario gives its own TTL (ttl:, no tier) has it in Redis:
-// the manager expires its keys by prefix, as it does the seed's own TTLs,
-// and the driver's writes of it succeed. The run is against an external
-// redis-server without a key prefix, so its keys stay for TTL to read.
-func TestDefinedFamilyTTLInRedis(t *testing.T) {
-	needRedis(t)
-	dep := startDeployment(t)
-	sc, err := scenarios.LoadBytes("ttl.yaml", []byte(`
-name: defined-ttl
-seed: 4
-target: {backend: external, addrs: ["`+dep.Endpoints().Addrs[0]+`"]}
-pool: {profile: development, key_prefix: ""}
-workload:
-  population: 2000
-  active_users: 100
-  commands_per_user_per_minute: 240
-  instances: 2
-  catalogue: none
-  families:
-    - {name: cart, key: "cart:{discordId}", ttl: 7m, mean_size: 200b, weight: 10, writes: 0.5}
-    - {name: page, key: "page:{id}", keys: 200, tier: meta, mean_size: 200b, weight: 10}
-phases:
-  - {name: steady, duration: 2s}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), Options{Scenario: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Errors) != 0 {
-		t.Errorf("errors writing the families: %v", res.Errors)
-	}
-	ctx := context.Background()
-	for _, c := range []struct {
-		pattern  string
-		min, max int64
-	}{{"cart:*", 6 * 60, 7 * 60}, {"page:*", 55 * 60, 60 * 60}} {
-		keys, err := dep.Do(ctx, "primary-0", "KEYS", c.pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ks, _ := keys.([]any)
-		if len(ks) == 0 {
-			t.Errorf("no %s key in Redis after the run", c.pattern)
-			continue
-		}
-		for _, k := range ks[:min(len(ks), 20)] {
-			ttl, err := dep.Do(ctx, "primary-0", "TTL", k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n, _ := ttl.(int64); n < c.min || n > c.max {
-				t.Errorf("%s: TTL %v, want %d..%d s", k, ttl, c.min, c.max)
-			}
-		}
 	}
 }
 
@@ -203,14 +121,14 @@ func TestDefinedFamilyTTLWired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg, err := poolConfig(s, localEndpoints, noEnv)
+	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := pcfg.KeyTTL["cart:"]; d != 30*time.Minute {
-		t.Errorf("KeyTTL[cart:] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
+	if d := pcfg.KeyTTL["cart:{discordId}"]; d != 30*time.Minute {
+		t.Errorf("KeyTTL[cart:{discordId}] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
 	}
-	p, err := PlanOf(s, noEnv.Getenv)
+	p, err := Of(s, noEnv.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package harness
+package runplan
 
 import (
 	"time"
@@ -32,10 +32,10 @@ type Plan struct {
 	Pool pool.Config
 }
 
-// PlanOf resolves a scenario into the plan a run of it would follow. getenv
+// Of resolves a scenario into the plan a run of it would follow. getenv
 // reads the seed's REDIS_* variables as the run does (nil: os.Getenv).
-func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
-	o := Options{Scenario: s, Getenv: getenv}
+func Of(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
+	o := Env{Getenv: getenv}
 	// The endpoints only decide where the manager would connect; the
 	// TTLs and pool size do not depend on them.
 	ep := topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
@@ -45,16 +45,16 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 			ep.Addrs = []string{"127.0.0.1:6379"}
 		}
 	}
-	pcfg, err := poolConfig(s, ep, o)
+	pcfg, err := PoolConfig(s, ep, o)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	wcfg := workloadConfig(s, o)
+	wcfg := WorkloadConfig(s, o)
 	model, err := workload.New(wcfg)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	plans, _ := phasePlans(s, 1)
+	plans := Phases(s, 1)
 	tier := make(map[string]time.Duration, len(pcfg.TTL))
 	for t, d := range pcfg.TTL {
 		tier[string(t)] = d
@@ -63,7 +63,7 @@ func PlanOf(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
 		Workload: wcfg,
 		Phases:   plans,
 		History:  s.Workload.Prefill.D(),
-		TTL:      familyTTLs(pcfg, model.Families()),
+		TTL:      FamilyTTLs(pcfg, model.Families()),
 		TierTTL:  tier,
 		Pool:     pcfg,
 	}, nil

@@ -1,22 +1,62 @@
-package harness
+// Package runplan resolves a scenario into what a run of it uses: the
+// topology spec to start, the cache manager's configuration (profile,
+// scenario, the seed's REDIS_* variables, the deployment's endpoints), the
+// workload's configuration, the phase plans and the TTL each family's keys
+// get. harness runs with it; `cacheproof size` replays its Plan without
+// running, so the two follow one owner of each rule.
+package runplan
 
 import (
 	"fmt"
-	"strings"
+	"os"
 	"time"
 
-	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
-// topologySpec turns the scenario's target into what topology.Start needs:
+// Env is what a run takes from the command line and the environment
+// beside its scenario: the redis-server binary and image to start, whether
+// it may change a Redis it does not own, the shard it is, where the seed's
+// REDIS_* variables are read and where progress goes.
+type Env struct {
+	// RedisServer is the redis-server binary for the process backend (""
+	// = $CACHEPROOF_REDIS_SERVER, then PATH); Image overrides the
+	// container backend's image.
+	RedisServer, Image string
+	// AllowDestructive permits faults and server configuration on an
+	// external deployment.
+	AllowDestructive bool
+	// Shard and Shards select the Shard-th of Shards disjoint slices of
+	// the population (0 and 0 or 1: everything).
+	Shard, Shards int
+	// Getenv reads the seed's REDIS_* variables (nil: os.Getenv).
+	Getenv func(string) string
+	// Logf reports progress; nil is silent.
+	Logf func(format string, args ...any)
+}
+
+func (e Env) getenv() func(string) string {
+	if e.Getenv != nil {
+		return e.Getenv
+	}
+	return os.Getenv
+}
+
+// ConfigError marks a configuration problem found only when the run is
+// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit 2.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// TopologySpec turns the scenario's target into what topology.Start needs:
 // topology's own mapping of its settings, plus the command line's choices
 // and, for an external Redis named nowhere else, the seed's REDIS_HOST,
 // REDIS_PORT and REDIS_PASSWORD.
-func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
+func TopologySpec(s *scenarios.Scenario, o Env) topology.Spec {
 	t := s.Target
 	spec := t.Spec()
 	spec.RedisServer = o.RedisServer
@@ -44,10 +84,10 @@ func topologySpec(s *scenarios.Scenario, o Options) topology.Spec {
 	return spec
 }
 
-// poolConfig builds the manager's configuration: the profile, then the
+// PoolConfig builds the manager's configuration: the profile, then the
 // scenario's pool: section, then the seed's environment variables, then the
 // addresses of the deployment actually running.
-func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.Config, error) {
+func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Config, error) {
 	p := s.Pool
 	cfg, err := p.Config()
 	if err != nil {
@@ -55,20 +95,20 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 	}
 	// The seed's catalogue gives some families their own TTL inside a tier
 	// (opendota 600 s and steam avatars a day, in the 300 s api tier): the
-	// manager applies those by key prefix.
+	// manager applies those by key pattern (the whole key matched).
 	for _, f := range workload.DefaultFamilies() {
 		if f.TTL != cfg.TTL[pool.Tier(f.Tier)] {
 			if cfg.KeyTTL == nil {
 				cfg.KeyTTL = map[string]time.Duration{}
 			}
-			cfg.KeyTTL[familyPrefix(f.KeyPattern)] = f.TTL
+			cfg.KeyTTL[f.KeyPattern] = f.TTL
 		}
 	}
 	// A scenario's family written with ttl: (no tier) has its own TTL
 	// outside the tiers, applied the same way (the model says which, by
-	// prefix; its validation keeps them constant and disjoint). A workload
+	// pattern; its validation keeps them disjoint). A workload
 	// the model refuses is reported by the workload stage.
-	if m, werr := workload.New(workloadConfig(s, o)); werr == nil {
+	if m, werr := workload.New(WorkloadConfig(s, o)); werr == nil {
 		for p, d := range m.OwnTTLs() {
 			if cfg.KeyTTL == nil {
 				cfg.KeyTTL = map[string]time.Duration{}
@@ -113,24 +153,22 @@ func poolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Options) (pool.C
 	return cfg, cfg.Validate()
 }
 
-// workloadConfig is the workload's configuration for the scenario's
+// WorkloadConfig is the workload's configuration for the scenario's
 // workload: section, with the run's seed and shard.
-func workloadConfig(s *scenarios.Scenario, o Options) workload.Config {
+func WorkloadConfig(s *scenarios.Scenario, o Env) workload.Config {
 	cfg := s.Workload.Config()
 	cfg.Seed, cfg.Shard, cfg.Shards = s.Seed, o.Shard, o.Shards
 	return cfg
 }
 
-// phasePlans maps scenario phases onto the workload schedule. With --shard,
+// Phases maps scenario phases onto the workload schedule. With --shard,
 // each shard runs its share of the users.
-func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []engine.Phase) {
+func Phases(s *scenarios.Scenario, shards int) []workload.PhasePlan {
 	if shards < 1 {
 		shards = 1
 	}
 	share := func(n int) int { return (n + shards - 1) / shards }
 	plans := make([]workload.PhasePlan, len(s.Phases))
-	infos := make([]engine.Phase, len(s.Phases))
-	var at time.Duration
 	for i, p := range s.Phases {
 		var from, to int // users: 0 is an idle phase, not "unset"
 		switch {
@@ -140,51 +178,18 @@ func phasePlans(s *scenarios.Scenario, shards int) ([]workload.PhasePlan, []engi
 			from, to = *p.Users, *p.Users
 		}
 		plans[i] = workload.PhasePlan{Name: p.Name, Duration: p.Duration.D(), UsersStart: share(from), UsersEnd: share(to), Record: p.Recorded()}
-		infos[i] = engine.Phase{Name: p.Name, Recorded: p.Recorded(), Start: at, End: at + p.Duration.D()}
-		at += p.Duration.D()
 	}
-	return plans, infos
+	return plans
 }
 
-// redactedScenario is the resolved scenario for the report, with secrets out.
-func redactedScenario(s *scenarios.Scenario) scenarios.Scenario {
-	c := *s
-	if c.Target.Password != "" {
-		c.Target.Password = "***"
-	}
-	if c.Target.TLS != nil {
-		t := *c.Target.TLS
-		if t.KeyFile != "" {
-			t.KeyFile = "***"
-		}
-		c.Target.TLS = &t
-	}
-	c.Target.Addrs = append([]string(nil), c.Target.Addrs...)
-	for i, a := range c.Target.Addrs {
-		if at := strings.LastIndex(a, "@"); at >= 0 {
-			c.Target.Addrs[i] = "***@" + a[at+1:]
-		}
-	}
-	return c
-}
-
-// familyPrefix is the constant part of a key pattern: "steam:avatar:" of
-// "steam:avatar:{steamId}".
-func familyPrefix(pattern string) string {
-	if i := strings.IndexByte(pattern, '{'); i >= 0 {
-		return pattern[:i]
-	}
-	return pattern
-}
-
-// familyTTLs is the TTL the manager really applies to each family's keys,
+// FamilyTTLs is the TTL the manager really applies to each family's keys,
 // for the miss ledger: the family's own where the catalogue gives one, else
 // its tier's (which a scenario's pool.ttl may have changed).
-func familyTTLs(cfg pool.Config, fams []workload.Family) map[string]time.Duration {
+func FamilyTTLs(cfg pool.Config, fams []workload.Family) map[string]time.Duration {
 	out := make(map[string]time.Duration, len(fams))
 	for _, f := range fams {
 		ttl := cfg.TTL[pool.Tier(f.Tier)]
-		if d, ok := cfg.KeyTTL[familyPrefix(f.KeyPattern)]; ok {
+		if d, ok := cfg.KeyTTL[f.KeyPattern]; ok {
 			ttl = d
 		}
 		out[f.Name] = ttl
