@@ -429,20 +429,20 @@ func regressionSlope(xs, ys []float64) float64 {
 }
 
 // keyspace estimates how many keys a family ranges over from how many are
-// cached: a key read at rate r = lambda*p_k is cached for the TTL after a
-// miss and then absent until its next read (1/r on average), so it is
-// alive a share rT/(1+rT) of the time and sum_k of that keys are; the
-// key space is the n whose alive count is the measured one (bisection).
-// With no TTL, or when that many keys cannot be alive at this read rate
-// in any key space, it returns live itself.
-//
-// When most accesses write the key (refresh: a hash filled a field at a
-// time rewrites it and its TTL on every field miss), a key is alive when
-// it was accessed within the TTL: a share 1-exp(-rT).
-func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, refresh bool) (float64, bool) {
+// cached. A key read at rate r = lambda*p_k is refilled by the first read
+// after it expired, and a share q of the reads while it is cached rewrite
+// it (a set, a hash field filled) and restart its TTL T. It then stays
+// cached (e^x-1)/(qr) on average (x = qrT: the wait for a gap of T between
+// rewrites) and absent 1/r, a share (e^x-1)/(e^x-1+q) of the time; at q = 0
+// that is rT/(1+rT), at q = 1 it is 1-e^(-rT). The key space is the n
+// whose expected cached count is the measured one (bisection). With no
+// TTL, or when that many keys cannot be cached at this read rate in any
+// key space, it returns live itself.
+func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, q float64) (float64, bool) {
 	if ttl <= 0 || lambda <= 0 || live < 2 {
 		return live, false
 	}
+	q = math.Min(math.Max(q, 0), 1)
 	alive := func(n int) float64 {
 		s := 0.0
 		if pop.Kind == "zipf" {
@@ -455,10 +455,15 @@ func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, refr
 		var a float64
 		for k := 1; k <= n; k++ {
 			rt := lambda * math.Pow(float64(k), -s) / h * ttl.Seconds()
-			if refresh {
-				a += -math.Expm1(-rt)
-			} else {
+			if q < 1e-9 {
 				a += rt / (1 + rt)
+				continue
+			}
+			em := math.Expm1(q * rt)
+			if math.IsInf(em, 1) {
+				a++
+			} else {
+				a += em / (em + q)
 			}
 		}
 		return a

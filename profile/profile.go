@@ -496,11 +496,20 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 		// it cannot (nearly every id cached), the joint fit's key space
 		// stands.
 		lambda := p.OpsPerSec * f.Weight
-		refresh := f.Reads > 0 && f.Fills+f.Writes >= f.Reads/2
+		// The share of reads whose key is rewritten while cached: a write;
+		// for a hash also a field's refill (a string's refill comes only
+		// once its key is gone).
+		q := 0.0
+		if f.Reads > 0 {
+			q = float64(f.Writes) / float64(f.Reads)
+			if f.Type == "hash" {
+				q = float64(f.Writes+f.Fills) / float64(f.Reads)
+			}
+		}
 		joint := f.Popularity.Keyspace
 		resolved := false
 		for range 3 {
-			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, refresh)
+			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q)
 			if !ok || ks < 1.05*f.Keys {
 				// Near saturation every key space a little above the
 				// cached count fits the turnover: it cannot tell.
