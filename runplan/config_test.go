@@ -8,8 +8,8 @@ import (
 	"github.com/cacheproof/cacheproof/topology"
 )
 
-// noEnv keeps the machine's REDIS_* variables out of the configs under test.
-var noEnv = Env{Getenv: func(string) string { return "" }}
+// noEnv is a run with no command-line choices beside its scenario.
+var noEnv Env
 
 var localEndpoints = topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
 
@@ -128,7 +128,7 @@ func TestDefinedFamilyTTLWired(t *testing.T) {
 	if d := pcfg.KeyTTL["cart:{discordId}"]; d != 30*time.Minute {
 		t.Errorf("KeyTTL[cart:{discordId}] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
 	}
-	p, err := Of(s, noEnv.Getenv)
+	p, err := Of(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := runplan.Of(s, func(string) string { return "" })
+	plan, err := runplan.Of(s)
 	if err != nil {
 		t.Fatal(err)
 	}
