@@ -162,3 +162,24 @@ func TestMaxMemoryEnvHasRedisUnits(t *testing.T) {
 		}
 	}
 }
+
+// The README's table names every variable the loader reads, with the
+// setting it stands for.
+func TestEnvVarsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range EnvVars() {
+		name, path := v[0], v[1]
+		var row string
+		for _, line := range strings.Split(string(readme), "\n") {
+			if strings.HasPrefix(line, "| ") && strings.Contains(line, "`"+name+"`") {
+				row = line
+			}
+		}
+		if row == "" || !strings.Contains(row, "`"+path) {
+			t.Errorf("README has no row naming %s with %s: %q", name, path, row)
+		}
+	}
+}
