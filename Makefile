@@ -39,7 +39,9 @@ fuzz:
 
 # Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
 # on one redis-server, then the scenario driver's own CPU per Redis command
-# beside redis-server's in one baseline run; then compare's false alarms on
+# beside redis-server's in one baseline run; then size's predictions
+# against real runs (the baseline, and the sizing corpus: 7 caches x 3
+# sizes x 3 runs, about 40 minutes); then compare's false alarms on
 # A/A pairs and detections of a 1 ms network slowdown, from 8 + 4 short
 # baseline runs (about 9 minutes); then the verdict's spread over 5 baseline
 # runs alone and 5 with --repeat auto (about 20 minutes; figures in
@@ -49,6 +51,7 @@ bench: ensure-redis build
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
 	BIN=$(BIN) scripts/size-validate.sh baseline 64 128 256
+	BIN=$(BIN) scripts/size-corpus.py --runs 3 sizing/testdata/corpus
 	BIN=$(BIN) OUT=results/compare-noise-$$(date -u +%Y%m%dT%H%M%SZ) scripts/compare-noise.sh 8 4
 	BIN=$(BIN) scripts/verdict-spread.sh 5 10000 60s
 

@@ -247,7 +247,12 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 		// nothing to verify.
 		rec.Lookup(ti, fi, true, 0)
 	default:
-		rec.Lookup(ti, fi, false, l.classify(op.Key, sent))
+		cause := l.classify(op.Key, sent)
+		if op.Kind == workload.OpHGet {
+			// A field never written misses cold, whatever its hash holds.
+			cause = l.wiped(l.ledger.ClassifyField(op.Key, op.Field, sent), sent)
+		}
+		rec.Lookup(ti, fi, false, cause)
 		return l.fetchFill(ctx, in, rec, op, tier, ti)
 	}
 	return now
@@ -260,7 +265,12 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 // restart are answered by the empty node too. A miss the ledger calls
 // evicted while a restart overlapped the read is a key the restart wiped.
 func (l *Layer) classify(key string, sent time.Time) workload.MissCause {
-	c := l.ledger.Classify(key, sent)
+	return l.wiped(l.ledger.Classify(key, sent), sent)
+}
+
+// wiped turns an evicted miss into a wiped one when a restart overlapped
+// the read (see classify).
+func (l *Layer) wiped(c workload.MissCause, sent time.Time) workload.MissCause {
 	if c == workload.MissEvicted && l.emptied != nil && l.emptied(sent.Sub(l.start), time.Since(l.start)) {
 		return workload.MissWiped
 	}
@@ -270,7 +280,7 @@ func (l *Layer) classify(key string, sent time.Time) workload.MissCause {
 // writeTier is the tier the manager is told a write of fam belongs to. A
 // family with its own TTL outside the tiers (Tier "": a scenario's ttl:)
 // is written under the tier its figures are counted under (tierIndex: the
-// first, api); the manager gives it its own TTL by key prefix
+// first, api); the manager gives it its own TTL by key pattern
 // (pool.Config.KeyTTL, from workload.Model.OwnTTLs), which takes
 // precedence over the tier's.
 func writeTier(fam *workload.Family) pool.Tier {

@@ -193,7 +193,11 @@ func (l *Layer) writeWarm(ctx context.Context, in *instance, want map[string]war
 			run.writeErrs += len(items)
 		} else {
 			for _, it := range items {
-				l.ledger.Wrote(it.Key, now, it.TTL)
+				if it.Field != "" {
+					l.ledger.WroteField(it.Key, it.Field, now, it.TTL)
+				} else {
+					l.ledger.Wrote(it.Key, now, it.TTL)
+				}
 				if !written[it.Key] {
 					written[it.Key] = true
 					run.keys++

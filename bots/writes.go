@@ -260,9 +260,12 @@ func (l *Layer) fetchFill(ctx context.Context, in *instance, rec *engine.Record,
 	}
 	now := time.Now()
 	rec.Sample(slot, ti, famIndex(op), now.Sub(sent), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case op.Kind == workload.OpHGet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now
@@ -292,9 +295,12 @@ func (l *Layer) writeTyped(ctx context.Context, in *instance, rec *engine.Record
 	}
 	now := time.Now()
 	rec.Sample(engine.OpSlot[kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case kind == workload.OpHSet:
+		l.ledger.WroteField(op.Key, op.Field, now, l.ttl[op.Family.Name])
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now
@@ -334,9 +340,15 @@ func (l *Layer) writeWhole(ctx context.Context, in *instance, rec *engine.Record
 	}
 	now := time.Now()
 	rec.Sample(engine.OpSlot[op.Kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
-	if err != nil {
+	switch {
+	case err != nil:
 		rec.Err(pool.ErrorKind(err))
-	} else {
+	case op.Kind == workload.OpHSetAll:
+		// Every field is written: a later miss of any of them is not cold.
+		for _, n := range names {
+			l.ledger.WroteField(op.Key, n, now, l.ttl[op.Family.Name])
+		}
+	default:
 		l.ledger.Wrote(op.Key, now, l.ttl[op.Family.Name])
 	}
 	return now

@@ -215,13 +215,17 @@ func (r *run) collectUsers(c engine.Counts) {
 // collectProducers says which of the load was the families' producers'
 // (writers that are not users) and which the users': each producer's
 // schedule, operation and writes, and the users' share of the requests;
-// a note carries the same in words for the console and the other formats.
+// a note carries the same in words for the console and the other formats,
+// and one per family written whole says how (the scenario's write mode).
 func (r *run) collectProducers(c engine.Counts, recordedS float64) {
 	u := &r.res.Users
 	inval := r.model.Features().Invalidation
 	produced := uint64(0)
 	var words []string
 	for _, f := range r.model.Families() {
+		if w := f.WholeWrite(); w != "" {
+			r.res.Notes = append(r.res.Notes, fmt.Sprintf("family %s writes its whole value (write: %s): %s", f.Name, f.Write, w))
+		}
 		if f.Producer == nil {
 			continue
 		}

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -37,10 +38,36 @@ func (x *shifted) Next() (workload.Command, bool) {
 func (x *shifted) Active() int { return x.s.Active() }
 
 type prefillEntry struct {
-	fam   *workload.Family
-	at    time.Duration // virtual time of the last write (or TTL refresh)
-	size  int
-	field string // a hash's field last written
+	fam  *workload.Family
+	at   time.Duration // virtual time of the last write (or TTL refresh)
+	size int
+	// fields are the fields a hash holds, or the members a sorted set's
+	// writes added; filled marks a sorted set its read's miss filled.
+	fields []string
+	filled bool
+}
+
+// typed applies a write (of a field, or of the whole value), or a read's
+// miss fill, of a hash field or sorted set to e (a fresh entry when the key was not alive): the key's TTL is
+// set again (HSET and ZADD with EXPIRE), and the field or member added.
+func typed(e prefillEntry, live bool, op *workload.Op, at time.Duration) prefillEntry {
+	if !live {
+		e = prefillEntry{fam: op.Family}
+	}
+	e.at, e.size = at, op.Size
+	switch {
+	case op.Kind == workload.OpHSetAll || op.Kind == workload.OpZAddAll:
+		// A whole-value write sets every field or member the family
+		// names (a replace drops the others: there are none), so the
+		// members a fill would add are among them.
+		e.fields = slices.Clone(op.Family.Names)
+		e.filled = false
+	case op.Field != "" && !slices.Contains(e.fields, op.Field):
+		e.fields = append(e.fields, op.Field)
+	case op.Field == "" && op.Family.Type == workload.TypeZSet:
+		e.filled = true
+	}
+	return e
 }
 
 // alive reports whether key is in the replayed cache at virtual time at.
@@ -120,18 +147,32 @@ func replay(state map[string]prefillEntry, c *workload.Command, ttl map[string]t
 		}
 		life := ttl[op.Family.Name]
 		live := alive(state, op.Key, life, c.At)
+		if t := op.Family.Type; t == workload.TypeHash || t == workload.TypeZSet {
+			e := state[op.Key]
+			switch {
+			case k.Deletes():
+				delete(state, op.Key)
+			case k.Writes():
+				state[op.Key] = typed(e, live, op, c.At)
+			case k.Reads() && (!live || (op.Field != "" && !slices.Contains(e.fields, op.Field))):
+				// A read that would miss (the key, or a hash field it does
+				// not hold) fills what it read.
+				state[op.Key] = typed(e, live, op, c.At)
+			}
+			continue
+		}
 		switch {
 		case k.Deletes():
 			delete(state, op.Key)
 		case k.Writes():
-			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
 		case k.Refreshes() && live:
 			e := state[op.Key]
 			e.at = c.At
 			state[op.Key] = e
 		case k.Reads() && !live:
 			// A read that would miss fills the key (cache-aside).
-			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size, field: op.Field}
+			state[op.Key] = prefillEntry{fam: op.Family, at: c.At, size: op.Size}
 		}
 		if k == workload.OpUpdate {
 			// The keys an update makes obsolete are deleted.
@@ -177,25 +218,47 @@ func writeAlive(ctx context.Context, state map[string]prefillEntry, history time
 		items = items[:0]
 		return err
 	}
-	for _, a := range alive {
-		it := pool.Item{Key: a.key, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem}
-		switch a.e.fam.Type {
-		case workload.TypeHash:
-			// The hash as its reads left it: the field last addressed.
-			it.Field = a.e.field
-			if it.Field == "" {
-				it.Field = "f0"
-			}
-		case workload.TypeZSet:
-			it.Members = bots.ZSetFill(a.e.fam)
-		}
+	add := func(it pool.Item) error {
 		items = append(items, it)
-		ledger.Wrote(a.key, now.Add(a.e.at-history), ttl[a.e.fam.Name])
 		if len(items) == batch {
 			if err := flush(); err != nil {
-				return 0, fmt.Errorf("prefill: %w", err)
+				return fmt.Errorf("prefill: %w", err)
 			}
 		}
+		return nil
+	}
+	for _, a := range alive {
+		written := now.Add(a.e.at - history)
+		life := ttl[a.e.fam.Name]
+		switch a.e.fam.Type {
+		case workload.TypeHash:
+			// Every field the hash holds at the history's end, each as its
+			// own HSET (the key's TTL set with each).
+			for _, f := range a.e.fields {
+				if err := add(pool.Item{Key: a.key, Field: f, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem}); err != nil {
+					return 0, err
+				}
+				ledger.WroteField(a.key, f, written, life)
+			}
+			continue
+		case workload.TypeZSet:
+			// The members its fill and its writes left.
+			var members []pool.ZMember
+			if a.e.filled {
+				members = bots.ZSetFill(a.e.fam)
+			}
+			for _, m := range a.e.fields {
+				members = append(members, pool.ZMember{Member: m, Score: float64(version())})
+			}
+			if err := add(pool.Item{Key: a.key, Members: members, TTL: a.rem}); err != nil {
+				return 0, err
+			}
+		default:
+			if err := add(pool.Item{Key: a.key, Val: workload.Value(a.key, version(), a.e.size), TTL: a.rem}); err != nil {
+				return 0, err
+			}
+		}
+		ledger.Wrote(a.key, written, life)
 	}
 	if err := flush(); err != nil {
 		return 0, fmt.Errorf("prefill: %w", err)

@@ -88,12 +88,13 @@ func TestProducersInARun(t *testing.T) {
 	} else {
 		t.Error("no latency stats from redis-server (7.0 or later has them)")
 	}
-	note := false
+	note, whole := false, false
 	for _, n := range res.Notes {
 		note = note || strings.HasPrefix(n, "producers (writers that are not users) sent")
+		whole = whole || n == "family surge writes its whole value (write: replace_multi): DEL and one HSET of its 50 fields in MULTI/EXEC (readers see the old value or the new)"
 	}
-	if !note {
-		t.Errorf("no producers note in %q", res.Notes)
+	if !note || !whole {
+		t.Errorf("no producers note (%v) or surge's whole-write note (%v) in %q", note, whole, res.Notes)
 	}
 	if c := res.Cache.ByFamily["driver_location"]; c.Hits == 0 {
 		t.Errorf("riders never found a location the fleet wrote: %+v", c)

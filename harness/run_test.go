@@ -291,8 +291,8 @@ func TestRunReportsClientAndServerLatency(t *testing.T) {
 
 // A family the scenario gives its own TTL (ttl:, no tier) has it in Redis:
 // the manager expires its keys by their whole pattern (driver:{id}:loc and
-// driver:{id}:eta each their own), as it does the seed's own TTLs,
-// and the driver's writes of it succeed. The run is against an external
+// driver:{id}:eta each their own), as it does the seed's own TTLs, and the
+// driver's writes of it succeed. The run is against an external
 // redis-server without a key prefix, so its keys stay for TTL to read.
 func TestDefinedFamilyTTLInRedis(t *testing.T) {
 	needRedis(t)

@@ -129,9 +129,7 @@ func TestMergeRejects(t *testing.T) {
 // Failed lookups and abandoned commands are client-side counts of disjoint
 // shards: they add up, and the merged hit rate counts the failed lookups.
 func TestMergeSumsLookupErrorsAndAbandoned(t *testing.T) {
-	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
-	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	a, b := twoShards()
 	for i, r := range []*result.Result{a, b} {
 		n := uint64(100 * (i + 1))
 		r.Cache.LookupErrors = n
@@ -239,4 +237,36 @@ func TestMergeKeepsServerLatency(t *testing.T) {
 	if m.Server.LatencyStats["get"].Calls != 1000 || m.Server.LatencyStats["set"].Calls != 10 {
 		t.Errorf("latency stats %+v", m.Server.LatencyStats)
 	}
+}
+
+// Shards' producers add up: each shard wrote its share of the keys (or of
+// the rate), at the same time, so writes and rates sum, as do the users'
+// requests.
+func TestMergeSumsProducers(t *testing.T) {
+	a, b := twoShards()
+	for i, r := range []*result.Result{a, b} {
+		n := uint64(1000 * (i + 1))
+		r.Users.UserRequests = r.Users.Requests - n
+		r.Users.Producers = map[string]result.ProducerReport{"loc": {Schedule: "every 4s ± 1s", Write: "set", Writes: n, Errors: 1, Late: 2, Dropped: 3, WritesPerSec: float64(n) / 20}}
+		r.Finalize(r.TargetSpecs())
+	}
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.Users.Producers["loc"]
+	if p.Writes != 3000 || p.Errors != 2 || p.Late != 4 || p.Dropped != 6 || p.WritesPerSec != 150 || p.Schedule != "every 4s ± 1s" || p.Write != "set" {
+		t.Errorf("merged producer %+v", p)
+	}
+	if want := a.Users.UserRequests + b.Users.UserRequests; m.Users.UserRequests != want {
+		t.Errorf("merged users' requests %d, want %d", m.Users.UserRequests, want)
+	}
+}
+
+// twoShards are the reports of two shards of one run, started together.
+func twoShards() (a, b *result.Result) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a = reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0})
+	b = reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
+	return a, b
 }

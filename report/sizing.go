@@ -56,7 +56,7 @@ func ReadSizingJSON(rd io.Reader) (*result.Sizing, error) {
 }
 
 // MB formats bytes as MiB, the unit Redis's "64mb" means.
-func MB(b float64) string { return fmt.Sprintf("%.1f MB", b/(1<<20)) }
+func MB(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
 
 func neededText(n *int64) string {
 	if n == nil {
@@ -75,7 +75,11 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 	fmt.Fprintf(&b, "key cost from redis %s (%s):", c.RedisVersion, c.Source)
 	for _, t := range sizingKeys(c.Types) {
 		f := c.Types[t]
-		fmt.Fprintf(&b, " %s %.0f + %.3f*len B;", t, f.A, f.B)
+		if f.Alloc {
+			fmt.Fprintf(&b, " %s its allocations %+.0f B;", t, f.A)
+		} else {
+			fmt.Fprintf(&b, " %s %.0f + %.3f*len B;", t, f.A, f.B)
+		}
 	}
 	fmt.Fprintf(&b, " TTL +%.0f B; base %s (startup + %d connections)\n", c.VolatileBytes, MB(c.BaseBytes), c.PoolConns)
 	fmt.Fprintf(&b, "working set (unbounded cache): %s, hit rate %.2f%%\n\n", MB(float64(z.WorkingSetBytes)), 100*z.CeilingHitRate)
@@ -93,10 +97,10 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 	}
 	fmt.Fprintf(&b, "sampled allkeys-lru vs exact LRU: at most %.2f points apart over the curve\n", z.SampledLRUGapPoints)
 	if len(z.WhatIfs) > 0 {
-		fmt.Fprintf(&b, "\nTTL what-ifs (%s):\n", z.Policy)
+		fmt.Fprintf(&b, "\nTTL what-ifs:\n")
 		for _, wi := range z.WhatIfs {
-			fmt.Fprintf(&b, "  %s %gs -> %gs: at %s %.2f%%; needs %s for %.1f%% (working set %s, ceiling %.2f%%)\n",
-				wi.Tier, wi.FromS, wi.ToS, MB(float64(z.MaxMemoryBytes)), 100*wi.AtMaxMemory, neededText(wi.NeededBytes), 100*z.TargetHitRate,
+			fmt.Fprintf(&b, "  %s (%s) %gs -> %gs: at %s %.2f%%; needs %s for %.1f%% (working set %s, ceiling %.2f%%)\n",
+				whatIfName(wi), wi.Policy, wi.FromS, wi.ToS, MB(float64(z.MaxMemoryBytes)), 100*wi.AtMaxMemory, neededText(wi.NeededBytes), 100*z.TargetHitRate,
 				MB(float64(wi.WorkingSetBytes)), 100*wi.CeilingHitRate)
 		}
 	}
@@ -134,21 +138,40 @@ func sizingKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// whatIfName labels a what-if: its tier, or "family NAME" for a family's
+// own TTL.
+func whatIfName(w result.SizingWhatIf) string {
+	if w.Family != "" {
+		return "family " + w.Family
+	}
+	return w.Tier
+}
+
+// curveTiers and curveFamilies are the tiers and families a curve has a
+// hit rate for, sorted.
 func curveTiers(c []result.SizingPoint) []string {
+	return curveKeys(c, func(p result.SizingPoint) map[string]float64 { return p.Tiers })
+}
+
+func curveFamilies(c []result.SizingPoint) []string {
+	return curveKeys(c, func(p result.SizingPoint) map[string]float64 { return p.Families })
+}
+
+func curveKeys(c []result.SizingPoint, of func(result.SizingPoint) map[string]float64) []string {
 	set := map[string]bool{}
 	for _, p := range c {
-		for t := range p.Tiers {
-			set[t] = true
+		for k := range of(p) {
+			set[k] = true
 		}
 	}
 	return sizingKeys(set)
 }
 
-// sizingChart draws hit rate (%) against maxmemory (MB), one line per
+// sizingChart draws hit rate (%) against maxmemory (MiB), one line per
 // curve, the target as a horizontal line and marks as vertical lines.
 func sizingChart(title string, lines map[string][]result.SizingPoint, order []string, pick func(result.SizingPoint) (float64, bool), target float64, marks map[string]float64, dots []series) template.HTML {
 	ch := chart{title: title, yLabel: "hit rate %", width: 900, height: 320,
-		xFmt: func(v float64) string { return fmt.Sprintf("%.0f MB", v) },
+		xFmt: func(v float64) string { return fmt.Sprintf("%.0f MiB", v) },
 		yFmt: func(v float64) string { return fmt.Sprintf("%.0f", v) }}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	ylo := 100.0
@@ -185,6 +208,29 @@ func sizingChart(title string, lines map[string][]result.SizingPoint, order []st
 	return ch.render()
 }
 
+// breakdownChart draws one line per tier or family of a curve, each
+// picking its own hit rate.
+func breakdownChart(title string, curve []result.SizingPoint, names []string, pick func(result.SizingPoint, string) (float64, bool)) template.HTML {
+	ch := chart{title: title, yLabel: "hit rate %", width: 900, height: 320,
+		xFmt: func(v float64) string { return fmt.Sprintf("%.0f MiB", v) }, yFmt: func(v float64) string { return fmt.Sprintf("%.0f", v) }}
+	hi, ylo := 0.0, 100.0
+	for i, name := range names {
+		var x, y []float64
+		for _, pt := range curve {
+			if v, ok := pick(pt, name); ok {
+				x = append(x, float64(pt.MaxMemoryBytes)/(1<<20))
+				y = append(y, 100*v)
+				hi = math.Max(hi, x[len(x)-1])
+				ylo = math.Min(ylo, 100*v)
+			}
+		}
+		ch.series = append(ch.series, series{name: name, color: colorAt(i), x: x, y: y})
+	}
+	ch.xMin, ch.xMax, ch.xTicks = 0, hi*1.02, niceTicks(0, hi*1.02, 8)
+	ch.fixY, ch.yMin, ch.yMax = true, math.Max(0, math.Floor(ylo)), 100
+	return ch.render()
+}
+
 func sizingCharts(z *result.Sizing) []template.HTML {
 	lines := map[string][]result.SizingPoint{}
 	var order []string
@@ -202,26 +248,10 @@ func sizingCharts(z *result.Sizing) []template.HTML {
 		if p.Policy != z.Policy {
 			continue
 		}
-		tiers := curveTiers(p.Curve)
-		// One line per tier, each picking its tier's hit rate.
-		ch := chart{title: "Hit rate per tier (" + p.Policy + ")", yLabel: "hit rate %", width: 900, height: 320,
-			xFmt: func(v float64) string { return fmt.Sprintf("%.0f MB", v) }, yFmt: func(v float64) string { return fmt.Sprintf("%.0f", v) }}
-		hi, ylo := 0.0, 100.0
-		for i, t := range tiers {
-			var x, y []float64
-			for _, pt := range p.Curve {
-				if v, ok := pt.Tiers[t]; ok {
-					x = append(x, float64(pt.MaxMemoryBytes)/(1<<20))
-					y = append(y, 100*v)
-					hi = math.Max(hi, x[len(x)-1])
-					ylo = math.Min(ylo, 100*v)
-				}
-			}
-			ch.series = append(ch.series, series{name: t, color: colorAt(i), x: x, y: y})
-		}
-		ch.xMin, ch.xMax, ch.xTicks = 0, hi*1.02, niceTicks(0, hi*1.02, 8)
-		ch.fixY, ch.yMin, ch.yMax = true, math.Max(0, math.Floor(ylo)), 100
-		out = append(out, ch.render())
+		tierOf := func(pt result.SizingPoint, t string) (float64, bool) { v, ok := pt.Tiers[t]; return v, ok }
+		out = append(out, breakdownChart("Hit rate per tier ("+p.Policy+")", p.Curve, curveTiers(p.Curve), tierOf))
+		famOf := func(pt result.SizingPoint, f string) (float64, bool) { v, ok := pt.Families[f]; return v, ok }
+		out = append(out, breakdownChart("Hit rate per family ("+p.Policy+")", p.Curve, curveFamilies(p.Curve), famOf))
 	}
 	return out
 }
@@ -233,6 +263,7 @@ var sizingFuncs = template.FuncMap{
 	"pct":    func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) },
 	"num":    func(v float64) string { return fmt.Sprintf("%.3g", v) },
 	"tiers":  curveTiers,
+	"whatIf": whatIfName,
 	"tierOf": func(p result.SizingPoint, t string) string { return fmt.Sprintf("%.2f%%", 100*p.Tiers[t]) },
 }
 
@@ -249,9 +280,9 @@ var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`
 <h2>Hit rate against maxmemory</h2>
 {{range .Charts}}<div class="chart">{{.}}</div>
 {{end}}
-{{if .Z.WhatIfs}}<h2>TTL what-ifs ({{.Z.Policy}})</h2>
-<table><tr><th class="l">tier</th><th>TTL</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>working set</th><th>ceiling</th></tr>
-{{range .Z.WhatIfs}}<tr><td class="l">{{.Tier}}</td><td>{{.FromS}} s → {{.ToS}} s</td><td>{{pct .AtMaxMemory}}</td><td>{{need .NeededBytes}}</td><td>{{mb .WorkingSetBytes}}</td><td>{{pct .CeilingHitRate}}</td></tr>
+{{if .Z.WhatIfs}}<h2>TTL what-ifs</h2>
+<table><tr><th class="l">tier or family</th><th class="l">policy simulated</th><th>TTL</th><th>hit rate at {{mb .Z.MaxMemoryBytes}}</th><th>needed for {{pct .Z.TargetHitRate}}</th><th>working set</th><th>ceiling</th></tr>
+{{range .Z.WhatIfs}}<tr><td class="l">{{whatIf .}}</td><td class="l">{{.Policy}}</td><td>{{.FromS}} s → {{.ToS}} s</td><td>{{pct .AtMaxMemory}}</td><td>{{need .NeededBytes}}</td><td>{{mb .WorkingSetBytes}}</td><td>{{pct .CeilingHitRate}}</td></tr>
 {{end}}</table>{{end}}
 </section>
 <section id="calibration" data-section="calibration">

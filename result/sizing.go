@@ -81,6 +81,30 @@ type SizingCalibration struct {
 	PoolConns          int     `json:"pool_conns"`
 	PerClientBytes     float64 `json:"per_client_bytes,omitempty"`
 	PerIdleClientBytes float64 `json:"per_idle_client_bytes,omitempty"`
+	// Typed is, per hash or zset, the key's price by encoding: bytes = a +
+	// c * fields + b * (key + field names + values); ServerConfig the
+	// eviction and encoding settings the calibration server had.
+	Typed        map[string]SizingTypedFit `json:"typed,omitempty"`
+	ServerConfig map[string]string         `json:"server_config,omitempty"`
+}
+
+// SizingTypedFit prices a hash or sorted set per encoding (listpack while
+// it has at most MaxListpackEntries fields and no value over
+// MaxListpackValue bytes).
+type SizingTypedFit struct {
+	Listpack           SizingLine `json:"listpack"`
+	Large              SizingLine `json:"large"`
+	MaxListpackEntries int        `json:"max_listpack_entries"`
+	MaxListpackValue   int        `json:"max_listpack_value"`
+	Groups             int        `json:"groups"`
+	MeanAbsErr         float64    `json:"mean_abs_err_bytes"`
+}
+
+// SizingLine is bytes = A + C*fields + B*(key + names + values).
+type SizingLine struct {
+	A float64 `json:"a_bytes"`
+	B float64 `json:"b_per_byte"`
+	C float64 `json:"c_per_field"`
 }
 
 // SizingFit is one data type's cost line.
@@ -89,6 +113,10 @@ type SizingFit struct {
 	B          float64 `json:"b_per_byte"`
 	Keys       int     `json:"keys"`
 	MeanAbsErr float64 `json:"mean_abs_err_bytes"`
+	// Alloc: bytes = a + b * the key's allocations as Redis makes them
+	// (dict entry, key and value sds, object, in jemalloc's size
+	// classes), not its length; a is then the dicts' share per key.
+	Alloc bool `json:"alloc,omitempty"`
 }
 
 // SizingPolicy is one eviction policy's curve and answer.
@@ -115,9 +143,13 @@ type SizingPoint struct {
 	OOM     float64 `json:"oom"`
 }
 
-// SizingWhatIf is the scenario's policy with one tier's TTL changed.
+// SizingWhatIf is the scenario's policy with one tier's TTL changed, or
+// (Family set, Tier empty) one family's own TTL.
 type SizingWhatIf struct {
-	Tier        string  `json:"tier"`
+	Tier   string `json:"tier"`
+	Family string `json:"family,omitempty"`
+	// Policy is the eviction policy the what-if was simulated with.
+	Policy      string  `json:"policy"`
 	FromS       float64 `json:"from_s"`
 	ToS         float64 `json:"to_s"`
 	AtMaxMemory float64 `json:"hit_rate_at_maxmemory"`

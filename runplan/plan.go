@@ -3,6 +3,7 @@ package runplan
 import (
 	"time"
 
+	"github.com/cacheproof/cacheproof/engine"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -27,6 +28,10 @@ type Plan struct {
 	// no expiry); TierTTL the tiers' own.
 	TTL     map[string]time.Duration
 	TierTTL map[string]time.Duration
+	// CountedTier is, by family name, the tier the run counts the
+	// family's lookups under (a family with its own ttl: has none of its
+	// own: the recorder's engine.TierIndex).
+	CountedTier map[string]string
 	// Pool is the manager's resolved configuration (its connections count
 	// in Redis's memory).
 	Pool pool.Config
@@ -59,12 +64,17 @@ func Of(s *scenarios.Scenario) (*Plan, error) {
 	for t, d := range pcfg.TTL {
 		tier[string(t)] = d
 	}
+	counted := map[string]string{}
+	for _, f := range model.Families() {
+		counted[f.Name] = engine.TierNames[engine.TierIndex(f.Tier)]
+	}
 	return &Plan{
-		Workload: wcfg,
-		Phases:   plans,
-		History:  s.Workload.Prefill.D(),
-		TTL:      FamilyTTLs(pcfg, model.Families()),
-		TierTTL:  tier,
-		Pool:     pcfg,
+		CountedTier: counted,
+		Workload:    wcfg,
+		Phases:      plans,
+		History:     s.Workload.Prefill.D(),
+		TTL:         FamilyTTLs(pcfg, model.Families()),
+		TierTTL:     tier,
+		Pool:        pcfg,
 	}, nil
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,10 @@ type Fit struct {
 	// MeanAbsErr is the fit's mean absolute error per key, in bytes
 	// (jemalloc's size classes make single keys step around the line).
 	MeanAbsErr float64 `json:"mean_abs_err_bytes"`
+	// Alloc: bytes = A + B*(the key's allocations, stringAlloc) instead
+	// of the length line; A is then what the allocations leave out (the
+	// dicts' buckets) and B 1.
+	Alloc bool `json:"alloc,omitempty"`
 }
 
 // Calibration is what a real redis-server charges for the workload's keys.
@@ -38,9 +44,14 @@ type Calibration struct {
 	RedisVersion string         `json:"redis_version"`
 	Allocator    string         `json:"allocator"`
 	Types        map[string]Fit `json:"types"`
-	// Volatile is the bytes a TTL adds to a key (its expires-dict entry),
-	// measured as the used_memory delta of EXPIRE over the sample.
-	Volatile float64 `json:"volatile_bytes"`
+	// Typed is, for hash and zset families, the price by field count and
+	// encoding (Types holds strings and counters).
+	Typed map[string]TypedCal `json:"typed,omitempty"`
+	// Volatile is the bytes a TTL adds to a key (its expires-dict entry,
+	// 24 bytes in jemalloc's 32 class); VolatileMeasured the used_memory
+	// delta of EXPIRE over the sample, less the expires dict's buckets.
+	Volatile         float64 `json:"volatile_bytes"`
+	VolatileMeasured float64 `json:"volatile_measured_bytes"`
 	// Startup is used_memory_startup. PerClient is the used_memory of one
 	// more connection in use (it sent a command within the last 2 s, so
 	// Redis keeps its 16 KB query buffer, and its reply buffer is sized to
@@ -55,7 +66,16 @@ type Calibration struct {
 	PerIdleClient float64 `json:"per_idle_client_bytes"`
 	Source        string  `json:"source"`
 	TookS         float64 `json:"took_s"`
+	// Config is the calibration server's eviction settings (CONFIG GET
+	// of ServerSettings): the scenario's on a scratch server, an external
+	// server's own with --redis-url.
+	Config map[string]string `json:"config,omitempty"`
 }
+
+// ServerSettings are the settings that change what the simulator does,
+// read from the calibration server's CONFIG.
+var ServerSettings = []string{"maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "hz",
+	"hash-max-listpack-entries", "hash-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value"}
 
 // Conns is the connections a run keeps open to Redis: Active ones send
 // commands all the time (the pools' and the sampler's), Idle ones almost
@@ -72,14 +92,25 @@ func (c *Calibration) Base(n Conns) float64 {
 
 // Costs prices the trace's families by their data types.
 func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
-	out := &Costs{A: make([]float64, len(fams)), B: make([]float64, len(fams)), Volatile: c.Volatile}
+	out := &Costs{A: make([]float64, len(fams)), B: make([]float64, len(fams)), Volatile: c.Volatile, Typed: make([]*TypedCost, len(fams)), Alloc: make([]uint8, len(fams))}
 	for i, f := range fams {
 		typ := priceType(f)
+		if tc, ok := c.Typed[typ]; ok {
+			out.Typed[i] = &TypedCost{Small: tc.Small, Large: tc.Large, MaxEntries: tc.MaxEntries, MaxValue: tc.MaxValue,
+				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax)}
+			continue
+		}
 		fit, ok := c.Types[typ]
 		if !ok {
 			return nil, fmt.Errorf("sizing: calibration has no fit for data type %q (family %s)", typ, f.Name)
 		}
 		out.A[i], out.B[i] = fit.A, fit.B
+		if fit.Alloc {
+			out.Alloc[i] = allocString
+			if typ == typeCounter {
+				out.Alloc[i] = allocCounter
+			}
+		}
 	}
 	return out, nil
 }
@@ -108,7 +139,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m3"
+const calibrationMethod = "m9"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -125,6 +156,12 @@ type CalibrateOptions struct {
 	Keys int
 	// Sleep waits for Redis's client cron (tests replace it).
 	Sleep func(time.Duration)
+	// Policy and Config are the scenario's maxmemory-policy and
+	// target.redis.config, which the scratch server is started with (an
+	// LRU or LFU policy makes Redis share no integers, so a counter costs
+	// its own object; the listpack limits decide a hash's encoding).
+	Policy string
+	Config map[string]string
 }
 
 // calSample is the sample's key and value lengths: the workload's own
@@ -157,10 +194,12 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	if o.Keys <= 0 {
 		o.Keys = 3000
 	}
-	types := map[string]bool{}
+	// Strings are always measured: their EXPIRE prices every type's TTL.
+	types := map[string]bool{workload.TypeString: true}
 	for _, f := range t.Families {
 		types[priceType(f)] = true
 	}
+	typed := typedSamples(t)
 	klen, vlen := calSample(t, o.Keys)
 
 	var client *redis.Client
@@ -178,8 +217,15 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			return nil, fmt.Errorf("sizing: scratch folder: %w", err)
 		}
 		defer os.RemoveAll(dir)
+		// The run's policy and settings, and a maxmemory far above the
+		// sample (0 would make Redis share small integers whatever the
+		// policy).
+		policy := o.Policy
+		if policy == "" {
+			policy = "noeviction"
+		}
 		dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone,
-			RedisServer: o.RedisServer, Dir: dir, MaxMemoryPolicy: "noeviction"})
+			RedisServer: o.RedisServer, Dir: dir, MaxMemory: 16 << 30, MaxMemoryPolicy: policy, ExtraConfig: o.Config})
 		if err != nil {
 			return nil, &EnvError{Op: "start a scratch redis-server", Err: err}
 		}
@@ -198,7 +244,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	}
 	kv := redistext.ParseInfo(info)
 	version, alloc := kv["redis_version"], kv["mem_allocator"]
-	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types))
+	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types, typed, o.Policy, o.Config))
 	cachePath := ""
 	if o.CacheDir != "" && version != "" {
 		cachePath = filepath.Join(o.CacheDir, "calibration-"+calibrationMethod+"-"+version+"-"+digest+".json")
@@ -212,7 +258,12 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			}
 		}
 	}
-	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source}
+	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source, Config: map[string]string{}}
+	for _, name := range ServerSettings {
+		if v, err := client.ConfigGet(ctx, name).Result(); err == nil && v[name] != "" {
+			c.Config[name] = v[name]
+		}
+	}
 	c.Startup, _ = strconv.ParseInt(kv["used_memory_startup"], 10, 64)
 	sleep := o.Sleep
 	if sleep == nil {
@@ -226,11 +277,21 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	// it really has).
 	prefix := fmt.Sprintf("cps%x:", time.Now().UnixNano()%(1<<32))
 	var vols []float64
-	for _, typ := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet, typeCounter} {
+	for _, typ := range slices.Sorted(maps.Keys(typed)) {
+		tc, err := calibrateTyped(ctx, client, prefix+typ[:1]+":", typ, typed[typ])
+		if err != nil {
+			return nil, err
+		}
+		if c.Typed == nil {
+			c.Typed = map[string]TypedCal{}
+		}
+		c.Typed[typ] = tc
+	}
+	for _, typ := range []string{workload.TypeString, typeCounter} {
 		if !types[typ] {
 			continue
 		}
-		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen)
+		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen, sleep)
 		if err != nil {
 			return nil, err
 		}
@@ -238,8 +299,14 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		vols = append(vols, vol)
 	}
 	for _, v := range vols {
-		c.Volatile += v / float64(len(vols))
+		c.VolatileMeasured += v / float64(len(vols))
 	}
+	// A TTL is an entry of the expires dict: 24 bytes, in jemalloc's 32
+	// class (its buckets the simulator counts itself). The delta EXPIRE
+	// made on the sample is kept beside it as a check: pipelined it
+	// reads 32.0 B a key on Redis 7.0.15, one command a round trip some
+	// 8 B more (the connection's buffers churn).
+	c.Volatile = float64(jeClass(24))
 	c.TookS = time.Since(began).Seconds()
 	if cachePath != "" {
 		if data, err := json.MarshalIndent(c, "", "  "); err == nil {
@@ -251,12 +318,32 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	return c, nil
 }
 
-func sampleDigest(klen, vlen []int, types map[string]bool) uint64 {
+func sampleDigest(klen, vlen []int, types map[string]bool, typed map[string]*typedSample, policy string, cfg map[string]string) uint64 {
 	h := uint64(14695981039346656037)
 	mix := func(x uint64) { h = (h ^ x) * 1099511628211 }
+	mixs := func(s string) {
+		for _, b := range []byte(s) {
+			mix(uint64(b))
+		}
+		mix(0)
+	}
 	for i := range klen {
 		mix(uint64(klen[i]))
 		mix(uint64(vlen[i]))
+	}
+	mixs(policy)
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		mixs(k)
+		mixs(cfg[k])
+	}
+	for _, typ := range slices.Sorted(maps.Keys(typed)) {
+		ts := typed[typ]
+		mixs(typ)
+		mix(uint64(ts.klen))
+		mix(uint64(ts.maxFields))
+		for _, v := range ts.vals {
+			mix(uint64(v))
+		}
 	}
 	for _, t := range []string{workload.TypeString, workload.TypeHash, workload.TypeZSet, typeCounter} {
 		if types[t] {
@@ -286,6 +373,42 @@ func usedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 		return 0, &EnvError{Op: "INFO memory", Err: fmt.Errorf("used_memory: %w", err)}
 	}
 	return v, nil
+}
+
+// usedMemoryOwn is used_memory less the asking connection's own buffers
+// (CLIENT INFO tot-mem): Redis 7 grows and shrinks a connection's query
+// and reply buffers by up to 16 KB as it reads commands and as its cron
+// runs, which on a group of a few dozen keys is hundreds of bytes a key.
+func usedMemoryOwn(ctx context.Context, c *redis.Client) (float64, error) {
+	u, err := usedMemory(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.ClientInfo(ctx).Result()
+	if err != nil || info == nil {
+		return 0, &EnvError{Op: "CLIENT INFO", Err: err}
+	}
+	return float64(u) - float64(info.TotalMemory), nil
+}
+
+// keyCounts is the keys of the connection's database and those with a TTL
+// (INFO keyspace).
+func keyCounts(ctx context.Context, c *redis.Client) (keys, volatile float64, err error) {
+	n, err := c.DBSize(ctx).Result()
+	if err != nil {
+		return 0, 0, &EnvError{Op: "DBSIZE", Err: err}
+	}
+	info, err := c.Info(ctx, "keyspace").Result()
+	if err != nil {
+		return 0, 0, &EnvError{Op: "INFO keyspace", Err: err}
+	}
+	db := fmt.Sprintf("db%d", c.Options().DB)
+	for _, part := range strings.Split(redistext.ParseInfo(info)[db], ",") {
+		if v, ok := strings.CutPrefix(part, "expires="); ok {
+			volatile, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return float64(n), volatile, nil
 }
 
 func meanLen(v []int) int {
@@ -391,7 +514,7 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 // calibrateType writes the sample as keys of data type typ, fits MEMORY
 // USAGE against length, measures the used_memory delta (keys without a
 // TTL, then with one), and deletes the keys.
-func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int) (Fit, float64, error) {
+func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int, sleep func(time.Duration)) (Fit, float64, error) {
 	keys := make([]string, len(klen))
 	for i := range klen {
 		k := prefix + strconv.Itoa(i) + ":"
@@ -406,7 +529,13 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 			_ = c.Unlink(context.Background(), keys[i:min(i+500, len(keys))]...).Err()
 		}
 	}()
-	before, err := usedMemory(ctx, c)
+	// used_memory less the writer's own buffers (its query buffer holds
+	// up to a pipeline's largest value when the delta is read).
+	before, err := usedMemoryOwn(ctx, c)
+	if err != nil {
+		return Fit{}, 0, err
+	}
+	keysBefore, volBefore, err := keyCounts(ctx, c)
 	if err != nil {
 		return Fit{}, 0, err
 	}
@@ -437,7 +566,10 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err != nil {
 		return Fit{}, 0, err
 	}
-	filled, err := usedMemory(ctx, c)
+	// Let Redis finish rehashing the grown dicts (the cron's active
+	// rehash): mid-rehash both tables are allocated.
+	sleep(300 * time.Millisecond)
+	filled, err := usedMemoryOwn(ctx, c)
 	if err != nil {
 		return Fit{}, 0, err
 	}
@@ -458,9 +590,46 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err := pipeDo(func(p redis.Pipeliner, i int) { p.Expire(ctx, keys[i], time.Hour) }); err != nil {
 		return Fit{}, 0, err
 	}
-	withTTL, err := usedMemory(ctx, c)
+	sleep(300 * time.Millisecond)
+	withTTL, err := usedMemoryOwn(ctx, c)
 	if err != nil {
 		return Fit{}, 0, err
+	}
+	keysAfter, volAfter, err := keyCounts(ctx, c)
+	if err != nil {
+		return Fit{}, 0, err
+	}
+	// The dicts' bucket arrays the sample grew, which the simulator
+	// counts itself (by the keys it holds): left out of the per-key
+	// prices.
+	mainBuckets := 8 * (dictTable(keysAfter) - dictTable(keysBefore))
+	volBuckets := 8 * (dictTable(volAfter) - dictTable(volBefore))
+	if typ == workload.TypeString || typ == typeCounter {
+		// Priced by what Redis allocates for each key (stringAlloc, from
+		// its source and jemalloc's size classes); the used_memory delta
+		// gives the constant the allocations leave out (the dicts'
+		// buckets).
+		kind := allocString
+		if typ == typeCounter {
+			kind = allocCounter
+		}
+		var sum, sumUsage float64
+		alloc := make([]float64, len(keys))
+		for i := range keys {
+			alloc[i] = float64(stringAlloc(kind, int64(len(keys[i])), int64(max(vlen[i], 1))))
+			sum += alloc[i]
+			sumUsage += usage[i]
+		}
+		n := float64(len(keys))
+		// MEMORY USAGE counts the dict entry as 24 bytes, not its 32: the
+		// error is judged after each side's mean.
+		shift := (sumUsage - sum) / n
+		var mae float64
+		for i := range keys {
+			mae += math.Abs(alloc[i]+shift-usage[i]) / n
+		}
+		return Fit{A: (filled - before - mainBuckets - sum) / n, B: 1, Alloc: true, Keys: len(keys), MeanAbsErr: mae},
+			math.Max((withTTL-filled-volBuckets)/n, 0), nil
 	}
 	// Least squares of usage on length (a counter's: its key's).
 	xlen := func(i int) float64 {
@@ -491,6 +660,321 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	// Whatever used_memory grew by beyond MEMORY USAGE's sum (the dict's
 	// buckets, allocator rounding MEMORY USAGE does not see) is spread
 	// over the keys.
-	a += (float64(filled-before) - sy) / n
-	return Fit{A: a, B: b, Keys: len(keys), MeanAbsErr: mae / n}, math.Max(float64(withTTL-filled)/n, 0), nil
+	a += (filled - before - mainBuckets - sy) / n
+	return Fit{A: a, B: b, Keys: len(keys), MeanAbsErr: mae / n}, math.Max((withTTL-filled-volBuckets)/n, 0), nil
+}
+
+// TypedCal is what a hash or sorted-set key costs on the server, per
+// encoding (TypedCost's lines), with the server's listpack limits
+// (hash-max-listpack-entries / -value, zset-max-listpack-*).
+type TypedCal struct {
+	Small      TypedLine `json:"listpack"`
+	Large      TypedLine `json:"large"`
+	MaxEntries int       `json:"max_listpack_entries"`
+	MaxValue   int       `json:"max_listpack_value"`
+	// Groups is the measured groups (keys of one field count and value
+	// size), MeanAbsErr the fit's mean absolute error per key over them.
+	Groups     int     `json:"groups"`
+	MeanAbsErr float64 `json:"mean_abs_err_bytes"`
+}
+
+// TypedLine is bytes = A + C·fields + B·(key + Σ name and value bytes).
+type TypedLine struct {
+	A float64 `json:"a_bytes"`
+	B float64 `json:"b_per_byte"`
+	C float64 `json:"c_per_field"`
+}
+
+// typedSample is what a data type's calibration writes: the workload's key
+// length, its value sizes (for a hash, those of one field) and its most
+// fields per key.
+type typedSample struct {
+	klen      int
+	vals      []int
+	maxFields int
+}
+
+// typedSamples collects, per typed data type, the trace's key lengths,
+// value sizes and field counts.
+func typedSamples(t *Trace) map[string]*typedSample {
+	out := map[string]*typedSample{}
+	var klenSum, klenN = map[string]int{}, map[string]int{}
+	for _, f := range t.Families {
+		typ := dataType(f.Type)
+		if typ != workload.TypeHash && typ != workload.TypeZSet {
+			continue
+		}
+		ts := out[typ]
+		if ts == nil {
+			ts = &typedSample{}
+			out[typ] = ts
+		}
+		n := f.Fields
+		if typ == workload.TypeZSet {
+			n = max(f.Members, min(max(f.Members, 1), zsetFillMax))
+		}
+		ts.maxFields = max(ts.maxFields, n, 1)
+	}
+	for _, k := range t.Keys {
+		typ := dataType(t.Families[k.Fam].Type)
+		if out[typ] != nil {
+			klenSum[typ] += int(k.KeyLen)
+			klenN[typ]++
+		}
+	}
+	for _, e := range t.events {
+		typ := dataType(t.Families[t.Keys[e.key].Fam].Type)
+		if ts := out[typ]; ts != nil && e.size > 0 && len(ts.vals) < 4096 {
+			ts.vals = append(ts.vals, max(int(e.size), workload.MinValueSize))
+		}
+	}
+	for typ, ts := range out {
+		ts.klen = max(klenSum[typ]/max(klenN[typ], 1), 8)
+		if len(ts.vals) == 0 {
+			ts.vals = []int{workload.MinValueSize}
+		}
+		slices.Sort(ts.vals)
+	}
+	return out
+}
+
+// zsetFillMax is the most members the run's fill of a sorted set writes
+// (harness's zsetFill).
+const zsetFillMax = 100
+
+// calibrateTyped measures hashes or sorted sets by their field count: for
+// field counts from 1 to the workload's most, and (for hashes) value sizes
+// at the workload's 10th, 50th and 90th percentiles, it writes a group of
+// keys as the run does (fields f0..fN-1 / members m0..mN-1), takes the
+// group's used_memory delta per key and its encoding, deletes it, and fits
+// each encoding's line by least squares. The listpack limits come from the
+// server's CONFIG.
+func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts *typedSample) (TypedCal, error) {
+	zset := typ == workload.TypeZSet
+	cfgName := "hash-max-listpack-"
+	if zset {
+		cfgName = "zset-max-listpack-"
+	}
+	var cal TypedCal
+	for _, lim := range []struct {
+		name string
+		to   *int
+		def  int
+	}{{"entries", &cal.MaxEntries, 128}, {"value", &cal.MaxValue, 64}} {
+		*lim.to = lim.def
+		if v, err := c.ConfigGet(ctx, cfgName+lim.name).Result(); err == nil {
+			if n, err := strconv.Atoi(v[cfgName+lim.name]); err == nil {
+				*lim.to = n
+			}
+		}
+	}
+	var ns []int
+	for i := range 8 {
+		ns = append(ns, int(math.Round(math.Pow(float64(ts.maxFields), float64(i)/7))))
+	}
+	if ts.maxFields > cal.MaxEntries {
+		ns = append(ns, cal.MaxEntries, cal.MaxEntries+1)
+	}
+	slices.Sort(ns)
+	ns = slices.Compact(ns)
+	vs := []int{0}
+	if !zset {
+		q := func(p float64) int { return ts.vals[int(p*float64(len(ts.vals)-1))] }
+		vs = []int{q(0.1), q(0.5), q(0.9)}
+		if ts.vals[0] <= cal.MaxValue {
+			vs = append(vs, ts.vals[0])
+		}
+		slices.Sort(vs)
+		vs = slices.Compact(vs)
+	}
+	type obs struct {
+		large              bool
+		v                  int
+		n, bytes, alloc, y float64
+	}
+	var all []obs
+	for _, n := range ns {
+		for _, v := range vs {
+			// Enough keys that a group's delta is not one allocation's
+			// step; each field written by its own HSET (as the run does:
+			// one command's bytes, not a query buffer of the whole hash).
+			perGroup := max(24, min(200, 4000/n))
+			keys := make([]string, perGroup)
+			for i := range keys {
+				k := fmt.Sprintf("%s%d:%d:%d:", prefix, n, v, i)
+				if len(k) < ts.klen {
+					k += strings.Repeat("k", ts.klen-len(k))
+				}
+				keys[i] = k
+			}
+			before, err := usedMemoryOwn(ctx, c)
+			if err != nil {
+				return cal, err
+			}
+			val := strings.Repeat("v", max(v, 1))
+			bytes, alloc := 0, int64(0)
+			for j := range n {
+				bytes += int(fieldNameLen(int32(j)))
+				if !zset {
+					bytes += len(val)
+					alloc += sdsAlloc(int64(len(val)))
+				}
+			}
+			var enc *redis.StringCmd
+			for i := 0; i < len(keys); i += 16 {
+				p := c.Pipeline()
+				for _, k := range keys[i:min(i+16, len(keys))] {
+					if zset {
+						zs := make([]redis.Z, n)
+						for j := range zs {
+							zs[j] = redis.Z{Score: float64(n - j), Member: "m" + strconv.Itoa(j)}
+						}
+						p.ZAdd(ctx, k, zs...)
+						continue
+					}
+					for j := range n {
+						p.HSet(ctx, k, "f"+strconv.Itoa(j), val)
+					}
+				}
+				if i == 0 {
+					enc = p.ObjectEncoding(ctx, keys[0])
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					return cal, &EnvError{Op: "write the " + typ + " calibration sample", Err: err}
+				}
+			}
+			after, err := usedMemoryOwn(ctx, c)
+			if err != nil {
+				return cal, err
+			}
+			if err := c.Del(ctx, keys...).Err(); err != nil {
+				return cal, &EnvError{Op: "delete the " + typ + " calibration sample", Err: err}
+			}
+			all = append(all, obs{large: enc.Val() != "listpack", v: v, n: float64(n), bytes: float64(ts.klen + bytes), alloc: float64(alloc),
+				y: (after - before) / float64(perGroup)})
+		}
+	}
+	fit := func(large bool) (TypedLine, bool) {
+		var xs [][3]float64
+		var ys []float64
+		sizes := map[int]bool{}
+		// A hashtable's values are priced by their allocations (B = 1).
+		byAlloc := large && !zset
+		for _, o := range all {
+			if o.large == large {
+				x := o.bytes
+				if byAlloc {
+					x = o.alloc
+				}
+				xs = append(xs, [3]float64{1, o.n, x})
+				ys = append(ys, o.y)
+				sizes[o.v] = true
+			}
+		}
+		if len(xs) == 0 {
+			return TypedLine{}, false
+		}
+		// The bytes' own slope needs value sizes that vary apart from the
+		// field count.
+		a, cc, b := leastSquares3(xs, ys, !zset && !byAlloc && len(sizes) > 1)
+		return TypedLine{A: a, B: b, C: cc}, true
+	}
+	small, okS := fit(false)
+	large, okL := fit(true)
+	switch {
+	case !okS && !okL:
+		return cal, errors.New("sizing: " + typ + " calibration measured nothing")
+	case !okS:
+		small = large
+	case !okL:
+		large = small
+	}
+	cal.Small, cal.Large, cal.Groups = small, large, len(all)
+	for _, o := range all {
+		l, x := small, o.bytes
+		if o.large {
+			l = large
+			if !zset {
+				x = o.alloc
+			}
+		}
+		cal.MeanAbsErr += math.Abs(l.A+l.C*o.n+l.B*x-o.y) / float64(len(all))
+	}
+	return cal, nil
+}
+
+// leastSquares3 fits y = a + c·x1 + b·x2 (x0 = 1). When x2 does not vary
+// apart from x1 (full false: a single value size, or a sorted set's
+// member names), b is taken as one byte per byte and a, c fitted on what
+// is left.
+func leastSquares3(xs [][3]float64, ys []float64, full bool) (a, c, b float64) {
+	if full {
+		if sol, ok := solve3(normal3(xs, ys)); ok {
+			return sol[0], sol[1], sol[2]
+		}
+	}
+	return leastSquares2(xs, ys)
+}
+
+func normal3(xs [][3]float64, ys []float64) [3][4]float64 {
+	var m [3][4]float64
+	for i, x := range xs {
+		for r := range 3 {
+			for col := range 3 {
+				m[r][col] += x[r] * x[col]
+			}
+			m[r][3] += x[r] * ys[i]
+		}
+	}
+	return m
+}
+
+// leastSquares2 fits y - x2 = a + c·x1.
+func leastSquares2(xs [][3]float64, ys []float64) (a, c, b float64) {
+	var n, sx, sy, sxx, sxy float64
+	for i, x := range xs {
+		y := ys[i] - x[2]
+		n++
+		sx += x[1]
+		sy += y
+		sxx += x[1] * x[1]
+		sxy += x[1] * y
+	}
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return sy / n, 0, 1
+	}
+	c = (n*sxy - sx*sy) / den
+	return (sy - c*sx) / n, c, 1
+}
+
+// solve3 solves a 3x3 system by Gaussian elimination with partial
+// pivoting; ok is false when it is (nearly) singular.
+func solve3(m [3][4]float64) ([3]float64, bool) {
+	scale := 0.0
+	for r := range 3 {
+		scale = math.Max(scale, math.Abs(m[r][r]))
+	}
+	for col := range 3 {
+		p := col
+		for r := col + 1; r < 3; r++ {
+			if math.Abs(m[r][col]) > math.Abs(m[p][col]) {
+				p = r
+			}
+		}
+		if math.Abs(m[p][col]) <= 1e-9*scale {
+			return [3]float64{}, false
+		}
+		m[col], m[p] = m[p], m[col]
+		for r := range 3 {
+			if r == col {
+				continue
+			}
+			f := m[r][col] / m[col][col]
+			for k := col; k < 4; k++ {
+				m[r][k] -= f * m[col][k]
+			}
+		}
+	}
+	return [3]float64{m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]}, true
 }

@@ -3,11 +3,13 @@ package sizing
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +29,10 @@ type Options struct {
 	// At adds sizes (bytes) that are always simulated.
 	Points int
 	At     []int64
-	// WhatIfs are TTL changes per tier to evaluate ("api" → 600s). nil
-	// doubles every expiring tier's TTL; an empty non-nil map asks for none.
+	// WhatIfs are TTL changes to evaluate, by tier ("api" → 600s) or by
+	// the name of a family with its own ttl: ("driver_location" → 60s).
+	// nil doubles every expiring tier's TTL and every family's own; an
+	// empty non-nil map asks for none.
 	WhatIfs map[string]time.Duration
 	Trace   TraceOptions
 	Cal     CalibrateOptions
@@ -63,6 +67,10 @@ type Setup struct {
 	Clients  Conns
 	TTL      []time.Duration
 	Samples  int
+	// LFU and Hz are the scenario's lfu-log-factor, lfu-decay-time and hz
+	// (target.redis.config; Redis's defaults when unset).
+	LFU LFUConfig
+	Hz  int
 }
 
 // Prepare builds the stream and measures (or takes) the calibration.
@@ -78,10 +86,24 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	if err != nil {
 		return nil, err
 	}
+	// The manager writes every key under its prefix: Redis holds the
+	// longer name.
+	if p := int32(len(plan.Pool.KeyPrefix)); p > 0 {
+		for i := range tr.Keys {
+			tr.Keys[i].KeyLen += p
+		}
+	}
 	o.logf("stream: %d commands, %d ops; sampled at %.3g: %d accesses of %d keys (%.1fs)", tr.Commands, tr.Ops, tr.Rate, tr.Events(), len(tr.Keys), time.Since(began).Seconds())
 	cal := o.Calibration
 	if cal == nil {
-		if cal, err = Calibrate(ctx, tr, o.Cal); err != nil {
+		co := o.Cal
+		if co.Policy == "" {
+			co.Policy = s.Target.Redis.MaxMemoryPolicy
+		}
+		if co.Config == nil {
+			co.Config = s.Target.Redis.Config
+		}
+		if cal, err = Calibrate(ctx, tr, co); err != nil {
 			return nil, err
 		}
 		o.logf("calibration: %s, redis %s (%.1fs)", cal.Source, cal.RedisVersion, cal.TookS)
@@ -105,12 +127,27 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 			st.TTL[i] = f.TTL
 		}
 	}
-	if v, ok := s.Target.Redis.Config["maxmemory-samples"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("sizing: target.redis.config maxmemory-samples %q: not a positive integer", v)
+	st.LFU = LFUConfig{LogFactor: lfuLogFactor, DecayTime: lfuDecayTime}
+	st.Hz = defaultHz
+	for _, c := range []struct {
+		name string
+		min  int
+		to   *int
+	}{{"maxmemory-samples", 1, &st.Samples}, {"lfu-log-factor", 0, &st.LFU.LogFactor},
+		{"lfu-decay-time", 0, &st.LFU.DecayTime}, {"hz", 1, &st.Hz}} {
+		// The scenario's setting, else the calibration server's (an
+		// external server's own when calibrated there).
+		v, ok := s.Target.Redis.Config[c.name]
+		if !ok {
+			if v, ok = cal.Config[c.name]; !ok {
+				continue
+			}
 		}
-		st.Samples = n
+		n, err := strconv.Atoi(v)
+		if err != nil || n < c.min {
+			return nil, fmt.Errorf("sizing: target.redis.config %s %q: not an integer of at least %d", c.name, v, c.min)
+		}
+		*c.to = n
 	}
 	return st, nil
 }
@@ -162,8 +199,9 @@ func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
 				if ttl == nil {
 					ttl = st.TTL
 				}
+				lfu := st.LFU
 				r, err := Simulate(st.Trace, SimConfig{Policy: j.policy, Capacity: capacity, Samples: st.Samples,
-					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed})
+					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed, LFU: &lfu, Hz: st.Hz})
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
@@ -198,8 +236,14 @@ func (st *Setup) point(j *job) result.SizingPoint {
 			continue
 		}
 		p.Families[f.Name] = r.Hits[i] / r.Lookups[i]
-		th[f.Tier] += r.Hits[i]
-		tl[f.Tier] += r.Lookups[i]
+		// The tier the run counts the family under (a family with its
+		// own ttl: has none of its own).
+		tier := f.Tier
+		if t := st.Plan.CountedTier[f.Name]; t != "" {
+			tier = t
+		}
+		th[tier] += r.Hits[i]
+		tl[tier] += r.Lookups[i]
 	}
 	for t, l := range tl {
 		p.Tiers[t] = th[t] / l
@@ -297,11 +341,32 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(),
 		PerClientBytes: cal.PerClient, PerIdleClientBytes: cal.PerIdleClient}
 	for t, f := range cal.Types {
-		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr}
+		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr, Alloc: f.Alloc}
 	}
-	policies := o.Policies
+	for t, f := range cal.Typed {
+		if out.Calibration.Typed == nil {
+			out.Calibration.Typed = map[string]result.SizingTypedFit{}
+		}
+		out.Calibration.Typed[t] = result.SizingTypedFit{Listpack: result.SizingLine(f.Small), Large: result.SizingLine(f.Large),
+			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr}
+	}
+	out.Calibration.ServerConfig = cal.Config
+	// The scenario's own policy is always simulated: its answer (and the
+	// exit code) is never another policy's.
+	scenPolicy := out.Policy
+	if scenPolicy == "" {
+		scenPolicy = AllKeysLRU
+		out.Policy = scenPolicy
+	}
+	if _, _, ok := policyOf(scenPolicy); !ok {
+		return nil, st, fmt.Errorf("sizing: the scenario's maxmemory_policy %q is not one the simulator models (%v)", scenPolicy, Simulated)
+	}
+	policies := slices.Clone(o.Policies)
 	if len(policies) == 0 {
-		policies = Policies
+		policies = slices.Clone(Policies)
+	}
+	if !slices.Contains(policies, scenPolicy) {
+		policies = append([]string{scenPolicy}, policies...)
 	}
 	workers := o.Workers
 	if workers <= 0 {
@@ -367,43 +432,60 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			100*out.TargetHitRate, 100*out.CeilingHitRate))
 	}
 
-	// What-ifs, for the scenario's policy (allkeys-lru when it has none
-	// the model knows).
-	pol := out.Policy
-	if !slices.Contains(Policies, pol) {
-		pol = AllKeysLRU
-	}
+	// What-ifs, with the scenario's policy (each says which it is).
+	pol := scenPolicy
 	whatifs := o.WhatIfs
 	if whatifs == nil {
+		// Each expiring tier's TTL doubled, and each family with a TTL of
+		// its own (ttl:) doubled.
 		whatifs = map[string]time.Duration{}
 		for i, f := range tr.Families {
-			if d := st.Plan.TierTTL[f.Tier]; d > 0 && st.TTL[i] == d && tr.Lookups[i] > 0 {
+			if tr.Lookups[i] == 0 || f.RateLimit > 0 {
+				continue
+			}
+			if d := st.Plan.TierTTL[f.Tier]; d > 0 && st.TTL[i] == d {
 				whatifs[f.Tier] = 2 * d
+			} else if f.Tier == "" && st.TTL[i] > 0 {
+				whatifs[f.Name] = 2 * st.TTL[i]
 			}
 		}
 	}
-	tiers := make([]string, 0, len(whatifs))
+	names := make([]string, 0, len(whatifs))
 	for t := range whatifs {
-		tiers = append(tiers, t)
+		names = append(names, t)
 	}
-	sort.Strings(tiers)
-	for _, tier := range tiers {
-		to := whatifs[tier]
-		from := st.Plan.TierTTL[tier]
+	sort.Strings(names)
+	for _, name := range names {
+		to := whatifs[name]
 		ttl := append([]time.Duration(nil), st.TTL...)
 		changed := false
-		for i, f := range tr.Families {
-			// A family with its own TTL inside the tier keeps it, as the
-			// manager's per-prefix TTLs do.
-			if f.Tier == tier && st.TTL[i] == from {
-				ttl[i] = to
-				changed = true
+		var from time.Duration
+		tier, family := name, ""
+		if _, isTier := st.Plan.TierTTL[name]; isTier {
+			from = st.Plan.TierTTL[name]
+			for i, f := range tr.Families {
+				// A family with its own TTL inside the tier keeps it, as the
+				// manager's per-pattern TTLs do.
+				if f.Tier == name && st.TTL[i] == from {
+					ttl[i] = to
+					changed = true
+				}
+			}
+			if !changed {
+				return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", name, to, name)
+			}
+		} else {
+			tier, family = "", name
+			for i, f := range tr.Families {
+				if f.Name == name && f.RateLimit == 0 {
+					from, ttl[i], changed = st.TTL[i], to, true
+				}
+			}
+			if !changed {
+				return nil, st, fmt.Errorf("sizing: what-if %s=%s: no tier or family is named %q (tiers: %s)", name, to, name, strings.Join(slices.Sorted(maps.Keys(st.Plan.TierTTL)), ", "))
 			}
 		}
-		if !changed {
-			return nil, st, fmt.Errorf("sizing: what-if %s=%s: no family takes the %s tier's TTL", tier, to, tier)
-		}
-		w := result.SizingWhatIf{Tier: tier, FromS: from.Seconds(), ToS: to.Seconds()}
+		w := result.SizingWhatIf{Tier: tier, Family: family, Policy: pol, FromS: from.Seconds(), ToS: to.Seconds()}
 		ub := &job{policy: ExactLRU, ttl: ttl}
 		if err := st.run(ctx, []*job{ub}, 1); err != nil {
 			return nil, st, err
@@ -450,9 +532,13 @@ func modelNotes(st *Setup) []string {
 		"the stream is the run's own (runplan.Of: the same workload model, seed, prefill history and phases); the prefill's survivors are written oldest first at the history's end, as the run's prefill does",
 		"origin fetch failures (0.2-1% of api misses) are not modelled: the run leaves those keys unfilled, so it may read slightly lower",
 	}
-	for _, f := range st.Trace.Families {
-		if t := dataType(f.Type); t != "string" {
-			notes = append(notes, fmt.Sprintf("family %s holds %ss: priced as one field or member of its mean size (the calibration's %s line); a key holding many fields costs more", f.Name, t, t))
+	for i, f := range st.Trace.Families {
+		if tc := st.Costs.Typed[i]; tc != nil {
+			what := "hashes read and written per field (HGET, HSET): a field never written misses though its key is there"
+			if tc.Zset {
+				what = fmt.Sprintf("sorted sets read whole (ZRANGE), filled with %d members on a miss and rescored per member (ZADD)", tc.Fill)
+			}
+			notes = append(notes, fmt.Sprintf("family %s holds %s; a key is priced by the fields it holds and its encoding (listpack up to %d entries of at most %d bytes, measured on the server)", f.Name, what, tc.MaxEntries, tc.MaxValue))
 		}
 	}
 	return notes

@@ -21,18 +21,7 @@ func smallSetup(t testing.TB, rate float64) (*Trace, *Costs, []time.Duration, fl
 
 func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []time.Duration, float64) {
 	t.Helper()
-	s, err := scenarios.Load("testdata/small.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := runplan.Of(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, TraceOptions{Rate: rate, NearFamilies: plan.Pool.NearCache, NearTTL: plan.Pool.NearCacheTTL, Salt: salt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, plan := loadTrace(t, "testdata/small.yaml", TraceOptions{Rate: rate, Salt: salt})
 	costs, err := fixedCal.Costs(tr.Families)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +34,26 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 		}
 	}
 	return tr, costs, ttl, fixedCal.Base(Clients(plan))
+}
+
+// loadTrace builds the stream of a scenario file as size does (its near
+// cache included).
+func loadTrace(t testing.TB, file string, o TraceOptions) (*Trace, *runplan.Plan) {
+	t.Helper()
+	s, err := scenarios.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := runplan.Of(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.NearFamilies, o.NearTTL = plan.Pool.NearCache, plan.Pool.NearCacheTTL
+	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, plan
 }
 
 func hitRate(t testing.TB, tr *Trace, costs *Costs, ttl []time.Duration, policy string, capacity float64) float64 {
@@ -126,6 +135,67 @@ func TestVolatileTTLNeverEvictsPersistentKeys(t *testing.T) {
 	}
 	if r.OOM == 0 {
 		t.Errorf("volatile-ttl at 64 KB: no write refused (evicted %.0f)", r.Evicted)
+	}
+}
+
+// TestEveryPolicyEvictsWhatRedisWould: the volatile policies never evict a
+// family without a TTL (and refuse writes when only such keys are left),
+// noeviction evicts nothing and refuses, the allkeys policies evict
+// persistent keys too.
+func TestEveryPolicyEvictsWhatRedisWould(t *testing.T) {
+	tr, costs, ttl, _ := smallSetup(t, 1)
+	for _, pol := range Simulated {
+		kind, volOnly, _ := policyOf(pol)
+		r, err := Simulate(tr, SimConfig{Policy: pol, Capacity: 2 << 20, Costs: costs, TTL: ttl, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var persistent float64
+		for i := range tr.Families {
+			if ttl[i] == 0 {
+				persistent += r.EvictedBy[i]
+			}
+		}
+		t.Logf("%-15s at 2 MB: hit %.2f%%, evicted %.0f (%.0f without a TTL), refused %.0f", pol, 100*r.HitRate(), r.Evicted, persistent, r.OOM)
+		switch {
+		case kind == kindNone:
+			if r.Evicted != 0 || r.OOM == 0 {
+				t.Errorf("noeviction: evicted %.0f, refused %.0f writes; want none evicted, some refused", r.Evicted, r.OOM)
+			}
+		case volOnly:
+			if persistent != 0 || r.Evicted == 0 {
+				t.Errorf("%s: evicted %.0f keys without a TTL (of %.0f)", pol, persistent, r.Evicted)
+			}
+		default:
+			if persistent == 0 || r.Evicted == 0 {
+				t.Errorf("%s: evicted %.0f, none of them without a TTL", pol, r.Evicted)
+			}
+		}
+	}
+	if _, err := Simulate(tr, SimConfig{Policy: "volatile-lfru", Costs: costs, TTL: ttl}); err == nil {
+		t.Error("an unknown policy was simulated")
+	}
+}
+
+// TestLFUSettingsMatter: lfu-decay-time 0 (counters never decay) and a log
+// factor of 0 (every access counts) keep a different cache than Redis's
+// defaults.
+func TestLFUSettingsMatter(t *testing.T) {
+	tr, costs, ttl, _ := smallSetup(t, 1)
+	hr := func(lfu *LFUConfig) float64 {
+		r, err := Simulate(tr, SimConfig{Policy: AllKeysLFU, Capacity: 4 << 20, Costs: costs, TTL: ttl, Seed: 1, LFU: lfu})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.HitRate()
+	}
+	def, same, other := hr(nil), hr(&LFUConfig{LogFactor: 10, DecayTime: 1}), hr(&LFUConfig{LogFactor: 0, DecayTime: 0})
+	t.Logf("allkeys-lfu at 4 MB: defaults %.2f%%, log factor 0 and no decay %.2f%%", 100*def, 100*other)
+	if def != same {
+		t.Errorf("nil LFU config gave %.4f, Redis's defaults written out %.4f", def, same)
+	}
+	if def == other {
+		t.Errorf("lfu-log-factor 0 and lfu-decay-time 0 gave the defaults' hit rate %.4f", def)
 	}
 }
 

@@ -16,6 +16,7 @@ package sizing
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -59,6 +60,23 @@ type event struct {
 	kind uint8
 	// phase is the scenario phase (0-based), or -1 during the history.
 	phase int16
+	// field is the hash field or sorted-set member the access addresses
+	// (its index in the family's f0..fN / m0..mN), or -1 for the whole key
+	// (a string, a ZRANGE of a sorted set).
+	field int32
+}
+
+// fieldIndex is the index of a hash field or sorted-set member name
+// ("f12", "m3": workload's names), or -1 for none.
+func fieldIndex(name string) int32 {
+	if len(name) < 2 {
+		return -1
+	}
+	n, err := strconv.Atoi(name[1:])
+	if err != nil || n < 0 || n > math.MaxInt32 {
+		return -1
+	}
+	return int32(n)
 }
 
 // KeyInfo is one distinct key of the sampled stream.
@@ -181,7 +199,7 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 	t.events = make([]event, 0, 1<<16)
 	rthresh := uint64(rate * float64(math.MaxUint64))
 	var nth uint64
-	add := func(c *workload.Command, fam *workload.Family, key string, size int, kind uint8) {
+	add := func(c *workload.Command, fam *workload.Family, key string, size int, kind uint8, field int32) {
 		if threshold[fam.Index] != math.MaxUint64 {
 			h := xxhash.Sum64String(key)
 			if o.Salt != "" {
@@ -207,7 +225,7 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 			ids[key] = id
 			t.Keys = append(t.Keys, KeyInfo{Fam: int16(fam.Index), KeyLen: int32(len(key)), Weight: float32(1 / t.FamRate[fam.Index])})
 		}
-		t.events = append(t.events, event{at: c.At, key: id, size: int32(min(size, math.MaxInt32)), kind: kind, phase: int16(c.Phase - shift)})
+		t.events = append(t.events, event{at: c.At, key: id, size: int32(min(size, math.MaxInt32)), kind: kind, phase: int16(c.Phase - shift), field: field})
 	}
 	var near *nearModel
 	if o.NearTTL > 0 && len(o.NearFamilies) > 0 {
@@ -233,7 +251,7 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 					continue
 				}
 				t.Ops++
-				add(&c, op.Family, op.Key, op.Size, evWrite|evKeepTTL)
+				add(&c, op.Family, op.Key, op.Size, evWrite|evKeepTTL, -1)
 				if limits.hit(op.Family, op.Key, c.At) {
 					// Refused: the bot issues none of the command's later
 					// operations.
@@ -269,6 +287,7 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 			// one is a key-level access: a near-cache hit never reaches
 			// Redis and is no lookup; a read that does reach it leaves a
 			// copy in the instance (a hit, or the fill after a miss).
+			field := fieldIndex(op.Field)
 			one := func(fam *workload.Family, key string, size int, kind uint8) {
 				t.Ops++
 				if near != nil && inPhase && near.isNear[fam.Index] {
@@ -287,7 +306,11 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 				if rec && kind&evKind == evRead {
 					t.Lookups[fam.Index]++
 				}
-				add(&c, fam, key, size, kind)
+				f := int32(-1)
+				if key == op.Key && fam == op.Family {
+					f = field
+				}
+				add(&c, fam, key, size, kind, f)
 			}
 			if k.Invalidates() {
 				one(op.Family, op.Key, op.Size, kind)

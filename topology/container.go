@@ -337,37 +337,30 @@ func (d *contDeployment) markDown(n *contNode) {
 
 // Stop sends SHUTDOWN NOSAVE; the container exits with its Redis.
 func (d *contDeployment) Stop(ctx context.Context, name string) error {
-	n, err := d.node(name)
-	if err != nil {
-		return err
-	}
-	n.op.Lock()
-	defer n.op.Unlock()
-	n.mu.Lock()
-	running, paused := n.running, n.paused
-	n.mu.Unlock()
-	if !running {
-		return nil
-	}
-	if paused {
-		if err := d.resumeLocked(ctx, n); err != nil {
-			return err
+	return d.halt(ctx, name, "stop", nodeStopTimeout, func(ctx context.Context, n *contNode) error {
+		if err := n.clientOf().Do(ctx, "SHUTDOWN", "NOSAVE").Err(); err != nil && isRedisError(err) {
+			return fmt.Errorf("topology: SHUTDOWN NOSAVE on %s: %w", name, err)
 		}
-	}
-	sctx, cancel := context.WithTimeout(ctx, nodeStopTimeout)
-	defer cancel()
-	if err := n.clientOf().Do(sctx, "SHUTDOWN", "NOSAVE").Err(); err != nil && isRedisError(err) {
-		return fmt.Errorf("topology: SHUTDOWN NOSAVE on %s: %w", name, err)
-	}
-	if err := d.waitExited(sctx, n); err != nil {
-		return fmt.Errorf("topology: stop %s: %w", name, err)
-	}
-	d.markDown(n)
-	return nil
+		return nil
+	})
 }
 
 // Kill sends SIGKILL to the container.
 func (d *contDeployment) Kill(ctx context.Context, name string) error {
+	return d.halt(ctx, name, "kill", 0, func(ctx context.Context, n *contNode) error {
+		if _, err := d.docker.ContainerKill(ctx, n.c.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			return fmt.Errorf("topology: kill container %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// halt takes a running container down with act (SHUTDOWN or SIGKILL), then
+// waits for it to exit and marks the node down. A stopped container is
+// left as it is; a paused one is resumed first: a paused Redis cannot
+// answer SHUTDOWN and Docker refuses to kill a paused container. timeout
+// > 0 bounds act and the wait together.
+func (d *contDeployment) halt(ctx context.Context, name, verb string, timeout time.Duration, act func(context.Context, *contNode) error) error {
 	n, err := d.node(name)
 	if err != nil {
 		return err
@@ -381,16 +374,20 @@ func (d *contDeployment) Kill(ctx context.Context, name string) error {
 		return nil
 	}
 	if paused {
-		// Docker refuses to kill a paused container.
 		if err := d.resumeLocked(ctx, n); err != nil {
 			return err
 		}
 	}
-	if _, err := d.docker.ContainerKill(ctx, n.c.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"}); err != nil {
-		return fmt.Errorf("topology: kill container %s: %w", name, err)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if err := act(ctx, n); err != nil {
+		return err
 	}
 	if err := d.waitExited(ctx, n); err != nil {
-		return fmt.Errorf("topology: kill %s: %w", name, err)
+		return fmt.Errorf("topology: %s %s: %w", verb, name, err)
 	}
 	d.markDown(n)
 	return nil
@@ -504,42 +501,26 @@ func (d *contDeployment) Info(ctx context.Context, name, section string) (map[st
 	return infoOn(ctx, n.clientOf(), name, section)
 }
 
+// InfoAll reads INFO from every container that is running and not paused.
 func (d *contDeployment) InfoAll(ctx context.Context, section string) (map[string]map[string]string, error) {
-	var names []string
-	for _, n := range d.nodes {
+	return infoAll(ctx, d.nodes, func(n *contNode) (string, bool) {
 		n.mu.Lock()
-		up := n.running && !n.paused
-		n.mu.Unlock()
-		if up {
-			names = append(names, n.name)
-		}
-	}
-	return infoAll(ctx, names, func(ctx context.Context, name string) (map[string]string, error) {
-		return d.Info(ctx, name, section)
-	})
+		defer n.mu.Unlock()
+		return n.name, n.running && !n.paused
+	}, section, d.Info)
 }
 
 // KeepLogs writes each container's output (Redis logs to stdout there).
 func (d *contDeployment) KeepLogs(dir string) error {
-	dir, err := keepLogsDir(dir, d.spec)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var errs []error
-	for _, n := range d.nodes {
+	return keepLogs(dir, d.spec, 10*time.Second, d.nodes, func(ctx context.Context, dir string, n *contNode) error {
 		if n.c == nil {
-			continue
+			return nil
 		}
 		if err := saveLogs(ctx, n.c, filepath.Join(dir, n.name+".log")); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", n.name, err))
+			return fmt.Errorf("%s: %w", n.name, err)
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("topology: keep logs: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 func saveLogs(ctx context.Context, c *testcontainers.DockerContainer, path string) error {

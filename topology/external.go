@@ -476,44 +476,26 @@ func (d *extDeployment) Info(ctx context.Context, name, section string) (map[str
 	return infoOn(ctx, n.client, name, section)
 }
 
+// InfoAll reads INFO from every node that is not paused (an external node
+// is never stopped by the tool).
 func (d *extDeployment) InfoAll(ctx context.Context, section string) (map[string]map[string]string, error) {
-	var names []string
-	for _, n := range d.nodes {
+	return infoAll(ctx, d.nodes, func(n *extNode) (string, bool) {
 		n.mu.Lock()
-		paused := n.paused
-		n.mu.Unlock()
-		if !paused {
-			names = append(names, n.name)
-		}
-	}
-	return infoAll(ctx, names, func(ctx context.Context, name string) (map[string]string, error) {
-		return d.Info(ctx, name, section)
-	})
+		defer n.mu.Unlock()
+		return n.name, !n.paused
+	}, section, d.Info)
 }
 
 // KeepLogs cannot copy an external server's log; it saves each node's INFO
 // instead, which is what a failed run's reader needs most.
 func (d *extDeployment) KeepLogs(dir string) error {
-	dir, err := keepLogsDir(dir, d.spec)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var errs []error
-	for _, n := range d.nodes {
+	return keepLogs(dir, d.spec, 5*time.Second, d.nodes, func(ctx context.Context, dir string, n *extNode) error {
 		txt, err := n.client.Info(ctx, "everything").Result()
 		if err != nil {
 			txt = "INFO failed: " + err.Error() + "\n"
 		}
-		if err := os.WriteFile(filepath.Join(dir, n.name+".info.txt"), []byte(txt), 0o644); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("topology: keep logs: %w", err)
-	}
-	return nil
+		return os.WriteFile(filepath.Join(dir, n.name+".info.txt"), []byte(txt), 0o644)
+	})
 }
 
 // Close closes the tool's connections; the servers are left running (a

@@ -6,23 +6,31 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
-// infoAll reads INFO from the named nodes concurrently. A node that fails is
-// named in the joined error; the others are still returned, so a sampler
-// keeps its figures while one node is down.
-func infoAll(ctx context.Context, names []string, read func(ctx context.Context, name string) (map[string]string, error)) (map[string]map[string]string, error) {
+// infoAll reads INFO section from every node that up says is reachable
+// (a stopped or paused node is skipped: asking it would only wait out a
+// timeout), concurrently, through info. A node that fails is named in the
+// joined error; the others are still returned, so a sampler keeps its
+// figures while one node is down. Every backend's InfoAll is this with its
+// own node type.
+func infoAll[N any](ctx context.Context, nodes []N, up func(N) (name string, ok bool), section string, info func(ctx context.Context, name, section string) (map[string]string, error)) (map[string]map[string]string, error) {
 	var (
 		mu   sync.Mutex
-		out  = make(map[string]map[string]string, len(names))
+		out  = make(map[string]map[string]string, len(nodes))
 		errs []error
 		wg   sync.WaitGroup
 	)
-	for _, name := range names {
+	for _, n := range nodes {
+		name, ok := up(n)
+		if !ok {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := read(ctx, name)
+			m, err := info(ctx, name, section)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -36,17 +44,32 @@ func infoAll(ctx context.Context, names []string, read func(ctx context.Context,
 	return out, errors.Join(errs...)
 }
 
-// keepLogsDir resolves the folder KeepLogs writes into (dir, else
-// Spec.LogDir) and creates it.
-func keepLogsDir(dir string, spec Spec) (string, error) {
+// keepLogs saves what each node left for a failed run's reader into dir
+// (dir "" means Spec.LogDir), through save, within timeout; a node whose
+// save fails is named in the joined error and the others are still saved.
+// Every backend's KeepLogs is this with its own node type and what it can
+// keep (a process's log file, a container's output, an external node's
+// INFO).
+func keepLogs[N any](dir string, spec Spec, timeout time.Duration, nodes []N, save func(ctx context.Context, dir string, n N) error) error {
 	if dir == "" {
 		dir = spec.LogDir
 	}
 	if dir == "" {
-		return "", errors.New("topology: keep logs: no folder given and Spec.LogDir is empty")
+		return errors.New("topology: keep logs: no folder given and Spec.LogDir is empty")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("topology: keep logs: %w", err)
+		return fmt.Errorf("topology: keep logs: %w", err)
 	}
-	return dir, nil
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	for _, n := range nodes {
+		if err := save(ctx, dir, n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("topology: keep logs: %w", err)
+	}
+	return nil
 }

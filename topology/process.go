@@ -719,42 +719,26 @@ func infoOn(ctx context.Context, c *redis.Client, name, section string) (map[str
 
 // InfoAll reads INFO from every node that is up.
 func (d *procDeployment) InfoAll(ctx context.Context, section string) (map[string]map[string]string, error) {
-	var names []string
-	for _, n := range d.nodes {
+	return infoAll(ctx, d.nodes, func(n *procNode) (string, bool) {
 		n.mu.Lock()
-		up := n.runningLocked() && !n.paused
-		n.mu.Unlock()
-		if up {
-			names = append(names, n.name)
-		}
-	}
-	return infoAll(ctx, names, func(ctx context.Context, name string) (map[string]string, error) {
-		return d.Info(ctx, name, section)
-	})
+		defer n.mu.Unlock()
+		return n.name, n.runningLocked() && !n.paused
+	}, section, d.Info)
 }
 
 // KeepLogs copies every node's log (and its stdout/stderr, if any) into dir;
 // dir "" means Spec.LogDir.
 func (d *procDeployment) KeepLogs(dir string) error {
-	dir, err := keepLogsDir(dir, d.spec)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, n := range d.nodes {
+	return keepLogs(dir, d.spec, time.Second, d.nodes, func(_ context.Context, dir string, n *procNode) error {
+		var errs []error
 		if err := copyFile(n.logPath, filepath.Join(dir, n.name+".log")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 		if fileSize(n.outPath) > 0 {
-			if err := copyFile(n.outPath, filepath.Join(dir, n.name+".output.log")); err != nil {
-				errs = append(errs, err)
-			}
+			errs = append(errs, copyFile(n.outPath, filepath.Join(dir, n.name+".output.log")))
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("topology: keep logs: %w", err)
-	}
-	return nil
+		return errors.Join(errs...)
+	})
 }
 
 // Close terminates every node (SIGTERM, then SIGKILL after a grace period),

@@ -236,6 +236,27 @@ func (f *Family) WriteOp(invalidation bool) string {
 	return k.String()
 }
 
+// WholeWrite says in words what one of the family's whole-value writes
+// sends ("DEL and one HSET of its 200 fields in MULTI/EXEC"), for the
+// report's notes; "" when the family writes one field at a time or is a
+// string.
+func (f *Family) WholeWrite() string {
+	if !f.WritesWhole() {
+		return ""
+	}
+	cmd, what := "HSET", fmt.Sprintf("its %d fields", len(f.Names))
+	if f.Type == TypeZSet {
+		cmd, what = "ZADD", fmt.Sprintf("its %d members", len(f.Names))
+	}
+	switch f.Write {
+	case WriteReplaceMulti:
+		return fmt.Sprintf("DEL and one %s of %s in MULTI/EXEC (readers see the old value or the new)", cmd, what)
+	case WriteReplacePipeline:
+		return fmt.Sprintf("DEL and one %s of %s in one pipeline, not atomic (a reader between them misses)", cmd, what)
+	}
+	return fmt.Sprintf("one %s of %s over what the key holds", cmd, what)
+}
+
 // writeKind is the operation a write of a defined family is, by its type
 // and write mode; a string's is an update that invalidates every
 // instance's copy with features.invalidation.

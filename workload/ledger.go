@@ -211,6 +211,39 @@ func (l *Ledger) Classify(key string, at time.Time) MissCause {
 	return MissEvicted
 }
 
+// fieldHash is a hash field's entry: its own hash, apart from the key's.
+func fieldHash(key, field string) uint64 {
+	return xxhash.Sum64String(key) ^ (xxhash.Sum64String(field)*0x9e3779b97f4a7c15 + 1)
+}
+
+// WroteField records that field of the hash at key was written at time at,
+// and with it the key (HSET and its EXPIRE set the whole key's TTL).
+func (l *Ledger) WroteField(key, field string, at time.Time, ttl time.Duration) {
+	l.Wrote(key, at, ttl)
+	h := fieldHash(key, field)
+	s := l.shard(h)
+	s.mu.Lock()
+	s.m[h] = ledgerEntry{written: l.offset(at)}
+	s.mu.Unlock()
+}
+
+// ClassifyField says why a read of field of the hash at key missed: cold
+// if the harness never wrote that field before the read (whether or not
+// it wrote others: a hash that holds some fields has never held this
+// one), else as the key's miss (Classify): the key expired, was evicted
+// or wiped with the field in it.
+func (l *Ledger) ClassifyField(key, field string, at time.Time) MissCause {
+	h := fieldHash(key, field)
+	s := l.shard(h)
+	s.mu.Lock()
+	e, ok := s.m[h]
+	s.mu.Unlock()
+	if !ok || int64(e.written) >= at.UnixMilli()-l.base.Load() {
+		return MissCold
+	}
+	return l.Classify(key, at)
+}
+
 // Wiped records that a fault emptied the cache at time at (a node restarted
 // without persistence serves again, empty): a key written before it and
 // missed after it is wiped, not cold (it was written) nor evicted.

@@ -209,3 +209,34 @@ func TestLedgerWiped(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerClassifiesHashFields: a hash field never written misses cold
+// though other fields of its key were written; a written field's miss is
+// its key's (evicted, expired; cold again after the harness deleted the
+// key).
+func TestLedgerClassifiesHashFields(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Now()
+	l.WroteField("h", "f1", t0, time.Minute)
+	if got := l.ClassifyField("h", "f2", t0.Add(time.Second)); got != MissCold {
+		t.Errorf("field never written: %v, want cold", got)
+	}
+	if got := l.ClassifyField("h", "f1", t0.Add(time.Second)); got != MissEvicted {
+		t.Errorf("written field gone before its TTL: %v, want evicted", got)
+	}
+	if got := l.ClassifyField("h", "f1", t0.Add(2*time.Minute)); got != MissExpired {
+		t.Errorf("written field past the key's TTL: %v, want expired", got)
+	}
+	// Writing another field later extends the whole key's TTL.
+	l.WroteField("h", "f2", t0.Add(50*time.Second), time.Minute)
+	if got := l.ClassifyField("h", "f1", t0.Add(80*time.Second)); got != MissEvicted {
+		t.Errorf("field of a key whose TTL a later HSET extended: %v, want evicted", got)
+	}
+	if got := l.ClassifyField("h", "f3", t0.Add(80*time.Second)); got != MissCold {
+		t.Errorf("field never written of a live key: %v, want cold", got)
+	}
+	l.Deleted("h")
+	if got := l.ClassifyField("h", "f1", t0.Add(90*time.Second)); got != MissCold {
+		t.Errorf("field of a key the harness deleted: %v, want cold", got)
+	}
+}

@@ -66,8 +66,8 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.target, "target", "", "hit rate to size for, e.g. 95% or 0.95 (default: the scenario's hit_rate target, else 95%)")
 	fs.StringSliceVar(&f.at, "at", nil, "maxmemory sizes always simulated, e.g. 64mb,128mb,256mb")
-	fs.StringSliceVar(&f.policies, "policy", nil, "policies to compute (default allkeys-lru,allkeys-lfu,volatile-ttl,exact-lru)")
-	fs.StringArrayVar(&f.ttl, "ttl", nil, "TTL what-if, tier=duration, e.g. api=600s (repeatable; default: each expiring tier's TTL doubled)")
+	fs.StringSliceVar(&f.policies, "policy", nil, "policies to compute besides the scenario's own (default allkeys-lru,allkeys-lfu,volatile-ttl,exact-lru; any of Redis's eight and exact-lru)")
+	fs.StringArrayVar(&f.ttl, "ttl", nil, "TTL what-if, tier=duration (api=600s) or family=duration for a family with its own ttl: (driver_location=60s) (repeatable; default: each expiring tier's TTL and each family's own doubled)")
 	fs.BoolVar(&f.noWhatIfs, "no-what-ifs", false, "compute no TTL what-ifs")
 	fs.IntVar(&f.points, "points", 0, "maxmemory sizes per curve (default 24)")
 	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
@@ -114,11 +114,11 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, p := range f.policies {
 		ok := false
-		for _, q := range sizing.Policies {
+		for _, q := range sizing.Simulated {
 			ok = ok || p == q
 		}
 		if !ok {
-			errf("--policy %q: not one of %s", p, strings.Join(sizing.Policies, ", "))
+			errf("--policy %q: not one of %s", p, strings.Join(sizing.Simulated, ", "))
 			return exitUsage
 		}
 		o.Policies = append(o.Policies, p)
@@ -134,7 +134,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		tier, d, ok := strings.Cut(t, "=")
 		dur, err := time.ParseDuration(d)
 		if !ok || tier == "" || err != nil || dur <= 0 {
-			errf("--ttl %q: want tier=duration with a positive duration, e.g. api=600s", t)
+			errf("--ttl %q: want tier=duration or family=duration with a positive duration, e.g. api=600s", t)
 			return exitUsage
 		}
 		if o.WhatIfs == nil {

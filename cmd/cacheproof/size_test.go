@@ -13,7 +13,8 @@ func TestSizeUsage(t *testing.T) {
 		{"size"},
 		{"size", "-s", "baseline", "--target", "150%"},
 		{"size", "-s", "baseline", "--at", "12 parsecs"},
-		{"size", "-s", "baseline", "--policy", "allkeys-random"},
+		{"size", "-s", "baseline", "--policy", "allkeys-lfru"},
+		{"size", "-s", "../../sizing/testdata/small.yaml", "--points", "2", "--ttl", "no_such_family=60s"},
 		{"size", "-s", "baseline", "--ttl", "api"},
 		{"size", "-s", "baseline", "--ttl", "api=600s", "--no-what-ifs"},
 		{"size", "-s", "baseline", "--sample-rate", "2"},
@@ -34,7 +35,7 @@ func TestSizeWritesTheAnswer(t *testing.T) {
 	if r.code != exitOK && r.code != exitTargetMiss {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "maxmemory needed for the hit-rate target") || !strings.Contains(r.stdout, "api 300s -> 600s") {
+	if !strings.Contains(r.stdout, "maxmemory needed for the hit-rate target") || !strings.Contains(r.stdout, "api (allkeys-lru) 300s -> 600s") {
 		t.Errorf("summary:\n%s", r.stdout)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "sizing.json"))
