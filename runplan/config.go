@@ -80,16 +80,14 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 		}
 	}
 	// A scenario's family written with ttl: (no tier) has its own TTL
-	// outside the tiers, applied the same way (the model says which, by
-	// pattern; its validation keeps them disjoint). A workload
-	// the model refuses is reported by the workload stage.
-	if m, werr := workload.New(WorkloadConfig(s, o)); werr == nil {
-		for p, d := range m.OwnTTLs() {
-			if cfg.KeyTTL == nil {
-				cfg.KeyTTL = map[string]time.Duration{}
-			}
-			cfg.KeyTTL[p] = d
+	// outside the tiers, applied the same way (the workload's
+	// configuration says which, by pattern; its validation keeps them
+	// disjoint). The model itself is built once, by the run.
+	for p, d := range WorkloadConfig(s, o).OwnTTLs() {
+		if cfg.KeyTTL == nil {
+			cfg.KeyTTL = map[string]time.Duration{}
 		}
+		cfg.KeyTTL[p] = d
 	}
 	cfg.MaxMemory = int64(s.Target.Redis.MaxMemory)
 	cfg.MaxMemoryPolicy = s.Target.Redis.MaxMemoryPolicy
