@@ -90,6 +90,9 @@ func Merge(rs ...*result.Result) (*result.Result, error) {
 			end = e
 		}
 		m.Interrupted = m.Interrupted || r.Interrupted
+		if m.Aborted == nil && r.Aborted != nil {
+			m.Aborted = r.Aborted // the first shard that stopped on a breach
+		}
 	}
 	m.DurationS = math.Round(end.Sub(m.StartedAt).Seconds()*1000) / 1000
 	m.ExitCode = 0

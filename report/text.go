@@ -33,6 +33,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if r.Interrupted {
 		ew.printf("  interrupted: partial results\n")
 	}
+	if a := r.Aborted; a != nil {
+		ew.printf("  aborted at %.0fs: target %s %s: %s\n", a.AtS, a.Target, a.Expr, a.Reason)
+	}
 	if r.Shard != "" {
 		ew.printf("  shard %s of the population\n", r.Shard)
 	}
