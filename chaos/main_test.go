@@ -28,7 +28,7 @@ func startT(t *testing.T, shape topology.Shape) topology.Deployment {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: shape, Dir: dir, MaxMemory: "64mb", MaxMemoryPolicy: "noeviction"})
+	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: shape, Dir: dir, MaxMemory: 64 << 20, MaxMemoryPolicy: "noeviction"})
 	if err != nil {
 		t.Fatalf("start %s: %v", shape, err)
 	}

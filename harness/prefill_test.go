@@ -15,8 +15,8 @@ import (
 	"github.com/cacheproof/cacheproof/workload"
 )
 
-// noEnv keeps the machine's REDIS_* variables out of the configs under test.
-var noEnv = runplan.Env{Getenv: func(string) string { return "" }}
+// noEnv is a run with no command-line choices beside its scenario.
+var noEnv runplan.Env
 
 // Prefill replays history with every feature on, rate limit included, and
 // writes the keys alive at its end to a real redis-server: never a

@@ -47,8 +47,6 @@ type Options struct {
 	LogDir string
 	// Logf reports progress ("starting redis-server ..."); nil is silent.
 	Logf func(format string, args ...any)
-	// Getenv reads the seed's REDIS_* variables (default os.Getenv).
-	Getenv func(string) string
 	// Version is written into the report's tool section.
 	Version string
 	// DrainTimeout bounds how long in-flight commands may finish after the
@@ -62,7 +60,7 @@ type Options struct {
 // env is what the run's plan takes from the options (runplan).
 func (o Options) env() runplan.Env {
 	return runplan.Env{RedisServer: o.RedisServer, Image: o.Image, AllowDestructive: o.AllowDestructive,
-		Shard: o.Shard, Shards: o.Shards, Getenv: o.Getenv, Logf: o.Logf}
+		Shard: o.Shard, Shards: o.Shards, Logf: o.Logf}
 }
 
 func (o Options) logf(format string, args ...any) {
@@ -83,8 +81,7 @@ func (e *EnvError) Error() string { return e.Op + ": " + e.Err.Error() }
 func (e *EnvError) Unwrap() error { return e.Err }
 
 // ConfigError marks a configuration problem found only when the run is
-// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit
-// 2. It is runplan's, where the configuration is resolved (also for
+// wired (a pool setting the profile rejects): exit 2. It is runplan's, where the configuration is resolved (also for
 // `cacheproof size`), under the name the command has always matched.
 type ConfigError = runplan.ConfigError
 

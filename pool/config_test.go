@@ -1,10 +1,7 @@
 package pool
 
 import (
-	"bufio"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,94 +81,6 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 }
 
-// readEnvFile reads KEY=VALUE lines and the expected error variable from a
-// "# error: NAME" comment.
-func readEnvFile(t *testing.T, path string) (map[string]string, string) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	want := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(line, "# error:"); ok {
-			want = strings.TrimSpace(rest)
-			continue
-		}
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, _ := strings.Cut(line, "=")
-		env[k] = v
-	}
-	return env, want
-}
-
-func TestWithEnvFixtures(t *testing.T) {
-	files, _ := filepath.Glob("testdata/env/*.env")
-	if len(files) < 5 {
-		t.Fatalf("fixtures missing: %v", files)
-	}
-	for _, path := range files {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			env, wantVar := readEnvFile(t, path)
-			base, _ := ProfileConfig(ProfileDevelopment)
-			got, err := base.WithEnv(func(k string) string { return env[k] })
-			if wantVar != "" {
-				if err == nil || !strings.Contains(err.Error(), "environment variable "+wantVar) {
-					t.Fatalf("error = %v, want one naming %s", err, wantVar)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The seed's env turns development into production's numbers.
-			if got.Addrs[0] != "redis:6379" || got.MinConnections != 10 || got.MaxConnections != 50 ||
-				got.MaxMemory != 256<<20 || got.HealthCheckInterval != 30*time.Second ||
-				got.TTL[TierAPI] != 300*time.Second || got.TTL[TierMeta] != time.Hour {
-				t.Errorf("seed env gave %+v", got)
-			}
-		})
-	}
-}
-
-func TestWithEnvLayering(t *testing.T) {
-	base, _ := ProfileConfig(ProfileDevelopment)
-	base.Addrs = []string{"10.0.0.1:7000"}
-	env := map[string]string{
-		"REDIS_PORT": "7001", "REDIS_PASSWORD": "s3cret", "REDIS_MAX_MEMORY": "64mb",
-		"REDIS_TTL_SESSION": "90s", "REDIS_COMMAND_TIMEOUT": "250",
-	}
-	got, err := base.WithEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Addrs[0] != "10.0.0.1:7001" || got.Password != "s3cret" || got.MaxMemory != 64<<20 ||
-		got.TTL[TierSession] != 90*time.Second || got.CommandTimeout != 250*time.Millisecond {
-		t.Errorf("got %+v", got)
-	}
-	if base.Addrs[0] != "10.0.0.1:7000" || base.TTL[TierSession] != 1800*time.Second {
-		t.Error("WithEnv modified its receiver")
-	}
-	// Redaction, in the struct and in the report JSON.
-	if r := got.Redacted(); r.Password != "***" || got.Password != "s3cret" {
-		t.Errorf("Redacted = %q (original %q)", r.Password, got.Password)
-	}
-	b, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `"ttl_s":{`) ||
-		!strings.Contains(string(b), `"command_timeout_s":0.25`) {
-		t.Errorf("report JSON = %s", b)
-	}
-}
-
 func TestParseTier(t *testing.T) {
 	for _, s := range []string{"api", "Session", " meta ", "persistent"} {
 		if _, err := ParseTier(s); err != nil {
@@ -192,19 +101,20 @@ func TestParseTier(t *testing.T) {
 	}
 }
 
-// REDIS_MAX_MEMORY is read as Redis reads maxmemory (redistext.ParseMemory,
-// the parser a scenario's sizes use too): mb is 1024*1024, m is 1000*1000.
-func TestMaxMemoryEnvHasRedisUnits(t *testing.T) {
-	base, _ := ProfileConfig(ProfileDevelopment)
-	for in, want := range map[string]int64{"268435456": 268435456, "256mb": 256 << 20, "256m": 256_000_000, "1gb": 1 << 30, "1G": 1_000_000_000, "100kb": 100 << 10} {
-		got, err := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] })
-		if err != nil || got.MaxMemory != want {
-			t.Errorf("REDIS_MAX_MEMORY=%s: MaxMemory %d, %v; want %d", in, got.MaxMemory, err, want)
-		}
+// A Config never carries its password into a report: Redacted and the
+// report JSON both hide it, without changing the Config itself.
+func TestConfigRedactsPassword(t *testing.T) {
+	got, _ := ProfileConfig(ProfileDevelopment)
+	got.Password, got.CommandTimeout = "s3cret", 250*time.Millisecond
+	if r := got.Redacted(); r.Password != "***" || got.Password != "s3cret" {
+		t.Errorf("Redacted = %q (original %q)", r.Password, got.Password)
 	}
-	for _, in := range []string{"-1", "12 parsecs", "mb", "1.5mb", "256 mb"} {
-		if _, err := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] }); err == nil || !strings.Contains(err.Error(), "REDIS_MAX_MEMORY") {
-			t.Errorf("REDIS_MAX_MEMORY=%s: %v, want an error naming the variable", in, err)
-		}
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `"ttl_s":{`) ||
+		!strings.Contains(string(b), `"command_timeout_s":0.25`) {
+		t.Errorf("report JSON = %s", b)
 	}
 }

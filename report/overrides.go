@@ -79,7 +79,7 @@ func overridesText(r *result.Result) string {
 	}
 	parts := make([]string, len(r.Scenario.Overrides))
 	for i, o := range r.Scenario.Overrides {
-		parts[i] = o.Path + "=" + o.Value
+		parts[i] = o.String()
 	}
 	return strings.Join(parts, " ")
 }

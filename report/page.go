@@ -103,7 +103,7 @@ func pageMeta(sc result.ScenarioInfo, started time.Time, durationS float64) stri
 		parts = append(parts, formatSeconds(durationS))
 	}
 	for _, o := range sc.Overrides {
-		parts = append(parts, "set "+o.Path+"="+o.Value)
+		parts = append(parts, "set "+o.String())
 	}
 	return strings.Join(parts, " · ")
 }

@@ -43,7 +43,7 @@ func WriteText(w io.Writer, r *result.Result) error {
 		ew.printf("  merged from %d shard reports\n", r.MergedFrom)
 	}
 	for _, o := range r.Scenario.Overrides {
-		ew.printf("  set %s=%s\n", o.Path, o.Value)
+		ew.printf("  set %s\n", o)
 	}
 
 	if r.Repeat != nil {

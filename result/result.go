@@ -88,17 +88,31 @@ type ScenarioInfo struct {
 	Resolved    any    `json:"resolved"`
 	Seed        int64  `json:"seed"`
 	// Overrides are the scenario values set on the command line (`run --set
-	// PATH=VALUE`), in the order given, already applied to Resolved. compare
+	// PATH=VALUE`) and by the seed's REDIS_* environment variables (Source
+	// names the variable), in the order applied, already in Resolved. compare
 	// shows the ones that differ between two sets of runs as the change
 	// under test instead of refusing them as different loads.
 	Overrides []Override `json:"overrides,omitempty"`
 }
 
-// Override is one scenario value set on the command line: its YAML path
-// (`target.redis.maxmemory`) and the value as the user wrote it.
+// Override is one scenario value set on the command line or by an
+// environment variable: its YAML path (`target.redis.maxmemory`) and the
+// value as YAML ("***" for a password).
 type Override struct {
 	Path  string `json:"path"`
 	Value string `json:"value"`
+	// Source is where the value came from: "" for --set, "env NAME" for
+	// one of the seed's environment variables (`env REDIS_MAX_MEMORY`).
+	Source string `json:"source,omitempty"`
+}
+
+// String is the override as PATH=VALUE, its source after it when it is
+// not the command line: "target.redis.maxmemory=32mb (env REDIS_MAX_MEMORY)".
+func (o Override) String() string {
+	if o.Source == "" {
+		return o.Path + "=" + o.Value
+	}
+	return o.Path + "=" + o.Value + " (" + o.Source + ")"
 }
 
 // LatencyReport holds latency summaries. Overall is measured from each

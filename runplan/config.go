@@ -1,6 +1,6 @@
 // Package runplan resolves a scenario into what a run of it uses: the
 // topology spec to start, the cache manager's configuration (profile,
-// scenario, the seed's REDIS_* variables, the deployment's endpoints), the
+// scenario, the deployment's endpoints), the
 // workload's configuration, the phase plans and the TTL each family's keys
 // get. harness runs with it; `cacheproof size` replays its Plan without
 // running, so the two follow one owner of each rule.
@@ -8,7 +8,6 @@ package runplan
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
@@ -17,10 +16,12 @@ import (
 	"github.com/cacheproof/cacheproof/workload"
 )
 
-// Env is what a run takes from the command line and the environment
-// beside its scenario: the redis-server binary and image to start, whether
-// it may change a Redis it does not own, the shard it is, where the seed's
-// REDIS_* variables are read and where progress goes.
+// Env is what a run takes from the command line beside its scenario: the
+// redis-server binary and image to start, whether it may change a Redis it
+// does not own, the shard it is and where progress goes. The seed's REDIS_*
+// variables are not here: they are scenario values, applied when the
+// scenario is loaded (scenarios.Options.Getenv), so the topology and the
+// manager read the same ones.
 type Env struct {
 	// RedisServer is the redis-server binary for the process backend (""
 	// = $CACHEPROOF_REDIS_SERVER, then PATH); Image overrides the
@@ -32,61 +33,35 @@ type Env struct {
 	// Shard and Shards select the Shard-th of Shards disjoint slices of
 	// the population (0 and 0 or 1: everything).
 	Shard, Shards int
-	// Getenv reads the seed's REDIS_* variables (nil: os.Getenv).
-	Getenv func(string) string
 	// Logf reports progress; nil is silent.
 	Logf func(format string, args ...any)
 }
 
-func (e Env) getenv() func(string) string {
-	if e.Getenv != nil {
-		return e.Getenv
-	}
-	return os.Getenv
-}
-
 // ConfigError marks a configuration problem found only when the run is
-// wired (a bad REDIS_* variable, a pool setting the profile rejects): exit 2.
+// wired (a pool setting the profile rejects): exit 2.
 type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return "configuration: " + e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // TopologySpec turns the scenario's target into what topology.Start needs:
-// topology's own mapping of its settings, plus the command line's choices
-// and, for an external Redis named nowhere else, the seed's REDIS_HOST,
-// REDIS_PORT and REDIS_PASSWORD.
+// topology's own mapping of its settings, plus the command line's choices.
 func TopologySpec(s *scenarios.Scenario, o Env) topology.Spec {
-	t := s.Target
-	spec := t.Spec()
+	spec := s.Target.Spec()
 	spec.RedisServer = o.RedisServer
 	spec.AllowDestructive = o.AllowDestructive
 	spec.Logf = o.Logf
 	if o.Image != "" {
 		spec.Image = o.Image
 	}
-	if t.Backend == string(topology.BackendExternal) {
-		ext := &spec.External
-		getenv := o.getenv()
-		if len(ext.Addrs) == 0 && len(ext.SentinelAddrs) == 0 {
-			if host := getenv("REDIS_HOST"); host != "" {
-				port := getenv("REDIS_PORT")
-				if port == "" {
-					port = "6379"
-				}
-				ext.Addrs = []string{host + ":" + port}
-			}
-		}
-		if ext.Password == "" {
-			ext.Password = getenv("REDIS_PASSWORD")
-		}
-	}
 	return spec
 }
 
 // PoolConfig builds the manager's configuration: the profile, then the
-// scenario's pool: section, then the seed's environment variables, then the
-// addresses of the deployment actually running.
+// scenario's pool: section and its target's server settings (the seed's
+// REDIS_* variables already in both, so the manager's maxmemory is the one
+// topology started Redis with), then the addresses of the deployment
+// actually running.
 func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Config, error) {
 	p := s.Pool
 	cfg, err := p.Config()
@@ -110,45 +85,26 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 		}
 	}
 	// A scenario's family written with ttl: (no tier) has its own TTL
-	// outside the tiers, applied the same way (the model says which, by
-	// pattern; its validation keeps them disjoint). A workload
-	// the model refuses is reported by the workload stage.
-	if m, werr := workload.New(WorkloadConfig(s, o)); werr == nil {
-		for p, d := range m.OwnTTLs() {
-			if cfg.KeyTTL == nil {
-				cfg.KeyTTL = map[string]time.Duration{}
-			}
-			cfg.KeyTTL[p] = d
+	// outside the tiers, applied the same way (the workload's
+	// configuration says which, by pattern; its validation keeps them
+	// disjoint). The model itself is built once, by the run.
+	for p, d := range WorkloadConfig(s, o).OwnTTLs() {
+		if cfg.KeyTTL == nil {
+			cfg.KeyTTL = map[string]time.Duration{}
 		}
+		cfg.KeyTTL[p] = d
 	}
 	cfg.MaxMemory = int64(s.Target.Redis.MaxMemory)
 	cfg.MaxMemoryPolicy = s.Target.Redis.MaxMemoryPolicy
-	// The deployment decides where the manager connects and in which shape:
-	// for the process and container backends that is the Redis this run
-	// started, whatever REDIS_HOST says. It is applied before the seed's
-	// environment variables (whose validation needs a coherent shape) and
-	// again after them.
-	useEndpoints := func() {
-		cfg.Addrs = append([]string(nil), ep.Addrs...)
-		cfg.EnableSentinel = ep.Shape == topology.ShapeSentinel
-		cfg.SentinelAddrs = ep.SentinelAddrs
-		cfg.MasterName = ep.MasterName
-		cfg.Cluster = ep.Shape == topology.ShapeCluster
-		if ep.Username != "" {
-			cfg.Username = ep.Username
-		}
-		if ep.Password != "" {
-			cfg.Password = ep.Password
-		}
-		if ep.TLS != nil {
-			cfg.TLS = ep.TLS
-		}
-	}
-	useEndpoints()
-	if cfg, err = cfg.WithEnv(o.getenv()); err != nil {
-		return cfg, err
-	}
-	useEndpoints()
+	// The deployment decides where the manager connects, in which shape
+	// and as whom: for the process and container backends that is the
+	// Redis this run started.
+	cfg.Addrs = append([]string(nil), ep.Addrs...)
+	cfg.EnableSentinel = ep.Shape == topology.ShapeSentinel
+	cfg.SentinelAddrs = ep.SentinelAddrs
+	cfg.MasterName = ep.MasterName
+	cfg.Cluster = ep.Shape == topology.ShapeCluster
+	cfg.Username, cfg.Password, cfg.TLS = ep.Username, ep.Password, ep.TLS
 	if !s.Target.OwnsNodes() {
 		cfg.ProtectServer = !o.AllowDestructive
 		if cfg.KeyPrefix == "" && p.KeyPrefix == nil {

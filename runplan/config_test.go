@@ -8,8 +8,8 @@ import (
 	"github.com/cacheproof/cacheproof/topology"
 )
 
-// noEnv keeps the machine's REDIS_* variables out of the configs under test.
-var noEnv = Env{Getenv: func(string) string { return "" }}
+// noEnv is a run with no command-line choices beside its scenario.
+var noEnv Env
 
 var localEndpoints = topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}
 
@@ -28,8 +28,8 @@ func loadScenario(t *testing.T, path string) *scenarios.Scenario {
 func TestConfigKeepsWrittenZeros(t *testing.T) {
 	s := loadScenario(t, "../scenarios/testdata/good/zeros.yaml")
 
-	if spec := TopologySpec(s, noEnv); spec.MaxMemory != "0" {
-		t.Errorf("maxmemory: 0 reached topology as %q, want \"0\" (no limit, said to Redis)", spec.MaxMemory)
+	if spec := TopologySpec(s, noEnv); spec.MaxMemory != 0 {
+		t.Errorf("maxmemory: 0 reached topology as %s, want 0 (no limit)", spec.MaxMemory)
 	}
 
 	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
@@ -86,8 +86,8 @@ func TestConfigUnwrittenTakesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec := TopologySpec(s, noEnv); spec.MaxMemory != "256mb" {
-		t.Errorf("default maxmemory reached topology as %q", spec.MaxMemory)
+	if spec := TopologySpec(s, noEnv); spec.MaxMemory != topology.DefaultMaxMemory {
+		t.Errorf("default maxmemory reached topology as %s", spec.MaxMemory)
 	}
 	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
 	if err != nil {
@@ -128,7 +128,7 @@ func TestDefinedFamilyTTLWired(t *testing.T) {
 	if d := pcfg.KeyTTL["cart:{discordId}"]; d != 30*time.Minute {
 		t.Errorf("KeyTTL[cart:{discordId}] = %v, want 30m (have %v)", d, pcfg.KeyTTL)
 	}
-	p, err := Of(s, noEnv.Getenv)
+	p, err := Of(s)
 	if err != nil {
 		t.Fatal(err)
 	}

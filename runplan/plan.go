@@ -37,10 +37,10 @@ type Plan struct {
 	Pool pool.Config
 }
 
-// Of resolves a scenario into the plan a run of it would follow. getenv
-// reads the seed's REDIS_* variables as the run does (nil: os.Getenv).
-func Of(s *scenarios.Scenario, getenv func(string) string) (*Plan, error) {
-	o := Env{Getenv: getenv}
+// Of resolves a scenario into the plan a run of it would follow (the seed's
+// REDIS_* variables are in the scenario, as the run's).
+func Of(s *scenarios.Scenario) (*Plan, error) {
+	var o Env
 	// The endpoints only decide where the manager would connect; the
 	// TTLs and pool size do not depend on them.
 	ep := topology.Endpoints{Shape: topology.ShapeStandalone, Addrs: []string{"127.0.0.1:6379"}}

@@ -83,16 +83,30 @@ func Builtins() []string {
 // sets are values set on the command line (ParseSet), written into the
 // document before it is decoded and validated like the file's own.
 func Resolve(nameOrPath string, sets ...Set) (*Scenario, error) {
+	return ResolveWith(nameOrPath, Options{Sets: sets})
+}
+
+// Options are what a scenario is loaded with beside its file.
+type Options struct {
+	// Sets are the command line's --set values (ParseSet), applied last.
+	Sets []Set
+	// Getenv reads the seed's REDIS_* variables (env.go), applied before
+	// the sets; nil reads none (a run passes os.Getenv).
+	Getenv func(string) string
+}
+
+// ResolveWith is Resolve with the environment: see Options.
+func ResolveWith(nameOrPath string, o Options) (*Scenario, error) {
 	// A folder of that name (the capacity/ package beside the built-in
 	// capacity scenario) is not a scenario file.
 	if fi, err := os.Stat(nameOrPath); err == nil && !fi.IsDir() {
-		return Load(nameOrPath, sets...)
+		return LoadWith(nameOrPath, o)
 	}
 	dir := filepath.Dir(nameOrPath)
 	if dir == "." || dir == "scenarios" {
 		base := strings.TrimSuffix(filepath.Base(nameOrPath), ".yaml")
 		if data, err := builtin.ReadFile(base + ".yaml"); err == nil {
-			return LoadBytes("builtin:"+base, data, sets...)
+			return LoadBytesWith("builtin:"+base, data, o)
 		}
 	}
 	return nil, &Error{File: nameOrPath, Msg: fmt.Sprintf("no such file, and no built-in scenario of that name (built-in: %s)", strings.Join(Builtins(), ", "))}
@@ -100,11 +114,36 @@ func Resolve(nameOrPath string, sets ...Set) (*Scenario, error) {
 
 // Load reads, strictly decodes, defaults and validates one scenario file.
 func Load(path string, sets ...Set) (*Scenario, error) {
+	return LoadWith(path, Options{Sets: sets})
+}
+
+// LoadWith is Load with the environment: see Options.
+func LoadWith(path string, o Options) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read scenario: %v", err)}
 	}
-	return LoadBytes(path, data, sets...)
+	return LoadBytesWith(path, data, o)
+}
+
+// LoadBytesWith is LoadBytes with the environment. The scenario is loaded
+// once without it, to know which variables concern it (those naming an
+// external Redis's nodes apply only where the file names none), then again
+// with the variables' sets before the command line's, so each is decoded
+// and validated as the file's own and an error in it names the variable.
+func LoadBytesWith(file string, data []byte, o Options) (*Scenario, error) {
+	s, err := LoadBytes(file, data, o.Sets...)
+	if err != nil || o.Getenv == nil {
+		return s, err
+	}
+	env, err := envSets(s, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if len(env) == 0 {
+		return s, nil
+	}
+	return LoadBytes(file, data, append(env, o.Sets...)...)
 }
 
 // LoadBytes is Load for data already in memory; file names it in errors.
@@ -128,7 +167,7 @@ func LoadBytes(file string, data []byte, sets ...Set) (*Scenario, error) {
 	for _, e := range errs {
 		e.File = file
 		if st, ok := setOf(sets, e.path); ok && e.Line == 0 {
-			fromSets = append(fromSets, &Error{File: "--set " + st.Path + "=" + st.Value, Msg: e.Msg})
+			fromSets = append(fromSets, &Error{File: setName(st), Msg: e.Msg})
 			continue
 		}
 		if e.Line == 0 && e.path != "" {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/units"
-	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
@@ -194,15 +193,12 @@ func TestBuiltinsValid(t *testing.T) {
 	}
 }
 
-// A size means the same in a scenario and in the seed's REDIS_MAX_MEMORY,
-// and what Redis makes of it (redis-server 7: 256m is 256,000,000 bytes,
-// 256mb 268,435,456): both go through one parser, whose value is passed on
-// to Redis. Written back, a scenario's size reads the same again.
+// A size means what Redis makes of it (redis-server 7: 256m is 256,000,000
+// bytes, 256mb 268,435,456), in a scenario as in the seed's
+// REDIS_MAX_MEMORY, which is a set of target.redis.maxmemory (env.go):
+// one parser, whose value is passed on to Redis. Written back, a
+// scenario's size reads the same again.
 func TestSizesAgreeWithMaxMemoryEnv(t *testing.T) {
-	base, err := pool.ProfileConfig(pool.ProfileDevelopment)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for in, want := range map[string]int64{
 		"256mb": 256 << 20, "256m": 256_000_000, "256MB": 256 << 20, "1gb": 1 << 30, "1g": 1_000_000_000,
 		"2048kb": 2048 << 10, "2000k": 2_000_000, "1048576b": 1 << 20, "268435456": 268435456,
@@ -212,13 +208,13 @@ func TestSizesAgreeWithMaxMemoryEnv(t *testing.T) {
 			t.Errorf("maxmemory: %s: %v", in, err)
 			continue
 		}
-		cfg, err := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] })
+		e, err := LoadBytesWith("size.yaml", []byte("name: size\n"), Options{Getenv: func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] }})
 		if err != nil {
 			t.Errorf("REDIS_MAX_MEMORY=%s: %v", in, err)
 			continue
 		}
-		if got := int64(s.Target.Redis.MaxMemory); got != want || cfg.MaxMemory != want {
-			t.Errorf("%s: scenario %d, REDIS_MAX_MEMORY %d; want both %d", in, got, cfg.MaxMemory, want)
+		if got := int64(s.Target.Redis.MaxMemory); got != want || int64(e.Target.Redis.MaxMemory) != want {
+			t.Errorf("%s: scenario %d, REDIS_MAX_MEMORY %d; want both %d", in, got, e.Target.Redis.MaxMemory, want)
 		}
 		if back, err := units.ParseSize(s.Target.Redis.MaxMemory.String()); err != nil || int64(back) != want {
 			t.Errorf("%s written back as %q reads %d, %v", in, s.Target.Redis.MaxMemory, back, err)
@@ -227,7 +223,7 @@ func TestSizesAgreeWithMaxMemoryEnv(t *testing.T) {
 	// What Redis refuses (or would misread) both refuse.
 	for _, in := range []string{"1.5mb", "mb", "-1", "256 mb", "lots"} {
 		_, serr := LoadBytes("size.yaml", []byte("name: size\ntarget:\n  redis:\n    maxmemory: \""+in+"\"\n"))
-		_, eerr := base.WithEnv(func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] })
+		_, eerr := LoadBytesWith("size.yaml", []byte("name: size\n"), Options{Getenv: func(k string) string { return map[string]string{"REDIS_MAX_MEMORY": in}[k] }})
 		if serr == nil || eerr == nil {
 			t.Errorf("%q: scenario error %v, REDIS_MAX_MEMORY error %v; want both to refuse it", in, serr, eerr)
 		}

@@ -40,16 +40,15 @@ func ParseSet(arg string) (Set, error) {
 	return Set{Path: path, Value: value}, nil
 }
 
-// SetError is a --set value the scenario refused: it names the flag as the
-// user wrote it, where a file's error names its line and column.
+// SetError is a --set value (or an environment variable's) the scenario
+// refused: it names the flag as the user wrote it (or the variable), where
+// a file's error names its line and column.
 type SetError struct {
 	Set Set
 	Msg string
 }
 
-func (e *SetError) Error() string {
-	return fmt.Sprintf("--set %s=%s: %s", e.Set.Path, e.Set.Value, e.Msg)
-}
+func (e *SetError) Error() string { return setName(e.Set) + ": " + e.Msg }
 
 // setPath splits a --set path into its mapping keys and list indexes:
 // "phases[1].duration" and "phases.1.duration" are both

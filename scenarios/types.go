@@ -65,7 +65,11 @@ type Scenario struct {
 // Info is the scenario as a report's header names it (without the
 // resolved scenario, which the writer of the report adds).
 func (s *Scenario) Info() result.ScenarioInfo {
-	return result.ScenarioInfo{Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed, Overrides: s.Sets}
+	var over []Set
+	for _, st := range s.Sets {
+		over = append(over, redactSet(st))
+	}
+	return result.ScenarioInfo{Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed, Overrides: over}
 }
 
 // keySet is the set of keys one YAML mapping of the file gave a value (see

@@ -225,7 +225,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			policy = "noeviction"
 		}
 		dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone,
-			RedisServer: o.RedisServer, Dir: dir, MaxMemory: "16gb", MaxMemoryPolicy: policy, ExtraConfig: o.Config})
+			RedisServer: o.RedisServer, Dir: dir, MaxMemory: 16 << 30, MaxMemoryPolicy: policy, ExtraConfig: o.Config})
 		if err != nil {
 			return nil, &EnvError{Op: "start a scratch redis-server", Err: err}
 		}

@@ -36,7 +36,7 @@ func TestTypedPricesMatchRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone,
-		Dir: t.TempDir(), MaxMemory: "1gb", MaxMemoryPolicy: "allkeys-lru"})
+		Dir: t.TempDir(), MaxMemory: 1 << 30, MaxMemoryPolicy: "allkeys-lru"})
 	if err != nil {
 		t.Fatal(err)
 	}

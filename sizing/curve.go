@@ -46,7 +46,6 @@ type Options struct {
 	Connections int
 	// Workers bounds parallel simulations (default GOMAXPROCS).
 	Workers int
-	Getenv  func(string) string
 	Logf    func(format string, args ...any)
 }
 
@@ -76,7 +75,7 @@ type Setup struct {
 
 // Prepare builds the stream and measures (or takes) the calibration.
 func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, error) {
-	plan, err := runplan.Of(s, o.Getenv)
+	plan, err := runplan.Of(s)
 	if err != nil {
 		return nil, err
 	}

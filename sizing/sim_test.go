@@ -44,7 +44,7 @@ func loadTrace(t testing.TB, file string, o TraceOptions) (*Trace, *runplan.Plan
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := runplan.Of(s, func(string) string { return "" })
+	plan, err := runplan.Of(s)
 	if err != nil {
 		t.Fatal(err)
 	}

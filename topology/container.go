@@ -132,8 +132,8 @@ func (d *contDeployment) redisArgs(extra []string) []string {
 	} else {
 		args = append(args, "--save", "", "--appendonly", "no")
 	}
-	if d.spec.MaxMemory != "" {
-		args = append(args, "--maxmemory", d.spec.MaxMemory)
+	if d.spec.MaxMemory > 0 {
+		args = append(args, "--maxmemory", d.spec.MaxMemory.String())
 	}
 	if d.spec.MaxMemoryPolicy != "" {
 		args = append(args, "--maxmemory-policy", d.spec.MaxMemoryPolicy)

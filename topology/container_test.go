@@ -52,7 +52,7 @@ func TestContainerRefusesShapesItCannotServe(t *testing.T) {
 
 func TestContainerStandalone(t *testing.T) {
 	img := containerImage(t)
-	d := startT(t, Spec{Backend: BackendContainer, Image: img, MaxMemory: "32mb", MaxMemoryPolicy: "allkeys-lru"})
+	d := startT(t, Spec{Backend: BackendContainer, Image: img, MaxMemory: 32 << 20, MaxMemoryPolicy: "allkeys-lru"})
 	ctx := ctxT(t)
 	ep := d.Endpoints()
 	if len(ep.Addrs) != 1 || !strings.HasPrefix(ep.Addrs[0], "127.0.0.1:") {

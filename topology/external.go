@@ -17,13 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The seed's environment variables, read when the scenario names no address.
-const (
-	EnvRedisHost     = "REDIS_HOST"
-	EnvRedisPort     = "REDIS_PORT"
-	EnvRedisPassword = "REDIS_PASSWORD"
-)
-
 // ExternalPauseWindow is how long Pause freezes an external server with
 // CLIENT PAUSE ... ALL. Redis 7.0 queues every command behind such a pause,
 // CLIENT UNPAUSE included, so the pause cannot be lifted early; bounding it
@@ -54,27 +47,6 @@ type extDeployment struct {
 	once   sync.Once
 }
 
-// ExternalFromEnv fills an ExternalSpec from REDIS_HOST, REDIS_PORT and
-// REDIS_PASSWORD (the seed's variables) where the spec leaves them empty.
-func ExternalFromEnv(e ExternalSpec, getenv func(string) string) ExternalSpec {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if len(e.Addrs) == 0 && len(e.SentinelAddrs) == 0 {
-		if host := getenv(EnvRedisHost); host != "" {
-			port := getenv(EnvRedisPort)
-			if port == "" {
-				port = "6379"
-			}
-			e.Addrs = []string{net.JoinHostPort(host, port)}
-		}
-	}
-	if e.Password == "" {
-		e.Password = getenv(EnvRedisPassword)
-	}
-	return e
-}
-
 // TLSConfig builds the client TLS configuration a TLSSpec describes.
 func (t *TLSSpec) TLSConfig() (*tls.Config, error) {
 	if t == nil {
@@ -103,7 +75,6 @@ func (t *TLSSpec) TLSConfig() (*tls.Config, error) {
 }
 
 func startExternal(ctx context.Context, spec Spec) (_ Deployment, err error) {
-	spec.External = ExternalFromEnv(spec.External, nil)
 	e := spec.External
 	tcfg, err := e.TLS.TLSConfig()
 	if err != nil {
@@ -118,7 +89,7 @@ func startExternal(ctx context.Context, spec Spec) (_ Deployment, err error) {
 	switch spec.Shape {
 	case ShapeStandalone, ShapeReplica:
 		if len(e.Addrs) == 0 {
-			return nil, errors.New("topology: external " + string(spec.Shape) + ": no address (set target.external.addrs, or REDIS_HOST and REDIS_PORT)")
+			return nil, errors.New("topology: external " + string(spec.Shape) + ": no address (set target.addrs, or REDIS_HOST and REDIS_PORT)")
 		}
 		for i, a := range e.Addrs {
 			if i == 0 {
@@ -136,7 +107,7 @@ func startExternal(ctx context.Context, spec Spec) (_ Deployment, err error) {
 		}
 	case ShapeCluster:
 		if len(e.Addrs) == 0 {
-			return nil, errors.New("topology: external cluster: no seed address (set target.external.addrs, or REDIS_HOST and REDIS_PORT)")
+			return nil, errors.New("topology: external cluster: no seed address (set target.addrs, or REDIS_HOST and REDIS_PORT)")
 		}
 		if err := d.discoverCluster(ctx); err != nil {
 			return nil, err

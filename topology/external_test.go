@@ -18,46 +18,27 @@ import (
 	"time"
 )
 
-func TestExternalFromEnv(t *testing.T) {
-	env := map[string]string{EnvRedisHost: "cache.internal", EnvRedisPassword: "pw"}
-	got := ExternalFromEnv(ExternalSpec{}, func(k string) string { return env[k] })
-	if len(got.Addrs) != 1 || got.Addrs[0] != "cache.internal:6379" || got.Password != "pw" {
-		t.Fatalf("ExternalFromEnv = %+v", got)
-	}
-	env[EnvRedisPort] = "6380"
-	got = ExternalFromEnv(ExternalSpec{}, func(k string) string { return env[k] })
-	if got.Addrs[0] != "cache.internal:6380" {
-		t.Fatalf("REDIS_PORT ignored: %+v", got)
-	}
-	// The scenario wins over the environment.
-	got = ExternalFromEnv(ExternalSpec{Addrs: []string{"a:1"}, Password: "mine"}, func(k string) string { return env[k] })
-	if got.Addrs[0] != "a:1" || got.Password != "mine" {
-		t.Fatalf("scenario overridden by env: %+v", got)
-	}
-}
-
 func TestExternalStandaloneRefusesDestructiveControls(t *testing.T) {
 	requireRedis(t)
 	own := startT(t, Spec{ExtraConfig: map[string]string{
 		"user":        "cacheproof on >s3cret ~* &* +@all",
 		"requirepass": "default-users-password",
 	}})
-	host, port, _ := net.SplitHostPort(own.Endpoints().Addrs[0])
-	t.Setenv(EnvRedisHost, host)
-	t.Setenv(EnvRedisPort, port)
-	t.Setenv(EnvRedisPassword, "s3cret")
+	_, port, _ := net.SplitHostPort(own.Endpoints().Addrs[0])
+	reach := ExternalSpec{Addrs: own.Endpoints().Addrs, Password: "s3cret"}
 	ctx := ctxT(t)
 
 	if own.Endpoints().Password != "default-users-password" {
 		t.Fatalf("process Endpoints must carry requirepass, got %+v", own.Endpoints())
 	}
-	if _, err := Start(ctx, Spec{Backend: BackendExternal}); err == nil {
+	if _, err := Start(ctx, Spec{Backend: BackendExternal, External: reach}); err == nil {
 		t.Fatal("external without the ACL user must fail AUTH as the default user")
 	} else if !errors.As(err, new(*EnvError)) {
 		t.Fatalf("unreachable external is an environment error, got %T %v", err, err)
 	}
 
-	d, err := Start(ctx, Spec{Backend: BackendExternal, External: ExternalSpec{Username: "cacheproof"}})
+	reach.Username = "cacheproof"
+	d, err := Start(ctx, Spec{Backend: BackendExternal, External: reach})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +81,7 @@ func TestExternalStandaloneRefusesDestructiveControls(t *testing.T) {
 	}
 
 	// With --allow-destructive the same controls act.
-	dd, err := Start(ctx, Spec{Backend: BackendExternal, AllowDestructive: true, External: ExternalSpec{Username: "cacheproof"}})
+	dd, err := Start(ctx, Spec{Backend: BackendExternal, AllowDestructive: true, External: reach})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,8 +206,8 @@ func (d *procDeployment) baseConf(n *procNode, port int) string {
 	if pw := d.password(); pw != "" {
 		line("masterauth", quoteConf(pw))
 	}
-	if d.spec.MaxMemory != "" {
-		line("maxmemory", d.spec.MaxMemory)
+	if d.spec.MaxMemory > 0 {
+		line("maxmemory", d.spec.MaxMemory.String())
 	}
 	if d.spec.MaxMemoryPolicy != "" {
 		line("maxmemory-policy", d.spec.MaxMemoryPolicy)

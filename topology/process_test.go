@@ -187,7 +187,7 @@ func checkConfigSet(t *testing.T, d Deployment, node string) {
 
 func TestStandalone(t *testing.T) {
 	requireRedis(t)
-	d := startT(t, Spec{MaxMemory: "64mb", MaxMemoryPolicy: "allkeys-lru", ExtraConfig: map[string]string{"hz": "20"}})
+	d := startT(t, Spec{MaxMemory: 64 << 20, MaxMemoryPolicy: "allkeys-lru", ExtraConfig: map[string]string{"hz": "20"}})
 	ctx := ctxT(t)
 	ep := d.Endpoints()
 	if ep.Shape != ShapeStandalone || len(ep.Addrs) != 1 || !strings.HasPrefix(ep.Addrs[0], "127.0.0.1:") {
@@ -391,7 +391,7 @@ func TestSentinel(t *testing.T) {
 func TestCluster(t *testing.T) {
 	t.Parallel() // mostly waiting on Redis timers; overlaps with the others
 	requireRedis(t)
-	d := startT(t, Spec{Shape: ShapeCluster, MaxMemory: "32mb"})
+	d := startT(t, Spec{Shape: ShapeCluster, MaxMemory: 32 << 20})
 	ctx := ctxT(t)
 	ep := d.Endpoints()
 	if len(ep.Addrs) != 6 {

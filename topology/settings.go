@@ -159,17 +159,12 @@ func (s Settings) Spec() Spec {
 		Backend:         Backend(s.Backend),
 		Shape:           Shape(s.Topology),
 		Image:           s.Image,
+		MaxMemory:       s.Redis.MaxMemory,
 		MaxMemoryPolicy: s.Redis.MaxMemoryPolicy,
 		Persistence:     s.Redis.Persistence,
 		Replicas:        s.Replicas,
 		MasterName:      s.MasterName,
 		ExtraConfig:     s.Redis.Config,
-	}
-	// On the backends that start Redis a resolved maxmemory of 0 was written
-	// (Defaults fills one left out): Redis's "no limit", passed on as such.
-	// On external, 0 means the file left it out.
-	if s.Redis.MaxMemory > 0 || spec.Backend != BackendExternal {
-		spec.MaxMemory = s.Redis.MaxMemory.String()
 	}
 	if spec.Backend == BackendExternal {
 		spec.External = ExternalSpec{

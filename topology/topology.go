@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // Backend says who runs the Redis nodes.
@@ -54,15 +56,15 @@ type ExternalSpec struct {
 type Spec struct {
 	Backend         Backend
 	Shape           Shape
-	RedisServer     string // process backend: path to redis-server; "" = FindRedisServer("")
-	Image           string // container backend; default "redis:7-alpine"
-	MaxMemory       string // e.g. "256mb" (passed to redis as is); "" = no limit
-	MaxMemoryPolicy string // e.g. "allkeys-lru"
-	Persistence     bool   // false: save "" and appendonly no
-	Replicas        int    // replicas per primary (replica/sentinel default 1; cluster fixed 3 primaries + 1 replica each)
-	MasterName      string // sentinel; default "mymaster"
-	Dir             string // base folder for node dirs; "" = os.MkdirTemp
-	LogDir          string // where node logs are copied when KeepLogs() is called (run failed)
+	RedisServer     string     // process backend: path to redis-server; "" = FindRedisServer("")
+	Image           string     // container backend; default "redis:7-alpine"
+	MaxMemory       units.Size // 0 = no limit (Redis's default); written to redis.conf as "256mb"
+	MaxMemoryPolicy string     // e.g. "allkeys-lru"
+	Persistence     bool       // false: save "" and appendonly no
+	Replicas        int        // replicas per primary (replica/sentinel default 1; cluster fixed 3 primaries + 1 replica each)
+	MasterName      string     // sentinel; default "mymaster"
+	Dir             string     // base folder for node dirs; "" = os.MkdirTemp
+	LogDir          string     // where node logs are copied when KeepLogs() is called (run failed)
 	ExtraConfig     map[string]string
 	External        ExternalSpec
 	// AllowDestructive permits, on the external backend, controls that change

@@ -226,6 +226,24 @@ func (c Config) Validate() error {
 	return l.Err()
 }
 
+// OwnTTLs returns, by key pattern, the TTL of each family that has its own
+// outside the tiers (Tier ""): the scenario's families written with ttl:,
+// whose keys the manager must expire by pattern (pool.Config.KeyTTL), as
+// it does for the seed's own TTLs. Only defined families have one (the
+// catalogue's are in tiers; the rate-limit counters' script sets their
+// window), and New keeps their TTLs as given, so the configuration says it
+// without building a model. Validation keeps the patterns disjoint (no key
+// matches two).
+func (c Config) OwnTTLs() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, f := range c.Defined {
+		if f.Tier == "" && f.RateLimit == 0 && f.TTL > 0 {
+			out[f.KeyPattern] = f.TTL
+		}
+	}
+	return out
+}
+
 // popularityIgnored says why a family's popularity cannot be overridden, or
 // "" if it can: an override that would silently do nothing is an error.
 func popularityIgnored(name string) string {

@@ -262,20 +262,8 @@ func names(prefix string, n int) []string {
 }
 
 // OwnTTLs returns, by key pattern, the TTL of each family that has its own
-// outside the tiers (Tier ""): the scenario's families written with ttl:,
-// whose keys the manager must expire by pattern (pool.Config.KeyTTL), as
-// harness does for the seed's own TTLs. The rate-limit counters are left
-// out: their script sets their window. Validation keeps the patterns
-// disjoint (no key matches two).
-func (m *Model) OwnTTLs() map[string]time.Duration {
-	out := map[string]time.Duration{}
-	for _, f := range m.fams {
-		if f.Tier == "" && f.RateLimit == 0 && f.TTL > 0 {
-			out[f.KeyPattern] = f.TTL
-		}
-	}
-	return out
-}
+// outside the tiers: Config.OwnTTLs of the model's configuration.
+func (m *Model) OwnTTLs() map[string]time.Duration { return m.cfg.OwnTTLs() }
 
 // Features returns the features the model's schedules exercise.
 func (m *Model) Features() Features { return m.feat }

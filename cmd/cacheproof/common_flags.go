@@ -53,10 +53,11 @@ func (f *scenarioFlags) resolveScenario(stderr io.Writer) (*scenarios.Scenario, 
 	return resolveWithSets(f.scenario, f.sets, stderr)
 }
 
-// resolveWithSets resolves a scenario with the --set values (PATH=VALUE)
-// written into it before it is validated, so a bad one is reported as the
-// file's would be, naming the flag; a problem is printed and is a usage
-// error. Every command that loads a scenario goes through it.
+// resolveWithSets resolves a scenario with the seed's REDIS_* variables and
+// the --set values (PATH=VALUE) written into it before it is validated, so
+// a bad one is reported as the file's would be, naming the variable or the
+// flag; a problem is printed and is a usage error. Every command that
+// loads a scenario goes through it.
 func resolveWithSets(nameOrPath string, setArgs []string, stderr io.Writer) (*scenarios.Scenario, int) {
 	sets := make([]scenarios.Set, 0, len(setArgs))
 	for _, arg := range setArgs {
@@ -67,7 +68,7 @@ func resolveWithSets(nameOrPath string, setArgs []string, stderr io.Writer) (*sc
 		}
 		sets = append(sets, st)
 	}
-	sc, err := scenarios.Resolve(nameOrPath, sets...)
+	sc, err := scenarios.ResolveWith(nameOrPath, scenarios.Options{Sets: sets, Getenv: os.Getenv})
 	if err != nil {
 		printScenarioErr(stderr, err)
 		return nil, exitUsage

@@ -53,17 +53,7 @@ type cmdResult struct {
 
 func run(t *testing.T, args ...string) cmdResult {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return cmdResult{code, so.String(), se.String()}
+	return runEnv(t, nil, args...)
 }
 
 const tiny = `
