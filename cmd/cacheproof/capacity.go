@@ -153,8 +153,12 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		pred = &capacityPredictor{redisServer: f.redisServer, quiet: f.quiet, stderr: stderr}
 	}
 	if !f.quiet {
-		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
-			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design, plan.Confirm)
+		from, to, design := fmt.Sprint(plan.From), fmt.Sprint(plan.To), fmt.Sprint(plan.Design)
+		if plan.Vary == scenarios.VaryMaxMemory {
+			from, to, design = capacity.SizeText(plan.From), capacity.SizeText(plan.To), capacity.SizeText(plan.Design)
+		}
+		fmt.Fprintf(stderr, "capacity of %s: %s from %s to %s (x%v), precision %s, design point %s, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
+			sc.Name, plan.Vary, from, to, plan.Growth, plan.PrecisionText, design, plan.Confirm)
 	}
 	c, serr := prep.Run(ctx, capacity.RunOptions{
 		Harness: opts,
