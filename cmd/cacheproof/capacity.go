@@ -153,12 +153,12 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		pred = &capacityPredictor{redisServer: f.redisServer, quiet: f.quiet, stderr: stderr}
 	}
 	if !f.quiet {
-		from, to, design := fmt.Sprint(plan.From), fmt.Sprint(plan.To), fmt.Sprint(plan.Design)
+		what, from, to, design := plan.Unit, fmt.Sprint(plan.From), fmt.Sprint(plan.To), fmt.Sprint(plan.Design)
 		if plan.Vary == scenarios.VaryMaxMemory {
-			from, to, design = capacity.SizeText(plan.From), capacity.SizeText(plan.To), capacity.SizeText(plan.Design)
+			what, from, to, design = plan.Vary, capacity.SizeText(plan.From), capacity.SizeText(plan.To), capacity.SizeText(plan.Design)
 		}
 		fmt.Fprintf(stderr, "capacity of %s: %s from %s to %s (x%v), precision %s, design point %s, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
-			sc.Name, plan.Vary, from, to, plan.Growth, plan.PrecisionText, design, plan.Confirm)
+			sc.Name, what, from, to, plan.Growth, plan.PrecisionText, design, plan.Confirm)
 	}
 	c, serr := prep.Run(ctx, capacity.RunOptions{
 		Harness: opts,
