@@ -142,7 +142,11 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	defer stopSignals()
 
 	stepDir := func(n int, load float64) string {
-		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, prep.Settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
+		l := fmt.Sprint(load)
+		if plan.Vary == scenarios.VaryMaxMemory {
+			l = capacity.SizeText(load)
+		}
+		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, prep.Settings.Vary, strings.ReplaceAll(l, ".", "_")))
 	}
 	n := 0
 	prog := &stepProgress{w: stderr, mode: f.progress, quiet: f.quiet, sc: prep.First}
