@@ -130,3 +130,17 @@ func TestMaxMemoryPlanRefuses(t *testing.T) {
 		t.Errorf("round %v", p.round(3<<20+1000))
 	}
 }
+
+// --vary maxmemory over a scenario whose capacity: section varies users
+// takes none of the section's loads (5,000 users are not 5,000 bytes):
+// the range is the default one around the scenario's maxmemory.
+func TestVaryOtherThanTheSectionDropsItsLoads(t *testing.T) {
+	sc := memScenario(t, "capacity: {vary: users, from: 50, to: 400, precision: 20}\n", "target.redis.maxmemory=64mb")
+	p, _, err := Resolve(sc, Settings{Vary: scenarios.VaryMaxMemory})
+	if err != nil || p.From != 8<<20 || p.To != 128<<20 || p.PrecisionText != DefaultPrecision {
+		t.Errorf("plan from %v to %v precision %s: %v", p.From, p.To, p.PrecisionText, err)
+	}
+	if p, _, err := Resolve(sc, Settings{}); err != nil || p.From != 50 || p.To != 400 {
+		t.Errorf("the section's own vary: from %v to %v: %v", p.From, p.To, err)
+	}
+}

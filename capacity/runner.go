@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -41,6 +42,15 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	var k scenarios.Capacity
 	if sc.Capacity != nil {
 		k = *sc.Capacity
+	}
+	if f.Vary != "" && f.Vary != cmp.Or(k.Vary, scenarios.VaryUsers) {
+		// The section's loads are in the unit of what it varies (users
+		// are not bytes): --vary another thing keeps only its unitless
+		// settings, and a precision only as a share.
+		k.From, k.To, k.MaxLoad = 0, 0, 0
+		if _, rel, err := units.ParsePercent(k.Precision); err != nil || !rel {
+			k.Precision = ""
+		}
 	}
 	s := Settings{Vary: k.Vary, From: k.From, To: k.To, Growth: k.Growth, StepDuration: k.StepDuration.D(),
 		Precision: k.Precision, MaxLoad: k.MaxLoad, MaxSteps: k.MaxSteps}
