@@ -45,7 +45,9 @@ fuzz:
 # A/A pairs and detections of a 1 ms network slowdown, from 8 + 4 short
 # baseline runs (about 9 minutes); then the verdict's spread over 5 baseline
 # runs alone and 5 with --repeat auto (about 20 minutes; figures in
-# docs/performance.md).
+# docs/performance.md); then the profiler's round trip: two loads profiled
+# while they run, recovered against what they were, and size on the
+# profiled scenarios against the runs' hit rates (about 3 minutes).
 bench: ensure-redis build
 	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/ ./engine/ ./selfmeasure/
 	BIN=$(BIN) scripts/bench-compare.sh
@@ -54,6 +56,7 @@ bench: ensure-redis build
 	BIN=$(BIN) scripts/size-corpus.py --runs 3 sizing/testdata/corpus
 	BIN=$(BIN) OUT=results/compare-noise-$$(date -u +%Y%m%dT%H%M%SZ) scripts/compare-noise.sh 8 4
 	BIN=$(BIN) scripts/verdict-spread.sh 5 10000 60s
+	BIN=$(BIN) scripts/profile-roundtrip.sh 300 30s
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -174,7 +174,19 @@ func schedule(faults []Fault, total time.Duration) (play, beyond []Occurrence) {
 // whole run.
 func NeedsProxy(faults []Fault) bool {
 	for _, f := range faults {
-		if f.traits.Proxy {
+		if f.traits.Proxy && !f.traits.Protocol {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsProtocol reports whether any fault acts on the RESP-aware proxy
+// (Traits.Protocol), in which case the cache manager must dial every data
+// node through a Protocol for the whole run.
+func NeedsProtocol(faults []Fault) bool {
+	for _, f := range faults {
+		if f.traits.Protocol {
 			return true
 		}
 	}

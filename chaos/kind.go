@@ -89,6 +89,12 @@ type Traits struct {
 	// LimitsNetwork: the fault slows or cuts the link to Redis (network), so
 	// a capacity step it was active in is limited by the network.
 	LimitsNetwork bool
+	// Protocol: the fault acts on the RESP-aware proxy (Protocol) rather
+	// than on Toxiproxy's TCP proxy. It comes with Proxy (not on Redis,
+	// every shard plays it, allowed on an external Redis); the cache
+	// manager then dials every data node through the protocol proxy for
+	// the whole run, and no TCP proxy is started for it.
+	Protocol bool
 }
 
 // NodePrimary names whichever node is primary when the fault starts.
@@ -129,6 +135,7 @@ const (
 	TypeSize                          // int64 bytes, written 64mb (binary units, as Redis)
 	TypeNumber                        // float64
 	TypeInt                           // int
+	TypeList                          // []string, written [EVALSHA, GET]
 )
 
 func (t ParamType) String() string {
@@ -143,6 +150,8 @@ func (t ParamType) String() string {
 		return "a number"
 	case TypeInt:
 		return "a whole number"
+	case TypeList:
+		return "a list of words such as [GET, EVALSHA]"
 	}
 	return "a value"
 }
@@ -202,8 +211,10 @@ func Register(name string, new func() Kind) {
 			p.typ = TypeNumber
 		case f.Type.Kind() == reflect.Int:
 			p.typ = TypeInt
+		case f.Type == reflect.TypeFor[[]string]():
+			p.typ = TypeList
 		default:
-			panic(fmt.Sprintf("chaos: fault kind %q: parameter %s has type %s (want string, time.Duration, int64 with ,size, float64 or int)", name, pname, f.Type))
+			panic(fmt.Sprintf("chaos: fault kind %q: parameter %s has type %s (want string, time.Duration, int64 with ,size, float64, int or []string)", name, pname, f.Type))
 		}
 		if vals := f.Tag.Get("values"); vals != "" {
 			if p.typ != TypeString {
@@ -352,6 +363,8 @@ func canonical(t ParamType, f reflect.Value) any {
 		return f.Float()
 	case TypeInt:
 		return int(f.Int())
+	case TypeList:
+		return append([]string(nil), f.Interface().([]string)...)
 	}
 	return f.Interface()
 }
@@ -387,6 +400,23 @@ func set(f reflect.Value, t ParamType, v any) bool {
 		default:
 			return false
 		}
+	case TypeList:
+		var out []string
+		switch x := v.(type) {
+		case []string:
+			out = append(out, x...)
+		case []any:
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return false
+				}
+				out = append(out, s)
+			}
+		default:
+			return false
+		}
+		f.Set(reflect.ValueOf(out))
 	case TypeNumber:
 		switch {
 		case rv.CanFloat():

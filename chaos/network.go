@@ -13,16 +13,19 @@ func init() { Register("network", func() Kind { return &network{} }) }
 // network degrades the link between the cache manager and a node for for:,
 // with a toxic on the in-process proxy in front of it (see Network): latency
 // (latency, jitter), bandwidth (rate_kbps), reset_peer and timeout
-// (timeout: 0s resets at once, or holds data until the fault ends), or down
-// (the proxy refuses connections). direction picks the stream: downstream
-// (replies, the default), upstream (commands) or both.
+// (timeout: 0s resets at once, or holds data until the fault ends), loss
+// (loss: the share of segments lost, each resent after TCP's retransmission
+// timeout, see lossToxic), or down (the proxy refuses connections).
+// direction picks the stream: downstream (replies, the default), upstream
+// (commands) or both.
 type network struct {
-	Toxic     string        `param:"toxic" values:"latency,bandwidth,reset_peer,timeout,down"`
+	Toxic     string        `param:"toxic" values:"latency,bandwidth,reset_peer,timeout,loss,down"`
 	Latency   time.Duration `param:"latency"`
 	Jitter    time.Duration `param:"jitter"`
 	RateKBps  int           `param:"rate_kbps"`
 	Timeout   time.Duration `param:"timeout"`
 	Direction string        `param:"direction" values:"upstream,downstream,both"`
+	Loss      float64       `param:"loss"`
 }
 
 var _ Kind = (*network)(nil)
@@ -31,7 +34,13 @@ func (*network) Traits() Traits { return Traits{For: ForRequired, Proxy: true, L
 
 func (k *network) Validate(v *Validation) {
 	if !v.Has("toxic") {
-		v.Add("toxic", "required, one of %s", orList([]string{ToxicLatency, ToxicBandwidth, ToxicResetPeer, ToxicTimeout, ToxicDown}, "or"))
+		v.Add("toxic", "required, one of %s", orList([]string{ToxicLatency, ToxicBandwidth, ToxicResetPeer, ToxicTimeout, ToxicLoss, ToxicDown}, "or"))
+	}
+	if k.Toxic == ToxicLoss && (k.Loss <= 0 || k.Loss >= 1) {
+		v.Add("loss", "network loss toxic needs loss: the share of segments lost, more than 0 and less than 1 (e.g. 0.01); to cut traffic, use toxic: down")
+	}
+	if k.Toxic != ToxicLoss && v.Has("loss") {
+		v.Add("loss", "fault network: loss applies only to toxic: loss")
 	}
 	if k.Toxic == ToxicLatency && k.Latency <= 0 {
 		v.Add("latency", "network latency toxic needs latency: a positive delay, e.g. 20ms")
@@ -67,7 +76,7 @@ func (k *network) Inject(_ context.Context, t *Target) (func(context.Context) er
 		return nil, errors.New("network fault without a proxy: the cache manager does not go through one")
 	}
 	undo, err := t.Network.Apply(t.Node.Addr, Toxic{
-		Type: k.Toxic, Latency: k.Latency, Jitter: k.Jitter, RateKBps: k.RateKBps, Timeout: k.Timeout, Direction: k.Direction,
+		Type: k.Toxic, Latency: k.Latency, Jitter: k.Jitter, RateKBps: k.RateKBps, Timeout: k.Timeout, Direction: k.Direction, Loss: k.Loss,
 	})
 	if err != nil {
 		return nil, err

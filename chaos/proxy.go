@@ -95,17 +95,19 @@ const (
 	ToxicBandwidth = "bandwidth"
 	ToxicResetPeer = "reset_peer"
 	ToxicTimeout   = "timeout"
+	ToxicLoss      = "loss"
 	ToxicDown      = "down"
 )
 
 // Toxic is a network condition to apply to one proxy.
 type Toxic struct {
-	Type      string        // latency | bandwidth | reset_peer | timeout | down
+	Type      string        // latency | bandwidth | reset_peer | timeout | loss | down
 	Latency   time.Duration // latency
 	Jitter    time.Duration // latency
 	RateKBps  int           // bandwidth
 	Timeout   time.Duration // reset_peer, timeout (0: hold data until removed)
 	Direction string        // upstream | downstream | both ("" = downstream)
+	Loss      float64       // loss: the share of segments lost
 }
 
 // Apply adds the toxic to the proxy of upstream and returns a function that
@@ -184,6 +186,11 @@ func toxicAttributes(t Toxic) (string, error) {
 		return fmt.Sprintf(`{"rate":%d}`, t.RateKBps), nil
 	case ToxicResetPeer, ToxicTimeout:
 		return fmt.Sprintf(`{"timeout":%d}`, ms(t.Timeout)), nil
+	case ToxicLoss:
+		if t.Loss <= 0 || t.Loss >= 1 {
+			return "", errors.New("chaos: loss toxic needs a share of segments lost between 0 and 1")
+		}
+		return fmt.Sprintf(`{"probability":%g,"rto_ms":200}`, t.Loss), nil
 	}
 	return "", fmt.Errorf("chaos: unknown toxic %q", t.Type)
 }

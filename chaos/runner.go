@@ -17,6 +17,9 @@ type Options struct {
 	// Network is the proxy the cache manager goes through; required when a
 	// fault acts on it (Traits.Proxy).
 	Network *Network
+	// Protocol is the RESP-aware proxy; required when a fault acts on it
+	// (Traits.Protocol).
+	Protocol *Protocol
 	// Tracker and Reader enable the lost-write check of readonly and
 	// failover faults: Tracker collects the writes, Reader reads them back.
 	Tracker *WriteTracker
@@ -238,7 +241,7 @@ func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
 	}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, notes: ns}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, notes: ns}
 	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
 	r.publish(notice.at(Started, ev.Start))
 

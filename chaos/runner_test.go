@@ -151,20 +151,12 @@ func TestRestartClientKillPauseAndFailingAction(t *testing.T) {
 // latency, down refuses connections, and undoing either restores the link
 // on the same address.
 func TestNetworkToxics(t *testing.T) {
-	d := startT(t, topology.ShapeStandalone)
+	n, up, c := networkT(t, 2*time.Second)
 	ctx := ctxT(t)
-	up := nodeAddr(t, d, "primary-0")
-	n, err := NewNetwork([]string{up})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
 	addr := n.Addr(up)
 	if addr == up || !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Fatalf("proxy address %q", addr)
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, ReadTimeout: 2 * time.Second})
-	defer c.Close()
 	ping := func() time.Duration {
 		s := time.Now()
 		if err := c.Ping(ctx).Err(); err != nil {

@@ -22,7 +22,11 @@ type Target struct {
 	// Network is the proxy the cache manager goes through; nil unless the
 	// run has a fault that acts on it (Traits.Proxy).
 	Network *Network
-	notes   *notes
+	// Protocol is the RESP-aware proxy the cache manager goes through; nil
+	// unless the run has a protocol fault (Traits.Protocol).
+	Protocol *Protocol
+
+	notes *notes
 }
 
 // Notef adds a note to the occurrence's report: what was changed, what went

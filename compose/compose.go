@@ -14,9 +14,10 @@ import (
 )
 
 // Files holds the compose files, the sentinel config template, the k8s/
-// folder and README.md, under their names in this folder.
+// folder, the Grafana dashboard (grafana/) and README.md, under their names
+// in this folder.
 //
-//go:embed *.yml sentinel.conf README.md k8s
+//go:embed *.yml sentinel.conf README.md k8s grafana
 var Files embed.FS
 
 // ImageEnv is the variable every compose file reads its image from

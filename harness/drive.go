@@ -53,13 +53,16 @@ func (r *run) drive(ctx context.Context) {
 		case <-r.dispatched:
 			return
 		case now := <-ticker.C:
-			r.emit(now)
+			if r.observeAbort(r.emit(now)) {
+				close(r.stop)
+				return
+			}
 		}
 	}
 }
 
-// emit takes one timeline row and reports it.
-func (r *run) emit(now time.Time) {
+// emit takes one timeline row, reports it and returns it.
+func (r *run) emit(now time.Time) result.TimelineRow {
 	smp := r.smp
 	// INFO must be read even after an interrupt, so not under ctx.
 	row, h := smp.sample(context.Background(), now)
@@ -67,6 +70,7 @@ func (r *run) emit(now time.Time) {
 		r.o.OnSample(Sample{Row: row, Interval: h, Elapsed: now.Sub(r.d.Start()), Total: r.total, Phase: row.Phase,
 			Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
 	}
+	return row
 }
 
 // drain lets in-flight commands finish within DrainTimeout, then abandons

@@ -40,7 +40,7 @@ func (r *run) armFaults() {
 		return
 	}
 	r.runner = chaos.NewRunner(r.faults, chaos.Options{
-		Deployment: r.dep, Network: r.network, Tracker: r.writes, Reader: r.mgr,
+		Deployment: r.dep, Network: r.network, Protocol: r.protocol, Tracker: r.writes, Reader: r.mgr,
 		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
 		// The bot layer re-warms after a restart or failover ends.
 		Subscribers: []chaos.Subscriber{r.bots, chaos.SubscriberFunc(r.nodeEmptied)},

@@ -142,6 +142,7 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	}
 	r.bots.WarmStart(ctx)
 	r.begin()
+	r.watchAborts()
 	r.startLoad()
 	defer r.stopLoad() // drain stops them in order; this covers a panic
 	r.drive(ctx)
@@ -165,9 +166,10 @@ type run struct {
 	dep topology.Deployment
 
 	// connect
-	network *chaos.Network // nil unless a fault degrades the network
-	pcfg    pool.Config
-	mgr     *pool.Manager // bot instance 0
+	network  *chaos.Network  // nil unless a fault degrades the network
+	protocol *chaos.Protocol // nil unless a fault acts on the protocol
+	pcfg     pool.Config
+	mgr      *pool.Manager // bot instance 0
 
 	// buildWorkload
 	model   *workload.Model
@@ -199,6 +201,12 @@ type run struct {
 
 	// begin (the result grows through the stages after it)
 	res *result.Result
+
+	// watchAborts, drive: the targets' abort rules, the last row they saw,
+	// and why the run stopped early (nil: it did not)
+	aborts  *result.AbortWatch
+	abortT  float64
+	aborted *result.AbortReport
 
 	// startLoad, drive, drain
 	client      *selfmeasure.Collector
@@ -252,9 +260,15 @@ func (r *run) stopRedis(runErr error) {
 
 // connect builds the cache manager under test on the deployment's
 // endpoints, through an in-process proxy for the whole run when a fault
-// will degrade the network.
+// will degrade the network, and through the protocol proxy when a fault
+// acts on the protocol (startProtocolProxy).
 func (r *run) connect(ctx context.Context) (err error) {
 	ep := r.dep.Endpoints()
+	defer func() {
+		if err != nil {
+			r.protocol.Close()
+		}
+	}()
 	if chaos.NeedsProxy(r.faults) {
 		if r.network, err = chaos.NewNetwork(ep.Addrs); err != nil {
 			return &EnvError{Op: "start the network proxy", Err: err}
@@ -264,11 +278,16 @@ func (r *run) connect(ctx context.Context) (err error) {
 				r.network.Close()
 			}
 		}()
-		ep.Addrs = r.network.Addrs(ep.Addrs)
-		r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
+		if !chaos.NeedsProtocol(r.faults) {
+			ep.Addrs = r.network.Addrs(ep.Addrs)
+			r.o.logf("cache manager goes through an in-process proxy: %s", strings.Join(ep.Addrs, ", "))
+		}
 	}
 	if r.pcfg, err = runplan.PoolConfig(r.s, ep, r.o.env()); err != nil {
 		return &ConfigError{Err: err}
+	}
+	if err = r.startProtocolProxy(ep); err != nil {
+		return err
 	}
 	if r.mgr, err = pool.New(ctx, r.pcfg); err != nil {
 		return &EnvError{Op: "connect the cache manager", Err: err}
@@ -289,6 +308,7 @@ func (r *run) disconnect() {
 		r.o.logf("%s", note)
 	}
 	_ = r.mgr.Shutdown(sctx)
+	r.protocol.Close()
 	if r.network != nil {
 		r.network.Close()
 	}
@@ -413,6 +433,11 @@ func (r *run) managers() bots.Fleet {
 
 // finalize judges the targets and sets the verdict.
 func (r *run) finalize() {
+	if r.aborted != nil {
+		r.res.Aborted = r.aborted
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("aborted at %.0fs of %s: target %s %s: %s",
+			r.aborted.AtS, r.total, r.aborted.Target, r.aborted.Expr, r.aborted.Reason))
+	}
 	r.res.Finalize(r.s.TargetSpecs())
 }
 

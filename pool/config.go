@@ -41,6 +41,12 @@ type Config struct {
 
 	Username, Password string
 	TLS                *tls.Config
+	// DialAddrs, when set, maps an address the client is told to reach (a
+	// seed, a node a cluster or a sentinel announces, a MOVED target) to
+	// the address it dials instead: an in-process proxy that stands for
+	// the node (the harness's protocol proxy). Not with TLS, which the
+	// proxy could not read.
+	DialAddrs map[string]string
 
 	MinConnections    int           // go-redis MinIdleConns
 	MaxConnections    int           // go-redis PoolSize and MaxActiveConns
@@ -187,6 +193,7 @@ func (c Config) clone() Config {
 	c.Addrs = slices.Clone(c.Addrs)
 	c.SentinelAddrs = slices.Clone(c.SentinelAddrs)
 	c.TTL = maps.Clone(c.TTL)
+	c.DialAddrs = maps.Clone(c.DialAddrs)
 	c.KeyTTL = maps.Clone(c.KeyTTL)
 	c.NearCache = slices.Clone(c.NearCache)
 	return c
@@ -253,6 +260,9 @@ func (c Config) Validate() error {
 		if err := checkAddr(a); err != nil {
 			bad(fmt.Sprintf("Addrs[%d]", i), "%v", err)
 		}
+	}
+	if len(c.DialAddrs) > 0 && c.TLS != nil {
+		bad("DialAddrs", "cannot be combined with TLS: a proxy in between would have to read the encrypted stream")
 	}
 	if c.MinConnections < 0 {
 		bad("MinConnections", "must be >= 0, got %d", c.MinConnections)

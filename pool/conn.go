@@ -52,6 +52,25 @@ func rawDialer(timeout time.Duration) func(ctx context.Context, network, addr st
 	}
 }
 
+// viaDialer dials what addrs maps an address to (the address itself when
+// it is not mapped), through dial (nil: a plain dialer with timeout).
+// Without addrs it returns dial unchanged.
+func viaDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error), addrs map[string]string, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if len(addrs) == 0 {
+		return dial
+	}
+	if dial == nil {
+		d := &net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
+		dial = d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := addrs[addr]; ok {
+			addr = to
+		}
+		return dial(ctx, network, addr)
+	}
+}
+
 // wrapConn wraps c when it exposes its descriptor, else returns it.
 func wrapConn(c net.Conn) net.Conn {
 	sc, ok := c.(syscall.Conn)

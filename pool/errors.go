@@ -23,7 +23,9 @@ const (
 	KindReadOnly          = "readonly"
 	KindOOM               = "oom"
 	KindLoading           = "loading"
+	KindBusy              = "busy"
 	KindMovedAsk          = "moved_ask"
+	KindTryAgain          = "try_again"
 	KindClusterDown       = "cluster_down"
 	KindMasterDown        = "master_down"
 	KindClosed            = "closed"
@@ -35,8 +37,8 @@ const (
 // kindList is an array so its length sizes the per-kind counter arrays.
 var kindList = [...]string{
 	KindPoolTimeout, KindPoolExhausted, KindTimeout, KindConnectionRefused,
-	KindConnectionReset, KindReadOnly, KindOOM, KindLoading, KindMovedAsk,
-	KindClusterDown, KindMasterDown, KindClosed, KindCanceled, KindFetch, KindOther,
+	KindConnectionReset, KindReadOnly, KindOOM, KindLoading, KindBusy, KindMovedAsk,
+	KindTryAgain, KindClusterDown, KindMasterDown, KindClosed, KindCanceled, KindFetch, KindOther,
 }
 
 // Kinds lists every kind ErrorKind can return, in report order.
@@ -136,8 +138,15 @@ func redisReplyKind(msg string) string {
 		return KindOOM
 	case "LOADING":
 		return KindLoading
-	case "MOVED", "ASK", "TRYAGAIN":
+	case "BUSY":
+		// A script or function running past busy-reply-threshold.
+		return KindBusy
+	case "MOVED", "ASK":
 		return KindMovedAsk
+	case "TRYAGAIN":
+		// A multi-key command on a slot being migrated: not a redirect,
+		// the client is told to wait and retry.
+		return KindTryAgain
 	case "CLUSTERDOWN":
 		return KindClusterDown
 	case "MASTERDOWN":

@@ -38,6 +38,8 @@ func TestErrorKindStatic(t *testing.T) {
 		"MOVED 3999 127.0.0.1:6381":                               KindMovedAsk,
 		"ASK 3999 127.0.0.1:6381":                                 KindMovedAsk,
 		"CLUSTERDOWN The cluster is down":                         KindClusterDown,
+		"BUSY Redis is busy running a script.":                    KindBusy,
+		"TRYAGAIN Multiple keys request during rehashing of slot": KindTryAgain,
 		"MASTERDOWN Link with MASTER is down":                     KindMasterDown,
 	} {
 		if got := ErrorKind(fmt.Errorf("pool: set: %w", errors.New(prefix))); got != want {

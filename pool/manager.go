@@ -158,7 +158,7 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 	}
 	if c.TLS == nil {
 		// Raw-syscall connections (conn.go); TLS keeps go-redis's dialer.
-		o.Dialer = rawDialer(c.ConnectionTimeout)
+		o.Dialer = viaDialer(rawDialer(c.ConnectionTimeout), c.DialAddrs, c.ConnectionTimeout)
 	}
 	var client redis.UniversalClient
 	addr := ""

@@ -155,8 +155,8 @@ func TestSizingHTMLHasTheReportFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	for _, want := range []string{`<span class="verdict fail">128.0 MB TOO SMALL</span>`, `<a href="#needed">`, `<section id="calibration"`,
-		`<b>200.0 MB</b><span>maxmemory needed for 95.00% (allkeys-lru)</span>`, `<b>300.0 MB</b><span>working set`} {
+	for _, want := range []string{`<span class="verdict fail">128.0 MiB TOO SMALL</span>`, `<a href="#needed">`, `<section id="calibration"`,
+		`<b>200.0 MiB</b><span>maxmemory needed for 95.00% (allkeys-lru)</span>`, `<b>300.0 MiB</b><span>working set`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("sizing.html lacks %q", want)
 		}

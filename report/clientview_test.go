@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,7 +146,7 @@ func TestJSONClientAndServerLatency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Client != r.Client || back.Server.LatencyStats["get"] != r.Server.LatencyStats["get"] {
+	if !reflect.DeepEqual(back.Client, r.Client) || back.Server.LatencyStats["get"] != r.Server.LatencyStats["get"] {
 		t.Errorf("round trip: %+v %+v", back.Client, back.Server.LatencyStats)
 	}
 	bad := strings.Replace(buf.String(), `"gc_cpu_fraction": 0.0213`, `"gc_cpu_fraction": 2.13`, 1)

@@ -37,6 +37,9 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	if r.Interrupted {
 		ew.printf("> **Interrupted**: partial results.\n\n")
 	}
+	if a := r.Aborted; a != nil {
+		ew.printf("> **Aborted** at %.0fs: target `%s %s`: %s.\n\n", a.AtS, a.Target, a.Expr, a.Reason)
+	}
 	if r.Repeat != nil {
 		ew.printf("**Repeated run**: %s.\n\n", mdEscape(repeatLine(r.Repeat)))
 	}

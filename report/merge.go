@@ -90,6 +90,9 @@ func Merge(rs ...*result.Result) (*result.Result, error) {
 			end = e
 		}
 		m.Interrupted = m.Interrupted || r.Interrupted
+		if m.Aborted == nil && r.Aborted != nil {
+			m.Aborted = r.Aborted // the first shard that stopped on a breach
+		}
 	}
 	m.DurationS = math.Round(end.Sub(m.StartedAt).Seconds()*1000) / 1000
 	m.ExitCode = 0
@@ -100,10 +103,14 @@ func Merge(rs ...*result.Result) (*result.Result, error) {
 	for _, r := range rs {
 		m.MergeCounters(r)
 	}
+	m.Client = result.MergeClients(m, rs)
 	m.Timeline = mergeTimelines(m.StartedAt, rs)
 	m.Phases = mergePhases(m.StartedAt, rs)
 	m.Faults = mergeFaults(m.StartedAt, rs)
 	m.Notes = append(m.Notes, fmt.Sprintf("merged from %d shard reports; per-second percentiles in the timeline are the worst shard's (an upper bound)", len(rs)))
+	if m.Client.Bottleneck != "" {
+		m.Notes = append(m.Notes, "not Redis: a load generator or its machine was the bottleneck: "+m.Client.Bottleneck)
+	}
 	m.SummariesFromHDR(true)
 	for i := range m.Phases {
 		if s, ok := m.Latency.ByPhase[m.Phases[i].Name]; ok {

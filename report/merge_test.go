@@ -270,3 +270,57 @@ func twoShards() (a, b *result.Result) {
 	b = reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0})
 	return a, b
 }
+
+// The merged report keeps each shard's client section, and a shard its
+// own machine limited is named in the merged bottleneck and notes; the
+// shards' CPU adds up and their host timer probes are pooled.
+func TestMergeKeepsEachShardsClient(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	a := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 1, Shard: "0/2", StartedAt: t0, HostLateFraction: 0.01})
+	b := reporttest.Sample(reporttest.Options{Seconds: 20, Seed: 2, Shard: "1/2", StartedAt: t0, HostLateFraction: 0.03})
+	a.Client.CPUSeconds, b.Client.CPUSeconds = 10, 30
+	a.Client.GOMAXPROCS, b.Client.GOMAXPROCS = 2, 2
+	b.Users.Late = b.Users.Commands / 4
+	b.Client.Bottleneck = "25% of commands started late with the tool's CPU saturated"
+	m, err := report.Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Client
+	if len(c.Shards) != 2 || c.Shards[0].Shard != "0/2" || c.Shards[1].Shard != "1/2" {
+		t.Fatalf("client.shards %+v, want both shards in order", c.Shards)
+	}
+	s1 := c.Shards[1]
+	if s1.CPUSeconds != 30 || s1.Late != b.Users.Late || s1.LateFraction != float64(b.Users.Late)/float64(b.Users.Commands) ||
+		s1.HostTimer == nil || s1.HostTimer.Late != b.Client.HostTimer.Late || s1.Bottleneck != b.Client.Bottleneck {
+		t.Errorf("shard 1's client: %+v", s1)
+	}
+	if c.CPUSeconds != 40 || c.CPUPerRequestUs != 40e6/float64(m.Users.Requests) {
+		t.Errorf("merged CPU %v s, %v µs per request; want the shards' sum", c.CPUSeconds, c.CPUPerRequestUs)
+	}
+	ha, hb := a.Client.HostTimer, b.Client.HostTimer
+	if h := c.HostTimer; h == nil || h.Wakes != ha.Wakes+hb.Wakes || h.Late != ha.Late+hb.Late ||
+		h.LateFraction != float64(ha.Late+hb.Late)/float64(ha.Wakes+hb.Wakes) {
+		t.Errorf("pooled host timer %+v from %+v and %+v", h, ha, hb)
+	}
+	if !strings.Contains(c.Bottleneck, "shard 1/2: 25% of commands") || strings.Contains(c.Bottleneck, "0/2") {
+		t.Errorf("merged bottleneck %q, want shard 1/2 named alone", c.Bottleneck)
+	}
+	if notes := strings.Join(m.Notes, "\n"); !strings.Contains(notes, "bottleneck: shard 1/2") {
+		t.Errorf("notes do not name the tool-limited shard:\n%s", notes)
+	}
+	var buf strings.Builder
+	if err := report.WriteJSON(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := reporttest.ValidateJSON([]byte(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := report.WriteText(&text, m); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "shard 1/2: 25% of commands") || !strings.Contains(text.String(), "TOOL-LIMITED") {
+		t.Errorf("the console summary does not name the tool-limited shard:\n%s", text.String())
+	}
+}

@@ -33,6 +33,9 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if r.Interrupted {
 		ew.printf("  interrupted: partial results\n")
 	}
+	if a := r.Aborted; a != nil {
+		ew.printf("  aborted at %.0fs: target %s %s: %s\n", a.AtS, a.Target, a.Expr, a.Reason)
+	}
 	if r.Shard != "" {
 		ew.printf("  shard %s of the population\n", r.Shard)
 	}
@@ -125,6 +128,11 @@ func WriteText(w io.Writer, r *result.Result) error {
 	if hasClient(r.Client) {
 		row("client (this tool)", "%s", clientLine(r.Client))
 		row("host timer", "%s", hostTimerText(r.Client))
+		for _, s := range r.Client.Shards {
+			row("  shard "+s.Shard, "cpu %.1f s (%.1f µs/request), late %s of %s commands (%.2f%%), host timer late %s%s",
+				s.CPUSeconds, s.CPUPerRequestUs, formatCount(s.Late), formatCount(s.Commands), 100*s.LateFraction,
+				shardHostLate(s.HostTimer), when(s.Bottleneck != "", ", TOOL-LIMITED"))
+		}
 		if r.Client.Bottleneck != "" {
 			row("WARNING", "%s", r.Client.Bottleneck)
 		}
@@ -338,3 +346,20 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// shardHostLate is a shard's host timer probe in a few characters: its late
+// wake-ups' share, or "n/a" without a probe.
+func shardHostLate(h *result.HostTimer) string {
+	if h == nil || h.Wakes == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f%%", 100*h.LateFraction)
+}
+
+// when is s if cond holds, else "".
+func when(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
+}

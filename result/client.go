@@ -73,6 +73,36 @@ type ClientReport struct {
 	// PeakRSSBytes is the process's peak resident set since it started
 	// (prefill included): what the tool needed at its worst.
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// Shards are the shards' own client sections in a merged report, in
+	// the order merged: each shard ran on its own machine, so which one
+	// fell behind is read here (MergeClients); absent in a single run.
+	Shards []ShardClient `json:"shards,omitempty"`
+}
+
+// ShardClient is one shard's client section in a merged report, with its
+// share of the load beside it: the figures that tell whether this shard's
+// machine, not Redis, set the pace (its CPU, its late starts, its host
+// timer probe, its bottleneck verdict). Late is how many of its commands
+// started late, LateFraction their share of its commands.
+type ShardClient struct {
+	Shard           string     `json:"shard"`
+	Requests        uint64     `json:"requests"`
+	Commands        uint64     `json:"commands"`
+	Late            uint64     `json:"late"`
+	LateFraction    float64    `json:"late_fraction"`
+	Dropped         uint64     `json:"dropped"`
+	GOMAXPROCS      int        `json:"gomaxprocs"`
+	NumCPU          int        `json:"num_cpu"`
+	WindowS         float64    `json:"window_s"`
+	CPUSeconds      float64    `json:"cpu_seconds"`
+	CPUPerRequestUs float64    `json:"cpu_us_per_request"`
+	CPUVsRedis      float64    `json:"cpu_vs_redis"`
+	GCPauseP99Ms    float64    `json:"gc_pause_p99_ms"`
+	PeakRSSBytes    int64      `json:"peak_rss_bytes"`
+	HostLoad1m      float64    `json:"host_load_1m,omitempty"`
+	HostTimer       *HostTimer `json:"host_timer,omitempty"`
+	HostTimerNote   string     `json:"host_timer_note,omitempty"`
+	Bottleneck      string     `json:"bottleneck,omitempty"`
 }
 
 // ServerLatency is Redis's own per-command latency (INFO latencystats), in

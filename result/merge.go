@@ -1,6 +1,10 @@
 package result
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"slices"
+)
 
 // How shard reports combine, beside the types they combine: report.Merge
 // aligns the shards (clock, phases, faults) and calls these, then
@@ -329,6 +333,90 @@ func (d *FaultReport) Merge(f FaultReport) {
 			d.Notes = append(d.Notes, n)
 		}
 	}
+}
+
+// MergeClients is a merged report's client section: every shard's own
+// (Shards, with its share of the load) and, at the top, the shards as one
+// load generator: CPU, GC cycles and CPUs summed, the worst GC pause, GC
+// share, peak RSS and host load, the host timer probes pooled (their
+// wake-ups added, as the shards' late starts are), the settings of the
+// first shard. A shard the tool or its machine limited names itself in
+// Bottleneck, so the merged verdict shows which one. m is the merged
+// report, its counters and server already merged.
+func MergeClients(m *Result, rs []*Result) ClientReport {
+	var c ClientReport
+	for i, r := range rs {
+		o := r.Client
+		name := r.Shard
+		if name == "" {
+			name = fmt.Sprintf("report %d", i+1)
+		}
+		sc := ShardClient{Shard: name, Requests: r.Users.Requests, Commands: r.Users.Commands, Late: r.Users.Late,
+			Dropped: r.Users.Dropped, GOMAXPROCS: o.GOMAXPROCS, NumCPU: o.NumCPU, WindowS: o.WindowS, CPUSeconds: o.CPUSeconds,
+			CPUPerRequestUs: o.CPUPerRequestUs, CPUVsRedis: o.CPUVsRedis, GCPauseP99Ms: o.GCPauseP99Ms, PeakRSSBytes: o.PeakRSSBytes,
+			HostLoad1m: o.HostLoad1m, HostTimer: o.HostTimer, HostTimerNote: o.HostTimerNote, Bottleneck: o.Bottleneck}
+		if r.Users.Commands > 0 {
+			sc.LateFraction = float64(r.Users.Late) / float64(r.Users.Commands)
+		}
+		c.Shards = append(c.Shards, sc)
+		if i == 0 {
+			c.GOGC, c.GOGCSource, c.GOMEMLIMIT, c.GOMEMLIMITSource = o.GOGC, o.GOGCSource, o.GOMEMLIMIT, o.GOMEMLIMITSource
+			c.GOMAXPROCSSource = o.GOMAXPROCSSource
+		}
+		c.GOMAXPROCS += o.GOMAXPROCS
+		c.NumCPU += o.NumCPU
+		c.WindowS = math.Max(c.WindowS, o.WindowS)
+		c.GCPauseP99Ms = math.Max(c.GCPauseP99Ms, o.GCPauseP99Ms)
+		c.GCCycles += o.GCCycles
+		c.GCCPUFraction = math.Max(c.GCCPUFraction, o.GCCPUFraction)
+		c.CPUSeconds += o.CPUSeconds
+		c.HostLoad1m = math.Max(c.HostLoad1m, o.HostLoad1m)
+		c.PeakRSSBytes = max(c.PeakRSSBytes, o.PeakRSSBytes)
+		c.HostTimer = poolHostTimers(c.HostTimer, o.HostTimer)
+		if o.HostTimer == nil && o.HostTimerNote != "" && c.HostTimerNote == "" {
+			c.HostTimerNote = name + ": " + o.HostTimerNote
+		}
+		if o.Bottleneck != "" {
+			if c.Bottleneck != "" {
+				c.Bottleneck += "; "
+			}
+			c.Bottleneck += "shard " + name + ": " + o.Bottleneck
+		}
+	}
+	if m.Users.Requests > 0 {
+		c.CPUPerRequestUs = c.CPUSeconds * 1e6 / float64(m.Users.Requests)
+	}
+	if m.Server.Commands > 0 && m.Server.CPUSeconds > 0 {
+		c.CPUPerRedisCommandUs = c.CPUSeconds * 1e6 / float64(m.Server.Commands)
+		c.CPUVsRedis = c.CPUSeconds / m.Server.CPUSeconds
+	}
+	return c
+}
+
+// poolHostTimers adds probe b's wake-ups to a's: the share of late
+// wake-ups over every shard's machine, as the shards' late starts add up.
+func poolHostTimers(a, b *HostTimer) *HostTimer {
+	if b == nil {
+		return a
+	}
+	if a == nil {
+		a = &HostTimer{}
+	}
+	a.Wakes += b.Wakes
+	a.Late += b.Late
+	a.MaxMs = math.Max(a.MaxMs, b.MaxMs)
+	for _, o := range b.Over {
+		i := slices.IndexFunc(a.Over, func(x HostTimerBound) bool { return x.OverUs == o.OverUs })
+		if i < 0 {
+			a.Over = append(a.Over, o)
+			continue
+		}
+		a.Over[i].Wakes += o.Wakes
+	}
+	if a.Wakes > 0 {
+		a.LateFraction = float64(a.Late) / float64(a.Wakes)
+	}
+	return a
 }
 
 // slowest keeps the later recovery; nil (never recovered) wins.

@@ -17,8 +17,9 @@ var notMerged = map[string]string{
 	// Merge methods, tested below) or rebuilds (targets, notes).
 	"SchemaVersion": "written by Finalize", "Tool": "the first shard's", "Scenario": "the first shard's (checked equal)",
 	"StartedAt": "the earliest, set by report.Merge", "DurationS": "the merged span, set by report.Merge",
-	"Verdict": "re-judged", "Interrupted": "set by report.Merge", "ExitCode": "set by report.Merge",
-	"Targets": "re-judged", "HDR": "merged exactly by report.Merge", "Timeline": "TimelineRow.Merge",
+	"Verdict": "re-judged", "Interrupted": "set by report.Merge", "Aborted": "set by report.Merge",
+	"ExitCode": "set by report.Merge",
+	"Targets":  "re-judged", "HDR": "merged exactly by report.Merge", "Timeline": "TimelineRow.Merge",
 	"Phases": "PhaseReport.Merge", "Faults": "FaultReport.Merge", "Notes": "report.Merge's own",
 	"Shard": "a merged report is no shard", "MergedFrom": "set by report.Merge",
 	"Latency":    "recomputed from the merged histograms (CombineHDR)",

@@ -5,7 +5,7 @@ import "time"
 // SchemaVersion is the version of the JSON report. The major part changes
 // only when a field is removed or changes meaning; readers reject an unknown
 // major and accept any minor (added fields).
-const SchemaVersion = "1.3"
+const SchemaVersion = "1.4"
 
 // Verdict values.
 const (
@@ -31,7 +31,10 @@ type Result struct {
 	DurationS     float64      `json:"duration_s"`
 	Verdict       string       `json:"verdict"`
 	Interrupted   bool         `json:"interrupted"`
-	ExitCode      int          `json:"exit_code"`
+	// Aborted is why a target with an abort rule stopped the run early
+	// (nil: it was not). The report is complete up to then.
+	Aborted  *AbortReport `json:"aborted,omitempty"`
+	ExitCode int          `json:"exit_code"`
 
 	Targets   []TargetResult          `json:"targets"`
 	Latency   LatencyReport           `json:"latency_ms"`

@@ -18,6 +18,9 @@ import (
 type TargetSpec struct {
 	Name string `json:"name"`
 	Expr string `json:"expr"`
+	// Abort, when set, stops the run once the target is broken beyond
+	// recovery (AbortRule, AbortWatch).
+	Abort *AbortRule `json:"abort,omitempty"`
 }
 
 // Target is a TargetSpec parsed once, when it is loaded (a scenario when it
@@ -28,6 +31,9 @@ type Target struct {
 	Name string // metric name, e.g. "latency_p99" or "hit_rate.session"
 	Expr Expr   // the parsed expression
 	Text string // the expression as written, shown in reports ("< 5ms")
+	// Abort is the target's abort rule (nil: the run goes on whatever it
+	// reads).
+	Abort *AbortRule
 	// err is why Text did not parse; a target loaded with it fails
 	// evaluation with this detail instead of stopping a report from being
 	// written.
@@ -39,7 +45,7 @@ type Target struct {
 // anyway (a stored report) gets a target that fails with it as detail. The
 // metric name is not checked here; KnownMetric and CheckTarget do that.
 func ParseTarget(spec TargetSpec) (Target, error) {
-	t := Target{Name: spec.Name, Text: spec.Expr}
+	t := Target{Name: spec.Name, Text: spec.Expr, Abort: spec.Abort}
 	t.Expr, t.err = ParseExpr(spec.Expr)
 	return t, t.err
 }
@@ -58,7 +64,7 @@ func LoadTargets(specs []TargetSpec) []Target {
 func (t Target) Err() error { return t.err }
 
 // Spec returns the target as written.
-func (t Target) Spec() TargetSpec { return TargetSpec{Name: t.Name, Expr: t.Text} }
+func (t Target) Spec() TargetSpec { return TargetSpec{Name: t.Name, Expr: t.Text, Abort: t.Abort} }
 
 // Bound is the expression's value in the unit of the target's metric (a
 // latency bound in ms, a hit rate as a fraction, a recovery time in s). ok is
@@ -715,7 +721,25 @@ func (r *Result) Finalize(targets []Target) {
 	}
 	r.deriveRates()
 	r.Targets = JudgeAll([]*Result{r}, targets)
+	r.markAborted()
 	r.Verdict = VerdictOf(r.Targets)
+}
+
+// markAborted fails the target that stopped the run (Result.Aborted): its
+// whole-run figure may still read inside the bound (abort_after stops on
+// seconds, not on the run), but the run did not finish, and a run that
+// stopped on a breach has failed it.
+func (r *Result) markAborted() {
+	if r.Aborted == nil {
+		return
+	}
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		if t.Name == r.Aborted.Target && t.Expr == r.Aborted.Expr {
+			t.Pass, t.Verdict = false, VerdictFail
+			t.Detail = strings.TrimSpace(fmt.Sprintf("the run was aborted at %.0fs: %s. %s", r.Aborted.AtS, r.Aborted.Reason, t.Detail))
+		}
+	}
 }
 
 // TargetSpecs loads the promises a result was evaluated against from its

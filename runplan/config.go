@@ -95,8 +95,13 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 	}
 	// The seed's catalogue gives some families their own TTL inside a tier
 	// (opendota 600 s and steam avatars a day, in the 300 s api tier): the
-	// manager applies those by key pattern (the whole key matched).
+	// manager applies those by key pattern (the whole key matched); a
+	// scenario without the seed's families has none of its rules (its own
+	// "steam:avatar:{avatar_id}" would otherwise overlap the seed's).
 	for _, f := range workload.DefaultFamilies() {
+		if s.Workload.Catalogue == workload.CatalogueNone {
+			break
+		}
 		if f.TTL != cfg.TTL[pool.Tier(f.Tier)] {
 			if cfg.KeyTTL == nil {
 				cfg.KeyTTL = map[string]time.Duration{}

@@ -136,3 +136,28 @@ func TestDefinedFamilyTTLWired(t *testing.T) {
 		t.Errorf("plan TTL of cart = %v, want 30m", d)
 	}
 }
+
+// A scenario without the seed's families gets none of the seed's TTL rules:
+// its own family over the seed's keys ("steam:avatar:{avatar_id}", as
+// cacheproof profile writes it from a Redis the seed's bot fills) does not
+// overlap a rule it never asked for.
+func TestNoSeedTTLRulesWithoutTheSeed(t *testing.T) {
+	s, err := scenarios.LoadBytes("own.yaml", []byte(`name: own
+workload:
+  catalogue: none
+  families:
+    - {name: steam_avatar, key: "steam:avatar:{avatar_id}", keys: 1000, ttl: 24h, mean_size: 1kb, weight: 1}
+phases:
+  - {name: steady, duration: 10s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := PoolConfig(s, localEndpoints, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pcfg.KeyTTL["steam:avatar:{steamId}"]; ok || pcfg.KeyTTL["steam:avatar:{avatar_id}"] != 24*time.Hour {
+		t.Errorf("KeyTTL %v: want only the scenario's own rule", pcfg.KeyTTL)
+	}
+}

@@ -117,6 +117,8 @@ func paramType(t chaos.ParamType) reflect.Type {
 		return reflect.TypeFor[*units.Number]()
 	case chaos.TypeInt:
 		return reflect.TypeFor[*int]()
+	case chaos.TypeList:
+		return reflect.TypeFor[*[]string]()
 	}
 	return reflect.TypeFor[*string]()
 }

@@ -106,11 +106,11 @@ func defaultTargetsText() string {
 func (s *Scenario) TargetSpecs() []result.Target {
 	out := make([]result.Target, len(s.Targets))
 	for i, t := range s.Targets {
-		if t.parsed.Name == t.Name && t.parsed.Text == t.Expr && t.Name != "" {
+		if t.parsed.Name == t.Name && t.parsed.Text == t.Expr && t.Name != "" && (t.parsed.Abort != nil) == (t.Abort || t.AbortAfter > 0) {
 			out[i] = t.parsed
 			continue
 		}
-		out[i], _ = result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
+		out[i], _ = result.ParseTarget(t.Spec())
 	}
 	return out
 }
@@ -309,9 +309,17 @@ func (s *Scenario) validateTargets(c *checker) {
 			errAt("%s", msg)
 			continue
 		}
-		parsed, err := result.ParseTarget(result.TargetSpec{Name: t.Name, Expr: t.Expr})
+		parsed, err := result.ParseTarget(t.Spec())
 		if err != nil {
 			errAt("target %s: %v", t.Name, err)
+			continue
+		}
+		if err := result.CheckAbort(parsed); err != nil {
+			if t.AbortLine > 0 {
+				c.at(t.AbortLine, t.AbortCol, "target %s: %v", t.Name, err)
+			} else {
+				errAt("target %s: %v", t.Name, err)
+			}
 			continue
 		}
 		t.parsed = parsed

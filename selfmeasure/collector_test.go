@@ -101,6 +101,25 @@ func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 	}
 }
 
+// A scenario whose first phase is recorded opens the window as the probe
+// starts, before its first report: the window still gets the host timer
+// figures (it used to say "reported nothing" for every such scenario).
+func TestClientCollectorHostTimerWhenRecordingStartsAtOnce(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the host timer probe runs on Linux only")
+	}
+	phases := []engine.Phase{{Name: "steady", Recorded: true, Start: 0, End: 600 * time.Millisecond}}
+	start := time.Now()
+	c := StartCollector(start, phases)
+	defer c.Close()
+	defer c.Stop()
+	time.Sleep(600 * time.Millisecond)
+	r := c.Report(1)
+	if r.HostTimer == nil || r.HostTimer.Wakes == 0 {
+		t.Fatalf("no host timer over a window opened at the load's start: %+v (note %q)", r.HostTimer, r.HostTimerNote)
+	}
+}
+
 // Interrupted before any recorded phase: settings are reported, CPU and GC
 // figures are zero, and the pending edges are cancelled.
 func TestClientCollectorInterruptedBeforeRecording(t *testing.T) {

@@ -246,6 +246,14 @@ func (p *hostProbe) snapshot(reset bool) (hostTimerCounts, bool) {
 	c.maxNs = p.winMax
 	if reset {
 		p.winMax = 0
+		// A window that opens before the probe's first report (a
+		// scenario whose first phase is recorded opens it as the probe
+		// starts) starts from zero: the probe's counts are cumulative
+		// from its own start, which is the window's, give or take the
+		// process's start-up.
+		if !p.ok && p.cmd != nil {
+			return hostTimerCounts{}, true
+		}
 	}
 	return c, p.ok
 }

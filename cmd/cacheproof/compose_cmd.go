@@ -20,6 +20,9 @@ import (
 // (Kubernetes): listed with no argument, printed to stdout with one, written
 // into a folder with --out.
 func composeMain(args []string, stdout, stderr io.Writer) int {
+	if isShardsTarget(args) {
+		return composeShardsMain(args[1:], stdout, stderr)
+	}
 	fset := pflag.NewFlagSet("compose", pflag.ContinueOnError)
 	fset.SetOutput(stderr)
 	out := fset.StringP("out", "o", "", "write the target's files (compose file and what it reads) into this folder instead of printing the main one")
@@ -36,7 +39,8 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 			"  cacheproof compose -s my-cache.yaml --set target.redis.maxmemory=64mb > redis.yml\n"+
 			"  cacheproof compose standalone > standalone.yml && docker compose -f standalone.yml up -d\n"+
 			"  cacheproof compose sentinel --out redis-sentinel/   # sentinel.yml and sentinel.conf\n"+
-			"  cacheproof compose k8s --out k8s/                   # shards.yaml, Dockerfile, SHARDING.md\n",
+			"  cacheproof compose k8s --out k8s/                   # shards.yaml, Dockerfile, SHARDING.md\n"+
+			"  cacheproof compose shards 3 -s baseline --out p/    # 3 generator containers, one Redis, merge, dashboard\n",
 			strings.Join(compose.Shapes(), ", "), fset.FlagUsages())
 	}
 	if code := parseFlags(fset, args, stderr); code != next {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/profile"
 	"github.com/cacheproof/cacheproof/sizing"
 )
 
@@ -23,6 +24,7 @@ func TestExitCode(t *testing.T) {
 		{"wrapped config", fmt.Errorf("step 3: %w", &harness.ConfigError{Err: cause}), exitEnvironment, exitUsage},
 		{"run environment", &harness.EnvError{Op: "start redis", Err: cause}, exitUsage, exitEnvironment},
 		{"sizing environment", fmt.Errorf("calibrate: %w", &sizing.EnvError{Op: "INFO", Err: cause}), exitUsage, exitEnvironment},
+		{"profile environment", fmt.Errorf("profile: %w", &profile.EnvError{Err: cause}), exitUsage, exitEnvironment},
 		{"untyped, run", cause, exitEnvironment, exitEnvironment},
 		{"untyped, size", cause, exitUsage, exitUsage},
 	} {

@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/profile"
 	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/sizing"
 )
@@ -48,7 +49,7 @@ const (
 // exitCode is the exit code an error's type decides: a configuration
 // problem found when the run is wired (harness.ConfigError) is the user's,
 // exit 2; a failure of the machine or of Redis (harness.EnvError,
-// sizing.EnvError) is the environment's, exit 3. Any other error gets
+// sizing.EnvError, profile.EnvError) is the environment's, exit 3. Any other error gets
 // otherwise, which each command chooses (a run that failed for an
 // unforeseen reason blames the environment, raw and size the input).
 // Interruptions are the caller's to tell apart first or after, as its
@@ -57,10 +58,11 @@ func exitCode(err error, otherwise int) int {
 	var cfgErr *harness.ConfigError
 	var runEnv *harness.EnvError
 	var sizeEnv *sizing.EnvError
+	var profEnv *profile.EnvError
 	switch {
 	case errors.As(err, &cfgErr):
 		return exitUsage
-	case errors.As(err, &runEnv), errors.As(err, &sizeEnv):
+	case errors.As(err, &runEnv), errors.As(err, &sizeEnv), errors.As(err, &profEnv):
 		return exitEnvironment
 	}
 	return otherwise
@@ -91,6 +93,7 @@ func subcommands() []subcommand {
 		{"run", "run a scenario against Redis and report whether the targets hold", runMain},
 		{"capacity", "find the highest load at which every target holds, what breaks first and why", capacityMain},
 		{"size", "how much memory, with which eviction policy and TTLs, gives the target hit rate (simulated, calibrated on a real redis-server)", sizeMain},
+		{"profile", "measure a scenario from a live Redis (a replica), without writing to it", profileMain},
 		{"validate", "check scenario files without running anything", validateMain},
 		{"report", "re-render HTML, Markdown or JUnit from a JSON report", reportMain},
 		{"compare", "compare two JSON reports; exit 1 when the new one regressed", compareMain},

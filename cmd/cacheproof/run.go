@@ -264,7 +264,11 @@ func (c *runState) serveMetrics() (closeFn func(), code int) {
 	if c.f.metricsAddr == "" {
 		return func() {}, next
 	}
-	srv, err := live.New(c.f.metricsAddr)
+	var shard string
+	if c.shards > 0 {
+		shard = fmt.Sprintf("%d/%d", c.shard, c.shards)
+	}
+	srv, err := live.NewWithOptions(live.Options{Addr: c.f.metricsAddr, Shard: shard})
 	if err != nil {
 		c.errf("--metrics-addr: %v", err)
 		return nil, exitUsage

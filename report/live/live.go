@@ -45,6 +45,9 @@ type Options struct {
 	// Linger is how long Close keeps serving; 0 means DefaultLinger, a
 	// negative value closes at once.
 	Linger time.Duration
+	// Shard is the run's --shard ("i/n"), put on every metric as the
+	// ShardLabel label; "" for a whole run (no label).
+	Shard string
 }
 
 // Server is the metrics endpoint of one run.
@@ -75,7 +78,11 @@ func NewWithOptions(o Options) (*Server, error) {
 	if linger == 0 {
 		linger = DefaultLinger
 	}
-	col := newCollector()
+	var constLabels prometheus.Labels
+	if o.Shard != "" {
+		constLabels = prometheus.Labels{ShardLabel: o.Shard}
+	}
+	col := newCollector(newDescs(constLabels))
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(col); err != nil {
 		ln.Close()
@@ -154,6 +161,11 @@ type collector struct {
 	published                 bool
 	// counts are the metric table's live counters, by metric name.
 	counts map[string]uint64
+	// serverCPUS and serverCmds are Redis's CPU seconds and commands over
+	// the published intervals.
+	serverCPUS float64
+	serverCmds uint64
+	d          *descs
 
 	// Cumulative latency histogram, as Prometheus bucket counts (seconds).
 	bucketCounts []uint64
@@ -162,8 +174,8 @@ type collector struct {
 	interval     result.Summary
 }
 
-func newCollector() *collector {
-	return &collector{errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
+func newCollector(d *descs) *collector {
+	return &collector{d: d, errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
 		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets)),
 		counts: map[string]uint64{}}
 }
@@ -198,9 +210,11 @@ func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
 	c.hits += row.Hits
 	c.misses += row.Misses
 	c.lookupErrs += row.LookupErrors
-	for _, l := range tableCounters {
+	for _, l := range c.d.table {
 		c.counts[l.metric.Name] += l.metric.Interval(row)
 	}
+	c.serverCPUS += row.ServerCPUS
+	c.serverCmds += row.ServerCommands
 	c.expired += row.ExpiredKeys
 	c.poolWaitMs += row.PoolWaitMs
 	addCapped(c.errsByKind, row.ErrorsByKind)
@@ -242,64 +256,91 @@ func addCapped(dst, src map[string]uint64) {
 
 const ns = "cacheproof"
 
-var (
-	descRequests   = prometheus.NewDesc(ns+"_requests_total", "Cache operations issued by the load generator.", nil, nil)
-	descErrors     = prometheus.NewDesc(ns+"_errors_total", "Failed cache operations by error kind.", []string{"kind"}, nil)
-	descLatency    = prometheus.NewDesc(ns+"_request_duration_seconds", "Cache operation latency from intended start (coordinated-omission corrected).", nil, nil)
-	descIntervalQ  = prometheus.NewDesc(ns+"_interval_latency_seconds", "Latency percentiles of the last sampling interval.", []string{"quantile"}, nil)
-	descHits       = prometheus.NewDesc(ns+"_cache_hits_total", "Cache lookups that hit.", nil, nil)
-	descMisses     = prometheus.NewDesc(ns+"_cache_misses_total", "Cache lookups that missed, by cause (cold, expired, evicted).", []string{"cause"}, nil)
-	descLookupErrs = prometheus.NewDesc(ns+"_cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).", nil, nil)
-	descHitRate    = prometheus.NewDesc(ns+"_hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.", nil, nil)
-	descHitTier    = prometheus.NewDesc(ns+"_hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", []string{"tier"}, nil)
-	descHitFamily  = prometheus.NewDesc(ns+"_hit_rate_by_family", "Hit rate of the last sampling interval in which the key family had lookups, per key family (at most 20 families).", []string{"family"}, nil)
-	descPoolConns  = prometheus.NewDesc(ns+"_pool_connections", "Connections in the pool under test.", []string{"state"}, nil)
-	descPoolWait   = prometheus.NewDesc(ns+"_pool_wait_seconds_total", "Time spent waiting for pooled connections.", nil, nil)
-	descActive     = prometheus.NewDesc(ns+"_active_users", "Simulated users active now.", nil, nil)
-	descMem        = prometheus.NewDesc(ns+"_redis_used_memory_bytes", "Redis used_memory.", nil, nil)
-	descMaxMem     = prometheus.NewDesc(ns+"_redis_maxmemory_bytes", "Redis maxmemory (0 = unlimited).", nil, nil)
-	descExpired    = prometheus.NewDesc(ns+"_redis_expired_keys_total", "Keys Redis expired during the run.", nil, nil)
-	descClients    = prometheus.NewDesc(ns+"_redis_connected_clients", "Redis connected_clients.", nil, nil)
-	descFault      = prometheus.NewDesc(ns+"_fault_active", "1 while a fault of this kind is active.", []string{"kind"}, nil)
-	descElapsed    = prometheus.NewDesc(ns+"_elapsed_seconds", "Seconds since the run started, at the last sample.", nil, nil)
-	allDescs       = append([]*prometheus.Desc{descRequests, descErrors, descLatency, descIntervalQ, descHits, descMisses, descLookupErrs, descHitRate, descHitTier, descHitFamily, descPoolConns, descPoolWait, descActive, descMem, descMaxMem, descExpired, descClients, descFault, descElapsed}, tableDescs()...)
-	intervalQuants = []struct {
-		label string
-		get   func(result.Summary) float64
-	}{
-		{"0.5", func(s result.Summary) float64 { return s.P50 }}, {"0.99", func(s result.Summary) float64 { return s.P99 }},
-		{"0.999", func(s result.Summary) float64 { return s.P999 }}, {"1", func(s result.Summary) float64 { return s.Max }},
-	}
-)
+// ShardLabel is the label every metric carries on a sharded run (--shard
+// i/n): its value is "i/n", so a dashboard grouping by it shows which
+// shard fell behind. A whole run's metrics carry no such label.
+const ShardLabel = "shard"
 
-// tableCounters are the metric table's counts that have a live counter
-// (result.Metric.Live): each sums the metric's Interval over the published
-// rows.
-var tableCounters = func() []tableCounter {
-	var out []tableCounter
+// descs are the endpoint's metric descriptions, made once per server so
+// that a shard's const label is on every one of them.
+type descs struct {
+	requests, errors, latency, intervalQ, hits, misses, lookupErrs  *prometheus.Desc
+	hitRate, hitTier, hitFamily, poolConns, poolWait, active, mem   *prometheus.Desc
+	maxMem, expired, clients, fault, elapsed, serverCPU, serverCmds *prometheus.Desc
+	all                                                             []*prometheus.Desc
+	table                                                           []tableCounter
+	names                                                           []string
+}
+
+// newDescs describes every metric with the given const labels (nil for a
+// whole run).
+func newDescs(constLabels prometheus.Labels) *descs {
+	d := &descs{}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		x := prometheus.NewDesc(ns+"_"+name, help, labels, constLabels)
+		d.all = append(d.all, x)
+		d.names = append(d.names, ns+"_"+name)
+		return x
+	}
+	d.requests = desc("requests_total", "Cache operations issued by the load generator.")
+	d.errors = desc("errors_total", "Failed cache operations by error kind.", "kind")
+	d.latency = desc("request_duration_seconds", "Cache operation latency from intended start (coordinated-omission corrected).")
+	d.intervalQ = desc("interval_latency_seconds", "Latency percentiles of the last sampling interval.", "quantile")
+	d.hits = desc("cache_hits_total", "Cache lookups that hit.")
+	d.misses = desc("cache_misses_total", "Cache lookups that missed, by cause (cold, expired, evicted).", "cause")
+	d.lookupErrs = desc("cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).")
+	d.hitRate = desc("hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.")
+	d.hitTier = desc("hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", "tier")
+	d.hitFamily = desc("hit_rate_by_family", "Hit rate of the last sampling interval in which the key family had lookups, per key family (at most 20 families).", "family")
+	d.poolConns = desc("pool_connections", "Connections in the pool under test.", "state")
+	d.poolWait = desc("pool_wait_seconds_total", "Time spent waiting for pooled connections.")
+	d.active = desc("active_users", "Simulated users active now.")
+	d.mem = desc("redis_used_memory_bytes", "Redis used_memory.")
+	d.maxMem = desc("redis_maxmemory_bytes", "Redis maxmemory (0 = unlimited).")
+	d.expired = desc("redis_expired_keys_total", "Keys Redis expired during the run.")
+	d.clients = desc("redis_connected_clients", "Redis connected_clients.")
+	d.serverCPU = desc("redis_cpu_seconds_total", "CPU seconds Redis's primaries spent during the run (INFO used_cpu_sys + used_cpu_user); every shard reads the same server, so take the max over shards, never the sum.")
+	d.serverCmds = desc("redis_commands_total", "Commands Redis's primaries processed during the run (INFO total_commands_processed); shared by every shard as the CPU is.")
+	d.fault = desc("fault_active", "1 while a fault of this kind is active.", "kind")
+	d.elapsed = desc("elapsed_seconds", "Seconds since the run started, at the last sample.")
 	for _, m := range result.Metrics() {
 		if m.Live != "" && m.Interval != nil {
-			out = append(out, tableCounter{metric: m, desc: prometheus.NewDesc(ns+"_"+m.Live, m.Help, nil, nil)})
+			d.table = append(d.table, tableCounter{metric: m, desc: desc(m.Live, m.Help)})
 		}
 	}
-	return out
-}()
+	return d
+}
 
+// MetricNames lists the name of every metric the endpoint serves (a
+// histogram's series add _bucket, _sum and _count to its name): what a
+// dashboard's queries may name. The dashboard's test reads it from here, so
+// it cannot drift from a copy.
+func MetricNames() []string {
+	return append([]string(nil), newDescs(nil).names...)
+}
+
+// HistogramNames lists the metrics of MetricNames that are histograms.
+func HistogramNames() []string { return []string{ns + "_request_duration_seconds"} }
+
+// intervalQuants are the quantiles of the last interval's latency gauge.
+var intervalQuants = []struct {
+	label string
+	get   func(result.Summary) float64
+}{
+	{"0.5", func(s result.Summary) float64 { return s.P50 }}, {"0.99", func(s result.Summary) float64 { return s.P99 }},
+	{"0.999", func(s result.Summary) float64 { return s.P999 }}, {"1", func(s result.Summary) float64 { return s.Max }},
+}
+
+// tableCounter is a metric table's count that has a live counter
+// (result.Metric.Live): it sums the metric's Interval over the published
+// rows.
 type tableCounter struct {
 	metric result.Metric
 	desc   *prometheus.Desc
 }
 
-func tableDescs() []*prometheus.Desc {
-	out := make([]*prometheus.Desc, len(tableCounters))
-	for i, l := range tableCounters {
-		out[i] = l.desc
-	}
-	return out
-}
-
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
+	for _, d := range c.d.all {
 		ch <- d
 	}
 }
@@ -307,15 +348,16 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	d := c.d
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	counter(descRequests, float64(c.ops))
+	counter(d.requests, float64(c.ops))
 	for k, v := range c.errsByKind {
-		counter(descErrors, float64(v), k)
+		counter(d.errors, float64(v), k)
 	}
 	buckets := make(map[float64]uint64, len(LatencyBuckets))
 	var cum uint64
@@ -323,39 +365,41 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		cum += c.bucketCounts[i]
 		buckets[b] = cum
 	}
-	ch <- prometheus.MustNewConstHistogram(descLatency, c.latCount, c.latSumS, buckets)
-	counter(descHits, float64(c.hits))
+	ch <- prometheus.MustNewConstHistogram(d.latency, c.latCount, c.latSumS, buckets)
+	counter(d.hits, float64(c.hits))
 	for k, v := range c.missesByCause {
-		counter(descMisses, float64(v), k)
+		counter(d.misses, float64(v), k)
 	}
-	counter(descPoolWait, c.poolWaitMs/1000)
-	for _, l := range tableCounters {
+	counter(d.poolWait, c.poolWaitMs/1000)
+	for _, l := range d.table {
 		counter(l.desc, float64(c.counts[l.metric.Name]))
 	}
-	counter(descLookupErrs, float64(c.lookupErrs))
-	counter(descExpired, float64(c.expired))
+	counter(d.lookupErrs, float64(c.lookupErrs))
+	counter(d.serverCPU, c.serverCPUS)
+	counter(d.serverCmds, float64(c.serverCmds))
+	counter(d.expired, float64(c.expired))
 	if !c.published {
 		return // gauges would claim values nobody measured
 	}
 	for _, q := range intervalQuants {
-		gauge(descIntervalQ, q.get(c.interval)/1000, q.label)
+		gauge(d.intervalQ, q.get(c.interval)/1000, q.label)
 	}
 	if c.last.Hits+c.last.Misses+c.last.LookupErrors > 0 {
-		gauge(descHitRate, result.LookupHitRate(c.last.Hits, c.last.Misses, c.last.LookupErrors))
+		gauge(d.hitRate, result.LookupHitRate(c.last.Hits, c.last.Misses, c.last.LookupErrors))
 	}
 	for k, v := range c.hitRateByTier {
-		gauge(descHitTier, v, k)
+		gauge(d.hitTier, v, k)
 	}
 	for k, v := range c.hitRateByFamily {
-		gauge(descHitFamily, v, k)
+		gauge(d.hitFamily, v, k)
 	}
 	idle := min(c.last.PoolIdle, c.last.PoolTotal)
-	gauge(descPoolConns, float64(idle), "idle")
-	gauge(descPoolConns, float64(c.last.PoolTotal-idle), "in_use")
-	gauge(descActive, float64(c.last.Active))
-	gauge(descMem, float64(c.last.UsedMemory))
-	gauge(descMaxMem, float64(c.last.MaxMemory))
-	gauge(descClients, float64(c.last.ConnectedClients))
+	gauge(d.poolConns, float64(idle), "idle")
+	gauge(d.poolConns, float64(c.last.PoolTotal-idle), "in_use")
+	gauge(d.active, float64(c.last.Active))
+	gauge(d.mem, float64(c.last.UsedMemory))
+	gauge(d.maxMem, float64(c.last.MaxMemory))
+	gauge(d.clients, float64(c.last.ConnectedClients))
 	active := map[string]bool{}
 	for _, f := range strings.Split(c.last.Fault, ",") {
 		active[strings.TrimSpace(f)] = true
@@ -365,7 +409,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if active[k] {
 			v = 1
 		}
-		gauge(descFault, v, k)
+		gauge(d.fault, v, k)
 	}
-	gauge(descElapsed, c.last.T)
+	gauge(d.elapsed, c.last.T)
 }

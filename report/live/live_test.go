@@ -181,3 +181,53 @@ func TestLiveHitRateByFamily(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// A shard's endpoint puts its "i/n" on every series, so a dashboard that
+// groups by shard shows which one fell behind; Redis's CPU and commands
+// (one server behind every shard) are counters of their own.
+func TestShardLabelOnEverySeries(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s, err := NewWithOptions(Options{Addr: "127.0.0.1:0", Linger: -1, Shard: "2/3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := result.NewHistogram()
+	h.RecordValues(400, 10)
+	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, Late: 3, ServerCPUS: 0.25, ServerCommands: 40,
+		ErrorsByKind: map[string]uint64{"timeout": 1}, Fault: "pause"}, h)
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, ServerCPUS: 0.5, ServerCommands: 60}, h)
+	body := scrape(t, s.Addr())
+	for _, want := range []string{
+		`cacheproof_requests_total{shard="2/3"} 20`,
+		`cacheproof_late_requests_total{shard="2/3"} 3`,
+		`cacheproof_errors_total{kind="timeout",shard="2/3"} 1`,
+		`cacheproof_redis_cpu_seconds_total{shard="2/3"} 0.75`,
+		`cacheproof_redis_commands_total{shard="2/3"} 100`,
+		`cacheproof_fault_active{kind="pause",shard="2/3"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	names := map[string]bool{}
+	for _, n := range MetricNames() {
+		names[n] = true
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !strings.Contains(line, `shard="2/3"`) {
+			t.Errorf("series without the shard label: %s", line)
+		}
+		name := line[:strings.IndexAny(line, "{ ")]
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+		if !names[name] && !names[base] {
+			t.Errorf("served %s, which MetricNames does not list", name)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

@@ -1,0 +1,94 @@
+package result
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func abortTarget(t *testing.T, name, expr string, after time.Duration) Target {
+	t.Helper()
+	tg, err := ParseTarget(TargetSpec{Name: name, Expr: expr, Abort: &AbortRule{After: after}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckAbort(tg); err != nil {
+		t.Fatalf("CheckAbort(%s %s): %v", name, expr, err)
+	}
+	return tg
+}
+
+// abort_after stops only after the per-second reading broke the bound in
+// every second of the window; a good second starts the count again.
+func TestAbortAfterNeedsAnUnbrokenStreak(t *testing.T) {
+	w := NewAbortWatch([]Target{abortTarget(t, "latency_p99", "< 50ms", 3*time.Second)}, func(float64) float64 { return 1 })
+	p99s := []float64{10, 80, 90, 20, 80, 80, 80}
+	for i, p := range p99s {
+		a := w.Observe(TimelineRow{T: float64(i + 1), Ops: 100, P99: p}, 1)
+		if i < len(p99s)-1 && a != nil {
+			t.Fatalf("aborted at second %d: %+v", i+1, a)
+		}
+		if i == len(p99s)-1 {
+			if a == nil || a.AtS != 7 || !strings.Contains(a.Reason, "every second for 3s") {
+				t.Fatalf("after three broken seconds: %+v", a)
+			}
+		}
+	}
+}
+
+// abort: true on a count stops once the count breaks an upper bound.
+func TestAbortOnACount(t *testing.T) {
+	w := NewAbortWatch([]Target{abortTarget(t, "errors", "< 10", 0)}, func(float64) float64 { return 100 })
+	if a := w.Observe(TimelineRow{T: 1, Ops: 100, Errors: 9}, 1); a != nil {
+		t.Fatalf("9 errors of < 10: %+v", a)
+	}
+	if a := w.Observe(TimelineRow{T: 2, Ops: 100, Errors: 1}, 1); a == nil || !strings.Contains(a.Reason, "a count only grows") {
+		t.Fatalf("10 errors of < 10: %+v", a)
+	}
+}
+
+// abort: true on a rate stops only when a perfect remainder (1.5 times the
+// planned remaining load) could not bring the run's rate back inside.
+func TestAbortOnARateWaitsForThePerfectRemainder(t *testing.T) {
+	rest := 3.0 // the plan holds three times the load run so far
+	w := NewAbortWatch([]Target{abortTarget(t, "error_rate", "< 1%", 0)}, func(float64) float64 { return rest })
+	// 4 % errors so far: 4/(100+450) = 0.73 % at best, still possible.
+	if a := w.Observe(TimelineRow{T: 1, Ops: 100, Errors: 4}, 1); a != nil {
+		t.Fatalf("4%% of 100 with 3x to come: %+v", a)
+	}
+	// Then 40 % in a second: 44/(200+900) = 4 % at best.
+	rest = 2
+	a := w.Observe(TimelineRow{T: 2, Ops: 100, Errors: 40}, 1)
+	if a == nil || !strings.Contains(a.Reason, "even if the rest of the run were perfect") {
+		t.Fatalf("22%% of 200 with 2x to come: %+v", a)
+	}
+}
+
+// A rule the timeline cannot watch is refused when the target is checked.
+func TestCheckAbortRefuses(t *testing.T) {
+	for _, c := range []struct {
+		name, expr string
+		after      time.Duration
+		want       string
+	}{
+		{"latency_p99", "< 5ms", 0, "write abort_after"},
+		{"errors", "> 5", 0, "needs an upper bound"},
+		{"recovery_time", "< 5s", 10 * time.Second, "needs a per-second reading"},
+		{"latency_p99", "< 5ms", 500 * time.Millisecond, "shorter than the timeline's one-second reading"},
+	} {
+		tg, _ := ParseTarget(TargetSpec{Name: c.name, Expr: c.expr, Abort: &AbortRule{After: c.after}})
+		if err := CheckAbort(tg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s after %s: %v, want %q", c.name, c.expr, c.after, err, c.want)
+		}
+	}
+}
+
+// The target that stopped the run fails, whatever its whole-run figure.
+func TestFinalizeFailsTheAbortingTarget(t *testing.T) {
+	r := &Result{Latency: LatencyReport{Overall: Summary{Count: 100, P99: 1}}, Users: UsersReport{Requests: 100},
+		Aborted: &AbortReport{Target: "latency_p99", Expr: "< 50ms", AtS: 40, Reason: "broke"}}
+	r.Finalize([]Target{abortTarget(t, "latency_p99", "< 50ms", 30*time.Second)})
+	if r.Verdict != VerdictFail || r.Targets[0].Pass || !strings.Contains(r.Targets[0].Detail, "aborted at 40s") {
+		t.Fatalf("verdict %s, target %+v", r.Verdict, r.Targets[0])
+	}
+}
