@@ -3,9 +3,12 @@ package capacity
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
+	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
 )
 
 // finish writes the answer from every run so far: the bracket (the
@@ -229,6 +232,9 @@ func (s *searcher) headline() string {
 }
 
 func loadText(p Plan, v float64) string {
+	if p.Vary == scenarios.VaryMaxMemory {
+		return SizeText(v)
+	}
 	s := trimFloat(v)
 	if p.Whole {
 		s = groupThousands(int64(math.Round(v)))
@@ -305,6 +311,7 @@ func Summarize(r *result.Result) result.CapacityStep {
 		PoolTimeouts:       r.Pool.Timeouts,
 		Errors:             cacheErrors(r),
 		EvictedKeys:        r.Server.EvictedKeys,
+		MaxMemory:          r.Server.MaxMemory,
 		Late:               r.Users.Late,
 		LateWaitingForSlot: r.Users.LateWaitingForSlot,
 		Dropped:            r.Users.Dropped,
@@ -354,4 +361,14 @@ func writeLimitAndInterval(b *strings.Builder, p Plan, a *result.CapacityAnswer,
 		}
 		b.WriteString(")")
 	}
+}
+
+// SizeText is a byte count as Redis writes it when a whole number of mb or
+// gb ("24mb"), else in mb with two decimals ("17.56mb").
+func SizeText(v float64) string {
+	n := int64(math.Round(v))
+	if n%(1<<20) == 0 {
+		return redistext.FormatMemory(n)
+	}
+	return strconv.FormatFloat(v/(1<<20), 'f', 2, 64) + "mb"
 }

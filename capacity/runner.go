@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/harness"
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
@@ -30,7 +32,7 @@ type Settings struct {
 }
 
 // Units of the loads, by what is varied.
-var units = map[string]string{scenarios.VaryUsers: "users", scenarios.VaryRate: "commands/user/min", scenarios.VaryMaxConns: "connections"}
+var loadUnits = map[string]string{scenarios.VaryUsers: "users", scenarios.VaryRate: "commands/user/min", scenarios.VaryMaxConns: "connections", scenarios.VaryMaxMemory: "bytes"}
 
 // Resolve merges the flags over the scenario's capacity: section and the
 // defaults, and returns the plan and the step settings. The design point is
@@ -40,6 +42,15 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	var k scenarios.Capacity
 	if sc.Capacity != nil {
 		k = *sc.Capacity
+	}
+	if f.Vary != "" && f.Vary != cmp.Or(k.Vary, scenarios.VaryUsers) {
+		// The section's loads are in the unit of what it varies (users
+		// are not bytes): --vary another thing keeps only its unitless
+		// settings, and a precision only as a share.
+		k.From, k.To, k.MaxLoad = 0, 0, 0
+		if _, rel, err := units.ParsePercent(k.Precision); err != nil || !rel {
+			k.Precision = ""
+		}
 	}
 	s := Settings{Vary: k.Vary, From: k.From, To: k.To, Growth: k.Growth, StepDuration: k.StepDuration.D(),
 		Precision: k.Precision, MaxLoad: k.MaxLoad, MaxSteps: k.MaxSteps}
@@ -87,7 +98,7 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 	if s.MaxSteps == 0 {
 		s.MaxSteps = DefaultMaxSteps
 	}
-	p := Plan{Users: sc.Workload.ActiveUsers, PerUserPerMinute: sc.Workload.CommandsPerUserPerMinute, Vary: s.Vary, Unit: units[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision, Confirm: s.Confirm}
+	p := Plan{Users: sc.Workload.ActiveUsers, PerUserPerMinute: sc.Workload.CommandsPerUserPerMinute, Vary: s.Vary, Unit: loadUnits[s.Vary], Growth: s.Growth, MaxLoad: s.MaxLoad, MaxSteps: s.MaxSteps, PrecisionText: s.Precision, Confirm: s.Confirm}
 	switch s.Vary {
 	case scenarios.VaryUsers:
 		p.Design, p.Whole, p.Min = float64(sc.Workload.ActiveUsers), true, 1
@@ -99,18 +110,29 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 			return p, s, fmt.Errorf("pool: %v", err)
 		}
 		p.Design, p.Whole, p.Min, p.Knob = float64(cfg.MaxConnections), true, 1, true
+	case scenarios.VaryMaxMemory:
+		// Each step starts its own Redis with the step's maxmemory; an
+		// external Redis's is its owner's, and 0 (no limit) has no size to
+		// search around.
+		if !sc.Target.OwnsNodes() {
+			return p, s, fmt.Errorf("--vary maxmemory: the steps set Redis's maxmemory, so they need a Redis the tool starts (target.backend process or container), not an external one")
+		}
+		if sc.Target.Redis.MaxMemory <= 0 {
+			return p, s, fmt.Errorf("--vary maxmemory: the scenario sets no maxmemory (target.redis.maxmemory 0: no limit), so there is no design size; set one, e.g. --set target.redis.maxmemory=64mb")
+		}
+		p.Design, p.Whole, p.Min, p.Knob, p.Quantum = float64(sc.Target.Redis.MaxMemory), true, float64(minStepMemory), true, memoryQuantum
 	default:
 		return p, s, fmt.Errorf("--vary: unknown %q, expected one of %s", s.Vary, strings.Join(scenarios.CapacityVaries(), ", "))
 	}
 	var err error
-	if p.Precision, p.Relative, err = scenarios.ParsePrecision(s.Precision); err != nil {
+	if p.Precision, p.Relative, err = parsePrecision(s.Vary, s.Precision); err != nil {
 		return p, s, fmt.Errorf("--precision: %v", err)
 	}
 	p.From, p.To = s.From, s.To
 	if p.From == 0 {
 		p.From = p.round(p.Design / 2)
 		if p.Knob {
-			p.From = max(1, p.round(p.Design/8))
+			p.From = max(p.Min, p.round(p.Design/8))
 		}
 	}
 	if p.To == 0 {
@@ -119,7 +141,7 @@ func Resolve(sc *scenarios.Scenario, f Settings) (Plan, Settings, error) {
 			p.To = p.round(p.Design * 2)
 		}
 	}
-	if p.Whole && p.To > float64(sc.Workload.Population) {
+	if p.Whole && s.Vary != scenarios.VaryMaxMemory && p.To > float64(sc.Workload.Population) {
 		p.To = float64(sc.Workload.Population)
 	}
 	if !sc.Target.OwnsNodes() && p.MaxLoad <= 0 {
@@ -157,6 +179,9 @@ func StepScenario(base *scenarios.Scenario, s Settings, load float64) (*scenario
 		if cfg, err := base.Pool.Config(); err == nil && cfg.MinConnections > n {
 			sc.Pool.MinIdle = &n
 		}
+	case scenarios.VaryMaxMemory:
+		// Target is a value: the copy's Redis settings are the step's own.
+		sc.Target.Redis.MaxMemory = units.Size(math.Round(load))
 	}
 	if err := sc.Apply(ov); err != nil {
 		return nil, err
@@ -192,4 +217,31 @@ func StepTimes(sc *scenarios.Scenario) (warmup, recorded float64) {
 		}
 	}
 	return warmup, recorded
+}
+
+// minStepMemory is the least maxmemory a step is run with: below 1mb Redis
+// cannot hold its own overhead (topology refuses it).
+const minStepMemory = 1 << 20
+
+// memoryQuantum is the step between maxmemory sizes (64kb): finer than
+// any precision worth a run, coarse enough that sizes read as kb or mb.
+const memoryQuantum = 64 << 10
+
+// parsePrecision reads --precision for what is varied: a share ("10%")
+// for any, and for maxmemory an absolute size as Redis writes it ("4mb",
+// or bytes), else an absolute load.
+func parsePrecision(vary, text string) (float64, bool, error) {
+	if vary == scenarios.VaryMaxMemory {
+		if v, rel, err := units.ParsePercent(text); err == nil && rel {
+			return scenarios.ParsePrecision(text)
+		} else if err == nil && v > 0 {
+			return v, false, nil
+		}
+		z, err := units.ParseSize(text)
+		if err != nil || z <= 0 {
+			return 0, false, fmt.Errorf("%q: expected a share such as 10%% or a size such as 4mb", text)
+		}
+		return float64(z), false, nil
+	}
+	return scenarios.ParsePrecision(text)
 }

@@ -46,6 +46,10 @@ type Plan struct {
 	Whole bool
 	// Min is the lowest load worth trying when even From fails.
 	Min float64
+	// Quantum, when positive, is the step between loads: every load is a
+	// multiple of it (maxmemory: 64kb, so sizes read as Redis writes them),
+	// and a bracket one quantum wide is done.
+	Quantum float64
 	// Knob: the steps vary a setting (max_conns) at the scenario's load,
 	// and more of it holds more: the search finds the least that holds.
 	Knob bool
@@ -108,6 +112,9 @@ func (p Plan) Check() error {
 }
 
 func (p Plan) round(v float64) float64 {
+	if p.Quantum > 0 {
+		return math.Max(p.Quantum, math.Round(v/p.Quantum)*p.Quantum)
+	}
 	if p.Whole {
 		return math.Round(v)
 	}
@@ -148,7 +155,7 @@ func (p Plan) ramp() []float64 {
 // closeEnough reports whether the bisection is done.
 func (p Plan) closeEnough(pass, fail float64) bool {
 	gap := math.Abs(fail - pass)
-	if p.Whole && gap <= 1 {
+	if p.Whole && gap <= max(1, p.Quantum) {
 		return true
 	}
 	if p.Relative {

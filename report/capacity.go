@@ -64,6 +64,9 @@ func ReadCapacityJSON(rd io.Reader) (*result.Capacity, error) {
 
 // capacityLoad formats a load in the report's unit.
 func capacityLoad(c *result.Capacity, v float64) string {
+	if c.Vary == "maxmemory" {
+		return MB(v) + " maxmemory"
+	}
 	if c.Vary == "users" {
 		return formatThousands(v, 0) + " users"
 	}
@@ -105,6 +108,7 @@ func WriteCapacityText(w io.Writer, c *result.Capacity) error {
 			s.LatencyMs.P50, s.LatencyMs.P99, s.LatencyMs.P999, formatPercent(s.HitRate), formatThousands(float64(s.PoolWaitCount), 0),
 			s.PoolTimeouts, s.Errors, verdict)
 	}
+	writeCapacityPrediction(&b, c)
 	fmt.Fprintf(&b, "\n%s\n", a.Headline)
 	if a.Evidence != "" {
 		fmt.Fprintf(&b, "evidence (%s): %s\n", a.Limit, a.Evidence)
@@ -128,6 +132,25 @@ func WriteCapacityText(w io.Writer, c *result.Capacity) error {
 	fmt.Fprintf(&b, "design point %s: %s\n", capacityLoad(c, c.DesignPoint), strings.ToUpper(capacityDesignStatus(a)))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeCapacityPrediction is a maxmemory sweep's predicted against
+// measured hit rate, a line per step in the order run.
+func writeCapacityPrediction(b *strings.Builder, c *result.Capacity) {
+	pr := c.Prediction
+	if pr == nil {
+		return
+	}
+	fmt.Fprintf(b, "\nhit rate, predicted (cacheproof size, %s) against measured:\n", pr.Policy)
+	fmt.Fprintf(b, "%-3s %14s %14s %10s %10s %8s\n", "#", "maxmemory", "Redis reported", "predicted", "measured", "gap")
+	for _, s := range c.Steps {
+		pred, gap := "-", "-"
+		if s.PredictedHitRate != nil {
+			pred = fmt.Sprintf("%.2f%%", 100**s.PredictedHitRate)
+			gap = fmt.Sprintf("%+.2f pt", 100*(s.HitRate-*s.PredictedHitRate))
+		}
+		fmt.Fprintf(b, "%-3d %14s %14s %10s %10s %8s\n", s.N, MB(s.Load), MB(float64(s.MaxMemory)), pred, fmt.Sprintf("%.2f%%", 100*s.HitRate), gap)
+	}
 }
 
 // capacityDesignStatus is the design point's verdict for people: measured
@@ -262,6 +285,9 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 		xlo, xhi = xlo*0.9, xhi*1.1+1
 	}
 	xFmt := func(v float64) string { return formatThousands(v, 2) }
+	if c.Vary == "maxmemory" {
+		xFmt = func(v float64) string { return formatNum(round(v/(1<<20), 1)) + " MiB" }
+	}
 	xTicks := niceTicks(xlo, xhi, 6)
 	a := c.Answer
 	knee := func(lo, hi float64) []series {
@@ -315,7 +341,24 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 	}
 	lat = append(lat, knee(lo, hi)...)
 	pctFmt := func(v float64) string { return formatNum(v) + "%" }
-	hit := append([]series{{name: "hit rate", color: colorAt(0), x: x, y: ys(func(s result.CapacityStep) float64 { return 100 * s.HitRate }), width: 2}}, knee(0, 100)...)
+	unit := "offered load (" + c.Unit + ")"
+	if c.Knob {
+		unit = c.Vary + " (" + c.Unit + ", at the scenario's load)"
+	}
+	hit := []series{{name: "hit rate", color: colorAt(0), x: x, y: ys(func(s result.CapacityStep) float64 { return 100 * s.HitRate }), width: 2}}
+	hitTitle := "Hit rate against " + unit
+	if pr := c.Prediction; pr != nil {
+		// The model's curve beside the measured steps, over the steps' range.
+		var px, py []float64
+		for _, pt := range pr.Curve {
+			if v := float64(pt.MaxMemoryBytes); v >= xlo && v <= xhi {
+				px, py = append(px, v), append(py, 100*pt.HitRate)
+			}
+		}
+		hit = append(hit, series{name: "predicted (cacheproof size, " + pr.Policy + ")", color: colorAt(1), dash: true, x: px, y: py, width: 2})
+		hitTitle = "Hit rate against " + unit + ": measured and predicted"
+	}
+	hit = append(hit, knee(0, 100)...)
 	poolErr := []series{
 		{name: "requests that waited for a connection", color: colorAt(4), x: x, y: ys(func(s result.CapacityStep) float64 { return float64(s.PoolWaitCount) }), width: 2},
 		{name: "pool timeouts", color: colorAt(1), x: x, y: ys(func(s result.CapacityStep) float64 { return float64(s.PoolTimeouts) })},
@@ -337,14 +380,10 @@ func capacityCharts(c *result.Capacity) []template.HTML {
 	}
 	tput = append(tput, knee(0, thi)...)
 	count := func(v float64) string { return formatThousands(v, 2) }
-	unit := "offered load (" + c.Unit + ")"
-	if c.Knob {
-		unit = c.Vary + " (" + c.Unit + ", at the scenario's load)"
-	}
 	return []template.HTML{
 		chart{title: "Latency against " + unit + " (ms, log scale; from intended start)", yLabel: "ms", logY: true, xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: formatMs, series: lat, hlines: latH}.render(),
-		chart{title: "Hit rate against " + unit, yLabel: "%", fixY: true, yMin: 0, yMax: 100, xMin: xlo, xMax: xhi,
+		chart{title: hitTitle, yLabel: "%", fixY: true, yMin: 0, yMax: 100, xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: pctFmt, series: hit, hlines: bound(result.MetricHitRate, 100, "target")}.render(),
 		chart{title: "Pool waits, pool timeouts and errors against " + unit + " (per step)", yLabel: "count", xMin: xlo, xMax: xhi,
 			xFmt: xFmt, xTicks: xTicks, yFmt: count, series: poolErr}.render(),
@@ -359,6 +398,7 @@ var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap
 	"thou":  func(v float64) string { return formatThousands(v, 0) },
 	"num":   func(v float64) string { return formatNum(round(v, 3)) },
 	"upper": strings.ToUpper,
+	"mb":    func(v int64) string { return MB(float64(v)) },
 }).Parse(`{{.Head}}
 <section id="answer" data-section="answer">
 <h2>Answer</h2>
@@ -385,8 +425,8 @@ var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap
 </section>
 <section id="steps" data-section="steps">
 <h2>Steps</h2>
-<div class="wide"><table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th><th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
-{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}{{if gt .Run 1}} (run {{.Run}}){{end}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td><td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited: {{range .ToolReasons}}{{.}} {{end}}){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
+<div class="wide"><table><tr><th>#</th><th class="l">stage</th><th>load</th><th>users</th><th>ops/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>hit rate</th>{{if .C.Prediction}}<th>predicted</th><th>Redis maxmemory</th>{{end}}<th>pool waits</th><th>pool timeouts</th><th>errors</th><th>Redis CPU</th><th>tool CPU</th><th>late</th><th>dropped</th><th class="l">verdict</th><th class="l">report</th></tr>
+{{range .C.Steps}}<tr><td>{{.N}}</td><td class="l">{{.Stage}}{{if gt .Run 1}} (run {{.Run}}){{end}}</td><td>{{num .Load}}</td><td>{{.Users}}</td><td>{{thou .OpsPerSec}}</td><td>{{ms .LatencyMs.P50}}</td><td>{{ms .LatencyMs.P99}}</td><td>{{ms .LatencyMs.P999}}</td><td>{{pct .HitRate}}</td>{{if $.C.Prediction}}<td>{{with .PredictedHitRate}}{{pct .}}{{else}}-{{end}}</td><td>{{mb .MaxMemory}}</td>{{end}}<td>{{.PoolWaitCount}}</td><td>{{.PoolTimeouts}}</td><td>{{.Errors}}</td><td>{{num .ServerCPUCores}}</td><td>{{num .ClientCPUCores}}</td><td>{{.Late}}</td><td>{{.Dropped}}</td><td class="l {{.Verdict}}">{{upper .Verdict}}{{if .ToolLimited}} (tool-limited: {{range .ToolReasons}}{{.}} {{end}}){{end}}{{if .Bottleneck}}<br>client: {{.Bottleneck}}{{end}}{{range .Targets}}{{if not .Pass}}<br>{{.Name}} {{.Expr}}: {{.ObservedText}}{{end}}{{end}}</td><td class="l">{{if .Report}}<a href="{{.Report}}/report.html">{{.Report}}</a>{{end}}</td></tr>
 {{end}}</table></div>
 </section>
 {{.Foot}}`))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -159,5 +160,52 @@ func TestSizingHTMLHasTheReportFrame(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("sizing.html lacks %q", want)
 		}
+	}
+}
+
+// A maxmemory sweep's prediction is drawn beside the measured hit rate on
+// one chart (the sizes in MiB), listed per step in the HTML table and the
+// console with its gap, and carried by the JSON.
+func TestCapacityPredictionBesideMeasured(t *testing.T) {
+	c := sampleCapacity(true)
+	c.Vary, c.Unit, c.Knob, c.DesignPoint = "maxmemory", "bytes", true, 64<<20
+	for i := range c.Steps {
+		st := &c.Steps[i]
+		st.Load = float64((i + 1) * 16 << 20)
+		st.MaxMemory = int64(st.Load)
+		st.HitRate = 0.8 + 0.04*float64(i)
+		p := st.HitRate - 0.02
+		st.PredictedHitRate = &p
+	}
+	c.Prediction = &result.CapacityPrediction{Policy: "allkeys-lru", WorkingSetBytes: 80 << 20}
+	for _, mb := range []int64{8, 16, 32, 48, 64, 96} {
+		c.Prediction.Curve = append(c.Prediction.Curve, result.SizingPoint{MaxMemoryBytes: mb << 20, HitRate: 0.7 + float64(mb)/400})
+	}
+	var html, text, js bytes.Buffer
+	if err := WriteCapacityHTML(&html, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityText(&text, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityJSON(&js, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"measured and predicted", "predicted (cacheproof size, allkeys-lru)", "<th>predicted</th>", "48.0 MiB"} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	// Step 2: 16 MiB × 2 = 32 MiB, measured 84 %, predicted 82 %.
+	if !strings.Contains(text.String(), "predicted (cacheproof size, allkeys-lru) against measured") ||
+		!regexp.MustCompile(`2 +32\.0 MiB +32\.0 MiB +82\.00% +84\.00% +\+2\.00 pt`).MatchString(text.String()) {
+		t.Errorf("console:\n%s", text.String())
+	}
+	back, err := ReadCapacityJSON(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Prediction == nil || len(back.Prediction.Curve) != 6 || back.Steps[1].PredictedHitRate == nil || *back.Steps[1].PredictedHitRate != *c.Steps[1].PredictedHitRate || back.Steps[1].MaxMemory != 32<<20 {
+		t.Errorf("json round trip: %+v", back.Prediction)
 	}
 }

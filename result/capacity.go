@@ -88,7 +88,20 @@ type Capacity struct {
 	Targets []TargetSpec   `json:"targets"`
 	Steps   []CapacityStep `json:"steps"`
 	Answer  CapacityAnswer `json:"answer"`
-	Notes   []string       `json:"notes"`
+	// Prediction is `cacheproof size`'s hit-rate curve for the scenario's
+	// policy, drawn beside the measured steps of a maxmemory sweep.
+	Prediction *CapacityPrediction `json:"prediction,omitempty"`
+	Notes      []string            `json:"notes"`
+}
+
+// CapacityPrediction is the simulated hit rate of a maxmemory sweep's
+// scenario (sizing's model of Redis's eviction) at the steps' sizes and
+// along a curve over the searched range.
+type CapacityPrediction struct {
+	Policy          string        `json:"policy"`
+	WorkingSetBytes int64         `json:"working_set_bytes"`
+	Curve           []SizingPoint `json:"curve"`
+	Notes           []string      `json:"notes,omitempty"`
 }
 
 // CapacitySearch is the search as planned.
@@ -134,6 +147,12 @@ type CapacityStep struct {
 	PoolTimeouts             uint64  `json:"pool_timeouts"`
 	Errors                   uint64  `json:"errors"` // every kind but the origin's (fetch); the step's report has them all
 	EvictedKeys              uint64  `json:"evicted_keys"`
+	// MaxMemory is Redis's maxmemory as the step's run read it from the
+	// server (INFO), so a maxmemory sweep shows each step really ran at its
+	// size; PredictedHitRate is `cacheproof size`'s hit rate for the step's
+	// maxmemory with the scenario's policy (maxmemory sweeps only).
+	MaxMemory        int64    `json:"maxmemory,omitempty"`
+	PredictedHitRate *float64 `json:"predicted_hit_rate,omitempty"`
 	// ServerCPUCores is Redis's CPU over the recorded seconds (1.0: its
 	// command thread saturated); ClientCPUCores the tool's.
 	ServerCPUCores     float64 `json:"server_cpu_cores"`

@@ -15,9 +15,11 @@ import (
 //
 //	capacity: {vary: users, from: 5000, to: 40000, step_duration: 30s, precision: 10%}
 type Capacity struct {
-	// Vary is what grows from step to step: users (default), rate, or
+	// Vary is what grows from step to step: users (default), rate,
 	// max_conns (the pool's size, at the scenario's load: the search then
-	// finds the fewest connections that hold it).
+	// finds the fewest connections that hold it) or maxmemory (Redis's
+	// memory limit in bytes, at the scenario's load: the smallest that
+	// holds it).
 	Vary string `yaml:"vary,omitempty" json:"vary"`
 	// From is the first step's load (default: half the design point);
 	// To the highest the ramp goes (default: four times the design point).
@@ -47,10 +49,13 @@ const (
 	VaryUsers    = "users"
 	VaryRate     = "rate"
 	VaryMaxConns = "max_conns" // the pool's size at the scenario's load
+	// VaryMaxMemory is Redis's maxmemory at the scenario's load: the
+	// search finds the smallest that holds it (loads in bytes).
+	VaryMaxMemory = "maxmemory"
 )
 
 // CapacityVaries lists what `capacity` can vary.
-func CapacityVaries() []string { return []string{VaryUsers, VaryRate, VaryMaxConns} }
+func CapacityVaries() []string { return []string{VaryUsers, VaryRate, VaryMaxConns, VaryMaxMemory} }
 
 // ParsePrecision reads a capacity precision: "10%" (relative to the
 // passing load) or a plain positive number in the load's unit.
@@ -111,7 +116,7 @@ func (s *Scenario) validateCapacity(c *checker) {
 	if (k.MaxSteps != 0 || k.wrote["max_steps"]) && (k.MaxSteps < 2 || k.MaxSteps > 100) {
 		c.add(p+".max_steps", "capacity.max_steps: must be 2 to 100, got %d", k.MaxSteps)
 	}
-	if k.Vary == VaryUsers || k.Vary == VaryMaxConns {
+	if k.Vary == VaryUsers || k.Vary == VaryMaxConns || k.Vary == VaryMaxMemory {
 		for _, key := range []string{"from", "to", "max_load"} {
 			v := map[string]float64{"from": k.From, "to": k.To, "max_load": k.MaxLoad}[key]
 			if v > 0 && v != float64(int(v)) {

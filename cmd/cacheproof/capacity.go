@@ -6,12 +6,14 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/cacheproof/cacheproof/capacity"
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/scenarios"
@@ -36,6 +38,10 @@ Examples:
   # pool sizing: the fewest connections that hold the scenario's load
   cacheproof capacity -s baseline --vary max_conns --from 4 --to 64
 
+  # memory sizing: the smallest maxmemory that holds the scenario's load,
+  # with cacheproof size's predicted hit rate beside each measured step
+  cacheproof capacity -s baseline --vary maxmemory --from 16mb --to 256mb --precision 4mb
+
   # an external Redis: never beyond 20,000 users
   cacheproof capacity -s my-external.yaml --max-load 20000
 `
@@ -45,6 +51,9 @@ type capacityFlags struct {
 	settings   capacity.Settings
 	stepWarmup time.Duration
 	progress   string
+	// from, to and maxLoad are read once what is varied is known: a size
+	// ("16mb") for maxmemory, else a number.
+	from, to, maxLoad string
 }
 
 // capacityMain is `cacheproof capacity`: flags and files here, the search
@@ -56,14 +65,14 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "capacity-", quietKeeps: "headline, the report folder"}, junitCases: "one test case: the design point holds"})
-	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), or max_conns (the pool's size, at the scenario's load: the fewest that hold it) (default users)")
-	fs.Float64Var(&s.From, "from", 0, "first step's load (default: half the design point)")
-	fs.Float64Var(&s.To, "to", 0, "highest load of the ramp (default: four times the design point)")
+	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), max_conns (the pool's size, at the scenario's load: the fewest that hold it) or maxmemory (Redis's memory limit, at the scenario's load: the smallest that holds it) (default users)")
+	fs.StringVar(&f.from, "from", "", "first step's load (default: half the design point); for maxmemory a size such as 16mb (default: an eighth of the scenario's)")
+	fs.StringVar(&f.to, "to", "", "highest load of the ramp (default: four times the design point); for maxmemory a size such as 256mb (default: twice the scenario's)")
 	fs.Float64Var(&s.Growth, "growth", 0, "ramp factor from one step to the next (default 2)")
 	fs.DurationVar(&s.StepDuration, "step-duration", 0, "recorded time of each step (default: the scenario's recorded phases)")
 	fs.DurationVar(&f.stepWarmup, "step-warmup", 0, "warm-up of each step; 0s removes it (default: the scenario's)")
-	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (default 10%)")
-	fs.Float64Var(&s.MaxLoad, "max-load", 0, "never go beyond this load (required against an external Redis)")
+	fs.StringVar(&s.Precision, "precision", "", "bisection's end: the gap between passing and failing load, 10% of the passing load or an absolute load such as 500 (for maxmemory a size such as 4mb) (default 10%)")
+	fs.StringVar(&f.maxLoad, "max-load", "", "never go beyond this load (required against an external Redis); for maxmemory a size")
 	fs.IntVar(&s.MaxSteps, "max-steps", 0, "at most this many search steps (ramp, down, bisect; default 12); the design point's own step and the re-runs come on top")
 	fs.StringVar(&f.progress, "progress", "auto", progressHelp+"; one display per step")
 	fs.IntVar(&s.Confirm, "confirm", 0, "at most this many runs at one load: the highest passing and the lowest failing load are re-run until two runs agree, an inconclusive step until decided; at most 2x(N-1) re-runs in all; 1 turns re-runs off (default 3)")
@@ -73,7 +82,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof capacity -s capacity", errf); code != next {
 		return code
 	}
-	for name, v := range map[string]float64{"from": s.From, "to": s.To, "max-load": s.MaxLoad, "growth": s.Growth,
+	for name, v := range map[string]float64{"growth": s.Growth,
 		"step-duration": s.StepDuration.Seconds(), "max-steps": float64(s.MaxSteps), "confirm": float64(s.Confirm)} {
 		if fs.Changed(name) && !(v > 0) {
 			errf("--%s %s: must be positive", name, fs.Lookup(name).Value)
@@ -97,6 +106,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 
 	sc, code := f.resolveScenario(stderr)
 	if code != next {
+		return code
+	}
+	if code := f.parseLoads(fs, sc, errf); code != next {
 		return code
 	}
 	if seed := f.seedOverride(fs); seed != nil {
@@ -130,15 +142,27 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	defer stopSignals()
 
 	stepDir := func(n int, load float64) string {
-		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, prep.Settings.Vary, strings.ReplaceAll(fmt.Sprint(load), ".", "_")))
+		l := fmt.Sprint(load)
+		if plan.Vary == scenarios.VaryMaxMemory {
+			l = capacity.SizeText(load)
+		}
+		return filepath.Join("steps", fmt.Sprintf("%02d-%s-%s", n, prep.Settings.Vary, strings.ReplaceAll(l, ".", "_")))
 	}
 	n := 0
 	prog := &stepProgress{w: stderr, mode: f.progress, quiet: f.quiet, sc: prep.First}
 	opts := f.harnessOptions()
 	opts.OnSample = prog.sample
+	var pred *capacityPredictor
+	if plan.Vary == scenarios.VaryMaxMemory {
+		pred = &capacityPredictor{redisServer: f.redisServer, quiet: f.quiet, stderr: stderr}
+	}
 	if !f.quiet {
-		fmt.Fprintf(stderr, "capacity of %s: %s from %v to %v (x%v), precision %s, design point %v, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
-			sc.Name, plan.Unit, plan.From, plan.To, plan.Growth, plan.PrecisionText, plan.Design, plan.Confirm)
+		what, from, to, design := plan.Unit, fmt.Sprint(plan.From), fmt.Sprint(plan.To), fmt.Sprint(plan.Design)
+		if plan.Vary == scenarios.VaryMaxMemory {
+			what, from, to, design = plan.Vary, capacity.SizeText(plan.From), capacity.SizeText(plan.To), capacity.SizeText(plan.Design)
+		}
+		fmt.Fprintf(stderr, "capacity of %s: %s from %s to %s (x%v), precision %s, design point %s, boundary confirmed by up to %d runs a load; each step prefilled on its own\n",
+			sc.Name, what, from, to, plan.Growth, plan.PrecisionText, design, plan.Confirm)
 	}
 	c, serr := prep.Run(ctx, capacity.RunOptions{
 		Harness: opts,
@@ -147,6 +171,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		OnStep: func(st *result.CapacityStep, res *result.Result) {
 			prog.stepDone()
 			n = st.N
+			if pred != nil {
+				pred.step(res)
+			}
 			dir := stepDir(st.N, st.Load)
 			if _, err := report.RunReport.WriteAll(res, report.Outputs{Dir: filepath.Join(outDir, dir)}); err != nil {
 				errf("step %d reports: %v", st.N, err)
@@ -159,6 +186,9 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 		},
 	})
 	prog.stepDone() // a step that ended in an error left its display open
+	if pred != nil && !c.Interrupted && ctx.Err() == nil {
+		pred.predict(ctx, sc, c)
+	}
 	code = capacityExit(c.Answer)
 	switch {
 	case serr == nil:
@@ -223,6 +253,53 @@ func printCapacityStep(w io.Writer, st *result.CapacityStep, unit string) {
 			broke = append(broke, t.Name+" "+t.ObservedText)
 		}
 	}
-	fmt.Fprintf(w, "step %d (%s) %v %s: %s  %.0f ops/s, p99 %.3f ms, hit %.1f%%  %s\n",
-		st.N, st.Stage, st.Load, unit, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
+	load := fmt.Sprintf("%v %s", st.Load, unit)
+	if unit == "bytes" {
+		// A maxmemory step: the size asked and the size Redis reported.
+		load = "maxmemory " + capacity.SizeText(st.Load) + " (Redis reported " + capacity.SizeText(float64(st.MaxMemory)) + ")"
+	}
+	fmt.Fprintf(w, "step %d (%s) %s: %s  %.0f ops/s, p99 %.3f ms, hit %.1f%%  %s\n",
+		st.N, st.Stage, load, v, st.OpsPerSec, st.LatencyMs.P99, 100*st.HitRate, strings.Join(broke, ", "))
+}
+
+// parseLoads reads --from, --to and --max-load in the unit of what is
+// varied (the flag's --vary, else the scenario's capacity.vary): a size as
+// Redis writes it for maxmemory ("16mb", "1gb", bytes), else a number.
+// A bad value names its flag (exit 2).
+func (f *capacityFlags) parseLoads(fs *pflag.FlagSet, sc *scenarios.Scenario, errf func(string, ...any)) int {
+	vary := f.settings.Vary
+	if vary == "" && sc.Capacity != nil {
+		vary = sc.Capacity.Vary
+	}
+	for _, l := range []struct {
+		name string
+		text string
+		to   *float64
+	}{{"from", f.from, &f.settings.From}, {"to", f.to, &f.settings.To}, {"max-load", f.maxLoad, &f.settings.MaxLoad}} {
+		if !fs.Changed(l.name) {
+			continue
+		}
+		var v float64
+		var err error
+		if vary == scenarios.VaryMaxMemory {
+			var z units.Size
+			z, err = units.ParseSize(l.text)
+			v = float64(z)
+		} else {
+			v, err = strconv.ParseFloat(strings.TrimSpace(l.text), 64)
+		}
+		switch {
+		case err != nil && vary == scenarios.VaryMaxMemory:
+			errf("--%s %q: expected a size such as 16mb, 1gb or a number of bytes (%v)", l.name, l.text, err)
+			return exitUsage
+		case err != nil:
+			errf("--%s %q: expected a number", l.name, l.text)
+			return exitUsage
+		case !(v > 0):
+			errf("--%s %s: must be positive", l.name, l.text)
+			return exitUsage
+		}
+		*l.to = v
+	}
+	return next
 }

@@ -135,6 +135,18 @@ func TestCapacityUsage(t *testing.T) {
 	if !strings.Contains(r.stderr, "--max-load") {
 		t.Errorf("external without --max-load: %s", r.stderr)
 	}
+	// A maxmemory sweep's sizes: a bad one names its flag.
+	for flag, args := range map[string][]string{
+		"--from":      {"--vary", "maxmemory", "--from", "lots", "--to", "512mb"},
+		"--to":        {"--vary", "maxmemory", "--from", "16mb", "--to", "-1mb"},
+		"--precision": {"--vary", "maxmemory", "--from", "16mb", "--to", "512mb", "--precision", "some"},
+		"maxmemory":   {"--vary", "maxmemory", "--set", "target.redis.maxmemory=0"},
+	} {
+		r := run(t, append([]string{"capacity", "-s", "baseline"}, args...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, flag) {
+			t.Errorf("%v: exit %d, want 2 naming %s\n%s", args, r.code, flag, r.stderr)
+		}
+	}
 	if r := run(t, "capacity", "-s", "baseline", "--from", "1000", "--to", "5000"); !strings.Contains(r.stderr, "below the design point") {
 		t.Errorf("--to below the design point: %s", r.stderr)
 	}
@@ -180,5 +192,76 @@ func TestCapacitySizesPool(t *testing.T) {
 	// The scenario's own pool (max_conns: 1) does not hold: exit 1.
 	if r.code != exitTargetMiss || a.DesignHolds || a.Limit != result.LimitPool {
 		t.Errorf("exit %d, design holds %v, limit %s", r.code, a.DesignHolds, a.Limit)
+	}
+}
+
+// --vary maxmemory runs every step with its own maxmemory: each step's
+// Redis reports the size the search asked for (the step report's
+// server.maxmemory, read from INFO), and the sweep carries cacheproof
+// size's prediction for every step beside the measured hit rate. Small
+// and short: 2mb from, 8mb to, the scenario's 4mb; every target holds,
+// so the sweep walks down from 2mb to 1mb and measures 4mb on its own.
+func TestCapacityVariesMaxMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three real runs and a calibration: about 30 s")
+	}
+	path := writeScenario(t, `
+name: capacity-maxmemory
+seed: 3
+target: {redis: {maxmemory: 4mb, maxmemory_policy: allkeys-lru}}
+workload: {population: 2000, active_users: 10, commands_per_user_per_minute: 60, prefill: 0s, instances: 1}
+phases:
+  - {name: warmup, duration: 1s, record: false}
+  - {name: steady, duration: 2s}
+targets:
+  hit_rate: "off"
+  latency_p99: "< 5s"
+`)
+	out := filepath.Join(t.TempDir(), "out")
+	r := run(t, "capacity", "-s", path, "-o", out, "--vary", "maxmemory", "--from", "2mb", "--to", "8mb", "--confirm", "1", "--max-steps", "3")
+	t.Logf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
+	f, err := os.Open(filepath.Join(out, "capacity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := report.ReadCapacityJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vary != "maxmemory" || c.DesignPoint != 4<<20 || len(c.Steps) < 2 {
+		t.Fatalf("vary %s design %v steps %d", c.Vary, c.DesignPoint, len(c.Steps))
+	}
+	sizes := map[float64]bool{}
+	for _, st := range c.Steps {
+		sizes[st.Load] = true
+		sf, err := os.Open(filepath.Join(out, st.Report, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := report.ReadJSON(sf)
+		sf.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Server.MaxMemory != int64(st.Load) || st.MaxMemory != int64(st.Load) {
+			t.Errorf("step %d at %v bytes: its Redis reported maxmemory %d (capacity.json %d)", st.N, st.Load, res.Server.MaxMemory, st.MaxMemory)
+		}
+		if st.PredictedHitRate == nil {
+			t.Errorf("step %d: no predicted hit rate (notes %v)", st.N, c.Notes)
+		}
+	}
+	if len(sizes) < 2 || !sizes[4<<20] {
+		t.Errorf("sizes run %v: want at least two, the scenario's 4mb among them", sizes)
+	}
+	if c.Prediction == nil || c.Prediction.Policy != "allkeys-lru" || len(c.Prediction.Curve) == 0 {
+		t.Errorf("prediction %+v", c.Prediction)
+	}
+	html, err := os.ReadFile(filepath.Join(out, "capacity.html"))
+	if err != nil || !strings.Contains(string(html), "measured and predicted") {
+		t.Errorf("capacity.html has no prediction chart (%v)", err)
+	}
+	if !strings.Contains(r.stdout, "against measured") || !strings.Contains(r.stderr, "Redis reported") {
+		t.Errorf("console has no predicted/measured table or reported maxmemory")
 	}
 }
