@@ -20,7 +20,7 @@ func TestClusterEveryPrimary(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeCluster, Dir: t.TempDir(), MaxMemory: "64mb", MaxMemoryPolicy: "allkeys-lru"})
+	d, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeCluster, Dir: t.TempDir(), MaxMemory: 64 << 20, MaxMemoryPolicy: "allkeys-lru"})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
