@@ -179,6 +179,9 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	for i := range r.samples {
 		smp := &r.samples[i]
 		_ = s.intervalH.RecordValue(smp.lat)
+		if smp.svc > 0 {
+			_ = s.intervalSvc.RecordValue(smp.svc)
+		}
 		_ = s.phaseH[cmd.Phase].RecordValue(smp.lat)
 		if recorded {
 			h := s.totalH

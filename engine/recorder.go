@@ -217,9 +217,13 @@ type shard struct {
 	// intervalH is the overall latency of the current sampling interval,
 	// every phase included, for the timeline.
 	intervalH *hdrhistogram.Histogram
-	// spareH is the histogram the next interval swaps in; only the
-	// sampler's goroutine touches it.
-	spareH *hdrhistogram.Histogram
+	// intervalSvc is the service time (send to reply) of the current
+	// interval's operations, for live metrics beside the intended-start
+	// view: how much of a slow second was Redis and the network.
+	intervalSvc *hdrhistogram.Histogram
+	// spareH and spareSvc are the histograms the next interval swaps in;
+	// only the sampler's goroutine touches them.
+	spareH, spareSvc *hdrhistogram.Histogram
 	_      [64]byte // keep shards on separate cache lines
 }
 
@@ -233,7 +237,7 @@ type Recorder struct {
 func NewRecorder(n, phases, families int) *Recorder {
 	r := &Recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
-		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram()}
+		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram(), intervalSvc: result.NewHistogram()}
 		s.phase = make([]Counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
@@ -245,29 +249,36 @@ func NewRecorder(n, phases, families int) *Recorder {
 	return r
 }
 
-// TakeInterval swaps out every shard's interval state and returns the merge.
-func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram) {
+// TakeInterval swaps out every shard's interval state and returns the
+// merge: the counts, the latency from intended start and the service time
+// (µs) of the interval's operations.
+func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram, *hdrhistogram.Histogram) {
 	sum := newCounts(r.families)
-	h := result.NewHistogram()
+	h, svc := result.NewHistogram(), result.NewHistogram()
+	spare := func(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+		if h == nil {
+			return result.NewHistogram()
+		}
+		return h
+	}
 	for _, s := range r.shards {
 		fresh := newCounts(r.families)
-		freshH := s.spareH
-		if freshH == nil {
-			freshH = result.NewHistogram()
-		}
+		freshH, freshSvc := spare(s.spareH), spare(s.spareSvc)
 		s.mu.Lock()
-		old, oldH := s.interval, s.intervalH
-		s.interval, s.intervalH = fresh, freshH
+		old, oldH, oldSvc := s.interval, s.intervalH, s.intervalSvc
+		s.interval, s.intervalH, s.intervalSvc = fresh, freshH, freshSvc
 		s.mu.Unlock()
 		sum.add(&old)
 		h.Merge(oldH)
-		// The shard's old histogram is the next interval's: a histogram
-		// is 128 KiB, and eight fresh ones a second were most of the
-		// sampler's garbage.
+		svc.Merge(oldSvc)
+		// The shard's old histograms are the next interval's: a
+		// histogram is 128 KiB, and eight fresh ones a second were most
+		// of the sampler's garbage.
 		oldH.Reset()
-		s.spareH = oldH
+		oldSvc.Reset()
+		s.spareH, s.spareSvc = oldH, oldSvc
 	}
-	return sum, h
+	return sum, h, svc
 }
 
 // Totals merges the recorded-phase totals of every shard.

@@ -166,7 +166,8 @@ func redisCPU(info map[string]string) (float64, bool) {
 // progress displays and live metrics.
 type Sample struct {
 	Row      result.TimelineRow
-	Interval *hdrhistogram.Histogram // latency of the interval (µs)
+	Interval *hdrhistogram.Histogram // latency of the interval from intended start (µs)
+	Service  *hdrhistogram.Histogram // the interval's service time, send to reply (µs)
 	Elapsed  time.Duration
 	Total    time.Duration
 	Phase    string
@@ -202,8 +203,8 @@ type sampler struct {
 	reqs, hits, misses, lookupErrs, errs uint64
 }
 
-func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, *hdrhistogram.Histogram) {
-	c, h := s.d.Recorder().TakeInterval()
+func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, *hdrhistogram.Histogram, *hdrhistogram.Histogram) {
+	c, h, svc := s.d.Recorder().TakeInterval()
 	elapsed := now.Sub(s.d.Start())
 	ph := s.d.Phase()
 	row := result.TimelineRow{
@@ -261,7 +262,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.rows = append(s.rows, row)
 	s.dials = append(s.dials, st.Dials)
 	s.conns = append(s.conns, s.server.connsReceived)
-	return row, h
+	return row, h, svc
 }
 
 // lookups puts an interval's errors and lookups into its row: by tier,

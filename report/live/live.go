@@ -113,11 +113,12 @@ func NewWithOptions(o Options) (*Server, error) {
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Publish records one sampling interval: row holds the interval's counters
-// and the gauges at sampling time, interval its latency histogram
-// (microseconds; may be nil). Call it once per interval from the sampler; it
-// is safe to call concurrently with scrapes.
-func (s *Server) Publish(row result.TimelineRow, interval *hdrhistogram.Histogram) {
-	s.col.publish(row, interval)
+// and the gauges at sampling time, interval its latency histogram from
+// intended start and service its service time, send to reply
+// (microseconds; either may be nil). Call it once per interval from the
+// sampler; it is safe to call concurrently with scrapes.
+func (s *Server) Publish(row result.TimelineRow, interval, service *hdrhistogram.Histogram) {
+	s.col.publish(row, interval, service)
 }
 
 // Close keeps serving for the linger period (or until ctx is done), then
@@ -167,39 +168,77 @@ type collector struct {
 	serverCmds uint64
 	d          *descs
 
-	// Cumulative latency histogram, as Prometheus bucket counts (seconds).
-	bucketCounts []uint64
-	latCount     uint64
-	latSumS      float64
-	interval     result.Summary
+	// Cumulative latency histograms, as Prometheus bucket counts
+	// (seconds): from intended start, and service time.
+	lat, svc promHist
+	interval result.Summary
+}
+
+// promHist is a cumulative Prometheus histogram over LatencyBuckets, fed
+// one interval's HDR histogram (µs) at a time.
+type promHist struct {
+	counts []uint64
+	n      uint64
+	sumS   float64
+}
+
+// bucket turns an interval's HDR histogram into Prometheus bucket counts;
+// it is the costly part, so it runs outside the collector's lock.
+func bucket(h *hdrhistogram.Histogram) promHist {
+	var p promHist
+	if h == nil || h.TotalCount() == 0 {
+		return p
+	}
+	p.counts = make([]uint64, len(LatencyBuckets))
+	for _, bar := range h.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		v := float64(bar.To) / 1e6
+		if i := sort.SearchFloat64s(LatencyBuckets, v); i < len(p.counts) { // first bound >= v
+			p.counts[i] += uint64(bar.Count)
+		}
+	}
+	p.n = uint64(h.TotalCount())
+	p.sumS = h.Mean() * float64(p.n) / 1e6
+	return p
+}
+
+// add accumulates an interval's buckets.
+func (p *promHist) add(o promHist) {
+	if p.counts == nil {
+		p.counts = make([]uint64, len(LatencyBuckets))
+	}
+	for i, v := range o.counts {
+		p.counts[i] += v
+	}
+	p.n += o.n
+	p.sumS += o.sumS
+}
+
+// metric is the cumulative histogram as a Prometheus metric of d.
+func (p *promHist) metric(d *prometheus.Desc) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(LatencyBuckets))
+	var cum uint64
+	for i, b := range LatencyBuckets {
+		if i < len(p.counts) {
+			cum += p.counts[i]
+		}
+		buckets[b] = cum
+	}
+	return prometheus.MustNewConstHistogram(d, p.n, p.sumS, buckets)
 }
 
 func newCollector(d *descs) *collector {
 	return &collector{d: d, errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
-		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{}, bucketCounts: make([]uint64, len(LatencyBuckets)),
+		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{},
 		counts: map[string]uint64{}}
 }
 
-func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
-	// Bucket the interval histogram outside the lock: it is the costly part.
-	var counts []uint64
-	var n uint64
-	var sum float64
+func (c *collector) publish(row result.TimelineRow, h, svc *hdrhistogram.Histogram) {
+	lat, service := bucket(h), bucket(svc)
 	var sum2 result.Summary
-	if h != nil && h.TotalCount() > 0 {
-		counts = make([]uint64, len(LatencyBuckets))
-		for _, bar := range h.Distribution() {
-			if bar.Count == 0 {
-				continue
-			}
-			v := float64(bar.To) / 1e6
-			i := sort.SearchFloat64s(LatencyBuckets, v) // first bound >= v
-			if i < len(counts) {
-				counts[i] += uint64(bar.Count)
-			}
-		}
-		n = uint64(h.TotalCount())
-		sum = h.Mean() * float64(n) / 1e6
+	if lat.n > 0 {
 		sum2 = result.Summarize(h)
 	}
 	c.mu.Lock()
@@ -235,12 +274,9 @@ func (c *collector) publish(row result.TimelineRow, h *hdrhistogram.Histogram) {
 		}
 	}
 	c.last = row
-	for i, v := range counts {
-		c.bucketCounts[i] += v
-	}
-	c.latCount += n
-	c.latSumS += sum
-	if n > 0 {
+	c.lat.add(lat)
+	c.svc.add(service)
+	if lat.n > 0 {
 		c.interval = sum2
 	}
 }
@@ -264,7 +300,8 @@ const ShardLabel = "shard"
 // descs are the endpoint's metric descriptions, made once per server so
 // that a shard's const label is on every one of them.
 type descs struct {
-	requests, errors, latency, intervalQ, hits, misses, lookupErrs  *prometheus.Desc
+	requests, errors, latency, service, intervalQ, hits, misses     *prometheus.Desc
+	lookupErrs                                                      *prometheus.Desc
 	hitRate, hitTier, hitFamily, poolConns, poolWait, active, mem   *prometheus.Desc
 	maxMem, expired, clients, fault, elapsed, serverCPU, serverCmds *prometheus.Desc
 	all                                                             []*prometheus.Desc
@@ -285,6 +322,7 @@ func newDescs(constLabels prometheus.Labels) *descs {
 	d.requests = desc("requests_total", "Cache operations issued by the load generator.")
 	d.errors = desc("errors_total", "Failed cache operations by error kind.", "kind")
 	d.latency = desc("request_duration_seconds", "Cache operation latency from intended start (coordinated-omission corrected).")
+	d.service = desc("service_duration_seconds", "Cache operation service time, from the send to the reply: the pool's wait, retries, the network and Redis (request_duration_seconds less the late start).")
 	d.intervalQ = desc("interval_latency_seconds", "Latency percentiles of the last sampling interval.", "quantile")
 	d.hits = desc("cache_hits_total", "Cache lookups that hit.")
 	d.misses = desc("cache_misses_total", "Cache lookups that missed, by cause (cold, expired, evicted).", "cause")
@@ -320,7 +358,9 @@ func MetricNames() []string {
 }
 
 // HistogramNames lists the metrics of MetricNames that are histograms.
-func HistogramNames() []string { return []string{ns + "_request_duration_seconds"} }
+func HistogramNames() []string {
+	return []string{ns + "_request_duration_seconds", ns + "_service_duration_seconds"}
+}
 
 // intervalQuants are the quantiles of the last interval's latency gauge.
 var intervalQuants = []struct {
@@ -359,13 +399,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range c.errsByKind {
 		counter(d.errors, float64(v), k)
 	}
-	buckets := make(map[float64]uint64, len(LatencyBuckets))
-	var cum uint64
-	for i, b := range LatencyBuckets {
-		cum += c.bucketCounts[i]
-		buckets[b] = cum
-	}
-	ch <- prometheus.MustNewConstHistogram(d.latency, c.latCount, c.latSumS, buckets)
+	ch <- c.lat.metric(d.latency)
+	ch <- c.svc.metric(d.service)
 	counter(d.hits, float64(c.hits))
 	for k, v := range c.missesByCause {
 		counter(d.misses, float64(v), k)

@@ -46,10 +46,14 @@ func TestPublishAndScrape(t *testing.T) {
 		h.RecordValues(400, 900)    // 0.4 ms
 		h.RecordValues(4000, 90)    // 4 ms
 		h.RecordValues(200_000, 10) // 200 ms
+		// Service time: the same operations less their late start.
+		svc := result.NewHistogram()
+		svc.RecordValues(300, 990) // 0.3 ms
+		svc.RecordValues(3000, 10) // 3 ms
 		s.Publish(result.TimelineRow{T: float64(i), Ops: 1000, Errors: 3, ErrorsByKind: map[string]uint64{"timeout": 2, "connection": 1},
 			Hits: 950, Misses: 50, MissesByCause: map[string]uint64{"expired": 30, "cold": 20}, HitRateByTier: map[string]float64{"api": 0.9},
 			EvictedKeys: 5, UsedMemory: 100 << 20, MaxMemory: 256 << 20, ConnectedClients: 12, PoolTotal: 20, PoolIdle: 5,
-			PoolTimeouts: 1, PoolWaitMs: 250, Active: 10000, Late: 4, Fault: "restart"}, h)
+			PoolTimeouts: 1, PoolWaitMs: 250, Active: 10000, Late: 4, Fault: "restart"}, h, svc)
 	}
 	body := scrape(t, s.Addr())
 	for _, want := range []string{
@@ -75,6 +79,10 @@ func TestPublishAndScrape(t *testing.T) {
 		`cacheproof_request_duration_seconds_bucket{le="0.25"} 2000`,
 		`cacheproof_request_duration_seconds_bucket{le="+Inf"} 2000`,
 		"cacheproof_request_duration_seconds_count 2000",
+		// and the service time's: 1,980 at 0.3 ms, 20 at 3 ms.
+		`cacheproof_service_duration_seconds_bucket{le="0.0005"} 1980`,
+		`cacheproof_service_duration_seconds_bucket{le="0.005"} 2000`,
+		"cacheproof_service_duration_seconds_count 2000",
 		`cacheproof_interval_latency_seconds{quantile="0.99"} 0.004`,
 	} {
 		if !strings.Contains(body, want) {
@@ -118,7 +126,7 @@ func TestCloseHonoursContextAndLabelCap(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		kinds[strings.Repeat("k", i+1)] = 1
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, nil, nil)
 	body := scrape(t, s.Addr())
 	if n := strings.Count(body, "cacheproof_errors_total{"); n > maxLabelValues {
 		t.Errorf("%d error kinds exported, cap is %d", n, maxLabelValues)
@@ -145,7 +153,7 @@ func TestLiveHitRateCountsLookupErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil, nil)
 	body := scrape(t, s.Addr())
 	for _, want := range []string{"cacheproof_hit_rate 0.9\n", "cacheproof_cache_lookup_errors_total 50", "cacheproof_abandoned_operations_total 7"} {
 		if !strings.Contains(body, want) {
@@ -168,8 +176,8 @@ func TestLiveHitRateByFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.5, "profile": 0.95}}, nil)
-	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.75}}, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.5, "profile": 0.95}}, nil, nil)
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.75}}, nil, nil)
 	body := scrape(t, s.Addr())
 	for _, want := range []string{`cacheproof_hit_rate_by_family{family="quotes"} 0.75`, `cacheproof_hit_rate_by_family{family="profile"} 0.95`} {
 		if !strings.Contains(body, want) {
@@ -194,8 +202,8 @@ func TestShardLabelOnEverySeries(t *testing.T) {
 	h := result.NewHistogram()
 	h.RecordValues(400, 10)
 	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, Late: 3, ServerCPUS: 0.25, ServerCommands: 40,
-		ErrorsByKind: map[string]uint64{"timeout": 1}, Fault: "pause"}, h)
-	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, ServerCPUS: 0.5, ServerCommands: 60}, h)
+		ErrorsByKind: map[string]uint64{"timeout": 1}, Fault: "pause"}, h, nil)
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, ServerCPUS: 0.5, ServerCommands: 60}, h, nil)
 	body := scrape(t, s.Addr())
 	for _, want := range []string{
 		`cacheproof_requests_total{shard="2/3"} 20`,
