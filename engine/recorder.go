@@ -224,7 +224,7 @@ type shard struct {
 	// spareH and spareSvc are the histograms the next interval swaps in;
 	// only the sampler's goroutine touches them.
 	spareH, spareSvc *hdrhistogram.Histogram
-	_      [64]byte // keep shards on separate cache lines
+	_                [64]byte // keep shards on separate cache lines
 }
 
 // Recorder is the set of shards plus the merge logic.
