@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/pool"
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/workload"
 )
 
@@ -181,6 +182,12 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 		_ = s.intervalH.RecordValue(smp.lat)
 		if smp.svc > 0 {
 			_ = s.intervalSvc.RecordValue(smp.svc)
+		}
+		if f := smp.fam; f >= 0 && int(f) < len(s.intervalFam) {
+			if s.intervalFam[f] == nil {
+				s.intervalFam[f] = result.NewFamilyHistogram()
+			}
+			_ = s.intervalFam[f].RecordValue(smp.lat)
 		}
 		_ = s.phaseH[cmd.Phase].RecordValue(smp.lat)
 		if recorded {

@@ -221,9 +221,14 @@ type shard struct {
 	// interval's operations, for live metrics beside the intended-start
 	// view: how much of a slow second was Redis and the network.
 	intervalSvc *hdrhistogram.Histogram
+	// intervalFam is each key family's latency in the current interval
+	// (by workload.Family.Index, made at the family's first sample, at
+	// result.FamilySigFigs), for live metrics per family.
+	intervalFam []*hdrhistogram.Histogram
 	// spareH and spareSvc are the histograms the next interval swaps in;
 	// only the sampler's goroutine touches them.
 	spareH, spareSvc *hdrhistogram.Histogram
+	spareFam         []*hdrhistogram.Histogram
 	_                [64]byte // keep shards on separate cache lines
 }
 
@@ -237,7 +242,7 @@ type Recorder struct {
 func NewRecorder(n, phases, families int) *Recorder {
 	r := &Recorder{shards: make([]*shard, n), families: families}
 	for i := range r.shards {
-		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram(), intervalSvc: result.NewHistogram()}
+		s := &shard{total: newCounts(families), totalH: newHists(families), interval: newCounts(families), intervalH: result.NewHistogram(), intervalSvc: result.NewHistogram(), intervalFam: make([]*hdrhistogram.Histogram, families)}
 		s.phase = make([]Counts, phases)
 		s.phaseH = make([]*hdrhistogram.Histogram, phases)
 		for p := range s.phase {
@@ -249,12 +254,24 @@ func NewRecorder(n, phases, families int) *Recorder {
 	return r
 }
 
+// Interval is one sampling interval's merge over every shard: its counts
+// and latency histograms (µs).
+type Interval struct {
+	Counts
+	// Latency is from each operation's intended start, Service from its
+	// send to the reply.
+	Latency, Service *hdrhistogram.Histogram
+	// ByFamily is each key family's latency (by workload.Family.Index;
+	// nil for a family with no sample in the interval), at
+	// result.FamilySigFigs.
+	ByFamily []*hdrhistogram.Histogram
+}
+
 // TakeInterval swaps out every shard's interval state and returns the
-// merge: the counts, the latency from intended start and the service time
-// (µs) of the interval's operations.
-func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram, *hdrhistogram.Histogram) {
-	sum := newCounts(r.families)
-	h, svc := result.NewHistogram(), result.NewHistogram()
+// merge.
+func (r *Recorder) TakeInterval() Interval {
+	iv := Interval{Counts: newCounts(r.families), Latency: result.NewHistogram(), Service: result.NewHistogram(),
+		ByFamily: make([]*hdrhistogram.Histogram, r.families)}
 	spare := func(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 		if h == nil {
 			return result.NewHistogram()
@@ -265,20 +282,34 @@ func (r *Recorder) TakeInterval() (Counts, *hdrhistogram.Histogram, *hdrhistogra
 		fresh := newCounts(r.families)
 		freshH, freshSvc := spare(s.spareH), spare(s.spareSvc)
 		s.mu.Lock()
-		old, oldH, oldSvc := s.interval, s.intervalH, s.intervalSvc
-		s.interval, s.intervalH, s.intervalSvc = fresh, freshH, freshSvc
+		freshFam := s.spareFam
+		if freshFam == nil {
+			freshFam = make([]*hdrhistogram.Histogram, r.families)
+		}
+		old, oldH, oldSvc, oldFam := s.interval, s.intervalH, s.intervalSvc, s.intervalFam
+		s.interval, s.intervalH, s.intervalSvc, s.intervalFam = fresh, freshH, freshSvc, freshFam
 		s.mu.Unlock()
-		sum.add(&old)
-		h.Merge(oldH)
-		svc.Merge(oldSvc)
+		iv.Counts.add(&old)
+		iv.Latency.Merge(oldH)
+		iv.Service.Merge(oldSvc)
+		for i, f := range oldFam {
+			if f == nil || f.TotalCount() == 0 {
+				continue
+			}
+			if iv.ByFamily[i] == nil {
+				iv.ByFamily[i] = result.NewFamilyHistogram()
+			}
+			iv.ByFamily[i].Merge(f)
+			f.Reset()
+		}
 		// The shard's old histograms are the next interval's: a
 		// histogram is 128 KiB, and eight fresh ones a second were most
 		// of the sampler's garbage.
 		oldH.Reset()
 		oldSvc.Reset()
-		s.spareH, s.spareSvc = oldH, oldSvc
+		s.spareH, s.spareSvc, s.spareFam = oldH, oldSvc, oldFam
 	}
-	return sum, h, svc
+	return iv
 }
 
 // Totals merges the recorded-phase totals of every shard.

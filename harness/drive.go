@@ -65,9 +65,9 @@ func (r *run) drive(ctx context.Context) {
 func (r *run) emit(now time.Time) result.TimelineRow {
 	smp := r.smp
 	// INFO must be read even after an interrupt, so not under ctx.
-	row, h, svc := smp.sample(context.Background(), now)
+	row, iv := smp.sample(context.Background(), now)
 	if r.o.OnSample != nil {
-		r.o.OnSample(Sample{Row: row, Interval: h, Service: svc, Elapsed: now.Sub(r.d.Start()), Total: r.total, Phase: row.Phase,
+		r.o.OnSample(Sample{Row: row, Interval: iv.Latency, Service: iv.Service, FamilyLatency: smp.familyLatency(iv), Elapsed: now.Sub(r.d.Start()), Total: r.total, Phase: row.Phase,
 			Requests: smp.reqs, HitRate: result.LookupHitRate(smp.hits, smp.misses, smp.lookupErrs), Errors: smp.errs})
 	}
 	return row

@@ -168,13 +168,30 @@ type Sample struct {
 	Row      result.TimelineRow
 	Interval *hdrhistogram.Histogram // latency of the interval from intended start (µs)
 	Service  *hdrhistogram.Histogram // the interval's service time, send to reply (µs)
-	Elapsed  time.Duration
-	Total    time.Duration
-	Phase    string
+	// FamilyLatency is each key family's latency in the interval, by
+	// name (families with no operation in it are absent).
+	FamilyLatency map[string]*hdrhistogram.Histogram
+	Elapsed       time.Duration
+	Total         time.Duration
+	Phase         string
 	// Totals so far over recorded phases.
 	Requests uint64
 	HitRate  float64
 	Errors   uint64
+}
+
+// familyLatency names an interval's per-family histograms.
+func (s *sampler) familyLatency(iv engine.Interval) map[string]*hdrhistogram.Histogram {
+	var out map[string]*hdrhistogram.Histogram
+	for i, h := range iv.ByFamily {
+		if h != nil && i < len(s.families) {
+			if out == nil {
+				out = map[string]*hdrhistogram.Histogram{}
+			}
+			out[s.families[i]] = h
+		}
+	}
+	return out
 }
 
 // sampler builds one timeline row per interval.
@@ -203,8 +220,9 @@ type sampler struct {
 	reqs, hits, misses, lookupErrs, errs uint64
 }
 
-func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, *hdrhistogram.Histogram, *hdrhistogram.Histogram) {
-	c, h, svc := s.d.Recorder().TakeInterval()
+func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, engine.Interval) {
+	iv := s.d.Recorder().TakeInterval()
+	c, h := iv.Counts, iv.Latency
 	elapsed := now.Sub(s.d.Start())
 	ph := s.d.Phase()
 	row := result.TimelineRow{
@@ -262,7 +280,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.rows = append(s.rows, row)
 	s.dials = append(s.dials, st.Dials)
 	s.conns = append(s.conns, s.server.connsReceived)
-	return row, h, svc
+	return row, iv
 }
 
 // lookups puts an interval's errors and lookups into its row: by tier,

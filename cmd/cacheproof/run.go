@@ -296,7 +296,7 @@ func (c *runState) execute(ctx context.Context) (*result.Result, error) {
 	opts.OnSample = func(s harness.Sample) {
 		prog.sample(s)
 		if c.live != nil {
-			c.live.Publish(s.Row, s.Interval, s.Service)
+			c.live.Publish(s.Row, live.Intervals{Latency: s.Interval, Service: s.Service, ByFamily: s.FamilyLatency})
 		}
 	}
 	if !f.quiet {

@@ -21,6 +21,6 @@ func BenchmarkPublish(b *testing.B) {
 	row := result.TimelineRow{T: 1, Ops: 10000, ErrorsByKind: map[string]uint64{"timeout": 1}}
 	b.ResetTimer()
 	for b.Loop() {
-		s.Publish(row, h, nil)
+		s.Publish(row, Intervals{Latency: h})
 	}
 }

@@ -112,13 +112,20 @@ func NewWithOptions(o Options) (*Server, error) {
 // Addr is the address actually listened on (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
+// Intervals are one sampling interval's latency histograms (µs; any may
+// be nil): from intended start, the service time (send to reply), and per
+// key family by name.
+type Intervals struct {
+	Latency, Service *hdrhistogram.Histogram
+	ByFamily         map[string]*hdrhistogram.Histogram
+}
+
 // Publish records one sampling interval: row holds the interval's counters
-// and the gauges at sampling time, interval its latency histogram from
-// intended start and service its service time, send to reply
-// (microseconds; either may be nil). Call it once per interval from the
-// sampler; it is safe to call concurrently with scrapes.
-func (s *Server) Publish(row result.TimelineRow, interval, service *hdrhistogram.Histogram) {
-	s.col.publish(row, interval, service)
+// and the gauges at sampling time, iv its latency histograms. Call it once
+// per interval from the sampler; it is safe to call concurrently with
+// scrapes.
+func (s *Server) Publish(row result.TimelineRow, iv Intervals) {
+	s.col.publish(row, iv)
 }
 
 // Close keeps serving for the linger period (or until ctx is done), then
@@ -157,9 +164,12 @@ type collector struct {
 	errsByKind, missesByCause map[string]uint64
 	hitRateByTier             map[string]float64
 	hitRateByFamily           map[string]float64
-	faultsSeen                map[string]bool
-	last                      result.TimelineRow
-	published                 bool
+	// famLatency is each family's latency in its last interval with
+	// operations (at most maxLabelValues families).
+	famLatency map[string]result.Summary
+	faultsSeen map[string]bool
+	last       result.TimelineRow
+	published  bool
 	// counts are the metric table's live counters, by metric name.
 	counts map[string]uint64
 	// serverCPUS and serverCmds are Redis's CPU seconds and commands over
@@ -231,15 +241,22 @@ func (p *promHist) metric(d *prometheus.Desc) prometheus.Metric {
 
 func newCollector(d *descs) *collector {
 	return &collector{d: d, errsByKind: map[string]uint64{}, missesByCause: map[string]uint64{},
-		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, faultsSeen: map[string]bool{},
+		hitRateByTier: map[string]float64{}, hitRateByFamily: map[string]float64{}, famLatency: map[string]result.Summary{}, faultsSeen: map[string]bool{},
 		counts: map[string]uint64{}}
 }
 
-func (c *collector) publish(row result.TimelineRow, h, svc *hdrhistogram.Histogram) {
-	lat, service := bucket(h), bucket(svc)
+func (c *collector) publish(row result.TimelineRow, iv Intervals) {
+	h := iv.Latency
+	lat, service := bucket(h), bucket(iv.Service)
 	var sum2 result.Summary
 	if lat.n > 0 {
 		sum2 = result.Summarize(h)
+	}
+	fams := make(map[string]result.Summary, len(iv.ByFamily))
+	for name, fh := range iv.ByFamily {
+		if fh != nil && fh.TotalCount() > 0 {
+			fams[name] = result.Summarize(fh)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -266,6 +283,11 @@ func (c *collector) publish(row result.TimelineRow, h, svc *hdrhistogram.Histogr
 	for k, v := range row.HitRateByFamily {
 		if _, ok := c.hitRateByFamily[k]; ok || len(c.hitRateByFamily) < maxLabelValues {
 			c.hitRateByFamily[k] = v
+		}
+	}
+	for k, v := range fams {
+		if _, ok := c.famLatency[k]; ok || len(c.famLatency) < maxLabelValues {
+			c.famLatency[k] = v
 		}
 	}
 	for _, f := range strings.Split(row.Fault, ",") {
@@ -303,6 +325,7 @@ type descs struct {
 	requests, errors, latency, service, intervalQ, hits, misses     *prometheus.Desc
 	lookupErrs                                                      *prometheus.Desc
 	hitRate, hitTier, hitFamily, poolConns, poolWait, active, mem   *prometheus.Desc
+	famLatency                                                      *prometheus.Desc
 	maxMem, expired, clients, fault, elapsed, serverCPU, serverCmds *prometheus.Desc
 	all                                                             []*prometheus.Desc
 	table                                                           []tableCounter
@@ -329,6 +352,7 @@ func newDescs(constLabels prometheus.Labels) *descs {
 	d.lookupErrs = desc("cache_lookup_errors_total", "Cache lookups that failed (no answer from Redis; the caller went to the origin as on a miss).")
 	d.hitRate = desc("hit_rate", "Hit rate of the last sampling interval (0..1): hits / (hits + misses + lookup errors), as the hit_rate target judges it.")
 	d.hitTier = desc("hit_rate_by_tier", "Hit rate of the last sampling interval per cache tier.", "tier")
+	d.famLatency = desc("interval_latency_by_family_seconds", "Latency percentiles from intended start of the last sampling interval in which the key family had operations, per key family (at most 20 families; two significant digits).", "family", "quantile")
 	d.hitFamily = desc("hit_rate_by_family", "Hit rate of the last sampling interval in which the key family had lookups, per key family (at most 20 families).", "family")
 	d.poolConns = desc("pool_connections", "Connections in the pool under test.", "state")
 	d.poolWait = desc("pool_wait_seconds_total", "Time spent waiting for pooled connections.")
@@ -361,6 +385,9 @@ func MetricNames() []string {
 func HistogramNames() []string {
 	return []string{ns + "_request_duration_seconds", ns + "_service_duration_seconds"}
 }
+
+// famQuants are the quantiles of the per-family latency gauge.
+var famQuants = intervalQuants[:2]
 
 // intervalQuants are the quantiles of the last interval's latency gauge.
 var intervalQuants = []struct {
@@ -424,6 +451,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range c.hitRateByTier {
 		gauge(d.hitTier, v, k)
+	}
+	for k, v := range c.famLatency {
+		for _, q := range famQuants {
+			gauge(d.famLatency, q.get(v)/1e3, k, q.label)
+		}
 	}
 	for k, v := range c.hitRateByFamily {
 		gauge(d.hitFamily, v, k)

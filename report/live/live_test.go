@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"io"
 	"net/http"
 	"strings"
@@ -53,7 +54,7 @@ func TestPublishAndScrape(t *testing.T) {
 		s.Publish(result.TimelineRow{T: float64(i), Ops: 1000, Errors: 3, ErrorsByKind: map[string]uint64{"timeout": 2, "connection": 1},
 			Hits: 950, Misses: 50, MissesByCause: map[string]uint64{"expired": 30, "cold": 20}, HitRateByTier: map[string]float64{"api": 0.9},
 			EvictedKeys: 5, UsedMemory: 100 << 20, MaxMemory: 256 << 20, ConnectedClients: 12, PoolTotal: 20, PoolIdle: 5,
-			PoolTimeouts: 1, PoolWaitMs: 250, Active: 10000, Late: 4, Fault: "restart"}, h, svc)
+			PoolTimeouts: 1, PoolWaitMs: 250, Active: 10000, Late: 4, Fault: "restart"}, Intervals{Latency: h, Service: svc})
 	}
 	body := scrape(t, s.Addr())
 	for _, want := range []string{
@@ -126,7 +127,7 @@ func TestCloseHonoursContextAndLabelCap(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		kinds[strings.Repeat("k", i+1)] = 1
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, nil, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 100, Errors: 100, ErrorsByKind: kinds}, Intervals{})
 	body := scrape(t, s.Addr())
 	if n := strings.Count(body, "cacheproof_errors_total{"); n > maxLabelValues {
 		t.Errorf("%d error kinds exported, cap is %d", n, maxLabelValues)
@@ -153,7 +154,7 @@ func TestLiveHitRateCountsLookupErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, nil, nil)
+	s.Publish(result.TimelineRow{T: 1, Ops: 1000, Hits: 900, Misses: 50, LookupErrors: 50, Abandoned: 7}, Intervals{})
 	body := scrape(t, s.Addr())
 	for _, want := range []string{"cacheproof_hit_rate 0.9\n", "cacheproof_cache_lookup_errors_total 50", "cacheproof_abandoned_operations_total 7"} {
 		if !strings.Contains(body, want) {
@@ -176,10 +177,20 @@ func TestLiveHitRateByFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.5, "profile": 0.95}}, nil, nil)
-	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.75}}, nil, nil)
+	quotes, profile := result.NewFamilyHistogram(), result.NewFamilyHistogram()
+	quotes.RecordValues(2000, 100) // 2 ms
+	profile.RecordValues(500, 100) // 0.5 ms
+	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.5, "profile": 0.95}},
+		Intervals{ByFamily: map[string]*hdrhistogram.Histogram{"quotes": quotes, "profile": profile}})
+	later := result.NewFamilyHistogram()
+	later.RecordValues(8000, 100) // 8 ms
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, HitRateByFamily: map[string]float64{"quotes": 0.75}},
+		Intervals{ByFamily: map[string]*hdrhistogram.Histogram{"quotes": later}})
 	body := scrape(t, s.Addr())
-	for _, want := range []string{`cacheproof_hit_rate_by_family{family="quotes"} 0.75`, `cacheproof_hit_rate_by_family{family="profile"} 0.95`} {
+	// Latency likewise: the family's last interval with operations.
+	for _, want := range []string{`cacheproof_hit_rate_by_family{family="quotes"} 0.75`, `cacheproof_hit_rate_by_family{family="profile"} 0.95`,
+		`cacheproof_interval_latency_by_family_seconds{family="quotes",quantile="0.99"} 0.008`,
+		`cacheproof_interval_latency_by_family_seconds{family="profile",quantile="0.5"} 0.0005`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape lacks %q:\n%s", want, body)
 		}
@@ -202,8 +213,8 @@ func TestShardLabelOnEverySeries(t *testing.T) {
 	h := result.NewHistogram()
 	h.RecordValues(400, 10)
 	s.Publish(result.TimelineRow{T: 1, Ops: 10, Hits: 9, Misses: 1, Late: 3, ServerCPUS: 0.25, ServerCommands: 40,
-		ErrorsByKind: map[string]uint64{"timeout": 1}, Fault: "pause"}, h, nil)
-	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, ServerCPUS: 0.5, ServerCommands: 60}, h, nil)
+		ErrorsByKind: map[string]uint64{"timeout": 1}, Fault: "pause"}, Intervals{Latency: h})
+	s.Publish(result.TimelineRow{T: 2, Ops: 10, Hits: 9, Misses: 1, ServerCPUS: 0.5, ServerCommands: 60}, Intervals{Latency: h})
 	body := scrape(t, s.Addr())
 	for _, want := range []string{
 		`cacheproof_requests_total{shard="2/3"} 20`,
