@@ -121,6 +121,31 @@ type TTLFit struct {
 	MaxMs int64         `json:"max_ms"`
 	TTL   time.Duration `json:"ttl"`
 	Tier  string        `json:"tier,omitempty"`
+	// MinMs is the smallest PTTL seen among the keys that expire: TTL -
+	// MinMs is the age of the oldest sampled key since it was last
+	// written (see OldestAge), which tells whether the family's keys
+	// have had time to expire at all.
+	MinMs int64 `json:"min_ms"`
+}
+
+// OldestAge is how long ago the oldest sampled key of the family was
+// written (its TTL less its PTTL); 0 when no key expires.
+func (f TTLFit) OldestAge() time.Duration {
+	if f.TTL <= 0 {
+		return 0
+	}
+	return max(0, f.TTL-time.Duration(f.MinMs)*time.Millisecond)
+}
+
+// turnedOver reports whether the family's keys have lived long enough
+// to expire: the oldest sampled key is within a tenth of the TTL of its
+// expiry. In steady state keys of every remaining life are cached, and
+// a sample of tens holds one near expiry; a family whose TTL is longer
+// than the keys have existed (a 30-minute session tier read ten minutes
+// after the cache started) has lost none yet, and the steady-state
+// turnover model would read its cached keys as many more ids.
+func (f TTLFit) turnedOver() bool {
+	return f.TTL > 0 && f.OldestAge() >= f.TTL*9/10
 }
 
 // fitTTL reads a family's TTL from its keys' PTTLs; tiers maps a tier's
@@ -128,13 +153,18 @@ type TTLFit struct {
 func fitTTL(ttls []int64, tiers map[string]time.Duration) TTLFit {
 	var f TTLFit
 	none := 0
+	f.MinMs = -1
 	for _, t := range ttls {
 		if t < 0 {
 			none++
 			continue
 		}
 		f.MaxMs = max(f.MaxMs, t)
+		if f.MinMs < 0 || t < f.MinMs {
+			f.MinMs = t
+		}
 	}
+	f.MinMs = max(f.MinMs, 0)
 	if len(ttls) > 0 {
 		f.NoTTLShare = float64(none) / float64(len(ttls))
 	}

@@ -101,6 +101,18 @@ func TestFits(t *testing.T) {
 			t.Errorf("max PTTL %d ms: %+v, want %s %q", c.maxMs, f, c.ttl, c.tier)
 		}
 	}
+	// A 30-minute TTL whose oldest sampled key is ten minutes old has
+	// not turned over; one with a key a second from expiry has.
+	young := fitTTL([]int64{1_799_000, 1_500_000, 1_200_000}, tierTTLs())
+	if young.TTL != 30*time.Minute || young.OldestAge() != 10*time.Minute || young.turnedOver() {
+		t.Errorf("keys written within the last 10 of a 30-minute TTL: %+v (oldest %s, turned over %v)", young, young.OldestAge(), young.turnedOver())
+	}
+	if old := fitTTL([]int64{1_799_000, 900_000, 1_000}, tierTTLs()); !old.turnedOver() {
+		t.Errorf("a key a second from its expiry, yet not turned over: %+v", old)
+	}
+	if none := fitTTL([]int64{-1, -1}, tierTTLs()); none.turnedOver() || none.OldestAge() != 0 {
+		t.Errorf("keys without TTL read as turned over: %+v", none)
+	}
 	if n := SampleSize(0.02); n != 9604 {
 		t.Errorf("SampleSize(2%%) = %d, want 9604 (1.96^2 / 0.02^2)", n)
 	}
