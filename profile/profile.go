@@ -496,14 +496,18 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 		// it cannot (nearly every id cached), the joint fit's key space
 		// stands.
 		lambda := p.OpsPerSec * f.Weight
-		// The share of reads whose key is rewritten while cached: a write;
-		// for a hash also a field's refill (a string's refill comes only
-		// once its key is gone).
+		// The share of reads whose key is rewritten while cached: a write
+		// (a string's refill comes only once its key is gone); a hash's
+		// field refills are modelled per key from its fields (keyspace).
 		q := 0.0
 		if f.Reads > 0 {
 			q = float64(f.Writes) / float64(f.Reads)
-			if f.Type == "hash" {
-				q = float64(f.Writes+f.Fills) / float64(f.Reads)
+		}
+		fields := 0
+		if f.Type == "hash" {
+			fields = max(1, int(math.Round(f.Len)))
+			if f.Fields > 0 {
+				fields = f.Fields
 			}
 		}
 		joint := f.Popularity.Keyspace
@@ -527,7 +531,7 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 		}
 		resolved := false
 		for range 3 {
-			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q)
+			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q, fields)
 			if !ok || ks < 1.05*f.Keys {
 				// Near saturation every key space a little above the
 				// cached count fits the turnover: it cannot tell.
