@@ -121,6 +121,31 @@ type TTLFit struct {
 	MaxMs int64         `json:"max_ms"`
 	TTL   time.Duration `json:"ttl"`
 	Tier  string        `json:"tier,omitempty"`
+	// MinMs is the smallest PTTL seen among the keys that expire: TTL -
+	// MinMs is the age of the oldest sampled key since it was last
+	// written (see OldestAge), which tells whether the family's keys
+	// have had time to expire at all.
+	MinMs int64 `json:"min_ms"`
+}
+
+// OldestAge is how long ago the oldest sampled key of the family was
+// written (its TTL less its PTTL); 0 when no key expires.
+func (f TTLFit) OldestAge() time.Duration {
+	if f.TTL <= 0 {
+		return 0
+	}
+	return max(0, f.TTL-time.Duration(f.MinMs)*time.Millisecond)
+}
+
+// turnedOver reports whether the family's keys have lived long enough
+// to expire: the oldest sampled key is within a tenth of the TTL of its
+// expiry. In steady state keys of every remaining life are cached, and
+// a sample of tens holds one near expiry; a family whose TTL is longer
+// than the keys have existed (a 30-minute session tier read ten minutes
+// after the cache started) has lost none yet, and the steady-state
+// turnover model would read its cached keys as many more ids.
+func (f TTLFit) turnedOver() bool {
+	return f.TTL > 0 && f.OldestAge() >= f.TTL*9/10
 }
 
 // fitTTL reads a family's TTL from its keys' PTTLs; tiers maps a tier's
@@ -128,13 +153,18 @@ type TTLFit struct {
 func fitTTL(ttls []int64, tiers map[string]time.Duration) TTLFit {
 	var f TTLFit
 	none := 0
+	f.MinMs = -1
 	for _, t := range ttls {
 		if t < 0 {
 			none++
 			continue
 		}
 		f.MaxMs = max(f.MaxMs, t)
+		if f.MinMs < 0 || t < f.MinMs {
+			f.MinMs = t
+		}
 	}
+	f.MinMs = max(f.MinMs, 0)
 	if len(ttls) > 0 {
 		f.NoTTLShare = float64(none) / float64(len(ttls))
 	}
@@ -438,7 +468,19 @@ func regressionSlope(xs, ys []float64) float64 {
 // whose expected cached count is the measured one (bisection). With no
 // TTL, or when that many keys cannot be cached at this read rate in any
 // key space, it returns live itself.
-func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, q float64) (float64, bool) {
+//
+// A hash filled a field at a time (fields > 1) is rewritten by every read
+// of a field it lacks, and how many it lacks depends on the key: a key
+// read rarely holds the field it was created by and little else, so
+// nearly each read while it lives refills one, while a hot key holds
+// them all and only its writes restart its TTL. One share for the whole
+// family (writes and fills over reads: mostly the hot keys' reads) makes
+// the rarely read keys die too soon and the key space too large (5,000
+// product ids read as 6,600 in the round trip); so a key's rewrite share
+// is q + (1-q)(1-1/fields)^(1+rT), q the writes' share alone, the
+// second term the chance the field read is one of those not yet filled
+// after about 1+rT reads of the key.
+func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, q float64, fields int) (float64, bool) {
 	if ttl <= 0 || lambda <= 0 || live < 2 {
 		return live, false
 	}
@@ -455,15 +497,19 @@ func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, q fl
 		var a float64
 		for k := 1; k <= n; k++ {
 			rt := lambda * math.Pow(float64(k), -s) / h * ttl.Seconds()
-			if q < 1e-9 {
+			qk := q
+			if fields > 1 {
+				qk = q + (1-q)*math.Pow(1-1/float64(fields), 1+rt)
+			}
+			if qk < 1e-9 {
 				a += rt / (1 + rt)
 				continue
 			}
-			em := math.Expm1(q * rt)
+			em := math.Expm1(qk * rt)
 			if math.IsInf(em, 1) {
 				a++
 			} else {
-				a += em / (em + q)
+				a += em / (em + qk)
 			}
 		}
 		return a

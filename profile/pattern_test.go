@@ -101,6 +101,30 @@ func TestFits(t *testing.T) {
 			t.Errorf("max PTTL %d ms: %+v, want %s %q", c.maxMs, f, c.ttl, c.tier)
 		}
 	}
+	// A 30-minute TTL whose oldest sampled key is ten minutes old has
+	// not turned over; one with a key a second from expiry has.
+	young := fitTTL([]int64{1_799_000, 1_500_000, 1_200_000}, tierTTLs())
+	if young.TTL != 30*time.Minute || young.OldestAge() != 10*time.Minute || young.turnedOver() {
+		t.Errorf("keys written within the last 10 of a 30-minute TTL: %+v (oldest %s, turned over %v)", young, young.OldestAge(), young.turnedOver())
+	}
+	if old := fitTTL([]int64{1_799_000, 900_000, 1_000}, tierTTLs()); !old.turnedOver() {
+		t.Errorf("a key a second from its expiry, yet not turned over: %+v", old)
+	}
+	if none := fitTTL([]int64{-1, -1}, tierTTLs()); none.turnedOver() || none.OldestAge() != 0 {
+		t.Errorf("keys without TTL read as turned over: %+v", none)
+	}
+	// A hash filled a field at a time keeps its rarely read keys alive
+	// longer than one family-wide rewrite share says (each read of a
+	// field it lacks restarts its TTL), so the same cached count means
+	// fewer ids; with one field there is nothing to fill and the two
+	// agree.
+	pop := ZipfFit{Kind: "zipf", Exponent: 1.1}
+	flat, ok1 := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 0)
+	filled, ok8 := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 8)
+	one, _ := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 1)
+	if !ok1 || !ok8 || filled >= flat || one != flat {
+		t.Errorf("key space of 3,400 cached keys: %.0f with one share, %.0f filled over 8 fields, %.0f over 1 field", flat, filled, one)
+	}
 	if n := SampleSize(0.02); n != 9604 {
 		t.Errorf("SampleSize(2%%) = %d, want 9604 (1.96^2 / 0.02^2)", n)
 	}

@@ -496,20 +496,42 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 		// it cannot (nearly every id cached), the joint fit's key space
 		// stands.
 		lambda := p.OpsPerSec * f.Weight
-		// The share of reads whose key is rewritten while cached: a write;
-		// for a hash also a field's refill (a string's refill comes only
-		// once its key is gone).
+		// The share of reads whose key is rewritten while cached: a write
+		// (a string's refill comes only once its key is gone); a hash's
+		// field refills are modelled per key from its fields (keyspace).
 		q := 0.0
 		if f.Reads > 0 {
 			q = float64(f.Writes) / float64(f.Reads)
-			if f.Type == "hash" {
-				q = float64(f.Writes+f.Fills) / float64(f.Reads)
+		}
+		fields := 0
+		if f.Type == "hash" {
+			fields = max(1, int(math.Round(f.Len)))
+			if f.Fields > 0 {
+				fields = f.Fields
 			}
 		}
 		joint := f.Popularity.Keyspace
+		if f.TTL.TTL > 0 && !f.TTL.turnedOver() {
+			// No key has expired yet: the cached keys are every id read
+			// since the keys were first written, not the steady state's
+			// share of a larger key space. The key space is the cached
+			// count, or the ids the observed reads named when more.
+			ks := f.Keys
+			by := fmt.Sprintf("cached keys (DBSIZE share): the oldest sampled key is %s old, short of the %s TTL, so none has expired yet and no turnover is assumed", f.TTL.OldestAge().Round(time.Second), f.TTL.TTL)
+			if d := f.Popularity.Distinct; len(f.counts) > 0 && float64(d) > ks {
+				ks = float64(d)
+				by = fmt.Sprintf("the observed reads' distinct ids (%d, above %.0f cached keys): the oldest sampled key is %s old, short of the %s TTL, so none has expired yet and no turnover is assumed", d, f.Keys, f.TTL.OldestAge().Round(time.Second), f.TTL.TTL)
+			}
+			f.Keyspace, f.KeyspaceBy = ks, by
+			if len(f.counts) > 0 && f.Popularity.Kind == "zipf" && int(ks) != joint {
+				f.Popularity = fitZipf(countsOf(f.counts), int(ks))
+				f.Popularity.Keyspace = int(ks)
+			}
+			continue
+		}
 		resolved := false
 		for range 3 {
-			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q)
+			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q, fields)
 			if !ok || ks < 1.05*f.Keys {
 				// Near saturation every key space a little above the
 				// cached count fits the turnover: it cannot tell.
