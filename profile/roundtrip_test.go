@@ -333,8 +333,14 @@ func checkRoundTrip(t *testing.T, truths []*truth, strict bool) {
 		// counters, 1 minute per user and command) turns over in the
 		// seconds between the sample and the test's own count: printed,
 		// not held to 10 %.
-		if (tr.ttl == 0 || tr.ttl >= 2*time.Minute) && !within(f.Keys, float64(tr.live), 0.10) {
-			t.Errorf("%s: %.0f keys estimated, %d live (more than 10 %% off)", tr.name, f.Keys, tr.live)
+		// The count is read while the load runs and compared with the
+		// keys alive at the end: a small family (the 300-key board)
+		// turns over by tens of keys in between, so its bound is the
+		// larger of 10 % and three Poisson deviations of the live count
+		// (232 live: ±20 %); a large one is held to 10 %.
+		rel := math.Max(0.10, 3/math.Sqrt(float64(tr.live)))
+		if (tr.ttl == 0 || tr.ttl >= 2*time.Minute) && !within(f.Keys, float64(tr.live), rel) {
+			t.Errorf("%s: %.0f keys estimated, %d live (more than %.0f %% off)", tr.name, f.Keys, tr.live, 100*rel)
 		}
 		if tr.mean > 0 && !within(f.Size.Mean, tr.mean, 0.10) {
 			t.Errorf("%s: mean size %.0f, want %.0f within 10 %%", tr.name, f.Size.Mean, tr.mean)
