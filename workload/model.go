@@ -164,21 +164,16 @@ func New(s Settings, r Run) (*Model, error) {
 	}
 	m.own = len(m.fams)
 	for _, f := range cfg.Defined {
+		// Settings.Defaults gave the family its type, source, command and
+		// a zipf exponent (Validate rejects any left out); a family whose
+		// keys are not an id range has no popularity of its own and draws
+		// its users at the workload's zipf.
 		f.Defined = true
-		if f.Popularity.Kind == PopZipf && f.Popularity.Exponent == 0 {
-			f.Popularity.Exponent = cfg.Zipf
-		}
 		if f.Popularity.Kind == "" {
 			f.Popularity = Popularity{Kind: PopZipf, Exponent: cfg.Zipf}
 		}
 		if f.SizeDist == SizeUniform {
 			f.MeanSize = (f.MinSize + f.MaxSize) / 2
-		}
-		if f.Command == "" {
-			f.Command = f.Name
-		}
-		if f.Source == "" {
-			f.Source = SourceInternal
 		}
 		m.fams = append(m.fams, f)
 	}
