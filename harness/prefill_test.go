@@ -216,7 +216,7 @@ func newPrefillCase(t *testing.T, name, yaml string) *prefillCase {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.mgr.Shutdown(context.Background()) })
-	if p.model, err = workload.New(runplan.WorkloadConfig(sc, noEnv)); err != nil {
+	if p.model, err = workload.New(sc.Workload, runplan.WorkloadRun(sc, noEnv)); err != nil {
 		t.Fatal(err)
 	}
 	p.h = sc.Workload.Prefill.D()

@@ -317,7 +317,7 @@ func (r *run) disconnect() {
 // tracking their measures need.
 func (r *run) buildWorkload() error {
 	s := r.s
-	model, err := workload.New(runplan.WorkloadConfig(s, r.o.env()))
+	model, err := workload.New(s.Workload, runplan.WorkloadRun(s, r.o.env()))
 	if err != nil {
 		return &ConfigError{Err: err}
 	}

@@ -88,7 +88,7 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 	// outside the tiers, applied the same way (the workload's
 	// configuration says which, by pattern; its validation keeps them
 	// disjoint). The model itself is built once, by the run.
-	for p, d := range WorkloadConfig(s, o).OwnTTLs() {
+	for p, d := range s.Workload.Config(WorkloadRun(s, o)).OwnTTLs() {
 		if cfg.KeyTTL == nil {
 			cfg.KeyTTL = map[string]time.Duration{}
 		}
@@ -114,12 +114,11 @@ func PoolConfig(s *scenarios.Scenario, ep topology.Endpoints, o Env) (pool.Confi
 	return cfg, cfg.Validate()
 }
 
-// WorkloadConfig is the workload's configuration for the scenario's
-// workload: section, with the run's seed and shard.
-func WorkloadConfig(s *scenarios.Scenario, o Env) workload.Config {
-	cfg := s.Workload.Config()
-	cfg.Seed, cfg.Shard, cfg.Shards = s.Seed, o.Shard, o.Shards
-	return cfg
+// WorkloadRun is what the run adds to the scenario's workload: section
+// (resolved at load) to build the model: the scenario's seed and the run's
+// shard (workload.New(s.Workload, WorkloadRun(s, o))).
+func WorkloadRun(s *scenarios.Scenario, o Env) workload.Run {
+	return workload.Run{Seed: s.Seed, Shard: o.Shard, Shards: o.Shards}
 }
 
 // Phases maps scenario phases onto the workload schedule. With --shard,

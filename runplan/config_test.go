@@ -6,6 +6,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // noEnv is a run with no command-line choices beside its scenario.
@@ -49,7 +50,7 @@ func TestConfigKeepsWrittenZeros(t *testing.T) {
 		t.Errorf("maxmemory: 0 became pool MaxMemory %d", pcfg.MaxMemory)
 	}
 
-	wcfg := WorkloadConfig(s, noEnv)
+	wcfg := s.Workload.Config(WorkloadRun(s, noEnv))
 	if o := wcfg.Origins["stratz"]; o.ErrorRate != 0 || o.Latency != 0 || o.P99 != 0 {
 		t.Errorf("stratz origin written as zeros reached the workload as %+v", o)
 	}
@@ -60,7 +61,7 @@ func TestConfigKeepsWrittenZeros(t *testing.T) {
 	if f := wcfg.Families[0]; f.Name != "stratz_profile" || f.Weight >= 0 {
 		t.Errorf("weight: 0 must turn the command off (workload: negative), got %+v", f)
 	}
-	if err := wcfg.Validate(); err != nil {
+	if err := workload.Validate(s.Workload, WorkloadRun(s, noEnv)); err != nil {
 		t.Errorf("workload config: %v", err)
 	}
 
@@ -96,7 +97,7 @@ func TestConfigUnwrittenTakesDefaults(t *testing.T) {
 	if pcfg.MinConnections != 10 || pcfg.MaxRetries != 3 || pcfg.HealthCheckInterval != 30*time.Second {
 		t.Errorf("production profile: MinConnections %d, MaxRetries %d, HealthCheckInterval %s", pcfg.MinConnections, pcfg.MaxRetries, pcfg.HealthCheckInterval)
 	}
-	wcfg := WorkloadConfig(s, noEnv)
+	wcfg := s.Workload.Config(WorkloadRun(s, noEnv))
 	if wcfg.Guilds != wcfg.Population/50 {
 		t.Errorf("guilds %d, want the model's population/50", wcfg.Guilds)
 	}
@@ -109,7 +110,7 @@ func TestConfigPopularityExponentResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WorkloadConfig(s, noEnv).Validate(); err != nil {
+	if err := workload.Validate(s.Workload, WorkloadRun(s, noEnv)); err != nil {
 		t.Errorf("workload refuses the resolved scenario: %v", err)
 	}
 }

@@ -17,7 +17,10 @@ import (
 // run's measured one; it is built by the same functions the run uses (one
 // owner per rule), not copied.
 type Plan struct {
-	Workload workload.Config
+	// Workload is the scenario's workload: section (resolved at load) and
+	// Run the seed and shard the model is built with (workload.New).
+	Workload workload.Settings
+	Run      workload.Run
 	// Phases are the scenario's phases as the driver runs them (Record
 	// false for a warm-up).
 	Phases []workload.PhasePlan
@@ -54,8 +57,8 @@ func Of(s *scenarios.Scenario) (*Plan, error) {
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	wcfg := WorkloadConfig(s, o)
-	model, err := workload.New(wcfg)
+	run := WorkloadRun(s, o)
+	model, err := workload.New(s.Workload, run)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
@@ -70,7 +73,8 @@ func Of(s *scenarios.Scenario) (*Plan, error) {
 	}
 	return &Plan{
 		CountedTier: counted,
-		Workload:    wcfg,
+		Workload:    s.Workload,
+		Run:         run,
 		Phases:      plans,
 		History:     s.Workload.Prefill.D(),
 		TTL:         FamilyTTLs(pcfg, model.Families()),

@@ -94,9 +94,9 @@ func TestFullScenarioValues(t *testing.T) {
 	if c := w.Families[3]; c.Type != "zset" || c.Members != 25 || c.TTL.D() != 2*time.Minute || c.Tier != "" || c.MinSize != 100 || c.Writes != 0.2 || c.Popularity != nil {
 		t.Errorf("defined family: %+v", c)
 	}
-	if cfg := w.Config(); len(cfg.Defined) != 1 || len(cfg.Families) != 3 || cfg.Families[2].SizeDist != "fixed" || cfg.Features.Invalidation || !cfg.Features.CAS || cfg.RateLimitHits != 20 {
+	if cfg := w.Config(workload.Run{}); len(cfg.Defined) != 1 || len(cfg.Families) != 3 || cfg.Families[2].SizeDist != "fixed" || cfg.Features.Invalidation || !cfg.Features.CAS || cfg.RateLimitHits != 20 {
 		t.Errorf("config: %+v", cfg)
-	} else if _, err := workload.New(cfg); err != nil {
+	} else if _, err := workload.New(w, workload.Run{}); err != nil {
 		t.Errorf("model: %v", err)
 	}
 	if s.Phases[0].Recorded() || !s.Phases[2].Recorded() || *s.Phases[1].UsersTo != 2000 {
@@ -267,9 +267,7 @@ func TestCustomFamiliesScenario(t *testing.T) {
 	if w.Catalogue != workload.CatalogueNone || w.Instances != 4 || len(w.Families) != 4 || *w.Features.SessionGetAndExtend || !*w.Features.RateLimit {
 		t.Fatalf("workload: %+v", w)
 	}
-	cfg := w.Config()
-	cfg.Seed = s.Seed
-	m, err := workload.New(cfg)
+	m, err := workload.New(w, workload.Run{Seed: s.Seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,9 +305,7 @@ func TestRideSharingScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := s.Workload.Config()
-	cfg.Seed = s.Seed
-	m, err := workload.New(cfg)
+	m, err := workload.New(s.Workload, workload.Run{Seed: s.Seed})
 	if err != nil {
 		t.Fatal(err)
 	}

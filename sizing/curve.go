@@ -82,7 +82,7 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	began := time.Now()
 	to := o.Trace
 	to.NearFamilies, to.NearTTL = plan.Pool.NearCache, plan.Pool.NearCacheTTL
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, to)
+	tr, err := BuildTrace(plan.Workload, plan.Run, plan.Phases, plan.History, to)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 // the small validation scenario (4 instances, max_conns 8) and 209 in the
 // baseline (4 x 50), as observed.
 func Clients(plan *runplan.Plan) Conns {
-	inst := max(plan.Workload.WithDefaults().Instances, 1)
+	inst := max(plan.Workload.Instances, 1)
 	return Conns{Active: inst*plan.Pool.MaxConnections + 1, Idle: 2 * inst}
 }
 

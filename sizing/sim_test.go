@@ -49,7 +49,7 @@ func loadTrace(t testing.TB, file string, o TraceOptions) (*Trace, *runplan.Plan
 		t.Fatal(err)
 	}
 	o.NearFamilies, o.NearTTL = plan.Pool.NearCache, plan.Pool.NearCacheTTL
-	tr, err := BuildTrace(plan.Workload, plan.Phases, plan.History, o)
+	tr, err := BuildTrace(plan.Workload, plan.Run, plan.Phases, plan.History, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,8 +135,8 @@ type TraceOptions struct {
 // BuildTrace generates the stream of model over plan's phases, preceded
 // by history when it is positive, exactly as harness builds the run's
 // schedule.
-func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.Duration, o TraceOptions) (*Trace, error) {
-	model, err := workload.New(cfg)
+func BuildTrace(ws workload.Settings, run workload.Run, phases []workload.PhasePlan, history time.Duration, o TraceOptions) (*Trace, error) {
+	model, err := workload.New(ws, run)
 	if err != nil {
 		return nil, fmt.Errorf("sizing: workload: %w", err)
 	}
@@ -156,12 +156,10 @@ func BuildTrace(cfg workload.Config, phases []workload.PhasePlan, history time.D
 	for i, p := range phases {
 		t.Recorded[i] = p.Record
 	}
+	cpm := model.Config().CommandsPerUserPerMinute // resolved: New validated it positive
 	for _, p := range plans {
 		t.End += p.Duration
-		est += p.Duration.Seconds() * float64(p.UsersStart+p.UsersEnd) / 2 * cfg.CommandsPerUserPerMinute / 60 * 7
-	}
-	if cfg.CommandsPerUserPerMinute == 0 {
-		est = 0 // the model's default rate: let the cap below decide
+		est += p.Duration.Seconds() * float64(p.UsersStart+p.UsersEnd) / 2 * cpm / 60 * 7
 	}
 	rate := o.Rate
 	if rate == 0 {

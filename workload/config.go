@@ -106,8 +106,12 @@ type FamilyOverride struct {
 	MinSize, MaxSize int
 }
 
-// Config sets the shape of the workload. The zero value of every field means
-// its default (see WithDefaults).
+// Config is the model's resolved configuration: what New builds the model
+// from, made only by Settings.Config from settings that Settings.Defaults
+// resolved (every default applied there, once) and the run's seed and
+// shard. There is no way back from a Config to Settings: a scenario's
+// settings are validated as settings, before the model exists. The
+// comments give the defaults Settings.Defaults applies.
 type Config struct {
 	Population               int           // default 1,000,000
 	ActiveUsers              int           // default 10,000; the phases' user counts are what the schedule runs
@@ -123,8 +127,8 @@ type Config struct {
 	// catalogue's: name, pattern, tier or TTL, sizes, popularity, weight,
 	// mix and type. Index is assigned by New.
 	Defined []Family
-	// Features is nil for the default: every feature on with the seed's
-	// catalogue (its bot uses them all), off without it.
+	// Features are the switches resolved (by default every feature on
+	// with the seed's catalogue, whose bot uses them all, off without it).
 	Features *Features
 	// Instances is the number of simulated bot instances (0 = 4); a
 	// command goes to instance (guildId >> 22) % Instances, as Discord
@@ -134,10 +138,10 @@ type Config struct {
 	// (0 = 5 hits) and window, which is also their TTL (0 = 1m).
 	RateLimitHits   int64
 	RateLimitWindow time.Duration
-	Origins         map[string]OriginConfig // by source; missing sources get DefaultOrigins
+	Origins         map[string]OriginConfig // by source; sources the settings leave out are DefaultOrigins
 	Seed            int64
-	// Shard and Shards split the population between processes: only users
-	// with id % Shards == Shard become active (Shards 0 or 1 = all).
+	// Shard and Shards split the population between processes (see Run):
+	// only users with id % Shards == Shard become active (Shards 1 = all).
 	// Config.ActiveUsers is the total over all shards; the phases given to
 	// each shard's Schedule carry that shard's share. Users' ids and keys are
 	// the same in every shard; arrival times differ, so shards are not in
@@ -145,84 +149,44 @@ type Config struct {
 	Shard, Shards int
 }
 
-// WithDefaults returns c with every zero field replaced by its default. The
-// Origins map is copied, so the result never aliases the caller's map.
-func (c Config) WithDefaults() Config {
-	if c.Population == 0 {
-		c.Population = DefaultPopulation
-	}
-	if c.ActiveUsers == 0 {
-		c.ActiveUsers = defaultActiveUsers(c.Population)
-	}
-	if c.CommandsPerUserPerMinute == 0 {
-		c.CommandsPerUserPerMinute = DefaultCPM
-	}
-	if c.SessionMean == 0 {
-		c.SessionMean = DefaultSessionMean
-	}
-	if c.Arrival == "" {
-		c.Arrival = ArrivalPoisson
-	}
-	if c.Zipf == 0 {
-		c.Zipf = DefaultZipf
-	}
-	if c.Guilds == 0 {
-		c.Guilds = defaultGuilds(c.Population)
-	}
-	origins := DefaultOrigins()
-	for k, v := range c.Origins {
-		origins[k] = v
-	}
-	c.Origins = origins
-	if c.Shards == 0 {
-		c.Shards = 1
-	}
-	if c.Catalogue == "" {
-		c.Catalogue = CatalogueSeed
-	}
-	if c.Features == nil {
-		var f Features
-		if c.Catalogue == CatalogueSeed {
-			f = AllFeatures()
-		}
-		c.Features = &f
-	} else {
-		f := *c.Features // never alias the caller's
-		c.Features = &f
-	}
-	if c.Instances == 0 {
-		c.Instances = DefaultInstances
-	}
-	if c.RateLimitHits == 0 {
-		c.RateLimitHits = DefaultRateLimitHits
-	}
-	if c.RateLimitWindow == 0 {
-		c.RateLimitWindow = DefaultRateLimitWindow
-	}
-	c.Defined = append([]Family(nil), c.Defined...)
-	return c
+// Run is what a run adds to a scenario's workload settings: the seed and
+// the shard this process runs.
+type Run struct {
+	Seed int64
+	// Shard and Shards split the population between processes: only users
+	// with id % Shards == Shard become active (Shards 0 or 1 = all).
+	// Settings.ActiveUsers is the total over all shards; the phases given
+	// to each shard's Schedule carry that shard's share.
+	Shard, Shards int
 }
 
-// Validate checks c after applying WithDefaults, so zero fields are fine and
-// only explicit bad values are reported. The rules are the settings' (c is
-// checked as the Settings it stands for, see Settings.Validate), plus the
-// shard split; every problem is returned, as a field.List with paths as a
-// scenario spells them ("active_users", "families[2].popularity").
-func (c Config) Validate() error {
-	c = c.WithDefaults()
-	var l field.List
-	l.Merge("", c.settings().Validate())
-	if c.Shards < 1 {
-		l.Add("shards", "%d must not be negative", c.Shards)
-	} else if c.Shard < 0 || c.Shard >= c.Shards {
-		l.Add("shard", "%d must be in [0, shards=%d)", c.Shard, c.Shards)
+// validate checks the shard split against the settings' users (paths as a
+// scenario spells them); shards is r.Shards with 0 read as 1.
+func (r Run) validate(l *field.List, s Settings) {
+	shards := r.Shards
+	if shards == 0 {
+		shards = 1
 	}
-	if c.Shards > 1 {
+	if shards < 1 {
+		l.Add("shards", "%d must not be negative", shards)
+	} else if r.Shard < 0 || r.Shard >= shards {
+		l.Add("shard", "%d must be in [0, shards=%d)", r.Shard, shards)
+	}
+	if shards > 1 {
 		// ActiveUsers is the total over all shards; each runs its share.
-		if per, room := (c.ActiveUsers+c.Shards-1)/c.Shards, c.Population/c.Shards; per > room {
-			l.Add("active_users", "%d over %d shards is %d a shard, more than the %d users of a shard", c.ActiveUsers, c.Shards, per, room)
+		if per, room := (s.ActiveUsers+shards-1)/shards, s.Population/shards; per > room {
+			l.Add("active_users", "%d over %d shards is %d a shard, more than the %d users of a shard", s.ActiveUsers, shards, per, room)
 		}
 	}
+}
+
+// Validate checks resolved settings (see Settings.Defaults) and the run's
+// shard split, every problem as a field.List with paths as a scenario
+// spells them ("active_users", "families[2].popularity"). New calls it.
+func Validate(s Settings, r Run) error {
+	var l field.List
+	l.Merge("", s.Validate())
+	r.validate(&l, s)
 	return l.Err()
 }
 

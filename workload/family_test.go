@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 func TestDefaultFamiliesMatchTheSeedCatalogue(t *testing.T) {
@@ -53,8 +54,13 @@ func TestDefaultFamiliesMatchTheSeedCatalogue(t *testing.T) {
 	}
 }
 
+// Settings.Defaults is where the defaults are applied; Config carries
+// them to the model with the run's shard (Shards 0 is 1) and every source
+// the settings leave out at DefaultOrigins, in a map of its own.
 func TestConfigDefaults(t *testing.T) {
-	c := Config{}.WithDefaults()
+	var s Settings
+	s.Defaults()
+	c := s.Config(Run{})
 	if c.Population != 1_000_000 || c.ActiveUsers != 10_000 || c.CommandsPerUserPerMinute != 6 ||
 		c.SessionMean != 10*time.Minute || c.Arrival != "poisson" || c.Zipf != 1.1 || c.Guilds != 20_000 || c.Shards != 1 {
 		t.Errorf("defaults = %+v", c)
@@ -67,17 +73,18 @@ func TestConfigDefaults(t *testing.T) {
 			t.Errorf("no default origin %s", src)
 		}
 	}
-	in := map[string]OriginConfig{"steam": {Latency: time.Millisecond}}
-	c = Config{Origins: in}.WithDefaults()
-	c.Origins["stratz"] = OriginConfig{}
-	if len(in) != 1 {
-		t.Error("WithDefaults aliased the caller's Origins map")
+	if err := Validate(s, Run{}); err != nil {
+		t.Errorf("zero settings, resolved, invalid: %v", err)
 	}
-	if c.Origins["steam"].Latency != time.Millisecond {
+	s = Settings{Origins: map[string]OriginSettings{"steam": {Latency: units.Duration(time.Millisecond), Wrote: field.Keys{"latency": true}}}}
+	s.Defaults()
+	c = s.Config(Run{})
+	c.Origins["steam"] = OriginConfig{}
+	if s.Origins["steam"].Latency.D() != time.Millisecond {
+		t.Error("Config aliased the settings' Origins map")
+	}
+	if c = s.Config(Run{}); c.Origins["steam"].Latency != time.Millisecond {
 		t.Error("origin override lost")
-	}
-	if err := (Config{}).Validate(); err != nil {
-		t.Errorf("zero config invalid: %v", err)
 	}
 }
 
@@ -122,7 +129,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"active_users", Config{Population: 1000, ActiveUsers: 1000, Shards: 3}},
 	}
 	for _, b := range bad {
-		err := b.cfg.Validate()
+		err := validateConfig(b.cfg)
 		if err == nil {
 			t.Errorf("%s: Validate accepted %+v", b.field, b.cfg)
 			continue
@@ -134,7 +141,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		if !strings.Contains(err.Error(), b.field) {
 			t.Errorf("%s: message %q lacks the field", b.field, err)
 		}
-		if _, err := New(b.cfg); err == nil {
+		if _, err := newModel(b.cfg); err == nil {
 			t.Errorf("%s: New accepted an invalid config", b.field)
 		}
 	}
@@ -142,7 +149,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 
 func TestFamilyOverridesApply(t *testing.T) {
 	hot := &Popularity{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.9}
-	m, err := New(Config{Population: 10_000, ActiveUsers: 100, Zipf: 1.3, Seed: 3, Families: []FamilyOverride{
+	m, err := newModel(Config{Population: 10_000, ActiveUsers: 100, Zipf: 1.3, Seed: 3, Families: []FamilyOverride{
 		{Name: "stratz_matches", MeanSize: 9000, Popularity: hot, Weight: 50},
 		{Name: "meta_items", Weight: -1},
 	}})
@@ -172,13 +179,13 @@ func TestFamilyOverridesApply(t *testing.T) {
 	for _, f := range DefaultFamilies() {
 		allOff.Families = append(allOff.Families, FamilyOverride{Name: f.Name, Weight: -1})
 	}
-	if _, err := New(allOff); err == nil {
+	if _, err := newModel(allOff); err == nil {
 		t.Error("New accepted a mix with no command")
 	}
 }
 
 func TestUserIDsAreRealisticAndUnique(t *testing.T) {
-	m, err := New(Config{Population: 200_000, Seed: 9})
+	m, err := newModel(Config{Population: 200_000, Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +223,7 @@ func TestUserIDsAreRealisticAndUnique(t *testing.T) {
 
 func TestGuildSizesAreSkewed(t *testing.T) {
 	const pop, guilds = 100_000, 2_000
-	m, err := New(Config{Population: pop, ActiveUsers: 100, Guilds: guilds, Seed: 5})
+	m, err := newModel(Config{Population: pop, ActiveUsers: 100, Guilds: guilds, Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +249,7 @@ func TestGuildSizesAreSkewed(t *testing.T) {
 }
 
 func TestValueSizesAroundTheMean(t *testing.T) {
-	m, err := New(Config{Population: 100_000, Seed: 1})
+	m, err := newModel(Config{Population: 100_000, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

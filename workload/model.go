@@ -113,12 +113,15 @@ func bindPattern(pattern string, ranged bool) (prefix, suffix string, ph uint8) 
 	return prefix, suffix, phUser
 }
 
-// New builds a model from cfg (defaults applied, then validated).
-func New(cfg Config) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+// New builds a model from s, the workload settings as Settings.Defaults
+// resolved them (a scenario's are, at load), and the run's seed and shard.
+// It checks them (Validate: a model is never built from settings that
+// break a rule) and converts them once (Settings.Config).
+func New(s Settings, r Run) (*Model, error) {
+	if err := Validate(s, r); err != nil {
 		return nil, err
 	}
-	cfg = cfg.WithDefaults()
+	cfg := s.Config(r)
 	m := &Model{cfg: cfg, seed: splitmix64(uint64(cfg.Seed) ^ 0x636163686570726f), feat: *cfg.Features, instances: uint64(cfg.Instances), rl: -1}
 	m.hasSeed = cfg.Catalogue == CatalogueSeed
 	if m.hasSeed {
@@ -161,21 +164,16 @@ func New(cfg Config) (*Model, error) {
 	}
 	m.own = len(m.fams)
 	for _, f := range cfg.Defined {
+		// Settings.Defaults gave the family its type, source, command and
+		// a zipf exponent (Validate rejects any left out); a family whose
+		// keys are not an id range has no popularity of its own and draws
+		// its users at the workload's zipf.
 		f.Defined = true
-		if f.Popularity.Kind == PopZipf && f.Popularity.Exponent == 0 {
-			f.Popularity.Exponent = cfg.Zipf
-		}
 		if f.Popularity.Kind == "" {
 			f.Popularity = Popularity{Kind: PopZipf, Exponent: cfg.Zipf}
 		}
 		if f.SizeDist == SizeUniform {
 			f.MeanSize = (f.MinSize + f.MaxSize) / 2
-		}
-		if f.Command == "" {
-			f.Command = f.Name
-		}
-		if f.Source == "" {
-			f.Source = SourceInternal
 		}
 		m.fams = append(m.fams, f)
 	}

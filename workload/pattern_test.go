@@ -92,7 +92,7 @@ func TestPatternBindingRules(t *testing.T) {
 		{"a:{x}:{y}", 0, "2 placeholders"},
 		{"a:{x", 0, "without its '}'"},
 	} {
-		err := base(c.pattern, c.keys).Validate()
+		err := validateConfig(base(c.pattern, c.keys))
 		switch {
 		case c.wantErr == "" && err != nil:
 			t.Errorf("%s keys %d: %v", c.pattern, c.keys, err)

@@ -163,12 +163,12 @@ func TestProducerAndWriteValidation(t *testing.T) {
 		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Tier: "api", MeanSize: 10, Weight: 1, Write: WriteWhole}}}, "applies only to type hash or zset"},
 		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Type: TypeHash, Fields: 3, Tier: "api", MeanSize: 10, Weight: 1, Write: "all"}}}, "write"},
 	} {
-		err := c.cfg.Validate()
+		err := validateConfig(c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want an error with %q", c.cfg.Defined[0], err, c.want)
 		}
 	}
-	if err := fam("a", 0, &Producer{Every: 10 * time.Second, Jitter: time.Second}).Validate(); err != nil {
+	if err := validateConfig(fam("a", 0, &Producer{Every: 10 * time.Second, Jitter: time.Second})); err != nil {
 		t.Errorf("a single key's producer: %v", err)
 	}
 }

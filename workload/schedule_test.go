@@ -13,7 +13,7 @@ func steady(d time.Duration, users int) []PhasePlan {
 
 func mustModel(t testing.TB, cfg Config) *Model {
 	t.Helper()
-	m, err := New(cfg)
+	m, err := newModel(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,9 @@ import (
 
 // Settings is the workload: section of a scenario: the simulated users and
 // what they do. workload owns these settings: Defaults fills what the file
-// left out, Validate checks what it wrote (and, through Config.Validate,
-// what a Config built in Go says), and Config turns them into the model's
-// configuration.
+// left out (the one place workload's defaults are applied), Validate checks
+// what it wrote, and Config turns them into the model's configuration (one
+// way: New builds the model from resolved settings and the Run).
 type Settings struct {
 	Population               int            `yaml:"population,omitempty" json:"population"`
 	ActiveUsers              int            `yaml:"active_users,omitempty" json:"active_users"`
@@ -759,10 +759,14 @@ func (s Settings) validateOrigins(l *field.List) {
 }
 
 // Config is the model's configuration for these settings (resolved by
-// Defaults). The caller adds what a scenario does not say here: the seed
-// and the shard.
-func (s Settings) Config() Config {
+// Defaults, checked by Validate) and the run's seed and shard: the one
+// conversion between the two types, in this direction only. Sources the
+// settings leave out are DefaultOrigins.
+func (s Settings) Config(r Run) Config {
 	cfg := Config{
+		Seed:                     r.Seed,
+		Shard:                    r.Shard,
+		Shards:                   max(r.Shards, 1),
 		Population:               s.Population,
 		ActiveUsers:              s.ActiveUsers,
 		CommandsPerUserPerMinute: s.CommandsPerUserPerMinute,
@@ -770,7 +774,7 @@ func (s Settings) Config() Config {
 		Arrival:                  s.Arrival,
 		Zipf:                     s.Zipf,
 		Guilds:                   s.Guilds,
-		Origins:                  map[string]OriginConfig{},
+		Origins:                  DefaultOrigins(),
 	}
 	cfg.Instances, cfg.Catalogue = s.Instances, s.Catalogue
 	cfg.RateLimitHits, cfg.RateLimitWindow = int64(s.RateLimit.Hits), s.RateLimit.Window.D()
@@ -801,48 +805,6 @@ func (s Settings) Config() Config {
 		cfg.Origins[name] = OriginConfig{Latency: o.Latency.D(), P99: o.P99.D(), ErrorRate: o.ErrorRate}
 	}
 	return cfg
-}
-
-// settings is c (with defaults applied) as the settings it stands for, so
-// that Config.Validate holds a Config to the same rules as a scenario: a
-// zero MeanSize or Weight is left out (the catalogue's), a negative Weight
-// is 0 (off).
-func (c Config) settings() Settings {
-	s := Settings{
-		Population:               c.Population,
-		ActiveUsers:              c.ActiveUsers,
-		CommandsPerUserPerMinute: c.CommandsPerUserPerMinute,
-		SessionMean:              units.Duration(c.SessionMean),
-		Arrival:                  c.Arrival,
-		Zipf:                     c.Zipf,
-		Guilds:                   c.Guilds,
-		Origins:                  map[string]OriginSettings{},
-	}
-	s.Instances, s.Catalogue = c.Instances, c.Catalogue
-	s.RateLimit = RateLimitSettings{Hits: int(c.RateLimitHits), Window: units.Duration(c.RateLimitWindow)}
-	if ft := c.Features; ft != nil {
-		s.Features = FeatureSettings{RateLimit: &ft.RateLimit, SessionGetAndExtend: &ft.SessionGetAndExtend, CAS: &ft.CAS, MGet: &ft.MGet, Invalidation: &ft.Invalidation}
-	}
-	for _, o := range c.Families {
-		f := FamilySettings{Name: o.Name, MeanSize: units.Size(o.MeanSize), SizeDist: o.SizeDist, MinSize: units.Size(o.MinSize), MaxSize: units.Size(o.MaxSize)}
-		if p := o.Popularity; p != nil {
-			f.Popularity = &PopularitySettings{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
-		}
-		switch w := o.Weight; {
-		case w < 0:
-			f.Weight = new(float64)
-		case w != 0:
-			f.Weight = &w
-		}
-		s.Families = append(s.Families, f)
-	}
-	for _, d := range c.Defined {
-		s.Families = append(s.Families, definedSettings(d))
-	}
-	for name, o := range c.Origins {
-		s.Origins[name] = OriginSettings{Latency: units.Duration(o.Latency), P99: units.Duration(o.P99), ErrorRate: o.ErrorRate}
-	}
-	return s
 }
 
 // seedNames lists the seed's families' names, in the catalogue's order.
@@ -878,38 +840,4 @@ func (f FamilySettings) family() Family {
 		fam.Weight = *f.Weight
 	}
 	return fam
-}
-
-// definedSettings is a defined family of a Config as the settings it stands
-// for, so that Config.Validate holds it to a scenario's rules.
-func definedSettings(d Family) FamilySettings {
-	w := d.Weight
-	f := FamilySettings{Name: d.Name, Key: d.KeyPattern, Keys: d.Keys, Tier: d.Tier, TTL: units.Duration(d.TTL), Type: d.Type,
-		Fields: d.Fields, Members: d.Members, SizeDist: d.SizeDist, MinSize: units.Size(d.MinSize), MaxSize: units.Size(d.MaxSize),
-		Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command, Write: d.Write}
-	if pr := d.Producer; pr != nil {
-		f.Producer = &ProducerSettings{Every: units.Duration(pr.Every), Jitter: units.Duration(pr.Jitter), Rate: pr.Rate}
-	}
-	if (f.Type == TypeHash || f.Type == TypeZSet) && f.Write == "" {
-		f.Write = WriteField
-	}
-	if d.SizeDist != SizeUniform {
-		f.MeanSize = units.Size(d.MeanSize)
-	}
-	if p := d.Popularity; p.Kind != "" {
-		f.Popularity = &PopularitySettings{Kind: p.Kind, Exponent: p.Exponent, HotFraction: p.HotFraction, HotShare: p.HotShare}
-	}
-	if f.Type == "" {
-		f.Type = TypeString
-	}
-	if f.Source == "" {
-		f.Source = SourceInternal
-	}
-	if f.Command == "" {
-		f.Command = f.Name
-	}
-	if f.SizeDist == "" {
-		f.SizeDist = SizeLognormal
-	}
-	return f
 }

@@ -68,20 +68,21 @@ func TestSettingsValidateNamesTheKey(t *testing.T) {
 }
 
 // Config carries the settings over; weight: 0 turns a command off, which
-// FamilyOverride spells as a negative weight. Config.Validate holds a
-// Config to the same rules (and paths) as the settings.
+// FamilyOverride spells as a negative weight. Validate (which New calls)
+// holds settings built in Go to a scenario's rules and paths.
 func TestSettingsConfig(t *testing.T) {
 	zero := 0.0
 	s := Settings{Families: []FamilySettings{{Name: "meta_items", Weight: &zero}}}
 	s.Defaults()
-	cfg := s.Config()
-	if cfg.Population != DefaultPopulation || len(cfg.Families) != 1 || cfg.Families[0].Weight >= 0 || cfg.Families[0].MeanSize != 30*kib {
+	cfg := s.Config(Run{Seed: 3})
+	if cfg.Population != DefaultPopulation || len(cfg.Families) != 1 || cfg.Families[0].Weight >= 0 || cfg.Families[0].MeanSize != 30*kib || cfg.Seed != 3 {
 		t.Errorf("Config() = %+v", cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := Validate(s, Run{Seed: 3}); err != nil {
 		t.Error(err)
 	}
-	if err := (Config{Zipf: 7}).Validate(); err == nil || !strings.Contains(err.Error(), "zipf: 7 out of range") {
-		t.Errorf("Config zipf 7: %v", err)
+	s.Zipf = 7
+	if _, err := New(s, Run{}); err == nil || !strings.Contains(err.Error(), "zipf: 7 out of range") {
+		t.Errorf("zipf 7: %v", err)
 	}
 }
