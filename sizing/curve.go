@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -450,11 +449,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			}
 		}
 	}
-	names := make([]string, 0, len(whatifs))
-	for t := range whatifs {
-		names = append(names, t)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(whatifs))
 	for _, name := range names {
 		to := whatifs[name]
 		ttl := append([]time.Duration(nil), st.TTL...)
