@@ -1,6 +1,7 @@
 package capacity
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -15,15 +16,7 @@ func AttachPrediction(c *result.Capacity, p *result.CapacityPrediction) {
 	if c == nil || p == nil {
 		return
 	}
-	slices.SortFunc(p.Curve, func(a, b result.SizingPoint) int {
-		switch {
-		case a.MaxMemoryBytes < b.MaxMemoryBytes:
-			return -1
-		case a.MaxMemoryBytes > b.MaxMemoryBytes:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(p.Curve, func(a, b result.SizingPoint) int { return cmp.Compare(a.MaxMemoryBytes, b.MaxMemoryBytes) })
 	c.Prediction = p
 	for i := range c.Steps {
 		st := &c.Steps[i]

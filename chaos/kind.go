@@ -3,8 +3,9 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,12 +255,7 @@ func isShared(name string) bool {
 // Kinds lists the registered kind names, sorted: the one list of fault
 // kinds (scenarios uses it for errors and did-you-mean hints).
 func Kinds() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(registry))
 }
 
 // TraitsOf returns the traits of kind, when it is registered.
@@ -280,12 +276,7 @@ func ParamOf(name string) (ParamType, bool) {
 
 // ParamNames lists every kind's parameter names, sorted.
 func ParamNames() []string {
-	out := make([]string, 0, len(paramTypes))
-	for n := range paramTypes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(paramTypes))
 }
 
 // ParamsOf lists the parameters kind declares, in its order (nil for an

@@ -118,15 +118,7 @@ func (t *WriteTracker) Observe(w Write) {
 	if !t.Active() {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for win := range t.windows {
-		if len(win.writes) >= maxTracked {
-			win.dropped++
-			continue
-		}
-		win.writes = append(win.writes, w)
-	}
+	inEveryWindow(t, func(win *window) (*[]Write, *uint64) { return &win.writes, &win.dropped }, w)
 }
 
 // ObserveRead records one read of a persistent-tier key in every open
@@ -141,15 +133,7 @@ func (t *WriteTracker) ObserveRead(key string, version uint32, found bool, at ti
 		return
 	}
 	r := Read{Key: key, Version: version, Found: found, Sent: at}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for win := range t.windows {
-		if len(win.reads) >= maxTracked {
-			win.droppedReads++
-			continue
-		}
-		win.reads = append(win.reads, r)
-	}
+	inEveryWindow(t, func(win *window) (*[]Read, *uint64) { return &win.reads, &win.droppedReads }, r)
 }
 
 // ObserveDelete records a delete of a persistent-tier key sent at sent and
@@ -160,15 +144,7 @@ func (t *WriteTracker) ObserveDelete(key string, sent, done time.Time) {
 	if !t.Active() {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for win := range t.windows {
-		if len(win.deletes) >= maxTracked {
-			win.dropped++
-			continue
-		}
-		win.deletes = append(win.deletes, Delete{Key: key, Sent: sent, Done: done})
-	}
+	inEveryWindow(t, func(win *window) (*[]Delete, *uint64) { return &win.deletes, &win.dropped }, Delete{Key: key, Sent: sent, Done: done})
 }
 
 // ObserveEviction records that Redis evicted key (a keyspace
@@ -178,14 +154,22 @@ func (t *WriteTracker) ObserveEviction(key string, at time.Time) {
 	if !t.Active() {
 		return
 	}
+	inEveryWindow(t, func(win *window) (*[]Eviction, *uint64) { return &win.evictions, &win.droppedEvictions }, Eviction{Key: key, At: at})
+}
+
+// inEveryWindow appends v to the list pick names in every open window; a
+// window whose list already holds maxTracked counts v in pick's dropped
+// counter instead, so memory stays bounded however long a fault lasts.
+func inEveryWindow[T any](t *WriteTracker, pick func(*window) (*[]T, *uint64), v T) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for win := range t.windows {
-		if len(win.evictions) >= maxTracked {
-			win.droppedEvictions++
+		list, dropped := pick(win)
+		if len(*list) >= maxTracked {
+			*dropped++
 			continue
 		}
-		win.evictions = append(win.evictions, Eviction{Key: key, At: at})
+		*list = append(*list, v)
 	}
 }
 

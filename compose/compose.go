@@ -9,7 +9,8 @@ package compose
 import (
 	"embed"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -50,12 +51,7 @@ func Bundle(target string) ([]string, error) {
 
 // Targets lists every target with files: the shapes and k8s.
 func Targets() []string {
-	out := make([]string, 0, len(bundles))
-	for t := range bundles {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(bundles))
 }
 
 // FileFor returns the compose file for a topology shape.
@@ -113,11 +109,7 @@ func Render(content []byte, s Server) []byte {
 		pol = "allkeys-lru"
 	}
 	args := "--maxmemory " + mm + " --maxmemory-policy " + pol
-	keys := make([]string, 0, len(s.Config))
-	for k := range s.Config {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Config))
 	for _, k := range keys {
 		args += " --" + k + " " + quoteArg(s.Config[k])
 	}

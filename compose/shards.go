@@ -3,7 +3,8 @@ package compose
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -156,11 +157,7 @@ func redisArgs(s Server) []string {
 	}
 	args := []string{"redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no",
 		"--maxmemory", mm, "--maxmemory-policy", pol}
-	keys := make([]string, 0, len(s.Config))
-	for k := range s.Config {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Config))
 	for _, k := range keys {
 		args = append(args, "--"+k, s.Config[k])
 	}

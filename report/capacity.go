@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -75,15 +76,7 @@ func capacityLoad(c *result.Capacity, v float64) string {
 
 func stepsByLoad(c *result.Capacity) []result.CapacityStep {
 	s := slices.Clone(c.Steps)
-	slices.SortStableFunc(s, func(a, b result.CapacityStep) int {
-		switch {
-		case a.Load < b.Load:
-			return -1
-		case a.Load > b.Load:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(s, func(a, b result.CapacityStep) int { return cmp.Compare(a.Load, b.Load) })
 	return s
 }
 

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"sort"
 	"strings"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -73,7 +72,7 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 		z.Scenario.Name, m.Commands, m.Ops, m.SampleRate, m.Events, m.Keys, m.Simulations, m.SimulateS)
 	c := z.Calibration
 	fmt.Fprintf(&b, "key cost from redis %s (%s):", c.RedisVersion, c.Source)
-	for _, t := range sizingKeys(c.Types) {
+	for _, t := range sortedKeys(c.Types) {
 		f := c.Types[t]
 		if f.Alloc {
 			fmt.Fprintf(&b, " %s its allocations %+.0f B;", t, f.A)
@@ -129,15 +128,6 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 	return err
 }
 
-func sizingKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // whatIfName labels a what-if: its tier, or "family NAME" for a family's
 // own TTL.
 func whatIfName(w result.SizingWhatIf) string {
@@ -164,7 +154,7 @@ func curveKeys(c []result.SizingPoint, of func(result.SizingPoint) map[string]fl
 			set[k] = true
 		}
 	}
-	return sizingKeys(set)
+	return sortedKeys(set)
 }
 
 // sizingChart draws hit rate (%) against maxmemory (MiB), one line per

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -314,13 +316,10 @@ func countsList(m map[string]uint64) string {
 	return strings.Join(parts, ", ")
 }
 
+// sortedKeys lists m's keys in order, so that every writer prints maps the
+// same way on every run.
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 func nameOr(s string) string {

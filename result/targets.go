@@ -2,7 +2,9 @@ package result
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -489,13 +491,10 @@ func faultEntryKey(f FaultReport) string {
 	return b.String()
 }
 
+// sortedKeys lists m's keys in order, so that a description reads the
+// same on every run.
 func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(m))
 }
 
 // RecordedSeconds is the length of the recorded phases, the window the

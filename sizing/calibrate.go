@@ -391,6 +391,16 @@ func usedMemoryOwn(ctx context.Context, c *redis.Client) (float64, error) {
 	return float64(u) - float64(info.TotalMemory), nil
 }
 
+// memoryAndKeys reads usedMemoryOwn and then keyCounts: what each end of a
+// calibration delta (before the keys get a TTL, after) takes.
+func memoryAndKeys(ctx context.Context, c *redis.Client) (mem, keys, volatile float64, err error) {
+	if mem, err = usedMemoryOwn(ctx, c); err != nil {
+		return 0, 0, 0, err
+	}
+	keys, volatile, err = keyCounts(ctx, c)
+	return mem, keys, volatile, err
+}
+
 // keyCounts is the keys of the connection's database and those with a TTL
 // (INFO keyspace).
 func keyCounts(ctx context.Context, c *redis.Client) (keys, volatile float64, err error) {
@@ -531,11 +541,7 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	}()
 	// used_memory less the writer's own buffers (its query buffer holds
 	// up to a pipeline's largest value when the delta is read).
-	before, err := usedMemoryOwn(ctx, c)
-	if err != nil {
-		return Fit{}, 0, err
-	}
-	keysBefore, volBefore, err := keyCounts(ctx, c)
+	before, keysBefore, volBefore, err := memoryAndKeys(ctx, c)
 	if err != nil {
 		return Fit{}, 0, err
 	}
@@ -591,11 +597,7 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 		return Fit{}, 0, err
 	}
 	sleep(300 * time.Millisecond)
-	withTTL, err := usedMemoryOwn(ctx, c)
-	if err != nil {
-		return Fit{}, 0, err
-	}
-	keysAfter, volAfter, err := keyCounts(ctx, c)
+	withTTL, keysAfter, volAfter, err := memoryAndKeys(ctx, c)
 	if err != nil {
 		return Fit{}, 0, err
 	}

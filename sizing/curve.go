@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,6 +225,20 @@ func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
 }
 
 // point turns a simulation into a curve point.
+// curveFigures reads one policy's computed curve (under ttl, nil: the
+// scenario's): its hit rate at the scenario's maxmemory (0 when the curve
+// has no point there) and the least maxmemory that reaches out's target,
+// whose search runs k more simulations.
+func (st *Setup) curveFigures(ctx context.Context, pol string, ttl []time.Duration, c []result.SizingPoint, out *result.Sizing, workers int) (at float64, needed *int64, k int, err error) {
+	for _, p := range c {
+		if p.MaxMemoryBytes == out.MaxMemoryBytes {
+			at = p.HitRate
+		}
+	}
+	needed, k, err = st.needed(ctx, pol, ttl, c, out.TargetHitRate, workers)
+	return at, needed, k, err
+}
+
 func (st *Setup) point(j *job) result.SizingPoint {
 	r := j.res
 	p := result.SizingPoint{MaxMemoryBytes: j.mem, HitRate: r.HitRate(), Tiers: map[string]float64{}, Families: map[string]float64{},
@@ -409,17 +422,12 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	for _, pol := range policies {
 		c := curves[pol]
 		sp := result.SizingPolicy{Policy: pol, Curve: c}
-		for _, p := range c {
-			if p.MaxMemoryBytes == out.MaxMemoryBytes {
-				sp.AtMaxMemory = p.HitRate
-			}
-		}
-		n, k, err := st.needed(ctx, pol, nil, c, out.TargetHitRate, workers)
-		if err != nil {
+		var k int
+		var err error
+		if sp.AtMaxMemory, sp.NeededBytes, k, err = st.curveFigures(ctx, pol, nil, c, out, workers); err != nil {
 			return nil, st, err
 		}
 		sims += k
-		sp.NeededBytes = n
 		out.Policies = append(out.Policies, sp)
 	}
 	if lru, ex := curves[AllKeysLRU], curves[ExactLRU]; len(lru) == len(ex) {
@@ -450,11 +458,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			}
 		}
 	}
-	names := make([]string, 0, len(whatifs))
-	for t := range whatifs {
-		names = append(names, t)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(whatifs))
 	for _, name := range names {
 		to := whatifs[name]
 		ttl := append([]time.Duration(nil), st.TTL...)
@@ -504,16 +508,13 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		var c []result.SizingPoint
 		for _, j := range wj {
 			c = append(c, st.point(j))
-			if j.mem == out.MaxMemoryBytes {
-				w.AtMaxMemory = j.res.HitRate()
-			}
 		}
-		n, k, err := st.needed(ctx, pol, ttl, c, out.TargetHitRate, workers)
-		if err != nil {
+		var k int
+		var err error
+		if w.AtMaxMemory, w.NeededBytes, k, err = st.curveFigures(ctx, pol, ttl, c, out, workers); err != nil {
 			return nil, st, err
 		}
 		sims += k
-		w.NeededBytes = n
 		out.WhatIfs = append(out.WhatIfs, w)
 	}
 	out.Method.Simulations = sims

@@ -264,30 +264,20 @@ func (d *contDeployment) Endpoints() Endpoints {
 }
 
 func (d *contDeployment) Nodes() []Node {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	out := make([]Node, len(d.nodes))
-	var wg sync.WaitGroup
-	for i, n := range d.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n.mu.Lock()
-			up, c, r := n.running && !n.paused, n.client, n.lastRole
-			n.mu.Unlock()
-			if up && c != nil {
-				if got, err := roleOf(ctx, c); err == nil {
-					r = got
-					n.mu.Lock()
-					n.lastRole = got
-					n.mu.Unlock()
-				}
+	return nodesAtOnce(d.nodes, time.Second, func(ctx context.Context, n *contNode) Node {
+		n.mu.Lock()
+		up, c, r := n.running && !n.paused, n.client, n.lastRole
+		n.mu.Unlock()
+		if up && c != nil {
+			if got, err := roleOf(ctx, c); err == nil {
+				r = got
+				n.mu.Lock()
+				n.lastRole = got
+				n.mu.Unlock()
 			}
-			out[i] = Node{Name: n.name, Addr: n.hostAddr(), Role: r}
-		}()
-	}
-	wg.Wait()
-	return out
+		}
+		return Node{Name: n.name, Addr: n.hostAddr(), Role: r}
+	})
 }
 
 func (d *contDeployment) Primary(ctx context.Context) (Node, error) {
@@ -361,68 +351,66 @@ func (d *contDeployment) Kill(ctx context.Context, name string) error {
 // answer SHUTDOWN and Docker refuses to kill a paused container. timeout
 // > 0 bounds act and the wait together.
 func (d *contDeployment) halt(ctx context.Context, name, verb string, timeout time.Duration, act func(context.Context, *contNode) error) error {
+	return d.withOp(name, func(n *contNode) error {
+		n.mu.Lock()
+		running, paused := n.running, n.paused
+		n.mu.Unlock()
+		if !running {
+			return nil
+		}
+		if paused {
+			if err := d.resumeLocked(ctx, n); err != nil {
+				return err
+			}
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		if err := act(ctx, n); err != nil {
+			return err
+		}
+		if err := d.waitExited(ctx, n); err != nil {
+			return fmt.Errorf("topology: %s %s: %w", verb, name, err)
+		}
+		d.markDown(n)
+		return nil
+	})
+}
+
+// withOp runs fn on the named node holding the node's operation lock, so
+// that stop, start, pause and resume of one container never interleave.
+func (d *contDeployment) withOp(name string, fn func(*contNode) error) error {
 	n, err := d.node(name)
 	if err != nil {
 		return err
 	}
 	n.op.Lock()
 	defer n.op.Unlock()
-	n.mu.Lock()
-	running, paused := n.running, n.paused
-	n.mu.Unlock()
-	if !running {
-		return nil
-	}
-	if paused {
-		if err := d.resumeLocked(ctx, n); err != nil {
-			return err
-		}
-	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	if err := act(ctx, n); err != nil {
-		return err
-	}
-	if err := d.waitExited(ctx, n); err != nil {
-		return fmt.Errorf("topology: %s %s: %w", verb, name, err)
-	}
-	d.markDown(n)
-	return nil
+	return fn(n)
 }
 
 // Start starts the container again; Docker maps a new host port, which
 // Endpoints and Nodes report from then on.
 func (d *contDeployment) Start(ctx context.Context, name string) error {
-	n, err := d.node(name)
-	if err != nil {
-		return err
-	}
-	n.op.Lock()
-	defer n.op.Unlock()
-	n.mu.Lock()
-	running := n.running
-	n.mu.Unlock()
-	if running {
-		return nil
-	}
-	if err := n.c.Start(ctx); err != nil {
-		return envErr("restart container "+name, err)
-	}
-	return d.connect(ctx, n)
+	return d.withOp(name, func(n *contNode) error {
+		n.mu.Lock()
+		running := n.running
+		n.mu.Unlock()
+		if running {
+			return nil
+		}
+		if err := n.c.Start(ctx); err != nil {
+			return envErr("restart container "+name, err)
+		}
+		return d.connect(ctx, n)
+	})
 }
 
 // Pause freezes the container's processes (docker pause, the cgroup freezer).
 func (d *contDeployment) Pause(ctx context.Context, name string) error {
-	n, err := d.node(name)
-	if err != nil {
-		return err
-	}
-	n.op.Lock()
-	defer n.op.Unlock()
-	return d.pauseLocked(ctx, n)
+	return d.withOp(name, func(n *contNode) error { return d.pauseLocked(ctx, n) })
 }
 
 func (d *contDeployment) pauseLocked(ctx context.Context, n *contNode) error {
@@ -438,30 +426,20 @@ func (d *contDeployment) pauseLocked(ctx context.Context, n *contNode) error {
 
 // PauseFor pauses the container and unpauses it after dur.
 func (d *contDeployment) PauseFor(ctx context.Context, name string, dur time.Duration) error {
-	n, err := d.node(name)
-	if err != nil {
-		return err
-	}
-	n.op.Lock()
-	defer n.op.Unlock()
-	if err := d.pauseLocked(ctx, n); err != nil {
-		return err
-	}
-	n.mu.Lock()
-	n.resume = time.AfterFunc(dur, func() { _ = d.Resume(context.Background(), name) })
-	n.mu.Unlock()
-	return nil
+	return d.withOp(name, func(n *contNode) error {
+		if err := d.pauseLocked(ctx, n); err != nil {
+			return err
+		}
+		n.mu.Lock()
+		n.resume = time.AfterFunc(dur, func() { _ = d.Resume(context.Background(), name) })
+		n.mu.Unlock()
+		return nil
+	})
 }
 
 // Resume unpauses the container.
 func (d *contDeployment) Resume(ctx context.Context, name string) error {
-	n, err := d.node(name)
-	if err != nil {
-		return err
-	}
-	n.op.Lock()
-	defer n.op.Unlock()
-	return d.resumeLocked(ctx, n)
+	return d.withOp(name, func(n *contNode) error { return d.resumeLocked(ctx, n) })
 }
 
 func (d *contDeployment) resumeLocked(ctx context.Context, n *contNode) error {

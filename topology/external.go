@@ -274,31 +274,21 @@ func (d *extDeployment) Endpoints() Endpoints {
 }
 
 func (d *extDeployment) Nodes() []Node {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	out := make([]Node, len(d.nodes))
-	var wg sync.WaitGroup
-	for i, n := range d.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := n.role
-			if r != RoleSentinel {
+	return nodesAtOnce(d.nodes, 2*time.Second, func(ctx context.Context, n *extNode) Node {
+		r := n.role
+		if r != RoleSentinel {
+			n.mu.Lock()
+			r = n.lastRole
+			n.mu.Unlock()
+			if got, err := roleOf(ctx, n.client); err == nil {
+				r = got
 				n.mu.Lock()
-				r = n.lastRole
+				n.lastRole = got
 				n.mu.Unlock()
-				if got, err := roleOf(ctx, n.client); err == nil {
-					r = got
-					n.mu.Lock()
-					n.lastRole = got
-					n.mu.Unlock()
-				}
 			}
-			out[i] = Node{Name: n.name, Addr: n.addr, Role: r}
-		}()
-	}
-	wg.Wait()
-	return out
+		}
+		return Node{Name: n.name, Addr: n.addr, Role: r}
+	})
 }
 
 func (d *extDeployment) Primary(ctx context.Context) (Node, error) {

@@ -73,3 +73,23 @@ func keepLogs[N any](dir string, spec Spec, timeout time.Duration, nodes []N, sa
 	}
 	return nil
 }
+
+// nodesAtOnce asks every node at the same time, within timeout together,
+// so that Nodes on a deployment with a stopped or paused node takes one
+// timeout, not one per node. one must not fail: a node it cannot reach
+// reports its last known role.
+func nodesAtOnce[N any](nodes []N, timeout time.Duration, one func(context.Context, N) Node) []Node {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out := make([]Node, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = one(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return out
+}

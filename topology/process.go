@@ -414,19 +414,9 @@ func (d *procDeployment) Endpoints() Endpoints {
 
 // Nodes lists the nodes with their roles as of now.
 func (d *procDeployment) Nodes() []Node {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	out := make([]Node, len(d.nodes))
-	var wg sync.WaitGroup
-	for i, n := range d.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = Node{Name: n.name, Addr: n.addr(), Role: d.currentRole(ctx, n)}
-		}()
-	}
-	wg.Wait()
-	return out
+	return nodesAtOnce(d.nodes, time.Second, func(ctx context.Context, n *procNode) Node {
+		return Node{Name: n.name, Addr: n.addr(), Role: d.currentRole(ctx, n)}
+	})
 }
 
 // currentRole asks a data node for its role, falling back to the last known.

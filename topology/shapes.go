@@ -405,31 +405,32 @@ func primaryByRole(ctx context.Context, clients []*redis.Client) (string, error)
 
 // primaryBySentinel asks every sentinel and takes the majority answer.
 func primaryBySentinel(ctx context.Context, sentinels []*redis.Client, master string) (string, error) {
-	votes := map[string]int{}
-	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, s := range sentinels {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, err := masterAddr(ctx, s, master)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			votes[a]++
-		}()
-	}
-	wg.Wait()
-	return majority(votes, errs)
+	return majorityOf(ctx, sentinels, func(ctx context.Context, s *redis.Client) (string, error) {
+		return masterAddr(ctx, s, master)
+	})
 }
 
 // primaryByCluster asks every node which primary serves slot 0 and takes the
 // majority answer, since gossip reaches nodes at different times.
 func primaryByCluster(ctx context.Context, clients []*redis.Client) (string, error) {
+	return majorityOf(ctx, clients, func(ctx context.Context, c *redis.Client) (string, error) {
+		slots, err := c.ClusterSlots(ctx).Result()
+		if err != nil {
+			return "", fmt.Errorf("CLUSTER SLOTS on %s: %w", c.Options().Addr, err)
+		}
+		for _, s := range slots {
+			if s.Start <= 0 && 0 <= s.End && len(s.Nodes) > 0 {
+				return s.Nodes[0].Addr, nil
+			}
+		}
+		return "", fmt.Errorf("%s: slot 0 is not served", c.Options().Addr)
+	})
+}
+
+// majorityOf asks every client at once which address is the primary and
+// returns the most named one (see majority); the clients' errors only
+// when none answered.
+func majorityOf(ctx context.Context, clients []*redis.Client, ask func(context.Context, *redis.Client) (string, error)) (string, error) {
 	votes := map[string]int{}
 	var errs []error
 	var mu sync.Mutex
@@ -438,20 +439,14 @@ func primaryByCluster(ctx context.Context, clients []*redis.Client) (string, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			slots, err := c.ClusterSlots(ctx).Result()
+			a, err := ask(ctx, c)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("CLUSTER SLOTS on %s: %w", c.Options().Addr, err))
+				errs = append(errs, err)
 				return
 			}
-			for _, s := range slots {
-				if s.Start <= 0 && 0 <= s.End && len(s.Nodes) > 0 {
-					votes[s.Nodes[0].Addr]++
-					return
-				}
-			}
-			errs = append(errs, fmt.Errorf("%s: slot 0 is not served", c.Options().Addr))
+			votes[a]++
 		}()
 	}
 	wg.Wait()

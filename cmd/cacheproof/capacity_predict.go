@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/cacheproof/cacheproof/capacity"
 	"github.com/cacheproof/cacheproof/result"
@@ -59,24 +56,13 @@ func (p *capacityPredictor) predict(ctx context.Context, sc *scenarios.Scenario,
 		}
 	}
 	slices.Sort(at)
-	o := sizing.Options{Policies: []string{policy}, At: at, Points: 16, WhatIfs: map[string]time.Duration{},
-		Cal: sizing.CalibrateOptions{RedisServer: p.redisServer}, Connections: p.clients}
-	if dir, err := os.UserCacheDir(); err == nil {
-		o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
-	}
 	if !p.quiet {
 		fmt.Fprintf(p.stderr, "predicting the hit rate of %s at %d sizes with %s (cacheproof size)\n", sc.Name, len(at), policy)
 	}
-	z, _, err := sizing.Compute(ctx, sc, o)
+	z, pc, err := simulatePolicy(ctx, sc, policy, at, p.redisServer, p.clients)
 	if err != nil {
 		note("failed: %v", err)
 		return
 	}
-	pr := &result.CapacityPrediction{Policy: policy, WorkingSetBytes: z.WorkingSetBytes, Notes: z.Notes}
-	for _, pc := range z.Policies {
-		if pc.Policy == policy {
-			pr.Curve = pc.Curve
-		}
-	}
-	capacity.AttachPrediction(c, pr)
+	capacity.AttachPrediction(c, &result.CapacityPrediction{Policy: policy, WorkingSetBytes: z.WorkingSetBytes, Notes: z.Notes, Curve: pc.Curve})
 }

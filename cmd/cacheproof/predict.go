@@ -10,6 +10,7 @@ import (
 
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
+	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/sizing"
 )
 
@@ -40,30 +41,19 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 	case len(sc.Faults) > 0:
 		note("made without the scenario's faults: the simulation knows no restarts or outages")
 	}
-	o := sizing.Options{Policies: []string{policy}, At: []int64{mem}, Points: 16, WhatIfs: map[string]time.Duration{},
-		Cal: sizing.CalibrateOptions{RedisServer: c.f.redisServer}}
-	if dir, err := os.UserCacheDir(); err == nil {
-		o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
-	}
-	// Redis's base holds the connections the run really had open (a run
-	// that was not starved opens fewer than every pool's max_conns).
-	o.Connections = recordedClients(res)
 	if !c.f.quiet {
 		fmt.Fprintf(c.stderr, "predicting the hit rate of %s at %s %s (cacheproof size)\n", sc.Name, report.MB(float64(mem)), policy)
 	}
-	z, _, err := sizing.Compute(ctx, sc, o)
+	// Redis's base holds the connections the run really had open (a run
+	// that was not starved opens fewer than every pool's max_conns).
+	z, pc, err := simulatePolicy(ctx, sc, policy, []int64{mem}, c.f.redisServer, recordedClients(res))
 	if err != nil {
 		note("failed: %v", err)
 		return
 	}
 	p := &result.Prediction{Policy: policy, MaxMemoryBytes: mem, Measured: res.Cache.HitRate, TargetHitRate: z.TargetHitRate,
-		WorkingSetBytes: z.WorkingSetBytes, Notes: z.Notes}
-	for _, pc := range z.Policies {
-		if pc.Policy != policy {
-			continue
-		}
-		p.Curve, p.NeededBytes, p.Predicted = pc.Curve, pc.NeededBytes, pc.AtMaxMemory
-	}
+		WorkingSetBytes: z.WorkingSetBytes, Notes: z.Notes,
+		Curve: pc.Curve, NeededBytes: pc.NeededBytes, Predicted: pc.AtMaxMemory}
 	p.DiffPoints = 100 * (p.Measured - p.Predicted)
 	if res.Cache.LookupErrors > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("the measured hit rate counts %d lookup errors as misses (answered hit rate %.2f%%); the simulation has none",
@@ -73,6 +63,36 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 	if !c.f.quiet {
 		fmt.Fprintln(c.stderr, report.PredictionText(p))
 	}
+}
+
+// simulatePolicy is `cacheproof size`'s simulation of sc for one policy
+// at the sizes at, as run --predict and capacity's maxmemory sweep both
+// make it: a 16-point curve, no TTL what-ifs, the calibration cached where
+// size keeps it, Redis's base holding conns connections. pc is the
+// policy's row (zero when the report has none).
+func simulatePolicy(ctx context.Context, sc *scenarios.Scenario, policy string, at []int64, redisServer string, conns int) (z *result.Sizing, pc result.SizingPolicy, err error) {
+	o := sizing.Options{Policies: []string{policy}, At: at, Points: 16, WhatIfs: map[string]time.Duration{},
+		Cal: sizing.CalibrateOptions{RedisServer: redisServer, CacheDir: sizingCacheDir()}, Connections: conns}
+	z, _, err = sizing.Compute(ctx, sc, o)
+	if err != nil {
+		return nil, pc, err
+	}
+	for _, p := range z.Policies {
+		if p.Policy == policy {
+			pc = p
+		}
+	}
+	return z, pc, nil
+}
+
+// sizingCacheDir is where size keeps its calibrations between runs ("":
+// the user has no cache folder, calibrate every time).
+func sizingCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "cacheproof", "sizing")
 }
 
 // recordedClients is the mean of INFO connected_clients over the recorded

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -143,9 +141,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		o.WhatIfs[tier] = dur
 	}
 	if !f.noCache {
-		if dir, err := os.UserCacheDir(); err == nil {
-			o.Cal.CacheDir = filepath.Join(dir, "cacheproof", "sizing")
-		}
+		o.Cal.CacheDir = sizingCacheDir()
 	}
 
 	sc, code := f.resolveScenario(stderr)
