@@ -404,7 +404,11 @@ faults:
 		t.Fatalf("interrupted %v, faults %+v", res.Interrupted, res.Faults)
 	}
 	f := res.Faults[0]
-	if f.EndS > 5 || !strings.Contains(strings.Join(f.Notes, ";"), "ended early") {
+	// Planned to end at 16 s; the interrupt at 2.5 s ends it once the
+	// in-flight commands drain (the drain stage ends faults), which takes
+	// seconds on a loaded machine (6.4 s seen at load average 10): well
+	// before its planned end is what "ended early" means.
+	if f.EndS > 12 || !strings.Contains(strings.Join(f.Notes, ";"), "ended early") {
 		t.Errorf("fault not ended early: %.2f..%.2f %q", f.StartS, f.EndS, f.Notes)
 	}
 	if f.ErrorsByKind["readonly"] == 0 {
