@@ -155,9 +155,9 @@ type Family struct {
 	// Weight is the family's share of the application's commands,
 	// WriteShare the share of those that write (refills and deletes
 	// excluded) and DeleteShare the share that delete.
-	Weight      float64 `json:"weight"`
-	WriteShare  float64 `json:"write_share"`
-	DeleteShare float64 `json:"delete_share"`
+	Weight      float64  `json:"weight"`
+	WriteShare  float64  `json:"write_share"`
+	DeleteShare float64  `json:"delete_share"`
 	HitRate     float64  `json:"hit_rate"`
 	Notes       []string `json:"notes,omitempty"`
 
