@@ -3,6 +3,8 @@ package profile
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -151,20 +153,6 @@ func (p *Profile) keyspaceOf(f *Family, elapsed time.Duration) {
 	if f.TTL.TTL <= 0 {
 		why = "its keys never expire"
 	}
-	if w := p.Observation.Duration.Seconds(); p.CacheAge > 0 && len(f.counts) > 0 && w > 0 {
-		// The cache's age is known and the reads were watched: the ids
-		// are a hot set read again and again and a tail of ids read about
-		// once each (a new user's key, a one-off lookup), sized so that
-		// the history touches as many ids as are cached and the window
-		// as many as it read.
-		if pop, n, ok := hotTail(f.Keys, float64(len(f.counts)), float64(f.Reads)/w, p.Prefill.Seconds(), w); ok {
-			pop.Reads, pop.Distinct = f.Popularity.Reads, f.Popularity.Distinct
-			f.Popularity, f.Keyspace = pop, n
-			f.KeyspaceBy = fmt.Sprintf("growth: %s; %.0f cached keys after %s of history and %d ids read in the %s window (%.1f reads/s) mean a hot set of %.0f ids with %.1f %% of the reads and a tail of ids read about once, %.0f in all",
-				why, f.Keys, p.Prefill, len(f.counts), p.Observation.Duration, float64(f.Reads)/w, pop.HotFraction*n, 100*pop.HotShare, n)
-			return
-		}
-	}
 	ks, grown := f.Keys, false
 	for range 4 {
 		n, ok := grownKeyspace(f.Keys, lambda, p.Prefill, f.Popularity, m)
@@ -189,6 +177,54 @@ func (p *Profile) keyspaceOf(f *Family, elapsed time.Duration) {
 		f.KeyspaceBy = fmt.Sprintf("the observed reads' distinct ids (%d, above %.0f cached keys): %s", d, f.Keys, why)
 		f.refit(d)
 	}
+	if w := p.Observation.Duration.Seconds(); p.CacheAge > 0 && len(f.counts) > 0 && w > 0 {
+		// The other shape a growing family takes: a hot set read again
+		// and again and a tail of ids read about once each (a new user's
+		// key, a one-off lookup), sized so that the history touches as
+		// many ids as are cached and the window as many as it read. It
+		// is kept when the window's reads, rank by rank, look more like
+		// it than like the popularity fitted above (a zipf over a fixed
+		// set of ids reads its head far more than a hot set does).
+		counts := countsOf(f.counts)
+		pop, n, ok := hotTail(f.Keys, float64(len(counts)), float64(f.Reads)/w, p.Prefill.Seconds(), w)
+		if ok && popDistance(pop, int(n), counts) < popDistance(f.Popularity, int(f.Keyspace), counts) {
+			pop.Reads, pop.Distinct = f.Popularity.Reads, f.Popularity.Distinct
+			pop.Err = popDistance(pop, int(n), counts)
+			f.Popularity, f.Keyspace = pop, n
+			f.KeyspaceBy = fmt.Sprintf("growth: %s; %.0f cached keys after %s of history and %d ids read in the %s window (%.1f reads/s) mean a hot set of %.0f ids with %.1f %% of the reads and a tail of ids read about once, %.0f in all",
+				why, f.Keys, p.Prefill, len(counts), p.Observation.Duration, float64(f.Reads)/w, pop.HotFraction*n, 100*pop.HotShare, n)
+		}
+	}
+}
+
+// popDistance is how far the observed read counts are from draws of the
+// same number over n ids by pop (curveDistance, over three draws).
+func popDistance(pop ZipfFit, n int, counts []int) float64 {
+	m := 0
+	for _, c := range counts {
+		m += c
+	}
+	n = max(n, 1)
+	var d float64
+	for rep := range 3 {
+		var sim []int
+		switch pop.Kind {
+		case "zipf":
+			sim = simulateCounts(min(n, 2_000_000), pop.Exponent, m, uint64(rep+1))
+		case "hotspot":
+			sim = simulateHotspot(n, pop.HotFraction, pop.HotShare, m, uint64(rep+1))
+		default:
+			sim = simulateCounts(min(n, 2_000_000), 0, m, uint64(rep+1))
+		}
+		d += curveDistance(countsSorted(counts), sim)
+	}
+	return d / 3
+}
+
+func countsSorted(c []int) []int {
+	out := slices.Clone(c)
+	sort.Sort(sort.Reverse(sort.IntSlice(out)))
+	return out
 }
 
 // refit fits the observed reads' popularity again over a key space of n

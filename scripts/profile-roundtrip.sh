@@ -84,7 +84,11 @@ if fams:
         n = v["hits"] + v["misses"]
         if n == 0:
             continue
-        cell = lambda pt: "n/a" if name not in pt.get("families", {}) else f"{100*pt['families'][name]:.1f} %"
+        def cell(pt):
+            fs = pt.get("families", {})
+            # a profiled family is named after its pattern: page:{id}:html is page_html
+            key = name if name in fs else next((k for k in sorted(fs) if k.startswith(name + "_")), None)
+            return "n/a" if key is None else f"{100*fs[key]:.1f} %"
         print(f"{name:20} {n:8d} {100*v['hit_rate']:8.1f} % {cell(po):>11} {cell(pp):>11}")
 fmt = lambda x: "n/a" if x is None else f"{100*x:.2f} %"
 diff = lambda x: "" if x is None else f" ({100*(x-measured):+.2f} points)"
