@@ -100,11 +100,25 @@ func (p *Profile) cacheAge(elapsed time.Duration) {
 		p.PrefillBy = "twice the longest TTL, at least 10 minutes and at most an hour: every family with a TTL has turned over, so the cache is older than its TTLs by an unknown time"
 		return
 	}
-	p.Prefill = min(p.CacheAge.Round(time.Second)+time.Second, maxPrefill)
-	p.PrefillBy = fmt.Sprintf("the cache's age, %s (the oldest sampled key, of %s; a family whose TTL has not run out says the cache is about that old): the run starts from a cache as old", p.CacheAge.Round(time.Second), p.CacheAgeBy)
-	if p.CacheAge > maxPrefill {
+	// The oldest key was read at the sample, elapsed after the window
+	// opened: the cache was that much younger when the server's figures
+	// (its hit rate, the observed reads) began.
+	p.Prefill = min(max(p.CacheAge-elapsed, 0).Round(time.Second), maxPrefill)
+	p.PrefillBy = fmt.Sprintf("the cache's age when the profile's window opened, %s (the oldest sampled key, of %s, was %s old at the sample; a family whose TTL has not run out says the cache is about that old): the run's recorded phase starts from a cache as old",
+		p.Prefill, p.CacheAgeBy, p.CacheAge.Round(time.Second))
+	if p.CacheAge-elapsed > maxPrefill {
 		p.PrefillBy += fmt.Sprintf(", at most %s (families still growing are fitted to that much history)", maxPrefill)
 	}
+}
+
+// history is how long the cache had been filling when its keys were
+// counted: its age at the sample (the prefill and the profile's watch),
+// or the prefill when the age is unknown.
+func (p *Profile) history(elapsed time.Duration) time.Duration {
+	if p.CacheAge > 0 {
+		return min(p.CacheAge, maxPrefill+elapsed)
+	}
+	return p.Prefill
 }
 
 // keyspaceOf sets the key space the scenario draws the family's ids from
@@ -155,7 +169,7 @@ func (p *Profile) keyspaceOf(f *Family, elapsed time.Duration) {
 	}
 	ks, grown := f.Keys, false
 	for range 4 {
-		n, ok := grownKeyspace(f.Keys, lambda, p.Prefill, f.Popularity, m)
+		n, ok := grownKeyspace(f.Keys, lambda, p.history(elapsed), f.Popularity, m)
 		if !ok {
 			break
 		}
@@ -168,9 +182,9 @@ func (p *Profile) keyspaceOf(f *Family, elapsed time.Duration) {
 	}
 	if grown {
 		f.Keyspace, f.KeyspaceBy = ks, fmt.Sprintf("growth: %s; %.0f cached keys after %s of history at %.1f commands/s mean about %.0f ids, the rest not read yet",
-			why, f.Keys, p.Prefill, lambda, ks)
+			why, f.Keys, p.history(elapsed).Round(time.Second), lambda, ks)
 	} else {
-		f.KeyspaceBy = fmt.Sprintf("cached keys (DBSIZE share): %s, and every id is read within %s of history", why, p.Prefill)
+		f.KeyspaceBy = fmt.Sprintf("cached keys (DBSIZE share): %s, and every id is read within %s of history", why, p.history(elapsed).Round(time.Second))
 	}
 	if d := f.Popularity.Distinct; len(f.counts) > 0 && float64(d) > f.Keyspace {
 		f.Keyspace = float64(d)
@@ -186,13 +200,13 @@ func (p *Profile) keyspaceOf(f *Family, elapsed time.Duration) {
 		// it than like the popularity fitted above (a zipf over a fixed
 		// set of ids reads its head far more than a hot set does).
 		counts := countsOf(f.counts)
-		pop, n, ok := hotTail(f.Keys, float64(len(counts)), float64(f.Reads)/w, p.Prefill.Seconds(), w)
+		pop, n, ok := hotTail(f.Keys, float64(len(counts)), float64(f.Reads)/w, p.history(elapsed).Seconds(), w)
 		if ok && popDistance(pop, int(n), counts) < popDistance(f.Popularity, int(f.Keyspace), counts) {
 			pop.Reads, pop.Distinct = f.Popularity.Reads, f.Popularity.Distinct
 			pop.Err = popDistance(pop, int(n), counts)
 			f.Popularity, f.Keyspace = pop, n
 			f.KeyspaceBy = fmt.Sprintf("growth: %s; %.0f cached keys after %s of history and %d ids read in the %s window (%.1f reads/s) mean a hot set of %.0f ids with %.1f %% of the reads and a tail of ids read about once, %.0f in all",
-				why, f.Keys, p.Prefill, len(counts), p.Observation.Duration, float64(f.Reads)/w, pop.HotFraction*n, 100*pop.HotShare, n)
+				why, f.Keys, p.history(elapsed).Round(time.Second), len(counts), p.Observation.Duration, float64(f.Reads)/w, pop.HotFraction*n, 100*pop.HotShare, n)
 		}
 	}
 }

@@ -99,8 +99,8 @@ func TestGrownKeyspaceRecoversIDs(t *testing.T) {
 
 // The cache's age is its oldest key's in a family whose TTL has not run
 // out; a TTL shorter than that age (or than the profile's own watch) has
-// turned over whatever its oldest sampled key says; the prefill replays
-// the age.
+// turned over whatever its oldest sampled key says; the history before
+// the recorded phase is the age when the profile's window opened.
 func TestCacheAgeAndShortTTLs(t *testing.T) {
 	fam := func(name string, ttl time.Duration, oldest time.Duration) Family {
 		return Family{Name: name, Placeholders: 1, Sampled: 100, TTL: TTLFit{TTL: ttl, MinMs: (ttl - oldest).Milliseconds()}}
@@ -112,8 +112,10 @@ func TestCacheAgeAndShortTTLs(t *testing.T) {
 		fam("profile", 5*time.Minute, 299*time.Second),
 	}}
 	p.cacheAge(40 * time.Second)
-	if p.CacheAge != 10*time.Minute+35*time.Second || p.CacheAgeBy != "avatar" || p.Prefill != 10*time.Minute+36*time.Second {
-		t.Errorf("cache age %s (by %s), prefill %s: want 10m35s by avatar, prefill 10m36s", p.CacheAge, p.CacheAgeBy, p.Prefill)
+	// The window opened 40 s before the sample: 9m55s of history before
+	// the recorded phase.
+	if p.CacheAge != 10*time.Minute+35*time.Second || p.CacheAgeBy != "avatar" || p.Prefill != 9*time.Minute+55*time.Second {
+		t.Errorf("cache age %s (by %s), prefill %s: want 10m35s by avatar, prefill 9m55s", p.CacheAge, p.CacheAgeBy, p.Prefill)
 	}
 	for _, f := range p.Families {
 		want := f.Name == "ratelimit" || f.Name == "profile"

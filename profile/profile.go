@@ -81,9 +81,10 @@ type Profile struct {
 	// the family it was read from.
 	CacheAge   time.Duration `json:"cache_age"`
 	CacheAgeBy string        `json:"cache_age_by,omitempty"`
-	// Prefill is the history the written scenario replays before its run
-	// (the cache's age when known, so the scenario starts from a cache of
-	// the same age), and PrefillBy why.
+	// Prefill is the history before the written scenario's recorded
+	// phase, its prefill and warm-up together (the cache's age when the
+	// profile's window opened, when known, so the recorded phase starts
+	// from a cache of that age), and PrefillBy why.
 	Prefill   time.Duration `json:"prefill"`
 	PrefillBy string        `json:"prefill_by"`
 	// oldestKey is the oldest sampled key's age over the families with

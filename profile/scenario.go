@@ -69,7 +69,13 @@ func (p *Profile) Scenario(o ScenarioOptions) ([]byte, error) {
 	w("  commands_per_user_per_minute: %s   # %.1f commands/s measured\n", trimFloat(cpm, 4), rate)
 	w("  catalogue: none\n  instances: 1\n")
 	prefill, by := p.Prefill, p.PrefillBy
-	if prefill <= 0 {
+	switch {
+	case p.CacheAge > 0:
+		// The warm-up runs on the cache too: the recorded phase starts
+		// at the age the profile's window opened at.
+		prefill = max(prefill-o.Warmup, 0)
+		by += fmt.Sprintf(", less the %s warm-up", o.Warmup)
+	case prefill <= 0:
 		prefill, by = prefillFor(p.families()), "twice the longest TTL, at least 10 minutes and at most an hour"
 	}
 	w("  prefill: %s   # %s\n", prefill, by)
