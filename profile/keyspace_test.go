@@ -218,3 +218,81 @@ func TestHotTailUnderChurn(t *testing.T) {
 			len(seen), len(inWindow), pop, n, pop.HotFraction*n, ok, 1-arrive/lambda, active)
 	}
 }
+
+// A growing family takes the shape its window's reads look like: users'
+// own keys under session churn a hot set and a tail of new ids, a zipf
+// over a fixed set of ids its zipf over a key space near the ids'.
+func TestGrowingFamilyShape(t *testing.T) {
+	const age, window = 636.0, 30.0
+	grow := func(next func(r *rand.Rand) int, lambda float64) *Family {
+		r := rand.New(rand.NewPCG(4, 2))
+		seen := map[int]bool{}
+		f := &Family{Name: "f", Placeholders: 1, Sampled: 100, counts: map[string]int{}}
+		for now := 0.0; now < age; now += r.ExpFloat64() / lambda {
+			id := next(r)
+			if id < 0 {
+				continue
+			}
+			seen[id] = true
+			if now > age-window {
+				f.counts[itoa(id)]++
+				f.Reads++
+			}
+		}
+		f.Keys = float64(len(seen))
+		f.Weight = 1
+		z := fitZipfJoint(countsOf(f.counts), len(seen))
+		f.Popularity = fitHotspot(z, countsOf(f.counts), z.Keyspace)
+		p := &Profile{OpsPerSec: lambda, CacheAge: age * time.Second, Prefill: (age - window) * time.Second, Observation: Observation{Duration: window * time.Second}}
+		p.keyspaceOf(f, window*time.Second)
+		return f
+	}
+	// 300 active users, one replaced every 2 s (a negative draw is an
+	// arrival), 30 reads a second.
+	set := make([]int, 300)
+	for i := range set {
+		set[i] = i
+	}
+	next := 300
+	churn := grow(func(r *rand.Rand) int {
+		if r.Float64() < 0.5/30.5 {
+			set[r.IntN(len(set))] = next
+			next++
+			return -1
+		}
+		return set[r.IntN(len(set))]
+	}, 30.5)
+	if churn.Popularity.Kind != "hotspot" || churn.Popularity.HotShare < 0.97 {
+		t.Errorf("session churn: %+v over %.0f ids (%s)", churn.Popularity, churn.Keyspace, churn.KeyspaceBy)
+	}
+	t.Logf("churn: %+v over %.0f", churn.Popularity, churn.Keyspace)
+	zipf := grow(workloadZipf(3000, 0.9), 40)
+	t.Logf("zipf: %+v over %.0f", zipf.Popularity, zipf.Keyspace)
+	if zipf.Popularity.Kind != "zipf" || math.Abs(zipf.Keyspace-3000) > 600 {
+		t.Errorf("zipf 0.9 over 3,000 ids: %+v over %.0f ids (%s)", zipf.Popularity, zipf.Keyspace, zipf.KeyspaceBy)
+	}
+}
+
+// workloadZipf draws ids the way the workload does (rank k with weight
+// k^-s), by inversion of the cumulative weights.
+func workloadZipf(n int, s float64) func(r *rand.Rand) int {
+	cdf := make([]float64, n)
+	acc := 0.0
+	for k := range n {
+		acc += math.Pow(float64(k+1), -s)
+		cdf[k] = acc
+	}
+	return func(r *rand.Rand) int {
+		u := r.Float64() * acc
+		lo, hi := 0, n-1
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if cdf[mid] < u {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return lo
+	}
+}
