@@ -24,9 +24,6 @@ import (
 
 // WriteCapacityJSON writes c as indented JSON; nil lists are written as [].
 func WriteCapacityJSON(w io.Writer, c *result.Capacity) error {
-	if c == nil {
-		return fmt.Errorf("write capacity json: nil result")
-	}
 	cc := *c
 	if cc.Steps == nil {
 		cc.Steps = []result.CapacityStep{}
@@ -427,9 +424,6 @@ var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap
 // WriteCapacityHTML writes capacity.html: one self-contained page, the
 // run report's styles and SVG charts.
 func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
-	if c == nil {
-		return fmt.Errorf("write capacity html: nil result")
-	}
 	head, foot, err := capacityPage(c).frame()
 	if err != nil {
 		return fmt.Errorf("write capacity html: %w", err)

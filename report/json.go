@@ -17,9 +17,6 @@ import (
 // configuration are redacted again here as a last line of defence: a report
 // is shared far more widely than a scenario file.
 func WriteJSON(w io.Writer, r *result.Result) error {
-	if r == nil {
-		return fmt.Errorf("write json report: nil result")
-	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

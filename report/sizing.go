@@ -20,9 +20,6 @@ import (
 
 // WriteSizingJSON writes z as indented JSON; nil lists are written as [].
 func WriteSizingJSON(w io.Writer, z *result.Sizing) error {
-	if z == nil {
-		return fmt.Errorf("write sizing json: nil result")
-	}
 	zz := *z
 	if zz.Policies == nil {
 		zz.Policies = []result.SizingPolicy{}
@@ -296,9 +293,6 @@ var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`
 // WriteSizingHTML writes sizing.html: one self-contained page with the
 // run report's styles and SVG charts.
 func WriteSizingHTML(w io.Writer, z *result.Sizing) error {
-	if z == nil {
-		return fmt.Errorf("write sizing html: nil result")
-	}
 	head, foot, err := sizingPage(z).frame()
 	if err != nil {
 		return fmt.Errorf("write sizing html: %w", err)
