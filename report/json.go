@@ -110,21 +110,28 @@ func normalized(r *result.Result) *result.Result {
 	c.Origin = nonNilMap(c.Origin)
 	c.Phases = nonNil(c.Phases)
 	c.Notes = nonNil(c.Notes)
-	c.Timeline = make([]result.TimelineRow, len(r.Timeline))
-	for i, row := range r.Timeline {
+	c.Timeline = normalizedEach(r.Timeline, func(row *result.TimelineRow) {
 		row.ErrorsByKind = nonNilMap(row.ErrorsByKind)
 		row.HitRateByTier = nonNilMap(row.HitRateByTier)
 		row.MissesByCause = nonNilMap(row.MissesByCause)
-		c.Timeline[i] = row
-	}
-	c.Faults = make([]result.FaultReport, len(r.Faults))
-	for i, f := range r.Faults {
+	})
+	c.Faults = normalizedEach(r.Faults, func(f *result.FaultReport) {
 		f.Params = nonNilMap(f.Params)
 		f.ErrorsByKind = nonNilMap(f.ErrorsByKind)
 		f.Notes = nonNil(f.Notes)
-		c.Faults[i] = f
-	}
+	})
 	return &c
+}
+
+// normalizedEach copies s (never nil) with norm applied to each element's
+// copy, so the caller's rows keep their nil maps.
+func normalizedEach[T any](s []T, norm func(*T)) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		norm(&v)
+		out[i] = v
+	}
+	return out
 }
 
 func normCounts(m map[string]result.CacheCounts) map[string]result.CacheCounts {
