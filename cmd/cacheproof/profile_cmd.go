@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/profile"
 )
 
@@ -58,10 +56,9 @@ type profileFlags struct {
 // profileMain is `cacheproof profile`: flags and files here, the reading
 // and fitting in package profile.
 func profileMain(args []string, stdout, stderr io.Writer) int {
-	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof profile: "+format+"\n", a...) }
+	errf := errorf(stderr, "profile")
 	var f profileFlags
-	fs := pflag.NewFlagSet("profile", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("profile", stderr)
 	fs.StringVar(&f.url, "redis-url", "", "the Redis to profile: redis://[user:password@]host:port[/db], rediss:// for TLS (a replica is the safe choice; a cluster node profiles every primary)")
 	fs.StringVarP(&f.scenario, "scenario-out", "o", "", "where to write the scenario (default OUT/scenario.yaml)")
 	fs.StringVar(&f.out, "out", "", "folder for profile.json, profile.html and the scenario (default results/profile-<UTC timestamp>/)")
