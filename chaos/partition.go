@@ -16,7 +16,9 @@ func init() {
 
 // partition cuts node: (the primary by default) from peers (every other
 // node by default: replicas, sentinels, the other cluster nodes) for for:,
-// through the deployment's node links (topology.Partitioner). direction
+// through the deployment's node links (topology.Partitioner: the tool's
+// gates on the process backend, iptables in the containers' namespaces on
+// the container backend). direction
 // picks what is cut: both ways, inbound (the peers cannot reach the node,
 // the node still reaches them) or outbound (the node cannot reach them).
 // clients says where the cache manager stands: all (it reaches every node;
@@ -50,8 +52,8 @@ func (k *partition) Validate(v *Validation) {
 	default:
 		v.Add("kind", "fault partition cuts links between nodes; topology %s has one node (to cut the clients from it, use network with toxic: down)", v.Site.Shape)
 	}
-	if b := v.Site.Backend; b != "" && b != topology.BackendProcess {
-		v.Add("kind", "fault partition needs the process backend (it routes the links between nodes through the tool's own gates, found by each connection's owning process), not %s", b)
+	if v.Site.Backend == topology.BackendExternal {
+		v.Add("kind", "fault partition cuts links between nodes the tool runs (process backend: through its gates; container backend: iptables in the containers' namespaces); on an external deployment, use network with toxic: down on the manager's link")
 	}
 	if v.Has("peers") && len(k.Peers) == 0 {
 		v.Add("peers", "empty; name the nodes to cut node from, or leave peers out for every other node")

@@ -110,8 +110,8 @@ func TestNodeLinksOneWay(t *testing.T) {
 }
 
 func TestNodeLinksRefused(t *testing.T) {
-	if _, err := (Spec{Backend: BackendContainer, NodeLinks: true}).withDefaults(); !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("container with node links: %v", err)
+	if _, err := (Spec{Backend: BackendExternal, NodeLinks: true}).withDefaults(); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("external with node links: %v", err)
 	}
 	requireRedis(t)
 	d := startT(t, Spec{Shape: ShapeStandalone})
