@@ -84,8 +84,13 @@ func TestPartitionSplitBrainLostAndStale(t *testing.T) {
 	for i := range 40 { // replicated before the cut
 		write(oldP, key(i))
 	}
-	if n, err := oldP.Wait(ctx, 1, 5000).Result(); err != nil || n != 1 {
-		t.Fatalf("WAIT 1: %d, %v", n, err)
+	// WAIT counts acknowledgements of its own connection's last write.
+	if n, err := oldP.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.Set(ctx, "streaming", "1", 0)
+		pl.Do(ctx, "WAIT", 1, 5000)
+		return nil
+	}); err != nil || n[1].(*redis.Cmd).Val() != int64(1) {
+		t.Fatalf("WAIT 1: %v, %v", n, err)
 	}
 
 	f := mustFaults(t, Spec{Kind: "partition", For: time.Second, Node: NodePrimary})[0]
@@ -158,7 +163,23 @@ func TestPartitionOneWayThroughTheRunner(t *testing.T) {
 	d := startLinked(t, topology.ShapeReplica)
 	ctx := ctxT(t)
 	waitRole(t, d, "replica-1", "slave", true)
-	p := client(t, nodeAddr(t, d, "primary-0"))
+	p := redis.NewClient(&redis.Options{Addr: nodeAddr(t, d, "primary-0"), PoolSize: 1})
+	defer p.Close()
+	// After a diskless full sync the primary starts the stream only at the
+	// replica's first ACK: wait until a write is acknowledged before the
+	// cut, or the cut would hold the stream itself.
+	for {
+		if n, err := p.Do(ctx, "WAIT", 1, 1000).Int(); err == nil && n == 1 {
+			if err := p.Set(ctx, "streaming", "1", 0).Err(); err == nil {
+				if n, err := p.Do(ctx, "WAIT", 1, 1000).Int(); err == nil && n == 1 {
+					break
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the replica never acknowledged a write before the cut")
+		}
+	}
 	r := NewRunner(mustFaults(t, Spec{Kind: "partition", At: 0, For: 3 * time.Second, Node: "replica-1",
 		Params: map[string]any{"peers": []string{"primary-0"}, "direction": "outbound"}}), Options{Deployment: d, Total: 4 * time.Second, Logf: t.Logf})
 	r.Start(time.Now())

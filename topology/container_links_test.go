@@ -21,6 +21,7 @@ func TestContainerPartitionOneWay(t *testing.T) {
 	d := startT(t, Spec{Backend: BackendContainer, Shape: ShapeReplica, Image: img, NodeLinks: true})
 	ctx := ctxT(t)
 	waitLinkUp(t, d, "replica-1")
+	streaming(t, d, "primary-0")
 	heal := cutT(t, d, "replica-1", "primary-0")
 	c := redis.NewClient(&redis.Options{Addr: addrOfNode(t, d, "primary-0"), PoolSize: 1})
 	defer c.Close()

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -140,7 +141,11 @@ type procDeployment struct {
 	ownBase bool
 	l       *launcher
 	// links holds the node link gates (Spec.NodeLinks); nil without.
-	links  *links
+	links *links
+	// linked is the nodes as the gates see them: a copy published after
+	// each node is added, since gates ask for sockets' owners while later
+	// nodes are still being added.
+	linked atomic.Pointer[[]*procNode]
 	nodes  []*procNode
 	byName map[string]*procNode
 
@@ -237,6 +242,8 @@ func (d *procDeployment) newNode(name string, role Role, genConf func(port int) 
 	}
 	d.nodes = append(d.nodes, n)
 	d.byName[name] = n
+	nodes := append([]*procNode(nil), d.nodes...)
+	d.linked.Store(&nodes)
 	return n, nil
 }
 
@@ -464,7 +471,11 @@ func (d *procDeployment) names() []string {
 // socketOwner names the node whose process holds the socket inode, "" for
 // none (a client of the deployment).
 func (d *procDeployment) socketOwner(inode uint64) string {
-	for _, n := range d.nodes {
+	nodes := d.linked.Load()
+	if nodes == nil {
+		return ""
+	}
+	for _, n := range *nodes {
 		if pid := n.pid(); pid > 0 && holdsSocket(pid, inode) {
 			return n.name
 		}
