@@ -232,3 +232,25 @@ func TestPartitionOneWayThroughTheRunner(t *testing.T) {
 		t.Errorf("WAIT 1 after the heal: %d, %v; want 1", n, err)
 	}
 }
+
+// On a cluster: the slot-0 primary cut from every other node (the cluster
+// bus and replication) both ways fails over to its replica; after the heal
+// it rejoins as that replica's replica, and the fault's notes say so.
+func TestPartitionClusterFailsOver(t *testing.T) {
+	d := startLinked(t, topology.ShapeCluster)
+	// cluster-node-timeout is 2 s: the replica takes over within a few;
+	// 10 s leaves room on a loaded machine.
+	r := NewRunner(mustFaults(t, Spec{Kind: "partition", At: 0, For: 10 * time.Second, Node: NodePrimary}),
+		Options{Deployment: d, Total: 10 * time.Second, Logf: t.Logf})
+	r.Start(time.Now())
+	time.Sleep(10 * time.Second)
+	r.Stop()
+	evs := r.Events()
+	if len(evs) != 1 || !evs[0].Injected {
+		t.Fatalf("events %+v", evs)
+	}
+	notes := strings.Join(evs[0].Notes, "\n")
+	if !strings.Contains(notes, "node-3 was promoted") || !strings.Contains(notes, "node-0 demoted and resynced") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
