@@ -46,7 +46,7 @@ func fromConfig(c Config) (Settings, Run) {
 		w := d.Weight
 		f := FamilySettings{Name: d.Name, Key: d.KeyPattern, Keys: d.Keys, Tier: d.Tier, TTL: units.Duration(d.TTL), Type: d.Type,
 			Fields: d.Fields, Members: d.Members, SizeDist: d.SizeDist, MinSize: units.Size(d.MinSize), MaxSize: units.Size(d.MaxSize),
-			Weight: &w, Writes: d.Writes, Source: d.Source, Command: d.Command, Write: d.Write}
+			Weight: &w, Writes: d.Writes, Deletes: d.Deletes, Source: d.Source, Command: d.Command, Write: d.Write}
 		if pr := d.Producer; pr != nil {
 			f.Producer = &ProducerSettings{Every: units.Duration(pr.Every), Jitter: units.Duration(pr.Jitter), Rate: pr.Rate}
 		}

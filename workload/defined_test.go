@@ -145,3 +145,39 @@ func TestDefinedFamilyBesideTheSeed(t *testing.T) {
 		t.Errorf("clips share %.3f, want 0.5", share)
 	}
 }
+
+// A defined family's delete share: that share of its commands are DELs of
+// one of its keys (drawn by the same popularity), beside its writes and
+// reads; a family without one issues the same commands, draw for draw, as
+// before deletes existed (the schedule golden holds that).
+func TestDefinedFamilyDeletes(t *testing.T) {
+	fam := Family{Name: "page", KeyPattern: "page:{id}", Keys: 2000, Tier: "api", MeanSize: 1000, Weight: 1, Writes: 0.1, Deletes: 0.2,
+		Popularity: Popularity{Kind: PopZipf, Exponent: 0.9}}
+	m := mustModel(t, Config{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Seed: 3, Catalogue: CatalogueNone, Instances: 1,
+		Defined: []Family{fam}})
+	var kinds [NumOpKinds]int
+	cmds := collect(m.Schedule(steady(20*time.Second, 500)), math.MaxInt)
+	for _, c := range cmds {
+		o := c.Ops[0]
+		kinds[o.Kind]++
+		if o.Kind == OpDel {
+			id, err := strconv.Atoi(strings.TrimPrefix(o.Key, "page:"))
+			if err != nil || id < 0 || id >= 2000 || o.Family.Name != "page" {
+				t.Fatalf("delete %+v", o)
+			}
+		}
+	}
+	n := float64(len(cmds))
+	for _, c := range []struct {
+		k    OpKind
+		want float64
+	}{{OpDel, 0.2}, {OpSet, 0.1}, {OpGetOrFetch, 0.7}} {
+		// 10,000 commands: a share's standard error is under 0.005.
+		if got := float64(kinds[c.k]) / n; math.Abs(got-c.want) > 0.02 {
+			t.Errorf("%s: %.3f of %d commands, want %.2f", c.k, got, len(cmds), c.want)
+		}
+	}
+	if !OpDel.Deletes() || OpDel.Writes() || OpDel.Reads() {
+		t.Error("OpDel must count as a delete only (prefill and sizing remove the key)")
+	}
+}

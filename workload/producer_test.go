@@ -162,6 +162,8 @@ func TestProducerAndWriteValidation(t *testing.T) {
 		{fam("a:{id}", 10, &Producer{Every: time.Millisecond}), "every"},
 		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Tier: "api", MeanSize: 10, Weight: 1, Write: WriteWhole}}}, "applies only to type hash or zset"},
 		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Type: TypeHash, Fields: 3, Tier: "api", MeanSize: 10, Weight: 1, Write: "all"}}}, "write"},
+		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Tier: "api", MeanSize: 10, Weight: 1, Deletes: 1.5}}}, "deletes: 1.5 out of range"},
+		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Tier: "api", MeanSize: 10, Weight: 1, Writes: 0.7, Deletes: 0.4}}}, "at most 1 together"},
 	} {
 		err := validateConfig(c.cfg)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -202,7 +202,12 @@ func printProfile(w io.Writer, p *profile.Profile, scenario, dir string) {
 		hr = fmt.Sprintf("%.2f %%", 100*p.Traffic.HitRate)
 	}
 	fmt.Fprintf(w, "traffic over %s: %.0f commands/s, server hit rate %s\n", p.Traffic.Window.Round(time.Millisecond), p.OpsPerSec, hr)
-	fmt.Fprintf(w, "%-24s %-34s %-6s %10s %9s %8s %-16s %-10s %7s\n", "family", "pattern", "type", "keys", "mean B", "memory", "ttl", "pop.", "weight")
+	if p.CacheAge > 0 {
+		fmt.Fprintf(w, "cache age %s (the oldest key of %s, whose TTL has not run out); the scenario's prefill %s\n", p.CacheAge.Round(time.Second), p.CacheAgeBy, p.Prefill)
+	} else {
+		fmt.Fprintf(w, "cache age unknown (every TTL has turned over); the scenario's prefill %s\n", p.Prefill)
+	}
+	fmt.Fprintf(w, "%-24s %-34s %-6s %10s %10s %9s %8s %-16s %-10s %7s %7s %7s\n", "family", "pattern", "type", "keys", "ids", "mean B", "memory", "ttl", "pop.", "weight", "writes", "deletes")
 	for _, f := range p.Families {
 		ttl := f.TTL.TTL.String()
 		if f.TTL.Tier != "" {
@@ -212,7 +217,7 @@ func printProfile(w io.Writer, p *profile.Profile, scenario, dir string) {
 		if f.Popularity.Exponent > 0 {
 			pop = fmt.Sprintf("zipf %.2f", f.Popularity.Exponent)
 		}
-		fmt.Fprintf(w, "%-24s %-34s %-6s %10.0f %9.1f %7.1f%% %-16s %-10s %6.1f%%\n", f.Name, f.Pattern, f.Type, f.Keys, f.Size.Mean, 100*f.MemShare, ttl, pop, 100*f.Weight)
+		fmt.Fprintf(w, "%-24s %-34s %-6s %10.0f %10.0f %9.1f %7.1f%% %-16s %-10s %6.1f%% %6.1f%% %6.1f%%\n", f.Name, f.Pattern, f.Type, f.Keys, f.Keyspace, f.Size.Mean, 100*f.MemShare, ttl, pop, 100*f.Weight, 100*f.WriteShare, 100*f.DeleteShare)
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
