@@ -96,6 +96,11 @@ type Traits struct {
 	// manager then dials every data node through the protocol proxy for
 	// the whole run, and no TCP proxy is started for it.
 	Protocol bool
+	// NodeLinks: the fault cuts links between Redis nodes (and between
+	// them and the clients), so the deployment must route them through
+	// its gates (topology.Spec.NodeLinks, process backend) for the whole
+	// run, and offer topology.Partitioner.
+	NodeLinks bool
 }
 
 // NodePrimary names whichever node is primary when the fault starts.

@@ -173,6 +173,15 @@ func TestValidate(t *testing.T) {
 		{"valid network loss", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 0.01, "direction", "both")}, standalone, "", ""},
 		{"network loss range", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 1.0)}, standalone, "loss", "more than 0 and less than 1"},
 		{"loss on latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "loss", 0.1)}, standalone, "loss", "loss applies only to toxic: loss"},
+		{"valid partition", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"sentinel-0"}, "direction", "inbound", "clients", "node")}, sentinel, "", ""},
+		{"partition standalone", Spec{Kind: "partition", For: time.Second}, standalone, "kind", "topology standalone has one node"},
+		{"partition external", Spec{Kind: "partition", For: time.Second}, Site{Shape: topology.ShapeSentinel, Backend: topology.BackendExternal}, "kind", "on an external deployment, use network"},
+		{"partition container", Spec{Kind: "partition", For: time.Second}, Site{Shape: topology.ShapeReplica, Backend: topology.BackendContainer}, "", ""},
+		{"partition peer unknown", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"replica-1", "replica-9"})}, replica, "peers[1]", `node "replica-9" does not exist`},
+		{"partition peer itself", Spec{Kind: "partition", For: time.Second, Node: "replica-1", Params: p("peers", []any{"replica-1"})}, replica, "peers[0]", "replica-1 is the node being cut off"},
+		{"partition clients as a peer", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"clients"})}, replica, "peers[0]", "where the clients stand is clients:"},
+		{"partition clients", Spec{Kind: "partition", For: time.Second, Params: p("clients", "primary")}, replica, "clients", `unknown value "primary", expected one of all, node, peers`},
+		{"partition needs for", Spec{Kind: "partition"}, replica, "for", "needs for:"},
 		{"jitter over latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "jitter", 2*time.Millisecond)}, standalone, "jitter", "delays would go negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -271,6 +280,8 @@ func TestKindTraits(t *testing.T) {
 		"restart":  {EmptiesNode: true, Rewarms: true},
 		"failover": {Rewarms: true},
 		"network":  {LimitsNetwork: true},
+		// partition cuts links: capacity names the network as the limit.
+		"partition": {LimitsNetwork: true},
 	}
 	for _, k := range Kinds() {
 		tr, _ := TraitsOf(k)

@@ -241,7 +241,7 @@ func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
 	}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, notes: ns}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, notes: ns, tracker: r.o.Tracker}
 	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
 	r.publish(notice.at(Started, ev.Start))
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cacheproof/cacheproof/topology"
 )
@@ -26,7 +27,20 @@ type Target struct {
 	// unless the run has a protocol fault (Traits.Protocol).
 	Protocol *Protocol
 
-	notes *notes
+	notes   *notes
+	tracker *WriteTracker
+}
+
+// TwoPrimaries tells the lost-write check that from to to two nodes may
+// have served as primary at once (a split brain: the old primary not yet
+// demoted and resynced while the new one serves), so a read in that span
+// that missed an acknowledged write may have been served by the side
+// without it: a stale read, not by itself a lost write. Only a look after
+// the span can show the write lost.
+func (t *Target) TwoPrimaries(from, to time.Time) {
+	if t.tracker.Active() && to.After(from) {
+		t.tracker.observeTwoPrimaries(Span{From: from, To: to})
+	}
 }
 
 // Notef adds a note to the occurrence's report: what was changed, what went

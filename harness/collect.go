@@ -336,7 +336,7 @@ func (r *run) collectFaults() {
 func crossCheck(causes map[string]uint64, evicted, expired uint64) []string {
 	var out []string
 	if n := causes["evicted"]; n > 0 && evicted == 0 {
-		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush or restart)", n))
+		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush, a restart, or a demoted primary's resync discarding its writes after a split brain)", n))
 	}
 	if n := causes["expired"]; n > 0 && expired == 0 {
 		out = append(out, fmt.Sprintf("cross-check: %d misses look expired but Redis expired no key", n))
