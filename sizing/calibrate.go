@@ -70,11 +70,21 @@ type Calibration struct {
 	// of ServerSettings): the scenario's on a scratch server, an external
 	// server's own with --redis-url.
 	Config map[string]string `json:"config,omitempty"`
+	// External is set when the calibration server is the user's own
+	// (--redis-url): its settings, not the scenario's, are what a run
+	// meets (the run does not CONFIG SET a server it did not start).
+	External bool `json:"external,omitempty"`
+	// PipelinedWriteS is the seconds a write command took, the sample's
+	// strings written in pipelines of 256 as the run's prefill writes
+	// (its batches are 512): the prefill's duration is its commands
+	// times this, which places its keys on Redis's LRU clock. It is this
+	// machine's speed when calibrated (a loaded host writes slower).
+	PipelinedWriteS float64 `json:"pipelined_write_s_per_command"`
 }
 
 // ServerSettings are the settings that change what the simulator does,
 // read from the calibration server's CONFIG.
-var ServerSettings = []string{"maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "hz",
+var ServerSettings = []string{"maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "hz",
 	"hash-max-listpack-entries", "hash-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value"}
 
 // Conns is the connections a run keeps open to Redis: Active ones send
@@ -139,7 +149,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m9"
+const calibrationMethod = "m10"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -149,6 +159,11 @@ type CalibrateOptions struct {
 	// PATH).
 	RedisURL    string
 	RedisServer string
+	// SettingsURL is an external server that is only read (CONFIG GET):
+	// its maxmemory-policy and tuning start the scratch server the keys
+	// are measured on, and are the calibration's Config (External set),
+	// with no key written to it. Ignored with RedisURL.
+	SettingsURL string
 	// CacheDir keeps a calibration per server version and sample; ""
 	// disables the cache.
 	CacheDir string
@@ -202,6 +217,29 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	typed := typedSamples(t)
 	klen, vlen := calSample(t, o.Keys)
 
+	var settings map[string]string
+	if o.SettingsURL != "" && o.RedisURL == "" {
+		var err error
+		if settings, err = readSettings(ctx, o.SettingsURL); err != nil {
+			return nil, err
+		}
+		// The scratch server runs as the external one does.
+		cfg := maps.Clone(o.Config)
+		if cfg == nil {
+			cfg = map[string]string{}
+		}
+		for k, v := range settings {
+			switch k {
+			case "maxmemory":
+			case "maxmemory-policy":
+				o.Policy = v
+			default:
+				cfg[k] = v
+			}
+		}
+		o.Config = cfg
+	}
+
 	var client *redis.Client
 	source := ""
 	if o.RedisURL != "" {
@@ -236,6 +274,9 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		}()
 		client = redis.NewClient(&redis.Options{Addr: dep.Endpoints().Addrs[0], PoolSize: 1})
 		source = "scratch redis-server started by cacheproof size"
+		if settings != nil {
+			source += " with the settings of the external target (CONFIG GET)"
+		}
 	}
 	defer client.Close()
 	info, err := client.Info(ctx, "server", "memory").Result()
@@ -244,7 +285,24 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	}
 	kv := redistext.ParseInfo(info)
 	version, alloc := kv["redis_version"], kv["mem_allocator"]
-	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types, typed, o.Policy, o.Config))
+	// The server's settings are read every time, cached calibration or
+	// not: an external server's are what the run meets, and may have
+	// changed since.
+	config := map[string]string{}
+	for _, name := range ServerSettings {
+		if v, err := client.ConfigGet(ctx, name).Result(); err == nil && v[name] != "" {
+			config[name] = v[name]
+		}
+	}
+	external := o.RedisURL != ""
+	if settings != nil {
+		config, external = settings, true
+	}
+	// The cache is keyed by the server's settings too (its listpack
+	// limits decide the typed prices).
+	keyed := maps.Clone(config)
+	maps.Copy(keyed, o.Config)
+	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types, typed, o.Policy, keyed))
 	cachePath := ""
 	if o.CacheDir != "" && version != "" {
 		cachePath = filepath.Join(o.CacheDir, "calibration-"+calibrationMethod+"-"+version+"-"+digest+".json")
@@ -254,16 +312,12 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			// measured again.
 			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 {
 				c.Source = "cached (" + cachePath + ") from a " + c.Source
+				c.Config, c.External = config, external
 				return &c, nil
 			}
 		}
 	}
-	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source, Config: map[string]string{}}
-	for _, name := range ServerSettings {
-		if v, err := client.ConfigGet(ctx, name).Result(); err == nil && v[name] != "" {
-			c.Config[name] = v[name]
-		}
-	}
+	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source, Config: config, External: external}
 	c.Startup, _ = strconv.ParseInt(kv["used_memory_startup"], 10, 64)
 	sleep := o.Sleep
 	if sleep == nil {
@@ -291,7 +345,11 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		if !types[typ] {
 			continue
 		}
-		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen, sleep)
+		var writeS *float64
+		if typ == workload.TypeString {
+			writeS = &c.PipelinedWriteS
+		}
+		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen, sleep, writeS)
 		if err != nil {
 			return nil, err
 		}
@@ -524,7 +582,31 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 // calibrateType writes the sample as keys of data type typ, fits MEMORY
 // USAGE against length, measures the used_memory delta (keys without a
 // TTL, then with one), and deletes the keys.
-func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int, sleep func(time.Duration)) (Fit, float64, error) {
+// readSettings is CONFIG GET of ServerSettings on the server at url.
+func readSettings(ctx context.Context, u string) (map[string]string, error) {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("sizing: the target's address %q: %w", u, err)
+	}
+	opt.PoolSize = 1
+	c := redis.NewClient(opt)
+	defer c.Close()
+	out := map[string]string{}
+	for _, name := range ServerSettings {
+		v, err := c.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return nil, &EnvError{Op: "CONFIG GET " + name + " on " + opt.Addr, Err: err}
+		}
+		if v[name] != "" {
+			out[name] = v[name]
+		}
+	}
+	return out, nil
+}
+
+// calibrateType measures typ's fit on the sample; writeS, when not nil,
+// receives the pipelined writes' time per command.
+func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int, sleep func(time.Duration), writeS *float64) (Fit, float64, error) {
 	keys := make([]string, len(klen))
 	for i := range klen {
 		k := prefix + strconv.Itoa(i) + ":"
@@ -557,6 +639,7 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 		}
 		return nil
 	}
+	wrote := time.Now()
 	err = pipeDo(func(p redis.Pipeliner, i int) {
 		switch typ {
 		case workload.TypeHash:
@@ -571,6 +654,9 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	})
 	if err != nil {
 		return Fit{}, 0, err
+	}
+	if writeS != nil {
+		*writeS = time.Since(wrote).Seconds() / float64(max(len(keys), 1))
 	}
 	// Let Redis finish rehashing the grown dicts (the cron's active
 	// rehash): mid-rehash both tables are allocated.

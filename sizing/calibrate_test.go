@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
 )
 
@@ -123,5 +124,42 @@ func TestTypedPricesMatchRedis(t *testing.T) {
 		if usage > used*1.02 || usage < used*0.8 {
 			t.Errorf("%s: MEMORY USAGE sums %.0f B against used_memory's %.0f B: the measure itself is off", f.Name, usage, used)
 		}
+	}
+}
+
+// TestExternalServerSettings: sizing a scenario whose Redis is external
+// reads that server's CONFIG (maxmemory, policy, LFU tuning) instead of
+// the scenario's, says so in its notes, and writes no key there (the keys
+// are priced on a scratch server started with those settings).
+func TestExternalServerSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server")
+	}
+	ctx := context.Background()
+	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone,
+		Dir: t.TempDir(), MaxMemory: 8 << 20, MaxMemoryPolicy: "allkeys-lfu", ExtraConfig: map[string]string{"lfu-log-factor": "5", "hz": "20"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dep.Close(context.Background()) }()
+	addr := dep.Endpoints().Addrs[0]
+	s, err := scenarios.Load("testdata/corpus/lru-skewed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Prepare(ctx, s, Options{Trace: TraceOptions{Rate: 0.2}, Cal: CalibrateOptions{SettingsURL: "redis://" + addr, Keys: 300}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Policy != "allkeys-lfu" || st.MaxMemory != 8<<20 || st.LFU.LogFactor != 5 || st.Hz != 20 {
+		t.Errorf("settings: policy %q, maxmemory %d, lfu-log-factor %d, hz %d; want the server's allkeys-lfu, 8 MiB, 5, 20", st.Policy, st.MaxMemory, st.LFU.LogFactor, st.Hz)
+	}
+	if !st.Cal.External || len(st.Notes) != 2 {
+		t.Errorf("external %v, notes %q: want the two settings that differ from the scenario's (maxmemory, policy) noted", st.Cal.External, st.Notes)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+	defer c.Close()
+	if n, err := c.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("the external server holds %d keys (%v) after sizing: want none written", n, err)
 	}
 }

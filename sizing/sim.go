@@ -220,6 +220,15 @@ type SimConfig struct {
 	// Hz is the server's hz (the active expire cycle runs hz times a
 	// second); 0 takes Redis's default, 10.
 	Hz int
+	// PrefillSpan is how long the run's prefill takes to write the keys
+	// alive at the history's end (oldest first, in pipelined batches that
+	// end when the phases begin); when 0, PrefillPerWrite times the
+	// prefill's write commands. Redis stamps each key with the LRU clock
+	// (and LFU minute) of its arrival, so a span that crosses a tick of
+	// the clock leaves the keys written before it older: where the tick
+	// falls is ClockPhase's. Both 0 write them all at one instant.
+	PrefillSpan     time.Duration
+	PrefillPerWrite time.Duration
 }
 
 // LFUConfig is Redis's LFU tuning: lfu-log-factor, and lfu-decay-time in
@@ -242,6 +251,10 @@ type SimResult struct {
 	// Peak is the highest used bytes of keys seen during the phases; End
 	// the bytes at the end.
 	Peak, End float64
+	// PrefillWrites is the commands the prefill wrote the keys alive at
+	// the history's end with, over PrefillSpan.
+	PrefillWrites float64
+	PrefillSpan   time.Duration
 	// StaleAvg is the mean share of memory held by keys already expired
 	// but not yet reclaimed, sampled every expire cycle of the phases.
 	StaleAvg float64
@@ -548,16 +561,44 @@ func (s *sim) prefill() int {
 		}
 		return 0
 	})
-	now := t.History
+	// The writes end when the phases begin; each key arrives in turn,
+	// after the commands before it (a string's SET with its TTL is one; a
+	// hash field's HSET and a sorted set's ZADD come with a PEXPIRE).
+	// A sampled key stands for 1/R keys, and so do its writes.
+	writesOf := func(k int32) float64 {
+		n := 1
+		if tc := s.typedCost(k); tc != nil {
+			n = 2
+			if !tc.Zset {
+				n = 2 * max(len(fields[k]), 1)
+			}
+		}
+		return float64(n) * float64(t.Keys[k].Weight)
+	}
+	var writes float64
 	for _, k := range keys {
+		writes += writesOf(k)
+	}
+	span := s.cfg.PrefillSpan
+	if span <= 0 {
+		span = time.Duration(writes * float64(s.cfg.PrefillPerWrite))
+	}
+	span = min(span, t.History)
+	s.res.PrefillWrites, s.res.PrefillSpan = writes, span
+	var done float64
+	for _, k := range keys {
+		done += writesOf(k)
+		now := t.History - span + time.Duration(float64(span)*done/max(writes, 1))
 		life := s.cfg.TTL[t.Keys[k].Fam]
 		var exp time.Duration
 		if life > 0 {
-			rem := at[k] + life - now
+			// The remaining TTL as the harness computes it at the
+			// history's end.
+			rem := at[k] + life - t.History
 			if rem < time.Millisecond {
 				continue
 			}
-			exp = now + rem
+			exp = t.History + rem
 		}
 		fits := s.evict(now, false)
 		if tc := s.typedCost(k); tc != nil {
