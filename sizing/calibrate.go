@@ -107,7 +107,7 @@ func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
 		typ := priceType(f)
 		if tc, ok := c.Typed[typ]; ok {
 			out.Typed[i] = &TypedCost{Small: tc.Small, Large: tc.Large, MaxEntries: tc.MaxEntries, MaxValue: tc.MaxValue,
-				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax)}
+				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax), ListpackA: tc.ListpackA, HashtableA: tc.HashtableA}
 			continue
 		}
 		fit, ok := c.Types[typ]
@@ -149,7 +149,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m10"
+const calibrationMethod = "m11"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -760,6 +760,17 @@ type TypedCal struct {
 	Large      TypedLine `json:"large"`
 	MaxEntries int       `json:"max_listpack_entries"`
 	MaxValue   int       `json:"max_listpack_value"`
+	// ListpackA is what a listpack-encoded key costs beyond its
+	// listpack's allocation and its name's sds (the object, the dict
+	// entry, and what the allocator adds): the listpack groups' mean of
+	// used_memory's growth per key less those two, each from Redis's
+	// encoding (lpBytes). 0: no listpack group was measured.
+	ListpackA float64 `json:"listpack_a_bytes,omitempty"`
+	// HashtableA is, for a hash in its hashtable encoding, what it costs
+	// beyond its dict's bucket array (8 bytes a bucket, a power of two),
+	// its fields' dict entries (32) and name and value sds, and its own
+	// name's sds: the hashtable groups' mean. 0: none measured.
+	HashtableA float64 `json:"hashtable_a_bytes,omitempty"`
 	// Groups is the measured groups (keys of one field count and value
 	// size), MeanAbsErr the fit's mean absolute error per key over them.
 	Groups     int     `json:"groups"`
@@ -879,6 +890,8 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		large              bool
 		v                  int
 		n, bytes, alloc, y float64
+		lp                 float64 // the listpack's and the name's allocations
+		ht                 float64 // a hashtable's buckets, entries and sds
 	}
 	var all []obs
 	for _, n := range ns {
@@ -900,12 +913,21 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 				return cal, err
 			}
 			val := strings.Repeat("v", max(v, 1))
-			bytes, alloc := 0, int64(0)
+			bytes, alloc, lp := 0, int64(0), int64(0)
+			// The hash's dict after n HSETs of new fields, as the simulator
+			// grows it (a table being rehashed counts both).
+			d := htAfter(int32(n), v > cal.MaxValue, int32(cal.MaxEntries))
+			ht := 8*int64(d.size+d.old) + sdsAlloc(int64(ts.klen))
 			for j := range n {
+				ht += jeClass(24) + sdsAlloc(int64(fieldNameLen(int32(j)))) + sdsAlloc(int64(len(val)))
 				bytes += int(fieldNameLen(int32(j)))
-				if !zset {
+				lp += lpStringEntry(int64(fieldNameLen(int32(j))))
+				if zset {
+					lp += lpIntEntry(int64(n - j))
+				} else {
 					bytes += len(val)
 					alloc += sdsAlloc(int64(len(val)))
+					lp += lpStringEntry(int64(len(val)))
 				}
 			}
 			var enc *redis.StringCmd
@@ -939,7 +961,7 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 				return cal, &EnvError{Op: "delete the " + typ + " calibration sample", Err: err}
 			}
 			all = append(all, obs{large: enc.Val() != "listpack", v: v, n: float64(n), bytes: float64(ts.klen + bytes), alloc: float64(alloc),
-				y: (after - before) / float64(perGroup)})
+				lp: float64(jeClass(lpHeader+lp) + sdsAlloc(int64(ts.klen))), ht: float64(ht), y: (after - before) / float64(perGroup)})
 		}
 	}
 	fit := func(large bool) (TypedLine, bool) {
@@ -978,6 +1000,23 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		large = small
 	}
 	cal.Small, cal.Large, cal.Groups = small, large, len(all)
+	nlp, nht := 0, 0
+	for _, o := range all {
+		switch {
+		case !o.large:
+			cal.ListpackA += o.y - o.lp
+			nlp++
+		case !zset:
+			cal.HashtableA += o.y - o.ht
+			nht++
+		}
+	}
+	if nlp > 0 {
+		cal.ListpackA /= float64(nlp)
+	}
+	if nht > 0 {
+		cal.HashtableA /= float64(nht)
+	}
 	for _, o := range all {
 		l, x := small, o.bytes
 		if o.large {
@@ -989,6 +1028,62 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		cal.MeanAbsErr += math.Abs(l.A+l.C*o.n+l.B*x-o.y) / float64(len(all))
 	}
 	return cal, nil
+}
+
+// The listpack encoding (listpack.c of Redis 7): a 6-byte header and an
+// end byte, then each entry: its encoding and data, and a back-length of
+// the two.
+const lpHeader = 7
+
+// lpBacklen is the bytes of an entry's back-length: 7 bits a byte.
+func lpBacklen(l int64) int64 {
+	switch {
+	case l <= 127:
+		return 1
+	case l < 16383:
+		return 2
+	case l < 2097151:
+		return 3
+	case l < 268435455:
+		return 4
+	}
+	return 5
+}
+
+// lpStringEntry is a listpack entry of a string of n bytes that is not an
+// integer's text (field and member names, values): a 1-byte header up to
+// 63 bytes, 2 up to 4095, else 5.
+func lpStringEntry(n int64) int64 {
+	h := int64(5)
+	switch {
+	case n < 64:
+		h = 1
+	case n < 4096:
+		h = 2
+	}
+	return h + n + lpBacklen(h+n)
+}
+
+// lpIntEntry is a listpack entry of integer v (a score with no fraction
+// is one: ZADD writes it as its text, which the listpack stores as an
+// integer): 1 byte for 0..127, then 13, 16, 24, 32 or 64 bits.
+func lpIntEntry(v int64) int64 {
+	var l int64
+	switch {
+	case v >= 0 && v <= 127:
+		l = 1
+	case v >= -4096 && v <= 4095:
+		l = 2
+	case v >= -1<<15 && v < 1<<15:
+		l = 3
+	case v >= -1<<23 && v < 1<<23:
+		l = 4
+	case v >= -1<<31 && v < 1<<31:
+		l = 5
+	default:
+		l = 9
+	}
+	return l + lpBacklen(l)
 }
 
 // leastSquares3 fits y = a + c·x1 + b·x2 (x0 = 1). When x2 does not vary
