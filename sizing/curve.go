@@ -464,7 +464,8 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			out.Calibration.Typed = map[string]result.SizingTypedFit{}
 		}
 		out.Calibration.Typed[t] = result.SizingTypedFit{Listpack: result.SizingLine(f.Small), Large: result.SizingLine(f.Large),
-			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr}
+			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr,
+			ListpackA: f.ListpackA, HashtableA: f.HashtableA}
 	}
 	out.Calibration.ServerConfig = cal.Config
 	// The scenario's own policy is always simulated: its answer (and the
