@@ -149,7 +149,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m11"
+const calibrationMethod = "m12"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -627,19 +627,23 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err != nil {
 		return Fit{}, 0, err
 	}
+	// perCmd is each pipeline's time per command, of the last pipeDo.
+	var perCmd []float64
 	pipeDo := func(each func(p redis.Pipeliner, i int)) error {
+		perCmd = perCmd[:0]
 		for i := 0; i < len(keys); i += 256 {
 			p := c.Pipeline()
 			for j := i; j < min(i+256, len(keys)); j++ {
 				each(p, j)
 			}
+			began := time.Now()
 			if _, err := p.Exec(ctx); err != nil {
 				return &EnvError{Op: "write the calibration sample", Err: err}
 			}
+			perCmd = append(perCmd, time.Since(began).Seconds()/float64(min(i+256, len(keys))-i))
 		}
 		return nil
 	}
-	wrote := time.Now()
 	err = pipeDo(func(p redis.Pipeliner, i int) {
 		switch typ {
 		case workload.TypeHash:
@@ -655,8 +659,11 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err != nil {
 		return Fit{}, 0, err
 	}
-	if writeS != nil {
-		*writeS = time.Since(wrote).Seconds() / float64(max(len(keys), 1))
+	if writeS != nil && len(perCmd) > 0 {
+		// The median pipeline: a stall of the loaded host in one of them
+		// is not the server's pace.
+		slices.Sort(perCmd)
+		*writeS = perCmd[len(perCmd)/2]
 	}
 	// Let Redis finish rehashing the grown dicts (the cron's active
 	// rehash): mid-rehash both tables are allocated.
