@@ -218,11 +218,17 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	klen, vlen := calSample(t, o.Keys)
 
 	var settings map[string]string
+	unreadable := ""
 	if o.SettingsURL != "" && o.RedisURL == "" {
 		var err error
+		// A server that refuses CONFIG (a managed Redis may) or cannot be
+		// reached leaves the scenario's settings in force, said so in the
+		// calibration's source.
 		if settings, err = readSettings(ctx, o.SettingsURL); err != nil {
-			return nil, err
+			settings, unreadable = nil, err.Error()
 		}
+	}
+	if settings != nil {
 		// The scratch server runs as the external one does.
 		cfg := maps.Clone(o.Config)
 		if cfg == nil {
@@ -274,8 +280,11 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		}()
 		client = redis.NewClient(&redis.Options{Addr: dep.Endpoints().Addrs[0], PoolSize: 1})
 		source = "scratch redis-server started by cacheproof size"
-		if settings != nil {
+		switch {
+		case settings != nil:
 			source += " with the settings of the external target (CONFIG GET)"
+		case unreadable != "":
+			source += " with the scenario's settings (the external target's CONFIG could not be read: " + unreadable + ")"
 		}
 	}
 	defer client.Close()
@@ -312,6 +321,9 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			// measured again.
 			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 {
 				c.Source = "cached (" + cachePath + ") from a " + c.Source
+				if unreadable != "" {
+					c.Source += "; the external target's CONFIG could not be read (" + unreadable + "): the scenario's settings are used"
+				}
 				c.Config, c.External = config, external
 				return &c, nil
 			}

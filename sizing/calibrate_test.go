@@ -161,4 +161,13 @@ func TestExternalServerSettings(t *testing.T) {
 	if n, err := c.DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Errorf("the external server holds %d keys (%v) after sizing: want none written", n, err)
 	}
+	// A target whose CONFIG cannot be read (refused, or unreachable as
+	// here) leaves the scenario's settings, and says so.
+	st, err = Prepare(ctx, s, Options{Trace: TraceOptions{Rate: 0.2}, Cal: CalibrateOptions{SettingsURL: "redis://127.0.0.1:1", Keys: 300}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Cal.External || st.Policy != s.Target.Redis.MaxMemoryPolicy || !strings.Contains(st.Cal.Source, "could not be read") {
+		t.Errorf("unreadable target: external %v, policy %q, source %q: want the scenario's settings, said so", st.Cal.External, st.Policy, st.Cal.Source)
+	}
 }
