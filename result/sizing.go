@@ -96,8 +96,13 @@ type SizingTypedFit struct {
 	Large              SizingLine `json:"large"`
 	MaxListpackEntries int        `json:"max_listpack_entries"`
 	MaxListpackValue   int        `json:"max_listpack_value"`
-	Groups             int        `json:"groups"`
-	MeanAbsErr         float64    `json:"mean_abs_err_bytes"`
+	// ListpackA and HashtableA are the measured per-key constants of the
+	// pricing by encoding (listpack bytes; a hashtable's allocations);
+	// the lines are used where they are 0.
+	ListpackA  float64 `json:"listpack_a_bytes,omitempty"`
+	HashtableA float64 `json:"hashtable_a_bytes,omitempty"`
+	Groups     int     `json:"groups"`
+	MeanAbsErr float64 `json:"mean_abs_err_bytes"`
 }
 
 // SizingLine is bytes = A + C*fields + B*(key + names + values).

@@ -70,11 +70,21 @@ type Calibration struct {
 	// of ServerSettings): the scenario's on a scratch server, an external
 	// server's own with --redis-url.
 	Config map[string]string `json:"config,omitempty"`
+	// External is set when the calibration server is the user's own
+	// (--redis-url): its settings, not the scenario's, are what a run
+	// meets (the run does not CONFIG SET a server it did not start).
+	External bool `json:"external,omitempty"`
+	// PipelinedWriteS is the seconds a write command took, the sample's
+	// strings written in pipelines of 256 as the run's prefill writes
+	// (its batches are 512): the prefill's duration is its commands
+	// times this, which places its keys on Redis's LRU clock. It is this
+	// machine's speed when calibrated (a loaded host writes slower).
+	PipelinedWriteS float64 `json:"pipelined_write_s_per_command"`
 }
 
 // ServerSettings are the settings that change what the simulator does,
 // read from the calibration server's CONFIG.
-var ServerSettings = []string{"maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "hz",
+var ServerSettings = []string{"maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "hz",
 	"hash-max-listpack-entries", "hash-max-listpack-value", "zset-max-listpack-entries", "zset-max-listpack-value"}
 
 // Conns is the connections a run keeps open to Redis: Active ones send
@@ -97,7 +107,7 @@ func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
 		typ := priceType(f)
 		if tc, ok := c.Typed[typ]; ok {
 			out.Typed[i] = &TypedCost{Small: tc.Small, Large: tc.Large, MaxEntries: tc.MaxEntries, MaxValue: tc.MaxValue,
-				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax)}
+				Zset: typ == workload.TypeZSet, Fill: min(max(f.Members, 1), zsetFillMax), ListpackA: tc.ListpackA, HashtableA: tc.HashtableA}
 			continue
 		}
 		fit, ok := c.Types[typ]
@@ -139,7 +149,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m9"
+const calibrationMethod = "m12"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -149,6 +159,11 @@ type CalibrateOptions struct {
 	// PATH).
 	RedisURL    string
 	RedisServer string
+	// SettingsURL is an external server that is only read (CONFIG GET):
+	// its maxmemory-policy and tuning start the scratch server the keys
+	// are measured on, and are the calibration's Config (External set),
+	// with no key written to it. Ignored with RedisURL.
+	SettingsURL string
 	// CacheDir keeps a calibration per server version and sample; ""
 	// disables the cache.
 	CacheDir string
@@ -202,6 +217,35 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	typed := typedSamples(t)
 	klen, vlen := calSample(t, o.Keys)
 
+	var settings map[string]string
+	unreadable := ""
+	if o.SettingsURL != "" && o.RedisURL == "" {
+		var err error
+		// A server that refuses CONFIG (a managed Redis may) or cannot be
+		// reached leaves the scenario's settings in force, said so in the
+		// calibration's source.
+		if settings, err = readSettings(ctx, o.SettingsURL); err != nil {
+			settings, unreadable = nil, err.Error()
+		}
+	}
+	if settings != nil {
+		// The scratch server runs as the external one does.
+		cfg := maps.Clone(o.Config)
+		if cfg == nil {
+			cfg = map[string]string{}
+		}
+		for k, v := range settings {
+			switch k {
+			case "maxmemory":
+			case "maxmemory-policy":
+				o.Policy = v
+			default:
+				cfg[k] = v
+			}
+		}
+		o.Config = cfg
+	}
+
 	var client *redis.Client
 	source := ""
 	if o.RedisURL != "" {
@@ -236,6 +280,12 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		}()
 		client = redis.NewClient(&redis.Options{Addr: dep.Endpoints().Addrs[0], PoolSize: 1})
 		source = "scratch redis-server started by cacheproof size"
+		switch {
+		case settings != nil:
+			source += " with the settings of the external target (CONFIG GET)"
+		case unreadable != "":
+			source += " with the scenario's settings (the external target's CONFIG could not be read: " + unreadable + ")"
+		}
 	}
 	defer client.Close()
 	info, err := client.Info(ctx, "server", "memory").Result()
@@ -244,7 +294,24 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	}
 	kv := redistext.ParseInfo(info)
 	version, alloc := kv["redis_version"], kv["mem_allocator"]
-	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types, typed, o.Policy, o.Config))
+	// The server's settings are read every time, cached calibration or
+	// not: an external server's are what the run meets, and may have
+	// changed since.
+	config := map[string]string{}
+	for _, name := range ServerSettings {
+		if v, err := client.ConfigGet(ctx, name).Result(); err == nil && v[name] != "" {
+			config[name] = v[name]
+		}
+	}
+	external := o.RedisURL != ""
+	if settings != nil {
+		config, external = settings, true
+	}
+	// The cache is keyed by the server's settings too (its listpack
+	// limits decide the typed prices).
+	keyed := maps.Clone(config)
+	maps.Copy(keyed, o.Config)
+	digest := fmt.Sprintf("%x", sampleDigest(klen, vlen, types, typed, o.Policy, keyed))
 	cachePath := ""
 	if o.CacheDir != "" && version != "" {
 		cachePath = filepath.Join(o.CacheDir, "calibration-"+calibrationMethod+"-"+version+"-"+digest+".json")
@@ -254,16 +321,15 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			// measured again.
 			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 {
 				c.Source = "cached (" + cachePath + ") from a " + c.Source
+				if unreadable != "" {
+					c.Source += "; the external target's CONFIG could not be read (" + unreadable + "): the scenario's settings are used"
+				}
+				c.Config, c.External = config, external
 				return &c, nil
 			}
 		}
 	}
-	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source, Config: map[string]string{}}
-	for _, name := range ServerSettings {
-		if v, err := client.ConfigGet(ctx, name).Result(); err == nil && v[name] != "" {
-			c.Config[name] = v[name]
-		}
-	}
+	c := &Calibration{RedisVersion: version, Allocator: alloc, Types: map[string]Fit{}, Source: source, Config: config, External: external}
 	c.Startup, _ = strconv.ParseInt(kv["used_memory_startup"], 10, 64)
 	sleep := o.Sleep
 	if sleep == nil {
@@ -291,7 +357,11 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		if !types[typ] {
 			continue
 		}
-		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen, sleep)
+		var writeS *float64
+		if typ == workload.TypeString {
+			writeS = &c.PipelinedWriteS
+		}
+		fit, vol, err := calibrateType(ctx, client, prefix+typ[:1]+":", typ, klen, vlen, sleep, writeS)
 		if err != nil {
 			return nil, err
 		}
@@ -524,7 +594,31 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 // calibrateType writes the sample as keys of data type typ, fits MEMORY
 // USAGE against length, measures the used_memory delta (keys without a
 // TTL, then with one), and deletes the keys.
-func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int, sleep func(time.Duration)) (Fit, float64, error) {
+// readSettings is CONFIG GET of ServerSettings on the server at url.
+func readSettings(ctx context.Context, u string) (map[string]string, error) {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("sizing: the target's address %q: %w", u, err)
+	}
+	opt.PoolSize = 1
+	c := redis.NewClient(opt)
+	defer c.Close()
+	out := map[string]string{}
+	for _, name := range ServerSettings {
+		v, err := c.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return nil, &EnvError{Op: "CONFIG GET " + name + " on " + opt.Addr, Err: err}
+		}
+		if v[name] != "" {
+			out[name] = v[name]
+		}
+	}
+	return out, nil
+}
+
+// calibrateType measures typ's fit on the sample; writeS, when not nil,
+// receives the pipelined writes' time per command.
+func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, klen, vlen []int, sleep func(time.Duration), writeS *float64) (Fit, float64, error) {
 	keys := make([]string, len(klen))
 	for i := range klen {
 		k := prefix + strconv.Itoa(i) + ":"
@@ -545,15 +639,20 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	if err != nil {
 		return Fit{}, 0, err
 	}
+	// perCmd is each pipeline's time per command, of the last pipeDo.
+	var perCmd []float64
 	pipeDo := func(each func(p redis.Pipeliner, i int)) error {
+		perCmd = perCmd[:0]
 		for i := 0; i < len(keys); i += 256 {
 			p := c.Pipeline()
 			for j := i; j < min(i+256, len(keys)); j++ {
 				each(p, j)
 			}
+			began := time.Now()
 			if _, err := p.Exec(ctx); err != nil {
 				return &EnvError{Op: "write the calibration sample", Err: err}
 			}
+			perCmd = append(perCmd, time.Since(began).Seconds()/float64(min(i+256, len(keys))-i))
 		}
 		return nil
 	}
@@ -571,6 +670,12 @@ func calibrateType(ctx context.Context, c *redis.Client, prefix, typ string, kle
 	})
 	if err != nil {
 		return Fit{}, 0, err
+	}
+	if writeS != nil && len(perCmd) > 0 {
+		// The median pipeline: a stall of the loaded host in one of them
+		// is not the server's pace.
+		slices.Sort(perCmd)
+		*writeS = perCmd[len(perCmd)/2]
 	}
 	// Let Redis finish rehashing the grown dicts (the cron's active
 	// rehash): mid-rehash both tables are allocated.
@@ -674,6 +779,17 @@ type TypedCal struct {
 	Large      TypedLine `json:"large"`
 	MaxEntries int       `json:"max_listpack_entries"`
 	MaxValue   int       `json:"max_listpack_value"`
+	// ListpackA is what a listpack-encoded key costs beyond its
+	// listpack's allocation and its name's sds (the object, the dict
+	// entry, and what the allocator adds): the listpack groups' mean of
+	// used_memory's growth per key less those two, each from Redis's
+	// encoding (lpBytes). 0: no listpack group was measured.
+	ListpackA float64 `json:"listpack_a_bytes,omitempty"`
+	// HashtableA is, for a hash in its hashtable encoding, what it costs
+	// beyond its dict's bucket array (8 bytes a bucket, a power of two),
+	// its fields' dict entries (32) and name and value sds, and its own
+	// name's sds: the hashtable groups' mean. 0: none measured.
+	HashtableA float64 `json:"hashtable_a_bytes,omitempty"`
 	// Groups is the measured groups (keys of one field count and value
 	// size), MeanAbsErr the fit's mean absolute error per key over them.
 	Groups     int     `json:"groups"`
@@ -793,6 +909,8 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		large              bool
 		v                  int
 		n, bytes, alloc, y float64
+		lp                 float64 // the listpack's and the name's allocations
+		ht                 float64 // a hashtable's buckets, entries and sds
 	}
 	var all []obs
 	for _, n := range ns {
@@ -814,12 +932,21 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 				return cal, err
 			}
 			val := strings.Repeat("v", max(v, 1))
-			bytes, alloc := 0, int64(0)
+			bytes, alloc, lp := 0, int64(0), int64(0)
+			// The hash's dict after n HSETs of new fields, as the simulator
+			// grows it (a table being rehashed counts both).
+			d := htAfter(int32(n), v > cal.MaxValue, int32(cal.MaxEntries))
+			ht := 8*int64(d.size+d.old) + sdsAlloc(int64(ts.klen))
 			for j := range n {
+				ht += jeClass(24) + sdsAlloc(int64(fieldNameLen(int32(j)))) + sdsAlloc(int64(len(val)))
 				bytes += int(fieldNameLen(int32(j)))
-				if !zset {
+				lp += lpStringEntry(int64(fieldNameLen(int32(j))))
+				if zset {
+					lp += lpIntEntry(int64(n - j))
+				} else {
 					bytes += len(val)
 					alloc += sdsAlloc(int64(len(val)))
+					lp += lpStringEntry(int64(len(val)))
 				}
 			}
 			var enc *redis.StringCmd
@@ -853,7 +980,7 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 				return cal, &EnvError{Op: "delete the " + typ + " calibration sample", Err: err}
 			}
 			all = append(all, obs{large: enc.Val() != "listpack", v: v, n: float64(n), bytes: float64(ts.klen + bytes), alloc: float64(alloc),
-				y: (after - before) / float64(perGroup)})
+				lp: float64(jeClass(lpHeader+lp) + sdsAlloc(int64(ts.klen))), ht: float64(ht), y: (after - before) / float64(perGroup)})
 		}
 	}
 	fit := func(large bool) (TypedLine, bool) {
@@ -892,6 +1019,23 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		large = small
 	}
 	cal.Small, cal.Large, cal.Groups = small, large, len(all)
+	nlp, nht := 0, 0
+	for _, o := range all {
+		switch {
+		case !o.large:
+			cal.ListpackA += o.y - o.lp
+			nlp++
+		case !zset:
+			cal.HashtableA += o.y - o.ht
+			nht++
+		}
+	}
+	if nlp > 0 {
+		cal.ListpackA /= float64(nlp)
+	}
+	if nht > 0 {
+		cal.HashtableA /= float64(nht)
+	}
 	for _, o := range all {
 		l, x := small, o.bytes
 		if o.large {
@@ -903,6 +1047,62 @@ func calibrateTyped(ctx context.Context, c *redis.Client, prefix, typ string, ts
 		cal.MeanAbsErr += math.Abs(l.A+l.C*o.n+l.B*x-o.y) / float64(len(all))
 	}
 	return cal, nil
+}
+
+// The listpack encoding (listpack.c of Redis 7): a 6-byte header and an
+// end byte, then each entry: its encoding and data, and a back-length of
+// the two.
+const lpHeader = 7
+
+// lpBacklen is the bytes of an entry's back-length: 7 bits a byte.
+func lpBacklen(l int64) int64 {
+	switch {
+	case l <= 127:
+		return 1
+	case l < 16383:
+		return 2
+	case l < 2097151:
+		return 3
+	case l < 268435455:
+		return 4
+	}
+	return 5
+}
+
+// lpStringEntry is a listpack entry of a string of n bytes that is not an
+// integer's text (field and member names, values): a 1-byte header up to
+// 63 bytes, 2 up to 4095, else 5.
+func lpStringEntry(n int64) int64 {
+	h := int64(5)
+	switch {
+	case n < 64:
+		h = 1
+	case n < 4096:
+		h = 2
+	}
+	return h + n + lpBacklen(h+n)
+}
+
+// lpIntEntry is a listpack entry of integer v (a score with no fraction
+// is one: ZADD writes it as its text, which the listpack stores as an
+// integer): 1 byte for 0..127, then 13, 16, 24, 32 or 64 bits.
+func lpIntEntry(v int64) int64 {
+	var l int64
+	switch {
+	case v >= 0 && v <= 127:
+		l = 1
+	case v >= -4096 && v <= 4095:
+		l = 2
+	case v >= -1<<15 && v < 1<<15:
+		l = 3
+	case v >= -1<<23 && v < 1<<23:
+		l = 4
+	case v >= -1<<31 && v < 1<<31:
+		l = 5
+	default:
+		l = 9
+	}
+	return l + lpBacklen(l)
 }
 
 // leastSquares3 fits y = a + c·x1 + b·x2 (x0 = 1). When x2 does not vary

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
@@ -45,7 +46,17 @@ type Options struct {
 	Connections int
 	// Workers bounds parallel simulations (default GOMAXPROCS).
 	Workers int
-	Logf    func(format string, args ...any)
+	// Repeats is how many simulations each curve point is the mean of
+	// (default Repeats), each with its own sampling seed and its own
+	// place of the run's start within Redis's clock second and LFU minute
+	// (the run starts whenever it starts: Redis's clocks tick on the wall
+	// clock's seconds and minutes).
+	Repeats int
+	// PrefillSpan, when positive, is how long the run's prefill takes to
+	// write its keys (as a run measured it) instead of the calibration's
+	// pipelined write time per command times the prefill's commands.
+	PrefillSpan time.Duration
+	Logf        func(format string, args ...any)
 }
 
 func (o *Options) logf(format string, a ...any) {
@@ -70,7 +81,20 @@ type Setup struct {
 	// (target.redis.config; Redis's defaults when unset).
 	LFU LFUConfig
 	Hz  int
+	// Repeats and PrefillSpan are Options'; PrefillPerWrite the
+	// calibration's pipelined write time per command.
+	Repeats         int
+	PrefillSpan     time.Duration
+	PrefillPerWrite time.Duration
+	// MaxMemory and Policy are what the run meets: the scenario's, or an
+	// external calibration server's own (Notes say which differ).
+	MaxMemory int64
+	Policy    string
+	Notes     []string
 }
+
+// Repeats is the simulations a curve point is the mean of by default.
+const Repeats = 4
 
 // Prepare builds the stream and measures (or takes) the calibration.
 func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, error) {
@@ -118,6 +142,11 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		st.Clients = Conns{Active: o.Connections - idle, Idle: idle}
 	}
 	st.Base = cal.Base(st.Clients)
+	st.Repeats, st.PrefillSpan = o.Repeats, o.PrefillSpan
+	if st.Repeats <= 0 {
+		st.Repeats = Repeats
+	}
+	st.PrefillPerWrite = time.Duration(cal.PipelinedWriteS * float64(time.Second))
 	for i, f := range tr.Families {
 		st.TTL[i] = plan.TTL[f.Name]
 		if st.TTL[i] == 0 && f.RateLimit > 0 {
@@ -128,19 +157,36 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	}
 	st.LFU = LFUConfig{LogFactor: lfuLogFactor, DecayTime: lfuDecayTime}
 	st.Hz = defaultHz
+	st.MaxMemory, st.Policy = int64(s.Target.Redis.MaxMemory), s.Target.Redis.MaxMemoryPolicy
+	if cal.External {
+		// The run does not CONFIG SET a server it did not start: its own
+		// maxmemory and policy are what the run meets.
+		if n, err := strconv.ParseInt(cal.Config["maxmemory"], 10, 64); err == nil && n > 0 && n != st.MaxMemory {
+			st.Notes = append(st.Notes, fmt.Sprintf("maxmemory %s from the server's CONFIG (the scenario says %s)", units.Size(n), s.Target.Redis.MaxMemory))
+			st.MaxMemory = n
+		}
+		if p := cal.Config["maxmemory-policy"]; p != "" && p != st.Policy {
+			st.Notes = append(st.Notes, fmt.Sprintf("maxmemory-policy %s from the server's CONFIG (the scenario says %q)", p, st.Policy))
+			st.Policy = p
+		}
+	}
 	for _, c := range []struct {
 		name string
 		min  int
 		to   *int
 	}{{"maxmemory-samples", 1, &st.Samples}, {"lfu-log-factor", 0, &st.LFU.LogFactor},
 		{"lfu-decay-time", 0, &st.LFU.DecayTime}, {"hz", 1, &st.Hz}} {
-		// The scenario's setting, else the calibration server's (an
-		// external server's own when calibrated there).
+		// The scenario's setting, else the calibration server's; an
+		// external server's own first (the run meets it as it is).
 		v, ok := s.Target.Redis.Config[c.name]
-		if !ok {
-			if v, ok = cal.Config[c.name]; !ok {
-				continue
+		if sv, found := cal.Config[c.name]; found && (cal.External || !ok) {
+			if ok && sv != v {
+				st.Notes = append(st.Notes, fmt.Sprintf("%s %s from the server's CONFIG (the scenario says %s)", c.name, sv, v))
 			}
+			v, ok = sv, true
+		}
+		if !ok {
+			continue
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < c.min {
@@ -198,9 +244,7 @@ func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
 				if ttl == nil {
 					ttl = st.TTL
 				}
-				lfu := st.LFU
-				r, err := Simulate(st.Trace, SimConfig{Policy: j.policy, Capacity: capacity, Samples: st.Samples,
-					Costs: st.Costs, TTL: ttl, Seed: uint64(j.mem) ^ 0x5eed, LFU: &lfu, Hz: st.Hz})
+				r, err := st.simulate(j.policy, capacity, ttl, uint64(j.mem), j.mem > 0)
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
@@ -222,6 +266,65 @@ func (st *Setup) run(ctx context.Context, jobs []*job, workers int) error {
 		return first
 	}
 	return ctx.Err()
+}
+
+// simulate is one curve point: the mean of st.Repeats simulations (one
+// when unbounded, where neither the seed nor the clock matters), the i-th
+// with its own seed and the run's start i/Repeats of the way into Redis's
+// clock second and into its LFU minute.
+func (st *Setup) simulate(policy string, capacity float64, ttl []time.Duration, seed uint64, bounded bool) (*SimResult, error) {
+	n := 1
+	if bounded {
+		n = max(st.Repeats, 1)
+	}
+	rs := make([]*SimResult, 0, n)
+	for i := range n {
+		lfu := st.LFU
+		phase := time.Duration(i) * (time.Minute + time.Second) / time.Duration(n)
+		r, err := Simulate(st.Trace, SimConfig{Policy: policy, Capacity: capacity, Samples: st.Samples,
+			Costs: st.Costs, TTL: ttl, Seed: seed ^ 0x5eed ^ uint64(i)<<40, LFU: &lfu, Hz: st.Hz,
+			ClockPhase: phase, PrefillSpan: st.PrefillSpan, PrefillPerWrite: st.PrefillPerWrite})
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return meanResult(rs), nil
+}
+
+// meanResult is the mean of simulations of one trace.
+func meanResult(rs []*SimResult) *SimResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	n := float64(len(rs))
+	m := &SimResult{}
+	add := func(to *[]float64, from []float64) {
+		if *to == nil {
+			*to = make([]float64, len(from))
+		}
+		for i, v := range from {
+			(*to)[i] += v / n
+		}
+	}
+	for _, r := range rs {
+		add(&m.Hits, r.Hits)
+		add(&m.Lookups, r.Lookups)
+		add(&m.EvictedBy, r.EvictedBy)
+		add(&m.KeysBy, r.KeysBy)
+		add(&m.BytesBy, r.BytesBy)
+		m.Evicted += r.Evicted / n
+		m.Expired += r.Expired / n
+		m.OOM += r.OOM / n
+		m.Keys += r.Keys / n
+		m.VolatileKeys += r.VolatileKeys / n
+		m.Peak += r.Peak / n
+		m.End += r.End / n
+		m.StaleAvg += r.StaleAvg / n
+		m.PrefillWrites += r.PrefillWrites / n
+		m.PrefillSpan += r.PrefillSpan / time.Duration(len(rs))
+	}
+	return m
 }
 
 // point turns a simulation into a curve point.
@@ -333,8 +436,8 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		SchemaVersion: result.SchemaVersion, Kind: result.KindSizing,
 		Scenario:       result.ScenarioInfo{Name: s.Name, Description: s.Description, File: s.File, Seed: s.Seed},
 		StartedAt:      began.UTC(),
-		MaxMemoryBytes: int64(s.Target.Redis.MaxMemory),
-		Policy:         s.Target.Redis.MaxMemoryPolicy,
+		MaxMemoryBytes: st.MaxMemory,
+		Policy:         st.Policy,
 		TargetHitRate:  o.Target,
 	}
 	if out.TargetHitRate == 0 {
@@ -361,7 +464,8 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 			out.Calibration.Typed = map[string]result.SizingTypedFit{}
 		}
 		out.Calibration.Typed[t] = result.SizingTypedFit{Listpack: result.SizingLine(f.Small), Large: result.SizingLine(f.Large),
-			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr}
+			MaxListpackEntries: f.MaxEntries, MaxListpackValue: f.MaxValue, Groups: f.Groups, MeanAbsErr: f.MeanAbsErr,
+			ListpackA: f.ListpackA, HashtableA: f.HashtableA}
 	}
 	out.Calibration.ServerConfig = cal.Config
 	// The scenario's own policy is always simulated: its answer (and the
@@ -396,6 +500,14 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	out.WorkingSetBytes = int64(ws)
 	out.CeilingHitRate = unb.res.HitRate()
 	o.logf("unbounded: working set %.1f MB, hit rate %.2f%%", ws/(1<<20), 100*out.CeilingHitRate)
+	if r := unb.res; r.PrefillWrites > 0 {
+		how := fmt.Sprintf("the calibration's pipelined write time, %.1f µs a command, times its commands", st.PrefillPerWrite.Seconds()*1e6)
+		if st.PrefillSpan > 0 {
+			how = "as given"
+		}
+		st.Notes = append(st.Notes, fmt.Sprintf("the prefill writes its keys with %.0f commands over %.2f s (%s): Redis's LRU clock (1 s) and LFU minute stamp each key as it arrives; each curve point is the mean of %d simulations, each with its own seed and the run's start at its own place in Redis's clock second and minute",
+			r.PrefillWrites, r.PrefillSpan.Seconds(), how, max(st.Repeats, 1)))
+	}
 	points := o.Points
 	if points <= 0 {
 		points = 24
@@ -523,6 +635,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 		out.Notes = append(out.Notes, fmt.Sprintf("keys sampled at %.3g (SHARDS): each kept key stands for %.0f, its memory scaled alike; single-key families are kept whole", tr.Rate, 1/tr.Rate))
 	}
 	out.Notes = append(out.Notes, modelNotes(st)...)
+	out.Notes = append(out.Notes, st.Notes...)
 	out.DurationS = time.Since(began).Seconds()
 	return out, st, nil
 }

@@ -116,6 +116,15 @@ type TypedCost struct {
 	// Fill members (the run's zsetFill).
 	Zset bool
 	Fill int
+	// ListpackA, when positive, prices a listpack-encoded key by its
+	// encoding instead of Small's line: ListpackA + the listpack's
+	// allocation (lpBytes in its jemalloc class) + the name's sds.
+	ListpackA float64
+	// HashtableA, when positive, prices a hash in its hashtable encoding
+	// by its allocations: HashtableA + its dict's buckets (8 bytes each,
+	// the table a power of two, grown once full) + per field a dict entry
+	// (32) and the name's and value's sds + the key's name sds.
+	HashtableA float64
 }
 
 // jeClass is the jemalloc size class an allocation of n bytes takes (the
@@ -220,6 +229,15 @@ type SimConfig struct {
 	// Hz is the server's hz (the active expire cycle runs hz times a
 	// second); 0 takes Redis's default, 10.
 	Hz int
+	// PrefillSpan is how long the run's prefill takes to write the keys
+	// alive at the history's end (oldest first, in pipelined batches that
+	// end when the phases begin); when 0, PrefillPerWrite times the
+	// prefill's write commands. Redis stamps each key with the LRU clock
+	// (and LFU minute) of its arrival, so a span that crosses a tick of
+	// the clock leaves the keys written before it older: where the tick
+	// falls is ClockPhase's. Both 0 write them all at one instant.
+	PrefillSpan     time.Duration
+	PrefillPerWrite time.Duration
 }
 
 // LFUConfig is Redis's LFU tuning: lfu-log-factor, and lfu-decay-time in
@@ -242,6 +260,10 @@ type SimResult struct {
 	// Peak is the highest used bytes of keys seen during the phases; End
 	// the bytes at the end.
 	Peak, End float64
+	// PrefillWrites is the commands the prefill wrote the keys alive at
+	// the history's end with, over PrefillSpan.
+	PrefillWrites float64
+	PrefillSpan   time.Duration
 	// StaleAvg is the mean share of memory held by keys already expired
 	// but not yet reclaimed, sampled every expire cycle of the phases.
 	StaleAvg float64
@@ -309,6 +331,9 @@ type sim struct {
 	nf     []int32
 	fbytes []int64
 	falloc []int64 // Σ the values' sds allocations (a hashtable's)
+	lpb    []int64 // Σ the listpack entries' bytes
+	nalloc []int64 // Σ the names' sds allocations (a hashtable's)
+	ht     []htDict
 	large  []bool
 
 	pool    [evpoolSize]poolEntry
@@ -358,6 +383,7 @@ func Simulate(t *Trace, cfg SimConfig) (*SimResult, error) {
 	}
 	if cfg.Costs != nil && slices.ContainsFunc(cfg.Costs.Typed, func(c *TypedCost) bool { return c != nil }) {
 		s.fbits, s.nf, s.fbytes, s.falloc, s.large = make([][]uint64, n), make([]int32, n), make([]int64, n), make([]int64, n), make([]bool, n)
+		s.lpb, s.nalloc, s.ht = make([]int64, n), make([]int64, n), make([]htDict, n)
 	}
 	nf := len(t.Families)
 	s.res.Hits, s.res.Lookups, s.res.EvictedBy = make([]float64, nf), make([]float64, nf), make([]float64, nf)
@@ -409,6 +435,9 @@ func (s *sim) run() {
 				// HGET of a field the hash does not hold misses, though
 				// the key is there (and is touched by the lookup).
 				found = s.hasField(k, e.field)
+				if s.large[k] {
+					s.htStep(k, 1) // HGET's dictFind
+				}
 			}
 			if rec {
 				w := float64(t.Keys[k].Weight)
@@ -548,16 +577,44 @@ func (s *sim) prefill() int {
 		}
 		return 0
 	})
-	now := t.History
+	// The writes end when the phases begin; each key arrives in turn,
+	// after the commands before it (a string's SET with its TTL is one; a
+	// hash field's HSET and a sorted set's ZADD come with a PEXPIRE).
+	// A sampled key stands for 1/R keys, and so do its writes.
+	writesOf := func(k int32) float64 {
+		n := 1
+		if tc := s.typedCost(k); tc != nil {
+			n = 2
+			if !tc.Zset {
+				n = 2 * max(len(fields[k]), 1)
+			}
+		}
+		return float64(n) * float64(t.Keys[k].Weight)
+	}
+	var writes float64
 	for _, k := range keys {
+		writes += writesOf(k)
+	}
+	span := s.cfg.PrefillSpan
+	if span <= 0 {
+		span = time.Duration(writes * float64(s.cfg.PrefillPerWrite))
+	}
+	span = min(span, t.History)
+	s.res.PrefillWrites, s.res.PrefillSpan = writes, span
+	var done float64
+	for _, k := range keys {
+		done += writesOf(k)
+		now := t.History - span + time.Duration(float64(span)*done/max(writes, 1))
 		life := s.cfg.TTL[t.Keys[k].Fam]
 		var exp time.Duration
 		if life > 0 {
-			rem := at[k] + life - now
+			// The remaining TTL as the harness computes it at the
+			// history's end.
+			rem := at[k] + life - t.History
 			if rem < time.Millisecond {
 				continue
 			}
-			exp = now + rem
+			exp = t.History + rem
 		}
 		fits := s.evict(now, false)
 		if tc := s.typedCost(k); tc != nil {
@@ -616,21 +673,125 @@ func (s *sim) hasField(k, f int32) bool {
 
 // addField records field or member f of k (vlen value bytes).
 func (s *sim) addField(k int32, tc *TypedCost, f, vlen int32) {
+	exact := !tc.Zset && tc.HashtableA > 0
 	if s.hasField(k, f) {
+		if exact && s.large[k] {
+			s.htStep(k, 1) // HSET of a field it holds: dictFind
+		}
 		return
 	}
 	for int(f/64) >= len(s.fbits[k]) {
 		s.fbits[k] = append(s.fbits[k], 0)
 	}
 	s.fbits[k][f/64] |= 1 << (f % 64)
+	if exact {
+		// hsetCommand converts a listpack whose new value is too long
+		// before the insert (the dict sized to the fields it holds), and
+		// one with too many fields after it.
+		if !s.large[k] && vlen > int32(tc.MaxValue) {
+			s.large[k] = true
+			s.ht[k] = htDict{size: htInitial(s.nf[k])}
+		}
+		if s.large[k] {
+			s.htStep(k, 1) // dictFind
+			s.htStep(k, 1) // dictAddRaw's step, then its expand check
+			s.ht[k].expand(s.nf[k])
+		}
+	}
 	s.nf[k]++
 	s.fbytes[k] += int64(fieldNameLen(f))
+	s.lpb[k] += lpStringEntry(int64(fieldNameLen(f)))
+	s.nalloc[k] += sdsAlloc(int64(fieldNameLen(f)))
 	if !tc.Zset {
 		s.fbytes[k] += int64(vlen)
 		s.falloc[k] += sdsAlloc(int64(vlen))
+		s.lpb[k] += lpStringEntry(int64(vlen))
+	} else if f < int32(tc.Fill) {
+		// A fill's member is scored by its rank; a member a write
+		// added, by the writer's version (taken to fit 24 bits).
+		s.lpb[k] += lpIntEntry(int64(tc.Fill))
+	} else {
+		s.lpb[k] += lpIntEntry(1 << 20)
 	}
-	if s.nf[k] > int32(tc.MaxEntries) || (!tc.Zset && vlen > int32(tc.MaxValue)) {
+	if !s.large[k] && (s.nf[k] > int32(tc.MaxEntries) || (!tc.Zset && vlen > int32(tc.MaxValue))) {
 		s.large[k] = true
+		if exact {
+			s.ht[k] = htDict{size: htInitial(s.nf[k])}
+		}
+	}
+}
+
+// htDict is a hash's own dict in its hashtable encoding (dict.c of Redis
+// 7): its table's buckets and, while it rehashes, the old table's and the
+// steps left. A hash's dict is rehashed only by the commands that use it
+// (one bucket a dictFind or dictAdd), never by the cron, so an old table
+// can stay allocated long after the hash stopped growing.
+type htDict struct{ size, old, left int32 }
+
+// htInitial is the table a dict is created with for n fields (dictExpand:
+// the next power of two, at least 4; none for an empty dict).
+func htInitial(n int32) int32 {
+	if n <= 0 {
+		return 0
+	}
+	return int32(dictTable(float64(n)))
+}
+
+// expand is _dictExpandIfNeeded before the insert of field n+1 (n
+// held): the first table is 4 buckets; a full one (n >= size) is
+// replaced by the next power of two over n, the old one kept until the
+// rehash has moved its non-empty buckets (about 1 - 1/e of them at a
+// load of 1). A dict already rehashing does not expand.
+func (d *htDict) expand(n int32) {
+	switch {
+	case d.old > 0:
+	case d.size == 0:
+		d.size = 4
+	case n >= d.size:
+		d.old, d.size = d.size, int32(dictTable(float64(n+1)))
+		d.left = int32(math.Ceil((1 - 1/math.E) * float64(d.old)))
+	}
+}
+
+// step is n _dictRehashStep calls; it returns the buckets of the old
+// table it freed (0 unless the rehash finished).
+func (d *htDict) step(n int32) int32 {
+	if d.old == 0 {
+		return 0
+	}
+	if d.left -= n; d.left > 0 {
+		return 0
+	}
+	freed := d.old
+	d.old, d.left = 0, 0
+	return freed
+}
+
+// htAfter is the dict of a hash written with n HSETs of new fields (the
+// calibration's groups): a hashtable from the first when its values are
+// too long for a listpack (long), else from the insert that takes it
+// over maxEntries.
+func htAfter(n int32, long bool, maxEntries int32) htDict {
+	var d htDict
+	for j := range n {
+		switch {
+		case long || j > maxEntries:
+			d.step(2)
+			d.expand(j)
+		case j == maxEntries:
+			d = htDict{size: htInitial(j + 1)}
+		}
+	}
+	return d
+}
+
+// htStep is n rehash steps on hash k's dict; when they finish the rehash,
+// the old table's memory is freed.
+func (s *sim) htStep(k int32, n int32) {
+	if freed := s.ht[k].step(n); freed > 0 {
+		b := 8 * float64(freed) * float64(s.t.Keys[k].Weight)
+		s.cost[k] -= b
+		s.used -= b
 	}
 }
 
@@ -638,9 +799,17 @@ func (s *sim) addField(k int32, tc *TypedCost, f, vlen int32) {
 // (without its expires entry).
 func (s *sim) typedPrice(k int32, tc *TypedCost) float64 {
 	ki := &s.t.Keys[k]
+	if s.large[k] && !tc.Zset && tc.HashtableA > 0 {
+		n := int64(s.nf[k])
+		b := tc.HashtableA + float64(8*int64(s.ht[k].size+s.ht[k].old)+n*jeClass(24)+s.nalloc[k]+s.falloc[k]+sdsAlloc(int64(ki.KeyLen)))
+		return b * float64(ki.Weight)
+	}
 	if s.large[k] && !tc.Zset {
 		fit := tc.Large
 		return (fit.A + fit.C*float64(s.nf[k]) + fit.B*float64(s.falloc[k])) * float64(ki.Weight)
+	}
+	if !s.large[k] && tc.ListpackA > 0 {
+		return (tc.ListpackA + float64(jeClass(lpHeader+s.lpb[k])+sdsAlloc(int64(ki.KeyLen)))) * float64(ki.Weight)
 	}
 	fit := tc.Small
 	if s.large[k] {
@@ -811,7 +980,7 @@ func (s *sim) remove(k int32) {
 	s.cost[k] = 0
 	if s.fbits != nil {
 		clear(s.fbits[k])
-		s.nf[k], s.fbytes[k], s.falloc[k], s.large[k] = 0, 0, 0, false
+		s.nf[k], s.fbytes[k], s.falloc[k], s.large[k], s.lpb[k], s.nalloc[k], s.ht[k] = 0, 0, 0, false, 0, 0, htDict{}
 	}
 	if s.kind == kindExact {
 		s.unlink(k)

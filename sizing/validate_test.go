@@ -52,8 +52,10 @@ func TestPredictionMatchesRealRuns(t *testing.T) {
 		bound, famBound float64
 	}{
 		// allkeys-lru, the seed's ten families: a quarter, a half and three
-		// quarters of the working set.
-		{"testdata/small.yaml", []float64{0.25, 0.5, 0.75}, 1, 1, familyBound},
+		// quarters of the working set, the median of three runs: one run's
+		// api tier at 8 MB read 65.85 % and, the same prediction (67.50,
+		// 67.53 %), 64.04 % at load average 17 another hour.
+		{"testdata/small.yaml", []float64{0.25, 0.5, 0.75}, 3, 1, familyBound},
 		// volatile-lfu (an LFU and a volatile policy at once) over a
 		// hotspot, a zipf family and persistent keys, at half its working
 		// set (the corpus's scenario; scripts/size-corpus.py runs all),

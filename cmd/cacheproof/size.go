@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/sizing"
+	"github.com/cacheproof/cacheproof/topology"
 )
 
 const sizeExamples = `
@@ -49,6 +51,7 @@ type sizeFlags struct {
 	noCache    bool
 	conns      int
 	jsonOut    bool
+	prefill    time.Duration
 }
 
 // sizeMain is `cacheproof size`: flags and files here, the simulation in
@@ -66,9 +69,10 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.noWhatIfs, "no-what-ifs", false, "compute no TTL what-ifs")
 	fs.IntVar(&f.points, "points", 0, "maxmemory sizes per curve (default 24)")
 	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
-	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server; its sample keys are deleted afterwards")
+	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server, and take its maxmemory, policy and settings from its CONFIG; its sample keys are deleted afterwards (an external standalone or replica target's CONFIG is read without this, and its keys priced on a scratch server)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
 	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler)")
+	fs.DurationVar(&f.prefill, "prefill-span", 0, "how long the run's prefill took to write its keys, as a run measured it (default: the calibration's pipelined write time per command times the prefill's commands); it places the prefill's keys on Redis's 1 s LRU clock")
 	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof size [--scenario] FILE|NAME [flags]\n\nHow much memory, with which eviction policy and TTLs, gives the target hit rate.\n\nFlags:\n%s%s", fs.FlagUsages(), sizeExamples)
@@ -95,6 +99,11 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	o.Connections = f.conns
+	if fs.Changed("prefill-span") && (f.prefill <= 0 || f.prefill > time.Hour) {
+		errf("--prefill-span %v: must be positive and at most 1h", f.prefill)
+		return exitUsage
+	}
+	o.PrefillSpan = f.prefill
 	if fs.Changed("sample-rate") && !(f.sampleRate > 0 && f.sampleRate <= 1) {
 		errf("--sample-rate %v: must be in (0, 1]", f.sampleRate)
 		return exitUsage
@@ -148,7 +157,16 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	if code := f.loadShapeFlags.apply(fs, sc, f.seedOverride(fs), errf, stderr); code != next {
 		return code
 	}
-	if !sc.Target.OwnsNodes() && sc.Target.Redis.MaxMemory == 0 && f.quiet {
+	if o.Cal.RedisURL == "" {
+		// An external target's CONFIG (maxmemory, policy, LFU tuning, hz,
+		// listpack limits) is what a run meets: size reads it (and
+		// writes nothing there; the keys are priced on a scratch server
+		// started with those settings).
+		if u, ok := externalURL(sc.Target); ok {
+			o.Cal.SettingsURL = u
+		}
+	}
+	if !sc.Target.OwnsNodes() && sc.Target.Redis.MaxMemory == 0 && o.Cal.SettingsURL == "" && f.quiet {
 		errf("note: the scenario's external Redis has no maxmemory; the curve is still computed")
 	}
 	if !f.quiet && !f.jsonOut {
@@ -217,4 +235,28 @@ func parseHitRate(s string) (float64, error) {
 		return 0, errors.New("must be between 0% and 100% (exclusive)")
 	}
 	return v, nil
+}
+
+// externalURL is the redis:// URL of an external standalone or replica
+// target's first node (its credentials included), for size to read the
+// CONFIG of; ok is false for a target cacheproof starts,
+// a cluster or sentinel one, or one with TLS (--redis-url names a node
+// there).
+func externalURL(t topology.Settings) (string, bool) {
+	if t.OwnsNodes() || t.TLS != nil || len(t.Addrs) == 0 {
+		return "", false
+	}
+	switch topology.Shape(t.Topology) {
+	case "", topology.ShapeStandalone, topology.ShapeReplica:
+	default:
+		return "", false
+	}
+	u := url.URL{Scheme: "redis", Host: t.Addrs[0]}
+	switch {
+	case t.Username != "":
+		u.User = url.UserPassword(t.Username, t.Password)
+	case t.Password != "":
+		u.User = url.UserPassword("", t.Password)
+	}
+	return u.String(), true
 }
