@@ -95,13 +95,14 @@ func ShardArgs(o ShardsOptions, i int) []string {
 	return append(args, o.RunArgs...)
 }
 
-// MergeArgs are the merge step's `cacheproof` arguments.
+// MergeArgs are the merge step's `cacheproof` arguments; it exits on the
+// merged verdict as a single run would (run.sh ends with its code).
 func MergeArgs(o ShardsOptions) []string {
 	args := []string{"merge"}
 	for i := 0; i < o.N; i++ {
 		args = append(args, "/project/"+ShardReport(i))
 	}
-	return append(args, "-o", "/project/"+MergedReport, "--html", "/project/results/merged/report.html")
+	return append(args, "-o", "/project/"+MergedReport, "--html", "/project/results/merged/report.html", "--verdict-exit")
 }
 
 func (o ShardsOptions) metricsPort() int {

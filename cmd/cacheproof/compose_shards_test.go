@@ -323,6 +323,13 @@ func TestShardedComposeProjectAddsUp(t *testing.T) {
 		shards[i] = mustReadReport(t, filepath.Join(dir, compose.ShardReport(i)))
 	}
 	merged := mustReadReport(t, filepath.Join(dir, compose.MergedReport))
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if want := mergedExit(merged); code != want {
+		t.Errorf("run.sh exited %d on a %s merged report; want %d, as run would", code, merged.Verdict, want)
+	}
 	if left := projectContainers(t, project); left != "" {
 		t.Errorf("run.sh left containers of %s: %s", project, left)
 	}
