@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,7 +312,14 @@ func TestShardedComposeProjectAddsUp(t *testing.T) {
 		"COMPOSE_PROJECT_NAME="+project, "DASHBOARDS=0", "KEEP=0")
 	t.Cleanup(func() { removeComposeProject(t, dir, env, project, generator) })
 	t.Log("the dashboards profile (Prometheus, Grafana) is not started: its images cannot be pulled offline, and the load needs neither")
-	run := exec.Command(filepath.Join(dir, "run.sh"))
+	// A bound on the whole script (four 4 s loads, a build, container
+	// starts): past it, TERM lets run.sh's trap tear the project down, and
+	// the cleanup's run.sh down removes what is left either way.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, filepath.Join(dir, "run.sh"))
+	run.Cancel = func() error { return run.Process.Signal(syscall.SIGTERM) }
+	run.WaitDelay = time.Minute
 	run.Env = env
 	start := time.Now()
 	out, err := run.CombinedOutput()
