@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # .ci/docker.sh: make the container backend testable on this machine.
 #
-# 1. installs Debian's docker.io (and docker-compose, to validate compose/),
+# 1. installs Debian's docker.io (and docker-compose v1: it validates compose/
+#    and runs the sharded compose project, TestShardedComposeProjectAddsUp),
 # 2. starts dockerd in the background if none answers (waits up to 30 s),
 # 3. builds cacheproof/redis-local:7 FROM scratch out of Debian's redis-server
 #    binary, its ldd libraries and the dynamic loader, so nothing is pulled,
@@ -41,7 +42,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
 	apt_install docker.io iptables ca-certificates || skip "apt-get install docker.io failed: $(tail -3 /tmp/cacheproof-apt.log)"
 fi
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
-	log "installing docker-compose (to validate compose/ files)"
+	log "installing docker-compose (to validate compose/ files and run the sharded compose test)"
 	apt_install docker-compose || log "docker-compose not installed; compose tests will skip"
 fi
 

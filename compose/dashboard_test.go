@@ -235,7 +235,7 @@ func TestShardsProjectScrapesEveryShard(t *testing.T) {
 		if want := ShardService(i) + ":" + port; !slices.Contains(targets, want) {
 			t.Errorf("prometheus.yml scrapes %v, not %s where shard %d serves", targets, want, i)
 		}
-		if !strings.Contains(cmd, fmt.Sprintf("--shard %d/3", i)) || !strings.HasSuffix(cmd, "--duration 2s") || svc.Image != ShardsImage {
+		if !strings.Contains(cmd, fmt.Sprintf("--shard %d/3", i)) || !strings.HasSuffix(cmd, "--duration 2s") || svc.Image != generatorImage {
 			t.Errorf("%s: image %s, command %q", ShardService(i), svc.Image, cmd)
 		}
 	}

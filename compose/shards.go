@@ -34,6 +34,19 @@ type ShardsOptions struct {
 // nothing is pulled for the load itself.
 const ShardsImage = "cacheproof/cacheproof-local:latest"
 
+// GeneratorImageEnv overrides the generator image's name (ShardsImage by
+// default), so two projects built at once on one engine (tests, CI) do not
+// retag each other's image.
+const GeneratorImageEnv = "GENERATOR_IMAGE"
+
+// UserEnv is the uid:gid the generator containers run as; run.sh sets it
+// to the caller's, so the reports written through the bind-mounted results
+// folder belong to whoever ran the load (0:0 when unset).
+const UserEnv = "CACHEPROOF_USER"
+
+// generatorImage is the generator image as compose.yml names it.
+const generatorImage = "${" + GeneratorImageEnv + ":-" + ShardsImage + "}"
+
 // ShardsBinary is the file name the project's Dockerfile copies: the
 // statically linked cacheproof binary, put beside the compose file.
 const ShardsBinary = "cacheproof"
@@ -82,13 +95,14 @@ func ShardArgs(o ShardsOptions, i int) []string {
 	return append(args, o.RunArgs...)
 }
 
-// MergeArgs are the merge step's `cacheproof` arguments.
+// MergeArgs are the merge step's `cacheproof` arguments; it exits on the
+// merged verdict as a single run would (run.sh ends with its code).
 func MergeArgs(o ShardsOptions) []string {
 	args := []string{"merge"}
 	for i := 0; i < o.N; i++ {
 		args = append(args, "/project/"+ShardReport(i))
 	}
-	return append(args, "-o", "/project/"+MergedReport, "--html", "/project/results/merged/report.html")
+	return append(args, "-o", "/project/"+MergedReport, "--html", "/project/results/merged/report.html", "--verdict-exit")
 }
 
 func (o ShardsOptions) metricsPort() int {
@@ -172,12 +186,18 @@ func shardsCompose(o ShardsOptions) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# A sharded cacheproof load: %d generator containers, each running one slice
 # of the population (--shard i/%d) against one Redis, then a merge of their
-# reports. Written by 'cacheproof compose shards'; run it with ./run.sh.
+# reports. Written by 'cacheproof compose shards'; run it with ./run.sh, which
+# drives docker compose v2 or docker-compose v1 (1.28 or later) alike. By hand
+# (v1: docker-compose for docker compose, and wait for redis's healthcheck
+# yourself, as v1 has no up --wait):
 #
 #   docker compose build && docker compose up -d --wait redis
-#   docker compose up %s
+#   docker compose up --no-deps %s
 #   docker compose --profile merge run --rm merge
 #   docker compose --profile dashboards up -d prometheus grafana   # optional
+#
+# No version: key: both v1 (1.27 and later) and v2 read this as the Compose
+# Specification (profiles, depends_on conditions, pull_policy).
 services:
   redis:
     image: %s
@@ -188,10 +208,16 @@ services:
       timeout: 3s
       retries: 30
 `, o.N, o.N, strings.Join(serviceNames(o.N), " "), image, jsonList(redisArgs(o.Server)))
+	// The generator runs as the caller (run.sh sets UserEnv) so the reports
+	// in the bind-mounted results folder are theirs; /tmp is a tmpfs
+	// (mode 1777) since the FROM scratch image's /tmp belongs to root.
+	runAs := fmt.Sprintf(`    user: "${%s:-0:0}"
+    tmpfs: [/tmp]
+`, UserEnv)
 	for i := 0; i < o.N; i++ {
 		fmt.Fprintf(&b, `  %s:
     image: %s
-`, ShardService(i), ShardsImage)
+`, ShardService(i), generatorImage)
 		if i == 0 {
 			b.WriteString("    build: {context: ., dockerfile: Dockerfile}\n")
 		} else {
@@ -204,8 +230,8 @@ services:
 		fmt.Fprintf(&b, `    command: %s
     environment: {REDIS_HOST: redis, REDIS_PORT: "6379"}
     volumes: %s
-    depends_on: {redis: {condition: service_healthy}}
-`, jsonList(ShardArgs(o, i)), jsonList(volumes))
+%s    depends_on: {redis: {condition: service_healthy}}
+`, jsonList(ShardArgs(o, i)), jsonList(volumes), runAs)
 	}
 	fmt.Fprintf(&b, `  merge:
     image: %s
@@ -213,12 +239,12 @@ services:
     profiles: [merge]
     command: %s
     volumes: ["./results:/project/results"]
-  prometheus:
+%s  prometheus:
     image: ${PROMETHEUS_IMAGE:-prom/prometheus:latest}
     profiles: [dashboards]
     command: ["--config.file=/etc/prometheus/prometheus.yml"]
     volumes: ["./prometheus.yml:/etc/prometheus/prometheus.yml:ro"]
-    ports: ["9090:9090"]
+    ports: ["127.0.0.1:9090:9090"]
   grafana:
     image: ${GRAFANA_IMAGE:-grafana/grafana:latest}
     profiles: [dashboards]
@@ -226,9 +252,9 @@ services:
     volumes:
       - ./grafana/provisioning:/etc/grafana/provisioning:ro
       - ./grafana/dashboards:/var/lib/grafana/dashboards:ro
-    ports: ["3000:3000"]
+    ports: ["127.0.0.1:3000:3000"]
     depends_on: [prometheus]
-`, ShardsImage, jsonList(MergeArgs(o)))
+`, generatorImage, jsonList(MergeArgs(o)), runAs)
 	return b.String()
 }
 
@@ -259,23 +285,104 @@ scrape_configs:
 `, jsonList(targets))
 }
 
+// RedisReadyTimeout bounds run.sh's wait for the Redis container's
+// healthcheck, in seconds.
+const RedisReadyTimeout = 60
+
+// shardsRunScript is run.sh. It finds docker compose v2 or docker-compose
+// v1 and drives both the same way: v1 has no `up --wait`, so the wait on
+// Redis's healthcheck is the script's own (docker inspect), and neither
+// flavour's attached `up` returns the shards' exit codes, so the script
+// reads them and refuses to merge a shard that did not finish a
+// measurement (0 pass, 1 target missed, 4 inconclusive are finished ones).
+// The project is removed on any exit, Ctrl-C included, unless KEEP=1.
 func shardsRunScript(o ShardsOptions) string {
+	shards := strings.Join(serviceNames(o.N), " ")
 	return fmt.Sprintf(`#!/bin/sh
 # Runs the sharded load of compose.yml: builds the generator image (FROM
-# scratch, nothing pulled), starts Redis, runs the %d shards together, merges
-# their reports into %s and removes the containers.
+# scratch, nothing pulled), starts Redis and waits for its healthcheck, runs
+# the %[1]d shards together, merges their reports into %[2]s
+# and removes the project's containers, network and volumes (also when
+# interrupted). Drives docker compose v2 or docker-compose v1 (1.28 or later).
+#
+#   ./run.sh        the load; exits with the merge's code (0 pass, 1 a target
+#                   missed, 4 inconclusive), 3 when a step fails
+#   ./run.sh down   removes what a KEEP=1 run left
+#
 # REDIS_IMAGE picks the Redis image (e.g. cacheproof/redis-local:7 from
-# .ci/docker.sh); DASHBOARDS=1 also starts Prometheus and Grafana
-# (http://localhost:3000), which need their images.
+# .ci/docker.sh); %[3]s names the generator image built here;
+# KEEP=1 keeps the containers; DASHBOARDS=1 also starts Prometheus and
+# Grafana (http://127.0.0.1:3000), whose images must be present or
+# pullable: the load itself needs neither.
 set -eu
 cd "$(dirname "$0")"
-docker compose build
-docker compose up -d --wait redis
-if [ "${DASHBOARDS:-0}" = 1 ]; then docker compose --profile dashboards up -d prometheus grafana; fi
-docker compose up %s
+if docker compose version >/dev/null 2>&1; then
+	compose() { docker compose "$@"; }
+	flavour="docker compose $(docker compose version --short 2>/dev/null || echo v2)"
+elif command -v docker-compose >/dev/null 2>&1; then
+	compose() { docker-compose "$@"; }
+	flavour="docker-compose $(docker-compose version --short 2>/dev/null || echo v1)"
+else
+	echo "run.sh: neither 'docker compose' (v2) nor 'docker-compose' (v1) is installed" >&2
+	exit 3
+fi
+: "${%[4]s:=$(id -u):$(id -g)}"
+export %[4]s
+down() { compose --profile merge --profile dashboards down -v --remove-orphans; }
+if [ "${1:-}" = down ]; then
+	down
+	exit 0
+fi
+fail() {
+	echo "run.sh: $*" >&2
+	exit 3
+}
+cleanup() { if [ "${KEEP:-0}" != 1 ]; then down >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# container SERVICE: the id of the service's container, running or not.
+container() {
+	id=$(compose ps -a -q "$1")
+	[ -n "$id" ] || fail "no container for $1"
+	echo "$id"
+}
+
+echo "run.sh: using $flavour"
+compose build || fail "building the generator image failed"
+compose up -d redis || fail "starting redis failed"
+redis=$(container redis)
+waited=0
+while :; do
+	state=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$redis")
+	case $state in
+	healthy) break ;;
+	unhealthy | exited | dead)
+		compose logs redis >&2
+		fail "redis is $state"
+		;;
+	esac
+	waited=$((waited + 1))
+	if [ "$waited" -gt %[5]d ]; then
+		compose logs redis >&2
+		fail "redis not healthy after %[5]d s (state: $state)"
+	fi
+	sleep 1
+done
+echo "run.sh: redis healthy after ${waited} s"
+if [ "${DASHBOARDS:-0}" = 1 ]; then compose --profile dashboards up -d prometheus grafana; fi
+compose up --no-deps %[6]s || fail "compose up of the shards failed"
+unfinished=""
+for s in %[6]s; do
+	id=$(container "$s")
+	code=$(docker inspect -f '{{.State.ExitCode}}' "$id") || fail "cannot read $s's exit code"
+	case $code in
+	0 | 1 | 4) ;;
+	*) unfinished="$unfinished $s (exit $code)" ;;
+	esac
+done
+[ -z "$unfinished" ] || fail "not merged: shards without a finished measurement:$unfinished; their output is above"
 code=0
-docker compose --profile merge run --rm merge || code=$?
-if [ "${KEEP:-0}" != 1 ]; then docker compose --profile merge --profile dashboards down -v; fi
+compose --profile merge run --rm merge || code=$?
 exit $code
-`, o.N, MergedReport, strings.Join(serviceNames(o.N), " "))
+`, o.N, MergedReport, GeneratorImageEnv, UserEnv, RedisReadyTimeout, shards)
 }

@@ -298,7 +298,7 @@ func (r *run) disconnect() {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if !r.s.Target.OwnsNodes() {
-		note := cleanupExternal(sctx, r.mgr, r.pcfg.KeyPrefix)
+		note := r.cleanupShard(sctx)
 		if r.res != nil {
 			r.res.Notes = append(r.res.Notes, note)
 		}
@@ -466,6 +466,23 @@ func cleanupExternal(ctx context.Context, mgr *pool.Manager, prefix string) stri
 		return fmt.Sprintf("cleanup: deleted %d keys under %q, then failed: %v", n, prefix, err)
 	}
 	return fmt.Sprintf("cleanup: deleted the run's %d keys under %q (SCAN)", n, prefix)
+}
+
+// cleanupShard is cleanupExternal for this run: sharded, only the last
+// shard to end deletes the run's keys (see lastShardToEnd).
+func (r *run) cleanupShard(ctx context.Context) string {
+	prefix := r.pcfg.KeyPrefix
+	if r.o.Shards <= 1 || prefix == "" {
+		return cleanupExternal(ctx, r.mgr, prefix)
+	}
+	last, n, err := lastShardToEnd(ctx, r.mgr.Client(), shardsDoneKey(prefix, r.s.Name, r.s.Seed), r.o.Shards, shardsDoneTTL(r.total))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("cleanup: the run's keys under %q were left in place: %v", prefix, err)
+	case !last:
+		return fmt.Sprintf("cleanup: shard %d/%d ended %d of %d; the last shard to end deletes the run's keys under %q", r.o.Shard, r.o.Shards, n, r.o.Shards, prefix)
+	}
+	return cleanupExternal(ctx, r.mgr, prefix) + fmt.Sprintf(" as the last of %d shards to end", r.o.Shards)
 }
 
 // redactedScenario is the resolved scenario for the report, with secrets out.

@@ -31,6 +31,7 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 	var of outputFlags
 	of.register(fs, "one test case per target")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	verdictExit := fs.Bool("verdict-exit", false, "exit as 'run' does on the merged verdict (1 a target missed, 4 inconclusive) instead of 0 once merged")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof merge A.json B.json ... -o ALL.json [flags]\n\nMerges the JSON reports of the shards of one load.\n\nFlags:\n%s%s", fs.FlagUsages(), mergeExamples)
 	}
@@ -78,5 +79,22 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	if *verdictExit {
+		return mergedExit(m)
+	}
 	return exitOK
+}
+
+// mergedExit is the exit code `run` gives a finished report's verdict, for
+// a compose project's run.sh to end as a single run would.
+func mergedExit(m *result.Result) int {
+	switch {
+	case m.Interrupted:
+		return exitInterrupted
+	case m.Verdict == result.VerdictPass:
+		return exitOK
+	case m.Verdict == result.VerdictInconclusive:
+		return exitInconclusive
+	}
+	return exitTargetMiss
 }

@@ -45,6 +45,12 @@ func TestMergeShards(t *testing.T) {
 	if st, err := os.Stat(html); err != nil || st.Size() == 0 {
 		t.Errorf("html: %v", err)
 	}
+	// --verdict-exit: the merged verdict's exit code, as run gives it
+	// (compose shards' run.sh ends with it).
+	code, _, errOut = runCmd(mergeCmd, a, b, "-o", filepath.Join(dir, "v.json"), "-q", "--verdict-exit")
+	if want := mergedExit(m); code != want || (m.Verdict == "pass") != (code == exitOK) {
+		t.Errorf("--verdict-exit on a %s merge: exit %d, want %d (%s)", m.Verdict, code, want, errOut)
+	}
 }
 
 func TestMergeUsage(t *testing.T) {
