@@ -482,7 +482,7 @@ type FaultReport struct {
 	// big-key, penetration) did to the origin, Redis and the other keys;
 	// nil for the other kinds.
 	CacheMode *CacheModeReport `json:"cache_mode,omitempty"`
-	Notes   []string      `json:"notes"`
+	Notes     []string         `json:"notes"`
 }
 
 // CacheModeReport is a cache failure mode's own figures: the origin
