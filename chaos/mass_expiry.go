@@ -16,8 +16,8 @@ func init() { Register("mass-expiry", func() Kind { return &massExpiry{Fraction:
 
 // massExpiry makes a fraction of one family's keys in Redis expire in the
 // same second: at the fault's start it finds them (SCAN over every primary,
-// the family's key pattern matched whole) and gives them one PEXPIREAT, the
-// next whole second after the scan. Every user who looks one up next
+// the family's key pattern matched whole) and gives them one PEXPIREAT, a
+// whole second 1 to 2 s after the scan. Every user who looks one up next
 // misses at once: the origin stampede the report measures (origin calls
 // per second and their peak), and whether get-or-fetch's single-flight
 // collapsed the concurrent misses of one key into one origin call. for: is
@@ -91,21 +91,21 @@ func (k *massExpiry) Inject(ctx context.Context, t *Target) (func(context.Contex
 			}
 		}
 	}
-	// One second for every key: the next whole second after the scan.
-	at := time.Now().Truncate(time.Second).Add(time.Second)
+	// One instant for every key: a whole second at least one second after
+	// the scan, so the PEXPIREATs (a round trip each) are all sent before
+	// it, and the keys expire together 1 to 2 s into the fault.
+	at := time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second)
 	ms := strconv.FormatInt(at.UnixMilli(), 10)
 	var set uint64
 	for _, node := range primaries {
-		for _, key := range chosen[node] {
-			v, err := t.Deployment.Do(ctx, node, "PEXPIREAT", t.KeyPrefix+key, ms)
-			if err != nil {
-				return nil, fmt.Errorf("mass-expiry: PEXPIREAT %s on %s: %w", key, node, err)
-			}
-			if n, ok := v.(int64); ok && n == 1 {
-				set++
-				if t.Ledger != nil {
-					t.Ledger.ExpiredAt(key, at)
-				}
+		n, err := expireAll(ctx, t, node, chosen[node], ms)
+		set += n
+		if err != nil {
+			return nil, fmt.Errorf("mass-expiry: PEXPIREAT on %s: %w", node, err)
+		}
+		if t.Ledger != nil {
+			for _, key := range chosen[node] {
+				t.Ledger.ExpiredAt(key, at)
 			}
 		}
 	}
@@ -133,6 +133,49 @@ func (k *massExpiry) Inject(ctx context.Context, t *Target) (func(context.Contex
 		}
 		return nil
 	}, nil
+}
+
+// expireBatch is how many keys one script call expires.
+const expireBatch = 500
+
+// expireScript gives every key the expiry instant ARGV[1] and returns how
+// many existed: one round trip a batch, so every key is set well before
+// the instant.
+const expireScript = `local n = 0
+for _, k in ipairs(KEYS) do n = n + redis.call('PEXPIREAT', k, ARGV[1]) end
+return n`
+
+// expireAll gives keys (the workload's, without the prefix) on node the
+// expiry instant ms, in script batches; where a batch is refused (a
+// cluster node's keys span slots: CROSSSLOT) one PEXPIREAT a key. It
+// returns how many keys existed to be given it.
+func expireAll(ctx context.Context, t *Target, node string, keys []string, ms string) (uint64, error) {
+	var set uint64
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), expireBatch)]
+		keys = keys[len(batch):]
+		args := []any{"EVAL", expireScript, len(batch)}
+		for _, k := range batch {
+			args = append(args, t.KeyPrefix+k)
+		}
+		args = append(args, ms)
+		if v, err := t.Deployment.Do(ctx, node, args...); err == nil {
+			if n, ok := v.(int64); ok {
+				set += uint64(n)
+			}
+			continue
+		}
+		for _, k := range batch {
+			v, err := t.Deployment.Do(ctx, node, "PEXPIREAT", t.KeyPrefix+k, ms)
+			if err != nil {
+				return set, fmt.Errorf("%s: %w", k, err)
+			}
+			if n, ok := v.(int64); ok {
+				set += uint64(n)
+			}
+		}
+	}
+	return set, nil
 }
 
 // dataPrimaries are the data nodes that are primaries now (INFO role).
