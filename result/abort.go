@@ -51,6 +51,13 @@ const (
 // and jumps; ten seconds' is what the users of those seconds saw.
 const AbortLatencyWindow = 10
 
+// abortLatencyMin is the fewest recorded seconds with operations the
+// window must hold before a latency percentile may stop the run: the
+// first recorded second of a run (connections still opening, a loaded
+// host) is often its slowest, and one second is not a run broken beyond
+// recovery.
+const abortLatencyMin = 3
+
 // perSecond is the metric's reading of one timeline row as a numerator and
 // a denominator (the figure is num/den; den 1 for a latency or a count);
 // ok false when the metric has no per-second form or the row no data.
@@ -260,7 +267,7 @@ func (x *watched) checkLatency(row TimelineRow, remaining func(float64) float64)
 		acc.add(w)
 	}
 	p, ok := acc.quantile(x.q)
-	if !ok || x.t.Expr.holds(p, x.bound) {
+	if !ok || len(x.window) < abortLatencyMin || x.t.Expr.holds(p, x.bound) {
 		return nil
 	}
 	rest := x.den * remaining(row.T) * remainderMargin

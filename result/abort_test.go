@@ -139,6 +139,18 @@ func TestAbortOnALatencyPercentile(t *testing.T) {
 	}
 }
 
+// One slow second, even the run's first with little left to run, does not
+// stop it: the window needs three recorded seconds.
+func TestAbortOnALatencyPercentileNeedsSeconds(t *testing.T) {
+	w := NewAbortWatch([]Target{abortTarget(t, "latency_p99", "< 50ms", 0)}, func(float64) float64 { return 0 })
+	for sec := 1; sec <= 3; sec++ {
+		a := w.Observe(TimelineRow{T: float64(sec), Ops: 100, LatencyHist: windowOf(100, 200)}, 1)
+		if (a != nil) != (sec == 3) {
+			t.Fatalf("second %d: %+v", sec, a)
+		}
+	}
+}
+
 // The slow count splits a bucket across the bound by its share above it.
 func TestSlowerThanCountsAcrossTheBound(t *testing.T) {
 	slow, ops := slowerThan(WindowHist{{int64(windowBucket(1000)), 100}, {int64(windowBucket(100000)), 10}}, 50)
