@@ -331,10 +331,13 @@ func (d *FaultReport) Merge(f FaultReport) {
 	d.UnknownWrites += f.UnknownWrites
 	d.AckedAfterStart += f.AckedAfterStart
 	if f.CacheMode != nil {
-		if d.CacheMode == nil {
-			d.CacheMode = &CacheModeReport{HitRateDuring: 1}
+		// A copy: d may share its section with the shard report it came from.
+		c := CacheModeReport{HitRateDuring: 1}
+		if d.CacheMode != nil {
+			c = *d.CacheMode
 		}
-		d.CacheMode.Merge(*f.CacheMode)
+		c.Merge(*f.CacheMode)
+		d.CacheMode = &c
 	}
 	for _, n := range f.Notes {
 		if !containsStr(d.Notes, n) {
