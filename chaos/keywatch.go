@@ -49,7 +49,7 @@ func newHist() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3)
 }
 
-// open starts a window following the keys affects accepts.
+// openWindow starts a window following the keys affects accepts.
 func (w *KeyWatch) openWindow(affects func(string) bool) *watchWindow {
 	ww := &watchWindow{affects: affects, affected: newHist(), other: newHist(), fetchedKeys: map[string]uint32{}}
 	w.mu.Lock()
