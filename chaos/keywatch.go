@@ -72,7 +72,8 @@ func (w *KeyWatch) closeWindow(ww *watchWindow) {
 	w.mu.Unlock()
 }
 
-// Observe is one lookup of key that took lat from its intended start;
+// Observe is one lookup of key whose cache read took lat from its
+// intended start (a near-cache hit 0; not the origin's time on a miss);
 // fetched says this lookup went to the origin itself (the leader of its
 // single-flight, not a joiner). Safe for concurrent use; nil does nothing.
 func (w *KeyWatch) Observe(key string, lat time.Duration, fetched bool) {

@@ -524,7 +524,9 @@ type CacheModeReport struct {
 	SingleFlightHeld    bool    `json:"single_flight_held"`
 
 	// Affected and Other are the latency, from intended start, of the
-	// affected keys' lookups and of every other lookup during the fault.
+	// cache reads of the affected keys' lookups and of every other lookup
+	// during the fault (a near-cache hit counts 0; a miss's origin fetch
+	// is not the cache's time, and is in the origin figures).
 	Affected ModeLatency `json:"affected"`
 	Other    ModeLatency `json:"other"`
 
