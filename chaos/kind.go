@@ -103,6 +103,11 @@ type Traits struct {
 	// Redis's state beyond what users do, so every shard plays it and an
 	// external Redis allows it without --allow-destructive.
 	Workload bool
+	// NodeLinks: the fault cuts links between Redis nodes (and between
+	// them and the clients), so the deployment must route them through
+	// its gates (topology.Spec.NodeLinks, process backend) for the whole
+	// run, and offer topology.Partitioner.
+	NodeLinks bool
 }
 
 // NodePrimary names whichever node is primary when the fault starts.

@@ -183,6 +183,15 @@ func TestValidate(t *testing.T) {
 		{"big key size", Spec{Kind: "big-key", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.1, "value_size", int64(0))}, standalone, "value_size", "0 out of range"},
 		{"valid big key", Spec{Kind: "big-key", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.1)}, standalone, "", ""},
 		{"penetration fraction", Spec{Kind: "penetration", For: time.Second, Params: p("family", "stratz_profile", "fraction", 2.0)}, standalone, "fraction", "2 out of range"},
+		{"valid partition", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"sentinel-0"}, "direction", "inbound", "clients", "node")}, sentinel, "", ""},
+		{"partition standalone", Spec{Kind: "partition", For: time.Second}, standalone, "kind", "topology standalone has one node"},
+		{"partition external", Spec{Kind: "partition", For: time.Second}, Site{Shape: topology.ShapeSentinel, Backend: topology.BackendExternal}, "kind", "on an external deployment, use network"},
+		{"partition container", Spec{Kind: "partition", For: time.Second}, Site{Shape: topology.ShapeReplica, Backend: topology.BackendContainer}, "", ""},
+		{"partition peer unknown", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"replica-1", "replica-9"})}, replica, "peers[1]", `node "replica-9" does not exist`},
+		{"partition peer itself", Spec{Kind: "partition", For: time.Second, Node: "replica-1", Params: p("peers", []any{"replica-1"})}, replica, "peers[0]", "replica-1 is the node being cut off"},
+		{"partition clients as a peer", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"clients"})}, replica, "peers[0]", "where the clients stand is clients:"},
+		{"partition clients", Spec{Kind: "partition", For: time.Second, Params: p("clients", "primary")}, replica, "clients", `unknown value "primary", expected one of all, node, peers`},
+		{"partition needs for", Spec{Kind: "partition"}, replica, "for", "needs for:"},
 		{"jitter over latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "jitter", 2*time.Millisecond)}, standalone, "jitter", "delays would go negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -287,6 +296,8 @@ func TestKindTraits(t *testing.T) {
 		"restart":  {EmptiesNode: true, Rewarms: true},
 		"failover": {Rewarms: true},
 		"network":  {LimitsNetwork: true},
+		// partition cuts links: capacity names the network as the limit.
+		"partition": {LimitsNetwork: true},
 	}
 	for _, k := range Kinds() {
 		tr, _ := TraitsOf(k)

@@ -108,7 +108,15 @@ type window struct {
 	// droppedEvictions counts evictions beyond maxTracked: the window's
 	// eviction evidence is then incomplete.
 	droppedEvictions uint64
+	// twoPrimaries are the spans in which two nodes may have served as
+	// primary (Target.TwoPrimaries).
+	twoPrimaries []Span
 }
+
+// Span is a stretch of wall-clock time.
+type Span struct{ From, To time.Time }
+
+func (s Span) holds(t time.Time) bool { return !t.Before(s.From) && !t.After(s.To) }
 
 // NewWriteTracker returns a tracker with no window open.
 func NewWriteTracker() *WriteTracker { return &WriteTracker{windows: map[*window]struct{}{}} }
@@ -173,6 +181,16 @@ func inEveryWindow[T any](t *WriteTracker, pick func(*window) (*[]T, *uint64), v
 	}
 }
 
+// observeTwoPrimaries records a split-brain span in every open window
+// (a few per fault: no bound needed).
+func (t *WriteTracker) observeTwoPrimaries(s Span) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for win := range t.windows {
+		win.twoPrimaries = append(win.twoPrimaries, s)
+	}
+}
+
 // Active reports whether any window is open, so a caller can skip building
 // an observation nobody will look at. One atomic load.
 func (t *WriteTracker) Active() bool {
@@ -205,6 +223,10 @@ type Observed struct {
 	Untracked          uint64
 	UntrackedReads     uint64
 	UntrackedEvictions uint64
+	// TwoPrimaries are the spans in which two nodes may have served as
+	// primary (a split brain): a read in one that missed a write is not
+	// by itself evidence that the write was lost.
+	TwoPrimaries []Span
 }
 
 func (t *WriteTracker) closeWindow(w *window) Observed {
@@ -213,8 +235,8 @@ func (t *WriteTracker) closeWindow(w *window) Observed {
 	delete(t.windows, w)
 	t.open.Store(len(t.windows) > 0)
 	return Observed{Opened: w.opened, Writes: w.writes, Reads: w.reads, Deletes: w.deletes, Evictions: w.evictions,
-		EvictionsWatched: t.evictionsWatched.Load(),
-		Untracked:        w.dropped, UntrackedReads: w.droppedReads, UntrackedEvictions: w.droppedEvictions}
+		EvictionsWatched: t.evictionsWatched.Load(), TwoPrimaries: w.twoPrimaries,
+		Untracked: w.dropped, UntrackedReads: w.droppedReads, UntrackedEvictions: w.droppedEvictions}
 }
 
 // Reader reads a key back through the cache manager under test, which
@@ -245,9 +267,11 @@ const (
 	// overwrote its own write with the origin's copy.
 	CauseFill Cause = "fill_overwrite"
 	// CauseStaleRead: a read missed the write (or found an older value)
-	// but a later read found the write itself, so it was never lost: the
-	// read was served by a node that did not have it yet (a replica, or a
-	// demoted primary still answering).
+	// but the write was never shown lost: a later read found the write
+	// itself, or the read came while two nodes served as primary (a split
+	// brain, Observed.TwoPrimaries) and no look after that span missed it.
+	// The read was served by a node that did not have the write (a
+	// replica, or a demoted primary still answering).
 	CauseStaleRead Cause = "stale_read"
 )
 
@@ -403,6 +427,18 @@ type keyLog struct {
 	evictions []time.Time
 	sightings []sighting
 	byVersion map[uint32]*Write // tracked write (or fill) by version
+	// twoPrimaries are the window's split-brain spans.
+	twoPrimaries []Span
+}
+
+// split returns the span with two primaries that holds at, if any.
+func (kl *keyLog) split(at time.Time) (Span, bool) {
+	for _, s := range kl.twoPrimaries {
+		if s.holds(at) {
+			return s, true
+		}
+	}
+	return Span{}, false
 }
 
 // deletedBetween reports whether a tracked delete of the key may have taken
@@ -508,7 +544,7 @@ func Check(ctx context.Context, r Reader, obs Observed, faultStart time.Time) (L
 		w := &obs.Writes[i]
 		kl := logs[w.Key]
 		if kl == nil {
-			kl = &keyLog{byVersion: map[uint32]*Write{}}
+			kl = &keyLog{byVersion: map[uint32]*Write{}, twoPrimaries: obs.TwoPrimaries}
 			logs[w.Key] = kl
 		}
 		kl.writes = append(kl.writes, w)
@@ -645,8 +681,10 @@ func Check(ctx context.Context, r Reader, obs Observed, faultStart time.Time) (L
 // judge classifies acknowledged write w against the key's sightings (in
 // time order): ok is false when every relevant sighting found it (or none
 // missed it). The first sighting that missed w after the last one that
-// found it gives the cause; misses only before a sighting that found w
-// again are stale reads.
+// found it, outside any span with two primaries, gives the cause. Misses
+// before a sighting that found w again, and misses while two nodes served
+// as primary (the read may have gone to the side without w), are stale
+// reads unless a later look shows w gone.
 func (kl *keyLog) judge(w *Write, opened time.Time) (Cause, string, bool) {
 	lastSeen := -1
 	for i := range kl.sightings {
@@ -665,7 +703,7 @@ func (kl *keyLog) judge(w *Write, opened time.Time) (Cause, string, bool) {
 		if !bad {
 			continue
 		}
-		if i < lastSeen {
+		if _, split := kl.split(s.at); i < lastSeen || (split && !s.readBack) {
 			if stale < 0 {
 				stale = i
 			}
@@ -677,11 +715,16 @@ func (kl *keyLog) judge(w *Write, opened time.Time) (Cause, string, bool) {
 		}
 		return cause, evidence, true
 	}
-	if stale >= 0 {
-		return CauseStaleRead, kl.sightings[stale].where() + "; " + kl.sightings[lastSeen].where() +
-			": the first read was served by a node without the write (a replica, or the demoted primary)", true
+	if stale < 0 {
+		return "", "", false
 	}
-	return "", "", false
+	s := &kl.sightings[stale]
+	if sp, split := kl.split(s.at); split {
+		return CauseStaleRead, s.where() + fmt.Sprintf(" while two nodes served as primary (%s..%s)", clock(sp.From), clock(sp.To)) +
+			": served by the side without the write; no look after that missed it", true
+	}
+	return CauseStaleRead, s.where() + "; " + kl.sightings[lastSeen].where() +
+		": the first read was served by a node without the write (a replica, or the demoted primary)", true
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -258,7 +258,7 @@ func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
 	}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, Model: r.o.Model, Watch: r.o.Watch, Ledger: r.o.Ledger, KeyPrefix: r.o.KeyPrefix, notes: ns, runStart: r.start}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, Model: r.o.Model, Watch: r.o.Watch, Ledger: r.o.Ledger, KeyPrefix: r.o.KeyPrefix, notes: ns, tracker: r.o.Tracker, runStart: r.start}
 	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
 	r.publish(notice.at(Started, ev.Start))
 

@@ -41,6 +41,7 @@ type Target struct {
 	KeyPrefix string
 
 	notes    *notes
+	tracker  *WriteTracker
 	mode     *result.CacheModeReport
 	runStart time.Time
 }
@@ -74,6 +75,18 @@ func (t *Target) cacheMode() *result.CacheModeReport {
 		t.mode = &result.CacheModeReport{}
 	}
 	return t.mode
+}
+
+// TwoPrimaries tells the lost-write check that from to to two nodes may
+// have served as primary at once (a split brain: the old primary not yet
+// demoted and resynced while the new one serves), so a read in that span
+// that missed an acknowledged write may have been served by the side
+// without it: a stale read, not by itself a lost write. Only a look after
+// the span can show the write lost.
+func (t *Target) TwoPrimaries(from, to time.Time) {
+	if t.tracker.Active() && to.After(from) {
+		t.tracker.observeTwoPrimaries(Span{From: from, To: to})
+	}
 }
 
 // Notef adds a note to the occurrence's report: what was changed, what went

@@ -18,6 +18,9 @@ type Site struct {
 	// Shape is the deployment's topology ("": unknown, and the rules about
 	// shapes are skipped).
 	Shape topology.Shape
+	// Backend is who runs the nodes ("": unknown, and the rules about
+	// backends are skipped).
+	Backend topology.Backend
 	// Nodes are the deployment's nodes by name and role (nil: node names
 	// are not checked).
 	Nodes []topology.Node

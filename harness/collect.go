@@ -83,24 +83,20 @@ func (r *run) collectLatency(h *engine.Hists) {
 // collectCache counts hits, misses and failed lookups, misses by cause, per
 // tier and per key family.
 func (r *run) collectCache(c engine.Counts) {
-	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
+	cache := result.CacheReport{CacheCounts: result.CacheCounts{MissesByCause: map[string]uint64{}},
+		ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
 	for t, name := range engine.TierNames {
 		cc := result.CacheCounts{Hits: c.Hits[t], Misses: c.Misses[t], LookupErrors: c.LookupErrs[t], MissesByCause: map[string]uint64{}}
 		for k, n := range c.Causes[t] {
-			cause := workload.MissCause(k).String()
-			cc.MissesByCause[cause] = n
-			cache.MissesByCause[cause] += n
+			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
-		setHitRates(&cc)
-		cache.Hits += cc.Hits
-		cache.Misses += cc.Misses
-		cache.LookupErrors += cc.LookupErrors
+		cc.SetRates()
+		cache.CacheCounts.Merge(cc) // the whole is the tiers' sum
 		if cc.Hits+cc.Misses+cc.LookupErrors > 0 {
 			cache.ByTier[name] = cc
 		}
 	}
-	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
-	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
+	cache.SetRates()
 	for i, f := range r.model.Families() {
 		fc := &c.Fams[i]
 		if fc.Hits+fc.Misses+fc.LookupErrs == 0 {
@@ -110,17 +106,10 @@ func (r *run) collectCache(c engine.Counts) {
 		for k, n := range fc.Causes {
 			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
-		setHitRates(&cc)
+		cc.SetRates()
 		cache.ByFamily[f.Name] = cc
 	}
 	r.res.Cache = cache
-}
-
-// setHitRates sets a slice's judged hit rate (failed lookups count as not
-// hit) and the rate among lookups Redis answered.
-func setHitRates(cc *result.CacheCounts) {
-	cc.HitRate = result.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
-	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
 }
 
 // collectPool reads the manager's go-redis pool statistics, its resolved
@@ -347,7 +336,7 @@ func (r *run) collectFaults() {
 func crossCheck(causes map[string]uint64, evicted, expired uint64) []string {
 	var out []string
 	if n := causes["evicted"]; n > 0 && evicted == 0 {
-		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush or restart)", n))
+		out = append(out, fmt.Sprintf("cross-check: %d misses look evicted (written, TTL not passed, gone) but Redis evicted no key: something else removed them (another client, a flush, a restart, or a demoted primary's resync discarding its writes after a split brain)", n))
 	}
 	if n := causes["expired"]; n > 0 && expired == 0 {
 		out = append(out, fmt.Sprintf("cross-check: %d misses look expired but Redis expired no key", n))

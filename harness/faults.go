@@ -136,7 +136,7 @@ func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 	for i, f := range s.Faults {
 		specs[i] = f.Spec()
 	}
-	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Total: s.TotalDuration(), Families: s.Workload.FamilyNames()})
+	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Backend: topology.Backend(s.Target.Backend), Total: s.TotalDuration(), Families: s.Workload.FamilyNames()})
 }
 
 // faultTargets are the bounds fault measurement needs, from the targets as

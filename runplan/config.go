@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cacheproof/cacheproof/chaos"
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/scenarios"
 	"github.com/cacheproof/cacheproof/topology"
@@ -53,6 +54,13 @@ func TopologySpec(s *scenarios.Scenario, o Env) topology.Spec {
 	spec.Logf = o.Logf
 	if o.Image != "" {
 		spec.Image = o.Image
+	}
+	// A fault that cuts links between nodes needs them routed through the
+	// deployment's gates from the start (the trait decides, not a name).
+	for _, f := range s.Faults {
+		if t, ok := chaos.TraitsOf(f.Kind); ok && t.NodeLinks {
+			spec.NodeLinks = true
+		}
 	}
 	return spec
 }

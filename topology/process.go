@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,11 @@ type procNode struct {
 	client   *redis.Client
 	// resume ends a PauseFor; stopped by Resume, Kill, Stop and Close.
 	resume *time.Timer
+	// gate and busGate stand in front of the node's port and cluster bus
+	// port when the deployment has node links (Spec.NodeLinks): the node
+	// announces them, so every other node and every client reaches it
+	// through them.
+	gate, busGate *gate
 }
 
 // stopResumeLocked cancels a pending PauseFor timer.
@@ -60,10 +66,50 @@ func (n *procNode) stopResumeLocked() {
 	}
 }
 
+// addr is the address the node is known by: what it announces to the other
+// nodes and clients (its gate, with node links), else its own port.
 func (n *procNode) addr() string {
+	if n.gate != nil {
+		return n.gate.addr()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return addrOf(n.port)
+}
+
+// announceConf is the config that makes a node announce its gates: every
+// other node, and every client, then reaches it through them. Empty without
+// node links.
+func (n *procNode) announceConf() string {
+	switch {
+	case n.gate == nil:
+		return ""
+	case n.sentinel:
+		return fmt.Sprintf("sentinel announce-ip 127.0.0.1\nsentinel announce-port %d\n", n.gate.port())
+	case n.busGate != nil:
+		return fmt.Sprintf("cluster-announce-ip 127.0.0.1\ncluster-announce-port %d\ncluster-announce-bus-port %d\n", n.gate.port(), n.busGate.port())
+	}
+	return fmt.Sprintf("replica-announce-ip 127.0.0.1\nreplica-announce-port %d\n", n.gate.port())
+}
+
+// announcedPort is the port of addr.
+func (n *procNode) announcedPort() int {
+	if n.gate != nil {
+		return n.gate.port()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.port
+}
+
+// pid is the node's process id while it runs (0 when it does not).
+func (n *procNode) pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.runningLocked() {
+		return 0
+	}
+	return n.cmd.Process.Pid
 }
 
 func addrOf(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -94,8 +140,14 @@ type procDeployment struct {
 	base    string
 	ownBase bool
 	l       *launcher
-	nodes   []*procNode
-	byName  map[string]*procNode
+	// links holds the node link gates (Spec.NodeLinks); nil without.
+	links *links
+	// linked is the nodes as the gates see them: a copy published after
+	// each node is added, since gates ask for sockets' owners while later
+	// nodes are still being added.
+	linked atomic.Pointer[[]*procNode]
+	nodes  []*procNode
+	byName map[string]*procNode
 
 	closeOnce sync.Once
 	closeErr  error
@@ -120,6 +172,9 @@ func startProcess(ctx context.Context, spec Spec) (_ Deployment, err error) {
 		return nil, envErr("create node folder", err)
 	}
 	d.l = newLauncher()
+	if spec.NodeLinks {
+		d.links = newLinks(d.socketOwner)
+	}
 	defer func() {
 		if err != nil {
 			if spec.LogDir != "" {
@@ -174,8 +229,21 @@ func (d *procDeployment) newNode(name string, role Role, genConf func(port int) 
 		logPath: filepath.Join(dir, logName), outPath: filepath.Join(dir, "output.log"),
 		genConf: genConf,
 	}
+	if d.links != nil {
+		var err error
+		if n.gate, err = d.links.open(name); err != nil {
+			return nil, err
+		}
+		if d.spec.Shape == ShapeCluster {
+			if n.busGate, err = d.links.open(name); err != nil {
+				return nil, err
+			}
+		}
+	}
 	d.nodes = append(d.nodes, n)
 	d.byName[name] = n
+	nodes := append([]*procNode(nil), d.nodes...)
+	d.linked.Store(&nodes)
 	return n, nil
 }
 
@@ -197,6 +265,7 @@ func (d *procDeployment) baseConf(n *procNode, port int) string {
 	// replicas join; here that only delays every replica's first sync and
 	// every resync after a fault.
 	line("repl-diskless-sync-delay", "0")
+	b.WriteString(n.announceConf())
 	if d.spec.Persistence {
 		line("appendonly", "yes")
 	} else {
@@ -245,6 +314,12 @@ func (d *procDeployment) launch(ctx context.Context, n *procNode) error {
 		n.mu.Lock()
 		n.port = port
 		n.mu.Unlock()
+		if n.gate != nil {
+			n.gate.route(addrOf(port))
+		}
+		if n.busGate != nil {
+			n.busGate.route(addrOf(port + busOffset))
+		}
 		if err := os.WriteFile(n.confPath, []byte(n.genConf(port)), 0o644); err != nil {
 			return envErr("write config of "+n.name, err)
 		}
@@ -391,6 +466,34 @@ func (d *procDeployment) names() []string {
 		out[i] = n.name
 	}
 	return out
+}
+
+// socketOwner names the node whose process holds the socket inode, "" for
+// none (a client of the deployment).
+func (d *procDeployment) socketOwner(inode uint64) string {
+	nodes := d.linked.Load()
+	if nodes == nil {
+		return ""
+	}
+	for _, n := range *nodes {
+		if pid := n.pid(); pid > 0 && holdsSocket(pid, inode) {
+			return n.name
+		}
+	}
+	return ""
+}
+
+// Cut implements Partitioner when the deployment has node links.
+func (d *procDeployment) Cut(from, to string) (func(), error) {
+	if d.links == nil {
+		return nil, fmt.Errorf("topology: cut %s -> %s: the deployment was started without node links (Spec.NodeLinks): %w", from, to, ErrUnsupported)
+	}
+	for _, end := range []string{from, to} {
+		if _, err := d.node(end); err != nil && end != Clients {
+			return nil, err
+		}
+	}
+	return d.links.Cut(from, to)
 }
 
 // Spec returns the spec with defaults filled in.
@@ -767,6 +870,9 @@ func (d *procDeployment) close(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if d.links != nil {
+		d.links.close()
+	}
 	var errs []error
 	for _, n := range d.nodes {
 		if n.client != nil {

@@ -46,7 +46,7 @@ func (d *procDeployment) buildReplicated(ctx context.Context, withSentinels bool
 			return err
 		}
 		n.genConf = func(port int) string {
-			return d.baseConf(n, port) + "replicaof 127.0.0.1 " + strconv.Itoa(primary.port) + "\n" + d.extraConf()
+			return d.baseConf(n, port) + "replicaof 127.0.0.1 " + strconv.Itoa(primary.announcedPort()) + "\n" + d.extraConf()
 		}
 		if err := d.launch(ctx, n); err != nil {
 			return err
@@ -70,7 +70,7 @@ func (d *procDeployment) buildReplicated(ctx context.Context, withSentinels bool
 		if err != nil {
 			return err
 		}
-		n.genConf = func(port int) string { return d.sentinelConf(n, port, primary.port) }
+		n.genConf = func(port int) string { return d.sentinelConf(n, port, primary.announcedPort()) }
 		if err := d.launch(ctx, n); err != nil {
 			return err
 		}
@@ -104,6 +104,7 @@ func (d *procDeployment) sentinelConf(n *procNode, port, primaryPort int) string
 	line("dir", quoteConf(n.dir))
 	line("logfile", quoteConf(n.logPath))
 	line("sentinel resolve-hostnames", "no")
+	b.WriteString(n.announceConf())
 	line("sentinel monitor", m, "127.0.0.1", primaryPort, sentinelQuorum)
 	line("sentinel down-after-milliseconds", m, sentinelDownAfterMS)
 	line("sentinel failover-timeout", m, sentinelFailoverMS)
@@ -145,21 +146,26 @@ func (d *procDeployment) buildCluster(ctx context.Context) error {
 	}
 	clients := make([]*redis.Client, len(d.nodes))
 	addrs := make([]string, len(d.nodes))
+	var busPorts []int // with node links, the nodes' bus gates
 	for i, n := range d.nodes {
 		clients[i], addrs[i] = n.client, n.addr()
+		if n.busGate != nil {
+			busPorts = append(busPorts, n.busGate.port())
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	d.spec.Logf("topology: cluster nodes up, creating cluster")
-	if err := createCluster(sctx, clients, addrs, ClusterPrimaries, d.spec.Logf); err != nil {
+	if err := createCluster(sctx, clients, addrs, busPorts, ClusterPrimaries, d.spec.Logf); err != nil {
 		return envErr("create cluster", err)
 	}
 	return nil
 }
 
 // createCluster assigns slots, meets and replicates; nodes [0, primaries) are
-// primaries and the rest replicate them round robin.
-func createCluster(ctx context.Context, clients []*redis.Client, addrs []string, primaries int, logf func(string, ...any)) error {
+// primaries and the rest replicate them round robin. busPorts, when not nil,
+// are the nodes' cluster bus ports (else each address's port + 10000).
+func createCluster(ctx context.Context, clients []*redis.Client, addrs []string, busPorts []int, primaries int, logf func(string, ...any)) error {
 	ids := make([]string, len(clients))
 	for i, c := range clients {
 		id, err := c.Do(ctx, "CLUSTER", "MYID").Text()
@@ -177,7 +183,11 @@ func createCluster(ctx context.Context, clients []*redis.Client, addrs []string,
 	}
 	for i := 1; i < len(clients); i++ {
 		host, port, _ := strings.Cut(addrs[i], ":")
-		if err := clients[0].Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+		meet := []any{"CLUSTER", "MEET", host, port}
+		if busPorts != nil {
+			meet = append(meet, busPorts[i])
+		}
+		if err := clients[0].Do(ctx, meet...).Err(); err != nil {
 			return fmt.Errorf("CLUSTER MEET %s: %w", addrs[i], err)
 		}
 	}

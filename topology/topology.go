@@ -67,6 +67,17 @@ type Spec struct {
 	LogDir          string     // where node logs are copied when KeepLogs() is called (run failed)
 	ExtraConfig     map[string]string
 	External        ExternalSpec
+	// NodeLinks routes every connection between nodes (replication, the
+	// sentinels' links, the cluster bus), and the clients' connections,
+	// through a gate of the tool's in front of each node, so a fault can
+	// cut a given direction of a given link (Partitioner). On the process
+	// backend each node announces its gate (replica-announce-port,
+	// sentinel announce-port, cluster-announce-port and -bus-port), and a
+	// gate tells which node opened a connection from the owner of its
+	// socket. The container backend needs nothing set up: its Cut enters
+	// iptables rules in the containers' network namespaces (root only).
+	// The external backend cannot cut links.
+	NodeLinks bool
 	// AllowDestructive permits, on the external backend, controls that change
 	// or stop the server. The tool does not own an external server, so it
 	// refuses by default rather than break someone's cache.
@@ -114,6 +125,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	if s.Logf == nil {
 		s.Logf = func(string, ...any) {}
+	}
+	if s.NodeLinks && s.Backend == BackendExternal {
+		return s, fmt.Errorf("topology: node links (partitions between nodes) need a deployment the tool runs (process or container backend), not external: %w", ErrUnsupported)
 	}
 	return s, nil
 }

@@ -10,11 +10,7 @@ import (
 func perturbed(t *testing.T, ps []Perturbation) []Command {
 	t.Helper()
 	g := goldenConfigs()["defaults"]
-	m, err := newModel(g.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := m.Schedule(g.phases)
+	s := mustNew(t, g.set, g.run).Schedule(g.phases)
 	if err := s.Perturb(ps); err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +34,7 @@ func TestPerturbationKeepsTheSchedule(t *testing.T) {
 			t.Fatalf("%s: %d commands, want %d", mode, len(got), len(plain))
 		}
 		g := goldenConfigs()["defaults"]
-		m, _ := newModel(g.cfg)
-		rp, err := m.Resolve(p)
+		rp, err := mustNew(t, g.set, g.run).Resolve(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +101,7 @@ func TestPerturbationKeepsTheSchedule(t *testing.T) {
 // of one key, is refused with the family's name.
 func TestPerturbRefuses(t *testing.T) {
 	g := goldenConfigs()["defaults"]
-	m, _ := newModel(g.cfg)
+	m := mustNew(t, g.set, g.run)
 	for _, c := range []struct {
 		p    Perturbation
 		want string
