@@ -60,6 +60,10 @@ type Options struct {
 	// Writes follows persistent-tier writes through readonly and
 	// failover faults; nil when no fault tracks them.
 	Writes *chaos.WriteTracker
+	// Watch follows the lookups of the keys a cache failure mode acts on
+	// (hot key, big key, keys expired at once, absent keys); nil when the
+	// run has no such fault.
+	Watch *chaos.KeyWatch
 }
 
 // Layer is the run's bot instances and what they share: the origin they
@@ -72,6 +76,7 @@ type Layer struct {
 	ledger *workload.Ledger
 	ttl    map[string]time.Duration // by family: what the manager applies
 	writes *chaos.WriteTracker
+	watch  *chaos.KeyWatch
 	// emptied reports whether a fault that empties the cache (a restart
 	// without persistence) overlapped [from, to], offsets from start; nil
 	// when the run has none.
@@ -116,7 +121,7 @@ type warming struct {
 // equal an origin fill's version of the same key: the lost-write check
 // tells writes apart by version.
 func New(o Options) *Layer {
-	l := &Layer{cache: o.Cache, origin: o.Origin, ledger: o.Ledger, ttl: o.TTL, writes: o.Writes}
+	l := &Layer{cache: o.Cache, origin: o.Origin, ledger: o.Ledger, ttl: o.TTL, writes: o.Writes, watch: o.Watch}
 	l.version.Store(1 << 31)
 	return l
 }

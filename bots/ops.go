@@ -64,6 +64,7 @@ func (l *Layer) execOp(ctx context.Context, in *instance, rec *engine.Record, op
 func (l *Layer) getOrFetch(ctx context.Context, in *instance, rec *engine.Record, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
 	fam := op.Family
 	if l.nearRead(in, rec, fam, op.Key) {
+		l.watched(op.Key, 0, false)
 		return due
 	}
 	in.hot.note(op)
@@ -112,7 +113,18 @@ func (l *Layer) getOrFetch(ctx context.Context, in *instance, rec *engine.Record
 	if err != nil && (out.GetErr == nil || !errors.Is(err, out.GetErr)) {
 		rec.Err(pool.ErrorKind(err))
 	}
+	l.watched(op.Key, sent.Sub(due)+out.GetDur, out.Fetched)
 	return now
+}
+
+// watched tells the key watch of a lookup of key whose cache read took lat
+// from its intended start (the origin's time on a miss is not the cache's:
+// the watch compares what Redis served the affected keys and the others);
+// fetched: it went to the origin itself. Nothing without a watch.
+func (l *Layer) watched(key string, lat time.Duration, fetched bool) {
+	if l.watch != nil {
+		l.watch.Observe(key, lat, fetched)
+	}
 }
 
 // get runs a plain read (OpGet, served from the near cache when held) or a
@@ -123,11 +135,13 @@ func (l *Layer) get(ctx context.Context, in *instance, rec *engine.Record, op *w
 	if op.Kind == workload.OpSessionGet {
 		slot = engine.OpSlot[workload.OpSessionGet]
 	} else if l.nearRead(in, rec, fam, op.Key) {
+		l.watched(op.Key, 0, false)
 		return due
 	}
 	sent, val, found, err := read(ctx, in, op)
 	now := time.Now()
 	rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
+	l.watched(op.Key, now.Sub(due), false)
 	if err != nil {
 		rec.LookupErr(ti, int16(fam.Index))
 		rec.Err(pool.ErrorKind(err))

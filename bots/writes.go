@@ -104,6 +104,7 @@ func (l *Layer) mget(ctx context.Context, in *instance, rec *engine.Record, op *
 	vals, found, err := in.c.MGet(ctx, keys...)
 	now := time.Now()
 	rec.Sample(engine.OpSlot[workload.OpMGet], ti, famIndex(op), now.Sub(due), now.Sub(sent))
+	mgetLat := now.Sub(due)
 	due = now
 	if err != nil {
 		for j := range keys {
@@ -120,12 +121,16 @@ func (l *Layer) mget(ctx context.Context, in *instance, rec *engine.Record, op *
 			if ver, ok := l.hit(rec, fam, ti, k, vals[j], sent); ok {
 				l.nearKeep(in, fam, k, ver, sent)
 			}
+			l.watched(k, mgetLat, false)
 			continue
 		}
 		rec.Lookup(ti, fi, false, l.classify(k, sent))
 		l.observeRead(fam, k, 0, false, sent)
 		fetchStart := time.Now()
+		// An MGET's misses go to the origin one by one, without the
+		// manager's single-flight: the key watch counts each.
 		v, ferr := l.origin.Fetch(ctx, fam, k, sizes[j])
+		l.watched(k, mgetLat, true)
 		if ferr != nil {
 			rec.Err(pool.KindFetch)
 			due = time.Now()

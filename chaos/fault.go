@@ -56,7 +56,7 @@ func (f Fault) TracksWrites() bool { return f.traits.TrackWrites }
 // ActsOnRedis reports whether the fault changes Redis itself (every kind but
 // those that act on the proxy): what an external Redis refuses without
 // --allow-destructive, and what only shard 0 of a sharded run plays.
-func (f Fault) ActsOnRedis() bool { return !f.traits.Proxy }
+func (f Fault) ActsOnRedis() bool { return !f.traits.Proxy && !f.traits.Workload }
 
 // ReportParams are the fault's parameters for the report, only those that
 // apply: index, at_s, for_s, every_s and count, and the kind's parameters

@@ -96,6 +96,13 @@ type Traits struct {
 	// manager then dials every data node through the protocol proxy for
 	// the whole run, and no TCP proxy is started for it.
 	Protocol bool
+	// Workload: the fault changes what the users look up during its
+	// window (a hot key, a big key, keys that never exist): the kind is a
+	// Perturber, and the run's schedule redirects a share of one family's
+	// lookups over each occurrence's window. Like Proxy it does not change
+	// Redis's state beyond what users do, so every shard plays it and an
+	// external Redis allows it without --allow-destructive.
+	Workload bool
 	// NodeLinks: the fault cuts links between Redis nodes (and between
 	// them and the clients), so the deployment must route them through
 	// its gates (topology.Spec.NodeLinks, process backend) for the whole

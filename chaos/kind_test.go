@@ -128,10 +128,10 @@ func TestValidate(t *testing.T) {
 		{"valid memory", Spec{Kind: "memory-pressure", For: time.Second, Params: p("maxmemory", int64(64<<20), "ballast", int64(0))}, standalone, "", ""},
 		{"valid network", Spec{Kind: "network", For: time.Second, Params: p("toxic", "timeout", "timeout", time.Duration(0))}, replica, "", ""},
 		{"valid failover", Spec{Kind: "failover", At: time.Second}, cluster, "", ""},
-		{"no kind", Spec{}, standalone, "kind", "required, one of client-kill, failover"},
-		{"unknown kind", Spec{Kind: "restrat"}, standalone, "kind", `unknown value "restrat", expected one of client-kill, failover`},
+		{"no kind", Spec{}, standalone, "kind", "required, one of big-key, client-kill, failover"},
+		{"unknown kind", Spec{Kind: "restrat"}, standalone, "kind", `unknown value "restrat", expected one of big-key, client-kill, failover`},
 		{"did you mean", Spec{Kind: "restrat"}, standalone, "kind", `(did you mean "restart"?)`},
-		{"another kind's param", Spec{Kind: "restart", Params: p("fraction", 0.5)}, standalone, "fraction", "fault restart takes no fraction; it applies only to memory-pressure"},
+		{"another kind's param", Spec{Kind: "restart", Params: p("fraction", 0.5)}, standalone, "fraction", "fault restart takes no fraction; it applies only to big-key, hot-key, mass-expiry, memory-pressure"},
 		{"mode on readonly", Spec{Kind: "readonly", For: time.Second, Params: p("mode", "kill")}, standalone, "mode", "fault readonly takes no mode; it applies only to pause and restart"},
 		{"bad mode", Spec{Kind: "restart", Params: p("mode", "gentle")}, standalone, "mode", `unknown value "gentle", expected one of graceful, kill`},
 		{"wrong type", Spec{Kind: "memory-pressure", For: time.Second, Params: p("fraction", "half")}, standalone, "fraction", "expected a number"},
@@ -173,6 +173,16 @@ func TestValidate(t *testing.T) {
 		{"valid network loss", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 0.01, "direction", "both")}, standalone, "", ""},
 		{"network loss range", Spec{Kind: "network", For: time.Second, Params: p("toxic", "loss", "loss", 1.0)}, standalone, "loss", "more than 0 and less than 1"},
 		{"loss on latency", Spec{Kind: "network", For: time.Second, Params: p("toxic", "latency", "latency", time.Millisecond, "loss", 0.1)}, standalone, "loss", "loss applies only to toxic: loss"},
+		{"valid mass expiry", Spec{Kind: "mass-expiry", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.5)}, withFamilies(standalone), "", ""},
+		{"mass expiry needs for", Spec{Kind: "mass-expiry", Params: p("family", "stratz_profile")}, standalone, "for", "needs for:"},
+		{"mass expiry family", Spec{Kind: "mass-expiry", For: time.Second, Params: p("family", "stratz_profil")}, withFamilies(standalone), "family", `unknown value "stratz_profil", expected one of stratz_profile, meta_heroes (did you mean "stratz_profile"?)`},
+		{"mass expiry no family", Spec{Kind: "mass-expiry", For: time.Second}, standalone, "family", "required: the key family"},
+		{"mass expiry fraction", Spec{Kind: "mass-expiry", For: time.Second, Params: p("family", "meta_heroes", "fraction", 0.0)}, standalone, "fraction", "0 out of range"},
+		{"valid hot key", Spec{Kind: "hot-key", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.5, "key", "stratz:profile:42")}, withFamilies(cluster), "", ""},
+		{"hot key needs fraction", Spec{Kind: "hot-key", For: time.Second, Params: p("family", "stratz_profile")}, standalone, "", "hot-key needs fraction"},
+		{"big key size", Spec{Kind: "big-key", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.1, "value_size", int64(0))}, standalone, "value_size", "0 out of range"},
+		{"valid big key", Spec{Kind: "big-key", For: time.Second, Params: p("family", "stratz_profile", "fraction", 0.1)}, standalone, "", ""},
+		{"penetration fraction", Spec{Kind: "penetration", For: time.Second, Params: p("family", "stratz_profile", "fraction", 2.0)}, standalone, "fraction", "2 out of range"},
 		{"valid partition", Spec{Kind: "partition", For: time.Second, Params: p("peers", []any{"sentinel-0"}, "direction", "inbound", "clients", "node")}, sentinel, "", ""},
 		{"partition standalone", Spec{Kind: "partition", For: time.Second}, standalone, "kind", "topology standalone has one node"},
 		{"partition external", Spec{Kind: "partition", For: time.Second}, Site{Shape: topology.ShapeSentinel, Backend: topology.BackendExternal}, "kind", "on an external deployment, use network"},
@@ -199,6 +209,12 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withFamilies is site with two key families, so family names are checked.
+func withFamilies(s Site) Site {
+	s.Families = []string{"stratz_profile", "meta_heroes"}
+	return s
 }
 
 // New reports every invalid entry under faults[i], the paths scenarios maps

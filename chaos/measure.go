@@ -134,7 +134,94 @@ func (m *Measurement) report(ev Event, horizon time.Duration) result.FaultReport
 	if ev.Lost != nil {
 		lostWrites(&fr, ev)
 	}
+	if ev.Mode != nil {
+		m.measureCacheMode(&fr, ev, start, end, horizon)
+	}
 	return fr
+}
+
+// measureCacheMode completes a cache failure mode's section (the key
+// watch's figures are in ev.Mode) with the timeline's: origin calls per
+// second before the fault and at its peak second, Redis's CPU and the
+// bytes it sent per second before and during, and the hit rate during.
+// Before is the 10 s before the fault, its rows with no fault active.
+// During is from the fault's start until one row after its end (the
+// stampede of keys that expire at the end of a second lands in the next
+// row), bounded by the next fault.
+func (m *Measurement) measureCacheMode(fr *result.FaultReport, ev Event, start, end, horizon time.Duration) {
+	mode := *ev.Mode
+	duringEnd := min(end+time.Second, max(horizon, end))
+	var bDT, bOrigin, bCPU, bNet float64
+	var dDT, dCPU, dNet float64
+	var hits, notHit uint64
+	// Before is the rows of the 10 s before the fault with no fault
+	// active (another fault's stampede is not this one's baseline), or all
+	// of them when every one had one.
+	quiet := false
+	for i := range m.Rows {
+		if sp := m.rowSpan(i); sp.to <= start && sp.from >= start-beforeWindow && m.Rows[i].Fault == "" {
+			quiet = true
+		}
+	}
+	for i := range m.Rows {
+		sp := m.rowSpan(i)
+		r := m.Rows[i]
+		dt := (sp.to - sp.from).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		switch {
+		case sp.to <= start && sp.from >= start-beforeWindow:
+			if quiet && r.Fault != "" {
+				continue
+			}
+			bDT += dt
+			bOrigin += float64(r.OriginCalls)
+			bCPU += r.ServerCPUS
+			bNet += float64(r.ServerNetOutBytes)
+		case sp.to > start && sp.from < duringEnd:
+			dDT += dt
+			dCPU += r.ServerCPUS
+			dNet += float64(r.ServerNetOutBytes)
+			mode.OriginCalls += r.OriginCalls
+			if ps := float64(r.OriginCalls) / dt; ps > mode.OriginCallsPeakPerS {
+				mode.OriginCallsPeakPerS, mode.OriginCallsPeakAtS = ps, r.T
+			}
+			hits += r.Hits
+			notHit += r.Misses + r.LookupErrors
+		}
+	}
+	if bDT > 0 {
+		mode.OriginCallsPerSBefore = bOrigin / bDT
+		mode.RedisCPUBefore = bCPU / bDT
+		mode.NetOutBytesPerSBefore = bNet / bDT
+	}
+	if dDT > 0 {
+		mode.RedisCPUDuring = dCPU / dDT
+		mode.NetOutBytesPerSDuring = dNet / dDT
+	}
+	mode.HitRateDuring = hitRate(hits, notHit)
+	mode.SingleFlightHeld = mode.AffectedKeysFetched > 0 && mode.Instances > 0 && mode.MaxFetchesPerKey <= uint64(mode.Instances)
+	fr.CacheMode = &mode
+	fr.Notes = append(fr.Notes, cacheModeSummary(fr.Kind, &mode))
+}
+
+// cacheModeSummary is the one-line reading of a cache failure mode.
+func cacheModeSummary(kind string, c *result.CacheModeReport) string {
+	s := fmt.Sprintf("origin calls %.1f/s before, peak %.0f/s at %.0fs, %d during; Redis CPU %.2f -> %.2f s/s; sent %s/s -> %s/s",
+		c.OriginCallsPerSBefore, c.OriginCallsPeakPerS, c.OriginCallsPeakAtS, c.OriginCalls,
+		c.RedisCPUBefore, c.RedisCPUDuring, fmtBytes(int64(c.NetOutBytesPerSBefore)), fmtBytes(int64(c.NetOutBytesPerSDuring)))
+	if c.Affected.Lookups > 0 {
+		s += fmt.Sprintf("; affected keys p99 %.2f ms over %d lookups, other keys p99 %.2f ms over %d", c.Affected.P99Ms, c.Affected.Lookups, c.Other.P99Ms, c.Other.Lookups)
+	}
+	if c.AffectedKeysFetched > 0 && kind != "penetration" {
+		held := "held"
+		if !c.SingleFlightHeld {
+			held = "did not hold"
+		}
+		s += fmt.Sprintf("; single-flight %s: %d origin fetches for %d keys (at most %d of one key, %d bot instances)", held, c.AffectedFetches, c.AffectedKeysFetched, c.MaxFetchesPerKey, c.Instances)
+	}
+	return s
 }
 
 // measureErrors measures the recovery (from the fault's end until

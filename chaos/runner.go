@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // Options configure a Runner. Deployment is required.
@@ -36,6 +38,17 @@ type Options struct {
 	// Subscribers are told of every occurrence's start, effect, emptied
 	// node and end as they happen (Notice).
 	Subscribers []Subscriber
+	// Model is the run's workload model and Watch the key watch the bot
+	// layer feeds: what the cache failure modes (Traits.Workload, and
+	// mass-expiry) read their family and measure their keys through.
+	Model *workload.Model
+	Watch *KeyWatch
+	// Ledger is the run's miss ledger: a mass expiry tells it which keys
+	// it expired, so their misses count as expired (nil: not told).
+	Ledger *workload.Ledger
+	// KeyPrefix is what the cache manager puts before every key in Redis
+	// (pool's key_prefix): the keys a fault finds or writes carry it.
+	KeyPrefix string
 }
 
 // Event is one occurrence of a fault as it happened. Start and End are
@@ -65,6 +78,10 @@ type Event struct {
 	// tracking began, with no fault: the no-fault rate of every cause. Nil
 	// when the fault came too early in the run for one.
 	Control *LostWrites
+	// Mode is a cache failure mode's own figures as its kind measured them
+	// (the key watch's); Measurement adds the timeline's. Nil for other
+	// kinds.
+	Mode *result.CacheModeReport
 }
 
 // Runner plays a fault timeline against a deployment. Every occurrence runs
@@ -241,7 +258,7 @@ func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
 	if occ.N > 0 {
 		name += fmt.Sprintf(" (repetition %d)", occ.N)
 	}
-	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, notes: ns, tracker: r.o.Tracker}
+	t := &Target{Deployment: r.o.Deployment, Fault: f, Network: r.o.Network, Protocol: r.o.Protocol, Model: r.o.Model, Watch: r.o.Watch, Ledger: r.o.Ledger, KeyPrefix: r.o.KeyPrefix, notes: ns, tracker: r.o.Tracker, runStart: r.start}
 	notice := Notice{Fault: f, N: occ.N, Start: ev.Start}
 	r.publish(notice.at(Started, ev.Start))
 
@@ -297,6 +314,7 @@ func (r *Runner) act(occ Occurrence, ev *Event, ns *notes) {
 	over := r.since()
 	r.mu.Lock()
 	ev.End, ev.Ended = over, true
+	ev.Mode = t.mode
 	r.mu.Unlock()
 	r.publish(notice.at(Ended, over))
 	r.o.Logf("chaos: %s: over after %.2fs", name, (over - ev.Start).Seconds())

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/topology"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // Target is what one occurrence of a fault acts on, handed to Kind.Inject.
@@ -26,9 +29,52 @@ type Target struct {
 	// Protocol is the RESP-aware proxy the cache manager goes through; nil
 	// unless the run has a protocol fault (Traits.Protocol).
 	Protocol *Protocol
+	// Model is the run's workload model (its families, their keys, the bot
+	// instances); nil in runs without one. Watch follows the lookups of
+	// the keys a cache failure mode acts on; nil: not followed.
+	Model *workload.Model
+	Watch *KeyWatch
+	// Ledger is the run's miss ledger (nil: none).
+	Ledger *workload.Ledger
+	// KeyPrefix is the manager's prefix of every key in Redis: the
+	// workload's key k is KeyPrefix+k there.
+	KeyPrefix string
 
-	notes   *notes
-	tracker *WriteTracker
+	notes    *notes
+	tracker  *WriteTracker
+	mode     *result.CacheModeReport
+	runStart time.Time
+}
+
+// doKey runs a command on the node that serves its key (args[1]): the
+// target's node, or on a cluster the one a MOVED reply names. It returns
+// the node's name.
+func (t *Target) doKey(ctx context.Context, args ...any) (string, error) {
+	node := t.Node.Name
+	_, err := t.Deployment.Do(ctx, node, args...)
+	if err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+		return node, err
+	}
+	f := strings.Fields(err.Error())
+	if len(f) < 3 {
+		return node, err
+	}
+	for _, n := range t.Deployment.Nodes() {
+		if n.Addr == f[2] {
+			_, err = t.Deployment.Do(ctx, n.Name, args...)
+			return n.Name, err
+		}
+	}
+	return node, fmt.Errorf("%w (no node of the deployment at %s)", err, f[2])
+}
+
+// cacheMode is the occurrence's cache failure mode section, made on first
+// use; the runner puts it into the occurrence's Event.
+func (t *Target) cacheMode() *result.CacheModeReport {
+	if t.mode == nil {
+		t.mode = &result.CacheModeReport{}
+	}
+	return t.mode
 }
 
 // TwoPrimaries tells the lost-write check that from to to two nodes may

@@ -26,6 +26,34 @@ type Site struct {
 	Nodes []topology.Node
 	// Total is the run's length (0: unknown).
 	Total time.Duration
+	// Families are the workload's key family names (nil: family names
+	// are not checked), for the kinds that act on one (mass-expiry,
+	// hot-key, big-key, penetration).
+	Families []string
+}
+
+// family checks a kind's family parameter against the site's families.
+func (c *Validation) family(name string) {
+	if name == "" {
+		c.Add("family", "required: the key family the fault acts on (stratz_profile, ...)")
+		return
+	}
+	if c.Site.Families == nil {
+		return
+	}
+	for _, f := range c.Site.Families {
+		if f == name {
+			return
+		}
+	}
+	c.Add("family", "%s", unknownValue(name, c.Site.Families))
+}
+
+// share checks a share parameter: more than 0, at most 1.
+func (c *Validation) share(name string, v float64) {
+	if v <= 0 || v > 1 {
+		c.Add(name, "%g out of range, expected more than 0 and at most 1", v)
+	}
 }
 
 // Validation is a kind's view of one entry while it is validated, and

@@ -38,3 +38,25 @@ targets:
 		t.Errorf("the report is not whole: faults %+v, errors %v", res.Faults, res.Errors)
 	}
 }
+
+// abort: true on a latency percentile stops a run whose p99 over the last
+// seconds broke its bound and whose slow operations already exceed what
+// the bound allows of the whole run: every command held 1 s by the proxy
+// from 2 s on, against a 600 ms p99.
+func TestAbortOnLatencyPercentile(t *testing.T) {
+	res := runChaos(t, steadyRun("abort-on-latency", 5, "30s", `faults:
+  - {at: 2s, for: 28s, kind: protocol-delay, delay: 1s}
+targets:
+  latency_p99: {expr: "< 600ms", abort: true}
+`))
+	if res.Aborted == nil {
+		t.Fatalf("not aborted; duration %.1fs, p99 %.1f ms", res.DurationS, res.Latency.Overall.P99)
+	}
+	t.Logf("aborted: %+v after %.1fs", *res.Aborted, res.DurationS)
+	if res.Aborted.Target != "latency_p99" || !strings.Contains(res.Aborted.Reason, "recorded seconds") || !strings.Contains(res.Aborted.Reason, "even if the rest were fast") {
+		t.Errorf("aborted: %+v", *res.Aborted)
+	}
+	if res.DurationS >= 25 || res.Verdict != result.VerdictFail {
+		t.Errorf("the run went on for %.1fs of 31s, verdict %s", res.DurationS, res.Verdict)
+	}
+}

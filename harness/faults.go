@@ -44,6 +44,7 @@ func (r *run) armFaults() {
 		Settle: r.o.FaultSettle, Total: r.total, Logf: r.o.Logf,
 		// The bot layer re-warms after a restart or failover ends.
 		Subscribers: []chaos.Subscriber{r.bots, chaos.SubscriberFunc(r.nodeEmptied)},
+		Model:       r.model, Watch: r.watch, Ledger: r.ledger, KeyPrefix: r.pcfg.KeyPrefix,
 	})
 	r.smp.faults = r.runner.Active
 	if !r.dep.Spec().Persistence && slices.ContainsFunc(r.faults, func(f chaos.Fault) bool { return f.Traits().EmptiesNode }) {
@@ -135,7 +136,7 @@ func newFaults(s *scenarios.Scenario) ([]chaos.Fault, error) {
 	for i, f := range s.Faults {
 		specs[i] = f.Spec()
 	}
-	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Backend: topology.Backend(s.Target.Backend), Total: s.TotalDuration()})
+	return chaos.New(specs, chaos.Site{Shape: topology.Shape(s.Target.Topology), Backend: topology.Backend(s.Target.Backend), Total: s.TotalDuration(), Families: s.Workload.FamilyNames()})
 }
 
 // faultTargets are the bounds fault measurement needs, from the targets as

@@ -172,8 +172,9 @@ type run struct {
 	model   *workload.Model
 	plans   []workload.PhasePlan
 	phases  []engine.Phase
-	total   time.Duration // of all phases
-	src     engine.Source // the schedule; after prefill, what is left of it
+	total   time.Duration   // of all phases
+	src     engine.Source   // the schedule; after prefill, what is left of it
+	watch   *chaos.KeyWatch // the cache failure modes' key watch; nil without faults
 	ledger  *workload.Ledger
 	ttl     map[string]time.Duration // by family: what the manager applies
 	bots    *bots.Layer
@@ -324,8 +325,12 @@ func (r *run) buildWorkload() error {
 	r.model = model
 	r.plans = runplan.Phases(s, r.o.Shards)
 	r.phases = enginePhases(r.plans)
-	r.src = model.Schedule(r.plans)
 	r.total = s.TotalDuration()
+	sched := model.Schedule(r.plans)
+	if err := sched.Perturb(chaos.Perturbations(r.faults, r.total)); err != nil {
+		return &ConfigError{Err: err}
+	}
+	r.src = sched
 
 	maxInflight := s.Driver.MaxInflight
 	if maxInflight == 0 {
@@ -334,10 +339,11 @@ func (r *run) buildWorkload() error {
 	if len(r.faults) > 0 {
 		r.activity = chaos.NewActivity(r.total+r.o.DrainTimeout+5*time.Second, chaos.DefaultResolution)
 		r.writes = chaos.NewWriteTracker()
+		r.watch = chaos.NewKeyWatch()
 	}
 	r.ledger = workload.NewLedger()
 	r.ttl = runplan.FamilyTTLs(r.pcfg, model.Families())
-	r.bots = bots.New(bots.Options{Cache: r.mgr, Origin: model.Origin(), Ledger: r.ledger, TTL: r.ttl, Writes: r.writes})
+	r.bots = bots.New(bots.Options{Cache: r.mgr, Origin: model.Origin(), Ledger: r.ledger, TTL: r.ttl, Writes: r.writes, Watch: r.watch})
 	runCtx, abandon := context.WithCancel(context.Background())
 	r.abandon = abandon
 	r.d = engine.New(engine.Options{
@@ -345,7 +351,7 @@ func (r *run) buildWorkload() error {
 		DropAfter: s.Driver.DropAfter.D(), OpTimeout: s.Driver.OpTimeout.D(), MaxInflight: maxInflight,
 		Activity: r.activity, RunCtx: runCtx,
 	})
-	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep}
+	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep, origin: model.Origin()}
 	for _, f := range model.Families() {
 		r.smp.families = append(r.smp.families, f.Name)
 	}
@@ -361,7 +367,17 @@ func (r *run) prefill(ctx context.Context) error {
 	}
 	r.o.logf("prefill: replaying %s of history to reach a steady-state cache", h)
 	history := workload.PhasePlan{Name: "history", Duration: h, UsersStart: r.plans[0].UsersStart, UsersEnd: r.plans[0].UsersStart}
-	src, pr, err := prefill(ctx, r.model.Schedule(append([]workload.PhasePlan{history}, r.plans...)), h, r.mgr, r.ledger, r.ttl, r.bots.NextVersion)
+	sched := r.model.Schedule(append([]workload.PhasePlan{history}, r.plans...))
+	// The perturbations' windows are the run's: after the history.
+	perts := chaos.Perturbations(r.faults, r.total)
+	for i := range perts {
+		perts[i].From += h
+		perts[i].To += h
+	}
+	if err := sched.Perturb(perts); err != nil {
+		return &ConfigError{Err: err}
+	}
+	src, pr, err := prefill(ctx, sched, h, r.mgr, r.ledger, r.ttl, r.bots.NextVersion)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during prefill: %w", ctx.Err())

@@ -41,9 +41,10 @@ type serverCounters struct {
 	lastCPU   map[string]float64
 	dCPU      float64
 	dCommands uint64
+	dNetOut   uint64 // total_net_output_bytes over the primaries, last interval
 }
 
-var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received", "total_commands_processed"}
+var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received", "total_commands_processed", "total_net_output_bytes"}
 
 // observe folds one INFO snapshot in and returns the interval deltas of
 // evicted and expired keys.
@@ -54,7 +55,7 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 	if c.lastCPU == nil {
 		c.lastCPU = map[string]float64{}
 	}
-	c.dCPU, c.dCommands = 0, 0
+	c.dCPU, c.dCommands, c.dNetOut = 0, 0, 0
 	var used, maxm, clients, keys int64
 	nodes := make([]string, 0, len(all))
 	for n := range all {
@@ -133,6 +134,8 @@ func (c *serverCounters) observeCounters(node string, info map[string]string) (d
 			c.connsReceived += d
 		case "total_commands_processed":
 			c.dCommands += d
+		case "total_net_output_bytes":
+			c.dNetOut += d
 		}
 	}
 	return dEvicted, dExpired
@@ -218,6 +221,10 @@ type sampler struct {
 	evictedBefore uint64
 	// recorded totals, updated each interval for progress displays
 	reqs, hits, misses, lookupErrs, errs uint64
+	// origin counts the simulated upstream's calls (nil: none);
+	// lastOrigin is its total at the last row.
+	origin     interface{ Calls() uint64 }
+	lastOrigin uint64
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, engine.Interval) {
@@ -263,11 +270,17 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 			row.InfoT = roundS(time.Since(s.d.Start()).Seconds())
 			row.EvictedKeys, row.ExpiredKeys = s.server.observe(all)
 			row.ServerCPUS, row.ServerCommands = roundUs(s.server.dCPU), s.server.dCommands
+			row.ServerNetOutBytes = s.server.dNetOut
 		}
 		row.UsedMemory, row.MaxMemory, row.ConnectedClients = s.server.usedMemory, s.server.maxm, s.server.clients
 	}
 	if s.faults != nil {
 		row.Fault = s.faults(s.lastT, elapsed)
+	}
+	if s.origin != nil {
+		calls := s.origin.Calls()
+		row.OriginCalls = calls - min(s.lastOrigin, calls)
+		s.lastOrigin = calls
 	}
 	s.lastT = elapsed
 	if ph.Recorded {

@@ -28,6 +28,8 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"secs":           formatSeconds,
 	"count":          formatCount,
 	"count64":        func(n int) string { return formatCount(uint64(max(n, 0))) },
+	"bytesf":         func(v float64) string { return formatBytes(int64(v)) },
+	"singleflight":   singleFlightCell,
 	"bytes":          formatBytes,
 	"after":          afterText,
 	"recovery":       recoveryText,
@@ -124,17 +126,20 @@ type htmlView struct {
 	FamiliesMore  string
 	// Breaking names the families that break a target for the banner
 	// (" in families quotes, surge"), as the text verdict line does.
-	Breaking  string
-	Causes    map[string]uint64
-	Faults    []faultView
-	Warmings  []faultView // those with a warming report: the with/without re-warm table
-	Origins   []string
-	Scenario  string
-	PoolConf  string
-	Charts    map[string]template.HTML
-	Points    int
-	Rows      int
-	Generated string
+	Breaking string
+	Causes   map[string]uint64
+	Faults   []faultView
+	Warmings []faultView // those with a warming report: the with/without re-warm table
+	// CacheModes are the cache failure modes (fault reports with a
+	// cache_mode section): their table.
+	CacheModes []faultView
+	Origins    []string
+	Scenario   string
+	PoolConf   string
+	Charts     map[string]template.HTML
+	Points     int
+	Rows       int
+	Generated  string
 	// ServerLatency puts Redis's own per-command latency beside the
 	// client's; Client is the load generator's own section.
 	ServerLatency []serverLatencyRow
@@ -272,6 +277,9 @@ func newHTMLView(r *result.Result) (*htmlView, error) {
 		v.Faults = append(v.Faults, fv)
 		if f.Warming != nil {
 			v.Warmings = append(v.Warmings, fv)
+		}
+		if f.CacheMode != nil {
+			v.CacheModes = append(v.CacheModes, fv)
 		}
 	}
 	return v, nil

@@ -69,6 +69,7 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		}
 		ew.printf("\n")
 		writeWarmingTable(ew, r.Faults)
+		writeCacheModeTable(ew, r.Faults)
 	}
 	if r.Prediction != nil {
 		ew.printf("**Prediction** (`cacheproof size`): %s\n\n", PredictionText(r.Prediction))

@@ -202,6 +202,9 @@ func faultLine(f result.FaultReport) string {
 	if f.Warming != nil {
 		parts = append(parts, warmingText(f.Warming))
 	}
+	if f.CacheMode != nil {
+		parts = append(parts, cacheModeText(f.Kind, f.CacheMode))
+	}
 	return strings.Join(parts, "; ")
 }
 

@@ -3,6 +3,7 @@ package result
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -41,7 +42,21 @@ const (
 	abortCount              // a count: the run's total only grows
 	abortRate               // a ratio of two counts: dilutable by a perfect remainder
 	abortPerSecond          // abort_after: the per-second reading
+	abortLatency            // abort: true on a latency percentile: a rolling window and the run's slow share
 )
+
+// AbortLatencyWindow is the rolling window abort: true judges a latency
+// percentile over: the last ten recorded seconds' latency histograms added
+// up. One second's p99 is read off a few hundred operations in a small run
+// and jumps; ten seconds' is what the users of those seconds saw.
+const AbortLatencyWindow = 10
+
+// abortLatencyMin is the fewest recorded seconds with operations the
+// window must hold before a latency percentile may stop the run: the
+// first recorded second of a run (connections still opening, a loaded
+// host) is often its slowest, and one second is not a run broken beyond
+// recovery.
+const abortLatencyMin = 3
 
 // perSecond is the metric's reading of one timeline row as a numerator and
 // a denominator (the figure is num/den; den 1 for a latency or a count);
@@ -72,6 +87,12 @@ func abortKind(t Target) (Metric, abortHow, error) {
 		}
 		return m, abortPerSecond, nil
 	}
+	if _, ok := quantileLevels[m.latency]; ok && t.Abort.After == 0 {
+		if t.Expr.Op != "<" && t.Expr.Op != "<=" {
+			return m, abortNone, fmt.Errorf("abort: true on %s needs an upper bound (< or <=): a latency that must be high is not broken beyond recovery", t.Name)
+		}
+		return m, abortLatency, nil
+	}
 	switch {
 	case m.Unit == UnitCount && hasPerSecond:
 		if t.Expr.Op != "<" && t.Expr.Op != "<=" && t.Expr.Op != "==" {
@@ -81,7 +102,7 @@ func abortKind(t Target) (Metric, abortHow, error) {
 	case m.Unit == UnitFraction && m.Compare != nil && m.Compare.Ratio && m.Compare.PerSecond != nil:
 		return m, abortRate, nil
 	}
-	return m, abortNone, fmt.Errorf("abort: true needs a count or a rate (errors, error_rate, hit_rate, lost_writes, ...); for %s write abort_after: the time its per-second reading may stay broken", t.Name)
+	return m, abortNone, fmt.Errorf("abort: true needs a count, a rate (errors, error_rate, hit_rate, lost_writes, ...) or a latency percentile (latency_p99, ...); for %s write abort_after: the time its per-second reading may stay broken", t.Name)
 }
 
 // CheckAbort reports whether t's abort rule can be watched during a run
@@ -117,7 +138,14 @@ func CheckAbort(t Target) error {
 //   - abort: true on a rate (error_rate, hit_rate, ...): the rate so far
 //     breaks the bound even with a perfect remainder, every remaining lookup
 //     a hit or every remaining operation a success, the remainder estimated
-//     from the plan's remaining load at the pace so far, times 1.5.
+//     from the plan's remaining load at the pace so far, times 1.5;
+//   - abort: true on a latency percentile (latency_p99 < 50ms): the
+//     percentile of the last AbortLatencyWindow recorded seconds breaks the
+//     bound, and the operations slower than the bound so far are more than
+//     the percentile allows of the whole run even if every remaining
+//     operation were fast (a p99 bound allows 1 % slow operations; the
+//     remainder estimated as for a rate). The first says the run is broken
+//     now, the second that the whole-run figure can no longer pass.
 type AbortWatch struct {
 	ws        []*watched
 	remaining func(elapsedS float64) float64
@@ -130,6 +158,11 @@ type watched struct {
 	bound    float64
 	num, den float64 // cumulative, over recorded rows
 	since    float64 // start of the current broken streak; -1: none
+	// A latency percentile's rolling window (the last rows' histograms,
+	// oldest first) and the run's operations slower than the bound.
+	q      float64
+	window []WindowHist
+	slow   float64
 }
 
 // NewAbortWatch watches the targets that have an abort rule CheckAbort
@@ -144,7 +177,7 @@ func NewAbortWatch(targets []Target, remaining func(elapsedS float64) float64) *
 		}
 		m, how, _ := abortKind(t)
 		bound, _ := t.Bound()
-		w.ws = append(w.ws, &watched{t: t, m: m, how: how, bound: bound, since: -1})
+		w.ws = append(w.ws, &watched{t: t, m: m, how: how, bound: bound, since: -1, q: quantileLevels[m.latency]})
 	}
 	if len(w.ws) == 0 {
 		return nil
@@ -159,6 +192,12 @@ func (w *AbortWatch) Observe(row TimelineRow, dt float64) *AbortReport {
 		return nil
 	}
 	for _, x := range w.ws {
+		if x.how == abortLatency {
+			if r := x.checkLatency(row, w.remaining); r != nil {
+				return r
+			}
+			continue
+		}
 		num, den, ok := perSecond(x.m, row, dt)
 		if ok {
 			x.num += num
@@ -207,6 +246,57 @@ func (x *watched) check(row TimelineRow, num, den float64, ok bool, remaining fu
 		}
 	}
 	return nil
+}
+
+// checkLatency adds the row to a latency percentile's rolling window and
+// its slow operations to the run's, and stops the run when both the window
+// and the whole run are beyond the bound (see AbortWatch).
+func (x *watched) checkLatency(row TimelineRow, remaining func(float64) float64) *AbortReport {
+	if len(row.LatencyHist) == 0 {
+		return nil // a second without operations neither breaks nor mends
+	}
+	x.window = append(x.window, row.LatencyHist)
+	if len(x.window) > AbortLatencyWindow {
+		x.window = x.window[1:]
+	}
+	slow, ops := slowerThan(row.LatencyHist, x.bound)
+	x.slow += slow
+	x.den += ops
+	var acc windowAcc
+	for _, w := range x.window {
+		acc.add(w)
+	}
+	p, ok := acc.quantile(x.q)
+	if !ok || len(x.window) < abortLatencyMin || x.t.Expr.holds(p, x.bound) {
+		return nil
+	}
+	rest := x.den * remaining(row.T) * remainderMargin
+	allowed := (1 - x.q) * (x.den + rest)
+	if x.slow <= allowed {
+		return nil
+	}
+	return &AbortReport{Target: x.t.Name, Expr: x.t.Text, AtS: row.T, Reason: fmt.Sprintf(
+		"%s over the last %d recorded seconds is %s, which breaks %s; %.0f of the run's %.0f operations so far were slower than %s, more than the %.3g %% the bound allows of the whole run even if the rest were fast",
+		x.t.Name, len(x.window), FormatValue(p, x.m.Unit), x.t.Text, x.slow, x.den, FormatValue(x.bound, x.m.Unit), 100*(1-x.q))}
+}
+
+// slowerThan counts a window histogram's operations slower than boundMs
+// (a bucket across the bound counted in the share of it above, geometric
+// as the buckets are) and all its operations.
+func slowerThan(w WindowHist, boundMs float64) (slow, ops float64) {
+	us := boundMs * 1000
+	for _, p := range w {
+		n := float64(p[1])
+		ops += n
+		lo, hi := windowBucketBounds(int(p[0]))
+		switch {
+		case lo >= us:
+			slow += n
+		case hi > us:
+			slow += n * math.Log(hi/us) / math.Log(hi/lo)
+		}
+	}
+	return slow, ops
 }
 
 // MarshalJSON writes the rule as {"after_s": 30} (0: abort: true).

@@ -263,6 +263,8 @@ func (d *TimelineRow) Merge(row TimelineRow) {
 	d.ConnectedClients = max(d.ConnectedClients, row.ConnectedClients)
 	d.ServerCPUS = math.Max(d.ServerCPUS, row.ServerCPUS)
 	d.ServerCommands = max(d.ServerCommands, row.ServerCommands)
+	d.ServerNetOutBytes = max(d.ServerNetOutBytes, row.ServerNetOutBytes) // one Redis: the same counter
+	d.OriginCalls += row.OriginCalls                                      // each shard's own origin
 	d.InfoT = math.Max(d.InfoT, row.InfoT)
 	d.PoolTotal += row.PoolTotal
 	d.PoolIdle += row.PoolIdle
@@ -317,11 +319,66 @@ func (d *FaultReport) Merge(f FaultReport) {
 	d.LostWrites += f.LostWrites
 	d.UnknownWrites += f.UnknownWrites
 	d.AckedAfterStart += f.AckedAfterStart
+	if f.CacheMode != nil {
+		// A copy: d may share its section with the shard report it came from.
+		c := CacheModeReport{HitRateDuring: 1}
+		if d.CacheMode != nil {
+			c = *d.CacheMode
+		}
+		c.Merge(*f.CacheMode)
+		d.CacheMode = &c
+	}
 	for _, n := range f.Notes {
 		if !containsStr(d.Notes, n) {
 			d.Notes = append(d.Notes, n)
 		}
 	}
+}
+
+// Merge combines two shards' figures of one cache failure mode: each
+// shard's users, bot instances and origin are its own (lookups, fetches,
+// origin calls and instances add up; the peak second is the sum of the
+// shards' peaks, an upper bound as the seconds may differ), Redis is
+// shared (its CPU and bytes sent: the largest reading), latency is the
+// slowest shard's, single-flight held only if it held on every shard.
+func (d *CacheModeReport) Merge(o CacheModeReport) {
+	if d.Key == "" {
+		d.Key = o.Key
+	}
+	d.Keys = max(d.Keys, o.Keys)
+	d.ValueBytes = max(d.ValueBytes, o.ValueBytes)
+	if d.ExpireAtS == 0 || (o.ExpireAtS != 0 && o.ExpireAtS < d.ExpireAtS) {
+		d.ExpireAtS = o.ExpireAtS
+	}
+	d.OriginCallsPerSBefore += o.OriginCallsPerSBefore
+	d.OriginCallsPeakPerS += o.OriginCallsPeakPerS
+	d.OriginCallsPeakAtS = math.Max(d.OriginCallsPeakAtS, o.OriginCallsPeakAtS)
+	d.OriginCalls += o.OriginCalls
+	first := d.AffectedLookups == 0 && d.Instances == 0
+	d.AffectedLookups += o.AffectedLookups
+	d.AffectedFetches += o.AffectedFetches
+	d.AffectedKeysFetched += o.AffectedKeysFetched
+	d.MaxFetchesPerKey = max(d.MaxFetchesPerKey, o.MaxFetchesPerKey)
+	d.Instances += o.Instances
+	if d.AffectedKeysFetched > 0 {
+		d.FetchesPerKey = float64(d.AffectedFetches) / float64(d.AffectedKeysFetched)
+	}
+	d.SingleFlightHeld = o.SingleFlightHeld && (first || d.SingleFlightHeld)
+	d.Affected.merge(o.Affected)
+	d.Other.merge(o.Other)
+	d.RedisCPUBefore = math.Max(d.RedisCPUBefore, o.RedisCPUBefore)
+	d.RedisCPUDuring = math.Max(d.RedisCPUDuring, o.RedisCPUDuring)
+	d.NetOutBytesPerSBefore = math.Max(d.NetOutBytesPerSBefore, o.NetOutBytesPerSBefore)
+	d.NetOutBytesPerSDuring = math.Max(d.NetOutBytesPerSDuring, o.NetOutBytesPerSDuring)
+	d.HitRateDuring = math.Min(d.HitRateDuring, o.HitRateDuring)
+}
+
+// merge adds one shard's lookups of a side and keeps the slower figures.
+func (d *ModeLatency) merge(o ModeLatency) {
+	d.Lookups += o.Lookups
+	d.P50Ms = math.Max(d.P50Ms, o.P50Ms)
+	d.P99Ms = math.Max(d.P99Ms, o.P99Ms)
+	d.MaxMs = math.Max(d.MaxMs, o.MaxMs)
 }
 
 // MergeClients is a merged report's client section: every shard's own

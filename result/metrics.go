@@ -338,6 +338,16 @@ func buildTable() []Metric {
 		count("unknown_writes", func(r *Result) uint64 { return r.Integrity.UnknownWrites }, nil, nil, "", ""),
 		withCombine(count("evicted_keys", func(r *Result) uint64 { return r.Server.EvictedKeys }, func(w TimelineRow) uint64 { return w.EvictedKeys }, nil,
 			"redis_evicted_keys_total", "Keys Redis evicted during the run."), CombineMax),
+		// The origin behind the cache (the cache failure modes' measure):
+		// its calls over the recorded seconds and its busiest second.
+		// Both read the timeline, which report.Merge sums row by row.
+		withCombine(count("origin_calls", func(r *Result) uint64 { return r.originCalls() }, func(w TimelineRow) uint64 { return w.OriginCalls }, nil,
+			"origin_calls_total", "Calls the cache made to the simulated origin (misses fetched, warming)."), CombineRecompute),
+		Metric{Name: "origin_peak_per_s", Unit: UnitRate, Better: "lower", Combine: CombineRecompute,
+			read: func(r *Result) float64 { return r.originPeak() },
+			noData: func(r *Result) string {
+				return when(len(r.recordedRows()) == 0 || r.Users.Requests == 0, noOperations)
+			}},
 		withCombine(count("rejected_connections", func(r *Result) uint64 { return r.Server.RejectedConnections }, nil, nil, "", ""), CombineMax),
 		Metric{Name: "error_budget", Unit: UnitCount, Better: "lower", Combine: CombineWorst, get: func(r *Result) (float64, bool, bool, string) {
 			if missing := r.faultsNotMeasured(); missing != "" {
@@ -420,6 +430,34 @@ func layerCount(name string, f, looked func(*LayerReport) uint64, rule *CompareR
 			l := r.Layer
 			return when(l == nil || r.Users.Requests == 0 || (looked != nil && looked(l) == 0), "no data: no layer figures")
 		}}
+}
+
+// originCalls sums the origin calls of the recorded timeline rows.
+func (r *Result) originCalls() uint64 {
+	var n uint64
+	for _, row := range r.recordedRows() {
+		n += row.OriginCalls
+	}
+	return n
+}
+
+// originPeak is the most origin calls per second of any recorded row: a
+// stampede's height, which a run's total hides.
+func (r *Result) originPeak() float64 {
+	var peak, prev float64
+	recorded := map[*TimelineRow]bool{}
+	for _, row := range r.recordedRows() {
+		recorded[row] = true
+	}
+	for i := range r.Timeline {
+		row := &r.Timeline[i]
+		dt := row.T - prev
+		prev = row.T
+		if recorded[row] && dt > 0 {
+			peak = max(peak, float64(row.OriginCalls)/dt)
+		}
+	}
+	return peak
 }
 
 // when returns detail when cond holds, else "".

@@ -419,6 +419,13 @@ type TimelineRow struct {
 	// HitRateByFamily is the interval's hit rate per key family (families
 	// with lookups in it); absent in reports written before schema 1.3.
 	HitRateByFamily map[string]float64 `json:"hit_rate_by_family,omitempty"`
+	// OriginCalls is the calls the interval made to the simulated origin
+	// (every source: misses fetched, warming); ServerNetOutBytes the bytes
+	// Redis's primaries sent (INFO total_net_output_bytes). What a cache
+	// failure mode costs the origin and the network. Absent before schema
+	// 1.5.
+	OriginCalls       uint64 `json:"origin_calls,omitempty"`
+	ServerNetOutBytes uint64 `json:"server_net_out_bytes,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since
@@ -475,7 +482,73 @@ type FaultReport struct {
 	// Warming is how the bot re-warmed after a restart or failover; nil
 	// for the other kinds.
 	Warming *FaultWarming `json:"warming,omitempty"`
-	Notes   []string      `json:"notes"`
+	// CacheMode is what a cache failure mode (mass-expiry, hot-key,
+	// big-key, penetration) did to the origin, Redis and the other keys;
+	// nil for the other kinds.
+	CacheMode *CacheModeReport `json:"cache_mode,omitempty"`
+	Notes     []string         `json:"notes"`
+}
+
+// CacheModeReport is a cache failure mode's own figures: the origin
+// stampede (calls per second before the fault and at its peak second, and
+// whether get-or-fetch's single-flight held it: origin fetches per affected
+// key fetched), Redis's CPU and network beside the load before, and the
+// latency of the affected keys' lookups against the other keys'. Per
+// second figures are read off the timeline rows from the fault's start
+// until one row after its end; "before" is the 10 s before it.
+type CacheModeReport struct {
+	// Key is the hot or big key; Keys the keys the fault acted on (keys
+	// expired at once, 1 for a hot or big key, the distinct absent keys a
+	// penetration looked up); ValueBytes the big key's size.
+	Key        string `json:"key,omitempty"`
+	Keys       uint64 `json:"keys"`
+	ValueBytes int64  `json:"value_bytes,omitempty"`
+	// ExpireAtS is when a mass expiry's keys expired, seconds since the
+	// run started.
+	ExpireAtS float64 `json:"expire_at_s,omitempty"`
+
+	OriginCallsPerSBefore float64 `json:"origin_calls_per_s_before"`
+	OriginCallsPeakPerS   float64 `json:"origin_calls_peak_per_s"`
+	OriginCallsPeakAtS    float64 `json:"origin_calls_peak_at_s"`
+	OriginCalls           uint64  `json:"origin_calls"`
+
+	// AffectedLookups are the lookups of the affected keys during the
+	// fault; AffectedFetches those that went to the origin themselves (the
+	// leaders of a single-flight); AffectedKeysFetched the distinct keys
+	// fetched. FetchesPerKey is AffectedFetches over AffectedKeysFetched
+	// and MaxFetchesPerKey the most of one key: single-flight holds when
+	// no key was fetched by more callers than there are bot instances
+	// (Instances: each has its own manager, so its own flight).
+	AffectedLookups     uint64  `json:"affected_lookups"`
+	AffectedFetches     uint64  `json:"affected_fetches"`
+	AffectedKeysFetched uint64  `json:"affected_keys_fetched"`
+	FetchesPerKey       float64 `json:"fetches_per_key"`
+	MaxFetchesPerKey    uint64  `json:"max_fetches_per_key"`
+	Instances           int     `json:"instances"`
+	SingleFlightHeld    bool    `json:"single_flight_held"`
+
+	// Affected and Other are the latency, from intended start, of the
+	// cache reads of the affected keys' lookups and of every other lookup
+	// during the fault (a near-cache hit counts 0; a miss's origin fetch
+	// is not the cache's time, and is in the origin figures).
+	Affected ModeLatency `json:"affected"`
+	Other    ModeLatency `json:"other"`
+
+	// Redis's CPU (seconds per second) and the bytes it sent per second,
+	// before the fault and over its rows; the hit rate over its rows.
+	RedisCPUBefore        float64 `json:"redis_cpu_before"`
+	RedisCPUDuring        float64 `json:"redis_cpu_during"`
+	NetOutBytesPerSBefore float64 `json:"net_out_bytes_per_s_before"`
+	NetOutBytesPerSDuring float64 `json:"net_out_bytes_per_s_during"`
+	HitRateDuring         float64 `json:"hit_rate_during"`
+}
+
+// ModeLatency is one side's lookups during a cache failure mode.
+type ModeLatency struct {
+	Lookups uint64  `json:"lookups"`
+	P50Ms   float64 `json:"p50_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
 }
 
 // Errors sums errors over all kinds.

@@ -264,7 +264,7 @@ func (s *Scenario) validatePhases(c *checker) {
 
 func (s *Scenario) validateFaults(c *checker) {
 	shape := topology.Shape(s.Target.Topology)
-	site := chaos.Site{Shape: shape, Backend: topology.Backend(s.Target.Backend), Nodes: topology.PlannedNodes(shape, s.Target.Replicas), Total: s.TotalDuration()}
+	site := chaos.Site{Shape: shape, Backend: topology.Backend(s.Target.Backend), Nodes: topology.PlannedNodes(shape, s.Target.Replicas), Total: s.TotalDuration(), Families: s.Workload.FamilyNames()}
 	for i, f := range s.Faults {
 		c.merge(field.Index("faults", i), chaos.Validate(f.Spec(), site))
 	}

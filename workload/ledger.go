@@ -140,6 +140,20 @@ func (l *Ledger) Wrote(key string, at time.Time, ttl time.Duration) {
 	s.mu.Unlock()
 }
 
+// ExpiredAt records that key, if the harness wrote it, was made to expire
+// at at by a fault (mass-expiry's PEXPIREAT), before its TTL: a miss of it
+// after at is expired, as Redis saw it, not evicted.
+func (l *Ledger) ExpiredAt(key string, at time.Time) {
+	h := xxhash.Sum64String(key)
+	s := l.shard(h)
+	s.mu.Lock()
+	if e, ok := s.m[h]; ok {
+		e.expiry = max(l.offset(at), 1)
+		s.m[h] = e
+	}
+	s.mu.Unlock()
+}
+
 // offset is at in ms from base, clamped to uint32.
 func (l *Ledger) offset(at time.Time) uint32 {
 	return clampOffset(at.UnixMilli() - l.baseFor(at))

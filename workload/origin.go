@@ -151,5 +151,15 @@ func (o *Origin) Stats() map[string]OriginStats {
 	return out
 }
 
+// Calls is the calls made so far to every source (a cheap read, for the
+// timeline's origin calls per interval).
+func (o *Origin) Calls() uint64 {
+	var n uint64
+	for _, s := range o.sources {
+		n += s.calls.Load()
+	}
+	return n
+}
+
 // Sources lists the source names in sorted order.
 func (o *Origin) Sources() []string { return append([]string(nil), o.names...) }

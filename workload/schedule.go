@@ -227,6 +227,11 @@ type Schedule struct {
 	usersDone bool
 	end       time.Duration
 	shown     int
+
+	// Perturbations of the users' lookups (Perturb) and their own random
+	// stream; none: the schedule draws exactly what it drew without them.
+	perts []Perturbation
+	pert  *rand.Rand
 }
 
 // slot is one concurrently active user and its precomputed own keys.
@@ -386,7 +391,11 @@ func (s *Schedule) command(at time.Duration, users float64) Command {
 	s.resize(target, at)
 	s.churn(at)
 	sl := &s.slots[s.cmd.IntN(s.active)]
-	return s.build(at, sl)
+	c := s.build(at, sl)
+	if len(s.perts) > 0 {
+		s.perturb(&c)
+	}
+	return c
 }
 
 // resize activates or deactivates slots so that n users are active.

@@ -326,6 +326,25 @@ func (s Settings) override(f FamilySettings) bool {
 	return ok && s.seedCatalogue()
 }
 
+// FamilyNames lists the key families the workload has: the seed's
+// catalogue (unless catalogue: none) and the families the scenario
+// defines, in that order. Fault kinds that act on a family check its name
+// against them.
+func (s Settings) FamilyNames() []string {
+	var out []string
+	if s.seedCatalogue() {
+		for _, f := range DefaultFamilies() {
+			out = append(out, f.Name)
+		}
+	}
+	for _, f := range s.Families {
+		if !s.override(f) && f.Name != "" {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
 // seedCatalogue reports whether the seed's families are in the workload
 // (an unknown catalogue, an error of its own, counts as the seed's so that
 // it is the one error reported).
