@@ -218,6 +218,8 @@ type sampler struct {
 	evictedBefore uint64
 	// recorded totals, updated each interval for progress displays
 	reqs, hits, misses, lookupErrs, errs uint64
+	// cmp folds old rows of a long run (compact.go).
+	cmp compactor
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, engine.Interval) {
@@ -280,6 +282,9 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.rows = append(s.rows, row)
 	s.dials = append(s.dials, st.Dials)
 	s.conns = append(s.conns, s.server.connsReceived)
+	if s.cmp.noteRow(&row) {
+		s.compact()
+	}
 	return row, iv
 }
 

@@ -415,6 +415,11 @@ type TimelineRow struct {
 	// HitRateByFamily is the interval's hit rate per key family (families
 	// with lookups in it); absent in reports written before schema 1.3.
 	HitRateByFamily map[string]float64 `json:"hit_rate_by_family,omitempty"`
+	// SpanS is how many seconds the row covers when it is more than one:
+	// a long run's rows older than an hour, outside fault windows, are
+	// folded into rows of several seconds (CompactRows) so the tool's
+	// memory and the report stay bounded. Absent (0) for a one-second row.
+	SpanS float64 `json:"span_s,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since

@@ -25,6 +25,7 @@ import (
 // integrated over wall time for the total.
 const (
 	metricGCPauses  = "/sched/pauses/total/gc:seconds"
+	metricSchedLat  = "/sched/latencies:seconds"
 	metricGCCPU     = "/cpu/classes/gc/total:cpu-seconds"
 	metricTotalCPU  = "/cpu/classes/total:cpu-seconds"
 	metricGCCycles  = "/gc/cycles/total:gc-cycles"
@@ -36,9 +37,12 @@ const (
 
 // clientSnapshot is the tool's own cumulative counters at one moment.
 type clientSnapshot struct {
-	at       time.Time
-	cpu      time.Duration // getrusage(RUSAGE_SELF): user+system, children excluded
-	pauses   *metrics.Float64Histogram
+	at     time.Time
+	cpu    time.Duration // getrusage(RUSAGE_SELF): user+system, children excluded
+	pauses *metrics.Float64Histogram
+	// sched is how long goroutines waited runnable before they ran: the
+	// tool's own scheduling delay, added to every latency it records.
+	sched    *metrics.Float64Histogram
 	gcCPU    float64
 	totalCPU float64
 	cycles   uint64
@@ -49,11 +53,14 @@ type clientSnapshot struct {
 }
 
 func takeClientSnapshot() clientSnapshot {
-	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}}
+	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}, {Name: metricSchedLat}}
 	metrics.Read(s)
 	snap := clientSnapshot{at: time.Now(), cpu: CPUTime()}
 	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
 		snap.pauses = s[0].Value.Float64Histogram()
+	}
+	if s[4].Value.Kind() == metrics.KindFloat64Histogram {
+		snap.sched = s[4].Value.Float64Histogram()
 	}
 	if s[1].Value.Kind() == metrics.KindFloat64 {
 		snap.gcCPU = s[1].Value.Float64()
@@ -174,6 +181,9 @@ func (c *Collector) Report(requests uint64) result.ClientReport {
 		if p, ok := histQuantile(counts, b.pauses.Buckets, 0.99); ok {
 			cr.GCPauseP99Ms = math.Round(p*1e3*1e4) / 1e4
 		}
+	}
+	if a.sched != nil && b.sched != nil {
+		cr.Sched = schedReport(histDelta(a.sched, b.sched), b.sched.Buckets)
 	}
 	if total := b.totalCPU - a.totalCPU; total > 0 {
 		cr.GCCPUFraction = math.Round((b.gcCPU-a.gcCPU)/total*1e5) / 1e5
@@ -299,6 +309,32 @@ func histQuantile(counts []uint64, buckets []float64, q float64) (v float64, ok 
 	return 0, false
 }
 
+// schedReport summarises the window's goroutine scheduling latencies (the
+// time from runnable to running, every goroutine of the tool): a command's
+// reply reaches its caller only after the netpoller makes the caller
+// runnable and a P runs it, so this delay sits inside every service time
+// and every latency the tool records. nil when nothing was scheduled.
+func schedReport(counts []uint64, buckets []float64) *result.SchedLatency {
+	var total, over uint64
+	for i, n := range counts {
+		total += n
+		if buckets[i] >= 1e-3 {
+			over += n
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	ms := func(q float64) float64 {
+		v, _ := histQuantile(counts, buckets, q)
+		return math.Round(v*1e3*1e4) / 1e4
+	}
+	return &result.SchedLatency{
+		Count: total, P50Ms: ms(0.5), P99Ms: ms(0.99), P999Ms: ms(0.999),
+		Over1msFraction: math.Round(float64(over)/float64(total)*1e6) / 1e6,
+	}
+}
+
 // peakRSS is the process's peak resident set since it started (getrusage
 // ru_maxrss, KiB on Linux): the memory the tool needed at its worst,
 // prefill included; children (a redis-server it started) are excluded.
@@ -399,6 +435,9 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 		} else {
 			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)", 100*share))
 		}
+	}
+	if s := c.Sched; s != nil && lat.Overall.P99 > 0 && s.P99Ms >= result.SchedFloorMs && s.P99Ms >= result.SchedTailShare*lat.Overall.P99 {
+		why = append(why, fmt.Sprintf("the tool's own goroutines waited %.2f ms (p99) for a thread to run them, against a p99 latency of %.2f ms: that much of the tail is the tool's scheduling, not Redis", s.P99Ms, lat.Overall.P99))
 	}
 	if c.WindowS > 0 {
 		cores := c.CPUSeconds / c.WindowS
