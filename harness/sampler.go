@@ -220,6 +220,9 @@ type sampler struct {
 	reqs, hits, misses, lookupErrs, errs uint64
 	// cmp folds old rows of a long run (compact.go).
 	cmp compactor
+	// sweep bounds the miss ledger (workload.Ledger.Sweep), called at the
+	// compaction's pace: once a minute.
+	sweep func(now time.Time)
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, engine.Interval) {
@@ -284,6 +287,9 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.conns = append(s.conns, s.server.connsReceived)
 	if s.cmp.noteRow(&row) {
 		s.compact()
+		if s.sweep != nil {
+			s.sweep(now)
+		}
 	}
 	return row, iv
 }
