@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,12 @@ type RawResult struct {
 	// operation, comparable across tools whatever the machine's speed.
 	CPUS       float64 `json:"cpu_s"`
 	CPUPerOpUs float64 `json:"cpu_per_op_us"`
+	// Sched is the tool's own goroutine scheduling delay during the test:
+	// how much of the latency above was the caller waiting for a thread
+	// after its reply arrived (docs/performance.md).
+	Sched *result.SchedLatency `json:"sched_latency,omitempty"`
+	// GOMAXPROCS is how many threads ran Go code at once during the test.
+	GOMAXPROCS int `json:"gomaxprocs"`
 }
 
 // RawTarget says where raw mode's load goes and through what pool.
@@ -147,6 +154,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	}
 	var wg sync.WaitGroup
 	cpu0 := selfmeasure.CPUTime()
+	sched := selfmeasure.SchedWindow()
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
@@ -184,6 +192,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := selfmeasure.CPUTime() - cpu0
+	schedLat := sched()
 	all := result.NewHistogram()
 	for _, h := range hists {
 		all.Merge(h)
@@ -192,6 +201,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
 		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
+		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0),
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)

@@ -310,7 +310,8 @@ func histQuantile(counts []uint64, buckets []float64, q float64) (v float64, ok 
 }
 
 // schedReport summarises the window's goroutine scheduling latencies (the
-// time from runnable to running, every goroutine of the tool): a command's
+// time from runnable to running, every goroutine of the tool; the runtime
+// times one transition in eight, so Count is that sample): a command's
 // reply reaches its caller only after the netpoller makes the caller
 // runnable and a P runs it, so this delay sits inside every service time
 // and every latency the tool records. nil when nothing was scheduled.
@@ -494,3 +495,26 @@ func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 
 // roundUs rounds seconds to the microsecond.
 func roundUs(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// SchedWindow opens a window on the tool's goroutine scheduling delay
+// (runtime/metrics /sched/latencies:seconds); the returned function closes
+// it and summarises the waits in between (nil when none). Raw mode reads
+// it per test, beside its latencies.
+func SchedWindow() func() *result.SchedLatency {
+	read := func() *metrics.Float64Histogram {
+		s := []metrics.Sample{{Name: metricSchedLat}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return nil
+		}
+		return s[0].Value.Float64Histogram()
+	}
+	a := read()
+	return func() *result.SchedLatency {
+		b := read()
+		if a == nil || b == nil {
+			return nil
+		}
+		return schedReport(histDelta(a, b), b.Buckets)
+	}
+}
