@@ -33,6 +33,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	autoPipe := fs.Bool("auto-pipeline", false, "batch concurrent commands through go-redis auto-pipelining")
 	asJSON := fs.Bool("json", false, "print one JSON object per test")
 	redisServer := fs.String("redis-server", "", "redis-server binary when no --addr is given")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof)")
+	tracePath := fs.String("trace", "", "write a Go execution trace of the tool itself to this file (go tool trace): when each caller waited to run")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof raw [flags]\n\nRaw mode: a closed-loop GET/SET load through the pooled cache manager, no think\ntime, no workload model; the client-side speed check behind `make bench`.\n\nFlags:\n%s\nExample:\n  cacheproof raw --addr 127.0.0.1:6379 -c 50 -n 200000 -d 100 -r 100000 -t set,get\n", fs.FlagUsages())
 	}
@@ -50,6 +52,20 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	if _, err := fmt.Sscanf(*ratio, "%d:%d", &setW, &getW); err != nil || setW < 0 || getW < 0 || setW+getW == 0 {
 		fmt.Fprintf(stderr, "cacheproof raw: --ratio: expected SET:GET such as 1:10, got %q\n", *ratio)
 		return exitUsage
+	}
+	for _, rec := range []struct {
+		path  string
+		start func(string) (func(), error)
+	}{{*cpuProfile, startCPUProfile}, {*tracePath, startTrace}} {
+		if rec.path == "" {
+			continue
+		}
+		done, err := rec.start(rec.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+			return exitUsage
+		}
+		defer done()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
