@@ -44,15 +44,7 @@ func (f Fleet) Stats() pool.Stats {
 		for k, n := range st.CommandErrors {
 			s.CommandErrors[k] += n
 		}
-		p, q := &s.Pool, st.Pool
-		p.Hits += q.Hits
-		p.Misses += q.Misses
-		p.Timeouts += q.Timeouts
-		p.TotalConns += q.TotalConns
-		p.IdleConns += q.IdleConns
-		p.StaleConns += q.StaleConns
-		p.WaitCount += q.WaitCount
-		p.WaitDurationNs += q.WaitDurationNs
+		s.Pool.Add(st.Pool)
 	}
 	return s
 }

@@ -125,16 +125,7 @@ func (l *Layer) get(ctx context.Context, in *instance, rec *engine.Record, op *w
 	} else if l.nearRead(in, rec, fam, op.Key) {
 		return due
 	}
-	in.hot.note(op)
-	sent := time.Now()
-	var val string
-	var found bool
-	var err error
-	if op.Kind == workload.OpSessionGet {
-		val, found, err = in.c.SessionGet(ctx, op.Key)
-	} else {
-		val, found, err = in.c.Get(ctx, op.Key)
-	}
+	sent, val, found, err := read(ctx, in, op)
 	now := time.Now()
 	rec.Sample(slot, ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	if err != nil {
@@ -224,16 +215,7 @@ func (l *Layer) del(ctx context.Context, in *instance, rec *engine.Record, op *w
 // a miss is loaded from the origin and filled.
 func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record, op *workload.Op, tier pool.Tier, ti int8, due time.Time) time.Time {
 	fi := int16(op.Family.Index)
-	in.hot.note(op)
-	sent := time.Now()
-	var val string
-	var found bool
-	var err error
-	if op.Kind == workload.OpHGet {
-		val, found, err = in.c.HGet(ctx, op.Key, op.Field)
-	} else {
-		_, found, err = in.c.ZRange(ctx, op.Key, zrangeTop)
-	}
+	sent, val, found, err := read(ctx, in, op)
 	now := time.Now()
 	rec.Sample(engine.OpSlot[op.Kind], ti, famIndex(op), now.Sub(due), now.Sub(sent))
 	switch {
@@ -256,6 +238,25 @@ func (l *Layer) readTyped(ctx context.Context, in *instance, rec *engine.Record,
 		return l.fetchFill(ctx, in, rec, op, tier, ti)
 	}
 	return now
+}
+
+// read sends op's lookup after noting its key as hot: the session read,
+// a hash field (HGET), a sorted set's top (its members are not returned:
+// nothing to verify) or a plain GET. sent is when it was sent.
+func read(ctx context.Context, in *instance, op *workload.Op) (sent time.Time, val string, found bool, err error) {
+	in.hot.note(op)
+	sent = time.Now()
+	switch op.Kind {
+	case workload.OpSessionGet:
+		val, found, err = in.c.SessionGet(ctx, op.Key)
+	case workload.OpHGet:
+		val, found, err = in.c.HGet(ctx, op.Key, op.Field)
+	case workload.OpZRange:
+		_, found, err = in.c.ZRange(ctx, op.Key, zrangeTop)
+	default:
+		val, found, err = in.c.Get(ctx, op.Key)
+	}
+	return sent, val, found, err
 }
 
 // classify says why a read of key sent at sent missed. The ledger learns

@@ -256,7 +256,7 @@ func TestSearchFailsAtAnyLoad(t *testing.T) {
 			Users:   result.UsersReport{Active: int(load), Requests: 1000, Commands: 1000, OpsPerSec: load},
 			Phases:  []result.PhaseReport{{Recorded: true, StartS: 0, EndS: 10}},
 			Latency: result.LatencyReport{Overall: result.Summary{Count: 1000, P99: p99}, Service: result.Summary{Count: 1000, P99: p99}},
-			Cache:   result.CacheReport{HitRate: hit},
+			Cache:   result.CacheReport{CacheCounts: result.CacheCounts{HitRate: hit}},
 			Client:  result.ClientReport{NumCPU: 2, HostLoad1m: hostLoad},
 			Verdict: result.VerdictFail,
 			Targets: []result.TargetResult{

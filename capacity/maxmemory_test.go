@@ -59,7 +59,7 @@ func (h *hitBySize) run(_ context.Context, load float64) (*result.Result, error)
 	return &result.Result{
 		Users:   result.UsersReport{Active: sc.Workload.ActiveUsers, Requests: 1000, Commands: 1000, OpsPerSec: 100},
 		Phases:  []result.PhaseReport{{Name: "steady", Recorded: true, StartS: 0, EndS: 2}},
-		Cache:   result.CacheReport{HitRate: hit},
+		Cache:   result.CacheReport{CacheCounts: result.CacheCounts{HitRate: hit}},
 		Server:  result.ServerReport{MaxMemory: mem, MaxMemoryPolicy: "allkeys-lru", EvictedKeys: uint64(1e14 / float64(mem))},
 		Verdict: v,
 		Targets: []result.TargetResult{{Name: "hit_rate", Expr: ">= 90%", Observed: hit, ObservedText: fmt.Sprintf("%.1f%%", 100*hit),

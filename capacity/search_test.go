@@ -22,7 +22,7 @@ func fakeStep(knee, toolAt float64) StepRunner {
 			Users:   result.UsersReport{Active: int(load), Requests: uint64(load * 50), Commands: uint64(load * 10), OpsPerSec: load * 5},
 			Phases:  []result.PhaseReport{{Name: "steady", Recorded: true, StartS: 0, EndS: 10}},
 			Latency: result.LatencyReport{Overall: result.Summary{P50: p99 / 4, P99: p99, P999: p99 * 2}},
-			Cache:   result.CacheReport{HitRate: 0.97},
+			Cache:   result.CacheReport{CacheCounts: result.CacheCounts{HitRate: 0.97}},
 			Client:  result.ClientReport{WindowS: 10, CPUSeconds: 5},
 		}
 		r.Targets = []result.TargetResult{
@@ -235,8 +235,8 @@ func TestDiagnose(t *testing.T) {
 	if l, ev := Diagnose(cpu, nil); l != result.LimitRedisCPU {
 		t.Errorf("cpu: %s %s", l, ev)
 	}
-	pass := &result.Result{Phases: rec, Cache: result.CacheReport{HitRate: 0.97}}
-	mem := &result.Result{Phases: rec, Cache: result.CacheReport{HitRate: 0.90}, Server: result.ServerReport{EvictedKeys: 5000}}
+	pass := &result.Result{Phases: rec, Cache: result.CacheReport{CacheCounts: result.CacheCounts{HitRate: 0.97}}}
+	mem := &result.Result{Phases: rec, Cache: result.CacheReport{CacheCounts: result.CacheCounts{HitRate: 0.90}}, Server: result.ServerReport{EvictedKeys: 5000}}
 	if l, ev := Diagnose(mem, pass); l != result.LimitMemory {
 		t.Errorf("memory: %s %s", l, ev)
 	}
@@ -309,7 +309,7 @@ func TestToolLimitedNotFromWords(t *testing.T) {
 		r := &result.Result{
 			Users:   result.UsersReport{Active: int(load), Requests: 1000, Commands: 1000, Late: 20, OpsPerSec: load},
 			Phases:  []result.PhaseReport{{Recorded: true, StartS: 0, EndS: 10}},
-			Cache:   result.CacheReport{HitRate: hit},
+			Cache:   result.CacheReport{CacheCounts: result.CacheCounts{HitRate: hit}},
 			Client:  result.ClientReport{WindowS: 10, CPUSeconds: 10, GOMAXPROCS: 2, NumCPU: 2, Bottleneck: words, HostTimer: &result.HostTimer{Wakes: 2000, Late: 22, LateFraction: 0.011}},
 			Latency: result.LatencyReport{Overall: result.Summary{Count: 1000, P99: 3}, Service: result.Summary{Count: 1000, P99: 1}},
 			Targets: []result.TargetResult{{Name: "hit_rate", Expr: ">= 95%", Observed: hit, Unit: "fraction", ObservedText: fmt.Sprintf("%.1f%%", hit*100), Pass: hit >= 0.95}},

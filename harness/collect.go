@@ -86,24 +86,20 @@ func (r *run) collectLatency(h *engine.Hists) {
 // collectCache counts hits, misses and failed lookups, misses by cause, per
 // tier and per key family.
 func (r *run) collectCache(c engine.Counts) {
-	cache := result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
+	cache := result.CacheReport{CacheCounts: result.CacheCounts{MissesByCause: map[string]uint64{}},
+		ByTier: map[string]result.CacheCounts{}, ByFamily: map[string]result.CacheCounts{}}
 	for t, name := range engine.TierNames {
 		cc := result.CacheCounts{Hits: c.Hits[t], Misses: c.Misses[t], LookupErrors: c.LookupErrs[t], MissesByCause: map[string]uint64{}}
 		for k, n := range c.Causes[t] {
-			cause := workload.MissCause(k).String()
-			cc.MissesByCause[cause] = n
-			cache.MissesByCause[cause] += n
+			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
-		setHitRates(&cc)
-		cache.Hits += cc.Hits
-		cache.Misses += cc.Misses
-		cache.LookupErrors += cc.LookupErrors
+		cc.SetRates()
+		cache.CacheCounts.Merge(cc) // the whole is the tiers' sum
 		if cc.Hits+cc.Misses+cc.LookupErrors > 0 {
 			cache.ByTier[name] = cc
 		}
 	}
-	cache.HitRate = result.LookupHitRate(cache.Hits, cache.Misses, cache.LookupErrors)
-	cache.AnsweredHitRate = result.HitRate(cache.Hits, cache.Misses)
+	cache.SetRates()
 	for i, f := range r.model.Families() {
 		fc := &c.Fams[i]
 		if fc.Hits+fc.Misses+fc.LookupErrs == 0 {
@@ -113,17 +109,10 @@ func (r *run) collectCache(c engine.Counts) {
 		for k, n := range fc.Causes {
 			cc.MissesByCause[workload.MissCause(k).String()] = n
 		}
-		setHitRates(&cc)
+		cc.SetRates()
 		cache.ByFamily[f.Name] = cc
 	}
 	r.res.Cache = cache
-}
-
-// setHitRates sets a slice's judged hit rate (failed lookups count as not
-// hit) and the rate among lookups Redis answered.
-func setHitRates(cc *result.CacheCounts) {
-	cc.HitRate = result.LookupHitRate(cc.Hits, cc.Misses, cc.LookupErrors)
-	cc.AnsweredHitRate = result.HitRate(cc.Hits, cc.Misses)
 }
 
 // collectPool reads the manager's go-redis pool statistics, its resolved

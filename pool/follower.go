@@ -148,12 +148,7 @@ func (f *follower) switchTo(addr string) {
 		ps.addPool(stats)
 		ps.TotalConns, ps.IdleConns = 0, 0 // gone with the client
 		m.mu.Lock()
-		m.retired.Hits += ps.Hits
-		m.retired.Misses += ps.Misses
-		m.retired.Timeouts += ps.Timeouts
-		m.retired.StaleConns += ps.StaleConns
-		m.retired.WaitCount += ps.WaitCount
-		m.retired.WaitDurationNs += ps.WaitDurationNs
+		m.retired.Add(ps)
 		m.mu.Unlock()
 	}()
 }

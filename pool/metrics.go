@@ -255,27 +255,27 @@ func (m *Manager) ResetCommandLatencies() {
 	}
 }
 
-// addPool folds one go-redis pool's stats into p.
+// Add adds q's counts to p: the pools one manager has used (its current
+// client's, its pipeline pool's, retired clients'), or the pools of
+// several managers (the bot instances', one per process).
+func (p *PoolStats) Add(q PoolStats) {
+	p.Hits += q.Hits
+	p.Misses += q.Misses
+	p.Timeouts += q.Timeouts
+	p.TotalConns += q.TotalConns
+	p.IdleConns += q.IdleConns
+	p.StaleConns += q.StaleConns
+	p.WaitCount += q.WaitCount
+	p.WaitDurationNs += q.WaitDurationNs
+}
+
+// addPool folds one go-redis pool's stats into p, with those of its
+// dedicated pipeline pool when it has one (the same type, one level down).
 func (p *PoolStats) addPool(s *redis.PoolStats) {
 	if s == nil {
 		return
 	}
-	p.Hits += s.Hits
-	p.Misses += s.Misses
-	p.Timeouts += s.Timeouts
-	p.TotalConns += s.TotalConns
-	p.IdleConns += s.IdleConns
-	p.StaleConns += s.StaleConns
-	p.WaitCount += s.WaitCount
-	p.WaitDurationNs += s.WaitDurationNs
-	if ps := s.PipelineStats; ps != nil {
-		p.Hits += ps.Hits
-		p.Misses += ps.Misses
-		p.Timeouts += ps.Timeouts
-		p.TotalConns += ps.TotalConns
-		p.IdleConns += ps.IdleConns
-		p.StaleConns += ps.StaleConns
-		p.WaitCount += ps.WaitCount
-		p.WaitDurationNs += ps.WaitDurationNs
-	}
+	p.Add(PoolStats{Hits: s.Hits, Misses: s.Misses, Timeouts: s.Timeouts, TotalConns: s.TotalConns, IdleConns: s.IdleConns,
+		StaleConns: s.StaleConns, WaitCount: s.WaitCount, WaitDurationNs: s.WaitDurationNs})
+	p.addPool((*redis.PoolStats)(s.PipelineStats))
 }

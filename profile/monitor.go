@@ -20,11 +20,14 @@ const MonitorWarning = "--observe uses MONITOR: the server copies every command 
 	"It stops after the duration or the line cap, whichever comes first."
 
 // Access is one key access seen by MONITOR: the key, whether the command
-// wrote it, whether it was a script's call (a script that only reads
+// wrote or deleted it, whether it was a script's call (a script that only reads
 // counts as a read, see scriptCall), the client that sent it and when.
 type Access struct {
-	Key    string
-	Write  bool
+	Key   string
+	Write bool
+	// Delete marks a DEL or UNLINK (Write is set too): an invalidation,
+	// after which the key is absent, not rewritten.
+	Delete bool
 	Script bool
 	Client string
 	At     float64
@@ -128,7 +131,7 @@ func observe(ctx context.Context, n *node, d time.Duration, maxLines int, fn fun
 			continue
 		}
 		for _, k := range commandKeys(cmd, args[1:]) {
-			a := Access{Key: k, Write: kind == kindWrite, Script: script, Client: client, At: at}
+			a := Access{Key: k, Write: kind == kindWrite, Delete: deleteCmds[cmd], Script: script, Client: client, At: at}
 			if script {
 				sc.calls = append(sc.calls, a)
 			} else {

@@ -119,9 +119,10 @@ func TestFits(t *testing.T) {
 	// fewer ids; with one field there is nothing to fill and the two
 	// agree.
 	pop := ZipfFit{Kind: "zipf", Exponent: 1.1}
-	flat, ok1 := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 0)
-	filled, ok8 := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 8)
-	one, _ := keyspace(3400, 130, 5*time.Minute, pop, 0.03, 1)
+	mix := func(fields int) opMix { return opMix{read: 0.97, write: 0.03, fields: fields} }
+	flat, ok1 := keyspace(3400, 130, 5*time.Minute, pop, mix(0))
+	filled, ok8 := keyspace(3400, 130, 5*time.Minute, pop, mix(8))
+	one, _ := keyspace(3400, 130, 5*time.Minute, pop, mix(1))
 	if !ok1 || !ok8 || filled >= flat || one != flat {
 		t.Errorf("key space of 3,400 cached keys: %.0f with one share, %.0f filled over 8 fields, %.0f over 1 field", flat, filled, one)
 	}
@@ -192,7 +193,7 @@ func TestScenarioWithMidKeyPatterns(t *testing.T) {
 	}
 	p := &Profile{DBSize: int64(len(keys)), Sampled: len(keys), Census: true, Deployment: Deployment{MaxMemory: 64 << 20, Policy: "allkeys-lru"},
 		Traffic: Traffic{HitRate: 0.9, Reads: 900, Writes: 100, Window: 10 * time.Second}, Unread: Unread{}}
-	p.build(keys, nil, nil, Config{})
+	p.build(keys, nil, nil, Config{}, 0)
 	text, err := p.Scenario(DefaultScenario)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)

@@ -74,6 +74,22 @@ type Profile struct {
 	// Stopped says why the profile ended early (the probe), "" if it did
 	// not.
 	Stopped string `json:"stopped,omitempty"`
+	// CacheAge is how long the cache has held keys, when its keys say so:
+	// the oldest sampled key's age in a family whose keys have not yet
+	// lived their TTL (0: every family has turned over, so the cache is
+	// older than its longest TTL, by how much unknown). CacheAgeBy names
+	// the family it was read from.
+	CacheAge   time.Duration `json:"cache_age"`
+	CacheAgeBy string        `json:"cache_age_by,omitempty"`
+	// Prefill is the history before the written scenario's recorded
+	// phase, its prefill and warm-up together (the cache's age when the
+	// profile's window opened, when known, so the recorded phase starts
+	// from a cache of that age), and PrefillBy why.
+	Prefill   time.Duration `json:"prefill"`
+	PrefillBy string        `json:"prefill_by"`
+	// oldestKey is the oldest sampled key's age over the families with
+	// a TTL (a lower bound of the cache's age).
+	oldestKey time.Duration
 	// OwnCommands is how many commands the profiler sent (MONITOR's
 	// connection aside), the load it put on the server.
 	OwnCommands int64 `json:"own_commands"`
@@ -128,19 +144,23 @@ type Family struct {
 	Fields     int     `json:"fields,omitempty"`
 	TTL        TTLFit  `json:"ttl"`
 	Popularity ZipfFit `json:"popularity"`
-	// Reads, Writes, Fills and Scripts are the observed accesses (Fills:
-	// writes of a key read just before, a miss's refill; Scripts: calls of
-	// scripts that write, such as rate limits and compare-and-swaps).
+	// Reads, Writes, Deletes, Fills and Scripts are the observed accesses
+	// (Deletes: DEL or UNLINK, an invalidation; Fills: writes of a key
+	// read just before, a miss's refill; Scripts: calls of scripts that
+	// write, such as rate limits and compare-and-swaps).
 	Reads   int `json:"reads"`
 	Writes  int `json:"writes"`
+	Deletes int `json:"deletes"`
 	Fills   int `json:"fills"`
 	Scripts int `json:"scripts"`
-	// Weight is the family's share of the application's commands, and
-	// WriteShare the share of those that write (refills excluded).
-	Weight     float64  `json:"weight"`
-	WriteShare float64  `json:"write_share"`
-	HitRate    float64  `json:"hit_rate"`
-	Notes      []string `json:"notes,omitempty"`
+	// Weight is the family's share of the application's commands,
+	// WriteShare the share of those that write (refills and deletes
+	// excluded) and DeleteShare the share that delete.
+	Weight      float64  `json:"weight"`
+	WriteShare  float64  `json:"write_share"`
+	DeleteShare float64  `json:"delete_share"`
+	HitRate     float64  `json:"hit_rate"`
+	Notes       []string `json:"notes,omitempty"`
 
 	counts map[string]int // reads per key (observed)
 }
@@ -203,7 +223,7 @@ func Run(ctx context.Context, c Config) (*Profile, error) {
 		p.Stopped = p.Probe.Stopped
 	}
 	keys, hot := p.addHot(context.WithoutCancel(ctx), nodes, keys, accesses, c)
-	p.build(keys, hot, accesses, c)
+	p.build(keys, hot, accesses, c, time.Since(start))
 	for _, n := range nodes {
 		_, sent := n.limit.current()
 		p.OwnCommands += sent
@@ -374,8 +394,10 @@ func tierTTLs() map[string]time.Duration {
 	return out
 }
 
-// build turns the sample and the observed accesses into families.
-func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Config) {
+// build turns the sample and the observed accesses into families;
+// elapsed is how long the profile has watched the server (its window and
+// the sample).
+func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Config, elapsed time.Duration) {
 	mo := DefaultMerge(len(keys))
 	mo.Hot = hot
 	g := Infer(keys, mo)
@@ -483,75 +505,9 @@ func (p *Profile) build(keys []Key, hot map[string]bool, accesses []Access, c Co
 	}
 	p.attribute(&g, accesses)
 	p.weigh(keys, &g)
+	p.cacheAge(elapsed)
 	for i := range p.Families {
-		f := &p.Families[i]
-		f.Keyspace, f.KeyspaceBy = f.Keys, "cached keys (DBSIZE share)"
-		if f.Placeholders == 0 {
-			continue
-		}
-		// Cached keys turn over with the TTL: more ids are read than are
-		// cached at once, and a zipf fitted over the cached ids alone is
-		// flattened. The turnover model says how many ids (and the
-		// exponent is fitted again over them, until both settle); where
-		// it cannot (nearly every id cached), the joint fit's key space
-		// stands.
-		lambda := p.OpsPerSec * f.Weight
-		// The share of reads whose key is rewritten while cached: a write
-		// (a string's refill comes only once its key is gone); a hash's
-		// field refills are modelled per key from its fields (keyspace).
-		q := 0.0
-		if f.Reads > 0 {
-			q = float64(f.Writes) / float64(f.Reads)
-		}
-		fields := 0
-		if f.Type == "hash" {
-			fields = max(1, int(math.Round(f.Len)))
-			if f.Fields > 0 {
-				fields = f.Fields
-			}
-		}
-		joint := f.Popularity.Keyspace
-		if f.TTL.TTL > 0 && !f.TTL.turnedOver() {
-			// No key has expired yet: the cached keys are every id read
-			// since the keys were first written, not the steady state's
-			// share of a larger key space. The key space is the cached
-			// count, or the ids the observed reads named when more.
-			ks := f.Keys
-			by := fmt.Sprintf("cached keys (DBSIZE share): the oldest sampled key is %s old, short of the %s TTL, so none has expired yet and no turnover is assumed", f.TTL.OldestAge().Round(time.Second), f.TTL.TTL)
-			if d := f.Popularity.Distinct; len(f.counts) > 0 && float64(d) > ks {
-				ks = float64(d)
-				by = fmt.Sprintf("the observed reads' distinct ids (%d, above %.0f cached keys): the oldest sampled key is %s old, short of the %s TTL, so none has expired yet and no turnover is assumed", d, f.Keys, f.TTL.OldestAge().Round(time.Second), f.TTL.TTL)
-			}
-			f.Keyspace, f.KeyspaceBy = ks, by
-			if len(f.counts) > 0 && f.Popularity.Kind == "zipf" && int(ks) != joint {
-				f.Popularity = fitZipf(countsOf(f.counts), int(ks))
-				f.Popularity.Keyspace = int(ks)
-			}
-			continue
-		}
-		resolved := false
-		for range 3 {
-			ks, ok := keyspace(f.Keys, lambda, f.TTL.TTL, f.Popularity, q, fields)
-			if !ok || ks < 1.05*f.Keys {
-				// Near saturation every key space a little above the
-				// cached count fits the turnover: it cannot tell.
-				break
-			}
-			resolved = true
-			f.Keyspace, f.KeyspaceBy = ks, fmt.Sprintf("TTL turnover: %.0f cached keys at %.1f reads/s with a %s TTL mean about %.0f ids in use", f.Keys, lambda, f.TTL.TTL, ks)
-			if len(f.counts) == 0 || f.Popularity.Kind != "zipf" {
-				break
-			}
-			prev := f.Popularity.Exponent
-			f.Popularity = fitZipf(countsOf(f.counts), int(ks))
-			f.Popularity.Keyspace = int(ks)
-			if math.Abs(f.Popularity.Exponent-prev) < 0.01 {
-				break
-			}
-		}
-		if !resolved && float64(joint) > f.Keys*1.02 {
-			f.Keyspace, f.KeyspaceBy = float64(joint), fmt.Sprintf("the observed reads' spread: %.0f cached keys, about %d ids read (the TTL turnover cannot tell: nearly every id is cached)", f.Keys, joint)
-		}
+		p.keyspaceOf(&p.Families[i], elapsed)
 	}
 	p.notes(c)
 }
@@ -642,6 +598,11 @@ func (p *Profile) attribute(g *Grouping, accesses []Access) {
 		}
 		f := &p.Families[i]
 		switch {
+		case a.Delete:
+			// An invalidation: the key is gone, so a write after it is
+			// no refill of this read.
+			f.Deletes++
+			delete(lastRead, a.Key)
 		case a.Script && a.Write:
 			f.Scripts++
 		case a.Write:
@@ -686,10 +647,11 @@ func (p *Profile) weigh(keys []Key, g *Grouping) {
 	if p.Observation.Accesses > 0 {
 		for i := range p.Families {
 			f := &p.Families[i]
-			cmds := float64(f.Reads + f.Writes + f.Scripts)
+			cmds := float64(f.Reads + f.Writes + f.Scripts + f.Deletes)
 			total += cmds
 			if cmds > 0 {
 				f.WriteShare = float64(f.Writes+f.Scripts) / cmds
+				f.DeleteShare = float64(f.Deletes) / cmds
 			}
 			if f.Reads > 0 {
 				f.HitRate = 1 - float64(f.Fills)/float64(f.Reads)
@@ -698,7 +660,7 @@ func (p *Profile) weigh(keys []Key, g *Grouping) {
 		for i := range p.Families {
 			f := &p.Families[i]
 			if total > 0 {
-				f.Weight = float64(f.Reads+f.Writes+f.Scripts) / total
+				f.Weight = float64(f.Reads+f.Writes+f.Scripts+f.Deletes) / total
 			}
 		}
 		if p.Observation.Duration > 0 {
@@ -731,7 +693,12 @@ func (p *Profile) weigh(keys []Key, g *Grouping) {
 		f.Weight = rate
 		total += rate
 		if t.Reads+t.Writes > 0 {
-			f.WriteShare = math.Max(0, float64(t.Writes-t.Misses)) / float64(t.Reads+max(0, t.Writes-t.Misses))
+			// The server's deletes (DEL, UNLINK calls) are apportioned to
+			// every family alike, as its writes are: only --observe says
+			// whose keys they delete.
+			den := float64(t.Reads + max(0, t.Writes-t.Misses))
+			f.WriteShare = math.Max(0, float64(t.Writes-t.Deletes-t.Misses)) / den
+			f.DeleteShare = float64(t.Deletes) / den
 		}
 	}
 	for i := range p.Families {

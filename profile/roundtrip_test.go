@@ -66,6 +66,7 @@ type truth struct {
 	ttl                      time.Duration
 	weight, exponent         float64 // weight: share of the families' commands; -1: not comparable
 	live                     int     // keys of the family in Redis at the end (SCAN, every key)
+	deletes                  bool    // the load deletes some of its keys (the seed's link_account: the user's profiles)
 	found                    []Family
 }
 
@@ -126,6 +127,9 @@ func roundTrip(t *testing.T, name string) {
 		t.Fatalf("profiled scenario: %v\n%s", serr, scenario)
 	}
 	checkRoundTrip(t, truths, os.Getenv("CACHEPROOF_RT_STRICT") == "1" && cfg.Observe > 0)
+	if cfg.Observe > 0 {
+		checkDeletes(t, truths)
+	}
 }
 
 // truthOf lists the scenario's families as the load writes them.
@@ -137,7 +141,7 @@ func truthOf(sc *scenarios.Scenario) []*truth {
 		for _, f := range sc.Workload.Families {
 			fams = append(fams, workload.Family{Name: f.Name, KeyPattern: f.Key, Keys: f.Keys, Type: f.Type, Tier: f.Tier, TTL: f.TTL.D(),
 				MeanSize: int(f.MeanSize), SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize),
-				Fields: f.Fields, Members: f.Members, Weight: *f.Weight, Popularity: workload.Popularity{Kind: f.Popularity.Kind, Exponent: f.Popularity.Exponent}})
+				Fields: f.Fields, Members: f.Members, Weight: *f.Weight, Deletes: f.Deletes, Popularity: workload.Popularity{Kind: f.Popularity.Kind, Exponent: f.Popularity.Exponent}})
 		}
 	} else {
 		fams = workload.DefaultFamilies()
@@ -172,6 +176,9 @@ func truthOf(sc *scenarios.Scenario) []*truth {
 				tr.exponent = f.Popularity.Exponent
 			}
 		}
+		// link_account deletes the user's cached profiles (a DEL, alone or
+		// in an invalidation); a defined family deletes with its share.
+		tr.deletes = f.Deletes > 0 || (sc.Workload.Catalogue != workload.CatalogueNone && (f.Name == "stratz_profile" || f.Name == "opendota_profile"))
 		re := regexp.QuoteMeta(f.KeyPattern)
 		re = regexp.MustCompile(`\\\{[A-Za-z_]+\\\}`).ReplaceAllString(re, `[^:]+`)
 		tr.re = regexp.MustCompile("^" + re + "$")
@@ -375,6 +382,25 @@ func saveRoundTrip(t *testing.T, dir, table string, scenario []byte, p *Profile,
 		defer f.Close()
 		if err := report.WriteJSON(f, res); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// checkDeletes holds the observed delete shares: a family the load
+// deletes keys of has one, and its deletes are not counted as writes
+// (the baseline's profiles are never written but by their misses'
+// fills); no other family has one.
+func checkDeletes(t *testing.T, truths []*truth) {
+	for _, tr := range truths {
+		if len(tr.found) == 0 || tr.live < 50 {
+			continue
+		}
+		f := merged(tr.found)
+		switch {
+		case tr.deletes && (f.DeleteShare <= 0 || f.WriteShare >= f.DeleteShare):
+			t.Errorf("%s: delete share %.3f, write share %.3f; the load deletes its keys (%d DELs observed)", tr.name, f.DeleteShare, f.WriteShare, f.Deletes)
+		case !tr.deletes && f.Deletes > 0:
+			t.Errorf("%s: %d deletes observed; the load deletes none of its keys", tr.name, f.Deletes)
 		}
 	}
 }

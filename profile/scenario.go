@@ -68,7 +68,17 @@ func (p *Profile) Scenario(o ScenarioOptions) ([]byte, error) {
 	w("  population: %d\n  active_users: %d\n", max(users*10, 1000), users)
 	w("  commands_per_user_per_minute: %s   # %.1f commands/s measured\n", trimFloat(cpm, 4), rate)
 	w("  catalogue: none\n  instances: 1\n")
-	w("  prefill: %s\n", prefillFor(p.families()))
+	prefill, by := p.Prefill, p.PrefillBy
+	switch {
+	case p.CacheAge > 0:
+		// The warm-up runs on the cache too: the recorded phase starts
+		// at the age the profile's window opened at.
+		prefill = max(prefill-o.Warmup, 0)
+		by += fmt.Sprintf(", less the %s warm-up", o.Warmup)
+	case prefill <= 0:
+		prefill, by = prefillFor(p.families()), "twice the longest TTL, at least 10 minutes and at most an hour"
+	}
+	w("  prefill: %s   # %s\n", prefill, by)
 	w("  families:\n")
 	for _, f := range p.families() {
 		p.writeFamily(&b, f)
@@ -156,14 +166,22 @@ func (p *Profile) writeFamily(b *strings.Builder, f Family) {
 		case "zipf":
 			w("      popularity: {kind: zipf, exponent: %s}\n", trimFloat(math.Max(pop.Exponent, 0.01), 2))
 		case "hotspot":
-			w("      popularity: {kind: hotspot, hot_fraction: %s, hot_share: %s}\n", trimFloat(pop.HotFraction, 3), trimFloat(pop.HotShare, 3))
+			w("      popularity: {kind: hotspot, hot_fraction: %s, hot_share: %s}\n", trimFloat(pop.HotFraction, 6), trimFloat(pop.HotShare, 4))
 		default:
 			w("      popularity: {kind: uniform}\n")
 		}
 	}
 	w("      weight: %s\n", trimFloat(math.Max(f.Weight*100, 0), 3))
-	if f.WriteShare > 0 {
-		w("      writes: %s\n", trimFloat(math.Min(f.WriteShare, 1), 3))
+	// Shares are written to 3 decimals; the writes give way so the two
+	// never add up to more than every command.
+	round3 := func(x float64) float64 { return math.Round(math.Min(math.Max(x, 0), 1)*1000) / 1000 }
+	wr, del := round3(f.WriteShare), round3(f.DeleteShare)
+	wr = math.Min(wr, 1-del)
+	if wr > 0 {
+		w("      writes: %s\n", trimFloat(wr, 3))
+	}
+	if del > 0 {
+		w("      deletes: %s   # DEL/UNLINK of its keys (invalidations)\n", trimFloat(del, 3))
 	}
 }
 

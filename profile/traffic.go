@@ -29,8 +29,10 @@ type Traffic struct {
 	// Reads, Writes and Other count the window's calls by kind (Other:
 	// scripts, connection and admin commands); WriteShare is
 	// writes/(reads+writes).
-	Reads      int64   `json:"reads"`
-	Writes     int64   `json:"writes"`
+	Reads  int64 `json:"reads"`
+	Writes int64 `json:"writes"`
+	// Deletes are the writes that delete keys (DEL, UNLINK calls).
+	Deletes    int64   `json:"deletes"`
 	Other      int64   `json:"other"`
 	WriteShare float64 `json:"write_share"`
 	// Evicted and Expired are evicted_keys and expired_keys in the window.
@@ -103,6 +105,9 @@ func trafficOf(start, end []snapshot, own map[string]int64) Traffic {
 			t.Reads += c
 		case kindWrite:
 			t.Writes += c
+			if deleteCmds[name] {
+				t.Deletes += c
+			}
 		default:
 			t.Other += c
 		}
@@ -136,6 +141,9 @@ var (
 	// belong to (HSET then EXPIRE in one pipeline), so they are not
 	// commands of their own in the observed mix.
 	ttlCmds = words("expire pexpire expireat pexpireat")
+	// deleteCmds are the writes that remove their keys: a cache's
+	// invalidations, replayed as the family's delete share.
+	deleteCmds = words("del unlink")
 )
 
 func words(s string) map[string]bool {

@@ -65,19 +65,20 @@ th:first-child,td:first-child,td.l{text-align:left}code{font-size:12px}.warn{col
 <div class="card">sampled<b>{{.Sampled}}</b>of {{.Requested}} asked</div>
 <div class="card">families explain<b>{{pct .ExplainedKeys}}</b>of keys, {{pct .ExplainedMem}} of memory</div>
 <div class="card">commands/s<b>{{num .OpsPerSec}}</b></div>
+<div class="card">cache age<b>{{if .CacheAge}}{{dur .CacheAge}}{{else}}n/a{{end}}</b>prefill {{dur .Prefill}}</div>
 <div class="card">server hit rate<b>{{if ge .Traffic.HitRate 0.0}}{{pct .Traffic.HitRate}}{{else}}n/a{{end}}</b>over {{dur .Traffic.Window}}</div>
 </div>
 <h2>Families</h2>
-<table><tr><th>family</th><th>pattern</th><th>type</th><th>keys (95 % CI)</th><th>key space</th><th>memory</th><th>size fit</th><th>mean size ± CI</th><th>fields/members</th><th>TTL</th><th>no TTL</th><th>popularity</th><th>weight</th><th>writes</th></tr>
+<table><tr><th>family</th><th>pattern</th><th>type</th><th>keys (95 % CI)</th><th>key space</th><th>memory</th><th>size fit</th><th>mean size ± CI</th><th>fields/members</th><th>TTL</th><th>no TTL</th><th>popularity</th><th>weight</th><th>writes</th><th>deletes</th></tr>
 {{range .Families}}<tr><td>{{.Name}}</td><td class="l"><code>{{.Pattern}}</code></td><td>{{.Type}}</td>
 <td>{{num .Keys}} ({{num .KeysLo}}–{{num .KeysHi}})</td><td title="{{.KeyspaceBy}}">{{num .Keyspace}}</td><td>{{pct .MemShare}}</td>
 <td>{{.Size.Kind}} (KS {{f2 .Size.KS}})</td><td>{{bytes .Size.Mean}} ± {{f2 .Size.MeanCI95}}</td><td>{{num .Len}}</td><td>{{ttl .TTL}}</td><td>{{pct .TTL.NoTTLShare}}</td>
-<td title="{{.Popularity.Method}}">{{.Popularity.Kind}} {{if .Popularity.Exponent}}{{f2 .Popularity.Exponent}}{{end}}</td><td>{{pct .Weight}}</td><td>{{pct .WriteShare}}</td></tr>
+<td title="{{.Popularity.Method}}">{{.Popularity.Kind}} {{if .Popularity.Exponent}}{{f2 .Popularity.Exponent}}{{end}}</td><td>{{pct .Weight}}</td><td>{{pct .WriteShare}}</td><td>{{pct .DeleteShare}}</td></tr>
 {{end}}</table>
 <ul>{{range .Families}}{{$n := .Name}}{{range .Notes}}<li><b>{{$n}}</b>: {{.}}</li>{{end}}{{end}}</ul>
 {{if .OtherExamples}}<p>Keys of no family (patterns too rare), e.g. {{range .OtherExamples}}<code>{{.}}</code> {{end}}</p>{{end}}
 <h2>Traffic</h2>
-<p>{{.Traffic.Reads}} reads, {{.Traffic.Writes}} writes, {{.Traffic.Other}} other commands over {{dur .Traffic.Window}}; {{.Traffic.Evicted}} evictions, {{.Traffic.Expired}} expirations.
+<p>{{.Traffic.Reads}} reads, {{.Traffic.Writes}} writes ({{.Traffic.Deletes}} of them deletes), {{.Traffic.Other}} other commands over {{dur .Traffic.Window}}; {{.Traffic.Evicted}} evictions, {{.Traffic.Expired}} expirations.
 {{if .Observation.Enabled}}MONITOR: {{.Observation.Lines}} lines over {{dur .Observation.Duration}}{{if .Observation.Capped}} (capped){{end}}, {{.Observation.Accesses}} key accesses, {{.Observation.Unmatched}} to keys of no family.{{else}}No MONITOR observation: popularity and shares are estimates.{{end}}</p>
 <table><tr><th>command</th><th>calls</th><th>share</th></tr>
 {{range $name, $n := .Traffic.Commands}}<tr><td>{{$name}}</td><td>{{$n}}</td><td>{{pct (index $.Traffic.Mix $name)}}</td></tr>

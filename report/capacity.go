@@ -24,31 +24,11 @@ import (
 
 // WriteCapacityJSON writes c as indented JSON; nil lists are written as [].
 func WriteCapacityJSON(w io.Writer, c *result.Capacity) error {
-	if c == nil {
-		return fmt.Errorf("write capacity json: nil result")
-	}
 	cc := *c
-	if cc.Steps == nil {
-		cc.Steps = []result.CapacityStep{}
-	}
-	if cc.Targets == nil {
-		cc.Targets = []result.TargetSpec{}
-	}
-	if cc.Notes == nil {
-		cc.Notes = []string{}
-	}
-	for i := range cc.Steps {
-		if cc.Steps[i].Targets == nil {
-			cc.Steps[i].Targets = []result.TargetResult{}
-		}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(cc); err != nil {
-		return fmt.Errorf("write capacity json: %w", err)
-	}
-	return nil
+	cc.Steps = normalizedEach(c.Steps, func(s *result.CapacityStep) { s.Targets = nonNil(s.Targets) })
+	cc.Targets = nonNil(cc.Targets)
+	cc.Notes = nonNil(cc.Notes)
+	return encodeJSON(w, "capacity json", cc)
 }
 
 // ReadCapacityJSON reads a capacity.json.
@@ -427,9 +407,6 @@ var capacityTmpl = template.Must(template.New("capacity").Funcs(template.FuncMap
 // WriteCapacityHTML writes capacity.html: one self-contained page, the
 // run report's styles and SVG charts.
 func WriteCapacityHTML(w io.Writer, c *result.Capacity) error {
-	if c == nil {
-		return fmt.Errorf("write capacity html: nil result")
-	}
 	head, foot, err := capacityPage(c).frame()
 	if err != nil {
 		return fmt.Errorf("write capacity html: %w", err)

@@ -29,6 +29,8 @@ const (
 // a capacity search's and a sizing's. Every command writes its files
 // through it (WriteAll for the report folder, Write for the console), so a
 // new format or document is one entry here, not a new function per pair.
+// A nil result is refused here, once: the writers in the table (WriteJSON,
+// WriteCapacityText, ...) take a result that is there.
 type Document[T any] struct {
 	// Name says what is written, in errors: "run report".
 	Name string

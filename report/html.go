@@ -51,9 +51,6 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // charts, no script, no external resource) that reads on a laptop and prints
 // cleanly. Long timelines are downsampled to at most 720 points per series.
 func WriteHTML(w io.Writer, r *result.Result) error {
-	if r == nil {
-		return fmt.Errorf("write html report: nil result")
-	}
 	v, err := newHTMLView(normalized(r))
 	if err != nil {
 		return fmt.Errorf("write html report: %w", err)

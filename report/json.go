@@ -17,14 +17,18 @@ import (
 // configuration are redacted again here as a last line of defence: a report
 // is shared far more widely than a scenario file.
 func WriteJSON(w io.Writer, r *result.Result) error {
-	if r == nil {
-		return fmt.Errorf("write json report: nil result")
-	}
+	return encodeJSON(w, "json report", normalized(r))
+}
+
+// encodeJSON writes v as every document's JSON file is written: indented
+// by two spaces, with <, > and & kept as they are (target expressions
+// such as "latency_p99 < 5ms" read as written); what names it in errors.
+func encodeJSON(w io.Writer, what string, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(normalized(r)); err != nil {
-		return fmt.Errorf("write json report: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	return nil
 }
@@ -113,21 +117,28 @@ func normalized(r *result.Result) *result.Result {
 	c.Origin = nonNilMap(c.Origin)
 	c.Phases = nonNil(c.Phases)
 	c.Notes = nonNil(c.Notes)
-	c.Timeline = make([]result.TimelineRow, len(r.Timeline))
-	for i, row := range r.Timeline {
+	c.Timeline = normalizedEach(r.Timeline, func(row *result.TimelineRow) {
 		row.ErrorsByKind = nonNilMap(row.ErrorsByKind)
 		row.HitRateByTier = nonNilMap(row.HitRateByTier)
 		row.MissesByCause = nonNilMap(row.MissesByCause)
-		c.Timeline[i] = row
-	}
-	c.Faults = make([]result.FaultReport, len(r.Faults))
-	for i, f := range r.Faults {
+	})
+	c.Faults = normalizedEach(r.Faults, func(f *result.FaultReport) {
 		f.Params = nonNilMap(f.Params)
 		f.ErrorsByKind = nonNilMap(f.ErrorsByKind)
 		f.Notes = nonNil(f.Notes)
-		c.Faults[i] = f
-	}
+	})
 	return &c
+}
+
+// normalizedEach copies s (never nil) with norm applied to each element's
+// copy, so the caller's rows keep their nil maps.
+func normalizedEach[T any](s []T, norm func(*T)) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		norm(&v)
+		out[i] = v
+	}
+	return out
 }
 
 func normCounts(m map[string]result.CacheCounts) map[string]result.CacheCounts {

@@ -14,9 +14,6 @@ import (
 // run's value), the runs of a repeated run, headline figures and one line
 // per fault. Details stay in report.html.
 func WriteMarkdown(w io.Writer, r *result.Result) error {
-	if r == nil {
-		return fmt.Errorf("write markdown report: nil result")
-	}
 	ew := &errWriter{w: w}
 	ew.printf("## %s cacheproof `%s`: %s%s\n\n", verdictIcon(r.Verdict), mdEscape(nameOr(r.Scenario.Name)), strings.ToUpper(r.Verdict),
 		breakingText(r, func(s string) string { return "`" + mdEscape(s) + "`" }))

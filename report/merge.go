@@ -72,7 +72,7 @@ func Merge(rs ...*result.Result) (*result.Result, error) {
 		HDR:           map[string]string{},
 		Errors:        map[string]uint64{},
 		Origin:        map[string]result.OriginReport{},
-		Cache: result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{},
+		Cache: result.CacheReport{CacheCounts: result.CacheCounts{MissesByCause: map[string]uint64{}}, ByTier: map[string]result.CacheCounts{},
 			ByFamily: map[string]result.CacheCounts{}},
 		Pool:       result.PoolReport{Config: first.Pool.Config},
 		MergedFrom: 0,

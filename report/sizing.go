@@ -20,26 +20,11 @@ import (
 
 // WriteSizingJSON writes z as indented JSON; nil lists are written as [].
 func WriteSizingJSON(w io.Writer, z *result.Sizing) error {
-	if z == nil {
-		return fmt.Errorf("write sizing json: nil result")
-	}
 	zz := *z
-	if zz.Policies == nil {
-		zz.Policies = []result.SizingPolicy{}
-	}
-	if zz.WhatIfs == nil {
-		zz.WhatIfs = []result.SizingWhatIf{}
-	}
-	if zz.Notes == nil {
-		zz.Notes = []string{}
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(zz); err != nil {
-		return fmt.Errorf("write sizing json: %w", err)
-	}
-	return nil
+	zz.Policies = nonNil(zz.Policies)
+	zz.WhatIfs = nonNil(zz.WhatIfs)
+	zz.Notes = nonNil(zz.Notes)
+	return encodeJSON(w, "sizing json", zz)
 }
 
 // ReadSizingJSON reads a sizing.json.
@@ -296,9 +281,6 @@ var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`
 // WriteSizingHTML writes sizing.html: one self-contained page with the
 // run report's styles and SVG charts.
 func WriteSizingHTML(w io.Writer, z *result.Sizing) error {
-	if z == nil {
-		return fmt.Errorf("write sizing html: nil result")
-	}
 	head, foot, err := sizingPage(z).frame()
 	if err != nil {
 		return fmt.Errorf("write sizing html: %w", err)

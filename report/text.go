@@ -18,9 +18,6 @@ import (
 // why an inconclusive target is undecided), then the headline figures. It is
 // what an SRE reads in a terminal or a CI log, so it stays under a screen.
 func WriteText(w io.Writer, r *result.Result) error {
-	if r == nil {
-		return fmt.Errorf("write text report: nil result")
-	}
 	ew := &errWriter{w: w}
 	verdict := strings.ToUpper(r.Verdict)
 	if verdict == "" {

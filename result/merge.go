@@ -50,23 +50,12 @@ func (c *CacheCounts) Merge(o CacheCounts) {
 	c.Hits += o.Hits
 	c.Misses += o.Misses
 	c.LookupErrors += o.LookupErrors
-	if len(o.MissesByCause) > 0 {
-		if c.MissesByCause == nil {
-			c.MissesByCause = map[string]uint64{}
-		}
-		addCounts(c.MissesByCause, o.MissesByCause)
-	}
+	c.MissesByCause = addCountsNew(c.MissesByCause, o.MissesByCause)
 }
 
 // Merge adds o's lookups, overall, per tier and per family.
 func (c *CacheReport) Merge(o CacheReport) {
-	c.Hits += o.Hits
-	c.Misses += o.Misses
-	c.LookupErrors += o.LookupErrors
-	if len(o.MissesByCause) > 0 && c.MissesByCause == nil {
-		c.MissesByCause = map[string]uint64{}
-	}
-	addCounts(c.MissesByCause, o.MissesByCause)
+	c.CacheCounts.Merge(o.CacheCounts)
 	c.ByTier = mergeCounts(c.ByTier, o.ByTier)
 	c.ByFamily = mergeCounts(c.ByFamily, o.ByFamily)
 }

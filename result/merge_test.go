@@ -197,7 +197,10 @@ func walk(v reflect.Value, path string, out map[string]string) {
 			return
 		}
 		for i := 0; i < v.NumField(); i++ {
-			if f := v.Type().Field(i); f.IsExported() {
+			switch f := v.Type().Field(i); {
+			case f.Anonymous:
+				walk(v.Field(i), path, out) // promoted, as JSON writes them
+			case f.IsExported():
 				walk(v.Field(i), join(f.Name), out)
 			}
 		}

@@ -148,6 +148,14 @@ type CacheCounts struct {
 	MissesByCause   map[string]uint64 `json:"misses_by_cause"`
 }
 
+// SetRates sets the judged hit rate (a failed lookup counts as a lookup
+// that did not hit, what targets judge) and the rate among the lookups
+// Redis answered, from the counts.
+func (c *CacheCounts) SetRates() {
+	c.HitRate = LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
+	c.AnsweredHitRate = HitRate(c.Hits, c.Misses)
+}
+
 // Miss causes the harness classifies.
 const (
 	CauseCold    = "cold"
@@ -159,16 +167,12 @@ const (
 )
 
 // CacheReport is the client-side view of the cache: lookups by the cache
-// layer under test, overall, per tier and per key family.
+// layer under test, overall (the embedded counts, whose fields JSON writes
+// at this level), per tier and per key family.
 type CacheReport struct {
-	Hits            uint64                 `json:"hits"`
-	Misses          uint64                 `json:"misses"`
-	LookupErrors    uint64                 `json:"lookup_errors"`
-	HitRate         float64                `json:"hit_rate"`
-	AnsweredHitRate float64                `json:"answered_hit_rate"`
-	MissesByCause   map[string]uint64      `json:"misses_by_cause"`
-	ByTier          map[string]CacheCounts `json:"by_tier"`
-	ByFamily        map[string]CacheCounts `json:"by_family"`
+	CacheCounts
+	ByTier   map[string]CacheCounts `json:"by_tier"`
+	ByFamily map[string]CacheCounts `json:"by_family"`
 }
 
 // PoolReport is the connection pool at the end of the run (counters are

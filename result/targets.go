@@ -759,12 +759,10 @@ func (r *Result) TargetSpecs() []Target {
 // AnsweredHitRate leaves failed lookups out, so a reader can tell "Redis
 // answered but the keys were gone" from "Redis did not answer".
 func (r *Result) deriveRates() {
-	r.Cache.HitRate = LookupHitRate(r.Cache.Hits, r.Cache.Misses, r.Cache.LookupErrors)
-	r.Cache.AnsweredHitRate = HitRate(r.Cache.Hits, r.Cache.Misses)
+	r.Cache.SetRates()
 	for _, m := range []map[string]CacheCounts{r.Cache.ByTier, r.Cache.ByFamily} {
 		for k, c := range m {
-			c.HitRate = LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
-			c.AnsweredHitRate = HitRate(c.Hits, c.Misses)
+			c.SetRates()
 			m[k] = c
 		}
 	}

@@ -115,7 +115,7 @@ func evalResult() *Result {
 			ByTier:  map[string]Summary{"api": {Count: 10, P99: 6}},
 			ByOp:    map[string]Summary{"get": {Count: 10, P99: 1.5}},
 		},
-		Cache:     CacheReport{Hits: 960, Misses: 40, ByTier: map[string]CacheCounts{"api": {Hits: 80, Misses: 20}}},
+		Cache:     CacheReport{CacheCounts: CacheCounts{Hits: 960, Misses: 40}, ByTier: map[string]CacheCounts{"api": {Hits: 80, Misses: 20}}},
 		Users:     UsersReport{Requests: 1000},
 		Pool:      PoolReport{Timeouts: 0},
 		Errors:    map[string]uint64{"connection": 7, "timeout": 3},
@@ -270,7 +270,7 @@ func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
 	r := &Result{
 		DurationS: 60,
 		Users:     UsersReport{Requests: 2000},
-		Cache: CacheReport{Hits: 940, Misses: 20, LookupErrors: 40,
+		Cache: CacheReport{CacheCounts: CacheCounts{Hits: 940, Misses: 20, LookupErrors: 40},
 			ByTier:   map[string]CacheCounts{"api": {Hits: 470, Misses: 10, LookupErrors: 20}},
 			ByFamily: map[string]CacheCounts{"stratz_profile": {Hits: 94, Misses: 2, LookupErrors: 4}}},
 		Phases:   []PhaseReport{{Name: "steady", Recorded: true, EndS: 60, Hits: 940, Misses: 20, LookupErrors: 40}},
@@ -297,7 +297,7 @@ func TestFailedLookupsCountAgainstHitRate(t *testing.T) {
 		t.Errorf("phase %v timeline %v, want 0.94 and 0.9", r.Phases[0].HitRate, r.Timeline[0].HitRate)
 	}
 	// Lookups that all failed are 0 % hits, not "no data".
-	down := &Result{Users: UsersReport{Requests: 10}, Cache: CacheReport{LookupErrors: 10}}
+	down := &Result{Users: UsersReport{Requests: 10}, Cache: CacheReport{CacheCounts: CacheCounts{LookupErrors: 10}}}
 	if tr := Evaluate(down, LoadTargets([]TargetSpec{{Name: "hit_rate", Expr: ">= 95%"}}))[0]; tr.Pass || tr.ObservedText != "0%" {
 		t.Errorf("every lookup failed: %+v", tr)
 	}

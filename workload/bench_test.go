@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // BenchmarkScheduleNext measures the cost of drawing one command (arrival,
@@ -19,11 +21,11 @@ func BenchmarkScheduleNext(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		active int
-		feat   *Features
-	}{{"10k_users", 10_000, nil}, {"100k_users", 100_000, nil}, {"10k_users_features_off", 10_000, &Features{}}} {
+		feat   FeatureSettings
+	}{{"10k_users", 10_000, FeatureSettings{}}, {"100k_users", 100_000, FeatureSettings{}}, {"10k_users_features_off", 10_000, featuresOff()}} {
 		active := c.active
 		b.Run(c.name, func(b *testing.B) {
-			m := mustModel(b, Config{ActiveUsers: active, Seed: 1, Features: c.feat})
+			m := mustNew(b, Settings{ActiveUsers: active, Features: c.feat}, Run{Seed: 1})
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -48,12 +50,12 @@ func BenchmarkScheduleNext(b *testing.B) {
 func BenchmarkProducerNext(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		p    Producer
-	}{{"every_4s_100k_keys", Producer{Every: 4 * time.Second, Jitter: time.Second}}, {"rate_25k", Producer{Rate: 25_000}}} {
+		p    ProducerSettings
+	}{{"every_4s_100k_keys", ProducerSettings{Every: units.Duration(4 * time.Second), Jitter: units.Duration(time.Second)}}, {"rate_25k", ProducerSettings{Rate: 25_000}}} {
 		b.Run(c.name, func(b *testing.B) {
 			p := c.p
-			m := mustModel(b, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 1, Catalogue: CatalogueNone, Features: &Features{},
-				Defined: []Family{{Name: "loc", KeyPattern: "driver:{id}:loc", Keys: 100_000, TTL: 30 * time.Second, MeanSize: 64, Weight: 1, Producer: &p}}})
+			m := mustNew(b, Settings{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Catalogue: CatalogueNone, Features: featuresOff(),
+				Families: []FamilySettings{{Name: "loc", Key: "driver:{id}:loc", Keys: 100_000, TTL: units.Duration(30 * time.Second), MeanSize: 64, Weight: new(1.0), Producer: &p}}}, Run{Seed: 1})
 			s := m.Schedule(steady(10_000*time.Hour, 1000))
 			s.Next()
 			produced := 0

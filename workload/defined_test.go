@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // shop is a workload of the scenario's own families only: a hash over a
@@ -13,15 +15,15 @@ import (
 // a string over a key space with uniform sizes.
 func shop(t *testing.T, feat Features) *Model {
 	t.Helper()
-	return mustModel(t, Config{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Seed: 11, Catalogue: CatalogueNone, Features: &feat, Instances: 2,
-		Defined: []Family{
-			{Name: "product", KeyPattern: "product:{id}", Keys: 1000, Type: TypeHash, Fields: 20, Tier: "api", MeanSize: 256, Weight: 40, Writes: 0.1,
-				Popularity: Popularity{Kind: PopZipf, Exponent: 1.2}},
-			{Name: "leaderboard", KeyPattern: "top:{guildId}", Type: TypeZSet, Members: 50, Tier: "meta", MeanSize: 64, Weight: 20, Writes: 0.25},
-			{Name: "cart", KeyPattern: "cart:{discordId}:items", TTL: 30 * time.Minute, SizeDist: SizeFixed, MeanSize: 512, Weight: 20, Writes: 0.5},
-			{Name: "category", KeyPattern: "category:{id}", Keys: 50, SizeDist: SizeUniform, MinSize: 2048, MaxSize: 4096, Tier: "meta", Weight: 20,
-				Popularity: Popularity{Kind: PopUniform}},
-		}})
+	return mustNew(t, Settings{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Catalogue: CatalogueNone, Features: writtenFeatures(feat), Instances: 2,
+		Families: []FamilySettings{
+			{Name: "product", Key: "product:{id}", Keys: 1000, Type: TypeHash, Fields: 20, Tier: "api", MeanSize: 256, Weight: new(40.0), Writes: 0.1,
+				Popularity: &PopularitySettings{Kind: PopZipf, Exponent: 1.2}},
+			{Name: "leaderboard", Key: "top:{guildId}", Type: TypeZSet, Members: 50, Tier: "meta", MeanSize: 64, Weight: new(20.0), Writes: 0.25},
+			{Name: "cart", Key: "cart:{discordId}:items", TTL: units.Duration(30 * time.Minute), SizeDist: SizeFixed, MeanSize: 512, Weight: new(20.0), Writes: 0.5},
+			{Name: "category", Key: "category:{id}", Keys: 50, SizeDist: SizeUniform, MinSize: 2048, MaxSize: 4096, Tier: "meta", Weight: new(20.0),
+				Popularity: &PopularitySettings{Kind: PopUniform}},
+		}}, Run{Seed: 11})
 }
 
 // A defined family's commands are one read or write of its type on a key
@@ -127,8 +129,8 @@ func TestDefinedFamiliesWithFeatures(t *testing.T) {
 // keep their structure, the defined family's are its own, and the defined
 // family's weight takes its share of the whole mix.
 func TestDefinedFamilyBesideTheSeed(t *testing.T) {
-	m := mustModel(t, Config{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Seed: 12,
-		Defined: []Family{{Name: "clips", KeyPattern: "clips:{steamId}", Tier: "api", MeanSize: 3000, Weight: 100}}})
+	m := mustNew(t, Settings{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60,
+		Families: []FamilySettings{{Name: "clips", Key: "clips:{steamId}", Tier: "api", MeanSize: 3000, Weight: new(100.0)}}}, Run{Seed: 12})
 	clips := 0
 	cmds := collect(m.Schedule(steady(20*time.Second, 500)), math.MaxInt)
 	for _, c := range cmds {
@@ -143,5 +145,41 @@ func TestDefinedFamilyBesideTheSeed(t *testing.T) {
 	// The seed's weights sum to 100, so clips is half the mix.
 	if share := float64(clips) / float64(len(cmds)); math.Abs(share-0.5) > 0.03 {
 		t.Errorf("clips share %.3f, want 0.5", share)
+	}
+}
+
+// A defined family's delete share: that share of its commands are DELs of
+// one of its keys (drawn by the same popularity), beside its writes and
+// reads; a family without one issues the same commands, draw for draw, as
+// before deletes existed (the schedule golden holds that).
+func TestDefinedFamilyDeletes(t *testing.T) {
+	fam := FamilySettings{Name: "page", Key: "page:{id}", Keys: 2000, Tier: "api", MeanSize: 1000, Weight: new(1.0), Writes: 0.1, Deletes: 0.2,
+		Popularity: &PopularitySettings{Kind: PopZipf, Exponent: 0.9}}
+	m := mustNew(t, Settings{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Catalogue: CatalogueNone, Instances: 1,
+		Families: []FamilySettings{fam}}, Run{Seed: 3})
+	var kinds [NumOpKinds]int
+	cmds := collect(m.Schedule(steady(20*time.Second, 500)), math.MaxInt)
+	for _, c := range cmds {
+		o := c.Ops[0]
+		kinds[o.Kind]++
+		if o.Kind == OpDel {
+			id, err := strconv.Atoi(strings.TrimPrefix(o.Key, "page:"))
+			if err != nil || id < 0 || id >= 2000 || o.Family.Name != "page" {
+				t.Fatalf("delete %+v", o)
+			}
+		}
+	}
+	n := float64(len(cmds))
+	for _, c := range []struct {
+		k    OpKind
+		want float64
+	}{{OpDel, 0.2}, {OpSet, 0.1}, {OpGetOrFetch, 0.7}} {
+		// 10,000 commands: a share's standard error is under 0.005.
+		if got := float64(kinds[c.k]) / n; math.Abs(got-c.want) > 0.02 {
+			t.Errorf("%s: %.3f of %d commands, want %.2f", c.k, got, len(cmds), c.want)
+		}
+	}
+	if !OpDel.Deletes() || OpDel.Writes() || OpDel.Reads() {
+		t.Error("OpDel must count as a delete only (prefill and sizing remove the key)")
 	}
 }

@@ -162,6 +162,11 @@ type Family struct {
 	// zadd; update with features.invalidation) rather than read
 	// (get_or_fetch, hget, zrange).
 	Writes float64
+	// Deletes is the share of the family's commands that delete their key
+	// (OpDel: an invalidation, the next read misses), drawn after Writes
+	// from the same draw; 0 draws nothing more, so a family without
+	// deletes issues the same commands as before they existed.
+	Deletes float64
 	// Fields is, for a hash family, the fields a key holds (HGet and HSet
 	// address one, drawn uniformly; a miss fills the hash); Members is,
 	// for a sorted-set family, the members a key holds (ZAdd rescores one,

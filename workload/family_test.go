@@ -91,47 +91,48 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigValidateNamesTheField(t *testing.T) {
 	bad := []struct {
 		field string
-		cfg   Config
+		set   Settings
+		run   Run
 	}{
-		{"population", Config{Population: -1}},
-		{"population", Config{Population: 200_000_000}},
-		{"active_users", Config{Population: 100, ActiveUsers: 101}},
-		{"commands_per_user_per_minute", Config{CommandsPerUserPerMinute: -2}},
-		{"commands_per_user_per_minute", Config{CommandsPerUserPerMinute: math.Inf(1)}},
-		{"session_mean", Config{SessionMean: -time.Second}},
-		{"arrival", Config{Arrival: "bursty"}},
-		{"zipf", Config{Zipf: -1}},
-		{"guilds", Config{Population: 100, ActiveUsers: 10, Guilds: 1000}},
-		{"families[0].name", Config{Families: []FamilyOverride{{Name: "nope"}}}},
-		{"families[1].name", Config{Families: []FamilyOverride{{Name: "session"}, {Name: "session"}}}},
-		{"families[0].mean_size", Config{Families: []FamilyOverride{{Name: "session", MeanSize: -5}}}},
-		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "steam_avatar", Popularity: &Popularity{Kind: "hotspot", HotFraction: 2, HotShare: 0.5}}}}},
-		{"families[0].popularity.kind", Config{Families: []FamilyOverride{{Name: "guild_locale", Popularity: &Popularity{Kind: "pareto"}}}}},
-		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "session", Popularity: &Popularity{Kind: "uniform"}}}}},
-		{"families[0].popularity", Config{Families: []FamilyOverride{{Name: "meta_items", Popularity: &Popularity{Kind: "uniform"}}}}},
-		{"families[0].weight", Config{Families: []FamilyOverride{{Name: "session", Weight: math.NaN()}}}},
-		{"origins.mars", Config{Origins: map[string]OriginConfig{"mars": {}}}},
-		{"origins.stratz.p99", Config{Origins: map[string]OriginConfig{"stratz": {Latency: time.Second, P99: time.Millisecond}}}},
-		{"origins.steam.error_rate", Config{Origins: map[string]OriginConfig{"steam": {ErrorRate: 1.5}}}},
-		{"origins.steam.latency", Config{Origins: map[string]OriginConfig{"steam": {Latency: -1}}}},
-		{"instances", Config{Instances: MaxInstances + 1}},
-		{"catalogue", Config{Catalogue: "dota"}},
-		{"features.cas", Config{Catalogue: CatalogueNone, Features: &Features{CAS: true}, Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1}}}},
-		{"families", Config{Catalogue: CatalogueNone}},
-		{"families[0].type", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1, Type: "list"}}}},
-		{"families[0].fields", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1, Type: TypeHash}}}},
-		{"families[0].key", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{discordID}", Tier: "api", MeanSize: 10, Weight: 1}}}},
-		{"families[0].ttl", Config{Defined: []Family{{Name: "a", KeyPattern: "a:{id}", Keys: 5, Tier: "api", TTL: time.Minute, MeanSize: 10, Weight: 1}}}},
-		{"families[1].key", Config{Families: []FamilyOverride{{Name: "session"}}, Defined: []Family{{Name: "a", KeyPattern: "session:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: 1}}}},
-		{"rate_limit.hits", Config{RateLimitHits: -1}},
-		{"shards", Config{Shards: -2}},
-		{"shard", Config{Shard: 3, Shards: 3}},
-		{"active_users", Config{Population: 1000, ActiveUsers: 1000, Shards: 3}},
+		{"population", Settings{Population: -1}, Run{}},
+		{"population", Settings{Population: 200_000_000}, Run{}},
+		{"active_users", Settings{Population: 100, ActiveUsers: 101}, Run{}},
+		{"commands_per_user_per_minute", Settings{CommandsPerUserPerMinute: -2}, Run{}},
+		{"commands_per_user_per_minute", Settings{CommandsPerUserPerMinute: math.Inf(1)}, Run{}},
+		{"session_mean", Settings{SessionMean: units.Duration(-time.Second)}, Run{}},
+		{"arrival", Settings{Arrival: "bursty"}, Run{}},
+		{"zipf", Settings{Zipf: -1}, Run{}},
+		{"guilds", Settings{Population: 100, ActiveUsers: 10, Guilds: 1000}, Run{}},
+		{"families[0].name", Settings{Families: []FamilySettings{{Name: "nope"}}}, Run{}},
+		{"families[1].name", Settings{Families: []FamilySettings{{Name: "session"}, {Name: "session"}}}, Run{}},
+		{"families[0].mean_size", Settings{Families: []FamilySettings{{Name: "session", MeanSize: -5}}}, Run{}},
+		{"families[0].popularity", Settings{Families: []FamilySettings{{Name: "steam_avatar", Popularity: &PopularitySettings{Kind: "hotspot", HotFraction: 2, HotShare: 0.5}}}}, Run{}},
+		{"families[0].popularity.kind", Settings{Families: []FamilySettings{{Name: "guild_locale", Popularity: &PopularitySettings{Kind: "pareto"}}}}, Run{}},
+		{"families[0].popularity", Settings{Families: []FamilySettings{{Name: "session", Popularity: &PopularitySettings{Kind: "uniform"}}}}, Run{}},
+		{"families[0].popularity", Settings{Families: []FamilySettings{{Name: "meta_items", Popularity: &PopularitySettings{Kind: "uniform"}}}}, Run{}},
+		{"families[0].weight", Settings{Families: []FamilySettings{{Name: "session", Weight: new(math.NaN())}}}, Run{}},
+		{"origins.mars", Settings{Origins: map[string]OriginSettings{"mars": {}}}, Run{}},
+		{"origins.stratz.p99", Settings{Origins: map[string]OriginSettings{"stratz": {Latency: units.Duration(time.Second), P99: units.Duration(time.Millisecond)}}}, Run{}},
+		{"origins.steam.error_rate", Settings{Origins: map[string]OriginSettings{"steam": {ErrorRate: 1.5}}}, Run{}},
+		{"origins.steam.latency", Settings{Origins: map[string]OriginSettings{"steam": {Latency: -1}}}, Run{}},
+		{"instances", Settings{Instances: MaxInstances + 1}, Run{}},
+		{"catalogue", Settings{Catalogue: "dota"}, Run{}},
+		{"features.cas", Settings{Catalogue: CatalogueNone, Features: writtenFeatures(Features{CAS: true}), Families: []FamilySettings{{Name: "a", Key: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: new(1.0)}}}, Run{}},
+		{"families", Settings{Catalogue: CatalogueNone}, Run{}},
+		{"families[0].type", Settings{Families: []FamilySettings{{Name: "a", Key: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: new(1.0), Type: "list"}}}, Run{}},
+		{"families[0].fields", Settings{Families: []FamilySettings{{Name: "a", Key: "a:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: new(1.0), Type: TypeHash}}}, Run{}},
+		{"families[0].key", Settings{Families: []FamilySettings{{Name: "a", Key: "a:{discordID}", Tier: "api", MeanSize: 10, Weight: new(1.0)}}}, Run{}},
+		{"families[0].ttl", Settings{Families: []FamilySettings{{Name: "a", Key: "a:{id}", Keys: 5, Tier: "api", TTL: units.Duration(time.Minute), MeanSize: 10, Weight: new(1.0)}}}, Run{}},
+		{"families[1].key", Settings{Families: []FamilySettings{{Name: "session"}, {Name: "a", Key: "session:{id}", Keys: 5, Tier: "api", MeanSize: 10, Weight: new(1.0)}}}, Run{}},
+		{"rate_limit.hits", Settings{RateLimit: RateLimitSettings{Hits: -1}}, Run{}},
+		{"shards", Settings{}, Run{Shards: -2}},
+		{"shard", Settings{}, Run{Shard: 3, Shards: 3}},
+		{"active_users", Settings{Population: 1000, ActiveUsers: 1000}, Run{Shards: 3}},
 	}
 	for _, b := range bad {
-		err := validateConfig(b.cfg)
+		err := validateResolved(b.set, b.run)
 		if err == nil {
-			t.Errorf("%s: Validate accepted %+v", b.field, b.cfg)
+			t.Errorf("%s: Validate accepted %+v %+v", b.field, b.set, b.run)
 			continue
 		}
 		var l field.List
@@ -141,23 +142,23 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		if !strings.Contains(err.Error(), b.field) {
 			t.Errorf("%s: message %q lacks the field", b.field, err)
 		}
-		if _, err := newModel(b.cfg); err == nil {
+		if _, err := newResolved(b.set, b.run); err == nil {
 			t.Errorf("%s: New accepted an invalid config", b.field)
 		}
 	}
 }
 
 func TestFamilyOverridesApply(t *testing.T) {
-	hot := &Popularity{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.9}
-	m, err := newModel(Config{Population: 10_000, ActiveUsers: 100, Zipf: 1.3, Seed: 3, Families: []FamilyOverride{
-		{Name: "stratz_matches", MeanSize: 9000, Popularity: hot, Weight: 50},
-		{Name: "meta_items", Weight: -1},
-	}})
+	hot := Popularity{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.9}
+	m, err := newResolved(Settings{Population: 10_000, ActiveUsers: 100, Zipf: 1.3, Families: []FamilySettings{
+		{Name: "stratz_matches", MeanSize: 9000, Popularity: &PopularitySettings{Kind: hot.Kind, HotFraction: hot.HotFraction, HotShare: hot.HotShare}, Weight: new(50.0)},
+		{Name: "meta_items", Weight: new(0.0)},
+	}}, Run{Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := m.Family("stratz_matches")
-	if f.MeanSize != 9000 || f.Popularity != *hot || f.Weight != 50 {
+	if f.MeanSize != 9000 || f.Popularity != hot || f.Weight != 50 {
 		t.Errorf("override not applied: %+v", f)
 	}
 	if w := m.Family("meta_items").Weight; w != 0 {
@@ -175,17 +176,17 @@ func TestFamilyOverridesApply(t *testing.T) {
 			t.Fatal("disabled command issued")
 		}
 	}
-	allOff := Config{}
+	var allOff Settings
 	for _, f := range DefaultFamilies() {
-		allOff.Families = append(allOff.Families, FamilyOverride{Name: f.Name, Weight: -1})
+		allOff.Families = append(allOff.Families, FamilySettings{Name: f.Name, Weight: new(0.0)})
 	}
-	if _, err := newModel(allOff); err == nil {
+	if _, err := newResolved(allOff, Run{}); err == nil {
 		t.Error("New accepted a mix with no command")
 	}
 }
 
 func TestUserIDsAreRealisticAndUnique(t *testing.T) {
-	m, err := newModel(Config{Population: 200_000, Seed: 9})
+	m, err := newResolved(Settings{Population: 200_000}, Run{Seed: 9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestUserIDsAreRealisticAndUnique(t *testing.T) {
 
 func TestGuildSizesAreSkewed(t *testing.T) {
 	const pop, guilds = 100_000, 2_000
-	m, err := newModel(Config{Population: pop, ActiveUsers: 100, Guilds: guilds, Seed: 5})
+	m, err := newResolved(Settings{Population: pop, ActiveUsers: 100, Guilds: guilds}, Run{Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestGuildSizesAreSkewed(t *testing.T) {
 }
 
 func TestValueSizesAroundTheMean(t *testing.T) {
-	m, err := newModel(Config{Population: 100_000, Seed: 1})
+	m, err := newResolved(Settings{Population: 100_000}, Run{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,11 +50,11 @@ var sizeOfKey func(*Family, string) int32
 // operations otherwise), and with all on every new kind the seed's layer
 // offers is issued.
 func TestFeaturesReplaceOperations(t *testing.T) {
-	base := Config{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Seed: 5, Instances: 1}
+	base := Settings{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Instances: 1}
 	phases := steady(20*time.Second, 500)
-	offCfg := base
-	offCfg.Features = &Features{}
-	off := collect(mustModel(t, offCfg).Schedule(phases), 20_000)
+	offSet := base
+	offSet.Features = featuresOff()
+	off := collect(mustNew(t, offSet, Run{Seed: 5}).Schedule(phases), 20_000)
 	for name, f := range map[string]Features{
 		"rate_limit":             {RateLimit: true},
 		"session_get_and_extend": {SessionGetAndExtend: true},
@@ -64,9 +64,9 @@ func TestFeaturesReplaceOperations(t *testing.T) {
 		"all":                    AllFeatures(),
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := base
-			cfg.Features = &f
-			m := mustModel(t, cfg)
+			set := base
+			set.Features = writtenFeatures(f)
+			m := mustNew(t, set, Run{Seed: 5})
 			sizeOfKey = func(fam *Family, k string) int32 { return int32(m.Size(fam, k)) }
 			on := collect(m.Schedule(phases), 20_000)
 			if len(on) != len(off) {
@@ -117,8 +117,8 @@ func TestFeaturesReplaceOperations(t *testing.T) {
 // link_account's update invalidates the user's own stratz and opendota
 // profiles (the keys other instances read through their shared lookups).
 func TestFeatureOperationShapes(t *testing.T) {
-	m := mustModel(t, Config{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60, Seed: 6,
-		Families: []FamilyOverride{{Name: "user_connected", Weight: 20}, {Name: "guild_locale", Weight: 20}}})
+	m := mustNew(t, Settings{Population: 20_000, ActiveUsers: 500, CommandsPerUserPerMinute: 60,
+		Families: []FamilySettings{{Name: "user_connected", Weight: new(20.0)}, {Name: "guild_locale", Weight: new(20.0)}}}, Run{Seed: 6})
 	seen := map[string]bool{}
 	for _, c := range collect(m.Schedule(steady(10*time.Second, 500)), 5_000) {
 		u := m.User(c.User)
@@ -157,7 +157,7 @@ func TestFeatureOperationShapes(t *testing.T) {
 // the shared lookups read other instances' users' profiles: what makes an
 // update's invalidation observable elsewhere.
 func TestInstancesShardByGuild(t *testing.T) {
-	m := mustModel(t, Config{Population: 50_000, ActiveUsers: 2000, CommandsPerUserPerMinute: 60, Seed: 8})
+	m := mustNew(t, Settings{Population: 50_000, ActiveUsers: 2000, CommandsPerUserPerMinute: 60}, Run{Seed: 8})
 	if m.Instances() != DefaultInstances {
 		t.Fatalf("instances %d, want the default %d", m.Instances(), DefaultInstances)
 	}
@@ -197,7 +197,7 @@ func TestInstancesShardByGuild(t *testing.T) {
 	if share := float64(cross) / float64(lookups); math.Abs(share-0.3*0.75) > 0.05 {
 		t.Errorf("profile lookups of another instance's player: %.3f, want about %.3f", share, 0.3*0.75)
 	}
-	one := mustModel(t, Config{Population: 50_000, ActiveUsers: 200, Seed: 8, Instances: 1})
+	one := mustNew(t, Settings{Population: 50_000, ActiveUsers: 200, Instances: 1}, Run{Seed: 8})
 	for _, c := range collect(one.Schedule(steady(5*time.Second, 200)), 1000) {
 		if c.Instance != 0 {
 			t.Fatalf("one instance, command on %d", c.Instance)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden from the current schedule")
@@ -31,7 +33,8 @@ func renderSchedule(cmds []Command) string {
 // the defaults, overrides of sizes, popularity and weights, a ramp and a
 // shard.
 func goldenConfigs() map[string]struct {
-	cfg    Config
+	set    Settings
+	run    Run
 	phases []PhasePlan
 } {
 	ramp := []PhasePlan{
@@ -39,34 +42,35 @@ func goldenConfigs() map[string]struct {
 		{Name: "steady", Duration: 20 * time.Second, UsersStart: 300, UsersEnd: 300, Record: true},
 	}
 	return map[string]struct {
-		cfg    Config
+		set    Settings
+		run    Run
 		phases []PhasePlan
 	}{
-		"defaults": {Config{ActiveUsers: 2000, Seed: 7}, steady(10*time.Second, 2000)},
-		"overrides": {Config{Population: 50_000, ActiveUsers: 300, CommandsPerUserPerMinute: 30, SessionMean: 3 * time.Second, Seed: 9,
-			Families: []FamilyOverride{
-				{Name: "stratz_profile", MeanSize: 4096, Popularity: &Popularity{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.8}},
-				{Name: "meta_items", Weight: -1},
-				{Name: "guild_locale", Weight: 20},
-				{Name: "user_connected", Weight: 20},
-			}}, ramp},
-		"shard": {Config{Population: 20_000, ActiveUsers: 400, CommandsPerUserPerMinute: 60, Seed: 3, Shard: 1, Shards: 3, Arrival: ArrivalConstant}, steady(5*time.Second, 134)},
+		"defaults": {Settings{ActiveUsers: 2000}, Run{Seed: 7}, steady(10*time.Second, 2000)},
+		"overrides": {Settings{Population: 50_000, ActiveUsers: 300, CommandsPerUserPerMinute: 30, SessionMean: units.Duration(3 * time.Second),
+			Families: []FamilySettings{
+				{Name: "stratz_profile", MeanSize: 4096, Popularity: &PopularitySettings{Kind: PopHotspot, HotFraction: 0.1, HotShare: 0.8}},
+				{Name: "meta_items", Weight: new(0.0)},
+				{Name: "guild_locale", Weight: new(20.0)},
+				{Name: "user_connected", Weight: new(20.0)},
+			}}, Run{Seed: 9}, ramp},
+		"shard": {Settings{Population: 20_000, ActiveUsers: 400, CommandsPerUserPerMinute: 60, Arrival: ArrivalConstant}, Run{Seed: 3, Shard: 1, Shards: 3}, steady(5*time.Second, 134)},
 	}
 }
 
 // goldenDigest renders each golden configuration's schedule (at most 20,000
 // commands) and returns "name sha256" lines plus the first commands of the
 // defaults in full, for a readable diff when the digest moves.
-func goldenDigest(t *testing.T, build func(Config) *Model) string {
+func goldenDigest(t *testing.T, build func(Settings, Run) *Model) string {
 	var b strings.Builder
 	for _, name := range []string{"defaults", "overrides", "shard"} {
 		g := goldenConfigs()[name]
-		cmds := collect(build(g.cfg).Schedule(g.phases), 20_000)
+		cmds := collect(build(g.set, g.run).Schedule(g.phases), 20_000)
 		sum := sha256.Sum256([]byte(renderSchedule(cmds)))
 		fmt.Fprintf(&b, "%s %d %s\n", name, len(cmds), hex.EncodeToString(sum[:]))
 	}
 	g := goldenConfigs()["defaults"]
-	b.WriteString(renderSchedule(collect(build(g.cfg).Schedule(g.phases), 40)))
+	b.WriteString(renderSchedule(collect(build(g.set, g.run).Schedule(g.phases), 40)))
 	return b.String()
 }
 
@@ -75,7 +79,7 @@ func goldenDigest(t *testing.T, build func(Config) *Model) string {
 // same operations, keys and sizes for the same seed (the golden file was
 // written by the code before issue 16).
 func TestScheduleWithFeaturesOffIsUnchanged(t *testing.T) {
-	got := goldenDigest(t, func(c Config) *Model { return mustModel(t, seedOnly(c)) })
+	got := goldenDigest(t, func(s Settings, r Run) *Model { return mustNew(t, seedOnly(s), r) })
 	const path = "testdata/schedule-seed.golden"
 	if *updateGolden {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -97,10 +101,10 @@ func TestScheduleWithFeaturesOffIsUnchanged(t *testing.T) {
 	}
 }
 
-// seedOnly is c as the schedule was before issue 16: every feature off, one
+// seedOnly is s as the schedule was before issue 16: every feature off, one
 // bot instance, the seed's catalogue alone.
-func seedOnly(c Config) Config {
-	c.Features = &Features{}
-	c.Instances = 1
-	return c
+func seedOnly(s Settings) Settings {
+	s.Features = featuresOff()
+	s.Instances = 1
+	return s
 }

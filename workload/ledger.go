@@ -144,14 +144,7 @@ func (l *Ledger) expiryOffset(at time.Time, ttl time.Duration) uint32 {
 	if ttl <= 0 {
 		return 0
 	}
-	off := at.Add(ttl).UnixMilli() - l.baseFor(at)
-	switch {
-	case off < 1:
-		return 1
-	case off > 1<<32-1:
-		return 1<<32 - 1
-	}
-	return uint32(off)
+	return max(1, clampOffset(at.Add(ttl).UnixMilli()-l.baseFor(at)))
 }
 
 // Wrote records that key was written at time at with the given TTL (0 = no
@@ -167,14 +160,12 @@ func (l *Ledger) Wrote(key string, at time.Time, ttl time.Duration) {
 
 // offset is at in ms from base, clamped to uint32.
 func (l *Ledger) offset(at time.Time) uint32 {
-	off := at.UnixMilli() - l.baseFor(at)
-	switch {
-	case off < 0:
-		return 0
-	case off > 1<<32-1:
-		return 1<<32 - 1
-	}
-	return uint32(off)
+	return clampOffset(at.UnixMilli() - l.baseFor(at))
+}
+
+// clampOffset is ms after base clamped to what an entry stores, [0, MaxUint32].
+func clampOffset(off int64) uint32 {
+	return uint32(min(max(off, 0), 1<<32-1))
 }
 
 // Deleted records that the harness deleted key: a later miss on it is cold.

@@ -82,6 +82,10 @@ const (
 	phCommand       // the rate-limit counters' {discordId}:{command}
 )
 
+// fixedBindings is the binding of each placeholder with a fixed meaning
+// (Placeholders).
+var fixedBindings = map[string]uint8{PlaceholderID: phID, PlaceholderDiscordID: phDiscord, PlaceholderSteamID: phSteam, PlaceholderGuildID: phGuild}
+
 // rateLimitPattern is the rate-limit counters' key pattern, whose
 // {command} is a word (the command's name).
 var rateLimitPattern = keypattern.MustParse("ratelimit:{discordId}:{command}", "command")
@@ -97,15 +101,8 @@ func bindPattern(pattern string, ranged bool) (prefix, suffix string, ph uint8) 
 		return pattern, "", phNone
 	}
 	prefix, suffix = p.Literal(0), p.Literal(p.NumPlaceholders())
-	switch "{" + p.Names()[0] + "}" {
-	case PlaceholderDiscordID:
-		return prefix, suffix, phDiscord
-	case PlaceholderSteamID:
-		return prefix, suffix, phSteam
-	case PlaceholderGuildID:
-		return prefix, suffix, phGuild
-	case PlaceholderID:
-		return prefix, suffix, phID
+	if ph, ok := fixedBindings["{"+p.Names()[0]+"}"]; ok {
+		return prefix, suffix, ph
 	}
 	if ranged {
 		return prefix, suffix, phID

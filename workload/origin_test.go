@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/field"
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 func TestOriginLatencyAndErrorDistribution(t *testing.T) {
@@ -135,7 +138,8 @@ func TestOriginFetchHonoursContext(t *testing.T) {
 }
 
 func TestModelOriginUsesConfig(t *testing.T) {
-	m := mustModel(t, Config{Population: 1000, Origins: map[string]OriginConfig{"steam": {Latency: time.Millisecond, ErrorRate: 1}}})
+	m := mustNew(t, Settings{Population: 1000, Origins: map[string]OriginSettings{"steam": {Latency: units.Duration(time.Millisecond), ErrorRate: 1,
+		Wrote: field.Keys{"latency": true, "p99": true, "error_rate": true}}}}, Run{})
 	fam := m.Family("steam_avatar")
 	_, err := m.Origin().Fetch(context.Background(), fam, "steam:avatar:1", 1024)
 	if !errors.Is(err, ErrOrigin) {

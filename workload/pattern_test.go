@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/internal/keypattern"
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // rides is a ride-sharing cache's families: two families that differ only
@@ -15,12 +16,12 @@ import (
 // (keys: N) and one bound to the user (no keys).
 func rides(t *testing.T) *Model {
 	t.Helper()
-	return mustModel(t, Config{Population: 5_000, ActiveUsers: 300, CommandsPerUserPerMinute: 60, Seed: 5, Catalogue: CatalogueNone, Features: &Features{}, Instances: 1,
-		Defined: []Family{
-			{Name: "driver_location", KeyPattern: "driver:{driverId}:loc", Keys: 2000, TTL: 30 * time.Second, SizeDist: SizeFixed, MeanSize: 64, Weight: 40},
-			{Name: "driver_eta", KeyPattern: "driver:{driverId}:eta", Keys: 2000, TTL: 2 * time.Minute, MeanSize: 128, Weight: 20},
-			{Name: "profile", KeyPattern: "profile:{userId}", Tier: "api", MeanSize: 3000, Weight: 40, Writes: 0.1},
-		}})
+	return mustNew(t, Settings{Population: 5_000, ActiveUsers: 300, CommandsPerUserPerMinute: 60, Catalogue: CatalogueNone, Features: featuresOff(), Instances: 1,
+		Families: []FamilySettings{
+			{Name: "driver_location", Key: "driver:{driverId}:loc", Keys: 2000, TTL: units.Duration(30 * time.Second), SizeDist: SizeFixed, MeanSize: 64, Weight: new(40.0)},
+			{Name: "driver_eta", Key: "driver:{driverId}:eta", Keys: 2000, TTL: units.Duration(2 * time.Minute), MeanSize: 128, Weight: new(20.0)},
+			{Name: "profile", Key: "profile:{userId}", Tier: "api", MeanSize: 3000, Weight: new(40.0), Writes: 0.1},
+		}}, Run{Seed: 5})
 }
 
 // Families whose patterns differ only after the placeholder coexist: each
@@ -74,8 +75,8 @@ func TestMidKeyPlaceholdersAndAnyName(t *testing.T) {
 // name spelt like a seed id in another case is refused rather than bound
 // to the user's number.
 func TestPatternBindingRules(t *testing.T) {
-	base := func(pattern string, keys int) Config {
-		return Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: pattern, Keys: keys, Tier: "api", MeanSize: 10, Weight: 1}}}
+	base := func(pattern string, keys int) Settings {
+		return Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: pattern, Keys: keys, Tier: "api", MeanSize: 10, Weight: new(1.0)}}}
 	}
 	for _, c := range []struct {
 		pattern string
@@ -92,7 +93,7 @@ func TestPatternBindingRules(t *testing.T) {
 		{"a:{x}:{y}", 0, "2 placeholders"},
 		{"a:{x", 0, "without its '}'"},
 	} {
-		err := validateConfig(base(c.pattern, c.keys))
+		err := validateResolved(base(c.pattern, c.keys), Run{})
 		switch {
 		case c.wantErr == "" && err != nil:
 			t.Errorf("%s keys %d: %v", c.pattern, c.keys, err)

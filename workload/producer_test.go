@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 // fleet is a ride-sharing cache with producers: drivers report their
@@ -14,18 +16,17 @@ import (
 // read both.
 func fleet(t *testing.T, shard, shards int, producers bool) *Model {
 	t.Helper()
-	loc := &Producer{Every: 2 * time.Second, Jitter: 500 * time.Millisecond}
-	surge := &Producer{Rate: 20}
+	loc := &ProducerSettings{Every: units.Duration(2 * time.Second), Jitter: units.Duration(500 * time.Millisecond)}
+	surge := &ProducerSettings{Rate: 20}
 	if !producers {
 		loc, surge = nil, nil
 	}
-	return mustModel(t, Config{Population: 5_000, ActiveUsers: 200, CommandsPerUserPerMinute: 60, Seed: 9, Catalogue: CatalogueNone, Features: &Features{}, Instances: 3,
-		Shard: shard, Shards: shards,
-		Defined: []Family{
-			{Name: "driver_location", KeyPattern: "driver:{id}:loc", Keys: 300, TTL: 30 * time.Second, SizeDist: SizeFixed, MeanSize: 64, Weight: 50, Producer: loc},
-			{Name: "surge", KeyPattern: "surge:{city}", Keys: 40, Type: TypeHash, Fields: 200, Write: WriteReplaceMulti, Tier: "api", SizeDist: SizeFixed, MeanSize: 16, Weight: 50,
-				Popularity: Popularity{Kind: PopZipf, Exponent: 1.2}, Producer: surge},
-		}})
+	return mustNew(t, Settings{Population: 5_000, ActiveUsers: 200, CommandsPerUserPerMinute: 60, Catalogue: CatalogueNone, Features: featuresOff(), Instances: 3,
+		Families: []FamilySettings{
+			{Name: "driver_location", Key: "driver:{id}:loc", Keys: 300, TTL: units.Duration(30 * time.Second), SizeDist: SizeFixed, MeanSize: 64, Weight: new(50.0), Producer: loc},
+			{Name: "surge", Key: "surge:{city}", Keys: 40, Type: TypeHash, Fields: 200, Write: WriteReplaceMulti, Tier: "api", SizeDist: SizeFixed, MeanSize: 16, Weight: new(50.0),
+				Popularity: &PopularitySettings{Kind: PopZipf, Exponent: 1.2}, Producer: surge},
+		}}, Run{Seed: 9, Shard: shard, Shards: shards})
 }
 
 // A per-key producer writes every key once per its interval (each gap
@@ -146,29 +147,32 @@ func TestProducersSplitOverShards(t *testing.T) {
 // both; jitter below every; keys of the family's own; a rate one run can
 // issue; a whole write only for a hash or zset.
 func TestProducerAndWriteValidation(t *testing.T) {
-	fam := func(pattern string, keys int, p *Producer) Config {
-		return Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: pattern, Keys: keys, Tier: "api", MeanSize: 10, Weight: 1, Producer: p}}}
+	fam := func(pattern string, keys int, p *ProducerSettings) Settings {
+		return Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: pattern, Keys: keys, Tier: "api", MeanSize: 10, Weight: new(1.0), Producer: p}}}
 	}
+	sec := units.Duration(time.Second)
 	for _, c := range []struct {
-		cfg  Config
+		set  Settings
 		want string
 	}{
-		{fam("a:{id}", 10, &Producer{Every: time.Second, Rate: 3}), "not both"},
-		{fam("a:{id}", 10, &Producer{}), "needs every"},
-		{fam("a:{id}", 10, &Producer{Every: time.Second, Jitter: time.Second}), "jitter"},
-		{fam("a:{id}", 10, &Producer{Rate: 3, Jitter: time.Second}), "applies only with every"},
-		{fam("a:{discordId}", 0, &Producer{Rate: 3}), "the issuing user's own"},
-		{fam("a:{id}", 2_000_000, &Producer{Every: time.Hour}), "rate"},
-		{fam("a:{id}", 10, &Producer{Every: time.Millisecond}), "every"},
-		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Tier: "api", MeanSize: 10, Weight: 1, Write: WriteWhole}}}, "applies only to type hash or zset"},
-		{Config{Catalogue: CatalogueNone, Defined: []Family{{Name: "a", KeyPattern: "a", Type: TypeHash, Fields: 3, Tier: "api", MeanSize: 10, Weight: 1, Write: "all"}}}, "write"},
+		{fam("a:{id}", 10, &ProducerSettings{Every: sec, Rate: 3}), "not both"},
+		{fam("a:{id}", 10, &ProducerSettings{}), "needs every"},
+		{fam("a:{id}", 10, &ProducerSettings{Every: sec, Jitter: sec}), "jitter"},
+		{fam("a:{id}", 10, &ProducerSettings{Rate: 3, Jitter: sec}), "applies only with every"},
+		{fam("a:{discordId}", 0, &ProducerSettings{Rate: 3}), "the issuing user's own"},
+		{fam("a:{id}", 2_000_000, &ProducerSettings{Every: units.Duration(time.Hour)}), "rate"},
+		{fam("a:{id}", 10, &ProducerSettings{Every: units.Duration(time.Millisecond)}), "every"},
+		{Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: "a", Tier: "api", MeanSize: 10, Weight: new(1.0), Write: WriteWhole}}}, "applies only to type hash or zset"},
+		{Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: "a", Type: TypeHash, Fields: 3, Tier: "api", MeanSize: 10, Weight: new(1.0), Write: "all"}}}, "write"},
+		{Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: "a", Tier: "api", MeanSize: 10, Weight: new(1.0), Deletes: 1.5}}}, "deletes: 1.5 out of range"},
+		{Settings{Catalogue: CatalogueNone, Families: []FamilySettings{{Name: "a", Key: "a", Tier: "api", MeanSize: 10, Weight: new(1.0), Writes: 0.7, Deletes: 0.4}}}, "at most 1 together"},
 	} {
-		err := validateConfig(c.cfg)
+		err := validateResolved(c.set, Run{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: %v, want an error with %q", c.cfg.Defined[0], err, c.want)
+			t.Errorf("%+v: %v, want an error with %q", c.set.Families[0], err, c.want)
 		}
 	}
-	if err := validateConfig(fam("a", 0, &Producer{Every: 10 * time.Second, Jitter: time.Second})); err != nil {
+	if err := validateResolved(fam("a", 0, &ProducerSettings{Every: units.Duration(10 * time.Second), Jitter: sec}), Run{}); err != nil {
 		t.Errorf("a single key's producer: %v", err)
 	}
 }

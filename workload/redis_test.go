@@ -165,7 +165,7 @@ func (r *respConn) infoInt(t *testing.T, field string) int64 {
 
 func TestValuesSurviveRedisAndTamperingIsCaught(t *testing.T) {
 	r := startRedis(t)
-	m := mustModel(t, Config{Population: 1000, Seed: 4})
+	m := mustNew(t, Settings{Population: 1000}, Run{Seed: 4})
 	u := m.User(7)
 	for _, f := range m.Families() {
 		key := m.Key(&f, u.SteamID)

@@ -588,12 +588,20 @@ func (s *Schedule) rateLimitOp(fi int, sl *slot) Op {
 }
 
 // ownOp is the one operation of a command of a family the scenario
-// defined: a write with the family's Writes share, else a read, of the
-// type's command, on a key of its pattern.
+// defined: a write with the family's Writes share, a delete with its
+// Deletes share, else a read, of the type's command, on a key of its
+// pattern.
 func (s *Schedule) ownOp(fi int, sl *slot) Op {
 	m := s.m
 	f := &m.fams[fi]
-	write := f.Writes > 0 && s.cmd.Float64() < f.Writes
+	// One draw picks write, delete or read; none when the family only
+	// reads.
+	write, del := false, false
+	if f.Writes > 0 || f.Deletes > 0 {
+		u := s.cmd.Float64()
+		write = u < f.Writes
+		del = !write && u < f.Writes+f.Deletes
+	}
 	var key string
 	switch m.ph[fi] {
 	case phNone:
@@ -611,6 +619,9 @@ func (s *Schedule) ownOp(fi int, sl *slot) Op {
 	}
 	if write {
 		return s.writeOp(fi, key, s.cmd)
+	}
+	if del {
+		return Op{Kind: OpDel, Family: f, Key: key}
 	}
 	op := Op{Family: f, Key: key, Size: m.Size(f, key)}
 	switch f.Type {

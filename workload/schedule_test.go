@@ -5,19 +5,12 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cacheproof/cacheproof/internal/units"
 )
 
 func steady(d time.Duration, users int) []PhasePlan {
 	return []PhasePlan{{Name: "steady", Duration: d, UsersStart: users, UsersEnd: users, Record: true}}
-}
-
-func mustModel(t testing.TB, cfg Config) *Model {
-	t.Helper()
-	m, err := newModel(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func collect(s *Schedule, limit int) []Command {
@@ -33,17 +26,16 @@ func TestScheduleIsDeterministicBySeed(t *testing.T) {
 		{Name: "warmup", Duration: 5 * time.Second, UsersStart: 500, UsersEnd: 500},
 		{Name: "ramp", Duration: 10 * time.Second, UsersStart: 500, UsersEnd: 2000, Record: true},
 	}
-	cfg := Config{Population: 100_000, ActiveUsers: 2000, SessionMean: 5 * time.Second, CommandsPerUserPerMinute: 60, Seed: 42}
-	a := collect(mustModel(t, cfg).Schedule(phases), 8_000)
-	b := collect(mustModel(t, cfg).Schedule(phases), 8_000)
+	set := Settings{Population: 100_000, ActiveUsers: 2000, SessionMean: units.Duration(5 * time.Second), CommandsPerUserPerMinute: 60}
+	a := collect(mustNew(t, set, Run{Seed: 42}).Schedule(phases), 8_000)
+	b := collect(mustNew(t, set, Run{Seed: 42}).Schedule(phases), 8_000)
 	if len(a) < 8_000 {
 		t.Fatalf("only %d commands", len(a))
 	}
 	if !reflect.DeepEqual(stripFamilies(a), stripFamilies(b)) {
 		t.Fatal("same seed gave different schedules")
 	}
-	cfg.Seed = 43
-	c := collect(mustModel(t, cfg).Schedule(phases), 8_000)
+	c := collect(mustNew(t, set, Run{Seed: 43}).Schedule(phases), 8_000)
 	if reflect.DeepEqual(stripFamilies(a[:100]), stripFamilies(c[:100])) {
 		t.Fatal("different seeds gave the same schedule")
 	}
@@ -89,7 +81,7 @@ func interArrivalStats(cmds []Command) (mean, cv float64) {
 
 func TestPoissonArrivals(t *testing.T) {
 	// 1,000 users at 60 commands/min = 1,000 commands/s.
-	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 7})
+	m := mustNew(t, Settings{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60}, Run{Seed: 7})
 	cmds := collect(m.Schedule(steady(60*time.Second, 1000)), math.MaxInt)
 	if n := len(cmds); math.Abs(float64(n)-60_000) > 4*math.Sqrt(60_000) {
 		t.Errorf("%d commands in 60 s, want 60000 ± 4σ", n)
@@ -109,7 +101,7 @@ func TestPoissonArrivals(t *testing.T) {
 }
 
 func TestConstantArrivals(t *testing.T) {
-	m := mustModel(t, Config{Population: 10_000, ActiveUsers: 500, CommandsPerUserPerMinute: 120, Arrival: ArrivalConstant, Seed: 7})
+	m := mustNew(t, Settings{Population: 10_000, ActiveUsers: 500, CommandsPerUserPerMinute: 120, Arrival: ArrivalConstant}, Run{Seed: 7})
 	cmds := collect(m.Schedule(steady(10*time.Second, 500)), math.MaxInt)
 	if len(cmds) != 10_000 {
 		t.Errorf("%d commands, want exactly 10000", len(cmds))
@@ -126,7 +118,7 @@ func TestRampsFollowTheUserCount(t *testing.T) {
 		{Name: "up", Duration: 60 * time.Second, UsersStart: 0, UsersEnd: 1000, Record: true},
 		{Name: "down", Duration: 60 * time.Second, UsersStart: 1000, UsersEnd: 0, Record: true},
 	}
-	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 11})
+	m := mustNew(t, Settings{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60}, Run{Seed: 11})
 	s := m.Schedule(phases)
 	var count [4]float64 // per 30 s quarter
 	activeAt := map[int]int{}
@@ -155,7 +147,7 @@ func TestRampsFollowTheUserCount(t *testing.T) {
 }
 
 func TestPhasesWithoutUsersOrTimeAreSkipped(t *testing.T) {
-	m := mustModel(t, Config{Population: 10_000, ActiveUsers: 100, CommandsPerUserPerMinute: 60, Seed: 1})
+	m := mustNew(t, Settings{Population: 10_000, ActiveUsers: 100, CommandsPerUserPerMinute: 60}, Run{Seed: 1})
 	phases := []PhasePlan{
 		{Name: "idle", Duration: 10 * time.Second},
 		{Name: "empty", Duration: 0, UsersStart: 100, UsersEnd: 100},
@@ -178,7 +170,7 @@ func TestPhasesWithoutUsersOrTimeAreSkipped(t *testing.T) {
 func TestSessionChurnMovesTheActiveSet(t *testing.T) {
 	const active = 1000
 	run := func(mean time.Duration) (overlap float64, distinct int) {
-		m := mustModel(t, Config{Population: 100_000, ActiveUsers: active, SessionMean: mean, CommandsPerUserPerMinute: 6, Seed: 3})
+		m := mustNew(t, Settings{Population: 100_000, ActiveUsers: active, SessionMean: units.Duration(mean), CommandsPerUserPerMinute: 6}, Run{Seed: 3})
 		s := m.Schedule(steady(30*time.Minute, active))
 		s.Next()
 		first := map[UserID]bool{}
@@ -221,7 +213,7 @@ func TestActiveUsersAreZipfSkewed(t *testing.T) {
 	// The most popular user of a zipf-1.1 population is redrawn at once
 	// whenever their session ends, so they are active almost all the time;
 	// a user in the tail almost never is.
-	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, SessionMean: time.Minute, CommandsPerUserPerMinute: 1, Seed: 8})
+	m := mustNew(t, Settings{Population: 100_000, ActiveUsers: 1000, SessionMean: units.Duration(time.Minute), CommandsPerUserPerMinute: 1}, Run{Seed: 8})
 	head := UserID(m.userPerm.at(0))
 	tail := UserID(m.userPerm.at(99_999))
 	s := m.Schedule(steady(30*time.Minute, 1000))
@@ -259,7 +251,7 @@ func TestShardingIsDisjointAndCovering(t *testing.T) {
 	total := 0
 	var models []*Model
 	for sh := range shards {
-		m := mustModel(t, Config{Population: pop, ActiveUsers: 500, SessionMean: 10 * time.Second, Shard: sh, Shards: shards, Seed: 1})
+		m := mustNew(t, Settings{Population: pop, ActiveUsers: 500, SessionMean: units.Duration(10 * time.Second)}, Run{Shard: sh, Shards: shards, Seed: 1})
 		models = append(models, m)
 		total += m.shardSize()
 		s := m.Schedule(steady(2*time.Minute, 500))
@@ -298,7 +290,7 @@ func TestShardingIsDisjointAndCovering(t *testing.T) {
 // The sequences of the seed's commands with every feature off (the
 // features' forms are checked against these in features_test.go).
 func TestCommandsAreRealisticOpSequences(t *testing.T) {
-	m := mustModel(t, Config{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Seed: 2, Features: &Features{}})
+	m := mustNew(t, Settings{Population: 100_000, ActiveUsers: 1000, CommandsPerUserPerMinute: 60, Features: featuresOff()}, Run{Seed: 2})
 	cmds := collect(m.Schedule(steady(30*time.Second, 1000)), math.MaxInt)
 	names := map[string]int{}
 	other := 0

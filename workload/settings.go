@@ -91,6 +91,9 @@ type FamilySettings struct {
 	Weight     *float64            `yaml:"weight,omitempty" json:"weight,omitempty"`
 	// Writes is a defined family's share of commands that write (0 to 1).
 	Writes float64 `yaml:"writes,omitempty" json:"writes,omitempty"`
+	// Deletes is a defined family's share of commands that delete their
+	// key (DEL: an invalidation), 0 to 1 with Writes at most 1 together.
+	Deletes float64 `yaml:"deletes,omitempty" json:"deletes,omitempty"`
 	// Write is how a hash or sorted-set family's writes (its users' and its
 	// producer's) write: field (the default: one field or member),
 	// whole (every field in one HSET, or every member in one ZADD, over
@@ -454,6 +457,7 @@ func validateOverride(l *field.List, p string, f FamilySettings) {
 		{"fields", field.Given(f.Wrote, "fields", f.Fields)},
 		{"members", field.Given(f.Wrote, "members", f.Members)},
 		{"writes", field.Given(f.Wrote, "writes", f.Writes)},
+		{"deletes", field.Given(f.Wrote, "deletes", f.Deletes)},
 		{"write", field.Given(f.Wrote, "write", f.Write)},
 		{"producer", f.Producer != nil},
 		{"source", field.Given(f.Wrote, "source", f.Source)},
@@ -550,6 +554,12 @@ func (s Settings) validateDefined(l *field.List, p string, f FamilySettings) {
 	}
 	if !(f.Writes >= 0 && f.Writes <= 1) {
 		l.Add(p+".writes", "%g out of range, expected the share of commands that write, 0 to 1", f.Writes)
+	}
+	switch {
+	case !(f.Deletes >= 0 && f.Deletes <= 1):
+		l.Add(p+".deletes", "%g out of range, expected the share of commands that delete, 0 to 1", f.Deletes)
+	case f.Writes >= 0 && f.Writes+f.Deletes > 1+1e-9:
+		l.Add(p+".deletes", "%g with writes %g is more than every command: writes and deletes are shares of the same commands, at most 1 together", f.Deletes, f.Writes)
 	}
 	if field.Given(f.Wrote, "write", f.Write) {
 		if f.Type != TypeHash && f.Type != TypeZSet {
@@ -828,7 +838,7 @@ func catalogueByName() map[string]Family {
 // Defaults).
 func (f FamilySettings) family() Family {
 	fam := Family{Name: f.Name, KeyPattern: f.Key, Tier: f.Tier, Type: f.Type, TTL: f.TTL.D(), MeanSize: int(f.MeanSize),
-		Source: f.Source, Command: f.Command, Keys: f.Keys, Writes: f.Writes, Fields: f.Fields, Members: f.Members,
+		Source: f.Source, Command: f.Command, Keys: f.Keys, Writes: f.Writes, Deletes: f.Deletes, Fields: f.Fields, Members: f.Members,
 		SizeDist: f.SizeDist, MinSize: int(f.MinSize), MaxSize: int(f.MaxSize), Defined: true, Write: f.Write}
 	if pr := f.Producer; pr != nil {
 		fam.Producer = &Producer{Every: pr.Every.D(), Jitter: pr.Jitter.D(), Rate: pr.Rate}

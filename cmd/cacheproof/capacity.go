@@ -59,11 +59,10 @@ type capacityFlags struct {
 // capacityMain is `cacheproof capacity`: flags and files here, the search
 // in package capacity, every step a harness run. Exit codes: capacityExit.
 func capacityMain(args []string, stdout, stderr io.Writer) int {
-	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof capacity: "+format+"\n", a...) }
+	errf := errorf(stderr, "capacity")
 	var f capacityFlags
 	s := &f.settings
-	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("capacity", stderr)
 	f.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "capacity-", quietKeeps: "headline, the report folder"}, junitCases: "one test case: the design point holds"})
 	fs.StringVar(&s.Vary, "vary", "", "what grows from step to step: users (active users), rate (commands per user per minute), max_conns (the pool's size, at the scenario's load: the fewest that hold it) or maxmemory (Redis's memory limit, at the scenario's load: the smallest that holds it) (default users)")
 	fs.StringVar(&f.from, "from", "", "first step's load (default: half the design point); for maxmemory a size such as 16mb (default: an eighth of the scenario's)")
@@ -79,7 +78,7 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof capacity [--scenario] FILE|NAME [flags]\n\nFinds the highest load at which every target holds, what breaks first and why.\n\nFlags:\n%s%s", fs.FlagUsages(), capacityExamples)
 	}
-	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof capacity -s capacity", errf); code != next {
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof capacity -s capacity", stderr); code != next {
 		return code
 	}
 	for name, v := range map[string]float64{"growth": s.Growth,

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
@@ -66,8 +64,7 @@ Examples:
 // with a 5 min one, or 1,000 users with 10,000, passes or fails on the
 // difference of the loads, not of the cache.
 func compareMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("compare", stderr)
 	maxReg := fs.String("max-regression", "10%", "tolerated relative worsening per metric, as a percentage (10%) or a fraction (0.1); the hit rate through its miss rate")
 	maxDrop := fs.String("max-hit-rate-drop", "", "gate the hit rate on its drop in percentage points instead, e.g. 0.5pt (or a fraction, 0.005)")
 	force := fs.Bool("force", false, "compare reports of different loads (scenario, seed, users, recorded seconds), printing what differed")

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/compose"
 	"github.com/cacheproof/cacheproof/scenarios"
 )
@@ -23,8 +21,7 @@ func composeMain(args []string, stdout, stderr io.Writer) int {
 	if isShardsTarget(args) {
 		return composeShardsMain(args[1:], stdout, stderr)
 	}
-	fset := pflag.NewFlagSet("compose", pflag.ContinueOnError)
-	fset.SetOutput(stderr)
+	fset := newFlagSet("compose", stderr)
 	out := fset.StringP("out", "o", "", "write the target's files (compose file and what it reads) into this folder instead of printing the main one")
 	scenario := fset.StringP("scenario", "s", "", "the Redis of this scenario (its topology, maxmemory, policy, config and image) instead of the cache layer's design (256mb, allkeys-lru)")
 	var sets []string

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/compose"
 )
 
@@ -22,8 +20,7 @@ import (
 // merge step, Prometheus and Grafana with the dashboard; the generator
 // image is this binary in a FROM scratch image, so nothing is pulled for it.
 func composeShardsMain(args []string, stdout, stderr io.Writer) int {
-	fset := pflag.NewFlagSet("compose shards", pflag.ContinueOnError)
-	fset.SetOutput(stderr)
+	fset := newFlagSet("compose shards", stderr)
 	out := fset.StringP("out", "o", "", "the project folder to write (must not hold a compose.yml yet)")
 	scenario := fset.StringP("scenario", "s", "", "the scenario every shard runs (a file, copied into the project, or a built-in name)")
 	binary := fset.String("binary", "", "the statically linked cacheproof binary the generator image holds (default: this one, when static)")

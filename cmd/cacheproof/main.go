@@ -204,17 +204,15 @@ func parseFlags(fs *pflag.FlagSet, args []string, stderr io.Writer) int {
 	return next
 }
 
-// parseWithScenario parses a scenario-running subcommand's flags and takes
-// its scenario from --scenario or the one positional argument. It returns
-// next to go on, or the exit code: 0 for --help, 2 for bad usage.
-func parseWithScenario(fs *pflag.FlagSet, args []string, scenario *string, example string, errf func(string, ...any)) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		errf("%v", err)
-		return exitUsage
+// parseWithScenario parses a scenario-running subcommand's flags (as
+// parseFlags) and takes its scenario from --scenario or the one positional
+// argument. It returns next to go on, or the exit code: 0 for --help, 2 for
+// bad usage.
+func parseWithScenario(fs *pflag.FlagSet, args []string, scenario *string, example string, stderr io.Writer) int {
+	if code := parseFlags(fs, args, stderr); code != next {
+		return code
 	}
+	errf := errorf(stderr, fs.Name())
 	if *scenario == "" && fs.NArg() == 1 {
 		*scenario = fs.Arg(0)
 	} else if fs.NArg() > 0 {
@@ -226,4 +224,19 @@ func parseWithScenario(fs *pflag.FlagSet, args []string, scenario *string, examp
 		return exitUsage
 	}
 	return next
+}
+
+// newFlagSet is a subcommand's flag set: named as the subcommand, so
+// parseFlags prints its errors as "cacheproof NAME: ...", and writing its
+// usage and errors to stderr.
+func newFlagSet(name string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// errorf returns the printer of subcommand name's errors:
+// "cacheproof NAME: ..." on stderr, one line each.
+func errorf(stderr io.Writer, name string) func(format string, a ...any) {
+	return func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof "+name+": "+format+"\n", a...) }
 }

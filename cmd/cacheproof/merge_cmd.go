@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 )
@@ -27,8 +25,7 @@ Examples:
 // Reports that are not shards of one load, or one report given twice, are a
 // usage error (exit 2): merged, they would describe a load nobody ran.
 func mergeMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("merge", stderr)
 	out := fs.StringP("out", "o", "", "write the merged JSON report to this file (required)")
 	html := fs.String("html", "", "also write the merged HTML report to this file")
 	var of outputFlags

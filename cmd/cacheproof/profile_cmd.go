@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/profile"
 )
 
@@ -58,10 +56,9 @@ type profileFlags struct {
 // profileMain is `cacheproof profile`: flags and files here, the reading
 // and fitting in package profile.
 func profileMain(args []string, stdout, stderr io.Writer) int {
-	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof profile: "+format+"\n", a...) }
+	errf := errorf(stderr, "profile")
 	var f profileFlags
-	fs := pflag.NewFlagSet("profile", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("profile", stderr)
 	fs.StringVar(&f.url, "redis-url", "", "the Redis to profile: redis://[user:password@]host:port[/db], rediss:// for TLS (a replica is the safe choice; a cluster node profiles every primary)")
 	fs.StringVarP(&f.scenario, "scenario-out", "o", "", "where to write the scenario (default OUT/scenario.yaml)")
 	fs.StringVar(&f.out, "out", "", "folder for profile.json, profile.html and the scenario (default results/profile-<UTC timestamp>/)")
@@ -202,7 +199,12 @@ func printProfile(w io.Writer, p *profile.Profile, scenario, dir string) {
 		hr = fmt.Sprintf("%.2f %%", 100*p.Traffic.HitRate)
 	}
 	fmt.Fprintf(w, "traffic over %s: %.0f commands/s, server hit rate %s\n", p.Traffic.Window.Round(time.Millisecond), p.OpsPerSec, hr)
-	fmt.Fprintf(w, "%-24s %-34s %-6s %10s %9s %8s %-16s %-10s %7s\n", "family", "pattern", "type", "keys", "mean B", "memory", "ttl", "pop.", "weight")
+	if p.CacheAge > 0 {
+		fmt.Fprintf(w, "cache age %s (the oldest key of %s, whose TTL has not run out); the scenario's prefill %s\n", p.CacheAge.Round(time.Second), p.CacheAgeBy, p.Prefill)
+	} else {
+		fmt.Fprintf(w, "cache age unknown (every TTL has turned over); the scenario's prefill %s\n", p.Prefill)
+	}
+	fmt.Fprintf(w, "%-24s %-34s %-6s %10s %10s %9s %8s %-16s %-10s %7s %7s %7s\n", "family", "pattern", "type", "keys", "ids", "mean B", "memory", "ttl", "pop.", "weight", "writes", "deletes")
 	for _, f := range p.Families {
 		ttl := f.TTL.TTL.String()
 		if f.TTL.Tier != "" {
@@ -212,7 +214,7 @@ func printProfile(w io.Writer, p *profile.Profile, scenario, dir string) {
 		if f.Popularity.Exponent > 0 {
 			pop = fmt.Sprintf("zipf %.2f", f.Popularity.Exponent)
 		}
-		fmt.Fprintf(w, "%-24s %-34s %-6s %10.0f %9.1f %7.1f%% %-16s %-10s %6.1f%%\n", f.Name, f.Pattern, f.Type, f.Keys, f.Size.Mean, 100*f.MemShare, ttl, pop, 100*f.Weight)
+		fmt.Fprintf(w, "%-24s %-34s %-6s %10.0f %10.0f %9.1f %7.1f%% %-16s %-10s %6.1f%% %6.1f%% %6.1f%%\n", f.Name, f.Pattern, f.Type, f.Keys, f.Keyspace, f.Size.Mean, 100*f.MemShare, ttl, pop, 100*f.Weight, 100*f.WriteShare, 100*f.DeleteShare)
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/harness"
 )
 
@@ -20,8 +18,7 @@ import (
 // manager, flag-compatible in spirit with redis-benchmark (-c -n -d -r -t),
 // so `make bench` can run both against one Redis and compare them.
 func rawMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("raw", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("raw", stderr)
 	addr := fs.String("addr", "", "Redis address host:port (default: start a redis-server here)")
 	clients := fs.IntP("clients", "c", 50, "concurrent clients")
 	requests := fs.IntP("requests", "n", 100000, "requests per test")

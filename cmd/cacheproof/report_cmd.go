@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/report"
 	"github.com/cacheproof/cacheproof/result"
 )
@@ -39,8 +37,7 @@ func readReport(path string) (*result.Result, error) {
 // report can be rebuilt by a newer cacheproof or turned into CI artefacts on
 // a machine that never ran the load. It prints the console summary too.
 func reportMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("report", stderr)
 	html := fs.String("html", "", "write the HTML report to this file (default report.html in --out)")
 	var of outputFlags
 	of.register(fs, "one test case per target")

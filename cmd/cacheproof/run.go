@@ -129,9 +129,8 @@ func (c *runState) errf(format string, args ...any) {
 // parseFlags reads the flags and the positional scenario.
 func (c *runState) parseFlags(args []string) int {
 	f, stderr := &c.f, c.stderr
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs := newFlagSet("run", stderr)
 	c.fs = fs
-	fs.SetOutput(stderr)
 	f.commonFlags.register(fs, commonHelp{scenarioHelp: scenarioHelp{outInfix: "", quietKeeps: "verdict lines, the report folder"}, junitCases: "one test case per target"})
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.shard, "shard", "", "run the i-th of n disjoint slices of the population, as i/n (0-based)")
@@ -147,7 +146,7 @@ func (c *runState) parseFlags(args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof run [--scenario] FILE|NAME [flags]\n\nRuns a scenario and writes report.json and report.html.\n\nFlags:\n%s%s", fs.FlagUsages(), runExamples)
 	}
-	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof run --scenario scenarios/baseline.yaml", c.errf); code != next {
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof run --scenario scenarios/baseline.yaml", stderr); code != next {
 		return code
 	}
 	var err error

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/internal/redistext"
 	"github.com/cacheproof/cacheproof/internal/units"
 	"github.com/cacheproof/cacheproof/report"
@@ -56,10 +54,9 @@ type sizeFlags struct {
 // sizeMain is `cacheproof size`: flags and files here, the simulation in
 // package sizing.
 func sizeMain(args []string, stdout, stderr io.Writer) int {
-	errf := func(format string, a ...any) { fmt.Fprintf(stderr, "cacheproof size: "+format+"\n", a...) }
+	errf := errorf(stderr, "size")
 	var f sizeFlags
-	fs := pflag.NewFlagSet("size", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("size", stderr)
 	f.scenarioFlags.register(fs, scenarioHelp{outInfix: "size-", quietKeeps: "answer", redisServerFor: " for the scratch server"})
 	f.loadShapeFlags.register(fs)
 	fs.StringVar(&f.target, "target", "", "hit rate to size for, e.g. 95% or 0.95 (default: the scenario's hit_rate target, else 95%)")
@@ -76,7 +73,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof size [--scenario] FILE|NAME [flags]\n\nHow much memory, with which eviction policy and TTLs, gives the target hit rate.\n\nFlags:\n%s%s", fs.FlagUsages(), sizeExamples)
 	}
-	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof size -s baseline", errf); code != next {
+	if code := parseWithScenario(fs, args, &f.scenario, "cacheproof size -s baseline", stderr); code != next {
 		return code
 	}
 	o := sizing.Options{Points: f.points, Trace: sizing.TraceOptions{Rate: f.sampleRate},

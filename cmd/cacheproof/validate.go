@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spf13/pflag"
-
 	"github.com/cacheproof/cacheproof/scenarios"
 )
 
@@ -13,8 +11,7 @@ import (
 // decoding, then every semantic rule. Every file is checked, every problem
 // printed as file:line:col: message; exit 2 when any file has one.
 func validateMain(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("validate", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("validate", stderr)
 	quiet := fs.BoolP("quiet", "q", false, "print only problems")
 	var sets []string
 	fs.StringArrayVar(&sets, "set", nil, setHelp+"; checked against every file")

@@ -89,7 +89,7 @@ func Sample(o Options) *result.Result {
 		Shard:     o.Shard,
 		HDR:       map[string]string{},
 		Errors:    map[string]uint64{},
-		Cache: result.CacheReport{MissesByCause: map[string]uint64{}, ByTier: map[string]result.CacheCounts{},
+		Cache: result.CacheReport{CacheCounts: result.CacheCounts{MissesByCause: map[string]uint64{}}, ByTier: map[string]result.CacheCounts{},
 			ByFamily: map[string]result.CacheCounts{}},
 		Origin: map[string]result.OriginReport{},
 		Users:  result.UsersReport{Population: 1_000_000, Active: 10_000},
