@@ -52,8 +52,12 @@ type RawResult struct {
 	// how much of the latency above was the caller waiting for a thread
 	// after its reply arrived (docs/performance.md).
 	Sched *result.SchedLatency `json:"sched_latency,omitempty"`
-	// GOMAXPROCS is how many threads ran Go code at once during the test.
-	GOMAXPROCS int `json:"gomaxprocs"`
+	// GOMAXPROCS is how many threads ran Go code at once during the test,
+	// and GOMAXPROCSSource where that came from: "tool" when raw mode left
+	// a local Redis a CPU of its own (selfmeasure.LeaveCPUForRedis), "env"
+	// or "default".
+	GOMAXPROCS       int    `json:"gomaxprocs"`
+	GOMAXPROCSSource string `json:"gomaxprocs_source"`
 }
 
 // RawTarget says where raw mode's load goes and through what pool.
@@ -95,7 +99,13 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 		return nil, err
 	}
 	defer func() { _ = mgr.Shutdown(context.Background()) }()
-	return RunRaw(ctx, mgr, o)
+	restore, _, source := selfmeasure.LeaveCPUForRedis(selfmeasure.LoopbackOnly([]topology.Node{{Addr: addr}}))
+	defer restore()
+	res, err := RunRaw(ctx, mgr, o)
+	for i := range res {
+		res[i].GOMAXPROCSSource = source
+	}
+	return res, err
 }
 
 // rawManager is the production profile pointed at one address, with only

@@ -110,7 +110,7 @@ for t in ("set", "get"):
         print(f"{t:4} {name:{W}} {x['ops_per_sec']:9.0f} {x['latency_ms']['p50']:8.3f} {x['latency_ms']['p99']:8.3f} {x['latency_ms']['p999']:9.3f} {x['cpu_per_op_us']:10.2f}")
     print(f"     ops/s   raw / redis-benchmark {cp[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  auto-pipeline / redis-benchmark {cpa[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {cpa[t]['ops_per_sec']/rp['rps']:.2f}")
     sl = cp[t].get("sched_latency") or {}
-    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {cp[t].get('gomaxprocs')})")
+    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {cp[t].get('gomaxprocs')}, {cp[t].get('gomaxprocs_source')})")
     print(f"     tail    raw / redis-benchmark p99 {cp[t]['latency_ms']['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {cp[t]['latency_ms']['p999']/r['p999']:.2f} (goal <= 2)")
     print(f"     cpu/op  raw / redis-benchmark {cp[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5)")
 print()

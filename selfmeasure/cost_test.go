@@ -1,6 +1,7 @@
 package selfmeasure
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -103,5 +104,29 @@ func TestLoopbackOnly(t *testing.T) {
 	}
 	if LoopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("10.1.2.3:6379")}) || LoopbackOnly(nil) {
 		t.Error("a remote or empty node list seen as local")
+	}
+}
+
+func TestLeaveCPUForRedis(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: nothing to leave")
+	}
+	restore, procs, source := LeaveCPUForRedis(true)
+	if procs != 1 || runtime.GOMAXPROCS(0) != 1 || source != "tool" {
+		t.Errorf("local Redis: GOMAXPROCS %d (reported %d, %s), want 1 set by the tool", runtime.GOMAXPROCS(0), procs, source)
+	}
+	restore()
+	if runtime.GOMAXPROCS(0) != 2 {
+		t.Errorf("after restore GOMAXPROCS %d, want 2", runtime.GOMAXPROCS(0))
+	}
+	if _, procs, source := LeaveCPUForRedis(false); procs != 2 || source != "default" {
+		t.Errorf("remote Redis: %d %s, want Go's 2, default", procs, source)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	if _, procs, source := LeaveCPUForRedis(true); procs != 2 || source != "env" {
+		t.Errorf("GOMAXPROCS in the environment: %d %s, want it kept", procs, source)
 	}
 }

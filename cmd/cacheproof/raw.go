@@ -79,8 +79,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, string(b))
 			continue
 		}
-		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v, GOMAXPROCS %d)\n",
-			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe, r.GOMAXPROCS)
+		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v, GOMAXPROCS %d (%s))\n",
+			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe, r.GOMAXPROCS, r.GOMAXPROCSSource)
 		if s := r.Sched; s != nil {
 			fmt.Fprintf(stdout, "     the tool's own scheduling delay: p50 %.3fms  p99 %.3fms  p99.9 %.3fms  (%.2f%% of %d waits over 1 ms)\n",
 				s.P50Ms, s.P99Ms, s.P999Ms, 100*s.Over1msFraction, s.Count)
