@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The tool's memory over a long run: runs a scenario (default the seed's
 # baseline) for DURATION of recorded load, samples the process's VmRSS and
-# its live Go heap (runtime/metrics through the live endpoint's
-# /debug/pprof/heap) every INTERVAL, and prints the RSS slope per hour
+# (with HEAPDIR) its live Go heap every INTERVAL, and prints the RSS slope per hour
 # fitted over the recorded load (least squares, warm-up and prefill
 # excluded) with the samples. A flat tool has a slope near zero; issue 28's
 # bar is a 24-hour soak at 10k users under 150 MB.
 #
-# With HEAPDIR set, a heap profile is kept at each sample: compare two with
+# With HEAPDIR set, the run serves its live endpoint (--metrics-addr) and a
+# heap profile is taken and kept at each sample (forcing a collection each
+# time, which moves the RSS it measures); compare two with
 #   go tool pprof -sample_index=inuse_space -top -base HEAPDIR/heap-1.pb.gz HEAPDIR/heap-N.pb.gz
 #
 # Usage: scripts/rss-slope.sh [DURATION] [INTERVAL] [SCENARIO] [extra run flags...]
@@ -19,7 +20,9 @@ BIN=${BIN:-bin/cacheproof}
 [ -x "$BIN" ] || go build -o "$BIN" ./cmd/cacheproof
 out=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" run -s "$S" --duration "$D" --out "$out/report" --metrics-addr "127.0.0.1:$port" "$@" >"$out/run.log" 2>&1 &
+live=()
+[ -n "${HEAPDIR:-}" ] && live=(--metrics-addr "127.0.0.1:$port")
+"$BIN" run -s "$S" --duration "$D" --out "$out/report" "${live[@]}" "$@" >"$out/run.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$out"' EXIT
 start=$(date +%s.%N)
@@ -31,9 +34,9 @@ while kill -0 "$pid" 2>/dev/null; do
 	[ -n "$rss" ] || break
 	n=$((n + 1))
 	heap=NaN
-	if curl -fsS -o "$out/heap.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap?gc=1" 2>/dev/null; then
+	if [ -n "${HEAPDIR:-}" ] && curl -fsS -o "$out/heap.pb.gz" "http://127.0.0.1:$port/debug/pprof/heap?gc=1" 2>/dev/null; then
 		heap=$(go tool pprof -sample_index=inuse_space -top "$out/heap.pb.gz" 2>/dev/null | awk '/^Showing nodes accounting/ {v=$(NF-1); print v; exit}')
-		[ -n "${HEAPDIR:-}" ] && mkdir -p "$HEAPDIR" && cp "$out/heap.pb.gz" "$HEAPDIR/heap-$n.pb.gz"
+		mkdir -p "$HEAPDIR" && cp "$out/heap.pb.gz" "$HEAPDIR/heap-$n.pb.gz"
 	fi
 	echo "$(python3 -c "print(round($(date +%s.%N)-$start,1))") $rss $heap" >>"$out/samples"
 done
