@@ -52,6 +52,8 @@ bench: ensure-redis build
 	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/ ./engine/ ./selfmeasure/
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
+	BIN=$(BIN) scripts/scenario-cost.sh 20000 60s
+	BIN=$(BIN) scripts/rss-slope.sh 10m 15 baseline
 	BIN=$(BIN) scripts/size-validate.sh baseline 64 128 256
 	BIN=$(BIN) scripts/size-corpus.py --runs 3 sizing/testdata/corpus
 	BIN=$(BIN) OUT=results/compare-noise-$$(date -u +%Y%m%dT%H%M%SZ) scripts/compare-noise.sh 8 4

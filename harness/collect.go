@@ -22,6 +22,9 @@ func (r *run) collect() {
 	res.DurationS = roundS(r.end.Sub(r.d.Start()).Seconds())
 	res.Interrupted = r.interrupted
 	res.Timeline = r.smp.rows
+	if note := r.smp.cmp.compactNote(); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	c, h := r.d.Recorder().Totals()
 	r.collectLatency(h)
 	r.collectCache(c)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,16 @@ type RawResult struct {
 	// operation, comparable across tools whatever the machine's speed.
 	CPUS       float64 `json:"cpu_s"`
 	CPUPerOpUs float64 `json:"cpu_per_op_us"`
+	// Sched is the tool's own goroutine scheduling delay during the test:
+	// how much of the latency above was the caller waiting for a thread
+	// after its reply arrived (docs/performance.md).
+	Sched *result.SchedLatency `json:"sched_latency,omitempty"`
+	// GOMAXPROCS is how many threads ran Go code at once during the test,
+	// and GOMAXPROCSSource where that came from: "tool" when raw mode left
+	// a local Redis a CPU of its own (selfmeasure.LeaveCPUForRedis), "env"
+	// or "default".
+	GOMAXPROCS       int    `json:"gomaxprocs"`
+	GOMAXPROCSSource string `json:"gomaxprocs_source"`
 }
 
 // RawTarget says where raw mode's load goes and through what pool.
@@ -88,7 +99,13 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 		return nil, err
 	}
 	defer func() { _ = mgr.Shutdown(context.Background()) }()
-	return RunRaw(ctx, mgr, o)
+	restore, _, source := selfmeasure.LeaveCPUForRedis(selfmeasure.LoopbackOnly([]topology.Node{{Addr: addr}}))
+	defer restore()
+	res, err := RunRaw(ctx, mgr, o)
+	for i := range res {
+		res[i].GOMAXPROCSSource = source
+	}
+	return res, err
 }
 
 // rawManager is the production profile pointed at one address, with only
@@ -147,6 +164,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	}
 	var wg sync.WaitGroup
 	cpu0 := selfmeasure.CPUTime()
+	sched := selfmeasure.SchedWindow()
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
@@ -184,6 +202,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := selfmeasure.CPUTime() - cpu0
+	schedLat := sched()
 	all := result.NewHistogram()
 	for _, h := range hists {
 		all.Merge(h)
@@ -192,6 +211,7 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
 		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
+		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0),
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)

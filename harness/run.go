@@ -351,7 +351,7 @@ func (r *run) buildWorkload() error {
 		DropAfter: s.Driver.DropAfter.D(), OpTimeout: s.Driver.OpTimeout.D(), MaxInflight: maxInflight,
 		Activity: r.activity, RunCtx: runCtx,
 	})
-	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep, origin: model.Origin()}
+	r.smp = &sampler{d: r.d, mgr: r.mgr, info: r.dep, origin: model.Origin(), sweep: func(now time.Time) { r.ledger.Sweep(now) }}
 	for _, f := range model.Families() {
 		r.smp.families = append(r.smp.families, f.Name)
 	}

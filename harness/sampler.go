@@ -225,6 +225,11 @@ type sampler struct {
 	// lastOrigin is its total at the last row.
 	origin     interface{ Calls() uint64 }
 	lastOrigin uint64
+	// cmp folds old rows of a long run (compact.go).
+	cmp compactor
+	// sweep bounds the miss ledger (workload.Ledger.Sweep), called at the
+	// compaction's pace: once a minute.
+	sweep func(now time.Time)
 }
 
 func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow, engine.Interval) {
@@ -293,6 +298,12 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 	s.rows = append(s.rows, row)
 	s.dials = append(s.dials, st.Dials)
 	s.conns = append(s.conns, s.server.connsReceived)
+	if s.cmp.noteRow(&row) {
+		s.compact()
+		if s.sweep != nil {
+			s.sweep(now)
+		}
+	}
 	return row, iv
 }
 

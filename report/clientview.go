@@ -30,6 +30,9 @@ func clientLine(c result.ClientReport) string {
 		settingText(c.GOGC, c.GOGCSource), settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource), settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)}
 	parts = append(parts, "CPU "+cpuText(c))
 	parts = append(parts, "GC "+gcText(c))
+	if c.Sched != nil {
+		parts = append(parts, "scheduling delay "+schedText(c.Sched))
+	}
 	parts = append(parts, "peak RSS "+formatBytes(c.PeakRSSBytes))
 	return strings.Join(parts, "; ")
 }
@@ -116,11 +119,21 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"GOMAXPROCS", fmt.Sprintf("%s of %d CPUs", settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)},
 		{"CPU (this process, Redis excluded)", cpuText(c)},
 		{"GC", gcText(c)},
+		{"scheduling delay (runnable to running)", schedText(c.Sched)},
 		{"peak RSS", formatBytes(c.PeakRSSBytes)},
 		{"measured over", formatSeconds(c.WindowS) + " of recorded load"},
 		{"host load (1 min)", fmt.Sprintf("%.2f on %d CPUs", c.HostLoad1m, c.NumCPU)},
 		{"host timer (probe)", hostTimerText(c)},
 	}
+}
+
+// schedText is the tool's own goroutine scheduling delay: "p50 0.01ms, p99
+// 0.42ms, p99.9 1.9ms, 0.3% over 1 ms".
+func schedText(s *result.SchedLatency) string {
+	if s == nil {
+		return "not measured"
+	}
+	return fmt.Sprintf("p50 %s, p99 %s, p99.9 %s, %s%% over 1 ms", formatMs(s.P50Ms), formatMs(s.P99Ms), formatMs(s.P999Ms), formatNum(round(100*s.Over1msFraction, 2)))
 }
 
 // hostTimerText is the host timer probe's line: how often this machine woke

@@ -35,6 +35,13 @@ type ClientReport struct {
 	// how many collections completed in the window.
 	GCPauseP99Ms float64 `json:"gc_pause_p99_ms"`
 	GCCycles     uint64  `json:"gc_cycles"`
+	// Sched is the tool's own scheduling delay over the window: how long
+	// its goroutines waited runnable before a thread ran them
+	// (runtime/metrics /sched/latencies:seconds). Every latency the tool
+	// records includes at least one such wait (the caller woken by its
+	// reply), so a service-time p99 near Sched's p99 is the tool's, not
+	// Redis's. Absent when the window is empty.
+	Sched *SchedLatency `json:"sched_latency,omitempty"`
 	// GCCPUFraction is the collector's share of the CPU available to Go
 	// (GOMAXPROCS x wall time), as the runtime estimates it: assists, mark
 	// workers and pauses. The runtime updates these estimates once per GC
@@ -85,24 +92,37 @@ type ClientReport struct {
 // timer probe, its bottleneck verdict). Late is how many of its commands
 // started late, LateFraction their share of its commands.
 type ShardClient struct {
-	Shard           string     `json:"shard"`
-	Requests        uint64     `json:"requests"`
-	Commands        uint64     `json:"commands"`
-	Late            uint64     `json:"late"`
-	LateFraction    float64    `json:"late_fraction"`
-	Dropped         uint64     `json:"dropped"`
-	GOMAXPROCS      int        `json:"gomaxprocs"`
-	NumCPU          int        `json:"num_cpu"`
-	WindowS         float64    `json:"window_s"`
-	CPUSeconds      float64    `json:"cpu_seconds"`
-	CPUPerRequestUs float64    `json:"cpu_us_per_request"`
-	CPUVsRedis      float64    `json:"cpu_vs_redis"`
-	GCPauseP99Ms    float64    `json:"gc_pause_p99_ms"`
-	PeakRSSBytes    int64      `json:"peak_rss_bytes"`
-	HostLoad1m      float64    `json:"host_load_1m,omitempty"`
-	HostTimer       *HostTimer `json:"host_timer,omitempty"`
-	HostTimerNote   string     `json:"host_timer_note,omitempty"`
-	Bottleneck      string     `json:"bottleneck,omitempty"`
+	Shard           string        `json:"shard"`
+	Requests        uint64        `json:"requests"`
+	Commands        uint64        `json:"commands"`
+	Late            uint64        `json:"late"`
+	LateFraction    float64       `json:"late_fraction"`
+	Dropped         uint64        `json:"dropped"`
+	GOMAXPROCS      int           `json:"gomaxprocs"`
+	NumCPU          int           `json:"num_cpu"`
+	WindowS         float64       `json:"window_s"`
+	CPUSeconds      float64       `json:"cpu_seconds"`
+	CPUPerRequestUs float64       `json:"cpu_us_per_request"`
+	CPUVsRedis      float64       `json:"cpu_vs_redis"`
+	GCPauseP99Ms    float64       `json:"gc_pause_p99_ms"`
+	Sched           *SchedLatency `json:"sched_latency,omitempty"`
+	PeakRSSBytes    int64         `json:"peak_rss_bytes"`
+	HostLoad1m      float64       `json:"host_load_1m,omitempty"`
+	HostTimer       *HostTimer    `json:"host_timer,omitempty"`
+	HostTimerNote   string        `json:"host_timer_note,omitempty"`
+	Bottleneck      string        `json:"bottleneck,omitempty"`
+}
+
+// SchedLatency is the distribution of the tool's goroutine scheduling
+// latencies in a window, in milliseconds (upper edges of the runtime's
+// buckets, a few percent wide). Over1msFraction is the share of waits of
+// 1 ms or more.
+type SchedLatency struct {
+	Count           uint64  `json:"count"`
+	P50Ms           float64 `json:"p50_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	P999Ms          float64 `json:"p999_ms"`
+	Over1msFraction float64 `json:"over_1ms_fraction"`
 }
 
 // ServerLatency is Redis's own per-command latency (INFO latencystats), in

@@ -146,6 +146,45 @@ func TestJudgeNoiseExplainsLatencyMiss(t *testing.T) {
 	}
 }
 
+func TestJudgeSchedulingExplainsLatencyMiss(t *testing.T) {
+	// p99 over the bound, the host probe quiet (so the machine's noise
+	// does not explain it), but the tool's own goroutines waited for a
+	// thread about as long as the miss: inconclusive, naming the delay.
+	r := synthRun(t, 60, 2000, 0.97, lognormal(2500, 0.5), 4)
+	r.Latency.Service = Summary{Count: 120000, P50: 0.3, P90: 0.6, P99: 5.5, P999: 8, Max: 12}
+	r.Server.LatencyStats = map[string]ServerLatency{"get": {Calls: 1, P99: 0.03, P999: 0.05}}
+	r.Client.HostTimer = &HostTimer{Wakes: 12000, Late: 2, LateFraction: 0.0002, MaxMs: 1.2}
+	tg := target(t, "latency_p99", "< 5ms")
+	observed := Judge([]*Result{r}, tg).Observed
+	if observed < 5 {
+		t.Fatalf("synthetic p99 %.2f ms should miss 5 ms", observed)
+	}
+	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
+		t.Fatalf("no scheduling figure: %s, want fail", got.Verdict)
+	}
+	r.Client.Sched = &SchedLatency{Count: 500000, P50Ms: 0.02, P99Ms: observed - 4.5, P999Ms: observed, Over1msFraction: 0.02}
+	got := Judge([]*Result{r}, tg)
+	if got.Verdict != VerdictInconclusive || !strings.Contains(got.Evidence, "scheduling delay") {
+		t.Fatalf("miss within the tool's scheduling delay: %+v, want inconclusive with the evidence", got)
+	}
+	// A scheduling delay too small to cover the miss does not explain it.
+	r.Client.Sched.P99Ms = observed - 5.5
+	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
+		t.Errorf("scheduling delay short of the miss: %s, want fail", got.Verdict)
+	}
+	// Nor does it when Redis's own latency broke the bound.
+	r.Client.Sched.P99Ms = observed - 4.5
+	r.Server.LatencyStats = map[string]ServerLatency{"get": {Calls: 1, P99: 6, P999: 9}}
+	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
+		t.Errorf("Redis's own p99 over the bound: %s, want fail", got.Verdict)
+	}
+	// Nor without Redis's latencystats: nothing shows the cache held.
+	r.Server.LatencyStats = nil
+	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
+		t.Errorf("no latencystats: %s, want fail", got.Verdict)
+	}
+}
+
 func TestJudgeRepeatedRuns(t *testing.T) {
 	a := synthRun(t, 30, 1000, 0.96, lognormal(400, 0.8), 5)
 	b := synthRun(t, 30, 1000, 0.96, lognormal(420, 0.8), 6)

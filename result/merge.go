@@ -266,6 +266,7 @@ func (d *TimelineRow) Merge(row TimelineRow) {
 	d.ServerNetOutBytes = max(d.ServerNetOutBytes, row.ServerNetOutBytes) // one Redis: the same counter
 	d.OriginCalls += row.OriginCalls                                      // each shard's own origin
 	d.InfoT = math.Max(d.InfoT, row.InfoT)
+	d.SpanS = math.Max(d.SpanS, row.SpanS)
 	d.PoolTotal += row.PoolTotal
 	d.PoolIdle += row.PoolIdle
 	d.PoolTimeouts += row.PoolTimeouts
@@ -399,7 +400,7 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		}
 		sc := ShardClient{Shard: name, Requests: r.Users.Requests, Commands: r.Users.Commands, Late: r.Users.Late,
 			Dropped: r.Users.Dropped, GOMAXPROCS: o.GOMAXPROCS, NumCPU: o.NumCPU, WindowS: o.WindowS, CPUSeconds: o.CPUSeconds,
-			CPUPerRequestUs: o.CPUPerRequestUs, CPUVsRedis: o.CPUVsRedis, GCPauseP99Ms: o.GCPauseP99Ms, PeakRSSBytes: o.PeakRSSBytes,
+			CPUPerRequestUs: o.CPUPerRequestUs, CPUVsRedis: o.CPUVsRedis, GCPauseP99Ms: o.GCPauseP99Ms, Sched: o.Sched, PeakRSSBytes: o.PeakRSSBytes,
 			HostLoad1m: o.HostLoad1m, HostTimer: o.HostTimer, HostTimerNote: o.HostTimerNote, Bottleneck: o.Bottleneck}
 		if r.Users.Commands > 0 {
 			sc.LateFraction = float64(r.Users.Late) / float64(r.Users.Commands)
@@ -414,6 +415,7 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		c.WindowS = math.Max(c.WindowS, o.WindowS)
 		c.GCPauseP99Ms = math.Max(c.GCPauseP99Ms, o.GCPauseP99Ms)
 		c.GCCycles += o.GCCycles
+		c.Sched = worseSched(c.Sched, o.Sched)
 		c.GCCPUFraction = math.Max(c.GCCPUFraction, o.GCCPUFraction)
 		c.CPUSeconds += o.CPUSeconds
 		c.HostLoad1m = math.Max(c.HostLoad1m, o.HostLoad1m)
@@ -437,6 +439,16 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		c.CPUVsRedis = c.CPUSeconds / m.Server.CPUSeconds
 	}
 	return c
+}
+
+// worseSched is the shard whose scheduling delay was worse at p99: the
+// runtime's histograms are not kept, so shards cannot be pooled, and the
+// merged verdict must see the worst machine's tool.
+func worseSched(a, b *SchedLatency) *SchedLatency {
+	if a == nil || (b != nil && b.P99Ms > a.P99Ms) {
+		return b
+	}
+	return a
 }
 
 // poolHostTimers adds probe b's wake-ups to a's: the share of late

@@ -426,6 +426,11 @@ type TimelineRow struct {
 	// 1.5.
 	OriginCalls       uint64 `json:"origin_calls,omitempty"`
 	ServerNetOutBytes uint64 `json:"server_net_out_bytes,omitempty"`
+	// SpanS is how many seconds the row covers when it is more than one:
+	// a long run's rows older than an hour, outside fault windows, are
+	// folded into rows of several seconds (CompactRows) so the tool's
+	// memory and the report stay bounded. Absent (0) for a one-second row.
+	SpanS float64 `json:"span_s,omitempty"`
 }
 
 // FaultReport is one injected fault and what it did. Times are seconds since

@@ -20,4 +20,10 @@ const (
 	// LateTailShare: late starts moved the tail when the p99 from intended
 	// start exceeds the p99 from the send by more than this share of it.
 	LateTailShare = 0.2
+	// SchedTailShare: the tool's own goroutine scheduling delay at p99
+	// (client.sched_latency) of at least this share of the run's p99, and
+	// at least SchedFloorMs, means the tool's waiting for a thread is a
+	// large part of the tail it reports.
+	SchedTailShare = 0.5
+	SchedFloorMs   = 1.0
 )

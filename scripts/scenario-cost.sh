@@ -8,6 +8,11 @@
 # commands. Ratios measured side by side, never a timed assertion: the two
 # processes share this machine's cores.
 #
+# The yardstick, in the same script: redis-benchmark (50 clients, GET and
+# SET) against its own redis-server, its client CPU over Redis's: the best
+# unpipelined client measured on this machine, which the tool's ratio is
+# held against (issue 28: at most the same).
+#
 # Usage: scripts/scenario-cost.sh [USERS] [DURATION] [extra `cacheproof run` flags]
 # Environment: BIN (default bin/cacheproof), GOGC/GOMEMLIMIT/GOMAXPROCS as
 # for any Go program (the report's client section says what was in effect);
@@ -22,6 +27,23 @@ BIN=${BIN:-bin/cacheproof}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 set +e
+yard=none
+if command -v redis-benchmark >/dev/null; then
+  rdir=$(mktemp -d)
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$rdir" --daemonize no >"$rdir/log" 2>&1 &
+  rpid=$!
+  for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  rcpu() { python3 -c "import os; f=open('/proc/$rpid/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
+  TIMEFORMAT='%U %S'
+  a=$(rcpu)
+  { time redis-benchmark -p "$rport" -t set,get -c 50 -n 200000 -d 100 -r 100000 -q >/dev/null 2>&1 ; } 2>"$rdir/time"
+  b=$(rcpu)
+  read -r u s <"$rdir/time"
+  yard=$(python3 -c "print(round(($u+$s)/max($b-$a,1e-9),2))")
+  kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true
+  rm -rf "$rdir"
+fi
 "$BIN" run -s baseline --users "$USERS" --warmup 10s --duration "$DURATION" --out "$out" --progress none -q "$@" >"$out/run.log" 2>&1
 rc=$?
 set -e
@@ -29,17 +51,21 @@ if [ ! -f "$out/report.json" ]; then
   cat "$out/run.log" >&2
   exit "$rc"
 fi
-python3 - "$out/report.json" "$USERS" <<'PY'
+python3 - "$out/report.json" "$USERS" "$yard" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+yard = sys.argv[3]
 c, s, u = r["client"], r["server"], r["users"]
 started = max(u["commands"], 1)
 print(f"baseline at {sys.argv[2]} users, {c['window_s']:.0f} s recorded, {u['ops_per_sec']:,.0f} ops/s, GOGC {c['gogc']} ({c['gogc_source']}), GOMAXPROCS {c['gomaxprocs']}")
 w = max(c['window_s'], 1e-9)
 print(f"  tool CPU per Redis command   {c['cpu_us_per_redis_command']:8.1f} µs   ({c['cpu_seconds']:.2f} s CPU, {c['cpu_seconds'] / w:.2f} cores)")
 print(f"  redis CPU per command        {s['cpu_us_per_command']:8.1f} µs   ({s['cpu_seconds']:.2f} s CPU, {s['commands']:,} commands, {s['commands'] / w:,.0f}/s)")
-print(f"  ratio tool / redis           {c['cpu_vs_redis']:8.2f}")
+print(f"  ratio tool / redis           {c['cpu_vs_redis']:8.2f}   (redis-benchmark's client / redis in this script: {yard}; goal: at most that)")
 print(f"  tool peak RSS                {c['peak_rss_bytes'] / 2**20:8.1f} MiB")
+sl = c.get("sched_latency")
+if sl:
+    print(f"  scheduling delay (tool)      p50 {sl['p50_ms']} ms, p99 {sl['p99_ms']} ms, p99.9 {sl['p999_ms']} ms, {100 * sl['over_1ms_fraction']:.2f}% over 1 ms")
 print(f"  GC                           {c['gc_cycles']} cycles, pause p99 {c['gc_pause_p99_ms']} ms, {100 * c['gc_cpu_fraction']:.2f}% of CPU")
 print(f"  late                         {100 * u['late'] / started:8.2f} %   ({u['late']:,} of {started:,}; {u.get('late_waiting_for_slot', 0):,} waited for a slot; host load {c.get('host_load_1m', 0):.2f})")
 h = c.get("host_timer")

@@ -25,6 +25,7 @@ import (
 // integrated over wall time for the total.
 const (
 	metricGCPauses  = "/sched/pauses/total/gc:seconds"
+	metricSchedLat  = "/sched/latencies:seconds"
 	metricGCCPU     = "/cpu/classes/gc/total:cpu-seconds"
 	metricTotalCPU  = "/cpu/classes/total:cpu-seconds"
 	metricGCCycles  = "/gc/cycles/total:gc-cycles"
@@ -36,9 +37,12 @@ const (
 
 // clientSnapshot is the tool's own cumulative counters at one moment.
 type clientSnapshot struct {
-	at       time.Time
-	cpu      time.Duration // getrusage(RUSAGE_SELF): user+system, children excluded
-	pauses   *metrics.Float64Histogram
+	at     time.Time
+	cpu    time.Duration // getrusage(RUSAGE_SELF): user+system, children excluded
+	pauses *metrics.Float64Histogram
+	// sched is how long goroutines waited runnable before they ran: the
+	// tool's own scheduling delay, added to every latency it records.
+	sched    *metrics.Float64Histogram
 	gcCPU    float64
 	totalCPU float64
 	cycles   uint64
@@ -49,11 +53,14 @@ type clientSnapshot struct {
 }
 
 func takeClientSnapshot() clientSnapshot {
-	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}}
+	s := []metrics.Sample{{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU}, {Name: metricGCCycles}, {Name: metricSchedLat}}
 	metrics.Read(s)
 	snap := clientSnapshot{at: time.Now(), cpu: CPUTime()}
 	if s[0].Value.Kind() == metrics.KindFloat64Histogram {
 		snap.pauses = s[0].Value.Float64Histogram()
+	}
+	if s[4].Value.Kind() == metrics.KindFloat64Histogram {
+		snap.sched = s[4].Value.Float64Histogram()
 	}
 	if s[1].Value.Kind() == metrics.KindFloat64 {
 		snap.gcCPU = s[1].Value.Float64()
@@ -174,6 +181,9 @@ func (c *Collector) Report(requests uint64) result.ClientReport {
 		if p, ok := histQuantile(counts, b.pauses.Buckets, 0.99); ok {
 			cr.GCPauseP99Ms = math.Round(p*1e3*1e4) / 1e4
 		}
+	}
+	if a.sched != nil && b.sched != nil {
+		cr.Sched = schedReport(histDelta(a.sched, b.sched), b.sched.Buckets)
 	}
 	if total := b.totalCPU - a.totalCPU; total > 0 {
 		cr.GCCPUFraction = math.Round((b.gcCPU-a.gcCPU)/total*1e5) / 1e5
@@ -299,6 +309,33 @@ func histQuantile(counts []uint64, buckets []float64, q float64) (v float64, ok 
 	return 0, false
 }
 
+// schedReport summarises the window's goroutine scheduling latencies (the
+// time from runnable to running, every goroutine of the tool; the runtime
+// times one transition in eight, so Count is that sample): a command's
+// reply reaches its caller only after the netpoller makes the caller
+// runnable and a P runs it, so this delay sits inside every service time
+// and every latency the tool records. nil when nothing was scheduled.
+func schedReport(counts []uint64, buckets []float64) *result.SchedLatency {
+	var total, over uint64
+	for i, n := range counts {
+		total += n
+		if buckets[i] >= 1e-3 {
+			over += n
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	ms := func(q float64) float64 {
+		v, _ := histQuantile(counts, buckets, q)
+		return math.Round(v*1e3*1e4) / 1e4
+	}
+	return &result.SchedLatency{
+		Count: total, P50Ms: ms(0.5), P99Ms: ms(0.99), P999Ms: ms(0.999),
+		Over1msFraction: math.Round(float64(over)/float64(total)*1e6) / 1e6,
+	}
+}
+
 // peakRSS is the process's peak resident set since it started (getrusage
 // ru_maxrss, KiB on Linux): the memory the tool needed at its worst,
 // prefill included; children (a redis-server it started) are excluded.
@@ -400,6 +437,9 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 			why = append(why, fmt.Sprintf("%.1f%% of commands started over 1 ms late with in-flight slots free (the tool could not keep its schedule)", 100*share))
 		}
 	}
+	if s := c.Sched; s != nil && lat.Overall.P99 > 0 && s.P99Ms >= result.SchedFloorMs && s.P99Ms >= result.SchedTailShare*lat.Overall.P99 {
+		why = append(why, fmt.Sprintf("the tool's own goroutines waited %.2f ms (p99) for a thread to run them, against a p99 latency of %.2f ms: that much of the tail is the tool's scheduling, not Redis", s.P99Ms, lat.Overall.P99))
+	}
 	if c.WindowS > 0 {
 		cores := c.CPUSeconds / c.WindowS
 		limit := float64(min(c.GOMAXPROCS, c.NumCPU))
@@ -455,3 +495,49 @@ func roundS(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 
 // roundUs rounds seconds to the microsecond.
 func roundUs(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+// SchedWindow opens a window on the tool's goroutine scheduling delay
+// (runtime/metrics /sched/latencies:seconds); the returned function closes
+// it and summarises the waits in between (nil when none). Raw mode reads
+// it per test, beside its latencies.
+func SchedWindow() func() *result.SchedLatency {
+	read := func() *metrics.Float64Histogram {
+		s := []metrics.Sample{{Name: metricSchedLat}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+			return nil
+		}
+		return s[0].Value.Float64Histogram()
+	}
+	a := read()
+	return func() *result.SchedLatency {
+		b := read()
+		if a == nil || b == nil {
+			return nil
+		}
+		return schedReport(histDelta(a, b), b.Buckets)
+	}
+}
+
+// LeaveCPUForRedis is raw mode's GOMAXPROCS: with Redis on this machine
+// and no GOMAXPROCS in the environment, the closed loop runs Go code on one
+// CPU fewer than the machine has, so Redis keeps a CPU of its own. Measured
+// on the 2-core machine (docs/performance.md, issue 28): at Go's default
+// the tool's two threads kept redis-server waiting on the run queue for
+// 1.5-2.1 s of a 4 s test (against redis-benchmark's 0.05-0.08 s) and raw
+// mode's p99 was 5.2-5.4 ms; at one thread Redis waited 0.07 s, the p99
+// fell to 1.8-1.9 ms and the throughput stayed the same (the tool is
+// CPU-bound on one core either way). The returned function restores the
+// setting; source says where the value in effect came from ("env",
+// "default", or "tool" when this changed it).
+func LeaveCPUForRedis(local bool) (restore func(), procs int, source string) {
+	cur := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") != "" {
+		return func() {}, cur, "env"
+	}
+	if !local || runtime.NumCPU() < 2 || cur < 2 {
+		return func() {}, cur, "default"
+	}
+	runtime.GOMAXPROCS(cur - 1)
+	return func() { runtime.GOMAXPROCS(cur) }, cur - 1, "tool"
+}

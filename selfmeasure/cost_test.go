@@ -1,6 +1,7 @@
 package selfmeasure
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -68,6 +69,9 @@ func TestBottleneckVerdict(t *testing.T) {
 		{"late as the host's own timer", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 200), 10, true, "as late (2.00% over 1 ms, worst 4.0 ms, while the tool and Redis used 0.20 of its 2 CPUs): threads here waited for a CPU"},
 		{"later than the host's timer", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 20), 10, true, "(the tool could not keep its schedule)"},
 		{"host timer never late", result.UsersReport{Commands: 10_000, Late: 300}, result.PoolReport{}, lagged, withHost(idle, 10_000, 0), 10, true, "(the tool could not keep its schedule)"},
+		{"tool's goroutines waited for a thread", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, withSched(idle, 2.5), 10, true, "waited 2.50 ms (p99) for a thread"},
+		{"scheduling delay small beside the tail", result.UsersReport{Commands: 10_000}, result.PoolReport{}, lagged, withSched(idle, 1.2), 10, true, ""},
+		{"scheduling delay under a millisecond", result.UsersReport{Commands: 10_000}, result.PoolReport{}, result.LatencyReport{Overall: result.Summary{P99: 1}, Service: result.Summary{P99: 1}}, withSched(idle, 0.8), 10, true, ""},
 		{"host oversubscribed", result.UsersReport{Commands: 10_000}, result.PoolReport{}, level, result.ClientReport{CPUSeconds: 10, WindowS: 100, GOMAXPROCS: 2, NumCPU: 2, HostLoad1m: 3.4}, 10, true, "load average 3.40 on 2 CPUs"},
 	} {
 		lat := tc.lat
@@ -79,6 +83,12 @@ func TestBottleneckVerdict(t *testing.T) {
 			t.Errorf("%s: bottleneck %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// withSched is c with the tool's goroutine scheduling delay p99 at ms.
+func withSched(c result.ClientReport, ms float64) result.ClientReport {
+	c.Sched = &result.SchedLatency{Count: 1000, P50Ms: 0.01, P99Ms: ms, P999Ms: 2 * ms}
+	return c
 }
 
 // withHost is c with a host timer probe that saw late of wakes over 1 ms.
@@ -94,5 +104,29 @@ func TestLoopbackOnly(t *testing.T) {
 	}
 	if LoopbackOnly([]topology.Node{node("127.0.0.1:6379"), node("10.1.2.3:6379")}) || LoopbackOnly(nil) {
 		t.Error("a remote or empty node list seen as local")
+	}
+}
+
+func TestLeaveCPUForRedis(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: nothing to leave")
+	}
+	restore, procs, source := LeaveCPUForRedis(true)
+	if procs != 1 || runtime.GOMAXPROCS(0) != 1 || source != "tool" {
+		t.Errorf("local Redis: GOMAXPROCS %d (reported %d, %s), want 1 set by the tool", runtime.GOMAXPROCS(0), procs, source)
+	}
+	restore()
+	if runtime.GOMAXPROCS(0) != 2 {
+		t.Errorf("after restore GOMAXPROCS %d, want 2", runtime.GOMAXPROCS(0))
+	}
+	if _, procs, source := LeaveCPUForRedis(false); procs != 2 || source != "default" {
+		t.Errorf("remote Redis: %d %s, want Go's 2, default", procs, source)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	if _, procs, source := LeaveCPUForRedis(true); procs != 2 || source != "env" {
+		t.Errorf("GOMAXPROCS in the environment: %d %s, want it kept", procs, source)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/cespare/xxhash/v2"
 )
 
@@ -64,7 +65,24 @@ type Ledger struct {
 	wipes  atomic.Pointer[[]uint32]
 	wipeMu sync.Mutex
 	shards [ledgerShards]ledgerShard
+	// gone holds the keys swept out of the map after their TTL passed
+	// (Sweep): a later miss on one is expired, not cold. A Bloom filter of
+	// fixed size (sweptBits), so a day-long soak that touches every key of
+	// a million-user population keeps the ledger to the keys alive now
+	// plus 8 MiB; its false positives (a never-written key read as
+	// expired) stay under 0.2 % up to five million swept keys.
+	goneMu sync.RWMutex
+	gone   *bloom.BloomFilter
+	swept  atomic.Int64
 }
+
+// Sweep's bounds: a key whose TTL passed more than sweepAfter ago leaves
+// the map for the filter of sweptBits bits and sweptHashes hash functions.
+const (
+	sweepAfter  = time.Minute
+	sweptBits   = 1 << 26
+	sweptHashes = 7
+)
 
 type ledgerEntry struct{ written, expiry uint32 }
 
@@ -200,6 +218,9 @@ func (l *Ledger) Classify(key string, at time.Time) MissCause {
 	e, ok := s.m[h]
 	s.mu.Unlock()
 	atOff := at.UnixMilli() - l.base.Load()
+	if !ok && l.wasSwept(h) {
+		return MissExpired
+	}
 	if !ok || int64(e.written) >= atOff {
 		return MissCold
 	}
@@ -263,6 +284,71 @@ func (l *Ledger) Wiped(at time.Time) {
 	ws = append(ws, off)
 	slices.Sort(ws)
 	l.wipes.Store(&ws)
+}
+
+// Sweep moves the keys whose TTL passed more than a minute before now out
+// of the map into the filter of expired keys, and returns how many: the
+// ledger then holds what may still be alive, however long the run. The
+// harness calls it once a minute; a key written again after its sweep is
+// back in the map and classified from there.
+func (l *Ledger) Sweep(now time.Time) int {
+	base := l.base.Load()
+	if base == 0 {
+		return 0
+	}
+	cut := now.Add(-sweepAfter).UnixMilli() - base
+	if cut <= 0 {
+		return 0
+	}
+	var moved []uint64
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for h, e := range s.m {
+			if e.expiry != 0 && int64(e.expiry) < cut {
+				moved = append(moved, h)
+				delete(s.m, h)
+			}
+		}
+		s.mu.Unlock()
+	}
+	if len(moved) == 0 {
+		return 0
+	}
+	var b [8]byte
+	l.goneMu.Lock()
+	if l.gone == nil {
+		l.gone = bloom.New(sweptBits, sweptHashes)
+	}
+	for _, h := range moved {
+		l.gone.Add(hashBytes(&b, h))
+	}
+	l.goneMu.Unlock()
+	l.swept.Add(int64(len(moved)))
+	return len(moved)
+}
+
+// Swept is how many keys Sweep has moved out of the map so far.
+func (l *Ledger) Swept() int64 { return l.swept.Load() }
+
+// wasSwept reports whether key hash h was swept after its TTL passed (or,
+// rarely, collides with one that was).
+func (l *Ledger) wasSwept(h uint64) bool {
+	if l.swept.Load() == 0 {
+		return false
+	}
+	var b [8]byte
+	l.goneMu.RLock()
+	defer l.goneMu.RUnlock()
+	return l.gone.Test(hashBytes(&b, h))
+}
+
+// hashBytes is h's eight bytes, the filter's input.
+func hashBytes(b *[8]byte, h uint64) []byte {
+	for i := range b {
+		b[i] = byte(h >> (8 * i))
+	}
+	return b[:]
 }
 
 // Len is the number of keys the ledger holds.

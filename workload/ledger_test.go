@@ -240,3 +240,45 @@ func TestLedgerClassifiesHashFields(t *testing.T) {
 		t.Errorf("field of a key the harness deleted: %v, want cold", got)
 	}
 }
+
+// Sweep bounds the ledger to the keys that may still be alive: keys whose
+// TTL passed over a minute ago leave the map, and a miss on one is still
+// expired (not cold); a key never written stays cold but for the filter's
+// rare false positive.
+func TestLedgerSweepKeepsExpiredKeysExpired(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		l.Wrote("short:"+strconv.Itoa(i), t0, 10*time.Second)
+		l.Wrote("keep:"+strconv.Itoa(i), t0, 0)
+		l.Wrote("long:"+strconv.Itoa(i), t0, time.Hour)
+	}
+	if moved := l.Sweep(t0.Add(30 * time.Second)); moved != 0 {
+		t.Fatalf("swept %d keys whose TTL passed 20 s ago, want none before a minute", moved)
+	}
+	if moved := l.Sweep(t0.Add(2 * time.Minute)); moved != n || l.Len() != 2*n || l.Swept() != n {
+		t.Fatalf("swept %d (total %d), %d keys left; want %d swept and %d left", moved, l.Swept(), l.Len(), n, 2*n)
+	}
+	at := t0.Add(3 * time.Minute)
+	falseExpired := 0
+	for i := 0; i < n; i++ {
+		if c := l.Classify("short:"+strconv.Itoa(i), at); c != MissExpired {
+			t.Fatalf("swept key short:%d: %v, want expired", i, c)
+		}
+		if c := l.Classify("long:"+strconv.Itoa(i), at); c != MissEvicted {
+			t.Fatalf("live key long:%d: %v, want evicted", i, c)
+		}
+		if l.Classify("never:"+strconv.Itoa(i), at) != MissCold {
+			falseExpired++
+		}
+	}
+	if falseExpired > n/1000 {
+		t.Errorf("%d of %d never-written keys read as expired", falseExpired, n)
+	}
+	// Written again after its sweep: classified from the map.
+	l.Wrote("short:1", at, time.Hour)
+	if c := l.Classify("short:1", at.Add(time.Second)); c != MissEvicted {
+		t.Errorf("rewritten key: %v, want evicted", c)
+	}
+}

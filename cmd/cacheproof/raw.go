@@ -30,6 +30,8 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 	autoPipe := fs.Bool("auto-pipeline", false, "batch concurrent commands through go-redis auto-pipelining")
 	asJSON := fs.Bool("json", false, "print one JSON object per test")
 	redisServer := fs.String("redis-server", "", "redis-server binary when no --addr is given")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the tool itself to this file (go tool pprof)")
+	tracePath := fs.String("trace", "", "write a Go execution trace of the tool itself to this file (go tool trace): when each caller waited to run")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: cacheproof raw [flags]\n\nRaw mode: a closed-loop GET/SET load through the pooled cache manager, no think\ntime, no workload model; the client-side speed check behind `make bench`.\n\nFlags:\n%s\nExample:\n  cacheproof raw --addr 127.0.0.1:6379 -c 50 -n 200000 -d 100 -r 100000 -t set,get\n", fs.FlagUsages())
 	}
@@ -48,6 +50,20 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cacheproof raw: --ratio: expected SET:GET such as 1:10, got %q\n", *ratio)
 		return exitUsage
 	}
+	for _, rec := range []struct {
+		path  string
+		start func(string) (func(), error)
+	}{{*cpuProfile, startCPUProfile}, {*tracePath, startTrace}} {
+		if rec.path == "" {
+			continue
+		}
+		done, err := rec.start(rec.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "cacheproof raw: %v\n", err)
+			return exitUsage
+		}
+		defer done()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -63,8 +79,12 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, string(b))
 			continue
 		}
-		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v)\n",
-			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe)
+		fmt.Fprintf(stdout, "%-4s %9.0f ops/s  p50 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  cpu %.2fus/op  errors %d  (%d requests, %d clients, auto-pipeline %v, GOMAXPROCS %d (%s))\n",
+			strings.ToUpper(r.Test), r.OpsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.CPUPerOpUs, r.Errors, r.Requests, *clients, *autoPipe, r.GOMAXPROCS, r.GOMAXPROCSSource)
+		if s := r.Sched; s != nil {
+			fmt.Fprintf(stdout, "     the tool's own scheduling delay: p50 %.3fms  p99 %.3fms  p99.9 %.3fms  (%.2f%% of %d waits over 1 ms)\n",
+				s.P50Ms, s.P99Ms, s.P999Ms, 100*s.Over1msFraction, s.Count)
+		}
 	}
 	if err == nil {
 		return exitOK

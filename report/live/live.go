@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -95,8 +96,16 @@ func NewWithOptions(o Options) (*Server, error) {
 			http.NotFound(w, r)
 			return
 		}
-		fmt.Fprintln(w, "cacheproof live metrics: /metrics")
+		fmt.Fprintln(w, "cacheproof live metrics: /metrics; the tool's own Go profiles: /debug/pprof/")
 	})
+	// The tool's own profiles while it runs, as Prometheus serves its
+	// own: a heap profile taken twice during a soak shows what grows
+	// (go tool pprof -base), which a profile at the end cannot.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s := &Server{ln: ln, linger: linger, col: col, done: make(chan error, 1),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {
