@@ -32,12 +32,7 @@ func (*bigKey) Traits() Traits { return Traits{For: ForRequired, Workload: true}
 const maxBigValue = 512 << 20
 
 func (k *bigKey) Validate(v *Validation) {
-	v.family(k.Family)
-	if !v.Has("fraction") {
-		v.Add("", "big-key needs fraction: the share of the family's lookups that read the big key (e.g. 0.1)")
-	} else {
-		v.share("fraction", k.Fraction)
-	}
+	v.redirect(k.Family, k.Fraction, "big-key needs fraction: the share of the family's lookups that read the big key (e.g. 0.1)")
 	if k.Size <= 0 || k.Size > maxBigValue {
 		v.Add("value_size", "%d out of range, expected a size from 1b to 512mb", k.Size)
 	}

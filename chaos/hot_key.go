@@ -26,12 +26,7 @@ var _ Perturber = (*hotKey)(nil)
 func (*hotKey) Traits() Traits { return Traits{For: ForRequired, Workload: true} }
 
 func (k *hotKey) Validate(v *Validation) {
-	v.family(k.Family)
-	if !v.Has("fraction") {
-		v.Add("", "hot-key needs fraction: the share of the family's lookups that go to the hot key (e.g. 0.5)")
-	} else {
-		v.share("fraction", k.Fraction)
-	}
+	v.redirect(k.Family, k.Fraction, "hot-key needs fraction: the share of the family's lookups that go to the hot key (e.g. 0.5)")
 }
 
 func (k *hotKey) Perturbation() workload.Perturbation {

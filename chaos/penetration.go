@@ -26,12 +26,7 @@ var _ Perturber = (*penetration)(nil)
 func (*penetration) Traits() Traits { return Traits{For: ForRequired, Workload: true} }
 
 func (k *penetration) Validate(v *Validation) {
-	v.family(k.Family)
-	if !v.Has("fraction") {
-		v.Add("", "penetration needs fraction: the share of the family's lookups for keys that never exist (e.g. 0.2)")
-	} else {
-		v.share("fraction", k.Fraction)
-	}
+	v.redirect(k.Family, k.Fraction, "penetration needs fraction: the share of the family's lookups for keys that never exist (e.g. 0.2)")
 }
 
 func (k *penetration) Perturbation() workload.Perturbation {

@@ -49,6 +49,19 @@ func (c *Validation) family(name string) {
 	c.Add("family", "%s", unknownValue(name, c.Site.Families))
 }
 
+// redirect checks the two parameters of a kind that sends a fraction of a
+// family's lookups somewhere else (hot-key, big-key, penetration): the
+// family, and the fraction, required (need says what it is, with an
+// example) and a share.
+func (c *Validation) redirect(family string, fraction float64, need string) {
+	c.family(family)
+	if !c.Has("fraction") {
+		c.Add("", "%s", need)
+		return
+	}
+	c.share("fraction", fraction)
+}
+
 // share checks a share parameter: more than 0, at most 1.
 func (c *Validation) share(name string, v float64) {
 	if v <= 0 || v > 1 {

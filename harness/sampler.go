@@ -46,6 +46,15 @@ type serverCounters struct {
 
 var counterFields = []string{"evicted_keys", "expired_keys", "keyspace_hits", "keyspace_misses", "rejected_connections", "total_connections_received", "total_commands_processed", "total_net_output_bytes"}
 
+// counters is where each of counterFields' deltas adds up.
+func (c *serverCounters) counters() map[string]*uint64 {
+	return map[string]*uint64{
+		"evicted_keys": &c.evicted, "expired_keys": &c.expired, "keyspace_hits": &c.keyspaceHits, "keyspace_misses": &c.kMisses,
+		"rejected_connections": &c.rejected, "total_connections_received": &c.connsReceived,
+		"total_commands_processed": &c.dCommands, "total_net_output_bytes": &c.dNetOut,
+	}
+}
+
 // observe folds one INFO snapshot in and returns the interval deltas of
 // evicted and expired keys.
 func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dExpired uint64) {
@@ -108,6 +117,8 @@ func (c *serverCounters) observeCounters(node string, info map[string]string) (d
 		last = map[string]uint64{}
 		c.last[node] = last
 	}
+	evicted0, expired0 := c.evicted, c.expired
+	dst := c.counters()
 	for _, f := range counterFields {
 		v, _ := strconv.ParseUint(info[f], 10, 64)
 		d := v
@@ -117,28 +128,9 @@ func (c *serverCounters) observeCounters(node string, info map[string]string) (d
 			d = v // the first sight counts from the node's start
 		}
 		last[f] = v
-		switch f {
-		case "evicted_keys":
-			c.evicted += d
-			dEvicted += d
-		case "expired_keys":
-			c.expired += d
-			dExpired += d
-		case "keyspace_hits":
-			c.keyspaceHits += d
-		case "keyspace_misses":
-			c.kMisses += d
-		case "rejected_connections":
-			c.rejected += d
-		case "total_connections_received":
-			c.connsReceived += d
-		case "total_commands_processed":
-			c.dCommands += d
-		case "total_net_output_bytes":
-			c.dNetOut += d
-		}
+		*dst[f] += d
 	}
-	return dEvicted, dExpired
+	return c.evicted - evicted0, c.expired - expired0
 }
 
 // observeCPU adds one primary's CPU time since its last INFO.

@@ -27,26 +27,42 @@ func cacheModeText(kind string, c *result.CacheModeReport) string {
 // concurrent misses ("" where it does not apply: a penetration's keys are
 // each looked up once, a big key written by the fault is never fetched).
 func singleFlightText(kind string, c *result.CacheModeReport) string {
-	if c.AffectedKeysFetched == 0 || kind == "penetration" {
+	held, ok := singleFlightHeld(kind, c)
+	if !ok {
 		return ""
-	}
-	held := "held"
-	if !c.SingleFlightHeld {
-		held = "did not hold"
 	}
 	return fmt.Sprintf("single-flight %s: %s origin fetches for %s keys, at most %s of one (%d bot instances)", held,
 		formatCount(c.AffectedFetches), formatCount(c.AffectedKeysFetched), formatCount(c.MaxFetchesPerKey), c.Instances)
+}
+
+// singleFlightHeld is "held" or "did not hold"; ok is false where the
+// question does not apply (no affected key fetched, or penetration).
+func singleFlightHeld(kind string, c *result.CacheModeReport) (held string, ok bool) {
+	if c.AffectedKeysFetched == 0 || kind == "penetration" {
+		return "", false
+	}
+	if !c.SingleFlightHeld {
+		return "did not hold", true
+	}
+	return "held", true
+}
+
+// anyFault reports whether a fault of the list has what has looks for: a
+// table of faults is written only when one row would have data.
+func anyFault(faults []result.FaultReport, has func(*result.FaultReport) bool) bool {
+	for i := range faults {
+		if has(&faults[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func formatFloat1(v float64) string { return fmt.Sprintf("%.1f", v) }
 
 // writeCacheModeTable is the Markdown table of the cache failure modes.
 func writeCacheModeTable(ew *errWriter, faults []result.FaultReport) {
-	has := false
-	for _, f := range faults {
-		has = has || f.CacheMode != nil
-	}
-	if !has {
+	if !anyFault(faults, func(f *result.FaultReport) bool { return f.CacheMode != nil }) {
 		return
 	}
 	ew.printf("| cache failure mode | at | keys | origin calls/s before → peak | single-flight | Redis CPU s/s | sent/s | affected p99 | other p99 | hit rate |\n")
@@ -66,12 +82,9 @@ func writeCacheModeTable(ew *errWriter, faults []result.FaultReport) {
 
 // singleFlightCell is the table's short form: "held (1 fetch / key)".
 func singleFlightCell(kind string, c *result.CacheModeReport) string {
-	if c.AffectedKeysFetched == 0 || kind == "penetration" {
+	held, ok := singleFlightHeld(kind, c)
+	if !ok {
 		return ""
-	}
-	held := "held"
-	if !c.SingleFlightHeld {
-		held = "did not hold"
 	}
 	return fmt.Sprintf("%s (max %d fetches of one key, %d instances)", held, c.MaxFetchesPerKey, c.Instances)
 }

@@ -13,9 +13,10 @@ import (
 // small and fast while still showing a one-bucket spike.
 const maxChartPoints = 720
 
-// bucket is one or more consecutive timeline rows combined for drawing.
-// Counters are summed, tail latencies take the worst row (a spike must not
-// be averaged away), p50 is ops-weighted, gauges are averaged except memory
+// bucket is one or more consecutive timeline rows combined for drawing, by
+// the rule that folds a long run's old rows (result.CompactRows): counters
+// are summed, tail latencies take the worst row (a spike must not be
+// averaged away), p50 is ops-weighted, gauges are averaged except memory
 // and clients which take the peak.
 type bucket struct {
 	t0, t1 float64
@@ -42,68 +43,10 @@ func downsample(rows []result.TimelineRow, maxPoints int) []bucket {
 		end := min(i+size, len(rows))
 		b := bucket{t0: prevT, t1: rows[end-1].T, rows: end - i}
 		prevT = b.t1
-		b.row = combineRows(rows[i:end])
+		b.row = result.CompactRows(rows[i:end], b.t0)
 		out = append(out, b)
 	}
 	return out
-}
-
-func combineRows(rows []result.TimelineRow) result.TimelineRow {
-	if len(rows) == 1 {
-		return rows[0]
-	}
-	var c result.TimelineRow
-	c.T = rows[len(rows)-1].T
-	c.Phase = rows[len(rows)-1].Phase
-	c.ErrorsByKind = map[string]uint64{}
-	c.MissesByCause = map[string]uint64{}
-	c.HitRateByTier = map[string]float64{}
-	tierN := map[string]int{}
-	faults := map[string]bool{}
-	var p50w float64
-	var poolTotal, poolIdle, active float64
-	for _, r := range rows {
-		c.Ops += r.Ops
-		c.Errors += r.Errors
-		addCounts(c.ErrorsByKind, r.ErrorsByKind)
-		addCounts(c.MissesByCause, r.MissesByCause)
-		p50w += r.P50 * float64(r.Ops)
-		c.P99, c.P999, c.Max = math.Max(c.P99, r.P99), math.Max(c.P999, r.P999), math.Max(c.Max, r.Max)
-		c.Hits += r.Hits
-		c.Misses += r.Misses
-		c.LookupErrors += r.LookupErrors
-		for k, v := range r.HitRateByTier {
-			c.HitRateByTier[k] += v
-			tierN[k]++
-		}
-		c.EvictedKeys += r.EvictedKeys
-		c.ExpiredKeys += r.ExpiredKeys
-		c.UsedMemory = max(c.UsedMemory, r.UsedMemory)
-		c.MaxMemory = max(c.MaxMemory, r.MaxMemory)
-		c.ConnectedClients = max(c.ConnectedClients, r.ConnectedClients)
-		poolTotal += float64(r.PoolTotal)
-		poolIdle += float64(r.PoolIdle)
-		active += float64(r.Active)
-		c.PoolTimeouts += r.PoolTimeouts
-		c.PoolWaitMs += r.PoolWaitMs
-		c.Late += r.Late
-		c.Dropped += r.Dropped
-		c.Abandoned += r.Abandoned
-		for _, f := range splitFaults(r.Fault) {
-			faults[f] = true
-		}
-	}
-	n := float64(len(rows))
-	if c.Ops > 0 {
-		c.P50 = p50w / float64(c.Ops)
-	}
-	c.HitRate = result.LookupHitRate(c.Hits, c.Misses, c.LookupErrors)
-	for k := range c.HitRateByTier {
-		c.HitRateByTier[k] /= float64(tierN[k])
-	}
-	c.PoolTotal, c.PoolIdle, c.Active = uint64(math.Round(poolTotal/n)), uint64(math.Round(poolIdle/n)), int(math.Round(active/n))
-	c.Fault = strings.Join(sortedKeys(faults), ",")
-	return c
 }
 
 func splitFaults(s string) []string {

@@ -153,11 +153,7 @@ func writeTargetsTable(ew *errWriter, ts []result.TargetResult) {
 // writeWarmingTable puts the restarts and failovers side by side, with and
 // without re-warming: the dip, the re-warm and what warming cost.
 func writeWarmingTable(ew *errWriter, faults []result.FaultReport) {
-	has := false
-	for _, f := range faults {
-		has = has || f.Warming != nil
-	}
-	if !has {
+	if !anyFault(faults, func(f *result.FaultReport) bool { return f.Warming != nil }) {
 		return
 	}
 	ew.printf("| fault | at | re-warmed | hit rate before → min | 90 %% back | re-warm | hits lost | keys warmed | origin loads |\n")
