@@ -348,14 +348,7 @@ func keyspace(live float64, lambda float64, ttl time.Duration, pop ZipfFit, m op
 		return live, false
 	}
 	T := ttl.Seconds()
-	alive := func(n int) float64 {
-		var a float64
-		for _, w := range rankWeights(pop, n) {
-			a += aliveShare(lambda*w, T, m)
-		}
-		return a
-	}
-	return bisectKeyspace(live, alive)
+	return bisectKeyspace(live, ranksAlive(pop, lambda, func(rate float64) float64 { return aliveShare(rate, T, m) }))
 }
 
 // grownKeyspace estimates how many ids a family that has not turned over
@@ -371,17 +364,26 @@ func grownKeyspace(live, lambda float64, history time.Duration, pop ZipfFit, m o
 		return live, false
 	}
 	t := history.Seconds()
-	alive := func(n int) float64 {
+	return bisectKeyspace(live, ranksAlive(pop, lambda, func(rate float64) float64 {
+		c, d := (m.read+m.write)*rate, m.del*rate
+		if c <= 0 {
+			return 0
+		}
+		return c / (c + d) * -math.Expm1(-(c+d)*t)
+	}))
+}
+
+// ranksAlive is the expected number of cached keys of a key space of n ids
+// as a function of n: share(rate) summed over the ranks, each rank at its
+// share of lambda commands a second.
+func ranksAlive(pop ZipfFit, lambda float64, share func(rate float64) float64) func(int) float64 {
+	return func(n int) float64 {
 		var a float64
 		for _, w := range rankWeights(pop, n) {
-			c, d := (m.read+m.write)*lambda*w, m.del*lambda*w
-			if c > 0 {
-				a += c / (c + d) * -math.Expm1(-(c+d)*t)
-			}
+			a += share(lambda * w)
 		}
 		return a
 	}
-	return bisectKeyspace(live, alive)
 }
 
 // bisectKeyspace finds the n from live to 50 times it (at most 2,000,000)
