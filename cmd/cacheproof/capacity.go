@@ -225,15 +225,10 @@ func capacityMain(args []string, stdout, stderr io.Writer) int {
 // inconclusive (its runs did not agree, or the tool was the bottleneck
 // there): not a pass, not a miss, as for run.
 func capacityExit(a result.CapacityAnswer) int {
-	switch {
-	case a.FailsAtAnyLoad:
+	if a.FailsAtAnyLoad {
 		return exitTargetMiss
-	case a.DesignVerdict == result.VerdictPass:
-		return exitOK
-	case a.DesignVerdict == result.VerdictInconclusive:
-		return exitInconclusive
 	}
-	return exitTargetMiss
+	return verdictExit(a.DesignVerdict)
 }
 
 // printCapacityStep is a step's console line: its verdict, figures and the

@@ -88,12 +88,19 @@ func mergeMain(args []string, stdout, stderr io.Writer) int {
 // mergedExit is the exit code `run` gives a finished report's verdict, for
 // a compose project's run.sh to end as a single run would.
 func mergedExit(m *result.Result) int {
-	switch {
-	case m.Interrupted:
+	if m.Interrupted {
 		return exitInterrupted
-	case m.Verdict == result.VerdictPass:
+	}
+	return verdictExit(m.Verdict)
+}
+
+// verdictExit is a finished verdict's exit code: 0 pass, 4 inconclusive,
+// 1 anything else (a miss).
+func verdictExit(verdict string) int {
+	switch verdict {
+	case result.VerdictPass:
 		return exitOK
-	case m.Verdict == result.VerdictInconclusive:
+	case result.VerdictInconclusive:
 		return exitInconclusive
 	}
 	return exitTargetMiss
