@@ -142,10 +142,19 @@ func (k *partition) Inject(ctx context.Context, t *Target) (func(context.Context
 	}
 	return func(ctx context.Context) error {
 		stop()
+		pr, ok := <-promoted
+		if wasPrimary && (!ok || pr.node == "") {
+			// The watcher polls: a promotion in its last interval is
+			// looked for once more, while the cut still holds.
+			qctx, cancel := context.WithTimeout(ctx, time.Second)
+			if p, err := t.Deployment.Primary(qctx); err == nil && p.Name != node {
+				pr, ok = promotion{node: p.Name, at: time.Now()}, true
+			}
+			cancel()
+		}
 		healAll()
 		healed := time.Now()
 		t.Notef("healed after %s", healed.Sub(start).Round(time.Millisecond))
-		pr, ok := <-promoted
 		if !ok || pr.node == "" {
 			if wasPrimary {
 				t.Notef("no other node was promoted during the cut: %s stayed the only primary", node)
