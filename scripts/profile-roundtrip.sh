@@ -47,17 +47,6 @@ mult = {"": 1, "b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}[m.group(2)]
 at = int(m.group(1)) * mult
 r = json.load(open(f"{d}/report.json"))
 measured = r["cache"]["answered_hit_rate"]
-def predicted(which):
-    try:
-        z = json.load(open(f"{d}/size-{which}/sizing.json"))
-    except OSError:
-        return None
-    for pol in z["policies"]:
-        if pol["policy"] == "allkeys-lru":
-            for p in pol["curve"]:
-                if p["maxmemory_bytes"] == at:
-                    return p["hit_rate"]
-    return None
 def point(which):
     try:
         z = json.load(open(f"{d}/size-{which}/sizing.json"))
