@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 // development-profile manager config pointed at it: no sentinel, no
 // background health check, no invalidation channel (a test that wants one
 // sets it).
-func standaloneRedis(t *testing.T) (topology.Deployment, pool.Config) {
+func standaloneRedis(t testing.TB) (topology.Deployment, pool.Config) {
 	dep := topologytest.Standalone(t)
 	cfg, _ := pool.ProfileConfig(pool.ProfileDevelopment)
 	cfg.Addrs, cfg.EnableSentinel, cfg.HealthCheckInterval, cfg.InvalidationChannel = dep.Endpoints().Addrs, false, 0, ""

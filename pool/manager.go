@@ -139,6 +139,11 @@ func (m *Manager) endpoints() []string {
 	return m.cfg.Addrs
 }
 
+// RESPProtocol is the RESP version the manager's connections speak (HELLO):
+// 2, the version the seed's client (ioredis) speaks. Reported in the run's
+// client section (result.ClientReport.RedisProtocol).
+const RESPProtocol = 2
+
 // newBinding builds the go-redis client for the configured shape. For the
 // standalone and replica shapes addrs[0] is the node to bind to.
 func (m *Manager) newBinding(addrs []string) (*binding, error) {
@@ -154,6 +159,12 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		ContextTimeoutEnabled: true,
 		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
 		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
+		// RESP2, as the seed's ioredis speaks (it has no RESP3): go-redis
+		// v9 defaults to RESP3, which runs its push-notification handling
+		// on every reply although the manager subscribes to nothing over
+		// push (invalidation is pub/sub on its own connection). Measured:
+		// bots BenchmarkExec, docs/performance.md (issue 28).
+		Protocol:                 RESPProtocol,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 	if c.TLS == nil {

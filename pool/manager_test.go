@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -273,5 +274,20 @@ func TestSetBatchKeepsEachTTL(t *testing.T) {
 		case it.TTL > 0 && (pttl > it.TTL || pttl < it.TTL-2*time.Second):
 			t.Errorf("%s: PTTL %v, want about %v", it.Key, pttl, it.TTL)
 		}
+	}
+}
+
+// The manager's connections speak RESP2, as the seed's ioredis does
+// (RESPProtocol), not go-redis's default RESP3: Redis says so per client.
+func TestManagerSpeaksRESP2(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	m := newManager(t, testConfig(t, d.Endpoints()))
+	ctx := ctxT(t)
+	info, err := m.Client().Do(ctx, "CLIENT", "INFO").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(info), "resp=2") {
+		t.Errorf("CLIENT INFO = %q, want resp=2", info)
 	}
 }
