@@ -159,11 +159,11 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		ContextTimeoutEnabled: true,
 		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
 		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
-		// RESP2, as the seed's ioredis speaks (it has no RESP3): go-redis
-		// v9 defaults to RESP3, which runs its push-notification handling
-		// on every reply although the manager subscribes to nothing over
-		// push (invalidation is pub/sub on its own connection). Measured:
-		// bots BenchmarkExec, docs/performance.md (issue 28).
+		// RESP2, as the seed's ioredis speaks (it has no RESP3), so Redis
+		// encodes the replies the seed's service gets; go-redis v9 defaults
+		// to RESP3. The manager needs nothing RESP3 brings: invalidation is
+		// pub/sub on its own connection, not client tracking's push. No CPU
+		// difference either way in bots BenchmarkExec (docs/performance.md).
 		Protocol:                 RESPProtocol,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}

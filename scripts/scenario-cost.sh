@@ -14,7 +14,9 @@
 # held against (issue 28: at most the same).
 #
 # Usage: scripts/scenario-cost.sh [USERS] [DURATION] [extra `cacheproof run` flags]
-# Environment: BIN (default bin/cacheproof), GOGC/GOMEMLIMIT/GOMAXPROCS as
+# Environment: BIN (default bin/cacheproof), YARD_CLIENTS (redis-benchmark's
+# clients for the yardstick, default 50; 1 has every command wake both
+# sides, as the scenario's low rate does), GOGC/GOMEMLIMIT/GOMAXPROCS as
 # for any Go program (the report's client section says what was in effect);
 # CACHEPROOF_STDCONN=1 (plain net.Conns, pool/conn.go) and
 # CACHEPROOF_DISPATCH_TIMER=1 (a time.Timer dispatcher, engine/sleeper_linux.go)
@@ -23,6 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-10000}; DURATION=${2:-60s}; shift $(( $# > 2 ? 2 : $# ))
 BIN=${BIN:-bin/cacheproof}
+YARD_CLIENTS=${YARD_CLIENTS:-50}
 [ -x "$BIN" ] || go build -o "$BIN" ./cmd/cacheproof
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -37,7 +40,7 @@ if command -v redis-benchmark >/dev/null; then
   rcpu() { python3 -c "import os; f=open('/proc/$rpid/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
   TIMEFORMAT='%U %S'
   a=$(rcpu)
-  { time redis-benchmark -p "$rport" -t set,get -c 50 -n 200000 -d 100 -r 100000 -q >/dev/null 2>&1 ; } 2>"$rdir/time"
+  { time redis-benchmark -p "$rport" -t set,get -c "$YARD_CLIENTS" -n 200000 -d 100 -r 100000 -q >/dev/null 2>&1 ; } 2>"$rdir/time"
   b=$(rcpu)
   read -r u s <"$rdir/time"
   yard=$(python3 -c "print(round(($u+$s)/max($b-$a,1e-9),2))")
@@ -51,7 +54,7 @@ if [ ! -f "$out/report.json" ]; then
   cat "$out/run.log" >&2
   exit "$rc"
 fi
-python3 - "$out/report.json" "$USERS" "$yard" <<'PY'
+python3 - "$out/report.json" "$USERS" "$yard" "$YARD_CLIENTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 yard = sys.argv[3]
@@ -61,7 +64,7 @@ print(f"baseline at {sys.argv[2]} users, {c['window_s']:.0f} s recorded, {u['ops
 w = max(c['window_s'], 1e-9)
 print(f"  tool CPU per Redis command   {c['cpu_us_per_redis_command']:8.1f} µs   ({c['cpu_seconds']:.2f} s CPU, {c['cpu_seconds'] / w:.2f} cores)")
 print(f"  redis CPU per command        {s['cpu_us_per_command']:8.1f} µs   ({s['cpu_seconds']:.2f} s CPU, {s['commands']:,} commands, {s['commands'] / w:,.0f}/s)")
-print(f"  ratio tool / redis           {c['cpu_vs_redis']:8.2f}   (redis-benchmark's client / redis in this script: {yard}; goal: at most that)")
+print(f"  ratio tool / redis           {c['cpu_vs_redis']:8.2f}   (redis-benchmark's client / redis in this script, {sys.argv[4]} clients: {yard}; goal: at most that)")
 print(f"  tool peak RSS                {c['peak_rss_bytes'] / 2**20:8.1f} MiB")
 sl = c.get("sched_latency")
 if sl:
