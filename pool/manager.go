@@ -153,7 +153,7 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
 		ContextTimeoutEnabled: true,
 		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
-		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
+		PoolTimeout: c.PoolTimeout, DisableIdentity: true, Protocol: c.protocol(),
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 	if c.TLS == nil {
