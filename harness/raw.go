@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
@@ -33,6 +36,49 @@ type RawOptions struct {
 	// --ratio SET:GET does (default 1:10).
 	SetRatio, GetRatio int
 	Seed               uint64
+	// Rate, when positive, makes the load open-loop: request i is due at
+	// start + i/Rate whatever the replies do, the Clients callers take the
+	// due requests in turn, and each request's latency is measured from
+	// when it was due, not from when a caller got to it (no coordinated
+	// omission: a caller that falls behind shows as latency, as it would
+	// to the users it stands for). 0 is closed-loop, as redis-benchmark.
+	Rate float64
+}
+
+// rawClient is what raw mode sends its commands through: the cache manager
+// (what a run measures) or a plain go-redis client (the library's own
+// floor, RawTarget.NoManager).
+type rawClient interface {
+	get(ctx context.Context, key string) error
+	set(ctx context.Context, key, val string) error
+}
+
+// managerClient sends raw mode's commands through the cache manager.
+type managerClient struct{ m *pool.Manager }
+
+func (c managerClient) get(ctx context.Context, key string) error {
+	_, _, err := c.m.Get(ctx, key)
+	return err
+}
+
+func (c managerClient) set(ctx context.Context, key, val string) error {
+	return c.m.Set(ctx, key, val, pool.TierPersistent)
+}
+
+// plainClient sends them through a go-redis client with none of the
+// manager's hooks, dialer or tiers.
+type plainClient struct{ c *redis.Client }
+
+func (c plainClient) get(ctx context.Context, key string) error {
+	err := c.c.Get(ctx, key).Err()
+	if err == redis.Nil {
+		return nil
+	}
+	return err
+}
+
+func (c plainClient) set(ctx context.Context, key, val string) error {
+	return c.c.Set(ctx, key, val, 0).Err()
 }
 
 // RawResult is one test of raw mode.
@@ -52,6 +98,12 @@ type RawResult struct {
 	// how much of the latency above was the caller waiting for a thread
 	// after its reply arrived (docs/performance.md).
 	Sched *result.SchedLatency `json:"sched_latency,omitempty"`
+	// Rate is the open-loop rate the test was held to (0: closed loop);
+	// then Latency is measured from each request's due time and Service
+	// from when it was sent, and OpsPerSec below Rate says the tool could
+	// not hold it.
+	Rate    float64         `json:"rate,omitempty"`
+	Service *result.Summary `json:"service_latency_ms,omitempty"`
 	// GOMAXPROCS is how many threads ran Go code at once during the test,
 	// and GOMAXPROCSSource where that came from: "tool" when raw mode left
 	// a local Redis a CPU of its own (selfmeasure.LeaveCPUForRedis), "env"
@@ -73,6 +125,11 @@ type RawTarget struct {
 	// AutoPipeline batches concurrent commands through go-redis
 	// auto-pipelining.
 	AutoPipeline bool
+	// NoManager sends the commands through a plain go-redis client (its
+	// defaults but the pool size, RESP2 and no client identity, as the
+	// manager's) instead of the cache manager: the client library's own
+	// cost, which no tool built on it can go under (docs/performance.md).
+	NoManager bool
 }
 
 // Raw is raw mode wired end to end: it reaches (or starts) Redis, builds
@@ -94,14 +151,29 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 		}()
 		addr = dep.Endpoints().Addrs[0]
 	}
-	mgr, err := rawManager(ctx, addr, t, o)
-	if err != nil {
-		return nil, err
+	var client rawClient
+	if t.NoManager {
+		if t.AutoPipeline {
+			return nil, &ConfigError{Err: fmt.Errorf("raw: auto-pipelining is the manager's: it cannot be measured without it")}
+		}
+		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: cmp.Or(t.Conns, o.Clients), Protocol: 2, DisableIdentity: true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+		defer func() { _ = c.Close() }()
+		if err := c.Ping(ctx).Err(); err != nil {
+			return nil, &EnvError{Op: "connect " + addr, Err: err}
+		}
+		client = plainClient{c}
+	} else {
+		mgr, err := rawManager(ctx, addr, t, o)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = mgr.Shutdown(context.Background()) }()
+		client = managerClient{mgr}
 	}
-	defer func() { _ = mgr.Shutdown(context.Background()) }()
 	restore, _, source := selfmeasure.LeaveCPUForRedis(selfmeasure.LoopbackOnly([]topology.Node{{Addr: addr}}))
 	defer restore()
-	res, err := RunRaw(ctx, mgr, o)
+	res, err := runRaw(ctx, client, o)
 	for i := range res {
 		res[i].GOMAXPROCSSource = source
 	}
@@ -136,8 +208,12 @@ func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions) (*p
 // RunRaw runs each test in turn through the manager (so the pool, its
 // hooks and auto-pipelining setting are what is measured).
 func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, error) {
-	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 {
-		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size not negative")
+	return runRaw(ctx, managerClient{mgr}, o)
+}
+
+func runRaw(ctx context.Context, client rawClient, o RawOptions) ([]RawResult, error) {
+	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 || o.Rate < 0 {
+		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size and rate not negative")
 	}
 	val := string(make([]byte, o.ValueSize))
 	var out []RawResult
@@ -145,7 +221,7 @@ func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, 
 		if test != "get" && test != "set" && test != "mix" {
 			return out, fmt.Errorf("raw: unknown test %q (expected set, get or mix)", test)
 		}
-		r, err := runRawTest(ctx, mgr, o, test, val)
+		r, err := runRawTest(ctx, client, o, test, val)
 		if err != nil {
 			return out, err
 		}
@@ -154,10 +230,16 @@ func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, 
 	return out, nil
 }
 
-func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val string) (RawResult, error) {
+func runRawTest(ctx context.Context, client rawClient, o RawOptions, test, val string) (RawResult, error) {
 	var issued atomic.Int64
 	var errs atomic.Uint64
 	hists := make([]*hdrhistogram.Histogram, o.Clients)
+	var service []*hdrhistogram.Histogram
+	var interval time.Duration
+	if o.Rate > 0 {
+		service = make([]*hdrhistogram.Histogram, o.Clients)
+		interval = time.Duration(float64(time.Second) / o.Rate)
+	}
 	setW, getW := o.SetRatio, o.GetRatio
 	if setW <= 0 && getW <= 0 {
 		setW, getW = 1, 10
@@ -169,30 +251,50 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
 		hists[c] = h
+		var sh *hdrhistogram.Histogram
+		if service != nil {
+			sh = result.NewHistogram()
+			service[c] = sh
+		}
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(o.Seed, seed))
 			key := make([]byte, 0, 16)
-			for issued.Add(1) <= int64(o.Requests) {
-				if ctx.Err() != nil {
+			for {
+				i := issued.Add(1)
+				if i > int64(o.Requests) || ctx.Err() != nil {
 					return
 				}
 				key = append(key[:0], "key:"...)
 				key = appendPadded(key, rng.IntN(o.Keyspace))
 				k := string(key)
-				t0 := time.Now()
-				var err error
 				isSet := test == "set"
 				if test == "mix" {
 					isSet = rng.IntN(setW+getW) < setW
 				}
-				if isSet {
-					err = mgr.Set(ctx, k, val, pool.TierPersistent)
-				} else {
-					_, _, err = mgr.Get(ctx, k)
+				// Open loop: wait for the request's due time (a caller
+				// that is late sends at once) and measure from it.
+				var due time.Time
+				if interval > 0 {
+					due = start.Add(time.Duration(i-1) * interval)
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
 				}
-				_ = h.RecordValue(max(time.Since(t0).Microseconds(), 1))
+				t0 := time.Now()
+				var err error
+				if isSet {
+					err = client.set(ctx, k, val)
+				} else {
+					err = client.get(ctx, k)
+				}
+				t1 := time.Now()
+				if sh != nil {
+					_ = sh.RecordValue(max(t1.Sub(t0).Microseconds(), 1))
+					t0 = due
+				}
+				_ = h.RecordValue(max(t1.Sub(t0).Microseconds(), 1))
 				if err != nil {
 					errs.Add(1)
 				}
@@ -203,20 +305,30 @@ func runRawTest(ctx context.Context, mgr *pool.Manager, o RawOptions, test, val 
 	elapsed := time.Since(start)
 	cpu := selfmeasure.CPUTime() - cpu0
 	schedLat := sched()
-	all := result.NewHistogram()
-	for _, h := range hists {
-		all.Merge(h)
-	}
+	all := merged(hists)
 	n := uint64(all.TotalCount())
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
 		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
-		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0), Rate: o.Rate,
+	}
+	if service != nil {
+		s := result.Summarize(merged(service))
+		r.Service = &s
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)
 	}
 	return r, ctx.Err()
+}
+
+// merged is one histogram of every caller's.
+func merged(hs []*hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	all := result.NewHistogram()
+	for _, h := range hs {
+		all.Merge(h)
+	}
+	return all
 }
 
 // appendPadded writes n as 12 digits, as redis-benchmark's __rand_int__.

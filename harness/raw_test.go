@@ -40,3 +40,54 @@ func TestRawMode(t *testing.T) {
 		t.Error("an unknown test was accepted")
 	}
 }
+
+// Held to a rate, raw mode sends no request before its due time, and each
+// request's latency, counted from that due time, is never below its
+// sent-to-answered time: the quantiles of the first bound the second's.
+func TestRawOpenLoop(t *testing.T) {
+	ctx := context.Background()
+	dep, _ := standaloneRedis(t)
+	const n, rate = 1500, 3000.0
+	res, err := Raw(ctx, RawTarget{Addr: dep.Endpoints().Addrs[0]}, RawOptions{Tests: []string{"set"}, Clients: 4, Requests: n, ValueSize: 10, Keyspace: 100, Rate: rate, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if r.Requests != n || r.Errors != 0 || r.Rate != rate || r.Service == nil {
+		t.Fatalf("%+v", r)
+	}
+	// The last request is due (n-1)/rate after the start.
+	if min := float64(n-1) / rate; r.ElapsedS < min {
+		t.Errorf("%d requests at %.0f/s took %.3fs, less than the %.3fs the last one waits for", n, rate, r.ElapsedS, min)
+	}
+	for _, q := range []struct {
+		name       string
+		due, since float64
+	}{{"p50", r.Latency.P50, r.Service.P50}, {"p99", r.Latency.P99, r.Service.P99}, {"max", r.Latency.Max, r.Service.Max}} {
+		if q.due < q.since {
+			t.Errorf("%s from due time %.3fms below sent-to-answered %.3fms", q.name, q.due, q.since)
+		}
+	}
+}
+
+// --no-manager sends the same commands through a plain go-redis client:
+// the keys and values land as through the manager.
+func TestRawWithoutManager(t *testing.T) {
+	ctx := context.Background()
+	dep, _ := standaloneRedis(t)
+	res, err := Raw(ctx, RawTarget{Addr: dep.Endpoints().Addrs[0], NoManager: true}, RawOptions{Tests: []string{"set", "get"}, Clients: 4, Requests: 800, ValueSize: 32, Keyspace: 50, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Requests != 800 || r.Errors != 0 || r.Service != nil {
+			t.Errorf("%s: %+v", r.Test, r)
+		}
+	}
+	if l, err := dep.Do(ctx, "primary-0", "STRLEN", "key:000000000007"); err != nil || l.(int64) != 32 {
+		t.Errorf("value size: %v %v", l, err)
+	}
+	if _, err := Raw(ctx, RawTarget{Addr: dep.Endpoints().Addrs[0], NoManager: true, AutoPipeline: true}, RawOptions{Tests: []string{"get"}, Clients: 1, Requests: 1, Keyspace: 1}); err == nil {
+		t.Error("auto-pipelining without the manager was accepted")
+	}
+}

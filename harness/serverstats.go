@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
@@ -180,7 +179,6 @@ func mergeServerLatency(into, node map[string]result.ServerLatency) {
 // (server.latency_stats), so a reader can tell Redis's time from the tool's.
 func fillRunEnvironment(res *result.Result, dep statsControl, client *selfmeasure.Collector) {
 	res.Client = client.Report(res.Users.Requests)
-	res.Client.RedisProtocol, res.Client.RedisProtocolSource = pool.RESPProtocol, "tool"
 	lat, note := serverLatency(context.Background(), dep)
 	res.Server.LatencyStats = lat
 	if note != "" {

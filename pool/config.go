@@ -87,6 +87,13 @@ type Config struct {
 	// effect can be measured against plain pooled commands.
 	AutoPipeline bool
 
+	// Protocol is the RESP version the manager's connections speak: 2 (the
+	// default, what the seed's ioredis speaks and what redis-benchmark and
+	// memtier_benchmark send) or 3 (go-redis's own default). Under 3 go-redis
+	// checks every reply for push notifications before reading it, a cost
+	// per command the seed's manager never pays (docs/performance.md).
+	Protocol int
+
 	// KeyPrefix is prepended to every key the manager touches ("" = none).
 	KeyPrefix string
 
@@ -158,6 +165,7 @@ func ProfileConfig(name string) (Config, error) {
 		MinRetryBackoff:   100 * time.Millisecond,
 		MaxRetryBackoff:   3 * time.Second,
 		MaxMemoryPolicy:   "allkeys-lru",
+		Protocol:          2,
 		TTL: map[Tier]time.Duration{
 			TierAPI:        300 * time.Second,
 			TierSession:    1800 * time.Second,
@@ -283,6 +291,9 @@ func (c Config) Validate() error {
 	if c.PoolTimeout < 0 {
 		bad("PoolTimeout", "must be >= 0, got %v", c.PoolTimeout)
 	}
+	if c.Protocol != 0 && c.Protocol != 2 && c.Protocol != 3 {
+		bad("Protocol", "must be 2 or 3 (0: 2), got %d", c.Protocol)
+	}
 	if c.MaxRetries < -1 {
 		bad("MaxRetries", "must be >= -1 (-1 disables retries), got %d", c.MaxRetries)
 	}
@@ -378,6 +389,7 @@ type configJSON struct {
 	HealthCheckInterval float64            `json:"health_check_interval_s"`
 	EnableSentinel      bool               `json:"enable_sentinel"`
 	AutoPipeline        bool               `json:"auto_pipeline"`
+	Protocol            int                `json:"protocol"`
 	KeyPrefix           string             `json:"key_prefix,omitempty"`
 	InvalidationChannel string             `json:"invalidation_channel,omitempty"`
 	ProtectServer       bool               `json:"protect_server"`
@@ -385,6 +397,14 @@ type configJSON struct {
 	WarmKeys            int                `json:"warm_keys"`
 	NearCache           []string           `json:"near_cache"`
 	NearCacheTTLS       float64            `json:"near_cache_ttl_s"`
+}
+
+// protocol is the RESP version the connections speak (0 is 2).
+func (c Config) protocol() int {
+	if c.Protocol == 0 {
+		return 2
+	}
+	return c.Protocol
 }
 
 // MarshalJSON writes the report form (see configJSON). It always redacts
@@ -411,7 +431,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		MinRetryBackoffS: r.MinRetryBackoff.Seconds(), MaxRetryBackoffS: r.MaxRetryBackoff.Seconds(),
 		MaxMemory: r.MaxMemory, MaxMemoryPolicy: r.MaxMemoryPolicy, TTLS: ttl, KeyTTLS: keyTTL,
 		HealthCheckInterval: r.HealthCheckInterval.Seconds(), EnableSentinel: r.EnableSentinel,
-		AutoPipeline: r.AutoPipeline, KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
+		AutoPipeline: r.AutoPipeline, Protocol: r.protocol(), KeyPrefix: r.KeyPrefix, InvalidationChannel: r.InvalidationChannel,
 		ProtectServer: r.ProtectServer, WarmOnStart: r.WarmOnStart, WarmKeys: r.WarmKeys,
 		NearCache: r.NearCache, NearCacheTTLS: r.NearCacheTTL.Seconds(),
 	})

@@ -139,11 +139,6 @@ func (m *Manager) endpoints() []string {
 	return m.cfg.Addrs
 }
 
-// RESPProtocol is the RESP version the manager's connections speak (HELLO):
-// 2, the version the seed's client (ioredis) speaks. Reported in the run's
-// client section (result.ClientReport.RedisProtocol).
-const RESPProtocol = 2
-
 // newBinding builds the go-redis client for the configured shape. For the
 // standalone and replica shapes addrs[0] is the node to bind to.
 func (m *Manager) newBinding(addrs []string) (*binding, error) {
@@ -158,13 +153,7 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		DialTimeout: c.ConnectionTimeout, ReadTimeout: c.CommandTimeout, WriteTimeout: c.CommandTimeout,
 		ContextTimeoutEnabled: true,
 		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
-		PoolTimeout: c.PoolTimeout, DisableIdentity: true,
-		// RESP2, as the seed's ioredis speaks (it has no RESP3), so Redis
-		// encodes the replies the seed's service gets; go-redis v9 defaults
-		// to RESP3. The manager needs nothing RESP3 brings: invalidation is
-		// pub/sub on its own connection, not client tracking's push. No CPU
-		// difference either way in bots BenchmarkExec (docs/performance.md).
-		Protocol:                 RESPProtocol,
+		PoolTimeout: c.PoolTimeout, DisableIdentity: true, Protocol: c.protocol(),
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 	if c.TLS == nil {

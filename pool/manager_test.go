@@ -277,8 +277,9 @@ func TestSetBatchKeepsEachTTL(t *testing.T) {
 	}
 }
 
-// The manager's connections speak RESP2, as the seed's ioredis does
-// (RESPProtocol), not go-redis's default RESP3: Redis says so per client.
+// By default the manager's connections speak RESP2, as the seed's ioredis
+// does (Config.Protocol), not go-redis's default RESP3: Redis says so per
+// client.
 func TestManagerSpeaksRESP2(t *testing.T) {
 	d := startTopo(t, topology.ShapeStandalone)
 	m := newManager(t, testConfig(t, d.Endpoints()))

@@ -21,17 +21,20 @@ import (
 // max_retries: 0 retries nothing, health_check_interval: 0s turns the
 // background health check off.
 type Settings struct {
-	Profile             string                    `yaml:"profile,omitempty" json:"profile"`
-	MinIdle             *int                      `yaml:"min_idle,omitempty" json:"min_idle,omitempty"`
-	MaxConns            *int                      `yaml:"max_conns,omitempty" json:"max_conns,omitempty"`
-	PoolTimeout         *units.Duration           `yaml:"pool_timeout,omitempty" json:"pool_timeout,omitempty"`
-	ConnectTimeout      *units.Duration           `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
-	CommandTimeout      *units.Duration           `yaml:"command_timeout,omitempty" json:"command_timeout,omitempty"`
-	MaxRetries          *int                      `yaml:"max_retries,omitempty" json:"max_retries,omitempty"`
-	HealthCheckInterval *units.Duration           `yaml:"health_check_interval,omitempty" json:"health_check_interval,omitempty"`
-	AutoPipeline        *bool                     `yaml:"auto_pipeline,omitempty" json:"auto_pipeline,omitempty"`
-	KeyPrefix           *string                   `yaml:"key_prefix,omitempty" json:"key_prefix,omitempty"`
-	TTL                 map[string]units.Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	Profile             string          `yaml:"profile,omitempty" json:"profile"`
+	MinIdle             *int            `yaml:"min_idle,omitempty" json:"min_idle,omitempty"`
+	MaxConns            *int            `yaml:"max_conns,omitempty" json:"max_conns,omitempty"`
+	PoolTimeout         *units.Duration `yaml:"pool_timeout,omitempty" json:"pool_timeout,omitempty"`
+	ConnectTimeout      *units.Duration `yaml:"connect_timeout,omitempty" json:"connect_timeout,omitempty"`
+	CommandTimeout      *units.Duration `yaml:"command_timeout,omitempty" json:"command_timeout,omitempty"`
+	MaxRetries          *int            `yaml:"max_retries,omitempty" json:"max_retries,omitempty"`
+	HealthCheckInterval *units.Duration `yaml:"health_check_interval,omitempty" json:"health_check_interval,omitempty"`
+	AutoPipeline        *bool           `yaml:"auto_pipeline,omitempty" json:"auto_pipeline,omitempty"`
+	// Protocol is the RESP version: 2 (the seed's ioredis) or 3 (go-redis's
+	// default, with its per-reply push-notification check).
+	Protocol  *int                      `yaml:"protocol,omitempty" json:"protocol,omitempty"`
+	KeyPrefix *string                   `yaml:"key_prefix,omitempty" json:"key_prefix,omitempty"`
+	TTL       map[string]units.Duration `yaml:"ttl,omitempty" json:"ttl,omitempty"`
 	// WarmOnStart pre-warms the cache when the bot starts and again after
 	// every restart or failover of Redis (the seed's "pre-warm cache on
 	// startup"); WarmKeys is how many of its most recently read keys each
@@ -99,6 +102,9 @@ func (s Settings) Validate() error {
 	}
 	if d := s.NearCacheTTL; d != nil && *d <= 0 {
 		l.Add("near_cache_ttl", "must be positive (near_cache: [] turns the near cache off)")
+	}
+	if s.Protocol != nil && *s.Protocol != 2 && *s.Protocol != 3 {
+		l.Add("protocol", "%d is not a RESP version, expected 2 (as the seed's ioredis) or 3", *s.Protocol)
 	}
 	if s.MaxRetries != nil && (*s.MaxRetries < -1 || *s.MaxRetries > maxRetriesLimit) {
 		l.Add("max_retries", "%d out of range, expected -1 (none) to %d", *s.MaxRetries, maxRetriesLimit)
@@ -182,6 +188,9 @@ func (s Settings) Config() (Config, error) {
 	}
 	if s.AutoPipeline != nil {
 		cfg.AutoPipeline = *s.AutoPipeline
+	}
+	if s.Protocol != nil {
+		cfg.Protocol = *s.Protocol
 	}
 	if s.KeyPrefix != nil {
 		cfg.KeyPrefix = *s.KeyPrefix

@@ -113,7 +113,7 @@ func serverLatencyRows(r *result.Result) []serverLatencyRow {
 
 // clientFacts are the client section's rows for the HTML report.
 func clientFacts(c result.ClientReport) [][2]string {
-	facts := [][2]string{
+	return [][2]string{
 		{"GOGC", settingText(c.GOGC, c.GOGCSource)},
 		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},
 		{"GOMAXPROCS", fmt.Sprintf("%s of %d CPUs", settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)},
@@ -125,12 +125,6 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"host load (1 min)", fmt.Sprintf("%.2f on %d CPUs", c.HostLoad1m, c.NumCPU)},
 		{"host timer (probe)", hostTimerText(c)},
 	}
-	if c.RedisProtocol != 0 {
-		// After GOMAXPROCS with the other settings; absent from reports
-		// that did not record it.
-		facts = append(facts[:3], append([][2]string{{"Redis protocol (cache manager)", settingText(fmt.Sprintf("RESP%d", c.RedisProtocol), c.RedisProtocolSource)}}, facts[3:]...)...)
-	}
-	return facts
 }
 
 // schedText is the tool's own goroutine scheduling delay: "p50 0.01ms, p99

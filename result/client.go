@@ -27,12 +27,6 @@ type ClientReport struct {
 	GOMAXPROCS       int    `json:"gomaxprocs"`
 	GOMAXPROCSSource string `json:"gomaxprocs_source,omitempty"`
 	NumCPU           int    `json:"num_cpu"`
-	// RedisProtocol is the RESP version the cache manager's connections
-	// spoke, RedisProtocolSource where it came from: "tool" (cacheproof
-	// sets 2, as the seed's ioredis speaks; go-redis's own default is 3).
-	// 0 when not recorded (older reports).
-	RedisProtocol       int    `json:"redis_protocol,omitempty"`
-	RedisProtocolSource string `json:"redis_protocol_source,omitempty"`
 	// WindowS is the length of the measured window in seconds.
 	WindowS float64 `json:"window_s"`
 	// GCPauseP99Ms is the 99th percentile of the collector's stop-the-world

@@ -409,7 +409,6 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		if i == 0 {
 			c.GOGC, c.GOGCSource, c.GOMEMLIMIT, c.GOMEMLIMITSource = o.GOGC, o.GOGCSource, o.GOMEMLIMIT, o.GOMEMLIMITSource
 			c.GOMAXPROCSSource = o.GOMAXPROCSSource
-			c.RedisProtocol, c.RedisProtocolSource = o.RedisProtocol, o.RedisProtocolSource
 		}
 		c.GOMAXPROCS += o.GOMAXPROCS
 		c.NumCPU += o.NumCPU

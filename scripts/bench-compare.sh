@@ -41,7 +41,7 @@ redis_cpu() { python3 -c "import os,sys; f=open('/proc/$rpid/stat').read().rspli
 
 # Nanoseconds redis-server's threads spent ready to run but waiting for a
 # CPU so far (schedstat's second field, summed over its threads).
-redis_wait() { cat /proc/$rpid/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%d", w}'; }
+redis_wait() { cat /proc/$rpid/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%.0f", w}'; }
 
 # redis-benchmark: its text output has the percentile distribution per test.
 TIMEFORMAT='%U %S'
@@ -60,20 +60,36 @@ rbp_cpu_us=$(python3 -c "print(($u+$s)*1e6/(2*$N))")
 r2=$(redis_cpu)
 w2=$(redis_wait)
 
-"$BIN" raw --addr "127.0.0.1:$port" -c "$C" -n "$N" -d "$D" -r "$R" -t set,get --json >"$dir/cp.json"
-r3=$(redis_cpu)
-w3=$(redis_wait)
-"$BIN" raw --addr "127.0.0.1:$port" -c "$((C*4))" --conns "$C" -n "$N" -d "$D" -r "$R" -t set,get --auto-pipeline --json >"$dir/cpa.json"
-r4=$(redis_cpu)
-w4=$(redis_wait)
+# cacheproof's clients, each followed by Redis's CPU and run-queue wait:
+# raw mode through the manager; the same through a plain go-redis client
+# (--no-manager: the client library's own floor); auto-pipelining; and raw
+# mode held open-loop to 0.95x redis-benchmark's rate (the slower of its
+# SET and GET), latency measured from each request's due time.
+rate=$(python3 -c "
+import re,sys
+r=[float(x) for x in re.findall(r'throughput summary: ([0-9.]+) requests per second', open('$dir/rb.txt').read())]
+print(int(0.95*min(r)))")
+run() { # NAME FILE ARGS...
+	local name=$1 file=$2; shift 2
+	"$BIN" raw --addr "127.0.0.1:$port" -d "$D" -r "$R" -t set,get --json "$@" >"$dir/$file.json"
+	echo "$name|$file|$(redis_cpu)|$(redis_wait)" >>"$dir/runs"
+}
+: >"$dir/runs"
+run "cacheproof raw" cp -c "$C" -n "$N"
+run "cacheproof raw --no-manager (plain go-redis)" cpn -c "$C" -n "$N" --no-manager
+run "cacheproof raw --auto-pipeline (4 callers/conn)" cpa -c "$((C*4))" --conns "$C" -n "$N" --auto-pipeline
+run "cacheproof raw --rate $rate (open loop)" cpr -c "$C" -n "$N" --rate "$rate"
 
-python3 - "$dir" "$rb_cpu_us" "$rbp_cpu_us" "$N" "$r0" "$r1" "$r2" "$r3" "$r4" "$w0" "$w1" "$w2" "$w3" "$w4" <<'PY'
+python3 - "$dir" "$rb_cpu_us" "$rbp_cpu_us" "$N" "$r0" "$r1" "$r2" "$w0" "$w1" "$w2" <<'PY'
 import json, math, re, sys
 d, rb_cpu, rbp_cpu, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-r = [float(x) for x in sys.argv[5:10]]
-wait = [int(x) for x in sys.argv[10:15]]
+r = [float(x) for x in sys.argv[5:8]]
+wait = [int(x) for x in sys.argv[8:11]]
+runs = [line.rstrip("\n").split("|") for line in open(f"{d}/runs")]
+r += [float(x[2]) for x in runs]
+wait += [int(x[3]) for x in runs]
 # Redis's CPU per operation while each client ran (set and get together).
-srv = [(r[i + 1] - r[i]) * 1e6 / (2 * n) for i in range(4)]
+srv = [(r[i + 1] - r[i]) * 1e6 / (2 * n) for i in range(len(r) - 1)]
 def rbload(p):
     """Each test's rps and p50/p99/p99.9 (ms) from redis-benchmark's text:
     the first latency whose cumulative count reaches the rank."""
@@ -94,25 +110,28 @@ def rbload(p):
             out[test]["rps"] = float(m.group(1))
     return out
 rb, rbp = rbload(f"{d}/rb.txt"), rbload(f"{d}/rbp.txt")
-def load(p):
-    return {r["test"]: r for r in map(json.loads, open(p))}
-cp, cpa = load(f"{d}/cp.json"), load(f"{d}/cpa.json")
+cps = {name: {x["test"]: x for x in map(json.loads, open(f"{d}/{f}.json"))} for name, f, _, _ in runs}
+names = [x[0] for x in runs]
+raw, plain, pipe, held = (cps[x] for x in names)
 W = 46
 print(f"{'test':4} {'tool':{W}} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'cpu us/op':>10}")
 cpu_all = {"redis-benchmark": rb_cpu, "redis-benchmark -P 4": rbp_cpu}
-for name, p in (("cacheproof raw", cp), ("cacheproof raw --auto-pipeline (4 callers/conn)", cpa)):
-    cpu_all[name] = sum(p[t]["cpu_per_op_us"] for t in ("set", "get")) / 2
+for name in names:
+    cpu_all[name] = sum(cps[name][t]["cpu_per_op_us"] for t in ("set", "get")) / 2
 for t in ("set", "get"):
     r, rp = rb[t], rbp[t]
     for name, row, cpu in (("redis-benchmark", r, rb_cpu), ("redis-benchmark -P 4", rp, rbp_cpu)):
         print(f"{t:4} {name:{W}} {row['rps']:9.0f} {row['p50']:8.3f} {row['p99']:8.3f} {row['p999']:9.3f} {cpu:10.2f}")
-    for name, x in (("cacheproof raw", cp[t]), ("cacheproof raw --auto-pipeline (4 callers/conn)", cpa[t])):
+    for name in names:
+        x = cps[name][t]
         print(f"{t:4} {name:{W}} {x['ops_per_sec']:9.0f} {x['latency_ms']['p50']:8.3f} {x['latency_ms']['p99']:8.3f} {x['latency_ms']['p999']:9.3f} {x['cpu_per_op_us']:10.2f}")
-    print(f"     ops/s   raw / redis-benchmark {cp[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  auto-pipeline / redis-benchmark {cpa[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {cpa[t]['ops_per_sec']/rp['rps']:.2f}")
-    sl = cp[t].get("sched_latency") or {}
-    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {cp[t].get('gomaxprocs')}, {cp[t].get('gomaxprocs_source')})")
-    print(f"     tail    raw / redis-benchmark p99 {cp[t]['latency_ms']['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {cp[t]['latency_ms']['p999']/r['p999']:.2f} (goal <= 2)")
-    print(f"     cpu/op  raw / redis-benchmark {cp[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5)")
+    print(f"     ops/s   raw / redis-benchmark {raw[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  plain go-redis / redis-benchmark {plain[t]['ops_per_sec']/r['rps']:.2f};  auto-pipeline / redis-benchmark {pipe[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {pipe[t]['ops_per_sec']/rp['rps']:.2f}")
+    h = held[t]
+    print(f"     open loop: held to {h['rate']:.0f}/s, sent {h['ops_per_sec']:.0f}/s ({h['ops_per_sec']/h['rate']:.2f}); from due time p99 {h['latency_ms']['p99']:.3f} ms, sent to answered p99 {h['service_latency_ms']['p99']:.3f} ms")
+    sl = raw[t].get("sched_latency") or {}
+    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {raw[t].get('gomaxprocs')}, {raw[t].get('gomaxprocs_source')})")
+    print(f"     tail    raw / redis-benchmark p99 {raw[t]['latency_ms']['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {raw[t]['latency_ms']['p999']/r['p999']:.2f} (goal <= 2); plain go-redis p99 {plain[t]['latency_ms']['p99']/r['p99']:.2f}")
+    print(f"     cpu/op  raw / redis-benchmark {raw[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5); plain go-redis / redis-benchmark {plain[t]['cpu_per_op_us']/rb_cpu:.2f}")
 print()
 print("client CPU against Redis's in the same run (set and get together; redis-server's CPU from /proc while each client ran):")
 print(f"{'tool':{W}} {'client us/op':>12} {'redis us/op':>12} {'client/redis':>13}")
