@@ -81,36 +81,67 @@ func wrapConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &rawConn{Conn: c, rc: rc}
+	return newRawConn(c, rc)
 }
 
 // rawConn is a net.Conn whose Read, Write and health check make raw system
 // calls. Addresses, deadlines and Close are the dialled connection's; the
 // waits are its poller's, so deadlines and Close wake them as before.
+//
+// The functions handed to the poller are built once per connection, not per
+// call (a closure over a call's locals escapes to the heap: three small
+// allocations a command), and take their buffer and return their results
+// through the connection. That is safe because a pooled connection has one
+// user at a time, and reads and writes each hold the descriptor's own lock
+// while their function runs.
 type rawConn struct {
 	net.Conn
 	rc syscall.RawConn
+
+	rbuf    []byte // the buffer of the Read in progress
+	rn      int
+	rerrno  syscall.Errno
+	readFn  func(fd uintptr) bool
+	wbuf    []byte // the bytes of the Write in progress
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(fd uintptr) bool
+	peek    *peekConn // what SyscallConn returns: the health check's peek
+}
+
+func newRawConn(c net.Conn, rc syscall.RawConn) *rawConn {
+	r := &rawConn{Conn: c, rc: rc}
+	r.readFn = r.read
+	r.writeFn = r.write
+	r.peek = newPeekConn(rc)
+	return r
+}
+
+// read is one non-blocking read(2) into rbuf; false asks the poller to wait
+// for the socket to be readable and call it again.
+func (c *rawConn) read(fd uintptr) bool {
+	b := c.rbuf
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait for the poller
+		}
+		c.rn, c.rerrno = int(r), e
+		return true
+	}
 }
 
 func (c *rawConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the poller
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
+	c.rbuf, c.rn, c.rerrno = b, 0, 0
+	err := c.rc.Read(c.readFn)
+	n, errno := c.rn, c.rerrno
+	c.rbuf = nil
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -122,25 +153,34 @@ func (c *rawConn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-func (c *rawConn) Write(b []byte) (int, error) {
-	var nn int
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for nn < len(b) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[nn])), uintptr(len(b)-nn))
-			switch e {
-			case 0:
-				nn += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the send buffer is full: wait for the poller
-			default:
-				errno = e
-				return true
-			}
+// write writes what is left of wbuf with write(2); false asks the poller to
+// wait until the socket's send buffer has room and call it again.
+func (c *rawConn) write(fd uintptr) bool {
+	b := c.wbuf
+	for c.wn < len(b) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[c.wn])), uintptr(len(b)-c.wn))
+		switch e {
+		case 0:
+			c.wn += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false // the send buffer is full: wait for the poller
+		default:
+			c.werrno = e
+			return true
 		}
-		return true
-	})
+	}
+	return true
+}
+
+func (c *rawConn) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	c.wbuf, c.wn, c.werrno = b, 0, 0
+	err := c.rc.Write(c.writeFn)
+	nn, errno := c.wn, c.werrno
+	c.wbuf = nil
 	switch {
 	case err != nil:
 		return nn, c.opError("write", err)
@@ -169,20 +209,35 @@ func (c *rawConn) opError(op string, err error) error {
 // leaves go-redis's verdict at healthy: the verdict its own peek gives for
 // EAGAIN. Anything else (EOF, data, an error) calls the function, which
 // peeks again and decides as before.
-func (c *rawConn) SyscallConn() (syscall.RawConn, error) { return peekConn{c.rc}, nil }
+func (c *rawConn) SyscallConn() (syscall.RawConn, error) { return c.peek, nil }
 
-type peekConn struct{ syscall.RawConn }
+// peekConn is built once per connection, with its Control function, so the
+// health check allocates nothing per command.
+type peekConn struct {
+	syscall.RawConn
+	empty  bool
+	peekFn func(fd uintptr)
+}
 
-func (p peekConn) Read(f func(fd uintptr) bool) error {
-	empty := false
-	if err := p.RawConn.Control(func(fd uintptr) {
-		var b [1]byte
-		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		empty = e == syscall.EAGAIN
-	}); err != nil {
+func newPeekConn(rc syscall.RawConn) *peekConn {
+	p := &peekConn{RawConn: rc}
+	p.peekFn = p.peek
+	return p
+}
+
+// peek looks for one byte without taking it (recvfrom MSG_PEEK|MSG_DONTWAIT).
+func (p *peekConn) peek(fd uintptr) {
+	var b [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	p.empty = e == syscall.EAGAIN
+}
+
+func (p *peekConn) Read(f func(fd uintptr) bool) error {
+	p.empty = false
+	if err := p.RawConn.Control(p.peekFn); err != nil {
 		return err
 	}
-	if empty {
+	if p.empty {
 		return nil
 	}
 	return p.RawConn.Read(f)
