@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -107,6 +108,97 @@ type rawConn struct {
 	werrno  syscall.Errno
 	writeFn func(fd uintptr) bool
 	peek    *peekConn // what SyscallConn returns: the health check's peek
+
+	// rd and wd are the read and write deadlines: the one on the socket and
+	// the one asked for.
+	rd, wd deadline
+}
+
+// deadline is one direction's deadline in Unix nanoseconds (0: none): the
+// one set on the socket and the one last asked for.
+type deadline struct{ set, want atomic.Int64 }
+
+// deadlineSlack is how much earlier than asked a deadline may fall, as a
+// fraction of the time left until it (1/64: 78 ms of a 5 s command
+// timeout, 1.6 ms of 100 ms).
+const deadlineSlack = 64
+
+// go-redis sets the connection's deadlines three times a command: its
+// health check clears both when it takes the connection from the pool
+// (internal/pool.connCheck), then it sets the write and the read deadline
+// to now plus the command timeout. Each set re-arms a runtime timer under
+// the descriptor's lock, a cost per command of the order of the read
+// itself (docs/performance.md). So:
+//   - a cleared deadline is applied lazily, at the next Read or Write that
+//     finds it still cleared (go-redis sets a new one before every command,
+//     so it rarely is);
+//   - a deadline later than the one on the socket by at most 1/64 of its
+//     time left keeps the one on the socket;
+//   - any other deadline (earlier, or later beyond the slack) is set at
+//     once, so a deadline that should cut a blocked read short still does.
+//
+// A command therefore never waits longer than asked, and at most 1/64 of
+// its timeout less.
+func (c *rawConn) SetReadDeadline(t time.Time) error {
+	if c.rd.keep(t) {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *rawConn) SetWriteDeadline(t time.Time) error {
+	if c.wd.keep(t) {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *rawConn) SetDeadline(t time.Time) error {
+	kr, kw := c.rd.keep(t), c.wd.keep(t)
+	switch {
+	case kr && kw:
+		return nil
+	case kr:
+		return c.Conn.SetWriteDeadline(t)
+	case kw:
+		return c.Conn.SetReadDeadline(t)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// keep records t as the deadline asked for and says whether the socket's
+// may stand for it (the caller sets t on the socket when it may not, and
+// keep has then recorded it as set).
+func (d *deadline) keep(t time.Time) bool {
+	want := unixNano(t)
+	d.want.Store(want)
+	if want == 0 {
+		return true // cleared: applied by apply at the next Read or Write
+	}
+	if set := d.set.Load(); set != 0 && want >= set {
+		if left := want - time.Now().UnixNano(); left > 0 && want-set <= left/deadlineSlack {
+			return true
+		}
+	}
+	d.set.Store(want)
+	return false
+}
+
+// apply clears the socket's deadline when a clear was asked for since it
+// was set; set is the connection's SetReadDeadline or SetWriteDeadline.
+func (d *deadline) apply(set func(time.Time) error) error {
+	if d.want.Load() != 0 || d.set.Load() == 0 {
+		return nil
+	}
+	d.set.Store(0)
+	return set(time.Time{})
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func newRawConn(c net.Conn, rc syscall.RawConn) *rawConn {
@@ -137,6 +229,9 @@ func (c *rawConn) read(fd uintptr) bool {
 func (c *rawConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
+	}
+	if err := c.rd.apply(c.Conn.SetReadDeadline); err != nil {
+		return 0, err
 	}
 	c.rbuf, c.rn, c.rerrno = b, 0, 0
 	err := c.rc.Read(c.readFn)
@@ -176,6 +271,9 @@ func (c *rawConn) write(fd uintptr) bool {
 func (c *rawConn) Write(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
+	}
+	if err := c.wd.apply(c.Conn.SetWriteDeadline); err != nil {
+		return 0, err
 	}
 	c.wbuf, c.wn, c.werrno = b, 0, 0
 	err := c.rc.Write(c.writeFn)

@@ -123,3 +123,101 @@ func TestRawConnHealthCheckSeesKilledConnection(t *testing.T) {
 		}
 	}
 }
+
+// A deadline is kept only when the new one is later by at most 1/64 of its
+// time left; earlier and much later deadlines are set at once, a cleared one
+// at the next Read or Write.
+func TestKeepDeadline(t *testing.T) {
+	now := time.Now()
+	var d deadline
+	if d.keep(now.Add(5 * time.Second)) {
+		t.Fatal("the first deadline was kept as if one were set")
+	}
+	for _, c := range []struct {
+		name string
+		t    time.Time
+		keep bool
+	}{
+		{"10 ms later of 5 s", now.Add(5*time.Second + 10*time.Millisecond), true},
+		{"1 s later", now.Add(6 * time.Second), false},
+		{"earlier", now.Add(2 * time.Second), false},
+		{"cleared", time.Time{}, true},
+		{"set again within the slack", now.Add(2*time.Second + time.Millisecond), true},
+	} {
+		if got := d.keep(c.t); got != c.keep {
+			t.Errorf("%s: keep %v, want %v", c.name, got, c.keep)
+		}
+	}
+	// A clear still pending at the next I/O is applied then.
+	var cleared []time.Time
+	set := func(t time.Time) error { cleared = append(cleared, t); return nil }
+	if err := d.apply(set); err != nil || len(cleared) != 0 {
+		t.Fatalf("applied %v with a deadline asked for", cleared)
+	}
+	d.keep(time.Time{})
+	if err := d.apply(set); err != nil || len(cleared) != 1 || !cleared[0].IsZero() {
+		t.Fatalf("the pending clear was not applied: %v", cleared)
+	}
+	if d.set.Load() != 0 {
+		t.Error("the socket's deadline is still recorded after the clear")
+	}
+}
+
+// A cleared deadline reaches the socket before the next read: with no
+// deadline asked for since, a read that waits longer than the old deadline
+// does not time out.
+func TestClearedDeadlineReachesTheSocket(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	ep := d.Endpoints()
+	dial := rawDialer(time.Second)
+	if dial == nil || ep.Password != "" {
+		t.Skip("plain net.Conns or AUTH")
+	}
+	c, err := dial(ctxT(t), "tcp", ep.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_ = c.SetDeadline(time.Time{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = c.Write([]byte("PING\r\n"))
+	}()
+	buf := make([]byte, 16)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "+PONG\r\n" {
+		t.Fatalf("read after a clear: %q %v, want +PONG (the 100 ms deadline was cleared)", buf[:n], err)
+	}
+}
+
+// Through the manager, a command timeout still expires on time after
+// thousands of commands whose deadlines were coalesced: DEBUG SLEEP holds
+// Redis past the 300 ms timeout and the Get fails as a timeout, no sooner
+// than 1/64 of the timeout early.
+func TestCoalescedDeadlinesStillExpire(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	cfg := testConfig(t, d.Endpoints())
+	cfg.CommandTimeout = 300 * time.Millisecond
+	cfg.MaxRetries = -1
+	m := newManager(t, cfg)
+	ctx := ctxT(t)
+	for i := 0; i < 2000; i++ {
+		if _, _, err := m.Get(ctx, "dl:k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- m.Client().Do(context.Background(), "DEBUG", "SLEEP", "1.5").Err() }()
+	time.Sleep(100 * time.Millisecond) // the sleep is running
+	start := time.Now()
+	_, _, err := m.Get(ctx, "dl:k")
+	el := time.Since(start)
+	if ErrorKind(err) != KindTimeout {
+		t.Fatalf("Get while Redis sleeps: %v (kind %q), want a timeout", err, ErrorKind(err))
+	}
+	if min := 300*time.Millisecond - 300*time.Millisecond/deadlineSlack - 5*time.Millisecond; el < min {
+		t.Errorf("timed out after %v, before the %v the timeout allows", el, min)
+	}
+	<-errc
+}
