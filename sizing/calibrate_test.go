@@ -203,7 +203,7 @@ func TestLatencyHistogramsAreBase(t *testing.T) {
 		t.Fatalf("latency histogram priced %.0f B with latency-tracking on: want a measured size", h)
 	}
 	tr, _ := loadTrace(t, "testdata/corpus/hash-zset.yaml", TraceOptions{Rate: 0.2})
-	cmds := Commands(tr)
+	cmds := Commands(tr, true)
 	for _, want := range []string{"get", "set", "hget", "hset", "pexpire", "zrange", "zadd", "info", "ping"} {
 		if !slices.Contains(cmds, want) {
 			t.Errorf("Commands = %v: want %s (the corpus's runs send it)", cmds, want)

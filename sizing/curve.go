@@ -145,7 +145,7 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		idle := min(st.Clients.Idle, o.Connections)
 		st.Clients = Conns{Active: o.Connections - idle, Idle: idle}
 	}
-	st.Commands = Commands(tr)
+	st.Commands = Commands(tr, plan.Pool.InvalidationChannel != "")
 	st.Base = cal.Base(st.Clients, len(st.Commands))
 	st.Repeats, st.PrefillSpan = o.Repeats, o.PrefillSpan
 	if st.Repeats <= 0 {
@@ -231,13 +231,25 @@ var controlCommands = []string{"info", "ping", "hello", "client|setname", "confi
 // is SET, HSET or ZADD (a hash's and a sorted set's with a PEXPIRE), a
 // rate-limit counter's the script's EVALSHA with its INCR, PTTL and
 // PEXPIRE; a session read that extends the TTL the script's EVALSHA, GET
-// and PEXPIRE; a refresh EXPIRE; a deletion DEL. (The corpus's runs sent
+// and PEXPIRE; a refresh EXPIRE; a deletion DEL; a read of several keys
+// at once MGET; an invalidation DEL and, when the pool has an
+// invalidation channel (publishes), PUBLISH. (The corpus's runs sent
 // exactly these: GET and SET for string caches; with HGET, HSET, PEXPIRE,
-// ZRANGE and ZADD for the hash and sorted-set one.)
-func Commands(t *Trace) []string {
+// ZRANGE and ZADD for the hash and sorted-set one; the small validation
+// scenario's DEL, EVALSHA, GET, INCR, MGET, PEXPIRE, PTTL, PUBLISH and SET.)
+func Commands(t *Trace, publishes bool) []string {
 	set := map[string]bool{}
 	for _, c := range controlCommands {
 		set[c] = true
+	}
+	if t.MultiReads {
+		set["mget"] = true
+	}
+	if t.Invalidations {
+		set["del"] = true
+		if publishes {
+			set["publish"] = true
+		}
 	}
 	write := func(typ string) []string {
 		switch typ {
