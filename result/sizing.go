@@ -81,6 +81,12 @@ type SizingCalibration struct {
 	PoolConns          int     `json:"pool_conns"`
 	PerClientBytes     float64 `json:"per_client_bytes,omitempty"`
 	PerIdleClientBytes float64 `json:"per_idle_client_bytes,omitempty"`
+	// LatencyHistogramBytes is what one command's latency histogram holds
+	// (Redis 7's latency-tracking; 0 without it), and Commands the
+	// commands the run sends after its reset, each with one: BaseBytes
+	// includes len(Commands) of them.
+	LatencyHistogramBytes float64  `json:"latency_histogram_bytes,omitempty"`
+	Commands              []string `json:"commands,omitempty"`
 	// Typed is, per hash or zset, the key's price by encoding: bytes = a +
 	// c * fields + b * (key + field names + values); ServerConfig the
 	// eviction and encoding settings the calibration server had.

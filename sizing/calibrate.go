@@ -80,6 +80,19 @@ type Calibration struct {
 	// times this, which places its keys on Redis's LRU clock. It is this
 	// machine's speed when calibrated (a loaded host writes slower).
 	PipelinedWriteS float64 `json:"pipelined_write_s_per_command"`
+	// LatencyHistogram is the bytes one command's latency histogram holds
+	// (0 when the server keeps none). With latency-tracking on (Redis 7's
+	// default), call() records every command's duration in a per-command
+	// hdr_histogram that updateCommandLatencyHistogram allocates on the
+	// command's first call (server.c) and CONFIG RESETSTAT frees; it
+	// counts in used_memory, so in what eviction must keep under
+	// maxmemory. Measured as the used_memory growth of the first call of a
+	// command the calibration does not otherwise send: 24,688 B on
+	// 7.0.15. A run holds one per command it sends after its reset
+	// (Setup.Commands): 7 for a cache of strings, 12 for one of hashes and
+	// sorted sets, 173-296 KB; the calibration's startup and its
+	// connections' deltas hold none of them.
+	LatencyHistogram float64 `json:"latency_histogram_bytes"`
 }
 
 // ServerSettings are the settings that change what the simulator does,
@@ -95,9 +108,11 @@ type Conns struct{ Active, Idle int }
 // Total is every connection.
 func (n Conns) Total() int { return n.Active + n.Idle }
 
-// Base is the used_memory of the server with no keys and n's clients.
-func (c *Calibration) Base(n Conns) float64 {
-	return float64(c.Startup) + float64(max(n.Active, 1))*c.PerClient + float64(n.Idle)*c.PerIdleClient
+// Base is the used_memory of the server with no keys, n's clients and the
+// latency histograms of the commands the run sends.
+func (c *Calibration) Base(n Conns, commands int) float64 {
+	return float64(c.Startup) + float64(max(n.Active, 1))*c.PerClient + float64(n.Idle)*c.PerIdleClient +
+		float64(commands)*c.LatencyHistogram
 }
 
 // Costs prices the trace's families by their data types.
@@ -149,7 +164,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m12"
+const calibrationMethod = "m13"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -336,6 +351,9 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 		sleep = time.Sleep
 	}
 	if c.PerClient, c.PerIdleClient, err = perClient(ctx, client, meanLen(vlen[:len(vlen)*2/3]), sleep); err != nil {
+		return nil, err
+	}
+	if c.LatencyHistogram, err = latencyHistogram(ctx, client); err != nil {
 		return nil, err
 	}
 	// A short unique prefix, so the sample's keys can be as short as the
@@ -589,6 +607,48 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 		return 0, 0, err
 	}
 	return active, idle, nil
+}
+
+// latencyHistogram measures what one command's latency histogram adds to
+// used_memory: 0 when CONFIG latency-tracking is not "yes" (off, or a
+// Redis before 7 that has no such setting), else the growth of used_memory
+// (less the asking connection's buffers) over the first call of commands
+// the calibration sends nowhere else, the median of those that grew it (on
+// a server that has already run one, as an external one may have, its
+// histogram exists and the call adds nothing).
+func latencyHistogram(ctx context.Context, c *redis.Client) (float64, error) {
+	v, err := c.ConfigGet(ctx, "latency-tracking").Result()
+	if err != nil || v["latency-tracking"] != "yes" {
+		return 0, nil
+	}
+	// Twice first: INFO and CLIENT INFO get their own histograms.
+	for range 2 {
+		if _, err := usedMemoryOwn(ctx, c); err != nil {
+			return 0, err
+		}
+	}
+	var grew []float64
+	for _, cmd := range [][]any{{"LASTSAVE"}, {"TIME"}, {"ECHO", "cacheproof"}} {
+		before, err := usedMemoryOwn(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			return 0, &EnvError{Op: fmt.Sprint(cmd[0]), Err: err}
+		}
+		after, err := usedMemoryOwn(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		if d := after - before; d > 0 {
+			grew = append(grew, d)
+		}
+	}
+	if len(grew) == 0 {
+		return 0, nil
+	}
+	slices.Sort(grew)
+	return grew[len(grew)/2], nil
 }
 
 // calibrateType writes the sample as keys of data type typ, fits MEMORY

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,5 +170,74 @@ func TestExternalServerSettings(t *testing.T) {
 	}
 	if st.Cal.External || st.Policy != s.Target.Redis.MaxMemoryPolicy || !strings.Contains(st.Cal.Source, "could not be read") {
 		t.Errorf("unreadable target: external %v, policy %q, source %q: want the scenario's settings, said so", st.Cal.External, st.Policy, st.Cal.Source)
+	}
+}
+
+// TestLatencyHistogramsAreBase checks the price of Redis 7's per-command
+// latency histograms against a real redis-server: after CONFIG RESETSTAT
+// (which frees them, as the run's reset does), the first call of each of
+// the commands a run of the hash and sorted-set cache sends grows
+// used_memory by one histogram each, and with latency-tracking off the
+// calibration prices none.
+func TestLatencyHistogramsAreBase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server")
+	}
+	ctx := context.Background()
+	dep, err := topology.Start(ctx, topology.Spec{Backend: topology.BackendProcess, Shape: topology.ShapeStandalone,
+		Dir: t.TempDir(), MaxMemory: 1 << 30, MaxMemoryPolicy: "allkeys-lru"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dep.Close(context.Background()) }()
+	c := redis.NewClient(&redis.Options{Addr: dep.Endpoints().Addrs[0], PoolSize: 1})
+	defer c.Close()
+	if v, err := c.ConfigGet(ctx, "latency-tracking").Result(); err != nil || v["latency-tracking"] == "" {
+		t.Skipf("this redis-server has no latency-tracking (%v): no histograms to price", err)
+	}
+	h, err := latencyHistogram(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h <= 0 {
+		t.Fatalf("latency histogram priced %.0f B with latency-tracking on: want a measured size", h)
+	}
+	tr, _ := loadTrace(t, "testdata/corpus/hash-zset.yaml", TraceOptions{Rate: 0.2})
+	cmds := Commands(tr, true)
+	for _, want := range []string{"get", "set", "hget", "hset", "pexpire", "zrange", "zadd", "info", "ping"} {
+		if !slices.Contains(cmds, want) {
+			t.Errorf("Commands = %v: want %s (the corpus's runs send it)", cmds, want)
+		}
+	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var before float64
+	for range 2 { // the second reading, once INFO and CLIENT INFO have theirs again
+		if before, err = usedMemoryOwn(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The data commands on a key that does not exist: they allocate
+	// nothing but their histogram.
+	fresh := 0
+	for _, cmd := range [][]any{{"GET", "nokey"}, {"HGET", "nokey", "f1"}, {"ZRANGE", "nokey", 0, 10}, {"PEXPIRE", "nokey", 1000}, {"PING"}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		fresh++
+	}
+	after, err := usedMemoryOwn(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := after-before, float64(fresh)*h; math.Abs(got-want) > 0.02*want {
+		t.Errorf("%d first calls after CONFIG RESETSTAT grew used_memory by %.0f B: want %d histograms of %.0f B (%.0f)", fresh, got, fresh, h, want)
+	}
+	if err := c.ConfigSet(ctx, "latency-tracking", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := latencyHistogram(ctx, c); err != nil || h != 0 {
+		t.Errorf("latency-tracking off: histogram priced %.0f B (%v), want 0", h, err)
 	}
 }

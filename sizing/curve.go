@@ -16,6 +16,7 @@ import (
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/runplan"
 	"github.com/cacheproof/cacheproof/scenarios"
+	"github.com/cacheproof/cacheproof/workload"
 )
 
 // Options configure a sizing.
@@ -75,6 +76,9 @@ type Setup struct {
 	Costs    *Costs
 	Base     float64
 	Clients  Conns
+	// Commands is what the run sends Redis after its reset (Commands):
+	// Base holds a latency histogram for each.
+	Commands []string
 	TTL      []time.Duration
 	Samples  int
 	// LFU and Hz are the scenario's lfu-log-factor, lfu-decay-time and hz
@@ -141,7 +145,8 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		idle := min(st.Clients.Idle, o.Connections)
 		st.Clients = Conns{Active: o.Connections - idle, Idle: idle}
 	}
-	st.Base = cal.Base(st.Clients)
+	st.Commands = Commands(tr, plan.Pool.InvalidationChannel != "")
+	st.Base = cal.Base(st.Clients, len(st.Commands))
 	st.Repeats, st.PrefillSpan = o.Repeats, o.PrefillSpan
 	if st.Repeats <= 0 {
 		st.Repeats = Repeats
@@ -209,6 +214,84 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 func Clients(plan *runplan.Plan) Conns {
 	inst := max(plan.Workload.Instances, 1)
 	return Conns{Active: inst*plan.Pool.MaxConnections + 1, Idle: 2 * inst}
+}
+
+// controlCommands are what a run sends Redis after its CONFIG RESETSTAT
+// besides the workload's: the sampler's INFO, the pools' PING, HELLO and
+// CLIENT SETNAME on the connections they open once the load begins, and
+// the reset itself (its histogram is allocated as it returns). INFO
+// commandstats after corpus runs: these five and the data commands.
+var controlCommands = []string{"info", "ping", "hello", "client|setname", "config|resetstat"}
+
+// Commands is the Redis commands (commandstats' names) a run of the trace
+// sends after its reset, the load's start: each holds a latency histogram
+// in used_memory (Calibration.LatencyHistogram). The data commands follow
+// from what the load's operations do to each family, as the pool issues
+// them: a read is GET, HGET or ZRANGE, and a miss's fill a write; a write
+// is SET, HSET or ZADD (a hash's and a sorted set's with a PEXPIRE), a
+// rate-limit counter's the script's EVALSHA with its INCR, PTTL and
+// PEXPIRE; a session read that extends the TTL the script's EVALSHA, GET
+// and PEXPIRE; a refresh EXPIRE; a deletion DEL; a read of several keys
+// at once MGET; an invalidation DEL and, when the pool has an
+// invalidation channel (publishes), PUBLISH. (The corpus's runs sent
+// exactly these: GET and SET for string caches; with HGET, HSET, PEXPIRE,
+// ZRANGE and ZADD for the hash and sorted-set one; the small validation
+// scenario's DEL, EVALSHA, GET, INCR, MGET, PEXPIRE, PTTL, PUBLISH and SET.)
+func Commands(t *Trace, publishes bool) []string {
+	set := map[string]bool{}
+	for _, c := range controlCommands {
+		set[c] = true
+	}
+	if t.MultiReads {
+		set["mget"] = true
+	}
+	if t.Invalidations {
+		set["del"] = true
+		if publishes {
+			set["publish"] = true
+		}
+	}
+	write := func(typ string) []string {
+		switch typ {
+		case workload.TypeHash:
+			return []string{"hset", "pexpire"}
+		case workload.TypeZSet:
+			return []string{"zadd", "pexpire"}
+		case typeCounter:
+			return []string{"evalsha", "incr", "pttl", "pexpire"}
+		}
+		return []string{"set"}
+	}
+	read := map[string]string{workload.TypeHash: "hget", workload.TypeZSet: "zrange"}
+	for i := range t.events {
+		e := &t.events[i]
+		if e.phase < 0 {
+			continue
+		}
+		typ := priceType(t.Families[t.Keys[e.key].Fam])
+		var cmds []string
+		switch e.kind & evKind {
+		case evRead:
+			r := read[typ]
+			if r == "" {
+				r = "get"
+			}
+			cmds = append(write(typ), r)
+			if e.kind&evAlsoRefresh != 0 {
+				cmds = append(cmds, "evalsha", "pexpire")
+			}
+		case evWrite:
+			cmds = write(typ)
+		case evRefresh:
+			cmds = []string{"expire"}
+		case evDelete:
+			cmds = []string{"del"}
+		}
+		for _, c := range cmds {
+			set[c] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 // job is one simulation of the grid.
@@ -455,6 +538,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	cal := st.Cal
 	out.Calibration = result.SizingCalibration{RedisVersion: cal.RedisVersion, Source: cal.Source, Types: map[string]result.SizingFit{},
 		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(),
+		LatencyHistogramBytes: cal.LatencyHistogram, Commands: st.Commands,
 		PerClientBytes: cal.PerClient, PerIdleClientBytes: cal.PerIdleClient}
 	for t, f := range cal.Types {
 		out.Calibration.Types[t] = result.SizingFit{A: f.A, B: f.B, Keys: f.Keys, MeanAbsErr: f.MeanAbsErr, Alloc: f.Alloc}

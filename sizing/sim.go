@@ -451,12 +451,15 @@ func (s *sim) run() {
 				}
 			}
 			if found {
+				s.access(k, e.at)
 				if e.kind&evAlsoRefresh != 0 {
 					if ttl := s.cfg.TTL[t.Keys[k].Fam]; ttl > 0 {
 						s.setExpire(k, e.at+ttl)
 					}
+					// The session script's PEXPIRE looks the key up for
+					// writing: a second access (LFU increments again).
+					s.access(k, e.at)
 				}
-				s.access(k, e.at)
 				continue
 			}
 			if present {
@@ -848,6 +851,13 @@ func (s *sim) writeTyped(k int32, tc *TypedCost, field, size int32, now, exp tim
 	s.used += c - s.cost[k]
 	s.cost[k] = c
 	s.setExpire(k, exp)
+	if exp > 0 {
+		// The PEXPIRE that follows HSET and ZADD looks the key up for
+		// writing (lookupKeyWrite): an access of its own, which under LFU
+		// increments the counter again (a new key's from LFU_INIT_VAL
+		// surely: LFULogIncr's chance is 1 at the initial value).
+		s.access(k, now)
+	}
 }
 
 // dictTable is the bucket count a dict of n keys has grown to: 4 for the

@@ -33,7 +33,7 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 			ttl[i] = f.TTL
 		}
 	}
-	return tr, costs, ttl, fixedCal.Base(Clients(plan))
+	return tr, costs, ttl, fixedCal.Base(Clients(plan), len(Commands(tr, plan.Pool.InvalidationChannel != "")))
 }
 
 // loadTrace builds the stream of a scenario file as size does (its near

@@ -109,6 +109,11 @@ type Trace struct {
 	// (their later operations are not replayed: the bot does not issue
 	// them).
 	Denied int64
+	// MultiReads and Invalidations say whether the load (after the
+	// prefill) reads several keys in one operation (the pool's MGET) and
+	// invalidates keys (DEL and, with an invalidation channel, PUBLISH):
+	// Commands names the Redis commands from them.
+	MultiReads, Invalidations bool
 }
 
 // Events is the number of sampled key accesses.
@@ -275,6 +280,10 @@ func BuildTrace(ws workload.Settings, run workload.Run, phases []workload.PhaseP
 				kind = evDelete
 			default:
 				continue // touches no key's presence (none today)
+			}
+			if inPhase {
+				t.MultiReads = t.MultiReads || (kind&evKind == evRead && len(op.Keys) > 0)
+				t.Invalidations = t.Invalidations || k.Invalidates()
 			}
 			famOf := func(j int) *workload.Family {
 				if j < len(op.Families) && op.Families[j] != nil {
