@@ -155,6 +155,13 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		PoolSize:              c.MaxConnections, MaxActiveConns: c.MaxConnections, MinIdleConns: c.MinConnections,
 		PoolTimeout: c.PoolTimeout, DisableIdentity: true, Protocol: c.protocol(),
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		// Pipelines (MGET batches, prefill, auto-pipelining) share the one
+		// pool, as the seed's: go-redis v9.23 otherwise adds a dedicated
+		// pipeline pool of up to 10 connections with 128 KiB buffers beside
+		// it, so max_conns would no longer bound what the manager opens
+		// (runs were seen holding 10-18 connections per instance at
+		// max_conns 8), nor the pool exhaustion it is there to show.
+		PipelinePoolSize: -1,
 	}
 	if c.TLS == nil {
 		// Raw-syscall connections (conn.go); TLS keeps go-redis's dialer.

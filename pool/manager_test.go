@@ -2,8 +2,10 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -290,5 +292,42 @@ func TestManagerSpeaksRESP2(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(info), "resp=2") {
 		t.Errorf("CLIENT INFO = %q, want resp=2", info)
+	}
+}
+
+// max_conns bounds every connection the manager's commands use, pipelines
+// included: Redis sees at most MaxConnections of them however many callers
+// pipeline at once (go-redis v9.23 would open a pipeline pool of its own
+// beside the main one).
+func TestMaxConnsBoundsPipelines(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	cfg := testConfig(t, d.Endpoints())
+	cfg.MaxConnections, cfg.MinConnections = 3, 0
+	cfg.InvalidationChannel = ""
+	cfg.HealthCheckInterval = 0
+	cfg.ClientName = "maxconns-test"
+	m := newManager(t, cfg)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 12; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				k := fmt.Sprintf("mc:%d:%d", g, i)
+				_ = m.Set(ctx, k, "v", TierAPI)
+				_, _, _ = m.MGet(ctx, k, k+":a", k+":b")
+				_ = m.HSet(ctx, k+":h", "f", "v", TierAPI)
+			}
+		}(g)
+	}
+	wg.Wait()
+	list, err := m.Client().Do(ctx, "CLIENT", "LIST").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// CLIENT LIST counts the connection it came on, one of the manager's.
+	if n := strings.Count(list, "name=maxconns-test"); n > cfg.MaxConnections {
+		t.Errorf("Redis holds %d of the manager's connections, max_conns is %d:\n%s", n, cfg.MaxConnections, list)
 	}
 }
