@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"runtime"
 	"strconv"
 	"sync"
@@ -51,6 +52,8 @@ type RawOptions struct {
 type rawClient interface {
 	get(ctx context.Context, key string) error
 	set(ctx context.Context, key, val string) error
+	// pool is the go-redis client whose pool the commands go through.
+	pool() redis.UniversalClient
 }
 
 // managerClient sends raw mode's commands through the cache manager.
@@ -64,6 +67,8 @@ func (c managerClient) get(ctx context.Context, key string) error {
 func (c managerClient) set(ctx context.Context, key, val string) error {
 	return c.m.Set(ctx, key, val, pool.TierPersistent)
 }
+
+func (c managerClient) pool() redis.UniversalClient { return c.m.Client() }
 
 // plainClient sends them through a go-redis client with none of the
 // manager's hooks, dialer or tiers.
@@ -80,6 +85,8 @@ func (c plainClient) get(ctx context.Context, key string) error {
 func (c plainClient) set(ctx context.Context, key, val string) error {
 	return c.c.Set(ctx, key, val, 0).Err()
 }
+
+func (c plainClient) pool() redis.UniversalClient { return c.c }
 
 // RawResult is one test of raw mode.
 type RawResult struct {
@@ -104,6 +111,16 @@ type RawResult struct {
 	// not hold it.
 	Rate    float64         `json:"rate,omitempty"`
 	Service *result.Summary `json:"service_latency_ms,omitempty"`
+	// Wire is each request's latency as redis-benchmark measures its own:
+	// from the write that sent it to the first read of its reply, without
+	// the pool, encoding and parsing around them (wire.go says why both
+	// are kept). Absent with auto-pipelining, where one write carries many
+	// requests.
+	Wire *result.Summary `json:"wire_latency_ms,omitempty"`
+	// GCCycles and GCCPUS are the collections during the test and the CPU
+	// the runtime estimates they took: on one P, time no caller ran.
+	GCCycles uint64  `json:"gc_cycles"`
+	GCCPUS   float64 `json:"gc_cpu_s"`
 	// GOMAXPROCS is how many threads ran Go code at once during the test,
 	// and GOMAXPROCSSource where that came from: "tool" when raw mode left
 	// a local Redis a CPU of its own (selfmeasure.LeaveCPUForRedis), "env"
@@ -152,19 +169,33 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 		addr = dep.Endpoints().Addrs[0]
 	}
 	var client rawClient
+	var wire *wireTimer
+	if !t.AutoPipeline {
+		wire = &wireTimer{}
+	}
 	if t.NoManager {
 		if t.AutoPipeline {
 			return nil, &ConfigError{Err: fmt.Errorf("raw: auto-pipelining is the manager's: it cannot be measured without it")}
 		}
-		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: cmp.Or(t.Conns, o.Clients), Protocol: 2, DisableIdentity: true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
+		conns := cmp.Or(t.Conns, o.Clients)
+		opts := &redis.Options{Addr: addr, PoolSize: conns, Protocol: 2, DisableIdentity: true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}}
+		d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 5 * time.Minute} // go-redis's default dialer's
+		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return wire.wrap(c), nil
+		}
+		c := redis.NewClient(opts)
 		defer func() { _ = c.Close() }()
 		if err := c.Ping(ctx).Err(); err != nil {
 			return nil, &EnvError{Op: "connect " + addr, Err: err}
 		}
 		client = plainClient{c}
 	} else {
-		mgr, err := rawManager(ctx, addr, t, o)
+		mgr, err := rawManager(ctx, addr, t, o, wire)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +204,7 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 	}
 	restore, _, source := selfmeasure.LeaveCPUForRedis(selfmeasure.LoopbackOnly([]topology.Node{{Addr: addr}}))
 	defer restore()
-	res, err := runRaw(ctx, client, o)
+	res, err := runRaw(ctx, client, wire, o)
 	for i := range res {
 		res[i].GOMAXPROCSSource = source
 	}
@@ -182,7 +213,7 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 
 // rawManager is the production profile pointed at one address, with only
 // what raw mode measures: the pool and the hooks.
-func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions) (*pool.Manager, error) {
+func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions, wire *wireTimer) (*pool.Manager, error) {
 	cfg, err := pool.ProfileConfig(pool.ProfileProduction)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
@@ -198,6 +229,9 @@ func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions) (*p
 	cfg.AutoPipeline = t.AutoPipeline
 	cfg.HealthCheckInterval = 0
 	cfg.InvalidationChannel = ""
+	if wire != nil {
+		cfg.WrapConn = wire.wrap
+	}
 	mgr, err := pool.New(ctx, cfg)
 	if err != nil {
 		return nil, &EnvError{Op: "connect " + addr, Err: err}
@@ -208,10 +242,12 @@ func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions) (*p
 // RunRaw runs each test in turn through the manager (so the pool, its
 // hooks and auto-pipelining setting are what is measured).
 func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, error) {
-	return runRaw(ctx, managerClient{mgr}, o)
+	return runRaw(ctx, managerClient{mgr}, nil, o)
 }
 
-func runRaw(ctx context.Context, client rawClient, o RawOptions) ([]RawResult, error) {
+// runRaw runs the tests through client; wire, when not nil, times the
+// requests on client's connections as well (RawResult.Wire).
+func runRaw(ctx context.Context, client rawClient, wire *wireTimer, o RawOptions) ([]RawResult, error) {
 	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 || o.Rate < 0 {
 		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size and rate not negative")
 	}
@@ -221,7 +257,7 @@ func runRaw(ctx context.Context, client rawClient, o RawOptions) ([]RawResult, e
 		if test != "get" && test != "set" && test != "mix" {
 			return out, fmt.Errorf("raw: unknown test %q (expected set, get or mix)", test)
 		}
-		r, err := runRawTest(ctx, client, o, test, val)
+		r, err := runRawTest(ctx, client, wire, o, test, val)
 		if err != nil {
 			return out, err
 		}
@@ -230,7 +266,7 @@ func runRaw(ctx context.Context, client rawClient, o RawOptions) ([]RawResult, e
 	return out, nil
 }
 
-func runRawTest(ctx context.Context, client rawClient, o RawOptions, test, val string) (RawResult, error) {
+func runRawTest(ctx context.Context, client rawClient, wire *wireTimer, o RawOptions, test, val string) (RawResult, error) {
 	var issued atomic.Int64
 	var errs atomic.Uint64
 	hists := make([]*hdrhistogram.Histogram, o.Clients)
@@ -245,8 +281,13 @@ func runRawTest(ctx context.Context, client rawClient, o RawOptions, test, val s
 		setW, getW = 1, 10
 	}
 	var wg sync.WaitGroup
+	if wire != nil {
+		warmConns(ctx, client.pool(), o.Clients)
+		wire.take() // what the connections did before this test
+	}
 	cpu0 := selfmeasure.CPUTime()
 	sched := selfmeasure.SchedWindow()
+	gc := selfmeasure.GCWindow()
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
@@ -305,16 +346,21 @@ func runRawTest(ctx context.Context, client rawClient, o RawOptions, test, val s
 	elapsed := time.Since(start)
 	cpu := selfmeasure.CPUTime() - cpu0
 	schedLat := sched()
+	gcCycles, gcCPU := gc()
 	all := merged(hists)
 	n := uint64(all.TotalCount())
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
 		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
-		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0), Rate: o.Rate,
+		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0), Rate: o.Rate, GCCycles: gcCycles, GCCPUS: gcCPU,
 	}
 	if service != nil {
 		s := result.Summarize(merged(service))
 		r.Service = &s
+	}
+	if wire != nil {
+		w := result.Summarize(wire.take())
+		r.Wire = &w
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)
@@ -338,4 +384,30 @@ func appendPadded(b []byte, n int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, s...)
+}
+
+// warmConns opens and readies every connection the test will use (PING
+// on each, each held until all are), as redis-benchmark connects its
+// clients before it starts the clock: go-redis dials a connection's
+// handshake on its first use, and on the wire those handshakes would
+// otherwise count as the test's requests.
+func warmConns(ctx context.Context, c redis.UniversalClient, n int) {
+	rc, ok := c.(*redis.Client)
+	if !ok {
+		return
+	}
+	n = min(n, rc.Options().PoolSize)
+	held := make([]*redis.Conn, 0, n)
+	defer func() {
+		for _, cn := range held {
+			_ = cn.Close()
+		}
+	}()
+	for range n {
+		cn := rc.Conn()
+		held = append(held, cn)
+		if cn.Ping(ctx).Err() != nil {
+			return
+		}
+	}
 }

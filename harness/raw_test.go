@@ -91,3 +91,38 @@ func TestRawWithoutManager(t *testing.T) {
 		t.Error("auto-pipelining without the manager was accepted")
 	}
 }
+
+// TestRawWireLatency checks the wire clock (redis-benchmark's): one sample
+// per request, through the manager and without it, each request's wire time
+// inside its call time (so every percentile is at most the call's), and
+// none with auto-pipelining, where one write carries many requests.
+func TestRawWireLatency(t *testing.T) {
+	ctx := context.Background()
+	dep, _ := standaloneRedis(t)
+	addr := dep.Endpoints().Addrs[0]
+	for _, noManager := range []bool{false, true} {
+		res, err := Raw(ctx, RawTarget{Addr: addr, NoManager: noManager}, RawOptions{Tests: []string{"set", "get"}, Clients: 4, Requests: 600, ValueSize: 64, Keyspace: 50, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			w := r.Wire
+			if w == nil {
+				t.Fatalf("no-manager %v %s: no wire latency", noManager, r.Test)
+			}
+			if w.Count != 600 {
+				t.Errorf("no-manager %v %s: %d wire samples for 600 requests (the connections' setup must not count)", noManager, r.Test, w.Count)
+			}
+			if w.P50 <= 0 || w.P50 > r.Latency.P50 || w.P99 > r.Latency.P99 || w.Max > r.Latency.Max {
+				t.Errorf("no-manager %v %s: wire %+v not inside call %+v", noManager, r.Test, *w, r.Latency)
+			}
+		}
+	}
+	res, err := Raw(ctx, RawTarget{Addr: addr, AutoPipeline: true}, RawOptions{Tests: []string{"get"}, Clients: 8, Requests: 200, Keyspace: 10, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Wire != nil {
+		t.Errorf("auto-pipeline reported a wire latency: %+v", *res[0].Wire)
+	}
+}

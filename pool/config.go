@@ -48,6 +48,11 @@ type Config struct {
 	// the node (the harness's protocol proxy). Not with TLS, which the
 	// proxy could not read.
 	DialAddrs map[string]string
+	// WrapConn, when set, wraps every connection the client dials, after
+	// the manager's own wrapping: how raw mode times each request on the
+	// wire as redis-benchmark does (harness/wire.go). nil leaves them as
+	// they are.
+	WrapConn func(net.Conn) net.Conn
 
 	MinConnections    int           // go-redis MinIdleConns
 	MaxConnections    int           // go-redis PoolSize and MaxActiveConns

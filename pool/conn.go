@@ -33,9 +33,6 @@ import (
 // stdConn is true when the environment asks for plain net.Conns.
 var stdConn = os.Getenv("CACHEPROOF_STDCONN") == "1"
 
-// keepAlive is go-redis's default dialer's keep-alive (options.go).
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}
-
 // rawDialer returns a go-redis Dialer that dials as go-redis's default one
 // does without TLS (same timeout and keep-alive) and wraps the connection;
 // nil (go-redis's own dialer) when stdConn is set.
@@ -50,25 +47,6 @@ func rawDialer(timeout time.Duration) func(ctx context.Context, network, addr st
 			return nil, err
 		}
 		return wrapConn(c), nil
-	}
-}
-
-// viaDialer dials what addrs maps an address to (the address itself when
-// it is not mapped), through dial (nil: a plain dialer with timeout).
-// Without addrs it returns dial unchanged.
-func viaDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error), addrs map[string]string, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if len(addrs) == 0 {
-		return dial
-	}
-	if dial == nil {
-		d := &net.Dialer{Timeout: timeout, KeepAliveConfig: keepAlive}
-		dial = d.DialContext
-	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if to, ok := addrs[addr]; ok {
-			addr = to
-		}
-		return dial(ctx, network, addr)
 	}
 }
 

@@ -167,6 +167,9 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		// Raw-syscall connections (conn.go); TLS keeps go-redis's dialer.
 		o.Dialer = viaDialer(rawDialer(c.ConnectionTimeout), c.DialAddrs, c.ConnectionTimeout)
 	}
+	if c.WrapConn != nil {
+		o.Dialer = wrappedDialer(o.Dialer, c.WrapConn, c.ConnectionTimeout, c.TLS)
+	}
 	var client redis.UniversalClient
 	addr := ""
 	switch {

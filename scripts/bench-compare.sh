@@ -12,7 +12,10 @@
 #
 # Latency is compared at p50, p99 and p99.9: redis-benchmark's own
 # percentile distribution (--precision 3, not --csv, which stops at p99)
-# beside raw mode's HDR histogram. Redis's run-queue wait (the time its
+# beside raw mode's HDR histograms, on two clocks: raw's call (from the
+# call into the client to its return) and the wire (from the request's
+# write to the first read of its reply), which is redis-benchmark's own
+# clock and so the like for like comparison (harness/wire.go says why). Redis's run-queue wait (the time its
 # threads were ready but had no CPU, /proc/PID/task/*/schedstat) is printed
 # per client: on a machine where client and server share the CPUs, a
 # client that keeps both busy delays Redis itself, and every in-flight
@@ -80,9 +83,10 @@ run "cacheproof raw --no-manager (plain go-redis)" cpn -c "$C" -n "$N" --no-mana
 run "cacheproof raw --auto-pipeline (4 callers/conn)" cpa -c "$((C*4))" --conns "$C" -n "$N" --auto-pipeline
 run "cacheproof raw --rate $rate (open loop)" cpr -c "$C" -n "$N" --rate "$rate"
 
-python3 - "$dir" "$rb_cpu_us" "$rbp_cpu_us" "$N" "$r0" "$r1" "$r2" "$w0" "$w1" "$w2" <<'PY'
+python3 - "$dir" "$rb_cpu_us" "$rbp_cpu_us" "$N" "$r0" "$r1" "$r2" "$w0" "$w1" "$w2" "$C" <<'PY'
 import json, math, re, sys
 d, rb_cpu, rbp_cpu, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+n_clients = int(sys.argv[11])
 r = [float(x) for x in sys.argv[5:8]]
 wait = [int(x) for x in sys.argv[8:11]]
 runs = [line.rstrip("\n").split("|") for line in open(f"{d}/runs")]
@@ -106,6 +110,8 @@ def rbload(p):
             for q, name in ((0.5, "p50"), (0.99, "p99"), (0.999, "p999")):
                 rank = max(1, math.ceil(q * total))
                 out[test][name] = next((ms for ms, c in dist if c >= rank), float("nan"))
+        elif test and re.match(r"\s+[0-9.]+(\s+[0-9.]+){5}\s*$", line) and "avg" not in out[test]:
+            out[test]["avg"] = float(line.split()[0])  # the latency summary's first column
         elif test and (m := re.search(r"throughput summary: ([0-9.]+) requests per second", line)):
             out[test]["rps"] = float(m.group(1))
     return out
@@ -125,12 +131,17 @@ for t in ("set", "get"):
     for name in names:
         x = cps[name][t]
         print(f"{t:4} {name:{W}} {x['ops_per_sec']:9.0f} {x['latency_ms']['p50']:8.3f} {x['latency_ms']['p99']:8.3f} {x['latency_ms']['p999']:9.3f} {x['cpu_per_op_us']:10.2f}")
+        if (w := x.get("wire_latency_ms")) and not x.get("rate"):
+            print(f"{t:4} {'  on the wire (redis-benchmark clock)':{W}} {'':9} {w['p50']:8.3f} {w['p99']:8.3f} {w['p999']:9.3f}")
     print(f"     ops/s   raw / redis-benchmark {raw[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  plain go-redis / redis-benchmark {plain[t]['ops_per_sec']/r['rps']:.2f};  auto-pipeline / redis-benchmark {pipe[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {pipe[t]['ops_per_sec']/rp['rps']:.2f}")
     h = held[t]
     print(f"     open loop: held to {h['rate']:.0f}/s, sent {h['ops_per_sec']:.0f}/s ({h['ops_per_sec']/h['rate']:.2f}); from due time p99 {h['latency_ms']['p99']:.3f} ms, sent to answered p99 {h['service_latency_ms']['p99']:.3f} ms")
     sl = raw[t].get("sched_latency") or {}
-    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {raw[t].get('gomaxprocs')}, {raw[t].get('gomaxprocs_source')})")
-    print(f"     tail    raw / redis-benchmark p99 {raw[t]['latency_ms']['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {raw[t]['latency_ms']['p999']/r['p999']:.2f} (goal <= 2); plain go-redis p99 {plain[t]['latency_ms']['p99']/r['p99']:.2f}")
+    print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {raw[t].get('gomaxprocs')}, {raw[t].get('gomaxprocs_source')}); {raw[t].get('gc_cycles', 0)} collections took {100 * raw[t].get('gc_cpu_s', 0) / max(raw[t]['cpu_s'], 1e-9):.1f} % of its CPU")
+    w = raw[t].get("wire_latency_ms") or {"p99": float("nan"), "p999": float("nan")}
+    print(f"     tail    on the wire (write to first reply byte, as redis-benchmark times): raw / redis-benchmark p99 {w['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {w['p999']/r['p999']:.2f} (goal <= 2)")
+    print(f"             raw's call clock (pool, encode, parse included) / redis-benchmark p99 {raw[t]['latency_ms']['p99']/r['p99']:.2f}, p99.9 {raw[t]['latency_ms']['p999']/r['p999']:.2f}; plain go-redis p99 {plain[t]['latency_ms']['p99']/r['p99']:.2f}")
+    print(f"             mean latency against each request's whole cycle (Little's law: {n_clients} clients / ops/s): redis-benchmark {r.get('avg', float('nan')):.3f} of {1e3*n_clients/r['rps']:.3f} ms, raw {raw[t]['latency_ms']['mean']:.3f} of {1e3*n_clients/raw[t]['ops_per_sec']:.3f} ms (what a clock leaves out of the cycle is client-side wait it does not count)")
     print(f"     cpu/op  raw / redis-benchmark {raw[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5); plain go-redis / redis-benchmark {plain[t]['cpu_per_op_us']/rb_cpu:.2f}")
 print()
 print("client CPU against Redis's in the same run (set and get together; redis-server's CPU from /proc while each client ran):")

@@ -519,6 +519,32 @@ func SchedWindow() func() *result.SchedLatency {
 	}
 }
 
+// GCWindow starts a window over the garbage collector's work: the
+// returned function gives the collections completed and the CPU seconds the
+// runtime estimates the collector took (marking, assists, pauses) since.
+// On one P that CPU is taken from the goroutines waiting to run, which is
+// how a collection shows in the scheduling delay beside it.
+func GCWindow() func() (cycles uint64, cpuS float64) {
+	read := func() (uint64, float64) {
+		s := []metrics.Sample{{Name: metricGCCycles}, {Name: metricGCCPU}}
+		metrics.Read(s)
+		var n uint64
+		var c float64
+		if s[0].Value.Kind() == metrics.KindUint64 {
+			n = s[0].Value.Uint64()
+		}
+		if s[1].Value.Kind() == metrics.KindFloat64 {
+			c = s[1].Value.Float64()
+		}
+		return n, c
+	}
+	n0, c0 := read()
+	return func() (uint64, float64) {
+		n1, c1 := read()
+		return n1 - n0, roundS(c1 - c0)
+	}
+}
+
 // LeaveCPUForRedis is raw mode's GOMAXPROCS: with Redis on this machine
 // and no GOMAXPROCS in the environment, the closed loop runs Go code on one
 // CPU fewer than the machine has, so Redis keeps a CPU of its own. Measured

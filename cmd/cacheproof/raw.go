@@ -95,6 +95,10 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "     open loop at %.0f/s (%s): latency from each request's due time; sent to answered p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n",
 				r.Rate, held, r.Service.P50, r.Service.P99, r.Service.P999)
 		}
+		if w := r.Wire; w != nil {
+			fmt.Fprintf(stdout, "     on the wire (write to first reply byte, redis-benchmark's clock): p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n",
+				w.P50, w.P99, w.P999)
+		}
 		if s := r.Sched; s != nil {
 			fmt.Fprintf(stdout, "     the tool's own scheduling delay: p50 %.3fms  p99 %.3fms  p99.9 %.3fms  (%.2f%% of %d waits over 1 ms)\n",
 				s.P50Ms, s.P99Ms, s.P999Ms, 100*s.Over1msFraction, s.Count)
