@@ -117,6 +117,13 @@ type RawResult struct {
 	// are kept). Absent with auto-pipelining, where one write carries many
 	// requests.
 	Wire *result.Summary `json:"wire_latency_ms,omitempty"`
+	// Arrival and Wake split each request's wire latency at the moment
+	// the kernel received its reply (SO_TIMESTAMPNS): Arrival is write to
+	// arrival (the network and Redis), Wake arrival to the read that
+	// returned it (the tool's own wait to run). Through the manager's
+	// connections only (pool's raw-syscall reads), not with --no-manager.
+	Arrival *result.Summary `json:"arrival_latency_ms,omitempty"`
+	Wake    *result.Summary `json:"wake_latency_ms,omitempty"`
 	// GCCycles and GCCPUS are the collections during the test and the CPU
 	// the runtime estimates they took: on one P, time no caller ran.
 	GCCycles uint64  `json:"gc_cycles"`
@@ -359,8 +366,13 @@ func runRawTest(ctx context.Context, client rawClient, wire *wireTimer, o RawOpt
 		r.Service = &s
 	}
 	if wire != nil {
-		w := result.Summarize(wire.take())
+		t := wire.take()
+		w := result.Summarize(t.Wire)
 		r.Wire = &w
+		if t.Arrival != nil {
+			a, k := result.Summarize(t.Arrival), result.Summarize(t.Wake)
+			r.Arrival, r.Wake = &a, &k
+		}
 	}
 	if n > 0 {
 		r.CPUPerOpUs = float64(cpu.Microseconds()) / float64(n)

@@ -116,6 +116,26 @@ func TestRawWireLatency(t *testing.T) {
 			if w.P50 <= 0 || w.P50 > r.Latency.P50 || w.P99 > r.Latency.P99 || w.Max > r.Latency.Max {
 				t.Errorf("no-manager %v %s: wire %+v not inside call %+v", noManager, r.Test, *w, r.Latency)
 			}
+			// The manager's raw-syscall connections stamp arrivals; a plain
+			// go-redis connection does not.
+			if noManager {
+				if r.Arrival != nil || r.Wake != nil {
+					t.Errorf("no-manager %s: an arrival split without stamps", r.Test)
+				}
+				continue
+			}
+			a, k := r.Arrival, r.Wake
+			if a == nil || k == nil {
+				t.Fatalf("%s: no arrival split", r.Test)
+			}
+			if a.Count != 600 || k.Count != 600 {
+				t.Errorf("%s: arrival %d / wake %d samples for 600 requests", r.Test, a.Count, k.Count)
+			}
+			// Each part is inside its request's wire time, and on loopback
+			// a reply arrives after at least one trip through Redis.
+			if a.Mean < 0.002 || a.P99 > w.P99 || a.Max > w.Max || k.P99 > w.P99 || k.Max > w.Max {
+				t.Errorf("%s: arrival %+v / wake %+v not inside wire %+v", r.Test, *a, *k, *w)
+			}
 		}
 	}
 	res, err := Raw(ctx, RawTarget{Addr: addr, AutoPipeline: true}, RawOptions{Tests: []string{"get"}, Clients: 8, Requests: 200, Keyspace: 10, Seed: 1})

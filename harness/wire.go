@@ -36,9 +36,27 @@ type wireTimer struct {
 	conns []*wireConn
 }
 
+// rxStamper is a connection that can say when the kernel received what it
+// last read (pool's raw-syscall connections, SO_TIMESTAMPNS).
+type rxStamper interface {
+	EnableRxStamps() error
+	LastRx() int64
+}
+
+// wireTimes is one test's requests on the wire, and where the connections
+// kept arrival stamps, each request split at its reply's arrival in the
+// socket: Arrival (write to arrival: the network and Redis) and Wake
+// (arrival to the read that returned it: the tool's own wait to run).
+type wireTimes struct {
+	Wire, Arrival, Wake *hdrhistogram.Histogram
+}
+
 // wrap is a pool.Config.WrapConn: it times c's requests.
 func (w *wireTimer) wrap(c net.Conn) net.Conn {
 	wc := &wireConn{Conn: c, h: result.NewHistogram()}
+	if st, ok := c.(rxStamper); ok && st.EnableRxStamps() == nil {
+		wc.st, wc.ha, wc.hw = st, result.NewHistogram(), result.NewHistogram()
+	}
 	if sc, ok := c.(syscall.Conn); ok {
 		// go-redis's health check of a pooled connection peeks at its
 		// descriptor; keep that reachable through the wrapper.
@@ -53,18 +71,31 @@ func (w *wireTimer) wrap(c net.Conn) net.Conn {
 	return wc
 }
 
-// take returns every connection's requests since the last take as one
-// histogram, and starts the next test's from nothing. Only between tests.
-func (w *wireTimer) take() *hdrhistogram.Histogram {
-	all := result.NewHistogram()
+// take returns every connection's requests since the last take, merged,
+// and starts the next test's from nothing. Only between tests. Arrival and
+// Wake are nil unless every connection kept arrival stamps.
+func (w *wireTimer) take() wireTimes {
+	t := wireTimes{Wire: result.NewHistogram(), Arrival: result.NewHistogram(), Wake: result.NewHistogram()}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	stamped := len(w.conns) > 0
 	for _, c := range w.conns {
-		all.Merge(c.h)
+		t.Wire.Merge(c.h)
 		c.h.Reset()
 		c.sent = 0
+		if c.st == nil {
+			stamped = false
+			continue
+		}
+		t.Arrival.Merge(c.ha)
+		t.Wake.Merge(c.hw)
+		c.ha.Reset()
+		c.hw.Reset()
 	}
-	return all
+	if !stamped {
+		t.Arrival, t.Wake = nil, nil
+	}
+	return t
 }
 
 // wireConn is one timed connection.
@@ -72,6 +103,10 @@ type wireConn struct {
 	net.Conn
 	sc syscall.Conn
 	h  *hdrhistogram.Histogram
+	// st, when not nil, stamps arrivals; ha and hw then take each
+	// request's write-to-arrival and arrival-to-read times.
+	st     rxStamper
+	ha, hw *hdrhistogram.Histogram
 	// sent is when the request awaiting its reply was first written
 	// (Unix nanoseconds), 0 when none is.
 	sent int64
@@ -88,7 +123,16 @@ func (c *wireConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	switch {
 	case n > 0 && c.sent != 0:
-		_ = c.h.RecordValue(max((time.Now().UnixNano()-c.sent)/1e3, 1))
+		now := time.Now().UnixNano()
+		_ = c.h.RecordValue(max((now-c.sent)/1e3, 1))
+		if c.st != nil {
+			// The kernel's clock and time.Now are both CLOCK_REALTIME; an
+			// arrival outside [sent, now] (a stamp missing, a clock step)
+			// is clamped rather than dropped, so the counts stay equal.
+			rx := min(max(c.st.LastRx(), c.sent), now)
+			_ = c.ha.RecordValue(max((rx-c.sent)/1e3, 1))
+			_ = c.hw.RecordValue(max((now-rx)/1e3, 1))
+		}
 		c.sent = 0
 	case err != nil:
 		// A request whose reply never came is not timed.

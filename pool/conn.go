@@ -4,6 +4,8 @@ package pool
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -86,6 +88,9 @@ type rawConn struct {
 	werrno  syscall.Errno
 	writeFn func(fd uintptr) bool
 	peek    *peekConn // what SyscallConn returns: the health check's peek
+	// stamps, when not nil, reads with recvmsg(2) and keeps the kernel's
+	// arrival time of what each read returned (EnableRxStamps).
+	stamps *rxStamps
 
 	// rd and wd are the read and write deadlines: the one on the socket and
 	// the one asked for.
@@ -187,12 +192,91 @@ func newRawConn(c net.Conn, rc syscall.RawConn) *rawConn {
 	return r
 }
 
+// rxStamps is a connection's receive timestamps: the message header and
+// control buffer recvmsg(2) fills (kept here so a read allocates nothing),
+// and the arrival time of the last bytes read.
+type rxStamps struct {
+	iov  syscall.Iovec
+	msg  syscall.Msghdr
+	oob  [64]byte
+	last atomic.Int64 // Unix nanoseconds (CLOCK_REALTIME, as time.Now); 0 none yet
+}
+
+// EnableRxStamps asks the kernel to stamp each segment this connection
+// receives with its arrival time (SO_TIMESTAMPNS), and its reads to keep
+// that time (LastRx). Raw mode uses it to split a request's latency into
+// the time until its reply was in the socket and the time until the tool
+// read it. Not safe while the connection is in use: call it when dialled.
+func (c *rawConn) EnableRxStamps() error {
+	var serr error
+	err := c.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	})
+	if err = errors.Join(err, serr); err != nil {
+		return fmt.Errorf("pool: SO_TIMESTAMPNS: %w", err)
+	}
+	c.stamps = &rxStamps{}
+	return nil
+}
+
+// LastRx is when the kernel received the last bytes a Read returned, in
+// Unix nanoseconds; 0 when the connection keeps no stamps or that read had
+// none.
+func (c *rawConn) LastRx() int64 {
+	if c.stamps == nil {
+		return 0
+	}
+	return c.stamps.last.Load()
+}
+
+// recvStamped is read's recvmsg(2) with the arrival time taken from the
+// SCM_TIMESTAMPNS control message (for TCP, that of the last segment the
+// call copied from).
+func (c *rawConn) recvStamped(fd uintptr, b []byte) (uintptr, syscall.Errno) {
+	s := c.stamps
+	s.iov.Base = &b[0]
+	s.iov.SetLen(len(b))
+	s.msg = syscall.Msghdr{Iov: &s.iov, Iovlen: 1, Control: &s.oob[0]}
+	s.msg.SetControllen(len(s.oob))
+	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
+	s.iov.Base = nil
+	if e != 0 {
+		return r, e
+	}
+	oob := s.oob[:s.msg.Controllen]
+	// No stamp (the kernel enables stamping a moment after it is asked
+	// for, so the first segments may have none) leaves 0, not a stale one.
+	s.last.Store(0)
+	for len(oob) >= syscall.SizeofCmsghdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		if h.Len < syscall.SizeofCmsghdr || int(h.Len) > len(oob) {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS && int(h.Len) >= syscall.SizeofCmsghdr+int(unsafe.Sizeof(syscall.Timespec{})) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.SizeofCmsghdr]))
+			s.last.Store(ts.Nano())
+		}
+		next := (int(h.Len) + 7) &^ 7 // CMSG_ALIGN
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return r, 0
+}
+
 // read is one non-blocking read(2) into rbuf; false asks the poller to wait
 // for the socket to be readable and call it again.
 func (c *rawConn) read(fd uintptr) bool {
 	b := c.rbuf
 	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		var r uintptr
+		var e syscall.Errno
+		if c.stamps != nil {
+			r, e = c.recvStamped(fd, b)
+		} else {
+			r, _, e = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		}
 		switch e {
 		case syscall.EINTR:
 			continue

@@ -221,3 +221,56 @@ func TestCoalescedDeadlinesStillExpire(t *testing.T) {
 	}
 	<-errc
 }
+
+// With arrival stamps on, a read still returns the reply whole and keeps
+// the kernel's arrival time of it: after the request was written, no later
+// than the read returned, and new for each reply.
+func TestRawConnRxStamps(t *testing.T) {
+	d := startTopo(t, topology.ShapeStandalone)
+	ep := d.Endpoints()
+	dial := rawDialer(time.Second)
+	if dial == nil {
+		t.Skip("CACHEPROOF_STDCONN=1: plain net.Conns")
+	}
+	if ep.Password != "" {
+		t.Skip("the deployment wants AUTH")
+	}
+	c, err := dial(ctxT(t), "tcp", ep.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := c.(*rawConn)
+	if rc.LastRx() != 0 {
+		t.Fatal("a stamp before stamps were enabled")
+	}
+	if err := rc.EnableRxStamps(); err != nil {
+		t.Fatal(err)
+	}
+	// Stamping starts a moment after it is asked for: the first reply may
+	// have none (LastRx 0 then, never a stale stamp).
+	var prev int64
+	for i := range 4 {
+		sent := time.Now().UnixNano()
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		got := time.Now().UnixNano()
+		if err != nil || string(buf[:n]) != "+PONG\r\n" {
+			t.Fatalf("PING %d replied %q, %v", i, buf[:n], err)
+		}
+		rx := rc.LastRx()
+		if i == 0 {
+			if rx != 0 && (rx < sent || rx > got) {
+				t.Fatalf("first PING: arrival %d outside [sent %d, read %d]", rx, sent, got)
+			}
+			continue
+		}
+		if rx < sent || rx > got || rx <= prev {
+			t.Fatalf("PING %d: arrival %d outside [sent %d, read %d] or not after the last %d", i, rx, sent, got, prev)
+		}
+		prev = rx
+	}
+}

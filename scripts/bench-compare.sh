@@ -15,7 +15,9 @@
 # beside raw mode's HDR histograms, on two clocks: raw's call (from the
 # call into the client to its return) and the wire (from the request's
 # write to the first read of its reply), which is redis-benchmark's own
-# clock and so the like for like comparison (harness/wire.go says why). Redis's run-queue wait (the time its
+# clock (harness/wire.go says what each counts); the wire time is split at
+# the reply's arrival in the socket (the kernel's SO_TIMESTAMPNS stamp) into
+# the network and Redis, and the tool's own wait to read it. Redis's run-queue wait (the time its
 # threads were ready but had no CPU, /proc/PID/task/*/schedstat) is printed
 # per client: on a machine where client and server share the CPUs, a
 # client that keeps both busy delays Redis itself, and every in-flight
@@ -133,6 +135,9 @@ for t in ("set", "get"):
         print(f"{t:4} {name:{W}} {x['ops_per_sec']:9.0f} {x['latency_ms']['p50']:8.3f} {x['latency_ms']['p99']:8.3f} {x['latency_ms']['p999']:9.3f} {x['cpu_per_op_us']:10.2f}")
         if (w := x.get("wire_latency_ms")) and not x.get("rate"):
             print(f"{t:4} {'  on the wire (redis-benchmark clock)':{W}} {'':9} {w['p50']:8.3f} {w['p99']:8.3f} {w['p999']:9.3f}")
+        if (a := x.get("arrival_latency_ms")) and (k := x.get("wake_latency_ms")) and not x.get("rate"):
+            print(f"{t:4} {'    until the reply arrived (network, Redis)':{W}} {'':9} {a['p50']:8.3f} {a['p99']:8.3f} {a['p999']:9.3f}")
+            print(f"{t:4} {'    then until read (the tool waiting to run)':{W}} {'':9} {k['p50']:8.3f} {k['p99']:8.3f} {k['p999']:9.3f}")
     print(f"     ops/s   raw / redis-benchmark {raw[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  plain go-redis / redis-benchmark {plain[t]['ops_per_sec']/r['rps']:.2f};  auto-pipeline / redis-benchmark {pipe[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {pipe[t]['ops_per_sec']/rp['rps']:.2f}")
     h = held[t]
     print(f"     open loop: held to {h['rate']:.0f}/s, sent {h['ops_per_sec']:.0f}/s ({h['ops_per_sec']/h['rate']:.2f}); from due time p99 {h['latency_ms']['p99']:.3f} ms, sent to answered p99 {h['service_latency_ms']['p99']:.3f} ms")
@@ -140,6 +145,8 @@ for t in ("set", "get"):
     print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {raw[t].get('gomaxprocs')}, {raw[t].get('gomaxprocs_source')}); {raw[t].get('gc_cycles', 0)} collections took {100 * raw[t].get('gc_cpu_s', 0) / max(raw[t]['cpu_s'], 1e-9):.1f} % of its CPU")
     w = raw[t].get("wire_latency_ms") or {"p99": float("nan"), "p999": float("nan")}
     print(f"     tail    on the wire (write to first reply byte, as redis-benchmark times): raw / redis-benchmark p99 {w['p99']/r['p99']:.2f} (goal <= 1.5), p99.9 {w['p999']/r['p999']:.2f} (goal <= 2)")
+    if (a := raw[t].get("arrival_latency_ms")):
+        print(f"             split at the reply's arrival (kernel stamp): network and Redis p99 {a['p99']:.3f} ms ({a['p99']/r['p99']:.2f}x redis-benchmark's whole p99), p99.9 {a['p999']:.3f} ms; the tool's own wait to read it p99 {raw[t]['wake_latency_ms']['p99']:.3f} ms")
     print(f"             raw's call clock (pool, encode, parse included) / redis-benchmark p99 {raw[t]['latency_ms']['p99']/r['p99']:.2f}, p99.9 {raw[t]['latency_ms']['p999']/r['p999']:.2f}; plain go-redis p99 {plain[t]['latency_ms']['p99']/r['p99']:.2f}")
     print(f"             mean latency against each request's whole cycle (Little's law: {n_clients} clients / ops/s): redis-benchmark {r.get('avg', float('nan')):.3f} of {1e3*n_clients/r['rps']:.3f} ms, raw {raw[t]['latency_ms']['mean']:.3f} of {1e3*n_clients/raw[t]['ops_per_sec']:.3f} ms (what a clock leaves out of the cycle is client-side wait it does not count)")
     print(f"     cpu/op  raw / redis-benchmark {raw[t]['cpu_per_op_us']/rb_cpu:.2f} (goal <= 1.5); plain go-redis / redis-benchmark {plain[t]['cpu_per_op_us']/rb_cpu:.2f}")

@@ -99,6 +99,10 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "     on the wire (write to first reply byte, redis-benchmark's clock): p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n",
 				w.P50, w.P99, w.P999)
 		}
+		if a, k := r.Arrival, r.Wake; a != nil && k != nil {
+			fmt.Fprintf(stdout, "       until the reply was in the socket (kernel's arrival stamp: network and Redis): p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n", a.P50, a.P99, a.P999)
+			fmt.Fprintf(stdout, "       from then until the tool read it (its own wait to run):                    p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n", k.P50, k.P99, k.P999)
+		}
 		if s := r.Sched; s != nil {
 			fmt.Fprintf(stdout, "     the tool's own scheduling delay: p50 %.3fms  p99 %.3fms  p99.9 %.3fms  (%.2f%% of %d waits over 1 ms)\n",
 				s.P50Ms, s.P99Ms, s.P999Ms, 100*s.Over1msFraction, s.Count)
