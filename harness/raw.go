@@ -113,8 +113,8 @@ type RawResult struct {
 	Service *result.Summary `json:"service_latency_ms,omitempty"`
 	// Wire is each request's latency as redis-benchmark measures its own:
 	// from the write that sent it to the first read of its reply, without
-	// the pool, encoding and parsing around them (wire.go says why both
-	// are kept). Absent with auto-pipelining, where one write carries many
+	// the pool, encoding and parsing around them (pool/replytimer.go says
+	// what each counts). Absent with auto-pipelining, where one write carries many
 	// requests.
 	Wire *result.Summary `json:"wire_latency_ms,omitempty"`
 	// Arrival and Wake split each request's wire latency at the moment
@@ -176,9 +176,9 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 		addr = dep.Endpoints().Addrs[0]
 	}
 	var client rawClient
-	var wire *wireTimer
+	var wire *pool.ReplyTimer
 	if !t.AutoPipeline {
-		wire = &wireTimer{}
+		wire = &pool.ReplyTimer{}
 	}
 	if t.NoManager {
 		if t.AutoPipeline {
@@ -193,7 +193,7 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			return wire.wrap(c), nil
+			return wire.Wrap(c), nil
 		}
 		c := redis.NewClient(opts)
 		defer func() { _ = c.Close() }()
@@ -220,7 +220,7 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 
 // rawManager is the production profile pointed at one address, with only
 // what raw mode measures: the pool and the hooks.
-func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions, wire *wireTimer) (*pool.Manager, error) {
+func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions, wire *pool.ReplyTimer) (*pool.Manager, error) {
 	cfg, err := pool.ProfileConfig(pool.ProfileProduction)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
@@ -237,7 +237,7 @@ func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions, wir
 	cfg.HealthCheckInterval = 0
 	cfg.InvalidationChannel = ""
 	if wire != nil {
-		cfg.WrapConn = wire.wrap
+		cfg.WrapConn = wire.Wrap
 	}
 	mgr, err := pool.New(ctx, cfg)
 	if err != nil {
@@ -254,7 +254,7 @@ func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, 
 
 // runRaw runs the tests through client; wire, when not nil, times the
 // requests on client's connections as well (RawResult.Wire).
-func runRaw(ctx context.Context, client rawClient, wire *wireTimer, o RawOptions) ([]RawResult, error) {
+func runRaw(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawOptions) ([]RawResult, error) {
 	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 || o.Rate < 0 {
 		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size and rate not negative")
 	}
@@ -273,7 +273,7 @@ func runRaw(ctx context.Context, client rawClient, wire *wireTimer, o RawOptions
 	return out, nil
 }
 
-func runRawTest(ctx context.Context, client rawClient, wire *wireTimer, o RawOptions, test, val string) (RawResult, error) {
+func runRawTest(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawOptions, test, val string) (RawResult, error) {
 	var issued atomic.Int64
 	var errs atomic.Uint64
 	hists := make([]*hdrhistogram.Histogram, o.Clients)
@@ -290,7 +290,7 @@ func runRawTest(ctx context.Context, client rawClient, wire *wireTimer, o RawOpt
 	var wg sync.WaitGroup
 	if wire != nil {
 		warmConns(ctx, client.pool(), o.Clients)
-		wire.take() // what the connections did before this test
+		wire.Take() // what the connections did before this test
 	}
 	cpu0 := selfmeasure.CPUTime()
 	sched := selfmeasure.SchedWindow()
@@ -366,11 +366,11 @@ func runRawTest(ctx context.Context, client rawClient, wire *wireTimer, o RawOpt
 		r.Service = &s
 	}
 	if wire != nil {
-		t := wire.take()
+		t := wire.Take()
 		w := result.Summarize(t.Wire)
 		r.Wire = &w
 		if t.Arrival != nil {
-			a, k := result.Summarize(t.Arrival), result.Summarize(t.Wake)
+			a, k := result.Summarize(t.Arrival), result.Summarize(t.Wait)
 			r.Arrival, r.Wake = &a, &k
 		}
 	}

@@ -128,7 +128,9 @@ func TestRawWireLatency(t *testing.T) {
 			if a == nil || k == nil {
 				t.Fatalf("%s: no arrival split", r.Test)
 			}
-			if a.Count != 600 || k.Count != 600 {
+			// A read the kernel had not stamped yet (stamping starts a
+			// moment after it is asked for) is left out of the split.
+			if a.Count != k.Count || a.Count < 570 || a.Count > 600 {
 				t.Errorf("%s: arrival %d / wake %d samples for 600 requests", r.Test, a.Count, k.Count)
 			}
 			// Each part is inside its request's wire time, and on loopback

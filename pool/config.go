@@ -50,7 +50,7 @@ type Config struct {
 	DialAddrs map[string]string
 	// WrapConn, when set, wraps every connection the client dials, after
 	// the manager's own wrapping: how raw mode times each request on the
-	// wire as redis-benchmark does (harness/wire.go). nil leaves them as
+	// wire as redis-benchmark does (pool/replytimer.go). nil leaves them as
 	// they are.
 	WrapConn func(net.Conn) net.Conn
 
