@@ -16,7 +16,7 @@ func (r *run) startLoad() {
 	r.d.SetStart(start)
 	r.bots.SetStart(start)
 	r.res.StartedAt = start.UTC()
-	r.client = selfmeasure.StartCollector(start, r.phases)
+	r.client = selfmeasure.StartCollector(start, r.phases, r.replies)
 	r.bots.WatchFaults() // before the timeline, which tells it of faults
 	if r.runner != nil {
 		r.runner.Start(start)

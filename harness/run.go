@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -166,7 +167,10 @@ type run struct {
 	network  *chaos.Network  // nil unless a fault degrades the network
 	protocol *chaos.Protocol // nil unless a fault acts on the protocol
 	pcfg     pool.Config
-	mgr      *pool.Manager // bot instance 0
+	// replies times every command on the manager's connections (its
+	// reply's arrival against the tool's read of it: client.reply_wait).
+	replies *pool.ReplyTimer
+	mgr     *pool.Manager // bot instance 0
 
 	// buildWorkload
 	model   *workload.Model
@@ -286,6 +290,10 @@ func (r *run) connect(ctx context.Context) (err error) {
 	}
 	if err = r.startProtocolProxy(ep); err != nil {
 		return err
+	}
+	if os.Getenv("CACHEPROOF_REPLY_TIMES") != "0" { // 0: off, for A/B measurements of its cost
+		r.replies = &pool.ReplyTimer{}
+		r.pcfg.WrapConn = r.replies.Wrap
 	}
 	if r.mgr, err = pool.New(ctx, r.pcfg); err != nil {
 		return &EnvError{Op: "connect the cache manager", Err: err}

@@ -271,6 +271,19 @@ func TestRunReportsClientAndServerLatency(t *testing.T) {
 	if c.CPUPerRequestUs <= 0 {
 		t.Errorf("cpu_us_per_request %v", c.CPUPerRequestUs)
 	}
+	// Every command of the window split at its reply's arrival: at least
+	// one a recorded request (a request is one or more commands), the
+	// split ordered, and inside the latency the run recorded.
+	w := c.ReplyWait
+	if w == nil {
+		t.Fatal("no client.reply_wait on Linux over loopback")
+	}
+	if int64(w.Count) < res.Latency.Overall.Count/2 || w.ArrivalP50Ms <= 0 || w.ArrivalP99Ms < w.ArrivalP50Ms || w.WaitP99Ms < w.WaitP50Ms || w.WaitP999Ms < w.WaitP99Ms {
+		t.Errorf("reply_wait %+v for %d recorded operations", *w, res.Latency.Overall.Count)
+	}
+	if w.ArrivalP50Ms > res.Latency.Overall.Max {
+		t.Errorf("median arrival %.3f ms beyond the slowest operation %.3f ms", w.ArrivalP50Ms, res.Latency.Overall.Max)
+	}
 	t.Logf("server latency %+v", res.Server.LatencyStats)
 	for _, cmd := range []string{"get", "set"} {
 		l, ok := res.Server.LatencyStats[cmd]

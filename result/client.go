@@ -1,5 +1,7 @@
 package result
 
+import "github.com/HdrHistogram/hdrhistogram-go"
+
 // ClientReport is the load generator's own state during the run: the Go
 // runtime settings it ran under, what its garbage collector cost, and its CPU
 // and memory. A p99 target missed while the tool's GC paused for 4 ms or its
@@ -42,6 +44,16 @@ type ClientReport struct {
 	// reply), so a service-time p99 near Sched's p99 is the tool's, not
 	// Redis's. Absent when the window is empty.
 	Sched *SchedLatency `json:"sched_latency,omitempty"`
+	// ReplyWait splits every command the cache manager sent in the window
+	// at the moment the kernel received its reply (SO_TIMESTAMPNS on the
+	// manager's connections, pool.ReplyTimer): Arrival, from the request's
+	// write to then, is the network and Redis; Wait, from then to the read
+	// that returned it, is the tool's own wait to run the goroutine the
+	// reply woke. Sched is the runtime's sample over all goroutines; this
+	// is per command and exact, so a latency p99 near WaitP99Ms is the
+	// tool's. Absent where no connection kept arrival stamps (TLS, off
+	// Linux).
+	ReplyWait *ReplyWait `json:"reply_wait,omitempty"`
 	// GCCPUFraction is the collector's share of the CPU available to Go
 	// (GOMAXPROCS x wall time), as the runtime estimates it: assists, mark
 	// workers and pauses. The runtime updates these estimates once per GC
@@ -106,11 +118,46 @@ type ShardClient struct {
 	CPUVsRedis      float64       `json:"cpu_vs_redis"`
 	GCPauseP99Ms    float64       `json:"gc_pause_p99_ms"`
 	Sched           *SchedLatency `json:"sched_latency,omitempty"`
+	ReplyWait       *ReplyWait    `json:"reply_wait,omitempty"`
 	PeakRSSBytes    int64         `json:"peak_rss_bytes"`
 	HostLoad1m      float64       `json:"host_load_1m,omitempty"`
 	HostTimer       *HostTimer    `json:"host_timer,omitempty"`
 	HostTimerNote   string        `json:"host_timer_note,omitempty"`
 	Bottleneck      string        `json:"bottleneck,omitempty"`
+}
+
+// ReplyWait is the split of the window's commands at their replies'
+// arrival, in milliseconds (ClientReport.ReplyWait). WaitOver1msFraction
+// is the share of commands whose reply waited 1 ms or more to be read.
+type ReplyWait struct {
+	Count               uint64  `json:"count"`
+	ArrivalP50Ms        float64 `json:"arrival_p50_ms"`
+	ArrivalP99Ms        float64 `json:"arrival_p99_ms"`
+	ArrivalP999Ms       float64 `json:"arrival_p999_ms"`
+	WaitP50Ms           float64 `json:"wait_p50_ms"`
+	WaitP99Ms           float64 `json:"wait_p99_ms"`
+	WaitP999Ms          float64 `json:"wait_p999_ms"`
+	WaitOver1msFraction float64 `json:"wait_over_1ms_fraction"`
+}
+
+// NewReplyWait summarizes arrival and wait histograms in microseconds (as
+// pool.ReplyTimer records them); nil when either is missing or empty.
+func NewReplyWait(arrival, wait *hdrhistogram.Histogram) *ReplyWait {
+	if arrival == nil || wait == nil || wait.TotalCount() == 0 {
+		return nil
+	}
+	ms := func(h *hdrhistogram.Histogram, q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e3 }
+	n := wait.TotalCount()
+	var over int64
+	for _, b := range wait.Distribution() {
+		if b.From >= 1000 {
+			over += b.Count
+		}
+	}
+	return &ReplyWait{Count: uint64(n),
+		ArrivalP50Ms: ms(arrival, 50), ArrivalP99Ms: ms(arrival, 99), ArrivalP999Ms: ms(arrival, 99.9),
+		WaitP50Ms: ms(wait, 50), WaitP99Ms: ms(wait, 99), WaitP999Ms: ms(wait, 99.9),
+		WaitOver1msFraction: float64(over) / float64(n)}
 }
 
 // SchedLatency is the distribution of the tool's goroutine scheduling

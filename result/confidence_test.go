@@ -183,6 +183,23 @@ func TestJudgeSchedulingExplainsLatencyMiss(t *testing.T) {
 	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
 		t.Errorf("no latencystats: %s, want fail", got.Verdict)
 	}
+
+	// The commands' own reply wait (kernel arrival stamps), where measured,
+	// is the evidence, before the runtime's sampled delay: it explains
+	// the miss when it covers it even if the sampled delay does not, and
+	// a short one does not explain it even if the sampled delay would.
+	r.Server.LatencyStats = map[string]ServerLatency{"get": {Calls: 1, P99: 0.03, P999: 0.05}}
+	r.Client.Sched.P99Ms = observed - 5.5
+	r.Client.ReplyWait = &ReplyWait{Count: 120000, ArrivalP99Ms: 0.2, WaitP50Ms: 0.05, WaitP99Ms: observed - 4.5, WaitP999Ms: observed, WaitOver1msFraction: 0.03}
+	got = Judge([]*Result{r}, tg)
+	if got.Verdict != VerdictInconclusive || !strings.Contains(got.Evidence, "waited") || !strings.Contains(got.Evidence, "arrival stamps") {
+		t.Fatalf("miss within the commands' reply wait: %+v, want inconclusive naming it", got)
+	}
+	r.Client.Sched.P99Ms = observed - 4.5
+	r.Client.ReplyWait.WaitP99Ms = observed - 5.5
+	if got := Judge([]*Result{r}, tg); got.Verdict != VerdictFail {
+		t.Errorf("reply wait short of the miss, sampled delay not: %s, want fail (the per-command figure wins)", got.Verdict)
+	}
 }
 
 func TestJudgeRepeatedRuns(t *testing.T) {

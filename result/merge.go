@@ -400,7 +400,7 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		}
 		sc := ShardClient{Shard: name, Requests: r.Users.Requests, Commands: r.Users.Commands, Late: r.Users.Late,
 			Dropped: r.Users.Dropped, GOMAXPROCS: o.GOMAXPROCS, NumCPU: o.NumCPU, WindowS: o.WindowS, CPUSeconds: o.CPUSeconds,
-			CPUPerRequestUs: o.CPUPerRequestUs, CPUVsRedis: o.CPUVsRedis, GCPauseP99Ms: o.GCPauseP99Ms, Sched: o.Sched, PeakRSSBytes: o.PeakRSSBytes,
+			CPUPerRequestUs: o.CPUPerRequestUs, CPUVsRedis: o.CPUVsRedis, GCPauseP99Ms: o.GCPauseP99Ms, Sched: o.Sched, ReplyWait: o.ReplyWait, PeakRSSBytes: o.PeakRSSBytes,
 			HostLoad1m: o.HostLoad1m, HostTimer: o.HostTimer, HostTimerNote: o.HostTimerNote, Bottleneck: o.Bottleneck}
 		if r.Users.Commands > 0 {
 			sc.LateFraction = float64(r.Users.Late) / float64(r.Users.Commands)
@@ -416,6 +416,10 @@ func MergeClients(m *Result, rs []*Result) ClientReport {
 		c.GCPauseP99Ms = math.Max(c.GCPauseP99Ms, o.GCPauseP99Ms)
 		c.GCCycles += o.GCCycles
 		c.Sched = worseSched(c.Sched, o.Sched)
+		if o.ReplyWait != nil && (c.ReplyWait == nil || o.ReplyWait.WaitP99Ms > c.ReplyWait.WaitP99Ms) {
+			// As for Sched: the worst shard's, whose tool waited longest.
+			c.ReplyWait = o.ReplyWait
+		}
 		c.GCCPUFraction = math.Max(c.GCCPUFraction, o.GCCPUFraction)
 		c.CPUSeconds += o.CPUSeconds
 		c.HostLoad1m = math.Max(c.HostLoad1m, o.HostLoad1m)

@@ -126,23 +126,40 @@ func redisHolds(r *Result, e Expr, want, level float64) (string, bool) {
 
 // schedExplains reports whether run r's miss of a latency bound (observed
 // against want ms at quantile q) is the tool's own scheduling delay: the
-// observed value less the tool's goroutine scheduling delay at the same
-// quantile holds the bound, and Redis's own latency holds it.
+// observed value less the tool's own wait at the same quantile holds the
+// bound, and Redis's own latency holds it. The wait is the commands' own
+// (client.reply_wait: how long replies that had arrived waited to be read)
+// where the run measured it, else the runtime's scheduling delay.
 func schedExplains(r *Result, e Expr, observed, want float64, q string) (string, bool) {
-	s := r.Client.Sched
-	if s == nil || s.Count == 0 || e.Op != "<" && e.Op != "<=" {
+	if e.Op != "<" && e.Op != "<=" {
 		return "", false
 	}
 	level, isQuantile := quantileLevels[q]
 	if !isQuantile {
 		level = 0.5
 	}
-	delay, name := s.P99Ms, "p99"
-	switch {
-	case level > 0.99:
-		delay, name = s.P999Ms, "p99.9"
-	case level <= 0.5:
-		delay, name = s.P50Ms, "p50"
+	var delay, over float64
+	var name, what string
+	pick := func(p50, p99, p999 float64) {
+		delay, name = p99, "p99"
+		switch {
+		case level > 0.99:
+			delay, name = p999, "p99.9"
+		case level <= 0.5:
+			delay, name = p50, "p50"
+		}
+	}
+	switch w, s := r.Client.ReplyWait, r.Client.Sched; {
+	case w != nil && w.Count > 0:
+		pick(w.WaitP50Ms, w.WaitP99Ms, w.WaitP999Ms)
+		over = w.WaitOver1msFraction
+		what = "replies that had arrived (kernel arrival stamps) waited %s (%s) for the tool to read them, %s%% of commands over 1 ms"
+	case s != nil && s.Count > 0:
+		pick(s.P50Ms, s.P99Ms, s.P999Ms)
+		over = s.Over1msFraction
+		what = "its goroutines waited %s (%s) for a thread to run them, %s%% of waits over 1 ms"
+	default:
+		return "", false
 	}
 	if delay <= 0 || !e.holds(observed-delay, want) {
 		return "", false
@@ -151,8 +168,8 @@ func schedExplains(r *Result, e Expr, observed, want float64, q string) (string,
 	if !ok {
 		return "", false
 	}
-	return fmt.Sprintf("the miss is the tool's own scheduling delay: its goroutines waited %s (%s) for a thread to run them, %s%% of waits over 1 ms, and %s less that wait holds the bound, while %s held it",
-		FormatValue(delay, UnitMs), name, formatShare(s.Over1msFraction), FormatValue(observed, UnitMs), redis), true
+	return fmt.Sprintf("the miss is the tool's own scheduling delay: "+what+", and %s less that wait holds the bound, while %s held it",
+		FormatValue(delay, UnitMs), name, formatShare(over), FormatValue(observed, UnitMs), redis), true
 }
 
 // formatShare is a fraction as a percentage with two decimals.

@@ -15,7 +15,7 @@
 # beside raw mode's HDR histograms, on two clocks: raw's call (from the
 # call into the client to its return) and the wire (from the request's
 # write to the first read of its reply), which is redis-benchmark's own
-# clock (harness/wire.go says what each counts); the wire time is split at
+# clock (pool/replytimer.go says what each counts); the wire time is split at
 # the reply's arrival in the socket (the kernel's SO_TIMESTAMPNS stamp) into
 # the network and Redis, and the tool's own wait to read it. Redis's run-queue wait (the time its
 # threads were ready but had no CPU, /proc/PID/task/*/schedstat) is printed

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cacheproof/cacheproof/engine"
+	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/topology"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -88,13 +89,19 @@ type Collector struct {
 	// probe measures the machine's own timer wake-ups over the window
 	// (hostprobe.go); nil when nothing is recorded.
 	probe *hostProbe
+	// replies times the cache manager's commands (nil: not timed); what
+	// it recorded before the window is dropped when the window opens.
+	replies   *pool.ReplyTimer
+	replyWait *result.ReplyWait
 }
 
 // StartCollector schedules the window's edges relative to the load's
 // start. A phase boundary passes on a timer rather than on the sampler's
 // tick, so the window does not lag the phase by up to a sampling interval.
-func StartCollector(loadStart time.Time, phases []engine.Phase) *Collector {
-	c := &Collector{}
+// replies, when not nil, is the timer on the cache manager's connections
+// whose window becomes the client section's reply_wait.
+func StartCollector(loadStart time.Time, phases []engine.Phase, replies *pool.ReplyTimer) *Collector {
+	c := &Collector{replies: replies}
 	first, last := -1, -1
 	for i, p := range phases {
 		if p.Recorded {
@@ -129,6 +136,9 @@ func (c *Collector) begin() {
 		s := takeClientSnapshot()
 		s.host, s.hostOK = c.probe.snapshot(true)
 		c.start = &s
+		if c.replies != nil {
+			c.replies.Take() // prefill and warm-up are not the window's
+		}
 	}
 }
 
@@ -140,6 +150,10 @@ func (c *Collector) Finish() {
 		s := takeClientSnapshot()
 		s.host, s.hostOK = c.probe.snapshot(false)
 		c.end = &s
+		if c.replies != nil {
+			rt := c.replies.Take()
+			c.replyWait = result.NewReplyWait(rt.Arrival, rt.Wait)
+		}
 	}
 }
 
@@ -185,6 +199,7 @@ func (c *Collector) Report(requests uint64) result.ClientReport {
 	if a.sched != nil && b.sched != nil {
 		cr.Sched = schedReport(histDelta(a.sched, b.sched), b.sched.Buckets)
 	}
+	cr.ReplyWait = c.replyWait
 	if total := b.totalCPU - a.totalCPU; total > 0 {
 		cr.GCCPUFraction = math.Round((b.gcCPU-a.gcCPU)/total*1e5) / 1e5
 	}
@@ -439,6 +454,9 @@ func bottleneck(u result.UsersReport, p result.PoolReport, lat result.LatencyRep
 	}
 	if s := c.Sched; s != nil && lat.Overall.P99 > 0 && s.P99Ms >= result.SchedFloorMs && s.P99Ms >= result.SchedTailShare*lat.Overall.P99 {
 		why = append(why, fmt.Sprintf("the tool's own goroutines waited %.2f ms (p99) for a thread to run them, against a p99 latency of %.2f ms: that much of the tail is the tool's scheduling, not Redis", s.P99Ms, lat.Overall.P99))
+	}
+	if w := c.ReplyWait; w != nil && lat.Overall.P99 > 0 && w.WaitP99Ms >= result.SchedFloorMs && w.WaitP99Ms >= result.SchedTailShare*lat.Overall.P99 {
+		why = append(why, fmt.Sprintf("replies that had arrived waited %.2f ms (p99) for the tool to read them (kernel arrival stamps; network and Redis took %.2f ms at p99), against a p99 latency of %.2f ms: that part of the tail is the tool's", w.WaitP99Ms, w.ArrivalP99Ms, lat.Overall.P99))
 	}
 	if c.WindowS > 0 {
 		cores := c.CPUSeconds / c.WindowS

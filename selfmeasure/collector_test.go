@@ -80,7 +80,7 @@ func TestClientCollectorWindowFollowsRecordedPhases(t *testing.T) {
 		{Name: "cooldown", Start: 300 * ms, End: 450 * ms},
 	}
 	start := time.Now()
-	c := StartCollector(start, phases)
+	c := StartCollector(start, phases, nil)
 	defer c.Close()
 	defer c.Stop()
 	// Keep a CPU busy through all three phases.
@@ -110,7 +110,7 @@ func TestClientCollectorHostTimerWhenRecordingStartsAtOnce(t *testing.T) {
 	}
 	phases := []engine.Phase{{Name: "steady", Recorded: true, Start: 0, End: 600 * time.Millisecond}}
 	start := time.Now()
-	c := StartCollector(start, phases)
+	c := StartCollector(start, phases, nil)
 	defer c.Close()
 	defer c.Stop()
 	time.Sleep(600 * time.Millisecond)
@@ -124,7 +124,7 @@ func TestClientCollectorHostTimerWhenRecordingStartsAtOnce(t *testing.T) {
 // figures are zero, and the pending edges are cancelled.
 func TestClientCollectorInterruptedBeforeRecording(t *testing.T) {
 	phases := []engine.Phase{{Name: "warmup", End: time.Hour}, {Name: "steady", Recorded: true, Start: time.Hour, End: 2 * time.Hour}}
-	c := StartCollector(time.Now(), phases)
+	c := StartCollector(time.Now(), phases, nil)
 	defer c.Close()
 	r := c.Report(0)
 	if r.WindowS != 0 || r.CPUSeconds != 0 || r.GCCycles != 0 {
