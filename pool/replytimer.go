@@ -3,6 +3,7 @@ package pool
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,15 +31,15 @@ import (
 // wire time, while redis-benchmark's event loop spends its queue between a
 // reply and the next write, outside its clock (docs/performance.md).
 //
-// Each connection records into its own histograms under its own lock, so
-// recording is uncontended and Take may run while requests are in flight.
+// The connections record into one set of histograms under one lock: a
+// set per connection would cost ~140 KiB a histogram for every one of a
+// run's hundred-odd connections, and at most GOMAXPROCS goroutines record
+// at once, each for tens of nanoseconds. Take may run while requests are in
+// flight; a connection that closes has already recorded what it timed.
 type ReplyTimer struct {
-	mu    sync.Mutex
-	conns []*timedConn
-	// retired holds what closed connections recorded since the last Take.
-	retired ReplyTimes
-	// stamped is set once a connection keeps arrival stamps.
-	stamped bool
+	mu      sync.Mutex
+	rt      ReplyTimes // nil histograms until the first record
+	stamped atomic.Bool
 }
 
 // ReplyTimes is what a ReplyTimer recorded between two Takes, in
@@ -61,14 +62,11 @@ func newReplyTimes() ReplyTimes {
 
 // Wrap is a Config.WrapConn: it times c's requests.
 func (w *ReplyTimer) Wrap(c net.Conn) net.Conn {
-	tc := &timedConn{Conn: c, t: w, rt: newReplyTimes()}
+	tc := &timedConn{Conn: c, t: w}
 	if st, ok := c.(rxStamper); ok && st.EnableRxStamps() == nil {
 		tc.st = st
+		w.stamped.Store(true)
 	}
-	w.mu.Lock()
-	w.conns = append(w.conns, tc)
-	w.stamped = w.stamped || tc.st != nil
-	w.mu.Unlock()
 	if sc, ok := c.(syscall.Conn); ok {
 		// go-redis's health check of a pooled connection peeks at its
 		// descriptor; keep that reachable through the wrapper.
@@ -77,45 +75,36 @@ func (w *ReplyTimer) Wrap(c net.Conn) net.Conn {
 	return tc
 }
 
-// Take returns what every connection recorded since the last Take, merged,
-// and starts again from nothing.
+// Take returns what every connection recorded since the last Take and
+// starts again from nothing.
 func (w *ReplyTimer) Take() ReplyTimes {
-	t := newReplyTimes()
+	fresh := newReplyTimes()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.retired.Wire != nil {
-		t.merge(w.retired)
+	t := w.rt
+	w.rt = fresh
+	w.mu.Unlock()
+	if t.Wire == nil {
+		t = newReplyTimes()
 	}
-	w.retired = ReplyTimes{}
-	live := w.conns[:0]
-	for _, c := range w.conns {
-		c.mu.Lock()
-		t.merge(c.rt)
-		c.rt.reset()
-		closed := c.closed
-		c.mu.Unlock()
-		if !closed {
-			live = append(live, c)
-		}
-	}
-	clear(w.conns[len(live):])
-	w.conns = live
-	if !w.stamped {
+	if !w.stamped.Load() {
 		t.Arrival, t.Wait = nil, nil
 	}
 	return t
 }
 
-func (t *ReplyTimes) merge(o ReplyTimes) {
-	t.Wire.Merge(o.Wire)
-	t.Arrival.Merge(o.Arrival)
-	t.Wait.Merge(o.Wait)
-}
-
-func (t *ReplyTimes) reset() {
-	t.Wire.Reset()
-	t.Arrival.Reset()
-	t.Wait.Reset()
+// record adds one request: its write to read, and with a stamp, write to
+// arrival and arrival to read (Unix nanoseconds).
+func (w *ReplyTimer) record(sent, rx, now int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.rt.Wire == nil {
+		w.rt = newReplyTimes()
+	}
+	_ = w.rt.Wire.RecordValue(max((now-sent)/1e3, 1))
+	if rx != 0 {
+		_ = w.rt.Arrival.RecordValue(max((rx-sent)/1e3, 1))
+		_ = w.rt.Wait.RecordValue(max((now-rx)/1e3, 1))
+	}
 }
 
 // timedConn is one timed connection.
@@ -123,10 +112,6 @@ type timedConn struct {
 	net.Conn
 	t  *ReplyTimer
 	st rxStamper // nil: no arrival stamps
-
-	mu     sync.Mutex // rt and closed, against Take
-	rt     ReplyTimes
-	closed bool
 	// sent is when the request awaiting its reply was first written
 	// (Unix nanoseconds), 0 when none is. Only the connection's user
 	// touches it.
@@ -149,47 +134,20 @@ func (c *timedConn) Read(b []byte) (int, error) {
 		if c.st != nil {
 			rx = c.st.LastRx()
 		}
-		c.mu.Lock()
-		_ = c.rt.Wire.RecordValue(max((now-c.sent)/1e3, 1))
 		// The kernel's stamp and time.Now are both CLOCK_REALTIME. A read
 		// without a stamp (the kernel starts stamping a moment after it
 		// is asked to) is left out of the split; a stamp outside
 		// [sent, now] (a clock step) is clamped into it.
 		if rx != 0 {
 			rx = min(max(rx, c.sent), now)
-			_ = c.rt.Arrival.RecordValue(max((rx-c.sent)/1e3, 1))
-			_ = c.rt.Wait.RecordValue(max((now-rx)/1e3, 1))
 		}
-		c.mu.Unlock()
+		c.t.record(c.sent, rx, now)
 		c.sent = 0
 	case err != nil:
 		// A request whose reply never came is not timed.
 		c.sent = 0
 	}
 	return n, err
-}
-
-// Close closes the connection; what it recorded stays for the next Take.
-// (The connection's lock is let go before the timer's is taken: Take holds
-// the timer's while it takes each connection's.)
-func (c *timedConn) Close() error {
-	c.mu.Lock()
-	was := c.closed
-	rt := c.rt
-	if !was {
-		c.closed = true
-		c.rt = newReplyTimes()
-	}
-	c.mu.Unlock()
-	if !was {
-		c.t.mu.Lock()
-		if c.t.retired.Wire == nil {
-			c.t.retired = newReplyTimes()
-		}
-		c.t.retired.merge(rt)
-		c.t.mu.Unlock()
-	}
-	return c.Conn.Close()
 }
 
 // timedSyscallConn is a timedConn over a connection that exposes its

@@ -127,8 +127,10 @@ type ShardClient struct {
 }
 
 // ReplyWait is the split of the window's commands at their replies'
-// arrival, in milliseconds (ClientReport.ReplyWait). WaitOver1msFraction
-// is the share of commands whose reply waited 1 ms or more to be read.
+// arrival, in milliseconds (ClientReport.ReplyWait). Count is round trips:
+// a pipeline (MGET batches, prefill) is one write and one reply to read.
+// WaitOver1msFraction is the share whose reply waited 1 ms or more to be
+// read.
 type ReplyWait struct {
 	Count               uint64  `json:"count"`
 	ArrivalP50Ms        float64 `json:"arrival_p50_ms"`

@@ -69,6 +69,10 @@ print(f"  tool peak RSS                {c['peak_rss_bytes'] / 2**20:8.1f} MiB")
 sl = c.get("sched_latency")
 if sl:
     print(f"  scheduling delay (tool)      p50 {sl['p50_ms']} ms, p99 {sl['p99_ms']} ms, p99.9 {sl['p999_ms']} ms, {100 * sl['over_1ms_fraction']:.2f}% over 1 ms")
+rw = c.get("reply_wait")
+if rw:
+    print(f"  replies: network and Redis   p50 {rw['arrival_p50_ms']} ms, p99 {rw['arrival_p99_ms']} ms, p99.9 {rw['arrival_p999_ms']} ms   (write to the reply's arrival, kernel stamp)")
+    print(f"  replies: the tool's wait     p50 {rw['wait_p50_ms']} ms, p99 {rw['wait_p99_ms']} ms, p99.9 {rw['wait_p999_ms']} ms, {100 * rw['wait_over_1ms_fraction']:.2f}% over 1 ms   ({rw['count']:,} round trips)")
 print(f"  GC                           {c['gc_cycles']} cycles, pause p99 {c['gc_pause_p99_ms']} ms, {100 * c['gc_cpu_fraction']:.2f}% of CPU")
 print(f"  late                         {100 * u['late'] / started:8.2f} %   ({u['late']:,} of {started:,}; {u.get('late_waiting_for_slot', 0):,} waited for a slot; host load {c.get('host_load_1m', 0):.2f})")
 h = c.get("host_timer")
