@@ -226,19 +226,7 @@ func TestCoalescedDeadlinesStillExpire(t *testing.T) {
 // the kernel's arrival time of it: after the request was written, no later
 // than the read returned, and new for each reply.
 func TestRawConnRxStamps(t *testing.T) {
-	d := startTopo(t, topology.ShapeStandalone)
-	ep := d.Endpoints()
-	dial := rawDialer(time.Second)
-	if dial == nil {
-		t.Skip("CACHEPROOF_STDCONN=1: plain net.Conns")
-	}
-	if ep.Password != "" {
-		t.Skip("the deployment wants AUTH")
-	}
-	c, err := dial(ctxT(t), "tcp", ep.Addrs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t)
 	defer c.Close()
 	rc := c.(*rawConn)
 	if rc.LastRx() != 0 {
@@ -273,4 +261,25 @@ func TestRawConnRxStamps(t *testing.T) {
 		}
 		prev = rx
 	}
+}
+
+// dialRaw starts a standalone redis-server and dials it as the manager
+// does; it skips when connections are plain (CACHEPROOF_STDCONN=1) or the
+// deployment wants AUTH (the callers speak RESP by hand).
+func dialRaw(t *testing.T) net.Conn {
+	t.Helper()
+	d := startTopo(t, topology.ShapeStandalone)
+	ep := d.Endpoints()
+	dial := rawDialer(time.Second)
+	if dial == nil {
+		t.Skip("CACHEPROOF_STDCONN=1: plain net.Conns")
+	}
+	if ep.Password != "" {
+		t.Skip("the deployment wants AUTH")
+	}
+	c, err := dial(ctxT(t), "tcp", ep.Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

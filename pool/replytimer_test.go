@@ -7,30 +7,14 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/cacheproof/cacheproof/topology"
 )
 
 // ReplyTimer counts each request once, whether Take runs between requests,
 // during them or after the connection closed, and splits a stamped reply's
 // time at its arrival inside the request's wire time.
 func TestReplyTimer(t *testing.T) {
-	d := startTopo(t, topology.ShapeStandalone)
-	ep := d.Endpoints()
-	dial := rawDialer(time.Second)
-	if dial == nil {
-		t.Skip("CACHEPROOF_STDCONN=1: plain net.Conns")
-	}
-	if ep.Password != "" {
-		t.Skip("the deployment wants AUTH")
-	}
 	var timer ReplyTimer
-	raw, err := dial(ctxT(t), "tcp", ep.Addrs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := timer.Wrap(raw)
+	c := timer.Wrap(dialRaw(t))
 	if _, ok := c.(syscall.Conn); !ok {
 		t.Fatal("the wrapper hides the descriptor go-redis's health check peeks at")
 	}
