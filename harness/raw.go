@@ -128,6 +128,12 @@ type RawResult struct {
 	// the runtime estimates they took: on one P, time no caller ran.
 	GCCycles uint64  `json:"gc_cycles"`
 	GCCPUS   float64 `json:"gc_cpu_s"`
+	// HostTimer is what the host timer probe (a separate process sleeping
+	// ~200 times a second) saw of this machine's wake-ups during the test:
+	// how noisy the machine was while it ran. HostTimerNote says why it is
+	// absent.
+	HostTimer     *result.HostTimer `json:"host_timer,omitempty"`
+	HostTimerNote string            `json:"host_timer_note,omitempty"`
 	// GOMAXPROCS is how many threads ran Go code at once during the test,
 	// and GOMAXPROCSSource where that came from: "tool" when raw mode left
 	// a local Redis a CPU of its own (selfmeasure.LeaveCPUForRedis), "env"
@@ -211,7 +217,9 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 	}
 	restore, _, source := selfmeasure.LeaveCPUForRedis(selfmeasure.LoopbackOnly([]topology.Node{{Addr: addr}}))
 	defer restore()
-	res, err := runRaw(ctx, client, wire, o)
+	probe := selfmeasure.StartHostProbe()
+	defer probe.Close()
+	res, err := runRaw(ctx, client, wire, probe, o)
 	for i := range res {
 		res[i].GOMAXPROCSSource = source
 	}
@@ -249,12 +257,12 @@ func rawManager(ctx context.Context, addr string, t RawTarget, o RawOptions, wir
 // RunRaw runs each test in turn through the manager (so the pool, its
 // hooks and auto-pipelining setting are what is measured).
 func RunRaw(ctx context.Context, mgr *pool.Manager, o RawOptions) ([]RawResult, error) {
-	return runRaw(ctx, managerClient{mgr}, nil, o)
+	return runRaw(ctx, managerClient{mgr}, nil, nil, o)
 }
 
 // runRaw runs the tests through client; wire, when not nil, times the
 // requests on client's connections as well (RawResult.Wire).
-func runRaw(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawOptions) ([]RawResult, error) {
+func runRaw(ctx context.Context, client rawClient, wire *pool.ReplyTimer, probe *selfmeasure.HostProbe, o RawOptions) ([]RawResult, error) {
 	if o.Clients < 1 || o.Requests < 1 || o.Keyspace < 1 || o.ValueSize < 0 || o.Rate < 0 {
 		return nil, fmt.Errorf("raw: clients, requests and keyspace must be positive, value size and rate not negative")
 	}
@@ -264,7 +272,7 @@ func runRaw(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawO
 		if test != "get" && test != "set" && test != "mix" {
 			return out, fmt.Errorf("raw: unknown test %q (expected set, get or mix)", test)
 		}
-		r, err := runRawTest(ctx, client, wire, o, test, val)
+		r, err := runRawTest(ctx, client, wire, probe, o, test, val)
 		if err != nil {
 			return out, err
 		}
@@ -273,7 +281,7 @@ func runRaw(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawO
 	return out, nil
 }
 
-func runRawTest(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o RawOptions, test, val string) (RawResult, error) {
+func runRawTest(ctx context.Context, client rawClient, wire *pool.ReplyTimer, probe *selfmeasure.HostProbe, o RawOptions, test, val string) (RawResult, error) {
 	var issued atomic.Int64
 	var errs atomic.Uint64
 	hists := make([]*hdrhistogram.Histogram, o.Clients)
@@ -295,6 +303,10 @@ func runRawTest(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o 
 	cpu0 := selfmeasure.CPUTime()
 	sched := selfmeasure.SchedWindow()
 	gc := selfmeasure.GCWindow()
+	host := func() (*result.HostTimer, string) { return nil, "" }
+	if probe != nil {
+		host = probe.Window()
+	}
 	start := time.Now()
 	for c := 0; c < o.Clients; c++ {
 		h := result.NewHistogram()
@@ -354,12 +366,14 @@ func runRawTest(ctx context.Context, client rawClient, wire *pool.ReplyTimer, o 
 	cpu := selfmeasure.CPUTime() - cpu0
 	schedLat := sched()
 	gcCycles, gcCPU := gc()
+	hostTimer, hostNote := host()
 	all := merged(hists)
 	n := uint64(all.TotalCount())
 	r := RawResult{
 		Test: test, Requests: n, Errors: errs.Load(), ElapsedS: elapsed.Seconds(),
 		OpsPerSec: float64(n) / elapsed.Seconds(), Latency: result.Summarize(all), CPUS: cpu.Seconds(),
 		Sched: schedLat, GOMAXPROCS: runtime.GOMAXPROCS(0), Rate: o.Rate, GCCycles: gcCycles, GCCPUS: gcCPU,
+		HostTimer: hostTimer, HostTimerNote: hostNote,
 	}
 	if service != nil {
 		s := result.Summarize(merged(service))

@@ -106,6 +106,11 @@ func TestRawWireLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range res {
+			// The machine's noise over the test, or why it is not there:
+			// never silently absent.
+			if (r.HostTimer == nil) == (r.HostTimerNote == "") {
+				t.Errorf("no-manager %v %s: host timer %+v, note %q", noManager, r.Test, r.HostTimer, r.HostTimerNote)
+			}
 			w := r.Wire
 			if w == nil {
 				t.Fatalf("no-manager %v %s: no wire latency", noManager, r.Test)

@@ -141,6 +141,8 @@ for t in ("set", "get"):
     print(f"     ops/s   raw / redis-benchmark {raw[t]['ops_per_sec']/r['rps']:.2f} (goal >= 0.95);  plain go-redis / redis-benchmark {plain[t]['ops_per_sec']/r['rps']:.2f};  auto-pipeline / redis-benchmark {pipe[t]['ops_per_sec']/r['rps']:.2f} (goal >= 1);  auto-pipeline / redis-benchmark -P 4 {pipe[t]['ops_per_sec']/rp['rps']:.2f}")
     h = held[t]
     print(f"     open loop: held to {h['rate']:.0f}/s, sent {h['ops_per_sec']:.0f}/s ({h['ops_per_sec']/h['rate']:.2f}); from due time p99 {h['latency_ms']['p99']:.3f} ms, sent to answered p99 {h['service_latency_ms']['p99']:.3f} ms")
+    ht = raw[t].get("host_timer")
+    print(f"     this machine while raw ran (host timer probe): " + (f"{100 * ht['late_fraction']:.2f} % of {ht['wakes']} wake-ups over 1 ms late, worst {ht['max_ms']:.1f} ms" if ht else "not measured: " + raw[t].get("host_timer_note", "")))
     sl = raw[t].get("sched_latency") or {}
     print(f"     raw's own scheduling delay p99 {sl.get('p99_ms', float('nan')):.3f} ms, p99.9 {sl.get('p999_ms', float('nan')):.3f} ms (GOMAXPROCS {raw[t].get('gomaxprocs')}, {raw[t].get('gomaxprocs_source')}); {raw[t].get('gc_cycles', 0)} collections took {100 * raw[t].get('gc_cpu_s', 0) / max(raw[t]['cpu_s'], 1e-9):.1f} % of its CPU")
     w = raw[t].get("wire_latency_ms") or {"p99": float("nan"), "p999": float("nan")}

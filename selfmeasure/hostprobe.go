@@ -289,3 +289,35 @@ func hostTimerReport(a, b hostTimerCounts) *result.HostTimer {
 func roundFrac(f float64) float64 {
 	return float64(int64(f*1e6+0.5)) / 1e6
 }
+
+// HostProbe is the host timer probe for measurements outside a run (raw
+// mode): one probe process for all of them, each measured over its own
+// window, so a figure from a noisy machine says how noisy it was.
+type HostProbe struct{ p *hostProbe }
+
+// StartHostProbe starts the probe process (see startHostProbe; it needs a
+// program that calls HostProbeMain). Close it when done.
+func StartHostProbe() *HostProbe { return &HostProbe{startHostProbe()} }
+
+// Window opens a window now; the returned function closes it and gives
+// what the probe saw in it, or why it saw nothing. The probe reports every
+// 100 ms, so a window is as exact as that.
+func (h *HostProbe) Window() func() (*result.HostTimer, string) {
+	a, okA := h.p.snapshot(true)
+	return func() (*result.HostTimer, string) {
+		b, okB := h.p.snapshot(false)
+		switch {
+		case h.p.why != "":
+			return nil, h.p.why
+		case !okA || !okB:
+			return nil, "the host timer probe reported nothing over the window"
+		}
+		if t := hostTimerReport(a, b); t != nil {
+			return t, ""
+		}
+		return nil, "the host timer probe woke no time in the window"
+	}
+}
+
+// Close ends the probe process.
+func (h *HostProbe) Close() { h.p.close() }

@@ -103,6 +103,11 @@ func rawMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "       until the reply was in the socket (kernel's arrival stamp: network and Redis): p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n", a.P50, a.P99, a.P999)
 			fmt.Fprintf(stdout, "       from then until the tool read it (its own wait to run):                    p50 %.3fms  p99 %.3fms  p99.9 %.3fms\n", k.P50, k.P99, k.P999)
 		}
+		if h := r.HostTimer; h != nil {
+			fmt.Fprintf(stdout, "     this machine (host timer probe): %.2f%% of %d wake-ups over 1 ms late, worst %.1fms\n", 100*h.LateFraction, h.Wakes, h.MaxMs)
+		} else if r.HostTimerNote != "" {
+			fmt.Fprintf(stdout, "     this machine (host timer probe): not measured: %s\n", r.HostTimerNote)
+		}
 		if s := r.Sched; s != nil {
 			fmt.Fprintf(stdout, "     the tool's own scheduling delay: p50 %.3fms  p99 %.3fms  p99.9 %.3fms  (%.2f%% of %d waits over 1 ms)\n",
 				s.P50Ms, s.P99Ms, s.P999Ms, 100*s.Over1msFraction, s.Count)
