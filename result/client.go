@@ -27,6 +27,14 @@ type ClientReport struct {
 	GOMAXPROCS       int    `json:"gomaxprocs"`
 	GOMAXPROCSSource string `json:"gomaxprocs_source,omitempty"`
 	NumCPU           int    `json:"num_cpu"`
+	// ConnReadBufferBytes and ConnWriteBufferBytes are each cache
+	// connection's read and write buffers (go-redis's ReadBufferSize and
+	// WriteBufferSize), ConnBufferSource where they came from: "tool"
+	// (cacheproof's pool sets them: pool.ConnReadBufferBytes). Absent in
+	// reports written before they were set.
+	ConnReadBufferBytes  int    `json:"conn_read_buffer_bytes,omitempty"`
+	ConnWriteBufferBytes int    `json:"conn_write_buffer_bytes,omitempty"`
+	ConnBufferSource     string `json:"conn_buffer_source,omitempty"`
 	// WindowS is the length of the measured window in seconds.
 	WindowS float64 `json:"window_s"`
 	// GCPauseP99Ms is the 99th percentile of the collector's stop-the-world
