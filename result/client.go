@@ -13,8 +13,9 @@ package result
 type ClientReport struct {
 	// GOGC and GOMEMLIMIT as in effect ("off", "400"; "4GiB", "off"), with
 	// where each came from: "env" (the variable was set), "tool" (the
-	// program set it at run time; cacheproof itself does not) or "default"
-	// (Go's 100 and no limit).
+	// program set it at run time: a run sets GOMEMLIMIT for its peak users
+	// unless the environment does, harness/memlimit.go) or "default" (Go's
+	// 100 and no limit).
 	GOGC             string `json:"gogc"`
 	GOGCSource       string `json:"gogc_source"`
 	GOMEMLIMIT       string `json:"gomemlimit"`
