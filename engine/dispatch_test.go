@@ -196,8 +196,6 @@ func TestDispatchEachCommandOnce(t *testing.T) {
 // away), all but the bound exit. Without it the burst's workers, each
 // with the stack it grew, stayed until the run's end.
 func TestDispatchCapsIdleWorkers(t *testing.T) {
-	defer func(n int64) { maxIdleWorkers = n }(maxIdleWorkers)
-	maxIdleWorkers = 8
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	started := 0
@@ -209,6 +207,7 @@ func TestDispatchCapsIdleWorkers(t *testing.T) {
 		return nil
 	}}
 	d := newTestDriver(e, 1000, time.Minute, 30*time.Second)
+	d.maxIdle = 8
 	d.SetStart(time.Now())
 	cmds := append(gets(200, 0, 0, sameKey), gets(1, time.Hour, 0, sameKey)...)
 	stop := make(chan struct{})

@@ -87,6 +87,7 @@ type Driver struct {
 	// workers are the worker goroutines alive, idle those waiting for a
 	// command (bounded by maxIdleWorkers).
 	workers, idle atomic.Int64
+	maxIdle       int64 // maxIdleWorkers; tests lower it
 	runCtx        context.Context
 }
 
@@ -109,6 +110,7 @@ func New(o Options) *Driver {
 		inflight: make(chan struct{}, max(o.MaxInflight, 1)),
 		activity: o.Activity,
 		runCtx:   runCtx,
+		maxIdle:  maxIdleWorkers,
 	}
 }
 
@@ -140,7 +142,7 @@ func (d *Driver) Wait() { d.wg.Wait() }
 // Redis for a second parks thousands, each with its grown stack, for the
 // rest of the run. A worker that finishes a command while this many others
 // wait exits instead.
-var maxIdleWorkers int64 = 256
+const maxIdleWorkers = 256
 
 // worker runs its first command, then whatever the dispatcher hands it on
 // jobs, until dispatching ends or maxIdleWorkers others are already idle.
@@ -149,7 +151,7 @@ func (d *Driver) worker(jobs <-chan job, j job) {
 	defer d.workers.Add(-1)
 	for {
 		d.execute(j)
-		if d.idle.Add(1) > maxIdleWorkers {
+		if d.idle.Add(1) > d.maxIdle {
 			d.idle.Add(-1)
 			return
 		}
