@@ -14,14 +14,17 @@ import (
 // baseline's RSS ratcheted up in 10 MB steps over ten minutes with its live
 // heap flat. A run therefore sets GOMEMLIMIT (runtime/debug.SetMemoryLimit)
 // to memLimitBase plus memLimitPerUser for each of its peak users (10,000
-// users: 123 MiB), unless GOMEMLIMIT is in the environment (GOMEMLIMIT=off
-// keeps Go's default) or the program already set one. It is a soft limit:
+// users: 113 MiB), unless GOMEMLIMIT is in the environment (GOMEMLIMIT=off
+// keeps Go's default) or the program already set one. The limit covers
+// what Go manages; RSS adds the binary's resident pages (RssFile, 23 MB
+// in a 10,000-user baseline), so 113 MiB keeps RSS under 150 MB with room.
+// It is a soft limit:
 // near it the collector runs more often (the runtime caps that at about
 // half the CPU) and the scavenger returns memory at once; the client
 // section reports it (gomemlimit, source "tool").
 const (
 	memLimitBase    = 64 << 20
-	memLimitPerUser = 6 << 10
+	memLimitPerUser = 5 << 10
 )
 
 // memLimitFor is the soft memory limit of a run of peak users, rounded up

@@ -9,8 +9,8 @@ import (
 // A run's soft memory limit scales with its peak users, is restored after
 // it, and stays out of the way of one the environment or program set.
 func TestLimitMemory(t *testing.T) {
-	if got := memLimitFor(10000); got != 123<<20 {
-		t.Errorf("10,000 users: limit %d MiB, want 123", got>>20)
+	if got := memLimitFor(10000); got != 113<<20 {
+		t.Errorf("10,000 users: limit %d MiB, want 113", got>>20)
 	}
 	if got := memLimitFor(0); got != 64<<20 {
 		t.Errorf("no users: limit %d MiB, want 64", got>>20)
