@@ -39,7 +39,8 @@ fuzz:
 
 # Go benchmarks, then cacheproof's raw mode side by side with redis-benchmark
 # on one redis-server, then the scenario driver's own CPU per Redis command
-# beside redis-server's in one baseline run; then size's predictions
+# beside redis-server's in one baseline run; then the tool's RSS slope per
+# hour over a 10-minute baseline (scripts/rss-slope.sh); then size's predictions
 # against real runs (the baseline, and the sizing corpus: 7 caches x 3
 # sizes x 3 runs, about 40 minutes); then compare's false alarms on
 # A/A pairs and detections of a 1 ms network slowdown, from 8 + 4 short

@@ -34,8 +34,9 @@ func (d *Driver) Run(stop <-chan struct{}, sched Source) {
 	}()
 	// jobs hands a command to an idle worker. Workers live for the run, so
 	// a command costs neither a goroutine start nor the stack growth a new
-	// goroutine pays on its first trip through go-redis. Idle workers end
-	// when dispatching ends; busy ones after their command.
+	// goroutine pays on its first trip through go-redis; but no more than
+	// maxIdleWorkers wait at once (driver.go). Idle workers end when
+	// dispatching ends; busy ones after their command.
 	jobs := make(chan job)
 	defer close(jobs)
 	for {

@@ -189,3 +189,56 @@ func TestDispatchEachCommandOnce(t *testing.T) {
 		}
 	}
 }
+
+// A burst parks no more than maxIdleWorkers workers for the rest of the
+// run: 200 commands held in flight at once need 200 workers, and once they
+// finish, with dispatching still going (the next command is an hour
+// away), all but the bound exit. Without it the burst's workers, each
+// with the stack it grew, stayed until the run's end.
+func TestDispatchCapsIdleWorkers(t *testing.T) {
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	started := 0
+	e := &getExec{get: func(ctx context.Context, key string) error {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		<-gate
+		return nil
+	}}
+	d := newTestDriver(e, 1000, time.Minute, 30*time.Second)
+	d.maxIdle = 8
+	d.SetStart(time.Now())
+	cmds := append(gets(200, 0, 0, sameKey), gets(1, time.Hour, 0, sameKey)...)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		d.Run(stop, &Commands{List: cmds})
+		close(done)
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("200 commands in flight", func() bool { mu.Lock(); defer mu.Unlock(); return started == 200 })
+	if w := d.Workers(); w != 200 {
+		t.Errorf("%d workers with 200 commands in flight, want 200", w)
+	}
+	close(gate)
+	waitFor("the burst's workers to exit", func() bool { return d.Workers() <= 8 })
+	if c, _ := d.Recorder().Totals(); c.Commands != 200 {
+		t.Errorf("commands = %d, want 200", c.Commands)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if w := d.Workers(); w != 8 {
+		t.Errorf("%d workers idle after the burst, want the bound, 8", w)
+	}
+	close(stop)
+	<-done
+	d.Wait()
+	waitFor("every worker to end with dispatching", func() bool { return d.Workers() == 0 })
+}

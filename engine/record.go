@@ -139,17 +139,22 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 	s := d.rec.shards[d.next.Add(1)%uint64(len(d.rec.shards))]
 	ph := d.phases[cmd.Phase]
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.interval.addDropped(&cmd)
 	s.phase[cmd.Phase].addDropped(&cmd)
 	if ph.Recorded {
 		s.total.addDropped(&cmd)
 	}
-	for i := range cmd.Ops {
+	for range cmd.Ops {
 		_ = s.intervalH.RecordValue(delay)
-		_ = s.phaseH[cmd.Phase].RecordValue(delay)
+	}
+	s.mu.Unlock()
+	t := &d.rec.tot
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range cmd.Ops {
+		_ = t.phase[cmd.Phase].RecordValue(delay)
 		if ph.Recorded {
-			h := s.totalH
+			h := t.h
 			_ = h.Overall.RecordValue(delay)
 			_ = h.ByOp[OpSlot[cmd.Ops[i].Kind]].RecordValue(delay)
 			if f := cmd.Ops[i].Family; f != nil {
@@ -161,17 +166,14 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 		}
 	}
 	if ph.Recorded {
-		_ = s.totalH.Command.RecordValue(delay)
+		_ = t.h.Command.RecordValue(delay)
 	}
 }
 
-// apply adds one command's record to a shard: to the interval (timeline), to
-// its phase, and to the totals when the phase is recorded.
 func (d *Driver) apply(cmd workload.Command, r *Record) {
 	s := d.rec.shards[d.next.Add(1)%uint64(len(d.rec.shards))]
 	recorded := d.phases[cmd.Phase].Recorded
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.interval.addRecord(&cmd, r)
 	s.phase[cmd.Phase].addRecord(&cmd, r)
 	if recorded {
@@ -189,9 +191,19 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 			}
 			_ = s.intervalFam[f].RecordValue(smp.lat)
 		}
-		_ = s.phaseH[cmd.Phase].RecordValue(smp.lat)
+	}
+	s.mu.Unlock()
+	// The run's histograms are one set under their own lock (recorder.go's
+	// totals), taken once per command.
+	t := &d.rec.tot
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ph := t.phase[cmd.Phase]
+	for i := range r.samples {
+		smp := &r.samples[i]
+		_ = ph.RecordValue(smp.lat)
 		if recorded {
-			h := s.totalH
+			h := t.h
 			_ = h.Overall.RecordValue(smp.lat)
 			if smp.svc > 0 {
 				_ = h.Service.RecordValue(smp.svc)
@@ -204,12 +216,10 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 		}
 	}
 	if recorded {
-		_ = s.totalH.Command.RecordValue(max(r.commandUs, 1))
+		_ = t.h.Command.RecordValue(max(r.commandUs, 1))
 	}
 }
 
-// addDropped counts cmd, which never started; a producer's also by its
-// family.
 func (c *Counts) addDropped(cmd *workload.Command) {
 	c.Dropped++
 	if cmd.Producer != "" && len(cmd.Ops) > 0 {

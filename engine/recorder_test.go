@@ -55,3 +55,56 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyParallel is BenchmarkApply's family case from every
+// GOMAXPROCS goroutine at once: what the shards' locks and the run's one
+// set of histograms (recorder.go's totals) cost under contention. Run with
+// -cpu 1,2,4,8 to see it scale.
+func BenchmarkApplyParallel(b *testing.B) {
+	d := New(Options{Phases: []Phase{{Name: "steady", Recorded: true}}, Families: 8})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		cmd := workload.Command{}
+		var r Record
+		i := 0
+		for pb.Next() {
+			i++
+			r.Init()
+			lat := time.Duration(100+i%900) * time.Microsecond
+			r.Sample(SlotGet, 0, 3, lat, lat/2)
+			r.Lookup(0, 3, true, 0)
+			r.Sample(SlotGet, 0, 3, lat, lat/2)
+			r.Lookup(0, 3, false, workload.MissCold)
+			r.Sample(SlotSet, 0, 3, lat, lat/2)
+			d.apply(cmd, &r)
+		}
+	})
+}
+
+// TestRecorderHoldsOneSetOfRunHistograms: the run's latency histograms
+// (overall, service, command, by op, by tier, by phase) are one set
+// whatever the shard count, and every shard's samples reach it.
+func TestRecorderHoldsOneSetOfRunHistograms(t *testing.T) {
+	d := New(Options{Phases: []Phase{{Name: "warmup"}, {Name: "steady", Recorded: true}}, Families: 2, Shards: 16})
+	for i := range 64 {
+		var r Record
+		r.Init()
+		r.Sample(SlotGet, 0, 1, time.Duration(100+i)*time.Microsecond, 50*time.Microsecond)
+		d.apply(workload.Command{Phase: i % 2}, &r)
+	}
+	c, h := d.rec.Totals()
+	if c.Commands != 32 || h.Overall.TotalCount() != 32 || h.ByOp[SlotGet].TotalCount() != 32 || h.ByTier[0].TotalCount() != 32 || h.ByFamily[1].TotalCount() != 32 || h.Command.TotalCount() != 32 {
+		t.Fatalf("totals: %d commands, %d overall samples, want 32 of each", c.Commands, h.Overall.TotalCount())
+	}
+	for p := range 2 {
+		pc, ph := d.rec.PhaseTotals(p)
+		if pc.Commands != 32 || ph.TotalCount() != 32 {
+			t.Errorf("phase %d: %d commands, %d samples, want 32", p, pc.Commands, ph.TotalCount())
+		}
+	}
+	iv := d.rec.TakeInterval()
+	if iv.Latency.TotalCount() != 64 {
+		t.Errorf("interval: %d samples, want 64", iv.Latency.TotalCount())
+	}
+}

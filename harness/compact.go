@@ -20,15 +20,25 @@ const (
 	compactGuardBefore = 60.0   // seconds kept per second before a fault
 	compactGuardAfter  = 300.0  // and after one, for its recovery
 	compactEvery       = 60     // rows appended between passes
+	// Rows older than compactOldAfter are folded again, to compactOldSpan
+	// seconds each (issue 28 item 5): at ten seconds a row, a 24-hour soak
+	// still kept ~12,000 rows (3,600 + 82,800 / 10) of a few kB each; with
+	// minute rows past six hours it keeps 3,600 + 1,800 + 1,080 = 6,480,
+	// and every further hour adds 60.
+	compactOldAfter = 6 * 3600.0
+	compactOldSpan  = 60.0
 )
 
 // compactor remembers what the sampler has folded so far.
 type compactor struct {
-	done     int       // rows[:done] are final: folded or kept
+	done     int       // rows[:done] are final at ten seconds: folded or kept
+	doneOld  int       // rows[:doneOld] are final at a minute
 	pending  int       // rows appended since the last pass
 	faultTs  []float64 // T of every faulted row, ascending
 	folded   int       // rows folded away (for the report's note)
 	compacts int       // rows they were folded into
+	// minuteRows are those of compactOldSpan seconds among them
+	minuteRows int
 }
 
 // noteRow records a newly appended row; it returns true when a pass is due.
@@ -90,12 +100,62 @@ func (s *sampler) compact() {
 		out, i = out+1, j
 	}
 	c.done = out
+	if out != i {
+		s.rows = append(s.rows[:out], s.rows[i:]...)
+		s.dials = append(s.dials[:out], s.dials[i:]...)
+		s.conns = append(s.conns[:out], s.conns[i:]...)
+	}
+	s.compactOld()
+}
+
+// compactOld folds the ten-second rows older than compactOldAfter into rows
+// of compactOldSpan seconds, in place; rows kept per second near faults
+// stay as they are.
+func (s *sampler) compactOld() {
+	c := &s.cmp
+	n := c.done // only rows final at ten seconds are folded again
+	if n == 0 {
+		return
+	}
+	horizon := s.rows[len(s.rows)-1].T - compactOldAfter
+	foldable := func(k int) bool { return s.rows[k].SpanS > 1 && !c.guarded(s.rows[k].T) }
+	out, i := c.doneOld, c.doneOld
+	for i < n && s.rows[i].T < horizon {
+		if !foldable(i) {
+			s.keepRow(out, i)
+			out, i = out+1, i+1
+			continue
+		}
+		prevT := s.rows[i].T - s.rows[i].SpanS
+		if out > 0 {
+			prevT = s.rows[out-1].T
+		}
+		j := i
+		for j < n && s.rows[j].T < horizon && s.rows[j].Phase == s.rows[i].Phase && foldable(j) && s.rows[j].T-prevT <= compactOldSpan+0.5 {
+			j++
+		}
+		if (j == n || s.rows[j].T >= horizon) && s.rows[j-1].T-prevT < compactOldSpan-0.5 {
+			break // a partial minute at the horizon: wait for the rest
+		}
+		if j-i == 1 {
+			s.keepRow(out, i)
+		} else {
+			folded := result.CompactRows(s.rows[i:j], prevT)
+			s.rows[out], s.dials[out], s.conns[out] = folded, s.dials[j-1], s.conns[j-1]
+			c.compacts -= j - i - 1 // the ten-second rows it replaces were counted
+			c.minuteRows++
+		}
+		out, i = out+1, j
+	}
+	c.doneOld = out
 	if out == i {
 		return
 	}
+	removed := i - out
 	s.rows = append(s.rows[:out], s.rows[i:]...)
 	s.dials = append(s.dials[:out], s.dials[i:]...)
 	s.conns = append(s.conns[:out], s.conns[i:]...)
+	c.done -= removed
 }
 
 // keepRow moves row i to position out unchanged.
@@ -111,6 +171,10 @@ func (c *compactor) compactNote() string {
 	if c.folded == 0 {
 		return ""
 	}
-	return fmt.Sprintf("timeline: %d one-second rows older than an hour, away from faults, were folded into %d rows of %d s (span_s) to keep the tool's memory and the report bounded: totals and fault measurements keep their figures, and target intervals resample those rows as %d-s windows",
-		c.folded, c.compacts, compactSpan, compactSpan)
+	rows := fmt.Sprintf("%d rows of %d s (span_s)", c.compacts, compactSpan)
+	if c.minuteRows > 0 {
+		rows = fmt.Sprintf("%d rows (span_s): %d s each, and %.0f s each (%d of them) past %.0f hours", c.compacts, compactSpan, compactOldSpan, c.minuteRows, compactOldAfter/3600)
+	}
+	return fmt.Sprintf("timeline: %d one-second rows older than an hour, away from faults, were folded into %s to keep the tool's memory and the report bounded: totals and fault measurements keep their figures, and target intervals resample those rows as windows of their span",
+		c.folded, rows)
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cacheproof/cacheproof/result"
@@ -84,4 +85,72 @@ func TestCompactRowsKeepsCounts(t *testing.T) {
 	if c.HitRate != 0.95 || c.HitRateByFamily["a"] != 0.9 {
 		t.Errorf("hit rates %v %v, want 0.95 and the family's mean 0.9", c.HitRate, c.HitRateByFamily)
 	}
+}
+
+// A simulated day (86,400 one-second rows, a fault at 30,000-30,030 s):
+// the timeline keeps the last hour per second, the five before it at ten
+// seconds a row and everything older at a minute, except the fault's
+// neighbourhood, which stays per second; no operation, hit or sample is
+// lost, and the row count, what the tool's memory for the timeline grows
+// with, stays near 3,600 + 1,800 + 1,080 instead of 86,400 (or 11,880 at
+// ten seconds a row).
+func TestCompactBoundsADay(t *testing.T) {
+	s := &sampler{}
+	var ops, hits uint64
+	const day = 86400
+	for sec := 1; sec <= day; sec++ {
+		row := result.TimelineRow{T: float64(sec), Phase: "soak", Ops: uint64(sec % 7), Hits: uint64(sec % 5), Misses: 1,
+			LatencyHist: result.WindowHist{{100, int64(sec % 7)}}}
+		if sec >= 30000 && sec <= 30030 {
+			row.Fault = "restart"
+		}
+		ops += row.Ops
+		hits += row.Hits
+		s.rows = append(s.rows, row)
+		s.dials = append(s.dials, uint64(sec))
+		s.conns = append(s.conns, uint64(2*sec))
+		if s.cmp.noteRow(&s.rows[len(s.rows)-1]) {
+			s.compact()
+		}
+	}
+	var gotOps, gotHits uint64
+	var histN int64
+	prev := 0.0
+	for i, r := range s.rows {
+		gotOps += r.Ops
+		gotHits += r.Hits
+		for _, b := range r.LatencyHist {
+			histN += b[1]
+		}
+		span := max(r.SpanS, 1)
+		if r.T-prev != span {
+			t.Fatalf("row %d at %.0f s spans %.0f s, previous row at %.0f s", i, r.T, span, prev)
+		}
+		if s.dials[i] != uint64(r.T) || s.conns[i] != uint64(2*r.T) {
+			t.Fatalf("row at %.0f s: dials %d conns %d, want the counters as of its end", r.T, s.dials[i], s.conns[i])
+		}
+		age := day - r.T
+		near := r.T >= 30000-compactGuardBefore && r.T <= 30030+compactGuardAfter
+		switch {
+		case near && span > 1:
+			t.Errorf("row at %.0f s near the fault folded to %.0f s", r.T, span)
+		case age < compactAfter && span > 1:
+			t.Errorf("row at %.0f s, in the last hour, folded to %.0f s", r.T, span)
+		case age >= compactAfter+compactSpan && age < compactOldAfter && !near && span != compactSpan:
+			t.Errorf("row at %.0f s, %.0f s old, spans %.0f s, want %d", r.T, age, span, compactSpan)
+		case age >= compactOldAfter+compactOldSpan && !near && span != compactOldSpan && r.T-compactOldSpan > 30030+compactGuardAfter:
+			t.Errorf("row at %.0f s, %.0f s old, spans %.0f s, want %.0f", r.T, age, span, compactOldSpan)
+		}
+		prev = r.T
+	}
+	if gotOps != ops || gotHits != hits || histN != int64(ops) {
+		t.Errorf("ops %d hits %d histogram %d after compaction, want %d, %d, %d", gotOps, gotHits, histN, ops, hits, ops)
+	}
+	if len(s.rows) > 3600+1800+1080+400 {
+		t.Errorf("%d rows kept of a day: want about 6,500", len(s.rows))
+	}
+	if note := s.cmp.compactNote(); !strings.Contains(note, "60 s each") {
+		t.Errorf("note %q does not say rows were folded to minutes", note)
+	}
+	t.Logf("%d rows kept of %d; note: %s", len(s.rows), day, s.cmp.compactNote())
 }

@@ -127,6 +127,7 @@ func Run(ctx context.Context, o Options) (res *result.Result, err error) {
 	if err = r.buildWorkload(); err != nil {
 		return nil, err
 	}
+	defer limitMemory(peakUsers(r.plans))()
 	defer r.abandon()
 	defer r.bots.Close()
 	if err = r.connectInstances(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -263,6 +264,12 @@ func TestRunReportsClientAndServerLatency(t *testing.T) {
 	}
 	if c.GOGC == "" || c.GOGCSource == "" || c.GOMEMLIMIT == "" || c.GOMEMLIMITSource == "" {
 		t.Errorf("GC settings missing: %+v", c)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && (c.GOMEMLIMITSource != "tool" || c.GOMEMLIMIT == "off") {
+		t.Errorf("gomemlimit %s (%s), want the run's soft limit (tool)", c.GOMEMLIMIT, c.GOMEMLIMITSource)
+	}
+	if c.ConnReadBufferBytes != pool.ConnReadBufferBytes || c.ConnWriteBufferBytes != pool.ConnWriteBufferBytes || c.ConnBufferSource != "tool" {
+		t.Errorf("connection buffers %d / %d (%s), want the pool's %d / %d (tool)", c.ConnReadBufferBytes, c.ConnWriteBufferBytes, c.ConnBufferSource, pool.ConnReadBufferBytes, pool.ConnWriteBufferBytes)
 	}
 	// The window is the recorded phase (3 s of 5), not the whole load.
 	if c.WindowS < 2.5 || c.WindowS > 4.5 {

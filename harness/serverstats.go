@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cacheproof/cacheproof/pool"
 	"github.com/cacheproof/cacheproof/result"
 	"github.com/cacheproof/cacheproof/selfmeasure"
 	"github.com/cacheproof/cacheproof/topology"
@@ -179,6 +180,7 @@ func mergeServerLatency(into, node map[string]result.ServerLatency) {
 // (server.latency_stats), so a reader can tell Redis's time from the tool's.
 func fillRunEnvironment(res *result.Result, dep statsControl, client *selfmeasure.Collector) {
 	res.Client = client.Report(res.Users.Requests)
+	res.Client.ConnReadBufferBytes, res.Client.ConnWriteBufferBytes, res.Client.ConnBufferSource = pool.ConnReadBufferBytes, pool.ConnWriteBufferBytes, "tool"
 	lat, note := serverLatency(context.Background(), dep)
 	res.Server.LatencyStats = lat
 	if note != "" {

@@ -162,6 +162,11 @@ func (m *Manager) newBinding(addrs []string) (*binding, error) {
 		// (runs were seen holding 10-18 connections per instance at
 		// max_conns 8), nor the pool exhaustion it is there to show.
 		PipelinePoolSize: -1,
+		// Each connection's read and write buffers (go-redis defaults to 32
+		// KiB each; issue 28 item 5): the reply and command sizes the seed's
+		// families use fit many times over, and a larger one still streams
+		// through (bufio reads and writes past a full buffer).
+		ReadBufferSize: ConnReadBufferBytes, WriteBufferSize: ConnWriteBufferBytes,
 	}
 	if c.TLS == nil {
 		// Raw-syscall connections (conn.go); TLS keeps go-redis's dialer.

@@ -40,6 +40,15 @@ func clientLine(c result.ClientReport) string {
 	return strings.Join(parts, "; ")
 }
 
+// connBufferText is "16 KiB / 16 KiB (tool)": each cache connection's
+// read and write buffers; "not recorded" for reports from before.
+func connBufferText(c result.ClientReport) string {
+	if c.ConnReadBufferBytes == 0 && c.ConnWriteBufferBytes == 0 {
+		return "not recorded"
+	}
+	return settingText(formatBytes(int64(c.ConnReadBufferBytes))+" / "+formatBytes(int64(c.ConnWriteBufferBytes)), c.ConnBufferSource)
+}
+
 // cpuText is "2.55s in 3.3s (0.77 cores, 208µs/request)". CPU keeps two
 // decimals below 10 s: a short or light run uses well under a second.
 func cpuText(c result.ClientReport) string {
@@ -120,6 +129,7 @@ func clientFacts(c result.ClientReport) [][2]string {
 		{"GOGC", settingText(c.GOGC, c.GOGCSource)},
 		{"GOMEMLIMIT", settingText(c.GOMEMLIMIT, c.GOMEMLIMITSource)},
 		{"GOMAXPROCS", fmt.Sprintf("%s of %d CPUs", settingText(strconv.Itoa(c.GOMAXPROCS), c.GOMAXPROCSSource), c.NumCPU)},
+		{"connection buffers (read / write)", connBufferText(c)},
 		{"CPU (this process, Redis excluded)", cpuText(c)},
 		{"GC", gcText(c)},
 		{"scheduling delay (runnable to running)", schedText(c.Sched)},

@@ -21,6 +21,7 @@ func withEdges(t *testing.T) *result.Result {
 		GOGC: "400", GOGCSource: "tool", GOMEMLIMIT: "4GiB", GOMEMLIMITSource: "env",
 		GOMAXPROCS: 8, NumCPU: 8, WindowS: 90, GCPauseP99Ms: 0.5243, GCCycles: 61, GCCPUFraction: 0.0213,
 		CPUSeconds: 41.4, CPUPerRequestUs: 275.7, PeakRSSBytes: 412 << 20,
+		ConnReadBufferBytes: 16 << 10, ConnWriteBufferBytes: 16 << 10, ConnBufferSource: "tool",
 	}
 	r.Server.LatencyStats = map[string]result.ServerLatency{
 		"get":    {Calls: 160123, P50: 0.003007, P99: 0.038143, P999: 0.101375},
@@ -87,7 +88,8 @@ func TestHTMLShowsClientAndServerLatency(t *testing.T) {
 	page := buf.String()
 	client := section(t, page, "client")
 	for _, want := range []string{"<th>GOGC</th><td>400 (tool)</td>", "<th>GOMEMLIMIT</th><td>4GiB (env)</td>", "8 of 8 CPUs",
-		"41.4s in 90s (0.46 cores, 275.7µs/request)", "61 cycles, pause p99 0.524ms, 2.13% of CPU", "412 MiB"} {
+		"41.4s in 90s (0.46 cores, 275.7µs/request)", "61 cycles, pause p99 0.524ms, 2.13% of CPU", "412 MiB",
+		"<th>connection buffers (read / write)</th><td>16 KiB / 16 KiB (tool)</td>"} {
 		if !strings.Contains(client, want) {
 			t.Errorf("client section lacks %q:\n%s", want, client)
 		}

@@ -15,8 +15,9 @@ import "github.com/HdrHistogram/hdrhistogram-go"
 type ClientReport struct {
 	// GOGC and GOMEMLIMIT as in effect ("off", "400"; "4GiB", "off"), with
 	// where each came from: "env" (the variable was set), "tool" (the
-	// program set it at run time; cacheproof itself does not) or "default"
-	// (Go's 100 and no limit).
+	// program set it at run time: a run sets GOMEMLIMIT for its peak users
+	// unless the environment does, harness/memlimit.go) or "default" (Go's
+	// 100 and no limit).
 	GOGC             string `json:"gogc"`
 	GOGCSource       string `json:"gogc_source"`
 	GOMEMLIMIT       string `json:"gomemlimit"`
@@ -29,6 +30,14 @@ type ClientReport struct {
 	GOMAXPROCS       int    `json:"gomaxprocs"`
 	GOMAXPROCSSource string `json:"gomaxprocs_source,omitempty"`
 	NumCPU           int    `json:"num_cpu"`
+	// ConnReadBufferBytes and ConnWriteBufferBytes are each cache
+	// connection's read and write buffers (go-redis's ReadBufferSize and
+	// WriteBufferSize), ConnBufferSource where they came from: "tool"
+	// (cacheproof's pool sets them: pool.ConnReadBufferBytes). Absent in
+	// reports written before they were set.
+	ConnReadBufferBytes  int    `json:"conn_read_buffer_bytes,omitempty"`
+	ConnWriteBufferBytes int    `json:"conn_write_buffer_bytes,omitempty"`
+	ConnBufferSource     string `json:"conn_buffer_source,omitempty"`
 	// WindowS is the length of the measured window in seconds.
 	WindowS float64 `json:"window_s"`
 	// GCPauseP99Ms is the 99th percentile of the collector's stop-the-world

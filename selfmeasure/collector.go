@@ -220,9 +220,9 @@ func (c *Collector) Report(requests uint64) result.ClientReport {
 // which has no side effect, unlike SetGCPercent's read-and-restore), each
 // with where it came from: "env" when the variable is set (the runtime
 // parsed it at start), "tool" when the program changed it at run time (a
-// program embedding the harness may; cacheproof itself runs at Go's
-// defaults since the load generator's garbage shrank: docs/performance.md),
-// "default" when neither did (Go's 100 and no limit).
+// run sets a soft GOMEMLIMIT for its peak users, harness/memlimit.go; GOGC
+// stays Go's since the load generator's garbage shrank:
+// docs/performance.md), "default" when neither did (Go's 100 and no limit).
 func clientSettings(getenv func(string) string) result.ClientReport {
 	s := []metrics.Sample{{Name: metricGOGC}, {Name: metricMemLimit}}
 	metrics.Read(s)

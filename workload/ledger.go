@@ -74,6 +74,17 @@ type Ledger struct {
 	goneMu sync.RWMutex
 	gone   *bloom.BloomFilter
 	swept  atomic.Int64
+	// idle holds the entries with no TTL (keys and hash fields) swept out
+	// of the map an hour after their last write (Sweep): without it a
+	// day-long soak kept every persistent key and every hash field it ever
+	// wrote. A miss on one is what it would be from the map, evicted (or
+	// wiped, when a fault emptied the cache after idleCut), except that
+	// its write time is forgotten: a read racing its write an hour later
+	// cannot happen. Under goneMu, with idleCut, the newest sweep's cutoff
+	// (ms from base): every key in the filter was written before it.
+	idle      *bloom.BloomFilter
+	idleCut   atomic.Int64
+	idleSwept atomic.Int64
 }
 
 // Sweep's bounds: a key whose TTL passed more than sweepAfter ago leaves
@@ -82,6 +93,11 @@ const (
 	sweepAfter  = time.Minute
 	sweptBits   = 1 << 26
 	sweptHashes = 7
+	// An entry with no TTL (a persistent key, a hash field) leaves the
+	// map idleAfter after its last write for a filter of idleBits bits
+	// (2 MiB: under 0.1 % false positives up to a million entries).
+	idleAfter = time.Hour
+	idleBits  = 1 << 24
 )
 
 type ledgerEntry struct{ written, expiry uint32 }
@@ -91,7 +107,11 @@ type ledgerShard struct {
 	// m maps a key hash to when the harness last wrote it and when that
 	// write expires, both in ms from base (expiry 0 = no TTL).
 	m map[uint64]ledgerEntry
-	_ [48]byte // keep shards on separate cache lines
+	// peak is the most entries m held at a sweep since it was last made:
+	// a Go map keeps the memory of its largest size after deletes, so
+	// Sweep remakes it when it holds under a quarter of that.
+	peak int
+	_    [40]byte // keep shards on separate cache lines
 }
 
 // LedgerOptions tunes a Ledger.
@@ -221,6 +241,10 @@ func (l *Ledger) Classify(key string, at time.Time) MissCause {
 	if !ok && l.wasSwept(h) {
 		return MissExpired
 	}
+	if !ok && l.wasIdle(h) {
+		// Written before idleCut, with no TTL, and not since.
+		e, ok = ledgerEntry{written: uint32(max(l.idleCut.Load()-1, 0))}, true
+	}
 	if !ok || int64(e.written) >= atOff {
 		return MissCold
 	}
@@ -264,6 +288,9 @@ func (l *Ledger) ClassifyField(key, field string, at time.Time) MissCause {
 	s.mu.Lock()
 	e, ok := s.m[h]
 	s.mu.Unlock()
+	if !ok && l.wasIdle(h) {
+		return l.Classify(key, at) // written over an hour ago and swept
+	}
 	if !ok || int64(e.written) >= at.UnixMilli()-l.base.Load() {
 		return MissCold
 	}
@@ -287,8 +314,10 @@ func (l *Ledger) Wiped(at time.Time) {
 }
 
 // Sweep moves the keys whose TTL passed more than a minute before now out
-// of the map into the filter of expired keys, and returns how many: the
-// ledger then holds what may still be alive, however long the run. The
+// of the map into the filter of expired keys, and the entries with no TTL
+// last written over an hour before now into the filter of idle ones, and
+// returns how many: the ledger then holds what may still be alive and was
+// written in the last hour, however long the run. The
 // harness calls it once a minute; a key written again after its sweep is
 // back in the map and classified from there.
 func (l *Ledger) Sweep(now time.Time) int {
@@ -300,36 +329,76 @@ func (l *Ledger) Sweep(now time.Time) int {
 	if cut <= 0 {
 		return 0
 	}
-	var moved []uint64
+	idleCut := now.Add(-idleAfter).UnixMilli() - base
+	var moved, idle []uint64
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
+		s.peak = max(s.peak, len(s.m))
 		for h, e := range s.m {
-			if e.expiry != 0 && int64(e.expiry) < cut {
+			switch {
+			case e.expiry != 0 && int64(e.expiry) < cut:
 				moved = append(moved, h)
+				delete(s.m, h)
+			case e.expiry == 0 && int64(e.written) < idleCut:
+				idle = append(idle, h)
 				delete(s.m, h)
 			}
 		}
+		if len(s.m) < s.peak/4 {
+			m := make(map[uint64]ledgerEntry, len(s.m)) // not maps.Clone: it copies the table's size
+			for h, e := range s.m {
+				m[h] = e
+			}
+			s.m, s.peak = m, len(m)
+		}
 		s.mu.Unlock()
 	}
-	if len(moved) == 0 {
+	if len(moved)+len(idle) == 0 {
 		return 0
 	}
 	var b [8]byte
 	l.goneMu.Lock()
-	if l.gone == nil {
+	if len(moved) > 0 && l.gone == nil {
 		l.gone = bloom.New(sweptBits, sweptHashes)
 	}
 	for _, h := range moved {
 		l.gone.Add(hashBytes(&b, h))
 	}
+	if len(idle) > 0 {
+		if l.idle == nil {
+			l.idle = bloom.New(idleBits, sweptHashes)
+		}
+		for _, h := range idle {
+			l.idle.Add(hashBytes(&b, h))
+		}
+		l.idleCut.Store(idleCut)
+	}
 	l.goneMu.Unlock()
 	l.swept.Add(int64(len(moved)))
-	return len(moved)
+	l.idleSwept.Add(int64(len(idle)))
+	return len(moved) + len(idle)
 }
 
-// Swept is how many keys Sweep has moved out of the map so far.
+// wasIdle reports whether hash h (a key's or a field's) was swept with no
+// TTL an hour after its last write (or, rarely, collides with one that was).
+func (l *Ledger) wasIdle(h uint64) bool {
+	if l.idleSwept.Load() == 0 {
+		return false
+	}
+	var b [8]byte
+	l.goneMu.RLock()
+	defer l.goneMu.RUnlock()
+	return l.idle.Test(hashBytes(&b, h))
+}
+
+// Swept is how many keys Sweep has moved out of the map after their TTL
+// passed so far; SweptIdle how many entries with no TTL it moved an hour
+// after their last write.
 func (l *Ledger) Swept() int64 { return l.swept.Load() }
+
+// SweptIdle is how many entries with no TTL Sweep has moved so far.
+func (l *Ledger) SweptIdle() int64 { return l.idleSwept.Load() }
 
 // wasSwept reports whether key hash h was swept after its TTL passed (or,
 // rarely, collides with one that was).

@@ -282,3 +282,52 @@ func TestLedgerSweepKeepsExpiredKeysExpired(t *testing.T) {
 		t.Errorf("rewritten key: %v, want evicted", c)
 	}
 }
+
+// Entries with no TTL (persistent keys, hash fields) leave the map an hour
+// after their last write, so a day-long soak's ledger holds only what was
+// written in the last hour or may still be alive; a miss on one is then
+// classified as from the map: evicted, wiped after a later wipe, and a
+// swept field as its key's miss, never cold.
+func TestLedgerSweepsNoTTLEntriesAfterAnHour(t *testing.T) {
+	l := NewLedger()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		l.Wrote("keep:"+strconv.Itoa(i), t0, 0)
+		l.WroteField("h:"+strconv.Itoa(i), "f", t0, 0)
+	}
+	l.Wrote("keep:fresh", t0.Add(50*time.Minute), 0)
+	if moved := l.Sweep(t0.Add(59 * time.Minute)); moved != 0 {
+		t.Fatalf("swept %d entries written 59 minutes ago, want none before an hour", moved)
+	}
+	if moved := l.Sweep(t0.Add(61 * time.Minute)); moved != 3*n || l.Len() != 1 || l.SweptIdle() != 3*n {
+		t.Fatalf("swept %d (idle %d), %d left; want %d swept and keep:fresh left", moved, l.SweptIdle(), l.Len(), 3*n)
+	}
+	at := t0.Add(62 * time.Minute)
+	falseHits := 0
+	for i := 0; i < n; i++ {
+		if c := l.Classify("keep:"+strconv.Itoa(i), at); c != MissEvicted {
+			t.Fatalf("swept persistent key keep:%d: %v, want evicted", i, c)
+		}
+		if c := l.ClassifyField("h:"+strconv.Itoa(i), "f", at); c != MissEvicted {
+			t.Fatalf("swept field of h:%d: %v, want its key's miss, evicted", i, c)
+		}
+		if l.Classify("never:"+strconv.Itoa(i), at) != MissCold {
+			falseHits++
+		}
+	}
+	if falseHits > n/1000 {
+		t.Errorf("%d of %d never-written keys not cold", falseHits, n)
+	}
+	if c := l.ClassifyField("h:1", "other", at); c != MissCold {
+		t.Errorf("field never written of a swept hash: %v, want cold", c)
+	}
+	l.Wiped(t0.Add(61*time.Minute + 30*time.Second))
+	if c := l.Classify("keep:1", at); c != MissWiped {
+		t.Errorf("swept key missed after a wipe that followed its sweep: %v, want wiped", c)
+	}
+	l.Wrote("keep:2", at, 0)
+	if c := l.Classify("keep:2", at); c != MissCold {
+		t.Errorf("key rewritten at the read's time: %v, want cold (from the map)", c)
+	}
+}
