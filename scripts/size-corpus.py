@@ -14,7 +14,7 @@ gap in points (measured - predicted; positive: the prediction is on the
 safe side), and the host's noise (the runs' client.host figures). A gap
 over 1 point is marked with '!'.
 
-  scripts/size-corpus.py [--runs 3] [--out DIR] [--only NAME,...] [--args "..."] CORPUS_DIR
+  scripts/size-corpus.py [--runs 3] [--out DIR] [--only NAME,...] [--sizes NAME=MB/MB,...] [--args "..."] CORPUS_DIR
 
 Exit 0 when every point is within 1 point, 1 when not, 2 on bad usage.
 """
@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=time.strftime("results/size-corpus-%Y%m%dT%H%M%SZ", time.gmtime()))
     ap.add_argument("--only", default="")
+    ap.add_argument("--sizes", default="", help="NAME=MB[/MB...],... : run only these sizes of these caches (default: a quarter, a half and three quarters of each working set)")
     ap.add_argument("--args", default="", help="flags given to both size and run (e.g. --duration 20s)")
     ap.add_argument("--bin", default=os.environ.get("BIN", "./bin/cacheproof"))
     ap.add_argument("--no-run", action="store_true", help="with --reuse: tabulate the runs already there, run none")
@@ -92,6 +93,10 @@ def main():
         os.makedirs(d, exist_ok=True)
         ws = size(a.bin, src, pol, os.path.join(d, "size-ws"), extra=extra)["working_set_bytes"]
         sizes = sorted({max(1, round(s * ws / (1 << 20))) for s in SHARES})
+        for spec in filter(None, a.sizes.split(",")):
+            n, _, mbs = spec.partition("=")
+            if n == name:
+                sizes = sorted(int(m) for m in mbs.split("/"))
         pinned = os.path.join(d, "sizes.json")
         if a.reuse and os.path.exists(pinned):
             # The sizes the kept runs were made at (a changed model moves
