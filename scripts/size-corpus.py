@@ -14,7 +14,7 @@ gap in points (measured - predicted; positive: the prediction is on the
 safe side), and the host's noise (the runs' client.host figures). A gap
 over 1 point is marked with '!'.
 
-  scripts/size-corpus.py [--runs 3] [--out DIR] [--only NAME,...] [--args "..."] CORPUS_DIR
+  scripts/size-corpus.py [--runs 3] [--out DIR] [--only NAME,...] [--sizes NAME=MB/MB,...] [--args "..."] CORPUS_DIR
 
 Exit 0 when every point is within 1 point, 1 when not, 2 on bad usage.
 """
@@ -70,8 +70,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=time.strftime("results/size-corpus-%Y%m%dT%H%M%SZ", time.gmtime()))
     ap.add_argument("--only", default="")
+    ap.add_argument("--sizes", default="", help="NAME=MB[/MB...],... : run only these sizes of these caches (default: a quarter, a half and three quarters of each working set)")
     ap.add_argument("--args", default="", help="flags given to both size and run (e.g. --duration 20s)")
     ap.add_argument("--bin", default=os.environ.get("BIN", "./bin/cacheproof"))
+    ap.add_argument("--with-conns", action="store_true", help="also predict each point with the connections its runs held (the median of their server.connected_clients, size --conns): the base's share of a gap")
     ap.add_argument("--no-run", action="store_true", help="with --reuse: tabulate the runs already there, run none")
     ap.add_argument("--reuse", action="store_true", help="keep the runs already in --out (predict again, run only what is missing)")
     a = ap.parse_args()
@@ -92,6 +94,10 @@ def main():
         os.makedirs(d, exist_ok=True)
         ws = size(a.bin, src, pol, os.path.join(d, "size-ws"), extra=extra)["working_set_bytes"]
         sizes = sorted({max(1, round(s * ws / (1 << 20))) for s in SHARES})
+        for spec in filter(None, a.sizes.split(",")):
+            n, _, mbs = spec.partition("=")
+            if n == name:
+                sizes = sorted(int(m) for m in mbs.split("/"))
         pinned = os.path.join(d, "sizes.json")
         if a.reuse and os.path.exists(pinned):
             # The sizes the kept runs were made at (a changed model moves
@@ -131,6 +137,11 @@ def main():
             total = sum(lookups.values()) or 1
             fams = sorted(f for f, n in lookups.items() if n / total >= MIN_SHARE)
             errs = sum(r["cache"]["lookup_errors"] for r in runs)
+            zc = None
+            if a.with_conns:
+                conns = round(statistics.median(r["server"]["connected_clients"] for r in runs))
+                zz = size(a.bin, src, pol, os.path.join(d, f"size-{mb}mb-conns"), at=[mb], extra=extra + ["--conns", str(conns)])
+                zc = ([p for q in zz["policies"] if q["policy"] == pol for p in q["curve"] if p["maxmemory_bytes"] == mb << 20][0], conns)
             allk = sum(r["cache"]["hits"] + r["cache"]["misses"] + r["cache"]["lookup_errors"] for r in runs)
             for fam in [None] + fams:
                 if fam is None:
@@ -143,16 +154,23 @@ def main():
                         continue
                 med = statistics.median(m)
                 gap = 100 * (med - p)
+                pc = ""
+                if zc:
+                    q = zc[0]["hit_rate"] if fam is None else zc[0]["families"].get(fam)
+                    if q is not None:
+                        pc = f"{100 * q:.2f}% ({100 * (med - q):+.2f})" + (f" [{zc[1]}]" if fam is None else "")
                 worst = max(worst, abs(gap))
                 rows.append((name if fam is None else "", pol if fam is None else "", mb, 100 * mb * (1 << 20) / ws,
                              "all" if fam is None else f"{fam} ({100 * lookups[fam] / total:.0f}%)",
                              100 * p, 100 * med, 100 * min(m), 100 * max(m), gap,
-                             f"{errs}/{allk}" if fam is None else ""))
+                             f"{errs}/{allk}" if fam is None else "", pc))
     hdr = f"| {'scenario':<16} | {'policy':<15} | {'maxmemory':>9} | {'of ws':>5} | {'family (lookups)':<22} | {'predicted':>9} | {'measured (median)':>17} | {'spread':>13} | {'gap (pt)':>8} | {'lookup errors':>13} |"
+    if a.with_conns:
+        hdr += f" {'with the runs conns (gap) [conns]':<33} |"
     lines = [hdr, "|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|"]
-    for n, pol, mb, share, fam, p, med, lo, hi, gap, e in rows:
+    for n, pol, mb, share, fam, p, med, lo, hi, gap, e, pc in rows:
         flag = " !" if abs(gap) > BOUND else "  "
-        lines.append(f"| {n:<16} | {pol:<15} | {mb:>6} MiB | {share:>4.0f}% | {fam:<22} | {p:>8.2f}% | {med:>16.2f}% | {lo:>5.2f}-{hi:>5.2f}% | {gap:>+6.2f}{flag} | {e:>13} |")
+        lines.append(f"| {n:<16} | {pol:<15} | {mb:>6} MiB | {share:>4.0f}% | {fam:<22} | {p:>8.2f}% | {med:>16.2f}% | {lo:>5.2f}-{hi:>5.2f}% | {gap:>+6.2f}{flag} | {e:>13} |" + (f" {pc:<33} |" if a.with_conns else ""))
     table = "\n".join(lines)
     print(table)
     if noise:

@@ -229,3 +229,35 @@ func BenchmarkCurve(b *testing.B) {
 	}
 	b.ReportMetric(float64(tr.Events()), "accesses/op")
 }
+
+// TestRepeatsUntilSteady: the first n simulations of a point start evenly
+// within Redis's second and minute, later ones between them; a point
+// whose simulations disagree (a family's standard error over half a
+// point) asks for more, one whose simulations agree does not.
+func TestRepeatsUntilSteady(t *testing.T) {
+	span := time.Minute + time.Second
+	seen := map[time.Duration]bool{}
+	for i := range 16 {
+		p := repeatPhase(i, 4)
+		if p < 0 || p >= span || seen[p] {
+			t.Fatalf("repeatPhase(%d, 4) = %v: outside [0, %v) or repeated", i, p, span)
+		}
+		seen[p] = true
+	}
+	if repeatPhase(2, 4) != span/2 {
+		t.Fatalf("repeatPhase(2, 4) = %v, want %v", repeatPhase(2, 4), span/2)
+	}
+	res := func(hits ...float64) []*SimResult {
+		var rs []*SimResult
+		for _, h := range hits {
+			rs = append(rs, &SimResult{Hits: []float64{h, 50}, Lookups: []float64{100, 100}})
+		}
+		return rs
+	}
+	if noisy(res(40, 40.2, 39.9, 40.1)) {
+		t.Fatal("four simulations within 0.3 points called noisy")
+	}
+	if !noisy(res(30, 36, 33, 39)) {
+		t.Fatal("four simulations 9 points apart (a family of 300 large hashes) not called noisy")
+	}
+}
