@@ -12,22 +12,7 @@ import (
 // rows at a time, and loses no operation, hit or lookup on the way.
 func TestCompactFoldsOldRowsAwayFromFaults(t *testing.T) {
 	s := &sampler{}
-	var ops, hits uint64
-	for sec := 1; sec <= 5000; sec++ {
-		row := result.TimelineRow{T: float64(sec), Phase: "steady", Ops: uint64(sec % 7), Hits: uint64(sec % 5), Misses: 1,
-			LatencyHist: result.WindowHist{{100, int64(sec % 7)}}}
-		if sec >= 2000 && sec <= 2030 {
-			row.Fault = "restart"
-		}
-		ops += row.Ops
-		hits += row.Hits
-		s.rows = append(s.rows, row)
-		s.dials = append(s.dials, uint64(sec))
-		s.conns = append(s.conns, uint64(2*sec))
-		if s.cmp.noteRow(&s.rows[len(s.rows)-1]) {
-			s.compact()
-		}
-	}
+	ops, hits := feedRows(s, 5000, "steady", 2000, 2030)
 	var gotOps, gotHits uint64
 	var histN int64
 	prev := 0.0
@@ -96,23 +81,8 @@ func TestCompactRowsKeepsCounts(t *testing.T) {
 // ten seconds a row).
 func TestCompactBoundsADay(t *testing.T) {
 	s := &sampler{}
-	var ops, hits uint64
 	const day = 86400
-	for sec := 1; sec <= day; sec++ {
-		row := result.TimelineRow{T: float64(sec), Phase: "soak", Ops: uint64(sec % 7), Hits: uint64(sec % 5), Misses: 1,
-			LatencyHist: result.WindowHist{{100, int64(sec % 7)}}}
-		if sec >= 30000 && sec <= 30030 {
-			row.Fault = "restart"
-		}
-		ops += row.Ops
-		hits += row.Hits
-		s.rows = append(s.rows, row)
-		s.dials = append(s.dials, uint64(sec))
-		s.conns = append(s.conns, uint64(2*sec))
-		if s.cmp.noteRow(&s.rows[len(s.rows)-1]) {
-			s.compact()
-		}
-	}
+	ops, hits := feedRows(s, day, "soak", 30000, 30030)
 	var gotOps, gotHits uint64
 	var histN int64
 	prev := 0.0
@@ -153,4 +123,26 @@ func TestCompactBoundsADay(t *testing.T) {
 		t.Errorf("note %q does not say rows were folded to minutes", note)
 	}
 	t.Logf("%d rows kept of %d; note: %s", len(s.rows), day, s.cmp.compactNote())
+}
+
+// feedRows samples secs one-second rows into s as a run does, compacting
+// when the sampler says so, with a restart fault from faultFrom to faultTo
+// (seconds, inclusive); it returns the operations and hits fed.
+func feedRows(s *sampler, secs int, phase string, faultFrom, faultTo int) (ops, hits uint64) {
+	for sec := 1; sec <= secs; sec++ {
+		row := result.TimelineRow{T: float64(sec), Phase: phase, Ops: uint64(sec % 7), Hits: uint64(sec % 5), Misses: 1,
+			LatencyHist: result.WindowHist{{100, int64(sec % 7)}}}
+		if sec >= faultFrom && sec <= faultTo {
+			row.Fault = "restart"
+		}
+		ops += row.Ops
+		hits += row.Hits
+		s.rows = append(s.rows, row)
+		s.dials = append(s.dials, uint64(sec))
+		s.conns = append(s.conns, uint64(2*sec))
+		if s.cmp.noteRow(&s.rows[len(s.rows)-1]) {
+			s.compact()
+		}
+	}
+	return ops, hits
 }
