@@ -25,7 +25,15 @@ import (
 
 func TestMain(m *testing.M) {
 	selfmeasure.HostProbeMain() // runs with the host timer probe, as cacheproof does
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/HdrHistogram/hdrhistogram-go.init"))
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/HdrHistogram/hdrhistogram-go.init"),
+		// Toxiproxy v2.5.0's no-op toxic sends a chunk to the next stub
+		// with a bare channel send (toxics/noop.go), so when a toxic is
+		// removed (link.go RemoveToxic restarts the stub before it) while
+		// the connection's writer has already ended, that goroutine waits
+		// forever: Toxiproxy's own leak, one per such link, seen once in
+		// CI (stop 33) after a network fault's removal. Every goroutine of
+		// ours is still checked.
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"))
 }
 
 func needRedis(t *testing.T) {
