@@ -170,6 +170,9 @@ func (d *Driver) drop(cmd workload.Command, intended time.Time) {
 	}
 }
 
+// apply adds one command's record to a shard (the interval for the
+// timeline, its phase, and the totals when the phase is recorded), then
+// its latencies to the run's histograms.
 func (d *Driver) apply(cmd workload.Command, r *Record) {
 	s := d.rec.shards[d.next.Add(1)%uint64(len(d.rec.shards))]
 	recorded := d.phases[cmd.Phase].Recorded
@@ -220,6 +223,8 @@ func (d *Driver) apply(cmd workload.Command, r *Record) {
 	}
 }
 
+// addDropped counts cmd, which never started; a producer's also by its
+// family.
 func (c *Counts) addDropped(cmd *workload.Command) {
 	c.Dropped++
 	if cmd.Producer != "" && len(cmd.Ops) > 0 {
