@@ -184,7 +184,7 @@ func Raw(ctx context.Context, t RawTarget, o RawOptions) ([]RawResult, error) {
 	var client rawClient
 	var wire *pool.ReplyTimer
 	if !t.AutoPipeline {
-		wire = &pool.ReplyTimer{}
+		wire = &pool.ReplyTimer{KeepWire: true}
 	}
 	if t.NoManager {
 		if t.AutoPipeline {

@@ -37,14 +37,20 @@ import (
 // at once, each for tens of nanoseconds. Take may run while requests are in
 // flight; a connection that closes has already recorded what it timed.
 type ReplyTimer struct {
+	// KeepWire also keeps each request's whole wire time (raw mode's
+	// comparison with redis-benchmark); a run reads only the split, and
+	// without it Take's Wire is nil.
+	KeepWire bool
+
 	mu      sync.Mutex
 	rt      ReplyTimes // nil histograms until the first record
 	stamped atomic.Bool
 }
 
 // ReplyTimes is what a ReplyTimer recorded between two Takes, in
-// microseconds. Arrival and Wait are nil when no connection kept arrival
-// stamps; their counts are the stamped requests only.
+// microseconds. Wire is nil unless the timer keeps it; Arrival and Wait are
+// nil when no connection kept arrival stamps, and their counts are the
+// stamped requests only.
 type ReplyTimes struct {
 	Wire, Arrival, Wait *hdrhistogram.Histogram
 }
@@ -86,6 +92,9 @@ func (w *ReplyTimer) Take() ReplyTimes {
 	if t.Wire == nil {
 		t = newReplyTimes()
 	}
+	if !w.KeepWire {
+		t.Wire = nil
+	}
 	if !w.stamped.Load() {
 		t.Arrival, t.Wait = nil, nil
 	}
@@ -100,7 +109,9 @@ func (w *ReplyTimer) record(sent, rx, now int64) {
 	if w.rt.Wire == nil {
 		w.rt = newReplyTimes()
 	}
-	_ = w.rt.Wire.RecordValue(max((now-sent)/1e3, 1))
+	if w.KeepWire {
+		_ = w.rt.Wire.RecordValue(max((now-sent)/1e3, 1))
+	}
 	if rx != 0 {
 		_ = w.rt.Arrival.RecordValue(max((rx-sent)/1e3, 1))
 		_ = w.rt.Wait.RecordValue(max((now-rx)/1e3, 1))

@@ -13,7 +13,7 @@ import (
 // during them or after the connection closed, and splits a stamped reply's
 // time at its arrival inside the request's wire time.
 func TestReplyTimer(t *testing.T) {
-	var timer ReplyTimer
+	timer := ReplyTimer{KeepWire: true}
 	c := timer.Wrap(dialRaw(t))
 	if _, ok := c.(syscall.Conn); !ok {
 		t.Fatal("the wrapper hides the descriptor go-redis's health check peeks at")
