@@ -65,7 +65,7 @@ func WriteSizingText(w io.Writer, z *result.Sizing) error {
 			fmt.Fprintf(&b, " %s %.0f + %.3f*len B;", t, f.A, f.B)
 		}
 	}
-	fmt.Fprintf(&b, " TTL +%.0f B; base %s (startup + %d connections)\n", c.VolatileBytes, MB(c.BaseBytes), c.PoolConns)
+	fmt.Fprintf(&b, " TTL +%.0f B; base %s (startup + %d connections, %.1f of them in use)\n", c.VolatileBytes, MB(c.BaseBytes), c.PoolConns, c.ConnsInUse)
 	fmt.Fprintf(&b, "working set (unbounded cache): %s, hit rate %.2f%%\n\n", MB(float64(z.WorkingSetBytes)), 100*z.CeilingHitRate)
 	fmt.Fprintf(&b, "maxmemory needed for the hit-rate target (%.1f%%):\n", 100*z.TargetHitRate)
 	for _, p := range z.Policies {
@@ -262,7 +262,7 @@ var sizingTmpl = template.Must(template.New("sizing").Funcs(sizingFuncs).Parse(`
 </section>
 <section id="calibration" data-section="calibration">
 <h2>Calibration</h2>
-<p>Redis {{.Z.Calibration.RedisVersion}} ({{.Z.Calibration.Source}}). Base {{mbf .Z.Calibration.BaseBytes}} (startup memory and {{.Z.Calibration.PoolConns}} connections); a TTL adds {{printf "%.0f" .Z.Calibration.VolatileBytes}} B.</p>
+<p>Redis {{.Z.Calibration.RedisVersion}} ({{.Z.Calibration.Source}}). Base {{mbf .Z.Calibration.BaseBytes}} (startup memory and {{.Z.Calibration.PoolConns}} connections, {{printf "%.1f" .Z.Calibration.ConnsInUse}} of them in use); a TTL adds {{printf "%.0f" .Z.Calibration.VolatileBytes}} B.</p>
 <table><tr><th class="l">type</th><th>a (B)</th><th>b (B per byte)</th><th>keys</th><th>mean abs error (B)</th></tr>
 {{range $t, $f := .Z.Calibration.Types}}<tr><td class="l">{{$t}}</td><td>{{printf "%.1f" $f.A}}</td><td>{{printf "%.4f" $f.B}}</td><td>{{$f.Keys}}</td><td>{{printf "%.1f" $f.MeanAbsErr}}</td></tr>
 {{end}}</table>

@@ -74,11 +74,16 @@ type SizingCalibration struct {
 	VolatileBytes float64              `json:"volatile_bytes"`
 	// BaseBytes is what maxmemory must hold besides the keys: Redis's
 	// startup memory plus the run's connections (PoolConns of them: every
-	// instance's pool at max_conns and the sampler, each at
-	// PerClientBytes, and each instance's pub/sub connection at
-	// PerIdleClientBytes; both measured).
+	// instance's pool at max_conns, its pub/sub and manager connections
+	// and the sampler). ConnsInUse of them, on average, served a command
+	// within Redis's idle window and hold their buffers (PerClientBytes
+	// each), the rest the cron's shrunk ones (PerIdleClientBytes), both
+	// measured; the pools' share of ConnsInUse follows from the request
+	// rate and RoundTripS, the calibration's mean round trip.
 	BaseBytes          float64 `json:"base_bytes"`
 	PoolConns          int     `json:"pool_conns"`
+	ConnsInUse         float64 `json:"conns_in_use"`
+	RoundTripS         float64 `json:"round_trip_s,omitempty"`
 	PerClientBytes     float64 `json:"per_client_bytes,omitempty"`
 	PerIdleClientBytes float64 `json:"per_idle_client_bytes,omitempty"`
 	// LatencyHistogramBytes is what one command's latency histogram holds

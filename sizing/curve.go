@@ -140,10 +140,13 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 		return nil, err
 	}
 	st := &Setup{Scenario: s, Plan: plan, Trace: tr, Cal: cal, Costs: costs,
-		Clients: Clients(plan), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
+		Clients: Clients(plan, tr, cal.RoundTripS), TTL: make([]time.Duration, len(tr.Families)), Samples: 5}
 	if o.Connections > 0 {
-		idle := min(st.Clients.Idle, o.Connections)
-		st.Clients = Conns{Active: o.Connections - idle, Idle: idle}
+		// A run's count of connections: the model's in use (at most all
+		// of them), the rest idle.
+		total := float64(o.Connections)
+		active := min(st.Clients.Active, total)
+		st.Clients = Conns{Active: active, Idle: total - active}
 	}
 	st.Commands = Commands(tr, plan.Pool.InvalidationChannel != "")
 	st.Base = cal.Base(st.Clients, len(st.Commands))
@@ -202,18 +205,85 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	return st, nil
 }
 
+// clientWindow is how long a connection keeps its buffers in Redis after
+// its last command: the client cron (clientsCronResizeQueryBuffer, Redis
+// 7.0) frees an empty query buffer once server.unixtime less the
+// client's lastinteraction exceeds 2, in whole seconds, so 2 to 3 s after
+// the command, and it reaches each of a few dozen clients several times a
+// second (at least CLIENTS_CRON_MIN_ITERATIONS clients a call, hz calls a
+// second). During runs `CLIENT LIST` shows the split: a connection that
+// served within it at 22-29 KB (tot-mem), one idle longer at 1.8 KB.
+const clientWindow = 3 * time.Second
+
 // Clients is the connections a run keeps open to Redis, each of which
-// holds a client struct and buffers in used_memory, as INFO
-// connected_clients counts them during runs on this 2-core machine: every
-// bot instance's pool at its max_conns (the runs open all of them: a stall
-// of a few milliseconds puts them all to work) and the sampler's, in use;
-// and per instance two that are mostly idle (its pub/sub subscriber, which
-// only receives, and the manager's background connection). That is 41 in
-// the small validation scenario (4 instances, max_conns 8) and 209 in the
-// baseline (4 x 50), as observed.
-func Clients(plan *runplan.Plan) Conns {
-	inst := max(plan.Workload.Instances, 1)
-	return Conns{Active: inst*plan.Pool.MaxConnections + 1, Idle: 2 * inst}
+// holds a client struct and buffers in used_memory, and how many of them
+// hold their buffers (Conns.Active, priced at PerClient) rather than the
+// cron's shrunk ones (Conns.Idle, at PerIdleClient).
+//
+// Every instance's pool may open max_conns connections (a stall of a few
+// milliseconds puts them to work), and keeps them; all of them are
+// counted, an upper bound (a quiet run of the corpus's volatile-lfu cache
+// held 7 of 12). go-redis hands out the connection returned last (LIFO),
+// so only as many serve requests in clientWindow as were busy at once at
+// the window's peak: poolInUse, from the phases' request rate per
+// instance (every read counted with its fill, the most there can be) and
+// hold, the calibration's round trip. Besides them the sampler's
+// connection (INFO every second) is in use, and each instance's pub/sub
+// subscriber is too (go-redis pings it every 3 s when no message came)
+// while its manager connection idles. On the corpus's volatile-lfu cache
+// (one instance, 300 users, max_conns 12) this is 3.1 pool connections in
+// use where CLIENT LIST showed 3 with 22-29 KB; the model before this
+// priced all 12 in use, 230 KB (3 % of an 8 MB cache) more than Redis held.
+func Clients(plan *runplan.Plan, tr *Trace, hold float64) Conns {
+	inst := float64(max(plan.Workload.Instances, 1))
+	maxc := float64(max(plan.Pool.MaxConnections, 1))
+	busy := maxc
+	if span := (tr.End - tr.History).Seconds(); span > 0 && hold > 0 {
+		rate := float64(tr.RoundTrips+tr.PhaseReads) / span / inst
+		busy = min(poolInUse(rate, hold, clientWindow.Seconds()), maxc)
+	}
+	n := Conns{Active: inst*busy + 1, Idle: inst * (maxc - busy + 1)}
+	if plan.Pool.InvalidationChannel != "" {
+		n.Active += inst
+	}
+	return n
+}
+
+// poolInUse is the expected number of a LIFO pool's connections that serve
+// at least one request in a window of the given seconds, at rate requests
+// a second each holding a connection hold seconds. Requests arrive as a
+// Poisson stream (the run's many users, each of whom sends on its own
+// clock), so the connections busy at once are Poisson with mean m = rate
+// * hold (an M/G/infinity queue), and a request that finds j busy (which
+// an arrival sees with the same odds) takes the (j+1)-th from the stack.
+// The (j+1)-th connection serves in the window if any of its n = rate *
+// window requests finds j or more busy: 1 - exp(-n * P(busy >= j)).
+func poolInUse(rate, hold, window float64) float64 {
+	m, n := rate*hold, rate*window
+	if n <= 0 {
+		return 0
+	}
+	// pmf of Poisson(m) up to where it no longer counts, then its tails.
+	pmf := []float64{math.Exp(-m)}
+	for j := 1; j < 10_000 && (float64(j) < m || pmf[j-1] > 1e-18); j++ {
+		pmf = append(pmf, pmf[j-1]*m/float64(j))
+	}
+	used, tail := 0.0, 0.0
+	tails := make([]float64, len(pmf)+1)
+	for j := len(pmf) - 1; j >= 0; j-- {
+		tail += pmf[j]
+		tails[j] = tail
+	}
+	for j := range pmf {
+		// P(busy >= j) for j = 0 is 1: the first connection serves if any
+		// request came.
+		p := tails[j]
+		if j == 0 {
+			p = 1
+		}
+		used += -math.Expm1(-n * p)
+	}
+	return used
 }
 
 // controlCommands are what a run sends Redis after its CONFIG RESETSTAT
@@ -611,7 +681,7 @@ func Compute(ctx context.Context, s *scenarios.Scenario, o Options) (*result.Siz
 	}
 	cal := st.Cal
 	out.Calibration = result.SizingCalibration{RedisVersion: cal.RedisVersion, Source: cal.Source, Types: map[string]result.SizingFit{},
-		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(),
+		VolatileBytes: cal.Volatile, BaseBytes: st.Base, PoolConns: st.Clients.Total(), ConnsInUse: st.Clients.Active, RoundTripS: cal.RoundTripS,
 		LatencyHistogramBytes: cal.LatencyHistogram, Commands: st.Commands,
 		PerClientBytes: cal.PerClient, PerIdleClientBytes: cal.PerIdleClient}
 	for t, f := range cal.Types {

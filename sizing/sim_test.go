@@ -13,7 +13,7 @@ import (
 // fixedCal is a calibration as Redis 7.0.15 measured it, so the
 // simulator's own tests need no server.
 var fixedCal = &Calibration{RedisVersion: "test", Types: map[string]Fit{"string": {A: 108, B: 1.090}, "hash": {A: 200, B: 1.1}, "zset": {A: 250, B: 1.2}, "counter": {A: 49, B: 1.083}},
-	Volatile: 46, Startup: 876_000, PerClient: 25_000, PerIdleClient: 4_000}
+	Volatile: 46, Startup: 876_000, PerClient: 25_000, PerIdleClient: 4_000, RoundTripS: 100e-6}
 
 func smallSetup(t testing.TB, rate float64) (*Trace, *Costs, []time.Duration, float64) {
 	return smallSample(t, rate, "")
@@ -33,7 +33,7 @@ func smallSample(t testing.TB, rate float64, salt string) (*Trace, *Costs, []tim
 			ttl[i] = f.TTL
 		}
 	}
-	return tr, costs, ttl, fixedCal.Base(Clients(plan), len(Commands(tr, plan.Pool.InvalidationChannel != "")))
+	return tr, costs, ttl, fixedCal.Base(Clients(plan, tr, fixedCal.RoundTripS), len(Commands(tr, plan.Pool.InvalidationChannel != "")))
 }
 
 // loadTrace builds the stream of a scenario file as size does (its near

@@ -103,6 +103,11 @@ type Trace struct {
 	// recorded lookups per family.
 	Commands, Ops int64
 	Lookups       []int64
+	// RoundTrips counts the phases' operations (after the prefill), each
+	// one request to Redis, and PhaseReads those of them that read: a read
+	// that misses is followed by its fill, one more. Clients takes the
+	// request rate from them, unsampled.
+	RoundTrips, PhaseReads int64
 	// End is the time of the last phase's end.
 	End time.Duration
 	// Denied counts the recorded commands a rate-limit counter refused
@@ -244,6 +249,14 @@ func BuildTrace(ws workload.Settings, run workload.Run, phases []workload.PhaseP
 		t.Commands++
 		inPhase := c.Phase-shift >= 0
 		rec := inPhase && t.Recorded[c.Phase-shift]
+		if inPhase {
+			t.RoundTrips += int64(len(c.Ops))
+			for i := range c.Ops {
+				if c.Ops[i].Kind.Reads() {
+					t.PhaseReads++
+				}
+			}
+		}
 		for i := range c.Ops {
 			op := &c.Ops[i]
 			k := op.Kind
