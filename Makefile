@@ -50,7 +50,7 @@ fuzz:
 # while they run, recovered against what they were, and size on the
 # profiled scenarios against the runs' hit rates (about 3 minutes).
 bench: ensure-redis build
-	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/ ./engine/ ./selfmeasure/ ./bots/
+	$(GO) test -run '^$$' -bench . -benchmem ./workload/ ./report/ ./pool/ ./harness/ ./engine/ ./selfmeasure/ ./bots/ ./result/
 	BIN=$(BIN) scripts/bench-compare.sh
 	BIN=$(BIN) scripts/scenario-cost.sh 10000 60s
 	BIN=$(BIN) scripts/scenario-cost.sh 20000 60s

@@ -20,7 +20,7 @@ func TestCompactFoldsOldRowsAwayFromFaults(t *testing.T) {
 		gotOps += r.Ops
 		gotHits += r.Hits
 		for _, b := range r.LatencyHist {
-			histN += b[1]
+			histN += int64(b[1])
 		}
 		if r.T <= prev {
 			t.Fatalf("row %d at %.0f s after %.0f s", i, r.T, prev)
@@ -90,7 +90,7 @@ func TestCompactBoundsADay(t *testing.T) {
 		gotOps += r.Ops
 		gotHits += r.Hits
 		for _, b := range r.LatencyHist {
-			histN += b[1]
+			histN += int64(b[1])
 		}
 		span := max(r.SpanS, 1)
 		if r.T-prev != span {
@@ -131,7 +131,7 @@ func TestCompactBoundsADay(t *testing.T) {
 func feedRows(s *sampler, secs int, phase string, faultFrom, faultTo int) (ops, hits uint64) {
 	for sec := 1; sec <= secs; sec++ {
 		row := result.TimelineRow{T: float64(sec), Phase: phase, Ops: uint64(sec % 7), Hits: uint64(sec % 5), Misses: 1,
-			LatencyHist: result.WindowHist{{100, int64(sec % 7)}}}
+			LatencyHist: result.WindowHist{{100, int32(sec % 7)}}}
 		if sec >= faultFrom && sec <= faultTo {
 			row.Fault = "restart"
 		}

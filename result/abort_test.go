@@ -97,7 +97,7 @@ func TestFinalizeFailsTheAbortingTarget(t *testing.T) {
 
 // windowOf is a window histogram of n operations at ms milliseconds each.
 func windowOf(n int64, ms float64) WindowHist {
-	return WindowHist{{int64(windowBucket(int64(ms * 1000))), n}}
+	return WindowHist{{int32(windowBucket(int64(ms * 1000))), int32(n)}}
 }
 
 // abort: true on a latency percentile stops only when the rolling window's
@@ -118,7 +118,7 @@ func TestAbortOnALatencyPercentile(t *testing.T) {
 			t.Fatalf("fast second %v: %+v", sec, a)
 		}
 	}
-	if a := observe(WindowHist{{int64(windowBucket(2000)), 950}, {int64(windowBucket(200000)), 50}}); a != nil {
+	if a := observe(WindowHist{{int32(windowBucket(2000)), 950}, {int32(windowBucket(200000)), 50}}); a != nil {
 		t.Fatalf("one slow tail in ten fast seconds: %+v", a)
 	}
 	// Slow seconds: the window breaks at once, but the run's slow share
@@ -153,13 +153,13 @@ func TestAbortOnALatencyPercentileNeedsSeconds(t *testing.T) {
 
 // The slow count splits a bucket across the bound by its share above it.
 func TestSlowerThanCountsAcrossTheBound(t *testing.T) {
-	slow, ops := slowerThan(WindowHist{{int64(windowBucket(1000)), 100}, {int64(windowBucket(100000)), 10}}, 50)
+	slow, ops := slowerThan(WindowHist{{int32(windowBucket(1000)), 100}, {int32(windowBucket(100000)), 10}}, 50)
 	if ops != 110 || slow != 10 {
 		t.Fatalf("slow %v of %v, want 10 of 110", slow, ops)
 	}
 	b := windowBucket(50000)
 	lo, hi := windowBucketBounds(b)
-	slow, _ = slowerThan(WindowHist{{int64(b), 100}}, math.Sqrt(lo*hi)/1000)
+	slow, _ = slowerThan(WindowHist{{int32(b), 100}}, math.Sqrt(lo*hi)/1000)
 	if slow < 45 || slow > 55 {
 		t.Fatalf("half a bucket above the bound: %v slow of 100", slow)
 	}

@@ -262,7 +262,7 @@ func TestWindowHistAdd(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	if a[1] != [2]int64{5, 1} {
+	if a[1] != [2]int32{5, 1} {
 		t.Error("Add modified its receiver")
 	}
 }

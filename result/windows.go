@@ -21,7 +21,13 @@ import (
 // to merge a thousand times; 4.4 % buckets are finer than the run-to-run
 // spread they measure, and the point estimate still comes from the exact
 // HDR of the whole run.
-type WindowHist [][2]int64
+//
+// Pairs are 32-bit: a long run keeps one per bucket a row, about a hundred
+// a second of load, and at 64-bit they were a third of a timeline row's
+// memory (1.6 of ~4.5 kB). A bucket index is under windowBucketCount and a
+// row's count is at most its commands (2^31 would be 35 million a second
+// over a minute's folded row).
+type WindowHist [][2]int32
 
 // Add returns the sum of two window histograms (a merge of shards' rows:
 // the same second's latency over every shard), neither modified.
@@ -43,7 +49,7 @@ func (w WindowHist) Add(o WindowHist) WindowHist {
 			out = append(out, o[j])
 			j++
 		default:
-			out = append(out, [2]int64{w[i][0], w[i][1] + o[j][1]})
+			out = append(out, [2]int32{w[i][0], w[i][1] + o[j][1]})
 			i, j = i+1, j+1
 		}
 	}
@@ -83,10 +89,17 @@ func NewWindowHist(h *hdrhistogram.Histogram) WindowHist {
 		}
 		dense[windowBucket((bar.From+bar.To)/2)] += bar.Count
 	}
-	var out WindowHist
+	used := 0
+	for _, n := range dense {
+		if n > 0 {
+			used++
+		}
+	}
+	// Exactly as long as it needs: a long run keeps every row's.
+	out := make(WindowHist, 0, used)
 	for b, n := range dense {
 		if n > 0 {
-			out = append(out, [2]int64{int64(b), n})
+			out = append(out, [2]int32{int32(b), int32(min(n, math.MaxInt32))})
 		}
 	}
 	return out
@@ -107,8 +120,8 @@ func (a *windowAcc) add(w WindowHist) {
 		if b < 0 || b >= windowBucketCount {
 			continue
 		}
-		a.counts[b] += p[1]
-		a.total += p[1]
+		a.counts[b] += int64(p[1])
+		a.total += int64(p[1])
 	}
 }
 
