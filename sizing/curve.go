@@ -42,8 +42,9 @@ type Options struct {
 	Calibration *Calibration
 	// Connections, when positive, is the number of connections Redis
 	// holds during the run as measured (INFO connected_clients, e.g. from
-	// a run's report) instead of Clients' every pool at max_conns: the
-	// idle ones stay Clients' per instance, the rest are in use.
+	// a run's report) instead of Clients' every pool at max_conns: as
+	// many as Clients has in use are priced in use (all of them when
+	// fewer), the rest idle.
 	Connections int
 	// Workers bounds parallel simulations (default GOMAXPROCS).
 	Workers int

@@ -71,7 +71,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
 	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server, and take its maxmemory, policy and settings from its CONFIG; its sample keys are deleted afterwards (an external standalone or replica target's CONFIG is read without this, and its keys priced on a scratch server)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
-	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler)")
+	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler); as many of them as the model says are in use (from the request rate and a measured round trip) are priced with their buffers, the rest idle")
 	fs.DurationVar(&f.prefill, "prefill-span", 0, "how long the run's prefill took to write its keys, as a run measured it (default: the calibration's pipelined write time per command times the prefill's commands); it places the prefill's keys on Redis's 1 s LRU clock")
 	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
 	fs.Usage = func() {
