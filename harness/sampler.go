@@ -32,6 +32,7 @@ type serverCounters struct {
 	connsReceived          uint64 // total_connections_received, across restarts
 	usedMemory, peak, maxm int64
 	clients, keys          int64
+	clientsMem             int64 // mem_clients_normal over the primaries
 	policy, version        string
 	ok                     bool
 	// lastCPU is each primary's used_cpu_sys+used_cpu_user at the last
@@ -65,7 +66,7 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 		c.lastCPU = map[string]float64{}
 	}
 	c.dCPU, c.dCommands, c.dNetOut = 0, 0, 0
-	var used, maxm, clients, keys int64
+	var used, maxm, clients, keys, clientsMem int64
 	nodes := make([]string, 0, len(all))
 	for n := range all {
 		nodes = append(nodes, n)
@@ -96,6 +97,8 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 		maxm += m
 		cl, _ := strconv.ParseInt(info["connected_clients"], 10, 64)
 		clients += cl
+		cm, _ := strconv.ParseInt(info["mem_clients_normal"], 10, 64)
+		clientsMem += cm
 		k, _ := redistext.Keyspace(info)
 		keys += k
 		if v := info["maxmemory_policy"]; v != "" {
@@ -105,7 +108,7 @@ func (c *serverCounters) observe(all map[string]map[string]string) (dEvicted, dE
 			c.version = v
 		}
 	}
-	c.usedMemory, c.maxm, c.clients, c.keys = used, maxm, clients, keys
+	c.usedMemory, c.maxm, c.clients, c.keys, c.clientsMem = used, maxm, clients, keys, clientsMem
 	return dEvicted, dExpired
 }
 
@@ -270,6 +273,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) (result.TimelineRow
 			row.ServerNetOutBytes = s.server.dNetOut
 		}
 		row.UsedMemory, row.MaxMemory, row.ConnectedClients = s.server.usedMemory, s.server.maxm, s.server.clients
+		row.ClientsMemory = s.server.clientsMem
 	}
 	if s.faults != nil {
 		row.Fault = s.faults(s.lastT, elapsed)

@@ -67,6 +67,7 @@ func CompactRows(rows []TimelineRow, prevT float64) TimelineRow {
 		c.UsedMemory = max(c.UsedMemory, r.UsedMemory)
 		c.MaxMemory = max(c.MaxMemory, r.MaxMemory)
 		c.ConnectedClients = max(c.ConnectedClients, r.ConnectedClients)
+		c.ClientsMemory = max(c.ClientsMemory, r.ClientsMemory)
 		poolTotal += float64(r.PoolTotal)
 		poolIdle += float64(r.PoolIdle)
 		active += float64(r.Active)

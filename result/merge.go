@@ -261,6 +261,7 @@ func (d *TimelineRow) Merge(row TimelineRow) {
 	d.UsedMemory = max(d.UsedMemory, row.UsedMemory)
 	d.MaxMemory = max(d.MaxMemory, row.MaxMemory)
 	d.ConnectedClients = max(d.ConnectedClients, row.ConnectedClients)
+	d.ClientsMemory = max(d.ClientsMemory, row.ClientsMemory)
 	d.ServerCPUS = math.Max(d.ServerCPUS, row.ServerCPUS)
 	d.ServerCommands = max(d.ServerCommands, row.ServerCommands)
 	d.ServerNetOutBytes = max(d.ServerNetOutBytes, row.ServerNetOutBytes) // one Redis: the same counter

@@ -392,15 +392,21 @@ type TimelineRow struct {
 	UsedMemory       int64              `json:"used_memory"`
 	MaxMemory        int64              `json:"maxmemory"`
 	ConnectedClients int64              `json:"connected_clients"`
-	PoolTotal        uint64             `json:"pool_total"`
-	PoolIdle         uint64             `json:"pool_idle"`
-	PoolTimeouts     uint64             `json:"pool_timeouts"`
-	PoolWaitMs       float64            `json:"pool_wait_ms"`
-	Active           int                `json:"active"`
-	Late             uint64             `json:"late"`
-	Dropped          uint64             `json:"dropped"`
-	Abandoned        uint64             `json:"abandoned"`
-	LookupErrors     uint64             `json:"lookup_errors"`
+	// ClientsMemory is what Redis's primaries hold for their normal
+	// clients (INFO mem_clients_normal: query and reply buffers and the
+	// client structs), a gauge: part of used_memory, so of what eviction
+	// keeps under maxmemory, and what run --predict prices Redis's base
+	// with. Absent in reports written before it.
+	ClientsMemory int64   `json:"clients_memory,omitempty"`
+	PoolTotal     uint64  `json:"pool_total"`
+	PoolIdle      uint64  `json:"pool_idle"`
+	PoolTimeouts  uint64  `json:"pool_timeouts"`
+	PoolWaitMs    float64 `json:"pool_wait_ms"`
+	Active        int     `json:"active"`
+	Late          uint64  `json:"late"`
+	Dropped       uint64  `json:"dropped"`
+	Abandoned     uint64  `json:"abandoned"`
+	LookupErrors  uint64  `json:"lookup_errors"`
 	// ServerCPUS is the CPU seconds Redis's primaries spent in the interval
 	// (INFO used_cpu_sys + used_cpu_user) and ServerCommands the commands
 	// they processed: Redis's own cost, to set beside the tool's.

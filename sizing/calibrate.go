@@ -65,8 +65,15 @@ type Calibration struct {
 	Startup       int64   `json:"startup_bytes"`
 	PerClient     float64 `json:"per_client_bytes"`
 	PerIdleClient float64 `json:"per_idle_client_bytes"`
-	Source        string  `json:"source"`
-	TookS         float64 `json:"took_s"`
+	// PerConnOutside is the part of a connection's used_memory that INFO
+	// mem_clients_normal leaves out (the connection object, the client's
+	// lists and dicts; about 2 KB): an idle connection's used_memory less
+	// its mem_clients_normal. A run reports mem_clients_normal
+	// (timeline clients_memory); Redis's base from it is that plus this
+	// for each connection (ClientsBase).
+	PerConnOutside float64 `json:"per_conn_outside_bytes"`
+	Source         string  `json:"source"`
+	TookS          float64 `json:"took_s"`
 	// Config is the calibration server's eviction settings (CONFIG GET
 	// of ServerSettings): the scenario's on a scratch server, an external
 	// server's own with --redis-url.
@@ -122,6 +129,13 @@ func (c *Calibration) Base(n Conns, commands int) float64 {
 		float64(commands)*c.LatencyHistogram
 }
 
+// ClientsBase is Base with the clients' memory a run measured instead of
+// modelled: clientsMem is its mean INFO mem_clients_normal, conns its mean
+// connected_clients.
+func (c *Calibration) ClientsBase(clientsMem, conns float64, commands int) float64 {
+	return float64(c.Startup) + clientsMem + conns*c.PerConnOutside + float64(commands)*c.LatencyHistogram
+}
+
 // Costs prices the trace's families by their data types.
 func (c *Calibration) Costs(fams []workload.Family) (*Costs, error) {
 	out := &Costs{A: make([]float64, len(fams)), B: make([]float64, len(fams)), Volatile: c.Volatile, Typed: make([]*TypedCost, len(fams)), Alloc: make([]uint8, len(fams))}
@@ -171,7 +185,7 @@ func priceType(f workload.Family) string {
 // calibrationMethod names the measurement in the cache's file names: a
 // change to what is measured, or how, changes it, so an old calibration is
 // not reused.
-const calibrationMethod = "m14"
+const calibrationMethod = "m15"
 
 // CalibrateOptions say which server to measure.
 type CalibrateOptions struct {
@@ -341,7 +355,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 			var c Calibration
 			// A calibration from before the idle-client measurement is
 			// measured again.
-			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 && c.RoundTripS > 0 {
+			if json.Unmarshal(data, &c) == nil && c.Types != nil && c.PerIdleClient > 0 && c.RoundTripS > 0 && c.PerConnOutside > 0 {
 				c.Source = "cached (" + cachePath + ") from a " + c.Source
 				if unreadable != "" {
 					c.Source += "; the external target's CONFIG could not be read (" + unreadable + "): the scenario's settings are used"
@@ -357,7 +371,7 @@ func Calibrate(ctx context.Context, t *Trace, o CalibrateOptions) (*Calibration,
 	if sleep == nil {
 		sleep = time.Sleep
 	}
-	if c.PerClient, c.PerIdleClient, err = perClient(ctx, client, meanLen(vlen[:len(vlen)*2/3]), sleep); err != nil {
+	if c.PerClient, c.PerIdleClient, c.PerConnOutside, err = perClient(ctx, client, meanLen(vlen[:len(vlen)*2/3]), sleep); err != nil {
 		return nil, err
 	}
 	if c.LatencyHistogram, err = latencyHistogram(ctx, client); err != nil {
@@ -537,11 +551,11 @@ func meanLen(v []int) int {
 // until used_memory stops falling, at most 6 s), then in use, after each
 // has sent a read every 200 ms for a second (the query buffer is back, the
 // reply buffer holds the largest recent reply).
-func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.Duration)) (active, idle float64, err error) {
+func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.Duration)) (active, idle, outside float64, err error) {
 	const n = 8
 	key := fmt.Sprintf("cacheproof:size:client:%d", time.Now().UnixNano())
 	if err := c.Set(ctx, key, strings.Repeat("v", vlen), time.Minute).Err(); err != nil {
-		return 0, 0, &EnvError{Op: "SET", Err: err}
+		return 0, 0, 0, &EnvError{Op: "SET", Err: err}
 	}
 	defer c.Del(context.Background(), key)
 	// used_memory less the observer's own buffers: the connection that
@@ -559,7 +573,7 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 	}
 	before, err := observed()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	opt := *c.Options()
 	opt.PoolSize, opt.MinIdleConns = n, 0
@@ -579,11 +593,12 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 		}
 		return nil
 	}
+	opened := time.Now()
 	for range n {
 		conns = append(conns, extra.Conn())
 	}
 	if err := round(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	per := func() (float64, error) {
 		u, err := observed()
@@ -596,7 +611,7 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 		sleep(250 * time.Millisecond)
 		v, err := per()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		idle = v
 		if waited >= 3*time.Second && v >= prev {
@@ -606,17 +621,57 @@ func perClient(ctx context.Context, c *redis.Client, vlen int, sleep func(time.D
 	}
 	for range 5 {
 		if err := round(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		sleep(200 * time.Millisecond)
 	}
 	if err := round(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if active, err = per(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return active, idle, nil
+	// What mem_clients_normal counts of a connection is its CLIENT LIST
+	// tot-mem (the client struct and its buffers: about 22 KB in use,
+	// 1,800 B idle on 7.0.15); the rest of its used_memory is outside it,
+	// the same in use or idle (about 2.2 KB). CLIENT
+	// LIST computes tot-mem as it answers (mem_clients_normal is the
+	// cron's running sum of the same figures). It is asked only now: a
+	// command's first call allocates its latency histogram, which must
+	// not fall inside the deltas above. The extra connections are the
+	// ones that last ran GET and are no older than this measurement;
+	// unless exactly n are found (an external server's own clients),
+	// outside stays 0 and a run's clients' memory is not used.
+	own, err := c.ClientInfo(ctx).Result()
+	if err != nil || own == nil {
+		return 0, 0, 0, &EnvError{Op: "CLIENT INFO", Err: err}
+	}
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		return 0, 0, 0, &EnvError{Op: "CLIENT LIST", Err: err}
+	}
+	maxAge := int64(time.Since(opened).Seconds()) + 1
+	var tot, seen float64
+	for _, line := range strings.Split(list, "\n") {
+		f := map[string]string{}
+		for _, kv := range strings.Fields(line) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				f[k] = v
+			}
+		}
+		id, _ := strconv.ParseInt(f["id"], 10, 64)
+		age, _ := strconv.ParseInt(f["age"], 10, 64)
+		if id == own.ID || f["cmd"] != "get" || age > maxAge {
+			continue
+		}
+		m, _ := strconv.ParseFloat(f["tot-mem"], 64)
+		tot += m
+		seen++
+	}
+	if seen == n {
+		outside = math.Max(active-tot/seen, 0)
+	}
+	return active, idle, outside, nil
 }
 
 // roundTrip is the mean time a GET holds one of c's pooled connections

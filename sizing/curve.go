@@ -46,6 +46,12 @@ type Options struct {
 	// many as Clients has in use are priced in use (all of them when
 	// fewer), the rest idle.
 	Connections int
+	// ClientsMemory, when positive with Connections, is the clients'
+	// memory a run measured (the mean of its timeline's clients_memory,
+	// INFO mem_clients_normal, over the recorded phases): Redis's base is
+	// priced with it (Calibration.ClientsBase) instead of the modelled
+	// connections, whatever load the run's host was under.
+	ClientsMemory float64
 	// Workers bounds parallel simulations (default GOMAXPROCS).
 	Workers int
 	// Repeats is how many simulations each curve point is the mean of
@@ -151,6 +157,10 @@ func Prepare(ctx context.Context, s *scenarios.Scenario, o Options) (*Setup, err
 	}
 	st.Commands = Commands(tr, plan.Pool.InvalidationChannel != "")
 	st.Base = cal.Base(st.Clients, len(st.Commands))
+	if o.ClientsMemory > 0 && o.Connections > 0 && cal.PerConnOutside > 0 {
+		st.Base = cal.ClientsBase(o.ClientsMemory, float64(o.Connections), len(st.Commands))
+		st.Notes = append(st.Notes, fmt.Sprintf("Redis's base from the run's own clients' memory (mean mem_clients_normal %.0f KB over %d connections)", o.ClientsMemory/1024, o.Connections))
+	}
 	st.Repeats, st.PrefillSpan = o.Repeats, o.PrefillSpan
 	if st.Repeats <= 0 {
 		st.Repeats = Repeats

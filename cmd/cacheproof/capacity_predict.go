@@ -59,7 +59,7 @@ func (p *capacityPredictor) predict(ctx context.Context, sc *scenarios.Scenario,
 	if !p.quiet {
 		fmt.Fprintf(p.stderr, "predicting the hit rate of %s at %d sizes with %s (cacheproof size)\n", sc.Name, len(at), policy)
 	}
-	z, pc, err := simulatePolicy(ctx, sc, policy, at, p.redisServer, p.clients)
+	z, pc, err := simulatePolicy(ctx, sc, policy, at, p.redisServer, p.clients, 0)
 	if err != nil {
 		note("failed: %v", err)
 		return

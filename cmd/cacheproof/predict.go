@@ -49,8 +49,10 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 		fmt.Fprintf(c.stderr, "predicting the hit rate of %s at %s %s (cacheproof size)\n", sc.Name, report.MB(float64(mem)), policy)
 	}
 	// Redis's base holds the connections the run really had open (a run
-	// that was not starved opens fewer than every pool's max_conns).
-	z, pc, err := simulatePolicy(ctx, sc, policy, []int64{mem}, c.f.redisServer, recordedClients(res))
+	// that was not starved opens fewer than every pool's max_conns), with
+	// the buffers Redis really held for them: a loaded host's stalls put
+	// more of them to work at once than the model's quiet one.
+	z, pc, err := simulatePolicy(ctx, sc, policy, []int64{mem}, c.f.redisServer, recordedClients(res), recordedClientsMemory(res))
 	if err != nil {
 		note("failed: %v", err)
 		return
@@ -74,9 +76,9 @@ func (c *runState) predict(ctx context.Context, res *result.Result) {
 // make it: a 16-point curve, no TTL what-ifs, the calibration cached where
 // size keeps it, Redis's base holding conns connections. pc is the
 // policy's row (zero when the report has none).
-func simulatePolicy(ctx context.Context, sc *scenarios.Scenario, policy string, at []int64, redisServer string, conns int) (z *result.Sizing, pc result.SizingPolicy, err error) {
+func simulatePolicy(ctx context.Context, sc *scenarios.Scenario, policy string, at []int64, redisServer string, conns int, clientsMem float64) (z *result.Sizing, pc result.SizingPolicy, err error) {
 	o := sizing.Options{Policies: []string{policy}, At: at, Points: 16, WhatIfs: map[string]time.Duration{},
-		Cal: sizing.CalibrateOptions{RedisServer: redisServer, CacheDir: sizingCacheDir()}, Connections: conns}
+		Cal: sizing.CalibrateOptions{RedisServer: redisServer, CacheDir: sizingCacheDir()}, Connections: conns, ClientsMemory: clientsMem}
 	z, _, err = sizing.Compute(ctx, sc, o)
 	if err != nil {
 		return nil, pc, err
@@ -102,19 +104,34 @@ func sizingCacheDir() string {
 // recordedClients is the mean of INFO connected_clients over the recorded
 // phases' timeline rows, rounded (0 when the timeline has none).
 func recordedClients(res *result.Result) int {
+	m := recordedMean(res, func(r *result.TimelineRow) int64 { return r.ConnectedClients })
+	return int(m + 0.5)
+}
+
+// recordedClientsMemory is the mean of INFO mem_clients_normal over the
+// recorded phases' timeline rows (0 when none has it: a report from
+// before the field).
+func recordedClientsMemory(res *result.Result) float64 {
+	return recordedMean(res, func(r *result.TimelineRow) int64 { return r.ClientsMemory })
+}
+
+// recordedMean is the mean of a positive gauge over the recorded phases'
+// timeline rows (rows where it is 0 were not read: INFO failed).
+func recordedMean(res *result.Result, of func(*result.TimelineRow) int64) float64 {
 	rec := map[string]bool{}
 	for _, p := range res.Phases {
 		rec[p.Name] = p.Recorded
 	}
 	var sum, n int64
-	for _, r := range res.Timeline {
-		if rec[r.Phase] && r.ConnectedClients > 0 {
-			sum += r.ConnectedClients
+	for i := range res.Timeline {
+		r := &res.Timeline[i]
+		if v := of(r); rec[r.Phase] && v > 0 {
+			sum += v
 			n++
 		}
 	}
 	if n == 0 {
 		return 0
 	}
-	return int((sum + n/2) / n)
+	return float64(sum) / float64(n)
 }

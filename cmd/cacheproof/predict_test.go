@@ -66,6 +66,29 @@ targets:
 		t.Errorf("predicted hit rate %v, want one in (0, 1)", p["predicted_hit_rate"])
 	}
 	t.Logf("volatile-lfu at 2 MB: predicted %.2f%%, measured %.2f%%", 100*pred, 100*meas)
+	// Redis's base is priced with the clients' memory the run measured
+	// (timeline clients_memory, INFO mem_clients_normal), not modelled.
+	var withClients bool
+	for _, row := range asSlice(rep["timeline"]) {
+		if r, _ := row.(map[string]any); r != nil {
+			if v, _ := r["clients_memory"].(float64); v > 0 {
+				withClients = true
+			}
+		}
+	}
+	if !withClients {
+		t.Error("no timeline row has clients_memory (INFO mem_clients_normal)")
+	}
+	var noted bool
+	for _, n := range asSlice(p["notes"]) {
+		if s, _ := n.(string); strings.Contains(s, "mem_clients_normal") {
+			noted = true
+			t.Log(s)
+		}
+	}
+	if !noted {
+		t.Errorf("the prediction does not say it priced Redis's base with the run's clients' memory; notes: %v", p["notes"])
+	}
 }
 
 func asSlice(v any) []any {
