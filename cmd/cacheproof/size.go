@@ -50,6 +50,7 @@ type sizeFlags struct {
 	redisURL   string
 	noCache    bool
 	conns      int
+	clientsMem string
 	jsonOut    bool
 	prefill    time.Duration
 }
@@ -71,6 +72,7 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "SHARDS key sampling rate in (0,1] (default: about 600,000 sampled accesses)")
 	fs.StringVar(&f.redisURL, "redis-url", "", "calibrate on this Redis (redis://host:port) instead of a scratch redis-server, and take its maxmemory, policy and settings from its CONFIG; its sample keys are deleted afterwards (an external standalone or replica target's CONFIG is read without this, and its keys priced on a scratch server)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "measure the calibration again instead of reusing the cached one")
+	fs.StringVar(&f.clientsMem, "clients-memory", "", "the clients' memory Redis held during a run (its timeline's clients_memory, INFO mem_clients_normal, averaged over the recorded phases, e.g. 240kb); with --conns, Redis's base is priced with it instead of modelled connections")
 	fs.IntVar(&f.conns, "conns", 0, "connections Redis holds during the run, as a run measured them (report.json server.connected_clients; default: every instance's pool at max_conns, its pub/sub and manager connections, the sampler); as many of them as the model says are in use (from the request rate and a measured round trip) are priced with their buffers, the rest idle")
 	fs.DurationVar(&f.prefill, "prefill-span", 0, "how long the run's prefill took to write its keys, as a run measured it (default: the calibration's pipelined write time per command times the prefill's commands); it places the prefill's keys on Redis's 1 s LRU clock")
 	fs.BoolVar(&f.jsonOut, "json", false, "print sizing.json to stdout instead of the summary")
@@ -99,6 +101,18 @@ func sizeMain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	o.Connections = f.conns
+	if f.clientsMem != "" {
+		v, err := units.ParseSize(f.clientsMem)
+		if err != nil || v <= 0 {
+			errf("--clients-memory %q: want a positive size such as 240kb", f.clientsMem)
+			return exitUsage
+		}
+		if f.conns < 1 {
+			errf("--clients-memory needs --conns: the connections it was measured over")
+			return exitUsage
+		}
+		o.ClientsMemory = float64(v)
+	}
 	if fs.Changed("prefill-span") && (f.prefill <= 0 || f.prefill > time.Hour) {
 		errf("--prefill-span %v: must be positive and at most 1h", f.prefill)
 		return exitUsage

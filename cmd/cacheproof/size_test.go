@@ -19,6 +19,8 @@ func TestSizeUsage(t *testing.T) {
 		{"size", "-s", "baseline", "--ttl", "api=600s", "--no-what-ifs"},
 		{"size", "-s", "baseline", "--sample-rate", "2"},
 		{"size", "-s", "no-such-scenario"},
+		{"size", "-s", "baseline", "--clients-memory", "240kb"},
+		{"size", "-s", "baseline", "--clients-memory", "lots", "--conns", "8"},
 	} {
 		if r := run(t, args...); r.code != exitUsage {
 			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
