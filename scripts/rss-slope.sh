@@ -11,7 +11,7 @@
 # time, which moves the RSS it measures); compare two with
 #   go tool pprof -sample_index=inuse_space -top -base HEAPDIR/heap-1.pb.gz HEAPDIR/heap-N.pb.gz
 #
-# Usage: scripts/rss-slope.sh [DURATION] [INTERVAL] [SCENARIO] [extra run flags...]
+# Usage: [KEEP=DIR] [HEAPDIR=DIR] scripts/rss-slope.sh [DURATION] [INTERVAL] [SCENARIO] [extra run flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-10m}; I=${2:-15}; S=${3:-baseline}
@@ -24,7 +24,10 @@ live=()
 [ -n "${HEAPDIR:-}" ] && live=(--metrics-addr "127.0.0.1:$port")
 "$BIN" run -s "$S" --duration "$D" --out "$out/report" "${live[@]}" "$@" >"$out/run.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$out"' EXIT
+# KEEP=DIR keeps the run's report and the samples (a soak's report is
+# worth keeping); the exit status is the fit's, not the cleanup's (a kill
+# of the process that already ended made it 1).
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$out/report" "$out/samples" "$out/run.log" "$KEEP/" 2>/dev/null || true; fi; rm -rf "$out"' EXIT
 start=$(date +%s.%N)
 echo "t_s rss_mib heap_mib epoch_s goroutines" >"$out/samples"
 n=0
