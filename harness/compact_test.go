@@ -13,15 +13,9 @@ import (
 func TestCompactFoldsOldRowsAwayFromFaults(t *testing.T) {
 	s := &sampler{}
 	ops, hits := feedRows(s, 5000, "steady", 2000, 2030)
-	var gotOps, gotHits uint64
-	var histN int64
+	gotOps, gotHits, histN := rowTotals(s.rows)
 	prev := 0.0
 	for i, r := range s.rows {
-		gotOps += r.Ops
-		gotHits += r.Hits
-		for _, b := range r.LatencyHist {
-			histN += int64(b[1])
-		}
 		if r.T <= prev {
 			t.Fatalf("row %d at %.0f s after %.0f s", i, r.T, prev)
 		}
@@ -83,15 +77,9 @@ func TestCompactBoundsADay(t *testing.T) {
 	s := &sampler{}
 	const day = 86400
 	ops, hits := feedRows(s, day, "soak", 30000, 30030)
-	var gotOps, gotHits uint64
-	var histN int64
+	gotOps, gotHits, histN := rowTotals(s.rows)
 	prev := 0.0
 	for i, r := range s.rows {
-		gotOps += r.Ops
-		gotHits += r.Hits
-		for _, b := range r.LatencyHist {
-			histN += int64(b[1])
-		}
 		span := max(r.SpanS, 1)
 		if r.T-prev != span {
 			t.Fatalf("row %d at %.0f s spans %.0f s, previous row at %.0f s", i, r.T, span, prev)
@@ -145,4 +133,17 @@ func feedRows(s *sampler, secs int, phase string, faultFrom, faultTo int) (ops, 
 		}
 	}
 	return ops, hits
+}
+
+// rowTotals adds up the rows' operations, hits and latency-histogram
+// counts: what folding must keep.
+func rowTotals(rows []result.TimelineRow) (ops, hits uint64, histN int64) {
+	for _, r := range rows {
+		ops += r.Ops
+		hits += r.Hits
+		for _, b := range r.LatencyHist {
+			histN += int64(b[1])
+		}
+	}
+	return ops, hits, histN
 }

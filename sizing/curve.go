@@ -280,7 +280,7 @@ func poolInUse(rate, hold, window float64) float64 {
 		pmf = append(pmf, pmf[j-1]*m/float64(j))
 	}
 	used, tail := 0.0, 0.0
-	tails := make([]float64, len(pmf)+1)
+	tails := make([]float64, len(pmf))
 	for j := len(pmf) - 1; j >= 0; j-- {
 		tail += pmf[j]
 		tails[j] = tail
